@@ -1,0 +1,231 @@
+"""The small interfaces every model is written against (Renode's, in snake_case).
+
+- memory-mapped: `read(offset, size) -> int`, `write(offset, size, value)`, `reset()`
+- SPI device: `transmit(byte) -> byte`, `finish_transmission()`; chip select arrives as a GPIO
+- I2C device: `write(data: bytes)`, `read(count) -> bytes`, `finish_transmission()`
+- GPIO receiver: `on_gpio(pin, level)`; outputs are `GPIO` objects wired with `->` in a .repl
+- UART: a `UartFrame` is delivered to listeners at its start time and carries its own timing
+
+A model gets a `Context` (clock, names, machine, logger, seeded RNG). In unit tests build one
+with `Context.standalone()`; the engine builds them when it creates a machine from a .repl.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from metersim.engine.clock import Clock
+from metersim.units import PS_PER_S, format_time
+
+_log = logging.getLogger("metersim")
+
+
+class Context:
+    """What a model may use of its surroundings."""
+
+    def __init__(self, clock: Clock, name: str = "", machine: Any = None,
+                 machine_name: str = "", seed: int = 0):
+        self.clock = clock
+        self.name = name
+        self.machine = machine  # None in unit tests; SoC models look up siblings through it
+        self.machine_name = machine_name or (getattr(machine, "name", "") if machine else "")
+        self.seed = seed
+        self._logged_once: set = set()
+
+    @classmethod
+    def standalone(cls, name: str = "dut", clock: Clock | None = None, seed: int = 0) -> "Context":
+        return cls(clock or Clock(), name=name, seed=seed)
+
+    def child(self, name: str) -> "Context":
+        return Context(self.clock, name, self.machine, self.machine_name, self.seed)
+
+    def rng(self, salt: str = "") -> random.Random:
+        """A generator seeded from the emulation seed and this model's name: deterministic."""
+        return random.Random(f"{self.seed}/{self.machine_name}/{self.name}/{salt}")
+
+    # -- logging: prefixed with virtual time and machine name -------------------------------
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        if _log.isEnabledFor(level):
+            where = f"{self.machine_name}/{self.name}" if self.machine_name else self.name
+            _log.log(level, f"[{format_time(self.clock.now_ps)}] {where}: " + msg, *args)
+
+    def log_once(self, key: Any, level: int, msg: str, *args: Any) -> None:
+        if key not in self._logged_once:
+            self._logged_once.add(key)
+            self.log(level, msg, *args)
+
+
+class GPIO:
+    """An output line (Renode's GPIO). Receivers get `on_gpio(pin, level)` on every change."""
+
+    __slots__ = ("level", "_targets", "name")
+
+    def __init__(self, name: str = "", level: bool = False):
+        self.name = name
+        self.level = level
+        self._targets: list[tuple[Any, int]] = []
+
+    def connect(self, receiver: Any, pin: int = 0) -> None:
+        if not hasattr(receiver, "on_gpio"):
+            raise TypeError(f"{receiver!r} has no on_gpio(pin, level): it cannot receive a GPIO")
+        self._targets.append((receiver, pin))
+
+    def disconnect(self) -> None:
+        self._targets.clear()
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._targets)
+
+    def set(self, level: bool = True) -> None:
+        level = bool(level)
+        if level == self.level:
+            return
+        self.level = level
+        for rx, pin in self._targets:
+            rx.on_gpio(pin, level)
+
+    def unset(self) -> None:
+        self.set(False)
+
+    def toggle(self) -> None:
+        self.set(not self.level)
+
+    def blink(self) -> None:
+        """A pulse: set then unset (edge-triggered receivers see both edges)."""
+        self.set(True)
+        self.set(False)
+
+    def __repr__(self) -> str:
+        return f"<GPIO {self.name} {'high' if self.level else 'low'} -> {len(self._targets)}>"
+
+
+class Peripheral:
+    """Base for memory-mapped models.
+
+    Subclasses set `size` (bytes of address space) and implement `read`/`write`. Outputs are
+    `GPIO` attributes (e.g. `self.IRQ = GPIO("IRQ")`); numbered outputs go in
+    `self.connections[i]` (Renode's INumberedGPIOOutput).
+    """
+
+    size = 0x400
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.connections: dict[int, GPIO] = {}
+
+    @property
+    def name(self) -> str:
+        return self.ctx.name
+
+    def read(self, offset: int, size: int) -> int:
+        self.log_unhandled(offset, size, None)
+        return 0
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self.log_unhandled(offset, size, value)
+
+    def reset(self) -> None:
+        pass
+
+    def outputs(self) -> dict[str, GPIO]:
+        """Named GPIO outputs of this model (for .repl `->` connections)."""
+        return {k: v for k, v in vars(self).items() if isinstance(v, GPIO)}
+
+    def log_unhandled(self, offset: int, size: int, value: int | None) -> None:
+        """Unknown registers are logged once per offset, with the peripheral's name."""
+        kind = "read" if value is None else f"write 0x{value:x} to"
+        self.ctx.log_once(("unhandled", offset, value is None), logging.WARNING,
+                          "%s unimplemented register at offset 0x%x (%d bytes)", kind, offset, size)
+
+
+class SPIDevice:
+    """An SPI slave. Chip select is GPIO input 0, active low; raising it calls
+    `finish_transmission()`. The SPI controller exchanges bytes only with devices whose
+    `cs_active` is true. Devices with more inputs override `on_gpio` and pass pin 0 here."""
+
+    cs_active = False
+
+    def on_gpio(self, pin: int, level: bool) -> None:
+        if pin == 0:
+            self.set_chip_select(not level)
+
+    def set_chip_select(self, active: bool) -> None:
+        if self.cs_active and not active:
+            self.cs_active = False
+            self.finish_transmission()
+        else:
+            self.cs_active = active
+
+    def transmit(self, byte: int) -> int:
+        raise NotImplementedError
+
+    def finish_transmission(self) -> None:
+        pass
+
+
+class I2CDevice:
+    """An I2C slave at a 7-bit address. `write` returning False means NACK."""
+
+    def write(self, data: bytes) -> bool:
+        raise NotImplementedError
+
+    def read(self, count: int) -> bytes:
+        raise NotImplementedError
+
+    def finish_transmission(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class UartFrame:
+    """One character on a UART line, with its timing.
+
+    Delivered to listeners at `start_ps`; it has fully arrived at `end_ps`. Receivers with a
+    different baud or format decode it with `metersim.peripherals.uart_line.sample_frame`.
+    """
+
+    value: int                 # data bits, LSB first on the wire
+    data_bits: int = 8         # 7, 8 or 9
+    parity: str = "N"          # "N", "E" or "O"
+    stop_half_bits: int = 2    # 1, 2, 3 or 4 half bits (0.5, 1, 1.5, 2 stop bits)
+    baud: float = 9600.0       # bits per second as the sender's clock really produces it
+    start_ps: int = 0
+    is_break: bool = False     # the line held low for a whole frame
+    corrupted: bool = False    # set by a bus when two drivers collided or noise hit the line
+
+    @property
+    def bits(self) -> float:
+        """Bit times from the start bit to the end of the stop bits."""
+        return 1 + self.data_bits + (self.parity != "N") + self.stop_half_bits / 2
+
+    @property
+    def duration_ps(self) -> int:
+        return round(self.bits * PS_PER_S / self.baud)
+
+    @property
+    def end_ps(self) -> int:
+        return self.start_ps + self.duration_ps
+
+
+UartListener = Callable[[UartFrame], None]
+
+
+class UartPort:
+    """The TX side of anything that sends UART frames: listeners get each frame at its start."""
+
+    def __init__(self) -> None:
+        self._listeners: list[UartListener] = []
+
+    def connect(self, listener: UartListener) -> None:
+        self._listeners.append(listener)
+
+    def disconnect(self, listener: UartListener) -> None:
+        self._listeners.remove(listener)
+
+    def send(self, frame: UartFrame) -> None:
+        for fn in list(self._listeners):
+            fn(frame)

@@ -27,9 +27,10 @@ class Context:
     """What a model may use of its surroundings."""
 
     def __init__(self, clock: Clock, name: str = "", machine: Any = None,
-                 machine_name: str = "", seed: int = 0):
+                 machine_name: str = "", seed: int = 0, address: int | None = None):
         self.clock = clock
         self.name = name
+        self.address = address  # sysbus base address when registered on the system bus
         self.machine = machine  # None in unit tests; SoC models look up siblings through it
         self.machine_name = machine_name or (getattr(machine, "name", "") if machine else "")
         self.seed = seed

@@ -1,0 +1,55 @@
+"""`Tag <start, end> "NAME" [value]` statements from a `sysbus` init block.
+
+In Renode, `sysbus Tag <range> "name" value` makes an unmodelled register range read as a
+constant and logs accesses to it. The Monitor's range `<start, end>` includes `end`
+(`<0x40021000, 0x40021003>` is one 32-bit register); `<start, +size>` is also accepted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from metersim.engine.repl.errors import ReplSyntaxError
+from metersim.engine.repl.model import Tag
+from metersim.engine.repl.parser import Statement
+
+_NUM = r"(?:0[xX][0-9A-Fa-f_]+|[0-9][0-9_]*)"
+_TAG = re.compile(
+    rf"""^Tag\s*<\s*(?P<start>{_NUM})\s*,\s*(?P<plus>\+)?\s*(?P<second>{_NUM})\s*>\s*
+         "(?P<name>(?:[^"\\]|\\.)*)"
+         (?:\s+(?P<value>{_NUM}))?
+         (?:\s+(?P<pausing>true|false|True|False))?\s*$""",
+    re.VERBOSE,
+)
+_USAGE = 'Tag <start, end> "NAME" [value]'
+
+
+def _num(text: str) -> int:
+    text = text.replace("_", "")
+    return int(text, 16) if text[:2].lower() == "0x" else int(text, 10)
+
+
+def is_tag(statement: str) -> bool:
+    return re.match(r"Tag\b", statement) is not None
+
+
+def parse_tag(stmt: Statement, owner: str = "sysbus") -> Tag:
+    """Parse one `Tag ...` statement; a malformed one is an error pointing at the statement."""
+    m = _TAG.match(stmt.text)
+    if m is None:
+        raise ReplSyntaxError(stmt.file, stmt.line, stmt.column,
+                              f"malformed Tag statement: expected '{_USAGE}'")
+    start = _num(m["start"])
+    second = _num(m["second"])
+    if m["plus"]:
+        if second == 0:
+            raise ReplSyntaxError(stmt.file, stmt.line, stmt.column, "Tag range has size 0")
+        end = start + second - 1
+    else:
+        end = second
+    if end < start:
+        raise ReplSyntaxError(stmt.file, stmt.line, stmt.column,
+                              f"Tag range end {end:#x} is below its start {start:#x}")
+    value = _num(m["value"]) if m["value"] else None
+    name = re.sub(r"\\(.)", r"\1", m["name"])
+    return Tag(start, end, name, value, owner, stmt.text, stmt.location)

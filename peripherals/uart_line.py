@@ -1,0 +1,142 @@
+"""What a UART receiver makes of a frame on the line: the waveform, sampled at its own bit centres.
+
+A `UartFrame` carries the sender's format and real baud. A receiver (the STM32 USART model, a
+host endpoint on an RS-485 bus) calls `sample_frame` with its *own* settings; the frame's
+waveform is rebuilt and sampled where the receiver's bit clock puts its samples, so a mismatched
+baud or format yields the same wrong bytes, framing and parity errors as on hardware.
+
+Followed (RM0008 §27.3.3 / RM0430 "Receiver", oversampling by 16): the receiver synchronises on
+the falling edge of the start bit and takes three samples per bit, the 8th, 9th and 10th of 16,
+i.e. at 7/16, 8/16 and 9/16 of the bit; the majority gives the bit value and a disagreement sets
+the noise flag (NF). The first stop bit is sampled the same way; a 0 there is a framing error
+(FE). Parity is checked over the received data bits.
+
+Not modelled: the start-bit validation of the 3rd/5th/7th samples (a rejected start bit is
+reported as noise and the bits are still sampled), OVER8 (oversampling by 8) and ONEBIT, the
+second stop bit (STM32 checks only the first), LIN break detection beyond "FE with data 0",
+the level of the line after the frame (taken as idle 1; overlapping frames are separate calls).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from metersim.errors import SetupError
+from metersim.units import PS_PER_S
+from metersim.peripherals.base import UartFrame
+
+# Sample points inside a bit, in bit times: 8th, 9th and 10th of 16 samples.
+_SAMPLE_POINTS = (Fraction(7, 16), Fraction(8, 16), Fraction(9, 16))
+
+
+@dataclass(frozen=True)
+class LineFrame(UartFrame):
+    """A frame whose line levels are given explicitly (one per sender bit time, start bit first,
+    whole stop bits included). Buses use it for frames garbled by collisions or noise, so that a
+    receiver still decodes them through `sample_frame` (and sees e.g. a framing error).
+    `value` holds what a receiver with the sender's own settings reads."""
+
+    line_bits: tuple[int, ...] = ()
+
+
+def _check_format(data_bits: int, parity: str, stop_half_bits: int) -> None:
+    if data_bits not in (5, 6, 7, 8, 9):
+        raise SetupError(f"UART data bits must be 5..9, got {data_bits}")
+    if parity not in ("N", "E", "O"):
+        raise SetupError(f"UART parity must be 'N', 'E' or 'O', got {parity!r}")
+    if stop_half_bits not in (1, 2, 3, 4):
+        raise SetupError(f"UART stop bits are given in half bits (1..4), got {stop_half_bits}")
+
+
+def parity_bit(value: int, data_bits: int, parity: str) -> int:
+    """The parity bit a sender appends (E: total number of ones even, O: odd)."""
+    ones = bin(value & ((1 << data_bits) - 1)).count("1")
+    if parity == "E":
+        return ones & 1
+    if parity == "O":
+        return (ones & 1) ^ 1
+    raise SetupError(f"no parity bit for parity {parity!r}")
+
+
+def encode_frame_bits(frame: UartFrame) -> list[int]:
+    """Line level for each bit time of `frame`: start 0, data LSB first, parity, stop 1s.
+
+    Fractional stop bits count as a whole bit (the line is idle-high after them anyway).
+    A break frame is low for the whole frame, stop bits included.
+    """
+    line_bits = getattr(frame, "line_bits", ())
+    if line_bits:
+        return list(line_bits)
+    _check_format(frame.data_bits, frame.parity, frame.stop_half_bits)
+    n_stop = (frame.stop_half_bits + 1) // 2
+    n_par = frame.parity != "N"
+    if frame.is_break:
+        return [0] * (1 + frame.data_bits + n_par + n_stop)
+    bits = [0]
+    bits += [(frame.value >> i) & 1 for i in range(frame.data_bits)]
+    if n_par:
+        bits.append(parity_bit(frame.value, frame.data_bits, frame.parity))
+    bits += [1] * n_stop
+    return bits
+
+
+def _level_at(bits: list[int], x: Fraction) -> int:
+    """Line level `x` sender bit times after the start edge (idle high outside the frame)."""
+    i = int(x)  # floor, x >= 0
+    return bits[i] if 0 <= x and i < len(bits) else 1
+
+
+def _as_fraction(baud: float) -> Fraction:
+    if baud <= 0:
+        raise SetupError(f"baud rate must be positive, got {baud}")
+    return Fraction(baud).limit_denominator(1_000_000)
+
+
+def sample_frame(frame: UartFrame, rx_baud: float, rx_data_bits: int = 8, rx_parity: str = "N",
+                 rx_stop_half_bits: int = 2) -> tuple[int, bool, bool, bool]:
+    """Decode `frame` as a receiver with the given settings would.
+
+    Returns (value, framing_error, parity_error, noise). `rx_data_bits` excludes the parity bit
+    (an STM32 with M=1 and PCE=1 receives 8 data bits + parity: pass 8 and "E"/"O").
+    """
+    _check_format(rx_data_bits, rx_parity, rx_stop_half_bits)
+    bits = encode_frame_bits(frame)
+    # One receiver bit time expressed in sender bit times (exact rational arithmetic).
+    ratio = _as_fraction(frame.baud) / _as_fraction(rx_baud)
+    noise = False
+
+    def sample(k: int) -> int:
+        nonlocal noise
+        votes = [_level_at(bits, (k + p) * ratio) for p in _SAMPLE_POINTS]
+        if len(set(votes)) > 1:
+            noise = True
+        return 1 if sum(votes) >= 2 else 0
+
+    if sample(0) != 0:
+        noise = True  # start bit not confirmed: hardware would drop it; report it as noise
+    value = 0
+    for i in range(rx_data_bits):
+        value |= sample(1 + i) << i
+    k = 1 + rx_data_bits
+    parity_error = False
+    if rx_parity != "N":
+        parity_error = sample(k) != parity_bit(value, rx_data_bits, rx_parity)
+        k += 1
+    framing_error = sample(k) == 0
+    return value, framing_error, parity_error, noise
+
+
+def frame_duration_ps(baud: float, data_bits: int = 8, parity: str = "N",
+                      stop_half_bits: int = 2) -> int:
+    """Length of one character at these settings, start bit to end of stop bits."""
+    _check_format(data_bits, parity, stop_half_bits)
+    bits = Fraction(2 + 2 * data_bits + 2 * (parity != "N") + stop_half_bits, 2)
+    return round(bits * PS_PER_S / _as_fraction(baud))
+
+
+def rx_complete_ps(rx_baud: float, rx_data_bits: int = 8, rx_parity: str = "N") -> int:
+    """Time from the start edge to the middle of the first stop bit, where an STM32 receiver
+    moves the character to DR and sets RXNE (and FE/PE/NF)."""
+    bits = Fraction(1 + rx_data_bits + (rx_parity != "N")) + Fraction(1, 2)
+    return round(bits * PS_PER_S / _as_fraction(rx_baud))

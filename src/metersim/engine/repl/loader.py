@@ -83,20 +83,21 @@ class _Loader:
     # -- files -----------------------------------------------------------------------------
     def resolve(self, u: UsingDecl, base_dir: Path) -> Path:
         p = Path(u.path)
-        tried: list[Path] = []
         if p.is_absolute():
-            tried.append(p)
+            dirs = [Path(p.anchor)]
         elif u.path.startswith(("./", "../", ".\\", "..\\")):
-            tried.append(base_dir / p)
+            dirs = [base_dir]
         else:
-            tried += [sp / p for sp in self.search_paths]
-            tried += [d / p for d in (base_dir, *base_dir.parents)]
-        for cand in tried:
+            dirs = [*self.search_paths, base_dir, *base_dir.parents]
+        for d in dirs:
+            cand = d / p
             if cand.is_file():
                 return cand.resolve()
-        where = ", ".join(dict.fromkeys(str(c.parent) for c in tried[:6]))
+        shown = [str(d) for d in dirs[:len(self.search_paths) + 1]]
+        where = ", ".join(dict.fromkeys(shown)) + (" and the parents of the including file's directory"
+                                                   if len(dirs) > len(shown) else "")
         raise ReplSyntaxError(u.file, u.line, u.column,
-                              f"using file '{u.path}' not found (looked in: {where})")
+                              f"using file '{u.path}' not found (looked in: {where})", u.source_line)
 
     def load_file(self, real: Path, display: str, prefixes: tuple[str, ...]) -> list[_Item]:
         try:
@@ -118,7 +119,7 @@ class _Loader:
             if target in self.stack:
                 chain = " -> ".join(_display(p) for p in self.stack[self.stack.index(target):])
                 raise ReplSyntaxError(u.file, u.line, u.column,
-                                      f"using cycle: {chain} -> {_display(target)}")
+                                      f"using cycle: {chain} -> {_display(target)}", u.source_line)
             inner = prefixes + ((u.prefix,) if u.prefix else ())
             if (target, inner) in self.done:
                 continue  # already included through another file: merge it once
@@ -211,9 +212,9 @@ def _merge(items: list[_Item], predeclared: set[str]) -> tuple[dict[str, Entry],
             acc = accs[it.key] = _Acc(e.name, first=e)
         if e.type_name is not None:
             if acc.type_name is not None:
-                raise ReplSyntaxError(e.file, e.line, 1,
+                raise ReplSyntaxError(e.file, e.line, e.column,
                                       f"'{e.name}' is already declared at {acc.created_at}; "
-                                      "leave out the type name to update it")
+                                      "leave out the type name to update it", e.source_line)
             acc.type_name = e.type_name
             acc.created_at = e.location
             acc.local = e.local
@@ -262,14 +263,15 @@ def _merge(items: list[_Item], predeclared: set[str]) -> tuple[dict[str, Entry],
         first = acc.first
         assert first is not None
         if acc.type_name is None and acc.name not in predeclared:
-            raise ReplSyntaxError(first.file, first.line, 1,
+            raise ReplSyntaxError(first.file, first.line, first.column,
                                   f"entry '{acc.name}' updates a peripheral that no file declares; "
-                                  "give it a type name to create it")
+                                  "give it a type name to create it", first.source_line)
         if acc.name in entries:
             other = entries[acc.name]
-            raise ReplSyntaxError(first.file, first.line, 1,
+            raise ReplSyntaxError(first.file, first.line, first.column,
                                   f"local '{acc.name}' clashes with '{acc.name}' declared at "
-                                  f"{other.location}: peripheral names must be unique in a machine")
+                                  f"{other.location}: peripheral names must be unique in a machine",
+                                  first.source_line)
         entries[acc.name] = Entry(
             name=acc.name,
             type_name=acc.type_name,

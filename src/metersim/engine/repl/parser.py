@@ -70,6 +70,7 @@ class Statement:
     file: str = ""
     line: int = 0
     column: int = 0
+    source_line: str = ""
 
 
 @dataclass
@@ -102,6 +103,8 @@ class RawEntry:
     file: str
     line: int
     location: str
+    column: int = 1
+    source_line: str = ""
 
 
 @dataclass
@@ -112,6 +115,7 @@ class UsingDecl:
     line: int
     column: int
     location: str
+    source_line: str = ""
 
 
 @dataclass
@@ -278,7 +282,8 @@ class Parser:
                 raise self.fail("expected a quoted prefix after 'prefixed'")
             prefix = self.next().value
         line, col = self.src.position(t.start)
-        return UsingDecl(t.value, prefix, self.src.file, line, col, self.location(kw.start))
+        return UsingDecl(t.value, prefix, self.src.file, line, col, self.location(kw.start),
+                         self.src.line_text(line))
 
     def entry(self) -> RawEntry:
         t = self.peek()
@@ -310,9 +315,9 @@ class Parser:
             raise self.fail(f"expected a type name, '@' registration or attributes for entry '{name}'")
         if local and type_name is None:
             raise self.src.error(start, f"'local' entry '{name}' must create a peripheral (give its type)")
-        line = self.src.position(name_tok.start)[0]
+        line, col = self.src.position(name_tok.start)
         return RawEntry(name, local, type_name, regs, alias, attrs, self.src.file, line,
-                        f"{self.src.file}:{line}")
+                        f"{self.src.file}:{line}", col, self.src.line_text(line))
 
     def type_name(self) -> str:
         parts = [self.name("a type name").value]
@@ -476,7 +481,8 @@ class Parser:
             stmt = text[i:j].rstrip()
             if stmt:
                 line, col = self.src.position(i)
-                out.append(Statement(stmt, f"{self.src.file}:{line}", self.src.file, line, col))
+                out.append(Statement(stmt, f"{self.src.file}:{line}", self.src.file, line, col,
+                                     self.src.line_text(line)))
             if j >= n:
                 raise self.src.error(i, "unterminated block of monitor statements: expected '}'")
             c = text[j]

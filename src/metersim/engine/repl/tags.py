@@ -35,21 +35,22 @@ def is_tag(statement: str) -> bool:
 
 def parse_tag(stmt: Statement, owner: str = "sysbus") -> Tag:
     """Parse one `Tag ...` statement; a malformed one is an error pointing at the statement."""
+    def error(message: str) -> ReplSyntaxError:
+        return ReplSyntaxError(stmt.file, stmt.line, stmt.column, message, stmt.source_line)
+
     m = _TAG.match(stmt.text)
     if m is None:
-        raise ReplSyntaxError(stmt.file, stmt.line, stmt.column,
-                              f"malformed Tag statement: expected '{_USAGE}'")
+        raise error(f"malformed Tag statement: expected '{_USAGE}'")
     start = _num(m["start"])
     second = _num(m["second"])
     if m["plus"]:
         if second == 0:
-            raise ReplSyntaxError(stmt.file, stmt.line, stmt.column, "Tag range has size 0")
+            raise error("Tag range has size 0")
         end = start + second - 1
     else:
         end = second
     if end < start:
-        raise ReplSyntaxError(stmt.file, stmt.line, stmt.column,
-                              f"Tag range end {end:#x} is below its start {start:#x}")
+        raise error(f"Tag range end {end:#x} is below its start {start:#x}")
     value = _num(m["value"]) if m["value"] else None
     name = re.sub(r"\\(.)", r"\1", m["name"])
     return Tag(start, end, name, value, owner, stmt.text, stmt.location)

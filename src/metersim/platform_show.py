@@ -1,0 +1,263 @@
+"""`metersim platform show FILE.repl`: what a platform description builds, as a table.
+
+One row per peripheral: name, Renode type, where it sits (address range on the system bus, or
+the bus it is attached to), size, whether metersim has a model for the type (`modelled`) or
+will only answer its address range as a tagged region (`tagged`), and its interrupt
+connections. Then the `Tag` statements of the sysbus init block, warnings (overlapping
+ranges, connections to receivers that do not exist) and a summary.
+
+    python -m metersim.platform_show platforms/boards/meter.repl [-I SEARCH_PATH] [--all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Iterable
+
+from metersim.engine.repl import Connection, Entry, Platform, load_platform
+from metersim.errors import MetersimError
+
+#: Register-window sizes of Renode types whose .repl entries give no size, from the memory maps
+#: of RM0090 (STM32F40x, section 2.3) and RM0008 (STM32F10x, section 3.3): most APB/AHB
+#: blocks own a 1 KiB slot; the Ethernet MAC owns 5 KiB (0x4002_8000-0x4002_93FF); the
+#: Cortex-M System Control Space is 4 KiB. Used only when neither the .repl nor a model says.
+DEFAULT_SIZES: dict[str, int] = {
+    "UART.STM32_UART": 0x400,
+    "SPI.STM32SPI": 0x400,
+    "I2C.STM32F1_I2C": 0x400,
+    "I2C.STM32F7_I2C": 0x400,
+    "CAN.STMCAN": 0x400,
+    "IRQControllers.NVIC": 0x1000,
+    "IRQControllers.STM32F4_EXTI": 0x400,
+    "GPIOPort.STM32_GPIOPort": 0x400,
+    "GPIOPort.STM32F1GPIOPort": 0x400,
+    "GPIOPort.STM32F1AFIO": 0x400,
+    "DMA.STM32DMA": 0x400,
+    "DMA.STM32G0DMA": 0x400,
+    "Timers.STM32_Timer": 0x400,
+    "Timers.STM32F4_RTC": 0x400,
+    "Timers.STM32_IndependentWatchdog": 0x400,
+    "Miscellaneous.STM32F4_RCC": 0x400,
+    "Miscellaneous.STM32_PWR": 0x400,
+    "Miscellaneous.STM32_RNG": 0x400,
+    "CRC.STM32_CRC": 0x400,
+    "MTD.STM32F4_FlashController": 0x400,
+    "Network.SynopsysEthernetMAC": 0x1400,
+}
+
+#: Types whose `size` constructor argument is the size of their window on the bus.
+_SIZE_FROM_CTOR = ("Memory.MappedMemory", "Memory.ArrayMemory")
+
+Lookup = Callable[[str], "type | None"]
+
+
+def _registry_lookup(type_name: str) -> type | None:
+    from metersim.peripherals.registry import lookup
+
+    return lookup(type_name)
+
+
+def _addr(v: int) -> str:
+    return f"0x{v:08X}"
+
+
+def _size_hex(v: int) -> str:
+    return f"0x{v:X}"
+
+
+def _runs(values: list[int]) -> str:
+    """[0,1,2,4,6,7] -> '0-2,4,6-7' (order kept, only ascending runs merged)."""
+    out: list[str] = []
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        out.append(str(values[i]) if i == j else f"{values[i]}-{values[j]}")
+        i = j + 1
+    return ",".join(out)
+
+
+def _is_irq_receiver(platform: Platform, name: str) -> bool:
+    e = platform.entries.get(name)
+    if e is None or e.type_name is None:
+        return True  # unknown: show it rather than hide it
+    t = e.type_name
+    return t.startswith(("IRQControllers.", "CPU.")) or t == "Miscellaneous.CombinedInput"
+
+
+def format_connections(platform: Platform, entry: Entry, show_all: bool = False) -> str:
+    """Connections of an entry, compressed: `-> nvic@37`, `[0-4] -> nvic@[6-10]`,
+    `UpdateInterrupt -> nvic@25 | dma1@5`. Unless `show_all`, only wires into interrupt
+    controllers are spelled out; the rest is counted (`+16 signals`)."""
+    parts: list[str] = []
+    groups: dict[str, tuple[list[int], list[int]]] = {}
+    order: list[str | tuple] = []
+    hidden = 0
+    for c in entry.connections:
+        targets = [t for t in c.targets if show_all or _is_irq_receiver(platform, t.peripheral)]
+        hidden += len(c.targets) - len(targets)
+        if not targets:
+            continue
+        if isinstance(c.source, int) and len(targets) == 1 and targets[0].local_index is None:
+            t = targets[0]
+            if t.peripheral not in groups:
+                groups[t.peripheral] = ([], [])
+                order.append(t.peripheral)
+            groups[t.peripheral][0].append(c.source)
+            groups[t.peripheral][1].append(t.pin)
+        else:
+            order.append(("one", Connection(c.source, targets)))
+    for item in order:
+        if isinstance(item, tuple):
+            parts.append(str(item[1]))
+            continue
+        srcs, pins = groups[item]
+        if len(srcs) == 1:
+            parts.append(f"{srcs[0]} -> {item}@{pins[0]}")
+        else:
+            parts.append(f"[{_runs(srcs)}] -> {item}@[{_runs(pins)}]")
+    if hidden:
+        parts.append(f"+{hidden} signal{'s' if hidden != 1 else ''}")
+    return ", ".join(parts)
+
+
+def _size_of(entry: Entry, reg_size: int | None, model: type | None) -> tuple[int | None, bool]:
+    """(size, given_in_repl)."""
+    if reg_size is not None:
+        return reg_size, True
+    if entry.type_name in _SIZE_FROM_CTOR and isinstance(entry.ctor_args.get("size"), int):
+        return entry.ctor_args["size"], True
+    if model is not None and isinstance(getattr(model, "size", None), int):
+        return model.size, False
+    if entry.type_name in DEFAULT_SIZES:
+        return DEFAULT_SIZES[entry.type_name], False
+    return None, False
+
+
+def _sort_key(e: Entry) -> tuple:
+    regs = e.registrations
+    addr = e.sysbus_address
+    if addr is not None:
+        return (0, addr, e.name)
+    if any(r.parent == "sysbus" for r in regs):
+        return (1, 0, e.name)
+    if regs:
+        return (2, 0, f"{regs[0].parent}/{e.name}")
+    return (3, 0, e.name)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    out = []
+    for r in [header, *rows]:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return out
+
+
+def render_platform(platform: Platform, lookup: Lookup | None = None, show_all: bool = False) -> str:
+    """The report for an already loaded platform (see the module docstring)."""
+    lookup = lookup or _registry_lookup
+    periph = sorted(platform.peripherals(), key=_sort_key)
+    rows: list[list[str]] = []
+    counts = {"modelled": 0, "tagged": 0, "no model": 0}
+    footnote = False
+    spans: list[tuple[int, int, str]] = []
+    for e in periph:
+        model = lookup(e.type_name) if e.type_name else None
+        # Only something with a bus address can be stood in for by a tagged region.
+        on_sysbus = any(r.parent == "sysbus" and r.address is not None for r in e.registrations)
+        status = "modelled" if model is not None else ("tagged" if on_sysbus else "no model")
+        counts[status] += 1
+        conns = format_connections(platform, e, show_all)
+        regs = e.registrations or [None]
+        for i, r in enumerate(regs):
+            if r is None:
+                where, size_txt = "(not on a bus)", "-"
+            elif r.parent != "sysbus":
+                where = f"@ {r.parent}" + (f" 0x{r.address:X}" if r.address is not None else "")
+                size_txt = "-"
+            elif r.address is None:
+                where, size_txt = "sysbus", "-"
+            else:
+                size, given = _size_of(e, r.size, model)
+                if size is None:
+                    where, size_txt = _addr(r.address), "?"
+                else:
+                    where = f"{_addr(r.address)}-{_addr(r.address + size - 1)}"
+                    size_txt = _size_hex(size) + ("" if given else "*")
+                    footnote |= not given
+                    spans.append((r.address, r.address + size - 1, e.name))
+                if r.extra.get("region"):
+                    where += f" ({r.extra['region']})"
+            if i == 0:
+                rows.append([e.name, e.type_name or "", where, size_txt, status, conns])
+            else:
+                rows.append(["", "", where, size_txt, "", ""])
+
+    lines = [f"Platform {platform.name}"]
+    for i, src in enumerate(platform.sources):
+        lines.append(f"  {'file' if i == 0 else 'uses'}: {src}")
+    lines.append("")
+    lines += _table(rows, ["NAME", "TYPE", "ADDRESS", "SIZE", "STATUS", "CONNECTIONS"])
+    if footnote:
+        lines.append("  * size not given in the .repl: from the metersim model or its default table")
+
+    if platform.tags:
+        lines += ["", "Tags (sysbus init):"]
+        trows = []
+        for t in sorted(platform.tags, key=lambda t: t.start):
+            inside = next((n for a, b, n in spans if a <= t.start <= b), "")
+            trows.append([f"{_addr(t.start)}-{_addr(t.end)}", t.name,
+                          "" if t.value is None else f"0x{t.value:08X}", f"in {inside}" if inside else ""])
+        lines += ["  " + ln for ln in _table(trows, ["RANGE", "NAME", "VALUE", ""])]
+
+    warnings = []
+    spans.sort()
+    for (a1, b1, n1), (a2, b2, n2) in zip(spans, spans[1:]):
+        if a2 <= b1:
+            warnings.append(f"{n1} ({_addr(a1)}-{_addr(b1)}) overlaps {n2} ({_addr(a2)}-{_addr(b2)})")
+    for e in periph:
+        for c in e.connections:
+            for t in c.targets:
+                if t.peripheral not in platform.entries:
+                    warnings.append(f"{e.name}: '{c}' goes to '{t.peripheral}', which no entry declares")
+    if warnings:
+        lines += ["", "Warnings:"] + [f"  {w}" for w in warnings]
+
+    lines += ["", f"{len(periph)} peripherals: {counts['modelled']} modelled, {counts['tagged']} tagged"
+                  + (f", {counts['no model']} without a model or bus address" if counts["no model"] else "")
+                  + f"; {len(platform.tags)} tag{'s' if len(platform.tags) != 1 else ''}"]
+    return "\n".join(lines) + "\n"
+
+
+def show_platform(path: str, search_paths: Iterable[str] | None = None, *,
+                  lookup: Lookup | None = None, show_all: bool = False) -> str:
+    """Load a .repl (with its usings) and return the report text."""
+    return render_platform(load_platform(path, search_paths), lookup=lookup, show_all=show_all)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="metersim platform show",
+                                 description="Show what a Renode platform description (.repl) builds.")
+    ap.add_argument("file", help="the .repl file")
+    ap.add_argument("-I", "--search-path", action="append", default=None, metavar="DIR",
+                    help="where to look up `using` files (repeatable; default: current dir and the metersim checkout)")
+    ap.add_argument("--all", action="store_true", help="list every connection, not only interrupt wiring")
+    args = ap.parse_args(argv)
+    search = None
+    if args.search_path:
+        from metersim.engine.repl import default_search_paths
+
+        search = [*args.search_path, *default_search_paths()]
+    try:
+        sys.stdout.write(show_platform(args.file, search, show_all=args.all))
+    except MetersimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

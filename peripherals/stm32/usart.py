@@ -1,0 +1,428 @@
+"""STM32F1/F4 USART (the "v1" USART IP: SR/DR/BRR/CR1/CR2/CR3/GTPR), timed like the hardware.
+
+Followed: RM0008 §27 (STM32F10x USART) and RM0430 §26 (STM32F413 USART), in particular
+- §27.3.2 / §26.3.2 "Transmitter": TE sends an idle preamble (one frame of 1s); a DR write goes
+  to TDR; TDR moves to the shift register when it is empty (TXE sets at that moment); TC sets at
+  the end of the last stop bit when TXE is set; SBK sends a break after the current character.
+- §27.3.3 / §26.3.3 "Receiver": data moves to DR at the first stop bit (RXNE, together with
+  FE/PE/NF); a character completing while RXNE is still set gives ORE and is lost; IDLE sets
+  after a whole idle frame following a received character and not again until RXNE sets.
+- §27.3.4 / §26.3.4 "Fractional baud rate": baud = fCK / (16 * USARTDIV) (OVER16) and
+  fCK / (8 * USARTDIV) with DIV_Fraction[2:0] (OVER8, F4 only); fCK is PCLK2 on APB2 (USART1/6),
+  PCLK1 otherwise, taken from the RCC-published clock tree and followed when it changes.
+- §27.6.1 / §26.6.1 SR: PE/FE/NF/ORE/IDLE cleared by reading SR then DR (only the flags that
+  SR showed), TC by reading SR then writing DR or by writing 0, RXNE by reading DR or writing 0.
+- Figure "M bit / parity": the parity bit takes the MSB of the word (M=0: 7 data bits + parity,
+  M=1: 8 + parity); the received parity bit is readable in that MSB.
+- §27.4 / §26.4 interrupt mapping: TXE&TXEIE, TC&TCIE, (RXNE|ORE)&RXNEIE, IDLE&IDLEIE, PE&PEIE,
+  (FE|NF|ORE)&EIE only with DMAR=1 (multibuffer), LBD&LBDIE, CTS&CTSIE.
+- §27.3.10 / §26.3.10 single-wire half duplex (HDSEL): TX and RX share one wire, so the
+  receiver sees what the transmitter sends.
+
+Timing: a character occupies (1 start + M-word + stop) bit times, computed exactly in integer
+picoseconds from BRR and the real PCLK. Received frames are sampled with
+`uart_line.sample_frame` at this USART's own settings, so a baud or format mismatch yields the
+wrong bytes and FE/PE/NF the hardware would report.
+
+`TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
+release DE after the last stop bit exactly as firmware polling TC would.
+
+Not modelled: synchronous mode (CLKEN/CPOL/CPHA/LBCL), IrDA, smartcard (GTPR stored only), LIN
+break detection (a break gives FE with data 0), mute mode / wake-up (RWU/WAKE/ADD), hardware
+flow control RTS/CTS, DMA requests (DMAT/DMAR stored, DMARequest output not driven), ONEBIT,
+noise from the start-bit validation. Clearing TE or UE in the middle of a character aborts it in
+the model, but listeners have already received the whole frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from metersim.errors import SetupError
+from metersim.peripherals.base import GPIO, Context, Peripheral, UartFrame, UartPort
+from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Reg, RegisterMap
+from metersim.peripherals.stm32 import clock_tree
+from metersim.peripherals.uart_line import frame_duration_ps, parity_bit, rx_complete_ps, sample_frame
+from metersim.units import PS_PER_S
+
+# APB2 holds 0x40010000..0x40016BFF on both F1 (AFIO..TIM11) and F4 (TIM1..SPI5); APB1 below.
+APB2_FIRST, APB2_LAST = 0x40010000, 0x40016BFF
+
+
+class ApbClock:
+    """The kernel clock of an APB peripheral, followed through RCC reconfigurations.
+
+    `kind` is "PCLK" (bus clock) or "TIMCLK" (timer clock after the APB x2 rule); the bus is
+    chosen from the sysbus address unless `name` overrides it. Without a rate in the clock tree
+    (unit tests without an RCC) `fallback_hz` is used and that is logged once.
+    """
+
+    def __init__(self, ctx: Context, kind: str, name: str | None = None,
+                 fallback_hz: int = 8_000_000, on_change: Callable[[int], None] | None = None):
+        self.ctx = ctx
+        if name is None:
+            addr = ctx.address
+            apb2 = addr is not None and APB2_FIRST <= addr <= APB2_LAST
+            name = f"{kind}{2 if apb2 else 1}"
+        self.name = str(name)
+        self.fallback_hz = int(fallback_hz)
+        self.tree = clock_tree(ctx)
+        self._on_change = on_change
+        self.tree.subscribe(self.name, self._changed)
+
+    @property
+    def hz(self) -> int:
+        rate = self.tree.rate_hz(self.name)
+        if rate > 0:
+            return rate
+        self.ctx.log_once(("no-clock", self.name), logging.WARNING,
+                          "clock %s has no rate in the clock tree; assuming %d Hz",
+                          self.name, self.fallback_hz)
+        return self.fallback_hz
+
+    def _changed(self, hz: int) -> None:
+        if self._on_change is not None:
+            self._on_change(hz)
+
+
+# -- register map (RM0008 §27.6, RM0430 §26.6) ------------------------------------------------
+SR, DR, BRR, CR1, CR2, CR3, GTPR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18
+REGS = RegisterMap([
+    Reg("SR", SR, 32, 0x00C0, "rc_w0", doc="status: PE FE NF ORE IDLE RXNE TC TXE LBD CTS"),
+    Reg("DR", DR, 32, 0, "rw", doc="data (9 bits)"),
+    Reg("BRR", BRR, 32, 0, "rw", doc="DIV_Mantissa[15:4] DIV_Fraction[3:0]"),
+    Reg("CR1", CR1, 32, 0, "rw", doc="SBK RWU RE TE IDLEIE RXNEIE TCIE TXEIE PEIE PS PCE WAKE M UE OVER8"),
+    Reg("CR2", CR2, 32, 0, "rw", doc="ADD LBDL LBDIE LBCL CPHA CPOL CLKEN STOP[13:12] LINEN"),
+    Reg("CR3", CR3, 32, 0, "rw", doc="EIE IREN IRLP HDSEL NACK SCEN DMAR DMAT RTSE CTSE CTSIE ONEBIT"),
+    Reg("GTPR", GTPR, 32, 0, "rw", doc="guard time and prescaler (smartcard/IrDA, stored)"),
+])
+
+# SR bits
+PE, FE, NF, ORE, IDLE, RXNE, TC, TXE, LBD, CTS = (1 << i for i in range(10))
+# CR1 bits
+SBK, RWU, RE, TE, IDLEIE, RXNEIE, TCIE, TXEIE, PEIE, PS, PCE, WAKE, M = (1 << i for i in range(13))
+UE, OVER8 = 1 << 13, 1 << 15
+# CR2 / CR3 bits
+LBDIE, CTSIE = 1 << 6, 1 << 10
+EIE, HDSEL, DMAR, DMAT = 1 << 0, 1 << 3, 1 << 6, 1 << 7
+
+# STOP[13:12]: 00 = 1, 01 = 0.5, 10 = 2, 11 = 1.5 stop bits, in half bits.
+_STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
+_RX_ERRORS = PE | FE | NF | ORE | IDLE
+
+
+@model("UART.STM32_UART", "metersim.STM32_USART")
+class STM32Usart(Peripheral):
+    """One USART. `tx` is the line it drives; `receive_frame` is where the line arrives."""
+
+    size = 0x400
+
+    def __init__(self, ctx: Context, frequency: int = 0, clock: str | None = None, **_ignored):
+        super().__init__(ctx)
+        self.IRQ = GPIO("IRQ")
+        self.TC_EVENT = GPIO("TC_EVENT")       # follows TC: RS-485 DE release hook
+        self.DMARequest = GPIO("DMARequest")   # Renode's output name; not driven (DMA not modelled)
+        self.tx = UartPort()
+        self.on_byte: list[Callable[[int], None]] = []   # called with each byte sent, at its end
+        self.sent: list[tuple[int, int]] = []            # (end_ps, value) of each byte sent
+        # Renode's `frequency` (8 MHz default there) is only a fallback: the real PCLK rules.
+        self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
+        self._host_next_ps = 0
+        self._tx_ev = None
+        self._rx_events: list = []
+        self._idle_ev = None
+        self.reset()
+
+    # -- state ----------------------------------------------------------------------------
+    def reset(self) -> None:
+        for ev in (self._tx_ev, self._idle_ev, *self._rx_events):
+            if ev is not None:
+                ev.cancel()
+        self._rx_events = []
+        self.regs = REGS.resets()
+        self._tdr = 0
+        self._tdr_full = False
+        self._tx_ev = None           # end of the character (or idle preamble) being shifted out
+        self._tx_kind = None         # "data", "break", "preamble"
+        self._chain = (0, 0, 0, 0, -1)  # (base_ps, half bits since base, div, hz, end_ps)
+        self._rdr = 0
+        self._sr_snapshot = 0        # SR as last read (clearing sequences need SR read first)
+        self._rx_seq = 0
+        self._idle_ev = None
+        self._idle_armed = False
+        self.IRQ.unset()
+        self.TC_EVENT.set(True)      # TC is set after reset
+
+    @property
+    def sr(self) -> int:
+        return self.regs["SR"]
+
+    def _set_sr(self, bits: int, on: bool = True) -> None:
+        old = self.regs["SR"]
+        new = (old | bits) if on else (old & ~bits)
+        if new != old:
+            self.regs["SR"] = new
+            if (old ^ new) & TC:
+                self.TC_EVENT.set(bool(new & TC))
+            self._update_irq()
+
+    def _update_irq(self) -> None:
+        sr, cr1, cr2, cr3 = (self.regs[n] for n in ("SR", "CR1", "CR2", "CR3"))
+        level = ((cr1 & TXEIE and sr & TXE) or (cr1 & TCIE and sr & TC)
+                 or (cr1 & RXNEIE and sr & (RXNE | ORE)) or (cr1 & IDLEIE and sr & IDLE)
+                 or (cr1 & PEIE and sr & PE) or (cr3 & EIE and cr3 & DMAR and sr & (FE | NF | ORE))
+                 or (cr2 & LBDIE and sr & LBD) or (cr3 & CTSIE and sr & CTS))
+        self.IRQ.set(bool(level))
+
+    # -- configuration --------------------------------------------------------------------
+    def frame_format(self) -> tuple[int, str, int]:
+        """(data bits excluding parity, parity 'N'/'E'/'O', stop half bits) from CR1/CR2."""
+        cr1 = self.regs["CR1"]
+        word = 9 if cr1 & M else 8
+        if cr1 & PCE:
+            data_bits, parity = word - 1, ("O" if cr1 & PS else "E")
+        else:
+            data_bits, parity = word, "N"
+        return data_bits, parity, _STOP_HALF_BITS[(self.regs["CR2"] >> 12) & 3]
+
+    def _divisor(self) -> int:
+        """fCK cycles per bit: BRR as is (OVER16), 8 x mantissa + fraction[2:0] (OVER8)."""
+        brr = self.regs["BRR"] & 0xFFFF
+        if self.regs["CR1"] & OVER8:
+            return 8 * (brr >> 4) + (brr & 7)
+        return brr
+
+    @property
+    def pclk_hz(self) -> int:
+        return self._clk.hz
+
+    @property
+    def baud(self) -> float:
+        """Actual bit rate from BRR and the real PCLK; 0.0 while BRR is not programmed."""
+        div = self._divisor()
+        return self._clk.hz / div if div else 0.0
+
+    def _char_ps(self, half_bits: int) -> int:
+        """Exact duration of `half_bits` half bit times at the current BRR and PCLK."""
+        return half_bits * self._divisor() * PS_PER_S // (2 * self._clk.hz)
+
+    def _frame_half_bits(self) -> int:
+        data_bits, parity, stop = self.frame_format()
+        return 2 * (1 + data_bits + (parity != "N")) + stop
+
+    # -- register access ------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        if offset == SR:
+            self._sr_snapshot = self.regs["SR"]
+            return self.regs["SR"]
+        if offset == DR:
+            value = self._rdr
+            clear = self._sr_snapshot & _RX_ERRORS
+            self._sr_snapshot = 0
+            self._set_sr(clear | RXNE, False)
+            return value
+        reg = REGS.get(offset)
+        if reg is None:
+            return super().read(offset, size)
+        return self.regs[reg.name]
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        value &= 0xFFFF
+        if offset == SR:
+            # rc_w0: RXNE, TC, LBD, CTS clear when written 0; the other bits are read-only.
+            w0c = RXNE | TC | LBD | CTS
+            self._set_sr(w0c & ~value, False)
+        elif offset == DR:
+            self._write_dr(value)
+        elif offset == BRR:
+            self.regs["BRR"] = value
+        elif offset == CR1:
+            self._write_cr1(value)
+        elif offset in (CR2, CR3):
+            self.regs[REGS[offset].name] = value
+            self._update_irq()
+        elif offset == GTPR:
+            self.regs["GTPR"] = value
+        else:
+            super().write(offset, size, value)
+
+    def _write_cr1(self, value: int) -> None:
+        old = self.regs["CR1"]
+        self.regs["CR1"] = value
+        if old & UE and not value & UE:
+            self._abort_tx("UE cleared")
+            for ev in self._rx_events:
+                ev.cancel()
+            self._rx_events = []
+        elif old & TE and not value & TE and self._tx_kind in ("data", "break"):
+            self._abort_tx("TE cleared")
+        if value & UE and value & TE and (not old & TE or not old & UE):
+            self._start_preamble()
+        if value & SBK:
+            self._try_load()
+        self._update_irq()
+
+    def _write_dr(self, value: int) -> None:
+        clear = self._sr_snapshot & (TC | PE)
+        self._sr_snapshot = 0
+        self._tdr = value & 0x1FF
+        self._tdr_full = True
+        self._set_sr(clear | TXE, False)
+        self._try_load()
+
+    # -- transmitter ----------------------------------------------------------------------
+    def _tx_enabled(self) -> bool:
+        cr1 = self.regs["CR1"]
+        return bool(cr1 & UE and cr1 & TE)
+
+    def _abort_tx(self, why: str) -> None:
+        if self._tx_ev is not None:
+            self._tx_ev.cancel()
+            self._tx_ev = None
+            if self._tx_kind != "preamble":
+                self.ctx.log(logging.WARNING, "%s during a character: it is cut short", why)
+        self._tx_kind = None
+
+    def _start_preamble(self) -> None:
+        """TE set: the transmitter first sends one idle frame (RM: 'idle preamble')."""
+        if self._tx_ev is not None or not self._divisor():
+            return
+        self._tx_kind = "preamble"
+        self._tx_ev = self.ctx.clock.schedule(self._char_ps(self._frame_half_bits()), self._tx_done)
+
+    def _try_load(self) -> None:
+        """Move the next thing to send into the (idle) shift register."""
+        if self._tx_ev is not None or not self._tx_enabled():
+            return
+        div = self._divisor()
+        if not div:
+            if self._tdr_full or self.regs["CR1"] & SBK:
+                self.ctx.log_once("brr0", logging.WARNING, "transmit with BRR = 0: nothing is sent")
+            return
+        data_bits, parity, stop = self.frame_format()
+        now = self.ctx.clock.now_ps
+        baud = self._clk.hz / div
+        if self.regs["CR1"] & SBK:
+            # Break: 10 (M=0) or 11 (M=1) low bits then one high bit (RM "Break characters").
+            frame = UartFrame(0, data_bits, parity, stop, baud, now, is_break=True)
+            half_bits = 2 * (2 + data_bits + (parity != "N")) + 2
+            self._tx_kind = "break"
+        elif self._tdr_full:
+            frame = UartFrame(self._tdr & ((1 << data_bits) - 1), data_bits, parity, stop, baud, now)
+            half_bits = self._frame_half_bits()
+            self._tdr_full = False
+            self._tx_kind = "data"
+            self._set_sr(TXE, True)       # TDR moved to the shift register
+        else:
+            return
+        self._tx_ev = self.ctx.clock.schedule_at(self._chain_end_ps(now, half_bits, div),
+                                                 self._tx_done, frame)
+        self.tx.send(frame)
+        if self.regs["CR3"] & HDSEL:
+            self.receive_frame(frame)     # single wire: the receiver hears the transmitter
+
+    def _chain_end_ps(self, now: int, half_bits: int, div: int) -> int:
+        """End of a character starting now. Back-to-back characters are timed from the first
+        one's start so that picosecond rounding does not accumulate over long bursts."""
+        hz = self._clk.hz
+        base, total, cdiv, chz, cend = self._chain
+        if cend == now and cdiv == div and chz == hz:
+            total += half_bits
+        else:
+            base, total = now, half_bits
+        end = base + total * div * PS_PER_S // (2 * hz)
+        self._chain = (base, total, div, hz, end)
+        return end
+
+    def _tx_done(self, frame: UartFrame | None = None) -> None:
+        kind = self._tx_kind
+        self._tx_ev = None
+        self._tx_kind = None
+        if kind == "break":
+            self.regs["CR1"] &= ~SBK      # cleared by hardware during the break's stop bit
+        elif kind == "data" and frame is not None:
+            now = self.ctx.clock.now_ps
+            self.sent.append((now, frame.value))
+            for fn in list(self.on_byte):
+                fn(frame.value)
+        self._try_load()
+        if self._tx_ev is None and kind == "data" and self.regs["SR"] & TXE:
+            self._set_sr(TC, True)        # end of the last stop bit with nothing more to send
+
+    # -- receiver -------------------------------------------------------------------------
+    def receive_frame(self, frame: UartFrame) -> None:
+        """A character starts on the RX line now (called at `frame.start_ps`)."""
+        cr1 = self.regs["CR1"]
+        if not (cr1 & UE and cr1 & RE):
+            return
+        div = self._divisor()
+        if not div:
+            self.ctx.log_once("rx-brr0", logging.WARNING, "character received with BRR = 0: ignored")
+            return
+        self._rx_seq += 1
+        if self._idle_ev is not None:
+            self._idle_ev.cancel()
+            self._idle_ev = None
+        fmt = self.frame_format()
+        baud = self._clk.hz / div
+        done = frame.start_ps + rx_complete_ps(baud, fmt[0], fmt[1])
+        ev = self.ctx.clock.schedule_at(done, self._rx_done, frame, self._rx_seq, fmt, baud)
+        self._rx_events.append(ev)
+
+    def _rx_done(self, frame: UartFrame, seq: int, fmt: tuple[int, str, int], baud: float) -> None:
+        now = self.ctx.clock.now_ps
+        self._rx_events = [ev for ev in self._rx_events if not ev.cancelled and ev.time_ps > now]
+        data_bits, parity, stop = fmt
+        value, fe, pe, nf = sample_frame(frame, baud, data_bits, parity, stop)
+        if frame.corrupted and not getattr(frame, "line_bits", ()):
+            nf = True
+        if self.regs["SR"] & RXNE:
+            self._set_sr(ORE, True)       # RDR still full: the new character is lost
+        else:
+            if parity != "N":             # the received parity bit reads in the word's MSB
+                pbit = parity_bit(value, data_bits, parity) ^ int(pe)
+                value |= pbit << data_bits
+            self._rdr = value
+            self._idle_armed = True
+            self._set_sr(RXNE | (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0), True)
+        if seq == self._rx_seq:
+            # IDLE: one whole idle frame after this character's stop bits.
+            frame_ps = frame_duration_ps(baud, data_bits, parity, stop)
+            self._idle_ev = self.ctx.clock.schedule_at(frame.start_ps + 2 * frame_ps, self._idle)
+
+    def _idle(self) -> None:
+        self._idle_ev = None
+        cr1 = self.regs["CR1"]
+        if self._idle_armed and cr1 & UE and cr1 & RE:
+            self._idle_armed = False      # not set again until RXNE sets
+            self._set_sr(IDLE, True)
+
+    # -- host conveniences ----------------------------------------------------------------
+    def connect(self, other: "STM32Usart") -> None:
+        """Cross this USART's TX/RX with another one (null-modem link)."""
+        self.tx.connect(other.receive_frame)
+        other.tx.connect(self.receive_frame)
+
+    def write_bytes(self, data: bytes, gap_ps: int = 0) -> int:
+        """Send `data` from the host to this USART's RX at its current settings, characters
+        back to back (plus `gap_ps` between them), after any bytes queued before.
+        Returns the virtual time at which the last character has fully arrived."""
+        div = self._divisor()
+        if not div:
+            raise SetupError(f"{self.name}: BRR is 0, the USART has no baud rate to send at yet")
+        if gap_ps < 0:
+            raise SetupError(f"{self.name}: gap_ps must not be negative, got {gap_ps}")
+        data_bits, parity, stop = self.frame_format()
+        baud = self._clk.hz / div
+        t = max(self.ctx.clock.now_ps, self._host_next_ps)
+        for b in bytes(data):
+            frame = UartFrame(b & ((1 << data_bits) - 1), data_bits, parity, stop, baud, t)
+            self.ctx.clock.schedule_at(t, self.receive_frame, frame)
+            t = frame.end_ps + gap_ps
+        self._host_next_ps = t
+        return t - gap_ps if data else t
+
+    def sent_bytes(self) -> bytes:
+        return bytes(v & 0xFF for _, v in self.sent)

@@ -74,6 +74,8 @@ big: Memory.MappedMemory @ sysbus 0x40005000
     report = show_platform(str(f), [], lookup=fake_lookup)
     assert row(report, "eeprom")[2:4] == ["@ i2c1 0x50", "-"]
     assert row(report, "nor")[2] == "@ spi1"
+    names = [ln.split()[0] for ln in report.splitlines() if re.match(r"(i2c1|eeprom|spi1|nor|big) ", ln)]
+    assert names == ["big", "i2c1", "eeprom", "spi1", "nor"]  # bus devices right after their bus
     assert "big (0x40005000-0x40005FFF) overlaps i2c1 (0x40005400-0x400057FF)" in report
     assert "spi1: 'IRQ -> nvic@35' goes to 'nvic', which no entry declares" in report
 
@@ -88,7 +90,10 @@ def test_real_registry_report_runs_for_every_upstream_file():
 
 def test_main_prints_report_and_reports_errors(tmp_path, capsys):
     assert main([str(F4), "-I", str(UPSTREAM)]) == 0
-    assert "usart1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "usart1" in out and "gpioPortA#8@1" not in out
+    assert main([str(F4), "-I", str(UPSTREAM), "--all"]) == 0  # every wire, also GPIO alternate functions
+    assert "0 -> gpioPortA#8@1 | gpioPortE#9@1" in capsys.readouterr().out
     bad = tmp_path / "bad.repl"
     bad.write_text("x: T\n   a: 1\n")
     assert main([str(bad)]) == 2

@@ -136,16 +136,21 @@ def _size_of(entry: Entry, reg_size: int | None, model: type | None) -> tuple[in
     return None, False
 
 
-def _sort_key(e: Entry) -> tuple:
+def _sort_key(platform: Platform, e: Entry) -> tuple:
+    """By system-bus address; a device on another bus (`@ spi1`) right after that bus."""
     regs = e.registrations
     addr = e.sysbus_address
     if addr is not None:
-        return (0, addr, e.name)
+        return (0, addr, 0, e.name)
     if any(r.parent == "sysbus" for r in regs):
-        return (1, 0, e.name)
+        return (1, 0, 0, e.name)
     if regs:
-        return (2, 0, f"{regs[0].parent}/{e.name}")
-    return (3, 0, e.name)
+        parent = platform.entries.get(regs[0].parent)
+        paddr = parent.sysbus_address if parent is not None else None
+        if paddr is not None:
+            return (0, paddr, 1, e.name)
+        return (2, 0, 0, f"{regs[0].parent}/{e.name}")
+    return (3, 0, 0, e.name)
 
 
 def _table(rows: list[list[str]], header: list[str]) -> list[str]:
@@ -159,7 +164,7 @@ def _table(rows: list[list[str]], header: list[str]) -> list[str]:
 def render_platform(platform: Platform, lookup: Lookup | None = None, show_all: bool = False) -> str:
     """The report for an already loaded platform (see the module docstring)."""
     lookup = lookup or _registry_lookup
-    periph = sorted(platform.peripherals(), key=_sort_key)
+    periph = sorted(platform.peripherals(), key=lambda e: _sort_key(platform, e))
     rows: list[list[str]] = []
     counts = {"modelled": 0, "tagged": 0, "no model": 0}
     footnote = False

@@ -1,0 +1,129 @@
+"""STM32 extended interrupt/event controller (EXTI), RM0008 §10.3 and RM0430 §10.3.
+
+Registered as Renode's `IRQControllers.STM32F4_EXTI` (used by upstream F1 and F4 files),
+`IRQControllers.EXTI` and `metersim.STM32_EXTI`; `numberOfOutputLines` sets the line count
+(F103: 19 = GPIO 0-15, 16 PVD, 17 RTC alarm, 18 USB wake-up; F413: 24 = ... 16 PVD,
+17 RTC alarm, 18 OTG FS wake-up, 21 RTC tamper/time-stamp, 22 RTC wake-up, 23 LPTIM1).
+
+Inputs: `on_gpio(line, level)`, from AFIO/SYSCFG (lines 0-15), PWR's PVD output (16), the
+RTC (17, 21, 22). Per the block diagram (RM0430 Figure 24): a selected edge (RTSR/FTSR) or
+a 0->1 write to SWIER, gated by IMR, sets PR; PR drives output `connections[line]` (wired to
+the NVIC, lines 5-9 and 10-15 through `Miscellaneous.CombinedInput`). Writing 1 to PR clears
+it (and the matching SWIER bit). A masked line (IMR = 0) leaves PR alone. EMR-enabled lines
+pulse the `Event` output (the CPU's WFE event input) and count in `events`.
+
+Not modelled: the 2-cycle input synchroniser delay; interrupt and event lines being
+independent of the peripheral clock (the EXTI is always clocked here).
+"""
+
+from __future__ import annotations
+
+from metersim.peripherals.base import GPIO, Context, Peripheral
+from metersim.peripherals.registry import model
+from metersim.peripherals.stm32.gpio_common import kwarg
+
+IMR, EMR, RTSR, FTSR, SWIER, PR = range(0, 0x18, 4)
+_NAMES = {IMR: "imr", EMR: "emr", RTSR: "rtsr", FTSR: "ftsr", SWIER: "swier", PR: "pr"}
+
+
+@model("IRQControllers.STM32F4_EXTI", "IRQControllers.EXTI", "metersim.STM32_EXTI")
+class STM32_EXTI(Peripheral):
+    size = 0x400
+
+    def __init__(self, ctx: Context, number_of_output_lines: int = 24, **kw):
+        super().__init__(ctx)
+        self.lines = int(kwarg(kw, "numberOfOutputLines", number_of_output_lines))
+        self.mask = (1 << self.lines) - 1
+        self.connections = {i: GPIO(f"EXTI{i}") for i in range(self.lines)}
+        self.Event = GPIO("Event")
+        self.events = 0
+        self._inputs = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.imr = self.emr = self.rtsr = self.ftsr = self.swier = self.pr = 0
+        self._update()
+
+    # -- inputs ---------------------------------------------------------------------------------
+    def on_gpio(self, line: int, level: bool) -> None:
+        if not 0 <= line < self.lines:
+            self.ctx.log_once(("line", line), 30, "input on line %d ignored: only %d lines",
+                              line, self.lines)
+            return
+        b = 1 << line
+        was = bool(self._inputs & b)
+        self._inputs = (self._inputs | b) if level else (self._inputs & ~b)
+        if level == was:
+            return
+        if (level and self.rtsr & b) or (not level and self.ftsr & b):
+            self._trigger(b)
+
+    def _trigger(self, bits: int) -> None:
+        self.pr |= bits & self.imr
+        ev = bits & self.emr
+        if ev:
+            self.events += bin(ev).count("1")
+            self.Event.blink()
+        self._update()
+
+    def _update(self) -> None:
+        for i, out in self.connections.items():
+            out.set(bool((self.pr >> i) & 1))
+
+    def pending(self, line: int) -> bool:
+        return bool((self.pr >> line) & 1)
+
+    # -- bus ------------------------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        reg = offset & ~3
+        if reg not in _NAMES:
+            return super().read(offset, size)
+        return (getattr(self, _NAMES[reg]) >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        reg = offset & ~3
+        if reg not in _NAMES:
+            super().write(offset, size, value)
+            return
+        shift = 8 * (offset & 3)
+        wmask = (((1 << (8 * size)) - 1) << shift) & self.mask
+        value = (value << shift) & wmask
+        if reg == PR:                                  # rc_w1
+            self.pr &= ~value
+            self.swier &= ~value
+            self._update()
+        elif reg == SWIER:
+            rising = value & ~self.swier
+            self.swier = (self.swier & ~wmask) | value
+            if rising:
+                self._trigger(rising)
+        else:
+            name = _NAMES[reg]
+            setattr(self, name, (getattr(self, name) & ~wmask) | value)
+
+
+@model("Miscellaneous.CombinedInput", "metersim.CombinedInput")
+class CombinedInput:
+    """Renode's CombinedInput: an OR gate of `numberOfInputs` lines onto one output, used for
+    the shared EXTI9_5 and EXTI15_10 NVIC inputs."""
+
+    size = 0
+
+    def __init__(self, ctx: Context, number_of_inputs: int = 2, **kw):
+        self.ctx = ctx
+        self.n = int(kwarg(kw, "numberOfInputs", number_of_inputs))
+        self.IRQ = GPIO("IRQ")
+        self.connections: dict[int, GPIO] = {}
+        self._levels = 0
+
+    def on_gpio(self, pin: int, level: bool) -> None:
+        if not 0 <= pin < self.n:
+            return
+        self._levels = (self._levels | 1 << pin) if level else (self._levels & ~(1 << pin))
+        self.IRQ.set(bool(self._levels))
+
+    def reset(self) -> None:
+        pass
+
+    def outputs(self) -> dict[str, GPIO]:
+        return {"IRQ": self.IRQ}

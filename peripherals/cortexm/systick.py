@@ -1,0 +1,137 @@
+"""SysTick timer (ARMv7-M B3.3; PM0214 4.5): 24-bit down counter, event-driven.
+
+The counter is never ticked: while enabled, CVR is computed from the time the count started,
+and one event is scheduled at each wrap to 0 (COUNTFLAG, TICKINT -> exception 15). The clock is
+HCLK with CLKSOURCE=1 or the STM32 external reference HCLK/8 with CLKSOURCE=0, read from the
+machine's clock tree, so a clock change applies at once.
+"""
+
+from __future__ import annotations
+
+from metersim.units import PS_PER_S
+
+CSR_ENABLE = 1 << 0
+CSR_TICKINT = 1 << 1
+CSR_CLKSOURCE = 1 << 2
+CSR_COUNTFLAG = 1 << 16
+
+
+class SysTick:
+    def __init__(self, clock, rate_fn, pend_fn, log_fn):
+        self._clock = clock
+        self._rate_fn = rate_fn        # () -> HCLK in Hz
+        self._pend = pend_fn           # () -> pend exception 15
+        self._log = log_fn
+        self.reset()
+
+    def reset(self) -> None:
+        ev = getattr(self, "_event", None)
+        if ev is not None:
+            ev.cancel()
+        self.csr = 0
+        self.rvr = 0
+        self._cvr_at_start = 0     # CVR value when counting (re)started
+        self._start_ps = 0         # time of that start
+        self._event = None
+        self._hz = 0
+
+    # -- clocking ---------------------------------------------------------------------------
+    def _rate(self) -> int:
+        hclk = self._rate_fn()
+        return hclk if self.csr & CSR_CLKSOURCE else hclk // 8
+
+    def _ticks_since_start(self, now_ps: int) -> int:
+        return (now_ps - self._start_ps) * self._hz // PS_PER_S
+
+    def _tick_time(self, ticks: int) -> int:
+        """Time of the `ticks`-th count after the start, rounded up to a picosecond."""
+        return self._start_ps + -(-ticks * PS_PER_S // self._hz)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.csr & CSR_ENABLE)
+
+    def _restart(self, cvr: int) -> None:
+        """(Re)anchor counting at now with CVR = cvr and schedule the next wrap."""
+        if self._event is not None:
+            self._event.cancel()
+            self._event = None
+        self._cvr_at_start = cvr
+        self._start_ps = self._clock.now_ps
+        self._hz = self._rate()
+        if self.running and self._hz > 0:
+            # The counter decrements each tick and reaches 0 after cvr ticks; from 0 the next
+            # tick reloads RVR, so later wraps come every RVR+1 ticks. RVR=0 stops it.
+            ticks = cvr if cvr else self.rvr + 1
+            if cvr or self.rvr:
+                self._schedule_wrap(ticks)
+
+    def _schedule_wrap(self, ticks: int) -> None:
+        self._event = self._clock.schedule_at(self._tick_time(ticks), self._on_wrap, ticks)
+
+    def _on_wrap(self, ticks: int) -> None:
+        self._event = None
+        if not self.running:
+            return
+        self.csr |= CSR_COUNTFLAG
+        if self.csr & CSR_TICKINT:
+            self._pend()
+        if self.rvr:
+            # Anchored on the tick count since the start, so rounding never accumulates.
+            self._schedule_wrap(ticks + self.rvr + 1)
+
+    def current(self) -> int:
+        if not self.running or self._hz <= 0:
+            return self._cvr_at_start
+        elapsed = self._ticks_since_start(self._clock.now_ps)
+        if elapsed <= self._cvr_at_start:
+            return self._cvr_at_start - elapsed
+        period = self.rvr + 1
+        if self.rvr == 0:
+            return 0
+        into = (elapsed - self._cvr_at_start - 1) % period
+        return self.rvr - into
+
+    def on_clock_change(self) -> None:
+        """HCLK changed: keep the current count, continue at the new rate."""
+        if self.running:
+            self._restart(self.current())
+
+    # -- registers --------------------------------------------------------------------------
+    def read(self, offset: int) -> int:
+        if offset == 0x0:
+            value = self.csr
+            self.csr &= ~CSR_COUNTFLAG  # COUNTFLAG clears on read
+            return value
+        if offset == 0x4:
+            return self.rvr
+        if offset == 0x8:
+            return self.current()
+        if offset == 0xC:
+            # CALIB: NOREF=0, SKEW=1, TENMS for a 1 ms reference at HCLK/8 (PM0214 4.5.4)
+            return (1 << 30) | ((self._rate_fn() // 8 // 1000 - 1) & 0xFFFFFF)
+        return 0
+
+    def write(self, offset: int, value: int) -> None:
+        if offset == 0x0:
+            was_running = self.running
+            current = self.current()
+            self.csr = (self.csr & CSR_COUNTFLAG) | (value & 0x7)
+            if self.running and not was_running:
+                self._restart(current)
+            elif was_running and not self.running:
+                if self._event is not None:
+                    self._event.cancel()
+                    self._event = None
+                self._cvr_at_start = current
+            elif self.running:
+                self._restart(current)  # CLKSOURCE may have changed
+        elif offset == 0x4:
+            self.rvr = value & 0xFFFFFF
+        elif offset == 0x8:
+            # Any write clears CVR and COUNTFLAG.
+            self.csr &= ~CSR_COUNTFLAG
+            if self.running:
+                self._restart(0)
+            else:
+                self._cvr_at_start = 0

@@ -1,0 +1,556 @@
+"""Cortex-M3 / Cortex-M4F core on unicorn 2.1.4, with the exception model unicorn lacks.
+
+unicorn executes Thumb-2 code; everything ARMv7-M does around it is done here in Python:
+exception entry (stacking, basic and extended FP frames, 8-byte alignment with the xPSR bit 9
+marker), exception return (EXC_RETURN 0xFFFFFFF1/F9/FD and E1/E9/ED, tail-chaining), SVC,
+PSP/MSP banking and privilege, WFI/WFE idle, faults with their status registers and escalation
+to HardFault, and lockup. See ../shared/reference/cortex-m-on-unicorn.md for the traps avoided:
+never UC_MODE_MCLASS, stacked PC | 1, no emu_stop inside a slice (the slice limit is lowered
+instead, uc_native), EXC_RETURN reported as intno 3 on 2.1.4, hflags rebuilt after xPSR writes.
+
+Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
+time is derived from it through an anchor (base cycles, base time) that moves only when the
+core frequency changes, so rounding never accumulates.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNMAPPED,
+                     UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNMAPPED,
+                     UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNMAPPED, UC_HOOK_CODE, UC_HOOK_INTR,
+                     UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_UNMAPPED,
+                     UC_HOOK_MEM_WRITE_PROT, UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_THUMB, Uc,
+                     UcError)
+from unicorn import arm_const as A
+
+from metersim.engine.uc_native import NativeCore
+from metersim.errors import FirmwareFault, SetupError
+from metersim.peripherals.cortexm import nvic as N
+from metersim.units import PS_PER_S
+
+log = logging.getLogger("metersim.cpu")
+
+CORE_MODELS = {
+    "cortex-m3": A.UC_CPU_ARM_CORTEX_M3,
+    "cortex-m4": A.UC_CPU_ARM_CORTEX_M4,
+    "cortex-m4f": A.UC_CPU_ARM_CORTEX_M4,
+}
+
+# unicorn's ARM exception indices (qemu/target/arm/cpu.h)
+EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT = 1, 2, 3, 4
+EXCP_BKPT, EXCP_EXCEPTION_EXIT, EXCP_NOCP, EXCP_INVSTATE = 7, 8, 17, 18
+
+_FRAME_REGS = [A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R3,
+               A.UC_ARM_REG_R12, A.UC_ARM_REG_LR]
+_FP_REGS = [getattr(A, f"UC_ARM_REG_S{i}") for i in range(16)] + [A.UC_ARM_REG_FPSCR]
+_MASK_REGS = [A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI]
+_ENTRY_REGS = _FRAME_REGS + [A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_MSP,
+                             A.UC_ARM_REG_PSP, A.UC_ARM_REG_PC]
+
+OP_WFI, OP_WFE, OP_YIELD, OP_SEV, OP_B_SELF = 0xBF30, 0xBF20, 0xBF10, 0xBF40, 0xE7FE
+XPSR_T = 1 << 24
+EXC_RETURN_BASE = 0xFFFFFFE0
+
+
+class CortexM:
+    """One Cortex-M core. Built by `Machine`; runs through `run_until(target_ps)`."""
+
+    def __init__(self, machine, core: str = "cortex-m4f", freq_hz: int = 16_000_000):
+        if core not in CORE_MODELS:
+            raise SetupError(f"unknown core {core!r}; expected one of {', '.join(CORE_MODELS)}")
+        self.machine = machine
+        self.core = core
+        self.has_fpu = core == "cortex-m4f"
+        self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
+        self.uc.ctl_set_cpu_model(CORE_MODELS[core])
+        self.nat = NativeCore(self.uc)
+        self.nvic: N.NVIC | None = None
+        self.freq_hz = freq_hz
+        self.cycles = 0              # executed + idle cycles since power-on
+        self.instructions = 0        # executed instructions since power-on
+        self.idle_cycles = 0
+        self._base_cycles = 0
+        self._base_ps = 0
+        self.ipsr = 0                # current exception number (0 = thread mode)
+        self.halted = False          # sleeping in WFI/WFE
+        self.in_slice = False
+        self._slice_limit = 0
+        self._slice_target_ps = 0
+        self._mmio_fault: tuple[int, bool, int] | None = None
+        self._unmapped: tuple[int, int] | None = None
+        self._break_requested = False
+        self.fault: FirmwareFault | None = None  # set when the core stopped on a fault
+        self.exceptions_taken = 0
+        self._rd_masks = self.nat.batch_reader(_MASK_REGS)
+        self._rd_entry = self.nat.batch_reader(_ENTRY_REGS)
+        self._wr_frame = self.nat.batch_writer(_FRAME_REGS)
+        if self.has_fpu:
+            self._rd_fp = self.nat.batch_reader(_FP_REGS)
+            self._wr_fp = self.nat.batch_writer(_FP_REGS)
+        self._unmask_hooks: list[int] = []
+        self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                         | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
+        self.uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_prot)
+
+    # ================================================================ time
+    def cycles_now(self) -> int:
+        return self.cycles + (self._executed_in_slice() if self.in_slice else 0)
+
+    def _executed_in_slice(self) -> int:
+        done = self.nat.executed
+        lim = self.nat._limit.value
+        return done if done < lim else lim
+
+    def time_at_cycles(self, cycles: int) -> int:
+        return self._base_ps + (cycles - self._base_cycles) * PS_PER_S // self.freq_hz
+
+    def cycles_at_time(self, t_ps: int) -> int:
+        """Whole cycles that complete by time `t_ps` (floor)."""
+        return self._base_cycles + (t_ps - self._base_ps) * self.freq_hz // PS_PER_S
+
+    def now_ps(self) -> int:
+        return self.time_at_cycles(self.cycles_now())
+
+    def set_frequency(self, hz: int) -> None:
+        """New core clock (RCC switched SYSCLK/HCLK): re-anchor so time stays continuous."""
+        hz = int(hz)
+        if hz <= 0 or hz == self.freq_hz:
+            return
+        now_c = self.cycles_now()
+        self._base_ps = self.time_at_cycles(now_c)
+        self._base_cycles = now_c
+        self.freq_hz = hz
+        if self.in_slice:
+            self._retarget(self._slice_target_ps)
+
+    def _retarget(self, t_ps: int) -> None:
+        """End the running slice when local time reaches `t_ps`."""
+        self._slice_target_ps = t_ps
+        n = self.cycles_at_time(t_ps) - self.cycles
+        self.nat.limit_slice(max(n, 0))
+
+    def on_earlier_event(self, t_ps: int) -> None:
+        if self.in_slice:
+            self._retarget(t_ps)
+
+    def request_boundary(self) -> None:
+        """Stop the running slice after the current instruction (to take an interrupt...)."""
+        if self.in_slice:
+            self.nat.limit_slice(0)
+
+    def interrupt_pending_changed(self) -> None:
+        if self.in_slice:
+            self.nat.limit_slice(0)
+
+    def break_run(self) -> None:
+        """Ask the core to return from run_until at the next instruction boundary."""
+        self._break_requested = True
+        self.request_boundary()
+
+    # ================================================================ state helpers
+    def reg(self, reg: int) -> int:
+        return self.nat.rd(reg)
+
+    def set_reg(self, reg: int, value: int) -> None:
+        self.nat.wr(reg, value)
+
+    @property
+    def pc(self) -> int:
+        return self.nat.rd(A.UC_ARM_REG_PC)
+
+    def current_exception(self) -> int:
+        return self.ipsr
+
+    def is_privileged(self) -> bool:
+        if self.ipsr:
+            return True
+        return not (self.nat.rd(A.UC_ARM_REG_CONTROL) & 1)
+
+    def _read32(self, addr: int) -> int | None:
+        try:
+            return struct.unpack("<I", self.uc.mem_read(addr, 4))[0]
+        except UcError:
+            return None
+
+    def _exec_priority(self, ignore_primask: bool = False) -> int:
+        pm, fm, bp = self._rd_masks()
+        return self.nvic.execution_priority(0 if ignore_primask else pm, fm, bp)
+
+    # ================================================================ reset
+    def reset(self, vtor: int = 0) -> None:
+        """Core reset: registers cleared, MSP and PC from the vector table at `vtor`."""
+        nat = self.nat
+        msp = self._read32(vtor)
+        pc = self._read32(vtor + 4)
+        if msp is None or pc is None:
+            raise SetupError(f"no vector table at 0x{vtor:08x}: load firmware before reset")
+        # Leave any unprivileged/handler state through handler mode so every write is allowed.
+        nat.wr(A.UC_ARM_REG_XPSR, XPSR_T | 3)
+        nat.wr(A.UC_ARM_REG_APSR_NZCV, 0)
+        nat.wr(A.UC_ARM_REG_CONTROL, 0)
+        nat.wr(A.UC_ARM_REG_PRIMASK, 0)
+        nat.wr(A.UC_ARM_REG_FAULTMASK, 0)
+        nat.wr(A.UC_ARM_REG_BASEPRI, 0)
+        nat.wr(A.UC_ARM_REG_PSP, 0)
+        nat.wr(A.UC_ARM_REG_XPSR, XPSR_T)
+        nat.wr(A.UC_ARM_REG_APSR_NZCV, 0)
+        for i in range(13):
+            nat.wr(getattr(A, f"UC_ARM_REG_R{i}"), 0)
+        nat.wr(A.UC_ARM_REG_MSP, msp & ~3)
+        nat.wr(A.UC_ARM_REG_LR, 0xFFFFFFFF)
+        nat.wr(A.UC_ARM_REG_PC, pc | 1)
+        self.ipsr = 0
+        self.halted = False
+        self.fault = None
+        self._mmio_fault = None
+        self._unmapped = None
+        if self.nvic is not None:
+            self.nvic.clear_all_active()
+
+    # ================================================================ running
+    def run_until(self, target_ps: int, horizon) -> None:
+        """Execute until local time reaches `target_ps` (or `horizon()` if earlier)."""
+        while self.fault is None:
+            if self._break_requested:
+                self._break_requested = False
+                return
+            machine = self.machine
+            if machine.reset_pending is not None:
+                machine.perform_reset()
+            end_ps = min(target_ps, horizon())
+            if self.nvic.pending_set:
+                self._take_interrupts()
+                if self.fault is not None:
+                    return
+            if self.halted:
+                c = -(-(end_ps - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles
+                if c > self.cycles:
+                    self.idle_cycles += c - self.cycles
+                    self.cycles = c
+                return
+            n = self.cycles_at_time(end_ps) - self.cycles
+            if n <= 0:
+                return
+            self._run_slice(n, end_ps)
+
+    def _run_slice(self, n: int, end_ps: int) -> None:
+        nat = self.nat
+        clock = self.machine.clock
+        self._slice_target_ps = end_ps
+        nat._limit.value = n
+        self.in_slice = True
+        clock.begin_slice(self.now_ps, end_ps, self.machine.emulation.on_earlier_event)
+        err = None
+        try:
+            self.uc.emu_start(nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, n)
+        except UcError as e:
+            err = e
+        finally:
+            done = self._executed_in_slice()
+            self.in_slice = False
+            clock.end_slice()
+            self.cycles += done
+            self.instructions += done
+        if err is not None:
+            self._on_stop_error(err)
+            return
+        if self._mmio_fault is not None:
+            addr, is_write, pc = self._mmio_fault
+            self._mmio_fault = None
+            self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
+            return
+        if done < n or nat.executed <= nat._limit.value:
+            # Stopped early without an error: WFI halts the core (unicorn returns normally).
+            pc = nat.rd(A.UC_ARM_REG_PC)
+            if done and self._halfword(pc - 2) == OP_WFI:
+                self.halted = True
+
+    def _halfword(self, addr: int) -> int:
+        try:
+            return struct.unpack("<H", self.uc.mem_read(addr, 2))[0]
+        except UcError:
+            return -1
+
+    def _on_stop_error(self, err: UcError) -> None:
+        nat = self.nat
+        pc = nat.rd(A.UC_ARM_REG_PC)
+        code = err.errno
+        if code in (UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED, UC_ERR_READ_PROT):
+            addr = self._unmapped[0] if self._unmapped else 0
+            self._unmapped = None
+            self.machine.log_bus_error(addr, pc, code == UC_ERR_WRITE_UNMAPPED)
+            self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
+        elif code in (UC_ERR_FETCH_UNMAPPED, UC_ERR_FETCH_PROT):
+            self._unmapped = None
+            self.machine.log_bus_error(pc, pc, False, fetch=True)
+            self._fault(N.BUSFAULT, N.BFSR_IBUSERR, return_pc=pc)
+        elif code == UC_ERR_INSN_INVALID:
+            op = self._halfword(pc - 2)
+            if op == OP_WFE:
+                self.halted = True  # WFE: sleep until an event; interrupts are events here
+            elif op in (OP_YIELD, OP_SEV):
+                pass  # hints: no-ops
+            else:
+                self._fault(N.USAGEFAULT, N.UFSR_UNDEFINSTR, return_pc=pc)
+        elif code == UC_ERR_WRITE_PROT:
+            self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc,
+                        bfar=self._unmapped[0] if self._unmapped else 0)
+        elif code == UC_ERR_EXCEPTION:
+            self._fault(N.USAGEFAULT, N.UFSR_INVSTATE, return_pc=pc)
+        else:
+            raise err
+
+    # ================================================================ hooks
+    def _on_intr(self, uc, intno, _ud) -> None:
+        if intno == EXCP_EXCEPTION_EXIT or (
+                intno == EXCP_PREFETCH_ABORT
+                and (self.nat.rd(A.UC_ARM_REG_PC) & EXC_RETURN_BASE) == EXC_RETURN_BASE):
+            self._exception_return(self.nat.rd(A.UC_ARM_REG_PC) | 1)
+        elif intno == EXCP_SWI:
+            self._svc()
+        elif intno == EXCP_NOCP:
+            self._fault(N.USAGEFAULT, N.UFSR_NOCP, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
+                        in_hook=True)
+        elif intno == EXCP_INVSTATE:
+            self._fault(N.USAGEFAULT, N.UFSR_INVSTATE, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
+                        in_hook=True)
+        elif intno == EXCP_BKPT:
+            self.machine.on_breakpoint_instruction(self.nat.rd(A.UC_ARM_REG_PC))
+            self.request_boundary()
+        elif intno == EXCP_PREFETCH_ABORT:
+            self._fault(N.BUSFAULT, N.BFSR_IBUSERR, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
+                        in_hook=True)
+        else:
+            self._fault(N.USAGEFAULT, N.UFSR_UNDEFINSTR, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
+                        in_hook=True)
+
+    def _on_unmapped(self, uc, access, address, size, value, _ud) -> bool:
+        self._unmapped = (address, size)
+        return False
+
+    def _on_write_prot(self, uc, access, address, size, value, _ud) -> bool:
+        handler = self.machine.sysbus.rom_write_handler(address)
+        if handler is not None and handler(address, size, value):
+            return True
+        self._unmapped = (address, size)
+        return False
+
+    def bus_error_from_mmio(self, address: int, is_write: bool) -> None:
+        """A model refused an access (e.g. unprivileged SCS access): precise BusFault."""
+        pc = self.nat.rd(A.UC_ARM_REG_PC)
+        self._mmio_fault = (address, is_write, pc)
+        self.request_boundary()
+
+    def add_unmask_hooks(self, addresses: list[int]) -> None:
+        """Narrow code hooks right after `cpsie i` / `msr primask|basepri` instructions, so a
+        pending interrupt is taken as soon as the firmware unmasks it (cheap until hit)."""
+        for addr in addresses:
+            self.uc.hook_add(UC_HOOK_CODE, self._on_unmask, begin=addr, end=addr)
+            self._unmask_hooks.append(addr)
+
+    def _on_unmask(self, uc, address, size, _ud) -> None:
+        if self.nvic.pending_set:
+            self.nat.limit_slice(0)
+
+    # ================================================================ exceptions
+    def _take_interrupts(self) -> None:
+        prio = self._exec_priority()
+        exc = self.nvic.pending_to_take(prio)
+        if exc is None:
+            if self.halted and self.nvic.pending_to_take(self._exec_priority(True)) is not None:
+                self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
+            return
+        self.halted = False
+        self._enter(exc, self.nat.rd(A.UC_ARM_REG_PC))
+
+    def _svc(self) -> None:
+        pc = self.nat.rd(A.UC_ARM_REG_PC)  # already past the svc instruction
+        nv = self.nvic
+        if nv.group_priority(nv.prio[N.SVCALL]) >= self._exec_priority():
+            # SVC where it cannot be taken escalates (ARMv7-M B1.5.17).
+            self._fault(N.HARDFAULT, 0, return_pc=pc, in_hook=True, forced=True)
+            return
+        nv.pending[N.SVCALL] = 1
+        nv.pending_set.add(N.SVCALL)
+        self._enter(N.SVCALL, pc)
+
+    def _enter(self, exc: int, return_pc: int, exc_return_override: int | None = None) -> bool:
+        """Exception entry (ARMv7-M B1.5.6). Returns False if the core locked up."""
+        nat = self.nat
+        nv = self.nvic
+        r0, r1, r2, r3, r12, lr, xpsr, control, msp, psp, _pc = self._rd_entry()
+        thread = self.ipsr == 0
+        use_psp = thread and bool(control & 2)
+        sp = psp if use_psp else msp
+        fpca = self.has_fpu and bool(control & 4)
+        frame_size = 0x68 if fpca else 0x20
+        pad = 4 if (nv.ccr & 0x200) and (sp & 4) else 0
+        frame_sp = sp - frame_size - pad
+        stacked_xpsr = (xpsr & ~(1 << 9)) | ((1 << 9) if pad else 0)
+        frame = struct.pack("<8I", r0, r1, r2, r3, r12, lr, return_pc & ~1, stacked_xpsr)
+        if fpca:
+            fp = self._rd_fp()
+            frame += struct.pack("<18I", *fp, 0)
+        try:
+            self.uc.mem_write(frame_sp, frame)
+        except UcError:
+            nv.cfsr |= N.BFSR_STKERR
+            self._stop_with_fault(f"stacking for {N.exception_name(exc)} failed at SP 0x{frame_sp:08x}",
+                                  return_pc)
+            return False
+        vector = self._read32(nv.vtor + 4 * exc)
+        if vector is None or vector == 0:
+            nv.hfsr |= N.HFSR_VECTTBL
+            self._stop_with_fault(f"no vector for {N.exception_name(exc)} at VTOR 0x{nv.vtor:08x}",
+                                  return_pc)
+            return False
+        if thread:
+            exc_return = 0xFFFFFFFD if use_psp else 0xFFFFFFF9
+        else:
+            exc_return = 0xFFFFFFF1
+        if fpca:
+            exc_return &= ~0x10
+        # Enter handler mode first: privileged, live SP becomes MSP (unicorn swaps banks).
+        nat.wr(A.UC_ARM_REG_XPSR, XPSR_T | exc)
+        nat.wr(A.UC_ARM_REG_APSR_NZCV, 0)  # rebuilds hflags (handler mode, privilege)
+        if use_psp:
+            nat.wr(A.UC_ARM_REG_PSP, frame_sp)
+        else:
+            nat.wr(A.UC_ARM_REG_MSP, frame_sp)
+        if fpca:
+            nat.wr(A.UC_ARM_REG_CONTROL, control & ~4)
+        nat.wr(A.UC_ARM_REG_LR, exc_return)
+        nat.wr(A.UC_ARM_REG_PC, vector | 1)
+        nv.acknowledge(exc)
+        self.ipsr = exc
+        self.exceptions_taken += 1
+        if exc <= N.USAGEFAULT and self._is_dead_end(vector):
+            self._stop_with_fault(f"unhandled {N.exception_name(exc)}", return_pc, entered=True)
+            return False
+        return True
+
+    def _tail_chain(self, exc: int, exc_return: int) -> None:
+        nat = self.nat
+        nv = self.nvic
+        vector = self._read32(nv.vtor + 4 * exc)
+        if not vector:
+            nv.hfsr |= N.HFSR_VECTTBL
+            self._stop_with_fault(f"no vector for {N.exception_name(exc)}", 0)
+            return
+        nat.wr(A.UC_ARM_REG_XPSR, XPSR_T | exc)
+        nat.wr(A.UC_ARM_REG_APSR_NZCV, 0)
+        nat.wr(A.UC_ARM_REG_LR, exc_return)
+        nat.wr(A.UC_ARM_REG_PC, vector | 1)
+        nv.acknowledge(exc)
+        self.ipsr = exc
+        self.exceptions_taken += 1
+
+    def _exception_return(self, exc_return: int) -> None:
+        """EXC_RETURN branch (ARMv7-M B1.5.8), with tail-chaining."""
+        nat = self.nat
+        nv = self.nvic
+        kind = exc_return & 0xF
+        if self.ipsr == 0 or kind not in (0x1, 0x9, 0xD) or (exc_return & 0x10 == 0 and not self.has_fpu):
+            self._fault(N.USAGEFAULT, N.UFSR_INVPC, return_pc=exc_return, in_hook=True)
+            return
+        nv.complete(self.ipsr)
+        # Tail-chain: a pending exception that would preempt the context we return to.
+        if nv.pending_set:
+            pm, fm, bp = self._rd_masks()
+            # The returning context's priority: remaining actives and masks (FAULTMASK clears
+            # on return from anything but NMI).
+            if fm and self.ipsr != N.NMI:
+                nat.wr(A.UC_ARM_REG_FAULTMASK, 0)
+                fm = 0
+            exc = nv.pending_to_take(nv.execution_priority(pm, fm, bp))
+            if exc is not None:
+                self._tail_chain(exc, exc_return)
+                return
+        elif self.ipsr != N.NMI:
+            nat.wr(A.UC_ARM_REG_FAULTMASK, 0)
+        to_thread = bool(exc_return & 0x8)
+        use_psp = bool(exc_return & 0x4)
+        extended = not (exc_return & 0x10)
+        sp = nat.rd(A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP)
+        size = 0x68 if extended else 0x20
+        try:
+            raw = self.uc.mem_read(sp, size)
+        except UcError:
+            nv.cfsr |= N.BFSR_UNSTKERR
+            self._stop_with_fault(f"unstacking failed at SP 0x{sp:08x}", exc_return)
+            return
+        r0, r1, r2, r3, r12, lr, ret_pc, xpsr = struct.unpack_from("<8I", raw)
+        new_sp = sp + size + (4 if xpsr & (1 << 9) and nv.ccr & 0x200 else 0)
+        self._wr_frame((r0, r1, r2, r3, r12, lr))
+        if extended:
+            self._wr_fp(struct.unpack_from("<17I", raw, 0x20))
+        new_ipsr = xpsr & 0x1FF
+        if to_thread:
+            control = nat.rd(A.UC_ARM_REG_CONTROL)
+            want = (control & ~0x6) | (0x2 if use_psp else 0) | (0x4 if extended else 0)
+            # Drop to thread mode while still privileged, place SP, then apply CONTROL
+            # (SPSEL and nPRIV): unicorn ignores SP/CONTROL writes from unprivileged code.
+            nat.wr(A.UC_ARM_REG_CONTROL, control & ~0x1)
+            nat.wr(A.UC_ARM_REG_XPSR_NZCVQG, (xpsr & ~(1 << 9) & ~0x1FF) | XPSR_T)
+            if use_psp:
+                nat.wr(A.UC_ARM_REG_PSP, new_sp)
+            else:
+                nat.wr(A.UC_ARM_REG_MSP, new_sp)
+            nat.wr(A.UC_ARM_REG_CONTROL, want)
+            new_ipsr = 0
+        else:
+            if extended:
+                control = nat.rd(A.UC_ARM_REG_CONTROL)
+                nat.wr(A.UC_ARM_REG_CONTROL, control | 0x4)
+            nat.wr(A.UC_ARM_REG_MSP, new_sp)
+            nat.wr(A.UC_ARM_REG_XPSR_NZCVQG, (xpsr & ~(1 << 9)) | XPSR_T)
+        nat.wr(A.UC_ARM_REG_APSR_NZCV, xpsr & 0xF0000000)  # rebuild hflags
+        nat.wr(A.UC_ARM_REG_PC, ret_pc | 1)
+        self.ipsr = new_ipsr if not to_thread else 0
+
+    # ================================================================ faults
+    def _fault(self, exc: int, cfsr_bits: int, return_pc: int, bfar: int | None = None,
+               mmfar: int | None = None, in_hook: bool = False, forced: bool = False) -> None:
+        """Raise a fault the way the hardware would: status bits, escalation, lockup."""
+        nv = self.nvic
+        nv.cfsr |= cfsr_bits
+        if bfar is not None:
+            nv.bfar = bfar & 0xFFFFFFFF
+        if mmfar is not None:
+            nv.mmfar = mmfar & 0xFFFFFFFF
+        prio = self._exec_priority()
+        if exc != N.HARDFAULT and (not nv.exception_enabled(exc)
+                                   or nv.group_priority(nv.prio[exc]) >= prio):
+            exc = N.HARDFAULT
+            forced = True
+        if exc == N.HARDFAULT:
+            if forced:
+                nv.hfsr |= N.HFSR_FORCED
+            if prio <= -1:
+                self._stop_with_fault("lockup: fault while in HardFault/NMI or with FAULTMASK set",
+                                      return_pc)
+                return
+        self.halted = False
+        nv.pending[exc] = 1
+        nv.pending_set.add(exc)
+        # Inside a hook the PC write makes unicorn restart at the handler; at a slice
+        # boundary the next slice starts there.
+        self._enter(exc, return_pc)
+
+    def _is_dead_end(self, vector: int) -> bool:
+        """A handler that is a branch-to-self (`b .`) or a breakpoint: the fault is unhandled."""
+        op = self._halfword(vector & ~1)
+        return op == OP_B_SELF or (op >> 8) == 0xBE
+
+    def _stop_with_fault(self, reason: str, fault_pc: int, entered: bool = False) -> None:
+        from metersim.engine.fault_report import build_fault_report
+
+        report = build_fault_report(self, reason, fault_pc, entered)
+        self.fault = FirmwareFault(f"{self.machine.name}: firmware fault: {reason}", report)
+        self.halted = True
+        self.request_boundary()
+        self.machine.on_fault(self.fault)

@@ -1,0 +1,156 @@
+"""The emulation: one virtual clock shared by every machine, and the run loop.
+
+Each step advances all machines to the same target time: the next event, the end of the
+requested run, or one quantum (machines stay within a quantum of each other, as in Renode).
+A core idle in WFI jumps straight to the target. Waits are in virtual time; a wall-clock guard
+reports a hung engine instead of spinning forever.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from metersim.engine.clock import Clock
+from metersim.errors import EmulationTimeout, FirmwareFault, HungEngine, SetupError
+from metersim.units import PS_PER_MS, format_time, parse_time_ps
+
+
+class Emulation:
+    def __init__(self, seed: int = 0, quantum: str | int = "100us", wall_guard_s: float = 120.0):
+        self.clock = Clock()
+        self.seed = seed
+        self.machines: list = []
+        self.quantum_ps = parse_time_ps(quantum) if isinstance(quantum, str) else int(quantum)
+        self.wall_guard_s = wall_guard_s
+        self._horizon = 0
+        self._fault: FirmwareFault | None = None
+        self._stop_requested = False
+        self.wall_s = 0.0
+        self.pollers: list[Callable[[], None]] = []  # host I/O bridges, called each step
+
+    # -- machines ---------------------------------------------------------------------------
+    def add_machine(self, machine) -> None:
+        if any(m.name == machine.name for m in self.machines):
+            raise SetupError(f"a machine named {machine.name!r} exists already")
+        self.machines.append(machine)
+
+    def machine(self, name: str):
+        for m in self.machines:
+            if m.name == name:
+                return m
+        raise SetupError(f"no machine named {name!r}; machines: "
+                         f"{', '.join(m.name for m in self.machines) or 'none'}")
+
+    @property
+    def now_ps(self) -> int:
+        return self.clock.now_ps
+
+    # -- callbacks from machines ------------------------------------------------------------
+    def on_earlier_event(self, t_ps: int) -> None:
+        if t_ps < self._horizon:
+            self._horizon = t_ps
+        for m in self.machines:
+            if m.cpu.in_slice:
+                m.cpu.on_earlier_event(t_ps)
+
+    def on_fault(self, machine, fault: FirmwareFault) -> None:
+        if self._fault is None:
+            self._fault = fault
+
+    def on_breakpoint(self, machine, pc: int) -> None:
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        """Pause at the current instant (a tester match, a breakpoint, a monitor command)."""
+        self._stop_requested = True
+        for m in self.machines:
+            m.cpu.break_run()
+
+    # -- running ----------------------------------------------------------------------------
+    def _get_horizon(self) -> int:
+        return self._horizon
+
+    def _step(self, limit_ps: int) -> None:
+        clock = self.clock
+        now = clock._now
+        quantum = self.quantum_ps if len(self.machines) > 1 else max(self.quantum_ps, 10 * PS_PER_MS)
+        target = min(limit_ps, now + quantum)
+        nxt = clock.next_event_ps()
+        if nxt is not None and nxt < target:
+            target = nxt
+        self._horizon = target
+        if target > now:
+            for m in self.machines:
+                if m.cpu.fault is None:
+                    m.cpu.run_until(target, self._get_horizon)
+                if self._stop_requested:
+                    break
+            target = min(self._horizon, target)
+            if self._stop_requested:
+                # Pause exactly where the core stopped (its local time), not at the target.
+                target = max(now, min(target, max((m.cpu.now_ps() for m in self.machines),
+                                                  default=target)))
+        clock.advance_to(target)
+
+    def run_until_time(self, t_end_ps: int, until: Callable[[], bool] | None = None) -> bool:
+        """Run until virtual time `t_end_ps`, or until `until()` becomes true (checked after
+        every step). Returns True if `until` stopped the run."""
+        start_wall = time.perf_counter()
+        last_progress_wall = start_wall
+        last_now = self.clock._now
+        self._stop_requested = False
+        try:
+            while self.clock._now < t_end_ps:
+                for poll in self.pollers:
+                    poll()
+                self._step(t_end_ps)
+                if self._fault is not None:
+                    fault, self._fault = self._fault, None
+                    raise fault
+                if until is not None and until():
+                    return True
+                if self._stop_requested:
+                    self._stop_requested = False
+                    if until is None:
+                        return True
+                now_wall = time.perf_counter()
+                if self.clock._now != last_now:
+                    last_now = self.clock._now
+                    last_progress_wall = now_wall
+                elif now_wall - last_progress_wall > self.wall_guard_s:
+                    raise HungEngine(
+                        f"virtual time stuck at {format_time(last_now)} for "
+                        f"{self.wall_guard_s:.0f} s of wall time; machines: "
+                        + ", ".join(f"{m.name} PC=0x{m.cpu.pc:08x}" for m in self.machines))
+            return bool(until is not None and until())
+        finally:
+            self.wall_s += time.perf_counter() - start_wall
+
+    def run_for(self, duration: str | int | float) -> None:
+        """Run for a virtual duration ("1.5s", "00:00:05", seconds as a number)."""
+        self.run_until_time(self.clock._now + parse_time_ps(duration))
+
+    def run_until(self, condition: Callable[[], bool], timeout: str | int | float,
+                  what: str = "condition") -> None:
+        """Run until `condition()` holds; EmulationTimeout after `timeout` of virtual time."""
+        end = self.clock._now + parse_time_ps(timeout)
+        if condition():
+            return
+        if not self.run_until_time(end, condition):
+            raise EmulationTimeout(f"{what} not met within {format_time(parse_time_ps(timeout))} "
+                                   f"of virtual time (now {format_time(self.clock._now)})")
+
+    def summary(self) -> str:
+        virt_s = self.clock._now / 1e12
+        lines = [f"virtual time {virt_s:.6f} s, wall time {self.wall_s:.3f} s, "
+                 f"ratio {virt_s / self.wall_s if self.wall_s else 0:.2f}x real time"]
+        for m in self.machines:
+            st = m.stats()
+            mips = st["instructions"] / self.wall_s / 1e6 if self.wall_s else 0
+            lines.append(f"{m.name}: {st['instructions']} instructions, {mips:.1f} MIPS, "
+                         f"{st['exceptions']} exceptions, core {st['freq_hz'] / 1e6:g} MHz")
+        return "\n".join(lines)
+
+
+

@@ -90,6 +90,25 @@ class CortexM:
         if self.has_fpu:
             self._rd_fp = self.nat.batch_reader(_FP_REGS)
             self._wr_fp = self.nat.batch_writer(_FP_REGS)
+        R = A
+        self._wr_entry_msp = self.nat.batch_writer(
+            [R.UC_ARM_REG_XPSR, R.UC_ARM_REG_APSR_NZCV, R.UC_ARM_REG_MSP, R.UC_ARM_REG_LR,
+             R.UC_ARM_REG_PC])
+        self._wr_entry_psp = self.nat.batch_writer(
+            [R.UC_ARM_REG_XPSR, R.UC_ARM_REG_APSR_NZCV, R.UC_ARM_REG_PSP, R.UC_ARM_REG_LR,
+             R.UC_ARM_REG_PC])
+        self._rd_return = self.nat.batch_reader([R.UC_ARM_REG_MSP, R.UC_ARM_REG_PSP,
+                                                 R.UC_ARM_REG_CONTROL])
+        # Return to thread mode: registers, then leave handler mode while still privileged,
+        # place SP, apply CONTROL (SPSEL, nPRIV, FPCA), rebuild hflags, jump.
+        tail = [R.UC_ARM_REG_APSR_NZCV, R.UC_ARM_REG_PC]
+        self._wr_ret_thread = {
+            sp_reg: self.nat.batch_writer(_FRAME_REGS + [R.UC_ARM_REG_CONTROL, R.UC_ARM_REG_XPSR_NZCVQG,
+                                                         sp_reg, R.UC_ARM_REG_CONTROL] + tail)
+            for sp_reg in (R.UC_ARM_REG_MSP, R.UC_ARM_REG_PSP)}
+        self._wr_ret_handler = self.nat.batch_writer(
+            _FRAME_REGS + [R.UC_ARM_REG_MSP, R.UC_ARM_REG_XPSR_NZCVQG] + tail)
+        self._wfi_at: dict[int, bool] = {}  # pc -> "the instruction before pc is WFI"
         self._unmask_hooks: list[int] = []
         self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
         self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
@@ -266,7 +285,10 @@ class CortexM:
         if done < n or nat.executed <= nat._limit.value:
             # Stopped early without an error: WFI halts the core (unicorn returns normally).
             pc = nat.rd(A.UC_ARM_REG_PC)
-            if done and self._halfword(pc - 2) == OP_WFI:
+            is_wfi = self._wfi_at.get(pc)
+            if is_wfi is None:
+                is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
+            if done and is_wfi:
                 self.halted = True
 
     def _halfword(self, addr: int) -> int:
@@ -414,17 +436,13 @@ class CortexM:
             exc_return = 0xFFFFFFF1
         if fpca:
             exc_return &= ~0x10
-        # Enter handler mode first: privileged, live SP becomes MSP (unicorn swaps banks).
-        nat.wr(A.UC_ARM_REG_XPSR, XPSR_T | exc)
-        nat.wr(A.UC_ARM_REG_APSR_NZCV, 0)  # rebuilds hflags (handler mode, privilege)
-        if use_psp:
-            nat.wr(A.UC_ARM_REG_PSP, frame_sp)
-        else:
-            nat.wr(A.UC_ARM_REG_MSP, frame_sp)
+        # Enter handler mode first: privileged, live SP becomes MSP (unicorn swaps banks);
+        # the APSR write rebuilds unicorn's hflags (handler mode, privilege).
         if fpca:
+            nat.wr(A.UC_ARM_REG_XPSR, XPSR_T | exc)
             nat.wr(A.UC_ARM_REG_CONTROL, control & ~4)
-        nat.wr(A.UC_ARM_REG_LR, exc_return)
-        nat.wr(A.UC_ARM_REG_PC, vector | 1)
+        (self._wr_entry_psp if use_psp else self._wr_entry_msp)(
+            (XPSR_T | exc, 0, frame_sp, exc_return, vector | 1))
         nv.acknowledge(exc)
         self.ipsr = exc
         self.exceptions_taken += 1
@@ -475,7 +493,8 @@ class CortexM:
         to_thread = bool(exc_return & 0x8)
         use_psp = bool(exc_return & 0x4)
         extended = not (exc_return & 0x10)
-        sp = nat.rd(A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP)
+        msp, psp, control = self._rd_return()
+        sp = psp if use_psp else msp
         size = 0x68 if extended else 0x20
         try:
             raw = self.uc.mem_read(sp, size)
@@ -485,32 +504,21 @@ class CortexM:
             return
         r0, r1, r2, r3, r12, lr, ret_pc, xpsr = struct.unpack_from("<8I", raw)
         new_sp = sp + size + (4 if xpsr & (1 << 9) and nv.ccr & 0x200 else 0)
-        self._wr_frame((r0, r1, r2, r3, r12, lr))
         if extended:
             self._wr_fp(struct.unpack_from("<17I", raw, 0x20))
-        new_ipsr = xpsr & 0x1FF
+        xpsr_out = (xpsr & ~(1 << 9)) | XPSR_T
         if to_thread:
-            control = nat.rd(A.UC_ARM_REG_CONTROL)
             want = (control & ~0x6) | (0x2 if use_psp else 0) | (0x4 if extended else 0)
-            # Drop to thread mode while still privileged, place SP, then apply CONTROL
-            # (SPSEL and nPRIV): unicorn ignores SP/CONTROL writes from unprivileged code.
-            nat.wr(A.UC_ARM_REG_CONTROL, control & ~0x1)
-            nat.wr(A.UC_ARM_REG_XPSR_NZCVQG, (xpsr & ~(1 << 9) & ~0x1FF) | XPSR_T)
-            if use_psp:
-                nat.wr(A.UC_ARM_REG_PSP, new_sp)
-            else:
-                nat.wr(A.UC_ARM_REG_MSP, new_sp)
-            nat.wr(A.UC_ARM_REG_CONTROL, want)
-            new_ipsr = 0
+            self._wr_ret_thread[A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP](
+                (r0, r1, r2, r3, r12, lr, control & ~0x1, xpsr_out & ~0x1FF, new_sp, want,
+                 xpsr & 0xF0000000, ret_pc | 1))
+            self.ipsr = 0
         else:
             if extended:
-                control = nat.rd(A.UC_ARM_REG_CONTROL)
                 nat.wr(A.UC_ARM_REG_CONTROL, control | 0x4)
-            nat.wr(A.UC_ARM_REG_MSP, new_sp)
-            nat.wr(A.UC_ARM_REG_XPSR_NZCVQG, (xpsr & ~(1 << 9)) | XPSR_T)
-        nat.wr(A.UC_ARM_REG_APSR_NZCV, xpsr & 0xF0000000)  # rebuild hflags
-        nat.wr(A.UC_ARM_REG_PC, ret_pc | 1)
-        self.ipsr = new_ipsr if not to_thread else 0
+            self._wr_ret_handler((r0, r1, r2, r3, r12, lr, new_sp, xpsr_out, xpsr & 0xF0000000,
+                                  ret_pc | 1))
+            self.ipsr = xpsr & 0x1FF
 
     # ================================================================ faults
     def _fault(self, exc: int, cfsr_bits: int, return_pc: int, bfar: int | None = None,

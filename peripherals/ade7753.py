@@ -204,9 +204,17 @@ class Ade7753(SPIDevice):
     regmap = ADE7753_REGS
 
     def __init__(self, ctx: Context, front_end: FrontEnd | None = None, clkin_hz: int = CLKIN_HZ,
-                 die_rev: int = DIEREV_DEFAULT, temperature_C: float = 25.0):
+                 die_rev: int = DIEREV_DEFAULT, temperature_C: float = 25.0,
+                 v_divider_ratio: float | None = None, ct_ratio: float | None = None,
+                 burden_ohm: float | None = None, shunt_ohm: float | None = None):
         self.ctx = ctx
-        self.front_end = front_end or FrontEnd()
+        fe = front_end or FrontEnd()
+        # Flat keyword overrides so a .repl entry can set the front end without a FrontEnd object.
+        self.front_end = FrontEnd(
+            float(v_divider_ratio) if v_divider_ratio is not None else fe.v_divider_ratio,
+            float(ct_ratio) if ct_ratio is not None else fe.ct_ratio,
+            float(burden_ohm) if burden_ohm is not None else fe.burden_ohm,
+            float(shunt_ohm) if shunt_ohm is not None else fe.shunt_ohm)
         if not clkin_hz > 0:
             raise Ade7753Error(f"clkin_hz must be > 0, got {clkin_hz!r}")
         self.clkin_hz = int(clkin_hz)

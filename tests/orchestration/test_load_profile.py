@@ -168,3 +168,22 @@ def test_sampled_profile_refuses_bad_input():
         SampledProfile([1.0, 2.0], [1.0, 2.0], None)
     with pytest.raises(LoadProfileError):
         SampledProfile([1.0, np.nan], [1.0, 2.0], 1000.0)
+
+
+def test_vrms_step_changes_resistive_power_with_the_square_of_voltage():
+    p = Supply(230.0, 50.0).set_vrms(10.0, 207.0).profile(ResistiveHeater(2000.0))
+    assert p.vrms_V(5.0) == 230.0 and p.vrms_V(15.0) == 207.0
+    assert p.power_W(15.0) == pytest.approx(2000.0 * (207 / 230) ** 2)
+    assert p.energy(0.0, 20.0).active_Wh == pytest.approx(
+        (2000.0 * 10 + 2000.0 * 0.81 * 10) / 3600)
+
+
+def test_bad_descriptions_are_clear_errors():
+    with pytest.raises(LoadProfileError, match="power factor"):
+        Motor(100.0, pf=1.5)
+    with pytest.raises(LoadProfileError, match="overlap"):
+        ResistiveHeater(100.0, schedule=[(0, 10), (5, 20)])
+    with pytest.raises(LoadProfileError, match="retained"):
+        Supply().sag(1.0, 1.0, retained=1.2)
+    with pytest.raises(LoadProfileError, match="appliance"):
+        Supply().profile("kettle")

@@ -368,3 +368,89 @@ def test_energy_lsb_follows_front_end():
     assert active_energy_lsb_Wh(FrontEnd(), gain=0x01) == pytest.approx(base / 2)  # PGA1 x2
     # cabinet numbers: 500 V x 125 A peak full scale over 22 372 LSB/s
     assert base == pytest.approx(500 * 125 / 2 / (0xCCCCD * 3_579_545 / 4 / 2**25) / 3600, rel=1e-12)
+
+
+# ------------------------------------------------------------------ calibration registers and modes
+def test_phcal_shifts_the_voltage_channel_by_8_clkin_per_lsb():
+    p = HarmonicProfile.constant(220.0, 10.0, pf=0.5)
+    clock, chip, bus = make(p)
+    bus.write(PHCAL, 0x0D + 10)  # 10 LSB = 22.35 us of voltage delay = 0.402 deg at 50 Hz
+    clock.run_for(10 * S)
+    shift = 2 * math.pi * 50 * 10 * 8 / 3_579_545
+    expected = 220 * 10 * math.cos(math.acos(0.5) - shift) * 10 / 3600 / chip.energy_lsb_Wh()
+    got = bus.read(AENERGY)
+    assert got == pytest.approx(expected, abs=1)
+    assert got > 1.01 * p.energy(0, 10).active_Wh / chip.energy_lsb_Wh()  # a visible 1.2 % change
+
+
+def test_vaenergy_and_lvarenergy_track_apparent_and_reactive_energy():
+    p = HarmonicProfile.constant(230.0, 10.0, pf=0.8)
+    clock, chip, bus = make(p)
+    bus.write(LINECYC, 200)
+    bus.write(MODE, 0x000C | MODE_CYCMODE)
+    clock.run_for(5 * S)
+    va = bus.read(VAENERGY)
+    assert va * chip.va_energy_lsb_VAh() == pytest.approx(p.energy(0, 5).apparent_VAh, rel=1e-4)
+    lvar = signed(bus.read(0x08), 24)
+    la = signed(bus.read(LAENERGY), 24)
+    assert lvar / la == pytest.approx(0.75, abs=2 / la)  # tan(acos 0.8); lagging -> positive
+    lva = bus.read(0x07)
+    assert lva * chip.va_energy_lsb_VAh() == pytest.approx(230 * 10 * 2 / 3600, rel=1e-4)
+
+
+def test_poam_ignores_reverse_power():
+    p = HarmonicProfile.constant(230.0, 10.0, pf=-1.0)
+    clock, chip, bus = make(p)
+    bus.write(MODE, 0x000C | 0x8000)
+    clock.run_for(5 * S)
+    assert bus.read(AENERGY) == 0
+
+
+def test_power_direction_flags():
+    from metersim.orchestration import Segment
+    p = HarmonicProfile([Segment(0.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0)]),
+                         Segment(1.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0, math.pi)]),
+                         Segment(2.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0)])])
+    clock, chip, bus = make(p)
+    bus.write(IRQEN, 1 << 14)                # PNEG
+    clock.run_for(999 * MS)
+    assert chip.IRQ.level is True
+    clock.run_for(2 * MS)
+    assert chip.IRQ.level is False           # reversal seen at 1 s without any read
+    st = bus.read(RSTSTATUS)
+    assert st & (1 << 14) and not st & (1 << 13)
+    clock.run_for(1500 * MS)
+    assert bus.read(STATUS) & (1 << 13)      # PPOS at 2 s
+
+
+def test_waveform_register_samples_channel_2():
+    p = HarmonicProfile.constant(230.0, 10.0)
+    clock, chip, bus = make(p)
+    bus.write(MODE, 0x000C | (3 << 13))      # WAVSEL = channel 2
+    clock.run_for(5 * MS)                    # voltage peak (quarter cycle)
+    code = signed(bus.read(0x01), 24)
+    assert code == pytest.approx(230 * math.sqrt(2) / 1000 / 0.5 * 0x2852, rel=1e-3)
+    clock.run_for(10 * MS)                   # negative peak
+    assert signed(bus.read(0x01), 24) == pytest.approx(-code, rel=1e-3)
+
+
+def test_sampled_recording_drives_the_chip():
+    import numpy as np
+    from metersim.orchestration import SampledProfile
+    rate = 20_000.0
+    t = np.arange(int(rate * 2.0)) / rate
+    v = 230 * math.sqrt(2) * np.sin(2 * np.pi * 50 * t)
+    i = 8 * math.sqrt(2) * np.sin(2 * np.pi * 50 * t - 0.3)
+    p = SampledProfile(v, i, rate)
+    clock, chip, bus = make(p)
+    clock.run_for(1900 * MS)
+    assert bus.read(AENERGY) * chip.energy_lsb_Wh() == pytest.approx(
+        230 * 8 * math.cos(0.3) * 1.9 / 3600, rel=1e-3)
+    assert bus.read(PERIOD) == 8949
+
+
+def test_front_end_keywords_for_platform_files():
+    ctx = Context.standalone()
+    chip = Ade7753(ctx, burden_ohm="5", v_divider_ratio=2000)
+    assert chip.front_end == FrontEnd(2000.0, 2500.0, 5.0)
+    assert chip.energy_lsb_Wh() == pytest.approx(4 * active_energy_lsb_Wh(FrontEnd()))

@@ -29,6 +29,7 @@ Two kinds of profile:
 
 from __future__ import annotations
 
+import bisect
 import csv
 import math
 from dataclasses import dataclass, field
@@ -230,6 +231,7 @@ class HarmonicProfile(LoadProfile):
         self.start_s = float(starts[0])
         self.end_s = float(end_s)
         self._starts = starts
+        self._starts_list = starts.tolist()  # bisect on a list: fast scalar lookups for the chip
         self._ends = np.append(starts[1:], end_s)
         self._freq = np.array([s.freq_hz for s in segs], dtype=float)
         orders = sorted({h.order for s in segs for h in s.v + s.i} | {1})
@@ -277,6 +279,16 @@ class HarmonicProfile(LoadProfile):
                 f"{float(np.min(t))}..{float(np.max(t))} s")
         return np.clip(np.searchsorted(self._starts, t, side="right") - 1, 0, len(self._starts) - 1)
 
+    def _idx(self, t: float) -> int:
+        if t < self.start_s - 1e-12 or t > self.end_s + 1e-12:
+            raise LoadProfileError(f"time {t} s is outside the profile [{self.start_s}, {self.end_s}] s")
+        return max(0, bisect.bisect_right(self._starts_list, t) - 1)
+
+    def _span(self, t0_s: float, t1_s: float) -> tuple[int, int]:
+        """Indices [lo, hi) of the segments overlapping [t0, t1]."""
+        lo = self._idx(t0_s)
+        return lo, max(bisect.bisect_left(self._starts_list, t1_s), lo + 1)
+
     def _theta(self, t: np.ndarray, s: np.ndarray) -> np.ndarray:
         return self._theta0[s] + TWO_PI * self._freq[s] * (t - self._starts[s])
 
@@ -293,6 +305,8 @@ class HarmonicProfile(LoadProfile):
         return v, i
 
     def _per_seg(self, values: np.ndarray, t):
+        if np.ndim(t) == 0:
+            return float(values[self._idx(float(t))])
         arr, scalar = _as_array(t)
         return _ret(values[self._seg(arr)], scalar)
 
@@ -315,6 +329,9 @@ class HarmonicProfile(LoadProfile):
         return np.real(self._V[sl] * rot * np.conj(self._I[sl])).sum(axis=1)
 
     def power_W(self, t, v_delay_s: float = 0.0):
+        if np.ndim(t) == 0:
+            k = self._idx(float(t))
+            return float(self._p_delayed(slice(k, k + 1), v_delay_s)[0])
         arr, scalar = _as_array(t)
         s = self._seg(arr)
         if v_delay_s == 0.0:
@@ -323,9 +340,7 @@ class HarmonicProfile(LoadProfile):
 
     def integrals(self, t0_s: float, t1_s: float, v_delay_s: float = 0.0) -> Integrals:
         self._check_interval(t0_s, t1_s)
-        lo = int(self._seg(np.array([t0_s]))[0])
-        hi = int(np.searchsorted(self._starts, t1_s, side="left"))
-        sl = slice(lo, max(hi, lo + 1))
+        sl = slice(*self._span(t0_s, t1_s))
         ov = np.clip(np.minimum(self._ends[sl], t1_s) - np.maximum(self._starts[sl], t0_s), 0.0, None)
         p = self._p_delayed(sl, v_delay_s)
         return Integrals(
@@ -337,10 +352,9 @@ class HarmonicProfile(LoadProfile):
 
     def zero_crossings(self, t0_s: float, t1_s: float):
         self._check_interval(t0_s, t1_s)
-        lo = int(self._seg(np.array([t0_s]))[0])
-        hi = int(np.searchsorted(self._starts, t1_s, side="left"))
+        lo, hi = self._span(t0_s, t1_s)
         times, rising = [], []
-        for s in range(lo, max(hi, lo + 1)):
+        for s in range(lo, hi):
             v1 = self._V[s, 0]
             if abs(v1) == 0.0:
                 continue  # no fundamental (outage): the detector sees no crossings
@@ -365,10 +379,9 @@ class HarmonicProfile(LoadProfile):
 
     def peak_track(self, t0_s: float, t1_s: float):
         self._check_interval(t0_s, t1_s)
-        lo = int(self._seg(np.array([t0_s]))[0])
-        hi = int(np.searchsorted(self._starts, t1_s, side="left"))
-        sl = slice(lo, max(hi, lo + 1))
-        edges = np.concatenate(([t0_s], self._starts[lo + 1:max(hi, lo + 1)], [t1_s]))
+        lo, hi = self._span(t0_s, t1_s)
+        sl = slice(lo, hi)
+        edges = np.concatenate(([t0_s], self._starts[lo + 1:hi], [t1_s]))
         return edges, self._vpk[sl], self._ipk[sl]
 
     def breakpoints(self, t0_s: float, t1_s: float) -> np.ndarray:
@@ -376,8 +389,8 @@ class HarmonicProfile(LoadProfile):
         return s[(s > t0_s) & (s <= t1_s)]
 
     def next_change_s(self, t_s: float) -> float:
-        k = int(np.searchsorted(self._starts, t_s, side="right"))
-        return float(self._starts[k]) if k < len(self._starts) else math.inf
+        k = bisect.bisect_right(self._starts_list, t_s)
+        return self._starts_list[k] if k < len(self._starts_list) else math.inf
 
     # -- conveniences ---------------------------------------------------------------------
     @classmethod

@@ -1,0 +1,142 @@
+"""STM32 independent watchdog (IWDG) at 0x40003000, RM0008 §19 and RM0430 §17.
+
+Registered as Renode's `Timers.STM32_IndependentWatchdog` (arguments `frequency`,
+`windowOption`, `defaultPrescaler` accepted) and `metersim.STM32_IWDG`.
+
+- KR: 0xCCCC starts the watchdog (LSI forced on), 0xAAAA reloads the counter from RLR,
+  0x5555 enables writes to PR/RLR, any other key disables them again.
+- PR[2:0] divides the LSI by 4 << PR (/4 ... /256, 6 and 7 both /256); RLR[11:0] reset 0xFFF.
+  Timeout = prescaler x (RLR + 1) / f_LSI (RM0008 Table 96: 0.1 ms .. 26.2 s at 40 kHz).
+- f_LSI is the machine's "LSI" clock when the RCC runs it, else `frequency` (the nominal
+  LSI: 40 kHz on F1, 32 kHz on F4). One event is scheduled at expiry (not per tick); at expiry
+  the machine is asked for an "iwdg" reset.
+- SR.PVU / SR.RVU are set for 5 LSI cycles after a PR / RLR write (RM0008 §19.4.4); new
+  values take effect at the next reload.
+- `hardware_mode=True` models the WDG_SW option byte = 0: running from reset.
+
+Not modelled: the F7/L4 window register (windowOption must stay false), freezing in debug
+(DBGMCU), the LSI's ±50 % spread (the nominal value is used).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from metersim.errors import SetupError
+from metersim.peripherals.base import Context, Peripheral
+from metersim.peripherals.registry import model
+from metersim.peripherals.stm32 import clock_tree, request_reset
+from metersim.peripherals.stm32.gpio_common import kwarg
+from metersim.units import PS_PER_S
+
+KR, PR, RLR, SR = 0x00, 0x04, 0x08, 0x0C
+PVU, RVU = 1 << 0, 1 << 1
+
+
+@model("Timers.STM32_IndependentWatchdog", "metersim.STM32_IWDG")
+class STM32_IWDG(Peripheral):
+    size = 0x400
+
+    def __init__(self, ctx: Context, frequency: int = 32000, window_option: bool = False,
+                 default_prescaler: int = 4, hardware_mode: bool = False, **kw):
+        super().__init__(ctx)
+        self.frequency = int(frequency)
+        if kwarg(kw, "windowOption", window_option):
+            raise SetupError(f"{ctx.name}: the F1/F4 IWDG has no window register "
+                             "(windowOption must be false)")
+        self.default_prescaler = int(kwarg(kw, "defaultPrescaler", default_prescaler))
+        self.hardware_mode = bool(hardware_mode)
+        self._expiry = None
+        self._updates: dict[int, object] = {}
+        self.expiries = 0
+        self.reset()
+
+    def reset(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        for ev in self._updates.values():
+            ev.cancel()
+        self._updates.clear()
+        self._expiry = None
+        self.pr = 0
+        self.rlr = 0xFFF
+        self.sr = 0
+        self.access = False
+        self.running = False
+        self.deadline_ps: int | None = None
+        if self.hardware_mode:
+            self._start()
+
+    # -- timing ----------------------------------------------------------------------------------
+    def lsi_hz(self) -> int:
+        return clock_tree(self.ctx).rate_hz("LSI") or self.frequency
+
+    def prescaler(self) -> int:
+        return self.default_prescaler << min(self.pr, 6)
+
+    def timeout_ps(self) -> int:
+        return self.prescaler() * (self.rlr + 1) * PS_PER_S // self.lsi_hz()
+
+    def _start(self) -> None:
+        self.running = True
+        self._reload()
+
+    def _reload(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+        delay = self.timeout_ps()
+        self.deadline_ps = self.ctx.clock.now_ps + delay
+        self._expiry = self.ctx.clock.schedule(delay, self._expired)
+
+    def _expired(self) -> None:
+        self._expiry = None
+        self.expiries += 1
+        self.ctx.log(logging.WARNING, "watchdog not refreshed within %d us: reset",
+                     self.timeout_ps() // 1_000_000)
+        if not request_reset(self.ctx, "iwdg"):
+            self.running = False
+
+    def _mark_update(self, flag: int) -> None:
+        self.sr |= flag
+        old = self._updates.pop(flag, None)
+        if old is not None:
+            old.cancel()
+        delay = 5 * PS_PER_S // self.lsi_hz()
+        self._updates[flag] = self.ctx.clock.schedule(delay, self._update_done, flag)
+
+    def _update_done(self, flag: int) -> None:
+        self._updates.pop(flag, None)
+        self.sr &= ~flag
+
+    # -- bus ---------------------------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        values = {KR: 0, PR: self.pr, RLR: self.rlr, SR: self.sr}
+        if offset & ~3 not in values:
+            return super().read(offset, size)
+        return (values[offset & ~3] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        reg = offset & ~3
+        if reg == KR:
+            key = value & 0xFFFF
+            self.access = key == 0x5555
+            if key == 0xCCCC and not self.running:
+                self._start()
+            elif key == 0xAAAA and self.running:
+                self._reload()
+        elif reg in (PR, RLR):
+            if not self.access:
+                self.ctx.log_once(("protected", reg), logging.INFO,
+                                  "IWDG %s write ignored: write 0x5555 to KR first",
+                                  "PR" if reg == PR else "RLR")
+                return
+            if reg == PR:
+                self.pr = value & 7
+                self._mark_update(PVU)
+            else:
+                self.rlr = value & 0xFFF
+                self._mark_update(RVU)
+        elif reg == SR:
+            pass
+        else:
+            super().write(offset, size, value)

@@ -25,8 +25,9 @@ class ConsoleUART(Peripheral):
         super().__init__(ctx)
         self.IRQ = GPIO("IRQ")
         self.output = bytearray()
-        self.byte_times_ps: list[int] = []
-        self.listeners: list[Callable[[int, int], None]] = []  # fn(byte, time_ps)
+        # Same host-side API as the full USART model: callbacks and (time_ps, value) records.
+        self.on_byte: list[Callable[[int], None]] = []
+        self.sent: list[tuple[int, int]] = []
         self._rx: deque[int] = deque()
         self.reset()
 
@@ -34,9 +35,6 @@ class ConsoleUART(Peripheral):
         self.cr1 = self.cr2 = self.cr3 = self.brr = 0
         self._rx.clear()
         self.IRQ.set(False)
-
-    def on_byte(self, fn: Callable[[int, int], None]) -> None:
-        self.listeners.append(fn)
 
     def write_bytes(self, data: bytes) -> None:
         """Host -> firmware: queue bytes for the firmware to read from DR."""
@@ -68,9 +66,9 @@ class ConsoleUART(Peripheral):
             byte = value & 0xFF
             now = self.ctx.clock.now_ps
             self.output.append(byte)
-            self.byte_times_ps.append(now)
-            for fn in self.listeners:
-                fn(byte, now)
+            self.sent.append((now, byte))
+            for fn in self.on_byte:
+                fn(byte)
         elif offset == 0x00:
             pass  # flags are constant here
         elif offset == 0x08:
@@ -84,6 +82,9 @@ class ConsoleUART(Peripheral):
             self.cr3 = value
         else:
             super().write(offset, size, value)
+
+    def sent_bytes(self) -> bytes:
+        return bytes(self.output)
 
     @property
     def text(self) -> str:

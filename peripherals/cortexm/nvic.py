@@ -487,7 +487,11 @@ class NVIC(Peripheral):
 
 @model("Miscellaneous.DWT", "metersim.DWT")
 class DWT(Peripheral):
-    """Data Watchpoint and Trace unit: CTRL and CYCCNT (from the core's cycle count)."""
+    """Data Watchpoint and Trace unit: CTRL and CYCCNT.
+
+    CYCCNT counts core clock cycles while the core runs; it stops while the core sleeps in
+    WFI/WFE, because the STM32 gates the core clock in Sleep mode (RM0090 5.3, RM0008 5.3).
+    """
 
     size = 0x1000
 
@@ -502,7 +506,7 @@ class DWT(Peripheral):
         self._anchor = None      # core cycle count when counting started, None = stopped
 
     def _cycles(self) -> int:
-        return self.cpu.cycles_now() if self.cpu is not None else 0
+        return self.cpu.active_cycles() if self.cpu is not None else 0
 
     def read(self, offset: int, size: int) -> int:
         if offset == 0x0:

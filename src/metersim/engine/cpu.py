@@ -47,8 +47,9 @@ _FRAME_REGS = [A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R
                A.UC_ARM_REG_R12, A.UC_ARM_REG_LR]
 _FP_REGS = [getattr(A, f"UC_ARM_REG_S{i}") for i in range(16)] + [A.UC_ARM_REG_FPSCR]
 _MASK_REGS = [A.UC_ARM_REG_PRIMASK, A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI]
-_ENTRY_REGS = _FRAME_REGS + [A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_MSP,
-                             A.UC_ARM_REG_PSP, A.UC_ARM_REG_PC]
+# SP is the live stack pointer (r13): MRS of MSP/PSP reads 0 while the core is unprivileged.
+_ENTRY_REGS = _FRAME_REGS + [A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL, A.UC_ARM_REG_SP,
+                             A.UC_ARM_REG_PC]
 
 OP_WFI, OP_WFE, OP_YIELD, OP_SEV, OP_B_SELF = 0xBF30, 0xBF20, 0xBF10, 0xBF40, 0xE7FE
 XPSR_T = 1 << 24
@@ -118,6 +119,10 @@ class CortexM:
     # ================================================================ time
     def cycles_now(self) -> int:
         return self.cycles + (self._executed_in_slice() if self.in_slice else 0)
+
+    def active_cycles(self) -> int:
+        """Cycles the core spent running (not sleeping): what DWT CYCCNT counts."""
+        return self.cycles_now() - self.idle_cycles
 
     def _executed_in_slice(self) -> int:
         done = self.nat.executed
@@ -404,10 +409,9 @@ class CortexM:
         """Exception entry (ARMv7-M B1.5.6). Returns False if the core locked up."""
         nat = self.nat
         nv = self.nvic
-        r0, r1, r2, r3, r12, lr, xpsr, control, msp, psp, _pc = self._rd_entry()
+        r0, r1, r2, r3, r12, lr, xpsr, control, sp, _pc = self._rd_entry()
         thread = self.ipsr == 0
         use_psp = thread and bool(control & 2)
-        sp = psp if use_psp else msp
         fpca = self.has_fpu and bool(control & 4)
         frame_size = 0x68 if fpca else 0x20
         pad = 4 if (nv.ccr & 0x200) and (sp & 4) else 0

@@ -84,10 +84,10 @@ class Emulation:
             for m in self.machines:
                 if m.cpu.fault is None:
                     m.cpu.run_until(target, self._get_horizon)
-                if self._stop_requested:
+                if self._stop_requested or self._fault is not None:
                     break
             target = min(self._horizon, target)
-            if self._stop_requested:
+            if self._stop_requested or self._fault is not None:
                 # Pause exactly where the core stopped (its local time), not at the target.
                 target = max(now, min(target, max((m.cpu.now_ps() for m in self.machines),
                                                   default=target)))

@@ -95,7 +95,7 @@ def build_fault_report(cpu, reason: str, fault_pc: int, entered: bool) -> str:
                 regs[name] = frame[i]
             lr, pc, xpsr = frame[5], frame[6], frame[7]
             sp = frame_sp + 0x20
-    lines = [f"=== firmware fault on {machine.name} at {format_time(machine.clock.now_ps)} ===",
+    lines = [f"=== firmware fault on {machine.name} at {format_time(cpu.now_ps())} ===",
              f"reason : {reason}" + (f" (handler {handler} is a dead end)" if handler else ""),
              f"PC     : 0x{pc:08x}  {sym(pc)}",
              f"LR     : 0x{lr:08x}  {sym(lr) if lr < 0xF0000000 else 'EXC_RETURN'}",

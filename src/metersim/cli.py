@@ -1,0 +1,169 @@
+"""`metersim` command line. Each subcommand is a thin wrapper over a public Python function.
+
+Exit codes tell outcomes apart: 0 ok, 1 a check failed, 2 a wait timed out, 3 broken set-up
+(bad file, bad argument), 4 the firmware faulted, 5 the engine hung.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from metersim.errors import (CheckFailed, EmulationTimeout, FirmwareFault, HungEngine,
+                             MetersimError, SetupError)
+
+EXIT_OK, EXIT_CHECK, EXIT_TIMEOUT, EXIT_SETUP, EXIT_FAULT, EXIT_HUNG = 0, 1, 2, 3, 4, 5
+REPO = Path(__file__).resolve().parents[2]
+
+EXAMPLES = """examples:
+  metersim build                                  build all firmware (make -C firmware)
+  metersim run build/fw/f413rg/hello.elf --for 3s  run an ELF on a bare STM32F413 machine
+  metersim run --platform platforms/cpus/stm32f103rb.repl build/fw/f103rb/hello.elf --until PASS
+  metersim platform show platforms/cpus/stm32f413.repl
+  metersim bench cpu --json                       metersim vs QEMU MIPS, checksums compared
+  metersim bench idle --json                      WFI + 1 kHz SysTick for 60 virtual seconds
+  metersim demo                                   the demo that `make demo` runs
+"""
+
+
+def _cmd_build(args) -> int:
+    return subprocess.call(["make", "-C", str(REPO / "firmware")] + (["-B"] if args.rebuild else []))
+
+
+def _core_for_elf(elf: Path) -> str:
+    return "cortex-m3" if "f103" in str(elf) else "cortex-m4f"
+
+
+def run_firmware(elf: str, platform: str | None = None, duration: str = "1s",
+                 until: str | None = None, seed: int = 0, name: str | None = None,
+                 echo=None):
+    """Run `elf` on a platform (a .repl) or a bare machine; return (emulation, machine, text)."""
+    from metersim.engine.emulation import Emulation
+    from metersim.engine.machine import Machine
+    from metersim.orchestration.uart_capture import capture_uart
+
+    emu = Emulation(seed=seed)
+    elf_path = Path(elf)
+    if platform:
+        from metersim.engine.platform_builder import create_machine
+        m = create_machine(emu, platform, elf=elf_path, name=name)
+    else:
+        core = _core_for_elf(elf_path)
+        if core == "cortex-m3":
+            m = Machine.bare(emu, name or "f103", core, 8_000_000, flash=(0x08000000, 0x20000),
+                             sram=(0x20000000, 0x5000), console_address=0x40013800)
+        else:
+            m = Machine.bare(emu, name or "f413", core, 16_000_000)
+        m.load_elf(elf_path)
+    cap = capture_uart(m, echo=echo)
+    if until:
+        emu.run_until(lambda: until in cap.text, timeout=duration, what=f"{until!r} on the console")
+    else:
+        emu.run_for(duration)
+    return emu, m, cap.text
+
+
+def _cmd_run(args) -> int:
+    def echo(machine_name, line):
+        print(f"[{machine_name}] {line}", flush=True)
+
+    emu, m, _ = run_firmware(args.elf, args.platform, args.duration, args.until, args.seed,
+                             echo=echo)
+    print(emu.summary())
+    return EXIT_OK
+
+
+def _cmd_platform(args) -> int:
+    from metersim.platform_show import show_platform
+    print(show_platform(args.file, search_paths=args.include or None, show_all=args.all))
+    return EXIT_OK
+
+
+def _cmd_bench(args) -> int:
+    from metersim.bench import format_result, run
+    result = run(args.name)
+    print(format_result(result, args.json))
+    if not result.get("checksums_agree", True):
+        print("checksums differ between metersim and QEMU", file=sys.stderr)
+        return EXIT_CHECK
+    return EXIT_OK
+
+
+def _cmd_demo(args) -> int:
+    from metersim.demo import main as demo_main
+    return demo_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="metersim", description="Co-simulation of smart-meter firmware "
+                                "on emulated STM32 boards.", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: debug)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the firmware", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("--rebuild", action="store_true", help="rebuild everything")
+    b.set_defaults(fn=_cmd_build)
+
+    r = sub.add_parser("run", help="run a firmware ELF", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("elf", help="firmware ELF")
+    r.add_argument("--platform", help=".repl platform (default: a bare STM32 machine)")
+    r.add_argument("--for", dest="duration", default="1s", help="virtual time to run (default 1s)")
+    r.add_argument("--until", help="stop when this text appears on the console")
+    r.add_argument("--seed", type=int, default=0)
+    r.set_defaults(fn=_cmd_run)
+
+    pl = sub.add_parser("platform", help="platform descriptions")
+    plsub = pl.add_subparsers(dest="platform_command", required=True)
+    show = plsub.add_parser("show", help="list a platform's peripherals", epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    show.add_argument("file")
+    show.add_argument("-I", "--include", action="append", help="extra search path for `using`")
+    show.add_argument("--all", action="store_true", help="show every GPIO connection")
+    show.set_defaults(fn=_cmd_platform)
+
+    be = sub.add_parser("bench", help="benchmarks (cpu, idle)", epilog=EXAMPLES,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    be.add_argument("name", choices=["cpu", "idle"])
+    be.add_argument("--json", action="store_true", help="print JSON")
+    be.set_defaults(fn=_cmd_bench)
+
+    d = sub.add_parser("demo", help="run the demo", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.set_defaults(fn=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    try:
+        return args.fn(args)
+    except FirmwareFault as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_FAULT
+    except EmulationTimeout as e:
+        print(f"timeout: {e}", file=sys.stderr)
+        return EXIT_TIMEOUT
+    except HungEngine as e:
+        print(f"hung: {e}", file=sys.stderr)
+        return EXIT_HUNG
+    except CheckFailed as e:
+        print(f"check failed: {e}", file=sys.stderr)
+        return EXIT_CHECK
+    except SetupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_SETUP
+    except MetersimError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_SETUP
+
+
+if __name__ == "__main__":
+    sys.exit(main())

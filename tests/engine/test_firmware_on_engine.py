@@ -1,0 +1,142 @@
+"""The engine runs the firmware test programs of firmware/tests on both cores and the results
+match the ARMv7-M architecture: SysTick rate, NVIC priorities, SVC/PendSV context switches,
+FP context across interrupts, VTOR relocation, unprivileged traps, fault reports, WFI idle."""
+
+import pytest
+
+from metersim.engine.emulation import Emulation
+from metersim.engine.machine import Machine
+from metersim.errors import FirmwareFault
+from metersim.orchestration.uart_capture import capture_uart
+from metersim.units import PS_PER_MS, PS_PER_S
+
+CORES = {"f413rg": ("cortex-m4f", 16_000_000), "f103rb": ("cortex-m3", 8_000_000)}
+
+
+def boot(firmware, target, program, emu=None, name=None):
+    emu = emu or Emulation()
+    core, hz = CORES[target]
+    if target == "f103rb":
+        m = Machine.bare(emu, name or target, core, hz, flash=(0x08000000, 0x20000),
+                         sram=(0x20000000, 0x5000), console_address=0x40013800)
+    else:
+        m = Machine.bare(emu, name or target, core, hz)
+    m.load_elf(firmware(target, program))
+    return emu, m, capture_uart(m)
+
+
+def run_to_pass(firmware, target, program, timeout="5s"):
+    emu, m, cap = boot(firmware, target, program)
+    emu.run_until(lambda: "PASS" in cap.text or "FAIL" in cap.text, timeout=timeout,
+                  what=f"{program} to finish")
+    assert "FAIL" not in cap.text, cap.text
+    return emu, m, cap
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_systick_interrupts_at_the_programmed_rate(firmware, target):
+    emu, m, cap = run_to_pass(firmware, target, "systick_rate")
+    ticks = [ln for ln in cap.lines if ln.text.startswith("tick ")]
+    assert [ln.text for ln in ticks] == [f"tick {n}" for n in range(100, 1001, 100)]
+    t0 = ticks[0].start_ps
+    for k, ln in enumerate(ticks):
+        # one line every 100 ms; printing takes far less than a millisecond
+        assert abs(ln.start_ps - t0 - k * 100 * PS_PER_MS) < PS_PER_MS // 2
+    ext = [ln for ln in cap.lines if ln.text.startswith("ext tick ")]
+    assert len(ext) == 5
+    assert abs(ext[1].start_ps - ext[0].start_ps - 100 * PS_PER_MS) < PS_PER_MS // 2
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_nvic_preemption_tail_chaining_grouping_and_basepri(firmware, target):
+    _, _, cap = run_to_pass(firmware, target, "nvic_priority")
+    lines = cap.line_texts()
+    assert "order A: L+ H L-" in lines          # higher priority preempts inside the lower
+    assert "order A2: H+ H- L" in lines         # lower priority waits, then tail-chains
+    assert "order B: M 2 0 3 1 E" in lines      # priority order, then IRQ number
+    assert "order C: 1+ 2 1- 0" in lines        # sub-priority never preempts
+    assert "order D: 2 M 0 1 E" in lines        # BASEPRI masks at and below its level
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_svc_and_pendsv_switch_two_psp_threads(firmware, target):
+    _, m, cap = run_to_pass(firmware, target, "context_switch")
+    seq = [ln.text for ln in cap.lines if ln.text[:2] in ("A ", "B ")]
+    expected = [f"{t} {n}" for n in range(1, 21) for t in "AB"]
+    assert seq == expected
+    assert m.cpu.exceptions_taken > 40
+
+
+def test_fp_registers_survive_preempting_isrs_on_m4f(firmware):
+    _, m, cap = run_to_pass(firmware, "f413rg", "fpu_preserve", timeout="10s")
+    assert any("10000 interrupts, s0-s31 and fpscr intact" in t for t in cap.line_texts())
+    assert m.cpu.exceptions_taken >= 12000
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_vtor_relocation_to_sram(firmware, target):
+    _, m, cap = run_to_pass(firmware, target, "vtor_reloc")
+    assert "vtor 0x20000200" in cap.line_texts()
+    assert m["nvic"].vtor == 0x20000200
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_unprivileged_scs_access_is_a_precise_busfault(firmware, target):
+    _, _, cap = run_to_pass(firmware, target, "unpriv_trap")
+    assert "busfault cfsr=0x00008200 bfar=0xe000e100" in cap.line_texts()
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_bad_access_ends_the_run_with_a_fault_report(firmware, target):
+    emu, m, cap = boot(firmware, target, "bad_access")
+    with pytest.raises(FirmwareFault) as err:
+        emu.run_for("1s")
+    report = err.value.report
+    assert "about to fault" in cap.text
+    assert "PRECISERR" in report and "FORCED" in report
+    assert "BFAR   : 0x60000000 (nothing mapped there)" in report
+    assert "PC     : 0x" in report and "main+0x" in report     # symbolised
+    assert "backtrace:" in report and "Reset_Handler" in report
+    assert emu.now_ps < PS_PER_MS                             # stopped at once, no hang
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_undefined_instruction_report(firmware, target):
+    emu, _, _ = boot(firmware, target, "bad_instr")
+    with pytest.raises(FirmwareFault, match="unhandled HardFault") as err:
+        emu.run_for("1s")
+    assert "UNDEFINSTR" in err.value.report
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_wfi_idle_skips_to_the_next_timer_event(firmware, target):
+    emu, m, cap = run_to_pass(firmware, target, "wfi_idle")
+    assert "woke 100" in cap.line_texts() and "ticks 100" in cap.line_texts()
+    # one second of virtual time, almost all of it asleep: few instructions executed
+    assert emu.now_ps >= PS_PER_S
+    assert m.cpu.instructions < 50_000
+    assert m.cpu.idle_cycles > 0.95 * m.cpu.cycles
+
+
+def test_same_firmware_gives_identical_traces(firmware):
+    traces = []
+    for _ in range(2):
+        emu, m, cap = boot(firmware, "f413rg", "context_switch")
+        emu.run_for("60ms")
+        traces.append((list(zip(cap.times_ps, cap.data)), m.cpu.instructions, m.cpu.cycles))
+    assert traces[0] == traces[1]
+    assert len(traces[0][0]) > 100
+
+
+def test_two_machines_share_one_clock_without_disturbing_each_other(firmware):
+    alone = {}
+    for target in CORES:
+        emu, _, cap = boot(firmware, target, "hello")
+        emu.run_for("2.5s")
+        alone[target] = [(ln.text, ln.start_ps) for ln in cap.lines]
+    emu = Emulation()
+    caps = {t: boot(firmware, t, "hello", emu=emu)[2] for t in CORES}
+    emu.run_for("2.5s")
+    for target, cap in caps.items():
+        assert [(ln.text, ln.start_ps) for ln in cap.lines] == alone[target]
+    assert any(t.startswith("uptime 2 s") for t in caps["f103rb"].line_texts())

@@ -309,8 +309,7 @@ class HostEndpoint:
         self.bus = bus
         self.name = name
         self.baud, self.data_bits, self.parity, self.stop_half_bits = baud, data_bits, parity, stop_half_bits
-        UartFrame(0, data_bits, parity, stop_half_bits, baud)  # validate early
-        sample_frame(UartFrame(0), baud, data_bits, parity, stop_half_bits)
+        sample_frame(UartFrame(0), baud, data_bits, parity, stop_half_bits)  # validates the settings
         self.echo = echo
         self.rx = bytearray()
         self.errors: list[tuple[int, str]] = []   # (end_ps, "framing"/"parity"/"noise")

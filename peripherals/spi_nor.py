@@ -271,11 +271,11 @@ class SpiNorFlash(SPIDevice):
             unit = {SE: SECTOR_SIZE, BE32: BLOCK32_SIZE, BE64: BLOCK64_SIZE}[cmd]
             kind = {SE: "sector_erase", BE32: "block32_erase", BE64: "block64_erase"}[cmd]
             lo = self._addr(rx) - self._addr(rx) % unit
-            self._start_erase(kind, lo, lo + unit)
+            self._start_erase(cmd, kind, lo, lo + unit)
         elif cmd in (CE1, CE2):
             if rx:
                 return self._ignore(cmd, "/CS must rise right after the opcode")
-            self._start_erase("chip_erase", 0, self.size)
+            self._start_erase(cmd, "chip_erase", 0, self.size)
         elif cmd == PD:
             self.powered_down = True
         elif cmd == RPD:
@@ -369,11 +369,11 @@ class SpiNorFlash(SPIDevice):
         page, buf = self._op["addr"], self._op["data"]
         self.mem[page:page + PAGE_SIZE] &= buf
 
-    def _start_erase(self, kind: str, lo: int, hi: int) -> None:
+    def _start_erase(self, cmd: int, kind: str, lo: int, hi: int) -> None:
         if not self.wel:
-            return self._ignore(SE, f"{kind}: WEL not set")
+            return self._ignore(cmd, f"{kind}: WEL not set")
         if self.is_protected(lo, hi):
-            return self._ignore(SE, f"{kind} at 0x{lo:06x}: write-protected")
+            return self._ignore(cmd, f"{kind} at 0x{lo:06x}: write-protected")
         self._begin(kind, lo, hi - lo, self._finish_erase, None)
 
     def _finish_erase(self) -> None:

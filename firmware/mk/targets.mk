@@ -1,0 +1,50 @@
+# Build targets: a core, a BSP family, a part define and a linker script each.
+#   f103rb  STM32F103RB  Cortex-M3   128 KiB flash / 20 KiB SRAM
+#   f103rc  STM32F103RC  Cortex-M3   256 KiB flash / 48 KiB SRAM  (not built by default)
+#   f413rg  STM32F413RG  Cortex-M4F  1 MiB flash / 320 KiB SRAM
+#   qemu405 STM32F405RG  Cortex-M4F  1 MiB flash / 128 KiB SRAM, QEMU -M netduinoplus2
+#   qemu100 F103RB programs on QEMU -M stm32vldiscovery (F100: 128 KiB / 8 KiB), qemu-check only
+
+CORE_f103rb     := m3
+FAMILY_f103rb   := stm32f1
+DEFS_f103rb     := -DSTM32F103xB
+LDSCRIPT_f103rb := bsp/stm32f1/stm32f103rb.ld
+
+CORE_f103rc     := m3
+FAMILY_f103rc   := stm32f1
+DEFS_f103rc     := -DSTM32F103xE
+LDSCRIPT_f103rc := bsp/stm32f1/stm32f103rc.ld
+
+CORE_f413rg     := m4f
+FAMILY_f413rg   := stm32f4
+DEFS_f413rg     := -DSTM32F413xx
+LDSCRIPT_f413rg := bsp/stm32f4/stm32f413rg.ld
+
+CORE_qemu100     := m3
+FAMILY_qemu100   := stm32f1
+DEFS_qemu100     := -DSTM32F103xB -DMETERSIM_QEMU
+LDSCRIPT_qemu100 := bsp/stm32f1/stm32f100_qemu.ld
+
+CORE_qemu405     := m4f
+FAMILY_qemu405   := stm32f4
+DEFS_qemu405     := -DSTM32F405xx -DMETERSIM_QEMU
+LDSCRIPT_qemu405 := bsp/stm32f4/stm32f405_qemu.ld
+
+# Programs: engine tests (tests/<name>) and demo/benchmark targets (targets/<name>).
+TESTS_ALL := systick_rate nvic_priority context_switch vtor_reloc unpriv_trap \
+             bad_access bad_instr wfi_idle
+TESTS_M4F := fpu_preserve
+DEMOS     := hello bench_cpu bench_idle
+
+PROGRAMS_f103rb  := $(TESTS_ALL) $(DEMOS)
+PROGRAMS_f103rc  := $(TESTS_ALL) $(DEMOS)
+PROGRAMS_f413rg  := $(TESTS_ALL) $(TESTS_M4F) $(DEMOS)
+PROGRAMS_qemu405 := bench_cpu
+# `make qemu-check` builds every program for qemu405 as a cross-check.
+ifeq ($(QEMU_ALL),1)
+PROGRAMS_qemu405 := $(TESTS_ALL) $(TESTS_M4F) $(DEMOS)
+endif
+PROGRAMS_qemu100 := $(TESTS_ALL) $(DEMOS)
+
+# Where a program's own sources live.
+progdir = $(if $(filter $(DEMOS),$(1)),targets/$(1),tests/$(1))

@@ -49,7 +49,8 @@ def series_of(value: Any, default: str) -> str:
     """'STM32Series.F4', 'F4', an enum-like object -> 'F1' / 'F4' ..."""
     if value is None:
         return default
-    text = str(getattr(value, "name", value)).strip().strip('"').upper()
+    # .repl enums arrive as objects with `text` ("STM32Series.F4"); plain strings also work.
+    text = str(getattr(value, "text", getattr(value, "name", value))).strip().strip('"').upper()
     return text.rsplit(".", 1)[-1]
 
 

@@ -35,7 +35,8 @@ firmware: setup
 
 test: setup firmware
 	$(PY) -m pytest -q tests
-	$(PY) -m robot --outputdir build/robot --loglevel INFO robot
+	@if ls robot/*.robot >/dev/null 2>&1; then \
+	    $(PY) -m robot --outputdir build/robot --loglevel INFO robot; fi
 
 demo: setup firmware
 	$(VENV)/bin/metersim demo

@@ -74,7 +74,13 @@ class Emulation:
     def _step(self, limit_ps: int) -> None:
         clock = self.clock
         now = clock._now
-        quantum = self.quantum_ps if len(self.machines) > 1 else max(self.quantum_ps, 10 * PS_PER_MS)
+        machines = self.machines
+        if len(machines) > 1 and not all(m.cpu.halted and not m.cpu.nvic.pending_set
+                                          for m in machines):
+            quantum = self.quantum_ps
+        else:
+            # One core, or every core asleep: nothing can run ahead, jump to the next event.
+            quantum = max(self.quantum_ps, 10 * PS_PER_MS)
         target = min(limit_ps, now + quantum)
         nxt = clock.next_event_ps()
         if nxt is not None and nxt < target:

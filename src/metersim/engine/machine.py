@@ -111,7 +111,9 @@ class Machine:
     def load_elf(self, path: str | Path, reset: bool = True) -> Firmware:
         fw = load_elf(path)
         for seg in fw.segments:
-            if self.sysbus.region_at(seg.paddr) is None:
+            end = seg.paddr + max(len(seg.data), 1) - 1
+            region = self.sysbus.region_at(seg.paddr)
+            if region is None or not region.contains(end) or self.sysbus.region_at(end) is not region:
                 raise SetupError(f"{fw.path}: segment at 0x{seg.paddr:08x} ({len(seg.data)} bytes) "
                                  f"is outside the memory of {self.name}")
             self.sysbus.write_memory(seg.paddr, seg.data)

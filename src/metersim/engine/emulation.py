@@ -28,6 +28,9 @@ class Emulation:
         self._stop_requested = False
         self.wall_s = 0.0
         self.pollers: list[Callable[[], None]] = []  # host I/O bridges, called each step
+        # Real-time pacing (Renode's AdvanceImmediately false): needed while an external program
+        # talks to the emulation through a bridge, so its own timeouts hold. Off by default.
+        self.realtime = False
 
     # -- machines ---------------------------------------------------------------------------
     def add_machine(self, machine) -> None:
@@ -105,12 +108,20 @@ class Emulation:
         start_wall = time.perf_counter()
         last_progress_wall = start_wall
         last_now = self.clock._now
+        pace_wall0, pace_virt0 = start_wall, self.clock._now
         self._stop_requested = False
         try:
             while self.clock._now < t_end_ps:
                 for poll in self.pollers:
                     poll()
-                self._step(t_end_ps)
+                if self.realtime:
+                    ahead_s = (self.clock._now - pace_virt0) / 1e12 - (time.perf_counter() - pace_wall0)
+                    if ahead_s > 0.001:
+                        time.sleep(min(ahead_s, 0.01))
+                        last_progress_wall = time.perf_counter()
+                        continue
+                self._step(t_end_ps if not self.realtime
+                           else min(t_end_ps, self.clock._now + self.quantum_ps * 10))
                 if self._fault is not None:
                     fault, self._fault = self._fault, None
                     raise fault

@@ -15,6 +15,7 @@ core frequency changes, so rounding never accumulates.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import struct
 
@@ -110,6 +111,9 @@ class CortexM:
         self._wr_ret_handler = self.nat.batch_writer(
             _FRAME_REGS + [R.UC_ARM_REG_MSP, R.UC_ARM_REG_XPSR_NZCVQG] + tail)
         self._wfi_at: dict[int, bool] = {}  # pc -> "the instruction before pc is WFI"
+        self._frame_buf = ctypes.create_string_buffer(0x68)
+        self._word_buf = ctypes.create_string_buffer(4)
+        self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
         self._unmask_hooks: list[int] = []
         self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
         self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
@@ -421,14 +425,12 @@ class CortexM:
         if fpca:
             fp = self._rd_fp()
             frame += struct.pack("<18I", *fp, 0)
-        try:
-            self.uc.mem_write(frame_sp, frame)
-        except UcError:
+        if not nat.mem_write(frame_sp, frame):
             nv.cfsr |= N.BFSR_STKERR
             self._stop_with_fault(f"stacking for {N.exception_name(exc)} failed at SP 0x{frame_sp:08x}",
                                   return_pc)
             return False
-        vector = self._read32(nv.vtor + 4 * exc)
+        vector = self._vector(nv.vtor, exc)
         if vector is None or vector == 0:
             nv.hfsr |= N.HFSR_VECTTBL
             self._stop_with_fault(f"no vector for {N.exception_name(exc)} at VTOR 0x{nv.vtor:08x}",
@@ -455,10 +457,27 @@ class CortexM:
             return False
         return True
 
+    def _vector(self, vtor: int, exc: int) -> int | None:
+        """Vector of `exc`, read live at each entry; tables in read-only memory are cached."""
+        key = (vtor, exc)
+        v = self._vector_cache.get(key)
+        if v is not None:
+            return v
+        v = self._read32(vtor + 4 * exc)
+        region = self.machine.sysbus.region_at(vtor)
+        if v is not None and region is not None and not region.writable:
+            self._vector_cache[key] = v
+        return v
+
+    def invalidate_code_caches(self) -> None:
+        """Flash content changed (programming, loading): forget cached vectors and opcodes."""
+        self._vector_cache.clear()
+        self._wfi_at.clear()
+
     def _tail_chain(self, exc: int, exc_return: int) -> None:
         nat = self.nat
         nv = self.nvic
-        vector = self._read32(nv.vtor + 4 * exc)
+        vector = self._vector(nv.vtor, exc)
         if not vector:
             nv.hfsr |= N.HFSR_VECTTBL
             self._stop_with_fault(f"no vector for {N.exception_name(exc)}", 0)
@@ -500,9 +519,8 @@ class CortexM:
         msp, psp, control = self._rd_return()
         sp = psp if use_psp else msp
         size = 0x68 if extended else 0x20
-        try:
-            raw = self.uc.mem_read(sp, size)
-        except UcError:
+        raw = self._frame_buf
+        if not nat.mem_read_into(sp, raw, size):
             nv.cfsr |= N.BFSR_UNSTKERR
             self._stop_with_fault(f"unstacking failed at SP 0x{sp:08x}", exc_return)
             return

@@ -160,6 +160,8 @@ class SysBus:
         if off + len(data) > r.size:
             raise PlatformError(f"{len(data)} bytes at 0x{addr:08x} run past the end of {r.name!r}")
         ctypes.memmove(ctypes.addressof(r.buffer) + off, bytes(data), len(data))
+        if not r.writable:
+            self.machine.cpu.invalidate_code_caches()
 
     @staticmethod
     def _offset_in(r: MemoryRegion, addr: int) -> int:

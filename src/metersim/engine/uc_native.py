@@ -27,6 +27,8 @@ _SCAN_WORDS = 4096
 _reg_read = uclib.uc_reg_read
 _reg_write = uclib.uc_reg_write
 _reg_read_batch = uclib.uc_reg_read_batch
+_mem_read = uclib.uc_mem_read
+_mem_write = uclib.uc_mem_write
 _reg_write_batch = uclib.uc_reg_write_batch
 
 
@@ -84,6 +86,14 @@ class NativeCore:
         """End the running slice after `count` instructions in total (never before now)."""
         cur = self._counter.value
         self._limit.value = count if count > cur else cur
+
+    # -- memory (no binding wrappers: exception frames are on the hot path) ----------------
+    def mem_read_into(self, addr: int, buf, size: int) -> bool:
+        """Read `size` bytes at `addr` into the ctypes buffer `buf`; False if unmapped."""
+        return _mem_read(self.uch, addr, buf, size) == 0
+
+    def mem_write(self, addr: int, data: bytes) -> bool:
+        return _mem_write(self.uch, addr, data, len(data)) == 0
 
     # -- registers --------------------------------------------------------------------------
     def rd(self, reg: int) -> int:

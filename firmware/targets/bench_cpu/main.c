@@ -14,7 +14,7 @@
 #include "test.h"
 
 #ifndef BENCH_ITERATIONS
-#define BENCH_ITERATIONS 50000u
+#define BENCH_ITERATIONS 64000u
 #endif
 
 #define CRC_LEN 256u

@@ -1,0 +1,495 @@
+"""Bus traffic to pcap files with virtual timestamps, framed per protocol, readable by Wireshark.
+
+File format: classic libpcap with nanosecond timestamps (magic 0xa1b23c4d, version 2.4). A
+record's timestamp is the virtual start time of its first character (start bit), counted from
+virtual time 0 (plus `epoch_s`, default 0, i.e. 1970-01-01 in Wireshark's absolute view).
+
+Modbus RTU (reference/protocols-and-chips.md §2.1): bytes are grouped into ADUs by the silent
+interval: a gap of at least 3.5 character times between the end of one character and the start
+of the next ends a frame (fixed 1.75 ms above 19200 bit/s). The character time is that of the
+character actually sent (its start, data, parity and stop bits at its baud). A frame is valid
+when it has at least 4 bytes and its CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF, low byte
+first) checks. Gaps between 1.5 and 3.5 character times inside a frame (invalid per the spec) are
+not flagged.
+
+Why Modbus/UDP: Debian's Wireshark 4.0 registers its Modbus RTU dissector (`mbrtu`) on no link
+type and no port by default (`tshark -G decodes` lists only `tcp.port 502 -> mbtcp`, `udp.port 502
+-> mbudp`, `tls.port 802 -> mbtcp`; `mbrtu` is "decode as" only, also for `rtacser.data`), so a
+raw RTU capture needs a preference or a `-d` option before it decodes. Modbus/TCP (MBAP header +
+PDU) on port 502 decodes with no set-up at all. So `ModbusPcap` writes two files:
+
+- the main file, `LINKTYPE_RAW` (101, bare IPv4): every valid RTU ADU becomes one IPv4/UDP
+  datagram carrying MBAP + PDU: transaction id counting up per request (a response carries the
+  id of the request it answers), protocol id 0, length, unit id = RTU address; the CRC is dropped
+  (it was checked). Requests go from the master (10.0.0.1, port 49502) to the slave 10.0.1.<addr>
+  port 502 (broadcast, address 0, to 10.0.1.255); responses go back from port 502, which is how
+  Wireshark tells queries from responses and pairs them. Frames that are not valid ADUs
+  (bad CRC, too short, collisions, noise) are kept as IPv4 packets of protocol 253 (RFC 3692
+  experimentation): Wireshark shows their raw bytes, not a wrong decode.
+- the companion `<stem>.rtu.pcap`, `LINKTYPE_USER0` (147): the raw RTU bytes of every frame as
+  they were on the line, CRC and damage included (Wireshark decodes them as Modbus RTU once
+  DLT_USER 147 is mapped to `mbrtu` in its preferences).
+
+Which frames are requests: on an RS-485 bus, the frames driven by the master node (`master=`, by
+default the driver of the first valid ADU); on a UART, `role="master"` / `"slave"`, or a guess
+from the frame layout of the common function codes when not given.
+
+Other traffic (console text, DL/T645 or unknown protocols) goes to a single file of raw bytes
+with a DLT_USER link type (`LINKTYPE_USER1`, 148, for UART text; `LINKTYPE_USER0` for raw bus
+chunks): one record per line (up to and including '\n') or per burst ended by an idle gap.
+
+Not done: multi-master buses (one master is assumed), Modbus ASCII, the bus's view of bytes
+inside a collision as separate records per driver (a chunk is one driver's run of characters),
+pcapng.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from metersim.traces.errors import TraceError
+from metersim.units import PS_PER_MS, PS_PER_NS, PS_PER_S
+
+PCAP_MAGIC_NS = 0xA1B23C4D
+LINKTYPE_RAW = 101        # bare IPv4/IPv6 packets
+LINKTYPE_USER0 = 147      # DLT_USER0: raw Modbus RTU ADUs / raw bus chunks
+LINKTYPE_USER1 = 148      # DLT_USER1: UART text / raw UART bytes
+
+MASTER_IP = (10, 0, 0, 1)
+MASTER_PORT = 49502
+MODBUS_PORT = 502
+IP_PROTO_UDP = 17
+IP_PROTO_EXPERIMENTAL = 253
+
+FIXED_T35_PS = 1_750 * PS_PER_MS // 1000     # 1.75 ms above 19200 bit/s
+
+
+# ------------------------------------------------------------------ pcap files
+class PcapWriter:
+    """A classic pcap file with nanosecond timestamps, written record by record."""
+
+    def __init__(self, path: str | Path, linktype: int, snaplen: int = 65535, epoch_s: int = 0):
+        if not 0 <= int(linktype) <= 0xFFFF:
+            raise TraceError(f"pcap link type must be 0..65535, got {linktype!r}")
+        self.path = Path(path)
+        self.linktype = int(linktype)
+        self.snaplen = int(snaplen)
+        self.epoch_s = int(epoch_s)
+        self.records = 0
+        try:
+            self._f = open(self.path, "wb")
+        except OSError as e:
+            raise TraceError(f"cannot create pcap file {self.path}: {e}") from None
+        self._f.write(struct.pack("<IHHiIII", PCAP_MAGIC_NS, 2, 4, 0, 0, self.snaplen, self.linktype))
+
+    @property
+    def closed(self) -> bool:
+        return self._f.closed
+
+    def write(self, time_ps: int, data: bytes) -> None:
+        """One record stamped with virtual time `time_ps` (truncated to the nanosecond)."""
+        if self._f.closed:
+            raise TraceError(f"pcap file {self.path} is closed: cannot add a record")
+        if time_ps < 0:
+            raise TraceError(f"pcap record time must be >= 0 ps, got {time_ps}")
+        sec, ns = divmod(int(time_ps) // PS_PER_NS, 1_000_000_000)
+        data = bytes(data)
+        cap = data[:self.snaplen]
+        self._f.write(struct.pack("<IIII", sec + self.epoch_s, ns, len(cap), len(data)))
+        self._f.write(cap)
+        self.records += 1
+
+    def flush(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.close()
+
+    def __enter__(self) -> "PcapWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class PcapRecord:
+    time_ns: int
+    data: bytes
+    orig_len: int
+
+
+def read_pcap(path: str | Path) -> tuple[int, list[PcapRecord]]:
+    """(link type, records) of a pcap file (micro- or nanosecond, either byte order)."""
+    raw = Path(path).read_bytes()
+    if len(raw) < 24:
+        raise TraceError(f"{path}: too short for a pcap header ({len(raw)} bytes)")
+    for endian in "<>":
+        magic = struct.unpack(endian + "I", raw[:4])[0]
+        if magic in (0xA1B2C3D4, PCAP_MAGIC_NS):
+            break
+    else:
+        raise TraceError(f"{path}: not a pcap file (magic 0x{raw[:4].hex()})")
+    scale = 1 if magic == PCAP_MAGIC_NS else 1000
+    _, _, _, _, _, linktype = struct.unpack(endian + "HHiIII", raw[4:24])
+    out, pos = [], 24
+    while pos + 16 <= len(raw):
+        sec, frac, incl, orig = struct.unpack(endian + "IIII", raw[pos:pos + 16])
+        pos += 16
+        if pos + incl > len(raw):
+            raise TraceError(f"{path}: record {len(out)} is cut short")
+        out.append(PcapRecord(sec * 1_000_000_000 + frac * scale, raw[pos:pos + incl], orig))
+        pos += incl
+    return linktype, out
+
+
+# ------------------------------------------------------------------ Modbus RTU framing
+def crc16_modbus(data: bytes) -> int:
+    """CRC-16/MODBUS: reflected polynomial 0xA001, initial value 0xFFFF."""
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def rtu_adu(pdu_with_address: bytes) -> bytes:
+    """Append the CRC (low byte first) to `address + function + data`."""
+    return bytes(pdu_with_address) + crc16_modbus(pdu_with_address).to_bytes(2, "little")
+
+
+def rtu_crc_ok(adu: bytes) -> bool:
+    return len(adu) >= 4 and crc16_modbus(adu[:-2]) == int.from_bytes(adu[-2:], "little")
+
+
+def silent_interval_ps(char_ps: int, baud: float) -> int:
+    """t3.5: 3.5 character times, fixed 1.75 ms above 19200 bit/s."""
+    if baud > 19200:
+        return FIXED_T35_PS
+    return (7 * int(char_ps) + 1) // 2
+
+
+@dataclass
+class Chunk:
+    """A run of characters from one driver with no long gap: a frame, a line or a burst."""
+
+    start_ps: int
+    end_ps: int
+    data: bytes
+    driver: str = ""
+    corrupted: bool = False
+
+
+class _Grouper:
+    """Groups characters into chunks: a gap >= `gap_ps(char)` starts a new one (as a receiver
+    on the line sees it, whoever drives: a reply sent too soon merges with the query, and the
+    chunk's driver reads "a+b"); `split_after` (e.g. b'\\n') ends one after that byte."""
+
+    def __init__(self, emit: Callable[[Chunk], None], gap_ps: Callable[[int, float], int],
+                 split_after: bytes = b""):
+        self._emit = emit
+        self._gap_ps = gap_ps
+        self._split_after = split_after
+        self._buf = bytearray()
+        self._start = self._end = 0
+        self._limit = 0
+        self._driver = ""
+        self._bad = False
+
+    def feed(self, value: int, start_ps: int, end_ps: int, baud: float, driver: str = "",
+             corrupted: bool = False) -> None:
+        if self._buf and start_ps - self._end >= self._limit:
+            self.flush()
+        if not self._buf:
+            self._start, self._driver, self._bad = start_ps, driver, False
+        elif driver not in self._driver.split("+"):
+            self._driver += "+" + driver
+        self._buf.append(value & 0xFF)
+        self._end = max(self._end, end_ps) if len(self._buf) > 1 else end_ps
+        self._bad |= bool(corrupted)
+        self._limit = self._gap_ps(end_ps - start_ps, baud)
+        if self._split_after and (value & 0xFF) in self._split_after:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buf:
+            chunk = Chunk(self._start, self._end, bytes(self._buf), self._driver, self._bad)
+            self._buf.clear()
+            self._emit(chunk)
+
+
+# ------------------------------------------------------------------ request / response guess
+def guess_is_request(adu: bytes, previous: tuple[bytes, bool] | None = None) -> bool:
+    """Is this valid RTU ADU a query? From the layouts of the common function codes.
+
+    Exceptions (function | 0x80) are responses. FC 1-4: a query is 8 bytes, a response
+    5 + byte count. FC 15/16: a query is 9 + byte count, a response 8. FC 5/6 (and anything
+    undecided): a copy of the previous query is its echo response, else a query.
+    """
+    fc = adu[1]
+    n = len(adu)
+    if fc & 0x80:
+        return False
+    if fc in (1, 2, 3, 4):
+        if n == 5 + adu[2] and n != 8:
+            return False
+        if n == 8:
+            return True
+    if fc in (15, 16) and n >= 7:
+        if n == 9 + adu[6]:
+            return True
+        if n == 8:
+            return False
+    if previous is not None and previous[1] and previous[0] == adu:
+        return False
+    return True
+
+
+def _ip_checksum(header: bytes) -> int:
+    if len(header) % 2:
+        header += b"\0"
+    s = sum(struct.unpack(f"!{len(header) // 2}H", header))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ipv4_packet(src: tuple, dst: tuple, proto: int, payload: bytes, ident: int) -> bytes:
+    total = 20 + len(payload)
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ident & 0xFFFF, 0x4000, 64, proto, 0,
+                      bytes(src), bytes(dst))
+    hdr = hdr[:10] + _ip_checksum(hdr).to_bytes(2, "big") + hdr[12:]
+    return hdr + payload
+
+
+def udp_datagram(src: tuple, sport: int, dst: tuple, dport: int, payload: bytes) -> bytes:
+    length = 8 + len(payload)
+    pseudo = bytes(src) + bytes(dst) + struct.pack("!BBH", 0, IP_PROTO_UDP, length)
+    udp = struct.pack("!HHHH", sport, dport, length, 0) + payload
+    csum = _ip_checksum(pseudo + udp) or 0xFFFF
+    return udp[:6] + csum.to_bytes(2, "big") + udp[8:]
+
+
+def slave_ip(address: int) -> tuple:
+    return (10, 0, 1, 255 if address == 0 else address)
+
+
+class ModbusPcap:
+    """Modbus RTU frames to a Modbus/UDP pcap (decoded by stock Wireshark) plus a raw RTU pcap.
+
+    Feed characters with `feed(...)` (or whole frames with `add_frame`); `close()` writes the
+    last frame. `master`: driver name whose frames are queries (RS-485); `role`: "master" /
+    "slave" when every frame comes from one side (a UART's transmit line).
+    """
+
+    def __init__(self, path: str | Path, rtu_path: str | Path | None = None,
+                 master: str | None = None, role: str | None = None, epoch_s: int = 0):
+        if role not in (None, "master", "slave"):
+            raise TraceError(f"role must be 'master', 'slave' or None, got {role!r}")
+        self.path = Path(path)
+        self.rtu_path = Path(rtu_path) if rtu_path is not None else default_rtu_path(self.path)
+        if self.rtu_path == self.path:
+            raise TraceError(f"the raw RTU pcap needs its own file, not {self.path}")
+        self.master = master
+        self.role = role
+        self.main = PcapWriter(self.path, LINKTYPE_RAW, epoch_s=epoch_s)
+        self.rtu = PcapWriter(self.rtu_path, LINKTYPE_USER0, epoch_s=epoch_s)
+        self.frames: list[Chunk] = []
+        self.valid = 0
+        self.invalid = 0
+        self._tid = 0
+        self._pending: dict[int, int] = {}       # unit id -> transaction id of its open query
+        self._previous: tuple[bytes, bool] | None = None
+        self._ident = 0
+        self._grouper = _Grouper(self.add_frame, silent_interval_ps)
+
+    def feed(self, value: int, start_ps: int, end_ps: int, baud: float, driver: str = "",
+             corrupted: bool = False) -> None:
+        self._grouper.feed(value, start_ps, end_ps, baud, driver, corrupted)
+
+    def _is_request(self, chunk: Chunk) -> bool:
+        if self.role is not None:
+            return self.role == "master"
+        if chunk.driver:
+            if self.master is None:
+                self.master = chunk.driver
+            return chunk.driver == self.master
+        return guess_is_request(chunk.data, self._previous)
+
+    def add_frame(self, chunk: Chunk) -> None:
+        self.frames.append(chunk)
+        self.rtu.write(chunk.start_ps, chunk.data)
+        adu = chunk.data
+        self._ident += 1
+        if chunk.corrupted or not rtu_crc_ok(adu):
+            self.invalid += 1
+            first_driver = chunk.driver.split("+")[0]
+            from_master = (bool(first_driver) and first_driver == self.master) or self.role == "master"
+            src, dst = (MASTER_IP, slave_ip(254)) if from_master else (slave_ip(254), MASTER_IP)
+            self.main.write(chunk.start_ps, ipv4_packet(src, dst, IP_PROTO_EXPERIMENTAL, adu, self._ident))
+            return
+        self.valid += 1
+        unit, pdu = adu[0], adu[1:-2]
+        request = self._is_request(chunk)
+        if request:
+            self._tid = (self._tid + 1) & 0xFFFF
+            tid = self._tid
+            self._pending[unit] = tid
+            src, sport, dst, dport = MASTER_IP, MASTER_PORT, slave_ip(unit), MODBUS_PORT
+        else:
+            tid = self._pending.pop(unit, None)
+            if tid is None:                       # a response whose query was not seen
+                self._tid = (self._tid + 1) & 0xFFFF
+                tid = self._tid
+            src, sport, dst, dport = slave_ip(unit), MODBUS_PORT, MASTER_IP, MASTER_PORT
+        self._previous = (adu, request)
+        mbap = struct.pack("!HHHB", tid, 0, len(pdu) + 1, unit)
+        udp = udp_datagram(src, sport, dst, dport, mbap + pdu)
+        self.main.write(chunk.start_ps, ipv4_packet(src, dst, IP_PROTO_UDP, udp, self._ident))
+
+    def flush(self) -> None:
+        """Write a pending frame (call once the line has been idle) and flush both files."""
+        self._grouper.flush()
+        self.main.flush()
+        self.rtu.flush()
+
+    def close(self) -> None:
+        if not self.main.closed:
+            self._grouper.flush()
+        self.main.close()
+        self.rtu.close()
+
+    def __enter__(self) -> "ModbusPcap":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def default_rtu_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.rtu.pcap")
+
+
+class RawPcap:
+    """Raw bytes per line / burst with a DLT_USER link type (console text, other protocols)."""
+
+    def __init__(self, path: str | Path, linktype: int = LINKTYPE_USER1, split_lines: bool = True,
+                 idle_chars: float = 10.0, epoch_s: int = 0):
+        if not idle_chars > 0:
+            raise TraceError(f"idle_chars must be > 0, got {idle_chars!r}")
+        self.path = Path(path)
+        self.pcap = PcapWriter(self.path, linktype, epoch_s=epoch_s)
+        self.chunks: list[Chunk] = []
+        self._grouper = _Grouper(self._write, lambda char_ps, baud: round(idle_chars * char_ps),
+                                 b"\n" if split_lines else b"")
+
+    def feed(self, value: int, start_ps: int, end_ps: int, baud: float, driver: str = "",
+             corrupted: bool = False) -> None:
+        self._grouper.feed(value, start_ps, end_ps, baud, driver, corrupted)
+
+    def _write(self, chunk: Chunk) -> None:
+        self.chunks.append(chunk)
+        self.pcap.write(chunk.start_ps, chunk.data)
+
+    def flush(self) -> None:
+        self._grouper.flush()
+        self.pcap.flush()
+
+    def close(self) -> None:
+        if not self.pcap.closed:
+            self._grouper.flush()
+        self.pcap.close()
+
+    def __enter__(self) -> "RawPcap":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------ hooking into the models
+def _uart_of(machine_or_uart, name: str | None):
+    if hasattr(machine_or_uart, "peripherals") and hasattr(machine_or_uart, "clock"):
+        from metersim.orchestration.uart_capture import console_uart_of
+        return console_uart_of(machine_or_uart, name)[1]
+    return machine_or_uart
+
+
+def capture_uart_pcap(machine_or_uart, path: str | Path, protocol: str = "text",
+                      uart: str | None = None, role: str | None = None,
+                      baud: float = 115200.0, **kw):
+    """Capture what a UART transmits into `path`, from now on.
+
+    `machine_or_uart`: a Machine (its console UART, or the one named `uart`) or a UART model.
+    `protocol`: "text" (DLT_USER1 records per line or idle burst) or "modbus" (see the module
+    docstring: Modbus/UDP in `path` plus raw RTU in `<stem>.rtu.pcap`; `role` says whether this
+    UART is the "master" or the "slave"). UARTs with a timed transmit line (the STM32 USART:
+    `tx` delivers `UartFrame`s) give exact character times; untimed ones (the console UART:
+    only `on_byte`) are stamped when the byte is written and assume `baud` 8N1 characters.
+    Returns the writer; call `close()` at the end (or use it as a context manager).
+    """
+    dev = _uart_of(machine_or_uart, uart)
+    port = getattr(dev, "tx", None)
+    timed = port is not None and hasattr(port, "connect")
+    if not timed and not hasattr(dev, "on_byte"):
+        raise TraceError(f"{dev!r} is not a UART: it has neither a `tx` port nor `on_byte` callbacks")
+    ctx = getattr(dev, "ctx", None)
+    if not timed and ctx is None:
+        raise TraceError(f"{dev!r} has no ctx.clock: its bytes cannot be timed")
+    if protocol == "modbus":
+        writer = ModbusPcap(path, role=role, **kw)
+    elif protocol == "text":
+        if role is not None:
+            raise TraceError("role only applies to protocol='modbus'")
+        writer = RawPcap(path, LINKTYPE_USER1, **kw)
+    else:
+        raise TraceError(f"protocol must be 'text' or 'modbus', got {protocol!r}")
+    if timed:
+        port.connect(lambda f: writer.feed(f.value, f.start_ps, f.end_ps, f.baud,
+                                           corrupted=f.corrupted or f.is_break))
+    else:
+        char_ps = round(10 * PS_PER_S / baud)
+
+        def on_byte(value: int) -> None:
+            now = ctx.clock.now_ps
+            writer.feed(value, now, now + char_ps, baud)
+
+        dev.on_byte.append(on_byte)
+    return writer
+
+
+def capture_rs485_pcap(bus, path: str | Path, protocol: str = "modbus", master: str | None = None,
+                       **kw):
+    """Capture every frame on an `Rs485Bus` (its tap) into `path`, from now on.
+
+    "modbus": Modbus/UDP in `path` + raw RTU in `<stem>.rtu.pcap`; queries are the frames
+    driven by `master` (default: whoever drives the first valid ADU). "raw": DLT_USER0 records
+    of each driver's bursts (for DL/T645 or anything else). Returns the writer; `close()` it.
+    """
+    if not hasattr(bus, "on_tap"):
+        raise TraceError(f"{bus!r} is not an RS-485 bus (no on_tap)")
+    if protocol == "modbus":
+        writer = ModbusPcap(path, master=master, **kw)
+    elif protocol == "raw":
+        writer = RawPcap(path, LINKTYPE_USER0, split_lines=False, idle_chars=3.5, **kw)
+    else:
+        raise TraceError(f"protocol must be 'modbus' or 'raw', got {protocol!r}")
+    bus.on_tap(lambda r: writer.feed(r.value, r.start_ps, r.end_ps, r.frame.baud, r.driver,
+                                     r.corrupted or r.framing_error))
+    return writer
+
+
+def chunks_of(records: Iterable[tuple[int, int, int, float]], gap_ps=silent_interval_ps) -> list[Chunk]:
+    """Group (value, start_ps, end_ps, baud) characters into frames offline (t3.5 by default)."""
+    out: list[Chunk] = []
+    g = _Grouper(out.append, gap_ps)
+    for value, start, end, baud in records:
+        g.feed(value, start, end, baud)
+    g.flush()
+    return out

@@ -1,0 +1,235 @@
+"""pcap traces: file format, Modbus RTU framing by the t3.5 silence, tshark decoding, UART text."""
+
+import os
+import shutil
+import struct
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from metersim.engine.clock import Clock
+from metersim.peripherals.base import Context
+from metersim.peripherals.clock_tree import ClockTree
+from metersim.peripherals.console_uart import ConsoleUART
+from metersim.peripherals.rs485 import Rs485Bus
+from metersim.peripherals.stm32 import usart as u
+from metersim.traces.errors import TraceError
+from metersim.traces.pcap import (
+    LINKTYPE_RAW, LINKTYPE_USER0, LINKTYPE_USER1, PcapWriter, capture_rs485_pcap,
+    capture_uart_pcap, crc16_modbus, guess_is_request, read_pcap, rtu_adu, silent_interval_ps,
+)
+from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+
+REQUEST = rtu_adu(bytes([5, 3, 0x00, 0x10, 0x00, 0x02]))          # read 2 holding regs at 16
+RESPONSE = rtu_adu(bytes([5, 3, 4, 0x12, 0x34, 0x56, 0x78]))
+CHAR_8E1_9600_PS = 11 * PS_PER_S // 9600
+
+
+def modbus_exchange(tmp_path, gap_ps=5 * PS_PER_MS, corrupt_extra=False):
+    """Master and slave host endpoints on one bus; the slave answers `gap_ps` after the query."""
+    ctx = Context.standalone("bus")
+    bus = Rs485Bus(ctx)
+    master = bus.attach_host("master", 9600, parity="E")
+    slave = bus.attach_host("slave5", 9600, parity="E")
+    cap = capture_rs485_pcap(bus, tmp_path / "modbus.pcap")
+    end = master.send(REQUEST)
+    slave.send(RESPONSE, at_ps=end + gap_ps)
+    ctx.clock.run_for(100 * PS_PER_MS)
+    if corrupt_extra:
+        bad = bytearray(rtu_adu(bytes([5, 6, 0, 1, 0, 3])))
+        bad[-1] ^= 0x01
+        master.send(bytes(bad))
+        ctx.clock.run_for(100 * PS_PER_MS)
+    cap.close()
+    return bus, cap
+
+
+# ------------------------------------------------------------------ file format
+def test_pcap_header_is_nanosecond_libpcap_and_records_carry_virtual_time(tmp_path):
+    p = tmp_path / "x.pcap"
+    with PcapWriter(p, LINKTYPE_USER1) as w:
+        w.write(1_234_567_891_234, b"abc")      # 1.234567891234 s -> 1 s + 234567891 ns
+        w.write(3 * PS_PER_S, b"")
+    raw = p.read_bytes()
+    magic, vmaj, vmin, _, _, snaplen, link = struct.unpack("<IHHiIII", raw[:24])
+    assert (magic, vmaj, vmin, link) == (0xA1B23C4D, 2, 4, 148)
+    assert snaplen == 65535
+    sec, ns, incl, orig = struct.unpack("<IIII", raw[24:40])
+    assert (sec, ns, incl, orig) == (1, 234_567_891, 3, 3)
+    assert raw[40:43] == b"abc"
+    link, recs = read_pcap(p)
+    assert link == LINKTYPE_USER1
+    assert [(r.time_ns, r.data) for r in recs] == [(1_234_567_891, b"abc"), (3_000_000_000, b"")]
+
+
+def test_writer_refuses_records_after_close_and_negative_times(tmp_path):
+    w = PcapWriter(tmp_path / "y.pcap", LINKTYPE_USER0)
+    with pytest.raises(TraceError, match="must be >= 0"):
+        w.write(-1, b"x")
+    w.close()
+    with pytest.raises(TraceError, match="closed"):
+        w.write(0, b"x")
+    with pytest.raises(TraceError, match="cannot create"):
+        PcapWriter(tmp_path / "no" / "such" / "dir.pcap", LINKTYPE_USER0)
+
+
+def test_crc_matches_the_reference_example():
+    # protocols-and-chips.md §2.1: 01 03 00 00 00 01 84 0A
+    assert rtu_adu(bytes.fromhex("010300000001")) == bytes.fromhex("01030000000184 0A".replace(" ", ""))
+    assert crc16_modbus(bytes.fromhex("010300000001")) == 0x0A84
+
+
+# ------------------------------------------------------------------ RTU framing
+def test_request_and_reply_become_two_modbus_udp_datagrams_at_their_start_times(tmp_path):
+    bus, cap = modbus_exchange(tmp_path)
+    assert [c.data for c in cap.frames] == [REQUEST, RESPONSE]
+    assert (cap.valid, cap.invalid) == (2, 0)
+    link, recs = read_pcap(tmp_path / "modbus.pcap")
+    assert link == LINKTYPE_RAW
+    starts = [bus.tap[0].start_ps, bus.tap[len(REQUEST)].start_ps]
+    assert [r.time_ns for r in recs] == [s // 1000 for s in starts]
+    # the reply starts 5 ms after the 8-character query ended (8 x 11 bits at 9600 bit/s)
+    assert recs[1].time_ns - recs[0].time_ns == (8 * CHAR_8E1_9600_PS + 5 * PS_PER_MS) // 1000
+    q, r = recs[0].data, recs[1].data
+    assert q[9] == 17 and q[12:16] == bytes([10, 0, 0, 1]) and q[16:20] == bytes([10, 0, 1, 5])
+    assert struct.unpack("!HH", q[20:24])[1] == 502                 # query to port 502
+    assert struct.unpack("!HH", r[20:24])[0] == 502                 # reply from port 502
+    tid_q, proto, length, unit = struct.unpack("!HHHB", q[28:35])
+    tid_r = struct.unpack("!H", r[28:30])[0]
+    assert (proto, length, unit) == (0, 6, 5) and tid_q == tid_r == 1
+    assert q[35:] == REQUEST[1:-2] and r[35:] == RESPONSE[1:-2]     # PDU without the CRC
+    link, raw = read_pcap(tmp_path / "modbus.rtu.pcap")
+    assert link == LINKTYPE_USER0 and [x.data for x in raw] == [REQUEST, RESPONSE]
+
+
+def test_a_reply_sooner_than_t35_merges_with_the_query_into_one_invalid_frame(tmp_path):
+    # 3 character times of silence is below t3.5 = 3.5 characters: one frame, CRC fails
+    _, cap = modbus_exchange(tmp_path, gap_ps=3 * CHAR_8E1_9600_PS)
+    assert [c.data for c in cap.frames] == [REQUEST + RESPONSE]
+    assert cap.frames[0].driver == "master+slave5"
+    assert (cap.valid, cap.invalid) == (0, 1)
+    _, recs = read_pcap(tmp_path / "modbus.pcap")
+    assert recs[0].data[9] == 253                   # kept as raw bytes, not mis-decoded
+
+
+def test_silent_interval_is_three_and_a_half_characters_or_fixed_above_19200():
+    assert silent_interval_ps(CHAR_8E1_9600_PS, 9600) == (7 * CHAR_8E1_9600_PS + 1) // 2
+    assert silent_interval_ps(11 * PS_PER_S // 115200, 115200) == 1750 * PS_PER_US
+
+
+def test_bad_crc_frame_stays_out_of_the_modbus_decode(tmp_path):
+    _, cap = modbus_exchange(tmp_path, corrupt_extra=True)
+    assert (cap.valid, cap.invalid) == (2, 1)
+    _, recs = read_pcap(tmp_path / "modbus.pcap")
+    assert [r.data[9] for r in recs] == [17, 17, 253]
+    _, raw = read_pcap(tmp_path / "modbus.rtu.pcap")
+    assert len(raw) == 3 and raw[2].data[:2] == bytes([5, 6])
+
+
+def test_request_guess_from_function_code_layouts():
+    assert guess_is_request(REQUEST)
+    assert not guess_is_request(RESPONSE)
+    write_multi = rtu_adu(bytes([1, 16, 0, 1, 0, 2, 4, 0, 10, 0, 20]))
+    assert guess_is_request(write_multi)
+    assert not guess_is_request(rtu_adu(bytes([1, 16, 0, 1, 0, 2])))
+    assert not guess_is_request(rtu_adu(bytes([1, 0x83, 2])))          # exception reply
+    echo = rtu_adu(bytes([1, 6, 0, 1, 0, 3]))
+    assert guess_is_request(echo) and not guess_is_request(echo, (echo, True))
+
+
+# ------------------------------------------------------------------ tshark
+def _ensure_tshark() -> str:
+    path = shutil.which("tshark")
+    if path:
+        return path
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        subprocess.run(sudo + ["debconf-set-selections"], check=True, env=env, timeout=60,
+                       input=b"wireshark-common wireshark-common/install-setuid boolean false\n")
+        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "tshark"], check=True, env=env,
+                       timeout=900)
+    except (OSError, subprocess.SubprocessError) as e:
+        pytest.fail(f"tshark is needed to check that Wireshark decodes the Modbus pcap and it "
+                    f"could not be installed from Debian (apt-get install tshark): {e}")
+    path = shutil.which("tshark")
+    if not path:
+        pytest.fail("apt-get install tshark finished but there is still no tshark on PATH")
+    return path
+
+
+def _tshark_fields(tshark, pcap, fields):
+    # An empty HOME/XDG dir: no personal Wireshark preferences can help the decode.
+    home = pcap.parent / "home"
+    home.mkdir(exist_ok=True)
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home))
+    cmd = [tshark, "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=|"]
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [line.split("|") for line in out.stdout.splitlines()]
+
+
+def test_tshark_decodes_the_modbus_exchange_without_any_setup(tmp_path):
+    tshark = _ensure_tshark()
+    modbus_exchange(tmp_path, corrupt_extra=True)
+    rows = _tshark_fields(tshark, tmp_path / "modbus.pcap",
+                          ["frame.number", "mbtcp.trans_id", "mbtcp.unit_id", "modbus.func_code",
+                           "modbus.reference_num", "modbus.word_cnt", "modbus.request_frame",
+                           "modbus.regval_uint16"])
+    assert rows[0] == ["1", "1", "5", "3", "16", "2", "", ""]              # query
+    assert rows[1] == ["2", "1", "5", "3", "", "", "1", "4660,22136"]     # its response
+    assert rows[2][1:] == [""] * 7                                        # bad CRC: no Modbus
+
+
+# ------------------------------------------------------------------ UARTs
+def test_console_text_goes_out_one_record_per_line_with_the_time_of_its_first_byte(tmp_path):
+    ctx = Context.standalone("usart1")
+    uart = ConsoleUART(ctx)
+    cap = capture_uart_pcap(uart, tmp_path / "console.pcap")
+    for t_ms, text in ((1, b"boot ok\r\n"), (7, b"energy 12.5 Wh\n"), (20, b"> ")):
+        ctx.clock.run_for(t_ms * PS_PER_MS - ctx.clock.now_ps)
+        for b in text:
+            uart.write(0x04, 4, b)
+    cap.close()
+    link, recs = read_pcap(tmp_path / "console.pcap")
+    assert link == LINKTYPE_USER1
+    assert [(r.time_ns, r.data) for r in recs] == [
+        (1_000_000, b"boot ok\r\n"), (7_000_000, b"energy 12.5 Wh\n"), (20_000_000, b"> ")]
+
+
+def test_stm32_usart_modbus_slave_replies_framed_from_its_own_baud_timing(tmp_path):
+    machine = SimpleNamespace(name="m", clocks=ClockTree({"PCLK1": 36_000_000}))
+    dev = u.STM32Usart(Context(Clock(), name="usart2", machine=machine, address=0x40004400))
+    dev.write(u.BRR, 4, 36_000_000 // 19200)
+    dev.write(u.CR1, 4, u.UE | u.TE)
+    clock = dev.ctx.clock
+    clock.run_for(5 * PS_PER_MS)
+    cap = capture_uart_pcap(dev, tmp_path / "slave.pcap", protocol="modbus", role="slave")
+    t_first = []
+    for reply in (RESPONSE, rtu_adu(bytes([5, 0x83, 2]))):
+        clock.run_for(10 * PS_PER_MS)
+        for i, b in enumerate(reply):
+            while not dev.read(u.SR, 4) & u.TXE:
+                clock.run_for(5 * PS_PER_US)
+            if i == 0:
+                t_first.append(clock.now_ps)    # idle line: the start bit goes out at once
+            dev.write(u.DR, 4, b)
+    clock.run_for(10 * PS_PER_MS)
+    cap.close()
+    assert [c.data for c in cap.frames] == [RESPONSE, rtu_adu(bytes([5, 0x83, 2]))]
+    _, recs = read_pcap(tmp_path / "slave.pcap")
+    assert [r.time_ns for r in recs] == [t // 1000 for t in t_first]
+    assert all(struct.unpack("!H", r.data[20:22])[0] == 502 for r in recs)   # from the slave
+
+
+def test_capture_refuses_unknown_protocols_and_non_uarts(tmp_path):
+    with pytest.raises(TraceError, match="protocol"):
+        capture_uart_pcap(ConsoleUART(Context.standalone("u")), tmp_path / "a.pcap", protocol="dlt")
+    with pytest.raises(TraceError, match="not a UART"):
+        capture_uart_pcap(object(), tmp_path / "b.pcap")
+    with pytest.raises(TraceError, match="not an RS-485 bus"):
+        capture_rs485_pcap(object(), tmp_path / "c.pcap")

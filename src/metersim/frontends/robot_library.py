@@ -1,0 +1,562 @@
+"""Robot Framework keywords with Renode's names, run on metersim's engine in virtual time.
+
+    *** Settings ***
+    Library    metersim.frontends.robot_library
+
+    *** Test Cases ***
+    Hello Prints Its Uptime
+        Execute Command          mach create
+        Execute Command          machine LoadPlatformDescription @platforms/cpus/stm32f413.repl
+        Execute Command          sysbus LoadELF @build/fw/f413rg/hello.elf
+        Create Terminal Tester   sysbus.usart1
+        Start Emulation
+        Wait For Line On Uart    uptime 3 s
+
+Followed: Renode's keyword library (renode `src/Renode/RobotFrameworkEngine/*Keywords.cs`), its
+terminal tester (renode-infrastructure `src/Emulator/Main/Testing/TerminalTester.cs`) and the
+set-up `renode-test` injects (`tests/renode-keywords.robot`): names, argument names, defaults
+and return shapes are Renode's; see metersim.frontends.testers for the matching rules.
+
+Differences from Renode, on purpose:
+- The emulation only advances inside keywords that wait or run (`Wait For ...`, `Run For`,
+  `Should Not Be On Uart`, `Execute Command  emulation RunFor ...`), never in the background,
+  so every interaction happens at a reproducible virtual instant.
+- `Provides` / `Requires` keep no snapshot: `Provides  name` records the keywords run since
+  the last `Reset Emulation`, and `Requires  name` resets and runs them again. The engine is
+  deterministic, so this rebuilds the same state at the same virtual time (Renode's
+  `Reexecution` provider type, always).
+- Every test starts from an empty emulation, as `renode-test`'s injected test setup does
+  (library argument `reset_between_tests=False` turns that off).
+- Each terminal tester writes every line it sees, with its virtual time, to
+  `${OUTPUT DIR}/metersim/<suite>/<test>/<machine>.<uart>.log`; failure messages name it.
+
+Added by metersim: `Run For`, `Power Cut` and `Power Restore`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+from robot.api import logger
+from robot.api.deco import keyword, library
+
+from metersim.errors import MetersimError, SetupError
+from metersim.frontends.testers import LogTester, UartLine, UartTester, duration_ps
+from metersim.units import PS_PER_S, format_time
+
+__version__ = "0.1.0"
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
+
+
+def _recorded(method):
+    """Keywords that change the emulation are remembered so `Provides` can replay them."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        self._recipe.append((method.__name__, args, kwargs))
+        return result
+    return wrapper
+
+
+@library(scope="SUITE", version=__version__, doc_format="ROBOT")
+class MetersimLibrary:
+    """Renode-compatible keywords for metersim.
+
+    Import with ``Library    metersim.frontends.robot_library``. Library arguments:
+    ``seed`` (the emulation's random seed, default 0), ``reset_between_tests`` (start every
+    test from an empty emulation, as ``renode-test`` does; default True) and ``log_dir``
+    (where terminal testers write their logs; default ``${OUTPUT DIR}/metersim``).
+
+    = Virtual time =
+
+    Every timeout counts virtual time: ``Wait For Line On Uart  uptime 3 s  timeout=2`` fails
+    when two seconds of the emulated machine's time pass without that line, however long the
+    host takes. Timeouts accept seconds (``8``, ``0.5``), units (``1.5s``, ``250ms``) and
+    Renode's ``00:00:08``. The emulation runs only inside waiting keywords, ``Run For`` and
+    monitor commands that run it; between keywords it stands still.
+
+    = Results =
+
+    ``Wait For Line On Uart`` and friends return an object with ``line``, ``timestamp``
+    (virtual milliseconds, as Renode), ``timestamp_ps`` (exact picoseconds) and ``groups``
+    (regex groups), usable as ``${r.line}``, ``${r}[line]`` or ``${r.groups}[0]``.
+
+    = Failures =
+
+    A failed wait says what was expected, the virtual time window, the last lines the tester
+    saw and the path of the full UART log.
+    """
+
+    ROBOT_LISTENER_API_VERSION = 3
+
+    def __init__(self, seed: int = 0, reset_between_tests: bool = True,
+                 log_dir: str | None = None):
+        self.seed = int(seed)
+        self.reset_between_tests = reset_between_tests
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.ROBOT_LIBRARY_LISTENER = self
+        self._monitor = None
+        self._emulation = None
+        self._testers: list[UartTester] = []
+        self._default_tester: int | None = None
+        self._default_timeout: Any = 8
+        self._log_tester: LogTester | None = None
+        self._recipe: list[tuple[str, tuple, dict]] = []
+        self._provided: dict[str, list[tuple[str, tuple, dict]]] = {}
+        self._powered_off: set[str] = set()
+
+    # ------------------------------------------------------------------ listener (v3)
+    def start_test(self, data, result) -> None:
+        if self.reset_between_tests:
+            self._reset()
+
+    def close(self) -> None:
+        self._close_all()
+
+    # ------------------------------------------------------------------ internals
+    @property
+    def monitor(self):
+        """The Monitor the keywords talk to (created on first use)."""
+        if self._monitor is None:
+            from metersim.frontends.monitor import Monitor, default_search_paths
+
+            paths = default_search_paths()
+            suite_dir = self._suite_dir()
+            if suite_dir is not None and suite_dir not in paths:
+                paths.append(suite_dir)
+            self._monitor = Monitor(search_paths=paths, out=self._out, seed=self.seed)
+            self._emulation = self._monitor.emulation
+        return self._monitor
+
+    @staticmethod
+    def _suite_dir() -> Path | None:
+        try:
+            from robot.libraries.BuiltIn import BuiltIn
+
+            src = BuiltIn().get_variable_value("${SUITE SOURCE}")
+        except Exception:  # noqa: BLE001 - not running inside Robot
+            return None
+        if not src:
+            return None
+        p = Path(src)
+        return p if p.is_dir() else p.parent
+
+    @property
+    def emulation(self):
+        return self.monitor.emulation
+
+    @staticmethod
+    def _out(text: str) -> None:
+        if text:
+            logger.info(text)
+
+    def _close_all(self) -> None:
+        for t in self._testers:
+            t.close()
+        self._testers.clear()
+        self._default_tester = None
+        if self._log_tester is not None:
+            self._log_tester.close()
+            self._log_tester = None
+        if self._monitor is not None:
+            self._monitor.close()
+        self._monitor = None
+        self._emulation = None
+        self._powered_off.clear()
+
+    def _reset(self) -> None:
+        self._close_all()
+        self._recipe = []
+
+    def _check_emulation(self) -> None:
+        """A monitor `Clear` replaces the emulation: testers of the old one are dropped."""
+        if self._monitor is not None and self._monitor.emulation is not self._emulation:
+            if self._testers or self._log_tester is not None:
+                logger.warn("the emulation was cleared; its terminal and log testers are closed")
+            for t in self._testers:
+                t.close()
+            self._testers.clear()
+            self._default_tester = None
+            if self._log_tester is not None:
+                self._log_tester.close()
+                self._log_tester = None
+            self._emulation = self._monitor.emulation
+            self._powered_off.clear()
+
+    def _machine(self, name: str | None = None):
+        mon = self.monitor
+        if name:
+            return mon.emulation.machine(str(name))
+        return mon.machine
+
+    def _tester(self, tester_id: Any = None) -> UartTester:
+        self._check_emulation()
+        if not self._testers:
+            raise SetupError("no terminal tester: create one with `Create Terminal Tester  "
+                             "sysbus.usart1` after loading the platform")
+        if tester_id in (None, ""):
+            idx = self._default_tester if self._default_tester is not None else len(self._testers) - 1
+        else:
+            idx = int(tester_id)
+        if not 0 <= idx < len(self._testers) or self._testers[idx].closed:
+            raise SetupError(f"no terminal tester with id {tester_id}; ids: "
+                             f"{', '.join(str(i) for i, t in enumerate(self._testers) if not t.closed)}")
+        return self._testers[idx]
+
+    def _log_path(self, machine: str, uart: str) -> Path | None:
+        base = self.log_dir
+        suite = test = None
+        try:
+            from robot.libraries.BuiltIn import BuiltIn
+
+            bi = BuiltIn()
+            if base is None:
+                base = Path(bi.get_variable_value("${OUTPUT DIR}")) / "metersim"
+            suite = bi.get_variable_value("${SUITE NAME}")
+            test = bi.get_variable_value("${TEST NAME}")
+        except Exception:  # noqa: BLE001 - not running inside Robot (library used from Python)
+            pass
+        if base is None:
+            return None
+        d = base
+        if suite:
+            d = d / _safe_name(suite)
+        if test:
+            d = d / _safe_name(test)
+        path = d / f"{_safe_name(machine)}.{_safe_name(uart)}.log"
+        n = 1
+        while any(t.log_path == path for t in self._testers):
+            n += 1
+            path = d / f"{_safe_name(machine)}.{_safe_name(uart)}.{n}.log"
+        return path
+
+    # ------------------------------------------------------------------ general
+    @keyword
+    @_recorded
+    def execute_command(self, command: str, machine: str | None = None) -> str:
+        """Runs one monitor command and returns what it prints.
+
+        The command language is Renode's monitor (``mach create``, ``machine
+        LoadPlatformDescription @platforms/cpus/stm32f413.repl``, ``sysbus LoadELF @file``,
+        ``emulation RunFor "00:00:01"``, ``sysbus.usart1 ...``). Paths are looked up relative
+        to the current directory, the suite's directory and the metersim repository, and
+        ``${CURDIR}`` works too. With ``machine`` the command runs with that machine
+        selected. Fails with the monitor's message when the command cannot run.
+
+        | ${out}=    Execute Command    sysbus ReadDoubleWord 0x08000000
+        """
+        mon = self.monitor
+        previous = mon.current_machine_name
+        try:
+            if machine:
+                mon.execute(f'mach set "{machine}"')
+            out = mon.execute(command)
+        finally:
+            if machine and previous is not None and previous in mon.machine_names():
+                mon.execute(f'mach set "{previous}"')
+            self._check_emulation()
+        if out:
+            logger.info(out)
+        return out
+
+    @keyword
+    @_recorded
+    def execute_script(self, path: str) -> str:
+        """Runs a monitor script (``.resc``) and returns its output.
+
+        | Execute Script    ${CURDIR}/hello.resc
+        """
+        try:
+            out = self.monitor.execute_script(path, echo=False)
+        finally:
+            self._check_emulation()
+        if out:
+            logger.info(out)
+        return out
+
+    @keyword
+    @_recorded
+    def start_emulation(self) -> None:
+        """Marks the emulation as started (the monitor's ``start``).
+
+        Time still only advances inside waiting keywords and ``Run For``; waiting keywords
+        start a paused emulation by themselves, as in Renode.
+        """
+        self.monitor.execute("start")
+
+    @keyword
+    def reset_emulation(self) -> None:
+        """Drops every machine, tester and hub and starts from an empty emulation.
+
+        Runs automatically before each test unless the library was imported with
+        ``reset_between_tests=False``.
+        """
+        self._reset()
+
+    @keyword
+    @_recorded
+    def run_for(self, duration: str) -> None:
+        """Runs the emulation for a virtual ``duration`` (``1.5s``, ``250ms``, ``00:00:02``,
+        or seconds). Terminal testers keep collecting lines meanwhile.
+
+        | Run For    2s
+        """
+        ps = duration_ps(duration, "Run For duration")
+        self.monitor.run_for(ps)
+
+    @keyword
+    def get_virtual_time(self) -> float:
+        """Returns the emulation's virtual time in seconds."""
+        return self.emulation.now_ps / PS_PER_S
+
+    # ------------------------------------------------------------------ snapshots (replay)
+    @keyword
+    def provides(self, name: str, type: str | None = None) -> None:  # noqa: A002 - Renode's name
+        """Remembers the state reached so far under ``name`` for ``Requires``.
+
+        No snapshot is saved: metersim records the keywords run since the last reset and
+        ``Requires`` replays them, which gives the same state because the engine is
+        deterministic. ``type`` is accepted for compatibility (Renode's ``Reexecution`` is
+        what always happens).
+        """
+        self._provided[name] = list(self._recipe)
+
+    @keyword
+    def requires(self, name: str) -> None:
+        """Resets the emulation and rebuilds the state a ``Provides  name`` recorded."""
+        if name not in self._provided:
+            raise SetupError(f"Requires {name!r}: no test provided it; provided so far: "
+                             f"{', '.join(self._provided) or 'none'} (Provides must run "
+                             "earlier in this suite)")
+        steps = self._provided[name]
+        self._reset()
+        for method, args, kwargs in steps:
+            try:
+                getattr(self, method)(*args, **kwargs)
+            except Exception as exc:
+                raise MetersimError(f"Requires {name!r}: replaying {method}{args} failed: "
+                                    f"{exc}") from exc
+
+    # ------------------------------------------------------------------ UART
+    @keyword
+    @_recorded
+    def create_terminal_tester(self, uart: str, timeout: str | None = None,
+                               machine: str | None = None, defaultPauseEmulation: bool = False,
+                               defaultWaitForEcho: bool = True) -> int:
+        """Attaches a terminal tester to ``uart`` and returns its id.
+
+        ``uart`` names the peripheral as in the platform (``sysbus.usart1`` or ``usart1``);
+        ``machine`` picks the machine (default: the current one). ``timeout`` is the default
+        for waits on this tester (default 8 virtual seconds, ``Set Default Uart Timeout``
+        changes it). The tester sees what the UART sends from now on. The newest tester is
+        the default one for the other UART keywords.
+
+        | Create Terminal Tester    sysbus.usart1    timeout=2
+        """
+        self._check_emulation()
+        m = self._machine(machine)
+        name = uart[len("sysbus."):] if uart.startswith("sysbus.") else uart
+        t = UartTester(self.emulation, m, name,
+                       timeout=self._default_timeout if timeout in (None, "") else timeout,
+                       log_path=self._log_path(m.name, name), pause=defaultPauseEmulation,
+                       wait_for_echo=defaultWaitForEcho, tester_id=len(self._testers))
+        self._testers.append(t)
+        self._default_tester = None
+        if t.log_path is not None:
+            logger.info(f"{t.label}: terminal tester {t.tester_id}, log in {t.log_path}")
+        return t.tester_id
+
+    @keyword
+    def set_default_uart_timeout(self, timeout: str) -> None:
+        """Sets the timeout of testers created afterwards and of the existing ones."""
+        duration_ps(timeout)
+        self._default_timeout = timeout
+        for t in self._testers:
+            t.timeout_ps = duration_ps(timeout)
+
+    @keyword
+    def set_default_tester(self, testerId: int) -> None:  # noqa: N803 - Renode's argument name
+        """Makes ``testerId`` the tester used when a keyword gets no ``testerId``."""
+        self._tester(testerId)
+        self._default_tester = int(testerId)
+
+    @keyword
+    @_recorded
+    def wait_for_line_on_uart(self, content: str, timeout: str | None = None,
+                              testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
+                              includeUnfinishedLine: bool = False,  # noqa: N803
+                              pauseEmulation: bool | None = None,  # noqa: N803
+                              matchNextLine: bool = False) -> UartLine:  # noqa: N803
+        """Waits for a line containing ``content`` (a regex with ``treatAsRegex=True``).
+
+        Lines that arrived earlier and were not matched yet count; the matched line and the
+        lines before it are consumed. ``pauseEmulation=True`` stops the emulation at the
+        instant the line ended. ``matchNextLine=True`` fails unless the very next line
+        matches. Returns the line, its ``timestamp`` (virtual ms) and the regex ``groups``.
+
+        | ${r}=    Wait For Line On Uart    uptime (\\\\d+) s    treatAsRegex=true
+        | Should Be Equal    ${r.groups}[0]    1
+        """
+        return self._tester(testerId).wait_for_line(
+            content, timeout, treatAsRegex, pauseEmulation, includeUnfinishedLine, matchNextLine)
+
+    @keyword
+    @_recorded
+    def wait_for_prompt_on_uart(self, prompt: str, timeout: str | None = None,
+                                testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
+                                pauseEmulation: bool | None = None) -> UartLine:  # noqa: N803
+        """Waits for ``prompt``, which may be the start of a line not yet ended by LF."""
+        return self._tester(testerId).wait_for_prompt(prompt, timeout, treatAsRegex,
+                                                      pauseEmulation)
+
+    @keyword
+    @_recorded
+    def wait_for_next_line_on_uart(self, timeout: str | None = None,
+                                   testerId: int | None = None,  # noqa: N803
+                                   pauseEmulation: bool | None = None) -> UartLine:  # noqa: N803
+        """Waits for the next complete line, whatever it says, and returns it."""
+        return self._tester(testerId).wait_for_next_line(timeout, pauseEmulation)
+
+    @keyword
+    @_recorded
+    def should_not_be_on_uart(self, content: str, timeout: str | None = None,
+                              testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
+                              includeUnfinishedLine: bool = False) -> None:  # noqa: N803
+        """Runs for ``timeout`` and fails as soon as a line containing ``content`` appears
+        (lines already received and not consumed count)."""
+        self._tester(testerId).should_not_see(content, timeout, treatAsRegex,
+                                              includeUnfinishedLine)
+
+    @keyword
+    @_recorded
+    def write_line_to_uart(self, content: str = "", testerId: int | None = None,  # noqa: N803
+                           waitForEcho: bool | None = None) -> None:  # noqa: N803
+        """Sends ``content`` and a carriage return to the UART's receiver, at the UART's
+        baud rate. With ``waitForEcho`` (the tester's default, true unless created with
+        ``defaultWaitForEcho=false``) it then waits for the firmware to echo ``content``."""
+        self._tester(testerId).write_line(content, waitForEcho)
+
+    @keyword
+    @_recorded
+    def write_char_on_uart(self, char: str, testerId: int | None = None,  # noqa: N803
+                           waitForEcho: bool | None = None) -> None:  # noqa: N803
+        """Sends one character (``a``, or a code such as ``0x0D``) to the UART's receiver."""
+        t = self._tester(testerId)
+        if len(char) == 1:
+            data = char
+        else:
+            try:
+                data = bytes([int(char, 0)])
+            except ValueError:
+                raise SetupError(f"Write Char On Uart: expected one character or a code like "
+                                 f"0x0D, got {char!r}") from None
+        t.write(data)
+        echo = t.default_wait_for_echo if waitForEcho is None else waitForEcho
+        if echo and isinstance(data, str) and data.isprintable():
+            t.wait_for_line(data, include_unfinished_line=True)
+
+    @keyword
+    def register_failing_uart_string(self, pattern: str, treatAsRegex: bool = False,  # noqa: N803
+                                     testerId: int | None = None) -> None:  # noqa: N803
+        """Makes every later wait on the tester fail when a line containing ``pattern``
+        arrives (e.g. ``FAIL`` or ``HardFault``)."""
+        self._tester(testerId).register_failing_string(pattern, treatAsRegex)
+
+    @keyword
+    def unregister_failing_uart_string(self, pattern: str, treatAsRegex: bool = False,  # noqa: N803
+                                       testerId: int | None = None) -> None:  # noqa: N803
+        """Removes a string registered with ``Register Failing Uart String``."""
+        self._tester(testerId).unregister_failing_string(pattern, treatAsRegex)
+
+    @keyword
+    def get_terminal_tester_report(self, testerId: int | None = None) -> str:  # noqa: N803
+        """Returns the last lines the tester saw and the path of its full log."""
+        return self._tester(testerId).report()
+
+    # ------------------------------------------------------------------ log
+    @keyword
+    @_recorded
+    def create_log_tester(self, timeout: str, defaultPauseEmulation: bool = False,  # noqa: N803
+                          level: str = "Info") -> None:
+        """Starts collecting metersim's log entries (from ``level`` up: Noisy, Debug, Info,
+        Warning, Error) for ``Wait For Log Entry``; ``timeout`` is the default wait."""
+        self._check_emulation()
+        if self._log_tester is not None:
+            self._log_tester.close()
+        self._log_tester = LogTester(self.emulation, timeout, defaultPauseEmulation, level)
+
+    def _logs(self) -> LogTester:
+        self._check_emulation()
+        if self._log_tester is None:
+            raise SetupError("no log tester: create one with `Create Log Tester  <timeout>`")
+        return self._log_tester
+
+    @keyword
+    @_recorded
+    def wait_for_log_entry(self, pattern: str, timeout: str | None = None, keep: bool = False,
+                           treatAsRegex: bool = False,  # noqa: N803
+                           pauseEmulation: bool | None = None,  # noqa: N803
+                           level: str | None = None) -> str:
+        """Waits for a log entry containing ``pattern`` (at ``level`` or above when given)
+        and returns it. Without ``keep`` the entry and those before it are consumed.
+
+        | Wait For Log Entry    reset (por)
+        """
+        return str(self._logs().wait_for_entry(pattern, timeout, keep, treatAsRegex,
+                                               pauseEmulation, level))
+
+    @keyword
+    @_recorded
+    def should_not_be_in_log(self, pattern: str, timeout: str = "0",
+                             treatAsRegex: bool = False) -> None:  # noqa: N803
+        """Fails if a log entry containing ``pattern`` is there or appears within
+        ``timeout`` of virtual time."""
+        self._logs().should_not_be_in_log(pattern, timeout, treatAsRegex)
+
+    @keyword
+    def register_failing_log_string(self, pattern: str, treatAsRegex: bool = False) -> None:  # noqa: N803
+        """Makes log waits fail when an entry containing ``pattern`` appears."""
+        self._logs().failing.append((pattern, bool(treatAsRegex)))
+
+    @keyword
+    def clear_log_tester_history(self) -> None:
+        """Forgets the log entries collected so far."""
+        self._logs().clear()
+
+    # ------------------------------------------------------------------ power
+    @keyword
+    @_recorded
+    def power_cut(self, machine: str | None = None) -> None:
+        """Cuts the supply of a machine: its core stops and every peripheral returns to its
+        reset state; virtual time goes on for the rest of the emulation.
+
+        Not modelled yet: supply ramps, brown-out detection timing, RAM decay (SRAM keeps
+        its contents), backup domains on VBAT (they are reset too).
+        """
+        m = self._machine(machine)
+        if m.name in self._powered_off:
+            raise SetupError(f"Power Cut: {m.name} is already without power")
+        for p in m.peripherals.values():
+            p.reset()
+        m.cpu.halted = True      # nothing can wake it: the NVIC was reset with every IRQ off
+        self._powered_off.add(m.name)
+        logger.info(f"{m.name}: power cut at {format_time(self.emulation.now_ps)}")
+
+    @keyword
+    @_recorded
+    def power_restore(self, machine: str | None = None) -> None:
+        """Restores the supply of a machine cut by ``Power Cut``: it goes through a
+        power-on reset (reset cause ``por``) and boots its firmware again."""
+        m = self._machine(machine)
+        if m.name not in self._powered_off:
+            raise SetupError(f"Power Restore: {m.name} has power (use Power Cut first)")
+        self._powered_off.discard(m.name)
+        m.reset_pending = "por"
+        m.perform_reset()
+        logger.info(f"{m.name}: power restored at {format_time(self.emulation.now_ps)}")

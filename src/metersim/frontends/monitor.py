@@ -526,7 +526,7 @@ class Monitor:
             server = GdbServer(self.emulation, machine, port)
         server.start()
         self.gdb_servers.append(server)
-        return f"{machine.name}: GDB server listening on port {port}"
+        return f"{machine.name}: GDB server listening on port {getattr(server, 'port', port)}"
 
     def _clock_info(self, m) -> str:
         rates = getattr(m.clocks, "rates", None)

@@ -1,0 +1,108 @@
+"""The interactive console, driven through a pseudo-terminal like a user at a shell."""
+
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+class Terminal:
+    def __init__(self, args, cwd, env):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd,
+                                     env=env, start_new_session=True)
+        os.close(slave)
+        self.buffer = b""
+        self.pos = 0
+
+    def _read(self, timeout: float) -> None:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if ready:
+            try:
+                self.buffer += os.read(self.master, 65536)
+            except OSError:   # the child closed the terminal
+                time.sleep(timeout)
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> re.Match:
+        rx = re.compile(pattern.encode())
+        end = time.monotonic() + timeout
+        while True:
+            text = ANSI.sub(b"", self.buffer)
+            m = rx.search(text, self.pos)
+            if m:
+                self.pos = m.end()
+                return m
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{pattern!r} not seen within {timeout} s; terminal shows:\n"
+                                     + text[self.pos:].decode(errors="replace")[-2000:])
+            self._read(min(left, 0.1))
+
+    def send(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=5)
+        os.close(self.master)
+
+
+@pytest.fixture
+def terminal(tmp_path, firmware):
+    firmware("f413rg", "hello")
+    env = dict(os.environ, METERSIM_HISTORY=str(tmp_path / "history"), HOME=str(tmp_path),
+               TERM="dumb")
+    t = Terminal([sys.executable, "-m", "metersim.frontends.console",
+                  "platforms/scenes/hello_f413.resc"], cwd=REPO, env=env)
+    yield t
+    t.close()
+
+
+def test_console_session(terminal, tmp_path):
+    t = terminal
+    # The scene starts the emulation: UART lines arrive as a labelled stream, paced to real time.
+    t.expect(r"\[f413:usart1\] metersim hello on STM32F413RG \(Cortex-M4F\)")
+    t.expect(r"\(f413\) ")
+    t.send("pause\n")
+    t.expect(r"Pausing emulation\.\.\. \(virtual time 00:00:0\d\.\d{6}\)")
+    t.send("emulation SetGlobalAdvanceImmediately true\n")
+    t.send("start\n")
+    t.expect(r"\[f413:usart1\] uptime 5 s")          # free-running: 5 virtual s in a moment
+    t.expect(r"\[f413:usart1\] PASS")
+    t.send("peripher\t\n")                            # tab completes the command
+    t.expect(r"Available peripherals of f413:")
+    t.expect(r"usart1 \(UART\.STM32_UART\) <0x40011000, 0x400113FF>")
+    t.send("frobnicate\n")                            # errors print, the console goes on
+    t.expect(r"error: unknown command or peripheral 'frobnicate'")
+    t.send("sysbus ReadDoubleWord 0x08000000\n")
+    t.expect(r"0x2005000[0-9A-F]")                    # initial SP: top of the 320 KiB SRAM
+    t.send("quit\n")
+    assert t.proc.wait(timeout=10) == 0
+    history = (tmp_path / "history").read_text()
+    assert "sysbus ReadDoubleWord 0x08000000" in history
+
+
+def test_console_multiline_macro_and_prompt_follows_machine(tmp_path):
+    env = dict(os.environ, METERSIM_HISTORY=str(tmp_path / "history"), HOME=str(tmp_path),
+               TERM="dumb")
+    t = Terminal([sys.executable, "-m", "metersim.frontends.console"], cwd=REPO, env=env)
+    try:
+        t.expect(r"\(monitor\) ")
+        t.send('macro hi\n"""\nmach create "board7"\n"""\n')
+        t.send("runMacro $hi\n")
+        t.expect(r"machine 'board7' created and selected")
+        t.expect(r"\(board7\) ")
+        t.send("\x04")                                # Ctrl-D leaves
+        assert t.proc.wait(timeout=10) == 0
+    finally:
+        t.close()

@@ -110,6 +110,10 @@ class UartLine:
         return self.timestamp_ps / PS_PER_MS
 
     @property
+    def time_ps(self) -> int:
+        return self.timestamp_ps
+
+    @property
     def time_s(self) -> float:
         return self.timestamp_ps / PS_PER_S
 
@@ -285,6 +289,7 @@ class UartTester:
 
     def _wait(self, match: Callable, what: str, timeout: Any, pause: bool | None,
               include_unfinished: bool = False, next_line_only: bool = False) -> UartLine:
+        __tracebackhide__ = True
         t_ps = self.timeout_ps if timeout is None else duration_ps(timeout)
         pause = self.default_pause if pause is None else bool(pause)
         start = self.emulation.now_ps
@@ -312,9 +317,24 @@ class UartTester:
     def wait_for_line(self, pattern: Any, timeout: Any = None, treat_as_regex: bool = False,
                       pause: bool | None = None, include_unfinished_line: bool = False,
                       match_next_line: bool = False) -> UartLine:
+        __tracebackhide__ = True
         what = f"a line containing {_describe(pattern, treat_as_regex)}"
         return self._wait(_matcher(pattern, treat_as_regex), what, timeout, pause,
                           include_unfinished_line, match_next_line)
+
+    def expect(self, pattern: Any, timeout: Any = "1s", regex: bool = False,
+               pause: bool = True) -> UartLine:
+        """Wait for a line containing `pattern` (a regex when `regex` is true or `pattern` is
+        a compiled `re.Pattern`) within `timeout` of virtual time; returns the line with its
+        virtual time (`time_ps`) and regex `groups`. Raises UartTimeout (what was expected,
+        the last lines seen, the log path) or TesterFailure (a failing string)."""
+        __tracebackhide__ = True
+        return self.wait_for_line(pattern, timeout, regex, pause)
+
+    def expect_no(self, pattern: Any, timeout: Any = "1s", regex: bool = False) -> None:
+        """Run for `timeout` and raise TesterFailure if a matching line appears."""
+        __tracebackhide__ = True
+        self.should_not_see(pattern, timeout, regex)
 
     def wait_for_next_line(self, timeout: Any = None, pause: bool | None = None) -> UartLine:
         return self._wait(lambda text: True, "a next line", timeout, pause)

@@ -1,0 +1,361 @@
+/*
+ * IO system: one name space of device nodes and mount points (ms_path.c), a
+ * global table of open files (descriptor = index) each owned by a process or
+ * by the kernel, POSIX-like open flags, and select over descriptors. A driver
+ * registers a node with ms_io_device_register(path, &ops, ctx); a file system
+ * mounts with ms_io_mount(path, &fs_ops, ctx) and receives paths relative to
+ * its mount point.
+ */
+#include <string.h>
+#include "ms_kernel.h"
+#include "ms_path.h"
+
+static struct ms_io_node g_nodes[MS_MAX_NODES];
+static ms_file_t g_files[MS_MAX_FILES];
+static ms_waitq_t g_select_wq;
+static volatile uint32_t g_poll_gen;
+
+#define FS_PATH_MAX 64u
+
+void ms_io_init(void)
+{
+    memset(g_nodes, 0, sizeof g_nodes);
+    memset(g_files, 0, sizeof g_files);
+    ms_waitq_init(&g_select_wq);
+}
+
+static int add_node(const char *path, int kind, const void *ops, void *ctx)
+{
+    char norm[MS_PATH_MAX];
+    if (!ops || ms_path_normalize(path, norm, sizeof norm) < 0)
+        return MS_ERR_INVAL;
+    uint32_t s = ms_lock();
+    struct ms_io_node *free_node = 0;
+    for (unsigned i = 0; i < MS_MAX_NODES; i++) {
+        if (g_nodes[i].kind == MS_NODE_FREE) {
+            if (!free_node)
+                free_node = &g_nodes[i];
+        } else if (strcmp(g_nodes[i].path, norm) == 0) {
+            ms_unlock(s);
+            return MS_ERR_EXIST;
+        }
+    }
+    if (!free_node) {
+        ms_unlock(s);
+        return MS_ERR_NOSPC;
+    }
+    memcpy(free_node->path, norm, sizeof norm);
+    free_node->ops = ops;
+    free_node->ctx = ctx;
+    free_node->kind = (unsigned char)kind;
+    ms_unlock(s);
+    return MS_OK;
+}
+
+static int remove_node(const char *path, int kind)
+{
+    char norm[MS_PATH_MAX];
+    if (ms_path_normalize(path, norm, sizeof norm) < 0)
+        return MS_ERR_INVAL;
+    uint32_t s = ms_lock();
+    for (unsigned i = 0; i < MS_MAX_NODES; i++) {
+        struct ms_io_node *n = &g_nodes[i];
+        if (n->kind != kind || strcmp(n->path, norm) != 0)
+            continue;
+        for (unsigned f = 0; f < MS_MAX_FILES; f++)
+            if (g_files[f].used && g_files[f].node == n) {
+                ms_unlock(s);
+                return MS_ERR_BUSY;
+            }
+        n->kind = MS_NODE_FREE;
+        ms_unlock(s);
+        return MS_OK;
+    }
+    ms_unlock(s);
+    return MS_ERR_NOENT;
+}
+
+int ms_io_device_register(const char *path, const ms_io_dev_ops_t *ops, void *ctx)
+{
+    MS_SYSCALL(int, SYS_IO_DEV_REGISTER, path, ops, ctx, 0);
+    return add_node(path, MS_NODE_DEVICE, ops, ctx);
+}
+
+int ms_io_device_unregister(const char *path)
+{
+    MS_SYSCALL(int, SYS_IO_DEV_UNREGISTER, path, 0, 0, 0);
+    return remove_node(path, MS_NODE_DEVICE);
+}
+
+int ms_io_mount(const char *path, const ms_io_fs_ops_t *ops, void *ctx)
+{
+    MS_SYSCALL(int, SYS_IO_MOUNT, path, ops, ctx, 0);
+    return add_node(path, MS_NODE_MOUNT, ops, ctx);
+}
+
+int ms_io_unmount(const char *path)
+{
+    MS_SYSCALL(int, SYS_IO_UNMOUNT, path, 0, 0, 0);
+    return remove_node(path, MS_NODE_MOUNT);
+}
+
+static struct ms_io_node *resolve(const char *path, char *norm, const char **rest)
+{
+    if (!path || ms_path_normalize(path, norm, FS_PATH_MAX) < 0)
+        return 0;
+    return ms_path_lookup(g_nodes, MS_MAX_NODES, norm, rest);
+}
+
+static uint8_t owner_tag(void)
+{
+    ms_process_t *p = ms_cur_proc();
+    return p ? p->slot : 0;
+}
+
+static ms_file_t *file_get(int fd)
+{
+    if (fd < 0 || fd >= (int)MS_MAX_FILES)
+        return 0;
+    ms_file_t *f = &g_files[fd];
+    if (!f->used)
+        return 0;
+    uint8_t me = owner_tag();
+    if (me && f->owner != me)
+        return 0; /* another process's descriptor */
+    return f;
+}
+
+int ms_io_open(const char *path, int flags, int mode)
+{
+    MS_SYSCALL(int, SYS_IO_OPEN, path, flags, mode, 0);
+    char norm[FS_PATH_MAX];
+    const char *rest = 0;
+    struct ms_io_node *n = resolve(path, norm, &rest);
+    if (!n)
+        return path && path[0] == '/' ? MS_ERR_NOENT : MS_ERR_INVAL;
+    if (n->kind == MS_NODE_DEVICE && (flags & O_CREAT) && (flags & O_EXCL))
+        return MS_ERR_EXIST;
+    ms_process_t *p = ms_cur_proc();
+    uint32_t s = ms_lock();
+    if (p && p->nfiles >= p->desc->max_files) {
+        ms_unlock(s);
+        return MS_ERR_LIMIT;
+    }
+    int fd = -1;
+    for (unsigned i = 0; i < MS_MAX_FILES; i++)
+        if (!g_files[i].used) {
+            fd = (int)i;
+            break;
+        }
+    if (fd < 0) {
+        ms_unlock(s);
+        return MS_ERR_LIMIT;
+    }
+    ms_file_t *f = &g_files[fd];
+    memset(f, 0, sizeof *f);
+    f->used = 1;
+    f->node = n;
+    f->flags = (uint16_t)flags;
+    f->owner = p ? p->slot : 0;
+    if (p)
+        p->nfiles++;
+    ms_unlock(s);
+    int r;
+    if (n->kind == MS_NODE_DEVICE) {
+        const ms_io_dev_ops_t *ops = n->ops;
+        r = ops->open ? ops->open(n->ctx, f, flags) : MS_OK;
+    } else {
+        const ms_io_fs_ops_t *ops = n->ops;
+        r = ops->open ? ops->open(n->ctx, f, rest, flags, mode) : MS_ERR_NOSYS;
+    }
+    if (r < 0) {
+        s = ms_lock();
+        f->used = 0;
+        if (p && p->nfiles)
+            p->nfiles--;
+        ms_unlock(s);
+        return r;
+    }
+    return fd;
+}
+
+int ms_io_creat(const char *path, int mode) { return ms_io_open(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
+
+static int file_close(ms_file_t *f)
+{
+    const struct ms_io_node *n = f->node;
+    int r = MS_OK;
+    if (n->kind == MS_NODE_DEVICE) {
+        const ms_io_dev_ops_t *ops = n->ops;
+        if (ops->close)
+            r = ops->close(n->ctx, f);
+    } else {
+        const ms_io_fs_ops_t *ops = n->ops;
+        if (ops->close)
+            r = ops->close(n->ctx, f);
+    }
+    uint32_t s = ms_lock();
+    if (f->owner && ms_procs[f->owner - 1u] && ms_procs[f->owner - 1u]->nfiles)
+        ms_procs[f->owner - 1u]->nfiles--;
+    f->used = 0;
+    ms_unlock(s);
+    return r;
+}
+
+int ms_io_close(int fd)
+{
+    MS_SYSCALL(int, SYS_IO_CLOSE, fd, 0, 0, 0);
+    ms_file_t *f = file_get(fd);
+    return f ? file_close(f) : MS_ERR_BADF;
+}
+
+void ms_io_close_all(ms_process_t *p)
+{
+    for (unsigned i = 0; i < MS_MAX_FILES; i++)
+        if (g_files[i].used && g_files[i].owner == p->slot)
+            file_close(&g_files[i]);
+}
+
+int ms_io_read(int fd, void *buf, size_t len)
+{
+    MS_SYSCALL(int, SYS_IO_READ, fd, buf, len, 0);
+    ms_file_t *f = file_get(fd);
+    if (!f)
+        return MS_ERR_BADF;
+    if ((f->flags & O_ACCMODE) == O_WRONLY)
+        return MS_ERR_BADF;
+    if (!buf && len)
+        return MS_ERR_FAULT;
+    const struct ms_io_node *n = f->node;
+    if (n->kind == MS_NODE_DEVICE) {
+        const ms_io_dev_ops_t *ops = n->ops;
+        return ops->read ? ops->read(n->ctx, f, buf, len) : MS_ERR_NOSYS;
+    }
+    const ms_io_fs_ops_t *ops = n->ops;
+    return ops->read ? ops->read(n->ctx, f, buf, len) : MS_ERR_NOSYS;
+}
+
+int ms_io_write(int fd, const void *buf, size_t len)
+{
+    MS_SYSCALL(int, SYS_IO_WRITE, fd, buf, len, 0);
+    ms_file_t *f = file_get(fd);
+    if (!f)
+        return MS_ERR_BADF;
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
+        return MS_ERR_BADF;
+    if (!buf && len)
+        return MS_ERR_FAULT;
+    const struct ms_io_node *n = f->node;
+    if (n->kind == MS_NODE_DEVICE) {
+        const ms_io_dev_ops_t *ops = n->ops;
+        return ops->write ? ops->write(n->ctx, f, buf, len) : MS_ERR_NOSYS;
+    }
+    const ms_io_fs_ops_t *ops = n->ops;
+    return ops->write ? ops->write(n->ctx, f, buf, len) : MS_ERR_NOSYS;
+}
+
+int ms_io_ioctl(int fd, int cmd, void *arg)
+{
+    MS_SYSCALL(int, SYS_IO_IOCTL, fd, cmd, arg, 0);
+    ms_file_t *f = file_get(fd);
+    if (!f)
+        return MS_ERR_BADF;
+    const struct ms_io_node *n = f->node;
+    if (n->kind == MS_NODE_DEVICE) {
+        const ms_io_dev_ops_t *ops = n->ops;
+        return ops->ioctl ? ops->ioctl(n->ctx, f, cmd, arg) : MS_ERR_NOSYS;
+    }
+    const ms_io_fs_ops_t *ops = n->ops;
+    return ops->ioctl ? ops->ioctl(n->ctx, f, cmd, arg) : MS_ERR_NOSYS;
+}
+
+int ms_io_unlink(const char *path)
+{
+    MS_SYSCALL(int, SYS_IO_UNLINK, path, 0, 0, 0);
+    char norm[FS_PATH_MAX];
+    const char *rest = 0;
+    struct ms_io_node *n = resolve(path, norm, &rest);
+    if (!n)
+        return MS_ERR_NOENT;
+    if (n->kind != MS_NODE_MOUNT || !*rest)
+        return MS_ERR_PERM; /* devices go with ms_io_device_unregister */
+    const ms_io_fs_ops_t *ops = n->ops;
+    return ops->unlink ? ops->unlink(n->ctx, rest) : MS_ERR_NOSYS;
+}
+
+int ms_io_mkdir(const char *path, int mode)
+{
+    MS_SYSCALL(int, SYS_IO_MKDIR, path, mode, 0, 0);
+    char norm[FS_PATH_MAX];
+    const char *rest = 0;
+    struct ms_io_node *n = resolve(path, norm, &rest);
+    if (!n || n->kind != MS_NODE_MOUNT)
+        return MS_ERR_NOENT;
+    if (!*rest)
+        return MS_ERR_EXIST;
+    const ms_io_fs_ops_t *ops = n->ops;
+    return ops->mkdir ? ops->mkdir(n->ctx, rest, mode) : MS_ERR_NOSYS;
+}
+
+void ms_io_poll_notify(void)
+{
+    g_poll_gen++;
+    if (g_select_wq.head)
+        ms_waitq_wake_all(&g_select_wq, MS_OK);
+}
+
+static int file_poll(ms_file_t *f, int events)
+{
+    const struct ms_io_node *n = f->node;
+    if (n->kind == MS_NODE_DEVICE) {
+        const ms_io_dev_ops_t *ops = n->ops;
+        return ops->poll ? ops->poll(n->ctx, f, events) : events; /* no poll: always ready */
+    }
+    return events; /* regular files never block */
+}
+
+int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
+{
+    MS_SYSCALL(int, SYS_IO_SELECT, nfds, rd, wr, timeout);
+    if (nfds < 0 || nfds > (int)MS_MAX_FILES || nfds > 32)
+        return MS_ERR_INVAL;
+    ms_fdset_t want_rd = rd ? *rd : 0, want_wr = wr ? *wr : 0;
+    for (int fd = 0; fd < nfds; fd++)
+        if (((want_rd | want_wr) >> fd) & 1u)
+            if (!file_get(fd))
+                return MS_ERR_BADF;
+    ms_tick_t deadline = ms_ticks + timeout;
+    for (;;) {
+        uint32_t gen = g_poll_gen;
+        ms_fdset_t got_rd = 0, got_wr = 0;
+        int ready = 0;
+        for (int fd = 0; fd < nfds; fd++) {
+            int ev = (int)((((want_rd >> fd) & 1u) ? MS_POLLIN : 0) | (((want_wr >> fd) & 1u) ? MS_POLLOUT : 0));
+            if (!ev)
+                continue;
+            int r = file_poll(&g_files[fd], ev);
+            if (r & (MS_POLLIN | MS_POLLERR | MS_POLLHUP) & (ev | MS_POLLERR | MS_POLLHUP) && (ev & MS_POLLIN))
+                got_rd |= 1u << fd;
+            if (r & MS_POLLOUT & ev)
+                got_wr |= 1u << fd;
+            if (((got_rd | got_wr) >> fd) & 1u)
+                ready++;
+        }
+        ms_tick_t left = ms_remaining(deadline, timeout);
+        if (ready || left == MS_NO_WAIT) {
+            if (rd)
+                *rd = got_rd;
+            if (wr)
+                *wr = got_wr;
+            return ready;
+        }
+        uint32_t s = ms_lock();
+        if (gen != g_poll_gen) { /* something changed while polling */
+            ms_unlock(s);
+            continue;
+        }
+        int r = ms_waitq_block(&g_select_wq, left, s);
+        if (r < 0 && r != MS_ERR_TIMEOUT && r != MS_ERR_AGAIN)
+            return r;
+    }
+}

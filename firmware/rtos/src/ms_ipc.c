@@ -1,0 +1,175 @@
+/*
+ * IPC devices used through the IO calls:
+ * - named pipes (ms_pipe_dev_create): a byte ring; read blocks until data,
+ *   write blocks until everything is stored (O_NONBLOCK: MS_ERR_AGAIN instead),
+ *   poll reports MS_POLLIN with data and MS_POLLOUT with room;
+ * - shared memory (ms_shm_dev_create): a zeroed region; read/write at the file
+ *   position, MS_IOCTL_SHM_GET_ADDR hands out the address to map it directly.
+ * Buffers come from the kernel's memory pool.
+ */
+#include <string.h>
+#include "ms_kernel.h"
+#include "ms_ring.h"
+
+typedef struct {
+    ms_ring_t ring;
+    ms_waitq_t rd_wq, wr_wq;
+} ms_pipe_t;
+
+static int pipe_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    ms_pipe_t *p = ctx;
+    if (!len)
+        return 0;
+    for (;;) {
+        uint32_t s = ms_lock();
+        if (ms_ring_used(&p->ring)) {
+            uint32_t n = ms_ring_get(&p->ring, buf, (uint32_t)len);
+            while (p->wr_wq.head)
+                ms_wake(p->wr_wq.head, MS_OK);
+            ms_unlock(s);
+            ms_io_poll_notify();
+            return (int)n;
+        }
+        int r = ms_waitq_block(&p->rd_wq, (f->flags & O_NONBLOCK) ? MS_NO_WAIT : MS_WAIT_FOREVER, s);
+        if (r < 0)
+            return r;
+    }
+}
+
+static int pipe_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
+{
+    ms_pipe_t *p = ctx;
+    const uint8_t *src = buf;
+    size_t done = 0;
+    while (done < len) {
+        uint32_t s = ms_lock();
+        uint32_t n = ms_ring_put(&p->ring, src + done, (uint32_t)(len - done));
+        if (n) {
+            done += n;
+            while (p->rd_wq.head)
+                ms_wake(p->rd_wq.head, MS_OK);
+            ms_unlock(s);
+            ms_io_poll_notify();
+            continue;
+        }
+        if (f->flags & O_NONBLOCK) {
+            ms_unlock(s);
+            break;
+        }
+        int r = ms_waitq_block(&p->wr_wq, MS_WAIT_FOREVER, s);
+        if (r < 0)
+            return done ? (int)done : r;
+    }
+    return done ? (int)done : MS_ERR_AGAIN;
+}
+
+static int pipe_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
+{
+    ms_pipe_t *p = ctx;
+    (void)f;
+    if (cmd == MS_IOCTL_FIONREAD && arg) {
+        *(int *)arg = (int)ms_ring_used(&p->ring);
+        return MS_OK;
+    }
+    return MS_ERR_INVAL;
+}
+
+static int pipe_poll(void *ctx, ms_file_t *f, int events)
+{
+    ms_pipe_t *p = ctx;
+    (void)f;
+    int r = 0;
+    if (ms_ring_used(&p->ring))
+        r |= MS_POLLIN;
+    if (ms_ring_space(&p->ring))
+        r |= MS_POLLOUT;
+    return r & events;
+}
+
+static const ms_io_dev_ops_t g_pipe_ops = {
+    .read = pipe_read, .write = pipe_write, .ioctl = pipe_ioctl, .poll = pipe_poll,
+};
+
+int ms_pipe_dev_create(const char *path, uint32_t size)
+{
+    MS_SYSCALL(int, SYS_PIPE_CREATE, path, size, 0, 0);
+    if (!size || size > 0x10000u)
+        return MS_ERR_INVAL;
+    ms_pipe_t *p = ms_pool_alloc(sizeof *p + size);
+    if (!p)
+        return MS_ERR_NOMEM;
+    memset(p, 0, sizeof *p);
+    ms_ring_init(&p->ring, (uint8_t *)(p + 1), size);
+    int r = ms_io_device_register(path, &g_pipe_ops, p);
+    if (r < 0)
+        ms_pool_free(p);
+    return r;
+}
+
+typedef struct {
+    uint32_t size;
+    uint32_t pad;
+} ms_shm_t;
+
+static uint8_t *shm_mem(ms_shm_t *m) { return (uint8_t *)(m + 1); }
+
+static int shm_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    ms_shm_t *m = ctx;
+    if (f->pos >= m->size)
+        return 0;
+    uint32_t n = m->size - f->pos < len ? m->size - f->pos : (uint32_t)len;
+    memcpy(buf, shm_mem(m) + f->pos, n);
+    f->pos += n;
+    return (int)n;
+}
+
+static int shm_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
+{
+    ms_shm_t *m = ctx;
+    if (f->pos >= m->size)
+        return MS_ERR_NOSPC;
+    uint32_t n = m->size - f->pos < len ? m->size - f->pos : (uint32_t)len;
+    memcpy(shm_mem(m) + f->pos, buf, n);
+    f->pos += n;
+    ms_io_poll_notify();
+    return (int)n;
+}
+
+static int shm_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
+{
+    ms_shm_t *m = ctx;
+    (void)f;
+    if (!arg)
+        return MS_ERR_FAULT;
+    if (cmd == MS_IOCTL_SHM_GET_ADDR) {
+        *(void **)arg = shm_mem(m);
+        return MS_OK;
+    }
+    if (cmd == MS_IOCTL_SHM_GET_SIZE) {
+        *(uint32_t *)arg = m->size;
+        return MS_OK;
+    }
+    return MS_ERR_INVAL;
+}
+
+static const ms_io_dev_ops_t g_shm_ops = {
+    .read = shm_read, .write = shm_write, .ioctl = shm_ioctl,
+};
+
+int ms_shm_dev_create(const char *path, uint32_t size)
+{
+    MS_SYSCALL(int, SYS_SHM_CREATE, path, size, 0, 0);
+    if (!size || size > 0x100000u)
+        return MS_ERR_INVAL;
+    ms_shm_t *m = ms_pool_alloc(sizeof *m + size);
+    if (!m)
+        return MS_ERR_NOMEM;
+    memset(m, 0, sizeof *m + size);
+    m->size = size;
+    int r = ms_io_device_register(path, &g_shm_ops, m);
+    if (r < 0)
+        ms_pool_free(m);
+    return r;
+}

@@ -1,0 +1,1032 @@
+/*
+ * Kernel core: threads, the 64-level bitmap scheduler (preemptive, round-robin
+ * slices among equal priorities), the tick with tickless idle, the kernel
+ * object table, stack checks and the SVC system-call gate.
+ *
+ * Architecture references: ARMv7-M ARM B1.5 (exceptions, EXC_RETURN, frames),
+ * B1.4.4 (CONTROL.nPRIV/SPSEL), B3.3 (SysTick); PM0056/PM0214 4.4.3 (ICSR
+ * PENDSVSET/PENDSTSET), 2.3.7 (FP context, EXC_RETURN bit 4).
+ *
+ * Locking: kernel data is changed with PRIMASK set (ms_lock). A context switch
+ * is a pended PendSV at the lowest priority, taken as soon as the lock drops.
+ */
+#include <string.h>
+#include "ms_kernel.h"
+#include "soc.h"
+
+ms_thread_t *volatile ms_current;
+volatile ms_tick_t ms_ticks;
+ms_heap_t ms_kheap, ms_pool;
+ms_process_t *ms_procs[MS_MAX_PROCS];
+
+static uint8_t g_kheap_mem[MS_KHEAP_SIZE] __attribute__((aligned(8)));
+static ms_thread_t *g_ready[MS_PRIO_COUNT];
+static ms_bitmap_t g_bitmap;
+static ms_tlist_t g_timeouts;
+static ms_thread_t *g_all;
+static ms_thread_t *g_zombies;
+static ms_thread_t *g_idle;
+static uint32_t g_tick_cycles;
+static uint8_t g_started;
+
+typedef struct {
+    void *ptr;
+    uint16_t gen;
+    uint8_t type;
+    uint8_t owner;   /* process slot, 0 = kernel */
+} ms_kslot_t;
+static ms_kslot_t g_kobj[MS_MAX_KOBJ];
+
+/* ====================================================================== */
+/* scheduler                                                               */
+
+void ms_ready(ms_thread_t *t)
+{
+    unsigned p = t->prio;
+    t->state = MS_STATE_READY;
+    t->slice_left = t->slice;
+    ms_thread_t *h = g_ready[p];
+    if (!h) {
+        g_ready[p] = t->rq_next = t->rq_prev = t;
+        ms_bitmap_set(&g_bitmap, p);
+    } else {
+        t->rq_next = h;
+        t->rq_prev = h->rq_prev;
+        h->rq_prev->rq_next = t;
+        h->rq_prev = t;
+    }
+}
+
+void ms_unready(ms_thread_t *t)
+{
+    unsigned p = t->prio;
+    if (t->rq_next == t) {
+        g_ready[p] = 0;
+        ms_bitmap_clear(&g_bitmap, p);
+    } else {
+        t->rq_prev->rq_next = t->rq_next;
+        t->rq_next->rq_prev = t->rq_prev;
+        if (g_ready[p] == t)
+            g_ready[p] = t->rq_next;
+    }
+    t->rq_next = t->rq_prev = 0;
+}
+
+static inline int is_ready(const ms_thread_t *t) { return t->state == MS_STATE_READY || t->state == MS_STATE_RUNNING; }
+
+void ms_reschedule(void)
+{
+    if (!g_started)
+        return;
+    int p = ms_bitmap_highest(&g_bitmap);
+    if (p >= 0 && g_ready[p] != ms_current)
+        SCB->ICSR = SCB_ICSR_PENDSVSET;
+}
+
+static void waitq_insert(ms_waitq_t *wq, ms_thread_t *t)
+{
+    ms_thread_t **link = &wq->head;
+    while (*link && (*link)->prio <= t->prio)
+        link = &(*link)->wq_next;
+    t->wq_next = *link;
+    *link = t;
+    t->wq = wq;
+}
+
+void ms_waitq_remove(ms_thread_t *t)
+{
+    if (!t->wq)
+        return;
+    for (ms_thread_t **link = &t->wq->head; *link; link = &(*link)->wq_next) {
+        if (*link == t) {
+            *link = t->wq_next;
+            break;
+        }
+    }
+    t->wq = 0;
+    t->wq_next = 0;
+}
+
+void ms_set_eff_prio(ms_thread_t *t, unsigned prio)
+{
+    if (t->prio == prio)
+        return;
+    if (is_ready(t)) {
+        int was_head = g_ready[t->prio] == t;
+        ms_unready(t);
+        t->prio = (uint8_t)prio;
+        unsigned left = t->slice_left;
+        ms_ready(t);
+        t->slice_left = left;
+        if (was_head && t == ms_current)
+            g_ready[prio] = t; /* a running thread keeps the CPU among its new equals */
+        if (t == ms_current)
+            t->state = MS_STATE_RUNNING;
+    } else if (t->wq) {
+        ms_waitq_t *wq = t->wq;
+        ms_waitq_remove(t);
+        t->prio = (uint8_t)prio;
+        waitq_insert(wq, t);
+    } else {
+        t->prio = (uint8_t)prio;
+    }
+}
+
+void ms_mutex_waiter_left(struct ms_mutex *m);
+
+void ms_wake(ms_thread_t *t, int result)
+{
+    ms_waitq_remove(t);
+    ms_tlist_remove(&t->tnode);
+    t->wait_result = result;
+    if (t->wait_mutex) {
+        struct ms_mutex *m = t->wait_mutex;
+        t->wait_mutex = 0;
+        ms_mutex_waiter_left(m);
+    }
+    if (t->suspend_req) {
+        t->suspend_req = 0;
+        t->state = MS_STATE_SUSPENDED;
+    } else {
+        ms_ready(t);
+    }
+    ms_reschedule();
+}
+
+int ms_block_current(ms_waitq_t *wq, ms_tick_t timeout, uint32_t s, int state)
+{
+    ms_thread_t *t = ms_current;
+    if (ms_in_isr() || !t) {
+        ms_unlock(s);
+        return MS_ERR_ISR;
+    }
+    if (timeout == MS_NO_WAIT) {
+        ms_unlock(s);
+        return MS_ERR_AGAIN;
+    }
+    ms_unready(t);
+    t->state = (uint8_t)state;
+    t->wait_result = 0;
+    if (wq)
+        waitq_insert(wq, t);
+    if (timeout != MS_WAIT_FOREVER)
+        ms_tlist_insert(&g_timeouts, &t->tnode, ms_ticks + timeout);
+    SCB->ICSR = SCB_ICSR_PENDSVSET;
+    ms_unlock(s); /* the switch happens here */
+    return t->wait_result;
+}
+
+int ms_waitq_block(ms_waitq_t *wq, ms_tick_t timeout, uint32_t s)
+{
+    return ms_block_current(wq, timeout, s, MS_STATE_BLOCKED);
+}
+
+int ms_waitq_wake_one(ms_waitq_t *wq, int result)
+{
+    uint32_t s = ms_lock();
+    ms_thread_t *t = wq->head;
+    if (t)
+        ms_wake(t, result);
+    ms_unlock(s);
+    return t != 0;
+}
+
+int ms_waitq_wake_all(ms_waitq_t *wq, int result)
+{
+    int n = 0;
+    uint32_t s = ms_lock();
+    while (wq->head) {
+        ms_wake(wq->head, result);
+        n++;
+    }
+    ms_unlock(s);
+    return n;
+}
+
+ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout)
+{
+    if (timeout == MS_WAIT_FOREVER || timeout == MS_NO_WAIT)
+        return timeout;
+    int32_t left = (int32_t)(deadline - ms_ticks);
+    return left > 0 ? (ms_tick_t)left : MS_NO_WAIT;
+}
+
+/* Called by PendSV (interrupts masked) with the outgoing thread's PSP. */
+uint32_t ms_switch(uint32_t sp)
+{
+    ms_thread_t *cur = ms_current;
+    if (cur) {
+        cur->sp = sp;
+        if (cur->state == MS_STATE_DEAD) {
+            cur->all_next = g_zombies;
+            g_zombies = cur;
+        } else {
+            uint32_t *base = cur->stack_base;
+            int bad = sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
+            for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
+                bad |= base[i] != MS_STACK_CANARY;
+            if (bad)
+                ms_panic("stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)", cur->name,
+                         (unsigned)sp, (unsigned)(uintptr_t)base,
+                         (unsigned)((uintptr_t)base + cur->stack_size));
+            if (cur->state == MS_STATE_RUNNING)
+                cur->state = MS_STATE_READY;
+        }
+    }
+    ms_thread_t *next = g_ready[ms_bitmap_highest(&g_bitmap)];
+    next->state = MS_STATE_RUNNING;
+    ms_current = next;
+    uint32_t c = cm_get_control();
+    c = (c & ~CONTROL_NPRIV) | (next->npriv ? CONTROL_NPRIV : 0u);
+    __asm__ volatile("msr control, %0" ::"r"(c) : "memory");
+    return next->sp;
+}
+
+/* ====================================================================== */
+/* tick and tickless idle                                                  */
+
+static void tick_announce(void)
+{
+    ms_tnode_t *n;
+    while ((n = ms_tlist_pop_expired(&g_timeouts, ms_ticks)) != 0) {
+        ms_thread_t *t = MS_CONTAINER_OF(n, ms_thread_t, tnode);
+        ms_wake(t, t->state == MS_STATE_SLEEPING ? 0 : MS_ERR_TIMEOUT);
+    }
+}
+
+void SysTick_Handler(void)
+{
+    uint32_t s = ms_lock();
+    ms_ticks++;
+    tick_announce();
+    ms_thread_t *c = ms_current;
+    if (c && c->state == MS_STATE_RUNNING && g_ready[c->prio] == c && c->rq_next != c) {
+        if (c->slice_left > 1) {
+            c->slice_left--;
+        } else {
+            c->slice_left = c->slice;
+            g_ready[c->prio] = c->rq_next; /* round robin: next equal goes first */
+        }
+    }
+    ms_reschedule();
+    ms_unlock(s);
+}
+
+/* Idle with nothing due for `ticks` ticks (lock held): stretch the SysTick
+ * period so its next interrupt is the tick of the earliest deadline, WFI,
+ * then put back the normal period and account the ticks that passed. */
+static void tickless_sleep(uint32_t ticks)
+{
+    const uint32_t P = g_tick_cycles;
+    uint32_t max_ticks = (0xFFFFFFu - P) / P + 1u;
+    if (ticks > max_ticks)
+        ticks = max_ticks;
+    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT; /* stop */
+    uint32_t c = SYSTICK->CVR;
+    if (SCB->ICSR & SCB_ICSR_PENDSTSET || c == 0) {
+        SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
+        return;
+    }
+    uint32_t load = c + (ticks - 1u) * P;
+    SYSTICK->RVR = load - 1u;
+    SYSTICK->CVR = 0;
+    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
+    SYSTICK->RVR = P - 1u; /* used from the next reload on */
+    cm_dsb();
+    cm_wfi();
+    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
+        /* Slept to the end: the pending SysTick adds the last tick. */
+        ms_ticks += ticks - 1u;
+        return;
+    }
+    /* Woken early by another interrupt: count whole ticks, realign. */
+    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT;
+    uint32_t elapsed = load - SYSTICK->CVR;
+    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
+        ms_ticks += ticks - 1u;
+        SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
+        return;
+    }
+    uint32_t done = elapsed / P, into = elapsed % P;
+    ms_ticks += done;
+    SYSTICK->RVR = P - into - 1u;
+    SYSTICK->CVR = 0;
+    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
+    SYSTICK->RVR = P - 1u;
+}
+
+static void reap(void)
+{
+    for (;;) {
+        uint32_t s = ms_lock();
+        ms_thread_t *z = g_zombies;
+        if (!z) {
+            ms_unlock(s);
+            return;
+        }
+        g_zombies = z->all_next;
+        ms_process_t *p = z->proc;
+        if (p)
+            ms_heap_free(&p->heap, z->stack_base);
+        else
+            ms_heap_free(&ms_pool, z->stack_base);
+        ms_kobj_release(z->handle);
+        ms_heap_free(&ms_kheap, z);
+        ms_unlock(s);
+        if (p)
+            ms_process_thread_gone(p);
+    }
+}
+
+static void idle_entry(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        reap();
+        uint32_t s = ms_lock();
+        if (ms_bitmap_highest(&g_bitmap) == (int)MS_IDLE_PRIO && !g_zombies) {
+            ms_tnode_t *n = ms_tlist_first(&g_timeouts);
+            uint32_t ticks = n ? n->deadline - ms_ticks : 0xFFFFFFFFu;
+            if (n && (int32_t)(n->deadline - ms_ticks) <= 0)
+                ticks = 0;
+            if (ticks >= 2)
+                tickless_sleep(ticks);
+            else
+                cm_wfi();
+        }
+        ms_unlock(s);
+    }
+}
+
+ms_tick_t ms_tick_get(void) { return ms_ticks; }
+
+uint32_t ms_ms_to_ticks(uint32_t ms)
+{
+    return (uint32_t)(((uint64_t)ms * MS_TICK_HZ + 999u) / 1000u);
+}
+
+/* ====================================================================== */
+/* kernel objects                                                          */
+
+ms_process_t *ms_cur_proc(void)
+{
+    ms_thread_t *t = ms_current;
+    return (t && !ms_in_isr()) ? t->proc : 0;
+}
+
+void *ms_kobj_zalloc(size_t size)
+{
+    uint32_t s = ms_lock();
+    void *p = ms_heap_alloc(&ms_kheap, (uint32_t)size, 1);
+    ms_unlock(s);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void ms_kobj_mfree(void *p)
+{
+    uint32_t s = ms_lock();
+    ms_heap_free(&ms_kheap, p);
+    ms_unlock(s);
+}
+
+ms_handle_t ms_kobj_alloc(int type, void *ptr, ms_process_t *owner)
+{
+    uint32_t s = ms_lock();
+    for (unsigned i = 0; i < MS_MAX_KOBJ; i++) {
+        ms_kslot_t *k = &g_kobj[i];
+        if (k->type != MS_KOBJ_FREE)
+            continue;
+        k->gen = (uint16_t)((k->gen + 1u) & 0x7FFFu);
+        if (!k->gen)
+            k->gen = 1;
+        k->type = (uint8_t)type;
+        k->ptr = ptr;
+        k->owner = owner ? owner->slot : 0;
+        ms_unlock(s);
+        return (ms_handle_t)(((uint32_t)k->gen << 8) | i);
+    }
+    ms_unlock(s);
+    return MS_ERR_NOMEM;
+}
+
+static ms_kslot_t *kslot(ms_handle_t h)
+{
+    if (h <= 0)
+        return 0;
+    unsigned i = (unsigned)h & 0xFFu;
+    if (i >= MS_MAX_KOBJ)
+        return 0;
+    ms_kslot_t *k = &g_kobj[i];
+    if (k->type == MS_KOBJ_FREE || k->gen != ((unsigned)h >> 8))
+        return 0;
+    return k;
+}
+
+void *ms_kobj_get(ms_handle_t h, int type)
+{
+    ms_kslot_t *k = kslot(h);
+    if (!k || (type && k->type != type))
+        return 0;
+    ms_process_t *p = ms_cur_proc();
+    if (p && k->owner && k->owner != p->slot && !(p->desc->perms & MS_PERM_PRIV))
+        return 0; /* another process's object */
+    return k->ptr;
+}
+
+void ms_kobj_release(ms_handle_t h)
+{
+    ms_kslot_t *k = kslot(h);
+    if (k) {
+        k->type = MS_KOBJ_FREE;
+        k->ptr = 0;
+    }
+}
+
+void ms_kobj_destroy_all(ms_process_t *p)
+{
+    for (unsigned i = 0; i < MS_MAX_KOBJ; i++) {
+        ms_kslot_t *k = &g_kobj[i];
+        if (k->owner != p->slot || k->type < MS_KOBJ_SEM)
+            continue;
+        int type = k->type;
+        void *obj = k->ptr;
+        k->type = MS_KOBJ_FREE;
+        k->ptr = 0;
+        ms_sync_object_delete(type, obj);
+        if (p->nkobjs)
+            p->nkobjs--;
+    }
+}
+
+int ms_object_delete(ms_handle_t h)
+{
+    MS_SYSCALL(int, SYS_OBJECT_DELETE, h, 0, 0, 0);
+    ms_kslot_t *k = kslot(h);
+    if (!k || k->type < MS_KOBJ_SEM || !ms_kobj_get(h, 0))
+        return MS_ERR_HANDLE;
+    ms_process_t *p = ms_cur_proc();
+    int type = k->type;
+    void *obj = k->ptr;
+    uint8_t owner = k->owner;
+    ms_kobj_release(h);
+    ms_sync_object_delete(type, obj);
+    if (owner && ms_procs[owner - 1u] && ms_procs[owner - 1u]->nkobjs)
+        ms_procs[owner - 1u]->nkobjs--;
+    (void)p;
+    return MS_OK;
+}
+
+/* ====================================================================== */
+/* threads                                                                 */
+
+typedef struct {
+    const char *name;
+    ms_thread_entry_t entry;
+    void *arg;
+    uint32_t stack_size;
+    unsigned prio;
+    ms_tick_t slice;
+    int start;
+} ms_thread_attr_t;
+
+static void copy_name(char *dst, const char *src)
+{
+    unsigned i = 0;
+    if (src)
+        for (; src[i] && i < MS_NAME_MAX - 1u; i++)
+            dst[i] = src[i];
+    dst[i] = '\0';
+}
+
+/* Creates a thread in `proc` (0 = kernel). Process threads run unprivileged. */
+static ms_handle_t thread_new(const ms_thread_attr_t *a, ms_process_t *proc)
+{
+    if (!a->entry || a->prio >= MS_PRIO_COUNT)
+        return MS_ERR_INVAL;
+    uint32_t size = (a->stack_size + 7u) & ~7u;
+    if (size < MS_STACK_MIN)
+        size = MS_STACK_MIN;
+    if (proc) {
+        if (a->prio < proc->desc->prio)
+            return MS_ERR_PERM; /* more urgent than the process may run */
+        if (proc->nthreads >= proc->desc->max_threads)
+            return MS_ERR_LIMIT;
+    }
+    ms_thread_t *t = ms_kobj_zalloc(sizeof *t);
+    if (!t)
+        return MS_ERR_NOMEM;
+    uint32_t s = ms_lock();
+    uint32_t *stack = ms_heap_alloc(proc ? &proc->heap : &ms_pool, size, 2);
+    ms_unlock(s);
+    if (!stack) {
+        ms_kobj_mfree(t);
+        return MS_ERR_NOMEM;
+    }
+    ms_handle_t h = ms_kobj_alloc(MS_KOBJ_THREAD, t, proc);
+    if (h < 0) {
+        s = ms_lock();
+        ms_heap_free(proc ? &proc->heap : &ms_pool, stack);
+        ms_heap_free(&ms_kheap, t);
+        ms_unlock(s);
+        return h;
+    }
+    for (uint32_t i = 0; i < size / 4u; i++)
+        stack[i] = MS_STACK_FILL;
+    for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
+        stack[i] = MS_STACK_CANARY;
+    uint32_t *sp = stack + size / 4u;
+    *--sp = 0x01000000u;                                   /* xPSR: Thumb */
+    *--sp = (uint32_t)(uintptr_t)a->entry & ~1u;           /* pc */
+    *--sp = (uint32_t)(uintptr_t)ms_thread_exit;           /* lr: returning ends the thread */
+    for (int r = 0; r < 4; r++)
+        *--sp = 0;                                         /* r12, r3, r2, r1 */
+    *--sp = (uint32_t)(uintptr_t)a->arg;                   /* r0 */
+    *--sp = EXC_RETURN_THREAD_PSP;                         /* saved EXC_RETURN */
+    for (int r = 0; r < 8; r++)
+        *--sp = 0;                                         /* r11..r4 */
+    t->sp = (uint32_t)(uintptr_t)sp;
+    t->stack_base = stack;
+    t->stack_size = size;
+    t->prio = t->base_prio = (uint8_t)a->prio;
+    t->slice = a->slice ? a->slice : MS_DEFAULT_SLICE;
+    t->proc = proc;
+    t->npriv = proc ? 1u : 0u;
+    t->handle = h;
+    copy_name(t->name, a->name);
+    ms_tnode_init(&t->tnode);
+    s = ms_lock();
+    t->all_next = g_all;
+    g_all = t;
+    if (proc) {
+        proc->nthreads++;
+        proc->nrefs++;
+    }
+    if (a->start) {
+        ms_ready(t);
+        ms_reschedule();
+    } else {
+        t->state = MS_STATE_SUSPENDED;
+    }
+    ms_unlock(s);
+    return h;
+}
+
+static ms_handle_t thread_create_attr(const ms_thread_attr_t *a)
+{
+    MS_SYSCALL(ms_handle_t, SYS_THREAD_CREATE, a, 0, 0, 0);
+    return thread_new(a, ms_cur_proc());
+}
+
+ms_handle_t ms_thread_create(const char *name, ms_thread_entry_t entry, void *arg,
+                             uint32_t stack_size, unsigned prio, ms_tick_t slice)
+{
+    ms_thread_attr_t a = {name, entry, arg, stack_size, prio, slice, 1};
+    return thread_create_attr(&a);
+}
+
+ms_handle_t ms_thread_init(const char *name, ms_thread_entry_t entry, void *arg,
+                           uint32_t stack_size, unsigned prio, ms_tick_t slice)
+{
+    ms_thread_attr_t a = {name, entry, arg, stack_size, prio, slice, 0};
+    return thread_create_attr(&a);
+}
+
+ms_handle_t ms_process_spawn_main(ms_process_t *p)
+{
+    const ms_process_desc_t *d = p->desc;
+    ms_thread_attr_t a = {d->name, d->entry, d->arg, d->stack_size, d->prio, 0, 1};
+    return thread_new(&a, p);
+}
+
+ms_handle_t ms_thread_self(void)
+{
+    MS_SYSCALL(ms_handle_t, SYS_THREAD_SELF, 0, 0, 0, 0);
+    return ms_current ? ms_current->handle : MS_ERR_SRCH;
+}
+
+/* Lock held. Ends thread t wherever it is; its memory is reaped by idle. */
+void ms_kill_thread_locked(ms_thread_t *t)
+{
+    if (t->state == MS_STATE_DEAD)
+        return;
+    if (is_ready(t))
+        ms_unready(t);
+    ms_waitq_remove(t);
+    ms_tlist_remove(&t->tnode);
+    if (t->wait_mutex) {
+        struct ms_mutex *m = t->wait_mutex;
+        t->wait_mutex = 0;
+        ms_mutex_waiter_left(m);
+    }
+    ms_mutex_release_all(t);
+    t->state = MS_STATE_DEAD;
+    for (ms_thread_t **link = &g_all; *link; link = &(*link)->all_next) {
+        if (*link == t) {
+            *link = t->all_next;
+            break;
+        }
+    }
+    if (t != ms_current) {
+        t->all_next = g_zombies;
+        g_zombies = t;
+    } else {
+        SCB->ICSR = SCB_ICSR_PENDSVSET;
+    }
+    if (t->proc && t->proc->nthreads)
+        t->proc->nthreads--;
+    ms_reschedule();
+}
+
+int ms_thread_kill(ms_handle_t tid)
+{
+    MS_SYSCALL(int, SYS_THREAD_KILL, tid, 0, 0, 0);
+    ms_thread_t *t = ms_kobj_get(tid, MS_KOBJ_THREAD);
+    if (!t)
+        return MS_ERR_SRCH;
+    if (t == g_idle)
+        return MS_ERR_PERM;
+    uint32_t s = ms_lock();
+    ms_kill_thread_locked(t);
+    ms_unlock(s);
+    return MS_OK;
+}
+
+void ms_thread_exit(void)
+{
+    if (ms_user_mode())
+        ms_svc(SYS_THREAD_EXIT, 0, 0, 0, 0);
+    uint32_t s = ms_lock();
+    ms_kill_thread_locked(ms_current);
+    ms_unlock(s);
+    for (;;)
+        ; /* not reached: PendSV switched away */
+}
+
+int ms_thread_suspend(ms_handle_t tid)
+{
+    MS_SYSCALL(int, SYS_THREAD_SUSPEND, tid, 0, 0, 0);
+    ms_thread_t *t = ms_kobj_get(tid, MS_KOBJ_THREAD);
+    if (!t)
+        return MS_ERR_SRCH;
+    if (t == g_idle)
+        return MS_ERR_PERM;
+    uint32_t s = ms_lock();
+    if (is_ready(t)) {
+        ms_unready(t);
+        t->state = MS_STATE_SUSPENDED;
+        if (t == ms_current)
+            SCB->ICSR = SCB_ICSR_PENDSVSET;
+    } else if (t->state == MS_STATE_BLOCKED || t->state == MS_STATE_SLEEPING) {
+        t->suspend_req = 1;
+    }
+    ms_unlock(s);
+    return MS_OK;
+}
+
+int ms_thread_resume(ms_handle_t tid)
+{
+    MS_SYSCALL(int, SYS_THREAD_RESUME, tid, 0, 0, 0);
+    ms_thread_t *t = ms_kobj_get(tid, MS_KOBJ_THREAD);
+    if (!t)
+        return MS_ERR_SRCH;
+    uint32_t s = ms_lock();
+    t->suspend_req = 0;
+    if (t->state == MS_STATE_SUSPENDED) {
+        ms_ready(t);
+        ms_reschedule();
+    }
+    ms_unlock(s);
+    return MS_OK;
+}
+
+int ms_thread_yield(void)
+{
+    MS_SYSCALL(int, SYS_THREAD_YIELD, 0, 0, 0, 0);
+    uint32_t s = ms_lock();
+    ms_thread_t *c = ms_current;
+    if (c && g_ready[c->prio] == c && c->rq_next != c) {
+        g_ready[c->prio] = c->rq_next;
+        c->slice_left = c->slice;
+        SCB->ICSR = SCB_ICSR_PENDSVSET;
+    }
+    ms_unlock(s);
+    return MS_OK;
+}
+
+int ms_thread_sleep(ms_tick_t ticks)
+{
+    MS_SYSCALL(int, SYS_THREAD_SLEEP, ticks, 0, 0, 0);
+    if (ticks == 0)
+        return ms_thread_yield();
+    if (ticks == MS_WAIT_FOREVER)
+        ticks = 0x7FFFFFFFu;
+    return ms_block_current(0, ticks, ms_lock(), MS_STATE_SLEEPING);
+}
+
+int ms_thread_sleep_ms(uint32_t ms) { return ms_thread_sleep(ms_ms_to_ticks(ms)); }
+
+int ms_thread_set_prio(ms_handle_t tid, unsigned prio)
+{
+    MS_SYSCALL(int, SYS_THREAD_SET_PRIO, tid, prio, 0, 0);
+    ms_thread_t *t = ms_kobj_get(tid, MS_KOBJ_THREAD);
+    if (!t)
+        return MS_ERR_SRCH;
+    if (prio >= MS_IDLE_PRIO || t == g_idle)
+        return MS_ERR_INVAL;
+    ms_process_t *p = ms_cur_proc();
+    if (p && prio < p->desc->prio)
+        return MS_ERR_PERM;
+    uint32_t s = ms_lock();
+    t->base_prio = (uint8_t)prio;
+    ms_set_eff_prio(t, (unsigned)ms_mutex_waiter_prio(t, prio));
+    ms_reschedule();
+    ms_unlock(s);
+    return MS_OK;
+}
+
+int ms_thread_get_prio(ms_handle_t tid)
+{
+    MS_SYSCALL(int, SYS_THREAD_GET_PRIO, tid, 0, 0, 0);
+    ms_thread_t *t = ms_kobj_get(tid, MS_KOBJ_THREAD);
+    return t ? t->prio : MS_ERR_SRCH;
+}
+
+/* Kills every thread of p (the caller's own thread last). Lock held. */
+void ms_process_kill_threads(ms_process_t *p)
+{
+    ms_thread_t *t = g_all;
+    while (t) {
+        ms_thread_t *next = t->all_next;
+        if (t->proc == p && t != ms_current)
+            ms_kill_thread_locked(t);
+        t = next;
+    }
+    if (ms_current && ms_current->proc == p)
+        ms_kill_thread_locked(ms_current);
+}
+
+/* ====================================================================== */
+/* diagnostics                                                             */
+
+const char *ms_state_name(int state)
+{
+    static const char *const names[] = {"ready", "running", "blocked", "sleeping", "suspended", "dead"};
+    return (state >= 0 && state <= MS_STATE_DEAD) ? names[state] : "?";
+}
+
+int ms_ps(ms_thread_info_t *out, int max)
+{
+    MS_SYSCALL(int, SYS_PS, out, max, 0, 0);
+    int n = 0;
+    uint32_t s = ms_lock();
+    for (ms_thread_t *t = g_all; t && n < max; t = t->all_next, n++) {
+        ms_thread_info_t *i = &out[n];
+        memcpy(i->name, t->name, MS_NAME_MAX);
+        if (t->proc)
+            memcpy(i->process, t->proc->name, MS_NAME_MAX);
+        else
+            copy_name(i->process, "kernel");
+        i->tid = t->handle;
+        i->prio = t->prio;
+        i->base_prio = t->base_prio;
+        i->state = t->state;
+        i->privileged = !t->proc;
+        i->stack_size = t->stack_size;
+        uint32_t w = MS_STACK_CANARY_WORDS;
+        while (w < t->stack_size / 4u && t->stack_base[w] == MS_STACK_FILL)
+            w++;
+        i->stack_used = t->stack_size - w * 4u;
+    }
+    ms_unlock(s);
+    return n;
+}
+
+static void heap_stats(const ms_heap_t *h, ms_heap_stats_t *st)
+{
+    st->total = h->size;
+    st->free = h->free_bytes;
+    st->min_free = h->min_free;
+    ms_heap_stats(h, &st->used_blocks, &st->free_blocks, &st->largest_free);
+}
+
+int ms_kheap_stats(ms_heap_stats_t *kernel, ms_heap_stats_t *pool)
+{
+    MS_SYSCALL(int, SYS_KHEAP_STATS, kernel, pool, 0, 0);
+    uint32_t s = ms_lock();
+    if (kernel)
+        heap_stats(&ms_kheap, kernel);
+    if (pool)
+        heap_stats(&ms_pool, pool);
+    ms_unlock(s);
+    return MS_OK;
+}
+
+void *ms_pool_alloc(size_t size)
+{
+    uint32_t s = ms_lock();
+    void *p = ms_heap_alloc(&ms_pool, (uint32_t)size, 3);
+    ms_unlock(s);
+    return p;
+}
+
+void ms_pool_free(void *ptr)
+{
+    uint32_t s = ms_lock();
+    ms_heap_free(&ms_pool, ptr);
+    ms_unlock(s);
+}
+
+const char *ms_strerror(int err)
+{
+    switch (err) {
+    case MS_OK: return "ok";
+    case MS_ERR_PERM: return "permission denied";
+    case MS_ERR_NOENT: return "no such file or device";
+    case MS_ERR_SRCH: return "no such thread or process";
+    case MS_ERR_IO: return "i/o error";
+    case MS_ERR_BADF: return "bad file descriptor";
+    case MS_ERR_AGAIN: return "would block";
+    case MS_ERR_NOMEM: return "out of memory";
+    case MS_ERR_FAULT: return "bad address";
+    case MS_ERR_BUSY: return "busy";
+    case MS_ERR_EXIST: return "exists";
+    case MS_ERR_NODEV: return "no such device";
+    case MS_ERR_INVAL: return "invalid argument";
+    case MS_ERR_NOSPC: return "no space";
+    case MS_ERR_PIPE: return "broken pipe";
+    case MS_ERR_NOSYS: return "no such call";
+    case MS_ERR_LIMIT: return "process limit reached";
+    case MS_ERR_HANDLE: return "bad handle";
+    case MS_ERR_ISR: return "not allowed in an interrupt";
+    case MS_ERR_DEADLK: return "deadlock";
+    case MS_ERR_TIMEOUT: return "timed out";
+    case MS_ERR_DELETED: return "object deleted";
+    default: return "unknown error";
+    }
+}
+
+/* ====================================================================== */
+/* system calls                                                            */
+
+extern void ms_syscall_tramp(void);
+
+/* Public calls reachable from process threads, by SYS_* number. */
+#define SYS(nr, fn) [nr] = (void *)(uintptr_t)(fn)
+static void *const g_systab[SYS_COUNT] = {
+    SYS(SYS_THREAD_CREATE, thread_create_attr), SYS(SYS_THREAD_SELF, ms_thread_self),
+    SYS(SYS_THREAD_KILL, ms_thread_kill), SYS(SYS_THREAD_EXIT, ms_thread_exit),
+    SYS(SYS_THREAD_SUSPEND, ms_thread_suspend), SYS(SYS_THREAD_RESUME, ms_thread_resume),
+    SYS(SYS_THREAD_YIELD, ms_thread_yield), SYS(SYS_THREAD_SLEEP, ms_thread_sleep),
+    SYS(SYS_THREAD_SET_PRIO, ms_thread_set_prio), SYS(SYS_THREAD_GET_PRIO, ms_thread_get_prio),
+    SYS(SYS_PROCESS_CREATE, ms_process_create), SYS(SYS_PROCESS_SELF, ms_process_self),
+    SYS(SYS_PROCESS_KILL, ms_process_kill), SYS(SYS_PROCESS_EXIT, ms_process_exit),
+    SYS(SYS_PROCESS_FIND, ms_process_find), SYS(SYS_MALLOC, ms_malloc), SYS(SYS_FREE, ms_free),
+    SYS(SYS_SEM_CREATE, ms_sem_create), SYS(SYS_SEM_WAIT, ms_sem_wait), SYS(SYS_SEM_POST, ms_sem_post),
+    SYS(SYS_MUTEX_CREATE, ms_mutex_create), SYS(SYS_MUTEX_LOCK, ms_mutex_lock),
+    SYS(SYS_MUTEX_UNLOCK, ms_mutex_unlock), SYS(SYS_EVENT_CREATE, ms_event_create),
+    SYS(SYS_EVENT_WAIT, 0), /* 5 arguments: see ms_event_wait */
+    SYS(SYS_EVENT_SET, ms_event_set), SYS(SYS_EVENT_CLEAR, ms_event_clear),
+    SYS(SYS_MQ_CREATE, ms_mq_create), SYS(SYS_MQ_SEND, ms_mq_send), SYS(SYS_MQ_RECV, ms_mq_recv),
+    SYS(SYS_TIMER_CREATE, ms_timer_create), SYS(SYS_TIMER_START, ms_timer_start),
+    SYS(SYS_TIMER_STOP, ms_timer_stop), SYS(SYS_OBJECT_DELETE, ms_object_delete),
+    SYS(SYS_IO_DEV_REGISTER, ms_io_device_register), SYS(SYS_IO_DEV_UNREGISTER, ms_io_device_unregister),
+    SYS(SYS_IO_MOUNT, ms_io_mount), SYS(SYS_IO_UNMOUNT, ms_io_unmount), SYS(SYS_IO_OPEN, ms_io_open),
+    SYS(SYS_IO_CLOSE, ms_io_close), SYS(SYS_IO_READ, ms_io_read), SYS(SYS_IO_WRITE, ms_io_write),
+    SYS(SYS_IO_IOCTL, ms_io_ioctl), SYS(SYS_IO_UNLINK, ms_io_unlink), SYS(SYS_IO_MKDIR, ms_io_mkdir),
+    SYS(SYS_IO_SELECT, ms_io_select), SYS(SYS_PIPE_CREATE, ms_pipe_dev_create),
+    SYS(SYS_SHM_CREATE, ms_shm_dev_create), SYS(SYS_KWRITE, ms_kwrite), SYS(SYS_PS, ms_ps),
+    SYS(SYS_KHEAP_STATS, ms_kheap_stats), SYS(SYS_TICK_GET, ms_tick_get),
+    SYS(SYS_CHECK_EEPROM, ms_process_check_eeprom),
+};
+/* Calls a process may make only with MS_PERM_PRIV. */
+static const uint8_t g_sys_priv[SYS_COUNT] = {
+    [SYS_PROCESS_CREATE] = 1, [SYS_TIMER_CREATE] = 1, [SYS_IO_DEV_REGISTER] = 1,
+    [SYS_IO_DEV_UNREGISTER] = 1, [SYS_IO_MOUNT] = 1, [SYS_IO_UNMOUNT] = 1,
+    [SYS_PIPE_CREATE] = 1, [SYS_SHM_CREATE] = 1,
+};
+
+__attribute__((noinline)) uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+    register uint32_t r0 __asm__("r0") = a;
+    register uint32_t r1 __asm__("r1") = b;
+    register uint32_t r2 __asm__("r2") = c;
+    register uint32_t r3 __asm__("r3") = d;
+    register uint32_t r12 __asm__("r12") = nr;
+    __asm__ volatile("svc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r12) : : "memory");
+    return r0;
+}
+
+extern int ms_event_wait_packed(const uint32_t *args);
+
+/* SVC handler body. svc #0: enter the call in r12 privileged, on the thread's
+ * own stack, through ms_syscall_tramp; svc #1: the trampoline's return. */
+void ms_svc_c(uint32_t *frame, uint32_t exc_return)
+{
+    ms_thread_t *t = ms_current;
+    uint8_t imm = ((const uint8_t *)(uintptr_t)frame[6])[-2];
+    if (!(exc_return & 4u) || !t)
+        return;
+    if (imm == 0) {
+        uint32_t nr = frame[4];
+        if (!t->npriv || t->in_syscall) {
+            frame[0] = (uint32_t)MS_ERR_PERM;
+            return;
+        }
+        void *fn = nr < SYS_COUNT ? g_systab[nr] : 0;
+        if (nr == SYS_EVENT_WAIT)
+            fn = (void *)(uintptr_t)ms_event_wait_packed;
+        if (!fn) {
+            frame[0] = (uint32_t)MS_ERR_NOSYS;
+            return;
+        }
+        if (g_sys_priv[nr] && !(t->proc && (t->proc->desc->perms & MS_PERM_PRIV))) {
+            frame[0] = (uint32_t)MS_ERR_PERM;
+            return;
+        }
+        t->sys_pc = frame[6];
+        t->sys_lr = frame[5];
+        frame[4] = (uint32_t)(uintptr_t)fn;
+        frame[6] = (uint32_t)(uintptr_t)ms_syscall_tramp & ~1u;
+        frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
+        t->in_syscall = 1;
+        t->npriv = 0;
+        cm_set_control(cm_get_control() & ~CONTROL_NPRIV);
+    } else if (imm == 1 && t->in_syscall) {
+        frame[6] = t->sys_pc;
+        frame[5] = t->sys_lr;
+        frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
+        t->in_syscall = 0;
+        t->npriv = 1;
+        cm_set_control(cm_get_control() | CONTROL_NPRIV);
+    }
+}
+
+/* ====================================================================== */
+/* faults                                                                  */
+
+void ms_process_fault_kill(ms_process_t *p);
+
+void ms_fault_c(uint32_t *frame, uint32_t exc_return)
+{
+    static const char *const names[] = {"", "", "", "HardFault", "MemManage", "BusFault", "UsageFault"};
+    uint32_t ipsr = cm_get_ipsr() & 0x1FFu;
+    const char *what = ipsr <= 6 ? names[ipsr] : "fault";
+    uint32_t cfsr = SCB->CFSR, hfsr = SCB->HFSR;
+    ms_thread_t *t = ms_current;
+    if ((exc_return & 0xCu) == 0xCu && t && t->proc && !t->in_syscall) {
+        /* A process thread faulted: end that process, keep the system. */
+        ms_printk("process '%s' killed: %s in thread '%s' at pc 0x%08x (cfsr 0x%08x)\n",
+                  t->proc->name, what, t->name, (unsigned)frame[6], (unsigned)cfsr);
+        SCB->CFSR = cfsr;
+        SCB->HFSR = hfsr;
+        ms_process_fault_kill(t->proc);
+        return;
+    }
+    ms_panic("%s in %s '%s': pc 0x%08x lr 0x%08x cfsr 0x%08x hfsr 0x%08x bfar 0x%08x", what,
+             t ? "thread" : "startup", t ? t->name : "main", (unsigned)frame[6], (unsigned)frame[5],
+             (unsigned)cfsr, (unsigned)hfsr, (unsigned)SCB->BFAR);
+}
+
+/* ====================================================================== */
+/* start-up                                                                */
+
+void ms_io_init(void);
+void ms_console_init(void);
+
+void ms_rtos_init(uint32_t core_hz, void *pool, size_t pool_size)
+{
+    ms_heap_init(&ms_kheap, g_kheap_mem, sizeof g_kheap_mem);
+    ms_heap_init(&ms_pool, pool, (uint32_t)pool_size);
+    ms_tlist_init(&g_timeouts);
+    g_tick_cycles = core_hz / MS_TICK_HZ;
+    ms_io_init();
+    ms_console_init();
+    ms_thread_attr_t idle = {"idle", idle_entry, 0, MS_IDLE_STACK, MS_IDLE_PRIO, 0, 1};
+    ms_handle_t h = thread_new(&idle, 0);
+    if (h < 0)
+        ms_panic("cannot create the idle thread (%d)", h);
+    g_idle = ms_kobj_get(h, MS_KOBJ_THREAD);
+    ms_timer_init();
+}
+
+void ms_rtos_start(void)
+{
+    cm_disable_irq();
+    nvic_set_priority(PENDSV_IRQN, 15);
+    nvic_set_priority(SYSTICK_IRQN, 14);
+    nvic_set_priority(SVCALL_IRQN, 13);
+    SCB->SHCSR |= SCB_SHCSR_MEMFAULTENA | SCB_SHCSR_BUSFAULTENA | SCB_SHCSR_USGFAULTENA;
+    ms_current = 0;
+    g_started = 1;
+    SYSTICK->CSR = 0;
+    SYSTICK->RVR = g_tick_cycles - 1u;
+    SYSTICK->CVR = 0;
+    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
+    SCB->ICSR = SCB_ICSR_PENDSVSET;
+    cm_dsb();
+    cm_enable_irq();
+    for (;;)
+        ; /* not reached: PendSV starts the most urgent thread */
+}

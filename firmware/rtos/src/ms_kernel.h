@@ -1,0 +1,128 @@
+/* Kernel internals shared by the kernel's source files (not an API). */
+#ifndef MS_KERNEL_H
+#define MS_KERNEL_H
+
+#include "ms_rtos.h"
+#include "ms_driver.h"
+#include "ms_bitmap.h"
+#include "ms_heap.h"
+#include "ms_tlist.h"
+
+#define MS_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p) - __builtin_offsetof(type, member)))
+#define MS_MAX_PROCS 6u
+#define MS_STACK_FILL 0xA5A5A5A5u
+#define MS_STACK_CANARY 0x5AFE57ACu
+
+typedef struct ms_process ms_process_t;
+struct ms_mutex;
+
+typedef struct ms_thread {
+    uint32_t sp;                  /* saved PSP */
+    uint32_t *stack_base;         /* lowest word: the canary */
+    uint32_t stack_size;
+    struct ms_thread *rq_next, *rq_prev;   /* ready queue (circular) */
+    struct ms_thread *wq_next;    /* wait queue */
+    ms_waitq_t *wq;               /* queue the thread waits on */
+    ms_tnode_t tnode;             /* timeout / sleep deadline */
+    ms_process_t *proc;           /* 0 = kernel thread */
+    struct ms_mutex *held;        /* mutexes owned */
+    struct ms_mutex *wait_mutex;  /* mutex being waited for (priority inheritance) */
+    struct ms_thread *all_next;   /* every live thread (ps) / zombie list */
+    uint32_t sys_pc, sys_lr;      /* caller context during a syscall */
+    uint32_t wait_arg, wait_arg2;
+    int wait_result;
+    ms_tick_t slice, slice_left;
+    ms_handle_t handle;
+    uint8_t prio, base_prio, state, npriv, in_syscall, suspend_req;
+    char name[MS_NAME_MAX];
+} ms_thread_t;
+
+struct ms_process {
+    const ms_process_desc_t *desc;
+    char name[MS_NAME_MAX];
+    ms_heap_t heap;
+    void *mem;                    /* the 2^n KiB block from the pool */
+    ms_handle_t handle;
+    uint8_t slot;                 /* 1..MS_MAX_PROCS */
+    uint8_t nthreads, nkobjs, nfiles;
+    uint8_t nrefs;                /* threads not yet reaped (their stacks are in the heap) */
+    uint8_t dying, cleaned;
+    int exit_code;
+};
+
+/* Kernel object table: handles = generation << 8 | index. */
+enum { MS_KOBJ_FREE, MS_KOBJ_THREAD, MS_KOBJ_PROCESS, MS_KOBJ_SEM, MS_KOBJ_MUTEX,
+       MS_KOBJ_EVENT, MS_KOBJ_MQ, MS_KOBJ_TIMER };
+
+extern ms_thread_t *volatile ms_current;
+extern volatile ms_tick_t ms_ticks;
+extern ms_heap_t ms_kheap, ms_pool;
+extern ms_process_t *ms_procs[MS_MAX_PROCS];
+
+static inline uint32_t ms_lock(void) { return ms_irq_lock(); }
+static inline void ms_unlock(uint32_t s) { ms_irq_unlock(s); }
+static inline int ms_in_isr(void)
+{
+    uint32_t v;
+    __asm__ volatile("mrs %0, ipsr" : "=r"(v));
+    return v != 0;
+}
+static inline int ms_user_mode(void)
+{
+    uint32_t c, i;
+    __asm__ volatile("mrs %0, control\n\tmrs %1, ipsr" : "=r"(c), "=r"(i));
+    return (c & 1u) && !i;
+}
+
+/* scheduler (lock held) */
+void ms_ready(ms_thread_t *t);
+void ms_unready(ms_thread_t *t);
+void ms_reschedule(void);
+void ms_wake(ms_thread_t *t, int result);
+void ms_set_eff_prio(ms_thread_t *t, unsigned prio);
+int ms_block_current(ms_waitq_t *wq, ms_tick_t timeout, uint32_t s, int state);
+void ms_waitq_remove(ms_thread_t *t);
+ms_process_t *ms_cur_proc(void);
+ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout);
+
+/* objects */
+ms_handle_t ms_kobj_alloc(int type, void *ptr, ms_process_t *owner);
+void *ms_kobj_get(ms_handle_t h, int type);
+void ms_kobj_release(ms_handle_t h);
+void *ms_kobj_zalloc(size_t size);
+void ms_kobj_mfree(void *p);
+void ms_kobj_destroy_all(ms_process_t *p);
+void ms_sync_object_delete(int type, void *obj);
+void ms_mutex_release_all(ms_thread_t *t);
+int ms_mutex_waiter_prio(const ms_thread_t *t, unsigned base);
+void ms_timer_init(void);
+
+/* processes / io */
+void ms_io_close_all(ms_process_t *p);
+void ms_process_thread_gone(ms_process_t *p);
+void ms_kill_thread_locked(ms_thread_t *t);
+
+/* system calls: a public call made in unprivileged thread mode enters here */
+uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
+#define MS_SYSCALL(type, nr, a, b, c, d) \
+    do { if (ms_user_mode()) return (type)ms_svc((nr), (uint32_t)(a), (uint32_t)(b), (uint32_t)(c), (uint32_t)(d)); } while (0)
+
+enum {
+    SYS_THREAD_CREATE, SYS_THREAD_SELF, SYS_THREAD_KILL, SYS_THREAD_EXIT, SYS_THREAD_SUSPEND,
+    SYS_THREAD_RESUME, SYS_THREAD_YIELD, SYS_THREAD_SLEEP, SYS_THREAD_SET_PRIO, SYS_THREAD_GET_PRIO,
+    SYS_PROCESS_CREATE, SYS_PROCESS_SELF, SYS_PROCESS_KILL, SYS_PROCESS_EXIT, SYS_PROCESS_FIND,
+    SYS_MALLOC, SYS_FREE,
+    SYS_SEM_CREATE, SYS_SEM_WAIT, SYS_SEM_POST, SYS_MUTEX_CREATE, SYS_MUTEX_LOCK, SYS_MUTEX_UNLOCK,
+    SYS_EVENT_CREATE, SYS_EVENT_WAIT, SYS_EVENT_SET, SYS_EVENT_CLEAR,
+    SYS_MQ_CREATE, SYS_MQ_SEND, SYS_MQ_RECV, SYS_TIMER_CREATE, SYS_TIMER_START, SYS_TIMER_STOP,
+    SYS_OBJECT_DELETE,
+    SYS_IO_DEV_REGISTER, SYS_IO_DEV_UNREGISTER, SYS_IO_MOUNT, SYS_IO_UNMOUNT,
+    SYS_IO_OPEN, SYS_IO_CLOSE, SYS_IO_READ, SYS_IO_WRITE, SYS_IO_IOCTL, SYS_IO_UNLINK, SYS_IO_MKDIR,
+    SYS_IO_SELECT, SYS_PIPE_CREATE, SYS_SHM_CREATE,
+    SYS_KWRITE, SYS_PS, SYS_KHEAP_STATS, SYS_TICK_GET, SYS_CHECK_EEPROM,
+    SYS_COUNT
+};
+
+int ms_vsnprintf(char *buf, size_t size, const char *fmt, __builtin_va_list ap);
+
+#endif

@@ -338,3 +338,42 @@ def test_gdb_server_starts_on_request(mon, firmware):
         s.sendall(b"$?#3f")
         reply = s.recv(64)
     assert reply.startswith(b"+$")                    # ack, then a stop reply
+
+
+# ---------------------------------------------------------------- headless scene runs
+def run_args(scene, **kw):
+    from argparse import Namespace
+    base = dict(scene=str(scene), duration=None, until=None, seed=0, execute=None)
+    base.update(kw)
+    return Namespace(**base)
+
+
+def test_headless_run_uses_the_cli_duration_and_variables(capsys, firmware):
+    from metersim.frontends.monitor import main_run
+
+    firmware("f103rb", "hello")
+    assert main_run(run_args(SCENES / "hello_f103.resc", duration="1.1s",
+                             execute=['$name = "meter7"'])) == 0
+    out = capsys.readouterr().out
+    assert "[meter7:usart1] uptime 1 s" in out and "uptime 2 s" not in out
+    assert "virtual time 1.100000 s" in out
+
+
+def test_headless_run_until_text(capsys, firmware):
+    from metersim.frontends.monitor import main_run
+
+    firmware("f103rb", "hello")
+    main_run(run_args(SCENES / "hello_f103.resc", duration="10s", until="uptime 2 s"))
+    out = capsys.readouterr().out
+    assert "[f103:usart1] uptime 2 s" in out and "uptime 3 s" not in out
+
+
+def test_headless_scene_without_start_runs_nothing(capsys, tmp_path, firmware):
+    from metersim.frontends.monitor import main_run
+
+    scene = tmp_path / "nostart.resc"
+    scene.write_text(f'mach create "x"\nmachine LoadPlatformDescription @platforms/cpus/stm32f103rb.repl\n'
+                     f'sysbus LoadELF @{firmware("f103rb", "hello")}\n')
+    main_run(run_args(scene))
+    out = capsys.readouterr().out
+    assert "did not `start` the emulation" in out and "virtual time 0.000000 s" in out

@@ -1169,8 +1169,8 @@ def peripherals_tree(machine) -> str:
 # ======================================================================== headless runs
 def main_run(args) -> int:
     """`metersim run SCENE.resc [--for 5s] [--until TEXT]`: run the scene, then, when it said
-    `start` (or --for was given), run for --for of virtual time (default 1 s), or until TEXT
-    appears on an analyzed UART (on the machines' console UARTs when none is analyzed).
+    `start` (or --for was given), run for --for of virtual time (default 1 s), or until a
+    complete line holding TEXT appears on an analyzed UART (on the machines' console UARTs when none is analyzed).
 
     args: scene, duration (None = not given), until, seed, execute (monitor commands run
     before the scene, e.g. `$bin=@build/fw/f413rg/hello.elf`). MetersimErrors propagate (the
@@ -1195,7 +1195,16 @@ def main_run(args) -> int:
             if until:
                 caps = list(mon.analyzers.values()) or [capture_uart(m) for m in emu.machines]
                 mon._check_ready()
-                emu.run_until(lambda: any(until in c.text for c in caps), timeout=span,
+                seen = [0] * len(caps)
+
+                def line_with_text() -> bool:   # complete lines only, so they are printed too
+                    for i, c in enumerate(caps):
+                        new, seen[i] = c.lines[seen[i]:], len(c.lines)
+                        if any(until in ln.text for ln in new):
+                            return True
+                    return False
+
+                emu.run_until(line_with_text, timeout=span,
                               what=f"{until!r} on {', '.join(c.machine_name + ':' + c.uart_name for c in caps)}")
             else:
                 mon.run_for(span)

@@ -187,6 +187,46 @@ def test_stepirq_on_lets_a_step_enter_the_handler(gdb, serve):
     assert reg_value(out, "pc") == m.symbol("SysTick_Handler") & ~1
 
 
+def _wfi_in(m, function):
+    """Address of the `wfi` instruction inside `function` of the loaded firmware."""
+    for addr, data in m.firmware.executable_bytes():
+        for off in range(0, len(data) - 1, 2):
+            if data[off:off + 2] == b"\x30\xbf":
+                hit = m.firmware.symbols.function_at(addr + off)
+                if hit and hit[0] == function:
+                    return addr + off
+    raise AssertionError(f"no wfi in {function}")
+
+
+def test_stepping_a_wfi_sleeps_until_the_tick_that_wakes_the_core(gdb, serve):
+    srv, emu, m, elf = serve("systick_rate")
+    wfi = _wfi_in(m, "run_phase")
+    out = run_gdb(gdb, elf, srv.port, f"break *0x{wfi:x}", "continue", "delete",
+                  "monitor time", "stepi", "monitor time", "info registers pc",
+                  "stepi", "monitor time", "info registers pc xpsr")
+    (t0, c0, _), (t1, c1, _), (t2, _, _) = monitor_times(out)
+    assert c1 - c0 == 1 and t1 - t0 == 62_500           # the wfi itself: one cycle
+    pcs = [int(x, 16) for x in re.findall(r"^pc\s+(0x[0-9a-f]+)", out, re.M)]
+    assert pcs == [wfi + 2, m.symbol("SysTick_Handler") & ~1]
+    xpsr = int(re.findall(r"^xpsr\s+(0x[0-9a-f]+)", out, re.M)[-1], 16)
+    assert xpsr & 0x1FF == 15                           # woken into the SysTick handler
+    assert 0 < t2 - t1 <= PS_PER_MS                     # slept until the next 1 ms tick
+
+
+def test_next_steps_over_a_call_and_hbreak_rwatch_stop_in_the_isr(gdb, serve):
+    srv, emu, m, elf = serve("systick_rate")
+    out = run_gdb(gdb, elf, srv.port, "break main", "continue", "next", "next",
+                  "hbreak SysTick_Handler", "continue", "delete", "rwatch g_mark_first",
+                  "continue")
+    steps = out.split("Breakpoint 1, main ()")[1].split("Hardware assisted")[0]
+    lines = [int(n) for n in re.findall(r"^(\d+)\t", steps, re.M)]
+    assert len(lines) == 3 and lines[0] < lines[1] < lines[2]  # two source lines on in main
+    assert "test_begin (" not in steps                         # the call was stepped over
+    assert "Breakpoint 2, SysTick_Handler ()" in out
+    assert re.search(r"Hardware read watchpoint 3: g_mark_first\s+Value = \d+\s+"
+                     r"0x[0-9a-f]+ in SysTick_Handler", out)
+
+
 def test_memory_and_register_reads_and_writes(gdb, serve):
     srv, emu, m, elf = serve("systick_rate", resume_on_detach=False)
     out = run_gdb(gdb, elf, srv.port, "break main", "continue", "x/2xw 0x08000000",

@@ -292,8 +292,7 @@ class GdbServer:
         try:
             while not self._shutdown:
                 pkt = conn.read_packet()
-                with self._lock:
-                    reply = self._dispatch(pkt)
+                reply = self._dispatch(pkt)
                 if reply is None:      # session over (D, k)
                     break
                 if reply is not _SENT:
@@ -325,18 +324,26 @@ class GdbServer:
         if not pkt:
             return ""
         c = chr(pkt[0])
+        text = pkt.decode("latin-1")
+        # Resuming takes the lock per chunk of run time (a console may share the emulation).
+        resuming = c in "cs" or text.startswith("vCont;")
         try:
-            if c == "X":
-                return self._write_binary(pkt[1:])
-            text = pkt.decode("latin-1")
-            handler = _HANDLERS.get(c)
-            if handler is None:
-                return ""
-            return handler(self, text)
+            with contextlib.nullcontext() if resuming else self._lock:
+                if c == "X":
+                    return self._write_binary(pkt[1:])
+                handler = _HANDLERS.get(c)
+                if handler is None:
+                    return ""
+                return handler(self, text)
         except _Unsupported:
             return ""
         except (ValueError, IndexError):
             log.warning("%s: malformed GDB packet %r", self.machine.name, pkt[:80])
+            return "E01"
+        except (_Disconnected, OSError):
+            raise
+        except Exception:  # noqa: BLE001 - a model bug must not kill the debug session
+            log.exception("%s: GDB packet %r failed", self.machine.name, pkt[:80])
             return "E01"
 
     # -- queries
@@ -665,12 +672,14 @@ class GdbServer:
 
     def _resume(self, step: bool) -> str:
         cpu = self.cpu
-        if cpu.fault is not None:
-            self._console("the core is stopped by a firmware fault; `monitor reset` restarts it\n")
-            return self._set_last(f"T{SIGSEGV:02x}thread:1;")
-        self._stop = None
-        pc = cpu.pc
-        self._skip = (pc, cpu.instructions) if pc in self._bp_hooks else None
+        with self._lock:
+            if cpu.fault is not None:
+                self._console("the core is stopped by a firmware fault; `monitor reset` "
+                              "restarts it\n")
+                return self._set_last(f"T{SIGSEGV:02x}thread:1;")
+            self._stop = None
+            pc = cpu.pc
+            self._skip = (pc, cpu.instructions) if pc in self._bp_hooks else None
         try:
             if step:
                 self._step_instruction()
@@ -685,6 +694,12 @@ class GdbServer:
             log.error("%s: emulation stopped: %s", self.machine.name, e)
             self._console(f"metersim: {e}\n")
             self._stop = ("error", None)
+        except (_Disconnected, OSError):
+            raise
+        except Exception as e:  # noqa: BLE001 - report a model bug, keep the session
+            log.exception("%s: emulation failed", self.machine.name)
+            self._console(f"metersim: internal error: {e!r}\n")
+            self._stop = ("error", None)
         finally:
             self._skip = None
         return self._set_last(self._stop_reply())
@@ -696,7 +711,8 @@ class GdbServer:
         until = lambda: self._stop is not None  # noqa: E731
         while self._stop is None and keep_going():
             t0 = time.perf_counter()
-            stopped = emu.run_until_time(emu.now_ps + self._chunk_ps, until)
+            with self._lock:
+                stopped = emu.run_until_time(emu.now_ps + self._chunk_ps, until)
             wall = time.perf_counter() - t0
             if self._stop is not None:
                 break
@@ -719,14 +735,19 @@ class GdbServer:
 
     def _step_instruction(self) -> None:
         cpu = self.cpu
+        with self._lock:
+            if not cpu.halted:
+                self._step_awake()
+                return
+        # Asleep in WFI/WFE: stepping waits for the wake-up, then stops before the next
+        # instruction (the first one of the interrupt handler).
+        log.info("%s: core asleep at PC 0x%08x; stepping waits for its wake-up",
+                 self.machine.name, cpu.pc)
+        self._run_with_instruction_hook()
+
+    def _step_awake(self) -> None:
+        cpu = self.cpu
         emu = self.emulation
-        if cpu.halted:
-            # Asleep in WFI/WFE: stepping waits for the wake-up, then stops before the next
-            # instruction (the first one of the interrupt handler).
-            log.info("%s: core asleep at PC 0x%08x; stepping waits for its wake-up",
-                     self.machine.name, cpu.pc)
-            self._run_with_instruction_hook()
-            return
         if self.step_irqs and cpu.nvic.pending_set:
             taken = cpu.exceptions_taken
             now = emu.now_ps
@@ -741,7 +762,9 @@ class GdbServer:
         try:
             # Time at which the core has executed one more cycle (ceil: exact for any clock).
             c = cpu.cycles + 1
-            t1 = cpu._base_ps + -(-(c - cpu._base_cycles) * PS_PER_S // cpu.freq_hz)
+            t1 = cpu.time_at_cycles(c)
+            if cpu.cycles_at_time(t1) < c:
+                t1 += 1
             emu.run_until_time(max(t1, emu.now_ps), lambda: self._stop is not None)
         finally:
             if hidden is not None:
@@ -752,13 +775,15 @@ class GdbServer:
 
     def _run_with_instruction_hook(self) -> None:
         uc = self.cpu.uc
-        hook = uc.hook_add(UC_HOOK_CODE, self._on_any_instruction, begin=1, end=0)
-        uc.ctl_flush_tb()
+        with self._lock:
+            hook = uc.hook_add(UC_HOOK_CODE, self._on_any_instruction, begin=1, end=0)
+            uc.ctl_flush_tb()
         try:
             self._run(lambda: True)
         finally:
-            uc.hook_del(hook)
-            uc.ctl_flush_tb()  # translated blocks would keep calling the deleted hook
+            with self._lock:
+                uc.hook_del(hook)
+                uc.ctl_flush_tb()  # translated blocks would keep calling the deleted hook
 
     def _stop_reply(self) -> str:
         reason, addr = self._stop or ("trap", None)

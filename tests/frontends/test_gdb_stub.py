@@ -298,11 +298,41 @@ def test_detach_lets_the_firmware_run_and_kill_resets(gdb, serve):
     assert srv.sessions == 3
 
 
-def test_cortex_m3_has_no_fp_registers(gdb, serve):
+def test_cortex_m3_target_and_gdb_load_into_flash(gdb, serve):
     srv, emu, m, elf = serve("hello", "f103rb")
-    out = run_gdb(gdb, elf, srv.port, "info all-registers", "break main", "continue")
+    main = m.symbol("main") & ~1
+    m.sysbus.write_memory(main, b"\xfe\xe7" * 8)  # clobber main: `load` must restore it
+    out = run_gdb(gdb, elf, srv.port, "info all-registers", "load", "break main", "continue",
+                  "next")
     assert "msp" in out and "control" in out and not re.search(r"^d0\s", out, re.M)
+    assert re.search(r"Start address 0x0*8[0-9a-f]+, load size \d+", out)
     assert "Breakpoint 1, main ()" in out
+    assert m.sysbus.read_memory(main, 16) == _elf_bytes(elf, main, 16)
+
+
+def test_metersim_gdb_entry_point_serves_until_interrupted(gdb, firmware):
+    import signal
+    import sys
+    from pathlib import Path
+
+    import metersim
+    elf = firmware("f413rg", "hello")
+    env = dict(os.environ, PYTHONPATH=str(Path(metersim.__file__).parents[1]))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from metersim.frontends.gdb_stub import main_gdb; "
+         "sys.exit(main_gdb(sys.argv[1:]))", str(elf), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        first = proc.stdout.readline()
+        port = int(re.search(r"GDB server on 127.0.0.1:(\d+)", first).group(1))
+        proc.stdout.readline()  # the connect hint
+        out = run_gdb(gdb, elf, port, "break main", "continue", "monitor time")
+        assert "Breakpoint 1, main ()" in out and monitor_times(out)[0][0] > 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "virtual time" in rest  # the run summary on exit
 
 
 # ====================================================================== raw protocol
@@ -347,6 +377,23 @@ def test_target_description_and_no_ack_mode(serve):
     c.no_ack = True
     assert c.ask("qC") == b"QC1" and c.ask("qAttached") == b"1"
     assert c.ask("qfThreadInfo") == b"m1" and c.ask("qsThreadInfo") == b"l"
+    assert c.ask("qOffsets") == b"Text=0;Data=0;Bss=0"
+    c.close()
+
+
+def test_G_writes_all_registers_and_an_even_pc_keeps_thumb_state(serve):
+    srv, emu, m, elf = serve("systick_rate")
+    from unicorn import arm_const as A
+    c = RawClient(srv.port)
+    regs = bytearray(bytes.fromhex(c.ask("g").decode()))
+    regs[4:8] = (0xCAFEF00D).to_bytes(4, "little")             # r1
+    main = m.symbol("main") & ~1
+    regs[60:64] = main.to_bytes(4, "little")                   # pc, as GDB sends it: bit 0 clear
+    assert c.ask(b"G" + regs.hex().encode()) == b"OK"
+    assert m.cpu.reg(A.UC_ARM_REG_R1) == 0xCAFEF00D
+    assert c.ask("s").startswith(b"T05")                       # one instruction, no fault
+    pc = int.from_bytes(bytes.fromhex(c.ask("pf").decode()), "little")
+    assert pc in (main + 2, main + 4) and m.cpu.fault is None
     c.close()
 
 

@@ -233,3 +233,25 @@ def test_capture_refuses_unknown_protocols_and_non_uarts(tmp_path):
         capture_uart_pcap(object(), tmp_path / "b.pcap")
     with pytest.raises(TraceError, match="not an RS-485 bus"):
         capture_rs485_pcap(object(), tmp_path / "c.pcap")
+
+
+def test_a_noise_burst_on_the_reply_marks_it_invalid_and_keeps_the_line_bytes(tmp_path):
+    ctx = Context.standalone("bus")
+    bus = Rs485Bus(ctx)
+    master = bus.attach_host("master", 9600, parity="E")
+    slave = bus.attach_host("slave5", 9600, parity="E")
+    cap = capture_rs485_pcap(bus, tmp_path / "noisy.pcap", master="master")
+    end = master.send(REQUEST)
+    reply_at = end + 5 * PS_PER_MS
+    slave.send(RESPONSE, at_ps=reply_at)
+    bus.noise_burst(2 * CHAR_8E1_9600_PS, at_ps=reply_at + 2 * CHAR_8E1_9600_PS)
+    ctx.clock.run_for(100 * PS_PER_MS)
+    cap.close()
+    assert (cap.valid, cap.invalid) == (1, 1)
+    assert cap.frames[1].corrupted and cap.frames[1].driver == "slave5"
+    line_bytes = bytes(r.value for r in bus.tap if r.driver == "slave5")
+    assert line_bytes != RESPONSE
+    _, raw = read_pcap(tmp_path / "noisy.rtu.pcap")
+    assert raw[1].data == line_bytes                  # what receivers read, damage included
+    _, recs = read_pcap(tmp_path / "noisy.pcap")
+    assert recs[1].data[9] == 253 and recs[1].data[12:16] == bytes([10, 0, 1, 254])

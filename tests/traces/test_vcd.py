@@ -131,3 +131,60 @@ def test_bad_set_up_is_refused_with_a_clear_error(tmp_path):
     with pytest.raises(TraceError, match="not an SPI device"):
         tr.spi_device(object(), "nothing")
     tr.close()
+
+
+def test_spi_bus_bytes_appear_when_the_controller_has_shifted_them_out(tmp_path):
+    from types import SimpleNamespace
+
+    from metersim.peripherals.clock_tree import ClockTree
+    from metersim.peripherals.stm32 import spi as s
+
+    machine = SimpleNamespace(name="m", clocks=ClockTree({"PCLK2": 72_000_000}))
+    spi = s.STM32Spi(Context(Clock(), name="spi1", machine=machine, address=0x40013000),
+                     series="STM32Series.F1")
+    chip = Ade7753(Context(spi.ctx.clock, name="ade1"))
+    spi.register_child(chip)
+    tr = VcdTracer(tmp_path / "bus.vcd", spi.ctx.clock, timescale="1 ps")
+    tr.spi_bus(spi)
+    br = 5                                               # 72 MHz / 64 = 1.125 MHz SCK
+    spi.write(s.CR1, 4, s.MSTR | s.SSM | s.SSI | (br << 3))
+    spi.write(s.CR1, 4, s.MSTR | s.SSM | s.SSI | (br << 3) | s.SPE)
+    chip.on_gpio(0, False)
+    t0 = spi.ctx.clock.now_ps
+    spi.write(s.DR, 4, DIEREV)                           # read the die revision
+    spi.ctx.clock.run_for(20 * PS_PER_US)
+    spi.read(s.DR, 4)
+    spi.write(s.DR, 4, 0)
+    spi.ctx.clock.run_for(20 * PS_PER_US)
+    got = spi.read(s.DR, 4)
+    chip.on_gpio(0, True)
+    tr.close()
+    ch, _, _ = parse_vcd(tmp_path / "bus.vcd")
+    frame_ps = 8 * 64 * 10**12 // 72_000_000             # 8 SCK periods
+    assert ch["ade1.mosi"] == [(0, "x"), (t0 + frame_ps, DIEREV), (t0 + 20 * PS_PER_US + frame_ps, 0)]
+    assert ch["ade1.miso"][-1] == (t0 + 20 * PS_PER_US + frame_ps, got)
+    assert got == chip.peek("DIEREV") != 0
+
+
+def test_uart_characters_at_their_start_bits(tmp_path):
+    from types import SimpleNamespace
+
+    from metersim.peripherals.clock_tree import ClockTree
+    from metersim.peripherals.stm32 import usart as u
+
+    machine = SimpleNamespace(name="m", clocks=ClockTree({"PCLK1": 36_000_000}))
+    dev = u.STM32Usart(Context(Clock(), name="usart2", machine=machine, address=0x40004400))
+    tr = VcdTracer(tmp_path / "uart.vcd", dev.ctx.clock)
+    tr.uart(dev)
+    dev.write(u.BRR, 4, 36_000_000 // 9600)
+    dev.write(u.CR1, 4, u.UE | u.TE)
+    dev.ctx.clock.run_for(5 * PS_PER_MS)
+    t0 = dev.ctx.clock.now_ps
+    dev.write(u.DR, 4, ord("O"))
+    dev.write(u.DR, 4, ord("K"))                        # waits in TDR behind the first
+    dev.ctx.clock.run_for(5 * PS_PER_MS)
+    tr.close()
+    ch, _, _ = parse_vcd(tmp_path / "uart.vcd")
+    char_ns = 10 * 36_000_000 // 9600 * 10**12 // 36_000_000 // 1000   # 10 bits at BRR 3750
+    assert ch["usart2.tx"] == [(0, "x"), (t0 // 1000, ord("O")), (t0 // 1000 + char_ns, ord("K"))]
+    assert len(ch["usart2.tx_char"]) == 2

@@ -38,9 +38,13 @@ Other traffic (console text, DL/T645 or unknown protocols) goes to a single file
 with a DLT_USER link type (`LINKTYPE_USER1`, 148, for UART text; `LINKTYPE_USER0` for raw bus
 chunks): one record per line (up to and including '\n') or per burst ended by an idle gap.
 
-Not done: multi-master buses (one master is assumed), Modbus ASCII, the bus's view of bytes
-inside a collision as separate records per driver (a chunk is one driver's run of characters),
-pcapng.
+Frames are cut as a receiver on the line would cut them, whoever drives: a reply that starts
+less than t3.5 after the query merges with it into one (invalid) frame whose driver reads
+"master+slave". Bytes are the values on the line (`TapRecord.value`), so collision and noise
+damage shows in the raw file.
+
+Not done: multi-master buses (one master is assumed), Modbus ASCII, separate records per driver
+inside a collision, pcapng.
 """
 
 from __future__ import annotations

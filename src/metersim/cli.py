@@ -22,6 +22,8 @@ EXAMPLES = """examples:
   metersim build                                  build all firmware (make -C firmware)
   metersim run build/fw/f413rg/hello.elf --for 3s  run an ELF on a bare STM32F413 machine
   metersim run --platform platforms/cpus/stm32f103rb.repl build/fw/f103rb/hello.elf --until PASS
+  metersim run platforms/scenes/hello_f413.resc --for 3s   run a Renode-style scene
+  metersim console platforms/scenes/two_boards.resc        interactive monitor
   metersim platform show platforms/cpus/stm32f413.repl
   metersim bench cpu --json                       metersim vs QEMU MIPS, checksums compared
   metersim bench idle --json                      WFI + 1 kHz SysTick for 60 virtual seconds
@@ -67,13 +69,23 @@ def run_firmware(elf: str, platform: str | None = None, duration: str = "1s",
 
 
 def _cmd_run(args) -> int:
+    if args.elf.endswith(".resc"):
+        from metersim.frontends.monitor import main_run
+        return main_run(argparse.Namespace(scene=args.elf, duration=args.duration, until=args.until,
+                                           seed=args.seed, execute=args.execute))
+
     def echo(machine_name, line):
         print(f"[{machine_name}] {line}", flush=True)
 
-    emu, m, _ = run_firmware(args.elf, args.platform, args.duration, args.until, args.seed,
+    emu, m, _ = run_firmware(args.elf, args.platform, args.duration or "1s", args.until, args.seed,
                              echo=echo)
     print(emu.summary())
     return EXIT_OK
+
+
+def _cmd_console(args) -> int:
+    from metersim.frontends.console import main_console
+    return main_console(args)
 
 
 def _cmd_platform(args) -> int:
@@ -111,12 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a firmware ELF", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    r.add_argument("elf", help="firmware ELF")
+    r.add_argument("elf", help="firmware ELF, or a .resc scene")
     r.add_argument("--platform", help=".repl platform (default: a bare STM32 machine)")
-    r.add_argument("--for", dest="duration", default="1s", help="virtual time to run (default 1s)")
+    r.add_argument("--for", dest="duration", default=None, help="virtual time to run (default 1s)")
+    r.add_argument("-e", "--execute", action="append", metavar="COMMAND",
+                   help="monitor command to run before a scene (repeatable)")
     r.add_argument("--until", help="stop when this text appears on the console")
     r.add_argument("--seed", type=int, default=0)
     r.set_defaults(fn=_cmd_run)
+
+    c = sub.add_parser("console", help="interactive monitor console", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("scene", nargs="?", help=".resc scene to run first")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("-e", "--execute", action="append", metavar="COMMAND")
+    c.set_defaults(fn=_cmd_console)
 
     pl = sub.add_parser("platform", help="platform descriptions")
     plsub = pl.add_subparsers(dest="platform_command", required=True)

@@ -211,6 +211,19 @@ ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout)
     return left > 0 ? (ms_tick_t)left : MS_NO_WAIT;
 }
 
+/* Stack overflow: the saved/live sp below the canary, or a canary word
+ * overwritten. Checked at every switch and on every tick. */
+static void stack_check(const ms_thread_t *t, uint32_t sp)
+{
+    uint32_t *base = t->stack_base;
+    int bad = sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
+    for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
+        bad |= base[i] != MS_STACK_CANARY;
+    if (bad)
+        ms_panic("stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)", t->name, (unsigned)sp,
+                 (unsigned)(uintptr_t)base, (unsigned)((uintptr_t)base + t->stack_size));
+}
+
 /* Called by PendSV (interrupts masked) with the outgoing thread's PSP. */
 uint32_t ms_switch(uint32_t sp)
 {
@@ -221,14 +234,7 @@ uint32_t ms_switch(uint32_t sp)
             cur->all_next = g_zombies;
             g_zombies = cur;
         } else {
-            uint32_t *base = cur->stack_base;
-            int bad = sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
-            for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
-                bad |= base[i] != MS_STACK_CANARY;
-            if (bad)
-                ms_panic("stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)", cur->name,
-                         (unsigned)sp, (unsigned)(uintptr_t)base,
-                         (unsigned)((uintptr_t)base + cur->stack_size));
+            stack_check(cur, sp);
             if (cur->state == MS_STATE_RUNNING)
                 cur->state = MS_STATE_READY;
         }
@@ -254,12 +260,68 @@ static void tick_announce(void)
     }
 }
 
+/* Idle with nothing due for `ticks` ticks (lock held): load SysTick so its
+ * next interrupt is the tick of the earliest deadline, WFI, then account the
+ * ticks that passed. The SysTick handler restores the normal period at that
+ * interrupt (re-anchoring costs the interrupt latency, a few cycles). RVR is
+ * never changed while a loaded period runs, so CVR reads stay exact. */
+static uint8_t g_systick_stretched;
+#define ST_ON (SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE)
+#define ST_OFF (SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT)
+
+static void systick_load(uint32_t cycles)
+{
+    SYSTICK->CSR = ST_OFF;
+    SYSTICK->RVR = cycles - 1u;
+    SYSTICK->CVR = 0;
+    SYSTICK->CSR = ST_ON;
+}
+
+static void tickless_sleep(uint32_t ticks)
+{
+    const uint32_t P = g_tick_cycles;
+    uint32_t max_ticks = (0xFFFFFFu - P) / P + 1u;
+    if (ticks > max_ticks)
+        ticks = max_ticks;
+    SYSTICK->CSR = ST_OFF; /* stop: CVR holds the cycles left in this tick */
+    uint32_t c = SYSTICK->CVR;
+    if ((SCB->ICSR & SCB_ICSR_PENDSTSET) || c == 0) {
+        SYSTICK->CSR = ST_ON;
+        return;
+    }
+    uint32_t load = c + (ticks - 1u) * P;
+    systick_load(load);
+    g_systick_stretched = 1;
+    cm_dsb();
+    cm_wfi();
+    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
+        ms_ticks += ticks - 1u; /* slept to the end: the pending SysTick adds the last tick */
+        return;
+    }
+    /* Woken early by another interrupt: count the whole ticks, load the rest. */
+    SYSTICK->CSR = ST_OFF;
+    uint32_t elapsed = load - SYSTICK->CVR;
+    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
+        ms_ticks += ticks - 1u;
+        SYSTICK->CSR = ST_ON;
+        return;
+    }
+    ms_ticks += elapsed / P;
+    systick_load(P - elapsed % P);
+}
+
 void SysTick_Handler(void)
 {
     uint32_t s = ms_lock();
+    if (g_systick_stretched) {
+        g_systick_stretched = 0;
+        systick_load(g_tick_cycles);
+    }
     ms_ticks++;
-    tick_announce();
     ms_thread_t *c = ms_current;
+    if (c && c->state == MS_STATE_RUNNING)
+        stack_check(c, cm_get_psp());
+    tick_announce();
     if (c && c->state == MS_STATE_RUNNING && g_ready[c->prio] == c && c->rq_next != c) {
         if (c->slice_left > 1) {
             c->slice_left--;
@@ -270,49 +332,6 @@ void SysTick_Handler(void)
     }
     ms_reschedule();
     ms_unlock(s);
-}
-
-/* Idle with nothing due for `ticks` ticks (lock held): stretch the SysTick
- * period so its next interrupt is the tick of the earliest deadline, WFI,
- * then put back the normal period and account the ticks that passed. */
-static void tickless_sleep(uint32_t ticks)
-{
-    const uint32_t P = g_tick_cycles;
-    uint32_t max_ticks = (0xFFFFFFu - P) / P + 1u;
-    if (ticks > max_ticks)
-        ticks = max_ticks;
-    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT; /* stop */
-    uint32_t c = SYSTICK->CVR;
-    if (SCB->ICSR & SCB_ICSR_PENDSTSET || c == 0) {
-        SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
-        return;
-    }
-    uint32_t load = c + (ticks - 1u) * P;
-    SYSTICK->RVR = load - 1u;
-    SYSTICK->CVR = 0;
-    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
-    SYSTICK->RVR = P - 1u; /* used from the next reload on */
-    cm_dsb();
-    cm_wfi();
-    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
-        /* Slept to the end: the pending SysTick adds the last tick. */
-        ms_ticks += ticks - 1u;
-        return;
-    }
-    /* Woken early by another interrupt: count whole ticks, realign. */
-    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT;
-    uint32_t elapsed = load - SYSTICK->CVR;
-    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
-        ms_ticks += ticks - 1u;
-        SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
-        return;
-    }
-    uint32_t done = elapsed / P, into = elapsed % P;
-    ms_ticks += done;
-    SYSTICK->RVR = P - into - 1u;
-    SYSTICK->CVR = 0;
-    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
-    SYSTICK->RVR = P - 1u;
 }
 
 static void reap(void)

@@ -213,6 +213,16 @@ def test_stepping_a_wfi_sleeps_until_the_tick_that_wakes_the_core(gdb, serve):
     assert 0 < t2 - t1 <= PS_PER_MS                     # slept until the next 1 ms tick
 
 
+def test_breakpoint_right_after_a_wfi_leaves_the_core_awake(gdb, serve):
+    srv, emu, m, elf = serve("systick_rate")
+    wfi = _wfi_in(m, "run_phase")
+    out = run_gdb(gdb, elf, srv.port, f"break *0x{wfi + 2:x}", "continue", "monitor time",
+                  "stepi", "monitor time", "info registers pc")
+    (_, c0, _), (_, c1, _) = monitor_times(out)
+    assert c1 - c0 == 1                                  # executed the load, no sleep
+    assert reg_value(out, "pc") in (wfi + 4, wfi + 6)   # one instruction after the wfi+2 one
+
+
 def test_next_steps_over_a_call_and_hbreak_rwatch_stop_in_the_isr(gdb, serve):
     srv, emu, m, elf = serve("systick_rate")
     out = run_gdb(gdb, elf, srv.port, "break main", "continue", "next", "next",

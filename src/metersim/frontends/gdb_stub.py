@@ -122,7 +122,6 @@ class _Connection:
         self.sock = sock
         self.buf = bytearray()
         self.no_ack = False
-        self.interrupt = False
         self._last = b""
         self._should_stop = should_stop
 
@@ -156,8 +155,7 @@ class _Connection:
                 b = buf.pop(0)
                 if b == 0x2D and self._last:  # '-': resend
                     self.sock.sendall(self._last)
-                elif b == 0x03:
-                    self.interrupt = True
+                # '+' acks, and a ^C that raced with a stop reply, are dropped
             end = buf.find(b"#")
             if buf and end >= 0 and len(buf) >= end + 3:
                 payload = bytes(buf[1:end])
@@ -245,6 +243,7 @@ class GdbServer:
         self._watch: dict[tuple[int, int, int], int] = {}  # (type, addr, len) -> hook
         self._stop: tuple | None = None              # reason set by hooks while running
         self._skip: tuple[int, int] | None = None    # (pc, instructions) not to stop at
+        self._code_stop = False                      # a code hook ended the last run
         self._last_stop = f"T{SIGTRAP:02x}thread:1;"
         self._chunk_ps = PS_PER_MS
 
@@ -278,7 +277,9 @@ class GdbServer:
                     continue
                 sock, addr = self._listener.accept()
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                self._running_detached = False
+                if self._running_detached:  # the attach halts the running firmware
+                    self._running_detached = False
+                    self._last_stop = f"T{SIGTRAP:02x}thread:1;"
                 self.sessions += 1
                 log.info("%s: GDB client %s:%d attached; target halted at PC 0x%08x (%s)",
                          self.machine.name, addr[0], addr[1], self.cpu.pc, self._where())
@@ -645,6 +646,7 @@ class GdbServer:
         self.emulation.request_stop()
         nat._limit.value = max(nat.executed - 1, 0)
         self.cpu.uc.emu_stop()
+        self._code_stop = True
 
     def _on_watch(self, uc, access, address, size, value, key) -> None:
         kind, start, length = key
@@ -678,6 +680,7 @@ class GdbServer:
                               "restarts it\n")
                 return self._set_last(f"T{SIGSEGV:02x}thread:1;")
             self._stop = None
+            self._code_stop = False
             pc = cpu.pc
             self._skip = (pc, cpu.instructions) if pc in self._bp_hooks else None
         try:
@@ -702,6 +705,10 @@ class GdbServer:
             self._stop = ("error", None)
         finally:
             self._skip = None
+            if self._code_stop:
+                # Stopped before an instruction, so the core is awake. (The engine takes an
+                # early slice end at the instruction after a `wfi` for the WFI itself.)
+                cpu.halted = False
         return self._set_last(self._stop_reply())
 
     def _run(self, keep_going: Callable[[], bool]) -> None:

@@ -54,6 +54,25 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
 
 
+class KeywordError(MetersimError):
+    """A keyword failed; Robot shows the message alone, as Renode's KeywordException."""
+
+    ROBOT_SUPPRESS_NAME = True
+
+
+def _errors(method):
+    """metersim errors reach Robot as their message, without the exception class name."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except MetersimError as exc:
+            if getattr(exc, "ROBOT_SUPPRESS_NAME", False):
+                raise
+            raise KeywordError(str(exc)) from exc
+    return wrapper
+
+
 def _recorded(method):
     """Keywords that change the emulation are remembered so `Provides` can replay them."""
     @functools.wraps(method)
@@ -61,7 +80,7 @@ def _recorded(method):
         result = method(self, *args, **kwargs)
         self._recipe.append((method.__name__, args, kwargs))
         return result
-    return wrapper
+    return _errors(wrapper)
 
 
 @library(scope="SUITE", version=__version__, doc_format="ROBOT")
@@ -291,6 +310,7 @@ class MetersimLibrary:
         self.monitor.execute("start")
 
     @keyword
+    @_errors
     def reset_emulation(self) -> None:
         """Drops every machine, tester and hub and starts from an empty emulation.
 
@@ -311,12 +331,14 @@ class MetersimLibrary:
         self.monitor.run_for(ps)
 
     @keyword
+    @_errors
     def get_virtual_time(self) -> float:
         """Returns the emulation's virtual time in seconds."""
         return self.emulation.now_ps / PS_PER_S
 
     # ------------------------------------------------------------------ snapshots (replay)
     @keyword
+    @_errors
     def provides(self, name: str, type: str | None = None) -> None:  # noqa: A002 - Renode's name
         """Remembers the state reached so far under ``name`` for ``Requires``.
 
@@ -328,6 +350,7 @@ class MetersimLibrary:
         self._provided[name] = list(self._recipe)
 
     @keyword
+    @_errors
     def requires(self, name: str) -> None:
         """Resets the emulation and rebuilds the state a ``Provides  name`` recorded."""
         if name not in self._provided:
@@ -373,6 +396,7 @@ class MetersimLibrary:
         return t.tester_id
 
     @keyword
+    @_errors
     def set_default_uart_timeout(self, timeout: str) -> None:
         """Sets the timeout of testers created afterwards and of the existing ones."""
         duration_ps(timeout)
@@ -381,6 +405,7 @@ class MetersimLibrary:
             t.timeout_ps = duration_ps(timeout)
 
     @keyword
+    @_errors
     def set_default_tester(self, testerId: int) -> None:  # noqa: N803 - Renode's argument name
         """Makes ``testerId`` the tester used when a keyword gets no ``testerId``."""
         self._tester(testerId)
@@ -462,6 +487,7 @@ class MetersimLibrary:
             t.wait_for_line(data, include_unfinished_line=True)
 
     @keyword
+    @_errors
     def register_failing_uart_string(self, pattern: str, treatAsRegex: bool = False,  # noqa: N803
                                      testerId: int | None = None) -> None:  # noqa: N803
         """Makes every later wait on the tester fail when a line containing ``pattern``
@@ -469,12 +495,14 @@ class MetersimLibrary:
         self._tester(testerId).register_failing_string(pattern, treatAsRegex)
 
     @keyword
+    @_errors
     def unregister_failing_uart_string(self, pattern: str, treatAsRegex: bool = False,  # noqa: N803
                                        testerId: int | None = None) -> None:  # noqa: N803
         """Removes a string registered with ``Register Failing Uart String``."""
         self._tester(testerId).unregister_failing_string(pattern, treatAsRegex)
 
     @keyword
+    @_errors
     def get_terminal_tester_report(self, testerId: int | None = None) -> str:  # noqa: N803
         """Returns the last lines the tester saw and the path of its full log."""
         return self._tester(testerId).report()
@@ -520,11 +548,13 @@ class MetersimLibrary:
         self._logs().should_not_be_in_log(pattern, timeout, treatAsRegex)
 
     @keyword
+    @_errors
     def register_failing_log_string(self, pattern: str, treatAsRegex: bool = False) -> None:  # noqa: N803
         """Makes log waits fail when an entry containing ``pattern`` appears."""
         self._logs().failing.append((pattern, bool(treatAsRegex)))
 
     @keyword
+    @_errors
     def clear_log_tester_history(self) -> None:
         """Forgets the log entries collected so far."""
         self._logs().clear()

@@ -4,6 +4,8 @@
     server.start()                 # serves in a thread; or server.serve_forever()
     $ gdb-multiarch build/fw/f413rg/hello.elf -ex "target remote :3333"
 
+`metersim gdb ELF [--platform REPL] [--port N]` is `main_gdb` (arguments: `add_gdb_arguments`).
+
 Protocol: GDB manual, appendix E "GDB Remote Serial Protocol" (packets, stop replies, binary
 escapes, no-ack mode, qXfer, vCont, Z/z) and "Target Descriptions" (gdb_target_xml.py). The
 packet set is Renode's (renode-compatibility.md section 8) plus `G` and `QStartNoAckMode`.

@@ -16,6 +16,16 @@ pytest_plugins = ["pytester"]
 PLUGIN = "metersim.frontends.pytest_plugin"
 
 
+def _plugin_args() -> list[str]:
+    """`-p` the plugin unless the installed package already loads it (pytest11 entry point):
+    pytest refuses the same plugin registered under two names."""
+    from importlib.metadata import entry_points
+
+    if any(ep.value == PLUGIN for ep in entry_points(group="pytest11")):
+        return []
+    return ["-p", PLUGIN]
+
+
 @pytest.fixture
 def run(pytester, firmware):
     firmware("f413rg", "hello")   # fails clearly when the firmware is not built
@@ -24,7 +34,7 @@ def run(pytester, firmware):
     def go(source: str, *args: str):
         pytester.makepyfile(test_user=source)
         art = pytester.path / "art"
-        return pytester.runpytest_inprocess("-p", PLUGIN, "--metersim-trace-dir", str(art),
+        return pytester.runpytest_inprocess(*_plugin_args(), "--metersim-trace-dir", str(art),
                                             "-p", "no:cacheprovider",
                                             "-W", "ignore::pytest.PytestAssertRewriteWarning",
                                             *args), art
@@ -169,7 +179,7 @@ def test_bad_marker_and_bad_option_are_clear_errors(run, pytester):
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*unknown argument 'platfrom'*",
                                  "*the `machine` fixture needs a platform*"])
-    bad = pytester.runpytest_inprocess("-p", PLUGIN, "--metersim-log-level", "loud")
+    bad = pytester.runpytest_inprocess(*_plugin_args(), "--metersim-log-level", "loud")
     assert bad.ret != 0
     assert "unknown log level 'loud'" in bad.stderr.str() + bad.stdout.str()
 

@@ -132,6 +132,25 @@ def suite_result(tmp_path_factory, firmware):
             Register Failing Uart String    uptime 2
             Wait For Line On Uart    bye    timeout=6
 
+        Provider With Expected Failure
+            Hello
+            Run Keyword And Expect Error    *did not appear*
+            ...    Wait For Line On Uart    uptime 9 s    timeout=1.5
+            Provides    after-timeout
+
+        Requirer Gets The Same State
+            Requires    after-timeout
+            ${t}=    Get Virtual Time
+            Should Be Equal As Numbers    ${t}    1.5
+            # the failed wait consumed nothing: the lines before 1.5 s are still there
+            ${l}=    Wait For Next Line On Uart
+            Should Be Equal    ${l.line}    metersim hello on STM32F413RG (Cortex-M4F)
+            ${l}=    Wait For Line On Uart    uptime
+            Should Be Equal    ${l.line}    uptime 1 s
+            Should Be Equal As Numbers    ${l.timestamp}    1006.0911875
+            ${t}=    Get Virtual Time
+            Should Be Equal As Numbers    ${t}    1.5
+
         Power Cut Twice
             Hello
             Run For    10ms
@@ -208,6 +227,12 @@ def test_failing_string_aborts_the_wait(suite_result):
     assert t.status == "FAIL"
     assert t.message.startswith("failing string >>uptime 2<< seen on m:usart1 at 2.006091 s "
                                 "while waiting for a line containing >>bye<<")
+
+
+def test_requires_replays_the_provided_state_including_failed_waits(suite_result):
+    assert _test(suite_result, "Provider With Expected Failure").status == "PASS"
+    t = _test(suite_result, "Requirer Gets The Same State")
+    assert t.status == "PASS", t.message
 
 
 def test_power_cut_twice_is_refused(suite_result):

@@ -77,9 +77,14 @@ def _recorded(method):
     """Keywords that change the emulation are remembered so `Provides` can replay them."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        result = method(self, *args, **kwargs)
-        self._recipe.append((method.__name__, args, kwargs))
-        return result
+        # Failed steps count too: a wait that timed out still ran the emulation.
+        failed = True
+        try:
+            result = method(self, *args, **kwargs)
+            failed = False
+            return result
+        finally:
+            self._recipe.append((method.__name__, args, kwargs, failed))
     return _errors(wrapper)
 
 
@@ -126,8 +131,8 @@ class MetersimLibrary:
         self._default_tester: int | None = None
         self._default_timeout: Any = 8
         self._log_tester: LogTester | None = None
-        self._recipe: list[tuple[str, tuple, dict]] = []
-        self._provided: dict[str, list[tuple[str, tuple, dict]]] = {}
+        self._recipe: list[tuple[str, tuple, dict, bool]] = []
+        self._provided: dict[str, list[tuple[str, tuple, dict, bool]]] = {}
         self._powered_off: set[str] = set()
 
     # ------------------------------------------------------------------ listener (v3)
@@ -359,12 +364,18 @@ class MetersimLibrary:
                              "earlier in this suite)")
         steps = self._provided[name]
         self._reset()
-        for method, args, kwargs in steps:
+        for method, args, kwargs, failed in steps:
             try:
                 getattr(self, method)(*args, **kwargs)
             except Exception as exc:
+                if failed:
+                    continue      # it failed the first time too (an expected error)
                 raise MetersimError(f"Requires {name!r}: replaying {method}{args} failed: "
                                     f"{exc}") from exc
+            else:
+                if failed:
+                    raise MetersimError(f"Requires {name!r}: {method}{args} failed when "
+                                        "recorded but passed on replay; the state differs")
 
     # ------------------------------------------------------------------ UART
     @keyword

@@ -1,6 +1,6 @@
 #include "ms_heap.h"
 
-#define ALIGN8(x) (((x) + 7u) & ~7u)
+#define ALIGN8(x) (((x) + 7u) & ~(__typeof__(x))7u)
 #define MIN_BLOCK 16u
 
 void ms_heap_init(ms_heap_t *h, void *mem, uint32_t size)

@@ -44,4 +44,4 @@ $(foreach t,$(RTOS_TARGETS),$(eval $(call RTOS_TARGET_RULES,$(t))))
 $(foreach t,$(RTOS_TARGETS),$(foreach p,$(RTOS_TESTS),$(eval $(call RTOS_PROGRAM_RULES,$(t),$(p)))))
 
 .PHONY: rtos
-rtos: $(foreach t,$(RTOS_TARGETS),$(foreach p,$(RTOS_TESTS),$(OUT)/$(t)/$(p).elf) $(OUT)/$(t)/rtos_kernel.size.txt)
+rtos: $(foreach t,$(RTOS_TARGETS),$(foreach p,$(RTOS_TESTS),$(OUT)/$(t)/$(p).elf $(OUT)/$(t)/$(p).size.txt) $(OUT)/$(t)/rtos_kernel.size.txt)

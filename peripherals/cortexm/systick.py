@@ -34,6 +34,8 @@ class SysTick:
         self._start_ps = 0         # time of that start
         self._event = None
         self._hz = 0
+        self._last_wrap = None
+        self._reload = 0
 
     # -- clocking ---------------------------------------------------------------------------
     def _rate(self) -> int:
@@ -59,6 +61,8 @@ class SysTick:
         self._cvr_at_start = cvr
         self._start_ps = self._clock.now_ps
         self._hz = self._rate()
+        self._last_wrap = None     # tick index (since the start) of the last wrap to 0
+        self._reload = self.rvr    # RVR loaded after that wrap
         if self.running and self._hz > 0:
             # The counter decrements each tick and reaches 0 after cvr ticks; from 0 the next
             # tick reloads RVR, so later wraps come every RVR+1 ticks. RVR=0 stops it.
@@ -74,6 +78,10 @@ class SysTick:
         if not self.running:
             return
         self.csr |= CSR_COUNTFLAG
+        self._last_wrap = ticks
+        # The counter reloads RVR on the next tick; a later RVR write only applies at the
+        # following reload (ARMv7-M B3.3.1), so CVR reads use the value loaded here.
+        self._reload = self.rvr
         if self.csr & CSR_TICKINT:
             self._pend()
         if self.rvr:
@@ -84,13 +92,16 @@ class SysTick:
         if not self.running or self._hz <= 0:
             return self._cvr_at_start
         elapsed = self._ticks_since_start(self._clock.now_ps)
-        if elapsed <= self._cvr_at_start:
-            return self._cvr_at_start - elapsed
-        period = self.rvr + 1
-        if self.rvr == 0:
+        if self._last_wrap is None:
+            if elapsed <= self._cvr_at_start:
+                return self._cvr_at_start - elapsed
+            last_wrap, reload = self._cvr_at_start, self.rvr
+        else:
+            last_wrap, reload = self._last_wrap, self._reload
+        k = elapsed - last_wrap
+        if k <= 0 or reload == 0:
             return 0
-        into = (elapsed - self._cvr_at_start - 1) % period
-        return self.rvr - into
+        return reload - (k - 1) % (reload + 1)
 
     def on_clock_change(self) -> None:
         """HCLK changed: keep the current count, continue at the new rate."""

@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   metersim run platforms/scenes/hello_f413.resc --for 3s   run a Renode-style scene
   metersim console platforms/scenes/two_boards.resc        interactive monitor
   metersim platform show platforms/cpus/stm32f413.repl
+  metersim gdb build/fw/f413rg/hello.elf --port 3333   then: gdb-multiarch -ex 'target remote :3333'
   metersim bench cpu --json                       metersim vs QEMU MIPS, checksums compared
   metersim bench idle --json                      WFI + 1 kHz SysTick for 60 virtual seconds
   metersim demo                                   the demo that `make demo` runs
@@ -88,6 +89,11 @@ def _cmd_console(args) -> int:
     return main_console(args)
 
 
+def _cmd_gdb(args) -> int:
+    from metersim.frontends.gdb_stub import main_gdb
+    return main_gdb(args)
+
+
 def _cmd_platform(args) -> int:
     from metersim.platform_show import show_platform
     print(show_platform(args.file, search_paths=args.include or None, show_all=args.all))
@@ -138,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("-e", "--execute", action="append", metavar="COMMAND")
     c.set_defaults(fn=_cmd_console)
+
+    g = sub.add_parser("gdb", help="serve a firmware to gdb-multiarch", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    from metersim.frontends.gdb_stub import add_gdb_arguments
+    add_gdb_arguments(g)
+    g.set_defaults(fn=_cmd_gdb)
 
     pl = sub.add_parser("platform", help="platform descriptions")
     plsub = pl.add_subparsers(dest="platform_command", required=True)

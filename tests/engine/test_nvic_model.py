@@ -132,3 +132,20 @@ def test_cpuid_and_ccr_reset_values():
     nv.cfsr = N.BFSR_PRECISERR | N.UFSR_UNDEFINSTR
     nv.write(0xD28, 4, N.BFSR_PRECISERR)          # write-one-to-clear
     assert nv.read(0xD28, 4) == N.UFSR_UNDEFINSTR
+
+
+def test_systick_rvr_written_mid_period_applies_at_the_next_reload():
+    clock, machine, nv = make(hclk=1_000_000)     # 1 tick = 1 us
+    us = 1_000_000
+    nv.write(0x14, 4, 999)                        # 1 ms periods
+    nv.write(0x18, 4, 0)
+    nv.write(0x10, 4, 0b101)                      # enable, core clock, no interrupt
+    clock.run_for(1000 * us + 100 * us)           # first wrap at 1 ms, 100 us into period 2
+    assert nv.read(0x18, 4) == 999 - 99
+    nv.write(0x14, 4, 4999)                       # new RVR: the running period is unchanged
+    clock.run_for(400 * us)
+    assert nv.read(0x18, 4) == 999 - 499
+    clock.run_for(600 * us)                       # wrap at 2 ms, reload 4999
+    assert nv.read(0x18, 4) == 4999 - 99
+    clock.run_for(2000 * us)
+    assert nv.read(0x18, 4) == 4999 - 2099

@@ -291,13 +291,15 @@ class CortexM:
             self._mmio_fault = None
             self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
             return
-        if done < n or nat.executed <= nat._limit.value:
-            # Stopped early without an error: WFI halts the core (unicorn returns normally).
+        if done and nat.executed <= nat._limit.value:
+            # unicorn returned without reaching the slice limit and without an error: the last
+            # instruction was a WFI that halted the core. (A stop by the limit leaves the
+            # counter one past it, so a breakpoint right after a WFI is not mistaken for one.)
             pc = nat.rd(A.UC_ARM_REG_PC)
             is_wfi = self._wfi_at.get(pc)
             if is_wfi is None:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
-            if done and is_wfi:
+            if is_wfi:
                 self.halted = True
 
     def _halfword(self, addr: int) -> int:

@@ -110,6 +110,8 @@ class Emulation:
         last_now = self.clock._now
         pace_wall0, pace_virt0 = start_wall, self.clock._now
         self._stop_requested = False
+        for m in self.machines:  # a stop asked during an earlier run is spent
+            m.cpu._break_requested = False
         try:
             while self.clock._now < t_end_ps:
                 for poll in self.pollers:

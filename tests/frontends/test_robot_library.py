@@ -260,3 +260,57 @@ def test_repository_suites_pass(tmp_path, firmware):
     finally:
         os.chdir(cwd)
     assert rc == 0, stdout.getvalue()[-3000:]
+
+
+def test_old_style_renode_suite_runs_with_the_renode_keywords_resource(tmp_path, firmware):
+    """A suite written for `renode-test` with `Resource ${RENODEKEYWORDS}`."""
+    from pathlib import Path
+
+    firmware("f103rb", "hello")
+    repo = Path(__file__).resolve().parents[2]
+    suite = tmp_path / "old_style.robot"
+    suite.write_text(textwrap.dedent("""\
+        *** Settings ***
+        Suite Setup       Setup
+        Suite Teardown    Teardown
+        Test Setup        Reset Emulation
+        Test Teardown     Test Teardown
+        Resource          ${RENODEKEYWORDS}
+
+        *** Test Cases ***
+        Should Print Uptime
+            Execute Command    mach create
+            Execute Command    machine LoadPlatformDescription @platforms/cpus/stm32f103rb.repl
+            Execute Command    sysbus LoadELF @build/fw/f103rb/hello.elf
+            Create Terminal Tester    sysbus.usart1
+            Start Emulation
+            Wait For Line On Uart    uptime 2 s
+
+        Should Fail And Report
+            Execute Command    mach create
+            Execute Command    machine LoadPlatformDescription @platforms/cpus/stm32f103rb.repl
+            Execute Command    sysbus LoadELF @build/fw/f103rb/hello.elf
+            Create Terminal Tester    sysbus.usart1
+            Wait For Line On Uart    uptime 2 s    timeout=1
+        """))
+    stdout = io.StringIO()
+    robot.run(str(suite), outputdir=str(tmp_path), log="NONE", report="NONE", stdout=stdout,
+              stderr=stdout,
+              variable=[f"RENODEKEYWORDS:{repo / 'robot' / 'renode-keywords.resource'}"])
+    result = ExecutionResult(str(tmp_path / "output.xml"))
+    tests = {t.name: t for t in result.suite.all_tests}
+    assert tests["Should Print Uptime"].status == "PASS", tests["Should Print Uptime"].message
+    failed = tests["Should Fail And Report"]
+    assert failed.status == "FAIL"
+    # the teardown logged the tester's report
+    messages = [m.message for kw in [failed.teardown] for m in _messages(kw)]
+    assert any("terminal tester 0: last 2 of 2 lines seen on machine-0:usart1" in m
+               for m in messages), messages
+
+
+def _messages(item):
+    for child in getattr(item, "body", []):
+        if getattr(child, "type", "") == "MESSAGE":
+            yield child
+        else:
+            yield from _messages(child)

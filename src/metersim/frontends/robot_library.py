@@ -518,6 +518,14 @@ class MetersimLibrary:
         """Returns the last lines the tester saw and the path of its full log."""
         return self._tester(testerId).report()
 
+    @keyword
+    @_errors
+    def log_terminal_tester_reports(self) -> None:
+        """Logs, for every terminal tester, the last lines it saw and its log file."""
+        for t in self._testers:
+            if not t.closed:
+                logger.info(f"terminal tester {t.tester_id}: {t.report()}")
+
     # ------------------------------------------------------------------ log
     @keyword
     @_recorded

@@ -140,3 +140,19 @@ def test_two_machines_share_one_clock_without_disturbing_each_other(firmware):
     for target, cap in caps.items():
         assert [(ln.text, ln.start_ps) for ln in cap.lines] == alone[target]
     assert any(t.startswith("uptime 2 s") for t in caps["f103rb"].line_texts())
+
+
+def test_power_cut_stops_the_core_and_power_on_reboots_it(firmware):
+    emu, m, cap = boot(firmware, "f413rg", "hello")
+    emu.run_for("1.5s")
+    assert cap.line_texts().count("uptime 1 s") == 1
+    m.power_off()
+    executed = m.cpu.instructions
+    emu.run_for("3s")
+    assert m.cpu.instructions == executed          # nothing runs without power
+    assert not any(t.startswith("uptime 2") for t in cap.line_texts())
+    m.power_on()
+    assert m.last_reset_cause == "por"
+    emu.run_for("1.2s")
+    banners = [t for t in cap.line_texts() if t.startswith("metersim hello")]
+    assert len(banners) == 2 and cap.line_texts()[-1] == "uptime 1 s"

@@ -255,15 +255,19 @@ class CortexM:
                 if self.fault is not None:
                     return
             if self.halted:
-                c = -(-(end_ps - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles
-                if c > self.cycles:
-                    self.idle_cycles += c - self.cycles
-                    self.cycles = c
+                self.idle_to(end_ps)
                 return
             n = self.cycles_at_time(end_ps) - self.cycles
             if n <= 0:
                 return
             self._run_slice(n, end_ps)
+
+    def idle_to(self, t_ps: int) -> None:
+        """Let time pass without executing (core asleep or unpowered)."""
+        c = -(-(t_ps - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles
+        if c > self.cycles:
+            self.idle_cycles += c - self.cycles
+            self.cycles = c
 
     def _run_slice(self, n: int, end_ps: int) -> None:
         nat = self.nat

@@ -78,8 +78,8 @@ class Emulation:
         clock = self.clock
         now = clock._now
         machines = self.machines
-        if len(machines) > 1 and not all(m.cpu.halted and not m.cpu.nvic.pending_set
-                                          for m in machines):
+        if len(machines) > 1 and not all((m.cpu.halted and not m.cpu.nvic.pending_set)
+                                          or not m.powered for m in machines):
             quantum = self.quantum_ps
         else:
             # One core, or every core asleep: nothing can run ahead, jump to the next event.
@@ -91,8 +91,10 @@ class Emulation:
         self._horizon = target
         if target > now:
             for m in self.machines:
-                if m.cpu.fault is None:
+                if m.cpu.fault is None and m.powered:
                     m.cpu.run_until(target, self._get_horizon)
+                elif not m.powered:
+                    m.cpu.idle_to(target)
                 if self._stop_requested or self._fault is not None:
                     break
             target = min(self._horizon, target)

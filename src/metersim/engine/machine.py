@@ -34,6 +34,7 @@ class Machine:
         self.reset_count = 0
         self.last_reset_cause = "por"
         self._finalized = False
+        self.powered = True
         self._bus_errors_logged: set[int] = set()
         self.clocks.subscribe("HCLK", self.cpu.set_frequency)
 
@@ -154,6 +155,33 @@ class Machine:
 
     def reset(self) -> None:
         self.reset_pending = "pin"
+        self.perform_reset()
+
+    # -- power ------------------------------------------------------------------------------
+    def power_off(self) -> None:
+        """Cut the supply now: the core stops where it is, and every model with a
+        `power_off()` (flash mid-program, EEPROM mid-write...) suffers the cut its own way."""
+        if not self.powered:
+            return
+        self.powered = False
+        log.info("[%s] %s: power off", format_time(self.clock.now_ps), self.name)
+        for p in self.peripherals.values():
+            hook = getattr(p, "power_off", None)
+            if hook is not None:
+                hook()
+        self.cpu.break_run()
+
+    def power_on(self) -> None:
+        """Restore the supply: models with `power_on()` recover, then a power-on reset."""
+        if self.powered:
+            return
+        self.powered = True
+        log.info("[%s] %s: power on", format_time(self.clock.now_ps), self.name)
+        for p in self.peripherals.values():
+            hook = getattr(p, "power_on", None)
+            if hook is not None:
+                hook()
+        self.reset_pending = "por"
         self.perform_reset()
 
     # -- events from the core ---------------------------------------------------------------

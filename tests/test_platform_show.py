@@ -34,7 +34,7 @@ def test_f4_report_lists_usart1_with_address_irq_and_status():
     assert row(report, "flash")[2:4] == ["0x08000000-0x081FFFFF", "0x200000"]
     assert row(report, "exti")[5] == \
         "[0-4,16-18,22] -> nvic@[6-10,1,41-42,3], [5-9] -> nvicInput23@[0-4], [10-15] -> nvicInput40@[0-5]"
-    assert row(report, "cpu")[2:5] == ["sysbus", "-", "no model"]
+    assert row(report, "cpu")[2:5] == ["sysbus", "-", "core"]
     assert row(report, "nvicInput23")[2:] == ["(not on a bus)", "-", "no model", "-> nvic@23"]
 
 
@@ -49,16 +49,18 @@ def test_rows_are_sorted_by_address_and_columns_aligned():
             addrs.append(int(m.group(1), 16))
     assert len(addrs) > 50 and addrs == sorted(addrs)
     col = lines[header].index("STATUS")
-    assert lines[header + 1][col:].split()[0] in ("modelled", "tagged")
+    assert lines[header + 1][col:].split()[0] in ("modelled", "tagged", "memory")
 
 
 def test_tags_and_summary():
     report = show_platform(str(F4), [UPSTREAM], lookup=fake_lookup)
     assert re.search(r"0x40021000-0x40021003\s+GPIOE_MODER\s+0xFFFFFFFF\s+in gpioPortE", report)
     assert re.search(r"0x50000010-0x5000003F\s+USB:RESET\s+0x80000000", report)
-    # 60 typed entries (sysbus is not one): nvic + 5 UARTs modelled by the fake registry;
-    # cpu and the two CombinedInputs have neither a model nor a bus address
-    assert report.rstrip().endswith("60 peripherals: 6 modelled, 51 tagged, 3 without a model or bus address; 3 tags")
+    # 60 typed entries (sysbus is not one): nvic + 5 UARTs modelled by the fake registry, plus
+    # the two bit-band aliases the engine provides; 5 memory regions; the core; the two
+    # CombinedInputs have neither a model nor a bus address
+    assert report.rstrip().endswith("60 peripherals: 8 modelled, 44 tagged, 5 memory regions, "
+                                    "1 core, 2 without a model or bus address; 3 tags")
 
 
 def test_bus_attached_devices_show_their_bus_and_warnings(tmp_path):

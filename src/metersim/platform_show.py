@@ -161,19 +161,29 @@ def _table(rows: list[list[str]], header: list[str]) -> list[str]:
     return out
 
 
+# Types the engine itself provides (no Python model class): memory, the core, bit-band aliases.
+ENGINE_TYPES = {
+    "Memory.MappedMemory": "memory",
+    "Memory.ArrayMemory": "memory",
+    "CPU.CortexM": "core",
+    "Miscellaneous.BitBanding": "modelled",
+}
+
+
 def render_platform(platform: Platform, lookup: Lookup | None = None, show_all: bool = False) -> str:
     """The report for an already loaded platform (see the module docstring)."""
     lookup = lookup or _registry_lookup
     periph = sorted(platform.peripherals(), key=lambda e: _sort_key(platform, e))
     rows: list[list[str]] = []
-    counts = {"modelled": 0, "tagged": 0, "no model": 0}
+    counts = {"modelled": 0, "memory": 0, "core": 0, "tagged": 0, "no model": 0}
     footnote = False
     spans: list[tuple[int, int, str]] = []
     for e in periph:
         model = lookup(e.type_name) if e.type_name else None
         # Only something with a bus address can be stood in for by a tagged region.
         on_sysbus = any(r.parent == "sysbus" and r.address is not None for r in e.registrations)
-        status = "modelled" if model is not None else ("tagged" if on_sysbus else "no model")
+        status = ENGINE_TYPES.get(e.type_name or "") or (
+            "modelled" if model is not None else ("tagged" if on_sysbus else "no model"))
         counts[status] += 1
         conns = format_connections(platform, e, show_all)
         regs = e.registrations or [None]
@@ -231,7 +241,8 @@ def render_platform(platform: Platform, lookup: Lookup | None = None, show_all: 
     if warnings:
         lines += ["", "Warnings:"] + [f"  {w}" for w in warnings]
 
-    lines += ["", f"{len(periph)} peripherals: {counts['modelled']} modelled, {counts['tagged']} tagged"
+    lines += ["", f"{len(periph)} peripherals: {counts['modelled']} modelled, {counts['tagged']} tagged, "
+                  f"{counts['memory']} memory regions, {counts['core']} core"
                   + (f", {counts['no model']} without a model or bus address" if counts["no model"] else "")
                   + f"; {len(platform.tags)} tag{'s' if len(platform.tags) != 1 else ''}"]
     return "\n".join(lines) + "\n"

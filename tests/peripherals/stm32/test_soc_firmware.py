@@ -279,6 +279,7 @@ def test_iwdg_resets_after_its_timeout_and_csr_reports_it(firmware, target):
     assert f"iwdg started, timeout {timeout_ms} ms" in texts
     assert texts[-3:] == ["reset flags: iwdg pin", "reset by iwdg", "PASS"]
     assert m.reset_count == 1 and m.last_reset_cause == "iwdg"
+    assert m["iwdg"].expiries == 1 and not m["iwdg"].running   # a reset stops the watchdog
     # the second boot starts one timeout after the watchdog was started
     started = line_at(cap, r"iwdg started, timeout \d+ ms").start_ps
     second = [ln for ln in cap.lines if ln.text == banner][1].start_ps

@@ -133,7 +133,6 @@ class MetersimLibrary:
         self._log_tester: LogTester | None = None
         self._recipe: list[tuple[str, tuple, dict, bool]] = []
         self._provided: dict[str, list[tuple[str, tuple, dict, bool]]] = {}
-        self._powered_off: set[str] = set()
 
     # ------------------------------------------------------------------ listener (v3)
     def start_test(self, data, result) -> None:
@@ -192,7 +191,6 @@ class MetersimLibrary:
             self._monitor.close()
         self._monitor = None
         self._emulation = None
-        self._powered_off.clear()
 
     def _reset(self) -> None:
         self._close_all()
@@ -211,8 +209,7 @@ class MetersimLibrary:
                 self._log_tester.close()
                 self._log_tester = None
             self._emulation = self._monitor.emulation
-            self._powered_off.clear()
-
+    
     def _machine(self, name: str | None = None):
         mon = self.monitor
         if name:
@@ -582,19 +579,17 @@ class MetersimLibrary:
     @keyword
     @_recorded
     def power_cut(self, machine: str | None = None) -> None:
-        """Cuts the supply of a machine: its core stops and every peripheral returns to its
-        reset state; virtual time goes on for the rest of the emulation.
+        """Cuts the supply of a machine (the current one by default): its core stops where
+        it is and models that care (flash mid-program, EEPROM mid-write) suffer the cut;
+        virtual time goes on for the rest of the emulation.
 
         Not modelled yet: supply ramps, brown-out detection timing, RAM decay (SRAM keeps
-        its contents), backup domains on VBAT (they are reset too).
+        its contents).
         """
         m = self._machine(machine)
-        if m.name in self._powered_off:
+        if not m.powered:
             raise SetupError(f"Power Cut: {m.name} is already without power")
-        for p in m.peripherals.values():
-            p.reset()
-        m.cpu.halted = True      # nothing can wake it: the NVIC was reset with every IRQ off
-        self._powered_off.add(m.name)
+        m.power_off()
         logger.info(f"{m.name}: power cut at {format_time(self.emulation.now_ps)}")
 
     @keyword
@@ -603,9 +598,7 @@ class MetersimLibrary:
         """Restores the supply of a machine cut by ``Power Cut``: it goes through a
         power-on reset (reset cause ``por``) and boots its firmware again."""
         m = self._machine(machine)
-        if m.name not in self._powered_off:
+        if m.powered:
             raise SetupError(f"Power Restore: {m.name} has power (use Power Cut first)")
-        self._powered_off.discard(m.name)
-        m.reset_pending = "por"
-        m.perform_reset()
+        m.power_on()
         logger.info(f"{m.name}: power restored at {format_time(self.emulation.now_ps)}")

@@ -84,6 +84,7 @@ class CortexM:
         self._mmio_fault: tuple[int, bool, int] | None = None
         self._unmapped: tuple[int, int] | None = None
         self._break_requested = False
+        self._rom_store_accepted = False
         self.fault: FirmwareFault | None = None  # set when the core stopped on a fault
         self.exceptions_taken = 0
         self._rd_masks = self.nat.batch_reader(_MASK_REGS)
@@ -333,6 +334,12 @@ class CortexM:
                 pass  # hints: no-ops
             else:
                 self._fault(N.USAGEFAULT, N.UFSR_UNDEFINSTR, return_pc=pc)
+        elif code == UC_ERR_WRITE_PROT and self._rom_store_accepted:
+            self._rom_store_accepted = False
+            self._unmapped = None
+            hw = self._halfword(pc)
+            size = 4 if (hw >> 11) in (0x1D, 0x1E, 0x1F) else 2  # 32-bit Thumb-2 encoding
+            nat.wr(A.UC_ARM_REG_PC, (pc + size) | 1)
         elif code == UC_ERR_WRITE_PROT:
             self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc,
                         bfar=self._unmapped[0] if self._unmapped else 0)
@@ -370,10 +377,14 @@ class CortexM:
         return False
 
     def _on_write_prot(self, uc, access, address, size, value, _ud) -> bool:
+        """A CPU store into read-only memory (on-chip flash): the flash controller decides.
+
+        The store itself never lands: unicorn would write the read-only bytes if the hook
+        returned True, so the hook always refuses it; an accepted store is then skipped as a
+        completed instruction (`_on_stop_error`), a refused one is a BusFault."""
         handler = self.machine.sysbus.rom_write_handler(address)
-        if handler is not None and handler(address, size, value):
-            return True
         self._unmapped = (address, size)
+        self._rom_store_accepted = handler is not None and bool(handler(address, size, value))
         return False
 
     def bus_error_from_mmio(self, address: int, is_write: bool) -> None:

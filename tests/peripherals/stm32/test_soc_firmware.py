@@ -290,16 +290,6 @@ def test_iwdg_resets_after_its_timeout_and_csr_reports_it(firmware, target):
 
 # ---- 8. flash ---------------------------------------------------------------------------------------
 
-# The CPU's stores into the flash array reach it at once in the engine (unicorn performs the
-# store after the write-protection hook accepts it), so the flash controllers' rules are
-# bypassed: on the F1 every half-word program ends in PGERR, on the F4 a store without PG
-# writes the array. Reported to the engine owner; strict, so the fix flips these tests.
-ENGINE_FLASH_STORE_BUG = pytest.mark.xfail(
-    strict=True, reason="engine: stores into flash land in the array despite the flash "
-                        "controller (cpu.py _on_write_prot)")
-
-
-@ENGINE_FLASH_STORE_BUG
 def test_f103_flash_page_erase_half_word_program_and_pgerr(firmware):
     emu, m, cap = boot(firmware, "f103rb", "soc_flash")
     run_to_end(emu, cap, "soc_flash", "1s")
@@ -313,7 +303,6 @@ def test_f103_flash_page_erase_half_word_program_and_pgerr(firmware):
     assert m.sysbus.read_memory(0x0801FC00, 4) == bytes.fromhex("7856ffff")
 
 
-@ENGINE_FLASH_STORE_BUG
 def test_f413_flash_sector_erase_word_program_and_sequence_errors(firmware):
     emu, m, cap = boot(firmware, "f413rg", "soc_flash")
     run_to_end(emu, cap, "soc_flash", "2s")

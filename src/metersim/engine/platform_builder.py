@@ -74,8 +74,10 @@ _FALLBACK_SIZE = 0x400
 
 
 def snake_case(name: str) -> str:
-    """`systickFrequency` -> `systick_frequency`, `invertedAFPins` -> `inverted_af_pins`."""
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    """`systickFrequency` -> `systick_frequency`, `invertedAFPins` -> `inverted_af_pins`,
+    `numberOfAFs` -> `number_of_afs` (a plural acronym stays one word)."""
+    s = re.sub(r"([A-Z]{2,})s(?=[A-Z]|$)", r"\1S", name)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
     return s.lower()
 

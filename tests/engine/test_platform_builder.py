@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import build_machine, create_machine, snake_case
+from metersim.engine.platform_builder import build_machine, create_machine, load_firmware, snake_case
 from metersim.engine.repl import ReplSyntaxError, parse_platform_string
 from metersim.engine.sysbus import TaggedRegion
 from metersim.errors import PlatformError
@@ -259,7 +259,6 @@ def test_inline_platform_with_console_uart_runs_firmware(firmware):
     m = build_machine(emu, platform, name="console")
     assert isinstance(m["usart1"], ConsoleUART)
     assert m.cpu.freq_hz == 8_000_000                   # no RCC, no systickFrequency: HSI
-    from metersim.engine.platform_builder import load_firmware
     load_firmware(m, firmware("f103rb", "systick_rate"))
     emu.run_for("1.2s")
     text = m["usart1"].text

@@ -93,6 +93,21 @@ void bsp_reboot(void);                    /* SYSRESETREQ */
 #define BSP_RESET_POR  (1u << 27)
 #define BSP_RESET_PIN  (1u << 26)
 #define BSP_RESET_BOR  (1u << 25)
+/* ---- additions beyond notes/bsp_api.md (same conventions) ---- */
+/* Periodic callback every period_us from TIM2..TIM4 (n = 2..4), run in its interrupt. */
+int  bsp_timer_start(int n, uint32_t period_us, void (*fn)(void *arg), void *arg);
+void bsp_timer_stop(int n);
+/* Wait until everything written to USART n has left the wire (TC after the last byte). */
+int  bsp_uart_drain(int n, uint32_t timeout_ms);
+/* Receive counters since open: overruns (ORE), bytes dropped (ring full), FE/NF/PE. */
+int  bsp_uart_stats(int n, uint32_t *overruns, uint32_t *dropped, uint32_t *errors);
+/* Kernel console: a program's ms_kputc() can call bsp_console_putc() ("\n" -> "\r\n"),
+ * polled when no thread can sleep (start-up, handlers, panics). */
+void bsp_console_select(int n);
+void bsp_console_putc(char c);
+/* Is VDD below the PVD threshold right now (PWR_CSR.PVDO)? */
+int  bsp_pvd_below(void);
+
 /* The most specific cause as a word ("software", "iwdg", "power-on", "pin" ...). */
 const char *bsp_reset_cause_name(uint32_t cause);
 

@@ -1,0 +1,58 @@
+/*
+ * Inside the BSP: what the family code (bsp/stm32f1, bsp/stm32f4) provides to the drivers of
+ * the IP blocks both families share (bsp/stm32: USART, SPI, I2C, TIM, EXTI, IWDG, PVD, reset),
+ * and the waiting helpers those drivers use.
+ */
+#ifndef BSP_PRIV_H
+#define BSP_PRIV_H
+
+#include <stddef.h>
+#include "bsp.h"
+#include "bsp_regs.h"
+#include "soc.h"
+
+/* ---- family hooks ---- */
+/* Enable the instance's bus clock and route its default pins; fill in its registers, NVIC
+ * IRQ number and kernel clock. BSP_ERR_NODEV for an instance the part does not have. */
+int bsp_fam_uart(int n, bsp_usart_regs_t **regs, int *irqn, uint32_t *pclk_hz);
+int bsp_fam_spi(int n, bsp_spi_regs_t **regs, uint32_t *pclk_hz);
+int bsp_fam_i2c(int n, bsp_i2c_regs_t **regs, uint32_t *pclk_hz);
+int bsp_fam_tim(int n, bsp_tim_regs_t **regs, int *irqn, uint32_t *timclk_hz);
+void bsp_fam_pin_od_af(bsp_pin_t pin, unsigned af);   /* open-drain alternate function (I2C) */
+void bsp_fam_pin_af_in(bsp_pin_t pin, unsigned af);   /* AF input (F1: floating input) */
+void bsp_fam_exti_route(unsigned line, unsigned port); /* AFIO / SYSCFG EXTICR */
+void bsp_fam_pwr_clock(void);                          /* RCC PWREN (and BKPEN on F1) */
+volatile uint32_t *bsp_fam_rcc_csr(void);
+extern bsp_exti_regs_t *const bsp_exti;
+
+/* ---- time and waiting ---- */
+/* Microsecond time from the DWT cycle counter (wraps; use differences). */
+void bsp_cycles_start(void);
+uint32_t bsp_cycles(void);
+/* Can the caller sleep on an RTOS primitive (RTOS linked and started, thread context,
+ * interrupts enabled)? */
+int bsp_os_can_block(void);
+/* Give the CPU away for about a tick when a thread can, else spin briefly. */
+void bsp_os_pause(void);
+/* Wait until (*reg & mask) == want, at most timeout_us. 0 or BSP_ERR_TIMEOUT. `sleepy`
+ * lets a thread sleep between polls (long waits: oscillators, flash erase). */
+int bsp_wait_bits(volatile uint32_t *reg, uint32_t mask, uint32_t want, uint32_t timeout_us,
+                  int sleepy);
+void bsp_delay_us(uint32_t us);
+
+/* ---- RTOS glue (weak: the BSP also links without the RTOS) ---- */
+struct bsp_waitq { void *head; };        /* layout of ms_waitq_t */
+int bsp_os_block(struct bsp_waitq *wq, uint32_t timeout_ms, uint32_t primask);
+void bsp_os_wake(struct bsp_waitq *wq);
+uint32_t bsp_irq_lock(void);
+void bsp_irq_unlock(uint32_t s);
+
+/* Shell hook: the nodes the BSP registers are reported to a listing (weak). */
+void bsp_note_node(const char *path);
+
+#define BSP_IRQ_PRIO_UART 6u
+#define BSP_IRQ_PRIO_EXTI 8u
+#define BSP_IRQ_PRIO_TIM 9u
+#define BSP_IRQ_PRIO_PVD 2u
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * SPI master, polled (RM0008 §25.3.3-25.3.5 / RM0430 §29.3.3-29.3.5): 8-bit frames, MSB
+ * first, software NSS (SSM=SSI=1, so MODF cannot trigger), baud prescaler the smallest
+ * fPCLK / 2^(BR+1) not above max_hz. Each byte: wait TXE, write DR, wait RXNE, read DR;
+ * at the end wait until BSY clears (§25.3.8) so the caller may release its chip select.
+ */
+#include "bsp_priv.h"
+
+#define SPI_MAX 3
+static bsp_spi_regs_t *g_spi[SPI_MAX + 1];
+#define SPI_BYTE_TIMEOUT_US 1000u
+
+int bsp_spi_init(int n, uint32_t max_hz, int mode)
+{
+    if (n < 1 || n > SPI_MAX || mode < 0 || mode > 3 || !max_hz)
+        return BSP_ERR_INVAL;
+    bsp_spi_regs_t *r;
+    uint32_t pclk;
+    int err = bsp_fam_spi(n, &r, &pclk);
+    if (err)
+        return err;
+    unsigned br = 0;
+    while (br < 7 && (pclk >> (br + 1)) > max_hz)
+        br++;
+    r->CR1 = 0;
+    r->CR2 = 0;
+    r->CR1 = BSP_SPI_CR1_MSTR | BSP_SPI_CR1_SSM | BSP_SPI_CR1_SSI | (br << BSP_SPI_CR1_BR_POS) |
+             ((mode & 2) ? BSP_SPI_CR1_CPOL : 0u) | ((mode & 1) ? BSP_SPI_CR1_CPHA : 0u);
+    r->CR1 |= BSP_SPI_CR1_SPE;
+    g_spi[n] = r;
+    return 0;
+}
+
+int bsp_spi_xfer(int n, const uint8_t *tx, uint8_t *rx, unsigned len)
+{
+    if (n < 1 || n > SPI_MAX || !g_spi[n])
+        return BSP_ERR_NODEV;
+    bsp_spi_regs_t *r = g_spi[n];
+    while (r->SR & BSP_SPI_SR_RXNE)
+        (void)r->DR;                           /* stale byte from an earlier transfer */
+    for (unsigned i = 0; i < len; i++) {
+        if (bsp_wait_bits(&r->SR, BSP_SPI_SR_TXE, BSP_SPI_SR_TXE, SPI_BYTE_TIMEOUT_US, 0))
+            return BSP_ERR_TIMEOUT;
+        r->DR = tx ? tx[i] : 0xFFu;
+        if (bsp_wait_bits(&r->SR, BSP_SPI_SR_RXNE, BSP_SPI_SR_RXNE, SPI_BYTE_TIMEOUT_US, 0))
+            return BSP_ERR_TIMEOUT;
+        uint8_t b = (uint8_t)r->DR;
+        if (rx)
+            rx[i] = b;
+    }
+    if (bsp_wait_bits(&r->SR, BSP_SPI_SR_BSY, 0, SPI_BYTE_TIMEOUT_US, 0))
+        return BSP_ERR_TIMEOUT;
+    return 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * Periodic callback from a general-purpose timer (TIM2-TIM4; RM0008 §15 / RM0430 §18):
+ * CK_CNT = TIMCLK / (PSC + 1) with PSC chosen for a 1 MHz count (TIMCLK is 2 x PCLK1 when
+ * APB1 is divided), ARR = period - 1 (preloaded, ARPE), UG loads both, URS keeps UG from
+ * raising UIF; each update event runs the callback from the interrupt handler.
+ */
+#include "bsp_priv.h"
+
+struct tim_cb {
+    bsp_tim_regs_t *r;
+    void (*fn)(void *);
+    void *arg;
+};
+static struct tim_cb g_tim[5];
+
+int bsp_timer_start(int n, uint32_t period_us, void (*fn)(void *arg), void *arg)
+{
+    if (n < 2 || n > 4 || !fn || period_us == 0)
+        return BSP_ERR_INVAL;
+    bsp_tim_regs_t *r;
+    int irqn;
+    uint32_t clk;
+    int e = bsp_fam_tim(n, &r, &irqn, &clk);
+    if (e)
+        return e;
+    uint32_t psc = clk / 1000000u, ticks = period_us;
+    while (ticks > 0x10000u) {                 /* 16-bit ARR: count slower */
+        ticks /= 2;
+        psc *= 2;
+    }
+    if (psc == 0 || psc > 0x10000u)
+        return BSP_ERR_INVAL;
+    r->CR1 = 0;
+    g_tim[n].r = r;
+    g_tim[n].fn = fn;
+    g_tim[n].arg = arg;
+    r->PSC = psc - 1u;
+    r->ARR = ticks - 1u;
+    r->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_ARPE;
+    r->EGR = BSP_TIM_EGR_UG;
+    r->SR = 0;
+    r->DIER = BSP_TIM_DIER_UIE;
+    nvic_set_priority(irqn, BSP_IRQ_PRIO_TIM);
+    nvic_clear_pending(irqn);
+    nvic_enable(irqn);
+    r->CR1 |= BSP_TIM_CR1_CEN;
+    return 0;
+}
+
+void bsp_timer_stop(int n)
+{
+    if (n < 2 || n > 4 || !g_tim[n].r)
+        return;
+    g_tim[n].r->CR1 = 0;
+    g_tim[n].r->DIER = 0;
+    g_tim[n].fn = 0;
+}
+
+static void tim_isr(int n)
+{
+    bsp_tim_regs_t *r = g_tim[n].r;
+    if (!r)
+        return;
+    if (r->SR & BSP_TIM_SR_UIF) {
+        r->SR = ~BSP_TIM_SR_UIF;
+        if (g_tim[n].fn)
+            g_tim[n].fn(g_tim[n].arg);
+    }
+}
+
+void TIM2_IRQHandler(void) { tim_isr(2); }
+void TIM3_IRQHandler(void) { tim_isr(3); }
+void TIM4_IRQHandler(void) { tim_isr(4); }

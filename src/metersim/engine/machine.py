@@ -131,7 +131,13 @@ class Machine:
         return self.sysbus.regions[0].base
 
     def reset_cpu_only(self) -> None:
-        self.cpu.reset(self._boot_vtor())
+        """Core reset from the boot vector table. On the chip VTOR resets to 0, where the boot
+        memory is aliased; a platform without that alias boots with VTOR at the table (as
+        Renode's Cortex-M does), so interrupts find their vectors either way."""
+        vtor = self._boot_vtor()
+        self.cpu.reset(vtor)
+        if self.cpu.nvic is not None:
+            self.cpu.nvic.vtor = vtor & 0xFFFFFF80
 
     # -- reset ------------------------------------------------------------------------------
     def request_reset(self, cause: str) -> None:

@@ -154,7 +154,6 @@ class PlatformBuilder:
             m.finalize()
         except PlatformError as exc:
             raise PlatformError(f"{p.name}: {exc}") from None
-        _boot_vtor_follows_boot_address(m)
         self.emulation.add_machine(m)
         return m
 
@@ -664,25 +663,6 @@ class PlatformBuilder:
                     level = logging.INFO if verb == "ApplySVD" else logging.WARNING
                     log.log(level, "%s: %s: %s statement %r is not supported by metersim: ignored",
                             e.location, e.name, kind, s if len(s) < 80 else s[:77] + "...")
-
-
-def _boot_vtor_follows_boot_address(machine) -> None:
-    """After every core reset, VTOR = the boot address when it is not 0.
-
-    On the chip VTOR resets to 0 and address 0 aliases the boot memory. A platform without
-    that alias (flash only at 0x08000000, or Renode's F103 with a blank region at 0) boots
-    through VTOR = the vector table's address, as Renode's Cortex-M does. The engine's reset
-    leaves VTOR at 0, so the builder wraps this machine's reset_cpu_only.
-    """
-    inner = machine.reset_cpu_only
-
-    def reset_cpu_only() -> None:
-        inner()
-        vtor = machine.boot_address
-        if vtor and machine.cpu.nvic is not None:
-            machine.cpu.nvic.vtor = vtor & 0xFFFFFF80
-
-    machine.reset_cpu_only = reset_cpu_only
 
 
 def build_machine(emulation, platform: Platform | str | os.PathLike, name: str = "machine-0",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import mmap
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -106,10 +107,15 @@ class SysBus:
                                 f"must be multiples of 0x{PAGE:x}")
         for start in [base] + list(aliases or []):
             self._check_free(name, start, size)
-        buf = (ctypes.c_uint8 * size)()
-        ctypes.memset(buf, 0xFF if not writable else 0, size)
+        # Anonymous mmap: pages materialise on first touch, so a platform that declares a
+        # 512 MiB region costs nothing until the firmware uses it. Flash reads erased (0xFF).
+        backing = mmap.mmap(-1, size)
+        buf = (ctypes.c_uint8 * size).from_buffer(backing)
+        if not writable:
+            ctypes.memset(buf, 0xFF, size)
         perms = UC_PROT_ALL if writable else (UC_PROT_READ | UC_PROT_EXEC)
         region = MemoryRegion(name, base, size, writable, buf, list(aliases or []))
+        region.backing = backing
         for start in [base] + region.aliases:
             self.uc.mem_map_ptr(start, size, perms, ctypes.addressof(buf))
         self.regions.append(region)

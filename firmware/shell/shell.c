@@ -21,7 +21,7 @@ int ms_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 #define MAX_NODES 16u
 #define PS_MAX 24
 #endif
-#define MAX_ARGS 8
+#define MAX_ARGS 16
 #define PROMPT "msh> "
 
 struct shell {

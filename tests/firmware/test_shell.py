@@ -96,3 +96,16 @@ def test_unknown_command_backspace_ls_and_cat(msh):
     assert err.startswith("cat: /nor/missing: ")
     names = [r.split()[0] for r in msh.run("help")]
     assert names == ["help", "ps", "free", "ls", "cat", "echo", "date", "uptime", "reboot"]
+
+
+@pytest.mark.parametrize("target,hsi_hz", [("f413rg", 16_000_000), ("f103rb", 8_000_000)])
+def test_without_a_crystal_the_clock_setup_times_out_and_stays_on_hsi(tmp_path, firmware,
+                                                                      target, hsi_hz):
+    from tests.conftest import REPO
+    board = tmp_path / "no_hse.repl"
+    board.write_text(f'using "{REPO / CPU_REPL[target]}"\n\nrcc:\n    hseHz: 0\n')
+    s = Msh(str(board), firmware(target, "shell_demo"), target)
+    assert (f"clock: HCLK {hsi_hz} Hz, PCLK1 {hsi_hz} Hz, PCLK2 {hsi_hz} Hz "
+            "(HSE/PLL failed: running on HSI)") in s.cap.line_texts()
+    assert s.m.cpu.freq_hz == hsi_hz
+    assert s.run("echo console still at 115200") == ["console still at 115200"]

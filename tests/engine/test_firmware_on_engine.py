@@ -156,3 +156,15 @@ def test_power_cut_stops_the_core_and_power_on_reboots_it(firmware):
     emu.run_for("1.2s")
     banners = [t for t in cap.line_texts() if t.startswith("metersim hello")]
     assert len(banners) == 2 and cap.line_texts()[-1] == "uptime 1 s"
+
+
+def test_reset_from_an_unprivileged_psp_thread_boots_on_msp(firmware):
+    from unicorn.arm_const import UC_ARM_REG_CONTROL, UC_ARM_REG_MSP, UC_ARM_REG_SP
+    emu, m, cap = boot(firmware, "f413rg", "context_switch")
+    emu.run_until(lambda: "A 3" in cap.text, timeout="1s")
+    assert m.cpu.reg(UC_ARM_REG_CONTROL) & 0x3 == 0x3     # threads: unprivileged, on PSP
+    m.request_reset("software")
+    emu.run_for("1us")
+    assert m.cpu.reg(UC_ARM_REG_CONTROL) & 0x3 == 0
+    assert m.cpu.reg(UC_ARM_REG_SP) == m.cpu.reg(UC_ARM_REG_MSP) != 0
+    emu.run_until(lambda: cap.text.count("start threads") == 2, timeout="1s")

@@ -28,6 +28,9 @@ from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FE
 from unicorn import arm_const as A
 
 from metersim.engine.uc_native import NativeCore
+from unicorn.unicorn_py3.unicorn import uclib as _uclib
+
+_uc_emu_start = _uclib.uc_emu_start
 from metersim.errors import FirmwareFault, SetupError
 from metersim.peripherals.cortexm import nvic as N
 from metersim.units import PS_PER_S
@@ -224,9 +227,12 @@ class CortexM:
         nat.wr(A.UC_ARM_REG_PRIMASK, 0)
         nat.wr(A.UC_ARM_REG_FAULTMASK, 0)
         nat.wr(A.UC_ARM_REG_BASEPRI, 0)
-        nat.wr(A.UC_ARM_REG_PSP, 0)
         nat.wr(A.UC_ARM_REG_XPSR, XPSR_T)
         nat.wr(A.UC_ARM_REG_APSR_NZCV, 0)
+        # SPSEL can only be cleared from (now privileged) thread mode: unicorn ignores it in
+        # handler mode, which would leave the core on PSP after a SYSRESETREQ from a thread.
+        nat.wr(A.UC_ARM_REG_CONTROL, 0)
+        nat.wr(A.UC_ARM_REG_PSP, 0)
         for i in range(13):
             nat.wr(getattr(A, f"UC_ARM_REG_R{i}"), 0)
         nat.wr(A.UC_ARM_REG_MSP, msp & ~3)
@@ -278,8 +284,16 @@ class CortexM:
         self.in_slice = True
         clock.begin_slice(self.now_ps, end_ps, self.machine.emulation.on_earlier_event)
         err = None
+        uc = self.uc
         try:
-            self.uc.emu_start(nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, n)
+            # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
+            # Python exception raised in a hook is re-raised the way the binding does.
+            uc._hook_exception = None
+            status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, n)
+            if status:
+                err = UcError(status)
+            if uc._hook_exception is not None:
+                raise uc._hook_exception
         except UcError as e:
             err = e
         finally:

@@ -364,10 +364,12 @@ class CortexM:
 
     # ================================================================ hooks
     def _on_intr(self, uc, intno, _ud) -> None:
-        if intno == EXCP_EXCEPTION_EXIT or (
-                intno == EXCP_PREFETCH_ABORT
-                and (self.nat.rd(A.UC_ARM_REG_PC) & EXC_RETURN_BASE) == EXC_RETURN_BASE):
-            self._exception_return(self.nat.rd(A.UC_ARM_REG_PC) | 1)
+        if intno == EXCP_EXCEPTION_EXIT or intno == EXCP_PREFETCH_ABORT:
+            pc = self.nat.rd(A.UC_ARM_REG_PC)
+            if intno == EXCP_EXCEPTION_EXIT or (pc & EXC_RETURN_BASE) == EXC_RETURN_BASE:
+                self._exception_return(pc | 1)
+            else:
+                self._fault(N.BUSFAULT, N.BFSR_IBUSERR, return_pc=pc, in_hook=True)
         elif intno == EXCP_SWI:
             self._svc()
         elif intno == EXCP_NOCP:
@@ -379,9 +381,6 @@ class CortexM:
         elif intno == EXCP_BKPT:
             self.machine.on_breakpoint_instruction(self.nat.rd(A.UC_ARM_REG_PC))
             self.request_boundary()
-        elif intno == EXCP_PREFETCH_ABORT:
-            self._fault(N.BUSFAULT, N.BFSR_IBUSERR, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
-                        in_hook=True)
         else:
             self._fault(N.USAGEFAULT, N.UFSR_UNDEFINSTR, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
                         in_hook=True)

@@ -127,8 +127,7 @@ class NativeCore:
         uch = self.uch
 
         def write(values) -> None:
-            for i, v in enumerate(values):
-                vals[i] = v & 0xFFFFFFFF
+            vals[:] = values  # c_uint32 keeps the low 32 bits, as a register does
             _reg_write_batch(uch, ids, ptrs, n)
 
         return write

@@ -95,7 +95,9 @@ class SysTick:
         if self._last_wrap is None:
             if elapsed <= self._cvr_at_start:
                 return self._cvr_at_start - elapsed
-            last_wrap, reload = self._cvr_at_start, self.rvr
+            # Counting from CVR = 0: RVR was loaded on the first clock (the value captured at
+            # the restart, as the wrap event was scheduled), not whatever RVR holds now.
+            last_wrap, reload = self._cvr_at_start, self._reload
         else:
             last_wrap, reload = self._last_wrap, self._reload
         k = elapsed - last_wrap

@@ -149,3 +149,27 @@ def test_systick_rvr_written_mid_period_applies_at_the_next_reload():
     assert nv.read(0x18, 4) == 4999 - 99
     clock.run_for(2000 * us)
     assert nv.read(0x18, 4) == 4999 - 2099
+
+
+def test_systick_rvr_written_right_after_a_restart_from_zero_leaves_the_running_period():
+    # CVR cleared and the counter enabled: it reloads RVR on its first clock, so an RVR write
+    # after that (a tickless kernel setting the next period) changes neither the wrap time nor
+    # what CVR reads back in this period (ARMv7-M B3.3.1).
+    clock, machine, nv = make(hclk=1_000_000)     # 1 tick = 1 us
+    us = 1_000_000
+    nv.write(0x14, 4, 4999)                       # 5 ms period
+    nv.write(0x18, 4, 0)
+    nv.write(0x10, 4, 0b101)                      # enable, core clock, no interrupt
+    clock.run_for(10 * us)
+    assert nv.read(0x18, 4) == 4990
+    nv.write(0x14, 4, 999)                        # applies after the wrap at 5 ms
+    clock.run_for(10 * us)
+    assert nv.read(0x18, 4) == 4980
+    clock.run_for(4979 * us)
+    assert nv.read(0x18, 4) == 1 and not nv.read(0x10, 4) & (1 << 16)
+    clock.run_for(1 * us)                         # 5 ms: wrap, then 1 ms periods
+    assert nv.read(0x10, 4) & (1 << 16)
+    clock.run_for(1 * us)
+    assert nv.read(0x18, 4) == 999
+    clock.run_for(1000 * us)
+    assert nv.read(0x18, 4) == 999

@@ -63,9 +63,6 @@ def test_date_set_then_the_clock_advances_with_virtual_time(msh):
     assert msh.run("date set 2023-02-29 10:00:00") == ["date: invalid date or time"]
 
 
-@pytest.mark.xfail(strict=True, reason="RTOS tick count loses ~3 ms each time a UART interrupt "
-                   "ends a tickless idle sleep (firmware/rtos/src/ms_kernel.c tickless_sleep); "
-                   "the SysTick model reads back exactly (tests/engine/test_nvic_model.py)")
 def test_uptime_follows_virtual_time(msh):
     # The tick starts with the scheduler, some milliseconds after power-on (clock set-up, boot
     # banner), so compare how far both advance: 2 s of virtual time are 2000 ticks.

@@ -260,63 +260,95 @@ static void tick_announce(void)
     }
 }
 
-/* Idle with nothing due for `ticks` ticks (lock held): load SysTick so its
- * next interrupt is the tick of the earliest deadline, WFI, then account the
- * ticks that passed. The SysTick handler restores the normal period at that
- * interrupt (re-anchoring costs the interrupt latency, a few cycles). RVR is
- * never changed while a loaded period runs, so CVR reads stay exact. */
-static uint8_t g_systick_stretched;
-#define ST_ON (SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE)
-#define ST_OFF (SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT)
+/* Tickless idle. SysTick is never stopped: a stopped counter loses the
+ * cycles of the code that reprograms it on every sleep and every early wake,
+ * and the tick drifts behind real time with each interrupt that ends a sleep.
+ * Instead the counter keeps counting and its next wrap is moved with
+ * systick_retarget(), which accounts for every cycle up to the CVR write.
+ * Tick boundaries stay on the grid of the last tick counted (`ticks` * P
+ * cycles after it), so an early wake counts the boundaries that passed and
+ * the next interrupt falls on the next boundary of the same grid.
+ *
+ * RVR only takes effect when the counter reloads (ARMv7-M B3.3.1): a
+ * retarget writes the one-off period to RVR, clears CVR (the counter reloads
+ * on its next clock) and then puts the tick period back in RVR for every wrap
+ * after that one, so the SysTick handler never touches the counter. */
 
-static void systick_load(uint32_t cycles)
+/* Cycles the code between reading CVR in C and the retarget's own CVR sample
+ * may take (lock held, so nothing interrupts it); a boundary closer than that
+ * is not reprogrammed around. Generous for flash wait states. */
+#define ST_MARGIN_CYCLES 256u
+
+/* SysTick clocks between the CVR sample and the CVR clear in
+ * systick_retarget(): three single-cycle instructions (add, str, str) on the
+ * core clock; PPB accesses have no wait states. */
+#define ST_RETARGET_CYCLES 3u
+
+/* Make the next SysTick wrap come `cycles` counter clocks after the moment
+ * CVR read `cvr_then` (counter running, no wrap in between, lock held). The
+ * cycles from that read until now are measured by sampling CVR again right
+ * before the clear, so the only fixed cost is the three instructions from
+ * that sample to the clear. */
+static void systick_retarget(uint32_t cvr_then, uint32_t cycles)
 {
-    SYSTICK->CSR = ST_OFF;
-    SYSTICK->RVR = cycles - 1u;
-    SYSTICK->CVR = 0;
-    SYSTICK->CSR = ST_ON;
+    /* wrap after RVR+1 clocks from the clear, which happens
+     * (cvr_then - cvr_now) + ST_RETARGET_CYCLES clocks after `cvr_then` */
+    uint32_t base = cycles - cvr_then - ST_RETARGET_CYCLES - 1u;
+    uint32_t tmp;
+    __asm__ volatile(
+        "ldr  %[t], [%[st], #8]\n\t"   /* CVR now */
+        "add  %[t], %[t], %[b]\n\t"
+        "str  %[t], [%[st], #4]\n\t"   /* RVR: this one period */
+        "str  %[z], [%[st], #8]\n\t"   /* clear CVR: reload on the next clock */
+        : [t] "=&r"(tmp)
+        : [st] "r"(SYSTICK), [b] "r"(base), [z] "r"(0u)
+        : "memory");
+    (void)SYSTICK->CVR;               /* the reload has happened: now RVR is free */
+    SYSTICK->RVR = g_tick_cycles - 1u; /* every later period: one tick */
 }
 
+/* Idle with nothing due for `ticks` ticks (lock held): move the next SysTick
+ * wrap to the tick of the earliest deadline, WFI, then account the ticks
+ * that passed and, after an early wake, move the wrap back to the next tick
+ * boundary. The wrap that ends the sleep counts the last tick in the
+ * handler, like any other. */
 static void tickless_sleep(uint32_t ticks)
 {
     const uint32_t P = g_tick_cycles;
-    uint32_t max_ticks = (0xFFFFFFu - P) / P + 1u;
+    uint32_t max_ticks = 0xFFFFFFu / P; /* the one-off period must fit RVR */
     if (ticks > max_ticks)
         ticks = max_ticks;
-    SYSTICK->CSR = ST_OFF; /* stop: CVR holds the cycles left in this tick */
-    uint32_t c = SYSTICK->CVR;
-    if ((SCB->ICSR & SCB_ICSR_PENDSTSET) || c == 0) {
-        SYSTICK->CSR = ST_ON;
+    uint32_t c = SYSTICK->CVR; /* the next boundary is c clocks away */
+    if ((SCB->ICSR & SCB_ICSR_PENDSTSET) || c < ST_MARGIN_CYCLES) {
+        cm_wfi(); /* the tick is (about to be) pending anyway */
         return;
     }
-    uint32_t load = c + (ticks - 1u) * P;
-    systick_load(load);
-    g_systick_stretched = 1;
+    systick_retarget(c, c + (ticks - 1u) * P);
     cm_dsb();
     cm_wfi();
-    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
-        ms_ticks += ticks - 1u; /* slept to the end: the pending SysTick adds the last tick */
+    /* The wrap is `ticks` * P clocks after the last tick counted, c clocks
+     * after the sample below. */
+    c = SYSTICK->CVR;
+    if ((SCB->ICSR & SCB_ICSR_PENDSTSET) || c < ST_MARGIN_CYCLES) {
+        ms_ticks += ticks - 1u; /* slept to the end: the SysTick handler adds the last tick */
         return;
     }
-    /* Woken early by another interrupt: count the whole ticks, load the rest. */
-    SYSTICK->CSR = ST_OFF;
-    uint32_t elapsed = load - SYSTICK->CVR;
-    if (SCB->ICSR & SCB_ICSR_PENDSTSET) {
-        ms_ticks += ticks - 1u;
-        SYSTICK->CSR = ST_ON;
-        return;
+    /* Woken early by another interrupt: count the boundaries passed. */
+    uint32_t since = ticks * P - c; /* clocks since the last tick counted */
+    ms_ticks += since / P;
+    uint32_t next = P - since % P;  /* clocks to the next boundary */
+    if (next < ST_MARGIN_CYCLES) {
+        /* Too close to move the wrap onto it: count that tick now (the
+         * handler runs as soon as the lock drops) and aim at the one after. */
+        next += P;
+        SCB->ICSR = SCB_ICSR_PENDSTSET;
     }
-    ms_ticks += elapsed / P;
-    systick_load(P - elapsed % P);
+    systick_retarget(c, next);
 }
 
 void SysTick_Handler(void)
 {
     uint32_t s = ms_lock();
-    if (g_systick_stretched) {
-        g_systick_stretched = 0;
-        systick_load(g_tick_cycles);
-    }
     ms_ticks++;
     ms_thread_t *c = ms_current;
     if (c && c->state == MS_STATE_RUNNING)

@@ -1,0 +1,465 @@
+/*
+ * Metering controller of the prepaid power-metering cabinet (STM32F103RB, 72 MHz) on the
+ * metersim RTOS and BSP. Board contract: notes/cabinet_board.md; register map:
+ * docs/modbus_map.md; architecture, EEPROM layout and timing:
+ * docs/firmware_metering_controller.md.
+ *
+ * Threads (0 = most urgent): "power" (2) writes the live totals when the PVD interrupt says
+ * the supply is collapsing; "modbus" (5) assembles RTU frames on USART2 by the silent interval
+ * and answers them; "meter" (8) runs the 1 s metering cycle (ADE7753 reads, billing,
+ * protection, records, relays). Between cycles every thread sleeps, so the core idles in WFI
+ * (tickless) and wakes only for the next cycle or a received byte.
+ */
+#include <string.h>
+#include "at24c.h"
+#include "bsp.h"
+#include "bsp_date.h"
+#include "mc_app.h"
+#include "ms_rtos.h"
+
+/* Busy wait from the BSP (bsp/stm32/os.c; declared in its private header, not in bsp.h). */
+void bsp_delay_us(uint32_t us);
+
+/* ---- board (notes/cabinet_board.md) ---- */
+#define CONSOLE_UART 1
+#define RS485_UART 2
+#define RS485_DE BSP_PIN(0, 1)
+#define ADE_SPI 1
+#define ADE_A0 BSP_PIN(1, 0)           /* PB0..PB3: decoder address */
+#define ADE_E1_LO BSP_PIN(1, 4)        /* /E1 of the decoder for channels 0..15 */
+#define ADE_E1_HI BSP_PIN(1, 5)        /* /E1 of the decoder for channels 16..31 */
+#define ADE_RESET BSP_PIN(1, 9)
+#define RELAY_SPI 2
+#define RELAY_RCLK BSP_PIN(1, 12)
+#define RELAY_PL BSP_PIN(1, 11)
+#define LED_RUN BSP_PIN(2, 6)
+#define LED_ALARM BSP_PIN(2, 7)
+#define EE_I2C 1
+#define EE_ADDR 0x50
+#define PVD_LEVEL 7                    /* PLS = 111: 2.9 V (RM0008 §4.4.2) */
+
+/* ---- ADE7753 registers used (protocols-and-chips.md §3.2) ---- */
+#define ADE_RAENERGY 0x03
+#define ADE_MODE 0x09
+#define ADE_GAIN 0x0F
+#define ADE_APOS 0x11
+#define ADE_WGAIN 0x12
+#define ADE_CFNUM 0x14
+#define ADE_CFDEN 0x15
+#define ADE_IRMS 0x16
+#define ADE_VRMS 0x17
+#define ADE_IRMSOS 0x18
+#define ADE_VRMSOS 0x19
+#define ADE_LINECYC 0x1C
+#define ADE_PERIOD 0x27
+/* CF at 3200 imp/kWh for the default front end: f_CF = f_LSB * (CFNUM+1)/(CFDEN+1) */
+#define ADE_CFNUM_3200 4u
+#define ADE_CFDEN_3200 4026u
+#define ADE_MODE_RUN 0x0008u           /* reset value 0x000C with DISCF cleared: CF on */
+
+#define POOL_SIZE (5u * 1024u + 512u)
+static uint64_t g_pool[POOL_SIZE / 8u];
+
+static struct mc_app g_app;
+static at24c_t g_ee;
+static ms_handle_t g_lock, g_pf_sem;
+static volatile int g_ee_blocked;      /* after the power-fail save: no more EEPROM writes */
+static volatile uint32_t g_pvd_hits;
+static unsigned g_rooms;
+static struct mc_sample g_samples[MC_MAX_ROOMS];
+
+void ms_kputc(char c) { bsp_console_putc(c); }
+
+/* ---- ADE7753 access through the 74HC154 chip selects ---- */
+static void ade_select(unsigned ch)
+{
+    for (unsigned b = 0; b < 4; b++)
+        bsp_pin_write((bsp_pin_t)(ADE_A0 + b), (int)((ch >> b) & 1u));
+    bsp_pin_write(ch < 16 ? ADE_E1_LO : ADE_E1_HI, 0);
+}
+
+static void ade_deselect(void)
+{
+    bsp_pin_write(ADE_E1_LO, 1);
+    bsp_pin_write(ADE_E1_HI, 1);
+}
+
+static int ade_read(unsigned ch, uint8_t reg, unsigned nbytes, uint32_t *val)
+{
+    uint8_t cmd = reg & 0x3Fu, rx[3] = {0, 0, 0};
+    ade_select(ch);
+    int r = bsp_spi_xfer(ADE_SPI, &cmd, 0, 1);
+    if (r == 0) {
+        bsp_delay_us(4);                /* t9: read command to first data byte */
+        r = bsp_spi_xfer(ADE_SPI, 0, rx, nbytes);
+    }
+    ade_deselect();
+    uint32_t v = 0;
+    for (unsigned i = 0; i < nbytes; i++)
+        v = (v << 8) | rx[i];
+    *val = v;
+    return r;
+}
+
+static int ade_write(unsigned ch, uint8_t reg, unsigned nbytes, uint32_t val)
+{
+    uint8_t tx[4];
+    tx[0] = (uint8_t)(0x80u | (reg & 0x3Fu));
+    for (unsigned i = 0; i < nbytes; i++)
+        tx[1 + i] = (uint8_t)(val >> (8u * (nbytes - 1u - i)));
+    ade_select(ch);
+    int r = bsp_spi_xfer(ADE_SPI, tx, 0, 1 + nbytes);
+    ade_deselect();
+    return r;
+}
+
+/* A channel is fitted when LINECYC takes a value and gives it back (no fixed chip ID). */
+static int ade_probe(unsigned ch)
+{
+    uint32_t v = 0;
+    if (ade_write(ch, ADE_LINECYC, 2, 0x5AC3u) || ade_read(ch, ADE_LINECYC, 2, &v) || v != 0x5AC3u)
+        return 0;
+    ade_write(ch, ADE_LINECYC, 2, 0xFFFFu);
+    return 1;
+}
+
+static void ade_configure(unsigned ch, const struct mc_cal *c)
+{
+    ade_write(ch, ADE_GAIN, 1, 0);
+    ade_write(ch, ADE_WGAIN, 2, (uint16_t)c->wgain & 0xFFFu);
+    ade_write(ch, ADE_APOS, 2, (uint16_t)c->apos);
+    ade_write(ch, ADE_VRMSOS, 2, (uint16_t)c->vrmsos & 0xFFFu);
+    ade_write(ch, ADE_IRMSOS, 2, (uint16_t)c->irmsos & 0xFFFu);
+    ade_write(ch, ADE_CFNUM, 2, ADE_CFNUM_3200);
+    ade_write(ch, ADE_CFDEN, 2, ADE_CFDEN_3200);
+    ade_write(ch, ADE_MODE, 2, ADE_MODE_RUN);
+}
+
+static void ade_sample(unsigned ch, struct mc_sample *s)
+{
+    uint32_t e = 0, v = 0, i = 0, p = 0;
+    ade_read(ch, ADE_RAENERGY, 3, &e);
+    ade_read(ch, ADE_VRMS, 3, &v);
+    ade_read(ch, ADE_IRMS, 3, &i);
+    ade_read(ch, ADE_PERIOD, 2, &p);
+    s->aenergy = (int32_t)(e << 8) >> 8;  /* 24-bit two's complement */
+    s->vrms = v;
+    s->irms = i;
+    s->period = p;
+}
+
+/* ---- relays: 74HC595 chain (coils) and 74HC165 chain (contacts) on SPI2 ---- */
+static void relays_drive(uint32_t mask)
+{
+    uint8_t buf[MC_MAX_ROOMS / 4];
+    unsigned nbytes = (g_rooms + 3u) / 4u;
+    if (!mask || !nbytes)
+        return;
+    memset(buf, 0, sizeof buf);
+    for (unsigned r = 0; r < g_rooms; r++) {
+        if (!(mask & (1u << r)))
+            continue;
+        unsigned bit = 2u * (r & 3u) + (g_app.room[r].closed == 1 ? 0u : 1u);
+        buf[nbytes - 1u - r / 4u] |= (uint8_t)(1u << bit);   /* room 0 in the last byte */
+    }
+    bsp_spi_xfer(RELAY_SPI, buf, 0, nbytes);
+    bsp_pin_write(RELAY_RCLK, 1);
+    bsp_pin_write(RELAY_RCLK, 0);
+    ms_thread_sleep_ms(25);            /* coil pulse >= 20 ms */
+    memset(buf, 0, sizeof buf);
+    bsp_spi_xfer(RELAY_SPI, buf, 0, nbytes);
+    bsp_pin_write(RELAY_RCLK, 1);
+    bsp_pin_write(RELAY_RCLK, 0);
+}
+
+static uint32_t relays_contacts(void)
+{
+    uint8_t buf[MC_MAX_ROOMS / 8];
+    unsigned nbytes = (g_rooms + 7u) / 8u;
+    bsp_pin_write(RELAY_PL, 0);        /* parallel load */
+    bsp_pin_write(RELAY_PL, 1);
+    memset(buf, 0, sizeof buf);
+    bsp_spi_xfer(RELAY_SPI, 0, buf, nbytes);
+    uint32_t bits = 0;
+    for (unsigned r = 0; r < g_rooms; r++)
+        if (buf[r / 8u] & (1u << (r & 7u)))
+            bits |= 1u << r;
+    return bits;
+}
+
+/* ---- platform hooks for the application core ---- */
+static int ee_read(void *ctx, uint32_t addr, void *buf, uint32_t len)
+{
+    return at24c_read(ctx, addr, buf, len);
+}
+
+static int ee_write(void *ctx, uint32_t addr, const void *buf, uint32_t len)
+{
+    if (g_ee_blocked)
+        return MS_ERR_IO;
+    return at24c_write(ctx, addr, buf, len);
+}
+
+static int hw_set_clock(void *ctx, const struct mc_time *t)
+{
+    (void)ctx;
+    struct bsp_datetime dt = {t->year, t->month, t->day, t->hour, t->min, t->sec};
+    return bsp_rtc_set(&dt);
+}
+
+static const char *const k_event_names[] = {"?", "trip", "alarm1", "alarm2", "top-up",
+                                            "power-failure", "clock-change", "illegal-load",
+                                            "reclose", "lock-out-reset"};
+
+static void hw_log_event(void *ctx, const struct mc_event_rec *e)
+{
+    (void)ctx;
+    const char *name = e->type < 10 ? k_event_names[e->type] : "?";
+    if (e->room == 0xFF)
+        ms_printk("event %s device value %d\n", name, (int)e->value);
+    else
+        ms_printk("event %s room %u value %d\n", name, (unsigned)e->room, (int)e->value);
+}
+
+static void rtc_now(struct mc_time *t)
+{
+    struct bsp_datetime dt;
+    if (bsp_rtc_get(&dt) < 0 || !bsp_date_valid(&dt)) {
+        dt.year = 2000;
+        dt.month = dt.day = 1;
+        dt.hour = dt.min = dt.sec = 0;
+    }
+    t->year = dt.year;
+    t->month = dt.month;
+    t->day = dt.day;
+    t->hour = dt.hour;
+    t->min = dt.min;
+    t->sec = dt.sec;
+}
+
+static uint32_t uptime_s(void) { return ms_tick_get() / MS_TICK_HZ; }
+
+/* ---- threads ---- */
+static void board_start(void);
+
+static void meter_thread(void *arg)
+{
+    (void)arg;
+    board_start();
+    ms_tick_t period = ms_ms_to_ticks(1000);
+    ms_tick_t next = ms_tick_get() + period, last = ms_tick_get();
+    uint32_t beat = 0;
+    for (;;) {
+        ms_tick_t now = ms_tick_get();
+        if ((int32_t)(next - now) > 0)
+            ms_thread_sleep(next - now);
+        next += period;
+        now = ms_tick_get();
+        uint32_t dt_ms = (now - last) * 1000u / MS_TICK_HZ;
+        last = now;
+        if (g_ee_blocked)
+            continue;                   /* supply collapsing: keep the bus quiet */
+
+        ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+        uint32_t cal = g_app.cal_dirty;
+        g_app.cal_dirty = 0;
+        for (unsigned r = 0; r < g_rooms; r++)
+            if (cal & (1u << r))
+                ade_configure(r, &g_app.cal[r]);
+        ms_mutex_unlock(g_lock);
+
+        for (unsigned r = 0; r < g_rooms; r++) {
+            ade_sample(r, &g_samples[r]);
+            g_samples[r].dt_ms = dt_ms;
+        }
+        struct mc_time t;
+        rtc_now(&t);
+
+        ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+        mc_app_cycle(&g_app, g_samples, &t, uptime_s());
+        uint32_t drive = g_app.relay_dirty;
+        g_app.relay_dirty = 0;
+        relays_drive(drive);
+        g_app.contacts = relays_contacts();
+        g_app.have_contacts = 1;
+        int alarm = 0;
+        for (unsigned r = 0; r < g_rooms; r++)
+            alarm |= g_app.room[r].alarms != 0;
+        ms_mutex_unlock(g_lock);
+
+        bsp_pin_write(LED_RUN, (int)(++beat & 1u));
+        bsp_pin_write(LED_ALARM, alarm);
+    }
+}
+
+static const struct bsp_uart_cfg *rs485_cfg(unsigned baud_code)
+{
+    static struct bsp_uart_cfg c;
+    c.baud = mc_baud_of(baud_code);
+    c.data_bits = 8;
+    c.parity = 'N';
+    c.stop_bits = 1;
+    c.rs485_de = RS485_DE;
+    return &c;
+}
+
+static void modbus_thread(void *arg)
+{
+    (void)arg;
+    static struct mb_rx rx;
+    static uint8_t reply[MB_ADU_MAX];
+    uint8_t chunk[32];
+    uint32_t gap_ms = mb_gap_ms(mc_baud_of(g_app.dev.baud_code));
+    for (;;) {
+        int n = bsp_uart_read(RS485_UART, chunk, sizeof chunk, 0xFFFFFFFFu);
+        while (n > 0) {                 /* collect until the line stays silent for t3.5 */
+            for (int i = 0; i < n; i++)
+                mb_rx_byte(&rx, chunk[i]);
+            n = bsp_uart_read(RS485_UART, chunk, sizeof chunk, gap_ms);
+        }
+        int len = mb_rx_gap(&rx);
+        ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+        int rlen = mb_process(&g_app.mb, rx.buf, len == MB_RX_TOO_LONG ? (int)MB_ADU_MAX + 1 : len,
+                              reply);
+        uint32_t drive = g_app.relay_dirty;
+        g_app.relay_dirty = 0;
+        relays_drive(drive);
+        int comm = g_app.apply_comm;
+        g_app.apply_comm = 0;
+        ms_mutex_unlock(g_lock);
+        if (rlen > 0) {
+            bsp_uart_write(RS485_UART, reply, (unsigned)rlen, 1000);
+            bsp_uart_drain(RS485_UART, 1000);
+        }
+        if (comm) {                     /* new address / baud: after the reply went out */
+            ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+            g_app.mb.addr = g_app.dev.addr;
+            bsp_uart_open(RS485_UART, rs485_cfg(g_app.dev.baud_code));
+            gap_ms = mb_gap_ms(mc_baud_of(g_app.dev.baud_code));
+            ms_mutex_unlock(g_lock);
+            ms_printk("modbus: addr %u, %u baud\n", (unsigned)g_app.dev.addr,
+                      (unsigned)mc_baud_of(g_app.dev.baud_code));
+        }
+    }
+}
+
+static void pvd_isr(void *arg)
+{
+    (void)arg;
+    g_pvd_hits++;
+    ms_sem_post(g_pf_sem);
+}
+
+static void power_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        ms_sem_wait(g_pf_sem, MS_WAIT_FOREVER);
+        if (g_ee_blocked)
+            continue;
+        /* One small ring record (18 + 8 N bytes): a single EEPROM page for 4 rooms. A write in
+         * progress in another thread finishes first (the lock), then nothing else writes. */
+        int locked = ms_mutex_lock(g_lock, ms_ms_to_ticks(30)) == 0;
+        int r = mc_app_save_live(&g_app, MC_LIVE_POWER_FAIL);
+        g_ee_blocked = 1;
+        if (locked)
+            ms_mutex_unlock(g_lock);
+        ms_printk("power failing: totals %s\n", r == 0 ? "saved" : "NOT saved");
+        /* a dip that recovers: writes allowed again once VDD stayed above for 0.5 s */
+        unsigned good = 0;
+        while (good < 10) {
+            ms_thread_sleep_ms(50);
+            good = bsp_pvd_below() ? 0 : good + 1;
+        }
+        g_ee_blocked = 0;
+        ms_printk("power restored without reset\n");
+    }
+}
+
+/* ---- start-up ---- */
+static void pins_init(void)
+{
+    for (unsigned b = 0; b < 4; b++) {
+        bsp_pin_write((bsp_pin_t)(ADE_A0 + b), 0);
+        bsp_pin_config((bsp_pin_t)(ADE_A0 + b), BSP_PIN_OUTPUT, 0);
+    }
+    ade_deselect();
+    bsp_pin_config(ADE_E1_LO, BSP_PIN_OUTPUT, 0);
+    bsp_pin_config(ADE_E1_HI, BSP_PIN_OUTPUT, 0);
+    bsp_pin_write(ADE_RESET, 1);
+    bsp_pin_config(ADE_RESET, BSP_PIN_OUTPUT, 0);
+    bsp_pin_write(RELAY_RCLK, 0);
+    bsp_pin_config(RELAY_RCLK, BSP_PIN_OUTPUT, 0);
+    bsp_pin_write(RELAY_PL, 1);
+    bsp_pin_config(RELAY_PL, BSP_PIN_OUTPUT, 0);
+    bsp_pin_config(LED_RUN, BSP_PIN_OUTPUT, 0);
+    bsp_pin_config(LED_ALARM, BSP_PIN_OUTPUT, 0);
+}
+
+static uint32_t g_cause;
+static int g_clk;
+
+/* Runs in the meter thread: every wait in here (LSE start-up, EEPROM write cycles) sleeps
+ * the thread, so the core idles instead of spinning on status registers. */
+static void board_start(void)
+{
+    if (bsp_rtc_init() < 0)
+        ms_printk("rtc: LSE did not start\n");
+
+    /* ADE7753s: hardware reset (>= 18 us), wait for the end of reset, probe the channels */
+    bsp_spi_init(ADE_SPI, 1000000u, 1);
+    bsp_pin_write(ADE_RESET, 0);
+    bsp_delay_us(100);
+    bsp_pin_write(ADE_RESET, 1);
+    ms_thread_sleep_ms(1);
+    g_rooms = 0;
+    while (g_rooms < MC_MAX_ROOMS && ade_probe(g_rooms))
+        g_rooms++;
+    bsp_spi_init(RELAY_SPI, 1000000u, 0);
+
+    bsp_i2c_init(EE_I2C, 400000u);
+    int ee_ok = at24c_init(&g_ee, EE_I2C, EE_ADDR, "AT24C256") == 0;
+    static const struct mc_hw hw = {hw_set_clock, hw_log_event, 0};
+    struct mc_ee ee = {ee_read, ee_write, &g_ee};
+    int st = mc_app_init(&g_app, g_rooms, &ee, &hw);   /* no EEPROM: defaults, in RAM */
+    struct mc_time t;
+    rtc_now(&t);
+    mc_app_boot(&g_app, &t, uptime_s(),
+                (g_cause & (BSP_RESET_POR | BSP_RESET_LPWR | BSP_RESET_BOR)) != 0);
+    for (unsigned r = 0; r < g_rooms; r++)
+        ade_configure(r, &g_app.cal[r]);
+    g_app.cal_dirty = 0;
+
+    ms_printk("metering controller v%u.%u, %u channels, addr %u\n", MC_FW_MAJOR, MC_FW_MINOR,
+              g_rooms, (unsigned)g_app.dev.addr);
+    ms_printk("reset cause: %s; eeprom %s; rs485 %u baud; %04u-%02u-%02u %02u:%02u:%02u\n",
+              bsp_reset_cause_name(g_cause),
+              !ee_ok ? "MISSING" : st == MC_STORE_FORMATTED ? "formatted" : "restored",
+              (unsigned)mc_baud_of(g_app.dev.baud_code), t.year, t.month, t.day, t.hour,
+              t.min, t.sec);
+    if (g_clk < 0)
+        ms_printk("clock: HSE/PLL failed, running on HSI\n");
+
+    if (bsp_uart_open(RS485_UART, rs485_cfg(g_app.dev.baud_code)) < 0)
+        ms_panic("cannot open USART2");
+    if (ms_thread_create("power", power_thread, 0, 1024, 2, 0) < 0 ||
+        ms_thread_create("modbus", modbus_thread, 0, 1536, 5, 0) < 0)
+        ms_panic("cannot create the threads");
+    bsp_pvd_attach(PVD_LEVEL, pvd_isr, 0);
+}
+
+int main(void)
+{
+    g_clk = bsp_clock_init();
+    g_cause = bsp_reset_cause();
+    ms_rtos_init(bsp_hclk_hz(), g_pool, sizeof g_pool);
+    static const struct bsp_uart_cfg console = {115200, 8, 'N', 1, BSP_PIN_NONE};
+    bsp_uart_open(CONSOLE_UART, &console);
+    bsp_console_select(CONSOLE_UART);
+    pins_init();
+    g_lock = ms_mutex_create("app");
+    g_pf_sem = ms_sem_create("pvd", 0, 1);
+    if (ms_thread_create("meter", meter_thread, 0, 1536, 8, 0) < 0)
+        ms_panic("cannot create the meter thread");
+    ms_rtos_start();
+}

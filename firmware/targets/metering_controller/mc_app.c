@@ -1,0 +1,681 @@
+/* Application core of the metering controller (see mc_app.h). */
+#include "mc_app.h"
+#include <string.h>
+
+/* ---- calendar (proleptic Gregorian, days since 1970-01-01) ---- */
+static int32_t days_from_civil(int y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int32_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153u * (m + (m > 2 ? -3 : 9)) + 2u) / 5u + d - 1u;
+    unsigned doe = yoe * 365u + yoe / 4u - yoe / 100u + doy;
+    return era * 146097 + (int32_t)doe - 719468;
+}
+
+uint32_t mc_unix_from_time(const struct mc_time *t)
+{
+    int32_t days = days_from_civil(t->year, t->month, t->day);
+    return (uint32_t)days * 86400u + t->hour * 3600u + t->min * 60u + t->sec;
+}
+
+void mc_time_from_unix(uint32_t s, struct mc_time *t)
+{
+    int32_t z = (int32_t)(s / 86400u) + 719468;
+    uint32_t sod = s % 86400u;
+    int32_t era = z / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460u + doe / 36524u - doe / 146096u) / 365u;
+    unsigned doy = doe - (365u * yoe + yoe / 4u - yoe / 100u);
+    unsigned mp = (5u * doy + 2u) / 153u;
+    unsigned d = doy - (153u * mp + 2u) / 5u + 1u;
+    unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    t->year = (uint16_t)((int32_t)yoe + era * 400 + (m <= 2));
+    t->month = (uint8_t)m;
+    t->day = (uint8_t)d;
+    t->hour = (uint8_t)(sod / 3600u);
+    t->min = (uint8_t)(sod / 60u % 60u);
+    t->sec = (uint8_t)(sod % 60u);
+}
+
+int mc_time_valid(const struct mc_time *t)
+{
+    static const uint8_t mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (t->year < 2000 || t->year > 2099 || t->month < 1 || t->month > 12 || t->day < 1 ||
+        t->day > mdays[t->month - 1] || t->hour > 23 || t->min > 59 || t->sec > 59)
+        return 0;
+    if (t->month == 2 && t->day == 29 && (t->year % 4 != 0))
+        return 0;                                   /* 2000..2099: every 4th year is leap */
+    return 1;
+}
+
+static int same_day(const struct mc_time *a, const struct mc_time *b)
+{
+    return a->year == b->year && a->month == b->month && a->day == b->day;
+}
+
+uint32_t mc_baud_of(unsigned code)
+{
+    static const uint32_t k[5] = {2400, 4800, 9600, 19200, 38400};
+    return code < 5 ? k[code] : 9600u;
+}
+
+/* ---- events ---- */
+static void on_event(void *ctx, enum mc_event ev, unsigned room, int32_t value)
+{
+    struct mc_app *a = ctx;
+    struct mc_event_rec e = {0, a->unix_now, value, (uint8_t)ev, (uint8_t)room};
+    if (room < MC_MAX_ROOMS)
+        a->room_dirty |= 1u << room;
+    if (mc_event_append(&a->ee, &a->ev, &e) < 0)
+        a->ee_failed = 1;
+    if (a->hw.log_event)
+        a->hw.log_event(a->hw.ctx, &e);
+}
+
+static struct mc_env env_of(struct mc_app *a)
+{
+    struct mc_env e;
+    e.now_s = a->uptime_s;
+    e.minute = a->now.hour * 60u + a->now.min;
+    e.price = mc_price_at(&a->dev.tariff, e.minute);
+    e.event = on_event;
+    e.ctx = a;
+    return e;
+}
+
+/* ---- init / boot ---- */
+int mc_app_init(struct mc_app *a, unsigned rooms, const struct mc_ee *ee, const struct mc_hw *hw)
+{
+    memset(a, 0, sizeof *a);
+    a->rooms = rooms > MC_MAX_ROOMS ? MC_MAX_ROOMS : rooms;
+    a->ee = *ee;
+    if (hw)
+        a->hw = *hw;
+    a->mb.ops = &mc_regs_ops;
+    a->mb.ctx = a;
+    int st = mc_store_open(ee, a->rooms);
+    if (st < 0)
+        a->ee_failed = 1;
+    if (st < 0 || mc_ab_load_dev(ee, &a->dev, &a->dev_seq) <= 0) {
+        mc_dev_default(&a->dev);
+        a->dev_seq = 0;
+        if (st >= 0 && mc_ab_store_dev(ee, &a->dev, &a->dev_seq) < 0)
+            a->ee_failed = 1;
+    }
+    if (a->dev.addr < 1 || a->dev.addr > 247)
+        a->dev.addr = 1;
+    a->mb.addr = a->dev.addr;
+    for (unsigned r = 0; r < a->rooms; r++) {
+        mc_room_cfg_default(&a->cfg[r]);
+        mc_cal_default(&a->cal[r]);
+        mc_room_init(&a->room[r], &a->cfg[r]);
+        if (st < 0 || mc_ab_load_room(ee, r, &a->room[r], &a->cfg[r], &a->cal[r], &a->room_seq[r]) <= 0) {
+            a->room_seq[r] = 0;
+            a->room_dirty |= 1u << r;
+        }
+        if (!a->cal[r].e_nWh)
+            mc_cal_default(&a->cal[r]);
+        a->cal_dirty |= 1u << r;
+        /* a latching relay keeps its contact across the outage: drive it to the state the
+         * restored flags ask for at the first evaluation */
+        a->room[r].closed = MC_RELAY_UNKNOWN;
+    }
+    if (st >= 0) {
+        mc_live_scan(ee, &a->live, 0);
+        mc_day_scan(ee, &a->day);
+        mc_event_scan(ee, &a->ev);
+    }
+    return st;
+}
+
+static void fill_live(struct mc_app *a, struct mc_live *l, unsigned reason)
+{
+    l->rooms = (uint8_t)a->rooms;
+    l->reason = (uint8_t)reason;
+    l->power_fails = a->power_fails;
+    l->time = a->unix_now;
+    l->year = a->open_day.year;
+    l->month = a->open_day.month;
+    l->day = a->open_day.day;
+    for (unsigned r = 0; r < a->rooms; r++) {
+        l->energy_Wh[r] = a->room[r].energy_Wh;
+        l->cost_c[r] = a->room[r].cost_c;
+    }
+}
+
+int mc_app_save_live(struct mc_app *a, unsigned reason)
+{
+    struct mc_live l;
+    fill_live(a, &l, reason);
+    if (mc_live_append(&a->ee, &a->live, &l) < 0) {
+        a->ee_failed = 1;
+        return -1;
+    }
+    for (unsigned r = 0; r < a->rooms; r++)
+        a->saved_Wh[r] = l.energy_Wh[r];
+    a->last_save_s = a->uptime_s;
+    return 0;
+}
+
+static void close_day(struct mc_app *a)
+{
+    struct mc_freeze f;
+    f.rooms = (uint8_t)a->rooms;
+    f.year = a->open_day.year;
+    f.month = a->open_day.month;
+    f.day = a->open_day.day;
+    for (unsigned r = 0; r < a->rooms; r++) {
+        f.energy_Wh[r] = a->room[r].energy_Wh;
+        f.cost_c[r] = a->room[r].cost_c;
+        mc_room_new_day(&a->room[r], &a->cfg[r]);
+        a->room_dirty |= 1u << r;
+    }
+    if (mc_day_append(&a->ee, &a->day, &f) < 0)
+        a->ee_failed = 1;
+    a->open_day = a->now;
+}
+
+void mc_app_boot(struct mc_app *a, const struct mc_time *now, uint32_t uptime_s, int power_loss)
+{
+    struct mc_live l;
+    a->now = *now;
+    a->unix_now = mc_unix_from_time(now);
+    a->uptime_s = uptime_s;
+    a->open_day = *now;
+    if (mc_live_scan(&a->ee, &a->live, &l) > 0) {
+        unsigned n = l.rooms < a->rooms ? l.rooms : a->rooms;
+        for (unsigned r = 0; r < n; r++) {
+            a->room[r].energy_Wh = l.energy_Wh[r];
+            a->room[r].cost_c = l.cost_c[r];
+        }
+        a->power_fails = (uint16_t)(l.power_fails + (power_loss ? 1u : 0u));
+        if (l.month) {
+            a->open_day.year = l.year;
+            a->open_day.month = l.month;
+            a->open_day.day = l.day;
+        }
+        /* The failure happened at the last save (the PVD save when it completed); the value
+         * is the outage in seconds as the RTC saw it. */
+        if (power_loss) {
+            uint32_t saved_now = a->unix_now;
+            a->unix_now = l.time;
+            on_event(a, MC_EV_POWER_FAIL, 0xFF, (int32_t)(saved_now - l.time));
+            a->unix_now = saved_now;
+        }
+    } else if (a->day.newest == 0xFFFFu) {
+        /* first start: a baseline freeze, so that today's energy has a reference */
+        struct mc_time y;
+        mc_time_from_unix(a->unix_now - 86400u, &y);
+        a->open_day = y;
+        close_day(a);
+    }
+    if (!same_day(&a->open_day, now))
+        close_day(a);
+    a->open_day = *now;
+    mc_app_save_live(a, MC_LIVE_BOOT);
+    struct mc_env env = env_of(a);
+    for (unsigned r = 0; r < a->rooms; r++) {
+        if ((a->room[r].flags & MC_RF_PROT_TRIP) && !(a->room[r].flags & MC_RF_LOCKED))
+            a->room[r].reclose_at_s = uptime_s + a->cfg[r].reclose_delay_s;
+        mc_room_eval(&a->room[r], r, &a->cfg[r], &env);
+        a->relay_dirty |= 1u << r;
+    }
+    mc_app_flush(a);
+}
+
+void mc_app_flush(struct mc_app *a)
+{
+    uint32_t d = a->room_dirty;
+    a->room_dirty = 0;
+    for (unsigned r = 0; r < a->rooms; r++)
+        if (d & (1u << r))
+            if (mc_ab_store_room(&a->ee, r, &a->room[r], &a->cfg[r], &a->cal[r], &a->room_seq[r]) < 0)
+                a->ee_failed = 1;
+}
+
+void mc_app_cycle(struct mc_app *a, const struct mc_sample *s, const struct mc_time *now,
+                  uint32_t uptime_s)
+{
+    uint32_t prev_unix = a->unix_now;
+    a->now = *now;
+    a->unix_now = mc_unix_from_time(now);
+    a->uptime_s = uptime_s;
+    (void)prev_unix;
+    struct mc_env env = env_of(a);
+    int changed = 0, due = 0;
+    for (unsigned r = 0; r < a->rooms; r++) {
+        struct mc_room *rm = &a->room[r];
+        uint32_t wh = mc_convert(&a->cal[r], &s[r], &rm->m, &rm->rem_nWh);
+        if (mc_room_step(rm, r, &a->cfg[r], &env, wh)) {
+            a->relay_dirty |= 1u << r;
+            a->room_dirty |= 1u << r;
+        }
+        if (rm->energy_Wh != a->saved_Wh[r]) {
+            changed = 1;
+            if (rm->energy_Wh - a->saved_Wh[r] >= MC_SAVE_WH)
+                due = 1;
+        }
+    }
+    if (!same_day(&a->open_day, now)) {
+        close_day(a);
+        due = 1;
+    }
+    if (due || (changed && a->uptime_s - a->last_save_s >= MC_SAVE_PERIOD_S))
+        mc_app_save_live(a, MC_LIVE_PERIODIC);
+    mc_app_flush(a);
+}
+
+/* ---- register map ---- */
+#define IN_DEV_END 0x000Du
+#define IN_DAY 0x0800u
+#define IN_EVENT 0x0900u
+#define IN_ROOM 0x1000u
+#define HR_TOU_PERIODS 0x0010u
+#define HR_ROOM 0x2000u
+#define HR_CAL 0x3000u
+
+struct win {
+    int day_loaded, ev_loaded;
+    uint16_t day[8], ev[7];
+};
+
+static void load_day_window(struct mc_app *a, struct win *w)
+{
+    struct mc_freeze f1, f0;
+    memset(w->day, 0, sizeof w->day);
+    w->day_loaded = 1;
+    unsigned r = a->sel_room, k = a->sel_day;
+    if (r >= a->rooms || mc_day_get(&a->ee, &a->day, k, &f1) < 0 || r >= f1.rooms)
+        return;
+    if (mc_day_get(&a->ee, &a->day, k + 1, &f0) < 0 || r >= f0.rooms)
+        return;                      /* the baseline of that day is gone: no full record */
+    uint32_t e = f1.energy_Wh[r] - f0.energy_Wh[r], c = f1.cost_c[r] - f0.cost_c[r];
+    w->day[0] = 1;
+    w->day[1] = f1.year;
+    w->day[2] = f1.month;
+    w->day[3] = f1.day;
+    w->day[4] = (uint16_t)(e >> 16);
+    w->day[5] = (uint16_t)e;
+    w->day[6] = (uint16_t)(c >> 16);
+    w->day[7] = (uint16_t)c;
+}
+
+static void load_event_window(struct mc_app *a, struct win *w)
+{
+    struct mc_event_rec e;
+    memset(w->ev, 0, sizeof w->ev);
+    w->ev_loaded = 1;
+    if (mc_event_get(&a->ee, &a->ev, a->sel_event, &e) < 0)
+        return;
+    w->ev[0] = 1;
+    w->ev[1] = e.type;
+    w->ev[2] = e.room == 0xFF ? 0xFFFFu : e.room;
+    w->ev[3] = (uint16_t)(e.time >> 16);
+    w->ev[4] = (uint16_t)e.time;
+    w->ev[5] = (uint16_t)((uint32_t)e.value >> 16);
+    w->ev[6] = (uint16_t)e.value;
+}
+
+#define HI(x) ((uint16_t)((uint32_t)(x) >> 16))
+#define LO(x) ((uint16_t)(x))
+
+static int input_reg(struct mc_app *a, struct win *w, uint16_t addr, uint16_t *v)
+{
+    if (addr < IN_DEV_END) {
+        switch (addr) {
+        case 0x0: *v = (MC_FW_MAJOR << 8) | MC_FW_MINOR; break;
+        case 0x1: *v = (uint16_t)a->rooms; break;
+        case 0x2: *v = HI(a->uptime_s); break;
+        case 0x3: *v = LO(a->uptime_s); break;
+        case 0x4: *v = a->now.year; break;
+        case 0x5: *v = a->now.month; break;
+        case 0x6: *v = a->now.day; break;
+        case 0x7: *v = a->now.hour; break;
+        case 0x8: *v = a->now.min; break;
+        case 0x9: *v = a->now.sec; break;
+        case 0xA: *v = a->power_fails; break;
+        case 0xB: *v = a->ev.valid; break;
+        default: *v = a->mb.c.crc_errors; break;
+        }
+        return 0;
+    }
+    if (addr >= IN_DAY && addr < IN_DAY + 8u) {
+        if (!w->day_loaded)
+            load_day_window(a, w);
+        *v = w->day[addr - IN_DAY];
+        return 0;
+    }
+    if (addr >= IN_EVENT && addr < IN_EVENT + 7u) {
+        if (!w->ev_loaded)
+            load_event_window(a, w);
+        *v = w->ev[addr - IN_EVENT];
+        return 0;
+    }
+    if (addr >= IN_ROOM && addr < IN_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) < 0x10u) {
+        unsigned r = (addr - IN_ROOM) >> 5;
+        const struct mc_room *rm = &a->room[r];
+        int contact = a->have_contacts ? (int)((a->contacts >> r) & 1u) : rm->closed == 1;
+        int32_t bal = mc_room_balance(rm);
+        switch (addr & 0x1Fu) {
+        case 0x0: *v = mc_room_status(rm, contact); break;
+        case 0x1: *v = rm->last_reason; break;
+        case 0x2: *v = rm->m.v_cV; break;
+        case 0x3: *v = rm->m.i_mA; break;
+        case 0x4: *v = HI(rm->m.p_dW); break;
+        case 0x5: *v = LO(rm->m.p_dW); break;
+        case 0x6: *v = (uint16_t)rm->m.pf_m; break;
+        case 0x7: *v = rm->m.f_cHz; break;
+        case 0x8: *v = HI(rm->energy_Wh); break;
+        case 0x9: *v = LO(rm->energy_Wh); break;
+        case 0xA: *v = HI(rm->cost_c); break;
+        case 0xB: *v = LO(rm->cost_c); break;
+        case 0xC: *v = HI(bal); break;
+        case 0xD: *v = LO(bal); break;
+        case 0xE: *v = rm->trips; break;
+        default: *v = rm->reclose_left; break;
+        }
+        return 0;
+    }
+    return MB_EX_ILLEGAL_ADDRESS;
+}
+
+static int holding_reg(struct mc_app *a, uint16_t addr, uint16_t *v)
+{
+    const struct mc_tariff *t = &a->dev.tariff;
+    if (addr <= 0x000Du) {
+        switch (addr) {
+        case 0x0: *v = a->dev.addr; break;
+        case 0x1: *v = a->dev.baud_code; break;
+        case 0x2: *v = a->now.year; break;
+        case 0x3: *v = a->now.month; break;
+        case 0x4: *v = a->now.day; break;
+        case 0x5: *v = a->now.hour; break;
+        case 0x6: *v = a->now.min; break;
+        case 0x7: *v = a->now.sec; break;
+        case 0x8: *v = t->flat_price; break;
+        case 0x9: *v = t->mode; break;
+        default: *v = t->tou_price[addr - 0xA]; break;
+        }
+        return 0;
+    }
+    if (addr >= HR_TOU_PERIODS && addr < HR_TOU_PERIODS + 16u) {
+        unsigned i = (addr - HR_TOU_PERIODS) / 2u;
+        *v = (addr & 1u) ? t->period_idx[i] : t->period_start[i];
+        return 0;
+    }
+    if (addr == 0x0100u) { *v = a->sel_room; return 0; }
+    if (addr == 0x0101u) { *v = a->sel_day; return 0; }
+    if (addr == 0x0110u) { *v = a->sel_event; return 0; }
+    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u) {
+        unsigned r = (addr - HR_ROOM) >> 5;
+        const struct mc_room_cfg *c = &a->cfg[r];
+        switch (addr & 0x1Fu) {
+        case 0x00: *v = a->room[r].closed == 1; break;
+        case 0x01: case 0x02: *v = 0; break;
+        case 0x03: *v = HI(c->alarm1_c); break;
+        case 0x04: *v = LO(c->alarm1_c); break;
+        case 0x05: *v = HI(c->alarm2_c); break;
+        case 0x06: *v = LO(c->alarm2_c); break;
+        case 0x07: *v = HI(c->overdraft_c); break;
+        case 0x08: *v = LO(c->overdraft_c); break;
+        case 0x09: *v = HI(c->load_limit_W); break;
+        case 0x0A: *v = LO(c->load_limit_W); break;
+        case 0x0B: *v = c->overload_delay_s; break;
+        case 0x0C: *v = c->oc_limit_cA; break;
+        case 0x0D: *v = c->reclose_delay_s; break;
+        case 0x0E: *v = c->reclose_attempts; break;
+        case 0x0F: *v = c->sched_off; break;
+        case 0x10: *v = c->sched_on; break;
+        default: *v = c->malicious; break;
+        }
+        return 0;
+    }
+    if (addr >= HR_CAL && addr < HR_CAL + 8u * a->rooms) {
+        const struct mc_cal *c = &a->cal[(addr - HR_CAL) >> 3];
+        switch (addr & 7u) {
+        case 0: *v = (uint16_t)c->wgain; break;
+        case 1: *v = (uint16_t)c->apos; break;
+        case 2: *v = (uint16_t)c->vrmsos; break;
+        case 3: *v = (uint16_t)c->irmsos; break;
+        case 4: *v = HI(c->e_nWh); break;
+        case 5: *v = LO(c->e_nWh); break;
+        case 6: *v = c->v_scale; break;
+        default: *v = c->i_scale; break;
+        }
+        return 0;
+    }
+    return MB_EX_ILLEGAL_ADDRESS;
+}
+
+static int regs_read(void *ctx, int input, uint16_t addr, uint16_t count, uint16_t *out)
+{
+    struct mc_app *a = ctx;
+    struct win w;
+    w.day_loaded = w.ev_loaded = 0;
+    for (unsigned i = 0; i < count; i++) {
+        int r = input ? input_reg(a, &w, (uint16_t)(addr + i), &out[i])
+                      : holding_reg(a, (uint16_t)(addr + i), &out[i]);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* Writes: every value is checked on a scratch copy of the settings, then committed. */
+struct wstate {
+    struct mc_dev_settings dev;
+    struct mc_time clock;
+    uint16_t sel_room, sel_day, sel_event;
+    int clock_regs, dev_changed, comm_changed;
+    uint32_t rooms_changed, cal_changed;
+};
+
+static void set_hi(uint32_t *x, uint16_t v) { *x = (*x & 0xFFFFu) | ((uint32_t)v << 16); }
+static void set_lo(uint32_t *x, uint16_t v) { *x = (*x & 0xFFFF0000u) | v; }
+static int s12_ok(uint16_t v) { int16_t s = (int16_t)v; return s >= -2048 && s <= 2047; }
+static int minute_ok(uint16_t v) { return v < 1440u || v == MC_NO_MINUTE; }
+
+static int write_one(struct mc_app *a, struct wstate *w, struct mc_room_cfg *cfg, struct mc_cal *cal,
+                     uint16_t addr, uint16_t v)
+{
+    struct mc_tariff *t = &w->dev.tariff;
+    if (addr <= 0x000Du) {
+        switch (addr) {
+        case 0x0:
+            if (v < 1 || v > 247)
+                return MB_EX_ILLEGAL_VALUE;
+            w->comm_changed |= v != a->dev.addr;
+            w->dev.addr = (uint8_t)v;
+            break;
+        case 0x1:
+            if (v > 4)
+                return MB_EX_ILLEGAL_VALUE;
+            w->comm_changed |= v != a->dev.baud_code;
+            w->dev.baud_code = (uint8_t)v;
+            break;
+        case 0x2: w->clock.year = v; w->clock_regs |= 1; return 0;
+        case 0x3: w->clock.month = (uint8_t)v; w->clock_regs |= 2; return 0;
+        case 0x4: w->clock.day = (uint8_t)v; w->clock_regs |= 4; return 0;
+        case 0x5: w->clock.hour = (uint8_t)v; w->clock_regs |= 8; return 0;
+        case 0x6: w->clock.min = (uint8_t)v; w->clock_regs |= 16; return 0;
+        case 0x7: w->clock.sec = (uint8_t)v; w->clock_regs |= 32; return 0;
+        case 0x8: t->flat_price = v; break;
+        case 0x9:
+            if (v > 1)
+                return MB_EX_ILLEGAL_VALUE;
+            t->mode = v;
+            break;
+        default: t->tou_price[addr - 0xA] = v; break;
+        }
+        w->dev_changed = 1;
+        return 0;
+    }
+    if (addr >= HR_TOU_PERIODS && addr < HR_TOU_PERIODS + 16u) {
+        unsigned i = (addr - HR_TOU_PERIODS) / 2u;
+        if (addr & 1u) {
+            if (v > 3)
+                return MB_EX_ILLEGAL_VALUE;
+            t->period_idx[i] = v;
+        } else {
+            if (!minute_ok(v))
+                return MB_EX_ILLEGAL_VALUE;
+            t->period_start[i] = v;
+        }
+        w->dev_changed = 1;
+        return 0;
+    }
+    if (addr == 0x0100u) {
+        if (v >= a->rooms)
+            return MB_EX_ILLEGAL_VALUE;
+        w->sel_room = v;
+        return 0;
+    }
+    if (addr == 0x0101u) {
+        if (v >= MC_DAYS)
+            return MB_EX_ILLEGAL_VALUE;
+        w->sel_day = v;
+        return 0;
+    }
+    if (addr == 0x0110u) {
+        if (v >= MC_EE_EVENT_SLOTS)
+            return MB_EX_ILLEGAL_VALUE;
+        w->sel_event = v;
+        return 0;
+    }
+    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u) {
+        unsigned r = (addr - HR_ROOM) >> 5;
+        struct mc_room_cfg *c = &cfg[r];
+        switch (addr & 0x1Fu) {
+        case 0x00: if (v > 2) return MB_EX_ILLEGAL_VALUE; return 0;   /* applied in commit */
+        case 0x01: case 0x02: return 0;                                 /* top-up: commit */
+        case 0x03: set_hi(&c->alarm1_c, v); break;
+        case 0x04: set_lo(&c->alarm1_c, v); break;
+        case 0x05: set_hi(&c->alarm2_c, v); break;
+        case 0x06: set_lo(&c->alarm2_c, v); break;
+        case 0x07: set_hi(&c->overdraft_c, v); break;
+        case 0x08: set_lo(&c->overdraft_c, v); break;
+        case 0x09: set_hi(&c->load_limit_W, v); break;
+        case 0x0A: set_lo(&c->load_limit_W, v); break;
+        case 0x0B: c->overload_delay_s = v; break;
+        case 0x0C: c->oc_limit_cA = v; break;
+        case 0x0D: c->reclose_delay_s = v; break;
+        case 0x0E:
+            if (v > 255)
+                return MB_EX_ILLEGAL_VALUE;
+            c->reclose_attempts = v;
+            break;
+        case 0x0F: if (!minute_ok(v)) return MB_EX_ILLEGAL_VALUE; c->sched_off = v; break;
+        case 0x10: if (!minute_ok(v)) return MB_EX_ILLEGAL_VALUE; c->sched_on = v; break;
+        default: if (v > 1) return MB_EX_ILLEGAL_VALUE; c->malicious = v; break;
+        }
+        w->rooms_changed |= 1u << r;
+        return 0;
+    }
+    if (addr >= HR_CAL && addr < HR_CAL + 8u * a->rooms) {
+        unsigned ch = (addr - HR_CAL) >> 3;
+        struct mc_cal *c = &cal[ch];
+        switch (addr & 7u) {
+        case 0: if (!s12_ok(v)) return MB_EX_ILLEGAL_VALUE; c->wgain = (int16_t)v; break;
+        case 1: c->apos = (int16_t)v; break;
+        case 2: if (!s12_ok(v)) return MB_EX_ILLEGAL_VALUE; c->vrmsos = (int16_t)v; break;
+        case 3: if (!s12_ok(v)) return MB_EX_ILLEGAL_VALUE; c->irmsos = (int16_t)v; break;
+        case 4: set_hi(&c->e_nWh, v); break;
+        case 5: set_lo(&c->e_nWh, v); break;
+        case 6: if (!v) return MB_EX_ILLEGAL_VALUE; c->v_scale = v; break;
+        default: if (!v) return MB_EX_ILLEGAL_VALUE; c->i_scale = v; break;
+        }
+        w->cal_changed |= 1u << ch;
+        return 0;
+    }
+    return MB_EX_ILLEGAL_ADDRESS;
+}
+
+static int covers(uint16_t addr, uint16_t count, uint16_t reg)
+{
+    return reg >= addr && (uint32_t)reg < (uint32_t)addr + count;
+}
+
+static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *vals, int bcast)
+{
+    struct mc_app *a = ctx;
+    static struct mc_room_cfg cfg[MC_MAX_ROOMS];     /* scratch copies (calls are serialised) */
+    static struct mc_cal cal[MC_MAX_ROOMS];
+    struct wstate w;
+    memset(&w, 0, sizeof w);
+    w.dev = a->dev;
+    w.sel_room = a->sel_room;
+    w.sel_day = a->sel_day;
+    w.sel_event = a->sel_event;
+    memcpy(cfg, a->cfg, sizeof cfg);
+    memcpy(cal, a->cal, sizeof cal);
+    (void)bcast;
+    for (unsigned i = 0; i < count; i++) {
+        int r = write_one(a, &w, cfg, cal, (uint16_t)(addr + i), vals[i]);
+        if (r)
+            return r;
+    }
+    /* multi-register quantities that must arrive whole */
+    if (w.clock_regs && (w.clock_regs != 0x3F || !mc_time_valid(&w.clock)))
+        return MB_EX_ILLEGAL_VALUE;
+    for (unsigned r = 0; r < a->rooms; r++) {
+        uint16_t top = (uint16_t)(HR_ROOM + 0x20u * r + 1u);
+        int hi = covers(addr, count, top), lo = covers(addr, count, (uint16_t)(top + 1u));
+        if (hi != lo)
+            return MB_EX_ILLEGAL_VALUE;
+        if (hi && !(((uint32_t)vals[top - addr] << 16) | vals[top + 1u - addr]))
+            return MB_EX_ILLEGAL_VALUE;
+        if ((w.cal_changed & (1u << r)) && !cal[r].e_nWh)
+            return MB_EX_ILLEGAL_VALUE;
+    }
+
+    /* commit */
+    if (w.clock_regs) {
+        if (a->hw.set_clock && a->hw.set_clock(a->hw.ctx, &w.clock) < 0)
+            return MB_EX_DEVICE_FAILURE;
+        uint32_t before = a->unix_now, after = mc_unix_from_time(&w.clock);
+        a->now = w.clock;
+        a->unix_now = after;
+        on_event(a, MC_EV_CLOCK, 0xFF, (int32_t)(after - before));
+    }
+    a->sel_room = w.sel_room;
+    a->sel_day = w.sel_day;
+    a->sel_event = w.sel_event;
+    if (w.dev_changed) {
+        a->dev = w.dev;
+        if (mc_ab_store_dev(&a->ee, &a->dev, &a->dev_seq) < 0)
+            return MB_EX_DEVICE_FAILURE;
+        if (w.comm_changed)
+            a->apply_comm = 1;
+    }
+    memcpy(a->cfg, cfg, sizeof a->cfg);
+    memcpy(a->cal, cal, sizeof a->cal);
+    a->cal_dirty |= w.cal_changed;
+    a->room_dirty |= w.rooms_changed | w.cal_changed;
+    struct mc_env env = env_of(a);
+    for (unsigned r = 0; r < a->rooms; r++) {
+        uint16_t base = (uint16_t)(HR_ROOM + 0x20u * r);
+        int ch = 0;
+        if (covers(addr, count, (uint16_t)(base + 1u))) {
+            uint32_t amount = ((uint32_t)vals[base + 1u - addr] << 16) | vals[base + 2u - addr];
+            mc_room_topup(&a->room[r], r, amount, &env);
+            a->room_dirty |= 1u << r;
+            ch = 1;
+        }
+        if (covers(addr, count, base)) {
+            mc_room_command(&a->room[r], r, &a->cfg[r], vals[base - addr], &env);
+            a->room_dirty |= 1u << r;
+            ch = 1;
+        }
+        if (ch || (w.rooms_changed & (1u << r)))
+            mc_room_eval(&a->room[r], r, &a->cfg[r], &env);
+        if (ch)
+            a->relay_dirty |= 1u << r;      /* drive the coil even if nothing changed */
+    }
+    uint8_t failed = a->ee_failed;
+    a->ee_failed = 0;
+    mc_app_flush(a);
+    return (failed || a->ee_failed) ? MB_EX_DEVICE_FAILURE : 0;
+}
+
+const struct mb_regs_ops mc_regs_ops = {regs_read, regs_write};

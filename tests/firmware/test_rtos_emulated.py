@@ -8,10 +8,11 @@ import pytest
 
 from metersim.engine.emulation import Emulation
 from metersim.engine.machine import Machine
+from metersim.engine.platform_builder import create_machine
 from metersim.orchestration.uart_capture import capture_uart
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
 
-from tests.conftest import FW
+from tests.conftest import FW, REPO
 
 CORES = {"f413rg": ("cortex-m4f", 16_000_000), "f103rb": ("cortex-m3", 8_000_000)}
 TICK_PS = PS_PER_MS  # MS_TICK_HZ = 1000
@@ -169,6 +170,62 @@ def test_tickless_idle_sleeps_one_second_on_few_instructions(firmware, target):
     # 1 s is 8-16 M cycles; a 1 kHz tick alone would cost > 100 000 instructions
     assert m.cpu.instructions - i0 < 5_000
     assert m.cpu.idle_cycles - idle0 > 0.99 * (m.cpu.cycles - c0)
+
+
+PLATFORMS = {"f413rg": REPO / "platforms/cpus/stm32f413.repl",
+             "f103rb": REPO / "platforms/cpus/stm32f103rb.repl"}
+
+
+def edge_times_ps(t0_ps: int, until_ps: int) -> list[int]:
+    """Rising edges 2.6 to 10.6 ms apart at no fixed phase to the tick (deterministic)."""
+    times, t, k = [], t0_ps, 0
+    while True:
+        t += 2_500 * PS_PER_US + (k * 7919 % 8000) * PS_PER_US + 137_777_777
+        if t >= until_ps:
+            return times
+        times.append(t)
+        k += 1
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_tick_keeps_virtual_time_through_many_early_wakes_from_a_pin_interrupt(firmware, target):
+    emu = Emulation()
+    m = create_machine(emu, PLATFORMS[target], elf=firmware(target, "rtos_wake"), name=target)
+    cap = capture_uart(m, "usart1")
+    emu.run_until(lambda: "ready" in cap.line_texts(), timeout="1s", what="rtos_wake to set up PA0")
+    port = m["gpioPortA"]
+    edges = {}
+    for name in ("quiet", "thread"):
+        emu.run_until(lambda: any(t.startswith(f"{name} sleep from tick") for t in cap.line_texts()),
+                      timeout="1s", what=f"the {name} sleep")
+        start = lines(cap, f"{name} sleep from tick ")[0]
+        # Pulses of 20 us on PA0 (pulled down) during the 1000-tick sleep; the last ones come
+        # close to its end, when a wake has a whole sleep's worth of ticks to account.
+        times = edge_times_ps(start.start_ps, start.start_ps + 999 * TICK_PS)
+        for t in times:
+            m.clock.schedule_at(t, port.drive, 0, True)
+            m.clock.schedule_at(t + 20 * PS_PER_US, port.drive, 0, None)
+        edges[name] = (start, times)
+        emu.run_until(lambda: f"{name} edges " in cap.text and cap.text.endswith("\n")
+                      and cap.text.count(f"{name} ticks") == -(-len(times) // 16) or "FAIL" in cap.text,
+                      timeout="3s", what=f"the {name} phase to finish")
+    emu.run_until(lambda: "PASS" in cap.text or "FAIL" in cap.text, timeout="1s", what="PASS")
+    assert "FAIL" not in cap.text, cap.text
+    for name, (start, times) in edges.items():
+        t0 = int(start.text.split()[-1])
+        woke = lines(cap, f"{name} woke at tick ")[0]
+        assert int(woke.text.split()[-1]) == t0 + 1000
+        # 1000 ticks after the sleep started is 1 s of virtual time, whatever woke the core
+        assert abs(woke.start_ps - start.start_ps - PS_PER_S) < TICK_PS, (name, woke.start_ps)
+        assert lines(cap, f"{name} edges ")[0].text == f"{name} edges {len(times)}"
+        assert len(times) > 100
+        # The tick seen at every edge is the tick of that edge's virtual time. The "sleep from"
+        # line starts a little after tick t0 began, so the expected tick may be one short.
+        seen = [int(d) for ln in lines(cap, f"{name} ticks ") for d in ln.text.split()[2:]]
+        assert len(seen) == len(times)
+        for k, (t, tick) in enumerate(zip(times, seen), start=1):
+            expected = (t - start.start_ps) // TICK_PS
+            assert expected <= tick <= expected + 1, (name, k, tick, expected)
 
 
 def test_kernel_ram_on_f103rb_stays_under_4_kib(firmware):

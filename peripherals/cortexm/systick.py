@@ -19,6 +19,11 @@ CSR_COUNTFLAG = 1 << 16
 class SysTick:
     def __init__(self, clock, rate_fn, pend_fn, log_fn):
         self._clock = clock
+        # Counter clocks are numbered from this instant, when the core clock last changed: the
+        # core's cycles fall on whole picoseconds rounded down from it, so counting edges from
+        # here (rounding up) gives every CVR read the exact cycle count even when a cycle is
+        # not a whole number of picoseconds (72 MHz).
+        self._anchor_ps = clock.now_ps
         self._rate_fn = rate_fn        # () -> HCLK in Hz
         self._pend = pend_fn           # () -> pend exception 15
         self._log = log_fn
@@ -31,7 +36,7 @@ class SysTick:
         self.csr = 0
         self.rvr = 0
         self._cvr_at_start = 0     # CVR value when counting (re)started
-        self._start_ps = 0         # time of that start
+        self._start_edge = 0       # counter clock number (since the anchor) of that start
         self._event = None
         self._hz = 0
         self._last_wrap = None
@@ -42,12 +47,15 @@ class SysTick:
         hclk = self._rate_fn()
         return hclk if self.csr & CSR_CLKSOURCE else hclk // 8
 
+    def _edge(self, now_ps: int) -> int:
+        return -(-(now_ps - self._anchor_ps) * self._hz // PS_PER_S)
+
     def _ticks_since_start(self, now_ps: int) -> int:
-        return (now_ps - self._start_ps) * self._hz // PS_PER_S
+        return self._edge(now_ps) - self._start_edge
 
     def _tick_time(self, ticks: int) -> int:
         """Time of the `ticks`-th count after the start, rounded up to a picosecond."""
-        return self._start_ps + -(-ticks * PS_PER_S // self._hz)
+        return self._anchor_ps + -(-(self._start_edge + ticks) * PS_PER_S // self._hz)
 
     @property
     def running(self) -> bool:
@@ -59,8 +67,8 @@ class SysTick:
             self._event.cancel()
             self._event = None
         self._cvr_at_start = cvr
-        self._start_ps = self._clock.now_ps
         self._hz = self._rate()
+        self._start_edge = self._edge(self._clock.now_ps) if self._hz > 0 else 0
         self._last_wrap = None     # tick index (since the start) of the last wrap to 0
         self._reload = self.rvr    # RVR loaded after that wrap
         if self.running and self._hz > 0:
@@ -107,8 +115,10 @@ class SysTick:
 
     def on_clock_change(self) -> None:
         """HCLK changed: keep the current count, continue at the new rate."""
+        cvr = self.current()
+        self._anchor_ps = self._clock.now_ps
         if self.running:
-            self._restart(self.current())
+            self._restart(cvr)
 
     # -- registers --------------------------------------------------------------------------
     def read(self, offset: int) -> int:

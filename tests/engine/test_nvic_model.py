@@ -4,7 +4,7 @@ from metersim.engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.cortexm import nvic as N
-from metersim.units import PS_PER_MS
+from metersim.units import PS_PER_MS, PS_PER_S
 
 
 class FakeMachine:
@@ -173,3 +173,22 @@ def test_systick_rvr_written_right_after_a_restart_from_zero_leaves_the_running_
     assert nv.read(0x18, 4) == 999
     clock.run_for(1000 * us)
     assert nv.read(0x18, 4) == 999
+
+
+def test_systick_counts_whole_core_cycles_when_a_cycle_is_not_a_whole_picosecond():
+    # At 72 MHz a cycle is 13 888.9 ps and the core reports each cycle's time rounded down;
+    # a counter restarted at any cycle must read RVR, RVR-1, ... on the cycles that follow.
+    hz = 72_000_000
+
+    def cycle_ps(c: int) -> int:
+        return c * PS_PER_S // hz                 # the core's rounding
+
+    for c0 in range(590, 610):
+        clock, machine, nv = make(hclk=hz)
+        nv.write(0x14, 4, 71_999)
+        nv.write(0x18, 4, 0)
+        clock.run_for(cycle_ps(c0))
+        nv.write(0x10, 4, 0b101)                  # enable at cycle c0
+        for d in (1, 2, 3, 17, 1000, 71_999):
+            clock.run_for(cycle_ps(c0 + d) - clock.now_ps)
+            assert nv.read(0x18, 4) == 71_999 - (d - 1), (c0, d)

@@ -1,8 +1,9 @@
-"""`make demo` / `metersim demo`: two boards running their firmware side by side.
+"""`make demo` / `metersim demo`: what metersim does, in one run.
 
-An STM32F413 (Cortex-M4F) and an STM32F103 (Cortex-M3) run the `hello` firmware in one
-emulation on one virtual clock; their console output is shown as labelled streams, then a
-summary: virtual time, wall time, instructions and MIPS per machine.
+Part 1: an STM32F413 (Cortex-M4F, 100 MHz) and an STM32F103RB (Cortex-M3, 72 MHz) boot the RTOS
+shell firmware on one virtual clock, and commands are typed into their consoles.
+Part 2 (when the cabinet package is present): the prepaid metering cabinet for a virtual day.
+Each part ends with a summary: virtual time, wall time, instructions, MIPS per machine.
 """
 
 from __future__ import annotations
@@ -11,51 +12,56 @@ import sys
 from pathlib import Path
 
 from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
+from metersim.engine.platform_builder import create_machine
 from metersim.errors import SetupError
 from metersim.orchestration.uart_capture import capture_uart
 
 REPO = Path(__file__).resolve().parents[2]
 
-BOARDS = [
-    # name, firmware target, core, reset clock, flash, sram, console USART1
-    ("f413", "f413rg", "cortex-m4f", 16_000_000, (0x08000000, 0x100000), (0x20000000, 0x50000),
-     0x40011000),
-    ("f103", "f103rb", "cortex-m3", 8_000_000, (0x08000000, 0x20000), (0x20000000, 0x5000),
-     0x40013800),
-]
+BOARDS = [("f413", "platforms/cpus/stm32f413.repl", "f413rg"),
+          ("f103", "platforms/cpus/stm32f103rb.repl", "f103rb")]
+COMMANDS = ["ps", "free", "date set 2026-11-20 08:00:00", "date", "uptime"]
 
 
-def build_demo(emulation: Emulation, program: str = "hello") -> list:
-    machines = []
-    for name, target, core, hz, flash, sram, console in BOARDS:
-        elf = REPO / "build" / "fw" / target / f"{program}.elf"
+def shell_demo(echo=print) -> Emulation:
+    emu = Emulation()
+    boards = []
+    for name, platform, target in BOARDS:
+        elf = REPO / "build" / "fw" / target / "shell_demo.elf"
         if not elf.is_file():
             raise SetupError(f"{elf} is missing: run `make firmware` first")
-        m = Machine.bare(emulation, name, core, hz, flash=flash, sram=sram,
-                         console_address=console)
-        m.load_elf(elf)
-        machines.append(m)
-    return machines
+        m = create_machine(emu, REPO / platform, elf=elf, name=name)
+        cap = capture_uart(m, "usart1", echo=lambda mach, line: echo(f"  [{mach}] {line}"))
+        boards.append((m, cap))
+
+    def prompts(cap, after: int = 0) -> bool:
+        return "msh> " in cap.text[after:]
+
+    emu.run_until(lambda: all(prompts(c) for _, c in boards), timeout="2s",
+                  what="both shells to print their prompt")
+    for cmd in COMMANDS:
+        marks = []
+        for m, cap in boards:
+            marks.append(len(cap.text))
+            m["usart1"].write_bytes(cmd.encode() + b"\r")
+        emu.run_until(lambda: all(prompts(c, k + len(cmd)) for (_, c), k in zip(boards, marks)),
+                      timeout="2s", what=f"{cmd!r} to finish on both boards")
+    emu.run_for("1s")
+    return emu
 
 
 def main(_args=None) -> int:
-    emu = Emulation()
-    machines = build_demo(emu)
-    done = set()
-
-    def echo(machine_name: str, line: str) -> None:
-        print(f"  [{machine_name}] {line}", flush=True)
-        if line == "PASS":
-            done.add(machine_name)
-
-    for m in machines:
-        capture_uart(m, echo=echo)
-    print("metersim demo: hello firmware on an STM32F413 and an STM32F103, one virtual clock\n")
-    emu.run_until(lambda: len(done) == len(machines), timeout="10s", what="both boards to finish")
+    print("metersim demo, part 1: the RTOS shell on an STM32F413 and an STM32F103RB, "
+          "one virtual clock\n")
+    emu = shell_demo()
     print()
     print(emu.summary())
-    return 0
+    try:
+        from metersim.cabinet.demo import main as cabinet_main
+    except ImportError:
+        return 0
+    print("\nmetersim demo, part 2: the prepaid metering cabinet\n")
+    return cabinet_main()
 
 
 if __name__ == "__main__":

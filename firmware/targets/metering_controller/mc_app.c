@@ -630,6 +630,7 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
     }
 
     /* commit */
+    a->ee_failed = 0;
     if (w.clock_regs) {
         if (a->hw.set_clock && a->hw.set_clock(a->hw.ctx, &w.clock) < 0)
             return MB_EX_DEVICE_FAILURE;
@@ -648,6 +649,9 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
         if (w.comm_changed)
             a->apply_comm = 1;
     }
+    for (unsigned r = 0; r < a->rooms; r++)   /* a new attempts count applies from now on */
+        if (cfg[r].reclose_attempts != a->cfg[r].reclose_attempts && !(a->room[r].flags & MC_RF_LOCKED))
+            a->room[r].reclose_left = (uint8_t)cfg[r].reclose_attempts;
     memcpy(a->cfg, cfg, sizeof a->cfg);
     memcpy(a->cal, cal, sizeof a->cal);
     a->cal_dirty |= w.cal_changed;
@@ -672,10 +676,8 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
         if (ch)
             a->relay_dirty |= 1u << r;      /* drive the coil even if nothing changed */
     }
-    uint8_t failed = a->ee_failed;
-    a->ee_failed = 0;
     mc_app_flush(a);
-    return (failed || a->ee_failed) ? MB_EX_DEVICE_FAILURE : 0;
+    return a->ee_failed ? MB_EX_DEVICE_FAILURE : 0;
 }
 
 const struct mb_regs_ops mc_regs_ops = {regs_read, regs_write};

@@ -58,7 +58,7 @@ uint32_t mc_convert(const struct mc_cal *cal, const struct mc_sample *s, struct 
     m->f_cHz = s->period ? (uint16_t)((357954500u + 4u * s->period) / (8u * s->period)) : 0u;
     int64_t e = (int64_t)s->aenergy * (int64_t)cal->e_nWh;       /* nWh, signed */
     m->p_dW = s->dt_ms ? (int32_t)(e * 36 / ((int64_t)s->dt_ms * 1000)) : 0;
-    uint64_t sva = (uint64_t)m->v_cV * m->i_mA / 1000u;            /* 0.1 VA */
+    uint64_t sva = ((uint64_t)m->v_cV * m->i_mA + 5000u) / 10000u;  /* 1e-5 VA -> 0.1 VA */
     m->s_dVA = (int32_t)(sva > 0x7FFFFFFFu ? 0x7FFFFFFFu : sva);
     int64_t p = m->p_dW < 0 ? -(int64_t)m->p_dW : m->p_dW;
     if (m->s_dVA < 10) {
@@ -180,9 +180,10 @@ int mc_room_eval(struct mc_room *r, unsigned room, const struct mc_room_cfg *cfg
         al |= MC_ST_ALARM1;
     if (cfg->alarm2_c && b <= (int32_t)cfg->alarm2_c)
         al |= MC_ST_ALARM2;
-    if ((al & MC_ST_ALARM1) && !(r->alarms & MC_ST_ALARM1))
+    int first = r->closed == MC_RELAY_UNKNOWN;     /* start-up: states, not new events */
+    if ((al & MC_ST_ALARM1) && !(r->alarms & MC_ST_ALARM1) && !first)
         emit(env, MC_EV_ALARM1, room, b);
-    if ((al & MC_ST_ALARM2) && !(r->alarms & MC_ST_ALARM2))
+    if ((al & MC_ST_ALARM2) && !(r->alarms & MC_ST_ALARM2) && !first)
         emit(env, MC_EV_ALARM2, room, b);
     r->alarms = al;
     r->sched_off = (uint8_t)mc_sched_off(cfg, env->minute);
@@ -208,7 +209,6 @@ int mc_room_eval(struct mc_room *r, unsigned room, const struct mc_room_cfg *cfg
     uint8_t want = why == MC_R_NONE;
     if (want == r->closed)
         return 0;
-    int first = r->closed == MC_RELAY_UNKNOWN;     /* start-up: drive it, it is no new trip */
     r->closed = want;
     if (!want && !first) {
         r->trips++;

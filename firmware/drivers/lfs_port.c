@@ -84,6 +84,7 @@ int lfs_port_init(lfs_port_t *p, w25q_t *nor, uint32_t offset, uint32_t block_co
     c->block_cycles = LFS_PORT_BLOCK_CYCLES;
     c->cache_size = LFS_PORT_CACHE_SIZE;
     c->lookahead_size = LFS_PORT_LOOKAHEAD_SIZE;
+    c->metadata_max = LFS_PORT_METADATA_MAX;
     c->read_buffer = p->read_buf;
     c->prog_buffer = p->prog_buf;
     c->lookahead_buffer = p->lookahead;

@@ -31,6 +31,10 @@
 #define LFS_PORT_CACHE_SIZE 128u
 #define LFS_PORT_LOOKAHEAD_SIZE 16u
 #define LFS_PORT_BLOCK_CYCLES 500
+/* Metadata logs are compacted at 1 KiB instead of the whole 4 KiB sector: every open and
+ * commit re-reads the log of its directory, so a short log keeps SPI traffic per file
+ * operation small (littlefs's metadata_max; readers need not know it). */
+#define LFS_PORT_METADATA_MAX 1024u
 #ifndef LFS_PORT_MAX_OPEN
 #define LFS_PORT_MAX_OPEN 4u
 #endif

@@ -51,7 +51,9 @@ static int read_sr1(w25q_t *d, uint8_t *sr)
     return r;
 }
 
-/* Poll BUSY until clear. sleep = 0: spin (a page program takes a fraction of a tick). */
+/* Poll BUSY until clear, sleeping one tick between polls: even a page program (tPP 0.4 ms
+ * typical) would otherwise cost hundreds of status reads, and the SPI bus is the bottleneck
+ * of every other thread too. sleep = 0 spins (for callers that may not block). */
 static int wait_idle(w25q_t *d, uint32_t limit_ms, int sleep)
 {
     ms_tick_t t0 = ms_tick_get(), limit = ms_ms_to_ticks(limit_ms) + 1u;
@@ -154,7 +156,7 @@ int w25q_program(w25q_t *dev, uint32_t addr, const void *buf, uint32_t len)
         if (r < 0)
             break;
         dev->programs++;
-        r = wait_idle(dev, TPP_MAX_MS, 0);
+        r = wait_idle(dev, TPP_MAX_MS, 1);
         if (r < 0)
             break;
         done += n;

@@ -9,8 +9,8 @@
  *   crosses a 256-byte page (the chip would wrap inside the page), so writes are split;
  * - the status register 1 (05h) BUSY/WIP bit is polled until the operation ends; each wait has a
  *   timeout from the data sheet's maximum times (tPP 3 ms, tSE 400 ms, tBE32 1.6 s,
- *   tBE64 2 s) and fails with MS_ERR_TIMEOUT; erases sleep 1 ms between polls so the other
- *   threads run during the tens of milliseconds an erase takes.
+ *   tBE64 2 s) and fails with MS_ERR_TIMEOUT; the driver sleeps one RTOS tick between polls
+ *   so other threads run meanwhile and the SPI bus is not flooded with status reads.
  * A program over bytes that are not erased ANDs the bits (NOR): callers erase first.
  * w25q_register() makes a raw-sector window of the chip a device node (e.g. /dev/nor0).
  */

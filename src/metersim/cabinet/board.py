@@ -53,6 +53,9 @@ class Controller:
     console: UartCapture | None = None
     origins_ps: dict = field(default_factory=dict)   # room -> virtual time of its profile's t=0
     profiles: dict = field(default_factory=dict)     # room -> LoadProfile
+    feeds: list = field(default_factory=list)        # scenario.RoomFeed per room (relay/mains gating)
+    mains_on: bool = True
+    mains_history: list = field(default_factory=list)  # (time_ps, on) of every mains change
 
     # -- devices ------------------------------------------------------------------------------
     def __getitem__(self, name: str):
@@ -105,12 +108,22 @@ class Controller:
         return room
 
     def attach_load(self, room: int, profile, origin_ps: int | None = None) -> None:
-        """Feed room `room`'s ADE7753 from `profile`, whose t = 0 is `origin_ps` (default now)."""
+        """Feed room `room`'s ADE7753 from `profile`, whose t = 0 is `origin_ps` (default now),
+        directly (not behind the relay: see scenario.attach_rooms for rooms behind relays)."""
         self._room(room)
         origin = self.now_ps if origin_ps is None else int(origin_ps)
         self.ades[room].attach_load(profile, origin_ps=origin)
         self.profiles[room] = profile
         self.origins_ps[room] = origin
+
+    def set_mains(self, on: bool) -> None:
+        """Mains up or down for every room (the loads stop, the ADE7753s lose their voltage)."""
+        if bool(on) == self.mains_on:
+            return
+        self.mains_on = bool(on)
+        self.mains_history.append((self.now_ps, self.mains_on))
+        for feed in self.feeds:
+            feed.update()
 
     def relay_closed(self, room: int) -> bool:
         return self.relays[self._room(room)].closed
@@ -155,6 +168,10 @@ def build_controller(emu, channels: int = 4, elf: str | os.PathLike | None = Non
     if bus is None:
         bus = new_bus(emu)
     xcvr = m["rs485"]
+    if not hasattr(xcvr, "reset"):
+        # The transceiver model has no reset(); a machine reset (power-on, watchdog) calls
+        # reset() on every model. The transceiver keeps no state an MCU reset would clear.
+        xcvr.reset = lambda: None
     usart2 = m["usart2"]
     xcvr.connect_usart(usart2.tx, usart2.receive_frame)
     xcvr.attach(bus)

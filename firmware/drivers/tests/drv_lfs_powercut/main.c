@@ -8,8 +8,9 @@
  * "resume <seq>" with the next sequence number (one past the largest found).
  * Loop: for seq = resume, resume + 1, ...: name = p<seq % 8>, print "write <name> <seq>",
  * open with O_CREAT | O_TRUNC, write the content in two parts, close, print
- * "closed <name> <crc>" (CRC-32 of the whole file, as zlib.crc32), until LOOP_WRITES files
- * have been written in this boot; then "PASS".
+ * "closed <name> <crc>" (CRC-32 of the whole file, as zlib.crc32) and wait until the console
+ * has sent it, so at most the write after the last reported one is in flight at any time;
+ * until LOOP_WRITES files have been written in this boot; then "PASS".
  *
  * Content of seq: 4 bytes seq, then 8 + (seq * 37) % 40 payload bytes x_k >> 24 with
  * x_0 = seq * 2654435761 + 1, x_{k+1} = x_k * 1103515245 + 12345 (mod 2^32).
@@ -95,6 +96,7 @@ static void body(void *arg)
         r = ms_io_close(fd);
         CHECK(r == 0, "close %s %d", path, r);
         ms_printk("closed %s %08x\n", path + 5, (unsigned)drv_crc32(0, buf, len));
+        drv_console_drain();   /* the line is out before the next write starts */
     }
     drv_pass();
 }

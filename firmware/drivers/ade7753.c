@@ -103,6 +103,8 @@ int ade7753_reset(ade7753_t *d)
         if (r < 0)
             return r;
     }
+    /* The part ignores the SPI for 18 us after a reset: do not talk to it before. */
+    ms_thread_sleep(1);
     ms_tick_t t0 = ms_tick_get();
     for (;;) {
         uint32_t st;

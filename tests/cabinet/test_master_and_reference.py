@@ -1,0 +1,90 @@
+"""The Modbus master against a Python slave on the bus (no firmware), and the reference
+energy following relay and mains."""
+
+import pytest
+
+from metersim.cabinet.board import build_controller
+from metersim.cabinet.checks import reference_energy_Wh
+from metersim.cabinet.modbus_master import ModbusException, ModbusMaster, ModbusTimeout, adu, crc16
+from metersim.cabinet.scenario import RoomLoad, attach_rooms
+from metersim.engine.emulation import Emulation
+from metersim.orchestration.appliances import ResistiveHeater
+from metersim.peripherals.rs485 import Rs485Bus
+from metersim.peripherals.base import Context
+from metersim.units import PS_PER_MS, PS_PER_S
+
+
+def test_crc_matches_the_reference_frame():
+    assert adu(1, bytes([3, 0, 0, 0, 1])) == bytes.fromhex("010300000001840A")
+
+
+class Slave:
+    def __init__(self, bus, clock):
+        self.ep, self.clock, self.buf, self.t = bus.attach_host("slave"), clock, bytearray(), None
+        self.ep.on_receive(self.byte)
+
+    def byte(self, v, frame):
+        self.buf.append(v)
+        if self.t:
+            self.t.cancel()
+        self.t = self.clock.schedule(4 * PS_PER_MS, self.frame)
+
+    def frame(self):
+        req, self.buf = bytes(self.buf), bytearray()
+        if req[0] != 1:
+            return
+        if req[1] == 4:
+            n = req[5]
+            body = bytes([1, 4, 2 * n]) + b"".join((0x1234 + i).to_bytes(2, "big") for i in range(n))
+        else:
+            body = bytes([1, req[1] | 0x80, 2])
+        self.ep.send(body + crc16(body).to_bytes(2, "little"), at_ps=self.clock.now_ps + PS_PER_MS)
+
+
+def master_and_slave():
+    emu = Emulation()
+    bus = Rs485Bus(Context(emu.clock, "bus"))
+    return ModbusMaster(emu, bus, timeout="200ms"), Slave(bus, emu.clock), emu
+
+
+def test_reads_decode_and_exceptions_raise():
+    m, _, emu = master_and_slave()
+    assert m.read_input(0x10, 3) == [0x1234, 0x1235, 0x1236]
+    with pytest.raises(ModbusException) as e:
+        m.read_holding(0)
+    assert e.value.code == 2
+    t0 = emu.now_ps
+    with pytest.raises(ModbusTimeout, match="slave 9"):
+        m.read_input(0, 1, address=9)
+    assert emu.now_ps - t0 >= 200 * PS_PER_MS           # waited in virtual time
+
+
+def test_master_leaves_three_and_a_half_characters_between_frames():
+    m, s, emu = master_and_slave()
+    m.read_input(0, 1)
+    m.read_input(0, 1)
+    starts = [r.start_ps for r in m.ep.bus.tap if r.driver == "master"]
+    ends = [r.end_ps for r in m.ep.bus.tap if r.driver == "slave"]
+    assert starts[8] - ends[6] >= m.t35_ps               # second request after the first reply
+
+
+def test_reference_counts_only_while_relay_closed_and_mains_up():
+    emu = Emulation()
+    board = build_controller(emu)
+    board.machine.powered = False                        # no firmware: only the models run
+    attach_rooms(board, [RoomLoad("h", [ResistiveHeater(3600.0)])])
+    relay = board.relays[0]
+    emu.run_until_time(10 * PS_PER_S)
+    assert reference_energy_Wh(board, 0) == 0.0          # relay open
+    relay.on_gpio(0, True)
+    emu.run_until_time(10 * PS_PER_S + 20 * PS_PER_MS)
+    relay.on_gpio(0, False)
+    emu.run_until_time(20 * PS_PER_S + 10 * PS_PER_MS)
+    board.set_mains(False)
+    emu.run_until_time(30 * PS_PER_S + 10 * PS_PER_MS)
+    board.set_mains(True)
+    emu.run_until_time(40 * PS_PER_S + 10 * PS_PER_MS)
+    # closed from 10.010 s; mains off 20.010..30.010 s: 20 s of 3600 W
+    assert reference_energy_Wh(board, 0) == pytest.approx(20.0, rel=1e-6)
+    ade_Wh = board.ades[0].peek("AENERGY") * board.ades[0].energy_lsb_Wh()
+    assert ade_Wh == pytest.approx(20.0, rel=0.002)      # the chip saw the same current

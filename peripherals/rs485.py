@@ -250,6 +250,9 @@ class Rs485Transceiver:
     def name(self) -> str:
         return f"{self.ctx.machine_name}/{self.ctx.name}" if self.ctx.machine_name else self.ctx.name
 
+    def reset(self) -> None:
+        """A machine reset changes nothing here: DE and /RE follow the MCU's pins."""
+
     def attach(self, bus: Rs485Bus) -> None:
         if self.bus is not None:
             self.bus.detach(self)

@@ -64,9 +64,12 @@ class RccBase(Peripheral):
     BACKUP_REGS = ("BDCR",)                   # kept across system resets (backup domain)
 
     def __init__(self, ctx: Context, hse_hz: int = 8_000_000, lse_hz: int = 32768,
-                 pwr=None, **kw):
+                 pwr=None, vbat: bool = True, **kw):
         super().__init__(ctx)
         self.hse_hz = int(hse_hz)     # 0 = no crystal fitted: HSE never becomes ready
+        # A backup battery on VBAT keeps the backup domain (BDCR: LSE, RTC) through a power
+        # cut, as on a meter; without one a power-on reset clears it.
+        self.vbat = bool(vbat)
         self.lse_hz = int(lse_hz)
         self.pwr = pwr                # PWR model: DBP gates backup-domain (BDCR) writes
         self.clocks = clock_tree(ctx)
@@ -105,8 +108,15 @@ class RccBase(Peripheral):
 
     def on_machine_reset(self, cause: str) -> None:
         if cause == "por":
-            self.regs = {}
+            backup = {n: self.regs[n] for n in self.BACKUP_REGS if n in self.regs}
+            self.regs = dict(backup) if self.vbat else {}
             self._init_regs(power_on=True)
+            if self.vbat:
+                self.regs.update(backup)
+                for o in self.OSCS:       # LSE kept running on the battery
+                    if o.reg in backup and self._get(o.reg, o.on_bit):
+                        self._put(o.reg, o.rdy_bit, 1)
+                self._update_rates()
             return
         flags = self.regs["CSR"]
         flags |= 1 << CSR_FLAGS.get(cause, CSR_FLAGS["pin"])

@@ -81,7 +81,7 @@ class STM32F1_RCC(RccBase):
             Osc("HSE", "CR", 16, 17, 3, us(hse_startup_us)),
             Osc("PLL", "CR", 24, 25, 4, us(pll_lock_us)),
         )
-        super().__init__(ctx, hse_hz=hse_hz, lse_hz=lse_hz, pwr=pwr)
+        super().__init__(ctx, hse_hz=hse_hz, lse_hz=lse_hz, pwr=pwr, **kw)
 
     # -- register writes ------------------------------------------------------------------------
     def write_reg(self, name: str, old: int, new: int) -> None:

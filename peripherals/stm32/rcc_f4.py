@@ -96,7 +96,7 @@ class STM32F4_RCC(RccBase):
             Osc("PLL", "CR", 24, 25, 4, us(pll_lock_us)),
             Osc("PLLI2S", "CR", 26, 27, 5, us(pll_lock_us)),
         )
-        super().__init__(ctx, hse_hz=hse_hz, lse_hz=lse_hz, pwr=pwr)
+        super().__init__(ctx, hse_hz=hse_hz, lse_hz=lse_hz, pwr=pwr, **kw)
 
     # -- register writes ------------------------------------------------------------------------
     def write_reg(self, name: str, old: int, new: int) -> None:

@@ -168,10 +168,6 @@ def build_controller(emu, channels: int = 4, elf: str | os.PathLike | None = Non
     if bus is None:
         bus = new_bus(emu)
     xcvr = m["rs485"]
-    if not hasattr(xcvr, "reset"):
-        # The transceiver model has no reset(); a machine reset (power-on, watchdog) calls
-        # reset() on every model. The transceiver keeps no state an MCU reset would clear.
-        xcvr.reset = lambda: None
     usart2 = m["usart2"]
     xcvr.connect_usart(usart2.tx, usart2.receive_frame)
     xcvr.attach(bus)

@@ -115,7 +115,7 @@ def test_reset_flags_survive_reset_and_rmvf_clears():
 
 
 def test_lse_and_rtcclk_in_backup_domain():
-    rcc, m, clock = make(lse_startup_ms=300)
+    rcc, m, clock = make(lse_startup_ms=300, vbat=False)   # no backup battery fitted
     rcc.write(BDCR, 4, 1 | 1 << 8 | 1 << 15)             # LSEON, RTCSEL=LSE, RTCEN
     clock.run_for(299 * PS_PER_MS)
     assert m.clocks.rate_hz("RTCCLK") == 0
@@ -150,3 +150,25 @@ def test_clock_enable_query_and_reset_hook():
     rcc.write(0x10, 4, 1 << 17)                          # APB1RSTR USART2RST
     rcc.write(0x10, 4, 0)
     assert hits == [1]
+
+
+def test_backup_battery_keeps_lse_and_rtc_clock_through_a_power_cut():
+    rcc, m, clock = make()
+    rcc.write(BDCR, 4, 1 | 1 << 8 | 1 << 15)             # LSEON, RTCSEL=LSE, RTCEN
+    clock.run_for(3000 * PS_PER_MS)
+    assert m.clocks.rate_hz("RTCCLK") == 32768
+    rcc.reset()
+    rcc.on_machine_reset("por")                          # power back after a cut
+    assert rcc.read(BDCR, 4) & (1 | 2 | 1 << 15) == (1 | 2 | 1 << 15)
+    assert m.clocks.rate_hz("RTCCLK") == 32768
+    assert rcc.read(CSR, 4) & (1 << 27)                  # PORRSTF
+
+
+def test_without_a_battery_a_power_cut_clears_the_backup_domain():
+    rcc, m, clock = make(vbat=False)
+    rcc.write(BDCR, 4, 1 | 1 << 8 | 1 << 15)
+    clock.run_for(3000 * PS_PER_MS)
+    rcc.reset()
+    rcc.on_machine_reset("por")
+    assert rcc.read(BDCR, 4) == 0
+    assert m.clocks.rate_hz("RTCCLK") == 0

@@ -72,6 +72,8 @@ class CortexM:
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(CORE_MODELS[core])
         self.nat = NativeCore(self.uc)
+        self._counter = self.nat._counter   # executed instructions of the running slice
+        self._limit = self.nat._limit       # and its limit (see uc_native)
         self.nvic: N.NVIC | None = None
         self.freq_hz = freq_hz
         self.cycles = 0              # executed + idle cycles since power-on
@@ -126,7 +128,11 @@ class CortexM:
 
     # ================================================================ time
     def cycles_now(self) -> int:
-        return self.cycles + (self._executed_in_slice() if self.in_slice else 0)
+        if self.in_slice:
+            done = self._counter.value
+            lim = self._limit.value
+            return self.cycles + (done if done < lim else lim)
+        return self.cycles
 
     def active_cycles(self) -> int:
         """Cycles the core spent running (not sleeping): what DWT CYCCNT counts."""
@@ -145,7 +151,13 @@ class CortexM:
         return self._base_cycles + (t_ps - self._base_ps) * self.freq_hz // PS_PER_S
 
     def now_ps(self) -> int:
-        return self.time_at_cycles(self.cycles_now())
+        # Inlined cycles_now/time_at_cycles: the clock asks this on every timed MMIO access.
+        c = self.cycles
+        if self.in_slice:
+            done = self._counter.value
+            lim = self._limit.value
+            c += done if done < lim else lim
+        return self._base_ps + (c - self._base_cycles) * PS_PER_S // self.freq_hz
 
     def set_frequency(self, hz: int) -> None:
         """New core clock (RCC switched SYSCLK/HCLK): re-anchor so time stays continuous."""

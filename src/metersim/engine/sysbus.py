@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UcError
+from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
+from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 from metersim.errors import PlatformError
 
@@ -97,7 +99,7 @@ class SysBus:
         self.mappings: list[Mapping] = []
         self._pages: dict[int, tuple[object, int]] = {}  # page index -> (model, base)
         self._mmio_ranges: list[tuple[int, int]] = []
-        self._log_mmio: Callable | None = None
+        self._make_mmio_callbacks()
 
     # -- memory -----------------------------------------------------------------------------
     def map_memory(self, name: str, base: int, size: int, writable: bool = True,
@@ -210,19 +212,45 @@ class SysBus:
             start = pages[i] << PAGE_SHIFT
             size = (pages[j] - pages[i] + 1) << PAGE_SHIFT
             if (start, size) not in self._mmio_ranges:
-                self.uc.mmio_map(start, size, self._mmio_read, start, self._mmio_write, start)
+                status = _uclib.uc_mmio_map(self.uc._uch, start, size, self._read_cfn, start,
+                                            self._write_cfn, start)
+                if status:
+                    raise PlatformError(f"cannot map MMIO <0x{start:08x}, +0x{size:x}>: "
+                                        f"{UcError(status)}")
                 self._mmio_ranges.append((start, size))
             i = j + 1
 
-    def _mmio_read(self, uc, offset: int, size: int, range_base: int) -> int:
-        addr = range_base + offset
-        model, base = self._pages[addr >> PAGE_SHIFT]
-        return model.read(addr - base, size) & 0xFFFFFFFF
+    def _make_mmio_callbacks(self) -> None:
+        """Native MMIO callbacks straight from unicorn to the page table: every firmware
+        register access goes through here, so the binding's generic wrappers are skipped. A
+        model's exception stops the emulation and is re-raised by the core, as the binding does."""
+        pages = self._pages
+        uc = self.uc
 
-    def _mmio_write(self, uc, offset: int, size: int, value: int, range_base: int) -> None:
-        addr = range_base + offset
-        model, base = self._pages[addr >> PAGE_SHIFT]
-        model.write(addr - base, size, value & ((1 << (8 * size)) - 1))
+        def fail(e: BaseException) -> None:
+            if uc._hook_exception is None:
+                uc._hook_exception = e
+            _uclib.uc_emu_stop(uc._uch)
+
+        def read(_handle, offset, size, range_base):
+            try:
+                addr = (range_base or 0) + offset
+                model, base = pages[addr >> PAGE_SHIFT]
+                return model.read(addr - base, size) & 0xFFFFFFFF
+            except BaseException as e:  # noqa: BLE001 - handed back to the run loop
+                fail(e)
+                return 0
+
+        def write(_handle, offset, size, value, range_base):
+            try:
+                addr = (range_base or 0) + offset
+                model, base = pages[addr >> PAGE_SHIFT]
+                model.write(addr - base, size, value & ((1 << (8 * size)) - 1))
+            except BaseException as e:  # noqa: BLE001
+                fail(e)
+
+        self._read_cfn = MMIO_READ_CFUNC(read)
+        self._write_cfn = MMIO_WRITE_CFUNC(write)
 
     def read_word(self, addr: int, size: int = 4) -> int:
         """Host-side read through the bus (MMIO models included)."""

@@ -79,6 +79,12 @@ class CortexM:
         self.cycles = 0              # executed + idle cycles since power-on
         self.instructions = 0        # executed instructions since power-on
         self.idle_cycles = 0
+        self.stall_cycles = 0        # cycles skipped in polling loops (see poll_hint)
+        self._stall = 0              # ... within the running slice
+        self._poll_pc = -1
+        self._poll_value = -1
+        self._poll_repeats = 0
+        self._poll_done = 0
         self._base_cycles = 0
         self._base_ps = 0
         self.ipsr = 0                # current exception number (0 = thread mode)
@@ -131,7 +137,7 @@ class CortexM:
         if self.in_slice:
             done = self._counter.value
             lim = self._limit.value
-            return self.cycles + (done if done < lim else lim)
+            return self.cycles + self._stall + (done if done < lim else lim)
         return self.cycles
 
     def active_cycles(self) -> int:
@@ -156,7 +162,7 @@ class CortexM:
         if self.in_slice:
             done = self._counter.value
             lim = self._limit.value
-            c += done if done < lim else lim
+            c += self._stall + (done if done < lim else lim)
         return self._base_ps + (c - self._base_cycles) * PS_PER_S // self.freq_hz
 
     def set_frequency(self, hz: int) -> None:
@@ -174,7 +180,7 @@ class CortexM:
     def _retarget(self, t_ps: int) -> None:
         """End the running slice when local time reaches `t_ps`."""
         self._slice_target_ps = t_ps
-        n = self.cycles_at_time(t_ps) - self.cycles
+        n = self.cycles_at_time(t_ps) - self.cycles - self._stall
         self.nat.limit_slice(max(n, 0))
 
     def on_earlier_event(self, t_ps: int) -> None:
@@ -185,6 +191,42 @@ class CortexM:
         """Stop the running slice after the current instruction (to take an interrupt...)."""
         if self.in_slice:
             self.nat.limit_slice(0)
+
+    def poll_hint(self, ready_ps: int, value: int) -> None:
+        """A model says: the status register just read (`value`) cannot change before
+        `ready_ps`.
+
+        When the same instruction reads the same value a third time in a row, a few dozen
+        instructions apart, the firmware is spinning on it (`while (!(SR & RXNE))`): the core
+        skips ahead to `ready_ps` (or the slice end) as if it had spun until then. The loop
+        sees the flag change at the right virtual time, DWT CYCCNT and timers advance as they
+        would; only the number of loop iterations differs. Without this each poll costs a
+        host-side register access."""
+        if not self.in_slice:
+            return
+        pc = self.nat.rd(A.UC_ARM_REG_PC)
+        done = self._counter.value
+        lim = self._limit.value
+        if done > lim:
+            done = lim
+        if pc == self._poll_pc and value == self._poll_value and 0 < done - self._poll_done < 64:
+            self._poll_repeats += 1
+        else:
+            self._poll_repeats = 0
+        self._poll_pc = pc
+        self._poll_value = value
+        self._poll_done = done
+        if self._poll_repeats < 2:
+            return
+        t = ready_ps if ready_ps < self._slice_target_ps else self._slice_target_ps
+        want = self.cycles_at_time(t)
+        if -(-(t - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles > want:
+            want += 1                                   # reach t, not just before it
+        stall = want - (self.cycles + self._stall + done)
+        if stall > 0:
+            self._stall += stall
+            total = self.cycles_at_time(self._slice_target_ps) - self.cycles - self._stall
+            self.nat.limit_slice(total if total > done else done)
 
     def interrupt_pending_changed(self) -> None:
         if self.in_slice:
@@ -312,7 +354,9 @@ class CortexM:
             done = self._executed_in_slice()
             self.in_slice = False
             clock.end_slice()
-            self.cycles += done
+            self.cycles += done + self._stall
+            self.stall_cycles += self._stall
+            self._stall = 0
             self.instructions += done
         if err is not None:
             self._on_stop_error(err)

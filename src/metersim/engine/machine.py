@@ -207,6 +207,17 @@ class Machine:
         log.warning("[%s] %s: bus error: %s unmapped address 0x%08x at PC 0x%08x (%s)",
                     format_time(self.clock.now_ps), self.name, kind, addr, pc, sym)
 
+    def poll_hint(self, value: int, ready_ps: int | None = None) -> None:
+        """Called by a model on a status read (`value`) that cannot change before `ready_ps`
+        (default: the next scheduled event, for registers that only change in events): a
+        polling loop on it skips ahead instead of spinning (CortexM.poll_hint)."""
+        if self.cpu.in_slice:
+            if ready_ps is None:
+                ready_ps = self.clock.next_event_ps()
+                if ready_ps is None:
+                    ready_ps = self.cpu._slice_target_ps
+            self.cpu.poll_hint(ready_ps, value)
+
     # -- conveniences -----------------------------------------------------------------------
     def symbol(self, name: str) -> int:
         if self.firmware is None:

@@ -132,6 +132,17 @@ class Peripheral:
     def reset(self) -> None:
         pass
 
+    def poll_hint(self, value: int, ready_ps: int | None = None) -> int:
+        """Mark a status read whose `value` cannot change before `ready_ps` (None: not
+        before this machine's next scheduled event — right for registers that only change in
+        events). Firmware spinning on it then skips ahead instead of costing one host call
+        per poll. Returns `value`, so `return self.poll_hint(sr)` reads naturally."""
+        machine = self.ctx.machine
+        hint = getattr(machine, "poll_hint", None)
+        if hint is not None:
+            hint(value, ready_ps)
+        return value
+
     def outputs(self) -> dict[str, GPIO]:
         """Named GPIO outputs of this model (for .repl `->` connections)."""
         return {k: v for k, v in vars(self).items() if isinstance(v, GPIO)}

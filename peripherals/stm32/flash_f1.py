@@ -89,7 +89,8 @@ class STM32F1_Flash(FlashBase):
         reg = offset & ~3
         if reg not in values:
             return super().read(offset, size)
-        return (values[reg] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+        # BSY ends in a scheduled event: a wait loop on SR may skip ahead to it.
+        return self.poll_hint((values[reg] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1))
 
     def write(self, offset: int, size: int, value: int) -> None:
         reg = offset & ~3

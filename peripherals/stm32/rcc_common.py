@@ -147,7 +147,8 @@ class RccBase(Peripheral):
         name = self._by_offset.get(offset & ~3)
         if name is None:
             return super().read(offset, size)
-        return (self.regs[name] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+        # Ready bits only change in scheduled events: start-up loops may skip ahead.
+        return self.poll_hint((self.regs[name] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1))
 
     def write(self, offset: int, size: int, value: int) -> None:
         name = self._by_offset.get(offset & ~3)

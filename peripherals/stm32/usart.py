@@ -216,11 +216,8 @@ class STM32Usart(Peripheral):
     def read(self, offset: int, size: int) -> int:
         if offset == SR:
             self._sr_snapshot = self.regs["SR"]
-            machine = self.ctx.machine
-            if machine is not None and hasattr(machine, "poll_hint"):
-                # SR only changes in this model's events: a polling loop may skip to the next.
-                machine.poll_hint(self.regs["SR"])
-            return self.regs["SR"]
+            # SR only changes in this model's events: a polling loop may skip to the next.
+            return self.poll_hint(self.regs["SR"])
         if offset == DR:
             value = self._rdr
             clear = self._sr_snapshot & _RX_ERRORS

@@ -22,6 +22,21 @@ devices), at the end of the frame, byte by byte, most significant byte first; wi
 the bit order on the wire is reversed. No device selected reads 0xFF (pulled-up MISO); two
 selected devices drive MISO together (their bytes are ANDed and a warning is logged).
 
+Polled firmware (why no event per frame): with no SPI interrupt enabled (TXEIE, RXNEIE, ERRIE)
+and no DMA request (TXDMAEN, RXDMAEN), nothing outside the peripheral can see a frame end at its
+exact instant except through SPI registers. A frame's end is then still a clock event, but one
+that does not cut the running CPU slice short (each cut costs tens of microseconds of host time,
+once per byte); instead, any register access, a pin change of a device on the bus (chip select,
+latch, reset...) or the NSS input at a time after the frame's end first finishes the frame "at"
+its end time (the clock reads that time while the devices exchange the byte), and the event
+itself only runs, in time order before any later event, if nothing came first. Firmware sees the
+same flags and data at the same instruction as with an event per frame; a device's own outputs
+that change because of a byte (an IRQ pin after an IRQEN write, say) change at the first such
+access instead of at the frame's end, a few core cycles later in a polling loop. Enabling an
+interrupt or DMA request while a frame is on the wire turns its end back into a slice-cutting
+event at the original instant. `STM32Spi.polled_fast_path = False` forces an event per frame
+(benchmarks/bench_spi_polled.py compares the two).
+
 Not modelled: slave mode (MSTR=0: data is kept, nothing is clocked), RXONLY / BIDIMODE
 bidirectional clocking, TI frame format and FRE, I2S (I2SCFGR/I2SPR stored), UDR, DMA requests
 (TXDMAEN/RXDMAEN stored; DMAReceive/DMATransmit outputs not driven), CPOL/CPHA (stored; devices
@@ -61,10 +76,86 @@ SPE, LSBFIRST, SSI, SSM, RXONLY, DFF, CRCNEXT, CRCEN, BIDIOE, BIDIMODE = (1 << i
 RXDMAEN, TXDMAEN, SSOE, ERRIE, RXNEIE, TXEIE = 1, 2, 4, 1 << 5, 1 << 6, 1 << 7
 # SR
 RXNE, TXE, CHSIDE, UDR, CRCERR, MODF, OVR, BSY = (1 << i for i in range(8))
+# Anything that lets the outside see a flag change at its own instant.
+_WATCHERS = TXEIE | RXNEIE | ERRIE | TXDMAEN | RXDMAEN
 
 
 def _reverse(value: int, bits: int) -> int:
     return int(f"{value:0{bits}b}"[::-1], 2)
+
+
+def schedule_quiet(clock: Any, time_ps: int, fn: Any, *args: Any) -> Any:
+    """`clock.schedule_at` that does not end a running CPU slice early.
+
+    The event still runs in time order (before any later event, after the slice), so the model
+    must make sure nothing can observe the state it changes before then without calling into
+    the model. Uses the clock's slice horizon, an engine-private field; if it is absent the
+    event is an ordinary one (correct, only slower)."""
+    horizon = getattr(clock, "_horizon_ps", None)
+    if horizon is None:
+        return clock.schedule_at(time_ps, fn, *args)
+    clock._horizon_ps = None
+    try:
+        return clock.schedule_at(time_ps, fn, *args)
+    finally:
+        clock._horizon_ps = horizon
+
+
+def run_at(clock: Any, time_ps: int, fn: Any, *args: Any) -> Any:
+    """Run `fn(*args)` with `clock.now_ps` reading `time_ps` (an instant already passed in this
+    slice), so devices see the time the hardware would have acted at."""
+    saved = clock._time_source
+    clock._time_source = lambda: time_ps
+    try:
+        return fn(*args)
+    finally:
+        clock._time_source = saved
+
+
+def is_past(ctx: Context, due_ps: int, now_ps: int) -> bool:
+    """Has an event due at `due_ps` happened, seen from an access at `now_ps` in a CPU slice?
+
+    With an event, the slice stops after the last instruction whose cycle count is not past
+    the event's time (`cycles_at_time`, floor), so an access in an instruction ending exactly
+    at `due_ps` precedes it while one rounded down onto `due_ps` follows it: at equality the
+    core's cycle count decides. Outside a slice, the event queue's order decides (False)."""
+    if now_ps != due_ps:
+        return now_ps > due_ps
+    cpu = getattr(ctx.machine, "cpu", None)
+    return bool(cpu is not None and cpu.in_slice and cpu.cycles_now() > cpu.cycles_at_time(due_ps))
+
+
+def watch_device_pins(device: Any, before: Any) -> bool:
+    """Call `before()` ahead of every pin change of `device` (its `on_gpio` / `set_chip_select`),
+    and of devices later attached below it (`register_child`, e.g. shared SPI lines).
+    Returns False when the device's methods cannot be wrapped."""
+    if getattr(device, "_metersim_pin_watch", None) == before:
+        return True
+    try:
+        for name in ("on_gpio", "set_chip_select"):
+            inner = getattr(device, name, None)
+            if callable(inner):
+                setattr(device, name, _before(before, inner))
+        inner_reg = getattr(device, "register_child", None)
+        if callable(inner_reg):
+            def register_child(child: Any, *args: Any, _inner=inner_reg, **kw: Any) -> Any:
+                _inner(child, *args, **kw)
+                watch_device_pins(child, before)
+            device.register_child = register_child
+        device._metersim_pin_watch = before
+    except (AttributeError, TypeError):
+        return False
+    ok = True
+    for child in list(getattr(device, "members", ())):
+        ok = watch_device_pins(child, before) and ok
+    return ok
+
+
+def _before(hook: Any, inner: Any) -> Any:
+    def wrapped(*args: Any, **kw: Any) -> Any:
+        hook()
+        return inner(*args, **kw)
+    return wrapped
 
 
 def crc_update(crc: int, data: int, bits: int, poly: int) -> int:
@@ -81,6 +172,7 @@ def crc_update(crc: int, data: int, bits: int, poly: int) -> int:
 @model("SPI.STM32SPI", "metersim.STM32_SPI")
 class STM32Spi(Peripheral):
     size = 0x400
+    polled_fast_path = True      # False: an event per frame even without interrupts (benchmarks)
 
     def __init__(self, ctx: Context, series: Any = None, frequency: int = 0,
                  clock: str | None = None, **_ignored):
@@ -92,6 +184,7 @@ class STM32Spi(Peripheral):
         self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
         self.children: list[tuple[Any, Any]] = []
         self.nss_pin_high = True                 # NSS input (pin 0); pulled up when unwired
+        self._pins_watched = True                # every device's pin changes settle frames first
         self._ev = None
         self.reset()
 
@@ -100,11 +193,18 @@ class STM32Spi(Peripheral):
         if not hasattr(device, "transmit"):
             raise TypeError(f"{device!r} has no transmit(byte): it cannot sit on an SPI bus")
         self.children.append((address, device))
+        if not watch_device_pins(device, self._settle):
+            self._pins_watched = False
+            self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per SPI frame", device)
 
     def reset(self) -> None:
         if self._ev is not None:
             self._ev.cancel()
         self._ev = None
+        self._due_ps = None          # end of the frame on the wire (None: bus idle)
+        self._frame = None           # (kind, data, bits) of that frame
+        self._quiet = False          # its end event does not cut CPU slices (see docstring)
+        self._settling = False
         self.regs = REGS.resets()
         self._txbuf = 0
         self._tx_full = False
@@ -134,6 +234,8 @@ class STM32Spi(Peripheral):
 
     # -- register access ------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
+        if self._due_ps is not None:
+            self._settle()
         if offset == SR:
             sr = self.regs["SR"]
             if sr & MODF:
@@ -153,6 +255,8 @@ class STM32Spi(Peripheral):
         return self.regs[reg.name]
 
     def write(self, offset: int, size: int, value: int) -> None:
+        if self._due_ps is not None:
+            self._settle()
         value &= 0xFFFF
         if offset == CR1:
             self._write_cr1(value)
@@ -160,6 +264,9 @@ class STM32Spi(Peripheral):
             self.regs["CR2"] = value
             self._check_nss()
             self._update_irq()
+            if self._ev is not None and self._quiet != self._may_be_quiet():
+                self._ev.cancel()              # an interrupt now watches the frame's end
+                self._schedule_end()
         elif offset == SR:
             if self.regs["SR"] & MODF:
                 self._modf_seen = True
@@ -191,9 +298,7 @@ class STM32Spi(Peripheral):
             self.regs["RXCRCR"] = self.regs["TXCRCR"] = 0
         if old & SPE and not value & SPE and self._ev is not None:
             self.ctx.log(logging.WARNING, "SPE cleared while a frame was being shifted: aborted")
-            self._ev.cancel()
-            self._ev = None
-            self._shifting = None
+            self._abort_frame()
             self._set_sr(BSY, False)
         if value & SPE and not value & MSTR:
             self.ctx.log_once("slave", logging.WARNING, "SPI slave mode is not modelled")
@@ -206,6 +311,8 @@ class STM32Spi(Peripheral):
     def on_gpio(self, pin: int, level: bool) -> None:
         """Input 0: the NSS pin (only looked at in master mode with SSM=0 and SSOE=0)."""
         if pin == 0:
+            if self._due_ps is not None:
+                self._settle()
             self.nss_pin_high = bool(level)
             self._check_nss()
 
@@ -223,13 +330,48 @@ class STM32Spi(Peripheral):
             self.ctx.log(logging.WARNING, "mode fault: NSS low in master mode (MODF)")
             self.regs["CR1"] = cr1 & ~(SPE | MSTR)
             if self._ev is not None:
-                self._ev.cancel()
-                self._ev = None
-                self._shifting = None
+                self._abort_frame()
             self._set_sr(BSY, False)
             self._set_sr(MODF, True)
 
     # -- shifting -------------------------------------------------------------------------
+    def _may_be_quiet(self) -> bool:
+        return (self.polled_fast_path and self._pins_watched
+                and not self.regs["CR2"] & _WATCHERS)
+
+    def _schedule_end(self) -> None:
+        """The event at the frame's end: quiet when only register reads can observe it."""
+        self._quiet = self._may_be_quiet()
+        if self._quiet:
+            self._ev = schedule_quiet(self.ctx.clock, self._due_ps, self._frame_end_event)
+        else:
+            self._ev = self.ctx.clock.schedule_at(self._due_ps, self._frame_end_event)
+
+    def _abort_frame(self) -> None:
+        self._ev.cancel()
+        self._ev = None
+        self._due_ps = None
+        self._frame = None
+        self._shifting = None
+
+    def _settle(self) -> None:
+        """Finish, at their own end times, the frames that ended before this access or pin
+        change (quiet frame ends: see the module docstring)."""
+        if self._due_ps is None or self._settling:
+            return
+        clock = self.ctx.clock
+        now = clock.now_ps
+        self._settling = True
+        try:
+            while self._due_ps is not None and is_past(self.ctx, self._due_ps, now):
+                self._ev.cancel()
+                run_at(clock, self._due_ps, self._frame_done)
+        finally:
+            self._settling = False
+
+    def _frame_end_event(self) -> None:
+        self._frame_done()
+
     def _try_start(self) -> None:
         cr1 = self.regs["CR1"]
         if self._ev is not None or not (cr1 & SPE and cr1 & MSTR):
@@ -246,7 +388,9 @@ class STM32Spi(Peripheral):
         self._shifting = kind
         self._set_sr(BSY, True)
         frame_ps = bits * 2 ** (((cr1 >> 3) & 7) + 1) * PS_PER_S // self._clk.hz
-        self._ev = self.ctx.clock.schedule(frame_ps, self._frame_done, kind, data, bits)
+        self._frame = (kind, data, bits)
+        self._due_ps = self.ctx.clock.now_ps + frame_ps
+        self._schedule_end()
 
     def _exchange_byte(self, byte: int) -> int:
         selected = [dev for _, dev in self.children if getattr(dev, "cs_active", True)]
@@ -260,8 +404,11 @@ class STM32Spi(Peripheral):
             reply &= int(dev.transmit(byte)) & 0xFF
         return reply
 
-    def _frame_done(self, kind: str, data: int, bits: int) -> None:
+    def _frame_done(self) -> None:
+        kind, data, bits = self._frame
         self._ev = None
+        self._due_ps = None
+        self._frame = None
         self._shifting = None
         lsb = bool(self.regs["CR1"] & LSBFIRST)
         wire = _reverse(data, bits) if lsb else data

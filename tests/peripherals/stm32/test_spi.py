@@ -178,3 +178,272 @@ def test_crc_next_sends_the_crc_and_a_matching_peer_gives_no_crc_error():
     dev.ctx.clock.run_for(1 * PS_PER_US)
     assert dev.read(s.DR, 4) == expected and not dev.read(s.SR, 4) & s.CRCERR
     assert not dev.read(s.CR1, 4) & s.CRCNEXT
+
+
+# -- polled firmware: frame ends that do not cut CPU slices ----------------------------------
+
+@pytest.fixture
+def fast_polling(monkeypatch):
+    monkeypatch.setattr(s.STM32Spi, "polled_fast_path", True)
+
+
+class Core:
+    """Runs 'instructions' against the models the way the engine does: each ends `step_ps`
+    after the previous one and its register access happens at that instant; a slice runs the
+    instructions that end by the next event (an event scheduled inside the slice shortens
+    it), then the clock runs the due events."""
+
+    def __init__(self, clock, step_ps=7_000):
+        self.clock, self.step_ps, self.t, self.slices = clock, step_ps, clock.now_ps, 0
+
+    def run(self, program):
+        clock, it = self.clock, iter(program)
+        todo = next(it, None)
+        while todo is not None:
+            nxt = clock.next_event_ps()
+            horizon = [nxt if nxt is not None else self.t + 10**12]
+
+            def earlier(t_ps):
+                horizon[0] = min(horizon[0], t_ps)
+
+            clock.begin_slice(lambda: self.t, horizon[0], earlier)
+            self.slices += 1
+            try:
+                while todo is not None and self.t + self.step_ps <= horizon[0]:
+                    self.t += self.step_ps
+                    todo()
+                    todo = next(it, None)
+            finally:
+                clock.end_slice()
+            # the core stops within one instruction of the horizon; the clock runs the events
+            clock.advance_to(horizon[0] if todo is not None else self.t)
+
+
+class TimedLoopback(Loopback):
+    """A Loopback that notes when it exchanged each byte and when CS rose."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock, self.log = clock, []
+
+    def transmit(self, byte):
+        self.log.append(("byte", byte, self.clock.now_ps))
+        return super().transmit(byte)
+
+    def finish_transmission(self):
+        self.log.append(("cs high", self.clock.now_ps))
+        super().finish_transmission()
+
+
+def polled_driver(dev, dev_cs, seen, payloads, idle_after_frame=0):
+    """bsp_spi_xfer's loop per transaction: CS low, per byte wait TXE / write DR / wait RXNE /
+    read DR, wait !BSY, CS high. `idle_after_frame` instructions of no SPI access follow each
+    DR write (a firmware doing other work while the byte shifts). Yields one access each."""
+    def read(off):
+        def f():
+            seen.append((dev.ctx.clock.now_ps, off, dev.read(off, 4)))
+        return f
+
+    def wait(bit, want):
+        while True:
+            yield read(s.SR)
+            if bool(seen[-1][2] & bit) == want:
+                return
+
+    for payload in payloads:
+        yield lambda: dev_cs.on_gpio(0, False)
+        for byte in payload:
+            yield from wait(s.TXE, True)
+            yield lambda b=byte: dev.write(s.DR, 4, b)
+            for _ in range(idle_after_frame):
+                yield lambda: None
+            yield from wait(s.RXNE, True)
+            yield read(s.DR)
+        yield from wait(s.BSY, False)
+        yield lambda: dev_cs.on_gpio(0, True)
+
+
+def run_polled(fast, cr2=0, payloads=((0x9F, 0, 0, 0), (0x03, 0x12, 0x34, 0x56, 0xAA)),
+               step_ps=7_000, **kw):
+    dev = make()
+    dev.polled_fast_path = fast
+    loop = TimedLoopback(dev.ctx.clock)
+    dev.register_child(loop)
+    master(dev, 2)                                 # 72 MHz / 8: a byte takes 889 ns
+    dev.write(s.CR2, 4, cr2)
+    core, seen = Core(dev.ctx.clock, step_ps), []
+    core.run(polled_driver(dev, loop, seen, payloads, **kw))
+    return seen, loop.log, core.slices
+
+
+@pytest.mark.parametrize("idle", [0, 300])
+@pytest.mark.parametrize("step_ps", [7_000, 888_888 // 8])   # the second polls exactly at frame ends
+def test_polled_transfers_see_the_same_flags_and_bytes_as_with_an_event_per_frame(idle, step_ps):
+    fast_seen, fast_dev, fast_slices = run_polled(True, idle_after_frame=idle, step_ps=step_ps)
+    ev_seen, ev_dev, ev_slices = run_polled(False, idle_after_frame=idle, step_ps=step_ps)
+    irq_seen, irq_dev, _ = run_polled(True, cr2=s.RXNEIE, idle_after_frame=idle,  # IRQ unwired
+                                      step_ps=step_ps)
+    assert fast_seen == ev_seen == irq_seen       # every SR/DR read: same instant, same value
+    assert fast_dev == ev_dev == irq_dev          # device: same bytes, same times, same CS framing
+    frame_ps = 8 * 8 * 10**12 // 72_000_000
+    bytes_at = [e[2] for e in fast_dev if e[0] == "byte"]
+    assert len(bytes_at) == 9 and [e[1] for e in fast_dev if e[0] == "byte"] == \
+        [0x9F, 0, 0, 0, 0x03, 0x12, 0x34, 0x56, 0xAA]
+    assert all(b - a >= frame_ps for a, b in zip(bytes_at, bytes_at[1:]))
+    assert [e[0] for e in fast_dev].count("cs high") == 2
+    # each frame end cut a CPU slice on the event path only
+    assert ev_slices >= 9 and fast_slices <= 2
+
+
+def test_a_byte_is_exchanged_at_its_frame_end_even_when_cs_rises_before_the_next_access(
+        fast_polling):
+    """Firmware writes DR, does other work past the frame's end, then raises CS without
+    looking at SPI again: the device gets the byte (at the frame's end) before CS goes high."""
+    dev = make()
+    loop = TimedLoopback(dev.ctx.clock)
+    dev.register_child(loop)
+    master(dev, 2)
+    core = Core(dev.ctx.clock)
+    t = {}
+
+    def program():
+        yield lambda: loop.on_gpio(0, False)
+        yield lambda: t.setdefault("dr", dev.ctx.clock.now_ps) and dev.write(s.DR, 4, 0x5A)
+        for _ in range(200):                       # 1.4 us of other work: the byte takes 0.89 us
+            yield lambda: None
+        yield lambda: loop.on_gpio(0, True)
+
+    core.run(program())
+    frame_ps = 8 * 8 * 10**12 // 72_000_000
+    assert loop.log[0] == ("byte", 0x5A, t["dr"] + frame_ps)
+    assert loop.log[1][0] == "cs high" and loop.log[1][1] > t["dr"] + frame_ps
+    assert core.slices == 1                        # no slice was cut for the frame end
+
+
+def test_a_byte_written_before_the_core_sleeps_still_reaches_the_device_on_time(fast_polling):
+    dev = make()
+    loop = TimedLoopback(dev.ctx.clock)
+    loop.set_chip_select(True)
+    dev.register_child(loop)
+    master(dev, 2)
+    core = Core(dev.ctx.clock)
+    core.run([lambda: dev.write(s.DR, 4, 0x42)])   # then nothing touches SPI
+    t_write = core.t
+    dev.ctx.clock.run_for(2 * PS_PER_US)
+    assert loop.log == [("byte", 0x42, t_write + 8 * 8 * 10**12 // 72_000_000)]
+    assert dev.read(s.SR, 4) & s.RXNE and not dev.read(s.SR, 4) & s.BSY
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_enabling_rxneie_mid_frame_interrupts_at_the_frame_end(fast, monkeypatch):
+    monkeypatch.setattr(s.STM32Spi, "polled_fast_path", fast)
+    dev = make()
+    loop = TimedLoopback(dev.ctx.clock)
+    loop.set_chip_select(True)
+    dev.register_child(loop)
+    master(dev, 2)
+    irq = []
+    dev.IRQ.connect(SimpleNamespace(on_gpio=lambda p, lv: irq.append((lv, dev.ctx.clock.now_ps))))
+    core = Core(dev.ctx.clock)
+    t = {}
+
+    def program():
+        yield lambda: t.setdefault("dr", dev.ctx.clock.now_ps) and dev.write(s.DR, 4, 0x77)
+        for _ in range(50):                    # 350 ns into the 889 ns frame
+            yield lambda: None
+        yield lambda: dev.write(s.CR2, 4, s.RXNEIE)
+        for _ in range(200):
+            yield lambda: None
+
+    core.run(program())
+    end_ps = t["dr"] + 8 * 8 * 10**12 // 72_000_000
+    assert irq == [(True, end_ps)]                 # raised at the frame's end, not later
+    assert loop.log == [("byte", 0x77, end_ps)]
+    assert core.slices == 2                        # the slice was cut there to take it
+
+
+def test_overrun_in_polled_transmit_only_transfers_matches_the_event_path():
+    """A transmit-only driver (shift registers) never reads DR: the second frame sets OVR,
+    seen at the same read on both paths; with ERRIE enabled mid-frame it interrupts on time."""
+    def run(fast, errie_at=None):
+        dev = make()
+        dev.polled_fast_path = fast
+        dev.register_child(Loopback())
+        master(dev, 2)
+        irq, seen = [], []
+        dev.IRQ.connect(SimpleNamespace(on_gpio=lambda p, lv: irq.append((lv, dev.ctx.clock.now_ps))))
+
+        def program():
+            for i, byte in enumerate((0x11, 0x22, 0x33)):
+                while True:
+                    yield lambda: seen.append((dev.ctx.clock.now_ps, dev.read(s.SR, 4)))
+                    if seen[-1][1] & s.TXE:
+                        break
+                yield lambda b=byte: dev.write(s.DR, 4, b)
+                if i == 1 and errie_at is not None:
+                    for _ in range(errie_at):
+                        yield lambda: None
+                    yield lambda: dev.write(s.CR2, 4, s.ERRIE)
+            while True:
+                yield lambda: seen.append((dev.ctx.clock.now_ps, dev.read(s.SR, 4)))
+                if not seen[-1][1] & s.BSY:
+                    break
+            yield lambda: seen.append((dev.ctx.clock.now_ps, dev.read(s.DR, 4)))
+            yield lambda: seen.append((dev.ctx.clock.now_ps, dev.read(s.SR, 4)))
+            yield lambda: seen.append((dev.ctx.clock.now_ps, dev.read(s.SR, 4)))
+
+        Core(dev.ctx.clock).run(program())
+        return seen, irq
+
+    fast_seen, _ = run(True)
+    ev_seen, _ = run(False)
+    assert fast_seen == ev_seen
+    ovr_reads = [sr for _, sr in fast_seen[:-3] if sr & s.OVR]
+    assert ovr_reads and fast_seen[-2][1] & s.OVR          # DR read then SR read clears it ...
+    assert not fast_seen[-1][1] & s.OVR                   # ... as seen from the next read
+    assert fast_seen[-3][1] == 0xFF                       # the first frame is what DR kept
+    fast_seen, fast_irq = run(True, errie_at=20)
+    ev_seen, ev_irq = run(False, errie_at=20)
+    assert fast_seen == ev_seen and fast_irq == ev_irq and fast_irq[0][0] is True
+
+
+def test_latch_of_a_shift_register_behind_shared_lines_sees_the_byte_that_just_ended(
+        fast_polling):
+    """74HC595 on SpiSharedLines (no CS): the firmware writes DR, waits TXE only, then pulses
+    RCLK after the frame's end: the latch must capture the new byte (pins of members added
+    after the lines were attached are watched too)."""
+    from metersim.peripherals.shift_register import HC595Chain, SpiSharedLines
+
+    dev = make()
+    lines = SpiSharedLines(Context(dev.ctx.clock, name="lines"))
+    dev.register_child(lines)
+    hc595 = HC595Chain(Context(dev.ctx.clock, name="relays"), chips=1)
+    lines.register_child(hc595)
+    master(dev, 2)
+
+    def program():
+        yield lambda: dev.write(s.DR, 4, 0xC3)
+        for _ in range(150):                       # past the 889 ns frame, no SPI access
+            yield lambda: None
+        yield lambda: hc595.on_gpio(hc595.RCLK, True)
+        yield lambda: hc595.on_gpio(hc595.RCLK, False)
+
+    core = Core(dev.ctx.clock)
+    core.run(program())
+    assert hc595.storage == 0xC3 and core.slices == 1
+
+
+def test_an_access_at_the_frame_end_instant_is_ordered_by_the_core_cycle_count():
+    """On the engine an event stops the slice after the last instruction whose cycle count
+    is not past the event (cycles_at_time rounds down): an access in that instruction comes
+    before the frame end, one in the next instruction (whose time may round down onto the
+    same picosecond) after it."""
+    cpu = SimpleNamespace(in_slice=True, cycles=100, cycles_now=lambda: cpu.cycles,
+                          cycles_at_time=lambda t_ps: 100)
+    ctx = Context(Clock(), name="spi", machine=SimpleNamespace(cpu=cpu))
+    assert not s.is_past(ctx, 5_000, 4_999) and s.is_past(ctx, 5_000, 5_001)
+    assert not s.is_past(ctx, 5_000, 5_000)       # instruction 100: before the event
+    cpu.cycles = 101
+    assert s.is_past(ctx, 5_000, 5_000)           # instruction 101: after it
+    cpu.in_slice = False
+    assert not s.is_past(ctx, 5_000, 5_000)       # outside a slice the event queue decides

@@ -60,6 +60,7 @@ def test_files_closed_before_a_power_cut_survive_it(firmware, tmp_path):
             ok.add(last_closed[name])
         return ok
 
+    writing = None                         # (name, seq) of the last "write" line seen
     resume = wait_resume(0)
     assert resume == 0 and "lfs mount: formatted" in cap.line_texts()
     for cut in range(CUTS):
@@ -68,8 +69,8 @@ def test_files_closed_before_a_power_cut_survive_it(firmware, tmp_path):
         kind = nor.operations[-1][1] if busy else "idle"
         cut_during[kind] = cut_during.get(kind, 0) + 1
         m.power_off()
-        # what the console showed before the cut (complete lines only)
-        writing = None
+        # what the console showed before the cut (complete lines only); the "write" line of
+        # a close may have come before the previous cut, so `writing` carries over
         for ln in cap.lines[seen_lines:]:
             w = re.fullmatch(r"write (p\d) (\d+)", ln.text)
             if w:

@@ -137,7 +137,7 @@ class CortexM:
         if self.in_slice:
             done = self._counter.value
             lim = self._limit.value
-            return self.cycles + self._stall + (done if done < lim else lim)
+            return self.cycles + self._stall + (done if done <= lim else done - 1)
         return self.cycles
 
     def active_cycles(self) -> int:
@@ -145,9 +145,11 @@ class CortexM:
         return self.cycles_now() - self.idle_cycles
 
     def _executed_in_slice(self) -> int:
+        # unicorn counts an instruction before running it and stops once the count passes the
+        # limit, so past the limit the last count did not execute. Usually that means counter =
+        # limit + 1; inside an IT block unicorn cannot stop and runs on to the block's end.
         done = self.nat.executed
-        lim = self.nat._limit.value
-        return done if done < lim else lim
+        return done if done <= self.nat._limit.value else done - 1
 
     def time_at_cycles(self, cycles: int) -> int:
         return self._base_ps + (cycles - self._base_cycles) * PS_PER_S // self.freq_hz
@@ -162,7 +164,7 @@ class CortexM:
         if self.in_slice:
             done = self._counter.value
             lim = self._limit.value
-            c += self._stall + (done if done < lim else lim)
+            c += self._stall + (done if done <= lim else done - 1)
         return self._base_ps + (c - self._base_cycles) * PS_PER_S // self.freq_hz
 
     def set_frequency(self, hz: int) -> None:
@@ -208,7 +210,7 @@ class CortexM:
         done = self._counter.value
         lim = self._limit.value
         if done > lim:
-            done = lim
+            done -= 1
         if pc == self._poll_pc and value == self._poll_value and 0 < done - self._poll_done < 64:
             self._poll_repeats += 1
         else:

@@ -165,8 +165,9 @@ class Machine:
 
     # -- power ------------------------------------------------------------------------------
     def power_off(self) -> None:
-        """Cut the supply now: the core stops where it is, and every model with a
-        `power_off()` (flash mid-program, EEPROM mid-write...) suffers the cut its own way."""
+        """Cut the supply now: the core stops where it is, every model with a `power_off()`
+        (flash mid-program, EEPROM mid-write...) suffers the cut its own way, and the others
+        stop as after a reset."""
         if not self.powered:
             return
         self.powered = False
@@ -175,6 +176,11 @@ class Machine:
             hook = getattr(p, "power_off", None)
             if hook is not None:
                 hook()
+            else:
+                # An unpowered block stops where it is: a UART stops mid-character, timers
+                # stop. reset() cancels its pending events; the backup domain (RTC, BKP, RCC
+                # BDCR) keeps its state through reset(), as it does on its battery.
+                p.reset()
         self.cpu.break_run()
 
     def power_on(self) -> None:

@@ -36,12 +36,10 @@ access instead of at the frame's end, a few core cycles later in a polling loop.
 interrupt or DMA request while a frame is on the wire turns its end back into a slice-cutting
 event at the original instant. benchmarks/bench_spi_polled.py compares the two paths.
 
-The quiet path is off by default (`STM32Spi.polled_fast_path`, per class or per instance): the
-engine books a couple of instructions too few whenever a slice limit falls inside a Thumb IT
-block, so fewer slice cuts make firmware run a few cycles later in virtual time than it does
-today, and the seeded power-cut test of the storage drivers then cuts at a different console
-line. With that count corrected, both paths make every register access of a firmware run at the
-same cycle with the same value (checked on drv_lfs_reboot and drv_ade7753).
+The quiet path is on by default (`STM32Spi.polled_fast_path`, per class or per instance; set it
+False to compare): both paths make every register access of a firmware run at the same cycle
+with the same value (checked on drv_lfs_reboot and drv_ade7753). SR reads also give the engine
+a poll hint (the frame's end), so a loop spinning on TXE/RXNE/BSY skips ahead to it.
 
 Not modelled: slave mode (MSTR=0: data is kept, nothing is clocked), RXONLY / BIDIMODE
 bidirectional clocking, TI frame format and FRE, I2S (I2SCFGR/I2SPR stored), UDR, DMA requests
@@ -178,7 +176,7 @@ def crc_update(crc: int, data: int, bits: int, poly: int) -> int:
 @model("SPI.STM32SPI", "metersim.STM32_SPI")
 class STM32Spi(Peripheral):
     size = 0x400
-    polled_fast_path = False     # True: quiet frame ends for polled firmware (see docstring)
+    polled_fast_path = True      # quiet frame ends for polled firmware (see docstring)
 
     def __init__(self, ctx: Context, series: Any = None, frequency: int = 0,
                  clock: str | None = None, **_ignored):
@@ -256,7 +254,9 @@ class STM32Spi(Peripheral):
             if sr & OVR and self._ovr_dr_read:
                 self._ovr_dr_read = False
                 self._set_sr(OVR, False)       # DR read then SR read clears OVR
-            return sr
+            # Flags change at the end of the frame on the wire (or at the next event): a
+            # firmware loop spinning on SR may skip ahead to it.
+            return self.poll_hint(sr, self._due_ps)
         if offset == DR:
             self._set_sr(RXNE, False)
             if self.regs["SR"] & OVR:

@@ -61,7 +61,7 @@ def main(_args=None) -> int:
     except ImportError:
         return 0
     print("\nmetersim demo, part 2: the prepaid metering cabinet\n")
-    return cabinet_main()
+    return cabinet_main([])
 
 
 if __name__ == "__main__":

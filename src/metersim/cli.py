@@ -26,6 +26,8 @@ EXAMPLES = """examples:
   metersim console platforms/scenes/two_boards.resc        interactive monitor
   metersim platform show platforms/cpus/stm32f413.repl
   metersim gdb build/fw/f413rg/hello.elf --port 3333   then: gdb-multiarch -ex 'target remote :3333'
+  metersim trace --platform platforms/cpus/stm32f413.repl build/fw/f413rg/hello.elf --for 2s \
+      --pcap build/hello.pcap --vcd build/hello.vcd
   metersim bench cpu --json                       metersim vs QEMU MIPS, checksums compared
   metersim bench idle --json                      WFI + 1 kHz SysTick for 60 virtual seconds
   metersim demo                                   the demo that `make demo` runs
@@ -62,11 +64,44 @@ def run_firmware(elf: str, platform: str | None = None, duration: str = "1s",
             m = Machine.bare(emu, name or "f413", core, 16_000_000)
         m.load_elf(elf_path)
     cap = capture_uart(m, echo=echo)
-    if until:
-        emu.run_until(lambda: until in cap.text, timeout=duration, what=f"{until!r} on the console")
-    else:
-        emu.run_for(duration)
+    # complete lines only, so the matching line is printed too
+    run_with_progress(emu, duration,
+                      (lambda: any(until in ln.text for ln in cap.lines)) if until else None,
+                      what=f"{until!r} on the console")
     return emu, m, cap.text
+
+
+def run_with_progress(emu, duration: str, until=None, what: str = "condition", stream=None):
+    """Run for `duration` of virtual time (or until `until()`), drawing a progress bar on a
+    terminal for runs longer than a few seconds of wall time."""
+    import time as _time
+
+    from metersim.units import parse_time_ps
+
+    total = parse_time_ps(duration)
+    stream = stream or sys.stderr
+    show = stream.isatty()
+    start_ps, start_wall = emu.now_ps, _time.perf_counter()
+    end_ps = start_ps + total
+    chunk = max(total // 200, 1)
+    last_draw = start_wall
+    while emu.now_ps < end_ps:
+        stop = emu.run_until_time(min(end_ps, emu.now_ps + chunk), until)
+        now_wall = _time.perf_counter()
+        if show and now_wall - last_draw > 0.5:
+            last_draw = now_wall
+            frac = (emu.now_ps - start_ps) / total
+            bar = "#" * int(frac * 30)
+            stream.write(f"\r[{bar:<30}] {emu.now_ps / 1e12:9.3f} s virtual, "
+                         f"{now_wall - start_wall:6.1f} s wall")
+            stream.flush()
+        if stop:
+            break
+    if show and last_draw != start_wall:
+        stream.write("\n")
+    if until is not None and not until():
+        from metersim.errors import EmulationTimeout
+        raise EmulationTimeout(f"{what} not met within {duration} of virtual time")
 
 
 def _cmd_run(args) -> int:
@@ -81,6 +116,64 @@ def _cmd_run(args) -> int:
     emu, m, _ = run_firmware(args.elf, args.platform, args.duration or "1s", args.until, args.seed,
                              echo=echo)
     print(emu.summary())
+    return EXIT_OK
+
+
+def trace_firmware(elf: str, platform: str | None = None, duration: str = "1s",
+                   pcap: str | None = None, vcd: str | None = None, uart: str | None = None,
+                   protocol: str = "text", seed: int = 0, echo=None):
+    """Run `elf` and record its UART traffic to a pcap and its GPIO pins and UART lines to a
+    VCD; returns the emulation."""
+    from metersim.engine.emulation import Emulation
+    from metersim.engine.machine import Machine
+    from metersim.orchestration.uart_capture import capture_uart, console_uart_of
+    from metersim.traces import VcdTracer, capture_uart_pcap
+
+    if not pcap and not vcd:
+        raise SetupError("nothing to trace: give --pcap FILE and/or --vcd FILE")
+    emu = Emulation(seed=seed)
+    elf_path = Path(elf)
+    if platform:
+        from metersim.engine.platform_builder import create_machine
+        m = create_machine(emu, platform, elf=elf_path)
+    else:
+        core = _core_for_elf(elf_path)
+        if core == "cortex-m3":
+            m = Machine.bare(emu, "f103", core, 8_000_000, flash=(0x08000000, 0x20000),
+                             sram=(0x20000000, 0x5000), console_address=0x40013800)
+        else:
+            m = Machine.bare(emu, "f413", core, 16_000_000)
+        m.load_elf(elf_path)
+    uart_name, uart_model = console_uart_of(m, uart)
+    capture_uart(m, uart_name, echo=echo)
+    writers = []
+    if pcap:
+        writers.append(capture_uart_pcap(uart_model, pcap, protocol=protocol,
+                                         role="slave" if protocol == "modbus" else None))
+    if vcd:
+        tracer = VcdTracer(vcd, m.clock)
+        for name, p in m.peripherals.items():
+            if name.startswith("gpioPort") and hasattr(p, "connections"):
+                tracer.gpio_port(p)
+        if hasattr(uart_model, "tx"):
+            tracer.uart(uart_model, uart_name)
+        writers.append(tracer)
+    try:
+        run_with_progress(emu, duration)
+    finally:
+        for w in writers:
+            w.close()
+    return emu
+
+
+def _cmd_trace(args) -> int:
+    emu = trace_firmware(args.elf, args.platform, args.duration, args.pcap, args.vcd, args.uart,
+                         args.protocol, args.seed,
+                         echo=lambda mach, line: print(f"[{mach}] {line}", flush=True))
+    print(emu.summary())
+    for label, path in (("pcap", args.pcap), ("vcd", args.vcd)):
+        if path:
+            print(f"{label}: {path}")
     return EXIT_OK
 
 
@@ -150,6 +243,19 @@ def build_parser() -> argparse.ArgumentParser:
     from metersim.frontends.gdb_stub import add_gdb_arguments
     add_gdb_arguments(g)
     g.set_defaults(fn=_cmd_gdb)
+
+    t = sub.add_parser("trace", help="run a firmware and record pcap/VCD traces", epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("elf", help="firmware ELF")
+    t.add_argument("--platform", help=".repl platform (default: a bare STM32 machine)")
+    t.add_argument("--for", dest="duration", default="1s", help="virtual time to run (default 1s)")
+    t.add_argument("--pcap", help="write the console UART's traffic here")
+    t.add_argument("--protocol", choices=["text", "modbus"], default="text",
+                   help="how the pcap frames the bytes (default text)")
+    t.add_argument("--uart", help="UART to capture (default: the console)")
+    t.add_argument("--vcd", help="write GPIO pins and UART lines here")
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(fn=_cmd_trace)
 
     pl = sub.add_parser("platform", help="platform descriptions")
     plsub = pl.add_subparsers(dest="platform_command", required=True)

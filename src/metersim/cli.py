@@ -42,27 +42,33 @@ def _core_for_elf(elf: Path) -> str:
     return "cortex-m3" if "f103" in str(elf) else "cortex-m4f"
 
 
+def build_machine_for(emu, elf: str, platform: str | None = None, name: str | None = None):
+    """A machine running `elf`: built from a .repl platform, or a bare STM32F413 / STM32F103
+    (chosen from the ELF's build folder) with a simple console UART."""
+    from metersim.engine.machine import Machine
+
+    elf_path = Path(elf)
+    if platform:
+        from metersim.engine.platform_builder import create_machine
+        return create_machine(emu, platform, elf=elf_path, name=name)
+    if _core_for_elf(elf_path) == "cortex-m3":
+        m = Machine.bare(emu, name or "f103", "cortex-m3", 8_000_000, flash=(0x08000000, 0x20000),
+                         sram=(0x20000000, 0x5000), console_address=0x40013800)
+    else:
+        m = Machine.bare(emu, name or "f413", "cortex-m4f", 16_000_000)
+    m.load_elf(elf_path)
+    return m
+
+
 def run_firmware(elf: str, platform: str | None = None, duration: str = "1s",
                  until: str | None = None, seed: int = 0, name: str | None = None,
                  echo=None):
     """Run `elf` on a platform (a .repl) or a bare machine; return (emulation, machine, text)."""
     from metersim.engine.emulation import Emulation
-    from metersim.engine.machine import Machine
     from metersim.orchestration.uart_capture import capture_uart
 
     emu = Emulation(seed=seed)
-    elf_path = Path(elf)
-    if platform:
-        from metersim.engine.platform_builder import create_machine
-        m = create_machine(emu, platform, elf=elf_path, name=name)
-    else:
-        core = _core_for_elf(elf_path)
-        if core == "cortex-m3":
-            m = Machine.bare(emu, name or "f103", core, 8_000_000, flash=(0x08000000, 0x20000),
-                             sram=(0x20000000, 0x5000), console_address=0x40013800)
-        else:
-            m = Machine.bare(emu, name or "f413", core, 16_000_000)
-        m.load_elf(elf_path)
+    m = build_machine_for(emu, elf, platform, name)
     cap = capture_uart(m, echo=echo)
     # complete lines only, so the matching line is printed too
     run_with_progress(emu, duration,
@@ -125,25 +131,13 @@ def trace_firmware(elf: str, platform: str | None = None, duration: str = "1s",
     """Run `elf` and record its UART traffic to a pcap and its GPIO pins and UART lines to a
     VCD; returns the emulation."""
     from metersim.engine.emulation import Emulation
-    from metersim.engine.machine import Machine
     from metersim.orchestration.uart_capture import capture_uart, console_uart_of
     from metersim.traces import VcdTracer, capture_uart_pcap
 
     if not pcap and not vcd:
         raise SetupError("nothing to trace: give --pcap FILE and/or --vcd FILE")
     emu = Emulation(seed=seed)
-    elf_path = Path(elf)
-    if platform:
-        from metersim.engine.platform_builder import create_machine
-        m = create_machine(emu, platform, elf=elf_path)
-    else:
-        core = _core_for_elf(elf_path)
-        if core == "cortex-m3":
-            m = Machine.bare(emu, "f103", core, 8_000_000, flash=(0x08000000, 0x20000),
-                             sram=(0x20000000, 0x5000), console_address=0x40013800)
-        else:
-            m = Machine.bare(emu, "f413", core, 16_000_000)
-        m.load_elf(elf_path)
+    m = build_machine_for(emu, elf, platform)
     uart_name, uart_model = console_uart_of(m, uart)
     capture_uart(m, uart_name, echo=echo)
     writers = []

@@ -30,6 +30,7 @@ class Decoder74HC154:
         self.inputs = [False] * 4 + [not enabled_at_start] * 2
         self.connections = {i: GPIO(f"Y{i}", True) for i in range(16)}
         self._event = None
+        self._low: int | None = -1       # output driven low (None: none; -1: not updated yet)
         self.selections: list[tuple[int, int | None]] = []   # (time_ps, selected output or None)
         self._update()
 
@@ -58,13 +59,16 @@ class Decoder74HC154:
 
     def _update(self) -> None:
         self._event = None
-        sel = self.selected
+        inp = self.inputs
+        sel = None if inp[4] or inp[5] else inp[0] | inp[1] << 1 | inp[2] << 2 | inp[3] << 3
+        if sel == self._low:
+            return                      # same output selected (or none): nothing changes
         if not self.selections or self.selections[-1][1] != sel:
             self.selections.append((self.ctx.clock.now_ps, sel))
         # deselect first so two outputs are never low together
-        for i, out in self.connections.items():
-            if i != sel:
-                out.set(True)
+        if self._low is not None and self._low >= 0:
+            self.connections[self._low].set(True)
+        self._low = sel
         if sel is not None:
             self.connections[sel].set(False)
 

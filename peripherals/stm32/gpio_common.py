@@ -135,31 +135,49 @@ class GpioPortBase(Peripheral):
         return kind == IN and pull == "up"
 
     def _refresh(self) -> None:
-        for pin in range(self.NPINS):
+        self._refresh_pins((1 << self.NPINS) - 1)
+
+    def _refresh_pins(self, mask: int) -> None:
+        """Re-resolve the pins in `mask`, lowest first, announcing each change. ODR/BSRR/BRR
+        writes pass only the pins whose ODR bit changed: nothing else about the others did
+        (mode, pull, external drive and AF level changes refresh every pin themselves)."""
+        levels = self._level
+        while mask:
+            bit = mask & -mask
+            mask ^= bit
+            pin = bit.bit_length() - 1
             level = self._resolve(pin)
-            if level != self._level[pin]:
-                self._level[pin] = level
+            if level != levels[pin]:
+                levels[pin] = level
                 self.connections[pin].set(level)
                 for fn in self._watchers:
                     fn(pin, level)
 
+    def analog_mask(self) -> int:
+        """Pins in analog mode (IDR reads 0 there)."""
+        mask = 0
+        for pin in range(self.NPINS):
+            if self.pin_config(pin)[0] == ANALOG:
+                mask |= 1 << pin
+        return mask
+
     def idr(self) -> int:
         value = 0
-        for pin in range(self.NPINS):
-            if self._level[pin] and self.pin_config(pin)[0] != ANALOG:
+        for pin, level in enumerate(self._level):
+            if level:
                 value |= 1 << pin
-        return value
+        return value & ~self.analog_mask()
 
     # -- ODR / BSRR / LCKR shared semantics ----------------------------------------------------------
     def write_odr(self, value: int) -> None:
-        self.odr = value & 0xFFFF
-        self._refresh()
+        old, self.odr = self.odr, value & 0xFFFF
+        self._refresh_pins(old ^ self.odr)
 
     def write_bsrr(self, value: int) -> None:
         set_bits, reset_bits = value & 0xFFFF, (value >> 16) & 0xFFFF
         # BS wins when both are set (RM0008 §9.2.5, RM0430 §8.4.7).
-        self.odr = (self.odr & ~reset_bits | set_bits) & 0xFFFF
-        self._refresh()
+        old, self.odr = self.odr, (self.odr & ~reset_bits | set_bits) & 0xFFFF
+        self._refresh_pins(old ^ self.odr)
 
     def write_lckr(self, value: int) -> None:
         if self.locked_mask or self.lckr & LCKK:

@@ -39,6 +39,14 @@ class STM32F1GPIOPort(GpioPortBase):
             return IN, False, None, -1
         return (AF if cnf & 2 else OUT), bool(cnf & 1), None, -1
 
+    def analog_mask(self) -> int:
+        mask = 0
+        cr = self.cr
+        for pin in range(self.NPINS):
+            if not (cr >> (4 * pin)) & 0xF:          # MODE = 00 (input), CNF = 00 (analog)
+                mask |= 1 << pin
+        return mask
+
     def _set_af_level(self, pin: int, af: int, level: bool) -> None:
         self._af[(pin, -1)] = bool(level) ^ ((pin, af) in self._inverted)
         if self.pin_config(pin)[0] == AF:

@@ -44,6 +44,14 @@ class STM32_GPIOPort(GpioPortBase):
         pull = {1: "up", 2: "down"}.get((self.pupdr >> (2 * pin)) & 3)
         return kind, bool((self.otyper >> pin) & 1), pull, (self.afr >> (4 * pin)) & 0xF
 
+    def analog_mask(self) -> int:
+        mask = 0
+        moder = self.moder
+        for pin in range(self.NPINS):
+            if (moder >> (2 * pin)) & 3 == 3:
+                mask |= 1 << pin
+        return mask
+
     def read(self, offset: int, size: int) -> int:
         reg = offset & ~3
         values = {MODER: self.moder, OTYPER: self.otyper, OSPEEDR: self.ospeedr,

@@ -65,3 +65,28 @@ def test_propagation_delay_coalesces_an_address_change():
     ctx.clock.run_for(15_000)
     assert low_outputs(dec) == [15]
     assert [s for _, s in dec.selections] == [0, 15]   # no intermediate codes seen
+
+
+def test_only_the_old_and_new_outputs_change_old_first():
+    """Moving the selection from /Y1 to /Y3 raises /Y1 before /Y3 falls; the other chip selects
+    see no edge, and a write that leaves the address alone changes nothing."""
+    dec = Decoder74HC154(Context.standalone("dec"))
+    edges = []
+
+    class Probe:
+        def on_gpio(self, pin, level):
+            edges.append((pin, level))
+
+    for i in range(16):
+        dec.connections[i].connect(Probe(), i)
+    select(dec, 1)
+    assert edges == [(1, False)]                           # address set, then enabled
+    edges.clear()
+    dec.on_gpio(1, True)                                   # address 3
+    assert edges == [(1, True), (3, False)]
+    edges.clear()
+    dec.on_gpio(1, True)                                   # same level again
+    dec.on_gpio(5, False)
+    assert edges == []
+    dec.on_gpio(4, True)
+    assert edges == [(3, True)] and [s for _, s in dec.selections] == [None, 1, 3, None]

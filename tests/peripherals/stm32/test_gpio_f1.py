@@ -72,3 +72,33 @@ def test_lock_freezes_crl_fields():
     p.write(CRL, 4, 0x33333333)
     assert p.read(CRL, 4) == 0x33333334                          # PC0 field kept
     assert p.read(LCKR, 4) == 1 << 16 | 1
+
+
+def test_bsrr_announces_each_changed_pin_once_lowest_first():
+    """A chip-select/address bus on PB0..PB3: one BSRR write announces exactly the pins whose
+    level changed, in pin order, to both the wired devices and the port watchers (AFIO)."""
+    p = port()
+    p.write(CRL, 4, 0x44482222)                  # PC0..PC3 push-pull outputs, PC4 input with pull
+    seen = []
+    p.watch(lambda pin, level: seen.append((pin, level)))
+    p.write(BSRR, 4, 0b0101)
+    assert seen == [(0, True), (2, True)]
+    seen.clear()
+    p.write(BSRR, 4, 0b0011 | 0b0100 << 16)                      # PC1 up, PC2 down, PC0 stays
+    assert seen == [(1, True), (2, False)]
+    seen.clear()
+    p.write(BSRR, 4, 0b0011)                                     # already high: no edges
+    assert seen == []
+    p.write(BSRR, 4, 1 << 4)                                     # ODR4 selects PC4's pull-up
+    assert seen == [(4, True)] and p.read(IDR, 4) == 0b10011
+    seen.clear()
+    p.write(ODR, 4, 0b10000)                                     # PC0, PC1 fall together
+    assert seen == [(0, False), (1, False)] and p.read(IDR, 4) == 0b10000
+
+
+def test_odr_write_keeps_external_drive_of_inputs():
+    p = port()
+    p.drive(7, True)                                             # PC7 floating input, driven high
+    p.write(ODR, 4, 0xFFFF)
+    p.write(ODR, 4, 0)
+    assert p.pin_level(7) and p.read(IDR, 4) == 1 << 7

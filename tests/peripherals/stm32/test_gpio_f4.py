@@ -121,3 +121,22 @@ def test_wrong_lock_sequence_aborts():
 def test_bad_pin_is_a_clear_error():
     with pytest.raises(MetersimError, match="no pin 16"):
         port().drive(16, True)
+
+
+def test_bsrr_announces_only_changed_pins_and_idr_masks_analog():
+    p = port()
+    seen = Rx()
+    p.watch(seen.on_gpio)
+    p.write(MODER, 4, 0x55)                    # PA0..PA3 outputs
+    p.write(OTYPER, 4, 1 << 3)                 # PA3 open drain: high releases to the pull
+    p.write(BSRR, 4, 0b1111)
+    assert seen.events == [(0, True), (1, True), (2, True), (3, True)]
+    seen.events.clear()
+    p.write(BSRR, 4, 0b0110 << 16 | 0b0001)    # PA0 already high: only PA1, PA2 fall
+    assert seen.events == [(1, False), (2, False)]
+    p.write(PUPDR, 4, 2 << 6)                  # PA3 pull-down: the released net falls
+    assert seen.events[-1] == (3, False)
+    p.drive(8, True)                           # PA8 input driven high ...
+    assert p.read(IDR, 4) == 0b0001 | 1 << 8
+    p.write(MODER, 4, 0x55 | 3 << 16)          # ... reads 0 once analog
+    assert p.read(IDR, 4) == 0b0001

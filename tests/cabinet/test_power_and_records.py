@@ -1,6 +1,7 @@
 """Power cuts at seeded random instants during a loaded run, 60 days of daily records, and the
 external path: a pymodbus RTU client through the RS-485 bridge."""
 
+import calendar
 import random
 import threading
 
@@ -9,29 +10,70 @@ from metersim.cabinet.scenario import attach_rooms, prepare_rooms, standard_room
 from metersim.units import PS_PER_S
 
 
-def test_twenty_power_cuts_lose_only_the_boot_window_energy(controller):
-    """Each restart may lose what the room drew between power-on and the firmware's first
-    metering cycle (the ADE7753s restart from zero), ~0.8 Wh at 2 kW, plus the whole-Wh register
-    and the unread second: at most 2.5 Wh more per cut. Losing saved totals would cost tens of Wh. The issue asks for 10 Wh in total after every restart; with a ~1.5 s
-    boot the total passes that after about 12 cuts at 2 kW (see the cabinet report)."""
+def test_twenty_power_cuts_keep_every_room_within_10_Wh_of_the_reference(controller):
+    """The issue's bound: 20 power cuts at seeded random instants during a loaded run (2 kW
+    rooms), and after each restart every room's energy is within 0.01 kWh (10 Wh) of the
+    reference, the error counted in total since the start, not per cut. Nothing may be lost
+    at a cut that the firmware can know of: the energy the ADE7753s count while the MCU
+    boots, the energy since the last 1 s cycle (read at the PVD save), the sub-Wh remainder
+    (saved with the totals). What stays: the whole-Wh register and the unread second at the
+    moment of reading (< 1.6 Wh), and a save torn by a hold-up shorter than the save itself
+    (cut 13 here: 6.4 ms < 6.7 ms), which falls back to the last periodic save (< 5 Wh)."""
     board, master = controller(seed=5)
     attach_rooms(board, standard_rooms(4, hours=1.0, power_W=2000.0))
     board.emu.run_for("1.5s")
     prepare_rooms(master, 4)
     rng = random.Random(2024)
-    before = [0.0] * 4
+    worst = [0.0] * 4
     for cut in range(20):
         at = board.now_ps + round(rng.uniform(3.0, 12.0) * PS_PER_S)
         power_cut(board, at_ps=at, holdup_ms=rng.uniform(5, 40), off_ms=rng.uniform(200, 3000))
-        board.emu.run_for("2.5s")                      # boot and one metering cycle
+        board.emu.run_for("2.5s")                      # boot and a metering cycle
         for r in range(4):
-            lost = reference_energy_Wh(board, r) - master.room_energy_Wh(r)
-            assert -1.5 <= lost - before[r] <= 2.5, (cut, r, lost, before[r])
-            before[r] = lost
+            error = reference_energy_Wh(board, r) - master.room_energy_Wh(r)
+            assert -1.0 <= error <= 10.0, (cut, r, error)
+            worst[r] = max(worst[r], error)
+    assert sum(reference_energy_Wh(board, r) for r in range(4)) > 150   # the rooms drew power
     assert master.device_info()["power_failures"] == 20
     rec = read_records(board)
     assert rec.header_ok and rec.newest_live is not None
     assert sum(1 for e in rec.events if e.type == "power-failure") == 20
+    # only the torn save costs more than the readout's rounding: most cuts lose nothing
+    assert sorted(worst)[1] < 2.0, worst
+
+
+RTC_EPOCH_UNIX = 946684800          # the firmware's RTC counts seconds since 2000-01-01
+
+
+def test_rtc_counts_through_a_cut_and_the_outage_is_logged_in_seconds(controller):
+    """With the backup battery the RTC runs on through the outage: after the restart the
+    clock is the set time plus the virtual time since (not 2000-01-01), and the power-failure
+    event is stamped with the RTC second of the cut (not of the last 1 s cycle before it) and
+    carries the outage as the RTC counted it. The cut comes 5 ms after an RTC second starts
+    and power returns mid-second, so each value is exact (the RTC model's counter is the
+    ground truth)."""
+    board, master = controller(seed=3)
+    rtc = board["rtc"]
+    attach_rooms(board, standard_rooms(4, hours=1.0))
+    board.emu.run_for("1.5s")
+    master.set_clock(2024, 5, 1, 12, 0, 0)
+    set_ps = board.now_ps
+    set_unix = calendar.timegm((2024, 5, 1, 12, 0, 0))
+    board.emu.run_for("6.3s")
+    next_second_ps = board.now_ps + (rtc.divider + 1) * PS_PER_S // 32768
+    board.emu.run_until_time(next_second_ps + 5 * PS_PER_S // 1000)
+    cut_counter = rtc.counter
+    power_cut(board, holdup_ms=20.0, off_ms=7480.0)          # back 0.505 s into a second
+    back_counter = rtc.counter
+    board.emu.run_for("2.5s")
+    y, mo, d, h, mi, sec = master.device_info()["rtc"]
+    rtc_unix = calendar.timegm((y, mo, d, h, mi, sec))
+    elapsed_s = (board.now_ps - set_ps) / PS_PER_S
+    assert set_unix + elapsed_s - 2.0 <= rtc_unix <= set_unix + elapsed_s + 1.0, (rtc_unix - set_unix, elapsed_s)
+    fails = [e for e in read_records(board).events if e.type == "power-failure"]
+    assert len(fails) == 1
+    assert fails[0].time == RTC_EPOCH_UNIX + cut_counter, (fails[0].time - set_unix, cut_counter)
+    assert fails[0].value == back_counter - cut_counter == 7
 
 
 def test_sixty_days_of_records_are_readable_over_modbus_and_in_the_eeprom(controller):

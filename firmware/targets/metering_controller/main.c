@@ -57,7 +57,7 @@ void bsp_delay_us(uint32_t us);
 #define ADE_CFDEN_3200 4026u
 #define ADE_MODE_RUN 0x0008u           /* reset value 0x000C with DISCF cleared: CF on */
 
-#define POOL_SIZE (5u * 1024u + 512u)
+#define POOL_SIZE (6u * 1024u)
 static uint64_t g_pool[POOL_SIZE / 8u];
 
 static struct mc_app g_app;
@@ -70,35 +70,54 @@ static struct mc_sample g_samples[MC_MAX_ROOMS];
 
 void ms_kputc(char c) { bsp_console_putc(c); }
 
-/* ---- ADE7753 access through the 74HC154 chip selects ---- */
+/* ---- ADE7753 access through the 74HC154 chip selects ----
+ * Several registers are read in one chip-select frame (after a complete register transfer
+ * the part expects the next communications byte, CS may stay low), and only the decoder
+ * address lines that change are written: a cycle costs ~2 pin writes per channel, not 7 per
+ * register. */
+static unsigned g_ade_addr;            /* the address now on PB0..PB3 */
+
 static void ade_select(unsigned ch)
 {
+    unsigned diff = (ch ^ g_ade_addr) & 15u;
     for (unsigned b = 0; b < 4; b++)
-        bsp_pin_write((bsp_pin_t)(ADE_A0 + b), (int)((ch >> b) & 1u));
+        if (diff & (1u << b))
+            bsp_pin_write((bsp_pin_t)(ADE_A0 + b), (int)((ch >> b) & 1u));
+    g_ade_addr = ch & 15u;
     bsp_pin_write(ch < 16 ? ADE_E1_LO : ADE_E1_HI, 0);
 }
 
-static void ade_deselect(void)
+static void ade_deselect(unsigned ch) { bsp_pin_write(ch < 16 ? ADE_E1_LO : ADE_E1_HI, 1); }
+
+struct ade_rd {
+    uint8_t reg, nbytes;
+};
+
+/* Read n registers of channel ch in one frame; out[i] = the value (MSB first on the wire). */
+static int ade_read_regs(unsigned ch, const struct ade_rd *rd, unsigned n, uint32_t *out)
 {
-    bsp_pin_write(ADE_E1_LO, 1);
-    bsp_pin_write(ADE_E1_HI, 1);
+    int r = 0;
+    ade_select(ch);
+    for (unsigned k = 0; k < n && r == 0; k++) {
+        uint8_t cmd = rd[k].reg & 0x3Fu, rx[3] = {0, 0, 0};
+        r = bsp_spi_xfer(ADE_SPI, &cmd, 0, 1);
+        if (r == 0) {
+            bsp_delay_us(4);            /* t9: read command to first data byte */
+            r = bsp_spi_xfer(ADE_SPI, 0, rx, rd[k].nbytes);
+        }
+        uint32_t v = 0;
+        for (unsigned i = 0; i < rd[k].nbytes; i++)
+            v = (v << 8) | rx[i];
+        out[k] = v;
+    }
+    ade_deselect(ch);
+    return r;
 }
 
 static int ade_read(unsigned ch, uint8_t reg, unsigned nbytes, uint32_t *val)
 {
-    uint8_t cmd = reg & 0x3Fu, rx[3] = {0, 0, 0};
-    ade_select(ch);
-    int r = bsp_spi_xfer(ADE_SPI, &cmd, 0, 1);
-    if (r == 0) {
-        bsp_delay_us(4);                /* t9: read command to first data byte */
-        r = bsp_spi_xfer(ADE_SPI, 0, rx, nbytes);
-    }
-    ade_deselect();
-    uint32_t v = 0;
-    for (unsigned i = 0; i < nbytes; i++)
-        v = (v << 8) | rx[i];
-    *val = v;
-    return r;
+    struct ade_rd rd = {reg, (uint8_t)nbytes};
+    return ade_read_regs(ch, &rd, 1, val);
 }
 
 static int ade_write(unsigned ch, uint8_t reg, unsigned nbytes, uint32_t val)
@@ -109,9 +128,12 @@ static int ade_write(unsigned ch, uint8_t reg, unsigned nbytes, uint32_t val)
         tx[1 + i] = (uint8_t)(val >> (8u * (nbytes - 1u - i)));
     ade_select(ch);
     int r = bsp_spi_xfer(ADE_SPI, tx, 0, 1 + nbytes);
-    ade_deselect();
+    ade_deselect(ch);
     return r;
 }
+
+static int32_t sext24(uint32_t v) { return (int32_t)(v << 8) >> 8; }
+static int sext12(uint32_t v) { return (int)((int32_t)(v << 20) >> 20); }
 
 /* A channel is fitted when LINECYC takes a value and gives it back (no fixed chip ID). */
 static int ade_probe(unsigned ch)
@@ -137,15 +159,14 @@ static void ade_configure(unsigned ch, const struct mc_cal *c)
 
 static void ade_sample(unsigned ch, struct mc_sample *s)
 {
-    uint32_t e = 0, v = 0, i = 0, p = 0;
-    ade_read(ch, ADE_RAENERGY, 3, &e);
-    ade_read(ch, ADE_VRMS, 3, &v);
-    ade_read(ch, ADE_IRMS, 3, &i);
-    ade_read(ch, ADE_PERIOD, 2, &p);
-    s->aenergy = (int32_t)(e << 8) >> 8;  /* 24-bit two's complement */
-    s->vrms = v;
-    s->irms = i;
-    s->period = p;
+    static const struct ade_rd k_cycle[4] = {
+        {ADE_RAENERGY, 3}, {ADE_VRMS, 3}, {ADE_IRMS, 3}, {ADE_PERIOD, 2}};
+    uint32_t v[4] = {0, 0, 0, 0};
+    ade_read_regs(ch, k_cycle, 4, v);
+    s->aenergy = sext24(v[0]);
+    s->vrms = v[1];
+    s->irms = v[2];
+    s->period = v[3];
 }
 
 /* ---- relays: 74HC595 chain (coils) and 74HC165 chain (contacts) on SPI2 ---- */
@@ -242,40 +263,40 @@ static uint32_t uptime_s(void) { return ms_tick_get() / MS_TICK_HZ; }
 /* ---- threads ---- */
 static void board_start(void);
 
+static ms_tick_t g_boot_read_tick;     /* when board_start emptied the energy registers */
+
 static void meter_thread(void *arg)
 {
     (void)arg;
     board_start();
     ms_tick_t period = ms_ms_to_ticks(1000);
-    ms_tick_t next = ms_tick_get() + period, last = ms_tick_get();
+    ms_tick_t next = ms_tick_get() + period, last = g_boot_read_tick;
     uint32_t beat = 0;
     for (;;) {
         ms_tick_t now = ms_tick_get();
         if ((int32_t)(next - now) > 0)
             ms_thread_sleep(next - now);
         next += period;
-        now = ms_tick_get();
-        uint32_t dt_ms = (now - last) * 1000u / MS_TICK_HZ;
-        last = now;
         if (g_ee_blocked)
             continue;                   /* supply collapsing: keep the bus quiet */
 
+        /* Samples and their billing under one lock: the power thread, which reads the energy
+         * registers once more at a power failure, sees either both or neither. */
         ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
         uint32_t cal = g_app.cal_dirty;
         g_app.cal_dirty = 0;
         for (unsigned r = 0; r < g_rooms; r++)
             if (cal & (1u << r))
                 ade_configure(r, &g_app.cal[r]);
-        ms_mutex_unlock(g_lock);
-
+        now = ms_tick_get();
+        uint32_t dt_ms = (now - last) * 1000u / MS_TICK_HZ;
+        last = now;
         for (unsigned r = 0; r < g_rooms; r++) {
             ade_sample(r, &g_samples[r]);
             g_samples[r].dt_ms = dt_ms;
         }
         struct mc_time t;
         rtc_now(&t);
-
-        ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
         mc_app_cycle(&g_app, g_samples, &t, uptime_s());
         uint32_t drive = g_app.relay_dirty;
         g_app.relay_dirty = 0;
@@ -357,10 +378,22 @@ static void power_thread(void *arg)
         ms_sem_wait(g_pf_sem, MS_WAIT_FOREVER);
         if (g_ee_blocked)
             continue;
-        /* One small ring record (18 + 8 N bytes): a single EEPROM page for 4 rooms. A write in
-         * progress in another thread finishes first (the lock), then nothing else writes. */
+        /* A write in progress in another thread finishes first (the lock), then nothing else
+         * writes. With the lock (the ADE7753 bus is free too): the energy counted since the
+         * last cycle is read and billed, the RTC gives the failure's time, and one small ring
+         * record (18 + 9 N bytes, one EEPROM page for 4 rooms) saves totals and remainders. */
         int locked = ms_mutex_lock(g_lock, ms_ms_to_ticks(30)) == 0;
-        int r = mc_app_save_live(&g_app, MC_LIVE_POWER_FAIL);
+        struct mc_time t, *tp = 0;
+        if (locked) {
+            for (unsigned r = 0; r < g_rooms; r++) {
+                uint32_t e = 0;
+                if (ade_read(r, ADE_RAENERGY, 3, &e) == 0)
+                    mc_app_add_energy(&g_app, r, sext24(e), g_app.cal[r].wgain);
+            }
+            rtc_now(&t);
+            tp = &t;
+        }
+        int r = mc_app_power_fail(&g_app, tp);
         g_ee_blocked = 1;
         if (locked)
             ms_mutex_unlock(g_lock);
@@ -383,7 +416,9 @@ static void pins_init(void)
         bsp_pin_write((bsp_pin_t)(ADE_A0 + b), 0);
         bsp_pin_config((bsp_pin_t)(ADE_A0 + b), BSP_PIN_OUTPUT, 0);
     }
-    ade_deselect();
+    g_ade_addr = 0;
+    bsp_pin_write(ADE_E1_LO, 1);
+    bsp_pin_write(ADE_E1_HI, 1);
     bsp_pin_config(ADE_E1_LO, BSP_PIN_OUTPUT, 0);
     bsp_pin_config(ADE_E1_HI, BSP_PIN_OUTPUT, 0);
     bsp_pin_write(ADE_RESET, 1);
@@ -399,22 +434,44 @@ static void pins_init(void)
 static uint32_t g_cause;
 static int g_clk;
 
-/* Runs in the meter thread: every wait in here (LSE start-up, EEPROM write cycles) sleeps
- * the thread, so the core idles instead of spinning on status registers. */
+/* Energy the chips counted before this boot configures them (since their own power-up after
+ * a power cut, since the previous run's last cycle after a warm reset) is kept in g_samples
+ * until the restored totals can take it: aenergy = RAENERGY, period = the chip's WGAIN. */
+
+static unsigned ade_find_channels(void)
+{
+    static const struct ade_rd k_boot[2] = {{ADE_RAENERGY, 3}, {ADE_WGAIN, 2}};
+    unsigned n = 0;
+    while (n < MC_MAX_ROOMS) {
+        uint32_t v[2] = {0, 0};
+        ade_read_regs(n, k_boot, 2, v);        /* first: nothing has touched the chip yet */
+        if (!ade_probe(n))
+            break;
+        g_samples[n].aenergy = sext24(v[0]);
+        g_samples[n].period = v[1];
+        n++;
+    }
+    return n;
+}
+
+/* Runs in the meter thread: every wait in here (EEPROM write cycles, the LSE start-up) sleeps
+ * the thread, so the core idles instead of spinning on status registers. The ADE7753s are not reset: after
+ * a power cut they come up from their own power-on reset, and their registers are
+ * reprogrammed below anyway; a hardware reset would throw away the energy they counted while
+ * the MCU booted. Only a first channel that does not answer gets a reset and a second try. */
 static void board_start(void)
 {
-    if (bsp_rtc_init() < 0)
-        ms_printk("rtc: LSE did not start\n");
-
-    /* ADE7753s: hardware reset (>= 18 us), wait for the end of reset, probe the channels */
     bsp_spi_init(ADE_SPI, 1000000u, 1);
-    bsp_pin_write(ADE_RESET, 0);
-    bsp_delay_us(100);
-    bsp_pin_write(ADE_RESET, 1);
-    ms_thread_sleep_ms(1);
-    g_rooms = 0;
-    while (g_rooms < MC_MAX_ROOMS && ade_probe(g_rooms))
-        g_rooms++;
+    g_rooms = ade_find_channels();
+    g_boot_read_tick = ms_tick_get();
+    if (g_rooms == 0) {
+        bsp_pin_write(ADE_RESET, 0);        /* >= 1.2 us low, then 18 us to come out */
+        bsp_delay_us(10);
+        bsp_pin_write(ADE_RESET, 1);
+        ms_thread_sleep_ms(1);
+        g_rooms = ade_find_channels();
+        g_boot_read_tick = ms_tick_get();
+    }
     bsp_spi_init(RELAY_SPI, 1000000u, 0);
 
     bsp_i2c_init(EE_I2C, 400000u);
@@ -422,12 +479,18 @@ static void board_start(void)
     static const struct mc_hw hw = {hw_set_clock, hw_log_event, 0};
     struct mc_ee ee = {ee_read, ee_write, &g_ee};
     int st = mc_app_init(&g_app, g_rooms, &ee, &hw);   /* no EEPROM: defaults, in RAM */
+    /* Backup domain kept by the battery: only the RSF resynchronisation. Without it (first
+     * power-up, flat battery) the LSE start-up, 0.5 s here, 3 s typical on the part. */
+    if (bsp_rtc_init() < 0)
+        ms_printk("rtc: LSE did not start\n");
     struct mc_time t;
     rtc_now(&t);
     mc_app_boot(&g_app, &t, uptime_s(),
                 (g_cause & (BSP_RESET_POR | BSP_RESET_LPWR | BSP_RESET_BOR)) != 0);
-    for (unsigned r = 0; r < g_rooms; r++)
+    for (unsigned r = 0; r < g_rooms; r++) {
+        mc_app_add_energy(&g_app, r, g_samples[r].aenergy, sext12(g_samples[r].period));
         ade_configure(r, &g_app.cal[r]);
+    }
     g_app.cal_dirty = 0;
 
     ms_printk("metering controller v%u.%u, %u channels, addr %u\n", MC_FW_MAJOR, MC_FW_MINOR,
@@ -442,7 +505,7 @@ static void board_start(void)
 
     if (bsp_uart_open(RS485_UART, rs485_cfg(g_app.dev.baud_code)) < 0)
         ms_panic("cannot open USART2");
-    if (ms_thread_create("power", power_thread, 0, 1024, 2, 0) < 0 ||
+    if (ms_thread_create("power", power_thread, 0, 1536, 2, 0) < 0 ||
         ms_thread_create("modbus", modbus_thread, 0, 1536, 5, 0) < 0)
         ms_panic("cannot create the threads");
     bsp_pvd_attach(PVD_LEVEL, pvd_isr, 0);
@@ -450,6 +513,11 @@ static void board_start(void)
 
 int main(void)
 {
+    /* Release the ADE7753s' RESET line first: while the MCU is in reset PB9 floats, and
+     * without a pull-up on the board the line is low, which holds the chips in reset (their
+     * energy count stands still). */
+    bsp_pin_write(ADE_RESET, 1);
+    bsp_pin_config(ADE_RESET, BSP_PIN_OUTPUT, 0);
     g_clk = bsp_clock_init();
     g_cause = bsp_reset_cause();
     ms_rtos_init(bsp_hclk_hz(), g_pool, sizeof g_pool);
@@ -459,7 +527,7 @@ int main(void)
     pins_init();
     g_lock = ms_mutex_create("app");
     g_pf_sem = ms_sem_create("pvd", 0, 1);
-    if (ms_thread_create("meter", meter_thread, 0, 1536, 8, 0) < 0)
+    if (ms_thread_create("meter", meter_thread, 0, 1792, 8, 0) < 0)
         ms_panic("cannot create the meter thread");
     ms_rtos_start();
 }

@@ -141,6 +141,7 @@ static void fill_live(struct mc_app *a, struct mc_live *l, unsigned reason)
     for (unsigned r = 0; r < a->rooms; r++) {
         l->energy_Wh[r] = a->room[r].energy_Wh;
         l->cost_c[r] = a->room[r].cost_c;
+        l->rem_256[r] = mc_rem_to_256(a->room[r].rem_nWh);
     }
 }
 
@@ -188,6 +189,7 @@ void mc_app_boot(struct mc_app *a, const struct mc_time *now, uint32_t uptime_s,
         for (unsigned r = 0; r < n; r++) {
             a->room[r].energy_Wh = l.energy_Wh[r];
             a->room[r].cost_c = l.cost_c[r];
+            a->room[r].rem_nWh = mc_rem_from_256(l.rem_256[r]);   /* 0 without the extension */
         }
         a->power_fails = (uint16_t)(l.power_fails + (power_loss ? 1u : 0u));
         if (l.month) {
@@ -222,6 +224,23 @@ void mc_app_boot(struct mc_app *a, const struct mc_time *now, uint32_t uptime_s,
         a->relay_dirty |= 1u << r;
     }
     mc_app_flush(a);
+}
+
+void mc_app_add_energy(struct mc_app *a, unsigned room, int32_t aenergy, int chip_wgain)
+{
+    if (room >= a->rooms || !aenergy)
+        return;
+    uint16_t price = mc_price_at(&a->dev.tariff, a->now.hour * 60u + a->now.min);
+    mc_room_bill(&a->room[room], mc_chip_energy_nWh(&a->cal[room], aenergy, chip_wgain), price);
+}
+
+int mc_app_power_fail(struct mc_app *a, const struct mc_time *now)
+{
+    if (now && mc_time_valid(now)) {
+        a->now = *now;                 /* the failure's own time, not the last cycle's */
+        a->unix_now = mc_unix_from_time(now);
+    }
+    return mc_app_save_live(a, MC_LIVE_POWER_FAIL);
 }
 
 void mc_app_flush(struct mc_app *a)
@@ -476,8 +495,47 @@ static void set_lo(uint32_t *x, uint16_t v) { *x = (*x & 0xFFFF0000u) | v; }
 static int s12_ok(uint16_t v) { int16_t s = (int16_t)v; return s >= -2048 && s <= 2047; }
 static int minute_ok(uint16_t v) { return v < 1440u || v == MC_NO_MINUTE; }
 
-static int write_one(struct mc_app *a, struct wstate *w, struct mc_room_cfg *cfg, struct mc_cal *cal,
-                     uint16_t addr, uint16_t v)
+/* Where a write goes: with a scratch (the checking pass), into a copy of one room's settings
+ * and one channel's calibration at a time (registers come in address order, so each room is
+ * loaded once); without (the commit pass), into the application itself. This keeps a write of
+ * any size checked before it applies without a copy of every room's settings. */
+struct wscratch {
+    int room, ch, bad_cal;
+    struct mc_room_cfg cfg;
+    struct mc_cal cal;
+};
+
+static struct mc_room_cfg *cfg_of(struct mc_app *a, struct wscratch *s, unsigned r)
+{
+    if (!s)
+        return &a->cfg[r];
+    if (s->room != (int)r) {
+        s->room = (int)r;
+        s->cfg = a->cfg[r];
+    }
+    return &s->cfg;
+}
+
+static void cal_done(struct wscratch *s)
+{
+    if (s->ch >= 0 && !s->cal.e_nWh)
+        s->bad_cal = 1;                /* an energy constant of 0 is rejected */
+}
+
+static struct mc_cal *cal_of(struct mc_app *a, struct wscratch *s, unsigned ch)
+{
+    if (!s)
+        return &a->cal[ch];
+    if (s->ch != (int)ch) {
+        cal_done(s);
+        s->ch = (int)ch;
+        s->cal = a->cal[ch];
+    }
+    return &s->cal;
+}
+
+static int write_one(struct mc_app *a, struct wstate *w, struct wscratch *sc, uint16_t addr,
+                     uint16_t v)
 {
     struct mc_tariff *t = &w->dev.tariff;
     if (addr <= 0x000Du) {
@@ -545,10 +603,13 @@ static int write_one(struct mc_app *a, struct wstate *w, struct mc_room_cfg *cfg
     }
     if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u) {
         unsigned r = (addr - HR_ROOM) >> 5;
-        struct mc_room_cfg *c = &cfg[r];
+        if ((addr & 0x1Fu) <= 0x02u) {                                  /* applied in commit */
+            if ((addr & 0x1Fu) == 0x00u && v > 2)
+                return MB_EX_ILLEGAL_VALUE;
+            return 0;
+        }
+        struct mc_room_cfg *c = cfg_of(a, sc, r);
         switch (addr & 0x1Fu) {
-        case 0x00: if (v > 2) return MB_EX_ILLEGAL_VALUE; return 0;   /* applied in commit */
-        case 0x01: case 0x02: return 0;                                 /* top-up: commit */
         case 0x03: set_hi(&c->alarm1_c, v); break;
         case 0x04: set_lo(&c->alarm1_c, v); break;
         case 0x05: set_hi(&c->alarm2_c, v); break;
@@ -574,7 +635,7 @@ static int write_one(struct mc_app *a, struct wstate *w, struct mc_room_cfg *cfg
     }
     if (addr >= HR_CAL && addr < HR_CAL + 8u * a->rooms) {
         unsigned ch = (addr - HR_CAL) >> 3;
-        struct mc_cal *c = &cal[ch];
+        struct mc_cal *c = cal_of(a, sc, ch);
         switch (addr & 7u) {
         case 0: if (!s12_ok(v)) return MB_EX_ILLEGAL_VALUE; c->wgain = (int16_t)v; break;
         case 1: c->apos = (int16_t)v; break;
@@ -599,24 +660,26 @@ static int covers(uint16_t addr, uint16_t count, uint16_t reg)
 static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *vals, int bcast)
 {
     struct mc_app *a = ctx;
-    static struct mc_room_cfg cfg[MC_MAX_ROOMS];     /* scratch copies (calls are serialised) */
-    static struct mc_cal cal[MC_MAX_ROOMS];
     struct wstate w;
+    struct wscratch sc;
     memset(&w, 0, sizeof w);
     w.dev = a->dev;
     w.sel_room = a->sel_room;
     w.sel_day = a->sel_day;
     w.sel_event = a->sel_event;
-    memcpy(cfg, a->cfg, sizeof cfg);
-    memcpy(cal, a->cal, sizeof cal);
+    sc.room = sc.ch = -1;
+    sc.bad_cal = 0;
     (void)bcast;
-    for (unsigned i = 0; i < count; i++) {
-        int r = write_one(a, &w, cfg, cal, (uint16_t)(addr + i), vals[i]);
+    for (unsigned i = 0; i < count; i++) {          /* pass 1: check everything */
+        int r = write_one(a, &w, &sc, (uint16_t)(addr + i), vals[i]);
         if (r)
             return r;
     }
+    cal_done(&sc);
     /* multi-register quantities that must arrive whole */
     if (w.clock_regs && (w.clock_regs != 0x3F || !mc_time_valid(&w.clock)))
+        return MB_EX_ILLEGAL_VALUE;
+    if (sc.bad_cal)
         return MB_EX_ILLEGAL_VALUE;
     for (unsigned r = 0; r < a->rooms; r++) {
         uint16_t top = (uint16_t)(HR_ROOM + 0x20u * r + 1u);
@@ -624,8 +687,6 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
         if (hi != lo)
             return MB_EX_ILLEGAL_VALUE;
         if (hi && !(((uint32_t)vals[top - addr] << 16) | vals[top + 1u - addr]))
-            return MB_EX_ILLEGAL_VALUE;
-        if ((w.cal_changed & (1u << r)) && !cal[r].e_nWh)
             return MB_EX_ILLEGAL_VALUE;
     }
 
@@ -649,11 +710,18 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
         if (w.comm_changed)
             a->apply_comm = 1;
     }
+    /* pass 2: the same writes into the application (they all passed the checks) */
+    uint16_t attempts[MC_MAX_ROOMS];
+    for (unsigned r = 0; r < a->rooms; r++)
+        attempts[r] = a->cfg[r].reclose_attempts;
+    struct wstate w2;
+    memset(&w2, 0, sizeof w2);
+    w2.dev = a->dev;
+    for (unsigned i = 0; i < count; i++)
+        (void)write_one(a, &w2, 0, (uint16_t)(addr + i), vals[i]);
     for (unsigned r = 0; r < a->rooms; r++)   /* a new attempts count applies from now on */
-        if (cfg[r].reclose_attempts != a->cfg[r].reclose_attempts && !(a->room[r].flags & MC_RF_LOCKED))
-            a->room[r].reclose_left = (uint8_t)cfg[r].reclose_attempts;
-    memcpy(a->cfg, cfg, sizeof a->cfg);
-    memcpy(a->cal, cal, sizeof a->cal);
+        if (attempts[r] != a->cfg[r].reclose_attempts && !(a->room[r].flags & MC_RF_LOCKED))
+            a->room[r].reclose_left = (uint8_t)a->cfg[r].reclose_attempts;
     a->cal_dirty |= w.cal_changed;
     a->room_dirty |= w.rooms_changed | w.cal_changed;
     struct mc_env env = env_of(a);

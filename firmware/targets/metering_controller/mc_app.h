@@ -67,8 +67,16 @@ void mc_app_boot(struct mc_app *a, const struct mc_time *now, uint32_t uptime_s,
 /* One metering cycle: samples[r] for every room, the RTC time, uptime. */
 void mc_app_cycle(struct mc_app *a, const struct mc_sample *samples, const struct mc_time *now,
                   uint32_t uptime_s);
-/* Power is failing: write the live totals now (one small ring record). */
+/* Write the live totals now (one small ring record, with the sub-Wh remainders). */
 int mc_app_save_live(struct mc_app *a, unsigned reason);
+/* Power is failing: the RTC time `now` (NULL: keep the last cycle's) becomes the save's time,
+ * which the next boot subtracts from its own to log the outage; then the live totals. */
+int mc_app_power_fail(struct mc_app *a, const struct mc_time *now);
+/* Energy a chip counted outside the metering cycle, billed at once: at boot, what it counted
+ * since its own power-up (or since the last cycle before a warm reset), read before anything
+ * reconfigures it; at a power failure, what it counted since the last cycle. `chip_wgain` is
+ * the chip's WGAIN while it counted (see mc_chip_energy_nWh). Call after mc_app_boot. */
+void mc_app_add_energy(struct mc_app *a, unsigned room, int32_t aenergy, int chip_wgain);
 /* Write pending room records (after a cycle or a Modbus write). */
 void mc_app_flush(struct mc_app *a);
 uint32_t mc_baud_of(unsigned code);

@@ -72,9 +72,21 @@ uint32_t mc_convert(const struct mc_cal *cal, const struct mc_sample *s, struct 
     }
     /* Reverse energy is billed like forward energy (a reversed CT must not earn credit). */
     *rem_nWh += (uint64_t)(e < 0 ? -e : e);
-    uint32_t wh = (uint32_t)(*rem_nWh / 1000000000u);
-    *rem_nWh -= (uint64_t)wh * 1000000000u;
+    uint32_t wh = 0;
+    while (*rem_nWh >= 1000000000u) {   /* a few Wh per cycle at most: no 64-bit division */
+        *rem_nWh -= 1000000000u;
+        wh++;
+    }
     return wh;
+}
+
+uint64_t mc_chip_energy_nWh(const struct mc_cal *cal, int32_t aenergy, int chip_wgain)
+{
+    uint64_t lsb = (uint64_t)(aenergy < 0 ? -(int64_t)aenergy : aenergy);
+    int64_t num = 4096 + cal->wgain, den = 4096 + chip_wgain;
+    if (num <= 0 || den <= 0)
+        return lsb * cal->e_nWh;            /* 12-bit WGAIN keeps both in 2048..6143 */
+    return (lsb * cal->e_nWh * (uint64_t)num + (uint64_t)den / 2u) / (uint64_t)den;
 }
 
 /* ---- classifier ---- */
@@ -131,6 +143,18 @@ void mc_room_cfg_default(struct mc_room_cfg *c)
 }
 
 int32_t mc_room_balance(const struct mc_room *r) { return (int32_t)(r->credit_c - r->cost_c); }
+
+uint32_t mc_room_bill(struct mc_room *r, uint64_t nWh, uint16_t price)
+{
+    r->rem_nWh += nWh;
+    uint32_t wh = (uint32_t)(r->rem_nWh / 1000000000u);
+    r->rem_nWh -= (uint64_t)wh * 1000000000u;
+    r->energy_Wh += wh;
+    r->cost_rem += wh * (uint32_t)price;
+    r->cost_c += r->cost_rem / 1000u;
+    r->cost_rem %= 1000u;
+    return wh;
+}
 
 void mc_room_init(struct mc_room *r, const struct mc_room_cfg *cfg)
 {

@@ -54,6 +54,11 @@ struct mc_meas {
 uint32_t mc_convert(const struct mc_cal *cal, const struct mc_sample *s, struct mc_meas *m,
                     uint64_t *rem_nWh);
 uint32_t mc_isqrt64(uint64_t v);
+/* Energy in nWh of `aenergy` LSBs that a chip counted with its WGAIN register at `chip_wgain`
+ * (the reset value 0 after its power-up, the calibration once configured): AENERGY scales
+ * with (1 + WGAIN / 2^12), and e_nWh is the energy per LSB at the calibrated WGAIN. APOS is
+ * not corrected (an offset of a few LSB per hour at most). */
+uint64_t mc_chip_energy_nWh(const struct mc_cal *cal, int32_t aenergy, int chip_wgain);
 
 /* ---- malicious (resistive) load classifier ---- */
 #define MC_MAL_MIN_STEP_DW 1500     /* 150 W: smaller steps (lamps, chargers) are ignored */
@@ -126,6 +131,8 @@ struct mc_env {
 };
 
 int32_t mc_room_balance(const struct mc_room *r);
+/* Add nWh to the room's remainder and bill the whole Wh it yields at `price`; returns them. */
+uint32_t mc_room_bill(struct mc_room *r, uint64_t nWh, uint16_t price);
 void mc_room_init(struct mc_room *r, const struct mc_room_cfg *cfg);
 /* Bill new_Wh at env->price, then protection on the cycle's measurements (r->m), then the
  * relay decision. Returns 1 when the relay should change (r->closed tells to what). */

@@ -169,8 +169,21 @@ int mc_enc_live(uint8_t *b, const struct mc_live *l)
         p32(b + 16 + 8 * i, l->energy_Wh[i]);
         p32(b + 20 + 8 * i, l->cost_c[i]);
     }
-    return seal(b, MC_LIVE_LEN(l->rooms) - 2u);
+    unsigned len = MC_LIVE_LEN(l->rooms);
+    seal(b, len - 2u);
+    /* Extension after the record's own CRC (readers of the base layout never look there):
+     * the rooms' sub-Wh remainders, sealed together with the record they belong to. */
+    memcpy(b + len, l->rem_256, l->rooms);
+    return seal(b, len + l->rooms);
 }
+
+uint8_t mc_rem_to_256(uint64_t rem_nWh)
+{
+    uint64_t v = (rem_nWh * 256u + 500000000u) / 1000000000u;
+    return (uint8_t)(v > 255u ? 255u : v);
+}
+
+uint64_t mc_rem_from_256(uint8_t v) { return (uint64_t)v * 3906250u; }   /* 1e9 / 256 */
 
 int mc_dec_live(const uint8_t *b, unsigned maxlen, struct mc_live *l)
 {
@@ -189,6 +202,9 @@ int mc_dec_live(const uint8_t *b, unsigned maxlen, struct mc_live *l)
         l->energy_Wh[i] = g32(b + 16 + 8 * i);
         l->cost_c[i] = g32(b + 20 + 8 * i);
     }
+    l->has_rem = MC_LIVE_EXT_LEN(n) <= maxlen && sealed(b, MC_LIVE_EXT_LEN(n) - 2u);
+    for (unsigned i = 0; i < n; i++)
+        l->rem_256[i] = l->has_rem ? b[MC_LIVE_LEN(n) + i] : 0u;
     return (int)MC_LIVE_LEN(n);
 }
 
@@ -319,9 +335,14 @@ int mc_ab_store_room(const struct mc_ee *ee, unsigned room, const struct mc_room
 
 /* ---- rings ----
  * Sequence numbers start at 1 in slot 0 and every append goes to the next slot, so record
- * seq always sits in slot (seq - 1) % slots. A scan reads only the 4-byte sequence fields,
- * takes the highest and verifies that record's CRC; a torn newest record (power cut during
- * its write) falls back to the one before, and the next append overwrites the torn slot. */
+ * seq always sits in slot (seq - 1) % slots. The slots of the current lap, 0..newest, hold
+ * s0, s0 + 1, ... (s0 = the number in slot 0); the slots after the newest hold the previous
+ * lap or are erased. So the newest is found by a binary search over the 4-byte sequence
+ * fields (log2(slots) + 2 small reads instead of one per slot: the boot reads a few dozen
+ * bytes over I2C instead of the 384 event slots). Only when slot 0 itself is unreadable (a
+ * write into it torn by a power cut) does the scan fall back to reading every slot. The
+ * newest's CRC is then checked; a torn newest record falls back to the one before, and the
+ * next append overwrites the torn slot. */
 static uint32_t g32ee(const struct mc_ee *ee, uint32_t addr, int *err)
 {
     uint8_t b[4];
@@ -334,22 +355,52 @@ static uint32_t g32ee(const struct mc_ee *ee, uint32_t addr, int *err)
 
 typedef int (*ring_check_fn)(const struct mc_ee *ee, uint32_t addr, uint32_t seq, void *out);
 
+/* a sequence number that can sit in slot k */
+static int plausible(uint32_t s, unsigned k, unsigned slots)
+{
+    return s != 0xFFFFFFFFu && s != 0 && (s - 1u) % slots == k;
+}
+
+/* highest sequence number in the ring (0: none), or -1 on a read error */
+static int ring_highest(const struct mc_ee *ee, uint32_t base, uint32_t stride, unsigned slots,
+                        uint32_t *best)
+{
+    int err = 0;
+    uint32_t s0 = g32ee(ee, base, &err);
+    *best = 0;
+    if (plausible(s0, 0, slots)) {
+        unsigned lo = 0, hi = slots - 1u;            /* last k with seq(k) == s0 + k */
+        while (lo < hi && !err) {
+            unsigned mid = (lo + hi + 1u) / 2u;
+            if (g32ee(ee, base + mid * stride, &err) == s0 + mid)
+                lo = mid;
+            else
+                hi = mid - 1u;
+        }
+        *best = s0 + lo;
+        return err ? -1 : 0;
+    }
+    /* Slot 0 erased and the last slot too: lap 0 never got past the end, so nothing was
+     * ever written after slot 0 (a torn first write there leaves the rest erased). */
+    if (s0 == 0xFFFFFFFFu && g32ee(ee, base + (slots - 1u) * stride, &err) == 0xFFFFFFFFu)
+        return err ? -1 : 0;
+    for (unsigned k = 0; k < slots && !err; k++) {
+        uint32_t s = g32ee(ee, base + k * stride, &err);
+        if (plausible(s, k, slots) && s > *best)
+            *best = s;
+    }
+    return err ? -1 : 0;
+}
+
 static int ring_scan(const struct mc_ee *ee, struct mc_ring *ring, uint32_t base, uint32_t stride,
                      unsigned slots, ring_check_fn check, void *out)
 {
     uint32_t best = 0;
-    int err = 0;
     ring->newest = 0xFFFFu;
     ring->valid = 0;
     ring->seq = 0;
-    for (unsigned k = 0; k < slots; k++) {
-        uint32_t s = g32ee(ee, base + k * stride, &err);
-        if (err)
-            return -1;
-        /* plausible: not erased, and in the slot its number says */
-        if (s != 0xFFFFFFFFu && s != 0 && (s - 1u) % slots == k && s > best)
-            best = s;
-    }
+    if (ring_highest(ee, base, stride, slots, &best) < 0)
+        return -1;
     /* walk down from the highest until a record checks (at most two steps in practice) */
     for (unsigned tries = 0; best && tries < slots; tries++, best--) {
         unsigned k = (best - 1u) % slots;
@@ -361,6 +412,19 @@ static int ring_scan(const struct mc_ee *ee, struct mc_ring *ring, uint32_t base
         }
     }
     return 0;
+}
+
+/* Read a record whose length depends on its room count (byte 4): the head first, then the
+ * rest, so a 4-room record costs 56 bytes on the bus, not the 32-room maximum. */
+static int read_rooms_record(const struct mc_ee *ee, uint32_t addr, uint8_t *b, unsigned max,
+                             unsigned fixed, unsigned per_room)
+{
+    if (ee->read(ee->ctx, addr, b, 16) < 0)
+        return -1;
+    unsigned n = b[4], len = fixed + per_room * n;
+    if (n == 0 || n > MC_MAX_ROOMS || len > max)
+        return 0;                                    /* not a record: the decoder says no */
+    return ee->read(ee->ctx, addr + 16u, b + 16, len - 16u) < 0 ? -1 : 0;
 }
 
 static void ring_advance(struct mc_ring *ring, unsigned slots, uint32_t *seq, unsigned *slot)
@@ -378,12 +442,15 @@ static void ring_written(struct mc_ring *ring, unsigned slots, unsigned slot, ui
 
 static int live_check(const struct mc_ee *ee, uint32_t addr, uint32_t seq, void *out)
 {
-    uint8_t b[MC_LIVE_LEN(MC_MAX_ROOMS)];
-    struct mc_live l;
-    if (ee->read(ee->ctx, addr, b, sizeof b) < 0 || mc_dec_live(b, sizeof b, &l) < 0 || l.seq != seq)
+    uint8_t b[MC_LIVE_EXT_LEN(MC_MAX_ROOMS)];
+    memset(b, 0xFF, sizeof b);
+    if (read_rooms_record(ee, addr, b, sizeof b, MC_LIVE_EXT_LEN(0), 9u) < 0 || g32(b) != seq)
         return -1;
-    if (out)
-        *(struct mc_live *)out = l;
+    unsigned n = b[4];                  /* checked by read_rooms_record when it read the rest */
+    if (n == 0 || n > MC_MAX_ROOMS || !sealed(b, MC_LIVE_LEN(n) - 2u))
+        return -1;
+    if (out)                            /* decoded straight into the caller's record */
+        mc_dec_live(b, sizeof b, out);
     return 0;
 }
 
@@ -395,7 +462,7 @@ int mc_live_scan(const struct mc_ee *ee, struct mc_ring *ring, struct mc_live *n
 
 int mc_live_append(const struct mc_ee *ee, struct mc_ring *ring, struct mc_live *l)
 {
-    uint8_t b[MC_LIVE_LEN(MC_MAX_ROOMS)];
+    uint8_t b[MC_LIVE_EXT_LEN(MC_MAX_ROOMS)];
     unsigned slot;
     ring_advance(ring, MC_EE_LIVE_SLOTS, &l->seq, &slot);
     int len = mc_enc_live(b, l);
@@ -410,7 +477,9 @@ static int day_check(const struct mc_ee *ee, uint32_t addr, uint32_t seq, void *
     uint8_t b[MC_DAY_LEN(MC_MAX_ROOMS)];
     struct mc_freeze f;
     (void)out;
-    if (ee->read(ee->ctx, addr, b, sizeof b) < 0 || mc_dec_freeze(b, sizeof b, &f) < 0 || f.seq != seq)
+    memset(b, 0xFF, sizeof b);
+    if (read_rooms_record(ee, addr, b, sizeof b, MC_DAY_LEN(0), 8u) < 0 ||
+        mc_dec_freeze(b, sizeof b, &f) < 0 || f.seq != seq)
         return -1;
     return 0;
 }

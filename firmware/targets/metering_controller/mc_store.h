@@ -33,6 +33,9 @@
 #define MC_EE_EVENT_SIZE 16u
 
 #define MC_LIVE_LEN(n) (18u + 8u * (n))
+/* with the remainder extension: N bytes + a CRC over the record and them (fits the 320-byte
+ * slot for 32 rooms, and one 64-byte page for 4) */
+#define MC_LIVE_EXT_LEN(n) (MC_LIVE_LEN(n) + (n) + 2u)
 #define MC_DAY_LEN(n) (14u + 8u * (n))
 
 struct mc_ee {
@@ -59,7 +62,12 @@ struct mc_live {
     uint16_t year;                     /* the open (current billing) day */
     uint8_t month, day;
     uint32_t energy_Wh[MC_MAX_ROOMS], cost_c[MC_MAX_ROOMS];
+    uint8_t rem_256[MC_MAX_ROOMS];     /* sub-Wh energy remainder, 1/256 Wh (extension) */
+    uint8_t has_rem;                   /* the extension was present and intact */
 };
+/* remainder in nWh <-> 1/256 Wh, rounded to nearest (no bias over many power cuts) */
+uint8_t mc_rem_to_256(uint64_t rem_nWh);
+uint64_t mc_rem_from_256(uint8_t v);
 struct mc_freeze {
     uint32_t seq;
     uint8_t rooms;

@@ -15,7 +15,8 @@ MC = REPO / "firmware" / "targets" / "metering_controller"
 OUT = REPO / "build" / "host"
 SOURCES = ["host/test_logic.c", "mc_app.c", "mc_crc.c", "mc_logic.c", "mc_modbus.c", "mc_store.c"]
 BLOCKS = ["crc16", "framing", "calendar", "modbus", "tariff", "convert", "balance", "protection",
-          "schedule", "classifier", "records", "days", "power_fail", "calibration"]
+          "schedule", "classifier", "records", "days", "power_fail", "calibration", "boot_energy",
+          "ring_scan", "write_checks"]
 
 
 @pytest.fixture(scope="module")

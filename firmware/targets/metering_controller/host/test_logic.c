@@ -30,11 +30,14 @@
 static uint8_t g_mem[MC_EE_SIZE];
 static long g_cut_after = -1;         /* bytes still written before the "power cut" */
 static unsigned g_writes;
+static unsigned long g_read_bytes, g_read_calls;
 static int ram_read(void *ctx, uint32_t a, void *b, uint32_t n)
 {
     (void)ctx;
     if (a + n > MC_EE_SIZE)
         return -1;
+    g_read_calls++;
+    g_read_bytes += n;
     memcpy(b, g_mem + a, n);
     return (int)n;
 }
@@ -866,6 +869,191 @@ static void test_calibration(void)
     puts("ok calibration");
 }
 
+/* Energy counted outside the cycle (boot, power failure) and the remainders kept across cuts:
+ * many cuts lose no more than the 1/256 Wh rounding of each saved remainder. */
+static void test_boot_energy(void)
+{
+    struct mc_cal cal;
+    mc_cal_default(&cal);
+    CHECK_EQ(mc_chip_energy_nWh(&cal, 1000, 0), 388007000ull);
+    CHECK_EQ(mc_chip_energy_nWh(&cal, -1000, 0), 388007000ull);     /* reverse: as forward */
+    cal.wgain = 410;                     /* calibrated +10 %: a chip fresh from reset (WGAIN 0)
+                                          * counted 10 % fewer LSBs for the same energy */
+    CHECK_EQ(mc_chip_energy_nWh(&cal, 10000, 0), (10000ull * 388007u * 4506u + 2048u) / 4096u);
+    CHECK_EQ(mc_chip_energy_nWh(&cal, 10000, 410), 10000ull * 388007u);   /* configured chip */
+
+    /* remainder codes round to nearest, never past 255 */
+    CHECK_EQ(mc_rem_to_256(0), 0);
+    CHECK_EQ(mc_rem_to_256(999999999u), 255);
+    CHECK_EQ(mc_rem_to_256(mc_rem_from_256(77)), 77);
+    CHECK_EQ(mc_rem_to_256(500000000u), 128);
+
+    /* boot energy is billed at the price in force, with its remainder */
+    struct mc_app *a = fresh(2);
+    CHECK_EQ(wr32(a, 0x2001, 100000), 0);
+    CHECK_EQ(wr1(a, 0x0008, 100), 0);                   /* 1.00 per kWh */
+    mc_app_add_energy(a, 1, 10000, 0);                  /* 3.88007 Wh */
+    CHECK_EQ(a->room[1].energy_Wh, 3);
+    CHECK_EQ(a->room[1].rem_nWh, 880070000ull);
+    CHECK_EQ(a->room[0].energy_Wh, 0);
+    mc_app_add_energy(a, 1, 400, 0);                    /* +0.155 Wh: the 4th Wh completes */
+    CHECK_EQ(a->room[1].energy_Wh, 4);
+    CHECK_EQ(a->room[1].cost_c, 0);                     /* 4 Wh x 0.1 cent: in the remainder */
+    CHECK_EQ(a->room[1].cost_rem, 400);
+    mc_app_add_energy(a, 7, 1000, 0);                   /* no such room: ignored */
+
+    /* 40 power cuts, each after 1..3 s of 1.7 kW and the PVD save: totals + remainders are
+     * restored, so the room loses < 1/512 Wh per cut (old layout: 0.5 Wh per cut) */
+    a = fresh(1);
+    CHECK_EQ(wr32(a, 0x2001, 10000000), 0);
+    CHECK_EQ(wr1(a, 0x2011, 0), 0);
+    uint32_t t = mc_unix_from_time(&k_t0), up = 0;
+    double p[1] = {1700.0}, pf[1] = {1.0};
+    uint64_t true_nWh = 0;
+    struct mc_sample smp;
+    load(&smp, 1, p, pf);
+    for (unsigned cut = 0; cut < 40; cut++) {
+        unsigned secs = 1 + cut % 3;
+        run(a, &t, &up, secs, p, pf);
+        true_nWh += (uint64_t)secs * (uint64_t)smp.aenergy * 388007u;
+        mc_app_add_energy(a, 0, 123 + (int32_t)cut, 0);    /* the PVD reads the last part */
+        true_nWh += (uint64_t)(123 + cut) * 388007u;
+        struct mc_time now = at(t);
+        CHECK_EQ(mc_app_power_fail(a, &now), 0);
+        CHECK_EQ(mc_app_init(&g_app, 1, &k_ee, &k_hw), MC_STORE_OK);
+        t += 2;
+        struct mc_time back = at(t);
+        mc_app_boot(&g_app, &back, 0, 1);
+    }
+    uint64_t got_nWh = (uint64_t)a->room[0].energy_Wh * 1000000000u + a->room[0].rem_nWh;
+    CHECK(got_nWh <= true_nWh + 40u * 1953125u);
+    CHECK(true_nWh <= got_nWh + 40u * 1953125u);       /* 40 x 1/512 Wh = 0.08 Wh at most */
+    CHECK_EQ(rd1(a, 1, 0x000A), 40);
+
+    /* a record without an intact extension (older firmware, or the extension torn) restores
+     * its totals with a zero remainder */
+    struct mc_ring ring;
+    struct mc_live l;
+    CHECK_EQ(mc_live_scan(&k_ee, &ring, &l), 1);
+    CHECK_EQ(l.has_rem, 1);
+    g_mem[MC_EE_LIVE_BASE + ring.newest * MC_EE_LIVE_STRIDE + MC_LIVE_LEN(1)] ^= 0x01;
+    CHECK_EQ(mc_live_scan(&k_ee, &ring, &l), 1);
+    CHECK_EQ(l.has_rem, 0);
+    CHECK_EQ(l.energy_Wh[0], a->room[0].energy_Wh);
+    CHECK_EQ(mc_app_init(&g_app, 1, &k_ee, &k_hw), MC_STORE_OK);
+    struct mc_time t_now = at(t);
+    mc_app_boot(&g_app, &t_now, 0, 0);
+    CHECK_EQ(a->room[0].rem_nWh, 0);
+    puts("ok boot_energy");
+}
+
+/* The boot reads the rings by binary search: a few dozen bytes, not every slot; a slot 0
+ * torn by a power cut falls back to reading them all and still finds the newest. */
+static void test_ring_scan(void)
+{
+    struct mc_app *a = fresh(4);
+    for (int i = 0; i < 500; i++) {                    /* the event ring wraps once */
+        struct mc_event_rec e = {0, 1700000000u + (uint32_t)i, i, MC_EV_TOPUP, 0};
+        CHECK_EQ(mc_event_append(&k_ee, &a->ev, &e), 0);
+    }
+    for (uint32_t n = 0; n < 21; n++) {
+        a->uptime_s = n;
+        CHECK_EQ(mc_app_save_live(a, MC_LIVE_PERIODIC), 0);
+    }
+    uint32_t ev_seq = a->ev.seq, live_seq = a->live.seq;
+    g_read_bytes = g_read_calls = 0;
+    CHECK_EQ(mc_app_init(&g_app, 4, &k_ee, &k_hw), MC_STORE_OK);
+    mc_app_boot(&g_app, &k_t0, 0, 0);
+    CHECK_EQ(a->ev.seq, ev_seq + 0);                   /* no event at a warm boot */
+    CHECK_EQ(a->live.seq, live_seq + 1);               /* the boot record followed it */
+    CHECK(g_read_calls < 200);                          /* was > 470 with one read per slot */
+    CHECK(g_read_bytes < 2400);
+    /* every position of the newest event, and an empty ring, found by the search */
+    for (unsigned n = 0; n <= 2 * MC_EE_EVENT_SLOTS + 3; n += 37) {
+        memset(g_mem + MC_EE_EVENT_BASE, 0xFF, MC_EE_EVENT_SLOTS * MC_EE_EVENT_SIZE);
+        struct mc_ring r = {0xFFFFu, 0, 0};
+        for (unsigned i = 0; i < n; i++) {
+            struct mc_event_rec e = {0, i, (int32_t)i, MC_EV_TOPUP, 0};
+            CHECK_EQ(mc_event_append(&k_ee, &r, &e), 0);
+        }
+        struct mc_ring s;
+        CHECK_EQ(mc_event_scan(&k_ee, &s), n ? 1 : 0);
+        CHECK_EQ(s.seq, n);
+        CHECK_EQ(s.valid, n < MC_EE_EVENT_SLOTS ? n : MC_EE_EVENT_SLOTS);
+    }
+    /* slot 0 torn (erased, then garbage) right after the ring wrapped: the newest of the
+     * previous lap is found by the full scan */
+    memset(g_mem + MC_EE_EVENT_BASE, 0xFF, MC_EE_EVENT_SLOTS * MC_EE_EVENT_SIZE);
+    struct mc_ring r = {0xFFFFu, 0, 0};
+    for (unsigned i = 0; i < MC_EE_EVENT_SLOTS; i++) {
+        struct mc_event_rec e = {0, i, (int32_t)i, MC_EV_TOPUP, 0};
+        CHECK_EQ(mc_event_append(&k_ee, &r, &e), 0);
+    }
+    struct mc_ring s;
+    for (int garbage = 0; garbage < 2; garbage++) {
+        memset(g_mem + MC_EE_EVENT_BASE, garbage ? 0x5A : 0xFF, MC_EE_EVENT_SIZE);
+        CHECK_EQ(mc_event_scan(&k_ee, &s), 1);
+        CHECK_EQ(s.seq, MC_EE_EVENT_SLOTS);
+        CHECK_EQ(s.newest, MC_EE_EVENT_SLOTS - 1);
+    }
+    /* the newest torn with its number intact: the one before is used */
+    memset(g_mem + MC_EE_EVENT_BASE, 0xFF, MC_EE_EVENT_SIZE);
+    struct mc_event_rec e = {0, 9, 9, MC_EV_TOPUP, 0};
+    CHECK_EQ(mc_event_append(&k_ee, &s, &e), 0);        /* seq 385 into slot 0 */
+    g_mem[MC_EE_EVENT_BASE + 9] ^= 0xFF;
+    CHECK_EQ(mc_event_scan(&k_ee, &s), 1);
+    CHECK_EQ(s.seq, MC_EE_EVENT_SLOTS);
+    puts("ok ring_scan");
+}
+
+/* A write is checked completely before anything applies: across the calibration of several
+ * channels (one scratch channel at a time), and within a room's settings. */
+static void test_write_checks(void)
+{
+    struct mc_app *a = fresh(4);
+    uint16_t v[0x0F];                                   /* room 1, +0x03 .. +0x11 */
+    memset(v, 0, sizeof v);
+    v[0x04 - 3] = 3000;                                 /* alarm 1 */
+    v[0x0F - 3] = 0xFFFF;                               /* no schedule */
+    v[0x10 - 3] = 0xFFFF;
+    v[0x11 - 3] = 2;                                    /* illegal: malicious 0/1 */
+    uint32_t before = a->cfg[1].alarm1_c;
+    CHECK_EQ(wr(a, 0x2023, 0x0F, v), -3);
+    CHECK_EQ(a->cfg[1].alarm1_c, before);
+    uint16_t w[0x10];                                   /* one register into the gap */
+    memcpy(w, v, sizeof v);
+    w[0x0E] = 0;
+    w[0x0F] = 0;
+    CHECK_EQ(wr(a, 0x2023, 0x10, w), -2);
+    CHECK_EQ(a->cfg[1].alarm1_c, before);
+    v[0x11 - 3] = 0;
+    CHECK_EQ(wr(a, 0x2023, 0x0F, v), 0);
+    CHECK_EQ(a->cfg[1].alarm1_c, 3000);
+    CHECK_EQ(a->cfg[1].malicious, 0);
+    CHECK_EQ(a->cfg[2].alarm1_c, before);               /* the neighbour untouched */
+    /* calibration of channels 0..2 with channel 2's energy constant 0: nothing applies */
+    uint16_t c[24];
+    for (unsigned ch = 0; ch < 3; ch++) {
+        c[8 * ch + 0] = 5; c[8 * ch + 1] = 0; c[8 * ch + 2] = 0; c[8 * ch + 3] = 0;
+        c[8 * ch + 4] = 0x0006; c[8 * ch + 5] = 0x1A80;  /* 400000 */
+        c[8 * ch + 6] = 22643; c[8 * ch + 7] = 4731;
+    }
+    c[8 * 2 + 4] = c[8 * 2 + 5] = 0;
+    CHECK_EQ(wr(a, 0x3000, 24, c), -3);
+    CHECK_EQ(a->cal[0].wgain, 0);
+    CHECK_EQ(a->cal[0].e_nWh, 388007);
+    c[8 * 2 + 5] = 1;
+    CHECK_EQ(wr(a, 0x3000, 24, c), 0);
+    CHECK_EQ(a->cal[0].e_nWh, 400000);
+    CHECK_EQ(a->cal[2].e_nWh, 1);
+    CHECK_EQ(a->cal[1].wgain, 5);
+    CHECK_EQ(a->cal_dirty & 7u, 7u);
+    /* a new reclose attempts count refills the attempts left (unless locked out) */
+    CHECK_EQ(wr1(a, 0x206E, 7), 0);
+    CHECK_EQ(a->room[3].reclose_left, 7);
+    puts("ok write_checks");
+}
+
 static void test_calendar(void)
 {
     struct mc_time t = {2024, 2, 29, 23, 59, 59};
@@ -897,6 +1085,9 @@ int main(void)
     test_days();
     test_power_fail();
     test_calibration();
+    test_boot_energy();
+    test_ring_scan();
+    test_write_checks();
     puts("ALL PASSED");
     return 0;
 }

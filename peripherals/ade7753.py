@@ -35,7 +35,11 @@ Followed (ADE7753 data sheet Rev. C, via /work/shared/reference/protocols-and-ch
 How it runs: nothing is computed per sample. The model keeps the accumulators at the last sync
 time and brings them up to `clock.now_ps` in closed form from the attached `LoadProfile`
 (integrals over the elapsed interval, with the sub-LSB fraction carried) whenever a register is
-read or written or an event is due. Events are scheduled only when something outside must see
+read or written or an event is due. When the interval lies inside one segment of a piecewise-
+constant profile (a HarmonicProfile), the segment's powers and peaks are looked up once and the
+integrals are plain products (the same floating-point operations the profile does, so the
+registers are the same to the bit as through the profile's integrals). Events are scheduled only
+when something outside must see
 a change at its exact time: an IRQ whose source is enabled in IRQEN, the CF pin when connected and
 enabled, the ZX pin when connected, reset completion, temperature conversion.
 
@@ -191,6 +195,18 @@ def cf_divisors_for(meter_constant_imp_per_kWh: float, front_end: FrontEnd | Non
     return num - 1, den - 1
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """One segment of a piecewise-constant load: mean powers (v delayed by PHCAL) and peaks."""
+
+    p_W: float
+    p_pos_W: float
+    q_var: float
+    s_VA: float
+    vpk: float
+    ipk: float
+
+
 def _count_up(l0: int, l1: int, r: int, m: int = _M24) -> bool:
     """Some value congruent to r (mod m) lies in (l0, l1]."""
     return (l1 - r) // m > (l0 - r) // m
@@ -202,6 +218,7 @@ class Ade7753(SPIDevice):
     Outputs: `IRQ` (active low), `CF` (active-low pulses), `ZX` (square wave)."""
 
     regmap = ADE7753_REGS
+    fast_segments = True   # single-segment intervals from cached segment constants (see above)
 
     def __init__(self, ctx: Context, front_end: FrontEnd | None = None, clkin_hz: int = CLKIN_HZ,
                  die_rev: int = DIEREV_DEFAULT, temperature_C: float = 25.0,
@@ -227,6 +244,7 @@ class Ade7753(SPIDevice):
         self._origin_ps = 0
         self._v_scale = self.front_end.v_scale
         self._i_scale = self.front_end.i_scale
+        self._segment = None   # (profile, segment end, v delay, _Segment) of the last lookup
         self._event = None
         self._reset_event = None
         self._temp_event = None
@@ -257,6 +275,7 @@ class Ade7753(SPIDevice):
             raise Ade7753Error("v_scale and i_scale must be > 0")
         self._sync()
         self._profile = profile
+        self._segment = None
         self._origin_ps = int(origin_ps)
         self._v_scale = float(v_scale) if v_scale is not None else self.front_end.v_scale
         self._i_scale = float(i_scale) if i_scale is not None else self.front_end.i_scale
@@ -596,9 +615,16 @@ class Ade7753(SPIDevice):
         p_J = q_J = s_J = 0.0
         iv = self._clip(t0_s, t1_s)
         if iv is not None and kp != 0.0:
-            g = self._profile.integrals(iv[0], iv[1], self._v_delay_s())
-            p_J = g.active_positive_J if mode & MODE_POAM else g.active_J
-            q_J, s_J = g.reactive_J, g.apparent_J
+            seg = self._segment_of(iv[0], iv[1])
+            if seg is not None:
+                # np.dot over the one overlapping segment is this product (overlap = b - a)
+                ov = iv[1] - iv[0]
+                p_J = (seg.p_pos_W if mode & MODE_POAM else seg.p_W) * ov
+                q_J, s_J = seg.q_var * ov, seg.s_VA * ov
+            else:
+                g = self._profile.integrals(iv[0], iv[1], self._v_delay_s())
+                p_J = g.active_positive_J if mode & MODE_POAM else g.active_J
+                q_J, s_J = g.reactive_J, g.apparent_J
         wg = self._wg()
         raw = (kp * p_J + apos * dt) * wg
         if mode & MODE_POAM:
@@ -608,6 +634,27 @@ class Ade7753(SPIDevice):
         d_va = s_J * self._va_units_per_J() if kp != 0.0 else 0.0
         d_cf = 0.0 if mode & MODE_DISCF else abs(raw) * self._cf_ratio()
         return d_a, d_va, d_var, d_cf
+
+    def _segment_of(self, a: float, b: float) -> "_Segment | None":
+        """Constants of the profile segment holding profile-time [a, b], when one piecewise-
+        constant segment holds all of it with no segment start in (a, b]; else None."""
+        p = self._profile
+        if not self.fast_segments or not hasattr(p, "segments"):
+            return None
+        end = p.next_change_s(a)
+        if not b < end:
+            return None
+        delay = self._v_delay_s()
+        cached = self._segment
+        if cached is not None and cached[0] is p and cached[1] == end and cached[2] == delay:
+            return cached[3]
+        # The profile's own scalar lookups: the same values its integrals use for this segment.
+        p_W = float(p.power_W(a, delay))
+        _, vpk, ipk = p.peak_track(a, b)
+        seg = _Segment(p_W, max(p_W, 0.0), float(p.reactive_var(a)),
+                       float(p.vrms_V(a)) * float(p.irms_A(a)), float(vpk[0]), float(ipk[0]))
+        self._segment = (p, end, delay, seg)
+        return seg
 
     def _acc_at(self, t0_s: float, t_s: float) -> tuple[int, int, int]:
         d_a, d_va, d_var, _ = self._increments(t0_s, t_s)
@@ -650,15 +697,17 @@ class Ade7753(SPIDevice):
         n = math.floor(tot)
         self._cf_int += n
         self._cf_frac = tot - n
-        # Zero crossings and their timeout (the counter fires once per missing stretch).
+        # Zero crossings and their timeout (the counter fires once per missing stretch): the
+        # first gap counts unless the timeout already fired, every later gap counts.
         timeout = self.regs["ZXTOUT"] * 128.0 / self.clkin_hz
         last = self._last_zx_s
         fired = self._zxto_fired
-        for t in zc:
-            if t - last > timeout and not fired:
+        if len(zc):
+            if (zc[0] - last > timeout and not fired) or (
+                    len(zc) > 1 and bool(np.any(np.diff(zc) > timeout))):
                 flags |= ST_ZXTO
             fired = False
-            last = t
+            last = zc[-1]
         if t1 - last > timeout and not fired:
             flags |= ST_ZXTO
             fired = True
@@ -739,7 +788,11 @@ class Ade7753(SPIDevice):
 
     def _peaks_and_sag(self, a: float, b: float) -> int:
         k1, k2 = self._k()
-        edges, vpk, ipk = self._profile.peak_track(a, b)
+        seg = self._segment_of(a, b)
+        if seg is not None:
+            edges, vpk, ipk = (a, b), (seg.vpk,), (seg.ipk,)
+        else:
+            edges, vpk, ipk = self._profile.peak_track(a, b)
         icode = [int(x * k1 * CH1_WAVE_FULL_SCALE) for x in ipk]
         vcode = [int(x * k2 * CH2_WAVE_FULL_SCALE) for x in vpk]
         flags = 0
@@ -771,8 +824,12 @@ class Ade7753(SPIDevice):
         return self._sag_run_start + self.regs["SAGCYC"] / (2.0 * f)
 
     def _power_sign(self, a: float, b: float) -> int:
-        pts = np.concatenate(([a], self._profile.breakpoints(a, b)))
-        pw = np.atleast_1d(self._profile.power_W(pts, self._v_delay_s()))
+        seg = self._segment_of(a, b)
+        if seg is not None:
+            pw = (seg.p_W,)                        # no segment start in (a, b]
+        else:
+            pts = np.concatenate(([a], self._profile.breakpoints(a, b)))
+            pw = np.atleast_1d(self._profile.power_W(pts, self._v_delay_s()))
         flags = 0
         for x in pw:
             s = 1 if x > 0 else (-1 if x < 0 else 0)

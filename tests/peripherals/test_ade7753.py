@@ -454,3 +454,58 @@ def test_front_end_keywords_for_platform_files():
     chip = Ade7753(ctx, burden_ohm="5", v_divider_ratio=2000)
     assert chip.front_end == FrontEnd(2000.0, 2500.0, 5.0)
     assert chip.energy_lsb_Wh() == pytest.approx(4 * active_energy_lsb_Wh(FrontEnd()))
+
+
+def _cabinet_burst_readings(fast: bool, monkeypatch) -> tuple[list, list]:
+    """What a cabinet controller reads from one room over 12 s: RAENERGY, IRMS, VRMS, PERIOD
+    every second, as bytes 15 us apart, while a motor starts (inrush), runs and stops, with
+    PHCAL and IRQs on AEHF/PNEG/PKI, and the IRQ pin's edges."""
+    from metersim.orchestration import Motor
+
+    monkeypatch.setattr(Ade7753, "fast_segments", fast)
+    p = Supply().profile(Motor(1500.0, pf=0.8, inrush_factor=4.0, inrush_s=0.4,
+                               schedule=[(2.0, 7.5)]), end_s=20.0)
+    clock, chip, bus = make(p)
+    falls = EdgeCounter()
+    falls.clock = clock
+    chip.IRQ.connect(falls, 0)
+    bus.write(PHCAL, 0x10)
+    bus.write(IRQEN, ST_AEHF | (1 << 14) | (1 << 11))
+    out = []
+    for _ in range(12):
+        clock.run_for(1 * S - 4 * 60 * PS_PER_US)
+        for reg in (RAENERGY, IRMS, VRMS, PERIOD):
+            clock.run_for(60 * PS_PER_US)
+            out.append((clock.now_ps, reg, bus.read(reg)))
+    # the accumulators below the register LSB too: the shortcut must agree to the bit
+    tail = [bus.read(RSTSTATUS), chip.cf_pulses, chip._acc_a, chip._frac_a, chip._acc_va,
+            chip._frac_va, chip._cf_frac] + falls.falls
+    return out, tail
+
+
+def test_single_segment_shortcut_reads_the_same_registers_as_the_profile_integrals(monkeypatch):
+    fast = _cabinet_burst_readings(True, monkeypatch)
+    slow = _cabinet_burst_readings(False, monkeypatch)
+    assert fast == slow
+    energies = [v for _, reg, v in fast[0] if reg == RAENERGY]
+    assert energies[0] == energies[9] == 0                      # motor off before 2 s, after 7.5 s
+    assert energies[2] > energies[4] > 0                        # inrush, then running
+
+
+def test_segment_change_exactly_at_a_read_is_seen_once():
+    """A load reversal starting exactly at the instant of a read: that read already sees the
+    reversal (PNEG), it is not flagged again later, and the energy on each side matches the
+    reference."""
+    from metersim.orchestration import Segment
+
+    p = HarmonicProfile([Segment(0.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0)]),
+                         Segment(1.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0, math.pi)])], end_s=3.0)
+    clock, chip, bus = make(p)
+    clock.run_for(1 * S)                      # exactly at the segment start
+    first = signed(bus.read(RAENERGY), 24)
+    assert bus.read(RSTSTATUS) & (1 << 14)    # PNEG at the segment's first instant
+    clock.run_for(1 * S)
+    second = signed(bus.read(RAENERGY), 24)
+    assert not bus.read(STATUS) & (1 << 14)
+    ref = p.energy(0.0, 1.0).active_Wh / chip.energy_lsb_Wh()
+    assert first == pytest.approx(ref, abs=1) and second == pytest.approx(-ref, abs=1)

@@ -133,3 +133,25 @@ def test_pymodbus_client_reads_room_energies_through_the_bridge(controller):
     assert sum(ref > 5 for ref in refs.values()) >= 2       # heater and mixed rooms are on
     for r, wh in energies.items():
         assert abs(wh - refs[r]) <= 0.002 * refs[r] + 2.0, (r, wh, refs[r])
+
+
+def test_a_metering_second_is_small_work_and_the_core_sleeps_between(controller):
+    """The virtual-day demo's budget: once booted, the 4-room controller wakes for its 1 s
+    cycle (and the tick it sleeps on) and idles in WFI otherwise. A second of metering costs
+    under 20 000 instructions (16 ADE7753 register reads in 4 chip-select frames, billing,
+    protection, relay contacts; the line period every 8th cycle), and the core sleeps through
+    more than 99.8 % of its cycles. (v1.0 spent 22 900 instructions: a frame per register,
+    seven pin writes each, the period every second.)"""
+    board, master = controller()
+    attach_rooms(board, standard_rooms(4, hours=24))
+    board.emu.run_for("1.5s")
+    prepare_rooms(master, 4, credit_cents=2000, price_cents_per_kWh=60, alarm1_cents=500, alarm2_cents=200)
+    board.emu.run_for("1s")
+    cpu = board.machine.cpu
+    i0, c0, idle0, x0 = cpu.instructions, cpu.cycles, cpu.idle_cycles, cpu.exceptions_taken
+    board.emu.run_for("10s")
+    per_s = (cpu.instructions - i0) / 10
+    assert 2000 < per_s < 20000, per_s
+    assert (cpu.idle_cycles - idle0) / (cpu.cycles - c0) > 0.998
+    assert (cpu.exceptions_taken - x0) / 10 <= 12
+    assert master.device_info()["uptime_s"] >= 12          # and the cycle ran on

@@ -157,16 +157,20 @@ static void ade_configure(unsigned ch, const struct mc_cal *c)
     ade_write(ch, ADE_MODE, 2, ADE_MODE_RUN);
 }
 
-static void ade_sample(unsigned ch, struct mc_sample *s)
+/* One cycle's reads of a channel. The line period changes slowly: it is read with the rest
+ * only when `period` says so (every PERIOD_EVERY cycles), else the last one stands. */
+#define PERIOD_EVERY 8u
+static void ade_sample(unsigned ch, struct mc_sample *s, int period)
 {
     static const struct ade_rd k_cycle[4] = {
         {ADE_RAENERGY, 3}, {ADE_VRMS, 3}, {ADE_IRMS, 3}, {ADE_PERIOD, 2}};
     uint32_t v[4] = {0, 0, 0, 0};
-    ade_read_regs(ch, k_cycle, 4, v);
+    ade_read_regs(ch, k_cycle, period ? 4u : 3u, v);
     s->aenergy = sext24(v[0]);
     s->vrms = v[1];
     s->irms = v[2];
-    s->period = v[3];
+    if (period)
+        s->period = v[3];
 }
 
 /* ---- relays: 74HC595 chain (coils) and 74HC165 chain (contacts) on SPI2 ---- */
@@ -292,7 +296,7 @@ static void meter_thread(void *arg)
         uint32_t dt_ms = (now - last) * 1000u / MS_TICK_HZ;
         last = now;
         for (unsigned r = 0; r < g_rooms; r++) {
-            ade_sample(r, &g_samples[r]);
+            ade_sample(r, &g_samples[r], beat % PERIOD_EVERY == 0);
             g_samples[r].dt_ms = dt_ms;
         }
         struct mc_time t;

@@ -772,7 +772,7 @@ class Ade7753(SPIDevice):
             self._lc_E = self._acc_at(t0, zc[0])
             zc = zc[1:]
         n = self.regs["LINECYC"] or 1
-        need = n - self._lc_count
+        need = max(n - self._lc_count, 1)   # LINECYC lowered mid-period: ends at the next crossing
         if len(zc) < need:
             self._lc_count += len(zc)
             return 0
@@ -934,7 +934,7 @@ class Ade7753(SPIDevice):
         if live and (self.ZX.connected or en & ST_ZX):
             due.append(p.nth_zero_crossing_after(pnow, 1) + origin)
         if live and en & ST_CYCEND and mode & MODE_CYCMODE:
-            n = (self.regs["LINECYC"] or 1) - self._lc_count + (0 if self._lc_started else 1)
+            n = max((self.regs["LINECYC"] or 1) - self._lc_count, 1) + (0 if self._lc_started else 1)
             due.append(p.nth_zero_crossing_after(pnow, n) + origin)
         if en & ST_ZXTO and not self._zxto_fired:
             due.append(self._last_zx_s + self.regs["ZXTOUT"] * 128.0 / self.clkin_hz)

@@ -509,3 +509,22 @@ def test_segment_change_exactly_at_a_read_is_seen_once():
     assert not bus.read(STATUS) & (1 << 14)
     ref = p.energy(0.0, 1.0).active_Wh / chip.energy_lsb_Wh()
     assert first == pytest.approx(ref, abs=1) and second == pytest.approx(-ref, abs=1)
+
+
+def test_linecyc_lowered_during_a_line_cycle_period_ends_it_at_the_next_crossing():
+    """Firmware shortening LINECYC while line-cycle accumulation runs: the period already
+    past the new count ends at the next zero crossing (it used to crash the model)."""
+    p = HarmonicProfile.constant(230.0, 10.0)
+    clock, chip, bus = make(p)
+    bus.write(LINECYC, 100)
+    bus.write(IRQEN, ST_CYCEND)
+    bus.write(MODE, 0x000C | MODE_CYCMODE)
+    clock.run_for(505 * MS)                 # 50 half cycles into a 100-half-cycle period
+    bus.write(LINECYC, 10)
+    assert chip.IRQ.level is True
+    clock.run_for(10 * MS)                  # the next crossing (at 510 ms) closes the period
+    assert chip.IRQ.level is False and bus.read(RSTSTATUS) & ST_CYCEND
+    expected = p.energy(0.01, 0.51).active_Wh / chip.energy_lsb_Wh()
+    assert signed(bus.read(LAENERGY), 24) == pytest.approx(expected, abs=1)
+    clock.run_for(100 * MS)                 # then every 10 half cycles
+    assert chip.IRQ.level is False

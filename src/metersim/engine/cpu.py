@@ -21,7 +21,7 @@ import struct
 
 from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNMAPPED,
                      UC_ERR_INSN_INVALID, UC_ERR_READ_PROT, UC_ERR_READ_UNMAPPED,
-                     UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNMAPPED, UC_HOOK_CODE, UC_HOOK_INTR,
+                     UC_ERR_WRITE_PROT, UC_ERR_WRITE_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_INTR,
                      UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_UNMAPPED,
                      UC_HOOK_MEM_WRITE_PROT, UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_THUMB, Uc,
                      UcError)
@@ -126,7 +126,7 @@ class CortexM:
         self._frame_buf = ctypes.create_string_buffer(0x68)
         self._word_buf = ctypes.create_string_buffer(4)
         self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
-        self._unmask_hooks: list[int] = []
+        self._unmask_hooks: set[int] = set()
         self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
         self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                          | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
@@ -465,14 +465,23 @@ class CortexM:
         self.request_boundary()
 
     def add_unmask_hooks(self, addresses: list[int]) -> None:
-        """Narrow code hooks right after `cpsie i` / `msr primask|basepri` instructions, so a
-        pending interrupt is taken as soon as the firmware unmasks it (cheap until hit)."""
+        """Block hooks on the instructions right after `cpsie` / `msr primask|basepri|faultmask`,
+        so a pending interrupt is taken as soon as the firmware unmasks it.
+
+        The translator ends a block after every CPS and MSR on M-profile (so the new masks
+        take effect), hence each site starts a block. Block hooks cost nothing on the other
+        blocks; code hooks would be walked by unicorn before every instruction, because the
+        instruction counter is itself a code hook over all addresses."""
         for addr in addresses:
-            self.uc.hook_add(UC_HOOK_CODE, self._on_unmask, begin=addr, end=addr)
-            self._unmask_hooks.append(addr)
+            if addr not in self._unmask_hooks:
+                self.uc.hook_add(UC_HOOK_BLOCK, self._on_unmask, begin=addr, end=addr)
+                self._unmask_hooks.add(addr)
 
     def _on_unmask(self, uc, address, size, _ud) -> None:
-        if self.nvic.pending_set:
+        # Runs before the block's first instruction: stop there only if an interrupt can be
+        # taken now (a block can also start at a site for other reasons, with masks still set;
+        # stopping then would make no progress).
+        if self.nvic.pending_set and self.nvic.pending_to_take(self._exec_priority()) is not None:
             self.nat.limit_slice(0)
 
     # ================================================================ exceptions

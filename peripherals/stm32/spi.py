@@ -88,34 +88,6 @@ def _reverse(value: int, bits: int) -> int:
     return int(f"{value:0{bits}b}"[::-1], 2)
 
 
-def schedule_quiet(clock: Any, time_ps: int, fn: Any, *args: Any) -> Any:
-    """`clock.schedule_at` that does not end a running CPU slice early.
-
-    The event still runs in time order (before any later event, after the slice), so the model
-    must make sure nothing can observe the state it changes before then without calling into
-    the model. Uses the clock's slice horizon, an engine-private field; if it is absent the
-    event is an ordinary one (correct, only slower)."""
-    horizon = getattr(clock, "_horizon_ps", None)
-    if horizon is None:
-        return clock.schedule_at(time_ps, fn, *args)
-    clock._horizon_ps = None
-    try:
-        return clock.schedule_at(time_ps, fn, *args)
-    finally:
-        clock._horizon_ps = horizon
-
-
-def run_at(clock: Any, time_ps: int, fn: Any, *args: Any) -> Any:
-    """Run `fn(*args)` with `clock.now_ps` reading `time_ps` (an instant already passed in this
-    slice), so devices see the time the hardware would have acted at."""
-    saved = clock._time_source
-    clock._time_source = lambda: time_ps
-    try:
-        return fn(*args)
-    finally:
-        clock._time_source = saved
-
-
 def is_past(ctx: Context, due_ps: int, now_ps: int) -> bool:
     """Has an event due at `due_ps` happened, seen from an access at `now_ps` in a CPU slice?
 
@@ -365,7 +337,7 @@ class STM32Spi(Peripheral):
         elif self._backstop is None or self._backstop.time_ps > self._due_ps:
             if self._backstop is not None:
                 self._backstop.cancel()
-            self._backstop = schedule_quiet(self.ctx.clock, self._due_ps, self._backstop_event)
+            self._backstop = self.ctx.clock.schedule_quiet_at(self._due_ps, self._backstop_event)
 
     def _abort_frame(self) -> None:
         if self._ev is not None:
@@ -396,7 +368,7 @@ class STM32Spi(Peripheral):
         self._settling = True
         try:
             while self._due_ps is not None and self._quiet and self._frame_past():
-                run_at(self.ctx.clock, self._due_ps, self._frame_done)
+                self.ctx.clock.call_as_of(self._due_ps, self._frame_done)
         finally:
             self._settling = False
 
@@ -407,9 +379,9 @@ class STM32Spi(Peripheral):
         self._backstop = None
         now = self.ctx.clock.now_ps
         while self._due_ps is not None and self._quiet and self._due_ps <= now:
-            run_at(self.ctx.clock, self._due_ps, self._frame_done)
+            self.ctx.clock.call_as_of(self._due_ps, self._frame_done)
         if self._due_ps is not None and self._quiet and self._backstop is None:
-            self._backstop = schedule_quiet(self.ctx.clock, self._due_ps, self._backstop_event)
+            self._backstop = self.ctx.clock.schedule_quiet_at(self._due_ps, self._backstop_event)
 
     def _frame_end_event(self) -> None:
         self._ev = None

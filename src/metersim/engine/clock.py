@@ -77,6 +77,30 @@ class Clock:
                 self._on_earlier(time_ps)
         return ev
 
+    def schedule_quiet_at(self, time_ps: int, fn: Callable[..., Any], *args: Any) -> Event:
+        """`schedule_at` that does not end a running CPU slice early.
+
+        The event still runs in time order (after the slice, before any later event), so the
+        model must make sure nothing observes the state it changes before then without calling
+        into the model (e.g. a status register read that first catches the model up)."""
+        hz = self._horizon_ps
+        self._horizon_ps = None
+        try:
+            return self.schedule_at(time_ps, fn, *args)
+        finally:
+            self._horizon_ps = hz
+
+    def call_as_of(self, time_ps: int, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` now with `now_ps` reading `time_ps`, an instant already passed in
+        this slice: a model catching up lets the devices it calls see the time the hardware
+        acted at."""
+        saved = self._time_source
+        self._time_source = lambda: time_ps
+        try:
+            return fn(*args)
+        finally:
+            self._time_source = saved
+
     def next_event_ps(self) -> int | None:
         """Time of the earliest live event, or None when the queue is empty."""
         heap = self._heap

@@ -55,3 +55,22 @@ def test_time_cannot_go_backwards():
     clock.advance_to(10)
     with pytest.raises(ValueError):
         clock.advance_to(5)
+
+
+def test_quiet_event_inside_a_slice_keeps_the_horizon_but_runs_in_order():
+    clock = Clock()
+    shrunk, seen = [], []
+    clock.begin_slice(lambda: 50, 1000, shrunk.append)
+    clock.schedule_quiet_at(200, seen.append, "quiet")
+    clock.schedule_at(300, seen.append, "loud")
+    assert shrunk == [300]          # only the ordinary event ended the slice early
+    clock.end_slice()
+    clock.advance_to(400)
+    assert seen == ["quiet", "loud"]
+
+
+def test_call_as_of_shows_the_given_instant_then_restores_the_slice_time():
+    clock = Clock()
+    clock.begin_slice(lambda: 500, 1000, lambda t: None)
+    assert clock.call_as_of(420, lambda: clock.now_ps) == 420
+    assert clock.now_ps == 500

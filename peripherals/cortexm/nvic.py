@@ -11,7 +11,9 @@ External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, an
 still high when its handler returns pends again, as on the hardware.
 
 Not modelled: the NVIC's IABR for system exceptions beyond SHCSR, the debug monitor exception,
-FPCCR lazy-stacking (frames are saved eagerly), CPACR access control of FP instructions.
+FPCCR lazy-stacking (frames are saved eagerly), CPACR access control of FP instructions, and
+CCR.DIV_0_TRP / UNALIGN_TRP: the bits are kept, but the CPU core (unicorn 2.1.4) returns 0 for a
+division by zero and does not take the unaligned-access trap, so neither UsageFault happens.
 """
 
 from __future__ import annotations

@@ -1,22 +1,27 @@
 /*
  * STM32F4 peripheral registers beyond the console set of stm32f4.h: clock tree (RCC CR,
  * PLLCFGR, CFGR fields, CSR), PWR voltage scaling, flash interface, GPIO ports B/C, SYSCFG,
- * EXTI, USART2, SPI1, I2C1, TIM2, IWDG. Used by the SoC test programs (firmware/tests/soc_*);
- * no vendor headers.
+ * and the F4 addresses and alternate functions of EXTI, USART2, SPI1, I2C1, TIM2 and IWDG.
+ * Used by the SoC test programs (firmware/tests/soc_*); no vendor headers.
  *
  * Source: RM0430 rev 8: RCC §6.3.1-6.3.3, §6.3.13-14, §6.3.21 (CR, PLLCFGR, CFGR, APBxENR,
  * CSR at 0x74), PWR §5.4.1 (VOS), flash §3.4-3.8 (ACR LATENCY: 3 wait states for
- * 90 < HCLK <= 100 MHz at 2.7-3.6 V, Table 6), SYSCFG §7.2.3-6, EXTI §10.3, USART §26.6,
- * SPI §29.7, I2C §27.6, TIM2-5 §18.4, IWDG §17.4. Alternate functions (DS11581 Table 12):
- * USART2 PA2/PA3 AF7, SPI1 PA5/PA6/PA7 AF5, I2C1 PB6/PB7 AF4.
+ * 90 < HCLK <= 100 MHz at 2.7-3.6 V, Table 6), SYSCFG §7.2.3-6, I2C_FLTR §27.6.
+ * Alternate functions (DS11581 Table 12): USART2 PA2/PA3 AF7, SPI1 PA5/PA6/PA7 AF5,
+ * I2C1 PB6/PB7 AF4.
  *
- * Same names as bsp/stm32f1/soc_periph.h, so the SoC tests pick the family by include path.
+ * The layouts and bits of EXTI, USART, SPI, I2C, TIM2-5 and IWDG, identical on the F1, are in
+ * bsp/stm32/soc_periph_common.h; same names as bsp/stm32f1/soc_periph.h, so the SoC tests
+ * pick the family by include path.
  */
 #ifndef SOC_PERIPH_H
 #define SOC_PERIPH_H
 
 #include <stdint.h>
 #include "soc.h"
+/* I2C v1 on the F4 has one register more than on the F1: FLTR (noise filters) after TRISE. */
+#define SOC_I2C_FAMILY_REGS volatile uint32_t FLTR; /* 0x24 */
+#include "../stm32/soc_periph_common.h"
 
 /* ---- RCC fields (rcc_regs_t up to APB2ENR is in stm32f4.h) ---- */
 #define RCC_CR_HSEON (1u << 16)
@@ -111,109 +116,15 @@ typedef struct {
 } syscfg_regs_t;
 #define SYSCFG ((syscfg_regs_t *)0x40013800u)
 
-/* ---- EXTI (0x40013C00) ---- */
-typedef struct {
-    volatile uint32_t IMR;   /* 0x00 */
-    volatile uint32_t EMR;   /* 0x04 */
-    volatile uint32_t RTSR;  /* 0x08 */
-    volatile uint32_t FTSR;  /* 0x0C */
-    volatile uint32_t SWIER; /* 0x10 */
-    volatile uint32_t PR;    /* 0x14 rc_w1 */
-} exti_regs_t;
+/* ---- Shared blocks at their F4 addresses, with their alternate functions ---- */
 #define EXTI ((exti_regs_t *)0x40013C00u)
-
-/* ---- USART2 (APB1, 0x40004400); usart_regs_t and SR/CR1 bits in stm32f4.h ---- */
-#define USART2 ((usart_regs_t *)0x40004400u)
+#define USART2 ((usart_regs_t *)0x40004400u)   /* APB1 */
 #define USART2_AF 7u
-#define USART_SR_PE (1u << 0)
-#define USART_SR_FE (1u << 1)
-#define USART_SR_NE (1u << 2)
-#define USART_SR_ORE (1u << 3)
-#define USART_SR_RXNE (1u << 5)
-
-/* ---- SPI1 (APB2, 0x40013000) ---- */
-typedef struct {
-    volatile uint32_t CR1;     /* 0x00 */
-    volatile uint32_t CR2;     /* 0x04 */
-    volatile uint32_t SR;      /* 0x08 */
-    volatile uint32_t DR;      /* 0x0C */
-    volatile uint32_t CRCPR;   /* 0x10 */
-    volatile uint32_t RXCRCR;  /* 0x14 */
-    volatile uint32_t TXCRCR;  /* 0x18 */
-    volatile uint32_t I2SCFGR; /* 0x1C */
-    volatile uint32_t I2SPR;   /* 0x20 */
-} spi_regs_t;
-#define SPI1 ((spi_regs_t *)0x40013000u)
+#define SPI1 ((spi_regs_t *)0x40013000u)       /* APB2 */
 #define SPI1_AF 5u
-#define SPI_CR1_MSTR (1u << 2)
-#define SPI_CR1_BR_POS 3u              /* f_SCK = f_PCLK / 2^(BR+1) */
-#define SPI_CR1_SPE (1u << 6)
-#define SPI_CR1_SSI (1u << 8)
-#define SPI_CR1_SSM (1u << 9)
-#define SPI_SR_RXNE (1u << 0)
-#define SPI_SR_TXE (1u << 1)
-#define SPI_SR_MODF (1u << 5)
-#define SPI_SR_OVR (1u << 6)
-#define SPI_SR_BSY (1u << 7)
-
-/* ---- I2C1 (APB1, 0x40005400) ---- */
-typedef struct {
-    volatile uint32_t CR1;   /* 0x00 */
-    volatile uint32_t CR2;   /* 0x04 FREQ[5:0] = PCLK1 in MHz */
-    volatile uint32_t OAR1;  /* 0x08 */
-    volatile uint32_t OAR2;  /* 0x0C */
-    volatile uint32_t DR;    /* 0x10 */
-    volatile uint32_t SR1;   /* 0x14 */
-    volatile uint32_t SR2;   /* 0x18 */
-    volatile uint32_t CCR;   /* 0x1C */
-    volatile uint32_t TRISE; /* 0x20 */
-    volatile uint32_t FLTR;  /* 0x24 */
-} i2c_regs_t;
-#define I2C1 ((i2c_regs_t *)0x40005400u)
+#define I2C1 ((i2c_regs_t *)0x40005400u)       /* APB1 */
 #define I2C1_AF 4u
-#define I2C_CR1_PE (1u << 0)
-#define I2C_CR1_START (1u << 8)
-#define I2C_CR1_STOP (1u << 9)
-#define I2C_CR1_ACK (1u << 10)
-#define I2C_CR1_SWRST (1u << 15)
-#define I2C_SR1_SB (1u << 0)
-#define I2C_SR1_ADDR (1u << 1)
-#define I2C_SR1_BTF (1u << 2)
-#define I2C_SR1_RXNE (1u << 6)
-#define I2C_SR1_TXE (1u << 7)
-#define I2C_SR1_AF (1u << 10)
-#define I2C_SR2_MSL (1u << 0)
-#define I2C_SR2_BUSY (1u << 1)
-
-/* ---- TIM2 (APB1, 0x40000000; 32-bit counter on F4) ---- */
-typedef struct {
-    volatile uint32_t CR1;   /* 0x00 */
-    volatile uint32_t CR2;   /* 0x04 */
-    volatile uint32_t SMCR;  /* 0x08 */
-    volatile uint32_t DIER;  /* 0x0C */
-    volatile uint32_t SR;    /* 0x10 */
-    volatile uint32_t EGR;   /* 0x14 */
-    volatile uint32_t CCMR1; /* 0x18 */
-    volatile uint32_t CCMR2; /* 0x1C */
-    volatile uint32_t CCER;  /* 0x20 */
-    volatile uint32_t CNT;   /* 0x24 */
-    volatile uint32_t PSC;   /* 0x28 */
-    volatile uint32_t ARR;   /* 0x2C */
-} tim_regs_t;
-#define TIM2 ((tim_regs_t *)0x40000000u)
-#define TIM_CR1_CEN (1u << 0)
-#define TIM_CR1_URS (1u << 2)
-#define TIM_DIER_UIE (1u << 0)
-#define TIM_SR_UIF (1u << 0)
-#define TIM_EGR_UG (1u << 0)
-
-/* ---- IWDG (0x40003000) ---- */
-typedef struct {
-    volatile uint32_t KR;  /* 0x00 keys 0x5555 access, 0xAAAA reload, 0xCCCC start */
-    volatile uint32_t PR;  /* 0x04 prescaler /4 << PR */
-    volatile uint32_t RLR; /* 0x08 12-bit reload */
-    volatile uint32_t SR;  /* 0x0C PVU RVU */
-} iwdg_regs_t;
+#define TIM2 ((tim_regs_t *)0x40000000u)       /* APB1; 32-bit counter on F4 */
 #define IWDG ((iwdg_regs_t *)0x40003000u)
 #define IWDG_LSI_HZ 32000u  /* LSI typical, DS11581 'LSI oscillator characteristics' */
 

@@ -1,5 +1,6 @@
 """The `metersim` command line: each subcommand runs, and exit codes tell outcomes apart."""
 
+import json
 from pathlib import Path
 
 from metersim.cli import (EXIT_FAULT, EXIT_OK, EXIT_SETUP, EXIT_TIMEOUT, main)
@@ -60,3 +61,17 @@ def test_platform_show_and_scene(capsys):
     assert "usart1" in out and "0x40013800" in out and "modelled" in out
     assert main(["run", str(REPO / "platforms/scenes/hello_f103.resc"), "--for", "1.2s"]) == EXIT_OK
     assert "[f103:usart1] uptime 1 s" in capsys.readouterr().out
+
+
+def test_cabinet_prints_rooms_as_json_and_checks_them(firmware, capsys):
+    elf = str(firmware("f103rb", "metering_controller"))
+    rc = main(["cabinet", "--hours", "0.05", "--elf", elf, "--json", "--check", "0.2"])
+    cap = capsys.readouterr()
+    assert rc == EXIT_OK
+    rows = json.loads(cap.out)
+    assert [r["name"] for r in rows] == ["heater0", "motor1", "computer2", "mixed3"]
+    assert rows[0]["energy_Wh"] > 40 and rows[0]["relay"] == "closed"   # a 2 kW heater, 3 min
+    assert "virtual hours" in cap.err                                  # progress kept off stdout
+    assert main(["cabinet", "--hours", "0", "--elf", elf]) == EXIT_SETUP
+    assert main(["cabinet", "--check", "-1", "--elf", elf]) == EXIT_SETUP
+    assert "percentage" in capsys.readouterr().err

@@ -31,6 +31,8 @@ EXAMPLES = """examples:
   metersim bench cpu --json                       metersim vs QEMU MIPS, checksums compared
   metersim bench idle --json                      WFI + 1 kHz SysTick for 60 virtual seconds
   metersim demo                                   the demo that `make demo` runs
+  metersim cabinet --hours 2 --check 0.2          the metering controller for 2 virtual hours,
+                                                  exit 1 if a room's energy is off the reference
 """
 
 
@@ -202,6 +204,36 @@ def _cmd_demo(args) -> int:
     return demo_main(args)
 
 
+def _cmd_cabinet(args) -> int:
+    import json
+
+    from metersim.cabinet.board import DEFAULT_ELF
+    from metersim.cabinet.demo import run_demo
+
+    if not args.hours > 0:
+        raise SetupError(f"--hours must be > 0, got {args.hours}")
+    if args.check is not None and not args.check >= 0:
+        raise SetupError(f"--check takes a percentage >= 0, got {args.check}")
+    elf = Path(args.elf) if args.elf else DEFAULT_ELF
+    if not elf.is_file():
+        raise SetupError(f"{elf} is missing: build the firmware with `metersim build`")
+    rows = run_demo(args.hours, args.channels, elf, args.seed,
+                    out=sys.stderr if args.json else sys.stdout,
+                    credit_cents=args.credit_cents, price=args.price)
+    if args.json:   # NaN (a room without a reference) is not JSON: null
+        print(json.dumps([{k: None if v != v else v for k, v in r.items()} for r in rows], indent=2))
+    if args.check is not None:
+        # whole-Wh registers: 2 Wh of slack on top of the relative bound
+        bad = [r for r in rows if r["reference_Wh"] == r["reference_Wh"]
+               and abs(r["energy_Wh"] - r["reference_Wh"]) > args.check / 100 * r["reference_Wh"] + 2.0]
+        if bad:
+            raise CheckFailed("energy off the reference by more than "
+                              f"{args.check:g} % + 2 Wh: " + ", ".join(
+                                  f"room {r['room']} {r['energy_Wh']} Wh vs {r['reference_Wh']:.1f} Wh"
+                                  for r in bad))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metersim", description="Co-simulation of smart-meter firmware "
                                 "on emulated STM32 boards.", epilog=EXAMPLES,
@@ -269,6 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the demo", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     d.set_defaults(fn=_cmd_demo)
+
+    ca = sub.add_parser("cabinet", help="run the prepaid cabinet's metering controller with its "
+                        "standard rooms and print the per-room table", epilog=EXAMPLES,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ca.add_argument("--hours", type=float, default=24.0, help="virtual hours (default 24)")
+    ca.add_argument("--channels", type=int, choices=(4, 32), default=4)
+    ca.add_argument("--seed", type=int, default=1)
+    ca.add_argument("--elf", help="controller firmware (default: the built metering_controller.elf)")
+    ca.add_argument("--credit-cents", type=int, default=2000, help="credit topped up per room")
+    ca.add_argument("--price", type=int, default=60, help="flat price, cents per kWh")
+    ca.add_argument("--json", action="store_true", help="the rows as JSON on stdout (progress on stderr)")
+    ca.add_argument("--check", type=float, metavar="PERCENT",
+                    help="exit 1 if a room's energy is off the reference by more than PERCENT %% + 2 Wh")
+    ca.set_defaults(fn=_cmd_cabinet)
     return p
 
 

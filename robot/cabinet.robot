@@ -125,3 +125,14 @@ Bad Requests Get The Standard Exception Replies
     Modbus Request Should Fail With Exception    03 00 00 00 7E                   3
     Modbus Request Should Fail With Exception    10 00 08 00 01 04 00 01 00 02    3
     Modbus Should Answer For Every Room
+
+Console Terminal Shows The Power Failure Save And The Reboot
+    Create Metering Controller
+    Create Terminal Tester        sysbus.usart1    timeout=5
+    Inject Load                   0    heater    2000
+    Set Malicious Load Detection  0    false
+    Top Up Room                   0    100000
+    Power Cut At                  8s    holdup_ms=20    off_ms=500
+    Wait For Line On Uart         power failing: totals saved
+    Wait For Line On Uart         reset cause: power-on; eeprom restored
+    Room Energy Should Match Reference    0    percent=0.2    slack_Wh=3

@@ -214,6 +214,9 @@ class MetersimLibrary:
         mon = self.monitor
         if name:
             return mon.emulation.machine(str(name))
+        if mon.current_machine_name is None and len(mon.emulation.machines) == 1:
+            # built outside the monitor (e.g. by another keyword library on this emulation)
+            return mon.emulation.machines[0]
         return mon.machine
 
     def _tester(self, tester_id: Any = None) -> UartTester:

@@ -59,6 +59,11 @@ class LatchingRelay:
         """`fn(closed)` after every switching (e.g. to cut the load current)."""
         self._fns.append(fn)
 
+    def remove_on_change(self, fn: Callable[[bool], None]) -> None:
+        """Stop calling `fn` (no error if it was not registered)."""
+        if fn in self._fns:
+            self._fns.remove(fn)
+
     def outputs(self) -> dict[str, GPIO]:
         return {"contact": self.contact, "feedback": self.feedback}
 

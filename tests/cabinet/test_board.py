@@ -168,3 +168,22 @@ def test_eeprom_image_file_is_used(tmp_path):
     board.eeprom.mem[0:4] = list(b"ABCD")
     board.eeprom.image.flush()
     assert img.read_bytes()[:4] == b"ABCD" and img.stat().st_size == 32 * 1024
+
+
+def test_attaching_new_room_loads_replaces_the_old_ones_behind_the_relay():
+    from metersim.cabinet.scenario import RoomLoad, attach_rooms
+    from metersim.orchestration.appliances import ResistiveHeater, SwitchModeSupply
+
+    board = park_cpu(build_controller(Emulation(), channels=4))
+    attach_rooms(board, [RoomLoad("heater", [ResistiveHeater(2000.0)])])
+    attach_rooms(board, [RoomLoad("computer", [SwitchModeSupply(300.0)])])
+    attached = []
+    ade = board.ades[0]
+    real_attach = ade.attach_load
+    ade.attach_load = lambda prof, **kw: (attached.append(prof), real_attach(prof, **kw))
+    relay = board.relays[0]
+    relay.on_gpio(0, True)                                  # set coil: the contact closes
+    run_ps(board, 50 * PS_PER_MS)
+    relay.on_gpio(0, False)
+    assert relay.closed
+    assert attached == [board.feeds[0].full]                # only the computer, once

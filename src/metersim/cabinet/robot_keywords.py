@@ -144,8 +144,6 @@ class robot_keywords:                     # noqa: N801 - Robot imports the modul
                 rooms.append(RoomLoad(k, [_KINDS[k](w, [(t_on, math.inf)])]))
             else:
                 rooms.append(RoomLoad("none", []))
-        for feed in b.feeds:                       # the old feeds must stop following the relays
-            b.relays[feed.room]._fns.clear()
         attach_rooms(b, rooms, origin_ps=self._origin_ps)
 
     @keyword

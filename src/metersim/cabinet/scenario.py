@@ -44,8 +44,13 @@ class RoomFeed:
         self.dead = _strip(profile, False)
         self.origin_ps = origin_ps
         self._state = None
-        board.relays[room].on_change(lambda closed: self.update())
+        self._on_relay = lambda closed: self.update()
+        board.relays[room].on_change(self._on_relay)
         self.update()
+
+    def detach(self) -> None:
+        """Stop following the relay (the room's load is being replaced)."""
+        self.board.relays[self.room].remove_on_change(self._on_relay)
 
     def update(self) -> None:
         b = self.board
@@ -112,6 +117,8 @@ def attach_rooms(board: Controller, rooms: Sequence[RoomLoad], origin_ps: int | 
     if len(rooms) > board.channels:
         raise CabinetError(f"{len(rooms)} room loads for a {board.channels}-channel board")
     origin = board.now_ps if origin_ps is None else int(origin_ps)
+    for old in board.feeds:                  # the new set replaces every room's load
+        old.detach()
     feeds = []
     for r, room in enumerate(rooms):
         prof = room.profile() if isinstance(room, RoomLoad) else room

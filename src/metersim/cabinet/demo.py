@@ -19,14 +19,23 @@ from metersim.engine.emulation import Emulation
 
 
 def progress_bar(out=sys.stdout, width: int = 40):
+    """A bar redrawn in place on a terminal; into a file or pipe (CI logs, `| tee`) one plain
+    line per tenth of the run instead of hundreds of carriage returns."""
+    tty = getattr(out, "isatty", lambda: False)()
+    last_tenth = [-1]
+
     def show(done_s: float, total_s: float, wall_s: float) -> None:
         frac = done_s / total_s
         n = int(frac * width)
         speed = done_s / wall_s if wall_s else 0.0
-        out.write(f"\r[{'#' * n}{'.' * (width - n)}] {done_s / 3600:6.2f}/{total_s / 3600:.2f} h "
-                  f"virtual, {wall_s:6.1f} s wall, {speed:6.0f}x real time")
-        if done_s >= total_s:
-            out.write("\n")
+        text = (f"[{'#' * n}{'.' * (width - n)}] {done_s / 3600:6.2f}/{total_s / 3600:.2f} h "
+                f"virtual, {wall_s:6.1f} s wall, {speed:6.0f}x real time")
+        finished = done_s >= total_s
+        if tty:
+            out.write("\r" + text + ("\n" if finished else ""))
+        elif int(frac * 10) > last_tenth[0] or finished:
+            last_tenth[0] = int(frac * 10)
+            out.write(text + "\n")
         out.flush()
     return show
 

@@ -127,3 +127,33 @@ def test_32_channel_board_boots_reads_every_channel_and_answers_for_all(controll
     assert master.device_info()["channels"] == 32
     currents = [master.room(r).current_A for r in range(32)]
     assert currents == pytest.approx([0.5 + 0.25 * r for r in range(32)], abs=0.01)
+
+
+def test_frames_are_delimited_by_the_silent_interval_at_any_tick_phase(controller):
+    """Modbus over serial line §2.5.1.1: 3.5 characters of silence end a frame; a silence of
+    more than 1.5 characters inside one makes it unusable (dropped, counted). Each case is
+    sent at eight phases of the firmware's 1 ms tick: the slave times silences with a timer,
+    not with the tick."""
+    board, master = controller()
+    board.emu.run_for("1.5s")
+    request = adu(1, bytes([4, 0, 0, 0, 1]))
+    fragment = bytes([0x01, 0x04, 0x00])
+    t35, t15, char = master.t35_ps, master.t15_ps, master.char_ps
+    replies = {}
+    for case, parts, silences in [
+            ("fragment, then t3.5, then a request", [fragment, request], [t35]),
+            ("fragment, then 2.5 characters, then a request", [fragment, request], [5 * char // 2]),
+            ("request with 1 character inside", [request[:3], request[3:]], [char]),
+            ("request with 2.5 characters inside", [request[:3], request[3:]], [5 * char // 2])]:
+        for phase_us in range(0, 1000, 125):
+            now = board.emu.now_ps
+            board.emu.run_until_time((now // PS_PER_S + 1) * PS_PER_S + phase_us * 10**6)
+            heard = master.raw_with_silences(parts, silences, window="60ms")
+            replies.setdefault(case, []).append(len(heard))
+    assert replies == {"fragment, then t3.5, then a request": [1] * 8,
+                       "fragment, then 2.5 characters, then a request": [0] * 8,
+                       "request with 1 character inside": [1] * 8,
+                       "request with 2.5 characters inside": [0] * 8}
+    assert master.t15_ps < 5 * char // 2 < t35 and t15 > char
+    # every fragment and every broken or merged request was counted as a bus error
+    assert master.device_info()["crc_errors"] == 8 + 8 + 8

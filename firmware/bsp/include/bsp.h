@@ -101,6 +101,21 @@ void bsp_timer_stop(int n);
 int  bsp_uart_drain(int n, uint32_t timeout_ms);
 /* Receive counters since open: overruns (ORE), bytes dropped (ring full), FE/NF/PE. */
 int  bsp_uart_stats(int n, uint32_t *overruns, uint32_t *dropped, uint32_t *errors);
+/* Frame receive by silent intervals (Modbus RTU, Modbus over serial line V1.02 §2.5.1.1),
+ * with timer TIMtim (2..4) as the silence timer, restarted by every received byte: a byte
+ * after at least end_silence_us of silence starts a new frame, one after more than
+ * broken_silence_us (but less than end_silence_us) marks its frame broken. Reads return one
+ * frame each, ended by the next frame's first byte or by end_silence_us of silence. Silences
+ * count from the end of a character to the start of the next. end_silence_us = 0: off.
+ * bsp_uart_open() turns framing off. */
+int  bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t end_silence_us);
+/* One character's time on the wire in microseconds (start, data, parity, stop bits). */
+uint32_t bsp_uart_char_us(int n);
+#define BSP_UART_FRAME_BROKEN   1u   /* a silence longer than broken_silence_us inside it */
+#define BSP_UART_FRAME_OVERFLOW 2u   /* longer than len: the rest was dropped */
+#define BSP_UART_FRAME_LOST     4u   /* bytes were lost (ring full or overrun) */
+/* Bytes of the next frame (0 on timeout waiting for its first byte); *flags gets the bits above. */
+int  bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, unsigned *flags);
 /* Kernel console: a program's ms_kputc() can call bsp_console_putc() ("\n" -> "\r\n"),
  * polled when no thread can sleep (start-up, handlers, panics). */
 void bsp_console_select(int n);

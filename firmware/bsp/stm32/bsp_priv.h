@@ -25,6 +25,11 @@ void bsp_fam_pwr_clock(void);                          /* RCC PWREN (and BKPEN o
 volatile uint32_t *bsp_fam_rcc_csr(void);
 extern bsp_exti_regs_t *const bsp_exti;
 
+/* Take TIMn (2..4) for a driver of its own: the interrupt handler calls isr(arg), which reads
+ * and clears the flags itself. Counting at 1 MHz (PSC loaded), stopped, interrupt enabled in
+ * the NVIC, DIER left 0. BSP_ERR_INVAL for another n. */
+int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, bsp_tim_regs_t **regs);
+
 /* ---- time and waiting ---- */
 /* Microsecond time from the DWT cycle counter (wraps; use differences). */
 void bsp_cycles_start(void);

@@ -69,12 +69,16 @@ typedef struct {
 
 typedef struct {
     volatile uint32_t CR1, CR2, SMCR, DIER, SR, EGR, CCMR1, CCMR2, CCER, CNT, PSC, ARR;
+    volatile uint32_t RCR, CCR1, CCR2, CCR3, CCR4;   /* RCR: TIM1/8 only */
 } bsp_tim_regs_t;
 #define BSP_TIM_CR1_CEN (1u << 0)
 #define BSP_TIM_CR1_URS (1u << 2)
+#define BSP_TIM_CR1_OPM (1u << 3)
 #define BSP_TIM_CR1_ARPE (1u << 7)
 #define BSP_TIM_DIER_UIE (1u << 0)
+#define BSP_TIM_DIER_CC1IE (1u << 1)
 #define BSP_TIM_SR_UIF (1u << 0)
+#define BSP_TIM_SR_CC1IF (1u << 1)
 #define BSP_TIM_EGR_UG (1u << 0)
 
 typedef struct {

@@ -2,7 +2,9 @@
  * Periodic callback from a general-purpose timer (TIM2-TIM4; RM0008 §15 / RM0430 §18):
  * CK_CNT = TIMCLK / (PSC + 1) with PSC chosen for a 1 MHz count (TIMCLK is 2 x PCLK1 when
  * APB1 is divided), ARR = period - 1 (preloaded, ARPE), UG loads both, URS keeps UG from
- * raising UIF; each update event runs the callback from the interrupt handler.
+ * raising UIF; each update event runs the callback from the interrupt handler. A driver can
+ * also claim a timer whole (bsp_tim_claim: 1 MHz count, its own handler), as the USART frame
+ * receiver does for its silence timer.
  */
 #include "bsp_priv.h"
 
@@ -10,6 +12,7 @@ struct tim_cb {
     bsp_tim_regs_t *r;
     void (*fn)(void *);
     void *arg;
+    void (*isr)(void *);    /* a claiming driver's own handler (bsp_tim_claim) */
 };
 static struct tim_cb g_tim[5];
 
@@ -34,6 +37,7 @@ int bsp_timer_start(int n, uint32_t period_us, void (*fn)(void *arg), void *arg)
     g_tim[n].r = r;
     g_tim[n].fn = fn;
     g_tim[n].arg = arg;
+    g_tim[n].isr = 0;
     r->PSC = psc - 1u;
     r->ARR = ticks - 1u;
     r->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_ARPE;
@@ -56,11 +60,44 @@ void bsp_timer_stop(int n)
     g_tim[n].fn = 0;
 }
 
+int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, bsp_tim_regs_t **regs)
+{
+    if (n < 2 || n > 4 || !isr)
+        return BSP_ERR_INVAL;
+    bsp_tim_regs_t *r;
+    int irqn;
+    uint32_t clk;
+    int e = bsp_fam_tim(n, &r, &irqn, &clk);
+    if (e)
+        return e;
+    if (clk % 1000000u || clk / 1000000u > 0x10000u)
+        return BSP_ERR_INVAL;
+    r->CR1 = 0;
+    r->DIER = 0;
+    g_tim[n].r = r;
+    g_tim[n].fn = 0;
+    g_tim[n].isr = isr;
+    g_tim[n].arg = arg;
+    r->PSC = clk / 1000000u - 1u;
+    r->CR1 = BSP_TIM_CR1_URS;
+    r->EGR = BSP_TIM_EGR_UG;                /* load PSC; URS: no UIF for it */
+    r->SR = 0;
+    nvic_set_priority(irqn, BSP_IRQ_PRIO_TIM);
+    nvic_clear_pending(irqn);
+    nvic_enable(irqn);
+    *regs = r;
+    return 0;
+}
+
 static void tim_isr(int n)
 {
     bsp_tim_regs_t *r = g_tim[n].r;
     if (!r)
         return;
+    if (g_tim[n].isr) {
+        g_tim[n].isr(g_tim[n].arg);
+        return;
+    }
     if (r->SR & BSP_TIM_SR_UIF) {
         r->SR = ~BSP_TIM_SR_UIF;
         if (g_tim[n].fn)

@@ -9,6 +9,14 @@
  * transmitter idle. TC is cleared by software (write 0, §27.6.1) when a new burst starts.
  * Without a running RTOS thread (start-up, interrupt handlers, interrupts masked) writes are
  * polled so console output before the scheduler starts and in panics still appears.
+ *
+ * Framing (bsp_uart_set_framing, for Modbus RTU): a one-pulse timer restarts at each received
+ * byte; its compare flag marks the "broken" silence, its update (which stops it) the end of
+ * the frame. The RXNE handler reads the timer's state and flags the byte in a parallel ring:
+ * first byte of a frame, or a byte after a silence that breaks its frame. The reader splits the
+ * ring at those flags, so a frame is ended by the next one exactly even when the reading thread
+ * wakes late; the timer's update interrupt wakes it to end the last frame of a burst. The timer
+ * keeps counting while the core sleeps (unlike the DWT cycle counter).
  */
 #include <string.h>
 #include "bsp_priv.h"
@@ -36,8 +44,17 @@ struct uart {
     uint8_t tx[TX_SIZE];
     struct bsp_waitq rx_wq, tx_wq;
     volatile uint32_t overruns, dropped, rx_errors;
+    uint32_t char_us;                   /* one character on the wire */
+    bsp_tim_regs_t *ftim;               /* framing: the silence timer (NULL = off) */
+    volatile uint8_t rx_idle;           /* the line went quiet: the next byte starts a frame */
+    uint8_t rx_carry;                   /* flags of a dropped byte, passed to the next one */
+    uint8_t rxf[RX_SIZE];               /* per received byte: RXF_* */
     char path[12];
 };
+
+#define RXF_START 1u
+#define RXF_BROKEN 2u
+#define RXF_LOST 4u
 
 static struct uart g_uarts[UART_SLOTS];
 static int g_console = -1;
@@ -61,15 +78,34 @@ static void uart_isr(struct uart *u)
     int wake_rx = 0, wake_tx = 0;
     if (sr & (BSP_USART_SR_RXNE | BSP_USART_SR_ORE)) {
         uint8_t b = (uint8_t)r->DR;             /* SR then DR: clears RXNE, ORE, FE, NF, PE */
-        if (sr & BSP_USART_SR_ORE)
+        uint8_t f = u->rx_carry;
+        if (sr & BSP_USART_SR_ORE) {
             u->overruns++;
+            f |= RXF_LOST;                      /* a byte before this one was lost */
+        }
         if (sr & (BSP_USART_SR_FE | BSP_USART_SR_NF | BSP_USART_SR_PE))
             u->rx_errors++;
+        bsp_tim_regs_t *t = u->ftim;
+        if (t) {
+            uint32_t tsr = t->SR;               /* the flags, even if its handler has not run */
+            if (u->rx_idle || (tsr & BSP_TIM_SR_UIF) || !(t->CR1 & BSP_TIM_CR1_CEN))
+                f |= RXF_START;
+            else if (tsr & BSP_TIM_SR_CC1IF)
+                f |= RXF_BROKEN;
+            u->rx_idle = 0;
+            t->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_OPM;   /* restart from 0 */
+            t->CNT = 0;
+            t->SR = 0;
+            t->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_OPM | BSP_TIM_CR1_CEN;
+        }
         if (rx_count(u) < RX_SIZE) {
             u->rx[u->rx_head % RX_SIZE] = b;
+            u->rxf[u->rx_head % RX_SIZE] = f;
             u->rx_head++;
+            u->rx_carry = 0;
         } else {
             u->dropped++;
+            u->rx_carry = (uint8_t)(f | RXF_LOST);
         }
         wake_rx = 1;
     }
@@ -199,6 +235,10 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
         return err;
     nvic_disable(irqn);
     r->CR1 = 0;
+    if (u->ftim) {                          /* framing off: stop the silence timer */
+        u->ftim->DIER = 0;
+        u->ftim->CR1 = 0;
+    }
     memset(u, 0, sizeof *u);
     u->n = n;
     u->irqn = irqn;
@@ -208,6 +248,10 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
         bsp_pin_config(u->de, BSP_PIN_OUTPUT, 0);
     }
     r->BRR = (pclk + cfg->baud / 2u) / cfg->baud;   /* OVER16: USARTDIV x 16 */
+    {
+        uint32_t bits = 1u + cfg->data_bits + (cr1 & BSP_USART_CR1_PCE ? 1u : 0u) + cfg->stop_bits;
+        u->char_us = (bits * 1000000u + cfg->baud - 1u) / cfg->baud;
+    }
     r->CR2 = stop << BSP_USART_CR2_STOP_POS;
     r->CR3 = 0;
     (void)r->SR;
@@ -329,6 +373,38 @@ int bsp_uart_drain(int n, uint32_t timeout_ms)
     return 0;
 }
 
+/* Wait (interrupts locked by *s on entry and on return) until a byte is in the ring or
+ * timeout_ms passed (0xFFFFFFFF: forever). 0, or an RTOS error. */
+static int wait_rx(struct uart *u, uint32_t timeout_ms, int can_block, uint32_t *s)
+{
+    if (rx_count(u) || !timeout_ms)
+        return 0;
+    if (can_block) {
+        uint32_t start = ms_tick_get();
+        while (!rx_count(u)) {
+            uint32_t waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
+            if (timeout_ms != 0xFFFFFFFFu && waited >= timeout_ms)
+                break;
+            int r = bsp_os_block(&u->rx_wq, timeout_ms == 0xFFFFFFFFu ? timeout_ms : timeout_ms - waited, *s);
+            *s = bsp_irq_lock();
+            if (r < 0 && r != MS_ERR_TIMEOUT)
+                return r;
+        }
+        return 0;
+    }
+    bsp_irq_unlock(*s);
+    bsp_cycles_start();
+    uint32_t per_ms = bsp_hclk_hz() / 1000u, t0 = bsp_cycles(), ms = 0;
+    while (!rx_count(u) && (timeout_ms == 0xFFFFFFFFu || ms < timeout_ms)) {
+        if (bsp_cycles() - t0 >= per_ms) {
+            t0 += per_ms;
+            ms++;
+        }
+    }
+    *s = bsp_irq_lock();
+    return 0;
+}
+
 int bsp_uart_read(int n, void *buf, unsigned len, uint32_t timeout_ms)
 {
     struct uart *u = find(n);
@@ -338,32 +414,10 @@ int bsp_uart_read(int n, void *buf, unsigned len, uint32_t timeout_ms)
         return 0;
     int can_block = bsp_os_can_block();       /* before masking interrupts */
     uint32_t s = bsp_irq_lock();
-    if (!rx_count(u) && timeout_ms) {
-        if (can_block) {
-            uint32_t start = ms_tick_get();
-            while (!rx_count(u)) {
-                uint32_t waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
-                if (timeout_ms != 0xFFFFFFFFu && waited >= timeout_ms)
-                    break;
-                int r = bsp_os_block(&u->rx_wq, timeout_ms == 0xFFFFFFFFu ? timeout_ms : timeout_ms - waited, s);
-                s = bsp_irq_lock();
-                if (r < 0 && r != MS_ERR_TIMEOUT) {
-                    bsp_irq_unlock(s);
-                    return r;
-                }
-            }
-        } else {
-            bsp_irq_unlock(s);
-            bsp_cycles_start();
-            uint32_t per_ms = bsp_hclk_hz() / 1000u, t0 = bsp_cycles(), ms = 0;
-            while (!rx_count(u) && (timeout_ms == 0xFFFFFFFFu || ms < timeout_ms)) {
-                if (bsp_cycles() - t0 >= per_ms) {
-                    t0 += per_ms;
-                    ms++;
-                }
-            }
-            s = bsp_irq_lock();
-        }
+    int r = wait_rx(u, timeout_ms, can_block, &s);
+    if (r < 0) {
+        bsp_irq_unlock(s);
+        return r;
     }
     unsigned got = 0;
     uint8_t *p = buf;
@@ -373,6 +427,128 @@ int bsp_uart_read(int n, void *buf, unsigned len, uint32_t timeout_ms)
     }
     bsp_irq_unlock(s);
     return (int)got;
+}
+
+uint32_t bsp_uart_char_us(int n)
+{
+    struct uart *u = find(n);
+    return u ? u->char_us : 0u;
+}
+
+/* The silence timer: the compare (broken silence) needs no action, the reader and the RXNE
+ * handler read its flag; the update (end of frame) stops the one-pulse timer and wakes the
+ * reader. */
+static void frame_timer_isr(void *arg)
+{
+    struct uart *u = arg;
+    bsp_tim_regs_t *t = u->ftim;
+    if (!t)
+        return;
+    uint32_t s = bsp_irq_lock();            /* a byte's restart in between clears UIF first */
+    int over = (t->SR & BSP_TIM_SR_UIF) && !(t->CR1 & BSP_TIM_CR1_CEN);
+    t->SR = ~BSP_TIM_SR_UIF;
+    if (over)
+        u->rx_idle = 1;
+    bsp_irq_unlock(s);
+    if (over)
+        bsp_os_wake(&u->rx_wq);
+}
+
+int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t end_silence_us)
+{
+    struct uart *u = find(n);
+    if (!u)
+        return BSP_ERR_NODEV;
+    if (!end_silence_us) {
+        if (u->ftim) {
+            u->ftim->DIER = 0;
+            u->ftim->CR1 = 0;
+        }
+        u->ftim = 0;
+        return 0;
+    }
+    /* from one byte's RXNE to the next is one character more than the silence between */
+    uint32_t start_us = end_silence_us + u->char_us, broken_us = broken_silence_us + u->char_us;
+    if (broken_silence_us >= end_silence_us || start_us > 0x10000u)
+        return BSP_ERR_INVAL;
+    bsp_tim_regs_t *t;
+    int e = bsp_tim_claim(tim, frame_timer_isr, u, &t);
+    if (e)
+        return e;
+    uint32_t s = bsp_irq_lock();
+    t->ARR = start_us - 1u;                 /* update (and stop) start_us after the restart */
+    t->CCR1 = broken_us;                    /* CC1IF once broken_us have passed */
+    t->SR = 0;
+    t->DIER = BSP_TIM_DIER_UIE;
+    u->ftim = t;
+    u->rx_idle = 1;
+    bsp_irq_unlock(s);
+    return 0;
+}
+
+/* Has the frame being read ended by silence? (interrupts locked) */
+static int frame_over(struct uart *u)
+{
+    bsp_tim_regs_t *t = u->ftim;
+    if (u->rx_idle || (t->SR & BSP_TIM_SR_UIF) || !(t->CR1 & BSP_TIM_CR1_CEN)) {
+        u->rx_idle = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, unsigned *flags)
+{
+    struct uart *u = find(n);
+    unsigned fl = 0, got = 0;
+    if (flags)
+        *flags = 0;
+    if (!u)
+        return BSP_ERR_NODEV;
+    if (!u->ftim)
+        return BSP_ERR_INVAL;
+    int can_block = bsp_os_can_block();
+    uint8_t *p = buf;
+    uint32_t s = bsp_irq_lock();
+    int r = wait_rx(u, timeout_ms, can_block, &s);
+    /* a frame's end is at most start_us after its last byte; wake up at least that often */
+    uint32_t guard_ms = (u->ftim->ARR + 1u) / 1000u + 2u;
+    while (r >= 0) {
+        while (rx_count(u)) {
+            unsigned i = u->rx_tail % RX_SIZE;
+            uint8_t f = u->rxf[i];
+            if (got && (f & RXF_START))
+                goto done;                      /* the next frame begins here */
+            if (got && (f & RXF_BROKEN))
+                fl |= BSP_UART_FRAME_BROKEN;
+            if (f & RXF_LOST)
+                fl |= BSP_UART_FRAME_LOST;
+            if (got < len)
+                p[got] = u->rx[i];
+            else
+                fl |= BSP_UART_FRAME_OVERFLOW;
+            got++;
+            u->rx_tail++;
+        }
+        if (!got || frame_over(u))
+            break;                              /* no first byte in time / silent: complete */
+        if (can_block) {
+            r = bsp_os_block(&u->rx_wq, guard_ms, s);   /* a byte or the timer's update */
+            s = bsp_irq_lock();
+            if (r == MS_ERR_TIMEOUT)
+                r = 0;
+        } else {
+            bsp_irq_unlock(s);
+            s = bsp_irq_lock();                 /* let the handlers run, then look again */
+        }
+    }
+done:
+    bsp_irq_unlock(s);
+    if (r < 0 && !got)
+        return r;
+    if (flags)
+        *flags = fl;
+    return (int)(got < len ? got : len);
 }
 
 int bsp_uart_stats(int n, uint32_t *overruns, uint32_t *dropped, uint32_t *errors)

@@ -23,6 +23,7 @@ void bsp_delay_us(uint32_t us);
 /* ---- board (notes/cabinet_board.md) ---- */
 #define CONSOLE_UART 1
 #define RS485_UART 2
+#define RS485_FRAME_TIM 2           /* TIM2: the Modbus silence timer */
 #define RS485_DE BSP_PIN(0, 1)
 #define ADE_SPI 1
 #define ADE_A0 BSP_PIN(1, 0)           /* PB0..PB3: decoder address */
@@ -328,24 +329,31 @@ static const struct bsp_uart_cfg *rs485_cfg(unsigned baud_code)
     return &c;
 }
 
+/* Frame thresholds for the RS-485 UART at its current settings (after every open). */
+static void rs485_framing(void)
+{
+    uint32_t broken_us, end_us;
+    mb_silences(mc_baud_of(g_app.dev.baud_code), bsp_uart_char_us(RS485_UART), &broken_us, &end_us);
+    bsp_uart_set_framing(RS485_UART, RS485_FRAME_TIM, broken_us, end_us);
+}
+
 static void modbus_thread(void *arg)
 {
     (void)arg;
-    static struct mb_rx rx;
+    static uint8_t frame[MB_ADU_MAX];
     static uint8_t reply[MB_ADU_MAX];
-    uint8_t chunk[32];
-    uint32_t gap_ms = mb_gap_ms(mc_baud_of(g_app.dev.baud_code));
+    rs485_framing();
     for (;;) {
-        int n = bsp_uart_read(RS485_UART, chunk, sizeof chunk, 0xFFFFFFFFu);
-        while (n > 0) {                 /* collect until the line stays silent for t3.5 */
-            for (int i = 0; i < n; i++)
-                mb_rx_byte(&rx, chunk[i]);
-            n = bsp_uart_read(RS485_UART, chunk, sizeof chunk, gap_ms);
-        }
-        int len = mb_rx_gap(&rx);
+        unsigned flags;
+        int len = bsp_uart_read_frame(RS485_UART, frame, sizeof frame, 0xFFFFFFFFu, &flags);
+        if (len <= 0)
+            continue;
+        if (flags & BSP_UART_FRAME_OVERFLOW)
+            len = MB_RX_TOO_LONG;
+        else if (flags & (BSP_UART_FRAME_BROKEN | BSP_UART_FRAME_LOST))
+            len = 1;                    /* not a whole frame: dropped and counted like a bad CRC */
         ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
-        int rlen = mb_process(&g_app.mb, rx.buf, len == MB_RX_TOO_LONG ? (int)MB_ADU_MAX + 1 : len,
-                              reply);
+        int rlen = mb_process(&g_app.mb, frame, len, reply);
         uint32_t drive = g_app.relay_dirty;
         g_app.relay_dirty = 0;
         relays_drive(drive);
@@ -360,7 +368,7 @@ static void modbus_thread(void *arg)
             ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
             g_app.mb.addr = g_app.dev.addr;
             bsp_uart_open(RS485_UART, rs485_cfg(g_app.dev.baud_code));
-            gap_ms = mb_gap_ms(mc_baud_of(g_app.dev.baud_code));
+            rs485_framing();
             ms_mutex_unlock(g_lock);
             ms_printk("modbus: addr %u, %u baud\n", (unsigned)g_app.dev.addr,
                       (unsigned)mc_baud_of(g_app.dev.baud_code));

@@ -3,28 +3,12 @@
 #include <string.h>
 #include "mc_crc.h"
 
-void mb_rx_byte(struct mb_rx *rx, uint8_t b)
+void mb_silences(uint32_t baud, uint32_t char_us, uint32_t *broken_us, uint32_t *end_us)
 {
-    if (rx->len < MB_ADU_MAX)
-        rx->buf[rx->len++] = b;
-    else
-        rx->overflow = 1;
-}
-
-int mb_rx_gap(struct mb_rx *rx)
-{
-    int n = rx->overflow ? MB_RX_TOO_LONG : (int)rx->len;
-    rx->len = 0;
-    rx->overflow = 0;
-    return n;
-}
-
-uint32_t mb_gap_ms(uint32_t baud)
-{
-    /* t3.5 = 3.5 characters of 11 bits (start, 8 data, parity or second stop, stop) as the
-     * standard counts them; above 19200 bps a fixed 1.75 ms (Modbus serial line §2.5.1.1). */
-    uint32_t us = baud > 19200u ? 1750u : (35u * 11u * 100000u + baud - 1u) / baud;
-    return (us + 999u) / 1000u + 1u;
+    uint32_t t15 = baud > 19200u ? 750u : (3u * char_us + 1u) / 2u;
+    uint32_t t35 = baud > 19200u ? 1750u : (7u * char_us + 1u) / 2u;
+    *broken_us = t15 + char_us / 2u;
+    *end_us = t35 - char_us / 2u;
 }
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }

@@ -2,9 +2,9 @@
  * Modbus RTU slave: frame assembly and the application protocol (Modbus over serial line
  * V1.02 §2.5.1 RTU framing; Modbus application protocol V1.1b3 §6.3/6.4/6.6/6.8/6.12 and §7).
  *
- * Framing: bytes go into an assembler; the caller reports the 3.5-character silent interval
- * (from a timer/timeout, see mc_rtu_gap_ms) with mb_rx_gap(), which hands back the frame.
- * mb_process() then checks address and CRC and builds the reply:
+ * Framing: the UART driver splits the byte stream at silent intervals (bsp_uart_read_frame)
+ * with the thresholds of mb_silences(); a frame with a silence beyond t1.5 inside is dropped
+ * like one with a bad CRC. mb_process() then checks address and CRC and builds the reply:
  *   - a bad CRC (or a fragment shorter than 4 bytes, or more than 256 bytes) is dropped and
  *     counted (diagnostic counter 0x0C); frames for other addresses are counted and ignored;
  *   - broadcast (address 0) is executed for 06/16 only and never answered;
@@ -42,21 +42,15 @@ struct mb_slave {
     void *ctx;
 };
 
-struct mb_rx {
-    uint8_t buf[MB_ADU_MAX];
-    uint16_t len;
-    uint8_t overflow;
-};
+/* Silences for a receiver at `baud` with characters of `char_us` on the wire (§2.5.1.1:
+ * t1.5 and t3.5 character times; above 19200 bps fixed 750 us and 1750 us). A silence of
+ * t3.5 must end a frame and one beyond t1.5 breaks it; half a character of margin on each
+ * allows for interrupt latency in the time stamps: *end_us = t3.5 - char/2, *broken_us =
+ * t1.5 + char/2. */
+void mb_silences(uint32_t baud, uint32_t char_us, uint32_t *broken_us, uint32_t *end_us);
 
-void mb_rx_byte(struct mb_rx *rx, uint8_t b);
-/* End of frame (silent interval seen): the frame length, 0 if nothing was received, or
- * MB_RX_TOO_LONG when more than 256 bytes came (the frame is dropped). Resets the assembler. */
+/* mb_process() length for a frame longer than an ADU (dropped and counted). */
 #define MB_RX_TOO_LONG (-1)
-int mb_rx_gap(struct mb_rx *rx);
-
-/* Silent interval in milliseconds to wait for at a baud rate (>= t3.5, 1.75 ms above
- * 19200 bps, rounded up to whole ticks plus one tick of timeout granularity). */
-uint32_t mb_gap_ms(uint32_t baud);
 
 /* One received frame; returns the reply length to send (0 = no reply). */
 int mb_process(struct mb_slave *s, const uint8_t *frame, int len, uint8_t *reply);

@@ -191,6 +191,23 @@ class ModbusMaster:
         self.emu.run_for(window)
         return [f for _, f in self.frames[n0:]]
 
+    def raw_with_silences(self, parts: list[bytes], silences_ps: list[int],
+                          window: str = "200ms") -> list[bytes]:
+        """Send `parts` one after another with `silences_ps[i]` of idle line between part i
+        and i + 1 (to probe a slave's frame delimiting), run `window`, return the frames heard."""
+        if len(silences_ps) != len(parts) - 1 or any(s < 0 for s in silences_ps):
+            raise ValueError(f"{len(parts)} parts need {len(parts) - 1} silences >= 0, "
+                             f"got {silences_ps}")
+        self._quiet_line()
+        n0 = len(self.frames)
+        end = self.ep.send(bytes(parts[0]))
+        for part, silence in zip(parts[1:], silences_ps):
+            self.emu.run_until_time(end + silence)
+            end = self.ep.send(bytes(part))
+        self._tx_end_ps = end
+        self.emu.run_for(window)
+        return [f for _, f in self.frames[n0:]]
+
     def transact(self, pdu: bytes, address: int | None = None, timeout: str | None = None) -> bytes | None:
         """Send a request PDU, return the reply PDU (None for broadcast)."""
         address = self.default_address if address is None else address

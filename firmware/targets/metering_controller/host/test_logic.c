@@ -209,19 +209,15 @@ static void test_crc(void)
 
 static void test_framing(void)
 {
-    struct mb_rx rx;
-    memset(&rx, 0, sizeof rx);
-    for (int i = 0; i < 8; i++)
-        mb_rx_byte(&rx, (uint8_t)i);
-    CHECK_EQ(mb_rx_gap(&rx), 8);
-    CHECK_EQ(mb_rx_gap(&rx), 0);                        /* nothing since */
-    for (int i = 0; i < 300; i++)
-        mb_rx_byte(&rx, 0x55);
-    CHECK_EQ(mb_rx_gap(&rx), MB_RX_TOO_LONG);           /* > 256 bytes: dropped */
-    CHECK_EQ(mb_rx_gap(&rx), 0);
-    CHECK_EQ(mb_gap_ms(9600), 6);                       /* t3.5 = 4.01 ms -> 5 ticks + 1 */
-    CHECK_EQ(mb_gap_ms(2400), 18);                      /* 16.04 ms */
-    CHECK_EQ(mb_gap_ms(38400), 3);                      /* fixed 1.75 ms */
+    uint32_t broken, end;
+    mb_silences(9600, 1042, &broken, &end);             /* 8N1: 10 bits of 104.2 us */
+    CHECK_EQ(broken, 1563 + 521);                       /* t1.5 + half a character */
+    CHECK_EQ(end, 3647 - 521);                          /* t3.5 - half a character */
+    mb_silences(9600, 1146, &broken, &end);             /* 8E1: 11 bits */
+    CHECK_EQ(end, 4011 - 573);
+    mb_silences(38400, 261, &broken, &end);             /* fixed above 19200 bps */
+    CHECK_EQ(broken, 750 + 130);
+    CHECK_EQ(end, 1750 - 130);
     puts("ok framing");
 }
 

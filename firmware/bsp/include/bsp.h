@@ -113,7 +113,8 @@ int  bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t e
 uint32_t bsp_uart_char_us(int n);
 #define BSP_UART_FRAME_BROKEN   1u   /* a silence longer than broken_silence_us inside it */
 #define BSP_UART_FRAME_OVERFLOW 2u   /* longer than len: the rest was dropped */
-#define BSP_UART_FRAME_LOST     4u   /* bytes were lost (ring full or overrun) */
+#define BSP_UART_FRAME_LOST     4u   /* bytes lost (ring full, overrun) or received with a
+                                        framing, noise or parity error */
 /* Bytes of the next frame (0 on timeout waiting for its first byte); *flags gets the bits above. */
 int  bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, unsigned *flags);
 /* Kernel console: a program's ms_kputc() can call bsp_console_putc() ("\n" -> "\r\n"),

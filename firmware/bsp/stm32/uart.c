@@ -83,8 +83,10 @@ static void uart_isr(struct uart *u)
             u->overruns++;
             f |= RXF_LOST;                      /* a byte before this one was lost */
         }
-        if (sr & (BSP_USART_SR_FE | BSP_USART_SR_NF | BSP_USART_SR_PE))
+        if (sr & (BSP_USART_SR_FE | BSP_USART_SR_NF | BSP_USART_SR_PE)) {
             u->rx_errors++;
+            f |= RXF_LOST;                      /* this byte is not what was sent */
+        }
         bsp_tim_regs_t *t = u->ftim;
         if (t) {
             uint32_t tsr = t->SR;               /* the flags, even if its handler has not run */

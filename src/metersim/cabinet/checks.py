@@ -94,20 +94,26 @@ class EnergyCheck:
         return abs(self.error_Wh) <= self.limit_Wh
 
 
-def check_energies(board: Controller, measured_Wh: dict, rel: float = 0.002, abs_Wh: float = 0.0,
-                   until_ps: int | None = None) -> list[EnergyCheck]:
-    """Compare measured room energies with the reference: |error| <= rel * reference + abs_Wh.
-    Raises CheckFailed naming every room outside; returns the rows otherwise."""
-    rows = []
-    for room, wh in sorted(measured_Wh.items()):
-        ref = reference_energy_Wh(board, room, 0, until_ps)
-        rows.append(EnergyCheck(room, wh, ref, rel * ref + abs_Wh))
-    bad = [r for r in rows if not r.ok]
+def check_against_references(rows: list[tuple[int, float, float]], rel: float = 0.002,
+                             abs_Wh: float = 0.0) -> list[EnergyCheck]:
+    """(room, measured Wh, reference Wh) rows against |error| <= rel * reference + abs_Wh.
+    Raises CheckFailed naming every room outside; returns the checks otherwise."""
+    checks = [EnergyCheck(room, wh, ref, rel * ref + abs_Wh) for room, wh, ref in rows]
+    bad = [c for c in checks if not c.ok]
     if bad:
         raise CheckFailed("energy outside the limit: " + "; ".join(
-            f"room {r.room}: measured {r.measured_Wh:.1f} Wh, reference {r.reference_Wh:.2f} Wh "
-            f"(error {r.error_Wh:+.2f} Wh, limit {r.limit_Wh:.2f} Wh)" for r in bad))
-    return rows
+            f"room {c.room}: measured {c.measured_Wh:.1f} Wh, reference {c.reference_Wh:.2f} Wh "
+            f"(error {c.error_Wh:+.2f} Wh, limit {c.limit_Wh:.2f} Wh)" for c in bad))
+    return checks
+
+
+def check_energies(board: Controller, measured_Wh: dict, rel: float = 0.002, abs_Wh: float = 0.0,
+                   until_ps: int | None = None) -> list[EnergyCheck]:
+    """Measured room energies ({room: Wh}) against the board's reference integrals
+    (check_against_references)."""
+    return check_against_references(
+        [(room, wh, reference_energy_Wh(board, room, 0, until_ps)) for room, wh in sorted(measured_Wh.items())],
+        rel, abs_Wh)
 
 
 def check_relays(board: Controller, expected_closed: dict) -> None:

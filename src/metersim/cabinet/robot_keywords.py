@@ -45,7 +45,7 @@ from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn
 
 from metersim.cabinet.board import DEFAULT_ELF, build_controller
-from metersim.cabinet.checks import power_cut, reference_energy_Wh
+from metersim.cabinet.checks import check_energies, power_cut
 from metersim.cabinet.modbus_master import (EXCEPTION_NAMES, STATUS_BITS, TRIP_REASONS, ModbusError,
                                              ModbusException, ModbusMaster, crc16)
 from metersim.cabinet.scenario import RoomLoad, attach_rooms
@@ -224,12 +224,9 @@ class robot_keywords:                     # noqa: N801 - Robot imports the modul
     def room_energy_should_match_reference(self, room: int, percent: float = 0.2, slack_Wh: float = 2.0) -> None:
         """The room's energy over Modbus is within ``percent`` of the reference integral of its
         load (counted while its relay was closed and the mains up), plus ``slack_Wh``."""
-        b = self._need()
         r = self._room(room)
-        wh = self.master.room_energy_Wh(r)
-        ref = reference_energy_Wh(b, r)
-        if abs(wh - ref) > float(percent) / 100 * ref + float(slack_Wh):
-            raise CheckFailed(f"room {r}: {wh} Wh over Modbus, reference {ref:.2f} Wh")
+        check_energies(self._need(), {r: self.master.room_energy_Wh(r)}, rel=float(percent) / 100,
+                       abs_Wh=float(slack_Wh))
 
     @keyword
     def room_relay_should_be(self, room: int, state: str) -> None:

@@ -181,19 +181,42 @@ int ms_io_open(const char *path, int flags, int mode)
 
 int ms_io_creat(const char *path, int mode) { return ms_io_open(path, O_WRONLY | O_CREAT | O_TRUNC, mode); }
 
+/* The entry points devices and file systems share: the same signatures in both ops tables. */
+struct file_ops {
+    int (*close)(void *ctx, ms_file_t *f);
+    int (*read)(void *ctx, ms_file_t *f, void *buf, size_t len);
+    int (*write)(void *ctx, ms_file_t *f, const void *buf, size_t len);
+    int (*ioctl)(void *ctx, ms_file_t *f, int cmd, void *arg);
+};
+
+static struct file_ops file_ops(const struct ms_io_node *n)
+{
+    if (n->kind == MS_NODE_DEVICE) {
+        const ms_io_dev_ops_t *o = n->ops;
+        return (struct file_ops){o->close, o->read, o->write, o->ioctl};
+    }
+    const ms_io_fs_ops_t *o = n->ops;
+    return (struct file_ops){o->close, o->read, o->write, o->ioctl};
+}
+
+/* The caller's open file `fd` for a read or write: not opened for the other direction only
+ * (`denied` O_WRONLY / O_RDONLY), and a buffer unless len is 0. 0 or an MS_ERR_ code. */
+static int file_for_transfer(int fd, int denied, const void *buf, size_t len, ms_file_t **out)
+{
+    ms_file_t *f = file_get(fd);
+    if (!f || (f->flags & O_ACCMODE) == denied)
+        return MS_ERR_BADF;
+    if (!buf && len)
+        return MS_ERR_FAULT;
+    *out = f;
+    return MS_OK;
+}
+
 static int file_close(ms_file_t *f)
 {
     const struct ms_io_node *n = f->node;
-    int r = MS_OK;
-    if (n->kind == MS_NODE_DEVICE) {
-        const ms_io_dev_ops_t *ops = n->ops;
-        if (ops->close)
-            r = ops->close(n->ctx, f);
-    } else {
-        const ms_io_fs_ops_t *ops = n->ops;
-        if (ops->close)
-            r = ops->close(n->ctx, f);
-    }
+    struct file_ops ops = file_ops(n);
+    int r = ops.close ? ops.close(n->ctx, f) : MS_OK;
     uint32_t s = ms_lock();
     if (f->owner && ms_procs[f->owner - 1u] && ms_procs[f->owner - 1u]->nfiles)
         ms_procs[f->owner - 1u]->nfiles--;
@@ -219,39 +242,23 @@ void ms_io_close_all(ms_process_t *p)
 int ms_io_read(int fd, void *buf, size_t len)
 {
     MS_SYSCALL(int, SYS_IO_READ, fd, buf, len, 0);
-    ms_file_t *f = file_get(fd);
-    if (!f)
-        return MS_ERR_BADF;
-    if ((f->flags & O_ACCMODE) == O_WRONLY)
-        return MS_ERR_BADF;
-    if (!buf && len)
-        return MS_ERR_FAULT;
-    const struct ms_io_node *n = f->node;
-    if (n->kind == MS_NODE_DEVICE) {
-        const ms_io_dev_ops_t *ops = n->ops;
-        return ops->read ? ops->read(n->ctx, f, buf, len) : MS_ERR_NOSYS;
-    }
-    const ms_io_fs_ops_t *ops = n->ops;
-    return ops->read ? ops->read(n->ctx, f, buf, len) : MS_ERR_NOSYS;
+    ms_file_t *f;
+    int e = file_for_transfer(fd, O_WRONLY, buf, len, &f);
+    if (e)
+        return e;
+    struct file_ops ops = file_ops(f->node);
+    return ops.read ? ops.read(f->node->ctx, f, buf, len) : MS_ERR_NOSYS;
 }
 
 int ms_io_write(int fd, const void *buf, size_t len)
 {
     MS_SYSCALL(int, SYS_IO_WRITE, fd, buf, len, 0);
-    ms_file_t *f = file_get(fd);
-    if (!f)
-        return MS_ERR_BADF;
-    if ((f->flags & O_ACCMODE) == O_RDONLY)
-        return MS_ERR_BADF;
-    if (!buf && len)
-        return MS_ERR_FAULT;
-    const struct ms_io_node *n = f->node;
-    if (n->kind == MS_NODE_DEVICE) {
-        const ms_io_dev_ops_t *ops = n->ops;
-        return ops->write ? ops->write(n->ctx, f, buf, len) : MS_ERR_NOSYS;
-    }
-    const ms_io_fs_ops_t *ops = n->ops;
-    return ops->write ? ops->write(n->ctx, f, buf, len) : MS_ERR_NOSYS;
+    ms_file_t *f;
+    int e = file_for_transfer(fd, O_RDONLY, buf, len, &f);
+    if (e)
+        return e;
+    struct file_ops ops = file_ops(f->node);
+    return ops.write ? ops.write(f->node->ctx, f, buf, len) : MS_ERR_NOSYS;
 }
 
 int ms_io_ioctl(int fd, int cmd, void *arg)
@@ -260,13 +267,8 @@ int ms_io_ioctl(int fd, int cmd, void *arg)
     ms_file_t *f = file_get(fd);
     if (!f)
         return MS_ERR_BADF;
-    const struct ms_io_node *n = f->node;
-    if (n->kind == MS_NODE_DEVICE) {
-        const ms_io_dev_ops_t *ops = n->ops;
-        return ops->ioctl ? ops->ioctl(n->ctx, f, cmd, arg) : MS_ERR_NOSYS;
-    }
-    const ms_io_fs_ops_t *ops = n->ops;
-    return ops->ioctl ? ops->ioctl(n->ctx, f, cmd, arg) : MS_ERR_NOSYS;
+    struct file_ops ops = file_ops(f->node);
+    return ops.ioctl ? ops.ioctl(f->node->ctx, f, cmd, arg) : MS_ERR_NOSYS;
 }
 
 int ms_io_unlink(const char *path)

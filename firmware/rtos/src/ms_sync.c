@@ -370,25 +370,32 @@ ms_handle_t ms_mq_create(const char *name, uint32_t msg_size, uint32_t count)
     return h;
 }
 
+/* Push (send) or pop (receive) one message, waiting on the other side's progress. */
+static int mq_transfer(ms_mq_t *q, void *msg, int send, ms_tick_t timeout)
+{
+    ms_waitq_t *wait = send ? &q->tx_wq : &q->rx_wq, *peer = send ? &q->rx_wq : &q->tx_wq;
+    ms_tick_t deadline = ms_ticks + timeout;
+    for (;;) {
+        uint32_t s = ms_lock();
+        if ((send ? ms_msgring_push(&q->ring, msg) : ms_msgring_pop(&q->ring, msg)) == 0) {
+            if (peer->head)
+                ms_wake(peer->head, MS_OK);
+            ms_unlock(s);
+            return MS_OK;
+        }
+        int r = ms_waitq_block(wait, ms_remaining(deadline, timeout), s);
+        if (r < 0)
+            return r == MS_ERR_AGAIN && timeout != MS_NO_WAIT ? MS_ERR_TIMEOUT : r;
+    }
+}
+
 int ms_mq_send(ms_handle_t h, const void *msg, ms_tick_t timeout)
 {
     MS_SYSCALL(int, SYS_MQ_SEND, h, msg, timeout, 0);
     ms_mq_t *q = ms_kobj_get(h, MS_KOBJ_MQ);
     if (!q)
         return MS_ERR_HANDLE;
-    ms_tick_t deadline = ms_ticks + timeout;
-    for (;;) {
-        uint32_t s = ms_lock();
-        if (ms_msgring_push(&q->ring, msg) == 0) {
-            if (q->rx_wq.head)
-                ms_wake(q->rx_wq.head, MS_OK);
-            ms_unlock(s);
-            return MS_OK;
-        }
-        int r = ms_waitq_block(&q->tx_wq, ms_remaining(deadline, timeout), s);
-        if (r < 0)
-            return r == MS_ERR_AGAIN && timeout != MS_NO_WAIT ? MS_ERR_TIMEOUT : r;
-    }
+    return mq_transfer(q, (void *)msg, 1, timeout);   /* push only reads the message */
 }
 
 int ms_mq_recv(ms_handle_t h, void *msg, ms_tick_t timeout)
@@ -397,19 +404,7 @@ int ms_mq_recv(ms_handle_t h, void *msg, ms_tick_t timeout)
     ms_mq_t *q = ms_kobj_get(h, MS_KOBJ_MQ);
     if (!q)
         return MS_ERR_HANDLE;
-    ms_tick_t deadline = ms_ticks + timeout;
-    for (;;) {
-        uint32_t s = ms_lock();
-        if (ms_msgring_pop(&q->ring, msg) == 0) {
-            if (q->tx_wq.head)
-                ms_wake(q->tx_wq.head, MS_OK);
-            ms_unlock(s);
-            return MS_OK;
-        }
-        int r = ms_waitq_block(&q->rx_wq, ms_remaining(deadline, timeout), s);
-        if (r < 0)
-            return r == MS_ERR_AGAIN && timeout != MS_NO_WAIT ? MS_ERR_TIMEOUT : r;
-    }
+    return mq_transfer(q, msg, 0, timeout);
 }
 
 /* ---- deletion ----------------------------------------------------------- */

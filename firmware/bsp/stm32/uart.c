@@ -70,6 +70,18 @@ static struct uart *find(int n)
 static unsigned rx_count(const struct uart *u) { return (uint16_t)(u->rx_head - u->rx_tail); }
 static unsigned tx_count(const struct uart *u) { return (uint16_t)(u->tx_head - u->tx_tail); }
 
+/* Has the line been silent long enough to end the frame? (framing on, interrupts locked;
+ * the timer's flags count even before its handler has run) */
+static int frame_over(struct uart *u)
+{
+    bsp_tim_regs_t *t = u->ftim;
+    if (u->rx_idle || (t->SR & BSP_TIM_SR_UIF) || !(t->CR1 & BSP_TIM_CR1_CEN)) {
+        u->rx_idle = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- interrupt handler ---- */
 static void uart_isr(struct uart *u)
 {
@@ -89,10 +101,9 @@ static void uart_isr(struct uart *u)
         }
         bsp_tim_regs_t *t = u->ftim;
         if (t) {
-            uint32_t tsr = t->SR;               /* the flags, even if its handler has not run */
-            if (u->rx_idle || (tsr & BSP_TIM_SR_UIF) || !(t->CR1 & BSP_TIM_CR1_CEN))
+            if (frame_over(u))
                 f |= RXF_START;
-            else if (tsr & BSP_TIM_SR_CC1IF)
+            else if (t->SR & BSP_TIM_SR_CC1IF)
                 f |= RXF_BROKEN;
             u->rx_idle = 0;
             t->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_OPM;   /* restart from 0 */
@@ -485,17 +496,6 @@ int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t en
     u->ftim = t;
     u->rx_idle = 1;
     bsp_irq_unlock(s);
-    return 0;
-}
-
-/* Has the frame being read ended by silence? (interrupts locked) */
-static int frame_over(struct uart *u)
-{
-    bsp_tim_regs_t *t = u->ftim;
-    if (u->rx_idle || (t->SR & BSP_TIM_SR_UIF) || !(t->CR1 & BSP_TIM_CR1_CEN)) {
-        u->rx_idle = 1;
-        return 1;
-    }
     return 0;
 }
 

@@ -1,5 +1,8 @@
-"""Package map: the `peripherals/` folder is installed as `metersim.peripherals`."""
-from setuptools import find_packages, setup
+"""Package map: the `peripherals/` folder is installed as `metersim.peripherals`.
+
+One small C extension is built from source: the MPU's TLB fill (src/metersim/engine/_mpu_fill.c).
+It is optional at run time: without it the same rules run in Python, slower."""
+from setuptools import Extension, find_packages, setup
 
 packages = find_packages("src") + ["metersim.peripherals"] + [
     "metersim.peripherals." + name for name in find_packages("peripherals")
@@ -8,4 +11,6 @@ setup(
     packages=packages,
     package_dir={"metersim": "src/metersim", "metersim.peripherals": "peripherals"},
     include_package_data=True,
+    ext_modules=[Extension("metersim.engine._mpu_fill", ["src/metersim/engine/_mpu_fill.c"],
+                           extra_compile_args=["-O2", "-Wall", "-Werror"])],
 )

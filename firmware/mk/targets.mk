@@ -31,14 +31,14 @@ DEFS_qemu405     := -DSTM32F405xx -DMETERSIM_QEMU
 LDSCRIPT_qemu405 := bsp/stm32f4/stm32f405_qemu.ld
 
 # Programs: engine tests (tests/<name>) and demo/benchmark targets (targets/<name>).
-TESTS_ALL := systick_rate nvic_priority context_switch vtor_reloc unpriv_trap \
+TESTS_ALL := systick_rate nvic_priority context_switch vtor_reloc unpriv_trap mpu_regions traps \
              bad_access bad_instr wfi_idle
 TESTS_M4F := fpu_preserve
 # SoC model tests (RCC, USART, SPI, I2C, TIM, IWDG, flash, EXTI): need metersim's STM32
 # peripheral models, so they are built for the metersim targets only (not for QEMU).
 TESTS_SOC := soc_clock soc_usart_timing soc_usart_link soc_spi soc_i2c soc_timer soc_iwdg \
              soc_flash soc_exti
-DEMOS     := hello bench_cpu bench_idle
+DEMOS     := hello bench_cpu bench_idle bench_mpu_switch
 
 PROGRAMS_f103rb  := $(TESTS_ALL) $(TESTS_SOC) $(DEMOS)
 PROGRAMS_f103rc  := $(TESTS_ALL) $(DEMOS)

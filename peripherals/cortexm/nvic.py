@@ -10,10 +10,12 @@ stacking (metersim.engine.cpu).
 External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, and a line that is
 still high when its handler returns pends again, as on the hardware.
 
+The MPU registers (0xE000ED90..0xE000EDB8) belong to `mpu.MPU`; the core enforces them
+(metersim.engine.mpu_guard). CCR.DIV_0_TRP, CCR.UNALIGN_TRP and CPACR are enforced by the core
+too (metersim.engine.traps): the model tells it when they change.
+
 Not modelled: the NVIC's IABR for system exceptions beyond SHCSR, the debug monitor exception,
-FPCCR lazy-stacking (frames are saved eagerly), CPACR access control of FP instructions, and
-CCR.DIV_0_TRP / UNALIGN_TRP: the bits are kept, but the CPU core (unicorn 2.1.4) returns 0 for a
-division by zero and does not take the unaligned-access trap, so neither UsageFault happens.
+FPCCR lazy-stacking (frames are saved eagerly).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 
 from metersim.peripherals.base import GPIO, Context, Peripheral
+from metersim.peripherals.cortexm.mpu import MPU
 from metersim.peripherals.cortexm.systick import SysTick
 from metersim.peripherals.registry import model
 
@@ -39,6 +42,10 @@ HFSR_VECTTBL, HFSR_FORCED = 1 << 1, 1 << 30
 
 CPUID_BY_CORE = {"cortex-m3": 0x411FC231, "cortex-m4": 0x410FC241, "cortex-m4f": 0x410FC241}
 
+MMFSR_MLSPERR = 32
+CCR_UNALIGN_TRP, CCR_DIV_0_TRP = 1 << 3, 1 << 4
+MPU_BLOCK = 0x24       # MPU_TYPE .. MPU_RASR_A3 at 0xE000ED90
+
 SHCSR_MEMFAULTENA, SHCSR_BUSFAULTENA, SHCSR_USGFAULTENA = 1 << 16, 1 << 17, 1 << 18
 CCR_RESET = 0x200  # STKALIGN set at reset on Cortex-M4 and M3 r2p0+
 
@@ -54,8 +61,13 @@ class NVIC(Peripheral):
     size = 0x1000
 
     def __init__(self, ctx: Context, priority_mask: int = 0xF0, systick_frequency: int = 0,
-                 number_of_interrupts: int = 240, cpu_type: str = "cortex-m4f"):
+                 number_of_interrupts: int = 240, cpu_type: str = "cortex-m4f",
+                 mpu_regions: int | None = None):
         super().__init__(ctx)
+        # The STM32F1's Cortex-M3 has no MPU, the STM32F4's Cortex-M4F has 8 regions; a
+        # platform can say otherwise with `mpuRegions:` (0, 8 or 16).
+        self._mpu_regions = mpu_regions
+        self.mpu = MPU(self._default_mpu_regions(cpu_type), log=ctx.log)
         self.priority_mask = priority_mask & 0xFF
         self.systick_frequency = systick_frequency
         self.num_irqs = number_of_interrupts
@@ -70,9 +82,18 @@ class NVIC(Peripheral):
             clocks.subscribe("HCLK", lambda _hz: self.systick.on_clock_change())
         self.reset()
 
+    def _default_mpu_regions(self, cpu_type: str) -> int:
+        if self._mpu_regions is not None:
+            return self._mpu_regions
+        return 0 if cpu_type == "cortex-m3" else 8
+
     def attach_cpu(self, cpu) -> None:
         self.cpu = cpu
         self.cpu_type = cpu.core
+        regions = self._default_mpu_regions(cpu.core)
+        if regions != self.mpu.num_regions:
+            self.mpu = MPU(regions, log=self.ctx.log)
+        self.mpu.on_change = cpu.mpu_changed
 
     def _hclk(self) -> int:
         clocks = getattr(self.ctx.machine, "clocks", None)
@@ -110,6 +131,9 @@ class NVIC(Peripheral):
         self.demcr = 0
         self.actlr = 0
         self.systick.reset()
+        self.mpu.reset()
+        if self.cpu is not None:
+            self.cpu.traps_changed()     # CCR and CPACR are back at their reset values
 
     # -- priorities ---------------------------------------------------------------------------
     def group_priority(self, raw: int) -> int:
@@ -335,6 +359,8 @@ class NVIC(Peripheral):
             return self.afsr
         if off == 0xD88:
             return self.cpacr
+        if 0xD90 <= off < 0xD90 + MPU_BLOCK:
+            return self.mpu.read(off - 0xD90)
         if off == 0xDFC:
             return self.demcr
         if off == 0xF34:
@@ -453,6 +479,8 @@ class NVIC(Peripheral):
             self.scr = value & 0x16
         elif off == 0xD14:
             self.ccr = (value & 0x31B) | 0x200
+            if self.cpu is not None:
+                self.cpu.traps_changed()
         elif off == 0xD24:
             self.shcsr = (self.shcsr & ~0x70000) | (value & 0x70000)
             if self.cpu is not None and self.pending_set:
@@ -470,7 +498,11 @@ class NVIC(Peripheral):
         elif off == 0xD3C:
             self.afsr = value
         elif off == 0xD88:
-            self.cpacr = value & (0xF << 20)
+            self.cpacr = value & (0xF << 20) if self.cpu_type == "cortex-m4f" else 0
+            if self.cpu is not None:
+                self.cpu.traps_changed()
+        elif 0xD90 <= off < 0xD90 + MPU_BLOCK:
+            self.mpu.write(off - 0xD90, value)
         elif off == 0xDFC:
             self.demcr = value & 0x010F07F1
         elif off == 0xF00:  # STIR

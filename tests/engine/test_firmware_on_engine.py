@@ -168,3 +168,77 @@ def test_reset_from_an_unprivileged_psp_thread_boots_on_msp(firmware):
     assert m.cpu.reg(UC_ARM_REG_CONTROL) & 0x3 == 0
     assert m.cpu.reg(UC_ARM_REG_SP) == m.cpu.reg(UC_ARM_REG_MSP) != 0
     emu.run_until(lambda: cap.text.count("start threads") == 2, timeout="1s")
+
+
+def test_mpu_regions_and_memmanage_faults_on_m4f(firmware):
+    """Region permissions (read-only, no access, execute never, sub-regions, overlap priority,
+    PRIVDEFENA), an unprivileged write outside its region (DACCVIOL, exact MMFAR) and a
+    stacking fault (MSTKERR), each as the ARMv7-M MPU defines them."""
+    _, m, cap = run_to_pass(firmware, "f413rg", "mpu_regions")
+    assert cap.line_texts()[1:-1] == [
+        "mpu type 0x00000800",
+        "unpriv write arena+0x8: fault cfsr=0x82 mmfar=arena+0x8",
+        "unpriv write arena+0x1c08: ok",
+        "unpriv write arena+0x404: fault cfsr=0x82 mmfar=arena+0x404",
+        "unpriv read arena+0x404: ok",
+        "priv write arena+0x404: ok",
+        "priv write arena+0x80c: fault cfsr=0x82 mmfar=arena+0x80c",
+        "priv read arena+0xc1c: fault cfsr=0x82 mmfar=arena+0xc1c",
+        "priv read arena+0xc20: ok",
+        "exec arena+0x1400: 42",
+        "exec arena+0x1000: fault cfsr=0x01",
+        "privdefena off, priv read rcc: fault cfsr=0x82 mmfar=0x40023800",
+        "unpriv stack below arena+0x1c00: fault cfsr=0x10",
+    ]
+    assert not m.cpu.mpu_guard.active          # the program turns the MPU off at the end
+
+
+def test_the_python_fill_alone_gives_the_same_mpu_results(firmware, monkeypatch):
+    from metersim.engine import mpu_guard
+    _, _, fast = run_to_pass(firmware, "f413rg", "mpu_regions")
+    monkeypatch.setattr(mpu_guard, "_mpu_fill", None)       # as without the C extension
+    _, m, slow = run_to_pass(firmware, "f413rg", "mpu_regions")
+    assert m.cpu.mpu_guard._fast is None
+    assert slow.line_texts() == fast.line_texts()
+
+
+def test_the_f103_core_has_no_mpu(firmware):
+    _, m, cap = run_to_pass(firmware, "f103rb", "mpu_regions")
+    assert "mpu type 0x00000000" in cap.line_texts()
+    assert m["nvic"].mpu.num_regions == 0
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_divide_unaligned_and_coprocessor_usage_faults(firmware, target):
+    _, _, cap = run_to_pass(firmware, target, "traps")
+    lines = cap.line_texts()
+    expected = [
+        "sdiv 7/0 trap off: 0",
+        "udiv 7/0 trap off: 0",
+        "sdiv 7/0 trap on: fault ufsr=0x0200",      # DIVBYZERO
+        "sdiv -7/2 trap on: -3",
+        "udiv 7/0 trap on: fault ufsr=0x0200",
+        "ldr +1 trap off: 0x04030201",
+        "ldr +1 trap on: fault ufsr=0x0100",        # UNALIGNED
+        "strh +1 trap on: fault ufsr=0x0100 (memory unchanged)",
+        "ldr +0 trap on: 0x03020100",
+        "ldrex +2: fault ufsr=0x0100",              # always, whatever UNALIGN_TRP says
+    ]
+    if target == "f413rg":
+        expected += ["vadd cpacr off: fault ufsr=0x0008", "vadd cpacr full: ok"]   # NOCP
+    else:
+        expected += ["vadd no fpu: fault ufsr=0x0008"]
+    assert lines[1:-1] == expected
+
+
+def test_an_unhandled_memmanage_fault_is_reported_with_its_address_and_regions(firmware):
+    emu, m, cap = boot(firmware, "f413rg", "mpu_regions")
+    # The program's MemManage handler records and steps over faults: make it a dead end.
+    m.sysbus.write_memory(m.firmware.symbols.lookup("MemManage_Handler"), bytes.fromhex("fee7"))
+    with pytest.raises(FirmwareFault) as err:
+        emu.run_for("1s")
+    report = err.value.report
+    assert "DACCVIOL" in report and "MMARVALID" in report
+    arena = m.firmware.symbols.lookup("arena")
+    assert f"MMFAR  : 0x{arena + 8:08x}" in report
+    assert "MPU    : on" in report and "region 2:" in report

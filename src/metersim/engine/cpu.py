@@ -27,12 +27,16 @@ from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FE
                      UcError)
 from unicorn import arm_const as A
 
+from metersim.engine.mpu_guard import MpuGuard
+from metersim.engine.traps import Traps
 from metersim.engine.uc_native import NativeCore
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 _uc_emu_start = _uclib.uc_emu_start
 from metersim.errors import FirmwareFault, SetupError
 from metersim.peripherals.cortexm import nvic as N
+from metersim.peripherals.cortexm.mpu import R as RIGHT_R
+from metersim.peripherals.cortexm.mpu import W as RIGHT_W
 from metersim.units import PS_PER_S
 
 log = logging.getLogger("metersim.cpu")
@@ -99,6 +103,7 @@ class CortexM:
         self.fault: FirmwareFault | None = None  # set when the core stopped on a fault
         self.exceptions_taken = 0
         self._rd_masks = self.nat.batch_reader(_MASK_REGS)
+        self._rd_priv = self.nat.batch_reader([A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_CONTROL])
         self._rd_entry = self.nat.batch_reader(_ENTRY_REGS)
         self._wr_frame = self.nat.batch_writer(_FRAME_REGS)
         if self.has_fpu:
@@ -131,6 +136,8 @@ class CortexM:
         self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                          | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
         self.uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_prot)
+        self.mpu_guard = MpuGuard(self)
+        self.traps = Traps(self)
 
     # ================================================================ time
     def cycles_now(self) -> int:
@@ -258,6 +265,45 @@ class CortexM:
             return True
         return not (self.nat.rd(A.UC_ARM_REG_CONTROL) & 1)
 
+    def access_state(self) -> tuple[bool, bool]:
+        """(privileged, at a negative execution priority): what the MPU looks at. Negative
+        means HardFault or NMI active, or FAULTMASK set (ARMv7-M B1.5.4)."""
+        active = self.nvic.active
+        faultmask, control = self._rd_priv()
+        negative = bool(active[N.HARDFAULT] or active[N.NMI] or faultmask & 1)
+        return bool(self.ipsr) or not control & 1, negative
+
+    def read_code(self, addr: int, n: int) -> bytes | None:
+        try:
+            return bytes(self.uc.mem_read(addr & ~1, n))
+        except UcError:
+            return None
+
+    def mpu_changed(self, spans=None) -> None:
+        """The MPU's registers changed (the NVIC/SCB model calls this), within `spans`."""
+        if self.nvic is not None:
+            self.mpu_guard.update(spans)
+
+    def traps_changed(self) -> None:
+        """CCR's trap bits or CPACR changed (the NVIC/SCB model calls this)."""
+        self.traps.update()
+
+    def raise_usage_fault(self, ufsr_bits: int, pc: int) -> None:
+        self._fault(N.USAGEFAULT, ufsr_bits, return_pc=pc)
+
+    def count_executed(self, n: int) -> None:
+        """Instructions the engine executed itself, between slices."""
+        self.cycles += n
+        self.instructions += n
+
+    def run_one_instruction(self) -> None:
+        """Execute exactly the instruction at PC (between slices)."""
+        status = _uc_emu_start(self.nat.uch, self.nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 1)
+        if status:
+            self._on_stop_error(UcError(status))
+            return
+        self.count_executed(self._executed_in_slice())
+
     def _read32(self, addr: int) -> int | None:
         try:
             return struct.unpack("<I", self.uc.mem_read(addr, 4))[0]
@@ -354,6 +400,8 @@ class CortexM:
             err = e
         finally:
             done = self._executed_in_slice()
+            if self.mpu_guard.data_fault is not None or self.traps.align_fault is not None:
+                done -= 1   # stopped inside the faulting instruction: it did not complete
             self.in_slice = False
             clock.end_slice()
             self.cycles += done + self._stall
@@ -363,11 +411,25 @@ class CortexM:
         if err is not None:
             self._on_stop_error(err)
             return
+        if self.mpu_guard.data_fault is not None:
+            addr, is_write, pc = self.mpu_guard.data_fault
+            self.mpu_guard.data_fault = None
+            self._fault(N.MEMMANAGE, N.MMFSR_DACCVIOL | N.MMFSR_MMARVALID, return_pc=pc, mmfar=addr)
+            return
+        if self.traps.align_fault is not None:
+            _addr, pc = self.traps.align_fault
+            self.traps.align_fault = None
+            self.traps.undo_faulted_store()
+            self._fault(N.USAGEFAULT, N.UFSR_UNALIGNED, return_pc=pc)
+            return
         if self._mmio_fault is not None:
             addr, is_write, pc = self._mmio_fault
             self._mmio_fault = None
             self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
             return
+        if self.traps.armed and nat.executed <= nat._limit.value and \
+                self.traps.at_exit(nat.rd(A.UC_ARM_REG_PC)):
+            return  # stopped in front of a trap site (divide, FP): handled
         if done and nat.executed <= nat._limit.value:
             # unicorn returned without reaching the slice limit and without an error: the last
             # instruction was a WFI that halted the core. (A stop by the limit leaves the
@@ -415,6 +477,9 @@ class CortexM:
         elif code == UC_ERR_WRITE_PROT:
             self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc,
                         bfar=self._unmapped[0] if self._unmapped else 0)
+        elif code == UC_ERR_EXCEPTION and self.mpu_guard.fetch_denied:
+            self.mpu_guard.fetch_denied = False
+            self._fault(N.MEMMANAGE, N.MMFSR_IACCVIOL, return_pc=pc)
         elif code == UC_ERR_EXCEPTION:
             self._fault(N.USAGEFAULT, N.UFSR_INVSTATE, return_pc=pc)
         else:
@@ -435,6 +500,10 @@ class CortexM:
                         in_hook=True)
         elif intno == EXCP_INVSTATE:
             self._fault(N.USAGEFAULT, N.UFSR_INVSTATE, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
+                        in_hook=True)
+        elif intno == EXCP_DATA_ABORT:
+            # unicorn's only data abort on this core: LDREX/STREX at an unaligned address
+            self._fault(N.USAGEFAULT, N.UFSR_UNALIGNED, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
                         in_hook=True)
         elif intno == EXCP_BKPT:
             self.machine.on_breakpoint_instruction(self.nat.rd(A.UC_ARM_REG_PC))
@@ -522,7 +591,12 @@ class CortexM:
         if fpca:
             fp = self._rd_fp()
             frame += struct.pack("<18I", *fp, 0)
-        if not nat.mem_write(frame_sp, frame):
+        stacking_fault = 0
+        if self.mpu_guard.active:
+            stacking_fault = self._stack_with_mpu(frame_sp, frame, not thread or not control & 1)
+        if stacking_fault:
+            pass  # the MPU refused part of the frame: the entry goes on, MemManage follows
+        elif not nat.mem_write(frame_sp, frame):
             nv.cfsr |= N.BFSR_STKERR
             self._stop_with_fault(f"stacking for {N.exception_name(exc)} failed at SP 0x{frame_sp:08x}",
                                   return_pc)
@@ -552,7 +626,26 @@ class CortexM:
         if exc <= N.USAGEFAULT and self._is_dead_end(vector):
             self._stop_with_fault(f"unhandled {N.exception_name(exc)}", return_pc, entered=True)
             return False
+        if stacking_fault:
+            # A derived MemManage (ARMv7-M B1.5.14): taken at the handler's first instruction.
+            self._fault(N.MEMMANAGE, stacking_fault, return_pc=vector & ~1)
         return True
+
+    def _stack_with_mpu(self, frame_sp: int, frame: bytes, privileged: bool) -> int:
+        """Write an exception frame word by word where the MPU allows it; the MMFSR bit to
+        raise (MSTKERR, or MLSPERR for the FP part under lazy stacking), or 0 if all went in."""
+        bad = self.mpu_guard.frame_violations(frame_sp, len(frame), RIGHT_W, privileged,
+                                              self.access_state()[1])
+        if not bad:
+            return 0
+        for off in range(0, len(frame), 4):
+            if off not in bad:
+                self.nat.mem_write(frame_sp + off, frame[off:off + 4])
+        # metersim saves FP state eagerly; with lazy stacking (FPCCR.LSPEN) the hardware would
+        # write the FP part later and report that as MLSPERR.
+        if min(bad) >= 0x20 and self.nvic.fpccr & (1 << 30):
+            return N.MMFSR_MLSPERR
+        return N.MMFSR_MSTKERR
 
     def _vector(self, vtor: int, exc: int) -> int | None:
         """Vector of `exc`, read live at each entry; tables in read-only memory are cached."""
@@ -595,7 +688,10 @@ class CortexM:
         if self.ipsr == 0 or kind not in (0x1, 0x9, 0xD) or (exc_return & 0x10 == 0 and not self.has_fpu):
             self._fault(N.USAGEFAULT, N.UFSR_INVPC, return_pc=exc_return, in_hook=True)
             return
+        leaving_negative = self.ipsr in (N.HARDFAULT, N.NMI) or bool(self._rd_masks()[1])
         nv.complete(self.ipsr)
+        if leaving_negative and self.mpu_guard.active:
+            self.mpu_guard.flush()  # rights granted at a negative priority (HFNMIENA=0) end here
         # Tail-chain: a pending exception that would preempt the context we return to.
         if nv.pending_set:
             pm, fm, bp = self._rd_masks()
@@ -616,6 +712,14 @@ class CortexM:
         msp, psp, control = self._rd_return()
         sp = psp if use_psp else msp
         size = 0x68 if extended else 0x20
+        guard = self.mpu_guard
+        if guard.active:
+            if guard.frame_violations(sp, size, RIGHT_R, not to_thread or not control & 1,
+                                      self.access_state()[1]):
+                # The return is abandoned; the MemManage handler's frame returns to this
+                # EXC_RETURN, so the return is tried again once the handler has fixed things.
+                self._fault(N.MEMMANAGE, N.MMFSR_MUNSTKERR, return_pc=exc_return, in_hook=True)
+                return
         raw = self._frame_buf
         if not nat.mem_read_into(sp, raw, size):
             nv.cfsr |= N.BFSR_UNSTKERR

@@ -108,7 +108,11 @@ def build_fault_report(cpu, reason: str, fault_pc: int, entered: bool) -> str:
         where = f" ({m.name})" if m else " (nothing mapped there)"
         lines.append(f"BFAR   : 0x{nv.bfar:08x}{where}")
     if nv.cfsr & N.MMFSR_MMARVALID:
-        lines.append(f"MMFAR  : 0x{nv.mmfar:08x}")
+        lines.append(f"MMFAR  : 0x{nv.mmfar:08x}  {sym(nv.mmfar)}")
+    if nv.cfsr & 0xFF:  # a MemManage status: show the MPU the firmware had set up
+        mpu = nv.mpu
+        lines.append(f"MPU    : {'on' if mpu.enabled else 'off'}, CTRL 0x{mpu.ctrl:x}"
+                     + "".join(f"\n         {r}" for r in mpu.describe()))
     lines.append("regs   : " + " ".join(f"{k}=0x{v:08x}" for k, v in list(regs.items())[:7]))
     lines.append("         " + " ".join(f"{k}=0x{v:08x}" for k, v in list(regs.items())[7:]))
     lines.append("backtrace:")

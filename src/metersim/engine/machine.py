@@ -120,6 +120,7 @@ class Machine:
             self.sysbus.write_memory(seg.paddr, seg.data)
         self.firmware = fw
         self.cpu.add_unmask_hooks(find_unmask_sites(fw))
+        self.cpu.traps.scan(fw)
         if reset:
             self.finalize()
             self.reset_cpu_only()

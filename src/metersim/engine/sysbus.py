@@ -268,6 +268,38 @@ class SysBus:
             return
         self.write_memory(addr, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
 
+    def cpu_read(self, addr: int, size: int) -> int | None:
+        """A core access made on the core's behalf (the MPU's checked path): a model register,
+        or RAM/ROM bytes; None where nothing answers (a BusFault)."""
+        entry = self._pages.get(addr >> PAGE_SHIFT)
+        if entry is not None:
+            model, base = entry
+            return model.read(addr - base, size) & ((1 << (8 * size)) - 1)
+        r = self.region_at(addr)
+        if r is None or self._offset_in(r, addr) + size > r.size:
+            return None
+        off = self._offset_in(r, addr)
+        return int.from_bytes(bytes(r.buffer[off:off + size]), "little")
+
+    def cpu_write(self, addr: int, size: int, value: int) -> bool:
+        """A core store made on the core's behalf; False where it is a BusFault. Stores into
+        read-only memory go to the region's write handler (the flash controller), as the
+        core's own stores do."""
+        value &= (1 << (8 * size)) - 1
+        entry = self._pages.get(addr >> PAGE_SHIFT)
+        if entry is not None:
+            model, base = entry
+            model.write(addr - base, size, value)
+            return True
+        r = self.region_at(addr)
+        if r is None or self._offset_in(r, addr) + size > r.size:
+            return False
+        if not r.writable:
+            return r.write_handler is not None and bool(r.write_handler(addr, size, value))
+        # Through unicorn, so code translated from these bytes is invalidated.
+        self.uc.mem_write(addr, value.to_bytes(size, "little"))
+        return True
+
     def find_mapping(self, addr: int) -> Mapping | None:
         for m in self.mappings:
             if m.base <= addr < m.base + m.size:

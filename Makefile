@@ -7,7 +7,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi
 STAMP     := $(VENV)/.installed
 
-.PHONY: all setup toolchain venv firmware test demo bench clean
+.PHONY: all setup toolchain qemu venv firmware test demo bench clean
 
 all: firmware
 
@@ -22,6 +22,14 @@ toolchain:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); \
 	fi
 
+# QEMU from Debian: the behaviour cross-check of the engine tests and the CPU benchmark.
+qemu:
+	@if ! command -v qemu-system-arm >/dev/null 2>&1; then \
+	    echo "installing qemu-system-arm from Debian"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq qemu-system-arm; \
+	fi
+
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py src/metersim/engine/_mpu_fill.c
@@ -33,7 +41,7 @@ $(STAMP): pyproject.toml setup.py src/metersim/engine/_mpu_fill.c
 firmware: setup
 	$(MAKE) -C firmware --no-print-directory
 
-test: setup firmware
+test: setup qemu firmware
 	$(PY) -m pytest -q tests
 	@if ls robot/*.robot >/dev/null 2>&1; then \
 	    $(PY) -m robot --outputdir build/robot --loglevel INFO robot; fi
@@ -41,7 +49,7 @@ test: setup firmware
 demo: setup firmware
 	$(VENV)/bin/metersim demo
 
-bench: setup firmware
+bench: setup qemu firmware
 	$(VENV)/bin/metersim bench cpu
 	$(VENV)/bin/metersim bench idle
 

@@ -7,6 +7,9 @@
   "bench start" and "bench done" lines.
 - idle: a firmware sleeping in WFI with a 1 kHz SysTick for 60 virtual seconds: the cost of one
   wake-up (entry + handler + return + WFI) decides how long a day-long meter scenario takes.
+- mpu: two unprivileged threads yielding to each other (SVC + PendSV), 2000 switches with the
+  MPU off, then 2000 with it on and the process region reprogrammed at every switch, as an RTOS
+  with isolated processes does: the wall time of a switch in each phase and their ratio.
 """
 
 from __future__ import annotations
@@ -21,16 +24,17 @@ from pathlib import Path
 from metersim.engine.emulation import Emulation
 from metersim.engine.machine import Machine
 from metersim.errors import SetupError
-
-REPO = Path(__file__).resolve().parents[2]
-FW = REPO / "build" / "fw"
-
+from metersim.resources import find_firmware
 
 def _elf(target: str, name: str) -> Path:
-    path = FW / target / f"{name}.elf"
-    if not path.is_file():
-        raise SetupError(f"{path} is missing: run `make firmware` first")
-    return path
+    return find_firmware(target, name)
+
+
+def _shown(elf: Path) -> str:
+    try:
+        return str(elf.relative_to(Path.cwd()))
+    except ValueError:
+        return str(elf)
 
 
 def _checksum(text: str) -> str | None:
@@ -59,7 +63,7 @@ def bench_cpu(timeout_s: float = 120.0) -> dict:
     wall = wall1 - start.get("w0", wall0)
     result = {
         "benchmark": "cpu",
-        "elf": str(elf.relative_to(REPO)),
+        "elf": _shown(elf),
         "instructions": instructions,
         "metersim_wall_s": round(wall, 4),
         "metersim_mips": round(instructions / wall / 1e6, 1),
@@ -127,7 +131,50 @@ def bench_idle(virtual_s: int = 60) -> dict:
     }
 
 
-BENCHMARKS = {"cpu": bench_cpu, "idle": bench_idle}
+def bench_mpu(target: str = "f413rg") -> dict:
+    elf = _elf(target, "bench_mpu_switch")
+    emu = Emulation()
+    m = Machine.bare(emu, "f413", core="cortex-m4f")
+    m.load_elf(elf)
+    uart = m["usart1"]
+    marks: dict[str, tuple[float, int, int]] = {}
+
+    def on_byte(_b):
+        for phase in ("bench_mpu_switch", "phase off", "phase on"):
+            if phase not in marks and phase in uart.text:
+                cpu = m.cpu
+                marks[phase] = (time.perf_counter(), cpu.instructions + cpu.nat.executed,
+                                time.thread_time())
+
+    uart.on_byte.append(on_byte)
+    emu.run_until(lambda: "PASS" in uart.text or "FAIL" in uart.text, timeout="100s",
+                  what="'PASS' on USART1")
+    if "FAIL" in uart.text:
+        raise SetupError(f"bench_mpu_switch failed: {uart.text.strip().splitlines()[-1]}")
+    switches = int(re.search(r"phase off (\d+)", uart.text).group(1))
+    (w0, i0, c0), (w1, i1, c1), (w2, i2, c2) = (marks["bench_mpu_switch"], marks["phase off"],
+                                                 marks["phase on"])
+    off_us = (w1 - w0) / switches * 1e6
+    on_us = (w2 - w1) / switches * 1e6
+    # CPU time of this thread as well: on a loaded machine it is the steadier ratio
+    off_cpu_us = (c1 - c0) / switches * 1e6
+    on_cpu_us = (c2 - c1) / switches * 1e6
+    return {
+        "benchmark": "mpu",
+        "elf": _shown(elf),
+        "switches_per_phase": switches,
+        "instructions_per_switch_off": round((i1 - i0) / switches, 1),
+        "instructions_per_switch_on": round((i2 - i1) / switches, 1),
+        "wall_us_per_switch_off": round(off_us, 2),
+        "wall_us_per_switch_on": round(on_us, 2),
+        "on_over_off": round(on_us / off_us, 3),
+        "cpu_us_per_switch_off": round(off_cpu_us, 2),
+        "cpu_us_per_switch_on": round(on_cpu_us, 2),
+        "cpu_on_over_off": round(on_cpu_us / off_cpu_us, 3),
+    }
+
+
+BENCHMARKS = {"cpu": bench_cpu, "idle": bench_idle, "mpu": bench_mpu}
 
 
 def run(name: str) -> dict:

@@ -9,17 +9,13 @@ Each part ends with a summary: virtual time, wall time, instructions, MIPS per m
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from metersim.engine.emulation import Emulation
 from metersim.engine.platform_builder import create_machine
-from metersim.errors import SetupError
 from metersim.orchestration.uart_capture import capture_uart
+from metersim.resources import find_firmware, find_platform
 
-REPO = Path(__file__).resolve().parents[2]
-
-BOARDS = [("f413", "platforms/cpus/stm32f413.repl", "f413rg"),
-          ("f103", "platforms/cpus/stm32f103rb.repl", "f103rb")]
+BOARDS = [("f413", "stm32f413", "f413rg"), ("f103", "stm32f103rb", "f103rb")]
 COMMANDS = ["ps", "free", "date set 2026-11-20 08:00:00", "date", "uptime"]
 
 
@@ -27,10 +23,8 @@ def shell_demo(echo=print) -> Emulation:
     emu = Emulation()
     boards = []
     for name, platform, target in BOARDS:
-        elf = REPO / "build" / "fw" / target / "shell_demo.elf"
-        if not elf.is_file():
-            raise SetupError(f"{elf} is missing: run `make firmware` first")
-        m = create_machine(emu, REPO / platform, elf=elf, name=name)
+        elf = find_firmware(target, "shell_demo")
+        m = create_machine(emu, find_platform(platform), elf=elf, name=name)
         cap = capture_uart(m, "usart1", echo=lambda mach, line: echo(f"  [{mach}] {line}"))
         boards.append((m, cap))
 

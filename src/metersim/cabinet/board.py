@@ -23,15 +23,18 @@ from pathlib import Path
 from metersim.engine.platform_builder import create_machine, load_firmware
 from metersim.engine.repl import load_platform
 from metersim.errors import SetupError
+from metersim.resources import firmware_path, platforms_dir
 from metersim.orchestration.uart_capture import UartCapture, capture_uart
 from metersim.peripherals.base import Context
 from metersim.peripherals.rs485 import Rs485Bus
 from metersim.units import PS_PER_S
 
-REPO = Path(__file__).resolve().parents[3]
-BOARDS = {4: REPO / "platforms" / "boards" / "metering_controller.repl",
-          32: REPO / "platforms" / "boards" / "metering_controller_32.repl"}
-DEFAULT_ELF = REPO / "build" / "fw" / "f103rb" / "metering_controller.elf"
+BOARDS = {4: platforms_dir() / "boards" / "metering_controller.repl",
+          32: platforms_dir() / "boards" / "metering_controller_32.repl"}
+# The controller firmware, from the firmware search path (metersim.resources).
+DEFAULT_ELF = firmware_path("f103rb", "metering_controller")
+
+
 SUPPLY_NOMINAL_V = 3.3
 
 

@@ -52,9 +52,8 @@ import pytest
 
 from metersim.errors import SetupError
 from metersim.frontends.testers import UartTester, parse_level
+from metersim.resources import data_root, firmware_dirs
 
-#: The metersim checkout this module belongs to (platforms/ and build/fw/ live there).
-REPO = Path(__file__).resolve().parents[3]
 
 #: Build folder under build/fw for each platform name (see firmware/mk/targets.mk).
 PLATFORM_TARGETS = {"stm32f413": "f413rg", "stm32f413rg": "f413rg", "stm32f103": "f103rb",
@@ -138,7 +137,7 @@ def _settings(request) -> dict[str, Any]:
 
 
 def _roots(config) -> list[Path]:
-    roots = [Path(config.rootpath), Path.cwd(), REPO]
+    roots = [Path(config.rootpath), Path.cwd(), data_root()]
     return list(dict.fromkeys(r.resolve() for r in roots))
 
 
@@ -179,9 +178,13 @@ class FirmwareResolver:
     def __init__(self, config, default_target: str | None):
         self.config = config
         self.default_target = default_target
-        fw_dir = config.getini("metersim_firmware_dir") or "build/fw"
-        self.dirs = [r / fw_dir for r in _roots(config)] if not Path(fw_dir).is_absolute() \
-            else [Path(fw_dir)]
+        fw_dir = config.getini("metersim_firmware_dir")
+        if not fw_dir:        # the project's build/fw, then metersim's firmware search path
+            self.dirs = list(dict.fromkeys([r / "build" / "fw" for r in _roots(config)]
+                                           + firmware_dirs()))
+        else:
+            self.dirs = [r / fw_dir for r in _roots(config)] if not Path(fw_dir).is_absolute() \
+                else [Path(fw_dir)]
 
     def __call__(self, *parts: str) -> Path:
         if len(parts) == 2:

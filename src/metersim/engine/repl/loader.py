@@ -36,12 +36,10 @@ BUILTIN_NAMES = ("sysbus",)
 
 
 def default_search_paths() -> list[Path]:
-    """The current directory, then the metersim checkout (when running from one)."""
-    paths = [Path.cwd()]
-    root = Path(__file__).resolve().parents[4]
-    if (root / "platforms").is_dir() and root not in paths:
-        paths.append(root)
-    return paths
+    """The current directory, then the folder holding metersim's own `platforms/`."""
+    from metersim.resources import search_roots
+
+    return search_roots()
 
 
 def _display(path: Path) -> str:

@@ -7,11 +7,11 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi
 STAMP     := $(VENV)/.installed
 
-.PHONY: all setup toolchain venv firmware test demo bench clean
+.PHONY: all setup toolchain tshark venv firmware test demo bench clean
 
 all: firmware
 
-setup: toolchain venv
+setup: toolchain tshark venv
 
 # ARM toolchain and newlib from Debian, only when missing.
 toolchain:
@@ -20,6 +20,16 @@ toolchain:
 	    echo "installing $(APT_PKGS) from Debian"; \
 	    $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); \
+	fi
+
+# tshark from Debian, only when missing: tests check that Wireshark decodes metersim's Modbus pcaps.
+tshark:
+	@if ! command -v tshark >/dev/null 2>&1; then \
+	    echo "installing tshark from Debian"; \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | \
+	        $(SUDO) debconf-set-selections; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tshark; \
 	fi
 
 venv: $(STAMP)

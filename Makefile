@@ -7,11 +7,11 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi
 STAMP     := $(VENV)/.installed
 
-.PHONY: all setup toolchain qemu venv firmware test demo bench clean
+.PHONY: all setup toolchain tshark qemu venv firmware test demo bench clean
 
 all: firmware
 
-setup: toolchain venv
+setup: toolchain tshark qemu venv
 
 # ARM toolchain and newlib from Debian, only when missing.
 toolchain:
@@ -22,12 +22,23 @@ toolchain:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); \
 	fi
 
-# QEMU from Debian: the behaviour cross-check of the engine tests and the CPU benchmark.
+# QEMU from Debian, only when missing: the behaviour cross-check of the engine tests and the
+# CPU benchmark.
 qemu:
 	@if ! command -v qemu-system-arm >/dev/null 2>&1; then \
 	    echo "installing qemu-system-arm from Debian"; \
 	    $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq qemu-system-arm; \
+	fi
+
+# tshark from Debian, only when missing: tests check that Wireshark decodes metersim's Modbus pcaps.
+tshark:
+	@if ! command -v tshark >/dev/null 2>&1; then \
+	    echo "installing tshark from Debian"; \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | \
+	        $(SUDO) debconf-set-selections; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tshark; \
 	fi
 
 venv: $(STAMP)
@@ -41,7 +52,7 @@ $(STAMP): pyproject.toml setup.py src/metersim/engine/_mpu_fill.c
 firmware: setup
 	$(MAKE) -C firmware --no-print-directory
 
-test: setup qemu firmware
+test: setup firmware
 	$(PY) -m pytest -q tests
 	@if ls robot/*.robot >/dev/null 2>&1; then \
 	    $(PY) -m robot --outputdir build/robot --loglevel INFO robot; fi
@@ -49,7 +60,7 @@ test: setup qemu firmware
 demo: setup firmware
 	$(VENV)/bin/metersim demo
 
-bench: setup qemu firmware
+bench: setup firmware
 	$(VENV)/bin/metersim bench cpu
 	$(VENV)/bin/metersim bench idle
 

@@ -159,7 +159,28 @@ def trace_firmware(elf: str, platform: str | None = None, duration: str = "1s",
     finally:
         for w in writers:
             w.close()
+    if pcap and protocol == "modbus":
+        _check_modbus_heard(writers[0], uart_name, duration)
     return emu
+
+
+def _check_modbus_heard(cap, uart_name: str, duration: str) -> None:
+    """`trace` runs the firmware alone: no Modbus master polls it, so a slave stays silent.
+    Say so instead of leaving an empty pcap."""
+    from metersim.traces import TraceError
+
+    if cap.valid:
+        return
+    seen = ("no character at all" if not cap.frames else
+            f"{len(cap.frames)} burst(s) of bytes, none a valid Modbus RTU frame")
+    raise TraceError(
+        f"--protocol modbus: expected Modbus RTU frames on {uart_name} and saw {seen} in "
+        f"{duration} of virtual time, so {cap.path} holds no Modbus record. `metersim trace` "
+        f"runs the firmware with no Modbus master on the line, and a slave (such as the "
+        f"metering controller) only answers when polled: poll it from Python with "
+        f"metersim.cabinet.modbus_master.ModbusMaster and record the bus with "
+        f"metersim.traces.capture_rs485_pcap, or trace a UART on which the firmware itself "
+        f"sends Modbus requests (--uart).")
 
 
 def _cmd_trace(args) -> int:

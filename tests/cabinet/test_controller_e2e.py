@@ -7,8 +7,9 @@ import re
 import pytest
 
 from metersim.cabinet.checks import check_energies, reference_energy_Wh
-from metersim.cabinet.modbus_master import (ROOM_INPUT_BASE, ROOM_STRIDE, ModbusException, adu,
-                                             u32)
+from metersim.protocols.modbus.errors import ModbusException
+from metersim.protocols.modbus.framer import encode_adu as adu
+from metersim.protocols.modbus.registers import ROOM_MEASUREMENTS
 from metersim.cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms, run_hours, standard_rooms
 from metersim.orchestration.appliances import Motor, ResistiveHeater, SwitchModeSupply
 from metersim.orchestration.load_profile import HarmonicProfile
@@ -30,8 +31,9 @@ def test_four_rooms_energy_agrees_with_the_reference(controller, pymodbus_read):
     board, master = controller()
     boot(board, master, standard_rooms(4, hours=HOURS))
     run_hours(board, HOURS)
-    regs = pymodbus_read(board, [(ROOM_INPUT_BASE + ROOM_STRIDE * r + 8, 2) for r in range(4)])
-    measured = {r: u32(rr) for r, rr in enumerate(regs)}
+    energy = ROOM_MEASUREMENTS.field("energy_Wh")
+    regs = pymodbus_read(board, [(ROOM_MEASUREMENTS.address(r, "energy_Wh"), 2) for r in range(4)])
+    measured = {r: energy.decode(rr) for r, rr in enumerate(regs)}
     # 0.2 % of the reference, plus 2 Wh: whole-Wh registers and the second not read yet
     rows = check_energies(board, measured, rel=0.002, abs_Wh=2.0)
     assert all(r.reference_Wh > 50 * HOURS for r in rows)  # every room really drew energy
@@ -100,6 +102,7 @@ def test_malformed_frames_get_the_standard_replies_and_never_stop_the_slave(cont
     assert master.raw(adu(0, bytes([4, 0, 0, 0, 1]))) == []            # broadcast read: no reply
     cases = {bytes([3, 0, 0, 0]): 3,                                    # PDU too short
              bytes([0x41, 0, 0]): 1,                                    # unknown function
+             bytes([0x11]): 1, bytes([0x2B, 0x0E, 1, 0]): 1,            # report ID, device ID: not served
              bytes([4, 0x50, 0, 0, 1]): 2,                              # no such register
              bytes([3, 0, 0, 0, 0]): 3, bytes([3, 0, 0, 0, 126]): 3,    # quantity out of range
              bytes([16, 0, 8, 0, 1, 4, 0, 1, 0, 2]): 3}                 # byte count != 2 x quantity
@@ -138,7 +141,7 @@ def test_frames_are_delimited_by_the_silent_interval_at_any_tick_phase(controlle
     board.emu.run_for("1.5s")
     request = adu(1, bytes([4, 0, 0, 0, 1]))
     fragment = bytes([0x01, 0x04, 0x00])
-    t35, t15, char = master.t35_ps, master.t15_ps, master.char_ps
+    t35, t15, char = master.timing.t35_ps, master.timing.t15_ps, master.timing.char_ps
     replies = {}
     for case, parts, silences in [
             ("fragment, then t3.5, then a request", [fragment, request], [t35]),
@@ -154,6 +157,6 @@ def test_frames_are_delimited_by_the_silent_interval_at_any_tick_phase(controlle
                        "fragment, then 2.5 characters, then a request": [0] * 8,
                        "request with 1 character inside": [1] * 8,
                        "request with 2.5 characters inside": [0] * 8}
-    assert master.t15_ps < 5 * char // 2 < t35 and t15 > char
+    assert t15 < 5 * char // 2 < t35 and t15 > char
     # every fragment and every broken or merged request was counted as a bus error
     assert master.device_info()["crc_errors"] == 8 + 8 + 8

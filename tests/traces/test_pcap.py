@@ -1,9 +1,6 @@
 """pcap traces: file format, Modbus RTU framing by the t3.5 silence, tshark decoding, UART text."""
 
-import os
-import shutil
 import struct
-import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -15,14 +12,16 @@ from metersim.peripherals.console_uart import ConsoleUART
 from metersim.peripherals.rs485 import Rs485Bus
 from metersim.peripherals.stm32 import usart as u
 from metersim.traces.errors import TraceError
+from metersim.protocols.modbus.framer import encode_adu
 from metersim.traces.pcap import (
     LINKTYPE_RAW, LINKTYPE_USER0, LINKTYPE_USER1, PcapWriter, capture_rs485_pcap,
-    capture_uart_pcap, crc16_modbus, guess_is_request, read_pcap, rtu_adu, silent_interval_ps,
+    capture_uart_pcap, read_pcap,
 )
 from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from tests.traces.modbus_decode import tshark_fields, udp_records
 
-REQUEST = rtu_adu(bytes([5, 3, 0x00, 0x10, 0x00, 0x02]))          # read 2 holding regs at 16
-RESPONSE = rtu_adu(bytes([5, 3, 4, 0x12, 0x34, 0x56, 0x78]))
+REQUEST = encode_adu(5, bytes([3, 0x00, 0x10, 0x00, 0x02]))        # read 2 holding regs at 16
+RESPONSE = encode_adu(5, bytes([3, 4, 0x12, 0x34, 0x56, 0x78]))
 CHAR_8E1_9600_PS = 11 * PS_PER_S // 9600
 
 
@@ -37,7 +36,7 @@ def modbus_exchange(tmp_path, gap_ps=5 * PS_PER_MS, corrupt_extra=False):
     slave.send(RESPONSE, at_ps=end + gap_ps)
     ctx.clock.run_for(100 * PS_PER_MS)
     if corrupt_extra:
-        bad = bytearray(rtu_adu(bytes([5, 6, 0, 1, 0, 3])))
+        bad = bytearray(encode_adu(5, bytes([6, 0, 1, 0, 3])))
         bad[-1] ^= 0x01
         master.send(bytes(bad))
         ctx.clock.run_for(100 * PS_PER_MS)
@@ -74,12 +73,6 @@ def test_writer_refuses_records_after_close_and_negative_times(tmp_path):
         PcapWriter(tmp_path / "no" / "such" / "dir.pcap", LINKTYPE_USER0)
 
 
-def test_crc_matches_the_reference_example():
-    # protocols-and-chips.md §2.1: 01 03 00 00 00 01 84 0A
-    assert rtu_adu(bytes.fromhex("010300000001")) == bytes.fromhex("01030000000184 0A".replace(" ", ""))
-    assert crc16_modbus(bytes.fromhex("010300000001")) == 0x0A84
-
-
 # ------------------------------------------------------------------ RTU framing
 def test_request_and_reply_become_two_modbus_udp_datagrams_at_their_start_times(tmp_path):
     bus, cap = modbus_exchange(tmp_path)
@@ -113,11 +106,6 @@ def test_a_reply_sooner_than_t35_merges_with_the_query_into_one_invalid_frame(tm
     assert recs[0].data[9] == 253                   # kept as raw bytes, not mis-decoded
 
 
-def test_silent_interval_is_three_and_a_half_characters_or_fixed_above_19200():
-    assert silent_interval_ps(CHAR_8E1_9600_PS, 9600) == (7 * CHAR_8E1_9600_PS + 1) // 2
-    assert silent_interval_ps(11 * PS_PER_S // 115200, 115200) == 1750 * PS_PER_US
-
-
 def test_bad_crc_frame_stays_out_of_the_modbus_decode(tmp_path):
     _, cap = modbus_exchange(tmp_path, corrupt_extra=True)
     assert (cap.valid, cap.invalid) == (2, 1)
@@ -127,62 +115,31 @@ def test_bad_crc_frame_stays_out_of_the_modbus_decode(tmp_path):
     assert len(raw) == 3 and raw[2].data[:2] == bytes([5, 6])
 
 
-def test_request_guess_from_function_code_layouts():
-    assert guess_is_request(REQUEST)
-    assert not guess_is_request(RESPONSE)
-    write_multi = rtu_adu(bytes([1, 16, 0, 1, 0, 2, 4, 0, 10, 0, 20]))
-    assert guess_is_request(write_multi)
-    assert not guess_is_request(rtu_adu(bytes([1, 16, 0, 1, 0, 2])))
-    assert not guess_is_request(rtu_adu(bytes([1, 0x83, 2])))          # exception reply
-    echo = rtu_adu(bytes([1, 6, 0, 1, 0, 3]))
-    assert guess_is_request(echo) and not guess_is_request(echo, (echo, True))
-
-
-# ------------------------------------------------------------------ tshark
-def _ensure_tshark() -> str:
-    path = shutil.which("tshark")
-    if path:
-        return path
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        subprocess.run(sudo + ["debconf-set-selections"], check=True, env=env, timeout=60,
-                       input=b"wireshark-common wireshark-common/install-setuid boolean false\n")
-        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "tshark"], check=True, env=env,
-                       timeout=900)
-    except (OSError, subprocess.SubprocessError) as e:
-        pytest.fail(f"tshark is needed to check that Wireshark decodes the Modbus pcap and it "
-                    f"could not be installed from Debian (apt-get install tshark): {e}")
-    path = shutil.which("tshark")
-    if not path:
-        pytest.fail("apt-get install tshark finished but there is still no tshark on PATH")
-    return path
-
-
-def _tshark_fields(tshark, pcap, fields):
-    # An empty HOME/XDG dir: no personal Wireshark preferences can help the decode.
-    home = pcap.parent / "home"
-    home.mkdir(exist_ok=True)
-    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home))
-    cmd = [tshark, "-n", "-r", str(pcap), "-T", "fields", "-E", "separator=|"]
-    for f in fields:
-        cmd += ["-e", f]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 0, out.stderr
-    return [line.split("|") for line in out.stdout.splitlines()]
-
-
-def test_tshark_decodes_the_modbus_exchange_without_any_setup(tmp_path):
-    tshark = _ensure_tshark()
+# ------------------------------------------------------------------ decoding it back
+def test_the_exchange_decodes_as_modbus_udp_and_in_tshark_without_any_setup(tmp_path):
     modbus_exchange(tmp_path, corrupt_extra=True)
-    rows = _tshark_fields(tshark, tmp_path / "modbus.pcap",
-                          ["frame.number", "mbtcp.trans_id", "mbtcp.unit_id", "modbus.func_code",
-                           "modbus.reference_num", "modbus.word_cnt", "modbus.request_frame",
-                           "modbus.regval_uint16"])
-    assert rows[0] == ["1", "1", "5", "3", "16", "2", "", ""]              # query
-    assert rows[1] == ["2", "1", "5", "3", "", "", "1", "4660,22136"]     # its response
-    assert rows[2][1:] == [""] * 7                                        # bad CRC: no Modbus
+    recs = udp_records(tmp_path / "modbus.pcap")
+    assert recs[0] == (1, 5, 49502, 502, 1, 5, REQUEST[1:-2])               # query
+    assert recs[1] == (5, 1, 502, 49502, 1, 5, RESPONSE[1:-2])              # its response
+    assert recs[2] is None                                                  # bad CRC: raw bytes
+    rows = tshark_fields(tmp_path / "modbus.pcap",
+                         ["frame.number", "mbtcp.trans_id", "mbtcp.unit_id", "modbus.func_code",
+                          "modbus.reference_num", "modbus.word_cnt", "modbus.request_frame",
+                          "modbus.regval_uint16"])
+    if rows is not None:                                                    # tshark installed
+        assert rows[0] == ["1", "1", "5", "3", "16", "2", "", ""]
+        assert rows[1] == ["2", "1", "5", "3", "", "", "1", "4660,22136"]
+        assert rows[2][1:] == [""] * 7
+
+
+def test_the_text_listing_names_each_frame_with_its_direction(tmp_path):
+    modbus_exchange(tmp_path, corrupt_extra=True)
+    lines = (tmp_path / "modbus.txt").read_text().splitlines()[1:]
+    assert [ln.split()[2] for ln in lines] == ["master->slave", "slave", "master->slave"]
+    assert "master->slave 5" in lines[0] and "read holding registers 0x0010 x2" in lines[0]
+    assert "slave 5->master" in lines[1] and "2 registers" in lines[1]
+    assert lines[2].endswith("not a Modbus frame (bad CRC)")
+    assert lines[0].startswith("0.000000000 s")
 
 
 # ------------------------------------------------------------------ UARTs
@@ -210,7 +167,7 @@ def test_stm32_usart_modbus_slave_replies_framed_from_its_own_baud_timing(tmp_pa
     clock.run_for(5 * PS_PER_MS)
     cap = capture_uart_pcap(dev, tmp_path / "slave.pcap", protocol="modbus", role="slave")
     t_first = []
-    for reply in (RESPONSE, rtu_adu(bytes([5, 0x83, 2]))):
+    for reply in (RESPONSE, encode_adu(5, bytes([0x83, 2]))):
         clock.run_for(10 * PS_PER_MS)
         for i, b in enumerate(reply):
             while not dev.read(u.SR, 4) & u.TXE:
@@ -220,7 +177,7 @@ def test_stm32_usart_modbus_slave_replies_framed_from_its_own_baud_timing(tmp_pa
             dev.write(u.DR, 4, b)
     clock.run_for(10 * PS_PER_MS)
     cap.close()
-    assert [c.data for c in cap.frames] == [RESPONSE, rtu_adu(bytes([5, 0x83, 2]))]
+    assert [c.data for c in cap.frames] == [RESPONSE, encode_adu(5, bytes([0x83, 2]))]
     _, recs = read_pcap(tmp_path / "slave.pcap")
     assert [r.time_ns for r in recs] == [t // 1000 for t in t_first]
     assert all(struct.unpack("!H", r.data[20:22])[0] == 502 for r in recs)   # from the slave
@@ -255,3 +212,24 @@ def test_a_noise_burst_on_the_reply_marks_it_invalid_and_keeps_the_line_bytes(tm
     assert raw[1].data == line_bytes                  # what receivers read, damage included
     _, recs = read_pcap(tmp_path / "noisy.pcap")
     assert recs[1].data[9] == 253 and recs[1].data[12:16] == bytes([10, 0, 1, 254])
+
+
+def test_a_raw_bus_capture_keeps_one_record_per_driver_burst(tmp_path):
+    # DL/T645-style traffic: no Modbus framing; a quick reply still gets its own record
+    ctx = Context.standalone("bus")
+    bus = Rs485Bus(ctx)
+    master = bus.attach_host("master", 2400, parity="E")
+    meter = bus.attach_host("meter", 2400, parity="E")
+    cap = capture_rs485_pcap(bus, tmp_path / "raw.pcap", protocol="raw")
+    end = master.send(b"\xfe\xfe\x68\x01\x16")
+    meter.send(b"\x68\x02\x16", at_ps=end + 2 * PS_PER_MS)      # under one character at 2400
+    ctx.clock.run_for(100 * PS_PER_MS)
+    master.send(b"\x68\x03")
+    ctx.clock.run_for(100 * PS_PER_MS)
+    master.send(b"\x16")                                         # 100 ms later: a new burst
+    ctx.clock.run_for(100 * PS_PER_MS)
+    cap.close()
+    link, recs = read_pcap(tmp_path / "raw.pcap")
+    assert link == LINKTYPE_USER0
+    assert [r.data for r in recs] == [b"\xfe\xfe\x68\x01\x16", b"\x68\x02\x16", b"\x68\x03", b"\x16"]
+    assert [c.driver for c in cap.chunks] == ["master", "meter", "master", "master"]

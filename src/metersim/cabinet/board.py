@@ -27,7 +27,6 @@ from metersim.resources import firmware_path, platforms_dir
 from metersim.orchestration.uart_capture import UartCapture, capture_uart
 from metersim.peripherals.base import Context
 from metersim.peripherals.rs485 import Rs485Bus
-from metersim.units import PS_PER_S
 
 BOARDS = {4: platforms_dir() / "boards" / "metering_controller.repl",
           32: platforms_dir() / "boards" / "metering_controller_32.repl"}
@@ -184,7 +183,3 @@ def build_controller(emu, channels: int = 4, elf: str | os.PathLike | None = Non
         board.load_firmware(elf)
     return board
 
-
-def char_time_ps(baud: float, bits: int = 10) -> int:
-    """One character on the line (8N1 = 10 bits)."""
-    return round(bits * PS_PER_S / baud)

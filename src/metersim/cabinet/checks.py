@@ -18,8 +18,8 @@ import struct
 from dataclasses import dataclass
 
 from metersim.cabinet.board import CabinetError, Controller, SUPPLY_NOMINAL_V
-from metersim.cabinet.modbus_master import crc16
 from metersim.errors import CheckFailed
+from metersim.protocols.modbus.framer import crc_ok
 from metersim.units import PS_PER_MS, PS_PER_S
 
 # ---- reference energy -------------------------------------------------------------------------
@@ -159,10 +159,6 @@ EVENT_TYPES = {1: "trip", 2: "alarm1", 3: "alarm2", 4: "top-up", 5: "power-failu
                6: "clock-change", 7: "illegal-load", 8: "reclose", 9: "lock-out-reset"}
 
 
-def _valid(rec: bytes) -> bool:
-    return len(rec) >= 4 and crc16(rec[:-2]) == int.from_bytes(rec[-2:], "little")
-
-
 @dataclass(frozen=True)
 class Totals:
     """A live-totals or daily-freeze record."""
@@ -214,7 +210,7 @@ def _ring(image: bytes, base: int, slots: int, stride: int, length: int) -> list
     out = []
     for k in range(slots):
         rec = image[base + k * stride: base + k * stride + length]
-        if _valid(rec):
+        if crc_ok(rec):
             seq = int.from_bytes(rec[0:4], "little")
             if seq >= 1 and (seq - 1) % slots == k:
                 out.append((seq, rec))
@@ -249,7 +245,7 @@ def parse_eeprom(image: bytes) -> EepromRecords:
     if len(image) < 0x8000:
         raise CabinetError(f"EEPROM image has {len(image)} bytes, expected 32768 (AT24C256)")
     hdr = image[HEADER:HEADER + 14]
-    header_ok = hdr[:4] == MAGIC and _valid(hdr)
+    header_ok = hdr[:4] == MAGIC and crc_ok(hdr)
     rooms = hdr[6] if header_ok else 0
     live = [_totals(r, True) for _, r in _ring(image, LIVE_BASE, LIVE_SLOTS, LIVE_STRIDE, 18 + 8 * rooms)] if rooms else []
     freezes = [_totals(r, False) for _, r in _ring(image, DAY_BASE, DAY_SLOTS, DAY_STRIDE, 14 + 8 * rooms)] if rooms else []
@@ -263,7 +259,7 @@ def parse_eeprom(image: bytes) -> EepromRecords:
         best = None
         for off in (0, ROOM_SIZE):
             rec = image[ROOM_BASE + ROOM_STRIDE * r + off: ROOM_BASE + ROOM_STRIDE * r + off + ROOM_SIZE]
-            if _valid(rec):
+            if crc_ok(rec):
                 fields = dict(zip(names, struct.unpack_from(fmt, rec, 0)))
                 if best is None or fields["seq"] > best["seq"]:
                     best = fields

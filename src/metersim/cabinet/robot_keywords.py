@@ -46,8 +46,10 @@ from robot.libraries.BuiltIn import BuiltIn
 
 from metersim.cabinet.board import DEFAULT_ELF, build_controller
 from metersim.cabinet.checks import check_energies, power_cut
-from metersim.cabinet.modbus_master import (EXCEPTION_NAMES, STATUS_BITS, TRIP_REASONS, ModbusError,
-                                             ModbusException, ModbusMaster, crc16)
+from metersim.cabinet.modbus_master import ModbusMaster
+from metersim.protocols.modbus.errors import EXCEPTION_NAMES, ModbusError, ModbusException
+from metersim.protocols.modbus.framer import crc16
+from metersim.protocols.modbus.registers import STATUS_BITS, TRIP_REASONS
 from metersim.cabinet.scenario import RoomLoad, attach_rooms
 from metersim.errors import CheckFailed, SetupError
 from metersim.orchestration.appliances import Motor, ResistiveHeater, SwitchModeSupply

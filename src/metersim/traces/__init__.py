@@ -1,8 +1,9 @@
 """Traces and pictures of a run: pcap files of bus traffic, VCD waveforms, plots, run summaries.
 
 - `pcap`: UART / RS-485 traffic with virtual nanosecond timestamps; Modbus RTU framed by the
-  t3.5 silence and written as Modbus/UDP so Wireshark decodes it with no set-up (plus the raw
-  RTU bytes in a DLT_USER0 file); console text per line with DLT_USER1.
+  t3.5 silence (the master's own splitter, metersim.protocols.modbus.framer) and written as
+  Modbus/UDP so Wireshark decodes it with no set-up (plus the raw RTU bytes in a DLT_USER0
+  file and a text listing with each frame's direction); console text per line with DLT_USER1.
 - `vcd`: GPIO pins, IRQ / CF / ZX lines, relay contacts, SPI bytes, UART characters (pyvcd).
 - `plots`: injected waveforms, power per channel, measured energy vs the exact reference.
 - `summary`: virtual / wall time, speed, instructions and MIPS per machine, checks.

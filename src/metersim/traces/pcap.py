@@ -4,19 +4,18 @@ File format: classic libpcap with nanosecond timestamps (magic 0xa1b23c4d, versi
 record's timestamp is the virtual start time of its first character (start bit), counted from
 virtual time 0 (plus `epoch_s`, default 0, i.e. 1970-01-01 in Wireshark's absolute view).
 
-Modbus RTU (reference/protocols-and-chips.md §2.1): bytes are grouped into ADUs by the silent
-interval: a gap of at least 3.5 character times between the end of one character and the start
-of the next ends a frame (fixed 1.75 ms above 19200 bit/s). The character time is that of the
-character actually sent (its start, data, parity and stop bits at its baud). A frame is valid
-when it has at least 4 bytes and its CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF, low byte
-first) checks. Gaps between 1.5 and 3.5 character times inside a frame (invalid per the spec) are
-not flagged.
+Modbus RTU: bytes are cut into frames by `metersim.protocols.modbus.framer.RtuSplitter`, the
+same splitter the Modbus master receives with: a silence of at least t3.5 between the end of
+one character and the start of the next ends a frame, a silence over t1.5 inside one makes it
+invalid; t1.5/t3.5 come from the character time of the characters actually sent (their start,
+data, parity and stop bits at their baud; fixed 750 us / 1.75 ms above 19200 bit/s). A frame
+is valid when it is undamaged, 4..256 bytes and its CRC-16/MODBUS checks.
 
 Why Modbus/UDP: Debian's Wireshark 4.0 registers its Modbus RTU dissector (`mbrtu`) on no link
 type and no port by default (`tshark -G decodes` lists only `tcp.port 502 -> mbtcp`, `udp.port 502
 -> mbudp`, `tls.port 802 -> mbtcp`; `mbrtu` is "decode as" only, also for `rtacser.data`), so a
 raw RTU capture needs a preference or a `-d` option before it decodes. Modbus/TCP (MBAP header +
-PDU) on port 502 decodes with no set-up at all. So `ModbusPcap` writes two files:
+PDU) on port 502 decodes with no set-up at all. So `ModbusPcap` writes three files:
 
 - the main file, `LINKTYPE_RAW` (101, bare IPv4): every valid RTU ADU becomes one IPv4/UDP
   datagram carrying MBAP + PDU: transaction id counting up per request (a response carries the
@@ -29,10 +28,14 @@ PDU) on port 502 decodes with no set-up at all. So `ModbusPcap` writes two files
 - the companion `<stem>.rtu.pcap`, `LINKTYPE_USER0` (147): the raw RTU bytes of every frame as
   they were on the line, CRC and damage included (Wireshark decodes them as Modbus RTU once
   DLT_USER 147 is mapped to `mbrtu` in its preferences).
+- the companion `<stem>.txt`: one line per frame with its virtual time, its direction
+  (`master->slave 1`, `slave 1->master`), its bytes and what it is (`read input registers
+  0x1000 x16`, `not a Modbus frame (bad CRC)`).
 
 Which frames are requests: on an RS-485 bus, the frames driven by the master node (`master=`, by
 default the driver of the first valid ADU); on a UART, `role="master"` / `"slave"`, or a guess
-from the frame layout of the common function codes when not given.
+from the frame layout of the common function codes when not given
+(`metersim.protocols.modbus.pdu.looks_like_request`).
 
 Other traffic (console text, DL/T645 or unknown protocols) goes to a single file of raw bytes
 with a DLT_USER link type (`LINKTYPE_USER1`, 148, for UART text; `LINKTYPE_USER0` for raw bus
@@ -52,10 +55,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
+from metersim.protocols.modbus.framer import RtuFrame, RtuSplitter
+from metersim.protocols.modbus.pdu import describe, looks_like_request
+from metersim.protocols.modbus.transport import Char, char_time_ps
 from metersim.traces.errors import TraceError
-from metersim.units import PS_PER_MS, PS_PER_NS, PS_PER_S
+from metersim.units import PS_PER_NS, PS_PER_S
 
 PCAP_MAGIC_NS = 0xA1B23C4D
 LINKTYPE_RAW = 101        # bare IPv4/IPv6 packets
@@ -67,8 +73,6 @@ MASTER_PORT = 49502
 MODBUS_PORT = 502
 IP_PROTO_UDP = 17
 IP_PROTO_EXPERIMENTAL = 253
-
-FIXED_T35_PS = 1_750 * PS_PER_MS // 1000     # 1.75 ms above 19200 bit/s
 
 
 # ------------------------------------------------------------------ pcap files
@@ -152,33 +156,7 @@ def read_pcap(path: str | Path) -> tuple[int, list[PcapRecord]]:
     return linktype, out
 
 
-# ------------------------------------------------------------------ Modbus RTU framing
-def crc16_modbus(data: bytes) -> int:
-    """CRC-16/MODBUS: reflected polynomial 0xA001, initial value 0xFFFF."""
-    crc = 0xFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
-
-
-def rtu_adu(pdu_with_address: bytes) -> bytes:
-    """Append the CRC (low byte first) to `address + function + data`."""
-    return bytes(pdu_with_address) + crc16_modbus(pdu_with_address).to_bytes(2, "little")
-
-
-def rtu_crc_ok(adu: bytes) -> bool:
-    return len(adu) >= 4 and crc16_modbus(adu[:-2]) == int.from_bytes(adu[-2:], "little")
-
-
-def silent_interval_ps(char_ps: int, baud: float) -> int:
-    """t3.5: 3.5 character times, fixed 1.75 ms above 19200 bit/s."""
-    if baud > 19200:
-        return FIXED_T35_PS
-    return (7 * int(char_ps) + 1) // 2
-
-
+# ------------------------------------------------------------------ chunks of text and raw bytes
 @dataclass
 class Chunk:
     """A run of characters from one driver with no long gap: a frame, a line or a burst."""
@@ -191,14 +169,12 @@ class Chunk:
 
 
 class _Grouper:
-    """Groups characters into chunks: a gap >= `gap_ps(char)` starts a new one (as a receiver
-    on the line sees it, whoever drives: a reply sent too soon merges with the query, and the
-    chunk's driver reads "a+b"); `split_after` (e.g. b'\\n') ends one after that byte."""
+    """Groups characters into chunks: a silence of `idle_chars` character times, a change of
+    driver, or a byte in `split_after` (e.g. b'\\n', after it) ends one."""
 
-    def __init__(self, emit: Callable[[Chunk], None], gap_ps: Callable[[int, float], int],
-                 split_after: bytes = b""):
+    def __init__(self, emit: Callable[[Chunk], None], idle_chars: float, split_after: bytes = b""):
         self._emit = emit
-        self._gap_ps = gap_ps
+        self._idle_chars = idle_chars
         self._split_after = split_after
         self._buf = bytearray()
         self._start = self._end = 0
@@ -208,16 +184,14 @@ class _Grouper:
 
     def feed(self, value: int, start_ps: int, end_ps: int, baud: float, driver: str = "",
              corrupted: bool = False) -> None:
-        if self._buf and start_ps - self._end >= self._limit:
+        if self._buf and (start_ps - self._end >= self._limit or driver != self._driver):
             self.flush()
         if not self._buf:
             self._start, self._driver, self._bad = start_ps, driver, False
-        elif driver not in self._driver.split("+"):
-            self._driver += "+" + driver
         self._buf.append(value & 0xFF)
-        self._end = max(self._end, end_ps) if len(self._buf) > 1 else end_ps
+        self._end = end_ps
         self._bad |= bool(corrupted)
-        self._limit = self._gap_ps(end_ps - start_ps, baud)
+        self._limit = round(self._idle_chars * (end_ps - start_ps))
         if self._split_after and (value & 0xFF) in self._split_after:
             self.flush()
 
@@ -228,33 +202,7 @@ class _Grouper:
             self._emit(chunk)
 
 
-# ------------------------------------------------------------------ request / response guess
-def guess_is_request(adu: bytes, previous: tuple[bytes, bool] | None = None) -> bool:
-    """Is this valid RTU ADU a query? From the layouts of the common function codes.
-
-    Exceptions (function | 0x80) are responses. FC 1-4: a query is 8 bytes, a response
-    5 + byte count. FC 15/16: a query is 9 + byte count, a response 8. FC 5/6 (and anything
-    undecided): a copy of the previous query is its echo response, else a query.
-    """
-    fc = adu[1]
-    n = len(adu)
-    if fc & 0x80:
-        return False
-    if fc in (1, 2, 3, 4):
-        if n == 5 + adu[2] and n != 8:
-            return False
-        if n == 8:
-            return True
-    if fc in (15, 16) and n >= 7:
-        if n == 9 + adu[6]:
-            return True
-        if n == 8:
-            return False
-    if previous is not None and previous[1] and previous[0] == adu:
-        return False
-    return True
-
-
+# ------------------------------------------------------------------ Modbus/UDP
 def _ip_checksum(header: bytes) -> int:
     if len(header) % 2:
         header += b"\0"
@@ -285,62 +233,78 @@ def slave_ip(address: int) -> tuple:
 
 
 class ModbusPcap:
-    """Modbus RTU frames to a Modbus/UDP pcap (decoded by stock Wireshark) plus a raw RTU pcap.
+    """Modbus RTU frames to a Modbus/UDP pcap (decoded by stock Wireshark), a raw RTU pcap and
+    a text listing with each frame's direction.
 
-    Feed characters with `feed(...)` (or whole frames with `add_frame`); `close()` writes the
-    last frame. `master`: driver name whose frames are queries (RS-485); `role`: "master" /
-    "slave" when every frame comes from one side (a UART's transmit line).
+    Feed characters with `feed(...)`; `close()` writes the last frame. Frames are cut by the
+    same `RtuSplitter` as the Modbus master's. `master`: driver name whose frames are requests
+    (RS-485); `role`: "master" / "slave" when every frame comes from one side (a UART's
+    transmit line).
     """
 
     def __init__(self, path: str | Path, rtu_path: str | Path | None = None,
-                 master: str | None = None, role: str | None = None, epoch_s: int = 0):
+                 master: str | None = None, role: str | None = None, epoch_s: int = 0,
+                 text_path: str | Path | None = None):
         if role not in (None, "master", "slave"):
             raise TraceError(f"role must be 'master', 'slave' or None, got {role!r}")
         self.path = Path(path)
         self.rtu_path = Path(rtu_path) if rtu_path is not None else default_rtu_path(self.path)
-        if self.rtu_path == self.path:
-            raise TraceError(f"the raw RTU pcap needs its own file, not {self.path}")
+        self.text_path = Path(text_path) if text_path is not None else self.path.with_suffix(".txt")
+        if len({self.path, self.rtu_path, self.text_path}) != 3:
+            raise TraceError(f"the pcap, the raw RTU pcap and the text listing need three files, "
+                             f"got {self.path}, {self.rtu_path}, {self.text_path}")
         self.master = master
         self.role = role
         self.main = PcapWriter(self.path, LINKTYPE_RAW, epoch_s=epoch_s)
         self.rtu = PcapWriter(self.rtu_path, LINKTYPE_USER0, epoch_s=epoch_s)
-        self.frames: list[Chunk] = []
+        try:
+            self.text = open(self.text_path, "w")
+        except OSError as e:
+            raise TraceError(f"cannot create the Modbus text listing {self.text_path}: {e}") from None
+        self.text.write("# virtual time of the first start bit, direction, RTU bytes, meaning\n")
+        self.frames: list[RtuFrame] = []
         self.valid = 0
         self.invalid = 0
         self._tid = 0
         self._pending: dict[int, int] = {}       # unit id -> transaction id of its open query
-        self._previous: tuple[bytes, bool] | None = None
+        self._previous_request: bytes | None = None
         self._ident = 0
-        self._grouper = _Grouper(self.add_frame, silent_interval_ps)
+        self._splitter = RtuSplitter(self.add_frame)
 
     def feed(self, value: int, start_ps: int, end_ps: int, baud: float, driver: str = "",
              corrupted: bool = False) -> None:
-        self._grouper.feed(value, start_ps, end_ps, baud, driver, corrupted)
+        self._splitter.feed(Char(value, start_ps, end_ps, baud, driver, bool(corrupted)))
 
-    def _is_request(self, chunk: Chunk) -> bool:
+    def _from_master(self, frame: RtuFrame) -> bool:
         if self.role is not None:
             return self.role == "master"
-        if chunk.driver:
-            if self.master is None:
-                self.master = chunk.driver
-            return chunk.driver == self.master
-        return guess_is_request(chunk.data, self._previous)
+        if frame.drivers:
+            if self.master is None and frame.valid:
+                self.master = frame.drivers[0]
+            return frame.drivers[0] == self.master
+        return frame.valid and looks_like_request(frame.data[1:-2], self._previous_request)
 
-    def add_frame(self, chunk: Chunk) -> None:
-        self.frames.append(chunk)
-        self.rtu.write(chunk.start_ps, chunk.data)
-        adu = chunk.data
+    def add_frame(self, frame: RtuFrame) -> None:
+        self.frames.append(frame)
+        self.rtu.write(frame.start_ps, frame.data)
         self._ident += 1
-        if chunk.corrupted or not rtu_crc_ok(adu):
+        request = self._from_master(frame)
+        unit = frame.data[0]
+        slave = "slave " + ("(broadcast)" if unit == 0 else str(unit))
+        direction = f"master->{slave}" if request else f"{slave}->master"
+        if not frame.valid:
             self.invalid += 1
-            first_driver = chunk.driver.split("+")[0]
-            from_master = (bool(first_driver) and first_driver == self.master) or self.role == "master"
-            src, dst = (MASTER_IP, slave_ip(254)) if from_master else (slave_ip(254), MASTER_IP)
-            self.main.write(chunk.start_ps, ipv4_packet(src, dst, IP_PROTO_EXPERIMENTAL, adu, self._ident))
+            why = ("damaged on the line" if frame.corrupted else
+                   "silence over t1.5 inside" if frame.gap_error else
+                   f"{len(frame.data)} bytes" if not 4 <= len(frame.data) <= 256 else "bad CRC")
+            self._list(frame, direction, f"not a Modbus frame ({why})")
+            src, dst = (MASTER_IP, slave_ip(254)) if request else (slave_ip(254), MASTER_IP)
+            self.main.write(frame.start_ps, ipv4_packet(src, dst, IP_PROTO_EXPERIMENTAL,
+                                                        frame.data, self._ident))
             return
         self.valid += 1
-        unit, pdu = adu[0], adu[1:-2]
-        request = self._is_request(chunk)
+        pdu = frame.data[1:-2]
+        self._list(frame, direction, describe(pdu, request))
         if request:
             self._tid = (self._tid + 1) & 0xFFFF
             tid = self._tid
@@ -352,22 +316,29 @@ class ModbusPcap:
                 self._tid = (self._tid + 1) & 0xFFFF
                 tid = self._tid
             src, sport, dst, dport = slave_ip(unit), MODBUS_PORT, MASTER_IP, MASTER_PORT
-        self._previous = (adu, request)
+        self._previous_request = pdu if request else None
         mbap = struct.pack("!HHHB", tid, 0, len(pdu) + 1, unit)
         udp = udp_datagram(src, sport, dst, dport, mbap + pdu)
-        self.main.write(chunk.start_ps, ipv4_packet(src, dst, IP_PROTO_UDP, udp, self._ident))
+        self.main.write(frame.start_ps, ipv4_packet(src, dst, IP_PROTO_UDP, udp, self._ident))
+
+    def _list(self, frame: RtuFrame, direction: str, meaning: str) -> None:
+        sec, ps = divmod(frame.start_ps, PS_PER_S)
+        self.text.write(f"{sec}.{ps // PS_PER_NS:09d} s  {direction:<20} "
+                        f"{frame.data.hex(' ')}  {meaning}\n")
 
     def flush(self) -> None:
-        """Write a pending frame (call once the line has been idle) and flush both files."""
-        self._grouper.flush()
+        """Write a pending frame (call once the line has been idle) and flush the files."""
+        self._splitter.flush()
         self.main.flush()
         self.rtu.flush()
+        self.text.flush()
 
     def close(self) -> None:
         if not self.main.closed:
-            self._grouper.flush()
+            self._splitter.flush()
         self.main.close()
         self.rtu.close()
+        self.text.close()
 
     def __enter__(self) -> "ModbusPcap":
         return self
@@ -390,8 +361,7 @@ class RawPcap:
         self.path = Path(path)
         self.pcap = PcapWriter(self.path, linktype, epoch_s=epoch_s)
         self.chunks: list[Chunk] = []
-        self._grouper = _Grouper(self._write, lambda char_ps, baud: round(idle_chars * char_ps),
-                                 b"\n" if split_lines else b"")
+        self._grouper = _Grouper(self._write, idle_chars, b"\n" if split_lines else b"")
 
     def feed(self, value: int, start_ps: int, end_ps: int, baud: float, driver: str = "",
              corrupted: bool = False) -> None:
@@ -432,8 +402,8 @@ def capture_uart_pcap(machine_or_uart, path: str | Path, protocol: str = "text",
 
     `machine_or_uart`: a Machine (its console UART, or the one named `uart`) or a UART model.
     `protocol`: "text" (DLT_USER1 records per line or idle burst) or "modbus" (see the module
-    docstring: Modbus/UDP in `path` plus raw RTU in `<stem>.rtu.pcap`; `role` says whether this
-    UART is the "master" or the "slave"). UARTs with a timed transmit line (the STM32 USART:
+    docstring: Modbus/UDP in `path`, raw RTU in `<stem>.rtu.pcap`, a listing in `<stem>.txt`;
+    `role` says whether this UART is the "master" or the "slave"). UARTs with a timed transmit line (the STM32 USART:
     `tx` delivers `UartFrame`s) give exact character times; untimed ones (the console UART:
     only `on_byte`) are stamped when the byte is written and assume `baud` 8N1 characters.
     Returns the writer; call `close()` at the end (or use it as a context manager).
@@ -458,7 +428,7 @@ def capture_uart_pcap(machine_or_uart, path: str | Path, protocol: str = "text",
         port.connect(lambda f: writer.feed(f.value, f.start_ps, f.end_ps, f.baud,
                                            corrupted=f.corrupted or f.is_break))
     else:
-        char_ps = round(10 * PS_PER_S / baud)
+        char_ps = char_time_ps(baud)
 
         def on_byte(value: int) -> None:
             now = ctx.clock.now_ps
@@ -472,28 +442,19 @@ def capture_rs485_pcap(bus, path: str | Path, protocol: str = "modbus", master: 
                        **kw):
     """Capture every frame on an `Rs485Bus` (its tap) into `path`, from now on.
 
-    "modbus": Modbus/UDP in `path` + raw RTU in `<stem>.rtu.pcap`; queries are the frames
-    driven by `master` (default: whoever drives the first valid ADU). "raw": DLT_USER0 records
-    of each driver's bursts (for DL/T645 or anything else). Returns the writer; `close()` it.
+    "modbus": Modbus/UDP in `path` + raw RTU in `<stem>.rtu.pcap` + the text listing
+    `<stem>.txt`; requests are the frames driven by `master` (default: whoever drives the first valid ADU). "raw": DLT_USER0 records
+    per burst of one driver (ended by a change of driver or `idle_chars`, default 10, character
+    times of silence; for DL/T645 or anything else). Returns the writer; `close()` it.
     """
     if not hasattr(bus, "on_tap"):
         raise TraceError(f"{bus!r} is not an RS-485 bus (no on_tap)")
     if protocol == "modbus":
         writer = ModbusPcap(path, master=master, **kw)
     elif protocol == "raw":
-        writer = RawPcap(path, LINKTYPE_USER0, split_lines=False, idle_chars=3.5, **kw)
+        writer = RawPcap(path, LINKTYPE_USER0, split_lines=False, **kw)
     else:
         raise TraceError(f"protocol must be 'modbus' or 'raw', got {protocol!r}")
     bus.on_tap(lambda r: writer.feed(r.value, r.start_ps, r.end_ps, r.frame.baud, r.driver,
                                      r.corrupted or r.framing_error))
     return writer
-
-
-def chunks_of(records: Iterable[tuple[int, int, int, float]], gap_ps=silent_interval_ps) -> list[Chunk]:
-    """Group (value, start_ps, end_ps, baud) characters into frames offline (t3.5 by default)."""
-    out: list[Chunk] = []
-    g = _Grouper(out.append, gap_ps)
-    for value, start, end, baud in records:
-        g.feed(value, start, end, baud)
-    g.flush()
-    return out

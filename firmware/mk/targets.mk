@@ -43,9 +43,9 @@ DEMOS     := hello bench_cpu bench_idle bench_mpu_switch
 PROGRAMS_f103rb  := $(TESTS_ALL) $(TESTS_SOC) $(DEMOS)
 PROGRAMS_f103rc  := $(TESTS_ALL) $(DEMOS)
 PROGRAMS_f413rg  := $(TESTS_ALL) $(TESTS_M4F) $(TESTS_SOC) $(DEMOS)
-# QEMU builds by default: the CPU benchmark and the architecture programs that
+# QEMU builds by default: the CPU and idle benchmarks and the architecture programs that
 # tests/engine/test_qemu_crosscheck.py runs on both metersim and QEMU.
-PROGRAMS_qemu405 := bench_cpu mpu_regions traps
+PROGRAMS_qemu405 := bench_cpu bench_idle mpu_regions traps
 PROGRAMS_qemu100 := traps
 # `make qemu-check` builds every program for the QEMU targets as a cross-check.
 ifeq ($(QEMU_ALL),1)

@@ -71,45 +71,51 @@ def bench_cpu(timeout_s: float = 120.0) -> dict:
         "qemu_mips": None, "qemu_wall_s": None, "qemu_checksum": None, "ratio": None,
     }
     qemu = shutil.which("qemu-system-arm")
-    if qemu:
-        q = _run_qemu(qemu, elf, timeout_s)
-        if q is not None:
-            q_wall, q_text = q
-            result["qemu_wall_s"] = round(q_wall, 4)
-            result["qemu_mips"] = round(instructions / q_wall / 1e6, 1)
-            result["qemu_checksum"] = _checksum(q_text)
-            result["ratio"] = round(result["metersim_mips"] / result["qemu_mips"], 4)
-    result["checksums_agree"] = (result["qemu_checksum"] is None
-                                 or result["qemu_checksum"] == result["metersim_checksum"])
+    if qemu is None:
+        result["qemu"] = "not installed"
+        result["checksums_agree"] = None           # nothing to compare with
+        return result
+    marks, q_text = _run_qemu(qemu, elf, ["bench start", "bench done"], timeout_s)
+    if len(marks) < 2:
+        result["qemu"] = f"did not finish within {timeout_s:g} s"
+        result["checksums_agree"] = None
+        return result
+    q_wall = marks[1] - marks[0]
+    result["qemu"] = "netduinoplus2"
+    result["qemu_wall_s"] = round(q_wall, 4)
+    result["qemu_mips"] = round(instructions / q_wall / 1e6, 1)
+    result["qemu_checksum"] = _checksum(q_text)
+    result["ratio"] = round(result["metersim_mips"] / result["qemu_mips"], 4)
+    result["checksums_agree"] = result["qemu_checksum"] == result["metersim_checksum"]
     return result
 
 
-def _run_qemu(qemu: str, elf: Path, timeout_s: float):
-    cmd = [qemu, "-M", "netduinoplus2", "-nographic", "-kernel", str(elf), "-serial", "stdio",
-           "-monitor", "none"]
+def _run_qemu(qemu: str, elf: Path, lines: list[str], timeout_s: float,
+              extra: list[str] = ()) -> tuple[list[float], str]:
+    """Run `elf` on QEMU's netduinoplus2 until each of `lines` has been printed, in order:
+    (wall-clock instants they appeared, all the text)."""
+    cmd = [qemu, "-M", "netduinoplus2", *extra, "-nographic", "-kernel", str(elf),
+           "-serial", "stdio", "-monitor", "none"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
-    text = ""
-    t_start = None
+    text, marks = "", []
     deadline = time.perf_counter() + timeout_s
     try:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and len(marks) < len(lines):
             line = proc.stdout.readline()
             if not line:
                 break
             now = time.perf_counter()
             text += line.decode("utf-8", "replace")
-            if "bench start" in text and t_start is None:
-                t_start = now
-            if "bench done" in text:
-                return now - (t_start or now), text
-        return None
+            if lines[len(marks)] in text.splitlines()[-1]:
+                marks.append(now)
+        return marks, text
     finally:
         proc.kill()
         proc.wait()
 
 
-def bench_idle(virtual_s: int = 60) -> dict:
+def bench_idle(virtual_s: int = 60, timeout_s: float = 120.0) -> dict:
     elf = _elf("f413rg", "bench_idle")
     emu = Emulation()
     m = Machine.bare(emu, "f413", core="cortex-m4f")
@@ -117,10 +123,10 @@ def bench_idle(virtual_s: int = 60) -> dict:
     emu.run_for("10ms")  # boot
     ex0 = m.cpu.exceptions_taken
     w0 = time.perf_counter()
-    emu.run_for(virtual_s)
+    emu.run_for(f"{virtual_s}s")
     wall = time.perf_counter() - w0
     ticks = m.cpu.exceptions_taken - ex0
-    return {
+    result = {
         "benchmark": "idle",
         "virtual_s": virtual_s,
         "wall_s": round(wall, 4),
@@ -129,6 +135,22 @@ def bench_idle(virtual_s: int = 60) -> dict:
         "wall_us_per_tick": round(wall / max(ticks, 1) * 1e6, 2),
         "instructions": m.cpu.instructions,
     }
+    # The same program on QEMU, skipping idle time as metersim does (icount, sleep=off): its
+    # ticks come from QEMU's own core clock, so the fair comparison is the wall time per tick.
+    qemu = shutil.which("qemu-system-arm")
+    if qemu is None:
+        result["qemu"] = "not installed"
+        return result
+    marks, _text = _run_qemu(qemu, _elf("qemu405", "bench_idle"), ["idle 10000", "idle 60000"],
+                             timeout_s, ["-icount", "shift=auto,sleep=off"])
+    if len(marks) < 2:
+        result["qemu"] = f"did not reach 60000 ticks within {timeout_s:g} s"
+        return result
+    q_us = (marks[1] - marks[0]) / 50000 * 1e6
+    result["qemu"] = "netduinoplus2 -icount shift=auto,sleep=off"
+    result["qemu_wall_us_per_tick"] = round(q_us, 3)
+    result["tick_cost_over_qemu"] = round(result["wall_us_per_tick"] / q_us, 2)
+    return result
 
 
 def bench_mpu(target: str = "f413rg") -> dict:

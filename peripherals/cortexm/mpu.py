@@ -225,9 +225,16 @@ class MPU:
         return known
 
     def refused_offsets(self, start: int, length: int, right: int, privileged: bool,
-                     negative_priority: bool = False) -> list[int]:
+                        negative_priority: bool = False) -> list[int]:
         """Offsets (multiples of 4) in [start, start+length) where `right` is refused."""
-        first, last = start & ~(PAGE - 1), (start + length - 1) & ~(PAGE - 1)
+        pages = self._pages
+        first = start & ~(PAGE - 1)
+        known = pages.get((first, privileged, negative_priority))
+        if known is None:
+            known = self.page_rights(first, privileged, negative_priority)
+        if known[0] & right and (start + length - 1) & ~(PAGE - 1) == first:
+            return []                           # the usual case: one page, uniformly allowed
+        last = (start + length - 1) & ~(PAGE - 1)
         if all(self.page_rights(p, privileged, negative_priority)[0] & right
                for p in range(first, last + PAGE, PAGE)):
             return []

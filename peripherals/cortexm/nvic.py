@@ -276,6 +276,9 @@ class NVIC(Peripheral):
     def write(self, offset: int, size: int, value: int) -> None:
         if not self._check_privilege(offset, True):
             return
+        if 0xD90 <= offset < 0xD90 + MPU_BLOCK and size == 4:
+            self.mpu.write(offset - 0xD90, value)   # an RTOS writes these at every switch
+            return
         if size != 4:
             if 0x400 <= offset < 0x400 + self.num_irqs or 0xD18 <= offset < 0xD24:
                 for i in range(size):  # byte-accessible priority registers

@@ -634,8 +634,8 @@ class CortexM:
     def _stack_with_mpu(self, frame_sp: int, frame: bytes, privileged: bool) -> int:
         """Write an exception frame word by word where the MPU allows it; the MMFSR bit to
         raise (MSTKERR, or MLSPERR for the FP part under lazy stacking), or 0 if all went in."""
-        bad = self.mpu_guard.frame_violations(frame_sp, len(frame), RIGHT_W, privileged,
-                                              self.access_state()[1])
+        bad = self.nvic.mpu.refused_offsets(frame_sp, len(frame), RIGHT_W, privileged,
+                                            self.access_state()[1])
         if not bad:
             return 0
         for off in range(0, len(frame), 4):
@@ -714,8 +714,11 @@ class CortexM:
         size = 0x68 if extended else 0x20
         guard = self.mpu_guard
         if guard.active:
-            if guard.frame_violations(sp, size, RIGHT_R, not to_thread or not control & 1,
-                                      self.access_state()[1]):
+            # After the return FAULTMASK is clear (but from NMI), so only an active HardFault
+            # or NMI keeps the priority negative.
+            negative = bool(nv.active[N.HARDFAULT] or nv.active[N.NMI])
+            if guard.mpu.refused_offsets(sp, size, RIGHT_R, not to_thread or not control & 1,
+                                         negative):
                 # The return is abandoned; the MemManage handler's frame returns to this
                 # EXC_RETURN, so the return is tried again once the handler has fixed things.
                 self._fault(N.MEMMANAGE, N.MMFSR_MUNSTKERR, return_pc=exc_return, in_hook=True)

@@ -19,7 +19,8 @@ register write that changes a region, if a page filled since the last flush over
 old or new extent (rewriting a region with the same values changes nothing and costs nothing),
 and at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
 HFNMIENA is clear.
-Exception stacking and unstacking are done by the core in Python; `frame_violations` checks them.
+Exception stacking and unstacking are done by the core in Python, which checks each frame with
+`MPU.refused_offsets`.
 
 The fill runs in C (`_mpu_fill`, built at install) for pages with uniform rights and calls the
 Python fill below for the rest; without the extension everything runs in Python, slower.
@@ -42,8 +43,10 @@ from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 from metersim.engine.traps import scan_sites
 from metersim.errors import PlatformError
-from metersim.peripherals.cortexm.mpu import R, W, X, touches
+from metersim.peripherals.cortexm.mpu import PAGE, R, W, X
 
+_uc_ctl = _uclib.uc_ctl
+_TLB_FLUSH = (UC_CTL_IO_WRITE << 30) | UC_CTL_TLB_FLUSH   # uc_ctl code, no arguments
 SHADOW_BASE = 1 << 32          # unicorn's ARM physical space has 40 bits; the core sees 32
 _NEED = {UC_MEM_WRITE: W, UC_MEM_FETCH: X}
 
@@ -82,6 +85,7 @@ class MpuGuard:
         self.data_fault: tuple[int, bool, int] | None = None   # (address, is_write, pc)
         self._fetch_denied = False
         self._fast: FastFillState | None = None
+        self._synced: list[tuple] = []        # the regions last handed to the C fill
         self._unpriv_sites: set[int] = set()
         self._handed: set[tuple[int, bool, bool]] = set()   # fills since the last flush
 
@@ -124,15 +128,21 @@ class MpuGuard:
             return False
         if spans is None or n_fast > MAX_HANDED:
             return True
-        if any(touches(page, spans) for page, _p, _n in self._handed):
-            return True
-        return any(touches(fast.handed[i] & ~0x3FF, spans) for i in range(n_fast))
+        pages = [key[0] for key in self._handed]
+        if n_fast:
+            pages += [h & ~(PAGE - 1) for h in fast.handed[:n_fast]]   # without the flag bits
+        for lo, hi in spans:
+            lo -= PAGE
+            for p in pages:
+                if lo < p < hi:                 # the page [p, p + 1 KiB) meets the span
+                    return True
+        return False
 
     def flush(self) -> None:
         self._handed.clear()
         if self._fast is not None:
             self._fast.n_handed = 0
-        self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+        _uc_ctl(self.uc._uch, _TLB_FLUSH)
 
     def _sync_fast(self) -> None:
         """Hand the MPU's current regions to the C fill."""
@@ -141,9 +151,11 @@ class MpuGuard:
         active = mpu._active
         fast.ctrl = mpu.ctrl
         fast.n_regions = len(active)
+        synced = self._synced
         for i, region in enumerate(active):
-            fast.regions[i][:] = region
-        fast.slow_only = 1 if self._unpriv_sites else 0
+            if i >= len(synced) or synced[i] != region:
+                fast.regions[i][:] = region
+        self._synced = list(active)
 
     def _install(self) -> None:
         self._read_cfn = MMIO_READ_CFUNC(self._shadow_read)
@@ -257,9 +269,3 @@ class MpuGuard:
         _uclib.uc_emu_stop(self.uc._uch)
 
     # -- exception frames -------------------------------------------------------------------------
-    def frame_violations(self, sp: int, size: int, right: int, privileged: bool,
-                         negative: bool) -> list[int]:
-        """Offsets of the words of an exception frame at `sp` that the MPU refuses."""
-        if not self.active:
-            return []
-        return self.mpu.refused_offsets(sp, size, right, privileged, negative)

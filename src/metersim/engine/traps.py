@@ -15,7 +15,9 @@ lifted). Divide and FP sites are found by scanning the executable segments of th
 While UNALIGN_TRP is on, a memory hook checks every data access (slow: firmware normally sets
 UNALIGN_TRP only to find such accesses).
 
-Limit: with UNALIGN_TRP off, unaligned LDM/STM/LDRD/STRD are not trapped (unicorn performs them).
+Limits: with UNALIGN_TRP off, unaligned LDM/STM/LDRD/STRD are not trapped (unicorn performs
+them). With CPACR giving the FPU to privileged code only (CP10 = 01), every FP instruction that
+privileged code executes is stepped on its own (slow; firmware normally opens the FPU fully).
 """
 
 from __future__ import annotations

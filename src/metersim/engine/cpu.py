@@ -688,10 +688,13 @@ class CortexM:
         if self.ipsr == 0 or kind not in (0x1, 0x9, 0xD) or (exc_return & 0x10 == 0 and not self.has_fpu):
             self._fault(N.USAGEFAULT, N.UFSR_INVPC, return_pc=exc_return, in_hook=True)
             return
-        leaving_negative = self.ipsr in (N.HARDFAULT, N.NMI) or bool(self._rd_masks()[1])
+        # Rights granted at a negative priority (HardFault, NMI, FAULTMASK; the MPU's own map
+        # when HFNMIENA is clear) end here.
+        flush = self.mpu_guard.active and (self.ipsr in (N.HARDFAULT, N.NMI)
+                                           or bool(self._rd_masks()[1]))
         nv.complete(self.ipsr)
-        if leaving_negative and self.mpu_guard.active:
-            self.mpu_guard.flush()  # rights granted at a negative priority (HFNMIENA=0) end here
+        if flush:
+            self.mpu_guard.flush()
         # Tail-chain: a pending exception that would preempt the context we return to.
         if nv.pending_set:
             pm, fm, bp = self._rd_masks()

@@ -37,6 +37,7 @@ int      bsp_clock_init(void);            /* 8 MHz HSE -> 72 MHz (F1) / 100 MHz 
 uint32_t bsp_hclk_hz(void);
 uint32_t bsp_pclk1_hz(void);
 uint32_t bsp_pclk2_hz(void);
+void     bsp_delay_us(uint32_t us);       /* busy wait (device timing rules of a few us) */
 
 /* ---- GPIO and EXTI ---- */
 void bsp_pin_config(bsp_pin_t pin, enum bsp_pin_mode mode, unsigned af); /* af: F4 AF number, F1 ignored */

@@ -43,7 +43,6 @@ void bsp_os_pause(void);
  * lets a thread sleep between polls (long waits: oscillators, flash erase). */
 int bsp_wait_bits(volatile uint32_t *reg, uint32_t mask, uint32_t want, uint32_t timeout_us,
                   int sleepy);
-void bsp_delay_us(uint32_t us);
 
 /* ---- RTOS glue (weak: the BSP also links without the RTOS) ---- */
 struct bsp_waitq { void *head; };        /* layout of ms_waitq_t */

@@ -48,8 +48,6 @@ void bsp_os_wake(struct bsp_waitq *wq);
 uint32_t bsp_irq_lock(void);
 void bsp_irq_unlock(uint32_t s);
 
-/* Shell hook: the nodes the BSP registers are reported to a listing (weak). */
-void bsp_note_node(const char *path);
 
 #define BSP_IRQ_PRIO_UART 6u
 #define BSP_IRQ_PRIO_EXTI 8u

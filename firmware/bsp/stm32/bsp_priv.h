@@ -27,6 +27,14 @@ void bsp_fam_pwr_clock(void);                          /* RCC PWREN (and BKPEN o
  * the NVIC, DIER left 0. BSP_ERR_INVAL for another n. */
 int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, tim_regs_t **regs);
 
+/* ---- flash interface (flash.c): what both families' erase and program share ---- */
+/* Unlock (the keys only while LOCK is set: a key written while unlocked locks the interface
+ * until reset) and clear stale status flags. BSP_ERR_IO when it stays locked. */
+int bsp_flash_unlock(void);
+/* Wait for BSY to clear (sleeping between polls when timeout_us > 1 ms), then read and clear
+ * EOP and the error flags: 0, BSP_ERR_TIMEOUT or BSP_ERR_IO. */
+int bsp_flash_finish(uint32_t timeout_us);
+
 /* ---- time and waiting ---- */
 /* Microsecond time from the DWT cycle counter (wraps; use differences). */
 void bsp_cycles_start(void);

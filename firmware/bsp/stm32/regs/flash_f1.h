@@ -26,6 +26,7 @@ typedef struct {
 #define FLASH_SR_PGERR (1u << 2)
 #define FLASH_SR_WRPRTERR (1u << 4)
 #define FLASH_SR_EOP (1u << 5)
+#define FLASH_SR_ERRORS (FLASH_SR_PGERR | FLASH_SR_WRPRTERR)
 #define FLASH_CR_PG (1u << 0)
 #define FLASH_CR_PER (1u << 1)
 #define FLASH_CR_MER (1u << 2)

@@ -31,7 +31,7 @@ typedef struct {
 #define FLASH_SR_RDERR (1u << 8)
 #define FLASH_SR_BSY (1u << 16)
 #define FLASH_SR_ERRORS (FLASH_SR_OPERR | FLASH_SR_WRPERR | FLASH_SR_PGAERR | FLASH_SR_PGPERR | \
-                         FLASH_SR_PGSERR)
+                         FLASH_SR_PGSERR | FLASH_SR_RDERR)
 #define FLASH_CR_PG (1u << 0)
 #define FLASH_CR_SER (1u << 1)
 #define FLASH_CR_MER (1u << 2)

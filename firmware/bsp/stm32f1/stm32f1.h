@@ -26,6 +26,7 @@
 #include "../stm32/regs/spi.h"
 #include "../stm32/regs/tim.h"
 #include "../stm32/regs/usart.h"
+#include "../stm32/apb1_map.h"
 
 #define STM32F1_HSI_HZ 8000000u
 #define IWDG_LSI_HZ 40000u  /* LSI typical, DS5319 Table 25 */
@@ -35,18 +36,8 @@
 #define SRAM_BASE 0x20000000u
 #define FSMC_BANK1_BASE 0x60000000u
 
-/* APB1 */
-#define TIM_N(n) ((tim_regs_t *)(0x40000000u + 0x400u * ((n) - 2u)))   /* TIM2..TIM4 */
-#define TIM2 TIM_N(2)                              /* 16-bit counter */
-#define RTC ((rtc_regs_t *)0x40002800u)
-#define IWDG ((iwdg_regs_t *)0x40003000u)
-#define SPI2 ((spi_regs_t *)0x40003800u)
-#define USART2 ((usart_regs_t *)0x40004400u)
-#define USART3 ((usart_regs_t *)0x40004800u)
-#define I2C1 ((i2c_regs_t *)0x40005400u)
-#define I2C2 ((i2c_regs_t *)0x40005800u)
+/* APB1: the blocks of apb1_map.h (same addresses on the F4), and the backup registers */
 #define BKP ((bkp_regs_t *)0x40006C00u)
-#define PWR ((pwr_regs_t *)0x40007000u)
 /* APB2 */
 #define AFIO ((afio_regs_t *)0x40010000u)
 #define EXTI ((exti_regs_t *)0x40010400u)

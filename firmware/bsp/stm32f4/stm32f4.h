@@ -26,6 +26,7 @@
 #include "../stm32/regs/syscfg_f4.h"
 #include "../stm32/regs/tim.h"
 #include "../stm32/regs/usart.h"
+#include "../stm32/apb1_map.h"
 
 #define STM32F4_HSI_HZ 16000000u
 #define IWDG_LSI_HZ 32000u  /* LSI typical, DS11581 'LSI oscillator characteristics' */
@@ -35,17 +36,7 @@
 #define SRAM1_BASE 0x20000000u
 #define FSMC_BANK1_BASE 0x60000000u
 
-/* APB1 */
-#define TIM_N(n) ((tim_regs_t *)(0x40000000u + 0x400u * ((n) - 2u)))   /* TIM2..TIM5 */
-#define TIM2 TIM_N(2)                              /* 32-bit counter on the F4 */
-#define RTC ((rtc_regs_t *)0x40002800u)
-#define IWDG ((iwdg_regs_t *)0x40003000u)
-#define SPI2 ((spi_regs_t *)0x40003800u)
-#define USART2 ((usart_regs_t *)0x40004400u)
-#define USART3 ((usart_regs_t *)0x40004800u)
-#define I2C1 ((i2c_regs_t *)0x40005400u)
-#define I2C2 ((i2c_regs_t *)0x40005800u)
-#define PWR ((pwr_regs_t *)0x40007000u)
+/* APB1: the blocks of apb1_map.h (same addresses on the F1) */
 /* APB2 */
 #define USART1 ((usart_regs_t *)0x40011000u)
 #define USART6 ((usart_regs_t *)0x40011400u)

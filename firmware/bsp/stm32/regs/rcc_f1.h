@@ -1,10 +1,12 @@
 /*
- * STM32F1 reset and clock control (RM0008 rev 21 §7.3). Address: stm32f1.h.
+ * STM32F1 reset and clock control (RM0008 rev 21 §7.3): the layout and the F1-only bits;
+ * the bits both families share are in rcc.h. Address: stm32f1.h.
  */
 #ifndef REGS_RCC_F1_H
 #define REGS_RCC_F1_H
 
 #include <stdint.h>
+#include "rcc.h"
 
 typedef struct {
     volatile uint32_t CR;       /* 0x00 */
@@ -19,15 +21,6 @@ typedef struct {
     volatile uint32_t CSR;      /* 0x24 */
 } rcc_regs_t;
 
-#define RCC_CR_HSEON (1u << 16)
-#define RCC_CR_HSERDY (1u << 17)
-#define RCC_CR_PLLON (1u << 24)
-#define RCC_CR_PLLRDY (1u << 25)
-#define RCC_CFGR_SW_MASK 3u
-#define RCC_CFGR_SW_PLL 2u
-#define RCC_CFGR_SWS_MASK (3u << 2)
-#define RCC_CFGR_SWS_PLL (2u << 2)
-#define RCC_CFGR_HPRE_MASK (0xFu << 4)
 #define RCC_CFGR_PPRE1_MASK (7u << 8)
 #define RCC_CFGR_PPRE1_DIV2 (4u << 8)   /* APB1 = HCLK / 2 (PCLK1 <= 36 MHz) */
 #define RCC_CFGR_PPRE2_MASK (7u << 11)
@@ -42,27 +35,7 @@ typedef struct {
 #define RCC_APB2ENR_IOPCEN (1u << 4)
 #define RCC_APB2ENR_SPI1EN (1u << 12)
 #define RCC_APB2ENR_USART1EN (1u << 14)
-#define RCC_APB1ENR_TIM2EN (1u << 0)    /* TIMn (2..7): TIM2EN << (n - 2) */
-#define RCC_APB1ENR_SPI2EN (1u << 14)
-#define RCC_APB1ENR_USART2EN (1u << 17)
-#define RCC_APB1ENR_USART3EN (1u << 18)
-#define RCC_APB1ENR_I2C1EN (1u << 21)
-#define RCC_APB1ENR_I2C2EN (1u << 22)
 #define RCC_APB1ENR_BKPEN (1u << 27)
-#define RCC_APB1ENR_PWREN (1u << 28)
-#define RCC_BDCR_LSEON (1u << 0)
-#define RCC_BDCR_LSERDY (1u << 1)
-#define RCC_BDCR_RTCSEL_LSE (1u << 8)
-#define RCC_BDCR_RTCSEL_MASK (3u << 8)
-#define RCC_BDCR_RTCEN (1u << 15)
-#define RCC_CSR_LSION (1u << 0)
-#define RCC_CSR_RMVF (1u << 24)
-#define RCC_CSR_PINRSTF (1u << 26)
-#define RCC_CSR_PORRSTF (1u << 27)
-#define RCC_CSR_SFTRSTF (1u << 28)
-#define RCC_CSR_IWDGRSTF (1u << 29)
-#define RCC_CSR_WWDGRSTF (1u << 30)
-#define RCC_CSR_LPWRRSTF (1u << 31)
 #define RCC_CSR_FLAGS 0xFC000000u       /* every reset flag */
 
 #endif

@@ -28,31 +28,70 @@ static const uint64_t g_signed =
 
 int ade7753_reg_bits(uint8_t reg) { return reg < 0x40 ? g_bits[reg] : 0; }
 
-static int xfer(ade7753_t *d, const uint8_t *tx, uint8_t *rx, unsigned n)
+#define T9_US 4u           /* read command byte to first data byte */
+
+static void select_chip(const ade7753_link_t *l, int selected)
 {
-    bsp_pin_write(d->cs, 0);
-    int r = bsp_spi_xfer(d->bus, tx, rx, n);
-    bsp_pin_write(d->cs, 1);
+    if (l->select)
+        l->select(l, selected);
+    else
+        bsp_pin_write(l->cs, !selected);
+}
+
+int ade7753_link_read(const ade7753_link_t *l, const uint8_t *regs, unsigned n, uint32_t *out)
+{
+    for (unsigned k = 0; k < n; k++)
+        if (!ade7753_reg_bits(regs[k]))
+            return MS_ERR_INVAL;
+    int r = MS_OK;
+    select_chip(l, 1);
+    for (unsigned k = 0; k < n && r == MS_OK; k++) {
+        unsigned bits = g_bits[regs[k]], nbytes = (bits + 7u) / 8u;
+        uint8_t cmd = regs[k], rx[3] = {0, 0, 0};
+        r = bsp_spi_xfer(l->bus, &cmd, 0, 1);
+        if (r == MS_OK) {
+            bsp_delay_us(T9_US);
+            r = bsp_spi_xfer(l->bus, 0, rx, nbytes);
+        }
+        uint32_t v = 0;
+        for (unsigned i = 0; i < nbytes; i++)
+            v = (v << 8) | rx[i];
+        out[k] = v & ((1u << bits) - 1u);
+    }
+    select_chip(l, 0);
     return r;
 }
 
-int ade7753_read(ade7753_t *d, uint8_t reg, uint32_t *value)
+int ade7753_link_write(const ade7753_link_t *l, uint8_t reg, uint32_t value)
 {
     int bits = ade7753_reg_bits(reg);
     if (!bits)
         return MS_ERR_INVAL;
     unsigned n = (unsigned)(bits + 7) / 8u;
-    uint8_t tx[4] = {reg & 0x3Fu, 0, 0, 0}, rx[4];
+    uint8_t tx[4] = {(uint8_t)(0x80u | reg), 0, 0, 0};
+    value &= (1u << bits) - 1u;
+    for (unsigned i = 0; i < n; i++)
+        tx[n - i] = (uint8_t)(value >> (8u * i));
+    select_chip(l, 1);
+    int r = bsp_spi_xfer(l->bus, tx, 0, 1u + n);
+    select_chip(l, 0);
+    return r;
+}
+
+int32_t ade7753_value_signed(uint8_t reg, uint32_t raw)
+{
+    int bits = ade7753_reg_bits(reg);
+    if (bits && (g_signed >> reg) & 1u && (raw >> (bits - 1)) & 1u)
+        return (int32_t)(raw | ~((1u << bits) - 1u));   /* sign-extend */
+    return (int32_t)raw;
+}
+
+int ade7753_read(ade7753_t *d, uint8_t reg, uint32_t *value)
+{
     ms_mutex_lock(d->lock, MS_WAIT_FOREVER);
-    int r = xfer(d, tx, rx, 1u + n);
+    int r = ade7753_link_read(&d->link, &reg, 1, value);
     ms_mutex_unlock(d->lock);
-    if (r < 0)
-        return r;
-    uint32_t v = 0;
-    for (unsigned i = 1; i <= n; i++)
-        v = (v << 8) | rx[i];
-    *value = v & ((1u << bits) - 1u);
-    return MS_OK;
+    return r;
 }
 
 int ade7753_read_signed(ade7753_t *d, uint8_t reg, int32_t *value)
@@ -61,26 +100,14 @@ int ade7753_read_signed(ade7753_t *d, uint8_t reg, int32_t *value)
     int r = ade7753_read(d, reg, &v);
     if (r < 0)
         return r;
-    int bits = ade7753_reg_bits(reg);
-    if ((g_signed >> reg) & 1u && (v >> (bits - 1)) & 1u)
-        *value = (int32_t)(v | ~((1u << bits) - 1u));   /* sign-extend */
-    else
-        *value = (int32_t)v;
+    *value = ade7753_value_signed(reg, v);
     return MS_OK;
 }
 
 int ade7753_write(ade7753_t *d, uint8_t reg, uint32_t value)
 {
-    int bits = ade7753_reg_bits(reg);
-    if (!bits)
-        return MS_ERR_INVAL;
-    unsigned n = (unsigned)(bits + 7) / 8u;
-    uint8_t tx[4] = {(uint8_t)(0x80u | (reg & 0x3Fu)), 0, 0, 0};
-    value &= (1u << bits) - 1u;
-    for (unsigned i = 0; i < n; i++)
-        tx[n - i] = (uint8_t)(value >> (8u * i));
     ms_mutex_lock(d->lock, MS_WAIT_FOREVER);
-    int r = xfer(d, tx, 0, 1u + n);
+    int r = ade7753_link_write(&d->link, reg, value);
     ms_mutex_unlock(d->lock);
     return r;
 }
@@ -121,17 +148,18 @@ int ade7753_reset(ade7753_t *d)
     return ade7753_read(d, ADE_RSTSTATUS, &st);   /* releases IRQ */
 }
 
-int ade7753_init(ade7753_t *d, int bus, bsp_pin_t cs, bsp_pin_t irq, bsp_pin_t reset)
+int ade7753_init(ade7753_t *d, const ade7753_link_t *link, bsp_pin_t irq, bsp_pin_t reset)
 {
     memset(d, 0, sizeof *d);
-    d->bus = bus;
-    d->cs = cs;
+    d->link = *link;
     d->irq = irq;
     d->reset = reset;
     ms_waitq_init(&d->irq_wq);
-    bsp_pin_write(cs, 1);
-    bsp_pin_config(cs, BSP_PIN_OUTPUT, 0);
-    bsp_pin_write(cs, 1);
+    if (!link->select) {
+        bsp_pin_write(link->cs, 1);
+        bsp_pin_config(link->cs, BSP_PIN_OUTPUT, 0);
+        bsp_pin_write(link->cs, 1);
+    }
     if (reset != BSP_PIN_NONE) {
         bsp_pin_write(reset, 1);
         bsp_pin_config(reset, BSP_PIN_OUTPUT, 0);

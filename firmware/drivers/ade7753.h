@@ -1,11 +1,13 @@
 /*
- * ADE7753 single-phase energy-metering IC driver on the BSP SPI API, CS on a GPIO, IRQ on a
- * GPIO EXTI line.
+ * ADE7753 single-phase energy-metering IC driver on the BSP SPI API, chip select on a GPIO or
+ * through the board's own hook (address decoders), IRQ on a GPIO EXTI line.
  *
  * Data sheet rules followed (ADE7753 Rev. C; shared/reference/protocols-and-chips.md §3):
  * - SPI: one communications byte (bit 7 = write, bits 5..0 = register address), then the
  *   register's 1..3 bytes MSB first; widths from the register table (6/8/12/16/24 bits); the
- *   driver reads 12-bit signed calibration registers back sign-extended;
+ *   driver reads 12-bit signed calibration registers back sign-extended; t9 (4 us) between a
+ *   read's command byte and its data; after a complete transfer the part takes the next
+ *   command byte, so several registers can be read in one chip-select frame;
  * - reset: MODE.SWRST (bit 6) or the RESET pin; the chip is ready when STATUS.RESET sets
  *   (18 us); the driver then reads RSTSTATUS to release IRQ;
  * - energy: AENERGY (accumulating), RAENERGY (reset on read), LAENERGY (latched every LINECYC
@@ -74,9 +76,28 @@ typedef struct {
     uint32_t uwh_per_lsb_q16;  /* AENERGY/RAENERGY/LAENERGY: microwatt-hours per LSB, Q16 */
 } ade7753_cal_t;
 
-typedef struct {
+/* How one chip is reached: its SPI bus (initialised by the caller, mode 1: CPOL 0, CPHA 1) and
+ * its chip select. Without `select` the driver drives pin `cs` low for a frame and high after
+ * it; a board whose chip selects come from decoders or expanders sets `select`, which the
+ * driver calls with selected = 1 before a frame and 0 after it (`chip` says which chip). */
+typedef struct ade7753_link {
     int bus;
-    bsp_pin_t cs, irq, reset;  /* reset: BSP_PIN_NONE when not wired */
+    bsp_pin_t cs;
+    void (*select)(const struct ade7753_link *link, int selected);
+    unsigned chip;
+} ade7753_link_t;
+
+/* Register access on a link, without locking: the caller owns the bus. ade7753_link_read reads
+ * n registers in one chip-select frame, out[i] = regs[i] zero-extended; MS_ERR_INVAL for a
+ * reserved address (nothing sent). */
+int ade7753_link_read(const ade7753_link_t *link, const uint8_t *regs, unsigned n, uint32_t *out);
+int ade7753_link_write(const ade7753_link_t *link, uint8_t reg, uint32_t value);
+/* A raw value of reg as a number: sign-extended for the signed registers. */
+int32_t ade7753_value_signed(uint8_t reg, uint32_t raw);
+
+typedef struct {
+    ade7753_link_t link;
+    bsp_pin_t irq, reset;      /* BSP_PIN_NONE when not wired */
     ade7753_cal_t cal;
     ms_waitq_t irq_wq;
     volatile uint32_t irq_count;
@@ -84,10 +105,11 @@ typedef struct {
     uint8_t die_rev;
 } ade7753_t;
 
-/* Bus initialised by the caller (bsp_spi_init, mode 1: CPOL 0, CPHA 1). Resets the chip
- * (RESET pin pulse when wired, then MODE.SWRST), waits for STATUS.RESET, attaches the IRQ pin
- * (falling edge) and reads DIEREV. MS_ERR_NODEV when the reset never completes. */
-int ade7753_init(ade7753_t *dev, int bus, bsp_pin_t cs, bsp_pin_t irq, bsp_pin_t reset);
+/* Takes the link (configures its cs pin when it has no select hook), resets the chip (RESET
+ * pin pulse when wired, else MODE.SWRST), waits for STATUS.RESET, attaches the IRQ pin
+ * (falling edge) and reads DIEREV. MS_ERR_NODEV when the reset never completes. The device's
+ * accessors below take its lock around each register. */
+int ade7753_init(ade7753_t *dev, const ade7753_link_t *link, bsp_pin_t irq, bsp_pin_t reset);
 int ade7753_reset(ade7753_t *dev);
 int ade7753_read(ade7753_t *dev, uint8_t reg, uint32_t *value);    /* raw, zero-extended */
 int ade7753_read_signed(ade7753_t *dev, uint8_t reg, int32_t *value);

@@ -10,7 +10,7 @@ ARCH_m3  := -mcpu=cortex-m3 -mthumb
 ARCH_m4f := -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard
 
 CSTD     := -std=c11
-WARN     := -Wall -Wextra -Werror
+WARN     := -Wall -Wextra -Werror -Wmissing-prototypes -Wmissing-declarations
 OPT      := -Os -g -ffunction-sections -fdata-sections
 # Bare metal: no host OS services, no semihosting. newlib-nano only supplies
 # memcpy/memset that GCC may call for copy loops; libgcc the 64-bit helpers.

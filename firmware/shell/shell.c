@@ -10,8 +10,6 @@
 #include "ms_rtos.h"
 #include "shell.h"
 
-int ms_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
-
 #if defined(STM32F103xB)
 #define LINE_MAX 64u
 #define MAX_NODES 8u

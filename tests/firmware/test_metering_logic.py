@@ -26,7 +26,8 @@ def unit_run():
         pytest.fail("no host C compiler (cc) on PATH")
     OUT.mkdir(parents=True, exist_ok=True)
     exe = OUT / "metering_logic"
-    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g",
+    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wmissing-prototypes", "-Wmissing-declarations",
+           "-O1", "-g",
            "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-o", str(exe)] + \
           [str(MC / s) for s in SOURCES] + ["-lm"]
     build = subprocess.run(cmd, capture_output=True, text=True)

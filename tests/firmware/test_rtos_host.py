@@ -21,7 +21,8 @@ def unit_run():
         pytest.fail("no host C compiler (cc) on PATH")
     OUT.mkdir(parents=True, exist_ok=True)
     exe = OUT / "rtos_units"
-    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", "-fsanitize=address,undefined",
+    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wmissing-prototypes", "-Wmissing-declarations",
+           "-O1", "-g", "-fsanitize=address,undefined",
            f"-I{RTOS / 'src'}", f"-I{RTOS / 'include'}", "-o", str(exe)] + [str(RTOS / s) for s in SOURCES]
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, f"host build failed:\n{' '.join(cmd)}\n{build.stderr}"

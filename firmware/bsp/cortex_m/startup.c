@@ -4,7 +4,7 @@
  * number; IRQn n sits at index 16 + n). The IRQ list comes from the family's
  * SOC_IRQ_LIST in soc.h, so the table always has the part's full length.
  *
- * Every handler is a weak alias of Default_Handler, a `b .` loop: a program
+ * Every handler (declared in vectors.h) is a weak alias of Default_Handler, a `b .` loop: a program
  * overrides a handler just by defining a function with the same name. An
  * unhandled exception therefore parks the core where a debugger or emulator
  * can read IPSR and the fault status registers.
@@ -17,9 +17,6 @@ extern uint32_t _sidata, _sdata, _edata;  /* .data load and run addresses */
 extern uint32_t _sbss, _ebss;
 extern void (*__init_array_start[])(void);
 extern void (*__init_array_end[])(void);
-
-int main(void);
-void Reset_Handler(void);
 
 void Default_Handler(void)
 {

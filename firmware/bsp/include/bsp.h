@@ -37,6 +37,7 @@ int      bsp_clock_init(void);            /* 8 MHz HSE -> 72 MHz (F1) / 100 MHz 
 uint32_t bsp_hclk_hz(void);
 uint32_t bsp_pclk1_hz(void);
 uint32_t bsp_pclk2_hz(void);
+void     bsp_delay_us(uint32_t us);       /* busy wait (device timing rules of a few us) */
 
 /* ---- GPIO and EXTI ---- */
 void bsp_pin_config(bsp_pin_t pin, enum bsp_pin_mode mode, unsigned af); /* af: F4 AF number, F1 ignored */
@@ -52,6 +53,9 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg);          /* n = 1 for 
 int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms);  /* returns bytes */
 int bsp_uart_read(int n, void *buf, unsigned len, uint32_t timeout_ms);         /* returns bytes, 0 on timeout */
 /* also registers /dev/ttyS<n> in the RTOS IO system when the RTOS is linked */
+/* Each node the BSP registers is reported here; the BSP's weak default does nothing, a shell
+ * that lists the nodes defines it. */
+void bsp_note_node(const char *path);
 
 /* ---- SPI master (CS is the caller's GPIO) ---- */
 int bsp_spi_init(int n, uint32_t max_hz, int mode /* 0..3 = CPOL|CPHA */);

@@ -8,27 +8,32 @@
 
 #include <stddef.h>
 #include "bsp.h"
-#include "bsp_regs.h"
 #include "soc.h"
 
 /* ---- family hooks ---- */
 /* Enable the instance's bus clock and route its default pins; fill in its registers, NVIC
  * IRQ number and kernel clock. BSP_ERR_NODEV for an instance the part does not have. */
-int bsp_fam_uart(int n, bsp_usart_regs_t **regs, int *irqn, uint32_t *pclk_hz);
-int bsp_fam_spi(int n, bsp_spi_regs_t **regs, uint32_t *pclk_hz);
-int bsp_fam_i2c(int n, bsp_i2c_regs_t **regs, uint32_t *pclk_hz);
-int bsp_fam_tim(int n, bsp_tim_regs_t **regs, int *irqn, uint32_t *timclk_hz);
+int bsp_fam_uart(int n, usart_regs_t **regs, int *irqn, uint32_t *pclk_hz);
+int bsp_fam_spi(int n, spi_regs_t **regs, uint32_t *pclk_hz);
+int bsp_fam_i2c(int n, i2c_regs_t **regs, uint32_t *pclk_hz);
+int bsp_fam_tim(int n, tim_regs_t **regs, int *irqn, uint32_t *timclk_hz);
 void bsp_fam_pin_od_af(bsp_pin_t pin, unsigned af);   /* open-drain alternate function (I2C) */
 void bsp_fam_pin_af_in(bsp_pin_t pin, unsigned af);   /* AF input (F1: floating input) */
 void bsp_fam_exti_route(unsigned line, unsigned port); /* AFIO / SYSCFG EXTICR */
 void bsp_fam_pwr_clock(void);                          /* RCC PWREN (and BKPEN on F1) */
-volatile uint32_t *bsp_fam_rcc_csr(void);
-extern bsp_exti_regs_t *const bsp_exti;
 
 /* Take TIMn (2..4) for a driver of its own: the interrupt handler calls isr(arg), which reads
  * and clears the flags itself. Counting at 1 MHz (PSC loaded), stopped, interrupt enabled in
  * the NVIC, DIER left 0. BSP_ERR_INVAL for another n. */
-int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, bsp_tim_regs_t **regs);
+int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, tim_regs_t **regs);
+
+/* ---- flash interface (flash.c): what both families' erase and program share ---- */
+/* Unlock (the keys only while LOCK is set: a key written while unlocked locks the interface
+ * until reset) and clear stale status flags. BSP_ERR_IO when it stays locked. */
+int bsp_flash_unlock(void);
+/* Wait for BSY to clear (sleeping between polls when timeout_us > 1 ms), then read and clear
+ * EOP and the error flags: 0, BSP_ERR_TIMEOUT or BSP_ERR_IO. */
+int bsp_flash_finish(uint32_t timeout_us);
 
 /* ---- time and waiting ---- */
 /* Microsecond time from the DWT cycle counter (wraps; use differences). */
@@ -43,7 +48,6 @@ void bsp_os_pause(void);
  * lets a thread sleep between polls (long waits: oscillators, flash erase). */
 int bsp_wait_bits(volatile uint32_t *reg, uint32_t mask, uint32_t want, uint32_t timeout_us,
                   int sleepy);
-void bsp_delay_us(uint32_t us);
 
 /* ---- RTOS glue (weak: the BSP also links without the RTOS) ---- */
 struct bsp_waitq { void *head; };        /* layout of ms_waitq_t */
@@ -52,8 +56,6 @@ void bsp_os_wake(struct bsp_waitq *wq);
 uint32_t bsp_irq_lock(void);
 void bsp_irq_unlock(uint32_t s);
 
-/* Shell hook: the nodes the BSP registers are reported to a listing (weak). */
-void bsp_note_node(const char *path);
 
 #define BSP_IRQ_PRIO_UART 6u
 #define BSP_IRQ_PRIO_EXTI 8u

@@ -28,7 +28,7 @@ int bsp_pin_irq_attach(bsp_pin_t pin, enum bsp_edge edge, void (*fn)(void *arg),
     if (pin == BSP_PIN_NONE || port > 7 || (edge & ~3) != 0)
         return BSP_ERR_INVAL;
     uint32_t s = bsp_irq_lock();
-    bsp_exti->IMR &= ~bit;
+    EXTI->IMR &= ~bit;
     if (!fn || !edge) {                        /* detach */
         g_cb[line].fn = 0;
         bsp_irq_unlock(s);
@@ -42,15 +42,15 @@ int bsp_pin_irq_attach(bsp_pin_t pin, enum bsp_edge edge, void (*fn)(void *arg),
     g_cb[line].arg = arg;
     bsp_fam_exti_route(line, port);
     if (edge & BSP_EDGE_RISING)
-        bsp_exti->RTSR |= bit;
+        EXTI->RTSR |= bit;
     else
-        bsp_exti->RTSR &= ~bit;
+        EXTI->RTSR &= ~bit;
     if (edge & BSP_EDGE_FALLING)
-        bsp_exti->FTSR |= bit;
+        EXTI->FTSR |= bit;
     else
-        bsp_exti->FTSR &= ~bit;
-    bsp_exti->PR = bit;
-    bsp_exti->IMR |= bit;
+        EXTI->FTSR &= ~bit;
+    EXTI->PR = bit;
+    EXTI->IMR |= bit;
     int irqn = line_irqn(line);
     nvic_set_priority(irqn, BSP_IRQ_PRIO_EXTI);
     nvic_enable(irqn);
@@ -60,12 +60,12 @@ int bsp_pin_irq_attach(bsp_pin_t pin, enum bsp_edge edge, void (*fn)(void *arg),
 
 static void dispatch(unsigned first, unsigned last)
 {
-    uint32_t pr = bsp_exti->PR;
+    uint32_t pr = EXTI->PR;
     for (unsigned line = first; line <= last; line++) {
         uint32_t bit = 1u << line;
         if (!(pr & bit))
             continue;
-        bsp_exti->PR = bit;
+        EXTI->PR = bit;
         if (g_cb[line].fn)
             g_cb[line].fn(g_cb[line].arg);
     }
@@ -83,35 +83,35 @@ int bsp_pvd_attach(unsigned level, void (*fn)(void *arg), void *arg)
 {
     if (level > 7)
         return BSP_ERR_INVAL;
-    const uint32_t bit = 1u << BSP_EXTI_LINE_PVD;
+    const uint32_t bit = 1u << EXTI_LINE_PVD;
     bsp_fam_pwr_clock();
     uint32_t s = bsp_irq_lock();
     g_pvd.fn = fn;
     g_pvd.arg = arg;
-    uint32_t cr = BSP_PWR->CR & ~(7u << BSP_PWR_CR_PLS_POS);
-    BSP_PWR->CR = cr | (level << BSP_PWR_CR_PLS_POS) | BSP_PWR_CR_PVDE;
-    bsp_exti->RTSR |= bit;                     /* PVDO rises: VDD fell below the threshold */
-    bsp_exti->FTSR &= ~bit;
-    bsp_exti->PR = bit;
+    uint32_t cr = PWR->CR & ~(7u << PWR_CR_PLS_POS);
+    PWR->CR = cr | (level << PWR_CR_PLS_POS) | PWR_CR_PVDE;
+    EXTI->RTSR |= bit;                     /* PVDO rises: VDD fell below the threshold */
+    EXTI->FTSR &= ~bit;
+    EXTI->PR = bit;
     if (fn)
-        bsp_exti->IMR |= bit;
+        EXTI->IMR |= bit;
     else
-        bsp_exti->IMR &= ~bit;
+        EXTI->IMR &= ~bit;
     nvic_set_priority(PVD_IRQn, BSP_IRQ_PRIO_PVD);
     if (fn)
         nvic_enable(PVD_IRQn);
     bsp_irq_unlock(s);
     /* Already below the threshold: report it now rather than never. */
-    if (fn && (BSP_PWR->CSR & BSP_PWR_CSR_PVDO))
+    if (fn && (PWR->CSR & PWR_CSR_PVDO))
         nvic_set_pending(PVD_IRQn);
     return 0;
 }
 
-int bsp_pvd_below(void) { return (BSP_PWR->CSR & BSP_PWR_CSR_PVDO) != 0; }
+int bsp_pvd_below(void) { return (PWR->CSR & PWR_CSR_PVDO) != 0; }
 
 void PVD_IRQHandler(void)
 {
-    bsp_exti->PR = 1u << BSP_EXTI_LINE_PVD;
+    EXTI->PR = 1u << EXTI_LINE_PVD;
     if (g_pvd.fn)
         g_pvd.fn(g_pvd.arg);
 }

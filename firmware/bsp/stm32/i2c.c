@@ -16,19 +16,19 @@
 #include "bsp_priv.h"
 
 #define I2C_MAX 2
-static bsp_i2c_regs_t *g_i2c[I2C_MAX + 1];
+static i2c_regs_t *g_i2c[I2C_MAX + 1];
 static uint32_t g_timeout_us[I2C_MAX + 1];
 
 int bsp_i2c_init(int n, uint32_t hz)
 {
     if (n < 1 || n > I2C_MAX || hz == 0 || hz > 400000u)
         return BSP_ERR_INVAL;
-    bsp_i2c_regs_t *r;
+    i2c_regs_t *r;
     uint32_t pclk;
     int err = bsp_fam_i2c(n, &r, &pclk);
     if (err)
         return err;
-    r->CR1 = BSP_I2C_CR1_SWRST;                /* release a bus left mid-transfer */
+    r->CR1 = I2C_CR1_SWRST;                /* release a bus left mid-transfer */
     r->CR1 = 0;
     uint32_t mhz = pclk / 1000000u;
     r->CR2 = mhz;
@@ -42,11 +42,11 @@ int bsp_i2c_init(int n, uint32_t hz)
         ccr = pclk / (3u * hz);
         if (ccr < 1)
             ccr = 1;
-        ccr |= BSP_I2C_CCR_FS;
+        ccr |= I2C_CCR_FS;
         r->TRISE = mhz * 300u / 1000u + 1u;
     }
     r->CCR = ccr;
-    r->CR1 = BSP_I2C_CR1_PE;
+    r->CR1 = I2C_CR1_PE;
     g_i2c[n] = r;
     /* A byte is 9 SCL periods; allow 20 bytes' worth per step, at least 5 ms. */
     uint32_t t = 9u * 20u * 1000000u / hz;
@@ -54,16 +54,16 @@ int bsp_i2c_init(int n, uint32_t hz)
     return 0;
 }
 
-static int fail(bsp_i2c_regs_t *r, int err)
+static int fail(i2c_regs_t *r, int err)
 {
-    r->CR1 |= BSP_I2C_CR1_STOP;
-    r->SR1 = ~BSP_I2C_SR1_AF;                  /* rc_w0 */
-    r->CR1 &= ~(BSP_I2C_CR1_POS | BSP_I2C_CR1_ACK);
+    r->CR1 |= I2C_CR1_STOP;
+    r->SR1 = ~I2C_SR1_AF;                  /* rc_w0 */
+    r->CR1 &= ~(I2C_CR1_POS | I2C_CR1_ACK);
     return err;
 }
 
 /* Wait for a SR1 flag; AF (NACK) ends the wait with -EIO. */
-static int wait_sr1(bsp_i2c_regs_t *r, uint32_t flag, uint32_t timeout_us)
+static int wait_sr1(i2c_regs_t *r, uint32_t flag, uint32_t timeout_us)
 {
     bsp_cycles_start();
     uint32_t per_us = bsp_hclk_hz() / 1000000u;
@@ -72,7 +72,7 @@ static int wait_sr1(bsp_i2c_regs_t *r, uint32_t flag, uint32_t timeout_us)
         uint32_t sr1 = r->SR1;
         if (sr1 & flag)
             return 0;
-        if (sr1 & (BSP_I2C_SR1_AF | BSP_I2C_SR1_BERR | BSP_I2C_SR1_ARLO))
+        if (sr1 & (I2C_SR1_AF | I2C_SR1_BERR | I2C_SR1_ARLO))
             return BSP_ERR_IO;
         uint32_t d = (bsp_cycles() - t0) / per_us;
         if (d) {
@@ -86,57 +86,57 @@ static int wait_sr1(bsp_i2c_regs_t *r, uint32_t flag, uint32_t timeout_us)
 
 static int start_addr(int n, uint8_t addr7, int read)
 {
-    bsp_i2c_regs_t *r = g_i2c[n];
-    r->CR1 |= BSP_I2C_CR1_START;
-    int e = wait_sr1(r, BSP_I2C_SR1_SB, g_timeout_us[n]);
+    i2c_regs_t *r = g_i2c[n];
+    r->CR1 |= I2C_CR1_START;
+    int e = wait_sr1(r, I2C_SR1_SB, g_timeout_us[n]);
     if (e)
         return e;
     r->DR = (uint32_t)(addr7 << 1) | (read ? 1u : 0u);   /* SR1 read above + DR write clear SB */
-    return wait_sr1(r, BSP_I2C_SR1_ADDR, g_timeout_us[n]);
+    return wait_sr1(r, I2C_SR1_ADDR, g_timeout_us[n]);
 }
 
 static int do_write(int n, uint8_t addr7, const uint8_t *buf, unsigned len, int stop)
 {
-    bsp_i2c_regs_t *r = g_i2c[n];
+    i2c_regs_t *r = g_i2c[n];
     int e = start_addr(n, addr7, 0);
     if (e)
         return fail(r, e);
     (void)r->SR1;
     (void)r->SR2;                              /* clears ADDR */
     for (unsigned i = 0; i < len; i++) {
-        e = wait_sr1(r, BSP_I2C_SR1_TXE, g_timeout_us[n]);
+        e = wait_sr1(r, I2C_SR1_TXE, g_timeout_us[n]);
         if (e)
             return fail(r, e);
         r->DR = buf[i];
     }
-    e = wait_sr1(r, BSP_I2C_SR1_BTF, g_timeout_us[n]);
+    e = wait_sr1(r, I2C_SR1_BTF, g_timeout_us[n]);
     if (e)
         return fail(r, e);
     if (stop)
-        r->CR1 |= BSP_I2C_CR1_STOP;
+        r->CR1 |= I2C_CR1_STOP;
     return 0;
 }
 
 static int do_read(int n, uint8_t addr7, uint8_t *buf, unsigned len)
 {
-    bsp_i2c_regs_t *r = g_i2c[n];
+    i2c_regs_t *r = g_i2c[n];
     uint32_t to = g_timeout_us[n];
     int e;
     if (len == 2)
-        r->CR1 |= BSP_I2C_CR1_POS | BSP_I2C_CR1_ACK;
+        r->CR1 |= I2C_CR1_POS | I2C_CR1_ACK;
     else
-        r->CR1 = (r->CR1 & ~BSP_I2C_CR1_POS) | BSP_I2C_CR1_ACK;
+        r->CR1 = (r->CR1 & ~I2C_CR1_POS) | I2C_CR1_ACK;
     e = start_addr(n, addr7, 1);
     if (e)
         return fail(r, e);
     if (len == 1) {
-        r->CR1 &= ~BSP_I2C_CR1_ACK;
+        r->CR1 &= ~I2C_CR1_ACK;
         uint32_t s = bsp_irq_lock();
         (void)r->SR1;
         (void)r->SR2;
-        r->CR1 |= BSP_I2C_CR1_STOP;
+        r->CR1 |= I2C_CR1_STOP;
         bsp_irq_unlock(s);
-        if ((e = wait_sr1(r, BSP_I2C_SR1_RXNE, to)))
+        if ((e = wait_sr1(r, I2C_SR1_RXNE, to)))
             return fail(r, e);
         buf[0] = (uint8_t)r->DR;
         return 0;
@@ -145,39 +145,39 @@ static int do_read(int n, uint8_t addr7, uint8_t *buf, unsigned len)
         uint32_t s = bsp_irq_lock();
         (void)r->SR1;
         (void)r->SR2;
-        r->CR1 &= ~BSP_I2C_CR1_ACK;
+        r->CR1 &= ~I2C_CR1_ACK;
         bsp_irq_unlock(s);
-        if ((e = wait_sr1(r, BSP_I2C_SR1_BTF, to)))
+        if ((e = wait_sr1(r, I2C_SR1_BTF, to)))
             return fail(r, e);
         s = bsp_irq_lock();
-        r->CR1 |= BSP_I2C_CR1_STOP;
+        r->CR1 |= I2C_CR1_STOP;
         buf[0] = (uint8_t)r->DR;
         bsp_irq_unlock(s);
         buf[1] = (uint8_t)r->DR;
-        r->CR1 &= ~BSP_I2C_CR1_POS;
+        r->CR1 &= ~I2C_CR1_POS;
         return 0;
     }
     (void)r->SR1;
     (void)r->SR2;
     unsigned i = 0;
     while (len - i > 3) {
-        if ((e = wait_sr1(r, BSP_I2C_SR1_RXNE, to)))
+        if ((e = wait_sr1(r, I2C_SR1_RXNE, to)))
             return fail(r, e);
         buf[i++] = (uint8_t)r->DR;
     }
-    if ((e = wait_sr1(r, BSP_I2C_SR1_BTF, to)))  /* N-2 in DR, N-1 in the shift register */
+    if ((e = wait_sr1(r, I2C_SR1_BTF, to)))  /* N-2 in DR, N-1 in the shift register */
         return fail(r, e);
-    r->CR1 &= ~BSP_I2C_CR1_ACK;
+    r->CR1 &= ~I2C_CR1_ACK;
     uint32_t s = bsp_irq_lock();
     buf[i++] = (uint8_t)r->DR;                 /* N-2; N is received and NACKed */
     bsp_irq_unlock(s);
-    if ((e = wait_sr1(r, BSP_I2C_SR1_BTF, to)))
+    if ((e = wait_sr1(r, I2C_SR1_BTF, to)))
         return fail(r, e);
     s = bsp_irq_lock();
-    r->CR1 |= BSP_I2C_CR1_STOP;
+    r->CR1 |= I2C_CR1_STOP;
     buf[i++] = (uint8_t)r->DR;                 /* N-1 */
     bsp_irq_unlock(s);
-    if ((e = wait_sr1(r, BSP_I2C_SR1_RXNE, to)))
+    if ((e = wait_sr1(r, I2C_SR1_RXNE, to)))
         return fail(r, e);
     buf[i++] = (uint8_t)r->DR;                 /* N */
     return 0;
@@ -188,7 +188,7 @@ static int check(int n)
     if (n < 1 || n > I2C_MAX || !g_i2c[n])
         return BSP_ERR_NODEV;
     /* The previous STOP must be on the bus before a new START (BUSY clears after it). */
-    return bsp_wait_bits(&g_i2c[n]->SR2, BSP_I2C_SR2_BUSY, 0, g_timeout_us[n], 0);
+    return bsp_wait_bits(&g_i2c[n]->SR2, I2C_SR2_BUSY, 0, g_timeout_us[n], 0);
 }
 
 int bsp_i2c_write(int n, uint8_t addr7, const uint8_t *buf, unsigned len)

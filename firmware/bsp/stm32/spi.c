@@ -7,14 +7,14 @@
 #include "bsp_priv.h"
 
 #define SPI_MAX 3
-static bsp_spi_regs_t *g_spi[SPI_MAX + 1];
+static spi_regs_t *g_spi[SPI_MAX + 1];
 #define SPI_BYTE_TIMEOUT_US 1000u
 
 int bsp_spi_init(int n, uint32_t max_hz, int mode)
 {
     if (n < 1 || n > SPI_MAX || mode < 0 || mode > 3 || !max_hz)
         return BSP_ERR_INVAL;
-    bsp_spi_regs_t *r;
+    spi_regs_t *r;
     uint32_t pclk;
     int err = bsp_fam_spi(n, &r, &pclk);
     if (err)
@@ -24,9 +24,9 @@ int bsp_spi_init(int n, uint32_t max_hz, int mode)
         br++;
     r->CR1 = 0;
     r->CR2 = 0;
-    r->CR1 = BSP_SPI_CR1_MSTR | BSP_SPI_CR1_SSM | BSP_SPI_CR1_SSI | (br << BSP_SPI_CR1_BR_POS) |
-             ((mode & 2) ? BSP_SPI_CR1_CPOL : 0u) | ((mode & 1) ? BSP_SPI_CR1_CPHA : 0u);
-    r->CR1 |= BSP_SPI_CR1_SPE;
+    r->CR1 = SPI_CR1_MSTR | SPI_CR1_SSM | SPI_CR1_SSI | (br << SPI_CR1_BR_POS) |
+             ((mode & 2) ? SPI_CR1_CPOL : 0u) | ((mode & 1) ? SPI_CR1_CPHA : 0u);
+    r->CR1 |= SPI_CR1_SPE;
     g_spi[n] = r;
     return 0;
 }
@@ -35,20 +35,20 @@ int bsp_spi_xfer(int n, const uint8_t *tx, uint8_t *rx, unsigned len)
 {
     if (n < 1 || n > SPI_MAX || !g_spi[n])
         return BSP_ERR_NODEV;
-    bsp_spi_regs_t *r = g_spi[n];
-    while (r->SR & BSP_SPI_SR_RXNE)
+    spi_regs_t *r = g_spi[n];
+    while (r->SR & SPI_SR_RXNE)
         (void)r->DR;                           /* stale byte from an earlier transfer */
     for (unsigned i = 0; i < len; i++) {
-        if (bsp_wait_bits(&r->SR, BSP_SPI_SR_TXE, BSP_SPI_SR_TXE, SPI_BYTE_TIMEOUT_US, 0))
+        if (bsp_wait_bits(&r->SR, SPI_SR_TXE, SPI_SR_TXE, SPI_BYTE_TIMEOUT_US, 0))
             return BSP_ERR_TIMEOUT;
         r->DR = tx ? tx[i] : 0xFFu;
-        if (bsp_wait_bits(&r->SR, BSP_SPI_SR_RXNE, BSP_SPI_SR_RXNE, SPI_BYTE_TIMEOUT_US, 0))
+        if (bsp_wait_bits(&r->SR, SPI_SR_RXNE, SPI_SR_RXNE, SPI_BYTE_TIMEOUT_US, 0))
             return BSP_ERR_TIMEOUT;
         uint8_t b = (uint8_t)r->DR;
         if (rx)
             rx[i] = b;
     }
-    if (bsp_wait_bits(&r->SR, BSP_SPI_SR_BSY, 0, SPI_BYTE_TIMEOUT_US, 0))
+    if (bsp_wait_bits(&r->SR, SPI_SR_BSY, 0, SPI_BYTE_TIMEOUT_US, 0))
         return BSP_ERR_TIMEOUT;
     return 0;
 }

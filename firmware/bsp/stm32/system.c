@@ -25,15 +25,15 @@ void bsp_iwdg_start(uint32_t timeout_ms)
         ticks = 0x1000u;
     if (ticks == 0)
         ticks = 1;
-    BSP_IWDG->KR = BSP_IWDG_KEY_START;         /* starts the LSI as well */
-    BSP_IWDG->KR = BSP_IWDG_KEY_UNLOCK;
-    BSP_IWDG->PR = pr;
-    BSP_IWDG->RLR = (uint32_t)ticks - 1u;
-    bsp_wait_bits(&BSP_IWDG->SR, 3u, 0u, 1000u, 0);   /* PVU/RVU: values taken over */
-    BSP_IWDG->KR = BSP_IWDG_KEY_RELOAD;
+    IWDG->KR = IWDG_KEY_START;         /* starts the LSI as well */
+    IWDG->KR = IWDG_KEY_UNLOCK;
+    IWDG->PR = pr;
+    IWDG->RLR = (uint32_t)ticks - 1u;
+    bsp_wait_bits(&IWDG->SR, 3u, 0u, 1000u, 0);   /* PVU/RVU: values taken over */
+    IWDG->KR = IWDG_KEY_RELOAD;
 }
 
-void bsp_iwdg_refresh(void) { BSP_IWDG->KR = BSP_IWDG_KEY_RELOAD; }
+void bsp_iwdg_refresh(void) { IWDG->KR = IWDG_KEY_RELOAD; }
 
 static uint32_t g_cause;
 static uint8_t g_cause_read;
@@ -43,9 +43,9 @@ uint32_t bsp_reset_cause(void)
     /* Read once per boot and cleared (RMVF), so the next reset reports only its own cause;
      * later calls return the same value. */
     if (!g_cause_read) {
-        volatile uint32_t *csr = bsp_fam_rcc_csr();
-        g_cause = *csr & BSP_RCC_CSR_FLAGS;
-        *csr |= BSP_RCC_CSR_RMVF;
+        volatile uint32_t *csr = &RCC->CSR;
+        g_cause = *csr & RCC_CSR_FLAGS;
+        *csr |= RCC_CSR_RMVF;
         g_cause_read = 1;
     }
     return g_cause;

@@ -9,7 +9,7 @@
 #include "bsp_priv.h"
 
 struct tim_cb {
-    bsp_tim_regs_t *r;
+    tim_regs_t *r;
     void (*fn)(void *);
     void *arg;
     void (*isr)(void *);    /* a claiming driver's own handler (bsp_tim_claim) */
@@ -20,7 +20,7 @@ int bsp_timer_start(int n, uint32_t period_us, void (*fn)(void *arg), void *arg)
 {
     if (n < 2 || n > 4 || !fn || period_us == 0)
         return BSP_ERR_INVAL;
-    bsp_tim_regs_t *r;
+    tim_regs_t *r;
     int irqn;
     uint32_t clk;
     int e = bsp_fam_tim(n, &r, &irqn, &clk);
@@ -40,14 +40,14 @@ int bsp_timer_start(int n, uint32_t period_us, void (*fn)(void *arg), void *arg)
     g_tim[n].isr = 0;
     r->PSC = psc - 1u;
     r->ARR = ticks - 1u;
-    r->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_ARPE;
-    r->EGR = BSP_TIM_EGR_UG;
+    r->CR1 = TIM_CR1_URS | TIM_CR1_ARPE;
+    r->EGR = TIM_EGR_UG;
     r->SR = 0;
-    r->DIER = BSP_TIM_DIER_UIE;
+    r->DIER = TIM_DIER_UIE;
     nvic_set_priority(irqn, BSP_IRQ_PRIO_TIM);
     nvic_clear_pending(irqn);
     nvic_enable(irqn);
-    r->CR1 |= BSP_TIM_CR1_CEN;
+    r->CR1 |= TIM_CR1_CEN;
     return 0;
 }
 
@@ -60,11 +60,11 @@ void bsp_timer_stop(int n)
     g_tim[n].fn = 0;
 }
 
-int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, bsp_tim_regs_t **regs)
+int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, tim_regs_t **regs)
 {
     if (n < 2 || n > 4 || !isr)
         return BSP_ERR_INVAL;
-    bsp_tim_regs_t *r;
+    tim_regs_t *r;
     int irqn;
     uint32_t clk;
     int e = bsp_fam_tim(n, &r, &irqn, &clk);
@@ -79,8 +79,8 @@ int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, bsp_tim_regs_t **reg
     g_tim[n].isr = isr;
     g_tim[n].arg = arg;
     r->PSC = clk / 1000000u - 1u;
-    r->CR1 = BSP_TIM_CR1_URS;
-    r->EGR = BSP_TIM_EGR_UG;                /* load PSC; URS: no UIF for it */
+    r->CR1 = TIM_CR1_URS;
+    r->EGR = TIM_EGR_UG;                /* load PSC; URS: no UIF for it */
     r->SR = 0;
     nvic_set_priority(irqn, BSP_IRQ_PRIO_TIM);
     nvic_clear_pending(irqn);
@@ -91,15 +91,15 @@ int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, bsp_tim_regs_t **reg
 
 static void tim_isr(int n)
 {
-    bsp_tim_regs_t *r = g_tim[n].r;
+    tim_regs_t *r = g_tim[n].r;
     if (!r)
         return;
     if (g_tim[n].isr) {
         g_tim[n].isr(g_tim[n].arg);
         return;
     }
-    if (r->SR & BSP_TIM_SR_UIF) {
-        r->SR = ~BSP_TIM_SR_UIF;
+    if (r->SR & TIM_SR_UIF) {
+        r->SR = ~TIM_SR_UIF;
         if (g_tim[n].fn)
             g_tim[n].fn(g_tim[n].arg);
     }

@@ -35,7 +35,7 @@
 #endif
 
 struct uart {
-    bsp_usart_regs_t *r;
+    usart_regs_t *r;
     int n, irqn;
     bsp_pin_t de;
     volatile uint16_t rx_head, rx_tail, tx_head, tx_tail;
@@ -45,7 +45,7 @@ struct uart {
     struct bsp_waitq rx_wq, tx_wq;
     volatile uint32_t overruns, dropped, rx_errors;
     uint32_t char_us;                   /* one character on the wire */
-    bsp_tim_regs_t *ftim;               /* framing: the silence timer (NULL = off) */
+    tim_regs_t *ftim;               /* framing: the silence timer (NULL = off) */
     volatile uint8_t rx_idle;           /* the line went quiet: the next byte starts a frame */
     uint8_t rx_carry;                   /* flags of a dropped byte, passed to the next one */
     uint8_t rxf[RX_SIZE];               /* per received byte: RXF_* */
@@ -74,8 +74,8 @@ static unsigned tx_count(const struct uart *u) { return (uint16_t)(u->tx_head - 
  * the timer's flags count even before its handler has run) */
 static int frame_over(struct uart *u)
 {
-    bsp_tim_regs_t *t = u->ftim;
-    if (u->rx_idle || (t->SR & BSP_TIM_SR_UIF) || !(t->CR1 & BSP_TIM_CR1_CEN)) {
+    tim_regs_t *t = u->ftim;
+    if (u->rx_idle || (t->SR & TIM_SR_UIF) || !(t->CR1 & TIM_CR1_CEN)) {
         u->rx_idle = 1;
         return 1;
     }
@@ -85,31 +85,31 @@ static int frame_over(struct uart *u)
 /* ---- interrupt handler ---- */
 static void uart_isr(struct uart *u)
 {
-    bsp_usart_regs_t *r = u->r;
+    usart_regs_t *r = u->r;
     uint32_t sr = r->SR;
     int wake_rx = 0, wake_tx = 0;
-    if (sr & (BSP_USART_SR_RXNE | BSP_USART_SR_ORE)) {
+    if (sr & (USART_SR_RXNE | USART_SR_ORE)) {
         uint8_t b = (uint8_t)r->DR;             /* SR then DR: clears RXNE, ORE, FE, NF, PE */
         uint8_t f = u->rx_carry;
-        if (sr & BSP_USART_SR_ORE) {
+        if (sr & USART_SR_ORE) {
             u->overruns++;
             f |= RXF_LOST;                      /* a byte before this one was lost */
         }
-        if (sr & (BSP_USART_SR_FE | BSP_USART_SR_NF | BSP_USART_SR_PE)) {
+        if (sr & (USART_SR_FE | USART_SR_NE | USART_SR_PE)) {
             u->rx_errors++;
             f |= RXF_LOST;                      /* this byte is not what was sent */
         }
-        bsp_tim_regs_t *t = u->ftim;
+        tim_regs_t *t = u->ftim;
         if (t) {
             if (frame_over(u))
                 f |= RXF_START;
-            else if (t->SR & BSP_TIM_SR_CC1IF)
+            else if (t->SR & TIM_SR_CC1IF)
                 f |= RXF_BROKEN;
             u->rx_idle = 0;
-            t->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_OPM;   /* restart from 0 */
+            t->CR1 = TIM_CR1_URS | TIM_CR1_OPM;   /* restart from 0 */
             t->CNT = 0;
             t->SR = 0;
-            t->CR1 = BSP_TIM_CR1_URS | BSP_TIM_CR1_OPM | BSP_TIM_CR1_CEN;
+            t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
         }
         if (rx_count(u) < RX_SIZE) {
             u->rx[u->rx_head % RX_SIZE] = b;
@@ -123,25 +123,25 @@ static void uart_isr(struct uart *u)
         wake_rx = 1;
     }
     uint32_t cr1 = r->CR1;
-    if ((cr1 & BSP_USART_CR1_TXEIE) && (r->SR & BSP_USART_SR_TXE)) {
+    if ((cr1 & USART_CR1_TXEIE) && (r->SR & USART_SR_TXE)) {
         if (tx_count(u)) {
             r->DR = u->tx[u->tx_tail % TX_SIZE];
             u->tx_tail++;
             wake_tx = 1;
         }
         if (!tx_count(u))
-            r->CR1 = (cr1 & ~BSP_USART_CR1_TXEIE) | BSP_USART_CR1_TCIE;
+            r->CR1 = (cr1 & ~USART_CR1_TXEIE) | USART_CR1_TCIE;
         cr1 = r->CR1;
     }
-    if ((cr1 & BSP_USART_CR1_TCIE) && (r->SR & BSP_USART_SR_TC)) {
-        r->CR1 = cr1 & ~BSP_USART_CR1_TCIE;
+    if ((cr1 & USART_CR1_TCIE) && (r->SR & USART_SR_TC)) {
+        r->CR1 = cr1 & ~USART_CR1_TCIE;
         if (!tx_count(u)) {
             if (u->de != BSP_PIN_NONE)
                 bsp_pin_write(u->de, 0);       /* after the last stop bit */
             u->tx_active = 0;
             wake_tx = 1;
         } else {
-            r->CR1 |= BSP_USART_CR1_TXEIE;
+            r->CR1 |= USART_CR1_TXEIE;
         }
     }
     if (wake_rx)
@@ -210,17 +210,17 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
 {
     if (!cfg || !cfg->baud)
         return BSP_ERR_INVAL;
-    uint32_t cr1 = BSP_USART_CR1_UE | BSP_USART_CR1_TE | BSP_USART_CR1_RE | BSP_USART_CR1_RXNEIE;
+    uint32_t cr1 = USART_CR1_UE | USART_CR1_TE | USART_CR1_RE | USART_CR1_RXNEIE;
     char par = cfg->parity;
     if (par == 'E' || par == 'e' || par == 'O' || par == 'o') {
-        cr1 |= BSP_USART_CR1_PCE | ((par == 'O' || par == 'o') ? BSP_USART_CR1_PS : 0u);
+        cr1 |= USART_CR1_PCE | ((par == 'O' || par == 'o') ? USART_CR1_PS : 0u);
         if (cfg->data_bits == 8)
-            cr1 |= BSP_USART_CR1_M;            /* 8 data + parity = 9-bit word */
+            cr1 |= USART_CR1_M;            /* 8 data + parity = 9-bit word */
         else if (cfg->data_bits != 7)
             return BSP_ERR_INVAL;
     } else if (par == 'N' || par == 'n' || par == 0) {
         if (cfg->data_bits == 9)
-            cr1 |= BSP_USART_CR1_M;
+            cr1 |= USART_CR1_M;
         else if (cfg->data_bits != 8)
             return BSP_ERR_INVAL;
     } else {
@@ -240,7 +240,7 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
         if (!u)
             return BSP_ERR_NOMEM;
     }
-    bsp_usart_regs_t *r;
+    usart_regs_t *r;
     int irqn;
     uint32_t pclk;
     int err = bsp_fam_uart(n, &r, &irqn, &pclk);
@@ -262,10 +262,10 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
     }
     r->BRR = (pclk + cfg->baud / 2u) / cfg->baud;   /* OVER16: USARTDIV x 16 */
     {
-        uint32_t bits = 1u + cfg->data_bits + (cr1 & BSP_USART_CR1_PCE ? 1u : 0u) + cfg->stop_bits;
+        uint32_t bits = 1u + cfg->data_bits + (cr1 & USART_CR1_PCE ? 1u : 0u) + cfg->stop_bits;
         u->char_us = (bits * 1000000u + cfg->baud - 1u) / cfg->baud;
     }
-    r->CR2 = stop << BSP_USART_CR2_STOP_POS;
+    r->CR2 = stop << USART_CR2_STOP_POS;
     r->CR3 = 0;
     (void)r->SR;
     (void)r->DR;
@@ -295,22 +295,22 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
 /* Polled transmit (no thread to sleep): drain the ring, then send buf directly. */
 static void write_polled(struct uart *u, const uint8_t *p, unsigned len)
 {
-    bsp_usart_regs_t *r = u->r;
+    usart_regs_t *r = u->r;
     uint32_t s = bsp_irq_lock();
-    r->CR1 &= ~(BSP_USART_CR1_TXEIE | BSP_USART_CR1_TCIE);
+    r->CR1 &= ~(USART_CR1_TXEIE | USART_CR1_TCIE);
     if (u->de != BSP_PIN_NONE)
         bsp_pin_write(u->de, 1);
     while (tx_count(u)) {
-        bsp_wait_bits(&r->SR, BSP_USART_SR_TXE, BSP_USART_SR_TXE, 10000u, 0);
+        bsp_wait_bits(&r->SR, USART_SR_TXE, USART_SR_TXE, 10000u, 0);
         r->DR = u->tx[u->tx_tail % TX_SIZE];
         u->tx_tail++;
     }
     for (unsigned i = 0; i < len; i++) {
-        bsp_wait_bits(&r->SR, BSP_USART_SR_TXE, BSP_USART_SR_TXE, 10000u, 0);
+        bsp_wait_bits(&r->SR, USART_SR_TXE, USART_SR_TXE, 10000u, 0);
         r->DR = p[i];
     }
     if (u->de != BSP_PIN_NONE) {
-        bsp_wait_bits(&r->SR, BSP_USART_SR_TC, BSP_USART_SR_TC, 10000u, 0);
+        bsp_wait_bits(&r->SR, USART_SR_TC, USART_SR_TC, 10000u, 0);
         bsp_pin_write(u->de, 0);
     }
     u->tx_active = 0;
@@ -334,14 +334,14 @@ int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)
         if (!u->tx_active) {
             if (u->de != BSP_PIN_NONE)
                 bsp_pin_write(u->de, 1);       /* driver on before the start bit */
-            u->r->SR = ~BSP_USART_SR_TC;       /* rc_w0: a fresh TC marks this burst's end */
+            u->r->SR = ~USART_SR_TC;       /* rc_w0: a fresh TC marks this burst's end */
             u->tx_active = 1;
         }
         while (done < len && tx_count(u) < TX_SIZE) {
             u->tx[u->tx_head % TX_SIZE] = p[done++];
             u->tx_head++;
         }
-        u->r->CR1 |= BSP_USART_CR1_TXEIE;
+        u->r->CR1 |= USART_CR1_TXEIE;
         if (done == len) {
             bsp_irq_unlock(s);
             break;
@@ -454,12 +454,12 @@ uint32_t bsp_uart_char_us(int n)
 static void frame_timer_isr(void *arg)
 {
     struct uart *u = arg;
-    bsp_tim_regs_t *t = u->ftim;
+    tim_regs_t *t = u->ftim;
     if (!t)
         return;
     uint32_t s = bsp_irq_lock();            /* a byte's restart in between clears UIF first */
-    int over = (t->SR & BSP_TIM_SR_UIF) && !(t->CR1 & BSP_TIM_CR1_CEN);
-    t->SR = ~BSP_TIM_SR_UIF;
+    int over = (t->SR & TIM_SR_UIF) && !(t->CR1 & TIM_CR1_CEN);
+    t->SR = ~TIM_SR_UIF;
     if (over)
         u->rx_idle = 1;
     bsp_irq_unlock(s);
@@ -484,7 +484,7 @@ int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t en
     uint32_t start_us = end_silence_us + u->char_us, broken_us = broken_silence_us + u->char_us;
     if (broken_silence_us >= end_silence_us || start_us > 0x10000u)
         return BSP_ERR_INVAL;
-    bsp_tim_regs_t *t;
+    tim_regs_t *t;
     int e = bsp_tim_claim(tim, frame_timer_isr, u, &t);
     if (e)
         return e;
@@ -492,7 +492,7 @@ int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t en
     t->ARR = start_us - 1u;                 /* update (and stop) start_us after the restart */
     t->CCR1 = broken_us;                    /* CC1IF once broken_us have passed */
     t->SR = 0;
-    t->DIER = BSP_TIM_DIER_UIE;
+    t->DIER = TIM_DIER_UIE;
     u->ftim = t;
     u->rx_idle = 1;
     bsp_irq_unlock(s);

@@ -8,7 +8,7 @@
  * GPIO (§9.1, Table 20): per pin CNF[1:0] MODE[1:0]; pull-up/-down input take the ODR bit.
  */
 #include "bsp_priv.h"
-#include "bsp_f1.h"
+#include "soc.h"
 
 #define HSE_HZ 8000000u
 #define HSE_TIMEOUT_US 20000u                  /* tSU(HSE) 2 ms typical (DS5319) */
@@ -22,22 +22,22 @@ uint32_t bsp_pclk2_hz(void) { return g_pclk2; }
 
 int bsp_clock_init(void)
 {
-    if ((RCC->CFGR & F1_RCC_CFGR_SWS_MASK) == F1_RCC_CFGR_SWS_PLL)
+    if ((RCC->CFGR & RCC_CFGR_SWS_MASK) == RCC_CFGR_SWS_PLL)
         return 0;                              /* already running from the PLL */
-    RCC->CR |= F1_RCC_CR_HSEON;
-    if (bsp_wait_bits(&RCC->CR, F1_RCC_CR_HSERDY, F1_RCC_CR_HSERDY, HSE_TIMEOUT_US, 0)) {
-        RCC->CR &= ~F1_RCC_CR_HSEON;
+    RCC->CR |= RCC_CR_HSEON;
+    if (bsp_wait_bits(&RCC->CR, RCC_CR_HSERDY, RCC_CR_HSERDY, HSE_TIMEOUT_US, 0)) {
+        RCC->CR &= ~RCC_CR_HSEON;
         return BSP_ERR_TIMEOUT;
     }
     /* Wait states before the clock goes up. */
-    F1_FLASH->ACR = F1_FLASH_ACR_PRFTBE | F1_FLASH_ACR_LATENCY(2);
-    RCC->CFGR = F1_RCC_CFGR_PLLSRC_HSE | F1_RCC_CFGR_PLLMUL(9) | F1_RCC_CFGR_PPRE1_DIV2 |
-                F1_RCC_CFGR_ADCPRE_DIV6;
-    RCC->CR |= F1_RCC_CR_PLLON;
-    if (bsp_wait_bits(&RCC->CR, F1_RCC_CR_PLLRDY, F1_RCC_CR_PLLRDY, PLL_TIMEOUT_US, 0))
+    FLASHIF->ACR = FLASH_ACR_PRFTBE | 2u;   /* LATENCY 2 wait states */
+    RCC->CFGR = RCC_CFGR_PLLSRC_HSE | ((9u - 2u) << RCC_CFGR_PLLMUL_POS) | RCC_CFGR_PPRE1_DIV2 |
+                RCC_CFGR_ADCPRE_DIV6;
+    RCC->CR |= RCC_CR_PLLON;
+    if (bsp_wait_bits(&RCC->CR, RCC_CR_PLLRDY, RCC_CR_PLLRDY, PLL_TIMEOUT_US, 0))
         return BSP_ERR_TIMEOUT;
-    RCC->CFGR |= F1_RCC_CFGR_SW_PLL;
-    if (bsp_wait_bits(&RCC->CFGR, F1_RCC_CFGR_SWS_MASK, F1_RCC_CFGR_SWS_PLL, 100u, 0))
+    RCC->CFGR |= RCC_CFGR_SW_PLL;
+    if (bsp_wait_bits(&RCC->CFGR, RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL, 100u, 0))
         return BSP_ERR_TIMEOUT;
     g_hclk = HSE_HZ * 9u;
     g_pclk1 = g_hclk / 2u;
@@ -46,12 +46,12 @@ int bsp_clock_init(void)
 }
 
 /* ---- GPIO ---- */
-static void port_clock(unsigned port) { RCC->APB2ENR |= F1_APB2_IOP(port); }
+static void port_clock(unsigned port) { RCC->APB2ENR |= RCC_APB2ENR_IOPAEN << port; }
 
 static void set_nibble(bsp_pin_t pin, uint32_t nib)
 {
     unsigned port = pin >> 4, n = pin & 15u;
-    gpio_regs_t *g = F1_GPIO(port);
+    gpio_regs_t *g = GPIO_PORT(port);
     port_clock(port);
     volatile uint32_t *cr = &g->CR[n >> 3];
     unsigned sh = (n & 7u) * 4u;
@@ -65,7 +65,7 @@ void bsp_pin_config(bsp_pin_t pin, enum bsp_pin_mode mode, unsigned af)
     (void)af;                                  /* F1: no AF multiplexer (remaps via AFIO) */
     if (pin == BSP_PIN_NONE || (pin >> 4) > 4)
         return;
-    gpio_regs_t *g = F1_GPIO(pin >> 4);
+    gpio_regs_t *g = GPIO_PORT(pin >> 4);
     uint32_t bit = 1u << (pin & 15u);
     switch (mode) {
     case BSP_PIN_INPUT: set_nibble(pin, 0x4); break;          /* floating */
@@ -86,40 +86,38 @@ void bsp_pin_write(bsp_pin_t pin, int level)
     if (pin == BSP_PIN_NONE)
         return;
     uint32_t bit = 1u << (pin & 15u);
-    F1_GPIO(pin >> 4)->BSRR = level ? bit : bit << 16;
+    GPIO_PORT(pin >> 4)->BSRR = level ? bit : bit << 16;
 }
 
 int bsp_pin_read(bsp_pin_t pin)
 {
     if (pin == BSP_PIN_NONE)
         return 0;
-    return (F1_GPIO(pin >> 4)->IDR >> (pin & 15u)) & 1u;
+    return (GPIO_PORT(pin >> 4)->IDR >> (pin & 15u)) & 1u;
 }
 
 /* ---- EXTI routing, PWR, reset flags ---- */
-bsp_exti_regs_t *const bsp_exti = (bsp_exti_regs_t *)0x40010400u;
 
 void bsp_fam_exti_route(unsigned line, unsigned port)
 {
-    RCC->APB2ENR |= F1_APB2_AFIO;
-    volatile uint32_t *cr = &F1_AFIO->EXTICR[line >> 2];
+    RCC->APB2ENR |= RCC_APB2ENR_AFIOEN;
+    volatile uint32_t *cr = &AFIO->EXTICR[line >> 2];
     unsigned sh = (line & 3u) * 4u;
     *cr = (*cr & ~(0xFu << sh)) | (port << sh);
 }
 
-void bsp_fam_pwr_clock(void) { RCC->APB1ENR |= F1_APB1_PWR | F1_APB1_BKP; }
-volatile uint32_t *bsp_fam_rcc_csr(void) { return &RCC->CSR; }
+void bsp_fam_pwr_clock(void) { RCC->APB1ENR |= RCC_APB1ENR_PWREN | RCC_APB1ENR_BKPEN; }
 
 /* ---- instances (DS5319 Table 5 default pins) ---- */
-int bsp_fam_uart(int n, bsp_usart_regs_t **regs, int *irqn, uint32_t *pclk_hz)
+int bsp_fam_uart(int n, usart_regs_t **regs, int *irqn, uint32_t *pclk_hz)
 {
     bsp_pin_t tx, rx;
     switch (n) {
-    case 1: RCC->APB2ENR |= F1_APB2_USART1; *regs = (bsp_usart_regs_t *)0x40013800u;
+    case 1: RCC->APB2ENR |= RCC_APB2ENR_USART1EN; *regs = USART1;
             *irqn = USART1_IRQn; *pclk_hz = g_pclk2; tx = BSP_PIN(0, 9); rx = BSP_PIN(0, 10); break;
-    case 2: RCC->APB1ENR |= F1_APB1_USART2; *regs = (bsp_usart_regs_t *)0x40004400u;
+    case 2: RCC->APB1ENR |= RCC_APB1ENR_USART2EN; *regs = USART2;
             *irqn = USART2_IRQn; *pclk_hz = g_pclk1; tx = BSP_PIN(0, 2); rx = BSP_PIN(0, 3); break;
-    case 3: RCC->APB1ENR |= F1_APB1_USART3; *regs = (bsp_usart_regs_t *)0x40004800u;
+    case 3: RCC->APB1ENR |= RCC_APB1ENR_USART3EN; *regs = USART3;
             *irqn = USART3_IRQn; *pclk_hz = g_pclk1; tx = BSP_PIN(1, 10); rx = BSP_PIN(1, 11); break;
     default: return BSP_ERR_NODEV;
     }
@@ -128,14 +126,14 @@ int bsp_fam_uart(int n, bsp_usart_regs_t **regs, int *irqn, uint32_t *pclk_hz)
     return 0;
 }
 
-int bsp_fam_spi(int n, bsp_spi_regs_t **regs, uint32_t *pclk_hz)
+int bsp_fam_spi(int n, spi_regs_t **regs, uint32_t *pclk_hz)
 {
     unsigned port;
     unsigned first;
     switch (n) {
-    case 1: RCC->APB2ENR |= F1_APB2_SPI1; *regs = (bsp_spi_regs_t *)0x40013000u;
+    case 1: RCC->APB2ENR |= RCC_APB2ENR_SPI1EN; *regs = SPI1;
             *pclk_hz = g_pclk2; port = 0; first = 5; break;
-    case 2: RCC->APB1ENR |= F1_APB1_SPI2; *regs = (bsp_spi_regs_t *)0x40003800u;
+    case 2: RCC->APB1ENR |= RCC_APB1ENR_SPI2EN; *regs = SPI2;
             *pclk_hz = g_pclk1; port = 1; first = 13; break;
     default: return BSP_ERR_NODEV;
     }
@@ -145,12 +143,12 @@ int bsp_fam_spi(int n, bsp_spi_regs_t **regs, uint32_t *pclk_hz)
     return 0;
 }
 
-int bsp_fam_i2c(int n, bsp_i2c_regs_t **regs, uint32_t *pclk_hz)
+int bsp_fam_i2c(int n, i2c_regs_t **regs, uint32_t *pclk_hz)
 {
     unsigned scl;
     switch (n) {
-    case 1: RCC->APB1ENR |= F1_APB1_I2C1; *regs = (bsp_i2c_regs_t *)0x40005400u; scl = 6; break;
-    case 2: RCC->APB1ENR |= F1_APB1_I2C2; *regs = (bsp_i2c_regs_t *)0x40005800u; scl = 10; break;
+    case 1: RCC->APB1ENR |= RCC_APB1ENR_I2C1EN; *regs = I2C1; scl = 6; break;
+    case 2: RCC->APB1ENR |= RCC_APB1ENR_I2C2EN; *regs = I2C2; scl = 10; break;
     default: return BSP_ERR_NODEV;
     }
     *pclk_hz = g_pclk1;
@@ -159,12 +157,12 @@ int bsp_fam_i2c(int n, bsp_i2c_regs_t **regs, uint32_t *pclk_hz)
     return 0;
 }
 
-int bsp_fam_tim(int n, bsp_tim_regs_t **regs, int *irqn, uint32_t *timclk_hz)
+int bsp_fam_tim(int n, tim_regs_t **regs, int *irqn, uint32_t *timclk_hz)
 {
     if (n < 2 || n > 4)
         return BSP_ERR_NODEV;
-    RCC->APB1ENR |= F1_APB1_TIM(n);
-    *regs = (bsp_tim_regs_t *)(0x40000000u + 0x400u * (unsigned)(n - 2));
+    RCC->APB1ENR |= RCC_APB1ENR_TIM2EN << (n - 2);
+    *regs = TIM_N((unsigned)n);
     *irqn = TIM2_IRQn + (n - 2);
     *timclk_hz = g_pclk1 == g_hclk ? g_pclk1 : 2u * g_pclk1;   /* APB x2 rule */
     return 0;

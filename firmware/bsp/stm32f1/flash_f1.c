@@ -1,12 +1,11 @@
 /*
- * STM32F1 internal flash erase/program (RM0008 §3.3.3, PM0075 §2.3): unlock with the KEYR
- * sequence (only while LOCK is set: a key written while unlocked locks the FPEC until reset),
- * page erase (PER, AR, STRT), half-word programming (PG, 16-bit stores to an erased
- * location), BSY polled with a timeout, EOP/PGERR/WRPRTERR checked and cleared (write 1),
- * LOCK set again afterwards. Pages: 1 KiB (medium density, F103RB), 2 KiB (high density).
+ * STM32F1 internal flash erase/program (RM0008 §3.3.3, PM0075 §2.3): page erase (PER, AR,
+ * STRT), half-word programming (PG, 16-bit stores to an erased location), LOCK set again
+ * afterwards; unlock, BSY and PGERR/WRPRTERR in ../stm32/flash.c. Pages: 1 KiB (medium
+ * density, F103RB), 2 KiB (high density).
  */
 #include "bsp_priv.h"
-#include "bsp_f1.h"
+#include "soc.h"
 
 #if defined(STM32F103xB)
 #define PAGE_SIZE 1024u
@@ -16,41 +15,21 @@
 #define FLASH_SIZE (256u * 1024u)
 #endif
 #define FLASH_START 0x08000000u
-#define ERRORS (F1_FLASH_SR_PGERR | F1_FLASH_SR_WRPRTERR)
-
-static void unlock(void)
-{
-    if (F1_FLASH->CR & F1_FLASH_CR_LOCK) {
-        F1_FLASH->KEYR = F1_FLASH_KEY1;
-        F1_FLASH->KEYR = F1_FLASH_KEY2;
-    }
-}
-
-static int finish(uint32_t timeout_us)
-{
-    int e = bsp_wait_bits(&F1_FLASH->SR, F1_FLASH_SR_BSY, 0, timeout_us, timeout_us > 1000u);
-    uint32_t sr = F1_FLASH->SR;
-    F1_FLASH->SR = sr & (ERRORS | F1_FLASH_SR_EOP);
-    if (e)
-        return BSP_ERR_TIMEOUT;
-    return (sr & ERRORS) ? BSP_ERR_IO : 0;
-}
 
 int bsp_flash_erase(uint32_t addr)
 {
     if (addr < FLASH_START || addr >= FLASH_START + FLASH_SIZE)
         return BSP_ERR_INVAL;
-    unlock();
-    if (F1_FLASH->CR & F1_FLASH_CR_LOCK)
+    if (bsp_flash_unlock())
         return BSP_ERR_IO;
-    int e = bsp_wait_bits(&F1_FLASH->SR, F1_FLASH_SR_BSY, 0, 100000u, 1);
+    int e = bsp_wait_bits(&FLASHIF->SR, FLASH_SR_BSY, 0, 100000u, 1);
     if (!e) {
-        F1_FLASH->CR = F1_FLASH_CR_PER;
-        F1_FLASH->AR = addr & ~(PAGE_SIZE - 1u);
-        F1_FLASH->CR = F1_FLASH_CR_PER | F1_FLASH_CR_STRT;
-        e = finish(100000u);                   /* tERASE 20..40 ms */
+        FLASHIF->CR = FLASH_CR_PER;
+        FLASHIF->AR = addr & ~(PAGE_SIZE - 1u);
+        FLASHIF->CR = FLASH_CR_PER | FLASH_CR_STRT;
+        e = bsp_flash_finish(100000u);         /* tERASE 20..40 ms */
     }
-    F1_FLASH->CR = F1_FLASH_CR_LOCK;
+    FLASHIF->CR = FLASH_CR_LOCK;
     return e;
 }
 
@@ -58,19 +37,18 @@ int bsp_flash_program(uint32_t addr, const void *data, unsigned len)
 {
     if ((addr & 1u) || addr < FLASH_START || addr + len > FLASH_START + FLASH_SIZE || !data)
         return BSP_ERR_INVAL;
-    unlock();
-    if (F1_FLASH->CR & F1_FLASH_CR_LOCK)
+    if (bsp_flash_unlock())
         return BSP_ERR_IO;
     const uint8_t *p = data;
     int e = 0;
-    F1_FLASH->CR = F1_FLASH_CR_PG;
+    FLASHIF->CR = FLASH_CR_PG;
     for (unsigned i = 0; i < len && !e; i += 2) {
         uint16_t hw = (uint16_t)(p[i] | ((i + 1 < len ? p[i + 1] : 0xFFu) << 8));
         *(volatile uint16_t *)(addr + i) = hw;
-        e = finish(1000u);                     /* tPROG 40..70 us */
+        e = bsp_flash_finish(1000u);           /* tPROG 40..70 us */
         if (!e && *(volatile uint16_t *)(addr + i) != hw)
             e = BSP_ERR_IO;
     }
-    F1_FLASH->CR = F1_FLASH_CR_LOCK;
+    FLASHIF->CR = FLASH_CR_LOCK;
     return e;
 }

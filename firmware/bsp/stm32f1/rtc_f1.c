@@ -7,51 +7,51 @@
  */
 #include "bsp_priv.h"
 #include "bsp_date.h"
-#include "bsp_f1.h"
+#include "soc.h"
 
 #define RTC_MAGIC 0xA5C3u
 #define LSE_TIMEOUT_US 5000000u                /* tSU(LSE) up to seconds (DS5319 Table 23) */
 
 static int rtc_write_begin(void)
 {
-    if (bsp_wait_bits(&F1_RTC->CRL, F1_RTC_CRL_RTOFF, F1_RTC_CRL_RTOFF, 1000u, 0))
+    if (bsp_wait_bits(&RTC->CRL, RTC_CRL_RTOFF, RTC_CRL_RTOFF, 1000u, 0))
         return BSP_ERR_TIMEOUT;
-    F1_RTC->CRL |= F1_RTC_CRL_CNF;
+    RTC->CRL |= RTC_CRL_CNF;
     return 0;
 }
 
 static int rtc_write_end(void)
 {
-    F1_RTC->CRL &= ~F1_RTC_CRL_CNF;
-    return bsp_wait_bits(&F1_RTC->CRL, F1_RTC_CRL_RTOFF, F1_RTC_CRL_RTOFF, 1000u, 0);
+    RTC->CRL &= ~RTC_CRL_CNF;
+    return bsp_wait_bits(&RTC->CRL, RTC_CRL_RTOFF, RTC_CRL_RTOFF, 1000u, 0);
 }
 
 int bsp_rtc_init(void)
 {
     bsp_fam_pwr_clock();
-    BSP_PWR->CR |= BSP_PWR_CR_DBP;
-    if ((RCC->BDCR & (F1_RCC_BDCR_RTCEN | F1_RCC_BDCR_LSERDY)) != (F1_RCC_BDCR_RTCEN | F1_RCC_BDCR_LSERDY) ||
-        (F1_BKP_DR(1) & 0xFFFFu) != RTC_MAGIC) {
-        RCC->BDCR |= F1_RCC_BDCR_LSEON;
-        if (bsp_wait_bits(&RCC->BDCR, F1_RCC_BDCR_LSERDY, F1_RCC_BDCR_LSERDY, LSE_TIMEOUT_US, 1))
+    PWR->CR |= PWR_CR_DBP;
+    if ((RCC->BDCR & (RCC_BDCR_RTCEN | RCC_BDCR_LSERDY)) != (RCC_BDCR_RTCEN | RCC_BDCR_LSERDY) ||
+        (BKP->DR[0] & 0xFFFFu) != RTC_MAGIC) {
+        RCC->BDCR |= RCC_BDCR_LSEON;
+        if (bsp_wait_bits(&RCC->BDCR, RCC_BDCR_LSERDY, RCC_BDCR_LSERDY, LSE_TIMEOUT_US, 1))
             return BSP_ERR_TIMEOUT;
-        RCC->BDCR = (RCC->BDCR & ~F1_RCC_BDCR_RTCSEL_MASK) | F1_RCC_BDCR_RTCSEL_LSE | F1_RCC_BDCR_RTCEN;
+        RCC->BDCR = (RCC->BDCR & ~RCC_BDCR_RTCSEL_MASK) | RCC_BDCR_RTCSEL_LSE | RCC_BDCR_RTCEN;
         /* Cold start: PRL and CNT are written below, so nothing stale can be read and the
          * RSF wait (needed before reading after a reset) is not required here. */
         if (rtc_write_begin())
             return BSP_ERR_TIMEOUT;
-        F1_RTC->PRLH = 0;
-        F1_RTC->PRLL = 32767u;                 /* 32768 Hz / (PRL + 1) = 1 Hz */
-        F1_RTC->CNTH = 0;
-        F1_RTC->CNTL = 0;
+        RTC->PRLH = 0;
+        RTC->PRLL = 32767u;                 /* 32768 Hz / (PRL + 1) = 1 Hz */
+        RTC->CNTH = 0;
+        RTC->CNTL = 0;
         if (rtc_write_end())
             return BSP_ERR_TIMEOUT;
-        F1_BKP_DR(1) = RTC_MAGIC;
+        BKP->DR[0] = RTC_MAGIC;   /* DR1 */
         return 0;
     }
     /* Warm start: only resynchronise the APB view (RSF). */
-    F1_RTC->CRL &= ~F1_RTC_CRL_RSF;
-    return bsp_wait_bits(&F1_RTC->CRL, F1_RTC_CRL_RSF, F1_RTC_CRL_RSF, 10000u, 0);
+    RTC->CRL &= ~RTC_CRL_RSF;
+    return bsp_wait_bits(&RTC->CRL, RTC_CRL_RSF, RTC_CRL_RSF, 10000u, 0);
 }
 
 int bsp_rtc_get(struct bsp_datetime *dt)
@@ -60,9 +60,9 @@ int bsp_rtc_get(struct bsp_datetime *dt)
         return BSP_ERR_INVAL;
     uint32_t hi, lo;
     do {                                       /* the halves can tick between the reads */
-        hi = F1_RTC->CNTH & 0xFFFFu;
-        lo = F1_RTC->CNTL & 0xFFFFu;
-    } while (hi != (F1_RTC->CNTH & 0xFFFFu));
+        hi = RTC->CNTH & 0xFFFFu;
+        lo = RTC->CNTL & 0xFFFFu;
+    } while (hi != (RTC->CNTH & 0xFFFFu));
     bsp_date_from_secs((hi << 16) | lo, dt);
     return 0;
 }
@@ -72,10 +72,10 @@ int bsp_rtc_set(const struct bsp_datetime *dt)
     if (!bsp_date_valid(dt))
         return BSP_ERR_INVAL;
     uint32_t secs = bsp_date_to_secs(dt);
-    BSP_PWR->CR |= BSP_PWR_CR_DBP;
+    PWR->CR |= PWR_CR_DBP;
     if (rtc_write_begin())
         return BSP_ERR_TIMEOUT;
-    F1_RTC->CNTH = secs >> 16;
-    F1_RTC->CNTL = secs & 0xFFFFu;
+    RTC->CNTH = secs >> 16;
+    RTC->CNTL = secs & 0xFFFFu;
     return rtc_write_end();
 }

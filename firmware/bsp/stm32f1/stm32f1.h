@@ -1,73 +1,55 @@
 /*
- * STM32F1 register definitions used by metersim firmware (no vendor headers).
+ * STM32F1 register map used by metersim firmware (no vendor headers): the IP blocks' register
+ * layouts (bsp/stm32/regs/, one header per block), their addresses on this family and the
+ * interrupt list. The BSP, the drivers and the test programs all take their registers from
+ * here (through "soc.h").
  *
- * Source: RM0008 (STM32F101/102/103/105/107): memory map (3.3), RCC (7.3:
- * APB2ENR 0x18), GPIO (9.2: CRL/CRH 4 bits per pin, MODE[1:0] + CNF[1:0]),
- * USART (27.6: SR, DR, BRR, CR1), vector table (10.1.2, table 63 for
- * medium/high-density parts). Reset clock: HSI 8 MHz, AHB/APB prescalers 1.
- * Parts: STM32F103xB (RB: medium density, 43 IRQs) and STM32F103xE-class high
- * density (RC: 60 IRQs).
+ * Source: RM0008 (STM32F101/102/103/105/107) rev 21: memory map (§3.3, Table 3), vector
+ * table (§10.1.2, table 63 for medium/high-density parts). Reset clock: HSI 8 MHz, AHB/APB
+ * prescalers 1. Parts: STM32F103xB (RB: medium density, 43 IRQs) and STM32F103xE-class high
+ * density (RC: 60 IRQs). Pins (DS5319 Table 5, default functions): USART1 TX/RX PA9/PA10,
+ * USART2 PA2/PA3, SPI1 NSS/SCK/MISO/MOSI PA4..PA7, I2C1 SCL/SDA PB6/PB7.
  */
 #ifndef STM32F1_H
 #define STM32F1_H
 
 #include <stdint.h>
+#include "../stm32/regs/afio_f1.h"
+#include "../stm32/regs/exti.h"
+#include "../stm32/regs/flash_f1.h"
+#include "../stm32/regs/gpio_f1.h"
+#include "../stm32/regs/i2c.h"
+#include "../stm32/regs/iwdg.h"
+#include "../stm32/regs/pwr.h"
+#include "../stm32/regs/rcc_f1.h"
+#include "../stm32/regs/rtc_f1.h"
+#include "../stm32/regs/spi.h"
+#include "../stm32/regs/tim.h"
+#include "../stm32/regs/usart.h"
+#include "../stm32/apb1_map.h"
 
 #define STM32F1_HSI_HZ 8000000u
+#define IWDG_LSI_HZ 40000u  /* LSI typical, DS5319 Table 25 */
 
 /* ---- Memory map ---- */
 #define FLASH_BASE 0x08000000u
 #define SRAM_BASE 0x20000000u
 #define FSMC_BANK1_BASE 0x60000000u
 
-/* ---- RCC (0x40021000) ---- */
-typedef struct {
-    volatile uint32_t CR;       /* 0x00 */
-    volatile uint32_t CFGR;     /* 0x04 */
-    volatile uint32_t CIR;      /* 0x08 */
-    volatile uint32_t APB2RSTR; /* 0x0C */
-    volatile uint32_t APB1RSTR; /* 0x10 */
-    volatile uint32_t AHBENR;   /* 0x14 */
-    volatile uint32_t APB2ENR;  /* 0x18 */
-    volatile uint32_t APB1ENR;  /* 0x1C */
-    volatile uint32_t BDCR;     /* 0x20 */
-    volatile uint32_t CSR;      /* 0x24 */
-} rcc_regs_t;
-#define RCC ((rcc_regs_t *)0x40021000u)
-#define RCC_APB2ENR_AFIOEN (1u << 0)
-#define RCC_APB2ENR_IOPAEN (1u << 2)
-#define RCC_APB2ENR_USART1EN (1u << 14)
-
-/* ---- GPIO (GPIOA 0x40010800, 0x400 apart) ---- */
-typedef struct {
-    volatile uint32_t CR[2]; /* 0x00 CRL pins 0-7, 0x04 CRH pins 8-15, 4 bits/pin */
-    volatile uint32_t IDR;   /* 0x08 */
-    volatile uint32_t ODR;   /* 0x0C */
-    volatile uint32_t BSRR;  /* 0x10 */
-    volatile uint32_t BRR;   /* 0x14 */
-    volatile uint32_t LCKR;  /* 0x18 */
-} gpio_regs_t;
-#define GPIOA ((gpio_regs_t *)0x40010800u)
-/* CNF[1:0] MODE[1:0] nibbles */
-#define GPIO_CFG_AF_PP_50MHZ 0xBu     /* CNF=10 alternate push-pull, MODE=11 */
-#define GPIO_CFG_INPUT_FLOATING 0x4u  /* reset state */
-
-/* ---- USART (USART1 0x40013800) ---- */
-typedef struct {
-    volatile uint32_t SR;   /* 0x00 */
-    volatile uint32_t DR;   /* 0x04 */
-    volatile uint32_t BRR;  /* 0x08 */
-    volatile uint32_t CR1;  /* 0x0C */
-    volatile uint32_t CR2;  /* 0x10 */
-    volatile uint32_t CR3;  /* 0x14 */
-    volatile uint32_t GTPR; /* 0x18 */
-} usart_regs_t;
+/* APB1: the blocks of apb1_map.h (same addresses on the F4), and the backup registers */
+#define BKP ((bkp_regs_t *)0x40006C00u)
+/* APB2 */
+#define AFIO ((afio_regs_t *)0x40010000u)
+#define EXTI ((exti_regs_t *)0x40010400u)
+#define GPIO_PORT(n) ((gpio_regs_t *)(0x40010800u + 0x400u * (n)))     /* A = 0 */
+#define GPIOA GPIO_PORT(0)
+#define GPIOB GPIO_PORT(1)
+#define GPIOC GPIO_PORT(2)
+#define SPI1 ((spi_regs_t *)0x40013000u)
 #define USART1 ((usart_regs_t *)0x40013800u)
-#define USART_SR_TC (1u << 6)
-#define USART_SR_TXE (1u << 7)
-#define USART_CR1_RE (1u << 2)
-#define USART_CR1_TE (1u << 3)
-#define USART_CR1_UE (1u << 13)
+/* AHB */
+#define RCC ((rcc_regs_t *)0x40021000u)
+#define FLASHIF ((flashif_regs_t *)0x40022000u)
 
 /*
  * Interrupt list: X(name, irqn). Drives the IRQn enum and the vector table

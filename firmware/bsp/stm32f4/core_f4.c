@@ -9,7 +9,7 @@
  * timeouts; without HSE the part stays on HSI 16 MHz and the call returns BSP_ERR_TIMEOUT.
  */
 #include "bsp_priv.h"
-#include "bsp_f4.h"
+#include "soc.h"
 
 #define HSE_HZ 8000000u
 #define HSE_TIMEOUT_US 20000u
@@ -23,26 +23,28 @@ uint32_t bsp_pclk2_hz(void) { return g_pclk2; }
 
 int bsp_clock_init(void)
 {
-    if ((RCC->CFGR & F4_RCC_CFGR_SWS_MASK) == F4_RCC_CFGR_SWS_PLL)
+    if ((RCC->CFGR & RCC_CFGR_SWS_MASK) == RCC_CFGR_SWS_PLL)
         return 0;
-    RCC->APB1ENR |= F4_APB1_PWR;
-    BSP_PWR->CR = (BSP_PWR->CR & ~(3u << 14)) | F4_PWR_CR_VOS_SCALE1;
-    RCC->CR |= F4_RCC_CR_HSEON;
-    if (bsp_wait_bits(&RCC->CR, F4_RCC_CR_HSERDY, F4_RCC_CR_HSERDY, HSE_TIMEOUT_US, 0)) {
-        RCC->CR &= ~F4_RCC_CR_HSEON;
+    RCC->APB1ENR |= RCC_APB1ENR_PWREN;
+    PWR->CR = (PWR->CR & ~PWR_CR_VOS_MASK) | PWR_CR_VOS_SCALE1;
+    RCC->CR |= RCC_CR_HSEON;
+    if (bsp_wait_bits(&RCC->CR, RCC_CR_HSERDY, RCC_CR_HSERDY, HSE_TIMEOUT_US, 0)) {
+        RCC->CR &= ~RCC_CR_HSEON;
         return BSP_ERR_TIMEOUT;
     }
-    RCC->CR &= ~F4_RCC_CR_PLLON;               /* PLLCFGR is written only with the PLL off */
-    RCC->PLLCFGR = F4_RCC_PLLCFGR(4u, 200u, 4u, 9u, 2u);
-    RCC->CR |= F4_RCC_CR_PLLON;
-    if (bsp_wait_bits(&RCC->CR, F4_RCC_CR_PLLRDY, F4_RCC_CR_PLLRDY, PLL_TIMEOUT_US, 0))
+    RCC->CR &= ~RCC_CR_PLLON;               /* PLLCFGR is written only with the PLL off */
+    RCC->PLLCFGR = (4u << RCC_PLLCFGR_PLLM_POS) | (200u << RCC_PLLCFGR_PLLN_POS) |
+                   ((4u / 2u - 1u) << RCC_PLLCFGR_PLLP_POS) | RCC_PLLCFGR_PLLSRC_HSE |
+                   (9u << RCC_PLLCFGR_PLLQ_POS) | (2u << RCC_PLLCFGR_PLLR_POS);
+    RCC->CR |= RCC_CR_PLLON;
+    if (bsp_wait_bits(&RCC->CR, RCC_CR_PLLRDY, RCC_CR_PLLRDY, PLL_TIMEOUT_US, 0))
         return BSP_ERR_TIMEOUT;
-    F4_FLASH->ACR = F4_FLASH_ACR_PRFTEN | F4_FLASH_ACR_ICEN | F4_FLASH_ACR_DCEN | 3u;
-    if ((F4_FLASH->ACR & F4_FLASH_ACR_LATENCY_MASK) != 3u)
+    FLASHIF->ACR = FLASH_ACR_PRFTEN | FLASH_ACR_ICEN | FLASH_ACR_DCEN | 3u;
+    if ((FLASHIF->ACR & FLASH_ACR_LATENCY_MASK) != 3u)
         return BSP_ERR_IO;                     /* wait states not taken: stay slow */
-    RCC->CFGR = F4_RCC_CFGR_PPRE1_DIV2;        /* HPRE /1, PPRE2 /1 */
-    RCC->CFGR |= F4_RCC_CFGR_SW_PLL;
-    if (bsp_wait_bits(&RCC->CFGR, F4_RCC_CFGR_SWS_MASK, F4_RCC_CFGR_SWS_PLL, 100u, 0))
+    RCC->CFGR = RCC_CFGR_PPRE1_DIV2;        /* HPRE /1, PPRE2 /1 */
+    RCC->CFGR |= RCC_CFGR_SW_PLL;
+    if (bsp_wait_bits(&RCC->CFGR, RCC_CFGR_SWS_MASK, RCC_CFGR_SWS_PLL, 100u, 0))
         return BSP_ERR_TIMEOUT;
     g_hclk = 100000000u;
     g_pclk1 = g_hclk / 2u;
@@ -60,8 +62,8 @@ static void field(volatile uint32_t *reg, unsigned pos, unsigned width, uint32_t
 static void pin_setup(bsp_pin_t pin, unsigned moder, unsigned otype, unsigned pupd, unsigned af)
 {
     unsigned port = pin >> 4, n = pin & 15u;
-    RCC->AHB1ENR |= F4_AHB1_GPIO(port);
-    gpio_regs_t *g = F4_GPIO(port);
+    RCC->AHB1ENR |= RCC_AHB1ENR_GPIOAEN << port;
+    gpio_regs_t *g = GPIO_PORT(port);
     uint32_t s = bsp_irq_lock();
     field(&g->AFR[n >> 3], (n & 7u) * 4u, 4, af);
     field(&g->OTYPER, n, 1, otype);
@@ -94,41 +96,39 @@ void bsp_pin_write(bsp_pin_t pin, int level)
     if (pin == BSP_PIN_NONE)
         return;
     uint32_t bit = 1u << (pin & 15u);
-    F4_GPIO(pin >> 4)->BSRR = level ? bit : bit << 16;
+    GPIO_PORT(pin >> 4)->BSRR = level ? bit : bit << 16;
 }
 
 int bsp_pin_read(bsp_pin_t pin)
 {
     if (pin == BSP_PIN_NONE)
         return 0;
-    return (F4_GPIO(pin >> 4)->IDR >> (pin & 15u)) & 1u;
+    return (GPIO_PORT(pin >> 4)->IDR >> (pin & 15u)) & 1u;
 }
 
 /* ---- EXTI routing, PWR, reset flags ---- */
-bsp_exti_regs_t *const bsp_exti = (bsp_exti_regs_t *)0x40013C00u;
 
 void bsp_fam_exti_route(unsigned line, unsigned port)
 {
-    RCC->APB2ENR |= F4_APB2_SYSCFG;
-    field(&F4_SYSCFG_EXTICR(line >> 2), (line & 3u) * 4u, 4, port);
+    RCC->APB2ENR |= RCC_APB2ENR_SYSCFGEN;
+    field(&SYSCFG->EXTICR[line >> 2], (line & 3u) * 4u, 4, port);
 }
 
-void bsp_fam_pwr_clock(void) { RCC->APB1ENR |= F4_APB1_PWR; }
-volatile uint32_t *bsp_fam_rcc_csr(void) { return &F4_RCC_CSR; }
+void bsp_fam_pwr_clock(void) { RCC->APB1ENR |= RCC_APB1ENR_PWREN; }
 
 /* ---- instances (DS11581 alternate-function table) ---- */
-int bsp_fam_uart(int n, bsp_usart_regs_t **regs, int *irqn, uint32_t *pclk_hz)
+int bsp_fam_uart(int n, usart_regs_t **regs, int *irqn, uint32_t *pclk_hz)
 {
     bsp_pin_t tx, rx;
     unsigned af = 7;
     switch (n) {
-    case 1: RCC->APB2ENR |= F4_APB2_USART1; *regs = (bsp_usart_regs_t *)0x40011000u;
+    case 1: RCC->APB2ENR |= RCC_APB2ENR_USART1EN; *regs = USART1;
             *irqn = USART1_IRQn; *pclk_hz = g_pclk2; tx = BSP_PIN(0, 9); rx = BSP_PIN(0, 10); break;
-    case 2: RCC->APB1ENR |= F4_APB1_USART2; *regs = (bsp_usart_regs_t *)0x40004400u;
+    case 2: RCC->APB1ENR |= RCC_APB1ENR_USART2EN; *regs = USART2;
             *irqn = USART2_IRQn; *pclk_hz = g_pclk1; tx = BSP_PIN(0, 2); rx = BSP_PIN(0, 3); break;
-    case 3: RCC->APB1ENR |= F4_APB1_USART3; *regs = (bsp_usart_regs_t *)0x40004800u;
+    case 3: RCC->APB1ENR |= RCC_APB1ENR_USART3EN; *regs = USART3;
             *irqn = USART3_IRQn; *pclk_hz = g_pclk1; tx = BSP_PIN(1, 10); rx = BSP_PIN(1, 11); break;
-    case 6: RCC->APB2ENR |= F4_APB2_USART6; *regs = (bsp_usart_regs_t *)0x40011400u;
+    case 6: RCC->APB2ENR |= RCC_APB2ENR_USART6EN; *regs = USART6;
             *irqn = USART6_IRQn; *pclk_hz = g_pclk2; tx = BSP_PIN(2, 6); rx = BSP_PIN(2, 7); af = 8; break;
     default: return BSP_ERR_NODEV;
     }
@@ -137,13 +137,13 @@ int bsp_fam_uart(int n, bsp_usart_regs_t **regs, int *irqn, uint32_t *pclk_hz)
     return 0;
 }
 
-int bsp_fam_spi(int n, bsp_spi_regs_t **regs, uint32_t *pclk_hz)
+int bsp_fam_spi(int n, spi_regs_t **regs, uint32_t *pclk_hz)
 {
     unsigned port, first;
     switch (n) {
-    case 1: RCC->APB2ENR |= F4_APB2_SPI1; *regs = (bsp_spi_regs_t *)0x40013000u;
+    case 1: RCC->APB2ENR |= RCC_APB2ENR_SPI1EN; *regs = SPI1;
             *pclk_hz = g_pclk2; port = 0; first = 5; break;
-    case 2: RCC->APB1ENR |= F4_APB1_SPI2; *regs = (bsp_spi_regs_t *)0x40003800u;
+    case 2: RCC->APB1ENR |= RCC_APB1ENR_SPI2EN; *regs = SPI2;
             *pclk_hz = g_pclk1; port = 1; first = 13; break;
     default: return BSP_ERR_NODEV;
     }
@@ -152,12 +152,12 @@ int bsp_fam_spi(int n, bsp_spi_regs_t **regs, uint32_t *pclk_hz)
     return 0;
 }
 
-int bsp_fam_i2c(int n, bsp_i2c_regs_t **regs, uint32_t *pclk_hz)
+int bsp_fam_i2c(int n, i2c_regs_t **regs, uint32_t *pclk_hz)
 {
     unsigned scl;
     switch (n) {
-    case 1: RCC->APB1ENR |= F4_APB1_I2C1; *regs = (bsp_i2c_regs_t *)0x40005400u; scl = 6; break;
-    case 2: RCC->APB1ENR |= F4_APB1_I2C2; *regs = (bsp_i2c_regs_t *)0x40005800u; scl = 10; break;
+    case 1: RCC->APB1ENR |= RCC_APB1ENR_I2C1EN; *regs = I2C1; scl = 6; break;
+    case 2: RCC->APB1ENR |= RCC_APB1ENR_I2C2EN; *regs = I2C2; scl = 10; break;
     default: return BSP_ERR_NODEV;
     }
     *pclk_hz = g_pclk1;
@@ -166,12 +166,12 @@ int bsp_fam_i2c(int n, bsp_i2c_regs_t **regs, uint32_t *pclk_hz)
     return 0;
 }
 
-int bsp_fam_tim(int n, bsp_tim_regs_t **regs, int *irqn, uint32_t *timclk_hz)
+int bsp_fam_tim(int n, tim_regs_t **regs, int *irqn, uint32_t *timclk_hz)
 {
     if (n < 2 || n > 4)
         return BSP_ERR_NODEV;
-    RCC->APB1ENR |= F4_APB1_TIM(n);
-    *regs = (bsp_tim_regs_t *)(0x40000000u + 0x400u * (unsigned)(n - 2));
+    RCC->APB1ENR |= RCC_APB1ENR_TIM2EN << (n - 2);
+    *regs = TIM_N((unsigned)n);
     *irqn = TIM2_IRQn + (n - 2);
     *timclk_hz = g_pclk1 == g_hclk ? g_pclk1 : 2u * g_pclk1;
     return 0;

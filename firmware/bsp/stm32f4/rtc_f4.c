@@ -8,7 +8,7 @@
  */
 #include "bsp_priv.h"
 #include "bsp_date.h"
-#include "bsp_f4.h"
+#include "soc.h"
 
 #define LSE_TIMEOUT_US 5000000u
 
@@ -17,24 +17,24 @@ static unsigned unbcd(uint32_t v) { return (v >> 4) * 10u + (v & 15u); }
 
 static void unprotect(void)
 {
-    BSP_PWR->CR |= BSP_PWR_CR_DBP;
-    F4_RTC->WPR = 0xCAu;
-    F4_RTC->WPR = 0x53u;
+    PWR->CR |= PWR_CR_DBP;
+    RTC->WPR = 0xCAu;
+    RTC->WPR = 0x53u;
 }
 
 static int enter_init(void)
 {
     unprotect();
-    F4_RTC->ISR |= F4_RTC_ISR_INIT;
-    return bsp_wait_bits(&F4_RTC->ISR, F4_RTC_ISR_INITF, F4_RTC_ISR_INITF, 10000u, 0);
+    RTC->ISR |= RTC_ISR_INIT;
+    return bsp_wait_bits(&RTC->ISR, RTC_ISR_INITF, RTC_ISR_INITF, 10000u, 0);
 }
 
 static int leave_init(void)
 {
-    F4_RTC->ISR &= ~F4_RTC_ISR_INIT;
-    F4_RTC->WPR = 0xFFu;                       /* any other key relocks */
-    F4_RTC->ISR &= ~F4_RTC_ISR_RSF;
-    return bsp_wait_bits(&F4_RTC->ISR, F4_RTC_ISR_RSF, F4_RTC_ISR_RSF, 10000u, 0);
+    RTC->ISR &= ~RTC_ISR_INIT;
+    RTC->WPR = 0xFFu;                       /* any other key relocks */
+    RTC->ISR &= ~RTC_ISR_RSF;
+    return bsp_wait_bits(&RTC->ISR, RTC_ISR_RSF, RTC_ISR_RSF, 10000u, 0);
 }
 
 static int write_calendar(const struct bsp_datetime *dt)
@@ -43,10 +43,10 @@ static int write_calendar(const struct bsp_datetime *dt)
     unsigned wd = (days + 5u) % 7u + 1u;       /* 2000-01-01 was a Saturday (6); Monday = 1 */
     if (enter_init())
         return BSP_ERR_TIMEOUT;
-    F4_RTC->PRER = 127u << 16;
-    F4_RTC->PRER = (127u << 16) | 255u;
-    F4_RTC->TR = (bcd(dt->hour) << 16) | (bcd(dt->min) << 8) | bcd(dt->sec);
-    F4_RTC->DR = (bcd(dt->year - 2000u) << 16) | ((uint32_t)wd << 13) | (bcd(dt->month) << 8) |
+    RTC->PRER = 127u << 16;
+    RTC->PRER = (127u << 16) | 255u;
+    RTC->TR = (bcd(dt->hour) << 16) | (bcd(dt->min) << 8) | bcd(dt->sec);
+    RTC->DR = (bcd(dt->year - 2000u) << 16) | ((uint32_t)wd << 13) | (bcd(dt->month) << 8) |
                  bcd(dt->day);
     return leave_init();
 }
@@ -54,16 +54,16 @@ static int write_calendar(const struct bsp_datetime *dt)
 int bsp_rtc_init(void)
 {
     bsp_fam_pwr_clock();
-    BSP_PWR->CR |= BSP_PWR_CR_DBP;
-    if ((F4_RCC_BDCR & (F4_RCC_BDCR_RTCEN | F4_RCC_BDCR_LSERDY)) == (F4_RCC_BDCR_RTCEN | F4_RCC_BDCR_LSERDY) &&
-        (F4_RTC->ISR & F4_RTC_ISR_INITS)) {
-        F4_RTC->ISR &= ~F4_RTC_ISR_RSF;        /* warm start: calendar kept */
-        return bsp_wait_bits(&F4_RTC->ISR, F4_RTC_ISR_RSF, F4_RTC_ISR_RSF, 10000u, 0);
+    PWR->CR |= PWR_CR_DBP;
+    if ((RCC->BDCR & (RCC_BDCR_RTCEN | RCC_BDCR_LSERDY)) == (RCC_BDCR_RTCEN | RCC_BDCR_LSERDY) &&
+        (RTC->ISR & RTC_ISR_INITS)) {
+        RTC->ISR &= ~RTC_ISR_RSF;        /* warm start: calendar kept */
+        return bsp_wait_bits(&RTC->ISR, RTC_ISR_RSF, RTC_ISR_RSF, 10000u, 0);
     }
-    F4_RCC_BDCR |= F4_RCC_BDCR_LSEON;
-    if (bsp_wait_bits(&F4_RCC_BDCR, F4_RCC_BDCR_LSERDY, F4_RCC_BDCR_LSERDY, LSE_TIMEOUT_US, 1))
+    RCC->BDCR |= RCC_BDCR_LSEON;
+    if (bsp_wait_bits(&RCC->BDCR, RCC_BDCR_LSERDY, RCC_BDCR_LSERDY, LSE_TIMEOUT_US, 1))
         return BSP_ERR_TIMEOUT;
-    F4_RCC_BDCR = (F4_RCC_BDCR & ~F4_RCC_BDCR_RTCSEL_MASK) | F4_RCC_BDCR_RTCSEL_LSE | F4_RCC_BDCR_RTCEN;
+    RCC->BDCR = (RCC->BDCR & ~RCC_BDCR_RTCSEL_MASK) | RCC_BDCR_RTCSEL_LSE | RCC_BDCR_RTCEN;
     static const struct bsp_datetime epoch = {2000, 1, 1, 0, 0, 0};
     return write_calendar(&epoch);
 }
@@ -72,8 +72,8 @@ int bsp_rtc_get(struct bsp_datetime *dt)
 {
     if (!dt)
         return BSP_ERR_INVAL;
-    uint32_t tr = F4_RTC->TR;
-    uint32_t dr = F4_RTC->DR;                  /* unlocks the shadow registers */
+    uint32_t tr = RTC->TR;
+    uint32_t dr = RTC->DR;                  /* unlocks the shadow registers */
     dt->sec = (uint8_t)unbcd(tr & 0x7Fu);
     dt->min = (uint8_t)unbcd((tr >> 8) & 0x7Fu);
     dt->hour = (uint8_t)unbcd((tr >> 16) & 0x3Fu);

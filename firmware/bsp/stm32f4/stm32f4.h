@@ -1,83 +1,64 @@
 /*
- * STM32F4 register definitions used by metersim firmware (no vendor headers).
+ * STM32F4 register map used by metersim firmware (no vendor headers): the IP blocks' register
+ * layouts (bsp/stm32/regs/, one header per block), their addresses on this family, the
+ * alternate functions of the default pins and the interrupt list. The BSP, the drivers and
+ * the test programs all take their registers from here (through "soc.h").
  *
- * Sources: RM0430 (STM32F413/423) and RM0090 (STM32F405/407): memory map (2.2),
- * RCC (6.3: AHB1ENR 0x30, APB2ENR 0x44), GPIO (7.4: MODER, OSPEEDR, AFRH),
- * USART (24.6: SR, DR, BRR, CR1), vector tables (10.2, table 40 / table 61).
- * Reset clock: HSI 16 MHz, AHB/APB prescalers 1.
+ * Sources: RM0430 (STM32F413/423) rev 8 and RM0090 (STM32F405/407): memory map (2.2), vector
+ * tables (10.2, table 40 / table 61). Reset clock: HSI 16 MHz, AHB/APB prescalers 1.
+ * Alternate functions (DS11581 Table 12): USART1 PA9/PA10 and USART2 PA2/PA3 AF7, SPI1
+ * PA5/PA6/PA7 AF5, I2C1 PB6/PB7 AF4.
  * Parts: STM32F413xx (STM32F413RG, 102 IRQs) and STM32F405xx (QEMU netduinoplus2, 82 IRQs).
  */
 #ifndef STM32F4_H
 #define STM32F4_H
 
 #include <stdint.h>
+#include "../stm32/regs/exti.h"
+#include "../stm32/regs/flash_f4.h"
+#include "../stm32/regs/gpio_f4.h"
+#include "../stm32/regs/i2c.h"
+#include "../stm32/regs/iwdg.h"
+#include "../stm32/regs/pwr.h"
+#include "../stm32/regs/rcc_f4.h"
+#include "../stm32/regs/rtc_f4.h"
+#include "../stm32/regs/spi.h"
+#include "../stm32/regs/syscfg_f4.h"
+#include "../stm32/regs/tim.h"
+#include "../stm32/regs/usart.h"
+#include "../stm32/apb1_map.h"
 
 #define STM32F4_HSI_HZ 16000000u
+#define IWDG_LSI_HZ 32000u  /* LSI typical, DS11581 'LSI oscillator characteristics' */
 
 /* ---- Memory map ---- */
 #define FLASH_BASE 0x08000000u
 #define SRAM1_BASE 0x20000000u
-#define APB2_BASE 0x40010000u
-#define AHB1_BASE 0x40020000u
 #define FSMC_BANK1_BASE 0x60000000u
 
-/* ---- RCC (0x40023800) ---- */
-typedef struct {
-    volatile uint32_t CR;         /* 0x00 */
-    volatile uint32_t PLLCFGR;    /* 0x04 */
-    volatile uint32_t CFGR;       /* 0x08 */
-    volatile uint32_t CIR;        /* 0x0C */
-    volatile uint32_t AHB1RSTR;   /* 0x10 */
-    volatile uint32_t AHB2RSTR;   /* 0x14 */
-    volatile uint32_t AHB3RSTR;   /* 0x18 */
-    uint32_t reserved0;           /* 0x1C */
-    volatile uint32_t APB1RSTR;   /* 0x20 */
-    volatile uint32_t APB2RSTR;   /* 0x24 */
-    uint32_t reserved1[2];        /* 0x28 */
-    volatile uint32_t AHB1ENR;    /* 0x30 */
-    volatile uint32_t AHB2ENR;    /* 0x34 */
-    volatile uint32_t AHB3ENR;    /* 0x38 */
-    uint32_t reserved2;           /* 0x3C */
-    volatile uint32_t APB1ENR;    /* 0x40 */
-    volatile uint32_t APB2ENR;    /* 0x44 */
-} rcc_regs_t;
-#define RCC ((rcc_regs_t *)0x40023800u)
-#define RCC_AHB1ENR_GPIOAEN (1u << 0)
-#define RCC_APB2ENR_USART1EN (1u << 4)
-
-/* ---- GPIO (GPIOA 0x40020000, 0x400 apart) ---- */
-typedef struct {
-    volatile uint32_t MODER;   /* 0x00 2 bits/pin: 00 in, 01 out, 10 AF, 11 analog */
-    volatile uint32_t OTYPER;  /* 0x04 */
-    volatile uint32_t OSPEEDR; /* 0x08 */
-    volatile uint32_t PUPDR;   /* 0x0C */
-    volatile uint32_t IDR;     /* 0x10 */
-    volatile uint32_t ODR;     /* 0x14 */
-    volatile uint32_t BSRR;    /* 0x18 */
-    volatile uint32_t LCKR;    /* 0x1C */
-    volatile uint32_t AFR[2];  /* 0x20 AFRL (pins 0-7), 0x24 AFRH (pins 8-15), 4 bits/pin */
-} gpio_regs_t;
-#define GPIOA ((gpio_regs_t *)0x40020000u)
-#define GPIO_MODE_AF 2u
-#define GPIO_SPEED_HIGH 2u
-
-/* ---- USART (USART1 0x40011000) ---- */
-typedef struct {
-    volatile uint32_t SR;   /* 0x00 */
-    volatile uint32_t DR;   /* 0x04 */
-    volatile uint32_t BRR;  /* 0x08 */
-    volatile uint32_t CR1;  /* 0x0C */
-    volatile uint32_t CR2;  /* 0x10 */
-    volatile uint32_t CR3;  /* 0x14 */
-    volatile uint32_t GTPR; /* 0x18 */
-} usart_regs_t;
+/* APB1: the blocks of apb1_map.h (same addresses on the F1) */
+/* APB2 */
 #define USART1 ((usart_regs_t *)0x40011000u)
-#define USART_SR_TC (1u << 6)
-#define USART_SR_TXE (1u << 7)
-#define USART_CR1_RE (1u << 2)
-#define USART_CR1_TE (1u << 3)
-#define USART_CR1_UE (1u << 13)
-#define USART1_AF 7u /* PA9 = USART1_TX on AF7 */
+#define USART6 ((usart_regs_t *)0x40011400u)
+#define SPI1 ((spi_regs_t *)0x40013000u)
+#define SYSCFG ((syscfg_regs_t *)0x40013800u)
+#define EXTI ((exti_regs_t *)0x40013C00u)
+/* AHB1 */
+#define GPIO_PORT(n) ((gpio_regs_t *)(0x40020000u + 0x400u * (n)))     /* A = 0 */
+#define GPIOA GPIO_PORT(0)
+#define GPIOB GPIO_PORT(1)
+#define GPIOC GPIO_PORT(2)
+#define RCC ((rcc_regs_t *)0x40023800u)
+#define FLASHIF ((flashif_regs_t *)0x40023C00u)
+
+/* I2C v1 on the F4 has one register more than on the F1 (regs/i2c.h): FLTR, noise filters. */
+#define I2C_FLTR(i2c) (*(volatile uint32_t *)((uintptr_t)(i2c) + 0x24u))
+
+/* Alternate functions of the default pins */
+#define USART1_AF 7u
+#define USART2_AF 7u
+#define SPI1_AF 5u
+#define I2C1_AF 4u
 
 /*
  * Interrupt list: X(name, irqn). Drives the IRQn enum and the vector table

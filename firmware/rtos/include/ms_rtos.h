@@ -13,6 +13,7 @@
 #ifndef MS_RTOS_H
 #define MS_RTOS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "ms_config.h"
@@ -243,6 +244,8 @@ void ms_kputc(char c);
 void ms_kputs(const char *s);
 int ms_kwrite(const void *buf, size_t len);   /* one atomic console write */
 int ms_printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* printf subset into buf (always terminated); the length it wanted, like vsnprintf. */
+int ms_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 __attribute__((noreturn, format(printf, 1, 2))) void ms_panic(const char *fmt, ...);
 
 #endif

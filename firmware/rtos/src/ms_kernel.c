@@ -132,8 +132,6 @@ void ms_set_eff_prio(ms_thread_t *t, unsigned prio)
     }
 }
 
-void ms_mutex_waiter_left(struct ms_mutex *m);
-
 void ms_wake(ms_thread_t *t, int result)
 {
     ms_waitq_remove(t);
@@ -921,8 +919,6 @@ const char *ms_strerror(int err)
 /* ====================================================================== */
 /* system calls                                                            */
 
-extern void ms_syscall_tramp(void);
-
 /* Public calls reachable from process threads, by SYS_* number. */
 #define SYS(nr, fn) [nr] = (void *)(uintptr_t)(fn)
 static void *const g_systab[SYS_COUNT] = {
@@ -968,8 +964,6 @@ __attribute__((noinline)) uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, u
     __asm__ volatile("svc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r12) : : "memory");
     return r0;
 }
-
-extern int ms_event_wait_packed(const uint32_t *args);
 
 /* SVC handler body. svc #0: enter the call in r12 privileged, on the thread's
  * own stack, through ms_syscall_tramp; svc #1: the trampoline's return. */
@@ -1017,8 +1011,6 @@ void ms_svc_c(uint32_t *frame, uint32_t exc_return)
 /* ====================================================================== */
 /* faults                                                                  */
 
-void ms_process_fault_kill(ms_process_t *p);
-
 void ms_fault_c(uint32_t *frame, uint32_t exc_return)
 {
     static const char *const names[] = {"", "", "", "HardFault", "MemManage", "BusFault", "UsageFault"};
@@ -1042,9 +1034,6 @@ void ms_fault_c(uint32_t *frame, uint32_t exc_return)
 
 /* ====================================================================== */
 /* start-up                                                                */
-
-void ms_io_init(void);
-void ms_console_init(void);
 
 void ms_rtos_init(uint32_t core_hz, void *pool, size_t pool_size)
 {

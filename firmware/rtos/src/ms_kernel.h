@@ -94,13 +94,27 @@ void ms_kobj_mfree(void *p);
 void ms_kobj_destroy_all(ms_process_t *p);
 void ms_sync_object_delete(int type, void *obj);
 void ms_mutex_release_all(ms_thread_t *t);
+void ms_mutex_waiter_left(struct ms_mutex *m);   /* a waiter timed out or was killed */
 int ms_mutex_waiter_prio(const ms_thread_t *t, unsigned base);
 void ms_timer_init(void);
+void ms_timer_delete(void *timer);
+void ms_io_init(void);
+void ms_console_init(void);
+int ms_event_wait_packed(const uint32_t *args);   /* SYS_EVENT_WAIT: arguments packed */
 
 /* processes / io */
 void ms_io_close_all(ms_process_t *p);
 void ms_process_thread_gone(ms_process_t *p);
 void ms_kill_thread_locked(ms_thread_t *t);
+ms_handle_t ms_process_spawn_main(ms_process_t *p);
+void ms_process_kill_threads(ms_process_t *p);
+void ms_process_fault_kill(ms_process_t *p);
+
+/* entered from ms_port.S: PendSV (switch), SVC and fault handlers, the syscall return */
+uint32_t ms_switch(uint32_t sp);
+void ms_svc_c(uint32_t *frame, uint32_t exc_return);
+void ms_fault_c(uint32_t *frame, uint32_t exc_return);
+void ms_syscall_tramp(void);
 
 /* system calls: a public call made in unprivileged thread mode enters here */
 uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
@@ -122,7 +136,5 @@ enum {
     SYS_KWRITE, SYS_PS, SYS_KHEAP_STATS, SYS_TICK_GET, SYS_CHECK_EEPROM,
     SYS_COUNT
 };
-
-int ms_vsnprintf(char *buf, size_t size, const char *fmt, __builtin_va_list ap);
 
 #endif

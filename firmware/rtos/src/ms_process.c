@@ -11,9 +11,6 @@
 #include "ms_kernel.h"
 #include "soc.h"
 
-ms_handle_t ms_process_spawn_main(ms_process_t *p);
-void ms_process_kill_threads(ms_process_t *p);
-
 static ms_process_t *proc_get(ms_handle_t pid)
 {
     return ms_kobj_get(pid, MS_KOBJ_PROCESS);

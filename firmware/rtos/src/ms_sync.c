@@ -409,8 +409,6 @@ int ms_mq_recv(ms_handle_t h, void *msg, ms_tick_t timeout)
 
 /* ---- deletion ----------------------------------------------------------- */
 
-void ms_timer_delete(void *timer);
-
 static void wake_deleted(ms_waitq_t *wq)
 {
     uint32_t s = ms_lock();

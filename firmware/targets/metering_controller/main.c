@@ -11,14 +11,12 @@
  * (tickless) and wakes only for the next cycle or a received byte.
  */
 #include <string.h>
+#include "ade7753.h"
 #include "at24c.h"
 #include "bsp.h"
 #include "bsp_date.h"
 #include "mc_app.h"
 #include "ms_rtos.h"
-
-/* Busy wait from the BSP (bsp/stm32/os.c; declared in its private header, not in bsp.h). */
-void bsp_delay_us(uint32_t us);
 
 /* ---- board (notes/cabinet_board.md) ---- */
 #define CONSOLE_UART 1
@@ -39,20 +37,7 @@ void bsp_delay_us(uint32_t us);
 #define EE_ADDR 0x50
 #define PVD_LEVEL 7                    /* PLS = 111: 2.9 V (RM0008 §4.4.2) */
 
-/* ---- ADE7753 registers used (protocols-and-chips.md §3.2) ---- */
-#define ADE_RAENERGY 0x03
-#define ADE_MODE 0x09
-#define ADE_GAIN 0x0F
-#define ADE_APOS 0x11
-#define ADE_WGAIN 0x12
-#define ADE_CFNUM 0x14
-#define ADE_CFDEN 0x15
-#define ADE_IRMS 0x16
-#define ADE_VRMS 0x17
-#define ADE_IRMSOS 0x18
-#define ADE_VRMSOS 0x19
-#define ADE_LINECYC 0x1C
-#define ADE_PERIOD 0x27
+/* ---- ADE7753 set-up (registers: drivers/ade7753.h) ---- */
 /* CF at 3200 imp/kWh for the default front end: f_CF = f_LSB * (CFNUM+1)/(CFDEN+1) */
 #define ADE_CFNUM_3200 4u
 #define ADE_CFDEN_3200 4026u
@@ -71,91 +56,64 @@ static struct mc_sample g_samples[MC_MAX_ROOMS];
 
 void ms_kputc(char c) { bsp_console_putc(c); }
 
-/* ---- ADE7753 access through the 74HC154 chip selects ----
- * Several registers are read in one chip-select frame (after a complete register transfer
- * the part expects the next communications byte, CS may stay low), and only the decoder
- * address lines that change are written: a cycle costs ~2 pin writes per channel, not 7 per
- * register. */
+/* ---- ADE7753s behind the 74HC154 chip selects (drivers/ade7753.c on a link per channel) ----
+ * Several registers are read in one chip-select frame, and only the decoder address lines
+ * that change are written: a cycle costs ~2 pin writes per channel, not 7 per register. */
 static unsigned g_ade_addr;            /* the address now on PB0..PB3 */
 
-static void ade_select(unsigned ch)
+static void ade_select(const ade7753_link_t *link, int selected)
 {
-    unsigned diff = (ch ^ g_ade_addr) & 15u;
-    for (unsigned b = 0; b < 4; b++)
-        if (diff & (1u << b))
-            bsp_pin_write((bsp_pin_t)(ADE_A0 + b), (int)((ch >> b) & 1u));
-    g_ade_addr = ch & 15u;
-    bsp_pin_write(ch < 16 ? ADE_E1_LO : ADE_E1_HI, 0);
-}
-
-static void ade_deselect(unsigned ch) { bsp_pin_write(ch < 16 ? ADE_E1_LO : ADE_E1_HI, 1); }
-
-struct ade_rd {
-    uint8_t reg, nbytes;
-};
-
-/* Read n registers of channel ch in one frame; out[i] = the value (MSB first on the wire). */
-static int ade_read_regs(unsigned ch, const struct ade_rd *rd, unsigned n, uint32_t *out)
-{
-    int r = 0;
-    ade_select(ch);
-    for (unsigned k = 0; k < n && r == 0; k++) {
-        uint8_t cmd = rd[k].reg & 0x3Fu, rx[3] = {0, 0, 0};
-        r = bsp_spi_xfer(ADE_SPI, &cmd, 0, 1);
-        if (r == 0) {
-            bsp_delay_us(4);            /* t9: read command to first data byte */
-            r = bsp_spi_xfer(ADE_SPI, 0, rx, rd[k].nbytes);
-        }
-        uint32_t v = 0;
-        for (unsigned i = 0; i < rd[k].nbytes; i++)
-            v = (v << 8) | rx[i];
-        out[k] = v;
+    unsigned ch = link->chip;
+    if (selected) {
+        unsigned diff = (ch ^ g_ade_addr) & 15u;
+        for (unsigned b = 0; b < 4; b++)
+            if (diff & (1u << b))
+                bsp_pin_write((bsp_pin_t)(ADE_A0 + b), (int)((ch >> b) & 1u));
+        g_ade_addr = ch & 15u;
     }
-    ade_deselect(ch);
-    return r;
+    bsp_pin_write(ch < 16 ? ADE_E1_LO : ADE_E1_HI, !selected);
 }
 
-static int ade_read(unsigned ch, uint8_t reg, unsigned nbytes, uint32_t *val)
+static ade7753_link_t ade_link(unsigned ch)
 {
-    struct ade_rd rd = {reg, (uint8_t)nbytes};
-    return ade_read_regs(ch, &rd, 1, val);
+    ade7753_link_t link = {ADE_SPI, BSP_PIN_NONE, ade_select, ch};
+    return link;
 }
 
-static int ade_write(unsigned ch, uint8_t reg, unsigned nbytes, uint32_t val)
+static int ade_read_regs(unsigned ch, const uint8_t *regs, unsigned n, uint32_t *out)
 {
-    uint8_t tx[4];
-    tx[0] = (uint8_t)(0x80u | (reg & 0x3Fu));
-    for (unsigned i = 0; i < nbytes; i++)
-        tx[1 + i] = (uint8_t)(val >> (8u * (nbytes - 1u - i)));
-    ade_select(ch);
-    int r = bsp_spi_xfer(ADE_SPI, tx, 0, 1 + nbytes);
-    ade_deselect(ch);
-    return r;
+    ade7753_link_t link = ade_link(ch);
+    return ade7753_link_read(&link, regs, n, out);
 }
 
-static int32_t sext24(uint32_t v) { return (int32_t)(v << 8) >> 8; }
-static int sext12(uint32_t v) { return (int)((int32_t)(v << 20) >> 20); }
+static int ade_read(unsigned ch, uint8_t reg, uint32_t *val) { return ade_read_regs(ch, &reg, 1, val); }
+
+static int ade_write(unsigned ch, uint8_t reg, uint32_t val)
+{
+    ade7753_link_t link = ade_link(ch);
+    return ade7753_link_write(&link, reg, val);
+}
 
 /* A channel is fitted when LINECYC takes a value and gives it back (no fixed chip ID). */
 static int ade_probe(unsigned ch)
 {
     uint32_t v = 0;
-    if (ade_write(ch, ADE_LINECYC, 2, 0x5AC3u) || ade_read(ch, ADE_LINECYC, 2, &v) || v != 0x5AC3u)
+    if (ade_write(ch, ADE_LINECYC, 0x5AC3u) || ade_read(ch, ADE_LINECYC, &v) || v != 0x5AC3u)
         return 0;
-    ade_write(ch, ADE_LINECYC, 2, 0xFFFFu);
+    ade_write(ch, ADE_LINECYC, 0xFFFFu);
     return 1;
 }
 
 static void ade_configure(unsigned ch, const struct mc_cal *c)
 {
-    ade_write(ch, ADE_GAIN, 1, 0);
-    ade_write(ch, ADE_WGAIN, 2, (uint16_t)c->wgain & 0xFFFu);
-    ade_write(ch, ADE_APOS, 2, (uint16_t)c->apos);
-    ade_write(ch, ADE_VRMSOS, 2, (uint16_t)c->vrmsos & 0xFFFu);
-    ade_write(ch, ADE_IRMSOS, 2, (uint16_t)c->irmsos & 0xFFFu);
-    ade_write(ch, ADE_CFNUM, 2, ADE_CFNUM_3200);
-    ade_write(ch, ADE_CFDEN, 2, ADE_CFDEN_3200);
-    ade_write(ch, ADE_MODE, 2, ADE_MODE_RUN);
+    ade_write(ch, ADE_GAIN, 0);
+    ade_write(ch, ADE_WGAIN, (uint16_t)c->wgain);
+    ade_write(ch, ADE_APOS, (uint16_t)c->apos);
+    ade_write(ch, ADE_VRMSOS, (uint16_t)c->vrmsos);
+    ade_write(ch, ADE_IRMSOS, (uint16_t)c->irmsos);
+    ade_write(ch, ADE_CFNUM, ADE_CFNUM_3200);
+    ade_write(ch, ADE_CFDEN, ADE_CFDEN_3200);
+    ade_write(ch, ADE_MODE, ADE_MODE_RUN);
 }
 
 /* One cycle's reads of a channel. The line period changes slowly: it is read with the rest
@@ -163,11 +121,10 @@ static void ade_configure(unsigned ch, const struct mc_cal *c)
 #define PERIOD_EVERY 8u
 static void ade_sample(unsigned ch, struct mc_sample *s, int period)
 {
-    static const struct ade_rd k_cycle[4] = {
-        {ADE_RAENERGY, 3}, {ADE_VRMS, 3}, {ADE_IRMS, 3}, {ADE_PERIOD, 2}};
+    static const uint8_t k_cycle[4] = {ADE_RAENERGY, ADE_VRMS, ADE_IRMS, ADE_PERIOD};
     uint32_t v[4] = {0, 0, 0, 0};
     ade_read_regs(ch, k_cycle, period ? 4u : 3u, v);
-    s->aenergy = sext24(v[0]);
+    s->aenergy = ade7753_value_signed(ADE_RAENERGY, v[0]);
     s->vrms = v[1];
     s->irms = v[2];
     if (period)
@@ -399,8 +356,9 @@ static void power_thread(void *arg)
         if (locked) {
             for (unsigned r = 0; r < g_rooms; r++) {
                 uint32_t e = 0;
-                if (ade_read(r, ADE_RAENERGY, 3, &e) == 0)
-                    mc_app_add_energy(&g_app, r, sext24(e), g_app.cal[r].wgain);
+                if (ade_read(r, ADE_RAENERGY, &e) == 0)
+                    mc_app_add_energy(&g_app, r, ade7753_value_signed(ADE_RAENERGY, e),
+                                      g_app.cal[r].wgain);
             }
             rtc_now(&t);
             tp = &t;
@@ -452,14 +410,14 @@ static int g_clk;
 
 static unsigned ade_find_channels(void)
 {
-    static const struct ade_rd k_boot[2] = {{ADE_RAENERGY, 3}, {ADE_WGAIN, 2}};
+    static const uint8_t k_boot[2] = {ADE_RAENERGY, ADE_WGAIN};
     unsigned n = 0;
     while (n < MC_MAX_ROOMS) {
         uint32_t v[2] = {0, 0};
         ade_read_regs(n, k_boot, 2, v);        /* first: nothing has touched the chip yet */
         if (!ade_probe(n))
             break;
-        g_samples[n].aenergy = sext24(v[0]);
+        g_samples[n].aenergy = ade7753_value_signed(ADE_RAENERGY, v[0]);
         g_samples[n].period = v[1];
         n++;
     }
@@ -500,7 +458,8 @@ static void board_start(void)
     mc_app_boot(&g_app, &t, uptime_s(),
                 (g_cause & (BSP_RESET_POR | BSP_RESET_LPWR | BSP_RESET_BOR)) != 0);
     for (unsigned r = 0; r < g_rooms; r++) {
-        mc_app_add_energy(&g_app, r, g_samples[r].aenergy, sext12(g_samples[r].period));
+        mc_app_add_energy(&g_app, r, g_samples[r].aenergy,
+                          (int)ade7753_value_signed(ADE_WGAIN, g_samples[r].period));
         ade_configure(r, &g_app.cal[r]);
     }
     g_app.cal_dirty = 0;

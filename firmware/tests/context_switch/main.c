@@ -14,15 +14,11 @@
  *   M4F, s0-s31 and FPSCR in thread A (B uses no FP, so its frames are basic).
  * - After 20 rounds each, B stops SysTick through `svc 2` and prints PASS.
  */
+#include "switch.h"
 #include "test.h"
 
 #define ROUNDS 20u
 #define STACK_WORDS 512u
-
-uint32_t hold_regs(uint32_t seed, volatile uint32_t *flag, uint32_t seen, uint32_t *fp);
-uint32_t first_thread_sp(void);
-uint32_t ctx_switch(uint32_t sp);
-void svc_c(uint32_t *frame, uint32_t imm);
 
 static uint64_t g_stack[2][STACK_WORDS / 2]; /* 8-byte aligned */
 static uint32_t g_sp[2];

@@ -20,6 +20,7 @@
  *   isr result 0x40000000
  *   PASS
  */
+#include "fp_work.h"
 #include "test.h"
 
 #if !defined(__ARM_FP)
@@ -36,7 +37,6 @@
 #define FPSCR_IXC 0x10u
 #define FPSCR_POISON 0xF3C0009Fu /* NZCV, DN, FZ, RMode=RZ, IDC, IXC..IOC */
 
-uint32_t fp_work(const uint32_t *in, uint32_t *out, volatile uint32_t *irqs, uint32_t target);
 
 static volatile uint32_t g_irqs;
 static volatile float g_isr_acc;

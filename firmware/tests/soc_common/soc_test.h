@@ -18,7 +18,7 @@
 #define SOC_TEST_H
 
 #include <stdint.h>
-#include "soc_periph.h"
+#include "soc.h"
 #include "test.h"
 
 #define HSE_HZ 8000000u
@@ -59,7 +59,7 @@ static inline soc_clocks_t soc_clock_pll(void)
 #if defined(SOC_FAMILY_STM32F4)
     RCC->APB1ENR |= RCC_APB1ENR_PWREN;
     (void)RCC->APB1ENR;
-    PWR_CR = (PWR_CR & ~PWR_CR_VOS_MASK) | PWR_CR_VOS_SCALE1;
+    PWR->CR = (PWR->CR & ~PWR_CR_VOS_MASK) | PWR_CR_VOS_SCALE1;
     RCC->PLLCFGR = (4u << RCC_PLLCFGR_PLLM_POS) | (100u << RCC_PLLCFGR_PLLN_POS) |
                    (0u << RCC_PLLCFGR_PLLP_POS) | RCC_PLLCFGR_PLLSRC_HSE |
                    (4u << RCC_PLLCFGR_PLLQ_POS) | (2u << RCC_PLLCFGR_PLLR_POS);

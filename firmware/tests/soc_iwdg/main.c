@@ -50,15 +50,15 @@ static void print_flags(uint32_t csr)
 int main(void)
 {
     test_begin("soc_iwdg");
-    uint32_t csr = RCC_CSR_REG;
+    uint32_t csr = RCC->CSR;
     print_flags(csr);
-    RCC_CSR_REG |= RCC_CSR_RMVF;            /* clear the flags for the next reset */
+    RCC->CSR |= RCC_CSR_RMVF;            /* clear the flags for the next reset */
     if (csr & RCC_CSR_IWDGRSTF) {
         con_puts("reset by iwdg\n");
         test_pass();
     }
-    if ((RCC_CSR_REG & 0xFE000000u) != 0)
-        test_fail("RMVF left flags 0x%08x", (unsigned)RCC_CSR_REG);
+    if ((RCC->CSR & RCC_CSR_FLAGS) != 0)
+        test_fail("RMVF left flags 0x%08x", (unsigned)RCC->CSR);
 
     IWDG->KR = 0x5555u;
     IWDG->PR = IWDG_PR;

@@ -14,12 +14,8 @@
  *   control nPRIV=0 after svc 1
  *   PASS
  */
+#include "fault_entry.h"
 #include "test.h"
-
-void unpriv_store(volatile uint32_t *addr, uint32_t value);
-extern const uint16_t unpriv_store_insn[];
-void busfault_c(uint32_t *frame);
-void svc_c(uint32_t *frame);
 
 static volatile uint32_t g_cfsr, g_bfar, g_fault_pc, g_faults, g_svcs;
 

@@ -50,7 +50,6 @@ void drv_pass(void)
 void drv_fail(const char *fmt, ...)
 {
     char line[120];
-    extern int ms_vsnprintf(char *, size_t, const char *, va_list);
     va_list ap;
     va_start(ap, fmt);
     ms_vsnprintf(line, sizeof line, fmt, ap);

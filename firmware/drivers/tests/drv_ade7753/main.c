@@ -32,7 +32,8 @@ static void body(void *arg)
     (void)arg;
     int r = bsp_spi_init(ADE_SPI, 1000000u, 1);
     CHECK(r == 0, "spi init %d", r);
-    r = ade7753_init(&g_ade, ADE_SPI, ADE_CS, ADE_IRQ, BSP_PIN_NONE);
+    static const ade7753_link_t link = {.bus = ADE_SPI, .cs = ADE_CS};
+    r = ade7753_init(&g_ade, &link, ADE_IRQ, BSP_PIN_NONE);
     CHECK(r == 0, "ade7753 init %d", r);
     ms_printk("ade7753 die rev %u\n", g_ade.die_rev);
     r = ade7753_calibrate(&g_ade, &g_cal);

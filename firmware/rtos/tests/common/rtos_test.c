@@ -39,7 +39,6 @@ void rtos_pass(void)
 void rtos_fail(const char *fmt, ...)
 {
     char line[120];
-    extern int ms_vsnprintf(char *, size_t, const char *, va_list);
     va_list ap;
     va_start(ap, fmt);
     ms_vsnprintf(line, sizeof line, fmt, ap);

@@ -8,13 +8,11 @@
  * switch. Lines: "phase off <switches>", "phase on <switches>", then PASS.
  */
 #include "mpu.h"
+#include "switch.h"
 #include "test.h"
 
 #define SWITCHES 2000u
 #define PROC_BYTES 4096u
-
-uint32_t first_thread_sp(void);
-uint32_t switch_to(uint32_t sp);
 
 static uint8_t proc_mem[2][PROC_BYTES] __attribute__((aligned(PROC_BYTES)));
 static uint32_t g_sp[2];

@@ -28,15 +28,9 @@
  *   unpriv stack below arena+0x1c00: fault cfsr=0x10
  *   PASS
  */
+#include "fault_entry.h"
 #include "mpu.h"
 #include "test.h"
-
-uint32_t probe_read(const volatile uint32_t *addr);
-void probe_write(volatile uint32_t *addr, uint32_t value);
-void launch_unpriv_psp(void (*fn)(void), uint32_t psp);
-extern const uint16_t answer_code[], answer_code_end[];
-void memmanage_c(uint32_t *frame);
-void svc_c(uint32_t *frame);
 
 static uint8_t arena[8192] __attribute__((aligned(8192)));
 static uint32_t good_stack[64] __attribute__((aligned(8)));

@@ -17,15 +17,8 @@
  *   vadd cpacr full: ok              (Cortex-M4F; the M3 has no FPU: NOCP always)
  *   PASS
  */
+#include "fault_entry.h"
 #include "test.h"
-
-uint32_t probe_sdiv(uint32_t n, uint32_t d);
-uint32_t probe_udiv(uint32_t n, uint32_t d);
-uint32_t probe_ldr(const void *p);
-void probe_strh(void *p, uint32_t v);
-uint32_t probe_ldrex(const void *p);
-void probe_vadd(void);
-void usagefault_c(uint32_t *frame);
 
 static uint8_t buf[16] __attribute__((aligned(8)));
 static volatile uint32_t g_ufsr, g_faults, g_pc;

@@ -7,11 +7,11 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi
 STAMP     := $(VENV)/.installed
 
-.PHONY: all setup toolchain venv firmware test demo bench clean
+.PHONY: all setup toolchain debugger venv firmware test demo bench clean
 
 all: firmware
 
-setup: toolchain venv
+setup: toolchain debugger venv
 
 # ARM toolchain and newlib from Debian, only when missing.
 toolchain:
@@ -20,6 +20,14 @@ toolchain:
 	    echo "installing $(APT_PKGS) from Debian"; \
 	    $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); \
+	fi
+
+# gdb-multiarch from Debian (the GDB stub's tests drive it), only when missing.
+debugger:
+	@if ! command -v gdb-multiarch >/dev/null 2>&1; then \
+	    echo "installing gdb-multiarch from Debian"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq gdb-multiarch; \
 	fi
 
 venv: $(STAMP)

@@ -108,7 +108,8 @@ def machine_reset(mon):
 
 
 @command("machine StartGdbServer", "<port:int> [<autostartEmulation:bool>] [<cpu:token>]",
-         "serve the machine to GDB (`monitor <command>` in GDB runs a monitor command)")
+         "serve the machine to GDB (`monitor <command>` in GDB runs a monitor command); "
+         "the target halts while GDB is attached, a detach leaves the run state as it was")
 def start_gdb(mon, port, autostartEmulation, cpu):
     from metersim.frontends.gdb_stub import GdbServer
 

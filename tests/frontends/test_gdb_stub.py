@@ -312,8 +312,10 @@ def test_detach_leaves_a_paused_console_paused(gdb, firmware):
     console.start_runner()
     try:
         elf = firmware("f413rg", "systick_rate")
-        out = run_gdb(gdb, elf, port, "break main", "continue", "monitor time", "detach")
+        out = run_gdb(gdb, elf, port, "break main", "continue", "monitor time",
+                      "monitor uart attach sysbus.usart1", "detach")
         assert "Breakpoint 1, main ()" in out and "detached" in out.lower()
+        assert "uart attach: only at the console's own prompt" in out   # not from GDB
         t = monitor_times(out)[0][0]
         time.sleep(0.5)
         assert emu_time(mon) == t and not mon.started   # paused before GDB, paused after

@@ -78,6 +78,7 @@ class Console:
                                       "type into a UART and see what it sends at once "
                                       "(Ctrl-] returns to the monitor)", self._cmd_uart_attach))
         self._attached_label: str | None = None
+        self._input_thread = threading.current_thread()
         self._runner = threading.Thread(target=self._run_loop, name="metersim-runner", daemon=True)
 
     # -- output ---------------------------------------------------------------------------
@@ -151,6 +152,9 @@ class Console:
         return answer.strip().lower() in ("y", "yes")
 
     def _cmd_uart_attach(self, mon: Monitor, uart: str) -> str:
+        if threading.current_thread() is not self._input_thread:
+            raise MonitorError("uart attach: only at the console's own prompt (it takes over "
+                               "the terminal)")
         m, name, model = mon.peripheral(uart)
         if not hasattr(model, "on_byte") or not hasattr(model, "write_bytes"):
             raise MonitorError(f"uart attach: {name} ({type(model).__name__}) is not a UART")
@@ -280,6 +284,7 @@ class Console:
 
     def run(self) -> int:
         self._setup_readline()
+        self._input_thread = threading.current_thread()
         self.start_runner()
         mon = self.monitor
         try:

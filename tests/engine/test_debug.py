@@ -133,3 +133,12 @@ def test_the_same_session_gives_the_same_numbers(firmware):
         return seen
 
     assert session() == session()
+
+
+def test_halt_from_an_event_stops_the_run_at_that_instant(firmware):
+    emu, m, dbg = target(firmware)
+    t_halt = 3 * PS_PER_MS + 1234 * 62_500              # an instant on a cycle boundary
+    emu.clock.schedule(t_halt, dbg.halt)
+    stop = dbg.run(emu.now_ps + PS_PER_S)
+    assert stop.kind == "stopped" and emu.now_ps == t_halt
+    assert dbg.run(emu.now_ps + PS_PER_MS).kind == "time"   # a halt is spent once taken

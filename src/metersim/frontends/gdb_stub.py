@@ -210,7 +210,7 @@ class GdbServer:
         self.machine = machine
         self.debug = Debugger.of(machine)
         self.host = host
-        self._drives_detached = monitor is None
+        self._drives = monitor is None
         if monitor is None:
             monitor = Monitor(emulation, out=lambda text: log.info("%s", text))
             monitor.started = True      # Renode's autostartEmulation: detach runs on
@@ -235,6 +235,7 @@ class GdbServer:
         self._bp_kinds: dict[int, set[int]] = {}     # address -> {0 (Z0), 1 (Z1)}
         self._watch: set[tuple[int, int, str]] = set()
         self._last_stop = f"T{SIGTRAP:02x}thread:1;"
+        self._fault_shown = None                     # the fault whose report GDB has seen
         self._chunk_ps = PS_PER_MS
 
     # ------------------------------------------------------------------ life cycle
@@ -256,7 +257,7 @@ class GdbServer:
     close = stop
 
     def _runs_detached(self) -> bool:
-        return self._drives_detached and self.monitor.started and self.debug.fault is None
+        return self._drives and self.monitor.started and self.debug.fault is None
 
     def serve_forever(self) -> None:
         log.info("%s: GDB server listening on %s:%d", self.machine.name, self.host, self.port)
@@ -576,8 +577,6 @@ class GdbServer:
                           "and nothing wakes it (no interrupt pending, no event due within "
                           f"{format_time(self.debug.max_sleep_ps)})\n")
         return f"T{SIGTRAP:02x}thread:1;"
-
-    _fault_shown = None
 
     def _set_last(self, reply: str) -> str:
         self._last_stop = reply

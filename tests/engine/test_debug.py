@@ -142,3 +142,12 @@ def test_halt_from_an_event_stops_the_run_at_that_instant(firmware):
     stop = dbg.run(emu.now_ps + PS_PER_S)
     assert stop.kind == "stopped" and emu.now_ps == t_halt
     assert dbg.run(emu.now_ps + PS_PER_MS).kind == "time"   # a halt is spent once taken
+
+
+def test_a_bkpt_in_the_firmware_stops_the_run(firmware):
+    emu, m, dbg = target(firmware, "hello")
+    dbg.write_memory(0x20001000, bytes.fromhex("00bf" "00be" "fee7"))   # nop; bkpt #0; b .
+    dbg.write_register("pc", 0x20001000)
+    stop = dbg.run(emu.now_ps + PS_PER_S)
+    assert stop.kind == "stopped" and emu.now_ps < PS_PER_MS
+    assert 0x20001002 <= stop.pc <= 0x20001004

@@ -21,8 +21,9 @@ does to one machine, in virtual time and deterministically.
   in WFI/WFE lets virtual time run to its wake-up and stops before the first instruction run
   after it; when nothing can wake the core (no event scheduled, none within `max_sleep_ps`),
   the step returns StopReason("asleep") instead of waiting forever.
-- `run()` runs the emulation until a breakpoint, a watchpoint, `halt()`, a firmware fault,
-  or `until_ps`.
+- `run()` runs the emulation until a breakpoint, a watchpoint, `halt()` or any other pause
+  asked of the emulation (a `bkpt` in the firmware, a tester's pause on match, the monitor's
+  `pause`), a firmware fault, or `until_ps`.
   Virtual time does not move between calls: a halted machine costs nothing.
 - Registers by name (r0-r12, sp, lr, pc, xpsr, msp, psp, primask, basepri, faultmask, control,
   and d0-d15, fpscr on the M4F); system registers read and write in any privilege state.
@@ -66,7 +67,8 @@ class StopReason:
 
     kind: "breakpoint", "watchpoint" (`access` is "write"/"read"/"access", `address` the
     watched byte accessed), "step", "asleep" (a step found the core in WFI with nothing to wake
-    it), "stopped" (`halt()`), "fault" (`fault` holds it), "time" (`until_ps` reached)."""
+    it), "stopped" (`halt()` or another pause), "fault" (`fault` holds it), "time"
+    (`until_ps` reached)."""
     kind: str
     pc: int
     address: int | None = None
@@ -98,7 +100,6 @@ class Debugger:
         self._skip: tuple[int, int] | None = None   # (pc, instructions): resume past this one
         self._resume_pc: int | None = None          # where the last reported stop left the core
         self._code_stop = False
-        self._halt_requested = False
 
     # ================================================================ state
     @property
@@ -220,19 +221,21 @@ class Debugger:
         if self.cpu.fault is not None:
             return self._report(StopReason("fault", self.pc, fault=self.cpu.fault))
         self._begin(skip_current=self.pc == self._resume_pc)
+        emu = self.emulation
         try:
-            self.emulation.run_until_time(max(until_ps, self.emulation.now_ps),
-                                          lambda: self._stop is not None or self._halt_requested)
+            # A pause asked of the emulation ends the run too (the engine's run loop would
+            # otherwise go on while a stop condition is given).
+            stopped = emu.run_until_time(max(until_ps, emu.now_ps),
+                                         lambda: self._stop is not None or emu._stop_requested)
         except FirmwareFault as e:
             return self._end(StopReason("fault", self.pc, fault=e))
-        if self._stop is None and self._halt_requested:
+        if self._stop is None and stopped:
             self._stop = StopReason("stopped", self.pc)
         return self._end(self._stop or StopReason("time", self.pc))
 
     def halt(self) -> None:
         """Stop a run at the next instruction boundary (from a model's event, a tester, or
         another thread); the run returns StopReason("stopped")."""
-        self._halt_requested = True
         self.emulation.request_stop()
 
     def step(self, irqs: bool | None = None) -> StopReason:
@@ -260,7 +263,6 @@ class Debugger:
     def _end(self, reason: StopReason) -> StopReason:
         self._skip = None
         self._stop = None
-        self._halt_requested = False
         if self._code_stop:
             # Stopped before an instruction, so the core is awake. (The engine takes an early
             # slice end at the instruction after a `wfi` for the WFI itself.)

@@ -609,9 +609,12 @@ class GdbServer:
                 self._conn.send("O" + text[i:i + 256].encode().hex())
 
     def _rcmd(self, cmd: str) -> str:
+        pc = self.debug.pc
         out = self.monitor_command(cmd)
         if out and not out.endswith("\n"):
             out += "\n"
+        if self.debug.pc != pc:   # e.g. `machine Reset`: GDB still shows the old registers
+            out += "(the core moved: `flushregs` refreshes GDB's registers)\n"
         self._console(out)
         return "OK"
 

@@ -409,7 +409,7 @@ def test_a_front_end_registers_its_own_command(lines):
     one.register(Command("greet", "<who:text> [<times:int>]", "say hello",
                          lambda mon, who, times: " ".join([f"hello {who}"] * (times or 1))))
     assert one.execute('greet "meter" 2') == "hello meter hello meter"
-    assert "greet <who:text> [<times:int>]: say hello" in one.execute("help")
+    assert "greet <who> [<times>]: say hello" in one.execute("help")
     assert "greet" not in COMMANDS.commands                   # only that monitor has it
     with pytest.raises(MonitorError, match="unknown command or peripheral 'greet'"):
         other.execute("greet x")

@@ -13,8 +13,8 @@ signature lists parameters as `<name:type>` (required), `[<name:type>]` (optiona
     bool      true / false                   name      a bare word
     a|b|c     one of these words             token     the token as written (no check)
 
-The usage shown in errors and in `help` is the name followed by the signature, so the help
-cannot drift from what the parser accepts.
+The usage shown in errors and in `help` is made from the signature (`sysbus WriteWord <address>
+<value>`), so the help cannot drift from what the parser accepts.
 """
 
 from __future__ import annotations
@@ -52,7 +52,16 @@ class Command:
 
     @property
     def usage(self) -> str:
-        return f"{self.name} {self.signature}".rstrip()
+        """The name and its parameters as users read them: `<name>`, `[<name>]`, `on|off`."""
+        parts = [self.name]
+        for p in self.params:
+            word = p.type if "|" in p.type or p.type.startswith("--") else f"<{p.name}>"
+            if p.many:
+                word = f"[{word}...]"
+            elif p.optional:
+                word = f"[{word}]"
+            parts.append(word)
+        return " ".join(parts)
 
     def parse(self, mon, args: list[Token]) -> dict:
         """Arguments by parameter name, converted to their types; MonitorError with the usage

@@ -7,11 +7,11 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi
 STAMP     := $(VENV)/.installed
 
-.PHONY: all setup toolchain tshark qemu venv firmware test demo bench clean
+.PHONY: all setup toolchain tools venv firmware test demo bench clean
 
 all: firmware
 
-setup: toolchain tshark qemu venv
+setup: toolchain tools venv
 
 # ARM toolchain and newlib from Debian, only when missing.
 toolchain:
@@ -22,23 +22,20 @@ toolchain:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS); \
 	fi
 
-# QEMU from Debian, only when missing: the behaviour cross-check of the engine tests and the
-# CPU benchmark.
-qemu:
-	@if ! command -v qemu-system-arm >/dev/null 2>&1; then \
-	    echo "installing qemu-system-arm from Debian"; \
-	    $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq qemu-system-arm; \
-	fi
-
-# tshark from Debian, only when missing: tests check that Wireshark decodes metersim's Modbus pcaps.
-tshark:
-	@if ! command -v tshark >/dev/null 2>&1; then \
-	    echo "installing tshark from Debian"; \
+# More Debian packages, each only when its command is missing (one apt-get for all):
+#   qemu-system-arm  the behaviour cross-check of the engine tests and the CPU benchmark
+#   tshark           tests check that Wireshark decodes metersim's Modbus pcaps
+#   gdb-multiarch    the GDB stub's tests drive it
+DEBIAN_TOOLS := qemu-system-arm:qemu-system-arm tshark:tshark gdb-multiarch:gdb-multiarch
+tools:
+	@missing=""; for t in $(DEBIAN_TOOLS); do \
+	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing$$missing from Debian"; \
 	    echo "wireshark-common wireshark-common/install-setuid boolean false" | \
 	        $(SUDO) debconf-set-selections; \
 	    $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq tshark; \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
 venv: $(STAMP)

@@ -1,7 +1,7 @@
 """`metersim` command line. Each subcommand is a thin wrapper over a public Python function.
 
 Exit codes tell outcomes apart: 0 ok, 1 a check failed, 2 a wait timed out, 3 broken set-up
-(bad file, bad argument), 4 the firmware faulted, 5 the engine hung.
+(bad file, bad argument), 4 the firmware faulted, 5 the engine hung (metersim.exit_codes).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from metersim.errors import (CheckFailed, EmulationTimeout, FirmwareFault, HungEngine,
-                             MetersimError, SetupError)
+from metersim.errors import MetersimError, SetupError
+from metersim.exit_codes import (EXIT_CHECK, EXIT_FAULT, EXIT_HUNG, EXIT_OK,  # noqa: F401
+                                 EXIT_SETUP, EXIT_TIMEOUT, report)
 
-EXIT_OK, EXIT_CHECK, EXIT_TIMEOUT, EXIT_SETUP, EXIT_FAULT, EXIT_HUNG = 0, 1, 2, 3, 4, 5
 REPO = Path(__file__).resolve().parents[2]
 
 EXAMPLES = """examples:
@@ -341,24 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(message)s")
     try:
         return args.fn(args)
-    except FirmwareFault as e:
-        print(str(e), file=sys.stderr)
-        return EXIT_FAULT
-    except EmulationTimeout as e:
-        print(f"timeout: {e}", file=sys.stderr)
-        return EXIT_TIMEOUT
-    except HungEngine as e:
-        print(f"hung: {e}", file=sys.stderr)
-        return EXIT_HUNG
-    except CheckFailed as e:
-        print(f"check failed: {e}", file=sys.stderr)
-        return EXIT_CHECK
-    except SetupError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_SETUP
     except MetersimError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_SETUP
+        return report(e)
 
 
 if __name__ == "__main__":

@@ -106,3 +106,77 @@ def test_console_multiline_macro_and_prompt_follows_machine(tmp_path):
         assert t.proc.wait(timeout=10) == 0
     finally:
         t.close()
+
+
+def console_terminal(tmp_path, *args):
+    env = dict(os.environ, METERSIM_HISTORY=str(tmp_path / "history"), HOME=str(tmp_path),
+               TERM="dumb")
+    return Terminal([sys.executable, "-m", "metersim.frontends.console", *args], cwd=REPO, env=env)
+
+
+def test_uart_attach_types_into_the_rtos_shell_and_shows_its_prompt_at_once(tmp_path, firmware):
+    elf = firmware("f413rg", "shell_demo")
+    t = console_terminal(tmp_path, "-e", 'mach create "f413"',
+                         "-e", "machine LoadPlatformDescription @platforms/cpus/stm32f413.repl",
+                         "-e", f"sysbus LoadELF @{elf}",
+                         "-e", "emulation SetGlobalAdvanceImmediately true")
+    try:
+        t.expect(r"\(f413\) ")
+        t.send("uart attach sysbus.usart1\n")
+        t.expect(r"Starting emulation\.\.\.")               # a paused emulation is started
+        t.expect(r"attached to f413:usart1; Ctrl-\] returns to the monitor")
+        t.expect(r"metersim shell_demo on STM32F413RG")
+        t.expect(r"msh> ")                                   # a partial line, shown at once
+        t.send("p")
+        t.send("s\r")                                        # keystrokes reach the firmware
+        t.expect(r"ps\r?\n")                                 # the shell's echo
+        t.expect(r"heartbeat\s+kernel\s+20 sleeping")
+        t.expect(r"msh> ")
+        t.send("\x1d")                                       # Ctrl-] back to the monitor
+        t.expect(r"detached from f413:usart1")
+        t.expect(r"\(f413\) ")
+        t.send("quit\n")
+        assert t.proc.wait(timeout=10) == 0
+    finally:
+        t.close()
+
+
+def test_clear_asks_before_removing_machines(tmp_path):
+    t = console_terminal(tmp_path, "-e", 'mach create "a"', "-e", 'mach create "b"')
+    try:
+        t.expect(r"\(b\) ")
+        t.send("clear\n")
+        t.expect(r"remove 2 machines \(a, b\) and their state\? \[y/N\] ")
+        t.send("n\n")
+        t.expect(r"clear: nothing removed")
+        t.send("mach\n")
+        t.expect(r"0: a \(no platform yet\)\s+\* 1: b")
+        t.send("clear\n")
+        t.expect(r"\[y/N\] ")
+        t.send("y\n")
+        t.expect(r"removed a, b")
+        t.expect(r"\(monitor\) ")
+        t.send("quit\n")
+        assert t.proc.wait(timeout=10) == 0
+    finally:
+        t.close()
+
+
+def test_a_firmware_fault_is_reported_once_and_the_console_goes_on(tmp_path, firmware):
+    elf = firmware("f413rg", "bad_access")
+    t = console_terminal(tmp_path, "-e", 'mach create "f413"',
+                         "-e", "machine LoadPlatformDescription @platforms/cpus/stm32f413.repl",
+                         "-e", f"sysbus LoadELF @{elf}")
+    try:
+        t.expect(r"\(f413\) ")
+        t.send("emulation RunFor \"0.01\"\n")
+        t.expect(r"backtrace:")
+        t.expect(r"\(f413\) ")
+        t.send("sysbus ReadDoubleWord 0x08000000\n")          # still usable
+        t.expect(r"0x2005")
+        t.send("quit\n")
+        assert t.proc.wait(timeout=10) == 0
+        text = ANSI.sub(b"", t.buffer).decode(errors="replace")
+        assert text.count("=== firmware fault") == 1, text
+    finally:
+        t.close()

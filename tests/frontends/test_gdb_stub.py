@@ -1,7 +1,8 @@
 """GDB stub: real gdb-multiarch sessions (batch mode) and a raw RSP client against firmware
 running on the engine. Checks what a firmware developer sees: breakpoints, registers,
-memory, single steps that cost one cycle and take no interrupt, watchpoints fired by an ISR,
-^C, faults reported as SIGSEGV, monitor commands, detach and kill."""
+memory, single steps that cost one cycle and take no interrupt, a step into a WFI nothing
+wakes, watchpoints fired by an ISR, ^C, faults reported once as SIGSEGV, any monitor command
+passed to the console's interpreter, detach keeping the console's run state, and kill."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import time
 
 import pytest
 
+from metersim.engine.debug import Debugger
 from metersim.frontends.gdb_stub import (GdbServer, build_target, checksum, escape_binary,
                                          unescape_binary)
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim.frontends.monitor import Monitor
+from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 GDB = "gdb-multiarch"
 
@@ -25,15 +28,9 @@ GDB = "gdb-multiarch"
 @pytest.fixture(scope="session")
 def gdb():
     path = shutil.which(GDB)
-    if path is None and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        if subprocess.call(["apt-get", "install", "-y", "-q", GDB], env=env) != 0:
-            subprocess.call(["apt-get", "update", "-q"], env=env)
-            subprocess.call(["apt-get", "install", "-y", "-q", GDB], env=env)
-        path = shutil.which(GDB)
     if path is None:
-        pytest.fail(f"{GDB} is missing and could not be installed: run "
-                    f"`sudo apt-get install -y {GDB}` (the GDB stub tests drive a real GDB)")
+        pytest.fail(f"{GDB} is missing: `make setup` installs it (the GDB stub tests drive a "
+                    "real GDB)")
     return path
 
 
@@ -41,10 +38,13 @@ def gdb():
 def serve(firmware):
     servers = []
 
-    def start(program: str, target: str = "f413rg", **kw):
+    def start(program: str, target: str = "f413rg", paused: bool = False):
+        """A server on `program`; `paused`: with a monitor whose emulation is paused (as a
+        console's would be), else with its own, started one (`metersim gdb`)."""
         elf = firmware(target, program)
         emu, m = build_target(str(elf))
-        srv = GdbServer(emu, m, port=0, **kw).start()
+        mon = Monitor(emu, out=lambda text: None) if paused else None
+        srv = GdbServer(emu, m, port=0, monitor=mon).start()
         servers.append(srv)
         return srv, emu, m, elf
 
@@ -129,7 +129,7 @@ def reg_value(out: str, name: str) -> int:
 
 # ====================================================================== with GDB
 def test_break_at_main_shows_m_profile_registers(gdb, serve):
-    srv, emu, m, elf = serve("systick_rate", resume_on_detach=False)
+    srv, emu, m, elf = serve("systick_rate", paused=True)
     main = m.symbol("main") & ~1
     out = run_gdb(gdb, elf, srv.port, "break main", "continue", "info registers")
     assert "Breakpoint 1, main ()" in out
@@ -139,7 +139,7 @@ def test_break_at_main_shows_m_profile_registers(gdb, serve):
     assert reg_value(out, "msp") == reg_value(out, "sp")  # thread mode on the main stack
     assert reg_value(out, "xpsr") & (1 << 24)            # Thumb bit
     srv.stop()
-    # GDB left (detached) and the server was told to keep the core halted: it stopped
+    # GDB left (detached) and the emulation was paused before: it stays halted, stopped
     # before main's first instruction, with flash unpatched.
     assert m.cpu.pc == main
     assert m.sysbus.read_memory(main, 4) == _elf_bytes(elf, main, 4)
@@ -238,7 +238,7 @@ def test_next_steps_over_a_call_and_hbreak_rwatch_stop_in_the_isr(gdb, serve):
 
 
 def test_memory_and_register_reads_and_writes(gdb, serve):
-    srv, emu, m, elf = serve("systick_rate", resume_on_detach=False)
+    srv, emu, m, elf = serve("systick_rate", paused=True)
     out = run_gdb(gdb, elf, srv.port, "break main", "continue", "x/2xw 0x08000000",
                   "set var g_mark_first = 77", "set $r0 = 0x1234abcd", "set $r7 = 42",
                   "print g_mark_first", "print/x $r0")
@@ -247,9 +247,9 @@ def test_memory_and_register_reads_and_writes(gdb, serve):
     assert re.search(rf"0x8000000 <g_vectors>:\s+0x{msp0:08x}\s+0x{reset:08x}", out)
     assert "= 77" in out and "= 0x1234abcd" in out
     srv.stop()
-    from unicorn import arm_const as A
+    dbg = Debugger.of(m)
     assert m.sysbus.read_word(m.symbol("g_mark_first")) == 77
-    assert m.cpu.reg(A.UC_ARM_REG_R0) == 0x1234ABCD and m.cpu.reg(A.UC_ARM_REG_R7) == 42
+    assert dbg.read_register("r0") == 0x1234ABCD and dbg.read_register("r7") == 42
 
 
 def test_watchpoint_stops_when_the_systick_isr_writes_the_counter(gdb, serve):
@@ -264,21 +264,101 @@ def test_watchpoint_stops_when_the_systick_isr_writes_the_counter(gdb, serve):
     assert abs((t2 - t1) - PS_PER_MS) < 2 * PS_PER_US and abs((t3 - t2) - PS_PER_MS) < 2 * PS_PER_US
 
 
-def test_monitor_commands_builtin_and_forwarded(gdb, serve):
-    seen = []
-
-    def console(cmd):
-        seen.append(cmd)
-        return f"console got {cmd}"
-
-    srv, emu, m, elf = serve("hello", monitor=console)
-    out = run_gdb(gdb, elf, srv.port, "monitor help", "monitor time", "monitor sysbus WhatAmI",
-                  "stepi", "monitor reset", "flushregs", "info registers pc")
-    assert "monitor commands" in out and "stepirq" in out
+def test_monitor_passes_any_line_to_the_console_interpreter(gdb, serve):
+    srv, emu, m, elf = serve("hello")
+    vectors = _elf_bytes(elf, 0x08000000, 4)
+    out = run_gdb(gdb, elf, srv.port, "monitor help", "monitor time",
+                  "monitor sysbus ReadDoubleWord 0x08000000", "monitor emulation GetTimeSourceInfo",
+                  "monitor frobnicate", "stepi", "monitor machine Reset", "flushregs",
+                  "info registers pc")
+    for command in ("showAnalyzer", "emulation <", "sysbus <", "stepirq", "machine <"):
+        assert command in out                                # the console's whole command set
     assert monitor_times(out)[0][:2] == (0, 0)  # halted since power-on: no time has passed
-    assert "console got sysbus WhatAmI" in out and seen == ["sysbus WhatAmI"]
-    assert "reset; PC" in out
+    assert f"0x{int.from_bytes(vectors, 'little'):08X}" in out
+    assert "Elapsed Virtual Time: 00:00:00.000000" in out
+    assert "error: unknown command or peripheral 'frobnicate'" in out
+    assert "f413: reset; PC" in out and "`flushregs` refreshes GDB's registers" in out
     assert reg_value(out, "pc") == m.symbol("Reset_Handler") & ~1
+
+
+def test_stepi_into_a_wfi_that_nothing_wakes_returns_and_says_so(gdb, serve):
+    srv, emu, m, elf = serve("systick_rate")
+    wfi = _wfi_in(m, "run_phase")
+    out = run_gdb(gdb, elf, srv.port, f"break *0x{wfi:x}", "continue", "delete",
+                  "set *(unsigned *)0xE000E010 = 0",        # SysTick off: nothing will wake it
+                  "monitor time", "stepi", "stepi", "monitor time", "info registers pc",
+                  timeout=30)
+    assert "nothing wakes it" in out
+    (t0, _, _), (t1, _, _) = monitor_times(out)
+    assert 0 < t1 - t0 <= PS_PER_S + PS_PER_MS             # at most the step's sleep budget
+    assert reg_value(out, "pc") == wfi + 2                  # still asleep after the wfi
+
+
+def _paused_console_with_gdb(firmware, program="systick_rate"):
+    mon = Monitor(out=lambda text: None)
+    mon.execute("mach create \"f413\"")
+    mon.execute("machine LoadPlatformDescription @platforms/cpus/stm32f413.repl")
+    mon.execute(f"sysbus LoadELF @{firmware('f413rg', program)}")
+    port = int(re.search(r"port (\d+)", mon.execute("machine StartGdbServer 0")).group(1))
+    return mon, port
+
+
+def test_detach_leaves_a_paused_console_paused(gdb, firmware):
+    from metersim.frontends.console import Console
+    import io
+
+    mon, port = _paused_console_with_gdb(firmware)
+    console = Console(mon, stdin=io.StringIO(), stdout=io.StringIO())
+    console.start_runner()
+    try:
+        elf = firmware("f413rg", "systick_rate")
+        out = run_gdb(gdb, elf, port, "break main", "continue", "monitor time",
+                      "monitor uart attach sysbus.usart1", "detach")
+        assert "Breakpoint 1, main ()" in out and "detached" in out.lower()
+        assert "uart attach: only at the console's own prompt" in out   # not from GDB
+        t = monitor_times(out)[0][0]
+        time.sleep(0.5)
+        assert emu_time(mon) == t and not mon.started   # paused before GDB, paused after
+        mon.execute("start")                            # the console still drives it
+        deadline = time.monotonic() + 5
+        while emu_time(mon) == t and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert emu_time(mon) > t
+    finally:
+        console.stop_runner()
+        mon.close()
+
+
+def emu_time(mon):
+    with mon.lock:
+        return mon.emulation.now_ps
+
+
+def test_an_attached_gdb_holds_a_started_console_until_it_detaches(firmware):
+    from metersim.frontends.console import Console
+    import io
+
+    mon, port = _paused_console_with_gdb(firmware)
+    mon.execute("emulation SetGlobalAdvanceImmediately true")
+    console = Console(mon, stdin=io.StringIO(), stdout=io.StringIO())
+    console.start_runner()
+    try:
+        mon.execute("start")
+        c = RawClient(port)
+        assert c.ask("?").startswith(b"T05")
+        t = emu_time(mon)
+        time.sleep(0.4)
+        assert emu_time(mon) == t                       # halted while GDB has the target
+        c.send("D")
+        assert c.recv() == b"OK"
+        c.close()
+        deadline = time.monotonic() + 5
+        while emu_time(mon) == t and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert emu_time(mon) > t and mon.started        # started before GDB: runs on
+    finally:
+        console.stop_runner()
+        mon.close()
 
 
 def test_firmware_fault_stops_with_sigsegv_and_a_fault_report(gdb, serve, caplog):
@@ -287,7 +367,8 @@ def test_firmware_fault_stops_with_sigsegv_and_a_fault_report(gdb, serve, caplog
         out = run_gdb(gdb, elf, srv.port, "continue", "info registers pc", "continue")
     assert "Program received signal SIGSEGV" in out
     assert "BFAR" in out and "0x60000000" in out             # the report reaches GDB's console
-    assert "monitor reset" in out                             # second continue: still stopped
+    assert "monitor machine Reset" in out                     # second continue: still stopped
+    assert out.count("=== firmware fault") == 1               # the report shows once
     assert any("SIGSEGV" in r.getMessage() and "0x60000000" in r.getMessage()
                for r in caplog.records)                       # and the server's log
     assert reg_value(out, "pc")                               # the session stayed usable
@@ -393,14 +474,13 @@ def test_target_description_and_no_ack_mode(serve):
 
 def test_G_writes_all_registers_and_an_even_pc_keeps_thumb_state(serve):
     srv, emu, m, elf = serve("systick_rate")
-    from unicorn import arm_const as A
     c = RawClient(srv.port)
     regs = bytearray(bytes.fromhex(c.ask("g").decode()))
     regs[4:8] = (0xCAFEF00D).to_bytes(4, "little")             # r1
     main = m.symbol("main") & ~1
     regs[60:64] = main.to_bytes(4, "little")                   # pc, as GDB sends it: bit 0 clear
     assert c.ask(b"G" + regs.hex().encode()) == b"OK"
-    assert m.cpu.reg(A.UC_ARM_REG_R1) == 0xCAFEF00D
+    assert Debugger.of(m).read_register("r1") == 0xCAFEF00D
     assert c.ask("s").startswith(b"T05")                       # one instruction, no fault
     pc = int.from_bytes(bytes.fromhex(c.ask("pf").decode()), "little")
     assert pc in (main + 2, main + 4) and m.cpu.fault is None

@@ -1,6 +1,7 @@
 """The monitor: Renode's command syntax, scenes on the real platform files, hubs, errors."""
 
 import logging
+import re
 import struct
 from pathlib import Path
 
@@ -381,3 +382,83 @@ def test_headless_scene_without_start_runs_nothing(capsys, tmp_path, firmware):
     main_run(run_args(scene))
     out = capsys.readouterr().out
     assert "did not `start` the emulation" in out and "virtual time 0.000000 s" in out
+
+
+# ---------------------------------------------------------------- command registry
+def test_help_and_errors_come_from_each_command_signature(mon):
+    from metersim.frontends.monitor_registry import COMMANDS
+
+    listing = mon.execute("help")
+    for name, cmd in COMMANDS.commands.items():
+        if " " not in name:
+            assert cmd.usage in listing                       # every command, with its usage
+    assert mon.execute("help sysbus").count("sysbus ") == len(COMMANDS.methods("sysbus"))
+    usage = COMMANDS.commands["sysbus WriteWord"].usage
+    with pytest.raises(MonitorError, match=rf"missing <value>; usage: {usage}"):
+        mon.execute("sysbus WriteWord 0x20000000")
+    with pytest.raises(MonitorError, match=rf"unexpected '3'; usage: {usage}"):
+        mon.execute("sysbus WriteWord 0x20000000 1 3")
+    with pytest.raises(MonitorError, match=r"stepirq <mode>: expected on or off, got 'maybe'"):
+        mon.execute("stepirq maybe")
+
+
+def test_a_front_end_registers_its_own_command(lines):
+    from metersim.frontends.monitor_registry import COMMANDS, Command
+
+    one, other = Monitor(out=lines.append), Monitor(out=lines.append)
+    one.register(Command("greet", "<who:text> [<times:int>]", "say hello",
+                         lambda mon, who, times: " ".join([f"hello {who}"] * (times or 1))))
+    assert one.execute('greet "meter" 2') == "hello meter hello meter"
+    assert "greet <who> [<times>]: say hello" in one.execute("help")
+    assert "greet" not in COMMANDS.commands                   # only that monitor has it
+    with pytest.raises(MonitorError, match="unknown command or peripheral 'greet'"):
+        other.execute("greet x")
+
+
+def test_clear_in_a_script_needs_force_and_keeps_the_machines_without_it(mon, tmp_path):
+    mon.execute('mach create "a"')
+    scene = tmp_path / "clear.resc"
+    scene.write_text("clear\n")
+    with pytest.raises(MonitorError, match=r"clear.resc:1: clear: would remove 1 machine \(a\) "
+                                           r"and their state; `clear --force`"):
+        mon.execute_script(scene)
+    assert mon.machine_names() == ["a"]
+    old = mon.emulation
+    assert mon.execute("Clear --force") == "removed a"
+    assert mon.machine_names() == [] and mon.emulation is not old
+    assert mon.execute("clear") == ""                         # nothing to lose: no question
+
+
+def test_cpu_commands_step_and_read_registers_through_the_debug_api(mon, firmware):
+    mon.execute('mach create "f413"')
+    mon.execute("machine LoadPlatformDescription @platforms/cpus/stm32f413.repl")
+    mon.execute(f"sysbus LoadELF @{firmware('f413rg', 'hello')}")
+    pc0 = int(mon.execute("cpu PC"), 16)
+    assert int(mon.execute("cpu Step"), 16) != pc0
+    before = mon.execute("time")
+    mon.execute("cpu Step 3")
+    assert re.search(r"(\d+) instructions", mon.execute("time")).group(1) == \
+        str(int(re.search(r"(\d+) instructions", before).group(1)) + 3)
+    mon.execute("cpu SetRegister 7 0x42")
+    assert mon.execute("cpu GetRegister R7") == "0x42"
+    assert mon.execute("sysbus.cpu GetRegister r7") == "0x42"
+    with pytest.raises(MonitorError, match="unknown register 'q9'"):
+        mon.execute("cpu GetRegister q9")
+
+
+def test_one_exit_code_map_for_the_cli_and_the_monitor(tmp_path, firmware):
+    import subprocess
+    import sys
+
+    from metersim.errors import CheckFailed, EmulationTimeout, FirmwareFault, HungEngine
+    from metersim.exit_codes import exit_code
+
+    assert [exit_code(e) for e in (CheckFailed("x"), EmulationTimeout("x"), SetupError("x"),
+                                   FirmwareFault("x"), HungEngine("x"))] == [1, 2, 3, 4, 5]
+    scene = tmp_path / "fault.resc"
+    scene.write_text(f'mach create "f413"\nmachine LoadPlatformDescription @platforms/cpus/stm32f413.repl\n'
+                     f'sysbus LoadELF @{firmware("f413rg", "bad_access")}\nstart\n')
+    res = subprocess.run([sys.executable, "-m", "metersim.frontends.monitor", str(scene),
+                          "--for", "0.1s"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert res.returncode == 4
+    assert (res.stdout + res.stderr).count("=== firmware fault") == 1   # reported once

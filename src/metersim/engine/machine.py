@@ -199,7 +199,9 @@ class Machine:
 
     # -- events from the core ---------------------------------------------------------------
     def on_fault(self, fault: FirmwareFault) -> None:
-        log.error("%s", fault.report)
+        # The report travels with the FirmwareFault raised to whoever runs the emulation,
+        # which shows it once; the log only notes the stop.
+        log.info("[%s] %s", format_time(self.clock.now_ps), str(fault).splitlines()[0])
         self.emulation.on_fault(self, fault)
 
     def on_breakpoint_instruction(self, pc: int) -> None:

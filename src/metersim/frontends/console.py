@@ -10,8 +10,13 @@ terminal).
   a 1 s firmware timer takes 1 s; `emulation SetGlobalAdvanceImmediately true` runs free.
 - UART lines of analyzed UARTs (`showAnalyzer`) and log records print above the prompt as
   `[machine:uart] line`; the line being typed is redrawn under them.
-- Ctrl-C pauses a running emulation, Ctrl-D or `quit` leaves. Errors print and the console
-  goes on.
+- `uart attach sysbus.usart1` joins the terminal to a UART, as Renode's analyzer window
+  does: keystrokes go to the firmware as typed, and what it sends shows at once, partial lines
+  (a `msh> ` prompt) included; Ctrl-] returns to the monitor. A paused emulation is started.
+- While a GDB client holds the target (`machine StartGdbServer`), time waits for GDB; a
+  detach leaves the emulation started or paused, as the console had it.
+- `clear` asks before removing machines. Ctrl-C pauses a running emulation, Ctrl-D or
+  `quit` leaves. Errors print and the console goes on.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from pathlib import Path
 
 from metersim.errors import MetersimError
 from metersim.frontends.monitor import Monitor
-from metersim.frontends.monitor_syntax import statements
+from metersim.frontends.monitor_registry import Command
+from metersim.frontends.monitor_syntax import MonitorError, statements
 from metersim.units import PS_PER_MS, PS_PER_S
 
 HISTORY_DEFAULT = Path.home() / ".metersim_history"
 FREE_CHUNK_PS = 50 * PS_PER_MS      # virtual time per chunk when running free
 PACED_MAX_CHUNK_PS = 100 * PS_PER_MS
+DETACH_KEY = 0x1D                   # Ctrl-]
 
 
 class _ConsoleLogHandler(logging.Handler):
@@ -66,11 +73,19 @@ class Console:
         self.monitor.out = self.print_above
         self.monitor.on_start.append(self._started)
         self.monitor.on_pause.append(self._paused)
+        self.monitor.confirm = self._confirm
+        self.monitor.register(Command("uart attach", "<uart:text>",
+                                      "type into a UART and see what it sends at once "
+                                      "(Ctrl-] returns to the monitor)", self._cmd_uart_attach))
+        self._attached_label: str | None = None
+        self._input_thread = threading.current_thread()
         self._runner = threading.Thread(target=self._run_loop, name="metersim-runner", daemon=True)
 
     # -- output ---------------------------------------------------------------------------
     def print_above(self, text: str) -> None:
         """Print `text` above the prompt, redrawing what the user is typing."""
+        if self._attached_label is not None and text.startswith(self._attached_label):
+            return   # the attached UART shows byte by byte already
         with self._out_lock:
             if self._reading and self.tty:
                 buf = self._readline.get_line_buffer() if self._readline else ""
@@ -88,15 +103,25 @@ class Console:
     def _paused(self) -> None:
         self._anchor = None
 
+    def start_runner(self) -> None:
+        """Advance virtual time in the background while the emulation is started."""
+        self._runner.start()
+
+    def stop_runner(self) -> None:
+        self._stop.set()
+        self.monitor.started = False
+        self._runner.join(timeout=5)
+
     def _run_loop(self) -> None:
         mon = self.monitor
         while not self._stop.is_set():
-            if not mon.started:
+            if not mon.running:
+                self._anchor = None
                 self._wake.wait(0.1)
                 self._wake.clear()
                 continue
             with mon.lock:
-                if not mon.started:
+                if not mon.running:
                     continue
                 emu = mon.emulation
                 now = emu.now_ps
@@ -116,6 +141,73 @@ class Console:
                         self._anchor = None
                         self.print_above(f"error: {exc}\nemulation paused")
             time.sleep(0.002 if mon.advance_immediately else 0.02)
+
+    # -- questions and UART sessions ---------------------------------------------------------
+    def _confirm(self, question: str) -> bool:
+        """Ask the user; only "y" or "yes" agrees."""
+        try:
+            answer = self._read(f"{question} [y/N] ")
+        except EOFError:
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def _cmd_uart_attach(self, mon: Monitor, uart: str) -> str:
+        if threading.current_thread() is not self._input_thread:
+            raise MonitorError("uart attach: only at the console's own prompt (it takes over "
+                               "the terminal)")
+        m, name, model = mon.peripheral(uart)
+        if not hasattr(model, "on_byte") or not hasattr(model, "write_bytes"):
+            raise MonitorError(f"uart attach: {name} ({type(model).__name__}) is not a UART")
+        note = ""
+        if not mon.started:
+            note = mon.execute("start") + "\n"
+        self.print_above(f"{note}attached to {m.name}:{name}; Ctrl-] returns to the monitor")
+        self._attached_label = f"[{m.name}:{name}]"
+        model.on_byte.append(self._show_byte)
+        mon.lock.release()       # the runner advances time while the user types
+        try:
+            self._uart_session(mon, model)
+        finally:
+            mon.lock.acquire()
+            model.on_byte.remove(self._show_byte)
+            self._attached_label = None
+        return f"detached from {m.name}:{name}"
+
+    def _show_byte(self, byte: int) -> None:
+        with self._out_lock:
+            self.stdout.write("\r\n" if byte == 0x0A else
+                              "" if byte == 0x0D else bytes([byte]).decode("latin-1"))
+            self.stdout.flush()
+
+    def _uart_session(self, mon: Monitor, model) -> None:
+        """Keystrokes to the UART until Ctrl-] (or the end of the input)."""
+        saved = None
+        if self.tty:
+            import termios
+            import tty
+            fd = self.stdin.fileno()
+            saved = termios.tcgetattr(fd)
+            tty.setraw(fd)
+        try:
+            while True:
+                data = self._read_input(1024)
+                if not data:
+                    return
+                cut = data.find(bytes([DETACH_KEY]))
+                send = data if cut < 0 else data[:cut]
+                if not self.tty:
+                    send = send.replace(b"\n", b"\r")    # a pipe's lines end as Enter does
+                if send:
+                    with mon.lock:
+                        model.write_bytes(send)
+                if cut >= 0:
+                    return
+        finally:
+            if saved is not None:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+            with self._out_lock:
+                self.stdout.write("\r\n")
+                self.stdout.flush()
 
     # -- input ----------------------------------------------------------------------------
     def _setup_readline(self) -> None:
@@ -156,10 +248,24 @@ class Console:
         with self._out_lock:
             self.stdout.write(prompt)
             self.stdout.flush()
-        line = self.stdin.readline()
-        if not line:
-            raise EOFError
-        return line.rstrip("\n")
+        # Unbuffered, so a `uart attach` after this line gets every byte that follows it.
+        line = bytearray()
+        while not line.endswith(b"\n"):
+            c = self._read_input(1)
+            if not c:
+                if not line:
+                    raise EOFError
+                break
+            line += c
+        return line.decode("utf-8", "replace").rstrip("\n")
+
+    def _read_input(self, n: int) -> bytes:
+        """Up to `n` bytes of input as they come (b"" at its end)."""
+        try:
+            fd = self.stdin.fileno()
+        except (AttributeError, OSError, ValueError):
+            return self.stdin.read(n).encode("utf-8")   # a StringIO in tests
+        return os.read(fd, n)
 
     def _read_statement(self) -> str:
         name = self.monitor.current_machine_name or "monitor"
@@ -178,7 +284,8 @@ class Console:
 
     def run(self) -> int:
         self._setup_readline()
-        self._runner.start()
+        self._input_thread = threading.current_thread()
+        self.start_runner()
         mon = self.monitor
         try:
             while not mon.quit_requested:
@@ -204,9 +311,7 @@ class Console:
                     if result:
                         self.print_above(result)
         finally:
-            self._stop.set()
-            mon.started = False
-            self._runner.join(timeout=5)
+            self.stop_runner()
             if self._readline is not None:
                 try:
                     self._readline.write_history_file(self.history_path)

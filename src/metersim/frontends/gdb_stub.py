@@ -4,38 +4,37 @@
     server.start()                 # serves in a thread; or server.serve_forever()
     $ gdb-multiarch build/fw/f413rg/hello.elf -ex "target remote :3333"
 
-`metersim gdb ELF [--platform REPL] [--port N]` is `main_gdb` (arguments: `add_gdb_arguments`).
+`metersim gdb ELF [--platform REPL] [--port N]` is `main_gdb` (arguments: `add_gdb_arguments`);
+`machine StartGdbServer 3333` does the same from a scene or the console.
 
 Protocol: GDB manual, appendix E "GDB Remote Serial Protocol" (packets, stop replies, binary
 escapes, no-ack mode, qXfer, vCont, Z/z) and "Target Descriptions" (gdb_target_xml.py). The
 packet set is Renode's (renode-compatibility.md section 8) plus `G` and `QStartNoAckMode`.
 
+The stub only translates packets: everything it does to the target goes through the engine's
+debug API (metersim.engine.debug: breakpoints, watchpoints, steps, registers, memory), and
+`monitor <line>` goes to the monitor, the console's command interpreter.
+
 How the target behaves:
-- One thread serves one client at a time and is the only one touching the emulation. The
-  target is halted while GDB talks to it, so virtual time stands still; `continue` runs the
-  emulation in chunks of virtual time (sized to ~30 ms of wall time) and polls the socket for
-  ^C (0x03) between chunks, which stops at an instruction boundary with SIGINT.
-- Breakpoints (Z0 and Z1 alike) are unicorn code hooks on the address: no memory is patched,
-  flash stays intact. The hook stops the core *before* the instruction executes, with the
-  executed-instruction count kept exact (the slice limit is lowered to the instructions
-  already executed), so virtual time is exact at the breakpoint.
-- Watchpoints (Z2 write, Z3 read, Z4 access) are unicorn memory hooks on the range. As with the
-  Cortex-M DWT comparators, the core stops after the accessing instruction completes; GDB then
-  steps once more (ARM watchpoints are "non-steppable" for GDB) and compares the value. Only
-  CPU accesses trigger them, not host-side writes or exception stacking.
-- `stepi` executes exactly one instruction: the core runs a one-cycle slice while pending
-  interrupts are hidden from it, so an interrupt never fires while stepping (Renode #175);
-  virtual time grows by that one cycle. `monitor stepirq on` lets interrupts be taken (a step
-  then stops at the first instruction of the handler). Stepping a core asleep in WFI waits,
-  in virtual time, for the interrupt that wakes it and stops at the first instruction after.
-- A firmware fault (FirmwareFault) stops the target with SIGSEGV; the fault report goes to the
-  server's log and to the GDB console. The core stays stopped until `monitor reset`.
-- Detach (`D`) lets the firmware run on (virtual time too) until the next client attaches;
-  kill (`k`) resets the machine and waits for the next client.
+- One thread serves one client at a time. The target is halted while GDB talks to it, so
+  virtual time stands still (the console's runner waits too); `continue` runs the emulation in
+  chunks of virtual time (sized to ~30 ms of wall time) and polls the socket for ^C (0x03)
+  between chunks, which stops at an instruction boundary with SIGINT.
+- Breakpoints (Z0 and Z1 alike) and watchpoints (Z2 write, Z3 read, Z4 access) are the debug
+  API's: nothing is patched, time is exact at the stop. As with the DWT, a watchpoint stops
+  after the accessing instruction; GDB then steps once more and compares the value.
+- `stepi` executes one instruction in one cycle with pending interrupts held back (Renode
+  #175); `monitor stepirq on` lets them be taken. Stepping a core asleep in WFI waits, in
+  virtual time, for the interrupt that wakes it and stops before the first instruction run
+  after; when nothing can wake it the step returns at once and GDB's console says so.
+- A firmware fault stops the target with SIGSEGV; the fault report is shown once on the GDB
+  console and logged once by the server. The core stays stopped until `monitor machine Reset`.
+- Detach (`D`) leaves the emulation as the monitor had it: paused stays paused, started runs
+  on (driven by the console, or by this server when it has no console); kill (`k`) resets
+  the machine and waits for the next client.
 
 Not modelled: multiple cores per server, non-stop mode, reverse execution, `vFlash*` (GDB's
-`load` writes flash through `M`/`X`), tracepoints. Instructions inside an IT block run as one
-unit in unicorn, so a breakpoint there triggers at the start of the block.
+`load` writes flash through `M`/`X`), tracepoints.
 """
 
 from __future__ import annotations
@@ -50,10 +49,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
-from unicorn import arm_const as A
-
-from metersim.errors import FirmwareFault, MetersimError, SetupError
+from metersim.engine.debug import Debugger, StopReason
+from metersim.errors import MetersimError, SetupError
 from metersim.frontends.gdb_target_xml import registers, target_xml
 from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US, format_time
 
@@ -61,21 +58,13 @@ log = logging.getLogger("metersim.gdb")
 
 SIGINT, SIGABRT, SIGTRAP, SIGSEGV = 2, 6, 5, 11
 PACKET_SIZE = 0x4000
-XPSR_T = 1 << 24
-_WATCH_KINDS = {2: "watch", 3: "rwatch", 4: "awatch"}
+_WATCH_KINDS = (2, 3, 4)
+_WATCH_ACCESS = {2: "write", 3: "read", 4: "access"}
+_WATCH_REPLY = {"write": "watch", "read": "rwatch", "access": "awatch"}
 _CHUNK_MIN_PS = 10 * PS_PER_US
 _CHUNK_MAX_PS = PS_PER_S
 _CHUNK_WALL_S = 0.03
 _POLL_S = 0.1
-
-_UC_REG = {**{f"r{i}": getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)},
-           "sp": A.UC_ARM_REG_SP, "lr": A.UC_ARM_REG_LR, "pc": A.UC_ARM_REG_PC,
-           "xpsr": A.UC_ARM_REG_XPSR, "msp": A.UC_ARM_REG_MSP, "psp": A.UC_ARM_REG_PSP,
-           "primask": A.UC_ARM_REG_PRIMASK, "basepri": A.UC_ARM_REG_BASEPRI,
-           "faultmask": A.UC_ARM_REG_FAULTMASK, "control": A.UC_ARM_REG_CONTROL,
-           "fpscr": A.UC_ARM_REG_FPSCR,
-           **{f"d{i}": getattr(A, f"UC_ARM_REG_D{i}") for i in range(16)}}
-_SYSTEM = {"msp", "psp", "primask", "basepri", "faultmask", "control"}
 
 
 class GdbError(MetersimError):
@@ -207,24 +196,28 @@ class _Connection:
 class GdbServer:
     """GDB RSP server for `machine` in `emulation`.
 
-    `monitor`: handles `monitor <cmd>` commands the stub does not know itself; a callable
-    `monitor(cmd) -> str`, or an object with `execute(cmd) -> str` (the monitor console).
-    `lock`: held while the stub touches the emulation (defaults to `monitor.lock` if any), so
-    a console in another thread can share the emulation.
+    `monitor`: the command interpreter `monitor <line>` goes to (a Monitor, e.g. the
+    console's); without one the server makes its own on the emulation, started (so a detach
+    lets the firmware run on, and the server drives it meanwhile). With the console's, the
+    console's runner drives the emulation and a detach leaves it as the console had it.
     """
 
     def __init__(self, emulation, machine, port: int = 3333, host: str = "127.0.0.1",
-                 monitor=None, lock=None, resume_on_detach: bool = True):
+                 monitor=None):
+        from metersim.frontends.monitor import Monitor
+
         self.emulation = emulation
         self.machine = machine
-        self.cpu = machine.cpu
+        self.debug = Debugger.of(machine)
         self.host = host
+        self._drives = monitor is None
+        if monitor is None:
+            monitor = Monitor(emulation, out=lambda text: log.info("%s", text))
+            monitor.started = True      # Renode's autostartEmulation: detach runs on
         self.monitor = monitor
-        self.resume_on_detach = resume_on_detach
-        self._lock = lock or getattr(monitor, "lock", None) or contextlib.nullcontext()
-        self.regs = registers(self.cpu.has_fpu)
-        self._xml = target_xml(self.cpu.has_fpu).encode()
-        self.step_irqs = False
+        self._lock = monitor.lock
+        self.regs = registers(self.debug.has_fpu)
+        self._xml = target_xml(self.debug.has_fpu).encode()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -237,16 +230,12 @@ class GdbServer:
         self._thread: threading.Thread | None = None
         self._shutdown = False
         self._conn: _Connection | None = None
-        self._running_detached = False
         self.sessions = 0
-        # target state
-        self._bp_hooks: dict[int, int] = {}          # address -> unicorn hook handle
-        self._bp_kinds: dict[int, set[int]] = {}     # address -> {0, 1}
-        self._watch: dict[tuple[int, int, int], int] = {}  # (type, addr, len) -> hook
-        self._stop: tuple | None = None              # reason set by hooks while running
-        self._skip: tuple[int, int] | None = None    # (pc, instructions) not to stop at
-        self._code_stop = False                      # a code hook ended the last run
+        self._detached = False                       # the last client detached (D)
+        self._bp_kinds: dict[int, set[int]] = {}     # address -> {0 (Z0), 1 (Z1)}
+        self._watch: set[tuple[int, int, str]] = set()
         self._last_stop = f"T{SIGTRAP:02x}thread:1;"
+        self._fault_shown = None                     # the fault whose report GDB has seen
         self._chunk_ps = PS_PER_MS
 
     # ------------------------------------------------------------------ life cycle
@@ -267,24 +256,26 @@ class GdbServer:
 
     close = stop
 
+    def _runs_detached(self) -> bool:
+        return self._drives and self.monitor.started and self.debug.fault is None
+
     def serve_forever(self) -> None:
         log.info("%s: GDB server listening on %s:%d", self.machine.name, self.host, self.port)
         try:
             while not self._shutdown:
-                r, _, _ = select.select([self._listener], [], [],
-                                        0 if self._running_detached else _POLL_S)
+                running = self._conn is None and self._detached and self._runs_detached()
+                r, _, _ = select.select([self._listener], [], [], 0 if running else _POLL_S)
                 if not r:
-                    if self._running_detached:
+                    if running:
                         self._run_detached_chunk()
                     continue
                 sock, addr = self._listener.accept()
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                if self._running_detached:  # the attach halts the running firmware
-                    self._running_detached = False
-                    self._last_stop = f"T{SIGTRAP:02x}thread:1;"
                 self.sessions += 1
+                self._detached = False
+                self._last_stop = f"T{SIGTRAP:02x}thread:1;"
                 log.info("%s: GDB client %s:%d attached; target halted at PC 0x%08x (%s)",
-                         self.machine.name, addr[0], addr[1], self.cpu.pc, self._where())
+                         self.machine.name, addr[0], addr[1], self.debug.pc, self._where())
                 self._session(_Connection(sock, lambda: self._shutdown))
         finally:
             with contextlib.suppress(OSError):
@@ -292,6 +283,7 @@ class GdbServer:
 
     def _session(self, conn: _Connection) -> None:
         self._conn = conn
+        self.monitor.hold(self)       # the console's runner waits while GDB has the target
         try:
             while not self._shutdown:
                 pkt = conn.read_packet()
@@ -309,18 +301,14 @@ class GdbServer:
                 self._remove_all_points()
             conn.close()
             self._conn = None
+            self.monitor.release(self)
 
     def _run_detached_chunk(self) -> None:
         with self._lock:
-            emu = self.emulation
-            try:
-                emu.run_until_time(emu.now_ps + self._chunk_ps)
-            except FirmwareFault as e:
-                log.error("%s: firmware fault while detached:\n%s", self.machine.name, e.report)
-                self._running_detached = False
-            except MetersimError as e:
-                log.error("%s: emulation stopped while detached: %s", self.machine.name, e)
-                self._running_detached = False
+            stop = self.debug.run(self.emulation.now_ps + self._chunk_ps)
+        if stop.kind == "fault":
+            log.error("%s: firmware fault while detached:\n%s", self.machine.name,
+                      stop.fault.report)
 
     # ------------------------------------------------------------------ dispatch
     def _dispatch(self, pkt: bytes) -> bytes | str | None:
@@ -417,33 +405,21 @@ class GdbServer:
         raise _Unsupported()
 
     # -- registers
-    def _read_all(self) -> dict[str, int]:
-        nat = self.cpu.nat
-        vals = {}
-        for r in self.regs:
-            if r.name not in _SYSTEM:
-                vals[r.name] = nat.rd(_UC_REG[r.name]) if r.bits == 32 else \
-                    self.cpu.uc.reg_read(_UC_REG[r.name])
-        with self._privileged():  # (SP and xPSR read outside: they change in handler mode)
-            for name in _SYSTEM:
-                vals[name] = nat.rd(_UC_REG[name])
-        return vals
-
     def _g(self, text: str) -> str:
-        vals = self._read_all()
+        vals = self.debug.read_registers()
         return "".join(vals[r.name].to_bytes(r.bits // 8, "little").hex() for r in self.regs)
 
     def _G(self, text: str) -> str:
         data = bytes.fromhex(text[1:])
         off = 0
-        cur = self._read_all()
+        cur = self.debug.read_registers()
         for r in self.regs:
             n = r.bits // 8
             if off + n > len(data):
                 break
             v = int.from_bytes(data[off:off + n], "little")
             if v != cur[r.name]:
-                self._write_reg(r.name, v)
+                self.debug.write_register(r.name, v)
             off += n
         return "OK"
 
@@ -452,7 +428,7 @@ class GdbServer:
         if num >= len(self.regs):
             return "E45"
         r = self.regs[num]
-        return self._read_all()[r.name].to_bytes(r.bits // 8, "little").hex()
+        return self.debug.read_register(r.name).to_bytes(r.bits // 8, "little").hex()
 
     def _P(self, text: str) -> str:
         num, _, value = text[1:].partition("=")
@@ -460,126 +436,37 @@ class GdbServer:
         if num >= len(self.regs):
             return "E45"
         r = self.regs[num]
-        self._write_reg(r.name, int.from_bytes(bytes.fromhex(value)[:r.bits // 8], "little"))
+        self.debug.write_register(r.name,
+                                  int.from_bytes(bytes.fromhex(value)[:r.bits // 8], "little"))
         return "OK"
 
-    @contextlib.contextmanager
-    def _privileged(self):
-        """Unprivileged thread mode reads MSP/PSP as 0 and ignores MSR writes (unicorn follows
-        ARMv7-M); pass through handler mode for the access, as the engine's reset does."""
-        nat = self.cpu.nat
-        xpsr = nat.rd(A.UC_ARM_REG_XPSR)
-        if xpsr & 0x1FF or not nat.rd(A.UC_ARM_REG_CONTROL) & 1:
-            yield
-            return
-        nat.wr(A.UC_ARM_REG_XPSR, (xpsr & ~0x1FF) | 3)
-        try:
-            yield
-        finally:
-            nat.wr(A.UC_ARM_REG_XPSR, xpsr)
-            nat.wr(A.UC_ARM_REG_APSR_NZCV, xpsr)  # rebuilds unicorn's hflags
-
-    def _write_reg(self, name: str, value: int) -> None:
-        cpu, nat = self.cpu, self.cpu.nat
-        if name == "pc":
-            if (value & ~1) != (nat.rd(A.UC_ARM_REG_PC) & ~1):
-                cpu.halted = False  # execution redirected: the core no longer sleeps
-            nat.wr(A.UC_ARM_REG_PC, value | 1)  # Thumb state lives in EPSR.T, keep it
-        elif name == "xpsr":
-            # Flags only: IPSR is the engine's exception state, EPSR.T must stay set.
-            nat.wr(A.UC_ARM_REG_XPSR_NZCVQG, value)
-            nat.wr(A.UC_ARM_REG_APSR_NZCV, value)
-        elif name == "control":
-            if not nat.rd(A.UC_ARM_REG_XPSR) & 0x1FF and nat.rd(A.UC_ARM_REG_CONTROL) & 1:
-                with self._privileged():  # drop nPRIV first, then SPSEL can change too
-                    nat.wr(A.UC_ARM_REG_CONTROL, nat.rd(A.UC_ARM_REG_CONTROL) & ~1)
-            nat.wr(A.UC_ARM_REG_CONTROL, value & 0x7)
-            nat.wr(A.UC_ARM_REG_APSR_NZCV, nat.rd(A.UC_ARM_REG_XPSR))
-        elif name in _SYSTEM:
-            with self._privileged():
-                nat.wr(_UC_REG[name], value)
-        elif name.startswith("d"):
-            self.cpu.uc.reg_write(_UC_REG[name], value)
-        else:
-            nat.wr(_UC_REG[name], value)
-
     # -- memory
-    def _read_mem(self, addr: int, length: int) -> bytes:
-        bus = self.machine.sysbus
-        if bus.region_at(addr) is not None and bus.region_at(addr + length - 1) is not None:
-            return bus.read_memory(addr, length)
-        # Peripheral space: natural-size reads through the models (reads may have side
-        # effects, as on the hardware).
-        out = bytearray()
-        a = addr
-        end = addr + length
-        while a < end:
-            if bus.region_at(a) is not None:
-                n = 1
-                out += bus.read_memory(a, 1)
-            elif a % 4 == 0 and end - a >= 4:
-                n = 4
-                out += bus.read_word(a, 4).to_bytes(4, "little")
-            elif a % 2 == 0 and end - a >= 2:
-                n = 2
-                out += bus.read_word(a, 2).to_bytes(2, "little")
-            else:
-                n = 1
-                out += bus.read_word(a, 1).to_bytes(1, "little")
-            a += n
-        return bytes(out)
-
-    def _write_mem(self, addr: int, data: bytes) -> None:
-        if not data:
-            return
-        bus = self.machine.sysbus
-        if bus.region_at(addr) is not None and bus.region_at(addr + len(data) - 1) is not None:
-            bus.write_memory(addr, data)
-        else:
-            a, i = addr, 0
-            while i < len(data):
-                n = 4 if a % 4 == 0 and len(data) - i >= 4 else \
-                    2 if a % 2 == 0 and len(data) - i >= 2 else 1
-                if bus.region_at(a) is not None:
-                    n = 1
-                    bus.write_memory(a, data[i:i + 1])
-                else:
-                    bus.write_word(a, int.from_bytes(data[i:i + n], "little"), n)
-                a += n
-                i += n
-        # Code may have changed (GDB `load`, patched RAM code): drop translated blocks.
-        self.cpu.uc.ctl_remove_cache(addr, addr + len(data))
-
     def _m(self, text: str) -> str:
         addr, _, length = text[1:].partition(",")
         addr, length = int(addr, 16), int(length, 16)
         try:
-            return self._read_mem(addr, length).hex()
+            return self.debug.read_memory(addr, length).hex()
         except (MetersimError, OSError, ValueError) as e:
             log.debug("GDB read 0x%08x+%d failed: %s", addr, length, e)
             return "E14"
 
-    def _M(self, text: str) -> str:
-        head, _, data = text[1:].partition(":")
-        addr, _, length = head.partition(",")
-        payload = bytes.fromhex(data)[:int(length, 16)]
+    def _write(self, addr: bytes | str, payload: bytes) -> str:
         try:
-            self._write_mem(int(addr, 16), payload)
+            self.debug.write_memory(int(addr, 16), payload)
         except (MetersimError, ValueError) as e:
             log.debug("GDB write at 0x%s failed: %s", addr, e)
             return "E14"
         return "OK"
 
+    def _M(self, text: str) -> str:
+        head, _, data = text[1:].partition(":")
+        addr, _, length = head.partition(",")
+        return self._write(addr, bytes.fromhex(data)[:int(length, 16)])
+
     def _write_binary(self, body: bytes) -> str:
         head, _, data = body.partition(b":")
         addr, _, length = head.partition(b",")
-        payload = unescape_binary(data)[:int(length, 16)]
-        try:
-            self._write_mem(int(addr, 16), payload)
-        except (MetersimError, ValueError) as e:
-            log.debug("GDB write at 0x%s failed: %s", addr.decode(), e)
-            return "E14"
-        return "OK"
+        return self._write(addr, unescape_binary(data)[:int(length, 16)])
 
     # -- breakpoints and watchpoints
     def _Z(self, text: str) -> str:
@@ -589,7 +476,13 @@ class GdbServer:
         if kind in (0, 1):
             self._set_breakpoint(addr & ~1, kind, insert)
         elif kind in _WATCH_KINDS:
-            self._set_watchpoint(kind, addr, max(length, 1), insert)
+            key = (addr, max(length, 1), _WATCH_ACCESS[kind])
+            if insert:
+                self.debug.add_watchpoint(*key)
+                self._watch.add(key)
+            elif key in self._watch:
+                self.debug.remove_watchpoint(*key)
+                self._watch.discard(key)
         else:
             raise _Unsupported()
         return "OK"
@@ -597,215 +490,92 @@ class GdbServer:
     def _set_breakpoint(self, addr: int, kind: int, insert: bool) -> None:
         kinds = self._bp_kinds.setdefault(addr, set())
         (kinds.add if insert else kinds.discard)(kind)
-        uc = self.cpu.uc
-        if kinds and addr not in self._bp_hooks:
-            self._bp_hooks[addr] = uc.hook_add(UC_HOOK_CODE, self._on_breakpoint, begin=addr,
-                                               end=addr)
-            uc.ctl_remove_cache(addr, addr + 4)  # hooks apply at translation time
-        elif not kinds:
+        if kinds:
+            self.debug.add_breakpoint(addr)
+        else:
             del self._bp_kinds[addr]
-            if addr in self._bp_hooks:
-                uc.hook_del(self._bp_hooks.pop(addr))
-                uc.ctl_remove_cache(addr, addr + 4)
-
-    def _set_watchpoint(self, kind: int, addr: int, length: int, insert: bool) -> None:
-        key = (kind, addr, length)
-        uc = self.cpu.uc
-        if insert and key not in self._watch:
-            types = {2: UC_HOOK_MEM_WRITE, 3: UC_HOOK_MEM_READ,
-                     4: UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[kind]
-            # Accesses are at most 4 bytes: start 3 bytes early to catch overlapping ones.
-            self._watch[key] = uc.hook_add(types, self._on_watch, user_data=key,
-                                           begin=max(addr - 3, 0), end=addr + length - 1)
-        elif not insert and key in self._watch:
-            uc.hook_del(self._watch.pop(key))
+            self.debug.remove_breakpoint(addr)
 
     def _remove_all_points(self) -> None:
         for addr in list(self._bp_kinds):
-            for kind in list(self._bp_kinds.get(addr, ())):
-                self._set_breakpoint(addr, kind, False)
-        for key in list(self._watch):
-            self._set_watchpoint(*key, False)
-
-    def _on_breakpoint(self, uc, address, size, _ud) -> None:
-        cpu = self.cpu
-        nat = cpu.nat
-        if self._skip is not None:
-            pc, count = self._skip
-            if address == pc and cpu.instructions + nat.executed - 1 == count:
-                return  # resuming from this breakpoint: its instruction runs first
-        kinds = self._bp_kinds.get(address, ())
-        self._stop = ("swbreak" if 0 in kinds else "hwbreak", address)
-        self._halt_before_current()
-
-    def _halt_before_current(self) -> None:
-        """From a code hook: stop before the hooked instruction executes, count exact.
-
-        unicorn's count hook has already counted this instruction (it runs first), so the
-        slice limit becomes the instructions really executed; emu_stop then ends the slice
-        before the instruction (unicorn checks for exit requests after code hooks)."""
-        nat = self.cpu.nat
-        self.emulation.request_stop()
-        nat._limit.value = max(nat.executed - 1, 0)
-        self.cpu.uc.emu_stop()
-        self._code_stop = True
-
-    def _on_watch(self, uc, access, address, size, value, key) -> None:
-        kind, start, length = key
-        if address >= start + length or address + size <= start:
-            return
-        if self._stop is None:
-            self._stop = (_WATCH_KINDS[kind], max(address, start))
-            self.emulation.request_stop()  # ends the slice after this instruction
-
-    def _on_any_instruction(self, uc, address, size, _ud) -> None:
-        if self._stop is None:
-            self._stop = ("trap", address)
-        self._halt_before_current()
+            self.debug.remove_breakpoint(addr)
+        self._bp_kinds.clear()
+        for key in self._watch:
+            self.debug.remove_watchpoint(*key)
+        self._watch.clear()
 
     # -- execution
     def _c(self, text: str) -> str:
         if len(text) > 1:
-            self._write_reg("pc", int(text[1:].split(";")[0], 16))
+            with self._lock:
+                self.debug.write_register("pc", int(text[1:].split(";")[0], 16))
         return self._resume(step=False)
 
     def _s(self, text: str) -> str:
         if len(text) > 1:
-            self._write_reg("pc", int(text[1:].split(";")[0], 16))
+            with self._lock:
+                self.debug.write_register("pc", int(text[1:].split(";")[0], 16))
         return self._resume(step=True)
 
     def _resume(self, step: bool) -> str:
-        cpu = self.cpu
-        with self._lock:
-            if cpu.fault is not None:
-                self._console("the core is stopped by a firmware fault; `monitor reset` "
-                              "restarts it\n")
-                return self._set_last(f"T{SIGSEGV:02x}thread:1;")
-            self._stop = None
-            self._code_stop = False
-            pc = cpu.pc
-            self._skip = (pc, cpu.instructions) if pc in self._bp_hooks else None
         try:
             if step:
-                self._step_instruction()
+                with self._lock:
+                    stop = self.debug.step()
             else:
-                self._run(lambda: True)
-        except FirmwareFault as e:
-            log.error("%s: firmware fault; reported to GDB as SIGSEGV\n%s", self.machine.name,
-                      e.report)
-            self._console(f"{e}\n")
-            self._stop = ("fault", None)
+                stop = self._run()
         except MetersimError as e:
             log.error("%s: emulation stopped: %s", self.machine.name, e)
             self._console(f"metersim: {e}\n")
-            self._stop = ("error", None)
+            return self._set_last(f"T{SIGABRT:02x}thread:1;")
         except (_Disconnected, OSError):
             raise
         except Exception as e:  # noqa: BLE001 - report a model bug, keep the session
             log.exception("%s: emulation failed", self.machine.name)
             self._console(f"metersim: internal error: {e!r}\n")
-            self._stop = ("error", None)
-        finally:
-            self._skip = None
-            if self._code_stop:
-                # Stopped before an instruction, so the core is awake. (The engine takes an
-                # early slice end at the instruction after a `wfi` for the WFI itself.)
-                cpu.halted = False
-        return self._set_last(self._stop_reply())
+            return self._set_last(f"T{SIGABRT:02x}thread:1;")
+        return self._set_last(self._stop_reply(stop))
 
-    def _run(self, keep_going: Callable[[], bool]) -> None:
-        """Run the emulation until a hook sets a stop reason, ^C arrives, or the client goes."""
-        emu = self.emulation
+    def _run(self) -> StopReason | None:
+        """Run in chunks of virtual time until the debugger stops, ^C arrives or the client
+        goes; None for ^C."""
         conn = self._conn
-        until = lambda: self._stop is not None  # noqa: E731
-        while self._stop is None and keep_going():
+        while True:
             t0 = time.perf_counter()
             with self._lock:
-                stopped = emu.run_until_time(emu.now_ps + self._chunk_ps, until)
+                stop = self.debug.run(self.emulation.now_ps + self._chunk_ps)
+            if stop.kind != "time":
+                return stop
             wall = time.perf_counter() - t0
-            if self._stop is not None:
-                break
-            if stopped:  # stop asked elsewhere (a `bkpt` in the firmware, a tester)
-                self._stop = ("trap", None)
-                break
             if wall < _CHUNK_WALL_S / 2:
                 self._chunk_ps = min(self._chunk_ps * 2, _CHUNK_MAX_PS)
             elif wall > _CHUNK_WALL_S * 2:
                 self._chunk_ps = max(self._chunk_ps // 2, _CHUNK_MIN_PS)
-            if conn is not None:
-                try:
-                    if conn.poll_interrupt():
-                        self._stop = ("int", None)
-                except _Disconnected:
-                    self._stop = ("int", None)
-                    raise
-            if self._shutdown:
-                self._stop = ("int", None)
+            if self._shutdown or (conn is not None and conn.poll_interrupt()):
+                return None
 
-    def _step_instruction(self) -> None:
-        cpu = self.cpu
-        with self._lock:
-            if not cpu.halted:
-                self._step_awake()
-                return
-        # Asleep in WFI/WFE: stepping waits for the wake-up, then stops before the next
-        # instruction (the first one of the interrupt handler).
-        log.info("%s: core asleep at PC 0x%08x; stepping waits for its wake-up",
-                 self.machine.name, cpu.pc)
-        self._run_with_instruction_hook()
-
-    def _step_awake(self) -> None:
-        cpu = self.cpu
-        emu = self.emulation
-        if self.step_irqs and cpu.nvic.pending_set:
-            taken = cpu.exceptions_taken
-            now = emu.now_ps
-            cpu.run_until(now, lambda: now)  # takes a pending interrupt, runs nothing
-            if cpu.exceptions_taken != taken:
-                self._stop = ("step", None)
-                return
-        nvic = cpu.nvic
-        hidden = None
-        if not self.step_irqs:
-            hidden, nvic.pending_set = nvic.pending_set, set()
-        try:
-            # Time at which the core has executed one more cycle (ceil: exact for any clock).
-            c = cpu.cycles + 1
-            t1 = cpu.time_at_cycles(c)
-            if cpu.cycles_at_time(t1) < c:
-                t1 += 1
-            emu.run_until_time(max(t1, emu.now_ps), lambda: self._stop is not None)
-        finally:
-            if hidden is not None:
-                # Interrupts that became pending (or were cleared) meanwhile are in `pending`.
-                nvic.pending_set = {e for e in hidden | nvic.pending_set if nvic.pending[e]}
-        if self._stop is None:
-            self._stop = ("step", None)
-
-    def _run_with_instruction_hook(self) -> None:
-        uc = self.cpu.uc
-        with self._lock:
-            hook = uc.hook_add(UC_HOOK_CODE, self._on_any_instruction, begin=1, end=0)
-            uc.ctl_flush_tb()
-        try:
-            self._run(lambda: True)
-        finally:
-            with self._lock:
-                uc.hook_del(hook)
-                uc.ctl_flush_tb()  # translated blocks would keep calling the deleted hook
-
-    def _stop_reply(self) -> str:
-        reason, addr = self._stop or ("trap", None)
-        if reason == "int":
+    def _stop_reply(self, stop: StopReason | None) -> str:
+        if stop is None:
             return f"T{SIGINT:02x}thread:1;"
-        if reason == "fault":
+        if stop.kind == "fault":
+            if self._fault_shown is not stop.fault:   # once per fault, however often GDB asks
+                self._fault_shown = stop.fault
+                log.error("%s: firmware fault; reported to GDB as SIGSEGV\n%s",
+                          self.machine.name, stop.fault.report)
+                self._console(f"{stop.fault}\n")
+            else:
+                self._console("the core is stopped by a firmware fault; `monitor machine Reset` "
+                              "restarts it\n")
             return f"T{SIGSEGV:02x}thread:1;"
-        if reason == "error":
-            return f"T{SIGABRT:02x}thread:1;"
-        if reason in ("swbreak", "hwbreak"):
-            return f"T{SIGTRAP:02x}{reason}:;thread:1;"
-        if reason in ("watch", "rwatch", "awatch"):
-            return f"T{SIGTRAP:02x}{reason}:{addr:x};thread:1;"
+        if stop.kind == "breakpoint":
+            kind = "swbreak" if 0 in self._bp_kinds.get(stop.pc, ()) else "hwbreak"
+            return f"T{SIGTRAP:02x}{kind}:;thread:1;"
+        if stop.kind == "watchpoint":
+            return f"T{SIGTRAP:02x}{_WATCH_REPLY[stop.access]}:{stop.address:x};thread:1;"
+        if stop.kind == "asleep":
+            self._console(f"{self.machine.name}: the core sleeps in WFI/WFE at 0x{stop.pc:08x} "
+                          "and nothing wakes it (no interrupt pending, no event due within "
+                          f"{format_time(self.debug.max_sleep_ps)})\n")
         return f"T{SIGTRAP:02x}thread:1;"
 
     def _set_last(self, reply: str) -> str:
@@ -816,9 +586,9 @@ class GdbServer:
     def _D(self, text: str) -> None:
         self._conn.send("OK")
         self._remove_all_points()
-        if self.resume_on_detach and self.cpu.fault is None:
-            log.info("%s: GDB detached; the firmware runs on", self.machine.name)
-            self._running_detached = True
+        self._detached = True
+        state = "runs on" if self.monitor.started else "stays paused"
+        log.info("%s: GDB detached; the emulation %s", self.machine.name, state)
         return None
 
     def _k(self, text: str) -> None:
@@ -828,7 +598,7 @@ class GdbServer:
     def _kill(self) -> None:
         log.info("%s: GDB kill: machine reset, waiting for the next client", self.machine.name)
         self._remove_all_points()
-        self.machine.reset()
+        self.debug.reset()
         self._last_stop = f"T{SIGTRAP:02x}thread:1;"
 
     # -- monitor
@@ -839,56 +609,29 @@ class GdbServer:
                 self._conn.send("O" + text[i:i + 256].encode().hex())
 
     def _rcmd(self, cmd: str) -> str:
-        out = self.monitor_command(cmd.strip())
+        pc = self.debug.pc
+        out = self.monitor_command(cmd)
         if out and not out.endswith("\n"):
             out += "\n"
+        if self.debug.pc != pc:   # e.g. `machine Reset`: GDB still shows the old registers
+            out += "(the core moved: `flushregs` refreshes GDB's registers)\n"
         self._console(out)
         return "OK"
 
     def monitor_command(self, cmd: str) -> str:
-        """Run a `monitor` command; built-ins first, then the monitor callback."""
-        words = cmd.split()
-        head = words[0].lower() if words else ""
-        if head in ("", "help"):
-            text = ("metersim GDB stub monitor commands:\n"
-                    "  reset            reset the machine (core halted at the reset vector)\n"
-                    "  time             virtual time, cycles and instructions\n"
-                    "  stepirq on|off   let pending interrupts be taken while stepping "
-                    f"(now {'on' if self.step_irqs else 'off'})\n"
-                    "  help             this text\n")
-            if self.monitor is not None:
-                text += "Other commands go to the metersim monitor (Renode syntax).\n"
-            return text
-        if head == "reset" or (cmd.lower() == "machine reset" and self.monitor is None):
-            self.machine.reset()
-            self._last_stop = f"T{SIGTRAP:02x}thread:1;"
-            return (f"{self.machine.name}: reset; PC 0x{self.cpu.pc:08x} ({self._where()}), "
-                    f"SP 0x{self.cpu.nat.rd(A.UC_ARM_REG_SP):08x}\n"
-                    "(GDB may show stale registers: `flushregs` or `stepi` refreshes them)")
-        if head == "time":
-            cpu = self.cpu
-            now = self.emulation.now_ps
-            return (f"virtual time {format_time(now)} ({now} ps); {self.machine.name}: "
-                    f"core {cpu.freq_hz / 1e6:g} MHz, {cpu.cycles_now()} cycles, "
-                    f"{cpu.instructions} instructions, {cpu.idle_cycles} idle cycles")
-        if head == "stepirq":
-            if len(words) == 2 and words[1].lower() in ("on", "off"):
-                self.step_irqs = words[1].lower() == "on"
-                return f"stepping {'takes' if self.step_irqs else 'holds back'} pending interrupts"
-            return "usage: monitor stepirq on|off"
-        if self.monitor is not None:
-            fn = self.monitor if callable(self.monitor) else getattr(self.monitor, "execute")
-            try:
-                result = fn(cmd)
-            except MetersimError as e:
-                return f"error: {e}"
-            if result is not None:
-                return str(result)
-        return f"unknown monitor command {cmd!r}; `monitor help` lists them"
+        """`monitor <cmd>`: the line goes to the monitor; its output (or error) comes back."""
+        mon = self.monitor
+        if mon.current_machine_name != self.machine.name and \
+                self.machine.name in mon.machine_names():
+            mon.select(self.machine.name)    # commands apply to the debugged machine
+        try:
+            return mon.execute(cmd.strip(), where="gdb monitor")
+        except MetersimError as e:
+            return f"error: {e}"
 
     def _where(self) -> str:
         fw = self.machine.firmware
-        return fw.symbols.symbolize(self.cpu.pc) if fw is not None else "no symbols"
+        return fw.symbols.symbolize(self.debug.pc) if fw is not None else "no symbols"
 
 
 class _Unsupported(Exception):
@@ -917,26 +660,15 @@ def add_gdb_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_target(elf: str, platform: str | None = None, seed: int = 0, name: str | None = None):
-    """An emulation with one machine running `elf` (halted at reset): (emulation, machine)."""
+    """An emulation with one machine running `elf` (halted at reset): (emulation, machine),
+    built as `metersim run` builds it."""
+    from metersim.cli import build_machine_for
     from metersim.engine.emulation import Emulation
-    from metersim.engine.machine import Machine
 
-    elf_path = Path(elf)
-    if not elf_path.is_file():
+    if not Path(elf).is_file():
         raise SetupError(f"firmware {elf} not found (build it with `metersim build`)")
     emu = Emulation(seed=seed)
-    if platform:
-        from metersim.engine.platform_builder import create_machine
-        m = create_machine(emu, platform, elf=elf_path, name=name)
-    elif "f103" in str(elf_path):
-        m = Machine.bare(emu, name or "f103", "cortex-m3", 8_000_000,
-                         flash=(0x08000000, 0x20000), sram=(0x20000000, 0x5000),
-                         console_address=0x40013800)
-        m.load_elf(elf_path)
-    else:
-        m = Machine.bare(emu, name or "f413", "cortex-m4f", 16_000_000)
-        m.load_elf(elf_path)
-    return emu, m
+    return emu, build_machine_for(emu, elf, platform, name)
 
 
 def main_gdb(args) -> int:

@@ -8,7 +8,7 @@ Followed: renode-docs `source/basic/monitor-syntax.md` and the upstream scenes
 - `@path` file arguments (`@"path with spaces"` too),
 - numbers: decimal, `0x` hex, negative, decimal fractions,
 - `true` / `false`,
-- names, dotted for peripherals (`sysbus.gpioPortC.button`),
+- names, dotted for peripherals (`sysbus.gpioPortC.button`), and options (`--force`),
 - `$name` variables, and `$name = value` / `$name ?= value` assignments,
 - `` `command` `` substitutions (the output of another command),
 - comments: `#` to the end of the line, and lines whose first character is `:` (the
@@ -45,6 +45,11 @@ _NAME_EXTRA = set("_.-[]")
 
 def _is_name_char(c: str) -> bool:
     return c.isalnum() or c in _NAME_EXTRA
+
+
+def _is_option(word: str) -> bool:
+    """`--force`: an option word, read as a name."""
+    return word.startswith("--") and len(word) > 2 and word[2].isalpha()
 
 
 def _read_quoted(line: str, i: int, where: str) -> tuple[str, int]:
@@ -146,7 +151,8 @@ def tokenize(line: str, where: str = "monitor") -> list[Token]:
                 tokens.append(Token("number", num, word, start))
             elif word in ("true", "false", "True", "False"):
                 tokens.append(Token("bool", word.lower() == "true", word, start))
-            elif all(_is_name_char(ch) for ch in word) and (word[0].isalpha() or word[0] == "_"):
+            elif all(_is_name_char(ch) for ch in word) and (word[0].isalpha() or word[0] == "_"
+                                                            or _is_option(word)):
                 tokens.append(Token("name", word, word, start))
             else:
                 raise MonitorError(f"{where}: cannot read {word!r} at column {start + 1}; expected "

@@ -3,7 +3,8 @@
 - Platform files (`platforms/cpus`, `platforms/boards`, `platforms/scenes`) are package data
   (`metersim.platforms`). `data_root()` is the folder that holds `platforms/`, so the paths
   Renode-style scripts use (`@platforms/cpus/stm32f413.repl`) resolve there as in Renode's own
-  tree; the current directory is searched first.
+  tree; the current directory is searched first, then the folders of `METERSIM_SEARCH_PATH`
+  (for instance a Renode checkout, whose scripts name `@platforms/cpus/stm32f4.repl`).
 - Firmware builds (`<target>/<program>.elf`) are looked up, in order, in the folders of
   `METERSIM_FIRMWARE_PATH` (separated by `os.pathsep`), `./build/fw`, the checkout's `build/fw`
   when metersim runs from one, and the user cache (`$XDG_CACHE_HOME/metersim/fw`, by default
@@ -19,6 +20,7 @@ from pathlib import Path
 from metersim.errors import SetupError
 
 FIRMWARE_PATH_ENV = "METERSIM_FIRMWARE_PATH"
+SEARCH_PATH_ENV = "METERSIM_SEARCH_PATH"
 
 
 def platforms_dir() -> Path:
@@ -31,12 +33,16 @@ def data_root() -> Path:
     return platforms_dir().parent
 
 
+def extra_search_paths() -> list[Path]:
+    """The folders of METERSIM_SEARCH_PATH (separated by `os.pathsep`): where a user keeps
+    other platform files and scripts, such as a Renode tree."""
+    return [Path(p) for p in os.environ.get(SEARCH_PATH_ENV, "").split(os.pathsep) if p]
+
+
 def search_roots() -> list[Path]:
-    """Where relative platform and script paths are resolved: the current directory first."""
-    roots = [Path.cwd()]
-    if data_root() not in roots:
-        roots.append(data_root())
-    return roots
+    """Where relative platform and script paths are resolved: the current directory, the
+    folders of METERSIM_SEARCH_PATH, then metersim's own data."""
+    return list(dict.fromkeys([Path.cwd(), *extra_search_paths(), data_root()]))
 
 
 def find_platform(name_or_path: str | Path) -> Path:

@@ -44,10 +44,9 @@ from metersim.frontends import monitor_commands  # noqa: F401 - registers the co
 from metersim.frontends.monitor_commands import format_hms  # noqa: F401 - public helper
 from metersim.frontends.monitor_registry import COMMANDS, Command
 from metersim.frontends.monitor_syntax import MonitorError, Token, statements, tokenize
+from metersim.resources import data_root, extra_search_paths
 from metersim.units import parse_time_ps
 
-REPO = Path(__file__).resolve().parents[3]
-RENODE_UPSTREAM = REPO.parent / "shared" / "renode-upstream"
 
 log = logging.getLogger("metersim.monitor")
 
@@ -58,10 +57,10 @@ _LEVEL_NAMES = {5: "NOISY", logging.DEBUG: "DEBUG", logging.INFO: "INFO",
 
 
 def default_search_paths() -> list[Path]:
-    paths = [REPO]
-    if RENODE_UPSTREAM.is_dir():
-        paths.append(RENODE_UPSTREAM)
-    return paths
+    """Where `@file` paths resolve after the script's folder and the current directory: the
+    folders of METERSIM_SEARCH_PATH (a Renode tree, for its scripts and platforms), then the
+    folder holding metersim's own `platforms/`."""
+    return extra_search_paths() + [data_root()]
 
 
 def camel_to_snake(name: str) -> str:

@@ -31,7 +31,7 @@ from metersim.engine.emulation import Emulation
 from metersim.engine.platform_builder import create_machine
 from metersim.engine.repl import parse_platform_string
 from metersim.orchestration.load_profile import HarmonicProfile
-from metersim.orchestration.uart_capture import capture_uart
+from metersim.orchestration.testers import capture_uart
 from metersim.peripherals.stm32.spi import STM32Spi
 from metersim.units import PS_PER_MS, format_time
 

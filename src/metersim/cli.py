@@ -67,7 +67,7 @@ def run_firmware(elf: str, platform: str | None = None, duration: str = "1s",
                  echo=None):
     """Run `elf` on a platform (a .repl) or a bare machine; return (emulation, machine, text)."""
     from metersim.engine.emulation import Emulation
-    from metersim.orchestration.uart_capture import capture_uart
+    from metersim.orchestration.testers import capture_uart
 
     emu = Emulation(seed=seed)
     m = build_machine_for(emu, elf, platform, name)
@@ -133,7 +133,7 @@ def trace_firmware(elf: str, platform: str | None = None, duration: str = "1s",
     """Run `elf` and record its UART traffic to a pcap and its GPIO pins and UART lines to a
     VCD; returns the emulation."""
     from metersim.engine.emulation import Emulation
-    from metersim.orchestration.uart_capture import capture_uart, console_uart_of
+    from metersim.orchestration.testers import capture_uart, console_uart_of
     from metersim.traces import VcdTracer, capture_uart_pcap
 
     if not pcap and not vcd:

@@ -12,7 +12,7 @@ import sys
 
 from metersim.engine.emulation import Emulation
 from metersim.engine.platform_builder import create_machine
-from metersim.orchestration.uart_capture import capture_uart
+from metersim.orchestration.testers import capture_uart
 from metersim.resources import find_firmware, find_platform
 
 BOARDS = [("f413", "stm32f413", "f413rg"), ("f103", "stm32f103rb", "f103rb")]

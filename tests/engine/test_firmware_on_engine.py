@@ -7,7 +7,7 @@ import pytest
 from metersim.engine.emulation import Emulation
 from metersim.engine.machine import Machine
 from metersim.errors import FirmwareFault
-from metersim.orchestration.uart_capture import capture_uart
+from metersim.orchestration.testers import capture_uart
 from metersim.units import PS_PER_MS, PS_PER_S
 
 CORES = {"f413rg": ("cortex-m4f", 16_000_000), "f103rb": ("cortex-m3", 8_000_000)}

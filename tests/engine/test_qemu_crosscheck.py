@@ -10,7 +10,7 @@ import pytest
 
 from metersim.engine.emulation import Emulation
 from metersim.engine.machine import Machine
-from metersim.orchestration.uart_capture import capture_uart
+from metersim.orchestration.testers import capture_uart
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("qemu_run", REPO / "firmware/tests/qemu_run.py")

@@ -12,7 +12,7 @@ from littlefs.context import UserContext
 from metersim.engine.emulation import Emulation
 from metersim.engine.platform_builder import create_machine
 from metersim.engine.repl import load_platform, parse_platform_string
-from metersim.orchestration.uart_capture import capture_uart
+from metersim.orchestration.testers import capture_uart
 
 from tests.conftest import REPO
 

@@ -189,7 +189,7 @@ def test_bad_marker_and_bad_option_are_clear_errors(run, pytester):
 def test_expect_no_and_failing_strings(run):
     result, _ = run("""
         import pytest
-        from metersim.frontends.testers import TesterFailure
+        from metersim.orchestration.testers import TesterFailure
 
         @pytest.mark.metersim(platform="stm32f413", elf="hello")
         def test_silence_then_failure(uart):

@@ -10,7 +10,7 @@ import pytest
 from metersim.engine.emulation import Emulation
 from metersim.engine.machine import Machine
 from metersim.errors import SetupError
-from metersim.frontends.testers import LogTester, LogTimeout, TesterFailure, UartTester, UartTimeout
+from metersim.orchestration.testers import LogTester, LogTimeout, TesterFailure, UartTester, UartTimeout
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from metersim.engine.platform_builder import create_machine, load_firmware
 from metersim.engine.repl import load_platform
 from metersim.errors import SetupError
 from metersim.resources import firmware_path, platforms_dir
-from metersim.orchestration.uart_capture import UartCapture, capture_uart
+from metersim.orchestration.testers import UartTester, capture_uart
 from metersim.peripherals.base import Context
 from metersim.peripherals.rs485 import Rs485Bus
 
@@ -52,7 +52,7 @@ class Controller:
     bus: Rs485Bus
     ades: list = field(default_factory=list)
     relays: list = field(default_factory=list)
-    console: UartCapture | None = None
+    console: UartTester | None = None
     origins_ps: dict = field(default_factory=dict)   # room -> virtual time of its profile's t=0
     profiles: dict = field(default_factory=dict)     # room -> LoadProfile
     feeds: list = field(default_factory=list)        # scenario.RoomFeed per room (relay/mains gating)

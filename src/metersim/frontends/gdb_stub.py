@@ -677,7 +677,7 @@ def main_gdb(args) -> int:
         args = add_gdb_arguments(argparse.ArgumentParser(prog="metersim gdb")).parse_args(args)
     emu, m = build_target(args.elf, args.platform, getattr(args, "seed", 0))
     try:
-        from metersim.orchestration.uart_capture import capture_uart
+        from metersim.orchestration.testers import capture_uart
         capture_uart(m, echo=lambda name, line: print(f"[{name}] {line}", flush=True))
     except MetersimError:
         pass  # no console UART on this platform

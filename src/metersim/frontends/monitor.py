@@ -122,7 +122,7 @@ class Monitor:
         self.variables: dict[str, Token] = {}
         self.macros: dict[str, str] = {}
         self.hubs: dict = {}
-        self.analyzers: dict[tuple[str, str], Any] = {}   # (machine, uart) -> UartCapture
+        self.analyzers: dict[tuple[str, str], Any] = {}   # (machine, uart) -> UartTester
         self.gdb_servers: list = []
         self.started = False
         self.holders: set = set()
@@ -691,7 +691,7 @@ def main_run(args) -> int:
     args: scene, duration (None = not given), until, seed, execute (monitor commands run
     before the scene, e.g. `$bin=@build/fw/f413rg/hello.elf`). MetersimErrors propagate (the
     CLI maps them to exit codes); returns 0."""
-    from metersim.orchestration.uart_capture import capture_uart
+    from metersim.orchestration.testers import capture_uart
 
     scene = getattr(args, "scene", None) or getattr(args, "elf", None)
     duration = getattr(args, "duration", None)
@@ -721,7 +721,7 @@ def main_run(args) -> int:
                     return False
 
                 emu.run_until(line_with_text, timeout=span,
-                              what=f"{until!r} on {', '.join(c.machine_name + ':' + c.uart_name for c in caps)}")
+                              what=f"{until!r} on {', '.join(c.label for c in caps)}")
             else:
                 mon.run_for(span)
         elif emu.now_ps == 0:

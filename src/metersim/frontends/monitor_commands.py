@@ -399,7 +399,7 @@ def disconnect(mon, uart, hub):
 @command("showAnalyzer", "<uart:text> [<extra:token>...]",
          "print the UART's lines as [machine:uart] line")
 def show_analyzer(mon, uart, extra):
-    from metersim.orchestration.uart_capture import capture_uart
+    from metersim.orchestration.testers import capture_uart
 
     m, name, model = mon.peripheral(uart)
     if not hasattr(model, "on_byte"):

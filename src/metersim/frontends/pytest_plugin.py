@@ -23,7 +23,7 @@ Fixtures (function scope, layered: `uart` -> `machine` -> `emulation`):
 - `firmware`: resolves `firmware("hello")`, `firmware("hello.elf")`,
   `firmware("f103rb", "hello")` or a path to an existing ELF; a clear error names the places
   it looked and how to build the firmware.
-- `uart`: a terminal tester on the console UART (metersim.frontends.testers.UartTester):
+- `uart`: a terminal tester on the console UART (metersim.orchestration.testers.UartTester):
   `uart.expect(pattern, timeout="1s")` returns the line and its virtual time, a failure says
   what was expected, what was seen and where the full log is; `expect_no`, `write_line`,
   `texts()` as well.
@@ -51,7 +51,7 @@ from typing import Any
 import pytest
 
 from metersim.errors import SetupError
-from metersim.frontends.testers import UartTester, parse_level
+from metersim.orchestration.testers import UartTester, parse_level
 from metersim.resources import data_root, firmware_dirs
 
 
@@ -309,7 +309,7 @@ def machine(request, emulation):
 def uart(request, machine, emulation, metersim_artifacts):
     """A terminal tester on the console UART (the marker's `uart=`, else usart1 or the first
     UART), logging every line with its virtual time to the test's artefacts."""
-    from metersim.orchestration.uart_capture import console_uart_of
+    from metersim.orchestration.testers import console_uart_of
 
     name = _settings(request).get("uart")
     if isinstance(name, str) and name.startswith("sysbus."):

@@ -15,7 +15,7 @@
 Followed: Renode's keyword library (renode `src/Renode/RobotFrameworkEngine/*Keywords.cs`), its
 terminal tester (renode-infrastructure `src/Emulator/Main/Testing/TerminalTester.cs`) and the
 set-up `renode-test` injects (`tests/renode-keywords.robot`): names, argument names, defaults
-and return shapes are Renode's; see metersim.frontends.testers for the matching rules.
+and return shapes are Renode's; see metersim.orchestration.testers for the matching rules.
 
 Differences from Renode, on purpose:
 - The emulation only advances inside keywords that wait or run (`Wait For ...`, `Run For`,
@@ -44,7 +44,7 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 
 from metersim.errors import MetersimError, SetupError
-from metersim.frontends.testers import LogTester, UartLine, UartTester, duration_ps
+from metersim.orchestration.testers import LogTester, UartLine, UartTester, duration_ps
 from metersim.units import PS_PER_S, format_time
 
 __version__ = "0.1.0"

@@ -390,7 +390,7 @@ class RawPcap:
 # ------------------------------------------------------------------ hooking into the models
 def _uart_of(machine_or_uart, name: str | None):
     if hasattr(machine_or_uart, "peripherals") and hasattr(machine_or_uart, "clock"):
-        from metersim.orchestration.uart_capture import console_uart_of
+        from metersim.orchestration.testers import console_uart_of
         return console_uart_of(machine_or_uart, name)[1]
     return machine_or_uart
 

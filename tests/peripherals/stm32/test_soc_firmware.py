@@ -17,7 +17,7 @@ import pytest
 
 from metersim.engine.emulation import Emulation
 from metersim.engine.platform_builder import create_machine
-from metersim.orchestration.uart_capture import capture_uart
+from metersim.orchestration.testers import capture_uart
 from metersim.peripherals.base import SPIDevice
 from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
 

@@ -194,8 +194,12 @@ class UartTester:
 
     def __init__(self, emulation, machine, uart_name: str, timeout: Any = "8s",
                  log_path: str | Path | None = None, pause: bool = False,
-                 wait_for_echo: bool = True, tester_id: int = 0):
+                 wait_for_echo: bool = True, tester_id: int = 0,
+                 echo: Callable[[str, str], None] | None = None):
         self.emulation = emulation
+        self.echo = echo                        # echo(machine name, line) for every line
+        self.data = bytearray()                 # every byte the UART sent ...
+        self.times_ps: list[int] = []           # ... and when
         self.machine = machine
         self.uart_name = uart_name
         try:
@@ -231,6 +235,8 @@ class UartTester:
     # -- input ------------------------------------------------------------------------------
     def _feed(self, byte: int) -> None:
         now = self.emulation.now_ps
+        self.data.append(byte)
+        self.times_ps.append(now)
         if byte == 0x0D:
             return
         if byte == 0x0A:
@@ -242,6 +248,8 @@ class UartTester:
             self._partial_start_ps = None
             if self._log is not None:
                 self._log.write(f"[{stamp(now)}] {text}\n")
+            if self.echo is not None:
+                self.echo(self.machine.name, text)
             self._partial_consumed = 0
             self._waiter.offer()
             return
@@ -390,6 +398,23 @@ class UartTester:
         except ValueError:
             raise SetupError(f"{pattern!r} is not a registered failing string of {self.label}; "
                              f"registered: {[p for p, _ in self.failing]}") from None
+
+    # -- reading what was sent (no waiting) --------------------------------------------------
+    @property
+    def text(self) -> str:
+        """Everything the UART sent so far, as text."""
+        return self.data.decode("utf-8", "replace")
+
+    def line_texts(self) -> list[str]:
+        """Every complete line so far (whether or not a wait consumed it)."""
+        return [ln.text for ln in self.lines]
+
+    def find_line(self, prefix: str):
+        """The first complete line that starts with `prefix` (with its start/end times)."""
+        for ln in self.lines:
+            if ln.text.startswith(prefix):
+                return ln
+        return None
 
     def texts(self) -> list[str]:
         return [ln.text for ln in self.lines]
@@ -542,3 +567,25 @@ class LogTester(logging.Handler):
     def close(self) -> None:
         self._logger.removeHandler(self)
         self._logger.setLevel(self._saved_level)
+
+
+def console_uart_of(machine, name: str | None = None):
+    """(name, model) of `machine`'s UART `name`, or of its console: usart1/uart1/usart2, or
+    the first UART model."""
+    if name is not None:
+        return name, machine[name]
+    for candidate in ("usart1", "uart1", "usart2"):
+        if candidate in machine.peripherals:
+            return candidate, machine.peripherals[candidate]
+    for pname, p in machine.peripherals.items():
+        if hasattr(p, "on_byte") and hasattr(p, "sent"):
+            return pname, p
+    raise SetupError(f"{machine.name} has no UART to capture")
+
+
+def capture_uart(machine, name: str | None = None,
+                 echo: Callable[[str, str], None] | None = None, **kw) -> UartTester:
+    """A UartTester on `machine`'s UART `name` (default: its console), from now on. Read it
+    (`text`, `lines`, `find_line`) or wait on it (`expect`, `wait_for_line`)."""
+    uart_name, _ = console_uart_of(machine, name)
+    return UartTester(machine.emulation, machine, uart_name, echo=echo, **kw)

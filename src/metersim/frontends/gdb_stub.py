@@ -918,24 +918,14 @@ def add_gdb_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def build_target(elf: str, platform: str | None = None, seed: int = 0, name: str | None = None):
     """An emulation with one machine running `elf` (halted at reset): (emulation, machine)."""
+    from metersim.engine.boards import machine_for_firmware
     from metersim.engine.emulation import Emulation
-    from metersim.engine.machine import Machine
 
     elf_path = Path(elf)
     if not elf_path.is_file():
         raise SetupError(f"firmware {elf} not found (build it with `metersim build`)")
     emu = Emulation(seed=seed)
-    if platform:
-        from metersim.engine.platform_builder import create_machine
-        m = create_machine(emu, platform, elf=elf_path, name=name)
-    elif "f103" in str(elf_path):
-        m = Machine.bare(emu, name or "f103", "cortex-m3", 8_000_000,
-                         flash=(0x08000000, 0x20000), sram=(0x20000000, 0x5000),
-                         console_address=0x40013800)
-        m.load_elf(elf_path)
-    else:
-        m = Machine.bare(emu, name or "f413", "cortex-m4f", 16_000_000)
-        m.load_elf(elf_path)
+    m = machine_for_firmware(emu, elf_path, platform, name)   # the board the ELF was built for
     return emu, m
 
 

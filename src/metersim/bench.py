@@ -113,7 +113,7 @@ def bench_idle(virtual_s: int = 60) -> dict:
     emu.run_for("10ms")  # boot
     ex0 = m.cpu.exceptions_taken
     w0 = time.perf_counter()
-    emu.run_for(virtual_s)
+    emu.run_for(f"{virtual_s}s")
     wall = time.perf_counter() - w0
     ticks = m.cpu.exceptions_taken - ex0
     return {

@@ -1,7 +1,7 @@
 """One exception root for everything metersim raises, with a subclass per kind of failure.
 
 The CLI maps these to exit codes so a script can tell a failed check from a timeout from a
-broken set-up (see metersim.cli).
+broken set-up (see metersim.cli.exit_codes).
 """
 
 

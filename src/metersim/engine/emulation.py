@@ -180,9 +180,10 @@ class Emulation:
 
     def check_firmware(self) -> None:
         """SetupError naming the first machine that has nothing to run (no firmware loaded and
-        no vector table at its boot address): it would only fault at its first fetch."""
+        no vector table at its boot address): it would only fault at its first fetch. An
+        unpowered machine runs nothing, so its models may run without firmware."""
         for m in self.machines:
-            if not m.has_boot_image():
+            if m.powered and not m.has_boot_image():
                 raise SetupError(
                     f"machine {m.name!r} has no firmware loaded, so it cannot run: load one "
                     f"first with {m.name}.load_elf(\"path/to/firmware.elf\") (or "

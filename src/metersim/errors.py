@@ -1,7 +1,7 @@
 """One exception root for everything metersim raises, with a subclass per kind of failure.
 
 The CLI maps these to exit codes so a script can tell a failed check from a timeout from a
-broken set-up (see metersim.cli).
+broken set-up (see metersim.exit_codes).
 """
 
 
@@ -38,3 +38,16 @@ class HungEngine(MetersimError):
 
 class CheckFailed(MetersimError):
     """An orchestration check (energy, relay state, record) did not hold."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by Ctrl-C (SIGINT) at an instruction boundary.
+
+    A KeyboardInterrupt, not a MetersimError: code that handles metersim's errors does not
+    swallow Ctrl-C, and test runners and scripts stop on it as on any Ctrl-C. `emulation` is
+    the emulation that stopped (its summary is still valid).
+    """
+
+    def __init__(self, message: str, emulation=None):
+        super().__init__(message)
+        self.emulation = emulation

@@ -67,7 +67,7 @@ def test_files_closed_before_a_power_cut_survive_it(firmware, tmp_path, target):
     resume = wait_resume(0)
     assert resume == 0 and "lfs mount: formatted" in cap.line_texts()
     for cut in range(CUTS):
-        emu.run_for(rng.randrange(0, WINDOW_US[target]) * 1e-6)
+        emu.run_for(f"{rng.randrange(0, WINDOW_US[target])}us")
         busy = nor.busy
         kind = nor.operations[-1][1] if busy else "idle"
         cut_during[kind] = cut_during.get(kind, 0) + 1
@@ -102,7 +102,7 @@ def test_files_closed_before_a_power_cut_survive_it(firmware, tmp_path, target):
                     f"cut {cut}: {name} holds {data.hex()}, expected one of seqs {allowed(name)}"
                 checks += 1
         # power back: the firmware checks the same files itself
-        emu.run_for(0.001)
+        emu.run_for("1ms")
         m.power_on()
         resume = wait_resume(seen_lines)
         found = {}

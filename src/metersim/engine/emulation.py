@@ -4,16 +4,35 @@ Each step advances all machines to the same target time: the next event, the end
 requested run, or one quantum (machines stay within a quantum of each other, as in Renode).
 A core idle in WFI jumps straight to the target. Waits are in virtual time; a wall-clock guard
 reports a hung engine instead of spinning forever.
+
+Durations in this API carry their unit: "1.5s", "200ms", "250us", or Renode's "00:00:05";
+a bare number is refused (the clock counts picoseconds, Renode's RunFor seconds: a bare
+number would mean either). A machine without firmware is refused before anything runs, a
+firmware fault ends the run once, and Ctrl-C stops it at an instruction boundary
+(metersim.engine.interrupts).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable
 
+from metersim.engine import interrupts
 from metersim.engine.clock import Clock
-from metersim.errors import EmulationTimeout, FirmwareFault, HungEngine, SetupError
+from metersim.errors import EmulationTimeout, FirmwareFault, HungEngine, Interrupted, SetupError
 from metersim.units import PS_PER_MS, format_time, parse_time_ps
+
+
+def duration_ps(value: str, what: str = "duration") -> int:
+    """Picoseconds in a duration written with its unit ("1.5s", "200ms", "00:00:05");
+    SetupError for a bare number, which names no unit."""
+    if isinstance(value, str) and re.search(r"[a-zµ:]", value.lower()):
+        return parse_time_ps(value)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        raise SetupError(f"{what} {value!r} has no unit: write it with one, e.g. \"1.5s\", "
+                         "\"200ms\", \"250us\" or \"00:00:05\"")
+    raise SetupError(f"{what}: expected a duration such as \"1.5s\", got {value!r}")
 
 
 class Emulation:
@@ -104,6 +123,13 @@ class Emulation:
                                                   default=target)))
         clock.advance_to(target)
 
+    def _raise_if_interrupted(self) -> None:
+        if interrupts.interrupt_requested():
+            interrupts.clear_interrupt()
+            self._stop_requested = False
+            raise Interrupted(f"interrupted (Ctrl-C) at virtual time "
+                              f"{format_time(self.clock._now)}", self)
+
     def run_until_time(self, t_end_ps: int, until: Callable[[], bool] | None = None) -> bool:
         """Run until virtual time `t_end_ps`, or until `until()` becomes true (checked after
         every step). Returns True if `until` stopped the run."""
@@ -112,54 +138,71 @@ class Emulation:
         last_now = self.clock._now
         pace_wall0, pace_virt0 = start_wall, self.clock._now
         self._stop_requested = False
+        self.check_firmware()
         for m in self.machines:  # a stop asked during an earlier run is spent
             m.cpu._break_requested = False
         try:
-            while self.clock._now < t_end_ps:
-                for poll in self.pollers:
-                    poll()
-                if self.realtime:
-                    ahead_s = (self.clock._now - pace_virt0) / 1e12 - (time.perf_counter() - pace_wall0)
-                    if ahead_s > 0.001:
-                        time.sleep(min(ahead_s, 0.01))
-                        last_progress_wall = time.perf_counter()
-                        continue
-                self._step(t_end_ps if not self.realtime
-                           else min(t_end_ps, self.clock._now + self.quantum_ps * 10))
-                if self._fault is not None:
-                    fault, self._fault = self._fault, None
-                    raise fault
-                if until is not None and until():
-                    return True
-                if self._stop_requested:
-                    self._stop_requested = False
-                    if until is None:
+            with interrupts.running(self):
+                while self.clock._now < t_end_ps:
+                    self._raise_if_interrupted()
+                    for poll in self.pollers:
+                        poll()
+                    if self.realtime:
+                        ahead_s = (self.clock._now - pace_virt0) / 1e12 - (time.perf_counter() - pace_wall0)
+                        if ahead_s > 0.001:
+                            time.sleep(min(ahead_s, 0.01))
+                            last_progress_wall = time.perf_counter()
+                            continue
+                    self._step(t_end_ps if not self.realtime
+                               else min(t_end_ps, self.clock._now + self.quantum_ps * 10))
+                    if self._fault is not None:
+                        fault, self._fault = self._fault, None
+                        raise fault
+                    self._raise_if_interrupted()
+                    if until is not None and until():
                         return True
-                now_wall = time.perf_counter()
-                if self.clock._now != last_now:
-                    last_now = self.clock._now
-                    last_progress_wall = now_wall
-                elif now_wall - last_progress_wall > self.wall_guard_s:
-                    raise HungEngine(
-                        f"virtual time stuck at {format_time(last_now)} for "
-                        f"{self.wall_guard_s:.0f} s of wall time; machines: "
-                        + ", ".join(f"{m.name} PC=0x{m.cpu.pc:08x}" for m in self.machines))
-            return bool(until is not None and until())
+                    if self._stop_requested:
+                        self._stop_requested = False
+                        if until is None:
+                            return True
+                    now_wall = time.perf_counter()
+                    if self.clock._now != last_now:
+                        last_now = self.clock._now
+                        last_progress_wall = now_wall
+                    elif now_wall - last_progress_wall > self.wall_guard_s:
+                        raise HungEngine(
+                            f"virtual time stuck at {format_time(last_now)} for "
+                            f"{self.wall_guard_s:.0f} s of wall time; machines: "
+                            + ", ".join(f"{m.name} PC=0x{m.cpu.pc:08x}" for m in self.machines))
+                return bool(until is not None and until())
         finally:
             self.wall_s += time.perf_counter() - start_wall
 
-    def run_for(self, duration: str | int | float) -> None:
-        """Run for a virtual duration ("1.5s", "00:00:05", seconds as a number)."""
-        self.run_until_time(self.clock._now + parse_time_ps(duration))
+    def check_firmware(self) -> None:
+        """SetupError naming the first machine that has nothing to run (no firmware loaded and
+        no vector table at its boot address): it would only fault at its first fetch. An
+        unpowered machine runs nothing, so its models may run without firmware."""
+        for m in self.machines:
+            if m.powered and not m.has_boot_image():
+                raise SetupError(
+                    f"machine {m.name!r} has no firmware loaded, so it cannot run: load one "
+                    f"first with {m.name}.load_elf(\"path/to/firmware.elf\") (or "
+                    f"create_machine(..., elf=...); in the monitor `sysbus LoadELF @file.elf`)")
 
-    def run_until(self, condition: Callable[[], bool], timeout: str | int | float,
+    def run_for(self, duration: str) -> None:
+        """Run for a virtual duration with its unit ("1.5s", "200ms", "00:00:05")."""
+        self.run_until_time(self.clock._now + duration_ps(duration, "run_for: duration"))
+
+    def run_until(self, condition: Callable[[], bool], timeout: str,
                   what: str = "condition") -> None:
-        """Run until `condition()` holds; EmulationTimeout after `timeout` of virtual time."""
-        end = self.clock._now + parse_time_ps(timeout)
+        """Run until `condition()` holds; EmulationTimeout after `timeout` of virtual time
+        (with its unit: "2s", "500ms")."""
+        span = duration_ps(timeout, "run_until: timeout")
+        end = self.clock._now + span
         if condition():
             return
         if not self.run_until_time(end, condition):
-            raise EmulationTimeout(f"{what} not met within {format_time(parse_time_ps(timeout))} "
+            raise EmulationTimeout(f"{what} not met within {format_time(span)} "
                                    f"of virtual time (now {format_time(self.clock._now)})")
 
     def summary(self) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 
 from metersim.engine.cpu import CortexM
-from metersim.engine.loader import Firmware, find_unmask_sites, load_elf
+from metersim.engine.firmware import Firmware
+from metersim.engine.loader import find_unmask_sites, load_elf
 from metersim.engine.sysbus import SysBus, TaggedRegion
-from metersim.errors import FirmwareFault, PlatformError, SetupError
+from metersim.errors import FirmwareFault, MetersimError, PlatformError, SetupError
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.console_uart import ConsoleUART
@@ -36,6 +38,7 @@ class Machine:
         self._finalized = False
         self.powered = True
         self._bus_errors_logged: set[int] = set()
+        self._fault_reported = False
         self.clocks.subscribe("HCLK", self.cpu.set_frequency)
 
     # -- construction -----------------------------------------------------------------------
@@ -126,6 +129,19 @@ class Machine:
             self.reset_cpu_only()
         return fw
 
+    def has_boot_image(self) -> bool:
+        """Whether there is something to run: an ELF loaded, or at least a vector table (an
+        initial SP and a reset vector) written at the boot address by other means."""
+        if self.firmware is not None:
+            return True
+        if self.boot_address is None and not self.sysbus.regions:
+            return False
+        try:
+            sp, pc = struct.unpack("<II", self.sysbus.read_memory(self._boot_vtor(), 8))
+        except (MetersimError, struct.error):
+            return False
+        return sp not in (0, 0xFFFFFFFF) and pc not in (0, 0xFFFFFFFF)
+
     def _boot_vtor(self) -> int:
         if self.boot_address is not None:
             return self.boot_address
@@ -137,6 +153,7 @@ class Machine:
         Renode's Cortex-M does), so interrupts find their vectors either way."""
         vtor = self._boot_vtor()
         self.cpu.reset(vtor)
+        self._fault_reported = False
         if self.cpu.nvic is not None:
             self.cpu.nvic.vtor = vtor & 0xFFFFFF80
 
@@ -199,9 +216,18 @@ class Machine:
 
     # -- events from the core ---------------------------------------------------------------
     def on_fault(self, fault: FirmwareFault) -> None:
-        # The report travels with the FirmwareFault raised to whoever runs the emulation,
-        # which shows it once; the log only notes the stop.
+        """The core stopped on a fault it cannot handle: note it once and stop the core where
+        it is. (A fault at a fetch that executes nothing, e.g. stacking onto an invalid SP,
+        would otherwise come back at once inside the same slice, forever.) It stays stopped
+        until a reset. The report travels with the FirmwareFault raised to whoever runs the
+        emulation, which shows it once; the log only notes the stop."""
+        if self._fault_reported:
+            return
+        self._fault_reported = True
         log.info("[%s] %s", format_time(self.clock.now_ps), str(fault).splitlines()[0])
+        if self.cpu.in_slice:
+            # An early stop for a fault: the slice's instruction count no longer matters.
+            self.cpu.uc.emu_stop()
         self.emulation.on_fault(self, fault)
 
     def on_breakpoint_instruction(self, pc: int) -> None:

@@ -661,14 +661,14 @@ def add_gdb_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def build_target(elf: str, platform: str | None = None, seed: int = 0, name: str | None = None):
     """An emulation with one machine running `elf` (halted at reset): (emulation, machine),
-    built as `metersim run` builds it."""
-    from metersim.cli import build_machine_for
+    on the board the ELF was built for (or `platform`, checked against it)."""
+    from metersim.engine.boards import machine_for_firmware
     from metersim.engine.emulation import Emulation
 
     if not Path(elf).is_file():
         raise SetupError(f"firmware {elf} not found (build it with `metersim build`)")
     emu = Emulation(seed=seed)
-    return emu, build_machine_for(emu, elf, platform, name)
+    return emu, machine_for_firmware(emu, Path(elf), platform, name)
 
 
 def main_gdb(args) -> int:

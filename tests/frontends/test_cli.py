@@ -6,7 +6,7 @@ from pathlib import Path
 from metersim.cli import (EXIT_FAULT, EXIT_OK, EXIT_SETUP, EXIT_TIMEOUT, main)
 from metersim.traces import read_pcap
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_run_prints_the_console_and_a_summary(firmware, capsys):

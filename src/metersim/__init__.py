@@ -25,6 +25,8 @@ _EXPORTS = {
     "Emulation": "metersim.engine.emulation",
     "Machine": "metersim.engine.machine",
     "create_machine": "metersim.engine.platform_builder",
+    "Firmware": "metersim.engine.firmware",
+    "machine_for_firmware": "metersim.engine.boards",
     "find_firmware": "metersim.resources",
     "find_platform": "metersim.resources",
     "Debugger": "metersim.engine.debug",

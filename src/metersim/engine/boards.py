@@ -48,27 +48,11 @@ BOARDS: dict[str, Board] = {b.target: b for b in (
 )}
 
 
-def platform_roots() -> list[Path]:
-    from metersim.engine.repl.loader import default_search_paths
-    return default_search_paths()
-
-
 def resolve_platform(platform: str | Path) -> Path:
     """A .repl path, or a platform name (`stm32f413`, `stm32f103rb`, `metering_controller`)
-    looked up under platforms/cpus and platforms/boards."""
-    p = Path(platform).expanduser()
-    candidates = [p] if p.is_absolute() else [root / p for root in platform_roots()]
-    if not p.suffix and len(p.parts) == 1:
-        for root in platform_roots():
-            candidates += [root / "platforms" / "cpus" / f"{p.name}.repl",
-                           root / "platforms" / "boards" / f"{p.name}.repl"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    names = sorted({f.stem for root in platform_roots()
-                    for f in (root / "platforms").glob("*/*.repl")})
-    raise SetupError(f"platform {str(platform)!r} not found: give a .repl file or one of "
-                     f"{', '.join(names) or '(no platforms found)'}")
+    looked up under platforms/cpus and platforms/boards (metersim.resources)."""
+    from metersim.resources import find_platform
+    return find_platform(Path(platform).expanduser())
 
 
 def _platform_part(sources: list[str]) -> str | None:

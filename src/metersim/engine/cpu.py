@@ -585,7 +585,7 @@ class CortexM:
         fpca = self.has_fpu and bool(control & 4)
         frame_size = 0x68 if fpca else 0x20
         pad = 4 if (nv.ccr & 0x200) and (sp & 4) else 0
-        frame_sp = sp - frame_size - pad
+        frame_sp = (sp - frame_size - pad) & 0xFFFFFFFF
         stacked_xpsr = (xpsr & ~(1 << 9)) | ((1 << 9) if pad else 0)
         frame = struct.pack("<8I", r0, r1, r2, r3, r12, lr, return_pc & ~1, stacked_xpsr)
         if fpca:

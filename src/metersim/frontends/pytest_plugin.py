@@ -52,6 +52,7 @@ import pytest
 
 from metersim.errors import SetupError
 from metersim.orchestration.testers import UartTester, parse_level
+from metersim import resources
 from metersim.resources import data_root, firmware_dirs
 
 
@@ -146,17 +147,14 @@ def _safe(nodeid: str) -> str:
 
 
 def find_platform(config, platform: str) -> Path:
+    """A .repl path (relative to the project, the current folder or metersim's data) or a
+    platform name such as `stm32f103rb`."""
     p = Path(platform).expanduser()
-    candidates = [p] if p.is_absolute() else [r / p for r in _roots(config)]
-    if not p.suffix:
-        for r in _roots(config):
-            candidates += [r / "platforms" / "cpus" / f"{platform}.repl",
-                           r / "platforms" / "boards" / f"{platform}.repl"]
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise SetupError(f"platform {platform!r} not found; looked at: "
-                     + ", ".join(str(c) for c in dict.fromkeys(candidates)))
+    if not p.is_absolute():
+        for root in _roots(config):
+            if (root / p).is_file():
+                return root / p
+    return resources.find_platform(p)
 
 
 def target_of(platform: str | None, core: str | None) -> str | None:

@@ -401,6 +401,10 @@ class UartTester:
 
     # -- reading what was sent (no waiting) --------------------------------------------------
     @property
+    def machine_name(self) -> str:
+        return self.machine.name
+
+    @property
     def text(self) -> str:
         """Everything the UART sent so far, as text."""
         return self.data.decode("utf-8", "replace")

@@ -1,5 +1,5 @@
 """The metering-controller board wiring, driven at register level from Python (no firmware):
-the pins and buses of /work/notes/cabinet_board.md reach the right chips."""
+the pins and buses of platforms/boards/metering_controller.repl reach the right chips."""
 
 import pytest
 

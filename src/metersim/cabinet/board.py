@@ -7,7 +7,7 @@ RS-485) from platforms/boards/metering_controller{,_32}.repl, and wire what a .r
     emu.run_for("10s")
     board.relay_closed(0), board.eeprom.read_image(0, 64), board.console.lines
 
-Wired here in Python (no .repl syntax for them), per /work/notes/cabinet_board.md:
+Wired here in Python (no .repl syntax for them; the pins are in the .repl header):
 - USART2 TX -> transceiver DI, transceiver RO -> USART2 RX, transceiver onto the RS-485 bus
   (a new `Rs485Bus` unless `bus=` is given, so several controllers can share one);
 - /E2 of both 74HC154 decoders tied low (the .repl can connect signals, not tie pins);

@@ -184,8 +184,11 @@ def _cmd_gdb(args) -> int:
 
 
 def _cmd_platform(args) -> int:
-    from metersim.platform_show import show_platform
-    print(show_platform(args.file, search_paths=args.include or None, show_all=args.all))
+    from metersim.platform_show import show_platform, show_registers
+    if args.registers:
+        print(show_registers(args.file, args.registers, search_paths=args.include or None))
+    else:
+        print(show_platform(args.file, search_paths=args.include or None, show_all=args.all))
     return EXIT_OK
 
 
@@ -286,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("file")
     show.add_argument("-I", "--include", action="append", help="extra search path for `using`")
     show.add_argument("--all", action="store_true", help="show every GPIO connection")
+    show.add_argument("--registers", metavar="NAME",
+                      help="show the register map (fields, reset values) of peripheral NAME")
     show.set_defaults(fn=_cmd_platform)
 
     be = sub.add_parser("bench", help="benchmarks (cpu, idle)", epilog=EXAMPLES,

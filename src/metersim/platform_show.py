@@ -19,6 +19,7 @@ same table that drives the model. `--docs PATH` writes every model's map as Mark
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable, Iterable
 
@@ -266,23 +267,47 @@ def _hex(value: int, width: int) -> str:
     return f"0x{value:0{(width + 3) // 4}X}"
 
 
-def _field_text(f) -> str:
-    extra = f" reset {f.reset:#x}" if f.reset else ""
-    return f"{f.name}{f.bits} {f.access}{extra}"
+def _field_rows(reg) -> list[tuple[str, str, str, int, str]]:
+    """(name, bits, access, reset, doc) per field, high bits first; a run of numbered fields
+    alike but for their place (ODR0 ... ODR15) is one row: `ODR15..0`, `[15]..[0]`."""
+    groups: list[list] = []
+    for f in reg.fields:
+        m = re.fullmatch(r"(.*?)(\d+)", f.name)
+        last = groups[-1][-1] if groups else None
+        if (m and last is not None and last[1] == m.group(1) and last[2] + 1 == int(m.group(2))
+                and (last[0].width, last[0].access, last[0].reset, last[0].doc)
+                == (f.width, f.access, f.reset, f.doc)
+                and (len(groups[-1]) == 1 or f.lsb - last[0].lsb
+                     == last[0].lsb - groups[-1][-2][0].lsb)):
+            groups[-1].append((f, m.group(1), int(m.group(2))))
+        else:
+            groups.append([(f, m.group(1), int(m.group(2))) if m else (f, f.name, -2)])
+    rows = []
+    for g in sorted(groups, key=lambda g: -max(x[0].lsb for x in g)):
+        f = g[0][0]
+        if len(g) == 1:
+            rows.append((f.name, f.bits, f.access, f.reset, f.doc))
+        else:
+            hi, lo = max(g, key=lambda x: x[0].lsb), min(g, key=lambda x: x[0].lsb)
+            rows.append((f"{hi[1]}{hi[2]}..{lo[2]}", f"{hi[0].bits}..{lo[0].bits}",
+                         f.access, f.reset, f.doc))
+    return rows
 
 
 def render_registers(regs: RegisterMap, base: int | None = None) -> str:
     """A register map as text: one line per register, its fields below (high bits first)."""
     lines = [regs.title] if regs.title else []
     rows = []
-    for r in regs:
+    for r in sorted(regs, key=lambda r: r.offset):
         where = _addr(base + r.offset) if base is not None else f"+0x{r.offset:03X}"
         one_field = len(r.fields) == 1 and r.fields[0].width == r.width
         rows.append([where, r.name, str(r.width), _hex(r.reset, r.width),
-                     r.fields[0].access if one_field else "", r.doc])
+                     r.fields[0].access if one_field else "",
+                     r.doc or (r.fields[0].doc if one_field else "")])
         if not one_field:
-            for f in sorted(r.fields, key=lambda f: -f.lsb):
-                rows.append(["", "  " + _field_text(f), "", "", "", f.doc])
+            for name, bits, access, reset, doc in _field_rows(r):
+                extra = f" reset {reset:#x}" if reset else ""
+                rows.append(["", f"  {name} {bits} {access}{extra}", "", "", "", doc])
     lines += _table(rows, ["ADDRESS" if base is not None else "OFFSET", "REGISTER", "BITS",
                            "RESET", "ACCESS", ""])
     return "\n".join(lines) + "\n"
@@ -325,13 +350,13 @@ def registers_markdown() -> str:
         out += [f"## {regs.title}", "", "Types: " + ", ".join(f"`{n}`" for n in names), "",
                 "| offset | register | reset | field | bits | access | field reset | notes |",
                 "|---|---|---|---|---|---|---|---|"]
-        for r in regs:
+        for r in sorted(regs, key=lambda r: r.offset):
             head = f"| 0x{r.offset:02X} | {r.name} | {_hex(r.reset, r.width)} "
             if r.doc:
                 out.append(head + f"| | | | | {r.doc} |")
                 head = "| | | "
-            for f in sorted(r.fields, key=lambda f: -f.lsb):
-                out.append(head + f"| {f.name} | {f.bits} | {f.access} | {f.reset:#x} | {f.doc} |")
+            for name, bits, access, reset, doc in _field_rows(r):
+                out.append(head + f"| {name} | {bits} | {access} | {reset:#x} | {doc} |")
                 head = "| | | "
         out.append("")
     return "\n".join(out)

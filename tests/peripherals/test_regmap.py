@@ -185,4 +185,6 @@ def test_platform_show_lists_a_peripherals_registers_at_its_address():
     repl = Path(__file__).resolve().parents[2] / "platforms" / "cpus" / "stm32f103rb.repl"
     text = show_registers(str(repl), "gpioPortA")
     assert "0x40010800  CRL" in text and "0x44444444" in text
-    assert "BS15[15] w" in text and "LCKK[16] rw" in text
+    assert "CNF7..0 [31:30]..[3:2] rw reset 0x1" in text
+    assert "BS15..0 [15]..[0] w" in text and "LCKK [16] rw" in text
+    assert text.index("0x40010814  BRR") < text.index("0x40010818  LCKR")

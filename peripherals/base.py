@@ -139,9 +139,8 @@ class Peripheral:
         if slot is None:
             self.log_unhandled(offset, size, value)
             return
-        _, writer, shift, mask = slot
-        wm = (SIZE_MASK[size] << shift) & mask
-        writer((value << shift) & wm, wm)
+        wm = slot[3][size]
+        slot[1]((value << slot[2]) & wm, wm)
 
     def reset_registers(self) -> None:
         """Set every stored register of `registers` to its reset value."""

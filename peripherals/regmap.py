@@ -186,15 +186,18 @@ class RegisterMap:
         return {r.name: r.reset for r in self.regs}
 
     def bind(self, model: Any) -> dict[int, tuple]:
-        """Per byte offset of every register: (reader, writer, shift, register mask), with the
-        model's callbacks resolved. `Peripheral` dispatches through this."""
+        """Per byte offset of every register: (reader, writer, shift, written_masks), with the
+        model's callbacks resolved; written_masks[size] is the register's bits an access of
+        `size` bytes at that offset writes. `Peripheral` dispatches through this."""
         slots: dict[int, tuple] = {}
         for reg in self.regs:
             if reg.width % 8:
                 raise ValueError(f"{reg.name}: a memory-mapped register is whole bytes wide")
             reader, writer = _reader(reg, model), _writer(reg, model)
             for byte in range(reg.width // 8):
-                slots[reg.offset + byte] = (reader, writer, 8 * byte, reg.mask)
+                shift = 8 * byte
+                masks = tuple((SIZE_MASK.get(size, 0) << shift) & reg.mask for size in range(9))
+                slots[reg.offset + byte] = (reader, writer, shift, masks)
         return slots
 
 
@@ -247,6 +250,14 @@ def _writer(reg: Reg, model: Any) -> Callable[[int, int], None]:
             value &= defined
             _after_write(0, 0, value, wm, field_calls, on_write)
         return write_unstored
+
+    if defined == rw and not field_calls and on_write is not None:
+        def write_rw(value: int, wm: int) -> None:   # the common case, kept short
+            value &= rw
+            old = getattr(model, attr)
+            setattr(model, attr, (old & ~(wm & rw)) | value)
+            on_write(old, value)
+        return write_rw
 
     def write(value: int, wm: int) -> None:
         value &= defined

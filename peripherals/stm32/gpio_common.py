@@ -89,8 +89,7 @@ class GpioPortBase(Peripheral):
             pin, *afs = list(entry)
             self._inverted |= {(int(pin), int(af)) for af in afs}
         self._watchers: list[Callable[[int, bool], None]] = []
-        self._level = [False] * self.NPINS
-        self._levels_word = 0                        # _level as bits, for IDR
+        self._levels = 0                             # pin levels, bit n = pin n
         self._analog = 0                             # analog_mask(), kept by _modes_changed
         self.reset()
 
@@ -114,7 +113,7 @@ class GpioPortBase(Peripheral):
 
     def pin_level(self, pin: int) -> bool:
         self._check_pin(pin)
-        return self._level[pin]
+        return bool(self._levels >> pin & 1)
 
     def is_output(self, pin: int) -> bool:
         """Is the port driving this pin (output or alternate-function mode)?"""
@@ -171,15 +170,13 @@ class GpioPortBase(Peripheral):
         """Re-resolve the pins in `mask`, lowest first, announcing each change. ODR/BSRR/BRR
         writes pass only the pins whose ODR bit changed: nothing else about the others did
         (mode, pull, external drive and AF level changes refresh every pin themselves)."""
-        levels = self._level
         while mask:
             bit = mask & -mask
             mask ^= bit
             pin = bit.bit_length() - 1
             level = self._resolve(pin)
-            if level != levels[pin]:
-                levels[pin] = level
-                self._levels_word ^= bit
+            if level != bool(self._levels & bit):
+                self._levels ^= bit
                 self.connections[pin].set(level)
                 for fn in self._watchers:
                     fn(pin, level)
@@ -193,7 +190,7 @@ class GpioPortBase(Peripheral):
         return mask
 
     def idr(self) -> int:
-        return self._levels_word & ~self._analog
+        return self._levels & ~self._analog
 
     # -- ODR / BSRR / LCKR shared semantics ----------------------------------------------------------
     def _odr_written(self, old: int, _value: int) -> None:

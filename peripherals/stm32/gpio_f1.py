@@ -45,8 +45,15 @@ class STM32F1GPIOPort(GpioPortBase):
     def __init__(self, ctx, **kw):
         super().__init__(ctx, inverted_af_pins=kwarg(kw, "invertedAFPins", None))
 
+    def _reset_config(self) -> None:
+        self._sync_cr()
+
+    def _sync_cr(self) -> None:
+        """CRH:CRL as one value, 4 bits per pin: pin_config is on the ODR/BSRR hot path."""
+        self._cr = self.crl | (self.crh << 32)
+
     def pin_config(self, pin: int):
-        nib = ((self.crh if pin >= 8 else self.crl) >> (4 * (pin & 7))) & 0xF
+        nib = (self._cr >> (4 * pin)) & 0xF
         mode, cnf = nib & 3, nib >> 2
         if mode == 0:
             if cnf == 0:
@@ -58,7 +65,7 @@ class STM32F1GPIOPort(GpioPortBase):
 
     def analog_mask(self) -> int:
         mask = 0
-        cr = self.crl | (self.crh << 32)
+        cr = self._cr
         for pin in range(self.NPINS):
             if not (cr >> (4 * pin)) & 0xF:          # MODE = 00 (input), CNF = 00 (analog)
                 mask |= 1 << pin
@@ -71,10 +78,12 @@ class STM32F1GPIOPort(GpioPortBase):
 
     def _crl_written(self, old: int, _value: int) -> None:
         self.crl = self.merge_locked(old, self.crl, 4, 0)
+        self._sync_cr()
         self._modes_changed()
 
     def _crh_written(self, old: int, _value: int) -> None:
         self.crh = self.merge_locked(old, self.crh, 4, 8)
+        self._sync_cr()
         self._modes_changed()
 
     def _brr_written(self, _old: int, value: int) -> None:

@@ -56,12 +56,16 @@ class STM32_GPIOPort(GpioPortBase):
         self.moder = self.mode_reset
         self.ospeedr = self.speed_reset
         self.pupdr = self.pupd_reset
+        self._sync_afr()
+
+    def _sync_afr(self) -> None:
+        """AFRH:AFRL as one value, 4 bits per pin: pin_config is on the ODR/BSRR hot path."""
+        self._afr = self.afrl | (self.afrh << 32)
 
     def pin_config(self, pin: int):
         kind = _KINDS[(self.moder >> (2 * pin)) & 3]
         pull = {1: "up", 2: "down"}.get((self.pupdr >> (2 * pin)) & 3)
-        afr = self.afrh if pin >= 8 else self.afrl
-        return kind, bool((self.otyper >> pin) & 1), pull, (afr >> (4 * (pin & 7))) & 0xF
+        return kind, bool((self.otyper >> pin) & 1), pull, (self._afr >> (4 * pin)) & 0xF
 
     def analog_mask(self) -> int:
         mask = 0
@@ -88,8 +92,10 @@ class STM32_GPIOPort(GpioPortBase):
 
     def _afrl_written(self, old: int, _value: int) -> None:
         self.afrl = self.merge_locked(old, self.afrl, 4, 0)
+        self._sync_afr()
         self._refresh()
 
     def _afrh_written(self, old: int, _value: int) -> None:
         self.afrh = self.merge_locked(old, self.afrh, 4, 8)
+        self._sync_afr()
         self._refresh()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from metersim.engine.clock import Clock
+from metersim.peripherals.regmap import SIZE_MASK, RegisterMap
 from metersim.units import PS_PER_S, format_time
 
 _log = logging.getLogger("metersim")
@@ -107,27 +108,45 @@ class GPIO:
 class Peripheral:
     """Base for memory-mapped models.
 
-    Subclasses set `size` (bytes of address space) and implement `read`/`write`. Outputs are
-    `GPIO` attributes (e.g. `self.IRQ = GPIO("IRQ")`); numbered outputs go in
-    `self.connections[i]` (Renode's INumberedGPIOOutput).
+    Subclasses set `size` (bytes of address space) and either declare `registers` (a
+    `RegisterMap`: `read`/`write` are then dispatched by offset, see metersim.peripherals.regmap)
+    or implement `read`/`write` themselves. Outputs are `GPIO` attributes (e.g.
+    `self.IRQ = GPIO("IRQ")`); numbered outputs go in `self.connections[i]` (Renode's
+    INumberedGPIOOutput).
     """
 
     size = 0x400
+    registers: RegisterMap | None = None
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.connections: dict[int, GPIO] = {}
+        self._slots = self.registers.bind(self) if self.registers is not None else {}
 
     @property
     def name(self) -> str:
         return self.ctx.name
 
     def read(self, offset: int, size: int) -> int:
-        self.log_unhandled(offset, size, None)
-        return 0
+        slot = self._slots.get(offset)
+        if slot is None:
+            self.log_unhandled(offset, size, None)
+            return 0
+        return (slot[0]() >> slot[2]) & SIZE_MASK[size]
 
     def write(self, offset: int, size: int, value: int) -> None:
-        self.log_unhandled(offset, size, value)
+        slot = self._slots.get(offset)
+        if slot is None:
+            self.log_unhandled(offset, size, value)
+            return
+        wm = slot[3][size]
+        slot[1]((value << slot[2]) & wm, wm)
+
+    def reset_registers(self) -> None:
+        """Set every stored register of `registers` to its reset value."""
+        for reg in self.registers or ():
+            if reg.storage is not None:
+                setattr(self, reg.storage, reg.reset)
 
     def reset(self) -> None:
         pass
@@ -148,10 +167,13 @@ class Peripheral:
         return {k: v for k, v in vars(self).items() if isinstance(v, GPIO)}
 
     def log_unhandled(self, offset: int, size: int, value: int | None) -> None:
-        """Unknown registers are logged once per offset, with the peripheral's name."""
-        kind = "read" if value is None else f"write 0x{value:x} to"
+        """Unknown registers are logged once per offset, with their address and the
+        peripheral's name (the log prefix)."""
+        kind = "read of" if value is None else f"write of 0x{value:x} to"
+        where = f"offset 0x{offset:x}" if self.ctx.address is None else \
+            f"0x{self.ctx.address + offset:08X} (offset 0x{offset:x})"
         self.ctx.log_once(("unhandled", offset, value is None), logging.WARNING,
-                          "%s unimplemented register at offset 0x%x (%d bytes)", kind, offset, size)
+                          "%s unknown register at %s, %d bytes", kind, where, size)
 
 
 class SPIDevice:

@@ -14,10 +14,19 @@ import logging
 
 from metersim.peripherals.base import Context, Peripheral
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Field, Reg, RegisterMap
 from metersim.peripherals.stm32 import series_of
 
 POLY = 0x04C11DB7
 DR, IDR, CR = 0x00, 0x04, 0x08
+
+REGISTERS = RegisterMap([
+    Reg("DR", DR, 32, 0xFFFFFFFF, "rw", on_read="_dr_value", on_write="_dr_written",
+        doc="reads the CRC so far; each write feeds one word"),
+    Reg("IDR", IDR, 32, fields=(Field("IDR", 0, 8, doc="scratch byte"),)),
+    Reg("CR", CR, 32, fields=(Field("RESET", 0, access="w", on_write="_reset_written",
+                                    doc="1 reloads DR with 0xFFFFFFFF"),)),
+], title="STM32F1/F4 CRC calculation unit (RM0008 §4, RM0430 §4)")
 
 
 def _table() -> list[int]:
@@ -43,6 +52,7 @@ def crc32_word(crc: int, word: int) -> int:
 @model("CRC.STM32_CRC", "metersim.STM32_CRC")
 class STM32_CRC(Peripheral):
     size = 0x400
+    registers = REGISTERS
 
     def __init__(self, ctx: Context, series=None, **kw):
         super().__init__(ctx)
@@ -53,33 +63,21 @@ class STM32_CRC(Peripheral):
         self.reset()
 
     def reset(self) -> None:
+        self.reset_registers()
         self.dr = 0xFFFFFFFF
-        self.idr = 0
-
-    def read(self, offset: int, size: int) -> int:
-        reg = offset & ~3
-        if reg == DR:
-            value = self.dr
-        elif reg == IDR:
-            value = self.idr
-        elif reg == CR:
-            value = 0
-        else:
-            return super().read(offset, size)
-        return (value >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
 
     def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        if reg == DR:
-            if size != 4:
-                self.ctx.log_once("subword", logging.WARNING,
-                                  "%d-byte write to CRC_DR: the F1/F4 unit takes whole words",
-                                  size)
-            self.dr = crc32_word(self.dr, value & 0xFFFFFFFF)
-        elif reg == IDR:
-            self.idr = value & 0xFF
-        elif reg == CR:
-            if value & 1:
-                self.dr = 0xFFFFFFFF
-        else:
-            super().write(offset, size, value)
+        if offset & ~3 == DR and size != 4:
+            self.ctx.log_once("subword", logging.WARNING,
+                              "%d-byte write to CRC_DR: the F1/F4 unit takes whole words", size)
+        super().write(offset, size, value)
+
+    def _dr_value(self) -> int:
+        return self.dr
+
+    def _dr_written(self, _old: int, value: int) -> None:
+        self.dr = crc32_word(self.dr, value)
+
+    def _reset_written(self, value: int) -> None:
+        if value:
+            self.dr = 0xFFFFFFFF

@@ -18,21 +18,42 @@ independent of the peripheral clock (the EXTI is always clocked here).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
-from metersim.peripherals.stm32.gpio_common import kwarg
+from metersim.peripherals.regmap import Reg, RegisterMap
+from metersim.peripherals.stm32.gpio_common import kwarg, per_pin
 
 IMR, EMR, RTSR, FTSR, SWIER, PR = range(0, 0x18, 4)
-_NAMES = {IMR: "imr", EMR: "emr", RTSR: "rtsr", FTSR: "ftsr", SWIER: "swier", PR: "pr"}
+
+
+@lru_cache(maxsize=None)
+def exti_registers(lines: int) -> RegisterMap:
+    """The EXTI's registers for `lines` lines (bits above them are reserved)."""
+    def bits(prefix: str, access: str = "rw") -> tuple:
+        return per_pin(prefix, 1, access, pins=range(lines))
+    return RegisterMap([
+        Reg("IMR", IMR, 32, fields=bits("MR"), doc="interrupt mask: 1 lets a line set PR"),
+        Reg("EMR", EMR, 32, fields=bits("MR"), doc="event mask: 1 pulses the Event output"),
+        Reg("RTSR", RTSR, 32, fields=bits("TR"), doc="rising-edge trigger"),
+        Reg("FTSR", FTSR, 32, fields=bits("TR"), doc="falling-edge trigger"),
+        Reg("SWIER", SWIER, 32, fields=bits("SWIER"), on_write="_swier_written",
+            doc="software interrupt: writing 0 -> 1 triggers the line"),
+        Reg("PR", PR, 32, fields=bits("PR", "rc_w1"), on_write="_pr_written",
+            doc="pending; writing 1 clears it and the SWIER bit"),
+    ], title=f"STM32 EXTI, {lines} lines (RM0008 §10.3, RM0430 §10.3)")
 
 
 @model("IRQControllers.STM32F4_EXTI", "IRQControllers.EXTI", "metersim.STM32_EXTI")
 class STM32_EXTI(Peripheral):
     size = 0x400
+    registers = exti_registers(24)       # numberOfOutputLines decides, per instance
 
     def __init__(self, ctx: Context, number_of_output_lines: int = 24, **kw):
-        super().__init__(ctx)
         self.lines = int(kwarg(kw, "numberOfOutputLines", number_of_output_lines))
+        self.registers = exti_registers(self.lines)
+        super().__init__(ctx)
         self.mask = (1 << self.lines) - 1
         self.connections = {i: GPIO(f"EXTI{i}") for i in range(self.lines)}
         self.Event = GPIO("Event")
@@ -41,7 +62,7 @@ class STM32_EXTI(Peripheral):
         self.reset()
 
     def reset(self) -> None:
-        self.imr = self.emr = self.rtsr = self.ftsr = self.swier = self.pr = 0
+        self.reset_registers()
         self._update()
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -74,32 +95,14 @@ class STM32_EXTI(Peripheral):
         return bool((self.pr >> line) & 1)
 
     # -- bus ------------------------------------------------------------------------------------
-    def read(self, offset: int, size: int) -> int:
-        reg = offset & ~3
-        if reg not in _NAMES:
-            return super().read(offset, size)
-        return (getattr(self, _NAMES[reg]) >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+    def _pr_written(self, _old: int, value: int) -> None:
+        self.swier &= ~value
+        self._update()
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        if reg not in _NAMES:
-            super().write(offset, size, value)
-            return
-        shift = 8 * (offset & 3)
-        wmask = (((1 << (8 * size)) - 1) << shift) & self.mask
-        value = (value << shift) & wmask
-        if reg == PR:                                  # rc_w1
-            self.pr &= ~value
-            self.swier &= ~value
-            self._update()
-        elif reg == SWIER:
-            rising = value & ~self.swier
-            self.swier = (self.swier & ~wmask) | value
-            if rising:
-                self._trigger(rising)
-        else:
-            name = _NAMES[reg]
-            setattr(self, name, (getattr(self, name) & ~wmask) | value)
+    def _swier_written(self, old: int, _value: int) -> None:
+        rising = self.swier & ~old
+        if rising:
+            self._trigger(rising)
 
 
 @model("Miscellaneous.CombinedInput", "metersim.CombinedInput")

@@ -10,9 +10,20 @@ from typing import Callable
 
 from metersim.errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
+from metersim.peripherals.regmap import Field, Reg
 from metersim.peripherals.stm32 import clock_tree, sysbus
 
 KEY1, KEY2 = 0x45670123, 0xCDEF89AB
+
+
+def key_registers(keyr: int, optkeyr: int) -> list[Reg]:
+    """KEYR and OPTKEYR: write-only key registers, the same on F1 and F4."""
+    return [Reg("KEYR", keyr, 32, fields=(Field("KEY", 0, 32, "w", doc="0x45670123 then "
+                                                "0xCDEF89AB unlocks FLASH_CR"),),
+                on_write="_keyr_written"),
+            Reg("OPTKEYR", optkeyr, 32, fields=(Field("OPTKEY", 0, 32, "w",
+                                                      doc="option-byte unlock keys"),),
+                on_write="_optkeyr_written")]
 
 
 class KeyLock:
@@ -49,6 +60,7 @@ class FlashBase(Peripheral):
     size = 0x400
     # (max HCLK in Hz for 0, 1, 2 ... wait states), per family.
     WAIT_STATE_LIMITS: tuple[int, ...] = ()
+    LOCK = 0                       # FLASH_CR.LOCK, per family
 
     def __init__(self, ctx: Context, flash_base: int, flash_size: int):
         super().__init__(ctx)
@@ -61,6 +73,23 @@ class FlashBase(Peripheral):
         self._ops = 0
         self._events: list = []
         clock_tree(ctx).subscribe("HCLK", lambda hz: self.check_latency())
+
+    # -- registers -----------------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        value = super().read(offset, size)
+        # BSY ends in a scheduled event: a wait loop on SR may skip ahead to it.
+        return self.poll_hint(value) if offset in self._slots else value
+
+    def _busy_value(self) -> int:
+        return int(self.busy)
+
+    def _keyr_written(self, _old: int, value: int) -> None:
+        if not self.keys.write(value):
+            self.ctx.log(logging.WARNING, "wrong FLASH_KEYR sequence: FLASH_CR locked until reset")
+        self.cr = (self.cr & ~self.LOCK) if not self.keys.locked else (self.cr | self.LOCK)
+
+    def _acr_written(self, _old: int, _value: int) -> None:
+        self.check_latency()
 
     # -- flash content ------------------------------------------------------------------------
     def to_offset(self, address: int) -> int | None:

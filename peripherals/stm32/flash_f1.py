@@ -36,7 +36,8 @@ import logging
 from metersim.errors import SetupError
 from metersim.peripherals.base import Context
 from metersim.peripherals.registry import model
-from metersim.peripherals.stm32.flash_common import KEY1, KEY2, FlashBase, KeyLock
+from metersim.peripherals.regmap import Field, Reg, RegisterMap
+from metersim.peripherals.stm32.flash_common import KEY1, KEY2, FlashBase, KeyLock, key_registers
 from metersim.units import PS_PER_MS, PS_PER_US
 
 ACR, KEYR, OPTKEYR, SR, CR, AR, OBR, WRPR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x1C, 0x20
@@ -45,10 +46,43 @@ PG, PER, MER, OPTPG, OPTER, STRT, LOCK, OPTWRE, ERRIE, EOPIE = (
     1 << 0, 1 << 1, 1 << 2, 1 << 4, 1 << 5, 1 << 6, 1 << 7, 1 << 9, 1 << 10, 1 << 12)
 OPTKEY1, OPTKEY2 = 0x45670123, 0xCDEF89AB
 
+REGISTERS = RegisterMap([
+    Reg("ACR", ACR, 32, on_write="_acr_written", fields=(
+        Field("LATENCY", 0, 3, doc="wait states (checked against HCLK)"),
+        Field("HLFCYA", 3, doc="half-cycle access (stored)"),
+        Field("PRFTBE", 4, reset=1, doc="prefetch buffer enable"),
+        Field("PRFTBS", 5, access="r", reset=1, on_read="_prftbs_value",
+              doc="prefetch buffer status: follows PRFTBE"))),
+    *key_registers(KEYR, OPTKEYR),
+    Reg("SR", SR, 32, on_write="_sr_written", fields=(
+        Field("BSY", 0, access="r", on_read="_busy_value", doc="an operation is in progress"),
+        Field("PGERR", 2, access="rc_w1", doc="programmed a half-word not erased"),
+        Field("WRPRTERR", 4, access="rc_w1", doc="write-protected"),
+        Field("EOP", 5, access="rc_w1", doc="end of operation"))),
+    Reg("CR", CR, 32, on_write="_cr_written", doc="ignored while locked", fields=(
+        Field("PG", 0, doc="programming"), Field("PER", 1, doc="page erase"),
+        Field("MER", 2, doc="mass erase"), Field("OPTPG", 4, doc="not modelled"),
+        Field("OPTER", 5, doc="not modelled"),
+        Field("STRT", 6, access="w", on_read="_strt_value", doc="start the erase"),
+        Field("LOCK", 7, access="rs", reset=1, doc="1 locks until the keys are written"),
+        Field("OPTWRE", 9, access="rc_w0", doc="option bytes writable"),
+        Field("ERRIE", 10, doc="error interrupt"), Field("EOPIE", 12, doc="EOP interrupt"))),
+    Reg("AR", AR, 32, fields=(Field("FAR", 0, 32, doc="address of the page to erase"),)),
+    Reg("OBR", OBR, 32, doc="from the `obr` argument", fields=(
+        Field("OPTERR", 0, access="r"), Field("RDPRT", 1, access="r"),
+        Field("USER", 2, 8, access="r", reset=0xFF), Field("DATA0", 10, 8, access="r", reset=0xFF),
+        Field("DATA1", 18, 8, access="r", reset=0xFF))),
+    Reg("WRPR", WRPR, 32, doc="from the `wrpr` argument",
+        fields=(Field("WRP", 0, 32, access="r", reset=0xFFFFFFFF,
+                      doc="bit n = 0 protects 4 KiB from n x 4 KiB"),)),
+], title="STM32F1 flash interface (RM0008 §3.3, PM0075)")
+
 
 @model("metersim.STM32F1_Flash", "metersim.STM32F1_FlashController")
 class STM32F1_Flash(FlashBase):
     WAIT_STATE_LIMITS = (24_000_000, 48_000_000, 72_000_000)
+    LOCK = LOCK
+    registers = REGISTERS
 
     def __init__(self, ctx: Context, flash=None, flash_base: int = 0x08000000,
                  flash_size: int = 0x20000, page_size: int = 1024,
@@ -64,69 +98,45 @@ class STM32F1_Flash(FlashBase):
         self.program_ps = round(program_us * PS_PER_US)
         self.page_erase_ps = round(page_erase_ms * PS_PER_MS)
         self.mass_erase_ps = round(mass_erase_ms * PS_PER_MS)
-        self.wrpr = int(wrpr) & 0xFFFFFFFF
-        self.obr = int(obr) & 0xFFFFFFFF
+        self.wrpr_default = int(wrpr) & 0xFFFFFFFF
+        self.obr_default = int(obr) & 0xFFFFFFFF
         self.keys = KeyLock(KEY1, KEY2)
         self.optkeys = KeyLock(OPTKEY1, OPTKEY2)
         self.reset()
 
     def reset(self) -> None:
         self.cancel_all()
-        self.acr = 0x30
-        self.sr = 0
-        self.cr = LOCK
-        self.ar = 0
+        self.reset_registers()
+        self.wrpr = self.wrpr_default
+        self.obr = self.obr_default
         self.keys.reset()
         self.optkeys.reset()
         self.IRQ.unset()
 
     # -- registers ---------------------------------------------------------------------------------
-    def read(self, offset: int, size: int) -> int:
-        values = {ACR: (self.acr & ~0x20) | ((self.acr >> 4) & 1) << 5,
-                  KEYR: 0, OPTKEYR: 0, SR: self.sr | (BSY if self.busy else 0),
-                  CR: self.cr | (STRT if self.busy and self.cr & (PER | MER) else 0),
-                  AR: self.ar, OBR: self.obr, WRPR: self.wrpr}
-        reg = offset & ~3
-        if reg not in values:
-            return super().read(offset, size)
-        # BSY ends in a scheduled event: a wait loop on SR may skip ahead to it.
-        return self.poll_hint((values[reg] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1))
+    def _prftbs_value(self) -> int:
+        return (self.acr >> 4) & 1
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        value = (value << (8 * (offset & 3))) & 0xFFFFFFFF
-        if reg == ACR:
-            self.acr = value & 0x1F
-            self.check_latency()
-        elif reg == KEYR:
-            if not self.keys.write(value):
-                self.ctx.log(logging.WARNING, "wrong FLASH_KEYR sequence: flash controller "
-                             "locked until reset")
-            self.cr = (self.cr & ~LOCK) if not self.keys.locked else (self.cr | LOCK)
-        elif reg == OPTKEYR:
-            if self.keys.locked:
-                return
-            self.optkeys.write(value)
-            if not self.optkeys.locked:
-                self.cr |= OPTWRE
-        elif reg == SR:
-            self.sr &= ~(value & (PGERR | WRPRTERR | EOP))
-            self.update_irq()
-        elif reg == CR:
-            self._write_cr(value)
-        elif reg == AR:
-            self.ar = value
-        else:
-            super().write(offset, size, value)
+    def _strt_value(self) -> int:
+        return int(self.busy and bool(self.cr & (PER | MER)))
 
-    def _write_cr(self, value: int) -> None:
+    def _optkeyr_written(self, _old: int, value: int) -> None:
         if self.keys.locked:
+            return
+        self.optkeys.write(value)
+        if not self.optkeys.locked:
+            self.cr |= OPTWRE
+
+    def _sr_written(self, _old: int, _value: int) -> None:
+        self.update_irq()
+
+    def _cr_written(self, old: int, value: int) -> None:
+        if self.keys.locked:
+            self.cr = old
             return
         if value & LOCK:
             self.keys.lock()
             self.optkeys.lock()
-        optwre = self.cr & OPTWRE & value                 # rc_w0: cleared by writing 0
-        self.cr = (value & (PG | PER | MER | OPTPG | OPTER | ERRIE | EOPIE | LOCK)) | optwre
         if value & (OPTPG | OPTER):
             self.ctx.log_once("optbytes", logging.WARNING,
                               "option-byte program/erase is not modelled")

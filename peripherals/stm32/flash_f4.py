@@ -36,7 +36,8 @@ import logging
 
 from metersim.peripherals.base import Context
 from metersim.peripherals.registry import model
-from metersim.peripherals.stm32.flash_common import KEY1, KEY2, FlashBase, KeyLock
+from metersim.peripherals.regmap import Field, Reg, RegisterMap
+from metersim.peripherals.stm32.flash_common import KEY1, KEY2, FlashBase, KeyLock, key_registers
 from metersim.units import PS_PER_MS, PS_PER_US
 
 ACR, KEYR, OPTKEYR, SR, CR, OPTCR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14
@@ -51,6 +52,38 @@ PROGRAM_BLOCKERS = PGAERR | PGPERR | PGSERR
 # Erase times in ms by sector size (KiB) and PSIZE (x8, x16, x32, x64).
 ERASE_MS = {16: (400, 300, 250, 250), 64: (1200, 700, 550, 550), 128: (2000, 1100, 1000, 1000)}
 MASS_ERASE_MS = (16000, 11000, 8000, 8000)
+
+REGISTERS = RegisterMap([
+    Reg("ACR", ACR, 32, on_write="_acr_written", fields=(
+        Field("LATENCY", 0, 4, doc="wait states (checked against HCLK)"),
+        Field("PRFTEN", 8, doc="stored"), Field("ICEN", 9, doc="stored"),
+        Field("DCEN", 10, doc="stored"), Field("ICRST", 11, access="w", doc="no effect"),
+        Field("DCRST", 12, access="w", doc="no effect"))),
+    *key_registers(KEYR, OPTKEYR),
+    Reg("SR", SR, 32, on_write="_sr_written", fields=(
+        Field("EOP", 0, access="rc_w1", doc="end of operation (only with EOPIE)"),
+        Field("OPERR", 1, access="rc_w1", doc="an error with ERRIE"),
+        Field("WRPERR", 4, access="rc_w1", doc="write-protected sector"),
+        Field("PGAERR", 5, access="rc_w1", doc="misaligned program"),
+        Field("PGPERR", 6, access="rc_w1", doc="program size is not PSIZE"),
+        Field("PGSERR", 7, access="rc_w1", doc="program/erase sequence error"),
+        Field("RDERR", 8, access="rc_w1", doc="not raised (no PCROP)"),
+        Field("BSY", 16, access="r", on_read="_busy_value", doc="an operation is in progress"))),
+    Reg("CR", CR, 32, on_write="_cr_written", doc="ignored while locked", fields=(
+        Field("PG", 0, doc="programming"), Field("SER", 1, doc="sector erase"),
+        Field("MER", 2, doc="mass erase"), Field("SNB", 3, 4, doc="sector to erase"),
+        Field("PSIZE", 8, 2, doc="program size x8/x16/x32/x64"),
+        Field("STRT", 16, access="w", on_read="_strt_value", doc="start the erase"),
+        Field("EOPIE", 24, doc="EOP flag and interrupt"), Field("ERRIE", 25, doc="error interrupt"),
+        Field("LOCK", 31, access="rs", reset=1, doc="1 locks until the keys are written"))),
+    Reg("OPTCR", OPTCR, 32, on_write="_optcr_written",
+        doc="option bytes (the `optcr` argument); ignored while OPTLOCK", fields=(
+            Field("OPTLOCK", 0, access="rs", reset=1, doc="1 locks until OPTKEYR"),
+            Field("OPTSTRT", 1, access="w", doc="apply OPTCR as the option bytes"),
+            Field("BOR_LEV", 2, 2, reset=3), Field("USER", 5, 3, reset=7, doc="stored"),
+            Field("RDP", 8, 8, reset=0xAA, doc="stored"),
+            Field("nWRP", 16, 12, reset=0xFFF, doc="bit n = 0 protects sector n"))),
+], title="STM32F4 flash interface (RM0430 §3)")
 
 
 def sector_layout(size: int) -> list[tuple[int, int]]:
@@ -70,6 +103,8 @@ def sector_layout(size: int) -> list[tuple[int, int]]:
 @model("MTD.STM32F4_FlashController", "metersim.STM32F4_Flash")
 class STM32F4_Flash(FlashBase):
     WAIT_STATE_LIMITS = (25_000_000, 50_000_000, 75_000_000, 100_000_000)
+    LOCK = LOCK
+    registers = REGISTERS
 
     def __init__(self, ctx: Context, flash=None, flash_base: int = 0x08000000,
                  flash_size: int = 0x100000, program_us: float = 16,
@@ -86,65 +121,38 @@ class STM32F4_Flash(FlashBase):
 
     def reset(self) -> None:
         self.cancel_all()
-        self.acr = 0
-        self.sr = 0
-        self.cr = LOCK
+        self.reset_registers()
         self.optcr = self.option_bytes | OPTLOCK
         self.keys.reset()
         self.optkeys.reset()
         self.IRQ.unset()
 
     # -- registers -----------------------------------------------------------------------------------
-    def read(self, offset: int, size: int) -> int:
-        values = {ACR: self.acr, KEYR: 0, OPTKEYR: 0, SR: self.sr | (BSY if self.busy else 0),
-                  CR: self.cr | (STRT if self.busy and self.cr & (SER | MER) else 0),
-                  OPTCR: self.optcr}
-        reg = offset & ~3
-        if reg not in values:
-            return super().read(offset, size)
-        # BSY ends in a scheduled event: a wait loop on SR may skip ahead to it.
-        return self.poll_hint((values[reg] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1))
+    def _strt_value(self) -> int:
+        return int(self.busy and bool(self.cr & (SER | MER)))
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        shift = 8 * (offset & 3)
-        mask = ((1 << (8 * size)) - 1) << shift
-        value = (value << shift) & mask
-        if reg == ACR:
-            self.acr = (self.acr & ~mask) | (value & 0x70F)   # ICRST/DCRST are actions
-            self.check_latency()
-        elif reg == KEYR:
-            if not self.keys.write(value):
-                self.ctx.log(logging.WARNING, "wrong FLASH_KEYR sequence: FLASH_CR locked "
-                             "until reset")
-            self.cr = (self.cr & ~LOCK) if not self.keys.locked else (self.cr | LOCK)
-        elif reg == OPTKEYR:
-            self.optkeys.write(value)
-            if not self.optkeys.locked:
-                self.optcr &= ~OPTLOCK
-        elif reg == SR:
-            self.sr &= ~(value & (EOP | ERRORS))
-            self.update_irq()
-        elif reg == CR:
-            self._write_cr((self.cr & ~mask) | value)
-        elif reg == OPTCR:
-            self._write_optcr((self.optcr & ~mask) | value)
-        else:
-            super().write(offset, size, value)
+    def _optkeyr_written(self, _old: int, value: int) -> None:
+        self.optkeys.write(value)
+        if not self.optkeys.locked:
+            self.optcr &= ~OPTLOCK
 
-    def _write_cr(self, value: int) -> None:
+    def _sr_written(self, _old: int, _value: int) -> None:
+        self.update_irq()
+
+    def _cr_written(self, old: int, value: int) -> None:
         if self.keys.locked:
+            self.cr = old
             return
         if value & LOCK:
             self.keys.lock()
-        self.cr = value & (PG | SER | MER | 0x78 | 0x300 | EOPIE | ERRIE | LOCK)
+        cr = self.cr
         if value & STRT:
-            if value & PG or not value & (SER | MER):
+            if cr & PG or not cr & (SER | MER):
                 self._error(PGSERR)
-            elif value & MER:
+            elif cr & MER:
                 self.start(MASS_ERASE_MS[self.psize()] * PS_PER_MS, self._do_mass_erase)
             else:
-                snb = (value >> 3) & 0xF
+                snb = (cr >> 3) & 0xF
                 if snb >= len(self.sectors):
                     self._error(PGSERR)
                     return
@@ -153,12 +161,12 @@ class STM32F4_Flash(FlashBase):
                            lambda: self._do_erase_sector(snb))
         self.update_irq()
 
-    def _write_optcr(self, value: int) -> None:
-        if self.optcr & OPTLOCK:
+    def _optcr_written(self, old: int, value: int) -> None:
+        if old & OPTLOCK:
+            self.optcr = old
             return
         if value & OPTLOCK:
             self.optkeys.lock()
-        self.optcr = value & ~OPTSTRT
         if value & OPTSTRT:
             self.start(self.program_ps, self._apply_options)
 

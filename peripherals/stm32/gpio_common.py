@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from metersim.errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
+from metersim.peripherals.regmap import Field, Reg
 
 IN, OUT, AF, ANALOG = "in", "out", "af", "analog"
 LCKK = 1 << 16
@@ -35,6 +36,33 @@ def kwarg(kw: dict, name: str, default: Any) -> Any:
         if k.replace("_", "").lower() == want:
             return v
     return default
+
+
+def per_pin(prefix: str, bits: int, access: str = "rw", reset: int = 0, pins=range(16),
+            lsb: int = 0, stride: int = 0, doc: str = "") -> tuple[Field, ...]:
+    """One field per pin: `prefix0`, `prefix1` ... each `bits` wide, from bit `lsb` up every
+    `stride` bits (default: `bits`), taking its reset value from the register-wide `reset`."""
+    fields = []
+    for i, pin in enumerate(pins):
+        shift = lsb + (stride or bits) * i
+        fields.append(Field(f"{prefix}{pin}", shift, bits, access,
+                            (reset >> shift) & ((1 << bits) - 1), doc))
+    return tuple(fields)
+
+
+def data_registers(idr: int, odr: int, bsrr: int, lckr: int) -> list[Reg]:
+    """IDR, ODR, BSRR and LCKR: the same on F1 and F4, at family offsets."""
+    return [
+        Reg("IDR", idr, 32, fields=per_pin("IDR", 1, "r"), on_read="idr",
+            doc="pin levels (0 for analog pins)"),
+        Reg("ODR", odr, 32, fields=per_pin("ODR", 1), on_write="_odr_written",
+            doc="output levels (F1 input pins: 1 pull-up, 0 pull-down)"),
+        Reg("BSRR", bsrr, 32, fields=per_pin("BS", 1, "w") + per_pin("BR", 1, "w", lsb=16),
+            on_write="_bsrr_written", doc="set (BSn) and reset (BRn) ODR bits; set wins"),
+        Reg("LCKR", lckr, 32, fields=per_pin("LCK", 1) + (Field("LCKK", 16, doc="lock key"),),
+            on_write="_lckr_written",
+            doc="LCKK written 1, 0, 1 with the same LCK bits freezes those pins' configuration"),
+    ]
 
 
 class _AfInput:
@@ -61,17 +89,13 @@ class GpioPortBase(Peripheral):
             pin, *afs = list(entry)
             self._inverted |= {(int(pin), int(af)) for af in afs}
         self._watchers: list[Callable[[int, bool], None]] = []
-        self._level = [False] * self.NPINS
-        self.odr = 0
-        self.lckr = 0
-        self._lock_step = 0
-        self.locked_mask = 0
-        self._init_config()
-        self._refresh()
+        self._levels = 0                             # pin levels, bit n = pin n
+        self._analog = 0                             # analog_mask(), kept by _modes_changed
+        self.reset()
 
     # -- family hooks ---------------------------------------------------------------------------
-    def _init_config(self) -> None:
-        raise NotImplementedError
+    def _reset_config(self) -> None:
+        """Per-port reset values the table cannot know (F4 ports A and B)."""
 
     def pin_config(self, pin: int) -> tuple[str, bool, str | None, int]:
         """(kind, open_drain, pull "up"/"down"/None, af number) of a pin."""
@@ -89,7 +113,7 @@ class GpioPortBase(Peripheral):
 
     def pin_level(self, pin: int) -> bool:
         self._check_pin(pin)
-        return self._level[pin]
+        return bool(self._levels >> pin & 1)
 
     def is_output(self, pin: int) -> bool:
         """Is the port driving this pin (output or alternate-function mode)?"""
@@ -137,18 +161,22 @@ class GpioPortBase(Peripheral):
     def _refresh(self) -> None:
         self._refresh_pins((1 << self.NPINS) - 1)
 
+    def _modes_changed(self) -> None:
+        """After a reset or a write to the pin modes: the analog pins IDR hides, every pin."""
+        self._analog = self.analog_mask()
+        self._refresh()
+
     def _refresh_pins(self, mask: int) -> None:
         """Re-resolve the pins in `mask`, lowest first, announcing each change. ODR/BSRR/BRR
         writes pass only the pins whose ODR bit changed: nothing else about the others did
         (mode, pull, external drive and AF level changes refresh every pin themselves)."""
-        levels = self._level
         while mask:
             bit = mask & -mask
             mask ^= bit
             pin = bit.bit_length() - 1
             level = self._resolve(pin)
-            if level != levels[pin]:
-                levels[pin] = level
+            if level != bool(self._levels & bit):
+                self._levels ^= bit
                 self.connections[pin].set(level)
                 for fn in self._watchers:
                     fn(pin, level)
@@ -162,24 +190,20 @@ class GpioPortBase(Peripheral):
         return mask
 
     def idr(self) -> int:
-        value = 0
-        for pin, level in enumerate(self._level):
-            if level:
-                value |= 1 << pin
-        return value & ~self.analog_mask()
+        return self._levels & ~self._analog
 
     # -- ODR / BSRR / LCKR shared semantics ----------------------------------------------------------
-    def write_odr(self, value: int) -> None:
-        old, self.odr = self.odr, value & 0xFFFF
+    def _odr_written(self, old: int, _value: int) -> None:
         self._refresh_pins(old ^ self.odr)
 
-    def write_bsrr(self, value: int) -> None:
+    def _bsrr_written(self, _old: int, value: int) -> None:
         set_bits, reset_bits = value & 0xFFFF, (value >> 16) & 0xFFFF
         # BS wins when both are set (RM0008 §9.2.5, RM0430 §8.4.7).
         old, self.odr = self.odr, (self.odr & ~reset_bits | set_bits) & 0xFFFF
         self._refresh_pins(old ^ self.odr)
 
-    def write_lckr(self, value: int) -> None:
+    def _lckr_written(self, old: int, _value: int) -> None:
+        value, self.lckr = self.lckr, old            # it changes only as the sequence says
         if self.locked_mask or self.lckr & LCKK:
             return                                   # frozen until reset
         keys = value & 0xFFFF
@@ -205,17 +229,9 @@ class GpioPortBase(Peripheral):
         return new
 
     def reset(self) -> None:
-        self.odr = 0
-        self.lckr = 0
+        self.reset_registers()
+        self._reset_config()
         self._lock_step = 0
         self.locked_mask = 0
         self._af.clear()
-        self._init_config()
-        self._refresh()
-
-
-def split_write(old: int, offset: int, size: int, value: int) -> tuple[int, int]:
-    """Merge a byte/half-word write into a 32-bit register: (merged, mask of written bits)."""
-    shift = 8 * (offset & 3)
-    mask = ((1 << (8 * size)) - 1) << shift
-    return (old & ~mask) | ((value << shift) & mask), mask
+        self._modes_changed()

@@ -13,23 +13,47 @@ LCK[15:0] freezes those pins' CRL/CRH fields until reset.
 from __future__ import annotations
 
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32.gpio_common import (AF, ANALOG, IN, OUT, GpioPortBase, kwarg,
-                                                    split_write)
+                                                    data_registers, per_pin)
 
 CRL, CRH, IDR, ODR, BSRR, BRR, LCKR = range(0, 0x1C, 4)
 CR_RESET = 0x44444444
 
 
+def _config(pins: range) -> tuple:
+    return (per_pin("MODE", 2, pins=pins, stride=4, doc="00 input, 01/10/11 output 10/2/50 MHz")
+            + per_pin("CNF", 2, reset=CR_RESET, pins=pins, lsb=2, stride=4,
+                      doc="in: analog/floating/pull; out: push-pull/open-drain/AF pp/AF od"))
+
+
+REGISTERS = RegisterMap([
+    Reg("CRL", CRL, 32, fields=_config(range(8)), on_write="_crl_written",
+        doc="configuration of pins 0-7"),
+    Reg("CRH", CRH, 32, fields=_config(range(8, 16)), on_write="_crh_written",
+        doc="configuration of pins 8-15"),
+    *data_registers(IDR, ODR, BSRR, LCKR),
+    Reg("BRR", BRR, 32, fields=per_pin("BR", 1, "w"), on_write="_brr_written",
+        doc="reset ODR bits"),
+], title="STM32F1 GPIO port (RM0008 §9.2)")
+
+
 @model("GPIOPort.STM32F1GPIOPort", "metersim.STM32F1_GPIOPort")
 class STM32F1GPIOPort(GpioPortBase):
+    registers = REGISTERS
+
     def __init__(self, ctx, **kw):
         super().__init__(ctx, inverted_af_pins=kwarg(kw, "invertedAFPins", None))
 
-    def _init_config(self) -> None:
-        self.cr = CR_RESET | (CR_RESET << 32)       # CRH:CRL, 4 bits per pin
+    def _reset_config(self) -> None:
+        self._sync_cr()
+
+    def _sync_cr(self) -> None:
+        """CRH:CRL as one value, 4 bits per pin: pin_config is on the ODR/BSRR hot path."""
+        self._cr = self.crl | (self.crh << 32)
 
     def pin_config(self, pin: int):
-        nib = (self.cr >> (4 * pin)) & 0xF
+        nib = (self._cr >> (4 * pin)) & 0xF
         mode, cnf = nib & 3, nib >> 2
         if mode == 0:
             if cnf == 0:
@@ -41,7 +65,7 @@ class STM32F1GPIOPort(GpioPortBase):
 
     def analog_mask(self) -> int:
         mask = 0
-        cr = self.cr
+        cr = self._cr
         for pin in range(self.NPINS):
             if not (cr >> (4 * pin)) & 0xF:          # MODE = 00 (input), CNF = 00 (analog)
                 mask |= 1 << pin
@@ -52,39 +76,15 @@ class STM32F1GPIOPort(GpioPortBase):
         if self.pin_config(pin)[0] == AF:
             self._refresh()
 
-    def read(self, offset: int, size: int) -> int:
-        reg = offset & ~3
-        if reg == IDR:
-            value = self.idr()
-        elif reg in (CRL, CRH):
-            value = (self.cr >> (32 if reg == CRH else 0)) & 0xFFFFFFFF
-        elif reg == ODR:
-            value = self.odr
-        elif reg == LCKR:
-            value = self.lckr
-        elif reg in (BSRR, BRR):
-            value = 0
-        else:
-            return super().read(offset, size)
-        return (value >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+    def _crl_written(self, old: int, _value: int) -> None:
+        self.crl = self.merge_locked(old, self.crl, 4, 0)
+        self._sync_cr()
+        self._modes_changed()
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        if reg in (CRL, CRH):
-            first = 8 if reg == CRH else 0
-            old = (self.cr >> (4 * first)) & 0xFFFFFFFF
-            new = self.merge_locked(old, split_write(old, offset, size, value)[0], 4, first)
-            self.cr = (self.cr & ~(0xFFFFFFFF << (4 * first))) | (new << (4 * first))
-            self._refresh()
-        elif reg == ODR:
-            self.write_odr(split_write(self.odr, offset, size, value)[0])
-        elif reg == BSRR:
-            self.write_bsrr(split_write(0, offset, size, value)[0])
-        elif reg == BRR:
-            self.write_bsrr((split_write(0, offset, size, value)[0] & 0xFFFF) << 16)
-        elif reg == LCKR:
-            self.write_lckr(split_write(self.lckr, offset, size, value)[0])
-        elif reg == IDR:
-            pass
-        else:
-            super().write(offset, size, value)
+    def _crh_written(self, old: int, _value: int) -> None:
+        self.crh = self.merge_locked(old, self.crh, 4, 8)
+        self._sync_cr()
+        self._modes_changed()
+
+    def _brr_written(self, _old: int, value: int) -> None:
+        self._bsrr_written(0, (value & 0xFFFF) << 16)

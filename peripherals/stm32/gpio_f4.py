@@ -15,15 +15,35 @@ wrong sequence aborts. Output speed is stored only (edge rates are not modelled)
 from __future__ import annotations
 
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32.gpio_common import (AF, ANALOG, IN, OUT, GpioPortBase, kwarg,
-                                                    split_write)
+                                                    data_registers, per_pin)
 
 MODER, OTYPER, OSPEEDR, PUPDR, IDR, ODR, BSRR, LCKR, AFRL, AFRH = range(0, 0x28, 4)
 _KINDS = (IN, OUT, AF, ANALOG)
+_PER_PORT = "reset 0 but on ports A and B (from the .repl)"
+
+REGISTERS = RegisterMap([
+    Reg("MODER", MODER, 32, fields=per_pin("MODER", 2, doc="00 input, 01 output, 10 AF, 11 analog"),
+        on_write="_moder_written", doc=f"pin modes; {_PER_PORT}"),
+    Reg("OTYPER", OTYPER, 32, fields=per_pin("OT", 1, doc="0 push-pull, 1 open-drain"),
+        on_write="_otyper_written", doc="output types"),
+    Reg("OSPEEDR", OSPEEDR, 32, fields=per_pin("OSPEEDR", 2, doc="stored only"),
+        on_write="_ospeedr_written", doc=f"output speeds; {_PER_PORT}"),
+    Reg("PUPDR", PUPDR, 32, fields=per_pin("PUPDR", 2, doc="00 none, 01 pull-up, 10 pull-down"),
+        on_write="_pupdr_written", doc=f"pulls; {_PER_PORT}"),
+    *data_registers(IDR, ODR, BSRR, LCKR),
+    Reg("AFRL", AFRL, 32, fields=per_pin("AFRL", 4, pins=range(8)), on_write="_afrl_written",
+        doc="alternate function of pins 0-7"),
+    Reg("AFRH", AFRH, 32, fields=per_pin("AFRH", 4, pins=range(8, 16)),
+        on_write="_afrh_written", doc="alternate function of pins 8-15"),
+], title="STM32F4 GPIO port (RM0430 §8.4)")
 
 
 @model("GPIOPort.STM32_GPIOPort", "metersim.STM32F4_GPIOPort")
 class STM32_GPIOPort(GpioPortBase):
+    registers = REGISTERS
+
     def __init__(self, ctx, mode_reset_value: int = 0, output_speed_reset_value: int = 0,
                  pull_up_pull_down_reset_value: int = 0, **kw):
         self.mode_reset = int(mode_reset_value)
@@ -32,17 +52,20 @@ class STM32_GPIOPort(GpioPortBase):
         self.number_of_afs = int(kwarg(kw, "numberOfAFs", 16))
         super().__init__(ctx, inverted_af_pins=kwarg(kw, "invertedAFPins", None))
 
-    def _init_config(self) -> None:
+    def _reset_config(self) -> None:
         self.moder = self.mode_reset
-        self.otyper = 0
         self.ospeedr = self.speed_reset
         self.pupdr = self.pupd_reset
-        self.afr = 0          # AFRH:AFRL as one 64-bit value, 4 bits per pin
+        self._sync_afr()
+
+    def _sync_afr(self) -> None:
+        """AFRH:AFRL as one value, 4 bits per pin: pin_config is on the ODR/BSRR hot path."""
+        self._afr = self.afrl | (self.afrh << 32)
 
     def pin_config(self, pin: int):
         kind = _KINDS[(self.moder >> (2 * pin)) & 3]
         pull = {1: "up", 2: "down"}.get((self.pupdr >> (2 * pin)) & 3)
-        return kind, bool((self.otyper >> pin) & 1), pull, (self.afr >> (4 * pin)) & 0xF
+        return kind, bool((self.otyper >> pin) & 1), pull, (self._afr >> (4 * pin)) & 0xF
 
     def analog_mask(self) -> int:
         mask = 0
@@ -52,49 +75,27 @@ class STM32_GPIOPort(GpioPortBase):
                 mask |= 1 << pin
         return mask
 
-    def read(self, offset: int, size: int) -> int:
-        reg = offset & ~3
-        values = {MODER: self.moder, OTYPER: self.otyper, OSPEEDR: self.ospeedr,
-                  PUPDR: self.pupdr, ODR: self.odr, BSRR: 0, LCKR: self.lckr,
-                  AFRL: self.afr & 0xFFFFFFFF, AFRH: self.afr >> 32}
-        if reg == IDR:
-            value = self.idr()
-        elif reg in values:
-            value = values[reg]
-        else:
-            return super().read(offset, size)
-        return (value >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+    def _moder_written(self, old: int, _value: int) -> None:
+        self.moder = self.merge_locked(old, self.moder, 2)
+        self._modes_changed()
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        if reg == BSRR:
-            self.write_bsrr(split_write(0, offset, size, value)[0])
-        elif reg == ODR:
-            self.write_odr(split_write(self.odr, offset, size, value)[0])
-        elif reg == LCKR:
-            self.write_lckr(split_write(self.lckr, offset, size, value)[0])
-        elif reg == MODER:
-            self.moder = self.merge_locked(self.moder, split_write(self.moder, offset, size,
-                                                                   value)[0], 2)
-            self._refresh()
-        elif reg == OTYPER:
-            self.otyper = self.merge_locked(self.otyper, split_write(
-                self.otyper, offset, size, value)[0] & 0xFFFF, 1)
-            self._refresh()
-        elif reg == OSPEEDR:
-            self.ospeedr = self.merge_locked(self.ospeedr, split_write(
-                self.ospeedr, offset, size, value)[0], 2)
-        elif reg == PUPDR:
-            self.pupdr = self.merge_locked(self.pupdr, split_write(self.pupdr, offset, size,
-                                                                   value)[0], 2)
-            self._refresh()
-        elif reg in (AFRL, AFRH):
-            first = 0 if reg == AFRL else 8
-            old = (self.afr >> (4 * first)) & 0xFFFFFFFF
-            new = self.merge_locked(old, split_write(old, offset, size, value)[0], 4, first)
-            self.afr = (self.afr & ~(0xFFFFFFFF << (4 * first))) | (new << (4 * first))
-            self._refresh()
-        elif reg == IDR:
-            pass                                     # read-only
-        else:
-            super().write(offset, size, value)
+    def _otyper_written(self, old: int, _value: int) -> None:
+        self.otyper = self.merge_locked(old, self.otyper, 1)
+        self._refresh()
+
+    def _ospeedr_written(self, old: int, _value: int) -> None:
+        self.ospeedr = self.merge_locked(old, self.ospeedr, 2)
+
+    def _pupdr_written(self, old: int, _value: int) -> None:
+        self.pupdr = self.merge_locked(old, self.pupdr, 2)
+        self._refresh()
+
+    def _afrl_written(self, old: int, _value: int) -> None:
+        self.afrl = self.merge_locked(old, self.afrl, 4, 0)
+        self._sync_afr()
+        self._refresh()
+
+    def _afrh_written(self, old: int, _value: int) -> None:
+        self.afrh = self.merge_locked(old, self.afrh, 4, 8)
+        self._sync_afr()
+        self._refresh()

@@ -25,6 +25,7 @@ import logging
 from metersim.errors import SetupError
 from metersim.peripherals.base import Context, Peripheral
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Field, Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree, request_reset
 from metersim.peripherals.stm32.gpio_common import kwarg
 from metersim.units import PS_PER_S
@@ -32,10 +33,22 @@ from metersim.units import PS_PER_S
 KR, PR, RLR, SR = 0x00, 0x04, 0x08, 0x0C
 PVU, RVU = 1 << 0, 1 << 1
 
+REGISTERS = RegisterMap([
+    Reg("KR", KR, 32, fields=(Field("KEY", 0, 16, "w", doc="0xCCCC start, 0xAAAA reload, "
+                                    "0x5555 unprotect PR/RLR"),), on_write="_kr_written"),
+    Reg("PR", PR, 32, fields=(Field("PR", 0, 3, doc="LSI divided by 4 << PR (6, 7: 256)"),),
+        on_write="_pr_written"),
+    Reg("RLR", RLR, 32, fields=(Field("RL", 0, 12, reset=0xFFF, doc="reload value"),),
+        on_write="_rlr_written"),
+    Reg("SR", SR, 32, fields=(Field("PVU", 0, access="r", doc="PR update in progress"),
+                              Field("RVU", 1, access="r", doc="RLR update in progress"))),
+], title="STM32 independent watchdog (RM0008 §19, RM0430 §17)")
+
 
 @model("Timers.STM32_IndependentWatchdog", "metersim.STM32_IWDG")
 class STM32_IWDG(Peripheral):
     size = 0x400
+    registers = REGISTERS
 
     def __init__(self, ctx: Context, frequency: int = 32000, window_option: bool = False,
                  default_prescaler: int = 4, hardware_mode: bool = False, **kw):
@@ -58,9 +71,7 @@ class STM32_IWDG(Peripheral):
             ev.cancel()
         self._updates.clear()
         self._expiry = None
-        self.pr = 0
-        self.rlr = 0xFFF
-        self.sr = 0
+        self.reset_registers()
         self.access = False
         self.running = False
         self.deadline_ps: int | None = None
@@ -109,34 +120,27 @@ class STM32_IWDG(Peripheral):
         self.sr &= ~flag
 
     # -- bus ---------------------------------------------------------------------------------------
-    def read(self, offset: int, size: int) -> int:
-        values = {KR: 0, PR: self.pr, RLR: self.rlr, SR: self.sr}
-        if offset & ~3 not in values:
-            return super().read(offset, size)
-        return (values[offset & ~3] >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+    def _kr_written(self, _old: int, key: int) -> None:
+        self.access = key == 0x5555
+        if key == 0xCCCC and not self.running:
+            self._start()
+        elif key == 0xAAAA and self.running:
+            self._reload()
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        if reg == KR:
-            key = value & 0xFFFF
-            self.access = key == 0x5555
-            if key == 0xCCCC and not self.running:
-                self._start()
-            elif key == 0xAAAA and self.running:
-                self._reload()
-        elif reg in (PR, RLR):
-            if not self.access:
-                self.ctx.log_once(("protected", reg), logging.INFO,
-                                  "IWDG %s write ignored: write 0x5555 to KR first",
-                                  "PR" if reg == PR else "RLR")
-                return
-            if reg == PR:
-                self.pr = value & 7
-                self._mark_update(PVU)
-            else:
-                self.rlr = value & 0xFFF
-                self._mark_update(RVU)
-        elif reg == SR:
-            pass
+    def _protected(self, name: str) -> bool:
+        if not self.access:
+            self.ctx.log_once(("protected", name), logging.INFO,
+                              "IWDG %s write ignored: write 0x5555 to KR first", name)
+        return not self.access
+
+    def _pr_written(self, old: int, _value: int) -> None:
+        if self._protected("PR"):
+            self.pr = old
         else:
-            super().write(offset, size, value)
+            self._mark_update(PVU)
+
+    def _rlr_written(self, old: int, _value: int) -> None:
+        if self._protected("RLR"):
+            self.rlr = old
+        else:
+            self._mark_update(RVU)

@@ -26,10 +26,44 @@ import logging
 from metersim.errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Field, Reg, RegisterMap
 
 CR, CSR = 0x00, 0x04
 PVDE, DBP, CWUF, CSBF = 1 << 4, 1 << 8, 1 << 2, 1 << 3
 WUF, SBF, PVDO = 1 << 0, 1 << 1, 1 << 2
+
+_CR_COMMON = (
+    Field("LPDS", 0, doc="low-power deep sleep (stored)"),
+    Field("PDDS", 1, doc="Standby on deep sleep (logged: not modelled)"),
+    Field("CWUF", 2, access="w", doc="1 clears CSR.WUF"),
+    Field("CSBF", 3, access="w", doc="1 clears CSR.SBF"),
+    Field("PVDE", 4, doc="PVD enable"),
+    Field("PLS", 5, 3, doc="PVD level"),
+    Field("DBP", 8, doc="backup domain writable"),
+)
+_CSR_COMMON = (
+    Field("WUF", 0, access="r", doc="wake-up flag"),
+    Field("SBF", 1, access="r", doc="standby flag"),
+    Field("PVDO", 2, access="r", doc="VDD below the PVD threshold"),
+)
+
+
+def _registers(cr: tuple, csr: tuple, title: str) -> RegisterMap:
+    return RegisterMap([Reg("CR", CR, 32, fields=_CR_COMMON + cr, on_write="_cr_written"),
+                        Reg("CSR", CSR, 32, fields=_CSR_COMMON + csr)], title=title)
+
+
+F4_REGISTERS = _registers(
+    (Field("FPDS", 9, doc="flash power-down in Stop (stored)"),
+     Field("LPLVDS", 10, doc="stored"), Field("MRLVDS", 11, doc="stored"),
+     Field("ADCDC1", 13, doc="stored"), Field("VOS", 14, 2, reset=2, doc="regulator scale"),
+     Field("FMSSR", 20, doc="stored"), Field("FISSR", 21, doc="stored")),
+    (Field("BRR", 3, access="r", doc="backup regulator ready (reads 0)"),
+     Field("EWUP_BRE", 8, 4, doc="wake-up pin enables and backup regulator enable (stored)"),
+     Field("VOSRDY", 14, access="r", reset=1, doc="regulator ready: always")),
+    "STM32F4 power control (RM0430 §5.4)")
+F1_REGISTERS = _registers((), (Field("EWUP", 8, doc="wake-up pin enable (stored)"),),
+                          "STM32F1 power control (RM0008 §5.4)")
 
 # (rising, falling) thresholds in volts, typical, indexed by PLS[2:0].
 PVD_F1 = ((2.19, 2.09), (2.28, 2.18), (2.38, 2.28), (2.47, 2.37),
@@ -42,10 +76,7 @@ PVD_F4 = ((2.09, 1.98), (2.23, 2.12), (2.39, 2.28), (2.54, 2.44),
 class STM32_PWR(Peripheral):
     size = 0x400
     THRESHOLDS = PVD_F4
-    CR_RESET = 0x00008000          # F413: VOS = 10 (scale 2)
-    CR_WRITABLE = 0x0030EFF3       # all but the CWUF/CSBF action bits and reserved bits
-    CSR_WRITABLE = 0x00000F00 | (1 << 9)  # EWUPx, BRE
-    CSR_FIXED = 1 << 14            # VOSRDY
+    registers = F4_REGISTERS
 
     def __init__(self, ctx: Context, supply_V: float = 3.3, **kw):
         super().__init__(ctx)
@@ -54,8 +85,7 @@ class STM32_PWR(Peripheral):
         self.reset()
 
     def reset(self) -> None:
-        self.cr = self.CR_RESET
-        self.csr = self.CSR_FIXED
+        self.reset_registers()
         self._update_pvd()
 
     # -- Python side ------------------------------------------------------------------------------
@@ -85,40 +115,18 @@ class STM32_PWR(Peripheral):
         self.PVD.set(below)
 
     # -- bus -----------------------------------------------------------------------------------------
-    def read(self, offset: int, size: int) -> int:
-        if offset & ~3 == CR:
-            value = self.cr
-        elif offset & ~3 == CSR:
-            value = self.csr
-        else:
-            return super().read(offset, size)
-        return (value >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
-
-    def write(self, offset: int, size: int, value: int) -> None:
-        shift = 8 * (offset & 3)
-        mask = ((1 << (8 * size)) - 1) << shift
-        value = (value << shift) & mask
-        if offset & ~3 == CR:
-            if value & CWUF:
-                self.csr &= ~WUF
-            if value & CSBF:
-                self.csr &= ~SBF
-            self.cr = (self.cr & ~(mask & self.CR_WRITABLE)) | (value & self.CR_WRITABLE)
-            if self.cr & (1 << 1):
-                self.ctx.log_once("pdds", logging.INFO,
-                                  "PDDS set: Standby on deep sleep is not modelled")
-            self._update_pvd()
-        elif offset & ~3 == CSR:
-            w = mask & self.CSR_WRITABLE
-            self.csr = (self.csr & ~w) | (value & w)
-        else:
-            super().write(offset, size, value)
+    def _cr_written(self, _old: int, value: int) -> None:
+        if value & CWUF:
+            self.csr &= ~WUF
+        if value & CSBF:
+            self.csr &= ~SBF
+        if self.cr & (1 << 1):
+            self.ctx.log_once("pdds", logging.INFO,
+                              "PDDS set: Standby on deep sleep is not modelled")
+        self._update_pvd()
 
 
 @model("metersim.STM32F1_PWR")
 class STM32F1_PWR(STM32_PWR):
     THRESHOLDS = PVD_F1
-    CR_RESET = 0x00000000
-    CR_WRITABLE = 0x000001F3       # LPDS, PDDS, PVDE, PLS, DBP
-    CSR_WRITABLE = 1 << 8          # EWUP
-    CSR_FIXED = 0
+    registers = F1_REGISTERS

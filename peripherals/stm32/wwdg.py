@@ -20,16 +20,30 @@ import logging
 
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Field, Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree, request_reset
 from metersim.units import PS_PER_S
 
 CR, CFR, SR = 0x00, 0x04, 0x08
-WDGA, EWI = 1 << 7, 1 << 9
+WDGA, EWI, EWIF = 1 << 7, 1 << 9, 1 << 0
+
+REGISTERS = RegisterMap([
+    Reg("CR", CR, 32, on_read="_cr_value", on_write="_cr_written", doc="read: the counter now",
+        fields=(Field("T", 0, 7, reset=0x7F, doc="counter; T6 clearing resets the chip"),
+                Field("WDGA", 7, access="rs", doc="activation; only a reset clears it"))),
+    Reg("CFR", CFR, 32, on_write="_cfr_written",
+        fields=(Field("W", 0, 7, reset=0x7F, doc="window: refreshing above it resets"),
+                Field("WDGTB", 7, 2, doc="timer base: PCLK1 / 4096 / 2^WDGTB"),
+                Field("EWI", 9, access="rs", doc="early wake-up interrupt at 0x40"))),
+    Reg("SR", SR, 32, on_write="_sr_written",
+        fields=(Field("EWIF", 0, access="rc_w0", doc="early wake-up interrupt flag"),)),
+], title="STM32F1/F4 window watchdog (RM0008 §20, RM0430 §18)")
 
 
 @model("metersim.STM32_WWDG")
 class STM32_WWDG(Peripheral):
     size = 0x400
+    registers = REGISTERS
 
     def __init__(self, ctx: Context, **kw):
         super().__init__(ctx)
@@ -44,8 +58,7 @@ class STM32_WWDG(Peripheral):
         self.enabled = False
         self.t0 = 0x7F
         self.t0_ps = self.ctx.clock.now_ps
-        self.cfr = 0x7F
-        self.ewif = False
+        self.reset_registers()
         self.IRQ.unset()
 
     # -- counter ---------------------------------------------------------------------------------
@@ -81,7 +94,7 @@ class STM32_WWDG(Peripheral):
             self._load(self.counter())
 
     def _early(self) -> None:
-        self.ewif = True
+        self.sr |= EWIF
         if self.cfr & EWI:
             self.IRQ.set()
 
@@ -92,38 +105,23 @@ class STM32_WWDG(Peripheral):
             self.enabled = False
 
     # -- bus -----------------------------------------------------------------------------------------
-    def read(self, offset: int, size: int) -> int:
-        reg = offset & ~3
-        if reg == CR:
-            value = self.counter() | (WDGA if self.enabled else 0)
-        elif reg == CFR:
-            value = self.cfr
-        elif reg == SR:
-            value = int(self.ewif)
-        else:
-            return super().read(offset, size)
-        return (value >> (8 * (offset & 3))) & ((1 << (8 * size)) - 1)
+    def _cr_value(self) -> int:
+        return self.counter() | (WDGA if self.enabled else 0)
 
-    def write(self, offset: int, size: int, value: int) -> None:
-        reg = offset & ~3
-        if reg == CR:
-            if self.enabled and self.counter() > (self.cfr & 0x7F):
-                self._fire("refreshed outside the window (counter %#x > W %#x)"
-                           % (self.counter(), self.cfr & 0x7F))
-                return
-            self.enabled = self.enabled or bool(value & WDGA)
-            if self.enabled and not value & 0x40:
-                self._fire("T6 written as 0")
-                return
-            self._load(value)
-        elif reg == CFR:
-            self.cfr = (value & 0x1FF) | (self.cfr & EWI)
-            if value & EWI:
-                self.cfr |= EWI
-            self._rebase()
-        elif reg == SR:
-            if not value & 1:
-                self.ewif = False
-                self.IRQ.unset()
-        else:
-            super().write(offset, size, value)
+    def _cr_written(self, _old: int, value: int) -> None:
+        if self.enabled and self.counter() > (self.cfr & 0x7F):
+            self._fire("refreshed outside the window (counter %#x > W %#x)"
+                       % (self.counter(), self.cfr & 0x7F))
+            return
+        self.enabled = self.enabled or bool(value & WDGA)
+        if self.enabled and not value & 0x40:
+            self._fire("T6 written as 0")
+            return
+        self._load(value)
+
+    def _cfr_written(self, _old: int, _value: int) -> None:
+        self._rebase()
+
+    def _sr_written(self, _old: int, _value: int) -> None:
+        if not self.sr & EWIF:
+            self.IRQ.unset()

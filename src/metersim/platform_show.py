@@ -6,17 +6,26 @@ will only answer its address range as a tagged region (`tagged`), and its interr
 connections. Then the `Tag` statements of the sysbus init block, warnings (overlapping
 ranges, connections to receivers that do not exist) and a summary.
 
+With `--registers NAME`, the register map of that peripheral's model instead: each register
+with its address, width, reset value and fields (bits, access mode, reset value), from the
+same table that drives the model. `--docs PATH` writes every model's map as Markdown
+(docs/registers.md; a test checks that it is up to date).
+
     python -m metersim.platform_show platforms/boards/meter.repl [-I SEARCH_PATH] [--all]
+    python -m metersim.platform_show platforms/cpus/stm32f103rb.repl --registers gpioPortA
+    python -m metersim.platform_show --docs docs/registers.md
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import Callable, Iterable
 
 from metersim.engine.repl import Connection, Entry, Platform, load_platform
 from metersim.errors import MetersimError
+from metersim.peripherals.regmap import RegisterMap
 
 #: Register-window sizes of Renode types whose .repl entries give no size, from the memory maps
 #: of RM0090 (STM32F40x, section 2.3) and RM0008 (STM32F10x, section 3.3): most APB/AHB
@@ -254,21 +263,132 @@ def show_platform(path: str, search_paths: Iterable[str] | None = None, *,
     return render_platform(load_platform(path, search_paths), lookup=lookup, show_all=show_all)
 
 
+def _hex(value: int, width: int) -> str:
+    return f"0x{value:0{(width + 3) // 4}X}"
+
+
+def _field_rows(reg) -> list[tuple[str, str, str, int, str]]:
+    """(name, bits, access, reset, doc) per field, high bits first; a run of numbered fields
+    alike but for their place (ODR0 ... ODR15) is one row: `ODR15..0`, `[15]..[0]`."""
+    groups: list[list] = []
+    for f in reg.fields:
+        m = re.fullmatch(r"(.*?)(\d+)", f.name)
+        last = groups[-1][-1] if groups else None
+        if (m and last is not None and last[1] == m.group(1) and last[2] + 1 == int(m.group(2))
+                and (last[0].width, last[0].access, last[0].reset, last[0].doc)
+                == (f.width, f.access, f.reset, f.doc)
+                and (len(groups[-1]) == 1 or f.lsb - last[0].lsb
+                     == last[0].lsb - groups[-1][-2][0].lsb)):
+            groups[-1].append((f, m.group(1), int(m.group(2))))
+        else:
+            groups.append([(f, m.group(1), int(m.group(2))) if m else (f, f.name, -2)])
+    rows = []
+    for g in sorted(groups, key=lambda g: -max(x[0].lsb for x in g)):
+        f = g[0][0]
+        if len(g) == 1:
+            rows.append((f.name, f.bits, f.access, f.reset, f.doc))
+        else:
+            hi, lo = max(g, key=lambda x: x[0].lsb), min(g, key=lambda x: x[0].lsb)
+            rows.append((f"{hi[1]}{hi[2]}..{lo[2]}", f"{hi[0].bits}..{lo[0].bits}",
+                         f.access, f.reset, f.doc))
+    return rows
+
+
+def render_registers(regs: RegisterMap, base: int | None = None) -> str:
+    """A register map as text: one line per register, its fields below (high bits first)."""
+    lines = [regs.title] if regs.title else []
+    rows = []
+    for r in sorted(regs, key=lambda r: r.offset):
+        where = _addr(base + r.offset) if base is not None else f"+0x{r.offset:03X}"
+        one_field = len(r.fields) == 1 and r.fields[0].width == r.width
+        rows.append([where, r.name, str(r.width), _hex(r.reset, r.width),
+                     r.fields[0].access if one_field else "",
+                     r.doc or (r.fields[0].doc if one_field else "")])
+        if not one_field:
+            for name, bits, access, reset, doc in _field_rows(r):
+                extra = f" reset {reset:#x}" if reset else ""
+                rows.append(["", f"  {name} {bits} {access}{extra}", "", "", "", doc])
+    lines += _table(rows, ["ADDRESS" if base is not None else "OFFSET", "REGISTER", "BITS",
+                           "RESET", "ACCESS", ""])
+    return "\n".join(lines) + "\n"
+
+
+def show_registers(path: str, peripheral: str, search_paths: Iterable[str] | None = None, *,
+                   lookup: Lookup | None = None) -> str:
+    """The register map of one peripheral of a platform, at its bus address."""
+    platform = load_platform(path, search_paths)
+    entry = platform.entries.get(peripheral)
+    if entry is None or entry.type_name is None:
+        raise MetersimError(f"{path}: no peripheral named {peripheral!r} "
+                            f"(names: {', '.join(sorted(platform.entries))})")
+    model = (lookup or _registry_lookup)(entry.type_name)
+    regs = getattr(model, "registers", None)
+    if regs is None:
+        raise MetersimError(f"{peripheral} ({entry.type_name}): its model has no register table")
+    return f"{peripheral}: {entry.type_name}\n" + render_registers(regs, entry.sysbus_address)
+
+
+def registers_markdown() -> str:
+    """docs/registers.md: every model's register table, as Markdown."""
+    from metersim.peripherals.registry import known_types
+    from metersim.peripherals.regmap import ACCESS_MODES
+
+    models: dict[type, list[str]] = {}
+    for name, cls in sorted(known_types().items()):
+        if isinstance(getattr(cls, "registers", None), RegisterMap):
+            models.setdefault(cls, []).append(name)
+    out = ["# Register maps", "",
+           "Generated from the models' register tables by "
+           "`python -m metersim.platform_show --docs docs/registers.md`; do not edit by hand. "
+           "`metersim platform show FILE.repl --registers NAME` prints one peripheral's map "
+           "at its address.", "",
+           "Access modes (as the STM32 reference manuals name them): "
+           + "; ".join(f"`{k}` {v}" for k, v in ACCESS_MODES.items())
+           + ". Bits in no field are reserved: they read 0 and ignore writes.", ""]
+    for cls, names in sorted(models.items(), key=lambda kv: kv[0].registers.title):
+        regs = cls.registers
+        out += [f"## {regs.title}", "", "Types: " + ", ".join(f"`{n}`" for n in names), "",
+                "| offset | register | reset | field | bits | access | field reset | notes |",
+                "|---|---|---|---|---|---|---|---|"]
+        for r in sorted(regs, key=lambda r: r.offset):
+            head = f"| 0x{r.offset:02X} | {r.name} | {_hex(r.reset, r.width)} "
+            if r.doc:
+                out.append(head + f"| | | | | {r.doc} |")
+                head = "| | | "
+            for name, bits, access, reset, doc in _field_rows(r):
+                out.append(head + f"| {name} | {bits} | {access} | {reset:#x} | {doc} |")
+                head = "| | | "
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="metersim platform show",
                                  description="Show what a Renode platform description (.repl) builds.")
-    ap.add_argument("file", help="the .repl file")
+    ap.add_argument("file", nargs="?", help="the .repl file")
     ap.add_argument("-I", "--search-path", action="append", default=None, metavar="DIR",
                     help="where to look up `using` files (repeatable; default: current dir and the metersim checkout)")
     ap.add_argument("--all", action="store_true", help="list every connection, not only interrupt wiring")
+    ap.add_argument("--registers", metavar="NAME", help="show the register map of peripheral NAME")
+    ap.add_argument("--docs", metavar="PATH", help="write every model's register map as Markdown")
     args = ap.parse_args(argv)
+    if args.docs:
+        from pathlib import Path
+
+        Path(args.docs).write_text(registers_markdown())
+        return 0
+    if not args.file:
+        ap.error("a .repl file is needed (or --docs PATH)")
     search = None
     if args.search_path:
         from metersim.engine.repl import default_search_paths
 
         search = [*args.search_path, *default_search_paths()]
     try:
-        sys.stdout.write(show_platform(args.file, search, show_all=args.all))
+        if args.registers:
+            sys.stdout.write(show_registers(args.file, args.registers, search))
+        else:
+            sys.stdout.write(show_platform(args.file, search, show_all=args.all))
     except MetersimError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

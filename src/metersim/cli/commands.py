@@ -84,9 +84,12 @@ def cmd_gdb(args) -> int:
 
 def cmd_platform(args) -> int:
     from metersim.engine.boards import resolve_platform
-    from metersim.platform_show import show_platform
-    print(show_platform(str(resolve_platform(args.file)), search_paths=args.include or None,
-                        show_all=args.all))
+    from metersim.platform_show import show_platform, show_registers
+    path = str(resolve_platform(args.file))
+    if args.registers:
+        print(show_registers(path, args.registers, search_paths=args.include or None))
+    else:
+        print(show_platform(path, search_paths=args.include or None, show_all=args.all))
     return EXIT_OK
 
 

@@ -160,9 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("file", help=".repl file or platform name")
     show.add_argument("-I", "--include", action="append", help="extra search path for `using`")
     show.add_argument("--all", action="store_true", help="show every GPIO connection")
+    show.add_argument("--registers", metavar="NAME",
+                      help="show the register map (fields, reset values) of peripheral NAME")
 
-    be = command("bench", "benchmarks (cpu, idle)", C.cmd_bench)
-    be.add_argument("name", choices=["cpu", "idle"])
+    be = command("bench", "benchmarks (cpu, idle, mpu)", C.cmd_bench)
+    be.add_argument("name", choices=["cpu", "idle", "mpu"])
     be.add_argument("--json", action="store_true", help="print JSON")
 
     command("demo", "run the demo", C.cmd_demo)

@@ -286,7 +286,25 @@ class RccBase(Peripheral):
         """Frequency of a running oscillator, 0 when it is off or not ready."""
         return self.nominal_hz(name) if self.osc_ready(name) else 0
 
+    #: The family's internal RC oscillator (8 MHz on the F1, 16 MHz on the F4).
+    hsi_hz: int = 0
+
     def nominal_hz(self, name: str) -> int:
+        """What oscillator or PLL `name` runs at once it is ready."""
+        if name == "HSI":
+            return self.hsi_hz
+        if name == "HSE":
+            return self.hse_hz
+        if name == "LSI":
+            return self.lsi_hz
+        if name == "LSE":
+            return self.lse_hz
+        if name == "PLL":
+            return self.pll_hz()
+        raise KeyError(name)
+
+    def pll_hz(self) -> int:
+        """The main PLL's output, from the family's PLL registers."""
         raise NotImplementedError
 
 

@@ -65,6 +65,7 @@ ADC_DIV = (2, 4, 6, 8)
 
 @model("metersim.STM32F1_RCC")
 class STM32F1_RCC(RccBase):
+    hsi_hz = HSI_HZ
     REGS = REGS
     SW_SOURCES = {0: "HSI", 1: "HSE", 2: "PLL"}
     CR_WRITABLE = 0x010D00F9   # HSION, HSITRIM, HSEON, HSEBYP, CSSON, PLLON
@@ -149,18 +150,8 @@ class STM32F1_RCC(RccBase):
         code = (self.regs["CFGR"] >> 18) & 0xF
         return min(code + 2, 16)
 
-    def nominal_hz(self, name: str) -> int:
-        if name == "HSI":
-            return HSI_HZ
-        if name == "HSE":
-            return self.hse_hz
-        if name == "LSI":
-            return self.lsi_hz
-        if name == "LSE":
-            return self.lse_hz
-        if name == "PLL":
-            return self.pll_input_hz() * self.pll_mul()
-        raise KeyError(name)
+    def pll_hz(self) -> int:
+        return self.pll_input_hz() * self.pll_mul()
 
     def compute_rates(self) -> dict[str, int]:
         cfgr = self.regs["CFGR"]

@@ -72,6 +72,7 @@ ENR_TABLES = {"AHB1ENR": AHB1_BITS, "AHB2ENR": AHB2_BITS, "APB1ENR": APB1_BITS,
 
 @model("Miscellaneous.STM32F4_RCC", "metersim.STM32F4_RCC")
 class STM32F4_RCC(RccBase):
+    hsi_hz = HSI_HZ
     REGS = REGS
     SW_SOURCES = {0: "HSI", 1: "HSE", 2: "PLL", 3: "PLLR"}
     CR_WRITABLE = 0x050D00F9   # HSION, HSITRIM, HSEON, HSEBYP, CSSON, PLLON, PLLI2SON
@@ -186,20 +187,11 @@ class STM32F4_RCC(RccBase):
                               "VCO %d Hz (100-432 MHz)", vco_in, n, vco)
         return vco
 
+    def pll_hz(self) -> int:
+        return self.pll_vco_hz() // (2 * (((self.regs["PLLCFGR"] >> 16) & 3) + 1))
+
     def nominal_hz(self, name: str) -> int:
-        if name == "HSI":
-            return HSI_HZ
-        if name == "HSE":
-            return self.hse_hz
-        if name == "LSI":
-            return self.lsi_hz
-        if name == "LSE":
-            return self.lse_hz
-        if name == "PLL":
-            return self.pll_vco_hz() // (2 * (((self.regs["PLLCFGR"] >> 16) & 3) + 1))
-        if name == "PLLI2S":
-            return 0
-        raise KeyError(name)
+        return 0 if name == "PLLI2S" else super().nominal_hz(name)
 
     def compute_rates(self) -> dict[str, int]:
         cfgr, pllcfgr = self.regs["CFGR"], self.regs["PLLCFGR"]

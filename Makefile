@@ -60,6 +60,7 @@ demo: setup firmware
 bench: setup firmware
 	$(VENV)/bin/metersim bench cpu
 	$(VENV)/bin/metersim bench idle
+	$(VENV)/bin/metersim bench mpu
 
 clean:
 	rm -rf build

@@ -36,11 +36,11 @@ def duration_ps(value: str, what: str = "duration") -> int:
 
 
 class Emulation:
-    def __init__(self, seed: int = 0, quantum: str | int = "100us", wall_guard_s: float = 120.0):
+    def __init__(self, seed: int = 0, quantum: str = "100us", wall_guard_s: float = 120.0):
         self.clock = Clock()
         self.seed = seed
         self.machines: list = []
-        self.quantum_ps = parse_time_ps(quantum) if isinstance(quantum, str) else int(quantum)
+        self.quantum_ps = duration_ps(quantum, "quantum")
         self.wall_guard_s = wall_guard_s
         self._horizon = 0
         self._fault: FirmwareFault | None = None

@@ -240,7 +240,8 @@ class Monitor:
     def clear(self) -> None:
         """Drop every machine, hub and analyzer and start a new emulation (Renode's `Clear`)."""
         self.close()
-        self.emulation = Emulation(seed=self.emulation.seed, quantum=self.emulation.quantum_ps)
+        self.emulation = Emulation(seed=self.emulation.seed,
+                                   quantum=f"{self.emulation.quantum_ps}ps")
         self.slots.clear()
         self._current = None
         self.hubs.clear()

@@ -8,7 +8,9 @@ from metersim.cabinet.board import build_controller
 from metersim.cabinet.modbus_master import ModbusMaster
 from metersim.cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms
 from metersim.engine.emulation import Emulation
+from metersim.cli import EXIT_OK, main
 from metersim.orchestration.appliances import ResistiveHeater
+from metersim.resources import platforms_dir
 from metersim.traces.errors import TraceError
 from metersim.traces.vcd import VcdTracer
 
@@ -108,6 +110,35 @@ def test_uart_characters_in_their_device_scope(controller_vcd):
     console = bytes(v for _, v in ch[f"{C}.usart1.tx"][1:])
     assert b"\n" in console and len(console) > 20
     assert len(ch[f"{C}.usart2.tx_char"]) >= 2              # the slave's Modbus replies
+
+
+def test_cli_trace_names_the_nets_of_a_cpu_platform(firmware, tmp_path, capsys):
+    vcd = tmp_path / "hello.vcd"
+    assert main(["trace", "--platform", str(platforms_dir() / "cpus" / "stm32f413.repl"),
+                 str(firmware("f413rg", "hello")), "--for", "1.1s", "--vcd", str(vcd)]) == EXIT_OK
+    ch, _, names = parse_vcd(vcd)
+    top = {n.split(".")[0] for n in names}
+    assert len(top) == 1                                    # one scope: the machine
+    m = top.pop()
+    # GPIO pins routed only to SYSCFG/EXTI keep their port/pin names, every port of the part
+    assert {f"{m}.gpioPort{p}.P{p}{i}" for p in "ABCDEFGH" for i in range(16)} <= names
+    assert not [n for n in names if ".pin" in n]
+    assert {f"{m}.usart1.IRQ", f"{m}.usart1.tx", f"{m}.usart2.tx"} <= names
+    text = bytes(v for _, v in ch[f"{m}.usart1.tx"][1:])
+    assert b"uptime 1 s" in text
+
+
+def test_cli_trace_of_a_board_repl_names_its_nets(firmware, tmp_path, capsys):
+    vcd = tmp_path / "mc.vcd"
+    board = platforms_dir() / "boards" / "metering_controller.repl"
+    assert main(["trace", "--platform", str(board), str(firmware("f103rb", "metering_controller")),
+                 "--for", "0.2s", "--vcd", str(vcd)]) == EXIT_OK
+    ch, _, names = parse_vcd(vcd)
+    m = {n.split(".")[0] for n in names}.pop()
+    assert {f"{m}.csDecoder0.Y0->ade0_CS_n", f"{m}.relayOut.Q0->relay0_SET",
+            f"{m}.ade0.IRQ->adeIrq_0", f"{m}.relay0.contact", f"{m}.spi1.mosi"} <= names
+    # the firmware enables decoder 0 for each ADE7753 it probes
+    assert len(ch[f"{m}.gpioPortB.PB4->csDecoder0_E1_n"]) > 4
 
 
 def test_machine_needs_a_machine(tmp_path):

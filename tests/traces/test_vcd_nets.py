@@ -109,7 +109,11 @@ def test_uart_characters_in_their_device_scope(controller_vcd):
     _, ch, _, _ = controller_vcd
     console = bytes(v for _, v in ch[f"{C}.usart1.tx"][1:])
     assert b"\n" in console and len(console) > 20
-    assert len(ch[f"{C}.usart2.tx_char"]) >= 2              # the slave's Modbus replies
+    replies = ch[f"{C}.usart2.tx_char"]
+    requests = ch[f"{C}.usart2.rx_char"]                    # from the master, through the RS-485
+    assert len(requests) >= 8 and len(replies) >= 8         # transceiver the board wired
+    assert ch[f"{C}.usart2.rx"][1][1] == 1                  # a request starts with the address
+    assert requests[0][0] < replies[0][0]                   # the slave answers after being asked
 
 
 def test_cli_trace_names_the_nets_of_a_cpu_platform(firmware, tmp_path, capsys):

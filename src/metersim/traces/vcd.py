@@ -25,8 +25,9 @@ made and names each signal after the net, in one scope per machine and one per p
 - `<machine>.relay0.contact` / `feedback`: every relay's contact and feedback;
 - `<machine>.spi1.mosi` / `miso` / `xfer`: the bytes on each SPI bus, and
   `<machine>.ade0.cs_active` for each chip-selected device on it;
-- `<machine>.usart1.tx` / `tx_char`: each UART's characters as it sends them, and `rx` /
-  `rx_char` for characters handed to its `receive_frame` after tracing starts.
+- `<machine>.usart1.tx` / `tx_char`: each UART's characters as it sends them, `rx` /
+  `rx_char` as they arrive (from a device of the machine already wired to it, such as the
+  cabinet's RS-485 transceiver, or through `receive_frame` from then on).
 
 Time: changes are stamped with the clock's `now_ps` at the callback and written in the VCD's
 timescale (default 1 ns; "1 ps" keeps every picosecond). Machines of one emulation run in
@@ -40,9 +41,9 @@ Signals must all be registered before the first change is written (a VCD header 
 once); registering later raises `TraceError`. Changes arriving after `close()` are ignored, so
 a tracer can be closed while the models it listens to keep running.
 
-Not traced: the RX side of a UART link made before `machine()` was called (the cabinet's
-RS-485 transceiver holds USART2's `receive_frame` from the board build; its characters show as
-the transceiver's bus traffic in the pcap instead), SPI bit-level SCK/MOSI/MISO edges (devices see whole bytes), UART bit-level line
+Not traced: characters a UART receives over a link made before `machine()` from outside the
+machine (another machine's USART linked with `connect_to`: trace that machine's `tx`), SPI
+bit-level SCK/MOSI/MISO edges (devices see whole bytes), UART bit-level line
 levels, analog values (use the plots for waveforms).
 """
 
@@ -296,7 +297,7 @@ class VcdTracer:
                 out += self._spi_bus_of_machine(*args, nets=nets)
             else:
                 out += self.uart(args[0], args[1])
-                out += self._uart_rx(args[0], args[1])
+                out += self._uart_rx(args[0], args[1], [p for _, p in models])
         return out
 
     def _spi_bus_of_machine(self, bus: str, devices: list, top: str, nets: "_Nets") -> list[Signal]:
@@ -330,17 +331,26 @@ class VcdTracer:
             out.append(cs)
         return out
 
-    def _uart_rx(self, uart, scope: str) -> list[Signal]:
+    def _uart_rx(self, uart, scope: str, models: list) -> list[Signal]:
+        """Characters arriving at a UART: from the ports of `models` that already deliver to
+        its `receive_frame` (links made when the board was built, such as the cabinet's RS-485
+        transceiver), and from calls to `receive_frame` made from now on."""
         receive = getattr(uart, "receive_frame", None)
         if not callable(receive):
             return []
         rx, ev = self.signal(scope, "rx", 8), self.signal(scope, "rx_char", 0)
 
-        def traced_receive(frame, *a, **kw):
+        def record(frame) -> None:
             value, start = getattr(frame, "value", None), getattr(frame, "start_ps", None)
             if value is not None:
                 rx.set(int(value) & 0xFF, start)
                 ev.set(True, start)
+
+        for port in _ports_feeding(receive, models):
+            port.connect(record)
+
+        def traced_receive(frame, *a, **kw):
+            record(frame)
             return receive(frame, *a, **kw)
 
         uart.receive_frame = traced_receive
@@ -537,6 +547,17 @@ class _Nets:
         own = f"P{letter}{pin}" if letter else f"pin{pin}"
         dests = [d for d in (self.receiver(rx, p) for rx, p in _targets(port.connections[pin])) if d]
         return own + ("->" + ",".join(dests) if dests else "")
+
+
+def _ports_feeding(receive, models: list) -> list:
+    """UART ports (`connect`/`send`) among the models' attributes that deliver to `receive`."""
+    found = []
+    for p in models:
+        for v in vars(p).values():
+            if (hasattr(v, "send") and hasattr(v, "connect") and not hasattr(v, "level")
+                    and receive in getattr(v, "_listeners", ()) and v not in found):
+                found.append(v)
+    return found
 
 
 def _spi_devices(p) -> list:

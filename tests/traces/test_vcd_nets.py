@@ -150,3 +150,25 @@ def test_machine_needs_a_machine(tmp_path):
     with pytest.raises(TraceError, match="not a machine"):
         tr.machine(object())
     tr.close()
+
+
+def test_two_machines_of_one_emulation_each_get_their_scope(tmp_path):
+    """Two controllers on one RS-485 bus traced into one file: a relay switched on the second
+    shows under the second machine only."""
+    emu = Emulation(seed=1)
+    first = build_controller(emu, address=1)
+    second = build_controller(emu, address=2, bus=first.bus)
+    tracer = VcdTracer(tmp_path / "two.vcd", emu)
+    tracer.machine(first)
+    tracer.machine(second.machine)
+    with pytest.raises(TraceError, match="traced already"):
+        tracer.machine(first)
+    emu.clock.run_for(1_000_000_000)                           # 1 ms
+    second.relays[2].on_gpio(0, True)                          # SET coil of room 2
+    emu.clock.run_for(20_000_000_000)
+    tracer.close()
+    ch, _, names = parse_vcd(tmp_path / "two.vcd")
+    assert {n.split(".")[0] for n in names} == {"controller1", "controller2"}
+    assert len(names) % 2 == 0
+    assert ch["controller2.relay2.contact"] == [(0, 0), (11_000_000, 1)]
+    assert ch["controller1.relay2.contact"] == [(0, 0)]

@@ -248,10 +248,12 @@ class VcdTracer:
         return [tx, ev]
 
     def machine(self, machine, scope: str | None = None) -> list[Signal]:
-        """Every net of a built machine (or of a board handle with a `machine`, such as the
-        cabinet's Controller), named after the wires its platform made: GPIO port pins after
-        the device inputs they drive, device outputs after their source, relays, SPI bytes per
-        bus with each device's chip select, UART characters. See the module doc."""
+        """Every net of a machine, named as its platform wires it, under scope `machine.name`.
+
+        `machine`: a Machine built from a .repl, or a board handle with a `machine` (the
+        cabinet's Controller). GPIO port pins are named after the device inputs they drive,
+        device outputs after their source; relays, SPI bytes per bus with each device's chip
+        select, UART characters (see the module doc). Call it before the run starts."""
         m = machine if hasattr(machine, "peripherals") else getattr(machine, "machine", None)
         if m is None or not isinstance(getattr(m, "peripherals", None), dict):
             raise TraceError(f"{machine!r} is not a machine (no peripherals): pass a Machine or a "

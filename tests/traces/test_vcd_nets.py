@@ -64,7 +64,7 @@ def test_device_outputs_are_named_after_their_source(controller_vcd):
     _, _, names, _ = controller_vcd
     for net in ("ade0.IRQ->adeIrq_0", "adeIrq.OUT->PA8", "csDecoder0.Y3->ade3_CS_n",
                 "relayOut.Q0->relay0_SET", "relayOut.Q7->relay3_RESET",
-                "relay0.contact", "relay0.feedback", "relay3.contact",
+                "relay0.contact", "relay0.feedback->relayIn_D0", "relay3.contact",
                 # lines wired only to the interrupt controllers carry their source's name
                 "usart1.IRQ", "spi1.IRQ", "pwr.PVD",
                 "spi1.mosi", "spi1.miso", "spi1.xfer", "spi2.mosi", "ade0.cs_active",
@@ -172,3 +172,27 @@ def test_two_machines_of_one_emulation_each_get_their_scope(tmp_path):
     assert len(names) % 2 == 0
     assert ch["controller2.relay2.contact"] == [(0, 0), (11_000_000, 1)]
     assert ch["controller1.relay2.contact"] == [(0, 0)]
+
+
+def test_storage_board_nets_spi_nor_and_ade_chip_selects(tmp_path):
+    """Any board .repl: the W25Q flash's /CS pin is named after it and follows the pin."""
+    from metersim.engine.platform_builder import create_machine
+    from metersim.engine.repl import load_platform
+
+    emu = Emulation(seed=1)
+    m = create_machine(emu, load_platform(platforms_dir() / "boards" / "storage_f413.repl"),
+                       name="meter")
+    tracer = VcdTracer(tmp_path / "storage.vcd", emu)
+    tracer.machine(m)
+    pa = m["gpioPortA"]
+    emu.clock.run_for(1_000_000)
+    pa.drive(4, True)                                          # /CS high: deselected
+    emu.clock.run_for(1_000_000)
+    pa.drive(4, False)                                         # /CS low: selected
+    emu.clock.run_for(1_000_000)
+    tracer.close()
+    ch, _, names = parse_vcd(tmp_path / "storage.vcd")
+    assert {"meter.gpioPortA.PA4->nor_CS_n", "meter.gpioPortB.PB12->ade_CS_n",
+            "meter.ade.IRQ->PB1", "meter.nor.cs_active", "meter.ade.cs_active"} <= names
+    assert ch["meter.gpioPortA.PA4->nor_CS_n"] == [(0, 0), (1000, 1), (2000, 0)]   # ns
+    assert ch["meter.nor.cs_active"][-1] == (2000, 1)

@@ -22,7 +22,9 @@ made and names each signal after the net, in one scope per machine and one per p
 - `<machine>.ade0.IRQ`, `<machine>.usart1.IRQ`: a device output wired to the NVIC or EXTI is
   named after its source; an output wired to other devices adds them
   (`<machine>.csDecoder0.Y0->ade0_CS_n`, `<machine>.relayOut.Q0->relay0_SET`);
-- `<machine>.relay0.contact` / `feedback`: every relay's contact and feedback;
+- `<machine>.relay0.contact`, `<machine>.relay0.feedback->relayIn_D0`: every relay's contact
+  and feedback, wired or not (other outputs wired to nothing are left out: trace them with
+  `outputs(model)`);
 - `<machine>.spi1.mosi` / `miso` / `xfer`: the bytes on each SPI bus, and
   `<machine>.ade0.cs_active` for each chip-selected device on it;
 - `<machine>.usart1.tx` / `tx_char`: each UART's characters as it sends them, `rx` /
@@ -271,11 +273,9 @@ class VcdTracer:
         for name, p in models:
             if _is_port(p):
                 continue
-            if _is_relay(p):
-                plan.append(("relay", (p, f"{top}.{name}")))
-                done |= {id(p.contact), id(p.feedback)}
+            always = {id(p.contact), id(p.feedback)} if _is_relay(p) else set()
             for label, line in _lines(p):
-                if id(line) in done or not _targets(line):
+                if id(line) in done or not (_targets(line) or id(line) in always):
                     continue
                 done.add(id(line))
                 dests = [d for d in (nets.receiver(rx, pin) for rx, pin in _targets(line)) if d]
@@ -291,8 +291,6 @@ class VcdTracer:
         for kind, args in plan:
             if kind == "port":
                 out += self.gpio_port(args[0], names=args[1], scope=args[2])
-            elif kind == "relay":
-                out += self.relay(args[0], args[1])
             elif kind == "gpio":
                 out.append(self.gpio(args[0], args[1], args[2]))
             elif kind == "spi":
@@ -438,15 +436,18 @@ def _model_name(model) -> str:
 
 
 # ---------------------------------------------------------------------- nets of a machine
-# Input pin names of the board devices (`on_gpio` pin numbers), by model class; other models'
-# inputs are named by number.
+# Input pin names of the board devices (`on_gpio` pin numbers), by model class or its nearest
+# base class listed; other models' inputs are named by number.
 _INPUT_NAMES = {
     "Decoder74HC154": ("A0", "A1", "A2", "A3", "E1_n", "E2_n"),
     "Ade7753": ("CS_n", "RESET_n"),
     "HC595Chain": ("RCLK", "OE_n", "MR_n"),
     "HC165Chain": ("PL_n", "CE_n"),
     "Rs485Transceiver": ("DE", "RE_n"),
+    "SpiNorFlash": ("CS_n", "WP_n"),
+    "At24cEeprom": ("WP",),
     "Led": ("",),
+    "SPIDevice": ("CS_n",),
 }
 # Receivers that route interrupts: a pin or output wired only to these keeps its own name.
 _ROUTERS = ("NVIC", "STM32_EXTI", "CombinedInput")
@@ -516,11 +517,11 @@ class _Nets:
         letter = _port_letter(name)
         if letter is not None:
             return f"P{letter}{pin}"
-        cls = type(model).__name__
-        if cls == "LatchingRelay":
+        classes = [c.__name__ for c in type(model).__mro__]
+        if "LatchingRelay" in classes:
             inputs = ("SET", "RESET") if getattr(model, "coils", 2) == 2 else ("A", "B")
         else:
-            inputs = _INPUT_NAMES.get(cls, ())
+            inputs = next((_INPUT_NAMES[c] for c in classes if c in _INPUT_NAMES), ())
         label = inputs[pin] if 0 <= pin < len(inputs) else str(pin)
         return f"{name}_{label}" if label else name
 

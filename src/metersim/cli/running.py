@@ -184,8 +184,9 @@ def trace_firmware(elf: str, platform: str | None = None, duration: str = "1s",
                    pcap: str | None = None, vcd: str | None = None, uart: str | None = None,
                    protocol: str = "text", seed: int = 0, echo=None,
                    report: RunReport | None = None):
-    """Run `elf` and record its UART traffic to a pcap and its GPIO pins and UART lines to a
-    VCD; returns the emulation."""
+    """Run `elf` and record its UART traffic to a pcap and the machine's nets to a VCD (GPIO
+    pins named after the devices they drive, IRQ lines, relays, SPI bytes per bus, UART
+    characters; `VcdTracer.machine`); returns the emulation."""
     from metersim.engine.boards import machine_for_firmware
     from metersim.engine.emulation import Emulation
     from metersim.orchestration.testers import capture_uart, console_uart_of
@@ -207,11 +208,7 @@ def trace_firmware(elf: str, platform: str | None = None, duration: str = "1s",
         report.artefacts["pcap"] = str(pcap)
     if vcd:
         tracer = VcdTracer(vcd, m.clock)
-        for name, p in m.peripherals.items():
-            if name.startswith("gpioPort") and hasattr(p, "connections"):
-                tracer.gpio_port(p)
-        if hasattr(uart_model, "tx"):
-            tracer.uart(uart_model, uart_name)
+        tracer.machine(m)        # every net, named as the platform wires it
         writers.append(tracer)
         report.artefacts["vcd"] = str(vcd)
     try:

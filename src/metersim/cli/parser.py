@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--protocol", choices=["text", "modbus"], default="text",
                    help="how the pcap frames the bytes (default text)")
     t.add_argument("--uart", help="UART to capture (default: the console)")
-    t.add_argument("--vcd", help="write GPIO pins and UART lines here")
+    t.add_argument("--vcd", help="write the board's nets here (pins named after what they drive, device lines, SPI bytes, UART characters)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--json", action="store_true", help="a JSON summary on stdout (with the "
                    "artefacts' paths); console output goes to stderr")

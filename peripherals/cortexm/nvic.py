@@ -140,8 +140,8 @@ def _ipr_regs(lines: int) -> list[Reg]:
     kept (STM32: [7:4])."""
     regs = []
     for n in range(max(IPR_WORDS, -(-lines // 4))):
-        fields = tuple(Field(f"PRI_{4 * n + i}", 8 * i, 8, on_write=f"_set_priority_{16 + 4 * n + i}",
-                             doc="IRQ priority")
+        fields = tuple(Field(f"PRI_{4 * n + i}", 8 * i, 8, doc="IRQ priority",
+                             on_write=f"_set_priority_{16 + 4 * n + i}")
                        for i in range(4) if 4 * n + i < lines)
         if not fields:
             regs.append(_raz(f"IPR{n}", IPR + 4 * n, "no IRQ lines: reads 0"))
@@ -224,7 +224,8 @@ def nvic_registers(lines: int = 240) -> RegisterMap:
         Reg("ICSR", ICSR, 32, on_read="_icsr", on_write="_icsr_written", fields=(
             Field("NMIPENDSET", 31), Field("PENDSVSET", 28), Field("PENDSVCLR", 27, access="w"),
             Field("PENDSTSET", 26), Field("PENDSTCLR", 25, access="w"),
-            Field("ISRPREEMPT", 23, access="r", doc="not modelled: reads 0"), Field("ISRPENDING", 22, access="r"),
+            Field("ISRPREEMPT", 23, access="r", doc="not modelled: reads 0"),
+            Field("ISRPENDING", 22, access="r"),
             Field("VECTPENDING", 12, 9, "r"), Field("RETTOBASE", 11, access="r"),
             Field("VECTACTIVE", 0, 9, "r"))),
         Reg("VTOR", VTOR, 32, fields=(Field("TBLOFF", 7, 25, doc="vector table offset"),)),

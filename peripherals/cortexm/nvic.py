@@ -10,22 +10,38 @@ stacking (metersim.engine.cpu).
 External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, and a line that is
 still high when its handler returns pends again, as on the hardware.
 
-The MPU registers (0xE000ED90..0xE000EDB8) belong to `mpu.MPU`; the core enforces them
+The registers are a table (`nvic_registers`: ARMv7-M B3.2-B3.4, B3.5 for the MPU, C1.6 for
+DEMCR) dispatched by `Peripheral`'s machinery, so byte and half-word accesses reach every
+register and a stored register keeps the bytes they do not write (the priority registers IPR
+and SHPR are byte-accessible by the architecture; CFSR's MMFSR, BFSR and UFSR bytes are
+write-one-to-clear on their own). The set/clear arrays (ISER/ICER, ISPR/ICPR) and ICSR act only
+on the bits written as 1; bits of IRQ lines the NVIC does not have are reserved (read 0, writes
+ignored). Unprivileged accesses are a precise BusFault, except STIR writes with
+CCR.USERSETMPEND (ARMv7-M B3.2.2).
+
+SysTick's registers (0xE000E010..0xE000E01F) are the `SysTick` object's, read and written
+through its read/write (a sub-word write reaches it with the bytes not written as 0). The MPU's
+(0xE000ED90..0xE000EDB3, MPU_TYPE to MPU_RASR_A2) are the `MPU` object's: word writes go
+straight to `MPU.write`, the path an RTOS takes at every context switch, and the halfword
+accesses MPU_RASR allows merge into the register. The core enforces the MPU
 (metersim.engine.mpu_guard). CCR.DIV_0_TRP, CCR.UNALIGN_TRP and CPACR are enforced by the core
 too (metersim.engine.traps): the model tells it when they change.
 
 Not modelled: the NVIC's IABR for system exceptions beyond SHCSR, the debug monitor exception,
-FPCCR lazy-stacking (frames are saved eagerly).
+FPCCR lazy-stacking (frames are saved eagerly), ICSR.ISRPREEMPT (reads 0), the debug registers
+DHCSR/DCRSR/DCRDR.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache, partialmethod
 
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.cortexm.mpu import MPU
 from metersim.peripherals.cortexm.systick import SysTick
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import SIZE_MASK, Field, Reg, RegisterMap
 
 RESET, NMI, HARDFAULT, MEMMANAGE, BUSFAULT, USAGEFAULT = 1, 2, 3, 4, 5, 6
 SVCALL, DEBUGMON, PENDSV, SYSTICK = 11, 12, 14, 15
@@ -43,11 +59,38 @@ HFSR_VECTTBL, HFSR_FORCED = 1 << 1, 1 << 30
 CPUID_BY_CORE = {"cortex-m3": 0x411FC231, "cortex-m4": 0x410FC241, "cortex-m4f": 0x410FC241}
 
 MMFSR_MLSPERR = 32
-CCR_UNALIGN_TRP, CCR_DIV_0_TRP = 1 << 3, 1 << 4
-MPU_BLOCK = 0x24       # MPU_TYPE .. MPU_RASR_A3 at 0xE000ED90
+CCR_USERSETMPEND, CCR_UNALIGN_TRP, CCR_DIV_0_TRP = 1 << 1, 1 << 3, 1 << 4
+MPU_BLOCK = 0x24       # MPU_TYPE .. MPU_RASR_A2 at 0xE000ED90
 
 SHCSR_MEMFAULTENA, SHCSR_BUSFAULTENA, SHCSR_USGFAULTENA = 1 << 16, 1 << 17, 1 << 18
 CCR_RESET = 0x200  # STKALIGN set at reset on Cortex-M4 and M3 r2p0+
+
+SCS_BASE = 0xE000E000
+# Register offsets in the System Control Space
+ICTR, ACTLR, SYST_CSR = 0x004, 0x008, 0x010
+ISER, ICER, ISPR, ICPR, IABR, IPR = 0x100, 0x180, 0x200, 0x280, 0x300, 0x400
+CPUID, ICSR, VTOR, AIRCR, SCR, CCR, SHPR1 = 0xD00, 0xD04, 0xD08, 0xD0C, 0xD10, 0xD14, 0xD18
+SHCSR, CFSR, HFSR, DFSR, MMFAR, BFAR, AFSR = 0xD24, 0xD28, 0xD2C, 0xD30, 0xD34, 0xD38, 0xD3C
+CPACR, MPU_TYPE, DEMCR, STIR = 0xD88, 0xD90, 0xDFC, 0xF00
+FPCCR, FPCAR, FPDSCR, MVFR0, MVFR1 = 0xF34, 0xF38, 0xF3C, 0xF40, 0xF44
+
+IRQ_WORDS = 16         # ISER0-15 ... IABR0-15: room for 496 lines (ARMv7-M B3.4.1)
+IPR_WORDS = 60         # IPR0-59: 240 lines, STM32's most (more only if the NVIC has more)
+AIRCR_VECTKEY, AIRCR_VECTKEYSTAT = 0x05FA, 0xFA05
+ICSR_NMIPENDSET, ICSR_PENDSVSET, ICSR_PENDSVCLR = 1 << 31, 1 << 28, 1 << 27
+ICSR_PENDSTSET, ICSR_PENDSTCLR, ICSR_ISRPENDING, ICSR_RETTOBASE = 1 << 26, 1 << 25, 1 << 22, 1 << 11
+
+# CPUID scheme registers (ID_PFR0 ... ID_ISAR4 and the three after them): as on the Cortex-M4
+CPUID_SCHEME = (("ID_PFR0", 0x30), ("ID_PFR1", 0x200), ("ID_DFR0", 0x100000), ("ID_AFR0", 0),
+                ("ID_MMFR0", 0x100030), ("ID_MMFR1", 0), ("ID_MMFR2", 0x1000000),
+                ("ID_MMFR3", 0), ("ID_ISAR0", 0x1101110), ("ID_ISAR1", 0x2111000),
+                ("ID_ISAR2", 0x21112231), ("ID_ISAR3", 0x1111131), ("ID_ISAR4", 0x310132),
+                ("ID_RES_D74", 0), ("CLIDR", 0), ("CTR", 0))
+MVFR_M4F = (0x10110021, 0x11000011)
+
+_SHPR_EXC = {MEMMANAGE: "MemManage", BUSFAULT: "BusFault", USAGEFAULT: "UsageFault",
+             SVCALL: "SVCall", DEBUGMON: "DebugMonitor", PENDSV: "PendSV", SYSTICK: "SysTick"}
+_BINARY = bytes.maketrans(b"\0\1", b"01")
 
 
 def exception_name(exc: int) -> str:
@@ -56,14 +99,273 @@ def exception_name(exc: int) -> str:
     return EXC_NAMES.get(exc, f"exception {exc}")
 
 
+def _irq_bits(flags: bytearray, first: int) -> int:
+    """Bit i = flags[first + i], for the 32 exceptions from `first` (0/1 bytes)."""
+    chunk = flags[first:first + 32]
+    return int(chunk[::-1].translate(_BINARY), 2) if chunk else 0
+
+
+def _raz(name: str, offset: int, doc: str) -> Reg:
+    return Reg(name, offset, 32, access="r", on_read="_raz", doc=doc)
+
+
+def _irq_arrays(lines: int) -> list[Reg]:
+    """ISER/ICER/ISPR/ICPR/IABR 0-15: one bit per IRQ line; words past the last line RAZ/WI."""
+    arrays = (("ISER", ISER, "SETENA", "rs", "_enabled_word", "_set_enable",
+               "enabled; writing 1 enables"),
+              ("ICER", ICER, "CLRENA", "rc_w1", "_enabled_word", "_clear_enable",
+               "enabled; writing 1 disables"),
+              ("ISPR", ISPR, "SETPEND", "rs", "_pending_word", "_set_pending_word",
+               "pending; writing 1 pends"),
+              ("ICPR", ICPR, "CLRPEND", "rc_w1", "_pending_word", "_clear_pending_word",
+               "pending; writing 1 clears"),
+              ("IABR", IABR, "ACTIVE", "r", "_active_word", None, "active"))
+    regs = []
+    for name, base, field, access, reader, writer, doc in arrays:
+        for n in range(IRQ_WORDS):
+            first, width = 32 * n, min(32, lines - 32 * n)
+            if width <= 0:
+                regs.append(_raz(f"{name}{n}", base + 4 * n, "no IRQ lines: reads 0"))
+                continue
+            regs.append(Reg(f"{name}{n}", base + 4 * n, 32,
+                            fields=(Field(field, 0, width, access),),
+                            on_read=f"{reader}_{n}",
+                            on_write=None if writer is None else f"{writer}_{n}",
+                            doc=f"IRQ{first}-{first + width - 1} {doc}"))
+    return regs
+
+
+def _ipr_regs(lines: int) -> list[Reg]:
+    """IPR0-59: a priority byte per IRQ, byte-accessible; only the bits of priorityMask are
+    kept (STM32: [7:4])."""
+    regs = []
+    for n in range(max(IPR_WORDS, -(-lines // 4))):
+        fields = tuple(Field(f"PRI_{4 * n + i}", 8 * i, 8, doc="IRQ priority",
+                             on_write=f"_set_priority_{16 + 4 * n + i}")
+                       for i in range(4) if 4 * n + i < lines)
+        if not fields:
+            regs.append(_raz(f"IPR{n}", IPR + 4 * n, "no IRQ lines: reads 0"))
+            continue
+        regs.append(Reg(f"IPR{n}", IPR + 4 * n, 32, fields=fields,
+                        on_read=f"_priority_word_{16 + 4 * n}"))
+    return regs
+
+
+def _shpr_regs() -> list[Reg]:
+    """SHPR1-3: the priority bytes of the configurable system exceptions, as IPR's."""
+    regs = []
+    for n in range(3):
+        first = 4 + 4 * n
+        fields = tuple(Field(f"PRI_{exc}", 8 * (exc - first), 8,
+                             on_write=f"_set_priority_{exc}", doc=f"{_SHPR_EXC[exc]} priority")
+                       for exc in range(first, first + 4) if exc in _SHPR_EXC)
+        regs.append(Reg(f"SHPR{n + 1}", SHPR1 + 4 * n, 32, fields=fields,
+                        on_read=f"_priority_word_{first}"))
+    return regs
+
+
+def _mpu_regs() -> list[Reg]:
+    """MPU_TYPE .. MPU_RASR_A2, kept by `MPU` (ARMv7-M B3.5.5-B3.5.9); the MPU model has no
+    third alias pair (0xE000EDB4, 0xE000EDB8)."""
+    rbar = (Field("ADDR", 5, 27, doc="region base address"),
+            Field("VALID", 4, doc="1: REGION selects the region (reads 0)"),
+            Field("REGION", 0, 4, doc="region number, with VALID (reads MPU_RNR)"))
+    rasr = (Field("XN", 28, doc="execute never"), Field("AP", 24, 3, doc="access permissions"),
+            Field("TEX", 19, 3), Field("S", 18), Field("C", 17), Field("B", 16),
+            Field("SRD", 8, 8, doc="sub-region disable"),
+            Field("SIZE", 1, 5, doc="region size 2^(SIZE+1) bytes"), Field("ENABLE", 0))
+    regs = [
+        Reg("MPU_TYPE", MPU_TYPE, 32, on_read="_mpu_type",
+            fields=(Field("IREGION", 16, 8, "r"), Field("DREGION", 8, 8, "r", doc="regions"),
+                    Field("SEPARATE", 0, 1, "r"))),
+        Reg("MPU_CTRL", MPU_TYPE + 0x4, 32,
+            fields=(Field("PRIVDEFENA", 2, doc="privileged default memory map"),
+                    Field("HFNMIENA", 1, doc="the MPU applies at negative priorities"),
+                    Field("ENABLE", 0))),
+        Reg("MPU_RNR", MPU_TYPE + 0x8, 32, fields=(Field("REGION", 0, 8),),
+            doc="region that MPU_RBAR and MPU_RASR show"),
+        Reg("MPU_RBAR", MPU_TYPE + 0xC, 32, fields=rbar),
+        Reg("MPU_RASR", MPU_TYPE + 0x10, 32, fields=rasr, doc="halfword-accessible"),
+    ]
+    for k in (1, 2):
+        regs += [Reg(f"MPU_RBAR_A{k}", MPU_TYPE + 0xC + 8 * k, 32, fields=rbar,
+                     doc="alias of MPU_RBAR"),
+                 Reg(f"MPU_RASR_A{k}", MPU_TYPE + 0x10 + 8 * k, 32, fields=rasr,
+                     doc="alias of MPU_RASR")]
+    return regs
+
+
+def _w1c(*bits: tuple[str, int]) -> tuple[Field, ...]:
+    return tuple(Field(name, lsb, access="rc_w1") for name, lsb in bits)
+
+
+@lru_cache(maxsize=None)
+def nvic_registers(lines: int = 240) -> RegisterMap:
+    """The System Control Space of an NVIC with `lines` external interrupt lines."""
+    systick = [
+        Reg("SYST_CSR", SYST_CSR, 32, on_read="_syst_csr", on_write="_syst_csr_written",
+            fields=(Field("COUNTFLAG", 16, access="rc_r",
+                          doc="counted to 0 since the last read (or CVR write)"),
+                    Field("CLKSOURCE", 2, doc="1 HCLK, 0 HCLK/8"), Field("TICKINT", 1),
+                    Field("ENABLE", 0))),
+        Reg("SYST_RVR", SYST_CSR + 0x4, 32, on_read="_syst_rvr", on_write="_syst_rvr_written",
+            fields=(Field("RELOAD", 0, 24, doc="applies at the next reload"),)),
+        Reg("SYST_CVR", SYST_CSR + 0x8, 32, on_read="_syst_cvr", on_write="_syst_cvr_written",
+            fields=(Field("CURRENT", 0, 24, doc="any write clears it and COUNTFLAG"),)),
+        Reg("SYST_CALIB", SYST_CSR + 0xC, 32, on_read="_syst_calib", fields=(
+            Field("NOREF", 31, access="r"), Field("SKEW", 30, access="r", reset=1),
+            Field("TENMS", 0, 24, "r", doc="1 ms at HCLK/8 (PM0214 4.5.4)"))),
+    ]
+    scb = [
+        Reg("CPUID", CPUID, 32, on_read="_cpuid", doc="Cortex-M3: 0x411FC231", fields=(
+            Field("IMPLEMENTER", 24, 8, "r", 0x41), Field("VARIANT", 20, 4, "r"),
+            Field("CONSTANT", 16, 4, "r", 0xF), Field("PARTNO", 4, 12, "r", 0xC24),
+            Field("REVISION", 0, 4, "r", 1))),
+        Reg("ICSR", ICSR, 32, on_read="_icsr", on_write="_icsr_written", fields=(
+            Field("NMIPENDSET", 31), Field("PENDSVSET", 28), Field("PENDSVCLR", 27, access="w"),
+            Field("PENDSTSET", 26), Field("PENDSTCLR", 25, access="w"),
+            Field("ISRPREEMPT", 23, access="r", doc="not modelled: reads 0"),
+            Field("ISRPENDING", 22, access="r"),
+            Field("VECTPENDING", 12, 9, "r"), Field("RETTOBASE", 11, access="r"),
+            Field("VECTACTIVE", 0, 9, "r"))),
+        Reg("VTOR", VTOR, 32, fields=(Field("TBLOFF", 7, 25, doc="vector table offset"),)),
+        Reg("AIRCR", AIRCR, 32, on_write="_aircr_written", fields=(
+            Field("VECTKEY", 16, 16, reset=AIRCR_VECTKEYSTAT,
+                  doc="a write without 0x05FA here is ignored; reads 0xFA05"),
+            Field("ENDIANNESS", 15, access="r", doc="little-endian"),
+            Field("PRIGROUP", 8, 3, doc="priority grouping"),
+            Field("SYSRESETREQ", 2, access="w", doc="1: system reset"),
+            Field("VECTCLRACTIVE", 1, access="w", doc="1: clears all active state"),
+            Field("VECTRESET", 0, access="w", doc="debug only: ignored"))),
+        Reg("SCR", SCR, 32, fields=(Field("SEVONPEND", 4), Field("SLEEPDEEP", 2),
+                                    Field("SLEEPONEXIT", 1))),
+        Reg("CCR", CCR, 32, on_write="_ccr_written", fields=(
+            Field("STKALIGN", 9, access="r", reset=1, doc="8-byte stack alignment"),
+            Field("BFHFNMIGN", 8), Field("DIV_0_TRP", 4, doc="trap on divide by 0"),
+            Field("UNALIGN_TRP", 3, doc="trap on unaligned accesses"),
+            Field("USERSETMPEND", 1, doc="unprivileged code may write STIR"),
+            Field("NONBASETHRDENA", 0))),
+    ]
+    scb += _shpr_regs()
+    scb += [
+        # The pending bits read as this model always had them: MemManage on bit 12, BusFault
+        # on 13, UsageFault on 14. ARMv7-M B3.2.13 has UsageFault on 12, MemManage on 13 and
+        # BusFault on 14: to be corrected on its own, with a test.
+        Reg("SHCSR", SHCSR, 32, on_write="_shcsr_written", fields=(
+            Field("USGFAULTENA", 18), Field("BUSFAULTENA", 17), Field("MEMFAULTENA", 16),
+            Field("SVCALLPENDED", 15, access="r", on_read=f"_pended_{SVCALL}"),
+            Field("BUSFAULTPENDED", 14, access="r", on_read=f"_pended_{USAGEFAULT}"),
+            Field("MEMFAULTPENDED", 13, access="r", on_read=f"_pended_{BUSFAULT}"),
+            Field("USGFAULTPENDED", 12, access="r", on_read=f"_pended_{MEMMANAGE}"),
+            Field("SYSTICKACT", 11, access="r"), Field("PENDSVACT", 10, access="r"),
+            Field("MONITORACT", 8, access="r"), Field("SVCALLACT", 7, access="r"),
+            Field("USGFAULTACT", 3, access="r"), Field("BUSFAULTACT", 1, access="r"),
+            Field("MEMFAULTACT", 0, access="r"))),
+        Reg("CFSR", CFSR, 32, doc="MMFSR [7:0], BFSR [15:8], UFSR [31:16]; set by the core",
+            fields=_w1c(("DIVBYZERO", 25), ("UNALIGNED", 24), ("NOCP", 19), ("INVPC", 18),
+                        ("INVSTATE", 17), ("UNDEFINSTR", 16), ("BFARVALID", 15),
+                        ("LSPERR", 13), ("STKERR", 12), ("UNSTKERR", 11), ("IMPRECISERR", 10),
+                        ("PRECISERR", 9), ("IBUSERR", 8), ("MMARVALID", 7), ("MLSPERR", 5),
+                        ("MSTKERR", 4), ("MUNSTKERR", 3), ("DACCVIOL", 1), ("IACCVIOL", 0))),
+        Reg("HFSR", HFSR, 32, doc="set by the core",
+            fields=_w1c(("DEBUGEVT", 31), ("FORCED", 30), ("VECTTBL", 1))),
+        Reg("DFSR", DFSR, 32, fields=_w1c(("EXTERNAL", 4), ("VCATCH", 3), ("DWTTRAP", 2),
+                                          ("BKPT", 1), ("HALTED", 0))),
+        Reg("MMFAR", MMFAR, 32, doc="MemManage fault address (MMARVALID)"),
+        Reg("BFAR", BFAR, 32, doc="BusFault address (BFARVALID)"),
+        Reg("AFSR", AFSR, 32, doc="auxiliary fault status (stored)"),
+    ]
+    scb += [Reg(name, 0xD40 + 4 * i, 32, value, "r", doc="CPUID scheme, as on the Cortex-M4")
+            for i, (name, value) in enumerate(CPUID_SCHEME)]
+    scb += [Reg("CPACR", CPACR, 32, on_write="_cpacr_written",
+                doc="Cortex-M3 and M4 without FPU: reads 0",
+                fields=(Field("CP11", 22, 2), Field("CP10", 20, 2, doc="FPU access")))]
+    scb += _mpu_regs()
+    scb += [
+        Reg("DEMCR", DEMCR, 32, fields=(
+            Field("TRCENA", 24), Field("MON_REQ", 19), Field("MON_STEP", 18),
+            Field("MON_PEND", 17), Field("MON_EN", 16), Field("VC_HARDERR", 10),
+            Field("VC_INTERR", 9), Field("VC_BUSERR", 8), Field("VC_STATERR", 7),
+            Field("VC_CHKERR", 6), Field("VC_NOCPERR", 5), Field("VC_MMERR", 4),
+            Field("VC_CORERESET", 0))),
+        Reg("STIR", STIR, 32, on_write="_stir_written",
+            fields=(Field("INTID", 0, 9, "w", doc="pends this IRQ"),)),
+        Reg("FPCCR", FPCCR, 32, fields=(
+            Field("ASPEN", 31, reset=1), Field("LSPEN", 30, reset=1),
+            Field("MONRDY", 8, access="r"), Field("BFRDY", 6, access="r"),
+            Field("MMRDY", 5, access="r"), Field("HFRDY", 4, access="r"),
+            Field("THREAD", 3, access="r"), Field("USER", 1, access="r"),
+            Field("LSPACT", 0, access="r"))),
+        Reg("FPCAR", FPCAR, 32, fields=(Field("ADDRESS", 3, 29),)),
+        Reg("FPDSCR", FPDSCR, 32, fields=(Field("AHP", 26), Field("DN", 25), Field("FZ", 24),
+                                          Field("RMODE", 22, 2))),
+        Reg("MVFR0", MVFR0, 32, MVFR_M4F[0], "r", on_read="_mvfr0",
+            doc="Cortex-M4F; without an FPU: reads 0, logged as unknown"),
+        Reg("MVFR1", MVFR1, 32, MVFR_M4F[1], "r", on_read="_mvfr1",
+            doc="Cortex-M4F; without an FPU: reads 0, logged as unknown"),
+    ]
+    ids = [Reg(f"PID{n}", 0xFD0 + 4 * i, 32, access="r", doc="peripheral ID: reads 0")
+           for i, n in enumerate((4, 5, 6, 7, 0, 1, 2, 3))]
+    ids += [Reg(f"CID{n}", 0xFF0 + 4 * n, 32, access="r", doc="component ID: reads 0")
+            for n in range(4)]
+    return RegisterMap([
+        Reg("ICTR", ICTR, 32, fields=(
+            Field("INTLINESNUM", 0, 4, "r", max(0, -(-lines // 32) - 1),
+                  doc="32-line groups - 1"),)),
+        Reg("ACTLR", ACTLR, 32, doc="auxiliary control (implementation defined; stored)"),
+        *systick,
+        *_irq_arrays(lines),
+        *_ipr_regs(lines),
+        *scb,
+        *ids,
+    ], title=f"Cortex-M System Control Space: NVIC, SCB, SysTick, MPU, {lines} IRQ lines "
+             "(ARMv7-M B3.2-B3.5)")
+
+
+def _mpu_register(offset: int) -> property:
+    """A register the MPU object keeps, as a stored register of the table: reads and writes go
+    to `MPU.read`/`MPU.write`, so a halfword write merges into the rest of the register."""
+    def get(self: "NVIC") -> int:
+        return self.mpu.read(offset)
+
+    def put(self: "NVIC", value: int) -> None:
+        self.mpu.write(offset, value)
+    return property(get, put)
+
+
+# Callbacks the table names with an index: `_set_enable_3` is `_set_enable(3, ...)` (ISER3),
+# `_set_priority_20` is `_set_priority(20, ...)` (the priority byte of exception 20).
+_INDEXED = frozenset({"_enabled_word", "_set_enable", "_clear_enable", "_pending_word",
+                      "_set_pending_word", "_clear_pending_word", "_active_word",
+                      "_priority_word", "_set_priority", "_pended"})
+
+
+def _define_indexed(cls: type, regs: RegisterMap) -> None:
+    """Give `cls` the indexed callbacks `regs` names (as `partialmethod`s, once each), so
+    that binding the table finds them as it finds any method."""
+    for reg in regs:
+        for name in (reg.on_read, reg.on_write, *(f.on_read for f in reg.fields),
+                     *(f.on_write for f in reg.fields)):
+            if name is None or name in cls.__dict__:
+                continue
+            head, _, index = name.rpartition("_")
+            if head in _INDEXED and index.isdigit():
+                setattr(cls, name, partialmethod(getattr(cls, head), int(index)))
+
+
 @model("IRQControllers.NVIC", "metersim.NVIC")
 class NVIC(Peripheral):
     size = 0x1000
+    registers = nvic_registers()         # numberOfInterrupts decides, per instance
 
     def __init__(self, ctx: Context, priority_mask: int = 0xF0, systick_frequency: int = 0,
                  number_of_interrupts: int = 240, cpu_type: str = "cortex-m4f",
                  mpu_regions: int | None = None):
+        self.registers = nvic_registers(number_of_interrupts)
+        _define_indexed(type(self), self.registers)
         super().__init__(ctx)
+        # Aligned word reads, the usual kind, skip the shift and mask of sub-word ones.
+        self._word_readers = {off: slot[0] for off, slot in self._slots.items() if not slot[2]}
         # The STM32F1's Cortex-M3 has no MPU, the STM32F4's Cortex-M4F has 8 regions; a
         # platform can say otherwise with `mpuRegions:` (0, 8 or 16).
         self._mpu_regions = mpu_regions
@@ -113,25 +415,11 @@ class NVIC(Peripheral):
         self.prio[RESET], self.prio[NMI], self.prio[HARDFAULT] = -3, -2, -1
         self.pending_set: set[int] = set()
         self._act: list[int] = []  # active exceptions, oldest first
-        self.prigroup = 0
-        self.vtor = 0
-        self.scr = 0
-        self.ccr = CCR_RESET
-        self.shcsr = 0
-        self.cfsr = 0
-        self.hfsr = 0
-        self.dfsr = 0
-        self.mmfar = 0
-        self.bfar = 0
-        self.afsr = 0
-        self.cpacr = 0
-        self.fpccr = 0xC0000000  # ASPEN | LSPEN
-        self.fpcar = 0
-        self.fpdscr = 0
-        self.demcr = 0
-        self.actlr = 0
+        self.prigroup = 0          # AIRCR.PRIGROUP, read on every priority comparison
         self.systick.reset()
         self.mpu.reset()
+        # After the MPU's reset: its registers are already 0, so writing 0 changes nothing.
+        self.reset_registers()
         if self.cpu is not None:
             self.cpu.traps_changed()     # CCR and CPACR are back at their reset values
 
@@ -254,272 +542,217 @@ class NVIC(Peripheral):
         if level and not was:
             self.set_pending(exc)
 
-    # -- registers ----------------------------------------------------------------------------
-    def _check_privilege(self, offset: int, is_write: bool) -> bool:
-        cpu = self.cpu
-        if cpu is None or cpu.is_privileged():
-            return True
-        if offset == 0xF00 and is_write and self.ccr & 0x2:  # USERSETMPEND allows STIR
-            return True
-        cpu.bus_error_from_mmio(0xE000E000 + offset, is_write)
-        return False
-
+    # -- bus: privilege, the MPU's fast path, then the table --------------------------------------
     def read(self, offset: int, size: int) -> int:
-        if not self._check_privilege(offset, False):
+        cpu = self.cpu
+        if cpu is not None and not cpu.is_privileged():
+            cpu.bus_error_from_mmio(SCS_BASE + offset, False)
             return 0
-        if size != 4:
-            word = self.read(offset & ~3, 4)
-            shift = (offset & 3) * 8
-            return (word >> shift) & ((1 << (8 * size)) - 1)
-        return self._read32(offset)
+        if size == 4:
+            reader = self._word_readers.get(offset)
+            if reader is not None:
+                return reader()
+        slot = self._slots.get(offset)           # Peripheral.read, inlined: a hot path
+        if slot is None:
+            self.log_unhandled(offset, size, None)
+            return 0
+        return (slot[0]() >> slot[2]) & SIZE_MASK[size]
 
     def write(self, offset: int, size: int, value: int) -> None:
-        if not self._check_privilege(offset, True):
+        cpu = self.cpu
+        if cpu is not None and not cpu.is_privileged() and not (
+                offset == 0xF00 and self.ccr & CCR_USERSETMPEND):     # STIR
+            cpu.bus_error_from_mmio(SCS_BASE + offset, True)
             return
-        if 0xD90 <= offset < 0xD90 + MPU_BLOCK and size == 4:
+        if 0xD90 <= offset < 0xDB4 and size == 4:   # MPU_TYPE .. MPU_RASR_A2
             self.mpu.write(offset - 0xD90, value)   # an RTOS writes these at every switch
             return
-        if size != 4:
-            if 0x400 <= offset < 0x400 + self.num_irqs or 0xD18 <= offset < 0xD24:
-                for i in range(size):  # byte-accessible priority registers
-                    self._write_prio_byte(offset + i, (value >> (8 * i)) & 0xFF)
-                return
-            old = self._read32(offset & ~3) if offset < 0xD00 or offset > 0xD24 else 0
-            shift = (offset & 3) * 8
-            mask = ((1 << (8 * size)) - 1) << shift
-            if 0x100 <= offset < 0x300:  # set/clear registers: only the written bits count
-                old = 0
-            value = (old & ~mask) | ((value << shift) & mask)
-            offset &= ~3
-        self._write32(offset, value & 0xFFFFFFFF)
+        slot = self._slots.get(offset)           # Peripheral.write, inlined: a hot path
+        if slot is None:
+            self.log_unhandled(offset, size, value)
+            return
+        wm = slot[3][size]
+        slot[1]((value << slot[2]) & wm, wm)
 
-    def _irq_word(self, arr: bytearray, word: int) -> int:
-        base = 16 + 32 * word
-        v = 0
-        for b in range(32):
-            exc = base + b
-            if exc < self.num_exc and arr[exc]:
-                v |= 1 << b
+    def _raz(self) -> int:
+        return 0
+
+    # -- SysTick (the SysTick object keeps its registers) ------------------------------------------
+    def _syst_csr(self) -> int:
+        return self.systick.read(0x0)            # the read clears COUNTFLAG
+
+    def _syst_csr_written(self, _old: int, value: int) -> None:
+        self.systick.write(0x0, value)
+
+    def _syst_rvr(self) -> int:
+        return self.systick.rvr
+
+    def _syst_rvr_written(self, _old: int, value: int) -> None:
+        self.systick.write(0x4, value)
+
+    def _syst_cvr(self) -> int:
+        return self.systick.current()
+
+    def _syst_cvr_written(self, _old: int, value: int) -> None:
+        self.systick.write(0x8, value)
+
+    def _syst_calib(self) -> int:
+        return self.systick.read(0xC)
+
+    # -- MPU (the MPU object keeps its registers) ----------------------------------------------
+    mpu_ctrl = _mpu_register(0x04)
+    mpu_rnr = _mpu_register(0x08)
+    mpu_rbar = _mpu_register(0x0C)
+    mpu_rasr = _mpu_register(0x10)
+    mpu_rbar_a1 = _mpu_register(0x14)
+    mpu_rasr_a1 = _mpu_register(0x18)
+    mpu_rbar_a2 = _mpu_register(0x1C)
+    mpu_rasr_a2 = _mpu_register(0x20)
+
+    def _mpu_type(self) -> int:
+        return self.mpu.read(0x0)
+
+    # -- NVIC arrays ----------------------------------------------------------------------------
+    def _enabled_word(self, n: int) -> int:
+        return _irq_bits(self.enabled, 16 + 32 * n)
+
+    def _pending_word(self, n: int) -> int:
+        return _irq_bits(self.pending, 16 + 32 * n)
+
+    def _active_word(self, n: int) -> int:
+        return _irq_bits(self.active, 16 + 32 * n)
+
+    def _set_enable(self, n: int, _old: int, value: int) -> None:
+        enabled, exc = self.enabled, 16 + 32 * n
+        while value:
+            if value & 1:
+                enabled[exc] = 1
+            value >>= 1
+            exc += 1
+        if self.cpu is not None and self.pending_set:
+            self.cpu.interrupt_pending_changed()
+
+    def _clear_enable(self, n: int, _old: int, value: int) -> None:
+        enabled, exc = self.enabled, 16 + 32 * n
+        while value:
+            if value & 1:
+                enabled[exc] = 0
+            value >>= 1
+            exc += 1
+
+    def _set_pending_word(self, n: int, _old: int, value: int) -> None:
+        exc = 16 + 32 * n
+        while value:
+            if value & 1:
+                self.set_pending(exc)
+            value >>= 1
+            exc += 1
+
+    def _clear_pending_word(self, n: int, _old: int, value: int) -> None:
+        exc = 16 + 32 * n
+        while value:
+            if value & 1:
+                self.clear_pending(exc)
+            value >>= 1
+            exc += 1
+
+    def _priority_word(self, first: int) -> int:
+        """The priority bytes of exceptions first .. first+3 (IPRn, SHPRn)."""
+        prio, v = self.prio, 0
+        for i in range(4):
+            if first + i < self.num_exc:
+                v |= (prio[first + i] & 0xFF) << (8 * i)
         return v
 
-    def _read32(self, off: int) -> int:
-        if 0x010 <= off < 0x020:
-            return self.systick.read(off - 0x10)
-        if 0x100 <= off < 0x140:
-            return self._irq_word(self.enabled, (off - 0x100) // 4)
-        if 0x180 <= off < 0x1C0:
-            return self._irq_word(self.enabled, (off - 0x180) // 4)
-        if 0x200 <= off < 0x240:
-            return self._irq_word(self.pending, (off - 0x200) // 4)
-        if 0x280 <= off < 0x2C0:
-            return self._irq_word(self.pending, (off - 0x280) // 4)
-        if 0x300 <= off < 0x340:
-            return self._irq_word(self.active, (off - 0x300) // 4)
-        if 0x400 <= off < 0x400 + 240:
-            v = 0
-            for i in range(4):
-                exc = 16 + off - 0x400 + i
-                if exc < self.num_exc:
-                    v |= (self.prio[exc] & 0xFF) << (8 * i)
-            return v
-        if off == 0x004:  # ICTR: number of 32-line groups - 1
-            return max(0, (self.num_irqs + 31) // 32 - 1)
-        if off == 0x008:
-            return self.actlr
-        if off == 0xD00:
-            return CPUID_BY_CORE.get(self.cpu_type, 0x410FC241)
-        if off == 0xD04:
-            return self._icsr()
-        if off == 0xD08:
-            return self.vtor
-        if off == 0xD0C:
-            return 0xFA050000 | (self.prigroup << 8)
-        if off == 0xD10:
-            return self.scr
-        if off == 0xD14:
-            return self.ccr
-        if 0xD18 <= off < 0xD24:
-            v = 0
-            for i in range(4):
-                exc = 4 + off - 0xD18 + i
-                v |= (self.prio[exc] & 0xFF) << (8 * i)
-            return v
-        if off == 0xD24:
-            return self.shcsr | (0x8000 if self.pending[SVCALL] else 0) | \
-                (0x1000 if self.pending[MEMMANAGE] else 0) | (0x2000 if self.pending[BUSFAULT] else 0) | \
-                (0x4000 if self.pending[USAGEFAULT] else 0)
-        if off == 0xD28:
-            return self.cfsr
-        if off == 0xD2C:
-            return self.hfsr
-        if off == 0xD30:
-            return self.dfsr
-        if off == 0xD34:
-            return self.mmfar
-        if off == 0xD38:
-            return self.bfar
-        if off == 0xD3C:
-            return self.afsr
-        if off == 0xD88:
-            return self.cpacr
-        if 0xD90 <= off < 0xD90 + MPU_BLOCK:
-            return self.mpu.read(off - 0xD90)
-        if off == 0xDFC:
-            return self.demcr
-        if off == 0xF34:
-            return self.fpccr
-        if off == 0xF38:
-            return self.fpcar
-        if off == 0xF3C:
-            return self.fpdscr
-        if 0xD40 <= off < 0xD80:  # CPUID scheme registers (ID_PFR0 ...): reads as on Cortex-M4
-            return {0xD40: 0x30, 0xD44: 0x200, 0xD48: 0x100000, 0xD4C: 0, 0xD50: 0x100030,
-                    0xD54: 0, 0xD58: 0x1000000, 0xD5C: 0, 0xD60: 0x1101110, 0xD64: 0x2111000,
-                    0xD68: 0x21112231, 0xD6C: 0x1111131, 0xD70: 0x310132}.get(off, 0)
-        if off == 0xF40 and self.cpu_type == "cortex-m4f":  # MVFR0/1 (FPU present)
-            return 0x10110021
-        if off == 0xF44 and self.cpu_type == "cortex-m4f":
-            return 0x11000011
-        if 0xFD0 <= off < 0x1000:  # peripheral ID registers read as zero here
-            return 0
-        self.log_unhandled(off, 4, None)
-        return 0
+    def _set_priority(self, exc: int, byte: int) -> None:
+        self.prio[exc] = byte & self.priority_mask
+        if self.cpu is not None and self.pending_set:
+            self.cpu.interrupt_pending_changed()
+
+    def _stir_written(self, _old: int, value: int) -> None:
+        if 16 + value < self.num_exc:
+            self.set_pending(16 + value)
+
+    # -- SCB ------------------------------------------------------------------------------------
+    def _cpuid(self) -> int:
+        return CPUID_BY_CORE.get(self.cpu_type, 0x410FC241)
 
     def _icsr(self) -> int:
         v = 0
         vectactive = self.cpu.current_exception() if self.cpu is not None else 0
         v |= vectactive & 0x1FF
         if len(self._act) <= 1:
-            v |= 1 << 11  # RETTOBASE
+            v |= ICSR_RETTOBASE
         hp = self.highest_pending()
         if hp is not None:
             v |= (hp & 0x1FF) << 12
         if any(e >= 16 for e in self.pending_set):
-            v |= 1 << 22  # ISRPENDING
+            v |= ICSR_ISRPENDING
         if self.pending[SYSTICK]:
-            v |= 1 << 26
+            v |= ICSR_PENDSTSET
         if self.pending[PENDSV]:
-            v |= 1 << 28
+            v |= ICSR_PENDSVSET
         if self.pending[NMI]:
-            v |= 1 << 31
+            v |= ICSR_NMIPENDSET
         return v
 
-    def _set_clear_irqs(self, word: int, value: int, arr: bytearray, on: bool) -> None:
-        base = 16 + 32 * word
-        for b in range(32):
-            if value >> b & 1:
-                exc = base + b
-                if exc >= self.num_exc:
-                    continue
-                if arr is self.pending:
-                    if on:
-                        self.set_pending(exc)
-                    else:
-                        self.clear_pending(exc)
-                else:
-                    arr[exc] = 1 if on else 0
-        if arr is self.enabled and on and self.cpu is not None and self.pending_set:
-            self.cpu.interrupt_pending_changed()
+    def _icsr_written(self, _old: int, value: int) -> None:
+        if value & ICSR_NMIPENDSET:
+            self.set_pending(NMI)
+        if value & ICSR_PENDSVSET:
+            self.set_pending(PENDSV)
+        elif value & ICSR_PENDSVCLR:
+            self.clear_pending(PENDSV)
+        if value & ICSR_PENDSTSET:
+            self.set_pending(SYSTICK)
+        elif value & ICSR_PENDSTCLR:
+            self.clear_pending(SYSTICK)
 
-    def _write_prio_byte(self, off: int, byte: int) -> None:
-        if 0x400 <= off < 0x400 + self.num_irqs:
-            exc = 16 + off - 0x400
-        elif 0xD18 <= off < 0xD24:
-            exc = 4 + off - 0xD18
-            if exc not in (MEMMANAGE, BUSFAULT, USAGEFAULT, SVCALL, DEBUGMON, PENDSV, SYSTICK):
-                return
-        else:
+    def _aircr_written(self, old: int, value: int) -> None:
+        if self.aircr >> 16 != AIRCR_VECTKEY:
+            self.ctx.log(logging.WARNING, "AIRCR write 0x%08x without VECTKEY 0x05FA ignored",
+                         self.aircr | value)
+            self.aircr = old
             return
-        self.prio[exc] = byte & self.priority_mask
+        self.prigroup = (self.aircr >> 8) & 7
+        self.aircr = AIRCR_VECTKEYSTAT << 16 | self.prigroup << 8
+        if value & 0x4:  # SYSRESETREQ
+            machine = self.ctx.machine
+            if machine is not None:
+                machine.request_reset("software")
+        if value & 0x2:  # VECTCLRACTIVE (debug use)
+            self.clear_all_active()
         if self.cpu is not None and self.pending_set:
             self.cpu.interrupt_pending_changed()
 
-    def _write32(self, off: int, value: int) -> None:
-        if 0x010 <= off < 0x020:
-            self.systick.write(off - 0x10, value)
-        elif 0x100 <= off < 0x140:
-            self._set_clear_irqs((off - 0x100) // 4, value, self.enabled, True)
-        elif 0x180 <= off < 0x1C0:
-            self._set_clear_irqs((off - 0x180) // 4, value, self.enabled, False)
-        elif 0x200 <= off < 0x240:
-            self._set_clear_irqs((off - 0x200) // 4, value, self.pending, True)
-        elif 0x280 <= off < 0x2C0:
-            self._set_clear_irqs((off - 0x280) // 4, value, self.pending, False)
-        elif 0x300 <= off < 0x340:
-            pass  # IABR is read-only
-        elif 0x400 <= off < 0x400 + 240 or 0xD18 <= off < 0xD24:
-            for i in range(4):
-                self._write_prio_byte(off + i, (value >> (8 * i)) & 0xFF)
-        elif off == 0x008:
-            self.actlr = value
-        elif off == 0xD04:
-            if value & (1 << 31):
-                self.set_pending(NMI)
-            if value & (1 << 28):
-                self.set_pending(PENDSV)
-            elif value & (1 << 27):
-                self.clear_pending(PENDSV)
-            if value & (1 << 26):
-                self.set_pending(SYSTICK)
-            elif value & (1 << 25):
-                self.clear_pending(SYSTICK)
-        elif off == 0xD08:
-            self.vtor = value & 0xFFFFFF80
-        elif off == 0xD0C:
-            if value >> 16 != 0x05FA:
-                self.ctx.log(logging.WARNING, "AIRCR write 0x%08x without VECTKEY 0x05FA ignored", value)
-                return
-            self.prigroup = (value >> 8) & 7
-            if value & 0x4:  # SYSRESETREQ
-                machine = self.ctx.machine
-                if machine is not None:
-                    machine.request_reset("software")
-            if value & 0x2:  # VECTCLRACTIVE (debug use)
-                self.clear_all_active()
-            if self.cpu is not None and self.pending_set:
-                self.cpu.interrupt_pending_changed()
-        elif off == 0xD10:
-            self.scr = value & 0x16
-        elif off == 0xD14:
-            self.ccr = (value & 0x31B) | 0x200
-            if self.cpu is not None:
-                self.cpu.traps_changed()
-        elif off == 0xD24:
-            self.shcsr = (self.shcsr & ~0x70000) | (value & 0x70000)
-            if self.cpu is not None and self.pending_set:
-                self.cpu.interrupt_pending_changed()
-        elif off == 0xD28:
-            self.cfsr &= ~value  # write-one-to-clear
-        elif off == 0xD2C:
-            self.hfsr &= ~value
-        elif off == 0xD30:
-            self.dfsr &= ~value
-        elif off == 0xD34:
-            self.mmfar = value
-        elif off == 0xD38:
-            self.bfar = value
-        elif off == 0xD3C:
-            self.afsr = value
-        elif off == 0xD88:
-            self.cpacr = value & (0xF << 20) if self.cpu_type == "cortex-m4f" else 0
-            if self.cpu is not None:
-                self.cpu.traps_changed()
-        elif 0xD90 <= off < 0xD90 + MPU_BLOCK:
-            self.mpu.write(off - 0xD90, value)
-        elif off == 0xDFC:
-            self.demcr = value & 0x010F07F1
-        elif off == 0xF00:  # STIR
-            irq = value & 0x1FF
-            if 16 + irq < self.num_exc:
-                self.set_pending(16 + irq)
-        elif off == 0xF34:
-            self.fpccr = (self.fpccr & ~0xC0000000) | (value & 0xC0000000)
-        elif off == 0xF38:
-            self.fpcar = value & ~7
-        elif off == 0xF3C:
-            self.fpdscr = value & 0x07C00000
-        else:
-            self.log_unhandled(off, 4, value)
+    def _ccr_written(self, _old: int, _value: int) -> None:
+        if self.cpu is not None:
+            self.cpu.traps_changed()
+
+    def _shcsr_written(self, _old: int, _value: int) -> None:
+        if self.cpu is not None and self.pending_set:
+            self.cpu.interrupt_pending_changed()
+
+    def _pended(self, exc: int) -> int:
+        return self.pending[exc]
+
+    def _cpacr_written(self, _old: int, _value: int) -> None:
+        if self.cpu_type != "cortex-m4f":
+            self.cpacr = 0                       # no FPU: RAZ/WI
+        if self.cpu is not None:
+            self.cpu.traps_changed()
+
+    def _mvfr0(self) -> int:
+        return self._mvfr(0)
+
+    def _mvfr1(self) -> int:
+        return self._mvfr(1)
+
+    def _mvfr(self, n: int) -> int:
+        if self.cpu_type == "cortex-m4f":
+            return MVFR_M4F[n]
+        self.log_unhandled(MVFR0 + 4 * n, 4, None)   # no FPU, no media and FP features
+        return 0
 
 
 @model("Miscellaneous.DWT", "metersim.DWT")

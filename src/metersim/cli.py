@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from metersim.campaign.cli import add_campaign_parser
 from metersim.errors import (CheckFailed, EmulationTimeout, FirmwareFault, HungEngine,
                              MetersimError, SetupError)
 
@@ -332,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--check", type=float, metavar="PERCENT",
                     help="exit 1 if a room's energy is off the reference by more than PERCENT %% + 2 Wh")
     ca.set_defaults(fn=_cmd_cabinet)
+
+    add_campaign_parser(sub)
     return p
 
 

@@ -23,6 +23,7 @@ from metersim.units import PS_PER_MS, PS_PER_S
 
 NAME = "controller"
 REBOOT_MARGIN_PS = 2500 * PS_PER_MS      # a restart and a metering cycle before the end
+READ_MARGIN_PS = 200 * PS_PER_MS         # default noise stops this long before the read-back
 ROOM_SETTINGS = {"alarm1_cents": "int", "alarm2_cents": "int", "overdraft_cents": "int",
                  "load_limit_W": "int", "overload_delay_s": "int", "overcurrent_cA": "int",
                  "reclose_delay_s": "int", "reclose_attempts": "int", "malicious_detect": "bool"}
@@ -53,7 +54,7 @@ def validate(src: Source, path: tuple, t, firmware_names: list[str]) -> dict:
                            else F.number(src, sp + (k,), v, 0, 0xFFFF_FFFF, integer=True))
                        for k, v in sorted(settings.items())}
     out["loads"] = _loads(src, path + ("loads",), t.get("loads", {"standard": {}}), ch)
-    setup_end = boot + PS_PER_S              # Modbus set-up is over well within a second
+    setup_end = boot          # faults due during the Modbus set-up happen right after it
     out["faults"] = _faults(src, path + ("faults",), t.get("faults", {}), setup_end, dur)
     out["checks"] = _checks(src, path + ("checks",), t.get("checks", {}), ch)
     return out
@@ -109,7 +110,7 @@ def _faults(src, path, v, setup_end_ps, dur_ps) -> dict:
         off = F.number(src, cp + ("off_ms",), c.get("off_ms", 700.0), 0, 60000, lo_open=True)
         last = dur_ps - REBOOT_MARGIN_PS - round((holdup + off) * PS_PER_MS)
         if last <= setup_end_ps:
-            src.fail(path + ("power_cuts",), f"a duration long enough for a cut: set-up "
+            src.fail(path + ("power_cuts",), f"a duration long enough for a cut: boot "
                      f"({setup_end_ps / PS_PER_S:g} s), hold-up, outage and 2.5 s to restart",
                      has_value=False)
         at = []
@@ -117,7 +118,7 @@ def _faults(src, path, v, setup_end_ps, dur_ps) -> dict:
             t = F.duration_ps(src, cp + ("at", i), a)
             if not setup_end_ps <= t <= last:
                 src.fail(cp + ("at", i), f"a time within {setup_end_ps / PS_PER_S:g} s .. "
-                         f"{last / PS_PER_S:g} s (after set-up, 2.5 s before the end after the outage)", a)
+                         f"{last / PS_PER_S:g} s (after boot, and the outage over 2.5 s before the end)", a)
             at.append(t)
         n = F.number(src, cp + ("random",), c.get("random", 0), 0, 1000, integer=True)
         between = _window(src, cp + ("between",), c["between"], setup_end_ps, last, "times") \
@@ -128,12 +129,16 @@ def _faults(src, path, v, setup_end_ps, dur_ps) -> dict:
                              "holdup_ms": holdup, "off_ms": off}
     if v.get("bus_noise"):
         np_ = path + ("bus_noise",)
+        if dur_ps - READ_MARGIN_PS <= setup_end_ps:
+            src.fail(np_, f"a scenario longer than boot + {READ_MARGIN_PS / PS_PER_S:g} s for noise "
+                     f"(none in the last {READ_MARGIN_PS / PS_PER_S:g} s, when the rooms are read back)",
+                     has_value=False)
         b = F.mapping(src, np_, v["bus_noise"], {"bursts": "", "duration_ms": "", "between": ""})
         out["bus_noise"] = {
             "bursts": F.number(src, np_ + ("bursts",), F.get(src, b, np_, "bursts"), 1, 10000, integer=True),
             "duration_ms": F.number(src, np_ + ("duration_ms",), b.get("duration_ms", 2.0), 0, 10000, lo_open=True),
             "between": _window(src, np_ + ("between",), b["between"], setup_end_ps, dur_ps, "times")
-            if "between" in b else [setup_end_ps, dur_ps]}
+            if "between" in b else [setup_end_ps, dur_ps - READ_MARGIN_PS]}
     return out
 
 

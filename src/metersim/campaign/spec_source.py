@@ -91,7 +91,9 @@ def parse_text(text: str, file: str = "<spec>") -> tuple[dict, Source]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else "?"
-        raise SpecError(f"{file}:{line}: not valid YAML: {e.problem}") from None
+        start = (f" (in what starts at line {e.context_mark.line + 1}: {e.context})"
+                 if e.context_mark and e.context else "")
+        raise SpecError(f"{file}:{line}: not valid YAML: {e.problem}{start}") from None
     if node is None:
         raise SpecError(f"{file}: the campaign spec is empty (expected a mapping with system, "
                         f"firmware, scenario, matrix, seeds)")

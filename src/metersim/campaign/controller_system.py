@@ -126,7 +126,7 @@ def _faults(src, path, v, setup_end_ps, dur_ps) -> dict:
         if not at and not n:
             src.fail(cp, "`at` times or a `random` count", c)
         out["power_cuts"] = {"at": sorted(at), "random": n, "between": between,
-                             "holdup_ms": holdup, "off_ms": off}
+                             "holdup_ms": holdup, "off_ms": off, "last_ps": last}
     if v.get("bus_noise"):
         np_ = path + ("bus_noise",)
         if dur_ps - READ_MARGIN_PS <= setup_end_ps:
@@ -189,7 +189,15 @@ def fault_times(faults: dict, seed: int) -> tuple[list[int], list[int]]:
     pc = faults["power_cuts"]
     if pc:
         rng = random.Random(seed * 1_000_003 + 11)
-        cuts = sorted(pc["at"] + [rng.randint(*pc["between"]) for _ in range(pc["random"])])
+        wanted = sorted(pc["at"] + [rng.randint(*pc["between"]) for _ in range(pc["random"])])
+        # a cut never comes before the controller has restarted from the previous one: it is
+        # delayed until then, and dropped if that is past the last time a cut fits in
+        outage = round((pc["holdup_ms"] + pc["off_ms"]) * PS_PER_MS)
+        for t in wanted:
+            if cuts:
+                t = max(t, cuts[-1] + outage + REBOOT_MARGIN_PS)
+            if t <= pc["last_ps"]:
+                cuts.append(t)
     bn = faults["bus_noise"]
     if bn:
         rng = random.Random(seed * 1_000_003 + 23)

@@ -65,7 +65,8 @@ def test_a_bad_duration_names_its_line_and_the_expected_form(controller_elf, tmp
 def test_a_bad_matrix_value_is_reported_at_its_line_in_the_matrix(controller_elf, tmp_path):
     msg = refused(controller_elf, tmp_path, **{"duration: 3s": "duration: 6s",
                                                "[60, 120]": "\n    - 60\n    - -5"})
-    assert "bad.yaml:13: scenario.price_cents_per_kWh: expected an integer in 1..65535, got -5" in msg
+    assert ("bad.yaml:13: matrix price_cents_per_kWh[1] (scenario.price_cents_per_kWh): "
+            "expected an integer in 1..65535, got -5") in msg
 
 
 def test_a_power_cut_that_leaves_no_time_to_restart_is_refused(controller_elf, tmp_path):

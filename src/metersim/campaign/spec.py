@@ -146,6 +146,7 @@ def scenario_of(spec: CampaignSpec, combo: dict) -> dict:
     src = spec.source
     t = copy.deepcopy(spec.template)
     lines = dict(src.lines)
+    aliases = {}
     for key, (value, index) in combo.items():
         parts = key.split(".")
         node = t
@@ -162,5 +163,6 @@ def scenario_of(spec: CampaignSpec, combo: dict) -> dict:
         for k in [k for k in lines if k[:len(parts) + 1] == ("scenario", *parts)]:
             del lines[k]
         lines[("scenario", *parts)] = where
-    return system_module(spec.system).validate(Source(src.file, lines), ("scenario",), t,
+        aliases[("scenario", *parts)] = f"matrix {key}[{index}]"
+    return system_module(spec.system).validate(Source(src.file, lines, aliases), ("scenario",), t,
                                                list(spec.firmware))

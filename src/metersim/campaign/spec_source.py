@@ -31,6 +31,7 @@ class Source:
 
     file: str
     lines: dict
+    aliases: dict = None      # path -> how to name it (a value that came from the matrix)
 
     def line(self, path: Path_) -> int | None:
         path = tuple(path)
@@ -43,6 +44,9 @@ class Source:
     def fail(self, path: Path_, expected: str, got=None, *, has_value: bool = True, name: str | None = None):
         line = self.line(path)
         where = f"{self.file}:{line}" if line else self.file
+        for p, alias in (self.aliases or {}).items():
+            if name is None and tuple(path)[:len(p)] == p:
+                name = f"{alias} ({field_name(path)})"
         seen = f", got {got!r}" if has_value else ""
         raise SpecError(f"{where}: {name or field_name(path)}: expected {expected}{seen}")
 

@@ -183,4 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     co = command("completion", "print the shell completion script", C.cmd_completion)
     co.add_argument("shell", choices=["bash", "zsh", "fish", "tcsh"], nargs="?", default="bash")
+
+    from metersim.campaign.cli import add_campaign_parser
+    add_campaign_parser(sub)
     return p

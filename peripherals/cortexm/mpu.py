@@ -7,7 +7,7 @@ never touches the core.
 
 Rules implemented (B3.5.2-B3.5.9):
 - 0 (Cortex-M3 on the STM32F1: no MPU, TYPE reads 0) or 8 regions; RBAR with VALID/REGION,
-  RASR with XN, AP, TEX/S/C/B, SRD, SIZE, ENABLE; the three alias pairs RBAR_A1..A3/RASR_A1..A3.
+  RASR with XN, AP, TEX/S/C/B, SRD, SIZE, ENABLE; the three alias pairs RBAR_A1..A3/RASR_A1..A3 (0x14..0x28).
 - Region sizes 32 B to 4 GiB (SIZE 4..31), base aligned down to the size; sub-regions (an
   eighth each) for regions of 256 B and more; overlapping regions: the highest number wins.
 - No region matches: the privileged default map if CTRL.PRIVDEFENA, else a fault.
@@ -37,7 +37,7 @@ MIN_REGION = 32
 
 # Register offsets inside the MPU block (the block starts at SCS + 0xD90)
 TYPE, CTRL, RNR, RBAR, RASR = 0x00, 0x04, 0x08, 0x0C, 0x10
-BLOCK_SIZE = 0x24          # up to RASR_A3 at 0x20
+BLOCK_SIZE = 0x2C          # up to RASR_A3 at 0x28
 
 
 def default_rights(addr: int) -> int:
@@ -127,9 +127,9 @@ class MPU:
             return self.ctrl
         if offset == RNR:
             return self.rnr
-        if offset in (RBAR, 0x14, 0x1C):       # RBAR and its aliases read the same
+        if offset in (RBAR, 0x14, 0x1C, 0x24):       # RBAR and its aliases read the same
             return (self.regions[self.rnr].rbar & 0xFFFFFFE0) | self.rnr
-        if offset in (RASR, 0x18, 0x20):
+        if offset in (RASR, 0x18, 0x20, 0x28):
             return self.regions[self.rnr].rasr
         return 0
 
@@ -144,7 +144,7 @@ class MPU:
         if offset == RNR:
             self.rnr = value % self.num_regions
             return
-        if offset in (RBAR, 0x14, 0x1C):
+        if offset in (RBAR, 0x14, 0x1C, 0x24):
             if value & 0x10:                      # VALID: the REGION field selects the region
                 number = value & 0xF
                 if number >= self.num_regions:
@@ -155,7 +155,7 @@ class MPU:
                 self.rnr = number
             region = self.regions[self.rnr]
             region.rbar = value & 0xFFFFFFE0
-        elif offset in (RASR, 0x18, 0x20):
+        elif offset in (RASR, 0x18, 0x20, 0x28):
             region = self.regions[self.rnr]
             region.rasr = value & 0x173FFF3F   # XN, AP, TEX/S/C/B, SRD, SIZE, ENABLE
         else:

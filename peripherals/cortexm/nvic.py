@@ -21,7 +21,7 @@ CCR.USERSETMPEND (ARMv7-M B3.2.2).
 
 SysTick's registers (0xE000E010..0xE000E01F) are the `SysTick` object's, read and written
 through its read/write (a sub-word write reaches it with the bytes not written as 0). The MPU's
-(0xE000ED90..0xE000EDB3, MPU_TYPE to MPU_RASR_A2) are the `MPU` object's: word writes go
+(0xE000ED90..0xE000EDBB, MPU_TYPE to MPU_RASR_A3) are the `MPU` object's: word writes go
 straight to `MPU.write`, the path an RTOS takes at every context switch, and the halfword
 accesses MPU_RASR allows merge into the register. The core enforces the MPU
 (metersim.engine.mpu_guard). CCR.DIV_0_TRP, CCR.UNALIGN_TRP and CPACR are enforced by the core
@@ -60,7 +60,7 @@ CPUID_BY_CORE = {"cortex-m3": 0x411FC231, "cortex-m4": 0x410FC241, "cortex-m4f":
 
 MMFSR_MLSPERR = 32
 CCR_USERSETMPEND, CCR_UNALIGN_TRP, CCR_DIV_0_TRP = 1 << 1, 1 << 3, 1 << 4
-MPU_BLOCK = 0x24       # MPU_TYPE .. MPU_RASR_A2 at 0xE000ED90
+MPU_BLOCK = 0x2C       # MPU_TYPE .. MPU_RASR_A3 at 0xE000ED90
 
 SHCSR_MEMFAULTENA, SHCSR_BUSFAULTENA, SHCSR_USGFAULTENA = 1 << 16, 1 << 17, 1 << 18
 CCR_RESET = 0x200  # STKALIGN set at reset on Cortex-M4 and M3 r2p0+
@@ -165,7 +165,7 @@ def _shpr_regs() -> list[Reg]:
 
 
 def _mpu_regs() -> list[Reg]:
-    """MPU_TYPE .. MPU_RASR_A2, kept by `MPU` (ARMv7-M B3.5.5-B3.5.9); the MPU model has no
+    """MPU_TYPE .. MPU_RASR_A3, kept by `MPU` (ARMv7-M B3.5.5-B3.5.9); the MPU model has no
     third alias pair (0xE000EDB4, 0xE000EDB8)."""
     rbar = (Field("ADDR", 5, 27, doc="region base address"),
             Field("VALID", 4, doc="1: REGION selects the region (reads 0)"),
@@ -187,7 +187,7 @@ def _mpu_regs() -> list[Reg]:
         Reg("MPU_RBAR", MPU_TYPE + 0xC, 32, fields=rbar),
         Reg("MPU_RASR", MPU_TYPE + 0x10, 32, fields=rasr, doc="halfword-accessible"),
     ]
-    for k in (1, 2):
+    for k in (1, 2, 3):
         regs += [Reg(f"MPU_RBAR_A{k}", MPU_TYPE + 0xC + 8 * k, 32, fields=rbar,
                      doc="alias of MPU_RBAR"),
                  Reg(f"MPU_RASR_A{k}", MPU_TYPE + 0x10 + 8 * k, 32, fields=rasr,
@@ -564,7 +564,7 @@ class NVIC(Peripheral):
                 offset == 0xF00 and self.ccr & CCR_USERSETMPEND):     # STIR
             cpu.bus_error_from_mmio(SCS_BASE + offset, True)
             return
-        if 0xD90 <= offset < 0xDB4 and size == 4:   # MPU_TYPE .. MPU_RASR_A2
+        if 0xD90 <= offset < 0xD90 + MPU_BLOCK and size == 4:   # MPU_TYPE .. MPU_RASR_A3
             self.mpu.write(offset - 0xD90, value)   # an RTOS writes these at every switch
             return
         slot = self._slots.get(offset)           # Peripheral.write, inlined: a hot path

@@ -29,6 +29,9 @@ def test_type_and_registers_read_back():
     mpu.write(0x14, 0x20002000 | 0x10 | 5)                 # RBAR_A1 / RASR_A1
     mpu.write(0x18, rasr(10, 0b110))
     assert mpu.read(RNR) == 5 and mpu.read(0x20) == rasr(10, 0b110)
+    mpu.write(0x24, 0x20003000 | 0x10 | 7)                 # RBAR_A3 / RASR_A3 (0xEDB4/0xEDB8)
+    mpu.write(0x28, rasr(12, 0b011))
+    assert mpu.read(RNR) == 7 and mpu.read(RASR) == rasr(12, 0b011)
 
 
 def test_a_core_without_mpu_reads_zero_and_ignores_writes():

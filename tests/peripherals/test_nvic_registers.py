@@ -233,7 +233,7 @@ def test_systick_registers_are_the_systick_objects():
     assert nv.read(0x10, 4) == 0
 
 
-@pytest.mark.parametrize("offset", [0x000, 0xDF0, 0xDB4])
+@pytest.mark.parametrize("offset", [0x000, 0xDF0, 0xDBC])
 def test_registers_outside_the_table_are_logged_once(caplog, offset):
     nv, _, _ = make()
     with caplog.at_level(logging.WARNING, logger="metersim"):

@@ -248,15 +248,13 @@ def nvic_registers(lines: int = 240) -> RegisterMap:
     ]
     scb += _shpr_regs()
     scb += [
-        # The pending bits read as this model always had them: MemManage on bit 12, BusFault
-        # on 13, UsageFault on 14. ARMv7-M B3.2.13 has UsageFault on 12, MemManage on 13 and
-        # BusFault on 14: to be corrected on its own, with a test.
+        # Pending bits (ARMv7-M B3.2.13): UsageFault 12, MemManage 13, BusFault 14, SVCall 15.
         Reg("SHCSR", SHCSR, 32, on_write="_shcsr_written", fields=(
             Field("USGFAULTENA", 18), Field("BUSFAULTENA", 17), Field("MEMFAULTENA", 16),
             Field("SVCALLPENDED", 15, access="r", on_read=f"_pended_{SVCALL}"),
-            Field("BUSFAULTPENDED", 14, access="r", on_read=f"_pended_{USAGEFAULT}"),
-            Field("MEMFAULTPENDED", 13, access="r", on_read=f"_pended_{BUSFAULT}"),
-            Field("USGFAULTPENDED", 12, access="r", on_read=f"_pended_{MEMMANAGE}"),
+            Field("BUSFAULTPENDED", 14, access="r", on_read=f"_pended_{BUSFAULT}"),
+            Field("MEMFAULTPENDED", 13, access="r", on_read=f"_pended_{MEMMANAGE}"),
+            Field("USGFAULTPENDED", 12, access="r", on_read=f"_pended_{USAGEFAULT}"),
             Field("SYSTICKACT", 11, access="r"), Field("PENDSVACT", 10, access="r"),
             Field("MONITORACT", 8, access="r"), Field("SVCALLACT", 7, access="r"),
             Field("USGFAULTACT", 3, access="r"), Field("BUSFAULTACT", 1, access="r"),

@@ -240,3 +240,12 @@ def test_registers_outside_the_table_are_logged_once(caplog, offset):
         assert nv.read(offset, 4) == 0
         assert nv.read(offset, 4) == 0
     assert len(caplog.records) == 1 and "unknown register" in caplog.text
+
+
+@pytest.mark.parametrize("exc, bit", [(N.USAGEFAULT, 12), (N.MEMMANAGE, 13), (N.BUSFAULT, 14),
+                                      (N.SVCALL, 15)])
+def test_shcsr_pending_bits_are_where_the_architecture_puts_them(exc, bit):
+    nv, _, _ = make()
+    assert nv.read(0xD24, 4) & 0xF000 == 0
+    nv.set_pending(exc)
+    assert nv.read(0xD24, 4) & 0xF000 == 1 << bit       # ARMv7-M B3.2.13

@@ -113,7 +113,7 @@ def test_completion_script_and_completions(tmp_path):
                COMP_POINT=str(len(line)), _ARGCOMPLETE_STDOUT_FILENAME=str(out), _ARGCOMPLETE_IFS="\n")
     subprocess.run([sys.executable, "-m", "metersim.cli"], env=env, timeout=60, cwd=REPO,
                    capture_output=True)
-    assert out.read_text().split() == ["cabinet"]
+    assert out.read_text().split() == ["cabinet", "campaign"]   # the commands starting "ca"
 
 
 def test_run_json_summary(firmware, capsys):

@@ -48,6 +48,8 @@ def test_until_without_for_waits_past_the_default_second(argv, expected, firmwar
     assert expected in out
     virtual_s = float(out.split("virtual time ")[1].split()[0])
     assert 1.5 < virtual_s < 60       # past the 1 s default of --for, stopped at the text
+    console = [ln for ln in out.splitlines() if ln.startswith("[")]
+    assert expected in console[-1]    # the run stopped at that line, printing nothing after it
 
 
 def test_until_gives_up_after_its_stated_default(firmware, capsys):

@@ -4,7 +4,7 @@ unicorn executes Thumb-2 code; everything ARMv7-M does around it is done here in
 exception entry (stacking, basic and extended FP frames, 8-byte alignment with the xPSR bit 9
 marker), exception return (EXC_RETURN 0xFFFFFFF1/F9/FD and E1/E9/ED, tail-chaining), SVC,
 PSP/MSP banking and privilege, WFI/WFE idle, faults with their status registers and escalation
-to HardFault, and lockup. See ../shared/reference/cortex-m-on-unicorn.md for the traps avoided:
+to HardFault, and lockup. Traps of unicorn 2.1.4 that this module avoids:
 never UC_MODE_MCLASS, stacked PC | 1, no emu_stop inside a slice (the slice limit is lowered
 instead, uc_native), EXC_RETURN reported as intno 3 on 2.1.4, hflags rebuilt after xPSR writes.
 

@@ -50,3 +50,20 @@ def test_the_api_reference_in_docs_is_up_to_date():
 
     assert _apidoc.main(["--check", str(REPO / "docs" / "api.md")]) == 0, \
         "docs/api.md is stale: python -m metersim._apidoc docs/api.md"
+
+
+# The modules users name themselves: the Robot libraries (`Library  ...`), the pytest plugin
+# (`-p ...`) and the CLI's entry point. Each says what it offers in __all__.
+ENTRY_MODULES = ["metersim.frontends.robot_library", "metersim.cabinet.robot_keywords",
+                 "metersim.frontends.pytest_plugin", "metersim.cli"]
+
+
+def test_entry_modules_list_what_they_offer():
+    import importlib
+
+    for name in ENTRY_MODULES:
+        module = importlib.import_module(name)
+        exported = getattr(module, "__all__", None)
+        assert exported, f"{name} has no __all__"
+        missing = [n for n in exported if not hasattr(module, n)]
+        assert missing == [], f"{name}.__all__ names what it lacks: {missing}"

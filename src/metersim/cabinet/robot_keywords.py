@@ -56,6 +56,8 @@ from metersim.orchestration.appliances import Motor, ResistiveHeater, SwitchMode
 from metersim.orchestration.load_profile import HarmonicProfile
 from metersim.units import PS_PER_S, parse_time_ps
 
+__all__ = ["robot_keywords"]
+
 _KINDS = {"heater": lambda w, on: ResistiveHeater(w, schedule=on),
           "motor": lambda w, on: Motor(w, pf=0.8, schedule=on),
           "computer": lambda w, on: SwitchModeSupply(w, schedule=on)}

@@ -55,6 +55,9 @@ from metersim.orchestration.testers import UartTester, parse_level
 from metersim import resources
 from metersim.resources import data_root, firmware_dirs
 
+# The fixtures and the marker are the interface; the pytest_* hooks are found by name.
+__all__ = ["emulation", "firmware", "machine", "uart", "metersim_artifacts", "FirmwareResolver"]
+
 
 #: Build folder under build/fw for each platform name (see firmware/mk/targets.mk).
 PLATFORM_TARGETS = {"stm32f413": "f413rg", "stm32f413rg": "f413rg", "stm32f103": "f103rb",

@@ -48,6 +48,7 @@ from metersim.orchestration.testers import LogTester, UartLine, UartTester, dura
 from metersim.units import PS_PER_S, format_time
 
 __version__ = "0.1.0"
+__all__ = ["MetersimLibrary", "KeywordError"]
 
 
 def _safe_name(text: str) -> str:

@@ -114,6 +114,33 @@ def test_malformed_frames_get_the_standard_replies_and_never_stop_the_slave(cont
     assert info["crc_errors"] >= 1 and info["channels"] == 4
 
 
+def test_a_write_past_the_map_is_an_address_error_even_with_a_bad_value_in_it(controller):
+    """Modbus application protocol 6.12: exception 02 when start + quantity runs past the
+    map, checked before the values (mode 2 at 0x0009 is an illegal value, 03, by itself)."""
+    board, master = controller()
+    board.emu.run_for("1.5s")
+    before = master.read_holding(0x0008, 6)
+    for pdu, code in [(bytes([16, 0, 9, 0, 6, 12, 0, 2] + [0] * 10), 2),    # 0x0E is not writable
+                      (bytes([16, 0, 9, 0, 1, 2, 0, 2]), 3)]:               # in the map: the value
+        with pytest.raises(ModbusException) as e:
+            master.transact(pdu)
+        assert e.value.code == code, pdu.hex(" ")
+    assert master.read_holding(0x0008, 6) == before                         # nothing applied
+
+
+def test_a_room_held_open_at_boot_says_why(controller):
+    """Before any top-up a room has no credit: the relay stays open, the status's tripped bit
+    is set and the trip reason register names the balance, not "none"."""
+    board, master = controller()
+    board.emu.run_for("1.5s")
+    room = master.room(0)
+    assert room.tripped and not room.flag("relay_closed")
+    assert room.trip_reason_name == "balance"
+    master.top_up(0, 500)
+    board.emu.run_for("1.5s")
+    assert not master.room(0).tripped and master.room(0).flag("relay_closed")
+
+
 def test_broadcast_price_write_applies_without_a_reply(controller):
     board, master = controller()
     board.emu.run_for("1.5s")
@@ -147,7 +174,11 @@ def test_frames_are_delimited_by_the_silent_interval_at_any_tick_phase(controlle
             ("fragment, then t3.5, then a request", [fragment, request], [t35]),
             ("fragment, then 2.5 characters, then a request", [fragment, request], [5 * char // 2]),
             ("request with 1 character inside", [request[:3], request[3:]], [char]),
-            ("request with 2.5 characters inside", [request[:3], request[3:]], [5 * char // 2])]:
+            ("request with 2.5 characters inside", [request[:3], request[3:]], [5 * char // 2]),
+            # the receiver's margin (docs/modbus_map.md): frames end after 3.0 characters and
+            # break beyond 2.0, so a master a little off the letter of t3.5 / t1.5 still works
+            ("fragment, then 3.25 characters, then a request", [fragment, request], [13 * char // 4]),
+            ("request with 1.75 characters inside", [request[:3], request[3:]], [7 * char // 4])]:
         for phase_us in range(0, 1000, 125):
             now = board.emu.now_ps
             board.emu.run_until_time((now // PS_PER_S + 1) * PS_PER_S + phase_us * 10**6)
@@ -156,7 +187,9 @@ def test_frames_are_delimited_by_the_silent_interval_at_any_tick_phase(controlle
     assert replies == {"fragment, then t3.5, then a request": [1] * 8,
                        "fragment, then 2.5 characters, then a request": [0] * 8,
                        "request with 1 character inside": [1] * 8,
-                       "request with 2.5 characters inside": [0] * 8}
+                       "request with 2.5 characters inside": [0] * 8,
+                       "fragment, then 3.25 characters, then a request": [1] * 8,
+                       "request with 1.75 characters inside": [1] * 8}
     assert t15 < 5 * char // 2 < t35 and t15 > char
     # every fragment and every broken or merged request was counted as a bus error
-    assert master.device_info()["crc_errors"] == 8 + 8 + 8
+    assert master.device_info()["crc_errors"] == 8 + 8 + 8 + 8

@@ -534,11 +534,36 @@ static struct mc_cal *cal_of(struct mc_app *a, struct wscratch *s, unsigned ch)
     return &s->cal;
 }
 
+/* The writable holding registers by kind: one map, used to check every address of a write
+ * before any value (Modbus application protocol 6.12: a range past the map is exception 02
+ * even when a value in it is illegal too) and to apply each register. */
+enum wreg { WR_NONE, WR_DEV, WR_TOU, WR_SEL_ROOM, WR_SEL_DAY, WR_SEL_EVENT, WR_ROOM, WR_CAL };
+
+static enum wreg wreg_of(const struct mc_app *a, uint16_t addr)
+{
+    if (addr <= 0x000Du)
+        return WR_DEV;
+    if (addr >= HR_TOU_PERIODS && addr < HR_TOU_PERIODS + 16u)
+        return WR_TOU;
+    if (addr == 0x0100u)
+        return WR_SEL_ROOM;
+    if (addr == 0x0101u)
+        return WR_SEL_DAY;
+    if (addr == 0x0110u)
+        return WR_SEL_EVENT;
+    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u)
+        return WR_ROOM;
+    if (addr >= HR_CAL && addr < HR_CAL + 8u * a->rooms)
+        return WR_CAL;
+    return WR_NONE;
+}
+
 static int write_one(struct mc_app *a, struct wstate *w, struct wscratch *sc, uint16_t addr,
                      uint16_t v)
 {
     struct mc_tariff *t = &w->dev.tariff;
-    if (addr <= 0x000Du) {
+    enum wreg kind = wreg_of(a, addr);
+    if (kind == WR_DEV) {
         switch (addr) {
         case 0x0:
             if (v < 1 || v > 247)
@@ -569,7 +594,7 @@ static int write_one(struct mc_app *a, struct wstate *w, struct wscratch *sc, ui
         w->dev_changed = 1;
         return 0;
     }
-    if (addr >= HR_TOU_PERIODS && addr < HR_TOU_PERIODS + 16u) {
+    if (kind == WR_TOU) {
         unsigned i = (addr - HR_TOU_PERIODS) / 2u;
         if (addr & 1u) {
             if (v > 3)
@@ -583,25 +608,25 @@ static int write_one(struct mc_app *a, struct wstate *w, struct wscratch *sc, ui
         w->dev_changed = 1;
         return 0;
     }
-    if (addr == 0x0100u) {
+    if (kind == WR_SEL_ROOM) {
         if (v >= a->rooms)
             return MB_EX_ILLEGAL_VALUE;
         w->sel_room = v;
         return 0;
     }
-    if (addr == 0x0101u) {
+    if (kind == WR_SEL_DAY) {
         if (v >= MC_DAYS)
             return MB_EX_ILLEGAL_VALUE;
         w->sel_day = v;
         return 0;
     }
-    if (addr == 0x0110u) {
+    if (kind == WR_SEL_EVENT) {
         if (v >= MC_EE_EVENT_SLOTS)
             return MB_EX_ILLEGAL_VALUE;
         w->sel_event = v;
         return 0;
     }
-    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u) {
+    if (kind == WR_ROOM) {
         unsigned r = (addr - HR_ROOM) >> 5;
         if ((addr & 0x1Fu) <= 0x02u) {                                  /* applied in commit */
             if ((addr & 0x1Fu) == 0x00u && v > 2)
@@ -633,7 +658,7 @@ static int write_one(struct mc_app *a, struct wstate *w, struct wscratch *sc, ui
         w->rooms_changed |= 1u << r;
         return 0;
     }
-    if (addr >= HR_CAL && addr < HR_CAL + 8u * a->rooms) {
+    if (kind == WR_CAL) {
         unsigned ch = (addr - HR_CAL) >> 3;
         struct mc_cal *c = cal_of(a, sc, ch);
         switch (addr & 7u) {
@@ -670,7 +695,10 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
     sc.room = sc.ch = -1;
     sc.bad_cal = 0;
     (void)bcast;
-    for (unsigned i = 0; i < count; i++) {          /* pass 1: check everything */
+    for (unsigned i = 0; i < count; i++)            /* pass 0: every address exists */
+        if (wreg_of(a, (uint16_t)(addr + i)) == WR_NONE)
+            return MB_EX_ILLEGAL_ADDRESS;
+    for (unsigned i = 0; i < count; i++) {          /* pass 1: check every value */
         int r = write_one(a, &w, &sc, (uint16_t)(addr + i), vals[i]);
         if (r)
             return r;

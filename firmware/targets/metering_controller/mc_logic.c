@@ -234,10 +234,14 @@ int mc_room_eval(struct mc_room *r, unsigned room, const struct mc_room_cfg *cfg
     if (want == r->closed)
         return 0;
     r->closed = want;
-    if (!want && !first) {
-        r->trips++;
+    if (!want) {
+        /* Held open at start-up too (no credit yet, say): the status's tripped bit always
+         * has its reason in +0x01; only a change while running counts as a trip event. */
         r->last_reason = (uint8_t)why;
-        emit(env, MC_EV_TRIP, room, (int32_t)why);
+        if (!first) {
+            r->trips++;
+            emit(env, MC_EV_TRIP, room, (int32_t)why);
+        }
     }
     /* The relay was open, so the settled level before this closing is no load at all: the
      * whole load that comes back is one step (a heater left on trips again). */

@@ -411,8 +411,8 @@ static void test_balance(void)
     struct mc_app *a = fresh(2);
     uint32_t t = mc_unix_from_time(&k_t0), up = 0;
     CHECK_EQ(rd1(a, 1, 0x1000) & (MC_ST_CLOSED | MC_ST_TRIPPED), MC_ST_TRIPPED);   /* no credit */
-    CHECK_EQ(rd1(a, 1, 0x1001), 0);                     /* start-up drive is no trip */
-    CHECK_EQ(count_ev(MC_EV_TRIP, 0xFFFF), 0);
+    CHECK_EQ(rd1(a, 1, 0x1001), MC_R_BALANCE);          /* held open: the reason is given */
+    CHECK_EQ(count_ev(MC_EV_TRIP, 0xFFFF), 0);          /* but start-up drive is no trip */
     CHECK_EQ(wr1(a, 0x2011, 0), 0);                     /* a resistive test load */
     CHECK_EQ(wr32(a, 0x2003, 1000), 0);                 /* alarm 1 at 10.00 */
     CHECK_EQ(wr32(a, 0x2005, 300), 0);                  /* alarm 2 at 3.00 */

@@ -106,6 +106,9 @@ class Rs485Bus:
     def name(self) -> str:
         return self.ctx.name
 
+    def reset(self) -> None:
+        """The pair of wires does not reset with a board on it (a board's power cut included)."""
+
     # -- membership ------------------------------------------------------------------------------
     def attach(self, node) -> None:
         """Add a node: anything with `name` and `deliver(frame, driver_name)`."""

@@ -94,7 +94,7 @@ static void show_page(void)
         fmt(text, sizeof text, "  %02u.%02u.%02u", dt.year % 100u, dt.month, dt.day);
         break;
     default:
-        fmt(text, sizeof text, "  %02u-%02u-%02u", dt.hour, dt.min, dt.sec);
+        fmt(text, sizeof text, "%02u-%02u-%02u", dt.hour, dt.min, dt.sec);
         break;
     }
     meter_lcd_show(&g_lcd, text, icons);
@@ -251,6 +251,12 @@ static void serve(void)
     bsp_uart_open(UART_IR, &ir_cfg);
     for (;;) {
         int n = bsp_uart_read(UART_IR, buf, sizeof buf, 20);
+        while (n > 0 && n < (int)sizeof buf) {       /* the rest of the frame: until 30 ms quiet */
+            int k = bsp_uart_read(UART_IR, buf + n, sizeof buf - (unsigned)n, 30);
+            if (k <= 0)
+                break;
+            n += k;
+        }
         if (n > 0) {
             bsp_uart_write(UART_IR, buf, (unsigned)n, 1000);
             ms_printk("ir: echoed %d bytes\n", n);

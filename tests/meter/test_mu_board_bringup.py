@@ -167,3 +167,24 @@ def test_platform_show_lists_the_boards_devices():
         assert re.search(rf"^{name} +metersim\.\w+ +{re.escape(where)}", report, re.M), name
     for name in ("lcd", "relay", "keyPage", "keyProg", "cover", "rs485Bus"):
         assert re.search(rf"^{name} +metersim\.", report, re.M), name
+
+
+def test_scene_runs_the_bringup_from_the_cli(firmware):
+    import subprocess
+    import sys
+    elf = firmware("f413rg", "meter_mu_bringup")
+    out = subprocess.run([sys.executable, "-m", "metersim.cli", "run",
+                          str(metersim.find_platform("platforms/scenes/meter_management_unit.resc")),
+                          "-e", f"$bin=@{elf}", "--for", "1.5s"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "[mu:usart1] bringup: done" in out.stdout
+
+
+def test_power_cut_errors_are_clear(boot):
+    emu, m, _, _ = boot()
+    with pytest.raises(metersim.SetupError, match="in the past"):
+        metersim.power_cut(m, at=0)
+    m.power_off()
+    with pytest.raises(metersim.SetupError, match="already without power"):
+        metersim.power_cut(m)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 
+from metersim.errors import SetupError
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.uart_line import LineFrame, encode_frame_bits, sample_frame
@@ -45,9 +46,9 @@ class Esam:
                  historical: str = "MSESAM01"):
         hist = historical.encode("ascii")
         if len(hist) > 15:
-            raise ValueError(f"at most 15 historical bytes, got {len(hist)}")
+            raise SetupError(f"{ctx.name}: at most 15 historical bytes, got {len(hist)}")
         if not 400 <= atr_delay_clocks <= 40_000:
-            raise ValueError(f"atr_delay_clocks must be 400..40000 (ISO 7816-3), got {atr_delay_clocks}")
+            raise SetupError(f"{ctx.name}: atr_delay_clocks must be 400..40000 (ISO 7816-3), got {atr_delay_clocks}")
         self.ctx = ctx
         self.atr = bytes([0x3B, 0x60 | len(hist), 0x00, 0x00]) + hist
         self.atr_delay_clocks = int(atr_delay_clocks)

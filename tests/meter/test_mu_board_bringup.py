@@ -57,6 +57,24 @@ def test_esam_challenge_on_the_console_is_the_cards_and_depends_on_the_seed(boot
     assert m3["esam"].challenges[0] != card
 
 
+def test_esam_line_errors_are_repeated_by_both_sides(boot):
+    def faulty_card(m):
+        m["esam"].corrupt_next_tx(2)      # TS and T0 of the ATR go out with bad parity
+        m["esam"].nack_next_rx(1)         # and the card rejects the first header byte
+    _, m, con, _ = boot(before=faulty_card)
+    assert "esam: atr 3b 68 00 00 4d 53 45 53 41 4d 30 31" in con.text
+    card = m["esam"]
+    assert f"esam: challenge {card.challenges[0].hex(' ')} sw 9000" in con.text
+    assert "esam: characters repeated 1, parity errors 2" in con.text
+    assert card.nacks_received == 2 and card.nacks_sent == 1
+
+
+def test_a_dead_esam_is_reported_and_the_bringup_goes_on(boot):
+    _, m, con, _ = boot(before=lambda m: m["esam"].power_off())
+    assert "esam: FAIL no ATR (-110)" in con.text
+    assert "relay: close, feedback closed: ok" in con.text
+
+
 def test_lcd_shows_energy_then_pages_through_date_and_time_on_the_page_key(boot, tmp_path):
     emu, m, con, _ = boot()
     lcd = m["lcd"]

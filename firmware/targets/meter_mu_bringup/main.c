@@ -210,6 +210,8 @@ static void check_esam(void)
     }
     print_hex("esam: challenge", ch, r == 0x9000 ? sizeof ch : 0);
     ms_printk(" sw %04x\n", (unsigned)r);
+    ms_printk("esam: characters repeated %u, parity errors %u\n", (unsigned)g_esam.repeats,
+              (unsigned)g_esam.parity_errors);
 }
 
 static int relay_set(int close)

@@ -107,7 +107,7 @@ REGS = RegisterMap([
     Reg("CR1", CR1, 32, 0, "rw", doc="SBK RWU RE TE IDLEIE RXNEIE TCIE TXEIE PEIE PS PCE WAKE M UE OVER8"),
     Reg("CR2", CR2, 32, 0, "rw", doc="ADD LBDL LBDIE LBCL CPHA CPOL CLKEN STOP[13:12] LINEN"),
     Reg("CR3", CR3, 32, 0, "rw", doc="EIE IREN IRLP HDSEL NACK SCEN DMAR DMAT RTSE CTSE CTSIE ONEBIT"),
-    Reg("GTPR", GTPR, 32, 0, "rw", doc="guard time and prescaler (smartcard/IrDA, stored)"),
+    Reg("GTPR", GTPR, 32, 0, "rw", doc="GT[15:8] smartcard guard time, PSC[7:0] prescaler (smartcard CK)"),
 ])
 
 # SR bits

@@ -44,7 +44,7 @@ from metersim.errors import SetupError
 from metersim.units import PS_PER_S
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
-from metersim.peripherals.uart_line import LineFrame, encode_frame_bits, sample_frame
+from metersim.peripherals.uart_line import LineFrame, encode_frame_bits, sample_frame, take_bytes
 
 
 @dataclass
@@ -368,7 +368,4 @@ class HostEndpoint:
 
     def read(self, n: int | None = None) -> bytes:
         """Take up to `n` (default all) received bytes."""
-        n = len(self.rx) if n is None else min(n, len(self.rx))
-        out = bytes(self.rx[:n])
-        del self.rx[:n]
-        return out
+        return take_bytes(self.rx, n)

@@ -23,7 +23,7 @@ from typing import Callable
 from metersim.errors import SetupError
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
-from metersim.peripherals.uart_line import sample_frame
+from metersim.peripherals.uart_line import sample_frame, take_bytes
 
 _STOP_HALF_BITS = {1: 2, 1.5: 3, 2: 4, 0.5: 1}
 
@@ -85,10 +85,7 @@ class UartEndpoint:
 
     def read(self, n: int | None = None) -> bytes:
         """Take up to `n` (default all) bytes received from the MCU."""
-        n = len(self.rx) if n is None else min(n, len(self.rx))
-        out = bytes(self.rx[:n])
-        del self.rx[:n]
-        return out
+        return take_bytes(self.rx, n)
 
     # -- to the MCU -----------------------------------------------------------------------------
     def send(self, data: bytes, gap_ps: int = 0) -> int:

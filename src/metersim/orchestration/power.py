@@ -67,12 +67,24 @@ def power_cut(machine, holdup: Any = "20ms", off: Any = "2s", low_V: float = 2.0
         if at_ps < emu.now_ps:
             raise SetupError(f"power cut at {at_ps} ps is in the past (now {emu.now_ps} ps)")
         emu.run_until_time(at_ps)
+    supply_fail(machine, holdup, low_V)
+    emu.run_until_time(emu.now_ps + _ps(off, "off"))
+    supply_restore(machine)
+
+
+def supply_fail(machine, holdup: Any = "20ms", low_V: float = 2.0) -> None:
+    """The first half of a cut: VDD to `low_V` (PVD), `holdup` on the capacitors, power off."""
+    emu = machine.emulation
     pwr = supply_of(machine)
     if pwr is not None:
         pwr.set_supply_V(low_V)
     emu.run_until_time(emu.now_ps + _ps(holdup, "holdup"))
     machine.power_off()
-    emu.run_until_time(emu.now_ps + _ps(off, "off"))
+
+
+def supply_restore(machine) -> None:
+    """The mains back: VDD nominal, then the power-on reset."""
+    pwr = supply_of(machine)
     if pwr is not None:
         pwr.set_supply_V(SUPPLY_NOMINAL_V)
     machine.power_on()

@@ -44,7 +44,8 @@ from metersim.errors import SetupError
 from metersim.units import PS_PER_S
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
-from metersim.peripherals.uart_line import LineFrame, encode_frame_bits, sample_frame, take_bytes
+from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, receive_byte,
+                                             sample_frame, take_bytes)
 
 
 @dataclass
@@ -357,11 +358,8 @@ class HostEndpoint:
     def deliver(self, frame: UartFrame, driver: str) -> None:
         if driver == self.name and not self.echo:
             return
-        value, fe, pe, nf = sample_frame(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits)
-        for flag, what in ((fe, "framing"), (pe, "parity"), (nf, "noise")):
-            if flag:
-                self.errors.append((frame.end_ps, what))
-        value &= 0xFF
+        value = receive_byte(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits,
+                             self.errors)
         self.rx.append(value)
         for fn in list(self._fns):
             fn(value, frame)

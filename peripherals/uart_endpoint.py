@@ -23,7 +23,7 @@ from typing import Callable
 from metersim.errors import SetupError
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
-from metersim.peripherals.uart_line import sample_frame, take_bytes
+from metersim.peripherals.uart_line import receive_byte, sample_frame, take_bytes
 
 _STOP_HALF_BITS = {1: 2, 1.5: 3, 2: 4, 0.5: 1}
 
@@ -69,12 +69,8 @@ class UartEndpoint:
         self.ctx.clock.schedule_at(frame.end_ps, self._decode, frame)
 
     def _decode(self, frame: UartFrame) -> None:
-        value, fe, pe, nf = sample_frame(frame, self.baud, self.data_bits, self.parity,
-                                         self.stop_half_bits)
-        for flag, what in ((fe, "framing"), (pe, "parity"), (nf, "noise")):
-            if flag:
-                self.errors.append((frame.end_ps, what))
-        value &= 0xFF
+        value = receive_byte(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits,
+                             self.errors)
         self.rx.append(value)
         for fn in list(self._fns):
             fn(value)

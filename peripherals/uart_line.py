@@ -148,3 +148,14 @@ def take_bytes(buf: bytearray, n: int | None = None) -> bytes:
     out = bytes(buf[:n])
     del buf[:n]
     return out
+
+
+def receive_byte(frame: UartFrame, baud: float, data_bits: int, parity: str, stop_half_bits: int,
+                 errors: list) -> int:
+    """What a host-side receiver gets from `frame`: the byte, with its framing / parity / noise
+    errors appended to `errors` as (end_ps, kind)."""
+    value, fe, pe, nf = sample_frame(frame, baud, data_bits, parity, stop_half_bits)
+    for flag, what in ((fe, "framing"), (pe, "parity"), (nf, "noise")):
+        if flag:
+            errors.append((frame.end_ps, what))
+    return value & 0xFF

@@ -156,3 +156,24 @@ class KeypadMatrix:
 
     def reset(self) -> None:
         pass
+
+
+@model("metersim.CoverSwitch")
+class CoverSwitch(PushButton):
+    """The meter's cover-open (tamper) switch: a micro switch held closed by the terminal cover.
+    `open_cover()` / `close_cover()` from Python; the output `IRQ` is high while the cover is
+    open (`invert=True`: low while open, for a switch to GND with a pull-up). Mechanically a
+    push button pressed by the cover, so it inherits `bounce_ps`."""
+
+    def __init__(self, ctx: Context, invert: bool = False, bounce_ps: int = 0):
+        super().__init__(ctx, invert=invert, bounce_ps=bounce_ps)
+
+    @property
+    def cover_open(self) -> bool:
+        return self.pressed
+
+    def open_cover(self) -> None:
+        self.press()
+
+    def close_cover(self) -> None:
+        self.release()

@@ -14,6 +14,11 @@ normally-closed auxiliary). `history` logs every switching with its virtual time
 counts them (relay wear); `pulses` logs every coil pulse with its length and whether it lasted
 the operate time.
 
+Faults for tests of the firmware's feedback check: `weld()` welds the contact closed (a coil
+pulse no longer opens it; the feedback, an auxiliary contact on the same armature, keeps
+reporting closed), `stick()` jams the armature where it is (neither coil moves it), `repair()`
+ends either.
+
 The default operate time (10 ms) is a parameter (`operate_time_ps`); take the figure of the
 fitted relay's data sheet. Not modelled: contact bounce, coil resistance/current, welding under
 overload, mechanical life limits, the release time of a non-latching relay.
@@ -53,6 +58,8 @@ class LatchingRelay:
         self.history: list[tuple[int, bool]] = []
         self.pulses: list[tuple[int, int, bool, bool]] = []  # (start_ps, length_ps, close?, long enough?)
         self.operations = 0
+        self.fault: str | None = None          # None, "welded" or "stuck"
+        self.refused: list[tuple[int, bool]] = []   # (time_ps, close?) of operations a fault blocked
         self._fns: list[Callable[[bool], None]] = []
 
     def on_change(self, fn: Callable[[bool], None]) -> None:
@@ -96,10 +103,31 @@ class LatchingRelay:
         if drive is not None:
             self._pending = self.ctx.clock.schedule(self.operate_time_ps, self._operate, drive)
 
+    def weld(self) -> None:
+        """Weld the contact closed (overload damage): it closes now and will not open."""
+        self.fault = "welded"
+        if not self.closed:
+            self._switch(True)
+
+    def stick(self) -> None:
+        """Jam the armature where it is: no coil pulse moves it."""
+        self.fault = "stuck"
+
+    def repair(self) -> None:
+        self.fault = None
+
     def _operate(self, close: bool) -> None:
         self._pending = None
         if close == self.closed:
             return
+        if self.fault == "stuck" or (self.fault == "welded" and not close):
+            self.refused.append((self.ctx.clock.now_ps, close))
+            self.ctx.log(logging.INFO, "coil pulse to %s: contact %s, nothing moves",
+                         "close" if close else "open", self.fault)
+            return
+        self._switch(close)
+
+    def _switch(self, close: bool) -> None:
         self.closed = close
         self.operations += 1
         self.history.append((self.ctx.clock.now_ps, close))

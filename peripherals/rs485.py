@@ -44,7 +44,8 @@ from metersim.errors import SetupError
 from metersim.units import PS_PER_S
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
-from metersim.peripherals.uart_line import LineFrame, encode_frame_bits, sample_frame
+from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, receive_byte,
+                                             sample_frame, take_bytes)
 
 
 @dataclass
@@ -105,6 +106,9 @@ class Rs485Bus:
     @property
     def name(self) -> str:
         return self.ctx.name
+
+    def reset(self) -> None:
+        """The pair of wires does not reset with a board on it (a board's power cut included)."""
 
     # -- membership ------------------------------------------------------------------------------
     def attach(self, node) -> None:
@@ -354,18 +358,12 @@ class HostEndpoint:
     def deliver(self, frame: UartFrame, driver: str) -> None:
         if driver == self.name and not self.echo:
             return
-        value, fe, pe, nf = sample_frame(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits)
-        for flag, what in ((fe, "framing"), (pe, "parity"), (nf, "noise")):
-            if flag:
-                self.errors.append((frame.end_ps, what))
-        value &= 0xFF
+        value = receive_byte(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits,
+                             self.errors)
         self.rx.append(value)
         for fn in list(self._fns):
             fn(value, frame)
 
     def read(self, n: int | None = None) -> bytes:
         """Take up to `n` (default all) received bytes."""
-        n = len(self.rx) if n is None else min(n, len(self.rx))
-        out = bytes(self.rx[:n])
-        del self.rx[:n]
-        return out
+        return take_bytes(self.rx, n)

@@ -140,3 +140,22 @@ def rx_complete_ps(rx_baud: float, rx_data_bits: int = 8, rx_parity: str = "N") 
     moves the character to DR and sets RXNE (and FE/PE/NF)."""
     bits = Fraction(1 + rx_data_bits + (rx_parity != "N")) + Fraction(1, 2)
     return round(bits * PS_PER_S / _as_fraction(rx_baud))
+
+
+def take_bytes(buf: bytearray, n: int | None = None) -> bytes:
+    """Remove and return up to `n` (default all) bytes from the front of a receive buffer."""
+    n = len(buf) if n is None else min(n, len(buf))
+    out = bytes(buf[:n])
+    del buf[:n]
+    return out
+
+
+def receive_byte(frame: UartFrame, baud: float, data_bits: int, parity: str, stop_half_bits: int,
+                 errors: list) -> int:
+    """What a host-side receiver gets from `frame`: the byte, with its framing / parity / noise
+    errors appended to `errors` as (end_ps, kind)."""
+    value, fe, pe, nf = sample_frame(frame, baud, data_bits, parity, stop_half_bits)
+    for flag, what in ((fe, "framing"), (pe, "parity"), (nf, "noise")):
+        if flag:
+            errors.append((frame.end_ps, what))
+    return value & 0xFF

@@ -106,11 +106,20 @@ class RccBase(Peripheral):
         self._init_regs(power_on=False)
         self.IRQ.unset()
 
+    def _backup_domain_lost(self) -> None:
+        """The backup domain went to its reset state (BDRST, or a power-on without a battery):
+        the RTC (`rtcPeripheral`) loses its calendar and backup registers with BDCR."""
+        rtc = getattr(self, "rtc_peripheral", None)
+        if rtc is not None and hasattr(rtc, "backup_domain_reset"):
+            rtc.backup_domain_reset()
+
     def on_machine_reset(self, cause: str) -> None:
         if cause == "por":
             backup = {n: self.regs[n] for n in self.BACKUP_REGS if n in self.regs}
             self.regs = dict(backup) if self.vbat else {}
             self._init_regs(power_on=True)
+            if not self.vbat:
+                self._backup_domain_lost()
             if self.vbat:
                 self.regs.update(backup)
                 for o in self.OSCS:       # LSE kept running on the battery

@@ -139,6 +139,8 @@ class STM32F4_RCC(RccBase):
         if (new >> 16) & 1:
             self.regs["BDCR"] = 1 << 16
             self._switch_oscillators("BDCR", old, self.regs["BDCR"])
+            if not (old >> 16) & 1:
+                self._backup_domain_lost()
             return
         rtcsel = (old >> 8) & 3
         if rtcsel == 0:

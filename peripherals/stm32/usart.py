@@ -19,6 +19,17 @@ Followed: RM0008 §27 (STM32F10x USART) and RM0430 §26 (STM32F413 USART), in pa
 - §27.3.10 / §26.3.10 single-wire half duplex (HDSEL): TX and RX share one wire, so the
   receiver sees what the transmitter sends.
 
+- §26.3.11 "Smartcard" (SCEN): the single wire is the open-drain TX line, so the receiver
+  hears every character the USART sends (firmware reads its own echo, as ST's smartcard
+  examples do); M=1 + PCE with 1.5 stop bits; TC rises GT[15:8] baud periods after the end of
+  the last character (guard time; the model also holds the next character back for it, so
+  back-to-back characters keep the card's minimum spacing); CK (CLKEN) runs at fCK / (2 x PSC[4:0]) for the card. A
+  received character with a parity error is NACKed (line pulled low for one baud period after
+  the frame) when CR3.NACK is set: the card on the line repeats it. A character the card NACKs
+  comes back in the echo with FE (RM: "flagged as a framing error"); the F413's USART does not
+  repeat it by itself, the firmware does. Cards and other far ends are attached with
+  `register_child` (`card: metersim.Esam @ usart3` in a .repl) and see `nack_port`.
+
 Timing: a character occupies (1 start + M-word + stop) bit times, computed exactly in integer
 picoseconds from BRR and the real PCLK. Received frames are sampled with
 `uart_line.sample_frame` at this USART's own settings, so a baud or format mismatch yields the
@@ -27,7 +38,7 @@ wrong bytes and FE/PE/NF the hardware would report.
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
 
-Not modelled: synchronous mode (CLKEN/CPOL/CPHA/LBCL), IrDA, smartcard (GTPR stored only), LIN
+Not modelled: synchronous mode (CPOL/CPHA/LBCL; CLKEN only gives the smartcard clock), IrDA, LIN
 break detection (a break gives FE with data 0), mute mode / wake-up (RWU/WAKE/ADD), hardware
 flow control RTS/CTS, DMA requests (DMAT/DMAR stored, DMARequest output not driven), ONEBIT,
 noise from the start-bit validation. Clearing TE or UE in the middle of a character aborts it in
@@ -96,7 +107,7 @@ REGS = RegisterMap([
     Reg("CR1", CR1, 32, 0, "rw", doc="SBK RWU RE TE IDLEIE RXNEIE TCIE TXEIE PEIE PS PCE WAKE M UE OVER8"),
     Reg("CR2", CR2, 32, 0, "rw", doc="ADD LBDL LBDIE LBCL CPHA CPOL CLKEN STOP[13:12] LINEN"),
     Reg("CR3", CR3, 32, 0, "rw", doc="EIE IREN IRLP HDSEL NACK SCEN DMAR DMAT RTSE CTSE CTSIE ONEBIT"),
-    Reg("GTPR", GTPR, 32, 0, "rw", doc="guard time and prescaler (smartcard/IrDA, stored)"),
+    Reg("GTPR", GTPR, 32, 0, "rw", doc="GT[15:8] smartcard guard time, PSC[7:0] prescaler (smartcard CK)"),
 ])
 
 # SR bits
@@ -107,6 +118,7 @@ UE, OVER8 = 1 << 13, 1 << 15
 # CR2 / CR3 bits
 LBDIE, CTSIE = 1 << 6, 1 << 10
 EIE, HDSEL, DMAR, DMAT = 1 << 0, 1 << 3, 1 << 6, 1 << 7
+NACK, SCEN, CLKEN = 1 << 4, 1 << 5, 1 << 11
 
 # STOP[13:12]: 00 = 1, 01 = 0.5, 10 = 2, 11 = 1.5 stop bits, in half bits.
 _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
@@ -127,6 +139,8 @@ class STM32Usart(Peripheral):
         self.tx = UartPort()
         self.on_byte: list[Callable[[int], None]] = []   # called with each byte sent, at its end
         self.sent: list[tuple[int, int]] = []            # (end_ps, value) of each byte sent
+        self.nack_port: list[Callable[[int], None]] = []  # smartcard: fn(t_ps) on each NACK sent
+        self._nacked: set[int] = set()                   # start_ps of our frames a card NACKed
         # Renode's `frequency` (8 MHz default there) is only a fallback: the real PCLK rules.
         self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
         self._host_next_ps = 0
@@ -141,6 +155,7 @@ class STM32Usart(Peripheral):
             if ev is not None:
                 ev.cancel()
         self._rx_events = []
+        self._nacked = set()
         self.regs = REGS.resets()
         self._tdr = 0
         self._tdr_full = False
@@ -282,7 +297,7 @@ class STM32Usart(Peripheral):
         if self._tx_ev is not None:
             self._tx_ev.cancel()
             self._tx_ev = None
-            if self._tx_kind != "preamble":
+            if self._tx_kind not in ("preamble", "guard"):
                 self.ctx.log(logging.WARNING, "%s during a character: it is cut short", why)
         self._tx_kind = None
 
@@ -321,7 +336,7 @@ class STM32Usart(Peripheral):
         self._tx_ev = self.ctx.clock.schedule_at(self._chain_end_ps(now, half_bits, div),
                                                  self._tx_done, frame)
         self.tx.send(frame)
-        if self.regs["CR3"] & HDSEL:
+        if self.regs["CR3"] & (HDSEL | SCEN):
             self.receive_frame(frame)     # single wire: the receiver hears the transmitter
 
     def _chain_end_ps(self, now: int, half_bits: int, div: int) -> int:
@@ -350,7 +365,20 @@ class STM32Usart(Peripheral):
                 fn(frame.value)
         self._try_load()
         if self._tx_ev is None and kind == "data" and self.regs["SR"] & TXE:
-            self._set_sr(TC, True)        # end of the last stop bit with nothing more to send
+            gt = (self.regs["GTPR"] >> 8) & 0xFF
+            if self.regs["CR3"] & SCEN and gt:
+                # Smartcard guard time: TC only after GT more baud periods (TXE stays set).
+                self._tx_kind = "guard"
+                self._tx_ev = self.ctx.clock.schedule(self._char_ps(2 * gt), self._guard_done)
+            else:
+                self._set_sr(TC, True)    # end of the last stop bit with nothing more to send
+
+    def _guard_done(self) -> None:
+        self._tx_ev = None
+        self._tx_kind = None
+        self._try_load()
+        if self._tx_ev is None and self.regs["SR"] & TXE:
+            self._set_sr(TC, True)
 
     # -- receiver -------------------------------------------------------------------------
     def receive_frame(self, frame: UartFrame) -> None:
@@ -369,6 +397,8 @@ class STM32Usart(Peripheral):
         fmt = self.frame_format()
         baud = self._clk.hz / div
         done = frame.start_ps + rx_complete_ps(baud, fmt[0], fmt[1])
+        if self.regs["CR3"] & SCEN:
+            done += round(PS_PER_S / baud)   # 1.5 stop bits: sampled one baud into the stop bit
         ev = self.ctx.clock.schedule_at(done, self._rx_done, frame, self._rx_seq, fmt, baud)
         self._rx_events.append(ev)
 
@@ -379,6 +409,13 @@ class STM32Usart(Peripheral):
         value, fe, pe, nf = sample_frame(frame, baud, data_bits, parity, stop)
         if frame.corrupted and not getattr(frame, "line_bits", ()):
             nf = True
+        if self.regs["CR3"] & SCEN:
+            if frame.start_ps in self._nacked:
+                self._nacked.discard(frame.start_ps)
+                fe = True                 # the card pulled the line low in our stop bit
+            elif pe and self.regs["CR3"] & NACK:
+                for fn in list(self.nack_port):
+                    fn(now)               # line low for one baud period from now
         if self.regs["SR"] & RXNE:
             self._set_sr(ORE, True)       # RDR still full: the new character is lost
         else:
@@ -399,6 +436,33 @@ class STM32Usart(Peripheral):
         if self._idle_armed and cr1 & UE and cr1 & RE:
             self._idle_armed = False      # not set again until RXNE sets
             self._set_sr(IDLE, True)
+
+    # -- smartcard ------------------------------------------------------------------------
+    @property
+    def smartcard(self) -> bool:
+        return bool(self.regs["CR3"] & SCEN)
+
+    @property
+    def ck_hz(self) -> float:
+        """Frequency of the CK pin in smartcard mode (fCK / (2 x PSC[4:0])), 0 when off."""
+        psc = self.regs["GTPR"] & 0x1F
+        if not (self.regs["CR1"] & UE and self.regs["CR2"] & CLKEN and self.smartcard and psc):
+            return 0.0
+        return self._clk.hz / (2 * psc)
+
+    def nack(self, frame_start_ps: int) -> None:
+        """A card NACKs (parity error) the character we started sending at `frame_start_ps`."""
+        self._nacked.add(frame_start_ps)
+
+    def register_child(self, child, point=None) -> None:
+        """A .repl entry `x: T @ usartN`: cross the far end's line with this USART."""
+        if hasattr(child, "attach_uart"):
+            child.attach_uart(self)
+        elif hasattr(child, "connect_usart"):
+            child.connect_usart(self.tx, self.receive_frame)
+        else:
+            raise SetupError(f"{type(child).__name__} has no UART side (attach_uart or "
+                             f"connect_usart): it cannot hang on {self.name}")
 
     # -- host conveniences ----------------------------------------------------------------
     def connect(self, other: "STM32Usart") -> None:

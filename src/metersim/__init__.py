@@ -42,6 +42,8 @@ _EXPORTS = {
     "Kettle": "metersim.orchestration.appliances",
     "Motor": "metersim.orchestration.appliances",
     "SwitchModeSupply": "metersim.orchestration.appliances",
+    "power_cut": "metersim.orchestration.power",
+    "power_dip": "metersim.orchestration.power",
     # watching the firmware: UART and log testers (capture = a tester you read, not wait on)
     "UartTester": "metersim.orchestration.testers",
     "LogTester": "metersim.orchestration.testers",

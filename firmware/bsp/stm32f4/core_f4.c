@@ -128,6 +128,8 @@ int bsp_fam_uart(int n, usart_regs_t **regs, int *irqn, uint32_t *pclk_hz)
             *irqn = USART2_IRQn; *pclk_hz = g_pclk1; tx = BSP_PIN(0, 2); rx = BSP_PIN(0, 3); break;
     case 3: RCC->APB1ENR |= RCC_APB1ENR_USART3EN; *regs = USART3;
             *irqn = USART3_IRQn; *pclk_hz = g_pclk1; tx = BSP_PIN(1, 10); rx = BSP_PIN(1, 11); break;
+    case 5: RCC->APB1ENR |= RCC_APB1ENR_UART5EN; *regs = UART5;
+            *irqn = UART5_IRQn; *pclk_hz = g_pclk1; tx = BSP_PIN(2, 12); rx = BSP_PIN(3, 2); af = 8; break;
     case 6: RCC->APB2ENR |= RCC_APB2ENR_USART6EN; *regs = USART6;
             *irqn = USART6_IRQn; *pclk_hz = g_pclk2; tx = BSP_PIN(2, 6); rx = BSP_PIN(2, 7); af = 8; break;
     default: return BSP_ERR_NODEV;

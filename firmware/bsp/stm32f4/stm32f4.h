@@ -40,6 +40,7 @@
 /* APB2 */
 #define USART1 ((usart_regs_t *)0x40011000u)
 #define USART6 ((usart_regs_t *)0x40011400u)
+#define UART5 ((usart_regs_t *)0x40005000u)   /* APB1, F4 only here */
 #define SPI1 ((spi_regs_t *)0x40013000u)
 #define SYSCFG ((syscfg_regs_t *)0x40013800u)
 #define EXTI ((exti_regs_t *)0x40013C00u)

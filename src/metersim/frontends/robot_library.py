@@ -582,10 +582,12 @@ class MetersimLibrary:
     # ------------------------------------------------------------------ power
     @keyword
     @_recorded
-    def power_cut(self, machine: str | None = None) -> None:
+    def power_cut(self, machine: str | None = None, holdup: str | None = None) -> None:
         """Cuts the supply of a machine (the current one by default): its core stops where
         it is and models that care (flash mid-program, EEPROM mid-write) suffer the cut;
-        virtual time goes on for the rest of the emulation.
+        virtual time goes on for the rest of the emulation. With ``holdup=20ms`` VDD first
+        falls below the PVD threshold (the power-fail interrupt) and the MCU runs that long
+        on its capacitors before it stops.
 
         Not modelled yet: supply ramps, brown-out detection timing, RAM decay (SRAM keeps
         its contents).
@@ -593,7 +595,11 @@ class MetersimLibrary:
         m = self._machine(machine)
         if not m.powered:
             raise SetupError(f"Power Cut: {m.name} is already without power")
-        m.power_off()
+        if holdup is not None:
+            from metersim.orchestration.power import supply_fail
+            supply_fail(m, holdup)
+        else:
+            m.power_off()
         logger.info(f"{m.name}: power cut at {format_time(self.emulation.now_ps)}")
 
     @keyword
@@ -604,5 +610,6 @@ class MetersimLibrary:
         m = self._machine(machine)
         if m.powered:
             raise SetupError(f"Power Restore: {m.name} has power (use Power Cut first)")
-        m.power_on()
+        from metersim.orchestration.power import supply_restore
+        supply_restore(m)
         logger.info(f"{m.name}: power restored at {format_time(self.emulation.now_ps)}")

@@ -19,6 +19,7 @@
 #define RCC_APB1ENR_SPI2EN (1u << 14)
 #define RCC_APB1ENR_USART2EN (1u << 17)
 #define RCC_APB1ENR_USART3EN (1u << 18)
+#define RCC_APB1ENR_UART5EN (1u << 20)
 #define RCC_APB1ENR_I2C1EN (1u << 21)
 #define RCC_APB1ENR_I2C2EN (1u << 22)
 #define RCC_APB1ENR_PWREN (1u << 28)

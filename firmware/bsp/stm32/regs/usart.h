@@ -34,5 +34,11 @@ typedef struct {
 #define USART_CR1_M (1u << 12)
 #define USART_CR1_UE (1u << 13)
 #define USART_CR2_STOP_POS 12u
+/* Smartcard mode (RM0430 §26.3.11): CK output, SCEN, parity NACK, GTPR guard time/prescaler */
+#define USART_CR2_CLKEN (1u << 11)
+#define USART_CR3_NACK (1u << 4)
+#define USART_CR3_SCEN (1u << 5)
+#define USART_GTPR_PSC_POS 0u         /* smartcard: CK = fCK / (2 x PSC[4:0]) */
+#define USART_GTPR_GT_POS 8u          /* guard time in baud periods before TC */
 
 #endif

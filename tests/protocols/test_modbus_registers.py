@@ -66,7 +66,7 @@ def test_addresses_and_encodings_of_room_and_channel_fields():
     (lambda: ROOM_SETTINGS.field("price"), "no field 'price'"),
     (lambda: ROOM_SETTINGS.field("top_up_cents").encode(-1), "u32 integer"),
     (lambda: ROOM_SETTINGS.field("relay_command").encode(0x10000), "u16 integer"),
-    (lambda: DEVICE_INFO.decode([0] * 3), "13 registers, got 3"),
+    (lambda: DEVICE_INFO.decode([0] * 3), "14 registers, got 3"),
 ])
 def test_bad_register_requests_say_what_was_expected(call, match):
     with pytest.raises(ModbusError, match=match):

@@ -79,6 +79,13 @@ struct bsp_datetime {
 int  bsp_rtc_init(void);                  /* LSE 32.768 kHz */
 int  bsp_rtc_get(struct bsp_datetime *dt);  /* struct with year, month, day, hour, min, sec */
 int  bsp_rtc_set(const struct bsp_datetime *dt);
+/* Backup data words: 16 bits each in the backup domain, kept across resets and, with the
+ * battery, across power cuts (F1 BKP_DR2..DR10, F4 RTC_BKP1R..BKP9R: the F1's DR1 is the RTC
+ * driver's marker, and the F4's BKP0R is left out to keep the numbering the same).
+ * Valid after bsp_rtc_init(), which opens backup-domain access. */
+#define BSP_BACKUP_WORDS 9u
+int  bsp_backup_read(unsigned n);         /* n < BSP_BACKUP_WORDS; BSP_ERR_INVAL otherwise */
+int  bsp_backup_write(unsigned n, uint16_t v);
 void bsp_iwdg_start(uint32_t timeout_ms);
 void bsp_iwdg_refresh(void);
 int  bsp_flash_erase(uint32_t addr);      /* page (F1) / sector (F4) containing addr */

@@ -43,7 +43,7 @@
 #define ADE_CFDEN_3200 4026u
 #define ADE_MODE_RUN 0x0008u           /* reset value 0x000C with DISCF cleared: CF on */
 
-#define POOL_SIZE (6u * 1024u)
+#define POOL_SIZE (6u * 1024u + 512u)   /* + the watchdog supervisor */
 static uint64_t g_pool[POOL_SIZE / 8u];
 
 static struct mc_app g_app;
@@ -192,12 +192,13 @@ static int hw_set_clock(void *ctx, const struct mc_time *t)
 
 static const char *const k_event_names[] = {"?", "trip", "alarm1", "alarm2", "top-up",
                                             "power-failure", "clock-change", "illegal-load",
-                                            "reclose", "lock-out-reset"};
+                                            "reclose", "lock-out-reset", "watchdog-reset"};
 
 static void hw_log_event(void *ctx, const struct mc_event_rec *e)
 {
     (void)ctx;
-    const char *name = e->type < 10 ? k_event_names[e->type] : "?";
+    const char *name = e->type < sizeof k_event_names / sizeof k_event_names[0]
+                           ? k_event_names[e->type] : "?";
     if (e->room == 0xFF)
         ms_printk("event %s device value %d\n", name, (int)e->value);
     else
@@ -222,6 +223,47 @@ static void rtc_now(struct mc_time *t)
 
 static uint32_t uptime_s(void) { return ms_tick_get() / MS_TICK_HZ; }
 
+/* ---- watchdog ----
+ * Only the supervisor refreshes the IWDG, and only while every thread is healthy: waiting for
+ * its input (blocked where it may rightly wait forever: the next frame, a power failure) or,
+ * when busy, checked in within WD_LATE_MS. A thread stuck in a loop or blocked where it never
+ * should be (a lock never released) stops the refreshes, and the IWDG resets the MCU within
+ * WD_TIMEOUT_MS. The supervisor has the lowest priority, so a thread spinning at any priority
+ * starves it as well. The resets are counted in a backup register (kept like the RTC) and
+ * logged as an event; after one, boot restores the stored records as after any warm reset. */
+#define WD_TIMEOUT_MS 4000u
+#define WD_LATE_MS 3000u
+#define WD_CHECK_MS 1000u
+#define WD_PRIO 60u
+#define BK_WD_RESETS 0u                /* backup word: watchdog resets so far */
+enum { WD_METER, WD_MODBUS, WD_POWER, WD_THREADS };
+struct wd_state {
+    volatile ms_tick_t beat;           /* last check-in */
+    volatile uint8_t waiting;          /* blocked for input: healthy however long */
+};
+static struct wd_state g_wd[WD_THREADS] = {[WD_MODBUS] = {0, 1}, [WD_POWER] = {0, 1}};
+
+static void wd_checkin(unsigned t, int waiting)
+{
+    g_wd[t].beat = ms_tick_get();
+    g_wd[t].waiting = (uint8_t)waiting;
+}
+
+static void watchdog_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        ms_tick_t now = ms_tick_get();
+        int healthy = 1;
+        for (unsigned t = 0; t < WD_THREADS; t++)
+            if (!g_wd[t].waiting && now - g_wd[t].beat > ms_ms_to_ticks(WD_LATE_MS))
+                healthy = 0;
+        if (healthy)
+            bsp_iwdg_refresh();
+        ms_thread_sleep_ms(WD_CHECK_MS);
+    }
+}
+
 /* ---- threads ---- */
 static void board_start(void);
 
@@ -230,6 +272,7 @@ static ms_tick_t g_boot_read_tick;     /* when board_start emptied the energy re
 static void meter_thread(void *arg)
 {
     (void)arg;
+    wd_checkin(WD_METER, 0);
     board_start();
     ms_tick_t period = ms_ms_to_ticks(1000);
     ms_tick_t next = ms_tick_get() + period, last = g_boot_read_tick;
@@ -239,6 +282,7 @@ static void meter_thread(void *arg)
         if ((int32_t)(next - now) > 0)
             ms_thread_sleep(next - now);
         next += period;
+        wd_checkin(WD_METER, 0);
         if (g_ee_blocked)
             continue;                   /* supply collapsing: keep the bus quiet */
 
@@ -302,7 +346,9 @@ static void modbus_thread(void *arg)
     rs485_framing();
     for (;;) {
         unsigned flags;
+        wd_checkin(WD_MODBUS, 1);
         int len = bsp_uart_read_frame(RS485_UART, frame, sizeof frame, 0xFFFFFFFFu, &flags);
+        wd_checkin(WD_MODBUS, 0);
         if (len <= 0)
             continue;
         if (flags & BSP_UART_FRAME_OVERFLOW)
@@ -344,7 +390,9 @@ static void power_thread(void *arg)
 {
     (void)arg;
     for (;;) {
+        wd_checkin(WD_POWER, 1);
         ms_sem_wait(g_pf_sem, MS_WAIT_FOREVER);
+        wd_checkin(WD_POWER, 0);
         if (g_ee_blocked)
             continue;
         /* A write in progress in another thread finishes first (the lock), then nothing else
@@ -372,6 +420,7 @@ static void power_thread(void *arg)
         unsigned good = 0;
         while (good < 10) {
             ms_thread_sleep_ms(50);
+            wd_checkin(WD_POWER, 0);
             good = bsp_pvd_below() ? 0 : good + 1;
         }
         g_ee_blocked = 0;
@@ -457,6 +506,14 @@ static void board_start(void)
     rtc_now(&t);
     mc_app_boot(&g_app, &t, uptime_s(),
                 (g_cause & (BSP_RESET_POR | BSP_RESET_LPWR | BSP_RESET_BOR)) != 0);
+    int wd_resets = bsp_backup_read(BK_WD_RESETS);
+    if (wd_resets < 0)
+        wd_resets = 0;
+    if (g_cause & BSP_RESET_IWDG) {
+        wd_resets++;
+        bsp_backup_write(BK_WD_RESETS, (uint16_t)wd_resets);
+    }
+    mc_app_watchdog(&g_app, (uint16_t)wd_resets, (g_cause & BSP_RESET_IWDG) != 0);
     for (unsigned r = 0; r < g_rooms; r++) {
         mc_app_add_energy(&g_app, r, g_samples[r].aenergy,
                           (int)ade7753_value_signed(ADE_WGAIN, g_samples[r].period));
@@ -498,7 +555,9 @@ int main(void)
     pins_init();
     g_lock = ms_mutex_create("app");
     g_pf_sem = ms_sem_create("pvd", 0, 1);
-    if (ms_thread_create("meter", meter_thread, 0, 1792, 8, 0) < 0)
-        ms_panic("cannot create the meter thread");
+    if (ms_thread_create("meter", meter_thread, 0, 1792, 8, 0) < 0 ||
+        ms_thread_create("watchdog", watchdog_thread, 0, 384, WD_PRIO, 0) < 0)
+        ms_panic("cannot create the threads");
+    bsp_iwdg_start(WD_TIMEOUT_MS);
     ms_rtos_start();
 }

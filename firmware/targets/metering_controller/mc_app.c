@@ -285,8 +285,17 @@ void mc_app_cycle(struct mc_app *a, const struct mc_sample *s, const struct mc_t
     mc_app_flush(a);
 }
 
+void mc_app_watchdog(struct mc_app *a, uint16_t resets, int by_watchdog)
+{
+    a->watchdog_resets = resets;
+    if (by_watchdog) {
+        on_event(a, MC_EV_WATCHDOG, 0xFF, resets);
+        mc_app_flush(a);
+    }
+}
+
 /* ---- register map ---- */
-#define IN_DEV_END 0x000Du
+#define IN_DEV_END 0x000Eu
 #define IN_DAY 0x0800u
 #define IN_EVENT 0x0900u
 #define IN_ROOM 0x1000u
@@ -355,7 +364,8 @@ static int input_reg(struct mc_app *a, struct win *w, uint16_t addr, uint16_t *v
         case 0x9: *v = a->now.sec; break;
         case 0xA: *v = a->power_fails; break;
         case 0xB: *v = a->ev.valid; break;
-        default: *v = a->mb.c.crc_errors; break;
+        case 0xC: *v = a->mb.c.crc_errors; break;
+        default: *v = a->watchdog_resets; break;
         }
         return 0;
     }

@@ -45,6 +45,7 @@ struct mc_app {
     uint32_t saved_Wh[MC_MAX_ROOMS];
     struct mc_ring live, day, ev;
     uint16_t power_fails;
+    uint16_t watchdog_resets;         /* kept by the board (backup domain), shown here */
     uint16_t sel_room, sel_day, sel_event;
     struct mc_time now, open_day;
     uint32_t unix_now, uptime_s, last_save_s;
@@ -64,6 +65,8 @@ int mc_app_init(struct mc_app *a, unsigned rooms, const struct mc_ee *ee, const 
  * previous run left totals and power_loss says the supply had gone: power-on/brown-out
  * reset), close the day if the date moved, write a boot snapshot. */
 void mc_app_boot(struct mc_app *a, const struct mc_time *now, uint32_t uptime_s, int power_loss);
+/* After boot: the watchdog resets counted so far; `by_watchdog` logs this boot's as an event. */
+void mc_app_watchdog(struct mc_app *a, uint16_t resets, int by_watchdog);
 /* One metering cycle: samples[r] for every room, the RTC time, uptime. */
 void mc_app_cycle(struct mc_app *a, const struct mc_sample *samples, const struct mc_time *now,
                   uint32_t uptime_s);

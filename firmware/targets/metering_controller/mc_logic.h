@@ -85,7 +85,7 @@ void mc_room_cfg_default(struct mc_room_cfg *c);
 enum mc_reason { MC_R_NONE, MC_R_BALANCE, MC_R_LOAD_LIMIT, MC_R_OVERLOAD, MC_R_OVERCURRENT,
                  MC_R_MALICIOUS, MC_R_SCHEDULE, MC_R_REMOTE };
 enum mc_event { MC_EV_TRIP = 1, MC_EV_ALARM1, MC_EV_ALARM2, MC_EV_TOPUP, MC_EV_POWER_FAIL,
-                MC_EV_CLOCK, MC_EV_ILLEGAL, MC_EV_RECLOSE, MC_EV_LOCK_RESET };
+                MC_EV_CLOCK, MC_EV_ILLEGAL, MC_EV_RECLOSE, MC_EV_LOCK_RESET, MC_EV_WATCHDOG };
 
 /* persistent flags (room record) */
 #define MC_RF_LOCKED 0x01u

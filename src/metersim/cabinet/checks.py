@@ -156,7 +156,8 @@ DAY_BASE, DAY_SLOTS, DAY_STRIDE = 0x2500, 62, 272
 EVENT_BASE, EVENT_SLOTS, EVENT_SIZE = 0x6800, 384, 16
 MAGIC = b"MCE1"
 EVENT_TYPES = {1: "trip", 2: "alarm1", 3: "alarm2", 4: "top-up", 5: "power-failure",
-               6: "clock-change", 7: "illegal-load", 8: "reclose", 9: "lock-out-reset"}
+               6: "clock-change", 7: "illegal-load", 8: "reclose", 9: "lock-out-reset",
+               10: "watchdog-reset"}
 
 
 @dataclass(frozen=True)

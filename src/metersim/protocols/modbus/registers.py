@@ -22,7 +22,8 @@ STATUS_BITS = ("relay_closed", "tripped", "alarm1", "alarm2", "locked_out", "sch
 TRIP_REASONS = {0: "none", 1: "balance", 2: "load limit", 3: "overload", 4: "over-current",
                 5: "malicious load", 6: "schedule", 7: "remote"}
 EVENT_TYPES = {1: "trip", 2: "alarm 1", 3: "alarm 2", 4: "top-up", 5: "power failure",
-               6: "clock change", 7: "illegal load", 8: "reclose", 9: "lock-out reset"}
+               6: "clock change", 7: "illegal load", 8: "reclose", 9: "lock-out reset",
+               10: "watchdog reset"}
 BAUD_CODES = {0: 2400, 1: 4800, 2: 9600, 3: 19200, 4: 38400}
 
 
@@ -120,7 +121,8 @@ DEVICE_INFO = Block("device_info", "input", "Device", 0x0000, (
     F(0x08, "rtc_minute", "RTC minute"), F(0x09, "rtc_second", "RTC second"),
     F(0x0A, "power_failures", "power failures survived", "count"),
     F(0x0B, "events", "event log entries", "count"),
-    F(0x0C, "crc_errors", "CRC errors seen", "count")))
+    F(0x0C, "crc_errors", "CRC errors seen", "count"),
+    F(0x0D, "watchdog_resets", "watchdog resets", "count")))
 ROOM_MEASUREMENTS = Block("room_measurements", "input", "Room measurements", 0x1000, (
     F(0x00, "status", "status", "bit " + ", ".join(f"{i} {n.replace('_', ' ')}"
                                                       for i, n in enumerate(STATUS_BITS))),

@@ -26,7 +26,9 @@ toolchain:
 #   qemu-system-arm  the behaviour cross-check of the engine tests and the CPU benchmark
 #   tshark           tests check that Wireshark decodes metersim's Modbus pcaps
 #   gdb-multiarch    the GDB stub's tests drive it
-DEBIAN_TOOLS := qemu-system-arm:qemu-system-arm tshark:tshark gdb-multiarch:gdb-multiarch
+#   lcov (genhtml)   tests check that `metersim coverage` lcov files render in genhtml
+DEBIAN_TOOLS := qemu-system-arm:qemu-system-arm tshark:tshark gdb-multiarch:gdb-multiarch \
+                genhtml:lcov
 tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do \
 	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \

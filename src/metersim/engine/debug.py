@@ -32,6 +32,9 @@ does to one machine, in virtual time and deterministically.
 
 Instructions inside an IT block run as one unit in unicorn: a breakpoint there triggers at the
 start of the block.
+
+- Block trace (what code coverage records): `start_block_trace()`, then `block_trace()` gives
+  the set of (start address, size in bytes) of the code blocks the core ran since, each once.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+from unicorn import UC_HOOK_CODE, UC_HOOK_EDGE_GENERATED, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+from unicorn import UcError
 from unicorn import arm_const as A
 
 from metersim.errors import FirmwareFault, SetupError
@@ -100,6 +104,8 @@ class Debugger:
         self._skip: tuple[int, int] | None = None   # (pc, instructions): resume past this one
         self._resume_pc: int | None = None          # where the last reported stop left the core
         self._code_stop = False
+        self._trace_hook: int | None = None
+        self._blocks: set[tuple[int, int]] = set()
 
     # ================================================================ state
     @property
@@ -180,6 +186,51 @@ class Debugger:
             self.remove_breakpoint(addr)
         for key in list(self._watch_hooks):
             self.remove_watchpoint(*key)
+
+    # ================================================================ block trace
+    @property
+    def block_tracing(self) -> bool:
+        return self._trace_hook is not None
+
+    def start_block_trace(self) -> None:
+        """Record the code blocks the core runs from now on (see `block_trace`); the blocks
+        recorded so far are kept. Nothing is hooked while no trace runs.
+
+        Blocks are recorded when unicorn translates them (UC_HOOK_EDGE_GENERATED), which it
+        does just before their first run: the cost is per translation, not per execution.
+        So the translation cache is flushed here, and the block at the PC (translated at
+        once, without the hook) is recorded as the one that runs next. A block cut short by a
+        fault counts whole."""
+        if self._trace_hook is not None:
+            return
+        uc = self.cpu.uc
+        uc.ctl_flush_tb()
+        self._trace_hook = uc.hook_add(UC_HOOK_EDGE_GENERATED, self._on_block_generated)
+        if self.cpu.fault is None:
+            try:
+                pc, _count, size = uc.ctl_request_cache(self.pc)
+            except UcError:   # nothing mapped at the PC: the core faults at its next fetch
+                return
+            if size:
+                self._blocks.add((pc, size))
+
+    def stop_block_trace(self) -> set[tuple[int, int]]:
+        """Stop recording; returns the blocks recorded (kept until `clear_block_trace`)."""
+        if self._trace_hook is not None:
+            self.cpu.uc.hook_del(self._trace_hook)   # called at translation only: no flush
+            self._trace_hook = None
+        return set(self._blocks)
+
+    def block_trace(self) -> set[tuple[int, int]]:
+        """(start address, size in bytes) of every code block run while tracing, each once."""
+        return set(self._blocks)
+
+    def clear_block_trace(self) -> None:
+        self._blocks = set()
+
+    def _on_block_generated(self, uc, tb, _prev, _ud) -> None:
+        if tb.size:
+            self._blocks.add((tb.pc, tb.size))
 
     # ================================================================ hooks
     def _on_breakpoint(self, uc, address, size, _ud) -> None:

@@ -221,14 +221,18 @@ class CoverageData:
         rows.append(("TOTAL", t["lines_hit"], t["lines_found"], t["functions_hit"],
                      t["functions_found"]))
         width = max([len(r[0]) for r in rows] + [4])
-        head = f"{'file':<{width}}  {'lines':>15}  {'functions':>13}"
+        head = f"{'file':<{width}}  {'lines':>16}  {'functions':>14}"
         out = [f"coverage of {root}", head, "-" * len(head)]
         for i, (name, lh, lf, fh, ff) in enumerate(rows):
             if i == len(rows) - 1:
                 out.append("-" * len(head))
-            out.append(f"{name:<{width}}  {lh:>5}/{lf:<5} {100 * _rate(lh, lf):3.0f}%  "
-                       f"{fh:>4}/{ff:<4} {100 * _rate(fh, ff):3.0f}%")
+            out.append(f"{name:<{width}}  {_cell(lh, lf, 5)}  {_cell(fh, ff, 4)}")
         return "\n".join(out)
+
+
+def _cell(hit: int, found: int, digits: int) -> str:
+    pct = f"{100 * hit / found:3.0f}%" if found else "   -"
+    return f"{hit:>{digits}}/{found:<{digits}} {pct}"
 
 
 def _merge_function(fc: FileCoverage, name: str, fn: FunctionCoverage) -> None:

@@ -1,0 +1,23 @@
+# mstest, the on-target unit-test framework (testing/mstest.[ch]), included by the firmware
+# Makefile after rtos/module.mk:
+# - every RTOS program named unit_* (rtos/tests/unit_*/main.c) links it;
+# - mstest_selftest (testing/selftest) is the framework's own check: passing and
+#   deliberately failing cases, run by metersim's tests of its pytest collector.
+
+MSTEST_TARGETS := $(filter f103rb f413rg,$(TARGETS))
+MSTEST_UNITS   := $(filter unit_%,$(RTOS_TESTS))
+
+$(eval _mstest_progdir_before = $(value progdir))
+progdir = $(if $(filter mstest_selftest,$(1)),testing/selftest,$(call _mstest_progdir_before,$(1)))
+
+# $(1) = target, $(2) = program
+define MSTEST_LINK
+CFLAGS_$(1) += -Itesting
+OBJS_$(1)_$(2) += $(OUT)/$(1)/obj/testing/mstest.c.o
+$(OUT)/$(1)/$(2).elf: $(OUT)/$(1)/obj/testing/mstest.c.o
+ALL_OBJS += $(OUT)/$(1)/obj/testing/mstest.c.o
+endef
+
+$(foreach t,$(MSTEST_TARGETS),$(eval $(call PROGRAM_RULES,$(t),mstest_selftest)))
+$(foreach t,$(MSTEST_TARGETS),$(foreach p,$(MSTEST_UNITS) mstest_selftest,\
+    $(eval $(call MSTEST_LINK,$(t),$(p)))))

@@ -1,14 +1,16 @@
 # mstest, the on-target unit-test framework (testing/mstest.[ch]), included by the firmware
 # Makefile after rtos/module.mk:
 # - every RTOS program named unit_* (rtos/tests/unit_*/main.c) links it;
-# - mstest_selftest (testing/selftest) is the framework's own check: passing and
-#   deliberately failing cases, run by metersim's tests of its pytest collector.
+# - mstest_selftest (testing/selftest) and mstest_crash (testing/crash) are the framework's
+#   own checks: passing, deliberately failing and faulting cases, run by metersim's tests of
+#   its pytest collector.
 
 MSTEST_TARGETS := $(filter f103rb f413rg,$(TARGETS))
 MSTEST_UNITS   := $(filter unit_%,$(RTOS_TESTS))
 
 $(eval _mstest_progdir_before = $(value progdir))
-progdir = $(if $(filter mstest_selftest,$(1)),testing/selftest,$(call _mstest_progdir_before,$(1)))
+MSTEST_CHECKS  := mstest_selftest mstest_crash
+progdir = $(if $(filter $(MSTEST_CHECKS),$(1)),testing/$(patsubst mstest_%,%,$(1)),$(call _mstest_progdir_before,$(1)))
 
 # $(1) = target, $(2) = program
 define MSTEST_LINK
@@ -18,6 +20,6 @@ $(OUT)/$(1)/$(2).elf: $(OUT)/$(1)/obj/testing/mstest.c.o
 ALL_OBJS += $(OUT)/$(1)/obj/testing/mstest.c.o
 endef
 
-$(foreach t,$(MSTEST_TARGETS),$(eval $(call PROGRAM_RULES,$(t),mstest_selftest)))
-$(foreach t,$(MSTEST_TARGETS),$(foreach p,$(MSTEST_UNITS) mstest_selftest,\
+$(foreach t,$(MSTEST_TARGETS),$(foreach p,$(MSTEST_CHECKS),$(eval $(call PROGRAM_RULES,$(t),$(p)))))
+$(foreach t,$(MSTEST_TARGETS),$(foreach p,$(MSTEST_UNITS) $(MSTEST_CHECKS),\
     $(eval $(call MSTEST_LINK,$(t),$(p)))))

@@ -51,13 +51,18 @@ class ImageRun:
     console: str = ""
     finished: bool = False       # the `mstest done` line came
     problem: str | None = None   # why it did not finish: a fault report, a timeout
+    stopped: str | None = None   # "faulted" or "hung"
+    stopped_in: str | None = None   # the case that was running then
     blocks: set = field(default_factory=set)   # executed code, when recorded
 
     def result(self, case: CCase) -> CaseResult:
         got = self.results.get(case.full_name)
         if got is not None:
             return got
-        why = self.problem or "the image finished without reporting this case"
+        if self.stopped_in is not None:
+            why = f"the image {self.stopped} in {self.stopped_in}"
+        else:
+            why = self.problem or "the image finished without reporting this case"
         return CaseResult("NOT RUN", why)
 
 
@@ -114,9 +119,9 @@ def run_image(elf: str | Path, platform: str | None = None, timeout: str = "10s"
                       timeout=timeout, what="the `mstest done` line")
         run.finished = True
     except FirmwareFault as e:
-        run.problem = f"the image faulted:\n{e}"
+        run.stopped, run.problem = "faulted", f"the image faulted:\n{e}"
     except EmulationTimeout as e:
-        run.problem = f"the image hung: {e}"
+        run.stopped, run.problem = "hung", f"the image hung: {e}"
     finally:
         if record_coverage:
             run.blocks = dbg.stop_block_trace()
@@ -133,6 +138,7 @@ def run_image(elf: str | Path, platform: str | None = None, timeout: str = "10s"
         pending = [c for c in list_cases(elf) if c.full_name not in run.results]
         if began and pending:   # cases run in list order: the first without a result was running
             c = pending[0]
+            run.stopped_in = c.full_name
             run.results[c.full_name] = CaseResult("FAIL", f"while this case ran, {run.problem}",
                                                   c.file, c.line)
     return run

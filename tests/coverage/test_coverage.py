@@ -16,6 +16,7 @@ from metersim.engine.debug import Debugger
 from metersim.engine.emulation import Emulation
 from metersim.engine.machine import Machine
 from metersim.orchestration.ctest_image import run_image
+from metersim.orchestration.testers import capture_uart
 
 from tests.conftest import REPO
 
@@ -166,3 +167,21 @@ def test_cli_coverage_of_a_file_that_is_not_an_elf_says_so(tmp_path):
                          capture_output=True, text=True, env={**os.environ})
     assert out.returncode == 3, out.stderr   # EXIT_SETUP
     assert "fw.elf" in out.stderr and "ELF" in out.stderr
+
+
+def test_recording_does_not_change_what_the_firmware_does(firmware):
+    """Same console, virtual time and instruction count with coverage on and off (the trace
+    hooks translation, not execution; instruction counting stays exact)."""
+    def run(record: bool):
+        emu = Emulation()
+        m = Machine.bare(emu, "f413rg", "cortex-m4f", 16_000_000)
+        m.load_elf(firmware("f413rg", "rtos_sched"))
+        cap = capture_uart(m)
+        rec = CoverageRecorder(emu).start() if record else None
+        emu.run_until(lambda: "PASS" in cap.text, timeout="5s", what="PASS")
+        blocks = rec.stop() and rec.blocks() if rec else None
+        return cap.text, emu.now_ps, m.cpu.instructions, blocks
+
+    off, on = run(False), run(True)
+    assert on[:3] == off[:3]
+    assert len(next(iter(on[3].values()))) > 100

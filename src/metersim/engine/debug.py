@@ -42,8 +42,8 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_EDGE_GENERATED, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
-from unicorn import UcError
+from unicorn import (UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_EDGE_GENERATED, UC_HOOK_MEM_READ,
+                     UC_HOOK_MEM_WRITE)
 from unicorn import arm_const as A
 
 from metersim.errors import FirmwareFault, SetupError
@@ -105,6 +105,7 @@ class Debugger:
         self._resume_pc: int | None = None          # where the last reported stop left the core
         self._code_stop = False
         self._trace_hook: int | None = None
+        self._first_hook: int | None = None
         self._blocks: set[tuple[int, int]] = set()
 
     # ================================================================ state
@@ -198,27 +199,24 @@ class Debugger:
 
         Blocks are recorded when unicorn translates them (UC_HOOK_EDGE_GENERATED), which it
         does just before their first run: the cost is per translation, not per execution.
-        So the translation cache is flushed here, and the block at the PC (translated at
-        once, without the hook) is recorded as the one that runs next. A block cut short by a
-        fault counts whole."""
+        So the translation cache is flushed here. unicorn reports a translation only once its
+        core has run a block, so the block at the PC is caught by a one-shot block hook (the
+        kind the engine uses for unmask sites: instruction counts stay exact). A block cut
+        short by a fault counts whole."""
         if self._trace_hook is not None:
             return
         uc = self.cpu.uc
         uc.ctl_flush_tb()
         self._trace_hook = uc.hook_add(UC_HOOK_EDGE_GENERATED, self._on_block_generated)
-        if self.cpu.fault is None:
-            try:
-                pc, _count, size = uc.ctl_request_cache(self.pc)
-            except UcError:   # nothing mapped at the PC: the core faults at its next fetch
-                return
-            if size:
-                self._blocks.add((pc, size))
+        pc = self.pc
+        self._first_hook = uc.hook_add(UC_HOOK_BLOCK, self._on_first_block, begin=pc, end=pc)
 
     def stop_block_trace(self) -> set[tuple[int, int]]:
         """Stop recording; returns the blocks recorded (kept until `clear_block_trace`)."""
         if self._trace_hook is not None:
             self.cpu.uc.hook_del(self._trace_hook)   # called at translation only: no flush
             self._trace_hook = None
+        self._drop_first_hook()
         return set(self._blocks)
 
     def block_trace(self) -> set[tuple[int, int]]:
@@ -231,6 +229,16 @@ class Debugger:
     def _on_block_generated(self, uc, tb, _prev, _ud) -> None:
         if tb.size:
             self._blocks.add((tb.pc, tb.size))
+
+    def _on_first_block(self, uc, address, size, _ud) -> None:
+        if size:
+            self._blocks.add((address, size))
+        self._drop_first_hook()
+
+    def _drop_first_hook(self) -> None:
+        if self._first_hook is not None:
+            self.cpu.uc.hook_del(self._first_hook)
+            self._first_hook = None
 
     # ================================================================ hooks
     def _on_breakpoint(self, uc, address, size, _ud) -> None:

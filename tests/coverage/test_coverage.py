@@ -15,7 +15,7 @@ from metersim.coverage import CoverageData, CoverageRecorder
 from metersim.engine.debug import Debugger
 from metersim.engine.emulation import Emulation
 from metersim.engine.machine import Machine
-from metersim.orchestration.ctest_image import run_image
+from metersim.orchestration.ctest_image import run_c_test_image
 from metersim.orchestration.testers import capture_uart
 
 from tests.conftest import REPO
@@ -34,7 +34,7 @@ def line_of(path, text: str) -> int:
 
 @pytest.fixture(scope="module")
 def unit_runs(firmware):
-    return [run_image(firmware("f413rg", name), record_coverage=True)
+    return [run_c_test_image(firmware("f413rg", name), record_coverage=True)
             for name in ("unit_ds", "unit_kernel")]
 
 
@@ -117,7 +117,7 @@ def test_cobertura_xml_agrees_with_the_summary(rtos_cov, tmp_path):
 
 
 def test_same_firmware_same_coverage(unit_runs, firmware):
-    again = run_image(firmware("f413rg", "unit_ds"), record_coverage=True)
+    again = run_c_test_image(firmware("f413rg", "unit_ds"), record_coverage=True)
     assert again.blocks == unit_runs[0].blocks
 
 

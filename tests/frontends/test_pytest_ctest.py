@@ -10,7 +10,7 @@ import pytest
 import metersim.engine.platform_builder  # noqa: F401
 import metersim.frontends.pytest_plugin  # noqa: F401
 import metersim.peripherals  # noqa: F401
-from metersim.orchestration.ctest_image import list_cases
+from metersim.orchestration.ctest_image import list_c_test_cases
 from metersim.peripherals import registry
 
 from tests.conftest import REPO
@@ -45,7 +45,7 @@ def run(pytester, firmware):
 
 
 def test_cases_are_listed_from_the_elf_in_source_order(firmware):
-    cases = list_cases(firmware("f413rg", "mstest_selftest"))
+    cases = list_c_test_cases(firmware("f413rg", "mstest_selftest"))
     assert [c.full_name for c in cases] == [
         "selftest.passes", "selftest.eq_fails_with_both_values",
         "selftest.str_fails_with_both_strings", "selftest.mem_fails_at_first_difference",

@@ -17,6 +17,10 @@ from metersim.errors import SetupError
 
 
 class CoverageRecorder:
+    """Records which code the machines of `emulation` (or the `machines` given) run, from
+    `start()` to `stop()`, without touching the firmware; `stop()`/`data()` give the
+    CoverageData of their firmware (see the module docstring)."""
+
     def __init__(self, emulation=None, machines=None):
         if emulation is None and not machines:
             raise SetupError("CoverageRecorder needs an emulation or machines to record")
@@ -26,6 +30,7 @@ class CoverageRecorder:
 
     @property
     def machines(self) -> list:
+        """The machines recorded: those given, else the emulation's."""
         return self._machines or list(self.emulation.machines)
 
     def start(self) -> "CoverageRecorder":

@@ -111,6 +111,7 @@ class CoverageData:
 
     # ------------------------------------------------------------------ totals
     def totals(self) -> dict[str, int]:
+        """lines_found, lines_hit, functions_found, functions_hit over every file."""
         fcs = self.files.values()
         return {"lines_found": sum(f.lines_found for f in fcs),
                 "lines_hit": sum(f.lines_hit for f in fcs),
@@ -142,6 +143,7 @@ class CoverageData:
 
     # ------------------------------------------------------------------ writers
     def write_lcov(self, path: str | Path, test_name: str = "") -> Path:
+        """An lcov tracefile (TN/SF/FN/FNDA/DA records; genhtml renders it)."""
         out = []
         for p in sorted(self.files):
             fc = self.files[p]

@@ -191,6 +191,7 @@ class Debugger:
     # ================================================================ block trace
     @property
     def block_tracing(self) -> bool:
+        """Whether a block trace is recording."""
         return self._trace_hook is not None
 
     def start_block_trace(self) -> None:
@@ -224,6 +225,7 @@ class Debugger:
         return set(self._blocks)
 
     def clear_block_trace(self) -> None:
+        """Forget the blocks recorded so far."""
         self._blocks = set()
 
     def _on_block_generated(self, uc, tb, _prev, _ud) -> None:

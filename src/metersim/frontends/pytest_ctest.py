@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from metersim.orchestration.ctest_image import CCase, ImageRun, list_cases, run_image
+from metersim.orchestration.ctest_image import (CCase, ImageRun, list_c_test_cases,
+                                                run_c_test_image)
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,15 @@ class CTestImageCollector(pytest.Collector):
         return self._elf
 
     def collect(self):
-        for case in list_cases(self.elf):
+        for case in list_c_test_cases(self.elf):
             yield CTestItem.from_parent(self, name=case.full_name, case=case)
 
     def image_run(self) -> ImageRun:
         if self._run is None:
             from metersim.coverage.pytest_coverage import coverage_session
             cov = coverage_session(self.config)
-            self._run = run_image(self.elf, self.spec.platform, self.spec.timeout,
-                                  self.spec.seed, record_coverage=cov is not None)
+            self._run = run_c_test_image(self.elf, self.spec.platform, self.spec.timeout,
+                                         self.spec.seed, record_coverage=cov is not None)
             if cov is not None:
                 cov.add_blocks(self.elf, self._run.blocks)
         return self._run

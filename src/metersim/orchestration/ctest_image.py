@@ -66,7 +66,7 @@ class ImageRun:
         return CaseResult("NOT RUN", why)
 
 
-def list_cases(elf: str | Path) -> list[CCase]:
+def list_c_test_cases(elf: str | Path) -> list[CCase]:
     """The mstest cases of `elf` in the order the image runs them (by file, then line)."""
     path = Path(elf)
     try:
@@ -98,7 +98,7 @@ def list_cases(elf: str | Path) -> list[CCase]:
     return cases
 
 
-def run_image(elf: str | Path, platform: str | None = None, timeout: str = "10s",
+def run_c_test_image(elf: str | Path, platform: str | None = None, timeout: str = "10s",
               seed: int = 0, record_coverage: bool = False) -> ImageRun:
     """Run the image on its board (the ELF's build target) or `platform` until it reports
     `mstest done`, faults, or `timeout` of virtual time passes."""
@@ -135,7 +135,7 @@ def run_image(elf: str | Path, platform: str | None = None, timeout: str = "10s"
         tail = "\n".join(ln.text for ln in cap.lines[-8:])
         run.problem += f"\nlast console lines:\n{tail}"
         began = any(ln.text.startswith("mstest begin ") for ln in cap.lines)
-        pending = [c for c in list_cases(elf) if c.full_name not in run.results]
+        pending = [c for c in list_c_test_cases(elf) if c.full_name not in run.results]
         if began and pending:   # cases run in list order: the first without a result was running
             c = pending[0]
             run.stopped_in = c.full_name

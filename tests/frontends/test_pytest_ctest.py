@@ -21,6 +21,16 @@ registry.known_types()
 pytest_plugins = ["pytester"]
 
 SELFTEST = REPO / "firmware" / "testing" / "selftest" / "main.c"
+SELFTEST_CASES = ["selftest.passes", "selftest.eq_fails_with_both_values",
+                  "selftest.str_fails_with_both_strings",
+                  "selftest.mem_fails_at_first_difference", "selftest.failure_ends_its_case"]
+
+
+def c_tests_file(extra: str = "", **images: str) -> str:
+    """A user's test file collecting `name = c_tests(image, target="f413rg", ...)`."""
+    lines = ["from metersim.frontends.pytest_ctest import c_tests"]
+    lines += [f'{name} = c_tests({args}, target="f413rg")' for name, args in images.items()]
+    return "\n".join(lines) + "\n" + extra
 
 
 def line_of(path, text: str) -> int:
@@ -46,20 +56,14 @@ def run(pytester, firmware):
 
 def test_cases_are_listed_from_the_elf_in_source_order(firmware):
     cases = list_c_test_cases(firmware("f413rg", "mstest_selftest"))
-    assert [c.full_name for c in cases] == [
-        "selftest.passes", "selftest.eq_fails_with_both_values",
-        "selftest.str_fails_with_both_strings", "selftest.mem_fails_at_first_difference",
-        "selftest.failure_ends_its_case"]
+    assert [c.full_name for c in cases] == SELFTEST_CASES
     assert cases[1].file == "testing/selftest/main.c"
     assert cases[1].line == line_of(SELFTEST, "MSTEST(selftest, eq_fails_with_both_values)")
 
 
 def test_each_c_case_is_a_pytest_item_with_its_assertion_message(run, pytester):
     junit = pytester.path / "junit.xml"
-    result = run("""
-        from metersim.frontends.pytest_ctest import c_tests
-        selftest = c_tests("mstest_selftest", target="f413rg")
-    """, "-v", f"--junitxml={junit}")
+    result = run(c_tests_file(selftest='"mstest_selftest"'), "-v", f"--junitxml={junit}")
     result.assert_outcomes(passed=2, failed=3)
     out = result.stdout.str()
     assert "test_c.py::selftest::selftest.passes PASSED" in out
@@ -71,10 +75,7 @@ def test_each_c_case_is_a_pytest_item_with_its_assertion_message(run, pytester):
     assert "differ at 2: 0x22 and 0x23" in out
     # JUnit XML: one testcase per C case, failures carry the C location and message
     cases = list(ET.parse(junit).getroot().iter("testcase"))
-    assert [c.get("name") for c in cases] == [
-        "selftest.passes", "selftest.eq_fails_with_both_values",
-        "selftest.str_fails_with_both_strings", "selftest.mem_fails_at_first_difference",
-        "selftest.failure_ends_its_case"]
+    assert [c.get("name") for c in cases] == SELFTEST_CASES
     assert {c.get("classname") for c in cases} == {"test_c.selftest"}
     failed = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
     assert set(failed) == {"selftest.eq_fails_with_both_values",
@@ -85,18 +86,12 @@ def test_each_c_case_is_a_pytest_item_with_its_assertion_message(run, pytester):
 
 
 def test_k_selects_c_cases_by_name(run):
-    result = run("""
-        from metersim.frontends.pytest_ctest import c_tests
-        selftest = c_tests("mstest_selftest", target="f413rg")
-    """, "-k", "str_fails or passes")
+    result = run(c_tests_file(selftest='"mstest_selftest"'), "-k", "str_fails or passes")
     result.assert_outcomes(passed=1, failed=1, deselected=3)
 
 
 def test_a_fault_fails_the_running_case_with_the_report_and_the_rest_did_not_run(run):
-    result = run("""
-        from metersim.frontends.pytest_ctest import c_tests
-        crash = c_tests("mstest_crash", target="f413rg")
-    """, "-v")
+    result = run(c_tests_file(crash='"mstest_crash"'), "-v")
     result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
     assert "crash.passes_before_the_fault PASSED" in out
@@ -108,10 +103,7 @@ def test_a_fault_fails_the_running_case_with_the_report_and_the_rest_did_not_run
 
 
 def test_a_missing_image_is_a_collection_error_that_says_how_to_build_it(run):
-    result = run("""
-        from metersim.frontends.pytest_ctest import c_tests
-        nothing = c_tests("unit_nothing", target="f413rg")
-    """)
+    result = run(c_tests_file(nothing='"unit_nothing"'))
     result.assert_outcomes(errors=1)
     out = result.stdout.str()
     assert "unit_nothing" in out and "make firmware" in out
@@ -119,15 +111,13 @@ def test_a_missing_image_is_a_collection_error_that_says_how_to_build_it(run):
 
 def test_coverage_option_records_c_tests_and_fixture_runs(run, pytester):
     cov_dir = pytester.path / "cov"
-    result = run("""
-        import pytest
-        from metersim.frontends.pytest_ctest import c_tests
-        selftest = c_tests("mstest_selftest", target="f413rg")
+    result = run(c_tests_file("""
+import pytest
 
-        @pytest.mark.metersim(platform="stm32f413", elf="hello")
-        def test_hello(uart):
-            uart.expect("uptime 1 s", timeout="2s")
-    """, f"--metersim-coverage={cov_dir}")
+@pytest.mark.metersim(platform="stm32f413", elf="hello")
+def test_hello(uart):
+    uart.expect("uptime 1 s", timeout="2s")
+""", selftest='"mstest_selftest"'), f"--metersim-coverage={cov_dir}")
     result.assert_outcomes(passed=3, failed=3)
     out = result.stdout.str()
     assert "metersim firmware coverage" in out and f"lcov: {cov_dir / 'coverage.info'}" in out
@@ -141,10 +131,7 @@ def test_coverage_option_records_c_tests_and_fixture_runs(run, pytester):
 
 def test_an_image_that_outlives_its_timeout_fails_the_running_case(run):
     # unit_kernel's timer case sleeps 55 ticks (55 ms); 30 ms of virtual time end it there
-    result = run("""
-        from metersim.frontends.pytest_ctest import c_tests
-        kernel = c_tests("unit_kernel", target="f413rg", timeout="30ms")
-    """, "-v")
+    result = run(c_tests_file(kernel='"unit_kernel", timeout="30ms"'), "-v")
     out = result.stdout.str()
     assert "timer.periodic_fires_each_period_until_stopped FAILED" in out
     assert "while this case ran, the image hung" in out

@@ -185,3 +185,24 @@ def test_recording_does_not_change_what_the_firmware_does(firmware):
     off, on = run(False), run(True)
     assert on[:3] == off[:3]
     assert len(next(iter(on[3].values()))) > 100
+
+
+def test_a_trace_cannot_start_from_inside_a_run(firmware):
+    """Starting flushes the translated code: from a model's callback (the core mid-slice) it
+    would pull the running code from under the core, so it is refused."""
+    from metersim.errors import SetupError
+
+    emu = Emulation()
+    m = Machine.bare(emu, "f413rg", "cortex-m4f", 16_000_000)
+    m.load_elf(firmware("f413rg", "hello"))
+    refused = []
+
+    def on_byte(_b):
+        if not refused:
+            with pytest.raises(SetupError, match="between runs"):
+                Debugger.of(m).start_block_trace()
+            refused.append(True)
+
+    m["usart1"].on_byte.append(on_byte)
+    emu.run_for("10ms")
+    assert refused and not Debugger.of(m).block_tracing

@@ -206,6 +206,8 @@ class Debugger:
         short by a fault counts whole."""
         if self._trace_hook is not None:
             return
+        if self.cpu.in_slice:   # the flush would pull the running code from under the core
+            raise SetupError("start a block trace between runs, not from inside one")
         uc = self.cpu.uc
         uc.ctl_flush_tb()
         self._trace_hook = uc.hook_add(UC_HOOK_EDGE_GENERATED, self._on_block_generated)

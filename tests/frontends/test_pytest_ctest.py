@@ -137,3 +137,27 @@ def test_an_image_that_outlives_its_timeout_fails_the_running_case(run):
     assert "while this case ran, the image hung" in out
     assert "did not run: the image hung in timer.periodic_fires_each_period_until_stopped" in out
     assert "sem.counts_up_to_max_and_times_out PASSED" in out
+
+
+def test_tests_that_build_their_own_emulation_hand_it_to_metersim_coverage(run, pytester):
+    cov_dir = pytester.path / "cov"
+    source = """
+from metersim.engine.boards import machine_for_firmware
+from metersim.engine.emulation import Emulation
+
+def test_own(metersim_coverage, firmware):
+    emu = metersim_coverage(Emulation())
+    machine_for_firmware(emu, str(firmware("f413rg", "rtos_ipc")))
+    emu.run_for("1s")
+"""
+    result = run(source, f"--metersim-coverage={cov_dir}",
+                 "--metersim-coverage-include=*/rtos/tests/*")
+    result.assert_outcomes(passed=1)
+    info = (cov_dir / "coverage.info").read_text()
+    assert f"SF:{REPO / 'firmware' / 'rtos' / 'tests' / 'rtos_ipc' / 'main.c'}" in info
+    assert "SF:" + str(REPO / "firmware" / "rtos" / "src") not in info   # the include filter
+    assert "FNDA:1,prod_main" in info
+    # without the option the fixture records nothing and reports nothing
+    result = run(source)
+    result.assert_outcomes(passed=1)
+    assert "metersim firmware coverage" not in result.stdout.str()

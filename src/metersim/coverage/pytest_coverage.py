@@ -2,8 +2,10 @@
 session, written to DIR/coverage.info (lcov) and DIR/coverage.xml (Cobertura), with a summary
 at the end of the terminal report.
 
-Recorded: the emulations of metersim's `emulation` fixture (so `machine` and `uart` tests) and
-the C unit-test images of `c_tests`. Only sources present here are reported;
+Recorded: the emulations of metersim's `emulation` fixture (so `machine` and `uart` tests), the
+C unit-test images of `c_tests`, and emulations a test builds itself and hands to the
+`metersim_coverage` fixture (`metersim_coverage(emu)`; nothing happens without the option).
+Only sources present here are reported;
 `--metersim-coverage-include GLOB` (repeatable) narrows them, e.g. '*/firmware/rtos/*'.
 Loaded with metersim's pytest plugin.
 """
@@ -66,6 +68,24 @@ def coverage_session(config) -> CoverageSession | None:
     return config.stash.get(_SESSION, None)
 
 
+@pytest.fixture
+def metersim_coverage(request):
+    """`metersim_coverage(emulation)` records that emulation's machines for the session's
+    coverage (from before their first instruction to the end of the test); returns it.
+    Does nothing without --metersim-coverage."""
+    cov = coverage_session(request.config)
+    watched = []
+
+    def record(emulation):
+        if cov is not None:
+            cov.watch(emulation)
+            watched.append(emulation)
+        return emulation
+    yield record
+    for emu in watched:
+        cov.collect(emu)
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("metersim", "metersim emulation")
     group.addoption("--metersim-coverage", default=None, metavar="DIR",
@@ -95,7 +115,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     terminalreporter.write_sep("-", "metersim firmware coverage")
     if cov.data is None:
-        terminalreporter.write_line("no firmware ran under metersim's fixtures or c_tests")
+        terminalreporter.write_line("no firmware ran under metersim's fixtures, c_tests or "
+                                    "metersim_coverage")
         return
     terminalreporter.write_line(cov.data.summary())
     terminalreporter.write_line(f"lcov: {cov.folder / 'coverage.info'}")

@@ -40,7 +40,7 @@ with its virtual time), `metersim.log`, `summary.txt` (virtual/wall time, instru
 Load it with `-p metersim.frontends.pytest_plugin` or `pytest_plugins = [...]` in a conftest.
 It brings two more: on-target C unit tests as pytest items (`c_tests`,
 metersim.frontends.pytest_ctest) and `--metersim-coverage DIR`, the firmware's code coverage
-(metersim.coverage.pytest_coverage).
+(metersim.coverage.pytest_coverage; fixture `metersim_coverage` for emulations a test builds).
 """
 
 from __future__ import annotations

@@ -66,3 +66,12 @@ bench: setup firmware
 
 clean:
 	rm -rf build
+
+# The RTOS's on-target unit tests with their line coverage of firmware/rtos:
+# build/coverage/coverage.info (lcov), coverage.xml (Cobertura), html/index.html (genhtml).
+.PHONY: coverage
+coverage: setup firmware
+	$(PY) -m pytest -q tests/firmware/test_rtos_units_on_target.py \
+	    --metersim-coverage build/coverage --metersim-coverage-include '*/firmware/rtos/*'
+	genhtml -q -o build/coverage/html build/coverage/coverage.info
+

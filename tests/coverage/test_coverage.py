@@ -67,6 +67,9 @@ def test_known_executed_and_unexecuted_lines(rtos_cov):
     ring = RTOS / "src" / "ms_ring.c"
     put = line_of(ring, "uint32_t ms_ring_put(")
     assert any(rtos_cov.line_hit(ring, n) == 1 for n in range(put, put + 6))
+    # a call the compiler inlined whole: its line ran when the inlined code did
+    ds = RTOS / "tests" / "unit_ds" / "main.c"
+    assert rtos_cov.line_hit(ds, line_of(ds, "MST_PTR_EQ(ms_tlist_first(&l), 0);")) == 1
     # comments and blank lines have no code: neither covered nor missed
     assert rtos_cov.line_hit(ring, 1) is None
     # only firmware/rtos is reported (the filter), and test bodies of both images are in it

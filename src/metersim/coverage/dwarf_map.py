@@ -4,9 +4,11 @@
 A line-table row maps the instructions from its address up to the next row's address to one
 source line; a line has code when some row of it covers bytes inside the image's executable
 sections (code that `--gc-sections` dropped keeps rows at address 0: not in the image, not
-counted). A line ran when an executed block overlaps one of its rows. A function (a
-`DW_TAG_subprogram` with code) ran when its entry address did; its lines are the rows of its
-own file inside its address ranges (inlined callees count in their own files).
+counted). A line ran when an executed block overlaps one of its rows. A call that the compiler
+inlined counts as code of its call line too (the DW_TAG_inlined_subroutine's ranges): in
+optimised firmware the whole of `MST_EQ(ms_list_first(&l), 0)` may be the callee's
+instructions, and the line ran when they did. A function (a `DW_TAG_subprogram` with code) ran
+when its entry address did; its lines are the rows of its own file inside its address ranges.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
+from elftools.common.exceptions import DWARFError, ELFError
+from elftools.dwarf.ranges import BaseAddressEntry
 from elftools.elf.elffile import ELFFile
 
 from metersim.errors import SetupError
@@ -146,12 +149,60 @@ def _read_dwarf(elf_path: str, dwarf, text) -> CodeMap:
                     and prev[1] in files and _in_text(text, prev[0], st.address):
                 rows.append((prev[0], st.address, path_id(files[prev[1]]), prev[2]))
             prev = None if st.end_sequence else (st.address, st.file, st.line)
+        base = top.attributes["DW_AT_low_pc"].value if "DW_AT_low_pc" in top.attributes else 0
         for die in top.iter_children():
             fn = _function(die, files, text)
-            if fn is not None:
-                functions.append(fn)
+            if fn is None:
+                continue
+            functions.append(fn)
+            for call in _inlined_calls(die):
+                f = call.attributes.get("DW_AT_call_file")
+                ln = call.attributes.get("DW_AT_call_line")
+                if f is None or ln is None or f.value not in files or not ln.value:
+                    continue
+                for lo, hi in _ranges(call, dwarf, cu, base):
+                    if hi > lo and _in_text(text, lo, hi):
+                        rows.append((lo, hi, path_id(files[f.value]), ln.value))
     rows.sort()
     return CodeMap(elf_path, paths, rows, functions)
+
+
+_SCOPES = ("DW_TAG_inlined_subroutine", "DW_TAG_lexical_block")
+
+
+def _inlined_calls(die):
+    """The DW_TAG_inlined_subroutine DIEs below `die`, at any depth."""
+    for child in die.iter_children():
+        if child.tag == "DW_TAG_inlined_subroutine":
+            yield child
+        if child.has_children and child.tag in _SCOPES:   # not into call sites, types ...
+            yield from _inlined_calls(child)
+
+
+def _ranges(die, dwarf, cu, base: int) -> list[tuple[int, int]]:
+    """[start, end) address ranges of `die`: low/high pc, or its range list."""
+    a = die.attributes
+    if "DW_AT_low_pc" in a and "DW_AT_high_pc" in a:
+        low, high = a["DW_AT_low_pc"].value, a["DW_AT_high_pc"]
+        return [(low, high.value if high.form == "DW_FORM_addr" else low + high.value)]
+    if "DW_AT_ranges" not in a or a["DW_AT_ranges"].form == "DW_FORM_rnglistx":
+        return []
+    lists = dwarf.range_lists()
+    if lists is None:
+        return []
+    try:
+        entries = lists.get_range_list_at_offset(a["DW_AT_ranges"].value, cu=cu)
+    except DWARFError:
+        return []
+    out = []
+    for e in entries:
+        if isinstance(e, BaseAddressEntry):
+            base = e.base_address
+        elif e.is_absolute:
+            out.append((e.begin_offset, e.end_offset))
+        else:
+            out.append((base + e.begin_offset, base + e.end_offset))
+    return out
 
 
 def _attr(die, name: str):

@@ -99,7 +99,7 @@ def list_c_test_cases(elf: str | Path) -> list[CCase]:
 
 
 def run_c_test_image(elf: str | Path, platform: str | None = None, timeout: str = "10s",
-              seed: int = 0, record_coverage: bool = False) -> ImageRun:
+                     seed: int = 0, record_coverage: bool = False) -> ImageRun:
     """Run the image on its board (the ELF's build target) or `platform` until it reports
     `mstest done`, faults, or `timeout` of virtual time passes."""
     from metersim.engine.boards import machine_for_firmware
@@ -112,11 +112,17 @@ def run_c_test_image(elf: str | Path, platform: str | None = None, timeout: str 
     m = machine_for_firmware(emu, str(elf), platform)
     cap = capture_uart(m)
     dbg = Debugger.of(m)
+    state = {"seen": 0, "done": False}
+
+    def done() -> bool:   # each console line is looked at once
+        new, state["seen"] = cap.lines[state["seen"]:], len(cap.lines)
+        state["done"] = state["done"] or any(_DONE.match(ln.text) for ln in new)
+        return state["done"]
+
     if record_coverage:
         dbg.start_block_trace()
     try:
-        emu.run_until(lambda: any(_DONE.match(ln.text) for ln in cap.lines[-2:]),
-                      timeout=timeout, what="the `mstest done` line")
+        emu.run_until(done, timeout=timeout, what="the `mstest done` line")
         run.finished = True
     except FirmwareFault as e:
         run.stopped, run.problem = "faulted", f"the image faulted:\n{e}"

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include "mstest.h"
+#include "mstest_rtos.h"
 #include "rtos_test.h"
 #include "../../src/ms_bitmap.h"
 #include "../../src/ms_heap.h"
@@ -140,13 +141,4 @@ MSTEST(heap, first_fit_refuses_double_free_and_coalesces)
     MST_EQ(h.free_bytes, total);
 }
 
-static void body(void *arg)
-{
-    (void)arg;
-    int failed = mstest_run_all("unit_ds");
-    if (failed)
-        rtos_fail("%d unit test case(s) failed", failed);
-    rtos_pass();
-}
-
-int main(void) { rtos_test_run("unit_ds", body, 2); }
+int main(void) { mstest_rtos_main("unit_ds"); }

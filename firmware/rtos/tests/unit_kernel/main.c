@@ -5,6 +5,7 @@
  * One result line per case on the console.
  */
 #include "mstest.h"
+#include "mstest_rtos.h"
 #include "rtos_test.h"
 
 MSTEST(sem, counts_up_to_max_and_times_out)
@@ -109,13 +110,4 @@ MSTEST(handle, stale_after_delete)
     MST_EQ(ms_object_delete(s), MS_ERR_HANDLE);
 }
 
-static void body(void *arg)
-{
-    (void)arg;
-    int failed = mstest_run_all("unit_kernel");
-    if (failed)
-        rtos_fail("%d unit test case(s) failed", failed);
-    rtos_pass();
-}
-
-int main(void) { rtos_test_run("unit_kernel", body, 2); }
+int main(void) { mstest_rtos_main("unit_kernel"); }

@@ -26,7 +26,9 @@ toolchain:
 #   qemu-system-arm  the behaviour cross-check of the engine tests and the CPU benchmark
 #   tshark           tests check that Wireshark decodes metersim's Modbus pcaps
 #   gdb-multiarch    the GDB stub's tests drive it
-DEBIAN_TOOLS := qemu-system-arm:qemu-system-arm tshark:tshark gdb-multiarch:gdb-multiarch
+#   lcov (genhtml)   tests check that `metersim coverage` lcov files render in genhtml
+DEBIAN_TOOLS := qemu-system-arm:qemu-system-arm tshark:tshark gdb-multiarch:gdb-multiarch \
+                genhtml:lcov
 tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do \
 	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
@@ -64,3 +66,12 @@ bench: setup firmware
 
 clean:
 	rm -rf build
+
+# The RTOS's on-target unit tests with their line coverage of firmware/rtos:
+# build/coverage/coverage.info (lcov), coverage.xml (Cobertura), html/index.html (genhtml).
+.PHONY: coverage
+coverage: setup firmware
+	$(PY) -m pytest -q tests/firmware/test_rtos_units_on_target.py \
+	    --metersim-coverage build/coverage --metersim-coverage-include '*/firmware/rtos/*'
+	genhtml -q -o build/coverage/html build/coverage/coverage.info
+

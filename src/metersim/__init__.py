@@ -65,6 +65,11 @@ _EXPORTS = {
     "EmulationTimeout": "metersim.errors",
     "HungEngine": "metersim.errors",
     "CheckFailed": "metersim.errors",
+    # code coverage of firmware runs, on-target C unit tests
+    "CoverageRecorder": "metersim.coverage.recorder",
+    "CoverageData": "metersim.coverage.report",
+    "list_c_test_cases": "metersim.orchestration.ctest_image",
+    "run_c_test_image": "metersim.orchestration.ctest_image",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

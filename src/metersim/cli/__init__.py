@@ -23,7 +23,7 @@ __all__ = ["main", "build_parser", "run_firmware", "run_with_progress", "trace_f
 
 # Commands that run an emulation in this process: Ctrl-C stops their run cleanly. The
 # console and the GDB server handle Ctrl-C themselves; `build` passes it to make.
-_INTERRUPTIBLE = {"run", "trace", "bench", "demo", "cabinet"}
+_INTERRUPTIBLE = {"run", "trace", "bench", "demo", "cabinet", "coverage"}
 
 
 def _report_interrupted(args, error: Interrupted | None) -> None:

@@ -186,4 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     from metersim.campaign.cli import add_campaign_parser
     add_campaign_parser(sub)
+    from metersim.coverage.cli import add_coverage_parser
+    add_coverage_parser(sub)
     return p

@@ -32,6 +32,9 @@ does to one machine, in virtual time and deterministically.
 
 Instructions inside an IT block run as one unit in unicorn: a breakpoint there triggers at the
 start of the block.
+
+- Block trace (what code coverage records): `start_block_trace()`, then `block_trace()` gives
+  the set of (start address, size in bytes) of the code blocks the core ran since, each once.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+from unicorn import (UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_EDGE_GENERATED, UC_HOOK_MEM_READ,
+                     UC_HOOK_MEM_WRITE)
 from unicorn import arm_const as A
 
 from metersim.errors import FirmwareFault, SetupError
@@ -100,6 +104,9 @@ class Debugger:
         self._skip: tuple[int, int] | None = None   # (pc, instructions): resume past this one
         self._resume_pc: int | None = None          # where the last reported stop left the core
         self._code_stop = False
+        self._trace_hook: int | None = None
+        self._first_hook: int | None = None
+        self._blocks: set[tuple[int, int]] = set()
 
     # ================================================================ state
     @property
@@ -180,6 +187,62 @@ class Debugger:
             self.remove_breakpoint(addr)
         for key in list(self._watch_hooks):
             self.remove_watchpoint(*key)
+
+    # ================================================================ block trace
+    @property
+    def block_tracing(self) -> bool:
+        """Whether a block trace is recording."""
+        return self._trace_hook is not None
+
+    def start_block_trace(self) -> None:
+        """Record the code blocks the core runs from now on (see `block_trace`); the blocks
+        recorded so far are kept. Nothing is hooked while no trace runs.
+
+        Blocks are recorded when unicorn translates them (UC_HOOK_EDGE_GENERATED), which it
+        does just before their first run: the cost is per translation, not per execution.
+        So the translation cache is flushed here. unicorn reports a translation only once its
+        core has run a block, so the block at the PC is caught by a one-shot block hook (the
+        kind the engine uses for unmask sites: instruction counts stay exact). A block cut
+        short by a fault counts whole."""
+        if self._trace_hook is not None:
+            return
+        if self.cpu.in_slice:   # the flush would pull the running code from under the core
+            raise SetupError("start a block trace between runs, not from inside one")
+        uc = self.cpu.uc
+        uc.ctl_flush_tb()
+        self._trace_hook = uc.hook_add(UC_HOOK_EDGE_GENERATED, self._on_block_generated)
+        pc = self.pc
+        self._first_hook = uc.hook_add(UC_HOOK_BLOCK, self._on_first_block, begin=pc, end=pc)
+
+    def stop_block_trace(self) -> set[tuple[int, int]]:
+        """Stop recording; returns the blocks recorded (kept until `clear_block_trace`)."""
+        if self._trace_hook is not None:
+            self.cpu.uc.hook_del(self._trace_hook)   # called at translation only: no flush
+            self._trace_hook = None
+        self._drop_first_hook()
+        return set(self._blocks)
+
+    def block_trace(self) -> set[tuple[int, int]]:
+        """(start address, size in bytes) of every code block run while tracing, each once."""
+        return set(self._blocks)
+
+    def clear_block_trace(self) -> None:
+        """Forget the blocks recorded so far."""
+        self._blocks = set()
+
+    def _on_block_generated(self, uc, tb, _prev, _ud) -> None:
+        if tb.size:
+            self._blocks.add((tb.pc, tb.size))
+
+    def _on_first_block(self, uc, address, size, _ud) -> None:
+        if size:
+            self._blocks.add((address, size))
+        self._drop_first_hook()
+
+    def _drop_first_hook(self) -> None:
+        if self._first_hook is not None:
+            self.cpu.uc.hook_del(self._first_hook)
+            self._first_hook = None
 
     # ================================================================ hooks
     def _on_breakpoint(self, uc, address, size, _ud) -> None:

@@ -38,6 +38,9 @@ Artefacts per test, in `<trace-dir>/<test id>/`: `<machine>.<uart>.log` (every U
 with its virtual time), `metersim.log`, `summary.txt` (virtual/wall time, instructions).
 
 Load it with `-p metersim.frontends.pytest_plugin` or `pytest_plugins = [...]` in a conftest.
+It brings two more: on-target C unit tests as pytest items (`c_tests`,
+metersim.frontends.pytest_ctest) and `--metersim-coverage DIR`, the firmware's code coverage
+(metersim.coverage.pytest_coverage; fixture `metersim_coverage` for emulations a test builds).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ from metersim.resources import data_root, firmware_dirs
 # The fixtures and the marker are the interface; the pytest_* hooks are found by name.
 __all__ = ["emulation", "firmware", "machine", "uart", "metersim_artifacts", "FirmwareResolver"]
 
+
+pytest_plugins = ["metersim.frontends.pytest_ctest", "metersim.coverage.pytest_coverage"]
 
 #: Build folder under build/fw for each platform name (see firmware/mk/targets.mk).
 PLATFORM_TARGETS = {"stm32f413": "f413rg", "stm32f413rg": "f413rg", "stm32f103": "f103rb",
@@ -259,9 +264,15 @@ def emulation(request, metersim_artifacts):
     logger.addHandler(handler)
     if logger.getEffectiveLevel() > level:
         logger.setLevel(level)
+    from metersim.coverage.pytest_coverage import coverage_session
+    cov = coverage_session(request.config)
+    if cov is not None:
+        cov.watch(emu)
     try:
         yield emu
     finally:
+        if cov is not None:
+            cov.collect(emu)
         logger.removeHandler(handler)
         logger.setLevel(saved)
         handler.close()

@@ -1,0 +1,113 @@
+/*
+ * On-target unit tests of the kernel's objects through its API (mstest), run
+ * from a kernel thread of the live kernel: semaphores, mutexes, event flags,
+ * message queues, timers, pipes and shared memory, handles after deletion.
+ * One result line per case on the console.
+ */
+#include "mstest.h"
+#include "mstest_rtos.h"
+#include "rtos_test.h"
+
+MSTEST(sem, counts_up_to_max_and_times_out)
+{
+    ms_handle_t s = ms_sem_create("s", 1, 2);
+    MST_GT(s, 0);
+    MST_EQ(ms_sem_wait(s, MS_NO_WAIT), MS_OK);
+    MST_EQ(ms_sem_wait(s, MS_NO_WAIT), MS_ERR_AGAIN);
+    ms_tick_t t0 = ms_tick_get();
+    MST_EQ(ms_sem_wait(s, 5), MS_ERR_TIMEOUT);
+    MST_GE(ms_tick_get() - t0, 5);                          /* waited the whole timeout */
+    MST_EQ(ms_sem_post(s), MS_OK);
+    MST_EQ(ms_sem_post(s), MS_OK);
+    MST_NE(ms_sem_post(s), MS_OK);                          /* beyond max */
+    MST_EQ(ms_object_delete(s), MS_OK);
+}
+
+MSTEST(mutex, recursive_for_its_owner)
+{
+    ms_handle_t m = ms_mutex_create("m");
+    MST_GT(m, 0);
+    MST_EQ(ms_mutex_lock(m, MS_NO_WAIT), MS_OK);
+    MST_EQ(ms_mutex_lock(m, MS_NO_WAIT), MS_OK);
+    MST_EQ(ms_mutex_unlock(m), MS_OK);
+    MST_EQ(ms_mutex_unlock(m), MS_OK);
+    MST_NE(ms_mutex_unlock(m), MS_OK);                      /* not held any more */
+    MST_EQ(ms_object_delete(m), MS_OK);
+}
+
+MSTEST(event, any_all_and_clear)
+{
+    uint32_t got = 0;
+    ms_handle_t e = ms_event_create("e", 0x1);
+    MST_GT(e, 0);
+    MST_EQ(ms_event_wait(e, 0x3, MS_EVENT_ALL, MS_NO_WAIT, &got), MS_ERR_AGAIN);
+    MST_EQ(ms_event_wait(e, 0x3, MS_EVENT_ANY, MS_NO_WAIT, &got), MS_OK);
+    MST_EQ(got & 0x3, 0x1);
+    MST_EQ(ms_event_set(e, 0x2), MS_OK);
+    MST_EQ(ms_event_wait(e, 0x3, MS_EVENT_ALL | MS_EVENT_CLEAR, MS_NO_WAIT, &got), MS_OK);
+    MST_EQ(ms_event_wait(e, 0x3, MS_EVENT_ANY, MS_NO_WAIT, &got), MS_ERR_AGAIN);  /* consumed */
+    MST_EQ(ms_object_delete(e), MS_OK);
+}
+
+MSTEST(mq, fifo_and_full)
+{
+    uint32_t v;
+    ms_handle_t q = ms_mq_create("q", sizeof v, 2);
+    MST_GT(q, 0);
+    v = 11; MST_EQ(ms_mq_send(q, &v, MS_NO_WAIT), MS_OK);
+    v = 22; MST_EQ(ms_mq_send(q, &v, MS_NO_WAIT), MS_OK);
+    v = 33; MST_EQ(ms_mq_send(q, &v, MS_NO_WAIT), MS_ERR_AGAIN);
+    MST_EQ(ms_mq_recv(q, &v, MS_NO_WAIT), MS_OK);
+    MST_EQ(v, 11);
+    MST_EQ(ms_mq_recv(q, &v, MS_NO_WAIT), MS_OK);
+    MST_EQ(v, 22);
+    MST_EQ(ms_mq_recv(q, &v, MS_NO_WAIT), MS_ERR_AGAIN);
+    MST_EQ(ms_object_delete(q), MS_OK);
+}
+
+static volatile unsigned g_fired;
+static void on_timer(void *arg) { (void)arg; g_fired++; }
+
+MSTEST(timer, periodic_fires_each_period_until_stopped)
+{
+    g_fired = 0;
+    ms_handle_t t = ms_timer_create("t", on_timer, 0);
+    MST_GT(t, 0);
+    MST_EQ(ms_timer_start(t, 10, 10), MS_OK);
+    ms_thread_sleep(35);
+    MST_EQ(g_fired, 3);                                     /* at 10, 20 and 30 ticks */
+    MST_EQ(ms_timer_stop(t), MS_OK);
+    ms_thread_sleep(20);
+    MST_EQ(g_fired, 3);
+    MST_EQ(ms_object_delete(t), MS_OK);
+}
+
+MSTEST(pipe, bytes_through_a_named_pipe)
+{
+    char out[8];
+    int n = 0;
+    MST_EQ(ms_pipe_dev_create("/dev/ut_pipe", 16), MS_OK);
+    int w = ms_io_open("/dev/ut_pipe", O_WRONLY, 0), r = ms_io_open("/dev/ut_pipe", O_RDONLY | O_NONBLOCK, 0);
+    MST_GE(w, 0);
+    MST_GE(r, 0);
+    MST_EQ(ms_io_write(w, "meter", 5), 5);
+    MST_EQ(ms_io_ioctl(r, MS_IOCTL_FIONREAD, &n), MS_OK);
+    MST_EQ(n, 5);
+    MST_EQ(ms_io_read(r, out, sizeof out), 5);
+    MST_MEM_EQ(out, "meter", 5);
+    MST_EQ(ms_io_read(r, out, sizeof out), MS_ERR_AGAIN);  /* empty, non-blocking */
+    MST_EQ(ms_io_close(w), MS_OK);
+    MST_EQ(ms_io_close(r), MS_OK);
+    MST_EQ(ms_io_close(r), MS_ERR_BADF);
+}
+
+MSTEST(handle, stale_after_delete)
+{
+    ms_handle_t s = ms_sem_create("gone", 0, 1);
+    MST_GT(s, 0);
+    MST_EQ(ms_object_delete(s), MS_OK);
+    MST_EQ(ms_sem_post(s), MS_ERR_HANDLE);
+    MST_EQ(ms_object_delete(s), MS_ERR_HANDLE);
+}
+
+int main(void) { mstest_rtos_main("unit_kernel"); }

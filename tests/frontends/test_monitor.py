@@ -224,8 +224,8 @@ cpu: CPU.CortexM @ sysbus
     cpuType: "cortex-m4f"
     nvic: nvic
 usart1: metersim.ConsoleUART @ sysbus 0x40011000
-apbLow: Miscellaneous.Unmodelled @ sysbus <0x40000000, +0x11000>
-apbHigh: Miscellaneous.Unmodelled @ sysbus <0x40011400, +0x1EC00>
+apbLow: Mocks.MockDoubleWordPeripheralWithoutTranslations @ sysbus <0x40000000, +0x11000>
+apbHigh: Mocks.MockDoubleWordPeripheralWithoutTranslations @ sysbus <0x40011400, +0x1EC00>
 """
     mon.execute('mach create "tiny"')
     mon.execute("machine LoadPlatformDescriptionFromString " + '"""' + repl + '"""')

@@ -40,6 +40,7 @@ constructor; its signature is the contract).
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 import os
@@ -48,6 +49,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from metersim.engine.cores import ARCHITECTURES, RESET_HCLK_HZ, core_name
 from metersim.engine.repl import (
     Entry, Enum, InlineObject, Platform, Range, Reference, Registration, load_platform,
 )
@@ -61,9 +63,6 @@ MEMORY_TYPES = ("Memory.MappedMemory", "Memory.ArrayMemory")
 BITBAND_TYPE = "Miscellaneous.BitBanding"
 STM32_FLASH_BASE = 0x08000000
 
-#: Core clock before any RCC model says otherwise: the reset clock (HSI) of the STM32 parts
-#: metersim targets: 8 MHz on the F1 (RM0008 §7.2.1), 16 MHz on the F4 (RM0430 §6.2.2).
-RESET_HCLK_HZ = {"cortex-m3": 8_000_000, "cortex-m4": 16_000_000, "cortex-m4f": 16_000_000}
 
 #: Core-internal windows of the Cortex-M3/M4 private peripheral bus (ARMv7-M Table B3-1 / C1.1)
 #: that the builder provides when the platform leaves them unmapped.
@@ -83,17 +82,32 @@ def snake_case(name: str) -> str:
 
 
 def _core_name(value: Any, entry: Entry) -> str:
-    from metersim.engine.cpu import CORE_MODELS
-
     if value is None:
         return "cortex-m4f"
-    text = str(value).strip().lower().replace("_", "-")
-    if text.startswith("cortexm"):
-        text = "cortex-m" + text[len("cortexm"):]
-    if text not in CORE_MODELS:
+    text = core_name(value)
+    if text is None:
         raise PlatformError(f"{entry.location}: {entry.name}: cpuType {value!r} is not supported; "
-                            f"metersim emulates {', '.join(sorted(CORE_MODELS))}")
+                            f"metersim emulates {', '.join(ARCHITECTURES)}")
     return text
+
+
+def _check_known_type(e: Entry) -> None:
+    """A type neither metersim models nor Renode has is a typo: reject it as Renode does
+    ("could not resolve type"), with the nearest names, instead of tagging its window."""
+    from metersim.engine.repl.renode_types import RENODE_TYPES
+    from metersim.peripherals.registry import known_types
+
+    if e.type_name in RENODE_TYPES:
+        return
+    known = sorted(RENODE_TYPES | set(known_types()))
+    near = difflib.get_close_matches(e.type_name, known, n=3, cutoff=0.6)
+    if not near:   # a wrong namespace: match the class name alone
+        by_class = {k.rsplit(".", 1)[-1]: k for k in known}
+        near = [by_class[c] for c in difflib.get_close_matches(
+            e.type_name.rsplit(".", 1)[-1], list(by_class), n=3, cutoff=0.6)]
+    hint = f"; did you mean {', '.join(near)}?" if near else \
+        " (neither a Renode peripheral type nor a metersim model)"
+    raise PlatformError(f"{e.location}: {e.name}: could not resolve type {e.type_name!r}{hint}")
 
 
 class _Built:
@@ -131,6 +145,7 @@ class PlatformBuilder:
         cpu_entry = self._cpu_entry()
         core = _core_name(cpu_entry.ctor_args.get("cpuType"), cpu_entry)
         self.machine = m = Machine(self.emulation, self.name, core, self._initial_hz(core))
+        m.architecture = ARCHITECTURES[core]
         m.memories = {}
         m.flash = None
         m.sram = None
@@ -245,6 +260,7 @@ class PlatformBuilder:
         else:
             cls = self._lookup(e.type_name)
             if cls is None:
+                _check_known_type(e)
                 self._build_unmodelled(e)
             else:
                 self._build_model(e, cls)
@@ -311,12 +327,14 @@ class PlatformBuilder:
             self.built[e.name] = _Built("none", None)
             return
         region = None
+        ctor_size = e.ctor_args.get("size")
         for i, r in enumerate(regs):
-            size = r.size or DEFAULT_SIZES.get(e.type_name)
+            size = r.size or (ctor_size if isinstance(ctor_size, int) and ctor_size > 0 else None) \
+                or DEFAULT_SIZES.get(e.type_name)
             if size is None:
-                size = _FALLBACK_SIZE
-                log.warning("%s: %s (%s) gives no size: tagging 0x%x bytes", e.location, e.name,
-                            e.type_name, size)
+                size = self._gap_size(e, r.address)
+                log.info("%s: %s (%s) gives no size: tagging 0x%x bytes", e.location, e.name,
+                         e.type_name, size)
             label = e.name if i == 0 else f"{e.name}@{r.address:08x}"
             try:
                 if region is None:
@@ -328,6 +346,18 @@ class PlatformBuilder:
             log.info("%s: %s (%s) has no metersim model: tagged at <0x%08x, +0x%x>",
                      self.machine.name, e.name, e.type_name, r.address, size)
         self.built[e.name] = _Built("tag", region)
+
+    def _gap_size(self, e: Entry, address: int) -> int:
+        """1 KiB (the usual STM32 peripheral slot), cut short where the platform registers
+        another entry: Renode's F7 file puts adc2 0x100 after adc1."""
+        size = _FALLBACK_SIZE
+        for other in self.platform.peripherals():
+            if other.name == e.name:
+                continue
+            for r in other.registrations:
+                if r.parent == "sysbus" and r.address is not None and address < r.address:
+                    size = min(size, r.address - address)
+        return size
 
     def _convert(self, e: Entry, arg: str, v: Any) -> Any:
         if isinstance(v, Reference):
@@ -446,18 +476,25 @@ class PlatformBuilder:
                              e.name, e.type_name, r.parent)
                     continue
                 pb = self.built.get(r.parent)
+                point = r.address if r.address is not None else r.extra.get("point")
+                if isinstance(point, Enum) and (pb is None or pb.kind != "model"):
+                    # `rcc RegistrationPeripheralAlias.GPIOK` (H7): a clock-gate alias on an
+                    # RCC metersim does not model; the sysbus registration is the device.
+                    log.info("%s: %s: registration on %s (%s) left out: %s has no model",
+                             where, e.name, r.parent, point.text, r.parent)
+                    continue
                 if pb is None or pb.kind != "model":
                     raise PlatformError(f"{where}: {e.name}: cannot attach to {r.parent!r} "
                                         f"({parent_entry.type_name}): metersim has no model for it")
                 parent = pb.obj
-                point = r.address if r.address is not None else r.extra.get("point")
                 register = getattr(parent, "register_child", None)
                 if register is None:
-                    if hasattr(parent, "on_gpio") and point is None:
-                        # `led: Miscellaneous.LED @ gpioPortD`: in Renode this only names the
-                        # device under the port; the wire is the port's `12 -> led@0`.
-                        log.debug("%s: %s registered under %s (no bus: wiring is by '->')",
-                                  where, e.name, r.parent)
+                    if hasattr(parent, "on_gpio") and (point is None or isinstance(point, int)):
+                        # `led: Miscellaneous.LED @ gpioPortC 6`: in Renode this registers the
+                        # device under the port (pin 6 names it); the wire is the port's
+                        # `6 -> led@0` (or the button's `-> gpioPortA@0`).
+                        log.debug("%s: %s registered under %s%s (wiring is by '->')", where,
+                                  e.name, r.parent, "" if point is None else f" {point}")
                         continue
                     raise PlatformError(f"{where}: {e.name}: {r.parent} ({parent_entry.type_name}) "
                                         "is not a bus: it has no register_child()")

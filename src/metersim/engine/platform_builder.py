@@ -460,8 +460,8 @@ class PlatformBuilder:
                     f"(as {snake_case(arg)!r}); accepted: {shown}")
 
     # -- registrations on other buses ----------------------------------------------------------
-    def _attach_children(self) -> None:
-        for e in self.platform.peripherals():
+    def _attach_children(self, entries: list[Entry] | None = None) -> None:
+        for e in self.platform.peripherals() if entries is None else entries:
             b = self.built.get(e.name)
             for r in e.registrations:
                 if r.parent == "sysbus":
@@ -541,10 +541,10 @@ class PlatformBuilder:
                                 f"it has: {', '.join(sorted(outs)) or 'none'}")
         return gpio
 
-    def _connect_all(self) -> None:
+    def _connect_all(self, entries: list[Entry] | None = None) -> None:
         p = self.platform
         skipped: set[str] = set()
-        for e in p.peripherals():
+        for e in p.peripherals() if entries is None else entries:
             b = self.built.get(e.name)
             for c in e.connections:
                 where = c.location or e.location
@@ -700,6 +700,67 @@ class PlatformBuilder:
                     level = logging.INFO if verb == "ApplySVD" else logging.WARNING
                     log.log(level, "%s: %s: %s statement %r is not supported by metersim: ignored",
                             e.location, e.name, kind, s if len(s) < 80 else s[:77] + "...")
+
+
+def extend_machine(machine, piece: Platform) -> list[str]:
+    """Build a platform piece into a machine that already runs or holds firmware (Renode's
+    `machine LoadPlatformDescriptionFromString` on a live machine): new entries are created,
+    wired and mapped; entries naming existing peripherals may add connections and set
+    properties (constructor arguments of a built peripheral cannot change); sysbus Tags apply.
+    Returns the names added. PlatformError, with file:line, on anything else."""
+    from metersim.peripherals.registry import lookup
+
+    old = getattr(machine, "platform", None) or Platform(name=machine.name)
+    b = PlatformBuilder(machine.emulation, old, machine.name)
+    b.machine = machine
+    b._lookup = lookup
+    for name, model in machine.peripherals.items():
+        kind = "tag" if isinstance(model, TaggedRegion) else "model"
+        b.built[name] = _Built(kind, model)
+    for name, region in (getattr(machine, "memories", None) or {}).items():
+        b.built[name] = _Built("memory", region)
+    for e in old.peripherals():
+        if e.type_name.startswith("CPU."):
+            b.built[e.name] = _Built("cpu", machine.cpu)
+        b.built.setdefault(e.name, _Built("none", None))
+    new = [e for e in piece.entries.values() if e.type_name is not None]
+    updates = [e for e in piece.entries.values() if e.type_name is None and e.name != "sysbus"]
+    for e in new:
+        if e.name in b.built:
+            raise PlatformError(f"{e.location}: {e.name}: {machine.name} has a peripheral of that "
+                                "name already; leave out the type to update it")
+        if e.type_name.startswith("CPU.") or e.type_name in MEMORY_TYPES:
+            raise PlatformError(f"{e.location}: {e.name}: a {e.type_name} cannot be added to a "
+                                "machine that already holds firmware; load it before LoadELF")
+    for e in updates:
+        if e.ctor_args or e.registrations:
+            raise PlatformError(f"{e.location}: {e.name}: constructor arguments and registrations "
+                                "of a built peripheral cannot change; only connections and "
+                                "properties can be added")
+    combined = Platform(entries={**old.entries, **{e.name: e for e in new}}, sources=old.sources,
+                        tags=piece.tags, name=piece.name)
+    b.platform = combined
+    for e in b._creation_order():
+        if e.name not in b.built:
+            b._build_entry(e)
+    for e in updates:
+        target = b.built.get(e.name)
+        for prop, value in e.properties.items():
+            if target is None or target.kind != "model":
+                raise PlatformError(f"{e.location}: {e.name}: has no model to set {prop} on")
+            setattr(target.obj, snake_case(prop), b._convert(e, prop, value))
+    b._attach_children(new)
+    b._connect_all(new + [e for e in updates if e.connections])
+    b._apply_tags()
+    machine.sysbus.finalize()          # map the pages the new peripherals use
+    for e in new:
+        old.entries[e.name] = e
+    for e in updates:
+        if e.name in old.entries:
+            old.entries[e.name].connections.extend(e.connections)
+    old.tags.extend(piece.tags)
+    machine.platform = old
+    return [e.name for e in new]
 
 
 def build_machine(emulation, platform: Platform | str | os.PathLike, name: str = "machine-0",

@@ -46,7 +46,7 @@ from metersim.frontends import monitor_renode  # noqa: F401 - registers Renode's
 from metersim.frontends.monitor_commands import format_hms  # noqa: F401 - public helper
 from metersim.frontends.monitor_registry import COMMANDS, Command
 from metersim.frontends.monitor_syntax import MonitorError, Token, statements, tokenize
-from metersim.resources import data_root, extra_search_paths
+from metersim.resources import data_root, extra_search_paths, platforms_dir
 from metersim.units import parse_time_ps
 
 
@@ -61,8 +61,9 @@ _LEVEL_NAMES = {5: "NOISY", logging.DEBUG: "DEBUG", logging.INFO: "INFO",
 def default_search_paths() -> list[Path]:
     """Where `@file` paths resolve after the script's folder and the current directory: the
     folders of METERSIM_SEARCH_PATH (a Renode tree, for its scripts and platforms), then the
-    folder holding metersim's own `platforms/`."""
-    return extra_search_paths() + [data_root()]
+    folder holding metersim's own `platforms/`, then `platforms/` itself (Renode-compatible
+    `scripts/pydev/*.py` live there)."""
+    return extra_search_paths() + [data_root(), platforms_dir()]
 
 
 def camel_to_snake(name: str) -> str:
@@ -303,8 +304,11 @@ class Monitor:
         if reg.is_group(head) and (cmd is None or (used == 1 and len(tokens) > 1)):
             if len(tokens) == 1:
                 return f"{head}: " + ", ".join(reg.methods(head))
-            raise MonitorError(f"{head} has no command {tokens[1].text!r}; expected one of "
-                               f"{', '.join(reg.methods(head))}")
+            by_lower = {mth.lower(): mth for mth in reg.methods(head)}
+            near = difflib.get_close_matches(str(tokens[1].value).lower(), list(by_lower), n=1)
+            hint = f"; did you mean {head} {by_lower[near[0]]}?" if near else ""
+            raise MonitorError(f"{head} has no command {tokens[1].text!r}{hint} (it has: "
+                               f"{', '.join(reg.methods(head))})")
         if cmd is not None:
             rest = tokens[used:]
             args = cmd.parse(self, rest if cmd.raw else self._expand(rest))

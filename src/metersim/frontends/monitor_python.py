@@ -8,7 +8,7 @@ IronPython 2.7) with the names Renode's engines give it, backed by metersim's ob
   `machine.Name`;
 - `self`: the monitor (`self.Machine` is the current machine), or in a CPU hook the CPU;
 - in a CPU hook also `cpu` (`PC`, `SP`, `LR`, `GetRegister(n)`, `SetRegister(n, v)`, `Pause()`)
-  and `pc`, the hooked address.
+  and `pc`, the hooked address; `print` there writes to the monitor's output.
 
 Peripherals are the metersim models seen through a CamelCase view: `machine["sysbus.led"].State`
 reads the model's `state`, `...Press()` calls `press()`. The namespace persists across `python`
@@ -191,6 +191,11 @@ class MonitorPython:
             raise MonitorError(f"python: {type(exc).__name__}: {exc}") from None
         return out.getvalue().rstrip("\n")
 
+    def _print(self, *values, sep: str = " ", end: str = "\n", **_kw) -> None:
+        """`print` inside a hook: the hook runs while the emulation does, its text goes where
+        the monitor's other output goes."""
+        self.monitor.out(sep.join(str(v) for v in values) + ("" if end == "\n" else end))
+
     def run_file(self, path: Path) -> str:
         return self.run(path.read_text(encoding="utf-8"), str(path))
 
@@ -199,7 +204,8 @@ class MonitorPython:
         compiled = compile(textwrap.dedent(code).strip("\n"), label, "exec")
         cpu = CpuView(machine)
         scope = dict(self.scope)
-        scope.update({"self": cpu, "cpu": cpu, "machine": MachineView(machine, self.monitor)})
+        scope.update({"self": cpu, "cpu": cpu, "machine": MachineView(machine, self.monitor),
+                      "print": self._print})
 
         def hook(pc: int) -> None:
             scope["pc"] = pc

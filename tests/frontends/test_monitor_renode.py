@@ -74,6 +74,7 @@ def test_a_triple_quoted_block_on_the_next_line_joins_the_statement():
 def test_python_one_liners_and_blocks(mon, firmware):
     assert mon.execute('python "print(6 * 7)"') == "42"
     assert mon.execute('python "import _random"') == ""               # Renode's F4 scene does this
+    assert mon.execute('python "print 6 * 7"') == "42"                 # IronPython 2 print statement
     f103(mon, firmware)
     out = mon.execute('python """\n    u = machine["sysbus.usart1"]\n    print(u.GetName(), '
                       'hex(machine.SystemBus.ReadDoubleWord(0x08000004)))\n"""')
@@ -235,3 +236,23 @@ def test_server_socket_terminal_bridges_a_uart_to_tcp(mon, firmware):
         assert b"over tcp\r\n" in got.replace(b"echo over tcp", b"")
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------- a scene in Renode's style
+def test_scene_in_the_style_of_renodes_stm32_scenes(mon, firmware, lines):
+    import random
+
+    mon.execute(f"$bin = @{firmware('f413rg', 'hello')}")
+    mon.execute_script(SCENES / "renode_style_f4.resc")
+    m = mon.machine
+    assert m.name == "F4_Renode_style" and mon.started
+    board_id = random.Random(7).getrandbits(32)              # CPython's _random, as Renode's
+    assert var(mon, "id1") == board_id
+    notes = [ln for ln in lines if ln.startswith("note: ltdc (Video.STM32LTDC) is not modelled")]
+    assert len(notes) == 2                                    # the property and the analyzer
+    assert any("PerformanceInMips ignored" in ln for ln in lines)
+    mon.run_for("1.05s")
+    assert "[F4_Renode_style:usart1] metersim hello on STM32F413RG (Cortex-M4F)" in lines
+    assert "[F4_Renode_style:usart1] uptime 1 s" in lines
+    m.peripherals["button"].press()                           # wired by IRQ -> gpioPortC@13
+    assert m.sysbus.read_word(0x40020810) & (1 << 13)         # GPIOC IDR13

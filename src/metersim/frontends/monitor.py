@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from metersim.engine.emulation import Emulation
+from metersim.engine.sysbus import TaggedRegion
 from metersim.errors import MetersimError
 from metersim.frontends import monitor_commands  # noqa: F401 - registers the commands
 from metersim.frontends import monitor_renode  # noqa: F401 - registers Renode's further commands
@@ -603,6 +604,12 @@ class Monitor:
         if args[0].kind != "name":
             raise MonitorError(f"{path}: expected a method or property name, got {args[0].text!r}")
         member = args[0].value
+        slot = self.slots.get(self._current) if self._current else None
+        if slot is not None and slot.machine is not None:
+            note = self.unmodelled_note(slot.machine, path.split(".")[-1], target,
+                                        f"{member} ignored")
+            if note:
+                return note
         values = [str(t.value) if t.kind == "path" else t.value for t in args[1:]]
         access = _ACCESS.fullmatch(member)
         if access is not None and hasattr(target, "read") and hasattr(target, "write"):
@@ -642,6 +649,19 @@ class Monitor:
         if isinstance(result, int):
             return f"0x{result:X}" if result > 9 else str(result)
         return str(result)
+
+    @staticmethod
+    def unmodelled_note(machine, name: str, model, what: str) -> str:
+        """For a peripheral the platform declares but metersim does not model (a tagged
+        window): the note a command on it gives instead of failing, since Renode would run it."""
+        if not isinstance(model, TaggedRegion):
+            return ""
+        platform = getattr(machine, "platform", None)
+        entry = platform.entries.get(name) if platform is not None else None
+        if entry is None or entry.type_name is None:
+            return ""
+        return (f"note: {name} ({entry.type_name}) is not modelled by metersim (its registers "
+                f"read as tagged): {what}")
 
     def _register_access(self, path: str, target, member: str, width: int, values: list) -> str:
         """`sysbus.usart1 ReadDoubleWord 0x0` / `WriteDoubleWord 0x4 0x1`: a bus access at an

@@ -391,6 +391,9 @@ def show_analyzer(mon, uart, extra):
     from metersim.orchestration.testers import capture_uart
 
     m, name, model = mon.peripheral(uart)
+    unmodelled = mon.unmodelled_note(m, name, model, "no analyzer shown")
+    if unmodelled:
+        return unmodelled
     if not hasattr(model, "on_byte"):
         raise MonitorError(f"showAnalyzer: {name} ({type(model).__name__}) is not a UART")
     key = (m.name, name)

@@ -157,6 +157,21 @@ class MonitorView:
         return MachineView(self._mon.machine, self._mon)
 
 
+_PRINT_STATEMENT = re.compile(r"^(\s*)print(?:\s+(?!\s*[=(])(.*?))?\s*$", re.M)
+
+
+def _compile_py2_tolerant(source: str, label: str):
+    """Compile; Renode's scripts are IronPython 2, so a `print x` statement that CPython
+    rejects is read as `print(x)` (the only Python 2 form Renode's own scenes use)."""
+    try:
+        return compile(source, label, "exec")
+    except SyntaxError:
+        fixed = _PRINT_STATEMENT.sub(lambda m: f"{m.group(1)}print({m.group(2) or ''})", source)
+        if fixed == source:
+            raise
+        return compile(fixed, label, "exec")
+
+
 class MonitorPython:
     """The Python namespace of one monitor."""
 
@@ -179,7 +194,7 @@ class MonitorPython:
         source = textwrap.dedent(code).strip("\n")
         out = io.StringIO()
         try:
-            compiled = compile(source, label, "exec")
+            compiled = _compile_py2_tolerant(source, label)
             with contextlib.redirect_stdout(out):
                 exec(compiled, self.scope)  # noqa: S102 - the user's monitor Python
         except SyntaxError as exc:
@@ -201,7 +216,7 @@ class MonitorPython:
 
     def cpu_hook(self, machine, code: str, label: str):
         """The callable `cpu AddHook` installs: runs `code` with self/cpu/machine/pc."""
-        compiled = compile(textwrap.dedent(code).strip("\n"), label, "exec")
+        compiled = _compile_py2_tolerant(textwrap.dedent(code).strip("\n"), label)
         cpu = CpuView(machine)
         scope = dict(self.scope)
         scope.update({"self": cpu, "cpu": cpu, "machine": MachineView(machine, self.monitor),

@@ -57,6 +57,27 @@ def test_f7_flip_flop_status_register_lets_a_polling_loop_finish():
 
 
 @needs_upstream
+@pytest.mark.parametrize("rel", ["platforms/cpus/stm32f072.repl", "platforms/cpus/stm32l072.repl",
+                                 "platforms/cpus/stm32h743.repl", "platforms/cpus/stm32wba52.repl"])
+def test_polling_loop_on_the_newer_cores_with_a_pydev_flip_flop(rel):
+    # Cortex-M0, M0+, M7, M33: Renode's platform, a flip-flop added as PyDevFromFile would
+    emu = Emulation()
+    m = build_machine(emu, UPSTREAM / rel, search_paths=[UPSTREAM])
+    dev = PythonPeripheral(m.context("flag", 0x50060000), 4, True,
+                           filename="scripts/pydev/flipflop.py")
+    m.add("flag", dev, 0x50060000, 4)
+    flash = m.flash.base
+    program = POLL[:-4] + struct.pack("<I", 0x50060000)
+    m.sysbus.write_memory(flash, struct.pack("<II", m.sram.base + 0x1000, flash + 9) + program)
+    m.boot_address = flash
+    m.finalize()
+    m.reset_cpu_only()
+    emu.run_for("1ms")
+    assert Debugger.of(m).pc == flash + 0x16
+    assert dev.request.Counter == 1
+
+
+@needs_upstream
 def test_flip_flop_through_the_bus_alternates_all_ones_and_zero():
     m = build_machine(Emulation(), UPSTREAM / "platforms/cpus/stm32f746.repl",
                       search_paths=[UPSTREAM])

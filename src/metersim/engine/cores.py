@@ -20,10 +20,12 @@ ARCHITECTURES = {
     "cortex-m33": "v8-M",
 }
 
-#: Cores whose machines the engine runs today: their exception model and system blocks are
-#: the ARMv7-M ones metersim implements. The others build (a platform can be inspected, its
-#: registers read and written) but firmware on them is not run yet.
-RUNNABLE = frozenset({"cortex-m3", "cortex-m4", "cortex-m4f"})
+#: Cores whose exception model and system blocks (NVIC, SCB, SysTick) are the ones metersim
+#: implements (ARMv7-M). On the others thread-mode code runs (unicorn executes their
+#: instruction sets), but exception entry and return, priorities and the SCB are still the
+#: ARMv7-M ones: ARMv6-M's 2-bit priorities and missing BASEPRI/FAULTMASK, and ARMv8-M's
+#: EXC_RETURN security bits and stack limits, are not applied yet.
+EXCEPTIONS_MODELLED = frozenset({"cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7"})
 
 #: Core clock before an RCC model sets one: the reset oscillator of the STM32 families with
 #: that core (F0: HSI 8 MHz; F1: HSI 8 MHz; G0, F4, F7, WBA: HSI16; RM0091, RM0008, RM0444,

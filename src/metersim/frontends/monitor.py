@@ -25,8 +25,13 @@ Differences from Renode: machines are built when their platform description is l
 second description before the firmware rebuilds the machine with both merged, after it is an
 error); `cpu PerformanceInMips`, `emulation SetGlobalAdvanceImmediately` and similar tuning
 commands are accepted with a note (the core runs at the RCC clock, one cycle per instruction);
-`clear` asks before removing machines (scripts write `clear --force`); no `python`, no
-snapshots (`Save`/`Load`), no terminals other than hubs and the console's `uart attach`.
+`clear` asks before removing machines (scripts write `clear --force`); no snapshots
+(`Save`/`Load`). Renode's further commands (include of .repl/.py, set/if, python, hooks, PyDev,
+socket terminals, LoadHEX ...) are in monitor_renode.py; `python` runs CPython, not IronPython
+(a Python 2 `print x` is read as `print(x)`). A platform piece loaded after the firmware is
+built into the running machine. Commands on a peripheral the platform declares but metersim
+does not model (a tagged window) give a note instead of failing. Variables: `$global.x` and
+`$x` are one variable (Renode keeps per-machine ones too).
 """
 
 from __future__ import annotations

@@ -260,7 +260,6 @@ def _add_pydev(mon, address, size, initable, name, script=None, filename=None):
     dev = PythonPeripheral(m.context(name, address), size, initable, script=script,
                            filename=filename)
     m.add(name, dev, address, size)
-    m.sysbus.finalize()
     return f"{m.name}: {name} (Python.PythonPeripheral) at <0x{address:08X}, +0x{size:X}>"
 
 

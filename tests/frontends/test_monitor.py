@@ -25,18 +25,6 @@ def vectors(elf: Path) -> tuple[int, int]:
         return struct.unpack("<II", first.data()[:8])
 
 
-@pytest.fixture
-def lines():
-    return []
-
-
-@pytest.fixture
-def mon(lines):
-    m = Monitor(out=lines.append)
-    yield m
-    m.close()
-
-
 def uart_lines(lines, label):
     return [ln[len(label) + 1:] for ln in lines if ln.startswith(label + " ")]
 

@@ -10,24 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from metersim.frontends.monitor import Monitor
 from metersim.frontends.monitor_syntax import MonitorError, statements
 
 HERE = Path(__file__).resolve().parent
 SCENES = HERE / "renode_scenes"
 REPO = HERE.parents[1]
-
-
-@pytest.fixture
-def lines():
-    return []
-
-
-@pytest.fixture
-def mon(lines):
-    m = Monitor(out=lines.append)
-    yield m
-    m.close()
 
 
 def f103(mon, firmware, program="hello"):

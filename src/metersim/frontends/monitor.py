@@ -50,7 +50,7 @@ from metersim.errors import MetersimError
 from metersim.frontends import monitor_commands  # noqa: F401 - registers the commands
 from metersim.frontends import monitor_renode  # noqa: F401 - registers Renode's further commands
 from metersim.frontends.monitor_commands import format_hms  # noqa: F401 - public helper
-from metersim.frontends.monitor_registry import COMMANDS, Command
+from metersim.frontends.monitor_registry import COMMANDS, Command, free_name
 from metersim.frontends.monitor_syntax import MonitorError, Token, statements, tokenize
 from metersim.resources import data_root, extra_search_paths, platforms_dir
 from metersim.units import parse_time_ps
@@ -422,10 +422,7 @@ class Monitor:
 
     def create_slot(self, name: str | None) -> _Slot:
         if name is None:
-            i = 0
-            while f"machine-{i}" in self.slots:
-                i += 1
-            name = f"machine-{i}"
+            name = free_name("machine-", self.slots)
         if name in self.slots:
             raise MonitorError(f"a machine named {name!r} exists already")
         slot = self.slots[name] = _Slot(name)

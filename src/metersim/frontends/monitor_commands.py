@@ -208,12 +208,18 @@ for _width, _size in (("DoubleWord", 4), ("Word", 2), ("Byte", 1)):
 
 
 # ============================================================================ cpu
-@command("cpu PC", "[<value:int>]", "read or set the program counter")
-def cpu_pc(mon, value):
-    dbg = Debugger.of(mon.machine)
-    if value is None:
-        return f"0x{dbg.pc:X}"
-    dbg.write_register("pc", value)
+def _register_value(reg: str):
+    """`cpu PC` / `cpu SP`: the register's value (usable in `\`cpu PC\``), or set it."""
+    def handler(mon, value):
+        dbg = Debugger.of(mon.machine)
+        if value is None:
+            return f"0x{dbg.read_register(reg) & (~1 if reg == 'pc' else ~0):X}"
+        dbg.write_register(reg, value)
+    return handler
+
+
+command("cpu PC", "[<value:int>]", "read or set the program counter")(_register_value("pc"))
+command("cpu SP", "[<value:int>]", "read or set the stack pointer")(_register_value("sp"))
 
 
 @command("cpu Step", "[<count:int>]", "execute instructions (interrupts held back unless "

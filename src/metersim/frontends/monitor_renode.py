@@ -12,7 +12,6 @@ semantics, from renode-infrastructure `Extensions/UserInterface` and renode `scr
     sysbus LoadSymbolsFrom @f.elf | LoadHEX @f.hex | LogAllPeripheralsAccess [true|false]
     sysbus LogPeripheralAccess sysbus.x [true|false]
     cpu AddHook <address> "code" | $var  /  cpu RemoveHooksAt <address> / cpu RemoveAllHooks
-    cpu SP [value]
     machine PyDevFromFile @f.py <address> <size> [initable] ["name"]
     machine PyDevFromString "code" <address> <size> [initable] ["name"]
 """
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from metersim.errors import MetersimError
 from metersim.frontends.monitor_commands import create_hub
-from metersim.frontends.monitor_registry import COMMANDS, Command, command
+from metersim.frontends.monitor_registry import COMMANDS, Command, command, free_name
 from metersim.frontends.monitor_syntax import MonitorError, Token
 
 
@@ -203,16 +202,6 @@ def symbol_address(mon, symbol):
 
 
 # ============================================================================ cpu
-@command("cpu SP", "[<value:int>]", "read or set the stack pointer")
-def cpu_sp(mon, value):
-    from metersim.engine.debug import Debugger
-
-    dbg = Debugger.of(mon.machine)
-    if value is None:
-        return f"0x{dbg.read_register('sp'):X}"
-    dbg.write_register("sp", value)
-
-
 @command("cpu AddHook", "<address:int> <code:token>", 'run Python each time the core reaches '
          'an address: cpu AddHook 0x08000100 "print(hex(pc))" (self/cpu, machine, pc)')
 def cpu_add_hook(mon, address, code):
@@ -249,11 +238,7 @@ def _add_pydev(mon, address, size, initable, name, script=None, filename=None):
     from metersim.peripherals.python_peripheral import PythonPeripheral
 
     m = mon.machine
-    if name is None:
-        i = 0
-        while f"pydev{i}" in m.peripherals:
-            i += 1
-        name = f"pydev{i}"
+    name = name if name is not None else free_name("pydev", m.peripherals)
     if name in m.peripherals:
         raise MonitorError(f"{m.name} has a peripheral named {name!r} already")
     initable = _on_off(initable) if initable is not None else False

@@ -1,9 +1,6 @@
 """IWDG: resets the machine after prescaler x (RLR+1) / f_LSI unless refreshed."""
 
-import pytest
-
 from metersim.engine.clock import Clock
-from metersim.errors import MetersimError
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32.iwdg import STM32_IWDG

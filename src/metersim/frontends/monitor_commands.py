@@ -209,7 +209,7 @@ for _width, _size in (("DoubleWord", 4), ("Word", 2), ("Byte", 1)):
 
 # ============================================================================ cpu
 def _register_value(reg: str):
-    """`cpu PC` / `cpu SP`: the register's value (usable in `\`cpu PC\``), or set it."""
+    """`cpu PC` / `cpu SP`: the register's value (usable as `cpu PC` in a substitution), or set it."""
     def handler(mon, value):
         dbg = Debugger.of(mon.machine)
         if value is None:

@@ -105,7 +105,8 @@ def create_socket_terminal(mon, port, name, emitConfig):
 
     if name in mon.terminals or name in mon.hubs:
         raise MonitorError(f"a hub or terminal named {name!r} exists already")
-    term = ServerSocketTerminal(name, port, mon.lock, bool(emitConfig))
+    emit = True if emitConfig is None else bool(emitConfig)     # Renode's default: true
+    term = ServerSocketTerminal(name, port, mon.lock, emit)
     mon.terminals[name] = term
     return f"terminal {name!r} listening on 127.0.0.1:{term.port}"
 

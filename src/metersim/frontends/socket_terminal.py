@@ -4,8 +4,9 @@ sysbus.usart2 name`: a TCP server on 127.0.0.1 bridged to a UART (Renode's
 client sends are written into the UART's receiver, under the monitor's lock (between run
 chunks, as the console's `uart attach` does). One client at a time; a new one replaces it.
 
-`emitConfig` (Renode: send telnet negotiation so a `telnet` client goes to character mode)
-sends IAC WILL ECHO, IAC WILL SUPPRESS-GO-AHEAD when true. Port 0 picks a free port (`port`).
+`emitConfig` (true by default, as in Renode: telnet negotiation so a `telnet` client goes to
+character mode) sends IAC WILL ECHO, IAC WILL SUPPRESS-GO-AHEAD to each client; say `false` for
+raw clients such as `nc`. Port 0 picks a free port (`port`).
 """
 
 from __future__ import annotations

@@ -176,3 +176,29 @@ def test_a_renode_type_metersim_does_not_model_is_tagged_not_rejected():
     m = build_text(CORE.format(core="cortex-m33") + "can: CAN.STMCAN @ sysbus 0x40006400\n")
     assert m.sysbus.find_mapping(0x40006400).kind == "tag"
     assert m.architecture == "v8-M"
+
+
+@needs_upstream
+def test_init_writes_seed_the_uid_and_flash_size_from_the_emulation_seed():
+    # stm32h7.repl: system_flash_ro init writes FLASH_SIZE (0x800 KiB) and a random 96-bit UID
+    def h7(seed):
+        m = build_machine(Emulation(seed=seed), UPSTREAM / "platforms/cpus/stm32h743.repl",
+                          search_paths=[UPSTREAM])
+        return m.sysbus.read_word(0x1FF1E880, 2), [m.sysbus.read_word(0x1FF1E800 + 4 * i)
+                                                   for i in range(3)]
+    size, uid = h7(0)
+    assert size == 0x800 and len(set(uid)) == 3
+    assert h7(0) == (size, uid)                      # same seed, same UID
+    assert h7(1)[1] != uid
+
+
+def test_init_write_outside_the_memory_is_an_error():
+    with pytest.raises(PlatformError, match=r"t.repl:12: rom: init 'WriteDoubleWord 0x400 1': "
+                                            r"offset 0x400 is outside"):
+        build_text(CORE.format(core="cortex-m4") + """
+rom: Memory.MappedMemory @ sysbus 0x1FFF0000
+    size: 0x400
+    init:
+        WriteDoubleWord 0x3FC 0x12345678
+        WriteDoubleWord 0x400 1
+""")

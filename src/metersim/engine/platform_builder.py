@@ -44,6 +44,7 @@ import difflib
 import inspect
 import logging
 import os
+import random
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,6 +71,13 @@ _DWT_BASE = 0xE0001000
 _CORE_TAGS = ((0xE0000000, 0x1000, "itm"), (0xE0002000, 0x1000, "fpb"))
 
 _FALLBACK_SIZE = 0x400
+
+_NUMBER = r"(?:0[xX][0-9A-Fa-f_]+|\d[\d_]*)"
+_INIT_WRITE = re.compile(
+    rf"""^Write(?P<width>Byte|Word|DoubleWord)\s+(?P<offset>{_NUMBER})\s+
+         (?:(?P<value>{_NUMBER})
+          |`py\s+"print\s+(?P<random>[\w.]*RandomGenerator\.Next(?:Ulong)?\(\)[^"]*)"`)\s*$""",
+    re.VERBOSE)
 
 
 def snake_case(name: str) -> str:
@@ -132,6 +140,7 @@ class PlatformBuilder:
         self.machine = None
         self.built: dict[str, _Built] = {}
         self._flash_args: dict[str, MemoryRegion] = {}  # model name -> region given as `flash:`
+        self._init_done: set[tuple[str, str]] = set()    # init statements carried out
 
     # -- entry points --------------------------------------------------------------------------
     def build(self):
@@ -164,6 +173,7 @@ class PlatformBuilder:
         self._flash_handlers()
         self._apply_tags()
         self._core_blocks()
+        self._run_init_writes()
         self._log_ignored_statements()
         try:
             m.finalize()
@@ -685,12 +695,47 @@ class PlatformBuilder:
             if clocks.rate_hz(name) == 0:
                 clocks.set_rate(name, hclk)
 
+    def _run_init_writes(self) -> None:
+        """`init:` writes into a memory or a model, as Renode's F7/H7 files seed the device
+        UID and FLASH_SIZE in system memory: `WriteDoubleWord 0xF420 <value>`, the value a
+        number or Renode's substitution `py "print ...RandomGenerator.Next()"` (drawn here
+        from the emulation seed, so the same seed gives the same UID)."""
+        for e in self.platform.entries.values():
+            b = self.built.get(e.name)
+            if e.name == "sysbus" or b is None or b.kind not in ("memory", "model"):
+                continue
+            for i, stmt in enumerate(e.init):
+                m = _INIT_WRITE.match(stmt)
+                if m is None:
+                    continue
+                size = {"Byte": 1, "Word": 2, "DoubleWord": 4}[m["width"]]
+                offset = int(m["offset"].replace("_", ""), 0)
+                if m["random"]:
+                    rng = random.Random(f"{self.emulation.seed}/{self.name}/{e.name}/{i}")
+                    value = rng.getrandbits(31 if "Next()" in m["random"] else 32)
+                else:
+                    value = int(m["value"].replace("_", ""), 0)
+                value &= (1 << (8 * size)) - 1
+                if b.kind == "memory" and isinstance(b.obj, MemoryRegion):
+                    if offset + size > b.obj.size:
+                        raise PlatformError(f"{e.location}: {e.name}: init {stmt!r}: offset "
+                                            f"0x{offset:x} is outside the 0x{b.obj.size:x} bytes")
+                    self.machine.sysbus.write_memory(b.obj.base + offset,
+                                                     value.to_bytes(size, "little"))
+                elif b.kind == "model" and hasattr(b.obj, "write"):
+                    b.obj.write(offset, size, value)
+                else:
+                    continue
+                self._init_done.add((e.name, stmt))
+
     def _log_ignored_statements(self) -> None:
         seen: set[str] = set()
         for e in self.platform.entries.values():
             for kind, stmts in (("init", e.init), ("reset", e.reset), ("preinit", e.preinit)):
                 for s in stmts:
                     if kind == "init" and e.name == "sysbus" and re.match(r"Tag\b", s):
+                        continue
+                    if kind == "init" and (e.name, s) in self._init_done:
                         continue
                     verb = s.split(None, 1)[0] if s.strip() else s
                     key = f"{e.name}/{kind}/{verb}"

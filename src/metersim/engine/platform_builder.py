@@ -8,8 +8,9 @@
 
 What each kind of entry becomes (Renode's semantics where metersim has them):
 
-- `CPU.CortexM`: the machine's core; `cpuType` picks it ("cortex-m3", "cortex-m4", "cortex-m4f",
-  any case, `_` for `-`). Exactly one per platform.
+- `CPU.CortexM`: the machine's core; `cpuType` picks it ("cortex-m0", "cortex-m0+",
+  "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33", any case, `_` for `-`;
+  metersim.engine.cores), and `machine.architecture` records v6-M / v7-M / v8-M. Exactly one.
 - `Memory.MappedMemory` (and `Memory.ArrayMemory`): RAM/ROM on the system bus; several sysbus
   registrations are aliases of the same bytes. The on-chip flash (named `flash`, or at
   0x08000000) is read-only to the CPU, its stores go to the flash controller (any model with
@@ -19,10 +20,18 @@ What each kind of entry becomes (Renode's semantics where metersim has them):
 - A type with a metersim model (`metersim.peripherals.registry`): the model is built with its
   constructor arguments in snake_case (`systickFrequency` -> `systick_frequency`), references
   first; `UpperCase` properties are set as attributes afterwards.
-- A type without a model: its system-bus window answers as a tagged region (reads 0, accesses
-  logged once), sized from the registration range or platform_show.DEFAULT_SIZES.
+- A Renode type without a model (metersim.engine.repl.renode_types): its system-bus window
+  answers as a tagged region (reads 0, accesses logged once), sized from the registration
+  range, its `size:` argument, platform_show.DEFAULT_SIZES, or 1 KiB cut short at the next
+  registered block. A type neither Renode nor metersim knows is an error naming the nearest.
+- A registration on a GPIO port (`led: Miscellaneous.LED @ gpioPortC 6`) only names the device
+  under the port (the wire is `->`); one on an unmodelled RCC's clock-gate alias
+  (`rcc RegistrationPeripheralAlias.GPIOK`) is left out.
 - `sysbus` `Tag <a, b> "NAME" value`: the value inside a tagged region, or a new tagged region
-  where nothing is mapped. `ApplySVD` and other `init:` statements are ignored (logged once).
+  where nothing is mapped (`<start, end>`, `<start size>` and `<start, +size>` ranges).
+  `WriteByte/Word/DoubleWord <offset> <value>` in an entry's `init:` writes into it (random
+  values from Renode's `py` RandomGenerator substitution come from the emulation seed).
+  `ApplySVD` and other `init:` statements are ignored (logged once).
 - `->` connections: the source output (default = `IRQ` or the model's only output, a name, or
   a number = `connections[n]`) is wired to each receiver's `on_gpio(pin, level)`; `#n` local
   receivers use the receiver's `get_local_receiver(n)`. Wires to the CPU (`nvic: IRQ -> cpu@0`)
@@ -32,6 +41,8 @@ Added by the builder because they are part of every Cortex-M3/M4 core (ARMv7-M C
 when the platform does not map them itself: the DWT (CYCCNT) at 0xE0001000 and tagged ITM
 (0xE0000000) and FPB (0xE0002000) windows. When no model publishes the APB clocks (no RCC
 model), PCLK1/PCLK2/TIMCLK1/TIMCLK2 are set to HCLK: every STM32 APB prescaler is 1 at reset.
+
+`extend_machine` builds a platform piece into a machine that is already running.
 
 Not done: `reset:` and `preinit:` blocks, per-core registrations (`cpu:` in a registration
 point), the `as "alias"` of a registration, constructor overload resolution (a model has one

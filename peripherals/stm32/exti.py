@@ -12,6 +12,12 @@ the NVIC, lines 5-9 and 10-15 through `Miscellaneous.CombinedInput`). Writing 1 
 it (and the matching SWIER bit). A masked line (IMR = 0) leaves PR alone. EMR-enabled lines
 pulse the `Event` output (the CPU's WFE event input) and count in `events`.
 
+Renode's G0/L5/WBA files give `numberOfOutputLines` above 32 and `firstDirectLine`: lines from
+`firstDirectLine` on are direct lines (the output follows the input while IMR lets it through,
+no edge detection, no PR bit), lines 32 and above are direct and unmasked (the second register
+bank, IMR2, is not modelled). The register layout stays the F1/F4 one (IMR at 0x00): the
+G0/L5 EXTI's RTSR1-at-0x00 layout is not modelled.
+
 Not modelled: the 2-cycle input synchroniser delay; interrupt and event lines being
 independent of the peripheral clock (the EXTI is always clocked here).
 """
@@ -34,7 +40,7 @@ def exti_registers(lines: int) -> RegisterMap:
     def bits(prefix: str, access: str = "rw") -> tuple:
         return per_pin(prefix, 1, access, pins=range(lines))
     return RegisterMap([
-        Reg("IMR", IMR, 32, fields=bits("MR"), doc="interrupt mask: 1 lets a line set PR"),
+        Reg("IMR", IMR, 32, fields=bits("MR"), on_write="_imr_written", doc="interrupt mask: 1 lets a line set PR"),
         Reg("EMR", EMR, 32, fields=bits("MR"), doc="event mask: 1 pulses the Event output"),
         Reg("RTSR", RTSR, 32, fields=bits("TR"), doc="rising-edge trigger"),
         Reg("FTSR", FTSR, 32, fields=bits("TR"), doc="falling-edge trigger"),
@@ -50,11 +56,14 @@ class STM32_EXTI(Peripheral):
     size = 0x400
     registers = exti_registers(24)       # numberOfOutputLines decides, per instance
 
-    def __init__(self, ctx: Context, number_of_output_lines: int = 24, **kw):
+    def __init__(self, ctx: Context, number_of_output_lines: int = 24,
+                 first_direct_line: int | None = None, **kw):
         self.lines = int(kwarg(kw, "numberOfOutputLines", number_of_output_lines))
-        self.registers = exti_registers(self.lines)
+        direct = kwarg(kw, "firstDirectLine", first_direct_line)
+        self.first_direct_line = min(self.lines if direct is None else int(direct), 32)
+        self.registers = exti_registers(min(self.lines, 32))
         super().__init__(ctx)
-        self.mask = (1 << self.lines) - 1
+        self.mask = (1 << min(self.lines, 32)) - 1
         self.connections = {i: GPIO(f"EXTI{i}") for i in range(self.lines)}
         self.Event = GPIO("Event")
         self.events = 0
@@ -74,6 +83,9 @@ class STM32_EXTI(Peripheral):
         b = 1 << line
         was = bool(self._inputs & b)
         self._inputs = (self._inputs | b) if level else (self._inputs & ~b)
+        if line >= self.first_direct_line:
+            self.connections[line].set(bool(level) and (line >= 32 or bool(self.imr & b)))
+            return
         if level == was:
             return
         if (level and self.rtsr & b) or (not level and self.ftsr & b):
@@ -89,12 +101,18 @@ class STM32_EXTI(Peripheral):
 
     def _update(self) -> None:
         for i, out in self.connections.items():
-            out.set(bool((self.pr >> i) & 1))
+            if i < self.first_direct_line:
+                out.set(bool((self.pr >> i) & 1))
+            else:
+                out.set(bool((self._inputs >> i) & 1) and (i >= 32 or bool((self.imr >> i) & 1)))
 
     def pending(self, line: int) -> bool:
         return bool((self.pr >> line) & 1)
 
     # -- bus ------------------------------------------------------------------------------------
+    def _imr_written(self, _old: int, _value: int) -> None:
+        self._update()     # direct lines follow the mask at once
+
     def _pr_written(self, _old: int, value: int) -> None:
         self.swier &= ~value
         self._update()

@@ -14,7 +14,11 @@ Registered as Renode's `Timers.STM32_IndependentWatchdog` (arguments `frequency`
   values take effect at the next reload.
 - `hardware_mode=True` models the WDG_SW option byte = 0: running from reset.
 
-Not modelled: the F7/L4 window register (windowOption must stay false), freezing in debug
+- `windowOption: true` (F0/F7/L0/L4/G0/WBA parts, RM0385 §22.3.5) adds WINR at 0x10 (reset 0xFFF):
+  a refresh while the down-counter is above WINR resets the part; writing WINR reloads the
+  counter; SR.WVU marks the update. On F1/F4 (windowOption false) 0x10 is reserved.
+
+Not modelled: freezing in debug
 (DBGMCU), the LSI's ±50 % spread (the nominal value is used).
 """
 
@@ -22,7 +26,6 @@ from __future__ import annotations
 
 import logging
 
-from metersim.errors import SetupError
 from metersim.peripherals.base import Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Field, Reg, RegisterMap
@@ -30,8 +33,8 @@ from metersim.peripherals.stm32 import clock_tree, request_reset
 from metersim.peripherals.stm32.gpio_common import kwarg
 from metersim.units import PS_PER_S
 
-KR, PR, RLR, SR = 0x00, 0x04, 0x08, 0x0C
-PVU, RVU = 1 << 0, 1 << 1
+KR, PR, RLR, SR, WINR = 0x00, 0x04, 0x08, 0x0C, 0x10
+PVU, RVU, WVU = 1 << 0, 1 << 1, 1 << 2
 
 REGISTERS = RegisterMap([
     Reg("KR", KR, 32, fields=(Field("KEY", 0, 16, "w", doc="0xCCCC start, 0xAAAA reload, "
@@ -44,6 +47,15 @@ REGISTERS = RegisterMap([
                               Field("RVU", 1, access="r", doc="RLR update in progress"))),
 ], title="STM32 independent watchdog (RM0008 §19, RM0430 §17)")
 
+WINDOW_REGISTERS = RegisterMap([
+    *[r for r in REGISTERS.regs if r.name != "SR"],
+    Reg("SR", SR, 32, fields=(Field("PVU", 0, access="r", doc="PR update in progress"),
+                              Field("RVU", 1, access="r", doc="RLR update in progress"),
+                              Field("WVU", 2, access="r", doc="WINR update in progress"))),
+    Reg("WINR", WINR, 32, fields=(Field("WIN", 0, 12, reset=0xFFF, doc="refresh window: a "
+                                        "refresh above it resets"),), on_write="_winr_written"),
+], title="STM32 independent watchdog with window (RM0385 §22)")
+
 
 @model("Timers.STM32_IndependentWatchdog", "metersim.STM32_IWDG")
 class STM32_IWDG(Peripheral):
@@ -52,11 +64,11 @@ class STM32_IWDG(Peripheral):
 
     def __init__(self, ctx: Context, frequency: int = 32000, window_option: bool = False,
                  default_prescaler: int = 4, hardware_mode: bool = False, **kw):
+        self.window_option = bool(kwarg(kw, "windowOption", window_option))
+        if self.window_option:
+            self.registers = WINDOW_REGISTERS
         super().__init__(ctx)
         self.frequency = int(frequency)
-        if kwarg(kw, "windowOption", window_option):
-            raise SetupError(f"{ctx.name}: the F1/F4 IWDG has no window register "
-                             "(windowOption must be false)")
         self.default_prescaler = int(kwarg(kw, "defaultPrescaler", default_prescaler))
         self.hardware_mode = bool(hardware_mode)
         self._expiry = None
@@ -107,6 +119,13 @@ class STM32_IWDG(Peripheral):
         if not request_reset(self.ctx, "iwdg"):
             self.running = False
 
+    def counter(self) -> int:
+        """The down-counter now (RLR right after a reload, 0 at expiry)."""
+        if not self.running or self.deadline_ps is None:
+            return self.rlr
+        left_ps = max(0, self.deadline_ps - self.ctx.clock.now_ps)
+        return left_ps * self.lsi_hz() // (self.prescaler() * PS_PER_S)
+
     def _mark_update(self, flag: int) -> None:
         self.sr |= flag
         old = self._updates.pop(flag, None)
@@ -125,6 +144,16 @@ class STM32_IWDG(Peripheral):
         if key == 0xCCCC and not self.running:
             self._start()
         elif key == 0xAAAA and self.running:
+            if self.window_option and self.counter() > self.winr:
+                self.ctx.log(logging.WARNING, "watchdog refreshed outside its window (counter "
+                             "0x%x above WINR 0x%x): reset", self.counter(), self.winr)
+                if self._expiry is not None:
+                    self._expiry.cancel()
+                    self._expiry = None
+                self.expiries += 1
+                if not request_reset(self.ctx, "iwdg"):
+                    self.running = False
+                return
             self._reload()
 
     def _protected(self, name: str) -> bool:
@@ -144,3 +173,11 @@ class STM32_IWDG(Peripheral):
             self.rlr = old
         else:
             self._mark_update(RVU)
+
+    def _winr_written(self, old: int, _value: int) -> None:
+        if self._protected("WINR"):
+            self.winr = old
+            return
+        self._mark_update(WVU)
+        if self.running:
+            self._reload()    # RM0385 §22.3.5: writing WINR refreshes the counter

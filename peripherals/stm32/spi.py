@@ -157,6 +157,7 @@ class STM32Spi(Peripheral):
         self.IRQ = GPIO("IRQ")
         self.DMAReceive = GPIO("DMAReceive")     # Renode's names; DMA is not modelled
         self.DMATransmit = GPIO("DMATransmit")
+        self.DMASend = self.DMATransmit         # the name Renode's STM32SPI gives it
         self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
         self.children: list[tuple[Any, Any]] = []
         self.nss_pin_high = True                 # NSS input (pin 0); pulled up when unwired

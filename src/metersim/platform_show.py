@@ -56,7 +56,7 @@ DEFAULT_SIZES: dict[str, int] = {
 }
 
 #: Types whose `size` constructor argument is the size of their window on the bus.
-_SIZE_FROM_CTOR = ("Memory.MappedMemory", "Memory.ArrayMemory")
+_SIZE_FROM_CTOR = ("Memory.MappedMemory", "Memory.ArrayMemory", "Python.PythonPeripheral")
 
 Lookup = Callable[[str], "type | None"]
 

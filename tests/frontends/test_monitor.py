@@ -25,18 +25,6 @@ def vectors(elf: Path) -> tuple[int, int]:
         return struct.unpack("<II", first.data()[:8])
 
 
-@pytest.fixture
-def lines():
-    return []
-
-
-@pytest.fixture
-def mon(lines):
-    m = Monitor(out=lines.append)
-    yield m
-    m.close()
-
-
 def uart_lines(lines, label):
     return [ln[len(label) + 1:] for ln in lines if ln.startswith(label + " ")]
 
@@ -224,8 +212,8 @@ cpu: CPU.CortexM @ sysbus
     cpuType: "cortex-m4f"
     nvic: nvic
 usart1: metersim.ConsoleUART @ sysbus 0x40011000
-apbLow: Miscellaneous.Unmodelled @ sysbus <0x40000000, +0x11000>
-apbHigh: Miscellaneous.Unmodelled @ sysbus <0x40011400, +0x1EC00>
+apbLow: Mocks.MockDoubleWordPeripheralWithoutTranslations @ sysbus <0x40000000, +0x11000>
+apbHigh: Mocks.MockDoubleWordPeripheralWithoutTranslations @ sysbus <0x40011400, +0x1EC00>
 """
     mon.execute('mach create "tiny"')
     mon.execute("machine LoadPlatformDescriptionFromString " + '"""' + repl + '"""')
@@ -237,7 +225,7 @@ apbHigh: Miscellaneous.Unmodelled @ sysbus <0x40011400, +0x1EC00>
     assert got[-1] == "uptime 1 s"
 
 
-def test_second_description_merges_before_firmware_and_is_refused_after(mon, firmware):
+def test_second_description_merges_before_firmware_and_extends_the_machine_after(mon, firmware):
     mon.execute('mach create "m"')
     mon.execute("machine LoadPlatformDescription @platforms/cpus/stm32f413.repl")
     mon.execute('machine LoadPlatformDescriptionFromString "led: Miscellaneous.LED @ gpioPortA"')
@@ -246,7 +234,15 @@ def test_second_description_merges_before_firmware_and_is_refused_after(mon, fir
     at = next(i for i, ln in enumerate(tree) if "gpioPortA (GPIOPort.STM32_GPIOPort)" in ln)
     assert tree[at + 1] == "  │   └── led (Miscellaneous.LED) @ gpioPortA"   # nested under its port
     mon.execute(f"sysbus LoadELF @{firmware('f413rg', 'hello')}")
-    with pytest.raises(MonitorError, match="already built and in use"):
+    m, pc = mon.machine, mon.execute("cpu PC")
+    # after the firmware (Renode allows it): the piece is built into the same machine, wired
+    out = mon.execute('machine LoadPlatformDescriptionFromString "led2: Miscellaneous.LED @ '
+                      'gpioPortA; gpioPortA: { 7 -> led2@0 }"')
+    assert out == "m: added led2" and mon.machine is m and mon.execute("cpu PC") == pc
+    mon.execute("sysbus WriteDoubleWord 0x40020000 0x4000")     # GPIOA MODER7 = output
+    mon.execute("sysbus WriteDoubleWord 0x40020018 0x80")       # BSRR: set PA7
+    assert m.peripherals["led2"].state is True
+    with pytest.raises(MetersimError, match="has a peripheral of that name already"):
         mon.execute('machine LoadPlatformDescriptionFromString "led2: Miscellaneous.LED @ gpioPortA"')
 
 

@@ -45,6 +45,12 @@ CORE_MODELS = {
     "cortex-m3": A.UC_CPU_ARM_CORTEX_M3,
     "cortex-m4": A.UC_CPU_ARM_CORTEX_M4,
     "cortex-m4f": A.UC_CPU_ARM_CORTEX_M4,
+    # Built for Renode's .repl files; running them needs the v6-M / v8-M differences
+    # (see metersim.engine.cores), which the engine does not apply yet.
+    "cortex-m0": A.UC_CPU_ARM_CORTEX_M0,
+    "cortex-m0+": A.UC_CPU_ARM_CORTEX_M0,
+    "cortex-m7": A.UC_CPU_ARM_CORTEX_M7,
+    "cortex-m33": A.UC_CPU_ARM_CORTEX_M33,
 }
 
 # unicorn's ARM exception indices (qemu/target/arm/cpu.h)
@@ -72,7 +78,7 @@ class CortexM:
             raise SetupError(f"unknown core {core!r}; expected one of {', '.join(CORE_MODELS)}")
         self.machine = machine
         self.core = core
-        self.has_fpu = core == "cortex-m4f"
+        self.has_fpu = core in ("cortex-m4f", "cortex-m7")
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(CORE_MODELS[core])
         self.nat = NativeCore(self.uc)

@@ -53,6 +53,8 @@ class Machine:
         self.peripherals[name] = model
         if address is not None:
             self.sysbus.map_peripheral(name, address, size or getattr(model, "size", 0x400), model)
+            if self._finalized:
+                self.sysbus.finalize()   # added to a built machine: map its pages now
         if isinstance(model, NVIC):
             model.attach_cpu(self.cpu)
             self.cpu.nvic = model

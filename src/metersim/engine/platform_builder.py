@@ -8,8 +8,9 @@
 
 What each kind of entry becomes (Renode's semantics where metersim has them):
 
-- `CPU.CortexM`: the machine's core; `cpuType` picks it ("cortex-m3", "cortex-m4", "cortex-m4f",
-  any case, `_` for `-`). Exactly one per platform.
+- `CPU.CortexM`: the machine's core; `cpuType` picks it ("cortex-m0", "cortex-m0+",
+  "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33", any case, `_` for `-`;
+  metersim.engine.cores), and `machine.architecture` records v6-M / v7-M / v8-M. Exactly one.
 - `Memory.MappedMemory` (and `Memory.ArrayMemory`): RAM/ROM on the system bus; several sysbus
   registrations are aliases of the same bytes. The on-chip flash (named `flash`, or at
   0x08000000) is read-only to the CPU, its stores go to the flash controller (any model with
@@ -19,10 +20,18 @@ What each kind of entry becomes (Renode's semantics where metersim has them):
 - A type with a metersim model (`metersim.peripherals.registry`): the model is built with its
   constructor arguments in snake_case (`systickFrequency` -> `systick_frequency`), references
   first; `UpperCase` properties are set as attributes afterwards.
-- A type without a model: its system-bus window answers as a tagged region (reads 0, accesses
-  logged once), sized from the registration range or platform_show.DEFAULT_SIZES.
+- A Renode type without a model (metersim.engine.repl.renode_types): its system-bus window
+  answers as a tagged region (reads 0, accesses logged once), sized from the registration
+  range, its `size:` argument, platform_show.DEFAULT_SIZES, or 1 KiB cut short at the next
+  registered block. A type neither Renode nor metersim knows is an error naming the nearest.
+- A registration on a GPIO port (`led: Miscellaneous.LED @ gpioPortC 6`) only names the device
+  under the port (the wire is `->`); one on an unmodelled RCC's clock-gate alias
+  (`rcc RegistrationPeripheralAlias.GPIOK`) is left out.
 - `sysbus` `Tag <a, b> "NAME" value`: the value inside a tagged region, or a new tagged region
-  where nothing is mapped. `ApplySVD` and other `init:` statements are ignored (logged once).
+  where nothing is mapped (`<start, end>`, `<start size>` and `<start, +size>` ranges).
+  `WriteByte/Word/DoubleWord <offset> <value>` in an entry's `init:` writes into it (random
+  values from Renode's `py` RandomGenerator substitution come from the emulation seed).
+  `ApplySVD` and other `init:` statements are ignored (logged once).
 - `->` connections: the source output (default = `IRQ` or the model's only output, a name, or
   a number = `connections[n]`) is wired to each receiver's `on_gpio(pin, level)`; `#n` local
   receivers use the receiver's `get_local_receiver(n)`. Wires to the CPU (`nvic: IRQ -> cpu@0`)
@@ -33,6 +42,8 @@ when the platform does not map them itself: the DWT (CYCCNT) at 0xE0001000 and t
 (0xE0000000) and FPB (0xE0002000) windows. When no model publishes the APB clocks (no RCC
 model), PCLK1/PCLK2/TIMCLK1/TIMCLK2 are set to HCLK: every STM32 APB prescaler is 1 at reset.
 
+`extend_machine` builds a platform piece into a machine that is already running.
+
 Not done: `reset:` and `preinit:` blocks, per-core registrations (`cpu:` in a registration
 point), the `as "alias"` of a registration, constructor overload resolution (a model has one
 constructor; its signature is the contract).
@@ -40,14 +51,17 @@ constructor; its signature is the contract).
 
 from __future__ import annotations
 
+import difflib
 import inspect
 import logging
 import os
+import random
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from metersim.engine.cores import ARCHITECTURES, RESET_HCLK_HZ, core_name
 from metersim.engine.repl import (
     Entry, Enum, InlineObject, Platform, Range, Reference, Registration, load_platform,
 )
@@ -61,9 +75,6 @@ MEMORY_TYPES = ("Memory.MappedMemory", "Memory.ArrayMemory")
 BITBAND_TYPE = "Miscellaneous.BitBanding"
 STM32_FLASH_BASE = 0x08000000
 
-#: Core clock before any RCC model says otherwise: the reset clock (HSI) of the STM32 parts
-#: metersim targets: 8 MHz on the F1 (RM0008 §7.2.1), 16 MHz on the F4 (RM0430 §6.2.2).
-RESET_HCLK_HZ = {"cortex-m3": 8_000_000, "cortex-m4": 16_000_000, "cortex-m4f": 16_000_000}
 
 #: Core-internal windows of the Cortex-M3/M4 private peripheral bus (ARMv7-M Table B3-1 / C1.1)
 #: that the builder provides when the platform leaves them unmapped.
@@ -71,6 +82,13 @@ _DWT_BASE = 0xE0001000
 _CORE_TAGS = ((0xE0000000, 0x1000, "itm"), (0xE0002000, 0x1000, "fpb"))
 
 _FALLBACK_SIZE = 0x400
+
+_NUMBER = r"(?:0[xX][0-9A-Fa-f_]+|\d[\d_]*)"
+_INIT_WRITE = re.compile(
+    rf"""^Write(?P<width>Byte|Word|DoubleWord)\s+(?P<offset>{_NUMBER})\s+
+         (?:(?P<value>{_NUMBER})
+          |`py\s+"print\s+(?P<random>[\w.]*RandomGenerator\.Next(?:Ulong)?\(\)[^"]*)"`)\s*$""",
+    re.VERBOSE)
 
 
 def snake_case(name: str) -> str:
@@ -83,17 +101,32 @@ def snake_case(name: str) -> str:
 
 
 def _core_name(value: Any, entry: Entry) -> str:
-    from metersim.engine.cpu import CORE_MODELS
-
     if value is None:
         return "cortex-m4f"
-    text = str(value).strip().lower().replace("_", "-")
-    if text.startswith("cortexm"):
-        text = "cortex-m" + text[len("cortexm"):]
-    if text not in CORE_MODELS:
+    text = core_name(value)
+    if text is None:
         raise PlatformError(f"{entry.location}: {entry.name}: cpuType {value!r} is not supported; "
-                            f"metersim emulates {', '.join(sorted(CORE_MODELS))}")
+                            f"metersim emulates {', '.join(ARCHITECTURES)}")
     return text
+
+
+def _check_known_type(e: Entry) -> None:
+    """A type neither metersim models nor Renode has is a typo: reject it as Renode does
+    ("could not resolve type"), with the nearest names, instead of tagging its window."""
+    from metersim.engine.repl.renode_types import RENODE_TYPES
+    from metersim.peripherals.registry import known_types
+
+    if e.type_name in RENODE_TYPES:
+        return
+    known = sorted(RENODE_TYPES | set(known_types()))
+    near = difflib.get_close_matches(e.type_name, known, n=3, cutoff=0.6)
+    if not near:   # a wrong namespace: match the class name alone
+        by_class = {k.rsplit(".", 1)[-1]: k for k in known}
+        near = [by_class[c] for c in difflib.get_close_matches(
+            e.type_name.rsplit(".", 1)[-1], list(by_class), n=3, cutoff=0.6)]
+    hint = f"; did you mean {', '.join(near)}?" if near else \
+        " (neither a Renode peripheral type nor a metersim model)"
+    raise PlatformError(f"{e.location}: {e.name}: could not resolve type {e.type_name!r}{hint}")
 
 
 class _Built:
@@ -118,6 +151,7 @@ class PlatformBuilder:
         self.machine = None
         self.built: dict[str, _Built] = {}
         self._flash_args: dict[str, MemoryRegion] = {}  # model name -> region given as `flash:`
+        self._init_done: set[tuple[str, str]] = set()    # init statements carried out
 
     # -- entry points --------------------------------------------------------------------------
     def build(self):
@@ -131,6 +165,7 @@ class PlatformBuilder:
         cpu_entry = self._cpu_entry()
         core = _core_name(cpu_entry.ctor_args.get("cpuType"), cpu_entry)
         self.machine = m = Machine(self.emulation, self.name, core, self._initial_hz(core))
+        m.architecture = ARCHITECTURES[core]
         m.memories = {}
         m.flash = None
         m.sram = None
@@ -149,6 +184,7 @@ class PlatformBuilder:
         self._flash_handlers()
         self._apply_tags()
         self._core_blocks()
+        self._run_init_writes()
         self._log_ignored_statements()
         try:
             m.finalize()
@@ -245,6 +281,7 @@ class PlatformBuilder:
         else:
             cls = self._lookup(e.type_name)
             if cls is None:
+                _check_known_type(e)
                 self._build_unmodelled(e)
             else:
                 self._build_model(e, cls)
@@ -311,12 +348,14 @@ class PlatformBuilder:
             self.built[e.name] = _Built("none", None)
             return
         region = None
+        ctor_size = e.ctor_args.get("size")
         for i, r in enumerate(regs):
-            size = r.size or DEFAULT_SIZES.get(e.type_name)
+            size = r.size or (ctor_size if isinstance(ctor_size, int) and ctor_size > 0 else None) \
+                or DEFAULT_SIZES.get(e.type_name)
             if size is None:
-                size = _FALLBACK_SIZE
-                log.warning("%s: %s (%s) gives no size: tagging 0x%x bytes", e.location, e.name,
-                            e.type_name, size)
+                size = self._gap_size(e, r.address)
+                log.info("%s: %s (%s) gives no size: tagging 0x%x bytes", e.location, e.name,
+                         e.type_name, size)
             label = e.name if i == 0 else f"{e.name}@{r.address:08x}"
             try:
                 if region is None:
@@ -328,6 +367,18 @@ class PlatformBuilder:
             log.info("%s: %s (%s) has no metersim model: tagged at <0x%08x, +0x%x>",
                      self.machine.name, e.name, e.type_name, r.address, size)
         self.built[e.name] = _Built("tag", region)
+
+    def _gap_size(self, e: Entry, address: int) -> int:
+        """1 KiB (the usual STM32 peripheral slot), cut short where the platform registers
+        another entry: Renode's F7 file puts adc2 0x100 after adc1."""
+        size = _FALLBACK_SIZE
+        for other in self.platform.peripherals():
+            if other.name == e.name:
+                continue
+            for r in other.registrations:
+                if r.parent == "sysbus" and r.address is not None and address < r.address:
+                    size = min(size, r.address - address)
+        return size
 
     def _convert(self, e: Entry, arg: str, v: Any) -> Any:
         if isinstance(v, Reference):
@@ -430,8 +481,8 @@ class PlatformBuilder:
                     f"(as {snake_case(arg)!r}); accepted: {shown}")
 
     # -- registrations on other buses ----------------------------------------------------------
-    def _attach_children(self) -> None:
-        for e in self.platform.peripherals():
+    def _attach_children(self, entries: list[Entry] | None = None) -> None:
+        for e in self.platform.peripherals() if entries is None else entries:
             b = self.built.get(e.name)
             for r in e.registrations:
                 if r.parent == "sysbus":
@@ -446,18 +497,25 @@ class PlatformBuilder:
                              e.name, e.type_name, r.parent)
                     continue
                 pb = self.built.get(r.parent)
+                point = r.address if r.address is not None else r.extra.get("point")
+                if isinstance(point, Enum) and (pb is None or pb.kind != "model"):
+                    # `rcc RegistrationPeripheralAlias.GPIOK` (H7): a clock-gate alias on an
+                    # RCC metersim does not model; the sysbus registration is the device.
+                    log.info("%s: %s: registration on %s (%s) left out: %s has no model",
+                             where, e.name, r.parent, point.text, r.parent)
+                    continue
                 if pb is None or pb.kind != "model":
                     raise PlatformError(f"{where}: {e.name}: cannot attach to {r.parent!r} "
                                         f"({parent_entry.type_name}): metersim has no model for it")
                 parent = pb.obj
-                point = r.address if r.address is not None else r.extra.get("point")
                 register = getattr(parent, "register_child", None)
                 if register is None:
-                    if hasattr(parent, "on_gpio") and point is None:
-                        # `led: Miscellaneous.LED @ gpioPortD`: in Renode this only names the
-                        # device under the port; the wire is the port's `12 -> led@0`.
-                        log.debug("%s: %s registered under %s (no bus: wiring is by '->')",
-                                  where, e.name, r.parent)
+                    if hasattr(parent, "on_gpio") and (point is None or isinstance(point, int)):
+                        # `led: Miscellaneous.LED @ gpioPortC 6`: in Renode this registers the
+                        # device under the port (pin 6 names it); the wire is the port's
+                        # `6 -> led@0` (or the button's `-> gpioPortA@0`).
+                        log.debug("%s: %s registered under %s%s (wiring is by '->')", where,
+                                  e.name, r.parent, "" if point is None else f" {point}")
                         continue
                     raise PlatformError(f"{where}: {e.name}: {r.parent} ({parent_entry.type_name}) "
                                         "is not a bus: it has no register_child()")
@@ -504,10 +562,10 @@ class PlatformBuilder:
                                 f"it has: {', '.join(sorted(outs)) or 'none'}")
         return gpio
 
-    def _connect_all(self) -> None:
+    def _connect_all(self, entries: list[Entry] | None = None) -> None:
         p = self.platform
         skipped: set[str] = set()
-        for e in p.peripherals():
+        for e in p.peripherals() if entries is None else entries:
             b = self.built.get(e.name)
             for c in e.connections:
                 where = c.location or e.location
@@ -648,12 +706,47 @@ class PlatformBuilder:
             if clocks.rate_hz(name) == 0:
                 clocks.set_rate(name, hclk)
 
+    def _run_init_writes(self) -> None:
+        """`init:` writes into a memory or a model, as Renode's F7/H7 files seed the device
+        UID and FLASH_SIZE in system memory: `WriteDoubleWord 0xF420 <value>`, the value a
+        number or Renode's substitution `py "print ...RandomGenerator.Next()"` (drawn here
+        from the emulation seed, so the same seed gives the same UID)."""
+        for e in self.platform.entries.values():
+            b = self.built.get(e.name)
+            if e.name == "sysbus" or b is None or b.kind not in ("memory", "model"):
+                continue
+            for i, stmt in enumerate(e.init):
+                m = _INIT_WRITE.match(stmt)
+                if m is None:
+                    continue
+                size = {"Byte": 1, "Word": 2, "DoubleWord": 4}[m["width"]]
+                offset = int(m["offset"].replace("_", ""), 0)
+                if m["random"]:
+                    rng = random.Random(f"{self.emulation.seed}/{self.name}/{e.name}/{i}")
+                    value = rng.getrandbits(31 if "Next()" in m["random"] else 32)
+                else:
+                    value = int(m["value"].replace("_", ""), 0)
+                value &= (1 << (8 * size)) - 1
+                if b.kind == "memory" and isinstance(b.obj, MemoryRegion):
+                    if offset + size > b.obj.size:
+                        raise PlatformError(f"{e.location}: {e.name}: init {stmt!r}: offset "
+                                            f"0x{offset:x} is outside the 0x{b.obj.size:x} bytes")
+                    self.machine.sysbus.write_memory(b.obj.base + offset,
+                                                     value.to_bytes(size, "little"))
+                elif b.kind == "model" and hasattr(b.obj, "write"):
+                    b.obj.write(offset, size, value)
+                else:
+                    continue
+                self._init_done.add((e.name, stmt))
+
     def _log_ignored_statements(self) -> None:
         seen: set[str] = set()
         for e in self.platform.entries.values():
             for kind, stmts in (("init", e.init), ("reset", e.reset), ("preinit", e.preinit)):
                 for s in stmts:
                     if kind == "init" and e.name == "sysbus" and re.match(r"Tag\b", s):
+                        continue
+                    if kind == "init" and (e.name, s) in self._init_done:
                         continue
                     verb = s.split(None, 1)[0] if s.strip() else s
                     key = f"{e.name}/{kind}/{verb}"
@@ -663,6 +756,67 @@ class PlatformBuilder:
                     level = logging.INFO if verb == "ApplySVD" else logging.WARNING
                     log.log(level, "%s: %s: %s statement %r is not supported by metersim: ignored",
                             e.location, e.name, kind, s if len(s) < 80 else s[:77] + "...")
+
+
+def extend_machine(machine, piece: Platform) -> list[str]:
+    """Build a platform piece into a machine that already runs or holds firmware (Renode's
+    `machine LoadPlatformDescriptionFromString` on a live machine): new entries are created,
+    wired and mapped; entries naming existing peripherals may add connections and set
+    properties (constructor arguments of a built peripheral cannot change); sysbus Tags apply.
+    Returns the names added. PlatformError, with file:line, on anything else."""
+    from metersim.peripherals.registry import lookup
+
+    old = getattr(machine, "platform", None) or Platform(name=machine.name)
+    b = PlatformBuilder(machine.emulation, old, machine.name)
+    b.machine = machine
+    b._lookup = lookup
+    for name, model in machine.peripherals.items():
+        kind = "tag" if isinstance(model, TaggedRegion) else "model"
+        b.built[name] = _Built(kind, model)
+    for name, region in (getattr(machine, "memories", None) or {}).items():
+        b.built[name] = _Built("memory", region)
+    for e in old.peripherals():
+        if e.type_name.startswith("CPU."):
+            b.built[e.name] = _Built("cpu", machine.cpu)
+        b.built.setdefault(e.name, _Built("none", None))
+    new = [e for e in piece.entries.values() if e.type_name is not None]
+    updates = [e for e in piece.entries.values() if e.type_name is None and e.name != "sysbus"]
+    for e in new:
+        if e.name in b.built:
+            raise PlatformError(f"{e.location}: {e.name}: {machine.name} has a peripheral of that "
+                                "name already; leave out the type to update it")
+        if e.type_name.startswith("CPU.") or e.type_name in MEMORY_TYPES:
+            raise PlatformError(f"{e.location}: {e.name}: a {e.type_name} cannot be added to a "
+                                "machine that already holds firmware; load it before LoadELF")
+    for e in updates:
+        if e.ctor_args or e.registrations:
+            raise PlatformError(f"{e.location}: {e.name}: constructor arguments and registrations "
+                                "of a built peripheral cannot change; only connections and "
+                                "properties can be added")
+    combined = Platform(entries={**old.entries, **{e.name: e for e in new}}, sources=old.sources,
+                        tags=piece.tags, name=piece.name)
+    b.platform = combined
+    for e in b._creation_order():
+        if e.name not in b.built:
+            b._build_entry(e)
+    for e in updates:
+        target = b.built.get(e.name)
+        for prop, value in e.properties.items():
+            if target is None or target.kind != "model":
+                raise PlatformError(f"{e.location}: {e.name}: has no model to set {prop} on")
+            setattr(target.obj, snake_case(prop), b._convert(e, prop, value))
+    b._attach_children(new)
+    b._connect_all(new + [e for e in updates if e.connections])
+    b._apply_tags()
+    machine.sysbus.finalize()          # map the pages the new peripherals use
+    for e in new:
+        old.entries[e.name] = e
+    for e in updates:
+        if e.name in old.entries:
+            old.entries[e.name].connections.extend(e.connections)
+    old.tags.extend(piece.tags)
+    machine.platform = old
+    return [e.name for e in new]
 
 
 def build_machine(emulation, platform: Platform | str | os.PathLike, name: str = "machine-0",

@@ -202,8 +202,11 @@ class SysBus:
                 self._pages[page] = (model, base)
 
     def finalize(self) -> None:
-        """Map every MMIO page range into unicorn (contiguous pages share one mapping)."""
-        pages = sorted(self._pages)
+        """Map every MMIO page range into unicorn (contiguous pages share one mapping).
+        Called again after peripherals were added to a running machine, it maps only the
+        pages not mapped yet."""
+        pages = sorted(p for p in self._pages
+                       if not any(s <= (p << PAGE_SHIFT) < s + z for s, z in self._mmio_ranges))
         i = 0
         while i < len(pages):
             j = i

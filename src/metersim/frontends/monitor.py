@@ -25,12 +25,18 @@ Differences from Renode: machines are built when their platform description is l
 second description before the firmware rebuilds the machine with both merged, after it is an
 error); `cpu PerformanceInMips`, `emulation SetGlobalAdvanceImmediately` and similar tuning
 commands are accepted with a note (the core runs at the RCC clock, one cycle per instruction);
-`clear` asks before removing machines (scripts write `clear --force`); no `python`, no
-snapshots (`Save`/`Load`), no terminals other than hubs and the console's `uart attach`.
+`clear` asks before removing machines (scripts write `clear --force`); no snapshots
+(`Save`/`Load`). Renode's further commands (include of .repl/.py, set/if, python, hooks, PyDev,
+socket terminals, LoadHEX ...) are in monitor_renode.py; `python` runs CPython, not IronPython
+(a Python 2 `print x` is read as `print(x)`). A platform piece loaded after the firmware is
+built into the running machine. Commands on a peripheral the platform declares but metersim
+does not model (a tagged window) give a note instead of failing. Variables: `$global.x` and
+`$x` are one variable (Renode keeps per-machine ones too).
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import threading
@@ -39,12 +45,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from metersim.engine.emulation import Emulation
+from metersim.engine.sysbus import TaggedRegion
 from metersim.errors import MetersimError
 from metersim.frontends import monitor_commands  # noqa: F401 - registers the commands
+from metersim.frontends import monitor_renode  # noqa: F401 - registers Renode's further commands
 from metersim.frontends.monitor_commands import format_hms  # noqa: F401 - public helper
-from metersim.frontends.monitor_registry import COMMANDS, Command
+from metersim.frontends.monitor_registry import COMMANDS, Command, free_name
 from metersim.frontends.monitor_syntax import MonitorError, Token, statements, tokenize
-from metersim.resources import data_root, extra_search_paths
+from metersim.resources import data_root, extra_search_paths, platforms_dir
 from metersim.units import parse_time_ps
 
 
@@ -59,8 +67,9 @@ _LEVEL_NAMES = {5: "NOISY", logging.DEBUG: "DEBUG", logging.INFO: "INFO",
 def default_search_paths() -> list[Path]:
     """Where `@file` paths resolve after the script's folder and the current directory: the
     folders of METERSIM_SEARCH_PATH (a Renode tree, for its scripts and platforms), then the
-    folder holding metersim's own `platforms/`."""
-    return extra_search_paths() + [data_root()]
+    folder holding metersim's own `platforms/`, then `platforms/` itself (Renode-compatible
+    `scripts/pydev/*.py` live there)."""
+    return extra_search_paths() + [data_root(), platforms_dir()]
 
 
 def camel_to_snake(name: str) -> str:
@@ -132,6 +141,10 @@ class Monitor:
         self.on_start: list[Callable[[], None]] = []
         self.on_pause: list[Callable[[], None]] = []
         self.slots: dict[str, _Slot] = {}
+        self.terminals: dict = {}
+        self.extra_symbols: dict[str, list] = {}     # machine -> symbol tables (LoadSymbolsFrom)
+        self._python = None
+        self.variables["CWD"] = Token("path", str(Path.cwd()), "@" + str(Path.cwd()))
         self._current: str | None = None
         self._script_dirs: list[Path] = []
         self._log_filter: _LogFilter | None = None
@@ -182,10 +195,39 @@ class Monitor:
 
     def execute_script(self, path: str | Path, echo: bool = True) -> str:
         """Run a `.resc` file. Each command's output goes to `out` as it runs when `echo`;
-        all of it is returned as well."""
+        all of it is returned as well. `$ORIGIN` is the script's folder meanwhile."""
         p = self.resolve_path(str(path))
-        return self.execute_text(p.read_text(encoding="utf-8"), source=str(path), base_dir=p.parent,
-                                 echo=echo)
+        old = self.variables.get("ORIGIN")
+        self.variables["ORIGIN"] = Token("path", str(p.parent), "@" + str(p.parent))
+        try:
+            return self.execute_text(p.read_text(encoding="utf-8"), source=str(path),
+                                     base_dir=p.parent, echo=echo)
+        finally:
+            if old is None:
+                self.variables.pop("ORIGIN", None)
+            else:
+                self.variables["ORIGIN"] = old
+
+    @property
+    def python(self):
+        """The monitor's Python namespace (metersim.frontends.monitor_python)."""
+        if self._python is None:
+            from metersim.frontends.monitor_python import MonitorPython
+            self._python = MonitorPython(self)
+        return self._python
+
+    def symbol(self, machine, name: str) -> int:
+        """A symbol's address from the loaded ELF or from `sysbus LoadSymbolsFrom` files."""
+        tables = ([machine.firmware.symbols] if machine.firmware is not None else []) \
+            + self.extra_symbols.get(machine.name, [])
+        for table in tables:
+            try:
+                return table.lookup(name)
+            except MetersimError:
+                continue
+        raise MonitorError(f"{machine.name}: no symbol {name!r} (load an ELF or `sysbus "
+                           "LoadSymbolsFrom @file.elf` first)" if not tables else
+                           f"{machine.name}: no symbol {name!r} in the loaded symbols")
 
     def execute_text(self, text: str, source: str = "<script>", base_dir: Path | None = None,
                      echo: bool = True) -> str:
@@ -233,6 +275,9 @@ class Monitor:
             except Exception:  # noqa: BLE001 - closing best effort
                 pass
         self.gdb_servers.clear()
+        for term in self.terminals.values():
+            term.close()
+        self.terminals.clear()
         if self._log_filter is not None:
             logging.getLogger("metersim").removeFilter(self._log_filter)
             self._log_filter = None
@@ -265,8 +310,11 @@ class Monitor:
         if reg.is_group(head) and (cmd is None or (used == 1 and len(tokens) > 1)):
             if len(tokens) == 1:
                 return f"{head}: " + ", ".join(reg.methods(head))
-            raise MonitorError(f"{head} has no command {tokens[1].text!r}; expected one of "
-                               f"{', '.join(reg.methods(head))}")
+            by_lower = {mth.lower(): mth for mth in reg.methods(head)}
+            near = difflib.get_close_matches(str(tokens[1].value).lower(), list(by_lower), n=1)
+            hint = f"; did you mean {head} {by_lower[near[0]]}?" if near else ""
+            raise MonitorError(f"{head} has no command {tokens[1].text!r}{hint} (it has: "
+                               f"{', '.join(reg.methods(head))})")
         if cmd is not None:
             rest = tokens[used:]
             args = cmd.parse(self, rest if cmd.raw else self._expand(rest))
@@ -274,9 +322,29 @@ class Monitor:
         target = self._peripheral_target(first.value)
         if target is not None:
             return self._call_object(first.value, target, self._expand(tokens[1:])) or ""
+        near = difflib.get_close_matches(first.value, reg.top_words() + list(reg.aliases()), n=3)
+        if near:
+            raise MonitorError(f"unknown command {first.value!r}; did you mean "
+                               f"{', '.join(near)}? (`help` lists the commands)")
         raise MonitorError(f"unknown command or peripheral {first.value!r}; expected one of "
                            f"{', '.join(reg.top_words())} or a peripheral (sysbus.<name>); "
                            "`help` lists the commands, `peripherals` the devices")
+
+    @staticmethod
+    def var_key(name: str) -> str:
+        """Variables live in one namespace: `$global.name` is `$name` (Renode keeps a global
+        and a per-machine namespace; scripts that rely on the difference are not covered)."""
+        return name[len("global."):] if name.startswith("global.") else name
+
+    def set_variable(self, name: str, value: Token, only_if_unset: bool = False) -> None:
+        key = self.var_key(name)
+        if value.kind == "path" and "$" not in str(value.value):
+            found = self._find_path(str(value.value))
+            if found is not None:
+                value = Token("path", str(found), value.text, value.column)
+        if only_if_unset and key in self.variables:
+            return
+        self.variables[key] = value
 
     def _assign(self, tokens: list[Token], where: str) -> str:
         name, op = tokens[0].value, tokens[1].value
@@ -284,24 +352,20 @@ class Monitor:
         if len(rest) != 1:
             raise MonitorError(f"${name} {op} needs one value (a \"string\", a number or an "
                                f"@path), got {len(rest)}")
-        value = rest[0]
-        if value.kind == "path":
-            found = self._find_path(str(value.value))
-            if found is not None:
-                value = Token("path", str(found), value.text, value.column)
-        if op == "?=" and name in self.variables:
-            return ""
-        self.variables[name] = value
+        self.set_variable(name, rest[0], only_if_unset=op == "?=")
         return ""
 
     def _expand(self, tokens: list[Token]) -> list[Token]:
         out = []
         for t in tokens:
             if t.kind == "var":
-                if t.value not in self.variables:
+                key = self.var_key(str(t.value))
+                if key not in self.variables:
                     raise MonitorError(f"variable ${t.value} is not set; set it first with "
                                        f"${t.value} = \"value\" (or ${t.value} ?= \"default\")")
-                out.append(self.variables[t.value])
+                out.append(self.variables[key])
+            elif t.kind == "path" and "$" in str(t.value):
+                out.append(Token("path", self._expand_path(str(t.value)), t.text, t.column))
             elif t.kind == "subst":
                 result = self._statement(str(t.value), "substitution").strip()
                 tok = tokenize(result) if result else []
@@ -311,6 +375,15 @@ class Monitor:
         return out
 
     # ==================================================================== paths
+    def _expand_path(self, text: str) -> str:
+        """`$ORIGIN/dir/x.repl` with the variables' values put in."""
+        def value(m: re.Match) -> str:
+            key = self.var_key(m.group(1))
+            if key not in self.variables:
+                raise MonitorError(f"variable ${m.group(1)} is not set (in path {text!r})")
+            return str(self.variables[key].value)
+        return re.sub(r"\$([\w.]*\w)", value, text)
+
     def _find_path(self, text: str) -> Path | None:
         p = Path(text).expanduser()
         if p.is_absolute():
@@ -349,10 +422,7 @@ class Monitor:
 
     def create_slot(self, name: str | None) -> _Slot:
         if name is None:
-            i = 0
-            while f"machine-{i}" in self.slots:
-                i += 1
-            name = f"machine-{i}"
+            name = free_name("machine-", self.slots)
         if name in self.slots:
             raise MonitorError(f"a machine named {name!r} exists already")
         slot = self.slots[name] = _Slot(name)
@@ -379,15 +449,13 @@ class Monitor:
         from metersim.engine.platform_builder import build_machine
         from metersim.engine.repl import load_platform, parse_platform_string
 
+        paths = [Path.cwd()] + ([self._script_dirs[-1]] if self._script_dirs else []) \
+            + self.search_paths
         if slot.machine is not None:
             m = slot.machine
             if m.firmware is not None or slot.attached or self.emulation.now_ps > 0:
-                raise MonitorError(f"machine {slot.name!r} is already built and in use; load every "
-                                   "platform description before `sysbus LoadELF`, `showAnalyzer` "
-                                   "and `connector Connect`")
+                return self._extend_platform(slot, part, paths)
         parts = slot.parts + [part]
-        paths = [Path.cwd()] + ([self._script_dirs[-1]] if self._script_dirs else []) \
-            + self.search_paths
         if len(parts) == 1 and part[0] == "file":
             platform = load_platform(part[1], paths)
         else:
@@ -417,6 +485,25 @@ class Monitor:
         m = slot.machine
         return (f"{m.name}: {m.cpu.core} at {m.cpu.freq_hz / 1e6:g} MHz, "
                 f"{len(m.peripherals)} peripherals")
+
+    def _extend_platform(self, slot: _Slot, part: tuple[str, str], paths) -> str:
+        """A platform piece for a machine already running or holding firmware: its new entries
+        are built into the machine as it is (Renode adds them to the live machine too)."""
+        from metersim.engine.platform_builder import extend_machine
+        from metersim.engine.repl import load_platform, parse_platform_string
+
+        m = slot.machine
+        known = set(m.platform.entries) if getattr(m, "platform", None) is not None else set()
+        known |= set(m.peripherals)
+        base = self._script_dirs[-1] if self._script_dirs else None
+        if part[0] == "file":
+            piece = load_platform(part[1], paths, predeclared=known)
+        else:
+            piece = parse_platform_string(part[1], name="LoadPlatformDescriptionFromString",
+                                          search_paths=paths, predeclared=known, base_dir=base)
+        added = extend_machine(m, piece)
+        slot.parts.append(part)
+        return f"{m.name}: added {', '.join(added) or 'nothing'}"
 
     @staticmethod
     def _vector_sp(m) -> int | None:
@@ -451,7 +538,7 @@ class Monitor:
         hub = self.hubs.get(name)
         if hub is None:
             raise MonitorError(f"connector {action}: no hub named {name!r}; create one with "
-                               f'emulation CreateUartHub "{name}" (hubs: '
+                               f'emulation CreateUARTHub "{name}" (hubs: '
                                f"{', '.join(self.hubs) or 'none'})")
         return hub
 
@@ -482,7 +569,9 @@ class Monitor:
     def _peripheral_target(self, name: str):
         """What a dotted name in command position refers to, or None."""
         parts = name.split(".")
-        if parts[0] == "sysbus" or self.using_sysbus:
+        slot = self.slots.get(self._current) if self._current else None
+        bare = slot is not None and slot.machine is not None and parts[0] in slot.machine.peripherals
+        if parts[0] == "sysbus" or self.using_sysbus or bare:   # Renode finds bare names too
             if parts[0] == "sysbus":
                 parts = parts[1:]
             if parts == ["cpu"]:
@@ -517,7 +606,16 @@ class Monitor:
         if args[0].kind != "name":
             raise MonitorError(f"{path}: expected a method or property name, got {args[0].text!r}")
         member = args[0].value
+        slot = self.slots.get(self._current) if self._current else None
+        if slot is not None and slot.machine is not None:
+            note = self.unmodelled_note(slot.machine, path.split(".")[-1], target,
+                                        f"{member} ignored")
+            if note:
+                return note
         values = [str(t.value) if t.kind == "path" else t.value for t in args[1:]]
+        access = _ACCESS.fullmatch(member)
+        if access is not None and hasattr(target, "read") and hasattr(target, "write"):
+            return self._register_access(path, target, member, _WIDTHS[access.group(2)], values)
         if member in ("WriteChar", "WriteLine") and hasattr(target, "write_bytes"):
             if member == "WriteChar":
                 data = bytes([v & 0xFF if isinstance(v, int) else ord(str(v)[0]) for v in values])
@@ -553,6 +651,40 @@ class Monitor:
         if isinstance(result, int):
             return f"0x{result:X}" if result > 9 else str(result)
         return str(result)
+
+    @staticmethod
+    def unmodelled_note(machine, name: str, model, what: str) -> str:
+        """For a peripheral the platform declares but metersim does not model (a tagged
+        window): the note a command on it gives instead of failing, since Renode would run it."""
+        if not isinstance(model, TaggedRegion):
+            return ""
+        platform = getattr(machine, "platform", None)
+        entry = platform.entries.get(name) if platform is not None else None
+        if entry is None or entry.type_name is None:
+            return ""
+        return (f"note: {name} ({entry.type_name}) is not modelled by metersim (its registers "
+                f"read as tagged): {what}")
+
+    def _register_access(self, path: str, target, member: str, width: int, values: list) -> str:
+        """`sysbus.usart1 ReadDoubleWord 0x0` / `WriteDoubleWord 0x4 0x1`: a bus access at an
+        offset inside the peripheral, as the CPU would make it."""
+        write = member.startswith("Write")
+        need = 2 if write else 1
+        if len(values) != need or not all(isinstance(v, int) for v in values):
+            raise MonitorError(f"{path} {member}: expected <offset>{' <value>' if write else ''} "
+                               f"as numbers, got {' '.join(map(str, values)) or 'nothing'}")
+        offset = values[0]
+        size = getattr(target, "size", None)
+        if offset < 0 or (isinstance(size, int) and offset + width > size):
+            raise MonitorError(f"{path} {member}: offset 0x{offset:X} is outside the peripheral "
+                               f"(size 0x{size:X})")
+        try:
+            if write:
+                target.write(offset, width, values[1] & ((1 << (8 * width)) - 1))
+                return ""
+            return f"0x{target.read(offset, width):0{2 * width}X}"
+        except MetersimError as exc:
+            raise MonitorError(f"{path} {member} 0x{offset:X}: {exc}") from None
 
     @staticmethod
     def _model_members(model) -> list[str]:
@@ -599,6 +731,10 @@ class Monitor:
         if slot is None or slot.machine is None:
             return []
         return ["sysbus.cpu"] + [f"sysbus.{n}" for n in slot.machine.peripherals]
+
+
+_ACCESS = re.compile(r"(Read|Write)(Byte|Word|DoubleWord)")
+_WIDTHS = {"Byte": 1, "Word": 2, "DoubleWord": 4}
 
 
 def _type_label(model) -> str:

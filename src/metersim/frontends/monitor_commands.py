@@ -207,24 +207,19 @@ for _width, _size in (("DoubleWord", 4), ("Word", 2), ("Byte", 1)):
             f"write {8 * _size} bits")(_bus_write(_size, f"Write{_width}"))
 
 
-@command("sysbus GetSymbolAddress", "<symbol:text>", "address of a firmware symbol")
-def symbol_address(mon, symbol):
-    return f"0x{mon.machine.symbol(symbol):X}"
-
-
-@command("sysbus LogPeripheralAccess", "<args:token>...", "(not supported: see logLevel)")
-def log_peripheral_access(mon, args):
-    return ("note: sysbus LogPeripheralAccess is not supported by metersim: use "
-            "`logLevel 0 sysbus.<peripheral>` for the model's own debug log")
-
-
 # ============================================================================ cpu
-@command("cpu PC", "[<value:int>]", "read or set the program counter")
-def cpu_pc(mon, value):
-    dbg = Debugger.of(mon.machine)
-    if value is None:
-        return f"0x{dbg.pc:X}"
-    dbg.write_register("pc", value)
+def _register_value(reg: str):
+    """`cpu PC` / `cpu SP`: the register's value (usable as `cpu PC` in a substitution), or set it."""
+    def handler(mon, value):
+        dbg = Debugger.of(mon.machine)
+        if value is None:
+            return f"0x{dbg.read_register(reg) & (~1 if reg == 'pc' else ~0):X}"
+        dbg.write_register(reg, value)
+    return handler
+
+
+command("cpu PC", "[<value:int>]", "read or set the program counter")(_register_value("pc"))
+command("cpu SP", "[<value:int>]", "read or set the stack pointer")(_register_value("sp"))
 
 
 @command("cpu Step", "[<count:int>]", "execute instructions (interrupts held back unless "
@@ -361,10 +356,10 @@ def time_source_info(mon):
     ])
 
 
-@command("emulation CreateUartHub", "<name:text> [<loopback:token>]", "a hub joining UARTs")
+@command("emulation CreateUARTHub", "<name:text> [<loopback:token>]", "a hub joining UARTs")
 def create_hub(mon, name, loopback):
-    if name in mon.hubs:
-        raise MonitorError(f"a UART hub named {name!r} exists already")
+    if name in mon.hubs or name in mon.terminals:
+        raise MonitorError(f"a UART hub or terminal named {name!r} exists already")
     mon.hubs[name] = UartHub(name)
 
 
@@ -380,17 +375,17 @@ def serial_execution(mon, on):
 
 
 # ============================================================================ UARTs
-@command("connector Connect", "<uart:text> <hub:text>", "join a UART to a hub")
+@command("connector Connect", "<uart:text> <hub:text>", "join a UART to a hub or a terminal")
 def connect(mon, uart, hub):
-    h = mon.hub(hub, "Connect")
+    h = mon.terminals.get(hub) or mon.hub(hub, "Connect")
     m, name, model = mon.peripheral(uart)
     h.attach(f"{m.name}:{name}", model)
     mon.slots[m.name].attached = True
 
 
-@command("connector Disconnect", "<uart:text> <hub:text>", "take a UART off a hub")
+@command("connector Disconnect", "<uart:text> <hub:text>", "take a UART off a hub or terminal")
 def disconnect(mon, uart, hub):
-    h = mon.hub(hub, "Disconnect")
+    h = mon.terminals.get(hub) or mon.hub(hub, "Disconnect")
     m, name, model = mon.peripheral(uart)
     if not h.detach(model):
         raise MonitorError(f"connector Disconnect: {m.name}:{name} is not connected to {hub!r}")
@@ -402,6 +397,9 @@ def show_analyzer(mon, uart, extra):
     from metersim.orchestration.testers import capture_uart
 
     m, name, model = mon.peripheral(uart)
+    unmodelled = mon.unmodelled_note(m, name, model, "no analyzer shown")
+    if unmodelled:
+        return unmodelled
     if not hasattr(model, "on_byte"):
         raise MonitorError(f"showAnalyzer: {name} ({type(model).__name__}) is not a UART")
     key = (m.name, name)
@@ -450,12 +448,6 @@ def quit_(mon):
 
 
 # ============================================================================ scripts
-@command("include", "<file:path>", "run another script", aliases=("i",))
-def include(mon, file):
-    return mon.execute_text(file.read_text(encoding="utf-8"), source=str(file),
-                            base_dir=file.parent, echo=False)
-
-
 @command("macro", '<name:name> <body:token>', 'define a macro: macro <name> """ commands """ '
          "(`reset` also runs after machine Reset)", raw=True)
 def macro(mon, name, body):

@@ -181,6 +181,14 @@ class Registry:
         return any(n.startswith(word + " ") for n in self.commands)
 
 
+def free_name(prefix: str, taken) -> str:
+    """`prefix0`, `prefix1` ... the first one not in `taken` (Renode's default names)."""
+    i = 0
+    while f"{prefix}{i}" in taken:
+        i += 1
+    return f"{prefix}{i}"
+
+
 #: The commands every monitor has (registered by metersim.frontends.monitor_commands).
 COMMANDS = Registry()
 command = COMMANDS.command

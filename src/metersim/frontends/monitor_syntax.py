@@ -14,6 +14,8 @@ Followed: renode-docs `source/basic/monitor-syntax.md` and the upstream scenes
 - comments: `#` to the end of the line, and lines whose first character is `:` (the
   `:name:` / `:description:` header of Renode's scenes).
 
+- `$global.name`: variable names may hold dots, as Renode's tokenizer allows.
+
 Not handled: Renode's `<start, end>` ranges as arguments, Python-style `[a, b]` lists.
 """
 
@@ -128,11 +130,20 @@ def tokenize(line: str, where: str = "monitor") -> list[Token]:
             i = end + 1
         elif c == "$":
             j = i + 1
-            while j < n and (line[j].isalnum() or line[j] == "_"):
+            while j < n and (line[j].isalnum() or line[j] in "_."):   # $global.name
                 j += 1
+            while j > i + 1 and line[j - 1] == ".":
+                j -= 1
             if j == i + 1:
                 raise MonitorError(f"{where}: '$' at column {i + 1} must be followed by a "
                                    "variable name, e.g. $bin")
+            if j < n and line[j] in "/\\":   # `i $ORIGIN/dir/script.resc`: a path
+                k = j
+                while k < n and not line[k].isspace():
+                    k += 1
+                tokens.append(Token("path", line[i:k], line[i:k], start))
+                i = k
+                continue
             tokens.append(Token("var", line[i + 1:j], line[i:j], start))
             i = j
         elif c == "=" or (c == "?" and line.startswith("?=", i)):
@@ -160,12 +171,18 @@ def tokenize(line: str, where: str = "monitor") -> list[Token]:
     return tokens
 
 
-_MACRO_HEAD = re.compile(r"^\s*macro\s+\w+\s*$")
+def _BLOCK_HEAD(code: str) -> bool:
+    """A statement line whose \"\"\" block may start on the next line: not blank, not a comment
+    or header line, and not already holding an open block."""
+    stripped = code.strip()
+    return bool(stripped) and not stripped.startswith(":") and code.count('"""') % 2 == 0
 
 
 def statements(text: str, source: str = "<script>") -> list[tuple[int, str]]:
     """Split script text into (line number, statement): a statement holding a \"\"\" string
-    runs until the line that closes it."""
+    runs until the line that closes it. As in Renode's script reader, a line that starts with
+    \"\"\" continues the statement before it (`macro reset`, `set hook`, `if ...`, `python`
+    with their block on the following lines)."""
     out: list[tuple[int, str]] = []
     lines = text.splitlines()
     i = 0
@@ -173,8 +190,7 @@ def statements(text: str, source: str = "<script>") -> list[tuple[int, str]]:
         line = lines[i]
         first = i + 1
         code = _code_part(line)
-        if _MACRO_HEAD.match(code) and i + 1 < len(lines) and lines[i + 1].lstrip().startswith('"""'):
-            # Renode writes a macro's body on the lines after `macro name`.
+        if _BLOCK_HEAD(code) and i + 1 < len(lines) and lines[i + 1].lstrip().startswith('"""'):
             i += 1
             line += "\n" + lines[i]
             code = _code_part(line)

@@ -1,4 +1,4 @@
-"""`emulation CreateUartHub "name"`: a wire joining UARTs, every character sent by one goes to
+"""`emulation CreateUARTHub "name"`: a wire joining UARTs, every character sent by one goes to
 all the others (Renode's `UARTHub`, renode-docs `networking/machine-to-machine-connections.md`).
 
 UARTs with a frame port (`tx` UartPort + `receive_frame`, the STM32 USART model) exchange whole

@@ -1,9 +1,6 @@
 """IWDG: resets the machine after prescaler x (RLR+1) / f_LSI unless refreshed."""
 
-import pytest
-
 from metersim.engine.clock import Clock
-from metersim.errors import MetersimError
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32.iwdg import STM32_IWDG
@@ -66,9 +63,36 @@ def test_registers_protected_without_key_and_update_flags():
     assert w.read(SR, 4) == 0
 
 
-def test_not_started_never_resets_and_window_option_refused():
+def test_not_started_never_resets():
     w, m, clock = make(lsi_hz=40_000)
     clock.run_for(30_000 * PS_PER_MS)
     assert m.resets == []
-    with pytest.raises(MetersimError):
-        make(windowOption=True)
+
+
+WINR = 0x10
+
+
+def test_window_option_refresh_too_early_resets_inside_window_does_not():
+    # Renode's L0/G0/WBA files say `windowOption: true` (RM0385 §22.3.5)
+    w, m, clock = make(lsi_hz=32_000, windowOption=True)
+    assert w.read(WINR, 4) == 0xFFF            # reset value: the window is open
+    configure(w, pr=0, rlr=999)                # /4 x 1000 / 32 kHz = 125 ms
+    w.write(KR, 4, 0x5555)
+    w.write(WINR, 4, 500)                      # refresh only once the counter is <= 500
+    assert w.read(SR, 4) & 4                   # WVU while the update is in progress
+    clock.run_for(70 * PS_PER_MS)              # counter ~ 1000 - 560 = 440: inside
+    w.write(KR, 4, 0xAAAA)
+    assert m.resets == []
+    clock.run_for(10 * PS_PER_MS)              # counter ~ 920: above the window
+    w.write(KR, 4, 0xAAAA)
+    assert m.resets == ["iwdg"]
+
+
+def test_without_window_option_offset_0x10_is_not_a_register():
+    w, m, clock = make(lsi_hz=32_000)
+    configure(w, pr=0, rlr=999)
+    w.write(KR, 4, 0x5555)
+    w.write(WINR, 4, 10)
+    assert w.read(WINR, 4) == 0
+    w.write(KR, 4, 0xAAAA)                     # early refresh is fine on F1/F4
+    assert m.resets == []

@@ -1,8 +1,10 @@
 """`Tag <start, end> "NAME" [value]` statements from a `sysbus` init block.
 
 In Renode, `sysbus Tag <range> "name" value` makes an unmodelled register range read as a
-constant and logs accesses to it. The Monitor's range `<start, end>` includes `end`
-(`<0x40021000, 0x40021003>` is one 32-bit register); `<start, +size>` is also accepted.
+constant and logs accesses to it. The Monitor's tokenizer reads two range forms: with a comma
+`<start, end>` includes `end` (`<0x40021000, 0x40021003>` is one 32-bit register), without one
+`<start size>` is a start and a size (`<0x40007000 4>`); `<start, +size>` is also accepted.
+A `# comment` may follow the statement, as anywhere in the Monitor.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from metersim.engine.repl.parser import Statement
 
 _NUM = r"(?:0[xX][0-9A-Fa-f_]+|[0-9][0-9_]*)"
 _TAG = re.compile(
-    rf"""^Tag\s*<\s*(?P<start>{_NUM})\s*,\s*(?P<plus>\+)?\s*(?P<second>{_NUM})\s*>\s*
+    rf"""^Tag\s*<\s*(?P<start>{_NUM})(?:\s*(?P<comma>,)\s*|\s+)(?P<plus>\+)?\s*(?P<second>{_NUM})\s*>\s*
          "(?P<name>(?:[^"\\]|\\.)*)"
          (?:\s+(?P<value>{_NUM}))?
-         (?:\s+(?P<pausing>true|false|True|False))?\s*$""",
+         (?:\s+(?P<pausing>true|false|True|False))?\s*(?:\#.*)?$""",
     re.VERBOSE,
 )
-_USAGE = 'Tag <start, end> "NAME" [value]'
+_USAGE = 'Tag <start, end> "NAME" [value]' + " or 'Tag <start size> \"NAME\" [value]'"
 
 
 def _num(text: str) -> int:
@@ -43,7 +45,7 @@ def parse_tag(stmt: Statement, owner: str = "sysbus") -> Tag:
         raise error(f"malformed Tag statement: expected '{_USAGE}'")
     start = _num(m["start"])
     second = _num(m["second"])
-    if m["plus"]:
+    if m["plus"] or not m["comma"]:
         if second == 0:
             raise error("Tag range has size 0")
         end = start + second - 1

@@ -110,6 +110,8 @@ def test_char_received_event_and_run_for(emu):
     emu.RunFor(TimeInterval.FromMilliseconds(1100))
     assert emu.ElapsedVirtualTime.TotalSeconds == pytest.approx(1.1)
     assert got.decode().endswith("uptime 1 s\n")
+    # Renode's STM32_UART.BaudRate: the firmware set up 115200 Bd
+    assert uart.BaudRate == pytest.approx(115200, rel=0.01)
 
 
 def test_terminal_tester_next_line_idle_and_failing_string(emu):

@@ -10,9 +10,13 @@ from metersim.pyrenode3.session import RPath, Session
 from metersim.pyrenode3.wrappers.base import RenodeCallError, Wrapper, run_command
 
 
+#: Renode member names whose metersim model attribute is not their snake_case form.
+RENODE_MEMBERS = {"BaudRate": "baud"}
+
+
 def camel_to_snake(name: str) -> str:
     from metersim.frontends.monitor import camel_to_snake as c2s
-    return c2s(name)
+    return RENODE_MEMBERS.get(name) or c2s(name)
 
 
 class Machine(Wrapper):

@@ -49,13 +49,13 @@ class RenodeExtraKeywords:
                 raise KeywordError("There are no machines in the emulation.")
             if len(emu.machines) > 1:
                 raise KeywordError("There is more than 1 machine and no machine name was "
-                                        f"specified. Available machines: [{names}]")
+                                   f"specified. Available machines: [{names}]")
             return emu.machines[0]
-        for m in emu.machines:
-            if m.name == machine:
-                return m
-        raise KeywordError(f"Machine with name {machine} not found. Available machines: "
-                                f"[{names}]")
+        try:
+            return emu.machine(machine)
+        except SetupError:
+            raise KeywordError(f"Machine with name {machine} not found. Available machines: "
+                               f"[{names}]") from None
 
     @staticmethod
     def _cpu_debugger(m, cpu_name: str | None):
@@ -79,7 +79,7 @@ class RenodeExtraKeywords:
         actual = self._cpu_debugger(self._machine_or_single(machine), cpuName).pc
         if actual != expected:
             raise KeywordError(f"PC value assertion failed, actual: 0x{actual:x}, "
-                                    f"expected: 0x{expected:x}")
+                               f"expected: 0x{expected:x}")
 
     @keyword("Register Should Be Equal")
     @_errors
@@ -110,7 +110,7 @@ class RenodeExtraKeywords:
         if actual != expected:
             prefix = f"{message}: " if message else ""
             raise KeywordError(f"{prefix}Register {register} value assertion failed, "
-                                    f"actual: 0x{actual:x}, expected: 0x{expected:x}")
+                               f"actual: 0x{actual:x}, expected: 0x{expected:x}")
 
     # ------------------------------------------------------------------ LEDs
     @keyword("Set Default Led Timeout")
@@ -133,11 +133,11 @@ class RenodeExtraKeywords:
         if machine in (None, ""):
             if not emu.machines:
                 raise KeywordError("There is no machine in the emulation. Could not create "
-                                        f"tester for peripheral: {led}")
+                                   f"tester for peripheral: {led}")
             if len(emu.machines) > 1:
                 raise KeywordError("No machine name provided. Don't know which one to "
-                                        "choose. Available machines: ["
-                                        f"{', '.join(m.name for m in emu.machines)}]")
+                                   "choose. Available machines: ["
+                                   f"{', '.join(m.name for m in emu.machines)}]")
             m = emu.machines[0]
         else:
             m = self._machine_or_single(machine)
@@ -147,8 +147,8 @@ class RenodeExtraKeywords:
         model = m.peripherals.get(".".join(parts)) or (m.peripherals.get(parts[-1]) if parts else None)
         if model is None or not hasattr(model, "on_state_change"):
             raise KeywordError(f"Peripheral for machine '{machine}' not found or of wrong "
-                                    f"type: '{led}'. Available peripherals: "
-                                    f"[{', '.join(sorted(m.peripherals))}]")
+                               f"type: '{led}'. Available peripherals: "
+                               f"[{', '.join(sorted(m.peripherals))}]")
         for i, t in enumerate(self._led_testers):
             if t.led is model:
                 return i
@@ -162,13 +162,13 @@ class RenodeExtraKeywords:
         if testerId in (None, ""):
             if len(testers) != 1:
                 raise KeywordError("There are no testers available." if not testers else
-                                        "There is more than one tester available - please "
-                                        "specify ID of the desired tester.")
+                                   "There is more than one tester available - please "
+                                   "specify ID of the desired tester.")
             return testers[0]
         i = _int(testerId, "testerId")
         if not 0 <= i < len(testers):
             raise KeywordError(f"Tester for given ID={i} was not found. Did you forget to "
-                                    "create the tester?")
+                               "create the tester?")
         return testers[i]
 
     @keyword("Assert Led State")

@@ -38,22 +38,27 @@ class _Progress:
 
     ROBOT_LISTENER_API_VERSION = 3
 
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO, prefix: str = ""):
         self.out = out
+        self.prefix = prefix     # the name of the suite joining several files, left out
         self.started: dict[str, float] = {}
         self.failed: list[tuple[str, str]] = []
 
+    def _name(self, data) -> str:
+        name = data.full_name
+        return name[len(self.prefix):] if self.prefix and name.startswith(self.prefix) else name
+
     def start_test(self, data, result) -> None:
         self.started[data.full_name] = time.time()
-        print(f"+++++ Starting test '{data.full_name}'", file=self.out, flush=True)
+        print(f"+++++ Starting test '{self._name(data)}'", file=self.out, flush=True)
 
     def end_test(self, data, result) -> None:
         took = time.time() - self.started.pop(data.full_name, time.time())
         status = "OK" if result.passed else "skipped" if result.skipped else "failed"
-        print(f"+++++ Finished test '{data.full_name}' in {took:.2f} seconds with status "
+        print(f"+++++ Finished test '{self._name(data)}' in {took:.2f} seconds with status "
               f"{status}", file=self.out, flush=True)
         if not result.passed and not result.skipped:
-            self.failed.append((data.full_name, result.message))
+            self.failed.append((self._name(data), result.message))
             for line in result.message.splitlines():
                 print(f"      | {line}", file=self.out, flush=True)
 
@@ -118,7 +123,7 @@ def run_suites(paths: Iterable[str | Path], results_dir: str | Path = "test-resu
     variable = [f"RENODEKEYWORDS:{keywords}", f"RESULTS_DIRECTORY:{results}",
                 f"RENODETOOLS:{keywords.parent}", "SKIP_RUNNING_SERVER:True",
                 "PORT_NUMBER:9999", *variables]
-    progress = _Progress(out)
+    progress = _Progress(out, "" if top in suites else f"{top.name}.")
     output = results / ROBOT_OUTPUT
     result = top.run(output=str(output), outputdir=str(results), variable=variable,
                      exitonfailure=stop_on_error, listener=[progress], console="none",

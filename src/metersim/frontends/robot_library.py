@@ -29,8 +29,19 @@ Differences from Renode, on purpose:
   (library argument `reset_between_tests=False` turns that off).
 - Each terminal tester writes every line it sees, with its virtual time, to
   `${OUTPUT DIR}/metersim/<suite>/<test>/<machine>.<uart>.log`; failure messages name it.
+- `Create Terminal Tester` without `machine=` uses the monitor's current machine (Renode
+  wants the only machine); `defaultPauseEmulation`, `defaultWaitForEcho` and
+  `defaultMatchNextLine` belong to the tester created with them (in Renode the last
+  `Create Terminal Tester` sets them for every tester).
+- `Assert LED Duty Cycle` measures the whole window (Renode counts only the time between the
+  first and the last change, and passes an LED that never changes).
+- Failure messages keep Renode's first words ("There is more than one tester available ...",
+  "PC value assertion failed ...", "LED changed state.") and add the virtual times and what
+  the tester saw.
 
-Added by metersim: `Run For`, `Power Cut` and `Power Restore`.
+Added by metersim: `Run For`, `Power Cut`, `Power Restore`, `Get Virtual Time`,
+`Log Terminal Tester Reports` and `Create Log Tester`'s named-only `level=`.
+`metersim test SUITE.robot` runs suites as renode-test does (metersim.frontends.renode_test).
 """
 
 from __future__ import annotations

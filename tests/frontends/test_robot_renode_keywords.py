@@ -124,6 +124,42 @@ Writes Do Not Wait
     ${dr}=    Execute Command    sysbus ReadDoubleWord 0x40011004
     Should Be Equal    ${dr}    0x0000005A
 
+Lines In A Row
+    Hello
+    Create Terminal Tester    sysbus.usart1
+    @{two}=    Create List    uptime 2 s    uptime (\\\\d) s
+    ${r}=    Wait For Lines On Uart    ${two}    treatAsRegex=true
+    Should Be Equal    ${r.line}    uptime 2 s\\nuptime 3 s
+    Should Be Equal    ${r.groups}[0]    3
+    # "uptime 5 s" follows "uptime 4 s", not "bye": no run of lines matches
+    @{gap}=    Create List    uptime 4 s    bye
+    Run Keyword And Expect Error    lines matching >>uptime 4 s<<, >>bye<< did not appear*
+    ...    Wait For Lines On Uart    ${gap}    timeout=4
+
+Report Cleared
+    Hello
+    Create Terminal Tester    sysbus.usart1
+    Run For    2.5s
+    Clear Terminal Tester Report
+    Run Keyword And Expect Error    *did not appear*    Wait For Line On Uart    uptime 1 s    timeout=0
+    Wait For Line On Uart    uptime 3 s
+
+Characters Spaced By Write Char Delay
+    Hello
+    Create Terminal Tester    sysbus.usart1
+    Wait For Line On Uart    cpuid
+    Execute Command    sysbus WriteDoubleWord 0x4001100C 0x200C
+    Write Char Delay    0.01
+    Write To Uart    AB
+    Run For    1ms
+    ${dr}=    Execute Command    sysbus ReadDoubleWord 0x40011004
+    Should Be Equal    ${dr}    0x00000041
+    Run For    15ms
+    ${sr}=    Execute Command    sysbus ReadDoubleWord 0x40011000
+    Should Be True    not ${sr} & 0x08    no overrun: B came 10 ms after A
+    ${dr}=    Execute Command    sysbus ReadDoubleWord 0x40011004
+    Should Be Equal    ${dr}    0x00000042
+
 Log Tester In Renode's Order
     Hello
     Create Log Tester    1    False    1000
@@ -237,6 +273,12 @@ def test_idle_check_runs_the_timeout_or_fails_at_the_first_byte(results):
 
 def test_writes_return_at_once(results):
     _passes(results, "Writes Do Not Wait")
+
+
+def test_lines_in_a_row_report_clearing_and_char_delay(results):
+    _passes(results, "Lines In A Row")
+    _passes(results, "Report Cleared")
+    _passes(results, "Characters Spaced By Write Char Delay")
 
 
 def test_log_tester_positional_arguments_and_start_emulation(results):

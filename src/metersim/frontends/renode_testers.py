@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metersim.errors import MetersimError, SetupError
-from metersim.orchestration.testers import TesterFailure, UartTester, UartTimeout, duration_ps
+from metersim.orchestration.testers import (TesterFailure, UartLine, UartTester, UartTimeout,
+                                            _describe, _matcher, duration_ps)
 from metersim.units import PS_PER_MS, PS_PER_S, format_time
 
 #: Renode's EndLineOption values.
@@ -79,7 +80,89 @@ class RenodeUartTester(UartTester):
         self.bytes_seen = 0            # every byte, whatever the mode: the idle check counts them
         self._watch_bytes = False
         self._bin_next = 0             # first byte not consumed by a binary match
+        self.write_char_delay_ps = 0   # Renode's WriteCharDelay: a gap after every character
+        self.default_match_next_line = False
         super().__init__(*args, **kwargs)
+
+    def write(self, text: str | bytes) -> int:
+        if not self.write_char_delay_ps:
+            return super().write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        try:
+            return self.uart.write_bytes(data, gap_ps=self.write_char_delay_ps)
+        except TypeError:
+            raise SetupError(f"{self.label} ({type(self.uart).__name__}) cannot space the "
+                             "characters it receives (Write Char Delay)") from None
+
+    def clear_report(self) -> None:
+        """Renode's ClearReport: forget the lines seen so far, matched or not."""
+        self.lines.clear()
+        self._next = 0
+
+    def wait_for_lines(self, patterns: list, timeout: Any = None, treat_as_regex: bool = False,
+                       include_unfinished: bool = False, pause: bool | None = None,
+                       match_from_next_line: bool = False) -> UartLine:
+        """Renode's multi-line WaitFor: consecutive lines matching `patterns` in order (the
+        last one may be the unfinished line with `include_unfinished`); with
+        `match_from_next_line` the first must be the next unconsumed line. Returns the lines
+        joined by LF, the time of the last and the groups of all."""
+        patterns = list(patterns)
+        if not patterns:
+            return UartLine("", self.emulation.now_ps)
+        matchers = [_matcher(p, treat_as_regex) for p in patterns]
+        n = len(matchers)
+
+        def texts_from(start: int):
+            for k in range(n):
+                i = start + k
+                if i < len(self.lines):
+                    ln = self.lines[i]
+                    yield (ln.unconsumed if k == 0 else ln.text), ln.end_ps
+                elif i == len(self.lines) and k == n - 1 and include_unfinished and self._partial:
+                    yield self.unfinished_line, self.emulation.now_ps
+                else:
+                    return
+
+        def scan():
+            for i in range(self._next, len(self.lines)):
+                bad = self._failing_hit(self.lines[i].text)
+                if bad is not None:
+                    self._next = i + 1
+                    return ("failing", bad, self.lines[i])
+            last_start = self._next if match_from_next_line else len(self.lines)
+            for start in range(self._next, last_start + 1):
+                got = []
+                for (text, t), match in zip(texts_from(start), matchers):
+                    m = match(text)
+                    if not m:
+                        break
+                    got.append((text, t, m))
+                if len(got) == n:
+                    self._next = min(start + n, len(self.lines))
+                    if start + n > len(self.lines):
+                        self._partial_consumed = len(self._partial)
+                    groups = [g or "" for _, _, m in got if isinstance(m, re.Match)
+                              for g in m.groups()]
+                    return UartLine("\n".join(t for t, _, _ in got), got[-1][1], groups,
+                                    self.machine.name, self.uart_name)
+            return None
+
+        t_ps = self.timeout_ps if timeout is None else duration_ps(timeout)
+        start_ps = self.emulation.now_ps
+        self._check_unfinished = include_unfinished
+        try:
+            r = self._waiter.run(scan, t_ps, self.default_pause if pause is None else bool(pause))
+        finally:
+            self._check_unfinished = False
+        what = "lines matching " + ", ".join(_describe(p, treat_as_regex) for p in patterns)
+        if isinstance(r, tuple):
+            raise TesterFailure(f"failing string >>{r[1]}<< seen on {self.label} while waiting "
+                                f"for {what}: {r[2].text!r}\n{self.report()}")
+        if r is None:
+            raise UartTimeout(f"{what} did not appear on {self.label} within {format_time(t_ps)}"
+                              f" of virtual time (waited from {format_time(start_ps)} to "
+                              f"{format_time(self.emulation.now_ps)})\n{self.report()}")
+        return r
 
     def _feed(self, byte: int) -> None:
         self.bytes_seen += 1

@@ -465,6 +465,24 @@ class MetersimLibrary(RenodeExtraKeywords):
 
     @keyword
     @_recorded
+    def wait_for_lines_on_uart(self, content: list, timeout: str | None = None,
+                               testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
+                               includeUnfinishedLine: bool = False,  # noqa: N803
+                               pauseEmulation: bool | None = None,  # noqa: N803
+                               matchFromNextLine: bool | None = None) -> UartLine:  # noqa: N803
+        """Waits for consecutive lines matching the patterns in ``content`` (a list), in
+        order. Returns them joined by LF, with the time of the last and all regex groups.
+
+        | @{lines}=    Create List    uptime 2 s    uptime 3 s
+        | Wait For Lines On Uart    ${lines}
+        """
+        t = self._tester(testerId)
+        nxt = t.default_match_next_line if matchFromNextLine is None else matchFromNextLine
+        return t.wait_for_lines(content, timeout, treatAsRegex, includeUnfinishedLine,
+                                pauseEmulation, nxt)
+
+    @keyword
+    @_recorded
     def wait_for_prompt_on_uart(self, prompt: str, testerId: int | None = None,  # noqa: N803
                                 timeout: str | None = None, treatAsRegex: bool = False,  # noqa: N803
                                 pauseEmulation: bool | None = None) -> UartLine:  # noqa: N803
@@ -588,6 +606,20 @@ class MetersimLibrary(RenodeExtraKeywords):
     def get_terminal_tester_report(self, testerId: int | None = None) -> str:  # noqa: N803
         """Returns the last lines the tester saw and the path of its full log."""
         return self._tester(testerId, binary=None).report()
+
+    @keyword
+    @_errors
+    def clear_terminal_tester_report(self, testerId: int | None = None) -> None:  # noqa: N803
+        """Forgets the lines the tester has seen so far (matched or not), as Renode's does."""
+        self._tester(testerId, binary=None).clear_report()
+
+    @keyword
+    @_errors
+    def write_char_delay(self, delay: float, testerId: int | None = None) -> None:  # noqa: N803
+        """Leaves ``delay`` virtual seconds between the characters the tester sends from
+        now on (0: back to back at the baud rate)."""
+        t = self._tester(testerId, binary=None)
+        t.write_char_delay_ps = duration_ps(delay, "Write Char Delay delay")
 
     @keyword
     @_errors

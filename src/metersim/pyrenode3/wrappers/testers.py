@@ -67,16 +67,11 @@ class TerminalTester(Wrapper):
         """A line containing `pattern` (a regex with treatAsRegex); a list of patterns must
         match consecutive lines."""
         t = self.internal
-        patterns = [pattern] if isinstance(pattern, str) else list(pattern)
-        result = None
-        for i, p in enumerate(patterns):
-            last = i == len(patterns) - 1
-            result = self._result(t.wait_for_line, p, self._timeout(timeout), treatAsRegex,
-                                  pauseEmulation, includeUnfinishedLine and last,
-                                  matchNextLine or i > 0)
-            if result is None or result.IsFailingString:
-                return result
-        return result
+        if isinstance(pattern, str):
+            return self._result(t.wait_for_line, pattern, self._timeout(timeout), treatAsRegex,
+                                pauseEmulation, includeUnfinishedLine, matchNextLine)
+        return self._result(t.wait_for_lines, list(pattern), self._timeout(timeout),
+                            treatAsRegex, includeUnfinishedLine, pauseEmulation, matchNextLine)
 
     def NextLine(self, timeout: Any = None, pauseEmulation: bool = False):  # noqa: N802,N803
         return self._result(self.internal.wait_for_next_line, self._timeout(timeout),
@@ -102,6 +97,15 @@ class TerminalTester(Wrapper):
 
     def ClearReport(self) -> None:  # noqa: N802
         self._report.clear()
+        self.internal.clear_report()
+
+    @property
+    def WriteCharDelay(self) -> float:  # noqa: N802 - seconds (Renode: a TimeSpan)
+        return self.internal.write_char_delay_ps / PS_PER_S
+
+    @WriteCharDelay.setter
+    def WriteCharDelay(self, delay: Any) -> None:  # noqa: N802
+        self.internal.write_char_delay_ps = to_ps(delay, "WriteCharDelay")
 
 
 class LEDTester(Wrapper):

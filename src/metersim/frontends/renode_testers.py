@@ -104,8 +104,8 @@ class RenodeUartTester(UartTester):
                        match_from_next_line: bool = False) -> UartLine:
         """Renode's multi-line WaitFor: consecutive lines matching `patterns` in order (the
         last one may be the unfinished line with `include_unfinished`); with
-        `match_from_next_line` the first must be the next unconsumed line. Returns the lines
-        joined by LF, the time of the last and the groups of all."""
+        `match_from_next_line` the first must be the next unconsumed line. Returns the last
+        line and its time, as Renode does, with the regex groups of all the lines."""
         patterns = list(patterns)
         if not patterns:
             return UartLine("", self.emulation.now_ps)
@@ -143,8 +143,8 @@ class RenodeUartTester(UartTester):
                         self._partial_consumed = len(self._partial)
                     groups = [g or "" for _, _, m in got if isinstance(m, re.Match)
                               for g in m.groups()]
-                    return UartLine("\n".join(t for t, _, _ in got), got[-1][1], groups,
-                                    self.machine.name, self.uart_name)
+                    return UartLine(got[-1][0], got[-1][1], groups, self.machine.name,
+                                    self.uart_name)
             return None
 
         t_ps = self.timeout_ps if timeout is None else duration_ps(timeout)

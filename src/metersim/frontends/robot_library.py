@@ -471,7 +471,7 @@ class MetersimLibrary(RenodeExtraKeywords):
                                pauseEmulation: bool | None = None,  # noqa: N803
                                matchFromNextLine: bool | None = None) -> UartLine:  # noqa: N803
         """Waits for consecutive lines matching the patterns in ``content`` (a list), in
-        order. Returns them joined by LF, with the time of the last and all regex groups.
+        order. Returns the last of them (as Renode) with the regex groups of all.
 
         | @{lines}=    Create List    uptime 2 s    uptime 3 s
         | Wait For Lines On Uart    ${lines}

@@ -174,3 +174,29 @@ def test_led_tester_on_the_run_led(firmware):
             led.AssertState(not mc.sysbus.ledRun.State, timeout=0)
     finally:
         p3.reset()
+
+
+def test_background_running_as_renode_does(emu):
+    """run_in_background(): after StartAll the firmware runs while the script sleeps; a wait
+    then takes over and the line it returns is the same as without the runner."""
+    import time
+
+    mach = _hello(emu)
+    p3.run_in_background(True)
+    try:
+        got = bytearray()
+        mach.sysbus.usart1.CharReceived += got.append
+        tester = TerminalTester(mach.sysbus.usart1, 5)
+        emu.StartAll()
+        deadline = time.monotonic() + 60
+        while b"cpuid" not in got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert b"cpuid 0x410fc241" in got          # printed with no wait in the script
+        line = tester.WaitFor("uptime 2 s", pauseEmulation=True)
+        assert 2000 < line.Timestamp < 2010
+        emu.PauseAll()
+        paused_at = emu.ElapsedVirtualTime
+        time.sleep(0.1)
+        assert emu.ElapsedVirtualTime == paused_at
+    finally:
+        p3.run_in_background(False)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from metersim.pyrenode3.timeinterval import TimeInterval
 
-__all__ = ["RPath", "TimeInterval", "wrappers", "reset"]
+__all__ = ["RPath", "TimeInterval", "wrappers", "reset", "run_in_background"]
 
 
 def __getattr__(name: str):
@@ -48,3 +48,14 @@ def reset() -> None:
     `Emulation()` starts empty. Tests use it between scripts."""
     from metersim.pyrenode3.session import Session
     Session.drop()
+
+
+def run_in_background(on: bool = True) -> None:
+    """Renode's behaviour: after `StartAll()` the emulation runs on its own, paced to the host
+    clock, until `PauseAll()` (metersim.pyrenode3.background). Off by default, so that a
+    script's results do not depend on host timing."""
+    from metersim.pyrenode3.session import Session
+    Session.background = bool(on)
+    if not on and Session.runner is not None:
+        Session.runner.close()
+        Session.runner = None

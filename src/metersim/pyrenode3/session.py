@@ -14,7 +14,8 @@ class Session:
     """Holds the metersim Monitor (and through it the Emulation) of this process."""
 
     _monitor = None
-    analyzers: dict = {}
+    background = False       # run_in_background(): a Runner advances time after StartAll
+    runner = None
 
     @classmethod
     def monitor(cls):
@@ -25,7 +26,18 @@ class Session:
         return cls._monitor
 
     @classmethod
+    def start(cls) -> None:
+        mon = cls.monitor()
+        mon.started = True
+        if cls.background and cls.runner is None:
+            from metersim.pyrenode3.background import Runner
+            cls.runner = Runner(mon)
+
+    @classmethod
     def drop(cls) -> None:
+        if cls.runner is not None:
+            cls.runner.close()
+            cls.runner = None
         if cls._monitor is not None:
             cls._monitor.close()
         cls._monitor = None

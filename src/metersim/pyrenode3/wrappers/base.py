@@ -38,6 +38,18 @@ def monitor_arg(value: Any) -> str:
     return f'"{text}"'
 
 
+def locked(fn):
+    """Hold the monitor's lock for the call: with run_in_background() a runner thread
+    advances the emulation between calls, never during one."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with Session.monitor().lock:
+            return fn(*args, **kwargs)
+    return wrapper
+
+
 class RenodeCallError(RuntimeError):
     """A forwarded call failed (pyrenode3 raises the .NET exception; this carries metersim's
     message)."""

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 from metersim.errors import MetersimError
 from metersim.pyrenode3.session import Session
 from metersim.pyrenode3.timeinterval import TimeInterval, to_ps
-from metersim.pyrenode3.wrappers.base import MetaSingleton, RenodeCallError, Wrapper
+from metersim.pyrenode3.wrappers.base import MetaSingleton, RenodeCallError, Wrapper, locked
 from metersim.pyrenode3.wrappers.machine import Machine
 
 
@@ -47,11 +47,13 @@ class Emulation(Wrapper, metaclass=MetaSingleton):
     def _get(self, item: str) -> Machine:
         return Machine(item)
 
+    @locked
     def clear(self) -> None:
         """Remove every machine and start a new, empty emulation (time back to 0)."""
         Session.monitor().clear()
         ExternalsManager().externals.clear()
 
+    @locked
     def add_mach(self, name: str | None = None) -> Machine | None:
         """Create a machine (named `machine0`, `machine1` ... when no name is given); None
         when the name is taken, as pyrenode3 returns."""
@@ -67,6 +69,7 @@ class Emulation(Wrapper, metaclass=MetaSingleton):
     def get_mach(self, name: str) -> Machine | None:
         return Machine(name) if name in Session.monitor().slots else None
 
+    @locked
     def rem_mach(self, name: str) -> bool:
         mon = Session.monitor()
         slot = mon.slots.get(name)
@@ -76,16 +79,20 @@ class Emulation(Wrapper, metaclass=MetaSingleton):
         return True
 
     # -- running ----------------------------------------------------------------------------
+    @locked
     def StartAll(self) -> None:  # noqa: N802 - Renode's names
-        """Mark the emulation started. metersim's time advances in RunFor and in the testers'
-        waits, never in the background: a script gets the same results on every run."""
+        """Start the emulation. By default metersim's time then advances in RunFor and in the
+        testers' waits only, so a script gets the same results on every run; after
+        `metersim.pyrenode3.run_in_background()` it also runs on its own, paced to the host
+        clock, as Renode's does."""
         mon = Session.monitor()
         try:
             mon.check_ready()
         except MetersimError as exc:
             raise RenodeCallError(f"StartAll: {exc}") from exc
-        mon.started = True
+        Session.start()
 
+    @locked
     def PauseAll(self) -> None:  # noqa: N802
         Session.monitor().started = False
 

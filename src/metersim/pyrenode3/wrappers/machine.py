@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from metersim.errors import MetersimError
 from metersim.pyrenode3.session import RPath, Session
-from metersim.pyrenode3.wrappers.base import RenodeCallError, Wrapper, run_command
+from metersim.pyrenode3.wrappers.base import RenodeCallError, Wrapper, locked, run_command
 
 
 #: Renode member names whose metersim model attribute is not their snake_case form.
@@ -60,6 +60,7 @@ class Machine(Wrapper):
     def sysbus(self) -> "SysBus":
         return SysBus(self)
 
+    @locked
     def load_repl(self, location: str) -> None:
         """Build the machine from a .repl (a path; relative ones are looked up in the current
         directory, METERSIM_SEARCH_PATH and metersim's platforms) and make it the monitor's
@@ -71,6 +72,7 @@ class Machine(Wrapper):
         except MetersimError as exc:
             raise RenodeCallError(f"load_repl {location}: {exc}") from exc
 
+    @locked
     def LoadPlatformDescriptionFromString(self, text: str) -> None:  # noqa: N802
         try:
             Session.monitor().load_platform(self._slot, ("text", text))
@@ -87,6 +89,7 @@ class Machine(Wrapper):
     def Reset(self) -> None:  # noqa: N802
         run_command("machine Reset", self.name)
 
+    @locked
     def GetPeripheralsOfType(self, kind: str | type | None = None) -> list:  # noqa: N802
         """The machine's peripherals, all or those of a kind: "IUART" (anything that sends
         bytes), "ILed", or a model class."""
@@ -162,6 +165,7 @@ class Peripheral(Wrapper):
     def CharReceived(self, event: Event) -> None:  # noqa: N802 - `+=` assigns the event back
         pass
 
+    @locked
     def WriteChar(self, value: int) -> None:  # noqa: N802
         """Send one byte to the UART's receiver (as Renode's IUART.WriteChar)."""
         writer = getattr(self.internal, "write_bytes", None)
@@ -170,6 +174,7 @@ class Peripheral(Wrapper):
         writer(bytes([value & 0xFF]))
 
     # -- any other member of the model ----------------------------------------------------
+    @locked
     def __getattr__(self, item: str):
         if item.startswith("_"):
             raise AttributeError(item)
@@ -182,6 +187,7 @@ class Peripheral(Wrapper):
         raise AttributeError(f"{self.path} ({type(model).__name__}) has no member {item!r} "
                              f"(looked for {attr!r})")
 
+    @locked
     def __setattr__(self, item: str, value: Any) -> None:
         if item in type(self).__dict__ or item in Peripheral.__dict__:
             return object.__setattr__(self, item, value)
@@ -231,9 +237,11 @@ class Cpu(Wrapper):
             return f"r{register}"
         return str(register)
 
+    @locked
     def GetRegister(self, register: int | str) -> RegisterValue:  # noqa: N802
         return RegisterValue(self.internal.read_register(self._reg(register)))
 
+    @locked
     def SetRegister(self, register: int | str, value: int) -> None:  # noqa: N802
         self.internal.write_register(self._reg(register), int(value))
 
@@ -277,12 +285,14 @@ class SysBus(Peripheral):
     def cpu(self) -> Cpu:
         return Cpu(self.mach)
 
+    @locked
     def _read(self, address: int, size: int) -> int:
         try:
             return self.internal.read_word(int(address), size)
         except MetersimError as exc:
             raise RenodeCallError(f"read of {size} bytes at 0x{int(address):08X}: {exc}") from exc
 
+    @locked
     def _write(self, address: int, value: int, size: int) -> None:
         try:
             self.internal.write_word(int(address), int(value) & ((1 << (8 * size)) - 1), size)
@@ -307,9 +317,11 @@ class SysBus(Peripheral):
     def WriteDoubleWord(self, address: int, value: int) -> None:  # noqa: N802
         self._write(address, value, 4)
 
+    @locked
     def ReadBytes(self, address: int, count: int) -> bytes:  # noqa: N802
         return bytes(self.internal.read_memory(int(address), int(count)))
 
+    @locked
     def WriteBytes(self, data: bytes, address: int) -> None:  # noqa: N802
         self.internal.write_memory(int(address), bytes(data))
 
@@ -319,6 +331,7 @@ class SysBus(Peripheral):
         except MetersimError as exc:
             raise RenodeCallError(str(exc)) from exc
 
+    @locked
     def LoadELF(self, path: str) -> None:  # noqa: N802
         from metersim.engine.platform_builder import load_firmware
 
@@ -329,6 +342,7 @@ class SysBus(Peripheral):
             raise RenodeCallError(f"LoadELF {path}: {exc}") from exc
         Session.monitor().slots[m.name].attached = True
 
+    @locked
     def LoadBinary(self, path: str, address: int) -> None:  # noqa: N802
         data = open(RPath(path).path, "rb").read()
         m = self.mach.internal

@@ -10,7 +10,7 @@ from metersim.frontends.renode_testers import LedTester, RenodeUartTester
 from metersim.orchestration.testers import TesterFailure, UartTimeout
 from metersim.pyrenode3.session import Session
 from metersim.pyrenode3.timeinterval import TimeInterval, to_ps
-from metersim.pyrenode3.wrappers.base import RenodeCallError, Wrapper, run_command
+from metersim.pyrenode3.wrappers.base import RenodeCallError, Wrapper, locked, run_command
 from metersim.units import PS_PER_MS, PS_PER_S
 
 
@@ -33,6 +33,7 @@ class TerminalTester(Wrapper):
     Waits return a TerminalTesterResult, or None when the timeout passed (as Renode's do);
     `GetReport()` then says what was seen."""
 
+    @locked
     def __init__(self, peripheral, timeout: Any, endLineOption: str | None = None,  # noqa: N803
                  removeColors: bool = True, binaryMode: bool = False):  # noqa: N803
         mach = peripheral.mach
@@ -49,6 +50,7 @@ class TerminalTester(Wrapper):
     def _timeout(self, timeout: Any) -> str | None:
         return None if timeout is None else f"{to_ps(timeout)}ps"
 
+    @locked
     def _result(self, fn, *args) -> TerminalTesterResult | None:
         try:
             r = fn(*args)
@@ -73,16 +75,20 @@ class TerminalTester(Wrapper):
         return self._result(t.wait_for_lines, list(pattern), self._timeout(timeout),
                             treatAsRegex, includeUnfinishedLine, pauseEmulation, matchNextLine)
 
+    @locked
     def NextLine(self, timeout: Any = None, pauseEmulation: bool = False):  # noqa: N802,N803
         return self._result(self.internal.wait_for_next_line, self._timeout(timeout),
                             pauseEmulation)
 
+    @locked
     def IsIdle(self, timeout: Any = None, pauseEmulation: bool = True) -> bool:  # noqa: N802,N803
         return self.internal.is_idle(self._timeout(timeout), pauseEmulation)
 
+    @locked
     def Write(self, text: str) -> None:  # noqa: N802
         self.internal.write(text)
 
+    @locked
     def WriteLine(self, line: str = "") -> None:  # noqa: N802
         self.internal.write(line + "\r")
 
@@ -119,23 +125,27 @@ class LEDTester(Wrapper):
         super().__init__(tester)
         emulation.ExternalsManager.AddExternal(self, name)
 
+    @locked
     def AssertState(self, state: bool, timeout: float | None = None,  # noqa: N802
                     pauseEmulation: bool = False) -> "LEDTester":  # noqa: N803
         self.internal.assert_state(bool(state), _seconds(timeout), pauseEmulation)
         return self
 
+    @locked
     def AssertAndHoldState(self, initialState: bool, timeoutAssert: float,  # noqa: N802,N803
                            timeoutHold: float, pauseEmulation: bool = False) -> "LEDTester":  # noqa: N803
         self.internal.assert_and_hold_state(bool(initialState), _seconds(timeoutAssert),
                                             _seconds(timeoutHold), pauseEmulation)
         return self
 
+    @locked
     def AssertDutyCycle(self, testDuration: float, expectedDutyCycle: float,  # noqa: N802,N803
                         tolerance: float = 0.05, pauseEmulation: bool = False) -> "LEDTester":  # noqa: N803
         self.internal.assert_duty_cycle(_seconds(testDuration), expectedDutyCycle, tolerance,
                                         pauseEmulation)
         return self
 
+    @locked
     def AssertIsBlinking(self, testDuration: float, onDuration: float, offDuration: float,  # noqa: N802,N803
                          tolerance: float = 0.05, pauseEmulation: bool = False) -> "LEDTester":  # noqa: N803
         self.internal.assert_is_blinking(_seconds(testDuration), _seconds(onDuration),

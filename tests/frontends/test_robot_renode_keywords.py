@@ -4,7 +4,6 @@ hello firmware (STM32F413) and the metering controller (its run LED blinks at 0.
 test below checks one of its cases through Robot's result model."""
 
 import io
-import textwrap
 
 import pytest
 import robot

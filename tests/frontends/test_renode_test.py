@@ -12,6 +12,7 @@ from robot.api import ExecutionResult
 from metersim.cli import main
 
 SUITE = Path(__file__).parent / "renode_style" / "hello_f413.robot"
+SHELL = Path(__file__).parent / "renode_style" / "shell_f413.robot"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -23,24 +24,27 @@ def _run(argv, cwd, monkeypatch):
     return rc, out.getvalue()
 
 
-def test_renode_style_suite_passes_unchanged(tmp_path, firmware, monkeypatch):
+def test_renode_style_suites_pass_unchanged(tmp_path, firmware, monkeypatch):
     firmware("f413rg", "hello")
-    before = SUITE.read_text()
-    assert "*** Settings ***" not in before and "Library" not in before
-    rc, out = _run([str(SUITE), "-r", str(tmp_path)], REPO, monkeypatch)
+    firmware("f413rg", "shell_demo")
+    before = {p: p.read_text() for p in (SUITE, SHELL)}
+    assert not any("*** Settings ***" in t or "Library" in t for t in before.values())
+    rc, out = _run([str(SUITE), str(SHELL), "-r", str(tmp_path)], REPO, monkeypatch)
     assert rc == 0, out
-    assert SUITE.read_text() == before
+    assert {p: p.read_text() for p in (SUITE, SHELL)} == before
     assert "+++++ Finished test 'Hello F413.Should Count Uptime' in" in out
-    assert "with status OK" in out and out.rstrip().endswith("Tests finished successfully :)")
+    assert "+++++ Finished test 'Shell F413.Should Blink The LED' in" in out
+    assert out.count("with status OK") == 6
+    assert out.rstrip().endswith("Tests finished successfully :)")
     for name in ("robot_output.xml", "log.html", "report.html", "xunit.xml"):
         assert (tmp_path / name).is_file(), name
     xunit = ET.parse(tmp_path / "xunit.xml").getroot()
-    assert (xunit.get("tests"), xunit.get("failures")) == ("3", "0")
+    assert (xunit.get("tests"), xunit.get("failures")) == ("6", "0")
     # renode-test's set-up ran: suite Setup and, per test, Reset Emulation / Test Teardown
-    suite = ExecutionResult(str(tmp_path / "robot_output.xml")).suite
-    assert suite.setup.name == "Setup" and suite.teardown.name == "Teardown"
-    test = suite.tests[0]
-    assert (test.setup.name, test.teardown.name) == ("Reset Emulation", "Test Teardown")
+    for suite in ExecutionResult(str(tmp_path / "robot_output.xml")).suite.suites:
+        assert suite.setup.name == "Setup" and suite.teardown.name == "Teardown"
+        test = suite.tests[0]
+        assert (test.setup.name, test.teardown.name) == ("Reset Emulation", "Test Teardown")
 
 
 def test_failures_give_exit_1_the_failed_list_and_xunit(tmp_path, firmware, monkeypatch):

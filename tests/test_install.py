@@ -116,3 +116,22 @@ def test_pytest_plugin_and_robot_library_from_outside_the_checkout(installed):
     out = run([py, "-m", "robot", "--output", "NONE", "--report", "NONE", "--log", "NONE",
                "--variable", f"FW:{REPO / 'build' / 'fw'}", "hello.robot"], cwd=work, env=env)
     assert "1 passed, 0 failed" in out
+
+
+def test_metersim_test_runs_a_renode_style_suite_outside_the_checkout(installed):
+    """The keywords resource renode-test injects ships in the wheel."""
+    _, metersim, env, work, wheel = installed
+    assert "metersim/frontends/renode_keywords.resource" in zipfile.ZipFile(wheel).namelist()
+    (work / "renode_style.robot").write_text(textwrap.dedent("""
+        *** Test Cases ***
+        Hello
+            Execute Command           mach create
+            Execute Command           machine LoadPlatformDescription @platforms/cpus/stm32f413.repl
+            Execute Command           sysbus LoadELF @${FW}/f413rg/hello.elf
+            Create Terminal Tester    sysbus.usart1
+            Wait For Line On Uart     uptime 1 s
+        """))
+    out = run([metersim, "test", "renode_style.robot", "--variable",
+               f"FW:{REPO / 'build' / 'fw'}"], cwd=work, env=env)
+    assert "Tests finished successfully :)" in out
+    assert (work / "test-results" / "xunit.xml").is_file()

@@ -21,24 +21,45 @@ RENODE_KEYWORDS = {
     "Reset Emulation": [],
     "Provides": ["name"],
     "Requires": ["name"],
-    "Create Terminal Tester": ["uart", "timeout", "machine", "defaultPauseEmulation",
-                               "defaultWaitForEcho"],
+    "Create Terminal Tester": ["uart", "timeout", "machine", "endLineOption",
+                               "defaultPauseEmulation", "defaultWaitForEcho",
+                               "defaultMatchNextLine", "binaryMode"],
     "Wait For Line On Uart": ["content", "timeout", "testerId", "treatAsRegex",
                               "includeUnfinishedLine", "pauseEmulation", "matchNextLine"],
-    "Wait For Prompt On Uart": ["prompt", "timeout", "testerId", "treatAsRegex",
+    "Wait For Prompt On Uart": ["prompt", "testerId", "timeout", "treatAsRegex",
                                 "pauseEmulation"],
+    "Wait For Bytes On Uart": ["content", "timeout", "testerId", "treatAsRegex",
+                               "pauseEmulation", "matchStart"],
+    "Test If Uart Is Idle": ["timeout", "testerId", "pauseEmulation"],
+    "Write To Uart": ["content", "testerId"],
+    "Send Key To Uart": ["c", "testerId"],
     "Wait For Next Line On Uart": ["timeout", "testerId", "pauseEmulation"],
     "Should Not Be On Uart": ["content", "timeout", "testerId", "treatAsRegex",
                               "includeUnfinishedLine"],
-    "Write Line To Uart": ["content", "testerId", "waitForEcho"],
-    "Write Char On Uart": ["char", "testerId", "waitForEcho"],
+    "Write Line To Uart": ["content", "testerId", "waitForEcho", "pauseEmulation"],
+    "Wait For Lines On Uart": ["content", "timeout", "testerId", "treatAsRegex",
+                               "includeUnfinishedLine", "pauseEmulation", "matchFromNextLine"],
+    "Clear Terminal Tester Report": ["testerId"],
+    "Write Char Delay": ["delay", "testerId"],
+    "Write Char On Uart": ["c", "testerId"],
     "Set Default Uart Timeout": ["timeout"],
-    "Set Default Tester": ["testerId"],
+    "Set Default Tester": ["id"],
     "Register Failing Uart String": ["pattern", "treatAsRegex", "testerId"],
-    "Create Log Tester": ["timeout", "defaultPauseEmulation"],
+    "Create Log Tester": ["timeout", "defaultPauseEmulation", "maxLogEntries"],
     "Wait For Log Entry": ["pattern", "timeout", "keep", "treatAsRegex", "pauseEmulation",
-                           "level"],
-    "Should Not Be In Log": ["pattern", "timeout", "treatAsRegex"],
+                           "level", "startEmulation"],
+    "Should Not Be In Log": ["pattern", "timeout", "treatAsRegex", "pauseEmulation", "level"],
+    "Pc Should Be Equal": ["value", "machine", "cpuName"],
+    "Register Should Be Equal": ["register", "value", "machine", "cpuName", "message"],
+    "Create Led Tester": ["led", "defaultTimeout", "machine"],
+    "Assert Led State": ["state", "timeout", "testerId", "pauseEmulation"],
+    "Assert And Hold Led State": ["initialState", "timeoutAssert", "timeoutHold", "testerId",
+                                  "pauseEmulation"],
+    "Assert Led Duty Cycle": ["testDuration", "expectedDutyCycle", "tolerance", "testerId",
+                              "pauseEmulation"],
+    "Assert Led Is Blinking": ["testDuration", "onDuration", "offDuration", "tolerance",
+                               "testerId", "pauseEmulation"],
+    "Allocate Temporary File": [],
 }
 
 
@@ -104,7 +125,7 @@ def suite_result(tmp_path_factory, firmware):
             Wait For Line On Uart    cpuid
             # CR1 = UE | TE | RE: let the USART receive too.
             Execute Command    sysbus WriteDoubleWord 0x4001100C 0x200C
-            Write Char On Uart    Z    waitForEcho=false
+            Write Char On Uart    Z
             Run For    1ms
             ${sr}=    Execute Command    sysbus ReadDoubleWord 0x40011000
             Should Be True    ${sr} & 0x20    RXNE must be set

@@ -136,3 +136,18 @@ def cmd_completion(args) -> int:
     from metersim.cli.completion import completion_script
     print(completion_script(args.shell))
     return EXIT_OK
+
+
+def cmd_test(args) -> int:
+    import logging
+
+    from metersim.frontends.renode_test import run_suites
+
+    # Robot lowers the root logger's level to capture records in its log; the console keeps
+    # the level -v asked for.
+    level = [logging.WARNING, logging.INFO][min(args.verbose, 1)] if args.verbose < 2 else logging.DEBUG
+    for h in logging.getLogger().handlers:
+        if h.level == logging.NOTSET:
+            h.setLevel(level)
+    return run_suites(args.tests, args.results_dir, args.variable, args.include, args.exclude,
+                      args.fixture, args.stop_on_error)

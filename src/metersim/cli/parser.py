@@ -78,6 +78,15 @@ examples:
   metersim completion bash > ~/.local/share/bash-completion/completions/metersim
   eval "$(register-python-argcomplete metersim)"        the same, with argcomplete's tool
 """,
+    "test": """Runs Robot suites as Renode's renode-test does: the suite files unchanged, Renode's
+keywords and suite/test setup and teardown injected. Exit 0 when every test passed, 1 otherwise.
+
+examples:
+  metersim test robot/renode_style/hello.robot             results in ./test-results
+  metersim test tests/*.robot -r build/results --include smoke
+  metersim test suite.robot -f "Should Print"              tests whose name holds the text
+  metersim test suite.robot --variable ELF:build/fw/f413rg/hello.elf
+""",
 }
 
 
@@ -183,6 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     co = command("completion", "print the shell completion script", C.cmd_completion)
     co.add_argument("shell", choices=["bash", "zsh", "fish", "tcsh"], nargs="?", default="bash")
+
+    te = command("test", "run Robot suites the way Renode's renode-test does", C.cmd_test)
+    te.add_argument("tests", nargs="+", metavar="SUITE", help=".robot file or folder of them")
+    te.add_argument("-r", "--results-dir", default="test-results",
+                    help="where robot_output.xml, log.html, report.html and xunit.xml go "
+                    "(default ./test-results)")
+    te.add_argument("-f", "--fixture", help="run only tests whose name holds FIXTURE")
+    te.add_argument("--include", action="append", default=[], metavar="TAG")
+    te.add_argument("--exclude", action="append", default=[], metavar="TAG",
+                    help="skip tests with TAG (default: excluded)")
+    te.add_argument("--variable", action="append", default=[], metavar="NAME:VALUE")
+    te.add_argument("--stop-on-error", action="store_true", help="stop at the first failure")
 
     from metersim.campaign.cli import add_campaign_parser
     add_campaign_parser(sub)

@@ -29,13 +29,23 @@ Differences from Renode, on purpose:
   (library argument `reset_between_tests=False` turns that off).
 - Each terminal tester writes every line it sees, with its virtual time, to
   `${OUTPUT DIR}/metersim/<suite>/<test>/<machine>.<uart>.log`; failure messages name it.
+- `Create Terminal Tester` without `machine=` uses the monitor's current machine (Renode
+  wants the only machine); `defaultPauseEmulation`, `defaultWaitForEcho` and
+  `defaultMatchNextLine` belong to the tester created with them (in Renode the last
+  `Create Terminal Tester` sets them for every tester).
+- `Assert LED Duty Cycle` measures the whole window (Renode counts only the time between the
+  first and the last change, and passes an LED that never changes).
+- Failure messages keep Renode's first words ("There is more than one tester available ...",
+  "PC value assertion failed ...", "LED changed state.") and add the virtual times and what
+  the tester saw.
 
-Added by metersim: `Run For`, `Power Cut` and `Power Restore`.
+Added by metersim: `Run For`, `Power Cut`, `Power Restore`, `Get Virtual Time`,
+`Log Terminal Tester Reports` and `Create Log Tester`'s named-only `level=`.
+`metersim test SUITE.robot` runs suites as renode-test does (metersim.frontends.renode_test).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -44,7 +54,11 @@ from robot.api import logger
 from robot.api.deco import keyword, library
 
 from metersim.errors import MetersimError, SetupError
-from metersim.orchestration.testers import LogTester, UartLine, UartTester, duration_ps
+from metersim.frontends.robot_support import KeywordError, _errors, _recorded
+from metersim.frontends.renode_testers import (BinaryResult, RenodeUartTester,
+                                               TerminalTesterFailed)
+from metersim.frontends.robot_renode_keywords import RenodeExtraKeywords
+from metersim.orchestration.testers import LogTester, UartLine, duration_ps
 from metersim.units import PS_PER_S, format_time
 
 __version__ = "0.1.0"
@@ -55,42 +69,8 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unnamed"
 
 
-class KeywordError(MetersimError):
-    """A keyword failed; Robot shows the message alone, as Renode's KeywordException."""
-
-    ROBOT_SUPPRESS_NAME = True
-
-
-def _errors(method):
-    """metersim errors reach Robot as their message, without the exception class name."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except MetersimError as exc:
-            if getattr(exc, "ROBOT_SUPPRESS_NAME", False):
-                raise
-            raise KeywordError(str(exc)) from exc
-    return wrapper
-
-
-def _recorded(method):
-    """Keywords that change the emulation are remembered so `Provides` can replay them."""
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        # Failed steps count too: a wait that timed out still ran the emulation.
-        failed = True
-        try:
-            result = method(self, *args, **kwargs)
-            failed = False
-            return result
-        finally:
-            self._recipe.append((method.__name__, args, kwargs, failed))
-    return _errors(wrapper)
-
-
 @library(scope="SUITE", version=__version__, doc_format="ROBOT")
-class MetersimLibrary:
+class MetersimLibrary(RenodeExtraKeywords):
     """Renode-compatible keywords for metersim.
 
     Import with ``Library    metersim.frontends.robot_library``. Library arguments:
@@ -128,12 +108,15 @@ class MetersimLibrary:
         self.ROBOT_LIBRARY_LISTENER = self
         self._monitor = None
         self._emulation = None
-        self._testers: list[UartTester] = []
+        self._testers: list[RenodeUartTester] = []
         self._default_tester: int | None = None
         self._default_timeout: Any = 8
         self._log_tester: LogTester | None = None
         self._recipe: list[tuple[str, tuple, dict, bool]] = []
         self._provided: dict[str, list[tuple[str, tuple, dict, bool]]] = {}
+        self._led_testers: list = []
+        self._led_default_timeout: float = 0
+        self._tmp_dir: Path | None = None
 
     # ------------------------------------------------------------------ listener (v3)
     def start_test(self, data, result) -> None:
@@ -142,6 +125,7 @@ class MetersimLibrary:
 
     def close(self) -> None:
         self._close_all()
+        self._remove_temp()
 
     # ------------------------------------------------------------------ internals
     @property
@@ -181,6 +165,7 @@ class MetersimLibrary:
             logger.info(text)
 
     def _close_all(self) -> None:
+        self._close_extra()
         for t in self._testers:
             t.close()
         self._testers.clear()
@@ -205,6 +190,7 @@ class MetersimLibrary:
             for t in self._testers:
                 t.close()
             self._testers.clear()
+            self._close_extra()
             self._default_tester = None
             if self._log_tester is not None:
                 self._log_tester.close()
@@ -220,19 +206,32 @@ class MetersimLibrary:
             return mon.emulation.machines[0]
         return mon.machine
 
-    def _tester(self, tester_id: Any = None) -> UartTester:
+    def _tester(self, tester_id: Any = None, binary: bool | None = False) -> RenodeUartTester:
+        """Renode's choice of tester: `testerId`, else the default one (Set Default Tester),
+        else the only one; with several and no id it fails. `binary` (True/False) is the mode
+        the keyword needs (None: either)."""
         self._check_emulation()
-        if not self._testers:
-            raise SetupError("no terminal tester: create one with `Create Terminal Tester  "
-                             "sysbus.usart1` after loading the platform")
         if tester_id in (None, ""):
-            idx = self._default_tester if self._default_tester is not None else len(self._testers) - 1
+            if self._default_tester is not None:
+                t = self._testers[self._default_tester]
+            elif len(self._testers) != 1:
+                raise SetupError("There are no testers available." if not self._testers else
+                                 "There is more than one tester available - please specify "
+                                 "ID of the desired tester.")
+            else:
+                t = self._testers[0]
         else:
             idx = int(tester_id)
-        if not 0 <= idx < len(self._testers) or self._testers[idx].closed:
-            raise SetupError(f"no terminal tester with id {tester_id}; ids: "
-                             f"{', '.join(str(i) for i, t in enumerate(self._testers) if not t.closed)}")
-        return self._testers[idx]
+            if not 0 <= idx < len(self._testers) or self._testers[idx].closed:
+                raise SetupError(f"Tester for given ID={tester_id} was not found. Did you "
+                                 "forget to create the tester?")
+            t = self._testers[idx]
+        if binary is not None and t.binary != binary:
+            raise TerminalTesterFailed(
+                f"Attempt to wait for {'bytes' if binary else 'text'} on a tester configured "
+                f"in {'binary' if t.binary else 'text'} mode. Please set "
+                f"binaryMode={not t.binary} when creating the tester.")
+        return t
 
     def _log_path(self, machine: str, uart: str) -> Path | None:
         base = self.log_dir
@@ -382,27 +381,38 @@ class MetersimLibrary:
     @keyword
     @_recorded
     def create_terminal_tester(self, uart: str, timeout: str | None = None,
-                               machine: str | None = None, defaultPauseEmulation: bool = False,
-                               defaultWaitForEcho: bool = True) -> int:
+                               machine: str | None = None,
+                               endLineOption: str | None = None,  # noqa: N803 - Renode's names
+                               defaultPauseEmulation: bool = False,  # noqa: N803
+                               defaultWaitForEcho: bool = True,  # noqa: N803
+                               defaultMatchNextLine: bool = False,  # noqa: N803
+                               binaryMode: bool = False) -> int:  # noqa: N803
         """Attaches a terminal tester to ``uart`` and returns its id.
 
         ``uart`` names the peripheral as in the platform (``sysbus.usart1`` or ``usart1``);
         ``machine`` picks the machine (default: the current one). ``timeout`` is the default
         for waits on this tester (default 8 virtual seconds, ``Set Default Uart Timeout``
-        changes it). The tester sees what the UART sends from now on. The newest tester is
-        the default one for the other UART keywords.
+        changes it). ``endLineOption=TreatCarriageReturnAsEndLine`` makes CR end a line
+        (LF is dropped); the default ends lines at LF and drops CR. ``binaryMode=true``
+        keeps every byte (no lines) for ``Wait For Bytes On Uart``. The tester sees what the
+        UART sends from now on. Asked again for the same UART it returns the same id, as in
+        Renode. With several testers, keywords need ``testerId`` (or ``Set Default Tester``).
 
         | Create Terminal Tester    sysbus.usart1    timeout=2
         """
         self._check_emulation()
         m = self._machine(machine)
         name = uart[len("sysbus."):] if uart.startswith("sysbus.") else uart
-        t = UartTester(self.emulation, m, name,
-                       timeout=self._default_timeout if timeout in (None, "") else timeout,
-                       log_path=self._log_path(m.name, name), pause=defaultPauseEmulation,
-                       wait_for_echo=defaultWaitForEcho, tester_id=len(self._testers))
+        for t in self._testers:
+            if t.machine is m and t.uart_name == name and not t.closed:
+                return t.tester_id
+        t = RenodeUartTester(self.emulation, m, name,
+                             timeout=self._default_timeout if timeout in (None, "") else timeout,
+                             log_path=self._log_path(m.name, name), pause=defaultPauseEmulation,
+                             wait_for_echo=defaultWaitForEcho, tester_id=len(self._testers),
+                             binary=binaryMode, end_line=endLineOption)
+        t.default_match_next_line = bool(defaultMatchNextLine)
         self._testers.append(t)
-        self._default_tester = None
         if t.log_path is not None:
             logger.info(f"{t.label}: terminal tester {t.tester_id}, log in {t.log_path}")
         return t.tester_id
@@ -418,10 +428,18 @@ class MetersimLibrary:
 
     @keyword
     @_errors
-    def set_default_tester(self, testerId: int) -> None:  # noqa: N803 - Renode's argument name
-        """Makes ``testerId`` the tester used when a keyword gets no ``testerId``."""
-        self._tester(testerId)
-        self._default_tester = int(testerId)
+    def set_default_tester(self, id: int | None = None) -> None:  # noqa: A002 - Renode's name
+        """Makes tester ``id`` the one used when a keyword gets no ``testerId``; without an
+        id, keywords need one again whenever there are several testers."""
+        if id in (None, ""):
+            self._default_tester = None
+            return
+        try:
+            self._tester(id, binary=None)
+        except SetupError:
+            raise SetupError(f"Tester #{id} was not found. Create a tester before setting it "
+                             "as default") from None
+        self._default_tester = int(id)
 
     @keyword
     @_recorded
@@ -429,7 +447,7 @@ class MetersimLibrary:
                               testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
                               includeUnfinishedLine: bool = False,  # noqa: N803
                               pauseEmulation: bool | None = None,  # noqa: N803
-                              matchNextLine: bool = False) -> UartLine:  # noqa: N803
+                              matchNextLine: bool | None = None) -> UartLine:  # noqa: N803
         """Waits for a line containing ``content`` (a regex with ``treatAsRegex=True``).
 
         Lines that arrived earlier and were not matched yet count; the matched line and the
@@ -440,15 +458,36 @@ class MetersimLibrary:
         | ${r}=    Wait For Line On Uart    uptime (\\\\d+) s    treatAsRegex=true
         | Should Be Equal    ${r.groups}[0]    1
         """
-        return self._tester(testerId).wait_for_line(
-            content, timeout, treatAsRegex, pauseEmulation, includeUnfinishedLine, matchNextLine)
+        t = self._tester(testerId)
+        nxt = t.default_match_next_line if matchNextLine is None else matchNextLine
+        return t.wait_for_line(content, timeout, treatAsRegex, pauseEmulation,
+                               includeUnfinishedLine, nxt)
 
     @keyword
     @_recorded
-    def wait_for_prompt_on_uart(self, prompt: str, timeout: str | None = None,
-                                testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
+    def wait_for_lines_on_uart(self, content: list, timeout: str | None = None,
+                               testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
+                               includeUnfinishedLine: bool = False,  # noqa: N803
+                               pauseEmulation: bool | None = None,  # noqa: N803
+                               matchFromNextLine: bool | None = None) -> UartLine:  # noqa: N803
+        """Waits for consecutive lines matching the patterns in ``content`` (a list), in
+        order. Returns the last of them (as Renode) with the regex groups of all.
+
+        | @{lines}=    Create List    uptime 2 s    uptime 3 s
+        | Wait For Lines On Uart    ${lines}
+        """
+        t = self._tester(testerId)
+        nxt = t.default_match_next_line if matchFromNextLine is None else matchFromNextLine
+        return t.wait_for_lines(content, timeout, treatAsRegex, includeUnfinishedLine,
+                                pauseEmulation, nxt)
+
+    @keyword
+    @_recorded
+    def wait_for_prompt_on_uart(self, prompt: str, testerId: int | None = None,  # noqa: N803
+                                timeout: str | None = None, treatAsRegex: bool = False,  # noqa: N803
                                 pauseEmulation: bool | None = None) -> UartLine:  # noqa: N803
-        """Waits for ``prompt``, which may be the start of a line not yet ended by LF."""
+        """Waits for ``prompt``, which may be the start of a line not yet ended by LF.
+        Renode's argument order: ``prompt  testerId  timeout``."""
         return self._tester(testerId).wait_for_prompt(prompt, timeout, treatAsRegex,
                                                       pauseEmulation)
 
@@ -459,6 +498,37 @@ class MetersimLibrary:
                                    pauseEmulation: bool | None = None) -> UartLine:  # noqa: N803
         """Waits for the next complete line, whatever it says, and returns it."""
         return self._tester(testerId).wait_for_next_line(timeout, pauseEmulation)
+
+    @keyword
+    @_recorded
+    def wait_for_bytes_on_uart(self, content: str, timeout: str | None = None,
+                               testerId: int | None = None, treatAsRegex: bool = False,  # noqa: N803
+                               pauseEmulation: bool | None = None,  # noqa: N803
+                               matchStart: bool = False) -> BinaryResult:  # noqa: N803
+        """Waits for the bytes ``content``, written as hex (``59 52 20``), on a tester created
+        with ``binaryMode=true``; with ``treatAsRegex`` ``content`` is a regex over the bytes
+        as Latin-1 text. ``matchStart=true``: the bytes must come first among the unconsumed
+        ones. Returns ``content`` (the bytes up to the match end, which are consumed),
+        ``timestamp`` and ``groups``.
+
+        | Create Terminal Tester    sysbus.usart2    binaryMode=true
+        | Wait For Bytes On Uart    01 03 02
+        """
+        return self._tester(testerId, binary=True).wait_for_bytes(
+            content, timeout, treatAsRegex, pauseEmulation, matchStart)
+
+    @keyword
+    @_recorded
+    def test_if_uart_is_idle(self, timeout: str, testerId: int | None = None,  # noqa: N803
+                             pauseEmulation: bool | None = None) -> None:  # noqa: N803
+        """Runs ``timeout`` of virtual time and fails as soon as the UART sends a byte."""
+        t = self._tester(testerId, binary=None)
+        start = self.emulation.now_ps
+        if not t.is_idle(timeout, pauseEmulation):
+            raise TerminalTesterFailed(
+                f"Terminal tester failed!\n\n{t.label} was not idle: it sent a byte at "
+                f"{format_time(self.emulation.now_ps)} (idle check from {format_time(start)} "
+                f"for {timeout} s)\nFull report:\n{t.report()}")
 
     @keyword
     @_recorded
@@ -473,30 +543,48 @@ class MetersimLibrary:
     @keyword
     @_recorded
     def write_line_to_uart(self, content: str = "", testerId: int | None = None,  # noqa: N803
-                           waitForEcho: bool | None = None) -> None:  # noqa: N803
+                           waitForEcho: bool | None = None,  # noqa: N803
+                           pauseEmulation: bool | None = None) -> None:  # noqa: N803
         """Sends ``content`` and a carriage return to the UART's receiver, at the UART's
         baud rate. With ``waitForEcho`` (the tester's default, true unless created with
         ``defaultWaitForEcho=false``) it then waits for the firmware to echo ``content``."""
-        self._tester(testerId).write_line(content, waitForEcho)
+        t = self._tester(testerId, binary=None)
+        t.write(content + "\r")
+        echo = t.default_wait_for_echo if waitForEcho is None else waitForEcho
+        if echo:
+            t.wait_for_line(content, None, False, pauseEmulation, include_unfinished_line=True)
 
     @keyword
     @_recorded
-    def write_char_on_uart(self, char: str, testerId: int | None = None,  # noqa: N803
-                           waitForEcho: bool | None = None) -> None:  # noqa: N803
-        """Sends one character (``a``, or a code such as ``0x0D``) to the UART's receiver."""
-        t = self._tester(testerId)
-        if len(char) == 1:
-            data = char
-        else:
-            try:
-                data = bytes([int(char, 0)])
-            except ValueError:
-                raise SetupError(f"Write Char On Uart: expected one character or a code like "
-                                 f"0x0D, got {char!r}") from None
-        t.write(data)
-        echo = t.default_wait_for_echo if waitForEcho is None else waitForEcho
-        if echo and isinstance(data, str) and data.isprintable():
-            t.wait_for_line(data, include_unfinished_line=True)
+    def write_to_uart(self, content: str, testerId: int | None = None) -> None:  # noqa: N803
+        """Sends ``content`` to the UART's receiver as it is (no line end, no echo wait)."""
+        self._tester(testerId, binary=None).write(content)
+
+    @keyword
+    @_recorded
+    def write_char_on_uart(self, c: str, testerId: int | None = None) -> None:  # noqa: N803
+        """Sends one character to the UART's receiver and returns at once (no echo wait, as
+        in Renode)."""
+        if len(c) != 1:
+            raise SetupError(f"Write Char On Uart: expected one character, got {c!r} (for a "
+                             "code such as 0x0D use Send Key To Uart)")
+        self._tester(testerId, binary=None).write(c.encode("latin-1"))
+
+    @keyword
+    @_recorded
+    def send_key_to_uart(self, c: str, testerId: int | None = None) -> None:  # noqa: N803
+        """Sends one byte given as a number (``0xD``, ``13``) to the UART's receiver.
+
+        | Send Key To Uart    0x1B
+        """
+        try:
+            value = int(str(c).strip(), 0)
+        except ValueError:
+            raise SetupError(f"Send Key To Uart: expected a byte value like 0xD or 13, "
+                             f"got {c!r}") from None
+        if not 0 <= value <= 0xFF:
+            raise SetupError(f"Send Key To Uart: {c!r} is not a byte (0-255)")
+        self._tester(testerId, binary=None).write(bytes([value]))
 
     @keyword
     @_errors
@@ -517,7 +605,21 @@ class MetersimLibrary:
     @_errors
     def get_terminal_tester_report(self, testerId: int | None = None) -> str:  # noqa: N803
         """Returns the last lines the tester saw and the path of its full log."""
-        return self._tester(testerId).report()
+        return self._tester(testerId, binary=None).report()
+
+    @keyword
+    @_errors
+    def clear_terminal_tester_report(self, testerId: int | None = None) -> None:  # noqa: N803
+        """Forgets the lines the tester has seen so far (matched or not), as Renode's does."""
+        self._tester(testerId, binary=None).clear_report()
+
+    @keyword
+    @_errors
+    def write_char_delay(self, delay: float, testerId: int | None = None) -> None:  # noqa: N803
+        """Leaves ``delay`` virtual seconds between the characters the tester sends from
+        now on (0: back to back at the baud rate)."""
+        t = self._tester(testerId, binary=None)
+        t.write_char_delay_ps = duration_ps(delay, "Write Char Delay delay")
 
     @keyword
     @_errors
@@ -531,9 +633,11 @@ class MetersimLibrary:
     @keyword
     @_recorded
     def create_log_tester(self, timeout: str, defaultPauseEmulation: bool = False,  # noqa: N803
-                          level: str = "Info") -> None:
-        """Starts collecting metersim's log entries (from ``level`` up: Noisy, Debug, Info,
-        Warning, Error) for ``Wait For Log Entry``; ``timeout`` is the default wait."""
+                          maxLogEntries: int = 1_000_000, *, level: str = "Info") -> None:  # noqa: N803
+        """Starts collecting metersim's log entries for ``Wait For Log Entry``; ``timeout``
+        is the default wait. ``maxLogEntries`` is accepted for Renode's suites (metersim
+        keeps every entry). metersim's ``level=`` (named only) sets the lowest level
+        collected: Noisy, Debug, Info (default), Warning, Error."""
         self._check_emulation()
         if self._log_tester is not None:
             self._log_tester.close()
@@ -542,7 +646,8 @@ class MetersimLibrary:
     def _logs(self) -> LogTester:
         self._check_emulation()
         if self._log_tester is None:
-            raise SetupError("no log tester: create one with `Create Log Tester  <timeout>`")
+            raise SetupError("Log tester is not available. Create it with the "
+                             "`CreateLogTester` keyword")
         return self._log_tester
 
     @keyword
@@ -550,22 +655,38 @@ class MetersimLibrary:
     def wait_for_log_entry(self, pattern: str, timeout: str | None = None, keep: bool = False,
                            treatAsRegex: bool = False,  # noqa: N803
                            pauseEmulation: bool | None = None,  # noqa: N803
-                           level: str | None = None) -> str:
+                           level: str | None = None,
+                           startEmulation: bool = True) -> str:  # noqa: N803
         """Waits for a log entry containing ``pattern`` (at ``level`` or above when given)
         and returns it. Without ``keep`` the entry and those before it are consumed.
+        ``startEmulation=false`` on an emulation not started (``Start Emulation``) only looks
+        at the entries already collected, as Renode's paused emulation would.
 
         | Wait For Log Entry    reset (por)
         """
-        return str(self._logs().wait_for_entry(pattern, timeout, keep, treatAsRegex,
-                                               pauseEmulation, level))
+        logs = self._logs()
+        if not startEmulation and not self.monitor.started:
+            timeout = 0
+        return str(logs.wait_for_entry(pattern, timeout, keep, treatAsRegex, pauseEmulation,
+                                       level))
 
     @keyword
     @_recorded
-    def should_not_be_in_log(self, pattern: str, timeout: str = "0",
-                             treatAsRegex: bool = False) -> None:  # noqa: N803
-        """Fails if a log entry containing ``pattern`` is there or appears within
-        ``timeout`` of virtual time."""
-        self._logs().should_not_be_in_log(pattern, timeout, treatAsRegex)
+    def should_not_be_in_log(self, pattern: str, timeout: str | None = None,
+                             treatAsRegex: bool = False,  # noqa: N803
+                             pauseEmulation: bool | None = None,  # noqa: N803
+                             level: str | None = None) -> None:
+        """Fails if a log entry containing ``pattern`` (at ``level`` or above) is there or
+        appears within ``timeout`` of virtual time (default: the log tester's timeout)."""
+        from metersim.orchestration.testers import LogTimeout, TesterFailure
+
+        try:
+            e = self._logs().wait_for_entry(pattern, timeout, True, treatAsRegex,
+                                            True if pauseEmulation is None else pauseEmulation,
+                                            level)
+        except LogTimeout:
+            return
+        raise TesterFailure(f"Unexpected line detected in the log: {e}")
 
     @keyword
     @_errors

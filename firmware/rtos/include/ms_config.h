@@ -43,4 +43,12 @@
 #define MS_STACK_CANARY_WORDS 4u
 #define MS_STACK_MIN 256u
 
+/* MPU (PMSAv7) process isolation, where the core has one: region 0 maps the
+ * on-chip flash (read/execute for everyone, writable only privileged), region 1
+ * the running process's RAM window, regions 2.. its mapped shared memories. */
+#define MS_MPU_FLASH_BASE 0x08000000u
+#define MS_MPU_FLASH_LOG2 20u        /* 1 MiB */
+#define MS_MPU_MIN_WINDOW 4096u
+#define MS_MPU_MAPS 4u               /* shared-memory regions per process */
+
 #endif

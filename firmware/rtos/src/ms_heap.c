@@ -47,6 +47,49 @@ void *ms_heap_alloc(ms_heap_t *h, uint32_t size, uint32_t tag)
     return 0;
 }
 
+void *ms_heap_alloc_aligned(ms_heap_t *h, uint32_t size, uint32_t align, uint32_t tag)
+{
+    if (!size || size > h->size || align < 8u || (align & (align - 1u)))
+        return 0;
+    uint32_t need = ALIGN8(size + MS_HEAP_HDR);
+    ms_hblock_t **link = &h->free_list;
+    for (ms_hblock_t *b = *link; b; link = &b->next_free, b = *link) {
+        uintptr_t start = (uintptr_t)b, end = start + b->size;
+        uintptr_t payload = (start + MS_HEAP_HDR + align - 1u) & ~(uintptr_t)(align - 1u);
+        /* a leading remainder must be able to stand alone as a free block */
+        while (payload - MS_HEAP_HDR != start && payload - MS_HEAP_HDR - start < MIN_BLOCK)
+            payload += align;
+        if (payload - MS_HEAP_HDR + need > end)
+            continue;
+        ms_hblock_t *a = (ms_hblock_t *)(payload - MS_HEAP_HDR);
+        if (a != b) { /* keep the leading part free, in place in the list */
+            b->size = (uint32_t)((uintptr_t)a - start);
+            link = &b->next_free;
+            a->next_free = b->next_free;
+        } else {
+            a->next_free = b->next_free;
+        }
+        uint32_t asize = (uint32_t)(end - (uintptr_t)a);
+        if (asize - need >= MIN_BLOCK) {
+            ms_hblock_t *rest = (ms_hblock_t *)((uint8_t *)a + need);
+            rest->size = asize - need;
+            rest->tag = 0;
+            rest->next_free = a->next_free;
+            *link = rest;
+            asize = need;
+        } else {
+            *link = a->next_free;
+        }
+        a->size = asize;
+        a->tag = tag ? tag : 1u;
+        h->free_bytes -= asize;
+        if (h->free_bytes < h->min_free)
+            h->min_free = h->free_bytes;
+        return (void *)payload;
+    }
+    return 0;
+}
+
 int ms_heap_owns(const ms_heap_t *h, const void *ptr)
 {
     const uint8_t *p = ptr;

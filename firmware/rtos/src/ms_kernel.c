@@ -12,6 +12,7 @@
  */
 #include <string.h>
 #include "ms_kernel.h"
+#include "mpu.h"
 #include "soc.h"
 
 ms_thread_t *volatile ms_current;
@@ -240,6 +241,8 @@ uint32_t ms_switch(uint32_t sp)
     ms_thread_t *next = g_ready[ms_bitmap_highest(&g_bitmap)];
     next->state = MS_STATE_RUNNING;
     ms_current = next;
+    if (next->proc)
+        ms_mpu_switch(next->proc);
     uint32_t c = cm_get_control();
     c = (c & ~CONTROL_NPRIV) | (next->npriv ? CONTROL_NPRIV : 0u);
     __asm__ volatile("msr control, %0" ::"r"(c) : "memory");
@@ -530,15 +533,6 @@ int ms_object_delete(ms_handle_t h)
 /* ====================================================================== */
 /* threads                                                                 */
 
-typedef struct {
-    const char *name;
-    ms_thread_entry_t entry;
-    void *arg;
-    uint32_t stack_size;
-    unsigned prio;
-    ms_tick_t slice;
-    int start;
-} ms_thread_attr_t;
 
 static void copy_name(char *dst, const char *src)
 {
@@ -625,6 +619,8 @@ static ms_handle_t thread_new(const ms_thread_attr_t *a, ms_process_t *proc)
 static ms_handle_t thread_create_attr(const ms_thread_attr_t *a)
 {
     MS_SYSCALL(ms_handle_t, SYS_THREAD_CREATE, a, 0, 0, 0);
+    if (a->name && ms_ustr(a->name) != MS_OK)
+        return MS_ERR_FAULT;
     return thread_new(a, ms_cur_proc());
 }
 
@@ -828,6 +824,10 @@ const char *ms_state_name(int state)
 int ms_ps(ms_thread_info_t *out, int max)
 {
     MS_SYSCALL(int, SYS_PS, out, max, 0, 0);
+    if (max < 0 || max > (int)MS_MAX_KOBJ)
+        max = max < 0 ? 0 : (int)MS_MAX_KOBJ;
+    if (ms_uaccess(out, (size_t)max * sizeof *out, 1) != MS_OK)
+        return MS_ERR_FAULT;
     int n = 0;
     uint32_t s = ms_lock();
     for (ms_thread_t *t = g_all; t && n < max; t = t->all_next, n++) {
@@ -876,6 +876,14 @@ void *ms_pool_alloc(size_t size)
 {
     uint32_t s = ms_lock();
     void *p = ms_heap_alloc(&ms_pool, (uint32_t)size, 3);
+    ms_unlock(s);
+    return p;
+}
+
+void *ms_pool_alloc_aligned(size_t size)
+{
+    uint32_t s = ms_lock();
+    void *p = ms_heap_alloc_aligned(&ms_pool, (uint32_t)size, (uint32_t)size, 3);
     ms_unlock(s);
     return p;
 }
@@ -945,7 +953,8 @@ static void *const g_systab[SYS_COUNT] = {
     SYS(SYS_IO_SELECT, ms_io_select), SYS(SYS_PIPE_CREATE, ms_pipe_dev_create),
     SYS(SYS_SHM_CREATE, ms_shm_dev_create), SYS(SYS_KWRITE, ms_kwrite), SYS(SYS_PS, ms_ps),
     SYS(SYS_KHEAP_STATS, ms_kheap_stats), SYS(SYS_TICK_GET, ms_tick_get),
-    SYS(SYS_CHECK_EEPROM, ms_process_check_eeprom),
+    SYS(SYS_CHECK_EEPROM, ms_process_check_eeprom), SYS(SYS_PROC_LIST, ms_proc_list),
+    SYS(SYS_EVLOG_READ, ms_evlog_read),
 };
 /* Calls a process may make only with MS_PERM_PRIV. */
 static const uint8_t g_sys_priv[SYS_COUNT] = {
@@ -953,6 +962,55 @@ static const uint8_t g_sys_priv[SYS_COUNT] = {
     [SYS_IO_DEV_UNREGISTER] = 1, [SYS_IO_MOUNT] = 1, [SYS_IO_UNMOUNT] = 1,
     [SYS_PIPE_CREATE] = 1, [SYS_SHM_CREATE] = 1,
 };
+/* Calls that would run the caller's code privileged (device and file-system
+ * operations, timer callbacks in the timer thread): refused to processes when
+ * the MPU isolates them, whatever their permissions. */
+static const uint8_t g_sys_kernel_code[SYS_COUNT] = {
+    [SYS_TIMER_CREATE] = 1, [SYS_IO_DEV_REGISTER] = 1, [SYS_IO_MOUNT] = 1,
+};
+
+/* User pointers among the arguments, checked against the caller's memory
+ * before the call runs (ms_uaccess): a string, or a buffer read (IN) or written
+ * (OUT) by the kernel whose length is fixed or another argument. Pointers
+ * inside structures and lengths known only to the callee are checked there. */
+#define U_STR 0x4000u
+#define U_IN 0x8000u
+#define U_OUT 0xC000u
+#define U_LEN_ARG(n) (0x2000u | (n))   /* length in argument n; else a fixed size */
+static const uint16_t g_sys_args[SYS_COUNT][4] = {
+    [SYS_THREAD_CREATE] = {U_IN | sizeof(ms_thread_attr_t)},
+    [SYS_PROCESS_CREATE] = {U_IN | sizeof(ms_process_desc_t)},
+    [SYS_PROCESS_FIND] = {U_STR},
+    [SYS_EVENT_WAIT] = {U_IN | 20u},
+    [SYS_IO_OPEN] = {U_STR}, [SYS_IO_UNLINK] = {U_STR}, [SYS_IO_MKDIR] = {U_STR},
+    [SYS_IO_DEV_UNREGISTER] = {U_STR}, [SYS_IO_UNMOUNT] = {U_STR},
+    [SYS_IO_READ] = {0, U_OUT | U_LEN_ARG(2)}, [SYS_IO_WRITE] = {0, U_IN | U_LEN_ARG(2)},
+    [SYS_IO_SELECT] = {0, U_OUT | 4u, U_OUT | 4u},
+    [SYS_PIPE_CREATE] = {U_STR}, [SYS_SHM_CREATE] = {U_STR},
+    [SYS_KWRITE] = {U_IN | U_LEN_ARG(1)},
+    [SYS_KHEAP_STATS] = {U_OUT | sizeof(ms_heap_stats_t), U_OUT | sizeof(ms_heap_stats_t)},
+};
+
+static int sys_args_ok(const ms_process_t *p, unsigned nr, const uint32_t *frame)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        unsigned spec = g_sys_args[nr][i], kind = spec & 0xC000u;
+        const void *ptr = (const void *)(uintptr_t)frame[i];
+        if (!kind)
+            continue;
+        if (kind == U_STR) {
+            if (ptr && ms_ustr_proc(p, ptr) != MS_OK)
+                return 0;
+            continue;
+        }
+        size_t len = (spec & 0x2000u) ? frame[spec & 3u] : (spec & 0x1FFFu);
+        if (!ptr && !(spec & 0x2000u))
+            continue; /* optional structure */
+        if (ms_uaccess_proc(p, ptr, len, kind == U_OUT) != MS_OK)
+            return 0;
+    }
+    return 1;
+}
 
 __attribute__((noinline)) uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 {
@@ -990,6 +1048,14 @@ void ms_svc_c(uint32_t *frame, uint32_t exc_return)
             frame[0] = (uint32_t)MS_ERR_PERM;
             return;
         }
+        if (ms_isolation_enabled() && g_sys_kernel_code[nr]) {
+            frame[0] = (uint32_t)MS_ERR_PERM;
+            return;
+        }
+        if (!sys_args_ok(t->proc, nr, frame)) {
+            frame[0] = (uint32_t)MS_ERR_FAULT;
+            return;
+        }
         t->sys_pc = frame[6];
         t->sys_lr = frame[5];
         frame[4] = (uint32_t)(uintptr_t)fn;
@@ -1011,6 +1077,32 @@ void ms_svc_c(uint32_t *frame, uint32_t exc_return)
 /* ====================================================================== */
 /* faults                                                                  */
 
+/* What a MemManage or BusFault status says, with the faulting address when the
+ * core recorded one (MMFAR/BFAR valid); 0 when it did not. */
+static const char *fault_kind(uint32_t ipsr, uint32_t cfsr, uint32_t *addr, int *valid)
+{
+    *valid = 0;
+    if (ipsr == 4) {
+        if (cfsr & SCB_CFSR_MMARVALID) {
+            *addr = SCB->MMFAR;
+            *valid = 1;
+        }
+        if (cfsr & SCB_CFSR_MSTKERR) return "stacking into memory not its own";
+        if (cfsr & SCB_CFSR_MUNSTKERR) return "unstacking from memory not its own";
+        if (cfsr & SCB_CFSR_MLSPERR) return "FP state save into memory not its own";
+        if (cfsr & SCB_CFSR_IACCVIOL) return "instruction fetch from memory not its own";
+        return "data access to memory not its own";
+    }
+    if (ipsr == 5) {
+        if (cfsr & SCB_CFSR_BFARVALID) {
+            *addr = SCB->BFAR;
+            *valid = 1;
+        }
+        return (cfsr & (1u << 12)) ? "stacking bus error" : "bus error";
+    }
+    return ipsr == 6 ? "usage fault" : "fault";
+}
+
 void ms_fault_c(uint32_t *frame, uint32_t exc_return)
 {
     static const char *const names[] = {"", "", "", "HardFault", "MemManage", "BusFault", "UsageFault"};
@@ -1019,17 +1111,29 @@ void ms_fault_c(uint32_t *frame, uint32_t exc_return)
     uint32_t cfsr = SCB->CFSR, hfsr = SCB->HFSR;
     ms_thread_t *t = ms_current;
     if ((exc_return & 0xCu) == 0xCu && t && t->proc && !t->in_syscall) {
-        /* A process thread faulted: end that process, keep the system. */
-        ms_printk("process '%s' killed: %s in thread '%s' at pc 0x%08x (cfsr 0x%08x)\n",
-                  t->proc->name, what, t->name, (unsigned)frame[6], (unsigned)cfsr);
+        /* A process thread faulted: end that process, keep the system. A
+         * failed stacking leaves no frame to read the PC from. */
+        uint32_t addr = 0;
+        int valid;
+        const char *kind = fault_kind(ipsr, cfsr, &addr, &valid);
+        int stacking = (cfsr & (SCB_CFSR_MSTKERR | (1u << 12))) != 0;
+        uint32_t pc = stacking ? 0u : frame[6];
+        char at[24] = "";
+        if (valid)
+            ms_snprintf(at, sizeof at, " at 0x%08x", (unsigned)addr);
+        ms_printk("process '%s' killed: %s in thread '%s' at pc 0x%08x (cfsr 0x%08x): %s%s\n",
+                  t->proc->name, what, t->name, (unsigned)pc, (unsigned)cfsr, kind, at);
+        ms_evlog_add(MS_EV_FAULT, (int)ipsr, t->proc->name, addr, pc);
         SCB->CFSR = cfsr;
         SCB->HFSR = hfsr;
+        if (stacking) /* PendSV saves the dead thread's registers: onto its own stack */
+            cm_set_psp((uint32_t)(uintptr_t)t->stack_base + t->stack_size - 64u);
         ms_process_fault_kill(t->proc);
         return;
     }
-    ms_panic("%s in %s '%s': pc 0x%08x lr 0x%08x cfsr 0x%08x hfsr 0x%08x bfar 0x%08x", what,
+    ms_panic("%s in %s '%s': pc 0x%08x lr 0x%08x cfsr 0x%08x hfsr 0x%08x bfar 0x%08x mmfar 0x%08x", what,
              t ? "thread" : "startup", t ? t->name : "main", (unsigned)frame[6], (unsigned)frame[5],
-             (unsigned)cfsr, (unsigned)hfsr, (unsigned)SCB->BFAR);
+             (unsigned)cfsr, (unsigned)hfsr, (unsigned)SCB->BFAR, (unsigned)SCB->MMFAR);
 }
 
 /* ====================================================================== */
@@ -1037,6 +1141,7 @@ void ms_fault_c(uint32_t *frame, uint32_t exc_return)
 
 void ms_rtos_init(uint32_t core_hz, void *pool, size_t pool_size)
 {
+    ms_mpu_init();
     ms_heap_init(&ms_kheap, g_kheap_mem, sizeof g_kheap_mem);
     ms_heap_init(&ms_pool, pool, (uint32_t)pool_size);
     ms_tlist_init(&g_timeouts);

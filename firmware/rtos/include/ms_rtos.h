@@ -125,10 +125,8 @@ typedef struct {
     uint8_t nthreads, max_threads, nkobjs, max_kobjs, nfiles, max_files;
 } ms_proc_info_t;
 int ms_proc_list(ms_proc_info_t *out, int max);
-/* Call before ms_rtos_init: isolate processes with the MPU where the core has one
- * (the console says which). */
-void ms_isolation_enable(void);
-/* Whether the MPU isolates processes (0 on cores without one: the STM32F103). */
+/* Whether the MPU isolates processes: on wherever the core has one (ms_rtos_init
+ * says so on the console); off on the STM32F103, which has none. */
 int ms_isolation_enabled(void);
 
 /* ---- kernel event log (faults, refused images, ...) --------------------- */

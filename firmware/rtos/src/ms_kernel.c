@@ -410,7 +410,11 @@ static void idle_entry(void *arg)
     }
 }
 
-ms_tick_t ms_tick_get(void) { return ms_ticks; }
+ms_tick_t ms_tick_get(void)
+{
+    MS_SYSCALL(ms_tick_t, SYS_TICK_GET, 0, 0, 0, 0); /* a process cannot read kernel memory */
+    return ms_ticks;
+}
 
 uint32_t ms_ms_to_ticks(uint32_t ms)
 {
@@ -1087,11 +1091,11 @@ static const char *fault_kind(uint32_t ipsr, uint32_t cfsr, uint32_t *addr, int 
             *addr = SCB->MMFAR;
             *valid = 1;
         }
-        if (cfsr & SCB_CFSR_MSTKERR) return "stacking into memory not its own";
-        if (cfsr & SCB_CFSR_MUNSTKERR) return "unstacking from memory not its own";
-        if (cfsr & SCB_CFSR_MLSPERR) return "FP state save into memory not its own";
-        if (cfsr & SCB_CFSR_IACCVIOL) return "instruction fetch from memory not its own";
-        return "data access to memory not its own";
+        if (cfsr & SCB_CFSR_MSTKERR) return "stacking violation";
+        if (cfsr & SCB_CFSR_MUNSTKERR) return "unstacking violation";
+        if (cfsr & SCB_CFSR_MLSPERR) return "FP state stacking violation";
+        if (cfsr & SCB_CFSR_IACCVIOL) return "instruction fetch violation";
+        return "data access violation";
     }
     if (ipsr == 5) {
         if (cfsr & SCB_CFSR_BFARVALID) {
@@ -1118,11 +1122,13 @@ void ms_fault_c(uint32_t *frame, uint32_t exc_return)
         const char *kind = fault_kind(ipsr, cfsr, &addr, &valid);
         int stacking = (cfsr & (SCB_CFSR_MSTKERR | (1u << 12))) != 0;
         uint32_t pc = stacking ? 0u : frame[6];
-        char at[24] = "";
+        char at[24] = "", line[192];
         if (valid)
             ms_snprintf(at, sizeof at, " at 0x%08x", (unsigned)addr);
-        ms_printk("process '%s' killed: %s in thread '%s' at pc 0x%08x (cfsr 0x%08x): %s%s\n",
-                  t->proc->name, what, t->name, (unsigned)pc, (unsigned)cfsr, kind, at);
+        int n = ms_snprintf(line, sizeof line,
+                            "process '%s' killed: %s in thread '%s' at pc 0x%08x (cfsr 0x%08x): %s%s\n",
+                            t->proc->name, what, t->name, (unsigned)pc, (unsigned)cfsr, kind, at);
+        ms_kwrite(line, n < (int)sizeof line ? (size_t)n : sizeof line - 1u);
         ms_evlog_add(MS_EV_FAULT, (int)ipsr, t->proc->name, addr, pc);
         SCB->CFSR = cfsr;
         SCB->HFSR = hfsr;

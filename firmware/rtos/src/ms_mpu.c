@@ -18,9 +18,7 @@
 #include "mpu.h"
 #include "soc.h"
 
-static uint8_t g_mpu_on, g_wanted;
-
-void ms_isolation_enable(void) { g_wanted = 1; }
+static uint8_t g_mpu_on;
 static const ms_process_t *g_mapped;
 
 #define RASR_WINDOW(log2) (MPU_RASR_AP(MPU_AP_FULL) | MPU_RASR_XN | MPU_RASR_SIZE(log2) | MPU_RASR_ENABLE)
@@ -36,10 +34,6 @@ static unsigned log2u(uint32_t v)
 void ms_mpu_init(void)
 {
     unsigned regions = (MPU->TYPE >> 8) & 0xFFu;
-    if (!g_wanted) {
-        g_mpu_on = 0;
-        return;
-    }
     if (regions < 2u + MS_MPU_MAPS) {
         g_mpu_on = 0;
         ms_printk("mpu: none, process isolation off\n");

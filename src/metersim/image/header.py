@@ -9,7 +9,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from metersim.errors import MetersimError
+from metersim.errors import CheckFailed
 
 MAGIC = 0x4D49534D                 # "MSIM"
 HDR_VERSION = 1
@@ -19,9 +19,9 @@ _FMT = "<IBBHIIIIIII16s32s8sI"
 assert struct.calcsize(_FMT) == HEADER_SIZE
 
 
-class ImageError(MetersimError):
+class ImageError(CheckFailed):
     """An image, flashfs or factory image that is damaged or inconsistent: says what is
-    wrong and where (offset, field, expected and seen)."""
+    wrong and where (offset, field, expected and seen). `metersim image` exits 1 on it."""
 
 
 class Kind(enum.IntEnum):
@@ -29,6 +29,7 @@ class Kind(enum.IntEnum):
     SERVICE = 2
     APP = 3
     PARAMS = 4
+    BOOT = 5          # boot descriptor: its payload is the bootloader at 0x08000000
 
 
 def version_str(v: int) -> str:

@@ -186,4 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from metersim.campaign.cli import add_campaign_parser
     add_campaign_parser(sub)
+
+    from metersim.image.cli import add_image_parser
+    add_image_parser(sub)
     return p

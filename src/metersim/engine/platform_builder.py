@@ -695,6 +695,26 @@ def load_firmware(machine, elf: str | os.PathLike):
     return fw
 
 
+def load_binary(machine, path: str | os.PathLike, address: int = 0x08000000):
+    """Write a raw binary (a factory image of the on-chip flash, `metersim image pack`) into
+    the machine's memory at `address` (default: the STM32 flash base) and reset the core, which
+    boots from the vector table the binary puts at the boot address. No symbols: a fault report
+    shows addresses only."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise SetupError(f"{path}: {e.strerror}") from None
+    region = machine.sysbus.region_at(address)
+    if region is None or not region.contains(address + max(len(data), 1) - 1):
+        raise SetupError(f"{path}: {len(data)} bytes at 0x{address:08x} do not fit the memory of "
+                         f"{machine.name}" + (f" (0x{region.base:08x} + 0x{region.size:x})"
+                                              if region is not None else ""))
+    machine.sysbus.write_memory(address, data)
+    machine.finalize()
+    machine.reset_cpu_only()
+    return data
+
+
 def create_machine(emulation, repl_path: Platform | str | os.PathLike,
                    elf: str | os.PathLike | None = None, name: str | None = None,
                    search_paths: Iterable[str | os.PathLike] | None = None,

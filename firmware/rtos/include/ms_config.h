@@ -26,6 +26,7 @@
 #define MS_PATH_MAX 16u            /* device and mount paths, NUL included */
 #define MS_IDLE_STACK 320u
 #define MS_TIMER_STACK 512u
+#define MS_EVLOG_SIZE 8u           /* kernel event log records kept */
 #else
 #define MS_KHEAP_SIZE 8192u
 #define MS_MAX_KOBJ 96u
@@ -35,6 +36,7 @@
 #define MS_PATH_MAX 32u
 #define MS_IDLE_STACK 512u
 #define MS_TIMER_STACK 1024u
+#define MS_EVLOG_SIZE 16u
 #endif
 
 #define MS_TIMER_PRIO 1u           /* soft-timer thread */

@@ -133,7 +133,6 @@ int ms_isolation_enabled(void);
 #define MS_EV_FAULT 1           /* a = faulting address (or 0), b = pc, code = exception number */
 #define MS_EV_IMAGE_REFUSED 2   /* code = MS_IMG_* check that failed, a = image address */
 #define MS_EV_PROCESS_START 3   /* a = window base, b = window size */
-#define MS_EVLOG_SIZE 16u
 typedef struct {
     uint32_t seq;                /* 1, 2, ...: older records are overwritten */
     ms_tick_t tick;

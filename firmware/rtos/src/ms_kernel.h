@@ -122,17 +122,11 @@ void ms_mpu_forget(const ms_process_t *p);     /* p's record is about to be free
 int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size); /* a shared memory */
 uint32_t ms_mpu_window_size(uint32_t bytes);   /* power of two >= MS_MPU_MIN_WINDOW */
 uint32_t ms_mpu_region_size(uint32_t bytes);   /* power of two >= 32 */
-/* User pointers: MS_OK when the calling process may read (write = 0) or write
- * [ptr, ptr+len), else MS_ERR_FAULT. Always MS_OK for kernel threads and
- * without isolation. Drivers check ioctl arguments with it. */
-int ms_uaccess(const void *ptr, size_t len, int write);
 int ms_ustr(const char *s);                    /* a NUL-terminated string the caller may read */
 int ms_uaccess_proc(const ms_process_t *p, const void *ptr, size_t len, int write);
 int ms_ustr_proc(const ms_process_t *p, const char *s);
 void *ms_pool_alloc_aligned(size_t size);      /* size a power of two, aligned to it */
 
-/* kernel event log (ms_evlog.c) */
-void ms_evlog_add(int kind, int code, const char *name, uint32_t a, uint32_t b);
 
 /* entered from ms_port.S: PendSV (switch), SVC and fault handlers, the syscall return */
 uint32_t ms_switch(uint32_t sp);

@@ -51,6 +51,7 @@ from typing import Any
 from metersim.engine.repl import (
     Entry, Enum, InlineObject, Platform, Range, Reference, Registration, load_platform,
 )
+from metersim.engine.loader import find_unmask_sites
 from metersim.engine.sysbus import MemoryRegion, TaggedRegion
 from metersim.errors import MetersimError, PlatformError, SetupError
 from metersim.platform_show import DEFAULT_SIZES
@@ -710,9 +711,31 @@ def load_binary(machine, path: str | os.PathLike, address: int = 0x08000000):
                          f"{machine.name}" + (f" (0x{region.base:08x} + 0x{region.size:x})"
                                               if region is not None else ""))
     machine.sysbus.write_memory(address, data)
+    # The sites the core hooks (interrupt unmasking, divide and FP traps, unprivileged
+    # loads/stores), found in the written bytes as in an ELF's code; data scanned as code only
+    # adds sites where execution never starts, which is harmless. Erased flash is skipped.
+    code = _BinaryCode(address, data)
+    machine.cpu.add_unmask_hooks(find_unmask_sites(code))
+    machine.cpu.traps.scan(code)
     machine.finalize()
     machine.reset_cpu_only()
     return data
+
+
+class _BinaryCode:
+    """A raw binary's non-erased stretches, shaped like Firmware.executable_bytes()."""
+
+    def __init__(self, address: int, data: bytes):
+        self.address, self.data = address, data
+
+    def executable_bytes(self):
+        start = 0
+        for gap in re.finditer(rb"\xff{64,}", self.data):
+            if gap.start() > start:
+                yield self.address + start, self.data[start:gap.start()]
+            start = gap.end() + (gap.end() & 1)   # stay on halfword boundaries
+        if start < len(self.data):
+            yield self.address + start, self.data[start:]
 
 
 def create_machine(emulation, repl_path: Platform | str | os.PathLike,

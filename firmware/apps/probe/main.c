@@ -7,7 +7,7 @@
  *     message, thread records) or to read from (the console), and another app's window
  *     (MS_ERR_FAULT each, and nothing lands there);
  * then the message it tried to have written into the kernel is still in its queue, and it
- * prints "probe: alive <n>" every 100 ms.
+ * prints "probe: alive <n>" every 500 ms.
  */
 #include <string.h>
 #include "app.h"
@@ -48,7 +48,7 @@ int main(void)
     int r = ms_mq_recv(mq, back, MS_NO_WAIT);
     report("message kept", r == MS_OK && memcmp(back, k_pattern, sizeof back) == 0 ? 0 : -999);
     for (unsigned n = 1;; n++) {
-        ms_thread_sleep_ms(100);
+        ms_thread_sleep_ms(500);
         ms_printk("probe: alive %u\n", n);
     }
 }

@@ -27,6 +27,7 @@
 #define MS_IDLE_STACK 320u
 #define MS_TIMER_STACK 512u
 #define MS_EVLOG_SIZE 8u           /* kernel event log records kept */
+#define MS_KSTACK_SIZE 512u        /* system-call stack of an isolated process thread */
 #else
 #define MS_KHEAP_SIZE 8192u
 #define MS_MAX_KOBJ 96u
@@ -37,6 +38,7 @@
 #define MS_IDLE_STACK 512u
 #define MS_TIMER_STACK 1024u
 #define MS_EVLOG_SIZE 16u
+#define MS_KSTACK_SIZE 1024u
 #endif
 
 #define MS_TIMER_PRIO 1u           /* soft-timer thread */

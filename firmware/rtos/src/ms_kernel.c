@@ -215,6 +215,8 @@ ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout)
 static void stack_check(const ms_thread_t *t, uint32_t sp)
 {
     uint32_t *base = t->stack_base;
+    if (t->in_syscall && t->kstack)
+        base = t->kstack; /* running a system call on its kernel stack */
     int bad = sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
     for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
         bad |= base[i] != MS_STACK_CANARY;
@@ -382,6 +384,8 @@ static void reap(void)
             ms_heap_free(&p->heap, z->stack_base);
         else
             ms_heap_free(&ms_pool, z->stack_base);
+        if (z->kstack)
+            ms_heap_free(&ms_pool, z->kstack);
         ms_kobj_release(z->handle);
         ms_heap_free(&ms_kheap, z);
         ms_unlock(s);
@@ -571,14 +575,33 @@ static ms_handle_t thread_new(const ms_thread_attr_t *a, ms_process_t *proc)
         ms_kobj_mfree(t);
         return MS_ERR_NOMEM;
     }
+    /* An isolated process thread's system calls run on a stack of their own in kernel
+     * memory: on its own stack, the process's other threads could rewrite the kernel's
+     * return addresses while the call runs privileged. */
+    uint32_t *kstack = 0;
+    if (proc && ms_isolation_enabled()) {
+        kstack = ms_pool_alloc(MS_KSTACK_SIZE);
+        if (!kstack) {
+            s = ms_lock();
+            ms_heap_free(&proc->heap, stack);
+            ms_heap_free(&ms_kheap, t);
+            ms_unlock(s);
+            return MS_ERR_NOMEM;
+        }
+        for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
+            kstack[i] = MS_STACK_CANARY;
+    }
     ms_handle_t h = ms_kobj_alloc(MS_KOBJ_THREAD, t, proc);
     if (h < 0) {
         s = ms_lock();
         ms_heap_free(proc ? &proc->heap : &ms_pool, stack);
+        if (kstack)
+            ms_heap_free(&ms_pool, kstack);
         ms_heap_free(&ms_kheap, t);
         ms_unlock(s);
         return h;
     }
+    t->kstack = kstack;
     for (uint32_t i = 0; i < size / 4u; i++)
         stack[i] = MS_STACK_FILL;
     for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
@@ -1027,55 +1050,71 @@ __attribute__((noinline)) uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, u
     return r0;
 }
 
-/* SVC handler body. svc #0: enter the call in r12 privileged, on the thread's
- * own stack, through ms_syscall_tramp; svc #1: the trampoline's return. */
-void ms_svc_c(uint32_t *frame, uint32_t exc_return)
+/* SVC handler body; returns the EXC_RETURN to leave with. svc #0: enter the call
+ * in r12 privileged, through ms_syscall_tramp: on the thread's kernel stack when it
+ * has one (a fresh basic frame there; the caller's frame stays where it is), else on
+ * its own stack (the caller's frame rewritten); svc #1: the trampoline's return. */
+uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return)
 {
     ms_thread_t *t = ms_current;
     uint8_t imm = ((const uint8_t *)(uintptr_t)frame[6])[-2];
     if (!(exc_return & 4u) || !t)
-        return;
+        return exc_return;
     if (imm == 0) {
         uint32_t nr = frame[4];
-        if (!t->npriv || t->in_syscall) {
-            frame[0] = (uint32_t)MS_ERR_PERM;
-            return;
-        }
+        int err = 0;
         void *fn = nr < SYS_COUNT ? g_systab[nr] : 0;
         if (nr == SYS_EVENT_WAIT)
             fn = (void *)(uintptr_t)ms_event_wait_packed;
-        if (!fn) {
-            frame[0] = (uint32_t)MS_ERR_NOSYS;
-            return;
+        if (!t->npriv || t->in_syscall)
+            err = MS_ERR_PERM;
+        else if (!fn)
+            err = MS_ERR_NOSYS;
+        else if (g_sys_priv[nr] && !(t->proc && (t->proc->desc->perms & MS_PERM_PRIV)))
+            err = MS_ERR_PERM;
+        else if (ms_isolation_enabled() && g_sys_kernel_code[nr])
+            err = MS_ERR_PERM;
+        else if (!sys_args_ok(t->proc, nr, frame))
+            err = MS_ERR_FAULT;
+        if (err) {
+            frame[0] = (uint32_t)err;
+            return exc_return;
         }
-        if (g_sys_priv[nr] && !(t->proc && (t->proc->desc->perms & MS_PERM_PRIV))) {
-            frame[0] = (uint32_t)MS_ERR_PERM;
-            return;
-        }
-        if (ms_isolation_enabled() && g_sys_kernel_code[nr]) {
-            frame[0] = (uint32_t)MS_ERR_PERM;
-            return;
-        }
-        if (!sys_args_ok(t->proc, nr, frame)) {
-            frame[0] = (uint32_t)MS_ERR_FAULT;
-            return;
+        t->in_syscall = 1;
+        t->npriv = 0;
+        cm_set_control(cm_get_control() & ~CONTROL_NPRIV);
+        if (t->kstack) {
+            uint32_t *k = t->kstack + MS_KSTACK_SIZE / 4u - 8u;
+            for (int i = 0; i < 4; i++)
+                k[i] = frame[i];
+            k[4] = (uint32_t)(uintptr_t)fn;
+            k[5] = 0;
+            k[6] = (uint32_t)(uintptr_t)ms_syscall_tramp & ~1u;
+            k[7] = 0x01000000u;
+            t->sys_frame = frame;
+            t->sys_exc_return = exc_return;
+            cm_set_psp((uint32_t)(uintptr_t)k);
+            return EXC_RETURN_THREAD_PSP; /* basic frame: the caller's FP state stays in its frame */
         }
         t->sys_pc = frame[6];
         t->sys_lr = frame[5];
         frame[4] = (uint32_t)(uintptr_t)fn;
         frame[6] = (uint32_t)(uintptr_t)ms_syscall_tramp & ~1u;
         frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
-        t->in_syscall = 1;
-        t->npriv = 0;
-        cm_set_control(cm_get_control() & ~CONTROL_NPRIV);
     } else if (imm == 1 && t->in_syscall) {
-        frame[6] = t->sys_pc;
-        frame[5] = t->sys_lr;
-        frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
         t->in_syscall = 0;
         t->npriv = 1;
         cm_set_control(cm_get_control() | CONTROL_NPRIV);
+        if (t->kstack) {
+            t->sys_frame[0] = frame[0]; /* the result */
+            cm_set_psp((uint32_t)(uintptr_t)t->sys_frame);
+            return t->sys_exc_return;
+        }
+        frame[6] = t->sys_pc;
+        frame[5] = t->sys_lr;
+        frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
     }
+    return exc_return;
 }
 
 /* ====================================================================== */

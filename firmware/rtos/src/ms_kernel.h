@@ -29,7 +29,11 @@ typedef struct ms_thread {
     struct ms_mutex *held;        /* mutexes owned */
     struct ms_mutex *wait_mutex;  /* mutex being waited for (priority inheritance) */
     struct ms_thread *all_next;   /* every live thread (ps) / zombie list */
-    uint32_t sys_pc, sys_lr;      /* caller context during a syscall */
+    uint32_t sys_pc, sys_lr;      /* caller context during a syscall (no kernel stack) */
+    uint32_t *kstack;             /* isolated process threads: the stack their system calls
+                                   * run on, in kernel memory (MS_KSTACK_SIZE bytes) */
+    uint32_t *sys_frame;          /* during a system call on kstack: the caller's frame */
+    uint32_t sys_exc_return;      /* ... and the EXC_RETURN that returns to it */
     uint32_t wait_arg, wait_arg2;
     int wait_result;
     ms_tick_t slice, slice_left;
@@ -130,7 +134,7 @@ void *ms_pool_alloc_aligned(size_t size);      /* size a power of two, aligned t
 
 /* entered from ms_port.S: PendSV (switch), SVC and fault handlers, the syscall return */
 uint32_t ms_switch(uint32_t sp);
-void ms_svc_c(uint32_t *frame, uint32_t exc_return);
+uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return);   /* returns the EXC_RETURN to use */
 void ms_fault_c(uint32_t *frame, uint32_t exc_return);
 void ms_syscall_tramp(void);
 

@@ -72,6 +72,9 @@ def test_system_calls_refuse_pointers_that_are_not_the_callers(tmp_path, firmwar
                  "kwrite from kernel ram", "kwrite from counter", "write from kernel ram"):
         assert r[call] == MS_ERR_FAULT, call
     assert r["message kept"] == 0                          # the refused receive took nothing
+    # a heap header in the app's window forged to lead into kernel RAM stops the allocator
+    assert r["malloc through a forged heap link"] == MS_ERR_NOMEM
+    assert r["malloc after the header is back"] == 0
     lo, hi = KERNEL_RAM
     kernel = m.sysbus.read_memory(lo, hi - lo)
     assert b"PROBE-PATTERN" not in kernel                  # nothing landed in kernel memory

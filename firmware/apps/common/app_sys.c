@@ -71,4 +71,6 @@ int ms_io_open(const char *path, int flags, int mode) { return (int)sys(SYS_IO_O
 int ms_io_close(int fd) { return (int)sys(SYS_IO_CLOSE, (uint32_t)fd, 0, 0, 0); }
 int ms_io_read(int fd, void *buf, size_t len) { return (int)sys(SYS_IO_READ, (uint32_t)fd, P(buf), len, 0); }
 int ms_io_write(int fd, const void *buf, size_t len) { return (int)sys(SYS_IO_WRITE, (uint32_t)fd, P(buf), len, 0); }
+void *ms_malloc(size_t size) { return (void *)(uintptr_t)sys(SYS_MALLOC, size, 0, 0, 0); }
+int ms_free(void *ptr) { return (int)sys(SYS_FREE, P(ptr), 0, 0, 0); }
 int ms_ps(ms_thread_info_t *out, int max) { return (int)sys(SYS_PS, P(out), (uint32_t)max, 0, 0); }

@@ -6,6 +6,8 @@
  *   - system calls handed pointers that are not its own: kernel RAM to write into (a queue
  *     message, thread records) or to read from (the console), and another app's window
  *     (MS_ERR_FAULT each, and nothing lands there);
+ *   - a heap block header of its own forged to link into kernel RAM (its heap lies in its
+ *     window, headers included): the kernel's allocator stops there (malloc returns NULL);
  * then the message it tried to have written into the kernel is still in its queue, and it
  * prints "probe: alive <n>" every 500 ms.
  */
@@ -15,6 +17,24 @@
 #define KERNEL_RAM ((void *)0x20000100u)     /* the kernel's data (docs/meter_flash_layout.md) */
 #define COUNTER_WINDOW ((void *)0x20020000u) /* app "counter"'s window */
 static const char k_pattern[16] = "PROBE-PATTERN-1";
+
+extern uint32_t __bss_end[];   /* where the kernel starts the app's heap (ms_loader.h) */
+
+/* Rewrites the first free block's header (size, tag, next_free) so that the free list runs
+ * into kernel RAM, asks for memory, and puts the header back: the result of the request. */
+static int malloc_through_forged_link(void)
+{
+    uint32_t *b = __bss_end;
+    for (int n = 0; b[1] != 0 && n < 64; n++)   /* tag 0: free */
+        b = (uint32_t *)((char *)b + b[0]);
+    uint32_t size = b[0], next = b[2];
+    b[0] = 16u;                                /* too small for the request: follow the link */
+    b[2] = (uint32_t)(uintptr_t)KERNEL_RAM;
+    void *m = ms_malloc(64);
+    b[0] = size;
+    b[2] = next;
+    return m ? 0 : MS_ERR_NOMEM;
+}
 
 static void worker(void *arg)
 {
@@ -47,6 +67,10 @@ int main(void)
     char back[sizeof k_pattern] = {0};
     int r = ms_mq_recv(mq, back, MS_NO_WAIT);
     report("message kept", r == MS_OK && memcmp(back, k_pattern, sizeof back) == 0 ? 0 : -999);
+    report("malloc through a forged heap link", malloc_through_forged_link());
+    void *m = ms_malloc(64);
+    report("malloc after the header is back", m ? 0 : MS_ERR_NOMEM);
+    ms_free(m);
     for (unsigned n = 1;; n++) {
         ms_thread_sleep_ms(500);
         ms_printk("probe: alive %u\n", n);

@@ -3,6 +3,17 @@
 #define ALIGN8(x) (((x) + 7u) & ~(__typeof__(x))7u)
 #define MIN_BLOCK 16u
 
+/* A free-list link that stays inside the heap. A process's heap lies in its own RAM window,
+ * where the process can rewrite the block headers: the kernel follows a link only when it
+ * points at a whole block of this heap, so a forged one makes an allocation fail instead of
+ * steering the kernel's writes outside the window. */
+static int blk_ok(const ms_heap_t *h, const ms_hblock_t *b)
+{
+    const uint8_t *p = (const uint8_t *)b;
+    return p >= h->base && p < h->base + h->size && !((uintptr_t)p & 7u) && b->size >= MIN_BLOCK &&
+           b->size <= (uint32_t)(h->base + h->size - p);
+}
+
 void ms_heap_init(ms_heap_t *h, void *mem, uint32_t size)
 {
     uintptr_t a = ALIGN8((uintptr_t)mem);
@@ -26,6 +37,8 @@ void *ms_heap_alloc(ms_heap_t *h, uint32_t size, uint32_t tag)
         need = MIN_BLOCK;
     ms_hblock_t **link = &h->free_list;
     for (ms_hblock_t *b = *link; b; link = &b->next_free, b = *link) {
+        if (!blk_ok(h, b))
+            return 0;
         if (b->size < need)
             continue;
         if (b->size - need >= MIN_BLOCK) {
@@ -54,6 +67,8 @@ void *ms_heap_alloc_aligned(ms_heap_t *h, uint32_t size, uint32_t align, uint32_
     uint32_t need = ALIGN8(size + MS_HEAP_HDR);
     ms_hblock_t **link = &h->free_list;
     for (ms_hblock_t *b = *link; b; link = &b->next_free, b = *link) {
+        if (!blk_ok(h, b))
+            return 0;
         uintptr_t start = (uintptr_t)b, end = start + b->size;
         uintptr_t payload = (start + MS_HEAP_HDR + align - 1u) & ~(uintptr_t)(align - 1u);
         /* a leading remainder must be able to stand alone as a free block */
@@ -114,9 +129,13 @@ int ms_heap_free(ms_heap_t *h, void *ptr)
     /* Insert in address order, merging with neighbours. */
     ms_hblock_t *prev = 0, *cur = h->free_list;
     while (cur && cur < b) {
+        if (!blk_ok(h, cur))
+            return -1;
         prev = cur;
         cur = cur->next_free;
     }
+    if (cur && !blk_ok(h, cur))
+        return -1;
     b->next_free = cur;
     if (cur && (uint8_t *)b + b->size == (uint8_t *)cur) {
         b->size += cur->size;

@@ -16,7 +16,7 @@ from tests.image.meter_board import boot_image
 IMAGES = REPO / "platforms/images"
 KERNEL_RAM = (0x20000000, 0x20020000)
 COUNTER_WINDOW = 0x20020000
-MS_ERR_FAULT, MS_ERR_LIMIT = -14, -40
+MS_ERR_NOMEM, MS_ERR_FAULT, MS_ERR_LIMIT = -12, -14, -40
 
 
 def packed(tmp_path, firmware, manifest):

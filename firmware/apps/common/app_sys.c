@@ -7,29 +7,10 @@
 #include "app.h"
 #include "ms_syscall.h"
 
-static uint32_t sys(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
-{
-    register uint32_t r0 __asm__("r0") = a;
-    register uint32_t r1 __asm__("r1") = b;
-    register uint32_t r2 __asm__("r2") = c;
-    register uint32_t r3 __asm__("r3") = d;
-    register uint32_t r12 __asm__("r12") = nr;
-    __asm__ volatile("svc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r12) : : "memory");
-    return r0;
-}
+#define sys ms_svc_call
 #define P(x) ((uint32_t)(uintptr_t)(x))
 
 int ms_kwrite(const void *buf, size_t len) { return (int)sys(SYS_KWRITE, P(buf), len, 0, 0); }
-
-int ms_printk(const char *fmt, ...)
-{
-    char line[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = ms_vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    return ms_kwrite(line, n < (int)sizeof line ? (size_t)n : sizeof line - 1u);
-}
 
 ms_handle_t ms_thread_create(const char *name, ms_thread_entry_t entry, void *arg,
                              uint32_t stack_size, unsigned prio, ms_tick_t slice)

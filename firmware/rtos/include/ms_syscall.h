@@ -28,6 +28,18 @@ enum {
     SYS_COUNT
 };
 
+/* One system call: svc #0 with the number in r12, arguments in r0-r3, result in r0. */
+static inline uint32_t ms_svc_call(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+    register uint32_t r0 __asm__("r0") = a;
+    register uint32_t r1 __asm__("r1") = b;
+    register uint32_t r2 __asm__("r2") = c;
+    register uint32_t r3 __asm__("r3") = d;
+    register uint32_t r12 __asm__("r12") = nr;
+    __asm__ volatile("svc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r12) : : "memory");
+    return r0;
+}
+
 /* SYS_THREAD_CREATE's argument. */
 typedef struct {
     const char *name;

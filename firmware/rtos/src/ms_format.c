@@ -1,7 +1,8 @@
 /*
  * printf subset for the kernel console and for separately linked apps (which
  * compile this file into their own image): %s %c %d %u %x %X %p %% with
- * optional '-', '0' and width. No state, no system calls.
+ * optional '-', '0' and width; ms_printk formats on the caller's stack and hands the
+ * line to ms_kwrite (the kernel's, or an app's system call).
  */
 #include <stdarg.h>
 #include "ms_rtos.h"
@@ -119,3 +120,14 @@ int ms_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
     return (int)o.len;
 }
 
+int ms_printk(const char *fmt, ...)
+{
+    char line[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = ms_vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof line - 1)
+        n = (int)sizeof line - 1;
+    return ms_kwrite(line, (size_t)n);
+}

@@ -1041,13 +1041,7 @@ static int sys_args_ok(const ms_process_t *p, unsigned nr, const uint32_t *frame
 
 __attribute__((noinline)) uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 {
-    register uint32_t r0 __asm__("r0") = a;
-    register uint32_t r1 __asm__("r1") = b;
-    register uint32_t r2 __asm__("r2") = c;
-    register uint32_t r3 __asm__("r3") = d;
-    register uint32_t r12 __asm__("r12") = nr;
-    __asm__ volatile("svc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r12) : : "memory");
-    return r0;
+    return ms_svc_call(nr, a, b, c, d);
 }
 
 /* SVC handler body; returns the EXC_RETURN to leave with. svc #0: enter the call

@@ -25,18 +25,6 @@ int ms_snprintf(char *buf, size_t size, const char *fmt, ...)
     return n;
 }
 
-int ms_printk(const char *fmt, ...)
-{
-    char line[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = ms_vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n > (int)sizeof line - 1)
-        n = (int)sizeof line - 1;
-    return ms_kwrite(line, (size_t)n);
-}
-
 void ms_panic(const char *fmt, ...)
 {
     char line[160];

@@ -21,6 +21,13 @@ static const char *check_name(int r)
     }
 }
 
+__attribute__((weak)) void ms_loader_started(const char *name, uint32_t image_addr, int ok)
+{
+    (void)name;
+    (void)image_addr;
+    (void)ok;
+}
+
 static void refuse(const char *name, uint32_t addr, int r)
 {
     ms_printk("loader: %s refused: %s check failed\n", name, check_name(r));
@@ -125,8 +132,12 @@ int ms_loader_start(void)
         char name[MS_FLASHFS_NAME_MAX + 1];
         memcpy(name, rec[i].file, MS_FLASHFS_NAME_MAX);
         name[MS_FLASHFS_NAME_MAX] = '\0';
-        if (start_one(&rec[i], name) == 0)
-            started++;
+        const void *image = 0;
+        uint32_t extent;
+        ms_flashfs_find(name, &image, &extent);
+        int ok = start_one(&rec[i], name) == 0;
+        started += ok;
+        ms_loader_started(name, (uint32_t)(uintptr_t)image, ok);
     }
     return started;
 }

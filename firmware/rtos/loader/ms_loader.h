@@ -28,6 +28,11 @@ typedef struct {
 #define MS_LOADER_BAD_INFO 102            /* no app info block, or static data past the window */
 #define MS_LOADER_NO_FILE 103             /* start.par names a file flashfs does not have */
 
+/* Called for each autostart image once the loader has decided (ok: checked and started as a
+ * process; 0: refused or not started): the place for a board to confirm or reject an app on
+ * trial after an upgrade (image/ms_upgrade.h, ms_upg_report_start). The default does nothing. */
+void ms_loader_started(const char *name, uint32_t image_addr, int ok);
+
 /* Start every autostart process of start.par; returns how many started, or < 0 when there
  * is no usable flashfs or start.par (said on the console). */
 int ms_loader_start(void);

@@ -16,7 +16,7 @@ from tests.image.meter_board import boot_image
 IMAGES = REPO / "platforms/images"
 KERNEL_RAM = (0x20000000, 0x20020000)
 COUNTER_WINDOW = 0x20020000
-MS_ERR_NOMEM, MS_ERR_FAULT, MS_ERR_LIMIT = -12, -14, -40
+MS_ERR_SRCH, MS_ERR_NOMEM, MS_ERR_FAULT, MS_ERR_LIMIT = -3, -12, -14, -40
 
 
 def packed(tmp_path, firmware, manifest):
@@ -72,6 +72,8 @@ def test_system_calls_refuse_pointers_that_are_not_the_callers(tmp_path, firmwar
                  "kwrite from kernel ram", "kwrite from counter", "write from kernel ram"):
         assert r[call] == MS_ERR_FAULT, call
     assert r["message kept"] == 0                          # the refused receive took nothing
+    # the kernel's threads are not an app's to kill or stop
+    assert r["kill kernel thread"] == MS_ERR_SRCH and r["suspend kernel thread"] == MS_ERR_SRCH
     # a heap header in the app's window forged to lead into kernel RAM stops the allocator
     assert r["malloc through a forged heap link"] == MS_ERR_NOMEM
     assert r["malloc after the header is back"] == 0
@@ -79,6 +81,8 @@ def test_system_calls_refuse_pointers_that_are_not_the_callers(tmp_path, firmwar
     kernel = m.sysbus.read_memory(lo, hi - lo)
     assert b"PROBE-PATTERN" not in kernel                  # nothing landed in kernel memory
     emu.run_until(lambda: "probe: alive 2" in cap.text, timeout="2s", what="probe to go on")
+    ps = shell(emu, m, cap, "ps")
+    assert any(r.split()[:4] == ["timer", "kernel", "1", "blocked"] for r in ps)
 
 
 def test_process_limits_give_ms_err_limit_under_isolation(tmp_path, firmware):

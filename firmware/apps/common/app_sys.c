@@ -54,4 +54,6 @@ int ms_io_read(int fd, void *buf, size_t len) { return (int)sys(SYS_IO_READ, (ui
 int ms_io_write(int fd, const void *buf, size_t len) { return (int)sys(SYS_IO_WRITE, (uint32_t)fd, P(buf), len, 0); }
 void *ms_malloc(size_t size) { return (void *)(uintptr_t)sys(SYS_MALLOC, size, 0, 0, 0); }
 int ms_free(void *ptr) { return (int)sys(SYS_FREE, P(ptr), 0, 0, 0); }
+int ms_thread_kill(ms_handle_t tid) { return (int)sys(SYS_THREAD_KILL, (uint32_t)tid, 0, 0, 0); }
+int ms_thread_suspend(ms_handle_t tid) { return (int)sys(SYS_THREAD_SUSPEND, (uint32_t)tid, 0, 0, 0); }
 int ms_ps(ms_thread_info_t *out, int max) { return (int)sys(SYS_PS, P(out), (uint32_t)max, 0, 0); }

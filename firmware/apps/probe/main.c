@@ -6,6 +6,7 @@
  *   - system calls handed pointers that are not its own: kernel RAM to write into (a queue
  *     message, thread records) or to read from (the console), and another app's window
  *     (MS_ERR_FAULT each, and nothing lands there);
+ *   - killing or suspending a kernel thread (its handle from ms_ps): MS_ERR_SRCH;
  *   - a heap block header of its own forged to link into kernel RAM (its heap lies in its
  *     window, headers included): the kernel's allocator stops there (malloc returns NULL);
  * then the message it tried to have written into the kernel is still in its queue, and it
@@ -67,6 +68,14 @@ int main(void)
     char back[sizeof k_pattern] = {0};
     int r = ms_mq_recv(mq, back, MS_NO_WAIT);
     report("message kept", r == MS_OK && memcmp(back, k_pattern, sizeof back) == 0 ? 0 : -999);
+    ms_thread_info_t ps[8];
+    int n = ms_ps(ps, 8);
+    ms_handle_t timer = 0;
+    for (int i = 0; i < n; i++)
+        if (strcmp(ps[i].name, "timer") == 0 && strcmp(ps[i].process, "kernel") == 0)
+            timer = ps[i].tid;
+    report("kill kernel thread", timer ? ms_thread_kill(timer) : -999);
+    report("suspend kernel thread", timer ? ms_thread_suspend(timer) : -999);
     report("malloc through a forged heap link", malloc_through_forged_link());
     void *m = ms_malloc(64);
     report("malloc after the header is back", m ? 0 : MS_ERR_NOMEM);

@@ -490,8 +490,14 @@ void *ms_kobj_get(ms_handle_t h, int type)
     if (!k || (type && k->type != type))
         return 0;
     ms_process_t *p = ms_cur_proc();
-    if (p && k->owner && k->owner != p->slot && !(p->desc->perms & MS_PERM_PRIV))
-        return 0; /* another process's object */
+    if (p && k->owner != p->slot && !(p->desc->perms & MS_PERM_PRIV)) {
+        if (k->owner)
+            return 0; /* another process's object */
+        /* The kernel's semaphores, queues... are shared on purpose (their handles are handed
+         * out); its threads and the other processes are not a process's to touch. */
+        if (k->type == MS_KOBJ_THREAD || (k->type == MS_KOBJ_PROCESS && k->ptr != p))
+            return 0;
+    }
     return k->ptr;
 }
 
@@ -527,6 +533,8 @@ int ms_object_delete(ms_handle_t h)
     if (!k || k->type < MS_KOBJ_SEM || !ms_kobj_get(h, 0))
         return MS_ERR_HANDLE;
     ms_process_t *p = ms_cur_proc();
+    if (p && k->owner != p->slot && !(p->desc->perms & MS_PERM_PRIV))
+        return MS_ERR_PERM; /* a shared object: only its owner deletes it */
     int type = k->type;
     void *obj = k->ptr;
     uint8_t owner = k->owner;

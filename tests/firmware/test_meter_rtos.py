@@ -20,7 +20,8 @@ MS_ERR_SRCH, MS_ERR_NOMEM, MS_ERR_FAULT, MS_ERR_LIMIT = -3, -12, -14, -40
 
 
 def packed(tmp_path, firmware, manifest):
-    for program in ("meter_boot", "meter_rtos", "app_counter", "app_probe", "app_intruder"):
+    for program in ("meter_boot", "meter_rtos", "app_counter", "app_probe", "app_intruder",
+                    "app_overflow"):
         firmware("f413rg", program)          # fails clearly when the firmware is not built
     out = tmp_path / f"{manifest}.bin"
     out.write_bytes(pack(IMAGES / f"{manifest}.yaml"))
@@ -95,7 +96,7 @@ def test_process_limits_give_ms_err_limit_under_isolation(tmp_path, firmware):
 
 def test_an_app_writing_into_another_apps_window_is_killed_and_the_rest_runs(tmp_path, firmware):
     emu, m, cap = boot(tmp_path, firmware, "meter_isolation", until="probe: alive 1")
-    kill = next(ln for ln in cap.lines if "killed" in ln.text)
+    kill = next(ln for ln in cap.lines if ln.text.startswith("process 'intruder' killed"))
     match = re.fullmatch(r"process 'intruder' killed: MemManage in thread 'intruder' at pc "
                          r"0x([0-9a-f]{8}) \(cfsr 0x00000082\): data access violation at "
                          r"0x20020000", kill.text)
@@ -117,8 +118,24 @@ def test_an_app_writing_into_another_apps_window_is_killed_and_the_rest_runs(tmp
     fault = [r for r in rows if " fault " in r and "intruder" in r]
     assert fault and "0x20020000" in fault[0] and f"0x{pc:08x}" in fault[0]
     ps = shell(emu, m, cap, "ps")
-    assert not any(r.startswith("intruder ") for r in ps)                # gone, memory back
+    assert not any(r.startswith(("intruder ", "overflow ")) for r in ps)  # gone, memory back
     assert any(r.startswith("counter ") for r in ps)
+
+
+def test_an_app_overrunning_its_stack_in_its_own_window_is_killed(tmp_path, firmware):
+    emu, m, cap = boot(tmp_path, firmware, "meter_isolation", until="probe: alive 1")
+    line = next(t for t in cap.line_texts() if t.startswith("process 'overflow' killed"))
+    match = re.fullmatch(r"process 'overflow' killed: stack overflow in thread 'overflow' \(sp "
+                         r"0x([0-9a-f]{8}), stack 0x([0-9a-f]{8})-0x([0-9a-f]{8})\)", line)
+    assert match, line
+    sp, lo, hi = (int(g, 16) for g in match.groups())
+    assert hi - lo == 1024 and sp < lo                      # 1.5 KiB of locals on a 1 KiB stack
+    assert 0x2002A000 <= sp < lo < hi <= 0x2002C000          # all inside its own window
+    assert "overflow: back from the call" not in cap.text
+    seen = len(cap.text)
+    emu.run_until(lambda: "probe: alive 2" in cap.text[seen:], timeout="1s", what="probe to go on")
+    rows = shell(emu, m, cap, "events")
+    assert any(r.split()[2:5] == ["fault", "overflow", "0"] for r in rows)   # code 0: stack
 
 
 def test_a_damaged_app_image_is_refused_with_an_event_and_the_other_starts(tmp_path, firmware):

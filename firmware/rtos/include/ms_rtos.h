@@ -130,7 +130,8 @@ int ms_proc_list(ms_proc_info_t *out, int max);
 int ms_isolation_enabled(void);
 
 /* ---- kernel event log (faults, refused images, ...) --------------------- */
-#define MS_EV_FAULT 1           /* a = faulting address (or 0), b = pc, code = exception number */
+#define MS_EV_FAULT 1           /* a = faulting address (or 0), b = pc, code = exception number;
+                                 * code 0: stack overflow, a = sp */
 #define MS_EV_IMAGE_REFUSED 2   /* code = MS_IMG_* check that failed, a = image address */
 #define MS_EV_PROCESS_START 3   /* a = window base, b = window size */
 typedef struct {

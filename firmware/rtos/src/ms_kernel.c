@@ -211,18 +211,40 @@ ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout)
 }
 
 /* Stack overflow: the saved/live sp below the canary, or a canary word
- * overwritten. Checked at every switch and on every tick. */
-static void stack_check(const ms_thread_t *t, uint32_t sp)
+ * overwritten. Checked at every switch and on every tick. A process thread's own
+ * stack under MPU isolation could only have overrun memory of its own process:
+ * that process ends (report, event) and the system runs on; anything else is a
+ * kernel panic. */
+static int canary_bad(const uint32_t *base)
 {
-    uint32_t *base = t->stack_base;
-    if (t->in_syscall && t->kstack)
-        base = t->kstack; /* running a system call on its kernel stack */
-    int bad = sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
+    int bad = 0;
     for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
         bad |= base[i] != MS_STACK_CANARY;
+    return bad;
+}
+
+static void stack_check(ms_thread_t *t, uint32_t sp)
+{
+    int kernel_stack = t->in_syscall && t->kstack; /* in a system call, on its kernel stack */
+    uint32_t *base = t->stack_base, size = t->stack_size;
+    int bad = canary_bad(base) ||
+              (!kernel_stack && sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS));
+    if (bad && t->proc && ms_isolation_enabled()) {
+        ms_printk("process '%s' killed: stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)\n",
+                  t->proc->name, t->name, (unsigned)sp, (unsigned)(uintptr_t)base,
+                  (unsigned)((uintptr_t)base + size));
+        ms_evlog_add(MS_EV_FAULT, 0, t->proc->name, sp, 0);
+        ms_process_fault_kill(t->proc);
+        return;
+    }
+    if (!bad && kernel_stack) {
+        base = t->kstack;
+        size = MS_KSTACK_SIZE;
+        bad = canary_bad(base) || sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
+    }
     if (bad)
         ms_panic("stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)", t->name, (unsigned)sp,
-                 (unsigned)(uintptr_t)base, (unsigned)((uintptr_t)base + t->stack_size));
+                 (unsigned)(uintptr_t)base, (unsigned)((uintptr_t)base + size));
 }
 
 /* Called by PendSV (interrupts masked) with the outgoing thread's PSP. */
@@ -231,13 +253,13 @@ uint32_t ms_switch(uint32_t sp)
     ms_thread_t *cur = ms_current;
     if (cur) {
         cur->sp = sp;
+        if (cur->state != MS_STATE_DEAD)
+            stack_check(cur, sp); /* may end cur's process */
         if (cur->state == MS_STATE_DEAD) {
             cur->all_next = g_zombies;
             g_zombies = cur;
-        } else {
-            stack_check(cur, sp);
-            if (cur->state == MS_STATE_RUNNING)
-                cur->state = MS_STATE_READY;
+        } else if (cur->state == MS_STATE_RUNNING) {
+            cur->state = MS_STATE_READY;
         }
     }
     ms_thread_t *next = g_ready[ms_bitmap_highest(&g_bitmap)];
@@ -1078,6 +1100,11 @@ uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return)
             err = MS_ERR_PERM;
         else if (!sys_args_ok(t->proc, nr, frame))
             err = MS_ERR_FAULT;
+        if (!err) {
+            stack_check(t, (uint32_t)(uintptr_t)frame); /* the caller's stack, as it enters */
+            if (t->state == MS_STATE_DEAD)
+                err = MS_ERR_SRCH; /* its process just ended: PendSV switches away */
+        }
         if (err) {
             frame[0] = (uint32_t)err;
             return exc_return;

@@ -13,7 +13,7 @@ MR_SRCS := targets/meter_rtos/main.c rtos/loader/ms_loader.c image/ms_image.c im
            image/ms_header_space.S
 MR_OBJS := $(patsubst %,$(OUT)/$(MR)/obj/%.o,$(MR_SRCS)) $(BSP_OBJS_$(MR)) \
            $(OUT)/$(MR)/obj/bsp/cortex_m/startup.c.o $(NOTE_OBJ_$(MR))
-MR_APPS := counter probe intruder
+MR_APPS := counter probe intruder overflow
 MR_APP_COMMON := $(patsubst %,$(OUT)/$(MR)/obj/%.o,apps/common/app_crt0.c apps/common/app_sys.c \
                  rtos/src/ms_format.c image/ms_header_space.S)
 ALL_OBJS += $(patsubst %,$(OUT)/$(MR)/obj/%.o,$(MR_SRCS)) $(MR_APP_COMMON)

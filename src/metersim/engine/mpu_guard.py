@@ -217,7 +217,7 @@ class MpuGuard:
                 entry.paddr = SHADOW_BASE | page    # check every access to this page
                 every = R | W
             entry.perms = every
-            if self._fast is None:
+            if self._fast is None and access != UC_MEM_FETCH:
                 self._clear_it_state()          # (the C fill does it for its own calls)
             return True
         except BaseException as e:  # noqa: BLE001 - handed back to the run loop
@@ -229,8 +229,9 @@ class MpuGuard:
         (cpu_restore_state), which leaves that instruction's IT state in the live condexec
         bits; the access then resumes inside the same translated block, where those bits
         must be 0. Left set, the next block is translated as if inside an IT block (its
-        instructions run or are skipped under a stale condition), so a successful fill
-        clears them (the C fill does the same, _mpu_fill.c)."""
+        instructions run or are skipped under a stale condition), so a successful data fill
+        clears them (the C fill does the same, _mpu_fill.c). A fetch fill comes from the
+        translator, where the bits are the live IT state of the block being translated."""
         xpsr = self.uc.reg_read(UC_ARM_REG_XPSR)
         if xpsr & XPSR_IT_BITS:
             self.uc.reg_write(UC_ARM_REG_XPSR, xpsr & ~XPSR_IT_BITS)

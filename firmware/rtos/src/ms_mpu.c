@@ -19,6 +19,7 @@
 #include "soc.h"
 
 static uint8_t g_mpu_on;
+static uint8_t g_maps_on;       /* shared-memory regions now enabled (2 .. 2 + g_maps_on - 1) */
 static const ms_process_t *g_mapped;
 
 #define RASR_WINDOW(log2) (MPU_RASR_AP(MPU_AP_FULL) | MPU_RASR_XN | MPU_RASR_SIZE(log2) | MPU_RASR_ENABLE)
@@ -74,9 +75,10 @@ void ms_mpu_switch(const ms_process_t *p)
     for (unsigned i = 0; i < MS_MPU_MAPS; i++) {
         if (i < p->nmaps)
             mpu_set_region(2u + i, p->maps[i].start, RASR_WINDOW(log2u(p->maps[i].size)));
-        else
-            mpu_set_region(2u + i, 0, 0);
+        else if (i < g_maps_on)
+            mpu_set_region(2u + i, 0, 0); /* the previous process's: off (others already are) */
     }
+    g_maps_on = p->nmaps;
     cm_dsb();
     cm_isb();
     g_mapped = p;

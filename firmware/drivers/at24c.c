@@ -165,6 +165,8 @@ static int dev_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 
 static int dev_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
 {
+    if (drv_ioctl_arg_ok(cmd, arg) != MS_OK)
+        return MS_ERR_FAULT;
     at24c_t *dev = ctx;
     if (!arg)
         return MS_ERR_FAULT;

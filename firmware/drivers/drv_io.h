@@ -15,7 +15,7 @@
 #define DRV_IO_H
 
 #include <stdint.h>
-#include "ms_rtos.h"
+#include "ms_driver.h"
 
 #define DRV_SEEK_SET 0
 #define DRV_SEEK_CUR 1
@@ -50,6 +50,15 @@ typedef struct {
 #define DRV_IOCTL_ERASE 0x4404   /* uint32_t *: device offset of the sector to erase (/dev/nor0) */
 
 #define DRV_O_DIRECTORY 0x10000  /* ms_io_open flag for directories under a littlefs mount */
+
+/* The argument of a DRV_IOCTL_* is the caller's own memory: MS_OK, else MS_ERR_FAULT (a
+ * process handing a pointer into kernel memory or another process's window). */
+static inline int drv_ioctl_arg_ok(int cmd, void *arg)
+{
+    size_t n = cmd == DRV_IOCTL_SEEK ? sizeof(drv_seek_t) : cmd == DRV_IOCTL_STAT ? sizeof(drv_stat_t)
+             : cmd == DRV_IOCTL_ERASE ? sizeof(uint32_t) : 0u;
+    return ms_uaccess(arg, n, 1);
+}
 
 /* Position arithmetic shared by the devices: new position or MS_ERR_INVAL. */
 static inline int drv_seek(uint32_t *pos, uint32_t size, drv_seek_t *s)

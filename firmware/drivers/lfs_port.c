@@ -274,6 +274,8 @@ static int fs_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 
 static int fs_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
 {
+    if (drv_ioctl_arg_ok(cmd, arg) != MS_OK)
+        return MS_ERR_FAULT;
     lfs_port_t *p = ctx;
     lfs_port_file_t *pf = f->priv;
     int r;

@@ -221,6 +221,8 @@ static int part_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 
 static int part_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
 {
+    if (drv_ioctl_arg_ok(cmd, arg) != MS_OK)
+        return MS_ERR_FAULT;
     w25q_part_t *p = ctx;
     if (!arg)
         return MS_ERR_FAULT;

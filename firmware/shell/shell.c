@@ -20,6 +20,7 @@
 #define PS_MAX 24
 #endif
 #define MAX_ARGS 16
+#define PS_PROCS 8
 #define PROMPT "msh> "
 
 struct shell {
@@ -96,6 +97,42 @@ static void cmd_ps(struct shell *sh, int argc, char **argv)
                      (unsigned)t->prio, ms_state_name(t->state), (unsigned)t->stack_used,
                      (unsigned)t->stack_size);
     }
+    /* processes, when there are any: memory window and use, limits and current counts */
+    static ms_proc_info_t procs[PS_PROCS];
+    int np = ms_proc_list(procs, PS_PROCS);
+    if (np <= 0)
+        return;
+    shell_printf(sh, "%-12s %-21s %-11s %-7s %-5s %-5s %4s %s\n", "PROCESS", "WINDOW", "USED/SIZE",
+                 "THREADS", "KOBJS", "FILES", "PRIO", "MEMORY");
+    for (int i = 0; i < np; i++) {
+        const ms_proc_info_t *p = &procs[i];
+        char win[24], used[16], th[8], ko[8], fi[8];
+        ms_snprintf(win, sizeof win, "0x%08x-0x%08x", (unsigned)p->mem_base,
+                    (unsigned)(p->mem_base + p->mem_size - 1u));
+        ms_snprintf(used, sizeof used, "%u/%u", (unsigned)p->mem_used, (unsigned)p->mem_size);
+        ms_snprintf(th, sizeof th, "%u/%u", p->nthreads, p->max_threads);
+        ms_snprintf(ko, sizeof ko, "%u/%u", p->nkobjs, p->max_kobjs);
+        ms_snprintf(fi, sizeof fi, "%u/%u", p->nfiles, p->max_files);
+        shell_printf(sh, "%-12s %-21s %-11s %-7s %-5s %-5s %4u %s\n", p->name, win, used, th, ko, fi,
+                     (unsigned)p->prio, p->isolated ? "mpu" : "shared");
+    }
+}
+
+static void cmd_events(struct shell *sh, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    static ms_evlog_rec_t ev[MS_EVLOG_SIZE];
+    int n = ms_evlog_read(ev, (int)MS_EVLOG_SIZE);
+    if (n < 0) {
+        shell_printf(sh, "events: %s\n", ms_strerror(n));
+        return;
+    }
+    shell_printf(sh, "%4s %8s %-14s %-12s %4s %-10s %s\n", "SEQ", "TICK", "KIND", "NAME", "CODE", "A", "B");
+    for (int i = 0; i < n; i++)
+        shell_printf(sh, "%4u %8u %-14s %-12s %4u 0x%08x 0x%08x\n", (unsigned)ev[i].seq,
+                     (unsigned)ev[i].tick, ms_evlog_kind_name(ev[i].kind), ev[i].name,
+                     (unsigned)ev[i].code, (unsigned)ev[i].a, (unsigned)ev[i].b);
 }
 
 static void cmd_free(struct shell *sh, int argc, char **argv)
@@ -271,8 +308,9 @@ static void cmd_reboot(struct shell *sh, int argc, char **argv)
 
 static const struct shell_cmd k_builtins[] = {
     {"help", "list commands", cmd_help},
-    {"ps", "threads: name, process, priority, state, stack use", cmd_ps},
+    {"ps", "threads (name, process, priority, state, stack use), processes (memory, limits)", cmd_ps},
     {"free", "kernel heap and memory pool", cmd_free},
+    {"events", "kernel event log: faults, refused images, process starts", cmd_events},
     {"ls", "[PATH] device nodes and mount points", cmd_ls},
     {"cat", "FILE print a file", cmd_cat},
     {"echo", "[ARGS] print the arguments", cmd_echo},

@@ -4,7 +4,8 @@ import ctypes
 import random
 
 import pytest
-from unicorn.arm_const import UC_ARM_REG_CONTROL, UC_ARM_REG_FAULTMASK, UC_ARM_REG_IPSR
+from unicorn.arm_const import (UC_ARM_REG_CONTROL, UC_ARM_REG_FAULTMASK, UC_ARM_REG_IPSR,
+                               UC_ARM_REG_XPSR)
 from unicorn.unicorn_py3.unicorn import HOOK_TLB_FILL_CFUNC, uc_tlb_entry
 
 from metersim.engine import mpu_guard as G
@@ -17,6 +18,7 @@ def test_the_c_fill_is_built_and_matches_the_python_layout():
     assert G._mpu_fill.state_size() == ctypes.sizeof(G.FastFillState)
 
 REG_READ = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)
+REG_WRITE = REG_READ
 FILL = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int,
                         ctypes.POINTER(uc_tlb_entry), ctypes.c_void_p)
 
@@ -25,13 +27,19 @@ class FakeCore:
     """Register values the C fill reads, and the Python fallback it calls."""
 
     def __init__(self):
-        self.regs = {UC_ARM_REG_IPSR: 0, UC_ARM_REG_CONTROL: 0, UC_ARM_REG_FAULTMASK: 0}
+        self.regs = {UC_ARM_REG_IPSR: 0, UC_ARM_REG_CONTROL: 0, UC_ARM_REG_FAULTMASK: 0,
+                     UC_ARM_REG_XPSR: 0x01000000}
         self.slow_calls = 0
         self.reg_read = REG_READ(self._read)
+        self.reg_write = REG_WRITE(self._write)
         self.slow = HOOK_TLB_FILL_CFUNC(self._slow)
 
     def _read(self, _uc, reg, out):
         ctypes.c_uint32.from_address(out).value = self.regs[reg]
+        return 0
+
+    def _write(self, _uc, reg, value):
+        self.regs[reg] = ctypes.c_uint32.from_address(value).value
         return 0
 
     def _slow(self, *_args):
@@ -42,6 +50,8 @@ class FakeCore:
 def make_state(mpu: MPU, core: FakeCore) -> G.FastFillState:
     st = G.FastFillState()
     st.reg_read = ctypes.cast(core.reg_read, ctypes.c_void_p).value
+    st.reg_write = ctypes.cast(core.reg_write, ctypes.c_void_p).value
+    st.reg_xpsr = UC_ARM_REG_XPSR
     st.slow_fill = ctypes.cast(core.slow, ctypes.c_void_p).value
     st.shadow_base = G.SHADOW_BASE
     st.reg_ipsr, st.reg_control, st.reg_faultmask = (UC_ARM_REG_IPSR, UC_ARM_REG_CONTROL,
@@ -101,3 +111,32 @@ def test_c_fill_agrees_with_the_model(seed):
         else:
             assert ok and entry.paddr == G.SHADOW_BASE | page and entry.perms == R | W
     assert deferred < 60                           # the C fill answered some pages itself
+
+
+IT_STATE = 0x0600FC00           # xPSR IT[1:0] (26:25) and IT[7:2] (15:10)
+
+
+def test_a_fill_inside_an_it_block_leaves_no_it_state_behind():
+    """unicorn rolls the core back to the faulting instruction before the fill, putting that
+    instruction's IT state into the live xPSR; the access then resumes inside its translated
+    block, so a successful data fill must clear it (else the next block runs under a stale
+    condition). A fetch fill comes from the translator, where the IT state is live: it stays."""
+    mpu = MPU(8)
+    mpu.write(0x0C, 0x08000000 | 0x10 | 0)
+    mpu.write(0x10, 6 << 24 | (20 - 1) << 1 | 1)            # flash RO+X
+    mpu.write(0x0C, 0x20000000 | 0x10 | 1)
+    mpu.write(0x10, 1 << 28 | 3 << 24 | (16 - 1) << 1 | 1)  # RAM RW, execute never
+    mpu.write(0x04, 5)
+    core = FakeCore()
+    st = make_state(mpu, core)
+    fill = FILL(G._mpu_fill.fill_address())
+    stale = 0x01000000 | 0x81 >> 2 << 10 | (0x81 & 3) << 25  # `itttt hi` after its first store
+    for page, access, allowed, cleared in ((0x20000400, 17, True, True),
+                                           (0x20000400, 16, True, True),
+                                           (0x08000400, 18, True, False),
+                                           (0x20000800, 18, False, False)):
+        core.regs[UC_ARM_REG_XPSR] = stale
+        entry = uc_tlb_entry()
+        ok = fill(None, page, access, ctypes.byref(entry), ctypes.addressof(st))
+        assert ok == allowed
+        assert core.regs[UC_ARM_REG_XPSR] == (stale & ~IT_STATE if cleared else stale)

@@ -114,6 +114,9 @@ def test_pipes_select_and_shared_memory_between_processes(firmware, target):
 @pytest.mark.parametrize("target", CORES)
 def test_process_limits_and_permissions_return_error_codes(firmware, target):
     _, _, cap = run(firmware, target, "rtos_limits")
+    isolation = {"f413rg": "mpu: 8 regions, process isolation on",
+                 "f103rb": "mpu: none, process isolation off"}        # the F103 has no MPU
+    assert isolation[target] in cap.line_texts()
     result = {}
     for t in cap.line_texts():
         if " -> " in t:

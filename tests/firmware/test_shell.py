@@ -98,7 +98,7 @@ def test_unknown_command_backspace_ls_and_cat(msh):
     (err,) = msh.run("cat /nor/missing")
     assert err.startswith("cat: /nor/missing: ")
     names = [r.split()[0] for r in msh.run("help")]
-    assert names == ["help", "ps", "free", "ls", "cat", "echo", "date", "uptime", "reboot"]
+    assert names == ["help", "ps", "free", "events", "ls", "cat", "echo", "date", "uptime", "reboot"]
 
 
 @pytest.mark.parametrize("target,hsi_hz", [("f413rg", 16_000_000), ("f103rb", 8_000_000)])

@@ -23,8 +23,21 @@ uint32_t bsp_pclk2_hz(void) { return g_pclk2; }
 
 int bsp_clock_init(void)
 {
-    if ((RCC->CFGR & RCC_CFGR_SWS_MASK) == RCC_CFGR_SWS_PLL)
-        return 0;
+    const uint32_t pllcfgr = (4u << RCC_PLLCFGR_PLLM_POS) | (200u << RCC_PLLCFGR_PLLN_POS) |
+                             ((4u / 2u - 1u) << RCC_PLLCFGR_PLLP_POS) | RCC_PLLCFGR_PLLSRC_HSE |
+                             (9u << RCC_PLLCFGR_PLLQ_POS) | (2u << RCC_PLLCFGR_PLLR_POS);
+    if ((RCC->CFGR & RCC_CFGR_SWS_MASK) == RCC_CFGR_SWS_PLL) {
+        if (RCC->PLLCFGR == pllcfgr) {
+            /* already running from this PLL (a bootloader set it up): only learn the clocks */
+            g_hclk = 100000000u;
+            g_pclk1 = g_hclk / 2u;
+            g_pclk2 = g_hclk;
+            return 0;
+        }
+        RCC->CFGR &= ~3u;                   /* SW: back to HSI before the PLL is changed */
+        if (bsp_wait_bits(&RCC->CFGR, RCC_CFGR_SWS_MASK, 0, 100u, 0))
+            return BSP_ERR_TIMEOUT;
+    }
     RCC->APB1ENR |= RCC_APB1ENR_PWREN;
     PWR->CR = (PWR->CR & ~PWR_CR_VOS_MASK) | PWR_CR_VOS_SCALE1;
     RCC->CR |= RCC_CR_HSEON;
@@ -33,9 +46,7 @@ int bsp_clock_init(void)
         return BSP_ERR_TIMEOUT;
     }
     RCC->CR &= ~RCC_CR_PLLON;               /* PLLCFGR is written only with the PLL off */
-    RCC->PLLCFGR = (4u << RCC_PLLCFGR_PLLM_POS) | (200u << RCC_PLLCFGR_PLLN_POS) |
-                   ((4u / 2u - 1u) << RCC_PLLCFGR_PLLP_POS) | RCC_PLLCFGR_PLLSRC_HSE |
-                   (9u << RCC_PLLCFGR_PLLQ_POS) | (2u << RCC_PLLCFGR_PLLR_POS);
+    RCC->PLLCFGR = pllcfgr;
     RCC->CR |= RCC_CR_PLLON;
     if (bsp_wait_bits(&RCC->CR, RCC_CR_PLLRDY, RCC_CR_PLLRDY, PLL_TIMEOUT_US, 0))
         return BSP_ERR_TIMEOUT;

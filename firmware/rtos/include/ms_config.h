@@ -26,6 +26,8 @@
 #define MS_PATH_MAX 16u            /* device and mount paths, NUL included */
 #define MS_IDLE_STACK 320u
 #define MS_TIMER_STACK 512u
+#define MS_EVLOG_SIZE 8u           /* kernel event log records kept */
+#define MS_KSTACK_SIZE 512u        /* system-call stack of an isolated process thread */
 #else
 #define MS_KHEAP_SIZE 8192u
 #define MS_MAX_KOBJ 96u
@@ -35,6 +37,8 @@
 #define MS_PATH_MAX 32u
 #define MS_IDLE_STACK 512u
 #define MS_TIMER_STACK 1024u
+#define MS_EVLOG_SIZE 16u
+#define MS_KSTACK_SIZE 1024u
 #endif
 
 #define MS_TIMER_PRIO 1u           /* soft-timer thread */
@@ -42,5 +46,13 @@
 #define MS_EEPROM_RANGES 2u        /* permitted EEPROM windows per process */
 #define MS_STACK_CANARY_WORDS 4u
 #define MS_STACK_MIN 256u
+
+/* MPU (PMSAv7) process isolation, where the core has one: region 0 maps the
+ * on-chip flash (read/execute for everyone, writable only privileged), region 1
+ * the running process's RAM window, regions 2.. its mapped shared memories. */
+#define MS_MPU_FLASH_BASE 0x08000000u
+#define MS_MPU_FLASH_LOG2 20u        /* 1 MiB */
+#define MS_MPU_MIN_WINDOW 4096u
+#define MS_MPU_MAPS 4u               /* shared-memory regions per process */
 
 #endif

@@ -39,5 +39,11 @@ int ms_waitq_wake_all(ms_waitq_t *wq, int result);   /* number woken */
 /* Memory for driver buffers from the kernel's memory pool. */
 void *ms_pool_alloc(size_t size);
 void ms_pool_free(void *ptr);
+/* User pointers in a driver's ioctl: MS_OK when the calling process may read (write = 0)
+ * or write [ptr, ptr+len), else MS_ERR_FAULT (always MS_OK for kernel threads and without
+ * MPU isolation). */
+int ms_uaccess(const void *ptr, size_t len, int write);
+/* A record in the kernel event log (MS_EV_*; kernel modules such as the loader). */
+void ms_evlog_add(int kind, int code, const char *name, uint32_t a, uint32_t b);
 
 #endif

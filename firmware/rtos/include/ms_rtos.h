@@ -97,6 +97,11 @@ typedef struct {
     uint8_t max_files;
     uint32_t perms;        /* MS_PERM_* */
     ms_addr_range_t eeprom[MS_EEPROM_RANGES];
+    /* A fixed RAM window (separately linked images, see ms_loader): its base, aligned to its
+     * size (a power of two >= 4 KiB), and the bytes at its start the image's .data/.bss use;
+     * the rest is the process heap. mem_base 0: a window of 2^mem_order KiB from the pool
+     * (at least MS_MPU_MIN_WINDOW and aligned to its size when the MPU isolates processes). */
+    uint32_t mem_base, mem_size, mem_static;
 } ms_process_desc_t;
 
 ms_handle_t ms_process_create(const ms_process_desc_t *desc);
@@ -109,6 +114,36 @@ int ms_process_check_eeprom(uint32_t addr, uint32_t len, int write);
 /* Process heap (kernel threads: the memory pool). */
 void *ms_malloc(size_t size);
 int ms_free(void *ptr);
+
+/* Processes for `ps`: memory window and use, limits and current counts. */
+typedef struct {
+    char name[MS_NAME_MAX];
+    ms_handle_t pid;
+    uint32_t mem_base, mem_size, mem_used;  /* window; used = static data + heap in use */
+    uint32_t perms;
+    uint8_t prio, isolated;
+    uint8_t nthreads, max_threads, nkobjs, max_kobjs, nfiles, max_files;
+} ms_proc_info_t;
+int ms_proc_list(ms_proc_info_t *out, int max);
+/* Whether the MPU isolates processes: on wherever the core has one (ms_rtos_init
+ * says so on the console); off on the STM32F103, which has none. */
+int ms_isolation_enabled(void);
+
+/* ---- kernel event log (faults, refused images, ...) --------------------- */
+#define MS_EV_FAULT 1           /* a = faulting address (or 0), b = pc, code = exception number;
+                                 * code 0: stack overflow, a = sp */
+#define MS_EV_IMAGE_REFUSED 2   /* code = MS_IMG_* check that failed, a = image address */
+#define MS_EV_PROCESS_START 3   /* a = window base, b = window size */
+typedef struct {
+    uint32_t seq;                /* 1, 2, ...: older records are overwritten */
+    ms_tick_t tick;
+    uint16_t kind, code;
+    uint32_t a, b;
+    char name[MS_NAME_MAX];      /* process or image */
+} ms_evlog_rec_t;
+/* Records still held, oldest first; returns how many were copied. */
+int ms_evlog_read(ms_evlog_rec_t *out, int max);
+const char *ms_evlog_kind_name(int kind);
 
 /* ---- synchronisation --------------------------------------------------- */
 ms_handle_t ms_sem_create(const char *name, unsigned init, unsigned max);
@@ -246,6 +281,7 @@ int ms_kwrite(const void *buf, size_t len);   /* one atomic console write */
 int ms_printk(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* printf subset into buf (always terminated); the length it wanted, like vsnprintf. */
 int ms_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
+int ms_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 __attribute__((noreturn, format(printf, 1, 2))) void ms_panic(const char *fmt, ...);
 
 #endif

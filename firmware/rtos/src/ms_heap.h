@@ -27,6 +27,8 @@ typedef struct {
 
 void ms_heap_init(ms_heap_t *h, void *mem, uint32_t size);
 void *ms_heap_alloc(ms_heap_t *h, uint32_t size, uint32_t tag);
+/* A payload of `size` bytes at an address aligned to `align` (a power of two >= 8). */
+void *ms_heap_alloc_aligned(ms_heap_t *h, uint32_t size, uint32_t align, uint32_t tag);
 int ms_heap_free(ms_heap_t *h, void *ptr);  /* 0, or -1 when ptr is not a live block */
 int ms_heap_owns(const ms_heap_t *h, const void *ptr);
 uint32_t ms_heap_block_size(const void *ptr); /* payload bytes */

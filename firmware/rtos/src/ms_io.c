@@ -267,6 +267,10 @@ int ms_io_ioctl(int fd, int cmd, void *arg)
     ms_file_t *f = file_get(fd);
     if (!f)
         return MS_ERR_BADF;
+    /* the kernel's own commands write a word at arg; drivers check theirs */
+    if ((cmd == MS_IOCTL_FIONREAD || cmd == MS_IOCTL_SHM_GET_ADDR || cmd == MS_IOCTL_SHM_GET_SIZE) &&
+        ms_uaccess(arg, 4, 1) != MS_OK)
+        return MS_ERR_FAULT;
     struct file_ops ops = file_ops(f->node);
     return ops.ioctl ? ops.ioctl(f->node->ctx, f, cmd, arg) : MS_ERR_NOSYS;
 }

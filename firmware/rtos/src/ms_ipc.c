@@ -109,10 +109,10 @@ int ms_pipe_dev_create(const char *path, uint32_t size)
 
 typedef struct {
     uint32_t size;
-    uint32_t pad;
+    uint8_t *mem;    /* with isolation: a power of two aligned to its size (one MPU region) */
 } ms_shm_t;
 
-static uint8_t *shm_mem(ms_shm_t *m) { return (uint8_t *)(m + 1); }
+static uint8_t *shm_mem(ms_shm_t *m) { return m->mem; }
 
 static int shm_read(void *ctx, ms_file_t *f, void *buf, size_t len)
 {
@@ -144,6 +144,10 @@ static int shm_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
     if (!arg)
         return MS_ERR_FAULT;
     if (cmd == MS_IOCTL_SHM_GET_ADDR) {
+        /* mapping it into the caller's memory: one more MPU region */
+        int r = ms_mpu_map(ms_cur_proc(), (uint32_t)(uintptr_t)shm_mem(m), ms_mpu_region_size(m->size));
+        if (r < 0)
+            return r;
         *(void **)arg = shm_mem(m);
         return MS_OK;
     }
@@ -163,13 +167,21 @@ int ms_shm_dev_create(const char *path, uint32_t size)
     MS_SYSCALL(int, SYS_SHM_CREATE, path, size, 0, 0);
     if (!size || size > 0x100000u)
         return MS_ERR_INVAL;
-    ms_shm_t *m = ms_pool_alloc(sizeof *m + size);
+    ms_shm_t *m = ms_pool_alloc(sizeof *m);
     if (!m)
         return MS_ERR_NOMEM;
-    memset(m, 0, sizeof *m + size);
+    uint32_t bytes = ms_isolation_enabled() ? ms_mpu_region_size(size) : size;
+    m->mem = ms_isolation_enabled() ? ms_pool_alloc_aligned(bytes) : ms_pool_alloc(bytes);
+    if (!m->mem) {
+        ms_pool_free(m);
+        return MS_ERR_NOMEM;
+    }
+    memset(m->mem, 0, bytes);
     m->size = size;
     int r = ms_io_device_register(path, &g_shm_ops, m);
-    if (r < 0)
+    if (r < 0) {
+        ms_pool_free(m->mem);
         ms_pool_free(m);
+    }
     return r;
 }

@@ -12,6 +12,7 @@
  */
 #include <string.h>
 #include "ms_kernel.h"
+#include "mpu.h"
 #include "soc.h"
 
 ms_thread_t *volatile ms_current;
@@ -210,16 +211,40 @@ ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout)
 }
 
 /* Stack overflow: the saved/live sp below the canary, or a canary word
- * overwritten. Checked at every switch and on every tick. */
-static void stack_check(const ms_thread_t *t, uint32_t sp)
+ * overwritten. Checked at every switch and on every tick. A process thread's own
+ * stack under MPU isolation could only have overrun memory of its own process:
+ * that process ends (report, event) and the system runs on; anything else is a
+ * kernel panic. */
+static int canary_bad(const uint32_t *base)
 {
-    uint32_t *base = t->stack_base;
-    int bad = sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
+    int bad = 0;
     for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
         bad |= base[i] != MS_STACK_CANARY;
+    return bad;
+}
+
+static void stack_check(ms_thread_t *t, uint32_t sp)
+{
+    int kernel_stack = t->in_syscall && t->kstack; /* in a system call, on its kernel stack */
+    uint32_t *base = t->stack_base, size = t->stack_size;
+    int bad = canary_bad(base) ||
+              (!kernel_stack && sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS));
+    if (bad && t->proc && ms_isolation_enabled()) {
+        ms_printk("process '%s' killed: stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)\n",
+                  t->proc->name, t->name, (unsigned)sp, (unsigned)(uintptr_t)base,
+                  (unsigned)((uintptr_t)base + size));
+        ms_evlog_add(MS_EV_FAULT, 0, t->proc->name, sp, 0);
+        ms_process_fault_kill(t->proc);
+        return;
+    }
+    if (!bad && kernel_stack) {
+        base = t->kstack;
+        size = MS_KSTACK_SIZE;
+        bad = canary_bad(base) || sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
+    }
     if (bad)
         ms_panic("stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)", t->name, (unsigned)sp,
-                 (unsigned)(uintptr_t)base, (unsigned)((uintptr_t)base + t->stack_size));
+                 (unsigned)(uintptr_t)base, (unsigned)((uintptr_t)base + size));
 }
 
 /* Called by PendSV (interrupts masked) with the outgoing thread's PSP. */
@@ -228,18 +253,20 @@ uint32_t ms_switch(uint32_t sp)
     ms_thread_t *cur = ms_current;
     if (cur) {
         cur->sp = sp;
+        if (cur->state != MS_STATE_DEAD)
+            stack_check(cur, sp); /* may end cur's process */
         if (cur->state == MS_STATE_DEAD) {
             cur->all_next = g_zombies;
             g_zombies = cur;
-        } else {
-            stack_check(cur, sp);
-            if (cur->state == MS_STATE_RUNNING)
-                cur->state = MS_STATE_READY;
+        } else if (cur->state == MS_STATE_RUNNING) {
+            cur->state = MS_STATE_READY;
         }
     }
     ms_thread_t *next = g_ready[ms_bitmap_highest(&g_bitmap)];
     next->state = MS_STATE_RUNNING;
     ms_current = next;
+    if (next->proc)
+        ms_mpu_switch(next->proc);
     uint32_t c = cm_get_control();
     c = (c & ~CONTROL_NPRIV) | (next->npriv ? CONTROL_NPRIV : 0u);
     __asm__ volatile("msr control, %0" ::"r"(c) : "memory");
@@ -379,6 +406,8 @@ static void reap(void)
             ms_heap_free(&p->heap, z->stack_base);
         else
             ms_heap_free(&ms_pool, z->stack_base);
+        if (z->kstack)
+            ms_heap_free(&ms_pool, z->kstack);
         ms_kobj_release(z->handle);
         ms_heap_free(&ms_kheap, z);
         ms_unlock(s);
@@ -407,7 +436,11 @@ static void idle_entry(void *arg)
     }
 }
 
-ms_tick_t ms_tick_get(void) { return ms_ticks; }
+ms_tick_t ms_tick_get(void)
+{
+    MS_SYSCALL(ms_tick_t, SYS_TICK_GET, 0, 0, 0, 0); /* a process cannot read kernel memory */
+    return ms_ticks;
+}
 
 uint32_t ms_ms_to_ticks(uint32_t ms)
 {
@@ -479,8 +512,14 @@ void *ms_kobj_get(ms_handle_t h, int type)
     if (!k || (type && k->type != type))
         return 0;
     ms_process_t *p = ms_cur_proc();
-    if (p && k->owner && k->owner != p->slot && !(p->desc->perms & MS_PERM_PRIV))
-        return 0; /* another process's object */
+    if (p && k->owner != p->slot && !(p->desc->perms & MS_PERM_PRIV)) {
+        if (k->owner)
+            return 0; /* another process's object */
+        /* The kernel's semaphores, queues... are shared on purpose (their handles are handed
+         * out); its threads and the other processes are not a process's to touch. */
+        if (k->type == MS_KOBJ_THREAD || (k->type == MS_KOBJ_PROCESS && k->ptr != p))
+            return 0;
+    }
     return k->ptr;
 }
 
@@ -516,6 +555,8 @@ int ms_object_delete(ms_handle_t h)
     if (!k || k->type < MS_KOBJ_SEM || !ms_kobj_get(h, 0))
         return MS_ERR_HANDLE;
     ms_process_t *p = ms_cur_proc();
+    if (p && k->owner != p->slot && !(p->desc->perms & MS_PERM_PRIV))
+        return MS_ERR_PERM; /* a shared object: only its owner deletes it */
     int type = k->type;
     void *obj = k->ptr;
     uint8_t owner = k->owner;
@@ -530,15 +571,6 @@ int ms_object_delete(ms_handle_t h)
 /* ====================================================================== */
 /* threads                                                                 */
 
-typedef struct {
-    const char *name;
-    ms_thread_entry_t entry;
-    void *arg;
-    uint32_t stack_size;
-    unsigned prio;
-    ms_tick_t slice;
-    int start;
-} ms_thread_attr_t;
 
 static void copy_name(char *dst, const char *src)
 {
@@ -573,14 +605,33 @@ static ms_handle_t thread_new(const ms_thread_attr_t *a, ms_process_t *proc)
         ms_kobj_mfree(t);
         return MS_ERR_NOMEM;
     }
+    /* An isolated process thread's system calls run on a stack of their own in kernel
+     * memory: on its own stack, the process's other threads could rewrite the kernel's
+     * return addresses while the call runs privileged. */
+    uint32_t *kstack = 0;
+    if (proc && ms_isolation_enabled()) {
+        kstack = ms_pool_alloc(MS_KSTACK_SIZE);
+        if (!kstack) {
+            s = ms_lock();
+            ms_heap_free(&proc->heap, stack);
+            ms_heap_free(&ms_kheap, t);
+            ms_unlock(s);
+            return MS_ERR_NOMEM;
+        }
+        for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
+            kstack[i] = MS_STACK_CANARY;
+    }
     ms_handle_t h = ms_kobj_alloc(MS_KOBJ_THREAD, t, proc);
     if (h < 0) {
         s = ms_lock();
         ms_heap_free(proc ? &proc->heap : &ms_pool, stack);
+        if (kstack)
+            ms_heap_free(&ms_pool, kstack);
         ms_heap_free(&ms_kheap, t);
         ms_unlock(s);
         return h;
     }
+    t->kstack = kstack;
     for (uint32_t i = 0; i < size / 4u; i++)
         stack[i] = MS_STACK_FILL;
     for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
@@ -625,6 +676,8 @@ static ms_handle_t thread_new(const ms_thread_attr_t *a, ms_process_t *proc)
 static ms_handle_t thread_create_attr(const ms_thread_attr_t *a)
 {
     MS_SYSCALL(ms_handle_t, SYS_THREAD_CREATE, a, 0, 0, 0);
+    if (a->name && ms_ustr(a->name) != MS_OK)
+        return MS_ERR_FAULT;
     return thread_new(a, ms_cur_proc());
 }
 
@@ -828,6 +881,10 @@ const char *ms_state_name(int state)
 int ms_ps(ms_thread_info_t *out, int max)
 {
     MS_SYSCALL(int, SYS_PS, out, max, 0, 0);
+    if (max < 0 || max > (int)MS_MAX_KOBJ)
+        max = max < 0 ? 0 : (int)MS_MAX_KOBJ;
+    if (ms_uaccess(out, (size_t)max * sizeof *out, 1) != MS_OK)
+        return MS_ERR_FAULT;
     int n = 0;
     uint32_t s = ms_lock();
     for (ms_thread_t *t = g_all; t && n < max; t = t->all_next, n++) {
@@ -876,6 +933,14 @@ void *ms_pool_alloc(size_t size)
 {
     uint32_t s = ms_lock();
     void *p = ms_heap_alloc(&ms_pool, (uint32_t)size, 3);
+    ms_unlock(s);
+    return p;
+}
+
+void *ms_pool_alloc_aligned(size_t size)
+{
+    uint32_t s = ms_lock();
+    void *p = ms_heap_alloc_aligned(&ms_pool, (uint32_t)size, (uint32_t)size, 3);
     ms_unlock(s);
     return p;
 }
@@ -945,7 +1010,8 @@ static void *const g_systab[SYS_COUNT] = {
     SYS(SYS_IO_SELECT, ms_io_select), SYS(SYS_PIPE_CREATE, ms_pipe_dev_create),
     SYS(SYS_SHM_CREATE, ms_shm_dev_create), SYS(SYS_KWRITE, ms_kwrite), SYS(SYS_PS, ms_ps),
     SYS(SYS_KHEAP_STATS, ms_kheap_stats), SYS(SYS_TICK_GET, ms_tick_get),
-    SYS(SYS_CHECK_EEPROM, ms_process_check_eeprom),
+    SYS(SYS_CHECK_EEPROM, ms_process_check_eeprom), SYS(SYS_PROC_LIST, ms_proc_list),
+    SYS(SYS_EVLOG_READ, ms_evlog_read),
 };
 /* Calls a process may make only with MS_PERM_PRIV. */
 static const uint8_t g_sys_priv[SYS_COUNT] = {
@@ -953,63 +1019,161 @@ static const uint8_t g_sys_priv[SYS_COUNT] = {
     [SYS_IO_DEV_UNREGISTER] = 1, [SYS_IO_MOUNT] = 1, [SYS_IO_UNMOUNT] = 1,
     [SYS_PIPE_CREATE] = 1, [SYS_SHM_CREATE] = 1,
 };
+/* Calls that would run the caller's code privileged (device and file-system
+ * operations, timer callbacks in the timer thread): refused to processes when
+ * the MPU isolates them, whatever their permissions. */
+static const uint8_t g_sys_kernel_code[SYS_COUNT] = {
+    [SYS_TIMER_CREATE] = 1, [SYS_IO_DEV_REGISTER] = 1, [SYS_IO_MOUNT] = 1,
+};
+
+/* User pointers among the arguments, checked against the caller's memory
+ * before the call runs (ms_uaccess): a string, or a buffer read (IN) or written
+ * (OUT) by the kernel whose length is fixed or another argument. Pointers
+ * inside structures and lengths known only to the callee are checked there. */
+#define U_STR 0x4000u
+#define U_IN 0x8000u
+#define U_OUT 0xC000u
+#define U_LEN_ARG(n) (0x2000u | (n))   /* length in argument n; else a fixed size */
+static const uint16_t g_sys_args[SYS_COUNT][4] = {
+    [SYS_THREAD_CREATE] = {U_IN | sizeof(ms_thread_attr_t)},
+    [SYS_PROCESS_CREATE] = {U_IN | sizeof(ms_process_desc_t)},
+    [SYS_PROCESS_FIND] = {U_STR},
+    [SYS_EVENT_WAIT] = {U_IN | 20u},
+    [SYS_IO_OPEN] = {U_STR}, [SYS_IO_UNLINK] = {U_STR}, [SYS_IO_MKDIR] = {U_STR},
+    [SYS_IO_DEV_UNREGISTER] = {U_STR}, [SYS_IO_UNMOUNT] = {U_STR},
+    [SYS_IO_READ] = {0, U_OUT | U_LEN_ARG(2)}, [SYS_IO_WRITE] = {0, U_IN | U_LEN_ARG(2)},
+    [SYS_IO_SELECT] = {0, U_OUT | 4u, U_OUT | 4u},
+    [SYS_PIPE_CREATE] = {U_STR}, [SYS_SHM_CREATE] = {U_STR},
+    [SYS_KWRITE] = {U_IN | U_LEN_ARG(1)},
+    [SYS_KHEAP_STATS] = {U_OUT | sizeof(ms_heap_stats_t), U_OUT | sizeof(ms_heap_stats_t)},
+};
+
+static int sys_args_ok(const ms_process_t *p, unsigned nr, const uint32_t *frame)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        unsigned spec = g_sys_args[nr][i], kind = spec & 0xC000u;
+        const void *ptr = (const void *)(uintptr_t)frame[i];
+        if (!kind)
+            continue;
+        if (kind == U_STR) {
+            if (ptr && ms_ustr_proc(p, ptr) != MS_OK)
+                return 0;
+            continue;
+        }
+        size_t len = (spec & 0x2000u) ? frame[spec & 3u] : (spec & 0x1FFFu);
+        if (!ptr && !(spec & 0x2000u))
+            continue; /* optional structure */
+        if (ms_uaccess_proc(p, ptr, len, kind == U_OUT) != MS_OK)
+            return 0;
+    }
+    return 1;
+}
 
 __attribute__((noinline)) uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
 {
-    register uint32_t r0 __asm__("r0") = a;
-    register uint32_t r1 __asm__("r1") = b;
-    register uint32_t r2 __asm__("r2") = c;
-    register uint32_t r3 __asm__("r3") = d;
-    register uint32_t r12 __asm__("r12") = nr;
-    __asm__ volatile("svc #0" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r12) : : "memory");
-    return r0;
+    return ms_svc_call(nr, a, b, c, d);
 }
 
-/* SVC handler body. svc #0: enter the call in r12 privileged, on the thread's
- * own stack, through ms_syscall_tramp; svc #1: the trampoline's return. */
-void ms_svc_c(uint32_t *frame, uint32_t exc_return)
+/* SVC handler body; returns the EXC_RETURN to leave with. svc #0: enter the call
+ * in r12 privileged, through ms_syscall_tramp: on the thread's kernel stack when it
+ * has one (a fresh basic frame there; the caller's frame stays where it is), else on
+ * its own stack (the caller's frame rewritten); svc #1: the trampoline's return. */
+uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return)
 {
     ms_thread_t *t = ms_current;
     uint8_t imm = ((const uint8_t *)(uintptr_t)frame[6])[-2];
     if (!(exc_return & 4u) || !t)
-        return;
+        return exc_return;
     if (imm == 0) {
         uint32_t nr = frame[4];
-        if (!t->npriv || t->in_syscall) {
-            frame[0] = (uint32_t)MS_ERR_PERM;
-            return;
-        }
+        int err = 0;
         void *fn = nr < SYS_COUNT ? g_systab[nr] : 0;
         if (nr == SYS_EVENT_WAIT)
             fn = (void *)(uintptr_t)ms_event_wait_packed;
-        if (!fn) {
-            frame[0] = (uint32_t)MS_ERR_NOSYS;
-            return;
+        if (!t->npriv || t->in_syscall)
+            err = MS_ERR_PERM;
+        else if (!fn)
+            err = MS_ERR_NOSYS;
+        else if (g_sys_priv[nr] && !(t->proc && (t->proc->desc->perms & MS_PERM_PRIV)))
+            err = MS_ERR_PERM;
+        else if (ms_isolation_enabled() && g_sys_kernel_code[nr])
+            err = MS_ERR_PERM;
+        else if (!sys_args_ok(t->proc, nr, frame))
+            err = MS_ERR_FAULT;
+        if (!err) {
+            stack_check(t, (uint32_t)(uintptr_t)frame); /* the caller's stack, as it enters */
+            if (t->state == MS_STATE_DEAD)
+                err = MS_ERR_SRCH; /* its process just ended: PendSV switches away */
         }
-        if (g_sys_priv[nr] && !(t->proc && (t->proc->desc->perms & MS_PERM_PRIV))) {
-            frame[0] = (uint32_t)MS_ERR_PERM;
-            return;
+        if (err) {
+            frame[0] = (uint32_t)err;
+            return exc_return;
+        }
+        t->in_syscall = 1;
+        t->npriv = 0;
+        cm_set_control(cm_get_control() & ~CONTROL_NPRIV);
+        if (t->kstack) {
+            uint32_t *k = t->kstack + MS_KSTACK_SIZE / 4u - 8u;
+            for (int i = 0; i < 4; i++)
+                k[i] = frame[i];
+            k[4] = (uint32_t)(uintptr_t)fn;
+            k[5] = 0;
+            k[6] = (uint32_t)(uintptr_t)ms_syscall_tramp & ~1u;
+            k[7] = 0x01000000u;
+            t->sys_frame = frame;
+            t->sys_exc_return = exc_return;
+            cm_set_psp((uint32_t)(uintptr_t)k);
+            return EXC_RETURN_THREAD_PSP; /* basic frame: the caller's FP state stays in its frame */
         }
         t->sys_pc = frame[6];
         t->sys_lr = frame[5];
         frame[4] = (uint32_t)(uintptr_t)fn;
         frame[6] = (uint32_t)(uintptr_t)ms_syscall_tramp & ~1u;
         frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
-        t->in_syscall = 1;
-        t->npriv = 0;
-        cm_set_control(cm_get_control() & ~CONTROL_NPRIV);
     } else if (imm == 1 && t->in_syscall) {
-        frame[6] = t->sys_pc;
-        frame[5] = t->sys_lr;
-        frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
         t->in_syscall = 0;
         t->npriv = 1;
         cm_set_control(cm_get_control() | CONTROL_NPRIV);
+        if (t->kstack) {
+            t->sys_frame[0] = frame[0]; /* the result */
+            cm_set_psp((uint32_t)(uintptr_t)t->sys_frame);
+            return t->sys_exc_return;
+        }
+        frame[6] = t->sys_pc;
+        frame[5] = t->sys_lr;
+        frame[7] = (frame[7] & (1u << 9)) | 0x01000000u;
     }
+    return exc_return;
 }
 
 /* ====================================================================== */
 /* faults                                                                  */
+
+/* What a MemManage or BusFault status says, with the faulting address when the
+ * core recorded one (MMFAR/BFAR valid); 0 when it did not. */
+static const char *fault_kind(uint32_t ipsr, uint32_t cfsr, uint32_t *addr, int *valid)
+{
+    *valid = 0;
+    if (ipsr == 4) {
+        if (cfsr & SCB_CFSR_MMARVALID) {
+            *addr = SCB->MMFAR;
+            *valid = 1;
+        }
+        if (cfsr & SCB_CFSR_MSTKERR) return "stacking violation";
+        if (cfsr & SCB_CFSR_MUNSTKERR) return "unstacking violation";
+        if (cfsr & SCB_CFSR_MLSPERR) return "FP state stacking violation";
+        if (cfsr & SCB_CFSR_IACCVIOL) return "instruction fetch violation";
+        return "data access violation";
+    }
+    if (ipsr == 5) {
+        if (cfsr & SCB_CFSR_BFARVALID) {
+            *addr = SCB->BFAR;
+            *valid = 1;
+        }
+        return (cfsr & (1u << 12)) ? "stacking bus error" : "bus error";
+    }
+    return ipsr == 6 ? "usage fault" : "fault";
+}
 
 void ms_fault_c(uint32_t *frame, uint32_t exc_return)
 {
@@ -1019,17 +1183,31 @@ void ms_fault_c(uint32_t *frame, uint32_t exc_return)
     uint32_t cfsr = SCB->CFSR, hfsr = SCB->HFSR;
     ms_thread_t *t = ms_current;
     if ((exc_return & 0xCu) == 0xCu && t && t->proc && !t->in_syscall) {
-        /* A process thread faulted: end that process, keep the system. */
-        ms_printk("process '%s' killed: %s in thread '%s' at pc 0x%08x (cfsr 0x%08x)\n",
-                  t->proc->name, what, t->name, (unsigned)frame[6], (unsigned)cfsr);
+        /* A process thread faulted: end that process, keep the system. A
+         * failed stacking leaves no frame to read the PC from. */
+        uint32_t addr = 0;
+        int valid;
+        const char *kind = fault_kind(ipsr, cfsr, &addr, &valid);
+        int stacking = (cfsr & (SCB_CFSR_MSTKERR | (1u << 12))) != 0;
+        uint32_t pc = stacking ? 0u : frame[6];
+        char at[24] = "", line[192];
+        if (valid)
+            ms_snprintf(at, sizeof at, " at 0x%08x", (unsigned)addr);
+        int n = ms_snprintf(line, sizeof line,
+                            "process '%s' killed: %s in thread '%s' at pc 0x%08x (cfsr 0x%08x): %s%s\n",
+                            t->proc->name, what, t->name, (unsigned)pc, (unsigned)cfsr, kind, at);
+        ms_kwrite(line, n < (int)sizeof line ? (size_t)n : sizeof line - 1u);
+        ms_evlog_add(MS_EV_FAULT, (int)ipsr, t->proc->name, addr, pc);
         SCB->CFSR = cfsr;
         SCB->HFSR = hfsr;
+        if (stacking) /* PendSV saves the dead thread's registers: onto its own stack */
+            cm_set_psp((uint32_t)(uintptr_t)t->stack_base + t->stack_size - 64u);
         ms_process_fault_kill(t->proc);
         return;
     }
-    ms_panic("%s in %s '%s': pc 0x%08x lr 0x%08x cfsr 0x%08x hfsr 0x%08x bfar 0x%08x", what,
+    ms_panic("%s in %s '%s': pc 0x%08x lr 0x%08x cfsr 0x%08x hfsr 0x%08x bfar 0x%08x mmfar 0x%08x", what,
              t ? "thread" : "startup", t ? t->name : "main", (unsigned)frame[6], (unsigned)frame[5],
-             (unsigned)cfsr, (unsigned)hfsr, (unsigned)SCB->BFAR);
+             (unsigned)cfsr, (unsigned)hfsr, (unsigned)SCB->BFAR, (unsigned)SCB->MMFAR);
 }
 
 /* ====================================================================== */
@@ -1037,6 +1215,7 @@ void ms_fault_c(uint32_t *frame, uint32_t exc_return)
 
 void ms_rtos_init(uint32_t core_hz, void *pool, size_t pool_size)
 {
+    ms_mpu_init();
     ms_heap_init(&ms_kheap, g_kheap_mem, sizeof g_kheap_mem);
     ms_heap_init(&ms_pool, pool, (uint32_t)pool_size);
     ms_tlist_init(&g_timeouts);

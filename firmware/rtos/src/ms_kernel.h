@@ -7,6 +7,7 @@
 #include "ms_bitmap.h"
 #include "ms_heap.h"
 #include "ms_tlist.h"
+#include "ms_syscall.h"
 
 #define MS_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p) - __builtin_offsetof(type, member)))
 #define MS_MAX_PROCS 6u
@@ -28,7 +29,11 @@ typedef struct ms_thread {
     struct ms_mutex *held;        /* mutexes owned */
     struct ms_mutex *wait_mutex;  /* mutex being waited for (priority inheritance) */
     struct ms_thread *all_next;   /* every live thread (ps) / zombie list */
-    uint32_t sys_pc, sys_lr;      /* caller context during a syscall */
+    uint32_t sys_pc, sys_lr;      /* caller context during a syscall (no kernel stack) */
+    uint32_t *kstack;             /* isolated process threads: the stack their system calls
+                                   * run on, in kernel memory (MS_KSTACK_SIZE bytes) */
+    uint32_t *sys_frame;          /* during a system call on kstack: the caller's frame */
+    uint32_t sys_exc_return;      /* ... and the EXC_RETURN that returns to it */
     uint32_t wait_arg, wait_arg2;
     int wait_result;
     ms_tick_t slice, slice_left;
@@ -38,10 +43,14 @@ typedef struct ms_thread {
 } ms_thread_t;
 
 struct ms_process {
-    const ms_process_desc_t *desc;
+    const ms_process_desc_t *desc; /* = &desc_copy: the creator's descriptor, copied */
+    ms_process_desc_t desc_copy;
     char name[MS_NAME_MAX];
     ms_heap_t heap;
-    void *mem;                    /* the 2^n KiB block from the pool */
+    void *mem;                    /* the window's block in the pool (0: a fixed window) */
+    uint32_t win_base, win_size;  /* the RAM window (one MPU region when isolated) */
+    ms_addr_range_t maps[MS_MPU_MAPS]; /* shared memories mapped into it */
+    uint8_t nmaps;
     ms_handle_t handle;
     uint8_t slot;                 /* 1..MS_MAX_PROCS */
     uint8_t nthreads, nkobjs, nfiles;
@@ -110,9 +119,22 @@ ms_handle_t ms_process_spawn_main(ms_process_t *p);
 void ms_process_kill_threads(ms_process_t *p);
 void ms_process_fault_kill(ms_process_t *p);
 
+/* MPU isolation (ms_mpu.c) */
+void ms_mpu_init(void);
+void ms_mpu_switch(const ms_process_t *p);     /* PendSV: map p's window (p != 0) */
+void ms_mpu_forget(const ms_process_t *p);     /* p's record is about to be freed */
+int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size); /* a shared memory */
+uint32_t ms_mpu_window_size(uint32_t bytes);   /* power of two >= MS_MPU_MIN_WINDOW */
+uint32_t ms_mpu_region_size(uint32_t bytes);   /* power of two >= 32 */
+int ms_ustr(const char *s);                    /* a NUL-terminated string the caller may read */
+int ms_uaccess_proc(const ms_process_t *p, const void *ptr, size_t len, int write);
+int ms_ustr_proc(const ms_process_t *p, const char *s);
+void *ms_pool_alloc_aligned(size_t size);      /* size a power of two, aligned to it */
+
+
 /* entered from ms_port.S: PendSV (switch), SVC and fault handlers, the syscall return */
 uint32_t ms_switch(uint32_t sp);
-void ms_svc_c(uint32_t *frame, uint32_t exc_return);
+uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return);   /* returns the EXC_RETURN to use */
 void ms_fault_c(uint32_t *frame, uint32_t exc_return);
 void ms_syscall_tramp(void);
 
@@ -121,20 +143,5 @@ uint32_t ms_svc(uint32_t nr, uint32_t a, uint32_t b, uint32_t c, uint32_t d);
 #define MS_SYSCALL(type, nr, a, b, c, d) \
     do { if (ms_user_mode()) return (type)ms_svc((nr), (uint32_t)(a), (uint32_t)(b), (uint32_t)(c), (uint32_t)(d)); } while (0)
 
-enum {
-    SYS_THREAD_CREATE, SYS_THREAD_SELF, SYS_THREAD_KILL, SYS_THREAD_EXIT, SYS_THREAD_SUSPEND,
-    SYS_THREAD_RESUME, SYS_THREAD_YIELD, SYS_THREAD_SLEEP, SYS_THREAD_SET_PRIO, SYS_THREAD_GET_PRIO,
-    SYS_PROCESS_CREATE, SYS_PROCESS_SELF, SYS_PROCESS_KILL, SYS_PROCESS_EXIT, SYS_PROCESS_FIND,
-    SYS_MALLOC, SYS_FREE,
-    SYS_SEM_CREATE, SYS_SEM_WAIT, SYS_SEM_POST, SYS_MUTEX_CREATE, SYS_MUTEX_LOCK, SYS_MUTEX_UNLOCK,
-    SYS_EVENT_CREATE, SYS_EVENT_WAIT, SYS_EVENT_SET, SYS_EVENT_CLEAR,
-    SYS_MQ_CREATE, SYS_MQ_SEND, SYS_MQ_RECV, SYS_TIMER_CREATE, SYS_TIMER_START, SYS_TIMER_STOP,
-    SYS_OBJECT_DELETE,
-    SYS_IO_DEV_REGISTER, SYS_IO_DEV_UNREGISTER, SYS_IO_MOUNT, SYS_IO_UNMOUNT,
-    SYS_IO_OPEN, SYS_IO_CLOSE, SYS_IO_READ, SYS_IO_WRITE, SYS_IO_IOCTL, SYS_IO_UNLINK, SYS_IO_MKDIR,
-    SYS_IO_SELECT, SYS_PIPE_CREATE, SYS_SHM_CREATE,
-    SYS_KWRITE, SYS_PS, SYS_KHEAP_STATS, SYS_TICK_GET, SYS_CHECK_EEPROM,
-    SYS_COUNT
-};
 
 #endif

@@ -48,7 +48,10 @@ SVC_Handler:
     mrseq   r0, msp
     mrsne   r0, psp
     mov     r1, lr
-    b       ms_svc_c                /* returns through lr = EXC_RETURN */
+    push    {r4, lr}
+    bl      ms_svc_c                /* r0: the EXC_RETURN to leave with */
+    pop     {r4, lr}
+    bx      r0
     .size SVC_Handler, . - SVC_Handler
 
 /* Runs a system call privileged in thread mode: r0-r3 arguments, r12 the

@@ -1,6 +1,8 @@
 /*
- * Processes as resource groups: a process owns a heap of 2^n KiB carved from
- * the memory pool (its thread stacks, message buffers and ms_malloc blocks),
+ * Processes as resource groups: a process owns a RAM window of 2^n KiB carved
+ * from the memory pool, or fixed by its image (ms_loader), which holds its
+ * heap (its thread stacks, message buffers and ms_malloc blocks); with the MPU
+ * the window is one region and nothing else in RAM is reachable (ms_mpu.c);
  * its threads, kernel objects and open files, each bounded by the limits of
  * its static descriptor. Its threads run unprivileged; the descriptor's
  * permissions gate privileged calls and EEPROM address ranges. Ending a
@@ -16,12 +18,37 @@ static ms_process_t *proc_get(ms_handle_t pid)
     return ms_kobj_get(pid, MS_KOBJ_PROCESS);
 }
 
+/* Another live process's window overlapping [base, base+size)? Lock held. */
+static int window_taken(uint32_t base, uint32_t size)
+{
+    for (unsigned i = 0; i < MS_MAX_PROCS; i++) {
+        const ms_process_t *q = ms_procs[i];
+        if (q && base < q->win_base + q->win_size && q->win_base < base + size)
+            return 1;
+    }
+    return 0;
+}
+
 ms_handle_t ms_process_create(const ms_process_desc_t *d)
 {
     MS_SYSCALL(ms_handle_t, SYS_PROCESS_CREATE, d, 0, 0, 0);
     if (!d || !d->entry || !d->name || d->mem_order > 10u || d->prio >= MS_IDLE_PRIO ||
         !d->max_threads)
         return MS_ERR_INVAL;
+    ms_process_t *me = ms_cur_proc();
+    if (me && ms_ustr(d->name) != MS_OK)
+        return MS_ERR_FAULT;
+    if (me && d->mem_base)
+        return MS_ERR_PERM; /* only the kernel places fixed windows (it checked the image) */
+    uint32_t bytes = 1024u << d->mem_order;
+    if (d->mem_base) {
+        bytes = d->mem_size;
+        if (bytes < MS_MPU_MIN_WINDOW || (bytes & (bytes - 1u)) || (d->mem_base & (bytes - 1u)) ||
+            d->mem_static > bytes - MS_STACK_MIN)
+            return MS_ERR_INVAL;
+    } else if (ms_isolation_enabled()) {
+        bytes = ms_mpu_window_size(bytes);
+    }
     if (ms_process_find(d->name) >= 0)
         return MS_ERR_EXIST;
     unsigned slot = 0;
@@ -31,30 +58,45 @@ ms_handle_t ms_process_create(const ms_process_desc_t *d)
             slot = i + 1u;
             break;
         }
+    int taken = d->mem_base && window_taken(d->mem_base, bytes);
     ms_unlock(s);
     if (!slot)
         return MS_ERR_LIMIT;
+    if (taken)
+        return MS_ERR_BUSY;
     ms_process_t *p = ms_kobj_zalloc(sizeof *p);
     if (!p)
         return MS_ERR_NOMEM;
-    uint32_t bytes = 1024u << d->mem_order;
-    s = ms_lock();
-    p->mem = ms_heap_alloc(&ms_pool, bytes, 5);
-    ms_unlock(s);
-    if (!p->mem) {
-        ms_kobj_mfree(p);
-        return MS_ERR_NOMEM;
+    p->desc_copy = *d;
+    if (me) /* a process hands on at most its own permissions */
+        p->desc_copy.perms &= me->desc->perms;
+    p->desc = &p->desc_copy;
+    if (d->mem_base) {
+        p->win_base = d->mem_base;
+    } else {
+        s = ms_lock();
+        p->mem = ms_isolation_enabled() ? ms_heap_alloc_aligned(&ms_pool, bytes, bytes, 5)
+                                        : ms_heap_alloc(&ms_pool, bytes, 5);
+        ms_unlock(s);
+        if (!p->mem) {
+            ms_kobj_mfree(p);
+            return MS_ERR_NOMEM;
+        }
+        p->win_base = (uint32_t)(uintptr_t)p->mem;
     }
-    ms_heap_init(&p->heap, p->mem, bytes);
-    p->desc = d;
+    p->win_size = bytes;
+    uint32_t stat = (d->mem_static + 7u) & ~7u;
+    ms_heap_init(&p->heap, (void *)(uintptr_t)(p->win_base + stat), bytes - stat);
     p->slot = (uint8_t)slot;
     unsigned i = 0;
     for (; d->name[i] && i < MS_NAME_MAX - 1u; i++)
         p->name[i] = d->name[i];
     p->name[i] = '\0';
+    p->desc_copy.name = p->name;
     p->handle = ms_kobj_alloc(MS_KOBJ_PROCESS, p, 0);
     if (p->handle < 0) {
-        ms_pool_free(p->mem);
+        if (p->mem)
+            ms_pool_free(p->mem);
         ms_kobj_mfree(p);
         return MS_ERR_NOMEM;
     }
@@ -63,7 +105,8 @@ ms_handle_t ms_process_create(const ms_process_desc_t *d)
     if (t < 0) {
         ms_procs[slot - 1u] = 0;
         ms_kobj_release(p->handle);
-        ms_pool_free(p->mem);
+        if (p->mem)
+            ms_pool_free(p->mem);
         ms_kobj_mfree(p);
         return t;
     }
@@ -82,6 +125,8 @@ ms_handle_t ms_process_find(const char *name)
     MS_SYSCALL(ms_handle_t, SYS_PROCESS_FIND, name, 0, 0, 0);
     if (!name)
         return MS_ERR_INVAL;
+    if (ms_ustr(name) != MS_OK)
+        return MS_ERR_FAULT;
     for (unsigned i = 0; i < MS_MAX_PROCS; i++) {
         ms_process_t *p = ms_procs[i];
         if (p && !p->dying && strncmp(p->name, name, MS_NAME_MAX - 1u) == 0)
@@ -149,7 +194,9 @@ void ms_process_thread_gone(ms_process_t *p)
         s = ms_lock();
         ms_procs[p->slot - 1u] = 0;
         ms_kobj_release(p->handle);
-        ms_heap_free(&ms_pool, p->mem);
+        if (p->mem)
+            ms_heap_free(&ms_pool, p->mem);
+        ms_mpu_forget(p);
         ms_heap_free(&ms_kheap, p);
         ms_unlock(s);
     }
@@ -192,4 +239,38 @@ int ms_free(void *ptr)
     int r = ms_heap_free(p ? &p->heap : &ms_pool, ptr);
     ms_unlock(s);
     return r ? MS_ERR_FAULT : MS_OK;
+}
+
+int ms_proc_list(ms_proc_info_t *out, int max)
+{
+    MS_SYSCALL(int, SYS_PROC_LIST, out, max, 0, 0);
+    if (max < 0 || (unsigned)max > MS_MAX_PROCS)
+        max = max < 0 ? 0 : (int)MS_MAX_PROCS;
+    if (ms_uaccess(out, (size_t)max * sizeof *out, 1) != MS_OK)
+        return MS_ERR_FAULT;
+    int n = 0;
+    uint32_t s = ms_lock();
+    for (unsigned i = 0; i < MS_MAX_PROCS && n < max; i++) {
+        const ms_process_t *p = ms_procs[i];
+        if (!p || p->cleaned)
+            continue;
+        ms_proc_info_t *o = &out[n++];
+        const ms_process_desc_t *d = p->desc;
+        memcpy(o->name, p->name, MS_NAME_MAX);
+        o->pid = p->handle;
+        o->mem_base = p->win_base;
+        o->mem_size = p->win_size;
+        o->mem_used = p->win_size - p->heap.free_bytes;
+        o->perms = d->perms;
+        o->prio = d->prio;
+        o->isolated = (uint8_t)ms_isolation_enabled();
+        o->nthreads = p->nthreads;
+        o->max_threads = d->max_threads;
+        o->nkobjs = p->nkobjs;
+        o->max_kobjs = d->max_kobjs;
+        o->nfiles = p->nfiles;
+        o->max_files = d->max_files;
+    }
+    ms_unlock(s);
+    return n;
 }

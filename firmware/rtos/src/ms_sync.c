@@ -295,6 +295,8 @@ static int event_wait(ms_handle_t h, uint32_t mask, unsigned opt, ms_tick_t time
 
 int ms_event_wait_packed(const uint32_t *a)
 {
+    if (ms_uaccess((void *)(uintptr_t)a[4], 4, 1) != MS_OK)
+        return MS_ERR_FAULT;
     return event_wait((ms_handle_t)a[0], a[1], a[2], a[3], (uint32_t *)(uintptr_t)a[4]);
 }
 
@@ -395,6 +397,8 @@ int ms_mq_send(ms_handle_t h, const void *msg, ms_tick_t timeout)
     ms_mq_t *q = ms_kobj_get(h, MS_KOBJ_MQ);
     if (!q)
         return MS_ERR_HANDLE;
+    if (ms_uaccess(msg, q->ring.msg_size, 0) != MS_OK)
+        return MS_ERR_FAULT;
     return mq_transfer(q, (void *)msg, 1, timeout);   /* push only reads the message */
 }
 
@@ -404,6 +408,8 @@ int ms_mq_recv(ms_handle_t h, void *msg, ms_tick_t timeout)
     ms_mq_t *q = ms_kobj_get(h, MS_KOBJ_MQ);
     if (!q)
         return MS_ERR_HANDLE;
+    if (ms_uaccess(msg, q->ring.msg_size, 1) != MS_OK)
+        return MS_ERR_FAULT;
     return mq_transfer(q, msg, 0, timeout);
 }
 

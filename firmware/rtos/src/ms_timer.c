@@ -42,8 +42,9 @@ void ms_timer_init(void)
 {
     ms_tlist_init(&g_timers);
     ms_waitq_init(&g_timer_wq);
-    if (ms_thread_create("timer", timer_thread, 0, MS_TIMER_STACK, MS_TIMER_PRIO, 0) < 0)
-        ms_panic("cannot create the timer thread");
+    int r = ms_thread_create("timer", timer_thread, 0, MS_TIMER_STACK, MS_TIMER_PRIO, 0);
+    if (r < 0)
+        ms_panic("cannot create the timer thread (%d)", r);
 }
 
 ms_handle_t ms_timer_create(const char *name, ms_timer_fn_t fn, void *arg)

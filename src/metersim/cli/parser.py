@@ -209,4 +209,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_campaign_parser(sub)
     from metersim.coverage.cli import add_coverage_parser
     add_coverage_parser(sub)
+    from metersim.image.cli import add_image_parser
+    add_image_parser(sub)
     return p

@@ -38,6 +38,7 @@ typedef struct {
 } uc_tlb_entry;
 enum { UC_MEM_READ = 16, UC_MEM_WRITE = 17, UC_MEM_FETCH = 18 };
 typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
+typedef int (*uc_reg_write_fn)(void *uc, int regid, const void *value);
 typedef bool (*fill_fn)(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data);
 
 typedef struct {
@@ -57,7 +58,29 @@ typedef struct {
     uint32_t n_handed;          /* fills since the last flush; > MAX_HANDED: too many */
     uint32_t handed[MAX_HANDED];/* page | 1 (privileged) | 2 (negative priority) */
     mf_region regions[MAX_REGIONS]; /* enabled regions, highest number first */
+    uc_reg_write_fn reg_write;
+    int32_t reg_xpsr;
 } mf_state;
+
+/* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
+ * (cpu_restore_state), which also puts that instruction's IT state into the live
+ * condexec bits. A successful fill resumes the access inside the same translated block,
+ * where those bits must stay 0 (the block tracks IT state at translation time): left set,
+ * the next block is translated as if inside an IT block and its instructions run (or are
+ * skipped) under a stale condition. So clear them after every data fill that succeeds. A fetch
+ * fill comes from the translator, before the block runs: there the bits are the live IT state
+ * the new block is translated with, and stay. */
+#define XPSR_IT_BITS 0x0600FC00u
+static bool it_cleared(const mf_state *s, void *uc, int type, bool ok)
+{
+    uint32_t xpsr = 0;
+    if (ok && type != UC_MEM_FETCH && s->reg_read(uc, s->reg_xpsr, &xpsr) == 0 &&
+        (xpsr & XPSR_IT_BITS)) {
+        xpsr &= ~XPSR_IT_BITS;
+        s->reg_write(uc, s->reg_xpsr, &xpsr);
+    }
+    return ok;
+}
 
 static uint32_t default_rights(uint32_t addr)
 {
@@ -92,7 +115,7 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
 {
     mf_state *s = (mf_state *)user_data;
     if (s->slow_only)
-        return s->slow_fill(uc, vaddr, type, e, NULL);
+        return it_cleared(s, uc, type, s->slow_fill(uc, vaddr, type, e, NULL));
     uint32_t ipsr = 0, control = 0, faultmask = 0;
     s->reg_read(uc, s->reg_ipsr, &ipsr);
     s->reg_read(uc, s->reg_control, &control);
@@ -103,7 +126,7 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
     uint32_t page = (uint32_t)vaddr & ~(PAGE - 1u);
     int64_t rights = page_rights(s, page, priv, negative);
     if (rights < 0)
-        return s->slow_fill(uc, vaddr, type, e, NULL);
+        return it_cleared(s, uc, type, s->slow_fill(uc, vaddr, type, e, NULL));
     if (s->n_handed < MAX_HANDED)
         s->handed[s->n_handed] = page | (priv ? 1u : 0u) | (negative ? 2u : 0u);
     if (s->n_handed <= MAX_HANDED)
@@ -123,7 +146,7 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
         e->paddr = s->shadow_base | page; /* checked one access at a time */
         e->perms = R | W;
     }
-    return true;
+    return it_cleared(s, uc, type, true);
 }
 
 static PyObject *fill_address(PyObject *self, PyObject *args)

@@ -35,7 +35,8 @@ from __future__ import annotations
 import ctypes
 
 from unicorn import UC_HOOK_TLB_FILL, UC_MEM_FETCH, UC_MEM_WRITE, UC_TLB_CPU, UC_TLB_VIRTUAL
-from unicorn.arm_const import UC_ARM_REG_CONTROL, UC_ARM_REG_FAULTMASK, UC_ARM_REG_IPSR
+from unicorn.arm_const import (UC_ARM_REG_CONTROL, UC_ARM_REG_FAULTMASK, UC_ARM_REG_IPSR,
+                               UC_ARM_REG_XPSR)
 from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
 from unicorn.unicorn_py3.unicorn import (HOOK_TLB_FILL_CFUNC, MMIO_READ_CFUNC, MMIO_WRITE_CFUNC,
                                          uc_hook_h)
@@ -56,6 +57,7 @@ except ImportError:            # not built: the Python fill does everything
     _mpu_fill = None
 
 MAX_REGIONS, MAX_HANDED = 16, 128
+XPSR_IT_BITS = 0x0600FC00      # IT[1:0] at 26:25, IT[7:2] at 15:10
 
 
 class FastFillState(ctypes.Structure):
@@ -67,7 +69,8 @@ class FastFillState(ctypes.Structure):
                 ("ctrl", ctypes.c_uint32), ("slow_only", ctypes.c_uint32),
                 ("n_regions", ctypes.c_uint32), ("fetch_denied", ctypes.c_uint32),
                 ("n_handed", ctypes.c_uint32), ("handed", ctypes.c_uint32 * MAX_HANDED),
-                ("regions", (ctypes.c_uint32 * 6) * MAX_REGIONS)]
+                ("regions", (ctypes.c_uint32 * 6) * MAX_REGIONS),
+                ("reg_write", ctypes.c_void_p), ("reg_xpsr", ctypes.c_int32)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -172,6 +175,8 @@ class MpuGuard:
         if _mpu_fill is not None and _mpu_fill.state_size() == ctypes.sizeof(FastFillState):
             fast = self._fast = FastFillState()
             fast.reg_read = ctypes.cast(_uclib.uc_reg_read, ctypes.c_void_p).value
+            fast.reg_write = ctypes.cast(_uclib.uc_reg_write, ctypes.c_void_p).value
+            fast.reg_xpsr = UC_ARM_REG_XPSR
             fast.slow_fill = callback.value
             fast.shadow_base = SHADOW_BASE
             fast.reg_ipsr, fast.reg_control, fast.reg_faultmask = (
@@ -212,10 +217,24 @@ class MpuGuard:
                 entry.paddr = SHADOW_BASE | page    # check every access to this page
                 every = R | W
             entry.perms = every
+            if self._fast is None and access != UC_MEM_FETCH:
+                self._clear_it_state()          # (the C fill does it for its own calls)
             return True
         except BaseException as e:  # noqa: BLE001 - handed back to the run loop
             self._fail(e)
             return False
+
+    def _clear_it_state(self) -> None:
+        """unicorn 2.1.4 rolls the CPU back to the faulting instruction before a TLB fill
+        (cpu_restore_state), which leaves that instruction's IT state in the live condexec
+        bits; the access then resumes inside the same translated block, where those bits
+        must be 0. Left set, the next block is translated as if inside an IT block (its
+        instructions run or are skipped under a stale condition), so a successful data fill
+        clears them (the C fill does the same, _mpu_fill.c). A fetch fill comes from the
+        translator, where the bits are the live IT state of the block being translated."""
+        xpsr = self.uc.reg_read(UC_ARM_REG_XPSR)
+        if xpsr & XPSR_IT_BITS:
+            self.uc.reg_write(UC_ARM_REG_XPSR, xpsr & ~XPSR_IT_BITS)
 
     def scan(self, segments) -> None:
         """Find the firmware's unprivileged loads/stores (run at load): with any, every fill

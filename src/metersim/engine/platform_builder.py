@@ -65,6 +65,7 @@ from metersim.engine.cores import ARCHITECTURES, RESET_HCLK_HZ, core_name
 from metersim.engine.repl import (
     Entry, Enum, InlineObject, Platform, Range, Reference, Registration, load_platform,
 )
+from metersim.engine.loader import find_unmask_sites
 from metersim.engine.sysbus import MemoryRegion, TaggedRegion
 from metersim.errors import MetersimError, PlatformError, SetupError
 from metersim.platform_show import DEFAULT_SIZES
@@ -847,6 +848,48 @@ def load_firmware(machine, elf: str | os.PathLike):
     machine.finalize()
     machine.reset_cpu_only()
     return fw
+
+
+def load_binary(machine, path: str | os.PathLike, address: int = 0x08000000):
+    """Write a raw binary (a factory image of the on-chip flash, `metersim image pack`) into
+    the machine's memory at `address` (default: the STM32 flash base) and reset the core, which
+    boots from the vector table the binary puts at the boot address. No symbols: a fault report
+    shows addresses only."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise SetupError(f"{path}: {e.strerror}") from None
+    region = machine.sysbus.region_at(address)
+    if region is None or not region.contains(address + max(len(data), 1) - 1):
+        raise SetupError(f"{path}: {len(data)} bytes at 0x{address:08x} do not fit the memory of "
+                         f"{machine.name}" + (f" (0x{region.base:08x} + 0x{region.size:x})"
+                                              if region is not None else ""))
+    machine.sysbus.write_memory(address, data)
+    # The sites the core hooks (interrupt unmasking, divide and FP traps, unprivileged
+    # loads/stores), found in the written bytes as in an ELF's code; data scanned as code only
+    # adds sites where execution never starts, which is harmless. Erased flash is skipped.
+    code = _BinaryCode(address, data)
+    machine.cpu.add_unmask_hooks(find_unmask_sites(code))
+    machine.cpu.traps.scan(code)
+    machine.finalize()
+    machine.reset_cpu_only()
+    return data
+
+
+class _BinaryCode:
+    """A raw binary's non-erased stretches, shaped like Firmware.executable_bytes()."""
+
+    def __init__(self, address: int, data: bytes):
+        self.address, self.data = address, data
+
+    def executable_bytes(self):
+        start = 0
+        for gap in re.finditer(rb"\xff{64,}", self.data):
+            if gap.start() > start:
+                yield self.address + start, self.data[start:gap.start()]
+            start = gap.end() + (gap.end() & 1)   # stay on halfword boundaries
+        if start < len(self.data):
+            yield self.address + start, self.data[start:]
 
 
 def create_machine(emulation, repl_path: Platform | str | os.PathLike,

@@ -78,43 +78,42 @@ static int proc_op(const char *who, const char *op, uint32_t addr, uint32_t len)
     return r;
 }
 
-static ms_handle_t g_done;
-
+/* The processes get the "done" semaphore as their argument: with the MPU they cannot read
+ * the kernel's variables. */
 static void app_main(void *arg)
 {
-    (void)arg;
     proc_op("app", "read", 0x100, 16);
     proc_op("app", "write", 0x180, 16);
     proc_op("app", "read", 0x1F8, 16);    /* crosses the end of the window */
     proc_op("app", "write", 0x300, 16);
-    ms_sem_post(g_done);
+    ms_sem_post((ms_handle_t)(uintptr_t)arg);
 }
 
 static void guest_main(void *arg)
 {
-    (void)arg;
     proc_op("guest", "read", 0x100, 16);
-    ms_sem_post(g_done);
+    ms_sem_post((ms_handle_t)(uintptr_t)arg);
 }
 
-static const ms_process_desc_t g_app = {
+static ms_process_desc_t g_app = {
     .name = "app", .entry = app_main, .prio = 20, .mem_order = 1, .stack_size = 768,
     .max_threads = 1, .max_kobjs = 2, .max_files = 2,
     .perms = MS_PERM_EEPROM_RD | MS_PERM_EEPROM_WR,
     .eeprom = {{0x100, 0x100}, {0, 0}},
 };
-static const ms_process_desc_t g_guest = {
+static ms_process_desc_t g_guest = {
     .name = "guest", .entry = guest_main, .prio = 20, .mem_order = 1, .stack_size = 768,
     .max_threads = 1, .max_kobjs = 2, .max_files = 2, .perms = 0,
 };
 
 static void processes(void)
 {
-    g_done = ms_sem_create("done", 0, 2);
+    ms_handle_t done = ms_sem_create("done", 0, 2);
+    g_app.arg = g_guest.arg = (void *)(uintptr_t)done;
     CHECK(ms_process_create(&g_app) >= 0, "app process");
-    CHECK(ms_sem_wait(g_done, ms_ms_to_ticks(2000)) == 0, "app process did not finish");
+    CHECK(ms_sem_wait(done, ms_ms_to_ticks(2000)) == 0, "app process did not finish");
     CHECK(ms_process_create(&g_guest) >= 0, "guest process");
-    CHECK(ms_sem_wait(g_done, ms_ms_to_ticks(2000)) == 0, "guest process did not finish");
+    CHECK(ms_sem_wait(done, ms_ms_to_ticks(2000)) == 0, "guest process did not finish");
     ms_thread_sleep(5);                      /* let idle reap them */
 }
 

@@ -14,11 +14,10 @@
 #include <string.h>
 #include "rtos_test.h"
 
-static ms_handle_t g_done;
-
+/* The processes get the kernel's "done" semaphore as their argument: with the
+ * MPU they cannot read the kernel's variables. */
 static void prod_main(void *arg)
 {
-    (void)arg;
     ms_printk("prod control nPRIV=%u\n", (unsigned)(cm_get_control() & 1u));
     int w = ms_io_open("/dev/pipe0", O_WRONLY, 0);
     int r = ms_io_open("/dev/pipe1", O_RDONLY, 0);
@@ -49,12 +48,11 @@ static void prod_main(void *arg)
     if (n != 1 || !MS_FD_ISSET(r, &rd) || ms_io_read(r, ack, sizeof ack) != 4)
         rtos_fail("prod ack select %d", n);
     ms_printk("prod got %s\n", ack);
-    ms_sem_post(g_done);
+    ms_sem_post((ms_handle_t)(uintptr_t)arg);
 }
 
 static void cons_main(void *arg)
 {
-    (void)arg;
     ms_printk("cons control nPRIV=%u\n", (unsigned)(cm_get_control() & 1u));
     int r = ms_io_open("/dev/pipe0", O_RDONLY, 0);
     int w = ms_io_open("/dev/pipe1", O_WRONLY, 0);
@@ -78,14 +76,14 @@ static void cons_main(void *arg)
     ms_printk("cons shm '%s'\n", text);
     if (ms_io_write(w, "ack", 4) != 4)
         rtos_fail("cons write");
-    ms_sem_post(g_done);
+    ms_sem_post((ms_handle_t)(uintptr_t)arg);
 }
 
-static const ms_process_desc_t prod = {
+static ms_process_desc_t prod = {
     .name = "prod", .entry = prod_main, .prio = 20, .mem_order = 2, .stack_size = 1024,
     .max_threads = 2, .max_kobjs = 4, .max_files = 4,
 };
-static const ms_process_desc_t cons = {
+static ms_process_desc_t cons = {
     .name = "cons", .entry = cons_main, .prio = 20, .mem_order = 2, .stack_size = 1024,
     .max_threads = 2, .max_kobjs = 4, .max_files = 4,
 };
@@ -93,7 +91,8 @@ static const ms_process_desc_t cons = {
 static void body(void *arg)
 {
     (void)arg;
-    g_done = ms_sem_create("done", 0, 2);
+    ms_handle_t done = ms_sem_create("done", 0, 2);
+    prod.arg = cons.arg = (void *)(uintptr_t)done;
     CHECK(ms_pipe_dev_create("/dev/pipe0", 64) == MS_OK, "pipe0");
     CHECK(ms_pipe_dev_create("/dev/pipe1", 64) == MS_OK, "pipe1");
     CHECK(ms_shm_dev_create("/dev/shm0", 128) == MS_OK, "shm0");
@@ -101,7 +100,7 @@ static void body(void *arg)
     CHECK(ms_process_create(&cons) > 0, "create cons");
     CHECK(ms_process_create(&prod) > 0, "create prod");
     for (int i = 0; i < 2; i++)
-        CHECK(ms_sem_wait(g_done, 2000) == MS_OK, "processes did not finish");
+        CHECK(ms_sem_wait(done, 2000) == MS_OK, "processes did not finish");
     ms_thread_sleep(5);
     CHECK(ms_process_find("prod") == MS_ERR_NOENT, "prod still listed after exit");
     rtos_pass();

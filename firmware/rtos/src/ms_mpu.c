@@ -1,0 +1,164 @@
+/*
+ * Process isolation with the ARMv7-M MPU (PMSAv7, ARMv7-M ARM B3.5; PM0214 4.5).
+ *
+ * The kernel and drivers run privileged with the default memory map as
+ * background (PRIVDEFENA), so no region has to describe kernel memory or the
+ * peripherals: unprivileged code, which has no background map, reaches only
+ *   region 0   on-chip flash: read and execute (privileged code may also write
+ *              it, for the flash programming sequence)
+ *   region 1   its process's RAM window: read/write, execute never
+ *   region 2.. the shared memories it mapped (MS_IOCTL_SHM_GET_ADDR)
+ * and anything else (kernel RAM, another process's window, peripherals, the
+ * System Control Space) ends in MemManage or BusFault, which kills the process.
+ * PendSV reprograms regions 1.. when the incoming thread belongs to another
+ * process than the one mapped. A core without an MPU (STM32F103: TYPE reads
+ * 0) runs with isolation off.
+ */
+#include "ms_kernel.h"
+#include "mpu.h"
+#include "soc.h"
+
+static uint8_t g_mpu_on;
+static uint8_t g_maps_on;       /* shared-memory regions now enabled (2 .. 2 + g_maps_on - 1) */
+static const ms_process_t *g_mapped;
+
+#define RASR_WINDOW(log2) (MPU_RASR_AP(MPU_AP_FULL) | MPU_RASR_XN | MPU_RASR_SIZE(log2) | MPU_RASR_ENABLE)
+
+static unsigned log2u(uint32_t v)
+{
+    unsigned n = 0;
+    while ((1u << n) < v)
+        n++;
+    return n;
+}
+
+void ms_mpu_init(void)
+{
+    unsigned regions = (MPU->TYPE >> 8) & 0xFFu;
+    if (regions < 2u + MS_MPU_MAPS) {
+        g_mpu_on = 0;
+        ms_printk("mpu: none, process isolation off\n");
+        return;
+    }
+    MPU->CTRL = 0;
+    for (unsigned r = 0; r < regions; r++) {
+        MPU->RNR = r;
+        MPU->RASR = 0;
+    }
+    mpu_set_region(0, MS_MPU_FLASH_BASE, MPU_RASR_AP(MPU_AP_PRIV_RW_USER_RO) |
+                                             MPU_RASR_SIZE(MS_MPU_FLASH_LOG2) | MPU_RASR_ENABLE);
+    MPU->CTRL = MPU_CTRL_ENABLE | MPU_CTRL_PRIVDEFENA;
+    cm_dsb();
+    cm_isb();
+    g_mpu_on = 1;
+    ms_printk("mpu: %u regions, process isolation on\n", regions);
+}
+
+int ms_isolation_enabled(void) { return g_mpu_on; }
+
+uint32_t ms_mpu_region_size(uint32_t bytes)
+{
+    return bytes <= 32u ? 32u : 1u << log2u(bytes);
+}
+
+uint32_t ms_mpu_window_size(uint32_t bytes)
+{
+    return bytes <= MS_MPU_MIN_WINDOW ? MS_MPU_MIN_WINDOW : 1u << log2u(bytes);
+}
+
+/* Interrupts masked (PendSV, or the lock held). */
+void ms_mpu_switch(const ms_process_t *p)
+{
+    if (!g_mpu_on || p == g_mapped)
+        return;
+    mpu_set_region(1, p->win_base, RASR_WINDOW(log2u(p->win_size)));
+    for (unsigned i = 0; i < MS_MPU_MAPS; i++) {
+        if (i < p->nmaps)
+            mpu_set_region(2u + i, p->maps[i].start, RASR_WINDOW(log2u(p->maps[i].size)));
+        else if (i < g_maps_on)
+            mpu_set_region(2u + i, 0, 0); /* the previous process's: off (others already are) */
+    }
+    g_maps_on = p->nmaps;
+    cm_dsb();
+    cm_isb();
+    g_mapped = p;
+}
+
+void ms_mpu_forget(const ms_process_t *p)
+{
+    if (g_mapped == p)
+        g_mapped = 0;
+}
+
+int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size)
+{
+    if (!g_mpu_on || !p)
+        return MS_OK;
+    uint32_t s = ms_lock();
+    int r = MS_OK;
+    unsigned i = 0;
+    while (i < p->nmaps && p->maps[i].start != base)
+        i++;
+    if (i == p->nmaps) {
+        if (p->nmaps >= MS_MPU_MAPS) {
+            r = MS_ERR_LIMIT;
+        } else {
+            p->maps[p->nmaps].start = base;
+            p->maps[p->nmaps].size = size;
+            p->nmaps++;
+            if (g_mapped == p) {
+                g_mapped = 0;
+                ms_mpu_switch(p);
+            }
+        }
+    }
+    ms_unlock(s);
+    return r;
+}
+
+static int inside(uintptr_t a, uintptr_t end, uint32_t base, uint32_t size)
+{
+    return a >= base && end <= (uintptr_t)base + size;
+}
+
+int ms_uaccess_proc(const ms_process_t *p, const void *ptr, size_t len, int write)
+{
+    if (!g_mpu_on || !p || !len)
+        return MS_OK;
+    uintptr_t a = (uintptr_t)ptr, end = a + len;
+    if (end < a)
+        return MS_ERR_FAULT;
+    if (inside(a, end, p->win_base, p->win_size))
+        return MS_OK;
+    for (unsigned i = 0; i < p->nmaps; i++)
+        if (inside(a, end, p->maps[i].start, p->maps[i].size))
+            return MS_OK;
+    if (!write && inside(a, end, MS_MPU_FLASH_BASE, 1u << MS_MPU_FLASH_LOG2))
+        return MS_OK;
+    return MS_ERR_FAULT;
+}
+
+int ms_ustr_proc(const ms_process_t *p, const char *s)
+{
+    for (size_t n = 0;; n++) {
+        if (ms_uaccess_proc(p, s + n, 1, 0) != MS_OK)
+            return MS_ERR_FAULT; /* runs off the end of what the caller may read */
+        if (!s[n])
+            return MS_OK;
+    }
+}
+
+/* The process a system call runs for: the current thread's, while it is in a
+ * call it made through SVC (kernel threads and interrupts pass anything). */
+static const ms_process_t *caller(void)
+{
+    ms_thread_t *t = ms_current;
+    return (t && t->in_syscall && !ms_in_isr()) ? t->proc : 0;
+}
+
+int ms_uaccess(const void *ptr, size_t len, int write)
+{
+    return ms_uaccess_proc(caller(), ptr, len, write);
+}
+
+int ms_ustr(const char *s) { return ms_ustr_proc(caller(), s); }

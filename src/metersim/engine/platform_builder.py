@@ -117,7 +117,9 @@ def _check_known_type(e: Entry) -> None:
     from metersim.engine.repl.renode_types import RENODE_TYPES
     from metersim.peripherals.registry import known_types
 
-    if e.type_name in RENODE_TYPES:
+    # a bare class name is what a .repl with `using "Namespace."` writes
+    if e.type_name in RENODE_TYPES or (
+            "." not in e.type_name and any(t.endswith("." + e.type_name) for t in RENODE_TYPES)):
         return
     known = sorted(RENODE_TYPES | set(known_types()))
     near = difflib.get_close_matches(e.type_name, known, n=3, cutoff=0.6)

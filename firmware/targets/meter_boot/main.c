@@ -142,19 +142,15 @@ static int rtos_begin(void *ctx, const char *name, uint32_t size)
 static int rtos_data(void *ctx, uint32_t offset, const uint8_t *buf, uint32_t len)
 {
     (void)ctx;
-    static uint8_t word[256 + 4];
+    static uint8_t words[1024 + 4];
+    if (len > 1024u)
+        return -1;
     uint32_t padded = (len + 3u) & ~3u;
     for (uint32_t i = 0; i < padded; i++)
-        word[i] = i < len ? buf[i] : 0xFFu;
+        words[i] = i < len ? buf[i] : 0xFFu;
     g_rx_bytes += len;
     /* the sender's blocks are 1024 or 128 bytes, so offsets stay word aligned */
-    for (uint32_t i = 0; i < padded; i += 256u) {
-        uint32_t n = padded - i < 256u ? padded - i : 256u;
-        int e = bsp_flash_program(MS_RTOS_ADDR + offset + i, word + i, n);
-        if (e)
-            return e;
-    }
-    return 0;
+    return bsp_flash_program(MS_RTOS_ADDR + offset, words, padded);
 }
 
 static __attribute__((noreturn)) void wait_for_rtos(void)

@@ -103,6 +103,7 @@ def test_an_app_failing_its_start_check_is_rolled_back(meter, firmware):
            "rtos: upgrade of demo rejected: restarting to roll back",
            "boot: upgrade demo: new image rejected: rolling back",
            "app demo 1.0.0 running", "rtos: ready"]
+    assert all(s in text for s in seq), "\n".join(text)
     pos = [text.index(s) for s in seq]
     assert pos == sorted(pos), text
     flash = m.sysbus.read_memory(APP_ADDR, 0x20000)

@@ -41,6 +41,13 @@ int ms_port_init(void)
     return r;
 }
 
+void ms_port_sleep_ms(uint32_t ms)
+{
+    uint32_t start = g_port_ms;
+    while (g_port_ms - start < ms + TICK_MS)
+        port_idle();
+}
+
 static int port_getc(void *ctx, uint32_t timeout_ms)
 {
     (void)ctx;

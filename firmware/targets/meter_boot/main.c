@@ -163,7 +163,7 @@ static __attribute__((noreturn)) void wait_for_rtos(void)
         char name[MS_YMODEM_NAME_MAX];
         uint32_t size;
         int r = ms_ymodem_receive(&io, name, &size);
-        bsp_delay_us(20000);     /* the sender's last bytes */
+        ms_port_sleep_ms(20);     /* the sender's last bytes */
         if (r != MS_YMODEM_OK) {
             con_printf("\nboot: YMODEM: %s\n", ms_ymodem_result_name(r));
             continue;

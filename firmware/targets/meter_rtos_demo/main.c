@@ -146,7 +146,7 @@ static void upgrade(const char *file)
     char name[MS_YMODEM_NAME_MAX];
     uint32_t got;
     int r = ms_ymodem_receive(&io, name, &got);
-    bsp_delay_us(20000);
+    ms_port_sleep_ms(20);
     if (r != MS_YMODEM_OK) {
         con_printf("\nupgrade: YMODEM %s (%d)\n", ms_ymodem_result_name(r), g_rx.error);
         return;

@@ -137,7 +137,9 @@ class YmodemSender:
             raise YmodemError("no 'C' after block 0: the receiver did not accept the file")
         seq, off = 1, 0
         while off < len(data):
-            size = 1024 if len(data) - off > 128 else 128
+            # 1K blocks, but a tail that fits in fewer bytes as 128-byte blocks goes as those
+            # (7 x 133 < 1029), as lrzsz does
+            size = 1024 if len(data) - off > 7 * 128 else 128
             chunk = data[off:off + size]
             self._send_block(block(seq, chunk, size), f"block {seq} (offset {off})")
             off += len(chunk)

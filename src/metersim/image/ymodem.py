@@ -126,9 +126,12 @@ class YmodemSender:
         raise YmodemError(f"{what}: no ACK after {self.max_retries + 1} tries")
 
     def cancel(self) -> None:
+        """Abort a transfer: CAN bytes, which the receiver takes as the sender giving up."""
         self.port.write(bytes([CAN] * 5))
 
     def send(self, name: str, data: bytes) -> SendStats:
+        """Send `data` as file `name` (ports: UartPort(tester) for an emulated console,
+        SerialPort(serial.Serial(...)) for a real one); YmodemError when it fails."""
         if self._wait_for({CRC_C}, self.start_timeout_s, "waiting for the receiver") is None:
             raise YmodemError(f"the receiver never asked for a file ('C') within "
                               f"{self.start_timeout_s} s")

@@ -77,7 +77,11 @@ static void start_apps(void)
             r = MS_IMAGE_BAD_KIND;
         if (r) {
             con_printf("rtos: event: %s refused: %s check failed\n", name, ms_image_check_name(r));
-            ms_upg_report_start(&g_port_upg, (uint32_t)h, 0);
+            if (ms_upg_report_start(&g_port_upg, (uint32_t)h, 0) == 1) {
+                con_printf("rtos: upgrade of %s rejected: restarting to roll back\n", name);
+                con_flush();
+                bsp_reboot();
+            }
             continue;
         }
         char v[16];

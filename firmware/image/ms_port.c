@@ -72,6 +72,9 @@ void ms_port_ymodem_io(ms_ymodem_io_t *io, uint32_t start_tries)
 {
     io->getc = port_getc;
     io->write = port_write;
+    io->begin = 0;
+    io->data = 0;
+    io->ctx = 0;
     io->start_tries = start_tries;
 }
 

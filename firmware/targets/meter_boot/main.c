@@ -157,8 +157,9 @@ static __attribute__((noreturn)) void wait_for_rtos(void)
 {
     for (;;) {
         con_printf("boot: waiting for an RTOS image over YMODEM on the console\n");
-        ms_ymodem_io_t io = {.begin = rtos_begin, .data = 0};
+        ms_ymodem_io_t io;
         ms_port_ymodem_io(&io, 60);
+        io.begin = rtos_begin;
         io.data = rtos_data;
         char name[MS_YMODEM_NAME_MAX];
         uint32_t size;

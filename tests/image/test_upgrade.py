@@ -153,3 +153,24 @@ def test_bootloader_takes_a_new_rtos_over_ymodem_when_its_rtos_is_refused(packed
                       timeout="2s")
     cap.wait_for_line("rtos: rtos 0.9.1 (stand-in) running", timeout="6s")
     cap.wait_for_line("app demo 1.0.0 running", timeout="1s")
+
+
+def test_a_block_damaged_on_the_line_is_nakked_and_sent_again(meter, firmware):
+    emu, m, cap, nor = meter
+
+    class NoisyLine(UartPort):
+        """Flips one bit of data block 1 the first time it goes out."""
+        hit = False
+
+        def write(self, data):
+            if not self.hit and data[:2] in (b"\x01\x01", b"\x02\x01"):
+                self.hit = True
+                data = data[:40] + bytes([data[40] ^ 0x08]) + data[41:]
+            super().write(data)
+
+    cap.write_line("upgrade demo", wait_for_echo=False)
+    cap.wait_for_line("upgrade: send the image of demo with YMODEM", timeout="1s")
+    port = NoisyLine(cap)
+    stats = send_file(port, "demo.img", app_image(firmware, "2.1.0"))
+    assert port.hit and stats.retries == 1
+    cap.wait_for_line("app demo 2.1.0 running", timeout="3s")

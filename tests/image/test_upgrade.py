@@ -8,6 +8,7 @@ import pytest
 
 from metersim.image import Kind, check_image
 from metersim.image.elfimage import image_from_elf
+from metersim.image.pack import read_factory_image
 from metersim.image.upgrade import BACKUP, DOWNLOAD, UpgradeState, read_journal, slot_image
 from metersim.image.ymodem import (UartPort, YmodemError, block, crc16_xmodem, header_block,
                                    send_file)
@@ -73,6 +74,10 @@ def test_upgrade_swaps_in_the_new_app_and_keeps_the_old_as_backup(meter, firmwar
     assert "app demo 1.0.0 running" not in text
     flash = m.sysbus.read_memory(APP_ADDR, 0x20000)
     assert check_image(flash, run_addr=APP_ADDR).version_str == "2.0.0"
+    # the whole flash read back is still a valid factory image, now listing the new version
+    # (the flashfs table holds extents, not checksums, so an upgrade leaves it valid)
+    parts = {p.name: p for p in read_factory_image(m.sysbus.read_memory(0x08000000, 1 << 20))}
+    assert parts["demo"].version == "2.0.0" and parts["demo2"].version == "1.1.0"
     # NOR: the new image in the download slot, the old one in the backup slot, the journal's
     # steps in order
     data = nor.read_bytes()

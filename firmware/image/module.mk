@@ -47,7 +47,7 @@ $(foreach t,$(IMG_TARGETS),$(eval $(call IMG_PROGRAM_RULES,$(t),img_flashfs)))
 METER_TARGET := $(filter f413rg,$(TARGETS))
 ifneq ($(METER_TARGET),)
 MT := $(METER_TARGET)
-METER_IMG_SRCS := $(IMG_SRCS) image/ms_nor.c image/ms_upgrade.c image/ms_ymodem.c image/ms_port.c \
+METER_IMG_SRCS := $(IMG_SRCS) image/ms_nor.c image/ms_upgrade.c image/ms_upgrade_rx.c image/ms_ymodem.c image/ms_port.c \
                   image/ms_port_nortos.c
 METER_BSP_SRCS := $(wildcard bsp/stm32/*.c bsp/stm32f4/*.c)
 METER_BASE_OBJS := $(patsubst %,$(OUT)/$(MT)/obj/%.o,$(METER_IMG_SRCS) $(METER_BSP_SRCS) \

@@ -16,17 +16,26 @@ static int cmd(const ms_nor_t *n, const uint8_t *hdr, unsigned hlen, const uint8
 
 static int wait_ready(const ms_nor_t *n, uint32_t max_us)
 {
-    /* poll every 50 us: the model and the chip finish in virtual/real time meanwhile */
-    for (uint32_t t = 0; t <= max_us; t += 50u) {
+    /* with a coarse clock, "more than max_us passed" needs one step more than max_us */
+    uint32_t t0 = n->idle ? n->ms() : 0u, limit_ms = max_us / 1000u + 1u + (n->idle ? n->ms_step : 0u);
+    for (uint32_t t_us = 0;;) {
         uint8_t c = 0x05u, sr = 0xFFu;
         int r = cmd(n, &c, 1, 0, &sr, 1);
         if (r)
             return r;
         if (!(sr & 1u))
             return 0;
-        bsp_delay_us(50);
+        if (n->idle) {
+            if (n->ms() - t0 > limit_ms)
+                return BSP_ERR_TIMEOUT;
+            n->idle();
+        } else {
+            if (t_us > max_us)
+                return BSP_ERR_TIMEOUT;
+            bsp_delay_us(50);
+            t_us += 50u;
+        }
     }
-    return BSP_ERR_TIMEOUT;
 }
 
 static int write_enable(const ms_nor_t *n)
@@ -39,6 +48,9 @@ int ms_nor_init(ms_nor_t *n, int bus, bsp_pin_t cs_pin)
 {
     n->bus = bus;
     n->cs = cs_pin;
+    n->idle = 0;
+    n->ms = 0;
+    n->ms_step = 0;
     bsp_pin_config(cs_pin, BSP_PIN_OUTPUT, 0);
     bsp_pin_write(cs_pin, 1);
     uint8_t c = 0x9Fu, id[3] = {0};

@@ -18,6 +18,11 @@ typedef struct {
     int bus;
     bsp_pin_t cs;
     uint32_t size;   /* from the JEDEC capacity byte */
+    /* Called between BUSY polls (e.g. a `wfi` woken by a periodic tick), with ms() the clock the
+     * timeouts are measured on, advancing in steps of ms_step. NULL: 50 us busy waits. */
+    void (*idle)(void);
+    uint32_t (*ms)(void);
+    uint32_t ms_step;
 } ms_nor_t;
 
 /* bsp_spi_init(bus) must have run. BSP_ERR_NODEV when no Winbond NOR answers. */

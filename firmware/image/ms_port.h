@@ -28,8 +28,11 @@ extern const ms_upg_nor_t g_port_upg;
 
 /* Clocks, console, NOR. Returns the NOR's ms_nor_init() result (0 = present). */
 int ms_port_init(void);
-/* YMODEM on the console: `begin` and `data` are the caller's; start_tries 'C's a second. */
+/* YMODEM on the console (getc, write; begin, data and ctx cleared for the caller to set);
+ * start_tries 'C's, one a second. */
 void ms_port_ymodem_io(ms_ymodem_io_t *io, uint32_t start_tries);
+/* Sleep (wfi) at least ms milliseconds. */
+void ms_port_sleep_ms(uint32_t ms);
 /* A console line (echoed, without CR/LF) into buf; 0 on timeout (timeout_ms 0: none), else
  * its length + 1. */
 int ms_port_readline(char *buf, unsigned size, uint32_t timeout_ms);

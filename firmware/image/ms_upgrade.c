@@ -41,8 +41,11 @@ static int scan(const ms_upg_nor_t *nor, ms_upg_rec_t *latest, unsigned *sector,
                               &r, sizeof r);
             if (e)
                 return e;
-            if (!rec_erased(&r))
-                used = i + 1u;
+            /* records are only appended: the first blank slot ends the sector's log (a
+             * record torn by a power cut is not blank, so it is skipped, not overwritten) */
+            if (rec_erased(&r))
+                break;
+            used = i + 1u;
             if (rec_valid(&r) && r.seq > latest->seq) {
                 *latest = r;
                 best_here = 1;

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "ms_image.h"
+#include "ms_ymodem.h"
 
 /* NOR layout of the upgrade region (0x100000 .. 0x1FFFFF of the W25Q64) */
 #define MS_UPG_JOURNAL 0x100000u           /* two 4 KiB sectors, used alternately */
@@ -88,5 +89,17 @@ int ms_upg_stage(const ms_upg_nor_t *nor, const char *file, uint32_t dest, uint3
 /* RTOS side, once the app at dest started (ok = it passed its start check) while the journal
  * says TRYING for it: record CONFIRMED or REJECTED. Returns 1 when a record was written. */
 int ms_upg_report_start(const ms_upg_nor_t *nor, uint32_t dest, int ok);
+
+/* RTOS side, the console's `upgrade <file>` command: receive an image with YMODEM on `port`
+ * (its getc/write/start_tries/ctx; begin and data are this function's) into the download slot,
+ * erasing it just ahead of the data, then ms_upg_stage() it for the file at dest. 0: PENDING is
+ * recorded, restart to install it; an ms_ymodem_result (< 0) when the transfer failed
+ * (*nor_error: the NOR error that made the receiver cancel, if any); MS_UPG_RX_REFUSED_BASE +
+ * ms_image_result when the image was refused; MS_UPG_RX_NOR_ERROR when staging failed.
+ * name/size: block 0's file name (MS_YMODEM_NAME_MAX bytes) and size. */
+#define MS_UPG_RX_REFUSED_BASE 100
+#define MS_UPG_RX_NOR_ERROR 99
+int ms_upg_receive(const ms_upg_nor_t *nor, const ms_ymodem_io_t *port, const char *file,
+                   uint32_t dest, uint32_t extent, char *name, uint32_t *size, int *nor_error);
 
 #endif

@@ -136,6 +136,8 @@ int ms_ymodem_receive(const ms_ymodem_io_t *io, char *name, uint32_t *size)
         int r = read_block(io, c, buf, &len, &seq);
         if (r == 1 && seq == (uint8_t)(expect - 1u)) {
             send1(io, ACK);              /* our ACK was lost: the sender repeats */
+            if (seq == 0u)
+                send1(io, CRC_C);        /* ... block 0, and waits for the data request */
             continue;
         }
         if (r != 1 || seq != expect) {

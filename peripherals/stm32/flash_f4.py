@@ -121,6 +121,7 @@ class STM32F4_Flash(FlashBase):
 
     def reset(self) -> None:
         self.cancel_all()
+        self._erasing = None          # (sector, begin ps, end ps) of the last erase started
         self.reset_registers()
         self.optcr = self.option_bytes | OPTLOCK
         self.keys.reset()
@@ -157,8 +158,10 @@ class STM32F4_Flash(FlashBase):
                     self._error(PGSERR)
                     return
                 kib = self.sectors[snb][1] // 1024
-                self.start(ERASE_MS[kib][self.psize()] * PS_PER_MS,
-                           lambda: self._do_erase_sector(snb))
+                dur = ERASE_MS[kib][self.psize()] * PS_PER_MS
+                begin = max(self.ctx.clock.now_ps, self._queue_end_ps)
+                self._erasing = (snb, begin, begin + dur)
+                self.start(dur, lambda: self._do_erase_sector(snb))
         self.update_irq()
 
     def _optcr_written(self, old: int, value: int) -> None:
@@ -220,7 +223,22 @@ class STM32F4_Flash(FlashBase):
         self.write_flash(offset, (old & value).to_bytes(size, "little"))
         self._done()
 
+    def power_off(self) -> None:
+        """Power lost: a sector erase in progress stops part way. The model erases the share
+        of the sector that the elapsed time covers, from its start (so an image's header there
+        is gone first) and leaves the rest as it was: neither the old content nor erased."""
+        now = self.ctx.clock.now_ps
+        if self._erasing is not None:
+            snb, begin, end = self._erasing
+            if begin <= now < end and not self._protected(snb):
+                start, size = self.sectors[snb]
+                done = size * (now - begin) // (end - begin) & ~0xF
+                if done:
+                    self.write_flash(start, b"\xff" * done)
+        self.reset()
+
     def _do_erase_sector(self, snb: int) -> None:
+        self._erasing = None
         if self._protected(snb):
             self._error(WRPERR)
             return

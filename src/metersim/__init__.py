@@ -70,6 +70,14 @@ _EXPORTS = {
     "CoverageData": "metersim.coverage.report",
     "list_c_test_cases": "metersim.orchestration.ctest_image",
     "run_c_test_image": "metersim.orchestration.ctest_image",
+    # the meter's images: factory image, flashfs, start parameters, YMODEM upgrade
+    "pack_factory_image": "metersim.image.pack",
+    "read_factory_image": "metersim.image.pack",
+    "image_from_elf": "metersim.image.elfimage",
+    "load_binary": "metersim.engine.platform_builder",
+    "ImageError": "metersim.image.header",
+    "YmodemSender": "metersim.image.ymodem",
+    "YmodemError": "metersim.image.ymodem",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

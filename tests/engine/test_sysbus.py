@@ -94,3 +94,24 @@ def test_firmware_outside_memory_is_refused(firmware, tmp_path):
     m = Machine.bare(emu, "tiny", flash=(0x08000000, 0x400), console_address=None)
     with pytest.raises(SetupError, match="outside the memory"):
         m.load_elf(firmware("f413rg", "hello"))
+
+
+def test_code_rewritten_in_flash_runs_as_rewritten(machine):
+    """Flash programmed behind the CPU's back (the flash controller, an app upgraded in place)
+    must not keep running the code translated from the old bytes."""
+    def flash_program(value):
+        # movs r0,#value; movs r1,#0x20; lsls r1,r1,#24; str r0,[r1]; b .
+        code = bytes([value, 0x20, 0x20, 0x21, 0x09, 0x06, 0x08, 0x60, 0xFE, 0xE7])
+        machine.sysbus.write_memory(0x08000100, code)
+
+    machine.sysbus.write_memory(0x08000000, (0x20001000).to_bytes(4, "little")
+                                + (0x08000101).to_bytes(4, "little"))
+    flash_program(1)
+    machine.finalize()
+    machine.reset()
+    machine.emulation.run_for("10us")
+    assert machine.read_u32(0x20000000) == 1
+    flash_program(2)
+    machine.reset()
+    machine.emulation.run_for("10us")
+    assert machine.read_u32(0x20000000) == 2

@@ -1,6 +1,8 @@
 """The meter's boot chain on the emulated STM32F413 storage board (platforms/boards/
 storage_f413.repl: console USART1, W25Q128 NOR on SPI1 /CS PA4) until the management-unit board
-exists: the factory image packed from platforms/images/meter_demo.yaml, booted from flash."""
+exists: the factory image packed from platforms/images/meter_demo.yaml, booted from flash.
+platforms/boards/meter_management_unit.repl wires the console (USART1) and the NOR (SPI1, /CS PA4)
+the same way, so the boot chain runs there unchanged once BOARD names it."""
 
 from __future__ import annotations
 

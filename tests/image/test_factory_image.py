@@ -132,3 +132,12 @@ def test_rtos_refuses_a_damaged_app_and_starts_the_other(packed, tmp_path):
     text = cap.line_texts()
     assert "rtos: event: demo refused: crc32 check failed" in text
     assert "app demo 1.0.0 running" not in text and "app demo2 1.1.0 running" in text
+
+
+def test_metersim_run_boots_a_packed_image_on_a_platform(packed, capsys):
+    from tests.image.meter_board import BOARD
+    assert main(["run", str(packed), "--platform", str(BOARD), "--until", "rtos: ready"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "app demo 1.0.0 running" in out and "app demo2 1.1.0 running" in out
+    assert main(["run", str(packed)]) == EXIT_SETUP
+    assert "raw binary without a recorded board" in capsys.readouterr().err

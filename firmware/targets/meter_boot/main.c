@@ -142,32 +142,29 @@ static int rtos_begin(void *ctx, const char *name, uint32_t size)
 static int rtos_data(void *ctx, uint32_t offset, const uint8_t *buf, uint32_t len)
 {
     (void)ctx;
-    static uint8_t word[256 + 4];
+    static uint8_t words[1024 + 4];
+    if (len > 1024u)
+        return -1;
     uint32_t padded = (len + 3u) & ~3u;
     for (uint32_t i = 0; i < padded; i++)
-        word[i] = i < len ? buf[i] : 0xFFu;
+        words[i] = i < len ? buf[i] : 0xFFu;
     g_rx_bytes += len;
     /* the sender's blocks are 1024 or 128 bytes, so offsets stay word aligned */
-    for (uint32_t i = 0; i < padded; i += 256u) {
-        uint32_t n = padded - i < 256u ? padded - i : 256u;
-        int e = bsp_flash_program(MS_RTOS_ADDR + offset + i, word + i, n);
-        if (e)
-            return e;
-    }
-    return 0;
+    return bsp_flash_program(MS_RTOS_ADDR + offset, words, padded);
 }
 
 static __attribute__((noreturn)) void wait_for_rtos(void)
 {
     for (;;) {
         con_printf("boot: waiting for an RTOS image over YMODEM on the console\n");
-        ms_ymodem_io_t io = {.begin = rtos_begin, .data = 0};
+        ms_ymodem_io_t io;
         ms_port_ymodem_io(&io, 60);
+        io.begin = rtos_begin;
         io.data = rtos_data;
         char name[MS_YMODEM_NAME_MAX];
         uint32_t size;
         int r = ms_ymodem_receive(&io, name, &size);
-        bsp_delay_us(20000);     /* the sender's last bytes */
+        ms_port_sleep_ms(20);     /* the sender's last bytes */
         if (r != MS_YMODEM_OK) {
             con_printf("\nboot: YMODEM: %s\n", ms_ymodem_result_name(r));
             continue;

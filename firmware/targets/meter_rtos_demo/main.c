@@ -77,7 +77,11 @@ static void start_apps(void)
             r = MS_IMAGE_BAD_KIND;
         if (r) {
             con_printf("rtos: event: %s refused: %s check failed\n", name, ms_image_check_name(r));
-            ms_upg_report_start(&g_port_upg, (uint32_t)h, 0);
+            if (ms_upg_report_start(&g_port_upg, (uint32_t)h, 0) == 1) {
+                con_printf("rtos: upgrade of %s rejected: restarting to roll back\n", name);
+                con_flush();
+                bsp_reboot();
+            }
             continue;
         }
         char v[16];
@@ -99,37 +103,7 @@ static void start_apps(void)
     }
 }
 
-/* ---- upgrade over YMODEM ---- */
-static struct {
-    uint32_t erased_to;    /* NOR download slot erased up to here */
-    uint32_t extent;
-    int error;
-} g_rx;
-
-static int rx_begin(void *ctx, const char *name, uint32_t size)
-{
-    (void)ctx;
-    (void)name;
-    if (size < MS_IMAGE_HDR_SIZE || size > g_rx.extent || size > MS_UPG_SLOT_SIZE)
-        return -1;
-    g_rx.erased_to = MS_UPG_DOWNLOAD;
-    return 0;
-}
-
-static int rx_data(void *ctx, uint32_t offset, const uint8_t *buf, uint32_t len)
-{
-    (void)ctx;
-    uint32_t a = MS_UPG_DOWNLOAD + offset;
-    while (g_rx.erased_to < a + len) {
-        int e = ms_nor_erase_sector(&g_port_nor, g_rx.erased_to);
-        if (e)
-            return g_rx.error = e;
-        g_rx.erased_to += MS_NOR_SECTOR;
-    }
-    int e = ms_nor_program(&g_port_nor, a, buf, len);
-    return e ? (g_rx.error = e) : 0;
-}
-
+/* ---- upgrade over YMODEM (ms_upg_receive) ---- */
 static void upgrade(const char *file)
 {
     const void *data;
@@ -138,23 +112,22 @@ static void upgrade(const char *file)
         con_printf("upgrade: no file %s in flashfs\n", file);
         return;
     }
-    g_rx.extent = size;
-    g_rx.error = 0;
     con_printf("upgrade: send the image of %s with YMODEM\n", file);
-    ms_ymodem_io_t io = {.begin = rx_begin, .data = rx_data};
+    ms_ymodem_io_t io;
     ms_port_ymodem_io(&io, 30);
     char name[MS_YMODEM_NAME_MAX];
     uint32_t got;
-    int r = ms_ymodem_receive(&io, name, &got);
-    bsp_delay_us(20000);
-    if (r != MS_YMODEM_OK) {
-        con_printf("\nupgrade: YMODEM %s (%d)\n", ms_ymodem_result_name(r), g_rx.error);
+    int nor_error;
+    int r = ms_upg_receive(&g_port_upg, &io, file, (uint32_t)data, size, name, &got, &nor_error);
+    ms_port_sleep_ms(20);      /* the sender's last bytes, before the console talks again */
+    if (r < 0) {
+        con_printf("\nupgrade: YMODEM %s (%d)\n", ms_ymodem_result_name(r), nor_error);
         return;
     }
     con_printf("\nupgrade: received %s, %u bytes\n", name, (unsigned)got);
-    r = ms_upg_stage(&g_port_upg, file, (uint32_t)data, size);
     if (r) {
-        con_printf("upgrade: image refused: %s\n", r > 0 ? ms_image_check_name(r) : "NOR error");
+        con_printf("upgrade: image refused: %s\n", r >= MS_UPG_RX_REFUSED_BASE ?
+                   ms_image_check_name(r - MS_UPG_RX_REFUSED_BASE) : "NOR error");
         return;
     }
     con_printf("upgrade: %s staged, restarting\n", file);

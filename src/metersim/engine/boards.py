@@ -86,6 +86,17 @@ def machine_for_firmware(emulation, elf, platform: str | Path | None = None,
     from metersim.engine.platform_builder import build_machine, load_firmware
     from metersim.engine.repl import load_platform
 
+    if not isinstance(elf, Firmware) and str(elf).endswith(".bin"):
+        # a raw flash image (`metersim image pack`): no recorded target, so the platform says
+        # where it runs; it is written at the flash base and boots from its vector table
+        from metersim.engine.platform_builder import load_binary
+        if platform is None:
+            raise SetupError(f"{elf} is a raw binary without a recorded board: say which "
+                             "machine runs it with --platform (a .repl file or platform name)")
+        m = build_machine(emulation, load_platform(resolve_platform(platform)),
+                          name or f"machine-{len(emulation.machines)}")
+        load_binary(m, elf)
+        return m
     fw = elf if isinstance(elf, Firmware) else Firmware(elf)
     if platform is not None:
         path = resolve_platform(platform)

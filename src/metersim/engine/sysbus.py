@@ -170,6 +170,11 @@ class SysBus:
         ctypes.memmove(ctypes.addressof(r.buffer) + off, bytes(data), len(data))
         if not r.writable:
             self.machine.cpu.invalidate_code_caches()
+            # The bytes bypassed unicorn: code it translated from them (flash rewritten by the
+            # firmware, e.g. an app upgraded in place) must be translated again.
+            self.uc.ctl_remove_cache(r.base + off, r.base + off + len(data))
+            for a in r.aliases:
+                self.uc.ctl_remove_cache(a + off, a + off + len(data))
 
     @staticmethod
     def _offset_in(r: MemoryRegion, addr: int) -> int:

@@ -92,7 +92,7 @@ def _perms(value, where: str) -> int:
 
 
 def pack(manifest: str | Path) -> bytes:
-    """The factory image (1 MiB) from a manifest."""
+    """The factory image (1 MiB) from a manifest (see the module's docstring)."""
     manifest = Path(manifest)
     base = manifest.parent
     m = _load_manifest(manifest)
@@ -217,3 +217,6 @@ def show(data: bytes, name: str = "image") -> str:
         lines.append(f"{p.name:<16} 0x{p.offset:06x} 0x{p.address:08x} {p.size:>7} {ext} "
                      f"{p.kind:<7} {p.version:<8} {p.crc32:08x} {p.sha256.hex()[:16]}{up}")
     return "\n".join(lines)
+
+
+pack_factory_image = pack

@@ -126,9 +126,12 @@ class YmodemSender:
         raise YmodemError(f"{what}: no ACK after {self.max_retries + 1} tries")
 
     def cancel(self) -> None:
+        """Abort a transfer: CAN bytes, which the receiver takes as the sender giving up."""
         self.port.write(bytes([CAN] * 5))
 
     def send(self, name: str, data: bytes) -> SendStats:
+        """Send `data` as file `name` (ports: UartPort(tester) for an emulated console,
+        SerialPort(serial.Serial(...)) for a real one); YmodemError when it fails."""
         if self._wait_for({CRC_C}, self.start_timeout_s, "waiting for the receiver") is None:
             raise YmodemError(f"the receiver never asked for a file ('C') within "
                               f"{self.start_timeout_s} s")
@@ -137,7 +140,9 @@ class YmodemSender:
             raise YmodemError("no 'C' after block 0: the receiver did not accept the file")
         seq, off = 1, 0
         while off < len(data):
-            size = 1024 if len(data) - off > 128 else 128
+            # 1K blocks, but a tail that fits in fewer bytes as 128-byte blocks goes as those
+            # (7 x 133 < 1029), as lrzsz does
+            size = 1024 if len(data) - off > 7 * 128 else 128
             chunk = data[off:off + size]
             self._send_block(block(seq, chunk, size), f"block {seq} (offset {off})")
             off += len(chunk)

@@ -66,6 +66,20 @@ def test_sector_erase_takes_datasheet_time():
     assert f.read(SR, 4) & 1 == 0                       # EOP needs EOPIE on F4
 
 
+def test_power_cut_during_a_sector_erase_leaves_it_part_erased():
+    f, bus, clock = make()
+    unlock(f)
+    f.write(CR, 4, PSIZE32 | 1 << 1 | 4 << 3)          # SER, SNB = 4 (64 KiB at 0x10000)
+    f.write(CR, 4, PSIZE32 | 1 << 1 | 4 << 3 | 1 << 16)  # STRT: 550 ms
+    clock.run_for(275 * PS_PER_MS)                      # half way
+    f.power_off()
+    assert bus.mem[0x10000:0x18000] == b"\xff" * 0x8000  # the first half erased ...
+    assert bus.mem[0x18000:0x20000] == b"\0" * 0x8000    # ... the rest as it was
+    assert not f.read(SR, 4) & 1 << 16
+    clock.run_for(500 * PS_PER_MS)                      # nothing finishes after the cut
+    assert bus.mem[0x18000] == 0
+
+
 def test_program_word_and_eop_with_eopie():
     f, bus, clock = make()
     bus.mem[0:8] = b"\xff" * 8

@@ -1,0 +1,184 @@
+"""The management unit's middle layer through its ports: DL/T645-2007 requests on RS-485 and IR
+answered by the owning service through the virtual bus, password rules, broadcast time, the
+relay, the bus's routing, combined reads, app registration, and its checks."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+import metersim
+from metersim.dlt645 import Dlt645Abnormal, Frame, address_bytes, encode_frame
+
+START = datetime(2026, 12, 6, 10, 0, 0)       # the firmware's clock after a cold start
+ADDR = "000000123456"
+FE4 = bytes.fromhex("FEFEFEFE")
+
+
+def meter_clock(m):
+    date, time = m.master.read(0x04000101), m.master.read(0x04000102)
+    ww, dd, mo, yy = (int(f"{b:02x}") for b in date)
+    ss, mi, hh = (int(f"{b:02x}") for b in time)
+    return datetime(2000 + yy, mo, dd, hh, mi, ss), ww
+
+
+def test_reads_energy_voltage_current_clock_and_the_apps_identifier(meter):
+    m = meter()
+    # the worked frame of the reference, byte for byte, and its reply (1234.56 kWh)
+    m.rs485.send(FE4 + bytes.fromhex("68563412000000681104333334334E16"))
+    m.emu.run_for("300ms")
+    assert m.rs485.read() == FE4 + bytes.fromhex("6856341200000068910833333433896745333A16")
+    assert m.master.read_value(0x02010100) == Decimal("220.1")
+    assert m.master.read_value(0x02020100) == Decimal("5.123")
+    assert m.master.read_value(0x02030000) == Decimal("1.1234")
+    assert m.master.read(0x0001FF00) == b"".join(
+        metersim.dlt645.bcd_encode(v, 4, 2) for v in ("1234.56", "100", "200", "300", "634.56"))
+    clock, weekday = meter_clock(m)
+    assert timedelta(0) <= clock - START < timedelta(seconds=5) and weekday == 0   # a Sunday
+    # the extended app's identifier, answered by the app through the bus: nothing seen yet
+    assert m.master.read(0x04A10001) == bytes.fromhex("0000") + bytes([0]) + bytes(3)
+    # the unit was asked afresh for each metering value
+    assert m.unit.requests.count("RD") >= 5
+
+
+def test_unknown_identifier_and_function_get_the_abnormal_reply(meter):
+    m = meter()
+    with pytest.raises(Dlt645Abnormal) as e:
+        m.master.read(0x0A0B0C0D)
+    assert e.value.serr == 0x02                                     # no requested data
+    assert m.master.received[-1] == Frame(address_bytes(ADDR), 0xD1, b"\x02")
+    with pytest.raises(Dlt645Abnormal) as e:
+        m.master.request(0x1F, b"")
+    assert e.value.serr == 0x01 and m.master.received[-1].control == 0xDF
+    # frames for another meter and damaged frames get no reply at all
+    m.rs485.send(FE4 + encode_frame(Frame(address_bytes("000000999999"), 0x11, bytes(4))))
+    bad = bytearray(encode_frame(Frame(address_bytes(ADDR), 0x11, bytes.fromhex("00000100"))))
+    bad[-2] ^= 1
+    m.rs485.send(bytes(bad))
+    m.emu.run_for("400ms")
+    assert m.rs485.read() == b""
+
+
+def test_write_with_the_right_password_and_the_error_word_for_a_wrong_one(meter):
+    m = meter()
+    # the reference's worked frame: time 12:34:56 with PA 02, password 123456
+    m.rs485.send(FE4 + bytes.fromhex("68563412000000681 40F353433373589674533333333896745CD16"
+                                     .replace(" ", "")))
+    m.emu.run_for("400ms")
+    assert m.rs485.read() == FE4 + bytes.fromhex("685634120000006894000016")
+    m.con.expect("platform: clock set to 2026-12-06 12:34:56 (write)", timeout="100ms")
+    clock, _ = meter_clock(m)
+    assert clock.strftime("%H:%M") == "12:34"
+    with pytest.raises(Dlt645Abnormal) as e:
+        m.master.write(0x04000102, bytes.fromhex("000010"), password="654321")
+    assert e.value.serr == 0x04 and m.master.received[-1].control == 0xD4
+    with pytest.raises(Dlt645Abnormal):            # level 04 may not write parameters
+        m.master.write(0x04000102, bytes.fromhex("000010"), level=4, password="000000")
+    assert meter_clock(m)[0].strftime("%H:%M") == "12:34"       # nothing was written
+
+
+def test_three_wrong_passwords_lock_writes(meter):
+    m = meter()
+    for _ in range(3):
+        with pytest.raises(Dlt645Abnormal):
+            m.master.write(0x04000102, bytes.fromhex("000010"), password="000001")
+    m.con.expect("com: 3 wrong passwords, locked for 24 h", timeout="100ms")
+    with pytest.raises(Dlt645Abnormal) as e:                    # even the right one now
+        m.master.write(0x04000102, bytes.fromhex("000010"))
+    assert e.value.serr == 0x04
+    assert m.master.read_value(0x02010100) == Decimal("220.1")  # reads still work
+
+
+def test_broadcast_time_sets_the_clock_within_five_minutes(meter):
+    m = meter()
+    target = START + timedelta(minutes=3)
+    m.master.broadcast_time(target)                 # no reply (the master checks)
+    m.con.expect("platform: clock set to 2026-12-06 10:03:00 (broadcast)", timeout="100ms")
+    assert timedelta(0) <= meter_clock(m)[0] - target < timedelta(seconds=3)
+    m.master.broadcast_time(target + timedelta(hours=2))
+    m.con.expect("platform: broadcast time refused, off by 72", timeout="100ms")
+    assert meter_clock(m)[0] - target < timedelta(seconds=5)
+
+
+def test_relay_trips_and_closes_and_keep_power_refuses_trips(meter):
+    m = meter()
+    relay, until = m.board["relay"], START + timedelta(days=1)
+    assert not relay.closed                         # a latching relay starts open
+    m.master.relay(metersim.dlt645.RELAY_CLOSE, until)
+    assert relay.closed and m.master.received[-1].control == 0x9C
+    status = int.from_bytes(m.master.read(0x04000503), "little")
+    assert not status & 0x10                        # bit 4: the relay is closed
+    m.master.relay(metersim.dlt645.RELAY_TRIP, until)
+    assert not relay.closed
+    assert int.from_bytes(m.master.read(0x04000503), "little") & 0x50 == 0x50  # open, tripped
+    m.master.relay(metersim.dlt645.RELAY_CLOSE, until)
+    m.master.relay(metersim.dlt645.KEEP_POWER_ON, until)
+    with pytest.raises(Dlt645Abnormal):
+        m.master.relay(metersim.dlt645.RELAY_TRIP, until)
+    assert relay.closed
+    with pytest.raises(Dlt645Abnormal):             # a command whose validity has passed
+        m.master.relay(metersim.dlt645.KEEP_POWER_OFF, START - timedelta(days=1))
+    with pytest.raises(Dlt645Abnormal) as e:        # and a wrong password
+        m.master.relay(metersim.dlt645.RELAY_TRIP, until, password="111111")
+    assert e.value.serr == 0x04 and relay.closed
+
+
+def test_address_read_and_write_with_the_wildcard(meter):
+    m = meter()
+    assert m.master.read_address() == ADDR
+    m.rs485.read()
+    m.master.write_address("000000654321")
+    m.con.expect("com: address now 000000654321", timeout="100ms")
+    assert m.master.read_value(0x02010100) == Decimal("220.1")        # at the new address
+    assert m.master.read(0x04000401) == address_bytes("000000654321")  # owned by com, via the bus
+    old = metersim.dlt645.Master(m.emu, m.rs485, address=ADDR)
+    with pytest.raises(metersim.EmulationTimeout):
+        old.read(0x02010100)
+
+
+def test_ir_port_answers_at_1200_baud(meter):
+    m = meter()
+    assert m.ir.read_value(0x00010000) == Decimal("1234.56")
+    assert m.ir.read_address() == ADDR
+    assert m.board["ir"].errors == []
+
+
+def test_baud_change_and_password_change(meter):
+    m = meter()
+    m.master.change_baud(9600)
+    assert m.master.received[-1].data == b"\x20"
+    m.con.expect("com: rs485 now at 9600 baud", timeout="200ms")
+    assert m.master.read_value(0x02010100) == Decimal("220.1")
+    with pytest.raises(Dlt645Abnormal) as e:
+        m.master.request(0x17, b"\x03")              # two bits: not a rate
+    assert e.value.serr == 0x08
+    m.master.change_password(2, "777777")
+    with pytest.raises(Dlt645Abnormal):
+        m.master.write(0x04000102, bytes.fromhex("000011"))
+    m.master.password = "777777"
+    m.master.write(0x04000102, bytes.fromhex("000011"))
+    assert meter_clock(m)[0].strftime("%H:%M") == "11:00"
+
+
+def test_freeze_and_clears(meter):
+    m = meter()
+    m.master.freeze()                                 # 99999999: instantaneous freeze
+    m.unit.energy_kWh = (101.0, 200.0, 300.0, 634.56)
+    assert m.master.read(0x05010101)[:4] == metersim.dlt645.bcd_encode("1234.56", 4, 2)
+    assert m.master.read_value(0x00010000) == Decimal("1235.56")
+    m.master.clear_demand(password="000000")
+    m.master.clear_events()
+    m.master.clear_meter()
+    assert m.master.read_value(0x00010000) == Decimal("0") and "CLR" in m.unit.requests
+
+
+def test_metrology_unit_unplugged_and_back(meter):
+    m = meter()
+    assert m.master.read_value(0x00010000) == Decimal("1234.56")
+    m.unit.plugged = False
+    m.unit.energy_kWh = (150.0, 200.0, 300.0, 634.56)
+    assert m.master.read_value(0x00010000) == Decimal("1234.56")   # the last values
+    m.con.expect("metering: metrology unit not answering", timeout="100ms")
+    m.unit.plugged = True
+    assert m.master.read_value(0x00010000) == Decimal("1284.56")
+    m.con.expect("metering: metrology unit answers again, re-synchronised", timeout="100ms")

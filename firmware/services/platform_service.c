@@ -277,7 +277,7 @@ static int hexval(char c)
 static void command(struct plat *p, const char *s)
 {
     if (!strcmp(s, "vbus trace on") || !strcmp(s, "vbus trace off")) {
-        uint8_t on = s[11] == 'n';
+        uint8_t on = !strcmp(s, "vbus trace on");
         bus_request(p, DLT_WRITE, VBUS_DI_TRACE, &on, 1);
     } else if (!strcmp(s, "vbus stats")) {
         bus_request(p, DLT_READ, VBUS_DI_STATS, 0, 0);

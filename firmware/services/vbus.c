@@ -77,14 +77,21 @@ int vbus_rx_take(vbus_rx_t *rx, vbus_msg_t *m)
     unsigned len = rx->buf[10] | (unsigned)rx->buf[11] << 8;
     if (len < 12u || len > DLT_FRAME_MAX)
         return rx_bad(rx, VBUS_BAD_LENGTH);
+    const uint8_t *fr = rx->buf + VBUS_HDR_LEN;
+    /* the frame's own length must agree with DataLen: judged as soon as its L has come,
+     * so a too-large DataLen does not swallow the messages behind it */
+    if (rx->n >= VBUS_HDR_LEN + 10u && (fr[0] != DLT_START || 12u + fr[9] != len)) {
+        if (fr[0] != DLT_START)
+            return rx_bad(rx, VBUS_BAD_LENGTH);
+        /* the frame's own length tells where this message ends: skip it whole */
+        unsigned k = VBUS_HDR_LEN + 12u + fr[9];
+        rx_drop(rx, k < rx->n ? k : rx->n);
+        return VBUS_BAD_LENGTH;
+    }
     if (rx->n < VBUS_HDR_LEN + len)
         return 0;
-    const uint8_t *fr = rx->buf + VBUS_HDR_LEN;
     int why = VBUS_OK;
-    /* the frame's own length must agree with DataLen */
-    if (fr[0] != DLT_START || 12u + fr[9] != len)
-        why = VBUS_BAD_LENGTH;
-    else if (dlt_decode(fr, len, &m->f) != DLT_OK)
+    if (dlt_decode(fr, len, &m->f) != DLT_OK)
         why = VBUS_BAD_FRAME;
     else if (rx->buf[5] != VBUS_PROTO_DLT645_2007)
         why = VBUS_BAD_PROTO;
@@ -92,8 +99,6 @@ int vbus_rx_take(vbus_rx_t *rx, vbus_msg_t *m)
         why = VBUS_BAD_ENCRYPT;
     else if (rx->buf[6] < VBUS_CMD_REQUEST || rx->buf[6] > VBUS_CMD_REGISTER_ACK)
         why = VBUS_BAD_CMD;
-    if (why == VBUS_BAD_LENGTH)
-        return rx_bad(rx, why);
     m->h.ca = rx->buf[1];
     m->h.sa = rx->buf[2];
     m->h.encrypt = rx->buf[3];

@@ -182,3 +182,93 @@ def test_metrology_unit_unplugged_and_back(meter):
     m.unit.plugged = True
     assert m.master.read_value(0x00010000) == Decimal("1284.56")
     m.con.expect("metering: metrology unit answers again, re-synchronised", timeout="100ms")
+
+
+def test_combined_read_gathers_three_services_and_the_app_into_one_reply(meter):
+    m = meter()
+    m.trace_on()
+    value = m.master.read(0x04A0FF01)
+    bcd = metersim.dlt645.bcd_encode
+    assert value[:4] == bcd("1234.56", 4, 2)                   # metering: energy
+    assert value[4:6] == bcd("220.1", 2, 1)                    # metering: voltage
+    assert value[6] == 0x00 and value[8] == 0x10               # platform: time 10:00:ss
+    assert value[9:15] == address_bytes(ADDR)                  # communication: address
+    assert value[15:] == bytes(6)                              # LOADID: its identifier
+    trace = metersim.parse_vbus_trace(m.con.texts())
+    asked = {(r.pipe, r.di) for r in trace if r.ca == 0xF0 and r.control == 0x11}
+    assert asked == {("V_BUS_TO_MTR_SRV", 0x00010000), ("V_BUS_TO_MTR_SRV", 0x02010100),
+                     ("V_BUS_TO_PLAT_SRV", 0x04000102), ("V_BUS_TO_COM_SRV", 0x04000401),
+                     ("V_BUS_TO_LOADID", 0x04A10001)}
+    # the requester (RS-485, communication thread 4) got one reply from the bus
+    assert [(r.pipe, r.ca, r.sa, r.control) for r in trace if r.sa == 0x24] == [
+        ("V_BUS_TO_COM_SRV", 0xF0, 0x24, 0x91)]
+
+
+def test_trace_shows_each_message_with_pipe_addresses_and_identifier(meter):
+    m = meter()
+    m.trace_on()
+    m.master.read(0x02010100)
+    m.ir.read(0x04000102)
+    trace = [r for r in metersim.parse_vbus_trace(m.con.texts()) if r.pipe != "V_BUS_TO_PLAT_SRV"
+             or r.ca != 0xF0]                   # the trace switch's own answer aside
+    assert [(r.pipe, r.ca, r.sa, r.control, r.di) for r in trace] == [
+        ("V_BUS_TO_MTR_SRV", 0x24, 0x30, 0x11, 0x02010100),     # RS-485 -> metering
+        ("V_BUS_TO_COM_SRV", 0x30, 0x24, 0x91, 0x02010100),     # and back
+        ("V_BUS_TO_PLAT_SRV", 0x25, 0x40, 0x11, 0x04000102),    # IR -> platform
+        ("V_BUS_TO_COM_SRV", 0x40, 0x25, 0x91, 0x04000102),
+    ]
+    m.con.write("vbus trace off\r")
+    m.con.expect("vbus: trace off", timeout="1s")
+    m.master.read(0x02010100)
+    assert len(metersim.parse_vbus_trace(m.con.texts())) == 5
+
+
+def test_app_registered_at_run_time_identifies_a_switched_on_heater(meter):
+    m = meter(power_W=100.0)
+    assert "vbus: registered app LOADID as 50 with 1 identifiers" in m.con.text
+    m.emu.run_for("1.5s")
+    m.unit.power_W = 2100.0                         # a 2 kW heater switched on
+    m.con.expect("loadid: appliance on, 2.0000 kW step, class 3, count 1", timeout="1.5s")
+    m.trace_on()
+    m.emu.run_for("1.1s")                           # one more of the app's power readings
+    assert m.master.read(0x04A10001) == bytes.fromhex("0100") + b"\x03" + bytes.fromhex("000002")
+    trace = metersim.parse_vbus_trace(m.con.texts())
+    # the app asks the metering service for the power through the bus, and is asked in turn
+    assert ("V_BUS_TO_MTR_SRV", 0x50, 0x30, 0x11, 0x02030000) in {
+        (r.pipe, r.ca, r.sa, r.control, r.di) for r in trace}
+    assert ("V_BUS_TO_LOADID", 0x24, 0x50, 0x11, 0x04A10001) in {
+        (r.pipe, r.ca, r.sa, r.control, r.di) for r in trace}
+    assert m.master.read(0x04A00001) == b"\x01"     # the platform reports the app running
+
+
+def vbus_message(ca, sa, frame, cmd=1, datalen=None):
+    raw = encode_frame(frame)
+    n = len(raw) if datalen is None else datalen
+    return bytes([0x68, ca, sa, 0, 3, 1, cmd, 0, 0, 0, n & 0xFF, n >> 8]) + raw
+
+
+def test_bus_drops_and_counts_a_foreign_source_and_a_bad_length(meter):
+    m = meter()
+    read_v = Frame(bytes([0xAA] * 6), 0x11, (0x02010100).to_bytes(4, "little"))
+    # on the platform's pipe, a message claiming to come from extended app 3 (0x70)
+    m.con.write(f"vbus send {vbus_message(0x70, 0xF0, read_v).hex()}\r")
+    m.con.expect("vbus: dropped from PLAT_SRV_TO_V_BUS: source 70 is not this pipe's process "
+                 "(dropped 1)", timeout="1s")
+    # DataLen says 20 bytes, the DL/T645 frame is 16
+    m.con.write(f"vbus send {vbus_message(0x40, 0xF0, read_v, datalen=20).hex()}\r")
+    m.con.expect("vbus: dropped from PLAT_SRV_TO_V_BUS: bad length (dropped 1)", timeout="1s")
+    # and a frame with a damaged checksum inside a well-formed message
+    raw = bytearray(vbus_message(0x40, 0xF0, read_v))
+    raw[-2] ^= 0x55
+    m.con.write(f"vbus send {bytes(raw).hex()}\r")
+    m.con.expect("vbus: dropped from PLAT_SRV_TO_V_BUS: damaged DL/T645 frame (dropped 2)",
+                 timeout="1s")
+    # the bus goes on routing, and its counters say what happened (read over RS-485)
+    assert m.master.read_value(0x02010100) == Decimal("220.1")
+    stats = m.master.read(0x04A0FE03)
+    counts = [int(metersim.dlt645.bcd_decode(stats[i:i + 4], 0)) for i in range(0, 24, 4)]
+    routed, bad_integrity, bad_source, timeouts, no_route, lost = counts
+    assert (bad_integrity, bad_source, timeouts, lost) == (2, 1, 0, 0) and routed >= 1
+    m.con.write("vbus stats\r")
+    m.con.expect("vbus: routed", timeout="1s")
+    assert "bad integrity 2, bad source 1" in m.con.texts()[-1]

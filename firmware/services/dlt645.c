@@ -63,6 +63,18 @@ static void drop(dlt_rx_t *rx, unsigned k)
     rx->n -= k;
 }
 
+/* Offset of a complete valid frame after the first byte, 0 when there is none. */
+static unsigned later_frame(const dlt_rx_t *rx, dlt_frame_t *f)
+{
+    for (unsigned k = 1; k + 12u <= rx->n; k++) {
+        const uint8_t *b = rx->buf + k;
+        if (b[0] == DLT_START && b[7] == DLT_START && k + 12u + b[9] <= rx->n &&
+            dlt_decode(b, 12u + b[9], f) == DLT_OK)
+            return k;
+    }
+    return 0;
+}
+
 int dlt_rx_take(dlt_rx_t *rx, dlt_frame_t *f)
 {
     while (rx->n) {
@@ -81,8 +93,16 @@ int dlt_rx_take(dlt_rx_t *rx, dlt_frame_t *f)
             drop(rx, 1);
             continue;
         }
-        if (rx->n < 10u || rx->n < 12u + rx->buf[9])
-            return 0;
+        if (rx->n < 10u || rx->n < 12u + rx->buf[9]) {
+            /* waiting for the rest of a candidate: a whole valid frame behind it wins (the
+             * candidate was a false start, e.g. the head of a frame cut short) */
+            unsigned k = later_frame(rx, f);
+            if (!k)
+                return 0;
+            rx->bad++;
+            drop(rx, k);
+            continue;
+        }
         unsigned len = 12u + rx->buf[9];
         if (dlt_decode(rx->buf, len, f) != DLT_OK) {
             rx->bad++;

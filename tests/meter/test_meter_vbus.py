@@ -225,7 +225,7 @@ def test_trace_shows_each_message_with_pipe_addresses_and_identifier(meter):
 
 def test_app_registered_at_run_time_identifies_a_switched_on_heater(meter):
     m = meter(power_W=100.0)
-    assert "vbus: registered app LOADID as 50 with 1 identifiers" in m.con.text
+    assert "vbus: registered app LOADID as 50 with 2 identifiers" in m.con.text
     m.emu.run_for("1.5s")
     m.unit.power_W = 2100.0                         # a 2 kW heater switched on
     m.con.expect("loadid: appliance on, 2.0000 kW step, class 3, count 1", timeout="1.5s")
@@ -272,3 +272,23 @@ def test_bus_drops_and_counts_a_foreign_source_and_a_bad_length(meter):
     m.con.write("vbus stats\r")
     m.con.expect("vbus: routed", timeout="1s")
     assert "bad integrity 2, bad source 1" in m.con.texts()[-1]
+
+
+def test_follow_up_frames_carry_the_apps_switch_on_log(meter):
+    m = meter(power_W=100.0)
+    steps_W = (600, 1200, 2000, 3000, 4000, 5000)   # six appliances, one a second
+    for w in steps_W:
+        m.emu.run_for("1s")
+        m.unit.power_W += w
+    m.con.expect("count 6", timeout="1.5s")
+    first = m.master.exchange(Frame(address_bytes(ADDR), 0x11, (0x04A10002).to_bytes(4, "little")))
+    assert first.control == 0xB1                      # four records, more follow
+    assert len(first.data) == 4 + 4 * 6
+    assert first.data[4:10] == bytes.fromhex("0600") + b"\x03" + bytes.fromhex("000005")  # newest
+    nxt = m.master.exchange(Frame(address_bytes(ADDR), 0x12,
+                                  (0x04A10002).to_bytes(4, "little") + b"\x01"))
+    assert nxt.control == 0x92 and nxt.data[-1] == 1  # the last two, nothing follows, SEQ
+    assert [nxt.data[4 + 6 * i] for i in range(2)] == [0x02, 0x01]
+    assert nxt.data[4 + 2:4 + 6] == b"\x02" + bytes.fromhex("002001")   # 1.2 kW, class 2
+    with pytest.raises(Dlt645Abnormal):
+        m.master.read_next(0x04A10002, 2)

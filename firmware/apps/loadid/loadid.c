@@ -6,8 +6,13 @@
  * size (1: below 500 W, lighting and electronics; 2: 500-1500 W, motors and small appliances;
  * 3: above 1500 W, heating).
  *
- * Its identifier 04A10001 (read): switch-on count (2 bytes BCD), class of the last one
- * (1 byte), its power step XX.XXXX kW (3 bytes BCD, signed).
+ * Its identifiers:
+ * - 04A10001 (read): switch-on count (2 bytes BCD), class of the last one (1 byte), its power
+ *   step XX.XXXX kW (3 bytes BCD, signed);
+ * - 04A10002 (read, multi-frame): the log of the last 16 switch-ons, newest first, each
+ *   NNNN (its number), class, step XX.XXXX kW (6 bytes); four records per frame, so a reply
+ *   stays short on the 1200-baud IR link: 91H carries the first four (B1H when more follow),
+ *   12H with SEQ n the n-th next four (B2H when still more follow), SEQ echoed last.
  */
 #include <string.h>
 #include "ms_rtos.h"
@@ -16,6 +21,10 @@
 #include "vbus.h"
 
 #define LOADID_DI 0x04A10001u
+#define LOADID_LOG_DI 0x04A10002u
+#define LOG_MAX 16u
+#define LOG_PER_FRAME 4u
+#define LOG_RECORD 6u
 #define PERIOD_MS 1000u
 #define STEP_MIN_dW 1000                    /* 100 W */
 
@@ -29,6 +38,7 @@ struct app {
     int32_t last_dW, step_dW;
     uint32_t count;
     uint8_t cls;
+    struct { uint32_t n; int32_t step_dW; uint8_t cls; } log[LOG_MAX];   /* ring, newest at count-1 */
 };
 
 static int do_register(struct app *a)
@@ -46,7 +56,8 @@ static int do_register(struct app *a)
     dlt_put_di(f->data, VBUS_DI_REGISTER);
     memcpy(f->data + 4, LOADID_NAME, sizeof LOADID_NAME - 1u);
     dlt_put_di(f->data + 12, LOADID_DI);
-    f->len = 16;
+    dlt_put_di(f->data + 16, LOADID_LOG_DI);
+    f->len = 20;
     vbus_send(reg_out, &a->m);
     int r = MS_ERR_TIMEOUT;
     for (;;) {                              /* until the answer naming this app */
@@ -96,12 +107,43 @@ static void power(struct app *a, const dlt_frame_t *f)
         a->step_dW = p - a->last_dW;
         a->count++;
         a->cls = a->step_dW < 5000 ? 1u : a->step_dW <= 15000 ? 2u : 3u;
+        unsigned slot = (unsigned)((a->count - 1u) % LOG_MAX);
+        a->log[slot].n = a->count;
+        a->log[slot].step_dW = a->step_dW;
+        a->log[slot].cls = a->cls;
         ms_printk("loadid: appliance on, %d.%04d kW step, class %u, count %u\n",
                   (int)(a->step_dW / 10000), (int)(a->step_dW % 10000), a->cls,
                   (unsigned)a->count);
     }
     a->last_dW = p;
     a->have = 1;
+}
+
+/* One frame of the switch-on log: page 0 for 11H, page SEQ for 12H. */
+static void log_page(struct app *a, const dlt_frame_t *q)
+{
+    unsigned seq = DLT_FN(q->ctrl) == DLT_READ_NEXT ? q->data[4] : 0u;
+    unsigned total = a->count < LOG_MAX ? (unsigned)a->count : LOG_MAX;
+    unsigned first = seq * LOG_PER_FRAME;
+    if (seq && first >= total) {
+        dlt_abnormal(&a->r, q, DLT_SERR_NO_DATA);
+        return;
+    }
+    uint8_t d[4 + LOG_PER_FRAME * LOG_RECORD + 1];
+    unsigned n = 4;
+    dlt_put_di(d, LOADID_LOG_DI);
+    for (unsigned i = first; i < total && i < first + LOG_PER_FRAME; i++) {
+        unsigned slot = (unsigned)((a->count - 1u - i) % LOG_MAX);     /* newest first */
+        dlt_bcd_put(d + n, 2, a->log[slot].n % 10000u);
+        d[n + 2] = a->log[slot].cls;
+        svc_bcd_signed(d + n + 3, 3, a->log[slot].step_dW);
+        n += LOG_RECORD;
+    }
+    if (seq)
+        d[n++] = (uint8_t)seq;
+    dlt_reply(&a->r, q, d, n);
+    if (first + LOG_PER_FRAME < total)
+        a->r.ctrl |= DLT_FOLLOWS;
 }
 
 static void serve(struct app *a, const vbus_msg_t *m)
@@ -114,6 +156,10 @@ static void serve(struct app *a, const vbus_msg_t *m)
         d[6] = a->cls;
         svc_bcd_signed(d + 7, 3, a->step_dW);
         dlt_reply(&a->r, q, d, sizeof d);
+    } else if (((DLT_FN(q->ctrl) == DLT_READ && q->len == 4u) ||
+                (DLT_FN(q->ctrl) == DLT_READ_NEXT && q->len == 5u)) &&
+               dlt_di(q->data) == LOADID_LOG_DI) {
+        log_page(a, q);
     } else {
         dlt_abnormal(&a->r, q, DLT_FN(q->ctrl) == DLT_READ ? DLT_SERR_NO_DATA : DLT_SERR_OTHER);
     }

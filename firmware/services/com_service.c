@@ -15,6 +15,7 @@
 #include <string.h>
 #include "ms_rtos.h"
 #include "services.h"
+#include "svc_util.h"
 #include "vbus.h"
 
 #define PORTS 2u
@@ -221,27 +222,20 @@ static void frame(struct com *c, struct port *p, const dlt_frame_t *q)
             change_password(c, p, q);
         break;
     case DLT_WRITE:
-        if (len < 13u)
-            serr = DLT_SERR_OTHER;
-        else if (!authorised(c, q->data + 4, LEVEL_ADMIN))
-            serr = DLT_SERR_PASSWORD;
-        else {
-            memcpy(c->operator_code, q->data + 8, 4);
-            to_bus(c, p, q, kind);
-        }
-        break;
     case DLT_CLEAR_DEMAND:
     case DLT_CLEAR_METER:
     case DLT_CLEAR_EVENTS:
     case DLT_RELAY: {
+        /* PA P0-P2 C0-C3 come first, after the DI in a write */
+        unsigned at = q->ctrl == DLT_WRITE ? 4u : 0u;
         unsigned need = q->ctrl == DLT_CLEAR_EVENTS ? 12u : q->ctrl == DLT_RELAY ? 16u : 8u;
         unsigned level = q->ctrl == DLT_CLEAR_DEMAND ? LEVEL_OPERATOR : LEVEL_ADMIN;
-        if (len != need)
+        if (q->ctrl == DLT_WRITE ? len < 13u : len != need)
             serr = DLT_SERR_OTHER;
-        else if (!authorised(c, q->data, level))
+        else if (!authorised(c, q->data + at, level))
             serr = DLT_SERR_PASSWORD;
         else {
-            memcpy(c->operator_code, q->data + 4, 4);
+            memcpy(c->operator_code, q->data + at + 4, 4);
             to_bus(c, p, q, kind);
         }
         break;
@@ -303,10 +297,7 @@ static void from_bus(struct com *c)
 {
     if (vbus_rx_fill(&c->bus_rx, c->from_bus) < 0)
         return;
-    int k;
-    while ((k = vbus_rx_take(&c->bus_rx, &c->m)) != 0) {
-        if (k < 0)
-            continue;
+    while (svc_next(&c->bus_rx, &c->m)) {
         vbus_msg_t *m = &c->m;
         if (m->h.cmd == VBUS_CMD_REQUEST) {
             serve(c, m);
@@ -348,10 +339,7 @@ static void from_port(struct com *c, struct port *p)
 void com_service_main(void *arg)
 {
     (void)arg;
-    struct com *c = ms_malloc(sizeof *c);
-    if (!c)
-        ms_process_exit(1);
-    memset(c, 0, sizeof *c);
+    struct com *c = svc_state(sizeof *c);
     static const uint8_t k_addr[6] = {0x56, 0x34, 0x12, 0x00, 0x00, 0x00};  /* 000000123456 */
     memcpy(c->addr, k_addr, 6);
     c->pw[LEVEL_ADMIN][0] = 0x56;           /* 123456, least significant byte first */

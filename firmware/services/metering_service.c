@@ -201,10 +201,7 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
 void metering_service_main(void *arg)
 {
     (void)arg;
-    struct mtr *t = ms_malloc(sizeof *t);
-    if (!t)
-        ms_process_exit(1);
-    memset(t, 0, sizeof *t);
+    struct mtr *t = svc_state(sizeof *t);
     t->link = ms_io_open(DEV_METROLOGY, O_RDWR | O_NONBLOCK, 0);
     if (t->link < 0 || vbus_connect(VBUS_NAME_METERING, &t->from_bus, &t->to_bus) < 0) {
         ms_printk("metering: cannot open the link or the bus\n");
@@ -218,9 +215,8 @@ void metering_service_main(void *arg)
             continue;
         if (vbus_rx_fill(&t->rx, t->from_bus) < 0)
             continue;
-        int k;
-        while ((k = vbus_rx_take(&t->rx, &t->m)) != 0)
-            if (k > 0 && t->m.h.cmd == VBUS_CMD_REQUEST)
+        while (svc_next(&t->rx, &t->m))
+            if (t->m.h.cmd == VBUS_CMD_REQUEST)
                 serve(t, &t->m);
     }
 }

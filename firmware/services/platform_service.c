@@ -314,10 +314,7 @@ static void console(struct plat *p)
 void platform_service_main(void *arg)
 {
     (void)arg;
-    struct plat *p = ms_malloc(sizeof *p);
-    if (!p)
-        ms_process_exit(1);
-    memset(p, 0, sizeof *p);
+    struct plat *p = svc_state(sizeof *p);
     p->rtc = ms_io_open(DEV_RTC, O_RDWR, 0);
     p->relay = ms_io_open(DEV_RELAY, O_RDWR, 0);
     p->con = ms_io_open(DEV_CONSOLE, O_RDONLY | O_NONBLOCK, 0);
@@ -338,10 +335,7 @@ void platform_service_main(void *arg)
             console(p);
         if (!MS_FD_ISSET(p->from_bus, &rd) || vbus_rx_fill(&p->rx, p->from_bus) < 0)
             continue;
-        int k;
-        while ((k = vbus_rx_take(&p->rx, &p->m)) != 0) {
-            if (k < 0)
-                continue;
+        while (svc_next(&p->rx, &p->m)) {
             if (p->m.h.cmd == VBUS_CMD_REQUEST)
                 serve(p, &p->m);
             else

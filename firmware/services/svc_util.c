@@ -19,6 +19,25 @@ int svc_reply(int to_bus, uint8_t self, const vbus_msg_t *m, const dlt_frame_t *
     return vbus_send(to_bus, &out);
 }
 
+void *svc_state(unsigned size)
+{
+    void *p = ms_malloc(size);
+    if (!p) {
+        ms_printk("process %d: no memory for its state\n", ms_process_self());
+        ms_process_exit(1);
+    }
+    memset(p, 0, size);
+    return p;
+}
+
+int svc_next(vbus_rx_t *rx, vbus_msg_t *m)
+{
+    int k;
+    while ((k = vbus_rx_take(rx, m)) < 0)
+        ;
+    return k;
+}
+
 int svc_read_line(int fd, char *buf, unsigned size, uint32_t timeout_ms)
 {
     ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(timeout_ms);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "ms_rtos.h"
 #include "services.h"
+#include "svc_util.h"
 #include "vbus.h"
 
 #define EP_MAX 8u
@@ -505,10 +506,7 @@ static ms_tick_t next_timeout(struct bus *b)
 void vbus_service_main(void *arg)
 {
     (void)arg;
-    struct bus *b = ms_malloc(sizeof *b);
-    if (!b)
-        ms_process_exit(1);
-    memset(b, 0, sizeof *b);
+    struct bus *b = svc_state(sizeof *b);
     static const struct { const char *name; uint8_t proc; } k_fixed[] = {
         {VBUS_NAME_COM, VBUS_P_COM}, {VBUS_NAME_METERING, VBUS_P_METERING},
         {VBUS_NAME_PLATFORM, VBUS_P_PLATFORM}, {"REG", VBUS_P_INITIAL},

@@ -169,10 +169,7 @@ static void serve(struct app *a, const vbus_msg_t *m)
 void loadid_app_main(void *arg)
 {
     (void)arg;
-    struct app *a = ms_malloc(sizeof *a);
-    if (!a)
-        ms_process_exit(1);
-    memset(a, 0, sizeof *a);
+    struct app *a = svc_state(sizeof *a);
     int r = do_register(a);
     if (r < 0 || vbus_connect(LOADID_NAME, &a->from_bus, &a->to_bus) < 0) {
         ms_printk("loadid: registration failed (%d)\n", r);
@@ -193,10 +190,7 @@ void loadid_app_main(void *arg)
             continue;
         if (vbus_rx_fill(&a->rx, a->from_bus) < 0)
             continue;
-        int k;
-        while ((k = vbus_rx_take(&a->rx, &a->m)) != 0) {
-            if (k < 0)
-                continue;
+        while (svc_next(&a->rx, &a->m)) {
             if (a->m.h.cmd == VBUS_CMD_REQUEST)
                 serve(a, &a->m);
             else

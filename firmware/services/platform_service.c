@@ -4,6 +4,8 @@
  * service console (USART1):
  *   "vbus trace on|off"  switch the bus's per-message trace (a 14H write to the bus)
  *   "vbus stats"         print the bus's counters (a 11H read from the bus)
+ *   "app stop <name>"    end an app's process (app lifecycle; its identifiers then get
+ *                        abnormal replies from the bus)
  *   "vbus send <hex>"    put raw bytes on this service's pipe to the bus (a test hook that
  *                        shows the bus checking what it receives)
  * Identifiers: 04000101 date, 04000102 time (read, write), 04000503 status word 3, 04800001
@@ -281,6 +283,11 @@ static void command(struct plat *p, const char *s)
         bus_request(p, DLT_WRITE, VBUS_DI_TRACE, &on, 1);
     } else if (!strcmp(s, "vbus stats")) {
         bus_request(p, DLT_READ, VBUS_DI_STATS, 0, 0);
+    } else if (!strncmp(s, "app stop ", 9)) {
+        ms_handle_t pid = ms_process_find(s + 9);
+        int r = pid >= 0 && strncmp(s + 9, "V_BUS", 5) &&
+                        strstr(s + 9, "_SRV") == 0 ? ms_process_kill(pid) : MS_ERR_PERM;
+        ms_printk("platform: app %s %s (%d)\n", s + 9, r == 0 ? "stopped" : "not stopped", r);
     } else if (!strncmp(s, "vbus send ", 10)) {
         unsigned n = 0;
         for (s += 10; *s && n < sizeof p->raw; s++) {

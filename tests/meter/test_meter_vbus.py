@@ -292,3 +292,23 @@ def test_follow_up_frames_carry_the_apps_switch_on_log(meter):
     assert nxt.data[4 + 2:4 + 6] == b"\x02" + bytes.fromhex("002001")   # 1.2 kW, class 2
     with pytest.raises(Dlt645Abnormal):
         m.master.read_next(0x04A10002, 2)
+
+
+def test_a_stopped_app_gets_abnormal_replies_and_the_meter_runs_on(meter):
+    m = meter()
+    assert m.master.read(0x04A00001) == b"\x01"
+    m.con.write("app stop COM_SRV\r")                   # services are not apps
+    m.con.expect("platform: app COM_SRV not stopped", timeout="1s")
+    m.con.write("app stop LOADID\r")
+    m.con.expect("platform: app LOADID stopped (0)", timeout="1s")
+    assert m.master.read(0x04A00001) == b"\x00"
+    with pytest.raises(Dlt645Abnormal) as e:            # its pipe stays, nobody answers
+        m.master.read(0x04A10001)
+    assert e.value.serr == 0x01
+    m.con.expect("vbus: no answer from process 5 for c 11", timeout="100ms")
+    iwdg = m.board["iwdg"]
+    assert iwdg.running and 1.9e12 < iwdg.timeout_ps() <= 2.1e12  # the 2 s watchdog runs
+    m.emu.run_for("3s")                                 # longer than the watchdog's 2 s
+    assert iwdg.expiries == 0                           # the services are all there
+    assert m.con.text.count("meter management unit on") == 1 and "watchdog" not in m.con.text
+    assert m.master.read_value(0x02010100) == Decimal("220.1")

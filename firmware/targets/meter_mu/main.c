@@ -6,7 +6,8 @@
  * /dev/ttyS1/2/3/5), registers the clock (/dev/rtc) and the load switch (/dev/relay) as
  * device files, then starts the processes: the virtual bus first and at the most urgent
  * priority, so its pipes exist before any other process looks for them; then the
- * communication, metering and platform services and the extended app LOADID. The processes
+ * communication, metering and platform services and the extended app LOADID; it then feeds
+ * the independent watchdog while they all run (2 s). The processes
  * share no memory; they talk through the bus's pipes, device files and system calls, so
  * loading them from flashfs images later changes only this start-up.
  */
@@ -23,6 +24,9 @@
 #define PIN_RELAY_SET BSP_PIN(1, 8)
 #define PIN_RELAY_RESET BSP_PIN(1, 9)
 #define RELAY_PULSE_MS 50u
+#define WATCHDOG_MS 2000u
+#define WATCHDOG_KICK_MS 500u
+#define WATCHDOG_PRIO 30u        /* less urgent than every process: starved by a hung one */
 
 static uint64_t g_pool[160u * 1024u / 8u];
 
@@ -100,6 +104,7 @@ static void board_init(void)
 }
 
 /* The start parameters (later: the start-parameter file in flashfs). */
+#define SERVICES 4u                         /* the first entries: watched by the watchdog */
 static const ms_process_desc_t k_procs[] = {
     {.name = "V_BUS", .entry = vbus_service_main, .prio = 4, .mem_order = 4,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 16,
@@ -109,11 +114,15 @@ static const ms_process_desc_t k_procs[] = {
     {.name = "MTR_SRV", .entry = metering_service_main, .prio = 7, .mem_order = 3,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
     {.name = "PLAT_SRV", .entry = platform_service_main, .prio = 8, .mem_order = 3,
-     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 6},
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 6,
+     .perms = MS_PERM_PRIV},                /* app lifecycle: stops apps */
     {.name = LOADID_NAME, .entry = loadid_app_main, .prio = 10, .mem_order = 3,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
 };
 
+/* Starts the processes, then keeps the independent watchdog fed for as long as every service
+ * exists and none keeps the CPU from this thread: a process that ended (a fault ends
+ * it) or hangs in a loop resets the meter within WATCHDOG_MS. */
 static void start(void *arg)
 {
     (void)arg;
@@ -122,7 +131,19 @@ static void start(void *arg)
         if (r < 0)
             ms_printk("start: %s failed (%d)\n", k_procs[i].name, r);
     }
+    bsp_iwdg_start(WATCHDOG_MS);
+    ms_thread_set_prio(ms_thread_self(), WATCHDOG_PRIO);
     ms_printk("meter: started\n");
+    for (;;) {
+        for (unsigned i = 0; i < SERVICES; i++)     /* apps are the platform's business */
+            if (ms_process_find(k_procs[i].name) < 0) {
+                ms_printk("watchdog: %s has ended, the meter resets\n", k_procs[i].name);
+                for (;;)
+                    ms_thread_sleep_ms(1000);
+            }
+        bsp_iwdg_refresh();
+        ms_thread_sleep_ms(WATCHDOG_KICK_MS);
+    }
 }
 
 int main(void)

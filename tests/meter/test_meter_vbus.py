@@ -312,3 +312,19 @@ def test_a_stopped_app_gets_abnormal_replies_and_the_meter_runs_on(meter):
     assert iwdg.expiries == 0                           # the services are all there
     assert m.con.text.count("meter management unit on") == 1 and "watchdog" not in m.con.text
     assert m.master.read_value(0x02010100) == Decimal("220.1")
+
+
+def test_rs485_capture_lists_the_dlt645_frames_decoded(meter, tmp_path):
+    m = meter()
+    cap = metersim.capture_rs485_pcap(m.board["rs485Bus"], tmp_path / "dlt.pcap", protocol="dlt645")
+    m.master.read(0x02010100)
+    with pytest.raises(Dlt645Abnormal):
+        m.master.read(0x0A0B0C0D)
+    cap.close()
+    lines = (tmp_path / "dlt.txt").read_text().splitlines()
+    assert [ln.split("  ")[-1] for ln in lines] == [
+        "read 02010100", "reply 91 to 000000123456 DI 02010100 value 01 22",
+        "read 0A0B0C0D", "abnormal D1 SERR 02 (no requested data)"]
+    assert lines[0].split()[1] == "reader" and lines[1].split()[1].endswith("rs485")
+    _, records = metersim.read_pcap(tmp_path / "dlt.pcap")
+    assert len(records) == 4

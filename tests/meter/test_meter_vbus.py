@@ -328,3 +328,14 @@ def test_rs485_capture_lists_the_dlt645_frames_decoded(meter, tmp_path):
     assert lines[0].split()[1] == "reader" and lines[1].split()[1].endswith("rs485")
     _, records = metersim.read_pcap(tmp_path / "dlt.pcap")
     assert len(records) == 4
+
+
+def test_same_seed_same_traffic_and_console(meter):
+    def run():
+        m = meter(seed=3)
+        m.trace_on()
+        m.master.read(0x04A0FF01)
+        m.ir.read(0x02020100)
+        m.master.relay(metersim.dlt645.RELAY_CLOSE, START + timedelta(days=1))
+        return m.con.text, [f.control for f in m.master.received], m.board["relay"].history
+    assert run() == run()

@@ -53,6 +53,8 @@ _EXPORTS = {
     "capture_uart_pcap": "metersim.traces.pcap",
     "capture_rs485_pcap": "metersim.traces.pcap",
     "read_pcap": "metersim.traces.pcap",
+    "VbusRecord": "metersim.meter.vbus_trace",
+    "parse_vbus_trace": "metersim.meter.vbus_trace",
     "VcdTracer": "metersim.traces.vcd",
     "format_summary": "metersim.traces.summary",
     # time with its unit
@@ -78,6 +80,9 @@ _EXPORTS = {
     "ImageError": "metersim.image.header",
     "YmodemSender": "metersim.image.ymodem",
     "YmodemError": "metersim.image.ymodem",
+    # the new-generation meter: DL/T645-2007 (codec and master), the metrology unit's link
+    "dlt645": "metersim.dlt645",
+    "MetrologyUnit": "metersim.meter.metrology_unit",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -77,6 +77,12 @@ def render() -> str:
                 parts.append(f"\n### `{name}{_signature(obj)}`\n")
                 if _doc(obj):
                     parts.append(f"\n{_doc(obj)}\n")
+            elif inspect.ismodule(obj):      # a public module: its docstring and its names
+                parts.append(f"\n### module `{name}`\n\n{_doc(obj)}\n")
+                public = [n for n, v in vars(obj).items() if not n.startswith("_") and
+                          getattr(v, "__module__", None) == obj.__name__ and callable(v)]
+                if public:
+                    parts.append("Defines: " + ", ".join(f"`{n}`" for n in sorted(public)) + "\n")
             else:
                 parts.append(f"\n### `{name}`\n\n{obj!r}\n")
     return "\n".join(parts).rstrip() + "\n"

@@ -52,7 +52,10 @@ struct bsp_uart_cfg { uint32_t baud; uint8_t data_bits; char parity; uint8_t sto
 int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg);          /* n = 1 for USART1 ... */
 int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms);  /* returns bytes */
 int bsp_uart_read(int n, void *buf, unsigned len, uint32_t timeout_ms);         /* returns bytes, 0 on timeout */
-/* also registers /dev/ttyS<n> in the RTOS IO system when the RTOS is linked */
+/* also registers /dev/ttyS<n> in the RTOS IO system when the RTOS is linked; its ioctls:
+ * MS_IOCTL_FIONREAD, and BSP_IOCTL_UART_BAUD (uint32_t *: a new baud rate, same format,
+ * applied after the transmitter drained; the receive ring starts empty) */
+#define BSP_IOCTL_UART_BAUD 0x5401
 /* Each node the BSP registers is reported here; the BSP's weak default does nothing, a shell
  * that lists the nodes defines it. */
 void bsp_note_node(const char *path);

@@ -191,6 +191,16 @@ static int tty_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
         *(int *)arg = (int)rx_count(u);
         return 0;
     }
+    if (cmd == BSP_IOCTL_UART_BAUD && arg) {   /* same format, new rate, after TX drained */
+        uint32_t cr1 = u->r->CR1, stop = (u->r->CR2 >> USART_CR2_STOP_POS) & 3u;
+        struct bsp_uart_cfg cfg = {*(const uint32_t *)arg, 8, 'N', stop == 2u ? 2 : 1, u->de};
+        if (cr1 & USART_CR1_PCE) {
+            cfg.parity = (cr1 & USART_CR1_PS) ? 'O' : 'E';
+            cfg.data_bits = (cr1 & USART_CR1_M) ? 8 : 7;
+        }
+        bsp_uart_drain(u->n, 2000);
+        return bsp_uart_open(u->n, &cfg);
+    }
     return MS_ERR_INVAL;
 }
 static int tty_poll(void *ctx, ms_file_t *f, int events)

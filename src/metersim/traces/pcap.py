@@ -387,6 +387,55 @@ class RawPcap:
         self.close()
 
 
+def describe_dlt645(raw: bytes) -> str:
+    """What a burst of DL/T645-2007 bytes is, for listings: 'read 02010100', 'reply 91 DI
+    02010100 value 01 22', 'abnormal D1 SERR 02 (no requested data)', or why it is no frame."""
+    from metersim.protocols.dlt645.errors import SERR_BITS, Dlt645FrameError
+    from metersim.protocols.dlt645.framer import decode_frame
+    try:
+        f = decode_frame(raw)
+    except Dlt645FrameError as e:
+        return f"not a DL/T645 frame ({str(e).split(':')[0]})"
+    di = f"{int.from_bytes(f.data[:4], 'little'):08X}" if len(f.data) >= 4 else ""
+    if f.abnormal and f.data:
+        names = [n for i, n in enumerate(SERR_BITS) if f.data[0] >> i & 1] or ["no bit set"]
+        return f"abnormal {f.control:02X} SERR {f.data[0]:02X} ({', '.join(names)})"
+    if f.from_meter:
+        value = f" value {f.data[4:].hex(' ')}" if di and f.function in (0x11, 0x12) else ""
+        return f"reply {f.control:02X} to {f.address_digits}" + (f" DI {di}{value}" if value else "")
+    names = {0x08: "broadcast time", 0x11: "read", 0x12: "read follow-up", 0x13: "read address",
+             0x14: "write", 0x15: "write address", 0x16: "freeze", 0x17: "change baud",
+             0x18: "change password", 0x19: "clear demand", 0x1A: "clear meter",
+             0x1B: "clear events", 0x1C: "relay control"}
+    name = names.get(f.control, f"control {f.control:02X}")
+    return f"{name} {di}".rstrip() if f.function in (0x11, 0x12, 0x14) else name
+
+
+class Dlt645Pcap(RawPcap):
+    """DL/T645 bursts on an RS-485 bus: raw records (DLT_USER0) in `path` and a listing in
+    `<stem>.txt`, one line per burst: virtual time, driver, bytes, `describe_dlt645`."""
+
+    def __init__(self, path: str | Path, idle_chars: float = 10.0, epoch_s: int = 0):
+        super().__init__(path, LINKTYPE_USER0, split_lines=False, idle_chars=idle_chars,
+                         epoch_s=epoch_s)
+        self.listing_path = self.path.with_suffix(".txt")
+        self._listing = open(self.listing_path, "w", encoding="utf-8")
+
+    def _write(self, chunk: Chunk) -> None:
+        super()._write(chunk)
+        self._listing.write(f"{chunk.start_ps / PS_PER_S:.6f} {chunk.driver or '?'} "
+                            f"{chunk.data.hex(' ')}  {describe_dlt645(chunk.data)}\n")
+
+    def flush(self) -> None:
+        super().flush()
+        self._listing.flush()
+
+    def close(self) -> None:
+        super().close()
+        if not self._listing.closed:
+            self._listing.close()
+
+
 # ------------------------------------------------------------------ hooking into the models
 def _uart_of(machine_or_uart, name: str | None):
     if hasattr(machine_or_uart, "peripherals") and hasattr(machine_or_uart, "clock"):
@@ -445,7 +494,8 @@ def capture_rs485_pcap(bus, path: str | Path, protocol: str = "modbus", master: 
     "modbus": Modbus/UDP in `path` + raw RTU in `<stem>.rtu.pcap` + the text listing
     `<stem>.txt`; requests are the frames driven by `master` (default: whoever drives the first valid ADU). "raw": DLT_USER0 records
     per burst of one driver (ended by a change of driver or `idle_chars`, default 10, character
-    times of silence; for DL/T645 or anything else). Returns the writer; `close()` it.
+    times of silence; for anything). "dlt645": the raw records and a listing `<stem>.txt` that
+    decodes each DL/T645-2007 frame (`describe_dlt645`). Returns the writer; `close()` it.
     """
     if not hasattr(bus, "on_tap"):
         raise TraceError(f"{bus!r} is not an RS-485 bus (no on_tap)")
@@ -453,8 +503,10 @@ def capture_rs485_pcap(bus, path: str | Path, protocol: str = "modbus", master: 
         writer = ModbusPcap(path, master=master, **kw)
     elif protocol == "raw":
         writer = RawPcap(path, LINKTYPE_USER0, split_lines=False, **kw)
+    elif protocol == "dlt645":
+        writer = Dlt645Pcap(path, **kw)
     else:
-        raise TraceError(f"protocol must be 'modbus' or 'raw', got {protocol!r}")
+        raise TraceError(f"protocol must be 'modbus', 'raw' or 'dlt645', got {protocol!r}")
     bus.on_tap(lambda r: writer.feed(r.value, r.start_ps, r.end_ps, r.frame.baud, r.driver,
                                      r.corrupted or r.framing_error))
     return writer

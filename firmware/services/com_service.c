@@ -1,0 +1,394 @@
+/*
+ * Communication management service: DL/T645-2007 on the RS-485 port (2400 8E1 by default,
+ * /dev/ttyS2) and the IR port (1200 8E1, /dev/ttyS3).
+ *
+ * Frames are found in each port's byte stream (FE preambles skipped, re-synchronised on
+ * garbage, a partial frame forgotten after 500 ms of silence). The service itself answers what
+ * belongs to the link: read/write address (13H/15H), baud rate (17H), passwords (18H), and it
+ * checks the password and its level before a write (14H), clear (19H/1AH/1BH) or relay
+ * command (1CH) goes on. Everything else travels through the virtual bus to the service or
+ * app that owns the identifier or control code, and its answer goes back on the port it came
+ * from, after four FE. Broadcast frames (99..99) get no reply; frames for other addresses are
+ * ignored; an unknown function or a malformed data field gets the abnormal reply.
+ * Three wrong passwords in a row lock password-protected commands for 24 hours.
+ */
+#include <string.h>
+#include "ms_rtos.h"
+#include "services.h"
+#include "svc_util.h"
+#include "vbus.h"
+
+#define PORTS 2u
+#define GAP_MS 500u                         /* the standard's largest inter-byte gap */
+#define PENDING_MS 1000u                    /* the bus answers within 500 ms */
+#define WRONG_PASSWORDS_MAX 3u
+#define LOCK_MS (24u * 3600u * 1000u)
+#define LEVEL_ADMIN 2u
+#define LEVEL_OPERATOR 4u
+
+struct port {
+    const char *name, *dev;
+    uint32_t baud;
+    uint8_t thread;                         /* the port's thread address (Table 3) */
+    int fd;
+    dlt_rx_t rx;
+    ms_tick_t last_rx;
+    uint8_t pending, tag, broadcast;
+    ms_tick_t deadline;
+    uint32_t new_baud;                      /* after the 97H reply has left */
+};
+
+struct com {
+    struct port port[PORTS];
+    int from_bus, to_bus;
+    vbus_rx_t bus_rx;
+    uint8_t addr[6];
+    uint8_t pw[10][3];
+    uint8_t wrong, locked;
+    ms_tick_t locked_until;
+    uint8_t operator_code[4];
+    uint8_t next_tag;
+    vbus_msg_t m;
+    dlt_frame_t r, in;
+    uint8_t raw[4 + DLT_FRAME_MAX];
+};
+
+static void send_frame(struct com *c, struct port *p, dlt_frame_t *f)
+{
+    memcpy(f->addr, c->addr, 6);            /* a reply carries the meter's real address */
+    memset(c->raw, DLT_PREAMBLE, 4);
+    unsigned n = 4u + dlt_encode(f, c->raw + 4);
+    ms_io_write(p->fd, c->raw, n);
+    if (p->new_baud) {
+        uint32_t baud = p->new_baud;
+        p->new_baud = 0;
+        if (ms_io_ioctl(p->fd, TTY_IOCTL_SET_BAUD, &baud) == 0) {
+            p->baud = baud;
+            ms_printk("com: %s now at %u baud\n", p->name, (unsigned)baud);
+        }
+    }
+}
+
+static int addr_kind(struct com *c, const uint8_t *a)
+{
+    int all99 = 1, allAA = 1, match = 1;
+    for (unsigned i = 0; i < 6u; i++) {
+        all99 &= a[i] == 0x99u;
+        allAA &= a[i] == 0xAAu;
+    }
+    if (all99)
+        return VBUS_MA_BROADCAST;
+    if (allAA)
+        return VBUS_MA_WILDCARD;
+    /* abbreviated addressing: the high bytes AA, the low bytes the meter's */
+    unsigned i = 6;
+    while (i > 0 && a[i - 1] == 0xAAu)
+        i--;
+    for (unsigned k = 0; k < i; k++)
+        match &= a[k] == c->addr[k];
+    if (!match)
+        return -1;
+    return i == 6u ? VBUS_MA_OWN : VBUS_MA_WILDCARD;
+}
+
+static const uint8_t k_baud_z[] = {0, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40};
+static const uint32_t k_baud[] = {0, 600, 1200, 2400, 4800, 9600, 19200};
+
+static uint32_t baud_of(uint8_t z)
+{
+    for (unsigned i = 1; i < sizeof k_baud / sizeof k_baud[0]; i++)
+        if (k_baud_z[i] == z)
+            return k_baud[i];
+    return 0;
+}
+
+static uint8_t z_of(uint32_t baud)
+{
+    for (unsigned i = 1; i < sizeof k_baud / sizeof k_baud[0]; i++)
+        if (k_baud[i] == baud)
+            return k_baud_z[i];
+    return 0;
+}
+
+/* PA P0 P1 P2 at pa: may a command needing `max_level` go on? Counts wrong passwords. */
+static int authorised(struct com *c, const uint8_t *pa, unsigned max_level)
+{
+    ms_tick_t now = ms_tick_get();
+    if (c->locked && (int32_t)(now - c->locked_until) < 0) {
+        ms_printk("com: password-protected commands locked\n");
+        return 0;
+    }
+    c->locked = 0;
+    if (pa[0] > 9u || pa[0] > max_level)
+        return 0;
+    if (memcmp(pa + 1, c->pw[pa[0]], 3) != 0) {
+        if (++c->wrong >= WRONG_PASSWORDS_MAX) {
+            c->locked = 1;
+            c->locked_until = now + ms_ms_to_ticks(LOCK_MS);
+            c->wrong = 0;
+            ms_printk("com: %u wrong passwords, locked for 24 h\n", WRONG_PASSWORDS_MAX);
+        } else {
+            ms_printk("com: wrong password (%u)\n", c->wrong);
+        }
+        return 0;
+    }
+    c->wrong = 0;
+    return 1;
+}
+
+static void to_bus(struct com *c, struct port *p, const dlt_frame_t *q, int kind)
+{
+    if (++c->next_tag == 0)
+        c->next_tag = 1;
+    vbus_hdr(&c->m.h, VBUS_ADDR(VBUS_P_COM, p->thread), VBUS_ADDR_BUS, VBUS_CMD_REQUEST,
+             (uint8_t)kind, c->next_tag);
+    c->m.f = *q;
+    p->pending = 1;
+    p->tag = c->next_tag;
+    p->broadcast = kind == VBUS_MA_BROADCAST;
+    p->deadline = ms_tick_get() + ms_ms_to_ticks(PENDING_MS);
+    if (vbus_send(c->to_bus, &c->m) < 0)
+        p->pending = 0;
+}
+
+/* 18H: DI 04000C0N (level N-1), old PA + password, new PA + password. */
+static void change_password(struct com *c, struct port *p, const dlt_frame_t *q)
+{
+    uint32_t di = dlt_di(q->data);
+    unsigned level = (di & 0xFFu) - 1u;
+    const uint8_t *old = q->data + 4, *neu = q->data + 8;
+    if ((di & 0xFFFFFF00u) != 0x04000C00u || level > 9u || neu[0] != level ||
+        !authorised(c, old, level)) {
+        dlt_abnormal(&c->r, q, DLT_SERR_PASSWORD);
+    } else {
+        memcpy(c->pw[level], neu + 1, 3);
+        dlt_reply(&c->r, q, neu, 4);
+        ms_printk("com: password of level %02u changed\n", level);
+    }
+    send_frame(c, p, &c->r);
+}
+
+static void frame(struct com *c, struct port *p, const dlt_frame_t *q)
+{
+    if (q->ctrl & DLT_REPLY)
+        return;                             /* another meter's answer */
+    int kind = addr_kind(c, q->addr);
+    if (kind < 0)
+        return;                             /* for another meter */
+    unsigned fn = DLT_FN(q->ctrl), len = q->len;
+    int bc = kind == VBUS_MA_BROADCAST;
+    if (bc && fn != DLT_BROADCAST_TIME && fn != DLT_FREEZE)
+        return;
+    p->pending = 0;                         /* a new request supersedes an unanswered one */
+    uint8_t serr = 0;
+    switch (q->ctrl) {
+    case DLT_READ_ADDR:
+        if (len)
+            serr = DLT_SERR_OTHER;
+        else {
+            dlt_reply(&c->r, q, c->addr, 6);
+            send_frame(c, p, &c->r);
+        }
+        break;
+    case DLT_WRITE_ADDR: {
+        uint32_t v;
+        if (len != 6u || kind != VBUS_MA_WILDCARD || dlt_bcd_get(q->data, 6, &v) < 0 ||
+            q->addr[0] != 0xAAu)
+            serr = DLT_SERR_OTHER;
+        else {
+            memcpy(c->addr, q->data, 6);
+            dlt_reply(&c->r, q, 0, 0);
+            send_frame(c, p, &c->r);
+            ms_printk("com: address now %02x%02x%02x%02x%02x%02x\n", c->addr[5], c->addr[4],
+                      c->addr[3], c->addr[2], c->addr[1], c->addr[0]);
+        }
+        break;
+    }
+    case DLT_BAUD: {
+        uint32_t baud = len == 1u ? baud_of(q->data[0]) : 0;
+        if (!baud)
+            serr = DLT_SERR_BAUD;
+        else {
+            dlt_reply(&c->r, q, q->data, 1);
+            p->new_baud = baud;             /* the reply still goes at the old rate */
+            send_frame(c, p, &c->r);
+        }
+        break;
+    }
+    case DLT_PASSWORD:
+        if (len != 12u)
+            serr = DLT_SERR_PASSWORD;
+        else
+            change_password(c, p, q);
+        break;
+    case DLT_WRITE:
+    case DLT_CLEAR_DEMAND:
+    case DLT_CLEAR_METER:
+    case DLT_CLEAR_EVENTS:
+    case DLT_RELAY: {
+        /* PA P0-P2 C0-C3 come first, after the DI in a write */
+        unsigned at = q->ctrl == DLT_WRITE ? 4u : 0u;
+        unsigned need = q->ctrl == DLT_CLEAR_EVENTS ? 12u : q->ctrl == DLT_RELAY ? 16u : 8u;
+        unsigned level = q->ctrl == DLT_CLEAR_DEMAND ? LEVEL_OPERATOR : LEVEL_ADMIN;
+        if (q->ctrl == DLT_WRITE ? len < 13u : len != need)
+            serr = DLT_SERR_OTHER;
+        else if (!authorised(c, q->data + at, level))
+            serr = DLT_SERR_PASSWORD;
+        else {
+            memcpy(c->operator_code, q->data + at + 4, 4);
+            to_bus(c, p, q, kind);
+        }
+        break;
+    }
+    case DLT_READ:
+        if (len != 4u && len != 5u && len != 10u)
+            serr = DLT_SERR_OTHER;
+        else
+            to_bus(c, p, q, kind);
+        break;
+    case DLT_READ_NEXT:
+        if (len != 5u)
+            serr = DLT_SERR_OTHER;
+        else
+            to_bus(c, p, q, kind);
+        break;
+    case DLT_BROADCAST_TIME:
+        if (bc && len == 6u)
+            to_bus(c, p, q, kind);          /* never answered */
+        break;
+    case DLT_FREEZE:
+        if (len != 4u)
+            serr = DLT_SERR_OTHER;
+        else
+            to_bus(c, p, q, kind);
+        break;
+    default:
+        serr = DLT_SERR_OTHER;
+        break;
+    }
+    if (serr && !bc) {
+        dlt_abnormal(&c->r, q, serr);
+        send_frame(c, p, &c->r);
+    }
+}
+
+/* Requests the bus routes to this service: the identifiers of the link. */
+static void serve(struct com *c, const vbus_msg_t *m)
+{
+    const dlt_frame_t *q = &m->f;
+    uint32_t di = q->len >= 4u ? dlt_di(q->data) : 0;
+    uint8_t d[12];
+    dlt_put_di(d, di);
+    if (DLT_FN(q->ctrl) == DLT_READ && di == 0x04000401u) {
+        memcpy(d + 4, c->addr, 6);
+        dlt_reply(&c->r, q, d, 10);
+    } else if (DLT_FN(q->ctrl) == DLT_READ && (di == 0x04000701u || di == 0x04000703u)) {
+        d[4] = z_of(c->port[di == 0x04000703u ? 0 : 1].baud);   /* IR modulated, port 1 */
+        dlt_reply(&c->r, q, d, 5);
+    } else {
+        dlt_abnormal(&c->r, q, DLT_FN(q->ctrl) == DLT_READ ? DLT_SERR_NO_DATA : DLT_SERR_OTHER);
+    }
+    vbus_hdr(&c->m.h, VBUS_ADDR_COM, m->h.ca, VBUS_CMD_REPLY, m->h.addr_type, m->h.tag);
+    c->m.f = c->r;
+    vbus_send(c->to_bus, &c->m);
+}
+
+static void from_bus(struct com *c)
+{
+    if (vbus_rx_fill(&c->bus_rx, c->from_bus) < 0)
+        return;
+    while (svc_next(&c->bus_rx, &c->m)) {
+        vbus_msg_t *m = &c->m;
+        if (m->h.cmd == VBUS_CMD_REQUEST) {
+            serve(c, m);
+            continue;
+        }
+        for (unsigned i = 0; i < PORTS; i++) {
+            struct port *p = &c->port[i];
+            if (m->h.cmd == VBUS_CMD_REPLY && m->h.sa == VBUS_ADDR(VBUS_P_COM, p->thread) &&
+                p->pending && m->h.tag == p->tag) {
+                p->pending = 0;
+                if (!p->broadcast)
+                    send_frame(c, p, &m->f);
+            }
+        }
+    }
+}
+
+static void from_port(struct com *c, struct port *p)
+{
+    uint8_t buf[64];
+    int n = ms_io_read(p->fd, buf, sizeof buf);
+    if (n <= 0)
+        return;
+    ms_tick_t now = ms_tick_get();
+    if (p->rx.n && now - p->last_rx > ms_ms_to_ticks(GAP_MS))
+        dlt_rx_reset(&p->rx);               /* the rest of that frame never came */
+    p->last_rx = now;
+    unsigned off = 0;
+    while (off < (unsigned)n) {
+        off += dlt_rx_put(&p->rx, buf + off, (unsigned)n - off);
+        dlt_frame_t *f = &c->in;
+        while (dlt_rx_take(&p->rx, f))
+            frame(c, p, f);
+        if (p->rx.n == sizeof p->rx.buf)
+            dlt_rx_reset(&p->rx);
+    }
+}
+
+void com_service_main(void *arg)
+{
+    (void)arg;
+    struct com *c = svc_state(sizeof *c);
+    static const uint8_t k_addr[6] = {0x56, 0x34, 0x12, 0x00, 0x00, 0x00};  /* 000000123456 */
+    memcpy(c->addr, k_addr, 6);
+    c->pw[LEVEL_ADMIN][0] = 0x56;           /* 123456, least significant byte first */
+    c->pw[LEVEL_ADMIN][1] = 0x34;
+    c->pw[LEVEL_ADMIN][2] = 0x12;
+    c->port[0] = (struct port){.name = "rs485", .dev = DEV_RS485, .baud = 2400,
+                               .thread = VBUS_T_COM_RS485};
+    c->port[1] = (struct port){.name = "ir", .dev = DEV_IR, .baud = 1200, .thread = VBUS_T_COM_IR};
+    for (unsigned i = 0; i < PORTS; i++) {
+        c->port[i].fd = ms_io_open(c->port[i].dev, O_RDWR | O_NONBLOCK, 0);
+        if (c->port[i].fd < 0) {
+            ms_printk("com: cannot open %s (%d)\n", c->port[i].dev, c->port[i].fd);
+            ms_process_exit(1);
+        }
+    }
+    if (vbus_connect(VBUS_NAME_COM, &c->from_bus, &c->to_bus) < 0) {
+        ms_printk("com: no virtual bus\n");
+        ms_process_exit(1);
+    }
+    ms_printk("com: DL/T645-2007 on rs485 (2400 8E1) and ir (1200 8E1), address 000000123456\n");
+    for (;;) {
+        ms_fdset_t rd = 0;
+        int nfds = c->from_bus + 1;
+        MS_FD_SET(c->from_bus, &rd);
+        for (unsigned i = 0; i < PORTS; i++) {
+            MS_FD_SET(c->port[i].fd, &rd);
+            if (c->port[i].fd + 1 > nfds)
+                nfds = c->port[i].fd + 1;
+        }
+        /* wake for an unanswered request's deadline only */
+        ms_tick_t timeout = MS_WAIT_FOREVER, now = ms_tick_get();
+        for (unsigned i = 0; i < PORTS; i++)
+            if (c->port[i].pending) {
+                int32_t left = (int32_t)(c->port[i].deadline - now);
+                ms_tick_t w = left > 0 ? (ms_tick_t)left : 0;
+                if (w < timeout)
+                    timeout = w;
+            }
+        int r = ms_io_select(nfds, &rd, 0, timeout);
+        if (r > 0 && MS_FD_ISSET(c->from_bus, &rd))
+            from_bus(c);
+        for (unsigned i = 0; r > 0 && i < PORTS; i++)
+            if (MS_FD_ISSET(c->port[i].fd, &rd))
+                from_port(c, &c->port[i]);
+        now = ms_tick_get();
+        for (unsigned i = 0; i < PORTS; i++)
+            if (c->port[i].pending && (int32_t)(now - c->port[i].deadline) >= 0) {
+                c->port[i].pending = 0;
+                ms_printk("com: no answer from the bus for %s\n", c->port[i].name);
+            }
+    }
+}

@@ -1,0 +1,28 @@
+/*
+ * Entry points of the management unit's middle-layer services (each runs as its own
+ * process: it owns no memory another process touches and talks to the others only through
+ * the virtual bus pipes, device files and system calls) and the process names they use.
+ */
+#ifndef SERVICES_H
+#define SERVICES_H
+
+#define VBUS_NAME_COM "COM_SRV"
+#define VBUS_NAME_METERING "MTR_SRV"
+#define VBUS_NAME_PLATFORM "PLAT_SRV"
+
+/* Device files the kernel side (the target) registers for the services. */
+#define DEV_RS485 "/dev/ttyS2"
+#define DEV_IR "/dev/ttyS3"
+#define DEV_METROLOGY "/dev/ttyS5"
+#define DEV_CONSOLE "/dev/ttyS1"
+#define DEV_RTC "/dev/rtc"        /* 4 bytes: seconds since 2000-01-01 00:00:00 (read/write) */
+#define DEV_RELAY "/dev/relay"    /* write 1 byte: 1 close, 0 open; read 1 byte: feedback */
+/* ioctl on a tty: change its baud rate (arg: uint32_t baud), after the transmitter drained */
+#define TTY_IOCTL_SET_BAUD 0x5401
+
+void vbus_service_main(void *arg);
+void com_service_main(void *arg);
+void metering_service_main(void *arg);
+void platform_service_main(void *arg);
+
+#endif

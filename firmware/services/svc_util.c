@@ -1,0 +1,63 @@
+#include <string.h>
+#include "ms_rtos.h"
+#include "svc_util.h"
+
+void svc_bcd_signed(uint8_t *out, unsigned bytes, int32_t value)
+{
+    uint32_t mag = value < 0 ? (uint32_t)-value : (uint32_t)value;
+    dlt_bcd_put(out, bytes, mag);
+    out[bytes - 1] &= 0x7Fu;
+    if (value < 0)
+        out[bytes - 1] |= 0x80u;
+}
+
+int svc_reply(int to_bus, uint8_t self, const vbus_msg_t *m, const dlt_frame_t *r)
+{
+    vbus_msg_t out;
+    vbus_hdr(&out.h, self, m->h.ca, VBUS_CMD_REPLY, m->h.addr_type, m->h.tag);
+    out.f = *r;
+    return vbus_send(to_bus, &out);
+}
+
+void *svc_state(unsigned size)
+{
+    void *p = ms_malloc(size);
+    if (!p) {
+        ms_printk("process %d: no memory for its state\n", ms_process_self());
+        ms_process_exit(1);
+    }
+    memset(p, 0, size);
+    return p;
+}
+
+int svc_next(vbus_rx_t *rx, vbus_msg_t *m)
+{
+    int k;
+    while ((k = vbus_rx_take(rx, m)) < 0)
+        ;
+    return k;
+}
+
+int svc_read_line(int fd, char *buf, unsigned size, uint32_t timeout_ms)
+{
+    ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(timeout_ms);
+    unsigned n = 0;
+    for (;;) {
+        int32_t left = (int32_t)(deadline - ms_tick_get());
+        if (left <= 0)
+            return MS_ERR_TIMEOUT;
+        ms_fdset_t rd = 0;
+        MS_FD_SET(fd, &rd);
+        if (ms_io_select(fd + 1, &rd, 0, (ms_tick_t)left) <= 0)
+            return MS_ERR_TIMEOUT;
+        char c;
+        while (ms_io_read(fd, &c, 1) == 1) {
+            if (c == '\n') {
+                buf[n] = 0;
+                return (int)n;
+            }
+            if (c != '\r' && n + 1u < size)
+                buf[n++] = c;
+        }
+    }
+}

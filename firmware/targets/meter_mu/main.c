@@ -1,0 +1,165 @@
+/*
+ * meter_mu: the new-generation meter's management unit (platforms/boards/
+ * meter_management_unit.repl) running the middle layer as processes of one RTOS image.
+ *
+ * The kernel side (this file) brings up the board, opens the serial ports (which registers
+ * /dev/ttyS1/2/3/5), registers the clock (/dev/rtc) and the load switch (/dev/relay) as
+ * device files, then starts the processes: the virtual bus first and at the most urgent
+ * priority, so its pipes exist before any other process looks for them; then the
+ * communication, metering and platform services and the extended app LOADID; it then feeds
+ * the independent watchdog while they all run (2 s). The processes
+ * share no memory; they talk through the bus's pipes, device files and system calls, so
+ * loading them from flashfs images later changes only this start-up.
+ */
+#include <string.h>
+#include "bsp.h"
+#include "bsp_date.h"
+#include "ms_rtos.h"
+#include "soc.h"
+#include "services.h"
+#include "apps.h"
+
+#define PIN_RS485_DE BSP_PIN(0, 1)
+#define PIN_RELAY_FB BSP_PIN(1, 5)
+#define PIN_RELAY_SET BSP_PIN(1, 8)
+#define PIN_RELAY_RESET BSP_PIN(1, 9)
+#define RELAY_PULSE_MS 50u
+#define WATCHDOG_MS 2000u
+#define WATCHDOG_KICK_MS 500u
+#define WATCHDOG_PRIO 30u        /* less urgent than every process: starved by a hung one */
+
+static uint64_t g_pool[160u * 1024u / 8u];
+
+void ms_kputc(char c) { bsp_console_putc(c); }
+
+/* ---- /dev/rtc: 4 bytes, seconds since 2000-01-01 00:00:00 ---- */
+static int rtc_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    struct bsp_datetime dt;
+    if (len < 4u)
+        return MS_ERR_INVAL;
+    bsp_rtc_get(&dt);
+    uint32_t s = bsp_date_to_secs(&dt);
+    memcpy(buf, &s, 4);
+    return 4;
+}
+static int rtc_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    uint32_t s;
+    struct bsp_datetime dt;
+    if (len != 4u)
+        return MS_ERR_INVAL;
+    memcpy(&s, buf, 4);
+    bsp_date_from_secs(s, &dt);
+    return bsp_rtc_set(&dt) < 0 ? MS_ERR_IO : 4;
+}
+static const ms_io_dev_ops_t g_rtc_ops = {.read = rtc_read, .write = rtc_write};
+
+/* ---- /dev/relay: write 1 byte (1 close, 0 open) pulses a coil; read 1 byte = feedback ---- */
+static int relay_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    if (!len)
+        return 0;
+    *(uint8_t *)buf = (uint8_t)bsp_pin_read(PIN_RELAY_FB);
+    return 1;
+}
+static int relay_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    if (len != 1u || *(const uint8_t *)buf > 1u)
+        return MS_ERR_INVAL;
+    bsp_pin_t coil = *(const uint8_t *)buf ? PIN_RELAY_SET : PIN_RELAY_RESET;
+    bsp_pin_write(coil, 1);
+    ms_thread_sleep_ms(RELAY_PULSE_MS);
+    bsp_pin_write(coil, 0);
+    ms_thread_sleep_ms(5);                  /* the auxiliary contact settles */
+    return 1;
+}
+static const ms_io_dev_ops_t g_relay_ops = {.read = relay_read, .write = relay_write};
+
+static void board_init(void)
+{
+    static const struct bsp_uart_cfg rs485 = {2400, 8, 'E', 1, PIN_RS485_DE};
+    static const struct bsp_uart_cfg ir = {1200, 8, 'E', 1, BSP_PIN_NONE};
+    static const struct bsp_uart_cfg metrology = {9600, 8, 'E', 1, BSP_PIN_NONE};
+    struct bsp_datetime dt;
+    if (bsp_uart_open(2, &rs485) < 0 || bsp_uart_open(3, &ir) < 0 ||
+        bsp_uart_open(5, &metrology) < 0)
+        ms_panic("cannot open the serial ports");
+    bsp_rtc_init();
+    bsp_rtc_get(&dt);
+    if (dt.year < 2020) {
+        static const struct bsp_datetime start = {2026, 12, 6, 10, 0, 0};
+        bsp_rtc_set(&start);
+    }
+    bsp_pin_config(PIN_RELAY_SET, BSP_PIN_OUTPUT, 0);
+    bsp_pin_config(PIN_RELAY_RESET, BSP_PIN_OUTPUT, 0);
+    bsp_pin_config(PIN_RELAY_FB, BSP_PIN_INPUT, 0);
+    if (ms_io_device_register(DEV_RTC, &g_rtc_ops, 0) < 0 ||
+        ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0)
+        ms_panic("cannot register /dev/rtc and /dev/relay");
+}
+
+/* The start parameters (later: the start-parameter file in flashfs). */
+#define SERVICES 4u                         /* the first entries: watched by the watchdog */
+static const ms_process_desc_t k_procs[] = {
+    {.name = "V_BUS", .entry = vbus_service_main, .prio = 4, .mem_order = 4,
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 16,
+     .perms = MS_PERM_PRIV},                /* creates pipes */
+    {.name = "COM_SRV", .entry = com_service_main, .prio = 6, .mem_order = 3,
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
+    {.name = "MTR_SRV", .entry = metering_service_main, .prio = 7, .mem_order = 3,
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
+    {.name = "PLAT_SRV", .entry = platform_service_main, .prio = 8, .mem_order = 3,
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 6,
+     .perms = MS_PERM_PRIV},                /* app lifecycle: stops apps */
+    {.name = LOADID_NAME, .entry = loadid_app_main, .prio = 10, .mem_order = 3,
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
+};
+
+/* Starts the processes, then keeps the independent watchdog fed for as long as every service
+ * exists and none keeps the CPU from this thread: a process that ended (a fault ends
+ * it) or hangs in a loop resets the meter within WATCHDOG_MS. */
+static void start(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < sizeof k_procs / sizeof k_procs[0]; i++) {
+        int r = ms_process_create(&k_procs[i]);
+        if (r < 0)
+            ms_printk("start: %s failed (%d)\n", k_procs[i].name, r);
+    }
+    bsp_iwdg_start(WATCHDOG_MS);
+    ms_thread_set_prio(ms_thread_self(), WATCHDOG_PRIO);
+    ms_printk("meter: started\n");
+    for (;;) {
+        for (unsigned i = 0; i < SERVICES; i++)     /* apps are the platform's business */
+            if (ms_process_find(k_procs[i].name) < 0) {
+                ms_printk("watchdog: %s has ended, the meter resets\n", k_procs[i].name);
+                for (;;)
+                    ms_thread_sleep_ms(1000);
+            }
+        bsp_iwdg_refresh();
+        ms_thread_sleep_ms(WATCHDOG_KICK_MS);
+    }
+}
+
+int main(void)
+{
+    int clk = bsp_clock_init();
+    uint32_t cause = bsp_reset_cause();
+    ms_rtos_init(bsp_hclk_hz(), g_pool, sizeof g_pool);
+    static const struct bsp_uart_cfg console = {115200, 8, 'N', 1, BSP_PIN_NONE};
+    if (bsp_uart_open(1, &console) < 0)
+        ms_panic("cannot open USART1");
+    bsp_console_select(1);
+    ms_printk("\nmeter management unit on %s, HCLK %u Hz%s, reset: %s\n", SOC_PART_NAME,
+              (unsigned)bsp_hclk_hz(), clk < 0 ? " (HSE failed: HSI)" : "",
+              bsp_reset_cause_name(cause));
+    board_init();
+    if (ms_thread_create("start", start, 0, 1024, 20, 0) < 0)
+        ms_panic("cannot create the start thread");
+    ms_rtos_start();
+}

@@ -1,0 +1,42 @@
+"""A booted management unit running meter_mu (the virtual bus, the services, the LOADID app),
+with the metrology unit answering on UART5, a DL/T645 master on RS-485 and one on IR."""
+
+from dataclasses import dataclass
+
+import pytest
+
+import metersim
+
+
+@dataclass
+class Meter:
+    emu: object
+    board: object
+    con: object
+    unit: object
+    rs485: object        # the reader's endpoint on the RS-485 bus
+    master: object       # metersim.dlt645.Master on rs485
+    ir: object           # metersim.dlt645.Master on the IR port
+
+    def trace_on(self):
+        self.con.write("vbus trace on\r")
+        self.con.expect("vbus: trace on", timeout="1s")
+
+
+@pytest.fixture
+def meter(firmware):
+    def make(seed=1, **unit):
+        emu = metersim.Emulation(seed=seed)
+        board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"),
+                                        elf=firmware("f413rg", "meter_mu"))
+        values = dict(voltage_V=220.1, current_A=5.123, power_W=1123.4,
+                      energy_kWh=(100.0, 200.0, 300.0, 634.56))
+        values.update(unit)
+        mu = metersim.MetrologyUnit(board["metrology"], **values)
+        rs485 = board["rs485Bus"].attach_host("reader", baud=2400, parity="E")
+        con = metersim.capture_uart(board)
+        con.expect("loadid: registered as 50", timeout="2s")
+        con.expect("meter: started", timeout="100ms")
+        return Meter(emu, board, con, mu, rs485, metersim.dlt645.Master(emu, rs485),
+                     metersim.dlt645.Master(emu, board["ir"]))
+    return make

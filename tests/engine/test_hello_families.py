@@ -24,12 +24,12 @@ needs_upstream = pytest.mark.skipif(not UPSTREAM.is_dir(), reason=f"Renode's pla
 # firmware/targets/hello_families/family.h.
 FAMILIES = {
     "f0": ("stm32f072", "usart1", 0x40021018, 14, "cortex-m0"),
-    "g0": ("stm32g0", "usart2", None, None, "cortex-m0"),        # RCC is a PythonPeripheral
-    "l0": ("stm32l071", "usart2", 0x40021038, 17, "cortex-m0+"),
+    "g0": ("stm32g0", "usart1", None, None, "cortex-m0"),        # RCC is a PythonPeripheral
+    "l0": ("stm32l071", "usart1", 0x40021034, 14, "cortex-m0+"),
     "l1": ("stm32l151", "usart1", None, None, "cortex-m3"),      # RCC is tags upstream
-    "l5": ("stm32l552", "usart2", 0x40021058, 17, "cortex-m33"),
+    "l5": ("stm32l552", "usart1", 0x40021060, 14, "cortex-m33"),
     "f7": ("stm32f746", "usart1", 0x40023844, 4, "cortex-m7"),
-    "h7": ("stm32h743", "usart3", 0x580244E8, 18, "cortex-m7"),
+    "h7": ("stm32h743", "usart1", 0x580244F0, 4, "cortex-m7"),
     "wba": ("stm32wba52", "usart1", 0x46020CA4, 14, "cortex-m33"),
 }
 
@@ -74,3 +74,17 @@ def test_same_hello_same_trace(firmware):
     a = [t for t, _ in run_hello(firmware, "h7")[1].sent]
     b = [t for t, _ in run_hello(firmware, "h7")[1].sent]
     assert a == b and len(a) == 3 * len("hello from stm32h7 0\r\n")
+
+
+@needs_upstream
+@pytest.mark.parametrize("fam", ["l0", "h7", "wba"])
+def test_metersim_run_shows_the_hello_on_the_console(firmware, fam, capsys):
+    """A user runs the ELF on Renode's .repl with `metersim run --platform`: the console
+    (usart1) shows the lines and the run ends on --until."""
+    from metersim.cli import main
+    repl = UPSTREAM / f"platforms/cpus/{FAMILIES[fam][0]}.repl"
+    rc = main(["run", "--platform", str(repl), str(firmware("families", f"hello_{fam}")),
+               "--until", f"hello from stm32{fam} 2"])
+    out = capsys.readouterr()
+    assert rc == 0
+    assert f"hello from stm32{fam} 1" in out.out + out.err

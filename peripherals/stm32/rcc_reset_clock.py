@@ -1,5 +1,5 @@
-"""RCC of the newer STM32 families (F0, L0, L5, WBA, H7) as far as firmware running on the
-reset clock needs it: every register at its documented reset value, peripheral clock enables
+"""RCC of the newer STM32 families (F0, L0, L5, WBA, H7) as far as firmware on the oscillators
+(no PLL) needs it: every register at its documented reset value, peripheral clock enables
 stored, an oscillator's ready flag following its ON bit, and the reset clock published.
 
 Reset clocks (each family's reference manual, "Clocks" section): F0 HSI 8 MHz (RM0091 §7.2),
@@ -7,9 +7,14 @@ L0 MSI range 5 = 2.097 MHz (RM0367 §7.2), L5 MSI range 6 = 4 MHz (RM0438 §9.2)
 16 MHz (RM0493 §11.4), H7 HSI 64 MHz (RM0433 §8.5); AHB and APB prescalers are 1 after reset,
 so HCLK = PCLKx = SYSCLK.
 
-Not modelled (a warning names the register once): switching SYSCLK (CFGR.SW), PLLs,
-prescaler changes; oscillators become ready at once (no start-up time); peripheral
-resets through the xxxRSTR registers; reset-cause flags beyond their reset value.
+The system-clock switch is followed for the oscillators: CFGR.SW selects HSI/MSI/HSE/CSI
+(each at its nominal rate, MSI at its range), SWS reports it at once and SYSCLK, HCLK and the
+APB clocks follow (prescalers stay 1). `hse_hz` is the board's HSE (crystal or ST-LINK MCO).
+
+Not modelled (a warning names the register once): the PLL as SYSCLK (SWS then keeps the old
+source and the clocks stay), AHB/APB prescalers and the rest of CFGR; oscillators become ready
+at once (no start-up time); peripheral resets through the xxxRSTR registers; reset-cause
+flags beyond their reset value.
 """
 
 from __future__ import annotations
@@ -28,20 +33,48 @@ class ResetClockRcc(Peripheral):
     REGS: dict[int, tuple[str, int]] = {}
     #: register name -> [(ON bit, RDY bit)]
     OSC_BITS: dict[str, list[tuple[int, int]]] = {}
+    #: the register holding SW and the width of SW; SWS is the field right above it
+    SW = ("CFGR", 2)
     #: writes the model stores but whose clock effect it does not follow
-    UNFOLLOWED = ("CFGR",)
+    UNFOLLOWED: tuple[str, ...] = ()
+    HSE_HZ = 8_000_000
 
-    def __init__(self, ctx, **_renode_args):
+    def __init__(self, ctx, hse_hz: int | None = None, **_renode_args):
         super().__init__(ctx)
         self.IRQ = GPIO("IRQ")
+        self.hse_hz = self.HSE_HZ if hse_hz is None else int(hse_hz)
         self._by_name = {name: off for off, (name, _) in self.REGS.items()}
         self.reset()
-        hz = self.SYSCLK_HZ
-        clock_tree(ctx).set_rates({"SYSCLK": hz, "HCLK": hz, "PCLK1": hz, "PCLK2": hz,
-                                   "TIMCLK1": hz, "TIMCLK2": hz})
 
     def reset(self) -> None:
         self.regs = {off: value for off, (_, value) in self.REGS.items()}
+        self._publish(self.SYSCLK_HZ)
+
+    def _publish(self, hz: int) -> None:
+        self.sysclk_hz = hz
+        clock_tree(self.ctx).set_rates({"SYSCLK": hz, "HCLK": hz, "PCLK1": hz, "PCLK2": hz,
+                                        "TIMCLK1": hz, "TIMCLK2": hz})
+
+    def source_hz(self, sw: int) -> int | None:
+        """SYSCLK for SW = `sw`; None where the model does not follow it (PLL)."""
+        raise NotImplementedError
+
+    def _switch(self, old: int, new: int) -> int:
+        width = self.SW[1]
+        mask = (1 << width) - 1
+        sw = new & mask
+        hz = self.source_hz(sw)
+        if hz is None:
+            self.ctx.log_once(("sw", sw), logging.WARNING,
+                              "RCC_%s.SW = %d (PLL) is not modelled: SYSCLK stays %d Hz",
+                              self.SW[0], sw, self.sysclk_hz)
+            return (new & ~(mask << width)) | (old & (mask << width))
+        if (new ^ old) & ~((1 << 2 * width) - 1):
+            self.ctx.log_once(("prescalers", self.SW[0]), logging.WARNING,
+                              "RCC_%s prescalers/MCO are not modelled: HCLK = PCLKx = SYSCLK",
+                              self.SW[0])
+        self._publish(hz)
+        return (new & ~(mask << width)) | (sw << width)
 
     def reg(self, name: str) -> int:
         return self.regs[self._by_name[name]]
@@ -63,12 +96,13 @@ class ResetClockRcc(Peripheral):
         new = (old & ~mask) | ((value << shift) & mask)
         for on, rdy in self.OSC_BITS.get(name, ()):
             new = (new & ~(1 << rdy)) | ((new >> on & 1) << rdy)   # ready at once
+        if name == self.SW[0]:
+            new = self._switch(old, new)
         self.regs[off] = new
         if name in self.UNFOLLOWED and new != old:
             self.ctx.log_once(("unfollowed", name), logging.WARNING,
-                              "RCC_%s written (0x%08X): clock switching is not modelled, "
-                              "the clocks stay at the reset default %d Hz",
-                              name, new, self.SYSCLK_HZ)
+                              "RCC_%s written (0x%08X): its clock settings are not modelled",
+                              name, new)
 
 
 @model("Miscellaneous.STM32F0_RCC", "metersim.STM32F0_RCC")
@@ -82,6 +116,9 @@ class STM32F0_RCC(ResetClockRcc):
             0x30: ("CFGR3", 0), 0x34: ("CR2", 0x00000080)}
     OSC_BITS = {"CR": [(0, 1), (16, 17), (24, 25)], "CR2": [(0, 1), (16, 17)],
                 "BDCR": [(0, 1)], "CSR": [(0, 1)]}
+
+    def source_hz(self, sw):
+        return {0: 8_000_000, 1: self.hse_hz, 3: 48_000_000}.get(sw)   # 2 = PLL
 
 
 @model("Miscellaneous.STM32L0_RCC", "metersim.STM32L0_RCC")
@@ -97,6 +134,10 @@ class STM32L0_RCC(ResetClockRcc):
             0x48: ("APB1SMENR", 0xB8E64A11), 0x4C: ("CCIPR", 0), 0x50: ("CSR", 0x0C000000)}
     OSC_BITS = {"CR": [(0, 2), (8, 9), (16, 17), (24, 25)], "CSR": [(0, 1), (8, 9)]}
 
+    def source_hz(self, sw):
+        msi_hz = 65_536 << (self.reg("ICSCR") >> 13 & 7)     # MSIRANGE 0..6
+        return {0: msi_hz, 1: 16_000_000, 2: self.hse_hz}.get(sw)  # 3 = PLL
+
 
 @model("Miscellaneous.STM32L5_RCC", "metersim.STM32L5_RCC")
 class STM32L5_RCC(ResetClockRcc):
@@ -110,13 +151,23 @@ class STM32L5_RCC(ResetClockRcc):
             0x94: ("CSR", 0x0C000600), 0x9C: ("CCIPR2", 0)}
     OSC_BITS = {"CR": [(0, 1), (8, 10), (16, 17), (24, 25)], "BDCR": [(0, 1)],
                 "CSR": [(0, 1)]}
+    MSI_HZ = (100_000, 200_000, 400_000, 800_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000,
+              16_000_000, 24_000_000, 32_000_000, 48_000_000)
+
+    def source_hz(self, sw):
+        cr = self.reg("CR")   # MSIRGSEL: range from CR.MSIRANGE, else CSR.MSISRANGE
+        rng = cr >> 4 & 0xF if cr & 1 << 3 else self.reg("CSR") >> 8 & 0xF
+        msi_hz = self.MSI_HZ[min(rng, 11)]
+        return {0: msi_hz, 1: 16_000_000, 2: self.hse_hz}.get(sw)  # 3 = PLL
 
 
 @model("Miscellaneous.STM32WBA_RCC", "metersim.STM32WBA_RCC")
 class STM32WBA_RCC(ResetClockRcc):
     """RM0493 §11.8: HSION/HSIRDY after reset (HSI16)."""
     SYSCLK_HZ = 16_000_000
-    UNFOLLOWED = ("CFGR1", "CFGR2", "CFGR3")
+    SW = ("CFGR1", 2)
+    UNFOLLOWED = ("CFGR2", "CFGR3")
+    HSE_HZ = 32_000_000                     # the WBA's HSE is a 32 MHz radio crystal
     REGS = {0x00: ("CR", 0x00000500), 0x10: ("ICSCR3", 0x00100000), 0x1C: ("CFGR1", 0),
             0x20: ("CFGR2", 0), 0x24: ("CFGR3", 0), 0x28: ("PLL1CFGR", 0),
             0x50: ("CIER", 0), 0x54: ("CIFR", 0), 0x58: ("CICR", 0),
@@ -127,12 +178,16 @@ class STM32WBA_RCC(ResetClockRcc):
             0xF4: ("CSR", 0x0C000000)}
     OSC_BITS = {"CR": [(8, 10), (16, 17), (24, 25)], "BDCR1": [(0, 1), (26, 27)]}
 
+    def source_hz(self, sw):
+        return {0: 16_000_000, 2: self.hse_hz}.get(sw)           # 3 = PLL1R
+
 
 @model("Miscellaneous.STM32H7_RCC", "metersim.STM32H7_RCC")
 class STM32H7_RCC(ResetClockRcc):
     """RM0433 §8.7: HSION/HSIRDY, HSIDIV /1 (64 MHz) after reset; D1/D2/D3 prescalers /1."""
     SYSCLK_HZ = 64_000_000
-    UNFOLLOWED = ("CFGR", "D1CFGR", "D2CFGR", "D3CFGR")
+    SW = ("CFGR", 3)
+    UNFOLLOWED = ("D1CFGR", "D2CFGR", "D3CFGR")
     REGS = {0x00: ("CR", 0x00000025), 0x04: ("HSICFGR", 0x40000000), 0x08: ("CRRCR", 0),
             0x0C: ("CSICFGR", 0x20000000), 0x10: ("CFGR", 0), 0x18: ("D1CFGR", 0),
             0x1C: ("D2CFGR", 0), 0x20: ("D3CFGR", 0), 0x28: ("PLLCKSELR", 0x02020200),
@@ -154,3 +209,7 @@ class STM32H7_RCC(ResetClockRcc):
         block answers to its enable/reset bit X; recorded (gating is not modelled)."""
         alias = str(getattr(point, "text", point) or getattr(child, "name", child))
         self.aliases[alias.rsplit(".", 1)[-1]] = child
+
+    def source_hz(self, sw):
+        hsi_hz = 64_000_000 >> (self.reg("CR") >> 3 & 3)          # HSIDIV
+        return {0: hsi_hz, 1: 4_000_000, 2: self.hse_hz}.get(sw)  # 3 = PLL1

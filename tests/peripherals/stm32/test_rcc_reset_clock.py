@@ -41,10 +41,29 @@ def test_oscillator_ready_follows_its_on_bit_and_enables_are_stored():
     assert rcc.read(0x1A, 2) == 0                            # upper half, halfword access
 
 
-def test_clock_switch_is_stored_and_warned_not_followed(caplog):
+@pytest.mark.parametrize("cls, cfgr, sw, sws_shift, hz", [
+    (r.STM32L0_RCC, 0x0C, 1, 2, 16_000_000),                 # HSI16
+    (r.STM32F0_RCC, 0x04, 1, 2, 8_000_000),                  # HSE (hse_hz default 8 MHz)
+    (r.STM32L5_RCC, 0x08, 1, 2, 16_000_000),
+    (r.STM32WBA_RCC, 0x1C, 2, 2, 32_000_000),                # HSE32
+    (r.STM32H7_RCC, 0x10, 1, 3, 4_000_000)])                 # CSI
+def test_sysclk_switch_reports_sws_and_moves_the_clocks(cls, cfgr, sw, sws_shift, hz):
+    rcc, clocks = make(cls)
+    rcc.write(cfgr, 4, sw)
+    assert rcc.read(cfgr, 4) == sw | sw << sws_shift
+    assert [clocks.rate_hz(n) for n in ("SYSCLK", "HCLK", "PCLK1", "PCLK2")] == [hz] * 4
+    rcc.reset()                                              # a system reset: reset clock again
+    assert clocks.rate_hz("SYSCLK") == cls.SYSCLK_HZ
+
+
+def test_l0_msi_range_and_pll_switch_warned_not_followed(caplog):
     rcc, clocks = make(r.STM32L0_RCC)
+    rcc.write(0x04, 4, 6 << 13)                              # ICSCR.MSIRANGE = 6
+    rcc.write(0x0C, 4, 1)                                    # HSI16
+    rcc.write(0x0C, 4, 0)                                    # back to MSI, now range 6
+    assert clocks.rate_hz("SYSCLK") == 4_194_304
     with caplog.at_level(logging.WARNING):
-        rcc.write(0x0C, 4, 1)                                # CFGR.SW = HSI16
-    assert rcc.read(0x0C, 4) == 1
-    assert clocks.rate_hz("SYSCLK") == 2_097_000
-    assert "clock switching is not modelled" in caplog.text
+        rcc.write(0x0C, 4, 3)                                # PLL
+    assert rcc.read(0x0C, 4) == 3                            # SWS still MSI (0)
+    assert clocks.rate_hz("SYSCLK") == 4_194_304
+    assert "(PLL) is not modelled" in caplog.text

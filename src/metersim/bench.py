@@ -52,7 +52,7 @@ def bench_cpu(timeout_s: float = 120.0) -> dict:
 
     def on_byte(_b):
         if "bench start" in uart.text and "i0" not in start:
-            start["i0"] = m.cpu.instructions + m.cpu.nat.executed
+            start["i0"] = m.cpu.instructions_now()
             start["w0"] = time.perf_counter()
 
     uart.on_byte.append(on_byte)
@@ -180,7 +180,7 @@ def _mpu_switch_run(target: str) -> dict:
         for phase in ("bench_mpu_switch", "phase off", "phase on"):
             if phase not in marks and phase in uart.text:
                 cpu = m.cpu
-                marks[phase] = (time.perf_counter(), cpu.instructions + cpu.nat.executed,
+                marks[phase] = (time.perf_counter(), cpu.instructions_now(),
                                 time.thread_time())
 
     uart.on_byte.append(on_byte)

@@ -29,7 +29,7 @@ from unicorn import arm_const as A
 
 from metersim.engine.mpu_guard import MpuGuard
 from metersim.engine.traps import Traps
-from metersim.engine.uc_native import NativeCore
+from metersim.engine.uc_native import BlockClock, NativeCore
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 _uc_emu_start = _uclib.uc_emu_start
@@ -78,6 +78,12 @@ class CortexM:
         self.nat = NativeCore(self.uc)
         self._counter = self.nat._counter   # executed instructions of the running slice
         self._limit = self.nat._limit       # and its limit (see uc_native)
+        # Per-block counting in C (fast mode); unicorn's per-instruction count (exact mode)
+        # while the debug API has code hooks or watchpoints, or without the C extension.
+        self.bc = BlockClock.make(self.uc)
+        self.exact_users = 0
+        self._tbs_count = True       # translated code carries unicorn's per-instruction count
+        self._fast_slice = False     # the running slice counts per block
         self.nvic: N.NVIC | None = None
         self.freq_hz = freq_hz
         self.cycles = 0              # executed + idle cycles since power-on
@@ -142,10 +148,29 @@ class CortexM:
     # ================================================================ time
     def cycles_now(self) -> int:
         if self.in_slice:
-            done = self._counter.value
-            lim = self._limit.value
-            return self.cycles + self._stall + (done if done <= lim else done - 1)
+            return self.cycles + self._stall + self._slice_done()
         return self.cycles
+
+    def _slice_done(self) -> int:
+        """Instructions executed so far in the running slice (exact in MMIO callbacks)."""
+        if self._fast_slice:
+            return self.bc.executed()
+        done = self._counter.value
+        return done if done <= self._limit.value else done - 1
+
+    def _limit_slice(self, count: int) -> None:
+        """End the running slice after `count` instructions in total (never before now). In
+        fast mode a limit lowered inside a block takes effect at the block's end."""
+        if self._fast_slice:
+            st = self.bc.state
+            done = self.bc.executed()
+            st.limit = count if count > done else done
+        else:
+            self.nat.limit_slice(count)
+
+    def instructions_now(self) -> int:
+        """Executed instructions since power-on, inside a slice too."""
+        return self.instructions + (self._slice_done() if self.in_slice else 0)
 
     def active_cycles(self) -> int:
         """Cycles the core spent running (not sleeping): what DWT CYCCNT counts."""
@@ -169,9 +194,12 @@ class CortexM:
         # Inlined cycles_now/time_at_cycles: the clock asks this on every timed MMIO access.
         c = self.cycles
         if self.in_slice:
-            done = self._counter.value
-            lim = self._limit.value
-            c += self._stall + (done if done <= lim else done - 1)
+            if self._fast_slice:
+                st = self.bc.state
+                c += self._stall + (st.mmio_exec if st.in_mmio else self.bc.executed())
+            else:
+                done = self._counter.value
+                c += self._stall + (done if done <= self._limit.value else done - 1)
         return self._base_ps + (c - self._base_cycles) * PS_PER_S // self.freq_hz
 
     def set_frequency(self, hz: int) -> None:
@@ -190,7 +218,7 @@ class CortexM:
         """End the running slice when local time reaches `t_ps`."""
         self._slice_target_ps = t_ps
         n = self.cycles_at_time(t_ps) - self.cycles - self._stall
-        self.nat.limit_slice(max(n, 0))
+        self._limit_slice(max(n, 0))
 
     def on_earlier_event(self, t_ps: int) -> None:
         if self.in_slice:
@@ -199,7 +227,7 @@ class CortexM:
     def request_boundary(self) -> None:
         """Stop the running slice after the current instruction (to take an interrupt...)."""
         if self.in_slice:
-            self.nat.limit_slice(0)
+            self._limit_slice(0)
 
     def poll_hint(self, ready_ps: int, value: int) -> None:
         """A model says: the status register just read (`value`) cannot change before
@@ -214,10 +242,7 @@ class CortexM:
         if not self.in_slice:
             return
         pc = self.nat.rd(A.UC_ARM_REG_PC)
-        done = self._counter.value
-        lim = self._limit.value
-        if done > lim:
-            done -= 1
+        done = self._slice_done()
         if pc == self._poll_pc and value == self._poll_value and 0 < done - self._poll_done < 64:
             self._poll_repeats += 1
         else:
@@ -235,11 +260,11 @@ class CortexM:
         if stall > 0:
             self._stall += stall
             total = self.cycles_at_time(self._slice_target_ps) - self.cycles - self._stall
-            self.nat.limit_slice(total if total > done else done)
+            self._limit_slice(total if total > done else done)
 
     def interrupt_pending_changed(self) -> None:
         if self.in_slice:
-            self.nat.limit_slice(0)
+            self._limit_slice(0)
 
     def break_run(self) -> None:
         """Ask the core to return from run_until at the next instruction boundary."""
@@ -297,12 +322,22 @@ class CortexM:
         self.instructions += n
 
     def run_one_instruction(self) -> None:
-        """Execute exactly the instruction at PC (between slices)."""
+        """Execute exactly the instruction at PC (between slices), with unicorn's count."""
+        self._use_counting_tbs()
+        if self.bc is not None:
+            self.bc.begin((1 << 64) - 1)
         status = _uc_emu_start(self.nat.uch, self.nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 1)
         if status:
             self._on_stop_error(UcError(status))
             return
         self.count_executed(self._executed_in_slice())
+
+    def _use_counting_tbs(self) -> None:
+        # unicorn's count hook only runs in code translated while it is installed; it removes
+        # the hook (and flushes) by itself when a run with count=0 follows.
+        if not self._tbs_count:
+            self.uc.ctl_flush_tb()
+            self._tbs_count = True
 
     def _read32(self, addr: int) -> int | None:
         try:
@@ -382,6 +417,14 @@ class CortexM:
         nat = self.nat
         clock = self.machine.clock
         self._slice_target_ps = end_ps
+        fast = self._fast_slice = self.bc is not None and not self.exact_users
+        if fast:
+            self.bc.begin(n)
+            self._tbs_count = False
+        else:
+            self._use_counting_tbs()
+            if self.bc is not None:
+                self.bc.begin((1 << 64) - 1)
         nat._limit.value = n
         self.in_slice = True
         clock.begin_slice(self.now_ps, end_ps, self.machine.emulation.on_earlier_event)
@@ -391,7 +434,10 @@ class CortexM:
             # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
             # Python exception raised in a hook is re-raised the way the binding does.
             uc._hook_exception = None
-            status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, n)
+            status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0,
+                                   0 if fast else n)
+            if fast and not status and uc._hook_exception is None and self.bc.state.stop_at:
+                status = self._finish_in_block()
             if status:
                 err = UcError(status)
             if uc._hook_exception is not None:
@@ -399,7 +445,14 @@ class CortexM:
         except UcError as e:
             err = e
         finally:
-            done = self._executed_in_slice()
+            if fast:
+                st = self.bc.state
+                stopped_by_limit = bool(st.stopped)
+                done = st.base if stopped_by_limit else self.bc.executed()
+                self._fast_slice = False
+            else:
+                done = self._executed_in_slice()
+                stopped_by_limit = nat.executed > nat._limit.value
             if self.mpu_guard.data_fault is not None or self.traps.align_fault is not None:
                 done -= 1   # stopped inside the faulting instruction: it did not complete
             self.in_slice = False
@@ -427,10 +480,10 @@ class CortexM:
             self._mmio_fault = None
             self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
             return
-        if self.traps.armed and nat.executed <= nat._limit.value and \
+        if self.traps.armed and not stopped_by_limit and \
                 self.traps.at_exit(nat.rd(A.UC_ARM_REG_PC)):
             return  # stopped in front of a trap site (divide, FP): handled
-        if done and nat.executed <= nat._limit.value:
+        if done and not stopped_by_limit:
             # unicorn returned without reaching the slice limit and without an error: the last
             # instruction was a WFI that halted the core. (A stop by the limit leaves the
             # counter one past it, so a breakpoint right after a WFI is not mistaken for one.)
@@ -440,6 +493,27 @@ class CortexM:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
             if is_wfi:
                 self.halted = True
+
+    def _finish_in_block(self) -> int:
+        """The slice limit falls inside the block the C hook stopped in front of: run that
+        block again, translated to end at the limit's address (an exit), then drop that
+        shortened translation. Returns unicorn's status."""
+        st = self.bc.state
+        start, size, stop = st.cur_start, st.cur_size, st.stop_at
+        st.stop_at = 0
+        st.stopped = 0
+        st.limit = (1 << 64) - 1     # the exit ends this run (past an IT block if need be)
+        uc = self.uc
+        trap_exits = self.traps._exits
+        uc.ctl_remove_cache(start, start + size)
+        if trap_exits:
+            uc.ctl_set_exits(sorted(trap_exits | {0, stop}))
+        try:
+            return _uc_emu_start(self.nat.uch, start | 1, 0 if trap_exits else stop, 0, 0)
+        finally:
+            if trap_exits:
+                uc.ctl_set_exits(sorted(trap_exits | {0}))
+            uc.ctl_remove_cache(start, start + size)
 
     def _halfword(self, addr: int) -> int:
         try:
@@ -487,6 +561,8 @@ class CortexM:
 
     # ================================================================ hooks
     def _on_intr(self, uc, intno, _ud) -> None:
+        if self._fast_slice:
+            self.bc.settle()     # the block ran up to here (the whole block for SVC/return)
         if intno == EXCP_EXCEPTION_EXIT or intno == EXCP_PREFETCH_ABORT:
             pc = self.nat.rd(A.UC_ARM_REG_PC)
             if intno == EXCP_EXCEPTION_EXIT or (pc & EXC_RETURN_BASE) == EXC_RETURN_BASE:
@@ -551,7 +627,10 @@ class CortexM:
         # taken now (a block can also start at a site for other reasons, with masks still set;
         # stopping then would make no progress).
         if self.nvic.pending_set and self.nvic.pending_to_take(self._exec_priority()) is not None:
-            self.nat.limit_slice(0)
+            if self._fast_slice:
+                self.bc.stop_before_block()
+            else:
+                self.nat.limit_slice(0)
 
     # ================================================================ exceptions
     def _take_interrupts(self) -> None:
@@ -663,6 +742,8 @@ class CortexM:
         """Flash content changed (programming, loading): forget cached vectors and opcodes."""
         self._vector_cache.clear()
         self._wfi_at.clear()
+        if self.bc is not None:
+            self.bc.clear_cache()
 
     def _tail_chain(self, exc: int, exc_return: int) -> None:
         nat = self.nat

@@ -160,8 +160,15 @@ class MpuGuard:
     def _install(self) -> None:
         self._read_cfn = MMIO_READ_CFUNC(self._shadow_read)
         self._write_cfn = MMIO_WRITE_CFUNC(self._shadow_write)
-        status = _uclib.uc_mmio_map(self.uc._uch, SHADOW_BASE, 1 << 32, self._read_cfn, None,
-                                    self._write_cfn, None)
+        bc = self.cpu.bc
+        if bc is not None:   # through the block clock's trampoline: exact PC and time
+            ud = bc.trampoline(self._read_cfn, self._write_cfn, None)
+            status = _uclib.uc_mmio_map(self.uc._uch, SHADOW_BASE, 1 << 32,
+                                        ctypes.c_void_p(bc.mmio_read), ud,
+                                        ctypes.c_void_p(bc.mmio_write), ud)
+        else:
+            status = _uclib.uc_mmio_map(self.uc._uch, SHADOW_BASE, 1 << 32, self._read_cfn,
+                                        None, self._write_cfn, None)
         if status:
             raise PlatformError(f"cannot map the MPU shadow window (unicorn error {status})")
         # Fills follow every flush and an RTOS flushes at every switch between processes: the

@@ -131,3 +131,209 @@ class NativeCore:
             _reg_write_batch(uch, ids, ptrs, n)
 
         return write
+
+
+# ================================================================ per-block counting (C)
+try:
+    from metersim.engine import _block_clock
+except ImportError:            # not built: unicorn counts every instruction (slower)
+    _block_clock = None
+
+_OFFSETS: tuple[int, int] | None = None   # (uc_struct.cpu, CPUState.mem_io_pc), or (-1, -1)
+
+
+class BlockClockState(ctypes.Structure):
+    """The C counter's shared state (the layout of bc_state in _block_clock.c)."""
+    _fields_ = [("uc", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
+                ("mem_read", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
+                ("restore", ctypes.c_void_p), ("observer", ctypes.c_void_p),
+                ("off_cpu", ctypes.c_int64), ("off_io_pc", ctypes.c_int64),
+                ("base", ctypes.c_uint64), ("limit", ctypes.c_uint64),
+                ("mmio_exec", ctypes.c_uint64),
+                ("cur_start", ctypes.c_uint32), ("cur_size", ctypes.c_uint32),
+                ("cur_n", ctypes.c_uint32), ("stopped", ctypes.c_uint32),
+                ("stop_at", ctypes.c_uint32), ("in_mmio", ctypes.c_uint32),
+                ("blocks", ctypes.c_uint64), ("cache", ctypes.c_void_p)]
+
+
+class MmioTrampoline(ctypes.Structure):
+    _fields_ = [("s", ctypes.c_void_p), ("read", ctypes.c_void_p), ("write", ctypes.c_void_p),
+                ("user", ctypes.c_void_p)]
+
+
+def _readable(fd: int, addr: int, n: int) -> bytes | None:
+    import os
+    try:
+        return os.pread(fd, n, addr)
+    except (OSError, OverflowError, ValueError):
+        return None
+
+
+def _calibrate_offsets() -> tuple[int, int]:
+    """Locate `uc->cpu` and `cpu->mem_io_pc` (unicorn 2.1.4 keeps them private): during an
+    MMIO read, the CPUState is the object that points back at the uc handle, and mem_io_pc
+    is the field from which cpu_restore_state recovers the accessing instruction's PC."""
+    import os
+    import struct as _st
+
+    restore = getattr(uclib, "cpu_restore_state_arm", None)
+    if restore is None:
+        return (-1, -1)
+    restore.restype = ctypes.c_bool
+    restore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_bool]
+    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
+    uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
+    # mov.w r5,#0x40000000; ldr r2,[r5]; nop; ldr r3,[r5,#4]; wfi (r0 and r1 keep the
+    # magic values below, which identify the CPU's register file)
+    uc.mem_map(0x08000000, 0x1000)
+    uc.mem_write(0x08000000, bytes.fromhex("4ff08045" "2a68" "00bf" "6b68" "30bf"))
+    base = ctypes.cast(uc._uch, ctypes.c_void_p).value
+    found: list[set] = []
+    fd = os.open("/proc/self/mem", os.O_RDONLY)
+    u32 = ctypes.c_uint32()
+
+    def on_read(_uc, off, _size, _ud):
+        words = (ctypes.c_uint64 * _SCAN_WORDS).from_address(base)
+        hits = set()
+        for i in range(_SCAN_WORDS):
+            p = words[i]
+            if p < 0x10000 or p & 7:
+                continue
+            raw = _readable(fd, p, 0x10000)
+            if raw is None or len(raw) < 0x10000:
+                continue
+            vals = _st.unpack("<8192Q", raw)
+            # CPUState.uc lies after the 4096-entry jump cache, a little after mem_io_pc
+            back = [k for k in range(0x1000, 8192) if vals[k] == base]
+            if not back:
+                continue
+            if not any(p < q < p + 0x20000 and _readable(fd, q, 8) == magic for q in vals):
+                continue                  # not the CPU: its env_ptr leads to r0 and r1
+            for j in range(back[0] - 64, back[0]):
+                v = vals[j]
+                if v < 0x10000 or not restore(p, v, False):
+                    continue
+                uclib.uc_reg_read(uc._uch, 11, ctypes.byref(u32))
+                if u32.value == 0x08000004 + 4 * (off // 4):
+                    hits.add((8 * i, 8 * j))
+            break
+        found.append(hits)
+        return 0
+
+    magic = _st.pack("<2I", 0x5EC0_0000, 0x5EC0_0001)
+    for r in range(2):
+        uc.reg_write(66 + r, 0x5EC0_0000 + r)   # UC_ARM_REG_R0, R1
+    try:
+        uc.mmio_map(0x40000000, 0x400, on_read, None, lambda *a: None, None)
+        uc.emu_start(0x08000001, 0, count=0)
+    finally:
+        os.close(fd)
+    both = found[0] & found[1] if len(found) == 2 else set()
+    # uc_struct may point at the CPU from more than one field: take the first
+    return min(both) if len({j for _i, j in both}) == 1 else (-1, -1)
+
+
+class BlockClock:
+    """Per-block instruction counting for one `Uc` (see _block_clock.c); None-safe: `make`
+    returns None where the extension or the calibration is missing."""
+
+    @staticmethod
+    def make(uc: Uc) -> "BlockClock | None":
+        global _OFFSETS
+        if _block_clock is None or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
+                                                            ctypes.sizeof(MmioTrampoline)):
+            return None
+        if _OFFSETS is None:
+            _OFFSETS = _calibrate_offsets()
+        if _OFFSETS[0] < 0:
+            return None
+        return BlockClock(uc, *_OFFSETS)
+
+    def __init__(self, uc: Uc, off_cpu: int, off_io_pc: int):
+        from unicorn import UC_HOOK_BLOCK
+        from unicorn.unicorn_py3.unicorn import uc_hook_h
+
+        addr = _block_clock.addresses()
+        self.uc = uc
+        s = self.state = BlockClockState()
+        self._cache = ctypes.create_string_buffer(addr["cache_bytes"])
+        s.uc = ctypes.cast(uc._uch, ctypes.c_void_p).value
+        s.reg_read = ctypes.cast(uclib.uc_reg_read, ctypes.c_void_p).value
+        s.mem_read = ctypes.cast(uclib.uc_mem_read, ctypes.c_void_p).value
+        s.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        s.restore = ctypes.cast(uclib.cpu_restore_state_arm, ctypes.c_void_p).value
+        s.off_cpu, s.off_io_pc = off_cpu, off_io_pc
+        s.cache = ctypes.addressof(self._cache)
+        s.limit = (1 << 64) - 1
+        ref = ctypes.byref(s)
+        proto = ctypes.CFUNCTYPE
+        self._executed = proto(ctypes.c_uint64, ctypes.c_void_p)(addr["executed"])
+        self._settle = proto(None, ctypes.c_void_p)(addr["settle"])
+        self._stop_before = proto(None, ctypes.c_void_p)(addr["stop_before_block"])
+        self._clear = proto(None, ctypes.c_void_p)(addr["clear_cache"])
+        self._ref = ctypes.addressof(s)
+        self.mmio_read = addr["mmio_read"]
+        self.mmio_write = addr["mmio_write"]
+        self._tramps: list = []
+        self._observers: list = []
+        self._observer_cfn = None
+        self._hook = uc_hook_h()
+        status = uclib.uc_hook_add(uc._uch, ctypes.byref(self._hook), UC_HOOK_BLOCK,
+                                   ctypes.c_void_p(addr["block_hook"]), ref, ctypes.c_uint64(1),
+                                   ctypes.c_uint64(0))
+        if status:
+            raise SetupError(f"cannot hook unicorn's blocks (unicorn error {status})")
+
+    # -- slices ------------------------------------------------------------------------------
+    def begin(self, limit: int) -> None:
+        s = self.state
+        s.base = 0
+        s.cur_n = 0
+        s.cur_start = s.cur_size = 0
+        s.stopped = 0
+        s.stop_at = 0
+        s.limit = limit
+
+    def executed(self) -> int:
+        """Instructions executed in this slice so far (exact inside MMIO callbacks)."""
+        return self._executed(self._ref)
+
+    def settle(self) -> None:
+        self._settle(self._ref)
+
+    def stop_before_block(self) -> None:
+        self._stop_before(self._ref)
+
+    def clear_cache(self) -> None:
+        self._clear(self._ref)
+
+    # -- MMIO callbacks with an exact count -------------------------------------------------------
+    def trampoline(self, read_cfn, write_cfn, user: int | None):
+        """user_data for `uc_mmio_map(..., self.mmio_read, ud, self.mmio_write, ud)`: the C
+        trampoline records the exact count, then calls `read_cfn`/`write_cfn` with `user`."""
+        t = MmioTrampoline(ctypes.addressof(self.state),
+                           ctypes.cast(read_cfn, ctypes.c_void_p).value,
+                           ctypes.cast(write_cfn, ctypes.c_void_p).value, user)
+        self._tramps.append(t)
+        return ctypes.addressof(t)
+
+    # -- observers of every block that runs (debug API) ----------------------------------------
+    def add_observer(self, fn) -> None:
+        """`fn(address, size)` for every block that runs, before it runs. Costs a Python call
+        per block (about 1 µs): for coverage and tracing, not for normal runs."""
+        self._observers.append(fn)
+        if self._observer_cfn is None:
+            obs = self._observers
+
+            def call(address, size):
+                for f in obs:
+                    f(address, size)
+
+            self._observer_cfn = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_uint32)(call)
+        self.state.observer = ctypes.cast(self._observer_cfn, ctypes.c_void_p).value
+
+    def remove_observer(self, fn) -> None:
+        if fn in self._observers:
+            self._observers.remove(fn)
+        if not self._observers:
+            self.state.observer = None

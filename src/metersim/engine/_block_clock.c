@@ -1,0 +1,286 @@
+/*
+ * Instruction counting per translated block, in C: the hot path of the core's virtual clock.
+ *
+ * unicorn's exact count (emu_start with count > 0) calls a helper before every instruction.
+ * Instead, one UC_HOOK_BLOCK callback (this file) adds each block's instruction count, from a
+ * small cache of decoded blocks, and counts exactly only where it must:
+ *  - the block in which the slice limit falls: the hook stops before that block and records
+ *    where inside it the limit lies; the core then runs the block again up to that address
+ *    (an exit), so the slice ends at its exact instruction;
+ *  - MMIO accesses: a trampoline around each MMIO callback recovers the accessing
+ *    instruction's PC from the host return address (cpu_restore_state, as QEMU does when it
+ *    needs the guest PC) and stores the exact count of the access for the Python clock.
+ * Every instruction of a block counts, an instruction an IT block skips included (it takes
+ * its cycle on a Cortex-M3/M4 too). A limit inside an IT block moves to the IT block's end.
+ *
+ * Built from source at install; declares the few unicorn 2.1.4 types it uses and links to
+ * nothing: unicorn's functions arrive as pointers in the shared state.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define UC_ARM_REG_PC 11
+#define UC_ARM_REG_XPSR 120
+#define CACHE_SIZE 8192u /* decoded blocks, direct-mapped */
+#define MAX_BLOCK 1024u  /* a block never crosses a 1 KiB page */
+
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
+typedef int (*emu_stop_fn)(void *uc);
+typedef bool (*restore_fn)(void *cpu, uintptr_t host_pc, bool will_exit);
+typedef void (*observer_fn)(uint64_t addr, uint32_t size);
+typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void *ud);
+typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud);
+
+typedef struct {
+    uint32_t addr, size, n, valid;
+} bc_entry;
+
+/* Shared with Python (uc_native.BlockClockState mirrors this layout). */
+typedef struct {
+    void *uc;
+    reg_read_fn reg_read;
+    mem_read_fn mem_read;
+    emu_stop_fn emu_stop;
+    restore_fn restore;
+    observer_fn observer;   /* optional: called with every block that runs (debug API) */
+    int64_t off_cpu;        /* offset of `CPUState *cpu` in uc_struct */
+    int64_t off_io_pc;      /* offset of `mem_io_pc` in CPUState */
+    uint64_t base;          /* instructions completed before the current block */
+    uint64_t limit;         /* the slice ends once this many instructions ran */
+    uint64_t mmio_exec;     /* count at the MMIO access being served (access included) */
+    uint32_t cur_start, cur_size, cur_n;
+    uint32_t stopped;       /* the hook stopped before the block at cur_start */
+    uint32_t stop_at;       /* ... and the slice should end at this address inside it (0: none) */
+    uint32_t in_mmio;
+    uint64_t blocks;        /* blocks entered (statistics) */
+    bc_entry *cache;
+} bc_state;
+
+typedef struct {
+    bc_state *s;
+    mmio_read_fn read;
+    mmio_write_fn write;
+    void *user;
+} bc_tramp;
+
+static inline unsigned insn_len(uint16_t hw)
+{
+    unsigned top = hw >> 11;
+    return (top == 0x1D || top == 0x1E || top == 0x1F) ? 4u : 2u;
+}
+
+static bool read_block(bc_state *s, uint32_t addr, uint32_t size, uint8_t *buf)
+{
+    if (size > MAX_BLOCK + 2)
+        return false;
+    return s->mem_read(s->uc, addr, buf, size) == 0;
+}
+
+static uint32_t count_insns(const uint8_t *buf, uint32_t size)
+{
+    uint32_t n = 0, off = 0;
+    while (off + 1 < size) {
+        off += insn_len((uint16_t)(buf[off] | buf[off + 1] << 8));
+        n++;
+    }
+    return n;
+}
+
+static uint32_t block_n(bc_state *s, uint32_t addr, uint32_t size)
+{
+    bc_entry *e = &s->cache[((addr >> 1) ^ (size << 7)) & (CACHE_SIZE - 1)];
+    if (e->valid && e->addr == addr && e->size == size)
+        return e->n;
+    uint8_t buf[MAX_BLOCK + 2];
+    uint32_t n = read_block(s, addr, size, buf) ? count_insns(buf, size) : size / 2;
+    e->addr = addr;
+    e->size = size;
+    e->n = n;
+    e->valid = 1;
+    return n;
+}
+
+/* Instructions of the current block before `pc`, plus the one at `pc` if it lies inside. */
+static uint64_t in_block(bc_state *s, uint32_t pc)
+{
+    uint32_t start = s->cur_start, size = s->cur_size;
+    if (s->stopped)
+        return 0;
+    if (pc < start || pc >= start + size)
+        return s->cur_n;
+    uint8_t buf[MAX_BLOCK + 2];
+    if (!read_block(s, start, size, buf))
+        return s->cur_n;
+    uint32_t n = 0, off = 0;
+    while (off < pc - start && off + 1 < size) {
+        off += insn_len((uint16_t)(buf[off] | buf[off + 1] << 8));
+        n++;
+    }
+    return n + 1;
+}
+
+/* Offset inside the block of the first instruction boundary at or after instruction `k` that
+ * is not inside an IT block; `size` if there is none. */
+static uint32_t stop_offset(const uint8_t *buf, uint32_t size, uint32_t k)
+{
+    uint32_t off = 0, i = 0, it_left = 0;
+    while (off + 1 < size) {
+        uint16_t hw = (uint16_t)(buf[off] | buf[off + 1] << 8);
+        if (i >= k && it_left == 0)
+            return off;
+        if (it_left)
+            it_left--;
+        else if ((hw & 0xFF00) == 0xBF00 && (hw & 0xF)) {
+            unsigned mask = hw & 0xF, tz = 0;
+            while (!(mask & 1)) {
+                mask >>= 1;
+                tz++;
+            }
+            it_left = 4 - tz;
+        }
+        off += insn_len(hw);
+        i++;
+    }
+    return size;
+}
+
+static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
+{
+    bc_state *s = (bc_state *)user_data;
+    uint32_t addr = (uint32_t)address;
+    if (!s->stopped)
+        s->base += s->cur_n;            /* the previous block ran to its end */
+    s->stopped = 0;
+    s->cur_start = addr;
+    s->cur_size = size;
+    uint32_t n = block_n(s, addr, size);
+    if (s->base + n > s->limit) {
+        uint64_t k = s->limit > s->base ? s->limit - s->base : 0;
+        uint32_t off = 0;
+        if (k) {
+            uint8_t buf[MAX_BLOCK + 2];
+            uint32_t xpsr = 0;
+            s->reg_read(uc, UC_ARM_REG_XPSR, &xpsr);
+            if (((xpsr >> 25) & 3) || ((xpsr >> 10) & 0x3F))
+                off = size;             /* entered inside an IT block: run the block */
+            else if (read_block(s, addr, size, buf))
+                off = stop_offset(buf, size, (uint32_t)k);
+            else
+                off = size;
+        }
+        if (off < size) {
+            s->cur_n = 0;
+            s->stopped = 1;
+            s->stop_at = off ? addr + off : 0;
+            s->emu_stop(uc);
+            return;
+        }
+    }
+    s->cur_n = n;
+    s->blocks++;
+    if (s->observer)
+        s->observer(address, size);
+}
+
+static void sync_mmio(bc_state *s)
+{
+    void *cpu = *(void **)((char *)s->uc + s->off_cpu);
+    uintptr_t host_pc = *(uintptr_t *)((char *)cpu + s->off_io_pc);
+    uint32_t pc = 0;
+    s->restore(cpu, host_pc, false);
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    s->mmio_exec = s->base + in_block(s, pc);
+}
+
+static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
+{
+    bc_tramp *t = (bc_tramp *)ud;
+    bc_state *s = t->s;
+    sync_mmio(s);
+    s->in_mmio++;
+    uint64_t v = t->read(uc, offset, size, t->user);
+    s->in_mmio--;
+    return v;
+}
+
+static void bc_mmio_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud)
+{
+    bc_tramp *t = (bc_tramp *)ud;
+    bc_state *s = t->s;
+    sync_mmio(s);
+    s->in_mmio++;
+    t->write(uc, offset, size, value, t->user);
+    s->in_mmio--;
+}
+
+/* Executed instructions now (hooks outside MMIO: unicorn has synced the PC). */
+static uint64_t bc_executed(bc_state *s)
+{
+    uint32_t pc = 0;
+    if (s->in_mmio)
+        return s->mmio_exec;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    return s->base + in_block(s, pc);
+}
+
+/* An interrupt hook left the current block at PC: only what ran of it counts. */
+static void bc_settle(bc_state *s)
+{
+    uint32_t pc = 0;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    s->cur_n = (uint32_t)in_block(s, pc);
+}
+
+/* From another block hook: the current block must not run. */
+static void bc_stop_before_block(bc_state *s)
+{
+    if (!s->stopped) {
+        s->cur_n = 0;
+        s->stopped = 1;
+        s->stop_at = 0;
+        s->emu_stop(s->uc);
+    }
+}
+
+static void bc_clear_cache(bc_state *s)
+{
+    memset(s->cache, 0, CACHE_SIZE * sizeof(bc_entry));
+}
+
+static PyObject *addresses(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+                         "block_hook", PyLong_FromVoidPtr((void *)bc_block),
+                         "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
+                         "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
+                         "executed", PyLong_FromVoidPtr((void *)bc_executed),
+                         "settle", PyLong_FromVoidPtr((void *)bc_settle),
+                         "stop_before_block", PyLong_FromVoidPtr((void *)bc_stop_before_block),
+                         "clear_cache", PyLong_FromVoidPtr((void *)bc_clear_cache),
+                         "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)));
+}
+
+static PyObject *sizes(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("(nn)", (Py_ssize_t)sizeof(bc_state), (Py_ssize_t)sizeof(bc_tramp));
+}
+
+static PyMethodDef methods[] = {
+    {"addresses", addresses, METH_NOARGS, "Addresses of the C callbacks and helpers."},
+    {"sizes", sizes, METH_NOARGS, "sizeof the shared state and of a trampoline (layout check)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_block_clock",
+                                    "Per-block instruction counting for unicorn, in C.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__block_clock(void) { return PyModule_Create(&module); }

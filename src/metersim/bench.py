@@ -150,6 +150,10 @@ def bench_idle(virtual_s: int = 60, timeout_s: float = 120.0) -> dict:
     result["qemu"] = "netduinoplus2 -icount shift=auto,sleep=off"
     result["qemu_wall_us_per_tick"] = round(q_us, 3)
     result["tick_cost_over_qemu"] = round(result["wall_us_per_tick"] / q_us, 2)
+    # 50 000 ticks of 1 ms = 50 virtual seconds on QEMU's side
+    result["qemu_realtime_factor"] = round(50.0 / (marks[1] - marks[0]), 2)
+    result["realtime_factor_over_qemu"] = round(result["realtime_factor"]
+                                                / result["qemu_realtime_factor"], 4)
     return result
 
 

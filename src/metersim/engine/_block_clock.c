@@ -23,7 +23,6 @@
 #include <string.h>
 
 #define UC_ARM_REG_PC 11
-#define UC_ARM_REG_XPSR 120
 #define CACHE_SIZE 8192u /* decoded blocks, direct-mapped */
 #define MAX_BLOCK 1024u  /* a block never crosses a 1 KiB page */
 
@@ -49,6 +48,8 @@ typedef struct {
     observer_fn observer;   /* optional: called with every block that runs (debug API) */
     int64_t off_cpu;        /* offset of `CPUState *cpu` in uc_struct */
     int64_t off_io_pc;      /* offset of `mem_io_pc` in CPUState */
+    int64_t off_env;        /* offset of the register file (CPUARMState) from CPUState */
+    int64_t off_condexec;   /* offset of `condexec_bits` (the IT state) in CPUARMState */
     uint64_t base;          /* instructions completed before the current block */
     uint64_t limit;         /* the slice ends once this many instructions ran */
     uint64_t mmio_exec;     /* count at the MMIO access being served (access included) */
@@ -90,11 +91,10 @@ static uint32_t count_insns(const uint8_t *buf, uint32_t size)
     return n;
 }
 
-static uint32_t block_n(bc_state *s, uint32_t addr, uint32_t size)
+/* A block not decoded yet (kept out of the hook's hot path: no large stack frame there). */
+static __attribute__((noinline)) uint32_t decode_block(bc_state *s, bc_entry *e, uint32_t addr,
+                                                       uint32_t size)
 {
-    bc_entry *e = &s->cache[((addr >> 1) ^ (size << 7)) & (CACHE_SIZE - 1)];
-    if (e->valid && e->addr == addr && e->size == size)
-        return e->n;
     uint8_t buf[MAX_BLOCK + 2];
     uint32_t n = read_block(s, addr, size, buf) ? count_insns(buf, size) : size / 2;
     e->addr = addr;
@@ -102,6 +102,14 @@ static uint32_t block_n(bc_state *s, uint32_t addr, uint32_t size)
     e->n = n;
     e->valid = 1;
     return n;
+}
+
+static inline uint32_t block_n(bc_state *s, uint32_t addr, uint32_t size)
+{
+    bc_entry *e = &s->cache[((addr >> 1) ^ (size << 7)) & (CACHE_SIZE - 1)];
+    if (e->valid && e->addr == addr && e->size == size)
+        return e->n;
+    return decode_block(s, e, addr, size);
 }
 
 /* Instructions of the current block before `pc`, plus the one at `pc` if it lies inside. */
@@ -148,6 +156,32 @@ static uint32_t stop_offset(const uint8_t *buf, uint32_t size, uint32_t k)
     return size;
 }
 
+/* The slice limit falls in the block at `addr`: stop in front of it and note where inside it
+ * the slice must end; false if the block has to run whole (the limit lies in an IT block). */
+static __attribute__((noinline)) bool stop_in_block(bc_state *s, void *uc, uint32_t addr,
+                                                    uint32_t size)
+{
+    uint64_t k = s->limit > s->base ? s->limit - s->base : 0;
+    uint32_t off = 0;
+    if (k) {
+        uint8_t buf[MAX_BLOCK + 2];
+        void *cpu = *(void **)((char *)s->uc + s->off_cpu);
+        if (*(uint32_t *)((char *)cpu + s->off_env + s->off_condexec))
+            off = size;                 /* entered inside an IT block: run the block */
+        else if (read_block(s, addr, size, buf))
+            off = stop_offset(buf, size, (uint32_t)k);
+        else
+            off = size;
+    }
+    if (off >= size)
+        return false;
+    s->cur_n = 0;
+    s->stopped = 1;
+    s->stop_at = off ? addr + off : 0;
+    s->emu_stop(uc);
+    return true;
+}
+
 static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
 {
     bc_state *s = (bc_state *)user_data;
@@ -158,28 +192,8 @@ static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
     s->cur_start = addr;
     s->cur_size = size;
     uint32_t n = block_n(s, addr, size);
-    if (s->base + n > s->limit) {
-        uint64_t k = s->limit > s->base ? s->limit - s->base : 0;
-        uint32_t off = 0;
-        if (k) {
-            uint8_t buf[MAX_BLOCK + 2];
-            uint32_t xpsr = 0;
-            s->reg_read(uc, UC_ARM_REG_XPSR, &xpsr);
-            if (((xpsr >> 25) & 3) || ((xpsr >> 10) & 0x3F))
-                off = size;             /* entered inside an IT block: run the block */
-            else if (read_block(s, addr, size, buf))
-                off = stop_offset(buf, size, (uint32_t)k);
-            else
-                off = size;
-        }
-        if (off < size) {
-            s->cur_n = 0;
-            s->stopped = 1;
-            s->stop_at = off ? addr + off : 0;
-            s->emu_stop(uc);
-            return;
-        }
-    }
+    if (__builtin_expect(s->base + n > s->limit, 0) && stop_in_block(s, uc, addr, size))
+        return;
     s->cur_n = n;
     s->blocks++;
     if (s->observer)
@@ -193,6 +207,10 @@ static void sync_mmio(bc_state *s)
     uint32_t pc = 0;
     s->restore(cpu, host_pc, false);
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    /* Inside a translated block the IT state lives in the code, and env's copy is zero
+     * (QEMU clears it when a block starts); the restore set it for this instruction: put
+     * the zero back, or the next block would start in a stale IT state. */
+    *(uint32_t *)((char *)cpu + s->off_env + s->off_condexec) = 0;
     s->mmio_exec = s->base + in_block(s, pc);
 }
 

@@ -57,6 +57,8 @@ typedef struct {
     uint32_t n_handed;          /* fills since the last flush; > MAX_HANDED: too many */
     uint32_t handed[MAX_HANDED];/* page | 1 (privileged) | 2 (negative priority) */
     mf_region regions[MAX_REGIONS]; /* enabled regions, highest number first */
+    int64_t off_cpu;            /* uc_struct.cpu, or -1 (see uc_native._calibrate_offsets) */
+    int64_t off_condexec;       /* env->condexec_bits from the CPUState */
 } mf_state;
 
 static uint32_t default_rights(uint32_t addr)
@@ -91,6 +93,13 @@ static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool neg
 static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data)
 {
     mf_state *s = (mf_state *)user_data;
+    if (s->off_cpu > 0) {
+        /* unicorn restored the faulting instruction's state before calling the fill, IT
+         * state included; inside a translated block env's IT state must stay zero (QEMU
+         * clears it when a block starts), or the next block starts in a stale IT block. */
+        void *cpu = *(void **)((char *)uc + s->off_cpu);
+        *(uint32_t *)((char *)cpu + s->off_condexec) = 0;
+    }
     if (s->slow_only)
         return s->slow_fill(uc, vaddr, type, e, NULL);
     uint32_t ipsr = 0, control = 0, faultmask = 0;

@@ -41,6 +41,7 @@ from unicorn.unicorn_py3.unicorn import (HOOK_TLB_FILL_CFUNC, MMIO_READ_CFUNC, M
                                          uc_hook_h)
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
+from metersim.engine import uc_native
 from metersim.engine.traps import scan_sites
 from metersim.errors import PlatformError
 from metersim.peripherals.cortexm.mpu import PAGE, R, W, X
@@ -67,7 +68,8 @@ class FastFillState(ctypes.Structure):
                 ("ctrl", ctypes.c_uint32), ("slow_only", ctypes.c_uint32),
                 ("n_regions", ctypes.c_uint32), ("fetch_denied", ctypes.c_uint32),
                 ("n_handed", ctypes.c_uint32), ("handed", ctypes.c_uint32 * MAX_HANDED),
-                ("regions", (ctypes.c_uint32 * 6) * MAX_REGIONS)]
+                ("regions", (ctypes.c_uint32 * 6) * MAX_REGIONS),
+                ("off_cpu", ctypes.c_int64), ("off_condexec", ctypes.c_int64)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -183,6 +185,9 @@ class MpuGuard:
             fast.shadow_base = SHADOW_BASE
             fast.reg_ipsr, fast.reg_control, fast.reg_faultmask = (
                 UC_ARM_REG_IPSR, UC_ARM_REG_CONTROL, UC_ARM_REG_FAULTMASK)
+            offsets = uc_native.private_offsets()
+            fast.off_cpu = offsets[0]
+            fast.off_condexec = offsets[2] + offsets[3]
             callback = ctypes.c_void_p(_mpu_fill.fill_address())
             user_data = ctypes.addressof(fast)
         self._fill_hook = uc_hook_h()

@@ -139,7 +139,7 @@ try:
 except ImportError:            # not built: unicorn counts every instruction (slower)
     _block_clock = None
 
-_OFFSETS: tuple[int, int] | None = None   # (uc_struct.cpu, CPUState.mem_io_pc), or (-1, -1)
+_OFFSETS: tuple[int, int, int, int] | None = None   # see _calibrate_offsets
 
 
 class BlockClockState(ctypes.Structure):
@@ -148,6 +148,7 @@ class BlockClockState(ctypes.Structure):
                 ("mem_read", ctypes.c_void_p), ("emu_stop", ctypes.c_void_p),
                 ("restore", ctypes.c_void_p), ("observer", ctypes.c_void_p),
                 ("off_cpu", ctypes.c_int64), ("off_io_pc", ctypes.c_int64),
+                ("off_env", ctypes.c_int64), ("off_condexec", ctypes.c_int64),
                 ("base", ctypes.c_uint64), ("limit", ctypes.c_uint64),
                 ("mmio_exec", ctypes.c_uint64),
                 ("cur_start", ctypes.c_uint32), ("cur_size", ctypes.c_uint32),
@@ -169,68 +170,100 @@ def _readable(fd: int, addr: int, n: int) -> bytes | None:
         return None
 
 
-def _calibrate_offsets() -> tuple[int, int]:
-    """Locate `uc->cpu` and `cpu->mem_io_pc` (unicorn 2.1.4 keeps them private): during an
-    MMIO read, the CPUState is the object that points back at the uc handle, and mem_io_pc
-    is the field from which cpu_restore_state recovers the accessing instruction's PC."""
+def _calibrate_offsets() -> tuple[int, int, int, int]:
+    """Locate what unicorn 2.1.4 keeps private: `uc->cpu`, `cpu->mem_io_pc`, the CPU's
+    register file (env) and `env->condexec_bits` (the IT state). During an MMIO read, the
+    CPUState is the object that points back at the uc handle and whose env holds r0/r1's
+    magic values; mem_io_pc is the field from which cpu_restore_state recovers the accessing
+    instruction's PC; condexec_bits is what that restore changes for an access inside an IT
+    block (and not outside one). Returns (-1, -1, -1, -1) if anything is not found."""
     import os
     import struct as _st
 
+    fail = (-1, -1, -1, -1)
     restore = getattr(uclib, "cpu_restore_state_arm", None)
     if restore is None:
-        return (-1, -1)
+        return fail
     restore.restype = ctypes.c_bool
     restore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_bool]
     uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
     uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
-    # mov.w r5,#0x40000000; ldr r2,[r5]; nop; ldr r3,[r5,#4]; wfi (r0 and r1 keep the
-    # magic values below, which identify the CPU's register file)
+    # mov.w r5,#0x40000000; ldr r2,[r5]; nop; ldr r3,[r5,#4]; cmp r0,r0; it eq;
+    # ldreq r4,[r5,#8]; wfi (r0 and r1 keep the magic values that identify the registers)
     uc.mem_map(0x08000000, 0x1000)
-    uc.mem_write(0x08000000, bytes.fromhex("4ff08045" "2a68" "00bf" "6b68" "30bf"))
-    base = ctypes.cast(uc._uch, ctypes.c_void_p).value
-    found: list[set] = []
-    fd = os.open("/proc/self/mem", os.O_RDONLY)
-    u32 = ctypes.c_uint32()
-
-    def on_read(_uc, off, _size, _ud):
-        words = (ctypes.c_uint64 * _SCAN_WORDS).from_address(base)
-        hits = set()
-        for i in range(_SCAN_WORDS):
-            p = words[i]
-            if p < 0x10000 or p & 7:
-                continue
-            raw = _readable(fd, p, 0x10000)
-            if raw is None or len(raw) < 0x10000:
-                continue
-            vals = _st.unpack("<8192Q", raw)
-            # CPUState.uc lies after the 4096-entry jump cache, a little after mem_io_pc
-            back = [k for k in range(0x1000, 8192) if vals[k] == base]
-            if not back:
-                continue
-            if not any(p < q < p + 0x20000 and _readable(fd, q, 8) == magic for q in vals):
-                continue                  # not the CPU: its env_ptr leads to r0 and r1
-            for j in range(back[0] - 64, back[0]):
-                v = vals[j]
-                if v < 0x10000 or not restore(p, v, False):
-                    continue
-                uclib.uc_reg_read(uc._uch, 11, ctypes.byref(u32))
-                if u32.value == 0x08000004 + 4 * (off // 4):
-                    hits.add((8 * i, 8 * j))
-            break
-        found.append(hits)
-        return 0
-
+    uc.mem_write(0x08000000, bytes.fromhex("4ff08045" "2a68" "00bf" "6b68" "8042" "08bf"
+                                           "ac68" "30bf"))
     magic = _st.pack("<2I", 0x5EC0_0000, 0x5EC0_0001)
     for r in range(2):
         uc.reg_write(66 + r, 0x5EC0_0000 + r)   # UC_ARM_REG_R0, R1
+    base = ctypes.cast(uc._uch, ctypes.c_void_p).value
+    fd = os.open("/proc/self/mem", os.O_RDONLY)
+    u32 = ctypes.c_uint32()
+    found: dict = {"hits": [], "changed": []}
+    expect_pc = {0: 0x08000004, 4: 0x08000008, 8: 0x0800000E}
+
+    def on_read(_uc, off, _size, _ud):
+        if "cpu" not in found:
+            words = (ctypes.c_uint64 * _SCAN_WORDS).from_address(base)
+            for i in range(_SCAN_WORDS):
+                p = words[i]
+                if p < 0x10000 or p & 7:
+                    continue
+                raw = _readable(fd, p, 0x10000)
+                if raw is None or len(raw) < 0x10000:
+                    continue
+                vals = _st.unpack("<8192Q", raw)
+                # CPUState.uc lies after the 4096-entry jump cache, a little after mem_io_pc
+                back = [k for k in range(0x1000, 8192) if vals[k] == base]
+                envs = [q for q in vals if p < q < p + 0x20000 and _readable(fd, q, 8) == magic]
+                if back and envs:
+                    found.update(cpu=(8 * i, p), env=envs[0], back=back[0], vals=vals)
+                    break
+            else:
+                return 0
+        off_cpu, p = found["cpu"]
+        env, vals = found["env"], found["vals"]
+        hits = set()
+        for j in range(found["back"] - 64, found["back"]):
+            v = ctypes.c_uint64.from_address(p + 8 * j).value
+            if v < 0x10000:
+                continue
+            before = _readable(fd, env, 0x1000)
+            if not restore(p, v, False):
+                continue
+            after = _readable(fd, env, 0x1000)
+            uclib.uc_reg_read(uc._uch, 11, ctypes.byref(u32))
+            if u32.value == expect_pc[off]:
+                hits.add(8 * j)
+                found["changed"].append({k for k in range(0, 0x1000, 4)
+                                         if before[k:k + 4] != after[k:k + 4]})
+        found["hits"].append(hits)
+        return 0
+
     try:
         uc.mmio_map(0x40000000, 0x400, on_read, None, lambda *a: None, None)
         uc.emu_start(0x08000001, 0, count=0)
     finally:
         os.close(fd)
-    both = found[0] & found[1] if len(found) == 2 else set()
-    # uc_struct may point at the CPU from more than one field: take the first
-    return min(both) if len({j for _i, j in both}) == 1 else (-1, -1)
+    hits = found["hits"]
+    io = hits[0] & hits[1] & hits[2] if len(hits) == 3 else set()
+    if len(io) != 1 or len(found["changed"]) != 3:
+        return fail
+    # changed by the access inside the IT block only: condexec_bits (PC, 0x3c, and the
+    # syndrome change for every access)
+    cx = found["changed"][2] - found["changed"][0] - {0x3C}
+    if len(cx) != 1:
+        return fail
+    return found["cpu"][0], io.pop(), found["env"] - found["cpu"][1], cx.pop()
+
+
+def private_offsets() -> tuple[int, int, int, int]:
+    """(uc_struct.cpu, CPUState.mem_io_pc, env from CPUState, env.condexec_bits), calibrated
+    once per process; all -1 where unicorn is not the build they were found in."""
+    global _OFFSETS
+    if _OFFSETS is None:
+        _OFFSETS = _calibrate_offsets()
+    return _OFFSETS
 
 
 class BlockClock:
@@ -239,17 +272,15 @@ class BlockClock:
 
     @staticmethod
     def make(uc: Uc) -> "BlockClock | None":
-        global _OFFSETS
         if _block_clock is None or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
                                                             ctypes.sizeof(MmioTrampoline)):
             return None
-        if _OFFSETS is None:
-            _OFFSETS = _calibrate_offsets()
-        if _OFFSETS[0] < 0:
+        offsets = private_offsets()
+        if offsets[0] < 0:
             return None
-        return BlockClock(uc, *_OFFSETS)
+        return BlockClock(uc, *offsets)
 
-    def __init__(self, uc: Uc, off_cpu: int, off_io_pc: int):
+    def __init__(self, uc: Uc, off_cpu: int, off_io_pc: int, off_env: int, off_condexec: int):
         from unicorn import UC_HOOK_BLOCK
         from unicorn.unicorn_py3.unicorn import uc_hook_h
 
@@ -263,6 +294,7 @@ class BlockClock:
         s.emu_stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
         s.restore = ctypes.cast(uclib.cpu_restore_state_arm, ctypes.c_void_p).value
         s.off_cpu, s.off_io_pc = off_cpu, off_io_pc
+        s.off_env, s.off_condexec = off_env, off_condexec
         s.cache = ctypes.addressof(self._cache)
         s.limit = (1 << 64) - 1
         ref = ctypes.byref(s)

@@ -126,8 +126,10 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
         e->paddr = page;
         e->perms = (uint32_t)rights;
     } else if (rights & need) {
+        /* Execute right only from an instruction fetch: a page that code never ran from
+         * keeps unicorn's fast stores (no translated-code check on each store). */
         e->paddr = page;
-        e->perms = (uint32_t)rights;
+        e->perms = (uint32_t)rights & ~X;
     } else {
         e->paddr = s->shadow_base | page; /* checked one access at a time */
         e->perms = R | W;

@@ -84,6 +84,7 @@ class CortexM:
         self.exact_users = 0
         self._tbs_count = True       # translated code carries unicorn's per-instruction count
         self._fast_slice = False     # the running slice counts per block
+        self._vtlb_tried = False
         self.nvic: N.NVIC | None = None
         self.freq_hz = freq_hz
         self.cycles = 0              # executed + idle cycles since power-on
@@ -139,11 +140,29 @@ class CortexM:
         self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
         self._unmask_hooks: set[int] = set()
         self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
-        self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
-                         | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
-        self.uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_prot)
+        self._mem_hooks: list[int] = []
+        self.bind_memory_hooks([])
         self.mpu_guard = MpuGuard(self)
         self.traps = Traps(self)
+
+    def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
+        """Hook unmapped accesses and stores into read-only memory everywhere but in the
+        writable RAM ranges `ram` ((start, size) pairs; the bus calls this once its memory is
+        mapped). unicorn treats a page covered by any memory hook as watched: its stores stay
+        on the slow path and, in virtual-TLB mode, its TLB entry is refilled after each one."""
+        for h in self._mem_hooks:
+            self.uc.hook_del(h)
+        self._mem_hooks = []
+        lo = 0
+        for start, size in sorted(ram) + [(1 << 32, 0)]:
+            if start > lo:
+                self._mem_hooks.append(self.uc.hook_add(
+                    UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                    | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped, begin=lo, end=start - 1))
+                self._mem_hooks.append(self.uc.hook_add(UC_HOOK_MEM_WRITE_PROT,
+                                                        self._on_write_prot, begin=lo,
+                                                        end=start - 1))
+            lo = max(lo, start + size)
 
     # ================================================================ time
     def cycles_now(self) -> int:
@@ -418,6 +437,9 @@ class CortexM:
         clock = self.machine.clock
         self._slice_target_ps = end_ps
         fast = self._fast_slice = self.bc is not None and not self.exact_users
+        if fast and not self._vtlb_tried:
+            self._vtlb_tried = True
+            self.mpu_guard.use_virtual_tlb()
         if fast:
             self.bc.begin(n)
             self._tbs_count = False

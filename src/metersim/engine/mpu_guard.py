@@ -83,6 +83,7 @@ class MpuGuard:
         self.cpu = cpu
         self.uc = cpu.uc
         self.active = False            # virtual TLB mode with MPU checks
+        self.always_virtual = False    # virtual TLB mode even with the MPU off (use_virtual_tlb)
         self._installed = False
         self.data_fault: tuple[int, bool, int] | None = None   # (address, is_write, pc)
         self._fetch_denied = False
@@ -114,13 +115,33 @@ class MpuGuard:
         if want and not self._installed:
             self._install()
         if want != self.active:
-            self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL if want else UC_TLB_CPU)
+            if not self.always_virtual:
+                self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL if want else UC_TLB_CPU)
             self.active = want
             self.flush()
         elif self.active and self._touched(spans):
             self.flush()
         if self._fast is not None:
             self._sync_fast()
+
+    def use_virtual_tlb(self) -> bool:
+        """Run in virtual-TLB mode from now on, the MPU off or on, when the C fill is built:
+        unicorn's own TLB keeps SRAM executable and sends every store through its check for
+        translated code on the page (about half the run time of store-heavy code); the C
+        fill grants execute only to pages code is fetched from. False without the C fill
+        or without the private offsets the fill needs (uc_native)."""
+        if self.always_virtual:
+            return True
+        if _mpu_fill is None or _mpu_fill.state_size() != ctypes.sizeof(FastFillState) \
+                or uc_native.private_offsets()[0] < 0:
+            return False
+        if not self._installed:
+            self._install()
+        self._sync_fast()
+        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        self.always_virtual = True
+        self.flush()
+        return True
 
     def _touched(self, spans) -> bool:
         """Was a page inside `spans` (None: anywhere) handed out since the last flush?"""

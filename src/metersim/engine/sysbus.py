@@ -203,6 +203,8 @@ class SysBus:
 
     def finalize(self) -> None:
         """Map every MMIO page range into unicorn (contiguous pages share one mapping)."""
+        self.machine.cpu.bind_memory_hooks(
+            [(start, r.size) for r in self.regions if r.writable for start in [r.base] + r.aliases])
         pages = sorted(self._pages)
         i = 0
         while i < len(pages):

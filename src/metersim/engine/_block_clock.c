@@ -35,7 +35,9 @@ typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void 
 typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud);
 
 typedef struct {
-    uint32_t addr, size, n, valid;
+    uint32_t addr;
+    uint16_t size;   /* 0: empty */
+    uint16_t n;
 } bc_entry;
 
 /* Shared with Python (uc_native.BlockClockState mirrors this layout). */
@@ -57,7 +59,6 @@ typedef struct {
     uint32_t stopped;       /* the hook stopped before the block at cur_start */
     uint32_t stop_at;       /* ... and the slice should end at this address inside it (0: none) */
     uint32_t in_mmio;
-    uint64_t blocks;        /* blocks entered (statistics) */
     bc_entry *cache;
 } bc_state;
 
@@ -98,18 +99,14 @@ static __attribute__((noinline)) uint32_t decode_block(bc_state *s, bc_entry *e,
     uint8_t buf[MAX_BLOCK + 2];
     uint32_t n = read_block(s, addr, size, buf) ? count_insns(buf, size) : size / 2;
     e->addr = addr;
-    e->size = size;
-    e->n = n;
-    e->valid = 1;
+    e->size = (uint16_t)size;
+    e->n = (uint16_t)n;
     return n;
 }
 
-static inline uint32_t block_n(bc_state *s, uint32_t addr, uint32_t size)
+static inline bc_entry *cache_slot(bc_state *s, uint32_t addr, uint32_t size)
 {
-    bc_entry *e = &s->cache[((addr >> 1) ^ (size << 7)) & (CACHE_SIZE - 1)];
-    if (e->valid && e->addr == addr && e->size == size)
-        return e->n;
-    return decode_block(s, e, addr, size);
+    return &s->cache[((addr >> 1) ^ (size << 7)) & (CACHE_SIZE - 1)];
 }
 
 /* Instructions of the current block before `pc`, plus the one at `pc` if it lies inside. */
@@ -182,22 +179,35 @@ static __attribute__((noinline)) bool stop_in_block(bc_state *s, void *uc, uint3
     return true;
 }
 
+/* The rest of the block hook: a block not decoded yet, a limit inside it, an observer. */
+static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uint32_t size,
+                                                 bc_state *s, bc_entry *e)
+{
+    uint32_t addr = (uint32_t)address;
+    uint32_t n = (e->addr == addr && e->size == size) ? e->n : decode_block(s, e, addr, size);
+    if (s->base + n > s->limit && stop_in_block(s, uc, addr, size))
+        return;
+    s->cur_n = n;
+    if (s->observer)
+        s->observer(address, size);
+}
+
 static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
 {
     bc_state *s = (bc_state *)user_data;
     uint32_t addr = (uint32_t)address;
-    if (!s->stopped)
-        s->base += s->cur_n;            /* the previous block ran to its end */
+    uint64_t base = s->base + (s->stopped ? 0 : s->cur_n);  /* the previous block ran whole */
+    s->base = base;
     s->stopped = 0;
     s->cur_start = addr;
     s->cur_size = size;
-    uint32_t n = block_n(s, addr, size);
-    if (__builtin_expect(s->base + n > s->limit, 0) && stop_in_block(s, uc, addr, size))
+    bc_entry *e = cache_slot(s, addr, size);
+    if (__builtin_expect(e->addr == addr && e->size == size && base + e->n <= s->limit
+                         && !s->observer, 1)) {
+        s->cur_n = e->n;
         return;
-    s->cur_n = n;
-    s->blocks++;
-    if (s->observer)
-        s->observer(address, size);
+    }
+    block_slow(uc, address, size, s, e);
 }
 
 static void sync_mmio(bc_state *s)

@@ -154,7 +154,7 @@ class BlockClockState(ctypes.Structure):
                 ("cur_start", ctypes.c_uint32), ("cur_size", ctypes.c_uint32),
                 ("cur_n", ctypes.c_uint32), ("stopped", ctypes.c_uint32),
                 ("stop_at", ctypes.c_uint32), ("in_mmio", ctypes.c_uint32),
-                ("blocks", ctypes.c_uint64), ("cache", ctypes.c_void_p)]
+                ("cache", ctypes.c_void_p)]
 
 
 class MmioTrampoline(ctypes.Structure):

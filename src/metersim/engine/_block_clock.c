@@ -31,6 +31,7 @@ typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 typedef int (*emu_stop_fn)(void *uc);
 typedef bool (*restore_fn)(void *cpu, uintptr_t host_pc, bool will_exit);
 typedef void (*observer_fn)(uint64_t addr, uint32_t size);
+typedef void (*site_fn)(uint64_t addr);
 typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void *ud);
 typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud);
 
@@ -59,6 +60,10 @@ typedef struct {
     uint32_t stopped;       /* the hook stopped before the block at cur_start */
     uint32_t stop_at;       /* ... and the slice should end at this address inside it (0: none) */
     uint32_t in_mmio;
+    site_fn site_cb;        /* called when a block starts at one of `sites` (sorted) */
+    uint32_t *sites;
+    uint64_t n_sites;
+    uint64_t site_bits[64]; /* 4096-bit filter over the sites' (address >> 1) & 4095 */
     bc_entry *cache;
 } bc_state;
 
@@ -179,6 +184,27 @@ static __attribute__((noinline)) bool stop_in_block(bc_state *s, void *uc, uint3
     return true;
 }
 
+static inline bool maybe_site(const bc_state *s, uint32_t addr)
+{
+    uint32_t h = (addr >> 1) & 4095u;
+    return (s->site_bits[h >> 6] >> (h & 63)) & 1u;
+}
+
+static bool is_site(const bc_state *s, uint32_t addr)
+{
+    if (!maybe_site(s, addr))
+        return false;
+    uint64_t lo = 0, hi = s->n_sites;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        if (s->sites[mid] < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_sites && s->sites[lo] == addr;
+}
+
 /* The rest of the block hook: a block not decoded yet, a limit inside it, an observer. */
 static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uint32_t size,
                                                  bc_state *s, bc_entry *e)
@@ -190,6 +216,8 @@ static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uin
     s->cur_n = n;
     if (s->observer)
         s->observer(address, size);
+    if (s->site_cb && is_site(s, addr))
+        s->site_cb(address);
 }
 
 static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
@@ -203,7 +231,7 @@ static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
     s->cur_size = size;
     bc_entry *e = cache_slot(s, addr, size);
     if (__builtin_expect(e->addr == addr && e->size == size && base + e->n <= s->limit
-                         && !s->observer, 1)) {
+                         && !s->observer && !maybe_site(s, addr), 1)) {
         s->cur_n = e->n;
         return;
     }

@@ -639,10 +639,24 @@ class CortexM:
         take effect), hence each site starts a block. Block hooks cost nothing on the other
         blocks; code hooks would be walked by unicorn before every instruction, because the
         instruction counter is itself a code hook over all addresses."""
+        if self.bc is not None:
+            # checked by the C block hook: a unicorn hook per site would make unicorn walk
+            # the whole list at every block
+            self._unmask_hooks.update(addresses)
+            self.bc.set_sites(self._unmask_hooks, self._on_unmask_site)
+            return
         for addr in addresses:
             if addr not in self._unmask_hooks:
                 self.uc.hook_add(UC_HOOK_BLOCK, self._on_unmask, begin=addr, end=addr)
                 self._unmask_hooks.add(addr)
+
+    def _on_unmask_site(self, address) -> None:
+        try:
+            self._on_unmask(None, address, 0, None)
+        except BaseException as e:  # noqa: BLE001 - handed back to the run loop
+            if self.uc._hook_exception is None:
+                self.uc._hook_exception = e
+            self.uc.emu_stop()
 
     def _on_unmask(self, uc, address, size, _ud) -> None:
         # Runs before the block's first instruction: stop there only if an interrupt can be

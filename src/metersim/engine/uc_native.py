@@ -154,6 +154,8 @@ class BlockClockState(ctypes.Structure):
                 ("cur_start", ctypes.c_uint32), ("cur_size", ctypes.c_uint32),
                 ("cur_n", ctypes.c_uint32), ("stopped", ctypes.c_uint32),
                 ("stop_at", ctypes.c_uint32), ("in_mmio", ctypes.c_uint32),
+                ("site_cb", ctypes.c_void_p), ("sites", ctypes.c_void_p),
+                ("n_sites", ctypes.c_uint64), ("site_bits", ctypes.c_uint64 * 64),
                 ("cache", ctypes.c_void_p)]
 
 
@@ -348,6 +350,24 @@ class BlockClock:
                            ctypes.cast(write_cfn, ctypes.c_void_p).value, user)
         self._tramps.append(t)
         return ctypes.addressof(t)
+
+    # -- blocks starting at chosen addresses -----------------------------------------------------
+    def set_sites(self, addresses, fn) -> None:
+        """Call `fn(address)` when a block that starts at one of `addresses` runs (before it
+        runs; `stop_before_block` keeps it from running). Checked in C: free elsewhere."""
+        s = self.state
+        sites = sorted(set(addresses))
+        self._sites = (ctypes.c_uint32 * max(len(sites), 1))(*sites)
+        bits = [0] * 64
+        for a in sites:
+            h = (a >> 1) & 4095
+            bits[h >> 6] |= 1 << (h & 63)
+        s.site_cb = None
+        s.sites = ctypes.addressof(self._sites)
+        s.n_sites = len(sites)
+        s.site_bits[:] = bits
+        self._site_cfn = ctypes.CFUNCTYPE(None, ctypes.c_uint64)(fn)
+        s.site_cb = ctypes.cast(self._site_cfn, ctypes.c_void_p).value if sites else None
 
     # -- observers of every block that runs (debug API) ----------------------------------------
     def add_observer(self, fn) -> None:

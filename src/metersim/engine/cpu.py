@@ -30,6 +30,7 @@ from unicorn import arm_const as A
 from metersim.engine.mpu_guard import MpuGuard
 from metersim.engine.traps import Traps
 from metersim.engine.uc_native import BlockClock, NativeCore
+from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 _uc_emu_start = _uclib.uc_emu_start
@@ -139,7 +140,14 @@ class CortexM:
         self._word_buf = ctypes.create_string_buffer(4)
         self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
         self._unmask_hooks: set[int] = set()
-        self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        # Straight from unicorn (no binding wrapper): every SVC and exception return lands here.
+        self._intr_cfn = HOOK_INTR_CFUNC(self._on_intr_raw)
+        self._intr_hook = uc_hook_h()
+        status = _uclib.uc_hook_add(self.uc._uch, ctypes.byref(self._intr_hook), UC_HOOK_INTR,
+                                    ctypes.cast(self._intr_cfn, ctypes.c_void_p), None,
+                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status:
+            raise SetupError(f"cannot hook unicorn's interrupts (unicorn error {status})")
         self._mem_hooks: list[int] = []
         self.bind_memory_hooks([])
         self.mpu_guard = MpuGuard(self)
@@ -582,6 +590,14 @@ class CortexM:
             raise err
 
     # ================================================================ hooks
+    def _on_intr_raw(self, _handle, intno, _ud) -> None:
+        try:
+            self._on_intr(self.uc, intno, None)
+        except BaseException as e:  # noqa: BLE001 - handed back to the run loop
+            if self.uc._hook_exception is None:
+                self.uc._hook_exception = e
+            _uclib.uc_emu_stop(self.uc._uch)
+
     def _on_intr(self, uc, intno, _ud) -> None:
         if self._fast_slice:
             self.bc.settle()     # the block ran up to here (the whole block for SVC/return)

@@ -8,6 +8,14 @@ to HardFault, and lockup. Traps of unicorn 2.1.4 that this module avoids:
 never UC_MODE_MCLASS, stacked PC | 1, no emu_stop inside a slice (the slice limit is lowered
 instead, uc_native), EXC_RETURN reported as intno 3 on 2.1.4, hflags rebuilt after xPSR writes.
 
+Counting: a C block hook (uc_native.BlockClock, _block_clock.c) adds each translated block's
+instruction count and ends a slice at its exact instruction (the last block is translated again
+up to the limit); MMIO callbacks get the exact count of their instruction. Every instruction
+of a block counts, one an IT block skips included. A limit lowered inside a block (a model
+pending an interrupt from an MMIO write) takes effect at the block's end; a limit inside an IT
+block, after it. While the debug API has code hooks or watchpoints (`exact_users`), or without
+the C extension, unicorn's own per-instruction count runs instead (slower).
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.
@@ -297,6 +305,25 @@ class CortexM:
         """Ask the core to return from run_until at the next instruction boundary."""
         self._break_requested = True
         self.request_boundary()
+
+    # ================================================================ block observers
+    def add_block_observer(self, fn) -> None:
+        """Call `fn(address, size_bytes)` for every translated block that runs, before it runs
+        (coverage, tracing). A Python call per block: runs get several times slower while one
+        is attached."""
+        if self.bc is not None:
+            self.bc.add_observer(fn)
+            return
+        hooks = self.__dict__.setdefault("_observer_hooks", {})
+        hooks[fn] = self.uc.hook_add(UC_HOOK_BLOCK, lambda _uc, a, n, _ud: fn(a, n))
+
+    def remove_block_observer(self, fn) -> None:
+        if self.bc is not None:
+            self.bc.remove_observer(fn)
+            return
+        hook = self.__dict__.get("_observer_hooks", {}).pop(fn, None)
+        if hook is not None:
+            self.uc.hook_del(hook)
 
     # ================================================================ state helpers
     def reg(self, reg: int) -> int:

@@ -1,8 +1,10 @@
 """The MPU enforced on the unicorn core: permissions per 1 KiB page through unicorn's virtual TLB.
 
-While the firmware keeps the MPU off, nothing here runs and the core is exactly as fast as
-without it (unicorn's own TLB, flat map). When MPU_CTRL.ENABLE is set the core switches to
-unicorn's virtual-TLB mode, where every TLB miss asks `_fill` for the page's mapping and rights:
+The core runs in unicorn's virtual-TLB mode from its first slice when the C fill is built
+(`use_virtual_tlb`: it is much faster than unicorn's own TLB, whose SRAM pages stay executable
+and send every store through a check for translated code); otherwise only while
+MPU_CTRL.ENABLE is set. In that mode every TLB miss asks the fill for the page's mapping and
+rights (with the MPU off: the default memory map; execute only for instruction fetches):
 
 - a page whose rights for the access are uniform (at the current privilege) maps one to one
   with those rights, so accesses run at full speed; unicorn keeps separate TLBs for privileged

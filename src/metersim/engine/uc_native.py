@@ -8,6 +8,10 @@
   Reading the counter gives exact virtual time inside a slice (during MMIO callbacks);
   lowering the limit ends a slice at an exact instruction without `emu_stop`, which would lose
   the count. This is tied to unicorn==2.1.4 (pinned) and verified at start-up.
+- `BlockClock`: the per-block instruction count in C (_block_clock.c), with MMIO trampolines
+  that give each access its exact count. It needs four private offsets of unicorn 2.1.4
+  (`private_offsets`), found by a calibration run like the counter's; without them, or
+  without the extension, the core falls back to unicorn's per-instruction count.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@
 #define UC_ARM_REG_PC 11
 #define CACHE_SIZE 8192u /* decoded blocks, direct-mapped */
 #define MAX_BLOCK 1024u  /* a block never crosses a 1 KiB page */
+#define IO_CACHE 1024u   /* MMIO access sites already located, direct-mapped */
 
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
@@ -66,6 +67,12 @@ typedef struct {
     uint64_t site_bits[64]; /* 4096-bit filter over the sites' (address >> 1) & 4095 */
     bc_entry *cache;
 } bc_state;
+
+/* An MMIO access site: the host code address of the access, in the block (start, size). */
+typedef struct {
+    uintptr_t host_pc;
+    uint32_t start, size, pc, idx;
+} bc_io_entry;
 
 typedef struct {
     bc_state *s;
@@ -240,16 +247,32 @@ static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
 
 static void sync_mmio(bc_state *s)
 {
-    void *cpu = *(void **)((char *)s->uc + s->off_cpu);
-    uintptr_t host_pc = *(uintptr_t *)((char *)cpu + s->off_io_pc);
+    char *cpu = *(char **)((char *)s->uc + s->off_cpu);
+    char *env = cpu + s->off_env;
+    uintptr_t host_pc = *(uintptr_t *)(cpu + s->off_io_pc);
+    bc_io_entry *io = (bc_io_entry *)(s->cache + CACHE_SIZE) + ((host_pc >> 2) & (IO_CACHE - 1));
+    if (io->host_pc == host_pc && io->start == s->cur_start && io->size == s->cur_size
+        && !s->stopped) {
+        *(uint32_t *)(env + 15 * 4) = io->pc;    /* what the restore below would set */
+        s->mmio_exec = s->base + io->idx;
+        return;
+    }
     uint32_t pc = 0;
     s->restore(cpu, host_pc, false);
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
     /* Inside a translated block the IT state lives in the code, and env's copy is zero
      * (QEMU clears it when a block starts); the restore set it for this instruction: put
      * the zero back, or the next block would start in a stale IT state. */
-    *(uint32_t *)((char *)cpu + s->off_env + s->off_condexec) = 0;
-    s->mmio_exec = s->base + in_block(s, pc);
+    *(uint32_t *)(env + s->off_condexec) = 0;
+    uint64_t idx = in_block(s, pc);
+    s->mmio_exec = s->base + idx;
+    if (!s->stopped && pc >= s->cur_start && pc < s->cur_start + s->cur_size) {
+        io->host_pc = host_pc;
+        io->start = s->cur_start;
+        io->size = s->cur_size;
+        io->pc = pc;
+        io->idx = (uint32_t)idx;
+    }
 }
 
 static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
@@ -304,7 +327,7 @@ static void bc_stop_before_block(bc_state *s)
 
 static void bc_clear_cache(bc_state *s)
 {
-    memset(s->cache, 0, CACHE_SIZE * sizeof(bc_entry));
+    memset(s->cache, 0, CACHE_SIZE * sizeof(bc_entry) + IO_CACHE * sizeof(bc_io_entry));
 }
 
 static PyObject *addresses(PyObject *self, PyObject *args)
@@ -319,7 +342,8 @@ static PyObject *addresses(PyObject *self, PyObject *args)
                          "settle", PyLong_FromVoidPtr((void *)bc_settle),
                          "stop_before_block", PyLong_FromVoidPtr((void *)bc_stop_before_block),
                          "clear_cache", PyLong_FromVoidPtr((void *)bc_clear_cache),
-                         "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)));
+                         "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
+                                                          + IO_CACHE * sizeof(bc_io_entry)));
 }
 
 static PyObject *sizes(PyObject *self, PyObject *args)

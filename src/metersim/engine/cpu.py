@@ -90,6 +90,7 @@ class CortexM:
         # Per-block counting in C (fast mode); unicorn's per-instruction count (exact mode)
         # while the debug API has code hooks or watchpoints, or without the C extension.
         self.bc = BlockClock.make(self.uc)
+        self._bc_state = self.bc.state if self.bc is not None else None
         self.exact_users = 0
         self._tbs_count = True       # translated code carries unicorn's per-instruction count
         self._fast_slice = False     # the running slice counts per block
@@ -189,7 +190,8 @@ class CortexM:
     def _slice_done(self) -> int:
         """Instructions executed so far in the running slice (exact in MMIO callbacks)."""
         if self._fast_slice:
-            return self.bc.executed()
+            st = self._bc_state
+            return st.mmio_exec if st.in_mmio else self.bc.executed()
         done = self._counter.value
         return done if done <= self._limit.value else done - 1
 
@@ -230,7 +232,7 @@ class CortexM:
         c = self.cycles
         if self.in_slice:
             if self._fast_slice:
-                st = self.bc.state
+                st = self._bc_state
                 c += self._stall + (st.mmio_exec if st.in_mmio else self.bc.executed())
             else:
                 done = self._counter.value

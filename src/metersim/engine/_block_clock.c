@@ -65,6 +65,15 @@ typedef struct {
     uint32_t *sites;
     uint64_t n_sites;
     uint64_t site_bits[64]; /* 4096-bit filter over the sites' (address >> 1) & 4095 */
+    /* Stopping right after an MMIO access's instruction: Python sets stop_after_access in
+     * the callback; the trampoline then stops the run inside that instruction (unicorn
+     * exits after the access, the instruction unfinished) and records the access, and the
+     * core runs that one instruction again with the access answered from the record. */
+    uint32_t stop_after_access, stopped_at_access, replay;
+    uint32_t access_pc, access_len, access_in_it; /* the instruction of the current access */
+    void *rec_tramp;
+    uint64_t rec_offset, rec_value;
+    uint32_t rec_size, rec_write;
     bc_entry *cache;
 } bc_state;
 
@@ -72,6 +81,7 @@ typedef struct {
 typedef struct {
     uintptr_t host_pc;
     uint32_t start, size, pc, idx;
+    uint16_t len, in_it;
 } bc_io_entry;
 
 typedef struct {
@@ -255,11 +265,18 @@ static void sync_mmio(bc_state *s)
         && !s->stopped) {
         *(uint32_t *)(env + 15 * 4) = io->pc;    /* what the restore below would set */
         s->mmio_exec = s->base + io->idx;
+        s->access_pc = io->pc;
+        s->access_len = io->len;
+        s->access_in_it = io->in_it;
         return;
     }
     uint32_t pc = 0;
+    uint8_t hw[2] = {0, 0};
     s->restore(cpu, host_pc, false);
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    s->access_pc = pc;
+    s->access_in_it = *(uint32_t *)(env + s->off_condexec) != 0;
+    s->access_len = s->mem_read(s->uc, pc, hw, 2) == 0 ? insn_len((uint16_t)(hw[0] | hw[1] << 8)) : 0;
     /* Inside a translated block the IT state lives in the code, and env's copy is zero
      * (QEMU clears it when a block starts); the restore set it for this instruction: put
      * the zero back, or the next block would start in a stale IT state. */
@@ -272,7 +289,24 @@ static void sync_mmio(bc_state *s)
         io->size = s->cur_size;
         io->pc = pc;
         io->idx = (uint32_t)idx;
+        io->len = (uint16_t)s->access_len;
+        io->in_it = (uint16_t)s->access_in_it;
     }
+}
+
+static void stop_in_access(bc_state *s, void *uc, bc_tramp *t, uint64_t offset, unsigned size,
+                           uint64_t value, uint32_t write)
+{
+    s->stop_after_access = 0;
+    if (s->access_in_it || !s->access_len || s->stopped)
+        return;     /* inside an IT block: the slice ends at the block's end instead */
+    s->rec_tramp = t;
+    s->rec_offset = offset;
+    s->rec_size = size;
+    s->rec_value = value;
+    s->rec_write = write;
+    s->stopped_at_access = 1;
+    s->emu_stop(uc);
 }
 
 static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
@@ -280,9 +314,16 @@ static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
     bc_tramp *t = (bc_tramp *)ud;
     bc_state *s = t->s;
     sync_mmio(s);
+    if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
+        && size == s->rec_size && !s->rec_write) {
+        s->replay = 0;
+        return s->rec_value;
+    }
     s->in_mmio++;
     uint64_t v = t->read(uc, offset, size, t->user);
     s->in_mmio--;
+    if (s->stop_after_access)
+        stop_in_access(s, uc, t, offset, size, v, 0);
     return v;
 }
 
@@ -291,9 +332,16 @@ static void bc_mmio_write(void *uc, uint64_t offset, unsigned size, uint64_t val
     bc_tramp *t = (bc_tramp *)ud;
     bc_state *s = t->s;
     sync_mmio(s);
+    if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
+        && size == s->rec_size && s->rec_write) {
+        s->replay = 0;
+        return;
+    }
     s->in_mmio++;
     t->write(uc, offset, size, value, t->user);
     s->in_mmio--;
+    if (s->stop_after_access)
+        stop_in_access(s, uc, t, offset, size, value, 1);
 }
 
 /* Executed instructions now (hooks outside MMIO: unicorn has synced the PC). */

@@ -11,9 +11,10 @@ instead, uc_native), EXC_RETURN reported as intno 3 on 2.1.4, hflags rebuilt aft
 Counting: a C block hook (uc_native.BlockClock, _block_clock.c) adds each translated block's
 instruction count and ends a slice at its exact instruction (the last block is translated again
 up to the limit); MMIO callbacks get the exact count of their instruction. Every instruction
-of a block counts, one an IT block skips included. A limit lowered inside a block (a model
-pending an interrupt from an MMIO write) takes effect at the block's end; a limit inside an IT
-block, after it. While the debug API has code hooks or watchpoints (`exact_users`), or without
+of a block counts, one an IT block skips included. A stop asked for inside an MMIO callback
+ends the slice right after that instruction (`_finish_access`); one asked for from an access
+inside an IT block, or from another hook, at the block's end; a limit inside an IT block,
+after the IT block. While the debug API has code hooks or watchpoints (`exact_users`), or without
 the C extension, unicorn's own per-instruction count runs instead (slower).
 
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
@@ -199,9 +200,11 @@ class CortexM:
         """End the running slice after `count` instructions in total (never before now). In
         fast mode a limit lowered inside a block takes effect at the block's end."""
         if self._fast_slice:
-            st = self.bc.state
+            st = self._bc_state
             done = self.bc.executed()
             st.limit = count if count > done else done
+            if st.in_mmio and count <= done:
+                st.stop_after_access = 1    # right after this access's instruction
         else:
             self.nat.limit_slice(count)
 
@@ -495,8 +498,12 @@ class CortexM:
             uc._hook_exception = None
             status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0,
                                    0 if fast else n)
-            if fast and not status and uc._hook_exception is None and self.bc.state.stop_at:
-                status = self._finish_in_block()
+            if fast and not status and uc._hook_exception is None:
+                st = self._bc_state
+                if st.stop_at:
+                    status = self._finish_in_block()
+                elif st.stopped_at_access:
+                    status = self._finish_access()
             if status:
                 err = UcError(status)
             if uc._hook_exception is not None:
@@ -553,6 +560,24 @@ class CortexM:
             if is_wfi:
                 self.halted = True
 
+    def _finish_access(self) -> int:
+        """The run stopped inside the instruction of an MMIO access, after the access (a
+        stop was asked for from the access's callback): run that instruction alone again,
+        the access answered from the record (a read gets the same value, a write is not
+        repeated), so the slice ends right after it."""
+        st = self._bc_state
+        st.stopped_at_access = 0
+        pc, size = st.access_pc, st.access_len
+        st.base = st.mmio_exec - 1      # instructions before this one
+        st.cur_n = 0
+        st.stopped = 1
+        st.limit = (1 << 64) - 1
+        st.replay = 1
+        try:
+            return self._run_to(pc, pc + size, pc, pc + size)
+        finally:
+            st.replay = 0
+
     def _finish_in_block(self) -> int:
         """The slice limit falls inside the block the C hook stopped in front of: run that
         block again, translated to end at the limit's address (an exit), then drop that
@@ -562,9 +587,14 @@ class CortexM:
         st.stop_at = 0
         st.stopped = 0
         st.limit = (1 << 64) - 1     # the exit ends this run (past an IT block if need be)
+        return self._run_to(start, stop, start, start + size)
+
+    def _run_to(self, start: int, stop: int, lo: int, hi: int) -> int:
+        """Run from `start` to the exit `stop`, with the translations of [lo, hi) dropped
+        before (so the exit is seen) and after (so it does not stay)."""
         uc = self.uc
         trap_exits = self.traps._exits
-        uc.ctl_remove_cache(start, start + size)
+        uc.ctl_remove_cache(lo, hi)
         if trap_exits:
             uc.ctl_set_exits(sorted(trap_exits | {0, stop}))
         try:
@@ -572,7 +602,7 @@ class CortexM:
         finally:
             if trap_exits:
                 uc.ctl_set_exits(sorted(trap_exits | {0}))
-            uc.ctl_remove_cache(start, start + size)
+            uc.ctl_remove_cache(lo, hi)
 
     def _halfword(self, addr: int) -> int:
         try:

@@ -160,6 +160,12 @@ class BlockClockState(ctypes.Structure):
                 ("stop_at", ctypes.c_uint32), ("in_mmio", ctypes.c_uint32),
                 ("site_cb", ctypes.c_void_p), ("sites", ctypes.c_void_p),
                 ("n_sites", ctypes.c_uint64), ("site_bits", ctypes.c_uint64 * 64),
+                ("stop_after_access", ctypes.c_uint32), ("stopped_at_access", ctypes.c_uint32),
+                ("replay", ctypes.c_uint32), ("access_pc", ctypes.c_uint32),
+                ("access_len", ctypes.c_uint32), ("access_in_it", ctypes.c_uint32),
+                ("rec_tramp", ctypes.c_void_p), ("rec_offset", ctypes.c_uint64),
+                ("rec_value", ctypes.c_uint64), ("rec_size", ctypes.c_uint32),
+                ("rec_write", ctypes.c_uint32),
                 ("cache", ctypes.c_void_p)]
 
 
@@ -330,6 +336,7 @@ class BlockClock:
         s.cur_start = s.cur_size = 0
         s.stopped = 0
         s.stop_at = 0
+        s.stop_after_access = s.stopped_at_access = s.replay = 0
         s.limit = limit
 
     def executed(self) -> int:

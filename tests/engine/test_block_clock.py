@@ -106,3 +106,25 @@ def test_block_observer_sees_every_block_that_runs(firmware):
         sizes[(addr, size)] = n
     total = sum(sizes[b] for b in blocks)
     assert total - sizes[blocks[-1]] < 20_000 <= total
+
+
+def test_a_pause_from_an_mmio_write_stops_right_after_it_without_repeating_it(firmware):
+    emu, m = machine(firmware)
+    uart = m["usart1"]
+    write = uart.write
+    writes = []
+
+    def paused_write(offset, size, value):
+        write(offset, size, value)
+        if offset == 0x04:                          # DR: a character to send
+            writes.append((m.cpu.instructions_now(), value))
+            if len(writes) == 3:
+                emu.request_stop()
+
+    uart.write = paused_write
+    emu.run_until_time(emu.now_ps + PS_PER_S, lambda: len(writes) >= 3)
+    # the core stopped right after the third store to DR, which reached the model once
+    assert len(writes) == 3
+    assert m.cpu.instructions == writes[2][0]
+    emu.run_until_time(emu.now_ps + PS_PER_S // 10)
+    assert [v for _, v in writes][:3] == list(b"ben")      # "bench start", no repeats

@@ -1,8 +1,9 @@
 """Package map: the `peripherals/` folder is installed as `metersim.peripherals`, the Renode-format
 `platforms/` folder as package data `metersim.platforms` (see metersim.resources).
 
-One small C extension is built from source: the MPU's TLB fill (src/metersim/engine/_mpu_fill.c).
-It is optional at run time: without it the same rules run in Python, slower."""
+Two small C extensions are built from source: the MPU's TLB fill (src/metersim/engine/_mpu_fill.c)
+and the per-block instruction count (src/metersim/engine/_block_clock.c). Both are optional at run
+time: without them the same rules run in Python, or unicorn counts every instruction, slower."""
 from setuptools import Extension, find_packages, setup
 
 packages = find_packages("src") + ["metersim.peripherals"] + [
@@ -17,5 +18,7 @@ setup(
                   "metersim.frontends": ["*.resource"]},
     include_package_data=True,
     ext_modules=[Extension("metersim.engine._mpu_fill", ["src/metersim/engine/_mpu_fill.c"],
+                           extra_compile_args=["-O2", "-Wall", "-Werror"], optional=True),
+                 Extension("metersim.engine._block_clock", ["src/metersim/engine/_block_clock.c"],
                            extra_compile_args=["-O2", "-Wall", "-Werror"], optional=True)],
 )

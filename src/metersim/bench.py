@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -52,13 +53,15 @@ def bench_cpu(timeout_s: float = 120.0) -> dict:
 
     def on_byte(_b):
         if "bench start" in uart.text and "i0" not in start:
-            start["i0"] = m.cpu.instructions + m.cpu.nat.executed
+            start["i0"] = m.cpu.instructions_now()
             start["w0"] = time.perf_counter()
+            start["c0"] = time.thread_time()
 
     uart.on_byte.append(on_byte)
     wall0 = time.perf_counter()
     emu.run_until(lambda: "bench done" in uart.text, timeout="1000s", what="'bench done' on USART1")
     wall1 = time.perf_counter()
+    cpu_s = time.thread_time() - start.get("c0", 0.0)
     instructions = m.cpu.instructions - start.get("i0", 0)
     wall = wall1 - start.get("w0", wall0)
     result = {
@@ -68,6 +71,8 @@ def bench_cpu(timeout_s: float = 120.0) -> dict:
         "metersim_wall_s": round(wall, 4),
         "metersim_mips": round(instructions / wall / 1e6, 1),
         "metersim_checksum": _checksum(uart.text),
+        # CPU time of the emulating thread: steadier than wall time on a shared machine
+        "metersim_cpu_s": round(cpu_s, 4),
         "qemu_mips": None, "qemu_wall_s": None, "qemu_checksum": None, "ratio": None,
     }
     qemu = shutil.which("qemu-system-arm")
@@ -75,7 +80,8 @@ def bench_cpu(timeout_s: float = 120.0) -> dict:
         result["qemu"] = "not installed"
         result["checksums_agree"] = None           # nothing to compare with
         return result
-    marks, q_text = _run_qemu(qemu, elf, ["bench start", "bench done"], timeout_s)
+    cpu_out: list[float] = []
+    marks, q_text = _run_qemu(qemu, elf, ["bench start", "bench done"], timeout_s, cpu_out=cpu_out)
     if len(marks) < 2:
         result["qemu"] = f"did not finish within {timeout_s:g} s"
         result["checksums_agree"] = None
@@ -87,13 +93,18 @@ def bench_cpu(timeout_s: float = 120.0) -> dict:
     result["qemu_checksum"] = _checksum(q_text)
     result["ratio"] = round(result["metersim_mips"] / result["qemu_mips"], 4)
     result["checksums_agree"] = result["qemu_checksum"] == result["metersim_checksum"]
+    if cpu_out:
+        # QEMU's CPU time covers its whole process (boot included): a slight handicap for it
+        result["qemu_cpu_s"] = round(cpu_out[0], 4)
+        result["cpu_time_ratio"] = round(cpu_out[0] / cpu_s, 4)
     return result
 
 
 def _run_qemu(qemu: str, elf: Path, lines: list[str], timeout_s: float,
-              extra: list[str] = ()) -> tuple[list[float], str]:
+              extra: list[str] = (), cpu_out: list | None = None) -> tuple[list[float], str]:
     """Run `elf` on QEMU's netduinoplus2 until each of `lines` has been printed, in order:
-    (wall-clock instants they appeared, all the text)."""
+    (wall-clock instants they appeared, all the text). `cpu_out` receives QEMU's CPU
+    seconds (user + system, the whole process)."""
     cmd = [qemu, "-M", "netduinoplus2", *extra, "-nographic", "-kernel", str(elf),
            "-serial", "stdio", "-monitor", "none"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -112,7 +123,13 @@ def _run_qemu(qemu: str, elf: Path, lines: list[str], timeout_s: float,
         return marks, text
     finally:
         proc.kill()
-        proc.wait()
+        try:
+            _pid, _status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = _status
+            if cpu_out is not None:
+                cpu_out.append(usage.ru_utime + usage.ru_stime)
+        except ChildProcessError:
+            proc.wait()
 
 
 def bench_idle(virtual_s: int = 60, timeout_s: float = 120.0) -> dict:
@@ -123,8 +140,10 @@ def bench_idle(virtual_s: int = 60, timeout_s: float = 120.0) -> dict:
     emu.run_for("10ms")  # boot
     ex0 = m.cpu.exceptions_taken
     w0 = time.perf_counter()
+    c0 = time.thread_time()
     emu.run_for(f"{virtual_s}s")
     wall = time.perf_counter() - w0
+    cpu_s = time.thread_time() - c0
     ticks = m.cpu.exceptions_taken - ex0
     result = {
         "benchmark": "idle",
@@ -133,6 +152,8 @@ def bench_idle(virtual_s: int = 60, timeout_s: float = 120.0) -> dict:
         "ticks": ticks,
         "realtime_factor": round(virtual_s / wall, 2),
         "wall_us_per_tick": round(wall / max(ticks, 1) * 1e6, 2),
+        # CPU time of the emulating thread: steadier than wall time on a shared machine
+        "cpu_us_per_tick": round(cpu_s / max(ticks, 1) * 1e6, 2),
         "instructions": m.cpu.instructions,
     }
     # The same program on QEMU, skipping idle time as metersim does (icount, sleep=off): its
@@ -150,6 +171,10 @@ def bench_idle(virtual_s: int = 60, timeout_s: float = 120.0) -> dict:
     result["qemu"] = "netduinoplus2 -icount shift=auto,sleep=off"
     result["qemu_wall_us_per_tick"] = round(q_us, 3)
     result["tick_cost_over_qemu"] = round(result["wall_us_per_tick"] / q_us, 2)
+    # 50 000 ticks of 1 ms = 50 virtual seconds on QEMU's side
+    result["qemu_realtime_factor"] = round(50.0 / (marks[1] - marks[0]), 2)
+    result["realtime_factor_over_qemu"] = round(result["realtime_factor"]
+                                                / result["qemu_realtime_factor"], 4)
     return result
 
 
@@ -180,7 +205,7 @@ def _mpu_switch_run(target: str) -> dict:
         for phase in ("bench_mpu_switch", "phase off", "phase on"):
             if phase not in marks and phase in uart.text:
                 cpu = m.cpu
-                marks[phase] = (time.perf_counter(), cpu.instructions + cpu.nat.executed,
+                marks[phase] = (time.perf_counter(), cpu.instructions_now(),
                                 time.thread_time())
 
     uart.on_byte.append(on_byte)

@@ -115,7 +115,7 @@ def suite_result(tmp_path_factory, firmware):
             ${p}=    Wait For Prompt On Uart    uptime 2    timeout=3    pauseEmulation=true
             ${t}=    Get Virtual Time
             ${l}=    Wait For Next Line On Uart
-            Should Be Equal As Numbers    ${p.timestamp}    ${t * 1000}    precision=4
+            Should Be Equal As Numbers    ${p.timestamp}    ${t * 1000}    precision=6
             Should Be True    ${p.timestamp} < ${l.timestamp}
             # the prompt consumed the front of the line; the rest comes as the next line
             Should Be Equal    ${l.line}    ${SPACE}s

@@ -60,6 +60,8 @@ typedef struct {
     mf_region regions[MAX_REGIONS]; /* enabled regions, highest number first */
     uc_reg_write_fn reg_write;
     int32_t reg_xpsr;
+    int64_t off_cpu;            /* uc_struct.cpu, or -1 (see uc_native._calibrate_offsets) */
+    int64_t off_condexec;       /* env->condexec_bits from the CPUState */
 } mf_state;
 
 /* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
@@ -73,9 +75,15 @@ typedef struct {
 #define XPSR_IT_BITS 0x0600FC00u
 static bool it_cleared(const mf_state *s, void *uc, int type, bool ok)
 {
+    if (!ok || type == UC_MEM_FETCH)
+        return ok;
+    if (s->off_cpu > 0) {           /* env->condexec_bits directly (uc_native's offsets) */
+        void *cpu = *(void **)((char *)uc + s->off_cpu);
+        *(uint32_t *)((char *)cpu + s->off_condexec) = 0;
+        return ok;
+    }
     uint32_t xpsr = 0;
-    if (ok && type != UC_MEM_FETCH && s->reg_read(uc, s->reg_xpsr, &xpsr) == 0 &&
-        (xpsr & XPSR_IT_BITS)) {
+    if (s->reg_read(uc, s->reg_xpsr, &xpsr) == 0 && (xpsr & XPSR_IT_BITS)) {
         xpsr &= ~XPSR_IT_BITS;
         s->reg_write(uc, s->reg_xpsr, &xpsr);
     }
@@ -140,8 +148,10 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
         e->paddr = page;
         e->perms = (uint32_t)rights;
     } else if (rights & need) {
+        /* Execute right only from an instruction fetch: a page that code never ran from
+         * keeps unicorn's fast stores (no translated-code check on each store). */
         e->paddr = page;
-        e->perms = (uint32_t)rights;
+        e->perms = (uint32_t)rights & ~X;
     } else {
         e->paddr = s->shadow_base | page; /* checked one access at a time */
         e->perms = R | W;

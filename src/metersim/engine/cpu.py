@@ -8,6 +8,15 @@ to HardFault, and lockup. Traps of unicorn 2.1.4 that this module avoids:
 never UC_MODE_MCLASS, stacked PC | 1, no emu_stop inside a slice (the slice limit is lowered
 instead, uc_native), EXC_RETURN reported as intno 3 on 2.1.4, hflags rebuilt after xPSR writes.
 
+Counting: a C block hook (uc_native.BlockClock, _block_clock.c) adds each translated block's
+instruction count and ends a slice at its exact instruction (the last block is translated again
+up to the limit); MMIO callbacks get the exact count of their instruction. Every instruction
+of a block counts, one an IT block skips included. A stop asked for inside an MMIO callback
+ends the slice right after that instruction (`_finish_access`); one asked for from an access
+inside an IT block, or from another hook, at the block's end; a limit inside an IT block,
+after the IT block. While the debug API has code hooks or watchpoints (`exact_users`), or without
+the C extension, unicorn's own per-instruction count runs instead (slower).
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.
@@ -29,7 +38,8 @@ from unicorn import arm_const as A
 
 from metersim.engine.mpu_guard import MpuGuard
 from metersim.engine.traps import Traps
-from metersim.engine.uc_native import NativeCore
+from metersim.engine.uc_native import BlockClock, NativeCore
+from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 _uc_emu_start = _uclib.uc_emu_start
@@ -84,6 +94,14 @@ class CortexM:
         self.nat = NativeCore(self.uc)
         self._counter = self.nat._counter   # executed instructions of the running slice
         self._limit = self.nat._limit       # and its limit (see uc_native)
+        # Per-block counting in C (fast mode); unicorn's per-instruction count (exact mode)
+        # while the debug API has code hooks or watchpoints, or without the C extension.
+        self.bc = BlockClock.make(self.uc)
+        self._bc_state = self.bc.state if self.bc is not None else None
+        self.exact_users = 0
+        self._tbs_count = True       # translated code carries unicorn's per-instruction count
+        self._fast_slice = False     # the running slice counts per block
+        self._vtlb_tried = False
         self.nvic: N.NVIC | None = None
         self.freq_hz = freq_hz
         self.cycles = 0              # executed + idle cycles since power-on
@@ -138,20 +156,67 @@ class CortexM:
         self._word_buf = ctypes.create_string_buffer(4)
         self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
         self._unmask_hooks: set[int] = set()
-        self.uc.hook_add(UC_HOOK_INTR, self._on_intr)
-        self.uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
-                         | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
-        self.uc.hook_add(UC_HOOK_MEM_WRITE_PROT, self._on_write_prot)
+        # Straight from unicorn (no binding wrapper): every SVC and exception return lands here.
+        self._intr_cfn = HOOK_INTR_CFUNC(self._on_intr_raw)
+        self._intr_hook = uc_hook_h()
+        status = _uclib.uc_hook_add(self.uc._uch, ctypes.byref(self._intr_hook), UC_HOOK_INTR,
+                                    ctypes.cast(self._intr_cfn, ctypes.c_void_p), None,
+                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status:
+            raise SetupError(f"cannot hook unicorn's interrupts (unicorn error {status})")
+        self._mem_hooks: list[int] = []
+        self.bind_memory_hooks([])
         self.mpu_guard = MpuGuard(self)
         self.traps = Traps(self)
+
+    def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
+        """Hook unmapped accesses and stores into read-only memory everywhere but in the
+        writable RAM ranges `ram` ((start, size) pairs; the bus calls this once its memory is
+        mapped). unicorn treats a page covered by any memory hook as watched: its stores stay
+        on the slow path and, in virtual-TLB mode, its TLB entry is refilled after each one."""
+        for h in self._mem_hooks:
+            self.uc.hook_del(h)
+        self._mem_hooks = []
+        lo = 0
+        for start, size in sorted(ram) + [(1 << 32, 0)]:
+            if start > lo:
+                self._mem_hooks.append(self.uc.hook_add(
+                    UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                    | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped, begin=lo, end=start - 1))
+                self._mem_hooks.append(self.uc.hook_add(UC_HOOK_MEM_WRITE_PROT,
+                                                        self._on_write_prot, begin=lo,
+                                                        end=start - 1))
+            lo = max(lo, start + size)
 
     # ================================================================ time
     def cycles_now(self) -> int:
         if self.in_slice:
-            done = self._counter.value
-            lim = self._limit.value
-            return self.cycles + self._stall + (done if done <= lim else done - 1)
+            return self.cycles + self._stall + self._slice_done()
         return self.cycles
+
+    def _slice_done(self) -> int:
+        """Instructions executed so far in the running slice (exact in MMIO callbacks)."""
+        if self._fast_slice:
+            st = self._bc_state
+            return st.mmio_exec if st.in_mmio else self.bc.executed()
+        done = self._counter.value
+        return done if done <= self._limit.value else done - 1
+
+    def _limit_slice(self, count: int) -> None:
+        """End the running slice after `count` instructions in total (never before now). In
+        fast mode a limit lowered inside a block takes effect at the block's end."""
+        if self._fast_slice:
+            st = self._bc_state
+            done = self.bc.executed()
+            st.limit = count if count > done else done
+            if st.in_mmio and count <= done:
+                st.stop_after_access = 1    # right after this access's instruction
+        else:
+            self.nat.limit_slice(count)
+
+    def instructions_now(self) -> int:
+        """Executed instructions since power-on, inside a slice too."""
+        return self.instructions + (self._slice_done() if self.in_slice else 0)
 
     def active_cycles(self) -> int:
         """Cycles the core spent running (not sleeping): what DWT CYCCNT counts."""
@@ -175,9 +240,12 @@ class CortexM:
         # Inlined cycles_now/time_at_cycles: the clock asks this on every timed MMIO access.
         c = self.cycles
         if self.in_slice:
-            done = self._counter.value
-            lim = self._limit.value
-            c += self._stall + (done if done <= lim else done - 1)
+            if self._fast_slice:
+                st = self._bc_state
+                c += self._stall + (st.mmio_exec if st.in_mmio else self.bc.executed())
+            else:
+                done = self._counter.value
+                c += self._stall + (done if done <= self._limit.value else done - 1)
         return self._base_ps + (c - self._base_cycles) * PS_PER_S // self.freq_hz
 
     def set_frequency(self, hz: int) -> None:
@@ -196,7 +264,7 @@ class CortexM:
         """End the running slice when local time reaches `t_ps`."""
         self._slice_target_ps = t_ps
         n = self.cycles_at_time(t_ps) - self.cycles - self._stall
-        self.nat.limit_slice(max(n, 0))
+        self._limit_slice(max(n, 0))
 
     def on_earlier_event(self, t_ps: int) -> None:
         if self.in_slice:
@@ -205,7 +273,7 @@ class CortexM:
     def request_boundary(self) -> None:
         """Stop the running slice after the current instruction (to take an interrupt...)."""
         if self.in_slice:
-            self.nat.limit_slice(0)
+            self._limit_slice(0)
 
     def poll_hint(self, ready_ps: int, value: int) -> None:
         """A model says: the status register just read (`value`) cannot change before
@@ -220,10 +288,7 @@ class CortexM:
         if not self.in_slice:
             return
         pc = self.nat.rd(A.UC_ARM_REG_PC)
-        done = self._counter.value
-        lim = self._limit.value
-        if done > lim:
-            done -= 1
+        done = self._slice_done()
         if pc == self._poll_pc and value == self._poll_value and 0 < done - self._poll_done < 64:
             self._poll_repeats += 1
         else:
@@ -241,16 +306,35 @@ class CortexM:
         if stall > 0:
             self._stall += stall
             total = self.cycles_at_time(self._slice_target_ps) - self.cycles - self._stall
-            self.nat.limit_slice(total if total > done else done)
+            self._limit_slice(total if total > done else done)
 
     def interrupt_pending_changed(self) -> None:
         if self.in_slice:
-            self.nat.limit_slice(0)
+            self._limit_slice(0)
 
     def break_run(self) -> None:
         """Ask the core to return from run_until at the next instruction boundary."""
         self._break_requested = True
         self.request_boundary()
+
+    # ================================================================ block observers
+    def add_block_observer(self, fn) -> None:
+        """Call `fn(address, size_bytes)` for every translated block that runs, before it runs
+        (coverage, tracing). A Python call per block: runs get several times slower while one
+        is attached."""
+        if self.bc is not None:
+            self.bc.add_observer(fn)
+            return
+        hooks = self.__dict__.setdefault("_observer_hooks", {})
+        hooks[fn] = self.uc.hook_add(UC_HOOK_BLOCK, lambda _uc, a, n, _ud: fn(a, n))
+
+    def remove_block_observer(self, fn) -> None:
+        if self.bc is not None:
+            self.bc.remove_observer(fn)
+            return
+        hook = self.__dict__.get("_observer_hooks", {}).pop(fn, None)
+        if hook is not None:
+            self.uc.hook_del(hook)
 
     # ================================================================ state helpers
     def reg(self, reg: int) -> int:
@@ -303,12 +387,22 @@ class CortexM:
         self.instructions += n
 
     def run_one_instruction(self) -> None:
-        """Execute exactly the instruction at PC (between slices)."""
+        """Execute exactly the instruction at PC (between slices), with unicorn's count."""
+        self._use_counting_tbs()
+        if self.bc is not None:
+            self.bc.begin((1 << 64) - 1)
         status = _uc_emu_start(self.nat.uch, self.nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 1)
         if status:
             self._on_stop_error(UcError(status))
             return
         self.count_executed(self._executed_in_slice())
+
+    def _use_counting_tbs(self) -> None:
+        # unicorn's count hook only runs in code translated while it is installed; it removes
+        # the hook (and flushes) by itself when a run with count=0 follows.
+        if not self._tbs_count:
+            self.uc.ctl_flush_tb()
+            self._tbs_count = True
 
     def _read32(self, addr: int) -> int | None:
         try:
@@ -388,6 +482,17 @@ class CortexM:
         nat = self.nat
         clock = self.machine.clock
         self._slice_target_ps = end_ps
+        fast = self._fast_slice = self.bc is not None and not self.exact_users
+        if fast and not self._vtlb_tried:
+            self._vtlb_tried = True
+            self.mpu_guard.use_virtual_tlb()
+        if fast:
+            self.bc.begin(n)
+            self._tbs_count = False
+        else:
+            self._use_counting_tbs()
+            if self.bc is not None:
+                self.bc.begin((1 << 64) - 1)
         nat._limit.value = n
         self.in_slice = True
         clock.begin_slice(self.now_ps, end_ps, self.machine.emulation.on_earlier_event)
@@ -397,7 +502,14 @@ class CortexM:
             # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
             # Python exception raised in a hook is re-raised the way the binding does.
             uc._hook_exception = None
-            status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, n)
+            status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0,
+                                   0 if fast else n)
+            if fast and not status and uc._hook_exception is None:
+                st = self._bc_state
+                if st.stop_at:
+                    status = self._finish_in_block()
+                elif st.stopped_at_access:
+                    status = self._finish_access()
             if status:
                 err = UcError(status)
             if uc._hook_exception is not None:
@@ -405,7 +517,14 @@ class CortexM:
         except UcError as e:
             err = e
         finally:
-            done = self._executed_in_slice()
+            if fast:
+                st = self.bc.state
+                stopped_by_limit = bool(st.stopped)
+                done = st.base if stopped_by_limit else self.bc.executed()
+                self._fast_slice = False
+            else:
+                done = self._executed_in_slice()
+                stopped_by_limit = nat.executed > nat._limit.value
             if self.mpu_guard.data_fault is not None or self.traps.align_fault is not None:
                 done -= 1   # stopped inside the faulting instruction: it did not complete
             self.in_slice = False
@@ -433,10 +552,10 @@ class CortexM:
             self._mmio_fault = None
             self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
             return
-        if self.traps.armed and nat.executed <= nat._limit.value and \
+        if self.traps.armed and not stopped_by_limit and \
                 self.traps.at_exit(nat.rd(A.UC_ARM_REG_PC)):
             return  # stopped in front of a trap site (divide, FP): handled
-        if done and nat.executed <= nat._limit.value:
+        if done and not stopped_by_limit:
             # unicorn returned without reaching the slice limit and without an error: the last
             # instruction was a WFI that halted the core. (A stop by the limit leaves the
             # counter one past it, so a breakpoint right after a WFI is not mistaken for one.)
@@ -446,6 +565,50 @@ class CortexM:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
             if is_wfi:
                 self.halted = True
+
+    def _finish_access(self) -> int:
+        """The run stopped inside the instruction of an MMIO access, after the access (a
+        stop was asked for from the access's callback): run that instruction alone again,
+        the access answered from the record (a read gets the same value, a write is not
+        repeated), so the slice ends right after it."""
+        st = self._bc_state
+        st.stopped_at_access = 0
+        pc, size = st.access_pc, st.access_len
+        st.base = st.mmio_exec - 1      # instructions before this one
+        st.cur_n = 0
+        st.stopped = 1
+        st.limit = (1 << 64) - 1
+        st.replay = 1
+        try:
+            return self._run_to(pc, pc + size, pc, pc + size)
+        finally:
+            st.replay = 0
+
+    def _finish_in_block(self) -> int:
+        """The slice limit falls inside the block the C hook stopped in front of: run that
+        block again, translated to end at the limit's address (an exit), then drop that
+        shortened translation. Returns unicorn's status."""
+        st = self.bc.state
+        start, size, stop = st.cur_start, st.cur_size, st.stop_at
+        st.stop_at = 0
+        st.stopped = 0
+        st.limit = (1 << 64) - 1     # the exit ends this run (past an IT block if need be)
+        return self._run_to(start, stop, start, start + size)
+
+    def _run_to(self, start: int, stop: int, lo: int, hi: int) -> int:
+        """Run from `start` to the exit `stop`, with the translations of [lo, hi) dropped
+        before (so the exit is seen) and after (so it does not stay)."""
+        uc = self.uc
+        trap_exits = self.traps._exits
+        uc.ctl_remove_cache(lo, hi)
+        if trap_exits:
+            uc.ctl_set_exits(sorted(trap_exits | {0, stop}))
+        try:
+            return _uc_emu_start(self.nat.uch, start | 1, 0 if trap_exits else stop, 0, 0)
+        finally:
+            if trap_exits:
+                uc.ctl_set_exits(sorted(trap_exits | {0}))
+            uc.ctl_remove_cache(lo, hi)
 
     def _halfword(self, addr: int) -> int:
         try:
@@ -492,7 +655,17 @@ class CortexM:
             raise err
 
     # ================================================================ hooks
+    def _on_intr_raw(self, _handle, intno, _ud) -> None:
+        try:
+            self._on_intr(self.uc, intno, None)
+        except BaseException as e:  # noqa: BLE001 - handed back to the run loop
+            if self.uc._hook_exception is None:
+                self.uc._hook_exception = e
+            _uclib.uc_emu_stop(self.uc._uch)
+
     def _on_intr(self, uc, intno, _ud) -> None:
+        if self._fast_slice:
+            self.bc.settle()     # the block ran up to here (the whole block for SVC/return)
         if intno == EXCP_EXCEPTION_EXIT or intno == EXCP_PREFETCH_ABORT:
             pc = self.nat.rd(A.UC_ARM_REG_PC)
             if intno == EXCP_EXCEPTION_EXIT or (pc & EXC_RETURN_BASE) == EXC_RETURN_BASE:
@@ -547,17 +720,34 @@ class CortexM:
         take effect), hence each site starts a block. Block hooks cost nothing on the other
         blocks; code hooks would be walked by unicorn before every instruction, because the
         instruction counter is itself a code hook over all addresses."""
+        if self.bc is not None:
+            # checked by the C block hook: a unicorn hook per site would make unicorn walk
+            # the whole list at every block
+            self._unmask_hooks.update(addresses)
+            self.bc.set_sites(self._unmask_hooks, self._on_unmask_site)
+            return
         for addr in addresses:
             if addr not in self._unmask_hooks:
                 self.uc.hook_add(UC_HOOK_BLOCK, self._on_unmask, begin=addr, end=addr)
                 self._unmask_hooks.add(addr)
+
+    def _on_unmask_site(self, address) -> None:
+        try:
+            self._on_unmask(None, address, 0, None)
+        except BaseException as e:  # noqa: BLE001 - handed back to the run loop
+            if self.uc._hook_exception is None:
+                self.uc._hook_exception = e
+            self.uc.emu_stop()
 
     def _on_unmask(self, uc, address, size, _ud) -> None:
         # Runs before the block's first instruction: stop there only if an interrupt can be
         # taken now (a block can also start at a site for other reasons, with masks still set;
         # stopping then would make no progress).
         if self.nvic.pending_set and self.nvic.pending_to_take(self._exec_priority()) is not None:
-            self.nat.limit_slice(0)
+            if self._fast_slice:
+                self.bc.stop_before_block()
+            else:
+                self.nat.limit_slice(0)
 
     # ================================================================ exceptions
     def _take_interrupts(self) -> None:
@@ -669,6 +859,8 @@ class CortexM:
         """Flash content changed (programming, loading): forget cached vectors and opcodes."""
         self._vector_cache.clear()
         self._wfi_at.clear()
+        if self.bc is not None:
+            self.bc.clear_cache()
 
     def _tail_chain(self, exc: int, exc_return: int) -> None:
         nat = self.nat

@@ -107,6 +107,7 @@ class Debugger:
         self._trace_hook: int | None = None
         self._first_hook: int | None = None
         self._blocks: set[tuple[int, int]] = set()
+        self._exact_held = 0
 
     # ================================================================ state
     @property
@@ -145,6 +146,7 @@ class Debugger:
         uc = self.cpu.uc
         self._bp_hooks[address] = uc.hook_add(UC_HOOK_CODE, self._on_breakpoint, begin=address,
                                               end=address)
+        self._sync_exact()
         uc.ctl_remove_cache(address, address + 4)   # hooks apply when code is translated
 
     def remove_breakpoint(self, address: int) -> bool:
@@ -153,6 +155,7 @@ class Debugger:
             return False
         self.cpu.uc.hook_del(hook)
         self.cpu.uc.ctl_remove_cache(address & ~1, (address & ~1) + 4)
+        self._sync_exact()
         return True
 
     # ================================================================ watchpoints
@@ -173,12 +176,14 @@ class Debugger:
         self._watch_hooks[key] = self.cpu.uc.hook_add(
             _WATCH_HOOKS[access], self._on_watch, user_data=key, begin=max(address - 3, 0),
             end=address + length - 1)
+        self._sync_exact()
 
     def remove_watchpoint(self, address: int, length: int, access: str = "write") -> bool:
         hook = self._watch_hooks.pop((address, max(int(length), 1), access), None)
         if hook is None:
             return False
         self.cpu.uc.hook_del(hook)
+        self._sync_exact()
         return True
 
     def clear(self) -> None:
@@ -243,6 +248,12 @@ class Debugger:
         if self._first_hook is not None:
             self.cpu.uc.hook_del(self._first_hook)
             self._first_hook = None
+
+    def _sync_exact(self) -> None:
+        # Code hooks and stops "after this instruction" need unicorn's per-instruction count:
+        # the core runs in its exact mode while any breakpoint or watchpoint is set.
+        self.cpu.exact_users += (len(self._bp_hooks) + len(self._watch_hooks)) - self._exact_held
+        self._exact_held = len(self._bp_hooks) + len(self._watch_hooks)
 
     # ================================================================ hooks
     def _on_breakpoint(self, uc, address, size, _ud) -> None:
@@ -377,9 +388,11 @@ class Debugger:
         uc = self.cpu.uc
         hook = uc.hook_add(UC_HOOK_CODE, self._on_any_instruction, begin=1, end=0)
         uc.ctl_flush_tb()
+        self.cpu.exact_users += 1
         try:
             emu.run_until_time(emu.now_ps + self.max_sleep_ps, lambda: self._stop is not None)
         finally:
+            self.cpu.exact_users -= 1
             uc.hook_del(hook)
             uc.ctl_flush_tb()  # translated blocks would keep calling the deleted hook
         if self._stop is None:

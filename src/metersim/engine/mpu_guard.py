@@ -1,8 +1,10 @@
 """The MPU enforced on the unicorn core: permissions per 1 KiB page through unicorn's virtual TLB.
 
-While the firmware keeps the MPU off, nothing here runs and the core is exactly as fast as
-without it (unicorn's own TLB, flat map). When MPU_CTRL.ENABLE is set the core switches to
-unicorn's virtual-TLB mode, where every TLB miss asks `_fill` for the page's mapping and rights:
+The core runs in unicorn's virtual-TLB mode from its first slice when the C fill is built
+(`use_virtual_tlb`: it is much faster than unicorn's own TLB, whose SRAM pages stay executable
+and send every store through a check for translated code); otherwise only while
+MPU_CTRL.ENABLE is set. In that mode every TLB miss asks the fill for the page's mapping and
+rights (with the MPU off: the default memory map; execute only for instruction fetches):
 
 - a page whose rights for the access are uniform (at the current privilege) maps one to one
   with those rights, so accesses run at full speed; unicorn keeps separate TLBs for privileged
@@ -42,6 +44,7 @@ from unicorn.unicorn_py3.unicorn import (HOOK_TLB_FILL_CFUNC, MMIO_READ_CFUNC, M
                                          uc_hook_h)
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
+from metersim.engine import uc_native
 from metersim.engine.traps import scan_sites
 from metersim.errors import PlatformError
 from metersim.peripherals.cortexm.mpu import PAGE, R, W, X
@@ -70,7 +73,8 @@ class FastFillState(ctypes.Structure):
                 ("n_regions", ctypes.c_uint32), ("fetch_denied", ctypes.c_uint32),
                 ("n_handed", ctypes.c_uint32), ("handed", ctypes.c_uint32 * MAX_HANDED),
                 ("regions", (ctypes.c_uint32 * 6) * MAX_REGIONS),
-                ("reg_write", ctypes.c_void_p), ("reg_xpsr", ctypes.c_int32)]
+                ("reg_write", ctypes.c_void_p), ("reg_xpsr", ctypes.c_int32),
+                ("off_cpu", ctypes.c_int64), ("off_condexec", ctypes.c_int64)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -84,6 +88,7 @@ class MpuGuard:
         self.cpu = cpu
         self.uc = cpu.uc
         self.active = False            # virtual TLB mode with MPU checks
+        self.always_virtual = False    # virtual TLB mode even with the MPU off (use_virtual_tlb)
         self._installed = False
         self.data_fault: tuple[int, bool, int] | None = None   # (address, is_write, pc)
         self._fetch_denied = False
@@ -115,13 +120,33 @@ class MpuGuard:
         if want and not self._installed:
             self._install()
         if want != self.active:
-            self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL if want else UC_TLB_CPU)
+            if not self.always_virtual:
+                self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL if want else UC_TLB_CPU)
             self.active = want
             self.flush()
         elif self.active and self._touched(spans):
             self.flush()
         if self._fast is not None:
             self._sync_fast()
+
+    def use_virtual_tlb(self) -> bool:
+        """Run in virtual-TLB mode from now on, the MPU off or on, when the C fill is built:
+        unicorn's own TLB keeps SRAM executable and sends every store through its check for
+        translated code on the page (about half the run time of store-heavy code); the C
+        fill grants execute only to pages code is fetched from. False without the C fill
+        or without the private offsets the fill needs (uc_native)."""
+        if self.always_virtual:
+            return True
+        if _mpu_fill is None or _mpu_fill.state_size() != ctypes.sizeof(FastFillState) \
+                or uc_native.private_offsets()[0] < 0:
+            return False
+        if not self._installed:
+            self._install()
+        self._sync_fast()
+        self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        self.always_virtual = True
+        self.flush()
+        return True
 
     def _touched(self, spans) -> bool:
         """Was a page inside `spans` (None: anywhere) handed out since the last flush?"""
@@ -163,8 +188,15 @@ class MpuGuard:
     def _install(self) -> None:
         self._read_cfn = MMIO_READ_CFUNC(self._shadow_read)
         self._write_cfn = MMIO_WRITE_CFUNC(self._shadow_write)
-        status = _uclib.uc_mmio_map(self.uc._uch, SHADOW_BASE, 1 << 32, self._read_cfn, None,
-                                    self._write_cfn, None)
+        bc = self.cpu.bc
+        if bc is not None:   # through the block clock's trampoline: exact PC and time
+            ud = bc.trampoline(self._read_cfn, self._write_cfn, None)
+            status = _uclib.uc_mmio_map(self.uc._uch, SHADOW_BASE, 1 << 32,
+                                        ctypes.c_void_p(bc.mmio_read), ud,
+                                        ctypes.c_void_p(bc.mmio_write), ud)
+        else:
+            status = _uclib.uc_mmio_map(self.uc._uch, SHADOW_BASE, 1 << 32, self._read_cfn,
+                                        None, self._write_cfn, None)
         if status:
             raise PlatformError(f"cannot map the MPU shadow window (unicorn error {status})")
         # Fills follow every flush and an RTOS flushes at every switch between processes: the
@@ -181,6 +213,9 @@ class MpuGuard:
             fast.shadow_base = SHADOW_BASE
             fast.reg_ipsr, fast.reg_control, fast.reg_faultmask = (
                 UC_ARM_REG_IPSR, UC_ARM_REG_CONTROL, UC_ARM_REG_FAULTMASK)
+            offsets = uc_native.private_offsets()
+            fast.off_cpu = offsets[0]
+            fast.off_condexec = offsets[2] + offsets[3]
             callback = ctypes.c_void_p(_mpu_fill.fill_address())
             user_data = ctypes.addressof(fast)
         self._fill_hook = uc_hook_h()

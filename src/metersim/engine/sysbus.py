@@ -210,6 +210,8 @@ class SysBus:
         """Map every MMIO page range into unicorn (contiguous pages share one mapping).
         Called again after peripherals were added to a running machine, it maps only the
         pages not mapped yet."""
+        self.machine.cpu.bind_memory_hooks(
+            [(start, r.size) for r in self.regions if r.writable for start in [r.base] + r.aliases])
         pages = sorted(p for p in self._pages
                        if not any(s <= (p << PAGE_SHIFT) < s + z for s, z in self._mmio_ranges))
         i = 0
@@ -220,8 +222,17 @@ class SysBus:
             start = pages[i] << PAGE_SHIFT
             size = (pages[j] - pages[i] + 1) << PAGE_SHIFT
             if (start, size) not in self._mmio_ranges:
-                status = _uclib.uc_mmio_map(self.uc._uch, start, size, self._read_cfn, start,
-                                            self._write_cfn, start)
+                bc = self.machine.cpu.bc
+                if bc is not None:
+                    # through the block clock's trampoline: it records the access's exact
+                    # instruction count (and PC) before the model sees the access
+                    ud = bc.trampoline(self._read_cfn, self._write_cfn, start)
+                    status = _uclib.uc_mmio_map(self.uc._uch, start, size,
+                                                ctypes.c_void_p(bc.mmio_read), ud,
+                                                ctypes.c_void_p(bc.mmio_write), ud)
+                else:
+                    status = _uclib.uc_mmio_map(self.uc._uch, start, size, self._read_cfn,
+                                                start, self._write_cfn, start)
                 if status:
                     raise PlatformError(f"cannot map MMIO <0x{start:08x}, +0x{size:x}>: "
                                         f"{UcError(status)}")

@@ -1,0 +1,414 @@
+/*
+ * Instruction counting per translated block, in C: the hot path of the core's virtual clock.
+ *
+ * unicorn's exact count (emu_start with count > 0) calls a helper before every instruction.
+ * Instead, one UC_HOOK_BLOCK callback (this file) adds each block's instruction count, from a
+ * small cache of decoded blocks, and counts exactly only where it must:
+ *  - the block in which the slice limit falls: the hook stops before that block and records
+ *    where inside it the limit lies; the core then runs the block again up to that address
+ *    (an exit), so the slice ends at its exact instruction;
+ *  - MMIO accesses: a trampoline around each MMIO callback recovers the accessing
+ *    instruction's PC from the host return address (cpu_restore_state, as QEMU does when it
+ *    needs the guest PC) and stores the exact count of the access for the Python clock.
+ * Every instruction of a block counts, an instruction an IT block skips included (it takes
+ * its cycle on a Cortex-M3/M4 too). A limit inside an IT block moves to the IT block's end.
+ *
+ * Built from source at install; declares the few unicorn 2.1.4 types it uses and links to
+ * nothing: unicorn's functions arrive as pointers in the shared state.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#define UC_ARM_REG_PC 11
+#define CACHE_SIZE 8192u /* decoded blocks, direct-mapped */
+#define MAX_BLOCK 1024u  /* a block never crosses a 1 KiB page */
+#define IO_CACHE 1024u   /* MMIO access sites already located, direct-mapped */
+
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
+typedef int (*emu_stop_fn)(void *uc);
+typedef bool (*restore_fn)(void *cpu, uintptr_t host_pc, bool will_exit);
+typedef void (*observer_fn)(uint64_t addr, uint32_t size);
+typedef void (*site_fn)(uint64_t addr);
+typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void *ud);
+typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud);
+
+typedef struct {
+    uint32_t addr;
+    uint16_t size;   /* 0: empty */
+    uint16_t n;
+} bc_entry;
+
+/* Shared with Python (uc_native.BlockClockState mirrors this layout). */
+typedef struct {
+    void *uc;
+    reg_read_fn reg_read;
+    mem_read_fn mem_read;
+    emu_stop_fn emu_stop;
+    restore_fn restore;
+    observer_fn observer;   /* optional: called with every block that runs (debug API) */
+    int64_t off_cpu;        /* offset of `CPUState *cpu` in uc_struct */
+    int64_t off_io_pc;      /* offset of `mem_io_pc` in CPUState */
+    int64_t off_env;        /* offset of the register file (CPUARMState) from CPUState */
+    int64_t off_condexec;   /* offset of `condexec_bits` (the IT state) in CPUARMState */
+    uint64_t base;          /* instructions completed before the current block */
+    uint64_t limit;         /* the slice ends once this many instructions ran */
+    uint64_t mmio_exec;     /* count at the MMIO access being served (access included) */
+    uint32_t cur_start, cur_size, cur_n;
+    uint32_t stopped;       /* the hook stopped before the block at cur_start */
+    uint32_t stop_at;       /* ... and the slice should end at this address inside it (0: none) */
+    uint32_t in_mmio;
+    site_fn site_cb;        /* called when a block starts at one of `sites` (sorted) */
+    uint32_t *sites;
+    uint64_t n_sites;
+    uint64_t site_bits[64]; /* 4096-bit filter over the sites' (address >> 1) & 4095 */
+    /* Stopping right after an MMIO access's instruction: Python sets stop_after_access in
+     * the callback; the trampoline then stops the run inside that instruction (unicorn
+     * exits after the access, the instruction unfinished) and records the access, and the
+     * core runs that one instruction again with the access answered from the record. */
+    uint32_t stop_after_access, stopped_at_access, replay;
+    uint32_t access_pc, access_len, access_in_it; /* the instruction of the current access */
+    void *rec_tramp;
+    uint64_t rec_offset, rec_value;
+    uint32_t rec_size, rec_write;
+    bc_entry *cache;
+} bc_state;
+
+/* An MMIO access site: the host code address of the access, in the block (start, size). */
+typedef struct {
+    uintptr_t host_pc;
+    uint32_t start, size, pc, idx;
+    uint16_t len, in_it;
+} bc_io_entry;
+
+typedef struct {
+    bc_state *s;
+    mmio_read_fn read;
+    mmio_write_fn write;
+    void *user;
+} bc_tramp;
+
+static inline unsigned insn_len(uint16_t hw)
+{
+    unsigned top = hw >> 11;
+    return (top == 0x1D || top == 0x1E || top == 0x1F) ? 4u : 2u;
+}
+
+static bool read_block(bc_state *s, uint32_t addr, uint32_t size, uint8_t *buf)
+{
+    if (size > MAX_BLOCK + 2)
+        return false;
+    return s->mem_read(s->uc, addr, buf, size) == 0;
+}
+
+static uint32_t count_insns(const uint8_t *buf, uint32_t size)
+{
+    uint32_t n = 0, off = 0;
+    while (off + 1 < size) {
+        off += insn_len((uint16_t)(buf[off] | buf[off + 1] << 8));
+        n++;
+    }
+    return n;
+}
+
+/* A block not decoded yet (kept out of the hook's hot path: no large stack frame there). */
+static __attribute__((noinline)) uint32_t decode_block(bc_state *s, bc_entry *e, uint32_t addr,
+                                                       uint32_t size)
+{
+    uint8_t buf[MAX_BLOCK + 2];
+    uint32_t n = read_block(s, addr, size, buf) ? count_insns(buf, size) : size / 2;
+    e->addr = addr;
+    e->size = (uint16_t)size;
+    e->n = (uint16_t)n;
+    return n;
+}
+
+static inline bc_entry *cache_slot(bc_state *s, uint32_t addr, uint32_t size)
+{
+    return &s->cache[((addr >> 1) ^ (size << 7)) & (CACHE_SIZE - 1)];
+}
+
+/* Instructions of the current block before `pc`, plus the one at `pc` if it lies inside. */
+static uint64_t in_block(bc_state *s, uint32_t pc)
+{
+    uint32_t start = s->cur_start, size = s->cur_size;
+    if (s->stopped)
+        return 0;
+    if (pc < start || pc >= start + size)
+        return s->cur_n;
+    uint8_t buf[MAX_BLOCK + 2];
+    if (!read_block(s, start, size, buf))
+        return s->cur_n;
+    uint32_t n = 0, off = 0;
+    while (off < pc - start && off + 1 < size) {
+        off += insn_len((uint16_t)(buf[off] | buf[off + 1] << 8));
+        n++;
+    }
+    return n + 1;
+}
+
+/* Offset inside the block of the first instruction boundary at or after instruction `k` that
+ * is not inside an IT block; `size` if there is none. */
+static uint32_t stop_offset(const uint8_t *buf, uint32_t size, uint32_t k)
+{
+    uint32_t off = 0, i = 0, it_left = 0;
+    while (off + 1 < size) {
+        uint16_t hw = (uint16_t)(buf[off] | buf[off + 1] << 8);
+        if (i >= k && it_left == 0)
+            return off;
+        if (it_left)
+            it_left--;
+        else if ((hw & 0xFF00) == 0xBF00 && (hw & 0xF)) {
+            unsigned mask = hw & 0xF, tz = 0;
+            while (!(mask & 1)) {
+                mask >>= 1;
+                tz++;
+            }
+            it_left = 4 - tz;
+        }
+        off += insn_len(hw);
+        i++;
+    }
+    return size;
+}
+
+/* The slice limit falls in the block at `addr`: stop in front of it and note where inside it
+ * the slice must end; false if the block has to run whole (the limit lies in an IT block). */
+static __attribute__((noinline)) bool stop_in_block(bc_state *s, void *uc, uint32_t addr,
+                                                    uint32_t size)
+{
+    uint64_t k = s->limit > s->base ? s->limit - s->base : 0;
+    uint32_t off = 0;
+    if (k) {
+        uint8_t buf[MAX_BLOCK + 2];
+        void *cpu = *(void **)((char *)s->uc + s->off_cpu);
+        if (*(uint32_t *)((char *)cpu + s->off_env + s->off_condexec))
+            off = size;                 /* entered inside an IT block: run the block */
+        else if (read_block(s, addr, size, buf))
+            off = stop_offset(buf, size, (uint32_t)k);
+        else
+            off = size;
+    }
+    if (off >= size)
+        return false;
+    s->cur_n = 0;
+    s->stopped = 1;
+    s->stop_at = off ? addr + off : 0;
+    s->emu_stop(uc);
+    return true;
+}
+
+static inline bool maybe_site(const bc_state *s, uint32_t addr)
+{
+    uint32_t h = (addr >> 1) & 4095u;
+    return (s->site_bits[h >> 6] >> (h & 63)) & 1u;
+}
+
+static bool is_site(const bc_state *s, uint32_t addr)
+{
+    if (!maybe_site(s, addr))
+        return false;
+    uint64_t lo = 0, hi = s->n_sites;
+    while (lo < hi) {
+        uint64_t mid = (lo + hi) / 2;
+        if (s->sites[mid] < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_sites && s->sites[lo] == addr;
+}
+
+/* The rest of the block hook: a block not decoded yet, a limit inside it, an observer. */
+static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uint32_t size,
+                                                 bc_state *s, bc_entry *e)
+{
+    uint32_t addr = (uint32_t)address;
+    uint32_t n = (e->addr == addr && e->size == size) ? e->n : decode_block(s, e, addr, size);
+    if (s->base + n > s->limit && stop_in_block(s, uc, addr, size))
+        return;
+    s->cur_n = n;
+    if (s->observer)
+        s->observer(address, size);
+    if (s->site_cb && is_site(s, addr))
+        s->site_cb(address);
+}
+
+static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
+{
+    bc_state *s = (bc_state *)user_data;
+    uint32_t addr = (uint32_t)address;
+    uint64_t base = s->base + (s->stopped ? 0 : s->cur_n);  /* the previous block ran whole */
+    s->base = base;
+    s->stopped = 0;
+    s->cur_start = addr;
+    s->cur_size = size;
+    bc_entry *e = cache_slot(s, addr, size);
+    if (__builtin_expect(e->addr == addr && e->size == size && base + e->n <= s->limit
+                         && !s->observer && !maybe_site(s, addr), 1)) {
+        s->cur_n = e->n;
+        return;
+    }
+    block_slow(uc, address, size, s, e);
+}
+
+static void sync_mmio(bc_state *s)
+{
+    char *cpu = *(char **)((char *)s->uc + s->off_cpu);
+    char *env = cpu + s->off_env;
+    uintptr_t host_pc = *(uintptr_t *)(cpu + s->off_io_pc);
+    bc_io_entry *io = (bc_io_entry *)(s->cache + CACHE_SIZE) + ((host_pc >> 2) & (IO_CACHE - 1));
+    if (io->host_pc == host_pc && io->start == s->cur_start && io->size == s->cur_size
+        && !s->stopped) {
+        *(uint32_t *)(env + 15 * 4) = io->pc;    /* what the restore below would set */
+        s->mmio_exec = s->base + io->idx;
+        s->access_pc = io->pc;
+        s->access_len = io->len;
+        s->access_in_it = io->in_it;
+        return;
+    }
+    uint32_t pc = 0;
+    uint8_t hw[2] = {0, 0};
+    s->restore(cpu, host_pc, false);
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    s->access_pc = pc;
+    s->access_in_it = *(uint32_t *)(env + s->off_condexec) != 0;
+    s->access_len = s->mem_read(s->uc, pc, hw, 2) == 0 ? insn_len((uint16_t)(hw[0] | hw[1] << 8)) : 0;
+    /* Inside a translated block the IT state lives in the code, and env's copy is zero
+     * (QEMU clears it when a block starts); the restore set it for this instruction: put
+     * the zero back, or the next block would start in a stale IT state. */
+    *(uint32_t *)(env + s->off_condexec) = 0;
+    uint64_t idx = in_block(s, pc);
+    s->mmio_exec = s->base + idx;
+    if (!s->stopped && pc >= s->cur_start && pc < s->cur_start + s->cur_size) {
+        io->host_pc = host_pc;
+        io->start = s->cur_start;
+        io->size = s->cur_size;
+        io->pc = pc;
+        io->idx = (uint32_t)idx;
+        io->len = (uint16_t)s->access_len;
+        io->in_it = (uint16_t)s->access_in_it;
+    }
+}
+
+static void stop_in_access(bc_state *s, void *uc, bc_tramp *t, uint64_t offset, unsigned size,
+                           uint64_t value, uint32_t write)
+{
+    s->stop_after_access = 0;
+    if (s->access_in_it || !s->access_len || s->stopped)
+        return;     /* inside an IT block: the slice ends at the block's end instead */
+    s->rec_tramp = t;
+    s->rec_offset = offset;
+    s->rec_size = size;
+    s->rec_value = value;
+    s->rec_write = write;
+    s->stopped_at_access = 1;
+    s->emu_stop(uc);
+}
+
+static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
+{
+    bc_tramp *t = (bc_tramp *)ud;
+    bc_state *s = t->s;
+    sync_mmio(s);
+    if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
+        && size == s->rec_size && !s->rec_write) {
+        s->replay = 0;
+        return s->rec_value;
+    }
+    s->in_mmio++;
+    uint64_t v = t->read(uc, offset, size, t->user);
+    s->in_mmio--;
+    if (s->stop_after_access)
+        stop_in_access(s, uc, t, offset, size, v, 0);
+    return v;
+}
+
+static void bc_mmio_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud)
+{
+    bc_tramp *t = (bc_tramp *)ud;
+    bc_state *s = t->s;
+    sync_mmio(s);
+    if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
+        && size == s->rec_size && s->rec_write) {
+        s->replay = 0;
+        return;
+    }
+    s->in_mmio++;
+    t->write(uc, offset, size, value, t->user);
+    s->in_mmio--;
+    if (s->stop_after_access)
+        stop_in_access(s, uc, t, offset, size, value, 1);
+}
+
+/* Executed instructions now (hooks outside MMIO: unicorn has synced the PC). */
+static uint64_t bc_executed(bc_state *s)
+{
+    uint32_t pc = 0;
+    if (s->in_mmio)
+        return s->mmio_exec;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    return s->base + in_block(s, pc);
+}
+
+/* An interrupt hook left the current block at PC: only what ran of it counts. */
+static void bc_settle(bc_state *s)
+{
+    uint32_t pc = 0;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    s->cur_n = (uint32_t)in_block(s, pc);
+}
+
+/* From another block hook: the current block must not run. */
+static void bc_stop_before_block(bc_state *s)
+{
+    if (!s->stopped) {
+        s->cur_n = 0;
+        s->stopped = 1;
+        s->stop_at = 0;
+        s->emu_stop(s->uc);
+    }
+}
+
+static void bc_clear_cache(bc_state *s)
+{
+    memset(s->cache, 0, CACHE_SIZE * sizeof(bc_entry) + IO_CACHE * sizeof(bc_io_entry));
+}
+
+static PyObject *addresses(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+                         "block_hook", PyLong_FromVoidPtr((void *)bc_block),
+                         "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
+                         "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
+                         "executed", PyLong_FromVoidPtr((void *)bc_executed),
+                         "settle", PyLong_FromVoidPtr((void *)bc_settle),
+                         "stop_before_block", PyLong_FromVoidPtr((void *)bc_stop_before_block),
+                         "clear_cache", PyLong_FromVoidPtr((void *)bc_clear_cache),
+                         "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
+                                                          + IO_CACHE * sizeof(bc_io_entry)));
+}
+
+static PyObject *sizes(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("(nn)", (Py_ssize_t)sizeof(bc_state), (Py_ssize_t)sizeof(bc_tramp));
+}
+
+static PyMethodDef methods[] = {
+    {"addresses", addresses, METH_NOARGS, "Addresses of the C callbacks and helpers."},
+    {"sizes", sizes, METH_NOARGS, "sizeof the shared state and of a trampoline (layout check)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_block_clock",
+                                    "Per-block instruction counting for unicorn, in C.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__block_clock(void) { return PyModule_Create(&module); }

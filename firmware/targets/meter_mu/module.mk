@@ -4,7 +4,7 @@
 
 MMU_DIR     := targets/meter_mu
 MMU_TARGETS := $(filter f413rg,$(TARGETS))
-MMU_EXTRA   := $(wildcard services/*.c apps/*/*.c)
+MMU_EXTRA   := $(wildcard services/*.c apps/loadid/*.c)   # the apps built into this image
 
 $(eval _mmu_progdir_before = $(value progdir))
 progdir = $(if $(filter meter_mu,$(1)),$(MMU_DIR),$(call _mmu_progdir_before,$(1)))

@@ -259,6 +259,7 @@ static void kp_init(void)
 {
     for (unsigned r = 0; r < KP_ROWS; r++)
         bsp_pin_config((bsp_pin_t)(KP_ROW0 + r), BSP_PIN_OUTPUT, 0);
+    kp_rows(0);                         /* from whatever the pins did before: high, then idle */
     kp_rows(1);
     for (unsigned c = 0; c < KP_COLS; c++) {
         bsp_pin_config((bsp_pin_t)(KP_COL0 + c), BSP_PIN_INPUT_PULLUP, 0);
@@ -379,20 +380,21 @@ static const char *const g_reasons[] = {"none", "balance", "load limit", "overlo
 
 static void show_room(unsigned addr, unsigned room)
 {
-    struct qm_ctrl c;
-    struct qm_room rm;
+    struct qm_room rm;                  /* a copy of one room (not the whole controller: */
+    uint8_t state, rooms;               /* 1.3 KiB would not fit the UI thread's stack) */
     ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
-    c = g_ctrl[addr - 1u];
-    rm = c.room[room];
+    state = g_ctrl[addr - 1u].state;
+    rooms = g_ctrl[addr - 1u].rooms;
+    rm = g_ctrl[addr - 1u].room[room];
     ms_mutex_unlock(g_lock);
     char buf[41], *p = cat(buf, "Controller ");
     p = fixed(p, (int32_t)addr, 0);
     p = cat(p, "  room ");
     p = fixed(p, (int32_t)room, 0);
-    p = cat(p, c.state == QM_ONLINE ? "  online" : c.state == QM_OFFLINE ? "  OFFLINE" : "  absent");
+    p = cat(p, state == QM_ONLINE ? "  online" : state == QM_OFFLINE ? "  OFFLINE" : "  absent");
     line(2, buf, HL);
-    if (!c.rooms || room >= c.rooms || !rm.valid) {
-        line(3, c.rooms && room >= c.rooms ? "no such room" : "no reading yet", FG);
+    if (!rooms || room >= rooms || !rm.valid) {
+        line(3, rooms && room >= rooms ? "no such room" : "no reading yet", FG);
         clear_lines(4, 16);
         return;
     }
@@ -593,7 +595,7 @@ int main(void)
     g_cmd_sem = ms_sem_create("cmd", 0, 1);
     g_done_sem = ms_sem_create("done", 0, 1);
     if (ms_thread_create("poll", poll_thread, 0, 1280, 5, 0) < 0 ||
-        ms_thread_create("ui", ui_thread, 0, 1536, 8, 0) < 0)
+        ms_thread_create("ui", ui_thread, 0, 2048, 8, 0) < 0)
         ms_panic("cannot create the threads");
     ms_rtos_start();
 }

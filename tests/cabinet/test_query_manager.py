@@ -15,6 +15,7 @@ from metersim.units import PS_PER_MS
 
 CABINET = ((1, 4), (2, 4), (3, 32))     # (Modbus address, rooms)
 LOADED = {1: (0, 2), 2: (1, 3), 3: (0, 17, 31)}
+UNPAID = (1, 3)                         # never topped up: its relay is held open (balance)
 
 
 def room_regs(master, addr, room):
@@ -51,7 +52,8 @@ def cabinet(firmware):
     for a, n in CABINET:
         master.set_flat_price(55 + a, address=a)
         for r in range(n):
-            master.top_up(r, 5000 + 113 * r + 1000 * a, address=a)
+            if (a, r) != UNPAID:
+                master.top_up(r, 5000 + 113 * r + 1000 * a, address=a)
         for r in LOADED[a]:                 # heaters are resistive: not a malicious load here
             master.set_room(r, malicious_detect=False, address=a)
     emu.run_for("65s")
@@ -108,3 +110,45 @@ def test_room_query_on_the_keypad_shows_the_room_on_the_tft(cabinet, tmp_path):
     qm.keypad.type_keys(["ESC"])
     emu.run_for("1.5s")
     assert qm.tft.text_lines()[0] == "QUERY MANAGER v1.0"
+
+
+def test_top_up_typed_on_the_keypad_closes_a_tripped_relay(cabinet):
+    emu, ctrls, qm, master, reference = cabinet
+    a, r = UNPAID
+    status = reference[a][r][0]
+    assert status & 2 and not status & 1 and not ctrls[a].relay_closed(r)   # held open, no credit
+    wrong = ["PAY", str(a), "OK", str(r), "OK", "5", "0", "0", "OK", "9", "9", "9", "9", "OK"]
+    emu.run_for(f"{qm.keypad.type_keys(wrong) // PS_PER_MS}ms")
+    assert "Wrong PIN" in qm.tft.text()
+    emu.run_for("4s")
+    assert not ctrls[a].relay_closed(r)
+    keys = ["PAY", str(a), "OK", str(r), "OK", "5", "0", "0", "OK", "1", "2", "3", "4", "OK"]
+    emu.run_for(f"{qm.keypad.type_keys(keys) // PS_PER_MS}ms")
+    emu.run_until(lambda: "Top-up done" in qm.tft.text(), "3s", "the top-up confirmation")
+    assert "PIN: ****" in qm.tft.text()
+    emu.run_for("200ms")
+    assert f"poll: top-up 500 cents controller {a} room {r}: ok" in qm.console.line_texts()
+    assert ctrls[a].relay_closed(r)
+    assert any(ln == f"event top-up room {r} value 500" for ln in ctrls[a].console.line_texts())
+
+
+def test_controller_pulled_off_the_bus_goes_offline_and_comes_back(cabinet):
+    """Documented (docs/firmware_query_manager.md): offline at most one polling round plus
+    three tries of 8.3 + 100 ms after the controller stops answering; probed again every 10 s."""
+    emu, ctrls, qm, master, reference = cabinet
+    off_ps = emu.now_ps
+    ctrls[2].xcvr.detach()
+    emu.run_until(lambda: "poll: controller 2 offline" in qm.console.line_texts(), "3s",
+                  "controller 2 marked offline")
+    offline_s = (emu.now_ps - off_ps) / 1e12
+    assert qm.controller_state(2) == "offline"
+    round_s = sum(n for _, n in CABINET) * 0.053
+    assert offline_s <= round_s + 3 * 0.109
+    polled = {a: max(s.polled_ms for s in qm.readings(a)[1].values()) for a in (1, 3)}
+    emu.run_for("3s")
+    for a in (1, 3):                     # the others are still polled
+        assert max(s.polled_ms for s in qm.readings(a)[1].values()) > polled[a]
+    ctrls[2].xcvr.attach(ctrls[2].bus)
+    emu.run_until(lambda: qm.console.line_texts().count("poll: controller 2 online, 4 rooms") == 2,
+                  "15s", "controller 2 back online")
+    assert qm.controller_state(2) == "online"

@@ -176,7 +176,7 @@ static void run_command(void)
     uint16_t v[2] = {(uint16_t)(g_cmd.cents >> 16), (uint16_t)g_cmd.cents};
     unsigned n = qm_build_write(req, g_cmd.addr, (uint16_t)(0x2000u + 0x20u * g_cmd.room + 1u), 2, v);
     g_cmd.result = transact(req, n, 0, 1u + RETRIES);
-    ms_printk("poll: top-up %lu cents controller %u room %u: %s\n", (unsigned long)g_cmd.cents,
+    ms_printk("poll: top-up %u cents controller %u room %u: %s\n", (unsigned)g_cmd.cents,
               g_cmd.addr, g_cmd.room, g_cmd.result == 0 ? "ok" : "failed");
     ms_sem_post(g_done_sem);
 }

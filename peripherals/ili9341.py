@@ -42,6 +42,7 @@ import numpy as np
 from metersim.peripherals.base import Context, SPIDevice
 from metersim.peripherals.font5x7 import BITMAP_TO_CHAR, CELL_H, CELL_W
 from metersim.peripherals.registry import model
+from metersim.peripherals.reset_pin import ActiveLowReset
 from metersim.units import PS_PER_MS
 
 WIDTH, HEIGHT = 240, 320
@@ -52,14 +53,13 @@ _SLPOUT_TO_SLPIN_PS = 120 * PS_PER_MS
 
 
 @model("metersim.ILI9341", "Video.ILI9341")
-class ILI9341(SPIDevice):
+class ILI9341(ActiveLowReset, SPIDevice):
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.frame = np.zeros((HEIGHT, WIDTH), dtype=np.uint16)   # RGB565, [row, column]
         self.commands: list[int] = []            # every command byte, in order
         self.params: dict[int, bytes] = {}       # last parameters of each command
         self._dc = False
-        self._in_reset = False
         self.reset()
 
     def reset(self) -> None:
@@ -85,15 +85,11 @@ class ILI9341(SPIDevice):
         elif pin == 1:
             self._dc = bool(level)
         elif pin == 2:
-            if not level and not self._in_reset:
-                self._in_reset = True
-                self.reset()
-            elif level:
-                self._in_reset = False
+            self.reset_pin(level)
 
     # -- SPI ---------------------------------------------------------------------------------
     def transmit(self, byte: int) -> int:
-        if self._in_reset:
+        if self.in_reset:
             return 0
         byte &= 0xFF
         if not self._dc:

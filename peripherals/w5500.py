@@ -60,6 +60,7 @@ from typing import Any
 from metersim.errors import SetupError
 from metersim.peripherals.base import GPIO, Context, SPIDevice
 from metersim.peripherals.registry import model
+from metersim.peripherals.reset_pin import ActiveLowReset
 from metersim.peripherals.w5500_regs import (
     BSB_COMMON, BUFFER_SIZES_KIB, BUFFER_TOTAL, COMMON_REGS, COMMON_SIZE, CR_CLOSE, CR_CONNECT,
     CR_DISCON, CR_LISTEN, CR_OPEN, CR_RECV, CR_SEND, CR_SEND_KEEP, CR_SEND_MAC, CTRL_RWB, IR_MP,
@@ -102,7 +103,7 @@ class _Socket:
 
 
 @model("metersim.W5500", "Network.W5500")
-class W5500(SPIDevice):
+class W5500(ActiveLowReset, SPIDevice):
     """GPIO inputs: 0 = SCSn (active low), 1 = RSTn (active low). Output: `INT` (INTn, low =
     interrupt)."""
 
@@ -124,7 +125,6 @@ class W5500(SPIDevice):
         self._port_map: dict[int, int] = {}
         self._listeners: dict[int, _socket.socket] = {}   # guest port -> host listening socket
         self._link = bool(link_up)
-        self._in_reset = False
         self._poll_event: Any = None
         self.sockets = [_Socket(n) for n in range(SOCKETS)]
         self.commands: list[tuple[int, int, int]] = []     # (time_ps, socket, command) log
@@ -192,15 +192,11 @@ class W5500(SPIDevice):
             if not level:
                 self._phase = 0
         elif pin == 1:
-            if not level and not self._in_reset:
-                self._in_reset = True
-                self.reset()
-            elif level:
-                self._in_reset = False
+            self.reset_pin(level)
 
     # -- SPI frame ---------------------------------------------------------------------------
     def transmit(self, byte: int) -> int:
-        if self._in_reset:
+        if self.in_reset:
             return 0
         phase = self._phase
         if phase == 0:

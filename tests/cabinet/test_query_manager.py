@@ -2,6 +2,8 @@
 its readings table against each controller's own registers, a room query typed on the keypad
 read back from the TFT, a top-up typed on the keypad, a controller pulled off the bus."""
 
+import socket
+
 import pytest
 
 from metersim.cabinet.board import new_bus
@@ -42,6 +44,11 @@ def cabinet(firmware):
     mc_elf = firmware("f103rb", "metering_controller")
     qm = build_query_manager(emu, bus)
     qm.machine.power_off()              # switched on once the controllers are set up
+    server = socket.socket()            # the PC server: the firmware connects to 192.168.1.2:5020
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(5)
+    qm.eth.map_port(5020, server.getsockname()[1])
     master = ModbusMaster(emu, bus)
     ctrls = build_controllers(emu, bus, CABINET, mc_elf, master)
     for a, n in CABINET:
@@ -62,7 +69,10 @@ def cabinet(firmware):
     qm.machine.power_on()
     emu.run_until(lambda: "poll: first round done" in qm.console.line_texts(), "10s",
                   "the query manager's first polling round")
-    return emu, ctrls, qm, master, reference
+    qm.server = server
+    yield emu, ctrls, qm, master, reference
+    qm.eth.close()
+    server.close()
 
 
 def test_readings_equal_each_controllers_registers(cabinet):
@@ -152,3 +162,55 @@ def test_controller_pulled_off_the_bus_goes_offline_and_comes_back(cabinet):
     emu.run_until(lambda: qm.console.line_texts().count("poll: controller 2 online, 4 rooms") == 2,
                   "15s", "controller 2 back online")
     assert qm.controller_state(2) == "online"
+
+
+class Peer:
+    """The server end of the link: lines received while the emulation runs."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        conn.setblocking(False)
+        self.buf = b""
+
+    def pump(self):
+        try:
+            while chunk := self.conn.recv(65536):
+                self.buf += chunk
+        except BlockingIOError:
+            pass
+        return self.buf.decode().split("\n")[:-1]
+
+
+def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
+    """Text protocol over TCP (docs/firmware_query_manager.md): HELLO, then every 10 s one R
+    line per room and END; the server's TOPUP goes to the controller."""
+    emu, ctrls, qm, master, reference = cabinet
+    conn, _ = qm.server.accept()        # the firmware connected while the earlier tests ran
+    peer = Peer(conn)
+    emu.run_for("1ms")
+    ends0 = peer.pump().count("END")    # reports sent while controller 2 was off the bus
+    emu.run_until(lambda: peer.pump().count("END") > ends0, "12s", "a report from now on")
+    lines = peer.pump()
+    assert lines[0] == "HELLO query-manager 1.0"
+    assert "net: connected to the server" in qm.console.line_texts()
+    ends = [0] + [i for i, ln in enumerate(lines) if ln == "END"]
+    block = lines[ends[-2] + 1:ends[-1]]
+    assert len(block) == sum(n for _, n in CABINET)
+    seqs = [int(ln.split()[1]) for ln in lines if ln.startswith("R ")]
+    assert seqs == list(range(1, len(seqs) + 1))        # numbered in order, none twice
+    for ln in block:
+        f = ln.split()
+        a, r = int(f[2]), int(f[3])
+        regs = qm.readings(a)[1][r].regs
+        assert [int(x) for x in f[4:15]] == [
+            regs[0], regs[1], u32(regs, 8), u32(regs, 10), u32(regs, 12, signed=True), regs[2],
+            regs[3], u32(regs, 4, signed=True), regs[6] - (regs[6] >> 15 << 16), regs[7],
+            regs[14]], ln
+    before = u32(qm.readings(2)[1][1].regs, 12, signed=True)
+    conn.sendall(b"TOPUP 2 1 250\n")
+    emu.run_until(lambda: "OK TOPUP" in peer.pump(), "3s", "the top-up's answer")
+    emu.run_for("3s")
+    assert u32(qm.readings(2)[1][1].regs, 12, signed=True) == before + 250
+    conn.sendall(b"TOPUP 9 1 250\n")
+    emu.run_until(lambda: "ERR TOPUP" in peer.pump(), "3s", "the refusal")
+    conn.close()

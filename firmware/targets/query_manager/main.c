@@ -14,6 +14,7 @@
 #include "ili9341.h"
 #include "ms_rtos.h"
 #include "qm_master.h"
+#include "w5500.h"
 
 #define QM_FW_MAJOR 1u
 #define QM_FW_MINOR 0u
@@ -29,6 +30,8 @@
 #define TFT_DC BSP_PIN(1, 11)
 #define TFT_RST BSP_PIN(1, 10)
 #define ETH_RST BSP_PIN(1, 9)
+#define ETH_SPI 1
+#define ETH_CS BSP_PIN(0, 4)
 #define LED_RUN BSP_PIN(1, 0)
 #define KP_ROW0 BSP_PIN(2, 0)          /* PC0..PC3 */
 #define KP_COL0 BSP_PIN(2, 4)          /* PC4..PC11 */
@@ -44,12 +47,22 @@
 #define CLOCK_SYNC_MS 600000u          /* broadcast the clock every 10 min */
 #define START_DELAY_MS 500u            /* first poll after power-on (controllers boot in 50 ms) */
 
-#define POOL_SIZE (10u * 1024u)
+/* ---- server link (docs/firmware_query_manager.md, "Server link") ---- */
+#define NET_SOCKET 0
+#define NET_LOCAL_PORT 40001u
+#define NET_SERVER_PORT 5020u
+#define NET_RETRY_MS 5000u             /* reconnect after a failed or lost connection */
+#define NET_REPORT_MS 10000u           /* all readings every 10 s */
+static const uint8_t g_mac[6] = {0x02, 0x00, 0x4D, 0x51, 0x4D, 0x01};   /* locally administered */
+static const uint8_t g_ip[4] = {192, 168, 1, 50}, g_mask[4] = {255, 255, 255, 0};
+static const uint8_t g_gw[4] = {192, 168, 1, 1}, g_server[4] = {192, 168, 1, 2};
+
+#define POOL_SIZE (12u * 1024u)
 static uint64_t g_pool[POOL_SIZE / 8u];
 
 /* The readings table, read by the UI (and by tests through the debug port). */
 struct qm_ctrl g_ctrl[QM_MAX_CTRL];
-static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem;
+static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem, g_cmd_lock;
 static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST};
 static uint32_t g_rounds;
 
@@ -494,15 +507,22 @@ static int32_t read_number(unsigned n, const char *prompt, int secret)
     }
 }
 
+/* A new screen titled `title` asking for a controller and a room; 0 when cancelled. */
+static int ask_room(const char *title, int32_t *addr, int32_t *room)
+{
+    line(0, title, HL);
+    clear_lines(1, 16);
+    *addr = read_number(2, "Controller: ", 0);
+    if (*addr < 1 || *addr > (int32_t)QM_MAX_CTRL)
+        return 0;
+    *room = read_number(3, "Room: ", 0);
+    return *room >= 0 && *room < (int32_t)QM_MAX_ROOMS;
+}
+
 static void room_query(void)
 {
-    line(0, "ROOM QUERY", HL);
-    clear_lines(1, 16);
-    int32_t addr = read_number(2, "Controller: ", 0);
-    if (addr < 1 || addr > (int32_t)QM_MAX_CTRL)
-        return;
-    int32_t room = read_number(3, "Room: ", 0);
-    if (room < 0 || room >= (int32_t)QM_MAX_ROOMS)
+    int32_t addr, room;
+    if (!ask_room("ROOM QUERY", &addr, &room))
         return;
     clear_lines(1, 16);
     for (;;) {
@@ -519,17 +539,25 @@ static void room_query(void)
     }
 }
 
+/* A top-up through the poll thread (the bus owner); from the UI or the server link. */
+static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
+{
+    ms_mutex_lock(g_cmd_lock, MS_WAIT_FOREVER);
+    g_cmd.addr = addr;
+    g_cmd.room = room;
+    g_cmd.cents = cents;
+    ms_sem_post(g_cmd_sem);
+    int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
+    ms_mutex_unlock(g_cmd_lock);
+    return r;
+}
+
 #define TOPUP_PIN 1234                  /* operator PIN (settings menu: not yet) */
 
 static void payment(void)
 {
-    line(0, "TOP-UP", HL);
-    clear_lines(1, 16);
-    int32_t addr = read_number(2, "Controller: ", 0);
-    if (addr < 1 || addr > (int32_t)QM_MAX_CTRL)
-        return;
-    int32_t room = read_number(3, "Room: ", 0);
-    if (room < 0 || room >= (int32_t)QM_MAX_ROOMS)
+    int32_t addr, room;
+    if (!ask_room("TOP-UP", &addr, &room))
         return;
     int32_t amount = read_number(4, "Amount (cents): ", 0);
     if (amount <= 0)
@@ -544,13 +572,138 @@ static void payment(void)
         return;
     }
     line(7, "Sending...", FG);
-    g_cmd.addr = (uint8_t)addr;
-    g_cmd.room = (uint8_t)room;
-    g_cmd.cents = (uint32_t)amount;
-    ms_sem_post(g_cmd_sem);
-    int ok = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 && g_cmd.result == 0;
+    int ok = top_up((uint8_t)addr, (uint8_t)room, (uint32_t)amount) == 0;
     line(7, ok ? "Top-up done" : "Top-up FAILED", HL);
     kp_wait(3000);
+}
+
+
+/* ---- server link: W5500 TCP client, text lines (docs/firmware_query_manager.md) ---- */
+static w5500_t g_eth = {ETH_SPI, ETH_CS, ETH_RST};
+static uint32_t g_report_seq;
+
+static int net_send(const char *s)
+{
+    return w5500_send(&g_eth, NET_SOCKET, s, (unsigned)strlen(s), 2000) < 0 ? -1 : 0;
+}
+
+static char *num(char *p, int32_t v)
+{
+    *p++ = ' ';
+    return fixed(p, v, 0);
+}
+
+/* One line per room with a reading: R seq addr room status reason energy_Wh cost_cents
+ * balance_cents voltage_10mV current_mA power_100mW pf_milli freq_10mHz trips age_s */
+static int net_report(void)
+{
+    for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
+        for (unsigned r = 0; r < QM_MAX_ROOMS; r++) {
+            struct qm_room rm;
+            ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+            int use = g_ctrl[i].state == QM_ONLINE && r < g_ctrl[i].rooms && g_ctrl[i].room[r].valid;
+            rm = g_ctrl[i].room[r];
+            ms_mutex_unlock(g_lock);
+            if (!use)
+                continue;
+            char buf[128], *p = cat(buf, "R");
+            const uint16_t *g = rm.regs;
+            p = num(p, (int32_t)++g_report_seq);
+            p = num(p, (int32_t)(i + 1u));
+            p = num(p, (int32_t)r);
+            p = num(p, g[0]);
+            p = num(p, g[1]);
+            p = num(p, u32_of(g + 8));
+            p = num(p, u32_of(g + 10));
+            p = num(p, u32_of(g + 12));
+            p = num(p, g[2]);
+            p = num(p, g[3]);
+            p = num(p, u32_of(g + 4));
+            p = num(p, (int16_t)g[6]);
+            p = num(p, g[7]);
+            p = num(p, g[14]);
+            p = num(p, (int32_t)((now_ms() - rm.polled_ms) / 1000u));
+            cat(p, "\n");
+            if (net_send(buf))
+                return -1;
+        }
+    }
+    return net_send("END\n");
+}
+
+static int32_t parse_num(const char **s)
+{
+    int32_t v = 0;
+    while (**s == ' ')
+        (*s)++;
+    if (**s < '0' || **s > '9')
+        return -1;
+    while (**s >= '0' && **s <= '9')
+        v = v * 10 + (*(*s)++ - '0');
+    return v;
+}
+
+/* TOPUP addr room cents -> "OK TOPUP" / "ERR TOPUP" */
+static void net_command(const char *cmd)
+{
+    if (!strncmp(cmd, "TOPUP ", 6)) {
+        const char *p = cmd + 6;
+        int32_t a = parse_num(&p), r = parse_num(&p), c = parse_num(&p);
+        int ok = a >= 1 && a <= (int32_t)QM_MAX_CTRL && r >= 0 && r < (int32_t)QM_MAX_ROOMS &&
+                 c > 0 && top_up((uint8_t)a, (uint8_t)r, (uint32_t)c) == 0;
+        net_send(ok ? "OK TOPUP\n" : "ERR TOPUP\n");
+    } else {
+        net_send("ERR UNKNOWN\n");
+    }
+}
+
+static void net_thread(void *arg)
+{
+    (void)arg;
+    bsp_spi_init(ETH_SPI, 36000000u, 0);
+    if (w5500_init(&g_eth, g_mac, g_ip, g_mask, g_gw) != 0) {
+        ms_printk("net: no W5500\n");
+        return;
+    }
+    for (;;) {
+        while (!w5500_link_up(&g_eth))
+            ms_thread_sleep_ms(1000);
+        w5500_tcp_connect(&g_eth, NET_SOCKET, g_server, NET_SERVER_PORT, NET_LOCAL_PORT);
+        int st;
+        while ((st = w5500_status(&g_eth, NET_SOCKET)) == W5500_SOCK_SYNSENT)
+            ms_thread_sleep_ms(10);
+        if (st != W5500_SOCK_ESTABLISHED) {
+            w5500_close(&g_eth, NET_SOCKET);
+            ms_thread_sleep_ms(NET_RETRY_MS);
+            continue;
+        }
+        ms_printk("net: connected to the server\n");
+        net_send("HELLO query-manager 1.0\n");
+        uint32_t report_at = now_ms();
+        char cmd[64];
+        unsigned n = 0;
+        while (w5500_status(&g_eth, NET_SOCKET) == W5500_SOCK_ESTABLISHED) {
+            if ((int32_t)(now_ms() - report_at) >= 0) {
+                if (net_report())
+                    break;
+                report_at = now_ms() + NET_REPORT_MS;
+            }
+            char c;
+            while (w5500_recv(&g_eth, NET_SOCKET, &c, 1) == 1) {
+                if (c == '\n') {
+                    cmd[n] = 0;
+                    net_command(cmd);
+                    n = 0;
+                } else if (c != '\r' && n + 1 < sizeof cmd) {
+                    cmd[n++] = c;
+                }
+            }
+            ms_thread_sleep_ms(50);
+        }
+        ms_printk("net: connection lost\n");
+        w5500_close(&g_eth, NET_SOCKET);
+        ms_thread_sleep_ms(NET_RETRY_MS);
+    }
 }
 
 static void ui_thread(void *arg)
@@ -594,8 +747,10 @@ int main(void)
     g_kp_sem = ms_sem_create("keypad", 0, 1);
     g_cmd_sem = ms_sem_create("cmd", 0, 1);
     g_done_sem = ms_sem_create("done", 0, 1);
+    g_cmd_lock = ms_mutex_create("cmd");
     if (ms_thread_create("poll", poll_thread, 0, 1280, 5, 0) < 0 ||
-        ms_thread_create("ui", ui_thread, 0, 2048, 8, 0) < 0)
+        ms_thread_create("ui", ui_thread, 0, 2048, 8, 0) < 0 ||
+        ms_thread_create("net", net_thread, 0, 1536, 9, 0) < 0)
         ms_panic("cannot create the threads");
     ms_rtos_start();
 }

@@ -19,10 +19,9 @@ from __future__ import annotations
 import os
 import struct
 from dataclasses import dataclass
-from pathlib import Path
 
-from metersim.cabinet.board import CabinetError, new_bus
-from metersim.engine.platform_builder import create_machine, load_firmware
+from metersim.cabinet.board import BoardHandle, CabinetError, new_bus
+from metersim.engine.platform_builder import create_machine
 from metersim.engine.repl import load_platform
 from metersim.orchestration.testers import UartTester, capture_uart
 from metersim.resources import firmware_path, platforms_dir
@@ -51,18 +50,11 @@ class RoomSnapshot:
 
 
 @dataclass
-class QueryManager:
+class QueryManager(BoardHandle):
     emu: object
     machine: object
     bus: object
     console: UartTester | None = None
-
-    def __getitem__(self, name: str):
-        return self.machine[name]
-
-    @property
-    def name(self) -> str:
-        return self.machine.name
 
     @property
     def tft(self):
@@ -79,11 +71,6 @@ class QueryManager:
     @property
     def eeprom(self):
         return self.machine["eeprom"]
-
-    def load_firmware(self, elf: str | os.PathLike) -> None:
-        if not Path(elf).is_file():
-            raise CabinetError(f"{elf}: firmware file not found (build it with `make firmware`)")
-        load_firmware(self.machine, elf)
 
     def _read(self, addr: int, n: int) -> bytes:
         words = [self.machine.read_u32(addr + i) for i in range(0, n + 3, 4)]

@@ -39,10 +39,13 @@ Determinism: host sockets are non-blocking and only touched from virtual-time ev
 every `poll_interval_ps` (1 ms) of virtual time while any socket needs the host, aligned to
 multiples of the interval, and from Sn_CR commands. What a poll finds depends on what the host
 peer did in wall time, so a run is deterministic as long as every peer has answered by the poll
-that looks for it: after the firmware sends on a socket, the next poll waits up to
-`reply_wait_s` of wall time (select) for that socket to become readable, which makes a request /
-answer exchange with a peer that answers within that time land at the same virtual instant run
-after run. Data a peer sends on its own lands at whichever poll follows it in wall time.
+that looks for it: with `reply_wait_s` > 0, after the firmware sends on a socket the next poll
+waits up to that much wall time (select) for the socket to become readable, which makes a
+request / answer exchange with a peer process that answers within that time land at the same
+virtual instant run after run. It is 0 by default: a peer driven from the test's own thread
+(sockets used between two `run_for` calls) is deterministic without it, and a stream the peer
+never answers would cost the wait at every send. Data a peer sends on its own lands at
+whichever poll follows it in wall time.
 
 Not modelled: MACRAW and PPPoE (OPEN logs and leaves the socket CLOSED), IP conflicts and
 UNREACH, multicast, keep-alive packets, TCP segmentation by Sn_MSSR, the no-delayed-ACK option,
@@ -107,7 +110,7 @@ class W5500(ActiveLowReset, SPIDevice):
     """GPIO inputs: 0 = SCSn (active low), 1 = RSTn (active low). Output: `INT` (INTn, low =
     interrupt)."""
 
-    def __init__(self, ctx: Context, poll_interval_ps: int = PS_PER_MS, reply_wait_s: float = 0.2,
+    def __init__(self, ctx: Context, poll_interval_ps: int = PS_PER_MS, reply_wait_s: float = 0.0,
                  peer_ip: str = LOOPBACK, link_up: bool = True):
         if int(poll_interval_ps) <= 0:
             raise W5500Error(f"poll_interval_ps must be positive, got {poll_interval_ps!r}")

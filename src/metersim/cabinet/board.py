@@ -41,6 +41,11 @@ class CabinetError(SetupError):
     """A cabinet board, scenario or check was set up wrongly."""
 
 
+def device(name: str) -> property:
+    """A board handle's property for the model called `name` in its .repl."""
+    return property(lambda self: self.machine[name], doc=f"the board's {name!r} model")
+
+
 class BoardHandle:
     """What the cabinet's board handles share: devices by name, the machine's name, firmware."""
 

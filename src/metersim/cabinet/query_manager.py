@@ -20,7 +20,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from metersim.cabinet.board import BoardHandle, CabinetError, new_bus
+from metersim.cabinet.board import BoardHandle, CabinetError, device, new_bus
 from metersim.engine.platform_builder import create_machine
 from metersim.engine.repl import load_platform
 from metersim.orchestration.testers import UartTester, capture_uart
@@ -56,21 +56,11 @@ class QueryManager(BoardHandle):
     bus: object
     console: UartTester | None = None
 
-    @property
-    def tft(self):
-        return self.machine["tft"]
-
-    @property
-    def keypad(self):
-        return self.machine["keypad"]
-
-    @property
-    def eth(self):
-        return self.machine["eth"]
-
-    @property
-    def eeprom(self):
-        return self.machine["eeprom"]
+    tft = device("tft")
+    keypad = device("keypad")
+    eth = device("eth")
+    eeprom = device("eeprom")
+    xcvr = device("rs485")
 
     def _read(self, addr: int, n: int) -> bytes:
         words = [self.machine.read_u32(addr + i) for i in range(0, n + 3, 4)]

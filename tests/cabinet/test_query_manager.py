@@ -1,6 +1,7 @@
 """The query manager on one RS-485 bus with three metering controllers (4, 4 and 32 rooms):
 its readings table against each controller's own registers, a room query typed on the keypad
-read back from the TFT, a top-up typed on the keypad, a controller pulled off the bus."""
+read back from the TFT, a top-up typed on the keypad, a controller pulled off the bus, the TCP
+link to a server socket."""
 
 import socket
 

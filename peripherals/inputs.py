@@ -127,6 +127,19 @@ class KeypadMatrix:
         self.press(key)
         self.ctx.clock.schedule(hold_ps, self.release, key)
 
+    def type_keys(self, keys, hold_ps: int = 100 * PS_PER_MS, gap_ps: int = 150 * PS_PER_MS) -> int:
+        """Tap `keys` one after the other (a string of one-character labels, or a list of
+        labels / (row, col) tuples): each held `hold_ps`, then `gap_ps` released. Returns the
+        virtual time the sequence takes; the keys are checked before anything is scheduled."""
+        seq = [self._key(k) for k in keys]
+        step = int(hold_ps) + int(gap_ps)
+        if hold_ps <= 0 or gap_ps < 0:
+            raise SetupError(f"hold_ps must be > 0 and gap_ps >= 0, got {hold_ps}, {gap_ps}")
+        for i, key in enumerate(seq):
+            self.ctx.clock.schedule(i * step, self.press, key)
+            self.ctx.clock.schedule(i * step + int(hold_ps), self.release, key)
+        return len(seq) * step
+
     def on_gpio(self, pin: int, level: bool) -> None:
         if not 0 <= pin < self.rows:
             self.ctx.log_once(("pin", pin), logging.WARNING, "no row input %d (rows 0..%d)",

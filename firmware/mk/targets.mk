@@ -1,7 +1,7 @@
 # Build targets: a core, a BSP family, a part define and a linker script each; the part
 # (PART_<target>) and the core are recorded in every ELF (mk/target_note.S).
 #   f103rb  STM32F103RB  Cortex-M3   128 KiB flash / 20 KiB SRAM
-#   f103rc  STM32F103RC  Cortex-M3   256 KiB flash / 48 KiB SRAM  (not built by default)
+#   f103rc  STM32F103RC  Cortex-M3   256 KiB flash / 48 KiB SRAM  (the query manager)
 #   f413rg  STM32F413RG  Cortex-M4F  1 MiB flash / 320 KiB SRAM
 #   qemu405 STM32F405RG  Cortex-M4F  1 MiB flash / 128 KiB SRAM, QEMU -M netduinoplus2
 #   qemu100 F103RB programs on QEMU -M stm32vldiscovery (F100: 128 KiB / 8 KiB), qemu-check only

@@ -99,3 +99,20 @@ def test_keypad_tap_and_errors():
         pad.press((4, 0))
     with pytest.raises(SetupError, match="labels"):
         KeypadMatrix(ctx, keymap=["a"])
+
+
+def test_keypad_types_a_sequence_in_virtual_time():
+    ctx = Context.standalone("kp")
+    labels = list("123A456B789C*0#D") + [f"F{i}" for i in range(16)]
+    pad = KeypadMatrix(ctx, keymap=labels)
+    seen = []
+    took = pad.type_keys(["4", "0", "F3"], hold_ps=50 * PS_PER_MS, gap_ps=50 * PS_PER_MS)
+    assert took == 300 * PS_PER_MS
+    for _ in range(6):
+        ctx.clock.run_for(25 * PS_PER_MS)
+        seen.append(set(pad.pressed))
+        ctx.clock.run_for(25 * PS_PER_MS)
+    assert seen == [{(0, 4)}, set(), {(1, 5)}, set(), {(2, 3)}, set()]
+    with pytest.raises(SetupError, match="no key labelled"):
+        pad.type_keys("4X")
+    assert ctx.clock.pending() == 0          # a bad sequence schedules nothing

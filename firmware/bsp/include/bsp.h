@@ -138,6 +138,9 @@ void bsp_console_putc(char c);
 /* Is VDD below the PVD threshold right now (PWR_CSR.PVDO)? */
 int  bsp_pvd_below(void);
 
+/* SPI transmit only: the received bytes are dropped (no wait for each of them). */
+int  bsp_spi_write(int n, const uint8_t *tx, unsigned len);
+
 /* The most specific cause as a word ("software", "iwdg", "power-on", "pin" ...). */
 const char *bsp_reset_cause_name(uint32_t cause);
 

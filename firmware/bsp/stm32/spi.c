@@ -52,3 +52,25 @@ int bsp_spi_xfer(int n, const uint8_t *tx, uint8_t *rx, unsigned len)
         return BSP_ERR_TIMEOUT;
     return 0;
 }
+
+/* Transmit only (RM0008 §25.3.5, "transmit-only procedure"): wait TXE, write DR, for every
+ * byte, without waiting for each received byte; then wait until BSY clears and drop the
+ * received data and the overrun it caused (read DR, then SR). Half the register accesses of
+ * bsp_spi_xfer per byte, and no gap between bytes: for display and buffer writes. */
+int bsp_spi_write(int n, const uint8_t *tx, unsigned len)
+{
+    if (n < 1 || n > SPI_MAX || !g_spi[n])
+        return BSP_ERR_NODEV;
+    spi_regs_t *r = g_spi[n];
+    for (unsigned i = 0; i < len; i++) {
+        if (bsp_wait_bits(&r->SR, SPI_SR_TXE, SPI_SR_TXE, SPI_BYTE_TIMEOUT_US, 0))
+            return BSP_ERR_TIMEOUT;
+        r->DR = tx[i];
+    }
+    if (bsp_wait_bits(&r->SR, SPI_SR_TXE, SPI_SR_TXE, SPI_BYTE_TIMEOUT_US, 0) ||
+        bsp_wait_bits(&r->SR, SPI_SR_BSY, 0, SPI_BYTE_TIMEOUT_US, 0))
+        return BSP_ERR_TIMEOUT;
+    (void)r->DR;
+    (void)r->SR;
+    return 0;
+}

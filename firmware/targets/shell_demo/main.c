@@ -13,6 +13,11 @@
 #if defined(STM32F103xB)
 #define POOL_SIZE (6u * 1024u)
 #define SHELL_STACK 1280u
+#elif defined(STM32F103xE)
+/* 48 KiB SRAM: the big kernel profile (8 KiB heap) plus a 24 KiB pool leaves room for the
+ * stacks and the shell's buffers; 32 KiB overflowed the part by 1.5 KiB. */
+#define POOL_SIZE (24u * 1024u)
+#define SHELL_STACK 2048u
 #else
 #define POOL_SIZE (32u * 1024u)
 #define SHELL_STACK 2048u

@@ -41,8 +41,31 @@ class CabinetError(SetupError):
     """A cabinet board, scenario or check was set up wrongly."""
 
 
+def device(name: str) -> property:
+    """A board handle's property for the model called `name` in its .repl."""
+    return property(lambda self: self.machine[name], doc=f"the board's {name!r} model")
+
+
+class BoardHandle:
+    """What the cabinet's board handles share: devices by name, the machine's name, firmware."""
+
+    machine: object
+
+    def __getitem__(self, name: str):
+        return self.machine[name]
+
+    @property
+    def name(self) -> str:
+        return self.machine.name
+
+    def load_firmware(self, elf: str | os.PathLike) -> None:
+        if not Path(elf).is_file():
+            raise CabinetError(f"{elf}: firmware file not found (build it with `make firmware`)")
+        load_firmware(self.machine, elf)
+
+
 @dataclass
-class Controller:
+class Controller(BoardHandle):
     """Handles to one metering controller and the devices around its MCU."""
 
     emu: object
@@ -60,13 +83,6 @@ class Controller:
     mains_history: list = field(default_factory=list)  # (time_ps, on) of every mains change
 
     # -- devices ------------------------------------------------------------------------------
-    def __getitem__(self, name: str):
-        return self.machine[name]
-
-    @property
-    def name(self) -> str:
-        return self.machine.name
-
     @property
     def pwr(self):
         return self.machine["pwr"]
@@ -140,10 +156,6 @@ class Controller:
     def set_supply_V(self, volts: float) -> None:
         self.pwr.set_supply_V(volts)
 
-    def load_firmware(self, elf: str | os.PathLike) -> None:
-        if not Path(elf).is_file():
-            raise CabinetError(f"{elf}: firmware file not found (build it with `make firmware`)")
-        load_firmware(self.machine, elf)
 
 
 def new_bus(emu, name: str = "rs485") -> Rs485Bus:

@@ -23,6 +23,9 @@
 #if defined(STM32F103xB)
 #define POOL_SIZE (6u * 1024u)
 #define SHELL_STACK 1280u
+#elif defined(STM32F103xE)
+#define POOL_SIZE (24u * 1024u)    /* 48 KiB SRAM: 32 KiB did not fit beside the kernel heap */
+#define SHELL_STACK 2048u
 #else
 #define POOL_SIZE (32u * 1024u)
 #define SHELL_STACK 2048u

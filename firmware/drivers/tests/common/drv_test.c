@@ -4,6 +4,8 @@
 
 #if defined(STM32F103xB)
 #define POOL_SIZE (8u * 1024u)
+#elif defined(STM32F103xE)
+#define POOL_SIZE (24u * 1024u)    /* 48 KiB SRAM */
 #else
 #define POOL_SIZE (48u * 1024u)
 #endif

@@ -3,6 +3,8 @@
 
 #if defined(STM32F103xB)
 #define POOL_SIZE (11u * 1024u)
+#elif defined(STM32F103xE)
+#define POOL_SIZE (28u * 1024u)    /* 48 KiB SRAM */
 #else
 #define POOL_SIZE (96u * 1024u)
 #endif

@@ -1,0 +1,756 @@
+/*
+ * Query manager of the prepaid power-metering cabinet (STM32F103RC, 72 MHz) on the metersim
+ * RTOS and BSP. Board contract: platforms/boards/query_manager.repl; behaviour and timing:
+ * docs/firmware_query_manager.md.
+ *
+ * Threads (0 = most urgent): "poll" (5) owns the RS-485 bus: it polls the controllers in turn
+ * (Modbus RTU master, timeout and retries, offline marking), carries out the keypad's commands
+ * (top-ups) between two polls and broadcasts the clock; "ui" (8) scans the keypad when a column
+ * interrupt says a key went down and draws the menus on the TFT.
+ */
+#include <string.h>
+#include "bsp.h"
+#include "bsp_date.h"
+#include "ili9341.h"
+#include "ms_rtos.h"
+#include "qm_master.h"
+#include "w5500.h"
+
+#define QM_FW_MAJOR 1u
+#define QM_FW_MINOR 0u
+
+/* ---- board (platforms/boards/query_manager.repl) ---- */
+#define CONSOLE_UART 1
+#define RS485_UART 2
+#define RS485_FRAME_TIM 2
+#define RS485_DE BSP_PIN(0, 1)
+#define RS485_BAUD 9600u
+#define TFT_SPI 2
+#define TFT_CS BSP_PIN(1, 12)
+#define TFT_DC BSP_PIN(1, 11)
+#define TFT_RST BSP_PIN(1, 10)
+#define ETH_RST BSP_PIN(1, 9)
+#define ETH_SPI 1
+#define ETH_CS BSP_PIN(0, 4)
+#define LED_RUN BSP_PIN(1, 0)
+#define KP_ROW0 BSP_PIN(2, 0)          /* PC0..PC3 */
+#define KP_COL0 BSP_PIN(2, 4)          /* PC4..PC11 */
+#define KP_ROWS 4u
+#define KP_COLS 8u
+
+/* ---- polling (docs/firmware_query_manager.md, "Polling") ---- */
+#define REPLY_TIMEOUT_MS 100u          /* first reply byte after our request left the wire */
+#define RETRIES 2u                     /* a request is tried 1 + RETRIES times */
+#define OFFLINE_RETRY_MS 10000u        /* an offline controller is probed again after this */
+#define ABSENT_RETRY_MS 60000u         /* an address that never answered */
+#define ROUND_MIN_MS 1000u             /* a round of every room starts at most once a second */
+#define CLOCK_SYNC_MS 600000u          /* broadcast the clock every 10 min */
+#define START_DELAY_MS 500u            /* first poll after power-on (controllers boot in 50 ms) */
+
+/* ---- server link (docs/firmware_query_manager.md, "Server link") ---- */
+#define NET_SOCKET 0
+#define NET_LOCAL_PORT 40001u
+#define NET_SERVER_PORT 5020u
+#define NET_RETRY_MS 5000u             /* reconnect after a failed or lost connection */
+#define NET_REPORT_MS 10000u           /* all readings every 10 s */
+static const uint8_t g_mac[6] = {0x02, 0x00, 0x4D, 0x51, 0x4D, 0x01};   /* locally administered */
+static const uint8_t g_ip[4] = {192, 168, 1, 50}, g_mask[4] = {255, 255, 255, 0};
+static const uint8_t g_gw[4] = {192, 168, 1, 1}, g_server[4] = {192, 168, 1, 2};
+
+#define POOL_SIZE (12u * 1024u)
+static uint64_t g_pool[POOL_SIZE / 8u];
+
+/* The readings table, read by the UI (and by tests through the debug port). */
+struct qm_ctrl g_ctrl[QM_MAX_CTRL];
+static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem, g_cmd_lock;
+static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST};
+static uint32_t g_rounds;
+
+/* A command from the keypad for the poll thread (one at a time). */
+static struct {
+    uint8_t addr, room;
+    uint32_t cents;
+    int result;
+} g_cmd;
+
+void ms_kputc(char c) { bsp_console_putc(c); }
+
+static uint32_t now_ms(void) { return ms_tick_get() * (1000u / MS_TICK_HZ); }
+
+/* ---- RS-485 transactions ---- */
+static void rs485_open(void)
+{
+    static const struct bsp_uart_cfg cfg = {RS485_BAUD, 8, 'N', 1, RS485_DE};
+    uint32_t broken_us, end_us;
+    bsp_uart_open(RS485_UART, &cfg);
+    qm_silences(RS485_BAUD, bsp_uart_char_us(RS485_UART), &broken_us, &end_us);
+    bsp_uart_set_framing(RS485_UART, RS485_FRAME_TIM, broken_us, end_us);
+}
+
+/* One request with retries. Returns 0 (registers in out for reads), or the last error. */
+static int transact(const uint8_t *req, unsigned len, uint16_t *out, unsigned tries)
+{
+    static uint8_t rep[QM_ADU_MAX];
+    int err = MS_ERR_TIMEOUT;
+    for (unsigned t = 0; t < tries; t++) {
+        unsigned flags;
+        while (bsp_uart_read_frame(RS485_UART, rep, sizeof rep, 0, &flags) > 0)
+            ;                           /* stale frames (a late reply to an earlier try) */
+        bsp_uart_write(RS485_UART, req, len, 100);
+        bsp_uart_drain(RS485_UART, 100);
+        if (req[0] == 0) {              /* broadcast: no reply; leave the slaves time to act */
+            ms_thread_sleep_ms(20);
+            return 0;
+        }
+        int n = bsp_uart_read_frame(RS485_UART, rep, sizeof rep, REPLY_TIMEOUT_MS, &flags);
+        if (n <= 0) {
+            err = MS_ERR_TIMEOUT;
+            continue;
+        }
+        if (flags) {
+            err = MS_ERR_IO;
+            continue;
+        }
+        err = qm_check_reply(req, rep, (unsigned)n, out);
+        if (err == 0 || err <= QM_EXCEPTION)
+            return err;                 /* an exception is an answer: no retry */
+    }
+    return err;
+}
+
+static void set_state(struct qm_ctrl *c, uint8_t state)
+{
+    if (c->state == state)
+        return;
+    if (state == QM_ONLINE) {
+        c->online_since_ms = now_ms();
+        ms_printk("poll: controller %u online, %u rooms\n", c->addr, c->rooms);
+    } else if (state == QM_OFFLINE) {
+        ms_printk("poll: controller %u offline\n", c->addr);
+    }
+    c->state = state;
+}
+
+/* Poll the next thing of controller c; returns 1 when its round is complete. */
+static int poll_ctrl(struct qm_ctrl *c)
+{
+    uint8_t req[8];
+    uint16_t regs[QM_ROOM_REGS];
+    unsigned tries = c->state == QM_ONLINE ? 1u + RETRIES : 1u;
+    c->requests++;
+    if (!c->rooms) {
+        qm_build_read(req, c->addr, 0x04, 0x0001, 1);          /* channels */
+        if (transact(req, sizeof req, regs, tries) == 0 && regs[0] >= 1) {
+            ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+            c->rooms = (uint8_t)(regs[0] > QM_MAX_ROOMS ? QM_MAX_ROOMS : regs[0]);
+            c->next_room = 0;
+            set_state(c, QM_ONLINE);
+            ms_mutex_unlock(g_lock);
+            return 0;
+        }
+        goto failed;
+    }
+    unsigned r = c->next_room;
+    qm_build_read(req, c->addr, 0x04, (uint16_t)(QM_ROOM_BASE + QM_ROOM_STRIDE * r), QM_ROOM_REGS);
+    if (transact(req, sizeof req, regs, tries) == 0) {
+        ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+        memcpy(c->room[r].regs, regs, sizeof regs);
+        c->room[r].polled_ms = now_ms();
+        c->room[r].valid = 1;
+        set_state(c, QM_ONLINE);
+        ms_mutex_unlock(g_lock);
+        c->next_room = (uint8_t)((r + 1u) % c->rooms);
+        return c->next_room == 0;
+    }
+failed:
+    c->failures++;
+    ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+    if (c->state == QM_ONLINE)
+        set_state(c, QM_OFFLINE);
+    c->retry_ms = now_ms() + (c->state == QM_OFFLINE ? OFFLINE_RETRY_MS : ABSENT_RETRY_MS);
+    ms_mutex_unlock(g_lock);
+    return 1;
+}
+
+static void clock_sync(void)
+{
+    struct bsp_datetime dt;
+    if (bsp_rtc_get(&dt) != 0)
+        return;
+    uint16_t v[6] = {dt.year, dt.month, dt.day, dt.hour, dt.min, dt.sec};
+    uint8_t req[QM_ADU_MAX];
+    unsigned n = qm_build_write(req, 0, 0x0002, 6, v);
+    transact(req, n, 0, 1);
+}
+
+static void run_command(void)
+{
+    uint8_t req[QM_ADU_MAX];
+    uint16_t v[2] = {(uint16_t)(g_cmd.cents >> 16), (uint16_t)g_cmd.cents};
+    unsigned n = qm_build_write(req, g_cmd.addr, (uint16_t)(0x2000u + 0x20u * g_cmd.room + 1u), 2, v);
+    g_cmd.result = transact(req, n, 0, 1u + RETRIES);
+    ms_printk("poll: top-up %u cents controller %u room %u: %s\n", (unsigned)g_cmd.cents,
+              g_cmd.addr, g_cmd.room, g_cmd.result == 0 ? "ok" : "failed");
+    ms_sem_post(g_done_sem);
+}
+
+static void poll_thread(void *arg)
+{
+    (void)arg;
+    rs485_open();
+    for (unsigned i = 0; i < QM_MAX_CTRL; i++)
+        g_ctrl[i].addr = (uint8_t)(i + 1u);
+    ms_thread_sleep_ms(START_DELAY_MS);     /* controllers on the same supply boot meanwhile */
+    uint32_t round_start = now_ms(), sync_at = now_ms();
+    for (;;) {
+        int busy = 0;
+        for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
+            struct qm_ctrl *c = &g_ctrl[i];
+            if (c->state != QM_ONLINE && (int32_t)(now_ms() - c->retry_ms) < 0)
+                continue;
+            busy = 1;
+            for (;;) {
+                if (ms_sem_wait(g_cmd_sem, 0) == 0)
+                    run_command();
+                if ((int32_t)(now_ms() - sync_at) >= 0) {
+                    clock_sync();
+                    sync_at = now_ms() + CLOCK_SYNC_MS;
+                }
+                if (poll_ctrl(c))
+                    break;
+            }
+        }
+        if (++g_rounds == 1)
+            ms_printk("poll: first round done\n");
+        uint32_t next = round_start + ROUND_MIN_MS;
+        while ((int32_t)(next - now_ms()) > 0) {   /* the rest of the second: commands only */
+            if (ms_sem_wait(g_cmd_sem, ms_ms_to_ticks(next - now_ms())) == 0)
+                run_command();
+        }
+        round_start = now_ms();
+        (void)busy;
+    }
+}
+
+/* ---- keypad: 4 rows driven, 8 columns with pull-ups; a falling column edge wakes the scan ---- */
+static const char *const g_keys[KP_ROWS * KP_COLS] = {
+    "1", "2", "3", "A", "QUERY", "PAY", "SET", "ESC",
+    "4", "5", "6", "B", "UP", "DOWN", "LEFT", "RIGHT",
+    "7", "8", "9", "C", "F1", "F2", "F3", "F4",
+    "*", "0", "#", "D", "CLR", "BKSP", "MENU", "OK",
+};
+
+static void kp_isr(void *arg)
+{
+    (void)arg;
+    ms_sem_post(g_kp_sem);
+}
+
+static void kp_rows(int idle)
+{
+    for (unsigned r = 0; r < KP_ROWS; r++)
+        bsp_pin_write((bsp_pin_t)(KP_ROW0 + r), idle ? 0 : 1);
+}
+
+/* The one key down (index), -1 for none, -2 for several. */
+static int kp_scan(void)
+{
+    int key = -1;
+    for (unsigned r = 0; r < KP_ROWS; r++) {
+        kp_rows(0);
+        bsp_pin_write((bsp_pin_t)(KP_ROW0 + r), 0);
+        bsp_delay_us(5);
+        for (unsigned c = 0; c < KP_COLS; c++)
+            if (!bsp_pin_read((bsp_pin_t)(KP_COL0 + c)))
+                key = key == -1 ? (int)(r * KP_COLS + c) : -2;
+    }
+    kp_rows(1);
+    return key;
+}
+
+static void kp_init(void)
+{
+    for (unsigned r = 0; r < KP_ROWS; r++)
+        bsp_pin_config((bsp_pin_t)(KP_ROW0 + r), BSP_PIN_OUTPUT, 0);
+    kp_rows(0);                         /* from whatever the pins did before: high, then idle */
+    kp_rows(1);
+    for (unsigned c = 0; c < KP_COLS; c++) {
+        bsp_pin_config((bsp_pin_t)(KP_COL0 + c), BSP_PIN_INPUT_PULLUP, 0);
+        bsp_pin_irq_attach((bsp_pin_t)(KP_COL0 + c), BSP_EDGE_FALLING, kp_isr, 0);
+    }
+}
+
+/* Wait up to timeout_ms for a key press (debounced: the same key in two scans 20 ms apart);
+ * returns its label or 0. Returns after the key is released. */
+static const char *kp_wait(uint32_t timeout_ms)
+{
+    if (ms_sem_wait(g_kp_sem, ms_ms_to_ticks(timeout_ms)) != 0)
+        return 0;
+    int k = kp_scan();
+    ms_thread_sleep_ms(20);
+    if (k < 0 || kp_scan() != k)
+        return 0;
+    while (kp_scan() != -1)
+        ms_thread_sleep_ms(20);
+    ms_sem_wait(g_kp_sem, 0);           /* edges of our own scanning */
+    return g_keys[k];
+}
+
+/* ---- display ---- */
+#define FG RGB565(255, 255, 255)
+#define BG RGB565(0, 0, 64)
+#define HL RGB565(255, 255, 0)
+#define LINE_Y(n) ((unsigned)(n) * 16u)
+
+#define LINES 20u
+#define COLS 40u
+/* What each text line shows: only characters that change are sent to the display (a full
+ * line is 40 cells of 96 bytes on SPI). */
+static char g_shown[LINES][COLS];
+static uint16_t g_shown_fg[LINES];
+
+static void line(unsigned n, const char *s, uint16_t fg)
+{
+    char buf[COLS + 1];
+    unsigned i = 0;
+    for (; s[i] && i < COLS; i++)
+        buf[i] = s[i];
+    for (; i < COLS; i++)
+        buf[i] = ' ';                   /* pad: clears what the line showed before */
+    buf[COLS] = 0;
+    if (n >= LINES)
+        return;
+    int all = g_shown_fg[n] != fg;
+    for (i = 0; i < COLS; i++) {
+        if (!all && g_shown[n][i] == buf[i])
+            continue;
+        unsigned j = i;                 /* a run of changed characters in one window */
+        while (j < COLS && (all || g_shown[n][j] != buf[j]))
+            j++;
+        char run[COLS + 1];
+        memcpy(run, buf + i, j - i);
+        run[j - i] = 0;
+        ili9341_text(&g_tft, i * 6u, LINE_Y(n), run, fg, BG);
+        memcpy(&g_shown[n][i], buf + i, j - i);
+        i = j;
+    }
+    g_shown_fg[n] = fg;
+}
+
+static void clear_lines(unsigned from, unsigned to)
+{
+    for (unsigned n = from; n < to; n++)
+        line(n, "", FG);
+}
+
+/* Decimal with `dec` decimals of a scaled integer: fixed(12345, 3) = "12.345" */
+static char *fixed(char *p, int32_t v, unsigned dec)
+{
+    char tmp[12];
+    unsigned n = 0;
+    uint32_t u = v < 0 ? (uint32_t)-v : (uint32_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10u);
+        u /= 10u;
+    } while (u || n <= dec);
+    if (v < 0)
+        *p++ = '-';
+    while (n) {
+        *p++ = tmp[--n];
+        if (n == dec && dec)
+            *p++ = '.';
+    }
+    *p = 0;
+    return p;
+}
+
+static char *cat(char *p, const char *s)
+{
+    while (*s)
+        *p++ = *s++;
+    *p = 0;
+    return p;
+}
+
+static void field(unsigned n, const char *label, int32_t v, unsigned dec, const char *unit)
+{
+    char buf[41];
+    char *p = cat(buf, label);
+    while (p < buf + 10)
+        *p++ = ' ';
+    p = fixed(p, v, dec);
+    if (unit[0]) {
+        *p++ = ' ';
+        p = cat(p, unit);
+    }
+    line(n, buf, FG);
+}
+
+static int32_t u32_of(const uint16_t *r) { return (int32_t)((uint32_t)r[0] << 16 | r[1]); }
+
+static const char *const g_reasons[] = {"none", "balance", "load limit", "overload",
+                                        "over-current", "malicious load", "schedule", "remote"};
+
+static void show_room(unsigned addr, unsigned room)
+{
+    struct qm_room rm;                  /* a copy of one room (not the whole controller: */
+    uint8_t state, rooms;               /* 1.3 KiB would not fit the UI thread's stack) */
+    ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+    state = g_ctrl[addr - 1u].state;
+    rooms = g_ctrl[addr - 1u].rooms;
+    rm = g_ctrl[addr - 1u].room[room];
+    ms_mutex_unlock(g_lock);
+    char buf[41], *p = cat(buf, "Controller ");
+    p = fixed(p, (int32_t)addr, 0);
+    p = cat(p, "  room ");
+    p = fixed(p, (int32_t)room, 0);
+    p = cat(p, state == QM_ONLINE ? "  online" : state == QM_OFFLINE ? "  OFFLINE" : "  absent");
+    line(2, buf, HL);
+    if (!rooms || room >= rooms || !rm.valid) {
+        line(3, rooms && room >= rooms ? "no such room" : "no reading yet", FG);
+        clear_lines(4, 16);
+        return;
+    }
+    const uint16_t *r = rm.regs;
+    uint16_t st = r[0];
+    p = cat(buf, "Relay     ");
+    p = cat(p, st & 1u ? "closed" : "open");
+    if (st & 2u) {
+        p = cat(p, " (");
+        p = cat(p, r[1] < 8u ? g_reasons[r[1]] : "?");
+        cat(p, ")");
+    }
+    line(3, buf, FG);
+    field(4, "Energy", u32_of(r + 8), 3, "kWh");
+    field(5, "Cost", u32_of(r + 10), 2, "");
+    field(6, "Balance", u32_of(r + 12), 2, "");
+    field(7, "Voltage", r[2], 2, "V");
+    field(8, "Current", r[3], 3, "A");
+    field(9, "Power", u32_of(r + 4), 1, "W");
+    field(10, "PF", (int16_t)r[6], 3, "");
+    field(11, "Freq", r[7], 2, "Hz");
+    field(12, "Trips", r[14], 0, "");
+    p = cat(buf, "Alarms    ");
+    p = cat(p, st & 4u ? "1 " : "- ");
+    p = cat(p, st & 8u ? "2 " : "- ");
+    cat(p, st & 16u ? "locked out" : "");
+    line(13, buf, FG);
+    field(14, "Age", (int32_t)((now_ms() - rm.polled_ms) / 1000u), 0, "s");
+}
+
+static void home(void)
+{
+    unsigned on = 0, off = 0, rooms = 0;
+    ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+    for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
+        on += g_ctrl[i].state == QM_ONLINE;
+        off += g_ctrl[i].state == QM_OFFLINE;
+        rooms += g_ctrl[i].state != QM_ABSENT ? g_ctrl[i].rooms : 0u;
+    }
+    ms_mutex_unlock(g_lock);
+    char buf[41], *p;
+    struct bsp_datetime dt;
+    line(0, "QUERY MANAGER v1.0", HL);
+    if (bsp_rtc_get(&dt) == 0) {
+        p = buf;
+        static const unsigned w[6] = {4, 2, 2, 2, 2, 2};
+        const unsigned v[6] = {dt.year, dt.month, dt.day, dt.hour, dt.min, dt.sec};
+        static const char sep[6] = {'-', '-', ' ', ':', ':', 0};
+        for (unsigned i = 0; i < 6; i++) {
+            char t[8];
+            fixed(t, (int32_t)v[i], 0);
+            for (unsigned k = (unsigned)strlen(t); k < w[i]; k++)
+                *p++ = '0';
+            p = cat(p, t);
+            if (sep[i])
+                *p++ = sep[i];
+        }
+        *p = 0;
+        line(1, buf, FG);
+    }
+    p = cat(buf, "Controllers online ");
+    p = fixed(p, (int32_t)on, 0);
+    p = cat(p, ", offline ");
+    fixed(p, (int32_t)off, 0);
+    line(2, buf, FG);
+    p = cat(buf, "Rooms ");
+    fixed(p, (int32_t)rooms, 0);
+    line(3, buf, FG);
+    line(5, "QUERY  room query", FG);
+    line(6, "PAY    top-up", FG);
+    clear_lines(7, 16);
+}
+
+/* Read a number typed on the keypad on line n after `prompt`; OK ends, ESC cancels (-1). */
+static int32_t read_number(unsigned n, const char *prompt, int secret)
+{
+    char buf[41], *end = cat(buf, prompt);
+    int32_t v = 0;
+    unsigned digits = 0;
+    line(n, buf, FG);
+    for (;;) {
+        const char *k = kp_wait(30000);
+        if (!k || !strcmp(k, "ESC"))
+            return -1;
+        if (!strcmp(k, "OK") && digits)
+            return v;
+        if (k[0] >= '0' && k[0] <= '9' && !k[1] && digits < 8u) {
+            v = v * 10 + (k[0] - '0');
+            end[digits++] = secret ? '*' : k[0];
+            end[digits] = 0;
+        } else if (!strcmp(k, "CLR") || !strcmp(k, "BKSP")) {
+            v = 0;
+            digits = 0;
+            end[0] = 0;
+        }
+        line(n, buf, FG);
+    }
+}
+
+/* A new screen titled `title` asking for a controller and a room; 0 when cancelled. */
+static int ask_room(const char *title, int32_t *addr, int32_t *room)
+{
+    line(0, title, HL);
+    clear_lines(1, 16);
+    *addr = read_number(2, "Controller: ", 0);
+    if (*addr < 1 || *addr > (int32_t)QM_MAX_CTRL)
+        return 0;
+    *room = read_number(3, "Room: ", 0);
+    return *room >= 0 && *room < (int32_t)QM_MAX_ROOMS;
+}
+
+static void room_query(void)
+{
+    int32_t addr, room;
+    if (!ask_room("ROOM QUERY", &addr, &room))
+        return;
+    clear_lines(1, 16);
+    for (;;) {
+        show_room((unsigned)addr, (unsigned)room);
+        const char *k = kp_wait(1000);
+        if (!k)
+            continue;                   /* refresh once a second */
+        if (!strcmp(k, "ESC"))
+            return;
+        if (!strcmp(k, "UP") && room + 1 < (int32_t)QM_MAX_ROOMS)
+            room++;
+        else if (!strcmp(k, "DOWN") && room > 0)
+            room--;
+    }
+}
+
+/* A top-up through the poll thread (the bus owner); from the UI or the server link. */
+static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
+{
+    ms_mutex_lock(g_cmd_lock, MS_WAIT_FOREVER);
+    g_cmd.addr = addr;
+    g_cmd.room = room;
+    g_cmd.cents = cents;
+    ms_sem_post(g_cmd_sem);
+    int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
+    ms_mutex_unlock(g_cmd_lock);
+    return r;
+}
+
+#define TOPUP_PIN 1234                  /* operator PIN (settings menu: not yet) */
+
+static void payment(void)
+{
+    int32_t addr, room;
+    if (!ask_room("TOP-UP", &addr, &room))
+        return;
+    int32_t amount = read_number(4, "Amount (cents): ", 0);
+    if (amount <= 0)
+        return;
+    int32_t pin = read_number(5, "PIN: ", 1);
+    if (pin < 0)
+        return;
+    if (pin != TOPUP_PIN) {
+        line(7, "Wrong PIN", HL);
+        ms_printk("ui: top-up refused, wrong PIN\n");
+        kp_wait(3000);
+        return;
+    }
+    line(7, "Sending...", FG);
+    int ok = top_up((uint8_t)addr, (uint8_t)room, (uint32_t)amount) == 0;
+    line(7, ok ? "Top-up done" : "Top-up FAILED", HL);
+    kp_wait(3000);
+}
+
+
+/* ---- server link: W5500 TCP client, text lines (docs/firmware_query_manager.md) ---- */
+static w5500_t g_eth = {ETH_SPI, ETH_CS, ETH_RST};
+static uint32_t g_report_seq;
+
+static int net_send(const char *s)
+{
+    return w5500_send(&g_eth, NET_SOCKET, s, (unsigned)strlen(s), 2000) < 0 ? -1 : 0;
+}
+
+static char *num(char *p, int32_t v)
+{
+    *p++ = ' ';
+    return fixed(p, v, 0);
+}
+
+/* One line per room with a reading: R seq addr room status reason energy_Wh cost_cents
+ * balance_cents voltage_10mV current_mA power_100mW pf_milli freq_10mHz trips age_s */
+static int net_report(void)
+{
+    for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
+        for (unsigned r = 0; r < QM_MAX_ROOMS; r++) {
+            struct qm_room rm;
+            ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+            int use = g_ctrl[i].state == QM_ONLINE && r < g_ctrl[i].rooms && g_ctrl[i].room[r].valid;
+            rm = g_ctrl[i].room[r];
+            ms_mutex_unlock(g_lock);
+            if (!use)
+                continue;
+            char buf[128], *p = cat(buf, "R");
+            const uint16_t *g = rm.regs;
+            p = num(p, (int32_t)++g_report_seq);
+            p = num(p, (int32_t)(i + 1u));
+            p = num(p, (int32_t)r);
+            p = num(p, g[0]);
+            p = num(p, g[1]);
+            p = num(p, u32_of(g + 8));
+            p = num(p, u32_of(g + 10));
+            p = num(p, u32_of(g + 12));
+            p = num(p, g[2]);
+            p = num(p, g[3]);
+            p = num(p, u32_of(g + 4));
+            p = num(p, (int16_t)g[6]);
+            p = num(p, g[7]);
+            p = num(p, g[14]);
+            p = num(p, (int32_t)((now_ms() - rm.polled_ms) / 1000u));
+            cat(p, "\n");
+            if (net_send(buf))
+                return -1;
+        }
+    }
+    return net_send("END\n");
+}
+
+static int32_t parse_num(const char **s)
+{
+    int32_t v = 0;
+    while (**s == ' ')
+        (*s)++;
+    if (**s < '0' || **s > '9')
+        return -1;
+    while (**s >= '0' && **s <= '9')
+        v = v * 10 + (*(*s)++ - '0');
+    return v;
+}
+
+/* TOPUP addr room cents -> "OK TOPUP" / "ERR TOPUP" */
+static void net_command(const char *cmd)
+{
+    if (!strncmp(cmd, "TOPUP ", 6)) {
+        const char *p = cmd + 6;
+        int32_t a = parse_num(&p), r = parse_num(&p), c = parse_num(&p);
+        int ok = a >= 1 && a <= (int32_t)QM_MAX_CTRL && r >= 0 && r < (int32_t)QM_MAX_ROOMS &&
+                 c > 0 && top_up((uint8_t)a, (uint8_t)r, (uint32_t)c) == 0;
+        net_send(ok ? "OK TOPUP\n" : "ERR TOPUP\n");
+    } else {
+        net_send("ERR UNKNOWN\n");
+    }
+}
+
+static void net_thread(void *arg)
+{
+    (void)arg;
+    bsp_spi_init(ETH_SPI, 36000000u, 0);
+    if (w5500_init(&g_eth, g_mac, g_ip, g_mask, g_gw) != 0) {
+        ms_printk("net: no W5500\n");
+        return;
+    }
+    for (;;) {
+        while (!w5500_link_up(&g_eth))
+            ms_thread_sleep_ms(1000);
+        w5500_tcp_connect(&g_eth, NET_SOCKET, g_server, NET_SERVER_PORT, NET_LOCAL_PORT);
+        int st;
+        while ((st = w5500_status(&g_eth, NET_SOCKET)) == W5500_SOCK_SYNSENT)
+            ms_thread_sleep_ms(10);
+        if (st != W5500_SOCK_ESTABLISHED) {
+            w5500_close(&g_eth, NET_SOCKET);
+            ms_thread_sleep_ms(NET_RETRY_MS);
+            continue;
+        }
+        ms_printk("net: connected to the server\n");
+        net_send("HELLO query-manager 1.0\n");
+        uint32_t report_at = now_ms();
+        char cmd[64];
+        unsigned n = 0;
+        while (w5500_status(&g_eth, NET_SOCKET) == W5500_SOCK_ESTABLISHED) {
+            if ((int32_t)(now_ms() - report_at) >= 0) {
+                if (net_report())
+                    break;
+                report_at = now_ms() + NET_REPORT_MS;
+            }
+            char c;
+            while (w5500_recv(&g_eth, NET_SOCKET, &c, 1) == 1) {
+                if (c == '\n') {
+                    cmd[n] = 0;
+                    net_command(cmd);
+                    n = 0;
+                } else if (c != '\r' && n + 1 < sizeof cmd) {
+                    cmd[n++] = c;
+                }
+            }
+            ms_thread_sleep_ms(50);
+        }
+        ms_printk("net: connection lost\n");
+        w5500_close(&g_eth, NET_SOCKET);
+        ms_thread_sleep_ms(NET_RETRY_MS);
+    }
+}
+
+static void ui_thread(void *arg)
+{
+    (void)arg;
+    bsp_spi_init(TFT_SPI, 18000000u, 0);
+    ili9341_init(&g_tft);
+    ili9341_fill(&g_tft, 0, 0, ILI9341_WIDTH, ILI9341_HEIGHT, BG);
+    memset(g_shown, ' ', sizeof g_shown);
+    for (unsigned n = 0; n < LINES; n++)
+        g_shown_fg[n] = FG;
+    kp_init();
+    for (;;) {
+        home();
+        const char *k = kp_wait(1000);
+        if (!k)
+            continue;
+        if (!strcmp(k, "QUERY"))
+            room_query();
+        else if (!strcmp(k, "PAY"))
+            payment();
+    }
+}
+
+int main(void)
+{
+    bsp_pin_write(ETH_RST, 0);          /* W5500 held in reset until the network starts */
+    bsp_pin_config(ETH_RST, BSP_PIN_OUTPUT, 0);
+    int clk = bsp_clock_init();
+    uint32_t cause = bsp_reset_cause();
+    ms_rtos_init(bsp_hclk_hz(), g_pool, sizeof g_pool);
+    static const struct bsp_uart_cfg console = {115200, 8, 'N', 1, BSP_PIN_NONE};
+    bsp_uart_open(CONSOLE_UART, &console);
+    bsp_console_select(CONSOLE_UART);
+    bsp_pin_config(LED_RUN, BSP_PIN_OUTPUT, 0);
+    int rtc = bsp_rtc_init();
+    ms_printk("query manager v%u.%u, reset cause: %s%s%s\n", QM_FW_MAJOR, QM_FW_MINOR,
+              bsp_reset_cause_name(cause), clk ? "; clock: HSE/PLL failed" : "",
+              rtc ? "; rtc: LSE did not start" : "");
+    g_lock = ms_mutex_create("table");
+    g_kp_sem = ms_sem_create("keypad", 0, 1);
+    g_cmd_sem = ms_sem_create("cmd", 0, 1);
+    g_done_sem = ms_sem_create("done", 0, 1);
+    g_cmd_lock = ms_mutex_create("cmd");
+    if (ms_thread_create("poll", poll_thread, 0, 1280, 5, 0) < 0 ||
+        ms_thread_create("ui", ui_thread, 0, 2048, 8, 0) < 0 ||
+        ms_thread_create("net", net_thread, 0, 1536, 9, 0) < 0)
+        ms_panic("cannot create the threads");
+    ms_rtos_start();
+}

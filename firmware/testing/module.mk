@@ -6,7 +6,7 @@
 #   own checks: passing, deliberately failing and faulting cases, run by metersim's tests of
 #   its pytest collector.
 
-MSTEST_TARGETS := $(filter f103rb f413rg,$(TARGETS))
+MSTEST_TARGETS := $(filter f103rb f103rc f413rg,$(TARGETS))
 MSTEST_UNITS   := $(filter unit_%,$(RTOS_TESTS))
 
 $(eval _mstest_progdir_before = $(value progdir))

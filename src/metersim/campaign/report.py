@@ -43,7 +43,7 @@ def summarize(rows: list[dict]) -> str:
 
 def _figures(rows: list[dict]) -> list[str]:
     """The systems' own counts summed over the scenarios (worst_* and max_*: the largest), and
-    how many distinct trace hashes each seed gave (1 each: the runs are deterministic)."""
+    how many distinct trace hashes reruns of one scenario gave (1: the runs are deterministic)."""
     total: dict = {}
     for r in rows:
         for k, v in json.loads(r.get("figures") or "{}").items():
@@ -51,13 +51,16 @@ def _figures(rows: list[dict]) -> list[str]:
                 worst = k.startswith(("worst_", "max_"))
                 total[k] = max(total.get(k, v), v) if worst else total.get(k, 0) + v
     out = [f"  {k}: {round(v, 6) if isinstance(v, float) else v}" for k, v in sorted(total.items())]
-    hashes = defaultdict(set)
-    for r in rows:
+    hashes, runs = defaultdict(set), defaultdict(int)
+    for r in rows:          # runs that differ only in their `repeat` label must agree
+        params = {k: v for k, v in json.loads(r["params"]).items() if k != "repeat"}
+        key = (r["seed"], json.dumps(params, sort_keys=True))
+        runs[key] += 1
         if r.get("trace_sha1"):
-            hashes[r["seed"]].add(r["trace_sha1"])
-    if hashes and any(sum(1 for r in rows if r["seed"] == s) > 1 for s in hashes):
+            hashes[key].add(r["trace_sha1"])
+    if any(n > 1 for n in runs.values()):
         out.append(f"  distinct trace hashes per seed: {max(len(h) for h in hashes.values())} "
-                   f"(over {len(rows)} runs of {len(hashes)} seed(s))")
+                   f"(over {len(rows)} runs of {len(runs)} scenario(s))")
     return (["figures:"] + out) if out else []
 
 

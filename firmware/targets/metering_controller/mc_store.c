@@ -411,7 +411,29 @@ static int ring_scan(const struct mc_ee *ee, struct mc_ring *ring, uint32_t base
             return 1;
         }
     }
-    return 0;
+    /* Nothing checked: a write torn by a power cut can leave a plausible but made-up sequence
+     * number (bits of the old and new bytes), far above the real ones, and the walk above never
+     * reaches them. Then every slot is checked and the highest valid record wins (seen in the
+     * power-cut campaign: a cut in the save's write cycle as the ring wrapped lost all totals). */
+    uint32_t found = 0;
+    unsigned found_k = 0;
+    for (unsigned k = 0; k < slots; k++) {
+        int err = 0;
+        uint32_t s = g32ee(ee, base + k * stride, &err);
+        if (err)
+            return -1;
+        if (plausible(s, k, slots) && s > found && check(ee, base + k * stride, s, 0) == 0) {
+            found = s;
+            found_k = k;
+        }
+    }
+    if (!found)
+        return 0;
+    check(ee, base + found_k * stride, found, out);     /* decode the winner into `out` */
+    ring->newest = (uint16_t)found_k;
+    ring->seq = found;
+    ring->valid = (uint16_t)(found < slots ? found : slots);
+    return 1;
 }
 
 /* Read a record whose length depends on its room count (byte 4): the head first, then the

@@ -24,12 +24,14 @@ from metersim.units import PS_PER_MS, PS_PER_S
 NAME = "controller"
 REBOOT_MARGIN_PS = 2500 * PS_PER_MS      # a restart and a metering cycle before the end
 READ_MARGIN_PS = 200 * PS_PER_MS         # default noise stops this long before the read-back
+CUT_READ_LEAD_PS = 300 * PS_PER_MS       # energies read this long before a cut (loss per cut)
 ROOM_SETTINGS = {"alarm1_cents": "int", "alarm2_cents": "int", "overdraft_cents": "int",
                  "load_limit_W": "int", "overload_delay_s": "int", "overcurrent_cA": "int",
                  "reclose_delay_s": "int", "reclose_attempts": "int", "malicious_detect": "bool"}
 KEYS = {"firmware": "firmware name", "duration": "virtual time", "boot": "boot time",
         "channels": "4 or 32", "credit_cents": "credit per room", "price_cents_per_kWh": "flat price",
-        "settings": "room settings", "loads": "room loads", "faults": "faults", "checks": "checks"}
+        "settings": "room settings", "loads": "room loads", "faults": "faults", "checks": "checks",
+        "repeat": "a label (runs that differ only in it must give identical traces)"}
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -57,6 +59,8 @@ def validate(src: Source, path: tuple, t, firmware_names: list[str]) -> dict:
     setup_end = boot          # faults due during the Modbus set-up happen right after it
     out["faults"] = _faults(src, path + ("faults",), t.get("faults", {}), setup_end, dur)
     out["checks"] = _checks(src, path + ("checks",), t.get("checks", {}), ch)
+    if "repeat" in t:          # kept so that repeats are distinct scenarios (ids) of one seed
+        out["repeat"] = t["repeat"]
     return out
 
 
@@ -105,7 +109,7 @@ def _faults(src, path, v, setup_end_ps, dur_ps) -> dict:
     if v.get("power_cuts"):
         cp = path + ("power_cuts",)
         c = F.mapping(src, cp, v["power_cuts"], {"at": "", "random": "", "between": "",
-                                                 "holdup_ms": "", "off_ms": ""})
+                                                 "holdup_ms": "", "off_ms": "", "in_eeprom_write": ""})
         holdup = F.number(src, cp + ("holdup_ms",), c.get("holdup_ms", 20.0), 0, 1000, lo_open=True)
         off = F.number(src, cp + ("off_ms",), c.get("off_ms", 700.0), 0, 60000, lo_open=True)
         last = dur_ps - REBOOT_MARGIN_PS - round((holdup + off) * PS_PER_MS)
@@ -125,8 +129,9 @@ def _faults(src, path, v, setup_end_ps, dur_ps) -> dict:
             if "between" in c else [setup_end_ps, last]
         if not at and not n:
             src.fail(cp, "`at` times or a `random` count", c)
+        in_write = F.number(src, cp + ("in_eeprom_write",), c.get("in_eeprom_write", 0.0), 0, 1)
         out["power_cuts"] = {"at": sorted(at), "random": n, "between": between,
-                             "holdup_ms": holdup, "off_ms": off, "last_ps": last}
+                             "holdup_ms": holdup, "off_ms": off, "last_ps": last, "in_eeprom_write": in_write}
     if v.get("bus_noise"):
         np_ = path + ("bus_noise",)
         if dur_ps - READ_MARGIN_PS <= setup_end_ps:
@@ -143,8 +148,12 @@ def _faults(src, path, v, setup_end_ps, dur_ps) -> dict:
 
 
 def _checks(src, path, v, channels) -> dict:
-    v = F.mapping(src, path, v, {"energy": "", "trips": "", "modbus": ""})
-    out = {"energy": None, "trips": None, "modbus": True}
+    v = F.mapping(src, path, v, {"energy": "", "trips": "", "modbus": "", "records": "",
+                                 "max_loss_Wh_per_cut": ""})
+    out = {"energy": None, "trips": None, "modbus": True,
+           "records": F.boolean(src, path + ("records",), v.get("records", False)),
+           "max_loss_Wh_per_cut": None if v.get("max_loss_Wh_per_cut") is None else F.number(
+               src, path + ("max_loss_Wh_per_cut",), v["max_loss_Wh_per_cut"], 0, 1e6)}
     if v.get("energy", {}) not in (None, False):
         ep = path + ("energy",)
         e = F.mapping(src, ep, {} if v.get("energy", {}) is True else v.get("energy", {}),
@@ -232,8 +241,17 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     for t in noise:
         bus.noise_burst(round(sc["faults"]["bus_noise"]["duration_ms"] * PS_PER_MS), at_ps=max(t, emu.now_ps))
     pc = sc["faults"]["power_cuts"]
+    rng = random.Random(seed * 1_000_003 + 31)
+    in_write = 0
+    errors = []                 # (room errors in Wh, measured - reference) read before each cut
     for t in cuts:
-        power_cut(board, at_ps=max(t, emu.now_ps), holdup_ms=pc["holdup_ms"], off_ms=pc["off_ms"])
+        if sc["checks"]["max_loss_Wh_per_cut"] is not None:
+            emu.run_until_time(max(t - CUT_READ_LEAD_PS, emu.now_ps))
+            errors.append(_energy_errors(master, board, ch))
+        if rng.random() < pc["in_eeprom_write"]:
+            in_write += cut_in_eeprom_write(board, max(t, emu.now_ps), pc["holdup_ms"], pc["off_ms"], rng)
+        else:
+            power_cut(board, at_ps=max(t, emu.now_ps), holdup_ms=pc["holdup_ms"], off_ms=pc["off_ms"])
     emu.run_until_time(sc["duration_ps"])
     end_ps = emu.now_ps
     reference = [reference_energy_Wh(board, r, 0, end_ps) if r in board.profiles else 0.0 for r in range(ch)]
@@ -260,6 +278,24 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
         got = trips[int(room)]
         if got is not None and got != want:
             failures.append(f"trips: room {room} expected {want!r}, got {got!r}")
+    figures = {"cuts": len(cuts), "cuts_in_eeprom_write": in_write}
+    limit = sc["checks"]["max_loss_Wh_per_cut"]
+    if cuts and limit is not None:
+        errors.append(None if None in energy else [e - ref for e, ref in zip(energy, reference)])
+        # a cut's loss: how much further the room fell behind the reference from the read
+        # before it to the read before the next cut (or the read-back at the end)
+        losses = [(i, max(b4 - af for b4, af in zip(errors[i], errors[i + 1])))
+                  for i in range(len(cuts)) if errors[i] is not None and errors[i + 1] is not None]
+        figures["max_loss_Wh_per_cut"] = round(max([0.0] + [w for _, w in losses]), 3)
+        figures["cuts_measured"] = len(losses)
+        for i, w in losses:
+            if w > limit:
+                failures.append(f"energy: cut {i + 1} at {cuts[i] / PS_PER_S:.3f} s lost {w:.1f} Wh "
+                                f"in a room (limit {limit} Wh)")
+    if sc["checks"]["records"]:
+        bad = corrupted_records(board, ch)
+        figures["corrupted_records"] = len(bad)
+        failures += [f"records: {b}" for b in bad]
     eeprom = bytes(board.eeprom.read_image(0, 0x8000))
     console = board.console.text
     digest.update(console.encode())
@@ -270,5 +306,59 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
             "energy_Wh": energy, "reference_Wh": [round(x, 6) for x in reference],
             "trips": trips, "power_cuts_s": [t / PS_PER_S for t in cuts],
             "virtual_s": emu.now_ps / PS_PER_S, "instructions": board.machine.cpu.instructions,
-            "trace_sha1": digest.hexdigest(),
+            "trace_sha1": digest.hexdigest(), "figures": figures,
             "artefacts": {"console.txt": console.encode(), "eeprom.bin": eeprom}}
+
+
+def _energy_errors(master, board, ch: int) -> list[float] | None:
+    """Each room's energy over Modbus less the reference so far (None if the bus fails)."""
+    from metersim.cabinet.checks import reference_energy_Wh
+    from metersim.errors import MetersimError
+
+    try:
+        got = [master.room_energy_Wh(r) for r in range(ch)]
+    except MetersimError:
+        return None
+    now = board.emu.now_ps
+    return [g - (reference_energy_Wh(board, r, 0, now) if r in board.profiles else 0.0)
+            for r, g in enumerate(got)]
+
+
+def cut_in_eeprom_write(board, at_ps: int, holdup_ms: float, off_ms: float, rng: random.Random) -> int:
+    """A mains failure at `at_ps` whose hold-up ends at a random instant inside the EEPROM write
+    cycle the firmware starts to save its totals (the AT24C's internal programming, 5 ms), so
+    the supply dies mid-write. Returns 1 if a write was hit, 0 if none started within the
+    hold-up (then it is an ordinary cut)."""
+    from metersim.cabinet.board import SUPPLY_NOMINAL_V
+
+    emu, ee = board.emu, board.eeprom
+    emu.run_until_time(at_ps)
+    board.set_mains(False)
+    board.set_supply_V(2.0)
+    hit = emu.run_until_time(emu.now_ps + round(holdup_ms * PS_PER_MS), until=lambda: ee.busy)
+    if hit:
+        start = ee.write_cycles[-1][0]
+        emu.run_until_time(start + rng.randrange(1, ee.write_cycle_ps))
+    board.machine.power_off()
+    emu.run_until_time(emu.now_ps + round(off_ms * PS_PER_MS))
+    board.set_supply_V(SUPPLY_NOMINAL_V)
+    board.set_mains(True)
+    board.machine.power_on()
+    return int(hit)
+
+
+def corrupted_records(board, channels: int) -> list[str]:
+    """What a cut may not leave behind (docs/firmware_metering_controller.md, "EEPROM layout"):
+    a bad header, a room without a valid settings record, no valid live totals, or totals that
+    went backwards from one live record to the next."""
+    from metersim.cabinet.checks import read_records
+
+    rec = read_records(board)
+    bad = [] if rec.header_ok else ["the header is not valid"]
+    bad += [f"room {r} has no valid settings record" for r in range(channels) if r not in rec.room_records]
+    if not rec.live:
+        bad.append("no valid live-totals record")
+    for a, b in zip(rec.live, rec.live[1:]):
+        if any(y < x for x, y in zip(a.energy_Wh, b.energy_Wh)):
+            bad.append(f"live totals {a.seq} -> {b.seq} went backwards: {a.energy_Wh} -> {b.energy_Wh}")
+    return bad

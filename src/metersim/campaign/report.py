@@ -22,6 +22,7 @@ def summarize(rows: list[dict]) -> str:
     errs = [r["max_abs_error_Wh"] for r in rows if r["max_abs_error_Wh"] is not None]
     if errs:
         lines.append(f"worst room energy error {max(errs):.3f} Wh (median {sorted(errs)[len(errs) // 2]:.3f} Wh)")
+    lines += _figures(rows)
     by_param = _by_param(rows)
     if by_param:
         lines.append("pass rate by parameter:")
@@ -38,6 +39,29 @@ def summarize(rows: list[dict]) -> str:
         if len(failed) > 50:
             lines.append(f"  ... and {len(failed) - 50} more")
     return "\n".join(lines)
+
+
+def _figures(rows: list[dict]) -> list[str]:
+    """The systems' own counts summed over the scenarios (worst_* and max_*: the largest), and
+    how many distinct trace hashes reruns of one scenario gave (1: the runs are deterministic)."""
+    total: dict = {}
+    for r in rows:
+        for k, v in json.loads(r.get("figures") or "{}").items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                worst = k.startswith(("worst_", "max_"))
+                total[k] = max(total.get(k, v), v) if worst else total.get(k, 0) + v
+    out = [f"  {k}: {round(v, 6) if isinstance(v, float) else v}" for k, v in sorted(total.items())]
+    hashes, runs = defaultdict(set), defaultdict(int)
+    for r in rows:          # runs that differ only in their `repeat` label must agree
+        params = {k: v for k, v in json.loads(r["params"]).items() if k != "repeat"}
+        key = (r["seed"], json.dumps(params, sort_keys=True))
+        runs[key] += 1
+        if r.get("trace_sha1"):
+            hashes[key].add(r["trace_sha1"])
+    if any(n > 1 for n in runs.values()):
+        out.append(f"  distinct trace hashes per seed: {max(len(h) for h in hashes.values())} "
+                   f"(over {len(rows)} runs of {len(runs)} scenario(s))")
+    return (["figures:"] + out) if out else []
 
 
 def _by_param(rows: list[dict]) -> dict:

@@ -25,6 +25,7 @@ SCHEMA = pa.schema([
     ("power_cuts_s", pa.list_(pa.float64())), ("virtual_s", pa.float64()),
     ("instructions", pa.int64()), ("wall_s", pa.float64()), ("trace_sha1", pa.string()),
     ("artefacts", pa.string()),
+    ("figures", pa.string()),       # system-specific counts (JSON object), e.g. fuzz replies
 ])
 WALL_COLUMNS = ("wall_s",)       # the only columns that differ between two runs of a campaign
 
@@ -64,7 +65,7 @@ def make_row(sc, res: dict, out: Path) -> dict:
             "trips": res.get("trips"), "power_cuts_s": res.get("power_cuts_s"),
             "virtual_s": res.get("virtual_s"), "instructions": res.get("instructions"),
             "wall_s": res.get("wall_s"), "trace_sha1": res.get("trace_sha1", ""),
-            "artefacts": artefacts}
+            "artefacts": artefacts, "figures": json.dumps(res.get("figures") or {}, sort_keys=True)}
 
 
 class Journal:
@@ -119,7 +120,7 @@ def read_table(path: str | Path) -> pa.Table:
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as e:
         raise SetupError(f"{path}: not a campaign results file ({e})") from None
-    missing = [n for n in SCHEMA.names if n not in table.column_names]
+    missing = [n for n in SCHEMA.names if n not in table.column_names and n != "figures"]
     if missing:
         raise SetupError(f"{path}: not a campaign results file (columns missing: {', '.join(missing)})")
     return table

@@ -14,6 +14,7 @@ import importlib
 
 SYSTEMS = {
     "controller": "metersim.campaign.controller_system",
+    "controller-link": "metersim.campaign.link_system",
 }
 
 

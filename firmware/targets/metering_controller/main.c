@@ -43,7 +43,7 @@
 #define ADE_CFDEN_3200 4026u
 #define ADE_MODE_RUN 0x0008u           /* reset value 0x000C with DISCF cleared: CF on */
 
-#define POOL_SIZE (6u * 1024u + 512u)   /* + the watchdog supervisor */
+#define POOL_SIZE (6u * 1024u)
 static uint64_t g_pool[POOL_SIZE / 8u];
 
 static struct mc_app g_app;
@@ -224,17 +224,17 @@ static void rtc_now(struct mc_time *t)
 static uint32_t uptime_s(void) { return ms_tick_get() / MS_TICK_HZ; }
 
 /* ---- watchdog ----
- * Only the supervisor refreshes the IWDG, and only while every thread is healthy: waiting for
- * its input (blocked where it may rightly wait forever: the next frame, a power failure) or,
- * when busy, checked in within WD_LATE_MS. A thread stuck in a loop or blocked where it never
- * should be (a lock never released) stops the refreshes, and the IWDG resets the MCU within
- * WD_TIMEOUT_MS. The supervisor has the lowest priority, so a thread spinning at any priority
- * starves it as well. The resets are counted in a backup register (kept like the RTC) and
- * logged as an event; after one, boot restores the stored records as after any warm reset. */
+ * Only the supervisor, a soft timer (no stack of its own: the kernel's timer thread runs it),
+ * refreshes the IWDG, and only while every thread is healthy: waiting for its input (blocked
+ * where it may rightly wait forever: the next frame, a power failure) or, when busy, checked
+ * in within WD_LATE_MS. A thread stuck in a loop or blocked where it never should be (a lock
+ * never released) stops the refreshes, and the IWDG resets the MCU within WD_LATE_MS +
+ * WD_CHECK_MS + WD_TIMEOUT_MS. The resets are counted in a backup register (kept like the RTC)
+ * and logged as an event; after one, boot restores the stored records as after any warm
+ * reset. */
 #define WD_TIMEOUT_MS 4000u
 #define WD_LATE_MS 3000u
 #define WD_CHECK_MS 1000u
-#define WD_PRIO 60u
 #define BK_WD_RESETS 0u                /* backup word: watchdog resets so far */
 enum { WD_METER, WD_MODBUS, WD_POWER, WD_THREADS };
 struct wd_state {
@@ -249,19 +249,14 @@ static void wd_checkin(unsigned t, int waiting)
     g_wd[t].waiting = (uint8_t)waiting;
 }
 
-static void watchdog_thread(void *arg)
+static void watchdog_check(void *arg)
 {
     (void)arg;
-    for (;;) {
-        ms_tick_t now = ms_tick_get();
-        int healthy = 1;
-        for (unsigned t = 0; t < WD_THREADS; t++)
-            if (!g_wd[t].waiting && now - g_wd[t].beat > ms_ms_to_ticks(WD_LATE_MS))
-                healthy = 0;
-        if (healthy)
-            bsp_iwdg_refresh();
-        ms_thread_sleep_ms(WD_CHECK_MS);
-    }
+    ms_tick_t now = ms_tick_get();
+    for (unsigned t = 0; t < WD_THREADS; t++)
+        if (!g_wd[t].waiting && now - g_wd[t].beat > ms_ms_to_ticks(WD_LATE_MS))
+            return;
+    bsp_iwdg_refresh();
 }
 
 /* ---- threads ---- */
@@ -555,8 +550,9 @@ int main(void)
     pins_init();
     g_lock = ms_mutex_create("app");
     g_pf_sem = ms_sem_create("pvd", 0, 1);
-    if (ms_thread_create("meter", meter_thread, 0, 1792, 8, 0) < 0 ||
-        ms_thread_create("watchdog", watchdog_thread, 0, 384, WD_PRIO, 0) < 0)
+    ms_handle_t wd = ms_timer_create("watchdog", watchdog_check, 0);
+    if (ms_thread_create("meter", meter_thread, 0, 1792, 8, 0) < 0 || wd <= 0 ||
+        ms_timer_start(wd, ms_ms_to_ticks(WD_CHECK_MS), ms_ms_to_ticks(WD_CHECK_MS)) < 0)
         ms_panic("cannot create the threads");
     bsp_iwdg_start(WD_TIMEOUT_MS);
     ms_rtos_start();

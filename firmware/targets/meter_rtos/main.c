@@ -23,9 +23,18 @@
 extern const ms_image_hdr_t ms_header;
 static uint64_t g_pool[POOL_SIZE / 8u];
 
-void ms_kputc(char c) { bsp_console_putc(c); }
+/* The processes' console output is dropped while an upgrade's YMODEM transfer runs: on the
+ * same line it would reach the sender between its blocks as garbage replies. */
+static volatile int g_console_muted;
+
+void ms_kputc(char c)
+{
+    if (!g_console_muted)
+        bsp_console_putc(c);
+}
 
 #define CONSOLE_TTY "/dev/ttyS1"
+#define CONSOLE_UART 1
 #define NOR_SPI 1
 #define NOR_CS BSP_PIN(0, 4)
 
@@ -58,6 +67,7 @@ void ms_loader_started(const char *name, uint32_t image_addr, int ok)
         return;
     if (!ok) {
         ms_printk("rtos: upgrade of %s rejected: restarting to roll back\n", name);
+        bsp_delay_us(200);      /* polled output: the last character out of the shift register */
         bsp_reboot();
     }
     char v[16];
@@ -65,21 +75,19 @@ void ms_loader_started(const char *name, uint32_t image_addr, int ok)
     ms_printk("rtos: upgrade of %s to %s confirmed\n", name, v);
 }
 
-/* ---- `upgrade <file>`: YMODEM on the console tty, in the shell's thread ---- */
-static int tty_getc(void *ctx, uint32_t timeout_ms)
+/* ---- `upgrade <file>`: YMODEM on the console UART, in the shell's thread ---- */
+
+static int uart_getc(void *ctx, uint32_t timeout_ms)
 {
-    int fd = (int)(intptr_t)ctx;
-    ms_fdset_t rd = 0;
-    MS_FD_SET(fd, &rd);
+    (void)ctx;
     uint8_t c;
-    if (ms_io_select(fd + 1, &rd, 0, ms_ms_to_ticks(timeout_ms)) <= 0 || ms_io_read(fd, &c, 1) != 1)
-        return -1;
-    return c;
+    return bsp_uart_read(CONSOLE_UART, &c, 1, timeout_ms) == 1 ? c : -1;
 }
 
-static void tty_write(void *ctx, const uint8_t *buf, uint32_t len)
+static void uart_write(void *ctx, const uint8_t *buf, uint32_t len)
 {
-    ms_io_write((int)(intptr_t)ctx, buf, len);
+    (void)ctx;
+    bsp_uart_write(CONSOLE_UART, buf, len, 0xFFFFFFFFu);
 }
 
 static void cmd_upgrade(struct shell *sh, int argc, char **argv)
@@ -99,23 +107,19 @@ static void cmd_upgrade(struct shell *sh, int argc, char **argv)
         shell_printf(sh, "upgrade: no file %s in flashfs\n", file);
         return;
     }
-    int fd = ms_io_open(CONSOLE_TTY, O_RDWR | O_NONBLOCK, 0);
-    if (fd < 0) {
-        shell_printf(sh, "upgrade: %s: %s\n", CONSOLE_TTY, ms_strerror(fd));
-        return;
-    }
     shell_printf(sh, "upgrade: send the image of %s with YMODEM\n", file);
-    ms_ymodem_io_t io = {tty_getc, tty_write, 0, 0, (void *)(intptr_t)fd, 30};
+    ms_ymodem_io_t io = {uart_getc, uart_write, 0, 0, 0, 30};
     char name[MS_YMODEM_NAME_MAX];
     uint32_t got;
     int nor_error;
+    g_console_muted = 1;
     int r = ms_upg_receive(&g_upg, &io, file, (uint32_t)(uintptr_t)data, size, name, &got,
                            &nor_error);
     ms_thread_sleep_ms(20);     /* the sender's last bytes, before the console talks again */
     uint8_t c;
-    while (ms_io_read(fd, &c, 1) == 1)
+    while (bsp_uart_read(CONSOLE_UART, &c, 1, 0) == 1)
         ;
-    ms_io_close(fd);
+    g_console_muted = 0;
     if (r < 0) {
         shell_printf(sh, "\nupgrade: YMODEM %s (%d)\n", ms_ymodem_result_name(r), nor_error);
         return;
@@ -127,7 +131,7 @@ static void cmd_upgrade(struct shell *sh, int argc, char **argv)
         return;
     }
     shell_printf(sh, "upgrade: %s staged, restarting\n", file);
-    ms_thread_sleep_ms(20);     /* the line out of the UART before the reset */
+    bsp_uart_drain(CONSOLE_UART, 100);   /* the line out of the UART before the reset */
     bsp_reboot();
 }
 
@@ -142,9 +146,9 @@ int main(void)
     bsp_clock_init();
     ms_rtos_init(bsp_hclk_hz(), g_pool, sizeof g_pool);
     static const struct bsp_uart_cfg console = {115200, 8, 'N', 1, BSP_PIN_NONE};
-    if (bsp_uart_open(1, &console) < 0)
+    if (bsp_uart_open(CONSOLE_UART, &console) < 0)
         ms_panic("cannot open USART1");
-    bsp_console_select(1);
+    bsp_console_select(CONSOLE_UART);
     const volatile ms_image_hdr_t *h = &ms_header;
     ms_printk("\nrtos: %s %u.%u.%u, process isolation %s\n", (const char *)h->name,
               (unsigned)(h->version >> 16), (unsigned)(h->version >> 8 & 0xFFu),

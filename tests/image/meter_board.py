@@ -1,8 +1,7 @@
-"""The meter's boot chain on the emulated STM32F413 storage board (platforms/boards/
-storage_f413.repl: console USART1, W25Q128 NOR on SPI1 /CS PA4) until the management-unit board
-exists: the factory image packed from platforms/images/meter_demo.yaml, booted from flash.
-platforms/boards/meter_management_unit.repl wires the console (USART1) and the NOR (SPI1, /CS PA4)
-the same way, so the boot chain runs there unchanged once BOARD names it."""
+"""The meter's boot chain on the emulated management unit (platforms/boards/
+meter_management_unit.repl: STM32F413, console USART1, W25Q64 NOR on SPI1 /CS PA4): the factory
+image packed from platforms/images/meter_rtos.yaml (bootloader, the RTOS, apps counter and probe
+in flashfs), booted from flash."""
 
 from __future__ import annotations
 
@@ -16,8 +15,9 @@ from metersim.orchestration.testers import capture_uart
 
 from tests.conftest import REPO
 
-BOARD = REPO / "platforms/boards/storage_f413.repl"
-MANIFEST = REPO / "platforms/images/meter_demo.yaml"
+BOARD = REPO / "platforms/boards/meter_management_unit.repl"
+MANIFEST = REPO / "platforms/images/meter_rtos.yaml"
+PROMPT = "msh> "          # the RTOS shell is up: every autostart app has been started
 
 
 def factory_image(tmp_path: Path, manifest: Path = MANIFEST) -> Path:
@@ -30,6 +30,6 @@ def boot_image(image: Path, nor: Path | None = None, emu: Emulation | None = Non
     """(emulation, machine, console tester) with `image` in flash, NOR persisting to `nor`."""
     emu = emu or Emulation()
     text = f'using "{BOARD}"\n' + (f'\nnor:\n    imagePath: "{nor}"\n' if nor else "")
-    m = create_machine(emu, parse_platform_string(text, name="meter_storage_f413"), name="meter")
+    m = create_machine(emu, parse_platform_string(text, name="meter_management_unit"), name="meter")
     load_binary(m, image)
     return emu, m, capture_uart(m, "usart1")

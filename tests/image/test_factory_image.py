@@ -11,13 +11,18 @@ from metersim.cli import EXIT_CHECK, EXIT_OK, EXIT_SETUP, main
 from metersim.image import ImageError
 from metersim.image.pack import read_factory_image, show
 
-from tests.image.meter_board import MANIFEST, boot_image, factory_image
+from tests.conftest import REPO
+from tests.image.meter_board import boot_image, factory_image
+
+# The pack/show checks and the boot chain's image checks on the demo image (RTOS stand-in
+# firmware/targets/meter_rtos_demo, apps demo/demo2); the real RTOS: tests/image/test_upgrade.py
+MANIFEST = REPO / "platforms/images/meter_demo.yaml"
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory, firmware):
     firmware("f413rg", "meter_boot")          # fails clearly when the firmware is not built
-    return factory_image(tmp_path_factory.mktemp("factory"))
+    return factory_image(tmp_path_factory.mktemp("factory"), MANIFEST)
 
 
 def damaged(packed, tmp_path, offset, xor=0x01, name="bad.bin"):

@@ -1,26 +1,28 @@
 """App upgrade over the console (YMODEM) on the emulated STM32F413 with the meter's boot chain:
 the image lands in the NOR download slot, is verified, swapped in by the bootloader with the
 old one kept in the backup slot, confirmed by the RTOS when it passes its start check, or
-rolled back when it does not. A damaged or misplaced upload is refused before anything is
-swapped; a refused RTOS image is replaced over YMODEM in the bootloader's safe state."""
+rolled back when it does not (the RTOS's loader refuses it). A damaged or misplaced upload is refused before anything is
+swapped; a refused RTOS image is replaced over YMODEM in the bootloader's safe state. All on the
+management unit with its RTOS (firmware/targets/meter_rtos) and apps counter and probe."""
 
 import pytest
 
-from metersim.image import Kind, check_image
+from metersim.image import HEADER_SIZE, Kind, check_image, make_image
 from metersim.image.elfimage import image_from_elf
 from metersim.image.pack import read_factory_image
 from metersim.image.upgrade import BACKUP, DOWNLOAD, UpgradeState, read_journal, slot_image
 from metersim.image.ymodem import (UartPort, YmodemError, block, crc16_xmodem, header_block,
                                    send_file)
 
-from tests.image.meter_board import boot_image, factory_image
+from tests.image.meter_board import PROMPT, boot_image, factory_image
 
 APP_ADDR = 0x08060000
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory, firmware):
-    firmware("f413rg", "meter_boot")
+    for program in ("meter_boot", "meter_rtos", "app_counter", "app_probe"):
+        firmware("f413rg", program)
     return factory_image(tmp_path_factory.mktemp("factory"))
 
 
@@ -28,15 +30,24 @@ def packed(tmp_path_factory, firmware):
 def meter(packed, tmp_path):
     nor = tmp_path / "nor.bin"
     emu, m, cap = boot_image(packed, nor)
-    cap.wait_for_line("rtos: ready", timeout="2s")
+    cap.wait_for_prompt(PROMPT, timeout="2s")
     return emu, m, cap, nor
 
 
-def app_image(firmware, version, program="demo_app"):
-    return image_from_elf(firmware("f413rg", program), Kind.APP, "demo", version)
+def app_image(firmware, version, program="app_counter"):
+    return image_from_elf(firmware("f413rg", program), Kind.APP, "counter", version)
 
 
-def upload(cap, data, file="demo", name="demo.img"):
+def started(name, version):
+    """The loader's line for a process it started."""
+    return f"loader: started {name} {version} "
+
+
+def has_started(text, name, version):
+    return any(t.startswith(started(name, version)) for t in text)
+
+
+def upload(cap, data, file="counter", name="counter.img"):
     cap.write_line(f"upgrade {file}", wait_for_echo=False)
     cap.wait_for_line(f"upgrade: send the image of {file} with YMODEM", timeout="1s")
     return send_file(UartPort(cap), name, data)
@@ -60,24 +71,23 @@ def test_upgrade_swaps_in_the_new_app_and_keeps_the_old_as_backup(meter, firmwar
     mark = len(cap.lines)
     stats = upload(cap, new)
     assert stats.bytes == len(new) and stats.retries == 0
-    cap.wait_for_line("rtos: ready", timeout="3s")
+    cap.wait_for_prompt(PROMPT, timeout="3s")
     text = lines_from(cap, mark)
-    for expected in ["upgrade: received demo.img, %d bytes" % len(new),
-                     "upgrade: demo staged, restarting",
-                     "boot: upgrade demo: backing up the old image",
-                     "boot: upgrade demo: programming the new image",
-                     "boot: upgrade demo: new image on trial",
-                     "app demo 2.0.0 running",
-                     "rtos: upgrade of demo to 2.0.0 confirmed",
-                     "app demo2 1.1.0 running"]:
+    for expected in ["upgrade: received counter.img, %d bytes" % len(new),
+                     "upgrade: counter staged, restarting",
+                     "boot: upgrade counter: backing up the old image",
+                     "boot: upgrade counter: programming the new image",
+                     "boot: upgrade counter: new image on trial",
+                     "rtos: upgrade of counter to 2.0.0 confirmed"]:
         assert expected in text, (expected, text)
-    assert "app demo 1.0.0 running" not in text
+    assert has_started(text, "counter", "2.0.0") and has_started(text, "probe", "1.2.0"), text
+    assert not has_started(text, "counter", "1.0.0")
     flash = m.sysbus.read_memory(APP_ADDR, 0x20000)
     assert check_image(flash, run_addr=APP_ADDR).version_str == "2.0.0"
     # the whole flash read back is still a valid factory image, now listing the new version
     # (the flashfs table holds extents, not checksums, so an upgrade leaves it valid)
     parts = {p.name: p for p in read_factory_image(m.sysbus.read_memory(0x08000000, 1 << 20))}
-    assert parts["demo"].version == "2.0.0" and parts["demo2"].version == "1.1.0"
+    assert parts["counter"].version == "2.0.0" and parts["probe"].version == "1.2.0"
     # NOR: the new image in the download slot, the old one in the backup slot, the journal's
     # steps in order
     data = nor.read_bytes()
@@ -91,24 +101,30 @@ def test_upgrade_swaps_in_the_new_app_and_keeps_the_old_as_backup(meter, firmwar
     emu.run_for("10ms")
     mark = len(cap.lines)
     m.power_on()
-    emu.run_until(lambda: "rtos: ready" in lines_from(cap, mark), timeout="1s", what="restart")
-    assert "app demo 2.0.0 running" in lines_from(cap, mark)
+    emu.run_until(lambda: has_started(lines_from(cap, mark), "probe", "1.2.0"), timeout="1s",
+                  what="restart")
+    assert has_started(lines_from(cap, mark), "counter", "2.0.0")
     assert not any(t.startswith("boot: upgrade") for t in lines_from(cap, mark))
 
 
-def test_an_app_failing_its_start_check_is_rolled_back(meter, firmware):
+def test_an_app_the_loader_refuses_is_rolled_back(meter, firmware):
     emu, m, cap, nor = meter
+    good = check_image(app_image(firmware, "3.0.0"))
+    # every image check passes, but its RAM window is the kernel's: the loader refuses it
+    bad = make_image(Kind.APP, "counter", app_image(firmware, "3.0.0")[HEADER_SIZE:],
+                     version="3.0.0", load_addr=good.load_addr, entry=good.entry,
+                     ram_base=0x20000000, ram_size=good.ram_size, flags=1)
     mark = len(cap.lines)
-    upload(cap, app_image(firmware, "3.0.0", "demo_app_bad"))
-    emu.run_until(lambda: lines_from(cap, mark).count("rtos: ready") >= 1, timeout="5s",
+    upload(cap, bad)
+    emu.run_until(lambda: has_started(lines_from(cap, mark), "counter", "1.0.0"), timeout="5s",
                   what="the rollback")
     text = lines_from(cap, mark)
-    seq = ["app demo 3.0.0 running", "app demo: self-test failed",
-           "rtos: event: demo failed its start check (-1)",
-           "rtos: upgrade of demo rejected: restarting to roll back",
-           "boot: upgrade demo: new image rejected: rolling back",
-           "app demo 1.0.0 running", "rtos: ready"]
+    seq = ["boot: upgrade counter: new image on trial",
+           "loader: counter refused: ram window check failed",
+           "rtos: upgrade of counter rejected: restarting to roll back",
+           "boot: upgrade counter: new image rejected: rolling back"]
     assert all(s in text for s in seq), "\n".join(text)
+    assert not has_started(text, "counter", "3.0.0")
     pos = [text.index(s) for s in seq]
     assert pos == sorted(pos), text
     flash = m.sysbus.read_memory(APP_ADDR, 0x20000)
@@ -122,7 +138,7 @@ def test_a_damaged_or_misplaced_upload_is_refused_and_nothing_changes(meter, fir
                                                                      reason):
     emu, m, cap, nor = meter
     if damage == "slot":
-        data = app_image(firmware, "2.0.0", "demo_app2")        # linked for sector 8
+        data = app_image(firmware, "2.0.0", "app_probe")        # linked for sector 8
     else:
         data = bytearray(app_image(firmware, "2.0.0"))
         data[120 if damage == "crc" else 10] ^= 0x10
@@ -152,12 +168,12 @@ def test_bootloader_takes_a_new_rtos_over_ymodem_when_its_rtos_is_refused(packed
     bad.write_bytes(bytes(data))
     emu, m, cap = boot_image(bad)
     cap.wait_for_line("boot: waiting for an RTOS image over YMODEM on the console", timeout="1s")
-    rtos = image_from_elf(firmware("f413rg", "meter_rtos_demo"), Kind.RTOS, "rtos", "0.9.1")
+    rtos = image_from_elf(firmware("f413rg", "meter_rtos"), Kind.RTOS, "rtos", "1.0.1")
     send_file(UartPort(cap), "rtos.img", rtos)
     cap.wait_for_line(f"boot: received rtos.img ({len(rtos)} bytes): ok, restarting",
                       timeout="2s")
-    cap.wait_for_line("rtos: rtos 0.9.1 (stand-in) running", timeout="6s")
-    cap.wait_for_line("app demo 1.0.0 running", timeout="1s")
+    cap.wait_for_line("rtos: rtos 1.0.1, process isolation on (MPU)", timeout="6s")
+    cap.wait_for_line(started("counter", "1.0.0"), timeout="1s")
 
 
 def test_a_block_damaged_on_the_line_is_nakked_and_sent_again(meter, firmware):
@@ -173,9 +189,9 @@ def test_a_block_damaged_on_the_line_is_nakked_and_sent_again(meter, firmware):
                 data = data[:40] + bytes([data[40] ^ 0x08]) + data[41:]
             super().write(data)
 
-    cap.write_line("upgrade demo", wait_for_echo=False)
-    cap.wait_for_line("upgrade: send the image of demo with YMODEM", timeout="1s")
+    cap.write_line("upgrade counter", wait_for_echo=False)
+    cap.wait_for_line("upgrade: send the image of counter with YMODEM", timeout="1s")
     port = NoisyLine(cap)
-    stats = send_file(port, "demo.img", app_image(firmware, "2.1.0"))
+    stats = send_file(port, "counter.img", app_image(firmware, "2.1.0"))
     assert port.hit and stats.retries == 1
-    cap.wait_for_line("app demo 2.1.0 running", timeout="3s")
+    cap.wait_for_line(started("counter", "2.1.0"), timeout="3s")

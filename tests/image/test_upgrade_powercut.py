@@ -15,29 +15,31 @@ from metersim.image.upgrade import UpgradeState, read_journal
 from metersim.image.ymodem import UartPort, YmodemError, send_file
 from metersim.orchestration.testers import TesterFailure
 
-from tests.image.meter_board import boot_image, factory_image
+from tests.image.meter_board import PROMPT, boot_image, factory_image
 
 SEED = 0x0B0071
 CUTS = 50
-# Where the cuts fall (ms after the `upgrade` command). An upgrade of the demo app takes: YMODEM
-# transfer 0-63, staging in NOR until PENDING is recorded ~110, restart, backup ~120-200,
-# on-chip sector erase and programming ~200-1206, trial start and confirmation ~1206-1230.
-# Each cut picks one of these windows, then an instant in it: the short steps get their share.
-WINDOWS_MS = [(0, 120), (110, 240), (1195, 1235), (0, 1300)]
+# Where the cuts fall (ms after the `upgrade` command). An upgrade of app counter takes: YMODEM
+# transfer 0-418 (the download slot erased ahead of the data), staging in NOR until PENDING is
+# recorded ~421, restart, backup ~440-618, on-chip sector erase and programming ~618-1637,
+# trial start and confirmation ~1637-1689. Each cut picks one of these windows, then an instant
+# in it: the short steps get their share.
+WINDOWS_MS = [(0, 430), (410, 640), (1630, 1695), (0, 1720)]
 APP_ADDR = 0x08060000
 SETTLED = {UpgradeState.CONFIRMED, UpgradeState.ROLLED_BACK, UpgradeState.ABORTED}
 PHASES = [("upgrade: send the image", "transfer"), ("upgrade: received", "staging"),
-          ("upgrade: demo staged", "restart"), ("boot: upgrade demo: backing up", "backup"),
-          ("boot: upgrade demo: programming", "programming"), ("boot: upgrade demo: new image on", "trial"),
-          ("rtos: upgrade of demo", "done")]
+          ("upgrade: counter staged", "restart"),
+          ("boot: upgrade counter: backing up", "backup"),
+          ("boot: upgrade counter: programming", "programming"),
+          ("boot: upgrade counter: new image on", "trial"), ("rtos: upgrade of counter", "done")]
 
 
 def test_power_cuts_during_upgrades_always_leave_a_working_app(firmware, tmp_path):
     image = factory_image(tmp_path)
     nor = tmp_path / "nor.bin"
     emu, m, cap = boot_image(image, nor)
-    cap.wait_for_line("rtos: ready", timeout="2s")
-    elf = firmware("f413rg", "demo_app")
+    cap.wait_for_prompt(PROMPT, timeout="2s")
+    elf = firmware("f413rg", "app_counter")
     rng = random.Random(SEED)
     running = "1.0.0"
     outcomes = {"old": 0, "new": 0}
@@ -45,15 +47,15 @@ def test_power_cuts_during_upgrades_always_leave_a_working_app(firmware, tmp_pat
     resumed = 0
     for cut in range(CUTS):
         new = f"2.{cut}.0"
-        data = image_from_elf(elf, Kind.APP, "demo", new)
+        data = image_from_elf(elf, Kind.APP, "counter", new)
         start = len(cap.lines)
         lo_ms, hi_ms = rng.choice(WINDOWS_MS)
         cut_at = emu.now_ps + rng.randrange(lo_ms * 1000 + 1, hi_ms * 1000) * 1_000_000
         emu.clock.schedule_at(cut_at, m.power_off)
         try:
-            cap.write_line("upgrade demo", wait_for_echo=False)
-            cap.wait_for_line("upgrade: send the image of demo", timeout="200ms")
-            send_file(UartPort(cap), "demo.img", data, start_timeout_s=0.5, reply_timeout_s=0.5,
+            cap.write_line("upgrade counter", wait_for_echo=False)
+            cap.wait_for_line("upgrade: send the image of counter", timeout="200ms")
+            send_file(UartPort(cap), "counter.img", data, start_timeout_s=0.5, reply_timeout_s=0.5,
                       max_retries=1)
         except (YmodemError, EmulationTimeout, TesterFailure, SetupError):  # cut meanwhile
             assert not m.powered or emu.now_ps >= cut_at, cap.report()
@@ -65,17 +67,16 @@ def test_power_cuts_during_upgrades_always_leave_a_working_app(firmware, tmp_pat
                       if any(t.startswith(key) for t in before)), "command")
         phases[phase] = phases.get(phase, 0) + 1
         emu.run_for("20ms")
-        mark = len(cap.lines)
+        mark, text_mark = len(cap.lines), len(cap.text)
         m.power_on()
-        emu.run_until(lambda: any(ln.text == "rtos: ready" for ln in cap.lines[mark:]),
-                      timeout="6s", what=f"the meter to come back after cut {cut} ({phase})")
+        emu.run_until(lambda: PROMPT in cap.text[text_mark:], timeout="6s",
+                      what=f"the meter to come back after cut {cut} ({phase})")
         after = [ln.text for ln in cap.lines[mark:]]
-        started = [t.split()[2] for t in after if t.startswith("app demo ") and
-                   t.endswith(" running")]
+        started = [t.split()[3] for t in after if t.startswith("loader: started counter ")]
         assert started and started[-1] in (running, new), \
             f"cut {cut} ({phase}): app versions started {started}, expected {running} or {new}\n" \
             + "\n".join(after)
-        resumed += any(t.startswith("boot: upgrade demo:") for t in after)
+        resumed += any(t.startswith("boot: upgrade counter:") for t in after)
         # the host's view: the app in flash checks and is the one that started; the journal
         # has settled
         flash = m.sysbus.read_memory(APP_ADDR, 0x20000)

@@ -10,7 +10,7 @@ MR_TARGET := $(filter f413rg,$(TARGETS))
 ifneq ($(MR_TARGET),)
 MR := $(MR_TARGET)
 MR_SRCS := targets/meter_rtos/main.c rtos/loader/ms_loader.c image/ms_image.c image/ms_flashfs.c \
-           image/ms_header_space.S
+           image/ms_header_space.S image/ms_nor.c image/ms_upgrade.c image/ms_upgrade_rx.c image/ms_ymodem.c
 MR_OBJS := $(patsubst %,$(OUT)/$(MR)/obj/%.o,$(MR_SRCS)) $(BSP_OBJS_$(MR)) \
            $(OUT)/$(MR)/obj/bsp/cortex_m/startup.c.o $(NOTE_OBJ_$(MR))
 MR_APPS := counter probe intruder overflow

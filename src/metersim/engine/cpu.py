@@ -508,7 +508,10 @@ class CortexM:
                 st = self._bc_state
                 if st.stop_at:
                     status = self._finish_in_block()
-                elif st.stopped_at_access:
+                # also after the re-run of a block: an access in it may have asked for a stop,
+                # which leaves the core inside that instruction (run again, it would repeat
+                # the access)
+                if not status and uc._hook_exception is None and st.stopped_at_access:
                     status = self._finish_access()
             if status:
                 err = UcError(status)

@@ -507,11 +507,14 @@ class CortexM:
             if fast and not status and uc._hook_exception is None:
                 st = self._bc_state
                 if st.stop_at:
+                    start, stop = st.cur_start, st.stop_at
                     status = self._finish_in_block()
-                # also after the re-run of a block: an access in it may have asked for a stop,
-                # which leaves the core inside that instruction (run again, it would repeat
-                # the access)
-                if not status and uc._hook_exception is None and st.stopped_at_access:
+                    # an access in the re-run block may have asked for a stop, which leaves
+                    # the core inside that instruction (run again, it would repeat the access)
+                    if not status and uc._hook_exception is None and st.stopped_at_access \
+                            and start <= st.access_pc < stop:
+                        status = self._finish_access()
+                elif st.stopped_at_access:
                     status = self._finish_access()
             if status:
                 err = UcError(status)

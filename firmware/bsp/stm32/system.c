@@ -35,6 +35,26 @@ void bsp_iwdg_start(uint32_t timeout_ms)
 
 void bsp_iwdg_refresh(void) { IWDG->KR = IWDG_KEY_RELOAD; }
 
+/* Backup data words (bsp.h): the family's backup-domain registers, skipping the first. */
+#if defined(SOC_FAMILY_STM32F1)
+#define BACKUP_REG(n) (BKP->DR[(n) + 1u])
+#else
+#define BACKUP_REG(n) (RTC->BKPR[(n) + 1u])
+#endif
+
+int bsp_backup_read(unsigned n)
+{
+    return n < BSP_BACKUP_WORDS ? (int)(BACKUP_REG(n) & 0xFFFFu) : BSP_ERR_INVAL;
+}
+
+int bsp_backup_write(unsigned n, uint16_t v)
+{
+    if (n >= BSP_BACKUP_WORDS)
+        return BSP_ERR_INVAL;
+    BACKUP_REG(n) = v;
+    return 0;
+}
+
 static uint32_t g_cause;
 static uint8_t g_cause_read;
 

@@ -79,16 +79,3 @@ int bsp_rtc_set(const struct bsp_datetime *dt)
     RTC->CNTL = secs & 0xFFFFu;
     return rtc_write_end();
 }
-
-int bsp_backup_read(unsigned n)
-{
-    return n < BSP_BACKUP_WORDS ? (int)(BKP->DR[n + 1u] & 0xFFFFu) : BSP_ERR_INVAL;
-}
-
-int bsp_backup_write(unsigned n, uint16_t v)
-{
-    if (n >= BSP_BACKUP_WORDS)
-        return BSP_ERR_INVAL;
-    BKP->DR[n + 1u] = v;
-    return 0;
-}

@@ -89,16 +89,3 @@ int bsp_rtc_set(const struct bsp_datetime *dt)
         return BSP_ERR_INVAL;
     return write_calendar(dt);
 }
-
-int bsp_backup_read(unsigned n)
-{
-    return n < BSP_BACKUP_WORDS ? (int)(RTC->BKPR[n + 1u] & 0xFFFFu) : BSP_ERR_INVAL;
-}
-
-int bsp_backup_write(unsigned n, uint16_t v)
-{
-    if (n >= BSP_BACKUP_WORDS)
-        return BSP_ERR_INVAL;
-    RTC->BKPR[n + 1u] = v;
-    return 0;
-}

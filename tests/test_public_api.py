@@ -54,8 +54,13 @@ def test_the_api_reference_in_docs_is_up_to_date():
 
 # The modules users name themselves: the Robot libraries (`Library  ...`), the pytest plugin
 # (`-p ...`) and the CLI's entry point. Each says what it offers in __all__.
-ENTRY_MODULES = ["metersim.frontends.robot_library", "metersim.cabinet.robot_keywords",
-                 "metersim.frontends.pytest_plugin", "metersim.cli"]
+ENTRY_MODULES = ["metersim.robot", "metersim.robot.cabinet",
+                 "metersim.pytest_plugin", "metersim._cli"]
+
+# Public module trees besides the facade; every other module lives under a `_` name.
+PUBLIC_MODULE_ROOTS = ["metersim.robot", "metersim.pytest_plugin", "metersim.dlt645",
+                       "metersim.pyrenode3", "metersim.peripherals", "metersim.platforms",
+                       "metersim.__main__"]
 
 
 def test_entry_modules_list_what_they_offer():
@@ -67,3 +72,24 @@ def test_entry_modules_list_what_they_offer():
         assert exported, f"{name} has no __all__"
         missing = [n for n in exported if not hasattr(module, n)]
         assert missing == [], f"{name}.__all__ names what it lacks: {missing}"
+
+
+def test_everything_else_is_private():
+    import pkgutil
+
+    public = []
+    for info in pkgutil.walk_packages(metersim.__path__, "metersim.", onerror=lambda name: None):
+        parts = info.name.split(".")[1:]
+        if any(p.startswith("_") and p != "__main__" for p in parts):
+            continue
+        if not any(info.name == root or info.name.startswith(root + ".")
+                   for root in PUBLIC_MODULE_ROOTS):
+            public.append(info.name)
+    assert public == [], f"public-named modules outside the API: {public}"
+
+
+def test_python_dash_m_metersim_is_the_command():
+    proc = subprocess.run([sys.executable, "-m", "metersim", "--version"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("metersim ")

@@ -9,8 +9,13 @@
     console = metersim.capture_uart(board)
     console.expect("hello", timeout="1s")          # virtual time
 
-Names are loaded on first use, so `import metersim` stays cheap. Modules not listed here are
-the implementation and may change between releases.
+Names are loaded on first use, so `import metersim` stays cheap. The other public modules are
+the ones users name themselves: `metersim.robot` and `metersim.robot.cabinet` (Robot Framework
+libraries), `metersim.pytest_plugin`, `metersim.dlt645` (DL/T645-2007 master and codec),
+`metersim.pyrenode3` (pyrenode3-compatible API), `metersim.peripherals` (chip models, the base
+for user models) and `metersim.platforms` (Renode-format platform files); `python -m metersim`
+is the `metersim` command. Modules and packages whose names start with `_` are the
+implementation and may change between releases.
 """
 
 from __future__ import annotations
@@ -22,67 +27,71 @@ __version__ = "0.1.0"
 # name -> module that defines it
 _EXPORTS = {
     # the emulation, machines and firmware
-    "Emulation": "metersim.engine.emulation",
-    "Machine": "metersim.engine.machine",
-    "create_machine": "metersim.engine.platform_builder",
-    "Firmware": "metersim.engine.firmware",
-    "machine_for_firmware": "metersim.engine.boards",
-    "find_firmware": "metersim.resources",
-    "find_platform": "metersim.resources",
-    "Debugger": "metersim.engine.debug",
+    "Emulation": "metersim._engine.emulation",
+    "Machine": "metersim._engine.machine",
+    "create_machine": "metersim._engine.platform_builder",
+    "Firmware": "metersim._engine.firmware",
+    "machine_for_firmware": "metersim._engine.boards",
+    "find_firmware": "metersim._resources",
+    "find_platform": "metersim._resources",
+    "Debugger": "metersim._engine.debug",
     # the physical world: load waveforms, appliances, the supply
-    "LoadProfile": "metersim.orchestration.load_profile",
-    "HarmonicProfile": "metersim.orchestration.load_profile",
-    "SampledProfile": "metersim.orchestration.load_profile",
-    "Supply": "metersim.orchestration.load_profile",
-    "load_csv": "metersim.orchestration.load_profile",
-    "load_npz": "metersim.orchestration.load_profile",
-    "Appliance": "metersim.orchestration.appliances",
-    "ResistiveHeater": "metersim.orchestration.appliances",
-    "Kettle": "metersim.orchestration.appliances",
-    "Motor": "metersim.orchestration.appliances",
-    "SwitchModeSupply": "metersim.orchestration.appliances",
-    "power_cut": "metersim.orchestration.power",
-    "power_dip": "metersim.orchestration.power",
+    "LoadProfile": "metersim._orchestration.load_profile",
+    "HarmonicProfile": "metersim._orchestration.load_profile",
+    "SampledProfile": "metersim._orchestration.load_profile",
+    "Supply": "metersim._orchestration.load_profile",
+    "load_csv": "metersim._orchestration.load_profile",
+    "load_npz": "metersim._orchestration.load_profile",
+    "Appliance": "metersim._orchestration.appliances",
+    "ResistiveHeater": "metersim._orchestration.appliances",
+    "Kettle": "metersim._orchestration.appliances",
+    "Motor": "metersim._orchestration.appliances",
+    "SwitchModeSupply": "metersim._orchestration.appliances",
+    "power_cut": "metersim._orchestration.power",
+    "power_dip": "metersim._orchestration.power",
     # watching the firmware: UART and log testers (capture = a tester you read, not wait on)
-    "UartTester": "metersim.orchestration.testers",
-    "LogTester": "metersim.orchestration.testers",
-    "capture_uart": "metersim.orchestration.testers",
+    "UartTester": "metersim._orchestration.testers",
+    "LogTester": "metersim._orchestration.testers",
+    "capture_uart": "metersim._orchestration.testers",
     # traces
-    "PcapWriter": "metersim.traces.pcap",
-    "capture_uart_pcap": "metersim.traces.pcap",
-    "capture_rs485_pcap": "metersim.traces.pcap",
-    "read_pcap": "metersim.traces.pcap",
-    "VbusRecord": "metersim.meter.vbus_trace",
-    "parse_vbus_trace": "metersim.meter.vbus_trace",
-    "VcdTracer": "metersim.traces.vcd",
-    "format_summary": "metersim.traces.summary",
+    "PcapWriter": "metersim._traces.pcap",
+    "capture_uart_pcap": "metersim._traces.pcap",
+    "capture_rs485_pcap": "metersim._traces.pcap",
+    "read_pcap": "metersim._traces.pcap",
+    "VbusRecord": "metersim._meter.vbus_trace",
+    "parse_vbus_trace": "metersim._meter.vbus_trace",
+    "VcdTracer": "metersim._traces.vcd",
+    "format_summary": "metersim._traces.summary",
     # time with its unit
-    "parse_time_ps": "metersim.units",
+    "parse_time_ps": "metersim._units",
     # errors: one root
-    "MetersimError": "metersim.errors",
-    "SetupError": "metersim.errors",
-    "PlatformError": "metersim.errors",
-    "FirmwareFault": "metersim.errors",
-    "EmulationTimeout": "metersim.errors",
-    "HungEngine": "metersim.errors",
-    "CheckFailed": "metersim.errors",
+    "MetersimError": "metersim._errors",
+    "SetupError": "metersim._errors",
+    "PlatformError": "metersim._errors",
+    "FirmwareFault": "metersim._errors",
+    "EmulationTimeout": "metersim._errors",
+    "HungEngine": "metersim._errors",
+    "CheckFailed": "metersim._errors",
     # code coverage of firmware runs, on-target C unit tests
-    "CoverageRecorder": "metersim.coverage.recorder",
-    "CoverageData": "metersim.coverage.report",
-    "list_c_test_cases": "metersim.orchestration.ctest_image",
-    "run_c_test_image": "metersim.orchestration.ctest_image",
+    "CoverageRecorder": "metersim._coverage.recorder",
+    "CoverageData": "metersim._coverage.report",
+    "list_c_test_cases": "metersim._orchestration.ctest_image",
+    "run_c_test_image": "metersim._orchestration.ctest_image",
+    "c_tests": "metersim._frontends.pytest_ctest",
+    # campaigns: fleets of scenarios on a local pool or Dask
+    "load_spec": "metersim._campaign.spec",
+    "run_campaign": "metersim._campaign.runner",
     # the meter's images: factory image, flashfs, start parameters, YMODEM upgrade
-    "pack_factory_image": "metersim.image.pack",
-    "read_factory_image": "metersim.image.pack",
-    "image_from_elf": "metersim.image.elfimage",
-    "load_binary": "metersim.engine.platform_builder",
-    "ImageError": "metersim.image.header",
-    "YmodemSender": "metersim.image.ymodem",
-    "YmodemError": "metersim.image.ymodem",
+    "pack_factory_image": "metersim._image.pack",
+    "read_factory_image": "metersim._image.pack",
+    "image_from_elf": "metersim._image.elfimage",
+    "load_binary": "metersim._engine.platform_builder",
+    "ImageError": "metersim._image.header",
+    "YmodemSender": "metersim._image.ymodem",
+    "YmodemError": "metersim._image.ymodem",
     # the new-generation meter: DL/T645-2007 (codec and master), the metrology unit's link
     "dlt645": "metersim.dlt645",
-    "MetrologyUnit": "metersim.meter.metrology_unit",
+    "MetrologyUnit": "metersim._meter.metrology_unit",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -15,7 +15,7 @@ setup(
                  "metersim.platforms": "platforms"},
     package_data={"metersim.platforms": ["cpus/*.repl", "boards/*.repl", "scenes/*.resc",
                                         "scripts/pydev/*.py"],
-                  "metersim._frontends": ["*.resource"]},
+                  "metersim._frontends": ["*.resource"], "metersim.peripherals": ["*.csv"]},
     include_package_data=True,
     ext_modules=[Extension("metersim._engine._mpu_fill", ["src/metersim/_engine/_mpu_fill.c"],
                            extra_compile_args=["-O2", "-Wall", "-Werror"], optional=True),

@@ -2,12 +2,24 @@
 §4.1 "Common Register Block", §4.2 "Socket Register Block"; summary in
 shared/reference/protocols-and-chips.md §7).
 
-Multi-byte registers are big-endian on the SPI bus (MSB at the lower address). Each row:
-(name, offset, width in bytes, reset value, access) with access "rw", "r" (writes ignored),
-"w1c" (write 1 to clear) or "cmd" (the model acts on the write; reads back as the model says).
+Multi-byte registers are big-endian on the SPI bus (MSB at the lower address). The registers
+are data, in w5500_registers.csv beside this file: a row per register with its block (common or
+socket), name, offset, width in bytes, reset value and access: "rw", "r" (writes ignored), "w1c"
+(write 1 to clear) or "cmd" (the model acts on the write; reads back as the model says). Here
+each table is a tuple of (name, offset, width, reset, access).
 """
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+
+def _rows(block: str) -> tuple:
+    with open(Path(__file__).with_name("w5500_registers.csv"), newline="") as f:
+        return tuple((r["name"], int(r["offset"], 0), int(r["width"]), int(r["reset"], 0),
+                      r["access"]) for r in csv.DictReader(f) if r["block"] == block)
+
 
 # SPI control byte (§2.2.2): BSB[4:0] RWB OM[1:0]
 CTRL_RWB = 0x04
@@ -15,29 +27,7 @@ BSB_COMMON = 0
 OM_LENGTH = {0: None, 1: 1, 2: 2, 3: 4}   # variable length (CS-delimited) or fixed 1/2/4 bytes
 
 # Common registers (§4.1)
-COMMON_REGS = (
-    ("MR", 0x0000, 1, 0x00, "cmd"),
-    ("GAR", 0x0001, 4, 0, "rw"),
-    ("SUBR", 0x0005, 4, 0, "rw"),
-    ("SHAR", 0x0009, 6, 0, "rw"),
-    ("SIPR", 0x000F, 4, 0, "rw"),
-    ("INTLEVEL", 0x0013, 2, 0, "rw"),
-    ("IR", 0x0015, 1, 0x00, "w1c"),
-    ("IMR", 0x0016, 1, 0x00, "rw"),
-    ("SIR", 0x0017, 1, 0x00, "r"),
-    ("SIMR", 0x0018, 1, 0x00, "rw"),
-    ("RTR", 0x0019, 2, 0x07D0, "rw"),      # retry time, 100 us units (200 ms)
-    ("RCR", 0x001B, 1, 0x08, "rw"),        # retry count
-    ("PTIMER", 0x001C, 1, 0x28, "rw"),
-    ("PMAGIC", 0x001D, 1, 0x00, "rw"),
-    ("PHAR", 0x001E, 6, 0, "rw"),
-    ("PSID", 0x0024, 2, 0, "rw"),
-    ("PMRU", 0x0026, 2, 0xFFFF, "rw"),
-    ("UIPR", 0x0028, 4, 0, "r"),
-    ("UPORTR", 0x002C, 2, 0, "r"),
-    ("PHYCFGR", 0x002E, 1, 0xB8, "cmd"),   # RST OPMD OPMDC[2:0] DPX SPD LNK
-    ("VERSIONR", 0x0039, 1, 0x04, "r"),
-)
+COMMON_REGS = _rows("common")
 COMMON_SIZE = 0x40
 
 MR_RST, MR_WOL, MR_PB, MR_PPPOE, MR_FARP = 0x80, 0x20, 0x10, 0x08, 0x02
@@ -45,30 +35,7 @@ IR_CONFLICT, IR_UNREACH, IR_PPPOE, IR_MP = 0x80, 0x40, 0x20, 0x10
 PHY_RST, PHY_OPMD, PHY_DPX, PHY_SPD, PHY_LNK = 0x80, 0x40, 0x04, 0x02, 0x01
 
 # Socket registers (§4.2), one block per socket: BSB = 4n+1; TX buffer 4n+2, RX buffer 4n+3
-SOCKET_REGS = (
-    ("Sn_MR", 0x00, 1, 0x00, "rw"),
-    ("Sn_CR", 0x01, 1, 0x00, "cmd"),
-    ("Sn_IR", 0x02, 1, 0x00, "w1c"),
-    ("Sn_SR", 0x03, 1, 0x00, "r"),
-    ("Sn_PORT", 0x04, 2, 0x0000, "rw"),
-    ("Sn_DHAR", 0x06, 6, 0xFFFFFFFFFFFF, "rw"),
-    ("Sn_DIPR", 0x0C, 4, 0, "rw"),
-    ("Sn_DPORT", 0x10, 2, 0, "rw"),
-    ("Sn_MSSR", 0x12, 2, 0, "rw"),
-    ("Sn_TOS", 0x15, 1, 0, "rw"),
-    ("Sn_TTL", 0x16, 1, 0x80, "rw"),
-    ("Sn_RXBUF_SIZE", 0x1E, 1, 0x02, "rw"),   # KiB: 0, 1, 2, 4, 8 or 16
-    ("Sn_TXBUF_SIZE", 0x1F, 1, 0x02, "rw"),
-    ("Sn_TX_FSR", 0x20, 2, 0x0800, "r"),
-    ("Sn_TX_RD", 0x22, 2, 0, "r"),
-    ("Sn_TX_WR", 0x24, 2, 0, "rw"),
-    ("Sn_RX_RSR", 0x26, 2, 0, "r"),
-    ("Sn_RX_RD", 0x28, 2, 0, "rw"),
-    ("Sn_RX_WR", 0x2A, 2, 0, "r"),
-    ("Sn_IMR", 0x2C, 1, 0xFF, "rw"),
-    ("Sn_FRAG", 0x2D, 2, 0x4000, "rw"),
-    ("Sn_KPALVTR", 0x2F, 1, 0, "rw"),
-)
+SOCKET_REGS = _rows("socket")
 SOCKET_SIZE = 0x30
 
 # Sn_MR protocol (P3..P0)

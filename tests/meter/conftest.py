@@ -1,6 +1,7 @@
 """A booted management unit running meter_mu (the virtual bus, the services, the LOADID app),
 with the metrology unit answering on UART5, a DL/T645 master on RS-485 and one on IR."""
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -23,6 +24,16 @@ class Meter:
         self.con.expect("vbus: trace on", timeout="1s")
 
 
+def started(con, *lines, timeout="2s"):
+    """Wait for the start's end and `lines`, in whatever order the processes print them: the
+    kernel's "meter: started" once it created them, the communication service's port line
+    once it has its settings from the EEPROM (later on a first start, which writes them)."""
+    left = ["meter: started", "com: DL/T645-2007 on rs485"] + list(lines)
+    while left:
+        hit = con.expect(re.compile("|".join(re.escape(x) for x in left)), timeout=timeout)
+        left = [x for x in left if x not in hit.line]
+
+
 @pytest.fixture
 def meter(firmware):
     def make(seed=1, **unit):
@@ -35,8 +46,7 @@ def meter(firmware):
         mu = metersim.MetrologyUnit(board["metrology"], **values)
         rs485 = board["rs485Bus"].attach_host("reader", baud=2400, parity="E")
         con = metersim.capture_uart(board)
-        con.expect("loadid: registered as 50", timeout="2s")
-        con.expect("meter: started", timeout="100ms")
+        started(con, "loadid: registered as 50")
         return Meter(emu, board, con, mu, rs485, metersim.dlt645.Master(emu, rs485),
                      metersim.dlt645.Master(emu, board["ir"]))
     return make

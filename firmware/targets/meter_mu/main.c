@@ -4,7 +4,8 @@
  *
  * The kernel side (this file) brings up the board, opens the serial ports (which registers
  * /dev/ttyS1/2/3/5), registers the clock (/dev/rtc) and the load switch (/dev/relay) as
- * device files, then starts the processes: the virtual bus first and at the most urgent
+ * device files, makes the AT24C256 /dev/eeprom (each process reaches only its start-parameter
+ * window of it), then starts the processes: the virtual bus first and at the most urgent
  * priority, so its pipes exist before any other process looks for them; then the
  * communication, metering and platform services and the extended app LOADID; it then feeds
  * the independent watchdog while they all run (2 s). The processes
@@ -14,6 +15,7 @@
 #include <string.h>
 #include "bsp.h"
 #include "bsp_date.h"
+#include "at24c.h"
 #include "ms_rtos.h"
 #include "soc.h"
 #include "services.h"
@@ -28,6 +30,10 @@
 #define WATCHDOG_KICK_MS 500u
 #define WATCHDOG_PRIO 30u        /* less urgent than every process: starved by a hung one */
 
+#define EEPROM_I2C 1
+#define EEPROM_I2C_HZ 400000u
+
+static at24c_t g_eeprom;
 static uint64_t g_pool[160u * 1024u / 8u];
 
 void ms_kputc(char c) { bsp_console_putc(c); }
@@ -98,6 +104,13 @@ static void board_init(void)
     bsp_pin_config(PIN_RELAY_SET, BSP_PIN_OUTPUT, 0);
     bsp_pin_config(PIN_RELAY_RESET, BSP_PIN_OUTPUT, 0);
     bsp_pin_config(PIN_RELAY_FB, BSP_PIN_INPUT, 0);
+    int r = bsp_i2c_init(EEPROM_I2C, EEPROM_I2C_HZ);
+    if (r == 0)
+        r = at24c_init(&g_eeprom, EEPROM_I2C, 0x50, "AT24C256");
+    if (r == 0)
+        r = at24c_register(&g_eeprom, DEV_EEPROM);
+    if (r < 0)
+        ms_printk("meter: no EEPROM (%d): settings are not kept\n", r);
     if (ms_io_device_register(DEV_RTC, &g_rtc_ops, 0) < 0 ||
         ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0)
         ms_panic("cannot register /dev/rtc and /dev/relay");
@@ -110,7 +123,9 @@ static const ms_process_desc_t k_procs[] = {
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 16,
      .perms = MS_PERM_PRIV},                /* creates pipes */
     {.name = "COM_SRV", .entry = com_service_main, .prio = 6, .mem_order = 3,
-     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 5,
+     .perms = MS_PERM_EEPROM_RD | MS_PERM_EEPROM_WR,   /* address and passwords */
+     .eeprom = {{EEPROM_COM_START, EEPROM_COM_SIZE}}},
     {.name = "MTR_SRV", .entry = metering_service_main, .prio = 7, .mem_order = 3,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
     {.name = "PLAT_SRV", .entry = platform_service_main, .prio = 8, .mem_order = 3,

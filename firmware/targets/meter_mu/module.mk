@@ -4,14 +4,14 @@
 
 MMU_DIR     := targets/meter_mu
 MMU_TARGETS := $(filter f413rg,$(TARGETS))
-MMU_EXTRA   := $(wildcard services/*.c apps/loadid/*.c)   # the apps built into this image
+MMU_EXTRA   := $(wildcard services/*.c apps/loadid/*.c) drivers/at24c.c   # + the apps built in
 
 $(eval _mmu_progdir_before = $(value progdir))
 progdir = $(if $(filter meter_mu,$(1)),$(MMU_DIR),$(call _mmu_progdir_before,$(1)))
 
 # $(1) = target
 define MMU_RULES
-CFLAGS_$(1) += -Iservices -Iapps
+CFLAGS_$(1) += -Iservices -Iapps -Idrivers
 MMU_EXTRA_OBJS_$(1) := $$(patsubst %,$(OUT)/$(1)/obj/%.o,$(MMU_EXTRA))
 $$(eval $$(call PROGRAM_RULES,$(1),meter_mu))
 OBJS_$(1)_meter_mu += $$(BSP_OBJS_$(1)) $$(MMU_EXTRA_OBJS_$(1))

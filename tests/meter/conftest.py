@@ -1,5 +1,6 @@
-"""A booted management unit running meter_mu (the virtual bus, the services, the LOADID app),
-with the metrology unit answering on UART5, a DL/T645 master on RS-485 and one on IR."""
+"""A booted management unit from its factory image (platforms/images/meter_mu.yaml: the
+bootloader, the RTOS image meter_mu with the virtual bus and the services, the extended app
+LOADID in flashfs, started by the RTOS's loader), with the metrology unit answering on UART5, a DL/T645 master on RS-485 and one on IR."""
 
 import re
 from dataclasses import dataclass
@@ -7,6 +8,11 @@ from dataclasses import dataclass
 import pytest
 
 import metersim
+from metersim.image.pack import pack
+
+from tests.conftest import REPO
+
+MANIFEST = REPO / "platforms/images/meter_mu.yaml"
 
 
 @dataclass
@@ -34,12 +40,22 @@ def started(con, *lines, timeout="2s"):
         left = [x for x in left if x not in hit.line]
 
 
+@pytest.fixture(scope="session")
+def meter_image(firmware, tmp_path_factory):
+    """The factory image, packed once from the built ELFs."""
+    for name in ("meter_boot", "meter_mu", "app_loadid"):
+        firmware("f413rg", name)                  # fails clearly when one is not built
+    out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
+    out.write_bytes(pack(MANIFEST))
+    return out
+
+
 @pytest.fixture
-def meter(firmware):
+def meter(meter_image):
     def make(seed=1, **unit):
         emu = metersim.Emulation(seed=seed)
-        board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"),
-                                        elf=firmware("f413rg", "meter_mu"))
+        board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"))
+        metersim.load_binary(board, meter_image)
         values = dict(voltage_V=220.1, current_A=5.123, power_W=1123.4,
                       energy_kWh=(100.0, 200.0, 300.0, 634.56))
         values.update(unit)

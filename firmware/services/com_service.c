@@ -12,6 +12,12 @@
  * ignored; an unknown function or a malformed data field gets the abnormal reply.
  * Three wrong passwords in a row lock password-protected commands for 24 hours.
  *
+ * Bulk replies (vbus.h): an app's answer larger than a frame stays in the app's shared memory,
+ * which the bus lets this service read; the first part goes out as the 91H reply (B1H when
+ * more follow) and the master fetches the rest with 12H SEQ 1, 2 ... (92H / B2H, SEQ echoed),
+ * each read where it lies. A payload rewritten meanwhile (its generation changed) ends the
+ * read with SERR 01.
+ *
  * The meter's address and passwords live in the EEPROM (/dev/eeprom, this process's window
  * 0x0000..0x00FF) as two copies of one record, each with its CRC and a sequence number: a
  * change is written over the older copy before it is acknowledged, so a power cut during the
@@ -27,6 +33,8 @@
 #include "vbus.h"
 
 #define PORTS 2u
+#define BULK_CHUNK 192u                     /* payload bytes per frame: 16 LOADID records */
+#define SHM_MAX 2u
 #define GAP_MS 500u                         /* the standard's largest inter-byte gap */
 #define PENDING_MS 1000u                    /* the bus answers within 500 ms */
 #define WRONG_PASSWORDS_MAX 3u
@@ -56,6 +64,13 @@ struct port {
     uint8_t pending, tag, broadcast;
     ms_tick_t deadline;
     uint32_t new_baud;                      /* after the 97H reply has left */
+    struct {                                /* a bulk reply being read frame by frame */
+        uint8_t active;
+        uint32_t di, gen;
+        uint16_t len;
+        const uint8_t *shm;
+        char app[VBUS_APP_NAME_MAX + 1];
+    } bulk;
 };
 
 struct com {
@@ -69,6 +84,7 @@ struct com {
     uint8_t operator_code[4];
     uint8_t next_tag;
     int eeprom;                             /* /dev/eeprom, < 0: settings not kept */
+    struct { char name[VBUS_APP_NAME_MAX + 1]; const uint8_t *base; } shm[SHM_MAX];
     uint32_t set_seq;
     unsigned set_copy;                      /* the copy holding the current settings */
     vbus_msg_t m;
@@ -244,6 +260,87 @@ static int authorised(struct com *c, const uint8_t *pa, unsigned max_level)
     return 1;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Where an app's shared memory lies in this process (opened once; the bus granted reading). */
+static const uint8_t *shm_of(struct com *c, const char *app)
+{
+    unsigned i;
+    for (i = 0; i < SHM_MAX && c->shm[i].base; i++)
+        if (!strcmp(c->shm[i].name, app))
+            return c->shm[i].base;
+    if (i == SHM_MAX)
+        return 0;
+    char path[MS_PATH_MAX];
+    vbus_shm_path(path, sizeof path, app);
+    int fd = ms_io_open(path, O_RDONLY, 0);
+    uint32_t access = 0;
+    void *base = 0;
+    if (fd < 0 || ms_io_ioctl(fd, MS_IOCTL_SHM_ACCESS, &access) < 0 || !(access & MS_SHM_READ) ||
+        ms_io_ioctl(fd, MS_IOCTL_SHM_GET_ADDR, &base) < 0) {
+        ms_printk("com: cannot read %s (%d, access %u)\n", path, fd, (unsigned)access);
+        if (fd >= 0)
+            ms_io_close(fd);
+        return 0;
+    }
+    memcpy(c->shm[i].name, app, sizeof c->shm[i].name);
+    c->shm[i].base = base;
+    return base;
+}
+
+/* Frame `seq` of the port's bulk read: 0 answers 11H, n >= 1 answers 12H SEQ n. */
+static void bulk_frame(struct com *c, struct port *p, const dlt_frame_t *q, unsigned seq)
+{
+    unsigned first = seq * BULK_CHUNK, n = 4;
+    if (le32(p->bulk.shm) != p->bulk.gen) {
+        ms_printk("com: bulk data of %s changed during the read\n", p->bulk.app);
+        p->bulk.active = 0;
+        dlt_abnormal(&c->r, q, DLT_SERR_OTHER);
+    } else if (seq && first >= p->bulk.len) {
+        dlt_abnormal(&c->r, q, DLT_SERR_NO_DATA);
+    } else {
+        unsigned part = p->bulk.len - first < BULK_CHUNK ? p->bulk.len - first : BULK_CHUNK;
+        dlt_put_di(c->r.data, p->bulk.di);
+        memcpy(c->r.data + 4, p->bulk.shm + VBUS_SHM_HDR + first, part);
+        n += part;
+        if (seq)
+            c->r.data[n++] = (uint8_t)seq;
+        memcpy(c->r.addr, q->addr, 6);
+        c->r.ctrl = (uint8_t)(DLT_FN(q->ctrl) | DLT_REPLY);
+        if (first + part < p->bulk.len)
+            c->r.ctrl |= DLT_FOLLOWS;
+        c->r.len = (uint8_t)n;
+    }
+    send_frame(c, p, &c->r);
+}
+
+/* The bus forwarded a bulk reply for port p: find the payload and send its first frame. */
+static void bulk_start(struct com *c, struct port *p, const dlt_frame_t *d)
+{
+    p->bulk.active = 0;
+    if (d->len != VBUS_BULK_DESC_LEN || (d->ctrl & DLT_ABNORMAL)) {
+        dlt_abnormal(&c->r, d, DLT_SERR_OTHER);
+        send_frame(c, p, &c->r);
+        return;
+    }
+    memcpy(p->bulk.app, d->data + 10, VBUS_APP_NAME_MAX);
+    p->bulk.app[VBUS_APP_NAME_MAX] = 0;
+    p->bulk.di = dlt_di(d->data);
+    p->bulk.len = (uint16_t)(d->data[4] | d->data[5] << 8);
+    p->bulk.gen = le32(d->data + 6);
+    p->bulk.shm = shm_of(c, p->bulk.app);
+    if (!p->bulk.shm || p->bulk.len > VBUS_BULK_MAX) {
+        dlt_abnormal(&c->r, d, DLT_SERR_OTHER);
+        send_frame(c, p, &c->r);
+        return;
+    }
+    p->bulk.active = 1;
+    bulk_frame(c, p, d, 0);
+}
+
 static void to_bus(struct com *c, struct port *p, const dlt_frame_t *q, int kind)
 {
     if (++c->next_tag == 0)
@@ -363,6 +460,7 @@ static void frame(struct com *c, struct port *p, const dlt_frame_t *q)
         break;
     }
     case DLT_READ:
+        p->bulk.active = 0;                 /* a new read ends a bulk one */
         if (len != 4u && len != 5u && len != 10u)
             serr = DLT_SERR_OTHER;
         else
@@ -371,6 +469,8 @@ static void frame(struct com *c, struct port *p, const dlt_frame_t *q)
     case DLT_READ_NEXT:
         if (len != 5u)
             serr = DLT_SERR_OTHER;
+        else if (p->bulk.active && dlt_di(q->data) == p->bulk.di)
+            bulk_frame(c, p, q, q->data[4]);    /* served from the shared memory */
         else
             to_bus(c, p, q, kind);
         break;
@@ -427,10 +527,14 @@ static void from_bus(struct com *c)
         }
         for (unsigned i = 0; i < PORTS; i++) {
             struct port *p = &c->port[i];
-            if (m->h.cmd == VBUS_CMD_REPLY && m->h.sa == VBUS_ADDR(VBUS_P_COM, p->thread) &&
-                p->pending && m->h.tag == p->tag) {
+            if ((m->h.cmd == VBUS_CMD_REPLY || m->h.cmd == VBUS_CMD_BULK) &&
+                m->h.sa == VBUS_ADDR(VBUS_P_COM, p->thread) && p->pending && m->h.tag == p->tag) {
                 p->pending = 0;
-                if (!p->broadcast)
+                if (p->broadcast)
+                    continue;
+                if (m->h.cmd == VBUS_CMD_BULK)
+                    bulk_start(c, p, &m->f);
+                else
                     send_frame(c, p, &m->f);
             }
         }

@@ -6,6 +6,8 @@
 #                (rtos/loader) starts the apps that start.par lists from flashfs
 #   app_loadid   LOADID linked for flashfs slot 7 (apps/loadid/slot.ld + apps/common/app.ld)
 #                with the services' library code it shares (vbus, dlt645, svc_util)
+#   app_shmpeek  test app for slot 8: touches LOADID's shared memory without a grant
+#                (platforms/images/meter_mu_isolation.yaml)
 # `metersim image pack platforms/images/meter_mu.yaml` makes the factory image of both;
 # tests: tests/meter/.
 
@@ -17,9 +19,22 @@ MMU_APP_LIB := services/vbus.c services/dlt645.c services/svc_util.c
 MMU_APP_COMMON := apps/common/app_crt0.c apps/common/app_sys.c rtos/src/ms_format.c \
                   image/ms_header_space.S
 MMU_LOADID  := apps/loadid/loadid.c apps/loadid/main.c $(MMU_APP_LIB) $(MMU_APP_COMMON)
+MMU_SHMPEEK := apps/shmpeek/main.c $(MMU_APP_COMMON)
 
 $(eval _mmu_progdir_before = $(value progdir))
 progdir = $(if $(filter meter_mu,$(1)),$(MMU_DIR),$(call _mmu_progdir_before,$(1)))
+
+# $(1) = target, $(2) = app, $(3) = its sources
+define MMU_APP
+MMU_APP_OBJS_$(1)_$(2) := $$(patsubst %,$(OUT)/$(1)/obj/%.o,$(3))
+ALL_OBJS += $$(MMU_APP_OBJS_$(1)_$(2))
+$(OUT)/$(1)/app_$(2).elf: $$(MMU_APP_OBJS_$(1)_$(2)) $$(NOTE_OBJ_$(1)) apps/$(2)/slot.ld apps/common/app.ld
+	@echo "  LD      $$(call show,$$@) (+ .map)"
+	$$(Q)$$(CC) $$(ARCH_$$(CORE_$(1))) $$(LDFLAGS) -Lapps/common -Tapps/$(2)/slot.ld \
+	    -Wl,-Map=$(OUT)/$(1)/app_$(2).map -o $$@ $$(MMU_APP_OBJS_$(1)_$(2)) $$(NOTE_OBJ_$(1))
+all: $(OUT)/$(1)/app_$(2).elf
+meter_mu: $(OUT)/$(1)/app_$(2).elf
+endef
 
 # $(1) = target
 define MMU_RULES
@@ -33,18 +48,12 @@ $(OUT)/$(1)/meter_mu.elf: LDFLAGS_$(1) := $$(ARCH_$$(CORE_$(1))) $$(LDFLAGS) -Lb
     -Limage/ld -Timage/ld/meter_rtos.ld
 sizes: $(OUT)/$(1)/meter_mu.size.txt
 
-MMU_LOADID_OBJS_$(1) := $$(patsubst %,$(OUT)/$(1)/obj/%.o,$(MMU_LOADID))
-ALL_OBJS += $$(MMU_LOADID_OBJS_$(1))
-$(OUT)/$(1)/app_loadid.elf: $$(MMU_LOADID_OBJS_$(1)) $$(NOTE_OBJ_$(1)) apps/loadid/slot.ld \
-                            apps/common/app.ld
-	@echo "  LD      $$(call show,$$@) (+ .map)"
-	$$(Q)$$(CC) $$(ARCH_$$(CORE_$(1))) $$(LDFLAGS) -Lapps/common -Tapps/loadid/slot.ld \
-	    -Wl,-Map=$(OUT)/$(1)/app_loadid.map -o $$@ $$(MMU_LOADID_OBJS_$(1)) $$(NOTE_OBJ_$(1))
-all: $(OUT)/$(1)/app_loadid.elf
+$$(eval $$(call MMU_APP,$(1),loadid,$(MMU_LOADID)))
+$$(eval $$(call MMU_APP,$(1),shmpeek,$(MMU_SHMPEEK)))
 endef
 
 $(foreach t,$(MMU_TARGETS),$(eval $(call MMU_RULES,$(t))))
 
 .PHONY: meter_mu
-meter_mu: $(foreach t,$(MMU_TARGETS),$(OUT)/$(t)/meter_mu.elf $(OUT)/$(t)/meter_mu.bin $(OUT)/$(t)/meter_mu.size.txt $(OUT)/$(t)/app_loadid.elf $(OUT)/$(t)/meter_boot.elf)
+meter_mu: $(foreach t,$(MMU_TARGETS),$(OUT)/$(t)/meter_mu.elf $(OUT)/$(t)/meter_mu.bin $(OUT)/$(t)/meter_mu.size.txt $(OUT)/$(t)/meter_boot.elf)
 	@cat $(foreach t,$(MMU_TARGETS),$(OUT)/$(t)/meter_mu.size.txt)

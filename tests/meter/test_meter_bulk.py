@@ -1,4 +1,4 @@
-"""Bulk data through shared memory: LOADID's record set (12 bytes per switch-on, more than one
+"""Bulk data through shared memory: LOADID's record set (32 records of 12 bytes, more than one
 DL/T645 frame) lies in /shm/LOADID; the virtual bus grants the communication service read access
 and forwards a bulk reply that only describes it; the master reads it with 11H and follow-up
 frames 12H, which the communication service serves from the shared memory without the bus. A
@@ -13,16 +13,7 @@ from metersim.image.pack import pack
 from tests.meter.conftest import MANIFEST, started
 
 LOG_DI = 0x04A10002
-RECORD = 12
-
-
-def rises(m, n):
-    """n appliances switched on, one per reading of the app (every 200 ms), 200 W, 210 W ..."""
-    m.emu.run_for("0.5s")                           # the app's first reading
-    for i in range(n):
-        m.emu.run_for("200ms")
-        m.unit.power_W += 200 + 10 * i
-    m.con.expect(f"count {n}", timeout="500ms")
+RECORD, RECORDS = 12, 32                            # 384 bytes: two frames of 192
 
 
 def request(m, control, data=b""):
@@ -36,22 +27,23 @@ def bcd3(kW):
 
 def test_the_record_set_comes_whole_across_follow_up_frames(meter):
     m = meter(power_W=100.0)
-    rises(m, 17)                                    # 17 x 12 bytes: more than one frame
+    m.emu.run_for("1.2s")                           # the app's first reading
+    for step_W in (600, 2000):                      # two appliances, a second apart
+        m.unit.power_W += step_W
+        m.emu.run_for("1s")
+    m.con.expect("count 2", timeout="100ms")
     m.trace_on()
     first = request(m, 0x11)
     assert first.control == 0xB1 and len(first.data) == 4 + 16 * RECORD       # more follow
-    newest = first.data[4:4 + RECORD]
-    assert newest[:3] == bytes.fromhex("1700") + b"\x01"                       # no. 17, class 1
-    assert newest[3:6] == bcd3("0.3600") and newest[6:9] == bcd3("4.8600")     # step, after
+    newest, older = first.data[4:4 + RECORD], first.data[4 + RECORD:4 + 2 * RECORD]
+    assert newest[:3] == bytes.fromhex("0200") + b"\x03"                      # no. 2, class 3
+    assert newest[3:6] == bcd3("2.0000") and newest[6:9] == bcd3("2.7000")     # step, after
+    assert older[:3] == bytes.fromhex("0100") + b"\x02" and older[3:6] == bcd3("0.6000")
+    seconds = [int(r[9:12][::-1].hex()) for r in (older, newest)]            # since the start
+    assert seconds[1] - seconds[0] == 1
+    assert first.data[4 + 2 * RECORD:] == bytes(14 * RECORD)                  # not yet filled
     nxt = request(m, 0x12, b"\x01")
-    assert nxt.control == 0x92 and len(nxt.data) == 4 + RECORD + 1 and nxt.data[-1] == 1
-    oldest = nxt.data[4:4 + RECORD]
-    assert oldest[:3] == bytes.fromhex("0100") + b"\x01" and oldest[3:6] == bcd3("0.2000")
-    seconds = [int(r[9:12][::-1].hex()) for r in (oldest, newest)]          # since the app began
-    assert seconds[1] - seconds[0] in (3, 4)                                  # 16 x 200 ms apart
-    numbers = [int(r[1::-1].hex()) for r in
-               (first.data[4 + i:4 + i + RECORD] for i in range(0, 16 * RECORD, RECORD))]
-    assert numbers == list(range(17, 1, -1))                                   # newest first
+    assert nxt.control == 0x92 and nxt.data[4:-1] == bytes(16 * RECORD) and nxt.data[-1] == 1
     with pytest.raises(Dlt645Abnormal) as e:                                    # past the end
         m.master.read_next(LOG_DI, 2)
     assert e.value.serr == 0x02
@@ -63,10 +55,10 @@ def test_the_record_set_comes_whole_across_follow_up_frames(meter):
 
 
 def test_a_record_set_rewritten_during_the_read_ends_it(meter):
-    m = meter(power_W=100.0)
-    rises(m, 1)
-    assert request(m, 0x11).control == 0x91                 # one record: nothing follows
-    m.ir.read(LOG_DI)                                        # the IR reader has it written anew
+    m = meter()
+    assert request(m, 0x11).control == 0xB1
+    ir = metersim.dlt645.Master(m.emu, m.board["ir"], timeout="3s")     # 196 bytes at 1200 Bd
+    ir.read(LOG_DI)                                          # the IR reader has it written anew
     with pytest.raises(Dlt645Abnormal) as e:
         m.master.read_next(LOG_DI, 1)
     assert e.value.serr == 0x01
@@ -91,4 +83,4 @@ def test_a_process_without_a_grant_faults_touching_the_region(tmp_path, meter_im
     assert "shmpeek: read" not in con.text                   # it never got past the load
     master = metersim.dlt645.Master(emu, board["rs485Bus"].attach_host("r", baud=2400, parity="E"))
     assert master.read(0x04A10001) == bytes(6)                # LOADID and the meter run on
-    assert master.read(LOG_DI) == b""                          # no switch-ons: an empty set
+    assert master.read(LOG_DI) == bytes(16 * RECORD)          # no switch-ons: zero records

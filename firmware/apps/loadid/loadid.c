@@ -1,6 +1,6 @@
 /*
  * Extended app "LOADID": load identification by power steps. It registers itself and its
- * identifier on the virtual bus at start (REG_TO_V_BUS), then every 200 ms reads the active
+ * identifier on the virtual bus at start (REG_TO_V_BUS), then every second reads the active
  * power (02030000) from the metering service through the bus, and counts switch-on events:
  * a rise of at least 100 W between two readings is an appliance switched on, classed by its
  * size (1: below 500 W, lighting and electronics; 2: 500-1500 W, motors and small appliances;
@@ -9,11 +9,12 @@
  * Its identifiers:
  * - 04A10001 (read): switch-on count (2 bytes BCD), class of the last one (1 byte), its power
  *   step XX.XXXX kW (3 bytes BCD, signed);
- * - 04A10002 (read, bulk): the record set of the last 64 switch-ons, newest first, 12 bytes
+ * - 04A10002 (read, bulk): the record set of the last 32 switch-ons, newest first, 12 bytes
  *   each: NNNN (its number), class, step XX.XXXX kW, power after it XX.XXXX kW (3 bytes BCD,
- *   signed each), seconds since the app started (3 bytes BCD). Up to 768 bytes: more than a
- *   frame, so the app writes the set into its shared memory /shm/LOADID (vbus.h) and answers
- *   with a bulk reply; the communication service sends it in 91H/B1H and 12H follow-up frames.
+ *   signed each), seconds since the app started (3 bytes BCD); records not yet filled are
+ *   zero, as DL/T645 event tables give them. 384 bytes: more than a frame, so the app writes
+ *   the set into its shared memory /shm/LOADID (vbus.h) and answers with a bulk reply; the
+ *   communication service sends it in 91H/B1H and 12H follow-up frames.
  */
 #include <string.h>
 #include "ms_rtos.h"
@@ -23,9 +24,9 @@
 
 #define LOADID_DI 0x04A10001u
 #define LOADID_LOG_DI 0x04A10002u
-#define LOG_MAX 64u
+#define LOG_MAX 32u
 #define LOG_RECORD 12u
-#define PERIOD_MS 200u
+#define PERIOD_MS 1000u
 #define STEP_MIN_dW 1000                    /* 100 W */
 
 struct app {
@@ -138,6 +139,7 @@ static void record_set(struct app *a, const vbus_msg_t *m)
     a->gen++;
     memcpy(a->shm, &a->gen, 4);
     uint8_t *d = a->shm + VBUS_SHM_HDR;
+    memset(d, 0, LOG_MAX * LOG_RECORD);
     for (unsigned i = 0; i < total; i++, d += LOG_RECORD) {
         unsigned slot = (unsigned)((a->count - 1u - i) % LOG_MAX);     /* newest first */
         dlt_bcd_put(d, 2, a->log[slot].n % 10000u);
@@ -146,7 +148,7 @@ static void record_set(struct app *a, const vbus_msg_t *m)
         svc_bcd_signed(d + 6, 3, a->log[slot].after_dW);
         dlt_bcd_put(d + 9, 3, a->log[slot].secs % 1000000u);
     }
-    unsigned len = total * LOG_RECORD;
+    unsigned len = LOG_MAX * LOG_RECORD;
     uint8_t desc[VBUS_BULK_DESC_LEN];
     memset(desc, 0, sizeof desc);
     dlt_put_di(desc, LOADID_LOG_DI);

@@ -19,8 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import metersim
-from metersim.image.pack import pack
-from metersim.meter.dlt645_fuzz import malformed_frames, run_fuzz
+from metersim._image.pack import pack
+from metersim._meter.dlt645_fuzz import malformed_frames, run_fuzz
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 1000

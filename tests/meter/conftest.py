@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 import metersim
-from metersim.image.pack import pack
+from metersim._image.pack import pack
 
 from tests.conftest import REPO
 

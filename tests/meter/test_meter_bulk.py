@@ -8,7 +8,7 @@ import pytest
 
 import metersim
 from metersim.dlt645 import Dlt645Abnormal, Frame, address_bytes
-from metersim.image.pack import pack
+from metersim._image.pack import pack
 
 from tests.meter.conftest import MANIFEST, started
 

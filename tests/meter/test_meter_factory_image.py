@@ -6,9 +6,9 @@ run time. The RTOS image itself holds no LOADID: without the app in flashfs nobo
 import pytest
 
 import metersim
-from metersim.cli import EXIT_OK, main
+from metersim._cli import EXIT_OK, main
 from metersim.dlt645 import Dlt645Abnormal
-from metersim.image.pack import pack
+from metersim._image.pack import pack
 
 from tests.meter.conftest import MANIFEST, started
 

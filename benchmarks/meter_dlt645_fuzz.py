@@ -1,4 +1,4 @@
-"""Robustness campaign: seeded malformed DL/T645-2007 frames against the meter_mu firmware
+"""Robustness campaign: seeded malformed DL/T645-2007 frames against the meter's factory image
 (tests/meter/test_meter_dlt645_fuzz.py runs 1,000 of them in `make test`; this runs the full
 10,000 by default: 70 % on RS-485 after a baud change to 9600, 30 % on IR at 1200).
 
@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import metersim
+from metersim._image.pack import pack
 from metersim._meter.dlt645_fuzz import malformed_frames, run_fuzz
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,17 +30,20 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=645)
-    ap.add_argument("--elf", default=str(ROOT / "build/fw/f413rg/meter_mu.elf"))
+    ap.add_argument("--manifest", default=str(ROOT / "platforms/images/meter_mu.yaml"),
+                    help="factory image manifest (bootloader, RTOS meter_mu, apps)")
     args = ap.parse_args(argv)
 
     emu = metersim.Emulation(seed=1)
-    board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"),
-                                    elf=args.elf)
+    board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"))
+    image = ROOT / "build/meter_mu_fuzz.bin"
+    image.write_bytes(pack(args.manifest))
+    metersim.load_binary(board, image)
     metersim.MetrologyUnit(board["metrology"], voltage_V=220.1,
                            energy_kWh=(100.0, 200.0, 300.0, 634.56))
     rs485 = board["rs485Bus"].attach_host("reader", baud=2400, parity="E")
     con = metersim.capture_uart(board)
-    con.expect("meter: started", timeout="2s")
+    con.expect("com: DL/T645-2007 on rs485", timeout="3s")      # the port is served
     master = metersim.dlt645.Master(emu, rs485)
     ir_master = metersim.dlt645.Master(emu, board["ir"])
     master.change_baud(9600)

@@ -40,10 +40,8 @@ $(foreach t,$(IMG_TARGETS),$(eval $(call IMG_PROGRAM_RULES,$(t),img_flashfs)))
 
 # ---- the meter's boot chain on the STM32F413 -------------------------------------------------
 # meter_boot       bootloader at 0x08000000 (targets/meter_boot), BSP without the RTOS
-# meter_rtos_demo  RTOS image stand-in at 0x08008000 behind its header (targets/meter_rtos_demo)
-# demo_app         demo app for flashfs slot 7 (0x08060000); demo_app_bad the same failing its
-#                  start check; demo_app2 for slot 8 (0x08080000)
-# The ELFs carry an empty header (image/ms_header_space.S) that `metersim image` fills in.
+# (The RTOS images and their apps: targets/meter_rtos, targets/meter_mu; they carry an empty
+# header, image/ms_header_space.S, that `metersim image` fills in.)
 METER_TARGET := $(filter f413rg,$(TARGETS))
 ifneq ($(METER_TARGET),)
 MT := $(METER_TARGET)
@@ -53,34 +51,18 @@ METER_BSP_SRCS := $(wildcard bsp/stm32/*.c bsp/stm32f4/*.c)
 METER_BASE_OBJS := $(patsubst %,$(OUT)/$(MT)/obj/%.o,$(METER_IMG_SRCS) $(METER_BSP_SRCS) \
                    bsp/cortex_m/startup.c tests/common/console.c) $(NOTE_OBJ_$(MT))
 METER_LD := $(ARCH_$(CORE_$(MT))) $(LDFLAGS) -Lbsp/cortex_m -Limage/ld
-METER_APP_LD := $(ARCH_$(CORE_$(MT))) -nostdlib -nostartfiles -Wl,--gc-sections \
-                -Wl,--fatal-warnings -Wl,--no-warn-rwx-segments -Limage/ld
 ALL_OBJS += $(METER_BASE_OBJS)
 
 # $(1) = program, $(2) = its objects, $(3) = linker script
 define METER_PROGRAM
-$(OUT)/$(MT)/$(1).elf: $(2) image/ld/$(3) image/ld/meter_app.ld bsp/cortex_m/sections.ld
+$(OUT)/$(MT)/$(1).elf: $(2) image/ld/$(3) bsp/cortex_m/sections.ld
 	@echo "  LD      $$(call show,$$@) (+ .map)"
-	$$(Q)$$(CC) $(if $(filter demo_app%,$(1)),$$(METER_APP_LD),$$(METER_LD)) -Timage/ld/$(3) -Wl,-Map=$(OUT)/$(MT)/$(1).map -o $$@ $(2)
+	$$(Q)$$(CC) $$(METER_LD) -Timage/ld/$(3) -Wl,-Map=$(OUT)/$(MT)/$(1).map -o $$@ $(2)
 ALL_OBJS += $(2)
 all: $(OUT)/$(MT)/$(1).elf
 image: $(OUT)/$(MT)/$(1).elf
 endef
 
-HDR_OBJ := $(OUT)/$(MT)/obj/image/ms_header_space.S.o
 $(eval $(call METER_PROGRAM,meter_boot,$(OUT)/$(MT)/obj/targets/meter_boot/main.c.o \
     $(METER_BASE_OBJS),meter_boot.ld))
-$(eval $(call METER_PROGRAM,meter_rtos_demo,$(OUT)/$(MT)/obj/targets/meter_rtos_demo/main.c.o \
-    $(HDR_OBJ) $(METER_BASE_OBJS),meter_rtos.ld))
-$(eval $(call METER_PROGRAM,demo_app,$(OUT)/$(MT)/obj/apps/demo_app/main.c.o $(HDR_OBJ) \
-    $(NOTE_OBJ_$(MT)),meter_app_slot7.ld))
-$(eval $(call METER_PROGRAM,demo_app2,$(OUT)/$(MT)/obj/apps/demo_app/main.c.o $(HDR_OBJ) \
-    $(NOTE_OBJ_$(MT)),meter_app_slot8.ld))
-$(eval $(call METER_PROGRAM,demo_app_bad,$(OUT)/$(MT)/obj/apps/demo_app/main_bad.c.o $(HDR_OBJ) \
-    $(NOTE_OBJ_$(MT)),meter_app_slot7.ld))
-
-$(OUT)/$(MT)/obj/apps/demo_app/main_bad.c.o: apps/demo_app/main.c $(OUT)/$(MT)/.flags
-	@mkdir -p $(@D)
-	@echo "  CC      $(call show,$@)"
-	$(Q)$(CC) $(CFLAGS_$(MT)) -DAPP_FAIL_START -MMD -MP -c $< -o $@
 endif

@@ -11,20 +11,48 @@
  * from, after four FE. Broadcast frames (99..99) get no reply; frames for other addresses are
  * ignored; an unknown function or a malformed data field gets the abnormal reply.
  * Three wrong passwords in a row lock password-protected commands for 24 hours.
+ *
+ * Bulk replies (vbus.h): an app's answer larger than a frame stays in the app's shared memory,
+ * which the bus lets this service read; the first part goes out as the 91H reply (B1H when
+ * more follow) and the master fetches the rest with 12H SEQ 1, 2 ... (92H / B2H, SEQ echoed),
+ * each read where it lies. A payload rewritten meanwhile (its generation changed) ends the
+ * read with SERR 01.
+ *
+ * The meter's address and passwords live in the EEPROM (/dev/eeprom, this process's window
+ * 0x0000..0x00FF) as two copies of one record, each with its CRC and a sequence number: a
+ * change is written over the older copy before it is acknowledged, so a power cut during the
+ * write leaves the other copy whole; at start the valid copy with the higher number wins and
+ * a damaged copy is rewritten from it.
  */
+#include <stddef.h>
 #include <string.h>
 #include "ms_rtos.h"
+#include "drv_io.h"
 #include "services.h"
 #include "svc_util.h"
 #include "vbus.h"
 
 #define PORTS 2u
+#define BULK_CHUNK 192u                     /* payload bytes per frame: 16 LOADID records */
+#define SHM_MAX 2u
 #define GAP_MS 500u                         /* the standard's largest inter-byte gap */
 #define PENDING_MS 1000u                    /* the bus answers within 500 ms */
 #define WRONG_PASSWORDS_MAX 3u
 #define LOCK_MS (24u * 3600u * 1000u)
 #define LEVEL_ADMIN 2u
 #define LEVEL_OPERATOR 4u
+
+/* The settings record in EEPROM (little endian), one copy per 64-byte page. */
+#define SET_MAGIC 0x54455343u               /* "CSET" */
+#define SET_COPIES 2u
+#define SET_COPY_ADDR(i) ((uint32_t)(i) * 64u)
+typedef struct {
+    uint32_t magic;
+    uint32_t seq;                           /* the newer copy has the higher number */
+    uint8_t addr[6];
+    uint8_t pw[10][3];
+    uint16_t crc;                           /* CRC-16/CCITT of the bytes before it */
+} settings_t;
 
 struct port {
     const char *name, *dev;
@@ -36,6 +64,13 @@ struct port {
     uint8_t pending, tag, broadcast;
     ms_tick_t deadline;
     uint32_t new_baud;                      /* after the 97H reply has left */
+    struct {                                /* a bulk reply being read frame by frame */
+        uint8_t active;
+        uint32_t di, gen;
+        uint16_t len;
+        const uint8_t *shm;
+        char app[VBUS_APP_NAME_MAX + 1];
+    } bulk;
 };
 
 struct com {
@@ -48,10 +83,99 @@ struct com {
     ms_tick_t locked_until;
     uint8_t operator_code[4];
     uint8_t next_tag;
+    int eeprom;                             /* /dev/eeprom, < 0: settings not kept */
+    struct { char name[VBUS_APP_NAME_MAX + 1]; const uint8_t *base; } shm[SHM_MAX];
+    uint32_t set_seq;
+    unsigned set_copy;                      /* the copy holding the current settings */
     vbus_msg_t m;
     dlt_frame_t r, in;
     uint8_t raw[4 + DLT_FRAME_MAX];
 };
+
+static uint16_t crc16_ccitt(const uint8_t *p, unsigned n)
+{
+    uint16_t crc = 0xFFFFu;
+    while (n--) {
+        crc ^= (uint16_t)(*p++ << 8);
+        for (unsigned b = 0; b < 8u; b++)
+            crc = (uint16_t)(crc & 0x8000u ? ((unsigned)crc << 1) ^ 0x1021u : (unsigned)crc << 1);
+    }
+    return crc;
+}
+
+static int copy_io(struct com *c, unsigned copy, settings_t *s, int write)
+{
+    drv_seek_t at = {.offset = (int32_t)SET_COPY_ADDR(copy), .whence = DRV_SEEK_SET};
+    if (ms_io_ioctl(c->eeprom, DRV_IOCTL_SEEK, &at) < 0)
+        return MS_ERR_IO;
+    int n = write ? ms_io_write(c->eeprom, s, sizeof *s) : ms_io_read(c->eeprom, s, sizeof *s);
+    return n == (int)sizeof *s ? MS_OK : MS_ERR_IO;
+}
+
+static int copy_valid(const settings_t *s)
+{
+    return s->magic == SET_MAGIC &&
+           s->crc == crc16_ccitt((const uint8_t *)s, offsetof(settings_t, crc));
+}
+
+/* Writes the settings in use over the older copy; MS_OK once they are in the EEPROM. */
+static int settings_save(struct com *c)
+{
+    if (c->eeprom < 0)
+        return MS_ERR_IO;
+    settings_t s;
+    memset(&s, 0, sizeof s);
+    s.magic = SET_MAGIC;
+    s.seq = c->set_seq + 1u;
+    memcpy(s.addr, c->addr, 6);
+    memcpy(s.pw, c->pw, sizeof s.pw);
+    s.crc = crc16_ccitt((const uint8_t *)&s, offsetof(settings_t, crc));
+    unsigned copy = (c->set_copy + 1u) % SET_COPIES;
+    int r = copy_io(c, copy, &s, 1);
+    if (r < 0) {
+        ms_printk("com: EEPROM write failed (%d), settings not kept\n", r);
+        return r;
+    }
+    c->set_seq = s.seq;
+    c->set_copy = copy;
+    return MS_OK;
+}
+
+/* Address and passwords from the newer valid copy; a damaged copy is rewritten from it,
+ * and with no valid copy the factory settings already in `c` are written to both. */
+static void settings_load(struct com *c)
+{
+    static const char k_copy[SET_COPIES] = {'A', 'B'};
+    settings_t s[SET_COPIES];
+    int ok[SET_COPIES];
+    c->eeprom = ms_io_open(DEV_EEPROM, O_RDWR, 0);
+    if (c->eeprom < 0) {
+        ms_printk("com: no EEPROM (%d), factory settings, not kept\n", c->eeprom);
+        return;
+    }
+    for (unsigned i = 0; i < SET_COPIES; i++)
+        ok[i] = copy_io(c, i, &s[i], 0) == MS_OK && copy_valid(&s[i]);
+    if (!ok[0] && !ok[1]) {
+        ms_printk("com: no valid settings in EEPROM, factory settings written\n");
+        c->set_copy = 1;
+        settings_save(c);                   /* copy A, then B */
+        settings_save(c);
+        return;
+    }
+    unsigned best = ok[0] && ok[1] ? ((int32_t)(s[1].seq - s[0].seq) > 0 ? 1u : 0u)
+                                   : ok[0] ? 0u : 1u;
+    memcpy(c->addr, s[best].addr, 6);
+    memcpy(c->pw, s[best].pw, sizeof c->pw);
+    c->set_seq = s[best].seq;
+    c->set_copy = best;
+    unsigned other = 1u - best;
+    if (!ok[other]) {
+        int r = copy_io(c, other, &s[best], 1);
+        ms_printk("com: settings copy %c damaged, %s from copy %c\n", k_copy[other],
+                  r == MS_OK ? "repaired" : "NOT repaired", k_copy[best]);
+    }
+    ms_printk("com: settings from EEPROM copy %c (seq %u)\n", k_copy[best], (unsigned)c->set_seq);
+}
 
 static void send_frame(struct com *c, struct port *p, dlt_frame_t *f)
 {
@@ -136,6 +260,87 @@ static int authorised(struct com *c, const uint8_t *pa, unsigned max_level)
     return 1;
 }
 
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Where an app's shared memory lies in this process (opened once; the bus granted reading). */
+static const uint8_t *shm_of(struct com *c, const char *app)
+{
+    unsigned i;
+    for (i = 0; i < SHM_MAX && c->shm[i].base; i++)
+        if (!strcmp(c->shm[i].name, app))
+            return c->shm[i].base;
+    if (i == SHM_MAX)
+        return 0;
+    char path[MS_PATH_MAX];
+    vbus_shm_path(path, sizeof path, app);
+    int fd = ms_io_open(path, O_RDONLY, 0);
+    uint32_t access = 0;
+    void *base = 0;
+    if (fd < 0 || ms_io_ioctl(fd, MS_IOCTL_SHM_ACCESS, &access) < 0 || !(access & MS_SHM_READ) ||
+        ms_io_ioctl(fd, MS_IOCTL_SHM_GET_ADDR, &base) < 0) {
+        ms_printk("com: cannot read %s (%d, access %u)\n", path, fd, (unsigned)access);
+        if (fd >= 0)
+            ms_io_close(fd);
+        return 0;
+    }
+    memcpy(c->shm[i].name, app, sizeof c->shm[i].name);
+    c->shm[i].base = base;
+    return base;
+}
+
+/* Frame `seq` of the port's bulk read: 0 answers 11H, n >= 1 answers 12H SEQ n. */
+static void bulk_frame(struct com *c, struct port *p, const dlt_frame_t *q, unsigned seq)
+{
+    unsigned first = seq * BULK_CHUNK, n = 4;
+    if (le32(p->bulk.shm) != p->bulk.gen) {
+        ms_printk("com: bulk data of %s changed during the read\n", p->bulk.app);
+        p->bulk.active = 0;
+        dlt_abnormal(&c->r, q, DLT_SERR_OTHER);
+    } else if (seq && first >= p->bulk.len) {
+        dlt_abnormal(&c->r, q, DLT_SERR_NO_DATA);
+    } else {
+        unsigned part = p->bulk.len - first < BULK_CHUNK ? p->bulk.len - first : BULK_CHUNK;
+        dlt_put_di(c->r.data, p->bulk.di);
+        memcpy(c->r.data + 4, p->bulk.shm + VBUS_SHM_HDR + first, part);
+        n += part;
+        if (seq)
+            c->r.data[n++] = (uint8_t)seq;
+        memcpy(c->r.addr, q->addr, 6);
+        c->r.ctrl = (uint8_t)(DLT_FN(q->ctrl) | DLT_REPLY);
+        if (first + part < p->bulk.len)
+            c->r.ctrl |= DLT_FOLLOWS;
+        c->r.len = (uint8_t)n;
+    }
+    send_frame(c, p, &c->r);
+}
+
+/* The bus forwarded a bulk reply for port p: find the payload and send its first frame. */
+static void bulk_start(struct com *c, struct port *p, const dlt_frame_t *d)
+{
+    p->bulk.active = 0;
+    if (d->len != VBUS_BULK_DESC_LEN || (d->ctrl & DLT_ABNORMAL)) {
+        dlt_abnormal(&c->r, d, DLT_SERR_OTHER);
+        send_frame(c, p, &c->r);
+        return;
+    }
+    memcpy(p->bulk.app, d->data + 10, VBUS_APP_NAME_MAX);
+    p->bulk.app[VBUS_APP_NAME_MAX] = 0;
+    p->bulk.di = dlt_di(d->data);
+    p->bulk.len = (uint16_t)(d->data[4] | d->data[5] << 8);
+    p->bulk.gen = le32(d->data + 6);
+    p->bulk.shm = shm_of(c, p->bulk.app);
+    if (!p->bulk.shm || p->bulk.len > VBUS_BULK_MAX) {
+        dlt_abnormal(&c->r, d, DLT_SERR_OTHER);
+        send_frame(c, p, &c->r);
+        return;
+    }
+    p->bulk.active = 1;
+    bulk_frame(c, p, d, 0);
+}
+
 static void to_bus(struct com *c, struct port *p, const dlt_frame_t *q, int kind)
 {
     if (++c->next_tag == 0)
@@ -161,9 +366,16 @@ static void change_password(struct com *c, struct port *p, const dlt_frame_t *q)
         !authorised(c, old, level)) {
         dlt_abnormal(&c->r, q, DLT_SERR_PASSWORD);
     } else {
+        uint8_t old[3];
+        memcpy(old, c->pw[level], 3);
         memcpy(c->pw[level], neu + 1, 3);
-        dlt_reply(&c->r, q, neu, 4);
-        ms_printk("com: password of level %02u changed\n", level);
+        if (settings_save(c) < 0) {         /* acknowledged only once it is kept */
+            memcpy(c->pw[level], old, 3);
+            dlt_abnormal(&c->r, q, DLT_SERR_OTHER);
+        } else {
+            dlt_reply(&c->r, q, neu, 4);
+            ms_printk("com: password of level %02u changed\n", level);
+        }
     }
     send_frame(c, p, &c->r);
 }
@@ -196,7 +408,14 @@ static void frame(struct com *c, struct port *p, const dlt_frame_t *q)
             q->addr[0] != 0xAAu)
             serr = DLT_SERR_OTHER;
         else {
+            uint8_t old[6];
+            memcpy(old, c->addr, 6);
             memcpy(c->addr, q->data, 6);
+            if (settings_save(c) < 0) {     /* acknowledged only once it is kept */
+                memcpy(c->addr, old, 6);
+                serr = DLT_SERR_OTHER;
+                break;
+            }
             dlt_reply(&c->r, q, 0, 0);
             send_frame(c, p, &c->r);
             ms_printk("com: address now %02x%02x%02x%02x%02x%02x\n", c->addr[5], c->addr[4],
@@ -241,6 +460,7 @@ static void frame(struct com *c, struct port *p, const dlt_frame_t *q)
         break;
     }
     case DLT_READ:
+        p->bulk.active = 0;                 /* a new read ends a bulk one */
         if (len != 4u && len != 5u && len != 10u)
             serr = DLT_SERR_OTHER;
         else
@@ -249,6 +469,8 @@ static void frame(struct com *c, struct port *p, const dlt_frame_t *q)
     case DLT_READ_NEXT:
         if (len != 5u)
             serr = DLT_SERR_OTHER;
+        else if (p->bulk.active && dlt_di(q->data) == p->bulk.di)
+            bulk_frame(c, p, q, q->data[4]);    /* served from the shared memory */
         else
             to_bus(c, p, q, kind);
         break;
@@ -305,10 +527,14 @@ static void from_bus(struct com *c)
         }
         for (unsigned i = 0; i < PORTS; i++) {
             struct port *p = &c->port[i];
-            if (m->h.cmd == VBUS_CMD_REPLY && m->h.sa == VBUS_ADDR(VBUS_P_COM, p->thread) &&
-                p->pending && m->h.tag == p->tag) {
+            if ((m->h.cmd == VBUS_CMD_REPLY || m->h.cmd == VBUS_CMD_BULK) &&
+                m->h.sa == VBUS_ADDR(VBUS_P_COM, p->thread) && p->pending && m->h.tag == p->tag) {
                 p->pending = 0;
-                if (!p->broadcast)
+                if (p->broadcast)
+                    continue;
+                if (m->h.cmd == VBUS_CMD_BULK)
+                    bulk_start(c, p, &m->f);
+                else
                     send_frame(c, p, &m->f);
             }
         }
@@ -345,6 +571,7 @@ void com_service_main(void *arg)
     c->pw[LEVEL_ADMIN][0] = 0x56;           /* 123456, least significant byte first */
     c->pw[LEVEL_ADMIN][1] = 0x34;
     c->pw[LEVEL_ADMIN][2] = 0x12;
+    settings_load(c);
     c->port[0] = (struct port){.name = "rs485", .dev = DEV_RS485, .baud = 2400,
                                .thread = VBUS_T_COM_RS485};
     c->port[1] = (struct port){.name = "ir", .dev = DEV_IR, .baud = 1200, .thread = VBUS_T_COM_IR};
@@ -359,7 +586,9 @@ void com_service_main(void *arg)
         ms_printk("com: no virtual bus\n");
         ms_process_exit(1);
     }
-    ms_printk("com: DL/T645-2007 on rs485 (2400 8E1) and ir (1200 8E1), address 000000123456\n");
+    ms_printk("com: DL/T645-2007 on rs485 (2400 8E1) and ir (1200 8E1), address "
+              "%02x%02x%02x%02x%02x%02x\n", c->addr[5], c->addr[4], c->addr[3], c->addr[2],
+              c->addr[1], c->addr[0]);
     for (;;) {
         ms_fdset_t rd = 0;
         int nfds = c->from_bus + 1;

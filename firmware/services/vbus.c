@@ -97,7 +97,7 @@ int vbus_rx_take(vbus_rx_t *rx, vbus_msg_t *m)
         why = VBUS_BAD_PROTO;
     else if (rx->buf[3] != 0)
         why = VBUS_BAD_ENCRYPT;
-    else if (rx->buf[6] < VBUS_CMD_REQUEST || rx->buf[6] > VBUS_CMD_REGISTER_ACK)
+    else if (rx->buf[6] < VBUS_CMD_REQUEST || rx->buf[6] > VBUS_CMD_BULK)
         why = VBUS_BAD_CMD;
     m->h.ca = rx->buf[1];
     m->h.sa = rx->buf[2];
@@ -145,6 +145,11 @@ void vbus_pipe_path(char *out, unsigned size, const char *name, int to_bus)
         fmt(out, size, "/pipe/%s_TO_V_BUS", name);
     else
         fmt(out, size, "/pipe/V_BUS_TO_%s", name);
+}
+
+void vbus_shm_path(char *out, unsigned size, const char *name)
+{
+    fmt(out, size, "/shm/%s", name);
 }
 
 int vbus_connect(const char *name, int *from_bus, int *to_bus)

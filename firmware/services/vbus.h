@@ -6,7 +6,7 @@
  * Message = 12-byte header + one whole DL/T645 frame (68 .. 16):
  *   0 FristSepa 0x68 | 1 CA source | 2 SA destination | 3 encryption (0 = plain)
  *   4 MetersAddr (address type of the DL/T645 frame) | 5 AgreType (1 = DL/T645-2007)
- *   6 ComType (request, reply, register, register ack) | 7 reserved: the bus's transaction
+ *   6 ComType (request, reply, register, register ack, bulk reply) | 7 reserved: the bus's transaction
  *   number, echoed by the responder | 8, 9 reserved (0) | 10, 11 DataLen, little endian
  */
 #ifndef VBUS_H
@@ -53,6 +53,7 @@
 #define VBUS_CMD_REPLY 2u
 #define VBUS_CMD_REGISTER 3u
 #define VBUS_CMD_REGISTER_ACK 4u
+#define VBUS_CMD_BULK 5u                    /* a reply whose data lie in shared memory */
 
 /* Data identifiers the bus itself answers (vendor range 04A0FExx) */
 #define VBUS_DI_REGISTER 0x04A0FE01u       /* registration of an extended app (write) */
@@ -100,6 +101,19 @@ int vbus_rx_take(vbus_rx_t *rx, vbus_msg_t *m);
 int vbus_send(int fd, const vbus_msg_t *m);
 /* Fill a request/reply header. */
 void vbus_hdr(vbus_hdr_t *h, uint8_t ca, uint8_t sa, uint8_t cmd, uint8_t addr_type, uint8_t tag);
+
+/* Bulk data (payloads larger than a frame): the bus creates /shm/<NAME> for every extended
+ * app when it registers, read/write for the app. A bulk reply (ComType VBUS_CMD_BULK) is a
+ * normal reply frame whose data describe the payload instead of carrying it: DI, length u16,
+ * generation u32 (little endian), the app's name (8 bytes, NUL padded). The shared memory
+ * holds the generation u32 at offset 0 and the payload after it; the responder bumps the
+ * generation each time it rewrites it. The bus grants the requester read access before it
+ * forwards a bulk reply; the requester reads the payload where it lies. */
+#define VBUS_SHM_SIZE 1024u
+#define VBUS_SHM_HDR 4u
+#define VBUS_BULK_MAX (VBUS_SHM_SIZE - VBUS_SHM_HDR)
+#define VBUS_BULK_DESC_LEN (4u + 2u + 4u + VBUS_APP_NAME_MAX)
+void vbus_shm_path(char *out, unsigned size, const char *name);
 
 /* Pipe names: V_BUS_TO_<X> and <X>_TO_V_BUS (paper's pipe_t naming) under /pipe/. */
 #define VBUS_PIPE_SIZE 1024u

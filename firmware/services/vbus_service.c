@@ -11,6 +11,9 @@
  * - Checks every message: integrity (separator, lengths, the DL/T645 frame's checksum) and
  *   legitimacy (the source address belongs to the pipe's process, the destination exists);
  *   a bad one is dropped, counted and reported on the console.
+ * - Bulk data: gives every extended app a shared memory at registration (vbus.h) and, when
+ *   the app answers with a bulk reply, grants the requester read access to it (an MPU region)
+ *   and forwards the reply, which describes the payload instead of carrying it.
  * - Waits in select() on all its pipes, with the earliest transaction deadline as timeout.
  * The trace switch (VBUS_DI_TRACE) prints one console line per message the bus sends.
  */
@@ -31,6 +34,8 @@ struct ep {
     uint8_t used, proc;
     char name[VBUS_APP_NAME_MAX + 1];
     int in_fd, out_fd;
+    int shm_fd;                             /* extended apps: /shm/<name>, else -1 */
+    uint16_t granted;                       /* processes (bit = Table 3 number) let read it */
     uint8_t ndis;
     uint32_t dis[VBUS_APP_DIS_MAX];
     vbus_rx_t rx;
@@ -163,13 +168,18 @@ static struct txn *txn_new(struct bus *b, unsigned ep, const vbus_msg_t *m, uint
 }
 
 /* The answer to the requester of t (from `from`). */
-static void answer(struct bus *b, struct txn *t, uint8_t from, const dlt_frame_t *f)
+static void answer_cmd(struct bus *b, struct txn *t, uint8_t from, const dlt_frame_t *f, uint8_t cmd)
 {
     b->out.h = t->req;
-    vbus_hdr(&b->out.h, from, t->req.ca, VBUS_CMD_REPLY, t->req.addr_type, t->req.tag);
+    vbus_hdr(&b->out.h, from, t->req.ca, cmd, t->req.addr_type, t->req.tag);
     b->out.f = *f;
     put(b, &b->ep[t->ep], &b->out);
     t->used = 0;
+}
+
+static void answer(struct bus *b, struct txn *t, uint8_t from, const dlt_frame_t *f)
+{
+    answer_cmd(b, t, from, f, VBUS_CMD_REPLY);
 }
 
 static void answer_abnormal(struct bus *b, struct txn *t, uint8_t serr)
@@ -321,6 +331,39 @@ static void request(struct bus *b, unsigned ep, const vbus_msg_t *m)
     forward(b, t, target, m);
 }
 
+/* A bulk reply from app endpoint e for transaction t: the descriptor must name e's own shared
+ * memory and fit it; the requester's process is granted read access before it gets the
+ * reply. A bad one is dropped and counted, and the requester gets SERR 01. */
+static void bulk_reply(struct bus *b, struct ep *e, struct txn *t, const vbus_msg_t *m)
+{
+    const dlt_frame_t *f = &m->f;
+    struct ep *req = &b->ep[t->ep];
+    int ok = e->shm_fd >= 0 && t->parent < 0 && f->ctrl == (DLT_READ | DLT_REPLY) &&
+             f->len == VBUS_BULK_DESC_LEN && dlt_di(f->data) == dlt_di(t->q.data) &&
+             (unsigned)(f->data[4] | f->data[5] << 8) <= VBUS_BULK_MAX &&
+             !strncmp((const char *)f->data + 10, e->name, VBUS_APP_NAME_MAX);
+    if (ok && !(e->granted >> req->proc & 1u)) {
+        ms_handle_t pid = ms_process_find(req->name);
+        ms_shm_grant_t g = {pid, MS_SHM_READ};
+        ok = pid > 0 && ms_io_ioctl(e->shm_fd, MS_IOCTL_SHM_GRANT, &g) == MS_OK;
+        if (ok) {
+            e->granted |= (uint16_t)(1u << req->proc);
+            ms_printk("vbus: %s may read /shm/%s\n", req->name, e->name);
+        }
+    }
+    if (!ok) {
+        b->bad_integrity++;
+        ms_printk("vbus: dropped from %s_TO_V_BUS: bad bulk reply (dropped %u)\n", e->name,
+                  (unsigned)b->bad_integrity);
+        if (t->parent >= 0)
+            part_done(b, t, 0);
+        else
+            answer_abnormal(b, t, DLT_SERR_OTHER);
+        return;
+    }
+    answer_cmd(b, t, m->h.ca, f, VBUS_CMD_BULK);
+}
+
 static void reply(struct bus *b, unsigned ep, const vbus_msg_t *m)
 {
     for (unsigned i = 0; i < TXN_MAX; i++) {
@@ -333,7 +376,9 @@ static void reply(struct bus *b, unsigned ep, const vbus_msg_t *m)
                       b->ep[ep].name, t->target_proc);
             return;
         }
-        if (t->parent >= 0)
+        if (m->h.cmd == VBUS_CMD_BULK)
+            bulk_reply(b, &b->ep[ep], t, m);
+        else if (t->parent >= 0)
             part_done(b, t, &m->f);
         else
             answer(b, t, m->h.ca, &m->f);
@@ -360,6 +405,24 @@ static int open_ep(struct ep *e, int create)
     return 0;
 }
 
+/* An app's shared memory for bulk replies, read/write for the app's process (pid). */
+static int open_shm(struct ep *e, ms_handle_t pid)
+{
+    char path[MS_PATH_MAX];
+    vbus_shm_path(path, sizeof path, e->name);
+    if (e->shm_fd < 0) {
+        int r = ms_shm_dev_create(path, VBUS_SHM_SIZE);
+        if (r < 0 && r != MS_ERR_EXIST)
+            return r;
+        e->shm_fd = ms_io_open(path, O_RDWR, 0);
+        if (e->shm_fd < 0)
+            return e->shm_fd;
+    }
+    ms_shm_grant_t g = {pid, MS_SHM_READ | MS_SHM_WRITE};
+    e->granted = 0;                         /* a new registration: readers granted afresh */
+    return ms_io_ioctl(e->shm_fd, MS_IOCTL_SHM_GRANT, &g);
+}
+
 /* REG_TO_V_BUS: 14H frame, DI VBUS_DI_REGISTER, name (8 bytes), n identifiers. The answer on
  * V_BUS_TO_REG repeats the stored registration with the app's address (9AH abnormal: refused). */
 static void registration(struct bus *b, const vbus_msg_t *m)
@@ -379,6 +442,8 @@ static void registration(struct bus *b, const vbus_msg_t *m)
                 e = &b->ep[i];
         if (e && e->proc < VBUS_P_EXT_APP(1))
             ok = 0;                           /* a service's name */
+        if (ms_process_find(name) <= 0)
+            ok = 0;                           /* no process of that name */
         for (unsigned k = 0; ok && k < ndis; k++) {
             uint8_t o = owner_of_di(b, dlt_di(q->data + 12 + 4 * k));
             if (o && (!e || VBUS_PROC(o) != e->proc))
@@ -395,6 +460,7 @@ static void registration(struct bus *b, const vbus_msg_t *m)
                     memset(e, 0, sizeof *e);
                     memcpy(e->name, name, sizeof e->name);
                     e->proc = (uint8_t)VBUS_P_EXT_APP(slot);
+                    e->shm_fd = -1;
                     if (open_ep(e, 1) < 0) {
                         e->used = 0;
                         e = 0;
@@ -404,6 +470,13 @@ static void registration(struct bus *b, const vbus_msg_t *m)
             break;
         }
         ok = e != 0;
+    }
+    if (ok) {
+        int r = open_shm(e, ms_process_find(name));
+        if (r < 0) {
+            ms_printk("vbus: no shared memory for %s (%d)\n", name, r);
+            ok = 0;
+        }
     }
     if (ok) {
         e->ndis = (uint8_t)ndis;
@@ -459,7 +532,9 @@ static void receive(struct bus *b, unsigned ep)
                 drop(b, ep, -100, m->h.ca);
             continue;
         }
-        if (VBUS_PROC(m->h.ca) != e->proc || m->h.cmd >= VBUS_CMD_REGISTER ||
+        if (VBUS_PROC(m->h.ca) != e->proc || m->h.cmd == VBUS_CMD_REGISTER ||
+            m->h.cmd == VBUS_CMD_REGISTER_ACK ||
+            (m->h.cmd == VBUS_CMD_BULK && e->proc < VBUS_P_EXT_APP(1)) ||
             (m->h.cmd == VBUS_CMD_REQUEST && m->h.sa != VBUS_ADDR_BUS &&
              !ep_by_proc(b, VBUS_PROC(m->h.sa)))) {
             drop(b, ep, -100, m->h.ca);
@@ -515,6 +590,7 @@ void vbus_service_main(void *arg)
         struct ep *e = &b->ep[i];
         strcpy(e->name, k_fixed[i].name);
         e->proc = k_fixed[i].proc;
+        e->shm_fd = -1;
         int r = open_ep(e, 1);
         if (r < 0) {
             ms_printk("vbus: cannot create the pipes of %s (%d)\n", e->name, r);

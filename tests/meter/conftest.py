@@ -1,11 +1,18 @@
-"""A booted management unit running meter_mu (the virtual bus, the services, the LOADID app),
-with the metrology unit answering on UART5, a DL/T645 master on RS-485 and one on IR."""
+"""A booted management unit from its factory image (platforms/images/meter_mu.yaml: the
+bootloader, the RTOS image meter_mu with the virtual bus and the services, the extended app
+LOADID in flashfs, started by the RTOS's loader), with the metrology unit answering on UART5, a DL/T645 master on RS-485 and one on IR."""
 
+import re
 from dataclasses import dataclass
 
 import pytest
 
 import metersim
+from metersim._image.pack import pack
+
+from tests.conftest import REPO
+
+MANIFEST = REPO / "platforms/images/meter_mu.yaml"
 
 
 @dataclass
@@ -23,20 +30,39 @@ class Meter:
         self.con.expect("vbus: trace on", timeout="1s")
 
 
+def started(con, *lines, timeout="2s"):
+    """Wait for the start's end and `lines`, in whatever order the processes print them: the
+    kernel's "meter: started" once it created them, the communication service's port line
+    once it has its settings from the EEPROM (later on a first start, which writes them)."""
+    left = ["meter: started", "com: DL/T645-2007 on rs485"] + list(lines)
+    while left:
+        hit = con.expect(re.compile("|".join(re.escape(x) for x in left)), timeout=timeout)
+        left = [x for x in left if x not in hit.line]
+
+
+@pytest.fixture(scope="session")
+def meter_image(firmware, tmp_path_factory):
+    """The factory image, packed once from the built ELFs."""
+    for name in ("meter_boot", "meter_mu", "app_loadid"):
+        firmware("f413rg", name)                  # fails clearly when one is not built
+    out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
+    out.write_bytes(pack(MANIFEST))
+    return out
+
+
 @pytest.fixture
-def meter(firmware):
+def meter(meter_image):
     def make(seed=1, **unit):
         emu = metersim.Emulation(seed=seed)
-        board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"),
-                                        elf=firmware("f413rg", "meter_mu"))
+        board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"))
+        metersim.load_binary(board, meter_image)
         values = dict(voltage_V=220.1, current_A=5.123, power_W=1123.4,
                       energy_kWh=(100.0, 200.0, 300.0, 634.56))
         values.update(unit)
         mu = metersim.MetrologyUnit(board["metrology"], **values)
         rs485 = board["rs485Bus"].attach_host("reader", baud=2400, parity="E")
         con = metersim.capture_uart(board)
-        con.expect("loadid: registered as 50", timeout="2s")
-        con.expect("meter: started", timeout="100ms")
+        started(con, "loadid: registered as 50")
         return Meter(emu, board, con, mu, rs485, metersim.dlt645.Master(emu, rs485),
                      metersim.dlt645.Master(emu, board["ir"]))
     return make

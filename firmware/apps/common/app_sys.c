@@ -57,3 +57,8 @@ int ms_free(void *ptr) { return (int)sys(SYS_FREE, P(ptr), 0, 0, 0); }
 int ms_thread_kill(ms_handle_t tid) { return (int)sys(SYS_THREAD_KILL, (uint32_t)tid, 0, 0, 0); }
 int ms_thread_suspend(ms_handle_t tid) { return (int)sys(SYS_THREAD_SUSPEND, (uint32_t)tid, 0, 0, 0); }
 int ms_ps(ms_thread_info_t *out, int max) { return (int)sys(SYS_PS, P(out), (uint32_t)max, 0, 0); }
+int ms_io_ioctl(int fd, int cmd, void *arg) { return (int)sys(SYS_IO_IOCTL, (uint32_t)fd, (uint32_t)cmd, P(arg), 0); }
+int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
+{
+    return (int)sys(SYS_IO_SELECT, (uint32_t)nfds, P(rd), P(wr), timeout);
+}

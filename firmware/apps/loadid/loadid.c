@@ -9,10 +9,12 @@
  * Its identifiers:
  * - 04A10001 (read): switch-on count (2 bytes BCD), class of the last one (1 byte), its power
  *   step XX.XXXX kW (3 bytes BCD, signed);
- * - 04A10002 (read, multi-frame): the log of the last 16 switch-ons, newest first, each
- *   NNNN (its number), class, step XX.XXXX kW (6 bytes); four records per frame, so a reply
- *   stays short on the 1200-baud IR link: 91H carries the first four (B1H when more follow),
- *   12H with SEQ n the n-th next four (B2H when still more follow), SEQ echoed last.
+ * - 04A10002 (read, bulk): the record set of the last 32 switch-ons, newest first, 12 bytes
+ *   each: NNNN (its number), class, step XX.XXXX kW, power after it XX.XXXX kW (3 bytes BCD,
+ *   signed each), seconds since the app started (3 bytes BCD); records not yet filled are
+ *   zero, as DL/T645 event tables give them. 384 bytes: more than a frame, so the app writes
+ *   the set into its shared memory /shm/LOADID (vbus.h) and answers with a bulk reply; the
+ *   communication service sends it in 91H/B1H and 12H follow-up frames.
  */
 #include <string.h>
 #include "ms_rtos.h"
@@ -22,9 +24,8 @@
 
 #define LOADID_DI 0x04A10001u
 #define LOADID_LOG_DI 0x04A10002u
-#define LOG_MAX 16u
-#define LOG_PER_FRAME 4u
-#define LOG_RECORD 6u
+#define LOG_MAX 32u
+#define LOG_RECORD 12u
 #define PERIOD_MS 1000u
 #define STEP_MIN_dW 1000                    /* 100 W */
 
@@ -38,7 +39,10 @@ struct app {
     int32_t last_dW, step_dW;
     uint32_t count;
     uint8_t cls;
-    struct { uint32_t n; int32_t step_dW; uint8_t cls; } log[LOG_MAX];   /* ring, newest at count-1 */
+    ms_tick_t t0;
+    uint8_t *shm;                           /* /shm/LOADID: generation, then the record set */
+    uint32_t gen;
+    struct { uint32_t n, secs; int32_t step_dW, after_dW; uint8_t cls; } log[LOG_MAX];   /* ring */
 };
 
 static int do_register(struct app *a)
@@ -111,6 +115,8 @@ static void power(struct app *a, const dlt_frame_t *f)
         a->log[slot].n = a->count;
         a->log[slot].step_dW = a->step_dW;
         a->log[slot].cls = a->cls;
+        a->log[slot].after_dW = p;
+        a->log[slot].secs = (ms_tick_get() - a->t0) / MS_TICK_HZ;
         ms_printk("loadid: appliance on, %d.%04d kW step, class %u, count %u\n",
                   (int)(a->step_dW / 10000), (int)(a->step_dW % 10000), a->cls,
                   (unsigned)a->count);
@@ -119,31 +125,42 @@ static void power(struct app *a, const dlt_frame_t *f)
     a->have = 1;
 }
 
-/* One frame of the switch-on log: page 0 for 11H, page SEQ for 12H. */
-static void log_page(struct app *a, const dlt_frame_t *q)
+/* 04A10002: the record set into the shared memory (generation first, so a reader of the
+ * previous set sees the change), then the bulk reply describing it. */
+static void record_set(struct app *a, const vbus_msg_t *m)
 {
-    unsigned seq = DLT_FN(q->ctrl) == DLT_READ_NEXT ? q->data[4] : 0u;
-    unsigned total = a->count < LOG_MAX ? (unsigned)a->count : LOG_MAX;
-    unsigned first = seq * LOG_PER_FRAME;
-    if (seq && first >= total) {
+    const dlt_frame_t *q = &m->f;
+    if (!a->shm) {
         dlt_abnormal(&a->r, q, DLT_SERR_NO_DATA);
+        svc_reply(a->to_bus, a->self, m, &a->r);
         return;
     }
-    uint8_t d[4 + LOG_PER_FRAME * LOG_RECORD + 1];
-    unsigned n = 4;
-    dlt_put_di(d, LOADID_LOG_DI);
-    for (unsigned i = first; i < total && i < first + LOG_PER_FRAME; i++) {
+    unsigned total = a->count < LOG_MAX ? (unsigned)a->count : LOG_MAX;
+    a->gen++;
+    memcpy(a->shm, &a->gen, 4);
+    uint8_t *d = a->shm + VBUS_SHM_HDR;
+    memset(d, 0, LOG_MAX * LOG_RECORD);
+    for (unsigned i = 0; i < total; i++, d += LOG_RECORD) {
         unsigned slot = (unsigned)((a->count - 1u - i) % LOG_MAX);     /* newest first */
-        dlt_bcd_put(d + n, 2, a->log[slot].n % 10000u);
-        d[n + 2] = a->log[slot].cls;
-        svc_bcd_signed(d + n + 3, 3, a->log[slot].step_dW);
-        n += LOG_RECORD;
+        dlt_bcd_put(d, 2, a->log[slot].n % 10000u);
+        d[2] = a->log[slot].cls;
+        svc_bcd_signed(d + 3, 3, a->log[slot].step_dW);
+        svc_bcd_signed(d + 6, 3, a->log[slot].after_dW);
+        dlt_bcd_put(d + 9, 3, a->log[slot].secs % 1000000u);
     }
-    if (seq)
-        d[n++] = (uint8_t)seq;
-    dlt_reply(&a->r, q, d, n);
-    if (first + LOG_PER_FRAME < total)
-        a->r.ctrl |= DLT_FOLLOWS;
+    unsigned len = LOG_MAX * LOG_RECORD;
+    uint8_t desc[VBUS_BULK_DESC_LEN];
+    memset(desc, 0, sizeof desc);
+    dlt_put_di(desc, LOADID_LOG_DI);
+    desc[4] = (uint8_t)len;
+    desc[5] = (uint8_t)(len >> 8);
+    memcpy(desc + 6, &a->gen, 4);
+    memcpy(desc + 10, LOADID_NAME, sizeof LOADID_NAME - 1u);
+    dlt_reply(&a->r, q, desc, sizeof desc);
+    vbus_msg_t out;
+    vbus_hdr(&out.h, a->self, m->h.ca, VBUS_CMD_BULK, m->h.addr_type, m->h.tag);
+    out.f = a->r;
+    vbus_send(a->to_bus, &out);
 }
 
 static void serve(struct app *a, const vbus_msg_t *m)
@@ -156,10 +173,9 @@ static void serve(struct app *a, const vbus_msg_t *m)
         d[6] = a->cls;
         svc_bcd_signed(d + 7, 3, a->step_dW);
         dlt_reply(&a->r, q, d, sizeof d);
-    } else if (((DLT_FN(q->ctrl) == DLT_READ && q->len == 4u) ||
-                (DLT_FN(q->ctrl) == DLT_READ_NEXT && q->len == 5u)) &&
-               dlt_di(q->data) == LOADID_LOG_DI) {
-        log_page(a, q);
+    } else if (DLT_FN(q->ctrl) == DLT_READ && q->len == 4u && dlt_di(q->data) == LOADID_LOG_DI) {
+        record_set(a, m);
+        return;
     } else {
         dlt_abnormal(&a->r, q, DLT_FN(q->ctrl) == DLT_READ ? DLT_SERR_NO_DATA : DLT_SERR_OTHER);
     }
@@ -175,6 +191,14 @@ void loadid_app_main(void *arg)
         ms_printk("loadid: registration failed (%d)\n", r);
         ms_process_exit(1);
     }
+    char path[MS_PATH_MAX];
+    vbus_shm_path(path, sizeof path, LOADID_NAME);
+    int shm = ms_io_open(path, O_RDWR, 0);
+    void *base = 0;
+    if (shm < 0 || ms_io_ioctl(shm, MS_IOCTL_SHM_GET_ADDR, &base) < 0)
+        ms_printk("loadid: no shared memory %s (%d): no record set\n", path, shm);
+    a->shm = base;
+    a->t0 = ms_tick_get();
     ms_printk("loadid: registered as %02x, identifier %08x\n", a->self, (unsigned)LOADID_DI);
     ms_tick_t next = ms_tick_get() + ms_ms_to_ticks(PERIOD_MS);
     for (;;) {

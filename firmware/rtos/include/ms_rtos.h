@@ -246,10 +246,24 @@ void ms_io_poll_notify(void);
 
 /* ---- IPC devices ------------------------------------------------------- */
 int ms_pipe_dev_create(const char *path, uint32_t size);
+/* Shared memory: the creating process (or the kernel) owns it and may read and write it; any
+ * other process only as the owner grants (MS_IOCTL_SHM_GRANT). A grant maps the region into
+ * the grantee through the MPU (read-only or read/write); file reads and writes follow the
+ * same rights (MS_ERR_PERM). The address is no secret: without a grant, touching the region
+ * is a MemManage fault that ends the process. */
 int ms_shm_dev_create(const char *path, uint32_t size);
 #define MS_IOCTL_FIONREAD 0x541B            /* int *: bytes readable now */
-#define MS_IOCTL_SHM_GET_ADDR 0x5301        /* void **: the shared region */
+#define MS_IOCTL_SHM_GET_ADDR 0x5301        /* void **: the shared region (mapped when allowed) */
 #define MS_IOCTL_SHM_GET_SIZE 0x5302        /* uint32_t * */
+#define MS_IOCTL_SHM_GRANT 0x5303           /* const ms_shm_grant_t *: owner only */
+#define MS_IOCTL_SHM_ACCESS 0x5304          /* uint32_t *: the caller's MS_SHM_* rights */
+#define MS_SHM_READ 1u
+#define MS_SHM_WRITE 2u
+#define MS_SHM_GRANTS 6u                    /* grants per shared memory */
+typedef struct {
+    ms_handle_t pid;                        /* the process let in */
+    uint32_t access;                        /* MS_SHM_READ | MS_SHM_WRITE; 0 takes it back */
+} ms_shm_grant_t;
 
 /* ---- diagnostics ------------------------------------------------------- */
 typedef struct {

@@ -3,8 +3,10 @@
  * - named pipes (ms_pipe_dev_create): a byte ring; read blocks until data,
  *   write blocks until everything is stored (O_NONBLOCK: MS_ERR_AGAIN instead),
  *   poll reports MS_POLLIN with data and MS_POLLOUT with room;
- * - shared memory (ms_shm_dev_create): a zeroed region; read/write at the file
- *   position, MS_IOCTL_SHM_GET_ADDR hands out the address to map it directly.
+ * - shared memory (ms_shm_dev_create): a zeroed region owned by its creator; read/write
+ *   at the file position, MS_IOCTL_SHM_GET_ADDR hands out the address to use it directly,
+ *   MS_IOCTL_SHM_GRANT lets another process in (an MPU region of its own, read-only or
+ *   read/write); without a grant neither the file nor the memory is open to a process.
  * Buffers come from the kernel's memory pool.
  */
 #include <string.h>
@@ -110,13 +112,28 @@ int ms_pipe_dev_create(const char *path, uint32_t size)
 typedef struct {
     uint32_t size;
     uint8_t *mem;    /* with isolation: a power of two aligned to its size (one MPU region) */
+    ms_handle_t owner;                      /* the creating process; 0: the kernel */
+    ms_shm_grant_t grants[MS_SHM_GRANTS];
 } ms_shm_t;
 
 static uint8_t *shm_mem(ms_shm_t *m) { return m->mem; }
 
+/* The rights of the caller: the kernel and the owner all, another process what it was granted. */
+static uint32_t shm_access(const ms_shm_t *m, const ms_process_t *p)
+{
+    if (!p || p->handle == m->owner)
+        return MS_SHM_READ | MS_SHM_WRITE;
+    for (unsigned i = 0; i < MS_SHM_GRANTS; i++)
+        if (m->grants[i].pid == p->handle)
+            return m->grants[i].access;
+    return 0;
+}
+
 static int shm_read(void *ctx, ms_file_t *f, void *buf, size_t len)
 {
     ms_shm_t *m = ctx;
+    if (!(shm_access(m, ms_cur_proc()) & MS_SHM_READ))
+        return MS_ERR_PERM;
     if (f->pos >= m->size)
         return 0;
     uint32_t n = m->size - f->pos < len ? m->size - f->pos : (uint32_t)len;
@@ -128,6 +145,8 @@ static int shm_read(void *ctx, ms_file_t *f, void *buf, size_t len)
 static int shm_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 {
     ms_shm_t *m = ctx;
+    if (!(shm_access(m, ms_cur_proc()) & MS_SHM_WRITE))
+        return MS_ERR_PERM;
     if (f->pos >= m->size)
         return MS_ERR_NOSPC;
     uint32_t n = m->size - f->pos < len ? m->size - f->pos : (uint32_t)len;
@@ -137,6 +156,43 @@ static int shm_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
     return (int)n;
 }
 
+/* The owner lets process g->pid in (or, with access 0, out again): recorded here for file
+ * access and made an MPU region of the grantee at once. */
+static int shm_grant(ms_shm_t *m, const ms_shm_grant_t *g)
+{
+    ms_process_t *cur = ms_cur_proc();
+    if (cur && cur->handle != m->owner)
+        return MS_ERR_PERM;
+    ms_process_t *to = ms_kobj_get(g->pid, MS_KOBJ_PROCESS);
+    if (!to || g->access & ~(MS_SHM_READ | MS_SHM_WRITE))
+        return to ? MS_ERR_INVAL : MS_ERR_SRCH;
+    if (to->handle == m->owner)
+        return MS_OK;
+    unsigned i = 0, free_slot = MS_SHM_GRANTS;
+    for (; i < MS_SHM_GRANTS && m->grants[i].pid != g->pid; i++)
+        if (!m->grants[i].pid && free_slot == MS_SHM_GRANTS)
+            free_slot = i;
+    if (i == MS_SHM_GRANTS) {
+        if (!g->access)
+            return MS_OK;
+        if (free_slot == MS_SHM_GRANTS)
+            return MS_ERR_LIMIT;
+        i = free_slot;
+    }
+    uint32_t base = (uint32_t)(uintptr_t)shm_mem(m);
+    if (!g->access) {
+        m->grants[i].pid = 0;
+        ms_mpu_unmap(to, base);
+        return MS_OK;
+    }
+    int r = ms_mpu_map(to, base, ms_mpu_region_size(m->size), (g->access & MS_SHM_WRITE) != 0);
+    if (r < 0)
+        return r;
+    m->grants[i].pid = g->pid;
+    m->grants[i].access = g->access;
+    return MS_OK;
+}
+
 static int shm_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
 {
     ms_shm_t *m = ctx;
@@ -144,16 +200,32 @@ static int shm_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
     if (!arg)
         return MS_ERR_FAULT;
     if (cmd == MS_IOCTL_SHM_GET_ADDR) {
-        /* mapping it into the caller's memory: one more MPU region */
-        int r = ms_mpu_map(ms_cur_proc(), (uint32_t)(uintptr_t)shm_mem(m), ms_mpu_region_size(m->size));
-        if (r < 0)
-            return r;
+        /* the owner's own region: mapped on first use; a grantee's already is */
+        ms_process_t *cur = ms_cur_proc();
+        if (cur && cur->handle == m->owner) {
+            int r = ms_mpu_map(cur, (uint32_t)(uintptr_t)shm_mem(m), ms_mpu_region_size(m->size), 1);
+            if (r < 0)
+                return r;
+        }
         *(void **)arg = shm_mem(m);
         return MS_OK;
     }
     if (cmd == MS_IOCTL_SHM_GET_SIZE) {
         *(uint32_t *)arg = m->size;
         return MS_OK;
+    }
+    if (cmd == MS_IOCTL_SHM_ACCESS) {
+        if (ms_uaccess(arg, sizeof(uint32_t), 1) != MS_OK)
+            return MS_ERR_FAULT;
+        *(uint32_t *)arg = shm_access(m, ms_cur_proc());
+        return MS_OK;
+    }
+    if (cmd == MS_IOCTL_SHM_GRANT) {
+        if (ms_uaccess(arg, sizeof(ms_shm_grant_t), 0) != MS_OK)
+            return MS_ERR_FAULT;
+        ms_shm_grant_t g;
+        memcpy(&g, arg, sizeof g);
+        return shm_grant(m, &g);
     }
     return MS_ERR_INVAL;
 }
@@ -178,6 +250,9 @@ int ms_shm_dev_create(const char *path, uint32_t size)
     }
     memset(m->mem, 0, bytes);
     m->size = size;
+    ms_process_t *owner = ms_cur_proc();
+    m->owner = owner ? owner->handle : 0;
+    memset(m->grants, 0, sizeof m->grants);
     int r = ms_io_device_register(path, &g_shm_ops, m);
     if (r < 0) {
         ms_pool_free(m->mem);

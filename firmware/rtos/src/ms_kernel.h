@@ -51,6 +51,7 @@ struct ms_process {
     uint32_t win_base, win_size;  /* the RAM window (one MPU region when isolated) */
     ms_addr_range_t maps[MS_MPU_MAPS]; /* shared memories mapped into it */
     uint8_t nmaps;
+    uint8_t maps_ro;              /* bit i: maps[i] is read-only */
     ms_handle_t handle;
     uint8_t slot;                 /* 1..MS_MAX_PROCS */
     uint8_t nthreads, nkobjs, nfiles;
@@ -123,7 +124,8 @@ void ms_process_fault_kill(ms_process_t *p);
 void ms_mpu_init(void);
 void ms_mpu_switch(const ms_process_t *p);     /* PendSV: map p's window (p != 0) */
 void ms_mpu_forget(const ms_process_t *p);     /* p's record is about to be freed */
-int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size); /* a shared memory */
+int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size, int writable); /* a shared memory */
+void ms_mpu_unmap(ms_process_t *p, uint32_t base);
 uint32_t ms_mpu_window_size(uint32_t bytes);   /* power of two >= MS_MPU_MIN_WINDOW */
 uint32_t ms_mpu_region_size(uint32_t bytes);   /* power of two >= 32 */
 int ms_ustr(const char *s);                    /* a NUL-terminated string the caller may read */

@@ -7,7 +7,8 @@
  *   region 0   on-chip flash: read and execute (privileged code may also write
  *              it, for the flash programming sequence)
  *   region 1   its process's RAM window: read/write, execute never
- *   region 2.. the shared memories it mapped (MS_IOCTL_SHM_GET_ADDR)
+ *   region 2.. the shared memories it was granted (MS_IOCTL_SHM_GRANT; read-only
+ *              or read/write, execute never)
  * and anything else (kernel RAM, another process's window, peripherals, the
  * System Control Space) ends in MemManage or BusFault, which kills the process.
  * PendSV reprograms regions 1.. when the incoming thread belongs to another
@@ -23,6 +24,8 @@ static uint8_t g_maps_on;       /* shared-memory regions now enabled (2 .. 2 + g
 static const ms_process_t *g_mapped;
 
 #define RASR_WINDOW(log2) (MPU_RASR_AP(MPU_AP_FULL) | MPU_RASR_XN | MPU_RASR_SIZE(log2) | MPU_RASR_ENABLE)
+#define RASR_READ_ONLY(log2) (MPU_RASR_AP(MPU_AP_PRIV_RW_USER_RO) | MPU_RASR_XN | MPU_RASR_SIZE(log2) | \
+                              MPU_RASR_ENABLE)
 
 static unsigned log2u(uint32_t v)
 {
@@ -74,7 +77,9 @@ void ms_mpu_switch(const ms_process_t *p)
     mpu_set_region(1, p->win_base, RASR_WINDOW(log2u(p->win_size)));
     for (unsigned i = 0; i < MS_MPU_MAPS; i++) {
         if (i < p->nmaps)
-            mpu_set_region(2u + i, p->maps[i].start, RASR_WINDOW(log2u(p->maps[i].size)));
+            mpu_set_region(2u + i, p->maps[i].start, (p->maps_ro >> i & 1u)
+                                                         ? RASR_READ_ONLY(log2u(p->maps[i].size))
+                                                         : RASR_WINDOW(log2u(p->maps[i].size)));
         else if (i < g_maps_on)
             mpu_set_region(2u + i, 0, 0); /* the previous process's: off (others already are) */
     }
@@ -90,7 +95,16 @@ void ms_mpu_forget(const ms_process_t *p)
         g_mapped = 0;
 }
 
-int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size)
+/* The process's regions changed: reprogram them if it is the one mapped now. */
+static void remap(const ms_process_t *p)
+{
+    if (g_mapped == p) {
+        g_mapped = 0;
+        ms_mpu_switch(p);
+    }
+}
+
+int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size, int writable)
 {
     if (!g_mpu_on || !p)
         return MS_OK;
@@ -99,21 +113,37 @@ int ms_mpu_map(ms_process_t *p, uint32_t base, uint32_t size)
     unsigned i = 0;
     while (i < p->nmaps && p->maps[i].start != base)
         i++;
-    if (i == p->nmaps) {
-        if (p->nmaps >= MS_MPU_MAPS) {
-            r = MS_ERR_LIMIT;
-        } else {
-            p->maps[p->nmaps].start = base;
-            p->maps[p->nmaps].size = size;
+    if (i == p->nmaps && p->nmaps >= MS_MPU_MAPS) {
+        r = MS_ERR_LIMIT;
+    } else {
+        if (i == p->nmaps)
             p->nmaps++;
-            if (g_mapped == p) {
-                g_mapped = 0;
-                ms_mpu_switch(p);
-            }
-        }
+        p->maps[i].start = base;
+        p->maps[i].size = size;
+        p->maps_ro = (uint8_t)((p->maps_ro & ~(1u << i)) | (writable ? 0u : 1u << i));
+        remap(p);
     }
     ms_unlock(s);
     return r;
+}
+
+void ms_mpu_unmap(ms_process_t *p, uint32_t base)
+{
+    if (!g_mpu_on || !p)
+        return;
+    uint32_t s = ms_lock();
+    for (unsigned i = 0; i < p->nmaps; i++)
+        if (p->maps[i].start == base) {
+            for (unsigned k = i; k + 1u < p->nmaps; k++) {
+                p->maps[k] = p->maps[k + 1u];
+                p->maps_ro = (uint8_t)((p->maps_ro & ~(1u << k)) | ((p->maps_ro >> (k + 1u) & 1u) << k));
+            }
+            p->nmaps--;
+            p->maps_ro &= (uint8_t)~(1u << p->nmaps);
+            remap(p);
+            break;
+        }
+    ms_unlock(s);
 }
 
 static int inside(uintptr_t a, uintptr_t end, uint32_t base, uint32_t size)
@@ -131,7 +161,7 @@ int ms_uaccess_proc(const ms_process_t *p, const void *ptr, size_t len, int writ
     if (inside(a, end, p->win_base, p->win_size))
         return MS_OK;
     for (unsigned i = 0; i < p->nmaps; i++)
-        if (inside(a, end, p->maps[i].start, p->maps[i].size))
+        if (inside(a, end, p->maps[i].start, p->maps[i].size) && !(write && (p->maps_ro >> i & 1u)))
             return MS_OK;
     if (!write && inside(a, end, MS_MPU_FLASH_BASE, 1u << MS_MPU_FLASH_LOG2))
         return MS_OK;

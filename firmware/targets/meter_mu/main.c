@@ -1,23 +1,29 @@
 /*
  * meter_mu: the new-generation meter's management unit (platforms/boards/
- * meter_management_unit.repl) running the middle layer as processes of one RTOS image.
+ * meter_management_unit.repl): the RTOS image (at 0x08008000 behind its image header,
+ * started by the bootloader; docs/meter_flash_layout.md) with the middle layer's services as
+ * processes, and the extended apps started from flashfs.
  *
  * The kernel side (this file) brings up the board, opens the serial ports (which registers
  * /dev/ttyS1/2/3/5), registers the clock (/dev/rtc) and the load switch (/dev/relay) as
- * device files, then starts the processes: the virtual bus first and at the most urgent
+ * device files, makes the AT24C256 /dev/eeprom (each process reaches only its start-parameter
+ * window of it), then starts the services: the virtual bus first and at the most urgent
  * priority, so its pipes exist before any other process looks for them; then the
- * communication, metering and platform services and the extended app LOADID; it then feeds
- * the independent watchdog while they all run (2 s). The processes
- * share no memory; they talk through the bus's pipes, device files and system calls, so
- * loading them from flashfs images later changes only this start-up.
+ * communication, metering and platform services. Then the RTOS's loader starts every app
+ * start.par lists from flashfs (LOADID: firmware/apps/loadid, linked for its slot), each an
+ * unprivileged process in its own window that registers itself on the bus. This thread then
+ * feeds the independent watchdog while the services run (2 s). The processes share no
+ * memory; they talk through the bus's pipes, device files and system calls.
  */
 #include <string.h>
 #include "bsp.h"
 #include "bsp_date.h"
+#include "at24c.h"
 #include "ms_rtos.h"
 #include "soc.h"
 #include "services.h"
-#include "apps.h"
+#include "ms_image.h"
+#include "ms_loader.h"
 
 #define PIN_RS485_DE BSP_PIN(0, 1)
 #define PIN_RELAY_FB BSP_PIN(1, 5)
@@ -28,7 +34,14 @@
 #define WATCHDOG_KICK_MS 500u
 #define WATCHDOG_PRIO 30u        /* less urgent than every process: starved by a hung one */
 
-static uint64_t g_pool[160u * 1024u / 8u];
+#define EEPROM_I2C 1
+#define EEPROM_I2C_HZ 400000u
+
+static at24c_t g_eeprom;
+/* Kernel RAM is the first 128 KiB (image/ld/meter_rtos.ld): the services' windows, the pipes
+ * and the kernel's objects come from this pool; the apps' windows lie above it. */
+static uint64_t g_pool[96u * 1024u / 8u];
+extern const ms_image_hdr_t ms_header;
 
 void ms_kputc(char c) { bsp_console_putc(c); }
 
@@ -98,26 +111,33 @@ static void board_init(void)
     bsp_pin_config(PIN_RELAY_SET, BSP_PIN_OUTPUT, 0);
     bsp_pin_config(PIN_RELAY_RESET, BSP_PIN_OUTPUT, 0);
     bsp_pin_config(PIN_RELAY_FB, BSP_PIN_INPUT, 0);
+    int r = bsp_i2c_init(EEPROM_I2C, EEPROM_I2C_HZ);
+    if (r == 0)
+        r = at24c_init(&g_eeprom, EEPROM_I2C, 0x50, "AT24C256");
+    if (r == 0)
+        r = at24c_register(&g_eeprom, DEV_EEPROM);
+    if (r < 0)
+        ms_printk("meter: no EEPROM (%d): settings are not kept\n", r);
     if (ms_io_device_register(DEV_RTC, &g_rtc_ops, 0) < 0 ||
         ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0)
         ms_panic("cannot register /dev/rtc and /dev/relay");
 }
 
-/* The start parameters (later: the start-parameter file in flashfs). */
-#define SERVICES 4u                         /* the first entries: watched by the watchdog */
+/* The services' start parameters (the apps': start.par in flashfs). */
+#define SERVICES (sizeof k_procs / sizeof k_procs[0])
 static const ms_process_desc_t k_procs[] = {
     {.name = "V_BUS", .entry = vbus_service_main, .prio = 4, .mem_order = 4,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 16,
      .perms = MS_PERM_PRIV},                /* creates pipes */
     {.name = "COM_SRV", .entry = com_service_main, .prio = 6, .mem_order = 3,
-     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 7,
+     .perms = MS_PERM_EEPROM_RD | MS_PERM_EEPROM_WR,   /* address and passwords */
+     .eeprom = {{EEPROM_COM_START, EEPROM_COM_SIZE}}},
     {.name = "MTR_SRV", .entry = metering_service_main, .prio = 7, .mem_order = 3,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
     {.name = "PLAT_SRV", .entry = platform_service_main, .prio = 8, .mem_order = 3,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 6,
      .perms = MS_PERM_PRIV},                /* app lifecycle: stops apps */
-    {.name = LOADID_NAME, .entry = loadid_app_main, .prio = 10, .mem_order = 3,
-     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
 };
 
 /* Starts the processes, then keeps the independent watchdog fed for as long as every service
@@ -131,6 +151,8 @@ static void start(void *arg)
         if (r < 0)
             ms_printk("start: %s failed (%d)\n", k_procs[i].name, r);
     }
+    int apps = ms_loader_start();
+    ms_printk("meter: %d app%s from flashfs\n", apps < 0 ? 0 : apps, apps == 1 ? "" : "s");
     bsp_iwdg_start(WATCHDOG_MS);
     ms_thread_set_prio(ms_thread_self(), WATCHDOG_PRIO);
     ms_printk("meter: started\n");
@@ -149,15 +171,17 @@ static void start(void *arg)
 int main(void)
 {
     int clk = bsp_clock_init();
-    uint32_t cause = bsp_reset_cause();
     ms_rtos_init(bsp_hclk_hz(), g_pool, sizeof g_pool);
     static const struct bsp_uart_cfg console = {115200, 8, 'N', 1, BSP_PIN_NONE};
     if (bsp_uart_open(1, &console) < 0)
         ms_panic("cannot open USART1");
     bsp_console_select(1);
-    ms_printk("\nmeter management unit on %s, HCLK %u Hz%s, reset: %s\n", SOC_PART_NAME,
-              (unsigned)bsp_hclk_hz(), clk < 0 ? " (HSE failed: HSI)" : "",
-              bsp_reset_cause_name(cause));
+    const volatile ms_image_hdr_t *h = &ms_header;
+    /* the reset cause is the bootloader's to report: it reads and clears the flags */
+    ms_printk("\nmeter management unit on %s, HCLK %u Hz%s, RTOS image %u.%u.%u\n",
+              SOC_PART_NAME, (unsigned)bsp_hclk_hz(), clk < 0 ? " (HSE failed: HSI)" : "",
+              (unsigned)(h->version >> 16), (unsigned)(h->version >> 8 & 0xFFu),
+              (unsigned)(h->version & 0xFFu));
     board_init();
     if (ms_thread_create("start", start, 0, 1024, 20, 0) < 0)
         ms_panic("cannot create the start thread");

@@ -10,9 +10,9 @@ from metersim._errors import SetupError
 from metersim._exit_codes import EXIT_OK
 
 EXAMPLES = """examples:
-  metersim image pack platforms/images/meter_demo.yaml -o build/meter_demo.bin
-  metersim image show build/meter_demo.bin
-  metersim run build/meter_demo.bin --platform platforms/boards/storage_f413.repl
+  metersim image pack platforms/images/meter_rtos.yaml -o build/meter_rtos.bin
+  metersim image show build/meter_rtos.bin
+  metersim run build/meter_rtos.bin --platform platforms/boards/meter_management_unit.repl
 
 exit codes: 0 ok, 1 the image is damaged (what and where on stderr), 3 bad manifest or file"""
 

@@ -5,11 +5,11 @@ YAML manifest into one flashable binary of the whole 1 MiB, and read back part b
 Manifest (paths relative to the manifest's folder):
 
     bootloader: {elf: build/fw/f413rg/meter_boot.elf, version: 1.0.0}     # or bin:
-    rtos: {elf: build/fw/f413rg/meter_rtos_demo.elf, name: rtos, version: 1.0.0}
+    rtos: {elf: build/fw/f413rg/meter_rtos.elf, name: rtos, version: 1.0.0}
     apps:                                  # services too (kind: service)
-      - {name: demo, elf: build/fw/f413rg/demo_app.elf, version: 1.0.0}
+      - {name: counter, elf: build/fw/f413rg/app_counter.elf, version: 1.0.0}
     start:                                 # start.par, in start order
-      - {file: demo, prio: 20, max_threads: 2, max_kobjs: 4, max_files: 2, stack_size: 1024,
+      - {file: counter, prio: 20, max_threads: 2, max_kobjs: 4, max_files: 2, stack_size: 1024,
          perms: [eeprom_rd], eeprom: [[0x1000, 0x400]], autostart: true}
 """
 

@@ -7,8 +7,9 @@
  *   cons waits in select (timeout 500 ticks) and prints "cons got msg k";
  * - prod selects on /dev/pipe1 with a 20-tick timeout while nothing comes:
  *   "prod select timeout 0 after N ticks";
- * - prod fills the shared memory through its mapped address; cons reads it
- *   with ms_io_read: "cons shm 'hello from prod'";
+ * - the kernel owns /dev/shm0 and grants prod read/write, cons read only: prod fills it
+ *   through its address; cons reads it with ms_io_read: "cons shm 'hello from prod'",
+ *   and may not write it (MS_ERR_PERM);
  * - cons answers "ack" on pipe1: "prod got ack".
  */
 #include <string.h>
@@ -56,7 +57,7 @@ static void cons_main(void *arg)
     ms_printk("cons control nPRIV=%u\n", (unsigned)(cm_get_control() & 1u));
     int r = ms_io_open("/dev/pipe0", O_RDONLY, 0);
     int w = ms_io_open("/dev/pipe1", O_WRONLY, 0);
-    int shm = ms_io_open("/dev/shm0", O_RDONLY, 0);
+    int shm = ms_io_open("/dev/shm0", O_RDWR, 0);      /* the grant, not the flags, decides */
     if (r < 0 || w < 0 || shm < 0)
         rtos_fail("cons open %d %d %d", r, w, shm);
     for (unsigned k = 1; k <= 5;) {
@@ -74,6 +75,8 @@ static void cons_main(void *arg)
     char text[32] = {0};
     ms_io_read(shm, text, 15);
     ms_printk("cons shm '%s'\n", text);
+    if (ms_io_write(shm, "x", 1) != MS_ERR_PERM)
+        rtos_fail("cons wrote a shared memory granted read-only");
     if (ms_io_write(w, "ack", 4) != 4)
         rtos_fail("cons write");
     ms_sem_post((ms_handle_t)(uintptr_t)arg);
@@ -97,8 +100,12 @@ static void body(void *arg)
     CHECK(ms_pipe_dev_create("/dev/pipe1", 64) == MS_OK, "pipe1");
     CHECK(ms_shm_dev_create("/dev/shm0", 128) == MS_OK, "shm0");
     CHECK(ms_pipe_dev_create("/dev/pipe0", 64) == MS_ERR_EXIST, "duplicate pipe accepted");
-    CHECK(ms_process_create(&cons) > 0, "create cons");
-    CHECK(ms_process_create(&prod) > 0, "create prod");
+    ms_handle_t pc = ms_process_create(&cons), pp = ms_process_create(&prod);
+    CHECK(pc > 0 && pp > 0, "create cons and prod");
+    int shm = ms_io_open("/dev/shm0", O_RDWR, 0);     /* they start once this thread waits */
+    ms_shm_grant_t rw = {pp, MS_SHM_READ | MS_SHM_WRITE}, ro = {pc, MS_SHM_READ};
+    CHECK(ms_io_ioctl(shm, MS_IOCTL_SHM_GRANT, &rw) == MS_OK &&
+          ms_io_ioctl(shm, MS_IOCTL_SHM_GRANT, &ro) == MS_OK, "shm grants");
     for (int i = 0; i < 2; i++)
         CHECK(ms_sem_wait(done, 2000) == MS_OK, "processes did not finish");
     ms_thread_sleep(5);

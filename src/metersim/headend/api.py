@@ -20,8 +20,11 @@ from . import domain
 from .models import Account, Cabinet, Event, Reading, Room, Tariff, TopUp, User
 
 STATIC = Path(__file__).with_name("static")
-Text = Annotated[str, Field(max_length=200)]
-Name = Annotated[str, Field(min_length=1, max_length=64)]
+# text is stored verbatim, but control characters are refused (PostgreSQL cannot store NUL,
+# and none belongs in a name, label or phone number)
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+Text = Annotated[str, Field(max_length=200, pattern=PRINTABLE)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=PRINTABLE)]
 
 
 class Strict(BaseModel):
@@ -46,8 +49,8 @@ class TopUpIn(Strict):
 
 
 class AccountIn(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    phone: Annotated[str, Field(max_length=40)] = ""
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=PRINTABLE)]
+    phone: Annotated[str, Field(max_length=40, pattern=PRINTABLE)] = ""
     deposit_cents: Annotated[int, Field(ge=0, le=100_000_000)] = 0
 
 
@@ -214,7 +217,7 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
         return {"id": a.id, "name": a.name, "phone": a.phone, "deposit_cents": a.deposit_cents}
 
     @app.get("/api/accounts")
-    def accounts(s: S, _: Op, name: Annotated[str | None, Query(max_length=100)] = None):
+    def accounts(s: S, _: Op, name: Annotated[str | None, Query(max_length=100, pattern=PRINTABLE)] = None):
         q = select(Account).order_by(Account.id)
         if name is not None:
             q = q.where(Account.name == name)
@@ -245,7 +248,7 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
 
     @app.get("/api/events")
     def events(s: S, _: Op, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-               kind: Annotated[str | None, Query(max_length=24)] = None):
+               kind: Annotated[str | None, Query(max_length=24, pattern=PRINTABLE)] = None):
         q = select(Event).order_by(Event.id.desc()).limit(limit)
         if kind is not None:
             q = q.where(Event.kind == kind)

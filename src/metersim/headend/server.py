@@ -50,6 +50,9 @@ class Headend:
             self.link_ports[name] = await self.links.listen(name, port)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # inherited by accepted connections (Linux): without it a kept-alive connection waits
+        # for the peer's delayed ACK (40 ms) between a response's header and body writes
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((self.host, self.api_port))
         except OSError as e:

@@ -103,7 +103,9 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
         with sessions.begin() as s:
             yield s
 
-    S = Annotated[object, Depends(session)]
+    # committed when the handler returns, before the response leaves: a client that got an
+    # answer finds its change in the next request
+    S = Annotated[object, Depends(session, scope="function")]
 
     def current_user(s: S, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> User:
         user = cred and domain.user_for_token(s, cred.credentials, clock())

@@ -43,6 +43,9 @@ class LinkService:
         self.servers: dict[str, asyncio.base_events.Server] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.lines_in = 0
+        self.reports_in = 0        # END lines: whole reports received (tests wait on it)
+        self.answers_in = 0        # OK TOPUP / ERR TOPUP lines
+        self.readings_in = 0       # R lines stored
 
     async def listen(self, name: str, port: int) -> int:
         """Listen for cabinet `name`'s query manager; returns the port bound (0 picks one)."""
@@ -107,12 +110,15 @@ class LinkService:
                 domain.add_event(s, cab, "cabinet_online", line[:100], now)
             elif line.startswith("R "):
                 try:
-                    domain.ingest(s, cab, domain.parse_r_line(line), now)
+                    if domain.ingest(s, cab, domain.parse_r_line(line), now) is not None:
+                        self.readings_in += 1
                 except domain.HeadendError as e:
                     log.warning("cabinet %s: %s", cab.name, e)
             elif line == "END":
                 cab.last_seen = now
+                self.reports_in += 1
             elif line in ("OK TOPUP", "ERR TOPUP"):
+                self.answers_in += 1
                 if link.answer is not None and not link.answer.done():
                     link.answer.set_result(line == "OK TOPUP")
             elif line:

@@ -36,6 +36,13 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def hs_rooms(b):
+    """The rooms as the API gives them to the page (with the page's own token)."""
+    return b.execute_script(
+        "return fetch('/api/cabinets', {headers: {Authorization: 'Bearer ' + "
+        "sessionStorage.getItem('token')}}).then(r => r.json())")[0]["rooms"]
+
+
 def report(qm, seq, rooms):
     """One report: rooms = [(power_100mW, energy_Wh, balance_cents, relay_closed)]."""
     lines = []
@@ -85,10 +92,7 @@ def test_dashboard_shows_live_values_and_takes_a_top_up(browser, tmp_path):
         wait_for(lambda: cell("1-0", "power") == "3100.0", what="the new power")
         assert cell("1-0", "balance") == "41.50" and cell("1-0", "energy") == "1.510"
         # a top-up of room 1-1 from the form reaches the cabinet's link, and is confirmed
-        room_id = next(r["id"] for r in b.execute_script(
-            "return fetch('/api/cabinets', {headers: {Authorization: 'Bearer ' + "
-            "sessionStorage.getItem('token')}}).then(r => r.json())")[0]["rooms"]
-            if r["label"] == "1-1")
+        room_id = next(r["id"] for r in hs_rooms(b) if r["label"] == "1-1")
         Select(b.find_element(By.ID, "topup-room")).select_by_value(str(room_id))
         b.find_element(By.ID, "topup-amount").send_keys("12.50")
         b.find_element(By.ID, "topup-button").click()
@@ -100,6 +104,12 @@ def test_dashboard_shows_live_values_and_takes_a_top_up(browser, tmp_path):
                  what="the top-up confirmed on the page")
         wait_for(lambda: cell("1-1", "balance") == "11.00", what="the new balance")
         assert cell("1-1", "closed") == "closed"
+        # a click on a room shows its energy curve (a PNG drawn by the server from the readings)
+        b.execute_script("document.getElementById('room-' + arguments[0]).click()",
+                         next(r["id"] for r in hs_rooms(b) if r["label"] == "1-0"))
+        wait_for(lambda: b.execute_script("const i = document.getElementById('curve');"
+                                          "return i.complete && i.naturalWidth") == 600,
+                 what="the curve image")
         b.save_screenshot(str(tmp_path / "headend_dashboard.png"))
         assert (tmp_path / "headend_dashboard.png").stat().st_size > 10_000
         if os.environ.get("METERSIM_SCREENSHOTS"):     # docs/img/ is refreshed this way

@@ -200,6 +200,16 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
                  "energy_Wh": r.energy_Wh, "power_W": r.power_100mW / 10,
                  "balance_cents": r.balance_cents, "status": r.status} for r in reversed(rows)]
 
+    @app.get("/api/rooms/{room_id}/curve.png")
+    def curve(room_id: int, s: S, _: Op, limit: Annotated[int, Query(ge=2, le=10000)] = 500):
+        """The room's energy and power against time, as a PNG (matplotlib)."""
+        from .curves import room_curve_png
+
+        room = domain.get_room(s, room_id)
+        rows = s.scalars(select(Reading).where(Reading.room_id == room_id)
+                         .order_by(Reading.epoch.desc(), Reading.seq.desc()).limit(limit)).all()
+        return Response(room_curve_png(room, list(reversed(rows))), media_type="image/png")
+
     @app.post("/api/rooms/{room_id}/move-in", status_code=201)
     def move_in(room_id: int, body: MoveIn, s: S, _: Op):
         a = domain.move_in(s, body.account_id, room_id, clock())

@@ -40,6 +40,7 @@ function drawCabinets(cabs) {
     for (const r of c.rooms) {
       const tr = el("tr");
       tr.id = "room-" + r.id;
+      tr.addEventListener("click", () => { curveRoom = r.id; $("curve-room").textContent = r.label; drawCurve(); });
       tr.append(el("td", r.label), el("td", r.relay_closed ? "closed" : "open", r.relay_closed ? "closed" : "open"),
                 el("td", r.power_W.toFixed(1), "power"), el("td", (r.energy_Wh / 1000).toFixed(3), "energy"),
                 el("td", money(r.cost_cents)), el("td", money(r.balance_cents), "balance" + (r.balance_cents < 0 ? " neg" : "")),
@@ -60,12 +61,24 @@ function drawAlarms(events) {
   for (const e of events) ul.append(el("li", e.at.slice(0, 19).replace("T", " ") + "  " + e.kind + ": " + e.detail));
 }
 
+let curveRoom = null, polls = 0;
+async function drawCurve() {
+  // an <img> cannot send the bearer token: fetch the PNG and show it from a blob URL
+  if (curveRoom === null) return;
+  const r = await fetch("/api/rooms/" + curveRoom + "/curve.png", {headers: {Authorization: "Bearer " + token}});
+  if (!r.ok) return;
+  const old = $("curve").src;
+  $("curve").src = URL.createObjectURL(await r.blob());
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+}
+
 async function poll() {
   if (!token) return;
   try {
     drawCabinets(await api("GET", "/api/cabinets"));
     drawAlarms(await api("GET", "/api/events?limit=15"));
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    if (++polls % 5 === 0) drawCurve();
   } catch (e) { $("updated").textContent = "error: " + e.message; }
 }
 

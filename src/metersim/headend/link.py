@@ -46,6 +46,8 @@ class LinkService:
         self.reports_in = 0        # END lines: whole reports received (tests wait on it)
         self.answers_in = 0        # OK TOPUP / ERR TOPUP lines
         self.readings_in = 0       # R lines stored
+        self.reports_from: dict[str, int] = {}     # cabinet name -> reports with readings
+        self._fresh: dict[int, int] = {}           # cabinet id -> readings since the last END
 
     async def listen(self, name: str, port: int) -> int:
         """Listen for cabinet `name`'s query manager; returns the port bound (0 picks one)."""
@@ -112,11 +114,14 @@ class LinkService:
                 try:
                     if domain.ingest(s, cab, domain.parse_r_line(line), now) is not None:
                         self.readings_in += 1
+                        self._fresh[cab.id] = self._fresh.get(cab.id, 0) + 1
                 except domain.HeadendError as e:
                     log.warning("cabinet %s: %s", cab.name, e)
             elif line == "END":
                 cab.last_seen = now
                 self.reports_in += 1
+                if self._fresh.pop(cab.id, 0):
+                    self.reports_from[cab.name] = self.reports_from.get(cab.name, 0) + 1
             elif line in ("OK TOPUP", "ERR TOPUP"):
                 self.answers_in += 1
                 if link.answer is not None and not link.answer.done():

@@ -149,4 +149,18 @@ def test_cabinets_meter_alone_while_the_head_end_is_down_and_reconnect(cabinets)
         seqs = [(e, q) for c, e, q in after if c == cab_id]
         assert seqs == sorted(set(seqs)) and {e for e, _ in seqs} == {1}
     assert len(after) >= len(before) + 2 * ROOMS
-    assert all(c["online"] for c in Api(hs.url(), OPERATOR).get("/api/cabinets").json())
+    op = Api(hs.url(), OPERATOR)
+    assert all(c["online"] for c in op.get("/api/cabinets").json())
+    # the day's statistics: each cabinet's energy is its rooms' counter rise over the readings
+    with hs.sessions() as s:
+        day = domain.aware(s.scalars(select(Reading.received_at).order_by(Reading.id)).first())
+        rises = {}
+        for name in cabs:
+            cab = s.scalar(select(Cabinet).where(Cabinet.name == name))
+            for room in s.scalars(select(Room).where(Room.cabinet_id == cab.id)):
+                e = [r.energy_Wh for r in s.scalars(select(Reading).where(
+                    Reading.room_id == room.id).order_by(Reading.epoch, Reading.seq))]
+                rises[cab.id] = rises.get(cab.id, 0) + e[-1] - e[0]
+    stats = op.get("/api/statistics", params={"day": day.date().isoformat()}).json()
+    assert {c["cabinet_id"]: c["energy_Wh"] for c in stats["cabinets"]} == rises
+    assert all(v > 0 for v in rises.values())

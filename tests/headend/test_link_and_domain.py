@@ -193,3 +193,20 @@ def test_time_of_use_and_step_tariffs_bill_what_their_rules_say():
             assert "tariff" in str(e)
         else:
             raise AssertionError(f"{kind} {rules} accepted")
+
+
+def test_a_new_connection_from_a_cabinet_replaces_its_stale_one(headend):
+    """A query manager that rebooted reconnects before the head end saw the old connection
+    drop: the new one takes over and the cabinet stays online."""
+    hs, admin, op = headend
+    old = FakeQueryManager(hs.link_ports["block-A"])
+    old.send("HELLO query-manager 1.0")
+    wait_for(lambda: op.get("/api/cabinets").json()[0]["online"], what="online")
+    new = FakeQueryManager(hs.link_ports["block-A"])
+    new.send("HELLO query-manager 1.0", r_line(1), "END")
+    wait_for(lambda: len(stored(hs)) == 1, what="the new link's reading")
+    assert old.sock.recv(10) == b""                  # the stale connection was closed
+    assert op.get("/api/cabinets").json()[0]["online"]
+    new.close()
+    wait_for(lambda: not op.get("/api/cabinets").json()[0]["online"], what="offline")
+    old.close()

@@ -98,9 +98,10 @@ class LinkService:
             pass
         finally:
             sender.cancel()
-            if self.links.get(cabinet_id) is link:
+            current = self.links.get(cabinet_id) is link
+            if current:
                 del self.links[cabinet_id]
-            self._closed(link)
+            self._closed(link, still_current=current)
             writer.close()
 
     def _line(self, link: Link, line: str) -> None:
@@ -129,12 +130,13 @@ class LinkService:
             elif line:
                 log.warning("cabinet %s: unexpected line %r", cab.name, line)
 
-    def _closed(self, link: Link) -> None:
+    def _closed(self, link: Link, still_current: bool) -> None:
         now = self.clock()
         with self.sessions.begin() as s:
             cab = s.get(Cabinet, link.cabinet_id)
-            cab.online = False
-            domain.add_event(s, cab, "cabinet_offline", "link closed", now)
+            if still_current:                 # not replaced by a newer connection
+                cab.online = False
+                domain.add_event(s, cab, "cabinet_offline", "link closed", now)
             if link.in_flight is not None:
                 t = s.get(TopUp, link.in_flight)
                 if t.state == "sent":

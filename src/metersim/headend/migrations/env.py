@@ -3,10 +3,9 @@ it passes in config.attributes["connection"]."""
 
 from alembic import context
 
-from metersim.headend.models import Base
-
+# no import of the models here: upgrades need only the revision scripts (and the package may
+# be renamed); tests/headend compares the migrated schema with the models
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=Base.metadata,
-                  render_as_batch=connection.dialect.name == "sqlite")
+context.configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
     context.run_migrations()

@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_S
+from metersim._errors import SetupError
+from metersim._units import PS_PER_S
 from metersim.peripherals.base import UartFrame
 
 # Sample points inside a bit, in bit times: 8th, 9th and 10th of 16 samples.

@@ -15,8 +15,8 @@ import uuid
 import httpx
 import pytest
 
-from metersim.headend import Headend
-from metersim.headend import domain
+from metersim._headend import Headend
+from metersim._headend import domain
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
 ADMIN, OPERATOR, PASSWORD = "admin1", "operator1", "correct horse 1"

@@ -5,7 +5,7 @@ strings in every text field are stored and returned verbatim while changing noth
 import datetime as dt
 import itertools
 
-from metersim.headend import domain
+from metersim._headend import domain
 
 from .conftest import OPERATOR, PASSWORD, Api, FakeQueryManager, r_line, wait_for
 

@@ -9,14 +9,14 @@ once, in order."""
 import pytest
 from sqlalchemy import select
 
-from metersim.cabinet.board import build_controller, new_bus
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.cabinet.query_manager import build_query_manager
-from metersim.cabinet.scenario import RoomLoad, attach_rooms
-from metersim.engine.emulation import Emulation
-from metersim.headend import Headend, domain
-from metersim.headend.models import Cabinet, Reading, Room
-from metersim.orchestration.appliances import ResistiveHeater
+from metersim._cabinet.board import build_controller, new_bus
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.query_manager import build_query_manager
+from metersim._cabinet.scenario import RoomLoad, attach_rooms
+from metersim._engine.emulation import Emulation
+from metersim._headend import Headend, domain
+from metersim._headend.models import Cabinet, Reading, Room
+from metersim._orchestration.appliances import ResistiveHeater
 
 from .conftest import OPERATOR, PASSWORD, Api, wait_for
 

@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from metersim.headend import Headend, domain
+from metersim._headend import Headend, domain
 
 from .conftest import OPERATOR, PASSWORD, FakeQueryManager, r_line, wait_for
 

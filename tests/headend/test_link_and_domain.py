@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from metersim.headend import domain
-from metersim.headend.models import Base, Reading, Tariff, TopUp
+from metersim._headend import domain
+from metersim._headend.models import Base, Reading, Tariff, TopUp
 
 from .conftest import FakeQueryManager, r_line, wait_for
 

@@ -27,11 +27,15 @@ toolchain:
 #   tshark           tests check that Wireshark decodes metersim's Modbus pcaps
 #   gdb-multiarch    the GDB stub's tests drive it
 #   lcov (genhtml)   tests check that `metersim coverage` lcov files render in genhtml
+#   postgresql       the head end's suite runs on a PostgreSQL server it starts (initdb, pg_ctl)
+#   chromium, chromium-driver  the head end's dashboard is tested in headless Chromium
 DEBIAN_TOOLS := qemu-system-arm:qemu-system-arm tshark:tshark gdb-multiarch:gdb-multiarch \
-                genhtml:lcov
+                genhtml:lcov /usr/lib/postgresql/*/bin/initdb:postgresql chromium:chromium \
+                chromedriver:chromium-driver
 tools:
 	@missing=""; for t in $(DEBIAN_TOOLS); do \
-	    command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t#*:}"; done; \
+	    command -v $${t%%:*} >/dev/null 2>&1 || ls $${t%%:*} >/dev/null 2>&1 || \
+	        missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing$$missing from Debian"; \
 	    echo "wireshark-common wireshark-common/install-setuid boolean false" | \

@@ -211,4 +211,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_coverage_parser(sub)
     from metersim._image.cli import add_image_parser
     add_image_parser(sub)
+    from metersim._headend.cli import add_headend_parser
+    add_headend_parser(sub)
     return p

@@ -1,0 +1,30 @@
+"""A room's curve (energy and power against the time the readings arrived) as a PNG."""
+
+from __future__ import annotations
+
+import io
+
+from .domain import aware
+
+
+def room_curve_png(room, readings) -> bytes:
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3), dpi=100)
+    ax = fig.add_subplot()
+    t = [aware(r.received_at) for r in readings]
+    ax.plot(t, [r.energy_Wh / 1000 for r in readings], color="tab:blue", marker=".")
+    ax.set_ylabel("energy (kWh)", color="tab:blue")
+    ax2 = ax.twinx()
+    ax2.step(t, [r.power_100mW / 10 for r in readings], where="post", color="tab:orange")
+    ax2.set_ylabel("power (W)", color="tab:orange")
+    ax.set_title(f"room {room.label}" + ("" if readings else " (no readings yet)"))
+    from matplotlib.dates import DateFormatter
+    ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()

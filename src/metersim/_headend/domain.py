@@ -1,0 +1,362 @@
+"""The head end's rules, on an ORM session: users and tokens, cabinets and rooms, readings from
+the link (each stored once, in order), events, accounts and allocation, top-ups (once per
+request id), tariffs and billing, statistics and the CSV report. No SQL is built from strings:
+every query is an ORM select with bound values."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import io
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..errors import MetersimError
+from .models import (ROLES, TARIFF_KINDS, Account, Allocation, Cabinet, Event, Reading, Room,
+                     Tariff, Token, TopUp, User)
+
+UTC = dt.timezone.utc
+TOKEN_TTL = dt.timedelta(hours=8)
+SCRYPT = dict(n=2 ** 14, r=8, p=1, dklen=64)
+R_FIELDS = ("seq", "controller", "room", "status", "reason", "energy_Wh", "cost_cents",
+            "balance_cents", "voltage_10mV", "current_mA", "power_100mW", "pf_milli",
+            "freq_10mHz", "trips", "age_s")
+TRIP_EVENTS = {2: "load_limit", 3: "overload", 4: "over_current", 5: "malicious_load"}
+
+
+class HeadendError(MetersimError):
+    """A head-end request that cannot be done (the API answers it with 4xx)."""
+
+    status = 400
+
+
+class NotFound(HeadendError):
+    status = 404
+
+
+class Conflict(HeadendError):
+    status = 409
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+def aware(t: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives naive datetimes back; every time stored is UTC."""
+    return t if t is None or t.tzinfo else t.replace(tzinfo=UTC)
+
+
+# -- users and tokens ----------------------------------------------------------------------------
+def hash_password(password: str, salt: bytes) -> str:
+    return hashlib.scrypt(password.encode(), salt=salt, **SCRYPT).hex()
+
+
+def add_user(s: Session, name: str, password: str, role: str, now: dt.datetime) -> User:
+    if role not in ROLES:
+        raise HeadendError(f"role must be one of {ROLES}, got {role!r}")
+    if len(password) < 8:
+        raise HeadendError("a password needs at least 8 characters")
+    if s.scalar(select(User).where(User.name == name)) is not None:
+        raise Conflict(f"user {name!r} exists")
+    salt = secrets.token_bytes(16)
+    user = User(name=name, role=role, pw_salt=salt.hex(), pw_hash=hash_password(password, salt),
+                created_at=now)
+    s.add(user)
+    s.flush()
+    return user
+
+
+def login(s: Session, name: str, password: str, now: dt.datetime,
+          ttl: dt.timedelta = TOKEN_TTL) -> tuple[str, User, dt.datetime]:
+    user = s.scalar(select(User).where(User.name == name))
+    # the hash is computed for unknown names too, so timing does not tell which names exist
+    salt = bytes.fromhex(user.pw_salt) if user else b"\0" * 16
+    good = hmac.compare_digest(hash_password(password, salt), user.pw_hash if user else "")
+    if not (user and good):
+        raise HeadendError("wrong user name or password")
+    token = secrets.token_urlsafe(32)
+    expires = now + ttl
+    s.add(Token(token_sha256=hashlib.sha256(token.encode()).hexdigest(), user_id=user.id,
+                expires_at=expires))
+    return token, user, expires
+
+
+def user_for_token(s: Session, token: str, now: dt.datetime) -> User | None:
+    row = s.scalar(select(Token).where(
+        Token.token_sha256 == hashlib.sha256(token.encode()).hexdigest()))
+    if row is None or aware(row.expires_at) <= now:
+        return None
+    return row.user
+
+
+# -- cabinets and rooms --------------------------------------------------------------------------
+def cabinet_named(s: Session, name: str, port: int | None = None) -> Cabinet:
+    """The cabinet `name` (made when new), its link now arriving on `port`."""
+    cab = s.scalar(select(Cabinet).where(Cabinet.name == name))
+    if cab is None:
+        cab = Cabinet(name=name, location="", online=False, epoch=0, last_seq=0)
+        s.add(cab)
+    if port is not None and cab.tcp_port != port:
+        for other in s.scalars(select(Cabinet).where(Cabinet.tcp_port == port)):
+            other.tcp_port = None              # the port moved to this cabinet
+        s.flush()
+        cab.tcp_port = port
+    s.flush()
+    return cab
+
+
+def room_of(s: Session, cab: Cabinet, controller: int, room: int) -> Room:
+    r = s.scalar(select(Room).where(Room.cabinet_id == cab.id, Room.controller == controller,
+                                    Room.room == room))
+    if r is None:
+        r = Room(cabinet_id=cab.id, controller=controller, room=room,
+                 label=f"{controller}-{room}", low_balance_cents=1000, status=0, reason=0,
+                 power_W=0.0, energy_Wh=0, cost_cents=0, balance_cents=0, trips=0)
+        s.add(r)
+        s.flush()
+    return r
+
+
+def add_event(s: Session, cab: Cabinet, kind: str, detail: str, now: dt.datetime,
+              room: Room | None = None) -> Event:
+    ev = Event(cabinet_id=cab.id, room_id=room.id if room else None, kind=kind,
+               detail=detail[:200], at=now, acknowledged=False)
+    s.add(ev)
+    return ev
+
+
+def parse_r_line(line: str) -> dict[str, int]:
+    parts = line.split()
+    if parts[:1] != ["R"] or len(parts) != 1 + len(R_FIELDS):
+        raise HeadendError(f"expected 'R' and {len(R_FIELDS)} integers, got {line!r}")
+    try:
+        return dict(zip(R_FIELDS, map(int, parts[1:])))
+    except ValueError:
+        raise HeadendError(f"expected integers in {line!r}") from None
+
+
+_CONTENT = R_FIELDS[3:]
+
+
+def ingest(s: Session, cab: Cabinet, f: dict[str, int], now: dt.datetime) -> Reading | None:
+    """Store one R line unless it is a repeat (same seq and content as one stored this epoch).
+    A seq at or below the last one with other content means the query manager started again:
+    a new epoch. A seq past last + 1 records a gap. Returns the stored reading or None."""
+    seq = f["seq"]
+    if cab.epoch == 0:
+        cab.epoch, cab.last_seq = 1, 0
+    elif seq <= cab.last_seq:
+        old = s.scalar(select(Reading).where(Reading.cabinet_id == cab.id,
+                                             Reading.epoch == cab.epoch, Reading.seq == seq))
+        if old is not None:
+            room = s.get(Room, old.room_id)
+            same = (room.controller, room.room) == (f["controller"], f["room"]) and all(
+                getattr(old, k) == f[k] for k in _CONTENT)
+            if same:
+                return None
+            cab.epoch, cab.last_seq = cab.epoch + 1, 0
+    if seq > cab.last_seq + 1 and cab.last_seq > 0:
+        add_event(s, cab, "reading_gap", f"lines {cab.last_seq + 1}..{seq - 1} never arrived",
+                  now)
+    room = room_of(s, cab, f["controller"], f["room"])
+    rd = Reading(cabinet_id=cab.id, epoch=cab.epoch, room_id=room.id, received_at=now,
+                 **{k: f[k] for k in R_FIELDS if k not in ("controller", "room")})
+    s.add(rd)
+    _update_room(s, cab, room, f, now)
+    cab.last_seq = max(cab.last_seq, seq)
+    cab.last_seen = now
+    return rd
+
+
+def _update_room(s: Session, cab: Cabinet, room: Room, f: dict[str, int], now) -> None:
+    first = room.updated_at is None
+    if f["trips"] > room.trips and f["reason"] in TRIP_EVENTS and f["status"] & 2:
+        add_event(s, cab, TRIP_EVENTS[f["reason"]],
+                  f"room {room.label} tripped at {f['power_100mW'] / 10:.1f} W", now, room)
+    bal = f["balance_cents"]
+    if bal < 0 and (first or room.balance_cents >= 0):
+        add_event(s, cab, "arrears", f"room {room.label} owes {-bal / 100:.2f}", now, room)
+    elif 0 <= bal < room.low_balance_cents and (first or room.balance_cents >= room.low_balance_cents):
+        add_event(s, cab, "low_balance", f"room {room.label} has {bal / 100:.2f} left", now, room)
+    room.status, room.reason, room.trips = f["status"], f["reason"], f["trips"]
+    room.power_W = f["power_100mW"] / 10
+    room.energy_Wh, room.cost_cents, room.balance_cents = f["energy_Wh"], f["cost_cents"], bal
+    room.updated_at = now
+
+
+# -- accounts and allocation --------------------------------------------------------------------
+def get_room(s: Session, room_id: int) -> Room:
+    room = s.get(Room, room_id)
+    if room is None:
+        raise NotFound(f"no room {room_id}")
+    return room
+
+
+def current_allocation(s: Session, room_id: int) -> Allocation | None:
+    return s.scalar(select(Allocation).where(Allocation.room_id == room_id,
+                                             Allocation.moved_out.is_(None)))
+
+
+def move_in(s: Session, account_id: int, room_id: int, now: dt.datetime) -> Allocation:
+    get_room(s, room_id)
+    if s.get(Account, account_id) is None:
+        raise NotFound(f"no account {account_id}")
+    if current_allocation(s, room_id) is not None:
+        raise Conflict(f"room {room_id} is occupied: move the tenant out first")
+    a = Allocation(account_id=account_id, room_id=room_id, moved_in=now)
+    s.add(a)
+    s.flush()
+    return a
+
+
+def move_out(s: Session, room_id: int, now: dt.datetime) -> Allocation:
+    a = current_allocation(s, room_id)
+    if a is None:
+        raise NotFound(f"room {room_id} has nobody moved in")
+    a.moved_out = now
+    return a
+
+
+# -- top-ups -------------------------------------------------------------------------------------
+def request_topup(s: Session, request_id: str, room_id: int, cents: int, user: User | None,
+                  now: dt.datetime) -> tuple[TopUp, bool]:
+    """(top-up, created): the same request id again returns the first one, applied once."""
+    old = s.scalar(select(TopUp).where(TopUp.request_id == request_id))
+    if old is not None:
+        if (old.room_id, old.cents) != (room_id, cents):
+            raise Conflict(f"request id {request_id!r} was used for another top-up")
+        return old, False
+    get_room(s, room_id)
+    t = TopUp(request_id=request_id, room_id=room_id, cents=cents, state="pending",
+              user_id=user.id if user else None, created_at=now)
+    s.add(t)
+    s.flush()
+    return t, True
+
+
+# -- tariffs and billing -------------------------------------------------------------------------
+def check_tariff(kind: str, rules: dict) -> None:
+    if kind not in TARIFF_KINDS:
+        raise HeadendError(f"tariff kind must be one of {TARIFF_KINDS}, got {kind!r}")
+    try:
+        if kind == "flat":
+            ok = int(rules["cents_per_kWh"]) >= 0
+        elif kind == "tou":
+            periods = sorted(rules["periods"])
+            ok = (periods[0][0] == 0 and periods[-1][1] == 24 and all(
+                a[1] == b[0] for a, b in zip(periods, periods[1:])) and all(
+                p[0] < p[1] and int(p[2]) >= 0 for p in periods))
+        else:
+            steps = rules["steps"]
+            limits = [st[0] for st in steps[:-1]]
+            ok = (steps[-1][0] is None and limits == sorted(limits)
+                  and all(int(st[1]) >= 0 for st in steps))
+    except (KeyError, TypeError, IndexError, ValueError):
+        ok = False
+    if not ok:
+        raise HeadendError(f"tariff rules do not fit kind {kind!r}: {rules!r} (see docs/headend.md)")
+
+
+def bill_cents(tariff: Tariff | None, deltas: list[tuple[dt.datetime, int]],
+               month_Wh_before: int = 0) -> float:
+    """Cost of energy deltas [(time, Wh)] under `tariff` (None: nothing billed by the server).
+    ToU prices each delta at the hour it was reported; steps count the month's kWh so far."""
+    if tariff is None:
+        return 0.0
+    r = tariff.rules
+    if tariff.kind == "flat":
+        return sum(d for _, d in deltas) * r["cents_per_kWh"] / 1000
+    if tariff.kind == "tou":
+        def price(t):
+            return next(p for a, b, p in r["periods"] if a <= t.hour < b)
+        return sum(d * price(t) / 1000 for t, d in deltas)
+    total, month = 0.0, month_Wh_before
+    for _, d in deltas:
+        while d > 0:
+            for limit_kWh, p in r["steps"]:
+                room_left = d if limit_kWh is None else limit_kWh * 1000 - month
+                if room_left > 0:
+                    take = min(d, room_left)
+                    total += take * p / 1000
+                    month, d = month + take, d - take
+                    break
+    return total
+
+
+@dataclass
+class RoomDay:
+    room: Room
+    energy_Wh: int
+    cost_cents: int          # as the controller billed it
+    billed_cents: int        # under the server's tariff
+    readings: int
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def room_period(s: Session, room: Room, start: dt.datetime, end: dt.datetime) -> RoomDay:
+    """Energy and cost of `room` between two instants: the counters' rise from the last reading
+    before `start` (or the first inside) to the last one inside."""
+    rows = s.scalars(select(Reading).where(Reading.room_id == room.id,
+                                           Reading.received_at < end)
+                     .order_by(Reading.received_at, Reading.epoch, Reading.seq)).all()
+    before = [r for r in rows if aware(r.received_at) < start]
+    inside = [r for r in rows if aware(r.received_at) >= start]
+    if not inside:
+        return RoomDay(room, 0, 0, 0, 0)
+    prev = before[-1] if before else inside[0]
+    deltas, last = [], prev
+    for r in inside:
+        deltas.append((aware(r.received_at), max(0, r.energy_Wh - last.energy_Wh)))
+        last = r
+    month_start = start.replace(day=1)
+    month_before = max(0, prev.energy_Wh - next(
+        (r.energy_Wh for r in rows if aware(r.received_at) >= month_start), prev.energy_Wh))
+    cab = s.get(Cabinet, room.cabinet_id)
+    tariff = s.get(Tariff, cab.tariff_id) if cab.tariff_id else None
+    return RoomDay(room, inside[-1].energy_Wh - prev.energy_Wh,
+                   inside[-1].cost_cents - prev.cost_cents,
+                   round(bill_cents(tariff, deltas, month_before)), len(inside))
+
+
+def daily_statistics(s: Session, day: dt.date, cabinet_id: int | None = None) -> list[RoomDay]:
+    start, end = _day_bounds(day)
+    q = select(Room).order_by(Room.cabinet_id, Room.controller, Room.room)
+    if cabinet_id is not None:
+        q = q.where(Room.cabinet_id == cabinet_id)
+    return [room_period(s, room, start, end) for room in s.scalars(q)]
+
+
+def monthly_statistics(s: Session, year: int, month: int,
+                       cabinet_id: int | None = None) -> list[RoomDay]:
+    start = dt.datetime(year, month, 1, tzinfo=UTC)
+    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    q = select(Room).order_by(Room.cabinet_id, Room.controller, Room.room)
+    if cabinet_id is not None:
+        q = q.where(Room.cabinet_id == cabinet_id)
+    return [room_period(s, room, start, end) for room in s.scalars(q)]
+
+
+def csv_report(s: Session, rows: list[RoomDay]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["cabinet", "controller", "room", "label", "tenant", "energy_Wh", "cost_cents",
+                "billed_cents", "balance_cents", "readings"])
+    for d in rows:
+        alloc = current_allocation(s, d.room.id)
+        tenant = alloc.account.name if alloc else ""
+        # a cell starting with = + - @ would be a formula in a spreadsheet: quote it as text
+        cells = [d.room.cabinet.name, d.room.controller, d.room.room, d.room.label, tenant,
+                 d.energy_Wh, d.cost_cents, d.billed_cents, d.room.balance_cents, d.readings]
+        w.writerow(["'" + c if isinstance(c, str) and c[:1] and c[0] in "=+-@" else c
+                    for c in cells])
+    return out.getvalue()

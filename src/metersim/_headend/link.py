@@ -1,0 +1,186 @@
+"""The TCP service the query managers connect to (their text protocol, docs/firmware_query_manager.md):
+HELLO, R lines and END every 10 s, TOPUP commands answered OK TOPUP / ERR TOPUP.
+
+One listening port per cabinet: the query manager's HELLO does not name its cabinet, so the port
+it was configured with does. Each connection is read line by line in the event loop and every R
+line is committed as it comes (domain.ingest keeps each once and in order). Top-ups wait in the
+database as 'pending' and are sent one at a time while the cabinet is connected; one sent but
+unanswered when the link drops becomes 'unconfirmed' with an event, because re-sending it could
+credit the room twice (the TOPUP line carries no id the cabinet could check)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+
+from . import domain
+from .models import Cabinet, Room, TopUp
+
+log = logging.getLogger("metersim._headend.link")
+ANSWER_TIMEOUT_S = 120.0     # wall time: an emulated cabinet may run slower than real time
+MAX_LINE = 512
+
+
+class Link:
+    """One cabinet's connection: the writer and the top-up in flight."""
+
+    def __init__(self, cabinet_id: int, writer: asyncio.StreamWriter):
+        self.cabinet_id = cabinet_id
+        self.writer = writer
+        self.wake = asyncio.Event()
+        self.in_flight: int | None = None
+        self.answer: asyncio.Future | None = None
+
+
+class LinkService:
+    def __init__(self, sessions, clock=domain.now_utc, host: str = "127.0.0.1"):
+        self.sessions = sessions
+        self.clock = clock
+        self.host = host
+        self.links: dict[int, Link] = {}
+        self.servers: dict[str, asyncio.base_events.Server] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lines_in = 0
+        self.reports_in = 0        # END lines: whole reports received (tests wait on it)
+        self.answers_in = 0        # OK TOPUP / ERR TOPUP lines
+        self.readings_in = 0       # R lines stored
+        self.reports_from: dict[str, int] = {}     # cabinet name -> reports with readings
+        self._fresh: dict[int, int] = {}           # cabinet id -> readings since the last END
+
+    async def listen(self, name: str, port: int) -> int:
+        """Listen for cabinet `name`'s query manager; returns the port bound (0 picks one)."""
+        self.loop = asyncio.get_running_loop()
+        holder = {}
+        server = await asyncio.start_server(
+            lambda r, w: self._connection(holder["id"], r, w), self.host, port)
+        bound = server.sockets[0].getsockname()[1]
+        with self.sessions.begin() as s:
+            cab = domain.cabinet_named(s, name, bound)
+            cab.online = False
+            holder["id"] = cab.id
+        self.servers[name] = server
+        log.info("cabinet %s: listening on %s:%d", name, self.host, bound)
+        return bound
+
+    async def close(self) -> None:
+        for server in self.servers.values():
+            server.close()
+        for link in list(self.links.values()):
+            link.writer.close()
+        for server in self.servers.values():
+            await server.wait_closed()
+        self.servers.clear()
+
+    def kick(self, cabinet_id: int) -> None:
+        """Thread-safe: look for pending top-ups of this cabinet now."""
+        link = self.links.get(cabinet_id)
+        if link is not None and self.loop is not None:
+            self.loop.call_soon_threadsafe(link.wake.set)
+
+    # -- one connection --------------------------------------------------------------------------
+    async def _connection(self, cabinet_id: int, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        old = self.links.get(cabinet_id)
+        if old is not None:                   # a newer connection replaces a stale one
+            old.writer.close()
+        link = self.links[cabinet_id] = Link(cabinet_id, writer)
+        sender = asyncio.create_task(self._send_topups(link))
+        try:
+            while True:
+                raw = await reader.readline()
+                if not raw:
+                    break
+                self.lines_in += 1
+                self._line(link, raw[:MAX_LINE].decode("ascii", "replace").strip())
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            sender.cancel()
+            current = self.links.get(cabinet_id) is link
+            if current:
+                del self.links[cabinet_id]
+            self._closed(link, still_current=current)
+            writer.close()
+
+    def _line(self, link: Link, line: str) -> None:
+        now = self.clock()
+        with self.sessions.begin() as s:
+            cab = s.get(Cabinet, link.cabinet_id)
+            if line.startswith("HELLO"):
+                cab.online, cab.last_seen = True, now
+                domain.add_event(s, cab, "cabinet_online", line[:100], now)
+            elif line.startswith("R "):
+                try:
+                    if domain.ingest(s, cab, domain.parse_r_line(line), now) is not None:
+                        self.readings_in += 1
+                        self._fresh[cab.id] = self._fresh.get(cab.id, 0) + 1
+                except domain.HeadendError as e:
+                    log.warning("cabinet %s: %s", cab.name, e)
+            elif line == "END":
+                cab.last_seen = now
+                self.reports_in += 1
+                if self._fresh.pop(cab.id, 0):
+                    self.reports_from[cab.name] = self.reports_from.get(cab.name, 0) + 1
+            elif line in ("OK TOPUP", "ERR TOPUP"):
+                self.answers_in += 1
+                if link.answer is not None and not link.answer.done():
+                    link.answer.set_result(line == "OK TOPUP")
+            elif line:
+                log.warning("cabinet %s: unexpected line %r", cab.name, line)
+
+    def _closed(self, link: Link, still_current: bool) -> None:
+        now = self.clock()
+        with self.sessions.begin() as s:
+            cab = s.get(Cabinet, link.cabinet_id)
+            if still_current:                 # not replaced by a newer connection
+                cab.online = False
+                domain.add_event(s, cab, "cabinet_offline", "link closed", now)
+            if link.in_flight is not None:
+                t = s.get(TopUp, link.in_flight)
+                if t.state == "sent":
+                    t.state = "unconfirmed"
+                    domain.add_event(s, cab, "topup_unconfirmed",
+                                     f"top-up {t.request_id} sent, link lost before the answer: "
+                                     "check the room's balance before paying it again", now,
+                                     t.room_ref)
+
+    def _next_pending(self, cabinet_id: int):
+        with self.sessions.begin() as s:
+            t = s.scalar(select(TopUp).join(Room, TopUp.room_id == Room.id)
+                         .where(Room.cabinet_id == cabinet_id, TopUp.state == "pending")
+                         .order_by(TopUp.id).limit(1))
+            if t is None:
+                return None
+            t.state = "sent"
+            return t.id, t.room_ref.controller, t.room_ref.room, t.cents
+
+    async def _send_topups(self, link: Link) -> None:
+        while True:
+            job = self._next_pending(link.cabinet_id)
+            if job is None:
+                link.wake.clear()
+                try:
+                    await asyncio.wait_for(link.wake.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            tid, ctrl, room, cents = job
+            link.in_flight = tid
+            link.answer = asyncio.get_running_loop().create_future()
+            link.writer.write(f"TOPUP {ctrl} {room} {cents}\n".encode())
+            await link.writer.drain()
+            try:
+                ok = await asyncio.wait_for(link.answer, ANSWER_TIMEOUT_S)
+            except asyncio.TimeoutError:
+                ok = None
+            with self.sessions.begin() as s:
+                t = s.get(TopUp, tid)
+                t.state = {True: "done", False: "failed", None: "unconfirmed"}[ok]
+                t.done_at = self.clock()
+                if ok is None:
+                    domain.add_event(s, s.get(Cabinet, link.cabinet_id), "topup_unconfirmed",
+                                     f"top-up {t.request_id}: no answer in {ANSWER_TIMEOUT_S} s",
+                                     t.done_at, t.room_ref)
+            link.in_flight = None

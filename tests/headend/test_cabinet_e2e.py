@@ -1,0 +1,166 @@
+"""End to end: two real emulated cabinets (each a query manager and a 4-room metering
+controller, their firmware on RS-485) connected over the emulated W5500 to the head end's TCP
+service, with PostgreSQL behind it: the readings land in the database under the right cabinet,
+and a top-up made through the REST API travels head end -> query manager -> controller and
+closes that room's relay (and no other); with the head end stopped the cabinets keep metering,
+and once it is back the query managers reconnect and the database holds every reading it got
+once, in order."""
+
+import pytest
+from sqlalchemy import select
+
+from metersim._cabinet.board import build_controller, new_bus
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.query_manager import build_query_manager
+from metersim._cabinet.scenario import RoomLoad, attach_rooms
+from metersim._engine.emulation import Emulation
+from metersim._headend import Headend, domain
+from metersim._headend.models import Cabinet, Reading, Room
+from metersim._orchestration.appliances import ResistiveHeater
+
+from .conftest import OPERATOR, PASSWORD, Api, wait_for
+
+ROOMS = 4                      # each cabinet: one controller with 4 rooms
+HEATED, UNPAID = 0, 1          # room 0 draws a heater's power; room 1 never paid: held open
+HEATER_W = {"block-A": 2000.0, "block-B": 1200.0}
+ADDR = {"block-A": 1, "block-B": 2}     # the controllers' Modbus addresses (names differ too)
+
+
+def u32(regs, i):
+    return regs[i] << 16 | regs[i + 1]
+
+
+@pytest.fixture(scope="module")
+def cabinets(firmware, postgres_url):
+    url = postgres_url()
+    hs = Headend(url, cabinets={name: 0 for name in HEATER_W}, api_port=0)
+    with hs.sessions.begin() as s:
+        domain.add_user(s, OPERATOR, PASSWORD, "operator", domain.now_utc())
+    hs.start()
+    emu = Emulation(seed=5)
+    mc_elf = firmware("f103rb", "metering_controller")
+    cabs = {}
+    for n, name in enumerate(HEATER_W):   # every machine is made before the clock first runs
+        bus = new_bus(emu)
+        qm = build_query_manager(emu, bus, name=f"qm{n + 1}")
+        qm.machine.power_off()            # switched on once the controller is set up
+        qm.eth.map_port(5020, hs.link_ports[name])
+        ctrl = build_controller(emu, channels=ROOMS, bus=bus, address=ADDR[name], elf=mc_elf,
+                                name=f"controller-{name}")
+        ctrl.machine.power_off()
+        cabs[name] = (qm, ctrl, ModbusMaster(emu, bus))
+    for name, (qm, ctrl, master) in cabs.items():
+        ctrl.machine.power_on()           # leaves the factory at address 1: the installer sets it
+        emu.run_until(lambda: any("rs485" in ln for ln in ctrl.console.line_texts()), "5s",
+                      f"{name}'s controller start-up banner")
+        if ADDR[name] != 1:
+            master.set_slave_address(ADDR[name], address=1)
+            emu.run_for("100ms")
+        attach_rooms(ctrl, [RoomLoad("heated", [ResistiveHeater(HEATER_W[name],
+                                                                schedule=[(0.5, 1e6)])])]
+                     + [RoomLoad(f"r{r}", []) for r in range(1, ROOMS)])
+    emu.run_for("1s")
+    for name, (qm, ctrl, master) in cabs.items():
+        a = ADDR[name]
+        master.set_flat_price(60, address=a)
+        for r in range(ROOMS):
+            if r != UNPAID:
+                master.top_up(r, 3000, address=a)
+        master.set_room(HEATED, malicious_detect=False, address=a)   # a heater is resistive
+    qm_elf = firmware("f103rc", "query_manager")
+    for qm, _, _ in cabs.values():
+        qm.load_firmware(qm_elf)
+        qm.machine.power_on()
+    run = {"emu": emu, "cabs": cabs, "hs": hs, "url": url}
+    yield run
+    for qm, _, _ in cabs.values():
+        qm.eth.close()
+    run["hs"].stop()
+
+
+def reported(hs, count=1):
+    return all(hs.links.reports_from.get(name, 0) >= count for name in HEATER_W)
+
+
+def test_readings_land_in_the_database_and_a_web_top_up_closes_the_relay(cabinets):
+    emu, cabs, hs = cabinets["emu"], cabinets["cabs"], cabinets["hs"]
+    op = Api(hs.url(), OPERATOR)
+    emu.run_until(lambda: reported(hs), "25s", "a report with readings from each cabinet")
+    listed = {c["name"]: c for c in op.get("/api/cabinets").json()}
+    assert sorted(listed) == sorted(HEATER_W)
+    for name, (qm, ctrl, _) in cabs.items():
+        cab = listed[name]
+        assert cab["online"]
+        rooms = {r["room"]: r for r in cab["rooms"]}
+        assert sorted(rooms) == list(range(ROOMS))
+        state, table = qm.readings(ADDR[name])
+        assert state == "online"
+        heated = rooms[HEATED]
+        assert heated["relay_closed"]
+        assert abs(heated["power_W"] - HEATER_W[name]) < 0.03 * HEATER_W[name]
+        assert heated["energy_Wh"] > 0 and heated["balance_cents"] <= 3000
+        unpaid = rooms[UNPAID]
+        assert not unpaid["relay_closed"] and unpaid["tripped"] and unpaid["balance_cents"] <= 0
+        assert not ctrl.relay_closed(UNPAID)
+        for r in (2, 3):      # idle rooms: the stored registers are the controller's own
+            assert rooms[r]["balance_cents"] == u32(table[r].regs, 12) == 3000
+        readings = op.get(f"/api/rooms/{heated['id']}/readings").json()
+        assert readings[-1]["energy_Wh"] == heated["energy_Wh"]
+
+    unpaid_b = next(r for r in listed["block-B"]["rooms"] if r["room"] == UNPAID)
+    t = op.post("/api/topups", json={"request_id": "web-1", "room_id": unpaid_b["id"],
+                                     "cents": 800})
+    assert t.status_code == 201
+    ctrl_a, ctrl_b = cabs["block-A"][1], cabs["block-B"][1]
+    emu.run_until(lambda: ctrl_b.relay_closed(UNPAID), "5s", "block-B's unpaid room's relay")
+    assert any(ln == f"event top-up room {UNPAID} value 800" for ln in ctrl_b.console.line_texts())
+    emu.run_until(lambda: hs.links.answers_in >= 1, "2s", "the query manager's OK TOPUP")
+    wait_for(lambda: op.get(f"/api/topups/{t.json()['id']}").json()["state"] == "done",
+             what="the top-up confirmed")
+    assert not ctrl_a.relay_closed(UNPAID)      # the other cabinet's same room: untouched
+
+
+def test_cabinets_meter_alone_while_the_head_end_is_down_and_reconnect(cabinets):
+    run = cabinets
+    emu, cabs, hs = run["emu"], run["cabs"], run["hs"]
+    ports = dict(hs.link_ports)
+    with hs.sessions() as s:
+        before = [(r.cabinet_id, r.epoch, r.seq) for r in
+                  s.scalars(select(Reading).order_by(Reading.id))]
+    energy0 = {n: u32(qm.readings(ADDR[n])[1][HEATED].regs, 8) for n, (qm, _, _) in cabs.items()}
+    hs.stop()
+    emu.run_for("6s")                     # no server: the cabinets go on metering
+    energy1 = {}
+    for name, (qm, ctrl, _) in cabs.items():
+        assert "net: connection lost" in qm.console.line_texts()
+        energy1[name] = u32(qm.readings(ADDR[name])[1][HEATED].regs, 8)
+        assert energy1[name] > energy0[name] and ctrl.relay_closed(HEATED)
+    hs = run["hs"] = Headend(run["url"], cabinets=ports, api_port=0).start()
+    emu.run_until(lambda: reported(hs), "12s", "reports after the query managers reconnected")
+    with hs.sessions() as s:
+        after = [(r.cabinet_id, r.epoch, r.seq) for r in
+                 s.scalars(select(Reading).order_by(Reading.id))]
+        for name in cabs:
+            cab = s.scalar(select(Cabinet).where(Cabinet.name == name))
+            heated = s.scalar(select(Room).where(Room.cabinet_id == cab.id, Room.room == HEATED))
+            assert heated.energy_Wh >= energy1[name]
+    assert after[:len(before)] == before
+    for cab_id in {c for c, _, _ in after}:           # per cabinet: once each, in order
+        seqs = [(e, q) for c, e, q in after if c == cab_id]
+        assert seqs == sorted(set(seqs)) and {e for e, _ in seqs} == {1}
+    assert len(after) >= len(before) + 2 * ROOMS
+    op = Api(hs.url(), OPERATOR)
+    assert all(c["online"] for c in op.get("/api/cabinets").json())
+    # the day's statistics: each cabinet's energy is its rooms' counter rise over the readings
+    with hs.sessions() as s:
+        day = domain.aware(s.scalars(select(Reading.received_at).order_by(Reading.id)).first())
+        rises = {}
+        for name in cabs:
+            cab = s.scalar(select(Cabinet).where(Cabinet.name == name))
+            for room in s.scalars(select(Room).where(Room.cabinet_id == cab.id)):
+                e = [r.energy_Wh for r in s.scalars(select(Reading).where(
+                    Reading.room_id == room.id).order_by(Reading.epoch, Reading.seq))]
+                rises[cab.id] = rises.get(cab.id, 0) + e[-1] - e[0]
+    stats = op.get("/api/statistics", params={"day": day.date().isoformat()}).json()
+    assert {c["cabinet_id"]: c["energy_Wh"] for c in stats["cabinets"]} == rises
+    assert all(v > 0 for v in rises.values())

@@ -9,7 +9,7 @@ import getpass
 import os
 import sys
 
-from ..errors import SetupError
+from .._errors import SetupError
 
 EXAMPLES = """examples:
   metersim headend user add boss --role admin          asks for the password twice

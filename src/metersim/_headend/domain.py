@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import MetersimError
+from .._errors import MetersimError
 from .models import (ROLES, TARIFF_KINDS, Account, Allocation, Cabinet, Event, Reading, Room,
                      Tariff, Token, TopUp, User)
 

@@ -21,7 +21,7 @@ from . import domain
 from .api import create_app
 from .db import DEFAULT_URL, open_database
 from .link import LinkService
-from ..errors import SetupError
+from .._errors import SetupError
 
 log = logging.getLogger("metersim._headend")
 

@@ -245,7 +245,36 @@ class BlockClockState(ctypes.Structure):
                 ("rec_tramp", ctypes.c_void_p), ("rec_offset", ctypes.c_uint64),
                 ("rec_value", ctypes.c_uint64), ("rec_size", ctypes.c_uint32),
                 ("rec_write", ctypes.c_uint32),
-                ("cache", ctypes.c_void_p)]
+                ("cache", ctypes.c_void_p), ("idle", ctypes.c_void_p),
+                ("intr_py", ctypes.c_void_p)]
+
+
+IDLE_REGS = ["R0", "R1", "R2", "R3", "R12", "LR", "XPSR", "CONTROL", "SP", "PC", "MSP", "PSP",
+             "APSR_NZCV", "XPSR_NZCVQG", "PRIMASK", "FAULTMASK", "BASEPRI"]
+
+
+class IdleTicks(ctypes.Structure):
+    """Parameters and results of the C idle-tick loop (the layout of bc_idle)."""
+    _fields_ = [("reg_write", ctypes.c_void_p), ("mem_write", ctypes.c_void_p),
+                ("emu_start", ctypes.c_void_p), ("sync", ctypes.c_void_p),
+                ("regs", ctypes.c_int32 * len(IDLE_REGS)),
+                ("ccr", ctypes.c_uint32), ("has_fpu", ctypes.c_uint32),
+                ("primask", ctypes.c_uint32), ("faultmask", ctypes.c_uint32),
+                ("basepri", ctypes.c_uint32), ("rvr", ctypes.c_uint32),
+                ("t_end_ps", ctypes.c_uint64), ("other_ps", ctypes.c_uint64),
+                ("qcap_ps", ctypes.c_uint64), ("max_ticks", ctypes.c_uint64),
+                ("base_ps", ctypes.c_uint64), ("base_cycles", ctypes.c_uint64),
+                ("freq_hz", ctypes.c_uint64), ("st_anchor_ps", ctypes.c_uint64),
+                ("st_hz", ctypes.c_uint64), ("vector_addr", ctypes.c_uint64),
+                ("st_start_edge", ctypes.c_int64), ("limit_word", ctypes.c_void_p),
+                ("now_ps", ctypes.c_uint64), ("next_ps", ctypes.c_uint64),
+                ("ticks", ctypes.c_uint64), ("last_wrap", ctypes.c_uint64),
+                ("wraps", ctypes.c_uint64), ("cycles", ctypes.c_uint64),
+                ("instructions", ctypes.c_uint64), ("idle_cycles", ctypes.c_uint64),
+                ("exceptions", ctypes.c_uint64), ("slice_end_ps", ctypes.c_uint64),
+                ("slice_cycles0", ctypes.c_uint64), ("ipsr", ctypes.c_uint32),
+                ("phase", ctypes.c_uint32), ("synced", ctypes.c_uint32),
+                ("status", ctypes.c_uint32), ("start_pending", ctypes.c_uint32)]
 
 
 class MmioTrampoline(ctypes.Structure):
@@ -269,7 +298,8 @@ class BlockClock:
     @staticmethod
     def make(uc: Uc) -> "BlockClock | None":
         if _block_clock is None or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
-                                                            ctypes.sizeof(MmioTrampoline)):
+                                                            ctypes.sizeof(MmioTrampoline)) \
+                or _block_clock.addresses().get("idle_size") != ctypes.sizeof(IdleTicks):
             return None
         offsets = private_offsets()
         if offsets[0] < 0:
@@ -299,6 +329,9 @@ class BlockClock:
         self._settle = proto(None, ctypes.c_void_p)(addr["settle"])
         self._stop_before = proto(None, ctypes.c_void_p)(addr["stop_before_block"])
         self._clear = proto(None, ctypes.c_void_p)(addr["clear_cache"])
+        self.intr_hook = addr["intr_hook"]
+        self._idle_ticks = proto(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["idle_ticks"])
+        self._idle_sync = proto(None, ctypes.c_void_p)(addr["idle_sync"])
         self._ref = ctypes.addressof(s)
         self.mmio_read = addr["mmio_read"]
         self.mmio_write = addr["mmio_write"]
@@ -335,6 +368,31 @@ class BlockClock:
 
     def clear_cache(self) -> None:
         self._clear(self._ref)
+
+    # -- idle ticks in C (CortexM.idle_ticks) -------------------------------------------------
+    def idle_params(self, sync_fn) -> IdleTicks:
+        """A parameter block for `idle_ticks` with unicorn's entry points and `sync_fn()` (the
+        Python callback that materialises the state) filled in."""
+        from unicorn import arm_const as A
+
+        d = IdleTicks()
+        d.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
+        d.mem_write = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
+        d.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
+        d.regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in IDLE_REGS]
+        self._idle_sync_cfn = ctypes.CFUNCTYPE(None)(sync_fn)
+        d.sync = ctypes.cast(self._idle_sync_cfn, ctypes.c_void_p).value
+        return d
+
+    def idle_ticks(self, params: IdleTicks) -> int:
+        """Run idle ticks in C: 0 halted between ticks, 1 a wrap's exception still to take,
+        2 Python was synced inside a tick's slice (see _block_clock.c)."""
+        return self._idle_ticks(self._ref, ctypes.byref(params))
+
+    def idle_sync(self) -> None:
+        """From a Python hook: materialise the state if an idle tick is running in C."""
+        if self.state.idle:
+            self._idle_sync(self._ref)
 
     # -- MMIO callbacks with an exact count -------------------------------------------------------
     def trampoline(self, read_cfn, write_cfn, user: int | None):

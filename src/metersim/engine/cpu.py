@@ -175,6 +175,7 @@ class CortexM:
         self.mpu_guard = MpuGuard(self)
         self.traps = Traps(self)
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
+        self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
 
     def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
@@ -640,6 +641,7 @@ class CortexM:
         self._tbs_count = False
         self.uc._hook_exception = None
         result = bc.idle_ticks(d)
+        self.native_idle_ticks += d.exceptions
         if result == 2:          # synced inside a tick's slice: Python completes that slice
             self._complete_slice(d.status, True)
             return "slice"

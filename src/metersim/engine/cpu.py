@@ -17,6 +17,12 @@ inside an IT block, or from another hook, at the block's end; a limit inside an 
 after the IT block. While the debug API has code hooks or watchpoints (`exact_users`), or without
 the C extension, unicorn's own per-instruction count runs instead (slower).
 
+Idle ticks: a lone core asleep in WFI whose only due event is its SysTick wrap runs its ticks
+in C (`idle_ticks`, _block_clock.c: wrap, entry, handler, plain return, WFI), each as the
+Python path would run it; the Python objects get the state the moment anything else needs
+them (an MMIO access, an unmask site, another interrupt). `Emulation.native_idle = False` (or
+METERSIM_NATIVE_IDLE=0) keeps every tick in Python.
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.

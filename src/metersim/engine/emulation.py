@@ -2,7 +2,8 @@
 
 Each step advances all machines to the same target time: the next event, the end of the
 requested run, or one quantum (machines stay within a quantum of each other, as in Renode).
-A core idle in WFI jumps straight to the target. Waits are in virtual time; a wall-clock guard
+A core idle in WFI jumps straight to the target; a lone core whose only due event is its
+SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched. Waits are in virtual time; a wall-clock guard
 reports a hung engine instead of spinning forever.
 
 Durations in this API carry their unit: "1.5s", "200ms", "250us", or Renode's "00:00:05";

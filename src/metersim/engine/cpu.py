@@ -628,7 +628,7 @@ class CortexM:
                     default=(1 << 64) - 1)
         d = self._idle
         if d is None:
-            d = self._idle = bc.idle_params(self._idle_materialise)
+            d = self._idle = bc.idle_params(self._idle_sync_cb)
             d.limit_word = ctypes.addressof(self.nat._limit)
             d.has_fpu = int(self.has_fpu)
         d.ccr, d.primask, d.faultmask, d.basepri, d.rvr = nv.ccr, pm, fm, bp, st.rvr
@@ -655,6 +655,15 @@ class CortexM:
             return None          # nothing done
         self._idle_materialise(result)
         return "pending" if result == 1 else "idle"
+
+    def _idle_sync_cb(self) -> None:
+        # called from C inside unicorn: an exception goes back to the run loop, as from a hook
+        try:
+            self._idle_materialise()
+        except BaseException as e:  # noqa: BLE001 - handed back to the run loop
+            if self.uc._hook_exception is None:
+                self.uc._hook_exception = e
+            _uclib.uc_emu_stop(self.uc._uch)
 
     def _idle_materialise(self, phase: int | None = None) -> None:
         """Give the Python objects the state the C idle loop has reached (see idle_ticks):

@@ -42,7 +42,7 @@ tools:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py src/metersim/engine/_mpu_fill.c src/metersim/engine/_block_clock.c
+$(STAMP): pyproject.toml setup.py src/metersim/_engine/_mpu_fill.c src/metersim/_engine/_block_clock.c
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .

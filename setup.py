@@ -1,8 +1,8 @@
 """Package map: the `peripherals/` folder is installed as `metersim.peripherals`, the Renode-format
-`platforms/` folder as package data `metersim.platforms` (see metersim.resources).
+`platforms/` folder as package data `metersim.platforms` (see metersim._resources).
 
-Two small C extensions are built from source: the MPU's TLB fill (src/metersim/engine/_mpu_fill.c)
-and the per-block instruction count (src/metersim/engine/_block_clock.c). Both are optional at run
+Two small C extensions are built from source: the MPU's TLB fill (src/metersim/_engine/_mpu_fill.c)
+and the per-block instruction count (src/metersim/_engine/_block_clock.c). Both are optional at run
 time: without them the same rules run in Python, or unicorn counts every instruction, slower."""
 from setuptools import Extension, find_packages, setup
 
@@ -15,10 +15,10 @@ setup(
                  "metersim.platforms": "platforms"},
     package_data={"metersim.platforms": ["cpus/*.repl", "boards/*.repl", "scenes/*.resc",
                                         "scripts/pydev/*.py"],
-                  "metersim.frontends": ["*.resource"]},
+                  "metersim._frontends": ["*.resource"]},
     include_package_data=True,
-    ext_modules=[Extension("metersim.engine._mpu_fill", ["src/metersim/engine/_mpu_fill.c"],
+    ext_modules=[Extension("metersim._engine._mpu_fill", ["src/metersim/_engine/_mpu_fill.c"],
                            extra_compile_args=["-O2", "-Wall", "-Werror"], optional=True),
-                 Extension("metersim.engine._block_clock", ["src/metersim/engine/_block_clock.c"],
+                 Extension("metersim._engine._block_clock", ["src/metersim/_engine/_block_clock.c"],
                            extra_compile_args=["-O2", "-Wall", "-Werror"], optional=True)],
 )

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_cabinet.py [--seconds 60] [--channels 4] [--repeat 3]
                                                  [--offset-s 600] [--elf PATH] [--no-trace] [--profile N]
 
-The workload is the `make demo` board (metersim.cabinet.demo): the STM32F103RB metering
+The workload is the `make demo` board (metersim._cabinet.demo): the STM32F103RB metering
 controller firmware (build/fw/f103rb/metering_controller.elf, build it with `make -C firmware`)
 with its ADE7753s, relays, EEPROM and RS-485 transceiver, the standard room loads behind the
 relays, booted for 1.5 virtual seconds and set up over Modbus like the demo. Then `--seconds`
@@ -38,12 +38,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from metersim.cabinet.board import DEFAULT_ELF, build_controller
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.cabinet.scenario import attach_rooms, prepare_rooms, standard_rooms
-from metersim.engine.emulation import Emulation
-from metersim.engine.sysbus import PAGE_SHIFT
-from metersim.units import PS_PER_S
+from metersim._cabinet.board import DEFAULT_ELF, build_controller
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.scenario import attach_rooms, prepare_rooms, standard_rooms
+from metersim._engine.emulation import Emulation
+from metersim._engine.sysbus import PAGE_SHIFT
+from metersim._units import PS_PER_S
 
 
 def setup(channels: int, offset_s: float, elf: Path = DEFAULT_ELF, seed: int = 1):

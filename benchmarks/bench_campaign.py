@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from metersim.campaign.runner import run_campaign
-from metersim.campaign.spec import load_spec
-from metersim.resources import firmware_path
+from metersim._campaign.runner import run_campaign
+from metersim._campaign.spec import load_spec
+from metersim._resources import firmware_path
 
 SPEC = """\
 name: bench

@@ -1,5 +1,5 @@
 """Cost of recording code coverage: the same firmware run to the same console line with the
-engine's block trace off and on (metersim.engine.debug, what `metersim coverage` and
+engine's block trace off and on (metersim._engine.debug, what `metersim coverage` and
 `--metersim-coverage` use), side by side in one run, as JSON.
 
     .venv/bin/python benchmarks/bench_coverage.py [--repeat N] [--target f413rg|f103rb]
@@ -25,12 +25,12 @@ import sys
 import time
 from pathlib import Path
 
-from metersim.coverage.dwarf_map import _CACHE
-from metersim.coverage.report import CoverageData
-from metersim.engine.boards import machine_for_firmware
-from metersim.engine.debug import Debugger
-from metersim.engine.emulation import Emulation
-from metersim.orchestration.testers import capture_uart
+from metersim._coverage.dwarf_map import _CACHE
+from metersim._coverage.report import CoverageData
+from metersim._engine.boards import machine_for_firmware
+from metersim._engine.debug import Debugger
+from metersim._engine.emulation import Emulation
+from metersim._orchestration.testers import capture_uart
 
 REPO = Path(__file__).resolve().parents[1]
 #: (program, console text that ends the run or None: run for the virtual time given,

@@ -6,11 +6,11 @@ import socket
 import sys
 import time
 
-from metersim.cabinet.board import new_bus
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.cabinet.query_manager import DEFAULT_ELF, build_controllers, build_query_manager
-from metersim.engine.emulation import Emulation
-from metersim.resources import firmware_path
+from metersim._cabinet.board import new_bus
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.query_manager import DEFAULT_ELF, build_controllers, build_query_manager
+from metersim._engine.emulation import Emulation
+from metersim._resources import firmware_path
 
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 

@@ -27,13 +27,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import create_machine
-from metersim.engine.repl import parse_platform_string
-from metersim.orchestration.load_profile import HarmonicProfile
-from metersim.orchestration.testers import capture_uart
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import create_machine
+from metersim._engine.repl import parse_platform_string
+from metersim._orchestration.load_profile import HarmonicProfile
+from metersim._orchestration.testers import capture_uart
 from metersim.peripherals.stm32.spi import STM32Spi
-from metersim.units import PS_PER_MS, format_time
+from metersim._units import PS_PER_MS, format_time
 
 REPO = Path(__file__).resolve().parents[1]
 BOARD = {"f413rg": REPO / "platforms/boards/storage_f413.repl",

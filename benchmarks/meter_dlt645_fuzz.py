@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import metersim
-from metersim.meter.dlt645_fuzz import malformed_frames, run_fuzz
+from metersim._meter.dlt645_fuzz import malformed_frames, run_fuzz
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 1000

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from metersim.bench import BENCHMARKS, run
+from metersim._bench import BENCHMARKS, run
 
 
 def main(names: list[str]) -> int:

@@ -63,7 +63,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.ade7753_regs import (
     ADE7753_REGS, DIEREV_DEFAULT, MODE_ASUSPEND, MODE_CYCMODE, MODE_DISCF, MODE_DISCH1,
     MODE_DISCH2, MODE_DISSAG, MODE_DTRT_SHIFT, MODE_POAM, MODE_SWRST, MODE_TEMPSEL,
@@ -72,7 +72,7 @@ from metersim.peripherals.ade7753_regs import (
 )
 from metersim.peripherals.base import GPIO, Context, SPIDevice
 from metersim.peripherals.registry import model
-from metersim.units import PS_PER_S, PS_PER_US
+from metersim._units import PS_PER_S, PS_PER_US
 
 CLKIN_HZ = 3_579_545
 P_FULL_SCALE = 0xCCCCD        # LPF2 output, full-scale in-phase sinusoids, WGAIN = 0

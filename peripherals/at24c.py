@@ -49,8 +49,8 @@ import logging
 import os
 from dataclasses import dataclass
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS
 from metersim.peripherals.base import Context, I2CDevice
 from metersim.peripherals.nvm_image import NvmImage
 from metersim.peripherals.registry import model

@@ -17,9 +17,9 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.regmap import SIZE_MASK, RegisterMap
-from metersim.units import PS_PER_S, format_time
+from metersim._units import PS_PER_S, format_time
 
 _log = logging.getLogger("metersim")
 

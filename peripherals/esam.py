@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import logging
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.uart_line import LineFrame, encode_frame_bits, sample_frame
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 F_DEFAULT, D_DEFAULT = 372, 1
 GET_CHALLENGE = 0x84

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context
 from metersim.peripherals.registry import model
 

@@ -43,7 +43,7 @@ from metersim.peripherals.base import Context, SPIDevice
 from metersim.peripherals.font5x7 import BITMAP_TO_CHAR, CELL_H, CELL_W
 from metersim.peripherals.registry import model
 from metersim.peripherals.reset_pin import ActiveLowReset
-from metersim.units import PS_PER_MS
+from metersim._units import PS_PER_MS
 
 WIDTH, HEIGHT = 240, 320
 ID4 = (0x00, 0x93, 0x41)

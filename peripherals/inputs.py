@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS
 from metersim.peripherals.base import GPIO, Context
 from metersim.peripherals.registry import model
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 
 
 class NvmImage:

@@ -36,11 +36,11 @@ import logging
 import traceback
 from pathlib import Path
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context
 from metersim.peripherals.registry import model
 
-NOISY = 5   # Renode's Noisy level, below DEBUG (metersim.frontends.monitor uses the same)
+NOISY = 5   # Renode's Noisy level, below DEBUG (metersim._frontends.monitor uses the same)
 
 
 class PythonPeripheralError(SetupError):
@@ -143,7 +143,7 @@ class _Py2Division(ast.NodeTransformer):
 
 def find_script(filename: str) -> Path:
     """Where `filename:` points (see the module docstring); PythonPeripheralError if nowhere."""
-    from metersim.resources import platforms_dir, search_roots
+    from metersim._resources import platforms_dir, search_roots
 
     p = Path(filename).expanduser()
     if p.is_absolute():

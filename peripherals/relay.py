@@ -29,8 +29,8 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS
 from metersim.peripherals.base import GPIO, Context
 from metersim.peripherals.registry import model
 

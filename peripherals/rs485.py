@@ -40,8 +40,8 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_S
+from metersim._errors import SetupError
+from metersim._units import PS_PER_S
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, receive_byte,

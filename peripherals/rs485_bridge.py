@@ -27,7 +27,7 @@ import os
 import socket
 import tty
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.rs485 import Rs485Bus
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, SPIDevice
 from metersim.peripherals.registry import model
 

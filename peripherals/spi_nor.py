@@ -48,8 +48,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 from metersim.peripherals.base import Context, SPIDevice
 from metersim.peripherals.nvm_image import NvmImage
 from metersim.peripherals.registry import model

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.uart_line import receive_byte, sample_frame, take_bytes

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_S
+from metersim._errors import SetupError
+from metersim._units import PS_PER_S
 from metersim.peripherals.base import UartFrame
 
 # Sample points inside a bit, in sixteenths of a bit time: the 8th, 9th and 10th of 16 samples.

@@ -60,7 +60,7 @@ import select
 import socket as _socket
 from typing import Any
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, SPIDevice
 from metersim.peripherals.registry import model
 from metersim.peripherals.reset_pin import ActiveLowReset
@@ -72,7 +72,7 @@ from metersim.peripherals.w5500_regs import (
     SOCK_FIN_WAIT, SOCK_INIT, SOCK_LISTEN, SOCK_MACRAW, SOCK_SYNSENT, SOCK_UDP, SOCKET_REGS,
     SOCKET_SIZE, SOCKETS, access_map, reg_offsets, reset_bytes,
 )
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 LOOPBACK = "127.0.0.1"
 _C = reg_offsets(COMMON_REGS)

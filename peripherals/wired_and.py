@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context
 from metersim.peripherals.registry import model
 

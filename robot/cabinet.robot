@@ -5,8 +5,8 @@ Documentation     The prepaid cabinet's metering controller (STM32F103RB, ADE775
 ...               32-channel board, malformed Modbus frames and exception replies (Modbus over
 ...               Serial Line v1.02 / Application Protocol v1.1b3 §7).
 ...               Firmware: build/fw/f103rb/metering_controller.elf.
-Library           metersim.frontends.robot_library
-Library           metersim.cabinet.robot_keywords
+Library           metersim.robot
+Library           metersim.robot.cabinet
 
 *** Variables ***
 ${LINE NOISE}     07 0a 0d 10 13 16 19 1c 1f 22 25 28 2b 2e 31 34 37 3a 3d 40 43

@@ -6,7 +6,7 @@ the same monitor commands. Run from the repository root:
 *** Settings ***
 Documentation     hello.elf on the STM32F413RG platform: banner, CPUID, one uptime line per
 ...               virtual second, then PASS.
-Library           metersim.frontends.robot_library
+Library           metersim.robot
 
 *** Variables ***
 ${PLATFORM}       @platforms/cpus/stm32f413.repl

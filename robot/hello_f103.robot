@@ -1,7 +1,7 @@
 *** Settings ***
 Documentation     The STM32F103RB (Cortex-M3, 8 MHz HSI after reset): the hello firmware and
 ...               the SysTick rate test, with Renode's keywords. Console on USART1 (0x40013800).
-Library           metersim.frontends.robot_library
+Library           metersim.robot
 
 *** Keywords ***
 Load

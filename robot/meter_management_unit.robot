@@ -7,7 +7,7 @@ suite would check it. Run from the repository root:
 Documentation     meter_mu_bringup.elf on platforms/boards/meter_management_unit.repl: every
 ...               device reports on the console; a power cut with hold-up gives the PVD
 ...               message and the RTC keeps running on its battery.
-Library           metersim.frontends.robot_library
+Library           metersim.robot
 
 *** Keywords ***
 Boot The Management Unit

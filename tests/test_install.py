@@ -52,17 +52,17 @@ def test_the_wheel_carries_platforms_and_the_mpu_fill(installed):
     names = zipfile.ZipFile(wheel).namelist()
     assert "metersim/platforms/cpus/stm32f413.repl" in names
     assert "metersim/platforms/scenes/hello_f413.resc" in names
-    assert any(n.startswith("metersim/engine/_mpu_fill") and n.endswith(".so") for n in names)
+    assert any(n.startswith("metersim/_engine/_mpu_fill") and n.endswith(".so") for n in names)
 
 
 def test_python_api_from_outside_the_checkout(installed):
     py, _, env, work, _ = installed
     out = run([py, "-c", textwrap.dedent("""
-        import metersim, metersim.resources as r
-        from metersim.engine.emulation import Emulation
-        from metersim.engine.platform_builder import create_machine
-        from metersim.engine import mpu_guard
-        from metersim.orchestration.testers import capture_uart
+        import metersim, metersim._resources as r
+        from metersim._engine.emulation import Emulation
+        from metersim._engine.platform_builder import create_machine
+        from metersim._engine import mpu_guard
+        from metersim._orchestration.testers import capture_uart
         assert "/work/main/src" not in metersim.__file__, metersim.__file__
         assert mpu_guard._mpu_fill is not None
         emu = Emulation()
@@ -103,7 +103,7 @@ def test_pytest_plugin_and_robot_library_from_outside_the_checkout(installed):
     assert "1 passed" in out
     (work / "hello.robot").write_text(textwrap.dedent("""
         *** Settings ***
-        Library           metersim.frontends.robot_library
+        Library           metersim.robot
         *** Test Cases ***
         Hello
             Execute Command           mach create "f413"
@@ -121,7 +121,7 @@ def test_pytest_plugin_and_robot_library_from_outside_the_checkout(installed):
 def test_metersim_test_runs_a_renode_style_suite_outside_the_checkout(installed):
     """The keywords resource renode-test injects ships in the wheel."""
     _, metersim, env, work, wheel = installed
-    assert "metersim/frontends/renode_keywords.resource" in zipfile.ZipFile(wheel).namelist()
+    assert "metersim/_frontends/renode_keywords.resource" in zipfile.ZipFile(wheel).namelist()
     (work / "renode_style.robot").write_text(textwrap.dedent("""
         *** Test Cases ***
         Hello

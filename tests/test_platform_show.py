@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from metersim.platform_show import main, show_platform
+from metersim._platform_show import main, show_platform
 
 UPSTREAM = Path("/work/shared/renode-upstream")
 F4 = UPSTREAM / "platforms/cpus/stm32f4.repl"

@@ -54,8 +54,8 @@ def test_the_api_reference_in_docs_is_up_to_date():
 
 # The modules users name themselves: the Robot libraries (`Library  ...`), the pytest plugin
 # (`-p ...`) and the CLI's entry point. Each says what it offers in __all__.
-ENTRY_MODULES = ["metersim.frontends.robot_library", "metersim.cabinet.robot_keywords",
-                 "metersim.frontends.pytest_plugin", "metersim.cli"]
+ENTRY_MODULES = ["metersim.robot", "metersim.robot.cabinet",
+                 "metersim.pytest_plugin", "metersim._cli"]
 
 
 def test_entry_modules_list_what_they_offer():

@@ -1,7 +1,7 @@
 import pytest
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS, PS_PER_S, format_time, parse_frequency_hz, parse_time_ps
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS, PS_PER_S, format_time, parse_frequency_hz, parse_time_ps
 
 
 @pytest.mark.parametrize("text, ps", [

@@ -5,7 +5,7 @@
 IMG_TARGETS := $(filter f413rg,$(TARGETS))
 IMG_SRCS    := image/ms_image.c image/ms_flashfs.c
 IMG_PYTHON  ?= $(firstword $(wildcard ../.venv/bin/python) python3)
-IMG_PY_SRCS := $(wildcard ../src/metersim/image/*.py)
+IMG_PY_SRCS := $(wildcard ../src/metersim/_image/*.py)
 
 $(eval _img_progdir_before = $(value progdir))
 progdir = $(if $(filter img_flashfs,$(1)),image/tests/$(1),$(call _img_progdir_before,$(1)))

@@ -1,5 +1,5 @@
 /* The build target of a metersim firmware image, recorded in the ELF itself so that
- * metersim picks the board from the file, never from its path (metersim.engine.firmware).
+ * metersim picks the board from the file, never from its path (metersim._engine.firmware).
  *
  * One ELF note in the non-allocated section .note.metersim.target: owner "metersim",
  * type 1, descriptor "target=<name>\0part=<part>\0core=<core>\0". Not loaded: the image in

@@ -1,7 +1,7 @@
 """ARMv7-M Memory Protection Unit (PMSAv7, ARMv7-M ARM B3.5), the registers at 0xE000ED90.
 
 The model keeps the registers and answers one question: may an access of a given kind, at a
-given privilege, reach an address? The engine (metersim.engine.mpu_guard) asks it when it fills
+given privilege, reach an address? The engine (metersim._engine.mpu_guard) asks it when it fills
 its per-page access table and when it checks an exception frame; the register model itself
 never touches the core.
 

@@ -5,7 +5,7 @@ Exception model per ARMv7-M B1.5: exception numbers 1 Reset, 2 NMI, 3 HardFault,
 Priorities are 8-bit with only the bits of `priority_mask` implemented (STM32: 0xF0); the
 group priority follows AIRCR.PRIGROUP. This model keeps pending/active state and answers the
 CPU core's questions (which exception to take, the execution priority); the core does the
-stacking (metersim.engine.cpu).
+stacking (metersim._engine.cpu).
 
 External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, and a line that is
 still high when its handler returns pends again, as on the hardware.
@@ -24,8 +24,8 @@ through its read/write (a sub-word write reaches it with the bytes not written a
 (0xE000ED90..0xE000EDBB, MPU_TYPE to MPU_RASR_A3) are the `MPU` object's: word writes go
 straight to `MPU.write`, the path an RTOS takes at every context switch, and the halfword
 accesses MPU_RASR allows merge into the register. The core enforces the MPU
-(metersim.engine.mpu_guard). CCR.DIV_0_TRP, CCR.UNALIGN_TRP and CPACR are enforced by the core
-too (metersim.engine.traps): the model tells it when they change.
+(metersim._engine.mpu_guard). CCR.DIV_0_TRP, CCR.UNALIGN_TRP and CPACR are enforced by the core
+too (metersim._engine.traps): the model tells it when they change.
 
 Not modelled: the NVIC's IABR for system exceptions beyond SHCSR, the debug monitor exception,
 FPCCR lazy-stacking (frames are saved eagerly), ICSR.ISRPREEMPT (reads 0), the debug registers

@@ -8,7 +8,7 @@ machine's clock tree, so a clock change applies at once.
 
 from __future__ import annotations
 
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 CSR_ENABLE = 1 << 0
 CSR_TICKINT = 1 << 1

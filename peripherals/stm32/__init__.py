@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.clock_tree import ClockTree
 
 

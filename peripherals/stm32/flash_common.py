@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.regmap import Field, Reg
 from metersim.peripherals.stm32 import clock_tree, sysbus

@@ -38,7 +38,7 @@ from metersim.peripherals.base import Context
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Field, Reg, RegisterMap
 from metersim.peripherals.stm32.flash_common import KEY1, KEY2, FlashBase, KeyLock, key_registers
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 ACR, KEYR, OPTKEYR, SR, CR, OPTCR = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14
 EOP, OPERR, WRPERR, PGAERR, PGPERR, PGSERR, RDERR, BSY = (

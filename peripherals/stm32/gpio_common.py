@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.regmap import Field, Reg
 

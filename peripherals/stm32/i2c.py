@@ -37,12 +37,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32.usart import ApbClock
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 CR1, CR2, OAR1, OAR2, DR, SR1, SR2, CCR, TRISE, FLTR = range(0, 0x28, 4)
 REGS = RegisterMap([

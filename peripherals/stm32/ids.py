@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.stm32 import series_of

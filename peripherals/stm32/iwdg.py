@@ -31,7 +31,7 @@ from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Field, Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree, request_reset
 from metersim.peripherals.stm32.gpio_common import kwarg
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 KR, PR, RLR, SR, WINR = 0x00, 0x04, 0x08, 0x0C, 0x10
 PVU, RVU, WVU = 1 << 0, 1 << 1, 1 << 2

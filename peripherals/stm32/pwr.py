@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Field, Reg, RegisterMap

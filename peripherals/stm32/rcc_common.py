@@ -12,7 +12,7 @@ from typing import Callable
 
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.stm32 import clock_tree
-from metersim.units import PS_PER_US
+from metersim._units import PS_PER_US
 
 # AHB prescaler HPRE[3:0]: 0xxx = /1, 1000 = /2 ... 1111 = /512 (no /32), same on F1 and F4.
 AHB_DIV = {8: 2, 9: 4, 10: 8, 11: 16, 12: 64, 13: 128, 14: 256, 15: 512}

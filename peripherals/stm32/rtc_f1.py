@@ -31,12 +31,12 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 CRH, CRL, PRLH, PRLL, DIVH, DIVL, CNTH, CNTL, ALRH, ALRL = range(0, 0x28, 4)
 REGS = RegisterMap([

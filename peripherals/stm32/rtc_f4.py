@@ -36,12 +36,12 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 (TR, DR, CR, ISR, PRER, WUTR, CALIBR, ALRMAR, ALRMBR, WPR, SSR, SHIFTR, TSTR, TSDR, TSSSR,
  CALR, TAFCR, ALRMASSR, ALRMBSSR) = range(0, 0x4C, 4)

@@ -57,7 +57,7 @@ from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import series_of
 from metersim.peripherals.stm32.usart import ApbClock
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 CR1, CR2, SR, DR, CRCPR, RXCRCR, TXCRCR, I2SCFGR, I2SPR = range(0, 0x24, 4)
 REGS = RegisterMap([

@@ -44,7 +44,7 @@ from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32.usart import ApbClock
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 (CR1, CR2, SMCR, DIER, SR, EGR, CCMR1, CCMR2, CCER, CNT, PSC, ARR, RCR,
  CCR1, CCR2, CCR3, CCR4, BDTR, DCR, DMAR, OR) = range(0, 0x54, 4)

@@ -50,13 +50,13 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
 from metersim.peripherals.uart_line import frame_duration_ps, parity_bit, rx_complete_ps, sample_frame
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 # APB2 holds 0x40010000..0x40016BFF on both F1 (AFIO..TIM11) and F4 (TIM1..SPI5); APB1 below.
 APB2_FIRST, APB2_LAST = 0x40010000, 0x40016BFF

@@ -22,7 +22,7 @@ from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Field, Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree, request_reset
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 CR, CFR, SR = 0x00, 0x04, 0x08
 WDGA, EWI, EWIF = 1 << 7, 1 << 9, 1 << 0

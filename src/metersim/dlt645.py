@@ -1,4 +1,4 @@
-"""DL/T645-2007 for tests and users: the frame codec (from metersim.protocols.dlt645) and a
+"""DL/T645-2007 for tests and users: the frame codec (from metersim._protocols.dlt645) and a
 master that talks to a meter through an emulated port.
 
     import metersim
@@ -22,15 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from metersim.errors import EmulationTimeout
-from metersim.protocols.dlt645.codec import (  # noqa: F401  (the codec is part of this API)
+from metersim._errors import EmulationTimeout
+from metersim._protocols.dlt645.codec import (  # noqa: F401  (the codec is part of this API)
     DATA_IDS, DataId, abnormal_reply, bcd_decode, bcd_encode, data_id, di_bytes, read_reply,
     read_request,
 )
-from metersim.protocols.dlt645.errors import (  # noqa: F401
+from metersim._protocols.dlt645.errors import (  # noqa: F401
     SERR_BITS, Dlt645Abnormal, Dlt645Error, Dlt645FrameError,
 )
-from metersim.protocols.dlt645.framer import (  # noqa: F401
+from metersim._protocols.dlt645.framer import (  # noqa: F401
     BROADCAST, WILDCARD, Dlt645Splitter, Frame, address_bytes, address_digits, decode_frame,
     encode_frame,
 )
@@ -126,7 +126,7 @@ class Master:
         return got.data
 
     def _timeout_after(self, end_ps: int) -> str:
-        from metersim.units import parse_time_ps
+        from metersim._units import parse_time_ps
         span = end_ps - self.emu.now_ps + parse_time_ps(self.timeout)
         return f"{max(span, 0) / 1e9:.3f}ms"
 

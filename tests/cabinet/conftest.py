@@ -2,9 +2,9 @@ import threading
 
 import pytest
 
-from metersim.cabinet.board import build_controller
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.engine.emulation import Emulation
+from metersim._cabinet.board import build_controller
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._engine.emulation import Emulation
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@ the pins and buses of platforms/boards/metering_controller.repl reach the right 
 
 import pytest
 
-from metersim.cabinet.board import CabinetError, build_controller
-from metersim.engine.emulation import Emulation
-from metersim.orchestration.load_profile import HarmonicProfile
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._cabinet.board import CabinetError, build_controller
+from metersim._engine.emulation import Emulation
+from metersim._orchestration.load_profile import HarmonicProfile
+from metersim._units import PS_PER_MS, PS_PER_US
 
 CRL, CRH, IDR, ODR, BSRR = 0x00, 0x04, 0x08, 0x0C, 0x10
 SPI_CR1, SPI_DR = 0x00, 0x0C
@@ -171,8 +171,8 @@ def test_eeprom_image_file_is_used(tmp_path):
 
 
 def test_attaching_new_room_loads_replaces_the_old_ones_behind_the_relay():
-    from metersim.cabinet.scenario import RoomLoad, attach_rooms
-    from metersim.orchestration.appliances import ResistiveHeater, SwitchModeSupply
+    from metersim._cabinet.scenario import RoomLoad, attach_rooms
+    from metersim._orchestration.appliances import ResistiveHeater, SwitchModeSupply
 
     board = park_cpu(build_controller(Emulation(), channels=4))
     attach_rooms(board, [RoomLoad("heater", [ResistiveHeater(2000.0)])])

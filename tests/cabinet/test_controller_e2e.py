@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from metersim.cabinet.checks import check_energies, reference_energy_Wh
-from metersim.protocols.modbus.errors import ModbusException
-from metersim.protocols.modbus.framer import encode_adu as adu
-from metersim.protocols.modbus.registers import ROOM_MEASUREMENTS
-from metersim.cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms, run_hours, standard_rooms
-from metersim.orchestration.appliances import Motor, ResistiveHeater, SwitchModeSupply
-from metersim.orchestration.load_profile import HarmonicProfile
-from metersim.units import PS_PER_S
+from metersim._cabinet.checks import check_energies, reference_energy_Wh
+from metersim._protocols.modbus.errors import ModbusException
+from metersim._protocols.modbus.framer import encode_adu as adu
+from metersim._protocols.modbus.registers import ROOM_MEASUREMENTS
+from metersim._cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms, run_hours, standard_rooms
+from metersim._orchestration.appliances import Motor, ResistiveHeater, SwitchModeSupply
+from metersim._orchestration.load_profile import HarmonicProfile
+from metersim._units import PS_PER_S
 
 # The figure: 2 virtual hours (about half a minute of wall time).
 HOURS = float(os.environ.get("METERSIM_CABINET_HOURS", "2"))

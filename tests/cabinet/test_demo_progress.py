@@ -2,7 +2,7 @@
 
 import io
 
-from metersim.cabinet.demo import progress_bar
+from metersim._cabinet.demo import progress_bar
 
 
 class Terminal(io.StringIO):

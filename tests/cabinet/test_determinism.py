@@ -4,12 +4,12 @@ power cut at a seeded random instant."""
 
 import random
 
-from metersim.cabinet.board import build_controller, new_bus
-from metersim.cabinet.checks import power_cut
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.cabinet.scenario import attach_rooms, prepare_rooms, standard_rooms
-from metersim.engine.emulation import Emulation
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._cabinet.board import build_controller, new_bus
+from metersim._cabinet.checks import power_cut
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.scenario import attach_rooms, prepare_rooms, standard_rooms
+from metersim._engine.emulation import Emulation
+from metersim._units import PS_PER_MS, PS_PER_S
 
 
 def observed_run(elf, seed: int) -> dict:

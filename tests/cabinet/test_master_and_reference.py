@@ -3,17 +3,17 @@ energy following relay and mains."""
 
 import pytest
 
-from metersim.cabinet.board import build_controller
-from metersim.cabinet.checks import reference_energy_Wh
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.protocols.modbus.errors import ModbusException, ModbusTimeout
-from metersim.protocols.modbus.framer import encode_adu
-from metersim.cabinet.scenario import RoomLoad, attach_rooms
-from metersim.engine.emulation import Emulation
-from metersim.orchestration.appliances import ResistiveHeater
+from metersim._cabinet.board import build_controller
+from metersim._cabinet.checks import reference_energy_Wh
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._protocols.modbus.errors import ModbusException, ModbusTimeout
+from metersim._protocols.modbus.framer import encode_adu
+from metersim._cabinet.scenario import RoomLoad, attach_rooms
+from metersim._engine.emulation import Emulation
+from metersim._orchestration.appliances import ResistiveHeater
 from metersim.peripherals.rs485 import Rs485Bus
 from metersim.peripherals.base import Context
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._units import PS_PER_MS, PS_PER_S
 
 
 class Slave:
@@ -91,7 +91,7 @@ def test_reference_counts_only_while_relay_closed_and_mains_up():
 def test_a_capture_on_the_bus_sees_the_masters_exchanges_as_separate_frames(tmp_path):
     """The master's silence before a request is at least the t3.5 a receiver on the line
     measures (it was a few picoseconds short, and the pcap glued reply and next request)."""
-    from metersim.traces.pcap import capture_rs485_pcap
+    from metersim._traces.pcap import capture_rs485_pcap
 
     m, _, emu = master_and_slave()
     cap = capture_rs485_pcap(m.link.bus, tmp_path / "bus.pcap", master="master")

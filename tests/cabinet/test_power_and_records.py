@@ -4,9 +4,9 @@ cost of a metering second."""
 import calendar
 import random
 
-from metersim.cabinet.checks import power_cut, read_records, reference_energy_Wh
-from metersim.cabinet.scenario import attach_rooms, prepare_rooms, standard_rooms
-from metersim.units import PS_PER_S
+from metersim._cabinet.checks import power_cut, read_records, reference_energy_Wh
+from metersim._cabinet.scenario import attach_rooms, prepare_rooms, standard_rooms
+from metersim._units import PS_PER_S
 
 
 def test_twenty_power_cuts_keep_every_room_within_10_Wh_of_the_reference(controller):

@@ -7,14 +7,14 @@ import socket
 
 import pytest
 
-from metersim.cabinet.board import new_bus
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.cabinet.query_manager import build_controllers, build_query_manager
-from metersim.cabinet.scenario import RoomLoad, attach_rooms
-from metersim.engine.emulation import Emulation
-from metersim.orchestration.appliances import ResistiveHeater
-from metersim.protocols.modbus.registers import ROOM_MEASUREMENTS
-from metersim.units import PS_PER_MS
+from metersim._cabinet.board import new_bus
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.query_manager import build_controllers, build_query_manager
+from metersim._cabinet.scenario import RoomLoad, attach_rooms
+from metersim._engine.emulation import Emulation
+from metersim._orchestration.appliances import ResistiveHeater
+from metersim._protocols.modbus.registers import ROOM_MEASUREMENTS
+from metersim._units import PS_PER_MS
 
 CABINET = ((1, 4), (2, 4), (3, 32))     # (Modbus address, rooms)
 LOADED = {1: (0, 2), 2: (1, 3), 3: (0, 17, 31)}

@@ -8,12 +8,12 @@ soon as the watchdog has reset the MCU, as a glitch that does not come again."""
 
 import pytest
 
-from metersim.cabinet.checks import read_records, reference_energy_Wh
-from metersim.cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms, standard_rooms
-from metersim.orchestration.appliances import ResistiveHeater
-from metersim.engine.debug import Debugger
-from metersim.protocols.modbus.framer import encode_adu as adu
-from metersim.units import PS_PER_S
+from metersim._cabinet.checks import read_records, reference_energy_Wh
+from metersim._cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms, standard_rooms
+from metersim._orchestration.appliances import ResistiveHeater
+from metersim._engine.debug import Debugger
+from metersim._protocols.modbus.framer import encode_adu as adu
+from metersim._units import PS_PER_S
 
 WD_TIMEOUT_S = 4.0          # firmware/targets/metering_controller/main.c, WD_TIMEOUT_MS
 BRANCH_TO_SELF = bytes([0xFE, 0xE7])

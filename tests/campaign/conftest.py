@@ -43,7 +43,7 @@ seeds: {{count: 5, first: 1}}
 
 @pytest.fixture(scope="session")
 def controller_elf():
-    from metersim.resources import firmware_path
+    from metersim._resources import firmware_path
 
     p = Path(firmware_path("f103rb", "metering_controller"))
     if not p.is_file():
@@ -62,8 +62,8 @@ def spec20_file(tmp_path_factory, controller_elf):
 @pytest.fixture(scope="session")
 def local_table(spec20_file, tmp_path_factory):
     """The 20-scenario campaign on the local pool (2 processes)."""
-    from metersim.campaign.runner import run_campaign
-    from metersim.campaign.spec import load_spec
+    from metersim._campaign.runner import run_campaign
+    from metersim._campaign.spec import load_spec
 
     out = tmp_path_factory.mktemp("local") / "twenty.parquet"
     return run_campaign(load_spec(spec20_file), out, workers=2, quiet=True), out

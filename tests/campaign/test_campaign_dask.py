@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
-from metersim.campaign.results import journal_path, read_table, without_wall_times
-from metersim.campaign.runner import run_campaign
-from metersim.campaign.spec import load_spec
+from metersim._campaign.results import journal_path, read_table, without_wall_times
+from metersim._campaign.runner import run_campaign
+from metersim._campaign.spec import load_spec
 
 
 def test_dask_cluster_and_local_pool_give_the_same_table(local_table, spec20_file, dask_cluster, tmp_path):

@@ -3,10 +3,10 @@ its totals, restarts, counts the failure (Modbus check) and its energy stays on 
 
 from __future__ import annotations
 
-from metersim.campaign.local_pool import job_of
-from metersim.campaign.matrix import expand
-from metersim.campaign.spec import parse_spec
-from metersim.campaign.task import run_scenario
+from metersim._campaign.local_pool import job_of
+from metersim._campaign.matrix import expand
+from metersim._campaign.spec import parse_spec
+from metersim._campaign.task import run_scenario
 
 SPEC = """\
 system: controller

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from metersim.campaign.local_pool import job_of
-from metersim.campaign.matrix import expand
-from metersim.campaign.modbus_expect import expect, matches
-from metersim.campaign.report import summarize
-from metersim.campaign.spec import load_spec, parse_spec
-from metersim.campaign.task import run_scenario
-from metersim.protocols.modbus.framer import encode_adu
+from metersim._campaign.local_pool import job_of
+from metersim._campaign.matrix import expand
+from metersim._campaign.modbus_expect import expect, matches
+from metersim._campaign.report import summarize
+from metersim._campaign.spec import load_spec, parse_spec
+from metersim._campaign.task import run_scenario
+from metersim._protocols.modbus.framer import encode_adu
 
 SPECS = Path(__file__).resolve().parents[2] / "benchmarks" / "campaigns"
 HEAD = "firmware: {elf}\n"

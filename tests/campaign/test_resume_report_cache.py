@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from metersim.campaign.elf_cache import cached_elf
-from metersim.campaign.results import read_table
-from metersim.cli import main
-from metersim.errors import SetupError
+from metersim._campaign.elf_cache import cached_elf
+from metersim._campaign.results import read_table
+from metersim._cli import main
+from metersim._errors import SetupError
 
 SPEC = """\
 name: small

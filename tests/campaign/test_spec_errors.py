@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from metersim.campaign.matrix import expand
-from metersim.campaign.spec import load_spec, parse_spec
-from metersim.campaign.spec_source import SpecError
+from metersim._campaign.matrix import expand
+from metersim._campaign.spec import load_spec, parse_spec
+from metersim._campaign.spec_source import SpecError
 
 GOOD = """\
 system: controller

@@ -11,12 +11,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from metersim.coverage import CoverageData, CoverageRecorder
-from metersim.engine.debug import Debugger
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.orchestration.ctest_image import run_c_test_image
-from metersim.orchestration.testers import capture_uart
+from metersim._coverage import CoverageData, CoverageRecorder
+from metersim._engine.debug import Debugger
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._orchestration.ctest_image import run_c_test_image
+from metersim._orchestration.testers import capture_uart
 
 from tests.conftest import REPO
 
@@ -146,7 +146,7 @@ def test_stopped_trace_records_nothing_more(firmware):
 
 def test_cli_coverage_run_writes_lcov_and_cobertura(firmware, tmp_path):
     elf = firmware("f413rg", "unit_ds")
-    out = subprocess.run([sys.executable, "-m", "metersim.cli", "coverage", "run", str(elf),
+    out = subprocess.run([sys.executable, "-m", "metersim", "coverage", "run", str(elf),
                           "--until", "mstest done", "--lcov", str(tmp_path / "c.info"),
                           "--cobertura", str(tmp_path / "c.xml"),
                           "--include", "*/firmware/rtos/src/*"],
@@ -166,7 +166,7 @@ def test_cli_coverage_run_writes_lcov_and_cobertura(firmware, tmp_path):
 def test_cli_coverage_of_a_file_that_is_not_an_elf_says_so(tmp_path):
     bogus = tmp_path / "fw.elf"
     bogus.write_text("not an ELF")
-    out = subprocess.run([sys.executable, "-m", "metersim.cli", "coverage", "run", str(bogus)],
+    out = subprocess.run([sys.executable, "-m", "metersim", "coverage", "run", str(bogus)],
                          capture_output=True, text=True, env={**os.environ})
     assert out.returncode == 3, out.stderr   # EXIT_SETUP
     assert "fw.elf" in out.stderr and "ELF" in out.stderr
@@ -193,7 +193,7 @@ def test_recording_does_not_change_what_the_firmware_does(firmware):
 def test_a_trace_cannot_start_from_inside_a_run(firmware):
     """Starting flushes the translated code: from a model's callback (the core mid-slice) it
     would pull the running code from under the core, so it is refused."""
-    from metersim.errors import SetupError
+    from metersim._errors import SetupError
 
     emu = Emulation()
     m = Machine.bare(emu, "f413rg", "cortex-m4f", 16_000_000)

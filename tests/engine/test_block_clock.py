@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.units import PS_PER_S
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._units import PS_PER_S
 from unicorn import arm_const as A
 
 pytestmark = pytest.mark.skipif(

@@ -1,4 +1,4 @@
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 
 
 def test_events_run_in_time_then_schedule_order():

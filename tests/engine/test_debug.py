@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from metersim.engine.debug import Debugger
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._engine.debug import Debugger
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS, PS_PER_S
 
 SYST_CSR, ICSR, PENDSTSET = 0xE000E010, 0xE000ED04, 1 << 26
 

@@ -4,11 +4,11 @@ FP context across interrupts, VTOR relocation, unprivileged traps, fault reports
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.errors import FirmwareFault
-from metersim.orchestration.testers import capture_uart
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._errors import FirmwareFault
+from metersim._orchestration.testers import capture_uart
+from metersim._units import PS_PER_MS, PS_PER_S
 
 CORES = {"f413rg": ("cortex-m4f", 16_000_000), "f103rb": ("cortex-m3", 8_000_000)}
 
@@ -194,7 +194,7 @@ def test_mpu_regions_and_memmanage_faults_on_m4f(firmware):
 
 
 def test_the_python_fill_alone_gives_the_same_mpu_results(firmware, monkeypatch):
-    from metersim.engine import mpu_guard
+    from metersim._engine import mpu_guard
     _, _, fast = run_to_pass(firmware, "f413rg", "mpu_regions")
     monkeypatch.setattr(mpu_guard, "_mpu_fill", None)       # as without the C extension
     _, m, slow = run_to_pass(firmware, "f413rg", "mpu_regions")

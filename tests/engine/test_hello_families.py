@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import create_machine
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import create_machine
 from metersim.peripherals.stm32.usart import STM32Usart
 from metersim.peripherals.stm32.usart_v2 import STM32Usart2
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "renode-upstream"
 if not UPSTREAM.is_dir():
@@ -81,7 +81,7 @@ def test_same_hello_same_trace(firmware):
 def test_metersim_run_shows_the_hello_on_the_console(firmware, fam, capsys):
     """A user runs the ELF on Renode's .repl with `metersim run --platform`: the console
     (usart1) shows the lines and the run ends on --until."""
-    from metersim.cli import main
+    from metersim._cli import main
     repl = UPSTREAM / f"platforms/cpus/{FAMILIES[fam][0]}.repl"
     rc = main(["run", "--platform", str(repl), str(firmware("families", f"hello_{fam}")),
                "--until", f"hello from stm32{fam} 2"])

@@ -10,9 +10,9 @@ import hashlib
 import pytest
 
 import metersim
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.units import PS_PER_S
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._units import PS_PER_S
 from unicorn import arm_const as A
 
 REGS = [getattr(A, f"UC_ARM_REG_{r}") for r in

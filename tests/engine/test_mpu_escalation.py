@@ -5,9 +5,9 @@ import struct
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.errors import FirmwareFault
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._errors import FirmwareFault
 
 FLASH, CODE, STACK_TOP = 0x08000000, 0x08000100, 0x20001000
 MPU_CTRL, MPU_RBAR, MPU_RASR = 0xE000ED94, 0xE000ED9C, 0xE000EDA0

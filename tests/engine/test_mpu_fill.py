@@ -8,13 +8,13 @@ from unicorn.arm_const import (UC_ARM_REG_CONTROL, UC_ARM_REG_FAULTMASK, UC_ARM_
                                UC_ARM_REG_XPSR)
 from unicorn.unicorn_py3.unicorn import HOOK_TLB_FILL_CFUNC, uc_tlb_entry
 
-from metersim.engine import mpu_guard as G
+from metersim._engine import mpu_guard as G
 from metersim.peripherals.cortexm.mpu import MPU, R, W, X
 
 
 
 def test_the_c_fill_is_built_and_matches_the_python_layout():
-    assert G._mpu_fill is not None, "metersim.engine._mpu_fill was not built: `make venv`"
+    assert G._mpu_fill is not None, "metersim._engine._mpu_fill was not built: `make venv`"
     assert G._mpu_fill.state_size() == ctypes.sizeof(G.FastFillState)
 
 REG_READ = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p)

@@ -1,10 +1,10 @@
 """NVIC/SCB/SysTick register behaviour at the Python level (no firmware)."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.cortexm import nvic as N
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._units import PS_PER_MS, PS_PER_S
 
 
 class FakeMachine:

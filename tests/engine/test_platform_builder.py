@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import build_machine, create_machine, load_firmware, snake_case
-from metersim.engine.repl import ReplSyntaxError, parse_platform_string
-from metersim.engine.sysbus import TaggedRegion
-from metersim.errors import PlatformError
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import build_machine, create_machine, load_firmware, snake_case
+from metersim._engine.repl import ReplSyntaxError, parse_platform_string
+from metersim._engine.sysbus import TaggedRegion
+from metersim._errors import PlatformError
 from metersim.peripherals.cortexm.nvic import NVIC
 from metersim.peripherals.console_uart import ConsoleUART
 from metersim.peripherals.stm32.usart import STM32Usart
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._units import PS_PER_MS, PS_PER_S
 
 REPO = Path(__file__).resolve().parents[2]
 UPSTREAM = Path("/work/shared/renode-upstream")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.orchestration.testers import capture_uart
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._orchestration.testers import capture_uart
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("qemu_run", REPO / "firmware/tests/qemu_run.py")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from metersim.engine.repl import ReplSyntaxError, load_platform, parse_platform_string
-from metersim.errors import MetersimError, PlatformError
+from metersim._engine.repl import ReplSyntaxError, load_platform, parse_platform_string
+from metersim._errors import MetersimError, PlatformError
 
 
 def first_line(text, name="platforms/x.repl", **kw):

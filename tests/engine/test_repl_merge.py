@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.repl import Reference, Target, load_platform, parse_platform_string
-from metersim.errors import PlatformError
+from metersim._engine.repl import Reference, Target, load_platform, parse_platform_string
+from metersim._errors import PlatformError
 
 
 def write(root: Path, rel: str, text: str) -> Path:

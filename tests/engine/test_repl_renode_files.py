@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import build_machine
-from metersim.engine.repl import parse_platform_string
-from metersim.errors import PlatformError
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import build_machine
+from metersim._engine.repl import parse_platform_string
+from metersim._errors import PlatformError
 
 UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "renode-upstream"
 if not UPSTREAM.is_dir():

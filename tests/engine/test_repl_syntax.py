@@ -2,7 +2,7 @@
 
 import pytest
 
-from metersim.engine.repl import (
+from metersim._engine.repl import (
     Enum, InlineObject, Range, Reference, Target, parse_platform_string,
 )
 

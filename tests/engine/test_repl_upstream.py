@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.repl import Enum, Reference, Target, load_platform
+from metersim._engine.repl import Enum, Reference, Target, load_platform
 
 UPSTREAM = Path("/work/shared/renode-upstream")
 FILES = ["platforms/cpus/stm32f4.repl", "platforms/cpus/stm32f412.repl",

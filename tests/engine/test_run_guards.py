@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.errors import FirmwareFault, SetupError
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._errors import FirmwareFault, SetupError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,11 +26,11 @@ def run_child(code: str) -> str:
 
 
 NO_FIRMWARE = """
-    from metersim.cabinet.board import build_controller
-    from metersim.engine.emulation import Emulation
-    from metersim.engine.machine import Machine
-    from metersim.engine.platform_builder import create_machine
-    from metersim.errors import SetupError
+    from metersim._cabinet.board import build_controller
+    from metersim._engine.emulation import Emulation
+    from metersim._engine.machine import Machine
+    from metersim._engine.platform_builder import create_machine
+    from metersim._errors import SetupError
 
     makers = [lambda emu: Machine.bare(emu, "bare"),
               lambda emu: create_machine(emu, "platforms/cpus/stm32f413.repl", name="from_repl"),
@@ -75,9 +75,9 @@ def test_a_vector_table_written_by_hand_counts_as_firmware():
 # second forever. Run in a child process so a regression fails the test instead of hanging it.
 FAULT_ONCE = """
     import logging, struct, sys
-    from metersim.engine.emulation import Emulation
-    from metersim.engine.machine import Machine
-    from metersim.errors import FirmwareFault
+    from metersim._engine.emulation import Emulation
+    from metersim._engine.machine import Machine
+    from metersim._errors import FirmwareFault
     logging.basicConfig(level=logging.ERROR, stream=sys.stdout, format="%(message)s")
     emu = Emulation()
     m = Machine.bare(emu, "unreset", console_address=None)

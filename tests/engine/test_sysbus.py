@@ -4,10 +4,10 @@ import logging
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.loader import load_elf
-from metersim.engine.machine import Machine
-from metersim.errors import PlatformError, SetupError
+from metersim._engine.emulation import Emulation
+from metersim._engine.loader import load_elf
+from metersim._engine.machine import Machine
+from metersim._errors import PlatformError, SetupError
 from metersim.peripherals.base import Context, Peripheral
 
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from metersim.engine import uc_native
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
+from metersim._engine import uc_native
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
 
 REPO = Path(__file__).resolve().parents[2]
 

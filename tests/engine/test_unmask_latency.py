@@ -6,8 +6,8 @@ import struct
 
 from unicorn import arm_const as A
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
 
 FLASH = 0x08000000
 CODE = FLASH + 0x100

@@ -4,9 +4,9 @@ return what the command printed, all in virtual time."""
 
 from __future__ import annotations
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import create_machine
-from metersim.orchestration.testers import capture_uart
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import create_machine
+from metersim._orchestration.testers import capture_uart
 
 PROMPT = "msh> "
 CPU_REPL = {"f413rg": "platforms/cpus/stm32f413.repl", "f103rb": "platforms/cpus/stm32f103rb.repl"}

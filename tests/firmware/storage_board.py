@@ -9,10 +9,10 @@ from pathlib import Path
 from littlefs import LittleFS
 from littlefs.context import UserContext
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import create_machine
-from metersim.engine.repl import load_platform, parse_platform_string
-from metersim.orchestration.testers import capture_uart
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import create_machine
+from metersim._engine.repl import load_platform, parse_platform_string
+from metersim._orchestration.testers import capture_uart
 
 from tests.conftest import REPO
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from metersim.orchestration.load_profile import HarmonicProfile
+from metersim._orchestration.load_profile import HarmonicProfile
 from metersim.peripherals.ade7753 import (IRMS_FULL_SCALE, VRMS_FULL_SCALE, FrontEnd,
                                           active_energy_lsb_Wh)
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from metersim.units import PS_PER_MS
+from metersim._units import PS_PER_MS
 
 from tests.firmware.msh_session import TEST_BOARD, Msh
 

@@ -7,8 +7,8 @@ shell's `ps` lists processes, threads, memory and limits."""
 
 import re
 
-from metersim.image.pack import pack, read_factory_image
-from metersim.units import PS_PER_MS
+from metersim._image.pack import pack, read_factory_image
+from metersim._units import PS_PER_MS
 
 from tests.conftest import REPO
 from tests.image.meter_board import boot_image

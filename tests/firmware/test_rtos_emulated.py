@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.engine.platform_builder import create_machine
-from metersim.orchestration.testers import capture_uart
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._engine.platform_builder import create_machine
+from metersim._orchestration.testers import capture_uart
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 from tests.conftest import FW, REPO
 

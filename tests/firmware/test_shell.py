@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 from tests.firmware.msh_session import CPU_REPL, HCLK_HZ, Msh
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from metersim.frontends.monitor import Monitor
+from metersim._frontends.monitor import Monitor
 
 
 @pytest.fixture

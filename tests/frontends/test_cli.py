@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from metersim.cli import (EXIT_FAULT, EXIT_OK, EXIT_SETUP, EXIT_TIMEOUT, main)
-from metersim.traces import read_pcap
+from metersim._cli import (EXIT_FAULT, EXIT_OK, EXIT_SETUP, EXIT_TIMEOUT, main)
+from metersim._traces import read_pcap
 
 REPO = Path(__file__).resolve().parents[2]
 

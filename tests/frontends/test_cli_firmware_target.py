@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from metersim.cli import EXIT_OK, EXIT_SETUP, main
-from metersim.engine.firmware import Firmware
-from metersim.errors import SetupError
+from metersim._cli import EXIT_OK, EXIT_SETUP, main
+from metersim._engine.firmware import Firmware
+from metersim._errors import SetupError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def test_platform_short_names_and_unknown_names(firmware, capsys):
 
 
 def test_gdb_builds_the_same_board_as_run(firmware, tmp_path):
-    from metersim.frontends.gdb_stub import build_target
+    from metersim._frontends.gdb_stub import build_target
     copy = tmp_path / "somewhere.elf"
     shutil.copy(firmware("f103rb", "hello"), copy)
     _, m = build_target(str(copy))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from metersim.cli import EXIT_INTERRUPTED
+from metersim._cli import EXIT_INTERRUPTED
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ def interrupt_after_start(args: list[str], started: str, settle_s: float) -> tup
     """Start `metersim ARGS`, wait for a line holding `started`, let it run `settle_s` more,
     send SIGINT; returns (exit code, stdout, stderr, seconds from SIGINT to exit)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "metersim.cli", *args], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "metersim", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = []

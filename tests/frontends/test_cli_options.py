@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from metersim.cli import EXIT_OK, EXIT_SETUP, EXIT_TIMEOUT, EXIT_USAGE, main
-from metersim.exit_codes import EXIT_CODES
+from metersim._cli import EXIT_OK, EXIT_SETUP, EXIT_TIMEOUT, EXIT_USAGE, main
+from metersim._exit_codes import EXIT_CODES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,7 +80,7 @@ def test_platform_with_a_scene_is_refused(capsys):
 def test_verbose_works_before_and_after_the_command(firmware, where):
     args = ["run", str(firmware("f413rg", "hello")), "--for", "1ms"]
     args = ["-v", *args] if where == "before" else [*args, "-v"]
-    proc = subprocess.run([sys.executable, "-m", "metersim.cli", *args], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "metersim", *args], capture_output=True,
                           text=True, timeout=120, cwd=REPO)
     assert proc.returncode == EXIT_OK, proc.stderr
     assert "INFO " in proc.stderr
@@ -106,14 +106,14 @@ def test_version(capsys):
 
 
 def test_completion_script_and_completions(tmp_path):
-    script = subprocess.run([sys.executable, "-m", "metersim.cli", "completion", "bash"],
+    script = subprocess.run([sys.executable, "-m", "metersim", "completion", "bash"],
                             capture_output=True, text=True, timeout=60, cwd=REPO)
     assert script.returncode == 0 and "complete " in script.stdout and "metersim" in script.stdout
     out = tmp_path / "completions"
     line = "metersim ca"
     env = dict(os.environ, _ARGCOMPLETE="1", _ARGCOMPLETE_SHELL="bash", COMP_LINE=line,
                COMP_POINT=str(len(line)), _ARGCOMPLETE_STDOUT_FILENAME=str(out), _ARGCOMPLETE_IFS="\n")
-    subprocess.run([sys.executable, "-m", "metersim.cli"], env=env, timeout=60, cwd=REPO,
+    subprocess.run([sys.executable, "-m", "metersim"], env=env, timeout=60, cwd=REPO,
                    capture_output=True)
     assert out.read_text().split() == ["cabinet", "campaign"]   # the commands starting "ca"
 

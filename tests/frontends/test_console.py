@@ -62,7 +62,7 @@ def terminal(tmp_path, firmware):
     firmware("f413rg", "hello")
     env = dict(os.environ, METERSIM_HISTORY=str(tmp_path / "history"), HOME=str(tmp_path),
                TERM="dumb")
-    t = Terminal([sys.executable, "-m", "metersim.frontends.console",
+    t = Terminal([sys.executable, "-m", "metersim._frontends.console",
                   "platforms/scenes/hello_f413.resc"], cwd=REPO, env=env)
     yield t
     t.close()
@@ -95,7 +95,7 @@ def test_console_session(terminal, tmp_path):
 def test_console_multiline_macro_and_prompt_follows_machine(tmp_path):
     env = dict(os.environ, METERSIM_HISTORY=str(tmp_path / "history"), HOME=str(tmp_path),
                TERM="dumb")
-    t = Terminal([sys.executable, "-m", "metersim.frontends.console"], cwd=REPO, env=env)
+    t = Terminal([sys.executable, "-m", "metersim._frontends.console"], cwd=REPO, env=env)
     try:
         t.expect(r"\(monitor\) ")
         t.send('macro hi\n"""\nmach create "board7"\n"""\n')
@@ -111,7 +111,7 @@ def test_console_multiline_macro_and_prompt_follows_machine(tmp_path):
 def console_terminal(tmp_path, *args):
     env = dict(os.environ, METERSIM_HISTORY=str(tmp_path / "history"), HOME=str(tmp_path),
                TERM="dumb")
-    return Terminal([sys.executable, "-m", "metersim.frontends.console", *args], cwd=REPO, env=env)
+    return Terminal([sys.executable, "-m", "metersim._frontends.console", *args], cwd=REPO, env=env)
 
 
 def test_uart_attach_types_into_the_rtos_shell_and_shows_its_prompt_at_once(tmp_path, firmware):

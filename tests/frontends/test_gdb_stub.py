@@ -16,11 +16,11 @@ import time
 
 import pytest
 
-from metersim.engine.debug import Debugger
-from metersim.frontends.gdb_stub import (GdbServer, build_target, checksum, escape_binary,
+from metersim._engine.debug import Debugger
+from metersim._frontends.gdb_stub import (GdbServer, build_target, checksum, escape_binary,
                                          unescape_binary)
-from metersim.frontends.monitor import Monitor
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._frontends.monitor import Monitor
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 GDB = "gdb-multiarch"
 
@@ -146,7 +146,7 @@ def test_break_at_main_shows_m_profile_registers(gdb, serve):
 
 
 def _elf_bytes(elf, addr, n):
-    from metersim.engine.loader import load_elf
+    from metersim._engine.loader import load_elf
     for seg in load_elf(elf).segments:
         if seg.paddr <= addr < seg.paddr + len(seg.data):
             off = addr - seg.paddr
@@ -304,7 +304,7 @@ def _paused_console_with_gdb(firmware, program="systick_rate"):
 
 
 def test_detach_leaves_a_paused_console_paused(gdb, firmware):
-    from metersim.frontends.console import Console
+    from metersim._frontends.console import Console
     import io
 
     mon, port = _paused_console_with_gdb(firmware)
@@ -335,7 +335,7 @@ def emu_time(mon):
 
 
 def test_an_attached_gdb_holds_a_started_console_until_it_detaches(firmware):
-    from metersim.frontends.console import Console
+    from metersim._frontends.console import Console
     import io
 
     mon, port = _paused_console_with_gdb(firmware)
@@ -410,7 +410,7 @@ def test_metersim_gdb_entry_point_serves_until_interrupted(gdb, firmware):
     elf = firmware("f413rg", "hello")
     env = dict(os.environ, PYTHONPATH=str(Path(metersim.__file__).parents[1]))
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from metersim.frontends.gdb_stub import main_gdb; "
+        [sys.executable, "-c", "import sys; from metersim._frontends.gdb_stub import main_gdb; "
          "sys.exit(main_gdb(sys.argv[1:]))", str(elf), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ENGINE = REPO / "src" / "metersim" / "engine"
+ENGINE = REPO / "src" / "metersim" / "_engine"
 
 
 def unicorn_imports(path: Path) -> list[int]:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from metersim.errors import MetersimError, SetupError
-from metersim.frontends.monitor import Monitor
-from metersim.frontends.monitor_syntax import MonitorError, statements, tokenize
+from metersim._errors import MetersimError, SetupError
+from metersim._frontends.monitor import Monitor
+from metersim._frontends.monitor_syntax import MonitorError, statements, tokenize
 
 REPO = Path(__file__).resolve().parents[2]
 SCENES = REPO / "platforms" / "scenes"
@@ -350,7 +350,7 @@ def run_args(scene, **kw):
 
 
 def test_headless_run_uses_the_cli_duration_and_variables(capsys, firmware):
-    from metersim.frontends.monitor import main_run
+    from metersim._frontends.monitor import main_run
 
     firmware("f103rb", "hello")
     assert main_run(run_args(SCENES / "hello_f103.resc", duration="1.1s",
@@ -361,7 +361,7 @@ def test_headless_run_uses_the_cli_duration_and_variables(capsys, firmware):
 
 
 def test_headless_run_until_text(capsys, firmware):
-    from metersim.frontends.monitor import main_run
+    from metersim._frontends.monitor import main_run
 
     firmware("f103rb", "hello")
     main_run(run_args(SCENES / "hello_f103.resc", duration="10s", until="uptime 2 s"))
@@ -370,7 +370,7 @@ def test_headless_run_until_text(capsys, firmware):
 
 
 def test_headless_scene_without_start_runs_nothing(capsys, tmp_path, firmware):
-    from metersim.frontends.monitor import main_run
+    from metersim._frontends.monitor import main_run
 
     scene = tmp_path / "nostart.resc"
     scene.write_text(f'mach create "x"\nmachine LoadPlatformDescription @platforms/cpus/stm32f103rb.repl\n'
@@ -382,7 +382,7 @@ def test_headless_scene_without_start_runs_nothing(capsys, tmp_path, firmware):
 
 # ---------------------------------------------------------------- command registry
 def test_help_and_errors_come_from_each_command_signature(mon):
-    from metersim.frontends.monitor_registry import COMMANDS
+    from metersim._frontends.monitor_registry import COMMANDS
 
     listing = mon.execute("help")
     for name, cmd in COMMANDS.commands.items():
@@ -399,7 +399,7 @@ def test_help_and_errors_come_from_each_command_signature(mon):
 
 
 def test_a_front_end_registers_its_own_command(lines):
-    from metersim.frontends.monitor_registry import COMMANDS, Command
+    from metersim._frontends.monitor_registry import COMMANDS, Command
 
     one, other = Monitor(out=lines.append), Monitor(out=lines.append)
     one.register(Command("greet", "<who:text> [<times:int>]", "say hello",
@@ -446,15 +446,15 @@ def test_one_exit_code_map_for_the_cli_and_the_monitor(tmp_path, firmware):
     import subprocess
     import sys
 
-    from metersim.errors import CheckFailed, EmulationTimeout, FirmwareFault, HungEngine
-    from metersim.exit_codes import exit_code
+    from metersim._errors import CheckFailed, EmulationTimeout, FirmwareFault, HungEngine
+    from metersim._exit_codes import exit_code
 
     assert [exit_code(e) for e in (CheckFailed("x"), EmulationTimeout("x"), SetupError("x"),
                                    FirmwareFault("x"), HungEngine("x"))] == [1, 2, 3, 4, 5]
     scene = tmp_path / "fault.resc"
     scene.write_text(f'mach create "f413"\nmachine LoadPlatformDescription @platforms/cpus/stm32f413.repl\n'
                      f'sysbus LoadELF @{firmware("f413rg", "bad_access")}\nstart\n')
-    res = subprocess.run([sys.executable, "-m", "metersim.frontends.monitor", str(scene),
+    res = subprocess.run([sys.executable, "-m", "metersim._frontends.monitor", str(scene),
                           "--for", "0.1s"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert res.returncode == 4
     assert (res.stdout + res.stderr).count("=== firmware fault") == 1   # reported once

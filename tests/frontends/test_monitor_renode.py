@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from metersim.frontends.monitor_syntax import MonitorError, statements
+from metersim._frontends.monitor_syntax import MonitorError, statements
 
 HERE = Path(__file__).resolve().parent
 SCENES = HERE / "renode_scenes"
@@ -132,7 +132,7 @@ def test_load_symbols_from_gives_addresses_without_loading(mon, firmware):
     assert mon.machine.firmware is None
     assert mon.execute("sysbus ReadDoubleWord 0x08000000") == "0xFFFFFFFF"   # erased flash: nothing loaded
     main = int(mon.execute('sysbus GetSymbolAddress "main"'), 16)
-    from metersim.engine.loader import load_elf
+    from metersim._engine.loader import load_elf
     assert main == load_elf(elf).symbols.lookup("main")
 
 

@@ -1,4 +1,4 @@
-"""On-target C unit tests as pytest items (metersim.frontends.pytest_ctest), the way users meet
+"""On-target C unit tests as pytest items (metersim._frontends.pytest_ctest), the way users meet
 them: small test files run by pytester against mstest's own check images (passing, failing
 and faulting C cases), JUnit XML for CI, and `--metersim-coverage`."""
 
@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 import pytest
 
 # Imported here so the in-process pytester runs share them (numpy cannot be loaded twice).
-import metersim.engine.platform_builder  # noqa: F401
-import metersim.frontends.pytest_plugin  # noqa: F401
+import metersim._engine.platform_builder  # noqa: F401
+import metersim.pytest_plugin  # noqa: F401
 import metersim.peripherals  # noqa: F401
-from metersim.orchestration.ctest_image import list_c_test_cases
+from metersim._orchestration.ctest_image import list_c_test_cases
 from metersim.peripherals import registry
 
 from tests.conftest import REPO
@@ -28,7 +28,7 @@ SELFTEST_CASES = ["selftest.passes", "selftest.eq_fails_with_both_values",
 
 def c_tests_file(extra: str = "", **images: str) -> str:
     """A user's test file collecting `name = c_tests(image, target="f413rg", ...)`."""
-    lines = ["from metersim.frontends.pytest_ctest import c_tests"]
+    lines = ["from metersim._frontends.pytest_ctest import c_tests"]
     lines += [f'{name} = c_tests({args}, target="f413rg")' for name, args in images.items()]
     return "\n".join(lines) + "\n" + extra
 
@@ -142,8 +142,8 @@ def test_an_image_that_outlives_its_timeout_fails_the_running_case(run):
 def test_tests_that_build_their_own_emulation_hand_it_to_metersim_coverage(run, pytester):
     cov_dir = pytester.path / "cov"
     source = """
-from metersim.engine.boards import machine_for_firmware
-from metersim.engine.emulation import Emulation
+from metersim._engine.boards import machine_for_firmware
+from metersim._engine.emulation import Emulation
 
 def test_own(metersim_coverage, firmware):
     emu = metersim_coverage(Emulation())

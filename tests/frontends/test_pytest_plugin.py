@@ -6,8 +6,8 @@ import re
 import pytest
 
 # Imported here so the in-process pytester runs share them (numpy cannot be loaded twice).
-import metersim.engine.platform_builder  # noqa: F401
-import metersim.frontends.pytest_plugin  # noqa: F401
+import metersim._engine.platform_builder  # noqa: F401
+import metersim.pytest_plugin  # noqa: F401
 import metersim.peripherals  # noqa: F401
 from metersim.peripherals import registry
 
@@ -15,7 +15,7 @@ registry.known_types()   # imports every model module now, outside the pytester 
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = "metersim.frontends.pytest_plugin"
+PLUGIN = "metersim.pytest_plugin"
 
 
 def _plugin_args() -> list[str]:
@@ -120,7 +120,7 @@ def test_marker_core_picks_the_f103_and_module_markers_merge(run):
 def test_firmware_resolver_errors_name_where_it_looked(run):
     result, _ = run("""
         import pytest
-        from metersim.errors import SetupError
+        from metersim._errors import SetupError
 
         @pytest.mark.metersim(platform="stm32f103rb")
         def test_missing(firmware):
@@ -189,7 +189,7 @@ def test_bad_marker_and_bad_option_are_clear_errors(run, pytester):
 def test_expect_no_and_failing_strings(run):
     result, _ = run("""
         import pytest
-        from metersim.orchestration.testers import TesterFailure
+        from metersim._orchestration.testers import TesterFailure
 
         @pytest.mark.metersim(platform="stm32f413", elf="hello")
         def test_silence_then_failure(uart):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from robot.api import ExecutionResult
 
-from metersim.cli import main
+from metersim._cli import main
 
 SUITE = Path(__file__).parent / "renode_style" / "hello_f413.robot"
 SHELL = Path(__file__).parent / "renode_style" / "shell_f413.robot"

@@ -10,7 +10,7 @@ import robot
 from robot.api import ExecutionResult
 from robot.libdoc import LibraryDocumentation
 
-LIB = "metersim.frontends.robot_library"
+LIB = "metersim.robot"
 
 #: Renode's keywords (renode src/Renode/RobotFrameworkEngine/*Keywords.cs) with the argument
 #: names suites pass by name.
@@ -84,7 +84,7 @@ def suite_result(tmp_path_factory, firmware):
     suite = out / "checks.robot"
     suite.write_text(textwrap.dedent("""\
         *** Settings ***
-        Library    metersim.frontends.robot_library
+        Library    metersim.robot
 
         *** Keywords ***
         Hello

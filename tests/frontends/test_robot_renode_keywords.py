@@ -11,7 +11,7 @@ from robot.api import ExecutionResult
 
 SUITE = """\
 *** Settings ***
-Library    metersim.frontends.robot_library
+Library    metersim.robot
 Library    OperatingSystem
 
 *** Keywords ***

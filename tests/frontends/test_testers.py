@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.errors import SetupError
-from metersim.orchestration.testers import LogTester, LogTimeout, TesterFailure, UartTester, UartTimeout
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._errors import SetupError
+from metersim._orchestration.testers import LogTester, LogTimeout, TesterFailure, UartTester, UartTimeout
 
 
 @pytest.fixture

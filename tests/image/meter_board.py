@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import create_machine, load_binary
-from metersim.engine.repl import parse_platform_string
-from metersim.image.pack import pack
-from metersim.orchestration.testers import capture_uart
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import create_machine, load_binary
+from metersim._engine.repl import parse_platform_string
+from metersim._image.pack import pack
+from metersim._orchestration.testers import capture_uart
 
 from tests.conftest import REPO
 

@@ -7,9 +7,9 @@ import zlib
 
 import pytest
 
-from metersim.cli import EXIT_CHECK, EXIT_OK, EXIT_SETUP, main
-from metersim.image import ImageError
-from metersim.image.pack import read_factory_image, show
+from metersim._cli import EXIT_CHECK, EXIT_OK, EXIT_SETUP, main
+from metersim._image import ImageError
+from metersim._image.pack import read_factory_image, show
 
 from tests.conftest import REPO
 from tests.image.meter_board import boot_image, factory_image

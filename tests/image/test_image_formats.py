@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from metersim.image import (FLASHFS_BASE, FlashFile, ImageError, ImageHeader, Kind, Perm,
+from metersim._image import (FLASHFS_BASE, FlashFile, ImageError, ImageHeader, Kind, Perm,
                             StartRecord, build_flashfs, check_image, decode_start_par,
                             encode_start_par, make_image, read_flashfs)
 

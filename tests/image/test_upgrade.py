@@ -7,11 +7,11 @@ management unit with its RTOS (firmware/targets/meter_rtos) and apps counter and
 
 import pytest
 
-from metersim.image import HEADER_SIZE, Kind, check_image, make_image
-from metersim.image.elfimage import image_from_elf
-from metersim.image.pack import read_factory_image
-from metersim.image.upgrade import BACKUP, DOWNLOAD, UpgradeState, read_journal, slot_image
-from metersim.image.ymodem import (UartPort, YmodemError, block, crc16_xmodem, header_block,
+from metersim._image import HEADER_SIZE, Kind, check_image, make_image
+from metersim._image.elfimage import image_from_elf
+from metersim._image.pack import read_factory_image
+from metersim._image.upgrade import BACKUP, DOWNLOAD, UpgradeState, read_journal, slot_image
+from metersim._image.ymodem import (UartPort, YmodemError, block, crc16_xmodem, header_block,
                                    send_file)
 
 from tests.image.meter_board import PROMPT, boot_image, factory_image

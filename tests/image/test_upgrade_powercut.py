@@ -8,12 +8,12 @@ part way part erased, the W25Q model a page program or sector erase half done.""
 
 import random
 
-from metersim.errors import EmulationTimeout, SetupError
-from metersim.image import Kind, check_image
-from metersim.image.elfimage import image_from_elf
-from metersim.image.upgrade import UpgradeState, read_journal
-from metersim.image.ymodem import UartPort, YmodemError, send_file
-from metersim.orchestration.testers import TesterFailure
+from metersim._errors import EmulationTimeout, SetupError
+from metersim._image import Kind, check_image
+from metersim._image.elfimage import image_from_elf
+from metersim._image.upgrade import UpgradeState, read_journal
+from metersim._image.ymodem import UartPort, YmodemError, send_file
+from metersim._orchestration.testers import TesterFailure
 
 from tests.image.meter_board import PROMPT, boot_image, factory_image
 

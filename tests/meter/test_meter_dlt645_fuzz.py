@@ -5,7 +5,7 @@ silent otherwise, and still serves reads afterwards. (10,000: benchmarks/meter_d
 
 from decimal import Decimal
 
-from metersim.meter.dlt645_fuzz import KINDS, malformed_frames, run_fuzz
+from metersim._meter.dlt645_fuzz import KINDS, malformed_frames, run_fuzz
 
 RS485_FRAMES, IR_FRAMES = 700, 300
 

@@ -9,8 +9,8 @@ import pytest
 import metersim
 from metersim.dlt645 import (BROADCAST, Frame, address_bytes, bcd_time, encode_frame,
                              operator_field, password_field)
-from metersim.meter.dlt645_fuzz import KINDS, KNOWN, malformed_frames
-from metersim.protocols.dlt645.framer import decode_frame
+from metersim._meter.dlt645_fuzz import KINDS, KNOWN, malformed_frames
+from metersim._protocols.dlt645.framer import decode_frame
 
 
 def test_fields_rebuild_the_reference_worked_frames():

@@ -6,7 +6,7 @@ import re
 import pytest
 
 import metersim
-from metersim.orchestration.power import power_cut, power_dip
+from metersim._orchestration.power import power_cut, power_dip
 from metersim.peripherals.stm32.pwr import PVD_F4
 
 BOARD = "meter_management_unit"
@@ -178,7 +178,7 @@ def test_without_a_battery_the_calendar_is_lost_in_a_power_cut(boot):
 
 
 def test_platform_show_lists_the_boards_devices():
-    from metersim.platform_show import show_platform
+    from metersim._platform_show import show_platform
     report = show_platform(str(metersim.find_platform(BOARD)), [])
     for name, where in [("eeprom", "@ i2c1 0x50"), ("nor", "@ spi1"), ("rs485", "@ usart2"),
                         ("ir", "@ usart3"), ("metrology", "@ uart5"), ("esam", "@ usart6")]:
@@ -191,7 +191,7 @@ def test_scene_runs_the_bringup_from_the_cli(firmware):
     import subprocess
     import sys
     elf = firmware("f413rg", "meter_mu_bringup")
-    out = subprocess.run([sys.executable, "-m", "metersim.cli", "run",
+    out = subprocess.run([sys.executable, "-m", "metersim", "run",
                           str(metersim.find_platform("platforms/scenes/meter_management_unit.resc")),
                           "-e", f"$bin=@{elf}", "--for", "1.5s"],
                          capture_output=True, text=True, timeout=300)

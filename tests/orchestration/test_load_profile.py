@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from metersim.errors import MetersimError
-from metersim.orchestration import (
+from metersim._errors import MetersimError
+from metersim._orchestration import (
     HarmonicProfile, Kettle, LoadProfileError, Motor, ResistiveHeater, SampledProfile, Supply,
     SwitchModeSupply, load_csv, load_npz,
 )

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from metersim.orchestration import HarmonicProfile, ResistiveHeater, Supply
+from metersim._orchestration import HarmonicProfile, ResistiveHeater, Supply
 from metersim.peripherals.ade7753 import (
     Ade7753, FrontEnd, active_energy_lsb_Wh, cf_divisors_for, cf_imp_per_kWh,
 )
@@ -14,7 +14,7 @@ from metersim.peripherals.ade7753_regs import (
     ST_PKV, ST_RESET, ST_SAG, ST_TEMPC, ST_ZXTO,
 )
 from metersim.peripherals.base import Context
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 S = PS_PER_S
 MS = PS_PER_MS
@@ -407,7 +407,7 @@ def test_poam_ignores_reverse_power():
 
 
 def test_power_direction_flags():
-    from metersim.orchestration import Segment
+    from metersim._orchestration import Segment
     p = HarmonicProfile([Segment(0.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0)]),
                          Segment(1.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0, math.pi)]),
                          Segment(2.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0)])])
@@ -436,7 +436,7 @@ def test_waveform_register_samples_channel_2():
 
 def test_sampled_recording_drives_the_chip():
     import numpy as np
-    from metersim.orchestration import SampledProfile
+    from metersim._orchestration import SampledProfile
     rate = 20_000.0
     t = np.arange(int(rate * 2.0)) / rate
     v = 230 * math.sqrt(2) * np.sin(2 * np.pi * 50 * t)
@@ -460,7 +460,7 @@ def _cabinet_burst_readings(fast: bool, monkeypatch) -> tuple[list, list]:
     """What a cabinet controller reads from one room over 12 s: RAENERGY, IRMS, VRMS, PERIOD
     every second, as bytes 15 us apart, while a motor starts (inrush), runs and stops, with
     PHCAL and IRQs on AEHF/PNEG/PKI, and the IRQ pin's edges."""
-    from metersim.orchestration import Motor
+    from metersim._orchestration import Motor
 
     monkeypatch.setattr(Ade7753, "fast_segments", fast)
     p = Supply().profile(Motor(1500.0, pf=0.8, inrush_factor=4.0, inrush_s=0.4,
@@ -496,7 +496,7 @@ def test_segment_change_exactly_at_a_read_is_seen_once():
     """A load reversal starting exactly at the instant of a read: that read already sees the
     reversal (PNEG), it is not flagged again later, and the energy on each side matches the
     reference."""
-    from metersim.orchestration import Segment
+    from metersim._orchestration import Segment
 
     p = HarmonicProfile([Segment(0.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0)]),
                          Segment(1.0, 50.0, v=[(1, 230.0)], i=[(1, 5.0, math.pi)])], end_s=3.0)

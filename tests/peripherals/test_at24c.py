@@ -1,7 +1,7 @@
 import pytest
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS, PS_PER_US
 from metersim.peripherals.base import Context
 from metersim.peripherals.registry import lookup
 from metersim.peripherals.at24c import At24cEeprom, AT24C256

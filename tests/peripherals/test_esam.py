@@ -4,12 +4,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.esam import Esam
 from metersim.peripherals.stm32 import usart as u
-from metersim.units import PS_PER_MS
+from metersim._units import PS_PER_MS
 
 PCLK = 50_000_000
 PSC = 5                        # CK = 50 MHz / 10 = 5 MHz

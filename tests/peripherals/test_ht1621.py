@@ -2,7 +2,7 @@
 
 import pytest
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context
 from metersim.peripherals.ht1621 import GLASS, HT1621
 from metersim.peripherals.registry import lookup

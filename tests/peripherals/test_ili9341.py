@@ -10,7 +10,7 @@ from metersim.peripherals.base import Context
 from metersim.peripherals.font5x7 import c_header, glyph_columns
 from metersim.peripherals.ili9341 import ILI9341
 from metersim.peripherals.registry import lookup
-from metersim.units import PS_PER_MS
+from metersim._units import PS_PER_MS
 
 REPO = Path(__file__).resolve().parents[2]
 RED, GREEN, BLUE, WHITE, BLACK = 0xF800, 0x07E0, 0x001F, 0xFFFF, 0x0000

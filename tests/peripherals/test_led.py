@@ -1,4 +1,4 @@
-from metersim.units import PS_PER_MS
+from metersim._units import PS_PER_MS
 from metersim.peripherals.base import GPIO, Context
 from metersim.peripherals.led import Led
 from metersim.peripherals.registry import lookup

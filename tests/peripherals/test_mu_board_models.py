@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
-from metersim.errors import SetupError
+from metersim._engine.clock import Clock
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context, UartFrame
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.inputs import CoverSwitch
@@ -16,7 +16,7 @@ from metersim.peripherals.stm32 import usart as u
 from metersim.peripherals.stm32.rcc_f4 import STM32F4_RCC
 from metersim.peripherals.stm32.rtc_f4 import STM32F4Rtc
 from metersim.peripherals.uart_endpoint import IrTransceiver, UartEndpoint
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._units import PS_PER_MS, PS_PER_S
 
 
 def usart_with(endpoint_cls, **kw):

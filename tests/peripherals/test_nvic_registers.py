@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.cortexm import nvic as N
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.clock import Clock
-from metersim.engine.debug import Debugger
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import build_machine
-from metersim.engine.repl import parse_platform_string
-from metersim.errors import PlatformError
+from metersim._engine.clock import Clock
+from metersim._engine.debug import Debugger
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import build_machine
+from metersim._engine.repl import parse_platform_string
+from metersim._errors import PlatformError
 from metersim.peripherals.base import Context
 from metersim.peripherals.python_peripheral import PythonPeripheral, PythonPeripheralError
 

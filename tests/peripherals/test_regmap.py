@@ -170,17 +170,17 @@ def test_bad_tables_are_refused():
 def test_docs_page_is_generated_from_the_tables():
     from pathlib import Path
 
-    from metersim.platform_show import registers_markdown
+    from metersim._platform_show import registers_markdown
 
     page = Path(__file__).resolve().parents[2] / "docs" / "registers.md"
     assert page.read_text() == registers_markdown(), \
-        "docs/registers.md is stale: python -m metersim.platform_show --docs docs/registers.md"
+        "docs/registers.md is stale: python -m metersim._platform_show --docs docs/registers.md"
 
 
 def test_platform_show_lists_a_peripherals_registers_at_its_address():
     from pathlib import Path
 
-    from metersim.platform_show import show_registers
+    from metersim._platform_show import show_registers
 
     repl = Path(__file__).resolve().parents[2] / "platforms" / "cpus" / "stm32f103rb.repl"
     text = show_registers(str(repl), "gpioPortA")

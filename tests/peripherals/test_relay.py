@@ -1,7 +1,7 @@
 import pytest
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS
 from metersim.peripherals.base import Context
 from metersim.peripherals.led import Led
 from metersim.peripherals.registry import lookup

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS, PS_PER_S
 from metersim.peripherals.base import Context
 from metersim.peripherals.rs485 import Rs485Bus
 from metersim.peripherals.rs485_bridge import Rs485Bridge

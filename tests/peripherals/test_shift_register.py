@@ -4,7 +4,7 @@ from metersim.peripherals.base import Context
 from metersim.peripherals.relay import LatchingRelay
 from metersim.peripherals.shift_register import HC165Chain, HC595Chain, ShiftRegisterError, SpiSharedLines
 from metersim.peripherals.wired_and import WiredAnd
-from metersim.units import PS_PER_MS
+from metersim._units import PS_PER_MS
 
 
 def latch(chain):

@@ -1,7 +1,7 @@
 import pytest
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_MS, PS_PER_US, PS_PER_S
+from metersim._errors import SetupError
+from metersim._units import PS_PER_MS, PS_PER_US, PS_PER_S
 from metersim.peripherals.base import Context
 from metersim.peripherals.registry import lookup
 from metersim.peripherals.spi_nor import SpiNorFlash, W25Q64, W25Q128

@@ -3,7 +3,7 @@
 from littlefs import LittleFS
 from littlefs.context import UserContext
 
-from metersim.units import PS_PER_US
+from metersim._units import PS_PER_US
 from metersim.peripherals.base import Context
 from metersim.peripherals.spi_nor import SpiNorFlash
 

@@ -1,7 +1,7 @@
 import pytest
 
-from metersim.errors import SetupError
-from metersim.units import PS_PER_S
+from metersim._errors import SetupError
+from metersim._units import PS_PER_S
 from metersim.peripherals.base import UartFrame
 from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, frame_duration_ps,
                                             rx_complete_ps, sample_frame)

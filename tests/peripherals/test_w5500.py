@@ -9,7 +9,7 @@ import pytest
 from metersim.peripherals.base import Context
 from metersim.peripherals.registry import lookup
 from metersim.peripherals.w5500 import W5500, W5500Error
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._units import PS_PER_MS, PS_PER_S
 
 COMMON = 0
 SR_CLOSED, SR_INIT, SR_LISTEN, SR_SYNSENT, SR_ESTABLISHED = 0x00, 0x13, 0x14, 0x15, 0x17

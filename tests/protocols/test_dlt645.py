@@ -5,11 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from metersim.protocols.dlt645.codec import (
+from metersim._protocols.dlt645.codec import (
     abnormal_reply, bcd_decode, bcd_encode, data_id, parse_read_reply, read_reply, read_request,
 )
-from metersim.protocols.dlt645.errors import Dlt645Abnormal, Dlt645Error, Dlt645FrameError
-from metersim.protocols.dlt645.framer import (
+from metersim._protocols.dlt645.errors import Dlt645Abnormal, Dlt645Error, Dlt645FrameError
+from metersim._protocols.dlt645.framer import (
     WILDCARD, Dlt645Splitter, Frame, address_bytes, address_digits, decode_frame, encode_frame,
 )
 

@@ -3,8 +3,8 @@ request, exception replies, malformed PDUs, and the one-line names a text trace 
 
 import pytest
 
-from metersim.protocols.modbus import pdu
-from metersim.protocols.modbus.errors import ModbusException, ModbusPduError
+from metersim._protocols.modbus import pdu
+from metersim._protocols.modbus.errors import ModbusException, ModbusPduError
 
 
 def test_requests_have_the_standard_layouts():

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from metersim.protocols.modbus.errors import ModbusError
-from metersim.protocols.modbus.registers import (
+from metersim._protocols.modbus.errors import ModbusError
+from metersim._protocols.modbus.registers import (
     BLOCKS, CALIBRATION, DEVICE_INFO, ROOM_MEASUREMENTS, ROOM_SETTINGS, update_doc,
 )
 
@@ -16,8 +16,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "modbus_map.md"
 def test_the_doc_shows_exactly_the_tables_of_the_register_table():
     text = DOC.read_text()
     assert update_doc(text) == text, (
-        "docs/modbus_map.md is out of date with metersim.protocols.modbus.registers: run "
-        "`python -m metersim.protocols.modbus.registers docs/modbus_map.md`")
+        "docs/modbus_map.md is out of date with metersim._protocols.modbus.registers: run "
+        "`python -m metersim._protocols.modbus.registers docs/modbus_map.md`")
     assert "| +0x08 | energy total | u32 | Wh (0.001 kWh) |" in text
 
 

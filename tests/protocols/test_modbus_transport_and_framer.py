@@ -4,12 +4,12 @@ and the frame splitter shared by the master and the pcap writer."""
 import pytest
 
 from metersim.peripherals.base import UartFrame
-from metersim.protocols.modbus.errors import ModbusError, ModbusFrameError
-from metersim.protocols.modbus.framer import (
+from metersim._protocols.modbus.errors import ModbusError, ModbusFrameError
+from metersim._protocols.modbus.framer import (
     RtuSplitter, crc16, crc_ok, decode_adu, encode_adu, rtu_timing,
 )
-from metersim.protocols.modbus.transport import Char, SerialFormat, char_time_ps
-from metersim.units import PS_PER_US
+from metersim._protocols.modbus.transport import Char, SerialFormat, char_time_ps
+from metersim._units import PS_PER_US
 
 
 def test_character_time_is_the_line_models_own_to_the_picosecond():

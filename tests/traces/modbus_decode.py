@@ -6,8 +6,8 @@ import shutil
 import struct
 import subprocess
 
-from metersim.protocols.modbus.framer import decode_adu
-from metersim.traces.pcap import read_pcap
+from metersim._protocols.modbus.framer import decode_adu
+from metersim._traces.pcap import read_pcap
 
 
 def udp_records(pcap):

@@ -2,11 +2,11 @@
 every pcap record is one Modbus RTU frame with a valid CRC, in the order and direction of the
 exchanges, and Wireshark (tshark, when installed) decodes every one of them as Modbus."""
 
-from metersim.cabinet.board import build_controller
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.engine.emulation import Emulation
-from metersim.protocols.modbus.errors import ModbusException
-from metersim.traces.pcap import capture_rs485_pcap
+from metersim._cabinet.board import build_controller
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._engine.emulation import Emulation
+from metersim._protocols.modbus.errors import ModbusException
+from metersim._traces.pcap import capture_rs485_pcap
 from tests.traces.modbus_decode import rtu_frames, tshark_fields, udp_records
 
 

@@ -5,19 +5,19 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.console_uart import ConsoleUART
 from metersim.peripherals.rs485 import Rs485Bus
 from metersim.peripherals.stm32 import usart as u
-from metersim.traces.errors import TraceError
-from metersim.protocols.modbus.framer import encode_adu
-from metersim.traces.pcap import (
+from metersim._traces.errors import TraceError
+from metersim._protocols.modbus.framer import encode_adu
+from metersim._traces.pcap import (
     LINKTYPE_RAW, LINKTYPE_USER0, LINKTYPE_USER1, PcapWriter, capture_rs485_pcap,
     capture_uart_pcap, read_pcap,
 )
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 from tests.traces.modbus_decode import tshark_fields, udp_records
 
 REQUEST = encode_adu(5, bytes([3, 0x00, 0x10, 0x00, 0x02]))        # read 2 holding regs at 16

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from metersim.orchestration import ResistiveHeater, Supply
-from metersim.traces.energy_demo import make_pictures, run_scenario
-from metersim.traces.errors import TraceError
-from metersim.traces.plots import (
+from metersim._orchestration import ResistiveHeater, Supply
+from metersim._traces.energy_demo import make_pictures, run_scenario
+from metersim._traces.errors import TraceError
+from metersim._traces.plots import (
     plot_channel_power, plot_energy_vs_reference, plot_waveforms, png_size,
 )
 

@@ -5,12 +5,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.machine import Machine
-from metersim.traces.errors import TraceError
-from metersim.traces.pcap import LINKTYPE_USER1, capture_uart_pcap, read_pcap
-from metersim.traces.summary import format_summary
-from metersim.units import PS_PER_S
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._traces.errors import TraceError
+from metersim._traces.pcap import LINKTYPE_USER1, capture_uart_pcap, read_pcap
+from metersim._traces.summary import format_summary
+from metersim._units import PS_PER_S
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 
 from pathlib import Path
 
-from metersim.cli import EXIT_SETUP, main
-from metersim.traces.pcap import read_pcap
+from metersim._cli import EXIT_SETUP, main
+from metersim._traces.pcap import read_pcap
 
 REPO = Path(__file__).resolve().parents[2]
 

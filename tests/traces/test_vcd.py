@@ -5,14 +5,14 @@ from collections import defaultdict
 import pytest
 from vcd.reader import TokenKind, tokenize
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.ade7753 import Ade7753
 from metersim.peripherals.base import GPIO, Context
 from metersim.peripherals.relay import LatchingRelay
 from metersim.peripherals.stm32.gpio_f4 import STM32_GPIOPort
-from metersim.traces.errors import TraceError
-from metersim.traces.vcd import VcdTracer
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._traces.errors import TraceError
+from metersim._traces.vcd import VcdTracer
+from metersim._units import PS_PER_MS, PS_PER_US
 
 MODER, BSRR = 0x00, 0x18
 CFNUM, DIEREV = 0x14, 0x3F

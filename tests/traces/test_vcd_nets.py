@@ -4,15 +4,15 @@ while the real firmware drives them."""
 
 import pytest
 
-from metersim.cabinet.board import build_controller
-from metersim.cabinet.modbus_master import ModbusMaster
-from metersim.cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms
-from metersim.engine.emulation import Emulation
-from metersim.cli import EXIT_OK, main
-from metersim.orchestration.appliances import ResistiveHeater
-from metersim.resources import platforms_dir
-from metersim.traces.errors import TraceError
-from metersim.traces.vcd import VcdTracer
+from metersim._cabinet.board import build_controller
+from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.scenario import RoomLoad, attach_rooms, prepare_rooms
+from metersim._engine.emulation import Emulation
+from metersim._cli import EXIT_OK, main
+from metersim._orchestration.appliances import ResistiveHeater
+from metersim._resources import platforms_dir
+from metersim._traces.errors import TraceError
+from metersim._traces.vcd import VcdTracer
 
 from tests.traces.test_vcd import parse_vcd
 
@@ -176,8 +176,8 @@ def test_two_machines_of_one_emulation_each_get_their_scope(tmp_path):
 
 def test_storage_board_nets_spi_nor_and_ade_chip_selects(tmp_path):
     """Any board .repl: the W25Q flash's /CS pin is named after it and follows the pin."""
-    from metersim.engine.platform_builder import create_machine
-    from metersim.engine.repl import load_platform
+    from metersim._engine.platform_builder import create_machine
+    from metersim._engine.repl import load_platform
 
     emu = Emulation(seed=1)
     m = create_machine(emu, load_platform(platforms_dir() / "boards" / "storage_f413.repl"),

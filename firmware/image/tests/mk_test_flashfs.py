@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
 
-from metersim.image import (FLASHFS_BASE, FlashFile, Kind, Perm, StartRecord,  # noqa: E402
+from metersim._image import (FLASHFS_BASE, FlashFile, Kind, Perm, StartRecord,  # noqa: E402
                             build_flashfs, encode_start_par, make_image)
 
 REGION = 0x10000            # 64 KiB are enough for the test files

@@ -14,8 +14,8 @@ from __future__ import annotations
 import threading
 import time
 
-from metersim.errors import MetersimError
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._errors import MetersimError
+from metersim._units import PS_PER_MS, PS_PER_S
 
 #: Most virtual time one runner step may cover (the lock is released between steps).
 MAX_STEP_PS = 50 * PS_PER_MS

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from metersim.errors import SetupError
+from metersim._errors import SetupError
 
 
 class Session:
@@ -20,7 +20,7 @@ class Session:
     @classmethod
     def monitor(cls):
         if cls._monitor is None:
-            from metersim.frontends.monitor import Monitor, default_search_paths
+            from metersim._frontends.monitor import Monitor, default_search_paths
 
             cls._monitor = Monitor(search_paths=default_search_paths())
         return cls._monitor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US, format_time, parse_time_ps
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US, format_time, parse_time_ps
 
 
 class TimeInterval:

@@ -1,10 +1,10 @@
 """F1 flash controller: unlock, half-word programming with PGERR, page erase, BSY timing."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32.flash_f1 import STM32F1_Flash
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 ACR, KEYR, SR, CR, AR, OBR, WRPR = 0, 4, 0xC, 0x10, 0x14, 0x1C, 0x20
 BASE = 0x08000000

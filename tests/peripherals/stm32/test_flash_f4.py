@@ -1,11 +1,11 @@
 """F4 flash interface: sector layout and erase timing, PSIZE programming, PGSERR/PGPERR/PGAERR."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.registry import lookup
 from metersim.peripherals.stm32.flash_f4 import STM32F4_Flash, sector_layout
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 ACR, KEYR, OPTKEYR, SR, CR, OPTCR = 0, 4, 8, 0xC, 0x10, 0x14
 BASE = 0x08000000

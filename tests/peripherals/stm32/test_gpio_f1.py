@@ -1,6 +1,6 @@
 """STM32F1 GPIO: CRL/CRH modes, BSRR/BRR, input pulls through ODR, LCKR."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.stm32.gpio_f1 import STM32F1GPIOPort
 

@@ -4,13 +4,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
-from metersim.errors import EmulationTimeout
+from metersim._engine.clock import Clock
+from metersim._errors import EmulationTimeout
 from metersim.peripherals.at24c import At24cEeprom
 from metersim.peripherals.base import Context, I2CDevice
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import i2c as i
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 I2C1 = 0x40005400
 PCLK1 = 36_000_000

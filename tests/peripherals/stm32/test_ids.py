@@ -2,8 +2,8 @@
 
 import pytest
 
-from metersim.engine.clock import Clock
-from metersim.errors import MetersimError
+from metersim._engine.clock import Clock
+from metersim._errors import MetersimError
 from metersim.peripherals.base import Context
 from metersim.peripherals.stm32.ids import STM32_DBGMCU, STM32_DeviceSignature
 

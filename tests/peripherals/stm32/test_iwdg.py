@@ -1,10 +1,10 @@
 """IWDG: resets the machine after prescaler x (RLR+1) / f_LSI unless refreshed."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32.iwdg import STM32_IWDG
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 KR, PR, RLR, SR = 0, 4, 8, 0xC
 

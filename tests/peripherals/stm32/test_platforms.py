@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.clock import Clock
-from metersim.engine.repl import load_platform
-from metersim.engine.repl.model import Reference
+from metersim._engine.clock import Clock
+from metersim._engine.repl import load_platform
+from metersim._engine.repl.model import Reference
 from metersim.peripherals.base import GPIO, Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.registry import lookup

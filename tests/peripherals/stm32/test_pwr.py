@@ -2,7 +2,7 @@
 
 import pytest
 
-from metersim.errors import MetersimError
+from metersim._errors import MetersimError
 from metersim.peripherals.base import Context
 from metersim.peripherals.stm32.exti import STM32_EXTI
 from metersim.peripherals.stm32.pwr import STM32_PWR, STM32F1_PWR

@@ -1,10 +1,10 @@
 """STM32F1 RCC: the clock rates firmware configures and the timing of the ready bits."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32.rcc_f1 import STM32F1_RCC
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 CR, CFGR, CIR, APB1ENR, BDCR, CSR = 0x00, 0x04, 0x08, 0x1C, 0x20, 0x24
 

@@ -1,11 +1,11 @@
 """STM32F413 RCC: PLL to 100 MHz, bus/timer clocks, ready timing, reset flags."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.registry import lookup
 from metersim.peripherals.stm32.rcc_f4 import STM32F4_RCC
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 CR, PLLCFGR, CFGR, CIR, APB2RSTR, BDCR, CSR, DCKCFGR = 0, 4, 8, 0xC, 0x24, 0x70, 0x74, 0x8C
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import rcc_reset_clock as r

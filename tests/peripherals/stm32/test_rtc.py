@@ -5,13 +5,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import bkp as b
 from metersim.peripherals.stm32 import rtc_f1 as r1
 from metersim.peripherals.stm32 import rtc_f4 as r4
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._units import PS_PER_MS, PS_PER_S
 
 DAY_PS = 86400 * PS_PER_S
 

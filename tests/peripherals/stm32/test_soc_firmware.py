@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from metersim.engine.emulation import Emulation
-from metersim.engine.platform_builder import create_machine
-from metersim.orchestration.testers import capture_uart
+from metersim._engine.emulation import Emulation
+from metersim._engine.platform_builder import create_machine
+from metersim._orchestration.testers import capture_uart
 from metersim.peripherals.base import SPIDevice
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 REPO = Path(__file__).resolve().parents[3]
 CPUS = {"f413rg": REPO / "platforms/cpus/stm32f413.repl",

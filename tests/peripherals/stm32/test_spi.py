@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context, SPIDevice
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import spi as s
-from metersim.units import PS_PER_US
+from metersim._units import PS_PER_US
 
 SPI1 = 0x40013000   # APB2
 SPI2 = 0x40003800   # APB1

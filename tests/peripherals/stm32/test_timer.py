@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import timer as t
-from metersim.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 TIM2 = 0x40000000        # APB1 -> TIMCLK1
 TIM1_F1 = 0x40012C00     # APB2, advanced

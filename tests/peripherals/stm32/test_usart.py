@@ -4,12 +4,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
-from metersim.errors import SetupError
+from metersim._engine.clock import Clock
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context, UartFrame
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import usart as u
-from metersim.units import PS_PER_MS, PS_PER_US
+from metersim._units import PS_PER_MS, PS_PER_US
 
 USART1_F1 = 0x40013800   # APB2 on the F103
 USART2 = 0x40004400      # APB1

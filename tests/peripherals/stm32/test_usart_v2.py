@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import usart_v2 as v2
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 PCLK = 16_000_000
 

@@ -1,10 +1,10 @@
 """WWDG: counter timing from PCLK1, early-wakeup interrupt, window violation and timeout resets."""
 
-from metersim.engine.clock import Clock
+from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32.wwdg import STM32_WWDG
-from metersim.units import PS_PER_S
+from metersim._units import PS_PER_S
 
 CR, CFR, SR = 0, 4, 8
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from metersim.errors import MetersimError
+from metersim._errors import MetersimError
 from metersim.pyrenode3.session import Session
 from metersim.pyrenode3.timeinterval import TimeInterval
 

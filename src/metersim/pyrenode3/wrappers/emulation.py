@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Iterator
 
-from metersim.errors import MetersimError
+from metersim._errors import MetersimError
 from metersim.pyrenode3.session import Session
 from metersim.pyrenode3.timeinterval import TimeInterval, to_ps
 from metersim.pyrenode3.wrappers.base import MetaSingleton, RenodeCallError, Wrapper, locked

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from metersim.errors import MetersimError
+from metersim._errors import MetersimError
 from metersim.pyrenode3.session import RPath, Session
 from metersim.pyrenode3.wrappers.base import RenodeCallError, Wrapper, locked, run_command
 
@@ -15,7 +15,7 @@ RENODE_MEMBERS = {"BaudRate": "baud"}
 
 
 def camel_to_snake(name: str) -> str:
-    from metersim.frontends.monitor import camel_to_snake as c2s
+    from metersim._frontends.monitor import camel_to_snake as c2s
     return RENODE_MEMBERS.get(name) or c2s(name)
 
 
@@ -216,7 +216,7 @@ class Cpu(Wrapper):
 
     @property
     def internal(self):
-        from metersim.engine.debug import Debugger
+        from metersim._engine.debug import Debugger
         return Debugger.of(self.mach.internal)
 
     @property
@@ -333,7 +333,7 @@ class SysBus(Peripheral):
 
     @locked
     def LoadELF(self, path: str) -> None:  # noqa: N802
-        from metersim.engine.platform_builder import load_firmware
+        from metersim._engine.platform_builder import load_firmware
 
         m = self.mach.internal
         try:

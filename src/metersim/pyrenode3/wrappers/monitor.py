@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metersim.errors import MetersimError
+from metersim._errors import MetersimError
 from metersim.pyrenode3.session import Session
 from metersim.pyrenode3.wrappers.base import MetaSingleton, Wrapper
 

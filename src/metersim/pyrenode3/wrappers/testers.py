@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from metersim.frontends.renode_testers import LedTester, RenodeUartTester
-from metersim.orchestration.testers import TesterFailure, UartTimeout
+from metersim._frontends.renode_testers import LedTester, RenodeUartTester
+from metersim._orchestration.testers import TesterFailure, UartTimeout
 from metersim.pyrenode3.session import Session
 from metersim.pyrenode3.timeinterval import TimeInterval, to_ps
 from metersim.pyrenode3.wrappers.base import RenodeCallError, Wrapper, locked, run_command
-from metersim.units import PS_PER_MS, PS_PER_S
+from metersim._units import PS_PER_MS, PS_PER_S
 
 
 @dataclass

@@ -1,0 +1,22 @@
+"""The systems a campaign scenario can simulate. Each is a module with
+
+    NAME: str
+    validate(src, path, template, firmware_names) -> dict   # the scenario, plain JSON data
+    run(scenario, seed, elf_paths) -> dict                  # metrics, checks, trace hash
+
+Today only the prepaid cabinet's metering controller exists; the whole cabinet and the
+new-generation meter plug in here by adding their module to SYSTEMS.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SYSTEMS = {
+    "controller": "metersim._campaign.controller_system",
+    "controller-link": "metersim._campaign.link_system",
+}
+
+
+def system_module(name: str):
+    return importlib.import_module(SYSTEMS[name])

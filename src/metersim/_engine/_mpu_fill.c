@@ -1,0 +1,185 @@
+/*
+ * The MPU's TLB fill in C: the hot path of metersim._engine.mpu_guard.
+ *
+ * unicorn calls the fill on every TLB miss while the firmware has the MPU on,
+ * and an RTOS that reprograms a process region flushes the TLB at every switch
+ * between processes, so a handful of fills follow each switch. This function
+ * answers the common case (a page whose rights are uniform) without entering
+ * Python; anything else (a region edge inside the page, unprivileged
+ * load/store instructions in the firmware) goes to the Python fill, which
+ * implements the same rules in full (mpu_guard.MpuGuard._fill_slow).
+ *
+ * Rules (ARMv7-M B3.5, as in metersim/peripherals/cortexm/mpu.py): regions
+ * highest number first, the first match wins; sub-regions; no match: the
+ * default map for privileged code with PRIVDEFENA, else no access; MPU off or
+ * a negative priority without HFNMIENA: the default map; the PPB always uses
+ * the default map.
+ *
+ * The module is built from source when metersim is installed. It declares the
+ * few unicorn types it uses (unicorn's public API, 2.1.4) and links to nothing:
+ * uc_reg_read arrives as a function pointer in the shared state.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define R 1u
+#define W 2u
+#define X 4u
+#define PAGE 1024u
+#define MAX_REGIONS 16
+#define MAX_HANDED 128
+
+/* unicorn 2.1.4 public API */
+typedef struct {
+    uint64_t paddr;
+    uint32_t perms;
+} uc_tlb_entry;
+enum { UC_MEM_READ = 16, UC_MEM_WRITE = 17, UC_MEM_FETCH = 18 };
+typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
+typedef int (*uc_reg_write_fn)(void *uc, int regid, const void *value);
+typedef bool (*fill_fn)(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data);
+
+typedef struct {
+    uint32_t base, size, sub, srd, priv, user;
+} mf_region;
+
+/* Shared with Python (mpu_guard.FastFillState mirrors this layout). */
+typedef struct {
+    uc_reg_read_fn reg_read;
+    fill_fn slow_fill;          /* the Python fill, for what this one does not answer */
+    uint64_t shadow_base;       /* data pages that need a check per access map here */
+    int32_t reg_ipsr, reg_control, reg_faultmask;
+    uint32_t ctrl;              /* MPU_CTRL */
+    uint32_t slow_only;         /* 1: every fill goes to Python */
+    uint32_t n_regions;
+    uint32_t fetch_denied;      /* set on a refused instruction fetch */
+    uint32_t n_handed;          /* fills since the last flush; > MAX_HANDED: too many */
+    uint32_t handed[MAX_HANDED];/* page | 1 (privileged) | 2 (negative priority) */
+    mf_region regions[MAX_REGIONS]; /* enabled regions, highest number first */
+    uc_reg_write_fn reg_write;
+    int32_t reg_xpsr;
+    int64_t off_cpu;            /* uc_struct.cpu, or -1 (see uc_native._calibrate_offsets) */
+    int64_t off_condexec;       /* env->condexec_bits from the CPUState */
+} mf_state;
+
+/* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
+ * (cpu_restore_state), which also puts that instruction's IT state into the live
+ * condexec bits. A successful fill resumes the access inside the same translated block,
+ * where those bits must stay 0 (the block tracks IT state at translation time): left set,
+ * the next block is translated as if inside an IT block and its instructions run (or are
+ * skipped) under a stale condition. So clear them after every data fill that succeeds. A fetch
+ * fill comes from the translator, before the block runs: there the bits are the live IT state
+ * the new block is translated with, and stay. */
+#define XPSR_IT_BITS 0x0600FC00u
+static bool it_cleared(const mf_state *s, void *uc, int type, bool ok)
+{
+    if (!ok || type == UC_MEM_FETCH)
+        return ok;
+    if (s->off_cpu > 0) {           /* env->condexec_bits directly (uc_native's offsets) */
+        void *cpu = *(void **)((char *)uc + s->off_cpu);
+        *(uint32_t *)((char *)cpu + s->off_condexec) = 0;
+        return ok;
+    }
+    uint32_t xpsr = 0;
+    if (s->reg_read(uc, s->reg_xpsr, &xpsr) == 0 && (xpsr & XPSR_IT_BITS)) {
+        xpsr &= ~XPSR_IT_BITS;
+        s->reg_write(uc, s->reg_xpsr, &xpsr);
+    }
+    return ok;
+}
+
+static uint32_t default_rights(uint32_t addr)
+{
+    uint32_t area = addr >> 29;
+    return (area == 0 || area == 1 || area == 3 || area == 4) ? (R | W | X) : (R | W);
+}
+
+/* Rights of the whole page at `page`, or -1 if they are not uniform. */
+static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool negative)
+{
+    if (!(s->ctrl & 1u) || (negative && !(s->ctrl & 2u)) ||
+        (page >= 0xE0000000u && page < 0xE0100000u))
+        return default_rights(page);
+    for (uint32_t i = 0; i < s->n_regions; i++) {
+        const mf_region *r = &s->regions[i];
+        uint64_t end = (uint64_t)r->base + r->size;
+        if ((uint64_t)page + PAGE <= r->base || page >= end)
+            continue;                   /* no overlap */
+        uint32_t step = r->sub ? r->sub : r->size;
+        if (step < PAGE)
+            return -1;                  /* an edge inside the page */
+        if (r->sub && (r->srd >> ((page - r->base) / r->sub)) & 1u)
+            continue;                   /* disabled sub-region: look further down */
+        return priv ? r->priv : r->user;
+    }
+    if (priv && (s->ctrl & 4u))
+        return default_rights(page);
+    return 0;
+}
+
+static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data)
+{
+    mf_state *s = (mf_state *)user_data;
+    if (s->slow_only)
+        return it_cleared(s, uc, type, s->slow_fill(uc, vaddr, type, e, NULL));
+    uint32_t ipsr = 0, control = 0, faultmask = 0;
+    s->reg_read(uc, s->reg_ipsr, &ipsr);
+    s->reg_read(uc, s->reg_control, &control);
+    s->reg_read(uc, s->reg_faultmask, &faultmask);
+    ipsr &= 0x1FFu;
+    bool priv = ipsr != 0 || !(control & 1u);
+    bool negative = ipsr == 2 || ipsr == 3 || (faultmask & 1u);
+    uint32_t page = (uint32_t)vaddr & ~(PAGE - 1u);
+    int64_t rights = page_rights(s, page, priv, negative);
+    if (rights < 0)
+        return it_cleared(s, uc, type, s->slow_fill(uc, vaddr, type, e, NULL));
+    if (s->n_handed < MAX_HANDED)
+        s->handed[s->n_handed] = page | (priv ? 1u : 0u) | (negative ? 2u : 0u);
+    if (s->n_handed <= MAX_HANDED)
+        s->n_handed++;
+    uint32_t need = type == UC_MEM_FETCH ? X : type == UC_MEM_WRITE ? W : R;
+    if (type == UC_MEM_FETCH) {
+        if (!(rights & X)) {
+            s->fetch_denied = 1;
+            return false;
+        }
+        e->paddr = page;
+        e->perms = (uint32_t)rights;
+    } else if (rights & need) {
+        /* Execute right only from an instruction fetch: a page that code never ran from
+         * keeps unicorn's fast stores (no translated-code check on each store). */
+        e->paddr = page;
+        e->perms = (uint32_t)rights & ~X;
+    } else {
+        e->paddr = s->shadow_base | page; /* checked one access at a time */
+        e->perms = R | W;
+    }
+    return it_cleared(s, uc, type, true);
+}
+
+static PyObject *fill_address(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromVoidPtr((void *)mf_fill);
+}
+
+static PyObject *state_size(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromSize_t(sizeof(mf_state));
+}
+
+static PyMethodDef methods[] = {
+    {"fill_address", fill_address, METH_NOARGS, "Address of the C TLB fill callback."},
+    {"state_size", state_size, METH_NOARGS, "sizeof the shared state (layout check)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_mpu_fill",
+                                    "The MPU's TLB fill for unicorn, in C.", -1, methods};
+
+PyMODINIT_FUNC PyInit__mpu_fill(void) { return PyModule_Create(&module); }

@@ -1,0 +1,243 @@
+"""The emulation: one virtual clock shared by every machine, and the run loop.
+
+Each step advances all machines to the same target time: the next event, the end of the
+requested run, or one quantum (machines stay within a quantum of each other, as in Renode).
+A core idle in WFI jumps straight to the target; a lone core whose only due event is its
+SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched. Waits are in virtual time; a wall-clock guard
+reports a hung engine instead of spinning forever.
+
+Durations in this API carry their unit: "1.5s", "200ms", "250us", or Renode's "00:00:05";
+a bare number is refused (the clock counts picoseconds, Renode's RunFor seconds: a bare
+number would mean either). A machine without firmware is refused before anything runs, a
+firmware fault ends the run once, and Ctrl-C stops it at an instruction boundary
+(metersim._engine.interrupts).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Callable
+
+from metersim._engine import interrupts
+from metersim._engine.clock import Clock
+from metersim._errors import EmulationTimeout, FirmwareFault, HungEngine, Interrupted, SetupError
+from metersim._units import PS_PER_MS, format_time, parse_time_ps
+
+
+def duration_ps(value: str, what: str = "duration") -> int:
+    """Picoseconds in a duration written with its unit ("1.5s", "200ms", "00:00:05");
+    SetupError for a bare number, which names no unit."""
+    if isinstance(value, str) and re.search(r"[a-zµ:]", value.lower()):
+        return parse_time_ps(value)
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        raise SetupError(f"{what} {value!r} has no unit: write it with one, e.g. \"1.5s\", "
+                         "\"200ms\", \"250us\" or \"00:00:05\"")
+    raise SetupError(f"{what}: expected a duration such as \"1.5s\", got {value!r}")
+
+
+class Emulation:
+    def __init__(self, seed: int = 0, quantum: str = "100us", wall_guard_s: float = 120.0):
+        self.clock = Clock()
+        self.seed = seed
+        self.machines: list = []
+        self.quantum_ps = duration_ps(quantum, "quantum")
+        self.wall_guard_s = wall_guard_s
+        self._horizon = 0
+        self._fault: FirmwareFault | None = None
+        self._stop_requested = False
+        self.wall_s = 0.0
+        self.pollers: list[Callable[[], None]] = []  # host I/O bridges, called each step
+        # Real-time pacing (Renode's AdvanceImmediately false): needed while an external program
+        # talks to the emulation through a bridge, so its own timeouts hold. Off by default.
+        self.realtime = False
+        # A lone core asleep with only its SysTick due runs its ticks in C (CortexM.idle_ticks):
+        # the same results, without Python per tick. False (or METERSIM_NATIVE_IDLE=0) keeps
+        # every tick in Python, for comparison.
+        self.native_idle = os.environ.get("METERSIM_NATIVE_IDLE", "1") != "0"
+        self._native_ok = False     # this run allows it (no `until` to check after each step)
+
+    # -- machines ---------------------------------------------------------------------------
+    def add_machine(self, machine) -> None:
+        if any(m.name == machine.name for m in self.machines):
+            raise SetupError(f"a machine named {machine.name!r} exists already")
+        self.machines.append(machine)
+
+    def machine(self, name: str):
+        for m in self.machines:
+            if m.name == name:
+                return m
+        raise SetupError(f"no machine named {name!r}; machines: "
+                         f"{', '.join(m.name for m in self.machines) or 'none'}")
+
+    @property
+    def now_ps(self) -> int:
+        return self.clock.now_ps
+
+    # -- callbacks from machines ------------------------------------------------------------
+    def on_earlier_event(self, t_ps: int) -> None:
+        if t_ps < self._horizon:
+            self._horizon = t_ps
+        for m in self.machines:
+            if m.cpu.in_slice:
+                m.cpu.on_earlier_event(t_ps)
+
+    def on_fault(self, machine, fault: FirmwareFault) -> None:
+        if self._fault is None:
+            self._fault = fault
+
+    def on_breakpoint(self, machine, pc: int) -> None:
+        self.request_stop()
+
+    def request_stop(self) -> None:
+        """Pause at the current instant (a tester match, a breakpoint, a monitor command)."""
+        self._stop_requested = True
+        for m in self.machines:
+            m.cpu.break_run()
+
+    # -- running ----------------------------------------------------------------------------
+    def _get_horizon(self) -> int:
+        return self._horizon
+
+    def _step(self, limit_ps: int) -> None:
+        clock = self.clock
+        now = clock._now
+        machines = self.machines
+        if self._native_ok and len(machines) == 1 and machines[0].powered \
+                and machines[0].cpu.halted and not self.pollers:
+            got = machines[0].cpu.idle_ticks(limit_ps, max(self.quantum_ps, 10 * PS_PER_MS))
+            if got == "slice":
+                # Python took over inside a tick: finish that step as the loop below would
+                # (the horizon may have come down meanwhile: _run_machines takes the minimum)
+                self._run_machines(clock._now, machines[0].cpu._idle.slice_end_ps)
+                return
+            if got is not None:
+                return
+        if len(machines) > 1 and not all((m.cpu.halted and not m.cpu.nvic.pending_set)
+                                          or not m.powered for m in machines):
+            quantum = self.quantum_ps
+        else:
+            # One core, or every core asleep: nothing can run ahead, jump to the next event.
+            quantum = max(self.quantum_ps, 10 * PS_PER_MS)
+        target = min(limit_ps, now + quantum)
+        nxt = clock.next_event_ps()
+        if nxt is not None and nxt < target:
+            target = nxt
+        self._horizon = target
+        self._run_machines(now, target)
+
+    def _run_machines(self, now: int, target: int) -> None:
+        clock = self.clock
+        if target > now:
+            for m in self.machines:
+                if m.cpu.fault is None and m.powered:
+                    m.cpu.run_until(target, self._get_horizon)
+                elif not m.powered:
+                    m.cpu.idle_to(target)
+                if self._stop_requested or self._fault is not None:
+                    break
+            target = min(self._horizon, target)
+            if self._stop_requested or self._fault is not None:
+                # Pause exactly where the core stopped (its local time), not at the target.
+                target = max(now, min(target, max((m.cpu.now_ps() for m in self.machines),
+                                                  default=target)))
+        clock.advance_to(target)
+
+    def _raise_if_interrupted(self) -> None:
+        if interrupts.interrupt_requested():
+            interrupts.clear_interrupt()
+            self._stop_requested = False
+            raise Interrupted(f"interrupted (Ctrl-C) at virtual time "
+                              f"{format_time(self.clock._now)}", self)
+
+    def run_until_time(self, t_end_ps: int, until: Callable[[], bool] | None = None) -> bool:
+        """Run until virtual time `t_end_ps`, or until `until()` becomes true (checked after
+        every step). Returns True if `until` stopped the run."""
+        start_wall = time.perf_counter()
+        last_progress_wall = start_wall
+        last_now = self.clock._now
+        pace_wall0, pace_virt0 = start_wall, self.clock._now
+        self._stop_requested = False
+        self._native_ok = self.native_idle and until is None and not self.realtime
+        self.check_firmware()
+        for m in self.machines:  # a stop asked during an earlier run is spent
+            m.cpu._break_requested = False
+        try:
+            with interrupts.running(self):
+                while self.clock._now < t_end_ps:
+                    self._raise_if_interrupted()
+                    for poll in self.pollers:
+                        poll()
+                    if self.realtime:
+                        ahead_s = (self.clock._now - pace_virt0) / 1e12 - (time.perf_counter() - pace_wall0)
+                        if ahead_s > 0.001:
+                            time.sleep(min(ahead_s, 0.01))
+                            last_progress_wall = time.perf_counter()
+                            continue
+                    self._step(t_end_ps if not self.realtime
+                               else min(t_end_ps, self.clock._now + self.quantum_ps * 10))
+                    if self._fault is not None:
+                        fault, self._fault = self._fault, None
+                        raise fault
+                    self._raise_if_interrupted()
+                    if until is not None and until():
+                        return True
+                    if self._stop_requested:
+                        self._stop_requested = False
+                        if until is None:
+                            return True
+                    now_wall = time.perf_counter()
+                    if self.clock._now != last_now:
+                        last_now = self.clock._now
+                        last_progress_wall = now_wall
+                    elif now_wall - last_progress_wall > self.wall_guard_s:
+                        raise HungEngine(
+                            f"virtual time stuck at {format_time(last_now)} for "
+                            f"{self.wall_guard_s:.0f} s of wall time; machines: "
+                            + ", ".join(f"{m.name} PC=0x{m.cpu.pc:08x}" for m in self.machines))
+                return bool(until is not None and until())
+        finally:
+            self._native_ok = False
+            self.wall_s += time.perf_counter() - start_wall
+
+    def check_firmware(self) -> None:
+        """SetupError naming the first machine that has nothing to run (no firmware loaded and
+        no vector table at its boot address): it would only fault at its first fetch. An
+        unpowered machine runs nothing, so its models may run without firmware."""
+        for m in self.machines:
+            if m.powered and not m.has_boot_image():
+                raise SetupError(
+                    f"machine {m.name!r} has no firmware loaded, so it cannot run: load one "
+                    f"first with {m.name}.load_elf(\"path/to/firmware.elf\") (or "
+                    f"create_machine(..., elf=...); in the monitor `sysbus LoadELF @file.elf`)")
+
+    def run_for(self, duration: str) -> None:
+        """Run for a virtual duration with its unit ("1.5s", "200ms", "00:00:05")."""
+        self.run_until_time(self.clock._now + duration_ps(duration, "run_for: duration"))
+
+    def run_until(self, condition: Callable[[], bool], timeout: str,
+                  what: str = "condition") -> None:
+        """Run until `condition()` holds; EmulationTimeout after `timeout` of virtual time
+        (with its unit: "2s", "500ms")."""
+        span = duration_ps(timeout, "run_until: timeout")
+        end = self.clock._now + span
+        if condition():
+            return
+        if not self.run_until_time(end, condition):
+            raise EmulationTimeout(f"{what} not met within {format_time(span)} "
+                                   f"of virtual time (now {format_time(self.clock._now)})")
+
+    def summary(self) -> str:
+        virt_s = self.clock._now / 1e12
+        lines = [f"virtual time {virt_s:.6f} s, wall time {self.wall_s:.3f} s, "
+                 f"ratio {virt_s / self.wall_s if self.wall_s else 0:.2f}x real time"]
+        for m in self.machines:
+            st = m.stats()
+            mips = st["instructions"] / self.wall_s / 1e6 if self.wall_s else 0
+            lines.append(f"{m.name}: {st['instructions']} instructions, {mips:.1f} MIPS, "
+                         f"{st['exceptions']} exceptions, core {st['freq_hz'] / 1e6:g} MHz")
+        return "\n".join(lines)
+
+
+

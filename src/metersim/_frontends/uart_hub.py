@@ -1,0 +1,95 @@
+"""`emulation CreateUARTHub "name"`: a wire joining UARTs, every character sent by one goes to
+all the others (Renode's `UARTHub`, renode-docs `networking/machine-to-machine-connections.md`).
+
+UARTs with a frame port (`tx` UartPort + `receive_frame`, the STM32 USART model) exchange whole
+`UartFrame`s, so each receiver samples the character at its own baud and format as real wiring
+would (a baud mismatch gives framing errors, not clean bytes). UARTs with only the byte API
+(`on_byte` + `write_bytes`, e.g. metersim.ConsoleUART) send and take plain bytes; a byte from
+such a UART reaches a framed receiver as a frame at the receiver's own settings.
+
+Not modelled: Renode's hub delivers at synchronisation points (quantum ends); here a frame
+reaches the others at its start time on the shared virtual clock, as a direct link does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from metersim._frontends.monitor_syntax import MonitorError
+from metersim.peripherals.base import UartFrame
+
+
+@dataclass
+class _Member:
+    label: str          # "machine:usart2"
+    uart: Any
+    unhook: Callable[[], None] = lambda: None
+
+
+@dataclass
+class UartHub:
+    name: str
+    members: list[_Member] = field(default_factory=list)
+    frames: int = 0     # characters forwarded (each counted once, whatever the fan-out)
+
+    def attach(self, label: str, uart: Any) -> None:
+        if any(m.uart is uart for m in self.members):
+            raise MonitorError(f"{label} is already connected to hub {self.name!r}")
+        framed = hasattr(uart, "tx") and hasattr(uart.tx, "connect")
+        if not framed and not hasattr(uart, "on_byte"):
+            raise MonitorError(f"{label} ({type(uart).__name__}) is not a UART: it has neither a "
+                               "frame port (tx) nor an on_byte callback list")
+        member = _Member(label, uart)
+        if framed:
+            def on_frame(frame: UartFrame, src=member) -> None:
+                self._forward(src, frame=frame)
+            uart.tx.connect(on_frame)
+            member.unhook = lambda: uart.tx.disconnect(on_frame)
+        else:
+            def on_byte(value: int, src=member) -> None:
+                self._forward(src, byte=value)
+            uart.on_byte.append(on_byte)
+            member.unhook = lambda: uart.on_byte.remove(on_byte)
+        self.members.append(member)
+
+    def detach(self, uart: Any) -> bool:
+        for m in self.members:
+            if m.uart is uart:
+                m.unhook()
+                self.members.remove(m)
+                return True
+        return False
+
+    def _forward(self, src: _Member, frame: UartFrame | None = None, byte: int | None = None) -> None:
+        self.frames += 1
+        for m in list(self.members):
+            if m is src:
+                continue
+            rx = m.uart
+            receive = getattr(rx, "receive_frame", None)
+            if receive is not None:
+                if frame is None:
+                    frame = _frame_for(rx, byte)
+                    if frame is None:
+                        continue   # the receiver has no baud rate yet: the line is not listened to
+                receive(frame)
+            elif hasattr(rx, "write_bytes"):
+                rx.write_bytes(bytes([(frame.value if frame is not None else byte) & 0xFF]))
+
+    def describe(self) -> str:
+        names = ", ".join(m.label for m in self.members) or "nothing"
+        return f"{self.name}: {names} ({self.frames} characters forwarded)"
+
+
+def _frame_for(rx: Any, byte: int) -> UartFrame | None:
+    """A frame carrying `byte` at the receiver's own settings, starting now."""
+    try:
+        baud = float(rx.baud)
+        data_bits, parity, stop = rx.frame_format()
+    except (AttributeError, ZeroDivisionError):
+        return None
+    if baud <= 0:
+        return None
+    return UartFrame(byte & ((1 << data_bits) - 1), data_bits, parity, stop, baud,
+                     rx.ctx.clock.now_ps)

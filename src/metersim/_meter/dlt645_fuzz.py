@@ -1,0 +1,142 @@
+"""Seeded malformed DL/T645-2007 traffic for robustness campaigns against a meter.
+
+`malformed_frames(seed, count, address)` yields `FuzzCase`s: the bytes to put on the line and
+the control code of the abnormal reply the standard demands (None when no reply is due: a
+damaged frame is ignored by a meter, as is one for another address). Kinds, in equal shares:
+
+- `checksum`:   a valid read with its checksum changed                        -> no reply
+- `length`:     L one more or one less than the data that follows            -> no reply
+- `control`:    a valid frame with a control code the standard does not have  -> C | 0xC0, SERR 01
+- `data`:       a known function with a data field of the wrong size         -> C | 0xC0
+- `random`:     1..40 random bytes                                            -> no reply
+- `truncated`:  a valid read cut short                                        -> no reply
+- `back2back`:  garbage and, without a gap, an unknown-control frame          -> C | 0xC0
+
+The same seed gives the same cases.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from metersim._protocols.dlt645.framer import Frame, address_bytes, encode_frame
+
+KINDS = ("checksum", "length", "control", "data", "random", "truncated", "back2back")
+# function codes DL/T645-2007 defines (requests); anything else is "unknown"
+KNOWN = {0x03, 0x08, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C}
+# (function, a wrong data length, the SERR bit the meter answers with)
+BAD_DATA = ((0x11, 3, 0x01), (0x11, 7, 0x01), (0x12, 4, 0x01), (0x14, 9, 0x01),
+            (0x17, 2, 0x08), (0x1A, 5, 0x01), (0x1C, 9, 0x01), (0x16, 2, 0x01))
+
+
+@dataclass(frozen=True)
+class FuzzCase:
+    kind: str
+    raw: bytes
+    reply: int | None        # control code of the due abnormal reply, or None
+
+
+def _unknown_control(rng: random.Random) -> int:
+    while True:
+        c = rng.randrange(0x00, 0x20)
+        if c not in KNOWN:
+            return c
+
+
+def malformed_frames(seed: int, count: int, address: str = "000000123456"):
+    rng = random.Random(seed)
+    addr = address_bytes(address)
+    read = Frame(addr, 0x11, bytes.fromhex("00000100"))          # forward active, total
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        pre = bytes([0xFE] * rng.randrange(0, 5))
+        if kind == "checksum":
+            raw = bytearray(encode_frame(read))
+            raw[-2] = (raw[-2] + rng.randrange(1, 256)) & 0xFF
+            yield FuzzCase(kind, pre + bytes(raw), None)
+        elif kind == "length":
+            raw = bytearray(encode_frame(read))
+            raw[9] += rng.choice((-1, 1))
+            yield FuzzCase(kind, pre + bytes(raw), None)
+        elif kind == "control":
+            c = _unknown_control(rng)
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 9)))
+            yield FuzzCase(kind, pre + encode_frame(Frame(addr, c, data)), c | 0xC0)
+        elif kind == "data":
+            fn, n, _ = BAD_DATA[rng.randrange(len(BAD_DATA))]
+            data = bytes(rng.randrange(256) for _ in range(n))
+            yield FuzzCase(kind, pre + encode_frame(Frame(addr, fn, data)), fn | 0xC0)
+        elif kind == "random":
+            yield FuzzCase(kind, bytes(rng.randrange(256) for _ in range(rng.randrange(1, 41))),
+                           None)
+        elif kind == "truncated":
+            raw = encode_frame(read)
+            yield FuzzCase(kind, pre + raw[:rng.randrange(1, len(raw) - 1)], None)
+        else:
+            junk = bytes(rng.choice((0x68, 0x16, 0xFE, rng.randrange(256)))
+                         for _ in range(rng.randrange(1, 12)))
+            c = _unknown_control(rng)
+            yield FuzzCase(kind, junk + pre + encode_frame(Frame(addr, c, b"")), c | 0xC0)
+
+
+@dataclass
+class FuzzReport:
+    sent: int = 0
+    replies_due: int = 0
+    abnormal_ok: int = 0                  # due abnormal replies received with the right C
+    missing: list = None                  # cases whose due reply never came
+    wrong: list = None                    # (case, controls received) where something else came
+
+    def __post_init__(self):
+        self.missing, self.wrong = [], []
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and not self.wrong
+
+    def summary(self) -> str:
+        return (f"{self.sent} frames, {self.replies_due} abnormal replies due, "
+                f"{self.abnormal_ok} received, {len(self.missing)} missing, "
+                f"{len(self.wrong)} unexpected")
+
+
+def run_fuzz(emu, port, cases, reply_timeout: str = "600ms", quiet: str = "30ms") -> FuzzReport:
+    """Send each case on `port` (send/read on the emulation's clock); after a case that is
+    due an abnormal reply wait for it (up to `reply_timeout`), after the others listen for
+    `quiet`. Every frame the meter sends is checked against what is due."""
+    from metersim._errors import EmulationTimeout
+    from metersim._protocols.dlt645.framer import Dlt645Splitter
+
+    got: list[Frame] = []
+    splitter = Dlt645Splitter(got.append)
+
+    def drain() -> bool:
+        for b in port.read():
+            splitter.feed(b)
+        return bool(got)
+
+    report = FuzzReport()
+    for case in cases:
+        got.clear()
+        end_ps = port.send(case.raw)
+        emu.run_until(lambda: emu.now_ps >= end_ps, "10s", "fuzz frame sent")
+        report.sent += 1
+        if case.reply is not None:
+            report.replies_due += 1
+            try:
+                emu.run_until(drain, reply_timeout, "abnormal reply")
+            except EmulationTimeout:
+                pass
+            emu.run_for(quiet)              # anything else that follows
+        else:
+            emu.run_for(quiet)
+        drain()
+        controls = [f.control for f in got]
+        if case.reply is not None and controls == [case.reply]:
+            report.abnormal_ok += 1
+        elif case.reply is not None and not controls:
+            report.missing.append(case)
+        elif controls:
+            report.wrong.append((case, controls))
+    return report

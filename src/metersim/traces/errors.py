@@ -1,7 +1,0 @@
-"""Errors of the trace writers (pcap, VCD, plots)."""
-
-from metersim.errors import SetupError
-
-
-class TraceError(SetupError):
-    """A trace could not be set up or written (bad argument, closed writer, late registration)."""

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from metersim._errors import SetupError
 from metersim._units import PS_PER_S
 from metersim.peripherals.base import UartFrame
 
-# Sample points inside a bit, in bit times: 8th, 9th and 10th of 16 samples.
-_SAMPLE_POINTS = (Fraction(7, 16), Fraction(8, 16), Fraction(9, 16))
+# Sample points inside a bit, in sixteenths of a bit time: the 8th, 9th and 10th of 16 samples.
+_SAMPLE_SIXTEENTHS = (7, 8, 9)
 
 
 @dataclass(frozen=True)
@@ -81,37 +82,42 @@ def encode_frame_bits(frame: UartFrame) -> list[int]:
     return bits
 
 
-def _level_at(bits: list[int], x: Fraction) -> int:
-    """Line level `x` sender bit times after the start edge (idle high outside the frame)."""
-    i = int(x)  # floor, x >= 0
-    return bits[i] if 0 <= x and i < len(bits) else 1
-
-
+@lru_cache(maxsize=256)
 def _as_fraction(baud: float) -> Fraction:
     if baud <= 0:
         raise SetupError(f"baud rate must be positive, got {baud}")
     return Fraction(baud).limit_denominator(1_000_000)
 
 
-def sample_frame(frame: UartFrame, rx_baud: float, rx_data_bits: int = 8, rx_parity: str = "N",
-                 rx_stop_half_bits: int = 2) -> tuple[int, bool, bool, bool]:
-    """Decode `frame` as a receiver with the given settings would.
+@lru_cache(maxsize=1024)
+def _ratio(tx_baud: float, rx_baud: float) -> tuple[int, int]:
+    """One receiver bit time in sender bit times, as an exact fraction (numerator,
+    denominator)."""
+    r = _as_fraction(tx_baud) / _as_fraction(rx_baud)
+    return r.numerator, r.denominator
 
-    Returns (value, framing_error, parity_error, noise). `rx_data_bits` excludes the parity bit
-    (an STM32 with M=1 and PCE=1 receives 8 data bits + parity: pass 8 and "E"/"O").
-    """
-    _check_format(rx_data_bits, rx_parity, rx_stop_half_bits)
-    bits = encode_frame_bits(frame)
-    # One receiver bit time expressed in sender bit times (exact rational arithmetic).
-    ratio = _as_fraction(frame.baud) / _as_fraction(rx_baud)
+
+@lru_cache(maxsize=8192)
+def _decode(bits: tuple[int, ...], num: int, den: int, rx_data_bits: int,
+            rx_parity: str) -> tuple[int, bool, bool, bool]:
+    """Sample `bits` (one level per sender bit time) where a receiver whose bit time is num/den
+    sender bit times puts its samples. Integer arithmetic: sample s (in sixteenths) of
+    receiver bit k lies (16 k + s) num / (16 den) sender bit times after the start edge, in
+    sender bit floor(...); outside the frame the line is idle high. Pure, so cached: a link
+    carries the same few characters at the same settings over and over."""
+    n_bits = len(bits)
+    den16 = 16 * den
     noise = False
 
     def sample(k: int) -> int:
         nonlocal noise
-        votes = [_level_at(bits, (k + p) * ratio) for p in _SAMPLE_POINTS]
-        if len(set(votes)) > 1:
-            noise = True
-        return 1 if sum(votes) >= 2 else 0
+        ones = 0
+        for s in _SAMPLE_SIXTEENTHS:
+            i = (16 * k + s) * num // den16
+            ones += bits[i] if i < n_bits else 1
+        if ones % 3:
+            noise = True         # the three samples disagree
+        return 1 if ones >= 2 else 0
 
     if sample(0) != 0:
         noise = True  # start bit not confirmed: hardware would drop it; report it as noise
@@ -127,6 +133,20 @@ def sample_frame(frame: UartFrame, rx_baud: float, rx_data_bits: int = 8, rx_par
     return value, framing_error, parity_error, noise
 
 
+def sample_frame(frame: UartFrame, rx_baud: float, rx_data_bits: int = 8, rx_parity: str = "N",
+                 rx_stop_half_bits: int = 2) -> tuple[int, bool, bool, bool]:
+    """Decode `frame` as a receiver with the given settings would.
+
+    Returns (value, framing_error, parity_error, noise). `rx_data_bits` excludes the parity bit
+    (an STM32 with M=1 and PCE=1 receives 8 data bits + parity: pass 8 and "E"/"O").
+    """
+    _check_format(rx_data_bits, rx_parity, rx_stop_half_bits)
+    bits = tuple(encode_frame_bits(frame))
+    num, den = _ratio(frame.baud, rx_baud)
+    return _decode(bits, num, den, rx_data_bits, rx_parity)
+
+
+@lru_cache(maxsize=1024)
 def frame_duration_ps(baud: float, data_bits: int = 8, parity: str = "N",
                       stop_half_bits: int = 2) -> int:
     """Length of one character at these settings, start bit to end of stop bits."""
@@ -135,6 +155,7 @@ def frame_duration_ps(baud: float, data_bits: int = 8, parity: str = "N",
     return round(bits * PS_PER_S / _as_fraction(baud))
 
 
+@lru_cache(maxsize=1024)
 def rx_complete_ps(rx_baud: float, rx_data_bits: int = 8, rx_parity: str = "N") -> int:
     """Time from the start edge to the middle of the first stop bit, where an STM32 receiver
     moves the character to DR and sets RXNE (and FE/PE/NF)."""

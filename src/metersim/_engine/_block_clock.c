@@ -36,6 +36,8 @@ typedef void (*site_fn)(uint64_t addr);
 typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void *ud);
 typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud);
 
+struct bc_idle;
+
 typedef struct {
     uint32_t addr;
     uint16_t size;   /* 0: empty */
@@ -75,7 +77,11 @@ typedef struct {
     uint64_t rec_offset, rec_value;
     uint32_t rec_size, rec_write;
     bc_entry *cache;
+    struct bc_idle *idle;   /* set while idle_ticks runs ticks natively (see below) */
+    void (*intr_py)(void *uc, uint32_t intno, void *ud);  /* the core's interrupt hook */
 } bc_state;
+
+static void idle_sync(bc_state *s);
 
 /* An MMIO access site: the host code address of the access, in the block (start, size). */
 typedef struct {
@@ -231,6 +237,8 @@ static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uin
     if (s->base + n > s->limit && stop_in_block(s, uc, addr, size))
         return;
     s->cur_n = n;
+    if (s->idle && (s->observer || (s->site_cb && is_site(s, addr))))
+        idle_sync(s);
     if (s->observer)
         s->observer(address, size);
     if (s->site_cb && is_site(s, addr))
@@ -313,6 +321,8 @@ static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
 {
     bc_tramp *t = (bc_tramp *)ud;
     bc_state *s = t->s;
+    if (s->idle)
+        idle_sync(s);
     sync_mmio(s);
     if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
         && size == s->rec_size && !s->rec_write) {
@@ -331,6 +341,8 @@ static void bc_mmio_write(void *uc, uint64_t offset, unsigned size, uint64_t val
 {
     bc_tramp *t = (bc_tramp *)ud;
     bc_state *s = t->s;
+    if (s->idle)
+        idle_sync(s);
     sync_mmio(s);
     if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
         && size == s->rec_size && s->rec_write) {
@@ -378,11 +390,265 @@ static void bc_clear_cache(bc_state *s)
     memset(s->cache, 0, CACHE_SIZE * sizeof(bc_entry) + IO_CACHE * sizeof(bc_io_entry));
 }
 
+/* ======================================================================== idle ticks
+ * A lone core asleep in WFI whose only due event is its SysTick wrap spends its time in
+ * ticks: wrap (COUNTFLAG, pend exception 15), exception entry, a short handler, exception
+ * return, back to WFI. idle_ticks runs such ticks here, each exactly as the Python run loop
+ * would (same slice limits, same cycle arithmetic, same frames), and stops before the first
+ * tick it cannot do alone: another event due, the run's end, masks changed, a frame it does
+ * not handle. Anything Python must see while a tick runs (an MMIO access, an unmask site, an
+ * interrupt other than the plain return) first calls `sync`, which gives the Python objects
+ * the state they would have at that point (clock, SysTick, NVIC, core counters, a slice in
+ * progress); the tick then goes on as an ordinary slice. */
+
+typedef int (*reg_write_fn)(void *uc, int regid, const void *value);
+typedef int (*mem_write_fn)(void *uc, uint64_t addr, const void *buf, uint64_t size);
+typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
+                            size_t count);
+
+enum { RG_R0, RG_R1, RG_R2, RG_R3, RG_R12, RG_LR, RG_XPSR, RG_CONTROL, RG_SP, RG_PC, RG_MSP,
+       RG_PSP, RG_APSR_NZCV, RG_XPSR_NZCVQG, RG_PRIMASK, RG_FAULTMASK, RG_BASEPRI, RG_N };
+
+enum { IDLE_DONE = 0, IDLE_PENDING = 1, IDLE_SYNCED = 2 };
+
+#define PS_PER_S 1000000000000ull
+#define EXC_SYSTICK 15u
+#define EXCP_EXCEPTION_EXIT 8u
+
+/* Shared with Python (uc_native.IdleTicks mirrors this layout). */
+typedef struct bc_idle {
+    reg_write_fn reg_write;
+    mem_write_fn mem_write;
+    emu_start_fn emu_start;
+    void (*sync)(void);     /* Python: materialise the state at this point */
+    int32_t regs[RG_N];     /* unicorn register ids */
+    uint32_t ccr, has_fpu, primask, faultmask, basepri, rvr;
+    uint64_t t_end_ps;      /* the run's end */
+    uint64_t other_ps;      /* the earliest other event */
+    uint64_t qcap_ps;       /* the run loop's step for a lone core */
+    uint64_t max_ticks;
+    uint64_t base_ps, base_cycles, freq_hz;           /* the core's time anchor */
+    uint64_t st_anchor_ps, st_hz, vector_addr;        /* SysTick clock, vector of 15 */
+    int64_t st_start_edge;
+    uint64_t *limit_word;   /* unicorn's emu_count (the core keeps it at the slice limit) */
+    /* in/out */
+    uint64_t now_ps, next_ps, ticks, last_wrap, wraps;
+    uint64_t cycles, instructions, idle_cycles, exceptions;
+    uint64_t slice_end_ps, slice_cycles0;
+    uint32_t ipsr, phase, synced, status;
+    uint32_t start_pending;  /* SysTick is pending already (the wrap ran at now_ps) */
+} bc_idle;
+
+static uint64_t idle_tick_time(const bc_idle *d, uint64_t ticks)
+{
+    unsigned __int128 x = (unsigned __int128)(uint64_t)(d->st_start_edge + (int64_t)ticks) * PS_PER_S;
+    return d->st_anchor_ps + (uint64_t)((x + d->st_hz - 1) / d->st_hz);
+}
+
+static uint64_t idle_cycles_at(const bc_idle *d, uint64_t t_ps)   /* floor */
+{
+    unsigned __int128 x = (unsigned __int128)(t_ps - d->base_ps) * d->freq_hz;
+    return d->base_cycles + (uint64_t)(x / PS_PER_S);
+}
+
+static void idle_to(bc_idle *d, uint64_t t_ps)                   /* ceil, as CortexM.idle_to */
+{
+    unsigned __int128 x = (unsigned __int128)(t_ps - d->base_ps) * d->freq_hz;
+    uint64_t c = d->base_cycles + (uint64_t)((x + PS_PER_S - 1) / PS_PER_S);
+    if (c > d->cycles) {
+        d->idle_cycles += c - d->cycles;
+        d->cycles = c;
+    }
+}
+
+static uint32_t idle_rd(bc_state *s, bc_idle *d, int r)
+{
+    uint32_t v = 0;
+    s->reg_read(s->uc, d->regs[r], &v);
+    return v;
+}
+
+static void idle_wr(bc_state *s, bc_idle *d, int r, uint32_t v)
+{
+    d->reg_write(s->uc, d->regs[r], &v);
+}
+
+static void idle_sync(bc_state *s)
+{
+    bc_idle *d = s->idle;
+    s->idle = NULL;
+    d->synced = 1;
+    d->sync();
+}
+
+/* Exception entry for SysTick from thread mode (CortexM._enter): false, with nothing changed,
+ * where Python must do it (an FP frame, a stacking error, no vector). */
+static bool idle_enter(bc_state *s, bc_idle *d)
+{
+    uint32_t control = idle_rd(s, d, RG_CONTROL), sp = idle_rd(s, d, RG_SP);
+    if (d->has_fpu && (control & 4))
+        return false;
+    uint32_t vector = 0;
+    if (s->mem_read(s->uc, d->vector_addr, &vector, 4) != 0 || vector == 0)
+        return false;
+    uint32_t pad = ((d->ccr & 0x200) && (sp & 4)) ? 4 : 0;
+    uint32_t frame_sp = sp - 0x20 - pad, xpsr = idle_rd(s, d, RG_XPSR);
+    uint32_t frame[8] = {idle_rd(s, d, RG_R0), idle_rd(s, d, RG_R1), idle_rd(s, d, RG_R2),
+                         idle_rd(s, d, RG_R3), idle_rd(s, d, RG_R12), idle_rd(s, d, RG_LR),
+                         idle_rd(s, d, RG_PC) & ~1u, (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
+    if (d->mem_write(s->uc, frame_sp, frame, sizeof frame) != 0)
+        return false;
+    bool psp = control & 2;
+    idle_wr(s, d, RG_XPSR, (1u << 24) | EXC_SYSTICK);
+    idle_wr(s, d, RG_APSR_NZCV, 0);
+    idle_wr(s, d, psp ? RG_PSP : RG_MSP, frame_sp);
+    idle_wr(s, d, RG_LR, psp ? 0xFFFFFFFDu : 0xFFFFFFF9u);
+    idle_wr(s, d, RG_PC, vector | 1);
+    d->ipsr = EXC_SYSTICK;
+    d->exceptions++;
+    return true;
+}
+
+/* Exception return from SysTick to thread mode, basic frame (CortexM._exception_return);
+ * false, with nothing changed, for anything else. */
+static bool idle_return(bc_state *s, bc_idle *d)
+{
+    uint32_t exc_return = idle_rd(s, d, RG_PC) | 1;
+    uint32_t kind = exc_return & 0xF;
+    if (d->ipsr != EXC_SYSTICK || (kind != 0x9 && kind != 0xD) || !(exc_return & 0x10)
+        || (exc_return & 0xFFFFFFE0u) != 0xFFFFFFE0u)
+        return false;
+    bool psp = exc_return & 0x4;
+    uint32_t control = idle_rd(s, d, RG_CONTROL);
+    uint32_t sp = idle_rd(s, d, psp ? RG_PSP : RG_MSP);
+    uint32_t f[8];
+    if (s->mem_read(s->uc, sp, f, sizeof f) != 0)
+        return false;
+    uint32_t xpsr = f[7];
+    uint32_t new_sp = sp + 0x20 + (((xpsr & (1u << 9)) && (d->ccr & 0x200)) ? 4 : 0);
+    uint32_t xpsr_out = (xpsr & ~(1u << 9)) | (1u << 24);
+    idle_wr(s, d, RG_FAULTMASK, 0);
+    static const int order[6] = {RG_R0, RG_R1, RG_R2, RG_R3, RG_R12, RG_LR};
+    for (int i = 0; i < 6; i++)
+        idle_wr(s, d, order[i], f[i]);
+    idle_wr(s, d, RG_CONTROL, control & ~1u);
+    idle_wr(s, d, RG_XPSR_NZCVQG, xpsr_out & ~0x1FFu);
+    idle_wr(s, d, psp ? RG_PSP : RG_MSP, new_sp);
+    idle_wr(s, d, RG_CONTROL, (control & ~0x6u) | (psp ? 0x2u : 0));
+    idle_wr(s, d, RG_APSR_NZCV, xpsr & 0xF0000000u);
+    idle_wr(s, d, RG_PC, f[6] | 1);
+    d->ipsr = 0;
+    return true;
+}
+
+static void bc_settle(bc_state *s);
+
+/* The core's interrupt hook goes through here: the plain return of an idle tick is done in
+ * C; anything else, after a sync, by Python. */
+static void bc_intr(void *uc, uint32_t intno, void *ud)
+{
+    bc_state *s = (bc_state *)ud;
+    if (s->idle) {
+        bc_settle(s);
+        if (intno == EXCP_EXCEPTION_EXIT && idle_return(s, s->idle))
+            return;
+        idle_sync(s);
+    }
+    if (s->intr_py)
+        s->intr_py(uc, intno, NULL);
+}
+
+static bool idle_masks_same(bc_state *s, bc_idle *d)
+{
+    return idle_rd(s, d, RG_PRIMASK) == d->primask && idle_rd(s, d, RG_FAULTMASK) == d->faultmask
+        && idle_rd(s, d, RG_BASEPRI) == d->basepri;
+}
+
+/* Run idle ticks; returns IDLE_DONE (halted between ticks), IDLE_PENDING (a wrap done, its
+ * exception still to take: Python takes it) or IDLE_SYNCED (Python was synced inside a
+ * tick's slice; `status` is unicorn's and Python completes the slice). */
+static int bc_idle_ticks(bc_state *s, bc_idle *d)
+{
+    uint64_t done_ticks = 0;
+    d->synced = 0;
+    d->phase = 0;
+    while (done_ticks < d->max_ticks) {
+        uint64_t t = d->now_ps;
+        if (d->start_pending) {
+            d->start_pending = 0;       /* the wrap at now_ps ran in Python */
+        } else {
+            t = d->next_ps;
+            if (t >= d->t_end_ps || t >= d->other_ps)
+                return IDLE_DONE;
+            /* the step that ends at the wrap: idle to it, the wrap event runs */
+            idle_to(d, t);
+            d->now_ps = t;
+            d->last_wrap = d->ticks;
+            d->ticks += (uint64_t)d->rvr + 1;
+            d->next_ps = idle_tick_time(d, d->ticks);
+            d->wraps++;
+        }
+        d->phase = 1;
+        done_ticks++;
+        /* the next step: take SysTick, run a slice to the step's target */
+        uint64_t end = d->t_end_ps;
+        if (t + d->qcap_ps < end)
+            end = t + d->qcap_ps;
+        if (d->next_ps < end)
+            end = d->next_ps;
+        if (d->other_ps < end)
+            end = d->other_ps;
+        uint64_t at_end = idle_cycles_at(d, end);
+        if (at_end <= d->cycles || d->ipsr != 0 || !idle_masks_same(s, d) || !idle_enter(s, d))
+            return IDLE_PENDING;
+        d->phase = 2;
+        uint64_t n = at_end - d->cycles;
+        d->slice_end_ps = end;
+        d->slice_cycles0 = d->cycles;
+        s->base = 0;
+        s->cur_n = 0;
+        s->cur_start = s->cur_size = 0;
+        s->stopped = 0;
+        s->stop_at = 0;
+        s->stop_after_access = s->stopped_at_access = s->replay = 0;
+        s->limit = n;
+        *d->limit_word = n;
+        s->idle = d;
+        uint32_t pc = idle_rd(s, d, RG_PC);
+        int status = d->emu_start(s->uc, pc | 1, 0, 0, 0);
+        d->status = (uint32_t)status;
+        if (d->synced)
+            return IDLE_SYNCED;
+        s->idle = NULL;
+        uint64_t executed = s->stopped ? s->base : bc_executed(s);
+        uint16_t hw = 0;
+        pc = idle_rd(s, d, RG_PC);
+        bool clean = status == 0 && !s->stop_at && !s->stopped_at_access && !s->stopped
+            && d->ipsr == 0 && executed > 0 && s->mem_read(s->uc, pc - 2, &hw, 2) == 0
+            && hw == 0xBF30;
+        if (!clean) {
+            s->idle = d;
+            idle_sync(s);
+            return IDLE_SYNCED;
+        }
+        d->cycles += executed;
+        d->instructions += executed;
+        d->phase = 0;
+    }
+    return IDLE_DONE;
+}
+
+static void bc_idle_sync_from_python(bc_state *s)
+{
+    if (s->idle)
+        idle_sync(s);
+}
+
 static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
                          "block_hook", PyLong_FromVoidPtr((void *)bc_block),
                          "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
                          "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
@@ -390,6 +656,10 @@ static PyObject *addresses(PyObject *self, PyObject *args)
                          "settle", PyLong_FromVoidPtr((void *)bc_settle),
                          "stop_before_block", PyLong_FromVoidPtr((void *)bc_stop_before_block),
                          "clear_cache", PyLong_FromVoidPtr((void *)bc_clear_cache),
+                         "intr_hook", PyLong_FromVoidPtr((void *)bc_intr),
+                         "idle_ticks", PyLong_FromVoidPtr((void *)bc_idle_ticks),
+                         "idle_sync", PyLong_FromVoidPtr((void *)bc_idle_sync_from_python),
+                         "idle_size", PyLong_FromSize_t(sizeof(bc_idle)),
                          "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
                                                           + IO_CACHE * sizeof(bc_io_entry)));
 }

@@ -17,6 +17,12 @@ inside an IT block, or from another hook, at the block's end; a limit inside an 
 after the IT block. While the debug API has code hooks or watchpoints (`exact_users`), or without
 the C extension, unicorn's own per-instruction count runs instead (slower).
 
+Idle ticks: a lone core asleep in WFI whose only due event is its SysTick wrap runs its ticks
+in C (`idle_ticks`, _block_clock.c: wrap, entry, handler, plain return, WFI), each as the
+Python path would run it; the Python objects get the state the moment anything else needs
+them (an MMIO access, an unmask site, another interrupt). `Emulation.native_idle = False` (or
+METERSIM_NATIVE_IDLE=0) keeps every tick in Python.
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.
@@ -159,15 +165,24 @@ class CortexM:
         # Straight from unicorn (no binding wrapper): every SVC and exception return lands here.
         self._intr_cfn = HOOK_INTR_CFUNC(self._on_intr_raw)
         self._intr_hook = uc_hook_h()
+        if self.bc is not None:
+            # through the block clock's C hook, which does the plain return of an idle tick
+            self.bc.state.intr_py = ctypes.cast(self._intr_cfn, ctypes.c_void_p).value
+            hook_fn = ctypes.c_void_p(self.bc.intr_hook)
+            hook_ud = ctypes.c_void_p(ctypes.addressof(self.bc.state))
+        else:
+            hook_fn, hook_ud = ctypes.cast(self._intr_cfn, ctypes.c_void_p), None
         status = _uclib.uc_hook_add(self.uc._uch, ctypes.byref(self._intr_hook), UC_HOOK_INTR,
-                                    ctypes.cast(self._intr_cfn, ctypes.c_void_p), None,
-                                    ctypes.c_uint64(1), ctypes.c_uint64(0))
+                                    hook_fn, hook_ud, ctypes.c_uint64(1), ctypes.c_uint64(0))
         if status:
             raise SetupError(f"cannot hook unicorn's interrupts (unicorn error {status})")
         self._mem_hooks: list[int] = []
         self.bind_memory_hooks([])
         self.mpu_guard = MpuGuard(self)
         self.traps = Traps(self)
+        self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
+        self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
+        self._idle_emu = None
 
     def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
         """Hook unmapped accesses and stores into read-only memory everywhere but in the
@@ -496,14 +511,21 @@ class CortexM:
         nat._limit.value = n
         self.in_slice = True
         clock.begin_slice(self.now_ps, end_ps, self.machine.emulation.on_earlier_event)
+        self.uc._hook_exception = None
+        # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
+        # Python exception raised in a hook is re-raised the way the binding does.
+        status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0,
+                               0 if fast else n)
+        self._complete_slice(status, fast)
+
+    def _complete_slice(self, status: int, fast: bool) -> None:
+        """After unicorn returned from a slice: finish a stop inside a block or an access,
+        count, and turn what stopped it into faults or a halt."""
+        nat = self.nat
+        clock = self.machine.clock
         err = None
         uc = self.uc
         try:
-            # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
-            # Python exception raised in a hook is re-raised the way the binding does.
-            uc._hook_exception = None
-            status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0,
-                                   0 if fast else n)
             if fast and not status and uc._hook_exception is None:
                 st = self._bc_state
                 if st.stop_at:
@@ -571,6 +593,117 @@ class CortexM:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
             if is_wfi:
                 self.halted = True
+
+    # ================================================================ idle ticks in C
+    def idle_ticks(self, t_end_ps: int, qcap_ps: int, max_ticks: int = 4096):
+        """Run the ticks of a core asleep in WFI whose only due event is its SysTick wrap in
+        C (_block_clock.c), each exactly as the run loop would: the same slices, cycles,
+        frames and SysTick state. Returns None where it does not apply (Python runs the
+        step), "idle" (asleep between ticks, clock at the last wrap), "pending" (a wrap done,
+        its exception to take) or "slice" (Python was needed inside a tick, whose slice it has
+        now completed; the step goes on to `self._slice_target_ps`)."""
+        bc = self.bc
+        nv = self.nvic
+        pending = nv.pending_set
+        if bc is None or not self.halted or pending and pending != {N.SYSTICK} or self.ipsr \
+                or self.exact_users \
+                or self.fault is not None or bc._observers or self.mpu_guard.active \
+                or not self._vtlb_tried or self.traps.armed or self._break_requested \
+                or nv._act or self.has_fpu and self.nat.rd(A.UC_ARM_REG_CONTROL) & 4:
+            return None
+        machine = self.machine
+        st = nv.systick
+        ev = st._event
+        clock = machine.clock
+        if ev is None or machine.reset_pending is not None or clock._time_source is not None \
+                or not st.csr & 2 or not st.rvr or st._hz <= 0 or st._hz != st._rate():
+            return None
+        nxt = clock.next_event_ps()
+        if nxt != ev.time_ps or clock._heap[0][2] is not ev:
+            return None
+        pm, fm, bp = self._rd_masks()
+        if nv.group_priority(nv.prio[N.SYSTICK]) >= nv.execution_priority(pm, fm, bp):
+            return None
+        other = min((t for t, _, e in clock._heap if e is not ev and not e.cancelled),
+                    default=(1 << 64) - 1)
+        d = self._idle
+        if d is None:
+            d = self._idle = bc.idle_params(self._idle_sync_cb)
+            d.limit_word = ctypes.addressof(self.nat._limit)
+            d.has_fpu = int(self.has_fpu)
+        d.ccr, d.primask, d.faultmask, d.basepri, d.rvr = nv.ccr, pm, fm, bp, st.rvr
+        d.t_end_ps, d.other_ps, d.qcap_ps, d.max_ticks = t_end_ps, min(other, (1 << 64) - 1), \
+            qcap_ps, max_ticks
+        d.base_ps, d.base_cycles, d.freq_hz = self._base_ps, self._base_cycles, self.freq_hz
+        d.st_anchor_ps, d.st_hz, d.st_start_edge = st._anchor_ps, st._hz, st._start_edge
+        d.vector_addr = nv.vtor + 4 * N.SYSTICK
+        d.now_ps, d.next_ps, d.ticks = clock._now, ev.time_ps, ev.args[0]
+        d.wraps = d.exceptions = 0
+        d.start_pending = 1 if pending else 0
+        d.cycles, d.instructions, d.idle_cycles = self.cycles, self.instructions, self.idle_cycles
+        d.ipsr = 0
+        self._idle_exc0 = self.exceptions_taken
+        self._idle_event = ev
+        self._tbs_count = False
+        self.uc._hook_exception = None
+        result = bc.idle_ticks(d)
+        self.native_idle_ticks += d.exceptions
+        if result == 2:          # synced inside a tick's slice: Python completes that slice
+            self._complete_slice(d.status, True)
+            return "slice"
+        if not d.wraps and not d.exceptions:
+            return None          # nothing done
+        self._idle_materialise(result)
+        return "pending" if result == 1 else "idle"
+
+    def _idle_sync_cb(self) -> None:
+        # called from C inside unicorn: an exception goes back to the run loop, as from a hook
+        try:
+            self._idle_materialise()
+        except BaseException as e:  # noqa: BLE001 - handed back to the run loop
+            if self.uc._hook_exception is None:
+                self.uc._hook_exception = e
+            _uclib.uc_emu_stop(self.uc._uch)
+
+    def _idle_materialise(self, phase: int | None = None) -> None:
+        """Give the Python objects the state the C idle loop has reached (see idle_ticks):
+        asleep between ticks (phase 0), a wrap's exception pending (1), or inside the slice of
+        a tick (2, when called from C: the slice then goes on as an ordinary one)."""
+        d = self._idle
+        if phase is None:
+            phase = d.phase
+        nv = self.nvic
+        st = nv.systick
+        clock = self.machine.clock
+        clock._now = d.now_ps
+        self.cycles, self.instructions, self.idle_cycles = d.cycles, d.instructions, d.idle_cycles
+        self.exceptions_taken = self._idle_exc0 + d.exceptions
+        if d.wraps:
+            self._idle_event.cancel()
+            st._event = None
+            st.csr |= 1 << 16                       # COUNTFLAG
+            st._last_wrap = d.last_wrap
+            st._reload = st.rvr
+            st._schedule_wrap(d.ticks)
+        nv.clear_pending(N.SYSTICK)     # (pending at the start of the loop, perhaps)
+        if phase == 0:
+            return
+        nv.set_pending(N.SYSTICK)
+        if phase == 1:
+            return
+        nv.acknowledge(N.SYSTICK)
+        if d.ipsr == 0:                             # the handler has returned already
+            nv.complete(N.SYSTICK)
+        self.ipsr = d.ipsr
+        self.halted = False
+        self._slice_target_ps = d.slice_end_ps
+        self._fast_slice = True
+        self._stall = 0
+        self.cycles = d.slice_cycles0
+        self.in_slice = True
+        emu = self.machine.emulation
+        emu._horizon = d.slice_end_ps
+        clock.begin_slice(self.now_ps, d.slice_end_ps, emu.on_earlier_event)
 
     def _finish_access(self) -> int:
         """The run stopped inside the instruction of an MMIO access, after the access (a
@@ -707,6 +840,8 @@ class CortexM:
         The store itself never lands: unicorn would write the read-only bytes if the hook
         returned True, so the hook always refuses it; an accepted store is then skipped as a
         completed instruction (`_on_stop_error`), a refused one is a BusFault."""
+        if self.bc is not None:
+            self.bc.idle_sync()      # the flash controller may look at the clock
         handler = self.machine.sysbus.rom_write_handler(address)
         self._unmapped = (address, size)
         self._rom_store_accepted = handler is not None and bool(handler(address, size, value))

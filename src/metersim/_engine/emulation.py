@@ -2,7 +2,8 @@
 
 Each step advances all machines to the same target time: the next event, the end of the
 requested run, or one quantum (machines stay within a quantum of each other, as in Renode).
-A core idle in WFI jumps straight to the target. Waits are in virtual time; a wall-clock guard
+A core idle in WFI jumps straight to the target; a lone core whose only due event is its
+SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched. Waits are in virtual time; a wall-clock guard
 reports a hung engine instead of spinning forever.
 
 Durations in this API carry their unit: "1.5s", "200ms", "250us", or Renode's "00:00:05";
@@ -14,6 +15,7 @@ firmware fault ends the run once, and Ctrl-C stops it at an instruction boundary
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Callable
@@ -50,6 +52,11 @@ class Emulation:
         # Real-time pacing (Renode's AdvanceImmediately false): needed while an external program
         # talks to the emulation through a bridge, so its own timeouts hold. Off by default.
         self.realtime = False
+        # A lone core asleep with only its SysTick due runs its ticks in C (CortexM.idle_ticks):
+        # the same results, without Python per tick. False (or METERSIM_NATIVE_IDLE=0) keeps
+        # every tick in Python, for comparison.
+        self.native_idle = os.environ.get("METERSIM_NATIVE_IDLE", "1") != "0"
+        self._native_ok = False     # this run allows it (no `until` to check after each step)
 
     # -- machines ---------------------------------------------------------------------------
     def add_machine(self, machine) -> None:
@@ -97,6 +104,16 @@ class Emulation:
         clock = self.clock
         now = clock._now
         machines = self.machines
+        if self._native_ok and len(machines) == 1 and machines[0].powered \
+                and machines[0].cpu.halted and not self.pollers:
+            got = machines[0].cpu.idle_ticks(limit_ps, max(self.quantum_ps, 10 * PS_PER_MS))
+            if got == "slice":
+                # Python took over inside a tick: finish that step as the loop below would
+                # (the horizon may have come down meanwhile: _run_machines takes the minimum)
+                self._run_machines(clock._now, machines[0].cpu._idle.slice_end_ps)
+                return
+            if got is not None:
+                return
         if len(machines) > 1 and not all((m.cpu.halted and not m.cpu.nvic.pending_set)
                                           or not m.powered for m in machines):
             quantum = self.quantum_ps
@@ -108,6 +125,10 @@ class Emulation:
         if nxt is not None and nxt < target:
             target = nxt
         self._horizon = target
+        self._run_machines(now, target)
+
+    def _run_machines(self, now: int, target: int) -> None:
+        clock = self.clock
         if target > now:
             for m in self.machines:
                 if m.cpu.fault is None and m.powered:
@@ -138,6 +159,7 @@ class Emulation:
         last_now = self.clock._now
         pace_wall0, pace_virt0 = start_wall, self.clock._now
         self._stop_requested = False
+        self._native_ok = self.native_idle and until is None and not self.realtime
         self.check_firmware()
         for m in self.machines:  # a stop asked during an earlier run is spent
             m.cpu._break_requested = False
@@ -176,6 +198,7 @@ class Emulation:
                             + ", ".join(f"{m.name} PC=0x{m.cpu.pc:08x}" for m in self.machines))
                 return bool(until is not None and until())
         finally:
+            self._native_ok = False
             self.wall_s += time.perf_counter() - start_wall
 
     def check_firmware(self) -> None:

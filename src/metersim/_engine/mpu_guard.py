@@ -230,6 +230,8 @@ class MpuGuard:
         """unicorn's TLB miss for `page`: its mapping and rights for the current privilege."""
         try:
             cpu = self.cpu
+            if cpu.bc is not None:
+                cpu.bc.idle_sync()   # an idle tick running in C: Python's state first
             mpu = self._mpu
             privileged, negative = cpu.access_state()
             if privileged and self._unpriv_sites and access != UC_MEM_FETCH \

@@ -4,29 +4,40 @@
   type dispatch (~0.6 µs instead of ~1.4 µs), and batch variants for exception frames.
 - The executed-instruction counter of the current `uc_emu_start` (`uc->emu_counter`) and its
   limit (`uc->emu_count`). unicorn keeps both in C but does not expose them; they are adjacent
-  `size_t` fields of `struct uc_struct`, located once per process by a calibration run.
+  `size_t` fields of `struct uc_struct`, located by a calibration probe (_uc_probe.py) run in
+  a child process, since it may crash where the heap is laid out unluckily, and cached per
+  unicorn build in ~/.cache/metersim (`calibration`).
   Reading the counter gives exact virtual time inside a slice (during MMIO callbacks);
   lowering the limit ends a slice at an exact instruction without `emu_stop`, which would lose
   the count. This is tied to unicorn==2.1.4 (pinned) and verified at start-up.
 - `BlockClock`: the per-block instruction count in C (_block_clock.c), with MMIO trampolines
   that give each access its exact count. It needs four private offsets of unicorn 2.1.4
-  (`private_offsets`), found by a calibration run like the counter's; without them, or
-  without the extension, the core falls back to unicorn's per-instruction count.
+  (`private_offsets`), found by the same probe; without them, or without the extension, the core falls back to unicorn's per-instruction count.
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import unicorn
 from unicorn import UC_ARCH_ARM, UC_MODE_THUMB, Uc
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_M4
 from unicorn.unicorn_py3.unicorn import uclib
 
+from metersim._engine import _uc_probe
 from metersim._errors import SetupError
 
+log = logging.getLogger("metersim._engine")
+
 _COUNTER_INDEX: int | None = None  # index of emu_counter in uc_struct, in 8-byte words
-_SCAN_WORDS = 4096
 
 _reg_read = uclib.uc_reg_read
 _reg_write = uclib.uc_reg_write
@@ -36,33 +47,101 @@ _mem_write = uclib.uc_mem_write
 _reg_write_batch = uclib.uc_reg_write_batch
 
 
-def _calibrate() -> int:
-    """Find emu_counter by running 5 instructions, the 5th an MMIO read, with count=12345."""
+_PROBE = Path(__file__).with_name("_uc_probe.py")
+_PROBE_TRIES = 3
+_PROBE_TIMEOUT_S = 60
+_calibration: dict | None = None
+
+
+def _cache_key() -> str:
+    """What the offsets depend on: unicorn's build (version, library file), the interpreter
+    and the platform."""
+    lib = getattr(uclib, "_name", "") or ""
+    try:
+        st = os.stat(lib)
+        lib_id = f"{lib}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        lib_id = lib
+    digest = hashlib.sha1(lib_id.encode()).hexdigest()[:10]
+    return (f"unicorn{unicorn.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-"
+            f"{sys.platform}-{platform.machine()}-{digest}")
+
+
+def cache_path() -> Path:
+    """Where the calibration is kept: $XDG_CACHE_HOME/metersim (default ~/.cache/metersim)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "metersim" / f"uc_offsets-{_cache_key()}.json"
+
+
+def _valid(data) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("counter_index"), int)
+            and isinstance(data.get("offsets"), list) and len(data["offsets"]) == 4
+            and all(isinstance(v, int) for v in data["offsets"]))
+
+
+def _run_probe() -> dict | None:
+    """The probe in a child process (it pokes at unicorn's memory and may crash), a few
+    tries; None if every try failed."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    # sys.path[0] of `-c` is the working directory: drop it, so no file there shadows unicorn
+    code = ("import sys, runpy; sys.path.pop(0); "
+            f"runpy.run_path({str(_PROBE)!r}, run_name='__main__')")
+    for attempt in range(_PROBE_TRIES):
+        try:
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                 text=True, timeout=_PROBE_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            log.debug("unicorn calibration probe, try %d: %s", attempt + 1, e)
+            continue
+        if out.returncode == 0:
+            try:
+                data = json.loads(out.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                data = None
+            if _valid(data) and data["counter_index"] >= 0:
+                return data
+        log.debug("unicorn calibration probe, try %d: exit %d %s", attempt + 1,
+                  out.returncode, out.stderr.strip()[-200:])
+    return None
+
+
+def calibration() -> dict:
+    """{"counter_index": int, "offsets": [4 ints]} for this unicorn build: from the cache,
+    else from the probe (then cached). Where the probe fails, the counter comes from the
+    in-process probe that reads memory only through /proc/self/mem, and the offsets are -1:
+    the core then counts with unicorn's own per-instruction count (slower, same results)."""
+    global _calibration
+    if _calibration is not None:
+        return _calibration
     if not unicorn.__version__.startswith("2.1.4"):
         raise SetupError(f"metersim needs unicorn==2.1.4 (found {unicorn.__version__}); "
                          "reinstall with `make venv`")
-    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
-    uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
-    # mov.w r1,#0x40000000; movs r0,#1; adds r0,#1; adds r0,#1; ldr r2,[r1]; wfi
-    code = bytes.fromhex("4ff08041" "0120" "0130" "0130" "0a68" "30bf")
-    uc.mem_map(0x08000000, 0x1000)
-    uc.mem_write(0x08000000, code)
-    base = ctypes.cast(uc._uch, ctypes.c_void_p).value
-    hits: list[list[int]] = []
-
-    def on_read(_uc, _off, _size, _ud, limit):
-        words = (ctypes.c_uint64 * _SCAN_WORDS).from_address(base)
-        hits.append([i for i in range(_SCAN_WORDS - 1) if words[i] == 5 and words[i + 1] == limit])
-        return 0
-
-    limit = 12345
-    uc.mmio_map(0x40000000, 0x400, lambda *a: on_read(*a, limit), None, lambda *a: None, None)
-    uc.emu_start(0x08000001, 0, count=limit)
-    words = (ctypes.c_uint64 * _SCAN_WORDS).from_address(base)
-    cands = [i for i in hits[0] if words[i] == 6]  # after the wfi: 6 instructions executed
-    if len(cands) != 1:
-        raise SetupError("cannot locate unicorn's instruction counter; is unicorn 2.1.4 installed?")
-    return cands[0]
+    path = cache_path()
+    data = None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    if not _valid(data) or data["counter_index"] < 0:
+        data = _run_probe()
+        if data is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(data))
+                os.replace(tmp, path)
+            except OSError as e:
+                log.debug("cannot cache unicorn's offsets in %s: %s", path, e)
+        else:
+            log.warning("unicorn calibration probe failed %d times: per-instruction counting "
+                        "(slower)", _PROBE_TRIES)
+            data = {"counter_index": _uc_probe.calibrate_counter(), "offsets": [-1] * 4}
+    if data["counter_index"] < 0:
+        raise SetupError("cannot locate unicorn's instruction counter; is unicorn 2.1.4 "
+                         "installed?")
+    _calibration = data
+    return data
 
 
 class NativeCore:
@@ -71,7 +150,7 @@ class NativeCore:
     def __init__(self, uc: Uc):
         global _COUNTER_INDEX
         if _COUNTER_INDEX is None:
-            _COUNTER_INDEX = _calibrate()
+            _COUNTER_INDEX = calibration()["counter_index"]
         self.uc = uc
         self.uch = uc._uch
         base = ctypes.cast(uc._uch, ctypes.c_void_p).value
@@ -143,7 +222,7 @@ try:
 except ImportError:            # not built: unicorn counts every instruction (slower)
     _block_clock = None
 
-_OFFSETS: tuple[int, int, int, int] | None = None   # see _calibrate_offsets
+_OFFSETS: tuple[int, int, int, int] | None = None   # see calibration()
 
 
 class BlockClockState(ctypes.Structure):
@@ -166,7 +245,36 @@ class BlockClockState(ctypes.Structure):
                 ("rec_tramp", ctypes.c_void_p), ("rec_offset", ctypes.c_uint64),
                 ("rec_value", ctypes.c_uint64), ("rec_size", ctypes.c_uint32),
                 ("rec_write", ctypes.c_uint32),
-                ("cache", ctypes.c_void_p)]
+                ("cache", ctypes.c_void_p), ("idle", ctypes.c_void_p),
+                ("intr_py", ctypes.c_void_p)]
+
+
+IDLE_REGS = ["R0", "R1", "R2", "R3", "R12", "LR", "XPSR", "CONTROL", "SP", "PC", "MSP", "PSP",
+             "APSR_NZCV", "XPSR_NZCVQG", "PRIMASK", "FAULTMASK", "BASEPRI"]
+
+
+class IdleTicks(ctypes.Structure):
+    """Parameters and results of the C idle-tick loop (the layout of bc_idle)."""
+    _fields_ = [("reg_write", ctypes.c_void_p), ("mem_write", ctypes.c_void_p),
+                ("emu_start", ctypes.c_void_p), ("sync", ctypes.c_void_p),
+                ("regs", ctypes.c_int32 * len(IDLE_REGS)),
+                ("ccr", ctypes.c_uint32), ("has_fpu", ctypes.c_uint32),
+                ("primask", ctypes.c_uint32), ("faultmask", ctypes.c_uint32),
+                ("basepri", ctypes.c_uint32), ("rvr", ctypes.c_uint32),
+                ("t_end_ps", ctypes.c_uint64), ("other_ps", ctypes.c_uint64),
+                ("qcap_ps", ctypes.c_uint64), ("max_ticks", ctypes.c_uint64),
+                ("base_ps", ctypes.c_uint64), ("base_cycles", ctypes.c_uint64),
+                ("freq_hz", ctypes.c_uint64), ("st_anchor_ps", ctypes.c_uint64),
+                ("st_hz", ctypes.c_uint64), ("vector_addr", ctypes.c_uint64),
+                ("st_start_edge", ctypes.c_int64), ("limit_word", ctypes.c_void_p),
+                ("now_ps", ctypes.c_uint64), ("next_ps", ctypes.c_uint64),
+                ("ticks", ctypes.c_uint64), ("last_wrap", ctypes.c_uint64),
+                ("wraps", ctypes.c_uint64), ("cycles", ctypes.c_uint64),
+                ("instructions", ctypes.c_uint64), ("idle_cycles", ctypes.c_uint64),
+                ("exceptions", ctypes.c_uint64), ("slice_end_ps", ctypes.c_uint64),
+                ("slice_cycles0", ctypes.c_uint64), ("ipsr", ctypes.c_uint32),
+                ("phase", ctypes.c_uint32), ("synced", ctypes.c_uint32),
+                ("status", ctypes.c_uint32), ("start_pending", ctypes.c_uint32)]
 
 
 class MmioTrampoline(ctypes.Structure):
@@ -174,107 +282,12 @@ class MmioTrampoline(ctypes.Structure):
                 ("user", ctypes.c_void_p)]
 
 
-def _readable(fd: int, addr: int, n: int) -> bytes | None:
-    import os
-    try:
-        return os.pread(fd, n, addr)
-    except (OSError, OverflowError, ValueError):
-        return None
-
-
-def _calibrate_offsets() -> tuple[int, int, int, int]:
-    """Locate what unicorn 2.1.4 keeps private: `uc->cpu`, `cpu->mem_io_pc`, the CPU's
-    register file (env) and `env->condexec_bits` (the IT state). During an MMIO read, the
-    CPUState is the object that points back at the uc handle and whose env holds r0/r1's
-    magic values; mem_io_pc is the field from which cpu_restore_state recovers the accessing
-    instruction's PC; condexec_bits is what that restore changes for an access inside an IT
-    block (and not outside one). Returns (-1, -1, -1, -1) if anything is not found."""
-    import os
-    import struct as _st
-
-    fail = (-1, -1, -1, -1)
-    restore = getattr(uclib, "cpu_restore_state_arm", None)
-    if restore is None:
-        return fail
-    restore.restype = ctypes.c_bool
-    restore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_bool]
-    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
-    uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
-    # mov.w r5,#0x40000000; ldr r2,[r5]; nop; ldr r3,[r5,#4]; cmp r0,r0; it eq;
-    # ldreq r4,[r5,#8]; wfi (r0 and r1 keep the magic values that identify the registers)
-    uc.mem_map(0x08000000, 0x1000)
-    uc.mem_write(0x08000000, bytes.fromhex("4ff08045" "2a68" "00bf" "6b68" "8042" "08bf"
-                                           "ac68" "30bf"))
-    magic = _st.pack("<2I", 0x5EC0_0000, 0x5EC0_0001)
-    for r in range(2):
-        uc.reg_write(66 + r, 0x5EC0_0000 + r)   # UC_ARM_REG_R0, R1
-    base = ctypes.cast(uc._uch, ctypes.c_void_p).value
-    fd = os.open("/proc/self/mem", os.O_RDONLY)
-    u32 = ctypes.c_uint32()
-    found: dict = {"hits": [], "changed": []}
-    expect_pc = {0: 0x08000004, 4: 0x08000008, 8: 0x0800000E}
-
-    def on_read(_uc, off, _size, _ud):
-        if "cpu" not in found:
-            words = (ctypes.c_uint64 * _SCAN_WORDS).from_address(base)
-            for i in range(_SCAN_WORDS):
-                p = words[i]
-                if p < 0x10000 or p & 7:
-                    continue
-                raw = _readable(fd, p, 0x10000)
-                if raw is None or len(raw) < 0x10000:
-                    continue
-                vals = _st.unpack("<8192Q", raw)
-                # CPUState.uc lies after the 4096-entry jump cache, a little after mem_io_pc
-                back = [k for k in range(0x1000, 8192) if vals[k] == base]
-                envs = [q for q in vals if p < q < p + 0x20000 and _readable(fd, q, 8) == magic]
-                if back and envs:
-                    found.update(cpu=(8 * i, p), env=envs[0], back=back[0], vals=vals)
-                    break
-            else:
-                return 0
-        off_cpu, p = found["cpu"]
-        env, vals = found["env"], found["vals"]
-        hits = set()
-        for j in range(found["back"] - 64, found["back"]):
-            v = ctypes.c_uint64.from_address(p + 8 * j).value
-            if v < 0x10000:
-                continue
-            before = _readable(fd, env, 0x1000)
-            if not restore(p, v, False):
-                continue
-            after = _readable(fd, env, 0x1000)
-            uclib.uc_reg_read(uc._uch, 11, ctypes.byref(u32))
-            if u32.value == expect_pc[off]:
-                hits.add(8 * j)
-                found["changed"].append({k for k in range(0, 0x1000, 4)
-                                         if before[k:k + 4] != after[k:k + 4]})
-        found["hits"].append(hits)
-        return 0
-
-    try:
-        uc.mmio_map(0x40000000, 0x400, on_read, None, lambda *a: None, None)
-        uc.emu_start(0x08000001, 0, count=0)
-    finally:
-        os.close(fd)
-    hits = found["hits"]
-    io = hits[0] & hits[1] & hits[2] if len(hits) == 3 else set()
-    if len(io) != 1 or len(found["changed"]) != 3:
-        return fail
-    # changed by the access inside the IT block only: condexec_bits (PC, 0x3c, and the
-    # syndrome change for every access)
-    cx = found["changed"][2] - found["changed"][0] - {0x3C}
-    if len(cx) != 1:
-        return fail
-    return found["cpu"][0], io.pop(), found["env"] - found["cpu"][1], cx.pop()
-
-
 def private_offsets() -> tuple[int, int, int, int]:
     """(uc_struct.cpu, CPUState.mem_io_pc, env from CPUState, env.condexec_bits), calibrated
     once per process; all -1 where unicorn is not the build they were found in."""
     global _OFFSETS
     if _OFFSETS is None:
-        _OFFSETS = _calibrate_offsets()
+        _OFFSETS = tuple(calibration()["offsets"])
     return _OFFSETS
 
 
@@ -285,7 +298,8 @@ class BlockClock:
     @staticmethod
     def make(uc: Uc) -> "BlockClock | None":
         if _block_clock is None or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
-                                                            ctypes.sizeof(MmioTrampoline)):
+                                                            ctypes.sizeof(MmioTrampoline)) \
+                or _block_clock.addresses().get("idle_size") != ctypes.sizeof(IdleTicks):
             return None
         offsets = private_offsets()
         if offsets[0] < 0:
@@ -315,6 +329,9 @@ class BlockClock:
         self._settle = proto(None, ctypes.c_void_p)(addr["settle"])
         self._stop_before = proto(None, ctypes.c_void_p)(addr["stop_before_block"])
         self._clear = proto(None, ctypes.c_void_p)(addr["clear_cache"])
+        self.intr_hook = addr["intr_hook"]
+        self._idle_ticks = proto(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["idle_ticks"])
+        self._idle_sync = proto(None, ctypes.c_void_p)(addr["idle_sync"])
         self._ref = ctypes.addressof(s)
         self.mmio_read = addr["mmio_read"]
         self.mmio_write = addr["mmio_write"]
@@ -351,6 +368,31 @@ class BlockClock:
 
     def clear_cache(self) -> None:
         self._clear(self._ref)
+
+    # -- idle ticks in C (CortexM.idle_ticks) -------------------------------------------------
+    def idle_params(self, sync_fn) -> IdleTicks:
+        """A parameter block for `idle_ticks` with unicorn's entry points and `sync_fn()` (the
+        Python callback that materialises the state) filled in."""
+        from unicorn import arm_const as A
+
+        d = IdleTicks()
+        d.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
+        d.mem_write = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
+        d.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
+        d.regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in IDLE_REGS]
+        self._idle_sync_cfn = ctypes.CFUNCTYPE(None)(sync_fn)
+        d.sync = ctypes.cast(self._idle_sync_cfn, ctypes.c_void_p).value
+        return d
+
+    def idle_ticks(self, params: IdleTicks) -> int:
+        """Run idle ticks in C: 0 halted between ticks, 1 a wrap's exception still to take,
+        2 Python was synced inside a tick's slice (see _block_clock.c)."""
+        return self._idle_ticks(self._ref, ctypes.byref(params))
+
+    def idle_sync(self) -> None:
+        """From a Python hook: materialise the state if an idle tick is running in C."""
+        if self.state.idle:
+            self._idle_sync(self._ref)
 
     # -- MMIO callbacks with an exact count -------------------------------------------------------
     def trampoline(self, read_cfn, write_cfn, user: int | None):

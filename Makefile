@@ -55,8 +55,10 @@ $(STAMP): pyproject.toml setup.py src/metersim/_engine/_mpu_fill.c src/metersim/
 firmware: setup
 	$(MAKE) -C firmware --no-print-directory
 
+# Test files run in parallel, one worker per CPU (pytest-xdist; a file's tests stay together
+# on one worker, so module fixtures are built once).
 test: setup firmware
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --dist loadfile tests
 	@if ls robot/*.robot >/dev/null 2>&1; then \
 	    $(PY) -m robot --outputdir build/robot --loglevel INFO robot; fi
 

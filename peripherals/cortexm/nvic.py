@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache, partialmethod
 
+from metersim._engine.cores import ARCHITECTURES
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.cortexm.mpu import MPU
 from metersim.peripherals.cortexm.systick import SysTick
@@ -53,10 +54,13 @@ MMFSR_IACCVIOL, MMFSR_DACCVIOL, MMFSR_MUNSTKERR, MMFSR_MSTKERR, MMFSR_MMARVALID 
 BFSR_IBUSERR, BFSR_PRECISERR, BFSR_IMPRECISERR = 1 << 8, 1 << 9, 1 << 10
 BFSR_UNSTKERR, BFSR_STKERR, BFSR_BFARVALID = 1 << 11, 1 << 12, 1 << 15
 UFSR_UNDEFINSTR, UFSR_INVSTATE, UFSR_INVPC, UFSR_NOCP = 1 << 16, 1 << 17, 1 << 18, 1 << 19
+UFSR_STKOF = 1 << 20   # ARMv8-M: SP went below MSPLIM/PSPLIM
 UFSR_UNALIGNED, UFSR_DIVBYZERO = 1 << 24, 1 << 25
 HFSR_VECTTBL, HFSR_FORCED = 1 << 1, 1 << 30
 
-CPUID_BY_CORE = {"cortex-m3": 0x411FC231, "cortex-m4": 0x410FC241, "cortex-m4f": 0x410FC241}
+CPUID_BY_CORE = {"cortex-m3": 0x411FC231, "cortex-m4": 0x410FC241, "cortex-m4f": 0x410FC241,
+                 "cortex-m0": 0x410CC200, "cortex-m0+": 0x410CC601, "cortex-m7": 0x411FC272,
+                 "cortex-m33": 0x410FD214}
 
 MMFSR_MLSPERR = 32
 CCR_USERSETMPEND, CCR_UNALIGN_TRP, CCR_DIV_0_TRP = 1 << 1, 1 << 3, 1 << 4
@@ -64,6 +68,12 @@ MPU_BLOCK = 0x2C       # MPU_TYPE .. MPU_RASR_A3 at 0xE000ED90
 
 SHCSR_MEMFAULTENA, SHCSR_BUSFAULTENA, SHCSR_USGFAULTENA = 1 << 16, 1 << 17, 1 << 18
 CCR_RESET = 0x200  # STKALIGN set at reset on Cortex-M4 and M3 r2p0+
+
+#: ARMv6-M (DDI 0419 B3.2, B3.3): no configurable faults and none of their status registers,
+#: SHPR1 reserved, no CPACR; CCR reads STKALIGN | UNALIGN_TRP (fixed); 2 priority bits.
+V6M_RAZ_WI = ("SHPR1", "CFSR", "HFSR", "MMFAR", "BFAR", "AFSR", "CPACR")
+V6M_CCR = 0x208
+V6M_PRIORITY_MASK = 0xC0
 
 SCS_BASE = 0xE000E000
 # Register offsets in the System Control Space
@@ -373,6 +383,10 @@ class NVIC(Peripheral):
         self.num_irqs = number_of_interrupts
         self.num_exc = 16 + number_of_interrupts
         self.cpu_type = cpu_type
+        self._configured_priority_mask = self.priority_mask
+        self.architecture = "v7-M"
+        self._slots_v7 = dict(self._slots)
+        self._apply_architecture()
         self.cpu = None  # attached by the machine: the core that takes our exceptions
         self.IRQ = GPIO("IRQ")  # Renode's `-> cpu@0`; the core link itself is direct
         self.systick = SysTick(ctx.clock, self._hclk, lambda: self.set_pending(SYSTICK),
@@ -385,11 +399,61 @@ class NVIC(Peripheral):
     def _default_mpu_regions(self, cpu_type: str) -> int:
         if self._mpu_regions is not None:
             return self._mpu_regions
-        return 0 if cpu_type == "cortex-m3" else 8
+        return 0 if cpu_type in ("cortex-m3", "cortex-m0") else 8
+
+    def _apply_architecture(self) -> None:
+        """The SCS of `cpu_type`'s architecture: on ARMv6-M the registers it lacks read 0 and
+        ignore writes, IPR and SHPR take word accesses only, CCR is fixed, priorities have 2
+        bits; the Cortex-M0 has no VTOR (the M0+ has one, as on every STM32 M0+)."""
+        self.architecture = ARCHITECTURES.get(self.cpu_type, "v7-M")
+        self._slots = dict(self._slots_v7)
+        self.v6m = self.architecture == "v6-M"
+        self.priority_mask = self._configured_priority_mask
+        if self.v6m:
+            self.priority_mask &= V6M_PRIORITY_MASK
+            absent = list(V6M_RAZ_WI) + (["VTOR"] if self.cpu_type == "cortex-m0" else [])
+            for name in absent:
+                self._replace_slots(name, lambda _s, _a: (self._raz, self._ignored))
+            self._replace_slots("CCR", lambda _s, _a: (self._v6m_ccr, self._ignored))
+            for reg in self.registers:
+                if reg.name.startswith(("IPR", "SHPR2", "SHPR3")):
+                    self._replace_slots(reg.name, self._word_only)
+        self._word_readers = {off: slot[0] for off, slot in self._slots.items() if not slot[2]}
+
+    def _replace_slots(self, name: str, make) -> None:
+        reg = self.registers[name]
+        for byte in range(4):
+            slot = self._slots[reg.offset + byte]
+            self._slots[reg.offset + byte] = (*make(slot, SCS_BASE + reg.offset + byte),
+                                              slot[2], slot[3])
+
+    def _word_only(self, slot: tuple, address: int) -> tuple:
+        """ARMv6-M: "NVIC_IPRn and SHPRn are word-accessible only" (DDI 0419 B3.2.1, B3.4.1).
+        A byte or halfword write is unpredictable there: metersim ignores it and says so."""
+        reader, writer, shift, masks = slot
+        full = masks[4]
+
+        def put(value: int, wm: int) -> None:
+            if shift or wm != full:
+                self.ctx.log_once(("v6m-subword", address), logging.WARNING,
+                                  "ignored a byte/halfword write to the priority register at "
+                                  "0x%08x: ARMv6-M allows word accesses only", address)
+                return
+            writer(value, wm)
+        return reader, put
+
+    def _v6m_ccr(self) -> int:
+        return V6M_CCR
+
+    def _ignored(self, _value: int, _wm: int) -> None:
+        pass
 
     def attach_cpu(self, cpu) -> None:
         self.cpu = cpu
-        self.cpu_type = cpu.core
+        if cpu.core != self.cpu_type:
+            self.cpu_type = cpu.core
+            self._apply_architecture()
+            self.reset()
         regions = self._default_mpu_regions(cpu.core)
         if regions != self.mpu.num_regions:
             self.mpu = MPU(regions, log=self.ctx.log)
@@ -430,6 +494,8 @@ class NVIC(Peripheral):
     def exception_enabled(self, exc: int) -> bool:
         if exc >= 16:
             return bool(self.enabled[exc])
+        if self.v6m and exc <= USAGEFAULT:
+            return exc <= HARDFAULT      # ARMv6-M has no configurable faults
         if exc == MEMMANAGE:
             return bool(self.shcsr & SHCSR_MEMFAULTENA)
         if exc == BUSFAULT:
@@ -519,6 +585,8 @@ class NVIC(Peripheral):
                   PENDSV: 10, SYSTICK: 11}
 
     def _shcsr_active(self, exc: int, on: bool) -> None:
+        if self.v6m:
+            return                       # ARMv6-M's SHCSR holds SVCALLPENDED only
         bit = self._SHCSR_ACT.get(exc)
         if bit is not None:
             self.shcsr = self.shcsr | (1 << bit) if on else self.shcsr & ~(1 << bit)
@@ -712,7 +780,7 @@ class NVIC(Peripheral):
                          self.aircr | value)
             self.aircr = old
             return
-        self.prigroup = (self.aircr >> 8) & 7
+        self.prigroup = 0 if self.v6m else (self.aircr >> 8) & 7    # v6-M: no PRIGROUP
         self.aircr = AIRCR_VECTKEYSTAT << 16 | self.prigroup << 8
         if value & 0x4:  # SYSRESETREQ
             machine = self.ctx.machine
@@ -728,6 +796,8 @@ class NVIC(Peripheral):
             self.cpu.traps_changed()
 
     def _shcsr_written(self, _old: int, _value: int) -> None:
+        if self.v6m:
+            self.shcsr = 0               # no fault enables or active bits to keep
         if self.cpu is not None and self.pending_set:
             self.cpu.interrupt_pending_changed()
 

@@ -20,11 +20,14 @@ ARCHITECTURES = {
     "cortex-m33": "v8-M",
 }
 
-#: Cores whose exception model and system blocks (NVIC, SCB, SysTick) are the ones metersim
-#: implements (ARMv7-M). On the others thread-mode code runs (unicorn executes their
-#: instruction sets), but exception entry and return, priorities and the SCB are still the
-#: ARMv7-M ones: ARMv6-M's 2-bit priorities and missing BASEPRI/FAULTMASK, and ARMv8-M's
-#: EXC_RETURN security bits and stack limits, are not applied yet.
+#: Cores whose exception model is ARMv7-M's as metersim implements it in full. The others differ
+#: where a firmware notices, and metersim applies that (metersim._engine.cpu, the NVIC model):
+#: ARMv6-M: every fault is HardFault; CFSR/HFSR/MMFAR/BFAR/SHPR1/CPACR read 0; IPR and SHPR
+#: take word writes only; 2 priority bits; no PRIGROUP, BASEPRI or FAULTMASK; CCR fixed at
+#: STKALIGN | UNALIGN_TRP; SHCSR has no fault enables; no VTOR on the Cortex-M0.
+#: ARMv8-M mainline (secure state only): MSPLIM/PSPLIM checks of SP updates, a STKOF
+#: UsageFault. Not modelled: the stack limit check of exception entry stacking, the SAU,
+#: EXC_RETURN's security bits, the M7's caches and TCM control registers.
 EXCEPTIONS_MODELLED = frozenset({"cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7"})
 
 #: Core clock before an RCC model sets one: the reset oscillator of the STM32 families with

@@ -42,6 +42,7 @@ from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FE
                      UcError)
 from unicorn import arm_const as A
 
+from metersim._engine.cores import ARCHITECTURES
 from metersim._engine.mpu_guard import MpuGuard
 from metersim._engine.traps import Traps
 from metersim._engine.uc_native import BlockClock, NativeCore
@@ -61,8 +62,8 @@ CORE_MODELS = {
     "cortex-m3": A.UC_CPU_ARM_CORTEX_M3,
     "cortex-m4": A.UC_CPU_ARM_CORTEX_M4,
     "cortex-m4f": A.UC_CPU_ARM_CORTEX_M4,
-    # Built for Renode's .repl files; running them needs the v6-M / v8-M differences
-    # (see metersim._engine.cores), which the engine does not apply yet.
+    # The Cortex-M0+ runs on unicorn's M0 model (same ARMv6-M instruction set); the
+    # exception-model differences of v6-M and v8-M are applied here and in the NVIC model.
     "cortex-m0": A.UC_CPU_ARM_CORTEX_M0,
     "cortex-m0+": A.UC_CPU_ARM_CORTEX_M0,
     "cortex-m7": A.UC_CPU_ARM_CORTEX_M7,
@@ -71,7 +72,7 @@ CORE_MODELS = {
 
 # unicorn's ARM exception indices (qemu/target/arm/cpu.h)
 EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT = 1, 2, 3, 4
-EXCP_BKPT, EXCP_EXCEPTION_EXIT, EXCP_NOCP, EXCP_INVSTATE = 7, 8, 17, 18
+EXCP_BKPT, EXCP_EXCEPTION_EXIT, EXCP_NOCP, EXCP_INVSTATE, EXCP_STKOF = 7, 8, 17, 18, 19
 
 _FRAME_REGS = [A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R3,
                A.UC_ARM_REG_R12, A.UC_ARM_REG_LR]
@@ -95,6 +96,11 @@ class CortexM:
         self.machine = machine
         self.core = core
         self.has_fpu = core in ("cortex-m4f", "cortex-m7")
+        self.architecture = ARCHITECTURES[core]
+        # ARMv6-M: every fault is HardFault, and there is no CFSR/HFSR to record its cause;
+        # metersim keeps the cause it saw (CFSR encoding) for the fault report only.
+        self.v6m = self.architecture == "v6-M"
+        self.v6m_fault_cause = 0
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
         self.uc.ctl_set_cpu_model(CORE_MODELS[core])
         self.nat = NativeCore(self.uc)
@@ -133,6 +139,11 @@ class CortexM:
         self.fault: FirmwareFault | None = None  # set when the core stopped on a fault
         self.exceptions_taken = 0
         self._rd_masks = self.nat.batch_reader(_MASK_REGS)
+        if self.v6m:
+            # ARMv6-M has PRIMASK only: BASEPRI and FAULTMASK never mask (a register poke
+            # through the debug API cannot make them).
+            rd_masks = self._rd_masks
+            self._rd_masks = lambda: (rd_masks()[0], 0, 0)
         self._rd_priv = self.nat.batch_reader([A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_CONTROL])
         self._rd_entry = self.nat.batch_reader(_ENTRY_REGS)
         self._wr_frame = self.nat.batch_writer(_FRAME_REGS)
@@ -458,6 +469,7 @@ class CortexM:
         self.ipsr = 0
         self.halted = False
         self.fault = None
+        self.v6m_fault_cause = 0
         self._mmio_fault = None
         self._unmapped = None
         if self.nvic is not None:
@@ -816,6 +828,10 @@ class CortexM:
         elif intno == EXCP_NOCP:
             self._fault(N.USAGEFAULT, N.UFSR_NOCP, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
                         in_hook=True)
+        elif intno == EXCP_STKOF:
+            # ARMv8-M: an SP update below MSPLIM/PSPLIM (unicorn checks it and leaves SP)
+            self._fault(N.USAGEFAULT, N.UFSR_STKOF, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
+                        in_hook=True)
         elif intno == EXCP_INVSTATE:
             self._fault(N.USAGEFAULT, N.UFSR_INVSTATE, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
                         in_hook=True)
@@ -1093,6 +1109,11 @@ class CortexM:
                mmfar: int | None = None, in_hook: bool = False, forced: bool = False) -> None:
         """Raise a fault the way the hardware would: status bits, escalation, lockup."""
         nv = self.nvic
+        if self.v6m:
+            # No configurable faults, no status registers (ARMv6-M B1.5.6): a HardFault.
+            self.v6m_fault_cause |= cfsr_bits
+            cfsr_bits, bfar, mmfar, forced = 0, None, None, False
+            exc = N.HARDFAULT
         nv.cfsr |= cfsr_bits
         if bfar is not None:
             nv.bfar = bfar & 0xFFFFFFFF

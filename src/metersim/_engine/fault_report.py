@@ -34,6 +34,7 @@ CFSR_BITS = [
     (17, "INVSTATE", "invalid state (EPSR.T = 0 or bad IT)"),
     (18, "INVPC", "invalid PC load (bad EXC_RETURN)"),
     (19, "NOCP", "no coprocessor (FP instruction without an enabled FPU)"),
+    (20, "STKOF", "stack overflow: SP below MSPLIM/PSPLIM (ARMv8-M)"),
     (24, "UNALIGNED", "unaligned access"),
     (25, "DIVBYZERO", "divide by zero"),
 ]
@@ -100,9 +101,19 @@ def build_fault_report(cpu, reason: str, fault_pc: int, entered: bool) -> str:
              f"PC     : 0x{pc:08x}  {sym(pc)}",
              f"LR     : 0x{lr:08x}  {sym(lr) if lr < 0xF0000000 else 'EXC_RETURN'}",
              f"xPSR   : 0x{xpsr:08x}  (IPSR {xpsr & 0x1FF}: {N.exception_name(xpsr & 0x1FF) if xpsr & 0x1FF else 'thread'})",
-             f"SP     : 0x{sp:08x}  MSP 0x{msp:08x}  PSP 0x{psp:08x}  CONTROL 0x{control:x}",
-             f"CFSR   : 0x{nv.cfsr:08x}" + "".join(f"\n         - {d}" for d in decode_bits(nv.cfsr, CFSR_BITS)),
-             f"HFSR   : 0x{nv.hfsr:08x}" + "".join(f"\n         - {d}" for d in decode_bits(nv.hfsr, HFSR_BITS))]
+             f"SP     : 0x{sp:08x}  MSP 0x{msp:08x}  PSP 0x{psp:08x}  CONTROL 0x{control:x}"]
+    if cpu.v6m:
+        # ARMv6-M: every fault is a HardFault and no register tells the firmware why.
+        cause = cpu.v6m_fault_cause | nv.cfsr
+        lines.append(f"core   : {cpu.core} (ARMv6-M): no CFSR/HFSR, every fault is HardFault")
+        lines.append("cause  : seen by metersim, not visible to the firmware"
+                     + "".join(f"\n         - {d}" for d in decode_bits(cause, CFSR_BITS)))
+        return _finish_report(cpu, lines, regs, pc, lr, sp, sym, fw)
+    lines += [f"CFSR   : 0x{nv.cfsr:08x}" + "".join(f"\n         - {d}" for d in decode_bits(nv.cfsr, CFSR_BITS)),
+              f"HFSR   : 0x{nv.hfsr:08x}" + "".join(f"\n         - {d}" for d in decode_bits(nv.hfsr, HFSR_BITS))]
+    if nv.cfsr & N.UFSR_STKOF:
+        lines.append(f"STKOF  : {cpu.core} (ARMv8-M) stack limit: the frame or SP update would "
+                     f"have gone below {'PSPLIM' if control & 2 and not xpsr & 0x1FF else 'MSPLIM'}")
     if nv.cfsr & N.BFSR_BFARVALID:
         m = machine.sysbus.find_mapping(nv.bfar)
         where = f" ({m.name})" if m else " (nothing mapped there)"
@@ -113,6 +124,10 @@ def build_fault_report(cpu, reason: str, fault_pc: int, entered: bool) -> str:
         mpu = nv.mpu
         lines.append(f"MPU    : {'on' if mpu.enabled else 'off'}, CTRL 0x{mpu.ctrl:x}"
                      + "".join(f"\n         {r}" for r in mpu.describe()))
+    return _finish_report(cpu, lines, regs, pc, lr, sp, sym, fw)
+
+
+def _finish_report(cpu, lines, regs, pc, lr, sp, sym, fw) -> str:
     lines.append("regs   : " + " ".join(f"{k}=0x{v:08x}" for k, v in list(regs.items())[:7]))
     lines.append("         " + " ".join(f"{k}=0x{v:08x}" for k, v in list(regs.items())[7:]))
     lines.append("backtrace:")

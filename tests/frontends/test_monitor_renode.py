@@ -243,3 +243,47 @@ def test_scene_in_the_style_of_renodes_stm32_scenes(mon, firmware, lines):
     assert "[F4_Renode_style:usart1] uptime 1 s" in lines
     m.peripherals["button"].press()                           # wired by IRQ -> gpioPortC@13
     assert m.sysbus.read_word(0x40020810) & (1 << 13)         # GPIOC IDR13
+
+
+# ---------------------------------------------------------------- SD cards, network services
+def test_sd_card_from_file_is_checked_recorded_and_says_the_card_is_not_modelled(mon, lines,
+                                                                               tmp_path):
+    (tmp_path / "card.img").write_bytes(bytes(4096))
+    scene = tmp_path / "sd_card.resc"
+    scene.write_text((SCENES / "sd_card.resc").read_text())
+    mon.execute_script(scene)
+    notes = [ln for ln in lines if "SD card" in ln]
+    assert notes[0] == ("note: sd_board: SD card 'sdCard' (card.img, 8388608 bytes, not "
+                        "persistent) recorded on sdmmc (SD.STM32HSDMMC); metersim does not model "
+                        "SD cards or their controllers, so the firmware sees no card and the "
+                        "image is never read or written")
+    assert "SD card 'card2' (card.img, 4096 bytes, persistent)" in notes[1]   # size: the file's
+    assert set(mon.sd_cards) == {("sd_board", "sdCard"), ("sd_board", "card2")}
+    assert mon.machine.sysbus.read_word(0x52007000) == 0       # the controller is a tag
+    assert (tmp_path / "card.img").read_bytes() == bytes(4096)  # never written
+
+
+def test_sd_card_on_a_missing_controller_fails_with_the_line(mon, tmp_path):
+    (tmp_path / "card.img").write_bytes(bytes(512))
+    scene = tmp_path / "sd_card_no_controller.resc"
+    scene.write_text((SCENES / "sd_card_no_controller.resc").read_text())
+    with pytest.raises(MonitorError, match=r"sd_card_no_controller\.resc:3: sd_board has no "
+                                           r"peripheral 'sysbus\.sdio'"):
+        mon.execute_script(scene)
+
+
+def test_emulated_network_service_is_refused_with_the_script_line(mon):
+    with pytest.raises(MonitorError, match=r"network_service\.resc:3: emulation "
+                                           r"CreateEmulatedNetworkService \"netEcho\" "
+                                           r"\"Antmicro\.Renode\.Peripherals\.Network\."
+                                           r"EchoService\": metersim has no emulated network"):
+        mon.execute_script(SCENES / "network_service.resc")
+
+
+def test_a_platform_error_in_a_scene_names_the_scene_line(mon):
+    from metersim._errors import PlatformError
+
+    with pytest.raises(PlatformError, match=r"modem_piece\.resc:3: LoadPlatformDescription"
+                                            r"FromString:\d+: bg96: could not resolve type "
+                                            r"'Network\.Quectel_BG96'"):
+        mon.execute_script(SCENES / "modem_piece.resc")

@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 from metersim._engine.emulation import Emulation
 from metersim._engine.sysbus import TaggedRegion
-from metersim._errors import MetersimError
+from metersim._errors import MetersimError, SetupError
 from metersim._frontends import monitor_commands  # noqa: F401 - registers the commands
 from metersim._frontends import monitor_renode  # noqa: F401 - registers Renode's further commands
 from metersim._frontends.monitor_commands import format_hms  # noqa: F401 - public helper
@@ -143,6 +143,7 @@ class Monitor:
         self.slots: dict[str, _Slot] = {}
         self.terminals: dict = {}
         self.extra_symbols: dict[str, list] = {}     # machine -> symbol tables (LoadSymbolsFrom)
+        self.sd_cards: dict = {}     # (machine, name) -> (image, controller, size, persistent)
         self._python = None
         self.variables["CWD"] = Token("path", str(Path.cwd()), "@" + str(Path.cwd()))
         self._current: str | None = None
@@ -245,6 +246,11 @@ class Monitor:
                 except MonitorError as exc:
                     msg = str(exc)
                     raise MonitorError(msg if msg.startswith(source) else f"{where}: {msg}") from None
+                except SetupError as exc:
+                    # a platform or file error: same kind, with the script line that caused it
+                    if type(exc).__init__ is not Exception.__init__ or str(exc).startswith(source):
+                        raise
+                    raise type(exc)(f"{where}: {exc}") from exc
                 if result:
                     outputs.append(result)
                     if echo:

@@ -14,6 +14,8 @@ semantics, from renode-infrastructure `Extensions/UserInterface` and renode `scr
     cpu AddHook <address> "code" | $var  /  cpu RemoveHooksAt <address> / cpu RemoveAllHooks
     machine PyDevFromFile @f.py <address> <size> [initable] ["name"]
     machine PyDevFromString "code" <address> <size> [initable] ["name"]
+    machine SdCardFromFile @img.bin <controller> [<port>] <size> [persistent] ["name"]
+    emulation CreateEmulatedNetworkService ...   an error: metersim has no emulated network
 """
 
 from __future__ import annotations
@@ -259,6 +261,67 @@ def pydev_from_file(mon, file, address, size, initable, name):
          "[<name:text>]", "a Python peripheral whose script is given")
 def pydev_from_string(mon, script, address, size, initable, name):
     return _add_pydev(mon, address, size, initable, name, script=script)
+
+
+# ============================================================================ SD cards, network
+@command("machine SdCardFromFile", "<file:path> <attachTo:text> [<rest:token>...]",
+         "an SD card image on a card controller (Renode's SDCard): checked and recorded; "
+         "metersim models no SD card controller, so the firmware sees no card")
+def sd_card_from_file(mon, file, attachTo, rest):
+    m = mon.machine
+    _, controller, _model = mon.peripheral(attachTo)
+    positional, named = [], {}
+    i = 0
+    while i < len(rest):                       # positional values, then name=value ones
+        tok = rest[i]
+        if tok.kind == "name" and i + 1 < len(rest) and rest[i + 1].kind == "assign":
+            if i + 2 >= len(rest):
+                raise MonitorError(f"machine SdCardFromFile: {tok.text}= has no value")
+            named[tok.text.lower()] = rest[i + 2]
+            i += 3
+            continue
+        positional.append(tok)
+        i += 1
+    # Renode's overloads: (file, controller, size, persistent, name) and, on an SPI bus,
+    # (file, controller, port, size, persistent, name).
+    if len(positional) >= 2 and all(t.kind == "number" for t in positional[:2]):
+        positional = positional[1:]
+    values = {"size": None, "persistent": None, "name": None}
+    for key, tok in zip(values, positional):
+        values[key] = tok.value if key != "name" else str(tok.value)
+    for key, tok in named.items():
+        if key not in values:
+            raise MonitorError(f"machine SdCardFromFile: no parameter {key!r} (it takes size, "
+                               "persistent, name)")
+        values[key] = tok.value if key != "name" else str(tok.value)
+    if values["persistent"] is not None and not isinstance(values["persistent"], bool):
+        raise MonitorError("machine SdCardFromFile: persistent is true or false, got "
+                           f"{values['persistent']!r}")
+    image = file.stat().st_size
+    size = values["size"] if values["size"] is not None else image
+    if not isinstance(size, int) or size < 0:
+        raise MonitorError(f"machine SdCardFromFile: size must be a number of bytes, got {size!r}")
+    persistent = True if values["persistent"] is None else bool(values["persistent"])
+    name = values["name"] or "sdCard"
+    mon.sd_cards[(m.name, name)] = (file, controller, size or image, persistent)
+    platform = getattr(m, "platform", None)
+    entry = platform.entries.get(controller) if platform is not None else None
+    kind = f" ({entry.type_name})" if entry is not None and entry.type_name else ""
+    return (f"note: {m.name}: SD card {name!r} ({file.name}, {size or image} bytes, "
+            f"{'persistent' if persistent else 'not persistent'}) recorded on {controller}{kind}; "
+            "metersim does not model SD cards or their controllers, so the firmware sees no "
+            "card and the image is never read or written")
+
+
+@command("emulation CreateEmulatedNetworkService", "[<args:token>...]",
+         "Renode's emulated network services (EchoService ...): not available in metersim")
+def create_network_service(mon, args):
+    what = " ".join(t.text for t in args[:2]) or "a service"
+    raise MonitorError(
+        f"emulation CreateEmulatedNetworkService {what}: metersim has no emulated network: "
+        "network services, their IP addresses and the modems or MACs that reach them are not "
+        "modelled. Remove the line, or bridge the UART to a host socket with emulation "
+        "CreateServerSocketTerminal")
 
 
 # metersim's spelling before Renode's was adopted, kept for existing scenes

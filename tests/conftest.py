@@ -16,3 +16,22 @@ def firmware():
             pytest.fail(f"{p} is missing: build the firmware with `make firmware` (make test does)")
         return p
     return path
+
+
+# Files that take minutes start first, so that with several workers (make test: pytest-xdist,
+# a file per worker at a time) none of them is left running alone at the end.
+SLOW_FILES_FIRST = (
+    "tests/image/test_upgrade_powercut.py",
+    "tests/meter/test_meter_dlt645_fuzz.py",
+    "tests/campaign/",
+    "tests/cabinet/test_controller_e2e.py",
+    "tests/firmware/test_storage_powercut.py",
+    "tests/cabinet/test_query_manager.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:   # longest first, then the rest in collection order (stable sort)
+        return next((i for i, p in enumerate(SLOW_FILES_FIRST) if item.nodeid.startswith(p)),
+                    len(SLOW_FILES_FIRST))
+    items.sort(key=rank)

@@ -73,6 +73,11 @@ CORE_MODELS = {
 # unicorn's ARM exception indices (qemu/target/arm/cpu.h)
 EXCP_UDEF, EXCP_SWI, EXCP_PREFETCH_ABORT, EXCP_DATA_ABORT = 1, 2, 3, 4
 EXCP_BKPT, EXCP_EXCEPTION_EXIT, EXCP_NOCP, EXCP_INVSTATE, EXCP_STKOF = 7, 8, 17, 18, 19
+# the ones that are a UsageFault, with their UFSR bit. STKOF: ARMv8-M, an SP update below
+# MSPLIM/PSPLIM (unicorn checks it and leaves SP). DATA_ABORT: unicorn's only data abort on
+# these cores, LDREX/STREX at an unaligned address.
+_USAGE_FAULT_OF = {EXCP_NOCP: N.UFSR_NOCP, EXCP_STKOF: N.UFSR_STKOF,
+                   EXCP_INVSTATE: N.UFSR_INVSTATE, EXCP_DATA_ABORT: N.UFSR_UNALIGNED}
 
 _FRAME_REGS = [A.UC_ARM_REG_R0, A.UC_ARM_REG_R1, A.UC_ARM_REG_R2, A.UC_ARM_REG_R3,
                A.UC_ARM_REG_R12, A.UC_ARM_REG_LR]
@@ -825,20 +830,9 @@ class CortexM:
                 self._fault(N.BUSFAULT, N.BFSR_IBUSERR, return_pc=pc, in_hook=True)
         elif intno == EXCP_SWI:
             self._svc()
-        elif intno == EXCP_NOCP:
-            self._fault(N.USAGEFAULT, N.UFSR_NOCP, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
-                        in_hook=True)
-        elif intno == EXCP_STKOF:
-            # ARMv8-M: an SP update below MSPLIM/PSPLIM (unicorn checks it and leaves SP)
-            self._fault(N.USAGEFAULT, N.UFSR_STKOF, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
-                        in_hook=True)
-        elif intno == EXCP_INVSTATE:
-            self._fault(N.USAGEFAULT, N.UFSR_INVSTATE, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
-                        in_hook=True)
-        elif intno == EXCP_DATA_ABORT:
-            # unicorn's only data abort on this core: LDREX/STREX at an unaligned address
-            self._fault(N.USAGEFAULT, N.UFSR_UNALIGNED, return_pc=self.nat.rd(A.UC_ARM_REG_PC),
-                        in_hook=True)
+        elif intno in _USAGE_FAULT_OF:
+            self._fault(N.USAGEFAULT, _USAGE_FAULT_OF[intno],
+                        return_pc=self.nat.rd(A.UC_ARM_REG_PC), in_hook=True)
         elif intno == EXCP_BKPT:
             self.machine.on_breakpoint_instruction(self.nat.rd(A.UC_ARM_REG_PC))
             self.request_boundary()

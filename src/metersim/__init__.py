@@ -92,6 +92,8 @@ _EXPORTS = {
     # the new-generation meter: DL/T645-2007 (codec and master), the metrology unit's link
     "dlt645": "metersim.dlt645",
     "MetrologyUnit": "metersim._meter.metrology_unit",
+    # the cabinets' PC server (database, query-manager link, REST API, dashboard)
+    "Headend": "metersim._headend",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

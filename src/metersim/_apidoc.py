@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -24,9 +25,12 @@ gives (`metersim.__all__`). Modules not listed here are the implementation.
 
 def _signature(obj) -> str:
     try:
-        return str(inspect.signature(obj))
+        text = str(inspect.signature(obj))
     except (TypeError, ValueError):
         return "(...)"
+    # a default that is a function or an object shows by name, not by its address in this run
+    return re.sub(r"<(?:function|bound method|built-in function) ([\w.]+)(?: of [^>]*)? at 0x[0-9a-f]+>|"
+                  r"<([\w.]+) object at 0x[0-9a-f]+>", lambda m: m.group(1) or m.group(2), text)
 
 
 def _doc(obj) -> str:

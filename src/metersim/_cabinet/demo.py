@@ -1,6 +1,8 @@
 """A virtual day (or `hours`) of a prepaid-cabinet metering controller: four rooms (heater,
 motor, computer, mixed with harmonics) behind their relays, credit topped up over Modbus, a
-plain-text progress bar, and at the end the per-room table beside the reference energy.
+plain-text progress bar, and at the end the per-room table beside the reference energy. With
+`server_port`, a query manager joins the controller's RS-485 bus and reports to a PC server (the
+head end's link, `metersim headend serve`) on that port of 127.0.0.1.
 
     python -m metersim._cabinet.demo --hours 24
 """
@@ -13,6 +15,8 @@ import time
 
 from metersim._cabinet.board import DEFAULT_ELF, build_controller
 from metersim._cabinet.modbus_master import ModbusMaster
+from metersim._cabinet.query_manager import DEFAULT_ELF as QM_ELF
+from metersim._cabinet.query_manager import build_query_manager
 from metersim._cabinet.report import format_table, room_rows
 from metersim._cabinet.scenario import attach_rooms, prepare_rooms, run_hours, standard_rooms
 from metersim._engine.emulation import Emulation
@@ -40,11 +44,21 @@ def progress_bar(out=sys.stdout, width: int = 40):
     return show
 
 
+# the port the query manager's firmware dials (docs/firmware_query_manager.md, "Server link")
+QM_SERVER_PORT = 5020
+
+
 def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int = 1,
-             out=sys.stdout, credit_cents: int = 2000, price: int = 60) -> list[dict]:
+             out=sys.stdout, credit_cents: int = 2000, price: int = 60,
+             server_port: int | None = None) -> list[dict]:
     wall0 = time.perf_counter()
     emu = Emulation(seed=seed)
     board = build_controller(emu, channels=channels, elf=elf)
+    qm = None
+    if server_port is not None:        # every machine is made before the clock first runs
+        qm = build_query_manager(emu, board.bus, name="qm")
+        qm.machine.power_off()         # on once the rooms are set up: one Modbus master at a time
+        qm.eth.map_port(QM_SERVER_PORT, server_port)
     rooms = standard_rooms(channels, hours=hours)
     attach_rooms(board, rooms)
     emu.run_for("1.5s")                                  # boot
@@ -53,7 +67,16 @@ def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int 
                   alarm1_cents=500, alarm2_cents=200)
     out.write(f"metersim cabinet demo: {channels} rooms, {hours:g} virtual hours, "
               f"credit {credit_cents / 100:.2f} each at {price} cents/kWh\n")
-    run_hours(board, hours, progress_bar(out), step_s=max(1.0, hours * 3600 / 200))
+    if qm is not None:
+        qm.load_firmware(QM_ELF)
+        qm.machine.power_on()
+        out.write(f"query manager reporting to 127.0.0.1:{server_port}\n")
+    try:
+        run_hours(board, hours, progress_bar(out), step_s=max(1.0, hours * 3600 / 200))
+    finally:
+        if qm is not None:             # off the bus before the table's Modbus reads
+            qm.machine.power_off()
+            qm.eth.close()
     rows = room_rows(board, master, [r.name for r in rooms])
     out.write(format_table(rows) + "\n")
     out.write(f"{emu.summary()}\nwall time {time.perf_counter() - wall0:.1f} s\n")

@@ -120,9 +120,11 @@ def cmd_cabinet(args) -> int:
     elf = Path(args.elf) if args.elf else DEFAULT_ELF
     if not elf.is_file():
         raise SetupError(f"{elf} is missing: build the firmware with `metersim build`")
+    if args.server is not None and not 0 < args.server <= 0xFFFF:
+        raise SetupError(f"--server takes a TCP port 1..65535, got {args.server}")
     rows = run_demo(args.hours, args.channels, elf, args.seed,
                     out=sys.stderr if args.json else sys.stdout,
-                    credit_cents=args.credit_cents, price=args.price)
+                    credit_cents=args.credit_cents, price=args.price, server_port=args.server)
     if args.json:   # NaN (a room without a reference) is not JSON: null
         print(json.dumps([{k: None if v != v else v for k, v in r.items()} for r in rows], indent=2))
     if args.check is not None:   # whole-Wh registers: 2 Wh of slack on top of the relative bound

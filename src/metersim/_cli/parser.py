@@ -72,6 +72,7 @@ examples:
     "cabinet": """examples:
   metersim cabinet --hours 2 --check 0.2   2 virtual hours, exit 1 if a room's energy is off
   metersim cabinet --hours 0.5 --json      the per-room rows as JSON (progress on stderr)
+  metersim cabinet --hours 1 --server 5020 with a query manager reporting to a head end
 """,
     "completion": """examples:
   eval "$(metersim completion bash)"                     this shell
@@ -189,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--json", action="store_true", help="the rows as JSON on stdout (progress on stderr)")
     ca.add_argument("--check", type=float, metavar="PERCENT",
                     help="exit 1 if a room's energy is off the reference by more than PERCENT %% + 2 Wh")
+    ca.add_argument("--server", type=int, metavar="PORT",
+                    help="add a query manager reporting to the PC server's link on 127.0.0.1:PORT "
+                    "(`metersim headend serve --cabinet NAME=PORT`)")
 
     co = command("completion", "print the shell completion script", C.cmd_completion)
     co.add_argument("shell", choices=["bash", "zsh", "fish", "tcsh"], nargs="?", default="bash")

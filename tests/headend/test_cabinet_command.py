@@ -1,0 +1,43 @@
+"""`metersim cabinet --server PORT` runs the demo cabinet with a query manager that reports to a
+head end: the command a user types beside `metersim headend serve`. The readings of the
+cabinet's rooms land in the head end's database under that cabinet."""
+
+import subprocess
+import sys
+
+from sqlalchemy import func, select
+
+import metersim
+from metersim._headend.models import Cabinet, Reading, Room
+
+from .conftest import wait_for
+
+
+def test_cabinet_command_reports_to_a_running_head_end(tmp_path):
+    hs = metersim.Headend(f"sqlite:///{tmp_path / 'hs.db'}", cabinets={"block-A": 0},
+                          api_port=0).start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "metersim", "cabinet", "--hours", "0.004",
+                               "--server", str(hs.link_ports["block-A"])],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert f"query manager reporting to 127.0.0.1:{hs.link_ports['block-A']}" in proc.stdout
+
+        def stored():
+            with hs.sessions.begin() as s:
+                cab = s.scalar(select(Cabinet).where(Cabinet.name == "block-A"))
+                rooms = s.scalars(select(Room.room).where(Room.cabinet_id == cab.id)).all()
+                readings = s.scalar(select(func.count(Reading.id))
+                                    .where(Reading.cabinet_id == cab.id))
+                return sorted(rooms), readings
+        wait_for(lambda: stored()[1] >= 4, 10, "the cabinet's readings in the database")
+        rooms, _ = stored()
+        assert rooms == [0, 1, 2, 3]          # the demo's four rooms, as the query manager polled them
+    finally:
+        hs.stop()
+
+
+def test_cabinet_server_port_out_of_range_is_a_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "metersim", "cabinet", "--server", "70000"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "--server takes a TCP port" in proc.stderr

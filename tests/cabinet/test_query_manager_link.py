@@ -15,6 +15,7 @@ import pytest
 from metersim._cabinet.board import new_bus
 from metersim._cabinet.query_manager import build_controllers, build_query_manager
 from metersim._engine.emulation import Emulation
+from metersim._units import PS_PER_S
 
 OUTAGE_S = 20
 
@@ -133,3 +134,64 @@ def test_server_down_readings_buffered_and_sent_in_order_once(small_cabinet):
     emu.run_until(lambda: r_lines(third.lines()), "3s", "a reading")
     assert int(r_lines(third.lines())[0][1]) == last + 1
     third.close()
+
+
+# -- clock synchronisation --------------------------------------------------------------------
+SCALE = 400                 # 6 virtual hours shown in 54 s: drifts and periods scaled alike
+DRIFT_PPM = 100 * SCALE     # ±100 ppm crystals -> ±4 %
+HOURS = 6
+SPAN_PS = HOURS * 3600 * PS_PER_S // SCALE
+TIME_EVERY_S = 2            # the head end's TIME (every 10 min, scaled: 1.5 s; 2 s is harsher)
+SYNC_EVERY_S = 2            # the query manager's broadcast (likewise)
+UNIX_2000 = 946684800
+SERVER_T0 = 1796169600                 # the server's clock at virtual time 0 (2026-12-01, UTC)
+
+
+def rtc_time_s(machine):
+    """An RTC's time in seconds since 2000 (the BSP's epoch), with the prescaler's fraction."""
+    rtc = machine["rtc"]
+    prl = 32767
+    return rtc.counter + (prl - rtc.divider) / (prl + 1)
+
+
+def test_clock_sync_keeps_every_controller_within_a_second_of_the_server(firmware):
+    """Crystals drifting by ±100 ppm (scaled by 400, with the sync periods: 6 h in 54 s): the
+    server's TIME sets the query manager's RTC, whose broadcast sets the controllers'. Every
+    clock stays within 1 s of the server's, which without the sync would be 2.16 s off."""
+    emu = Emulation(seed=7)
+    bus = new_bus(emu)
+    qm = build_query_manager(emu, bus)
+    qm.machine.power_off()
+    ctrls = build_controllers(emu, bus, [(1, 4), (2, 4)], firmware("f103rb", "metering_controller"))
+    drifts = {qm.machine: DRIFT_PPM, ctrls[1].machine: -DRIFT_PPM, ctrls[2].machine: DRIFT_PPM}
+    for m, ppm in drifts.items():
+        m["rtc"].set_drift_ppm(ppm)
+    server = Server(qm)
+    qm.load_firmware(firmware("f103rc", "query_manager"))
+    qm.machine.power_on()
+
+    def server_s():                     # seconds since 2000, as rtc_time_s
+        return SERVER_T0 - UNIX_2000 + emu.now_ps / PS_PER_S
+
+    emu.run_until(server.try_accept, "5s", "the query manager connecting")
+    server.send(f"SYNC {SYNC_EVERY_S}")
+    worst = {m.name: 0.0 for m in drifts}
+    start_ps = None
+    step_ps = PS_PER_S // 4
+    while start_ps is None or emu.now_ps < start_ps + SPAN_PS:
+        emu.run_until_time((emu.now_ps // step_ps + 1) * step_ps)      # the next quarter second
+        whole_s, frac = divmod(emu.now_ps, PS_PER_S)
+        if frac == 0 and whole_s % TIME_EVERY_S == 0:      # at a whole second, like the head end
+            server.send(f"TIME {SERVER_T0 + whole_s}")
+        if start_ps is None and "OK TIME" in server.lines():
+            start_ps = emu.now_ps + (SYNC_EVERY_S + 2) * PS_PER_S   # the first broadcast is out
+        if start_ps is not None and emu.now_ps >= start_ps:
+            for m in drifts:
+                worst[m.name] = max(worst[m.name], abs(rtc_time_s(m) - server_s()))
+    print("worst clock errors, s:", worst)
+    assert "ERR" not in " ".join(server.lines())
+    assert all(w < 1.0 for w in worst.values()), worst
+    # the drifts were real: free-running, each clock would have gone 2.16 s off over the run
+    assert abs(drifts[ctrls[1].machine]) * 1e-6 * SPAN_PS / PS_PER_S > 2
+    server.close()
+    qm.eth.close()

@@ -176,20 +176,33 @@ failed:
     return 1;
 }
 
-/* Broadcast the RTC to every controller just after it ticked, so that the whole seconds sent
- * are at most the bus latency (about 25 ms) behind. */
-static void clock_sync(void)
+/* Sleep until the RTC's next second tick (at most 1.1 s); returns its time then, or -1. */
+static int rtc_wait_tick(struct bsp_datetime *dt)
 {
-    struct bsp_datetime dt, was;
+    struct bsp_datetime was;
     if (bsp_rtc_get(&was) != 0)
-        return;
+        return -1;
     for (unsigned waited = 0; waited < 1100u; waited += 2u) {
         ms_thread_sleep_ms(2);
-        if (bsp_rtc_get(&dt) != 0)
-            return;
-        if (dt.sec != was.sec)
-            break;
+        if (bsp_rtc_get(dt) != 0)
+            return -1;
+        if (dt->sec != was.sec)
+            return 0;
     }
+    return -1;
+}
+
+/* Broadcast the RTC to every controller. A controller's RTC takes the whole seconds without
+ * its sub-second phase (the F1 prescaler keeps counting through a counter write), so the
+ * frame is timed to end half a second after our tick: whatever its phase, a controller is
+ * then within half a second of us. */
+#define SYNC_FRAME_MS 26u               /* 21 bytes at 9600 baud and the t3.5 silence */
+static void clock_sync(void)
+{
+    struct bsp_datetime dt;
+    if (rtc_wait_tick(&dt) != 0)
+        return;
+    ms_thread_sleep_ms(500u - SYNC_FRAME_MS);
     uint16_t v[6] = {dt.year, dt.month, dt.day, dt.hour, dt.min, dt.sec};
     uint8_t req[QM_ADU_MAX];
     unsigned n = qm_build_write(req, 0, 0x0002, 6, v);
@@ -760,7 +773,15 @@ static void net_command(const char *cmd)
             net_send("ERR TIME\n");
             return;
         }
-        bsp_date_from_secs((uint32_t)t - UNIX_2000, &dt);
+        /* Set just after our own tick, to the server's time then (rounded): the F1 RTC keeps
+         * its sub-second phase through a counter write, so this leaves at most half a second
+         * plus the link's latency. */
+        uint32_t got_ms = now_ms();
+        if (rtc_wait_tick(&dt) != 0) {
+            net_send("ERR TIME\n");
+            return;
+        }
+        bsp_date_from_secs((uint32_t)t - UNIX_2000 + (now_ms() - got_ms + 500u) / 1000u, &dt);
         if (bsp_rtc_set(&dt) != 0) {
             net_send("ERR TIME\n");
             return;

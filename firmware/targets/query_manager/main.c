@@ -821,7 +821,7 @@ static void net_command(const char *cmd)
 }
 
 /* A snapshot every g_report_ms while connected, every g_offline_ms while not (the buffer then
- * lasts longer); the first one once the first polling round is done. */
+ * lasts longer); none before the first polling round is done. */
 
 static void net_tick(int connected)
 {
@@ -837,6 +837,7 @@ static void net_thread(void *arg)
 {
     (void)arg;
     bsp_spi_init(ETH_SPI, 36000000u, 0);
+    g_snap_at = now_ms() + g_report_ms;     /* the first snapshot a period after start-up */
     if (w5500_init(&g_eth, g_mac, g_ip, g_mask, g_gw) != 0) {
         ms_printk("net: no W5500\n");
         return;

@@ -136,6 +136,33 @@ def test_server_down_readings_buffered_and_sent_in_order_once(small_cabinet):
     third.close()
 
 
+def test_full_buffer_drops_the_oldest_readings_counted_and_seen_as_a_gap(small_cabinet):
+    """200 readings fit (docs/firmware_query_manager.md, "Buffer"); an outage of 60 virtual
+    seconds at one snapshot of 4 rooms a second makes 240: the oldest 40 go, the console
+    counts them, the server sees them as a gap in the sequence numbers, the rest arrive in
+    order."""
+    emu, qm, _ = small_cabinet
+    srv = Server(qm)
+    emu.run_until(srv.try_accept, "8s", "the query manager reconnecting")
+    srv.send("PERIOD 1 1")
+    emu.run_until(lambda: "OK PERIOD" in srv.lines() and "END" in srv.lines(), "5s", "a report")
+    last = int(r_lines(srv.lines())[-1][1])
+    srv.send(f"ACK {last}")
+    emu.run_for("300ms")
+    srv.close()
+    emu.run_for("60s")
+    assert "net: buffer full, 1 readings dropped" in qm.console.line_texts()
+    back = Server(qm)
+    emu.run_until(back.try_accept, "8s", "the query manager reconnecting")
+    emu.run_until(lambda: len(r_lines(back.lines())) >= 200, "5s", "the buffered readings")
+    seqs = [int(f[1]) for f in r_lines(back.lines())]
+    assert seqs[0] > last + 40                      # the oldest were dropped: a gap
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    sent = [ln for ln in qm.console.line_texts() if ln.endswith(" readings to send")]
+    assert sent[-1] == "net: 200 readings to send"
+    back.close()
+
+
 # -- clock synchronisation --------------------------------------------------------------------
 SCALE = 400                 # 6 virtual hours shown in 54 s: drifts and periods scaled alike
 DRIFT_PPM = 100 * SCALE     # ±100 ppm crystals -> ±4 %

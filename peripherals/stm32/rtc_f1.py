@@ -21,6 +21,10 @@ The counter is computed in closed form; events are scheduled only for the next s
 alarm or overflow somebody has enabled an interrupt for. The alarm fires on the tick at which
 CNT becomes equal to ALR.
 
+Crystal error: `drift_ppm` (constructor, or `set_drift_ppm()` at any time) makes RTCCLK run
+that many parts per million fast (+) or slow (-), as a 32.768 kHz watch crystal does (±20 ppm
+at 25 °C, more over temperature and age); it is kept in parts per billion, integer arithmetic.
+
 Not modelled: PWR_CR.DBP write protection, the RTC calibration and output on the TAMPER pin
 (BKP_RTCCR), the APB1-clock-stop resynchronisation beyond RSF, the write-only registers reading
 as 0 on real parts (PRL/ALR read back here as 0 too).
@@ -51,14 +55,17 @@ SECIE, ALRIE, OWIE = 1, 2, 4
 SECF, ALRF, OWF, RSF, CNF, RTOFF = 1, 2, 4, 8, 16, 32
 _W0C = SECF | ALRF | OWF | RSF
 _WRAP = 1 << 32
+_PPB = 1_000_000_000
 
 
 @model("metersim.STM32F1_RTC")
 class STM32F1Rtc(Peripheral):
     size = 0x400
 
-    def __init__(self, ctx: Context, frequency: int = 32768, clock: str = "RTCCLK", **_ignored):
+    def __init__(self, ctx: Context, frequency: int = 32768, clock: str = "RTCCLK",
+                 drift_ppm: float = 0.0, **_ignored):
         super().__init__(ctx)
+        self._ppb = self._check_ppm(drift_ppm)
         self.IRQ = GPIO("IRQ")
         self.AlarmIRQ = GPIO("AlarmIRQ")
         self._tree = clock_tree(ctx)
@@ -107,14 +114,32 @@ class STM32F1Rtc(Peripheral):
     def _cycles(self) -> int:
         if self._f <= 0:
             return 0
-        return (self.ctx.clock.now_ps - self._t0) * self._f // PS_PER_S
+        return ((self.ctx.clock.now_ps - self._t0) * self._f * (_PPB + self._ppb)
+                // (PS_PER_S * _PPB))
 
     def _ticks(self) -> int:
         return (self._phase_base + self._cycles()) // (self._prl + 1)
 
     def _tick_ps(self, tick: int) -> int:
         cycles = tick * (self._prl + 1) - self._phase_base
-        return self._t0 + -(-cycles * PS_PER_S // self._f)
+        return self._t0 + -(-cycles * PS_PER_S * _PPB // (self._f * (_PPB + self._ppb)))
+
+    @staticmethod
+    def _check_ppm(ppm) -> int:
+        if isinstance(ppm, bool) or not isinstance(ppm, (int, float)) or not -1e5 <= ppm <= 1e5:
+            raise SetupError(f"RTC drift_ppm must be a number within ±100000, got {ppm!r}")
+        return round(ppm * 1000)
+
+    @property
+    def drift_ppm(self) -> float:
+        return self._ppb / 1000
+
+    def set_drift_ppm(self, ppm: float) -> None:
+        """RTCCLK runs `ppm` parts per million fast (+) or slow (-) from now on."""
+        ppb = self._check_ppm(ppm)
+        self._rebase()
+        self._ppb = ppb
+        self._reschedule()
 
     @property
     def counter(self) -> int:

@@ -120,7 +120,7 @@ def test_room_query_on_the_keypad_shows_the_room_on_the_tft(cabinet, tmp_path):
     assert (tmp_path / "room_query.png").stat().st_size > 1000
     qm.keypad.type_keys(["ESC"])
     emu.run_for("1.5s")
-    assert qm.tft.text_lines()[0] == "QUERY MANAGER v1.0"
+    assert qm.tft.text_lines()[0] == "QUERY MANAGER v1.1"
 
 
 def test_top_up_typed_on_the_keypad_closes_a_tripped_relay(cabinet):
@@ -183,8 +183,8 @@ class Peer:
 
 
 def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
-    """Text protocol over TCP (docs/firmware_query_manager.md): HELLO, then every 10 s one R
-    line per room and END; the server's TOPUP goes to the controller."""
+    """Text protocol over TCP (docs/firmware_query_manager.md): HELLO, then every 10 s a T line,
+    one R line per room and END; the server's TOPUP goes to the controller."""
     emu, ctrls, qm, master, reference = cabinet
     conn, _ = qm.server.accept()        # the firmware connected while the earlier tests ran
     peer = Peer(conn)
@@ -192,10 +192,11 @@ def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
     ends0 = peer.pump().count("END")    # reports sent while controller 2 was off the bus
     emu.run_until(lambda: peer.pump().count("END") > ends0, "12s", "a report from now on")
     lines = peer.pump()
-    assert lines[0] == "HELLO query-manager 1.0"
-    assert "net: connected to the server" in qm.console.line_texts()
+    assert lines[0] == "HELLO query-manager 1.1"
+    assert any(ln.startswith("net: connected to the server") for ln in qm.console.line_texts())
     ends = [0] + [i for i, ln in enumerate(lines) if ln == "END"]
-    block = lines[ends[-2] + 1:ends[-1]]
+    assert lines[ends[-2] + 1].startswith("T ")    # the RTC time of the snapshot
+    block = lines[ends[-2] + 2:ends[-1]]
     assert len(block) == sum(n for _, n in CABINET)
     seqs = [int(ln.split()[1]) for ln in lines if ln.startswith("R ")]
     assert seqs == list(range(1, len(seqs) + 1))        # numbered in order, none twice

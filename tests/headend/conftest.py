@@ -122,12 +122,15 @@ class FakeQueryManager:
         self.sock.sendall("".join(ln + "\n" for ln in lines).encode())
 
     def read_line(self) -> str:
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(4096)
-            assert chunk, "the head end closed the link"
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
+        """The next command, past the link's housekeeping (ACK of readings, TIME)."""
+        while True:
+            while b"\n" not in self.buf:
+                chunk = self.sock.recv(4096)
+                assert chunk, "the head end closed the link"
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\n", 1)
+            if not line.startswith((b"ACK ", b"TIME ")):
+                return line.decode()
 
     def close(self) -> None:
         self.sock.close()

@@ -17,7 +17,7 @@
 #include "w5500.h"
 
 #define QM_FW_MAJOR 1u
-#define QM_FW_MINOR 0u
+#define QM_FW_MINOR 1u
 
 /* ---- board (platforms/boards/query_manager.repl) ---- */
 #define CONSOLE_UART 1
@@ -44,7 +44,7 @@
 #define OFFLINE_RETRY_MS 10000u        /* an offline controller is probed again after this */
 #define ABSENT_RETRY_MS 60000u         /* an address that never answered */
 #define ROUND_MIN_MS 1000u             /* a round of every room starts at most once a second */
-#define CLOCK_SYNC_MS 600000u          /* broadcast the clock every 10 min */
+#define CLOCK_SYNC_MS 600000u          /* broadcast the clock every 10 min (SYNC changes it) */
 #define START_DELAY_MS 500u            /* first poll after power-on (controllers boot in 50 ms) */
 
 /* ---- server link (docs/firmware_query_manager.md, "Server link") ---- */
@@ -52,7 +52,8 @@
 #define NET_LOCAL_PORT 40001u
 #define NET_SERVER_PORT 5020u
 #define NET_RETRY_MS 5000u             /* reconnect after a failed or lost connection */
-#define NET_REPORT_MS 10000u           /* all readings every 10 s */
+#define NET_REPORT_MS 10000u           /* a reading of every room every 10 s while connected */
+#define NET_OFFLINE_MS 1800000u        /* and every 30 min while not (the buffer lasts 2 h) */
 static const uint8_t g_mac[6] = {0x02, 0x00, 0x4D, 0x51, 0x4D, 0x01};   /* locally administered */
 static const uint8_t g_ip[4] = {192, 168, 1, 50}, g_mask[4] = {255, 255, 255, 0};
 static const uint8_t g_gw[4] = {192, 168, 1, 1}, g_server[4] = {192, 168, 1, 2};
@@ -65,6 +66,9 @@ struct qm_ctrl g_ctrl[QM_MAX_CTRL];
 static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem, g_cmd_lock;
 static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST};
 static uint32_t g_rounds;
+static uint32_t g_sync_ms = CLOCK_SYNC_MS;
+static volatile uint8_t g_sync_now;     /* the server set the clock: broadcast it now */
+static uint32_t g_snap_at;              /* tick of the next reading snapshot */
 
 /* A command from the keypad for the poll thread (one at a time). */
 static struct {
@@ -172,11 +176,33 @@ failed:
     return 1;
 }
 
+/* Sleep until the RTC's next second tick (at most 1.1 s); returns its time then, or -1. */
+static int rtc_wait_tick(struct bsp_datetime *dt)
+{
+    struct bsp_datetime was;
+    if (bsp_rtc_get(&was) != 0)
+        return -1;
+    for (unsigned waited = 0; waited < 1100u; waited += 2u) {
+        ms_thread_sleep_ms(2);
+        if (bsp_rtc_get(dt) != 0)
+            return -1;
+        if (dt->sec != was.sec)
+            return 0;
+    }
+    return -1;
+}
+
+/* Broadcast the RTC to every controller. A controller's RTC takes the whole seconds without
+ * its sub-second phase (the F1 prescaler keeps counting through a counter write), so the
+ * frame is timed to end half a second after our tick: whatever its phase, a controller is
+ * then within half a second of us. */
+#define SYNC_FRAME_MS 26u               /* 21 bytes at 9600 baud and the t3.5 silence */
 static void clock_sync(void)
 {
     struct bsp_datetime dt;
-    if (bsp_rtc_get(&dt) != 0)
+    if (rtc_wait_tick(&dt) != 0)
         return;
+    ms_thread_sleep_ms(500u - SYNC_FRAME_MS);
     uint16_t v[6] = {dt.year, dt.month, dt.day, dt.hour, dt.min, dt.sec};
     uint8_t req[QM_ADU_MAX];
     unsigned n = qm_build_write(req, 0, 0x0002, 6, v);
@@ -212,9 +238,10 @@ static void poll_thread(void *arg)
             for (;;) {
                 if (ms_sem_wait(g_cmd_sem, 0) == 0)
                     run_command();
-                if ((int32_t)(now_ms() - sync_at) >= 0) {
+                if ((int32_t)(now_ms() - sync_at) >= 0 || g_sync_now) {
+                    g_sync_now = 0;
                     clock_sync();
-                    sync_at = now_ms() + CLOCK_SYNC_MS;
+                    sync_at = now_ms() + g_sync_ms;
                 }
                 if (poll_ctrl(c))
                     break;
@@ -450,7 +477,7 @@ static void home(void)
     ms_mutex_unlock(g_lock);
     char buf[41], *p;
     struct bsp_datetime dt;
-    line(0, "QUERY MANAGER v1.0", HL);
+    line(0, "QUERY MANAGER v1.1", HL);
     if (bsp_rtc_get(&dt) == 0) {
         p = buf;
         static const unsigned w[6] = {4, 2, 2, 2, 2, 2};
@@ -580,7 +607,83 @@ static void payment(void)
 
 /* ---- server link: W5500 TCP client, text lines (docs/firmware_query_manager.md) ---- */
 static w5500_t g_eth = {ETH_SPI, ETH_CS, ETH_RST};
-static uint32_t g_report_seq;
+
+/* Readings waiting for the server's ACK: a ring in RAM (no room left in 48 KiB for more; the
+ * size is in docs/firmware_query_manager.md). The status fits a byte (bits 0..6 used). */
+struct qm_rec {
+    uint32_t secs;                      /* RTC, seconds since 2000-01-01, of the snapshot */
+    uint32_t energy_wh, cost, balance, power;
+    uint16_t voltage, current, pf, freq, trips;
+    uint8_t addr, room, status, reason, age_s;
+};
+#define LOG_CAP 200u
+static struct qm_rec g_log[LOG_CAP];
+static uint32_t g_log_first = 1;        /* seq of the oldest record kept */
+static uint32_t g_log_count;            /* records kept, oldest first */
+static uint32_t g_log_sent;             /* of those, sent on the current connection */
+static uint32_t g_log_dropped;          /* overwritten before the server acknowledged them */
+static uint32_t g_report_ms = NET_REPORT_MS, g_offline_ms = NET_OFFLINE_MS;
+
+static uint32_t rtc_secs(void)
+{
+    struct bsp_datetime dt;
+    return bsp_rtc_get(&dt) == 0 ? bsp_date_to_secs(&dt) : 0u;
+}
+
+/* One record per room of every online controller, all with the same RTC time. */
+static void log_snapshot(void)
+{
+    uint32_t secs = rtc_secs();
+    for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
+        for (unsigned r = 0; r < QM_MAX_ROOMS; r++) {
+            struct qm_room rm;
+            ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
+            int use = g_ctrl[i].state == QM_ONLINE && r < g_ctrl[i].rooms && g_ctrl[i].room[r].valid;
+            rm = g_ctrl[i].room[r];
+            ms_mutex_unlock(g_lock);
+            if (!use)
+                continue;
+            if (g_log_count == LOG_CAP) {           /* full: the oldest goes, counted */
+                if (++g_log_dropped == 1 || g_log_dropped % 100u == 0)
+                    ms_printk("net: buffer full, %u readings dropped\n", (unsigned)g_log_dropped);
+                g_log_first++;
+                g_log_count--;
+                if (g_log_sent)
+                    g_log_sent--;
+            }
+            struct qm_rec *e = &g_log[(g_log_first + g_log_count) % LOG_CAP];
+            const uint16_t *g = rm.regs;
+            uint32_t age = (now_ms() - rm.polled_ms) / 1000u;
+            e->secs = secs;
+            e->energy_wh = (uint32_t)u32_of(g + 8);
+            e->cost = (uint32_t)u32_of(g + 10);
+            e->balance = (uint32_t)u32_of(g + 12);
+            e->power = (uint32_t)u32_of(g + 4);
+            e->voltage = g[2];
+            e->current = g[3];
+            e->pf = g[6];
+            e->freq = g[7];
+            e->trips = g[14];
+            e->addr = (uint8_t)(i + 1u);
+            e->room = (uint8_t)r;
+            e->status = (uint8_t)g[0];
+            e->reason = (uint8_t)g[1];
+            e->age_s = (uint8_t)(age > 255u ? 255u : age);
+            g_log_count++;
+        }
+    }
+}
+
+/* The server acknowledged every reading up to seq. */
+static void log_ack(uint32_t seq)
+{
+    while (g_log_count && (int32_t)(seq - g_log_first) >= 0) {
+        g_log_first++;
+        g_log_count--;
+        if (g_log_sent)
+            g_log_sent--;
+    }
+}
 
 static int net_send(const char *s)
 {
@@ -593,42 +696,50 @@ static char *num(char *p, int32_t v)
     return fixed(p, v, 0);
 }
 
-/* One line per room with a reading: R seq addr room status reason energy_Wh cost_cents
- * balance_cents voltage_10mV current_mA power_100mW pf_milli freq_10mHz trips age_s */
-static int net_report(void)
+#define UNIX_2000 946684800u
+
+/* The records not sent on this connection yet, in order: per snapshot `T unix_time`, one
+ * `R seq addr room status reason energy_Wh cost_cents balance_cents voltage_10mV current_mA
+ * power_100mW pf_milli freq_10mHz trips age_s` line per room, `END`. */
+static int net_flush(void)
 {
-    for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
-        for (unsigned r = 0; r < QM_MAX_ROOMS; r++) {
-            struct qm_room rm;
-            ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
-            int use = g_ctrl[i].state == QM_ONLINE && r < g_ctrl[i].rooms && g_ctrl[i].room[r].valid;
-            rm = g_ctrl[i].room[r];
-            ms_mutex_unlock(g_lock);
-            if (!use)
-                continue;
-            char buf[128], *p = cat(buf, "R");
-            const uint16_t *g = rm.regs;
-            p = num(p, (int32_t)++g_report_seq);
-            p = num(p, (int32_t)(i + 1u));
-            p = num(p, (int32_t)r);
-            p = num(p, g[0]);
-            p = num(p, g[1]);
-            p = num(p, u32_of(g + 8));
-            p = num(p, u32_of(g + 10));
-            p = num(p, u32_of(g + 12));
-            p = num(p, g[2]);
-            p = num(p, g[3]);
-            p = num(p, u32_of(g + 4));
-            p = num(p, (int16_t)g[6]);
-            p = num(p, g[7]);
-            p = num(p, g[14]);
-            p = num(p, (int32_t)((now_ms() - rm.polled_ms) / 1000u));
+    while (g_log_sent < g_log_count) {
+        uint32_t secs = g_log[(g_log_first + g_log_sent) % LOG_CAP].secs;
+        char buf[128], *p = cat(buf, "T");
+        num(p, (int32_t)(secs + UNIX_2000));
+        cat(buf + strlen(buf), "\n");
+        if (net_send(buf))
+            return -1;
+        while (g_log_sent < g_log_count) {
+            uint32_t seq = g_log_first + g_log_sent;
+            const struct qm_rec *e = &g_log[seq % LOG_CAP];
+            if (e->secs != secs)
+                break;
+            p = cat(buf, "R");
+            p = num(p, (int32_t)seq);
+            p = num(p, e->addr);
+            p = num(p, e->room);
+            p = num(p, e->status);
+            p = num(p, e->reason);
+            p = num(p, (int32_t)e->energy_wh);
+            p = num(p, (int32_t)e->cost);
+            p = num(p, (int32_t)e->balance);
+            p = num(p, e->voltage);
+            p = num(p, e->current);
+            p = num(p, (int32_t)e->power);
+            p = num(p, (int16_t)e->pf);
+            p = num(p, e->freq);
+            p = num(p, e->trips);
+            p = num(p, e->age_s);
             cat(p, "\n");
             if (net_send(buf))
                 return -1;
+            g_log_sent++;
         }
+        if (net_send("END\n"))
+            return -1;
     }
-    return net_send("END\n");
+    return 0;
 }
 
 static int32_t parse_num(const char **s)
@@ -643,11 +754,63 @@ static int32_t parse_num(const char **s)
     return v;
 }
 
-/* TOPUP addr room cents -> "OK TOPUP" / "ERR TOPUP" */
+/* ACK seq (no answer); TIME unix_s -> OK TIME; PERIOD report_s offline_s -> OK PERIOD;
+ * SYNC clock_broadcast_s -> OK SYNC;
+ * TOPUP addr room cents -> OK TOPUP / ERR TOPUP; else ERR UNKNOWN */
 static void net_command(const char *cmd)
 {
-    if (!strncmp(cmd, "TOPUP ", 6)) {
-        const char *p = cmd + 6;
+    const char *p;
+    if (!strncmp(cmd, "ACK ", 4)) {
+        p = cmd + 4;
+        int32_t seq = parse_num(&p);
+        if (seq >= 0)
+            log_ack((uint32_t)seq);
+    } else if (!strncmp(cmd, "TIME ", 5)) {
+        p = cmd + 5;
+        int32_t t = parse_num(&p);
+        struct bsp_datetime dt;
+        if (t < (int32_t)UNIX_2000) {
+            net_send("ERR TIME\n");
+            return;
+        }
+        /* Set just after our own tick, to the server's time then (rounded): the F1 RTC keeps
+         * its sub-second phase through a counter write, so this leaves at most half a second
+         * plus the link's latency. */
+        uint32_t got_ms = now_ms();
+        if (rtc_wait_tick(&dt) != 0) {
+            net_send("ERR TIME\n");
+            return;
+        }
+        bsp_date_from_secs((uint32_t)t - UNIX_2000 + (now_ms() - got_ms + 500u) / 1000u, &dt);
+        if (bsp_rtc_set(&dt) != 0) {
+            net_send("ERR TIME\n");
+            return;
+        }
+        g_sync_now = 1;
+        net_send("OK TIME\n");
+    } else if (!strncmp(cmd, "PERIOD ", 7)) {
+        p = cmd + 7;
+        int32_t a = parse_num(&p), b = parse_num(&p);
+        if (a < 1 || b < 1 || a > 86400 || b > 86400) {
+            net_send("ERR PERIOD\n");
+            return;
+        }
+        g_report_ms = (uint32_t)a * 1000u;
+        g_offline_ms = (uint32_t)b * 1000u;
+        g_snap_at = now_ms() + g_report_ms;
+        net_send("OK PERIOD\n");
+    } else if (!strncmp(cmd, "SYNC ", 5)) {
+        p = cmd + 5;
+        int32_t a = parse_num(&p);
+        if (a < 1 || a > 86400) {
+            net_send("ERR SYNC\n");
+            return;
+        }
+        g_sync_ms = (uint32_t)a * 1000u;
+        g_sync_now = 1;
+        net_send("OK SYNC\n");
+    } else if (!strncmp(cmd, "TOPUP ", 6)) {
+        p = cmd + 6;
         int32_t a = parse_num(&p), r = parse_num(&p), c = parse_num(&p);
         int ok = a >= 1 && a <= (int32_t)QM_MAX_CTRL && r >= 0 && r < (int32_t)QM_MAX_ROOMS &&
                  c > 0 && top_up((uint8_t)a, (uint8_t)r, (uint32_t)c) == 0;
@@ -657,37 +820,55 @@ static void net_command(const char *cmd)
     }
 }
 
+/* A snapshot every g_report_ms while connected, every g_offline_ms while not (the buffer then
+ * lasts longer); none before the first polling round is done. */
+
+static void net_tick(int connected)
+{
+    if (!g_rounds)
+        return;
+    if ((int32_t)(now_ms() - g_snap_at) >= 0) {
+        log_snapshot();
+        g_snap_at = now_ms() + (connected ? g_report_ms : g_offline_ms);
+    }
+}
+
 static void net_thread(void *arg)
 {
     (void)arg;
     bsp_spi_init(ETH_SPI, 36000000u, 0);
+    g_snap_at = now_ms() + g_report_ms;     /* the first snapshot a period after start-up */
     if (w5500_init(&g_eth, g_mac, g_ip, g_mask, g_gw) != 0) {
         ms_printk("net: no W5500\n");
         return;
     }
     for (;;) {
-        while (!w5500_link_up(&g_eth))
+        while (!w5500_link_up(&g_eth)) {
+            net_tick(0);
             ms_thread_sleep_ms(1000);
+        }
         w5500_tcp_connect(&g_eth, NET_SOCKET, g_server, NET_SERVER_PORT, NET_LOCAL_PORT);
         int st;
         while ((st = w5500_status(&g_eth, NET_SOCKET)) == W5500_SOCK_SYNSENT)
             ms_thread_sleep_ms(10);
         if (st != W5500_SOCK_ESTABLISHED) {
             w5500_close(&g_eth, NET_SOCKET);
-            ms_thread_sleep_ms(NET_RETRY_MS);
+            for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
+                net_tick(0);
+                ms_thread_sleep_ms(100);
+            }
             continue;
         }
         ms_printk("net: connected to the server\n");
-        net_send("HELLO query-manager 1.0\n");
-        uint32_t report_at = now_ms();
+        ms_printk("net: %u readings to send\n", (unsigned)g_log_count);
+        net_send("HELLO query-manager 1.1\n");
+        g_log_sent = 0;                 /* what the last connection did not get acknowledged */
         char cmd[64];
         unsigned n = 0;
         while (w5500_status(&g_eth, NET_SOCKET) == W5500_SOCK_ESTABLISHED) {
-            if ((int32_t)(now_ms() - report_at) >= 0) {
-                if (net_report())
-                    break;
-                report_at = now_ms() + NET_REPORT_MS;
-            }
+            net_tick(1);
+            if (net_flush())
+                break;
             char c;
             while (w5500_recv(&g_eth, NET_SOCKET, &c, 1) == 1) {
                 if (c == '\n') {
@@ -701,8 +882,12 @@ static void net_thread(void *arg)
             ms_thread_sleep_ms(50);
         }
         ms_printk("net: connection lost\n");
+        ms_printk("net: %u readings not acknowledged\n", (unsigned)g_log_count);
         w5500_close(&g_eth, NET_SOCKET);
-        ms_thread_sleep_ms(NET_RETRY_MS);
+        for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
+            net_tick(0);
+            ms_thread_sleep_ms(100);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 """The TCP service the query managers connect to (their text protocol, docs/firmware_query_manager.md):
-HELLO, R lines and END every 10 s, TOPUP commands answered OK TOPUP / ERR TOPUP.
+HELLO, T, R lines and END every 10 s (each END answered by ACK of the last R line's seq, so
+the query manager may forget the readings it buffered), TOPUP commands answered OK TOPUP / ERR TOPUP.
 
 One listening port per cabinet: the query manager's HELLO does not name its cabinet, so the port
 it was configured with does. Each connection is read line by line in the event loop and every R
@@ -20,6 +21,8 @@ from .models import Cabinet, Room, TopUp
 
 log = logging.getLogger("metersim._headend.link")
 ANSWER_TIMEOUT_S = 120.0     # wall time: an emulated cabinet may run slower than real time
+TIME_EVERY_S = 600.0         # the cabinet's clock is set at connection and then every 10 min:
+                             # its ±100 ppm crystal drifts 0.06 s meanwhile at most
 MAX_LINE = 512
 
 
@@ -32,6 +35,7 @@ class Link:
         self.wake = asyncio.Event()
         self.in_flight: int | None = None
         self.answer: asyncio.Future | None = None
+        self.last_r_seq: int | None = None   # of the R lines since the last END: acknowledged
 
 
 class LinkService:
@@ -87,6 +91,7 @@ class LinkService:
             old.writer.close()
         link = self.links[cabinet_id] = Link(cabinet_id, writer)
         sender = asyncio.create_task(self._send_topups(link))
+        timer = asyncio.create_task(self._send_time(link))
         try:
             while True:
                 raw = await reader.readline()
@@ -98,6 +103,7 @@ class LinkService:
             pass
         finally:
             sender.cancel()
+            timer.cancel()
             current = self.links.get(cabinet_id) is link
             if current:
                 del self.links[cabinet_id]
@@ -113,16 +119,26 @@ class LinkService:
                 domain.add_event(s, cab, "cabinet_online", line[:100], now)
             elif line.startswith("R "):
                 try:
-                    if domain.ingest(s, cab, domain.parse_r_line(line), now) is not None:
+                    f = domain.parse_r_line(line)
+                    link.last_r_seq = f["seq"]
+                    if domain.ingest(s, cab, f, now) is not None:
                         self.readings_in += 1
                         self._fresh[cab.id] = self._fresh.get(cab.id, 0) + 1
                 except domain.HeadendError as e:
                     log.warning("cabinet %s: %s", cab.name, e)
             elif line == "END":
                 cab.last_seen = now
+                if link.last_r_seq is not None:   # stored (or a repeat): the cabinet may drop it
+                    link.writer.write(f"ACK {link.last_r_seq}\n".encode())
+                    link.last_r_seq = None
                 self.reports_in += 1
                 if self._fresh.pop(cab.id, 0):
                     self.reports_from[cab.name] = self.reports_from.get(cab.name, 0) + 1
+            elif line.startswith("T "):
+                pass                              # the RTC time of the R lines that follow
+            elif line in ("OK TIME", "ERR TIME"):
+                if line == "ERR TIME":
+                    log.warning("cabinet %s refused the time", cab.name)
             elif line in ("OK TOPUP", "ERR TOPUP"):
                 self.answers_in += 1
                 if link.answer is not None and not link.answer.done():
@@ -145,6 +161,16 @@ class LinkService:
                                      f"top-up {t.request_id} sent, link lost before the answer: "
                                      "check the room's balance before paying it again", now,
                                      t.room_ref)
+
+    async def _send_time(self, link: Link) -> None:
+        """TIME unix_s at a whole second of our clock: the cabinet sets its RTC to it (and
+        broadcasts it to its controllers), so its seconds start within the link's latency."""
+        while True:
+            now = self.clock()
+            await asyncio.sleep(1 - now.microsecond / 1e6)
+            link.writer.write(f"TIME {int(now.timestamp()) + 1}\n".encode())
+            await link.writer.drain()
+            await asyncio.sleep(TIME_EVERY_S)
 
     def _next_pending(self, cabinet_id: int):
         with self.sessions.begin() as s:

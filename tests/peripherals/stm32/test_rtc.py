@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from metersim._engine.clock import Clock
+from metersim._errors import SetupError
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.stm32 import bkp as b
@@ -310,3 +311,27 @@ def test_bkp_medium_density_has_ten_registers():
     bkp = b.STM32F1Bkp(ctx("bkp"))
     bkp.write(0x40, 4, 0x1234)                            # DR11 does not exist on an RB part
     assert bkp.read(0x40, 4) == 0
+
+
+def test_f1_crystal_drift_in_ppm_gains_or_loses_seconds_and_bad_values_are_refused():
+    """A +100 ppm crystal gains 8.64 s a day, a -100 ppm one loses as much."""
+    clocks = {}
+    for ppm in (100, -100, 0):
+        clock = Clock()
+        rtc = r1.STM32F1Rtc(ctx("rtc", clock), drift_ppm=ppm)
+        f1_config(rtc, prl=32767, cnt=0)
+        clock.run_for(DAY_PS)
+        clocks[ppm] = rtc.counter
+    assert clocks == {0: 86400, 100: 86408, -100: 86391}
+    # set at run time: from then on
+    clock = Clock()
+    rtc = r1.STM32F1Rtc(ctx("rtc", clock))
+    f1_config(rtc, prl=32767, cnt=0)
+    clock.run_for(1000 * PS_PER_S)
+    rtc.set_drift_ppm(36000)
+    assert rtc.drift_ppm == 36000
+    clock.run_for(1000 * PS_PER_S)
+    assert rtc.counter == 2036
+    for bad in ("5", 2e5, True):
+        with pytest.raises(SetupError, match="drift_ppm"):
+            rtc.set_drift_ppm(bad)

@@ -16,6 +16,8 @@ from metersim._orchestration.appliances import ResistiveHeater
 from metersim._protocols.modbus.registers import ROOM_MEASUREMENTS
 from metersim._units import PS_PER_MS
 
+from tests.cabinet.link_peer import LinkPeer
+
 CABINET = ((1, 4), (2, 4), (3, 32))     # (Modbus address, rooms)
 LOADED = {1: (0, 2), 2: (1, 3), 3: (0, 17, 31)}
 UNPAID = (1, 3)                         # never topped up: its relay is held open (balance)
@@ -165,33 +167,16 @@ def test_controller_pulled_off_the_bus_goes_offline_and_comes_back(cabinet):
     assert qm.controller_state(2) == "online"
 
 
-class Peer:
-    """The server end of the link: lines received while the emulation runs."""
-
-    def __init__(self, conn):
-        self.conn = conn
-        conn.setblocking(False)
-        self.buf = b""
-
-    def pump(self):
-        try:
-            while chunk := self.conn.recv(65536):
-                self.buf += chunk
-        except BlockingIOError:
-            pass
-        return self.buf.decode().split("\n")[:-1]
-
-
 def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
     """Text protocol over TCP (docs/firmware_query_manager.md): HELLO, then every 10 s a T line,
     one R line per room and END; the server's TOPUP goes to the controller."""
     emu, ctrls, qm, master, reference = cabinet
     conn, _ = qm.server.accept()        # the firmware connected while the earlier tests ran
-    peer = Peer(conn)
+    peer = LinkPeer(conn)
     emu.run_for("1ms")
-    ends0 = peer.pump().count("END")    # reports sent while controller 2 was off the bus
-    emu.run_until(lambda: peer.pump().count("END") > ends0, "12s", "a report from now on")
-    lines = peer.pump()
+    ends0 = peer.lines().count("END")    # reports sent while controller 2 was off the bus
+    emu.run_until(lambda: peer.lines().count("END") > ends0, "12s", "a report from now on")
+    lines = peer.lines()
     assert lines[0] == "HELLO query-manager 1.1"
     assert any(ln.startswith("net: connected to the server") for ln in qm.console.line_texts())
     ends = [0] + [i for i, ln in enumerate(lines) if ln == "END"]
@@ -209,10 +194,10 @@ def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
             regs[3], u32(regs, 4, signed=True), regs[6] - (regs[6] >> 15 << 16), regs[7],
             regs[14]], ln
     before = u32(qm.readings(2)[1][1].regs, 12, signed=True)
-    conn.sendall(b"TOPUP 2 1 250\n")
-    emu.run_until(lambda: "OK TOPUP" in peer.pump(), "3s", "the top-up's answer")
+    peer.send("TOPUP 2 1 250")
+    emu.run_until(lambda: "OK TOPUP" in peer.lines(), "3s", "the top-up's answer")
     emu.run_for("3s")
     assert u32(qm.readings(2)[1][1].regs, 12, signed=True) == before + 250
-    conn.sendall(b"TOPUP 9 1 250\n")
-    emu.run_until(lambda: "ERR TOPUP" in peer.pump(), "3s", "the refusal")
-    conn.close()
+    peer.send("TOPUP 9 1 250")
+    emu.run_until(lambda: "ERR TOPUP" in peer.lines(), "3s", "the refusal")
+    peer.close()

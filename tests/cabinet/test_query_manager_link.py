@@ -17,6 +17,8 @@ from metersim._cabinet.query_manager import build_controllers, build_query_manag
 from metersim._engine.emulation import Emulation
 from metersim._units import PS_PER_S
 
+from tests.cabinet.link_peer import LinkPeer
+
 OUTAGE_S = 20
 
 
@@ -29,12 +31,10 @@ class Server:
         self.listener.listen(1)
         self.listener.settimeout(5)
         qm.eth.map_port(5020, self.listener.getsockname()[1])
-        self.conn = None
-        self.buf = b""
+        self.peer = None
 
     def accept(self):
-        self.conn, _ = self.listener.accept()
-        self.conn.setblocking(False)
+        self.peer = LinkPeer(self.listener.accept()[0])
 
     def try_accept(self):
         self.listener.settimeout(0)
@@ -45,19 +45,14 @@ class Server:
             return False
 
     def lines(self):
-        try:
-            while chunk := self.conn.recv(65536):
-                self.buf += chunk
-        except BlockingIOError:
-            pass
-        return self.buf.decode().split("\n")[:-1]
+        return self.peer.lines()
 
     def send(self, line):
-        self.conn.sendall(line.encode() + b"\n")
+        self.peer.send(line)
 
     def close(self):
-        if self.conn is not None:
-            self.conn.close()
+        if self.peer is not None:
+            self.peer.close()
         self.listener.close()
 
 

@@ -50,12 +50,11 @@ def main(_args=None) -> int:
     emu = shell_demo()
     print()
     print(emu.summary())
-    try:
-        from metersim._cabinet.demo import main as cabinet_main
-    except ImportError:
-        return 0
+    from metersim._cabinet.demo import run_demo
+
     print("\nmetersim demo, part 2: the prepaid metering cabinet\n")
-    return cabinet_main([])
+    run_demo()
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,12 +4,11 @@ plain-text progress bar, and at the end the per-room table beside the reference 
 `server_port`, a query manager joins the controller's RS-485 bus and reports to a PC server (the
 head end's link, `metersim headend serve`) on that port of 127.0.0.1.
 
-    python -m metersim._cabinet.demo --hours 24
+    metersim cabinet --hours 24          (the command line; `make demo` runs a day after the shells)
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -82,17 +81,3 @@ def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int 
     out.write(f"{emu.summary()}\nwall time {time.perf_counter() - wall0:.1f} s\n")
     return rows
 
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--hours", type=float, default=24.0)
-    ap.add_argument("--channels", type=int, default=4, choices=(4, 32))
-    ap.add_argument("--elf", default=str(DEFAULT_ELF))
-    ap.add_argument("--seed", type=int, default=1)
-    a = ap.parse_args(argv)
-    run_demo(a.hours, a.channels, a.elf, a.seed)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -163,6 +163,17 @@ def new_bus(emu, name: str = "rs485") -> Rs485Bus:
     return Rs485Bus(Context(emu.clock, name=name, seed=emu.seed))
 
 
+def join_rs485(emu, m, bus: Rs485Bus | None = None) -> Rs485Bus:
+    """Wire board `m`'s RS-485 transceiver to its USART2 (TX -> DI, RO -> RX; no .repl syntax
+    for it) and onto `bus` (a new one if None); returns the bus."""
+    if bus is None:
+        bus = new_bus(emu)
+    xcvr, usart2 = m["rs485"], m["usart2"]
+    xcvr.connect_usart(usart2.tx, usart2.receive_frame)
+    xcvr.attach(bus)
+    return bus
+
+
 def build_controller(emu, channels: int = 4, elf: str | os.PathLike | None = None,
                      eeprom_image: str | os.PathLike | None = None, bus: Rs485Bus | None = None,
                      address: int = 1, name: str | None = None) -> Controller:
@@ -179,12 +190,7 @@ def build_controller(emu, channels: int = 4, elf: str | os.PathLike | None = Non
     if eeprom_image is not None:
         platform.entries["eeprom"].ctor_args["imagePath"] = str(eeprom_image)
     m = create_machine(emu, platform, name=name or f"controller{address}")
-    if bus is None:
-        bus = new_bus(emu)
-    xcvr = m["rs485"]
-    usart2 = m["usart2"]
-    xcvr.connect_usart(usart2.tx, usart2.receive_frame)
-    xcvr.attach(bus)
+    bus = join_rs485(emu, m, bus)
     for dec in (m["csDecoder0"], m["csDecoder1"]):
         dec.on_gpio(5, False)          # /E2 tied to ground on the board
     board = Controller(emu, m, channels, address, bus,

@@ -9,7 +9,7 @@ AT24C256 + RS-485) from platforms/boards/query_manager.repl, on the controllers'
     emu.run_for("3s")
     qm.tft.text_lines(), qm.tft.save_png("room.png"), qm.readings(1)
 
-Wired here (no .repl syntax for it): USART2 TX -> transceiver DI, RO -> USART2 RX, the
+Wired by board.join_rs485 (no .repl syntax for it): USART2 TX -> transceiver DI, RO -> USART2 RX, the
 transceiver onto the bus. `readings(addr)` reads the firmware's table `g_ctrl` through the debug
 port (as a probe would), decoded with the layout of firmware/targets/query_manager/qm_master.h.
 """
@@ -20,7 +20,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from metersim._cabinet.board import BoardHandle, CabinetError, device, new_bus
+from metersim._cabinet.board import BoardHandle, CabinetError, device, join_rs485
 from metersim._engine.platform_builder import create_machine
 from metersim._engine.repl import load_platform
 from metersim._orchestration.testers import UartTester, capture_uart
@@ -96,12 +96,7 @@ def build_query_manager(emu, bus=None, elf: str | os.PathLike | None = None,
     if eeprom_image is not None:
         platform.entries["eeprom"].ctor_args["imagePath"] = str(eeprom_image)
     m = create_machine(emu, platform, name=name)
-    if bus is None:
-        bus = new_bus(emu)
-    xcvr = m["rs485"]
-    usart2 = m["usart2"]
-    xcvr.connect_usart(usart2.tx, usart2.receive_frame)
-    xcvr.attach(bus)
+    bus = join_rs485(emu, m, bus)
     qm = QueryManager(emu, m, bus)
     qm.console = capture_uart(m, "usart1")
     if elf is not None:

@@ -317,18 +317,27 @@ static void stop_in_access(bc_state *s, void *uc, bc_tramp *t, uint64_t offset, 
     s->emu_stop(uc);
 }
 
-static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
+/* Common entry of an MMIO access: bring the state up to this instant, and say whether the
+ * access is the one a re-run block repeats (already done: its recorded value stands). */
+static int mmio_enter(bc_state *s, bc_tramp *t, uint64_t offset, unsigned size, int write)
 {
-    bc_tramp *t = (bc_tramp *)ud;
-    bc_state *s = t->s;
     if (s->idle)
         idle_sync(s);
     sync_mmio(s);
     if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
-        && size == s->rec_size && !s->rec_write) {
+        && size == s->rec_size && s->rec_write == (uint32_t)write) {
         s->replay = 0;
-        return s->rec_value;
+        return 1;
     }
+    return 0;
+}
+
+static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
+{
+    bc_tramp *t = (bc_tramp *)ud;
+    bc_state *s = t->s;
+    if (mmio_enter(s, t, offset, size, 0))
+        return s->rec_value;
     s->in_mmio++;
     uint64_t v = t->read(uc, offset, size, t->user);
     s->in_mmio--;
@@ -341,14 +350,8 @@ static void bc_mmio_write(void *uc, uint64_t offset, unsigned size, uint64_t val
 {
     bc_tramp *t = (bc_tramp *)ud;
     bc_state *s = t->s;
-    if (s->idle)
-        idle_sync(s);
-    sync_mmio(s);
-    if (s->replay && (void *)t == s->rec_tramp && offset == s->rec_offset
-        && size == s->rec_size && s->rec_write) {
-        s->replay = 0;
+    if (mmio_enter(s, t, offset, size, 1))
         return;
-    }
     s->in_mmio++;
     t->write(uc, offset, size, value, t->user);
     s->in_mmio--;

@@ -285,5 +285,6 @@ def test_a_platform_error_in_a_scene_names_the_scene_line(mon):
 
     with pytest.raises(PlatformError, match=r"modem_piece\.resc:3: LoadPlatformDescription"
                                             r"FromString:\d+: bg96: could not resolve type "
-                                            r"'Network\.Quectel_BG96'"):
+                                            r"'Network\.Quectel_BG96': metersim has no "
+                                            r"model of it \(Renode's Network namespace\)"):
         mon.execute_script(SCENES / "modem_piece.resc")

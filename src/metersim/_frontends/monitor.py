@@ -52,6 +52,7 @@ from metersim._frontends import monitor_renode  # noqa: F401 - registers Renode'
 from metersim._frontends.monitor_commands import format_hms  # noqa: F401 - public helper
 from metersim._frontends.monitor_registry import COMMANDS, Command, free_name
 from metersim._frontends.monitor_syntax import MonitorError, Token, statements, tokenize
+from metersim._frontends.renode_binaries import is_url, resolve_binary
 from metersim._resources import data_root, extra_search_paths, platforms_dir
 from metersim._units import parse_time_ps
 
@@ -391,6 +392,8 @@ class Monitor:
         return re.sub(r"\$([\w.]*\w)", value, text)
 
     def _find_path(self, text: str) -> Path | None:
+        if is_url(text):
+            return None      # fetched (or replaced) when used: resolve_path
         p = Path(text).expanduser()
         if p.is_absolute():
             return p if p.exists() else None
@@ -403,6 +406,10 @@ class Monitor:
         return None
 
     def resolve_path(self, text: str) -> Path:
+        """A file named by an @path: relative to the script, the current directory or the
+        search paths; a URL (`@https://...`) is replaced or downloaded (renode_binaries)."""
+        if is_url(text):
+            return resolve_binary(text)
         found = self._find_path(text)
         if found is None:
             dirs = ([str(self._script_dirs[-1])] if self._script_dirs else []) + [str(Path.cwd())] \

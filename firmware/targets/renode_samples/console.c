@@ -1,0 +1,87 @@
+/* The USART2 console and the millisecond tick of the samples (see sample.h). */
+#include "sample.h"
+
+static volatile uint32_t g_ms;
+
+void console_init(void)
+{
+    RCC_APB1ENR |= 1u << 17;                        /* USART2EN */
+#if defined(FAMILY_F1)
+    RCC_APB2ENR |= 1u << 2;                         /* IOPAEN */
+    /* PA2 (TX): alternate push-pull 50 MHz; PA3 (RX): floating input (reset state). */
+    REG(0x40010800u) = (REG(0x40010800u) & ~(0xFu << 8)) | (0xBu << 8);
+#else
+    RCC_AHB1ENR |= 1u << 0;                         /* GPIOAEN */
+    /* PA2, PA3: alternate function 7 (USART2). */
+    REG(0x40020000u) = (REG(0x40020000u) & ~(0xFu << 4)) | (0xAu << 4);
+    REG(0x40020020u) = (REG(0x40020020u) & ~(0xFFu << 8)) | (0x77u << 8);
+#endif
+    USART_BRR = (HCLK_HZ + 57600u) / 115200u;
+    USART_CR1 = (1u << 13) | (1u << 3) | (1u << 2);  /* UE | TE | RE */
+}
+
+void put_char(char c)
+{
+    if (c == '\n') {
+        put_char('\r');
+    }
+    while (!(USART_SR & USART_SR_TXE)) {
+    }
+    USART_DR = (uint8_t)c;
+}
+
+void put_str(const char *s)
+{
+    while (*s) {
+        put_char(*s++);
+    }
+}
+
+void put_line(const char *s)
+{
+    put_str(s);
+    put_char('\n');
+}
+
+void put_uint(uint32_t v)
+{
+    char buf[10];
+    int n = 0;
+    do {
+        buf[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    while (n) {
+        put_char(buf[--n]);
+    }
+}
+
+int get_char(void)
+{
+    return (USART_SR & USART_SR_RXNE) ? (int)(USART_DR & 0xFFu) : -1;
+}
+
+void SysTick_Handler(void)
+{
+    g_ms++;
+}
+
+void ticks_start(void)
+{
+    SYST_RVR = HCLK_HZ / 1000u - 1u;
+    SYST_CVR = 0;
+    SYST_CSR = 7u;                                  /* processor clock, interrupt, enable */
+}
+
+uint32_t ticks_ms(void)
+{
+    return g_ms;
+}
+
+void delay_ms(uint32_t ms)
+{
+    uint32_t start = g_ms;
+    while (g_ms - start < ms) {
+        __asm volatile("wfi");
+    }
+}

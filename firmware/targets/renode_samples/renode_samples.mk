@@ -1,0 +1,42 @@
+# Firmware standing in for the binaries of Renode's STM32 Robot suites (tests/platforms/*.robot
+# in Renode's repository), built here to do what each suite checks with the same peripherals.
+#   $(OUT)/renode_samples/<program>.elf             the programs
+#   $(OUT)/renode_samples/binaries/<file name>      each named as the binary it replaces (the
+#                                                   suite's URL without Renode's -s_<size>-<sha1>)
+# `metersim test SUITE.robot --binaries build/fw/renode_samples/binaries` runs a suite with them.
+RS_DIR  := targets/renode_samples
+RS_OUT  := $(OUT)/renode_samples
+RS_COMMON := $(RS_DIR)/startup.c $(RS_DIR)/console.c
+RS_DEPS := $(RS_COMMON) $(RS_DIR)/sample.h $(RS_DIR)/samples.ld mk/target_note.S $(RS_DIR)/renode_samples.mk
+
+# program : family : part : core (metersim's name) : gcc flags : sources : extra defines
+RS_F1 := F1:STM32F103RB:cortex-m3:-mcpu=cortex-m3
+RS_F4 := F4:STM32F407VG:cortex-m4f:-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+
+# $(1) = program, $(2) = family, $(3) = part, $(4) = core, $(5) = cpu flags, $(6) = sources,
+# $(7) = defines
+define RS_RULE
+$(RS_OUT)/$(1).elf: $(addprefix $(RS_DIR)/,$(6)) $(RS_DEPS)
+	@mkdir -p $$(@D)
+	@echo "  CC/LD   $$(call show,$$@)"
+	$$(Q)$$(CC) -mthumb $(5) $$(CSTD) $$(WARN) $$(OPT) -DFAMILY_$(2) $(7) -I$(RS_DIR) $$(LDFLAGS) \
+	    -T$(RS_DIR)/samples.ld -Wl,-Map=$$(@:.elf=.map) -o $$@ $(addprefix $(RS_DIR)/,$(6)) \
+	    $(RS_COMMON) mk/target_note.S -DMETERSIM_TARGET='"renode_samples"' \
+	    -DMETERSIM_PART='"$(3)"' -DMETERSIM_CORE='"$(4)"'
+all: $(RS_OUT)/$(1).elf
+endef
+
+# $(1) = file name the suite's URL gives, $(2) = program
+define RS_LINK
+$(RS_OUT)/binaries/$(1): $(RS_OUT)/$(2).elf
+	@mkdir -p $$(@D)
+	$$(Q)ln -sf ../$(2).elf $$@
+all: $(RS_OUT)/binaries/$(1)
+endef
+
+rs_rule = $(eval $(call RS_RULE,$(1),$(word 1,$(subst :, ,$(2))),$(word 2,$(subst :, ,$(2))),$(word 3,$(subst :, ,$(2))),$(wordlist 4,9,$(subst :, ,$(2))),$(3),$(4)))
+
+$(call rs_rule,f103_button,$(RS_F1),f103_button.c)
+
+# STM32F103.robot
+$(eval $(call RS_LINK,zephyr-stm32f103-button.elf,f103_button))

@@ -1,0 +1,66 @@
+/* What the Renode-suite samples share: registers of the STM32F103 and STM32F4 (selected by
+ * -DFAMILY_F1 or -DFAMILY_F4), the USART2 console (115200 8N1 from the reset clock: HSI,
+ * 8 MHz on the F1, 16 MHz on the F4, no prescalers) and a 1 ms SysTick. */
+#ifndef SAMPLE_H
+#define SAMPLE_H
+
+#include <stdint.h>
+
+#define REG(addr) (*(volatile uint32_t *)(addr))
+
+#if defined(FAMILY_F1)
+#define HCLK_HZ        8000000u
+#define RCC_BASE       0x40021000u
+#define RCC_APB2ENR    REG(RCC_BASE + 0x18u)
+#define RCC_APB1ENR    REG(RCC_BASE + 0x1Cu)
+#elif defined(FAMILY_F4)
+#define HCLK_HZ        16000000u
+#define RCC_BASE       0x40023800u
+#define RCC_AHB1ENR    REG(RCC_BASE + 0x30u)
+#define RCC_APB1ENR    REG(RCC_BASE + 0x40u)
+#define RCC_CSR        REG(RCC_BASE + 0x74u)
+#define RCC_BDCR       REG(RCC_BASE + 0x70u)
+#else
+#error "build with -DFAMILY_F1 or -DFAMILY_F4"
+#endif
+
+#define USART2_BASE    0x40004400u
+#define USART_SR       REG(USART2_BASE + 0x00u)
+#define USART_DR       REG(USART2_BASE + 0x04u)
+#define USART_BRR      REG(USART2_BASE + 0x08u)
+#define USART_CR1      REG(USART2_BASE + 0x0Cu)
+#define USART_SR_RXNE  (1u << 5)
+#define USART_SR_TC    (1u << 6)
+#define USART_SR_TXE   (1u << 7)
+
+#define NVIC_ISER(n)   REG(0xE000E100u + 4u * (n))
+#define SYST_CSR       REG(0xE000E010u)
+#define SYST_RVR       REG(0xE000E014u)
+#define SYST_CVR       REG(0xE000E018u)
+
+static inline void nvic_enable(unsigned irq)
+{
+    NVIC_ISER(irq / 32u) = 1u << (irq % 32u);
+}
+
+/* Interrupt handlers a sample may define (startup.c has the vector table). */
+void SysTick_Handler(void);
+void TIM2_IRQHandler(void);
+void USART2_IRQHandler(void);
+void EXTI0_IRQHandler(void);
+void EXTI15_10_IRQHandler(void);
+void RTC_Alarm_IRQHandler(void);
+
+void console_init(void);
+void put_char(char c);
+void put_str(const char *s);
+void put_line(const char *s);
+void put_uint(uint32_t v);
+/* The next received character (polled), or -1 when none is waiting. */
+int get_char(void);
+/* Milliseconds since ticks_start(), counted by the SysTick interrupt. */
+void ticks_start(void);
+uint32_t ticks_ms(void);
+void delay_ms(uint32_t ms);
+
+#endif

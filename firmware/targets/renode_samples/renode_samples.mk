@@ -40,3 +40,18 @@ $(call rs_rule,f103_button,$(RS_F1),f103_button.c)
 
 # STM32F103.robot
 $(eval $(call RS_LINK,zephyr-stm32f103-button.elf,f103_button))
+$(call rs_rule,f4_hello,$(RS_F4),f4_hello.c)
+$(call rs_rule,f4_cube_hello,$(RS_F4),f4_cube_hello.c)
+$(call rs_rule,f4_cube_hello_latency,$(RS_F4),f4_cube_hello.c,-DFLASH_LATENCY_WS=5u)
+$(call rs_rule,f4_timer_upcount,$(RS_F4),f4_timer.c)
+$(call rs_rule,f4_timer_downcount,$(RS_F4),f4_timer.c,-DCOUNT_DOWN)
+$(call rs_rule,f4_rtc_alarm,$(RS_F4),f4_rtc_alarm.c)
+
+# STM32F4_Discovery.robot
+$(eval $(call RS_LINK,stm32f4_discovery--zephyr-hello_world.elf,f4_hello))
+$(eval $(call RS_LINK,stm32f4--cube_mx-hello_world.elf,f4_cube_hello))
+$(eval $(call RS_LINK,stm32f4disco-timer-upcount.elf-g2d98d1b,f4_timer_upcount))
+$(eval $(call RS_LINK,stm32f4disco-timer-downcount.elf-g2d98d1b,f4_timer_downcount))
+$(eval $(call RS_LINK,stm32f4_discovery--riot-tests_periph_rtc.elf,f4_rtc_alarm))
+# Same file name as the CubeMX hello, told apart by the full name with its size and SHA-1.
+$(eval $(call RS_LINK,stm32f4--cube_mx-hello_world.elf-s_625992-119d2b1d81ef6bb85498d1024c61736bb53cee4c,f4_cube_hello_latency))

@@ -55,3 +55,9 @@ $(eval $(call RS_LINK,stm32f4disco-timer-downcount.elf-g2d98d1b,f4_timer_downcou
 $(eval $(call RS_LINK,stm32f4_discovery--riot-tests_periph_rtc.elf,f4_rtc_alarm))
 # Same file name as the CubeMX hello, told apart by the full name with its size and SHA-1.
 $(eval $(call RS_LINK,stm32f4--cube_mx-hello_world.elf-s_625992-119d2b1d81ef6bb85498d1024c61736bb53cee4c,f4_cube_hello_latency))
+$(call rs_rule,f4_faultmask,$(RS_F4),f4_faultmask.c)
+$(call rs_rule,f4_faultmask_in_handler,$(RS_F4),f4_faultmask.c,-DSET_IN_HANDLER)
+$(call rs_rule,f4_rtc_writes,$(RS_F4),f4_rtc_writes.c)
+$(eval $(call RS_LINK,stm32f4disco-faultmask.elf,f4_faultmask))
+$(eval $(call RS_LINK,stm32f4disco-faultmask-noclearing.elf,f4_faultmask_in_handler))
+$(eval $(call RS_LINK,stm32f4disco-rtc-modified-test.elf,f4_rtc_writes))

@@ -1,23 +1,30 @@
-/* The USART2 console and the millisecond tick of the samples (see sample.h). */
+/* The console and the millisecond tick of the samples (see sample.h). */
 #include "sample.h"
 
 static volatile uint32_t g_ms;
 
 void console_init(void)
 {
+#if defined(FAMILY_F0)
+    RCC_AHBENR |= 1u << 17;                         /* IOPAEN */
+    RCC_APB2ENR |= 1u << 14;                        /* USART1EN */
+    /* PA9, PA10: alternate function 1 (USART1). */
+    REG(0x48000000u) = (REG(0x48000000u) & ~(0xFu << 18)) | (0xAu << 18);
+    REG(0x48000024u) = (REG(0x48000024u) & ~(0xFFu << 4)) | (0x11u << 4);
+#elif defined(FAMILY_F1)
     RCC_APB1ENR |= 1u << 17;                        /* USART2EN */
-#if defined(FAMILY_F1)
     RCC_APB2ENR |= 1u << 2;                         /* IOPAEN */
     /* PA2 (TX): alternate push-pull 50 MHz; PA3 (RX): floating input (reset state). */
     REG(0x40010800u) = (REG(0x40010800u) & ~(0xFu << 8)) | (0xBu << 8);
 #else
+    RCC_APB1ENR |= 1u << 17;                        /* USART2EN */
     RCC_AHB1ENR |= 1u << 0;                         /* GPIOAEN */
     /* PA2, PA3: alternate function 7 (USART2). */
     REG(0x40020000u) = (REG(0x40020000u) & ~(0xFu << 4)) | (0xAu << 4);
     REG(0x40020020u) = (REG(0x40020020u) & ~(0xFFu << 8)) | (0x77u << 8);
 #endif
     USART_BRR = (HCLK_HZ + 57600u) / 115200u;
-    USART_CR1 = (1u << 13) | (1u << 3) | (1u << 2);  /* UE | TE | RE */
+    USART_CR1 = USART_CR1_ON;
 }
 
 void put_char(char c)
@@ -27,7 +34,7 @@ void put_char(char c)
     }
     while (!(USART_SR & USART_SR_TXE)) {
     }
-    USART_DR = (uint8_t)c;
+    USART_TDR = (uint8_t)c;
 }
 
 void put_str(const char *s)
@@ -58,7 +65,7 @@ void put_uint(uint32_t v)
 
 int get_char(void)
 {
-    return (USART_SR & USART_SR_RXNE) ? (int)(USART_DR & 0xFFu) : -1;
+    return (USART_SR & USART_SR_RXNE) ? (int)(USART_RDR & 0xFFu) : -1;
 }
 
 void SysTick_Handler(void)

@@ -12,6 +12,7 @@ RS_DEPS := $(RS_COMMON) $(RS_DIR)/sample.h $(RS_DIR)/samples.ld mk/target_note.S
 # program : family : part : core (metersim's name) : gcc flags : sources : extra defines
 RS_F1 := F1:STM32F103RB:cortex-m3:-mcpu=cortex-m3
 RS_F4 := F4:STM32F407VG:cortex-m4f:-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+RS_F0 := F0:STM32F072RB:cortex-m0:-mcpu=cortex-m0 -mfloat-abi=soft
 
 # $(1) = program, $(2) = family, $(3) = part, $(4) = core, $(5) = cpu flags, $(6) = sources,
 # $(7) = defines
@@ -61,3 +62,15 @@ $(call rs_rule,f4_rtc_writes,$(RS_F4),f4_rtc_writes.c)
 $(eval $(call RS_LINK,stm32f4disco-faultmask.elf,f4_faultmask))
 $(eval $(call RS_LINK,stm32f4disco-faultmask-noclearing.elf,f4_faultmask_in_handler))
 $(eval $(call RS_LINK,stm32f4disco-rtc-modified-test.elf,f4_rtc_writes))
+
+
+$(call rs_rule,f0_hello,$(RS_F0),f0_hello.c)
+$(call rs_rule,f0_echo,$(RS_F0),f0_echo.c)
+$(call rs_rule,f0_blinky,$(RS_F0),f0_blinky.c)
+$(call rs_rule,f0_button,$(RS_F0),f0_button.c)
+
+# STM32F072b.robot
+$(eval $(call RS_LINK,stm32f072b_disco--zephyr-hello_world.elf,f0_hello))
+$(eval $(call RS_LINK,stm32f072b_disco--zephyr-echo.elf,f0_echo))
+$(eval $(call RS_LINK,stm32f072b_disco--zephyr-blinky.elf,f0_blinky))
+$(eval $(call RS_LINK,stm32f072b_disco--zephyr-button.elf,f0_button))

@@ -1,6 +1,7 @@
-/* What the Renode-suite samples share: registers of the STM32F103 and STM32F4 (selected by
- * -DFAMILY_F1 or -DFAMILY_F4), the USART2 console (115200 8N1 from the reset clock: HSI,
- * 8 MHz on the F1, 16 MHz on the F4, no prescalers) and a 1 ms SysTick. */
+/* What the Renode-suite samples share: registers of the STM32F072, STM32F103 and STM32F4
+ * (selected by -DFAMILY_F0, -DFAMILY_F1 or -DFAMILY_F4), the console (USART1 on the F0, USART2
+ * on the others; 115200 8N1 from the reset clock: HSI, 8 MHz on the F0/F1, 16 MHz on the F4,
+ * no prescalers) and a 1 ms SysTick. */
 #ifndef SAMPLE_H
 #define SAMPLE_H
 
@@ -8,7 +9,12 @@
 
 #define REG(addr) (*(volatile uint32_t *)(addr))
 
-#if defined(FAMILY_F1)
+#if defined(FAMILY_F0)
+#define HCLK_HZ        8000000u
+#define RCC_BASE       0x40021000u
+#define RCC_AHBENR     REG(RCC_BASE + 0x14u)
+#define RCC_APB2ENR    REG(RCC_BASE + 0x18u)
+#elif defined(FAMILY_F1)
 #define HCLK_HZ        8000000u
 #define RCC_BASE       0x40021000u
 #define RCC_APB2ENR    REG(RCC_BASE + 0x18u)
@@ -21,14 +27,28 @@
 #define RCC_CSR        REG(RCC_BASE + 0x74u)
 #define RCC_BDCR       REG(RCC_BASE + 0x70u)
 #else
-#error "build with -DFAMILY_F1 or -DFAMILY_F4"
+#error "build with -DFAMILY_F0, -DFAMILY_F1 or -DFAMILY_F4"
 #endif
 
-#define USART2_BASE    0x40004400u
-#define USART_SR       REG(USART2_BASE + 0x00u)
-#define USART_DR       REG(USART2_BASE + 0x04u)
-#define USART_BRR      REG(USART2_BASE + 0x08u)
-#define USART_CR1      REG(USART2_BASE + 0x0Cu)
+#if defined(FAMILY_F0)
+/* USART1 (PA9/PA10), the ISR/RDR/TDR register layout (RM0091 27.8). */
+#define USART_BASE     0x40013800u
+#define USART_CR1      REG(USART_BASE + 0x00u)
+#define USART_BRR      REG(USART_BASE + 0x0Cu)
+#define USART_SR       REG(USART_BASE + 0x1Cu)
+#define USART_RDR      REG(USART_BASE + 0x24u)
+#define USART_TDR      REG(USART_BASE + 0x28u)
+#define USART_CR1_ON   ((1u << 0) | (1u << 3) | (1u << 2))   /* UE | TE | RE */
+#else
+/* USART2 (PA2/PA3), the SR/DR register layout of the F1 and F4. */
+#define USART_BASE     0x40004400u
+#define USART_SR       REG(USART_BASE + 0x00u)
+#define USART_RDR      REG(USART_BASE + 0x04u)
+#define USART_TDR      REG(USART_BASE + 0x04u)
+#define USART_BRR      REG(USART_BASE + 0x08u)
+#define USART_CR1      REG(USART_BASE + 0x0Cu)
+#define USART_CR1_ON   ((1u << 13) | (1u << 3) | (1u << 2))  /* UE | TE | RE */
+#endif
 #define USART_SR_RXNE  (1u << 5)
 #define USART_SR_TC    (1u << 6)
 #define USART_SR_TXE   (1u << 7)
@@ -48,6 +68,7 @@ void SysTick_Handler(void);
 void TIM2_IRQHandler(void);
 void USART2_IRQHandler(void);
 void EXTI0_IRQHandler(void);
+void EXTI0_1_IRQHandler(void);
 void EXTI15_10_IRQHandler(void);
 void RTC_Alarm_IRQHandler(void);
 

@@ -1,5 +1,5 @@
 /* Start-up for the Renode-suite samples: vector table (core exceptions and the 82 STM32F4
- * interrupts, a superset of the F103's 60), .data copy, .bss clear, main. A program defines
+ * interrupts, enough for the F103's 60 and the F072's 32), .data copy, .bss clear, main. A program defines
  * the handlers it uses; the others are a dead loop metersim reports as a fault. */
 #include <stdint.h>
 
@@ -15,6 +15,7 @@ void SysTick_Handler(void) WEAK_DEFAULT;
 void TIM2_IRQHandler(void) WEAK_DEFAULT;
 void USART2_IRQHandler(void) WEAK_DEFAULT;
 void EXTI0_IRQHandler(void) WEAK_DEFAULT;
+void EXTI0_1_IRQHandler(void) WEAK_DEFAULT;
 void EXTI15_10_IRQHandler(void) WEAK_DEFAULT;
 void RTC_Alarm_IRQHandler(void) WEAK_DEFAULT;
 
@@ -51,6 +52,7 @@ static void (*const vectors[16 + 82])(void) = {
     [11] = Default_Handler,      /* SVCall */
     [14] = Default_Handler,      /* PendSV */
     [15] = SysTick_Handler,
+    IRQ(5) = EXTI0_1_IRQHandler,  /* F0 (the F1/F4 have RCC there, unused) */
     IRQ(6) = EXTI0_IRQHandler,
     IRQ(28) = TIM2_IRQHandler,
     IRQ(38) = USART2_IRQHandler,

@@ -33,9 +33,12 @@ int main(void)
     put_line("*** Timer2 Upcount Overflow Example ***");
 #endif
     RCC_APB1ENR |= 1u << 0;                         /* TIM2EN */
+#ifdef COUNT_DOWN
+    TIM2_CR1 = 1u << 4;                             /* DIR down before UG: CNT = ARR */
+#endif
     TIM2_PSC = HCLK_HZ / 10000u - 1u;               /* 10 kHz count */
     TIM2_ARR = 1000u - 1u;                          /* 100 ms period */
-    TIM2_EGR = 1u;                                  /* UG: load PSC now */
+    TIM2_EGR = 1u;                                  /* UG: load PSC, restart the count */
     TIM2_SR = ~1u;                                  /* the UG update is not a period */
     TIM2_DIER = 1u;                                 /* UIE */
     nvic_enable(IRQ_TIM2);

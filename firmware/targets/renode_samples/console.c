@@ -11,6 +11,28 @@ void console_init(void)
     /* PA9, PA10: alternate function 1 (USART1). */
     REG(0x48000000u) = (REG(0x48000000u) & ~(0xFu << 18)) | (0xAu << 18);
     REG(0x48000024u) = (REG(0x48000024u) & ~(0xFFu << 4)) | (0x11u << 4);
+#elif defined(FAMILY_F7)
+    RCC_AHB1ENR |= (1u << 0) | (1u << 1);           /* GPIOAEN, GPIOBEN */
+    RCC_APB2ENR |= 1u << 4;                         /* USART1EN */
+    /* PA9 (TX), PB7 (RX): alternate function 7 (USART1). */
+    REG(0x40020000u) = (REG(0x40020000u) & ~(3u << 18)) | (2u << 18);
+    REG(0x40020024u) = (REG(0x40020024u) & ~(0xFu << 4)) | (7u << 4);
+    REG(0x40020400u) = (REG(0x40020400u) & ~(3u << 14)) | (2u << 14);
+    REG(0x40020420u) = (REG(0x40020420u) & ~(0xFu << 28)) | (7u << 28);
+#elif defined(FAMILY_L0)
+    RCC_IOPENR |= 1u << 0;                          /* IOPAEN */
+#if defined(CONSOLE_LPUART1)
+    RCC_APB1ENR |= 1u << 18;                        /* LPUART1EN */
+#else
+    RCC_APB1ENR |= 1u << 17;                        /* USART2EN */
+#endif
+    /* PA2, PA3: alternate function 4 (USART2) or 6 (LPUART1). */
+    REG(0x50000000u) = (REG(0x50000000u) & ~(0xFu << 4)) | (0xAu << 4);
+#if defined(CONSOLE_LPUART1)
+    REG(0x50000020u) = (REG(0x50000020u) & ~(0xFFu << 8)) | (0x66u << 8);
+#else
+    REG(0x50000020u) = (REG(0x50000020u) & ~(0xFFu << 8)) | (0x44u << 8);
+#endif
 #elif defined(FAMILY_F1)
     RCC_APB1ENR |= 1u << 17;                        /* USART2EN */
     RCC_APB2ENR |= 1u << 2;                         /* IOPAEN */
@@ -23,7 +45,12 @@ void console_init(void)
     REG(0x40020000u) = (REG(0x40020000u) & ~(0xFu << 4)) | (0xAu << 4);
     REG(0x40020020u) = (REG(0x40020020u) & ~(0xFFu << 8)) | (0x77u << 8);
 #endif
+#if defined(CONSOLE_LPUART1)
+    /* LPUART: BRR = 256 * fck / baud (RM0367 25.4.4). */
+    USART_BRR = (uint32_t)((256ull * HCLK_HZ + 57600u) / 115200u);
+#else
     USART_BRR = (HCLK_HZ + 57600u) / 115200u;
+#endif
     USART_CR1 = USART_CR1_ON;
 }
 

@@ -74,3 +74,17 @@ $(eval $(call RS_LINK,stm32f072b_disco--zephyr-hello_world.elf,f0_hello))
 $(eval $(call RS_LINK,stm32f072b_disco--zephyr-echo.elf,f0_echo))
 $(eval $(call RS_LINK,stm32f072b_disco--zephyr-blinky.elf,f0_blinky))
 $(eval $(call RS_LINK,stm32f072b_disco--zephyr-button.elf,f0_button))
+
+RS_F7 := F7:STM32F746NG:cortex-m7:-mcpu=cortex-m7 -mfloat-abi=soft
+RS_L0 := L0:STM32L072CZ:cortex-m0+:-mcpu=cortex-m0plus -mfloat-abi=soft
+$(call rs_rule,f7_hello,$(RS_F7),f7_hello.c)
+$(call rs_rule,f7_cli,$(RS_F7),f7_cli.c)
+$(call rs_rule,l0_shell,$(RS_L0),l0_shell.c)
+$(call rs_rule,l0_shell_lpuart,$(RS_L0),l0_shell.c,-DCONSOLE_LPUART1)
+
+# STM32F7.robot
+$(eval $(call RS_LINK,renode-mbed-pipeline-helloworld.elf-ga2ede71,f7_hello))
+$(eval $(call RS_LINK,stm32f746--cube_mx-freertos_cli.elf,f7_cli))
+# STM32L072.robot (its scene loads the shell first)
+$(eval $(call RS_LINK,stm32l07--zephyr-shell_module.elf,l0_shell))
+$(eval $(call RS_LINK,bl072z_lrwan1--zephyr-shell_module_lpuart.elf,l0_shell_lpuart))

@@ -1,7 +1,7 @@
 /* What the Renode-suite samples share: registers of the STM32F072, STM32F103 and STM32F4
- * (selected by -DFAMILY_F0, -DFAMILY_F1 or -DFAMILY_F4), the console (USART1 on the F0, USART2
- * on the others; 115200 8N1 from the reset clock: HSI, 8 MHz on the F0/F1, 16 MHz on the F4,
- * no prescalers) and a 1 ms SysTick. */
+ * (selected by -DFAMILY_F0, F1, F4, F7 or L0), the console (USART1 on the F0 and F7, USART2
+ * or LPUART1 on the L0, USART2 on the others; 115200 8N1 from the reset clock: HSI, 8 MHz on
+ * the F0/F1, 16 MHz on the F4/F7, MSI 2.097 MHz on the L0, no prescalers) and a 1 ms SysTick. */
 #ifndef SAMPLE_H
 #define SAMPLE_H
 
@@ -14,6 +14,16 @@
 #define RCC_BASE       0x40021000u
 #define RCC_AHBENR     REG(RCC_BASE + 0x14u)
 #define RCC_APB2ENR    REG(RCC_BASE + 0x18u)
+#elif defined(FAMILY_F7)
+#define HCLK_HZ        16000000u
+#define RCC_BASE       0x40023800u
+#define RCC_AHB1ENR    REG(RCC_BASE + 0x30u)
+#define RCC_APB2ENR    REG(RCC_BASE + 0x44u)
+#elif defined(FAMILY_L0)
+#define HCLK_HZ        2097000u               /* MSI range 5 after reset */
+#define RCC_BASE       0x40021000u
+#define RCC_IOPENR     REG(RCC_BASE + 0x2Cu)
+#define RCC_APB1ENR    REG(RCC_BASE + 0x38u)
 #elif defined(FAMILY_F1)
 #define HCLK_HZ        8000000u
 #define RCC_BASE       0x40021000u
@@ -27,12 +37,21 @@
 #define RCC_CSR        REG(RCC_BASE + 0x74u)
 #define RCC_BDCR       REG(RCC_BASE + 0x70u)
 #else
-#error "build with -DFAMILY_F0, -DFAMILY_F1 or -DFAMILY_F4"
+#error "build with -DFAMILY_F0, F1, F4, F7 or L0"
 #endif
 
+#if defined(FAMILY_F0) || defined(FAMILY_F7) || defined(FAMILY_L0)
+/* The ISR/RDR/TDR register layout (RM0091 27.8, RM0385 31.8, RM0367 24.8): USART1 on the F0
+ * (PA9/PA10) and F7 (PA9/PB7), USART2 (PA2/PA3) or LPUART1 (-DCONSOLE_LPUART1) on the L0. */
 #if defined(FAMILY_F0)
-/* USART1 (PA9/PA10), the ISR/RDR/TDR register layout (RM0091 27.8). */
 #define USART_BASE     0x40013800u
+#elif defined(FAMILY_F7)
+#define USART_BASE     0x40011000u
+#elif defined(CONSOLE_LPUART1)
+#define USART_BASE     0x40004800u
+#else
+#define USART_BASE     0x40004400u
+#endif
 #define USART_CR1      REG(USART_BASE + 0x00u)
 #define USART_BRR      REG(USART_BASE + 0x0Cu)
 #define USART_SR       REG(USART_BASE + 0x1Cu)

@@ -63,3 +63,35 @@ def test_tests_tagged_skipped_are_skipped_unless_asked(tmp_path, monkeypatch):
     rc, out = _run([str(suite), "--binaries", str(tmp_path / "nowhere")], monkeypatch,
                    cwd=tmp_path)
     assert rc == 3
+
+
+def test_monitor_led_tester_and_peripherals_export(tmp_path, monkeypatch):
+    """`emulation CreateLEDTester` and its `AssertState`/`AssertAndHoldState` (the monitor form
+    Renode's older F072 suite uses), and `peripherals export @file`."""
+    from metersim._frontends.monitor import Monitor
+    from metersim._frontends.renode_binaries import BINARIES_ENV
+    from metersim._frontends.renode_testers import LedAssertionFailed
+
+    monkeypatch.setenv(SEARCH_PATH_ENV, str(UPSTREAM))
+    monkeypatch.setenv(BINARIES_ENV, str(BINARIES))
+    mon = Monitor(out=lambda text: None)
+    try:
+        mon.execute("mach create")
+        mon.execute("machine LoadPlatformDescription @platforms/boards/stm32f072b_discovery.repl")
+        mon.execute("sysbus LoadELF @https://dl.example.invalid/stm32f072b_disco--zephyr-blinky.elf")
+        mon.execute('emulation CreateLEDTester "led_tester" sysbus.gpioPortC.led')
+        mon.execute("start")
+        for state in ("true", "false", "true"):
+            mon.execute(f"led_tester AssertState {state} 1")
+        assert 0.9 < mon.emulation.now_ps / 1e12 < 1.1          # toggles every 500 ms
+        with pytest.raises(LedAssertionFailed, match="LED changed state"):
+            mon.execute("led_tester AssertAndHoldState false 1 1")
+        out = tmp_path / "map.txt"
+        mon.execute(f"peripherals export @{out}")
+        text = out.read_text().splitlines()
+        assert text[0] == "Peripheral Map 1.0"
+        assert any(line.startswith("usart1\tUART.STM32F7_USART\t<0x40013800, ") for line in text)
+        assert any(line.startswith("gpioPortC\tGPIOPort.STM32_GPIOPort\t") for line in text)
+        assert "led\tMiscellaneous.LED\t@ gpioPortC" in text
+    finally:
+        mon.close()

@@ -9,6 +9,7 @@ semantics, from renode-infrastructure `Extensions/UserInterface` and renode `scr
     python "code" | python \"\"\" block \"\"\"   run CPython (metersim._frontends.monitor_python)
     emulation CreateUARTHub "name"       (also CreateUartHub, metersim's older spelling)
     emulation CreateServerSocketTerminal <port> "name" [emitConfig]
+    emulation CreateLEDTester "name" sysbus.port.led [defaultTimeout]; name AssertState ...
     sysbus LoadSymbolsFrom @f.elf | LoadHEX @f.hex | LogAllPeripheralsAccess [true|false]
     sysbus LogPeripheralAccess sysbus.x [true|false]
     cpu AddHook <address> "code" | $var  /  cpu RemoveHooksAt <address> / cpu RemoveAllHooks
@@ -100,6 +101,24 @@ def python(mon, code: Token):
 
 
 # ============================================================================ hubs, terminals
+@command("emulation CreateLEDTester", "<name:text> <led:token> [<defaultTimeout:token>]",
+         "an LED tester named <name>: `<name> AssertState true 1`, `<name> AssertAndHoldState "
+         "false 1 1`, `<name> AssertDutyCycle 2 0.5` (virtual seconds)")
+def create_led_tester(mon, name, led, defaultTimeout):
+    from metersim._frontends.renode_testers import LedTester
+
+    if name in mon.testers or name in mon.terminals or name in mon.hubs:
+        raise MonitorError(f"an object named {name!r} exists already")
+    model = mon._peripheral_target(str(led.value)) if led.kind == "name" else None
+    if model is None or not hasattr(model, "on_state_change"):
+        raise MonitorError(f"emulation CreateLEDTester: {led.text!r} is not an LED of the "
+                           "current machine (expected sysbus.<port>.<led>, e.g. "
+                           "sysbus.gpioPortC.led)")
+    timeout = 0 if defaultTimeout is None else defaultTimeout.value
+    mon.testers[name] = LedTester(mon.emulation, model, f"{mon.machine.name}:{name}", timeout)
+    return None
+
+
 @command("emulation CreateServerSocketTerminal", "<port:int> <name:text> [<emitConfig:bool>]",
          "a TCP server on 127.0.0.1:<port> bridged to a UART by `connector Connect`")
 def create_socket_terminal(mon, port, name, emitConfig):

@@ -97,12 +97,12 @@ int get_char(void)
 
 void SysTick_Handler(void)
 {
-    g_ms++;
+    g_ms += TICK_MS;
 }
 
 void ticks_start(void)
 {
-    SYST_RVR = HCLK_HZ / 1000u - 1u;
+    SYST_RVR = HCLK_HZ / 1000u * TICK_MS - 1u;
     SYST_CVR = 0;
     SYST_CSR = 7u;                                  /* processor clock, interrupt, enable */
 }

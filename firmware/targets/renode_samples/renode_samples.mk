@@ -37,7 +37,7 @@ endef
 
 rs_rule = $(eval $(call RS_RULE,$(1),$(word 1,$(subst :, ,$(2))),$(word 2,$(subst :, ,$(2))),$(word 3,$(subst :, ,$(2))),$(wordlist 4,9,$(subst :, ,$(2))),$(3),$(4)))
 
-$(call rs_rule,f103_button,$(RS_F1),f103_button.c)
+$(call rs_rule,f103_button,$(RS_F1),f103_button.c,-DTICK_MS=10u)
 
 # STM32F103.robot
 $(eval $(call RS_LINK,zephyr-stm32f103-button.elf,f103_button))

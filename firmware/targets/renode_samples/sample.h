@@ -1,7 +1,8 @@
-/* What the Renode-suite samples share: registers of the STM32F072, STM32F103 and STM32F4
+/* What the Renode-suite samples share: registers of the STM32F072, F103, F4, F746 and L072
  * (selected by -DFAMILY_F0, F1, F4, F7 or L0), the console (USART1 on the F0 and F7, USART2
  * or LPUART1 on the L0, USART2 on the others; 115200 8N1 from the reset clock: HSI, 8 MHz on
- * the F0/F1, 16 MHz on the F4/F7, MSI 2.097 MHz on the L0, no prescalers) and a 1 ms SysTick. */
+ * the F0/F1, 16 MHz on the F4/F7, MSI 2.097 MHz on the L0, no prescalers) and a millisecond
+ * count from SysTick. */
 #ifndef SAMPLE_H
 #define SAMPLE_H
 
@@ -98,6 +99,10 @@ void put_line(const char *s);
 void put_uint(uint32_t v);
 /* The next received character (polled), or -1 when none is waiting. */
 int get_char(void);
+/* SysTick period in ms (-DTICK_MS=10 where a coarser count will do: fewer interrupts). */
+#ifndef TICK_MS
+#define TICK_MS 1u
+#endif
 /* Milliseconds since ticks_start(), counted by the SysTick interrupt. */
 void ticks_start(void);
 uint32_t ticks_ms(void);

@@ -28,7 +28,12 @@ next update or compare that anything listens to (an enabled interrupt or a conne
 flags nobody listens to are brought up to date when the firmware reads the timer, with whole
 periods skipped in one step.
 
-Not modelled: slave mode controller / external clock / encoder (SMCR stored, logged), trigger
+- "Slave mode: Reset mode" (SMS=100): a trigger edge on TI1F_ED, TI1FP1 or TI2FP2 (TS=100,
+  101, 110) sets TIF and re-initialises the counter as UG does, after the edge's captures:
+  with CC1 on TI1 rising and CC2 on TI1 falling this is "PWM input mode" (CCR1 = period,
+  CCR2 = pulse).
+
+Not modelled: the other slave modes / external clock / encoder (SMCR stored, logged), trigger
 output and master/slave chaining, DMA requests and DMAR/DCR bursts, break input and dead time
 (BDTR stored; only MOE gates outputs), complementary outputs, input filters and prescalers,
 ETR, the one-cycle latencies of CEN and of the capture path. When ARR is lowered below CNT
@@ -72,6 +77,7 @@ REGS = RegisterMap([
 CEN, UDIS, URS, OPM, DIR, ARPE = 1, 2, 4, 8, 16, 128
 # DIER / SR bit positions
 UIF, COMIF, TIF, BIF = 1, 1 << 5, 1 << 6, 1 << 7
+SMS_RESET = 4          # SMCR.SMS = 100: a trigger edge re-initialises the counter
 MOE = 1 << 15
 
 # Addresses of advanced (TIM1/TIM8) and basic (TIM6/TIM7) timers on F1 and F4.
@@ -134,6 +140,9 @@ class STM32Timer(Peripheral):
         self._stopped = (0, 0, 1)         # (cnt, prescaler phase, dir) while not counting
         self._seg = None                  # [cycle, cnt, phase, dir, fired tick] while counting
         self._update_irq()
+        for ch in sorted(getattr(self, "_input_channels", ())):
+            self._release_pins(ch, False)
+        self._input_channels: set[int] = set()
         for gpio in self.connections.values():
             gpio.unset()
 
@@ -336,9 +345,24 @@ class STM32Timer(Peripheral):
     def _drive(self, ch: int) -> None:
         if ch >= self.channels:
             return
+        is_input = not self._is_output(ch)
+        if is_input != (ch in self._input_channels):
+            self._input_channels ^= {ch}
+            self._release_pins(ch, is_input)
+        if is_input:
+            return
         ccer = self.regs["CCER"] >> (4 * ch)
         enabled = ccer & 1 and (not self.advanced or self.regs["BDTR"] & MOE)
         self.connections[ch].set(bool(enabled) and (self._oc_ref[ch] ^ bool(ccer & 2)))
+
+    def _release_pins(self, ch: int, released: bool) -> None:
+        """A channel configured as input (CCxS != 00) does not drive the pins its alternate
+        function reaches: tell those GPIO ports (`timer3: 0 -> gpioPortA#06@02`) to treat the
+        pin as an input; back to output, it drives them with its level again."""
+        line = self.connections[ch]
+        for rx, pin in line._targets:   # noqa: SLF001 - the receivers this output was wired to
+            if getattr(rx, "accepts_release", False):
+                rx.on_gpio(pin, None if released else line.level)
 
     # -- start / stop / rebase ------------------------------------------------------------
     def _state_now(self) -> tuple[int, int, int]:
@@ -482,7 +506,7 @@ class STM32Timer(Peripheral):
                 self._rebase(*state)
         elif offset == SMCR:
             self.regs["SMCR"] = value & 0xFFFF
-            if value & 7:
+            if value & 7 not in (0, SMS_RESET):
                 self.ctx.log_once("sms", logging.WARNING,
                                   "slave mode %d (SMCR.SMS) is not modelled", value & 7)
         elif offset == RCR and self.advanced:
@@ -545,8 +569,26 @@ class STM32Timer(Peripheral):
             want_falling = bool(ccer & 2)
             if both or (falling if want_falling else rising):
                 self._capture(ch)
+        if self._slave_triggered(pin, rising):
+            self.regs["SR"] |= TIF
+            self._write_egr(1)                          # reset mode: as UG, after the capture
         self._update_irq()
         self._reschedule()
+
+    def _slave_triggered(self, pin: int, rising: bool) -> bool:
+        """Whether this edge is the trigger (TRGI) of the slave mode controller in reset
+        mode: TI1F_ED (TS=100, both edges of TI1), TI1FP1 (TS=101) or TI2FP2 (TS=110), the
+        last two with the polarity of CC1P / CC2P (RM0090 18.3.14, 18.4.3)."""
+        smcr = self.regs["SMCR"]
+        if smcr & 7 != SMS_RESET:
+            return False
+        ts = (smcr >> 4) & 7
+        if ts == 4:
+            return pin == 0
+        if ts in (5, 6) and pin == ts - 5:
+            inverted = bool(self.regs["CCER"] >> (4 * pin) & 2)
+            return rising != inverted
+        return False
 
     def _capture(self, ch: int) -> None:
         self.regs[f"CCR{ch + 1}"] = self._state_now()[0]

@@ -37,7 +37,7 @@ def test_renode_suite_keywords_on_the_samples_with_url_binaries(tmp_path, monkey
     rc, out = _run([str(SUITE), "-r", str(tmp_path), "--binaries", str(BINARIES)], monkeypatch,
                    cwd=tmp_path)
     assert rc == 0, out
-    assert out.count("with status OK") == 6, out
+    assert out.count("with status OK") == 7, out
     # without the binaries folder, the URL is named in the failure
     rc, out = _run([str(SUITE), "-r", str(tmp_path), "-f", "F103"], monkeypatch, cwd=tmp_path)
     assert rc == 1

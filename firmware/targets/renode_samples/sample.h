@@ -86,6 +86,7 @@ static inline void nvic_enable(unsigned irq)
 /* Interrupt handlers a sample may define (startup.c has the vector table). */
 void SysTick_Handler(void);
 void TIM2_IRQHandler(void);
+void TIM4_IRQHandler(void);
 void USART2_IRQHandler(void);
 void EXTI0_IRQHandler(void);
 void EXTI0_1_IRQHandler(void);

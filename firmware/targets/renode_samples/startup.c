@@ -13,6 +13,7 @@ void Default_Handler(void);
 
 void SysTick_Handler(void) WEAK_DEFAULT;
 void TIM2_IRQHandler(void) WEAK_DEFAULT;
+void TIM4_IRQHandler(void) WEAK_DEFAULT;
 void USART2_IRQHandler(void) WEAK_DEFAULT;
 void EXTI0_IRQHandler(void) WEAK_DEFAULT;
 void EXTI0_1_IRQHandler(void) WEAK_DEFAULT;
@@ -55,6 +56,7 @@ static void (*const vectors[16 + 82])(void) = {
     IRQ(5) = EXTI0_1_IRQHandler,  /* F0 (the F1/F4 have RCC there, unused) */
     IRQ(6) = EXTI0_IRQHandler,
     IRQ(28) = TIM2_IRQHandler,
+    IRQ(30) = TIM4_IRQHandler,
     IRQ(38) = USART2_IRQHandler,
     IRQ(40) = EXTI15_10_IRQHandler,
     IRQ(41) = RTC_Alarm_IRQHandler,

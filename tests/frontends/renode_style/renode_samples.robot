@@ -55,6 +55,18 @@ F4 Timer Counts Down Through An Included Scene
     ${second}=                Wait For Line On Uart    period elapsed callback
     Should Be True            99 < ${second.timestamp} - ${first.timestamp} < 101
 
+F4 PWM Input Capture Through A Wire Added To The Platform
+    Execute Command           mach create
+    Execute Command           machine LoadPlatformDescription @platforms/cpus/stm32f4.repl
+    Execute Command           sysbus LoadELF ${URL}/stm32f4disco-pwm-capture.elf-s_100-${SHA}
+    Create Terminal Tester    sysbus.usart2
+    # without the wire from PA6 (TIM3 PWM out) to PD12 (TIM4 capture in) nothing arrives
+    Start Emulation
+    Wait For Line On Uart     no signal
+    Execute Command           machine LoadPlatformDescriptionFromString "gpioPortA: { 6 -> gpioPortD@12 }"
+    ${line}=                  Wait For Line On Uart    freq=(\\w+) duty=(\\w+)    treatAsRegex=true
+    Should Be Equal           ${line.Groups}    ${{ ["1000", "33"] }}
+
 F4 RTC Alarm Every Two Seconds
     Execute Command           mach create
     Execute Command           machine LoadPlatformDescriptionFromString ${F4_RTC}

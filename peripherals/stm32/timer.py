@@ -33,7 +33,11 @@ periods skipped in one step.
   with CC1 on TI1 rising and CC2 on TI1 falling this is "PWM input mode" (CCR1 = period,
   CCR2 = pulse).
 
-Not modelled: the other slave modes / external clock / encoder (SMCR stored, logged), trigger
+- "Encoder interface mode" (SMS=001/010/011): the counter moves only on TI1/TI2 edges, up or
+  down by the other input's level, wrapping at ARR with an update event; DIR reads the last
+  direction.
+
+Not modelled: gated, trigger and external-clock slave modes (SMCR stored, logged), trigger
 output and master/slave chaining, DMA requests and DMAR/DCR bursts, break input and dead time
 (BDTR stored; only MOE gates outputs), complementary outputs, input filters and prescalers,
 ETR, the one-cycle latencies of CEN and of the capture path. When ARR is lowered below CNT
@@ -386,8 +390,9 @@ class STM32Timer(Peripheral):
         self._stopped = (cnt, phase, d)
 
     def _rebase(self, cnt: int, phase: int, d: int) -> None:
-        """Restart counting from (cnt, phase, d) now, according to CEN."""
-        if self.regs["CR1"] & CEN:
+        """Restart counting from (cnt, phase, d) now, according to CEN (in encoder mode the
+        counter holds still between input edges: on_gpio counts them)."""
+        if self.regs["CR1"] & CEN and not self._encoder_mode():
             self._start(cnt, phase, d)
         else:
             self._stop(cnt, phase, d)
@@ -505,10 +510,13 @@ class STM32Timer(Peripheral):
             if self._running:
                 self._rebase(*state)
         elif offset == SMCR:
+            self._advance()
+            state = self._state_now()
             self.regs["SMCR"] = value & 0xFFFF
-            if value & 7 not in (0, SMS_RESET):
+            if value & 7 not in (0, 1, 2, 3, SMS_RESET):
                 self.ctx.log_once("sms", logging.WARNING,
                                   "slave mode %d (SMCR.SMS) is not modelled", value & 7)
+            self._rebase(*state)
         elif offset == RCR and self.advanced:
             self.regs["RCR"] = value & 0xFF
         elif offset in (CR2, DCR, DMAR, OR):
@@ -569,11 +577,40 @@ class STM32Timer(Peripheral):
             want_falling = bool(ccer & 2)
             if both or (falling if want_falling else rising):
                 self._capture(ch)
+        if self._encoder_mode() and self.regs["CR1"] & CEN and pin < 2:
+            self._encoder_edge(pin, rising)
         if self._slave_triggered(pin, rising):
             self.regs["SR"] |= TIF
             self._write_egr(1)                          # reset mode: as UG, after the capture
         self._update_irq()
         self._reschedule()
+
+    def _encoder_mode(self) -> bool:
+        return 1 <= self.regs["SMCR"] & 7 <= 3
+
+    def _encoder_edge(self, pin: int, rising: bool) -> None:
+        """Encoder mode (RM0090 18.3.16, table "Counting direction versus encoder signals"):
+        SMS=001 counts TI2 edges, 010 TI1 edges, 011 both; each counted edge steps the counter
+        up or down by the level of the other input, TIxFPx taken after the CCxP inversion.
+        Past ARR it wraps to 0 (down: from 0 to ARR) with an update event."""
+        sms = self.regs["SMCR"] & 7
+        if not (sms == 3 or (sms == 1 and pin == 1) or (sms == 2 and pin == 0)):
+            return
+        ccer = self.regs["CCER"]
+        edge_up = rising != bool(ccer >> (4 * pin) & 2)           # TIxFPx rising
+        other = 1 - pin
+        other_high = self._inputs[other] != bool(ccer >> (4 * other) & 2)
+        # TI1 edge: up when (rising and TI2 low) or (falling and TI2 high); TI2 the opposite
+        up = (edge_up != other_high) if pin == 0 else (edge_up == other_high)
+        cnt = self._stopped[0]
+        if up:
+            wrap, cnt = cnt >= self._arr, (0 if cnt >= self._arr else cnt + 1)
+        else:
+            wrap, cnt = cnt == 0, (self._arr if cnt == 0 else cnt - 1)
+        self._stopped = (cnt, 0, 1 if up else -1)
+        if wrap and not self.regs["CR1"] & UDIS:
+            self._transfer_preloads()
+            self.regs["SR"] |= UIF
 
     def _slave_triggered(self, pin: int, rising: bool) -> bool:
         """Whether this edge is the trigger (TRGI) of the slave mode controller in reset

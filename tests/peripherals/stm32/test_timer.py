@@ -263,3 +263,29 @@ def test_an_input_channel_leaves_its_af_pin_to_the_outside_drive():
     assert tim.read(t.CCR1, 4) == 40
     tim.write(t.CCMR1, 4, 4 << 4)                       # output: OC1M = force inactive
     assert not port.read(0x10, 4) >> 12 & 1             # the timer drives the pin low again
+
+
+def test_encoder_mode_counts_quadrature_edges_both_ways_and_wraps_at_arr():
+    """RM0090 18.3.16: SMS=011 counts every edge of TI1 and TI2, up when TI1 leads TI2;
+    time alone does not move the counter; past ARR it wraps with an update event."""
+    tim = make()
+    tim.write(t.CCMR1, 4, 0x01 | (0x01 << 8))           # IC1 on TI1, IC2 on TI2
+    tim.write(t.SMCR, 4, 3)                             # encoder mode 3
+    tim.write(t.ARR, 4, 11)
+    tim.write(t.CR1, 4, t.CEN)
+    a = b = False
+    forward = [(0, True), (1, True), (0, False), (1, False)]   # A leads B
+    for i in range(10):
+        pin, level = forward[i % 4]
+        tim.on_gpio(pin, level)
+        a, b = (level, b) if pin == 0 else (a, level)
+    tim.ctx.clock.run_for(PS_PER_MS)
+    assert tim.read(t.CNT, 4) == 10
+    assert not tim.read(t.CR1, 4) & t.DIR
+    tim.on_gpio(1, False)                               # B falls while A high: backwards
+    assert tim.read(t.CNT, 4) == 9 and tim.read(t.CR1, 4) & t.DIR
+    tim.on_gpio(1, True)                                # forward again: 10, 11, then wrap
+    tim.on_gpio(0, False)
+    assert not tim.read(t.SR, 4) & 1
+    tim.on_gpio(1, False)
+    assert tim.read(t.CNT, 4) == 0 and tim.read(t.SR, 4) & 1

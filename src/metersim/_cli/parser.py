@@ -87,7 +87,7 @@ examples:
   metersim test tests/*.robot -r build/results --include smoke
   metersim test suite.robot -f "Should Print"              tests whose name holds the text
   metersim test suite.robot --variable ELF:build/fw/f413rg/hello.elf
-  metersim test STM32F4_Discovery.robot --binaries build/fw/renode_samples
+  metersim test STM32F4_Discovery.robot --binaries build/fw/renode_samples/binaries
 """,
 }
 

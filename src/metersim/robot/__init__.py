@@ -85,8 +85,9 @@ class MetersimLibrary(RenodeExtraKeywords):
     Every timeout counts virtual time: ``Wait For Line On Uart  uptime 3 s  timeout=2`` fails
     when two seconds of the emulated machine's time pass without that line, however long the
     host takes. Timeouts accept seconds (``8``, ``0.5``), units (``1.5s``, ``250ms``) and
-    Renode's ``00:00:08``. The emulation runs only inside waiting keywords, ``Run For`` and
-    monitor commands that run it; between keywords it stands still.
+    Renode's ``00:00:08``. The emulation runs only inside waiting keywords, ``Run For``,
+    monitor commands that run it and Robot's ``Sleep`` once started; between keywords it
+    stands still.
 
     = Results =
 

@@ -71,6 +71,7 @@ def test_monitor_led_tester_and_peripherals_export(tmp_path, monkeypatch):
     """`emulation CreateLEDTester` and its `AssertState`/`AssertAndHoldState` (the monitor form
     Renode's older F072 suite uses), and `peripherals export @file`."""
     from metersim._frontends.monitor import Monitor
+    from metersim._frontends.monitor_syntax import MonitorError
     from metersim._frontends.renode_binaries import BINARIES_ENV
     from metersim._frontends.renode_testers import LedAssertionFailed
 
@@ -81,6 +82,8 @@ def test_monitor_led_tester_and_peripherals_export(tmp_path, monkeypatch):
         mon.execute("mach create")
         mon.execute("machine LoadPlatformDescription @platforms/boards/stm32f072b_discovery.repl")
         mon.execute("sysbus LoadELF @https://dl.example.invalid/stm32f072b_disco--zephyr-blinky.elf")
+        with pytest.raises(MonitorError, match="'sysbus.usart1' is not an LED"):
+            mon.execute('emulation CreateLEDTester "uart_tester" sysbus.usart1')
         mon.execute('emulation CreateLEDTester "led_tester" sysbus.gpioPortC.led')
         mon.execute("start")
         for state in ("true", "false", "true"):

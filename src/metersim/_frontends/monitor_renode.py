@@ -109,7 +109,7 @@ def create_led_tester(mon, name, led, defaultTimeout):
 
     if name in mon.testers or name in mon.terminals or name in mon.hubs:
         raise MonitorError(f"an object named {name!r} exists already")
-    model = mon._peripheral_target(str(led.value)) if led.kind == "name" else None
+    model = mon.peripheral(str(led.value))[2] if led.kind == "name" else None
     if model is None or not hasattr(model, "on_state_change"):
         raise MonitorError(f"emulation CreateLEDTester: {led.text!r} is not an LED of the "
                            "current machine (expected sysbus.<port>.<led>, e.g. "

@@ -39,9 +39,9 @@ def test_renode_suite_keywords_on_the_samples_with_url_binaries(tmp_path, monkey
     assert rc == 0, out
     assert out.count("with status OK") == 7, out
     # without the binaries folder, the URL is named in the failure
-    rc, out = _run([str(SUITE), "-r", str(tmp_path), "-f", "F103"], monkeypatch, cwd=tmp_path)
+    rc, out = _run([str(SUITE), "-r", str(tmp_path), "-f", "F072"], monkeypatch, cwd=tmp_path)
     assert rc == 1
-    assert ("https://dl.example.invalid/renode/zephyr-stm32f103-button.elf-s_100-"
+    assert ("https://dl.example.invalid/renode/stm32f072b_disco--zephyr-echo.elf-s_100-"
             "0123456789abcdef0123456789abcdef01234567: no replacement file") in out
 
 

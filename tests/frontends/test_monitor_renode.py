@@ -272,19 +272,38 @@ def test_sd_card_on_a_missing_controller_fails_with_the_line(mon, tmp_path):
         mon.execute_script(scene)
 
 
-def test_emulated_network_service_is_refused_with_the_script_line(mon):
-    with pytest.raises(MonitorError, match=r"network_service\.resc:3: emulation "
-                                           r"CreateEmulatedNetworkService \"netEcho\" "
-                                           r"\"Antmicro\.Renode\.Peripherals\.Network\."
-                                           r"EchoService\": metersim has no emulated network"):
-        mon.execute_script(SCENES / "network_service.resc")
+def test_emulated_network_service_is_created_in_renode_argument_order(mon):
+    mon.execute_script(SCENES / "network_service.resc")
+    service = mon.emulation.network.services["netEcho"]
+    assert type(service).__name__ == "EchoService"
+    assert (service.address, service.port) == ("192.0.2.1", 4242)
+
+
+@pytest.mark.parametrize("line, error", [
+    ('"netEcho" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.2" 7 ""',
+     r"a network service named 'netEcho' exists already"),
+    ('"other" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.1" 4242',
+     r"192\.0\.2\.1:4242 is taken by 'netEcho'"),
+    ('"web" "Antmicro.Renode.Peripherals.Network.HttpService" "192.0.2.3" 80',
+     r"no emulated network service type '.*HttpService'; metersim has: "
+     r"Antmicro\.Renode\.Peripherals\.Network\.EchoService"),
+    ('"bad" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.300" 7',
+     r"'192\.0\.2\.300' is not an IP address"),
+    ('"bad" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.4" "7"',
+     r"the port is a number, got '\"7\"'"),
+    ('"bad" "Antmicro.Renode.Peripherals.Network.EchoService"', r"expected 4 or 5 arguments, got 2"),
+])
+def test_emulated_network_service_errors(mon, line, error):
+    mon.execute_script(SCENES / "network_service.resc")
+    with pytest.raises(MonitorError, match=error):
+        mon.execute(f"emulation CreateEmulatedNetworkService {line}")
 
 
 def test_a_platform_error_in_a_scene_names_the_scene_line(mon):
     from metersim._errors import PlatformError
 
-    with pytest.raises(PlatformError, match=r"modem_piece\.resc:3: LoadPlatformDescription"
-                                            r"FromString:\d+: bg96: could not resolve type "
-                                            r"'Network\.Quectel_BG96': metersim has no "
-                                            r"model of it \(Renode's Network namespace\)"):
-        mon.execute_script(SCENES / "modem_piece.resc")
+    with pytest.raises(PlatformError, match=r"unmodelled_piece\.resc:3: LoadPlatformDescription"
+                                            r"FromString:\d+: baro: could not resolve type "
+                                            r"'Sensors\.BMP180': metersim has no "
+                                            r"model of it \(Renode's Sensors namespace\)"):
+        mon.execute_script(SCENES / "unmodelled_piece.resc")

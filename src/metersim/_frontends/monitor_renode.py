@@ -16,7 +16,8 @@ semantics, from renode-infrastructure `Extensions/UserInterface` and renode `scr
     machine PyDevFromFile @f.py <address> <size> [initable] ["name"]
     machine PyDevFromString "code" <address> <size> [initable] ["name"]
     machine SdCardFromFile @img.bin <controller> [<port>] <size> [persistent] ["name"]
-    emulation CreateEmulatedNetworkService ...   an error: metersim has no emulated network
+    emulation CreateEmulatedNetworkService "name" "<type>" "<address>" <port> ["args"]
+                                         a service (EchoService) on the emulated network
 """
 
 from __future__ import annotations
@@ -333,14 +334,23 @@ def sd_card_from_file(mon, file, attachTo, rest):
 
 
 @command("emulation CreateEmulatedNetworkService", "[<args:token>...]",
-         "Renode's emulated network services (EchoService ...): not available in metersim")
+         'a host-side service on the emulated network: "name" "<type>" "<address>" <port> '
+         '["args"] (Renode\'s order; type Antmicro.Renode.Peripherals.Network.EchoService)')
 def create_network_service(mon, args):
-    what = " ".join(t.text for t in args[:2]) or "a service"
-    raise MonitorError(
-        f"emulation CreateEmulatedNetworkService {what}: metersim has no emulated network: "
-        "network services, their IP addresses and the modems or MACs that reach them are not "
-        "modelled. Remove the line, or bridge the UART to a host socket with emulation "
-        "CreateServerSocketTerminal")
+    from metersim._engine.network import NetworkError, network_of
+
+    usage = ('emulation CreateEmulatedNetworkService "name" "<type>" "<address>" <port> ["args"]')
+    if not 4 <= len(args) <= 5:
+        raise MonitorError(f"{usage}: expected 4 or 5 arguments, got {len(args)}")
+    name, type_name, address, port = (args[0].value, args[1].value, args[2].value, args[3].value)
+    extra = args[4].value if len(args) == 5 else ""
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise MonitorError(f"{usage}: the port is a number, got {args[3].text!r}")
+    try:
+        network_of(mon.emulation).create_service(str(name), str(type_name), str(address), port,
+                                                  str(extra))
+    except NetworkError as exc:
+        raise MonitorError(f"emulation CreateEmulatedNetworkService {name!r}: {exc}") from None
 
 
 # metersim's spelling before Renode's was adopted, kept for existing scenes

@@ -299,6 +299,55 @@ def test_emulated_network_service_errors(mon, line, error):
         mon.execute(f"emulation CreateEmulatedNetworkService {line}")
 
 
+UPSTREAM = REPO.parents[1] / "shared" / "renode-upstream"
+if not UPSTREAM.is_dir():
+    UPSTREAM = Path("/work/shared/renode-upstream")
+
+
+@pytest.fixture
+def modem_scene(mon, lines, firmware):
+    """Renode's STM32F746 Discovery platform, the BG96 on usart2, the echo service at
+    192.0.2.1:4242 and metersim's echo client (firmware/targets/renode_samples/f7_modem.c)."""
+    mon.search_paths.insert(0, UPSTREAM)       # Renode's platforms/boards/stm32f7_discovery-bb
+    mon.execute(f"$bin = @{firmware('renode_samples', 'f7_modem')}")
+    mon.execute_script(SCENES / "modem_echo.resc")
+    return mon.machine.peripherals["bg96"]
+
+
+def console(lines):
+    return [ln.split("] ", 2)[-1] for ln in lines if ln.startswith("[modem_board:usart1]")]
+
+
+def test_echo_client_through_the_bg96_and_the_echo_service(mon, lines, modem_scene):
+    mon.run_for("6.2s")        # the modem boots in 4.9 s; then a block every ~0.3 s
+    out = console(lines)
+    assert "<inf> modem_quectel_bg9x: IMEI: 490154203237518" in out         # the .repl's
+    assert "<inf> modem_quectel_bg9x: Registered, signal +CSQ: 16,99" in out  # Rssi -81 dBm
+    assert "<inf> net_echo_client_sample: Network is ready" in out
+    echoed = [ln for ln in out if "IPv4 TCP: Received and compared" in ln]
+    assert echoed == [f"<inf> net_echo_client_sample: IPv4 TCP: Received and compared {n} "
+                      "bytes, all ok" for n in (15, 170, 600)]
+    assert mon.emulation.network.services["echo"].echoed_bytes == 15 + 170 + 600
+    assert modem_scene.commands[-3:] == ["AT+QISEND=0,600", "AT+QIRD=0,1500", "AT+QIRD=0,1500"]
+
+
+def test_echo_client_reports_a_refused_pdp_context(mon, lines, modem_scene):
+    mon.execute('usart2.bg96 OverrideResponseForCommand "AT+QIACT=1" "ERROR"')
+    mon.run_for("5.6s")
+    out = console(lines)
+    assert out[-1] == "<err> modem_quectel_bg9x: Error activating modem with pdp context"
+    assert not any("Network is ready" in ln for ln in out)
+
+
+def test_echo_client_without_a_service_at_the_address(mon, lines, modem_scene):
+    mon.emulation.network.services.pop("echo")
+    mon.run_for("5.6s")
+    out = console(lines)
+    assert out[-2:] == ["<inf> net_echo_client_sample: Network is ready",
+                        "<err> net_echo_client_sample: Cannot connect to TCP remote "
+                        "192.0.2.1:4242"]
+
+
 def test_a_platform_error_in_a_scene_names_the_scene_line(mon):
     from metersim._errors import PlatformError
 

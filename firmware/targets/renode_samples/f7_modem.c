@@ -309,8 +309,16 @@ static void show_id(const char *cmd, const char *what)
         if (str_eq(g_line, "OK") || str_eq(g_line, "ERROR") || starts_with(g_line, "+CME")) {
             break;
         }
-        for (uint32_t i = 0; i < LINE_LEN; i++) {
-            out[i] = g_line[i];
+        /* "+QCCID: 8986..." carries its value after the command's name */
+        const char *v = g_line;
+        if (*v == '+') {
+            while (*v && *v != ' ') {
+                v++;
+            }
+            v += *v == ' ';
+        }
+        for (uint32_t i = 0; i < LINE_LEN && (i == 0 || v[i - 1]); i++) {
+            out[i] = v[i];
         }
     }
     log_line("inf", MODEM, what, out);

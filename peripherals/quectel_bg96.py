@@ -168,6 +168,8 @@ class QuectelBG96(UartEndpoint):
 
     @network_registration_state.setter
     def network_registration_state(self, value) -> None:
+        if isinstance(value, str):
+            value = value.rsplit(".", 1)[-1]      # NetworkRegistrationStates.X, as C# spells it
         if isinstance(value, str) and value in REGISTRATION_STATES:
             stat = REGISTRATION_STATES[value]
         elif isinstance(value, int) and value in _STATE_NAMES:

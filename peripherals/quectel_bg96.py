@@ -385,9 +385,19 @@ class QuectelBG96(UartEndpoint):
         return ["BG96MAR02A07M1G"]
 
     def _at_cgsn(self, kind, args):
-        return [self.imei_number]
+        if kind != "=":
+            return [self.imei_number]
+        # 3GPP TS 27.007 <snt>: 0 serial number, 1 IMEI, 2 IMEISV, 3 software version number
+        if len(args) != 1:
+            raise AtError(50)
+        snt = _int(args[0], 0, 3)
+        value = (self.serial_number, self.imei_number,
+                 self.imei_number[:14] + self.software_version_number,
+                 self.software_version_number)[snt]
+        return [f"+CGSN: {value}"]
 
-    _at_gsn = _at_cgsn
+    def _at_gsn(self, kind, args):
+        return [self.imei_number]
 
     def _at_cimi(self, kind, args):
         return [self.imsi_number]

@@ -86,6 +86,8 @@ def test_identification_and_sim(rig):
     assert dte.at("AT+CGMI") == "\r\nQuectel\r\n\r\nOK\r\n"
     assert dte.at("AT+CGMM") == "\r\nBG96\r\n\r\nOK\r\n"
     assert dte.at("AT+CGSN") == "\r\n866818039921444\r\n\r\nOK\r\n"
+    assert dte.at("AT+CGSN=2") == "\r\n+CGSN: 8668180399214431\r\n\r\nOK\r\n"   # IMEISV
+    assert dte.at("AT+CGSN=0") == "\r\n+CGSN: <serial number>\r\n\r\nOK\r\n"
     modem.iccid_number = "89014103211118510720"
     assert dte.at("AT+QCCID") == "\r\n+QCCID: 89014103211118510720\r\n\r\nOK\r\n"
     assert dte.at("AT+CIMI") == "\r\n001010123456789\r\n\r\nOK\r\n"

@@ -93,3 +93,14 @@ def test_a_power_cut_loses_less_than_0_01_kWh_and_the_newer_copy_wins(firmware):
     assert f"copy {'AB'[seqs.index(max(seqs))]} (seq {max(seqs)})" in line
     mWh = round(stored * 1e6)
     assert f"forward {mWh // 1_000_000}.{mWh // 1000 % 1000:03d} kWh" in line
+
+
+def test_reverse_power_goes_to_the_reverse_register(firmware):
+    b = _Bench(firmware, power_W=-1500.0, stored_kWh=10.0)      # a feed-in: power flows back
+    b.emu.run_for("9s")
+    [(_, _, p)] = b.ask(frame(0x01, 1))
+    _, fwd, rev, _, v, i, pw, pf, _, _ = struct.unpack("<IQQIHiihHH", p)
+    assert pw == -15000 and pf == -800 and i < 0 and v == 2300
+    assert fwd == 10_000_000                                            # forward untouched
+    ref_mWh = -b.unit.reference_Wh() * 1000
+    assert ref_mWh - 900 <= rev <= ref_mWh                             # within one 2 s window

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from metersim._errors import SetupError
@@ -31,7 +31,6 @@ from metersim._errors import SetupError
 SYNC = 0xA5
 COMMANDS = {0x01: "STATUS", 0x02: "INTERVALS", 0x03: "CLEAR", 0xFF: "ERROR"}
 EE_COPY_A, EE_COPY_B = 0x0000, 0x0040
-LINK_BAUD = 9600
 
 
 def crc16(data: bytes) -> int:
@@ -243,7 +242,6 @@ class Meter:
     emu: object
     mu: object                      # the management unit's machine (STM32F413)
     unit: MetrologyUnit             # the metrology unit
-    extras: dict = field(default_factory=dict)
 
 
 def build_meter(emu, image: str | os.PathLike, unit_firmware: str | os.PathLike | None = None,

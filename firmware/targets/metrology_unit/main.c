@@ -6,11 +6,11 @@
  *
  * Threads: "link" (3) assembles request frames on USART2 and answers them; "meter" (5) sleeps
  * until the ADE7753 says a line-cycle window ended (CYCEND on its IRQ pin, every 200 half
- * cycles: 2 s at 50 Hz), reads the window's energy (LAENERGY), adds the
- * energy, freezes the totals at every 15-minute boundary of its clock and saves them to the
- * EEPROM (every 0.1 kWh, and when the PVD announces a power cut: it loses < 0.01 kWh);
- * "power" (1) makes that last save. It never waits for the
- * management unit: metering goes on whether or not anybody asks.
+ * cycles: 2 s at 50 Hz), reads the window's energy (LAENERGY), adds it, freezes the totals at
+ * every 15-minute boundary of its clock, saves them to the EEPROM every 0.1 kWh and feeds the
+ * independent watchdog; "power" (1) saves them when the PVD announces a power cut (which then
+ * loses < 0.01 kWh). It never waits for the management unit: metering goes on whether or not
+ * anybody asks.
  */
 #include <string.h>
 #include "ade7753.h"
@@ -57,10 +57,11 @@ static const uint64_t k_mwh_per_lsb_q32 = (uint64_t)(LSB_MWH * 4294967296.0 + 0.
  * capacitors still hold the MCU up: the totals are saved then, and the cut loses only the
  * window being counted (at most 60 A x 264 V for 2 s = 8.8 Wh) < 0.01 kWh. Besides, a save
  * every 0.1 kWh and at each interval freeze bounds what a reset without a power failure (a
- * fault, the watchdog) can lose; each copy is written every 0.2 kWh, 5 x 10^6 kWh for the
+ * fault, the watchdog) can lose; each copy is written every 0.2 kWh, 2 x 10^5 kWh for the
  * EEPROM's 10^6 cycles. */
 #define SAVE_EVERY_MWH 100000u
 #define PVD_LEVEL 7                     /* PLS = 111: 2.9 V (RM0008 4.4.2) */
+#define WATCHDOG_MS 8000u               /* > one window wait (3 s) and its work */
 
 static uint64_t g_pool[6u * 1024u / 8u];
 
@@ -264,6 +265,7 @@ static void meter_thread(void *arg)
         if (g.st.fwd_mWh + g.st.rev_mWh - g.saved_mWh >= SAVE_EVERY_MWH)
             save_energy();
         ms_mutex_unlock(g_lock);
+        bsp_iwdg_refresh();             /* metering goes round: a hang resets the unit */
     }
 }
 
@@ -435,6 +437,7 @@ static void start_thread(void *arg)
         ms_thread_create("power", power_thread, 0, 768, 1, 0) < 0)
         ms_panic("cannot start");
     bsp_pvd_attach(PVD_LEVEL, pvd_isr, 0);
+    bsp_iwdg_start(WATCHDOG_MS);
     ms_printk("metrology: link on USART2 9600 8E1, metering\n");
 }
 

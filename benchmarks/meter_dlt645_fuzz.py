@@ -35,12 +35,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     emu = metersim.Emulation(seed=1)
-    board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"))
     image = ROOT / "build/meter_mu_fuzz.bin"
     image.write_bytes(pack(args.manifest))
-    metersim.load_binary(board, image)
-    metersim.MetrologyUnit(board["metrology"], voltage_V=220.1,
-                           energy_kWh=(100.0, 200.0, 300.0, 634.56))
+    board = metersim.build_meter(emu, image, voltage_V=220.1, energy_kWh=1234.56).mu
     rs485 = board["rs485Bus"].attach_host("reader", baud=2400, parity="E")
     con = metersim.capture_uart(board)
     con.expect("com: DL/T645-2007 on rs485", timeout="3s")      # the port is served

@@ -28,6 +28,7 @@ ANSWER_TIMEOUT_S = 120.0     # wall time: an emulated cabinet may run slower tha
 TIME_EVERY_S = 600.0         # the cabinet's clock is set at connection and then every 10 min:
                              # its ±100 ppm crystal drifts 0.06 s meanwhile at most
 MAX_LINE = 512
+OFFLINE_PERIOD_S = 1800      # the cabinet's snapshots while the link is down (its default)
 
 
 class Link:
@@ -45,8 +46,10 @@ class Link:
 
 
 class LinkService:
-    def __init__(self, sessions, clock=domain.now_utc, host: str = "127.0.0.1"):
+    def __init__(self, sessions, clock=domain.now_utc, host: str = "127.0.0.1",
+                 report_period_s: int | None = None):
         self.sessions = sessions
+        self.report_period_s = report_period_s   # sent as PERIOD at each HELLO (None: the cabinet's)
         self.clock = clock
         self.host = host
         self.links: dict[int, Link] = {}
@@ -123,6 +126,8 @@ class LinkService:
             if line.startswith("HELLO"):
                 cab.online, cab.last_seen = True, now
                 domain.add_event(s, cab, "cabinet_online", line[:100], now)
+                if self.report_period_s is not None:    # answered OK PERIOD (not awaited)
+                    link.writer.write(f"PERIOD {self.report_period_s} {OFFLINE_PERIOD_S}\n".encode())
             elif line.startswith("R "):
                 try:
                     f = domain.parse_r_line(line)

@@ -97,7 +97,8 @@ def room_json(r: Room) -> dict:
             "low_balance_cents": r.low_balance_cents, "schedule_off": bool(r.status & 32),
             "schedule": None if r.schedule_off_min is None else
             {"off_min": r.schedule_off_min, "on_min": r.schedule_on_min},
-            "updated_at": r.updated_at and domain.aware(r.updated_at).isoformat()}
+            "updated_at": r.updated_at and domain.aware(r.updated_at).isoformat(),
+            "measured_at": r.measured_at and domain.aware(r.measured_at).isoformat()}
 
 
 def command_json(c: Command) -> dict:

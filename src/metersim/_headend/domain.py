@@ -189,6 +189,7 @@ def ingest(s: Session, cab: Cabinet, f: dict[str, int], now: dt.datetime,
                  measured_at=measured_at, **{k: f[k] for k in R_FIELDS if k not in ("controller", "room")})
     s.add(rd)
     _update_room(s, cab, room, f, now)
+    room.measured_at = measured_at
     cab.last_seq = max(cab.last_seq, seq)
     cab.last_seen = now
     return rd

@@ -88,6 +88,7 @@ class Room(Base):
     balance_cents: Mapped[int] = mapped_column(Integer, default=0)
     trips: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    measured_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # its T time
     # the daily off period the controller confirmed (minutes of the day; None: no schedule)
     schedule_off_min: Mapped[int | None] = mapped_column(Integer)
     schedule_on_min: Mapped[int | None] = mapped_column(Integer)

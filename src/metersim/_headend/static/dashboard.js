@@ -1,5 +1,5 @@
 // The head end's dashboard: logs in, then polls the REST API every second and redraws the
-// cabinets (rooms' relay, power, energy, balance), the alarms and the top-up form's room list.
+// cabinets (rooms' relay, power, energy, balance, when the cabinet read them), the alarms and the top-up form's room list.
 // Text from the server is always put in with textContent, never as HTML.
 "use strict";
 let token = sessionStorage.getItem("token");
@@ -35,7 +35,7 @@ function drawCabinets(cabs) {
     box.append(h);
     const t = el("table");
     const head = el("tr");
-    for (const k of ["room", "relay", "power W", "energy kWh", "cost", "balance", "trips"]) head.append(el("th", k));
+    for (const k of ["room", "relay", "power W", "energy kWh", "cost", "balance", "trips", "read at"]) head.append(el("th", k));
     t.append(head);
     for (const r of c.rooms) {
       const tr = el("tr");
@@ -44,7 +44,9 @@ function drawCabinets(cabs) {
       tr.append(el("td", r.label), el("td", r.relay_closed ? "closed" : "open", r.relay_closed ? "closed" : "open"),
                 el("td", r.power_W.toFixed(1), "power"), el("td", (r.energy_Wh / 1000).toFixed(3), "energy"),
                 el("td", money(r.cost_cents)), el("td", money(r.balance_cents), "balance" + (r.balance_cents < 0 ? " neg" : "")),
-                el("td", String(r.trips)));
+                el("td", String(r.trips)),
+                // the cabinet's clock of the reading (UTC), or its arrival if it came untimed
+                el("td", (r.measured_at || r.updated_at || "").slice(11, 19), "read-at"));
       t.append(tr);
       const o = el("option", c.name + " / " + r.label);
       o.value = r.id;

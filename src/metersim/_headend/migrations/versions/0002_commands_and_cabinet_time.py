@@ -1,5 +1,5 @@
 """commands (relay, schedule, time) for the cabinets; readings keep the cabinet's clock of
-their snapshot (the link's T line); rooms keep their confirmed schedule
+their snapshot (the link's T line); rooms keep their latest reading's and their confirmed schedule
 
 Revision ID: 0002
 Revises: 0001
@@ -21,6 +21,7 @@ def upgrade() -> None:
         b.add_column(sa.Column("measured_at", TZ))
     op.create_index("ix_readings_room_measured", "readings", ["room_id", "measured_at"])
     with op.batch_alter_table("rooms") as b:
+        b.add_column(sa.Column("measured_at", TZ))
         b.add_column(sa.Column("schedule_off_min", sa.Integer))
         b.add_column(sa.Column("schedule_on_min", sa.Integer))
     op.create_table(
@@ -42,6 +43,7 @@ def downgrade() -> None:
     with op.batch_alter_table("rooms") as b:
         b.drop_column("schedule_on_min")
         b.drop_column("schedule_off_min")
+        b.drop_column("measured_at")
     op.drop_index("ix_readings_room_measured", "readings")
     with op.batch_alter_table("readings") as b:
         b.drop_column("measured_at")

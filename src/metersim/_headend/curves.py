@@ -21,6 +21,8 @@ def room_curve_png(room, readings) -> bytes:
     ax2 = ax.twinx()
     ax2.step(t, [r.power_100mW / 10 for r in readings], where="post", color="tab:orange")
     ax2.set_ylabel("power (W)", color="tab:orange")
+    # from 0 with headroom: a steady load is a flat line below the frame, not noise magnified
+    ax2.set_ylim(0, max((r.power_100mW / 10 for r in readings), default=0) * 1.15 or 1)
     ax.set_title(f"room {room.label}" + ("" if readings else " (no readings yet)"))
     from matplotlib.dates import DateFormatter
     ax.xaxis.set_major_formatter(DateFormatter("%H:%M:%S"))

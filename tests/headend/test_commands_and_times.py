@@ -41,9 +41,12 @@ def test_t_lines_time_the_readings_and_the_days_count_by_them(headend):
 def test_relay_schedule_and_clock_commands_reach_the_link_with_their_roles(headend):
     hs, admin, op = headend
     hs.clock.t = dt.datetime(2026, 5, 3, 9, 0, 0, 250000, tzinfo=UTC)
+    hs.links.report_period_s = 5          # as `metersim headend serve --report-period 5`
     qm = FakeQueryManager(hs.link_ports["block-A"])
     qm.send("HELLO query-manager 1.1", r_line(1, ctrl=2, room=3), "END")
-    assert qm.read_line(skip=(b"ACK ",)).startswith("TIME ")    # the clock set at connection
+    period, time_line = sorted(qm.read_line(skip=(b"ACK ",)) for _ in range(2))
+    assert period == "PERIOD 5 1800"
+    assert time_line.startswith("TIME ")                         # the clock set at connection
     room_id = wait_for(lambda: op.get("/api/cabinets").json()[0]["rooms"], what="room")[0]["id"]
     cab_id = op.get("/api/cabinets").json()[0]["id"]
 

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Debian's Chromium, headless, driven by Selenium through
 Debian's chromedriver. It logs in, sees a room's power and balance change as the cabinet
-reports, and tops a room up through the form; the top-up reaches the cabinet's link."""
+reports, tops a room up through the form and opens a room's relay with its button; both reach
+the cabinet's link."""
 
 import os
 import shutil
@@ -110,6 +111,14 @@ def test_dashboard_shows_live_values_and_takes_a_top_up(browser, tmp_path):
                  what="the top-up confirmed on the page")
         wait_for(lambda: cell("1-1", "balance") == "11.00", what="the new balance")
         assert cell("1-1", "closed") == "closed"
+        # the room's relay button: an operator opens room 1-0's relay from the page
+        assert cell("1-0", "relay-btn") == "open"
+        b.execute_script("document.querySelector('#room-' + arguments[0] + ' .relay-btn').click()",
+                         next(r["id"] for r in hs_rooms(b) if r["label"] == "1-0"))
+        assert qm.read_line() == "RELAY 1 0 0"
+        qm.send("OK RELAY")
+        wait_for(lambda: b.find_element(By.ID, "relay-result").text == "relay open 1-0: done",
+                 what="the relay command confirmed on the page")
         # a click on a room shows its energy curve (a PNG drawn by the server from the readings)
         b.execute_script("document.getElementById('room-' + arguments[0]).click()",
                          next(r["id"] for r in hs_rooms(b) if r["label"] == "1-0"))

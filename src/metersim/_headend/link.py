@@ -225,9 +225,9 @@ class LinkService:
                     pass
                 continue
             kind, job_id, line, word = job
-            if line == "TIME":
+            link.in_flight, link.expect = (kind, job_id), word   # before any wait: a link lost
+            if line == "TIME":                                   # meanwhile puts it back
                 line = await self._time_line()
-            link.in_flight, link.expect = (kind, job_id), word
             link.answer = asyncio.get_running_loop().create_future()
             link.writer.write(f"{line}\n".encode())
             await link.writer.drain()

@@ -189,8 +189,9 @@ def test_a_schedule_holds_the_relay_open_over_its_off_period(cabinet):
     minute = now.hour * 60 + now.minute
     ctrl_now = dt.datetime.fromtimestamp(rtc_unix_s(ctrl.machine), UTC)
     assert abs((ctrl_now - now).total_seconds()) < 2, (ctrl_now, now)
-    # off from this minute for two minutes, by the controller's clock (set by the cabinet's)
-    sched = {"off_min": minute, "on_min": (minute + 2) % 1440}
+    # off from the minute before this one to three minutes on, by the controller's clock (set
+    # by the cabinet's): whichever side of a minute's turn the two clocks stand
+    sched = {"off_min": (minute - 1) % 1440, "on_min": (minute + 3) % 1440}
     command(run, "put", f"/api/rooms/{room_id}/schedule", sched, api="admin")
     run["emu"].run_until(lambda: not ctrl.relay_closed(2), "3s", "the schedule opening the relay")
     next_report(run)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlalchemy import select
 
@@ -182,10 +183,14 @@ class LinkService:
                     domain.command_done(s, c, None, now)
 
     async def _time_line(self) -> str:
-        """TIME unix_s, written at a whole second of our clock."""
-        now = self.clock()
-        await asyncio.sleep(1 - now.microsecond / 1e6)
-        return f"TIME {int(now.timestamp()) + 1}"
+        """TIME unix_s, returned when our clock reaches that whole second. The clock is polled
+        rather than slept on, so a clock that is not the wall's (virtual time, in tests) is
+        followed too; one that stands still is given up on after 1.5 s of wall time."""
+        target = int(self.clock().timestamp()) + 1
+        give_up = time.monotonic() + 1.5
+        while (left := target - self.clock().timestamp()) > 0 and time.monotonic() < give_up:
+            await asyncio.sleep(min(left, 0.01))
+        return f"TIME {target}"
 
     async def _send_time(self, link: Link) -> None:
         """TIME at connection and every TIME_EVERY_S: the cabinet sets its RTC to it (and

@@ -167,6 +167,9 @@ def test_a_days_statistics_equal_the_rooms_reference_energies(cabinet):
     for room in op.get("/api/cabinets").json()[0]["rooms"]:
         assert (room["relay_closed"], room["tripped"], room["reason"]) == (False, True, 7)
     assert not any(ctrl.relay_closed(r) for r in range(ROOMS))
+    console = run["qm"].console.line_texts()
+    assert all(f"poll: relay {c} controller 1 room {r}: ok" in console
+               for c in (0, 1) for r in range(ROOMS))
     for day, since, until in ((DAY1, 0, day2_ps), (DAY2, day2_ps, emu.clock.now_ps)):
         ref = {room: reference_energy_Wh(ctrl, room, since, until) for room in range(ROOMS)}
         stats = op.get("/api/statistics", params={"day": day.isoformat()}).json()
@@ -197,6 +200,8 @@ def test_a_schedule_holds_the_relay_open_over_its_off_period(cabinet):
     next_report(run)
     room = run["op"].get(f"/api/rooms/{room_id}").json()
     assert room["schedule"] == sched and room["schedule_off"] and room["reason"] == 6
+    assert (f"poll: schedule {sched['off_min']} {sched['on_min']} controller 1 room 2: ok"
+            in run["qm"].console.line_texts())
     command(run, "put", f"/api/rooms/{room_id}/schedule", {"off_min": None, "on_min": None},
             api="admin")
     run["emu"].run_until(lambda: ctrl.relay_closed(2), "3s", "the relay closed again")

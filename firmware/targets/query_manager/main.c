@@ -216,6 +216,16 @@ static void run_command(void)
     unsigned n = qm_build_write(req, g_cmd.addr, (uint16_t)(0x2000u + 0x20u * g_cmd.room + g_cmd.reg),
                                 g_cmd.count, g_cmd.v);
     g_cmd.result = transact(req, n, 0, 1u + RETRIES);
+    const char *res = g_cmd.result == 0 ? "ok" : "failed";
+    if (g_cmd.reg == 0x01u)
+        ms_printk("poll: top-up %u cents controller %u room %u: %s\n",
+                  (unsigned)((uint32_t)g_cmd.v[0] << 16 | g_cmd.v[1]), g_cmd.addr, g_cmd.room, res);
+    else if (g_cmd.reg == 0x00u)
+        ms_printk("poll: relay %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.addr, g_cmd.room,
+                  res);
+    else
+        ms_printk("poll: schedule %u %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.v[1],
+                  g_cmd.addr, g_cmd.room, res);
     ms_sem_post(g_done_sem);
 }
 
@@ -566,7 +576,7 @@ static void room_query(void)
 }
 
 /* A write of `count` registers at `reg` of a room's settings through the poll thread (the
- * bus owner); 0 when the controller took it. */
+ * bus owner, which logs the result); 0 when the controller took it. */
 static int room_write(uint8_t addr, uint8_t room, uint8_t reg, uint8_t count, uint16_t v0, uint16_t v1)
 {
     ms_mutex_lock(g_cmd_lock, MS_WAIT_FOREVER);
@@ -585,27 +595,19 @@ static int room_write(uint8_t addr, uint8_t room, uint8_t reg, uint8_t count, ui
 /* A top-up (room settings +0x01, u32 cents); from the UI or the server link. */
 static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
 {
-    int r = room_write(addr, room, 0x01u, 2u, (uint16_t)(cents >> 16), (uint16_t)cents);
-    ms_printk("poll: top-up %u cents controller %u room %u: %s\n", (unsigned)cents, addr, room,
-              r == 0 ? "ok" : "failed");
-    return r;
+    return room_write(addr, room, 0x01u, 2u, (uint16_t)(cents >> 16), (uint16_t)cents);
 }
 
 /* Relay command (+0x00: 0 open, 1 close if allowed, 2 reset lock-out) from the server link. */
 static int relay_command(uint8_t addr, uint8_t room, uint16_t cmd)
 {
-    int r = room_write(addr, room, 0x00u, 1u, cmd, 0);
-    ms_printk("poll: relay %u controller %u room %u: %s\n", cmd, addr, room, r == 0 ? "ok" : "failed");
-    return r;
+    return room_write(addr, room, 0x00u, 1u, cmd, 0);
 }
 
 /* Schedule (+0x0F off, +0x10 on: minute of day, 0xFFFF none) from the server link. */
 static int schedule(uint8_t addr, uint8_t room, uint16_t off_min, uint16_t on_min)
 {
-    int r = room_write(addr, room, 0x0Fu, 2u, off_min, on_min);
-    ms_printk("poll: schedule %u %u controller %u room %u: %s\n", off_min, on_min, addr, room,
-              r == 0 ? "ok" : "failed");
-    return r;
+    return room_write(addr, room, 0x0Fu, 2u, off_min, on_min);
 }
 
 #define TOPUP_PIN 1234                  /* operator PIN (settings menu: not yet) */

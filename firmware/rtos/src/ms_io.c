@@ -67,8 +67,12 @@ static int remove_node(const char *path, int kind)
                 ms_unlock(s);
                 return MS_ERR_BUSY;
             }
+        const void *ops = n->ops;
+        void *ctx = n->ctx;
         n->kind = MS_NODE_FREE;
         ms_unlock(s);
+        if (kind == MS_NODE_DEVICE)
+            ms_ipc_device_removed(ops, ctx);    /* nothing can reach ctx any more */
         return MS_OK;
     }
     ms_unlock(s);

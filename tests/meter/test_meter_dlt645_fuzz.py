@@ -7,7 +7,11 @@ campaign with timings."""
 
 from decimal import Decimal
 
+from metersim._engine.clock import Clock
+from metersim._errors import EmulationTimeout
 from metersim._meter.dlt645_fuzz import KINDS, malformed_frames, run_fuzz
+from metersim._protocols.dlt645.framer import Frame, address_bytes, encode_frame
+from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US, parse_time_ps
 
 # 70 % on RS-485 at the meter's fastest rate, 30 % on IR at its fixed 1200 baud (an IR frame
 # takes 16 times as long on the wire, and the meter's own work goes on meanwhile).
@@ -30,3 +34,82 @@ def test_malformed_frames_on_rs485_and_ir(meter):
     assert m.con.text.count("meter management unit on") == 1 and "watchdog" not in m.con.text
     assert m.master.read_value(0x02010100) == Decimal("220.1")
     assert m.ir.read_value(0x00010000) == Decimal("1234.56")
+
+
+class _Line:
+    """The harness's view of a meter without firmware: a clock, a port at 19200 8E1 and a
+    scripted far end (`answer(case_bytes) -> [(delay_ps, reply bytes)]`)."""
+
+    CHAR_PS = 11 * PS_PER_S // 19200
+
+    def __init__(self, answer):
+        self.clock, self.answer, self.rx = Clock(), answer, bytearray()
+
+    @property
+    def now_ps(self):
+        return self.clock.now_ps
+
+    def run_until_time(self, t_ps, until=None):
+        while self.clock.now_ps < t_ps:
+            self.clock.advance_to(min(t_ps, self.clock.now_ps + 100 * PS_PER_US))
+            if until is not None and until():
+                return True
+        return False
+
+    def run_until(self, condition, timeout, what=""):
+        if not self.run_until_time(self.now_ps + parse_time_ps(timeout), condition):
+            raise EmulationTimeout(what)
+
+    def run_for(self, duration):
+        self.run_until_time(self.now_ps + parse_time_ps(duration))
+
+    def send(self, raw):
+        end = self.now_ps + len(raw) * self.CHAR_PS
+        for delay, reply in self.answer(bytes(raw)):
+            self.clock.schedule_at(end + delay, self.rx.extend, reply)
+        return end
+
+    def read(self):
+        out = bytes(self.rx)
+        self.rx.clear()
+        return out
+
+
+def _abnormal(raw):
+    """The standard answer to a case due one: C | C0 with an SERR byte."""
+    case = next(c for c in CASES if c.raw == raw)
+    if case.reply is None:
+        return None
+    return b"\xfe" * 4 + encode_frame(Frame(address_bytes("000000123456"), case.reply, b"\x01"))
+
+
+CASES = list(malformed_frames(seed=7, count=2 * len(KINDS)))
+
+
+def test_the_campaign_reports_a_stray_a_wrong_and_a_late_answer():
+    def meter(raw):                            # answers as due, 1 ms after the request
+        reply = _abnormal(raw)
+        return [(PS_PER_MS, reply)] if reply else []
+
+    line = _Line(meter)
+    assert run_fuzz(line, line, CASES).ok     # a meter answering as the standard wants
+
+    silent = next(c for c in CASES if c.reply is None)
+    due = next(c for c in CASES if c.reply is not None)
+    stray = b"\xfe" * 4 + encode_frame(Frame(address_bytes("000000123456"), 0x91, b""))
+
+    def misbehaving(raw):
+        extra = []
+        if raw == silent.raw:
+            extra = [(PS_PER_MS, stray)]      # an answer where none is due
+        if raw == due.raw:
+            return [(PS_PER_MS, stray)]       # a normal reply instead of the abnormal one
+        if raw == CASES[-1].raw:
+            extra = [(900 * PS_PER_MS, stray)]   # long after everything, within 1.2 s
+        return meter(raw) + extra
+
+    line = _Line(misbehaving)
+    rep = run_fuzz(line, line, CASES)
+    assert not rep.ok and rep.trailing == stray
+    assert [case for case, _ in rep.wrong] == [c for c in CASES if c in (silent, due)]
+    assert rep.abnormal_ok == rep.replies_due - 1 and not rep.missing

@@ -43,6 +43,7 @@
 #define LEVEL_OPERATOR 4u
 #define CHAR_BITS 11u                       /* 8E1: start, 8 data, parity, stop */
 #define REST_MAX_CHARS 12u                  /* the shortest frame: a false start costs no more */
+#define REST_NOISE_CHARS 4u                 /* after bytes that begin no frame */
 
 /* The settings record in EEPROM (little endian), one copy per 64-byte page. */
 #define SET_MAGIC 0x54455343u               /* "CSET" */
@@ -545,22 +546,24 @@ static void from_bus(struct com *c)
     }
 }
 
-/* Bytes still to come of the frame the port's receiver holds the head of (0: none begun):
- * the rest of its length, or of the shortest frame while L is unknown; after a preamble
- * byte, a whole frame. */
-static unsigned bytes_to_come(const struct port *p, uint8_t last)
+/* Characters worth waiting for before reading the port again: the rest of the frame its
+ * receiver holds the head of (of the shortest frame while L is unknown); after a preamble
+ * byte, a whole frame; after bytes that began no frame, a few (noise tends to come in
+ * bursts); none after a whole frame. */
+static unsigned bytes_to_come(const struct port *p, uint8_t last, int took_frame)
 {
     const dlt_rx_t *rx = &p->rx;
     unsigned want = rx->n >= 10u ? 12u + rx->buf[9] : rx->n ? 12u : 0u;
     if (!rx->n)
-        return last == DLT_PREAMBLE ? 12u : 0u;
+        return last == DLT_PREAMBLE ? 12u : took_frame ? 0u : REST_NOISE_CHARS;
     return want > rx->n ? want - rx->n : 0u;
 }
 
 /* Reads what the port has received and handles the frames in it. While a frame is arriving,
  * the service does not wake for each of its characters: it leaves the port out of select
  * until the time the rest needs on the wire (at most the shortest frame's, so a false start
- * delays a frame behind it by no more than that) and then reads it in one go. */
+ * delays a frame behind it by no more than that) and then reads it in one go. Likewise a few
+ * characters' time after noise. */
 static void from_port(struct com *c, struct port *p, ms_tick_t now)
 {
     uint8_t buf[64];
@@ -571,16 +574,19 @@ static void from_port(struct com *c, struct port *p, ms_tick_t now)
         dlt_rx_reset(&p->rx);               /* the rest of that frame never came */
     p->last_rx = now;
     unsigned off = 0;
+    int took = 0;
     while (off < (unsigned)n) {
         off += dlt_rx_put(&p->rx, buf + off, (unsigned)n - off);
         dlt_frame_t *f = &c->in;
-        while (dlt_rx_take(&p->rx, f))
+        while (dlt_rx_take(&p->rx, f)) {
             frame(c, p, f);
+            took = 1;
+        }
         if (p->rx.n == sizeof p->rx.buf)
             dlt_rx_reset(&p->rx);
     }
-    unsigned k = bytes_to_come(p, buf[n - 1]);
-    if (k && p->baud) {
+    unsigned k = bytes_to_come(p, buf[n - 1], took);
+    if (k && p->baud && n < (int)sizeof buf) {     /* (a full buffer: more is waiting) */
         if (k > REST_MAX_CHARS)
             k = REST_MAX_CHARS;
         uint32_t ms = (k * CHAR_BITS * 1000u + p->baud - 1u) / p->baud;

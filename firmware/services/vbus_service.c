@@ -147,7 +147,7 @@ static int app_gone(struct bus *b, struct ep *e)
     e->granted = 0;
     e->shm_fd = -1;
     e->pipes_left = 1;
-    ms_printk("vbus: app %s ended, unregistered (%u read grants withdrawn)\n", e->name, withdrawn);
+    ms_printk("vbus: app %s ended, unregistered; read grants withdrawn: %u\n", e->name, withdrawn);
     remove_pipes(b);
     return 1;
 }

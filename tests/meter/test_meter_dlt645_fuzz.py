@@ -32,6 +32,7 @@ def test_malformed_frames_on_rs485_and_ir(meter):
     assert ir.replies_due == ir.abnormal_ok > 3 * IR_FRAMES // len(KINDS) - 3
     # alive and well: one boot, no watchdog reset, both ports still serve the services
     assert m.con.text.count("meter management unit on") == 1 and "watchdog" not in m.con.text
+    assert m.board["iwdg"].running and m.board["iwdg"].expiries == 0
     assert m.master.read_value(0x02010100) == Decimal("220.1")
     assert m.ir.read_value(0x00010000) == Decimal("1234.56")
 

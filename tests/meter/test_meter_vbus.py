@@ -291,7 +291,7 @@ def test_a_stopped_app_is_unregistered_and_the_meter_runs_on(meter):
         m.master.read(0x04A10001)
     assert e.value.serr == 0x02
     # the bus let go of it: pipes closed and removed, the grant it gave withdrawn
-    m.con.expect("vbus: app LOADID ended, unregistered (1 read grants withdrawn)", timeout="1s")
+    m.con.expect("vbus: app LOADID ended, unregistered; read grants withdrawn: 1", timeout="1s")
     m.con.expect("vbus: pipes of LOADID removed", timeout="100ms")
     assert "no answer from process 5" not in m.con.text
     iwdg = m.board["iwdg"]

@@ -281,18 +281,24 @@ def test_bus_drops_and_counts_a_foreign_source_and_a_bad_length(meter):
     assert "bad integrity 2, bad source 1" in m.con.texts()[-1]
 
 
-def test_a_stopped_app_gets_abnormal_replies_and_the_meter_runs_on(meter):
+def test_a_stopped_app_is_unregistered_and_the_meter_runs_on(meter):
     m = meter()
     assert m.master.read(0x04A00001) == b"\x01"
+    m.master.exchange(Frame(address_bytes("000000123456"), 0x11,
+                            (0x04A10002).to_bytes(4, "little")))   # LOADID's bulk record set
+    m.con.expect("vbus: COM_SRV may read /shm/LOADID", timeout="100ms")
     m.con.write("app stop COM_SRV\r")                   # services are not apps
     m.con.expect("platform: app COM_SRV not stopped", timeout="1s")
     m.con.write("app stop LOADID\r")
     m.con.expect("platform: app LOADID stopped (0)", timeout="1s")
     assert m.master.read(0x04A00001) == b"\x00"
-    with pytest.raises(Dlt645Abnormal) as e:            # its pipe stays, nobody answers
+    with pytest.raises(Dlt645Abnormal) as e:            # its identifiers have no owner now
         m.master.read(0x04A10001)
-    assert e.value.serr == 0x01
-    m.con.expect("vbus: no answer from process 5 for c 11", timeout="100ms")
+    assert e.value.serr == 0x02
+    # the bus let go of it: pipes closed and removed, the grant it gave withdrawn
+    m.con.expect("vbus: app LOADID ended, unregistered; read grants withdrawn: 1", timeout="1s")
+    m.con.expect("vbus: pipes of LOADID removed", timeout="100ms")
+    assert "no answer from process 5" not in m.con.text
     iwdg = m.board["iwdg"]
     assert iwdg.running and 1.9e12 < iwdg.timeout_ps() <= 2.1e12  # the 2 s watchdog runs
     m.emu.run_for("3s")                                 # longer than the watchdog's 2 s

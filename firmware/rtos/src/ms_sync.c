@@ -246,6 +246,15 @@ int ms_mutex_unlock(ms_handle_t h)
 static ms_mutex_t g_console_mutex;
 static char g_console_held[MS_CONSOLE_DEFER_BYTES];
 static uint32_t g_console_held_len, g_console_dropped;
+static uint8_t g_console_midline;   /* the last character written was no newline */
+
+static void console_put(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        g_console_midline = p[i] != '\n';   /* before: a writer may be killed in ms_kputc */
+        ms_kputc(p[i]);
+    }
+}
 
 static void console_defer(const char *p, size_t len)
 {
@@ -263,7 +272,7 @@ static void console_defer(const char *p, size_t len)
  * writing, so a handler may append meanwhile). */
 static void console_flush_deferred(void)
 {
-    for (;;) {
+    for (int first = 1;; first = 0) {
         char piece[32];
         uint32_t s = ms_lock();
         uint32_t n = g_console_held_len < sizeof piece ? g_console_held_len : (uint32_t)sizeof piece;
@@ -278,13 +287,13 @@ static void console_flush_deferred(void)
             if (dropped) {
                 char line[48];
                 int k = ms_snprintf(line, sizeof line, "console: %u deferred bytes lost\n", (unsigned)dropped);
-                for (int i = 0; i < k && i < (int)sizeof line - 1; i++)
-                    ms_kputc(line[i]);
+                console_put(line, k < (int)sizeof line ? (size_t)k : sizeof line - 1u);
             }
             return;
         }
-        for (uint32_t i = 0; i < n; i++)
-            ms_kputc(piece[i]);
+        if (first && g_console_midline)
+            console_put("\n", 1);   /* a killed writer's line stays cut: the report on a line of its own */
+        console_put(piece, n);
     }
 }
 
@@ -299,16 +308,14 @@ int ms_kwrite(const void *buf, size_t len)
             console_defer(p, len);
         ms_unlock(s);
         if (!held)
-            for (size_t i = 0; i < len; i++)
-                ms_kputc(p[i]);
+            console_put(p, len);
         return (int)len;
     }
     int r = mutex_lock(&g_console_mutex, MS_WAIT_FOREVER);
     if (r != MS_OK && r != MS_OWNER_DIED)
         return r;
     console_flush_deferred();   /* left by a handler while a killed writer held it */
-    for (size_t i = 0; i < len; i++)
-        ms_kputc(p[i]);
+    console_put(p, len);
     console_flush_deferred();
     mutex_unlock(&g_console_mutex);
     return (int)len;
@@ -329,6 +336,7 @@ void ms_console_init(void)
 {
     memset(&g_console_mutex, 0, sizeof g_console_mutex);
     g_console_held_len = g_console_dropped = 0;
+    g_console_midline = 0;
 }
 
 /* ---- event flags -------------------------------------------------------- */

@@ -314,6 +314,8 @@ int ms_kwrite(const void *buf, size_t len)
     int r = mutex_lock(&g_console_mutex, MS_WAIT_FOREVER);
     if (r != MS_OK && r != MS_OWNER_DIED)
         return r;
+    if (r == MS_OWNER_DIED && g_console_midline)
+        console_put("\n", 1);      /* the killed writer's line stays cut; this one starts afresh */
     console_flush_deferred();   /* left by a handler while a killed writer held it */
     console_put(p, len);
     console_flush_deferred();

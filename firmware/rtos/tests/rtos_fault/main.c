@@ -11,7 +11,10 @@
  * Expected: the writer's line whole, then the fault report; "locker m1 1"
  * (MS_OWNER_DIED, it owns m1) and "locker m1 again 0"; "waiter ran"; the kernel's
  * "m2 1" (no waiter was told: the next locker is) and "m2 again 0"; every thread
- * ends, faulty is gone and the ready queues hold only the living: PASS.
+ * ends, faulty is gone and the ready queues hold only the living.
+ * Then process "cutter" writes a slow line itself and its thread "cutter2" faults
+ * in the middle of it, while kernel thread "after" waits for the console: the cut
+ * line stays cut, the report and "after ran" each come on a line of their own: PASS.
  */
 #include "rtos_test.h"
 
@@ -40,6 +43,33 @@ static ms_process_desc_t faulty = {
     .name = "faulty", .entry = faulty_main, .prio = 10, .mem_order = 2, .stack_size = 512,
     .max_threads = 2, .max_kobjs = 2, .max_files = 1,
 };
+
+static void cutter2(void *arg)
+{
+    (void)arg;
+    ms_thread_sleep(8);
+    (void)*(volatile uint32_t *)0xE000ED00u;
+}
+
+static void cutter_main(void *arg)
+{
+    (void)arg;
+    ms_thread_create("cutter2", cutter2, 0, 512, 11, 0);
+    ms_printk("cutter: a line its own process cuts short\n");
+}
+
+static ms_process_desc_t cutter = {
+    .name = "cutter", .entry = cutter_main, .prio = 10, .mem_order = 2, .stack_size = 512,
+    .max_threads = 2, .max_kobjs = 1, .max_files = 1,
+};
+
+static void after(void *arg)
+{
+    (void)arg;
+    ms_thread_sleep(3);
+    ms_printk("after ran\n");
+    ms_sem_post(g_done);
+}
 
 static void writer(void *arg)
 {
@@ -91,8 +121,14 @@ static void body(void *arg)
     r = ms_mutex_lock(g_m2, MS_NO_WAIT);
     ms_printk("m2 again %d\n", r);
     ms_mutex_unlock(g_m2);
+    rtos_slow_console(1);
+    CHECK(ms_thread_create("after", after, 0, 1024, 21, 0) > 0, "after");
+    CHECK(ms_process_create(&cutter) > 0, "cutter");
+    CHECK(ms_sem_wait(g_done, 1000) == MS_OK, "after never ran");
+    rtos_slow_console(0);
     ms_thread_sleep(5);
-    CHECK(ms_process_find("faulty") == MS_ERR_NOENT, "faulty still listed");
+    CHECK(ms_process_find("faulty") == MS_ERR_NOENT && ms_process_find("cutter") == MS_ERR_NOENT,
+          "a killed process still listed");
     ms_thread_info_t info[8];
     int n = ms_ps(info, 8);
     for (int i = 0; i < n; i++)

@@ -312,14 +312,16 @@ int ms_kwrite(const void *buf, size_t len)
         return (int)len;
     }
     int r = mutex_lock(&g_console_mutex, MS_WAIT_FOREVER);
-    if (r != MS_OK && r != MS_OWNER_DIED)
-        return r;
+    int locked = r == MS_OK || r == MS_OWNER_DIED;   /* unlocked (a deadlock) it still writes */
     if (r == MS_OWNER_DIED && g_console_midline)
         console_put("\n", 1);      /* the killed writer's line stays cut; this one starts afresh */
-    console_flush_deferred();   /* left by a handler while a killed writer held it */
+    if (locked)
+        console_flush_deferred();   /* left by a handler while a killed writer held it */
     console_put(p, len);
-    console_flush_deferred();
-    mutex_unlock(&g_console_mutex);
+    if (locked) {
+        console_flush_deferred();
+        mutex_unlock(&g_console_mutex);
+    }
     return (int)len;
 }
 

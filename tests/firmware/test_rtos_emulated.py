@@ -1,6 +1,7 @@
 """The RTOS kernel (firmware/rtos) on the engine's bare machine, on both cores: scheduling order,
 round-robin slices and sleeps measured in virtual time, priority inheritance, process IPC,
-limits and permissions, stack-overflow panics, tickless idle, and the kernel's RAM budget."""
+limits and permissions, process faults, stack-overflow panics, tickless idle, and the kernel's
+RAM budget."""
 
 import re
 
@@ -240,3 +241,28 @@ def test_kernel_ram_on_f103rb_stays_under_4_kib(firmware):
     flash = int(re.search(r"flash (\d+) B", report).group(1))
     assert 0 < ram < 4096, report
     assert 0 < flash < 32 * 1024, report
+
+
+@pytest.mark.parametrize("target", CORES)
+def test_a_process_fault_in_the_middle_of_a_console_line_leaves_every_thread_running(firmware,
+                                                                                    target):
+    """firmware/rtos/tests/rtos_fault: the report waits for the line the fault came in; the
+    threads waiting for the console (behind a writer, or behind a killed thread of the dead
+    process) and for its mutexes all run on; a mutex whose owner died says so to its next
+    owner."""
+    _, _, cap = run(firmware, target, "rtos_fault")
+    text = cap.line_texts()
+    writer = text.index("writer: a line the console takes a tick per character for, whole")
+    assert re.fullmatch(r"process 'faulty' killed: BusFault in thread 'faulty' at pc 0x0800[0-9a-f]{4}"
+                        r" \(cfsr 0x[0-9a-f]{8}\): bus error at 0xe000ed00", text[writer + 1])
+    assert "faulty survived" not in cap.text and "faulty2" not in cap.text
+    # MS_OWNER_DIED (1) to the waiter it passed to, and to the next locker of the unwaited one
+    assert {"locker m1 1", "locker m1 again 0", "waiter ran", "m2 1", "m2 again 0"} <= set(text)
+    # a process cutting its own line: that stays cut; the report and the next writer's line
+    # (a kernel thread that waited for the console) start lines of their own
+    cut = next(i for i, t in enumerate(text) if t.startswith("cutter: "))
+    assert "cutter: a line its own process cuts short".startswith(text[cut])
+    assert text[cut + 1].startswith("process 'cutter' killed: BusFault in thread 'cutter2' at pc")
+    assert text[cut + 2] == "after ran"
+    assert sorted(t for t in text if t.startswith("ps ")) == [
+        "ps idle ready", "ps main running", "ps timer blocked"]

@@ -4,13 +4,15 @@ and forwards a bulk reply that only describes it; the master reads it with 11H a
 frames 12H, which the communication service serves from the shared memory without the bus. A
 process the bus never granted the region is stopped by the MPU when it touches it."""
 
+from decimal import Decimal
+
 import pytest
 
 import metersim
 from metersim.dlt645 import Dlt645Abnormal, Frame, address_bytes
 from metersim._image.pack import pack
 
-from tests.meter.conftest import MANIFEST, started
+from tests.meter.conftest import MANIFEST
 
 LOG_DI = 0x04A10002
 RECORD, RECORDS = 12, 32                            # 384 bytes: two frames of 192
@@ -68,11 +70,11 @@ def test_a_record_set_rewritten_during_the_read_ends_it(meter):
 def test_a_process_without_a_grant_faults_touching_the_region(tmp_path, meter_image):
     image = tmp_path / "isolation.bin"
     image.write_bytes(pack(MANIFEST.with_name("meter_mu_isolation.yaml")))
-    emu = metersim.Emulation(seed=1)
-    # the management unit alone: nothing here needs the metrology unit (its metering service
-    # keeps asking, unanswered)
-    board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"))
-    metersim.load_binary(board, image)
+    # the whole meter: the fault comes while the communication service is writing its port
+    # line to the console; the report follows that line whole and everything runs on
+    meter = metersim.build_meter(metersim.Emulation(seed=1), image, voltage_V=220.1,
+                                 current_A=5.123, power_W=1123.4, energy_kWh=1234.56)
+    emu, board = meter.emu, meter.mu
     con = metersim.capture_uart(board)
     peek = con.expect(r"shmpeek: /shm/LOADID at (0x[0-9a-f]+), access 0, file read -1;",
                       regex=True, timeout="2s")
@@ -80,8 +82,13 @@ def test_a_process_without_a_grant_faults_touching_the_region(tmp_path, meter_im
                         r"[0-9a-f]{4} \(cfsr 0x[0-9a-f]+\): data access violation at (0x[0-9a-f]+)",
                         regex=True, timeout="100ms")
     assert killed.groups[0] == peek.groups[0]
-    started(con)
+    assert killed.line.startswith("process 'shmpeek' killed")       # no line cut by the report
+    con.expect("meter: started", timeout="1s")              # every thread ran on after it
+    con.expect("metering: metrology unit synchronised", timeout="1s")
     assert "shmpeek: read" not in con.text                   # it never got past the load
+    assert ("com: DL/T645-2007 on rs485 (2400 8E1) and ir (1200 8E1), address 000000123456"
+            in con.text.splitlines())                     # the line the fault came in, whole
     master = metersim.dlt645.Master(emu, board["rs485Bus"].attach_host("r", baud=2400, parity="E"))
     assert master.read(0x04A10001) == bytes(6)                # LOADID and the meter run on
     assert master.read(LOG_DI) == bytes(16 * RECORD)          # no switch-ons: zero records
+    assert master.read_value(0x00010000) == Decimal("1234.56")   # metering runs on too

@@ -326,6 +326,8 @@ static void write_polled(struct uart *u, const uint8_t *p, unsigned len)
     }
     u->tx_active = 0;
     bsp_irq_unlock(s);
+    if (u->tx_wq.head)
+        bsp_os_wake(&u->tx_wq);   /* a writer waiting for ring space: the ring is empty now */
 }
 
 int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)

@@ -46,6 +46,7 @@
 #define MS_EEPROM_RANGES 2u        /* permitted EEPROM windows per process */
 #define MS_STACK_CANARY_WORDS 4u
 #define MS_STACK_MIN 256u
+#define MS_CONSOLE_DEFER_BYTES 256u /* handler lines held while a thread writes the console */
 
 /* MPU (PMSAv7) process isolation, where the core has one: region 0 maps the
  * on-chip flash (read/execute for everyone, writable only privileged), region 1

@@ -26,6 +26,7 @@ typedef uint32_t ms_tick_t;
 
 /* ---- error codes ------------------------------------------------------- */
 #define MS_OK 0
+#define MS_OWNER_DIED 1       /* mutex taken, but its last owner was killed holding it */
 #define MS_ERR_PERM (-1)      /* the process lacks the permission */
 #define MS_ERR_NOENT (-2)     /* no such path / name */
 #define MS_ERR_SRCH (-3)      /* no such thread or process */

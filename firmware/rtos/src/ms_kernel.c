@@ -235,6 +235,7 @@ static void stack_check(ms_thread_t *t, uint32_t sp)
                   (unsigned)((uintptr_t)base + size));
         ms_evlog_add(MS_EV_FAULT, 0, t->proc->name, sp, 0);
         ms_process_fault_kill(t->proc);
+        ms_console_flush_isr();
         return;
     }
     if (!bad && kernel_stack) {
@@ -722,8 +723,9 @@ void ms_kill_thread_locked(ms_thread_t *t)
         t->wait_mutex = 0;
         ms_mutex_waiter_left(m);
     }
+    t->state = MS_STATE_DEAD; /* before the mutexes go: dropping an inherited priority
+                                 * must not put it back on a ready queue */
     ms_mutex_release_all(t);
-    t->state = MS_STATE_DEAD;
     for (ms_thread_t **link = &g_all; *link; link = &(*link)->all_next) {
         if (*link == t) {
             *link = t->all_next;
@@ -956,6 +958,7 @@ const char *ms_strerror(int err)
 {
     switch (err) {
     case MS_OK: return "ok";
+    case MS_OWNER_DIED: return "taken, its last owner was killed holding it";
     case MS_ERR_PERM: return "permission denied";
     case MS_ERR_NOENT: return "no such file or device";
     case MS_ERR_SRCH: return "no such thread or process";
@@ -1203,6 +1206,7 @@ void ms_fault_c(uint32_t *frame, uint32_t exc_return)
         if (stacking) /* PendSV saves the dead thread's registers: onto its own stack */
             cm_set_psp((uint32_t)(uintptr_t)t->stack_base + t->stack_size - 64u);
         ms_process_fault_kill(t->proc);
+        ms_console_flush_isr(); /* the report, if it waited for a killed writer */
         return;
     }
     ms_panic("%s in %s '%s': pc 0x%08x lr 0x%08x cfsr 0x%08x hfsr 0x%08x bfar 0x%08x mmfar 0x%08x", what,

@@ -110,6 +110,7 @@ void ms_timer_init(void);
 void ms_timer_delete(void *timer);
 void ms_io_init(void);
 void ms_console_init(void);
+void ms_console_flush_isr(void);
 int ms_event_wait_packed(const uint32_t *args);   /* SYS_EVENT_WAIT: arguments packed */
 
 /* processes / io */

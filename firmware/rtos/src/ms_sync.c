@@ -20,6 +20,7 @@ struct ms_mutex {
     ms_thread_t *owner;
     uint32_t depth;
     struct ms_mutex *next_held;
+    uint8_t owner_died;      /* last owner killed holding it, no waiter told yet */
 };
 typedef struct ms_mutex ms_mutex_t;
 
@@ -124,7 +125,9 @@ void ms_mutex_waiter_left(ms_mutex_t *m)
         ms_set_eff_prio(o, (unsigned)ms_mutex_waiter_prio(o, o->base_prio));
 }
 
-static void mutex_give(ms_mutex_t *m, ms_thread_t *from)
+/* Passes m on to its most urgent waiter, which gets `result` (MS_OWNER_DIED when
+ * `from` was killed holding it: what m guards may be half updated). */
+static void mutex_give(ms_mutex_t *m, ms_thread_t *from, int result)
 {
     for (ms_mutex_t **link = &from->held; *link; link = &(*link)->next_held) {
         if (*link == m) {
@@ -137,19 +140,21 @@ static void mutex_give(ms_mutex_t *m, ms_thread_t *from)
     ms_thread_t *w = m->wq.head;
     m->owner = w;
     m->depth = w ? 1u : 0u;
+    m->owner_died = !w && result == MS_OWNER_DIED;
     if (w) {
         w->wait_mutex = 0;
         m->next_held = w->held;
         w->held = m;
-        ms_wake(w, MS_OK);
+        ms_wake(w, result);
         ms_set_eff_prio(w, (unsigned)ms_mutex_waiter_prio(w, w->prio));
     }
 }
 
+/* t is being killed: every mutex it holds goes on, marked owner-died. */
 void ms_mutex_release_all(ms_thread_t *t)
 {
     while (t->held)
-        mutex_give(t->held, t);
+        mutex_give(t->held, t, MS_OWNER_DIED);
 }
 
 static int mutex_lock(ms_mutex_t *m, ms_tick_t timeout)
@@ -163,8 +168,10 @@ static int mutex_lock(ms_mutex_t *m, ms_tick_t timeout)
         m->depth = 1;
         m->next_held = me->held;
         me->held = m;
+        int r = m->owner_died ? MS_OWNER_DIED : MS_OK;
+        m->owner_died = 0;
         ms_unlock(s);
-        return MS_OK;
+        return r;
     }
     if (m->owner == me) {
         m->depth++;
@@ -202,7 +209,7 @@ static int mutex_unlock(ms_mutex_t *m)
         return MS_ERR_PERM;
     }
     if (--m->depth == 0)
-        mutex_give(m, me);
+        mutex_give(m, me, MS_OK);
     ms_reschedule();
     ms_unlock(s);
     return MS_OK;
@@ -230,22 +237,111 @@ int ms_mutex_unlock(ms_handle_t h)
     return m ? mutex_unlock(m) : MS_ERR_HANDLE;
 }
 
-/* The console lock: a mutex that is no kernel object. */
+/* The console lock: a mutex that is no kernel object. A thread holding it may be
+ * blocked in the console driver mid-line (a full transmit ring), so a line written
+ * from an exception handler (a fault report) must not reach the driver then: it
+ * would cut that line and take the transmitter from under the blocked writer. It
+ * waits here until the holder's write ends (or the holder is killed) and goes out
+ * whole, in thread context. */
 static ms_mutex_t g_console_mutex;
+static char g_console_held[MS_CONSOLE_DEFER_BYTES];
+static uint32_t g_console_held_len, g_console_dropped;
+static uint8_t g_console_midline;   /* the last character written was no newline */
+
+static void console_put(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        g_console_midline = p[i] != '\n';   /* before: a writer may be killed in ms_kputc */
+        ms_kputc(p[i]);
+    }
+}
+
+static void console_defer(const char *p, size_t len)
+{
+    uint32_t s = ms_lock();
+    for (size_t i = 0; i < len; i++) {
+        if (g_console_held_len < sizeof g_console_held)
+            g_console_held[g_console_held_len++] = p[i];
+        else
+            g_console_dropped++;
+    }
+    ms_unlock(s);
+}
+
+/* Writes out the deferred lines, a piece at a time (the lock is not held while
+ * writing, so a handler may append meanwhile). */
+static void console_flush_deferred(void)
+{
+    for (int first = 1;; first = 0) {
+        char piece[32];
+        uint32_t s = ms_lock();
+        uint32_t n = g_console_held_len < sizeof piece ? g_console_held_len : (uint32_t)sizeof piece;
+        memcpy(piece, g_console_held, n);
+        memmove(g_console_held, g_console_held + n, g_console_held_len - n);
+        g_console_held_len -= n;
+        uint32_t dropped = n ? 0u : g_console_dropped;
+        if (!n)
+            g_console_dropped = 0;
+        ms_unlock(s);
+        if (!n) {
+            if (dropped) {
+                char line[48];
+                int k = ms_snprintf(line, sizeof line, "console: %u deferred bytes lost\n", (unsigned)dropped);
+                console_put(line, k < (int)sizeof line ? (size_t)k : sizeof line - 1u);
+            }
+            return;
+        }
+        if (first && g_console_midline)
+            console_put("\n", 1);   /* a killed writer's line stays cut: the report on a line of its own */
+        console_put(piece, n);
+    }
+}
 
 int ms_kwrite(const void *buf, size_t len)
 {
     MS_SYSCALL(int, SYS_KWRITE, buf, len, 0, 0);
     const char *p = buf;
-    int locked = ms_current && !ms_in_isr() && mutex_lock(&g_console_mutex, MS_WAIT_FOREVER) == MS_OK;
-    for (size_t i = 0; i < len; i++)
-        ms_kputc(p[i]);
+    if (!ms_current || ms_in_isr()) {
+        uint32_t s = ms_lock();
+        int held = g_console_mutex.owner != 0;
+        if (held)
+            console_defer(p, len);
+        ms_unlock(s);
+        if (!held)
+            console_put(p, len);
+        return (int)len;
+    }
+    int r = mutex_lock(&g_console_mutex, MS_WAIT_FOREVER);
+    int locked = r == MS_OK || r == MS_OWNER_DIED;   /* unlocked (a deadlock) it still writes */
+    if (r == MS_OWNER_DIED && g_console_midline)
+        console_put("\n", 1);      /* the killed writer's line stays cut; this one starts afresh */
     if (locked)
+        console_flush_deferred();   /* left by a handler while a killed writer held it */
+    console_put(p, len);
+    if (locked) {
+        console_flush_deferred();
         mutex_unlock(&g_console_mutex);
+    }
     return (int)len;
 }
 
-void ms_console_init(void) { memset(&g_console_mutex, 0, sizeof g_console_mutex); }
+/* A handler (the fault handler, after killing a process) deferred a line and the
+ * console may be free now: write it out when nobody holds the lock. */
+void ms_console_flush_isr(void)
+{
+    uint32_t s = ms_lock();
+    int free_now = g_console_mutex.owner == 0;
+    ms_unlock(s);
+    if (free_now)
+        console_flush_deferred();
+}
+
+void ms_console_init(void)
+{
+    memset(&g_console_mutex, 0, sizeof g_console_mutex);
+    g_console_held_len = g_console_dropped = 0;
+    g_console_midline = 0;
+}
 
 /* ---- event flags -------------------------------------------------------- */
 

@@ -11,7 +11,20 @@
 
 static uint64_t g_pool[POOL_SIZE / 8u];
 
-void ms_kputc(char c) { con_putc(c); }
+static volatile uint32_t g_console_ticks_per_char;
+
+/* A slow console for threads: the writer sleeps after each character, as one
+ * waiting for room in a UART's transmit ring; handlers write at once. */
+void rtos_slow_console(uint32_t ticks_per_char) { g_console_ticks_per_char = ticks_per_char; }
+
+void ms_kputc(char c)
+{
+    uint32_t ipsr;
+    __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));
+    con_putc(c);
+    if (g_console_ticks_per_char && (ipsr & 0x1FFu) == 0 && ms_thread_self() > 0)
+        ms_thread_sleep(g_console_ticks_per_char);
+}
 
 void rtos_test_run(const char *name, ms_thread_entry_t body, unsigned prio)
 {

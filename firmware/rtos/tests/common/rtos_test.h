@@ -16,5 +16,7 @@ __attribute__((noreturn, format(printf, 1, 2))) void rtos_fail(const char *fmt, 
 #define CHECK(cond, ...) do { if (!(cond)) rtos_fail(__VA_ARGS__); } while (0)
 /* Busy for `ticks` ticks of this thread's own CPU time (ticks seen running). */
 void rtos_work(uint32_t ticks);
+/* Threads writing the console sleep this long after each character (0: off). */
+void rtos_slow_console(uint32_t ticks_per_char);
 
 #endif

@@ -284,7 +284,7 @@ static void power_thread(void *arg)
         ms_sem_wait(g_pf_sem, MS_WAIT_FOREVER);
         if (g.ee_blocked)
             continue;
-        int locked = ms_mutex_lock(g_lock, ms_ms_to_ticks(30)) == 0;
+        int locked = ms_mutex_lock(g_lock, ms_ms_to_ticks(30)) >= 0;   /* MS_OWNER_DIED: taken too */
         int r = save_energy();
         g.ee_blocked = 1;
         if (locked)

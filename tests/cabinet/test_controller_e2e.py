@@ -116,12 +116,23 @@ def test_malformed_frames_get_the_standard_replies_and_never_stop_the_slave(cont
 
 def test_a_write_past_the_map_is_an_address_error_even_with_a_bad_value_in_it(controller):
     """Modbus application protocol 6.12: exception 02 when start + quantity runs past the
-    map, checked before the values (mode 2 at 0x0009 is an illegal value, 03, by itself)."""
+    map, checked before the values (mode 2 at 0x0009 is an illegal value, 03, by itself);
+    the quantity checks come first (03), as in 6.3 for reads; 6.6 checks the address first."""
     board, master = controller()
     board.emu.run_for("1.5s")
     before = master.read_holding(0x0008, 6)
     for pdu, code in [(bytes([16, 0, 9, 0, 6, 12, 0, 2] + [0] * 10), 2),    # 0x0E is not writable
-                      (bytes([16, 0, 9, 0, 1, 2, 0, 2]), 3)]:               # in the map: the value
+                      (bytes([16, 0, 9, 0, 1, 2, 0, 2]), 3),                # in the map: the value
+                      # 6.12: quantity and byte count (03) come before the addresses (02)
+                      (bytes([16, 0xFF, 0xF0, 0, 0, 0]), 3),
+                      (bytes([16, 0xFF, 0xF0, 0, 1, 4, 0, 0, 0, 0]), 3),
+                      # 6.6: the address (02) before the value (03)
+                      (bytes([6, 0, 0x0E, 0, 2]), 2),
+                      (bytes([6, 0, 9, 0, 2]), 3),
+                      # 6.3: the quantity (03) before the addresses (02), reads too
+                      (bytes([3, 0xFF, 0xF0, 0, 0]), 3),
+                      (bytes([3, 0xFF, 0xF0, 0, 126]), 3),
+                      (bytes([3, 0xFF, 0xF0, 0, 1]), 2)]:
         with pytest.raises(ModbusException) as e:
             master.transact(pdu)
         assert e.value.code == code, pdu.hex(" ")

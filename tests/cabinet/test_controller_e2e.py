@@ -116,12 +116,23 @@ def test_malformed_frames_get_the_standard_replies_and_never_stop_the_slave(cont
 
 def test_a_write_past_the_map_is_an_address_error_even_with_a_bad_value_in_it(controller):
     """Modbus application protocol 6.12: exception 02 when start + quantity runs past the
-    map, checked before the values (mode 2 at 0x0009 is an illegal value, 03, by itself)."""
+    map, checked before the values (mode 2 at 0x0009 is an illegal value, 03, by itself);
+    the quantity checks come first (03), as in 6.3 for reads; 6.6 checks the address first."""
     board, master = controller()
     board.emu.run_for("1.5s")
     before = master.read_holding(0x0008, 6)
     for pdu, code in [(bytes([16, 0, 9, 0, 6, 12, 0, 2] + [0] * 10), 2),    # 0x0E is not writable
-                      (bytes([16, 0, 9, 0, 1, 2, 0, 2]), 3)]:               # in the map: the value
+                      (bytes([16, 0, 9, 0, 1, 2, 0, 2]), 3),                # in the map: the value
+                      # 6.12: quantity and byte count (03) come before the addresses (02)
+                      (bytes([16, 0xFF, 0xF0, 0, 0, 0]), 3),
+                      (bytes([16, 0xFF, 0xF0, 0, 1, 4, 0, 0, 0, 0]), 3),
+                      # 6.6: the address (02) before the value (03)
+                      (bytes([6, 0, 0x0E, 0, 2]), 2),
+                      (bytes([6, 0, 9, 0, 2]), 3),
+                      # 6.3: the quantity (03) before the addresses (02), reads too
+                      (bytes([3, 0xFF, 0xF0, 0, 0]), 3),
+                      (bytes([3, 0xFF, 0xF0, 0, 126]), 3),
+                      (bytes([3, 0xFF, 0xF0, 0, 1]), 2)]:
         with pytest.raises(ModbusException) as e:
             master.transact(pdu)
         assert e.value.code == code, pdu.hex(" ")
@@ -159,37 +170,71 @@ def test_32_channel_board_boots_reads_every_channel_and_answers_for_all(controll
     assert currents == pytest.approx([0.5 + 0.25 * r for r in range(32)], abs=0.01)
 
 
+US_PS = 10**6
+
+
+def replies_at_tick_phases(board, master, cases: dict) -> dict:
+    """Each case (parts, silences) sent at eight phases of the firmware's 1 ms tick: the
+    replies heard each time."""
+    replies = {}
+    for case, (parts, silences, _) in cases.items():
+        for phase_us in range(0, 1000, 125):
+            now = board.emu.now_ps
+            board.emu.run_until_time((now // PS_PER_S + 1) * PS_PER_S + phase_us * US_PS)
+            heard = master.raw_with_silences(parts, silences, window="60ms")
+            replies.setdefault(case, []).append(len(heard))
+    return replies
+
+
 def test_frames_are_delimited_by_the_silent_interval_at_any_tick_phase(controller):
-    """Modbus over serial line §2.5.1.1: 3.5 characters of silence end a frame; a silence of
-    more than 1.5 characters inside one makes it unusable (dropped, counted). Each case is
-    sent at eight phases of the firmware's 1 ms tick: the slave times silences with a timer,
-    not with the tick."""
+    """Modbus over serial line §2.5.1.1, to the letter (docs/modbus_map.md): 3.5 characters
+    of silence end a frame; a silence of more than 1.5 characters inside one makes it
+    unusable (dropped, counted). The receiver's only allowance is 20 us of time-stamp
+    jitter, so 50 us short of t3.5 merges and 50 us past t1.5 breaks. Each case is sent at
+    eight phases of the firmware's 1 ms tick: the slave times silences with a timer, not
+    with the tick."""
     board, master = controller()
     board.emu.run_for("1.5s")
     request = adu(1, bytes([4, 0, 0, 0, 1]))
     fragment = bytes([0x01, 0x04, 0x00])
     t35, t15, char = master.timing.t35_ps, master.timing.t15_ps, master.timing.char_ps
-    replies = {}
-    for case, parts, silences in [
-            ("fragment, then t3.5, then a request", [fragment, request], [t35]),
-            ("fragment, then 2.5 characters, then a request", [fragment, request], [5 * char // 2]),
-            ("request with 1 character inside", [request[:3], request[3:]], [char]),
-            ("request with 2.5 characters inside", [request[:3], request[3:]], [5 * char // 2]),
-            # the receiver's margin (docs/modbus_map.md): frames end after 3.0 characters and
-            # break beyond 2.0, so a master a little off the letter of t3.5 / t1.5 still works
-            ("fragment, then 3.25 characters, then a request", [fragment, request], [13 * char // 4]),
-            ("request with 1.75 characters inside", [request[:3], request[3:]], [7 * char // 4])]:
-        for phase_us in range(0, 1000, 125):
-            now = board.emu.now_ps
-            board.emu.run_until_time((now // PS_PER_S + 1) * PS_PER_S + phase_us * 10**6)
-            heard = master.raw_with_silences(parts, silences, window="60ms")
-            replies.setdefault(case, []).append(len(heard))
-    assert replies == {"fragment, then t3.5, then a request": [1] * 8,
-                       "fragment, then 2.5 characters, then a request": [0] * 8,
-                       "request with 1 character inside": [1] * 8,
-                       "request with 2.5 characters inside": [0] * 8,
-                       "fragment, then 3.25 characters, then a request": [1] * 8,
-                       "request with 1.75 characters inside": [1] * 8}
+    us50 = 50 * US_PS
+    cases = {   # case: (parts, silences, replies at each phase)
+        "fragment, then t3.5, then a request": ([fragment, request], [t35], 1),
+        "fragment, then t3.5 less 50 us, then a request": ([fragment, request], [t35 - us50], 0),
+        "fragment, then 2.5 characters, then a request": ([fragment, request], [5 * char // 2], 0),
+        "request with 1 character inside": ([request[:3], request[3:]], [char], 1),
+        "request with t1.5 inside": ([request[:3], request[3:]], [t15], 1),
+        "request with t1.5 and 50 us inside": ([request[:3], request[3:]], [t15 + us50], 0),
+        "request with 2.5 characters inside": ([request[:3], request[3:]], [5 * char // 2], 0)}
+    replies = replies_at_tick_phases(board, master, cases)
+    assert replies == {case: [want] * 8 for case, (_, _, want) in cases.items()}
     assert t15 < 5 * char // 2 < t35 and t15 > char
     # every fragment and every broken or merged request was counted as a bus error
-    assert master.device_info()["crc_errors"] == 8 + 8 + 8 + 8
+    assert master.device_info()["crc_errors"] == 5 * 8
+
+
+def test_above_19200_baud_the_silences_are_the_fixed_1750_and_750_us(controller):
+    """At 38400 bps (baud code 4) a character is 260 us, but the standard fixes t3.5 at
+    1.75 ms and t1.5 at 750 us above 19200 bps: the slave, moved to 38400 by a settings
+    write, splits frames there and not at 3.5 / 1.5 of its characters."""
+    from metersim._cabinet.modbus_master import ModbusMaster
+
+    board, master = controller()
+    board.emu.run_for("1.5s")
+    master.write_single(0x0001, 4)
+    board.emu.run_for("100ms")
+    fast = ModbusMaster(board.emu, board.bus, baud=38400)
+    assert fast.read_holding(0x0001, 1) == [4]
+    char, us50 = fast.timing.char_ps, 50 * US_PS
+    assert fast.timing.t35_ps == 1750 * US_PS and 7 * char // 2 < 1000 * US_PS
+    request = adu(1, bytes([4, 0, 0, 0, 1]))
+    fragment = bytes([0x01, 0x04, 0x00])
+    cases = {
+        "fragment, then 1.75 ms, then a request": ([fragment, request], [1750 * US_PS], 1),
+        "fragment, then 1.70 ms, then a request": ([fragment, request], [1750 * US_PS - us50], 0),
+        "fragment, then 3.5 characters, then a request": ([fragment, request], [7 * char // 2], 0),
+        "request with 750 us inside": ([request[:3], request[3:]], [750 * US_PS], 1),
+        "request with 800 us inside": ([request[:3], request[3:]], [750 * US_PS + us50], 0)}
+    replies = replies_at_tick_phases(board, fast, cases)
+    assert replies == {case: [want] * 8 for case, (_, _, want) in cases.items()}

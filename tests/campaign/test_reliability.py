@@ -11,7 +11,7 @@ import pytest
 
 from metersim._campaign.local_pool import job_of
 from metersim._campaign.matrix import expand
-from metersim._campaign.modbus_expect import expect, matches
+from metersim._campaign.modbus_expect import expect, expect_stream, matches
 from metersim._campaign.report import summarize
 from metersim._campaign.spec import load_spec, parse_spec
 from metersim._campaign.task import run_scenario
@@ -84,6 +84,7 @@ def test_a_thousand_fuzzed_frames_get_the_standard_replies(controller_elf):
     assert fig["frames"] >= 1000 and fig["wrong_replies"] == 0
     assert fig["exception_01"] > 0 and fig["exception_02"] > 0 and fig["exception_03"] > 0
     assert fig["watchdog_resets"] == 0 and fig["restarts"] == 0
+    assert fig["silences_inside"] >= 5        # requests split by a silence, some past t1.5
 
 
 def test_noise_and_collisions_never_pass_a_corrupted_value(controller_elf):
@@ -111,3 +112,17 @@ seeds: [7]
                           "max_abs_error_Wh": None, "trace_sha1": r["trace_sha1"],
                           "figures": json.dumps(r.get("figures") or {})} for i, r in enumerate(rows)])
     assert "distinct trace hashes per seed: 1" in summary
+
+
+def test_expected_replies_to_a_request_with_a_silence_inside():
+    """Serial line v1.02 §2.5.1.1: up to t1.5 inside is one frame, more is an incomplete one
+    (no reply), t3.5 or more makes two frames (here two fragments: no reply either)."""
+    read = encode_adu(1, bytes.fromhex("0400000001"))
+    parts = [read[:3], read[3:]]
+    assert expect_stream(parts, [1.4], 4) == [("read", 4, 1)]
+    assert expect_stream(parts, [1.6], 4) == [("none",)]
+    assert expect_stream(parts, [3.4], 4) == [("none",)]
+    assert expect_stream(parts, [3.6], 4) == [("none",), ("none",)]
+    assert expect_stream([read, read], [4.0], 4) == [("read", 4, 1)] * 2
+    with pytest.raises(ValueError, match="within 0.05"):
+        expect_stream(parts, [1.5], 4)

@@ -1,7 +1,8 @@
 """Campaign system `controller-link`: the metering controller's Modbus RTU link under attack.
 
 mode `fuzz`: `frames` seeded frames (bad CRC, wrong lengths, random function codes, truncated,
-other addresses, broadcasts, back-to-back pairs, illegal reads and writes); every reply is
+other addresses, broadcasts, back-to-back pairs, requests with a silence inside them, illegal
+reads and writes); every reply is
 compared with `modbus_expect.expect` (computed in Python from the register map, not from the
 firmware). Every 200 frames and at the end the controller must answer a read (no hang); at the
 end input register 0x000D (watchdog resets) must read 0 and the console show one start only.
@@ -12,7 +13,8 @@ exactly right or absent (no corrupted value accepted), the settings are unchange
 and after each episode a correct reply comes back within `recover_s`.
 
 Figures (`figures` in the row): frames, replies checked, wrong replies, exceptions by code,
-watchdog resets; polls, correct, absent, corrupted accepted, worst recovery time.
+requests sent with a silence inside, watchdog resets; polls, correct, absent, corrupted
+accepted, worst recovery time.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import hashlib
 import random
 
 from metersim._campaign import fields as F
-from metersim._campaign.modbus_expect import expect, mapped, matches
+from metersim._campaign.modbus_expect import expect, expect_stream, mapped, matches
 from metersim._campaign.spec_source import Source
 from metersim._protocols.modbus.framer import encode_adu
 from metersim._units import PS_PER_MS, PS_PER_S
@@ -82,47 +84,57 @@ def _unmapped_write(rng, ch) -> bytes:
                       + bytes([2 * count]) + rng.randbytes(2 * count))
 
 
-def fuzz_frame(rng: random.Random, ch: int) -> tuple[str, list[bytes]]:
-    """(kind, [ADU, ...]) — more than one ADU: sent back to back, t3.5 apart."""
+# silences inside a request, in character times: within t1.5 (one frame), past it (incomplete:
+# dropped), and t3.5 or more (two frames); never within 0.05 character of either limit
+GAPS_CHARS = (0.5, 1.0, 1.4, 1.6, 2.0, 2.5, 3.0, 3.4, 3.6, 5.0)
+
+
+def fuzz_frame(rng: random.Random, ch: int) -> tuple[str, list[bytes], list[float] | None]:
+    """(kind, [part, ...], gaps): `gaps` None sends each part as an ADU of its own, t3.5
+    apart; else gaps[i] character times of silence separate part i and i + 1."""
     k = rng.random()
     if k < 0.15:
-        return "valid read", [_valid_read(rng, ch)]
+        return "valid read", [_valid_read(rng, ch)], None
     if k < 0.30:
         fn = rng.choice((3, 4))
         start = rng.choice((rng.randrange(0x10000), rng.choice((0, 0x800, 0x900, 0x1000, 0x2000, 0x3000))
                             + rng.randint(-4, 0x90)))
         count = rng.choice((0, rng.randint(1, 20), rng.randint(100, 140)))
-        return "random read", [encode_adu(1, bytes([fn]) + (start & 0xFFFF).to_bytes(2, "big") + count.to_bytes(2, "big"))]
+        return "random read", [encode_adu(1, bytes([fn]) + (start & 0xFFFF).to_bytes(2, "big") + count.to_bytes(2, "big"))], None
     if k < 0.40:
         if rng.random() < 0.5:
-            return "random bytes", [rng.randbytes(rng.randint(1, 40))]
+            return "random bytes", [rng.randbytes(rng.randint(1, 40))], None
         a = bytearray(_valid_read(rng, ch))
         a[-rng.randint(1, 2)] ^= rng.randint(1, 255)
-        return "bad CRC", [bytes(a)]
+        return "bad CRC", [bytes(a)], None
     if k < 0.50:
         fn = rng.choice((3, 4, 6, 8, 16))
         size = rng.choice([s for s in range(0, 13) if s != 4 or fn in (8, 16)])
-        return "wrong length", [encode_adu(1, bytes([fn]) + rng.randbytes(size))]
+        return "wrong length", [encode_adu(1, bytes([fn]) + rng.randbytes(size))], None
     if k < 0.60:
         fn = rng.choice([f for f in range(256) if f not in (3, 4, 6, 8, 16)])
-        return "random function", [encode_adu(1, bytes([fn]) + rng.randbytes(rng.randint(0, 8)))]
+        return "random function", [encode_adu(1, bytes([fn]) + rng.randbytes(rng.randint(0, 8)))], None
     if k < 0.70:
         a = _valid_read(rng, ch)
-        return "truncated", [a[:rng.randint(1, len(a) - 1)]]
+        return "truncated", [a[:rng.randint(1, len(a) - 1)]], None
     if k < 0.75:
         a = _valid_read(rng, ch)
-        return "other address", [encode_adu(rng.randint(2, 247), a[1:-2])]
+        return "other address", [encode_adu(rng.randint(2, 247), a[1:-2])], None
     if k < 0.80:
         pdu = rng.choice((_valid_read(rng, ch), _unmapped_write(rng, ch)))[1:-2]
-        return "broadcast", [encode_adu(0, pdu)]
+        return "broadcast", [encode_adu(0, pdu)], None
     if k < 0.90:
-        return "illegal write", [_unmapped_write(rng, ch)]
+        return "illegal write", [_unmapped_write(rng, ch)], None
     if k < 0.95:
         sub = rng.choice((0x00, 0x0B, 0x0C, 0x0D, rng.randrange(0x10000)))
         data = rng.randbytes(2) if sub != 0 else rng.randbytes(rng.randint(0, 20))
-        return "diagnostics", [encode_adu(1, bytes([8]) + sub.to_bytes(2, "big") + data)]
+        return "diagnostics", [encode_adu(1, bytes([8]) + sub.to_bytes(2, "big") + data)], None
+    if k < 0.975:
+        a = _valid_read(rng, ch)
+        cut = rng.randint(1, len(a) - 1)
+        return "silence inside", [a[:cut], a[cut:]], [rng.choice(GAPS_CHARS)]
     first = rng.choice((encode_adu(rng.randint(2, 247), b"\x03\x00\x00\x00\x01"), rng.randbytes(6)))
-    return "back to back", [first, _valid_read(rng, ch)]
+    return "back to back", [first, _valid_read(rng, ch)], None
 
 
 # ---- the run ----------------------------------------------------------------------------------
@@ -137,13 +149,15 @@ class _Link:
         self.m = ModbusMaster(emu, bus, timeout="1s")
         self.window_ps = window_ps
 
-    def exchange(self, adus: list[bytes]) -> list[bytes]:
+    def exchange(self, adus: list[bytes], gaps_chars: list[float] | None = None) -> list[bytes]:
+        """Send `adus` t3.5 apart, or with `gaps_chars` character times of silence between."""
         m = self.m
         m._quiet_line()
         n0 = len(m.frames)
         end = m.link.send(adus[0])
-        for a in adus[1:]:
-            end = m.link.send(a, at_ps=end + m.timing.t35_ps)
+        for i, a in enumerate(adus[1:]):
+            gap = m.timing.t35_ps if gaps_chars is None else round(gaps_chars[i] * m.timing.char_ps)
+            end = m.link.send(a, at_ps=end + gap)
         m._tx_end_ps = end
         self.emu.run_until_time(end + self.window_ps)
         while m._rx_end_ps > end and m._rx_end_ps + 2 * m.timing.t35_ps > self.emu.now_ps:
@@ -164,20 +178,29 @@ def _fuzz(sc, seed, emu, board, link, digest) -> tuple[dict, list]:
     ch, failures = sc["channels"], []
     fig = {"frames": 0, "replies_due": 0, "wrong_replies": 0}
     for i in range(sc["frames"]):
-        kind, adus = fuzz_frame(rng, ch)
-        wants = [expect(a, ch) for a in adus]
-        heard = link.exchange(adus)
-        digest.update(repr((kind, adus, heard)).encode())
-        fig["frames"] += len(adus)
+        kind, adus, gaps = fuzz_frame(rng, ch)
+        wants = [expect(a, ch) for a in adus] if gaps is None else expect_stream(adus, gaps, ch)
+        heard = link.exchange(adus, gaps)
+        digest.update(repr((kind, adus, gaps, heard)).encode())
+        fig["frames"] += len(wants)
+        if gaps is not None:
+            fig["silences_inside"] = fig.get("silences_inside", 0) + 1
         want = next((w for w in wants if w[0] != "none"), wants[-1])
         fig["replies_due"] += want[0] != "none"
         if want[0] == "exception":
             fig[f"exception_{want[2]:02d}"] = fig.get(f"exception_{want[2]:02d}", 0) + 1
         why = matches(want, heard)
+        if gaps is not None and len(wants) > 1 and wants[0][0] != "none":
+            # the request's first part is a whole frame by chance (its last two bytes match its
+            # CRC: 1 in 65,536): the slave's reply to it and the rest of the request, sent t3.5+
+            # later, collide on the line, so the reply may be lost; a wrong one still fails
+            fig["prefix_frames"] = fig.get("prefix_frames", 0) + 1
+            why = "" if not heard or not matches(wants[0], heard) else why
         if why:
             fig["wrong_replies"] += 1
             if len(failures) < 20:
-                failures.append(f"frame {i} ({kind}) {' | '.join(a.hex(' ') for a in adus)}: {why}")
+                failures.append(f"frame {i} ({kind}{f', gaps {gaps} chars' if gaps else ''}) "
+                                f"{' | '.join(a.hex(' ') for a in adus)}: {why}")
         if (i + 1) % CHECK_EVERY == 0:
             _alive(link, failures, f"after frame {i}")
             if len(failures) >= 20:

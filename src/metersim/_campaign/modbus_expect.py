@@ -10,6 +10,10 @@ A reply is one of
     ("counter", sub)                   08/0B, 0C, 0D: the sub-function and any counter value
 Writes are only expected where they cannot change a setting (an address outside the map is
 refused before any value is looked at, 6.12), so a fuzz run never changes the slave's address.
+
+`expect_stream` splits bytes sent with given silences the way serial line v1.02 §2.5.1.1 does
+(t3.5 ends a frame, more than t1.5 inside one makes it incomplete: dropped) and expects each
+frame's reply.
 """
 
 from __future__ import annotations
@@ -95,6 +99,31 @@ def expect(adu: bytes, channels: int, slave: int = 1) -> tuple:
             return exc(ILLEGAL_VALUE)
         return ("counter", sub)
     return exc(ILLEGAL_FUNCTION)
+
+
+T15_CHARS, T35_CHARS = 1.5, 3.5
+
+
+def expect_stream(parts: list[bytes], gaps_chars: list[float], channels: int,
+                  slave: int = 1) -> list[tuple]:
+    """The replies due to `parts` sent with `gaps_chars[i]` character times of silence between
+    part i and i + 1: one expectation per frame on the line (an incomplete one: none). Gaps
+    within 0.05 character of t1.5 or t3.5 are refused: the standard leaves the receiver a
+    tolerance there."""
+    if len(gaps_chars) != len(parts) - 1:
+        raise ValueError(f"{len(parts)} parts need {len(parts) - 1} gaps, got {gaps_chars}")
+    for g in gaps_chars:
+        if g < 0 or abs(g - T15_CHARS) < 0.05 or abs(g - T35_CHARS) < 0.05:
+            raise ValueError(f"gap of {g} characters: >= 0 and not within 0.05 of t1.5 or t3.5")
+    frames, frame, broken = [], bytes(parts[0]), False
+    for part, g in zip(parts[1:], gaps_chars):
+        if g >= T35_CHARS:
+            frames.append((frame, broken))
+            frame, broken = bytes(part), False
+        else:
+            frame, broken = frame + bytes(part), broken or g > T15_CHARS
+    frames.append((frame, broken))
+    return [("none",) if broken else expect(f, channels, slave) for f, broken in frames]
 
 
 def matches(want: tuple, heard: list[bytes], slave: int = 1) -> str:

@@ -210,14 +210,18 @@ static void test_crc(void)
 static void test_framing(void)
 {
     uint32_t broken, end;
-    mb_silences(9600, 1042, &broken, &end);             /* 8N1: 10 bits of 104.2 us */
-    CHECK_EQ(broken, 1563 + 521);                       /* t1.5 + half a character */
-    CHECK_EQ(end, 3647 - 521);                          /* t3.5 - half a character */
+    mb_silences(9600, 1042, &broken, &end);             /* 8N1: 10 bits of 104.17 us */
+    CHECK_EQ(broken, 1563 + MB_STAMP_JITTER_US);        /* t1.5 = 1562.5 us, rounded up */
+    CHECK_EQ(end, 3645 - MB_STAMP_JITTER_US);           /* t3.5 = 3645.8 us, rounded down */
     mb_silences(9600, 1146, &broken, &end);             /* 8E1: 11 bits */
-    CHECK_EQ(end, 4011 - 573);
+    CHECK_EQ(broken, 1719 + MB_STAMP_JITTER_US);
+    CHECK_EQ(end, 4010 - MB_STAMP_JITTER_US);
+    mb_silences(19200, 521, &broken, &end);             /* the last rate timed in characters */
+    CHECK_EQ(broken, 782 + MB_STAMP_JITTER_US);
+    CHECK_EQ(end, 1822 - MB_STAMP_JITTER_US);
     mb_silences(38400, 261, &broken, &end);             /* fixed above 19200 bps */
-    CHECK_EQ(broken, 750 + 130);
-    CHECK_EQ(end, 1750 - 130);
+    CHECK_EQ(broken, 750 + MB_STAMP_JITTER_US);
+    CHECK_EQ(end, 1750 - MB_STAMP_JITTER_US);
     puts("ok framing");
 }
 

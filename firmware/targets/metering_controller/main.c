@@ -394,7 +394,7 @@ static void power_thread(void *arg)
          * writes. With the lock (the ADE7753 bus is free too): the energy counted since the
          * last cycle is read and billed, the RTC gives the failure's time, and one small ring
          * record (18 + 9 N bytes, one EEPROM page for 4 rooms) saves totals and remainders. */
-        int locked = ms_mutex_lock(g_lock, ms_ms_to_ticks(30)) == 0;
+        int locked = ms_mutex_lock(g_lock, ms_ms_to_ticks(30)) >= 0;   /* MS_OWNER_DIED: taken too */
         struct mc_time t, *tp = 0;
         if (locked) {
             for (unsigned r = 0; r < g_rooms; r++) {

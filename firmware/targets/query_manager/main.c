@@ -13,6 +13,7 @@
 #include "bsp_date.h"
 #include "ili9341.h"
 #include "ms_rtos.h"
+#include "qm_dma.h"
 #include "qm_master.h"
 #include "w5500.h"
 
@@ -64,7 +65,7 @@ static uint64_t g_pool[POOL_SIZE / 8u];
 /* The readings table, read by the UI (and by tests through the debug port). */
 struct qm_ctrl g_ctrl[QM_MAX_CTRL];
 static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem, g_cmd_lock;
-static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST};
+static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST, qm_tft_bulk};
 static uint32_t g_rounds;
 static uint32_t g_sync_ms = CLOCK_SYNC_MS;
 static volatile uint8_t g_sync_now;     /* the server set the clock: broadcast it now */
@@ -895,6 +896,8 @@ static void ui_thread(void *arg)
 {
     (void)arg;
     bsp_spi_init(TFT_SPI, 18000000u, 0);
+    if (qm_dma_init() != 0)
+        g_tft.bulk = 0;                 /* pixels by polled SPI then */
     ili9341_init(&g_tft);
     ili9341_fill(&g_tft, 0, 0, ILI9341_WIDTH, ILI9341_HEIGHT, BG);
     memset(g_shown, ' ', sizeof g_shown);

@@ -15,6 +15,7 @@
 #include "ms_rtos.h"
 #include "qm_dma.h"
 #include "qm_master.h"
+#include "qm_store.h"
 #include "w5500.h"
 
 #define QM_FW_MAJOR 1u
@@ -609,19 +610,12 @@ static void payment(void)
 /* ---- server link: W5500 TCP client, text lines (docs/firmware_query_manager.md) ---- */
 static w5500_t g_eth = {ETH_SPI, ETH_CS, ETH_RST};
 
-/* Readings waiting for the server's ACK: a ring in RAM (no room left in 48 KiB for more; the
- * size is in docs/firmware_query_manager.md). The status fits a byte (bits 0..6 used). */
-struct qm_rec {
-    uint32_t secs;                      /* RTC, seconds since 2000-01-01, of the snapshot */
-    uint32_t energy_wh, cost, balance, power;
-    uint16_t voltage, current, pf, freq, trips;
-    uint8_t addr, room, status, reason, age_s;
-};
-#define LOG_CAP 200u
-static struct qm_rec g_log[LOG_CAP];
-static uint32_t g_log_first = 1;        /* seq of the oldest record kept */
-static uint32_t g_log_count;            /* records kept, oldest first */
-static uint32_t g_log_sent;             /* of those, sent on the current connection */
+/* Readings waiting for the server's ACK: the ring in the EEPROM (qm_store.h). */
+#define EE_I2C 1
+#define EE_ADDR 0x50
+static at24c_t g_ee;
+static int g_store_ok;                  /* the EEPROM answered and the ring is mounted */
+static uint32_t g_send;                 /* the next sequence number to send on this connection */
 static uint32_t g_log_dropped;          /* overwritten before the server acknowledged them */
 static uint32_t g_report_ms = NET_REPORT_MS, g_offline_ms = NET_OFFLINE_MS;
 
@@ -631,10 +625,14 @@ static uint32_t rtc_secs(void)
     return bsp_rtc_get(&dt) == 0 ? bsp_date_to_secs(&dt) : 0u;
 }
 
-/* One record per room of every online controller, all with the same RTC time. */
+/* One record per room of every online controller, all with the same RTC time, appended to
+ * the store; its ends are persisted once per snapshot. */
 static void log_snapshot(void)
 {
+    if (!g_store_ok)
+        return;
     uint32_t secs = rtc_secs();
+    int added = 0;
     for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
         for (unsigned r = 0; r < QM_MAX_ROOMS; r++) {
             struct qm_room rm;
@@ -644,46 +642,42 @@ static void log_snapshot(void)
             ms_mutex_unlock(g_lock);
             if (!use)
                 continue;
-            if (g_log_count == LOG_CAP) {           /* full: the oldest goes, counted */
-                if (++g_log_dropped == 1 || g_log_dropped % 100u == 0)
-                    ms_printk("net: buffer full, %u readings dropped\n", (unsigned)g_log_dropped);
-                g_log_first++;
-                g_log_count--;
-                if (g_log_sent)
-                    g_log_sent--;
-            }
-            struct qm_rec *e = &g_log[(g_log_first + g_log_count) % LOG_CAP];
+            struct qm_rec e;
             const uint16_t *g = rm.regs;
             uint32_t age = (now_ms() - rm.polled_ms) / 1000u;
-            e->secs = secs;
-            e->energy_wh = (uint32_t)u32_of(g + 8);
-            e->cost = (uint32_t)u32_of(g + 10);
-            e->balance = (uint32_t)u32_of(g + 12);
-            e->power = (uint32_t)u32_of(g + 4);
-            e->voltage = g[2];
-            e->current = g[3];
-            e->pf = g[6];
-            e->freq = g[7];
-            e->trips = g[14];
-            e->addr = (uint8_t)(i + 1u);
-            e->room = (uint8_t)r;
-            e->status = (uint8_t)g[0];
-            e->reason = (uint8_t)g[1];
-            e->age_s = (uint8_t)(age > 255u ? 255u : age);
-            g_log_count++;
+            e.secs = secs;
+            e.energy_wh = (uint32_t)u32_of(g + 8);
+            e.cost = (uint32_t)u32_of(g + 10);
+            e.balance = (uint32_t)u32_of(g + 12);
+            e.power = (uint32_t)u32_of(g + 4);
+            e.voltage = g[2];
+            e.current = g[3];
+            e.pf = g[6];
+            e.freq = g[7];
+            e.trips = g[14];
+            e.addr = (uint8_t)(i + 1u);
+            e.room = (uint8_t)r;
+            e.status = (uint8_t)g[0];
+            e.reason = (uint8_t)g[1];
+            e.age_s = (uint8_t)(age > 255u ? 255u : age);
+            int d = qm_store_append(&e);
+            if (d < 0) {
+                ms_printk("net: EEPROM write failed (%d), reading lost\n", d);
+                continue;
+            }
+            added = 1;
+            if (d && (++g_log_dropped == 1 || g_log_dropped % 100u == 0))
+                ms_printk("net: buffer full, %u readings dropped\n", (unsigned)g_log_dropped);
         }
     }
+    if (added)
+        qm_store_commit();
 }
 
 /* The server acknowledged every reading up to seq. */
 static void log_ack(uint32_t seq)
 {
-    while (g_log_count && (int32_t)(seq - g_log_first) >= 0) {
-        g_log_first++;
-        g_log_count--;
-        if (g_log_sent)
-            g_log_sent--;
-    }
+    qm_store_ack(seq);
 }
 
 static int net_send(const char *s)
@@ -701,23 +695,34 @@ static char *num(char *p, int32_t v)
 
 /* The records not sent on this connection yet, in order: per snapshot `T unix_time`, one
  * `R seq addr room status reason energy_Wh cost_cents balance_cents voltage_10mV current_mA
- * power_100mW pf_milli freq_10mHz trips age_s` line per room, `END`. */
+ * power_100mW pf_milli freq_10mHz trips age_s` line per room, `END`; at most FLUSH_MAX
+ * records per call (a snapshot may span two groups with the same T). A record whose CRC or
+ * number is wrong in the EEPROM is skipped (logged): the server sees a gap. */
+#define FLUSH_MAX 64u                  /* records per call: commands are looked at between */
 static int net_flush(void)
 {
-    while (g_log_sent < g_log_count) {
-        uint32_t secs = g_log[(g_log_first + g_log_sent) % LOG_CAP].secs;
+    struct qm_rec rec, *e = &rec;
+    if ((int32_t)(g_send - qm_store_first()) < 0)
+        g_send = qm_store_first();      /* acknowledged or dropped meanwhile */
+    uint32_t stop = g_send + FLUSH_MAX;
+    if ((int32_t)(stop - qm_store_next()) > 0)
+        stop = qm_store_next();
+    while ((int32_t)(stop - g_send) > 0) {
+        if (qm_store_read(g_send, e) != 0) {
+            ms_printk("net: reading %u unreadable in the EEPROM, skipped\n", (unsigned)g_send);
+            g_send++;
+            continue;
+        }
+        uint32_t secs = e->secs;
         char buf[128], *p = cat(buf, "T");
         num(p, (int32_t)(secs + UNIX_2000));
         cat(buf + strlen(buf), "\n");
         if (net_send(buf))
             return -1;
-        while (g_log_sent < g_log_count) {
-            uint32_t seq = g_log_first + g_log_sent;
-            const struct qm_rec *e = &g_log[seq % LOG_CAP];
-            if (e->secs != secs)
-                break;
+        int have = 1;                   /* e holds record g_send */
+        while (have && e->secs == secs) {
             p = cat(buf, "R");
-            p = num(p, (int32_t)seq);
+            p = num(p, (int32_t)e->seq);
             p = num(p, e->addr);
             p = num(p, e->room);
             p = num(p, e->status);
@@ -735,7 +740,8 @@ static int net_flush(void)
             cat(p, "\n");
             if (net_send(buf))
                 return -1;
-            g_log_sent++;
+            g_send++;
+            have = (int32_t)(stop - g_send) > 0 && qm_store_read(g_send, e) == 0;
         }
         if (net_send("END\n"))
             return -1;
@@ -838,6 +844,16 @@ static void net_thread(void *arg)
 {
     (void)arg;
     bsp_spi_init(ETH_SPI, 36000000u, 0);
+    bsp_i2c_init(EE_I2C, 400000u);
+    int e = at24c_init(&g_ee, EE_I2C, EE_ADDR, "AT24C256");
+    if (e == 0)
+        e = qm_store_init(&g_ee);
+    g_store_ok = e == 0;
+    if (g_store_ok)
+        ms_printk("net: buffer in the EEPROM: readings %u..%u kept, %u places\n",
+                  (unsigned)qm_store_first(), (unsigned)(qm_store_next() - 1u), QM_STORE_CAP);
+    else
+        ms_printk("net: no EEPROM (%d): readings are not buffered\n", e);
     g_snap_at = now_ms() + g_report_ms;     /* the first snapshot a period after start-up */
     if (w5500_init(&g_eth, g_mac, g_ip, g_mask, g_gw) != 0) {
         ms_printk("net: no W5500\n");
@@ -861,9 +877,9 @@ static void net_thread(void *arg)
             continue;
         }
         ms_printk("net: connected to the server\n");
-        ms_printk("net: %u readings to send\n", (unsigned)g_log_count);
+        ms_printk("net: %u readings to send\n", (unsigned)(qm_store_next() - qm_store_first()));
         net_send("HELLO query-manager 1.1\n");
-        g_log_sent = 0;                 /* what the last connection did not get acknowledged */
+        g_send = qm_store_first();      /* what the last connection did not get acknowledged */
         char cmd[64];
         unsigned n = 0;
         while (w5500_status(&g_eth, NET_SOCKET) == W5500_SOCK_ESTABLISHED) {
@@ -883,7 +899,8 @@ static void net_thread(void *arg)
             ms_thread_sleep_ms(50);
         }
         ms_printk("net: connection lost\n");
-        ms_printk("net: %u readings not acknowledged\n", (unsigned)g_log_count);
+        ms_printk("net: %u readings not acknowledged\n",
+                  (unsigned)(qm_store_next() - qm_store_first()));
         w5500_close(&g_eth, NET_SOCKET);
         for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
             net_tick(0);

@@ -55,7 +55,7 @@
 #define NET_SERVER_PORT 5020u
 #define NET_RETRY_MS 5000u             /* reconnect after a failed or lost connection */
 #define NET_REPORT_MS 10000u           /* a reading of every room every 10 s while connected */
-#define NET_OFFLINE_MS 1800000u        /* and every 30 min while not (the buffer lasts 2 h) */
+#define NET_OFFLINE_MS 1800000u        /* and every 30 min while not (qm_store.h: 796 places) */
 static const uint8_t g_mac[6] = {0x02, 0x00, 0x4D, 0x51, 0x4D, 0x01};   /* locally administered */
 static const uint8_t g_ip[4] = {192, 168, 1, 50}, g_mask[4] = {255, 255, 255, 0};
 static const uint8_t g_gw[4] = {192, 168, 1, 1}, g_server[4] = {192, 168, 1, 2};

@@ -132,6 +132,8 @@ def test_server_down_readings_buffered_and_sent_in_order_once(small_cabinet):
     emu.run_until(lambda: r_lines(third.lines()), "3s", "a reading")
     assert int(r_lines(third.lines())[0][1]) == last + 1
     third.close()
+    # busy or waiting on its link all along, no thread was late for the watchdog
+    assert not [ln for ln in qm.console.line_texts() if "watchdog" in ln]
 
 
 # The readings buffer in the EEPROM (docs/firmware_query_manager.md, "Buffer"): two header

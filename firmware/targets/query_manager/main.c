@@ -83,6 +83,39 @@ void ms_kputc(char c) { bsp_console_putc(c); }
 
 static uint32_t now_ms(void) { return ms_tick_get() * (1000u / MS_TICK_HZ); }
 
+/* ---- watchdog ----
+ * Only the supervisor, a soft timer run by the kernel's timer thread, refreshes the IWDG, and
+ * only while every thread is healthy: blocked where it may rightly wait long (the ui thread
+ * for a key, the net thread for its link) or, when busy, checked in within WD_LATE_MS. A thread
+ * stuck in a loop, or blocked where it never should be, stops the refreshes and the IWDG
+ * resets the MCU within WD_LATE_MS + WD_CHECK_MS + WD_TIMEOUT_MS. The resets are counted in
+ * backup word 1 (kept like the RTC) and logged at boot. */
+#define WD_TIMEOUT_MS 4000u
+#define WD_LATE_MS 3000u
+#define WD_CHECK_MS 1000u
+#define BK_WD_RESETS 1u                 /* backup word (word 0 is the RTC's marker) */
+enum { WD_POLL, WD_UI, WD_NET, WD_THREADS };
+static struct {
+    volatile ms_tick_t beat;            /* last check-in */
+    volatile uint8_t waiting;           /* blocked for input: healthy however long */
+} g_wd[WD_THREADS] = {[WD_POLL] = {0, 1}, [WD_UI] = {0, 1}, [WD_NET] = {0, 1}};
+
+static void wd_checkin(unsigned t, int waiting)
+{
+    g_wd[t].beat = ms_tick_get();
+    g_wd[t].waiting = (uint8_t)waiting;
+}
+
+static void watchdog_check(void *arg)
+{
+    (void)arg;
+    ms_tick_t now = ms_tick_get();
+    for (unsigned t = 0; t < WD_THREADS; t++)
+        if (!g_wd[t].waiting && now - g_wd[t].beat > ms_ms_to_ticks(WD_LATE_MS))
+            return;
+    bsp_iwdg_refresh();
+}
+
 /* ---- RS-485 transactions ---- */
 static void rs485_open(void)
 {
@@ -229,6 +262,7 @@ static void poll_thread(void *arg)
     for (unsigned i = 0; i < QM_MAX_CTRL; i++)
         g_ctrl[i].addr = (uint8_t)(i + 1u);
     ms_thread_sleep_ms(START_DELAY_MS);     /* controllers on the same supply boot meanwhile */
+    wd_checkin(WD_POLL, 0);
     uint32_t round_start = now_ms(), sync_at = now_ms();
     for (;;) {
         int busy = 0;
@@ -238,6 +272,7 @@ static void poll_thread(void *arg)
                 continue;
             busy = 1;
             for (;;) {
+                wd_checkin(WD_POLL, 0);
                 if (ms_sem_wait(g_cmd_sem, 0) == 0)
                     run_command();
                 if ((int32_t)(now_ms() - sync_at) >= 0 || g_sync_now) {
@@ -253,9 +288,11 @@ static void poll_thread(void *arg)
             ms_printk("poll: first round done\n");
         uint32_t next = round_start + ROUND_MIN_MS;
         while ((int32_t)(next - now_ms()) > 0) {   /* the rest of the second: commands only */
+            wd_checkin(WD_POLL, 0);
             if (ms_sem_wait(g_cmd_sem, ms_ms_to_ticks(next - now_ms())) == 0)
                 run_command();
         }
+        wd_checkin(WD_POLL, 0);
         round_start = now_ms();
         (void)busy;
     }
@@ -313,14 +350,20 @@ static void kp_init(void)
  * returns its label or 0. Returns after the key is released. */
 static const char *kp_wait(uint32_t timeout_ms)
 {
-    if (ms_sem_wait(g_kp_sem, ms_ms_to_ticks(timeout_ms)) != 0)
+    wd_checkin(WD_UI, 1);
+    int got = ms_sem_wait(g_kp_sem, ms_ms_to_ticks(timeout_ms));
+    wd_checkin(WD_UI, 0);
+    if (got != 0)
         return 0;
     int k = kp_scan();
     ms_thread_sleep_ms(20);
     if (k < 0 || kp_scan() != k)
         return 0;
-    while (kp_scan() != -1)
+    while (kp_scan() != -1) {           /* a key held down: waiting for the user */
+        wd_checkin(WD_UI, 1);
         ms_thread_sleep_ms(20);
+    }
+    wd_checkin(WD_UI, 0);
     ms_sem_wait(g_kp_sem, 0);           /* edges of our own scanning */
     return g_keys[k];
 }
@@ -569,8 +612,9 @@ static void room_query(void)
 }
 
 /* A top-up through the poll thread (the bus owner); from the UI or the server link. */
-static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
+static int top_up(uint8_t addr, uint8_t room, uint32_t cents, unsigned wd)
 {
+    wd_checkin(wd, 1);                  /* the poll thread's turn: it is watched itself */
     ms_mutex_lock(g_cmd_lock, MS_WAIT_FOREVER);
     g_cmd.addr = addr;
     g_cmd.room = room;
@@ -578,6 +622,7 @@ static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
     ms_sem_post(g_cmd_sem);
     int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
     ms_mutex_unlock(g_cmd_lock);
+    wd_checkin(wd, 0);
     return r;
 }
 
@@ -601,7 +646,7 @@ static void payment(void)
         return;
     }
     line(7, "Sending...", FG);
-    int ok = top_up((uint8_t)addr, (uint8_t)room, (uint32_t)amount) == 0;
+    int ok = top_up((uint8_t)addr, (uint8_t)room, (uint32_t)amount, WD_UI) == 0;
     line(7, ok ? "Top-up done" : "Top-up FAILED", HL);
     kp_wait(3000);
 }
@@ -682,6 +727,7 @@ static void log_ack(uint32_t seq)
 
 static int net_send(const char *s)
 {
+    wd_checkin(WD_NET, 0);
     return w5500_send(&g_eth, NET_SOCKET, s, (unsigned)strlen(s), 2000) < 0 ? -1 : 0;
 }
 
@@ -820,7 +866,7 @@ static void net_command(const char *cmd)
         p = cmd + 6;
         int32_t a = parse_num(&p), r = parse_num(&p), c = parse_num(&p);
         int ok = a >= 1 && a <= (int32_t)QM_MAX_CTRL && r >= 0 && r < (int32_t)QM_MAX_ROOMS &&
-                 c > 0 && top_up((uint8_t)a, (uint8_t)r, (uint32_t)c) == 0;
+                 c > 0 && top_up((uint8_t)a, (uint8_t)r, (uint32_t)c, WD_NET) == 0;
         net_send(ok ? "OK TOPUP\n" : "ERR TOPUP\n");
     } else {
         net_send("ERR UNKNOWN\n");
@@ -832,6 +878,7 @@ static void net_command(const char *cmd)
 
 static void net_tick(int connected)
 {
+    wd_checkin(WD_NET, 0);
     if (!g_rounds)
         return;
     if ((int32_t)(now_ms() - g_snap_at) >= 0) {
@@ -857,6 +904,7 @@ static void net_thread(void *arg)
     g_snap_at = now_ms() + g_report_ms;     /* the first snapshot a period after start-up */
     if (w5500_init(&g_eth, g_mac, g_ip, g_mask, g_gw) != 0) {
         ms_printk("net: no W5500\n");
+        wd_checkin(WD_NET, 1);          /* gone: nothing left to watch */
         return;
     }
     for (;;) {
@@ -866,8 +914,10 @@ static void net_thread(void *arg)
         }
         w5500_tcp_connect(&g_eth, NET_SOCKET, g_server, NET_SERVER_PORT, NET_LOCAL_PORT);
         int st;
-        while ((st = w5500_status(&g_eth, NET_SOCKET)) == W5500_SOCK_SYNSENT)
+        while ((st = w5500_status(&g_eth, NET_SOCKET)) == W5500_SOCK_SYNSENT) {
+            wd_checkin(WD_NET, 0);
             ms_thread_sleep_ms(10);
+        }
         if (st != W5500_SOCK_ESTABLISHED) {
             w5500_close(&g_eth, NET_SOCKET);
             for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
@@ -948,14 +998,23 @@ int main(void)
     ms_printk("query manager v%u.%u, reset cause: %s%s%s\n", QM_FW_MAJOR, QM_FW_MINOR,
               bsp_reset_cause_name(cause), clk ? "; clock: HSE/PLL failed" : "",
               rtc ? "; rtc: LSE did not start" : "");
+    if (cause & BSP_RESET_IWDG) {
+        int n = bsp_backup_read(BK_WD_RESETS);
+        n = n < 0 ? 1 : n + 1;
+        bsp_backup_write(BK_WD_RESETS, (uint16_t)n);
+        ms_printk("watchdog: the IWDG reset the query manager (%d so far)\n", n);
+    }
     g_lock = ms_mutex_create("table");
     g_kp_sem = ms_sem_create("keypad", 0, 1);
     g_cmd_sem = ms_sem_create("cmd", 0, 1);
     g_done_sem = ms_sem_create("done", 0, 1);
     g_cmd_lock = ms_mutex_create("cmd");
+    ms_handle_t wd = ms_timer_create("watchdog", watchdog_check, 0);
     if (ms_thread_create("poll", poll_thread, 0, 1280, 5, 0) < 0 ||
         ms_thread_create("ui", ui_thread, 0, 2048, 8, 0) < 0 ||
-        ms_thread_create("net", net_thread, 0, 1536, 9, 0) < 0)
+        ms_thread_create("net", net_thread, 0, 1536, 9, 0) < 0 || wd < 0 ||
+        ms_timer_start(wd, ms_ms_to_ticks(WD_CHECK_MS), ms_ms_to_ticks(WD_CHECK_MS)) < 0)
         ms_panic("cannot create the threads");
+    bsp_iwdg_start(WD_TIMEOUT_MS);
     ms_rtos_start();
 }

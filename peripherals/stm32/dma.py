@@ -308,7 +308,7 @@ class STM32F1Dma(Peripheral):
             for ch in self.channels:
                 value |= ch.flags << (4 * (ch.number - 1))
                 if ch.stream is not None:
-                    t = ch.stream.dma_stream_next_ps()
+                    t = ch.stream.dma_stream_next_ps("isr")
                     ready = t if ready is None or (t is not None and t < ready) else ready
             return self.poll_hint(value, ready)
         if offset == IFCR:
@@ -319,7 +319,7 @@ class STM32F1Dma(Peripheral):
         if reg == CCR:
             return ch.ccr
         if reg == CNDTR:
-            return self.poll_hint(ch.left, ch.stream.dma_stream_next_ps() if ch.stream else None)
+            return self.poll_hint(ch.left, ch.stream.dma_stream_next_ps("cndtr") if ch.stream else None)
         return ch.par if reg == CPAR else ch.mar
 
     def write(self, offset: int, size: int, value: int) -> None:

@@ -519,12 +519,32 @@ class STM32Spi(Peripheral):
         if self._st is not None:
             self._stream_settle()
 
-    def dma_stream_next_ps(self) -> int | None:
-        """When the channel's flags or this SPI's SR next change by themselves (poll hint)."""
+    def dma_stream_next_ps(self, what: str = "sr") -> int | None:
+        """When, after now, something firmware may poll next changes by itself (a poll hint):
+        this SPI's SR ("sr"), the channel's CNDTR ("cndtr") or its HT/TC flags ("isr")."""
         st = self._st
         if st is None:
             return None
-        return st.ev.time_ps if st.ev is not None else None
+        now, s, t = self.ctx.clock.now_ps, st.start_ps, st.frame_ps
+        more = st.total is None
+        nxt_write = self._stream_write_ps(st.written) if more else None
+        if what == "cndtr":
+            return nxt_write
+        if what == "isr":
+            if not more:
+                return None
+            left, half = st.chan.left, st.chan.count // 2
+            k = st.written + (left - half if left > half else left) - 1
+            return self._stream_write_ps(k)
+        times = [s + (st.total if not more else (now - s) // t + 1) * t]   # BSY / frame start
+        if nxt_write is not None:
+            times.append(nxt_write)
+        elif st.total:
+            times.append(s + (st.total - 1) * t)                           # TXE
+        if st.delivered < 2:
+            times.append(s + (st.delivered + 1) * t)                       # RXNE, OVR
+        later = [x for x in times if x > now]
+        return min(later) if later else None
 
     def _stream_due(self, now: int) -> tuple[int, int]:
         """(writes due, frames ended) by `now`, counted from the stream's start."""

@@ -197,3 +197,30 @@ def test_transfer_from_nowhere_is_a_transfer_error_that_disables_the_channel():
 def test_bad_channel_count_is_refused():
     with pytest.raises(ValueError, match="numberOfChannels"):
         d.STM32F1Dma(Context(Clock(), name="dma"), numberOfChannels=9)
+
+
+@pytest.mark.parametrize("what", ["sr", "isr", "cndtr"])
+def test_poll_hints_during_a_stream_never_skip_a_change(what):
+    """Firmware spinning on SPI SR, DMA ISR or CNDTR is skipped ahead to the hint the model
+    gives; the value must not change before that instant."""
+    clock, spi, dma, sink, _ = board()
+    hints = []
+    spi.ctx.machine.poll_hint = lambda value, ready: hints.append(ready)
+    dma.ctx.machine = spi.ctx.machine
+    read = {"sr": lambda: spi.read(s.SR, 2), "isr": lambda: dma.read(d.ISR, 4),
+            "cndtr": lambda: dma.read(CH5 + d.CNDTR, 4)}[what]
+    start_tx(dma, spi, 40, d.HTIE)
+    clock.advance_to(clock.next_event_ps())         # the first request served: streaming
+    assert spi._st is not None
+    checked = 0
+    while True:
+        value = read()
+        ready = hints[-1]
+        if ready is None:
+            break
+        assert ready > clock.now_ps
+        clock.advance_to(ready - 1)
+        assert read() == value, f"{what} changed before the hint"
+        clock.advance_to(ready)
+        checked += 1
+    assert checked >= 2                             # isr: HT, then TC

@@ -244,6 +244,17 @@ def test_full_buffer_drops_the_oldest_readings_counted_and_seen_as_a_gap(small_c
 
 
 
+# -- clock synchronisation --------------------------------------------------------------------
+SCALE = 400                 # 6 virtual hours shown in 54 s: drifts and periods scaled alike
+DRIFT_PPM = 100 * SCALE     # ±100 ppm crystals -> ±4 %
+HOURS = 6
+SPAN_PS = HOURS * 3600 * PS_PER_S // SCALE
+TIME_EVERY_S = 2            # the head end's TIME (every 10 min, scaled: 1.5 s; 2 s is harsher)
+SYNC_EVERY_S = 2            # the query manager's broadcast (likewise)
+UNIX_2000 = 946684800
+SERVER_T0 = 1796169600                 # the server's clock at virtual time 0 (2026-12-01, UTC)
+
+
 def rtc_time_s(machine):
     """An RTC's time in seconds since 2000 (the BSP's epoch), with the prescaler's fraction."""
     rtc = machine["rtc"]

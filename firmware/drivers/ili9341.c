@@ -34,13 +34,13 @@ int ili9341_init(ili9341_t *d)
         bsp_pin_write(d->rst, 0);
         bsp_delay_us(20);
         bsp_pin_write(d->rst, 1);
-        ms_thread_sleep_ms(120);
+        ms_thread_sleep_ms(121);            /* >= 120 ms (tick-granular sleep) */
     } else {
         cmd(d, 0x01, 0, 0);                 /* SWRESET */
-        ms_thread_sleep_ms(120);
+        ms_thread_sleep_ms(121);
     }
     cmd(d, 0x11, 0, 0);                     /* SLPOUT */
-    ms_thread_sleep_ms(5);
+    ms_thread_sleep_ms(6);                  /* >= 5 ms: a sleep of n ticks may end after n-1 */
     static const uint8_t colmod = 0x55, madctl = 0x08;
     cmd(d, 0x3A, &colmod, 1);
     cmd(d, 0x36, &madctl, 1);

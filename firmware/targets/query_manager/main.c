@@ -706,17 +706,17 @@ static void log_snapshot(void)
             e.reason = (uint8_t)g[1];
             e.age_s = (uint8_t)(age > 255u ? 255u : age);
             int d = qm_store_append(&e);
-            added = 1;
             if (d < 0) {
-                ms_printk("net: EEPROM write failed (%d), readings lost\n", d);
+                ms_printk("net: EEPROM write failed (%d), reading lost\n", d);
                 continue;
             }
+            added = 1;
             if (d && (++g_log_dropped == 1 || g_log_dropped % 100u == 0))
                 ms_printk("net: buffer full, %u readings dropped\n", (unsigned)g_log_dropped);
         }
     }
-    if (added && qm_store_commit() < 0)
-        ms_printk("net: EEPROM write failed, readings lost\n");
+    if (added)
+        qm_store_commit();
 }
 
 /* The server acknowledged every reading up to seq. */

@@ -8,8 +8,6 @@
 
 static at24c_t *g_ee;
 static uint32_t g_first = 1, g_next = 1, g_gen;
-static uint32_t g_staged;               /* records in g_stage, numbered g_next - g_staged.. */
-static int write_staged(void);
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -91,11 +89,6 @@ int qm_store_commit(void)
     uint8_t h[HDR_LEN];
     if (!g_ee)
         return MS_ERR_NODEV;
-    if (g_staged) {
-        int e = write_staged();
-        if (e < 0)
-            return e;
-    }
     g_gen++;
     put32(h, MAGIC);
     put32(h + 4, g_gen);
@@ -145,34 +138,9 @@ int qm_store_init(at24c_t *ee)
 uint32_t qm_store_first(void) { return g_first; }
 uint32_t qm_store_next(void) { return g_next; }
 
-/* Records go out to the EEPROM in runs of up to STAGE_RECS contiguous slots: one at24c_write
- * each, so a run costs a page write per 64 bytes instead of one or two per record. */
-#define STAGE_RECS 16u
-static uint8_t g_stage[STAGE_RECS * QM_STORE_REC_BYTES];
-
-static int write_staged(void)
-{
-    uint32_t first = g_next - g_staged, done = 0;
-    while (done < g_staged) {
-        uint32_t slot = (first + done) % QM_STORE_CAP;
-        uint32_t run = g_staged - done;
-        if (run > QM_STORE_CAP - slot)
-            run = QM_STORE_CAP - slot;   /* the ring's end: the rest from slot 0 */
-        int e = at24c_write(g_ee, QM_STORE_BASE + slot * QM_STORE_REC_BYTES,
-                            g_stage + done * QM_STORE_REC_BYTES, run * QM_STORE_REC_BYTES);
-        if (e < 0) {
-            g_next -= g_staged - done;   /* not stored: those numbers are given again */
-            g_staged = 0;
-            return e;
-        }
-        done += run;
-    }
-    g_staged = 0;
-    return 0;
-}
-
 int qm_store_append(struct qm_rec *r)
 {
+    uint8_t b[QM_STORE_REC_BYTES];
     if (!g_ee)
         return MS_ERR_NODEV;
     int dropped = 0;
@@ -180,13 +148,12 @@ int qm_store_append(struct qm_rec *r)
         g_first++;
         dropped = 1;
     }
-    r->seq = g_next++;
-    encode(r, g_stage + g_staged++ * QM_STORE_REC_BYTES);
-    if (g_staged == STAGE_RECS) {
-        int e = write_staged();
-        if (e < 0)
-            return e;
-    }
+    r->seq = g_next;
+    encode(r, b);
+    int e = at24c_write(g_ee, rec_addr(r->seq), b, sizeof b);
+    if (e < 0)
+        return e;
+    g_next++;
     return dropped;
 }
 

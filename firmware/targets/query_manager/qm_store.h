@@ -28,11 +28,9 @@ struct qm_rec {
 int qm_store_init(at24c_t *ee);
 uint32_t qm_store_first(void);          /* oldest kept (unacknowledged) sequence number */
 uint32_t qm_store_next(void);           /* the number the next record gets */
-/* Appends r (r->seq set); a full ring drops its oldest first (returns 1 then, else 0).
- * Records are written in runs of 16 (one EEPROM write each); qm_store_commit writes what is
- * left and then the ends, so a batch of appends ends with it. */
+/* Appends r (r->seq set); a full ring drops its oldest first (returns 1 then, else 0). */
 int qm_store_append(struct qm_rec *r);
-int qm_store_commit(void);              /* write staged records, persist the ends */
+int qm_store_commit(void);              /* persist the ends (after a batch of appends) */
 int qm_store_read(uint32_t seq, struct qm_rec *r);   /* MS_ERR_IO: bad CRC or number */
 int qm_store_ack(uint32_t seq);         /* everything up to seq is stored by the server */
 

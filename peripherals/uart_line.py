@@ -69,17 +69,26 @@ def encode_frame_bits(frame: UartFrame) -> list[int]:
     line_bits = getattr(frame, "line_bits", ())
     if line_bits:
         return list(line_bits)
-    _check_format(frame.data_bits, frame.parity, frame.stop_half_bits)
-    n_stop = (frame.stop_half_bits + 1) // 2
-    n_par = frame.parity != "N"
-    if frame.is_break:
-        return [0] * (1 + frame.data_bits + n_par + n_stop)
+    return list(_plain_bits(frame.value, frame.data_bits, frame.parity, frame.stop_half_bits,
+                            frame.is_break))
+
+
+@lru_cache(maxsize=4096)
+def _plain_bits(value: int, data_bits: int, parity: str, stop_half_bits: int,
+                is_break: bool) -> tuple[int, ...]:
+    """encode_frame_bits of a frame sent as is. Pure, so cached: a line carries the same few
+    characters at the same settings over and over."""
+    _check_format(data_bits, parity, stop_half_bits)
+    n_stop = (stop_half_bits + 1) // 2
+    n_par = parity != "N"
+    if is_break:
+        return (0,) * (1 + data_bits + n_par + n_stop)
     bits = [0]
-    bits += [(frame.value >> i) & 1 for i in range(frame.data_bits)]
+    bits += [(value >> i) & 1 for i in range(data_bits)]
     if n_par:
-        bits.append(parity_bit(frame.value, frame.data_bits, frame.parity))
+        bits.append(parity_bit(value, data_bits, parity))
     bits += [1] * n_stop
-    return bits
+    return tuple(bits)
 
 
 @lru_cache(maxsize=256)
@@ -141,7 +150,9 @@ def sample_frame(frame: UartFrame, rx_baud: float, rx_data_bits: int = 8, rx_par
     (an STM32 with M=1 and PCE=1 receives 8 data bits + parity: pass 8 and "E"/"O").
     """
     _check_format(rx_data_bits, rx_parity, rx_stop_half_bits)
-    bits = tuple(encode_frame_bits(frame))
+    line_bits = getattr(frame, "line_bits", ())
+    bits = tuple(line_bits) if line_bits else _plain_bits(
+        frame.value, frame.data_bits, frame.parity, frame.stop_half_bits, frame.is_break)
     num, den = _ratio(frame.baud, rx_baud)
     return _decode(bits, num, den, rx_data_bits, rx_parity)
 

@@ -41,6 +41,9 @@
 #define LOCK_MS (24u * 3600u * 1000u)
 #define LEVEL_ADMIN 2u
 #define LEVEL_OPERATOR 4u
+#define CHAR_BITS 11u                       /* 8E1: start, 8 data, parity, stop */
+#define REST_MAX_CHARS 12u                  /* the shortest frame: a false start costs no more */
+#define REST_NOISE_CHARS 4u                 /* after bytes that begin no frame */
 
 /* The settings record in EEPROM (little endian), one copy per 64-byte page. */
 #define SET_MAGIC 0x54455343u               /* "CSET" */
@@ -61,6 +64,8 @@ struct port {
     int fd;
     dlt_rx_t rx;
     ms_tick_t last_rx;
+    uint8_t resting;                        /* a frame is arriving: read again at rest_until */
+    ms_tick_t rest_until;
     uint8_t pending, tag, broadcast;
     ms_tick_t deadline;
     uint32_t new_baud;                      /* after the 97H reply has left */
@@ -541,24 +546,52 @@ static void from_bus(struct com *c)
     }
 }
 
-static void from_port(struct com *c, struct port *p)
+/* Characters worth waiting for before reading the port again: the rest of the frame its
+ * receiver holds the head of (of the shortest frame while L is unknown); after a preamble
+ * byte, a whole frame; after bytes that began no frame, a few (noise tends to come in
+ * bursts); none after a whole frame. */
+static unsigned bytes_to_come(const struct port *p, uint8_t last, int took_frame)
+{
+    const dlt_rx_t *rx = &p->rx;
+    unsigned want = rx->n >= 10u ? 12u + rx->buf[9] : rx->n ? 12u : 0u;
+    if (!rx->n)
+        return last == DLT_PREAMBLE ? 12u : took_frame ? 0u : REST_NOISE_CHARS;
+    return want > rx->n ? want - rx->n : 0u;
+}
+
+/* Reads what the port has received and handles the frames in it. While a frame is arriving,
+ * the service does not wake for each of its characters: it leaves the port out of select
+ * until the time the rest needs on the wire (at most the shortest frame's, so a false start
+ * delays a frame behind it by no more than that) and then reads it in one go. Likewise a few
+ * characters' time after noise. */
+static void from_port(struct com *c, struct port *p, ms_tick_t now)
 {
     uint8_t buf[64];
     int n = ms_io_read(p->fd, buf, sizeof buf);
     if (n <= 0)
         return;
-    ms_tick_t now = ms_tick_get();
     if (p->rx.n && now - p->last_rx > ms_ms_to_ticks(GAP_MS))
         dlt_rx_reset(&p->rx);               /* the rest of that frame never came */
     p->last_rx = now;
     unsigned off = 0;
+    int took = 0;
     while (off < (unsigned)n) {
         off += dlt_rx_put(&p->rx, buf + off, (unsigned)n - off);
         dlt_frame_t *f = &c->in;
-        while (dlt_rx_take(&p->rx, f))
+        while (dlt_rx_take(&p->rx, f)) {
             frame(c, p, f);
+            took = 1;
+        }
         if (p->rx.n == sizeof p->rx.buf)
             dlt_rx_reset(&p->rx);
+    }
+    unsigned k = bytes_to_come(p, buf[n - 1], took);
+    if (k && p->baud && n < (int)sizeof buf) {     /* (a full buffer: more is waiting) */
+        if (k > REST_MAX_CHARS)
+            k = REST_MAX_CHARS;
+        uint32_t ms = (k * CHAR_BITS * 1000u + p->baud - 1u) / p->baud;
+        p->resting = 1;
+        p->rest_until = now + ms_ms_to_ticks(ms) + 1u;  /* + 1: the last one's RXNE is in */
     }
 }
 
@@ -589,31 +622,49 @@ void com_service_main(void *arg)
     ms_printk("com: DL/T645-2007 on rs485 (2400 8E1) and ir (1200 8E1), address "
               "%02x%02x%02x%02x%02x%02x\n", c->addr[5], c->addr[4], c->addr[3], c->addr[2],
               c->addr[1], c->addr[0]);
+    /* One tick reading per wake-up (each is a system call): taken after select, it serves
+     * the gap check, the deadlines and the next select's timeout. */
+    ms_tick_t now = ms_tick_get();
     for (;;) {
         ms_fdset_t rd = 0;
         int nfds = c->from_bus + 1;
         MS_FD_SET(c->from_bus, &rd);
+        /* wake for an unanswered request's deadline and a resting port's time only */
+        ms_tick_t timeout = MS_WAIT_FOREVER;
         for (unsigned i = 0; i < PORTS; i++) {
-            MS_FD_SET(c->port[i].fd, &rd);
-            if (c->port[i].fd + 1 > nfds)
-                nfds = c->port[i].fd + 1;
-        }
-        /* wake for an unanswered request's deadline only */
-        ms_tick_t timeout = MS_WAIT_FOREVER, now = ms_tick_get();
-        for (unsigned i = 0; i < PORTS; i++)
-            if (c->port[i].pending) {
-                int32_t left = (int32_t)(c->port[i].deadline - now);
+            struct port *p = &c->port[i];
+            if (p->pending) {
+                int32_t left = (int32_t)(p->deadline - now);
                 ms_tick_t w = left > 0 ? (ms_tick_t)left : 0;
                 if (w < timeout)
                     timeout = w;
             }
+            if (p->resting) {
+                int32_t left = (int32_t)(p->rest_until - now);
+                ms_tick_t w = left > 0 ? (ms_tick_t)left : 0;
+                if (w < timeout)
+                    timeout = w;
+                continue;
+            }
+            MS_FD_SET(p->fd, &rd);
+            if (p->fd + 1 > nfds)
+                nfds = p->fd + 1;
+        }
         int r = ms_io_select(nfds, &rd, 0, timeout);
+        now = ms_tick_get();
         if (r > 0 && MS_FD_ISSET(c->from_bus, &rd))
             from_bus(c);
-        for (unsigned i = 0; r > 0 && i < PORTS; i++)
-            if (MS_FD_ISSET(c->port[i].fd, &rd))
-                from_port(c, &c->port[i]);
-        now = ms_tick_get();
+        for (unsigned i = 0; i < PORTS; i++) {
+            struct port *p = &c->port[i];
+            if (p->resting) {
+                if ((int32_t)(now - p->rest_until) >= 0) {
+                    p->resting = 0;
+                    from_port(c, p, now);
+                }
+            } else if (r > 0 && MS_FD_ISSET(p->fd, &rd)) {
+                from_port(c, p, now);
+            }
+        }
         for (unsigned i = 0; i < PORTS; i++)
             if (c->port[i].pending && (int32_t)(now - c->port[i].deadline) >= 0) {
                 c->port[i].pending = 0;

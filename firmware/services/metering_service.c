@@ -3,149 +3,264 @@
  * (UART5, 9600 8E1, /dev/ttyS5) and the owner of energy (00xxxxxx), instantaneous values
  * (02xxxxxx) and freeze records (05xxxxxx) on the virtual bus.
  *
- * Until the metrology unit's own firmware exists, the link speaks a small line protocol
- * (docs/meter_virtual_bus.md, "metrology link"), answered by metersim.MetrologyUnit:
- *   "RD\n"  -> "OK V=<0.1 V> I=<mA> P=<0.1 W> F=<0.01 Hz> PF=<0.001> E=<t>,<r1>,<r2>,<r3>,<r4>
- *               R=<reverse>\n"  (energies in 0.01 kWh)
- *   "CLR\n" -> "OK\n"  (meter clear: the legal unit zeroes its registers)
- * Every read of a metering identifier asks the unit afresh; when it does not answer, the last
- * values are served (the link is re-synchronised as soon as it answers again).
+ * The metrology unit (firmware/targets/metrology_unit) measures and keeps the legal data; this
+ * service only asks it, in the binary frames of metrology_link.h (docs/meter_metrology_unit.md):
+ * STATUS (energy, V, I, P, PF, f, its clock, how many 15-minute interval freezes it made),
+ * INTERVALS (those records), CLEAR. Every read of a metering identifier asks the unit afresh;
+ * when it does not answer, the last values are served. Whenever the link comes back (and at
+ * start) the service re-synchronises: one STATUS, then the interval records it has not seen
+ * yet (the newest CACHE of them are kept here and served while the unit is away).
  */
 #include <string.h>
+#include "bsp_date.h"
+#include "metrology_link.h"
 #include "ms_rtos.h"
 #include "services.h"
 #include "svc_util.h"
 #include "vbus.h"
 
-#define LINK_TIMEOUT_MS 150u
+#define LINK_TIMEOUT_MS 150u            /* for the answer's first byte */
+#define LINK_CHAR_MS 3u                 /* then per byte (one is 1.15 ms at 9600 8E1) */
+#define RETRY_MS 250u                   /* until the unit first answered */
+#define CACHE 8u                        /* interval records kept here: 2 hours */
 
-struct values {
-    int32_t v_dV, i_mA, p_dW, f_cHz, pf_m;
-    uint32_t e_cWh[5], rev_cWh;             /* 0.01 kWh: total, rates 1..4 */
-};
+/* Identifiers of metersim's own beyond DL/T645-2007's tables (docs/meter_metrology_unit.md) */
+#define DI_METROLOGY_CLOCK 0x028000F0u  /* YYMMDDhhmmss, 6 BCD bytes ss first */
+#define DI_INTERVALS 0x05F00000u        /* number of interval records made, 4 BCD bytes */
+#define DI_INTERVAL_BASE 0x05F00000u    /* 05F0 ii NN: item ii of the NN-th last record */
 
 struct mtr {
     int link, from_bus, to_bus;
     vbus_rx_t rx;
-    struct values now, frozen;
-    uint8_t have, lost, have_frozen;
-    uint32_t link_errors;
+    struct mt_status now;
+    uint8_t have, lost, have_frozen, seq;
+    uint32_t frozen_mWh;                /* 0.01 kWh of the last instantaneous freeze */
+    uint32_t seen;                      /* newest interval record fetched */
+    struct mt_interval cache[CACHE];    /* newest first */
+    unsigned cached;
+    struct mt_rx in;
+    uint8_t out[MT_FRAME_MAX];
     vbus_msg_t m;
     dlt_frame_t r;
-    char line[96];
 };
 
-static int32_t num(const char *s, const char **end)
+/* One request and its answer; the answer's payload length, or <0 (no answer, bad frame, the
+ * unit's error reply). The answer is in t->in. */
+static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
 {
-    int neg = *s == '-';
-    s += neg;
-    int32_t v = 0;
-    while (*s >= '0' && *s <= '9')
-        v = v * 10 + (*s++ - '0');
-    *end = s;
-    return neg ? -v : v;
-}
-
-static int parse(const char *s, struct values *out)
-{
-    struct values v;
-    memset(&v, 0, sizeof v);
-    if (strncmp(s, "OK ", 3) != 0)
-        return -1;
-    unsigned seen = 0;
-    s += 3;
-    while (*s) {
-        const char *k = s, *e;
-        while (*s && *s != '=')
-            s++;
-        if (!*s)
-            return -1;
-        unsigned klen = (unsigned)(s - k);
-        s++;
-        if (klen == 1 && *k == 'V') { v.v_dV = num(s, &e); seen |= 1; }
-        else if (klen == 1 && *k == 'I') { v.i_mA = num(s, &e); seen |= 2; }
-        else if (klen == 1 && *k == 'P') { v.p_dW = num(s, &e); seen |= 4; }
-        else if (klen == 1 && *k == 'F') { v.f_cHz = num(s, &e); seen |= 8; }
-        else if (klen == 2 && k[0] == 'P' && k[1] == 'F') { v.pf_m = num(s, &e); seen |= 16; }
-        else if (klen == 1 && *k == 'R') { v.rev_cWh = (uint32_t)num(s, &e); seen |= 32; }
-        else if (klen == 1 && *k == 'E') {
-            for (unsigned i = 0; i < 5u; i++) {
-                v.e_cWh[i] = (uint32_t)num(s, &e);
-                s = e;
-                if (i < 4u && *s++ != ',')
-                    return -1;
-            }
-            seen |= 64;
-        } else
-            return -1;
-        s = e;
-        while (*s == ' ')
-            s++;
-    }
-    if (seen != 127u)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int ask(struct mtr *t, const char *cmd)
-{
-    char junk[16];
+    uint8_t junk[16];
     while (ms_io_read(t->link, junk, sizeof junk) > 0)
         ;                                   /* nothing stale in front of the answer */
-    ms_io_write(t->link, cmd, strlen(cmd));
-    return svc_read_line(t->link, t->line, sizeof t->line, LINK_TIMEOUT_MS);
+    mt_rx_reset(&t->in);
+    uint8_t seq = ++t->seq;
+    unsigned len = mt_frame(t->out, cmd, seq, payload, n);
+    ms_io_write(t->link, t->out, len);
+    /* the request leaves at 1.15 ms a byte before the unit can start answering */
+    ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(LINK_TIMEOUT_MS + len * LINK_CHAR_MS);
+    for (;;) {
+        int32_t left = (int32_t)(deadline - ms_tick_get());
+        if (left <= 0)
+            return MS_ERR_TIMEOUT;
+        ms_fdset_t rd = 0;
+        MS_FD_SET(t->link, &rd);
+        if (ms_io_select(t->link + 1, &rd, 0, (ms_tick_t)left) <= 0)
+            return MS_ERR_TIMEOUT;
+        uint8_t b;
+        while (ms_io_read(t->link, &b, 1) == 1) {
+            if (t->in.len == 2)             /* the length is known: time for the rest */
+                deadline = ms_tick_get() + ms_ms_to_ticks((t->in.buf[1] + 3u) * LINK_CHAR_MS + 20u);
+            if (!mt_rx_byte(&t->in, b))
+                continue;
+            if (mt_rx_seq(&t->in) != seq)
+                continue;                   /* a late answer to an earlier request */
+            if (mt_rx_cmd(&t->in) != (cmd | MT_REPLY))
+                return MS_ERR_IO;
+            return (int)mt_rx_payload_len(&t->in);
+        }
+    }
+}
+
+static void print_time(uint32_t s)
+{
+    struct bsp_datetime dt;
+    bsp_date_from_secs(s, &dt);
+    ms_printk("%04u-%02u-%02u %02u:%02u", dt.year, dt.month, dt.day, dt.hour, dt.min);
+}
+
+static void cache_put(struct mtr *t, const struct mt_interval *r)
+{
+    memmove(&t->cache[1], &t->cache[0], (CACHE - 1u) * sizeof t->cache[0]);
+    t->cache[0] = *r;
+    if (t->cached < CACHE)
+        t->cached++;
+}
+
+/* The records the unit made since t->seen (at most CACHE: older ones stay in the unit, where
+ * 05F0xxNN still reads them); how many came. */
+static unsigned fetch_intervals(struct mtr *t)
+{
+    uint32_t newest = t->now.intervals;
+    if (newest < t->seen) {                 /* cleared meanwhile */
+        t->seen = 0;
+        t->cached = 0;
+    }
+    uint32_t first = t->seen + 1u;
+    if (newest >= CACHE && first < newest - CACHE + 1u)
+        first = newest - CACHE + 1u;
+    unsigned got = 0;
+    while (first <= newest) {
+        uint8_t q[5];
+        mt_put32(q, first);
+        unsigned want = newest - first + 1u;
+        q[4] = (uint8_t)(want < MT_INTERVALS_PER_READ ? want : MT_INTERVALS_PER_READ);
+        int n = ask(t, MT_CMD_INTERVALS, q, 5);
+        if (n < 1)
+            break;
+        const uint8_t *p = mt_rx_payload(&t->in);
+        unsigned k = p[0];
+        if ((unsigned)n < 1u + k * MT_INTERVAL_BYTES || k == 0)
+            break;
+        for (unsigned i = 0; i < k; i++) {
+            struct mt_interval r;
+            mt_interval_get(p + 1 + i * MT_INTERVAL_BYTES, &r);
+            cache_put(t, &r);
+            got++;
+        }
+        first += q[4];
+    }
+    t->seen = newest;
+    return got;
 }
 
 /* Fresh values from the unit, or the last ones; 0 when there are none at all. */
 static int refresh(struct mtr *t)
 {
-    struct values v;
-    if (ask(t, "RD\n") >= 0 && parse(t->line, &v) == 0) {
-        if (t->lost)
-            ms_printk("metering: metrology unit answers again, re-synchronised\n");
-        t->lost = 0;
-        t->now = v;
+    struct mt_status s;
+    if (ask(t, MT_CMD_STATUS, 0, 0) == (int)MT_STATUS_BYTES) {
+        mt_status_get(mt_rx_payload(&t->in), &s);
+        int first = !t->have, back = t->lost;
+        t->now = s;
         t->have = 1;
+        t->lost = 0;
+        unsigned got = t->now.intervals != t->seen ? fetch_intervals(t) : 0;
+        if (first || back) {
+            ms_printk("metering: metrology unit %s: forward %u.%02u kWh, clock ",
+                      first ? "synchronised" : "answers again, re-synchronised",
+                      (unsigned)(s.fwd_mWh / 1000000u), (unsigned)(s.fwd_mWh / 10000u % 100u));
+            print_time(s.clock_s);
+            ms_printk(", %u interval records", (unsigned)s.intervals);
+            if (got) {
+                ms_printk(" (%u fetched, last ", got);
+                print_time(t->cache[0].time_s);
+                ms_printk(")");
+            }
+            ms_printk("\n");
+        }
         return 1;
     }
-    t->link_errors++;
-    if (!t->lost)
+    if (!t->lost && t->have)
         ms_printk("metering: metrology unit not answering, serving the last values\n");
-    t->lost = 1;
+    t->lost = t->have;
     return t->have;
 }
 
-static unsigned energy_block(const uint32_t *e, uint8_t *out)
+static uint32_t cwh(uint64_t mWh) { return (uint32_t)(mWh / 10000u); }   /* 0.01 kWh, floored */
+
+static void put_time(uint8_t *out, uint32_t s, int with_seconds)
 {
-    for (unsigned i = 0; i < 5u; i++)
-        dlt_bcd_put(out + 4u * i, 4, e[i]);
-    return 20;
+    struct bsp_datetime dt;
+    bsp_date_from_secs(s, &dt);
+    uint8_t v[6] = {dt.sec, dt.min, dt.hour, dt.day, dt.month, (uint8_t)(dt.year % 100u)};
+    for (unsigned i = with_seconds ? 0u : 1u, k = 0; i < 6u; i++, k++)
+        dlt_bcd_put(out + k, 1, v[i]);
 }
 
-/* The value of di into out (after the DI); its length, or -1 when unknown. */
+/* Interval record `nn` (1 = the newest): from the cache, else asked of the unit. */
+static int interval(struct mtr *t, unsigned nn, struct mt_interval *r)
+{
+    if (nn == 0 || nn > t->now.intervals)
+        return -1;
+    uint32_t number = t->now.intervals - nn + 1u;
+    for (unsigned i = 0; i < t->cached; i++)
+        if (t->cache[i].number == number) {
+            *r = t->cache[i];
+            return 0;
+        }
+    if (t->lost)
+        return -1;
+    uint8_t q[5];
+    mt_put32(q, number);
+    q[4] = 1;
+    int n = ask(t, MT_CMD_INTERVALS, q, 5);
+    const uint8_t *p = mt_rx_payload(&t->in);
+    if (n < 1 + (int)MT_INTERVAL_BYTES || p[0] != 1)
+        return -1;
+    mt_interval_get(p + 1, r);
+    return r->number == number ? 0 : -1;
+}
+
+/* Is di one of this service's identifiers? */
+static int known(uint32_t di)
+{
+    if ((di & 0xFFFF00FFu) == 0x00010000u)              /* forward active, total/rates/block */
+        return 1;
+    if ((di & 0xFFFF0000u) == DI_INTERVAL_BASE)
+        return 1;
+    switch (di) {
+    case 0x00000000u: case 0x00020000u: case 0x02010100u: case 0x02020100u: case 0x02030000u:
+    case 0x02060000u: case 0x02800002u: case DI_METROLOGY_CLOCK: case 0x05010101u:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The value of di into out (after the DI); its length, or -1 when there is none. */
 static int value(struct mtr *t, uint32_t di, uint8_t *out)
 {
-    const struct values *v = &t->now;
-    if ((di & 0xFFFF00FFu) == 0x00010000u) {               /* forward active, by rate */
-        unsigned rate = (di >> 8) & 0xFFu;
-        if (rate == 0xFFu)
-            return (int)energy_block(v->e_cWh, out);
-        if (rate > 4u)
+    const struct mt_status *v = &t->now;
+    if ((di & 0xFFFF0000u) == DI_INTERVAL_BASE) {
+        unsigned item = (di >> 8) & 0xFFu, nn = di & 0xFFu;
+        if (di == DI_INTERVALS) {
+            dlt_bcd_put(out, 4, v->intervals);
+            return 4;
+        }
+        struct mt_interval r;
+        if ((item > 2u && item != 0xFFu) || interval(t, nn, &r) < 0)
             return -1;
-        dlt_bcd_put(out, 4, v->e_cWh[rate]);
-        return 4;
+        unsigned n = 0;
+        if (item == 0u || item == 0xFFu) {
+            put_time(out, r.time_s, 0);
+            n += 5;
+        }
+        if (item == 1u || item == 0xFFu) {
+            dlt_bcd_put(out + n, 4, cwh(r.fwd_mWh));
+            n += 4;
+        }
+        if (item == 2u || item == 0xFFu) {
+            dlt_bcd_put(out + n, 4, cwh(r.rev_mWh));
+            n += 4;
+        }
+        return (int)n;
     }
     switch (di) {
-    case 0x00000000u: dlt_bcd_put(out, 4, v->e_cWh[0] + v->rev_cWh); return 4;
-    case 0x00020000u: dlt_bcd_put(out, 4, v->rev_cWh); return 4;
-    case 0x02010100u: dlt_bcd_put(out, 2, (uint32_t)v->v_dV); return 2;
+    /* The unit measures the total only: rates are the basic app's (time-of-use tables), not
+     * there yet. The block holds the total and the rates kept, none: rates themselves are
+     * "no requested data". */
+    case 0x00010000u: case 0x0001FF00u: dlt_bcd_put(out, 4, cwh(v->fwd_mWh)); return 4;
+    case 0x00000000u: dlt_bcd_put(out, 4, cwh(v->fwd_mWh + v->rev_mWh)); return 4;
+    case 0x00020000u: dlt_bcd_put(out, 4, cwh(v->rev_mWh)); return 4;
+    case 0x02010100u: dlt_bcd_put(out, 2, v->v_dV); return 2;
     case 0x02020100u: svc_bcd_signed(out, 3, v->i_mA); return 3;
     case 0x02030000u: svc_bcd_signed(out, 3, v->p_dW); return 3;
     case 0x02060000u: svc_bcd_signed(out, 2, v->pf_m); return 2;
-    case 0x02800002u: dlt_bcd_put(out, 2, (uint32_t)v->f_cHz); return 2;
+    case 0x02800002u: dlt_bcd_put(out, 2, v->f_cHz); return 2;
+    case DI_METROLOGY_CLOCK: put_time(out, v->clock_s, 1); return 6;
     case 0x05010101u:                                      /* last instantaneous freeze */
-        return t->have_frozen ? (int)energy_block(t->frozen.e_cWh, out) : -1;
+        if (!t->have_frozen)
+            return -1;
+        dlt_bcd_put(out, 4, t->frozen_mWh);
+        return 4;
     default: return -1;
     }
 }
@@ -153,16 +268,15 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
 static void serve(struct mtr *t, const vbus_msg_t *m)
 {
     const dlt_frame_t *q = &m->f;
-    uint8_t d[4 + 32];
+    uint8_t d[4 + 16];
     switch (DLT_FN(q->ctrl)) {
     case DLT_READ: {
         uint32_t di = dlt_di(q->data);
-        int n = -1;
-        int known = value(t, di, d + 4) >= 0 || di == 0x05010101u;
-        if (known && refresh(t))
+        int n = -1, k = known(di);
+        if (k && refresh(t))
             n = value(t, di, d + 4);
         if (n < 0)
-            dlt_abnormal(&t->r, q, known ? DLT_SERR_OTHER : DLT_SERR_NO_DATA);
+            dlt_abnormal(&t->r, q, k && !t->have ? DLT_SERR_OTHER : DLT_SERR_NO_DATA);
         else {
             dlt_put_di(d, di);
             dlt_reply(&t->r, q, d, 4u + (unsigned)n);
@@ -170,11 +284,11 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
         break;
     }
     case DLT_FREEZE:
-        if (refresh(t)) {
-            t->frozen = t->now;
+        if (refresh(t) && !t->lost) {
+            t->frozen_mWh = cwh(t->now.fwd_mWh);
             t->have_frozen = 1;
             ms_printk("metering: instantaneous freeze, forward energy %u.%02u kWh\n",
-                      (unsigned)(t->now.e_cWh[0] / 100u), (unsigned)(t->now.e_cWh[0] % 100u));
+                      (unsigned)(t->frozen_mWh / 100u), (unsigned)(t->frozen_mWh % 100u));
             dlt_reply(&t->r, q, 0, 0);
         } else
             dlt_abnormal(&t->r, q, DLT_SERR_OTHER);
@@ -183,9 +297,11 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
         dlt_reply(&t->r, q, 0, 0);          /* no demand registers kept yet */
         break;
     case DLT_CLEAR_METER:
-        if (ask(t, "CLR\n") >= 0 && strcmp(t->line, "OK") == 0) {
+        if (ask(t, MT_CMD_CLEAR, 0, 0) == 0) {
             memset(&t->now, 0, sizeof t->now);
             t->have_frozen = 0;
+            t->seen = 0;
+            t->cached = 0;
             ms_printk("metering: meter cleared\n");
             dlt_reply(&t->r, q, 0, 0);
         } else
@@ -208,10 +324,16 @@ void metering_service_main(void *arg)
         ms_process_exit(1);
     }
     ms_printk("metering: metrology link on %s\n", DEV_METROLOGY);
+    refresh(t);
     for (;;) {
         ms_fdset_t rd = 0;
         MS_FD_SET(t->from_bus, &rd);
-        if (ms_io_select(t->from_bus + 1, &rd, 0, MS_WAIT_FOREVER) <= 0)
+        /* until the unit first answered, it is asked again every RETRY_MS */
+        int r = ms_io_select(t->from_bus + 1, &rd, 0,
+                             t->have ? MS_WAIT_FOREVER : ms_ms_to_ticks(RETRY_MS));
+        if (r == 0 && !t->have)
+            refresh(t);
+        if (r <= 0)
             continue;
         if (vbus_rx_fill(&t->rx, t->from_bus) < 0)
             continue;

@@ -14,6 +14,9 @@
  * - Bulk data: gives every extended app a shared memory at registration (vbus.h) and, when
  *   the app answers with a bulk reply, grants the requester read access to it (an MPU region)
  *   and forwards the reply, which describes the payload instead of carrying it.
+ * - An extended app whose process has ended (stopped, or ended by a fault) is unregistered
+ *   when the bus next routes to it: its pipes are closed and removed, the read grants on its
+ *   shared memory are withdrawn and its identifiers have no owner any more (SERR 02).
  * - Waits in select() on all its pipes, with the earliest transaction deadline as timeout.
  * The trace switch (VBUS_DI_TRACE) prints one console line per message the bus sends.
  */
@@ -29,6 +32,7 @@
 #define TXN_TIMEOUT_MS 500u
 #define PART_MAX 6u
 #define PART_BYTES 24u
+#define PIPES_RETRY_MS 10u                  /* an ended app's files may close a little later */
 
 struct ep {
     uint8_t used, proc;
@@ -36,6 +40,7 @@ struct ep {
     int in_fd, out_fd;
     int shm_fd;                             /* extended apps: /shm/<name>, else -1 */
     uint16_t granted;                       /* processes (bit = Table 3 number) let read it */
+    uint8_t pipes_left;                     /* unregistered, its pipes still to remove */
     uint8_t ndis;
     uint32_t dis[VBUS_APP_DIS_MAX];
     vbus_rx_t rx;
@@ -92,6 +97,65 @@ static struct ep *ep_by_proc(struct bus *b, uint8_t proc)
         if (b->ep[i].used && i != EP_REG && b->ep[i].proc == proc)
             return &b->ep[i];
     return 0;
+}
+
+/* Removes the pipes of unregistered apps; 1 while some could not go yet (the ended
+ * process's own files close when the kernel reaps it). */
+static int remove_pipes(struct bus *b)
+{
+    int left = 0;
+    for (unsigned i = 0; i < EP_MAX; i++) {
+        struct ep *e = &b->ep[i];
+        if (!e->pipes_left)
+            continue;
+        int gone = 1;
+        char path[MS_PATH_MAX];
+        for (int to_bus = 0; to_bus <= 1; to_bus++) {
+            vbus_pipe_path(path, sizeof path, e->name, to_bus);
+            int r = ms_io_device_unregister(path);
+            gone &= r == MS_OK || r == MS_ERR_NOENT;
+        }
+        if (gone) {
+            e->pipes_left = 0;
+            ms_printk("vbus: pipes of %s removed\n", e->name);
+        } else {
+            left = 1;
+        }
+    }
+    return left;
+}
+
+/* Is app endpoint e's process gone? Then the app is unregistered (see the top). */
+static int app_gone(struct bus *b, struct ep *e)
+{
+    if (!e || !e->used || e->proc < VBUS_P_EXT_APP(1) || ms_process_find(e->name) > 0)
+        return 0;
+    ms_io_close(e->in_fd);
+    ms_io_close(e->out_fd);
+    unsigned withdrawn = 0;
+    for (unsigned proc = 0; proc < 16u; proc++) {
+        struct ep *r = e->granted >> proc & 1u ? ep_by_proc(b, (uint8_t)proc) : 0;
+        ms_handle_t pid = r ? ms_process_find(r->name) : MS_ERR_NOENT;
+        ms_shm_grant_t g = {pid, 0};
+        if (pid > 0 && ms_io_ioctl(e->shm_fd, MS_IOCTL_SHM_GRANT, &g) == MS_OK)
+            withdrawn++;
+    }
+    if (e->shm_fd >= 0)
+        ms_io_close(e->shm_fd);             /* the memory stays for the name's next start */
+    e->used = 0;
+    e->ndis = 0;
+    e->granted = 0;
+    e->shm_fd = -1;
+    e->pipes_left = 1;
+    ms_printk("vbus: app %s ended, unregistered; read grants withdrawn: %u\n", e->name, withdrawn);
+    remove_pipes(b);
+    return 1;
+}
+
+static void reap_apps(struct bus *b)
+{
+    for (unsigned i = 0; i < EP_MAX; i++)
+        app_gone(b, &b->ep[i]);
 }
 
 static int has_di(const dlt_frame_t *f)
@@ -238,6 +302,7 @@ static void forward(struct bus *b, struct txn *t, uint8_t target, const vbus_msg
 
 static void combined_read(struct bus *b, unsigned ep, const vbus_msg_t *m)
 {
+    reap_apps(b);                           /* only live apps' identifiers take part */
     struct txn *p = txn_new(b, ep, m, VBUS_ADDR_BUS);
     if (!p) {
         b->lost++;
@@ -322,7 +387,10 @@ static void request(struct bus *b, unsigned ep, const vbus_msg_t *m)
         ms_printk("vbus: too many transactions, request from %02x dropped\n", m->h.ca);
         return;
     }
-    if (!target || !ep_by_proc(b, VBUS_PROC(target))) {
+    struct ep *to = target ? ep_by_proc(b, VBUS_PROC(target)) : 0;
+    if (app_gone(b, to))
+        to = 0;
+    if (!to) {
         b->no_route++;
         answer_abnormal(b, t, has_di(&m->f) || DLT_FN(m->f.ctrl) == DLT_READ ? DLT_SERR_NO_DATA
                                                                            : DLT_SERR_OTHER);
@@ -455,7 +523,10 @@ static void registration(struct bus *b, const vbus_msg_t *m)
             if (ep_by_proc(b, (uint8_t)VBUS_P_EXT_APP(slot)))
                 continue;
             for (unsigned i = 0; i < EP_MAX; i++)
-                if (!b->ep[i].used) {
+                if (b->ep[i].pipes_left && !strcmp(b->ep[i].name, name))
+                    b->ep[i].pipes_left = 0;    /* the same pipes serve it again */
+            for (unsigned i = 0; i < EP_MAX; i++)
+                if (!b->ep[i].used && !b->ep[i].pipes_left) {
                     e = &b->ep[i];
                     memset(e, 0, sizeof *e);
                     memcpy(e->name, name, sizeof e->name);
@@ -556,6 +627,7 @@ static void expire(struct bus *b)
             continue;
         b->timeouts++;
         ms_printk("vbus: no answer from process %u for c %02x\n", t->target_proc, t->q.ctrl);
+        app_gone(b, ep_by_proc(b, t->target_proc));
         if (t->parent >= 0)
             part_done(b, t, 0);
         else
@@ -607,7 +679,10 @@ void vbus_service_main(void *arg)
                 if (b->ep[i].in_fd + 1 > nfds)
                     nfds = b->ep[i].in_fd + 1;
             }
-        int r = ms_io_select(nfds, &rd, 0, next_timeout(b));
+        ms_tick_t timeout = next_timeout(b);
+        if (remove_pipes(b) && timeout > ms_ms_to_ticks(PIPES_RETRY_MS))
+            timeout = ms_ms_to_ticks(PIPES_RETRY_MS);
+        int r = ms_io_select(nfds, &rd, 0, timeout);
         for (unsigned i = 0; r > 0 && i < EP_MAX; i++)
             if (b->ep[i].used && MS_FD_ISSET(b->ep[i].in_fd, &rd))
                 receive(b, i);

@@ -416,8 +416,12 @@ class NVIC(Peripheral):
                 self._replace_slots(name, lambda _s, _a: (self._raz, self._ignored))
             self._replace_slots("CCR", lambda _s, _a: (self._v6m_ccr, self._ignored))
             for reg in self.registers:
-                if reg.name.startswith(("IPR", "SHPR2", "SHPR3")):
+                if reg.name.startswith("IPR"):
                     self._replace_slots(reg.name, self._word_only)
+            # ARMv6-M has no DebugMonitor exception: SHPR2 holds PRI_11 (SVCall) and SHPR3
+            # PRI_14/PRI_15 only, the other bytes are reserved (DDI 0419 B3.2.7, B3.2.8)
+            self._replace_slots("SHPR2", lambda s, a: self._word_only(s, a, 0xFF000000))
+            self._replace_slots("SHPR3", lambda s, a: self._word_only(s, a, 0xFFFF0000))
         self._word_readers = {off: slot[0] for off, slot in self._slots.items() if not slot[2]}
 
     def _replace_slots(self, name: str, make) -> None:
@@ -427,9 +431,10 @@ class NVIC(Peripheral):
             self._slots[reg.offset + byte] = (*make(slot, SCS_BASE + reg.offset + byte),
                                               slot[2], slot[3])
 
-    def _word_only(self, slot: tuple, address: int) -> tuple:
+    def _word_only(self, slot: tuple, address: int, implemented: int = 0xFFFFFFFF) -> tuple:
         """ARMv6-M: "NVIC_IPRn and SHPRn are word-accessible only" (DDI 0419 B3.2.1, B3.4.1).
-        A byte or halfword write is unpredictable there: metersim ignores it and says so."""
+        A byte or halfword write is unpredictable there: metersim ignores it and says so.
+        Bits outside `implemented` are reserved: they read 0 and ignore writes."""
         reader, writer, shift, masks = slot
         full = masks[4]
 
@@ -439,7 +444,7 @@ class NVIC(Peripheral):
                                   "ignored a byte/halfword write to the priority register at "
                                   "0x%08x: ARMv6-M allows word accesses only", address)
                 return
-            writer(value, wm)
+            writer(value & implemented, wm & implemented)
         return reader, put
 
     def _v6m_ccr(self) -> int:

@@ -66,12 +66,15 @@ def data_registers(idr: int, odr: int, bsrr: int, lckr: int) -> list[Reg]:
 
 
 class _AfInput:
-    """Local receiver `gpioPortA#8`: input `af` carries that alternate function's level."""
+    """Local receiver `gpioPortA#8`: input `af` carries that alternate function's level, or
+    None when the function is an input (a timer channel capturing) and drives nothing."""
+
+    accepts_release = True
 
     def __init__(self, port: "GpioPortBase", pin: int):
         self.port, self.pin = port, pin
 
-    def on_gpio(self, af: int, level: bool) -> None:
+    def on_gpio(self, af: int, level: bool | None) -> None:
         self.port._set_af_level(self.pin, af, level)
 
 
@@ -84,6 +87,7 @@ class GpioPortBase(Peripheral):
         self.connections = {i: GPIO(str(i)) for i in range(self.NPINS)}
         self._ext: list[bool | None] = [None] * self.NPINS
         self._af: dict[tuple[int, int], bool] = {}
+        self._af_inputs: set[tuple[int, int]] = set()   # functions that take the pin as input
         self._inverted: set[tuple[int, int]] = set()
         for entry in inverted_af_pins or ():
             pin, *afs = list(entry)
@@ -134,8 +138,12 @@ class GpioPortBase(Peripheral):
             raise SetupError(f"{self.name}: no pin {pin} (a port has pins 0..{self.NPINS - 1})")
 
     # -- level resolution ----------------------------------------------------------------------------
-    def _set_af_level(self, pin: int, af: int, level: bool) -> None:
-        self._af[(pin, af)] = bool(level) ^ ((pin, af) in self._inverted)
+    def _set_af_level(self, pin: int, af: int, level: bool | None) -> None:
+        if level is None:
+            self._af_inputs.add((pin, af))
+        else:
+            self._af_inputs.discard((pin, af))
+            self._af[(pin, af)] = bool(level) ^ ((pin, af) in self._inverted)
         kind, _, _, sel = self.pin_config(pin)
         if kind == AF and sel == af:
             self._refresh()
@@ -143,6 +151,8 @@ class GpioPortBase(Peripheral):
     def _resolve(self, pin: int) -> bool:
         kind, open_drain, pull, af = self.pin_config(pin)
         ext = self._ext[pin]
+        if kind == AF and (pin, af) in self._af_inputs:
+            kind = IN                                # an input function: the pin is read
         if kind in (OUT, AF):
             v = (self.odr >> pin) & 1 if kind == OUT else self._af.get((pin, af), False)
             if open_drain and v:

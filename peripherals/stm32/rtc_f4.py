@@ -21,6 +21,7 @@ Followed: RM0430 §24 (STM32F413 RTC), identical in the parts below to RM0090 §
 - Backup domain: the calendar, prescalers, alarms and backup registers survive a system reset
   (`reset()`); `backup_domain_reset()` (RCC BDRST / power-on) clears them.
 Outputs: AlarmIRQ (alarm A or B, EXTI line 17) and WakeupIRQ (EXTI line 22), Renode's names.
+Renode's `wakeupTimerFrequency` property sets the RTCCLK rate while the RCC clocks the RTC.
 
 The calendar is computed in closed form from the time base; events are scheduled only for the
 next alarm match and wake-up, never per second.
@@ -86,7 +87,7 @@ class STM32F4Rtc(Peripheral):
     size = 0x400
 
     def __init__(self, ctx: Context, backup_registers: int = 20, frequency: int = 32768,
-                 clock: str = "RTCCLK", **_ignored):
+                 clock: str = "RTCCLK", wakeup_timer_frequency: int | None = None, **_ignored):
         super().__init__(ctx)
         self.AlarmIRQ = GPIO("AlarmIRQ")
         self.WakeupIRQ = GPIO("WakeupIRQ")
@@ -96,6 +97,17 @@ class STM32F4Rtc(Peripheral):
         # Without an RCC (unit tests) the RTC runs from a 32768 Hz LSE; with one, RTCCLK = 0
         # means the clock is off (RTCEN clear) and the calendar does not advance.
         self._fallback_hz = int(frequency)
+        # Renode's `wakeupTimerFrequency`: the RTCCLK its model counts, whatever RTCSEL picks.
+        # Here the RCC still gates the clock (RTCEN, a selected source), and while it runs the
+        # RTC counts at this rate: a platform can state the exact oscillator (32000 Hz LSI
+        # versus the nominal 32 kHz of a real part's RC) the firmware was trimmed for.
+        self._rtcclk_hz = None
+        if wakeup_timer_frequency is not None:
+            self._rtcclk_hz = int(wakeup_timer_frequency)
+            if self._rtcclk_hz <= 0:
+                raise SetupError(f"{ctx.name}: wakeupTimerFrequency must be a positive number "
+                                 f"of Hz, got {wakeup_timer_frequency}")
+            self._fallback_hz = self._rtcclk_hz
         self._tree.subscribe(clock, lambda hz: self._rate_changed())
         self._alarm_ev = [None, None]
         self._wut_ev = None
@@ -119,7 +131,8 @@ class STM32F4Rtc(Peripheral):
     def reset(self) -> None:
         """System reset: the RTC is in the backup domain; only the key lock and latches reset."""
         self._wpr_state = 0
-        self._latch = None        # (TR, DR) locked by an SSR/TR read until DR is read
+        self._latch = None        # (TR, DR) locked by an SSR read, (None, DR) by a TR read,
+        #                           until DR is read
         self.regs["ISR"] &= ~RSF
         self._schedule_rsf()
         self._reschedule()
@@ -135,7 +148,8 @@ class STM32F4Rtc(Peripheral):
     def _rate(self) -> int:
         if getattr(self.ctx.machine, "clocks", None) is None:
             return self._tree.rate_hz(self._clock_name) or self._fallback_hz
-        return self._tree.rate_hz(self._clock_name)
+        hz = self._tree.rate_hz(self._clock_name)
+        return self._rtcclk_hz if hz and self._rtcclk_hz else hz
 
     @property
     def _running(self) -> bool:
@@ -350,12 +364,13 @@ class STM32F4Rtc(Peripheral):
                 self._latch = self._encode(secs)
             return s - sub // (a + 1)
         if offset == TR:
-            if self._latch is None or bypass:
-                tr, dr = self._encode(self._position()[0])
-                if not bypass:
-                    self._latch = (tr, dr)
-                return tr
-            return self._latch[0]
+            # An SSR read locked TR too; a TR read locks only DR (the higher-order register).
+            if self._latch is not None and self._latch[0] is not None and not bypass:
+                return self._latch[0]
+            tr, dr = self._encode(self._position()[0])
+            if not bypass and self._latch is None:
+                self._latch = (None, dr)
+            return tr
         if offset == DR:
             if self._latch is not None and not bypass:
                 value = self._latch[1]
@@ -418,6 +433,7 @@ class STM32F4Rtc(Peripheral):
                 dr = value & 0x00FFFF3F
             if self._set_calendar(tr, dr):
                 self.regs["ISR"] &= ~RSF
+                self._latch = None               # the shadow registers are copied afresh
             return
         if offset == CR:
             self._write_cr(value)
@@ -466,6 +482,7 @@ class STM32F4Rtc(Peripheral):
                 self._initf_ev = self.ctx.clock.schedule(-(-2 * PS_PER_S // self._f), self._initf_set)
         elif leaving:
             isr &= ~(INIT | INITF)
+            self._latch = None
             if self._initf_ev is not None:
                 self._initf_ev.cancel()
                 self._initf_ev = None

@@ -28,7 +28,16 @@ next update or compare that anything listens to (an enabled interrupt or a conne
 flags nobody listens to are brought up to date when the firmware reads the timer, with whole
 periods skipped in one step.
 
-Not modelled: slave mode controller / external clock / encoder (SMCR stored, logged), trigger
+- "Slave mode: Reset mode" (SMS=100): a trigger edge on TI1F_ED, TI1FP1 or TI2FP2 (TS=100,
+  101, 110) sets TIF and re-initialises the counter as UG does, after the edge's captures:
+  with CC1 on TI1 rising and CC2 on TI1 falling this is "PWM input mode" (CCR1 = period,
+  CCR2 = pulse).
+
+- "Encoder interface mode" (SMS=001/010/011): the counter moves only on TI1/TI2 edges, up or
+  down by the other input's level, wrapping at ARR with an update event; DIR reads the last
+  direction.
+
+Not modelled: gated, trigger and external-clock slave modes (SMCR stored, logged), trigger
 output and master/slave chaining, DMA requests and DMAR/DCR bursts, break input and dead time
 (BDTR stored; only MOE gates outputs), complementary outputs, input filters and prescalers,
 ETR, the one-cycle latencies of CEN and of the capture path. When ARR is lowered below CNT
@@ -72,6 +81,7 @@ REGS = RegisterMap([
 CEN, UDIS, URS, OPM, DIR, ARPE = 1, 2, 4, 8, 16, 128
 # DIER / SR bit positions
 UIF, COMIF, TIF, BIF = 1, 1 << 5, 1 << 6, 1 << 7
+SMS_RESET = 4          # SMCR.SMS = 100: a trigger edge re-initialises the counter
 MOE = 1 << 15
 
 # Addresses of advanced (TIM1/TIM8) and basic (TIM6/TIM7) timers on F1 and F4.
@@ -134,6 +144,9 @@ class STM32Timer(Peripheral):
         self._stopped = (0, 0, 1)         # (cnt, prescaler phase, dir) while not counting
         self._seg = None                  # [cycle, cnt, phase, dir, fired tick] while counting
         self._update_irq()
+        for ch in sorted(getattr(self, "_input_channels", ())):
+            self._release_pins(ch, False)
+        self._input_channels: set[int] = set()
         for gpio in self.connections.values():
             gpio.unset()
 
@@ -336,9 +349,24 @@ class STM32Timer(Peripheral):
     def _drive(self, ch: int) -> None:
         if ch >= self.channels:
             return
+        is_input = not self._is_output(ch)
+        if is_input != (ch in self._input_channels):
+            self._input_channels ^= {ch}
+            self._release_pins(ch, is_input)
+        if is_input:
+            return
         ccer = self.regs["CCER"] >> (4 * ch)
         enabled = ccer & 1 and (not self.advanced or self.regs["BDTR"] & MOE)
         self.connections[ch].set(bool(enabled) and (self._oc_ref[ch] ^ bool(ccer & 2)))
+
+    def _release_pins(self, ch: int, released: bool) -> None:
+        """A channel configured as input (CCxS != 00) does not drive the pins its alternate
+        function reaches: tell those GPIO ports (`timer3: 0 -> gpioPortA#06@02`) to treat the
+        pin as an input; back to output, it drives them with its level again."""
+        line = self.connections[ch]
+        for rx, pin in line._targets:   # noqa: SLF001 - the receivers this output was wired to
+            if getattr(rx, "accepts_release", False):
+                rx.on_gpio(pin, None if released else line.level)
 
     # -- start / stop / rebase ------------------------------------------------------------
     def _state_now(self) -> tuple[int, int, int]:
@@ -362,8 +390,9 @@ class STM32Timer(Peripheral):
         self._stopped = (cnt, phase, d)
 
     def _rebase(self, cnt: int, phase: int, d: int) -> None:
-        """Restart counting from (cnt, phase, d) now, according to CEN."""
-        if self.regs["CR1"] & CEN:
+        """Restart counting from (cnt, phase, d) now, according to CEN (in encoder mode the
+        counter holds still between input edges: on_gpio counts them)."""
+        if self.regs["CR1"] & CEN and not self._encoder_mode():
             self._start(cnt, phase, d)
         else:
             self._stop(cnt, phase, d)
@@ -481,10 +510,13 @@ class STM32Timer(Peripheral):
             if self._running:
                 self._rebase(*state)
         elif offset == SMCR:
+            self._advance()
+            state = self._state_now()
             self.regs["SMCR"] = value & 0xFFFF
-            if value & 7:
+            if value & 7 not in (0, 1, 2, 3, SMS_RESET):
                 self.ctx.log_once("sms", logging.WARNING,
                                   "slave mode %d (SMCR.SMS) is not modelled", value & 7)
+            self._rebase(*state)
         elif offset == RCR and self.advanced:
             self.regs["RCR"] = value & 0xFF
         elif offset in (CR2, DCR, DMAR, OR):
@@ -545,8 +577,55 @@ class STM32Timer(Peripheral):
             want_falling = bool(ccer & 2)
             if both or (falling if want_falling else rising):
                 self._capture(ch)
+        if self._encoder_mode() and self.regs["CR1"] & CEN and pin < 2:
+            self._encoder_edge(pin, rising)
+        if self._slave_triggered(pin, rising):
+            self.regs["SR"] |= TIF
+            self._write_egr(1)                          # reset mode: as UG, after the capture
         self._update_irq()
         self._reschedule()
+
+    def _encoder_mode(self) -> bool:
+        return 1 <= self.regs["SMCR"] & 7 <= 3
+
+    def _encoder_edge(self, pin: int, rising: bool) -> None:
+        """Encoder mode (RM0090 18.3.16, table "Counting direction versus encoder signals"):
+        SMS=001 counts TI2 edges, 010 TI1 edges, 011 both; each counted edge steps the counter
+        up or down by the level of the other input, TIxFPx taken after the CCxP inversion.
+        Past ARR it wraps to 0 (down: from 0 to ARR) with an update event."""
+        sms = self.regs["SMCR"] & 7
+        if not (sms == 3 or (sms == 1 and pin == 1) or (sms == 2 and pin == 0)):
+            return
+        ccer = self.regs["CCER"]
+        edge_up = rising != bool(ccer >> (4 * pin) & 2)           # TIxFPx rising
+        other = 1 - pin
+        other_high = self._inputs[other] != bool(ccer >> (4 * other) & 2)
+        # TI1 edge: up when (rising and TI2 low) or (falling and TI2 high); TI2 the opposite
+        up = (edge_up != other_high) if pin == 0 else (edge_up == other_high)
+        cnt = self._stopped[0]
+        if up:
+            wrap, cnt = cnt >= self._arr, (0 if cnt >= self._arr else cnt + 1)
+        else:
+            wrap, cnt = cnt == 0, (self._arr if cnt == 0 else cnt - 1)
+        self._stopped = (cnt, 0, 1 if up else -1)
+        if wrap and not self.regs["CR1"] & UDIS:
+            self._transfer_preloads()
+            self.regs["SR"] |= UIF
+
+    def _slave_triggered(self, pin: int, rising: bool) -> bool:
+        """Whether this edge is the trigger (TRGI) of the slave mode controller in reset
+        mode: TI1F_ED (TS=100, both edges of TI1), TI1FP1 (TS=101) or TI2FP2 (TS=110), the
+        last two with the polarity of CC1P / CC2P (RM0090 18.3.14, 18.4.3)."""
+        smcr = self.regs["SMCR"]
+        if smcr & 7 != SMS_RESET:
+            return False
+        ts = (smcr >> 4) & 7
+        if ts == 4:
+            return pin == 0
+        if ts in (5, 6) and pin == ts - 5:
+            inverted = bool(self.regs["CCER"] >> (4 * pin) & 2)
+            return rising != inverted
+        return False
 
     def _capture(self, ch: int) -> None:
         self.regs[f"CCR{ch + 1}"] = self._state_now()[0]

@@ -89,8 +89,10 @@ _EXPORTS = {
     "ImageError": "metersim._image.header",
     "YmodemSender": "metersim._image.ymodem",
     "YmodemError": "metersim._image.ymodem",
-    # the new-generation meter: DL/T645-2007 (codec and master), the metrology unit's link
+    # the new-generation meter: both units wired (build_meter), the metrology unit's handle,
+    # DL/T645-2007 (codec and master)
     "dlt645": "metersim.dlt645",
+    "build_meter": "metersim._meter.metrology_unit",
     "MetrologyUnit": "metersim._meter.metrology_unit",
     # the cabinets' PC server (database, query-manager link, REST API, dashboard)
     "Headend": "metersim._headend",

@@ -133,8 +133,10 @@ def test_v6m_priorities_have_two_bits_and_take_word_writes_only():
     bus.write_word(IPR0 + 1, 0x40, size=1)           # byte write: ignored on ARMv6-M
     bus.write_word(IPR0, 0x4000, size=2)             # halfword write: ignored too
     assert bus.read_word(IPR0) == 0xC0C0C0C0
-    bus.write_word(SHPR2, 0x80000000)                # SVCall priority, word write
-    assert bus.read_word(SHPR2) == 0x80000000
+    bus.write_word(SHPR2, 0xFFFFFFFF)                # only SVCall's priority exists
+    assert bus.read_word(SHPR2) == 0xC0000000
+    bus.write_word(SHPR2 + 4, 0xFFFFFFFF)            # SHPR3: PendSV, SysTick; no DebugMonitor
+    assert bus.read_word(SHPR2 + 4) == 0xC0C00000
     # the same byte write lands on ARMv7-M
     _, m4 = boot("cortex-m4")
     m4.sysbus.write_word(IPR0 + 1, 0x40, size=1)

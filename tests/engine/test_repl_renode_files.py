@@ -167,6 +167,16 @@ mem: Memory.MappedMemoryX @ sysbus 0x30000000
     assert "did you mean Memory.MappedMemory" in text
 
 
+def test_a_type_under_no_renode_namespace_is_called_unknown_not_unmodelled():
+    with pytest.raises(PlatformError) as exc:
+        build_text(CORE.format(core="cortex-m4") + """
+thing: Gadgets.Zzqx @ sysbus 0x30000000
+""", name="board.repl")
+    text = str(exc.value)
+    assert "could not resolve type 'Gadgets.Zzqx'" in text
+    assert "not a Renode peripheral type metersim knows" in text and "no model" not in text
+
+
 def test_wrong_namespace_suggests_the_class_under_its_namespace():
     with pytest.raises(PlatformError, match=r"did you mean .*UART\.STM32_UART"):
         build_text(CORE.format(core="cortex-m4") + "u: Serial.STM32_UART @ sysbus 0x40011000\n")

@@ -272,18 +272,87 @@ def test_sd_card_on_a_missing_controller_fails_with_the_line(mon, tmp_path):
         mon.execute_script(scene)
 
 
-def test_emulated_network_service_is_refused_with_the_script_line(mon):
-    with pytest.raises(MonitorError, match=r"network_service\.resc:3: emulation "
-                                           r"CreateEmulatedNetworkService \"netEcho\" "
-                                           r"\"Antmicro\.Renode\.Peripherals\.Network\."
-                                           r"EchoService\": metersim has no emulated network"):
-        mon.execute_script(SCENES / "network_service.resc")
+def test_emulated_network_service_is_created_in_renode_argument_order(mon):
+    mon.execute_script(SCENES / "network_service.resc")
+    service = mon.emulation.network.services["netEcho"]
+    assert type(service).__name__ == "EchoService"
+    assert (service.address, service.port) == ("192.0.2.1", 4242)
+
+
+@pytest.mark.parametrize("line, error", [
+    ('"netEcho" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.2" 7 ""',
+     r"a network service named 'netEcho' exists already"),
+    ('"other" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.1" 4242',
+     r"192\.0\.2\.1:4242 is taken by 'netEcho'"),
+    ('"web" "Antmicro.Renode.Peripherals.Network.HttpService" "192.0.2.3" 80',
+     r"no emulated network service type '.*HttpService'; metersim has: "
+     r"Antmicro\.Renode\.Peripherals\.Network\.EchoService"),
+    ('"bad" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.300" 7',
+     r"'192\.0\.2\.300' is not an IP address"),
+    ('"bad" "Antmicro.Renode.Peripherals.Network.EchoService" "192.0.2.4" "7"',
+     r"the port is a number, got '\"7\"'"),
+    ('"bad" "Antmicro.Renode.Peripherals.Network.EchoService"', r"expected 4 or 5 arguments, got 2"),
+])
+def test_emulated_network_service_errors(mon, line, error):
+    mon.execute_script(SCENES / "network_service.resc")
+    with pytest.raises(MonitorError, match=error):
+        mon.execute(f"emulation CreateEmulatedNetworkService {line}")
+
+
+UPSTREAM = REPO.parents[1] / "shared" / "renode-upstream"
+if not UPSTREAM.is_dir():
+    UPSTREAM = Path("/work/shared/renode-upstream")
+
+
+@pytest.fixture
+def modem_scene(mon, lines, firmware):
+    """Renode's STM32F746 Discovery platform, the BG96 on usart2, the echo service at
+    192.0.2.1:4242 and metersim's echo client (firmware/targets/renode_samples/f7_modem.c)."""
+    mon.search_paths.insert(0, UPSTREAM)       # Renode's platforms/boards/stm32f7_discovery-bb
+    mon.execute(f"$bin = @{firmware('renode_samples', 'f7_modem')}")
+    mon.execute_script(SCENES / "modem_echo.resc")
+    return mon.machine.peripherals["bg96"]
+
+
+def console(lines):
+    return [ln.split("] ", 2)[-1] for ln in lines if ln.startswith("[modem_board:usart1]")]
+
+
+def test_echo_client_through_the_bg96_and_the_echo_service(mon, lines, modem_scene):
+    mon.run_for("6.2s")        # the modem boots in 4.9 s; then a block every ~0.3 s
+    out = console(lines)
+    assert "<inf> modem_quectel_bg9x: IMEI: 490154203237518" in out         # the .repl's
+    assert "<inf> modem_quectel_bg9x: Registered, signal +CSQ: 16,99" in out  # Rssi -81 dBm
+    assert "<inf> net_echo_client_sample: Network is ready" in out
+    echoed = [ln for ln in out if "IPv4 TCP: Received and compared" in ln]
+    assert echoed == [f"<inf> net_echo_client_sample: IPv4 TCP: Received and compared {n} "
+                      "bytes, all ok" for n in (15, 170, 600)]
+    assert mon.emulation.network.services["echo"].echoed_bytes == 15 + 170 + 600
+    assert modem_scene.commands[-3:] == ["AT+QISEND=0,600", "AT+QIRD=0,1500", "AT+QIRD=0,1500"]
+
+
+def test_echo_client_reports_a_refused_pdp_context(mon, lines, modem_scene):
+    mon.execute('usart2.bg96 OverrideResponseForCommand "AT+QIACT=1" "ERROR"')
+    mon.run_for("5.6s")
+    out = console(lines)
+    assert out[-1] == "<err> modem_quectel_bg9x: Error activating modem with pdp context"
+    assert not any("Network is ready" in ln for ln in out)
+
+
+def test_echo_client_without_a_service_at_the_address(mon, lines, modem_scene):
+    mon.emulation.network.services.pop("echo")
+    mon.run_for("5.6s")
+    out = console(lines)
+    assert out[-2:] == ["<inf> net_echo_client_sample: Network is ready",
+                        "<err> net_echo_client_sample: Cannot connect to TCP remote "
+                        "192.0.2.1:4242"]
 
 
 def test_a_platform_error_in_a_scene_names_the_scene_line(mon):
     from metersim._errors import PlatformError
 
-    with pytest.raises(PlatformError, match=r"modem_piece\.resc:3: LoadPlatformDescription"
-                                            r"FromString:\d+: bg96: could not resolve type "
-                                            r"'Network\.Quectel_BG96'"):
-        mon.execute_script(SCENES / "modem_piece.resc")
+    with pytest.raises(PlatformError, match=r"unmodelled_piece\.resc:3: LoadPlatformDescription"
+                                            r"FromString:\d+: baro: could not resolve type "
+                                            r"'Sensors\.BMP180': metersim has no "
+                                            r"model of it \(Renode's Sensors namespace\)"):
+        mon.execute_script(SCENES / "unmodelled_piece.resc")

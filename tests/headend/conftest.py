@@ -121,15 +121,15 @@ class FakeQueryManager:
     def send(self, *lines: str) -> None:
         self.sock.sendall("".join(ln + "\n" for ln in lines).encode())
 
-    def read_line(self) -> str:
-        """The next command, past the link's housekeeping (ACK of readings, TIME)."""
+    def read_line(self, skip=(b"ACK ", b"TIME ")) -> str:
+        """The next command, past the link's housekeeping (ACK of readings, TIME): `skip`."""
         while True:
             while b"\n" not in self.buf:
                 chunk = self.sock.recv(4096)
                 assert chunk, "the head end closed the link"
                 self.buf += chunk
             line, self.buf = self.buf.split(b"\n", 1)
-            if not line.startswith((b"ACK ", b"TIME ")):
+            if not line.startswith(skip):
                 return line.decode()
 
     def close(self) -> None:

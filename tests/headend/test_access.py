@@ -30,7 +30,8 @@ def snapshot(admin):
             "rooms": [{k: r[k] for k in ("id", "energy_Wh", "balance_cents", "relay_closed")}
                       for c in cabs for r in c["rooms"]],
             "topups": admin.get("/api/topups").json(),
-            "tariffs": admin.get("/api/tariffs").json()}
+            "tariffs": admin.get("/api/tariffs").json(),
+            "commands": admin.get("/api/commands").json()}
 
 
 def test_unauthenticated_requests_are_refused(headend):
@@ -41,6 +42,7 @@ def test_unauthenticated_requests_are_refused(headend):
     assert len(routes) >= 15
     for method, path in routes:
         url = path.replace("{room_id}", "1").replace("{cabinet_id}", "1").replace("{topup_id}", "1")
+        url = url.replace("{command_id}", "1")
         for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic eDp5"}):
             r = anon.request(method, url, headers=headers, json={})
             assert r.status_code == 401, (method, url, headers, r.text)
@@ -57,7 +59,9 @@ def test_operator_cannot_do_admin_actions(headend):
             ("GET", "/api/users", None),
             ("POST", "/api/tariffs", {"name": "t", "kind": "flat", "rules": {"cents_per_kWh": 1}}),
             ("PATCH", f"/api/cabinets/{cab_id}", {"location": "moved"}),
-            ("PATCH", "/api/rooms/1", {"label": "x"})):
+            ("PATCH", "/api/rooms/1", {"label": "x"}),
+            ("PUT", "/api/rooms/1/schedule", {"off_min": 0, "on_min": 360}),
+            ("POST", f"/api/cabinets/{cab_id}/clock", None)):
         r = op.request(method, url, json=body)
         assert r.status_code == 403, (method, url, r.text)
         assert "needs an admin" in r.json()["detail"]

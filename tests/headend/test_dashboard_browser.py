@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Debian's Chromium, headless, driven by Selenium through
 Debian's chromedriver. It logs in, sees a room's power and balance change as the cabinet
-reports, and tops a room up through the form; the top-up reaches the cabinet's link."""
+reports, tops a room up through the form and opens a room's relay with its button; both reach
+the cabinet's link."""
 
 import os
 import shutil
@@ -43,9 +44,13 @@ def hs_rooms(b):
         "sessionStorage.getItem('token')}}).then(r => r.json())")[0]["rooms"]
 
 
+T0 = 1_780_000_000          # 2026-05-28 20:26:40 UTC: the cabinet's clock of the first report
+
+
 def report(qm, seq, rooms):
-    """One report: rooms = [(power_100mW, energy_Wh, balance_cents, relay_closed)]."""
-    lines = []
+    """One report: rooms = [(power_100mW, energy_Wh, balance_cents, relay_closed)], taken by the
+    cabinet's clock 10 s after the one before."""
+    lines = [f"T {T0 + 10 * (seq // len(rooms))}"]
     for room, (p, e, b, closed) in enumerate(rooms):
         lines.append(r_line(seq + room, room=room, power_100mW=p, energy_Wh=e, balance=b,
                             status=1 if closed else 2, reason=0 if closed else 1))
@@ -86,11 +91,13 @@ def test_dashboard_shows_live_values_and_takes_a_top_up(browser, tmp_path):
         wait_for(lambda: cell("1-0", "power") == "2000.0", what="room 1-0's power shown")
         assert cell("1-0", "balance") == "42.00" and cell("1-1", "balance") == "-1.50"
         assert "arrears: room 1-1 owes 1.50" in b.find_element(By.ID, "alarms").text
+        assert cell("1-0", "read-at") == "20:26:40"             # the cabinet's clock
         # the cabinet reports again: the page follows without a reload
         seq = report(qm, seq, [(31000, 1510, 4150, True), (0, 800, -150, False),
                                (9000, 302, 2500, True), (0, 0, 0, False)])
         wait_for(lambda: cell("1-0", "power") == "3100.0", what="the new power")
         assert cell("1-0", "balance") == "41.50" and cell("1-0", "energy") == "1.510"
+        assert cell("1-0", "read-at") == "20:26:50"
         # a top-up of room 1-1 from the form reaches the cabinet's link, and is confirmed
         room_id = next(r["id"] for r in hs_rooms(b) if r["label"] == "1-1")
         Select(b.find_element(By.ID, "topup-room")).select_by_value(str(room_id))
@@ -104,6 +111,14 @@ def test_dashboard_shows_live_values_and_takes_a_top_up(browser, tmp_path):
                  what="the top-up confirmed on the page")
         wait_for(lambda: cell("1-1", "balance") == "11.00", what="the new balance")
         assert cell("1-1", "closed") == "closed"
+        # the room's relay button: an operator opens room 1-0's relay from the page
+        assert cell("1-0", "relay-btn") == "open"
+        b.execute_script("document.querySelector('#room-' + arguments[0] + ' .relay-btn').click()",
+                         next(r["id"] for r in hs_rooms(b) if r["label"] == "1-0"))
+        assert qm.read_line() == "RELAY 1 0 0"
+        qm.send("OK RELAY")
+        wait_for(lambda: b.find_element(By.ID, "relay-result").text == "relay open 1-0: done",
+                 what="the relay command confirmed on the page")
         # a click on a room shows its energy curve (a PNG drawn by the server from the readings)
         b.execute_script("document.getElementById('room-' + arguments[0]).click()",
                          next(r["id"] for r in hs_rooms(b) if r["label"] == "1-0"))

@@ -1,6 +1,8 @@
-"""A booted management unit from its factory image (platforms/images/meter_mu.yaml: the
-bootloader, the RTOS image meter_mu with the virtual bus and the services, the extended app
-LOADID in flashfs, started by the RTOS's loader), with the metrology unit answering on UART5, a DL/T645 master on RS-485 and one on IR."""
+"""A booted meter: the management unit from its factory image (platforms/images/meter_mu.yaml:
+the bootloader, the RTOS image meter_mu with the virtual bus and the services, the extended app
+LOADID in flashfs, started by the RTOS's loader) and the metrology unit (STM32F103 + ADE7753,
+firmware/targets/metrology_unit) on its UART5, built by metersim.build_meter; a DL/T645 master
+on RS-485 and one on IR."""
 
 import re
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ class Meter:
     emu: object
     board: object
     con: object
-    unit: object
+    unit: object         # metersim.MetrologyUnit: the load it measures, its EEPROM, the link
     rs485: object        # the reader's endpoint on the RS-485 bus
     master: object       # metersim.dlt645.Master on rs485
     ir: object           # metersim.dlt645.Master on the IR port
@@ -45,6 +47,7 @@ def meter_image(firmware, tmp_path_factory):
     """The factory image, packed once from the built ELFs."""
     for name in ("meter_boot", "meter_mu", "app_loadid"):
         firmware("f413rg", name)                  # fails clearly when one is not built
+    firmware("f103rb", "metrology_unit")
     out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
     out.write_bytes(pack(MANIFEST))
     return out
@@ -53,16 +56,18 @@ def meter_image(firmware, tmp_path_factory):
 @pytest.fixture
 def meter(meter_image):
     def make(seed=1, **unit):
+        """unit: the load (voltage_V, current_A, power_W; power_W alone means power factor 1)
+        and the metrology unit's stored energy (energy_kWh forward, reverse_kWh)."""
         emu = metersim.Emulation(seed=seed)
-        board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"))
-        metersim.load_binary(board, meter_image)
-        values = dict(voltage_V=220.1, current_A=5.123, power_W=1123.4,
-                      energy_kWh=(100.0, 200.0, 300.0, 634.56))
+        values = dict(voltage_V=220.1, current_A=5.123, power_W=1123.4, energy_kWh=1234.56)
+        if "power_W" in unit and "current_A" not in unit:
+            values["current_A"] = abs(unit["power_W"]) / unit.get("voltage_V", values["voltage_V"])
         values.update(unit)
-        mu = metersim.MetrologyUnit(board["metrology"], **values)
+        meter = metersim.build_meter(emu, meter_image, **values)
+        board = meter.mu
         rs485 = board["rs485Bus"].attach_host("reader", baud=2400, parity="E")
         con = metersim.capture_uart(board)
-        started(con, "loadid: registered as 50")
-        return Meter(emu, board, con, mu, rs485, metersim.dlt645.Master(emu, rs485),
+        started(con, "loadid: registered as 50", "metering: metrology unit synchronised")
+        return Meter(emu, board, con, meter.unit, rs485, metersim.dlt645.Master(emu, rs485),
                      metersim.dlt645.Master(emu, board["ir"]))
     return make

@@ -43,9 +43,7 @@ def test_without_the_app_in_flashfs_its_identifiers_have_no_owner(tmp_path, mete
     image = tmp_path / "no_apps.bin"
     image.write_bytes(pack(manifest))
     emu = metersim.Emulation(seed=1)
-    board = metersim.create_machine(emu, metersim.find_platform("meter_management_unit"))
-    metersim.load_binary(board, image)
-    metersim.MetrologyUnit(board["metrology"], voltage_V=220.1)
+    board = metersim.build_meter(emu, image, voltage_V=220.1).mu
     con = metersim.capture_uart(board)
     started(con, "meter: 0 apps from flashfs")
     master = metersim.dlt645.Master(emu, board["rs485Bus"].attach_host("r", baud=2400, parity="E"))

@@ -1,6 +1,6 @@
 """The Python side of the meter tests, without firmware: the DL/T645 master's field encoders
-against the reference's worked frames, the fuzz generator, the trace parser, the metrology
-unit's answers."""
+against the reference's worked frames, the fuzz generator, the trace parser (the metrology link's
+codec: test_metrology_link.py)."""
 
 from datetime import datetime
 
@@ -48,28 +48,3 @@ def test_vbus_trace_lines_parse_into_records():
                     metersim.VbusRecord("V_BUS_TO_PLAT_SRV", 0xF0, 0x40, 0x94, None)]
     assert recs[0].source_process == 2 and recs[0].destination_process == 3
 
-
-class _Endpoint:
-    def __init__(self):
-        self.fn, self.out = None, bytearray()
-
-    def on_receive(self, fn):
-        self.fn = fn
-
-    def send(self, data):
-        self.out += data
-
-
-def test_metrology_unit_answers_its_line_protocol():
-    ep = _Endpoint()
-    unit = metersim.MetrologyUnit(ep, voltage_V=230.4, current_A=-1.5, power_W=-345.6,
-                                  energy_kWh=(1, 2, 3, 4.56))
-    for b in b"RD\n":
-        ep.fn(b)
-    assert ep.out == b"OK V=2304 I=-1500 P=-3456 F=5000 PF=1000 E=1056,100,200,300,456 R=0\n"
-    unit.plugged = False
-    for b in b"CLR\n":
-        ep.fn(b)
-    assert unit.energy_kWh == (1, 2, 3, 4.56) and unit.requests == ["RD", "CLR"]
-    with pytest.raises(metersim.SetupError):
-        unit.energy_kWh = (1, 2, 3)

@@ -67,8 +67,12 @@ static int remove_node(const char *path, int kind)
                 ms_unlock(s);
                 return MS_ERR_BUSY;
             }
+        const void *ops = n->ops;
+        void *ctx = n->ctx;
         n->kind = MS_NODE_FREE;
         ms_unlock(s);
+        if (kind == MS_NODE_DEVICE)
+            ms_ipc_device_removed(ops, ctx);    /* nothing can reach ctx any more */
         return MS_OK;
     }
     ms_unlock(s);
@@ -303,13 +307,6 @@ int ms_io_mkdir(const char *path, int mode)
     return ops->mkdir ? ops->mkdir(n->ctx, rest, mode) : MS_ERR_NOSYS;
 }
 
-void ms_io_poll_notify(void)
-{
-    g_poll_gen++;
-    if (g_select_wq.head)
-        ms_waitq_wake_all(&g_select_wq, MS_OK);
-}
-
 static int file_poll(ms_file_t *f, int events)
 {
     const struct ms_io_node *n = f->node;
@@ -318,6 +315,39 @@ static int file_poll(ms_file_t *f, int events)
         return ops->poll ? ops->poll(n->ctx, f, events) : events; /* no poll: always ready */
     }
     return events; /* regular files never block */
+}
+
+/* Would select return for these sets now? A closed descriptor counts (select reports it). */
+static int sets_ready(ms_fdset_t want_rd, ms_fdset_t want_wr)
+{
+    ms_fdset_t want = want_rd | want_wr;
+    for (int fd = 0; want >> fd; fd++) {
+        if (!((want >> fd) & 1u))
+            continue;
+        if (!g_files[fd].used)
+            return 1;
+        int ev = (int)((((want_rd >> fd) & 1u) ? MS_POLLIN : 0) | (((want_wr >> fd) & 1u) ? MS_POLLOUT : 0));
+        if (file_poll(&g_files[fd], ev) & (ev | MS_POLLERR | MS_POLLHUP))
+            return 1;
+    }
+    return 0;
+}
+
+/* Readiness changed somewhere: wake only the threads in select whose descriptors are now
+ * ready (each keeps its sets in wait_arg / wait_arg2), not every one of them: a byte on one
+ * port must not make every service re-poll its own descriptors (a context switch each). */
+void ms_io_poll_notify(void)
+{
+    g_poll_gen++;
+    if (!g_select_wq.head)
+        return;
+    uint32_t s = ms_lock();
+    for (ms_thread_t *t = g_select_wq.head, *next; t; t = next) {
+        next = t->wq_next;
+        if (sets_ready(t->wait_arg, t->wait_arg2))
+            ms_wake(t, MS_OK);
+    }
+    ms_unlock(s);
 }
 
 int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
@@ -359,6 +389,12 @@ int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
         if (gen != g_poll_gen) { /* something changed while polling */
             ms_unlock(s);
             continue;
+        }
+        ms_thread_t *me = ms_current;
+        if (me) {                               /* what ms_io_poll_notify checks */
+            ms_fdset_t in_range = nfds < 32 ? (1u << nfds) - 1u : 0xFFFFFFFFu;
+            me->wait_arg = want_rd & in_range;
+            me->wait_arg2 = want_wr & in_range;
         }
         int r = ms_waitq_block(&g_select_wq, left, s);
         if (r < 0 && r != MS_ERR_TIMEOUT && r != MS_ERR_AGAIN)

@@ -93,6 +93,14 @@ static const ms_io_dev_ops_t g_pipe_ops = {
     .read = pipe_read, .write = pipe_write, .ioctl = pipe_ioctl, .poll = pipe_poll,
 };
 
+/* A device node was unregistered (ms_io_device_unregister: no file was open on it): a pipe's
+ * ring goes back to the pool. */
+void ms_ipc_device_removed(const void *ops, void *ctx)
+{
+    if (ops == &g_pipe_ops)
+        ms_pool_free(ctx);
+}
+
 int ms_pipe_dev_create(const char *path, uint32_t size)
 {
     MS_SYSCALL(int, SYS_PIPE_CREATE, path, size, 0, 0);
@@ -109,12 +117,27 @@ int ms_pipe_dev_create(const char *path, uint32_t size)
     return r;
 }
 
-typedef struct {
+typedef struct ms_shm {
     uint32_t size;
     uint8_t *mem;    /* with isolation: a power of two aligned to its size (one MPU region) */
     ms_handle_t owner;                      /* the creating process; 0: the kernel */
     ms_shm_grant_t grants[MS_SHM_GRANTS];
+    struct ms_shm *next;                    /* every shared memory, for ms_shm_process_gone */
 } ms_shm_t;
+
+static ms_shm_t *g_shms;
+
+/* A process ended: its grants end with it (a grant slot must not outlive its process, nor
+ * pass to a later process given the same handle). Its MPU regions go with its record. */
+void ms_shm_process_gone(ms_handle_t pid)
+{
+    uint32_t s = ms_lock();
+    for (ms_shm_t *m = g_shms; m; m = m->next)
+        for (unsigned i = 0; i < MS_SHM_GRANTS; i++)
+            if (m->grants[i].pid == pid)
+                m->grants[i].pid = 0;
+    ms_unlock(s);
+}
 
 static uint8_t *shm_mem(ms_shm_t *m) { return m->mem; }
 
@@ -257,6 +280,11 @@ int ms_shm_dev_create(const char *path, uint32_t size)
     if (r < 0) {
         ms_pool_free(m->mem);
         ms_pool_free(m);
+        return r;
     }
+    uint32_t s = ms_lock();
+    m->next = g_shms;
+    g_shms = m;
+    ms_unlock(s);
     return r;
 }

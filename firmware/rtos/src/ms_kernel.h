@@ -114,6 +114,8 @@ int ms_event_wait_packed(const uint32_t *args);   /* SYS_EVENT_WAIT: arguments p
 
 /* processes / io */
 void ms_io_close_all(ms_process_t *p);
+void ms_shm_process_gone(ms_handle_t pid);   /* pid's grants on every shared memory end */
+void ms_ipc_device_removed(const void *ops, void *ctx);  /* a pipe's buffer is freed */
 void ms_process_thread_gone(ms_process_t *p);
 void ms_kill_thread_locked(ms_thread_t *t);
 ms_handle_t ms_process_spawn_main(ms_process_t *p);

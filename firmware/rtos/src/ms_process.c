@@ -189,6 +189,7 @@ void ms_process_thread_gone(ms_process_t *p)
     if (cleanup) {
         ms_io_close_all(p);
         ms_kobj_destroy_all(p);
+        ms_shm_process_gone(p->handle);
     }
     if (release) {
         s = ms_lock();

@@ -777,8 +777,11 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
             a->room_dirty |= 1u << r;
             ch = 1;
         }
-        if (ch || (w.rooms_changed & (1u << r)))
-            mc_room_eval(&a->room[r], r, &a->cfg[r], &env);
+        /* a setting (a schedule whose off period has begun, an overdraft limit...) can
+         * change the relay as a top-up or command does: the coil follows at once */
+        if ((ch || (w.rooms_changed & (1u << r))) &&
+            mc_room_eval(&a->room[r], r, &a->cfg[r], &env))
+            a->relay_dirty |= 1u << r;
         if (ch)
             a->relay_dirty |= 1u << r;      /* drive the coil even if nothing changed */
     }

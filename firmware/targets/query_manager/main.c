@@ -72,10 +72,11 @@ static uint32_t g_sync_ms = CLOCK_SYNC_MS;
 static volatile uint8_t g_sync_now;     /* the server set the clock: broadcast it now */
 static uint32_t g_snap_at;              /* tick of the next reading snapshot */
 
-/* A command from the keypad for the poll thread (one at a time). */
+/* A room-settings write for the poll thread (one at a time), from the keypad or the server
+ * link: a top-up, a relay command or a schedule (docs/modbus_map.md, "Room settings"). */
 static struct {
-    uint8_t addr, room;
-    uint32_t cents;
+    uint8_t addr, room, reg, count;     /* reg: offset in the room's settings block */
+    uint16_t v[2];
     int result;
 } g_cmd;
 
@@ -100,10 +101,21 @@ static struct {
     volatile uint8_t waiting;           /* blocked for input: healthy however long */
 } g_wd[WD_THREADS] = {[WD_POLL] = {0, 1}, [WD_UI] = {0, 1}, [WD_NET] = {0, 1}};
 
+static ms_handle_t g_ui_thread = -1, g_net_thread = -1;
+
 static void wd_checkin(unsigned t, int waiting)
 {
+    if (t >= WD_THREADS)
+        return;
     g_wd[t].beat = ms_tick_get();
     g_wd[t].waiting = (uint8_t)waiting;
+}
+
+/* The calling thread's watchdog entry (WD_THREADS: none), for code both ui and net run. */
+static unsigned wd_self(void)
+{
+    ms_handle_t me = ms_thread_self();
+    return me == g_ui_thread ? WD_UI : me == g_net_thread ? WD_NET : WD_THREADS;
 }
 
 static void watchdog_check(void *arg)
@@ -247,11 +259,19 @@ static void clock_sync(void)
 static void run_command(void)
 {
     uint8_t req[QM_ADU_MAX];
-    uint16_t v[2] = {(uint16_t)(g_cmd.cents >> 16), (uint16_t)g_cmd.cents};
-    unsigned n = qm_build_write(req, g_cmd.addr, (uint16_t)(0x2000u + 0x20u * g_cmd.room + 1u), 2, v);
+    unsigned n = qm_build_write(req, g_cmd.addr, (uint16_t)(0x2000u + 0x20u * g_cmd.room + g_cmd.reg),
+                                g_cmd.count, g_cmd.v);
     g_cmd.result = transact(req, n, 0, 1u + RETRIES);
-    ms_printk("poll: top-up %u cents controller %u room %u: %s\n", (unsigned)g_cmd.cents,
-              g_cmd.addr, g_cmd.room, g_cmd.result == 0 ? "ok" : "failed");
+    const char *res = g_cmd.result == 0 ? "ok" : "failed";
+    if (g_cmd.reg == 0x01u)
+        ms_printk("poll: top-up %u cents controller %u room %u: %s\n",
+                  (unsigned)((uint32_t)g_cmd.v[0] << 16 | g_cmd.v[1]), g_cmd.addr, g_cmd.room, res);
+    else if (g_cmd.reg == 0x00u)
+        ms_printk("poll: relay %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.addr, g_cmd.room,
+                  res);
+    else
+        ms_printk("poll: schedule %u %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.v[1],
+                  g_cmd.addr, g_cmd.room, res);
     ms_sem_post(g_done_sem);
 }
 
@@ -611,19 +631,42 @@ static void room_query(void)
     }
 }
 
-/* A top-up through the poll thread (the bus owner); from the UI or the server link. */
-static int top_up(uint8_t addr, uint8_t room, uint32_t cents, unsigned wd)
+/* A write of `count` registers at `reg` of a room's settings through the poll thread (the
+ * bus owner, which logs the result); 0 when the controller took it. */
+static int room_write(uint8_t addr, uint8_t room, uint8_t reg, uint8_t count, uint16_t v0, uint16_t v1)
 {
+    unsigned wd = wd_self();
     wd_checkin(wd, 1);                  /* the poll thread's turn: it is watched itself */
     ms_mutex_lock(g_cmd_lock, MS_WAIT_FOREVER);
     g_cmd.addr = addr;
     g_cmd.room = room;
-    g_cmd.cents = cents;
+    g_cmd.reg = reg;
+    g_cmd.count = count;
+    g_cmd.v[0] = v0;
+    g_cmd.v[1] = v1;
     ms_sem_post(g_cmd_sem);
     int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
     ms_mutex_unlock(g_cmd_lock);
     wd_checkin(wd, 0);
     return r;
+}
+
+/* A top-up (room settings +0x01, u32 cents); from the UI or the server link. */
+static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
+{
+    return room_write(addr, room, 0x01u, 2u, (uint16_t)(cents >> 16), (uint16_t)cents);
+}
+
+/* Relay command (+0x00: 0 open, 1 close if allowed, 2 reset lock-out) from the server link. */
+static int relay_command(uint8_t addr, uint8_t room, uint16_t cmd)
+{
+    return room_write(addr, room, 0x00u, 1u, cmd, 0);
+}
+
+/* Schedule (+0x0F off, +0x10 on: minute of day, 0xFFFF none) from the server link. */
+static int schedule(uint8_t addr, uint8_t room, uint16_t off_min, uint16_t on_min)
+{
+    return room_write(addr, room, 0x0Fu, 2u, off_min, on_min);
 }
 
 #define TOPUP_PIN 1234                  /* operator PIN (settings menu: not yet) */
@@ -646,7 +689,7 @@ static void payment(void)
         return;
     }
     line(7, "Sending...", FG);
-    int ok = top_up((uint8_t)addr, (uint8_t)room, (uint32_t)amount, WD_UI) == 0;
+    int ok = top_up((uint8_t)addr, (uint8_t)room, (uint32_t)amount) == 0;
     line(7, ok ? "Top-up done" : "Top-up FAILED", HL);
     kp_wait(3000);
 }
@@ -808,8 +851,9 @@ static int32_t parse_num(const char **s)
 }
 
 /* ACK seq (no answer); TIME unix_s -> OK TIME; PERIOD report_s offline_s -> OK PERIOD;
- * SYNC clock_broadcast_s -> OK SYNC;
- * TOPUP addr room cents -> OK TOPUP / ERR TOPUP; else ERR UNKNOWN */
+ * SYNC clock_broadcast_s -> OK SYNC; TOPUP addr room cents -> OK TOPUP / ERR TOPUP;
+ * RELAY addr room cmd -> OK RELAY / ERR RELAY; SCHED addr room off_min on_min -> OK SCHED /
+ * ERR SCHED; else ERR UNKNOWN */
 static void net_command(const char *cmd)
 {
     const char *p;
@@ -866,8 +910,23 @@ static void net_command(const char *cmd)
         p = cmd + 6;
         int32_t a = parse_num(&p), r = parse_num(&p), c = parse_num(&p);
         int ok = a >= 1 && a <= (int32_t)QM_MAX_CTRL && r >= 0 && r < (int32_t)QM_MAX_ROOMS &&
-                 c > 0 && top_up((uint8_t)a, (uint8_t)r, (uint32_t)c, WD_NET) == 0;
+                 c > 0 && top_up((uint8_t)a, (uint8_t)r, (uint32_t)c) == 0;
         net_send(ok ? "OK TOPUP\n" : "ERR TOPUP\n");
+    } else if (!strncmp(cmd, "RELAY ", 6)) {
+        p = cmd + 6;
+        int32_t a = parse_num(&p), r = parse_num(&p), c = parse_num(&p);
+        int ok = a >= 1 && a <= (int32_t)QM_MAX_CTRL && r >= 0 && r < (int32_t)QM_MAX_ROOMS &&
+                 c >= 0 && c <= 2 && relay_command((uint8_t)a, (uint8_t)r, (uint16_t)c) == 0;
+        net_send(ok ? "OK RELAY\n" : "ERR RELAY\n");
+    } else if (!strncmp(cmd, "SCHED ", 6)) {
+        p = cmd + 6;
+        int32_t a = parse_num(&p), r = parse_num(&p), off = parse_num(&p), on = parse_num(&p);
+        /* minutes of the day, 65535 for none (the controller checks them again) */
+        int ok = a >= 1 && a <= (int32_t)QM_MAX_CTRL && r >= 0 && r < (int32_t)QM_MAX_ROOMS &&
+                 (off == 0xFFFF || (off >= 0 && off < 1440)) &&
+                 (on == 0xFFFF || (on >= 0 && on < 1440)) &&
+                 schedule((uint8_t)a, (uint8_t)r, (uint16_t)off, (uint16_t)on) == 0;
+        net_send(ok ? "OK SCHED\n" : "ERR SCHED\n");
     } else {
         net_send("ERR UNKNOWN\n");
     }
@@ -1011,8 +1070,8 @@ int main(void)
     g_cmd_lock = ms_mutex_create("cmd");
     ms_handle_t wd = ms_timer_create("watchdog", watchdog_check, 0);
     if (ms_thread_create("poll", poll_thread, 0, 1280, 5, 0) < 0 ||
-        ms_thread_create("ui", ui_thread, 0, 2048, 8, 0) < 0 ||
-        ms_thread_create("net", net_thread, 0, 1536, 9, 0) < 0 || wd < 0 ||
+        (g_ui_thread = ms_thread_create("ui", ui_thread, 0, 2048, 8, 0)) < 0 ||
+        (g_net_thread = ms_thread_create("net", net_thread, 0, 1536, 9, 0)) < 0 || wd < 0 ||
         ms_timer_start(wd, ms_ms_to_ticks(WD_CHECK_MS), ms_ms_to_ticks(WD_CHECK_MS)) < 0)
         ms_panic("cannot create the threads");
     bsp_iwdg_start(WD_TIMEOUT_MS);

@@ -151,5 +151,6 @@ def cmd_test(args) -> int:
     for h in logging.getLogger().handlers:
         if h.level == logging.NOTSET:
             h.setLevel(level)
+    skip = args.skip + ([] if args.run_skipped else ["skipped"])
     return run_suites(args.tests, args.results_dir, args.variable, args.include, args.exclude,
-                      args.fixture, args.stop_on_error)
+                      args.fixture, args.stop_on_error, skip=skip, binaries=args.binaries)

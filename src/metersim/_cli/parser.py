@@ -87,6 +87,7 @@ examples:
   metersim test tests/*.robot -r build/results --include smoke
   metersim test suite.robot -f "Should Print"              tests whose name holds the text
   metersim test suite.robot --variable ELF:build/fw/f413rg/hello.elf
+  metersim test STM32F4_Discovery.robot --binaries build/fw/renode_samples/binaries
 """,
 }
 
@@ -207,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     te.add_argument("--exclude", action="append", default=[], metavar="TAG",
                     help="skip tests with TAG (default: excluded)")
     te.add_argument("--variable", action="append", default=[], metavar="NAME:VALUE")
+    te.add_argument("--skip", action="append", default=[], metavar="TAG",
+                    help="mark tests with TAG skipped without running them (renode-test's "
+                    "option; tests tagged `skipped` always are, unless --run-skipped)")
+    te.add_argument("--run-skipped", action="store_true",
+                    help="run the tests tagged `skipped` too (Renode marks unstable tests so)")
+    te.add_argument("--binaries", action="append", default=[], metavar="DIR",
+                    help="folder of files replacing the suites' `@https://...` binaries: a file "
+                    "named as the URL's last segment, or that name without Renode's "
+                    "-s_<size>-<sha1> suffix (added before $METERSIM_BINARIES)")
     te.add_argument("--stop-on-error", action="store_true", help="stop at the first failure")
 
     from metersim._campaign.cli import add_campaign_parser

@@ -22,9 +22,10 @@ ARCHITECTURES = {
 
 #: Cores whose exception model is ARMv7-M's as metersim implements it in full. The others differ
 #: where a firmware notices, and metersim applies that (metersim._engine.cpu, the NVIC model):
-#: ARMv6-M: every fault is HardFault; CFSR/HFSR/MMFAR/BFAR/SHPR1/CPACR read 0; IPR and SHPR
-#: take word writes only; 2 priority bits; no PRIGROUP, BASEPRI or FAULTMASK; CCR fixed at
-#: STKALIGN | UNALIGN_TRP; SHCSR has no fault enables; no VTOR on the Cortex-M0.
+#: ARMv6-M: every fault is HardFault; CFSR/HFSR/MMFAR/BFAR/SHPR1/CPACR and the DebugMonitor
+#: priority read 0; IPR and SHPR take word writes only; 2 priority bits; no PRIGROUP, BASEPRI
+#: or FAULTMASK; CCR fixed at STKALIGN | UNALIGN_TRP; SHCSR has no fault enables; no VTOR on
+#: the Cortex-M0.
 #: ARMv8-M mainline (secure state only): MSPLIM/PSPLIM checks of SP updates, a STKOF
 #: UsageFault. Not modelled: the stack limit check of exception entry stacking, the SAU,
 #: EXC_RETURN's security bits, the M7's caches and TCM control registers.

@@ -114,7 +114,7 @@ def _core_name(value: Any, entry: Entry) -> str:
 def _check_known_type(e: Entry) -> None:
     """A type neither metersim models nor Renode has is a typo: reject it as Renode does
     ("could not resolve type"), with the nearest names, instead of tagging its window."""
-    from metersim._engine.repl.renode_types import RENODE_TYPES
+    from metersim._engine.repl.renode_types import RENODE_NAMESPACES, RENODE_TYPES
     from metersim.peripherals.registry import known_types
 
     # a bare class name is what a .repl with `using "Namespace."` writes
@@ -127,8 +127,15 @@ def _check_known_type(e: Entry) -> None:
         by_class = {k.rsplit(".", 1)[-1]: k for k in known}
         near = [by_class[c] for c in difflib.get_close_matches(
             e.type_name.rsplit(".", 1)[-1], list(by_class), n=3, cutoff=0.6)]
-    hint = f"; did you mean {', '.join(near)}?" if near else \
-        " (neither a Renode peripheral type nor a metersim model)"
+    if near:
+        hint = f"; did you mean {', '.join(near)}?"
+    elif e.type_name.split(".", 1)[0] in RENODE_NAMESPACES:
+        # likely a real Renode peripheral (a modem, a sensor ...) that metersim has no model of:
+        # say so rather than calling it a typo
+        hint = (f": metersim has no model of it (Renode's {e.type_name.split('.', 1)[0]} "
+                f"namespace); remove the entry or model it in metersim.peripherals")
+    else:
+        hint = " (not a Renode peripheral type metersim knows, nor a metersim model)"
     raise PlatformError(f"{e.location}: {e.name}: could not resolve type {e.type_name!r}{hint}")
 
 

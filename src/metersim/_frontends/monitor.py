@@ -52,6 +52,7 @@ from metersim._frontends import monitor_renode  # noqa: F401 - registers Renode'
 from metersim._frontends.monitor_commands import format_hms  # noqa: F401 - public helper
 from metersim._frontends.monitor_registry import COMMANDS, Command, free_name
 from metersim._frontends.monitor_syntax import MonitorError, Token, statements, tokenize
+from metersim._frontends.renode_binaries import is_url, resolve_binary
 from metersim._resources import data_root, extra_search_paths, platforms_dir
 from metersim._units import parse_time_ps
 
@@ -142,6 +143,7 @@ class Monitor:
         self.on_pause: list[Callable[[], None]] = []
         self.slots: dict[str, _Slot] = {}
         self.terminals: dict = {}
+        self.testers: dict[str, Any] = {}        # named testers (emulation CreateLEDTester)
         self.extra_symbols: dict[str, list] = {}     # machine -> symbol tables (LoadSymbolsFrom)
         self.sd_cards: dict = {}     # (machine, name) -> (image, controller, size, persistent)
         self._python = None
@@ -297,6 +299,7 @@ class Monitor:
         self._current = None
         self.hubs.clear()
         self.analyzers.clear()
+        self.testers.clear()
         self.started = False
 
     # ==================================================================== statements
@@ -326,6 +329,8 @@ class Monitor:
             args = cmd.parse(self, rest if cmd.raw else self._expand(rest))
             return cmd.handler(self, **args) or ""
         target = self._peripheral_target(first.value)
+        if target is None:
+            target = self.testers.get(first.value)
         if target is not None:
             return self._call_object(first.value, target, self._expand(tokens[1:])) or ""
         near = difflib.get_close_matches(first.value, reg.top_words() + list(reg.aliases()), n=3)
@@ -391,6 +396,8 @@ class Monitor:
         return re.sub(r"\$([\w.]*\w)", value, text)
 
     def _find_path(self, text: str) -> Path | None:
+        if is_url(text):
+            return None      # fetched (or replaced) when used: resolve_path
         p = Path(text).expanduser()
         if p.is_absolute():
             return p if p.exists() else None
@@ -403,6 +410,10 @@ class Monitor:
         return None
 
     def resolve_path(self, text: str) -> Path:
+        """A file named by an @path: relative to the script, the current directory or the
+        search paths; a URL (`@https://...`) is replaced or downloaded (renode_binaries)."""
+        if is_url(text):
+            return resolve_binary(text)
         found = self._find_path(text)
         if found is None:
             dirs = ([str(self._script_dirs[-1])] if self._script_dirs else []) + [str(Path.cwd())] \
@@ -823,6 +834,31 @@ def peripherals_tree(machine) -> str:
     lines.append(f"  ├── cpu (CPU.CortexM, {machine.cpu.core}, {machine.cpu.freq_hz / 1e6:g} MHz)")
     walk(top, "  ")
     return "\n".join(lines)
+
+
+def peripherals_export(machine) -> str:
+    """`peripherals export @file`: a text map of the machine, under the header Renode's export
+    starts with ("Peripheral Map 1.0"), then one peripheral a line, tab-separated: its name,
+    its Renode type (as the platform names it) and its system-bus ranges or its parent."""
+    platform = getattr(machine, "platform", None)
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for mp in machine.sysbus.mappings:
+        key = mp.name.split("@")[0].split(".")[0]
+        if key not in machine.peripherals and (platform is None or key not in platform.entries):
+            key = mp.name
+        ranges.setdefault(key, []).append((mp.base, mp.size))
+    lines = ["Peripheral Map 1.0",
+             f"# {machine.name}: name, Renode type, system-bus ranges or parent (tab-separated)"]
+    entries = platform.entries.values() if platform is not None else []
+    for e in sorted(entries, key=lambda e: (min((b for b, _ in ranges.get(e.name, [])),
+                                                default=1 << 64), e.name)):
+        if not e.type_name:
+            continue
+        where = " ".join(f"<0x{b:08X}, 0x{b + n - 1:08X}>" for b, n in sorted(ranges.get(e.name, [])))
+        if not where:
+            where = next((f"@ {r.parent}" for r in e.registrations), "")
+        lines.append(f"{e.name}\t{e.type_name}\t{where}")
+    return "\n".join(lines) + "\n"
 
 
 # ======================================================================== headless runs

@@ -5,6 +5,7 @@ parsed arguments and return what the command prints."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from metersim._engine.debug import Debugger
 from metersim._errors import MetersimError
@@ -475,10 +476,21 @@ def log_level(mon, level, peripheral):
     return mon.set_log_level(level, peripheral)
 
 
-@command("peripherals", "", "the current machine's devices with their addresses")
-def peripherals(mon):
-    from metersim._frontends.monitor import peripherals_tree
-    return peripherals_tree(mon.machine)
+@command("peripherals", "[<action:export>] [<file:token>]",
+         "the current machine's devices with their addresses; `peripherals export @file` "
+         "writes them with their Renode types to a file")
+def peripherals(mon, action, file):
+    from metersim._frontends.monitor import peripherals_export, peripherals_tree
+    if action is None:
+        return peripherals_tree(mon.machine)
+    if file is None or file.kind not in ("path", "string"):
+        raise MonitorError("peripherals export: expected a file to write, as @path")
+    target = Path(str(file.value)).expanduser()
+    try:
+        target.write_text(peripherals_export(mon.machine))
+    except OSError as exc:
+        raise MonitorError(f"peripherals export: cannot write {target}: {exc.strerror}") from None
+    return None
 
 
 @command("help", "[<command:text>]", "the commands, or one command's usage",

@@ -9,13 +9,15 @@ semantics, from renode-infrastructure `Extensions/UserInterface` and renode `scr
     python "code" | python \"\"\" block \"\"\"   run CPython (metersim._frontends.monitor_python)
     emulation CreateUARTHub "name"       (also CreateUartHub, metersim's older spelling)
     emulation CreateServerSocketTerminal <port> "name" [emitConfig]
+    emulation CreateLEDTester "name" sysbus.port.led [defaultTimeout]; name AssertState ...
     sysbus LoadSymbolsFrom @f.elf | LoadHEX @f.hex | LogAllPeripheralsAccess [true|false]
     sysbus LogPeripheralAccess sysbus.x [true|false]
     cpu AddHook <address> "code" | $var  /  cpu RemoveHooksAt <address> / cpu RemoveAllHooks
     machine PyDevFromFile @f.py <address> <size> [initable] ["name"]
     machine PyDevFromString "code" <address> <size> [initable] ["name"]
     machine SdCardFromFile @img.bin <controller> [<port>] <size> [persistent] ["name"]
-    emulation CreateEmulatedNetworkService ...   an error: metersim has no emulated network
+    emulation CreateEmulatedNetworkService "name" "<type>" "<address>" <port> ["args"]
+                                         a service (EchoService) on the emulated network
 """
 
 from __future__ import annotations
@@ -100,6 +102,24 @@ def python(mon, code: Token):
 
 
 # ============================================================================ hubs, terminals
+@command("emulation CreateLEDTester", "<name:text> <led:token> [<defaultTimeout:token>]",
+         "an LED tester named <name>: `<name> AssertState true 1`, `<name> AssertAndHoldState "
+         "false 1 1`, `<name> AssertDutyCycle 2 0.5` (virtual seconds)")
+def create_led_tester(mon, name, led, defaultTimeout):
+    from metersim._frontends.renode_testers import LedTester
+
+    if name in mon.testers or name in mon.terminals or name in mon.hubs:
+        raise MonitorError(f"an object named {name!r} exists already")
+    model = mon.peripheral(str(led.value))[2] if led.kind == "name" else None
+    if model is None or not hasattr(model, "on_state_change"):
+        raise MonitorError(f"emulation CreateLEDTester: {led.text!r} is not an LED of the "
+                           "current machine (expected sysbus.<port>.<led>, e.g. "
+                           "sysbus.gpioPortC.led)")
+    timeout = 0 if defaultTimeout is None else defaultTimeout.value
+    mon.testers[name] = LedTester(mon.emulation, model, f"{mon.machine.name}:{name}", timeout)
+    return None
+
+
 @command("emulation CreateServerSocketTerminal", "<port:int> <name:text> [<emitConfig:bool>]",
          "a TCP server on 127.0.0.1:<port> bridged to a UART by `connector Connect`")
 def create_socket_terminal(mon, port, name, emitConfig):
@@ -314,14 +334,23 @@ def sd_card_from_file(mon, file, attachTo, rest):
 
 
 @command("emulation CreateEmulatedNetworkService", "[<args:token>...]",
-         "Renode's emulated network services (EchoService ...): not available in metersim")
+         'a host-side service on the emulated network: "name" "<type>" "<address>" <port> '
+         '["args"] (Renode\'s order; type Antmicro.Renode.Peripherals.Network.EchoService)')
 def create_network_service(mon, args):
-    what = " ".join(t.text for t in args[:2]) or "a service"
-    raise MonitorError(
-        f"emulation CreateEmulatedNetworkService {what}: metersim has no emulated network: "
-        "network services, their IP addresses and the modems or MACs that reach them are not "
-        "modelled. Remove the line, or bridge the UART to a host socket with emulation "
-        "CreateServerSocketTerminal")
+    from metersim._engine.network import NetworkError, network_of
+
+    usage = ('emulation CreateEmulatedNetworkService "name" "<type>" "<address>" <port> ["args"]')
+    if not 4 <= len(args) <= 5:
+        raise MonitorError(f"{usage}: expected 4 or 5 arguments, got {len(args)}")
+    name, type_name, address, port = (args[0].value, args[1].value, args[2].value, args[3].value)
+    extra = args[4].value if len(args) == 5 else ""
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise MonitorError(f"{usage}: the port is a number, got {args[3].text!r}")
+    try:
+        network_of(mon.emulation).create_service(str(name), str(type_name), str(address), port,
+                                                  str(extra))
+    except NetworkError as exc:
+        raise MonitorError(f"emulation CreateEmulatedNetworkService {name!r}: {exc}") from None
 
 
 # metersim's spelling before Renode's was adopted, kept for existing scenes

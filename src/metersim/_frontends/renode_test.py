@@ -17,6 +17,7 @@ summary; the exit code is 0 when every test passed, 1 otherwise.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from importlib import resources
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Iterable, TextIO
 
 from metersim._errors import SetupError
+from metersim._frontends.renode_binaries import BINARIES_ENV
 
 ROBOT_OUTPUT = "robot_output.xml"
 
@@ -84,9 +86,33 @@ def _prepare(suite, keywords: Path) -> None:
 def run_suites(paths: Iterable[str | Path], results_dir: str | Path = "test-results",
                variables: Iterable[str] = (), include: Iterable[str] = (),
                exclude: Iterable[str] = (), fixture: str | None = None,
-               stop_on_error: bool = False, out: TextIO | None = None) -> int:
+               stop_on_error: bool = False, out: TextIO | None = None,
+               skip: Iterable[str] = ("skipped",), binaries: Iterable[str | Path] = ()) -> int:
     """Run Robot suites as renode-test does; returns the exit code (0: all passed, 1: a test
-    failed). Raises SetupError for a missing suite or a suite Robot cannot parse."""
+    failed). Raises SetupError for a missing suite or a suite Robot cannot parse.
+    Tests tagged with a `skip` tag are reported skipped without running (renode-test skips
+    `skipped`); `binaries` are folders searched first for the suites' URL binaries
+    (renode_binaries), ahead of $METERSIM_BINARIES."""
+    binaries = [str(Path(b).resolve()) for b in binaries]
+    for b in binaries:
+        if not Path(b).is_dir():
+            raise SetupError(f"metersim test --binaries: {b} is not a folder")
+    saved = os.environ.get(BINARIES_ENV)
+    if binaries:
+        os.environ[BINARIES_ENV] = os.pathsep.join(binaries + ([saved] if saved else []))
+    try:
+        return _run_suites(paths, results_dir, variables, include, exclude, fixture,
+                           stop_on_error, out, list(skip))
+    finally:
+        if binaries:
+            if saved is None:
+                os.environ.pop(BINARIES_ENV, None)
+            else:
+                os.environ[BINARIES_ENV] = saved
+
+
+def _run_suites(paths, results_dir, variables, include, exclude, fixture, stop_on_error, out,
+                skip) -> int:
     from robot.errors import DataError
     from robot.reporting import ResultWriter
     from robot.running import TestSuite
@@ -127,6 +153,7 @@ def run_suites(paths: Iterable[str | Path], results_dir: str | Path = "test-resu
     output = results / ROBOT_OUTPUT
     result = top.run(output=str(output), outputdir=str(results), variable=variable,
                      exitonfailure=stop_on_error, listener=[progress], console="none",
+                     skip=skip,
                      loglevel="TRACE", stdout=out, stderr=out)
     ResultWriter(str(output)).write_results(log=str(results / "log.html"),
                                             report=str(results / "report.html"),

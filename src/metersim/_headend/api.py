@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from . import domain
-from .models import Account, Cabinet, Event, Reading, Room, Tariff, TopUp, User
+from .models import Account, Cabinet, Command, Event, Reading, Room, Tariff, TopUp, User
 
 STATIC = Path(__file__).with_name("static")
 # text is stored verbatim, but control characters are refused (PostgreSQL cannot store NUL,
@@ -69,6 +69,20 @@ class CabinetPatch(Strict):
     tariff_id: Annotated[int, Field(ge=1)] | None = None
 
 
+class RelayIn(Strict):
+    command: Literal["open", "close", "reset"]
+
+
+Minute = Annotated[int, Field(ge=0, le=1439)]
+
+
+class ScheduleIn(Strict):
+    """The room's relay is held open every day from off_min to on_min (minutes of the day,
+    the controller's clock; across midnight when off_min > on_min); both null: no schedule."""
+    off_min: Minute | None
+    on_min: Minute | None
+
+
 class TariffIn(Strict):
     name: Name
     kind: Literal["flat", "tou", "steps"]
@@ -80,8 +94,17 @@ def room_json(r: Room) -> dict:
             "label": r.label, "relay_closed": bool(r.status & 1), "tripped": bool(r.status & 2),
             "reason": r.reason, "power_W": r.power_W, "energy_Wh": r.energy_Wh,
             "cost_cents": r.cost_cents, "balance_cents": r.balance_cents, "trips": r.trips,
-            "low_balance_cents": r.low_balance_cents,
-            "updated_at": r.updated_at and domain.aware(r.updated_at).isoformat()}
+            "low_balance_cents": r.low_balance_cents, "schedule_off": bool(r.status & 32),
+            "schedule": None if r.schedule_off_min is None else
+            {"off_min": r.schedule_off_min, "on_min": r.schedule_on_min},
+            "updated_at": r.updated_at and domain.aware(r.updated_at).isoformat(),
+            "measured_at": r.measured_at and domain.aware(r.measured_at).isoformat()}
+
+
+def command_json(c: Command) -> dict:
+    return {"id": c.id, "cabinet_id": c.cabinet_id, "room_id": c.room_id, "kind": c.kind,
+            "args": c.args, "state": c.state, "created_at": domain.aware(c.created_at).isoformat(),
+            "done_at": c.done_at and domain.aware(c.done_at).isoformat()}
 
 
 def topup_json(t: TopUp) -> dict:
@@ -197,6 +220,7 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
                          .order_by(Reading.epoch.desc(), Reading.seq.desc()).limit(limit)).all()
         return [{"epoch": r.epoch, "seq": r.seq,
                  "received_at": domain.aware(r.received_at).isoformat(),
+                 "measured_at": r.measured_at and domain.aware(r.measured_at).isoformat(),
                  "energy_Wh": r.energy_Wh, "power_W": r.power_100mW / 10,
                  "balance_cents": r.balance_cents, "status": r.status} for r in reversed(rows)]
 
@@ -245,6 +269,54 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
         if created and links is not None:
             links.kick(cabinet_id)
         return JSONResponse(out, status_code=201 if created else 200)
+
+    def queue(s, cab, kind, args, room, user):
+        c = domain.request_command(s, cab, kind, args, room, user, clock())
+        return c.cabinet_id, command_json(c)
+
+    def queued(cabinet_id, out):
+        if links is not None:
+            links.kick(cabinet_id)
+        return JSONResponse(out, status_code=202)
+
+    @app.post("/api/rooms/{room_id}/relay")
+    def relay(room_id: int, body: RelayIn, user: Op):
+        """Open or close the room's relay, or reset its protection lock-out (operator)."""
+        with sessions.begin() as s:        # committed before the link is told
+            room = domain.get_room(s, room_id)
+            out = queue(s, room.cabinet, "relay",
+                        {"command": domain.RELAY_COMMANDS[body.command]}, room, user)
+        return queued(*out)
+
+    @app.put("/api/rooms/{room_id}/schedule")
+    def set_schedule(room_id: int, body: ScheduleIn, user: Admin):
+        """The room's daily off period (admin)."""
+        with sessions.begin() as s:
+            room = domain.get_room(s, room_id)
+            out = queue(s, room.cabinet, "schedule", body.model_dump(), room, user)
+        return queued(*out)
+
+    @app.post("/api/cabinets/{cabinet_id}/clock")
+    def push_clock(cabinet_id: int, user: Admin):
+        """Set the cabinet's clock (and its controllers') to the head end's now (admin)."""
+        with sessions.begin() as s:
+            cab = s.get(Cabinet, cabinet_id)
+            if cab is None:
+                raise HTTPException(404, f"no cabinet {cabinet_id}")
+            out = queue(s, cab, "time", {}, None, user)
+        return queued(*out)
+
+    @app.get("/api/commands/{command_id}")
+    def command_state(command_id: int, s: S, _: Op):
+        c = s.get(Command, command_id)
+        if c is None:
+            raise HTTPException(404, f"no command {command_id}")
+        return command_json(c)
+
+    @app.get("/api/commands")
+    def commands(s: S, _: Op, limit: Annotated[int, Query(ge=1, le=1000)] = 50):
+        return [command_json(c) for c in s.scalars(select(Command).order_by(Command.id.desc())
+                                                   .limit(limit))]
 
     @app.get("/api/topups/{topup_id}")
     def topup_state(topup_id: int, s: S, _: Op):

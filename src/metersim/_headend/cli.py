@@ -34,7 +34,10 @@ def _cabinets(specs: list[str] | None) -> dict[str, int]:
 def _cmd_serve(args) -> int:
     from .server import Headend
 
-    hs = Headend(args.db, cabinets=_cabinets(args.cabinet), host=args.host, api_port=args.port)
+    if args.report_period is not None and not 1 <= args.report_period <= 86400:
+        raise SetupError(f"--report-period takes 1..86400 s, got {args.report_period}")
+    hs = Headend(args.db, cabinets=_cabinets(args.cabinet), host=args.host, api_port=args.port,
+                 report_period_s=args.report_period)
     for name, port in hs.cabinets.items():
         print(f"cabinet {name}: query manager link on {args.host}:{port}", file=sys.stderr)
     print(f"dashboard and API on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
@@ -83,6 +86,9 @@ def add_headend_parser(sub) -> argparse.ArgumentParser:
     db_arg(sv)
     sv.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--report-period", type=int, metavar="S",
+                    help="ask each cabinet to report every S seconds (PERIOD at connection; "
+                         "default: the cabinet's own, 10 s)")
     sv.add_argument("--cabinet", action="append", metavar="NAME=PORT",
                     help="a cabinet whose query manager connects to PORT (repeatable; default "
                     "cabinet-1=5020)")

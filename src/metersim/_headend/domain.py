@@ -13,12 +13,12 @@ import io
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .._errors import MetersimError
-from .models import (ROLES, TARIFF_KINDS, Account, Allocation, Cabinet, Event, Reading, Room,
-                     Tariff, Token, TopUp, User)
+from .models import (ROLES, TARIFF_KINDS, Account, Allocation, Cabinet, Command, Event, Reading,
+                     Room, Tariff, Token, TopUp, User)
 
 UTC = dt.timezone.utc
 TOKEN_TTL = dt.timedelta(hours=8)
@@ -144,10 +144,30 @@ def parse_r_line(line: str) -> dict[str, int]:
 _CONTENT = R_FIELDS[3:]
 
 
-def ingest(s: Session, cab: Cabinet, f: dict[str, int], now: dt.datetime) -> Reading | None:
+def parse_t_line(line: str) -> dt.datetime:
+    """`T unix_s`: the cabinet's clock at the snapshot whose R lines follow."""
+    parts = line.split()
+    try:
+        if parts[0] != "T" or len(parts) != 2:
+            raise ValueError
+        return dt.datetime.fromtimestamp(int(parts[1]), UTC)
+    except (ValueError, OverflowError, OSError, IndexError):
+        raise HeadendError(f"expected 'T unix_seconds', got {line!r}") from None
+
+
+def reading_time(r: Reading) -> dt.datetime:
+    """When a reading was taken: the cabinet's clock of its snapshot, or its arrival when the
+    cabinet sent no T line. Statistics count readings by this time, so readings a cabinet
+    buffered through an outage fall in the day they were taken, not the day they arrived."""
+    return aware(r.measured_at or r.received_at)
+
+
+def ingest(s: Session, cab: Cabinet, f: dict[str, int], now: dt.datetime,
+           measured_at: dt.datetime | None = None) -> Reading | None:
     """Store one R line unless it is a repeat (same seq and content as one stored this epoch).
     A seq at or below the last one with other content means the query manager started again:
-    a new epoch. A seq past last + 1 records a gap. Returns the stored reading or None."""
+    a new epoch. A seq past last + 1 records a gap. `measured_at`: the time of the T line
+    before it. Returns the stored reading or None."""
     seq = f["seq"]
     if cab.epoch == 0:
         cab.epoch, cab.last_seq = 1, 0
@@ -166,9 +186,10 @@ def ingest(s: Session, cab: Cabinet, f: dict[str, int], now: dt.datetime) -> Rea
                   now)
     room = room_of(s, cab, f["controller"], f["room"])
     rd = Reading(cabinet_id=cab.id, epoch=cab.epoch, room_id=room.id, received_at=now,
-                 **{k: f[k] for k in R_FIELDS if k not in ("controller", "room")})
+                 measured_at=measured_at, **{k: f[k] for k in R_FIELDS if k not in ("controller", "room")})
     s.add(rd)
     _update_room(s, cab, room, f, now)
+    room.measured_at = measured_at
     cab.last_seq = max(cab.last_seq, seq)
     cab.last_seen = now
     return rd
@@ -240,6 +261,58 @@ def request_topup(s: Session, request_id: str, room_id: int, cents: int, user: U
     return t, True
 
 
+# -- commands to the cabinets (relay, schedule, clock) ------------------------------------------
+RELAY_COMMANDS = {"open": 0, "close": 1, "reset": 2}
+NO_MINUTE = 0xFFFF        # the controller's "no schedule" (docs/modbus_map.md, room settings)
+
+
+def request_command(s: Session, cab: Cabinet, kind: str, args: dict, room: Room | None,
+                    user: User | None, now: dt.datetime) -> Command:
+    """Queue a command for the cabinet's link (sent in order while it is connected)."""
+    if kind == "relay" and args.get("command") not in RELAY_COMMANDS.values():
+        raise HeadendError(f"relay command must be one of {sorted(RELAY_COMMANDS)}")
+    if kind == "schedule":
+        for k in ("off_min", "on_min"):
+            v = args.get(k)
+            if v is not None and not 0 <= v < 1440:
+                raise HeadendError(f"{k} must be a minute of the day (0..1439) or null, got {v!r}")
+        if (args["off_min"] is None) != (args["on_min"] is None):
+            raise HeadendError("give both off_min and on_min, or neither (no schedule)")
+    c = Command(cabinet_id=cab.id, room_id=room.id if room else None, kind=kind, args=args,
+                state="pending", user_id=user.id if user else None, created_at=now)
+    s.add(c)
+    s.flush()
+    return c
+
+
+def command_line(c: Command, room: Room | None) -> tuple[str, str]:
+    """(line for the link, the word of its answer); time lines are made at sending."""
+    a = c.args
+    if c.kind == "relay":
+        return f"RELAY {room.controller} {room.room} {a['command']}", "RELAY"
+    if c.kind == "schedule":
+        off = NO_MINUTE if a["off_min"] is None else a["off_min"]
+        on = NO_MINUTE if a["on_min"] is None else a["on_min"]
+        return f"SCHED {room.controller} {room.room} {off} {on}", "SCHED"
+    return "TIME", "TIME"
+
+
+def command_done(s: Session, c: Command, ok: bool | None, now: dt.datetime) -> None:
+    """The cabinet's answer (None: none came): done, failed with an event, or back to pending
+    when the link dropped (relay, schedule and clock commands are safe to send again)."""
+    cab = s.get(Cabinet, c.cabinet_id)
+    if ok is None:
+        c.state = "pending"
+        return
+    c.state, c.done_at = ("done" if ok else "failed"), now
+    if ok and c.kind == "schedule":
+        c.room_ref.schedule_off_min = c.args["off_min"]
+        c.room_ref.schedule_on_min = c.args["on_min"]
+    if not ok:
+        add_event(s, cab, "command_failed", f"{c.kind} {c.args} refused or not answered by the cabinet", now,
+                  c.room_ref)
+
+
 # -- tariffs and billing -------------------------------------------------------------------------
 def check_tariff(kind: str, rules: dict) -> None:
     if kind not in TARIFF_KINDS:
@@ -304,23 +377,24 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def room_period(s: Session, room: Room, start: dt.datetime, end: dt.datetime) -> RoomDay:
-    """Energy and cost of `room` between two instants: the counters' rise from the last reading
-    before `start` (or the first inside) to the last one inside."""
-    rows = s.scalars(select(Reading).where(Reading.room_id == room.id,
-                                           Reading.received_at < end)
-                     .order_by(Reading.received_at, Reading.epoch, Reading.seq)).all()
-    before = [r for r in rows if aware(r.received_at) < start]
-    inside = [r for r in rows if aware(r.received_at) >= start]
+    """Energy and cost of `room` between two instants of the readings' time (reading_time):
+    the counters' rise from the last reading before `start` (or the first inside) to the last
+    one inside."""
+    at = func.coalesce(Reading.measured_at, Reading.received_at)
+    rows = s.scalars(select(Reading).where(Reading.room_id == room.id, at < end)
+                     .order_by(at, Reading.epoch, Reading.seq)).all()
+    before = [r for r in rows if reading_time(r) < start]
+    inside = [r for r in rows if reading_time(r) >= start]
     if not inside:
         return RoomDay(room, 0, 0, 0, 0)
     prev = before[-1] if before else inside[0]
     deltas, last = [], prev
     for r in inside:
-        deltas.append((aware(r.received_at), max(0, r.energy_Wh - last.energy_Wh)))
+        deltas.append((reading_time(r), max(0, r.energy_Wh - last.energy_Wh)))
         last = r
     month_start = start.replace(day=1)
     month_before = max(0, prev.energy_Wh - next(
-        (r.energy_Wh for r in rows if aware(r.received_at) >= month_start), prev.energy_Wh))
+        (r.energy_Wh for r in rows if reading_time(r) >= month_start), prev.energy_Wh))
     cab = s.get(Cabinet, room.cabinet_id)
     tariff = s.get(Tariff, cab.tariff_id) if cab.tariff_id else None
     return RoomDay(room, inside[-1].energy_Wh - prev.energy_Wh,

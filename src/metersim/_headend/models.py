@@ -12,9 +12,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 ROLES = ("operator", "admin")
 TARIFF_KINDS = ("flat", "tou", "steps")
 TOPUP_STATES = ("pending", "sent", "done", "failed", "unconfirmed")
+COMMAND_KINDS = ("relay", "schedule", "time")
+COMMAND_STATES = TOPUP_STATES
 EVENT_KINDS = ("malicious_load", "overload", "over_current", "load_limit", "arrears",
                "low_balance", "reading_gap", "topup_unconfirmed", "cabinet_online",
-               "cabinet_offline")
+               "cabinet_offline", "command_failed")
 
 
 class Base(DeclarativeBase):
@@ -86,6 +88,10 @@ class Room(Base):
     balance_cents: Mapped[int] = mapped_column(Integer, default=0)
     trips: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    measured_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # its T time
+    # the daily off period the controller confirmed (minutes of the day; None: no schedule)
+    schedule_off_min: Mapped[int | None] = mapped_column(Integer)
+    schedule_on_min: Mapped[int | None] = mapped_column(Integer)
     cabinet: Mapped[Cabinet] = relationship(back_populates="rooms")
 
 
@@ -128,13 +134,16 @@ class Reading(Base):
     """One R line of the link, stored once: (cabinet, epoch, seq) is unique."""
     __tablename__ = "readings"
     __table_args__ = (UniqueConstraint("cabinet_id", "epoch", "seq"),
-                      Index("ix_readings_room_time", "room_id", "received_at"))
+                      Index("ix_readings_room_time", "room_id", "received_at"),
+                      Index("ix_readings_room_measured", "room_id", "measured_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     cabinet_id: Mapped[int] = mapped_column(ForeignKey("cabinets.id", ondelete="CASCADE"))
     epoch: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(Integer)
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # the cabinet's clock at the snapshot (the T line before it); None if the cabinet sent none
+    measured_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[int] = mapped_column(Integer)
     reason: Mapped[int] = mapped_column(Integer)
     energy_Wh: Mapped[int] = mapped_column(Integer)
@@ -159,3 +168,21 @@ class Event(Base):
     detail: Mapped[str] = mapped_column(String(200), default="")
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Command(Base):
+    """A command for a cabinet through its link: relay (args {"command": 0 open, 1 close,
+    2 reset lock-out}), schedule ({"off_min", "on_min"}: minutes of the day or None) or time (set
+    the cabinet's clock now). States as top-ups; a relay or schedule command is the same
+    whether sent once or twice, so one cut by a lost link goes out again on the next."""
+    __tablename__ = "commands"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cabinet_id: Mapped[int] = mapped_column(ForeignKey("cabinets.id", ondelete="CASCADE"))
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(12))
+    args: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    room_ref: Mapped[Room | None] = relationship()

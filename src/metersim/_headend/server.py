@@ -28,12 +28,13 @@ log = logging.getLogger("metersim._headend")
 
 class Headend:
     def __init__(self, db_url: str = DEFAULT_URL, cabinets: dict[str, int] | None = None,
-                 host: str = "127.0.0.1", api_port: int = 8080, clock=domain.now_utc):
+                 host: str = "127.0.0.1", api_port: int = 8080, clock=domain.now_utc,
+                 report_period_s: int | None = None):
         self.engine, self.sessions = open_database(db_url)
         self.cabinets = dict(cabinets if cabinets is not None else {"cabinet-1": 5020})
         self.host = host
         self.clock = clock
-        self.links = LinkService(self.sessions, clock, host)
+        self.links = LinkService(self.sessions, clock, host, report_period_s)
         self.app = create_app(self.sessions, self.links, clock)
         self.api_port = api_port
         self.link_ports: dict[str, int] = {}

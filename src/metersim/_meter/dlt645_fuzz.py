@@ -86,57 +86,87 @@ class FuzzReport:
     replies_due: int = 0
     abnormal_ok: int = 0                  # due abnormal replies received with the right C
     missing: list = None                  # cases whose due reply never came
-    wrong: list = None                    # (case, controls received) where something else came
+    wrong: list = None                    # (case, bytes received) where something else came
+    trailing: bytes = b""                 # what the meter sent after the last case's window
+    chars: int = 0                        # characters on the line, both ways
 
     def __post_init__(self):
         self.missing, self.wrong = [], []
 
     @property
     def ok(self) -> bool:
-        return not self.missing and not self.wrong
+        return not self.missing and not self.wrong and not self.trailing
 
     def summary(self) -> str:
         return (f"{self.sent} frames, {self.replies_due} abnormal replies due, "
                 f"{self.abnormal_ok} received, {len(self.missing)} missing, "
-                f"{len(self.wrong)} unexpected")
+                f"{len(self.wrong)} unexpected, {len(self.trailing)} bytes after the last")
 
 
-def run_fuzz(emu, port, cases, reply_timeout: str = "600ms", quiet: str = "30ms") -> FuzzReport:
-    """Send each case on `port` (send/read on the emulation's clock); after a case that is
-    due an abnormal reply wait for it (up to `reply_timeout`), after the others listen for
-    `quiet`. Every frame the meter sends is checked against what is due."""
+# The firmware's latest answer: a request the communication service routes over the virtual
+# bus is given up after 1 s (com_service.c PENDING_MS); DL/T645-2007 allows a meter 500 ms.
+LAST_ANSWER = "1200ms"
+
+
+def run_fuzz(emu, port, cases, reply_timeout: str = "600ms", gap: str = "2ms",
+             final_quiet: str = LAST_ANSWER) -> FuzzReport:
+    """Send each case on `port` (send/read on the emulation's clock) and check every byte the
+    meter sends back.
+
+    A case due an abnormal reply waits for it (up to `reply_timeout`; the meter answers a
+    malformed request itself, within a millisecond of its last byte), then the line rests for
+    `gap` before the next case; a case due no reply is followed by the gap alone. Nothing the
+    meter sends can go unseen: the bytes received in a case's window (from its first byte to
+    the next case's) must be exactly the due reply (FE preamble allowed) or nothing, and after
+    the last case the line is watched for `final_quiet`, longer than the firmware's latest
+    answer, so a late or spurious reply is reported (against the window it arrived in, or as
+    `trailing`)."""
     from metersim._errors import EmulationTimeout
-    from metersim._protocols.dlt645.framer import Dlt645Splitter
+    from metersim._protocols.dlt645.framer import (PREAMBLE, START, Dlt645FrameError,
+                                                   decode_frame)
 
-    got: list[Frame] = []
-    splitter = Dlt645Splitter(got.append)
+    rx = bytearray()
 
-    def drain() -> bool:
-        for b in port.read():
-            splitter.feed(b)
-        return bool(got)
+    def reply_complete() -> bool:
+        rx.extend(port.read())
+        body = rx.lstrip(bytes([PREAMBLE]))
+        if body and body[0] != START:
+            return True                       # not a frame: wrong anyway, stop waiting
+        return len(body) >= 10 and len(body) >= 12 + body[9]
 
     report = FuzzReport()
     for case in cases:
-        got.clear()
-        end_ps = port.send(case.raw)
-        emu.run_until(lambda: emu.now_ps >= end_ps, "10s", "fuzz frame sent")
+        rx.clear()
+        emu.run_until_time(port.send(case.raw))
         report.sent += 1
+        report.chars += len(case.raw)
         if case.reply is not None:
             report.replies_due += 1
             try:
-                emu.run_until(drain, reply_timeout, "abnormal reply")
+                emu.run_until(reply_complete, reply_timeout, "abnormal reply")
             except EmulationTimeout:
                 pass
-            emu.run_for(quiet)              # anything else that follows
-        else:
-            emu.run_for(quiet)
-        drain()
-        controls = [f.control for f in got]
-        if case.reply is not None and controls == [case.reply]:
-            report.abnormal_ok += 1
-        elif case.reply is not None and not controls:
+        emu.run_for(gap)
+        rx.extend(port.read())
+        got = bytes(rx)
+        report.chars += len(got)
+        if case.reply is None:
+            if got:
+                report.wrong.append((case, got))
+            continue
+        if not got:
             report.missing.append(case)
-        elif controls:
-            report.wrong.append((case, controls))
+            continue
+        try:
+            frame = decode_frame(got)
+        except Dlt645FrameError:
+            frame = None
+        if frame is not None and frame.control == case.reply and len(frame.data) == 1:
+            report.abnormal_ok += 1
+        else:
+            report.wrong.append((case, got))
+    if report.sent:
+        emu.run_for(final_quiet)
+        report.trailing = bytes(port.read())
+        report.chars += len(report.trailing)
     return report

@@ -20,7 +20,9 @@ and return shapes are Renode's; see metersim._orchestration.testers for the matc
 Differences from Renode, on purpose:
 - The emulation only advances inside keywords that wait or run (`Wait For ...`, `Run For`,
   `Should Not Be On Uart`, `Execute Command  emulation RunFor ...`), never in the background,
-  so every interaction happens at a reproducible virtual instant.
+  so every interaction happens at a reproducible virtual instant. Robot's own `Sleep  0.3`
+  with the emulation started runs it for 0.3 s of virtual time (Renode's started emulation
+  runs on while a suite sleeps).
 - `Provides` / `Requires` keep no snapshot: `Provides  name` records the keywords run since
   the last `Reset Emulation`, and `Requires  name` resets and runs them again. The engine is
   deterministic, so this rebuilds the same state at the same virtual time (Renode's
@@ -83,8 +85,9 @@ class MetersimLibrary(RenodeExtraKeywords):
     Every timeout counts virtual time: ``Wait For Line On Uart  uptime 3 s  timeout=2`` fails
     when two seconds of the emulated machine's time pass without that line, however long the
     host takes. Timeouts accept seconds (``8``, ``0.5``), units (``1.5s``, ``250ms``) and
-    Renode's ``00:00:08``. The emulation runs only inside waiting keywords, ``Run For`` and
-    monitor commands that run it; between keywords it stands still.
+    Renode's ``00:00:08``. The emulation runs only inside waiting keywords, ``Run For``,
+    monitor commands that run it and Robot's ``Sleep`` once started; between keywords it
+    stands still.
 
     = Results =
 
@@ -122,6 +125,25 @@ class MetersimLibrary(RenodeExtraKeywords):
     def start_test(self, data, result) -> None:
         if self.reset_between_tests:
             self._reset()
+
+    def end_keyword(self, data, result) -> None:
+        """Robot's `Sleep` with the emulation started runs it for that long in virtual time:
+        under Renode a started emulation runs while the suite sleeps (Renode's suites sleep
+        between `Press` and `Release` of a button for the firmware to see both)."""
+        if (result.name != "Sleep" or getattr(result, "owner", None) != "BuiltIn"
+                or not result.passed or not result.args or self._monitor is None
+                or not self._monitor.running or not self._monitor.emulation.machines):
+            return
+        from robot.libraries.BuiltIn import BuiltIn
+        from robot.utils import timestr_to_secs
+        try:
+            secs = timestr_to_secs(BuiltIn().replace_variables(str(result.args[0])))
+        except Exception:  # noqa: BLE001 - Robot reported the bad time already
+            return
+        ps = round(secs * PS_PER_S)
+        if ps > 0:
+            self._monitor.run_for(ps)
+            self._check_emulation()
 
     def close(self) -> None:
         self._close_all()

@@ -335,3 +335,39 @@ def test_f1_crystal_drift_in_ppm_gains_or_loses_seconds_and_bad_values_are_refus
     for bad in ("5", 2e5, True):
         with pytest.raises(SetupError, match="drift_ppm"):
             rtc.set_drift_ppm(bad)
+
+
+def test_f4_tr_read_locks_only_dr_and_calendar_writes_drop_the_lock():
+    """RM0090 26.3.6: reading TR freezes DR (not TR) until DR is read; a calendar written in
+    initialization mode is what the next reads give, whatever was locked before."""
+    clock = Clock()
+    rtc = r4.STM32F4Rtc(ctx("rtc", clock))
+    f4_init(rtc, 0x000000, 0x06_2109)                     # 2006-01-09 00:00:00
+    run_until(clock, lambda: rtc.read(r4.ISR, 4) & r4.RSF)
+    rtc.read(r4.TR, 4)                                    # locks DR
+    clock.run_for(2 * PS_PER_S)
+    assert rtc.read(r4.TR, 4) & 0x7F == 0x02              # TR itself keeps counting
+    rtc.write(r4.ISR, 4, r4.INIT)
+    run_until(clock, lambda: rtc.read(r4.ISR, 4) & r4.INITF)
+    rtc.write(r4.DR, 4, 0x06_3009)                        # month 10 (BCD tens digit)
+    rtc.write(r4.TR, 4, 0x200000)                         # hour 20
+    rtc.write(r4.ISR, 4, 0)
+    assert rtc.read(r4.TR, 4) == 0x200000
+    assert rtc.read(r4.DR, 4) == 0x06_3009
+
+
+def test_f4_wakeup_timer_frequency_sets_the_rtcclk_rate():
+    """Renode's `wakeupTimerFrequency`: with 32000 Hz and the 32 kHz prescalers (127, 249)
+    the calendar advances exactly once per second."""
+    clock = Clock()
+    rtc = r4.STM32F4Rtc(ctx("rtc", clock, rtcclk=32768), wakeup_timer_frequency=32000)
+    rtc.write(r4.WPR, 4, 0xCA)
+    rtc.write(r4.WPR, 4, 0x53)
+    rtc.write(r4.ISR, 4, r4.INIT)
+    run_until(clock, lambda: rtc.read(r4.ISR, 4) & r4.INITF)
+    rtc.write(r4.PRER, 4, (127 << 16) | 249)
+    rtc.write(r4.ISR, 4, 0)
+    clock.run_for(100 * PS_PER_S)
+    assert rtc.read(r4.TR, 4) == 0x000140                 # 00:01:40 (LSE rate: 00:01:42)
+    with pytest.raises(SetupError, match="wakeupTimerFrequency"):
+        r4.STM32F4Rtc(ctx("rtc"), wakeup_timer_frequency=0)

@@ -214,3 +214,78 @@ def test_basic_timer_variant_has_no_channels():
     assert tim.channels == 0 and not tim.connections
     b = make(cls=t.STM32BasicTimer)
     assert b.channels == 0
+
+
+def test_pwm_input_mode_measures_period_and_pulse_with_reset_slave_mode():
+    """RM0090 18.3.6: IC1 on TI1 rising, IC2 on TI1 falling, TS = TI1FP1, SMS = reset: each
+    rising edge captures the period into CCR1 and restarts the counter, so CCR2 holds the
+    pulse. The trigger sets TIF; other slave modes stay unmodelled."""
+    tim = make()
+    tim.write(t.CCMR1, 4, 0x01 | (0x02 << 8))           # CC1S = TI1, CC2S = TI1
+    tim.write(t.CCER, 4, 0x01 | (0x03 << 4))            # CC1E rising, CC2E falling (CC2P)
+    tim.write(t.SMCR, 4, (5 << 4) | t.SMS_RESET)        # TS = TI1FP1, reset mode
+    start(tim, 71, 0xFFFF)                              # 1 MHz count
+    for _ in range(3):                                  # 1 kHz, 33 % high
+        tim.on_gpio(0, True)
+        tim.ctx.clock.run_for(330 * PS_PER_US)
+        tim.on_gpio(0, False)
+        tim.ctx.clock.run_for(670 * PS_PER_US)
+    tim.on_gpio(0, True)
+    assert tim.read(t.CCR1, 4) == 1000
+    assert tim.read(t.CCR2, 4) == 330
+    assert tim.read(t.SR, 4) & t.TIF
+    assert tim.read(t.CNT, 4) == 0                      # restarted by the trigger
+    tim.write(t.SMCR, 4, 0)                             # slave mode off: CNT runs on
+    tim.ctx.clock.run_for(5 * PS_PER_US)
+    tim.on_gpio(0, False)
+    tim.on_gpio(0, True)
+    assert tim.read(t.CNT, 4) == 5
+
+
+def test_an_input_channel_leaves_its_af_pin_to_the_outside_drive():
+    """A channel in input capture does not drive the pin its alternate function reaches
+    (`timer4: 0 -> gpioPortD#12@02`): the pin reads what drives it from outside and the edge
+    reaches the capture; back in output compare the timer drives the pin again."""
+    from metersim.peripherals.stm32.gpio_f4 import STM32_GPIOPort
+
+    tim = make()
+    port = STM32_GPIOPort(Context(tim.ctx.clock, name="gpioPortD"))
+    tim.connections[0].connect(port.get_local_receiver(12), 2)
+    port.connections[12].connect(tim, 0)                # `gpioPortD: 12 -> timer4@00`
+    port.write(0x00, 4, 2 << 24)                        # PD12: alternate function
+    port.write(0x24, 4, 2 << 16)                        # AF2
+    tim.write(t.CCMR1, 4, 0x01)                         # CC1S = 01: IC1 on TI1
+    tim.write(t.CCER, 4, 0x01)
+    start(tim, 71, 0xFFFF)
+    tim.ctx.clock.run_for(40 * PS_PER_US)
+    port.drive(12, True)                                # the signal from outside
+    assert port.read(0x10, 4) >> 12 & 1
+    assert tim.read(t.CCR1, 4) == 40
+    tim.write(t.CCMR1, 4, 4 << 4)                       # output: OC1M = force inactive
+    assert not port.read(0x10, 4) >> 12 & 1             # the timer drives the pin low again
+
+
+def test_encoder_mode_counts_quadrature_edges_both_ways_and_wraps_at_arr():
+    """RM0090 18.3.16: SMS=011 counts every edge of TI1 and TI2, up when TI1 leads TI2;
+    time alone does not move the counter; past ARR it wraps with an update event."""
+    tim = make()
+    tim.write(t.CCMR1, 4, 0x01 | (0x01 << 8))           # IC1 on TI1, IC2 on TI2
+    tim.write(t.SMCR, 4, 3)                             # encoder mode 3
+    tim.write(t.ARR, 4, 11)
+    tim.write(t.CR1, 4, t.CEN)
+    a = b = False
+    forward = [(0, True), (1, True), (0, False), (1, False)]   # A leads B
+    for i in range(10):
+        pin, level = forward[i % 4]
+        tim.on_gpio(pin, level)
+        a, b = (level, b) if pin == 0 else (a, level)
+    tim.ctx.clock.run_for(PS_PER_MS)
+    assert tim.read(t.CNT, 4) == 10
+    assert not tim.read(t.CR1, 4) & t.DIR
+    tim.on_gpio(1, False)                               # B falls while A high: backwards
+    assert tim.read(t.CNT, 4) == 9 and tim.read(t.CR1, 4) & t.DIR
+    tim.on_gpio(1, True)                                # forward again: 10, 11, then wrap
+    tim.on_gpio(0, False)
+    assert not tim.read(t.SR, 4) & 1
+    tim.on_gpio(1, False)
+    assert tim.read(t.CNT, 4) == 0 and tim.read(t.SR, 4) & 1

@@ -64,3 +64,12 @@ Timers.STM32L_RTC
 Memory.ArrayMemoryWithReadonlys
 Mocks.MockDoubleWordPeripheralWithoutTranslations
 """.split())
+
+#: The namespaces of Renode's peripheral types (Antmicro.Renode.Peripherals.<namespace>): a type
+#: under one of them that is in neither list above is most likely a Renode peripheral metersim
+#: has no model of, not a typo, and its error says so.
+RENODE_NAMESPACES = frozenset("""
+Analog Bus CAN CPU Crypto DMA GPIOPort I2C IRQControllers Input MTD Memory Miscellaneous Mocks
+Network PCI Python SD SPI Sensor Sensors Sound Storage Timers UART USB USBDeprecated Video
+Wireless
+""".split())

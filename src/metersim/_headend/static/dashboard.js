@@ -1,5 +1,5 @@
 // The head end's dashboard: logs in, then polls the REST API every second and redraws the
-// cabinets (rooms' relay, power, energy, balance), the alarms and the top-up form's room list.
+// cabinets (rooms' relay, power, energy, balance, when the cabinet read them), the alarms and the top-up form's room list.
 // Text from the server is always put in with textContent, never as HTML.
 "use strict";
 let token = sessionStorage.getItem("token");
@@ -35,7 +35,7 @@ function drawCabinets(cabs) {
     box.append(h);
     const t = el("table");
     const head = el("tr");
-    for (const k of ["room", "relay", "power W", "energy kWh", "cost", "balance", "trips"]) head.append(el("th", k));
+    for (const k of ["room", "relay", "power W", "energy kWh", "cost", "balance", "trips", "read at", ""]) head.append(el("th", k));
     t.append(head);
     for (const r of c.rooms) {
       const tr = el("tr");
@@ -44,7 +44,10 @@ function drawCabinets(cabs) {
       tr.append(el("td", r.label), el("td", r.relay_closed ? "closed" : "open", r.relay_closed ? "closed" : "open"),
                 el("td", r.power_W.toFixed(1), "power"), el("td", (r.energy_Wh / 1000).toFixed(3), "energy"),
                 el("td", money(r.cost_cents)), el("td", money(r.balance_cents), "balance" + (r.balance_cents < 0 ? " neg" : "")),
-                el("td", String(r.trips)));
+                el("td", String(r.trips)),
+                // the cabinet's clock of the reading (UTC), or its arrival if it came untimed
+                el("td", (r.measured_at || r.updated_at || "").slice(11, 19), "read-at"),
+                relayButton(r));
       t.append(tr);
       const o = el("option", c.name + " / " + r.label);
       o.value = r.id;
@@ -53,6 +56,27 @@ function drawCabinets(cabs) {
     box.append(t);
   }
   if (chosen) select.value = chosen;
+}
+
+// remote relay control: the button asks for the opposite of the relay's reported state
+function relayButton(r) {
+  const td = el("td"), b = el("button", r.relay_closed ? "open" : "close", "relay-btn");
+  b.addEventListener("click", async (ev) => {
+    ev.stopPropagation();                  // not a click on the row (that shows the curve)
+    const command = r.relay_closed ? "open" : "close";
+    const what = "relay " + command + " " + r.label;
+    try {
+      const c = await api("POST", "/api/rooms/" + r.id + "/relay", {command});
+      $("relay-result").textContent = what + ": " + c.state;
+      const check = setInterval(async () => {
+        const s = await api("GET", "/api/commands/" + c.id);
+        $("relay-result").textContent = what + ": " + s.state;
+        if (s.state !== "pending" && s.state !== "sent") clearInterval(check);
+      }, 500);
+    } catch (e) { $("relay-result").textContent = what + " refused: " + e.message; }
+  });
+  td.append(b);
+  return td;
 }
 
 function drawAlarms(events) {

@@ -1,0 +1,152 @@
+/* The link frame and the EEPROM records (metrology_link.h). */
+#include <string.h>
+#include "metrology_link.h"
+
+uint16_t mt_crc16(const uint8_t *p, size_t n)
+{
+    uint16_t crc = 0xFFFFu;
+    while (n--) {
+        crc ^= (uint16_t)(*p++ << 8);
+        for (unsigned i = 0; i < 8u; i++)
+            crc = (uint16_t)(crc & 0x8000u ? ((unsigned)crc << 1) ^ 0x1021u : (unsigned)crc << 1);
+    }
+    return crc;
+}
+
+void mt_put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4u; i++)
+        p[i] = (uint8_t)(v >> (8u * i));
+}
+
+void mt_put64(uint8_t *p, uint64_t v)
+{
+    mt_put32(p, (uint32_t)v);
+    mt_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+uint32_t mt_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t mt_get64(const uint8_t *p) { return mt_get32(p) | (uint64_t)mt_get32(p + 4) << 32; }
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload, unsigned n)
+{
+    if (n > MT_PAYLOAD_MAX)
+        n = MT_PAYLOAD_MAX;
+    out[0] = MT_SYNC;
+    out[1] = (uint8_t)(n + 2u);
+    out[2] = cmd;
+    out[3] = seq;
+    if (n)
+        memcpy(out + 4, payload, n);
+    put16(out + 4 + n, mt_crc16(out + 1, n + 3u));
+    return n + 6u;
+}
+
+int mt_rx_byte(struct mt_rx *rx, uint8_t b)
+{
+    if (rx->len == 0 && b != MT_SYNC)
+        return 0;                               /* between frames: wait for the sync */
+    rx->buf[rx->len++] = b;
+    if (rx->len == 2 && (b < 2u || b > MT_PAYLOAD_MAX + 2u)) {
+        rx->bad++;
+        rx->len = 0;
+        return 0;
+    }
+    if (rx->len < 2 || rx->len < rx->buf[1] + 4u)
+        return 0;
+    unsigned n = rx->buf[1] + 1u;               /* LEN..payload */
+    int ok = get16(rx->buf + 1 + n) == mt_crc16(rx->buf + 1, n);
+    if (!ok) {
+        rx->bad++;
+        /* re-synchronise at the next A5 inside what came */
+        unsigned k = 1;
+        while (k < rx->len && rx->buf[k] != MT_SYNC)
+            k++;
+        unsigned left = rx->len - k;
+        memmove(rx->buf, rx->buf + k, left);
+        rx->len = 0;
+        for (unsigned i = 0; i < left; i++)
+            if (mt_rx_byte(rx, rx->buf[i]))     /* cannot complete: shorter than a frame */
+                return 1;
+        return 0;
+    }
+    rx->len = 0;
+    return 1;
+}
+
+void mt_status_put(uint8_t *p, const struct mt_status *s)
+{
+    mt_put32(p, s->clock_s);
+    mt_put64(p + 4, s->fwd_mWh);
+    mt_put64(p + 12, s->rev_mWh);
+    mt_put32(p + 20, s->intervals);
+    put16(p + 24, s->v_dV);
+    mt_put32(p + 26, (uint32_t)s->i_mA);
+    mt_put32(p + 30, (uint32_t)s->p_dW);
+    put16(p + 34, (uint16_t)s->pf_m);
+    put16(p + 36, s->f_cHz);
+    put16(p + 38, s->flags);
+}
+
+void mt_status_get(const uint8_t *p, struct mt_status *s)
+{
+    s->clock_s = mt_get32(p);
+    s->fwd_mWh = mt_get64(p + 4);
+    s->rev_mWh = mt_get64(p + 12);
+    s->intervals = mt_get32(p + 20);
+    s->v_dV = get16(p + 24);
+    s->i_mA = (int32_t)mt_get32(p + 26);
+    s->p_dW = (int32_t)mt_get32(p + 30);
+    s->pf_m = (int16_t)get16(p + 34);
+    s->f_cHz = get16(p + 36);
+    s->flags = get16(p + 38);
+}
+
+void mt_interval_put(uint8_t *p, const struct mt_interval *r)
+{
+    mt_put32(p, r->number);
+    mt_put32(p + 4, r->time_s);
+    mt_put64(p + 8, r->fwd_mWh);
+    mt_put64(p + 16, r->rev_mWh);
+}
+
+void mt_interval_get(const uint8_t *p, struct mt_interval *r)
+{
+    r->number = mt_get32(p);
+    r->time_s = mt_get32(p + 4);
+    r->fwd_mWh = mt_get64(p + 8);
+    r->rev_mWh = mt_get64(p + 16);
+}
+
+void mt_energy_put(uint8_t *p, const struct mt_energy *e)
+{
+    memcpy(p, "MTEN", 4);
+    mt_put32(p + 4, e->seq);
+    mt_put64(p + 8, e->fwd_mWh);
+    mt_put64(p + 16, e->rev_mWh);
+    mt_put32(p + 24, e->intervals);
+    put16(p + 28, mt_crc16(p, 28));
+}
+
+int mt_energy_get(const uint8_t *p, struct mt_energy *e)
+{
+    if (memcmp(p, "MTEN", 4) != 0 || get16(p + 28) != mt_crc16(p, 28))
+        return -1;
+    e->seq = mt_get32(p + 4);
+    e->fwd_mWh = mt_get64(p + 8);
+    e->rev_mWh = mt_get64(p + 16);
+    e->intervals = mt_get32(p + 24);
+    return 0;
+}

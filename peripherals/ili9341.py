@@ -99,6 +99,39 @@ class ILI9341(ActiveLowReset, SPIDevice):
         self._data(byte)
         return out
 
+    def transmit_block(self, data: bytes) -> bytes:
+        """Several bytes in a row (an SPI DMA stream): the same as `transmit` per byte, with
+        16-bit pixel runs written to the frame memory in one numpy step."""
+        if (self.in_reset or not self._dc or self._cmd not in (0x2C, 0x3C) or self._out
+                or self.colmod & 0x07 != 0x05 or self.sc > self.ec or self.sp > self.ep
+                or not (self.sc <= self._col <= self.ec and self.sp <= self._page <= self.ep)):
+            return bytes(self.transmit(b) for b in data)
+        buf = bytes(self._pix) + bytes(data)
+        n = len(buf) // 2
+        self._pix = bytearray(buf[2 * n:])
+        if n:
+            px = np.frombuffer(buf[:2 * n], dtype=">u2").astype(np.uint16)
+            w, h = self.ec - self.sc + 1, self.ep - self.sp + 1
+            first = (self._page - self.sp) * w + (self._col - self.sc)
+            idx = (first + np.arange(n)) % (w * h)
+            if n > w * h:                        # wrapped onto itself: the last writes win
+                idx, px = idx[-(w * h):], px[-(w * h):]
+            cols, pages = self.sc + idx % w, self.sp + idx // w
+            mad = self.madctl
+            ncols, npages = (HEIGHT, WIDTH) if mad & MAD_MV else (WIDTH, HEIGHT)
+            keep = (cols < ncols) & (pages < npages)
+            cols, pages, px = cols[keep], pages[keep], px[keep]
+            if mad & MAD_MX:
+                cols = ncols - 1 - cols
+            if mad & MAD_MY:
+                pages = npages - 1 - pages
+            if mad & MAD_MV:
+                cols, pages = pages, cols
+            self.frame[pages, cols] = px
+            last = (first + n) % (w * h)
+            self._col, self._page = self.sc + last % w, self.sp + last // w
+        return bytes(len(data))
+
     def _command(self, cmd: int) -> None:
         now = self.ctx.clock.now_ps
         if self._slpout_ps is not None and now - self._slpout_ps < _SLPOUT_READY_PS:

@@ -34,13 +34,13 @@ int ili9341_init(ili9341_t *d)
         bsp_pin_write(d->rst, 0);
         bsp_delay_us(20);
         bsp_pin_write(d->rst, 1);
-        ms_thread_sleep_ms(120);
+        ms_thread_sleep_ms(121);            /* >= 120 ms (tick-granular sleep) */
     } else {
         cmd(d, 0x01, 0, 0);                 /* SWRESET */
-        ms_thread_sleep_ms(120);
+        ms_thread_sleep_ms(121);
     }
     cmd(d, 0x11, 0, 0);                     /* SLPOUT */
-    ms_thread_sleep_ms(5);
+    ms_thread_sleep_ms(6);                  /* >= 5 ms: a sleep of n ticks may end after n-1 */
     static const uint8_t colmod = 0x55, madctl = 0x08;
     cmd(d, 0x3A, &colmod, 1);
     cmd(d, 0x36, &madctl, 1);
@@ -68,6 +68,8 @@ void ili9341_fill(ili9341_t *d, unsigned x, unsigned y, unsigned w, unsigned h, 
     bsp_pin_write(d->dc, 0);
     bsp_spi_write(d->spi, &ramwr, 1);
     bsp_pin_write(d->dc, 1);
+    if (d->bulk && d->bulk(d->spi, 0, c, left) == 0)
+        left = 0;
     while (left) {
         unsigned n = left > sizeof buf ? sizeof buf : (unsigned)left;
         bsp_spi_write(d->spi, buf, n);
@@ -92,6 +94,17 @@ void ili9341_text(ili9341_t *d, unsigned x, unsigned y, const char *s, uint16_t 
                 px[i++] = (uint8_t)c;
             }
         window(d, x, y, x + FONT5X7_CELL_W - 1, y + FONT5X7_CELL_H - 1);
-        cmd(d, 0x2C, px, sizeof px);
+        if (d->bulk) {
+            uint8_t ramwr = 0x2C;
+            sel(d, 1);
+            bsp_pin_write(d->dc, 0);
+            bsp_spi_write(d->spi, &ramwr, 1);
+            bsp_pin_write(d->dc, 1);
+            if (d->bulk(d->spi, px, 0, sizeof px) != 0)
+                bsp_spi_write(d->spi, px, sizeof px);
+            sel(d, 0);
+        } else {
+            cmd(d, 0x2C, px, sizeof px);
+        }
     }
 }

@@ -16,9 +16,14 @@
 #define ILI9341_HEIGHT 320
 #define RGB565(r, g, b) ((uint16_t)((((r) & 0xF8) << 8) | (((g) & 0xFC) << 3) | ((b) >> 3)))
 
+/* A bulk writer (DMA) for pixel data: n bytes of buf, or when buf is NULL the pixel `fill`
+ * n / 2 times, MSB first; returns 0 or a BSP error. */
+typedef int (*ili9341_bulk_fn)(int spi, const uint8_t *buf, uint16_t fill, uint32_t n);
+
 typedef struct {
     int spi;                    /* BSP SPI instance */
     bsp_pin_t cs, dc, rst;      /* rst may be BSP_PIN_NONE */
+    ili9341_bulk_fn bulk;       /* NULL: pixels by bsp_spi_write */
 } ili9341_t;
 
 int  ili9341_init(ili9341_t *d);                 /* SPI must be initialised (mode 0) */

@@ -41,10 +41,25 @@ False to compare): both paths make every register access of a firmware run at th
 with the same value (checked on drv_lfs_reboot and drv_ade7753). SR reads also give the engine
 a poll hint (the frame's end), so a loop spinning on TXE/RXNE/BSY skips ahead to it.
 
+DMA (§25.3.9): the request outputs are levels, DMATransmit = TXE & TXDMAEN and DMAReceive =
+RXNE & RXDMAEN, wired to a DMA channel's request input (`DMATransmit -> dma1@5`); the DMA
+(peripherals/stm32/dma.py) serves them a transfer at a time. A memory-to-SPI channel finding
+the SPI idle (no frame on the wire, Tx buffer empty) with TXDMAEN set, RXDMAEN, TXEIE, RXNEIE,
+ERRIE, CRCEN and LSBFIRST clear, and a DMA latency L (request to write) not above the frame time
+T, hands the whole transfer to the SPI instead (`dma_stream`): the frames go out back to back at
+the baud rate, transfer 0 written at s (the stream's start), transfer k >= 1 at s + (k-1)·T + L,
+frame k ended at s + (k+1)·T, exactly where TXE-paced requests served one by one fall; nothing
+happens per frame, and any access to this SPI or that DMA, a device pin change, or an event
+at an HT/TC instant an enabled DMA interrupt can see brings the frames, flags (TXE, BSY, RXNE,
+OVR as the received frames would leave them) and the channel's CNDTR up to now, handing the
+devices the bytes of every frame ended by then (a device with `transmit_block(bytes)` takes
+them in one call). A register write that changes the set-up (CR1, CR2, DR) or disabling the
+channel ends the stream at that instant: the frame on the wire and the one in the Tx buffer
+go on as ordinary frames.
+
 Not modelled: slave mode (MSTR=0: data is kept, nothing is clocked), RXONLY / BIDIMODE
-bidirectional clocking, TI frame format and FRE, I2S (I2SCFGR/I2SPR stored), UDR, DMA requests
-(TXDMAEN/RXDMAEN stored; DMAReceive/DMATransmit outputs not driven), CPOL/CPHA (stored; devices
-see whole bytes).
+bidirectional clocking, TI frame format and FRE, I2S (I2SCFGR/I2SPR stored), UDR, CPOL/CPHA
+(stored; devices see whole bytes).
 """
 
 from __future__ import annotations
@@ -155,7 +170,7 @@ class STM32Spi(Peripheral):
         super().__init__(ctx)
         self.series = series_of(series, "F4")
         self.IRQ = GPIO("IRQ")
-        self.DMAReceive = GPIO("DMAReceive")     # Renode's names; DMA is not modelled
+        self.DMAReceive = GPIO("DMAReceive")     # Renode's names (request levels, see "DMA")
         self.DMATransmit = GPIO("DMATransmit")
         self.DMASend = self.DMATransmit         # the name Renode's STM32SPI gives it
         self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
@@ -165,6 +180,7 @@ class STM32Spi(Peripheral):
         self._ev = None
         self._backstop = None
         self._cpu = None
+        self._st = None
         self.reset()
 
     def register_child(self, device: Any, address: Any = None) -> None:
@@ -177,6 +193,11 @@ class STM32Spi(Peripheral):
             self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per SPI frame", device)
 
     def reset(self) -> None:
+        if self._st is not None:
+            if self._st.ev is not None:
+                self._st.ev.cancel()
+            self._st.chan.stream = None
+            self._st = None
         for ev in (self._ev, self._backstop):
             if ev is not None:
                 ev.cancel()
@@ -195,11 +216,22 @@ class STM32Spi(Peripheral):
         self._ovr_dr_read = False
         self._modf_seen = False
         self.IRQ.unset()
+        self.DMATransmit.unset()
+        self.DMAReceive.unset()
 
     # -- flags ----------------------------------------------------------------------------
     def _set_sr(self, bits: int, on: bool = True) -> None:
         self.regs["SR"] = (self.regs["SR"] | bits) if on else (self.regs["SR"] & ~bits)
         self._update_irq()
+        self._update_dma()
+
+    def _update_dma(self) -> None:
+        sr, cr2 = self.regs["SR"], self.regs["CR2"]
+        if self._st is not None or not (cr2 & (TXDMAEN | RXDMAEN) or self.DMATransmit.level
+                                        or self.DMAReceive.level):
+            return                       # the stream serves the channel; or no DMA at all
+        self.DMATransmit.set(bool(cr2 & TXDMAEN and sr & TXE))
+        self.DMAReceive.set(bool(cr2 & RXDMAEN and sr & RXNE))
 
     def _update_irq(self) -> None:
         sr, cr2 = self.regs["SR"], self.regs["CR2"]
@@ -218,6 +250,10 @@ class STM32Spi(Peripheral):
 
     # -- register access ------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
+        if self._st is not None:
+            self._stream_settle()
+            if offset == SR and self._st is not None:
+                return self.poll_hint(self.regs["SR"], self.dma_stream_next_ps())
         if self._quiet and self._due_ps is not None:
             self._settle()
         if offset == SR:
@@ -241,6 +277,11 @@ class STM32Spi(Peripheral):
         return self.regs[reg.name]
 
     def write(self, offset: int, size: int, value: int) -> None:
+        if self._st is not None:
+            if offset in (CR1, CR2, DR):
+                self.dma_stream_stop()
+            else:
+                self._stream_settle()
         if self._quiet and self._due_ps is not None:
             self._settle()
         value &= 0xFFFF
@@ -250,6 +291,7 @@ class STM32Spi(Peripheral):
             self.regs["CR2"] = value
             self._check_nss()
             self._update_irq()
+            self._update_dma()
             if self._due_ps is not None and self._quiet != self._may_be_quiet():
                 if self._ev is not None:
                     self._ev.cancel()
@@ -364,6 +406,8 @@ class STM32Spi(Peripheral):
     def _settle(self) -> None:
         """Finish, at their own end times, the quiet frames that ended before this access or
         pin change (see the module docstring)."""
+        if self._st is not None:
+            self._stream_settle()
         if self._due_ps is None or not self._quiet or self._settling:
             return                       # (an ordinary event runs on time by itself)
         self._settling = True
@@ -449,3 +493,207 @@ class STM32Spi(Peripheral):
         self._try_start()
         if self._due_ps is None:
             self._set_sr(BSY, False)
+
+    # -- DMA stream (see "DMA" in the module docstring) --------------------------------------
+    def dma_stream(self, chan: Any) -> bool:
+        """Take channel `chan`'s memory-to-DR transfers in bulk from now; False when this SPI
+        cannot (then the channel does them one request at a time)."""
+        cr1, cr2 = self.regs["CR1"], self.regs["CR2"]
+        if (self._st is not None or self._due_ps is not None or self._tx_full or self._settling
+                or not self._pins_watched or not (cr1 & SPE and cr1 & MSTR)
+                or cr1 & (CRCEN | LSBFIRST) or not cr2 & TXDMAEN
+                or cr2 & (RXDMAEN | TXEIE | RXNEIE | ERRIE)):
+            return False
+        bits = self._frame_bits()
+        frame_ps = bits * 2 ** (((cr1 >> 3) & 7) + 1) * PS_PER_S // self._clk.hz
+        latency_ps = chan.dma.transfer_ps()
+        if latency_ps > frame_ps:
+            return False                 # the DMA would leave gaps between frames
+        self._st = _Stream(chan, self.ctx.clock.now_ps, frame_ps, bits, latency_ps)
+        self.regs["SR"] = (self.regs["SR"] | BSY) & ~TXE
+        chan.stream = self
+        self._stream_settle()
+        return True
+
+    def dma_stream_sync(self) -> None:
+        if self._st is not None:
+            self._stream_settle()
+
+    def dma_stream_next_ps(self, what: str = "sr") -> int | None:
+        """When, after now, something firmware may poll next changes by itself (a poll hint):
+        this SPI's SR ("sr"), the channel's CNDTR ("cndtr") or its HT/TC flags ("isr")."""
+        st = self._st
+        if st is None:
+            return None
+        now, s, t = self.ctx.clock.now_ps, st.start_ps, st.frame_ps
+        more = st.total is None
+        nxt_write = self._stream_write_ps(st.written) if more else None
+        if what == "cndtr":
+            return nxt_write
+        if what == "isr":
+            if not more:
+                return None
+            left, half = st.chan.left, st.chan.count // 2
+            k = st.written + (left - half if left > half else left) - 1
+            return self._stream_write_ps(k)
+        times = [s + (st.total if not more else (now - s) // t + 1) * t]   # BSY / frame start
+        if nxt_write is not None:
+            times.append(nxt_write)
+        elif st.total:
+            times.append(s + (st.total - 1) * t)                           # TXE
+        if st.delivered < 2:
+            times.append(s + (st.delivered + 1) * t)                       # RXNE, OVR
+        later = [x for x in times if x > now]
+        return min(later) if later else None
+
+    def _stream_due(self, now: int) -> tuple[int, int]:
+        """(writes due, frames ended) by `now`, counted from the stream's start."""
+        st = self._st
+        elapsed = now - st.start_ps
+        writes = (elapsed - st.latency_ps) // st.frame_ps + 2 if elapsed >= st.latency_ps else 1
+        return writes, elapsed // st.frame_ps
+
+    def _stream_write_ps(self, k: int) -> int:
+        st = self._st
+        return st.start_ps if k == 0 else st.start_ps + (k - 1) * st.frame_ps + st.latency_ps
+
+    def _stream_settle(self) -> None:
+        st = self._st
+        if st is None or st.busy:
+            return
+        st.busy = True
+        try:
+            now = self.ctx.clock.now_ps
+            writes, ended = self._stream_due(now)
+            if st.total is None and writes > st.written:
+                got = st.chan.stream_take(writes - st.written)
+                st.wire.extend(got)
+                st.written += len(got)
+                if st.chan.left == 0 and not st.chan.ccr & 0x20:   # CIRC clear: the last one
+                    st.total = st.written
+            ended = min(ended, st.written)
+            if ended > st.delivered:
+                self._stream_deliver(ended - st.delivered)
+            sr = self.regs["SR"]
+            if st.total is not None and st.delivered == st.total:
+                self._stream_finish()
+                return
+            txe = st.written <= (now - st.start_ps) // st.frame_ps + 1   # Tx buffer empty
+            self.regs["SR"] = (sr | TXE) if txe else (sr & ~TXE)
+            self._stream_plan(now)
+        finally:
+            st.busy = False
+
+    def _stream_deliver(self, n: int) -> None:
+        """Hand the devices the next n frames of the stream (ended by now), as of the last
+        one's end; RXNE / OVR / DR as those received frames leave them."""
+        st = self._st
+        frames, st.wire = st.wire[:n], st.wire[n:]
+        st.delivered += n
+        if st.bits == 16:
+            data = bytes(b for v in frames for b in (v >> 8 & 0xFF, v & 0xFF))
+        else:
+            data = bytes(frames)
+        end_ps = st.start_ps + st.delivered * st.frame_ps
+        reply = self.ctx.clock.call_as_of(end_ps, self._exchange_block, data)
+        sr = self.regs["SR"]
+        if sr & RXNE or n > 1:
+            sr |= OVR
+        if not sr & RXNE:
+            self._rx = reply[0] << 8 | reply[1] if st.bits == 16 else reply[0]
+            sr |= RXNE
+        self.regs["SR"] = sr
+
+    def _exchange_block(self, data: bytes) -> bytes:
+        selected = [dev for _, dev in self.children if getattr(dev, "cs_active", True)]
+        if len(selected) == 1 and hasattr(selected[0], "transmit_block"):
+            return bytes(selected[0].transmit_block(data))
+        return bytes(self._exchange_byte(b) for b in data)
+
+    def _stream_plan(self, now: int) -> None:
+        """The stream's next event: the write that sets an HT/TC flag (an ordinary event when a
+        DMA interrupt is enabled), or the last frame's end; quiet otherwise."""
+        st = self._st
+        if st.ev is not None:
+            st.ev.cancel()
+            st.ev = None
+        if st.total is not None:
+            at, loud = st.start_ps + st.total * st.frame_ps, False
+        else:
+            left, marks = st.chan.stream_marks()
+            if marks is None:
+                marks = st.chan.count or 1            # circular, nothing watching: a backstop
+            at = self._stream_write_ps(st.written + marks - 1)
+            loud = bool(st.chan.ccr & 0x6)           # TCIE | HTIE
+        at = max(at, now)
+        clock = self.ctx.clock
+        st.ev = (clock.schedule_at if loud else clock.schedule_quiet_at)(at, self._stream_event)
+
+    def _stream_event(self) -> None:
+        if self._st is not None:
+            self._st.ev = None
+            self._stream_settle()
+
+    def _stream_finish(self) -> None:
+        st = self._st
+        if st.ev is not None:
+            st.ev.cancel()
+        st.chan.stream = None
+        self._st = None
+        self.regs["SR"] = (self.regs["SR"] | TXE) & ~BSY
+        self._update_irq()
+        self._update_dma()
+
+    def dma_stream_stop(self) -> None:
+        """End the stream now: what was written and is still on the wire (the frame shifting
+        and the one in the Tx buffer) goes on as ordinary frames."""
+        st = self._st
+        if st is None:
+            return
+        self._stream_settle()
+        st = self._st
+        if st is None:
+            return
+        if st.ev is not None:
+            st.ev.cancel()
+        chan = st.chan
+        chan.stream = None
+        self._st = None
+        sr = self.regs["SR"] & ~(TXE | BSY)
+        if st.wire:
+            self._frame = ("data", st.wire[0], st.bits)
+            self._shifting = "data"
+            self._due_ps = st.start_ps + (st.delivered + 1) * st.frame_ps
+            sr |= BSY
+            if len(st.wire) > 1:
+                self._txbuf, self._tx_full = st.wire[1], True
+            else:
+                sr |= TXE
+            self.regs["SR"] = sr
+            self._schedule_end()
+        else:
+            self.regs["SR"] = sr | TXE
+        self._update_irq()
+        self._update_dma()
+        if chan.request and chan.enabled and chan.left:
+            chan._plan()
+
+
+class _Stream:
+    """A DMA channel's transfers being shifted out by an SPI (STM32Spi.dma_stream)."""
+
+    __slots__ = ("chan", "start_ps", "frame_ps", "bits", "latency_ps", "written", "delivered",
+                 "wire", "total", "ev", "busy")
+
+    def __init__(self, chan: Any, start_ps: int, frame_ps: int, bits: int, latency_ps: int):
+        self.chan = chan
+        self.latency_ps = latency_ps
+        self.start_ps = start_ps
+        self.frame_ps = frame_ps
+        self.bits = bits
+        self.written = 0          # transfers the channel has done (DR writes)
+        self.delivered = 0        # frames whose end has passed (bytes given to the devices)
+        self.wire: list[int] = []  # written, not yet delivered (at most 2 once settled)
+        self.total = None         # the stream's last transfer count, once the channel ran out
+        self.ev = None
+        self.busy = False

@@ -9,6 +9,9 @@ The property shown is the same: the firmware's buffer and its replay do not depe
 period."""
 
 import socket
+import struct
+
+import numpy as np
 
 import pytest
 
@@ -129,33 +132,116 @@ def test_server_down_readings_buffered_and_sent_in_order_once(small_cabinet):
     emu.run_until(lambda: r_lines(third.lines()), "3s", "a reading")
     assert int(r_lines(third.lines())[0][1]) == last + 1
     third.close()
+    # busy or waiting on its link all along, no thread was late for the watchdog
+    assert not [ln for ln in qm.console.line_texts() if "watchdog" in ln]
 
 
-def test_full_buffer_drops_the_oldest_readings_counted_and_seen_as_a_gap(small_cabinet):
-    """200 readings fit (docs/firmware_query_manager.md, "Buffer"); an outage of 60 virtual
-    seconds at one snapshot of 4 rooms a second makes 240: the oldest 40 go, the console
-    counts them, the server sees them as a gap in the sequence numbers, the rest arrive in
-    order."""
+# The readings buffer in the EEPROM (docs/firmware_query_manager.md, "Buffer"): two header
+# copies of 64 bytes, then 796 records of 41 bytes, each ending in a Modbus CRC-16.
+HDR = struct.Struct("<4sIII")
+REC = struct.Struct("<IIIIIIHHHHHBBBBB")
+BASE, REC_BYTES, CAP = 128, 41, 796
+
+
+def crc16(data: bytes) -> int:
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def header(image: bytes) -> tuple[int, int]:
+    """(first, next) of the newest valid header copy."""
+    best = None
+    for c in (0, 1):
+        raw = image[64 * c:64 * c + 18]
+        magic, gen, first, nxt = HDR.unpack(raw[:16])
+        if magic == b"QMLG" and int.from_bytes(raw[16:18], "little") == crc16(raw[:16]):
+            if best is None or gen > best[0]:
+                best = (gen, first, nxt)
+    assert best is not None, "no valid header copy in the EEPROM"
+    return best[1], best[2]
+
+
+def record(image: bytes, seq: int) -> tuple:
+    raw = image[BASE + seq % CAP * REC_BYTES:][:REC_BYTES]
+    assert int.from_bytes(raw[39:], "little") == crc16(raw[:39]), f"record {seq}: bad CRC"
+    return REC.unpack(raw[:39])
+
+
+def test_buffered_readings_survive_a_power_cut_of_the_query_manager(small_cabinet):
+    """Readings buffered during an outage are in the EEPROM (header and records as
+    documented); the query manager loses its power, boots, and sends them when the server is
+    back: in order, numbers going on from before the cut, none lost, none twice."""
     emu, qm, _ = small_cabinet
     srv = Server(qm)
     emu.run_until(srv.try_accept, "8s", "the query manager reconnecting")
-    srv.send("PERIOD 1 1")
+    srv.send("PERIOD 1 2")
     emu.run_until(lambda: "OK PERIOD" in srv.lines() and "END" in srv.lines(), "5s", "a report")
     last = int(r_lines(srv.lines())[-1][1])
     srv.send(f"ACK {last}")
     emu.run_for("300ms")
     srv.close()
-    emu.run_for("60s")
+    emu.run_for("9s")                                # about 4 snapshots of 4 rooms
+    first, nxt = header(qm.eeprom.read_image())
+    assert first == last + 1 and nxt - first >= 12
+    kept = [record(qm.eeprom.read_image(), s) for s in range(first, nxt)]
+    assert [r[0] for r in kept] == list(range(first, nxt))
+    assert [(r[11], r[12]) for r in kept[:4]] == [(1, 0), (1, 1), (1, 2), (1, 3)]
+    qm.machine.power_off()                           # the cabinet's supply cut and back
+    emu.run_for("1s")
+    qm.machine.power_on()
+    emu.run_until(lambda: any("buffer in the EEPROM" in ln for ln in qm.console.line_texts()),
+                  "3s", "the boot")
+    back = Server(qm)
+    emu.run_until(back.try_accept, "10s", "the query manager reconnecting after its boot")
+    emu.run_until(lambda: len(r_lines(back.lines())) >= nxt - first, "5s", "the kept readings")
+    seqs = [int(f[1]) for f in r_lines(back.lines())]
+    assert seqs[:nxt - first] == list(range(first, nxt))     # none lost, in order, once
+    assert all(int(f[6]) == r[2] for f, r in zip(r_lines(back.lines()), kept))
+    back.send("PERIOD 1 2")
+    emu.run_until(lambda: len(r_lines(back.lines())) > nxt - first, "4s", "a new reading")
+    assert int(r_lines(back.lines())[nxt - first][1]) == nxt  # numbering goes on
+    back.close()
+
+
+def test_full_buffer_drops_the_oldest_readings_counted_and_seen_as_a_gap(small_cabinet):
+    """A full ring (796 readings, written into the EEPROM here while the query manager is
+    off) takes new readings by dropping its oldest: counted on the console, seen by the
+    server as a gap, the rest sent in order."""
+    emu, qm, _ = small_cabinet
+    qm.machine.power_off()
+    first = 5000
+
+    def put(at, raw):
+        qm.eeprom.mem[at:at + len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+
+    head = HDR.pack(b"QMLG", 7, first, first + CAP)
+    put(64, head + crc16(head).to_bytes(2, "little"))
+    put(0, bytes(4))                                 # the other copy: not valid
+    for seq in range(first, first + CAP):
+        raw = REC.pack(seq, 1000, seq, 0, 0, 0, 23000, 0, 1000, 5000, 0, 1, seq % 4, 1, 0, 0)
+        put(BASE + seq % CAP * REC_BYTES, raw + crc16(raw).to_bytes(2, "little"))
+    qm.machine.power_on()
+    srv = Server(qm)
+    emu.run_until(srv.try_accept, "10s", "the query manager connecting after its boot")
+    srv.send("PERIOD 1 1")
+    emu.run_until(lambda: "OK PERIOD" in srv.lines(), "3s", "the period set")
+    srv.close()                                      # down again before any ACK
+    emu.run_for("4s")
     assert "net: buffer full, 1 readings dropped" in qm.console.line_texts()
     back = Server(qm)
     emu.run_until(back.try_accept, "8s", "the query manager reconnecting")
-    emu.run_until(lambda: len(r_lines(back.lines())) >= 200, "5s", "the buffered readings")
+    emu.run_until(lambda: len(r_lines(back.lines())) >= 100, "5s", "buffered readings")
     seqs = [int(f[1]) for f in r_lines(back.lines())]
-    assert seqs[0] > last + 40                      # the oldest were dropped: a gap
+    assert seqs[0] > first                           # the oldest were dropped: a gap
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     sent = [ln for ln in qm.console.line_texts() if ln.endswith(" readings to send")]
-    assert sent[-1] == "net: 200 readings to send"
+    assert sent[-1] == f"net: {CAP} readings to send"
     back.close()
+
 
 
 # -- clock synchronisation --------------------------------------------------------------------

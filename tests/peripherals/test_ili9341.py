@@ -162,3 +162,32 @@ def test_every_printable_character_round_trips():
 def test_firmware_font_header_is_generated_from_the_same_table():
     header = (REPO / "firmware" / "drivers" / "font5x7.h").read_text()
     assert header == c_header(), "regenerate: python -m metersim.peripherals.font5x7 > firmware/drivers/font5x7.h"
+
+
+@pytest.mark.parametrize("madctl", [0x08, 0x48, 0x88, 0x28, 0xE8])
+def test_pixel_block_from_a_dma_stream_draws_what_byte_by_byte_writes_draw(madctl):
+    lcds = []
+    for block in (False, True):
+        rng = np.random.default_rng(madctl)
+        lcd = ILI9341(Context.standalone())
+        bus = Bus(lcd)
+        bus.cmd(0x11)
+        bus.cmd(0x3A, 0x55)
+        bus.cmd(0x36, madctl)
+        for x0, y0, x1, y1, n in [(10, 20, 29, 35, 700), (230, 300, 250, 330, 333), (0, 0, 3, 2, 51)]:
+            data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+            bus.window(x0, y0, x1, y1)
+            lcd.on_gpio(0, False)
+            lcd.on_gpio(1, False)
+            lcd.transmit(0x2C)
+            lcd.on_gpio(1, True)
+            if block:                              # odd splits: a pixel's bytes across calls
+                lcd.transmit_block(data[:101])
+                lcd.transmit_block(data[101:])
+            else:
+                for b in data:
+                    lcd.transmit(b)
+            lcd.on_gpio(0, True)
+        lcds.append(lcd)
+    assert np.array_equal(lcds[0].frame, lcds[1].frame)
+    assert lcds[0].frame.any()

@@ -13,7 +13,9 @@
 #include "bsp_date.h"
 #include "ili9341.h"
 #include "ms_rtos.h"
+#include "qm_dma.h"
 #include "qm_master.h"
+#include "qm_store.h"
 #include "w5500.h"
 
 #define QM_FW_MAJOR 1u
@@ -53,7 +55,7 @@
 #define NET_SERVER_PORT 5020u
 #define NET_RETRY_MS 5000u             /* reconnect after a failed or lost connection */
 #define NET_REPORT_MS 10000u           /* a reading of every room every 10 s while connected */
-#define NET_OFFLINE_MS 1800000u        /* and every 30 min while not (the buffer lasts 2 h) */
+#define NET_OFFLINE_MS 1800000u        /* and every 30 min while not (qm_store.h: 796 places) */
 static const uint8_t g_mac[6] = {0x02, 0x00, 0x4D, 0x51, 0x4D, 0x01};   /* locally administered */
 static const uint8_t g_ip[4] = {192, 168, 1, 50}, g_mask[4] = {255, 255, 255, 0};
 static const uint8_t g_gw[4] = {192, 168, 1, 1}, g_server[4] = {192, 168, 1, 2};
@@ -64,7 +66,7 @@ static uint64_t g_pool[POOL_SIZE / 8u];
 /* The readings table, read by the UI (and by tests through the debug port). */
 struct qm_ctrl g_ctrl[QM_MAX_CTRL];
 static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem, g_cmd_lock;
-static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST};
+static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST, qm_tft_bulk};
 static uint32_t g_rounds;
 static uint32_t g_sync_ms = CLOCK_SYNC_MS;
 static volatile uint8_t g_sync_now;     /* the server set the clock: broadcast it now */
@@ -81,6 +83,50 @@ static struct {
 void ms_kputc(char c) { bsp_console_putc(c); }
 
 static uint32_t now_ms(void) { return ms_tick_get() * (1000u / MS_TICK_HZ); }
+
+/* ---- watchdog ----
+ * Only the supervisor, a soft timer run by the kernel's timer thread, refreshes the IWDG, and
+ * only while every thread is healthy: blocked where it may rightly wait long (the ui thread
+ * for a key, the net thread for its link) or, when busy, checked in within WD_LATE_MS. A thread
+ * stuck in a loop, or blocked where it never should be, stops the refreshes and the IWDG
+ * resets the MCU within WD_LATE_MS + WD_CHECK_MS + WD_TIMEOUT_MS. The resets are counted in
+ * backup word 1 (kept like the RTC) and logged at boot. */
+#define WD_TIMEOUT_MS 4000u
+#define WD_LATE_MS 3000u
+#define WD_CHECK_MS 1000u
+#define BK_WD_RESETS 1u                 /* backup word (word 0 is the RTC's marker) */
+enum { WD_POLL, WD_UI, WD_NET, WD_THREADS };
+static struct {
+    volatile ms_tick_t beat;            /* last check-in */
+    volatile uint8_t waiting;           /* blocked for input: healthy however long */
+} g_wd[WD_THREADS] = {[WD_POLL] = {0, 1}, [WD_UI] = {0, 1}, [WD_NET] = {0, 1}};
+
+static ms_handle_t g_ui_thread = -1, g_net_thread = -1;
+
+static void wd_checkin(unsigned t, int waiting)
+{
+    if (t >= WD_THREADS)
+        return;
+    g_wd[t].beat = ms_tick_get();
+    g_wd[t].waiting = (uint8_t)waiting;
+}
+
+/* The calling thread's watchdog entry (WD_THREADS: none), for code both ui and net run. */
+static unsigned wd_self(void)
+{
+    ms_handle_t me = ms_thread_self();
+    return me == g_ui_thread ? WD_UI : me == g_net_thread ? WD_NET : WD_THREADS;
+}
+
+static void watchdog_check(void *arg)
+{
+    (void)arg;
+    ms_tick_t now = ms_tick_get();
+    for (unsigned t = 0; t < WD_THREADS; t++)
+        if (!g_wd[t].waiting && now - g_wd[t].beat > ms_ms_to_ticks(WD_LATE_MS))
+            return;
+    bsp_iwdg_refresh();
+}
 
 /* ---- RS-485 transactions ---- */
 static void rs485_open(void)
@@ -236,6 +282,7 @@ static void poll_thread(void *arg)
     for (unsigned i = 0; i < QM_MAX_CTRL; i++)
         g_ctrl[i].addr = (uint8_t)(i + 1u);
     ms_thread_sleep_ms(START_DELAY_MS);     /* controllers on the same supply boot meanwhile */
+    wd_checkin(WD_POLL, 0);
     uint32_t round_start = now_ms(), sync_at = now_ms();
     for (;;) {
         int busy = 0;
@@ -245,6 +292,7 @@ static void poll_thread(void *arg)
                 continue;
             busy = 1;
             for (;;) {
+                wd_checkin(WD_POLL, 0);
                 if (ms_sem_wait(g_cmd_sem, 0) == 0)
                     run_command();
                 if ((int32_t)(now_ms() - sync_at) >= 0 || g_sync_now) {
@@ -260,9 +308,11 @@ static void poll_thread(void *arg)
             ms_printk("poll: first round done\n");
         uint32_t next = round_start + ROUND_MIN_MS;
         while ((int32_t)(next - now_ms()) > 0) {   /* the rest of the second: commands only */
+            wd_checkin(WD_POLL, 0);
             if (ms_sem_wait(g_cmd_sem, ms_ms_to_ticks(next - now_ms())) == 0)
                 run_command();
         }
+        wd_checkin(WD_POLL, 0);
         round_start = now_ms();
         (void)busy;
     }
@@ -320,14 +370,20 @@ static void kp_init(void)
  * returns its label or 0. Returns after the key is released. */
 static const char *kp_wait(uint32_t timeout_ms)
 {
-    if (ms_sem_wait(g_kp_sem, ms_ms_to_ticks(timeout_ms)) != 0)
+    wd_checkin(WD_UI, 1);
+    int got = ms_sem_wait(g_kp_sem, ms_ms_to_ticks(timeout_ms));
+    wd_checkin(WD_UI, 0);
+    if (got != 0)
         return 0;
     int k = kp_scan();
     ms_thread_sleep_ms(20);
     if (k < 0 || kp_scan() != k)
         return 0;
-    while (kp_scan() != -1)
+    while (kp_scan() != -1) {           /* a key held down: waiting for the user */
+        wd_checkin(WD_UI, 1);
         ms_thread_sleep_ms(20);
+    }
+    wd_checkin(WD_UI, 0);
     ms_sem_wait(g_kp_sem, 0);           /* edges of our own scanning */
     return g_keys[k];
 }
@@ -579,6 +635,8 @@ static void room_query(void)
  * bus owner, which logs the result); 0 when the controller took it. */
 static int room_write(uint8_t addr, uint8_t room, uint8_t reg, uint8_t count, uint16_t v0, uint16_t v1)
 {
+    unsigned wd = wd_self();
+    wd_checkin(wd, 1);                  /* the poll thread's turn: it is watched itself */
     ms_mutex_lock(g_cmd_lock, MS_WAIT_FOREVER);
     g_cmd.addr = addr;
     g_cmd.room = room;
@@ -589,6 +647,7 @@ static int room_write(uint8_t addr, uint8_t room, uint8_t reg, uint8_t count, ui
     ms_sem_post(g_cmd_sem);
     int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
     ms_mutex_unlock(g_cmd_lock);
+    wd_checkin(wd, 0);
     return r;
 }
 
@@ -639,19 +698,12 @@ static void payment(void)
 /* ---- server link: W5500 TCP client, text lines (docs/firmware_query_manager.md) ---- */
 static w5500_t g_eth = {ETH_SPI, ETH_CS, ETH_RST};
 
-/* Readings waiting for the server's ACK: a ring in RAM (no room left in 48 KiB for more; the
- * size is in docs/firmware_query_manager.md). The status fits a byte (bits 0..6 used). */
-struct qm_rec {
-    uint32_t secs;                      /* RTC, seconds since 2000-01-01, of the snapshot */
-    uint32_t energy_wh, cost, balance, power;
-    uint16_t voltage, current, pf, freq, trips;
-    uint8_t addr, room, status, reason, age_s;
-};
-#define LOG_CAP 200u
-static struct qm_rec g_log[LOG_CAP];
-static uint32_t g_log_first = 1;        /* seq of the oldest record kept */
-static uint32_t g_log_count;            /* records kept, oldest first */
-static uint32_t g_log_sent;             /* of those, sent on the current connection */
+/* Readings waiting for the server's ACK: the ring in the EEPROM (qm_store.h). */
+#define EE_I2C 1
+#define EE_ADDR 0x50
+static at24c_t g_ee;
+static int g_store_ok;                  /* the EEPROM answered and the ring is mounted */
+static uint32_t g_send;                 /* the next sequence number to send on this connection */
 static uint32_t g_log_dropped;          /* overwritten before the server acknowledged them */
 static uint32_t g_report_ms = NET_REPORT_MS, g_offline_ms = NET_OFFLINE_MS;
 
@@ -661,10 +713,14 @@ static uint32_t rtc_secs(void)
     return bsp_rtc_get(&dt) == 0 ? bsp_date_to_secs(&dt) : 0u;
 }
 
-/* One record per room of every online controller, all with the same RTC time. */
+/* One record per room of every online controller, all with the same RTC time, appended to
+ * the store; its ends are persisted once per snapshot. */
 static void log_snapshot(void)
 {
+    if (!g_store_ok)
+        return;
     uint32_t secs = rtc_secs();
+    int added = 0;
     for (unsigned i = 0; i < QM_MAX_CTRL; i++) {
         for (unsigned r = 0; r < QM_MAX_ROOMS; r++) {
             struct qm_room rm;
@@ -674,50 +730,47 @@ static void log_snapshot(void)
             ms_mutex_unlock(g_lock);
             if (!use)
                 continue;
-            if (g_log_count == LOG_CAP) {           /* full: the oldest goes, counted */
-                if (++g_log_dropped == 1 || g_log_dropped % 100u == 0)
-                    ms_printk("net: buffer full, %u readings dropped\n", (unsigned)g_log_dropped);
-                g_log_first++;
-                g_log_count--;
-                if (g_log_sent)
-                    g_log_sent--;
-            }
-            struct qm_rec *e = &g_log[(g_log_first + g_log_count) % LOG_CAP];
+            struct qm_rec e;
             const uint16_t *g = rm.regs;
             uint32_t age = (now_ms() - rm.polled_ms) / 1000u;
-            e->secs = secs;
-            e->energy_wh = (uint32_t)u32_of(g + 8);
-            e->cost = (uint32_t)u32_of(g + 10);
-            e->balance = (uint32_t)u32_of(g + 12);
-            e->power = (uint32_t)u32_of(g + 4);
-            e->voltage = g[2];
-            e->current = g[3];
-            e->pf = g[6];
-            e->freq = g[7];
-            e->trips = g[14];
-            e->addr = (uint8_t)(i + 1u);
-            e->room = (uint8_t)r;
-            e->status = (uint8_t)g[0];
-            e->reason = (uint8_t)g[1];
-            e->age_s = (uint8_t)(age > 255u ? 255u : age);
-            g_log_count++;
+            e.secs = secs;
+            e.energy_wh = (uint32_t)u32_of(g + 8);
+            e.cost = (uint32_t)u32_of(g + 10);
+            e.balance = (uint32_t)u32_of(g + 12);
+            e.power = (uint32_t)u32_of(g + 4);
+            e.voltage = g[2];
+            e.current = g[3];
+            e.pf = g[6];
+            e.freq = g[7];
+            e.trips = g[14];
+            e.addr = (uint8_t)(i + 1u);
+            e.room = (uint8_t)r;
+            e.status = (uint8_t)g[0];
+            e.reason = (uint8_t)g[1];
+            e.age_s = (uint8_t)(age > 255u ? 255u : age);
+            int d = qm_store_append(&e);
+            if (d < 0) {
+                ms_printk("net: EEPROM write failed (%d), reading lost\n", d);
+                continue;
+            }
+            added = 1;
+            if (d && (++g_log_dropped == 1 || g_log_dropped % 100u == 0))
+                ms_printk("net: buffer full, %u readings dropped\n", (unsigned)g_log_dropped);
         }
     }
+    if (added)
+        qm_store_commit();
 }
 
 /* The server acknowledged every reading up to seq. */
 static void log_ack(uint32_t seq)
 {
-    while (g_log_count && (int32_t)(seq - g_log_first) >= 0) {
-        g_log_first++;
-        g_log_count--;
-        if (g_log_sent)
-            g_log_sent--;
-    }
+    qm_store_ack(seq);
 }
 
 static int net_send(const char *s)
 {
+    wd_checkin(WD_NET, 0);
     return w5500_send(&g_eth, NET_SOCKET, s, (unsigned)strlen(s), 2000) < 0 ? -1 : 0;
 }
 
@@ -731,23 +784,34 @@ static char *num(char *p, int32_t v)
 
 /* The records not sent on this connection yet, in order: per snapshot `T unix_time`, one
  * `R seq addr room status reason energy_Wh cost_cents balance_cents voltage_10mV current_mA
- * power_100mW pf_milli freq_10mHz trips age_s` line per room, `END`. */
+ * power_100mW pf_milli freq_10mHz trips age_s` line per room, `END`; at most FLUSH_MAX
+ * records per call (a snapshot may span two groups with the same T). A record whose CRC or
+ * number is wrong in the EEPROM is skipped (logged): the server sees a gap. */
+#define FLUSH_MAX 64u                  /* records per call: commands are looked at between */
 static int net_flush(void)
 {
-    while (g_log_sent < g_log_count) {
-        uint32_t secs = g_log[(g_log_first + g_log_sent) % LOG_CAP].secs;
+    struct qm_rec rec, *e = &rec;
+    if ((int32_t)(g_send - qm_store_first()) < 0)
+        g_send = qm_store_first();      /* acknowledged or dropped meanwhile */
+    uint32_t stop = g_send + FLUSH_MAX;
+    if ((int32_t)(stop - qm_store_next()) > 0)
+        stop = qm_store_next();
+    while ((int32_t)(stop - g_send) > 0) {
+        if (qm_store_read(g_send, e) != 0) {
+            ms_printk("net: reading %u unreadable in the EEPROM, skipped\n", (unsigned)g_send);
+            g_send++;
+            continue;
+        }
+        uint32_t secs = e->secs;
         char buf[128], *p = cat(buf, "T");
         num(p, (int32_t)(secs + UNIX_2000));
         cat(buf + strlen(buf), "\n");
         if (net_send(buf))
             return -1;
-        while (g_log_sent < g_log_count) {
-            uint32_t seq = g_log_first + g_log_sent;
-            const struct qm_rec *e = &g_log[seq % LOG_CAP];
-            if (e->secs != secs)
-                break;
+        int have = 1;                   /* e holds record g_send */
+        while (have && e->secs == secs) {
             p = cat(buf, "R");
-            p = num(p, (int32_t)seq);
+            p = num(p, (int32_t)e->seq);
             p = num(p, e->addr);
             p = num(p, e->room);
             p = num(p, e->status);
@@ -765,7 +829,8 @@ static int net_flush(void)
             cat(p, "\n");
             if (net_send(buf))
                 return -1;
-            g_log_sent++;
+            g_send++;
+            have = (int32_t)(stop - g_send) > 0 && qm_store_read(g_send, e) == 0;
         }
         if (net_send("END\n"))
             return -1;
@@ -872,6 +937,7 @@ static void net_command(const char *cmd)
 
 static void net_tick(int connected)
 {
+    wd_checkin(WD_NET, 0);
     if (!g_rounds)
         return;
     if ((int32_t)(now_ms() - g_snap_at) >= 0) {
@@ -884,9 +950,20 @@ static void net_thread(void *arg)
 {
     (void)arg;
     bsp_spi_init(ETH_SPI, 36000000u, 0);
+    bsp_i2c_init(EE_I2C, 400000u);
+    int e = at24c_init(&g_ee, EE_I2C, EE_ADDR, "AT24C256");
+    if (e == 0)
+        e = qm_store_init(&g_ee);
+    g_store_ok = e == 0;
+    if (g_store_ok)
+        ms_printk("net: buffer in the EEPROM: readings %u..%u kept, %u places\n",
+                  (unsigned)qm_store_first(), (unsigned)(qm_store_next() - 1u), QM_STORE_CAP);
+    else
+        ms_printk("net: no EEPROM (%d): readings are not buffered\n", e);
     g_snap_at = now_ms() + g_report_ms;     /* the first snapshot a period after start-up */
     if (w5500_init(&g_eth, g_mac, g_ip, g_mask, g_gw) != 0) {
         ms_printk("net: no W5500\n");
+        wd_checkin(WD_NET, 1);          /* gone: nothing left to watch */
         return;
     }
     for (;;) {
@@ -896,8 +973,10 @@ static void net_thread(void *arg)
         }
         w5500_tcp_connect(&g_eth, NET_SOCKET, g_server, NET_SERVER_PORT, NET_LOCAL_PORT);
         int st;
-        while ((st = w5500_status(&g_eth, NET_SOCKET)) == W5500_SOCK_SYNSENT)
+        while ((st = w5500_status(&g_eth, NET_SOCKET)) == W5500_SOCK_SYNSENT) {
+            wd_checkin(WD_NET, 0);
             ms_thread_sleep_ms(10);
+        }
         if (st != W5500_SOCK_ESTABLISHED) {
             w5500_close(&g_eth, NET_SOCKET);
             for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
@@ -907,9 +986,9 @@ static void net_thread(void *arg)
             continue;
         }
         ms_printk("net: connected to the server\n");
-        ms_printk("net: %u readings to send\n", (unsigned)g_log_count);
+        ms_printk("net: %u readings to send\n", (unsigned)(qm_store_next() - qm_store_first()));
         net_send("HELLO query-manager 1.1\n");
-        g_log_sent = 0;                 /* what the last connection did not get acknowledged */
+        g_send = qm_store_first();      /* what the last connection did not get acknowledged */
         char cmd[64];
         unsigned n = 0;
         while (w5500_status(&g_eth, NET_SOCKET) == W5500_SOCK_ESTABLISHED) {
@@ -929,7 +1008,8 @@ static void net_thread(void *arg)
             ms_thread_sleep_ms(50);
         }
         ms_printk("net: connection lost\n");
-        ms_printk("net: %u readings not acknowledged\n", (unsigned)g_log_count);
+        ms_printk("net: %u readings not acknowledged\n",
+                  (unsigned)(qm_store_next() - qm_store_first()));
         w5500_close(&g_eth, NET_SOCKET);
         for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
             net_tick(0);
@@ -942,6 +1022,8 @@ static void ui_thread(void *arg)
 {
     (void)arg;
     bsp_spi_init(TFT_SPI, 18000000u, 0);
+    if (qm_dma_init() != 0)
+        g_tft.bulk = 0;                 /* pixels by polled SPI then */
     ili9341_init(&g_tft);
     ili9341_fill(&g_tft, 0, 0, ILI9341_WIDTH, ILI9341_HEIGHT, BG);
     memset(g_shown, ' ', sizeof g_shown);
@@ -975,14 +1057,23 @@ int main(void)
     ms_printk("query manager v%u.%u, reset cause: %s%s%s\n", QM_FW_MAJOR, QM_FW_MINOR,
               bsp_reset_cause_name(cause), clk ? "; clock: HSE/PLL failed" : "",
               rtc ? "; rtc: LSE did not start" : "");
+    if (cause & BSP_RESET_IWDG) {
+        int n = bsp_backup_read(BK_WD_RESETS);
+        n = n < 0 ? 1 : n + 1;
+        bsp_backup_write(BK_WD_RESETS, (uint16_t)n);
+        ms_printk("watchdog: the IWDG reset the query manager (%d so far)\n", n);
+    }
     g_lock = ms_mutex_create("table");
     g_kp_sem = ms_sem_create("keypad", 0, 1);
     g_cmd_sem = ms_sem_create("cmd", 0, 1);
     g_done_sem = ms_sem_create("done", 0, 1);
     g_cmd_lock = ms_mutex_create("cmd");
+    ms_handle_t wd = ms_timer_create("watchdog", watchdog_check, 0);
     if (ms_thread_create("poll", poll_thread, 0, 1280, 5, 0) < 0 ||
-        ms_thread_create("ui", ui_thread, 0, 2048, 8, 0) < 0 ||
-        ms_thread_create("net", net_thread, 0, 1536, 9, 0) < 0)
+        (g_ui_thread = ms_thread_create("ui", ui_thread, 0, 2048, 8, 0)) < 0 ||
+        (g_net_thread = ms_thread_create("net", net_thread, 0, 1536, 9, 0)) < 0 || wd < 0 ||
+        ms_timer_start(wd, ms_ms_to_ticks(WD_CHECK_MS), ms_ms_to_ticks(WD_CHECK_MS)) < 0)
         ms_panic("cannot create the threads");
+    bsp_iwdg_start(WD_TIMEOUT_MS);
     ms_rtos_start();
 }

@@ -1,0 +1,352 @@
+"""STM32F1 DMA controller (DMA1: 7 channels, DMA2: 5 channels on high-density parts).
+
+Followed: RM0008 rev 21 §13 "Direct memory access controller (DMA)":
+- §13.4 registers: ISR (0x00, read-only: GIFx TCIFx HTIFx TEIFx, four bits per channel from
+  bit 4*(x-1)), IFCR (0x04, write 1 to clear; CGIFx clears all four), then per channel x at
+  0x08 + 20*(x-1): CCRx (EN TCIE HTIE TEIE DIR CIRC PINC MINC PSIZE MSIZE PL MEM2MEM), CNDTRx
+  (16 bits), CPARx, CMARx. CNDTR, CPAR and CMAR are written only while EN = 0 (§13.4.4-6:
+  "this register can only be written when the channel is disabled"); other writes are ignored
+  and logged once.
+- §13.3.3 / §13.3.4: a channel enabled with a peripheral request does one transfer per
+  request (read the source at its size, write the destination at its size; Table 79: a wider
+  destination gets the value zero-extended, a narrower one its low bits), increments the
+  addresses it is told to (MINC / PINC, by the transfer's size), decrements CNDTR; HTIF when
+  half the transfers are done (here: CNDTR reaches the count's half, rounded down), TCIF when
+  CNDTR reaches 0. Circular mode (CIRC) reloads CNDTR and both addresses and goes on;
+  otherwise the channel stops with EN still set, until it is disabled and set up again.
+  MEM2MEM: the transfers start without a request as soon as EN is set.
+- §13.3.6 errors: a transfer to or from an address with nothing behind it sets TEIF and
+  clears EN.
+- §13.3.7 interrupts: channel x's output (connections[x-1], `[0-6] -> nvic@[11-17]`) is
+  (TCIF & TCIE) | (HTIF & HTIE) | (TEIF & TEIE); GIF is the OR of the three flags.
+
+Request inputs: GPIO input n is channel n's request line (1..7, RM0008 Table 78's numbering,
+as upstream Renode's stm32f103.repl wires `DMARequest -> dma1@4 | dma1@5` for USART1 TX/RX).
+A request is a level: while it is high and the channel has transfers left, a transfer happens
+every `TRANSFER_CYCLES` HCLK cycles (arbitration, a read and a write on the AHB/APB bridges);
+the peripheral drops it when the write served it (an SPI drops TXE when DR is written).
+
+Bulk transfers to SPI: a memory-to-peripheral channel whose peripheral address is an SPI's DR
+hands its transfers to that SPI (`STM32Spi.dma_stream`), which shifts them out at its own
+baud rate without an event per frame: the write of transfer k falls when the SPI would have
+asked for it (TXE), flags and CNDTR are brought up to date whenever firmware reads this DMA or
+the SPI, the devices on the bus get each frame's bytes at (or, in bulk, as of) the frame's end,
+and the HT / TC instants that an enabled interrupt can see are ordinary events. The memory is
+read when the transfer happens, as far as anything outside can tell (a buffer refilled after
+HT is read after HT). Conditions and fallbacks: peripherals/stm32/spi.py, "DMA".
+
+Not modelled: channel priorities between simultaneous requests (requests are served in time
+order, each transfer taking TRANSFER_CYCLES), bus contention with the CPU, DMA2 on connectivity
+line parts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from metersim.peripherals.base import GPIO, Context, Peripheral
+from metersim.peripherals.registry import model
+from metersim.peripherals.stm32.usart import ApbClock
+from metersim._units import PS_PER_S
+
+ISR, IFCR = 0x00, 0x04
+CH_BASE, CH_STRIDE = 0x08, 20
+CCR, CNDTR, CPAR, CMAR = 0, 4, 8, 12
+# CCR
+EN, TCIE, HTIE, TEIE, DIR, CIRC, PINC, MINC = (1 << i for i in range(8))
+MEM2MEM = 1 << 14
+CCR_MASK = 0x7FFF
+# ISR, per channel
+GIF, TCIF, HTIF, TEIF = 1, 2, 4, 8
+TRANSFER_CYCLES = 5
+_SIZES = {0: 1, 1: 2, 2: 4, 3: 4}       # PSIZE/MSIZE 11 is reserved: taken as 32 bits, logged
+
+
+class DmaChannel:
+    """One channel: its registers, its request line and its transfers."""
+
+    def __init__(self, dma: "STM32F1Dma", number: int):
+        self.dma = dma
+        self.number = number                 # 1-based, as RM0008 numbers them
+        self.irq = GPIO(f"channel{number}")
+        self.request = False
+        self.stream = None                   # the SPI serving this channel in bulk, if any
+        self._ev = None
+        self.reset()
+
+    def reset(self) -> None:
+        if self._ev is not None:
+            self._ev.cancel()
+        self._ev = None
+        if self.stream is not None:
+            self.stream.dma_stream_stop()
+        self.stream = None
+        self.ccr = 0
+        self.count = 0                        # CNDTR as programmed (the reload value)
+        self.left = 0                         # CNDTR now
+        self.par = self.mar = 0               # as programmed
+        self.pptr = self.mptr = 0             # the addresses of the next transfer
+        self.flags = 0
+        self.irq.unset()
+
+    # -- configuration ----------------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ccr & EN)
+
+    @property
+    def psize(self) -> int:
+        return _SIZES[(self.ccr >> 8) & 3]
+
+    @property
+    def msize(self) -> int:
+        return _SIZES[(self.ccr >> 10) & 3]
+
+    def write_ccr(self, value: int) -> None:
+        value &= CCR_MASK
+        if self.stream is not None:
+            self.stream.dma_stream_stop()     # finishes what happened before this write
+            self.stream = None
+        was = self.ccr
+        if (value >> 8) & 3 == 3 or (value >> 10) & 3 == 3:
+            self.dma.ctx.log_once(("size", self.number), logging.WARNING,
+                                  "channel %d: PSIZE/MSIZE 11 is reserved", self.number)
+        self.ccr = value
+        if value & EN and not was & EN:
+            self.left = self.count
+            self.pptr, self.mptr = self.par, self.mar
+            if value & MEM2MEM or self.request:
+                self._plan()
+        elif not value & EN and self._ev is not None:
+            self._ev.cancel()
+            self._ev = None
+        self._update_irq()
+
+    def write_reg(self, reg: int, value: int) -> None:
+        if self.ccr & EN:
+            self.dma.ctx.log_once(("locked", self.number, reg), logging.WARNING,
+                                  "channel %d: CNDTR/CPAR/CMAR written while enabled: ignored "
+                                  "(RM0008 §13.4)", self.number)
+            return
+        if reg == CNDTR:
+            self.count = self.left = value & 0xFFFF
+        elif reg == CPAR:
+            self.par = self.pptr = value & 0xFFFFFFFF
+        else:
+            self.mar = self.mptr = value & 0xFFFFFFFF
+
+    # -- requests and transfers -------------------------------------------------------------
+    def on_request(self, level: bool) -> None:
+        self.request = level
+        if level and self.ccr & EN and self.stream is None:
+            self._plan()
+
+    def _plan(self) -> None:
+        """The next transfer, TRANSFER_CYCLES from now (arbitration and the two bus accesses)."""
+        if self._ev is None and self.left:
+            self._ev = self.dma.ctx.clock.schedule(self.dma.transfer_ps(), self._transfer_event)
+
+    def _transfer_event(self) -> None:
+        self._ev = None
+        if not (self.ccr & EN and self.left) or not (self.request or self.ccr & MEM2MEM):
+            return
+        if self.ccr & DIR and not self.ccr & MEM2MEM:
+            spi = self.dma.spi_at(self.pptr)
+            if spi is not None and spi.dma_stream(self):
+                self.stream = spi
+                return
+        self.transfer_one()
+        if self.ccr & EN and self.left and (self.request or self.ccr & MEM2MEM):
+            self._plan()
+
+    def _addresses(self) -> tuple[int, int, int, int]:
+        """(source, source size, destination, destination size) of the next transfer."""
+        if self.ccr & DIR:
+            return self.mptr, self.msize, self.pptr, self.psize
+        return self.pptr, self.psize, self.mptr, self.msize
+
+    def transfer_one(self) -> None:
+        src, ssize, dst, dsize = self._addresses()
+        bus = self.dma.bus
+        value = bus.cpu_read(src, ssize) if bus is not None else None
+        ok = value is not None and bus.cpu_write(dst, dsize, value & ((1 << (8 * dsize)) - 1))
+        if not ok:
+            self.dma.ctx.log(logging.WARNING, "channel %d: transfer error at 0x%08x -> 0x%08x",
+                             self.number, src, dst)
+            self.ccr &= ~EN
+            self.flags |= TEIF | GIF
+            self._update_irq()
+            return
+        self._advance(1)
+
+    def _advance(self, n: int) -> None:
+        """Count n transfers as done: addresses, CNDTR, HT/TC flags, circular reload."""
+        while n > 0:
+            step = min(n, self.left)
+            before = self.left
+            self.left -= step
+            if self.ccr & MINC:
+                self.mptr += step * self.msize
+            if self.ccr & PINC:
+                self.pptr += step * self.psize
+            half = self.count // 2
+            if before > half >= self.left:
+                self.flags |= HTIF | GIF
+            n -= step
+            if self.left == 0:
+                self.flags |= TCIF | GIF
+                if self.ccr & CIRC and self.count:
+                    self.left = self.count
+                    self.pptr, self.mptr = self.par, self.mar
+                else:
+                    n = 0
+        self._update_irq()
+
+    # -- bulk (stream) side: used by the peripheral serving the channel ----------------------
+    def stream_take(self, n: int) -> list[int]:
+        """Do the next n transfers' memory side: the values read (at the peripheral's size),
+        with the channel's addresses, CNDTR and flags moved on (raising its IRQ if due)."""
+        out: list[int] = []
+        bus = self.dma.bus
+        pmask = (1 << (8 * self.psize)) - 1
+        while n > 0 and self.left:
+            step = min(n, self.left)
+            size = self.msize
+            if self.ccr & MINC:
+                raw = bus.read_memory(self.mptr, step * size)
+                if size == 1:
+                    vals = list(raw)
+                else:
+                    vals = [int.from_bytes(raw[i:i + size], "little") for i in range(0, len(raw), size)]
+            else:
+                vals = [int.from_bytes(bus.read_memory(self.mptr, size), "little")] * step
+            out.extend(v & pmask for v in vals)
+            self._advance(step)
+            n -= step
+        return out
+
+    def stream_marks(self) -> tuple[int, int | None]:
+        """(transfers until the next HT or TC that an enabled interrupt can see, or until the
+        channel's last transfer; None when there is no such point ahead of a circular channel
+        with neither interrupt enabled) counted from now, and whether the run ends there."""
+        left, half = self.left, self.count // 2
+        if not self.ccr & CIRC:
+            marks = [left]
+        else:
+            marks = [left] if self.ccr & TCIE else []
+        if self.ccr & HTIE and left > half:
+            marks.append(left - half)
+        return left, (min(marks) if marks else None)
+
+    def _update_irq(self) -> None:
+        f, c = self.flags, self.ccr
+        self.irq.set(bool((f & TCIF and c & TCIE) or (f & HTIF and c & HTIE)
+                          or (f & TEIF and c & TEIE)))
+
+
+@model("DMA.STM32G0DMA", "metersim.STM32F1_DMA")
+class STM32F1Dma(Peripheral):
+    """The STM32F1 DMA controller, under Renode's name for this channel-based block
+    (upstream stm32f103.repl: `dma1: DMA.STM32G0DMA`, `numberOfChannels: 7`). Renode's
+    `DMA.STM32DMA` is the F2/F4 stream controller, a different register map."""
+
+    size = 0x400
+
+    def __init__(self, ctx: Context, numberOfChannels: int = 7, **_ignored: Any):
+        super().__init__(ctx)
+        n = int(numberOfChannels)
+        if not 1 <= n <= 7:
+            raise ValueError(f"{ctx.name}: numberOfChannels must be 1..7, got {n}")
+        self.channels = [DmaChannel(self, i + 1) for i in range(n)]
+        self.connections = {i: ch.irq for i, ch in enumerate(self.channels)}
+        self._hclk = ApbClock(ctx, "HCLK", "HCLK", fallback_hz=8_000_000)
+        self._bus = None
+
+    @property
+    def bus(self) -> Any:
+        if self._bus is None:
+            self._bus = getattr(self.ctx.machine, "sysbus", None)
+        return self._bus
+
+    def transfer_ps(self) -> int:
+        return TRANSFER_CYCLES * PS_PER_S // self._hclk.hz
+
+    def spi_at(self, addr: int) -> Any:
+        """The SPI model whose DR is at `addr`, if it can take a bulk stream."""
+        bus = self.bus
+        entry = getattr(bus, "_pages", {}).get(addr >> 10) if bus is not None else None
+        if entry is None:
+            return None
+        dev, base = entry
+        if hasattr(dev, "dma_stream") and addr - base == 0x0C:
+            return dev
+        return None
+
+    def reset(self) -> None:
+        for ch in self.channels:
+            ch.reset()
+
+    def _sync(self) -> None:
+        """Bring streaming channels up to now (flags, CNDTR) before firmware looks."""
+        for ch in self.channels:
+            if ch.stream is not None:
+                ch.stream.dma_stream_sync()
+
+    def on_gpio(self, pin: int, level: bool) -> None:
+        if 1 <= pin <= len(self.channels):
+            self.channels[pin - 1].on_request(bool(level))
+        else:
+            self.ctx.log_once(("pin", pin), logging.WARNING,
+                              "request on input %d: channels are 1..%d", pin, len(self.channels))
+
+    def read(self, offset: int, size: int) -> int:
+        self._sync()
+        if offset == ISR:
+            value = 0
+            ready = None
+            for ch in self.channels:
+                value |= ch.flags << (4 * (ch.number - 1))
+                if ch.stream is not None:
+                    t = ch.stream.dma_stream_next_ps("isr")
+                    ready = t if ready is None or (t is not None and t < ready) else ready
+            return self.poll_hint(value, ready)
+        if offset == IFCR:
+            return 0
+        ch, reg = self._channel(offset)
+        if ch is None:
+            return super().read(offset, size)
+        if reg == CCR:
+            return ch.ccr
+        if reg == CNDTR:
+            return self.poll_hint(ch.left, ch.stream.dma_stream_next_ps("cndtr") if ch.stream else None)
+        return ch.par if reg == CPAR else ch.mar
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        self._sync()
+        if offset == IFCR:
+            for ch in self.channels:
+                bits = (value >> (4 * (ch.number - 1))) & 0xF
+                if bits & GIF:
+                    bits = 0xF
+                if bits:
+                    ch.flags &= ~bits
+                    if ch.flags & (TCIF | HTIF | TEIF) == 0:
+                        ch.flags = 0
+                    ch._update_irq()
+            return
+        if offset == ISR:
+            return                                  # read-only
+        ch, reg = self._channel(offset)
+        if ch is None:
+            super().write(offset, size, value)
+        elif reg == CCR:
+            ch.write_ccr(value)
+        else:
+            ch.write_reg(reg, value)
+
+    def _channel(self, offset: int) -> tuple[DmaChannel | None, int]:
+        i, reg = divmod(offset - CH_BASE, CH_STRIDE)
+        if offset < CH_BASE or i >= len(self.channels) or reg not in (CCR, CNDTR, CPAR, CMAR):
+            return None, 0
+        return self.channels[i], reg

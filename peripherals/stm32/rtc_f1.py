@@ -4,6 +4,10 @@ Followed: RM0008 §18 (STM32F10x real-time clock):
 - §18.3.1-2: TR_CLK = RTCCLK / (PRL + 1); the divider RTC_DIV counts down from PRL each RTCCLK
   period and reloads, giving a TR_CLK tick that increments RTC_CNT and sets SECF; ALRF sets
   when the counter reaches RTC_ALR; OWF when it rolls over from 0xFFFFFFFF to 0.
+- §18.4.4 RTC_DIV: the divider is reloaded from RTC_PRL at each TR_CLK period, so a new PRL
+  takes effect at the next reload: the current second runs out on the old divider (DIV keeps
+  counting down from where it was, even above the new PRL) and only the periods after it have
+  PRL + 1 cycles.
 - §18.3.3 "Reading RTC registers": after a system reset (APB1 reset) RSF is 0 until the
   registers are resynchronised; software clears RSF and waits for it to be set again.
 - §18.3.4 "Configuring RTC registers": writes to PRL, CNT and ALR need configuration mode (CNF
@@ -83,7 +87,7 @@ class STM32F1Rtc(Peripheral):
         self._f = self._rate()
         self._t0 = self.ctx.clock.now_ps
         self._cnt_base = 0
-        self._phase_base = 0        # RTCCLK cycles into the current TR_CLK period at _t0
+        self._phase_base = 0        # PRL - DIV at _t0 (< 0 while a longer old period runs out)
         self._ticks_done = 0        # TR_CLK ticks since _t0 already reflected in the flags
         self.reset()
 
@@ -118,7 +122,8 @@ class STM32F1Rtc(Peripheral):
                 // (PS_PER_S * _PPB))
 
     def _ticks(self) -> int:
-        return (self._phase_base + self._cycles()) // (self._prl + 1)
+        # _phase_base < 0: the period under way is longer than PRL + 1 (a PRL lowered in it)
+        return max(0, (self._phase_base + self._cycles()) // (self._prl + 1))
 
     def _tick_ps(self, tick: int) -> int:
         cycles = tick * (self._prl + 1) - self._phase_base
@@ -147,14 +152,15 @@ class STM32F1Rtc(Peripheral):
 
     @property
     def divider(self) -> int:
-        return self._prl - (self._phase_base + self._cycles()) % (self._prl + 1)
+        x = self._phase_base + self._cycles()
+        return self._prl - x if x <= self._prl else self._prl - x % (self._prl + 1)
 
     def _rebase(self) -> None:
         """Fold elapsed time into the base (before PRL/CNT/rate changes)."""
         self._catch_up()
-        phase = (self._phase_base + self._cycles()) % (self._prl + 1)
+        div = self.divider
         self._cnt_base = self.counter
-        self._phase_base = phase
+        self._phase_base = self._prl - div      # the next tick when DIV has counted down
         self._t0 = self.ctx.clock.now_ps
         self._ticks_done = 0
 
@@ -289,8 +295,10 @@ class STM32F1Rtc(Peripheral):
             return
         self._rebase()
         if "PRL" in pending:
+            # DIV runs out from where it is; the new PRL is loaded at its next reload
+            div = self._prl - self._phase_base
             self._prl = pending["PRL"]
-            self._phase_base = min(self._phase_base, self._prl)
+            self._phase_base = self._prl - div
         if "CNT" in pending:
             self._cnt_base = pending["CNT"]
         if "ALR" in pending:

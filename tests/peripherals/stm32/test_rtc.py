@@ -261,6 +261,37 @@ def test_f1_writes_apply_only_after_cnf_clear_and_divider_reads():
     assert abs(div - 3 * 32768 // 4) <= 4
 
 
+def f1_div(rtc):
+    return (rtc.read(r1.DIVH, 4) << 16) | rtc.read(r1.DIVL, 4)
+
+
+@pytest.mark.parametrize("new_prl", [16383, 65535])
+def test_f1_new_prescaler_applies_at_the_next_divider_reload(new_prl):
+    """RM0008 §18.4.4: DIV is reloaded from PRL once per TR_CLK period, so a PRL written a
+    quarter into a second leaves that second its old length (the seconds interrupt comes
+    0.75 s after the write, not at once nor a whole new period later); the periods after it
+    last (PRL + 1) / 32768 s."""
+    clock = Clock()
+    rtc = r1.STM32F1Rtc(ctx("rtc", clock))
+    ticks = Edges(clock)
+    rtc.IRQ.connect(SimpleNamespace(on_gpio=lambda p, lv: lv and (
+        ticks.on_gpio(p, lv), rtc.write(r1.CRL, 4, rtc.read(r1.CRL, 4) & ~r1.SECF))))
+    f1_config(rtc, prl=32767)
+    rtc.write(r1.CRH, 4, r1.SECIE)
+    run_until(clock, lambda: ticks.rising, 2 * PS_PER_S)
+    second = ticks.rising.pop()                         # a second tick: DIV just reloaded
+    clock.run_for(PS_PER_S // 4)
+    cnt = f1_cnt(rtc)
+    f1_config(rtc, prl=new_prl)
+    assert abs(f1_div(rtc) - 3 * 32768 // 4) <= 8       # still counting down the old second
+    clock.run_for(3 * (new_prl + 1) * PS_PER_S // 32768 + PS_PER_S)
+    period = (new_prl + 1) * PS_PER_S // 32768
+    assert abs(ticks.rising[0] - (second + PS_PER_S)) <= PS_PER_S // 32768
+    assert [b - a for a, b in zip(ticks.rising, ticks.rising[1:])] == [period] * (len(ticks.rising) - 1)
+    assert len(ticks.rising) >= 3
+    assert f1_cnt(rtc) == cnt + len(ticks.rising)
+
+
 def test_f1_counter_overflow_and_host_set_counter():
     clock = Clock()
     rtc = r1.STM32F1Rtc(ctx("rtc", clock))

@@ -13,7 +13,9 @@ from tests.conftest import REPO
 
 MC = REPO / "firmware" / "targets" / "metering_controller"
 OUT = REPO / "build" / "host"
-SOURCES = ["host/test_logic.c", "mc_app.c", "mc_crc.c", "mc_logic.c", "mc_modbus.c", "mc_store.c"]
+DRIVERS = REPO / "firmware" / "drivers"
+SOURCES = ["host/test_logic.c", "mc_app.c", "mc_crc.c", "mc_logic.c", "mc_modbus.c", "mc_store.c",
+           "../../drivers/modbus_rtu_timing.c"]
 BLOCKS = ["crc16", "framing", "calendar", "modbus", "tariff", "convert", "balance", "protection",
           "schedule", "classifier", "records", "days", "power_fail", "calibration", "boot_energy",
           "ring_scan", "write_checks"]
@@ -27,7 +29,7 @@ def unit_run():
     OUT.mkdir(parents=True, exist_ok=True)
     exe = OUT / "metering_logic"
     cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wmissing-prototypes", "-Wmissing-declarations",
-           "-O1", "-g",
+           "-O1", "-g", f"-I{DRIVERS}",
            "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-o", str(exe)] + \
           [str(MC / s) for s in SOURCES] + ["-lm"]
     build = subprocess.run(cmd, capture_output=True, text=True)

@@ -14,6 +14,7 @@
 #ifndef MC_MODBUS_H
 #define MC_MODBUS_H
 #include <stdint.h>
+#include "modbus_rtu_timing.h"   /* mb_silences(): the framing thresholds */
 
 #define MB_ADU_MAX 256u
 #define MB_EX_ILLEGAL_FUNCTION 1
@@ -41,18 +42,6 @@ struct mb_slave {
     const struct mb_regs_ops *ops;
     void *ctx;
 };
-
-/* Silences for a receiver at `baud` with characters of `char_us` on the wire (Modbus over
- * serial line V1.02 §2.5.1.1: a silence of t3.5 character times ends a frame, one of more
- * than t1.5 inside a frame makes it incomplete; above 19200 bps fixed 1750 us and 750 us).
- * The receiver keeps to the standard: *end_us = t3.5 and *broken_us = t1.5, each moved by
- * MB_STAMP_JITTER_US in the sender's favour. That allowance is the uncertainty of the time
- * stamps (the receive interrupt restarts the silence timer, and an interrupt can be delayed
- * by a short critical section or another handler), so that a master that waits exactly t3.5
- * is never merged and one whose gaps are exactly t1.5 never broken; it is 2 % of a character
- * at 9600 bps and 4 % at 19200, against the half character this receiver once allowed. */
-#define MB_STAMP_JITTER_US 20u
-void mb_silences(uint32_t baud, uint32_t char_us, uint32_t *broken_us, uint32_t *end_us);
 
 /* mb_process() length for a frame longer than an ADU (dropped and counted). */
 #define MB_RX_TOO_LONG (-1)

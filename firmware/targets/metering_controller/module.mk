@@ -1,10 +1,11 @@
 # The metering controller of the prepaid cabinet (STM32F103RB): its own sources, the BSP,
-# the RTOS kernel and the ADE7753 and AT24C EEPROM drivers. Output build/fw/f103rb/metering_controller.*
-# (elf, bin, map, size.txt). Host unit tests of its logic: tests/firmware/test_metering_logic.py.
+# the RTOS kernel, the ADE7753 and AT24C EEPROM drivers and the Modbus RTU receive timing
+# (shared with the query manager). Output build/fw/f103rb/metering_controller.* (elf, bin,
+# map, size.txt). Host unit tests of its logic: tests/firmware/test_metering_logic.py.
 
 MC_DIR     := targets/metering_controller
 MC_TARGETS := $(filter f103rb f103rc,$(TARGETS))
-MC_EXTRA   := drivers/ade7753.c drivers/at24c.c
+MC_EXTRA   := drivers/ade7753.c drivers/at24c.c drivers/modbus_rtu_timing.c
 
 $(eval _mc_progdir_before = $(value progdir))
 progdir = $(if $(filter metering_controller,$(1)),$(MC_DIR),$(call _mc_progdir_before,$(1)))

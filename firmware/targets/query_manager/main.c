@@ -12,6 +12,7 @@
 #include "bsp.h"
 #include "bsp_date.h"
 #include "ili9341.h"
+#include "modbus_rtu_timing.h"
 #include "ms_rtos.h"
 #include "qm_dma.h"
 #include "qm_master.h"
@@ -134,7 +135,7 @@ static void rs485_open(void)
     static const struct bsp_uart_cfg cfg = {RS485_BAUD, 8, 'N', 1, RS485_DE};
     uint32_t broken_us, end_us;
     bsp_uart_open(RS485_UART, &cfg);
-    qm_silences(RS485_BAUD, bsp_uart_char_us(RS485_UART), &broken_us, &end_us);
+    mb_silences(RS485_BAUD, bsp_uart_char_us(RS485_UART), &broken_us, &end_us);
     bsp_uart_set_framing(RS485_UART, RS485_FRAME_TIM, broken_us, end_us);
 }
 

@@ -1,10 +1,12 @@
 # The query manager of the prepaid cabinet (STM32F103RC): its own sources, the BSP, the RTOS
-# kernel, the ILI9341 and W5500 drivers and the CRC of the metering controller (same Modbus
+# kernel, the ILI9341 and W5500 drivers, the Modbus RTU receive timing the metering controller
+# shares (drivers/modbus_rtu_timing.c) and the CRC of the metering controller (same Modbus
 # CRC). Output build/fw/f103rc/query_manager.* (elf, bin, map, size.txt).
 
 QM_DIR     := targets/query_manager
 QM_TARGETS := $(filter f103rc,$(TARGETS))
-QM_EXTRA   := drivers/ili9341.c drivers/w5500.c drivers/at24c.c targets/metering_controller/mc_crc.c
+QM_EXTRA   := drivers/ili9341.c drivers/w5500.c drivers/at24c.c drivers/modbus_rtu_timing.c \
+              targets/metering_controller/mc_crc.c
 
 $(eval _qm_progdir_before = $(value progdir))
 progdir = $(if $(filter query_manager,$(1)),$(QM_DIR),$(call _qm_progdir_before,$(1)))

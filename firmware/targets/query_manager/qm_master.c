@@ -57,11 +57,3 @@ int qm_check_reply(const uint8_t *req, const uint8_t *rep, unsigned len, uint16_
                    ? 0 : QM_BAD_LENGTH;
     return 0;
 }
-
-void qm_silences(uint32_t baud, uint32_t char_us, uint32_t *broken_us, uint32_t *end_us)
-{
-    uint32_t t15 = baud > 19200u ? 750u : (3u * char_us + 1u) / 2u;
-    uint32_t t35 = baud > 19200u ? 1750u : (7u * char_us + 1u) / 2u;
-    *broken_us = t15 + char_us / 2u;
-    *end_us = t35 - char_us / 2u;
-}

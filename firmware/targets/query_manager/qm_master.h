@@ -47,7 +47,5 @@ unsigned qm_build_write(uint8_t *adu, uint8_t addr, uint16_t start, unsigned n, 
 /* Check a reply to `req`; for 03/04 copy the registers to out (count from the request).
  * Returns 0 or a QM_* error (QM_EXCEPTION - code for exception replies). */
 int qm_check_reply(const uint8_t *req, const uint8_t *rep, unsigned len, uint16_t *out);
-/* t1.5 / t3.5 silences as the BSP framing wants them (Modbus over serial line §2.5.1.1) */
-void qm_silences(uint32_t baud, uint32_t char_us, uint32_t *broken_us, uint32_t *end_us);
 
 #endif

@@ -47,6 +47,7 @@ from typing import Any
 
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
+from metersim.peripherals.regmap import Field, Reg, RegisterMap
 from metersim.peripherals.stm32.usart import ApbClock
 from metersim._units import PS_PER_S
 
@@ -56,10 +57,55 @@ CCR, CNDTR, CPAR, CMAR = 0, 4, 8, 12
 # CCR
 EN, TCIE, HTIE, TEIE, DIR, CIRC, PINC, MINC = (1 << i for i in range(8))
 MEM2MEM = 1 << 14
-CCR_MASK = 0x7FFF
+MAX_CHANNELS = 7
 # ISR, per channel
 GIF, TCIF, HTIF, TEIF = 1, 2, 4, 8
 TRANSFER_CYCLES = 5
+
+
+def _register_table() -> RegisterMap:
+    """RM0008 §13.4 for DMA1's seven channels (DMA2 has channels 1..5 at the same offsets).
+    It feeds docs/registers.md and `platform show --registers`; the model decodes accesses
+    itself (flags live per channel, CNDTR/CPAR/CMAR keep a programmed and a current value)."""
+    regs = [
+        Reg("ISR", ISR, 32, doc="interrupt status", fields=tuple(
+            Field(f"{flag}{x}", 4 * (x - 1) + bit, access="r", doc=doc)
+            for x in range(1, MAX_CHANNELS + 1)
+            for flag, bit, doc in (("TEIF", 3, "transfer error"), ("HTIF", 2, "half transfer"),
+                                   ("TCIF", 1, "transfer complete"),
+                                   ("GIF", 0, "TEIF or HTIF or TCIF")))),
+        Reg("IFCR", IFCR, 32, doc="interrupt flag clear: writing 1 clears the ISR flag", fields=tuple(
+            Field(f"C{flag}{x}", 4 * (x - 1) + bit, access="w",
+                  doc="clears the channel's four flags" if flag == "GIF" else "")
+            for x in range(1, MAX_CHANNELS + 1)
+            for flag, bit in (("TEIF", 3), ("HTIF", 2), ("TCIF", 1), ("GIF", 0)))),
+    ]
+    for x in range(1, MAX_CHANNELS + 1):
+        base = CH_BASE + CH_STRIDE * (x - 1)
+        regs += [
+            Reg(f"CCR{x}", base + CCR, 32, doc=f"channel {x} configuration", fields=(
+                Field("MEM2MEM", 14, doc="memory to memory: transfers start without a request"),
+                Field("PL", 12, 2, doc="priority level (not modelled: served in time order)"),
+                Field("MSIZE", 10, 2, doc="memory size: 00 8, 01 16, 10 32 bits"),
+                Field("PSIZE", 8, 2, doc="peripheral size: 00 8, 01 16, 10 32 bits"),
+                Field("MINC", 7, doc="memory increment"),
+                Field("PINC", 6, doc="peripheral increment"),
+                Field("CIRC", 5, doc="circular: CNDTR and the addresses reload"),
+                Field("DIR", 4, doc="1 memory to peripheral, 0 peripheral to memory"),
+                Field("TEIE", 3), Field("HTIE", 2), Field("TCIE", 1),
+                Field("EN", 0, doc="cleared by a transfer error"))),
+            Reg(f"CNDTR{x}", base + CNDTR, 32, doc=f"channel {x} transfers left; written only "
+                "while EN = 0", fields=(Field("NDT", 0, 16, doc="counts down per transfer"),)),
+            Reg(f"CPAR{x}", base + CPAR, 32, doc=f"channel {x} peripheral address; written only "
+                "while EN = 0", fields=(Field("PA", 0, 32),)),
+            Reg(f"CMAR{x}", base + CMAR, 32, doc=f"channel {x} memory address; written only "
+                "while EN = 0", fields=(Field("MA", 0, 32),)),
+        ]
+    return RegisterMap(regs, title=f"STM32F1 DMA controller, {MAX_CHANNELS} channels (RM0008 §13.4)")
+
+
+REGS = _register_table()
+CCR_MASK = REGS["CCR1"].access_mask("rw")      # 0x7FFF: bits 15..31 reserved
 _SIZES = {0: 1, 1: 2, 2: 4, 3: 4}       # PSIZE/MSIZE 11 is reserved: taken as 32 bits, logged
 
 
@@ -252,12 +298,13 @@ class STM32F1Dma(Peripheral):
     `DMA.STM32DMA` is the F2/F4 stream controller, a different register map."""
 
     size = 0x400
+    registers = REGS
 
-    def __init__(self, ctx: Context, numberOfChannels: int = 7, **_ignored: Any):
+    def __init__(self, ctx: Context, numberOfChannels: int = MAX_CHANNELS, **_ignored: Any):
         super().__init__(ctx)
         n = int(numberOfChannels)
-        if not 1 <= n <= 7:
-            raise ValueError(f"{ctx.name}: numberOfChannels must be 1..7, got {n}")
+        if not 1 <= n <= MAX_CHANNELS:
+            raise ValueError(f"{ctx.name}: numberOfChannels must be 1..{MAX_CHANNELS}, got {n}")
         self.channels = [DmaChannel(self, i + 1) for i in range(n)]
         self.connections = {i: ch.irq for i, ch in enumerate(self.channels)}
         self._hclk = ApbClock(ctx, "HCLK", "HCLK", fallback_hz=8_000_000)
@@ -315,7 +362,8 @@ class STM32F1Dma(Peripheral):
             return 0
         ch, reg = self._channel(offset)
         if ch is None:
-            return super().read(offset, size)
+            self.log_unhandled(offset, size, None)     # also a channel this instance lacks
+            return 0
         if reg == CCR:
             return ch.ccr
         if reg == CNDTR:
@@ -339,7 +387,7 @@ class STM32F1Dma(Peripheral):
             return                                  # read-only
         ch, reg = self._channel(offset)
         if ch is None:
-            super().write(offset, size, value)
+            self.log_unhandled(offset, size, value)
         elif reg == CCR:
             ch.write_ccr(value)
         else:

@@ -44,6 +44,8 @@ class Figures:
     overlong: int = 0
     cut_by_close: int = 0           # connections closed in the middle of a line
     storms: int = 0                 # episodes of many connections at once
+    storm_malformed: int = 0        # malformed lines and readings sent in storms: the head end
+    storm_readings: int = 0         # may close a replaced connection before reading them
     connections: int = 0
     reports: int = 0                # END lines whose ACK was checked
     wrong_replies: int = 0
@@ -285,9 +287,14 @@ def run(db_url: str, frames: int, seed: int, progress=None) -> Figures:
                 main.close()
                 conns = [connect() for _ in range(r.randint(2, 12))]
                 for c in conns:
-                    lines = [fuzz.malformed() if r.random() < 0.7 else
-                             fuzz.sent[fuzz.new_reading()].encode() + b"\n"
-                             for _ in range(r.randint(1, 8))]
+                    lines = []
+                    for _ in range(r.randint(1, 8)):
+                        if r.random() < 0.7:
+                            lines.append(fuzz.malformed())
+                            fig.storm_malformed += 1
+                        else:
+                            lines.append(fuzz.sent[fuzz.new_reading()].encode() + b"\n")
+                            fig.storm_readings += 1
                     fig.frames += len(lines)
                     try:
                         c.send(b"".join(lines))

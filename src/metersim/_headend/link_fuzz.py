@@ -78,7 +78,8 @@ class Figures:
     def lines(self) -> list[str]:
         return [f"frames {self.frames:,} ({self.malformed:,} malformed, "
                 f"{self.overlong:,} overlong), {self.connections:,} connections "
-                f"({self.storms:,} storms, {self.cut_by_close:,} closed mid-line)",
+                f"({self.storms:,} storms with {self.storm_malformed:,} malformed lines and "
+                f"{self.storm_readings:,} readings, {self.cut_by_close:,} closed mid-line)",
                 f"readings: {self.readings_sent:,} sent, {self.repeats:,} repeats, "
                 f"{self.out_of_order:,} out of order; {self.readings_stored:,} stored, "
                 f"{self.readings_wrong} wrong, {self.acknowledged_missing} acknowledged but "

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import io
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -131,28 +132,43 @@ def add_event(s: Session, cab: Cabinet, kind: str, detail: str, now: dt.datetime
     return ev
 
 
+I32, U8, U16, I16 = (-2**31, 2**31 - 1), (0, 255), (0, 65535), (-32768, 32767)
+# what the query manager can send in each field (docs/firmware_query_manager.md: its registers
+# printed as signed 32-bit, or as the u8 / u16 / i16 they are); a value outside is malformed
+R_RANGES = {"seq": (1, 2**31 - 1), "controller": (1, 8), "room": (0, 31), "status": U8,
+            "reason": U8, "energy_Wh": I32, "cost_cents": I32, "balance_cents": I32,
+            "voltage_10mV": U16, "current_mA": U16, "power_100mW": I32, "pf_milli": I16,
+            "freq_10mHz": U16, "trips": U16, "age_s": U8}
+_DECIMAL = re.compile(r"-?[0-9]{1,10}")
+
+
 def parse_r_line(line: str) -> dict[str, int]:
-    parts = line.split()
+    """One R line, strictly as the query manager writes it: 'R' and 15 decimal integers, one
+    space apart, each in its field's range (R_RANGES). Anything else raises HeadendError."""
+    parts = line.split(" ")
     if parts[:1] != ["R"] or len(parts) != 1 + len(R_FIELDS):
-        raise HeadendError(f"expected 'R' and {len(R_FIELDS)} integers, got {line!r}")
-    try:
-        return dict(zip(R_FIELDS, map(int, parts[1:])))
-    except ValueError:
-        raise HeadendError(f"expected integers in {line!r}") from None
+        raise HeadendError(f"expected 'R' and {len(R_FIELDS)} integers, got {line[:80]!r}")
+    f = {}
+    for name, text in zip(R_FIELDS, parts[1:]):
+        lo, hi = R_RANGES[name]
+        if not _DECIMAL.fullmatch(text) or not lo <= int(text) <= hi:
+            raise HeadendError(f"R line: {name} must be an integer in {lo}..{hi}, "
+                               f"got {text[:20]!r}")
+        f[name] = int(text)
+    return f
 
 
 _CONTENT = R_FIELDS[3:]
 
 
 def parse_t_line(line: str) -> dt.datetime:
-    """`T unix_s`: the cabinet's clock at the snapshot whose R lines follow."""
-    parts = line.split()
-    try:
-        if parts[0] != "T" or len(parts) != 2:
-            raise ValueError
-        return dt.datetime.fromtimestamp(int(parts[1]), UTC)
-    except (ValueError, OverflowError, OSError, IndexError):
-        raise HeadendError(f"expected 'T unix_seconds', got {line!r}") from None
+    """`T unix_s`: the cabinet's clock at the snapshot whose R lines follow (1..2^31-1, as the
+    query manager prints it)."""
+    parts = line.split(" ")
+    if (len(parts) != 2 or parts[0] != "T" or not _DECIMAL.fullmatch(parts[1])
+            or not 1 <= int(parts[1]) <= 2**31 - 1):
+        raise HeadendError(f"expected 'T unix_seconds', got {line[:80]!r}")
+    return dt.datetime.fromtimestamp(int(parts[1]), UTC)
 
 
 def reading_time(r: Reading) -> dt.datetime:

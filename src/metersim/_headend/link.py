@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 
 from sqlalchemy import select
@@ -28,7 +29,10 @@ log = logging.getLogger("metersim._headend.link")
 ANSWER_TIMEOUT_S = 120.0     # wall time: an emulated cabinet may run slower than real time
 TIME_EVERY_S = 600.0         # the cabinet's clock is set at connection and then every 10 min:
                              # its ±100 ppm crystal drifts 0.06 s meanwhile at most
-MAX_LINE = 512
+MAX_LINE = 512               # bytes before the newline: the longest R line is under 128
+READ_CHUNK = 4096            # so a connection holds at most MAX_LINE + READ_CHUNK bytes
+_PRINTABLE = re.compile(r"[ -~]*")
+_ANSWER = re.compile(r"(OK|ERR) [A-Z]{1,16}")
 OFFLINE_PERIOD_S = 1800      # the cabinet's snapshots while the link is down (its default)
 
 
@@ -57,6 +61,8 @@ class LinkService:
         self.servers: dict[str, asyncio.base_events.Server] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.lines_in = 0
+        self.lines_dropped = 0     # malformed lines (docs/headend.md, "Malformed lines")
+        self.max_buffered = 0      # the largest partial line held for a connection, bytes
         self.reports_in = 0        # END lines: whole reports received (tests wait on it)
         self.answers_in = 0        # OK / ERR answers to top-ups and commands
         self.readings_in = 0       # R lines stored
@@ -103,12 +109,14 @@ class LinkService:
         sender = asyncio.create_task(self._send_jobs(link))
         timer = asyncio.create_task(self._send_time(link))
         try:
-            while True:
-                raw = await reader.readline()
-                if not raw:
-                    break
+            async for raw in self._lines(reader):
                 self.lines_in += 1
-                self._line(link, raw[:MAX_LINE].decode("ascii", "replace").strip())
+                line = self._text(raw)
+                if line is None:
+                    self.lines_dropped += 1
+                    log.warning("cabinet %d: malformed line %r dropped", cabinet_id, raw[:80])
+                elif not self._line(link, line):
+                    self.lines_dropped += 1
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -120,7 +128,40 @@ class LinkService:
             self._closed(link, still_current=current)
             writer.close()
 
-    def _line(self, link: Link, line: str) -> None:
+    async def _lines(self, reader: asyncio.StreamReader):
+        """The connection's lines, each without its newline. A line is only taken whole: one
+        longer than MAX_LINE is dropped as it streams past (never held whole), and the bytes
+        after the last newline when the link closes are dropped (a line cut by the close)."""
+        buf, overlong = b"", False
+        while chunk := await reader.read(READ_CHUNK):
+            *lines, rest = (buf + chunk).split(b"\n")
+            for i, raw in enumerate(lines):
+                if (i == 0 and overlong) or len(raw) > MAX_LINE:
+                    self.lines_in += 1
+                    self.lines_dropped += 1
+                    log.warning("a line over %d bytes dropped", MAX_LINE)
+                else:
+                    yield raw
+                overlong = False
+            overlong = overlong or len(rest) > MAX_LINE
+            buf = b"" if overlong else rest
+            self.max_buffered = max(self.max_buffered, len(rest))
+
+    @staticmethod
+    def _text(raw: bytes) -> str | None:
+        """The line as text: printable ASCII only (a trailing CR allowed), else None."""
+        try:
+            line = raw.removesuffix(b"\r").decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        return line if _PRINTABLE.fullmatch(line) else None
+
+    def _line(self, link: Link, line: str) -> bool:
+        """Act on one line; False if it is malformed (dropped, logged)."""
+        if not (line in ("END", "HELLO") or line.startswith(("HELLO ", "R ", "T "))
+                or _ANSWER.fullmatch(line)):
+            log.warning("cabinet %d: unexpected line %r dropped", link.cabinet_id, line[:80])
+            return False
         now = self.clock()
         with self.sessions.begin() as s:
             cab = s.get(Cabinet, link.cabinet_id)
@@ -138,6 +179,7 @@ class LinkService:
                         self._fresh[cab.id] = self._fresh.get(cab.id, 0) + 1
                 except domain.HeadendError as e:
                     log.warning("cabinet %s: %s", cab.name, e)
+                    return False
             elif line == "END":
                 cab.last_seen = now
                 if link.last_r_seq is not None:   # stored (or a repeat): the cabinet may drop it
@@ -152,15 +194,15 @@ class LinkService:
                 except domain.HeadendError as e:
                     link.snapshot_at = None
                     log.warning("cabinet %s: %s", cab.name, e)
-            elif line.startswith(("OK ", "ERR ")):
+                    return False
+            else:                               # OK word / ERR word
                 ok, word = line.split(" ", 1)
                 if word == link.expect and link.answer is not None and not link.answer.done():
                     self.answers_in += 1
                     link.answer.set_result(ok == "OK")
                 elif ok == "ERR":               # the clock set at connection, or a late answer
                     log.warning("cabinet %s answered %r", cab.name, line)
-            elif line:
-                log.warning("cabinet %s: unexpected line %r", cab.name, line)
+        return True
 
     def _closed(self, link: Link, still_current: bool) -> None:
         now = self.clock()

@@ -76,6 +76,9 @@ def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int 
         if qm is not None:             # off the bus before the table's Modbus reads
             qm.machine.power_off()
             qm.eth.close()
+            # a request it sent just before going off is still answered: let that reply pass
+            # before our own first request, or the two collide on the bus
+            emu.run_for("200ms")
     rows = room_rows(board, master, [r.name for r in rooms])
     out.write(format_table(rows) + "\n")
     out.write(f"{emu.summary()}\nwall time {time.perf_counter() - wall0:.1f} s\n")

@@ -132,6 +132,15 @@ class FakeQueryManager:
             if not line.startswith(skip):
                 return line.decode()
 
+    def read_to_close(self, skip=(b"ACK ", b"TIME ")) -> list[bytes]:
+        """Everything the head end still sends until it closes the link, housekeeping lines
+        (`skip`) left out; fails if it does not close within the socket's timeout."""
+        data = self.buf
+        while chunk := self.sock.recv(4096):
+            data += chunk
+        self.buf = b""
+        return [ln for ln in data.split(b"\n") if ln and not ln.startswith(skip)]
+
     def close(self) -> None:
         self.sock.close()
 

@@ -91,9 +91,12 @@ def test_g0_inline_rcc_script_mirrors_enable_bits_into_ready_bits():
     m = build_machine(Emulation(), UPSTREAM / "platforms/cpus/stm32g0.repl", search_paths=[UPSTREAM])
     rcc = m.peripherals["rcc"]
     assert rcc.size == 0x400 and m.sysbus.find_mapping(0x40021000).size == 0x400
-    m.sysbus.write_word(0x40021000, 1 << 24)        # CR.PLLON
-    values = {m.sysbus.read_word(0x40021000) & (1 << 25) for _ in range(2)}
-    assert 1 << 25 in values                        # PLLRDY shows up while polled
+    assert m.sysbus.read_word(0x40021000) == 1 << 8 | 1 << 10     # HSION, HSIRDY at reset
+    m.sysbus.write_word(0x40021000, 1 << 24)        # CR.PLLON (and HSION off)
+    # PLLRDY follows PLLON on every poll, HSIRDY follows HSION
+    assert [m.sysbus.read_word(0x40021000) for _ in range(2)] == [1 << 25, 1 << 25]
+    m.sysbus.write_word(0x40021000, 1 << 8)         # PLL off, HSI on
+    assert m.sysbus.read_word(0x40021000) == 1 << 8 | 1 << 10
 
 
 def test_request_fields_as_renode_sets_them():

@@ -190,11 +190,9 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
 
     @app.patch("/api/cabinets/{cabinet_id}")
     def patch_cabinet(cabinet_id: int, body: CabinetPatch, s: S, _: Admin):
-        c = s.get(Cabinet, cabinet_id)
-        if c is None:
-            raise HTTPException(404, f"no cabinet {cabinet_id}")
-        if body.tariff_id is not None and s.get(Tariff, body.tariff_id) is None:
-            raise HTTPException(404, f"no tariff {body.tariff_id}")
+        c = domain.get_one(s, Cabinet, cabinet_id, "cabinet")
+        if body.tariff_id is not None:
+            domain.get_one(s, Tariff, body.tariff_id, "tariff")
         for k, v in body.model_dump(exclude_none=True).items():
             setattr(c, k, v)
         return {"id": c.id, "name": c.name, "location": c.location, "tariff_id": c.tariff_id}
@@ -300,18 +298,13 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
     def push_clock(cabinet_id: int, user: Admin):
         """Set the cabinet's clock (and its controllers') to the head end's now (admin)."""
         with sessions.begin() as s:
-            cab = s.get(Cabinet, cabinet_id)
-            if cab is None:
-                raise HTTPException(404, f"no cabinet {cabinet_id}")
+            cab = domain.get_one(s, Cabinet, cabinet_id, "cabinet")
             out = queue(s, cab, "time", {}, None, user)
         return queued(*out)
 
     @app.get("/api/commands/{command_id}")
     def command_state(command_id: int, s: S, _: Op):
-        c = s.get(Command, command_id)
-        if c is None:
-            raise HTTPException(404, f"no command {command_id}")
-        return command_json(c)
+        return command_json(domain.get_one(s, Command, command_id, "command"))
 
     @app.get("/api/commands")
     def commands(s: S, _: Op, limit: Annotated[int, Query(ge=1, le=1000)] = 50):
@@ -320,10 +313,7 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
 
     @app.get("/api/topups/{topup_id}")
     def topup_state(topup_id: int, s: S, _: Op):
-        t = s.get(TopUp, topup_id)
-        if t is None:
-            raise HTTPException(404, f"no top-up {topup_id}")
-        return topup_json(t)
+        return topup_json(domain.get_one(s, TopUp, topup_id, "top-up"))
 
     @app.get("/api/topups")
     def topups(s: S, _: Op, limit: Annotated[int, Query(ge=1, le=1000)] = 50):

@@ -228,11 +228,16 @@ def _update_room(s: Session, cab: Cabinet, room: Room, f: dict[str, int], now) -
 
 
 # -- accounts and allocation --------------------------------------------------------------------
+def get_one(s: Session, model, key: int, what: str):
+    """The row of `model` with primary key `key`, or NotFound ("no <what> <key>": a 404)."""
+    row = s.get(model, key)
+    if row is None:
+        raise NotFound(f"no {what} {key}")
+    return row
+
+
 def get_room(s: Session, room_id: int) -> Room:
-    room = s.get(Room, room_id)
-    if room is None:
-        raise NotFound(f"no room {room_id}")
-    return room
+    return get_one(s, Room, room_id, "room")
 
 
 def current_allocation(s: Session, room_id: int) -> Allocation | None:
@@ -242,8 +247,7 @@ def current_allocation(s: Session, room_id: int) -> Allocation | None:
 
 def move_in(s: Session, account_id: int, room_id: int, now: dt.datetime) -> Allocation:
     get_room(s, room_id)
-    if s.get(Account, account_id) is None:
-        raise NotFound(f"no account {account_id}")
+    get_one(s, Account, account_id, "account")
     if current_allocation(s, room_id) is not None:
         raise Conflict(f"room {room_id} is occupied: move the tenant out first")
     a = Allocation(account_id=account_id, room_id=room_id, moved_in=now)

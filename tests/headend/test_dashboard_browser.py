@@ -5,36 +5,22 @@ the cabinet's link."""
 
 import os
 import shutil
-import tempfile
 
 import pytest
 
 from metersim._headend import Headend, domain
+from metersim._headend.screenshot import chromium_available, headless_chromium
 
 from .conftest import OPERATOR, PASSWORD, FakeQueryManager, r_line, wait_for
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 @pytest.fixture
 def browser():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    if not chromium_available():
         pytest.skip("Debian's chromium and chromium-driver are absent (make setup installs them)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="metersim-chromium-")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1280,720"):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with headless_chromium() as driver:
+        driver.implicitly_wait(0)
+        yield driver
 
 
 def hs_rooms(b):

@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .._errors import SetupError
@@ -14,15 +15,19 @@ from .._errors import SetupError
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
-def dashboard_screenshot(url: str, user: str, password: str, path: Path,
-                         room_id: int | None = None, timeout_s: float = 30.0) -> Path:
-    """Log in at `url`, wait for the cabinets' table (and `room_id`'s curve), save a PNG."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        raise SetupError("no screenshot: Debian's chromium and chromium-driver are absent "
+def chromium_available() -> bool:
+    return os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+
+
+@contextmanager
+def headless_chromium():
+    """A Selenium driver of Debian's Chromium, headless, on a fresh profile that is removed
+    afterwards, with the flags a machine without outside network needs."""
+    if not chromium_available():
+        raise SetupError("Debian's chromium and chromium-driver are absent "
                          "(make setup installs them)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     profile = tempfile.mkdtemp(prefix="metersim-chromium-")
     opts = webdriver.ChromeOptions()
@@ -31,8 +36,25 @@ def dashboard_screenshot(url: str, user: str, password: str, path: Path,
                  "--disable-component-update", "--no-first-run", "--disable-sync",
                  f"--user-data-dir={profile}", "--window-size=1280,720"):
         opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def dashboard_screenshot(url: str, user: str, password: str, path: Path,
+                         room_id: int | None = None, timeout_s: float = 30.0) -> Path:
+    """Log in at `url`, wait for the cabinets' table (and `room_id`'s curve), save a PNG."""
+    if not chromium_available():
+        raise SetupError("no screenshot: Debian's chromium and chromium-driver are absent "
+                         "(make setup installs them)")
+    from selenium.webdriver.common.by import By
+
+    with headless_chromium() as driver:
         driver.get(url + "/")
         driver.find_element(By.ID, "login-name").send_keys(user)
         driver.find_element(By.ID, "login-password").send_keys(password)
@@ -54,7 +76,4 @@ def dashboard_screenshot(url: str, user: str, password: str, path: Path,
                   "return i.complete && i.naturalWidth > 0", "the room's curve")
         path.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(path))
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
     return path

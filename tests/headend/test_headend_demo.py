@@ -3,18 +3,17 @@ terminal) it runs the emulated cabinet against a head end, ends with the dashboa
 and a screenshot of it taken in Debian's headless Chromium, and stops by itself."""
 
 import io
-import os
 import re
 
 import httpx
 import pytest
 
 from metersim._headend.demo import run_headend_demo
-from metersim._headend.screenshot import CHROMEDRIVER, CHROMIUM
+from metersim._headend.screenshot import chromium_available
 
 
 def test_demo_ends_with_the_address_and_a_screenshot_and_stops_by_itself(tmp_path):
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    if not chromium_available():
         pytest.skip("Debian's chromium and chromium-driver are absent (make setup installs them)")
     out = io.StringIO()                       # not a terminal: no serving until Ctrl-C
     shot = tmp_path / "img" / "headend_demo.png"

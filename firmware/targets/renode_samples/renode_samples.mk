@@ -6,7 +6,7 @@
 # `metersim test SUITE.robot --binaries build/fw/renode_samples/binaries` runs a suite with them.
 RS_DIR  := targets/renode_samples
 RS_OUT  := $(OUT)/renode_samples
-RS_COMMON := $(RS_DIR)/startup.c $(RS_DIR)/console.c
+RS_COMMON := $(RS_DIR)/startup.c $(RS_DIR)/console.c bsp/cortex_m/reset_min.c
 RS_DEPS := $(RS_COMMON) $(RS_DIR)/sample.h $(RS_DIR)/samples.ld mk/target_note.S $(RS_DIR)/renode_samples.mk
 
 # program : family : part : core (metersim's name) : gcc flags : sources : extra defines

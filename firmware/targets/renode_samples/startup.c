@@ -1,10 +1,10 @@
 /* Start-up for the Renode-suite samples: vector table (core exceptions and the 82 STM32F4
- * interrupts, enough for the F103's 60 and the F072's 32), .data copy, .bss clear, main. A program defines
- * the handlers it uses; the others are a dead loop metersim reports as a fault. */
+ * interrupts, enough for the F103's 60 and the F072's 32); the reset handler is
+ * bsp/cortex_m/reset_min.c. A program defines the handlers it uses; the others are a dead loop
+ * metersim reports as a fault. */
 #include <stdint.h>
 
-extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
-int main(void);
+extern uint32_t _estack;
 void Reset_Handler(void);
 void Default_Handler(void);
 
@@ -19,20 +19,6 @@ void EXTI0_IRQHandler(void) WEAK_DEFAULT;
 void EXTI0_1_IRQHandler(void) WEAK_DEFAULT;
 void EXTI15_10_IRQHandler(void) WEAK_DEFAULT;
 void RTC_Alarm_IRQHandler(void) WEAK_DEFAULT;
-
-void Reset_Handler(void)
-{
-    uint32_t *src = &_sidata;
-    for (uint32_t *dst = &_sdata; dst < &_edata;) {
-        *dst++ = *src++;
-    }
-    for (uint32_t *dst = &_sbss; dst < &_ebss;) {
-        *dst++ = 0;
-    }
-    main();
-    for (;;) {
-    }
-}
 
 void Default_Handler(void)
 {

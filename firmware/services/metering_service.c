@@ -28,6 +28,8 @@
 #define DI_METROLOGY_CLOCK 0x028000F0u  /* YYMMDDhhmmss, 6 BCD bytes ss first */
 #define DI_INTERVALS 0x05F00000u        /* number of interval records made, 4 BCD bytes */
 #define DI_INTERVAL_BASE 0x05F00000u    /* 05F0 ii NN: item ii of the NN-th last record */
+#define DI_PRECISE 0x00F00000u          /* for the basic app's rates: mWh, clock, freezes */
+#define ITEM_PRECISE 0xFEu              /* 05F0FENN: time, forward and reverse mWh */
 
 struct mtr {
     int link, from_bus, to_bus;
@@ -175,6 +177,13 @@ static void put_time(uint8_t *out, uint32_t s, int with_seconds)
         dlt_bcd_put(out + k, 1, v[i]);
 }
 
+/* mWh as 12 BCD digits (6 bytes, least significant first) */
+static void put_mwh(uint8_t *out, uint64_t mWh)
+{
+    dlt_bcd_put(out, 3, (uint32_t)(mWh % 1000000u));
+    dlt_bcd_put(out + 3, 3, (uint32_t)(mWh / 1000000u % 1000000u));
+}
+
 /* Interval record `nn` (1 = the newest): from the cache, else asked of the unit. */
 static int interval(struct mtr *t, unsigned nn, struct mt_interval *r)
 {
@@ -209,6 +218,7 @@ static int known(uint32_t di)
     switch (di) {
     case 0x00000000u: case 0x00020000u: case 0x02010100u: case 0x02020100u: case 0x02030000u:
     case 0x02060000u: case 0x02800002u: case DI_METROLOGY_CLOCK: case 0x05010101u:
+    case DI_PRECISE:
         return 1;
     default:
         return 0;
@@ -226,9 +236,15 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
             return 4;
         }
         struct mt_interval r;
-        if ((item > 2u && item != 0xFFu) || interval(t, nn, &r) < 0)
+        if ((item > 2u && item < ITEM_PRECISE) || interval(t, nn, &r) < 0)
             return -1;
         unsigned n = 0;
+        if (item == ITEM_PRECISE) {
+            put_time(out, r.time_s, 0);
+            put_mwh(out + 5, r.fwd_mWh);
+            put_mwh(out + 11, r.rev_mWh);
+            return 17;
+        }
         if (item == 0u || item == 0xFFu) {
             put_time(out, r.time_s, 0);
             n += 5;
@@ -244,9 +260,9 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
         return (int)n;
     }
     switch (di) {
-    /* The unit measures the total only: rates are the basic app's (time-of-use tables), not
-     * there yet. The block holds the total and the rates kept, none: rates themselves are
-     * "no requested data". */
+    /* The unit measures the total only: rates are the basic app's (time-of-use tables); the
+     * bus routes them there while it runs. Without it the block holds the total and the
+     * rates kept, none: rates themselves are "no requested data". */
     case 0x00010000u: case 0x0001FF00u: dlt_bcd_put(out, 4, cwh(v->fwd_mWh)); return 4;
     case 0x00000000u: dlt_bcd_put(out, 4, cwh(v->fwd_mWh + v->rev_mWh)); return 4;
     case 0x00020000u: dlt_bcd_put(out, 4, cwh(v->rev_mWh)); return 4;
@@ -256,6 +272,12 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
     case 0x02060000u: svc_bcd_signed(out, 2, v->pf_m); return 2;
     case 0x02800002u: dlt_bcd_put(out, 2, v->f_cHz); return 2;
     case DI_METROLOGY_CLOCK: put_time(out, v->clock_s, 1); return 6;
+    case DI_PRECISE:
+        put_mwh(out, v->fwd_mWh);
+        put_mwh(out + 6, v->rev_mWh);
+        put_time(out + 12, v->clock_s, 1);
+        dlt_bcd_put(out + 18, 4, v->intervals);
+        return 22;
     case 0x05010101u:                                      /* last instantaneous freeze */
         if (!t->have_frozen)
             return -1;
@@ -268,7 +290,7 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
 static void serve(struct mtr *t, const vbus_msg_t *m)
 {
     const dlt_frame_t *q = &m->f;
-    uint8_t d[4 + 16];
+    uint8_t d[4 + 24];
     switch (DLT_FN(q->ctrl)) {
     case DLT_READ: {
         uint32_t di = dlt_di(q->data);

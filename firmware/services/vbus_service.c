@@ -81,6 +81,38 @@ static const struct { uint32_t di, mask; uint8_t owner; } k_routes[] = {
     {0x04A0FE00u, 0xFFFFFF00u, VBUS_ADDR_BUS},        /* the bus's own */
     {0x04A0FF00u, 0xFFFFFF00u, VBUS_ADDR_BUS},
 };
+/* Identifiers the basic app owns while its process (BASIC, Table 3 process 1) runs: energy by
+ * rate, prices, tariff and cost-control parameters (apps/basic, docs/meter_basic_app.md). */
+static const struct { uint32_t di, mask; } k_basic_routes[] = {
+    {0x00E10000u, 0xFFFF0000u},   /* metersim's own: energy by rate, XXXXXX.XXXX kWh */
+    {0x0280000Bu, 0xFFFFFFFFu}, {0x02800020u, 0xFFFFFFFEu},   /* step, current, rate price */
+    {0x00900200u, 0xFFFFFFFEu},   /* remaining / overdraft money */
+    {0x03320201u, 0xFFFFFFFFu},   /* purchases */
+    {0x04000106u, 0xFFFFFFFEu},   /* switch times of the two table sets */
+    {0x04000200u, 0xFFFFFFF0u},   /* numbers of zones, tables, periods, rates, holidays, steps */
+    {0x04000503u, 0xFFFFFFFFu},   /* status word 3: relay and cost control */
+    {0x04000800u, 0xFFFFFF00u},   /* rest days */
+    {0x04001000u, 0xFFFFFF00u},   /* money thresholds */
+    {0x04010000u, 0xFFFFFFF0u}, {0x04020000u, 0xFFFFFFF0u},   /* zone and day tables */
+    {0x04030000u, 0xFFFFFF00u},   /* holidays */
+    {0x04050000u, 0xFFFF0000u}, {0x04060000u, 0xFFFF0000u},   /* rate and step prices, steps */
+    {0x04A20000u, 0xFFFF0000u},   /* the basic app's own (top-up, step mode, protection) */
+};
+#define BASIC_NAME "BASIC"
+
+static int basic_runs(void) { return ms_process_find(BASIC_NAME) > 0; }
+
+static int basic_owns(uint32_t di)
+{
+    unsigned type = di >> 16, rr = di >> 8 & 0xFFu;
+    if (type <= 2u && rr && (di & 0xFFu) == 0)      /* 000T RR 00: by rate, and the blocks */
+        return 1;
+    for (unsigned i = 0; i < sizeof k_basic_routes / sizeof k_basic_routes[0]; i++)
+        if ((di & k_basic_routes[i].mask) == k_basic_routes[i].di)
+            return 1;
+    return 0;
+}
+
 /* Functions without an identifier go by control code. */
 static const struct { uint8_t fn, owner; } k_fn_routes[] = {
     {DLT_BROADCAST_TIME, VBUS_ADDR_PLATFORM}, {DLT_FREEZE, VBUS_ADDR_METERING},
@@ -170,6 +202,8 @@ static uint8_t owner_of_di(struct bus *b, uint32_t di)
         for (unsigned k = 0; b->ep[i].used && k < b->ep[i].ndis; k++)
             if (b->ep[i].dis[k] == di)
                 return VBUS_ADDR(b->ep[i].proc, 0);
+    if (basic_owns(di) && basic_runs())
+        return VBUS_ADDR(VBUS_P_BASIC_APP, 0);
     for (unsigned i = 0; i < sizeof k_routes / sizeof k_routes[0]; i++)
         if ((di & k_routes[i].mask) == k_routes[i].di)
             return k_routes[i].owner;
@@ -180,6 +214,8 @@ static uint8_t route(struct bus *b, const dlt_frame_t *f)
 {
     if (has_di(f))
         return owner_of_di(b, dlt_di(f->data));
+    if (DLT_FN(f->ctrl) == DLT_RELAY && basic_runs())
+        return VBUS_ADDR(VBUS_P_BASIC_APP, 0);   /* the relay is the basic app's control */
     for (unsigned i = 0; i < sizeof k_fn_routes / sizeof k_fn_routes[0]; i++)
         if (k_fn_routes[i].fn == DLT_FN(f->ctrl))
             return k_fn_routes[i].owner;
@@ -657,8 +693,9 @@ void vbus_service_main(void *arg)
     static const struct { const char *name; uint8_t proc; } k_fixed[] = {
         {VBUS_NAME_COM, VBUS_P_COM}, {VBUS_NAME_METERING, VBUS_P_METERING},
         {VBUS_NAME_PLATFORM, VBUS_P_PLATFORM}, {"REG", VBUS_P_INITIAL},
+        {BASIC_NAME, VBUS_P_BASIC_APP},     /* its pipes wait for it from the start */
     };
-    for (unsigned i = 0; i < 4u; i++) {
+    for (unsigned i = 0; i < sizeof k_fixed / sizeof k_fixed[0]; i++) {
         struct ep *e = &b->ep[i];
         strcpy(e->name, k_fixed[i].name);
         e->proc = k_fixed[i].proc;

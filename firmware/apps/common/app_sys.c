@@ -62,3 +62,7 @@ int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
 {
     return (int)sys(SYS_IO_SELECT, (uint32_t)nfds, P(rd), P(wr), timeout);
 }
+ms_handle_t ms_thread_self(void) { return (ms_handle_t)sys(SYS_THREAD_SELF, 0, 0, 0, 0); }
+ms_handle_t ms_mutex_create(const char *name) { return (ms_handle_t)sys(SYS_MUTEX_CREATE, P(name), 0, 0, 0); }
+int ms_mutex_lock(ms_handle_t m, ms_tick_t timeout) { return (int)sys(SYS_MUTEX_LOCK, (uint32_t)m, timeout, 0, 0); }
+int ms_mutex_unlock(ms_handle_t m) { return (int)sys(SYS_MUTEX_UNLOCK, (uint32_t)m, 0, 0, 0); }

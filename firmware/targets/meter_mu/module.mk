@@ -6,6 +6,8 @@
 #                (rtos/loader) starts the apps that start.par lists from flashfs
 #   app_loadid   LOADID linked for flashfs slot 7 (apps/loadid/slot.ld + apps/common/app.ld)
 #                with the services' library code it shares (vbus, dlt645, svc_util)
+#   app_basic    the basic app BASIC linked for flashfs slot 9 (apps/basic: its virtual-bus
+#                module, time of use, control; docs/meter_basic_app.md)
 #   app_shmpeek  test app for slot 8: touches LOADID's shared memory without a grant
 #                (platforms/images/meter_mu_isolation.yaml)
 # `metersim image pack platforms/images/meter_mu.yaml` makes the factory image of both;
@@ -20,6 +22,7 @@ MMU_APP_COMMON := apps/common/app_crt0.c apps/common/app_sys.c rtos/src/ms_forma
                   image/ms_header_space.S
 MMU_LOADID  := apps/loadid/loadid.c apps/loadid/main.c $(MMU_APP_LIB) $(MMU_APP_COMMON)
 MMU_SHMPEEK := apps/shmpeek/main.c $(MMU_APP_COMMON)
+MMU_BASIC   := $(wildcard apps/basic/*.c) bsp/stm32/date.c $(MMU_APP_LIB) $(MMU_APP_COMMON)
 
 $(eval _mmu_progdir_before = $(value progdir))
 progdir = $(if $(filter meter_mu,$(1)),$(MMU_DIR),$(call _mmu_progdir_before,$(1)))
@@ -38,7 +41,7 @@ endef
 
 # $(1) = target
 define MMU_RULES
-CFLAGS_$(1) += -Iservices -Iapps -Idrivers -Irtos/loader -Iapps/common -Iimage
+CFLAGS_$(1) += -Iservices -Iapps -Idrivers -Irtos/loader -Iapps/common -Iimage -Ibsp/stm32
 MMU_EXTRA_OBJS_$(1) := $$(patsubst %,$(OUT)/$(1)/obj/%.o,$(MMU_EXTRA))
 $$(eval $$(call PROGRAM_RULES,$(1),meter_mu))
 OBJS_$(1)_meter_mu += $$(BSP_OBJS_$(1)) $$(MMU_EXTRA_OBJS_$(1))
@@ -50,6 +53,7 @@ sizes: $(OUT)/$(1)/meter_mu.size.txt
 
 $$(eval $$(call MMU_APP,$(1),loadid,$(MMU_LOADID)))
 $$(eval $$(call MMU_APP,$(1),shmpeek,$(MMU_SHMPEEK)))
+$$(eval $$(call MMU_APP,$(1),basic,$(MMU_BASIC)))
 endef
 
 $(foreach t,$(MMU_TARGETS),$(eval $(call MMU_RULES,$(t))))

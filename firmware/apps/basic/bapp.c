@@ -1,0 +1,347 @@
+/*
+ * The basic app's core: its virtual-bus module (Table 3 thread 0, the process's main thread)
+ * and the get / set / action plumbing between the modules (bapp.h, docs/meter_basic_app.md).
+ *
+ * The bus module waits in select() on the app's pipe V_BUS_TO_BASIC (the bus creates the
+ * pipes at start; BASIC is process 1, routed by the bus while the process runs) and nothing
+ * else: a request is posted to the queue of the module that owns its control code and DI
+ * (whose thread answers straight back into BASIC_TO_V_BUS), a reply to a request a module sent
+ * out is posted to that module's reply queue (the reply's SA names the module's thread).
+ */
+#include <string.h>
+#include "bapp.h"
+#include "drv_io.h"
+#include "services.h"
+#include "svc_util.h"
+
+#define MODULES_MAX 7u
+#define REQ_DEPTH 4u
+#define REPLY_DEPTH 2u
+
+typedef struct {
+    ms_handle_t reply_mq;                   /* internal asker's reply queue; -1: the bus */
+    uint8_t from;                           /* asking module's thread, or BAPP_FROM_BUS */
+    vbus_msg_t m;
+} bapp_msg_t;
+
+struct mod {
+    const bapp_module_t *d;
+    ms_handle_t req, reply, tid;
+    uint8_t seq;
+    bapp_msg_t in, out, scratch;            /* this thread's own buffers */
+    dlt_frame_t r;
+};
+
+static struct mod g_mod[MODULES_MAX];
+static int g_from_bus = -1, g_to_bus = -1;
+static ms_handle_t g_pipe_lock, g_ee_lock, g_bus_tid;
+static vbus_rx_t g_rx;
+static vbus_msg_t g_m;
+static dlt_frame_t g_r;
+static bapp_msg_t g_post;
+
+/* ---- helpers the modules share ---- */
+
+unsigned bapp_bcd2(uint8_t b) { return (b >> 4) * 10u + (b & 0xFu); }
+
+/* Devices are opened for each use: the kernel's file table is shared by every process and
+ * nearly full (ms_config.h MS_MAX_FILES), the app keeps only its two pipes open. */
+uint32_t bapp_clock(void)
+{
+    uint32_t s = 0;
+    int fd = ms_io_open(DEV_RTC, O_RDONLY, 0);
+    if (fd >= 0) {
+        ms_io_read(fd, &s, 4);
+        ms_io_close(fd);
+    }
+    return s;
+}
+
+int bapp_relay(int close)
+{
+    uint8_t b = (uint8_t)close;
+    int fd = ms_io_open(DEV_RELAY, O_RDWR, 0);
+    if (fd < 0)
+        return fd;
+    int r = close < 0 ? ms_io_read(fd, &b, 1) : ms_io_write(fd, &b, 1);
+    ms_io_close(fd);
+    return r == 1 ? b : (r < 0 ? r : MS_ERR_IO);
+}
+
+int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write)
+{
+    ms_mutex_lock(g_ee_lock, MS_WAIT_FOREVER);
+    int fd = ms_io_open(DEV_EEPROM, O_RDWR, 0), r = fd;
+    drv_seek_t at = {.offset = (int32_t)addr, .whence = DRV_SEEK_SET};
+    if (fd >= 0) {
+        r = ms_io_ioctl(fd, DRV_IOCTL_SEEK, &at);
+        if (r >= 0)
+            r = write ? ms_io_write(fd, buf, n) : ms_io_read(fd, buf, n);
+        ms_io_close(fd);
+    }
+    ms_mutex_unlock(g_ee_lock);
+    return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
+}
+
+uint16_t bapp_crc16(const uint8_t *p, unsigned n)
+{
+    uint16_t crc = 0xFFFFu;
+    while (n--) {
+        crc ^= (uint16_t)(*p++ << 8);
+        for (unsigned b = 0; b < 8u; b++)
+            crc = (uint16_t)(crc & 0x8000u ? ((unsigned)crc << 1) ^ 0x1021u : (unsigned)crc << 1);
+    }
+    return crc;
+}
+
+void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsigned n)
+{
+    uint8_t d[DLT_MAX_DATA];
+    dlt_put_di(d, dlt_di(q->data));
+    memcpy(d + 4, v, n);
+    dlt_reply(r, q, d, 4u + n);
+}
+
+/* ---- dispatch ---- */
+
+static struct mod *owner_of(const dlt_frame_t *q)
+{
+    for (unsigned i = 0; i < bapp_module_count; i++)
+        if (g_mod[i].d->owns(q))
+            return &g_mod[i];
+    return 0;
+}
+
+static struct mod *self(void)
+{
+    ms_handle_t t = ms_thread_self();
+    for (unsigned i = 0; i < bapp_module_count; i++)
+        if (g_mod[i].tid == t)
+            return &g_mod[i];
+    return 0;
+}
+
+static void to_bus(const vbus_msg_t *m)
+{
+    ms_mutex_lock(g_pipe_lock, MS_WAIT_FOREVER);
+    vbus_send(g_to_bus, m);
+    ms_mutex_unlock(g_pipe_lock);
+}
+
+int bapp_request(const dlt_frame_t *q, dlt_frame_t *r)
+{
+    struct mod *me = self();
+    if (!me)
+        return MS_ERR_DEADLK;               /* the bus module dispatches, it never waits */
+    struct mod *o = owner_of(q);
+    bapp_msg_t *s = &me->scratch;
+    uint8_t tag = ++me->seq;
+    if (o == me) {
+        me->d->serve(q, r, me->d->thread);
+    } else {
+        vbus_hdr(&s->m.h, VBUS_ADDR(VBUS_P_BASIC_APP, me->d->thread), VBUS_ADDR_BUS,
+                 VBUS_CMD_REQUEST, VBUS_MA_INTERNAL, tag);
+        s->m.f = *q;
+        s->reply_mq = me->reply;
+        s->from = me->d->thread;
+        if (o) {
+            if (ms_mq_send(o->req, s, ms_ms_to_ticks(BAPP_TIMEOUT_MS)) < 0)
+                return MS_ERR_TIMEOUT;
+        } else {
+            to_bus(&s->m);                  /* external data: out through the app's pipe */
+        }
+        ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(BAPP_TIMEOUT_MS);
+        for (;;) {
+            int32_t left = (int32_t)(deadline - ms_tick_get());
+            if (left <= 0 || ms_mq_recv(me->reply, s, (ms_tick_t)left) < 0)
+                return MS_ERR_TIMEOUT;
+            if (s->m.h.tag == tag)
+                break;                      /* else a late answer to an earlier request */
+        }
+        *r = s->m.f;
+    }
+    if (r->ctrl & DLT_ABNORMAL)
+        return -(int)(r->len ? r->data[0] : DLT_SERR_OTHER);
+    return 0;
+}
+
+static int frame(dlt_frame_t *q, uint8_t ctrl, uint32_t di, int with_di, const uint8_t *v,
+                 unsigned n)
+{
+    memset(q->addr, 0xAA, 6);
+    q->ctrl = ctrl;
+    unsigned k = with_di ? 4u : 0u;
+    if (with_di)
+        dlt_put_di(q->data, di);
+    if (k + n > DLT_MAX_DATA)
+        return MS_ERR_INVAL;
+    memcpy(q->data + k, v, n);
+    q->len = (uint8_t)(k + n);
+    return 0;
+}
+
+int bapp_get(uint32_t di, uint8_t *out, unsigned max)
+{
+    struct mod *me = self();
+    if (!me)
+        return MS_ERR_DEADLK;
+    dlt_frame_t q;
+    frame(&q, DLT_READ, di, 1, 0, 0);
+    int r = bapp_request(&q, &me->r);
+    if (r < 0)
+        return r;
+    if (me->r.len < 4u || dlt_di(me->r.data) != di)
+        return -(int)DLT_SERR_OTHER;
+    unsigned n = me->r.len - 4u;
+    if (n > max)
+        n = max;
+    memcpy(out, me->r.data + 4, n);
+    return (int)n;
+}
+
+int bapp_set(uint32_t di, const uint8_t *v, unsigned n)
+{
+    struct mod *me = self();
+    dlt_frame_t q;
+    if (!me)
+        return MS_ERR_DEADLK;
+    /* 14H: DI, PA P0-P2 (internal: level 02, no password), C0-C3 (the module), data */
+    uint8_t d[8 + DLT_MAX_DATA];
+    memset(d, 0, 8);
+    d[0] = 0x02;
+    d[4] = me->d->thread;
+    if (n > DLT_MAX_DATA - 12u)
+        return MS_ERR_INVAL;
+    memcpy(d + 8, v, n);
+    frame(&q, DLT_WRITE, di, 1, d, 8u + n);
+    return bapp_request(&q, &me->r);
+}
+
+int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
+{
+    struct mod *me = self();
+    dlt_frame_t q;
+    if (!me || frame(&q, code, 0, 0, v, n) < 0)
+        return MS_ERR_INVAL;
+    return bapp_request(&q, &me->r);
+}
+
+/* ---- module threads ---- */
+
+static void module_thread(void *arg)
+{
+    struct mod *me = arg;
+    me->tid = ms_thread_self();
+    if (me->d->init)
+        me->d->init();
+    uint32_t wait_ms = me->d->tick ? me->d->tick() : BAPP_NEVER;
+    ms_tick_t next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+    for (;;) {
+        ms_tick_t timeout = MS_WAIT_FOREVER;
+        if (wait_ms != BAPP_NEVER) {
+            int32_t left = (int32_t)(next - ms_tick_get());
+            timeout = left > 0 ? (ms_tick_t)left : 0;
+        }
+        if (ms_mq_recv(me->req, &me->in, timeout) >= 0) {
+            bapp_msg_t *m = &me->in;
+            me->d->serve(&m->m.f, &me->r, m->from);
+            if (m->from == BAPP_FROM_BUS) {
+                vbus_msg_t *o = &me->out.m;
+                vbus_hdr(&o->h, VBUS_ADDR(VBUS_P_BASIC_APP, me->d->thread), m->m.h.ca,
+                         VBUS_CMD_REPLY, m->m.h.addr_type, m->m.h.tag);
+                o->f = me->r;
+                to_bus(o);
+            } else {
+                me->out.m.h.tag = m->m.h.tag;
+                me->out.m.f = me->r;
+                ms_mq_send(m->reply_mq, &me->out, ms_ms_to_ticks(BAPP_TIMEOUT_MS));
+            }
+            if (wait_ms == BAPP_NEVER && me->d->tick) {     /* serving may want a tick */
+                wait_ms = me->d->tick();
+                next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+                continue;
+            }
+        }
+        if (wait_ms != BAPP_NEVER && (int32_t)(ms_tick_get() - next) >= 0) {
+            wait_ms = me->d->tick();
+            next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+        }
+    }
+}
+
+/* A request from the bus: to its owner's queue (the owner replies), else answered here. */
+static void dispatch(const vbus_msg_t *m)
+{
+    struct mod *o = owner_of(&m->f);
+    int internal = (DLT_FN(m->f.ctrl) == DLT_READ || DLT_FN(m->f.ctrl) == DLT_WRITE) &&
+                   m->f.len >= 4u && BAPP_DI_INTERNAL(dlt_di(m->f.data));
+    if (o && !internal) {
+        g_post.reply_mq = -1;
+        g_post.from = BAPP_FROM_BUS;
+        g_post.m = *m;
+        if (ms_mq_send(o->req, &g_post, MS_NO_WAIT) >= 0)
+            return;
+        ms_printk("basic: %s busy, request dropped\n", o->d->name);
+        dlt_abnormal(&g_r, &m->f, DLT_SERR_OTHER);
+    } else {
+        dlt_abnormal(&g_r, &m->f, DLT_FN(m->f.ctrl) == DLT_READ ? DLT_SERR_NO_DATA
+                                                                 : DLT_SERR_OTHER);
+    }
+    vbus_msg_t out;
+    vbus_hdr(&out.h, VBUS_ADDR(VBUS_P_BASIC_APP, 0), m->h.ca, VBUS_CMD_REPLY, m->h.addr_type,
+             m->h.tag);
+    out.f = g_r;
+    to_bus(&out);
+}
+
+/* A reply to a module's external request: to that module's reply queue. */
+static void route_reply(const vbus_msg_t *m)
+{
+    for (unsigned i = 0; i < bapp_module_count; i++)
+        if (g_mod[i].d->thread == (m->h.sa & 7u)) {
+            g_post.reply_mq = -1;
+            g_post.from = BAPP_FROM_BUS;
+            g_post.m = *m;
+            ms_mq_send(g_mod[i].reply, &g_post, MS_NO_WAIT);   /* full: the asker gave up */
+            return;
+        }
+}
+
+void basic_app_main(void)
+{
+    g_bus_tid = ms_thread_self();
+    g_pipe_lock = ms_mutex_create("bapp_pipe");
+    g_ee_lock = ms_mutex_create("bapp_ee");
+    int bus = vbus_connect(BASIC_NAME, &g_from_bus, &g_to_bus);
+    if (g_pipe_lock < 0 || g_ee_lock < 0 || bus < 0) {
+        ms_printk("basic: cannot start: locks %d %d, bus %d\n", g_pipe_lock, g_ee_lock, bus);
+        ms_process_exit(1);
+    }
+    for (unsigned i = 0; i < bapp_module_count && i < MODULES_MAX; i++) {
+        struct mod *m = &g_mod[i];
+        m->d = bapp_modules[i];
+        m->tid = -1;
+        m->req = ms_mq_create(m->d->name, sizeof(bapp_msg_t), REQ_DEPTH);
+        m->reply = ms_mq_create(m->d->name, sizeof(bapp_msg_t), REPLY_DEPTH);
+        if (m->req < 0 || m->reply < 0 ||
+            ms_thread_create(m->d->name, module_thread, m, m->d->stack, m->d->prio, 0) < 0) {
+            ms_printk("basic: cannot start module %s\n", m->d->name);
+            ms_process_exit(1);
+        }
+    }
+    ms_printk("basic: %u modules, listening on the bus\n", bapp_module_count);
+    for (;;) {
+        ms_fdset_t rd = 0;
+        MS_FD_SET(g_from_bus, &rd);
+        if (ms_io_select(g_from_bus + 1, &rd, 0, MS_WAIT_FOREVER) <= 0)
+            continue;
+        if (vbus_rx_fill(&g_rx, g_from_bus) < 0)
+            continue;
+        while (svc_next(&g_rx, &g_m)) {
+            if (g_m.h.cmd == VBUS_CMD_REQUEST)
+                dispatch(&g_m);
+            else if (g_m.h.cmd == VBUS_CMD_REPLY)
+                route_reply(&g_m);
+        }
+    }
+}

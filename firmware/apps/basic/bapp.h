@@ -1,0 +1,91 @@
+/*
+ * The basic app's module interface (docs/meter_basic_app.md). The app is one process, BASIC,
+ * Table 3 process 1; each module is a thread of it with the Table 3 thread number as its
+ * address (0 the app's virtual-bus module, 1 time of use, 3 freezing, 4 display, 5 control,
+ * 6 events). Modules share no state: they exchange DL/T645 frames through message queues,
+ * with get / set / action wrappers (the paper's Figure 11):
+ *
+ *   bapp_get(di, out, max)        11H read of di        -> its data (after the DI)
+ *   bapp_set(di, v, n)            14H write of di       -> 0 or -SERR
+ *   bapp_action(code, v, n)       a frame of control code `code` (1CH relay, 16H freeze, ...)
+ *
+ * Each asks the module that owns the request (its `owns`), or, when no module owns it, the
+ * virtual bus through the app's pipe (external data: the metering service's energy, the
+ * platform's clock ...); the answer comes back on the asker's reply queue either way. Requests
+ * arriving from the bus are dispatched the same way by the bus module, which sends the owner's
+ * reply back out.
+ *
+ * A module is a bapp_module_t in modules.c (one line) and a file of its own:
+ *   owns(q)      does the module answer request frame q (by control code and DI)?
+ *   init()       once, in its own thread, before it serves anything
+ *   serve(q, r, from) the reply r to request q; `from` = BAPP_FROM_BUS or the asking module
+ *   tick()       periodic work; returns the ms until it is wanted again (BAPP_NEVER: never)
+ * Its thread waits on its request queue with the tick's deadline as the timeout: no polling.
+ */
+#ifndef BAPP_H
+#define BAPP_H
+
+#include <stdint.h>
+#include "dlt645.h"
+#include "ms_rtos.h"
+#include "vbus.h"
+
+#define BASIC_NAME "BASIC"
+#define BAPP_NEVER 0xFFFFFFFFu
+#define BAPP_FROM_BUS 0xFFu
+#define BAPP_TIMEOUT_MS 800u                /* the bus's 500 ms and a metrology round trip */
+
+/* Table 3 threads of the basic app */
+#define BAPP_T_GENERAL 0u
+#define BAPP_T_TOU 1u
+#define BAPP_T_DEMAND 2u
+#define BAPP_T_FREEZE 3u
+#define BAPP_T_DISPLAY 4u
+#define BAPP_T_CONTROL 5u
+#define BAPP_T_EVENTS 6u
+
+typedef struct {
+    const char *name;
+    uint8_t thread;                         /* Table 3 thread number: its address 1<thread> */
+    uint8_t prio;
+    uint16_t stack;
+    int (*owns)(const dlt_frame_t *q);
+    void (*init)(void);
+    void (*serve)(const dlt_frame_t *q, dlt_frame_t *r, uint8_t from);
+    uint32_t (*tick)(void);
+} bapp_module_t;
+
+void basic_app_main(void);                 /* the process's main thread: the bus module */
+
+extern const bapp_module_t *const bapp_modules[];
+extern const unsigned bapp_module_count;
+
+/* get / set / action: >= 0 success (get: the data length after the DI), < 0 the abnormal
+ * reply's -SERR, or MS_ERR_TIMEOUT. */
+int bapp_get(uint32_t di, uint8_t *out, unsigned max);
+int bapp_set(uint32_t di, const uint8_t *v, unsigned n);
+int bapp_action(uint8_t code, const uint8_t *v, unsigned n);
+/* Any request frame q; the reply in *r. */
+int bapp_request(const dlt_frame_t *q, dlt_frame_t *r);
+
+/* Shared helpers */
+uint32_t bapp_clock(void);                  /* the meter's clock, s since 2000 (/dev/rtc) */
+int bapp_relay(int close);                  /* 1 close, 0 open: pulses; -1: feedback (1 closed) */
+int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write);
+uint16_t bapp_crc16(const uint8_t *p, unsigned n);
+unsigned bapp_bcd2(uint8_t b);
+/* "data" reply of di with n bytes v */
+void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsigned n);
+
+/* The app's EEPROM window (start.par: eeprom 0x1000, 0x1000): one block per module */
+#define BAPP_EE_BASE 0x1000u
+#define BAPP_EE_TOU (BAPP_EE_BASE + 0x000u)         /* 0x100: energy by rate, two copies */
+#define BAPP_EE_TOU_TABLES (BAPP_EE_BASE + 0x100u)  /* 0x400: time-of-use tables, prices, steps */
+#define BAPP_EE_CONTROL (BAPP_EE_BASE + 0x500u)     /* 0x100: money, relay state, two copies */
+/* 0x600..0xFFF: free for the modules still to come (freezing, display, events) */
+
+/* Internal identifiers (vendor range 04A2FFxx): between modules only, refused from the bus */
+#define BAPP_DI_CHARGE 0x04A2FF01u          /* TOU -> control: money used, u32 micro-yuan */
+#define BAPP_DI_INTERNAL(di) (((di) & 0xFFFFFF00u) == 0x04A2FF00u)
+
+#endif

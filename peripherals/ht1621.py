@@ -17,11 +17,12 @@ Followed (HT1621 data sheet, rev. 2.x, "Serial interface", "Command summary", "D
   by SYS DIS; the glass shows it only with the oscillator on (SYS EN) and the bias on (LCD ON),
   and only the commons selected by BIAS (all four after the 4-common BIAS command).
 
-The glass (`MeterGlass`): eight 7-segment digits with a decimal point after each, and the
-annunciators of a single-phase meter. The map (name -> (RAM address, COM)) is data: digit d
-uses addresses 2d (COM0..3 = a, b, c, d) and 2d+1 (COM0..3 = e, f, g, DP after the digit);
-annunciators sit at addresses 16..19. `text()` gives e.g. "  1234.56 kWh RELAY-OPEN"; `png()`
-draws the segments with Pillow.
+The glass (`GLASS`, docs/meter_lcd.md): eight 7-segment digits with a decimal point after each,
+two colons (after digits 3 and 5, for the time), and the annunciators of a single-phase meter.
+The map (name -> (RAM address, COM)) is data: digit d uses addresses 2d (COM0..3 = a, b, c, d)
+and 2d+1 (COM0..3 = e, f, g, DP after the digit); annunciator i sits at address 16 + i // 4,
+COM i % 4 (addresses 16..21), the colons at address 22. `text()` gives e.g.
+"  1234.56 kWh T1" or "  10:00:05 TIME NOW"; `png()` draws the glass with Pillow.
 
 Not modelled: read mode and read-modify-write data out (the RD pin), the tone output, the
 IRQ/WDT/time-base outputs, frame frequency and contrast, the voltage levels of the bias.
@@ -51,15 +52,20 @@ def _meter_glass() -> dict[str, tuple[int, int]]:
         for i, s in enumerate("efg"):
             seg[f"{d}{s}"] = (2 * d + 1, i)
         seg[f"{d}dp"] = (2 * d + 1, 3)
-    annunciators = ["kWh", "kW", "V", "A", "T1", "T2", "T3", "T4",
-                    "RELAY-OPEN", "ALARM", "COVER", "BATTERY-LOW", "IR", "RS485", "CARD", "PRICE"]
-    for i, name in enumerate(annunciators):
+    for i, name in enumerate(ANNUNCIATORS):
         seg[name] = (16 + i // 4, i % 4)
+    for i, d in enumerate(COLON_AFTER):
+        seg[f"col{d}"] = (22, i)
     return seg
 
 
+# Annunciator i at (16 + i // 4, COM i % 4); the firmware's enum meter_lcd_icon in this order.
+# T1..T4 name the rate of the energy shown, NOW marks present values, BUY asks for a top-up.
+ANNUNCIATORS = ["kWh", "kW", "V", "A", "T1", "T2", "T3", "T4",
+                "RELAY-OPEN", "ALARM", "COVER", "BATTERY-LOW", "IR", "RS485", "CARD", "PRICE",
+                "TOTAL", "REMAIN", "YUAN", "DATE", "TIME", "NOW", "BUY", "OVERDRAFT"]
+COLON_AFTER = (3, 5)            # colons between digits 3|4 and 5|6: hh:mm:ss on digits 2..7
 GLASS = _meter_glass()
-ANNUNCIATORS = [n for n in GLASS if not n[0].isdigit()]
 
 # Seven-segment patterns (bits a..g = 0..6) of the characters the text rendering recognises.
 _FONT = {
@@ -244,12 +250,15 @@ class HT1621:
         return sum(1 << i for i, s in enumerate(SEGMENTS_PER_DIGIT) if self.segment_on(f"{d}{s}"))
 
     def digits_text(self) -> str:
-        """The digit row as characters ('?' for a pattern that is no character), with '.'."""
+        """The digit row as characters ('?' for a pattern that is no character), with '.' and
+        ':' where a decimal point or colon is lit."""
         out = []
         for d in range(DIGITS):
             out.append(_PATTERN_TO_CHAR.get(self.digit_pattern(d), "?"))
             if self.segment_on(f"{d}dp"):
                 out.append(".")
+            if d in COLON_AFTER and self.segment_on(f"col{d}"):
+                out.append(":")
         return "".join(out)
 
     def text(self) -> str:
@@ -260,17 +269,20 @@ class HT1621:
         return " ".join([self.digits_text()] + lit)
 
     def png(self, path=None, scale: int = 4) -> bytes:
-        """The glass as a PNG image (dark segments on a light background); written to `path`
-        when given. Needs Pillow."""
-        from PIL import Image, ImageDraw
+        """The glass as a PNG image: dark segments on a light background, the unlit ones faint,
+        the annunciators as their labels; written to `path` when given. Needs Pillow."""
+        import io
 
-        w, h = 16 + DIGITS * 22, 60
+        from PIL import Image, ImageDraw, ImageFont
+
+        w, h = 16 + DIGITS * 22, 64
         img = Image.new("RGB", (w * scale, h * scale), (200, 212, 190))
         draw = ImageDraw.Draw(img)
-        on, off = (20, 24, 20), (188, 200, 178)
+        on, off = (20, 24, 20), (186, 198, 176)
 
         def box(x0, y0, x1, y1, lit):
-            draw.rectangle([x0 * scale, y0 * scale, x1 * scale, y1 * scale], fill=on if lit else off)
+            draw.rectangle([x0 * scale, y0 * scale, x1 * scale - 1, y1 * scale - 1],
+                           fill=on if lit else off)
 
         for d in range(DIGITS):
             x, y = 8 + d * 22, 6
@@ -283,11 +295,16 @@ class HT1621:
             box(x, y + 2, x + 2, y + 14, seg["f"])
             box(x + 2, y + 14, x + 12, y + 16, seg["g"])
             box(x + 16, y + 28, x + 18, y + 30, self.segment_on(f"{d}dp"))
+            if d in COLON_AFTER:
+                lit = self.segment_on(f"col{d}")
+                box(x + 16, y + 8, x + 18, y + 10, lit)
+                box(x + 16, y + 20, x + 18, y + 22, lit)
+        font = ImageFont.load_default(size=5 * scale)
+        per_row = len(ANNUNCIATORS) // 3
         for i, a in enumerate(ANNUNCIATORS):
-            x, y = 8 + (i % 8) * 22, 42 + (i // 8) * 8
-            box(x, y, x + 16, y + 5, self.segment_on(a))
-        import io
-
+            x, y = 8 + (i % per_row) * (w - 16) / per_row, 40 + (i // per_row) * 8
+            draw.text((x * scale, y * scale), a, font=font,
+                      fill=on if self.segment_on(a) else off)
         buf = io.BytesIO()
         img.save(buf, format="PNG")
         data = buf.getvalue()

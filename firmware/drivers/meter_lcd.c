@@ -13,21 +13,30 @@ static uint8_t font(char c)
     return 0x40;                                     /* unknown: '-' */
 }
 
-int meter_lcd_show(const ht1621_t *dev, const char *text, uint32_t icons)
+void meter_lcd_encode(const char *text, uint32_t icons, uint8_t ram[METER_LCD_NIBBLES])
 {
-    uint8_t ram[20] = {0};
+    for (unsigned i = 0; i < METER_LCD_NIBBLES; i++)
+        ram[i] = 0;
     unsigned d = 0;
-    for (const char *p = text; p && *p && d < 8; p++) {
-        uint8_t s = font(*p);
-        int dp = p[1] == '.';
+    for (const char *p = text; p && *p && d < 8; d++) {
+        uint8_t s = font(*p++);
         ram[2 * d] = s & 0xFu;
-        ram[2 * d + 1] = (uint8_t)(((s >> 4) & 0x7u) | (dp ? 8u : 0u));
-        if (dp)
-            p++;
-        d++;
+        ram[2 * d + 1] = (uint8_t)((s >> 4) & 0x7u);
+        for (; *p == '.' || *p == ':'; p++) {
+            if (*p == '.')
+                ram[2 * d + 1] |= 8u;
+            else if (d == 3u || d == 5u)
+                ram[22] |= (uint8_t)(d == 3u ? 1u : 2u);
+        }
     }
-    for (unsigned i = 0; i < 16; i++)
+    for (unsigned i = 0; i < 24u; i++)
         if (icons & (1u << i))
             ram[16 + i / 4] |= (uint8_t)(1u << (i % 4));
+}
+
+int meter_lcd_show(const ht1621_t *dev, const char *text, uint32_t icons)
+{
+    uint8_t ram[METER_LCD_NIBBLES];
+    meter_lcd_encode(text, icons, ram);
     return ht1621_write(dev, 0, ram, sizeof ram);
 }

@@ -17,6 +17,10 @@
 #define DEV_CONSOLE "/dev/ttyS1"
 #define DEV_RTC "/dev/rtc"        /* 4 bytes: seconds since 2000-01-01 00:00:00 (read/write) */
 #define DEV_RELAY "/dev/relay"    /* write 1 byte: 1 close, 0 open; read 1 byte: feedback */
+#define DEV_LCD "/dev/lcd"        /* write a meter_lcd_frame_t (drivers/meter_lcd.h) */
+#define DEV_KEYS "/dev/keys"      /* read: key presses since the last read, 1 byte each */
+#define KEY_PAGE 1u
+#define KEY_PROG 2u
 #define DEV_EEPROM "/dev/eeprom"  /* the AT24C256 (drivers/at24c.h), by process window */
 /* The EEPROM window of the communication service: its address and passwords (two copies). */
 #define EEPROM_COM_START 0x0000u

@@ -92,6 +92,7 @@ static const struct { uint32_t di, mask; } k_basic_routes[] = {
     {0x04000200u, 0xFFFFFFF0u},   /* numbers of zones, tables, periods, rates, holidays, steps */
     {0x04000503u, 0xFFFFFFFFu},   /* status word 3: relay and cost control */
     {0x04000800u, 0xFFFFFF00u},   /* rest days */
+    {0x04000300u, 0xFFFFFFF0u}, {0x04040000u, 0xFFFF0000u},   /* display lists */
     {0x04001000u, 0xFFFFFF00u},   /* money thresholds */
     {0x04010000u, 0xFFFFFFF0u}, {0x04020000u, 0xFFFFFFF0u},   /* zone and day tables */
     {0x04030000u, 0xFFFFFF00u},   /* holidays */

@@ -50,7 +50,7 @@ def show(lcd, text, annunciators=()):
     for ch in text:
         nib += digit_nibbles(ch)
     send(lcd, write_bits(0, nib))
-    ann = [0, 0, 0, 0]
+    ann = [0] * 7                                     # addresses 16..22
     for a in annunciators:
         addr, com = GLASS[a]
         ann[addr - 16] |= 1 << com
@@ -76,9 +76,19 @@ def test_successive_write_with_decimal_point_and_annunciators():
     for i, ch in enumerate("  123456"):
         nib += digit_nibbles(ch, dp=(i == 5))
     send(lcd, write_bits(0, nib))
-    send(lcd, write_bits(16, [1, 0, 1, 0]))           # kWh, RELAY-OPEN
+    send(lcd, write_bits(16, [1, 0, 1, 0, 0, 0, 0]))  # kWh, RELAY-OPEN
     assert lcd.text() == "  1234.56 kWh RELAY-OPEN"
     assert lcd.segment_on("5dp") and not lcd.segment_on("4dp")
+
+
+def test_colons_sit_in_the_digit_row_and_the_upper_annunciators():
+    lcd = make()
+    send(lcd, "100" + cmd(0x01) + cmd(0x29) + cmd(0x03))
+    show(lcd, "  100005", ["TIME", "NOW", "ALARM"])
+    assert lcd.text() == "  100005 ALARM TIME NOW"
+    send(lcd, write_bits(22, [0b11]))                 # both colons (address 22, COM0 and 1)
+    assert lcd.text() == "  10:00:05 ALARM TIME NOW"
+    assert GLASS["TIME"] == (21, 0) and GLASS["col3"] == (22, 0) and GLASS["col5"] == (22, 1)
 
 
 def test_single_nibble_write_and_address_wrap():
@@ -126,7 +136,7 @@ def test_png_shows_lit_segments_darker(tmp_path):
     path = tmp_path / "lcd.png"
     lcd.png(path, scale=1)
     img = Image.open(path)
-    assert img.size == (16 + 8 * 22, 60)
+    assert img.size == (16 + 8 * 22, 64)
     assert img.getpixel((8 + 5, 6 + 1)) == (20, 24, 20)          # digit 0 segment a: lit
     assert img.getpixel((8 + 22 + 5, 6 + 1)) != (20, 24, 20)     # digit 1 segment a: dark off
 

@@ -273,6 +273,7 @@ static void module_thread(void *arg)
 static void dispatch(const vbus_msg_t *m)
 {
     struct mod *o = owner_of(&m->f);
+    bapp_display_track(&m->f);
     int internal = (DLT_FN(m->f.ctrl) == DLT_READ || DLT_FN(m->f.ctrl) == DLT_WRITE) &&
                    m->f.len >= 4u && BAPP_DI_INTERNAL(dlt_di(m->f.data));
     if (o && !internal) {

@@ -84,6 +84,11 @@ void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsig
 #define BAPP_EE_CONTROL (BAPP_EE_BASE + 0x500u)     /* 0x100: money, relay state, two copies */
 /* 0x600..0xFFF: free for the modules still to come (freezing, display, events) */
 
+/* Display (display.c, docs/meter_lcd.md): its EEPROM block (the rotating and key lists), and
+ * what the bus module tells it of every request from outside (the tracking display). */
+#define BAPP_EE_DISPLAY (BAPP_EE_BASE + 0x600u)     /* 0x100: display lists, two copies */
+void bapp_display_track(const dlt_frame_t *q);
+
 /* Internal identifiers (vendor range 04A2FFxx): between modules only, refused from the bus */
 #define BAPP_DI_CHARGE 0x04A2FF01u          /* TOU -> control: money used, u32 micro-yuan */
 #define BAPP_DI_INTERNAL(di) (((di) & 0xFFFFFF00u) == 0x04A2FF00u)

@@ -2,10 +2,11 @@
  * A request goes to the first module whose owns() takes it. */
 #include "bapp.h"
 
-extern const bapp_module_t bapp_tou, bapp_control;
+extern const bapp_module_t bapp_tou, bapp_control, bapp_display;
 
 const bapp_module_t *const bapp_modules[] = {
     &bapp_tou,
     &bapp_control,
+    &bapp_display,
 };
 const unsigned bapp_module_count = sizeof bapp_modules / sizeof bapp_modules[0];

@@ -7,7 +7,7 @@
  * The kernel side (this file) brings up the board, opens the serial ports (which registers
  * /dev/ttyS1/2/3/5), registers the clock (/dev/rtc) and the load switch (/dev/relay) as
  * device files, makes the AT24C256 /dev/eeprom (each process reaches only its start-parameter
- * window of it), then starts the services: the virtual bus first and at the most urgent
+ * window of it), the segment LCD /dev/lcd and the keys /dev/keys, then starts the services: the virtual bus first and at the most urgent
  * priority, so its pipes exist before any other process looks for them; then the
  * communication, metering and platform services. Then the RTOS's loader starts every app
  * start.par lists from flashfs (LOADID: firmware/apps/loadid, linked for its slot), each an
@@ -19,6 +19,8 @@
 #include "bsp.h"
 #include "bsp_date.h"
 #include "at24c.h"
+#include "meter_lcd.h"
+#include "ms_driver.h"
 #include "ms_rtos.h"
 #include "soc.h"
 #include "services.h"
@@ -29,6 +31,12 @@
 #define PIN_RELAY_FB BSP_PIN(1, 5)
 #define PIN_RELAY_SET BSP_PIN(1, 8)
 #define PIN_RELAY_RESET BSP_PIN(1, 9)
+#define PIN_LCD_CS BSP_PIN(1, 12)
+#define PIN_LCD_WR BSP_PIN(1, 13)
+#define PIN_LCD_DATA BSP_PIN(1, 14)
+#define PIN_KEY_PAGE BSP_PIN(2, 0)
+#define PIN_KEY_PROG BSP_PIN(2, 1)
+#define KEY_DEBOUNCE_MS 30u
 #define RELAY_PULSE_MS 50u
 #define WATCHDOG_MS 2000u
 #define WATCHDOG_KICK_MS 500u
@@ -93,6 +101,80 @@ static int relay_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 }
 static const ms_io_dev_ops_t g_relay_ops = {.read = relay_read, .write = relay_write};
 
+/* ---- /dev/lcd: write one meter_lcd_frame_t (drivers/meter_lcd.h); the driver sends the
+ * HT1621 only the RAM nibbles that changed (one successive write from the first to the last):
+ * every bit costs two /WR edges of the data sheet's 4 us clock. ---- */
+static ht1621_t g_lcd;
+static uint8_t g_lcd_ram[METER_LCD_NIBBLES];
+static ms_handle_t g_lcd_lock = -1;
+
+static int lcd_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    meter_lcd_frame_t fr;
+    uint8_t ram[METER_LCD_NIBBLES];
+    if (len != sizeof fr)
+        return MS_ERR_INVAL;
+    memcpy(&fr, buf, sizeof fr);
+    fr.text[sizeof fr.text - 1u] = 0;
+    meter_lcd_encode(fr.text, fr.icons, ram);
+    ms_mutex_lock(g_lcd_lock, MS_WAIT_FOREVER);
+    unsigned first = 0, last = METER_LCD_NIBBLES;
+    while (first < METER_LCD_NIBBLES && ram[first] == g_lcd_ram[first])
+        first++;
+    while (last > first && ram[last - 1u] == g_lcd_ram[last - 1u])
+        last--;
+    if (last > first) {
+        ht1621_write(&g_lcd, first, ram + first, last - first);
+        memcpy(g_lcd_ram, ram, sizeof ram);
+    }
+    ms_mutex_unlock(g_lcd_lock);
+    return (int)len;
+}
+static const ms_io_dev_ops_t g_lcd_ops = {.write = lcd_write};
+
+/* ---- /dev/keys: read gives the key presses since the last read, one byte each (KEY_PAGE,
+ * KEY_PROG), 0 bytes when there was none (it never blocks); select() sees it readable while
+ * presses wait. Presses are latched in the EXTI handler (falling edge: pressed), a second
+ * edge of the same key within KEY_DEBOUNCE_MS is contact bounce. ---- */
+#define KEYS_MAX 8u
+static volatile uint8_t g_keys[KEYS_MAX], g_keys_head, g_keys_tail;
+static ms_tick_t g_key_at[2];
+
+static void on_key(void *arg)
+{
+    uint8_t k = (uint8_t)(uintptr_t)arg;
+    ms_tick_t now = ms_tick_get();
+    if (now - g_key_at[k - 1u] < ms_ms_to_ticks(KEY_DEBOUNCE_MS) && g_key_at[k - 1u])
+        return;
+    g_key_at[k - 1u] = now;
+    uint8_t next = (uint8_t)((g_keys_head + 1u) % KEYS_MAX);
+    if (next != g_keys_tail) {              /* full: the press is dropped */
+        g_keys[g_keys_head] = k;
+        g_keys_head = next;
+    }
+    ms_io_poll_notify();
+}
+static int keys_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    uint8_t *out = buf;
+    size_t n = 0;
+    uint32_t s = ms_irq_lock();
+    for (; n < len && g_keys_tail != g_keys_head; n++) {
+        out[n] = g_keys[g_keys_tail];
+        g_keys_tail = (uint8_t)((g_keys_tail + 1u) % KEYS_MAX);
+    }
+    ms_irq_unlock(s);
+    return (int)n;
+}
+static int keys_poll(void *ctx, ms_file_t *f, int events)
+{
+    (void)ctx; (void)f;
+    return g_keys_tail != g_keys_head ? (events & MS_POLLIN) : 0;
+}
+static const ms_io_dev_ops_t g_keys_ops = {.read = keys_read, .poll = keys_poll};
+
 static void board_init(void)
 {
     static const struct bsp_uart_cfg rs485 = {2400, 8, 'E', 1, PIN_RS485_DE};
@@ -121,6 +203,16 @@ static void board_init(void)
     if (ms_io_device_register(DEV_RTC, &g_rtc_ops, 0) < 0 ||
         ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0)
         ms_panic("cannot register /dev/rtc and /dev/relay");
+    /* the LCD: SYS EN, BIAS, a cleared RAM, LCD ON; blank until the basic app's display */
+    g_lcd_lock = ms_mutex_create("lcd");
+    bsp_pin_config(PIN_KEY_PAGE, BSP_PIN_INPUT_PULLUP, 0);
+    bsp_pin_config(PIN_KEY_PROG, BSP_PIN_INPUT_PULLUP, 0);
+    if (g_lcd_lock < 0 || ht1621_init(&g_lcd, PIN_LCD_CS, PIN_LCD_WR, PIN_LCD_DATA) < 0 ||
+        bsp_pin_irq_attach(PIN_KEY_PAGE, BSP_EDGE_FALLING, on_key, (void *)(uintptr_t)KEY_PAGE) < 0 ||
+        bsp_pin_irq_attach(PIN_KEY_PROG, BSP_EDGE_FALLING, on_key, (void *)(uintptr_t)KEY_PROG) < 0 ||
+        ms_io_device_register(DEV_LCD, &g_lcd_ops, 0) < 0 ||
+        ms_io_device_register(DEV_KEYS, &g_keys_ops, 0) < 0)
+        ms_printk("meter: no /dev/lcd, /dev/keys\n");
 }
 
 /* The services' start parameters (the apps': start.par in flashfs). */

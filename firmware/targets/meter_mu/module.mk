@@ -15,7 +15,8 @@
 
 MMU_DIR     := targets/meter_mu
 MMU_TARGETS := $(filter f413rg,$(TARGETS))
-MMU_EXTRA   := $(wildcard services/*.c) drivers/at24c.c rtos/loader/ms_loader.c \
+MMU_EXTRA   := $(wildcard services/*.c) drivers/at24c.c drivers/ht1621.c drivers/meter_lcd.c \
+               rtos/loader/ms_loader.c \
                image/ms_image.c image/ms_flashfs.c image/ms_header_space.S
 MMU_APP_LIB := services/vbus.c services/dlt645.c services/svc_util.c
 MMU_APP_COMMON := apps/common/app_crt0.c apps/common/app_sys.c rtos/src/ms_format.c \

@@ -145,9 +145,12 @@ class HT1621:
         self._nbits = 0
         self._mode: str | None = None
         self._addr: int | None = None
+        self._written = False
 
     def on_change(self, fn: Callable[[], None]) -> None:
-        """`fn()` after every change of what the glass shows (RAM write, LCD ON/OFF ...)."""
+        """`fn()` after every change of what the glass shows: a RAM write transfer once /CS
+        ended it (the glass shows each nibble as it arrives, the callback sees whole
+        transfers), a command (LCD ON/OFF ...)."""
         self._fns.append(fn)
 
     def _changed(self) -> None:
@@ -162,6 +165,8 @@ class HT1621:
                 self.ctx.log(logging.WARNING, "/CS raised after %d bits, before a mode ID",
                              self._nbits)
             self._cs_n = level
+            if level and self._written:
+                self._changed()             # once per write transfer, when /CS ends it
             self._reset_serial()
         elif pin == 1:
             rising = level and not self._wr_n
@@ -202,7 +207,7 @@ class HT1621:
                 self.ram[self._addr] = nibble
                 self._addr = (self._addr + 1) % RAM_NIBBLES
                 self._bits = self._nbits = 0
-                self._changed()
+                self._written = True
 
     def _command(self, c: int) -> None:
         name = _command_name(c)

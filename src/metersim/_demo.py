@@ -4,10 +4,14 @@ Part 1: an STM32F413 (Cortex-M4F, 100 MHz) and an STM32F103RB (Cortex-M3, 72 MHz
 shell firmware on one virtual clock, and commands are typed into their consoles.
 Part 2 (when the cabinet package is present): the prepaid metering cabinet for a virtual day.
 Each part ends with a summary: virtual time, wall time, instructions, MIPS per machine.
-Part 3: the cabinet with its query manager reporting to the head end (the PC server); the demo
+Part 3: the new-generation meter (both units) through a virtual day shortened to five minutes,
+read over DL/T645 on RS-485: energy by rate beside the reference, the LCD's key list, and the
+LCD as a picture (docs/img/meter_lcd_demo.png in a checkout, ./meter_lcd_demo.png elsewhere;
+metersim._meter.demo).
+Part 4: the cabinet with its query manager reporting to the head end (the PC server); the demo
 ends with the dashboard's address and a screenshot of it (docs/img/headend_demo.png in a
-checkout, ./headend_demo.png elsewhere). On a terminal the head end keeps serving until Ctrl-C;
-into a pipe or a log it stops there (metersim._headend.demo).
+checkout, ./headend_demo.png elsewhere). On a terminal the head end keeps serving until Ctrl-C
+(so it comes last); into a pipe or a log it stops there (metersim._headend.demo).
 """
 
 from __future__ import annotations
@@ -61,9 +65,13 @@ def main(_args=None) -> int:
     from pathlib import Path
 
     from metersim._headend.demo import run_headend_demo
+    from metersim._meter.demo import run_meter_demo
 
-    print("\nmetersim demo, part 3: the cabinet reporting to the head end (the PC server)\n")
     docs_img = Path("docs/img")
+    print("\nmetersim demo, part 3: the new-generation meter, a shortened day\n")
+    run_meter_demo(picture=docs_img / "meter_lcd_demo.png" if docs_img.is_dir()
+                   else Path("meter_lcd_demo.png"))
+    print("\nmetersim demo, part 4: the cabinet reporting to the head end (the PC server)\n")
     run_headend_demo(screenshot=docs_img / "headend_demo.png" if docs_img.is_dir()
                      else Path("headend_demo.png"))
     return 0

@@ -280,7 +280,7 @@ class HT1621:
 
         from PIL import Image, ImageDraw, ImageFont
 
-        w, h = 16 + DIGITS * 22, 64
+        w, h = 16 + DIGITS * 22, 74
         img = Image.new("RGB", (w * scale, h * scale), (200, 212, 190))
         draw = ImageDraw.Draw(img)
         on, off = (20, 24, 20), (186, 198, 176)
@@ -304,10 +304,10 @@ class HT1621:
                 lit = self.segment_on(f"col{d}")
                 box(x + 16, y + 8, x + 18, y + 10, lit)
                 box(x + 16, y + 20, x + 18, y + 22, lit)
-        font = ImageFont.load_default(size=5 * scale)
-        per_row = len(ANNUNCIATORS) // 3
+        font = ImageFont.load_default(size=4.5 * scale)
+        per_row = 6
         for i, a in enumerate(ANNUNCIATORS):
-            x, y = 8 + (i % per_row) * (w - 16) / per_row, 40 + (i // per_row) * 8
+            x, y = 8 + (i % per_row) * (w - 16) / per_row, 40 + (i // per_row) * 8.5
             draw.text((x * scale, y * scale), a, font=font,
                       fill=on if self.segment_on(a) else off)
         buf = io.BytesIO()

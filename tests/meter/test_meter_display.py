@@ -187,5 +187,5 @@ def test_docs_picture_of_the_lcd_is_a_png_of_the_glass():
 
     path = Path(REPO) / "docs/img/meter_lcd_demo.png"
     img = Image.open(path)
-    assert img.format == "PNG" and img.size == ((16 + DIGITS * 22) * 4, 64 * 4)
+    assert img.format == "PNG" and img.size == ((16 + DIGITS * 22) * 4, 74 * 4)
     assert (20, 24, 20) in {c for _, c in img.getcolors(1 << 16)}   # lit segments in it

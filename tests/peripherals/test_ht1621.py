@@ -136,7 +136,7 @@ def test_png_shows_lit_segments_darker(tmp_path):
     path = tmp_path / "lcd.png"
     lcd.png(path, scale=1)
     img = Image.open(path)
-    assert img.size == (16 + 8 * 22, 64)
+    assert img.size == (16 + 8 * 22, 74)
     assert img.getpixel((8 + 5, 6 + 1)) == (20, 24, 20)          # digit 0 segment a: lit
     assert img.getpixel((8 + 22 + 5, 6 + 1)) != (20, 24, 20)     # digit 1 segment a: dark off
 

@@ -875,9 +875,8 @@ static int32_t parse_num(const char **s)
     if (**s < '0' || **s > '9')
         return -1;
     while (**s >= '0' && **s <= '9') {
-        v = v * 10 + (*(*s)++ - '0');
-        if (v > 99999999)               /* no field is this large: saturate, never overflow */
-            v = 99999999;
+        int d = *(*s)++ - '0';
+        v = v > (INT32_MAX - d) / 10 ? INT32_MAX : v * 10 + d;   /* saturate, never overflow */
     }
     return v;
 }

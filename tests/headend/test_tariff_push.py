@@ -30,8 +30,8 @@ def connect(hs, *lines) -> FakeQueryManager:
 
 def test_a_tariff_set_or_changed_goes_to_every_controller_and_ends_done_failed_or_resent(headend):
     hs, admin, op = headend
-    qm = connect(hs, r_line(1, ctrl=1, room=0), r_line(2, ctrl=2, room=0), r_line(3, ctrl=2, room=1),
-                 "END")
+    qm = connect(hs, r_line(1, ctrl=1, room=0), r_line(2, ctrl=2, room=0),
+                 r_line(3, ctrl=2, room=1), "END")
     wait_for(lambda: len(op.get("/api/cabinets").json()[0]["rooms"]) == 3, what="three rooms")
     cab_id = op.get("/api/cabinets").json()[0]["id"]
     flat = admin.post("/api/tariffs", json={"name": "flat 2.50", "kind": "flat",
@@ -136,7 +136,8 @@ def test_bad_tariffs_are_refused_with_422_and_change_nothing(headend):
     admin.patch(f"/api/cabinets/{cab_id}", json={"tariff_id": tid})
     for kind, rules, says in BAD:
         body = {"name": "bad", "kind": kind, "rules": rules}
-        for r in (admin.post("/api/tariffs", json=body), admin.put(f"/api/tariffs/{tid}", json=body)):
+        for r in (admin.post("/api/tariffs", json=body),
+                  admin.put(f"/api/tariffs/{tid}", json=body)):
             assert r.status_code == 422, (body, r.text)
             assert says is None or says in r.json()["detail"], (says, r.text)
     assert admin.get("/api/tariffs").json() == [{"id": tid, **good}]

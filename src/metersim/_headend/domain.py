@@ -312,7 +312,8 @@ def request_command(s: Session, cab: Cabinet, kind: str, args: dict, room: Room 
     if kind == "tariff" and not (1 <= args.get("controller", 0) <= 8 and args.get("mode") in (0, 1)
                                  and len(args.get("prices", ())) == TOU_PRICES
                                  and len(args.get("periods", ())) == TOU_PERIODS):
-        raise HeadendError(f"a tariff command needs a controller 1..8 and its registers, got {args!r}")
+        raise HeadendError(f"a tariff command needs a controller 1..8 and its registers, "
+                           f"got {args!r}")
     c = Command(cabinet_id=cab.id, room_id=room.id if room else None, kind=kind, args=args,
                 state="pending", user_id=user.id if user else None, created_at=now)
     s.add(c)
@@ -394,13 +395,13 @@ def _tou_segments(rules: dict) -> list[tuple[int, int]]:
     periods = rules["periods"]
     if not isinstance(periods, list) or not periods or not all(
             isinstance(p, list) and len(p) == 3 for p in periods):
-        raise Invalid(f"a time-of-use tariff's periods are a list of [from_hour, to_hour, cents_per_kWh], "
-                      f"got {periods!r}")
+        raise Invalid(f"a time-of-use tariff's periods are a list of [from_hour, to_hour, "
+                      f"cents_per_kWh], got {periods!r}")
     periods = sorted((_hour(a), _hour(b), _price(p)) for a, b, p in periods)
     if (periods[0][0] != 0 or periods[-1][1] != 24 or any(a >= b for a, b, _ in periods)
             or any(x[1] != y[0] for x, y in zip(periods, periods[1:]))):
-        raise Invalid(f"a time-of-use tariff's periods must cover the day from hour 0 to 24 without gap "
-                      f"or overlap, got {rules['periods']!r}")
+        raise Invalid(f"a time-of-use tariff's periods must cover the day from hour 0 to 24 "
+                      f"without gap or overlap, got {rules['periods']!r}")
     runs: list[tuple[int, int]] = []
     for a, _, p in periods:
         if not runs or runs[-1][1] != p:
@@ -437,7 +438,8 @@ def check_tariff(kind: str, rules: dict) -> None:
                 raise Invalid(f"tariff steps: limits are whole kWh a month, rising, the last "
                               f"null (open), got {steps!r}")
     except (KeyError, TypeError, IndexError, ValueError, AttributeError):
-        raise Invalid(f"tariff rules do not fit kind {kind!r}: {rules!r} (see docs/headend.md)") from None
+        raise Invalid(f"tariff rules do not fit kind {kind!r}: {rules!r} "
+                      "(see docs/headend.md)") from None
 
 
 def controller_tariff(kind: str, rules: dict) -> dict | None:

@@ -18,6 +18,8 @@ from metersim._units import PS_PER_MS
 
 from tests.cabinet.link_peer import LinkPeer
 
+UNIX_2000 = 946684800            # the BSP's RTC counts seconds from 2000-01-01
+
 CABINET = ((1, 4), (2, 4), (3, 32))     # (Modbus address, rooms)
 LOADED = {1: (0, 2), 2: (1, 3), 3: (0, 17, 31)}
 UNPAID = (1, 3)                         # never topped up: its relay is held open (balance)
@@ -173,15 +175,25 @@ def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
     emu, ctrls, qm, master, reference = cabinet
     conn, _ = qm.server.accept()        # the firmware connected while the earlier tests ran
     peer = LinkPeer(conn)
-    emu.run_for("1ms")
-    ends0 = peer.lines().count("END")    # reports sent while controller 2 was off the bus
-    emu.run_until(lambda: peer.lines().count("END") > ends0, "12s", "a report from now on")
+    # a report of a snapshot taken from now on (its T line, the RTC time of the snapshot, after
+    # the query manager's clock now): the reports before may be of snapshots taken while
+    # controller 2 was off the bus, whichever side of now their lines arrive (a snapshot's 40
+    # records go to the EEPROM one by one before they are sent). PERIOD: the next snapshot in
+    # 2 s instead of up to 10.
+    now_s = UNIX_2000 + qm.machine["rtc"].counter
+    peer.send("PERIOD 2 1800")
+
+    def fresh() -> tuple[int, int] | None:
+        lines = peer.lines()
+        t = next((i for i, ln in enumerate(lines) if ln.startswith("T ") and int(ln[2:]) > now_s),
+                 None)
+        return t is not None and "END" in lines[t:] and (t, lines.index("END", t))
+    emu.run_until(fresh, "12s", "a report from now on")
+    t, end = fresh()
     lines = peer.lines()
-    assert lines[0] == "HELLO query-manager 1.1"
+    assert lines[0] == "HELLO query-manager 1.1" and "OK PERIOD" in lines
     assert any(ln.startswith("net: connected to the server") for ln in qm.console.line_texts())
-    ends = [0] + [i for i, ln in enumerate(lines) if ln == "END"]
-    assert lines[ends[-2] + 1].startswith("T ")    # the RTC time of the snapshot
-    block = lines[ends[-2] + 2:ends[-1]]
+    block = lines[t + 1:end]
     assert len(block) == sum(n for _, n in CABINET)
     seqs = [int(ln.split()[1]) for ln in lines if ln.startswith("R ")]
     assert seqs == list(range(1, len(seqs) + 1))        # numbered in order, none twice

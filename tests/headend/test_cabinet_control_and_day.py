@@ -251,13 +251,13 @@ def billed_rate(run, room: int, seconds: str) -> tuple[int, int]:
 
 def test_a_pushed_tariff_bills_the_room_at_its_new_price(cabinet):
     """The controller bills at 0.60 per kWh (set by the fixture); an admin sets the cabinet's
-    tariff to a flat 30.00 per kWh, then changes it to time of use (15.00 in the hour after
-    midnight, the cabinet's hour now); after each push the room's balance falls at that
-    price per kWh the controller counts (its cost keeps the fraction of a cent, so within one
-    cent)."""
+    tariff to a flat 30.00 per kWh, then changes it to time of use (15.00 from 23:00 to 01:00,
+    one period over midnight in the controller, where the cabinet's clock is; 1.00 and 7.00
+    the rest of the day); after each push the room's balance falls at that price per kWh the
+    controller counts (its cost keeps the fraction of a cent, so within one cent)."""
     run = cabinet
     room = 3                                    # a 6 kW heater: 1.67 Wh a second
-    assert cabinet_time(run).hour == 0
+    assert cabinet_time(run).hour in (23, 0)
     cab_id = run["op"].get("/api/cabinets").json()[0]["id"]
     relays(run, (room,), "close")
     flat = run["admin"].post("/api/tariffs", json={"name": "flat 30", "kind": "flat",
@@ -265,7 +265,7 @@ def test_a_pushed_tariff_bills_the_room_at_its_new_price(cabinet):
     push(run, "patch", f"/api/cabinets/{cab_id}", {"tariff_id": flat["id"]})
     wh, cents = billed_rate(run, room, "8s")
     assert wh >= 12 and abs(cents - wh * 3000 / 1000) < 1, (wh, cents)
-    tou = {"periods": [[0, 1, 1500], [1, 8, 100], [8, 24, 700]]}
+    tou = {"periods": [[0, 1, 1500], [1, 8, 100], [8, 23, 700], [23, 24, 1500]]}
     push(run, "put", f"/api/tariffs/{flat['id']}", {"name": "tou", "kind": "tou", "rules": tou})
     wh, cents = billed_rate(run, room, "8s")
     assert wh >= 12 and abs(cents - wh * 1500 / 1000) < 1, (wh, cents)

@@ -8,6 +8,7 @@ line; a controller first seen after the tariff was set gets it; bad prices are r
 import pytest
 
 from metersim._headend import domain
+from metersim._headend.models import Cabinet, Tariff
 
 from .conftest import FakeQueryManager, r_line, wait_for
 
@@ -152,3 +153,27 @@ def test_bad_tariffs_are_refused_with_422_and_change_nothing(headend):
         "flat": 10, "mode": 1, "prices": [40, 30, 20, 10],
         "periods": [[180, 2], [360, 1], [540, 0], [720, 1], [900, 2], [1080, 1], [1260, 0],
                     [1320, 3]]}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_tariff_stored_before_the_checks_is_not_pushed_and_readings_go_on(headend):
+    """A tariff the controllers cannot hold (a fractional price, from before prices were
+    checked as now): a new controller's readings are stored all the same, with an event; an
+    admin setting it gets a 422 and nothing is queued."""
+    hs, admin, op = headend
+    with hs.sessions.begin() as s:
+        t = Tariff(name="old", kind="flat", rules={"cents_per_kWh": 60.5})
+        s.add(t)
+        s.flush()
+        tid = t.id
+        s.get(Cabinet, op.get("/api/cabinets").json()[0]["id"]).tariff_id = tid
+    qm = connect(hs, r_line(1, ctrl=1, room=0), "END")
+    wait_for(lambda: op.get("/api/cabinets").json()[0]["rooms"], what="the room")
+    qm.close()
+    [ev] = op.get("/api/events", params={"kind": "command_failed"}).json()
+    assert ev["detail"].startswith(f"tariff {tid} for controller 1 cannot be pushed: a tariff "
+                                   "price is whole cents per kWh")
+    cab_id = op.get("/api/cabinets").json()[0]["id"]
+    r = admin.patch(f"/api/cabinets/{cab_id}", json={"tariff_id": tid})
+    assert r.status_code == 422 and "whole cents" in r.json()["detail"]
+    assert op.get("/api/commands").json() == []

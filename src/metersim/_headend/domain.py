@@ -126,7 +126,11 @@ def room_of(s: Session, cab: Cabinet, controller: int, room: int,
         known = s.scalar(select(Room.id).where(Room.cabinet_id == cab.id,
                                                Room.controller == controller).limit(1))
         if known is None and cab.tariff_id is not None:   # a controller seen for the first
-            push_tariff(s, cab, None, now or now_utc(), [controller])   # time: the cabinet's tariff
+            try:                                          # time: the cabinet's tariff
+                push_tariff(s, cab, None, now or now_utc(), [controller])
+            except Invalid as e:       # stored before prices were checked as they are now
+                add_event(s, cab, "command_failed", f"tariff {cab.tariff_id} for controller "
+                          f"{controller} cannot be pushed: {e}", now or now_utc())
         r = Room(cabinet_id=cab.id, controller=controller, room=room,
                  label=f"{controller}-{room}", low_balance_cents=1000, status=0, reason=0,
                  power_W=0.0, energy_Wh=0, cost_cents=0, balance_cents=0, trips=0)

@@ -18,6 +18,8 @@ from metersim._units import PS_PER_MS
 
 from tests.cabinet.link_peer import LinkPeer
 
+UNIX_2000 = 946684800            # the BSP's RTC counts seconds from 2000-01-01
+
 CABINET = ((1, 4), (2, 4), (3, 32))     # (Modbus address, rooms)
 LOADED = {1: (0, 2), 2: (1, 3), 3: (0, 17, 31)}
 UNPAID = (1, 3)                         # never topped up: its relay is held open (balance)
@@ -167,21 +169,32 @@ def test_controller_pulled_off_the_bus_goes_offline_and_comes_back(cabinet):
     assert qm.controller_state(2) == "online"
 
 
-def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
+def test_server_link_reports_readings_and_takes_a_top_up_and_a_tariff(cabinet):
     """Text protocol over TCP (docs/firmware_query_manager.md): HELLO, then every 10 s a T line,
-    one R line per room and END; the server's TOPUP goes to the controller."""
+    one R line per room and END; the server's TOPUP goes to the controller, and so does its
+    TARIFF, into the controller's tariff registers, when every value is in range."""
     emu, ctrls, qm, master, reference = cabinet
     conn, _ = qm.server.accept()        # the firmware connected while the earlier tests ran
     peer = LinkPeer(conn)
-    emu.run_for("1ms")
-    ends0 = peer.lines().count("END")    # reports sent while controller 2 was off the bus
-    emu.run_until(lambda: peer.lines().count("END") > ends0, "12s", "a report from now on")
+    # a report of a snapshot taken from now on (its T line, the RTC time of the snapshot, after
+    # the query manager's clock now): the reports before may be of snapshots taken while
+    # controller 2 was off the bus, whichever side of now their lines arrive (a snapshot's 40
+    # records go to the EEPROM one by one before they are sent). PERIOD: the next snapshot in
+    # 2 s instead of up to 10.
+    now_s = UNIX_2000 + qm.machine["rtc"].counter
+    peer.send("PERIOD 2 1800")
+
+    def fresh() -> tuple[int, int] | None:
+        lines = peer.lines()
+        t = next((i for i, ln in enumerate(lines) if ln.startswith("T ") and int(ln[2:]) > now_s),
+                 None)
+        return t is not None and "END" in lines[t:] and (t, lines.index("END", t))
+    emu.run_until(fresh, "12s", "a report from now on")
+    t, end = fresh()
     lines = peer.lines()
-    assert lines[0] == "HELLO query-manager 1.1"
+    assert lines[0] == "HELLO query-manager 1.1" and "OK PERIOD" in lines
     assert any(ln.startswith("net: connected to the server") for ln in qm.console.line_texts())
-    ends = [0] + [i for i, ln in enumerate(lines) if ln == "END"]
-    assert lines[ends[-2] + 1].startswith("T ")    # the RTC time of the snapshot
-    block = lines[ends[-2] + 2:ends[-1]]
+    block = lines[t + 1:end]
     assert len(block) == sum(n for _, n in CABINET)
     seqs = [int(ln.split()[1]) for ln in lines if ln.startswith("R ")]
     assert seqs == list(range(1, len(seqs) + 1))        # numbered in order, none twice
@@ -200,4 +213,27 @@ def test_server_link_reports_readings_and_takes_a_top_up(cabinet):
     assert u32(qm.readings(2)[1][1].regs, 12, signed=True) == before + 250
     peer.send("TOPUP 9 1 250")
     emu.run_until(lambda: "ERR TOPUP" in peer.lines(), "3s", "the refusal")
+    unused = " 65535 0"
+    for bad in (f"TARIFF 9 60 0 60 60 60 60{unused * 8}",              # no controller 9
+                f"TARIFF 2 60 2 60 60 60 60{unused * 8}",              # mode 2
+                f"TARIFF 2 60 1 60 60 60 60 1440 0{unused * 7}",       # minute 1440
+                f"TARIFF 2 60 1 60 60 60 60 0 4{unused * 7}",          # price index 4
+                f"TARIFF 2 65536 0 60 60 60 60{unused * 8}",           # past the u16 register
+                f"TARIFF 2 60 0 60 60 60{unused * 8}",                 # a number short
+                f"TARIFF 2 60 0 60 60 60 60{unused * 8} 7"):           # one too many
+        peer.send(bad)
+    # time of use: sharp 1.20 from 00:00, peak 0.90 from 08:00, flat 0.60 from 18:00, valley
+    # 0.30 from 22:00; the flat-price register 0.90
+    peer.send("TARIFF 2 90 1 120 90 60 30 0 0 480 1 1080 2 1320 3" + unused * 4)
+    emu.run_until(lambda: "OK TARIFF" in peer.lines(), "3s", "the tariff's answer")
+    assert [ln for ln in peer.lines() if ln.endswith(" TARIFF")] == ["ERR TARIFF"] * 7 + [
+        "OK TARIFF"]
+    emu.run_until(lambda: "poll: tariff mode 1 flat 90 controller 2: ok" in qm.console.line_texts(),
+                  "100ms", "the tariff in the console (printed as OK TARIFF leaves)")
     peer.close()
+    qm.machine.power_off()                  # the test's master reads the registers back
+    emu.run_for("50ms")
+    assert master.read_holding(0x0008, 6, address=2) == [90, 1, 120, 90, 60, 30]
+    assert master.read_holding(0x0010, 16, address=2) == [0, 0, 480, 1, 1080, 2, 1320, 3] + [
+        65535, 0] * 4
+    assert master.read_holding(0x0008, 2, address=1) == [56, 0]     # the others kept theirs

@@ -42,7 +42,7 @@ def test_unauthenticated_requests_are_refused(headend):
     assert len(routes) >= 15
     for method, path in routes:
         url = path.replace("{room_id}", "1").replace("{cabinet_id}", "1").replace("{topup_id}", "1")
-        url = url.replace("{command_id}", "1")
+        url = url.replace("{command_id}", "1").replace("{tariff_id}", "1")
         for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic eDp5"}):
             r = anon.request(method, url, headers=headers, json={})
             assert r.status_code == 401, (method, url, headers, r.text)
@@ -58,7 +58,9 @@ def test_operator_cannot_do_admin_actions(headend):
             ("POST", "/api/users", {"name": "mallory", "password": "12345678", "role": "admin"}),
             ("GET", "/api/users", None),
             ("POST", "/api/tariffs", {"name": "t", "kind": "flat", "rules": {"cents_per_kWh": 1}}),
+            ("PUT", "/api/tariffs/1", {"name": "t", "kind": "flat", "rules": {"cents_per_kWh": 1}}),
             ("PATCH", f"/api/cabinets/{cab_id}", {"location": "moved"}),
+            ("PATCH", f"/api/cabinets/{cab_id}", {"tariff_id": 1}),
             ("PATCH", "/api/rooms/1", {"label": "x"}),
             ("PUT", "/api/rooms/1/schedule", {"off_min": 0, "on_min": 360}),
             ("POST", f"/api/cabinets/{cab_id}/clock", None)):

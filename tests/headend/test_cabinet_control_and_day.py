@@ -219,3 +219,62 @@ def test_the_clock_push_sets_the_cabinets_clocks_to_the_head_ends(cabinet):
     emu.run_for("2s")                      # the broadcast to the controllers follows the TIME
     for m in (run["qm"].machine, run["ctrl"].machine):
         assert abs(rtc_unix_s(m) - server()) < 2.0, m.name
+
+
+def push(run, method, url, body) -> None:
+    """Set or change a tariff through the API (admin) and run the cabinet until the
+    controller has it: each of the answer's tariff commands done."""
+    links, n = run["hs"].links, run["hs"].links.answers_in
+    r = getattr(run["admin"], method)(url, json=body)
+    assert r.status_code == 200, r.text
+    cmds = r.json()["commands"]
+    assert [c["args"]["controller"] for c in cmds] == [1]
+    run["emu"].run_until(lambda: links.answers_in > n, "5s", f"the answer to {url}")
+    wait_for(lambda: run["op"].get(f"/api/commands/{cmds[0]['id']}").json()["state"] != "sent",
+             what="the answer stored")
+    assert run["op"].get(f"/api/commands/{cmds[0]['id']}").json()["state"] == "done"
+
+
+def billed_rate(run, room: int, seconds: str) -> tuple[int, int]:
+    """(Wh, cents) the room's controller counted and took off its balance between two reports
+    `seconds` apart, whose readings were both polled after the last push: the query manager
+    polls each room once a second, so a snapshot 1.5 s after the push holds a later poll."""
+    def last():
+        [r] = run["op"].get(f"/api/rooms/{run['rooms'][room]}/readings", params={"limit": 1}).json()
+        return r["energy_Wh"], r["balance_cents"]
+    run["emu"].run_for("1.5s")
+    next_report(run)
+    e0, b0 = last()
+    run["emu"].run_for(seconds)
+    next_report(run)
+    e1, b1 = last()
+    return e1 - e0, b0 - b1
+
+
+def test_a_pushed_tariff_bills_the_room_at_its_new_price(cabinet):
+    """The controller bills at 0.60 per kWh (set by the fixture); an admin sets the cabinet's
+    tariff to a flat 30.00 per kWh, then changes it to time of use (15.00 from 23:00 to 01:00,
+    one period over midnight in the controller, where the cabinet's clock is; 1.00 and 7.00
+    the rest of the day); after each push the room's balance falls at that price per kWh the
+    controller counts (its cost keeps the fraction of a cent, so within one cent)."""
+    run = cabinet
+    room = 3                                    # a 6 kW heater: 1.67 Wh a second
+    assert cabinet_time(run).hour in (23, 0)
+    cab_id = run["op"].get("/api/cabinets").json()[0]["id"]
+    relays(run, (room,), "close")
+    flat = run["admin"].post("/api/tariffs", json={"name": "flat 30", "kind": "flat",
+                                                   "rules": {"cents_per_kWh": 3000}}).json()
+    push(run, "patch", f"/api/cabinets/{cab_id}", {"tariff_id": flat["id"]})
+    wh, cents = billed_rate(run, room, "6s")
+    assert wh >= 8 and abs(cents - wh * 3000 / 1000) < 1, (wh, cents)
+    tou = {"periods": [[0, 1, 1500], [1, 8, 100], [8, 23, 700], [23, 24, 1500]]}
+    push(run, "put", f"/api/tariffs/{flat['id']}", {"name": "tou", "kind": "tou", "rules": tou})
+    wh, cents = billed_rate(run, room, "6s")
+    assert wh >= 8 and abs(cents - wh * 1500 / 1000) < 1, (wh, cents)
+    relays(run, (room,), "open")
+    console = run["qm"].console.line_texts()
+    assert "poll: tariff mode 0 flat 3000 controller 1: ok" in console
+    assert "poll: tariff mode 1 flat 1500 controller 1: ok" in console
+    tariffs = run["op"].get("/api/cabinets").json()[0]["controller_tariffs"]
+    assert [(t["controller"], t["tariff_id"], t["state"]) for t in tariffs] == [
+        (1, flat["id"], "done")]

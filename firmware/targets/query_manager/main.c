@@ -73,11 +73,15 @@ static uint32_t g_sync_ms = CLOCK_SYNC_MS;
 static volatile uint8_t g_sync_now;     /* the server set the clock: broadcast it now */
 static uint32_t g_snap_at;              /* tick of the next reading snapshot */
 
-/* A room-settings write for the poll thread (one at a time), from the keypad or the server
- * link: a top-up, a relay command or a schedule (docs/modbus_map.md, "Room settings"). */
+/* A write of holding registers for the poll thread (one at a time), from the keypad or the
+ * server link: a room's top-up, relay command or schedule (docs/modbus_map.md, "Room
+ * settings"), or a controller's tariff registers ("Device settings"). */
+enum cmd_kind { CMD_TOPUP, CMD_RELAY, CMD_SCHED, CMD_TARIFF };
+#define CMD_REGS_MAX 16u                /* the 16 TOU period registers are the longest write */
 static struct {
-    uint8_t addr, room, reg, count;     /* reg: offset in the room's settings block */
-    uint16_t v[2];
+    uint8_t kind, addr, room, count;    /* enum cmd_kind; room: for the log */
+    uint16_t start;
+    uint16_t v[CMD_REGS_MAX];
     int result;
 } g_cmd;
 
@@ -260,20 +264,19 @@ static void clock_sync(void)
 static void run_command(void)
 {
     uint8_t req[QM_ADU_MAX];
-    unsigned n = qm_build_write(req, g_cmd.addr, (uint16_t)(0x2000u + 0x20u * g_cmd.room + g_cmd.reg),
-                                g_cmd.count, g_cmd.v);
+    unsigned n = qm_build_write(req, g_cmd.addr, g_cmd.start, g_cmd.count, g_cmd.v);
     g_cmd.result = transact(req, n, 0, 1u + RETRIES);
     const char *res = g_cmd.result == 0 ? "ok" : "failed";
-    if (g_cmd.reg == 0x01u)
+    if (g_cmd.kind == CMD_TOPUP)
         ms_printk("poll: top-up %u cents controller %u room %u: %s\n",
                   (unsigned)((uint32_t)g_cmd.v[0] << 16 | g_cmd.v[1]), g_cmd.addr, g_cmd.room, res);
-    else if (g_cmd.reg == 0x00u)
+    else if (g_cmd.kind == CMD_RELAY)
         ms_printk("poll: relay %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.addr, g_cmd.room,
                   res);
-    else
+    else if (g_cmd.kind == CMD_SCHED)
         ms_printk("poll: schedule %u %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.v[1],
                   g_cmd.addr, g_cmd.room, res);
-    ms_sem_post(g_done_sem);
+    ms_sem_post(g_done_sem);            /* a tariff's two writes are logged by tariff() */
 }
 
 static void poll_thread(void *arg)
@@ -632,19 +635,20 @@ static void room_query(void)
     }
 }
 
-/* A write of `count` registers at `reg` of a room's settings through the poll thread (the
- * bus owner, which logs the result); 0 when the controller took it. */
-static int room_write(uint8_t addr, uint8_t room, uint8_t reg, uint8_t count, uint16_t v0, uint16_t v1)
+/* A write of `count` holding registers from `start` of controller `addr` through the poll
+ * thread (the bus owner, which logs room writes); 0 when the controller took it. */
+static int ctrl_write(uint8_t kind, uint8_t addr, uint8_t room, uint16_t start, uint8_t count,
+                      const uint16_t *v)
 {
     unsigned wd = wd_self();
     wd_checkin(wd, 1);                  /* the poll thread's turn: it is watched itself */
     ms_mutex_lock(g_cmd_lock, MS_WAIT_FOREVER);
+    g_cmd.kind = kind;
     g_cmd.addr = addr;
     g_cmd.room = room;
-    g_cmd.reg = reg;
+    g_cmd.start = start;
     g_cmd.count = count;
-    g_cmd.v[0] = v0;
-    g_cmd.v[1] = v1;
+    memcpy(g_cmd.v, v, count * sizeof v[0]);
     ms_sem_post(g_cmd_sem);
     int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
     ms_mutex_unlock(g_cmd_lock);
@@ -652,22 +656,46 @@ static int room_write(uint8_t addr, uint8_t room, uint8_t reg, uint8_t count, ui
     return r;
 }
 
+/* A write at `reg` of a room's settings block (0x2000 + 0x20 room). */
+static int room_write(uint8_t kind, uint8_t addr, uint8_t room, uint8_t reg, uint8_t count,
+                      uint16_t v0, uint16_t v1)
+{
+    const uint16_t v[2] = {v0, v1};
+    return ctrl_write(kind, addr, room, (uint16_t)(0x2000u + 0x20u * room + reg), count, v);
+}
+
 /* A top-up (room settings +0x01, u32 cents); from the UI or the server link. */
 static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
 {
-    return room_write(addr, room, 0x01u, 2u, (uint16_t)(cents >> 16), (uint16_t)cents);
+    return room_write(CMD_TOPUP, addr, room, 0x01u, 2u, (uint16_t)(cents >> 16), (uint16_t)cents);
 }
 
 /* Relay command (+0x00: 0 open, 1 close if allowed, 2 reset lock-out) from the server link. */
 static int relay_command(uint8_t addr, uint8_t room, uint16_t cmd)
 {
-    return room_write(addr, room, 0x00u, 1u, cmd, 0);
+    return room_write(CMD_RELAY, addr, room, 0x00u, 1u, cmd, 0);
 }
 
 /* Schedule (+0x0F off, +0x10 on: minute of day, 0xFFFF none) from the server link. */
 static int schedule(uint8_t addr, uint8_t room, uint16_t off_min, uint16_t on_min)
 {
-    return room_write(addr, room, 0x0Fu, 2u, off_min, on_min);
+    return room_write(CMD_SCHED, addr, room, 0x0Fu, 2u, off_min, on_min);
+}
+
+/* A controller's tariff registers from the server link (device settings): t[0..5] = flat
+ * price, mode, the four TOU prices (0x0008..0x000D); t[6..21] = the eight TOU periods (start
+ * minute, price index: 0x0010..0x001F). Two writes, as 0x000E..0x000F are not registers: the
+ * periods first, then prices and mode, so a controller going from flat to time-of-use bills
+ * by its old flat price until the whole tariff is in place. Written again, the same values
+ * leave the same registers: a re-sent TARIFF is harmless. */
+static int tariff(uint8_t addr, const uint16_t *t)
+{
+    int e = ctrl_write(CMD_TARIFF, addr, 0, 0x0010u, 16u, t + 6);
+    if (e == 0)
+        e = ctrl_write(CMD_TARIFF, addr, 0, 0x0008u, 6u, t);
+    ms_printk("poll: tariff mode %u flat %u controller %u: %s\n", t[1], t[0], addr,
+              e == 0 ? "ok" : "failed");
+    return e;
 }
 
 #define TOPUP_PIN 1234                  /* operator PIN (settings menu: not yet) */
@@ -846,15 +874,45 @@ static int32_t parse_num(const char **s)
         (*s)++;
     if (**s < '0' || **s > '9')
         return -1;
-    while (**s >= '0' && **s <= '9')
-        v = v * 10 + (*(*s)++ - '0');
+    while (**s >= '0' && **s <= '9') {
+        int d = *(*s)++ - '0';
+        v = v > (INT32_MAX - d) / 10 ? INT32_MAX : v * 10 + d;   /* saturate, never overflow */
+    }
     return v;
+}
+
+/* Exactly n numbers of at most 65535 each, and nothing after them; 0 when so. */
+static int parse_u16s(const char *s, uint16_t *v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        int32_t x = parse_num(&s);
+        if (x < 0 || x > 0xFFFF)
+            return -1;
+        v[i] = (uint16_t)x;
+    }
+    return *s == 0 ? 0 : -1;
+}
+
+/* The TARIFF line's values as the controller takes them (docs/modbus_map.md): mode 0..1,
+ * period starts 0..1439 or 65535 (unused), price indexes 0..3 (the controller checks them
+ * again). */
+static int tariff_ok(const uint16_t *t)
+{
+    if (t[0] < 1 || t[0] > QM_MAX_CTRL || t[2] > 1)
+        return 0;
+    for (unsigned i = 0; i < 8u; i++) {
+        uint16_t start = t[7 + 2 * i], idx = t[8 + 2 * i];
+        if ((start >= 1440u && start != 0xFFFFu) || idx > 3u)
+            return 0;
+    }
+    return 1;
 }
 
 /* ACK seq (no answer); TIME unix_s -> OK TIME; PERIOD report_s offline_s -> OK PERIOD;
  * SYNC clock_broadcast_s -> OK SYNC; TOPUP addr room cents -> OK TOPUP / ERR TOPUP;
  * RELAY addr room cmd -> OK RELAY / ERR RELAY; SCHED addr room off_min on_min -> OK SCHED /
- * ERR SCHED; else ERR UNKNOWN */
+ * ERR SCHED; TARIFF addr flat mode sharp peak flat valley (start index) x 8 -> OK TARIFF /
+ * ERR TARIFF; else ERR UNKNOWN */
 static void net_command(const char *cmd)
 {
     const char *p;
@@ -928,6 +986,10 @@ static void net_command(const char *cmd)
                  (on == 0xFFFF || (on >= 0 && on < 1440)) &&
                  schedule((uint8_t)a, (uint8_t)r, (uint16_t)off, (uint16_t)on) == 0;
         net_send(ok ? "OK SCHED\n" : "ERR SCHED\n");
+    } else if (!strncmp(cmd, "TARIFF ", 7)) {
+        uint16_t t[1 + 22];             /* addr, then the registers 0x0008..0x000D, 0x0010..0x001F */
+        int ok = parse_u16s(cmd + 7, t, 23u) == 0 && tariff_ok(t) && tariff((uint8_t)t[0], t + 1) == 0;
+        net_send(ok ? "OK TARIFF\n" : "ERR TARIFF\n");
     } else {
         net_send("ERR UNKNOWN\n");
     }
@@ -990,7 +1052,7 @@ static void net_thread(void *arg)
         ms_printk("net: %u readings to send\n", (unsigned)(qm_store_next() - qm_store_first()));
         net_send("HELLO query-manager 1.1\n");
         g_send = qm_store_first();      /* what the last connection did not get acknowledged */
-        char cmd[64];
+        static char cmd[128];           /* the longest command, TARIFF, is under 120 */
         unsigned n = 0;
         while (w5500_status(&g_eth, NET_SOCKET) == W5500_SOCK_ESTABLISHED) {
             net_tick(1);

@@ -180,22 +180,45 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
         return [{"id": u.id, "name": u.name, "role": u.role}
                 for u in s.scalars(select(User).order_by(User.id))]
 
+    def controller_tariffs(s, cabinet_id) -> list[dict]:
+        """Each controller's latest tariff push: which tariff, and its command's state."""
+        latest = {}
+        for c in s.scalars(select(Command).where(Command.cabinet_id == cabinet_id,
+                                                 Command.kind == "tariff").order_by(Command.id)):
+            latest[c.args["controller"]] = {"controller": c.args["controller"],
+                                            "tariff_id": c.args["tariff_id"],
+                                            "command_id": c.id, "state": c.state}
+        return [latest[k] for k in sorted(latest)]
+
     @app.get("/api/cabinets")
     def cabinets(s: S, _: Op):
         return [{"id": c.id, "name": c.name, "location": c.location, "online": c.online,
                  "tcp_port": c.tcp_port, "tariff_id": c.tariff_id,
+                 "controller_tariffs": controller_tariffs(s, c.id),
                  "last_seen": c.last_seen and domain.aware(c.last_seen).isoformat(),
                  "rooms": [room_json(r) for r in c.rooms]}
                 for c in s.scalars(select(Cabinet).order_by(Cabinet.id))]
 
+    def pushed(cabinet_ids):
+        for cabinet_id in cabinet_ids:
+            if links is not None:
+                links.kick(cabinet_id)
+
     @app.patch("/api/cabinets/{cabinet_id}")
-    def patch_cabinet(cabinet_id: int, body: CabinetPatch, s: S, _: Admin):
-        c = domain.get_one(s, Cabinet, cabinet_id, "cabinet")
-        if body.tariff_id is not None:
-            domain.get_one(s, Tariff, body.tariff_id, "tariff")
-        for k, v in body.model_dump(exclude_none=True).items():
-            setattr(c, k, v)
-        return {"id": c.id, "name": c.name, "location": c.location, "tariff_id": c.tariff_id}
+    def patch_cabinet(cabinet_id: int, body: CabinetPatch, user: Admin):
+        """Rename, locate, set the tariff (admin). Setting the tariff, even to the same one,
+        pushes it to the cabinet's controllers: tariff commands, listed in the answer."""
+        with sessions.begin() as s:        # committed before the link is told
+            c = domain.get_one(s, Cabinet, cabinet_id, "cabinet")
+            if body.tariff_id is not None:
+                domain.get_one(s, Tariff, body.tariff_id, "tariff")
+            for k, v in body.model_dump(exclude_none=True).items():
+                setattr(c, k, v)
+            cmds = domain.push_tariff(s, c, user, clock()) if body.tariff_id is not None else []
+            out = {"id": c.id, "name": c.name, "location": c.location, "tariff_id": c.tariff_id,
+                   "commands": [command_json(x) for x in cmds]}
+        pushed([cabinet_id] if cmds else [])
+        return out
 
     @app.get("/api/rooms/{room_id}")
     def room(room_id: int, s: S, _: Op):
@@ -338,6 +361,24 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
         s.add(t)
         s.flush()
         return {"id": t.id, "name": t.name, "kind": t.kind, "rules": t.rules}
+
+    @app.put("/api/tariffs/{tariff_id}")
+    def change_tariff(tariff_id: int, body: TariffIn, user: Admin):
+        """Change a tariff (admin): every cabinet on it gets it pushed to its controllers."""
+        domain.check_tariff(body.kind, body.rules)
+        with sessions.begin() as s:
+            t = domain.get_one(s, Tariff, tariff_id, "tariff")
+            other = s.scalar(select(Tariff).where(Tariff.name == body.name, Tariff.id != t.id))
+            if other is not None:
+                raise HTTPException(409, f"tariff {body.name!r} exists")
+            t.name, t.kind, t.rules = body.name, body.kind, body.rules
+            cmds = [x for cab in s.scalars(select(Cabinet).where(Cabinet.tariff_id == t.id)
+                                           .order_by(Cabinet.id))
+                    for x in domain.push_tariff(s, cab, user, clock())]
+            out = {"id": t.id, "name": t.name, "kind": t.kind, "rules": t.rules,
+                   "commands": [command_json(x) for x in cmds]}
+        pushed(sorted({x["cabinet_id"] for x in out["commands"]}))
+        return out
 
     @app.get("/api/tariffs")
     def tariffs(s: S, _: Op):

@@ -44,6 +44,12 @@ class Conflict(HeadendError):
     status = 409
 
 
+class Invalid(HeadendError):
+    """Input that is well formed but cannot be taken (a tariff the controllers cannot hold)."""
+
+    status = 422
+
+
 def now_utc() -> dt.datetime:
     return dt.datetime.now(UTC)
 
@@ -112,10 +118,19 @@ def cabinet_named(s: Session, name: str, port: int | None = None) -> Cabinet:
     return cab
 
 
-def room_of(s: Session, cab: Cabinet, controller: int, room: int) -> Room:
+def room_of(s: Session, cab: Cabinet, controller: int, room: int,
+            now: dt.datetime | None = None) -> Room:
     r = s.scalar(select(Room).where(Room.cabinet_id == cab.id, Room.controller == controller,
                                     Room.room == room))
     if r is None:
+        known = s.scalar(select(Room.id).where(Room.cabinet_id == cab.id,
+                                               Room.controller == controller).limit(1))
+        if known is None and cab.tariff_id is not None:   # a controller seen for the first
+            try:                                          # time: the cabinet's tariff
+                push_tariff(s, cab, None, now or now_utc(), [controller])
+            except Invalid as e:       # stored before prices were checked as they are now
+                add_event(s, cab, "command_failed", f"tariff {cab.tariff_id} for controller "
+                          f"{controller} cannot be pushed: {e}", now or now_utc())
         r = Room(cabinet_id=cab.id, controller=controller, room=room,
                  label=f"{controller}-{room}", low_balance_cents=1000, status=0, reason=0,
                  power_W=0.0, energy_Wh=0, cost_cents=0, balance_cents=0, trips=0)
@@ -200,7 +215,7 @@ def ingest(s: Session, cab: Cabinet, f: dict[str, int], now: dt.datetime,
     if seq > cab.last_seq + 1 and cab.last_seq > 0:
         add_event(s, cab, "reading_gap", f"lines {cab.last_seq + 1}..{seq - 1} never arrived",
                   now)
-    room = room_of(s, cab, f["controller"], f["room"])
+    room = room_of(s, cab, f["controller"], f["room"], now)
     rd = Reading(cabinet_id=cab.id, epoch=cab.epoch, room_id=room.id, received_at=now,
                  measured_at=measured_at, **{k: f[k] for k in R_FIELDS if k not in ("controller", "room")})
     s.add(rd)
@@ -281,7 +296,7 @@ def request_topup(s: Session, request_id: str, room_id: int, cents: int, user: U
     return t, True
 
 
-# -- commands to the cabinets (relay, schedule, clock) ------------------------------------------
+# -- commands to the cabinets (relay, schedule, clock, tariff) ----------------------------------
 RELAY_COMMANDS = {"open": 0, "close": 1, "reset": 2}
 NO_MINUTE = 0xFFFF        # the controller's "no schedule" (docs/modbus_map.md, room settings)
 
@@ -298,6 +313,11 @@ def request_command(s: Session, cab: Cabinet, kind: str, args: dict, room: Room 
                 raise HeadendError(f"{k} must be a minute of the day (0..1439) or null, got {v!r}")
         if (args["off_min"] is None) != (args["on_min"] is None):
             raise HeadendError("give both off_min and on_min, or neither (no schedule)")
+    if kind == "tariff" and not (1 <= args.get("controller", 0) <= 8 and args.get("mode") in (0, 1)
+                                 and len(args.get("prices", ())) == TOU_PRICES
+                                 and len(args.get("periods", ())) == TOU_PERIODS):
+        raise HeadendError(f"a tariff command needs a controller 1..8 and its registers, "
+                           f"got {args!r}")
     c = Command(cabinet_id=cab.id, room_id=room.id if room else None, kind=kind, args=args,
                 state="pending", user_id=user.id if user else None, created_at=now)
     s.add(c)
@@ -314,7 +334,26 @@ def command_line(c: Command, room: Room | None) -> tuple[str, str]:
         off = NO_MINUTE if a["off_min"] is None else a["off_min"]
         on = NO_MINUTE if a["on_min"] is None else a["on_min"]
         return f"SCHED {room.controller} {room.room} {off} {on}", "SCHED"
+    if c.kind == "tariff":
+        regs = [a["flat"], a["mode"], *a["prices"], *(v for p in a["periods"] for v in p)]
+        return f"TARIFF {a['controller']} " + " ".join(map(str, regs)), "TARIFF"
     return "TIME", "TIME"
+
+
+def push_tariff(s: Session, cab: Cabinet, user: User | None, now: dt.datetime,
+                controllers: list[int] | None = None) -> list[Command]:
+    """Queue the cabinet's tariff for its controllers (`controllers`, or every one its rooms
+    name): one tariff command each, with the registers the controller is to hold
+    (controller_tariff). None for a steps tariff or no tariff: the controllers keep theirs."""
+    tariff = s.get(Tariff, cab.tariff_id) if cab.tariff_id else None
+    regs = tariff and controller_tariff(tariff.kind, tariff.rules)
+    if regs is None:
+        return []
+    if controllers is None:
+        controllers = s.scalars(select(Room.controller).where(Room.cabinet_id == cab.id)
+                                .distinct().order_by(Room.controller)).all()
+    return [request_command(s, cab, "tariff", {"controller": n, "tariff_id": tariff.id, **regs},
+                            None, user, now) for n in controllers]
 
 
 def command_done(s: Session, c: Command, ok: bool | None, now: dt.datetime) -> None:
@@ -329,31 +368,114 @@ def command_done(s: Session, c: Command, ok: bool | None, now: dt.datetime) -> N
         c.room_ref.schedule_off_min = c.args["off_min"]
         c.room_ref.schedule_on_min = c.args["on_min"]
     if not ok:
-        add_event(s, cab, "command_failed", f"{c.kind} {c.args} refused or not answered by the cabinet", now,
+        what = (f"tariff {c.args['tariff_id']} for controller {c.args['controller']}"
+                if c.kind == "tariff" else f"{c.kind} {c.args}")
+        add_event(s, cab, "command_failed", f"{what} refused or not answered by the cabinet", now,
                   c.room_ref)
 
 
 # -- tariffs and billing -------------------------------------------------------------------------
+PRICE_MAX = 0xFFFF          # cents per kWh: the controllers' price registers are u16
+TOU_PRICES, TOU_PERIODS = 4, 8      # what a controller holds (docs/modbus_map.md, 0x000A, 0x0010)
+
+
+def _price(p) -> int:
+    """A price as the controllers take it: whole cents per kWh, 0..65535."""
+    if type(p) is not int or not 0 <= p <= PRICE_MAX:
+        raise Invalid(f"a tariff price is whole cents per kWh, 0..{PRICE_MAX} (the controllers' "
+                      f"price registers), got {p!r}")
+    return p
+
+
+def _hour(h) -> int:
+    if type(h) is not int or not 0 <= h <= 24:
+        raise Invalid(f"a time-of-use tariff's periods run between whole hours 0..24, got {h!r}")
+    return h
+
+
+def _tou_segments(rules: dict) -> list[tuple[int, int]]:
+    """(start hour, price) of each run of one price through the day, in order from midnight;
+    raises Invalid unless the periods cover 0..24 without a gap or an overlap."""
+    periods = rules["periods"]
+    if not isinstance(periods, list) or not periods or not all(
+            isinstance(p, list) and len(p) == 3 for p in periods):
+        raise Invalid(f"a time-of-use tariff's periods are a list of [from_hour, to_hour, "
+                      f"cents_per_kWh], got {periods!r}")
+    periods = sorted((_hour(a), _hour(b), _price(p)) for a, b, p in periods)
+    if (periods[0][0] != 0 or periods[-1][1] != 24 or any(a >= b for a, b, _ in periods)
+            or any(x[1] != y[0] for x, y in zip(periods, periods[1:]))):
+        raise Invalid(f"a time-of-use tariff's periods must cover the day from hour 0 to 24 "
+                      f"without gap or overlap, got {rules['periods']!r}")
+    runs: list[tuple[int, int]] = []
+    for a, _, p in periods:
+        if not runs or runs[-1][1] != p:
+            runs.append((a, p))
+    return runs
+
+
 def check_tariff(kind: str, rules: dict) -> None:
+    """Raises Invalid (a 422) unless `rules` are a tariff of `kind` (docs/headend.md): prices
+    whole cents per kWh in 0..65535; a time-of-use tariff within what a controller holds (4
+    prices, 8 periods), since it is pushed to them."""
     if kind not in TARIFF_KINDS:
-        raise HeadendError(f"tariff kind must be one of {TARIFF_KINDS}, got {kind!r}")
+        raise Invalid(f"tariff kind must be one of {TARIFF_KINDS}, got {kind!r}")
     try:
         if kind == "flat":
-            ok = int(rules["cents_per_kWh"]) >= 0
+            if set(rules) != {"cents_per_kWh"}:
+                raise KeyError
+            _price(rules["cents_per_kWh"])
         elif kind == "tou":
-            periods = sorted(rules["periods"])
-            ok = (periods[0][0] == 0 and periods[-1][1] == 24 and all(
-                a[1] == b[0] for a, b in zip(periods, periods[1:])) and all(
-                p[0] < p[1] and int(p[2]) >= 0 for p in periods))
+            if set(rules) != {"periods"}:
+                raise KeyError
+            controller_tariff(kind, rules)
         else:
             steps = rules["steps"]
+            if set(rules) != {"steps"} or not isinstance(steps, list) or not steps:
+                raise KeyError
+            for st in steps:
+                if not isinstance(st, list) or len(st) != 2:
+                    raise KeyError
+                _price(st[1])
             limits = [st[0] for st in steps[:-1]]
-            ok = (steps[-1][0] is None and limits == sorted(limits)
-                  and all(int(st[1]) >= 0 for st in steps))
-    except (KeyError, TypeError, IndexError, ValueError):
-        ok = False
-    if not ok:
-        raise HeadendError(f"tariff rules do not fit kind {kind!r}: {rules!r} (see docs/headend.md)")
+            if (steps[-1][0] is not None or limits != sorted(limits) or any(
+                    type(x) is not int or x <= 0 for x in limits)):
+                raise Invalid(f"tariff steps: limits are whole kWh a month, rising, the last "
+                              f"null (open), got {steps!r}")
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError):
+        raise Invalid(f"tariff rules do not fit kind {kind!r}: {rules!r} "
+                      "(see docs/headend.md)") from None
+
+
+def controller_tariff(kind: str, rules: dict) -> dict | None:
+    """The controller's tariff registers (docs/modbus_map.md, device settings 0x0008..0x001F)
+    for a tariff: {"flat", "mode", "prices": [sharp, peak, flat, valley], "periods": 8 x
+    [start minute, price index]}; None for a steps tariff, which the controllers cannot
+    hold. Flat: mode 0, the price everywhere, no periods. Time of use: mode 1, one period per
+    run of one price (a run over midnight is one period: the controller's day wraps), the
+    distinct prices highest first, unused price slots repeating the lowest, unused periods
+    65535; the flat-price register (the controller's fallback) holds the price at midnight.
+    Raises Invalid for more than 4 prices or 8 periods."""
+    if kind == "flat":
+        p = _price(rules["cents_per_kWh"])
+        return {"flat": p, "mode": 0, "prices": [p] * TOU_PRICES,
+                "periods": [[0xFFFF, 0]] * TOU_PERIODS}
+    if kind != "tou":
+        return None
+    runs = _tou_segments(rules)
+    if len(runs) > 1 and runs[0][1] == runs[-1][1]:
+        runs = runs[1:]                  # the evening's run goes on past midnight
+    prices = sorted({p for _, p in runs}, reverse=True)
+    if len(prices) > TOU_PRICES:
+        raise Invalid(f"a time-of-use tariff has at most {TOU_PRICES} prices (the controllers' "
+                      f"sharp, peak, flat and valley), got {len(prices)}: {prices}")
+    if len(runs) > TOU_PERIODS:
+        raise Invalid(f"a time-of-use tariff has at most {TOU_PERIODS} periods of one price "
+                      f"(the controllers' period registers), got {len(runs)}")
+    midnight = runs[-1][1] if runs[0][0] != 0 else runs[0][1]
+    return {"flat": midnight, "mode": 1,
+            "prices": prices + [prices[-1]] * (TOU_PRICES - len(prices)),
+            "periods": [[h * 60, prices.index(p)] for h, p in runs]
+            + [[0xFFFF, 0]] * (TOU_PERIODS - len(runs))}
 
 
 def bill_cents(tariff: Tariff | None, deltas: list[tuple[dt.datetime, int]],

@@ -1,17 +1,17 @@
 """The TCP service the query managers connect to (their text protocol, docs/firmware_query_manager.md):
 HELLO, T, R lines and END every 10 s (each END answered by ACK of the last R line's seq, so
 the query manager may forget the readings it buffered; each R line stored with the time of the
-T line before it), TOPUP, RELAY, SCHED and TIME commands answered OK word / ERR word.
+T line before it), TOPUP, RELAY, SCHED, TIME and TARIFF commands answered OK word / ERR word.
 
 One listening port per cabinet: the query manager's HELLO does not name its cabinet, so the port
 it was configured with does. Each connection is read line by line in the event loop and every R
 line is committed as it comes (domain.ingest keeps each once and in order). Top-ups wait in the
 database as 'pending' and are sent one at a time while the cabinet is connected; one sent but
 unanswered when the link drops becomes 'unconfirmed' with an event, because re-sending it could
-credit the room twice (the TOPUP line carries no id the cabinet could check). Relay, schedule
-and clock commands (the commands table) go out the same way, after the pending top-ups; one cut
-by a lost link goes back to 'pending' and out again on the next connection, since sending it
-twice does what sending it once does."""
+credit the room twice (the TOPUP line carries no id the cabinet could check). Relay, schedule,
+clock and tariff commands (the commands table) go out the same way, after the pending top-ups;
+one cut by a lost link goes back to 'pending' and out again on the next connection, since
+sending it twice does what sending it once does."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 ROLES = ("operator", "admin")
 TARIFF_KINDS = ("flat", "tou", "steps")
 TOPUP_STATES = ("pending", "sent", "done", "failed", "unconfirmed")
-COMMAND_KINDS = ("relay", "schedule", "time")
+COMMAND_KINDS = ("relay", "schedule", "time", "tariff")
 COMMAND_STATES = TOPUP_STATES
 EVENT_KINDS = ("malicious_load", "overload", "over_current", "load_limit", "arrears",
                "low_balance", "reading_gap", "topup_unconfirmed", "cabinet_online",
@@ -172,9 +172,11 @@ class Event(Base):
 
 class Command(Base):
     """A command for a cabinet through its link: relay (args {"command": 0 open, 1 close,
-    2 reset lock-out}), schedule ({"off_min", "on_min"}: minutes of the day or None) or time (set
-    the cabinet's clock now). States as top-ups; a relay or schedule command is the same
-    whether sent once or twice, so one cut by a lost link goes out again on the next."""
+    2 reset lock-out}), schedule ({"off_min", "on_min"}: minutes of the day or None), time (set
+    the cabinet's clock now) or tariff ({"controller", "tariff_id", "flat", "mode", "prices",
+    "periods"}: one controller's tariff registers, room_id None). States as top-ups; a relay,
+    schedule or tariff command is the same whether sent once or twice, so one cut by a lost
+    link goes out again on the next."""
     __tablename__ = "commands"
     id: Mapped[int] = mapped_column(primary_key=True)
     cabinet_id: Mapped[int] = mapped_column(ForeignKey("cabinets.id", ondelete="CASCADE"))

@@ -53,3 +53,32 @@ def test_reruns_give_one_trace_hash_and_bad_fields_are_named(firmware, meter_ima
     assert a["passed"] and a["trace_sha1"] == b["trace_sha1"] and a["figures"] == b["figures"]
     with pytest.raises(SpecError, match="baud"):
         parse_spec(f"system: meter-dlt645\nfirmware: {elf}\nscenario: {{baud: 14400}}\n")
+
+
+def test_a_case_that_finishes_the_truncated_one_before_it_is_not_held_against_the_meter():
+    """Seed 74, cases 747 and 748 (found by the full campaign, seed 37): a read cut after its
+    first two DI bytes, then `19 fe fe 16 ...`: 19 FE complete the DI, FE is by chance the
+    checksum and 16 the end. The meter answers that frame while the host is still sending, the
+    two collide, and what comes back is noise: counted as straddled, not as a wrong reply;
+    anything else stays checked."""
+    from metersim._meter.dlt645_fuzz import malformed_frames, run_fuzz, straddling_frame
+    from metersim._units import PS_PER_MS
+
+    from tests.meter.test_meter_dlt645_fuzz import _Line
+
+    cases = list(malformed_frames(74, 1400))
+    pair = cases[747:749]
+    assert [c.kind for c in pair] == ["truncated", "back2back"]
+    assert straddling_frame(pair[0].raw, pair[1].raw)
+    assert not any(straddling_frame(a.raw, b.raw) for a, b in zip(cases[:747], cases[1:748]))
+    noise = bytes.fromhex("7e4eae65ab8f9d73d797e06ad101")
+
+    def meter(raw):                       # collided answer, its tail late into the next window
+        return [(PS_PER_MS, noise), (4 * PS_PER_MS, b"\x3d\x7f\xbf")] if raw == pair[1].raw else []
+
+    line = _Line(meter)
+    rep = run_fuzz(line, line, cases[746:751])            # 748 is due an answer, but straddled
+    assert rep.ok and rep.straddled == 1, (rep.summary(), rep.wrong)
+    line = _Line(lambda raw: [(PS_PER_MS, noise)] if raw == cases[750].raw else [])
+    rep = run_fuzz(line, line, cases[749:751])
+    assert not rep.ok and [c for c, _ in rep.wrong] == [cases[750]]

@@ -10,7 +10,14 @@
  * app that owns the identifier or control code, and its answer goes back on the port it came
  * from, after four FE. Broadcast frames (99..99) get no reply; frames for other addresses are
  * ignored; an unknown function or a malformed data field gets the abnormal reply.
- * Three wrong passwords in a row lock password-protected commands for 24 hours.
+ * Passwords (PA 00..09, 00 the highest level): a command needing level N takes a password of
+ * level N or higher. A level whose password was never set (FF FF FF, anything not BCD) opens
+ * nothing; the factory sets 02 = 123456 and 04 = 000000 only. Three wrong passwords in a row,
+ * on either port, lock password-protected commands on both ports (the lock is the meter's, not
+ * a port's) for 24 hours of the calendar clock (/dev/rtc, battery-backed: a day without mains
+ * counts). The count and the lock are kept in the EEPROM before the refusal goes out, so a
+ * reset or a power cut clears neither; a lock found longer than 24 h (the clock went back) is
+ * cut to 24 h from now. A right password ends a run of wrong ones.
  *
  * Bulk replies (vbus.h): an app's answer larger than a frame stays in the app's shared memory,
  * which the bus lets this service read; the first part goes out as the 91H reply (B1H when
@@ -38,7 +45,8 @@
 #define GAP_MS 500u                         /* the standard's largest inter-byte gap */
 #define PENDING_MS 1000u                    /* the bus answers within 500 ms */
 #define WRONG_PASSWORDS_MAX 3u
-#define LOCK_MS (24u * 3600u * 1000u)
+#define LOCK_S (24u * 3600u)
+#define PW_UNSET 0xFFu                      /* a level without a password: FF FF FF */
 #define LEVEL_ADMIN 2u
 #define LEVEL_OPERATOR 4u
 #define CHAR_BITS 11u                       /* 8E1: start, 8 data, parity, stop */
@@ -49,6 +57,17 @@
 #define SET_MAGIC 0x54455343u               /* "CSET" */
 #define SET_COPIES 2u
 #define SET_COPY_ADDR(i) ((uint32_t)(i) * 64u)
+/* The password lock, in its own record after the two copies: a wrong password costs one
+ * small write, not a settings copy. A damaged record reads as unlocked. */
+#define LOCK_MAGIC 0x4B434C43u              /* "CLCK" */
+#define LOCK_ADDR 0x0080u
+typedef struct {
+    uint32_t magic;
+    uint32_t until_s;                       /* /dev/rtc seconds the lock ends at */
+    uint8_t wrong, locked;
+    uint16_t crc;                           /* CRC-16/CCITT of the bytes before it */
+} lock_t;
+
 typedef struct {
     uint32_t magic;
     uint32_t seq;                           /* the newer copy has the higher number */
@@ -84,8 +103,9 @@ struct com {
     vbus_rx_t bus_rx;
     uint8_t addr[6];
     uint8_t pw[10][3];
-    uint8_t wrong, locked;
-    ms_tick_t locked_until;
+    uint8_t wrong, locked;                  /* the meter's, shared by both ports */
+    uint32_t locked_until_s;                /* /dev/rtc seconds */
+    int rtc;                                /* /dev/rtc, < 0: none (a lock never ends) */
     uint8_t operator_code[4];
     uint8_t next_tag;
     int eeprom;                             /* /dev/eeprom, < 0: settings not kept */
@@ -239,29 +259,96 @@ static uint8_t z_of(uint32_t baud)
     return 0;
 }
 
-/* PA P0 P1 P2 at pa: may a command needing `max_level` go on? Counts wrong passwords. */
+static uint32_t rtc_now_s(struct com *c)
+{
+    uint32_t s = 0;
+    if (c->rtc < 0 || ms_io_read(c->rtc, &s, 4) != 4)
+        return 0;
+    return s;
+}
+
+/* The lock record as it is in `c`; MS_OK once it is in the EEPROM. */
+static int lock_save(struct com *c)
+{
+    if (c->eeprom < 0)
+        return MS_ERR_IO;
+    lock_t l = {.magic = LOCK_MAGIC, .until_s = c->locked_until_s, .wrong = c->wrong,
+                .locked = c->locked};
+    l.crc = crc16_ccitt((const uint8_t *)&l, offsetof(lock_t, crc));
+    drv_seek_t at = {.offset = LOCK_ADDR, .whence = DRV_SEEK_SET};
+    if (ms_io_ioctl(c->eeprom, DRV_IOCTL_SEEK, &at) < 0 ||
+        ms_io_write(c->eeprom, &l, sizeof l) != (int)sizeof l) {
+        ms_printk("com: EEPROM write failed, password lock not kept\n");
+        return MS_ERR_IO;
+    }
+    return MS_OK;
+}
+
+static void lock_load(struct com *c)
+{
+    lock_t l;
+    drv_seek_t at = {.offset = LOCK_ADDR, .whence = DRV_SEEK_SET};
+    if (c->eeprom < 0 || ms_io_ioctl(c->eeprom, DRV_IOCTL_SEEK, &at) < 0 ||
+        ms_io_read(c->eeprom, &l, sizeof l) != (int)sizeof l || l.magic != LOCK_MAGIC ||
+        l.crc != crc16_ccitt((const uint8_t *)&l, offsetof(lock_t, crc)))
+        return;                             /* blank or damaged: no wrong passwords */
+    c->wrong = l.wrong < WRONG_PASSWORDS_MAX ? l.wrong : 0u;
+    c->locked = l.locked == 1u;
+    c->locked_until_s = l.until_s;
+    if (c->locked) {
+        uint32_t now = rtc_now_s(c);
+        if ((int32_t)(c->locked_until_s - now) > (int32_t)LOCK_S)
+            c->locked_until_s = now + LOCK_S;   /* the clock went back: at most 24 h more */
+        ms_printk("com: password lock kept, %u s left\n",
+                  (int32_t)(c->locked_until_s - now) > 0 ? (unsigned)(c->locked_until_s - now) : 0u);
+    } else if (c->wrong) {
+        ms_printk("com: %u wrong password(s) kept\n", c->wrong);
+    }
+}
+
+/* A password is six BCD digits; FF FF FF (or anything not BCD) is a level never set. */
+static int pw_valid(const uint8_t *pw)
+{
+    for (unsigned i = 0; i < 3u; i++)
+        if ((pw[i] & 0x0Fu) > 9u || (pw[i] >> 4) > 9u)
+            return 0;
+    return 1;
+}
+
+/* PA P0 P1 P2 at pa: may a command needing `max_level` go on? Counts wrong passwords, and
+ * keeps the count and the lock in the EEPROM before the caller refuses. */
 static int authorised(struct com *c, const uint8_t *pa, unsigned max_level)
 {
-    ms_tick_t now = ms_tick_get();
-    if (c->locked && (int32_t)(now - c->locked_until) < 0) {
-        ms_printk("com: password-protected commands locked\n");
-        return 0;
+    if (c->locked) {
+        uint32_t now = rtc_now_s(c);
+        if ((int32_t)(now - c->locked_until_s) < 0) {
+            ms_printk("com: password-protected commands locked\n");
+            return 0;
+        }
+        c->locked = 0;
+        c->wrong = 0;
+        lock_save(c);
+        ms_printk("com: password lock ended\n");
     }
-    c->locked = 0;
     if (pa[0] > 9u || pa[0] > max_level)
         return 0;
-    if (memcmp(pa + 1, c->pw[pa[0]], 3) != 0) {
+    if (!pw_valid(c->pw[pa[0]]) || memcmp(pa + 1, c->pw[pa[0]], 3) != 0) {
         if (++c->wrong >= WRONG_PASSWORDS_MAX) {
             c->locked = 1;
-            c->locked_until = now + ms_ms_to_ticks(LOCK_MS);
+            c->locked_until_s = rtc_now_s(c) + LOCK_S;
             c->wrong = 0;
+            lock_save(c);
             ms_printk("com: %u wrong passwords, locked for 24 h\n", WRONG_PASSWORDS_MAX);
         } else {
+            lock_save(c);
             ms_printk("com: wrong password (%u)\n", c->wrong);
         }
         return 0;
     }
-    c->wrong = 0;
+    if (c->wrong) {
+        c->wrong = 0;
+        lock_save(c);
+    }
     return 1;
 }
 
@@ -368,7 +455,7 @@ static void change_password(struct com *c, struct port *p, const dlt_frame_t *q)
     unsigned level = (di & 0xFFu) - 1u;
     const uint8_t *old = q->data + 4, *neu = q->data + 8;
     if ((di & 0xFFFFFF00u) != 0x04000C00u || level > 9u || neu[0] != level ||
-        !authorised(c, old, level)) {
+        !pw_valid(neu + 1) || !authorised(c, old, level)) {
         dlt_abnormal(&c->r, q, DLT_SERR_PASSWORD);
     } else {
         uint8_t old[3];
@@ -601,10 +688,14 @@ void com_service_main(void *arg)
     struct com *c = svc_state(sizeof *c);
     static const uint8_t k_addr[6] = {0x56, 0x34, 0x12, 0x00, 0x00, 0x00};  /* 000000123456 */
     memcpy(c->addr, k_addr, 6);
+    memset(c->pw, PW_UNSET, sizeof c->pw);
     c->pw[LEVEL_ADMIN][0] = 0x56;           /* 123456, least significant byte first */
     c->pw[LEVEL_ADMIN][1] = 0x34;
     c->pw[LEVEL_ADMIN][2] = 0x12;
+    memset(c->pw[LEVEL_OPERATOR], 0, 3);    /* 000000 */
+    c->rtc = ms_io_open(DEV_RTC, O_RDONLY, 0);
     settings_load(c);
+    lock_load(c);
     c->port[0] = (struct port){.name = "rs485", .dev = DEV_RS485, .baud = 2400,
                                .thread = VBUS_T_COM_RS485};
     c->port[1] = (struct port){.name = "ir", .dev = DEV_IR, .baud = 1200, .thread = VBUS_T_COM_IR};

@@ -222,6 +222,7 @@ def test_above_19200_baud_the_silences_are_the_fixed_1750_and_750_us(controller)
 
     board, master = controller()
     board.emu.run_for("1.5s")
+    master.write_enable()                           # the baud is an installer setting
     master.write_single(0x0001, 4)
     board.emu.run_for("100ms")
     fast = ModbusMaster(board.emu, board.bus, baud=38400)

@@ -222,8 +222,8 @@ static const ms_process_desc_t k_procs[] = {
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 16,
      .perms = MS_PERM_PRIV},                /* creates pipes */
     {.name = "COM_SRV", .entry = com_service_main, .prio = 6, .mem_order = 3,
-     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 7,
-     .perms = MS_PERM_EEPROM_RD | MS_PERM_EEPROM_WR,   /* address and passwords */
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 8,
+     .perms = MS_PERM_EEPROM_RD | MS_PERM_EEPROM_WR,   /* address, passwords, lock */
      .eeprom = {{EEPROM_COM_START, EEPROM_COM_SIZE}}},
     {.name = "MTR_SRV", .entry = metering_service_main, .prio = 7, .mem_order = 3,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},

@@ -103,6 +103,11 @@ int mc_app_init(struct mc_app *a, unsigned rooms, const struct mc_ee *ee, const 
         if (st >= 0 && mc_ab_store_dev(ee, &a->dev, &a->dev_seq) < 0)
             a->ee_failed = 1;
     }
+    if (st < 0 || mc_ab_load_access(ee, &a->access, &a->access_seq) <= 0) {
+        a->access.key = MC_WE_FACTORY_KEY;
+        a->access.scope = 0;
+        a->access_seq = 0;
+    }
     if (a->dev.addr < 1 || a->dev.addr > 247)
         a->dev.addr = 1;
     a->mb.addr = a->dev.addr;
@@ -302,6 +307,13 @@ void mc_app_watchdog(struct mc_app *a, uint16_t resets, int by_watchdog)
 #define HR_TOU_PERIODS 0x0010u
 #define HR_ROOM 0x2000u
 #define HR_CAL 0x3000u
+#define HR_WE 0x0120u                   /* write enable: key (2 registers) */
+#define HR_WE_LEFT 0x0122u              /* seconds the writes stay open; write 0 to close */
+#define HR_WE_KEY 0x0123u               /* a new key (2 registers) */
+#define HR_WE_SCOPE 0x0125u             /* 0 installer settings, 1 every setting */
+#define WE_OPEN_S 300u
+#define WE_WRONG_MAX 3u
+#define WE_LOCK_S 600u
 
 struct win {
     int day_loaded, ev_loaded;
@@ -436,6 +448,11 @@ static int holding_reg(struct mc_app *a, uint16_t addr, uint16_t *v)
     if (addr == 0x0100u) { *v = a->sel_room; return 0; }
     if (addr == 0x0101u) { *v = a->sel_day; return 0; }
     if (addr == 0x0110u) { *v = a->sel_event; return 0; }
+    if (addr >= HR_WE && addr <= HR_WE_SCOPE) {     /* keys read 0 */
+        *v = addr == HR_WE_LEFT ? (uint16_t)(a->we_until_s > a->uptime_s ? a->we_until_s - a->uptime_s : 0u)
+           : addr == HR_WE_SCOPE ? a->access.scope : 0u;
+        return 0;
+    }
     if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u) {
         unsigned r = (addr - HR_ROOM) >> 5;
         const struct mc_room_cfg *c = &a->cfg[r];
@@ -498,6 +515,9 @@ struct wstate {
     uint16_t sel_room, sel_day, sel_event;
     int clock_regs, dev_changed, comm_changed;
     uint32_t rooms_changed, cal_changed;
+    struct mc_access access;
+    uint32_t we_key;
+    int we_regs, we_close, key_regs, access_changed;
 };
 
 static void set_hi(uint32_t *x, uint16_t v) { *x = (*x & 0xFFFFu) | ((uint32_t)v << 16); }
@@ -547,7 +567,8 @@ static struct mc_cal *cal_of(struct mc_app *a, struct wscratch *s, unsigned ch)
 /* The writable holding registers by kind: one map, used to check every address of a write
  * before any value (Modbus application protocol 6.12: a range past the map is exception 02
  * even when a value in it is illegal too) and to apply each register. */
-enum wreg { WR_NONE, WR_DEV, WR_TOU, WR_SEL_ROOM, WR_SEL_DAY, WR_SEL_EVENT, WR_ROOM, WR_CAL };
+enum wreg { WR_NONE, WR_DEV, WR_TOU, WR_SEL_ROOM, WR_SEL_DAY, WR_SEL_EVENT, WR_ROOM, WR_CAL,
+            WR_WE, WR_WE_LEFT, WR_ACCESS };
 
 static enum wreg wreg_of(const struct mc_app *a, uint16_t addr)
 {
@@ -561,6 +582,12 @@ static enum wreg wreg_of(const struct mc_app *a, uint16_t addr)
         return WR_SEL_DAY;
     if (addr == 0x0110u)
         return WR_SEL_EVENT;
+    if (addr == HR_WE || addr == HR_WE + 1u)
+        return WR_WE;
+    if (addr == HR_WE_LEFT)
+        return WR_WE_LEFT;
+    if (addr >= HR_WE_KEY && addr <= HR_WE_SCOPE)
+        return WR_ACCESS;
     if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u)
         return WR_ROOM;
     if (addr >= HR_CAL && addr < HR_CAL + 8u * a->rooms)
@@ -568,11 +595,46 @@ static enum wreg wreg_of(const struct mc_app *a, uint16_t addr)
     return WR_NONE;
 }
 
+/* Does writing `addr` need the write enable? Installer settings always (the address and
+ * baud, calibration, the key and scope); with scope 1 every setting but the read selectors
+ * and the enable's own registers. */
+static int protected_reg(const struct mc_app *a, uint16_t addr)
+{
+    enum wreg k = wreg_of(a, addr);
+    if (k == WR_ACCESS || k == WR_CAL || (k == WR_DEV && addr <= 0x0001u))
+        return 1;
+    return a->access.scope == 1u && (k == WR_DEV || k == WR_TOU || k == WR_ROOM);
+}
+
 static int write_one(struct mc_app *a, struct wstate *w, struct wscratch *sc, uint16_t addr,
                      uint16_t v)
 {
     struct mc_tariff *t = &w->dev.tariff;
     enum wreg kind = wreg_of(a, addr);
+    if (kind == WR_WE) {
+        w->we_key = addr == HR_WE ? (w->we_key & 0xFFFFu) | ((uint32_t)v << 16) : (w->we_key & 0xFFFF0000u) | v;
+        w->we_regs |= addr == HR_WE ? 1 : 2;
+        return 0;
+    }
+    if (kind == WR_WE_LEFT) {
+        if (v != 0)
+            return MB_EX_ILLEGAL_VALUE;
+        w->we_close = 1;
+        return 0;
+    }
+    if (kind == WR_ACCESS) {
+        if (addr == HR_WE_SCOPE) {
+            if (v > 1)
+                return MB_EX_ILLEGAL_VALUE;
+            w->access.scope = (uint8_t)v;
+        } else {
+            w->access.key = addr == HR_WE_KEY ? (w->access.key & 0xFFFFu) | ((uint32_t)v << 16)
+                                              : (w->access.key & 0xFFFF0000u) | v;
+            w->key_regs |= addr == HR_WE_KEY ? 1 : 2;
+        }
+        w->access_changed = 1;
+        return 0;
+    }
     if (kind == WR_DEV) {
         switch (addr) {
         case 0x0:
@@ -702,12 +764,24 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
     w.sel_room = a->sel_room;
     w.sel_day = a->sel_day;
     w.sel_event = a->sel_event;
+    w.access = a->access;
     sc.room = sc.ch = -1;
     sc.bad_cal = 0;
-    (void)bcast;
-    for (unsigned i = 0; i < count; i++)            /* pass 0: every address exists */
-        if (wreg_of(a, (uint16_t)(addr + i)) == WR_NONE)
+    int opening = 0, closed = a->we_until_s <= a->uptime_s;
+    for (unsigned i = 0; i < count; i++) {          /* pass 0: every address exists */
+        enum wreg k = wreg_of(a, (uint16_t)(addr + i));
+        if (k == WR_NONE)
             return MB_EX_ILLEGAL_ADDRESS;
+        opening |= k == WR_WE;
+    }
+    /* the write enable: a protected register while writes are closed is exception 01 (the
+     * server is in the wrong state for the request: application protocol 7); the enable
+     * itself must come alone and addressed, and is refused while wrong keys lock it out */
+    if (opening && (count != 2u || addr != HR_WE || bcast || a->we_locked_until_s > a->uptime_s))
+        return count != 2u || addr != HR_WE ? MB_EX_ILLEGAL_VALUE : MB_EX_ILLEGAL_FUNCTION;
+    for (unsigned i = 0; closed && i < count; i++)
+        if (protected_reg(a, (uint16_t)(addr + i)))
+            return MB_EX_ILLEGAL_FUNCTION;
     for (unsigned i = 0; i < count; i++) {          /* pass 1: check every value */
         int r = write_one(a, &w, &sc, (uint16_t)(addr + i), vals[i]);
         if (r)
@@ -719,6 +793,20 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
         return MB_EX_ILLEGAL_VALUE;
     if (sc.bad_cal)
         return MB_EX_ILLEGAL_VALUE;
+    if (w.key_regs && (w.key_regs != 3 || !w.access.key))
+        return MB_EX_ILLEGAL_VALUE;            /* a new key: whole, and never 0 */
+    if (opening) {
+        if (w.we_key != a->access.key) {
+            if (++a->we_wrong >= WE_WRONG_MAX) {
+                a->we_wrong = 0;
+                a->we_locked_until_s = a->uptime_s + WE_LOCK_S;
+            }
+            return MB_EX_ILLEGAL_VALUE;
+        }
+        a->we_wrong = 0;
+        a->we_until_s = a->uptime_s + WE_OPEN_S;
+        return 0;
+    }
     for (unsigned r = 0; r < a->rooms; r++) {
         uint16_t top = (uint16_t)(HR_ROOM + 0x20u * r + 1u);
         int hi = covers(addr, count, top), lo = covers(addr, count, (uint16_t)(top + 1u));
@@ -741,6 +829,16 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
     a->sel_room = w.sel_room;
     a->sel_day = w.sel_day;
     a->sel_event = w.sel_event;
+    if (w.we_close)
+        a->we_until_s = 0;
+    if (w.access_changed) {
+        struct mc_access old = a->access;
+        a->access = w.access;
+        if (mc_ab_store_access(&a->ee, &a->access, &a->access_seq) < 0) {
+            a->access = old;                   /* acknowledged only once it is kept */
+            return MB_EX_DEVICE_FAILURE;
+        }
+    }
     if (w.dev_changed) {
         a->dev = w.dev;
         if (mc_ab_store_dev(&a->ee, &a->dev, &a->dev_seq) < 0)

@@ -56,6 +56,11 @@ struct mc_app {
     uint32_t room_dirty;              /* room records to write */
     uint8_t apply_comm;               /* address / baud changed: apply after the reply */
     uint8_t ee_failed;
+    /* write enable (docs/modbus_map.md): settings writes open until we_until_s (uptime) */
+    struct mc_access access;
+    uint32_t access_seq;
+    uint32_t we_until_s, we_locked_until_s;
+    uint8_t we_wrong;                 /* wrong keys in a row */
     struct mb_slave mb;
 };
 

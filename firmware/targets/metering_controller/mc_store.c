@@ -87,6 +87,26 @@ int mc_dec_dev(const uint8_t *b, uint32_t *seq, struct mc_dev_settings *d)
     return 52;
 }
 
+/* ---- access record: seq, key, scope ---- */
+int mc_enc_access(uint8_t *b, uint32_t seq, const struct mc_access *x)
+{
+    p32(b, seq);
+    p32(b + 4, x->key);
+    b[8] = x->scope;
+    b[9] = 0;
+    return seal(b, 10);
+}
+
+int mc_dec_access(const uint8_t *b, uint32_t *seq, struct mc_access *x)
+{
+    if (!sealed(b, 10) || g32(b + 4) == 0 || b[8] > 1)
+        return -1;
+    *seq = g32(b);
+    x->key = g32(b + 4);
+    x->scope = b[8];
+    return 12;
+}
+
 /* ---- room record ---- */
 int mc_enc_room(uint8_t *b, uint32_t seq, unsigned room, const struct mc_room *r,
                 const struct mc_room_cfg *c, const struct mc_cal *cal)
@@ -291,6 +311,35 @@ int mc_ab_store_dev(const struct mc_ee *ee, const struct mc_dev_settings *d, uin
     int len = mc_enc_dev(b, s, d);
     /* odd sequence numbers live in A, even ones in B: the other copy stays intact */
     if (ee->write(ee->ctx, (s & 1u) ? MC_EE_DEV_A : MC_EE_DEV_B, b, (uint32_t)len) < 0)
+        return -1;
+    *seq = s;
+    return 0;
+}
+
+int mc_ab_load_access(const struct mc_ee *ee, struct mc_access *x, uint32_t *seq)
+{
+    uint8_t b[12];
+    struct mc_access t;
+    uint32_t s;
+    int which = 0;
+    for (int k = 0; k < 2; k++) {
+        if (ee->read(ee->ctx, k ? MC_EE_ACCESS_B : MC_EE_ACCESS_A, b, 12) < 0)
+            return -1;
+        if (mc_dec_access(b, &s, &t) > 0 && (!which || newer(s, *seq))) {
+            *x = t;
+            *seq = s;
+            which = k + 1;
+        }
+    }
+    return which;
+}
+
+int mc_ab_store_access(const struct mc_ee *ee, const struct mc_access *x, uint32_t *seq)
+{
+    uint8_t b[12];
+    uint32_t s = *seq + 1u;
+    int len = mc_enc_access(b, s, x);
+    if (ee->write(ee->ctx, (s & 1u) ? MC_EE_ACCESS_A : MC_EE_ACCESS_B, b, (uint32_t)len) < 0)
         return -1;
     *seq = s;
     return 0;

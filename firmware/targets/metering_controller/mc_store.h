@@ -19,6 +19,8 @@
 #define MC_EE_HEADER 0x0000u             /* 14-byte header */
 #define MC_EE_DEV_A 0x0040u              /* device settings, 52 bytes, A/B */
 #define MC_EE_DEV_B 0x0080u
+#define MC_EE_ACCESS_A 0x00C0u           /* write-enable key and scope, 12 bytes, A/B */
+#define MC_EE_ACCESS_B 0x00E0u
 #define MC_EE_ROOM_BASE 0x0100u          /* room r: A at base + 128 r, B at + 64 */
 #define MC_EE_ROOM_STRIDE 128u
 #define MC_EE_ROOM_SIZE 64u
@@ -103,6 +105,17 @@ int mc_enc_freeze(uint8_t *b, const struct mc_freeze *f);
 int mc_dec_freeze(const uint8_t *b, unsigned maxlen, struct mc_freeze *f);
 int mc_enc_event(uint8_t *b, const struct mc_event_rec *e);
 int mc_dec_event(const uint8_t *b, struct mc_event_rec *e);
+
+/* The write-enable's settings (docs/modbus_map.md, "Write enable"). */
+#define MC_WE_FACTORY_KEY 0x12345678u
+struct mc_access {
+    uint32_t key;                      /* opens setting writes; never 0 */
+    uint8_t scope;                     /* 0 installer settings, 1 every setting */
+};
+int mc_enc_access(uint8_t *b, uint32_t seq, const struct mc_access *x);
+int mc_dec_access(const uint8_t *b, uint32_t *seq, struct mc_access *x);
+int mc_ab_load_access(const struct mc_ee *ee, struct mc_access *x, uint32_t *seq);
+int mc_ab_store_access(const struct mc_ee *ee, const struct mc_access *x, uint32_t *seq);
 
 /* A/B pairs: load the newest valid copy (1 = A, 2 = B, 0 = none); store into the other. */
 int mc_ab_load_dev(const struct mc_ee *ee, struct mc_dev_settings *d, uint32_t *seq);

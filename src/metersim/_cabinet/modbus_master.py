@@ -29,6 +29,7 @@ from metersim._protocols.modbus.transport import BusLink, SerialFormat
 from metersim._units import PS_PER_MS
 
 TURNAROUND_PS = 100 * PS_PER_MS
+FACTORY_WRITE_KEY = 0x12345678    # the controller's write-enable key as it leaves the factory
 
 
 @dataclass(frozen=True)
@@ -236,5 +237,12 @@ class ModbusMaster:
         self.write_multiple(DEVICE_SETTINGS.address(0, "clock"),
                             [year, month, day, hour, minute, second], address)
 
-    def set_slave_address(self, new_address: int, address: int | None = None) -> None:
+    def write_enable(self, key: int = FACTORY_WRITE_KEY, address: int | None = None) -> None:
+        """Open the controller's setting writes for 300 s (docs/modbus_map.md, "Write enable")."""
+        self._write_field(DEVICE_SETTINGS, 0, "write_enable", key, address)
+
+    def set_slave_address(self, new_address: int, address: int | None = None,
+                          key: int = FACTORY_WRITE_KEY) -> None:
+        """The installer's step: write enable with `key`, then the new address."""
+        self.write_enable(key, address)
         self._write_field(DEVICE_SETTINGS, 0, "slave_address", new_address, address)

@@ -71,7 +71,7 @@ def _validate(d: dict, src: Source, base: Path, file: Path) -> CampaignSpec:
     system = F.get(src, d, (), "system")
     if system not in SYSTEMS:
         src.fail(("system",), "a system that exists: " + ", ".join(SYSTEMS) +
-                 " (the whole cabinet and the new-generation meter are not simulated yet)", system)
+                 " (the whole cabinet is not simulated yet)", system)
     firmware = _firmware(src, F.get(src, d, (), "firmware"), base)
     template = F.get(src, d, (), "scenario")
     F.mapping(src, ("scenario",), template)

@@ -4,8 +4,8 @@
     validate(src, path, template, firmware_names) -> dict   # the scenario, plain JSON data
     run(scenario, seed, elf_paths) -> dict                  # metrics, checks, trace hash
 
-Today only the prepaid cabinet's metering controller exists; the whole cabinet and the
-new-generation meter plug in here by adding their module to SYSTEMS.
+The metering controller (alone and its Modbus link) and the new-generation meter's DL/T645
+ports; the whole cabinet plugs in here by adding its module to SYSTEMS.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import importlib
 SYSTEMS = {
     "controller": "metersim._campaign.controller_system",
     "controller-link": "metersim._campaign.link_system",
+    "meter-dlt645": "metersim._meter.dlt645_campaign",
 }
 
 

@@ -1,6 +1,7 @@
 """The REST API (FastAPI) and the dashboard's static files, over the same database as the link.
 
-Bearer tokens from POST /api/login; operators read everything, take top-ups and manage tenants;
+Bearer tokens from POST /api/login (rate limited per user name and client address:
+login_limit.py); operators read everything, take top-ups and manage tenants;
 admins also manage users, tariffs, cabinets and room settings. Input is validated by pydantic
 models (lengths, ranges, patterns) before it reaches the ORM."""
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from . import domain
+from .login_limit import LoginLimiter
 from .models import Account, Cabinet, Command, Event, Reading, Room, Tariff, TopUp, User
 
 STATIC = Path(__file__).with_name("static")
@@ -112,10 +114,11 @@ def topup_json(t: TopUp) -> dict:
             "state": t.state, "created_at": domain.aware(t.created_at).isoformat()}
 
 
-def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
+def create_app(sessions, links=None, clock=domain.now_utc, limiter: LoginLimiter | None = None) -> FastAPI:
     """The API over `sessions` (a sessionmaker); `links` (a LinkService) is told of new
-    top-ups so they go out at once."""
+    top-ups so they go out at once; `limiter` counts failed logins (default limits)."""
     app = FastAPI(title="metersim head end", version="1.0")
+    app.state.login_limiter = limiter = limiter or LoginLimiter()
     bearer = HTTPBearer(auto_error=False)
 
     @app.exception_handler(domain.HeadendError)
@@ -158,11 +161,19 @@ def create_app(sessions, links=None, clock=domain.now_utc) -> FastAPI:
         return FileResponse(path)
 
     @app.post("/api/login")
-    def login(body: LoginIn, s: S):
+    def login(body: LoginIn, s: S, request: Request):
+        now = clock()
+        address = request.client.host if request.client else "-"
+        wait_s = limiter.begin(body.name, address, now)
+        if wait_s:          # one text for every name: it tells nothing about which exist
+            raise HTTPException(429, f"too many failed logins for this user name or from this "
+                                     f"address: try again in {wait_s} s",
+                                headers={"Retry-After": str(wait_s)})
         try:
-            token, user, expires = domain.login(s, body.name, body.password, clock())
+            token, user, expires = domain.login(s, body.name, body.password, now)
         except domain.HeadendError as e:
             raise HTTPException(401, str(e)) from None
+        limiter.succeeded(body.name, address, now)
         return {"token": token, "role": user.role, "name": user.name,
                 "expires_at": expires.isoformat()}
 

@@ -89,6 +89,7 @@ class FuzzReport:
     wrong: list = None                    # (case, bytes received) where something else came
     trailing: bytes = b""                 # what the meter sent after the last case's window
     chars: int = 0                        # characters on the line, both ways
+    straddled: int = 0                    # cases whose first bytes completed the one before
 
     def __post_init__(self):
         self.missing, self.wrong = [], []
@@ -101,6 +102,28 @@ class FuzzReport:
         return (f"{self.sent} frames, {self.replies_due} abnormal replies due, "
                 f"{self.abnormal_ok} received, {len(self.missing)} missing, "
                 f"{len(self.wrong)} unexpected, {len(self.trailing)} bytes after the last")
+
+
+def straddling_frame(prev: bytes, raw: bytes) -> bool:
+    """Do the bytes of `prev` and the first bytes of `raw` make one valid frame by chance? The
+    meter reads the line as one stream (a partial frame waits 500 ms for the rest), so a
+    truncated case followed, 2 ms later, by bytes that happen to finish it with the right
+    checksum and 16 (one time in tens of thousands) is a frame the meter rightly answers, and
+    that answer collides on the half-duplex line with the rest of `raw` still being sent."""
+    from metersim._protocols.dlt645.framer import START, Dlt645FrameError, decode_frame
+
+    stream = prev + raw
+    for j in (j for j, b in enumerate(prev) if b == START):
+        if j + 10 > len(stream) or stream[j + 7] != START:
+            continue
+        end = j + 12 + stream[j + 9]
+        if len(prev) < end <= len(stream):
+            try:
+                decode_frame(stream[j:end])
+                return True
+            except Dlt645FrameError:
+                pass
+    return False
 
 
 # The firmware's latest answer: a request the communication service routes over the virtual
@@ -120,7 +143,10 @@ def run_fuzz(emu, port, cases, reply_timeout: str = "600ms", gap: str = "2ms",
     the next case's) must be exactly the due reply (FE preamble allowed) or nothing, and after
     the last case the line is watched for `final_quiet`, longer than the firmware's latest
     answer, so a late or spurious reply is reported (against the window it arrived in, or as
-    `trailing`)."""
+    `trailing`). A case whose first bytes finish the previous case's bytes into a valid frame
+    (`straddling_frame`) is counted in `straddled`: the meter answers that frame while the rest
+    of the case is on the line, so whatever comes back (a collision) is accepted, and the line
+    is left quiet for `final_quiet` before the next case."""
     from metersim._errors import EmulationTimeout
     from metersim._protocols.dlt645.framer import (PREAMBLE, START, Dlt645FrameError,
                                                    decode_frame)
@@ -135,11 +161,20 @@ def run_fuzz(emu, port, cases, reply_timeout: str = "600ms", gap: str = "2ms",
         return len(body) >= 10 and len(body) >= 12 + body[9]
 
     report = FuzzReport()
+    prev = b""
     for case in cases:
         rx.clear()
+        straddle = straddling_frame(prev, case.raw)
+        prev = case.raw
         emu.run_until_time(port.send(case.raw))
         report.sent += 1
         report.chars += len(case.raw)
+        if straddle:
+            report.straddled += 1
+            emu.run_for(final_quiet)
+            report.chars += len(port.read())
+            prev = b""
+            continue
         if case.reply is not None:
             report.replies_due += 1
             try:

@@ -263,6 +263,8 @@ static void test_modbus(void)
     uint8_t big[6] = {1, 3, 0, 0, 0, 126};
     n = mb(a, big, 6, rep);
     CHECK(n == 5 && rep[1] == 0x83 && rep[2] == 3);
+    CHECK_EQ(wr1(a, 0x0000, 5), -1);                    /* an installer setting: closed */
+    CHECK_EQ(wr32(a, 0x0120, MC_WE_FACTORY_KEY), 0);    /* the write enable opens it */
     CHECK_EQ(wr1(a, 0x0000, 0), -3);                    /* address 0 is not a slave address */
     CHECK_EQ(wr1(a, 0x0009, 2), -3);                    /* tariff mode 2 */
     CHECK_EQ(wr1(a, 0x0003, 5), -3);                    /* half a clock write */
@@ -836,6 +838,7 @@ static void test_power_fail(void)
     CHECK_EQ(rd1(a, 1, 0x000A), pfc);
     CHECK_EQ(count_ev(MC_EV_POWER_FAIL, 0xFF), 0);
     /* settings survive: address written, then a restart */
+    CHECK_EQ(wr32(a, 0x0120, MC_WE_FACTORY_KEY), 0);
     CHECK_EQ(wr1(a, 0x0000, 17), 0);
     CHECK_EQ(a->apply_comm, 1);
     CHECK_EQ(mc_app_init(&g_app, 4, &k_ee, &k_hw), MC_STORE_OK);
@@ -855,6 +858,8 @@ static void test_calibration(void)
     CHECK_EQ(((uint32_t)cal[4] << 16) | cal[5], 388007);
     CHECK_EQ(cal[6], 22643);
     CHECK_EQ(cal[7], 4731);
+    CHECK_EQ(wr1(a, 0x3008, 100), -1);                  /* calibration needs the enable */
+    CHECK_EQ(wr32(a, 0x0120, MC_WE_FACTORY_KEY), 0);
     CHECK_EQ(wr1(a, 0x3008, 0x0800), -3);               /* WGAIN is 12-bit signed */
     CHECK_EQ(wr1(a, 0x3008, (uint16_t)-100), 0);
     CHECK_EQ(a->cal[1].wgain, -100);
@@ -1039,6 +1044,8 @@ static void test_write_checks(void)
         c[8 * ch + 6] = 22643; c[8 * ch + 7] = 4731;
     }
     c[8 * 2 + 4] = c[8 * 2 + 5] = 0;
+    CHECK_EQ(wr(a, 0x3000, 24, c), -1);                 /* closed: nothing looked at */
+    CHECK_EQ(wr32(a, 0x0120, MC_WE_FACTORY_KEY), 0);
     CHECK_EQ(wr(a, 0x3000, 24, c), -3);
     CHECK_EQ(a->cal[0].wgain, 0);
     CHECK_EQ(a->cal[0].e_nWh, 388007);

@@ -161,7 +161,12 @@ DEVICE_SETTINGS = Block("device_settings", "holding", "Device settings", 0x0000,
       "sorted by start", words=16),
     F(0x100, "record_room", "record room", "selects the daily-record window"),
     F(0x101, "record_day", "record day", "0 = yesterday ... 59"),
-    F(0x110, "event_index", "event index", "selects the event-log entry, 0 = newest")))
+    F(0x110, "event_index", "event index", "selects the event-log entry, 0 = newest"),
+    F(0x120, "write_enable", "write enable", "write the key whole with 16: setting writes open for 300 s; reads 0", words=2),
+    F(0x122, "write_enable_left_s", "write enable left", "s the writes stay open (0 closed); write 0 to close"),
+    F(0x123, "write_enable_key", "write-enable key", "a new key (never 0), whole with 16, while open; reads 0",
+      words=2),
+    F(0x125, "write_protect_scope", "write-protection scope", "0 installer settings, 1 every setting; while open")))
 ROOM_SETTINGS = Block("room_settings", "holding", "Room settings", 0x2000, (
     F(0x00, "relay_command", "relay command", "write 0 open, 1 close (if allowed), 2 reset lock-out"),
     F(0x01, "top_up_cents", "top-up", "cents, write whole with 16; reads 0", words=2),

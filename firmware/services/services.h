@@ -17,6 +17,7 @@
 #define DEV_CONSOLE "/dev/ttyS1"
 #define DEV_RTC "/dev/rtc"        /* 4 bytes: seconds since 2000-01-01 00:00:00 (read/write) */
 #define DEV_RELAY "/dev/relay"    /* write 1 byte: 1 close, 0 open; read 1 byte: feedback */
+#define DEV_COVER "/dev/cover"    /* read 1 byte: the terminal-cover switch, 1 open */
 #define DEV_EEPROM "/dev/eeprom"  /* the AT24C256 (drivers/at24c.h), by process window */
 /* The EEPROM window of the communication service: its address and passwords (two copies). */
 #define EEPROM_COM_START 0x0000u

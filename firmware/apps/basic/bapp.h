@@ -88,4 +88,13 @@ void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsig
 #define BAPP_DI_CHARGE 0x04A2FF01u          /* TOU -> control: money used, u32 micro-yuan */
 #define BAPP_DI_INTERNAL(di) (((di) & 0xFFFFFF00u) == 0x04A2FF00u)
 
+/* Freezing and events (freeze.c, events.c): the app's second EEPROM window (start.par:
+ * eeprom 0x2000, 0x5000; the AT24C256's 0x2000..0x6FFF, unused by the meter before) */
+#define BAPP_EE_FREEZE_A 0x2000u            /* 0x2100: freeze rings, copy A */
+#define BAPP_EE_FREEZE_B 0x4100u            /* 0x2100: copy B */
+#define BAPP_EE_FREEZE_IDX 0x6200u          /* 2 x 0x40: freeze counts and settings */
+#define BAPP_EE_POWERDOWN 0x6280u           /* 16 x 48: power-down freezes (once a minute) */
+#define BAPP_EE_EVENTS 0x6600u              /* 10 x 0x100: event counts and records */
+#define BAPP_DI_POWER_DOWN 0x04A2FF10u      /* freeze -> events: last power-down, start (u32 s) */
+
 #endif

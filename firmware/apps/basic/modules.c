@@ -3,9 +3,12 @@
 #include "bapp.h"
 
 extern const bapp_module_t bapp_tou, bapp_control;
+extern const bapp_module_t bapp_freeze, bapp_events;
 
 const bapp_module_t *const bapp_modules[] = {
     &bapp_tou,
     &bapp_control,
+    &bapp_freeze,
+    &bapp_events,
 };
 const unsigned bapp_module_count = sizeof bapp_modules / sizeof bapp_modules[0];

@@ -84,7 +84,7 @@ static const struct { uint32_t di, mask; uint8_t owner; } k_routes[] = {
 /* Identifiers the basic app owns while its process (BASIC, Table 3 process 1) runs: energy by
  * rate, prices, tariff and cost-control parameters (apps/basic, docs/meter_basic_app.md). */
 static const struct { uint32_t di, mask; } k_basic_routes[] = {
-    {0x00E10000u, 0xFFFF0000u},   /* metersim's own: energy by rate, XXXXXX.XXXX kWh */
+    {0x00E10000u, 0xFFFF0000u},   /* metersim's own: energy by rate, XXXXXX.XXXXXX kWh */
     {0x0280000Bu, 0xFFFFFFFFu}, {0x02800020u, 0xFFFFFFFEu},   /* step, current, rate price */
     {0x00900200u, 0xFFFFFFFEu},   /* remaining / overdraft money */
     {0x03320201u, 0xFFFFFFFFu},   /* purchases */

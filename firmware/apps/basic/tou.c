@@ -425,6 +425,12 @@ static int sample(void)
 
 /* ---- the module ---- */
 
+static int is_table(uint32_t di)            /* 0401000n / 0402000n, n = 0 the zones */
+{
+    return (di & 0xFFF0FFF0u) == 0x04000000u && ((di >> 16 & 0xFu) == 1u || (di >> 16 & 0xFu) == 2u) &&
+           (di & 0xFFFFu) <= TABLES_MAX;
+}
+
 static int owns(const dlt_frame_t *q)
 {
     unsigned fn = DLT_FN(q->ctrl);
@@ -445,8 +451,7 @@ static int owns(const dlt_frame_t *q)
     default:
         break;
     }
-    if ((di & 0xFFF0FFF0u) == 0x04000000u && ((di >> 16 & 0xFu) == 1u || (di >> 16 & 0xFu) == 2u) &&
-        (di & 0xFFFFu) <= TABLES_MAX)
+    if (is_table(di))
         return 1;                           /* 0401000n / 0402000n tables */
     if ((di & 0xFFFFFF00u) == 0x04030000u && (di & 0xFFu) >= 1u && (di & 0xFFu) <= HOLIDAYS_MAX)
         return 1;
@@ -475,7 +480,7 @@ static int read_value(uint32_t di, uint8_t *v)
 {
     unsigned type = di >> 16, rr = di >> 8 & 0xFFu;
     if (type <= 0x0002u || type == 0x00E1u) {
-        int precise_kWh = type == 0x00E1u;          /* 00E1: forward, XXXXXX.XXXX kWh */
+        int precise_kWh = type == 0x00E1u;          /* 00E1: forward, XXXXXX.XXXXXX kWh */
         unsigned first = rr == 0xFFu ? 0u : rr, last = rr == 0xFFu ? RATES : rr, n = 0;
         for (unsigned k = first; k <= last; k++) {
             uint64_t e = 0;
@@ -487,11 +492,10 @@ static int read_value(uint32_t di, uint8_t *v)
                 if (k == 0u || k == i + 1u)
                     e += (type == 0x0002u ? 0u : R.fwd_mWh[i]) +
                          (type == 0x0000u || type == 0x0002u ? R.rev_mWh[i] : 0u);
-            if (precise_kWh) {
-                uint64_t x = e / 100u % 10000000000ull;
-                dlt_bcd_put(v + n, 4, (uint32_t)(x % 100000000u));
-                dlt_bcd_put(v + n + 4, 1, (uint32_t)(x / 100000000u));
-                n += 5;
+            if (precise_kWh) {                      /* XXXXXX.XXXXXX kWh: mWh */
+                dlt_bcd_put(v + n, 3, (uint32_t)(e % 1000000u));
+                dlt_bcd_put(v + n + 3, 3, (uint32_t)(e / 1000000u % 1000000u));
+                n += 6;
             } else {
                 dlt_bcd_put(v + n, 4, (uint32_t)(e / 10000u % 100000000u));
                 n += 4;
@@ -537,7 +541,7 @@ static int read_value(uint32_t di, uint8_t *v)
     default: break;
     }
     unsigned low = di & 0xFFu;
-    if ((di & 0xFFF0FFF0u) == 0x04000000u) {        /* 040s000n: set s, zones (0) or table n */
+    if (is_table(di)) {        /* 040s000n: set s, zones (0) or table n */
         const struct tou_set *s = &P.set[(di >> 16 & 0xFu) - 1u];
         unsigned idx = di & 0xFFFFu;
         unsigned n = idx ? s->nperiods[idx - 1u] : s->nzones;
@@ -579,10 +583,13 @@ static uint32_t secs_of_bcd5_now(const uint8_t *p)
 /* A write's value v (n bytes); 0 or -1 (refused: SERR 01). */
 static int write_value(uint32_t di, const uint8_t *v, unsigned n)
 {
-    uint32_t x;
+    uint32_t x = 0;
     unsigned low = di & 0xFFu;
-    if (dlt_bcd_get(v, n, &x) < 0 && di != 0x04000801u)
+    if (!n || (n <= 4u && dlt_bcd_get(v, n, &x) < 0 && di != 0x04000801u))
         return -1;
+    for (unsigned i = 0; n > 4u && i < n; i++)
+        if ((v[i] & 0xFu) > 9u || v[i] >> 4 > 9u)
+            return -1;                      /* tables: BCD throughout */
     switch (di) {
     case 0x04000106u: case 0x04000107u:
         if (n != 5u || (x && !secs_of_bcd5(v)))
@@ -599,7 +606,7 @@ static int write_value(uint32_t di, const uint8_t *v, unsigned n)
     case DI_STEP_MODE: if (n != 1u || v[0] > 1u) return -1; P.step_mode = v[0]; return 0;
     default: break;
     }
-    if ((di & 0xFFF0FFF0u) == 0x04000000u) {
+    if (is_table(di)) {
         unsigned idx = di & 0xFFFFu, rows = n / 3u;
         struct tou_set *s = &P.set[(di >> 16 & 0xFu) - 1u];
         if (n % 3u || !rows || rows > (idx ? PERIODS_MAX : ZONES_MAX))
@@ -647,7 +654,8 @@ static void serve(const dlt_frame_t *q, dlt_frame_t *r, uint8_t from)
     uint32_t di = dlt_di(q->data);
     if (DLT_FN(q->ctrl) == DLT_READ) {
         uint8_t v[DLT_MAX_DATA - 4u];
-        if ((di >> 24) == 0u && g_fresh_s != bapp_clock())
+        if (((di >> 24) == 0u || di == DI_PERIOD_USE || di == DI_MONEY_USED) &&
+            g_fresh_s != bapp_clock())
             sample();                       /* energy as of now, not of the last sample */
         int n = read_value(di, v);
         if (n < 0)
@@ -666,14 +674,19 @@ static void serve(const dlt_frame_t *q, dlt_frame_t *r, uint8_t from)
     dlt_reply(r, q, 0, 0);
 }
 
-/* The clock's second edge: ticks per clock second are exact, so one edge gives them all. */
-static void find_edge(void)
+/* The clock's second edge: ticks per clock second are exact, so one edge gives them all. It
+ * is found by looking at the clock every 10 ms for up to a second, between requests. */
+static int find_edge(void)
 {
     uint32_t s = bapp_clock();
-    for (unsigned i = 0; i < 110u && bapp_clock() == s; i++)
-        ms_thread_sleep_ms(10);
+    if (!g_edge_s || s == g_edge_s) {
+        g_edge_s = s;
+        g_edge_tick = 0;
+        return 0;
+    }
     g_edge_tick = ms_tick_get();
-    g_edge_s = bapp_clock();
+    g_edge_s = s;
+    return 1;
 }
 
 static void init(void)
@@ -688,19 +701,23 @@ static void init(void)
     if (copy >= 0)
         ms_printk("tou: energy by rate from EEPROM copy %c (seq %u)\n", 'A' + copy,
                   (unsigned)R.seq);
-    find_edge();
-    g_saved_s = g_edge_s;
+    g_saved_s = bapp_clock();
 }
 
 /* Sample on every SAMPLE_S boundary of the clock, 50 ms after it begins. */
 static uint32_t tick(void)
 {
+    if (!g_edge_tick && !find_edge())
+        return 10u;
     if (!g_have || bapp_clock() != g_fresh_s)
         if (sample() < 0 && !g_have)
             return 1000u;                   /* no metering service answer yet */
     uint32_t now = bapp_clock();
-    if (now != g_edge_s + (ms_tick_get() - g_edge_tick) / MS_TICK_HZ)
-        find_edge();                        /* the clock was set */
+    if (now != g_edge_s + (ms_tick_get() - g_edge_tick) / MS_TICK_HZ) {
+        g_edge_s = 0;                       /* the clock was set: find the edge again */
+        g_edge_tick = 0;
+        return 10u;
+    }
     uint32_t next_s = (now / SAMPLE_S + 1u) * SAMPLE_S;
     ms_tick_t at = g_edge_tick + (next_s - g_edge_s) * MS_TICK_HZ + MS_TICK_HZ / 20u;
     int32_t left = (int32_t)(at - ms_tick_get());

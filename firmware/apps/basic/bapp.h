@@ -70,6 +70,8 @@ int bapp_request(const dlt_frame_t *q, dlt_frame_t *r);
 
 /* Shared helpers */
 uint32_t bapp_clock(void);                  /* the meter's clock, s since 2000 (/dev/rtc) */
+/* n bytes from / to a device file, opened for this one use under the app's device lock */
+int bapp_device(const char *dev, void *buf, unsigned n, int write);
 int bapp_relay(int close);                  /* 1 close, 0 open: pulses; -1: feedback (1 closed) */
 int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write);
 uint16_t bapp_crc16(const uint8_t *p, unsigned n);

@@ -141,12 +141,7 @@ static uint32_t energy_cWh(uint32_t di)
 static int dev_byte(const char *dev)
 {
     uint8_t b = 0;
-    int fd = ms_io_open(dev, O_RDONLY, 0);
-    if (fd < 0)
-        return -1;
-    int r = ms_io_read(fd, &b, 1);
-    ms_io_close(fd);
-    return r == 1 ? b : -1;
+    return bapp_device(dev, &b, 1, 0) == MS_OK ? b : -1;
 }
 
 /* ---- what the module watches ---- */

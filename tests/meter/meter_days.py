@@ -27,7 +27,6 @@ from metersim._units import PS_PER_S
 from tests.meter.conftest import started
 
 EPOCH_2000 = datetime(2000, 1, 1)
-BK_CLOCK_MAGIC = 0x4D54          # metrology unit: backup word 1 says its calendar was set
 LOAD_OFF_S = 4                   # the load goes this long before an outage
 
 
@@ -75,14 +74,13 @@ class MeterDays:
         rs485 = self.mu["rs485Bus"].attach_host("reader", baud=2400, parity="E")
         self.master = metersim.dlt645.Master(self.emu, rs485)
         # the factory: a first power-on starts both RTCs (the firmware inits a cold backup
-        # domain), then, before the basic app keeps anything, the clocks are set
+        # domain and marks it), then, before the basic app keeps anything, the clocks are set
         unit_con = metersim.capture_uart(self.unit.machine)
         unit_con.expect("metrology: link on", timeout="3s")
         self.con.expect("vbus: pipes ready", timeout="2s")
         self.mu.power_off()
         self.unit.machine.power_off()
         self._set_clocks(self.start)
-        self.unit["bkp"].dr1 = BK_CLOCK_MAGIC
         self.mu.power_on()
         self.unit.machine.power_on()
         self._up(self.start)

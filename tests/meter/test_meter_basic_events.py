@@ -2,9 +2,10 @@
 (docs/meter_basic_app.md "Events", "Freezing"): programming (14H, with the operator code),
 terminal cover open and close (the switch on PC2), relay trip and close (1CH), instantaneous
 and timed freezes (16H), the management unit unplugged across the daily freeze's instant (the
-missed freeze takes the metrology unit's interval freeze), clock change, event clear (1BH) and
-meter clear (1AH). One boot and about four minutes of meter time, most of it with the
-management unit unplugged; about 40 s of wall time."""
+missed freeze takes the metrology unit's interval freeze), clock change, event clear (1BH),
+meter clear (1AH), over- and under-voltage (the metering service's voltage). One boot and
+about five minutes of meter time, most of it with the management unit unplugged; about 50 s
+of wall time on an idle machine."""
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -150,3 +151,26 @@ def test_clock_change_event_clear_and_meter_clear(meter):
     assert rec[6:10] == operator_field(OPERATOR)
     assert abs(bcd_kWh(rec[10:14]) - sum(rates)) <= Decimal("0.02")
     assert d.read(0x00010000) == bytes(4)                        # the metrology unit cleared
+
+
+def test_over_and_under_voltage(meter):
+    """270 V for 15 s, then 160 V for 15 s: an over- and an under-voltage record, each from
+    the metering service's voltage (looked at every 10 s)."""
+    d = meter
+    clock = d.mu["rtc"].datetime                                 # set to 10:30 before
+    high = clock()
+    d.unit.voltage_V = 270.0
+    d.emu.run_for("15s")
+    low = clock()
+    d.unit.voltage_V = 160.0
+    d.emu.run_for("15s")
+    normal = clock()
+    d.unit.voltage_V = 230.0
+    d.emu.run_for("12s")
+    assert (count(d, 0x03030000), count(d, 0x03020000)) == (1, 1)
+    over, under = d.read(0x03030101), d.read(0x03020101)
+    assert high <= bcd_time(over[:6]) <= high + timedelta(seconds=12)
+    assert low <= bcd_time(over[6:12]) <= low + timedelta(seconds=12)
+    assert bcd_time(under[:6]) == bcd_time(over[6:12])           # seen at the same look
+    assert normal <= bcd_time(under[6:12]) <= normal + timedelta(seconds=12)
+    assert abs(int(over[12:14][::-1].hex()) - 2700) <= 5 and abs(int(under[12:14][::-1].hex()) - 1600) <= 5

@@ -49,6 +49,13 @@ def block_kWh(raw: bytes) -> list[Decimal]:
     return [bcd_kWh(raw[4 * i:4 * i + 4]) for i in range(len(raw) // 4)]
 
 
+def rates_add_up(block, stored) -> bool:
+    """Total and four rates, each rounded down to 0.01 kWh: the rates' sum is below the
+    energy since the start by less than 0.04 (four roundings), above it by less than 0.01."""
+    gap = (block[0] - stored) - sum(block[1:])
+    return Decimal("-0.01") < gap < Decimal("0.04")
+
+
 @dataclass
 class Window:
     start_ps: int

@@ -218,7 +218,8 @@ def test_trace_shows_each_message_with_pipe_addresses_and_identifier(meter):
     m.ir.read(0x04000102)
     trace = [r for r in metersim.parse_vbus_trace(m.con.texts())
              if (r.pipe != "V_BUS_TO_PLAT_SRV" or r.ca != 0xF0)   # the trace switch's answer
-             and 0x50 not in (r.ca, r.sa)]      # and LOADID's own power readings aside
+             and 0x50 not in (r.ca, r.sa)       # and LOADID's own power readings aside
+             and 1 not in (r.ca >> 4, r.sa >> 4)]   # and the basic app's (rates, voltage)
     assert [(r.pipe, r.ca, r.sa, r.control, r.di) for r in trace] == [
         ("V_BUS_TO_MTR_SRV", 0x24, 0x30, 0x11, 0x02010100),     # RS-485 -> metering
         ("V_BUS_TO_COM_SRV", 0x30, 0x24, 0x91, 0x02010100),     # and back
@@ -228,7 +229,8 @@ def test_trace_shows_each_message_with_pipe_addresses_and_identifier(meter):
     m.con.write("vbus trace off\r")
     m.con.expect("vbus: trace off", timeout="1s")
     m.master.read(0x02010100)
-    assert len([r for r in metersim.parse_vbus_trace(m.con.texts()) if 0x50 not in (r.ca, r.sa)]) == 5
+    assert len([r for r in metersim.parse_vbus_trace(m.con.texts())
+                if 0x50 not in (r.ca, r.sa) and 1 not in (r.ca >> 4, r.sa >> 4)]) == 5
 
 
 def test_app_registered_at_run_time_identifies_a_switched_on_heater(meter):

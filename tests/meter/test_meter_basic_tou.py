@@ -124,3 +124,8 @@ def test_holidays_rest_days_and_the_switch_to_the_other_tables(meter):
     m.board.power_on()
     m.con.expect("tou: energy by rate from EEPROM", timeout="3s")
     assert rate_now(m) == 2
+    # a meter clear (1AH) clears the metrology unit, and with it the energy by rate
+    assert precise_kWh(m.master.read(0x00E10200)) > 0
+    m.master.clear_meter()
+    assert [precise_kWh(m.master.read(0x00E10000 | rr << 8)) for rr in range(1, 5)] == [0] * 4
+    m.con.expect("tou: the metrology unit was cleared: energy by rate cleared", timeout="10ms")

@@ -402,15 +402,25 @@ static int sample(void)
             charge();
             return 0;
         }
-        if (fwd >= R.base_fwd_mWh && rev >= R.base_rev_mWh && now >= R.base_s &&
-            (fwd != R.base_fwd_mWh || now - R.base_s > SAMPLE_S * 2u))
-            resync(fwd, rev, now);
+        if (fwd >= R.base_fwd_mWh && rev >= R.base_rev_mWh) {
+            if (now > R.base_s)
+                resync(fwd, rev, now);
+            else                            /* the clock went back meanwhile: by now */
+                book(rate_at(now), fwd - R.base_fwd_mWh, rev - R.base_rev_mWh, now);
+        }
     } else if (fwd >= R.base_fwd_mWh && rev >= R.base_rev_mWh) {
         switch_sets(R.base_s);
         book(rate_at(R.base_s), fwd - R.base_fwd_mWh, rev - R.base_rev_mWh, now);
     }
-    if (fwd < R.base_fwd_mWh || rev < R.base_rev_mWh)
-        ms_printk("tou: the metrology unit's energy went back (meter clear): rates kept\n");
+    if (fwd < R.base_fwd_mWh || rev < R.base_rev_mWh) {
+        /* the unit's energy went back: a meter clear (1AH) cleared it, so the rates go too */
+        memset(R.fwd_mWh, 0, sizeof R.fwd_mWh);
+        memset(R.rev_mWh, 0, sizeof R.rev_mWh);
+        R.period_mWh = 0;
+        g_dirty = 1;
+        g_saved_s = 0;                      /* saved at once */
+        ms_printk("tou: the metrology unit was cleared: energy by rate cleared\n");
+    }
     R.base_fwd_mWh = fwd;
     R.base_rev_mWh = rev;
     R.base_s = now;

@@ -11,7 +11,8 @@
  * - clock change: the clock against the kernel's ticks every second; a jump of more than 2 s.
  * - programming (14H) and meter clear (1AH): the virtual bus's note (VBUS_DI_NOTE) after it
  *   passed an outside request's normal answer back; event clear (1BH) comes here itself.
- * - over- and under-voltage: the metering service's voltage every 10 s.
+ * - over- and under-voltage: the metering service's voltage every 10 s (and the metrology
+ *   totals, for a meter clear's record: the unit is cleared when the note comes).
  * Records: one copy each with a CRC (a torn record reads as "no data"; the count is kept in a
  * header with its own CRC).
  */
@@ -56,6 +57,7 @@ struct erec {                               /* 24 bytes; meaning per kind (docs)
 static struct ehdr H[EVENTS];
 static uint8_t g_have_pd, g_cover, g_relay, g_vstate, g_started;
 static uint32_t g_clock_s, g_note_op, g_note_s, g_v_s;
+static uint32_t g_fwd_cWh, g_rev_cWh;       /* the metrology totals, looked at every 10 s */
 static ms_tick_t g_clock_tick;
 
 static uint32_t hdr_addr(unsigned k) { return BAPP_EE_EVENTS + k * STRIDE; }
@@ -212,6 +214,14 @@ static void watch_voltage(uint32_t now)
     if (now - g_v_s < VOLTAGE_S && g_v_s <= now)
         return;
     g_v_s = now;
+    uint8_t p[22];
+    if (bapp_get(0x00F00000u, p, sizeof p) == 22) {     /* for a meter clear's record */
+        uint32_t lo, hi;
+        if (dlt_bcd_get(p, 3, &lo) == 0 && dlt_bcd_get(p + 3, 3, &hi) == 0)
+            g_fwd_cWh = hi * 100u + lo / 10000u;
+        if (dlt_bcd_get(p + 6, 3, &lo) == 0 && dlt_bcd_get(p + 9, 3, &hi) == 0)
+            g_rev_cWh = hi * 100u + lo / 10000u;
+    }
     if (bapp_get(0x02010100u, d, 2) != 2 || dlt_bcd_get(d, 2, &dv) < 0)
         return;
     uint8_t state = dv > OVER_DV ? 1u : (dv < UNDER_DV && dv > 0u) ? 2u : 0u;
@@ -343,15 +353,10 @@ static void note(const uint8_t *v, unsigned n)
         }
         record(EV_PROG, &r);
     } else if (v[0] == DLT_CLEAR_METER) {
-        /* the metrology total is zero now; the time-of-use module keeps the rates */
-        uint8_t d[20];
-        uint32_t fwd = 0, x;
-        if (bapp_get(0x0001FF00u, d, 20) == 20)
-            for (unsigned i = 1; i < 5u; i++)
-                if (dlt_bcd_get(d + 4 * i, 4, &x) == 0)
-                    fwd += x;
-        struct erec r = {now, 0, op, fwd, 0, 0, 0};
+        /* the metrology unit is cleared now: its totals as last looked at (<= 10 s before) */
+        struct erec r = {now, 0, op, g_fwd_cWh, g_rev_cWh, 0, 0};
         record(EV_CLEAR_METER, &r);
+        g_fwd_cWh = g_rev_cWh = 0;
     }
 }
 

@@ -12,7 +12,7 @@ are checked against its power-down records (the count, and the last 10 records' 
 Checked at the end, over DL/T645 on RS-485: every daily freeze's instant and energy (live: the
 reference integral at midnight; supplementary: the energy at the power-down), the settlements
 at the month starts, the power-down records. Prints one JSON line; exit status 1 when a check
-failed. Figures: README.md (meter section).
+failed. Figures: README.md ("Performance").
 """
 
 from __future__ import annotations

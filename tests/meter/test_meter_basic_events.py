@@ -4,7 +4,7 @@ terminal cover open and close (the switch on PC2), relay trip and close (1CH), i
 and timed freezes (16H), the management unit unplugged across the daily freeze's instant (the
 missed freeze takes the metrology unit's interval freeze), clock change, event clear (1BH),
 meter clear (1AH), over- and under-voltage (the metering service's voltage). One boot and
-about five minutes of meter time, most of it with the management unit unplugged; about 50 s
+about five minutes of meter time, most of it with the management unit unplugged; about 25 s
 of wall time on an idle machine."""
 
 from datetime import datetime, timedelta

@@ -11,7 +11,8 @@ between windows the whole meter is off and its battery-backed clocks are moved o
 outage's length. The windows are shorter than the time-of-use module's once-a-minute record,
 so at each start it re-books the energy since its first record over the whole time since
 (its resynchronisation): the rates' split is its business, the freezes are checked to hold
-what it has, and its rates to add up to the metered energy. About 45 s of wall time."""
+what it has, and its rates to add up to the metered energy. About 30 s of wall time (60 s on a busy
+machine)."""
 
 import random
 from datetime import datetime, timedelta

@@ -558,12 +558,12 @@ static uint32_t tick(void)
         return 1000u;
     uint32_t now = bapp_clock(), m = now / 60u;
     if (m != g_last_min) {
-        if (energy_now(&g_e) == 0) {
-            if (m > g_last_min)
-                freezes_due(g_last_min, m, 0);
-            g_last_min = m;
-            pd_save(m * 60u);
-        }
+        if (energy_now(&g_e) < 0)
+            return 1000u;                   /* the time-of-use module busy: again soon */
+        if (m > g_last_min)
+            freezes_due(g_last_min, m, 0);
+        g_last_min = m;
+        pd_save(m * 60u);
     }
     return (60u - now % 60u) * 1000u + 300u;
 }

@@ -105,7 +105,6 @@ struct com {
     uint8_t pw[10][3];
     uint8_t wrong, locked;                  /* the meter's, shared by both ports */
     uint32_t locked_until_s;                /* /dev/rtc seconds */
-    int rtc;                                /* /dev/rtc, < 0: none (a lock never ends) */
     uint8_t operator_code[4];
     uint8_t next_tag;
     int eeprom;                             /* /dev/eeprom, < 0: settings not kept */
@@ -259,12 +258,17 @@ static uint8_t z_of(uint32_t baud)
     return 0;
 }
 
-static uint32_t rtc_now_s(struct com *c)
+/* The battery-backed clock, opened for each read: the kernel's file table is shared by every
+ * process and nearly full, and the clock is read only when a password is checked. */
+static uint32_t rtc_now_s(void)
 {
     uint32_t s = 0;
-    if (c->rtc < 0 || ms_io_read(c->rtc, &s, 4) != 4)
+    int fd = ms_io_open(DEV_RTC, O_RDONLY, 0);
+    if (fd < 0)
         return 0;
-    return s;
+    int n = ms_io_read(fd, &s, 4);
+    ms_io_close(fd);
+    return n == 4 ? s : 0;
 }
 
 /* The lock record as it is in `c`; MS_OK once it is in the EEPROM. */
@@ -296,7 +300,7 @@ static void lock_load(struct com *c)
     c->locked = l.locked == 1u;
     c->locked_until_s = l.until_s;
     if (c->locked) {
-        uint32_t now = rtc_now_s(c);
+        uint32_t now = rtc_now_s();
         if ((int32_t)(c->locked_until_s - now) > (int32_t)LOCK_S)
             c->locked_until_s = now + LOCK_S;   /* the clock went back: at most 24 h more */
         ms_printk("com: password lock kept, %u s left\n",
@@ -320,7 +324,7 @@ static int pw_valid(const uint8_t *pw)
 static int authorised(struct com *c, const uint8_t *pa, unsigned max_level)
 {
     if (c->locked) {
-        uint32_t now = rtc_now_s(c);
+        uint32_t now = rtc_now_s();
         if ((int32_t)(now - c->locked_until_s) < 0) {
             ms_printk("com: password-protected commands locked\n");
             return 0;
@@ -335,7 +339,7 @@ static int authorised(struct com *c, const uint8_t *pa, unsigned max_level)
     if (!pw_valid(c->pw[pa[0]]) || memcmp(pa + 1, c->pw[pa[0]], 3) != 0) {
         if (++c->wrong >= WRONG_PASSWORDS_MAX) {
             c->locked = 1;
-            c->locked_until_s = rtc_now_s(c) + LOCK_S;
+            c->locked_until_s = rtc_now_s() + LOCK_S;
             c->wrong = 0;
             lock_save(c);
             ms_printk("com: %u wrong passwords, locked for 24 h\n", WRONG_PASSWORDS_MAX);
@@ -693,7 +697,6 @@ void com_service_main(void *arg)
     c->pw[LEVEL_ADMIN][1] = 0x34;
     c->pw[LEVEL_ADMIN][2] = 0x12;
     memset(c->pw[LEVEL_OPERATOR], 0, 3);    /* 000000 */
-    c->rtc = ms_io_open(DEV_RTC, O_RDONLY, 0);
     settings_load(c);
     lock_load(c);
     c->port[0] = (struct port){.name = "rs485", .dev = DEV_RS485, .baud = 2400,

@@ -21,6 +21,7 @@
 #define DEV_KEYS "/dev/keys"      /* read: key presses since the last read, 1 byte each */
 #define KEY_PAGE 1u
 #define KEY_PROG 2u
+#define DEV_COVER "/dev/cover"    /* read 1 byte: the terminal-cover switch, 1 open */
 #define DEV_EEPROM "/dev/eeprom"  /* the AT24C256 (drivers/at24c.h), by process window */
 /* The EEPROM window of the communication service: its address and passwords (two copies). */
 #define EEPROM_COM_START 0x0000u

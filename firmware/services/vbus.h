@@ -60,6 +60,8 @@
 #define VBUS_DI_TRACE 0x04A0FE02u          /* trace switch, 1 byte 00/01 (write) */
 #define VBUS_DI_STATS 0x04A0FE03u          /* counters, 6 x 4 BCD bytes (read) */
 #define VBUS_DI_COMBINED 0x04A0FF01u       /* combined read across services (read) */
+#define VBUS_DI_NOTE 0x04A0FE04u           /* bus -> basic app's events: an outside 14H / 1AH
+                                              was done: fn, C0..C3, DI (write, tag 0) */
 #define VBUS_APP_NAME_MAX 8u
 #define VBUS_APP_DIS_MAX 8u
 

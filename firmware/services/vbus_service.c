@@ -98,6 +98,11 @@ static const struct { uint32_t di, mask; } k_basic_routes[] = {
     {0x04030000u, 0xFFFFFF00u},   /* holidays */
     {0x04050000u, 0xFFFF0000u}, {0x04060000u, 0xFFFF0000u},   /* rate and step prices, steps */
     {0x04A20000u, 0xFFFF0000u},   /* the basic app's own (top-up, step mode, protection) */
+    /* freezing and events (apps/basic/freeze.c, events.c) */
+    {0x05000000u, 0xFFFF0000u}, {0x05010000u, 0xFFFF0000u},   /* timed, instantaneous */
+    {0x05040000u, 0xFFFF0000u}, {0x05060000u, 0xFFFF0000u},   /* hourly, daily */
+    {0x04001203u, 0xFFFFFFFFu}, {0x04000B01u, 0xFFFFFFFFu},   /* daily time, settlement day */
+    {0x03000000u, 0xFF000000u}, {0x1D000000u, 0xFFFF0000u}, {0x1E000000u, 0xFFFF0000u},
 };
 #define BASIC_NAME "BASIC"
 
@@ -108,6 +113,8 @@ static int basic_owns(uint32_t di)
     unsigned type = di >> 16, rr = di >> 8 & 0xFFu;
     if (type <= 2u && rr && (di & 0xFFu) == 0)      /* 000T RR 00: by rate, and the blocks */
         return 1;
+    if (type <= 2u && (di & 0xFFu) >= 1u && (di & 0xFFu) <= 12u)
+        return 1;                                   /* 000T RR SS: at the last settlements */
     for (unsigned i = 0; i < sizeof k_basic_routes / sizeof k_basic_routes[0]; i++)
         if ((di & k_basic_routes[i].mask) == k_basic_routes[i].di)
             return 1;
@@ -215,8 +222,9 @@ static uint8_t route(struct bus *b, const dlt_frame_t *f)
 {
     if (has_di(f))
         return owner_of_di(b, dlt_di(f->data));
-    if (DLT_FN(f->ctrl) == DLT_RELAY && basic_runs())
-        return VBUS_ADDR(VBUS_P_BASIC_APP, 0);   /* the relay is the basic app's control */
+    if ((DLT_FN(f->ctrl) == DLT_RELAY || DLT_FN(f->ctrl) == DLT_FREEZE ||
+         DLT_FN(f->ctrl) == DLT_CLEAR_EVENTS) && basic_runs())
+        return VBUS_ADDR(VBUS_P_BASIC_APP, 0);   /* relay, freezes, events: the basic app's */
     for (unsigned i = 0; i < sizeof k_fn_routes / sizeof k_fn_routes[0]; i++)
         if (k_fn_routes[i].fn == DLT_FN(f->ctrl))
             return k_fn_routes[i].owner;
@@ -469,6 +477,31 @@ static void bulk_reply(struct bus *b, struct ep *e, struct txn *t, const vbus_ms
     answer_cmd(b, t, m->h.ca, f, VBUS_CMD_BULK);
 }
 
+/* An outside request (not made inside the meter) that changed something was answered
+ * normally: programming (14H) and meter clear (1AH) are events, and the basic app's events
+ * module records them. The note carries fn, the operator C0..C3 and the DI (14H); tag 0: its
+ * answer belongs to no transaction. */
+static void note(struct bus *b, const struct txn *t, const dlt_frame_t *f)
+{
+    unsigned fn = DLT_FN(t->q.ctrl);
+    struct ep *e = ep_by_proc(b, VBUS_P_BASIC_APP);
+    if ((f->ctrl & DLT_ABNORMAL) || t->req.addr_type == VBUS_MA_INTERNAL || !e || !basic_runs() ||
+        !((fn == DLT_WRITE && t->q.len >= 12u) || (fn == DLT_CLEAR_METER && t->q.len >= 8u)))
+        return;
+    vbus_msg_t *o = &b->out;
+    vbus_hdr(&o->h, VBUS_ADDR_BUS, VBUS_ADDR(VBUS_P_BASIC_APP, 0), VBUS_CMD_REQUEST,
+             VBUS_MA_INTERNAL, 0);
+    memset(&o->f, 0, sizeof o->f);
+    memset(o->f.addr, 0xAA, 6);
+    o->f.ctrl = DLT_WRITE;
+    dlt_put_di(o->f.data, VBUS_DI_NOTE);
+    o->f.data[12] = (uint8_t)fn;
+    memcpy(o->f.data + 13, t->q.data + (fn == DLT_WRITE ? 8u : 4u), 4);
+    memcpy(o->f.data + 17, fn == DLT_WRITE ? t->q.data : (const uint8_t *)"\0\0\0\0", 4);
+    o->f.len = 21;
+    put(b, e, o);
+}
+
 static void reply(struct bus *b, unsigned ep, const vbus_msg_t *m)
 {
     for (unsigned i = 0; i < TXN_MAX; i++) {
@@ -485,10 +518,14 @@ static void reply(struct bus *b, unsigned ep, const vbus_msg_t *m)
             bulk_reply(b, &b->ep[ep], t, m);
         else if (t->parent >= 0)
             part_done(b, t, &m->f);
-        else
+        else {
+            note(b, t, &m->f);
             answer(b, t, m->h.ca, &m->f);
+        }
         return;
     }
+    if (m->h.tag == 0 && b->ep[ep].proc == VBUS_P_BASIC_APP)
+        return;                 /* the answer to a note */
     b->lost++;                  /* late: its transaction already timed out */
 }
 

@@ -169,7 +169,8 @@ def test_freeze_and_clears(meter):
     m = meter(voltage_V=230.0, power_W=12000.0)     # 12 kW: 0.01 kWh every 3 s
     m.master.freeze()                                 # 99999999: instantaneous freeze
     m.emu.run_for("7s")
-    assert m.master.read(0x05010101) == metersim.dlt645.bcd_encode("1234.56", 4, 2)
+    frozen = m.master.read(0x05010101)                # the basic app's: total, four rates
+    assert frozen == metersim.dlt645.bcd_encode("1234.56", 4, 2) + bytes(16)
     assert m.master.read_value(0x00010000) >= Decimal("1234.58")     # it metered on
     m.master.clear_demand(password="000000")
     m.master.clear_events()
@@ -218,7 +219,7 @@ def test_trace_shows_each_message_with_pipe_addresses_and_identifier(meter):
     trace = [r for r in metersim.parse_vbus_trace(m.con.texts())
              if (r.pipe != "V_BUS_TO_PLAT_SRV" or r.ca != 0xF0)   # the trace switch's answer
              and 0x50 not in (r.ca, r.sa)       # and LOADID's own power readings aside
-             and 0x14 not in (r.ca, r.sa)]      # and the basic app's display's reads
+             and 1 not in (r.ca >> 4, r.sa >> 4)]   # and the basic app's (rates, voltage)
     assert [(r.pipe, r.ca, r.sa, r.control, r.di) for r in trace] == [
         ("V_BUS_TO_MTR_SRV", 0x24, 0x30, 0x11, 0x02010100),     # RS-485 -> metering
         ("V_BUS_TO_COM_SRV", 0x30, 0x24, 0x91, 0x02010100),     # and back
@@ -229,7 +230,7 @@ def test_trace_shows_each_message_with_pipe_addresses_and_identifier(meter):
     m.con.expect("vbus: trace off", timeout="1s")
     m.master.read(0x02010100)
     assert len([r for r in metersim.parse_vbus_trace(m.con.texts())
-                if 0x50 not in (r.ca, r.sa) and 0x14 not in (r.ca, r.sa)]) == 5
+                if 0x50 not in (r.ca, r.sa) and 1 not in (r.ca >> 4, r.sa >> 4)]) == 5
 
 
 def test_app_registered_at_run_time_identifies_a_switched_on_heater(meter):

@@ -44,28 +44,39 @@ static bapp_msg_t g_post;
 
 unsigned bapp_bcd2(uint8_t b) { return (b >> 4) * 10u + (b & 0xFu); }
 
-/* Devices are opened for each use: the kernel's file table is shared by every process and
- * nearly full (ms_config.h MS_MAX_FILES), the app keeps only its two pipes open. */
+/* Devices are opened for each use, one at a time in the whole app (the device lock): the
+ * kernel's file table is shared by every process and nearly full (ms_config.h MS_MAX_FILES:
+ * the services and LOADID hold 30 of its 32), the app keeps only its two pipes open. */
+int bapp_device_io(const char *dev, void *buf, unsigned n, int write)
+{
+    ms_mutex_lock(g_ee_lock, MS_WAIT_FOREVER);
+    int fd = ms_io_open(dev, write ? O_RDWR : O_RDONLY, 0), r = fd;
+    if (fd >= 0) {
+        r = write ? ms_io_write(fd, buf, n) : ms_io_read(fd, buf, n);
+        ms_io_close(fd);
+    }
+    ms_mutex_unlock(g_ee_lock);
+    return r;
+}
+
+int bapp_device(const char *dev, void *buf, unsigned n, int write)
+{
+    int r = bapp_device_io(dev, buf, n, write);
+    return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
+}
+
 uint32_t bapp_clock(void)
 {
     uint32_t s = 0;
-    int fd = ms_io_open(DEV_RTC, O_RDONLY, 0);
-    if (fd >= 0) {
-        ms_io_read(fd, &s, 4);
-        ms_io_close(fd);
-    }
+    bapp_device(DEV_RTC, &s, 4, 0);
     return s;
 }
 
 int bapp_relay(int close)
 {
     uint8_t b = (uint8_t)close;
-    int fd = ms_io_open(DEV_RELAY, O_RDWR, 0);
-    if (fd < 0)
-        return fd;
-    int r = close < 0 ? ms_io_read(fd, &b, 1) : ms_io_write(fd, &b, 1);
-    ms_io_close(fd);
-    return r == 1 ? b : (r < 0 ? r : MS_ERR_IO);
+    int r = bapp_device(DEV_RELAY, &b, 1, close >= 0);
+    return r == MS_OK ? b : r;
 }
 
 int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write)

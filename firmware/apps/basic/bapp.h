@@ -70,6 +70,10 @@ int bapp_request(const dlt_frame_t *q, dlt_frame_t *r);
 
 /* Shared helpers */
 uint32_t bapp_clock(void);                  /* the meter's clock, s since 2000 (/dev/rtc) */
+/* n bytes from / to a device file, opened for this one use under the app's device lock */
+int bapp_device(const char *dev, void *buf, unsigned n, int write);
+/* the same, giving the byte count (a read may give fewer than n) or the error */
+int bapp_device_io(const char *dev, void *buf, unsigned n, int write);
 int bapp_relay(int close);                  /* 1 close, 0 open: pulses; -1: feedback (1 closed) */
 int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write);
 uint16_t bapp_crc16(const uint8_t *p, unsigned n);
@@ -92,5 +96,14 @@ void bapp_display_track(const dlt_frame_t *q);
 /* Internal identifiers (vendor range 04A2FFxx): between modules only, refused from the bus */
 #define BAPP_DI_CHARGE 0x04A2FF01u          /* TOU -> control: money used, u32 micro-yuan */
 #define BAPP_DI_INTERNAL(di) (((di) & 0xFFFFFF00u) == 0x04A2FF00u)
+
+/* Freezing and events (freeze.c, events.c): the app's second EEPROM window (start.par:
+ * eeprom 0x2000, 0x5000; the AT24C256's 0x2000..0x6FFF, unused by the meter before) */
+#define BAPP_EE_FREEZE_A 0x2000u            /* 0x2100: freeze rings, copy A */
+#define BAPP_EE_FREEZE_B 0x4100u            /* 0x2100: copy B */
+#define BAPP_EE_FREEZE_IDX 0x6200u          /* 2 x 0x40: freeze counts and settings */
+#define BAPP_EE_POWERDOWN 0x6280u           /* 16 x 48: power-down freezes (once a minute) */
+#define BAPP_EE_EVENTS 0x6600u              /* 10 x 0x100: event counts and records */
+#define BAPP_DI_POWER_DOWN 0x04A2FF10u      /* freeze -> events: last power-down, start (u32 s) */
 
 #endif

@@ -269,22 +269,14 @@ static void show(uint32_t di)
     static meter_lcd_frame_t fr;
     render(di, &fr);
     fr.icons |= status_icons();
-    int fd = ms_io_open(DEV_LCD, O_WRONLY, 0);
-    if (fd >= 0) {
-        ms_io_write(fd, &fr, sizeof fr);
-        ms_io_close(fd);
-    }
+    bapp_device(DEV_LCD, &fr, sizeof fr, 1);
     g_shown_di = di;
 }
 
 static int keys_pressed(uint8_t *page)
 {
     uint8_t k[8];
-    int fd = ms_io_open(DEV_KEYS, O_RDONLY, 0);
-    if (fd < 0)
-        return 0;
-    int n = ms_io_read(fd, k, sizeof k);
-    ms_io_close(fd);
+    int n = bapp_device_io(DEV_KEYS, k, sizeof k, 0);
     *page = 0;
     for (int i = 0; i < n; i++)
         if (k[i] == KEY_PAGE)

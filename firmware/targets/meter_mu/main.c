@@ -37,6 +37,7 @@
 #define PIN_KEY_PAGE BSP_PIN(2, 0)
 #define PIN_KEY_PROG BSP_PIN(2, 1)
 #define KEY_DEBOUNCE_MS 30u
+#define PIN_COVER BSP_PIN(2, 2)         /* terminal-cover switch, high = open */
 #define RELAY_PULSE_MS 50u
 #define WATCHDOG_MS 2000u
 #define WATCHDOG_KICK_MS 500u
@@ -175,6 +176,17 @@ static int keys_poll(void *ctx, ms_file_t *f, int events)
 }
 static const ms_io_dev_ops_t g_keys_ops = {.read = keys_read, .poll = keys_poll};
 
+/* ---- /dev/cover: read 1 byte = the terminal-cover switch (1 open); the basic app's events ---- */
+static int cover_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    if (!len)
+        return 0;
+    *(uint8_t *)buf = (uint8_t)bsp_pin_read(PIN_COVER);
+    return 1;
+}
+static const ms_io_dev_ops_t g_cover_ops = {.read = cover_read};
+
 static void board_init(void)
 {
     static const struct bsp_uart_cfg rs485 = {2400, 8, 'E', 1, PIN_RS485_DE};
@@ -193,6 +205,7 @@ static void board_init(void)
     bsp_pin_config(PIN_RELAY_SET, BSP_PIN_OUTPUT, 0);
     bsp_pin_config(PIN_RELAY_RESET, BSP_PIN_OUTPUT, 0);
     bsp_pin_config(PIN_RELAY_FB, BSP_PIN_INPUT, 0);
+    bsp_pin_config(PIN_COVER, BSP_PIN_INPUT, 0);
     int r = bsp_i2c_init(EEPROM_I2C, EEPROM_I2C_HZ);
     if (r == 0)
         r = at24c_init(&g_eeprom, EEPROM_I2C, 0x50, "AT24C256");
@@ -201,8 +214,9 @@ static void board_init(void)
     if (r < 0)
         ms_printk("meter: no EEPROM (%d): settings are not kept\n", r);
     if (ms_io_device_register(DEV_RTC, &g_rtc_ops, 0) < 0 ||
-        ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0)
-        ms_panic("cannot register /dev/rtc and /dev/relay");
+        ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0 ||
+        ms_io_device_register(DEV_COVER, &g_cover_ops, 0) < 0)
+        ms_panic("cannot register /dev/rtc, /dev/relay and /dev/cover");
     /* the LCD: SYS EN, BIAS, a cleared RAM, LCD ON; blank until the basic app's display */
     g_lcd_lock = ms_mutex_create("lcd");
     bsp_pin_config(PIN_KEY_PAGE, BSP_PIN_INPUT_PULLUP, 0);

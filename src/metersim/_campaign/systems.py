@@ -15,6 +15,7 @@ import importlib
 SYSTEMS = {
     "controller": "metersim._campaign.controller_system",
     "controller-link": "metersim._campaign.link_system",
+    "meter": "metersim._campaign.meter_system",
 }
 
 

@@ -16,6 +16,7 @@ SYSTEMS = {
     "controller": "metersim._campaign.controller_system",
     "controller-link": "metersim._campaign.link_system",
     "meter": "metersim._campaign.meter_system",
+    "query-manager": "metersim._campaign.query_manager_system",
 }
 
 

@@ -51,6 +51,7 @@ RTOS_ADDR, RTOS_SIZE = 0x08008000, 0x38000
 EE_COPY_A, EE_COPY_B, EE_RING, EE_SLOT, RING = 0x0000, 0x0040, 0x0100, 32, 256
 INTERVAL_S = 15 * 60
 UPGRADE_CUT_P = 0.7                      # a restart with upgrade work is cut inside it
+NOR_AIM_P = 0.5                          # and then inside a NOR erase or program
 SETTLED = (0, 5, 7, 8)                   # idle, confirmed, rolled back, aborted: nothing to do
 PHASES = [("boot: upgrade LOADID: backing up", "backup"),
           ("boot: upgrade LOADID: programming", "programming"),
@@ -306,20 +307,22 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     for i in range(pc["count"]):
         holdup = round(pc["holdup_ms"] * PS_PER_MS)
         ee = r.unit.eeprom
+        aim = None
         if kind == "upgrade":
-            # the restart began the bootloader's work: a seeded instant of it, hold-up included
-            emu.run_until_time(emu.now_ps + rng.randrange(PS_PER_MS, 1600 * PS_PER_MS))
+            # the restart began the bootloader's work: a seeded instant of it, hold-up
+            # included, or inside one of its NOR erases or page programs
+            if rng.random() < NOR_AIM_P:
+                aim = (rng.choice(("sector_erase", "page_program")), rng.randrange(4))
+            else:
+                emu.run_until_time(emu.now_ps + rng.randrange(PS_PER_MS, 1600 * PS_PER_MS))
         else:
             emu.run_until_time(emu.now_ps + rng.randrange(*pc["gap_ps"]))
         metering = "metrology: link on USART2" in r.mt_con.text[restart_mark[1]:]
         errors.append(r.error_Wh() if metering else None)
         if kind == "eeprom_write":
             r.supply_low()
-            hit = emu.run_until_time(emu.now_ps + holdup, until=lambda: ee.busy)
-            if hit:
+            if emu.run_until_time(emu.now_ps + holdup, until=lambda: ee.busy):
                 emu.run_until_time(ee.write_cycles[-1][0] + rng.randrange(1, ee.write_cycle_ps))
-                figures["cuts_in_eeprom_write"] += 1
-            torn.append(hit)
         elif kind == "freeze":
             rtc = r.mt["rtc"]
             now_s = rtc.counter
@@ -332,10 +335,22 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
             errors[-1] = r.error_Wh()
             r.supply_low()
             emu.run_until_time(emu.now_ps + holdup)
-            figures["cuts_in_eeprom_write"] += int(ee.busy)
         elif kind == "upgrade":
-            r.supply_low()
-            emu.run_until_time(emu.now_ps + rng.randrange(1, holdup))
+            nor = r.nor
+            n0 = len(nor.operations)
+
+            def nth_op() -> bool:
+                ops = [o for o in nor.operations[n0:] if o[1] == aim[0]]
+                return len(ops) > aim[1] and nor._op is not None and nor._op["kind"] == aim[0]
+            if aim and emu.run_until_time(emu.now_ps + 1600 * PS_PER_MS, until=nth_op):
+                # the supply gone inside a NOR sector erase (the backup slot's, the journal's)
+                # or page program (backup, journal record) of the bootloader
+                op = nor._op
+                r.supply_low()
+                emu.run_until_time(op["start_ps"] + rng.randrange(1, op["end_ps"] - op["start_ps"]))
+            else:
+                r.supply_low()
+                emu.run_until_time(emu.now_ps + rng.randrange(1, holdup))
             text = r.mu_con.text[restart_mark[0]:]
             phase = next((name for key, name in reversed(PHASES) if key in text), "start")
             ph = figures["upgrade_phases_cut"]
@@ -343,8 +358,8 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
         else:
             r.supply_low()
             emu.run_until_time(emu.now_ps + holdup)
-        if len(torn) < len(errors):
-            torn.append(False)
+        torn.append(ee.busy)          # a save (or another write) of the metrology unit torn
+        figures["cuts_in_eeprom_write"] += int(ee.busy)
         op = r.nor._op
         if op is not None:
             figures["cuts_in_nor_erase" if "erase" in op["kind"] else "cuts_in_nor_program"] += 1

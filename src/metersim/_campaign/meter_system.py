@@ -271,8 +271,9 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     failures: list[str] = []
     figures = {"cuts": 0, **{f"cuts_{k}": 0 for k in KINDS}, "cuts_in_nor_program": 0,
                "cuts_in_nor_erase": 0, "cuts_in_eeprom_write": 0, "upgrades_staged": 0,
-               "upgrade_phases_cut": {}, "starts_checked": 0, "corrupted_records": 0,
-               "max_loss_Wh_per_cut": 0.0, "app_versions": {}}
+               **{f"cuts_upgrade_{name}": 0 for _, name in PHASES + [("", "start")]},
+               "starts_checked": 0, "starts_factory_app": 0, "starts_new_app": 0,
+               "corrupted_records": 0, "max_loss_Wh_per_cut": 0.0}
     loadid_elf = firmware_path("f413rg", "app_loadid")
     names = list(KINDS)
     weights = [pc["kinds"][k] for k in names]
@@ -353,8 +354,7 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
                 emu.run_until_time(emu.now_ps + rng.randrange(1, holdup))
             text = r.mu_con.text[restart_mark[0]:]
             phase = next((name for key, name in reversed(PHASES) if key in text), "start")
-            ph = figures["upgrade_phases_cut"]
-            ph[phase] = ph.get(phase, 0) + 1
+            figures[f"cuts_upgrade_{phase}"] += 1
         else:
             r.supply_low()
             emu.run_until_time(emu.now_ps + holdup)
@@ -379,7 +379,7 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
                             f"{START_TIMEOUT_PS / PS_PER_S:g} s")
             break
         figures["starts_checked"] += 1
-        figures["app_versions"][version] = figures["app_versions"].get(version, 0) + 1
+        figures["starts_factory_app" if version == "1.0.0" else "starts_new_app"] += 1
         newest, bad = _check_stores(r, version, newest, mu_ee)
         figures["corrupted_records"] += len(bad)
         failures += [f"{where}: {b}" for b in bad]

@@ -125,7 +125,7 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     rng = random.Random(seed * 1_000_003 + 53)
     failures: list[str] = []
     figures = {"cuts": 0, "cuts_plain": 0, "cuts_eeprom_write": 0, "cuts_in_eeprom_write": 0,
-               "starts_checked": 0, "readings_kept_max": 0, "corrupted_records": 0, "lost_readings": 0}
+               "starts_checked": 0, "max_readings_kept": 0, "corrupted_records": 0, "lost_readings": 0}
 
     def start(mark: int) -> bool:
         """Up to the ring's mount, then the period set as the server's PERIOD would."""
@@ -186,7 +186,7 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
             if kept_fw[0] != after[0] or kept_fw[1] + 1 < after[1]:
                 bad.append(f"the firmware keeps readings {kept_fw[0]}..{kept_fw[1]}, its header "
                            f"says {after[0]}..{after[1] - 1}")
-            figures["readings_kept_max"] = max(figures["readings_kept_max"], after[1] - after[0])
+            figures["max_readings_kept"] = max(figures["max_readings_kept"], after[1] - after[0])
         figures["corrupted_records"] += len(bad)
         failures += [f"{where}: {b}" for b in bad]
     emu.run_until_time(emu.now_ps + 2 * sc["period_s"] * PS_PER_S)

@@ -7,12 +7,15 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import pytest
+
 from metersim._campaign.local_pool import job_of
 from metersim._campaign.matrix import expand
 from metersim._campaign.meter_system import metrology_records
 from metersim._campaign.query_manager_system import BASE, CAP, REC_BYTES, modbus_crc16, read_ring
 from metersim._campaign.spec import load_spec, parse_spec
 from metersim._campaign.task import run_scenario
+from metersim._errors import MetersimError
 from metersim._meter.metrology_unit import crc16, energy_record
 
 SPECS = Path(__file__).resolve().parents[2] / "benchmarks" / "campaigns"
@@ -127,3 +130,17 @@ def test_ring_checker_sees_lost_torn_and_misplaced_readings():
     mem[2] ^= 1                                          # the only header copy torn
     assert read_ring(bytes(mem))[2] == ["no valid header copy"]
     assert read_ring(bytes(_ring(5, 6 + CAP)))[2] == [f"header: {CAP + 1} readings kept, the ring holds {CAP}"]
+
+
+def test_bad_cut_settings_are_refused_naming_the_field(firmware):
+    elf = firmware("f413rg", "meter_mu")
+    head = f"firmware: {elf}\nsystem: meter\nscenario:\n"
+    with pytest.raises(MetersimError) as e:
+        parse_spec(head + "  cuts: {count: 3, kinds: {brownout: 1}}\nseeds: [1]\n")
+    assert "scenario.cuts.kinds key 'brownout'" in str(e.value) and "upgrade" in str(e.value)
+    with pytest.raises(MetersimError) as e:
+        parse_spec(head + "  cuts: {count: 3, gap: [3s, 1s]}\nseeds: [1]\n")
+    assert "scenario.cuts.gap: expected from < to" in str(e.value)
+    with pytest.raises(MetersimError) as e:
+        parse_spec(head.replace("system: meter", "system: query-manager") + "  cuts: {count: 0}\nseeds: [1]\n")
+    assert "scenario.cuts.count: expected an integer in 1..1000" in str(e.value)

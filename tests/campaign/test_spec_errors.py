@@ -51,9 +51,10 @@ def test_a_good_spec_expands_to_the_matrix_times_the_seeds(controller_elf, tmp_p
 
 
 def test_an_unknown_system_lists_the_systems_that_exist(controller_elf, tmp_path):
-    msg = refused(controller_elf, tmp_path, **{"system: controller": "system: meter"})
-    assert "bad.yaml:1: system: expected a system that exists: controller" in msg
-    assert "got 'meter'" in msg
+    msg = refused(controller_elf, tmp_path, **{"system: controller": "system: cabinet"})
+    assert ("bad.yaml:1: system: expected a system that exists: controller, controller-link, "
+            "meter, query-manager") in msg
+    assert "got 'cabinet'" in msg
 
 
 def test_a_bad_duration_names_its_line_and_the_expected_form(controller_elf, tmp_path):

@@ -9,22 +9,25 @@ of a seeded kind:
   plain         an instant of ordinary running;
   eeprom_write  the hold-up ends inside the AT24C write cycle of the metrology unit's
                 power-fail save (the chip tears the bytes being programmed);
-  freeze        the metrology unit's clock is put 1.5 s before a 15-minute boundary and the
-                supply fails, with no hold-up left, inside one of the write cycles of the
-                interval freeze that follows (interval record, then the energy record);
+  freeze        the metrology unit's clock is put 2 s before a 15-minute boundary and the
+                PVD comes inside the write cycle of the interval record or of the energy save
+                of the freeze that follows (then the usual hold-up);
   upgrade       an app upgrade is in the NOR journal (staged by the host as the RTOS's
                 `ms_upg_stage` would: meter_mu has no receive path) and the cut falls at a
-                seeded instant of the bootloader's work after the restart: NOR journal
-                appends, the backup slot's erase and program, the on-chip sector erase and
-                program, the trial start; or of the rollback that follows (meter_mu never
-                confirms a trial, so the next restart rolls it back).
-After every cut both units must start again and: the metrology unit's newest valid energy
-record never goes backwards and each cut loses at most `max_loss_Wh_per_cut` against the
-reference (the load it was given, none while the mains is off), read from its RAM at the cut
-and at the next one; its interval ring holds valid records in order; the management unit's
-EEPROM is what it wrote at its first start; LOADID starts in the old or the new version and
-its extent passes every image check on the host; the RTOS image too; the journal's newest
-record is valid.
+                seeded instant of the bootloader's work after the restart, or (half of them)
+                inside one of its NOR sector erases or page programs: the backup slot and the
+                journal records, the on-chip sector erase and program, the trial start; or
+                of the rollback that follows (meter_mu never confirms a trial, so the next
+                restart rolls it back). Restarts cut again this way are checked at the next
+                start that is not.
+After every start both units must be up and: the metrology unit's newest valid energy record
+never goes backwards; its interval ring holds valid records in order; the management unit's
+EEPROM is what it wrote at its first start; LOADID runs in the old or the new version and its
+extent passes every image check on the host; the RTOS image too. Each cut loses at most
+`max_loss_Wh_per_cut` against the reference (the load it was given, none while the mains is
+off), read from the unit's RAM at the cut and at the next one; `max_loss_Wh_torn_save` when
+the power went while the metrology unit's EEPROM was programming (its save torn: the copy
+before it stands).
 """
 
 from __future__ import annotations

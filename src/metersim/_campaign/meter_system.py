@@ -22,7 +22,7 @@ of a seeded kind:
                 start that is not.
 After every start both units must be up and: the metrology unit's newest valid energy record
 never goes backwards; its interval ring holds valid records in order; the management unit's
-EEPROM is what it wrote at its first start; LOADID runs in the old or the new version and its
+EEPROM holds the communication service's settings it wrote at its first start; LOADID runs in the old or the new version and its
 extent passes every image check on the host; the RTOS image too. Each cut loses at most
 `max_loss_Wh_per_cut` against the reference (the load it was given, none while the mains is
 off), read from the unit's RAM at the cut and at the next one; `max_loss_Wh_torn_save` when
@@ -50,6 +50,7 @@ KEYS = {"firmware": "the management unit's RTOS ELF (meter_mu)", "boot": "boot t
 START_TIMEOUT_PS = 5 * PS_PER_S          # both units up again after a cut (upgrade work included)
 APP_FILE, APP_ADDR, APP_EXTENT = "LOADID", 0x08060000, 0x20000
 RTOS_ADDR, RTOS_SIZE = 0x08008000, 0x38000
+MU_EE_COM = (0x0000, 0x0100)             # services.h EEPROM_COM_START, _SIZE: address, passwords
 # firmware/services/metrology_link.h
 EE_COPY_A, EE_COPY_B, EE_RING, EE_SLOT, RING = 0x0000, 0x0040, 0x0100, 32, 256
 INTERVAL_S = 15 * 60
@@ -108,19 +109,25 @@ def validate(src: Source, path: tuple, t, firmware_names: list[str]) -> dict:
 
 def factory_image(rtos_elf: str, workdir: Path) -> Path:
     """The factory image of platforms/images/meter_mu.yaml with `rtos_elf` as its RTOS image and
-    the bootloader and LOADID from the firmware search path."""
-    from metersim._image.pack import pack
-    from metersim._resources import firmware_path
+    every other ELF (bootloader, apps) from the firmware search path."""
+    import yaml
 
-    man = workdir / "meter_mu.yaml"
-    man.write_text(
-        f"bootloader: {{elf: '{firmware_path('f413rg', 'meter_boot')}', version: 1.0.0}}\n"
-        f"rtos: {{elf: '{rtos_elf}', name: meter_mu, version: 1.1.0}}\n"
-        f"apps:\n  - {{name: {APP_FILE}, elf: '{firmware_path('f413rg', 'app_loadid')}', version: 1.0.0}}\n"
-        f"start:\n  - {{file: {APP_FILE}, prio: 10, max_threads: 1, max_kobjs: 2, max_files: 4, "
-        f"stack_size: 2048}}\n")
+    from metersim._image.pack import pack
+    from metersim._resources import firmware_path, platforms_dir
+
+    man = yaml.safe_load((platforms_dir() / "images" / "meter_mu.yaml").read_text())
+
+    def found(entry: dict) -> None:
+        p = Path(entry["elf"])                 # ../../build/fw/<target>/<program>.elf
+        entry["elf"] = str(firmware_path(p.parent.name, p.stem))
+    found(man["bootloader"])
+    man["rtos"]["elf"] = str(rtos_elf)
+    for app in man.get("apps", []):
+        found(app)
+    path = workdir / "meter_mu.yaml"
+    path.write_text(yaml.safe_dump(man))
     out = workdir / "meter_mu.bin"
-    out.write_bytes(pack(man))
+    out.write_bytes(pack(path))
     return out
 
 
@@ -302,7 +309,7 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     if r.wait_started(0, 0) is None:
         failures.append("the meter did not start")
         return _result(r, failures, figures)
-    mu_ee = bytes(r.mu["eeprom"].read_image(0, 0x8000))    # the management unit's settings
+    mu_ee = bytes(r.mu["eeprom"].read_image(*MU_EE_COM))   # written at its first start
     newest = None
     errors: list[float | None] = []
     torn: list[bool] = []             # the hold-up ended inside the power-fail save
@@ -419,8 +426,8 @@ def _check_stores(r: _Run, version: str, newest, mu_ee: bytes) -> tuple:
         bad.append("no valid energy record in the metrology unit's EEPROM")
     elif newest is not None and best[1] + best[2] < newest[1] + newest[2]:
         bad.append(f"the stored energy went backwards: {newest} -> {best}")
-    if bytes(r.mu["eeprom"].read_image(0, 0x8000)) != mu_ee:
-        bad.append("the management unit's EEPROM changed")
+    if bytes(r.mu["eeprom"].read_image(*MU_EE_COM)) != mu_ee:
+        bad.append("the communication service's settings in the management unit's EEPROM changed")
     for what, addr, size, kind in (("LOADID", APP_ADDR, APP_EXTENT, Kind.APP),
                                    ("the RTOS image", RTOS_ADDR, RTOS_SIZE, Kind.RTOS)):
         try:

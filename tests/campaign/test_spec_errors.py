@@ -8,6 +8,7 @@ import pytest
 from metersim._campaign.matrix import expand
 from metersim._campaign.spec import load_spec, parse_spec
 from metersim._campaign.spec_source import SpecError
+from metersim._campaign.systems import SYSTEMS
 
 GOOD = """\
 system: controller
@@ -51,9 +52,9 @@ def test_a_good_spec_expands_to_the_matrix_times_the_seeds(controller_elf, tmp_p
 
 
 def test_an_unknown_system_lists_the_systems_that_exist(controller_elf, tmp_path):
-    msg = refused(controller_elf, tmp_path, **{"system: controller": "system: meter"})
-    assert "bad.yaml:1: system: expected a system that exists: controller" in msg
-    assert "got 'meter'" in msg
+    msg = refused(controller_elf, tmp_path, **{"system: controller": "system: cabinet"})
+    assert "bad.yaml:1: system: expected a system that exists: " + ", ".join(SYSTEMS) in msg
+    assert "meter" in SYSTEMS and "query-manager" in SYSTEMS and "got 'cabinet'" in msg
 
 
 def test_a_bad_duration_names_its_line_and_the_expected_form(controller_elf, tmp_path):

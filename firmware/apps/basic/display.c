@@ -327,7 +327,8 @@ static uint32_t tick(void)
 void bapp_display_track(const dlt_frame_t *q)
 {
     unsigned fn = DLT_FN(q->ctrl);
-    if ((fn != DLT_READ && fn != DLT_WRITE) || q->len < 4u || BAPP_DI_INTERNAL(dlt_di(q->data)))
+    if ((fn != DLT_READ && fn != DLT_WRITE) || q->len < 4u || BAPP_DI_INTERNAL(dlt_di(q->data)) ||
+        dlt_di(q->data) == VBUS_DI_NOTE)    /* the bus's own note of a write, not a reader's */
         return;
     g_track_di = dlt_di(q->data);
     g_track_new = 1;

@@ -32,6 +32,7 @@
 #define EE_ADDR 0x50
 #define BK_CLOCK_SET 1u                 /* backup word: the calendar was set once */
 #define BK_CLOCK_MAGIC 0x4D54u
+#define BK_WATCHDOG_RESETS 2u           /* backup word: resets by the IWDG so far */
 
 /* ---- the front end and its scales ----
  * Voltage divider 1000:1, CT 2500:1 with a 10 ohm burden (a 5(60) A meter), GAIN 0, WGAIN 0,
@@ -411,6 +412,20 @@ static void clock_start(void)
     ms_printk("\n");
 }
 
+/* The reset cause on the console, and resets by the watchdog counted in the backup domain
+ * (kept with the clock on the battery; the backup domain is open after clock_start). */
+static void reset_cause(void)
+{
+    uint32_t cause = bsp_reset_cause();
+    int n = bsp_backup_read(BK_WATCHDOG_RESETS);
+    if (n < 0)
+        n = 0;
+    if ((cause & BSP_RESET_IWDG) && n < 0xFFFF)
+        bsp_backup_write(BK_WATCHDOG_RESETS, (uint16_t)++n);
+    ms_printk("metrology: reset cause %s, %u watchdog reset%s so far\n",
+              bsp_reset_cause_name(cause), (unsigned)n, n == 1 ? "" : "s");
+}
+
 static void start_thread(void *arg)
 {
     (void)arg;
@@ -429,6 +444,7 @@ static void start_thread(void *arg)
     bsp_i2c_init(EE_I2C, 400000u);
     g.ee_ok = at24c_init(&g_ee, EE_I2C, EE_ADDR, "AT24C256") == 0;
     clock_start();
+    reset_cause();
     load_energy();
     static const struct bsp_uart_cfg lcfg = {9600, 8, 'E', 1, BSP_PIN_NONE};
     if (bsp_uart_open(LINK_UART, &lcfg) < 0 ||

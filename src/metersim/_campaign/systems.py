@@ -16,6 +16,8 @@ SYSTEMS = {
     "controller": "metersim._campaign.controller_system",
     "controller-link": "metersim._campaign.link_system",
     "meter-dlt645": "metersim._meter.dlt645_campaign",
+    "meter": "metersim._campaign.meter_system",
+    "query-manager": "metersim._campaign.query_manager_system",
 }
 
 

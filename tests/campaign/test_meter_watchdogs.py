@@ -1,0 +1,120 @@
+"""The meter's watchdogs (issue 17): a hang injected into a thread of either unit is reset by
+its independent watchdog within the configured time, the reset cause is logged (and counted
+by the metrology unit), metering resumes and nothing stored is lost. The cabinet's are in
+tests/cabinet/test_watchdog.py and test_query_manager_watchdog.py.
+
+The hang is injected the way a debug probe would: the first instruction of a function the
+thread runs is overwritten in flash with `b .`, so the thread spins there with interrupts on
+and everything else scheduled as usual; the patch is taken back once the watchdog has reset
+the unit (a glitch that does not come again)."""
+
+from decimal import Decimal
+
+import pytest
+
+import metersim
+from metersim._campaign.meter_system import factory_image, metrology_records
+from metersim._engine.debug import Debugger
+from metersim._engine.firmware import Firmware
+from metersim._errors import MetersimError
+from metersim._units import PS_PER_S
+
+from tests.meter.conftest import started
+
+BRANCH_TO_SELF = bytes([0xFE, 0xE7])
+METROLOGY_WATCHDOG_S = 8.0      # firmware/targets/metrology_unit/main.c WATCHDOG_MS
+MU_WATCHDOG_S = 2.0             # firmware/targets/meter_mu/main.c WATCHDOG_MS
+MU_KICK_S = 0.5                 # its WATCHDOG_KICK_MS
+LSI_SLACK_S = 0.1               # the LSI and the start of the hang
+
+
+def reset_ps(emu, iwdg, timeout: str) -> int:
+    """Runs until the watchdog's first reset and returns its time: the deadline of the last
+    refresh (the run stops at the next step after it, which may be later)."""
+    deadlines = set()
+
+    def reset() -> bool:
+        if iwdg.deadline_ps is not None:
+            deadlines.add(iwdg.deadline_ps)
+        return iwdg.expiries == 1
+    emu.run_until(reset, timeout, f"a reset by {iwdg}")
+    return max(d for d in deadlines if d <= emu.now_ps)
+
+
+@pytest.fixture
+def meter(firmware, tmp_path):
+    image = factory_image(str(firmware("f413rg", "meter_mu")), tmp_path)
+    emu = metersim.Emulation(seed=3)
+    meter = metersim.build_meter(emu, image, firmware("f103rb", "metrology_unit"), voltage_V=230.0,
+                                 current_A=3000 / 230.0, power_W=3000.0, energy_kWh=1234.5)
+    mu_con, mt_con = metersim.capture_uart(meter.mu), metersim.capture_uart(meter.unit.machine)
+    started(mu_con, "metering: metrology unit synchronised", timeout="3s")
+    rs485 = meter.mu["rs485Bus"].attach_host("reader", baud=2400, parity="E")
+    return meter, mu_con, mt_con, metersim.dlt645.Master(emu, rs485)
+
+
+def test_a_hung_metering_thread_of_the_metrology_unit_is_reset_and_metering_resumes(meter):
+    m, mu_con, mt_con, master = meter
+    emu, unit = m.emu, m.unit
+    mt_con.expect("metrology: reset cause power-on, 0 watchdog resets so far", timeout="1ms")
+    emu.run_for("5s")
+    stored, bad = metrology_records(unit.eeprom)
+    assert bad == [] and stored is not None
+    ring = bytes(unit.eeprom.read_image(0x100, 0x2000))
+    dbg = Debugger.of(unit.machine)
+    entry = unit.machine.symbol("ade7753_line_energy") & ~1
+    original = dbg.read_memory(entry, 2)
+    dbg.write_memory(entry, BRANCH_TO_SELF)      # the meter thread hangs at its next window
+    hung_at = emu.now_ps
+    waited_s = (reset_ps(emu, unit.machine["iwdg"], "12s") - hung_at) / PS_PER_S
+    mt_con.expect("metrology: reset cause watchdog, 1 watchdog reset so far", timeout="1s")
+    dbg.write_memory(entry, original)
+    # fed at the end of every window (2 s): the window under way at the patch ends with a last
+    # feed, the next call spins, and the reset comes 8 s after that feed
+    assert METROLOGY_WATCHDOG_S <= waited_s <= METROLOGY_WATCHDOG_S + 2.0 + LSI_SLACK_S, waited_s
+    # nothing stored is lost: the newest record is the one before the hang, the ring the same
+    line = mt_con.expect("metrology: energy from EEPROM copy", timeout="100ms")
+    assert f"(seq {stored[0]})" in line.line
+    assert metrology_records(unit.eeprom)[0] == stored
+    assert bytes(unit.eeprom.read_image(0x100, 0x2000)) == ring
+    # metering resumes: the management unit reads it again, the energy grows at 3 kW
+    mt_con.expect("metrology: link on USART2 9600 8E1, metering", timeout="1s")
+    e0 = master.read_value(0x00010000)
+    emu.run_for("12s")
+    e1 = master.read_value(0x00010000)
+    assert Decimal("0.01") <= e1 - e0 <= Decimal("0.02")        # 3 kW x 12 s = 0.01 kWh
+    assert e0 >= Decimal(stored[1]) / 1000000 // Decimal("0.01") * Decimal("0.01")
+    assert mt_con.text.count("reset cause") == 2                # no second reset
+    assert mu_con.text.count("meter management unit on") == 1   # the other unit went on
+
+
+def test_a_hung_service_of_the_management_unit_is_reset_and_serves_again(meter, firmware):
+    m, mu_con, mt_con, master = meter
+    emu = m.emu
+    before = master.read_value(0x00010000)
+    ee = bytes(m.mu["eeprom"].read_image(0, 0x8000))
+    iwdg = m.mu["iwdg"]
+    assert iwdg.running and iwdg.expiries == 0
+    # the metering service (a process of the RTOS image) hangs in the next status it decodes
+    entry = Firmware(firmware("f413rg", "meter_mu")).symbols.lookup("mt_status_get") & ~1
+    dbg = Debugger.of(m.mu)
+    original = dbg.read_memory(entry, 2)
+    dbg.write_memory(entry, BRANCH_TO_SELF)
+    hung_at = emu.now_ps
+    with pytest.raises(MetersimError):
+        master.read_value(0x02030000)       # the power: the service asks the unit, then spins
+    waited_s = (reset_ps(emu, iwdg, "3s") - hung_at) / PS_PER_S
+    mu_con.expect("boot: metersim bootloader 1.0.0, reset watchdog", timeout="100ms")
+    dbg.write_memory(entry, original)
+    # the start thread feeds every 0.5 s and is starved by the spinning process: the reset
+    # comes 1.5 to 2 s after the hang began, which was the request's frame (0.1 s) after the patch
+    assert MU_WATCHDOG_S - MU_KICK_S <= waited_s <= MU_WATCHDOG_S + 0.1 + LSI_SLACK_S, waited_s
+    # serves again, with the stored settings and the energy the metrology unit kept counting
+    started(mu_con, "metering: metrology unit synchronised", timeout="3s")
+    assert bytes(m.mu["eeprom"].read_image(0, 0x8000)) == ee
+    assert "factory settings written" not in mu_con.text.split("reset watchdog")[1]
+    assert master.read_value(0x02030000) == Decimal("3.0000")
+    assert master.read_value(0x00010000) >= before
+    assert mt_con.text.count("reset cause") == 1                # the metrology unit went on
+    mu_con.expect_no("reset", timeout="3s")
+

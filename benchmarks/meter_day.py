@@ -67,7 +67,6 @@ def run(image: Path, hours: float) -> dict:
     con.expect("metering: metrology unit synchronised", timeout="5s")
     con.expect("display: ", timeout="3s")
     boot = {"cpu_s": round(time.process_time() - c0, 2), "wall_s": round(time.perf_counter() - w0, 2)}
-    start_ps = emu.now_ps if hasattr(emu, "now_ps") else None
     mu0 = meter.mu.stats()["instructions"]
     un0 = meter.unit.machine.stats()["instructions"]
     ref0 = meter.unit.reference_Wh()
@@ -108,7 +107,6 @@ def run(image: Path, hours: float) -> dict:
         "energy_read_kWh": float(kwh1 - kwh0),
         "reference_kWh": round((meter.unit.reference_Wh() - ref0) / 1000.0, 4),
     }
-    del start_ps
     return out
 
 

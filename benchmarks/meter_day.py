@@ -58,15 +58,16 @@ def run(image: Path, hours: float) -> dict:
 
     rng = random.Random(13)
     emu = metersim.Emulation(seed=1)
-    meter = metersim.build_meter(emu, image, voltage_V=230.0, power_W=300.0, current_A=300.0 / 230.0,
-                                 energy_kWh=1234.56)
+    meter = metersim.build_meter(emu, image, voltage_V=230.0, power_W=300.0,
+                                 current_A=300.0 / 230.0, energy_kWh=1234.56)
     con = metersim.capture_uart(meter.mu)
     master = metersim.dlt645.Master(emu, meter.mu["rs485Bus"].attach_host("master", baud=2400,
                                                                              parity="E"))
     c0, w0 = time.process_time(), time.perf_counter()
     con.expect("metering: metrology unit synchronised", timeout="5s")
     con.expect("display: ", timeout="3s")
-    boot = {"cpu_s": round(time.process_time() - c0, 2), "wall_s": round(time.perf_counter() - w0, 2)}
+    boot = {"cpu_s": round(time.process_time() - c0, 2),
+            "wall_s": round(time.perf_counter() - w0, 2)}
     mu0 = meter.mu.stats()["instructions"]
     un0 = meter.unit.machine.stats()["instructions"]
     ref0 = meter.unit.reference_Wh()

@@ -204,15 +204,6 @@ static int refresh(struct mtr *t, int now_please)
 
 static uint32_t cwh(uint64_t mWh) { return (uint32_t)(mWh / 10000u); }   /* 0.01 kWh, floored */
 
-static void put_time(uint8_t *out, uint32_t s, int with_seconds)
-{
-    struct bsp_datetime dt;
-    bsp_date_from_secs(s, &dt);
-    uint8_t v[6] = {dt.sec, dt.min, dt.hour, dt.day, dt.month, (uint8_t)(dt.year % 100u)};
-    for (unsigned i = with_seconds ? 0u : 1u, k = 0; i < 6u; i++, k++)
-        dlt_bcd_put(out + k, 1, v[i]);
-}
-
 /* mWh as 12 BCD digits (6 bytes, least significant first) */
 static void put_mwh(uint8_t *out, uint64_t mWh)
 {
@@ -276,13 +267,13 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
             return -1;
         unsigned n = 0;
         if (item == ITEM_PRECISE) {
-            put_time(out, r.time_s, 0);
+            svc_put_time(out, r.time_s, 0);
             put_mwh(out + 5, r.fwd_mWh);
             put_mwh(out + 11, r.rev_mWh);
             return 17;
         }
         if (item == 0u || item == 0xFFu) {
-            put_time(out, r.time_s, 0);
+            svc_put_time(out, r.time_s, 0);
             n += 5;
         }
         if (item == 1u || item == 0xFFu) {
@@ -307,11 +298,11 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
     case 0x02030000u: svc_bcd_signed(out, 3, v->p_dW); return 3;
     case 0x02060000u: svc_bcd_signed(out, 2, v->pf_m); return 2;
     case 0x02800002u: dlt_bcd_put(out, 2, v->f_cHz); return 2;
-    case DI_METROLOGY_CLOCK: put_time(out, v->clock_s, 1); return 6;
+    case DI_METROLOGY_CLOCK: svc_put_time(out, v->clock_s, 1); return 6;
     case DI_PRECISE:
         put_mwh(out, v->fwd_mWh);
         put_mwh(out + 6, v->rev_mWh);
-        put_time(out + 12, v->clock_s, 1);
+        svc_put_time(out + 12, v->clock_s, 1);
         dlt_bcd_put(out + 18, 4, v->intervals);
         return 22;
     case 0x05010101u:                                      /* last instantaneous freeze */

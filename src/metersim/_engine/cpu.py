@@ -340,7 +340,11 @@ class CortexM:
             self._limit_slice(total if total > done else done)
 
     def interrupt_pending_changed(self) -> None:
-        if self.in_slice:
+        """An exception became pending, enabled or more urgent: end the slice after this
+        instruction if it preempts now. One that cannot (masked, or not above the running
+        handler) needs no stop: what later lets it in (an unmask site, an exception return,
+        an enable or priority write, WFI) looks at the pending set again."""
+        if self.in_slice and self.nvic.pending_to_take(self._exec_priority()) is not None:
             self._limit_slice(0)
 
     def break_run(self) -> None:

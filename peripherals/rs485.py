@@ -135,11 +135,12 @@ class Rs485Bus:
         sooner), 0 while one has no baud rate yet, None below two powered machines."""
         machines, shortest = set(), None
         for node in self.nodes:
-            machine = getattr(getattr(node, "ctx", None), "machine", None)
+            char = getattr(node, "char_ps", None)        # transceivers (hosts run in step)
+            machine = getattr(node.ctx, "machine", None) if char is not None else None
             if machine is None or not machine.powered:
                 continue
             machines.add(id(machine))
-            char_ps = node.char_ps()
+            char_ps = char()
             if shortest is None or char_ps < shortest:
                 shortest = char_ps
         return shortest if len(machines) > 1 else None
@@ -287,9 +288,13 @@ class Rs485Transceiver:
             self.bus.detach(self)
         self.bus = bus
         bus.attach(self)
-        machine = self.ctx.machine
-        if machine is not None:      # a link between machines: it bounds the sync quantum
-            machine.emulation.add_link(bus)
+        emu = getattr(self.ctx.machine, "emulation", None)
+        if emu is not None:          # a link between machines: it bounds the sync quantum
+            if bus.ctx.clock is not self.ctx.clock and bus.ctx.clock is not emu.clock:
+                # a bus made on one machine's clock now joins two: it moves to the
+                # emulation's clock, which every machine meets at quantum ends
+                bus.ctx.clock = emu.clock
+            emu.add_link(bus)
 
     def detach(self) -> None:
         if self.bus is not None:

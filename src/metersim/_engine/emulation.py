@@ -1,10 +1,36 @@
-"""The emulation: one virtual clock shared by every machine, and the run loop.
+"""The emulation: machines that each keep their own time, the links between them, the run loop.
 
-Each step advances all machines to the same target time: the next event, the end of the
-requested run, or one quantum (machines stay within a quantum of each other, as in Renode).
-A core idle in WFI jumps straight to the target; a lone core whose only due event is its
-SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched. Waits are in virtual time; a wall-clock guard
-reports a hung engine instead of spinning forever.
+Time model (conservative parallel discrete-event simulation with lookahead, like Renode's time
+domains). Each machine has its own clock (`machine.clock`): its event queue and its local
+time; its peripherals schedule there. The emulation runs in quanta: in each, every machine in
+turn runs alone up to the quantum's end (`bound`), executing its code and only its own events
+(Machine.run_to), so one machine's timer or UART events never end another machine's CPU
+slices, and a core asleep in WFI with no event of its own before the bound jumps to it. Then
+the emulation's own events due by the bound run (`emulation.clock`: power cuts, load changes,
+testers, pollers, host endpoints, and the links' deliveries), with every machine there.
+
+Machines meet only through links (Rs485Bus, uart_cable.UartCable, the monitor's UART hub),
+which carry a character on the emulation's clock to where the receiver first sees it: no
+sooner than one character (RS-485: its end; a cable: the middle of its stop bit) after it left
+the sender at the sender's local time. That delay is the link's lookahead; the quantum is the
+smallest lookahead of the links joining two powered machines (`sync_quantum_ps`), so every
+delivery lands at or after the end of the quantum it was sent in: results are exact, and the
+same whatever the order the machines run in and whatever quantum below the lookahead (a
+polling loop's skip-ahead, CortexM.poll_hint, stops at slice ends, so a quantum shorter than a
+few loop turns can move where it sees a flag). `quantum` caps it; machines that nothing links
+use 10 ms (or `quantum`). A link that gets faster inside a quantum (firmware raising the baud
+rate) can deliver a character after its receiver passed it: it arrives then, counted in
+`late_deliveries` and logged once. An emulation event scheduled from inside a machine before
+the bound (a character reaching a host endpoint) lowers the bound for that machine and the
+ones after it. While a machine runs, `emulation.clock.now_ps` reads its local time.
+
+A lone machine steps to its next event, as before: a core asleep whose only due event is its
+SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched.
+`until` conditions are checked at each quantum's end; a stop (tester match, breakpoint,
+Ctrl-C, `request_stop`) or a fault inside a machine pauses the emulation at that machine's
+local time, at an instruction boundary; machines that had run further stay ahead until the
+emulation's time passes them. Waits are in virtual time; a wall-clock guard reports a hung
+engine instead of spinning forever.
 
 Durations in this API carry their unit: "1.5s", "200ms", "250us", or Renode's "00:00:05";
 a bare number is refused (the clock counts picoseconds, Renode's RunFor seconds: a bare

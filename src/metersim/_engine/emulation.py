@@ -54,7 +54,7 @@ from metersim._units import PS_PER_MS, PS_PER_US, format_time, parse_time_ps
 
 log = logging.getLogger("metersim.emulation")
 
-DEFAULT_QUANTUM_PS = 100 * PS_PER_US     # while a link's speed is not known yet
+DEFAULT_QUANTUM_PS = 100 * PS_PER_US     # while a link's speed is not known yet; unlinked, watched
 UNLINKED_QUANTUM_PS = 10 * PS_PER_MS     # machines nothing links (and a lone machine's step cap)
 
 
@@ -81,6 +81,8 @@ class Emulation:
         self.late_deliveries = 0     # characters that reached a machine already past them
         self._bound = 0              # end of the running quantum
         self._running = None         # the machine running in it
+        self._lockstep = False       # a lone machine: its events end the step
+        self._watching = False       # an `until` condition is checked after each step
         self._fault: FirmwareFault | None = None
         self._stop_requested = False
         self.wall_s = 0.0
@@ -120,9 +122,10 @@ class Emulation:
         if not any(x is link for x in self.links):
             self.links.append(link)
 
-    def sync_quantum_ps(self) -> int:
+    def sync_quantum_ps(self, watching: bool = False) -> int:
         """The next quantum: the smallest lookahead of the links (capped by `quantum`), or
-        `quantum` (10 ms when not set) between machines that nothing links."""
+        `quantum` between machines that nothing links (when not set: 10 ms, 100 us while an
+        `until` condition is watched, `watching`)."""
         q = None
         for link in self.links:
             la = link.lookahead_ps()
@@ -132,7 +135,7 @@ class Emulation:
                 if q is None or la < q:
                     q = la
         if q is None:
-            return self.quantum_ps or UNLINKED_QUANTUM_PS
+            return self.quantum_ps or (DEFAULT_QUANTUM_PS if watching else UNLINKED_QUANTUM_PS)
         return min(q, self.quantum_ps) if self.quantum_ps else q
 
     def note_late(self, machine, due_ps: int) -> None:
@@ -164,8 +167,10 @@ class Emulation:
         clock = self.clock
         now = clock._now
         machines = self.machines
-        if len(machines) == 1:
-            # A lone machine steps to its next event, as it always has.
+        self._lockstep = len(machines) == 1
+        if self._lockstep:
+            # A lone machine steps to its next event, as it always has (an event it schedules
+            # before the step's end ends the step there: Machine._on_earlier_event).
             m = machines[0]
             if self._native_ok and m.powered and m.cpu.halted and not self.pollers:
                 clock._time_source = m.clock.now     # (see _run_quantum)
@@ -186,7 +191,7 @@ class Emulation:
             if nxt is not None and nxt < target:
                 target = nxt
         else:
-            target = min(limit_ps, now + self.sync_quantum_ps())
+            target = min(limit_ps, now + self.sync_quantum_ps(self._watching))
         nxt = clock.next_event_ps()
         if nxt is not None and nxt < target:
             target = nxt
@@ -242,6 +247,7 @@ class Emulation:
         pace_wall0, pace_virt0 = start_wall, self.clock._now
         self._stop_requested = False
         self._native_ok = self.native_idle and until is None and not self.realtime
+        self._watching = until is not None
         self.check_firmware()
         for m in self.machines:  # a stop asked during an earlier run is spent
             m.cpu._break_requested = False

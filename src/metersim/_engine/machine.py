@@ -262,6 +262,9 @@ class Machine:
         """An event of this machine was scheduled before the running slice's end."""
         if t_ps < self._horizon:
             self._horizon = t_ps
+        emu = self.emulation
+        if emu._lockstep and t_ps < emu._bound:
+            emu._bound = t_ps
         if self.cpu.in_slice:
             self.cpu.on_earlier_event(t_ps)
 

@@ -18,7 +18,7 @@ delivery lands at or after the end of the quantum it was sent in: results are ex
 same whatever the order the machines run in and whatever quantum below the lookahead (a
 polling loop's skip-ahead, CortexM.poll_hint, stops at slice ends, so a quantum shorter than a
 few loop turns can move where it sees a flag). `quantum` caps it; machines that nothing links
-use 10 ms (or `quantum`). A link that gets faster inside a quantum (firmware raising the baud
+use `quantum`, or 10 ms (100 µs while an `until` condition is watched). A link that gets faster inside a quantum (firmware raising the baud
 rate) can deliver a character after its receiver passed it: it arrives then, counted in
 `late_deliveries` and logged once. An emulation event scheduled from inside a machine before
 the bound (a character reaching a host endpoint) lowers the bound for that machine and the

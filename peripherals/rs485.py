@@ -44,6 +44,7 @@ from metersim._errors import SetupError
 from metersim._units import PS_PER_S
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
+from metersim.peripherals.uart_cable import check_arrival
 from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, receive_byte,
                                              sample_frame, take_bytes)
 
@@ -128,6 +129,22 @@ class Rs485Bus:
         self.attach(ep)
         return ep
 
+    def lookahead_ps(self) -> int | None:
+        """The bus as a link between machines (Emulation.add_link): the shortest character
+        time of the powered machines' USARTs on it (a frame leaving one reaches the others no
+        sooner), 0 while one has no baud rate yet, None below two powered machines."""
+        machines, shortest = set(), None
+        for node in self.nodes:
+            char = getattr(node, "char_ps", None)        # transceivers (hosts run in step)
+            machine = getattr(node.ctx, "machine", None) if char is not None else None
+            if machine is None or not machine.powered:
+                continue
+            machines.add(id(machine))
+            char_ps = char()
+            if shortest is None or char_ps < shortest:
+                shortest = char_ps
+        return shortest if len(machines) > 1 else None
+
     def on_tap(self, fn: Callable[[TapRecord], None]) -> None:
         self._tap_fns.append(fn)
 
@@ -141,7 +158,10 @@ class Rs485Bus:
         """`node` drives `frame` from now (its start time) on."""
         entry = _OnBus(node, frame)
         for other in self._active:
-            if other.node is not node and other.frame.end_ps > frame.start_ps and other.node is not None:
+            # both ways: machines run ahead of each other, so an overlapping frame may have
+            # been launched already although it starts later
+            if other.node is not node and other.node is not None \
+                    and other.frame.end_ps > frame.start_ps and frame.end_ps > other.frame.start_ps:
                 other.partners.append(entry)
                 entry.partners.append(other)
         self._active.append(entry)
@@ -252,6 +272,7 @@ class Rs485Transceiver:
         self.bus: Rs485Bus | None = None
         self.dropped_frames = 0
         self.sent_frames = 0
+        self.uart = None         # the USART behind DI/RO (connect_usart), for the link's lookahead
         if bus is not None:
             self.attach(bus)
 
@@ -267,6 +288,13 @@ class Rs485Transceiver:
             self.bus.detach(self)
         self.bus = bus
         bus.attach(self)
+        emu = getattr(self.ctx.machine, "emulation", None)
+        if emu is not None:          # a link between machines: it bounds the sync quantum
+            if bus.ctx.clock is not self.ctx.clock and bus.ctx.clock is not emu.clock:
+                # a bus made on one machine's clock now joins two: it moves to the
+                # emulation's clock, which every machine meets at quantum ends
+                bus.ctx.clock = emu.clock
+            emu.add_link(bus)
 
     def detach(self) -> None:
         if self.bus is not None:
@@ -278,6 +306,12 @@ class Rs485Transceiver:
         tx_port.connect(self.on_di)
         if rx_listener is not None:
             self.ro.connect(rx_listener)
+        self.uart = getattr(rx_listener, "__self__", None)
+
+    def char_ps(self) -> int:
+        """One character at the USART's current settings (0 while unknown)."""
+        char_ps = getattr(self.uart, "char_ps", None)
+        return char_ps() if char_ps is not None else 0
 
     def on_gpio(self, pin: int, level: bool) -> None:
         if pin == 0:
@@ -310,6 +344,7 @@ class Rs485Transceiver:
 
     def deliver(self, frame: UartFrame, driver: str) -> None:
         if not self.re_n:
+            check_arrival(self, frame.end_ps)
             self.ro.send(frame)
 
 

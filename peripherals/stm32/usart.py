@@ -219,6 +219,11 @@ class STM32Usart(Peripheral):
         div = self._divisor()
         return self._clk.hz / div if div else 0.0
 
+    def char_ps(self) -> int:
+        """One character at the current BRR, PCLK and format, 0 while BRR is 0 (an RS-485
+        bus's lookahead between machines, Rs485Bus.lookahead_ps)."""
+        return self._char_ps(self._frame_half_bits()) if self._divisor() and self._clk.hz else 0
+
     def _char_ps(self, half_bits: int) -> int:
         """Exact duration of `half_bits` half bit times at the current BRR and PCLK."""
         return half_bits * self._divisor() * PS_PER_S // (2 * self._clk.hz)
@@ -466,9 +471,11 @@ class STM32Usart(Peripheral):
 
     # -- host conveniences ----------------------------------------------------------------
     def connect(self, other: "STM32Usart") -> None:
-        """Cross this USART's TX/RX with another one (null-modem link)."""
-        self.tx.connect(other.receive_frame)
-        other.tx.connect(self.receive_frame)
+        """Cross this USART's TX/RX with another one (null-modem link; between two machines
+        a link that bounds their quantum, `uart_cable.UartCable`)."""
+        from metersim.peripherals.uart_cable import UartCable
+
+        UartCable(self, other)
 
     def write_bytes(self, data: bytes, gap_ps: int = 0) -> int:
         """Send `data` from the host to this USART's RX at its current settings, characters

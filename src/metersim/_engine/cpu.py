@@ -340,7 +340,11 @@ class CortexM:
             self._limit_slice(total if total > done else done)
 
     def interrupt_pending_changed(self) -> None:
-        if self.in_slice:
+        """An exception became pending, enabled or more urgent: end the slice after this
+        instruction if it preempts now. One that cannot (masked, or not above the running
+        handler) needs no stop: what later lets it in (an unmask site, an exception return,
+        an enable or priority write, WFI) looks at the pending set again."""
+        if self.in_slice and self.nvic.pending_to_take(self._exec_priority()) is not None:
             self._limit_slice(0)
 
     def break_run(self) -> None:
@@ -527,7 +531,7 @@ class CortexM:
                 self.bc.begin((1 << 64) - 1)
         nat._limit.value = n
         self.in_slice = True
-        clock.begin_slice(self.now_ps, end_ps, self.machine.emulation.on_earlier_event)
+        clock.begin_slice(self.now_ps, end_ps, self.machine._on_earlier_event)
         self.uc._hook_exception = None
         # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
         # Python exception raised in a hook is re-raised the way the binding does.
@@ -643,6 +647,9 @@ class CortexM:
             return None
         other = min((t for t, _, e in clock._heap if e is not ev and not e.cancelled),
                     default=(1 << 64) - 1)
+        host = machine.emulation.clock.next_event_ps()   # the emulation's own events count too
+        if host is not None and host < other:
+            other = host
         d = self._idle
         if d is None:
             d = self._idle = bc.idle_params(self._idle_sync_cb)
@@ -718,9 +725,8 @@ class CortexM:
         self._stall = 0
         self.cycles = d.slice_cycles0
         self.in_slice = True
-        emu = self.machine.emulation
-        emu._horizon = d.slice_end_ps
-        clock.begin_slice(self.now_ps, d.slice_end_ps, emu.on_earlier_event)
+        self.machine._horizon = d.slice_end_ps
+        clock.begin_slice(self.now_ps, d.slice_end_ps, self.machine._on_earlier_event)
 
     def _finish_access(self) -> int:
         """The run stopped inside the instruction of an MMIO access, after the access (a

@@ -382,7 +382,8 @@ class Debugger:
         """Let virtual time run to the wake-up (at most max_sleep_ps) and stop before the
         first instruction executed after it; StopReason("asleep") if nothing woke the core."""
         emu = self.emulation
-        if not self.cpu.nvic.pending_set and emu.clock.next_event_ps() is None:
+        if not self.cpu.nvic.pending_set and emu.clock.next_event_ps() is None \
+                and self.cpu.machine.clock.next_event_ps() is None:
             self._stop = StopReason("asleep", self.pc)
             return
         uc = self.cpu.uc

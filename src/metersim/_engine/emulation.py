@@ -1,10 +1,36 @@
-"""The emulation: one virtual clock shared by every machine, and the run loop.
+"""The emulation: machines that each keep their own time, the links between them, the run loop.
 
-Each step advances all machines to the same target time: the next event, the end of the
-requested run, or one quantum (machines stay within a quantum of each other, as in Renode).
-A core idle in WFI jumps straight to the target; a lone core whose only due event is its
-SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched. Waits are in virtual time; a wall-clock guard
-reports a hung engine instead of spinning forever.
+Time model (conservative parallel discrete-event simulation with lookahead, like Renode's time
+domains). Each machine has its own clock (`machine.clock`): its event queue and its local
+time; its peripherals schedule there. The emulation runs in quanta: in each, every machine in
+turn runs alone up to the quantum's end (`bound`), executing its code and only its own events
+(Machine.run_to), so one machine's timer or UART events never end another machine's CPU
+slices, and a core asleep in WFI with no event of its own before the bound jumps to it. Then
+the emulation's own events due by the bound run (`emulation.clock`: power cuts, load changes,
+testers, pollers, host endpoints, and the links' deliveries), with every machine there.
+
+Machines meet only through links (Rs485Bus, uart_cable.UartCable, the monitor's UART hub),
+which carry a character on the emulation's clock to where the receiver first sees it: no
+sooner than one character (RS-485: its end; a cable: the middle of its stop bit) after it left
+the sender at the sender's local time. That delay is the link's lookahead; the quantum is the
+smallest lookahead of the links joining two powered machines (`sync_quantum_ps`), so every
+delivery lands at or after the end of the quantum it was sent in: results are exact, and the
+same whatever the order the machines run in and whatever quantum below the lookahead (a
+polling loop's skip-ahead, CortexM.poll_hint, stops at slice ends, so a quantum shorter than a
+few loop turns can move where it sees a flag). `quantum` caps it; machines that nothing links
+use `quantum`, or 10 ms (100 µs while an `until` condition is watched). A link that gets faster inside a quantum (firmware raising the baud
+rate) can deliver a character after its receiver passed it: it arrives then, counted in
+`late_deliveries` and logged once. An emulation event scheduled from inside a machine before
+the bound (a character reaching a host endpoint) lowers the bound for that machine and the
+ones after it. While a machine runs, `emulation.clock.now_ps` reads its local time.
+
+A lone machine steps to its next event, as before: a core asleep whose only due event is its
+SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched.
+`until` conditions are checked at each quantum's end; a stop (tester match, breakpoint,
+Ctrl-C, `request_stop`) or a fault inside a machine pauses the emulation at that machine's
+local time, at an instruction boundary; machines that had run further stay ahead until the
+emulation's time passes them. Waits are in virtual time; a wall-clock guard reports a hung
+engine instead of spinning forever.
 
 Durations in this API carry their unit: "1.5s", "200ms", "250us", or Renode's "00:00:05";
 a bare number is refused (the clock counts picoseconds, Renode's RunFor seconds: a bare
@@ -15,6 +41,7 @@ firmware fault ends the run once, and Ctrl-C stops it at an instruction boundary
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -23,7 +50,12 @@ from typing import Callable
 from metersim._engine import interrupts
 from metersim._engine.clock import Clock
 from metersim._errors import EmulationTimeout, FirmwareFault, HungEngine, Interrupted, SetupError
-from metersim._units import PS_PER_MS, format_time, parse_time_ps
+from metersim._units import PS_PER_MS, PS_PER_US, format_time, parse_time_ps
+
+log = logging.getLogger("metersim.emulation")
+
+DEFAULT_QUANTUM_PS = 100 * PS_PER_US     # while a link's speed is not known yet; unlinked, watched
+UNLINKED_QUANTUM_PS = 10 * PS_PER_MS     # machines nothing links (and a lone machine's step cap)
 
 
 def duration_ps(value: str, what: str = "duration") -> int:
@@ -37,14 +69,48 @@ def duration_ps(value: str, what: str = "duration") -> int:
     raise SetupError(f"{what}: expected a duration such as \"1.5s\", got {value!r}")
 
 
+class _EmulationClock(Clock):
+    """The emulation's own clock. `run_for`, for tests of models without running any core,
+    advances it and every machine's clock together, their events in time order (at one
+    instant the machines' first, as at a quantum's end)."""
+
+    def __init__(self, emulation: "Emulation") -> None:
+        super().__init__()
+        self._emulation = emulation
+
+    def run_for(self, duration_ps: int) -> int:
+        end = self._now + int(duration_ps)
+        clocks = [m.clock for m in self._emulation.machines] + [self]
+        ran = 0
+        while True:
+            due = [t for t in (c.next_event_ps() for c in clocks) if t is not None and t <= end]
+            if not due:
+                break
+            t = min(due)
+            for c in clocks:             # nothing is due before t anywhere: every clock reads t
+                c._now = max(c._now, t)
+            for c in clocks:
+                ran += c.advance_to(c._now)
+        for c in clocks:
+            if c._now < end:
+                c.advance_to(end)
+        return ran
+
+
 class Emulation:
-    def __init__(self, seed: int = 0, quantum: str = "100us", wall_guard_s: float = 120.0):
-        self.clock = Clock()
+    def __init__(self, seed: int = 0, quantum: str | None = None, wall_guard_s: float = 120.0):
+        self.clock = _EmulationClock(self)
         self.seed = seed
         self.machines: list = []
-        self.quantum_ps = duration_ps(quantum, "quantum")
+        self.links: list = []
+        # None: the links' lookahead (exact); a duration caps the quantum (smaller is exact too)
+        self.quantum_ps: int | None = None if quantum is None else duration_ps(quantum, "quantum")
         self.wall_guard_s = wall_guard_s
-        self._horizon = 0
+        self.late_deliveries = 0     # characters that reached a machine already past them
+        self._bound = 0              # end of the running quantum
+        self._running = None         # the machine running in it
+        self._lockstep = False       # a lone machine: its events end the step
+        self._watching = False       # an `until` condition is checked after each step
         self._fault: FirmwareFault | None = None
         self._stop_requested = False
         self.wall_s = 0.0
@@ -75,14 +141,42 @@ class Emulation:
     def now_ps(self) -> int:
         return self.clock.now_ps
 
-    # -- callbacks from machines ------------------------------------------------------------
-    def on_earlier_event(self, t_ps: int) -> None:
-        if t_ps < self._horizon:
-            self._horizon = t_ps
-        for m in self.machines:
-            if m.cpu.in_slice:
-                m.cpu.on_earlier_event(t_ps)
+    # -- links between machines ----------------------------------------------------------------
+    def add_link(self, link) -> None:
+        """Register something that carries characters between machines (an RS-485 bus, a UART
+        cable): `link.lookahead_ps()` gives the shortest time from a character leaving one
+        machine to it reaching another (its character time at the configured baud), 0 while
+        unknown, None while it joins fewer than two powered machines."""
+        if not any(x is link for x in self.links):
+            self.links.append(link)
 
+    def sync_quantum_ps(self, watching: bool = False) -> int:
+        """The next quantum: the smallest lookahead of the links (capped by `quantum`), or
+        `quantum` between machines that nothing links (when not set: 10 ms, 100 us while an
+        `until` condition is watched, `watching`)."""
+        q = None
+        for link in self.links:
+            la = link.lookahead_ps()
+            if la is not None:
+                if la <= 0:          # a speed not known yet (BRR 0): the configured quantum
+                    la = self.quantum_ps or DEFAULT_QUANTUM_PS
+                if q is None or la < q:
+                    q = la
+        if q is None:
+            return self.quantum_ps or (DEFAULT_QUANTUM_PS if watching else UNLINKED_QUANTUM_PS)
+        return min(q, self.quantum_ps) if self.quantum_ps else q
+
+    def note_late(self, machine, due_ps: int) -> None:
+        """A link delivered a character due at `due_ps` to `machine`, which had run past it
+        (the link's speed rose inside a quantum, beyond its lookahead): it gets it now."""
+        self.late_deliveries += 1
+        if self.late_deliveries == 1:
+            log.warning("[%s] %s: a character due then arrives %s late (a link between machines "
+                        "got faster inside a quantum); counted in late_deliveries",
+                        format_time(due_ps), machine.name,
+                        format_time(machine.clock._now - due_ps))
+
+    # -- callbacks from machines ------------------------------------------------------------
     def on_fault(self, machine, fault: FirmwareFault) -> None:
         if self._fault is None:
             self._fault = fault
@@ -97,52 +191,73 @@ class Emulation:
             m.cpu.break_run()
 
     # -- running ----------------------------------------------------------------------------
-    def _get_horizon(self) -> int:
-        return self._horizon
-
     def _step(self, limit_ps: int) -> None:
         clock = self.clock
         now = clock._now
         machines = self.machines
-        if self._native_ok and len(machines) == 1 and machines[0].powered \
-                and machines[0].cpu.halted and not self.pollers:
-            got = machines[0].cpu.idle_ticks(limit_ps, max(self.quantum_ps, 10 * PS_PER_MS))
-            if got == "slice":
-                # Python took over inside a tick: finish that step as the loop below would
-                # (the horizon may have come down meanwhile: _run_machines takes the minimum)
-                self._run_machines(clock._now, machines[0].cpu._idle.slice_end_ps)
-                return
-            if got is not None:
-                return
-        if len(machines) > 1 and not all((m.cpu.halted and not m.cpu.nvic.pending_set)
-                                          or not m.powered for m in machines):
-            quantum = self.quantum_ps
+        self._lockstep = len(machines) == 1
+        if self._lockstep:
+            # A lone machine steps to its next event, as it always has (an event it schedules
+            # before the step's end ends the step there: Machine._on_earlier_event).
+            m = machines[0]
+            if self._native_ok and m.powered and m.cpu.halted and not self.pollers:
+                clock._time_source = m.clock.now     # (see _run_quantum)
+                try:
+                    got = m.cpu.idle_ticks(limit_ps, max(self.quantum_ps or 0, UNLINKED_QUANTUM_PS))
+                finally:
+                    clock._time_source = None
+                if got == "slice":
+                    # Python took over inside a tick: finish that step as the loop below would
+                    # (the horizon may have come down meanwhile: run_to takes the minimum)
+                    self._run_quantum(now, m.cpu._idle.slice_end_ps)
+                    return
+                if got is not None:
+                    clock._now = m.clock._now   # asleep at the last wrap (no event of ours before)
+                    return
+            target = min(limit_ps, now + max(self.quantum_ps or 0, UNLINKED_QUANTUM_PS))
+            nxt = m.clock.next_event_ps()
+            if nxt is not None and nxt < target:
+                target = nxt
         else:
-            # One core, or every core asleep: nothing can run ahead, jump to the next event.
-            quantum = max(self.quantum_ps, 10 * PS_PER_MS)
-        target = min(limit_ps, now + quantum)
+            target = min(limit_ps, now + self.sync_quantum_ps(self._watching))
         nxt = clock.next_event_ps()
         if nxt is not None and nxt < target:
             target = nxt
-        self._horizon = target
-        self._run_machines(now, target)
+        self._run_quantum(now, target)
 
-    def _run_machines(self, now: int, target: int) -> None:
+    def _run_quantum(self, now: int, bound: int) -> None:
+        """Each machine runs alone to `bound` (its own events only), then the emulation's own
+        events due by then run with every machine there. An emulation event scheduled from
+        inside a machine before `bound` (a character reaching a host endpoint) brings the
+        bound down to it, for that machine and the ones after it. A stop or a fault inside a
+        machine pauses the emulation at that machine's local time."""
         clock = self.clock
-        if target > now:
+        self._bound = bound
+        clock._horizon_ps = bound
+        clock._on_earlier = self._on_earlier_event
+        try:
             for m in self.machines:
-                if m.cpu.fault is None and m.powered:
-                    m.cpu.run_until(target, self._get_horizon)
-                elif not m.powered:
-                    m.cpu.idle_to(target)
-                if self._stop_requested or self._fault is not None:
-                    break
-            target = min(self._horizon, target)
-            if self._stop_requested or self._fault is not None:
-                # Pause exactly where the core stopped (its local time), not at the target.
-                target = max(now, min(target, max((m.cpu.now_ps() for m in self.machines),
-                                                  default=target)))
-        clock.advance_to(target)
+                # Code that reads the emulation's time while this machine runs (testers, log
+                # capture, a link sending) reads this machine's local time.
+                clock._time_source = m.clock.now
+                self._running = m
+                done = m.run_to(self._bound)
+                if not done:
+                    clock._time_source = None
+                    clock._horizon_ps = None
+                    clock.advance_to(max(now, min(self._bound, m.clock._now)))
+                    return
+        finally:
+            self._running = None
+            clock._time_source = None
+            clock._horizon_ps = None
+            clock._on_earlier = None
+        clock.advance_to(self._bound)
+
+    def _on_earlier_event(self, t_ps: int) -> None:
+        if t_ps < self._bound:
+            self._bound = t_ps
+            self._running._on_earlier_event(t_ps)
 
     def _raise_if_interrupted(self) -> None:
         if interrupts.interrupt_requested():
@@ -160,6 +275,7 @@ class Emulation:
         pace_wall0, pace_virt0 = start_wall, self.clock._now
         self._stop_requested = False
         self._native_ok = self.native_idle and until is None and not self.realtime
+        self._watching = until is not None
         self.check_firmware()
         for m in self.machines:  # a stop asked during an earlier run is spent
             m.cpu._break_requested = False
@@ -175,8 +291,8 @@ class Emulation:
                             time.sleep(min(ahead_s, 0.01))
                             last_progress_wall = time.perf_counter()
                             continue
-                    self._step(t_end_ps if not self.realtime
-                               else min(t_end_ps, self.clock._now + self.quantum_ps * 10))
+                    self._step(t_end_ps if not self.realtime else min(
+                        t_end_ps, self.clock._now + (self.quantum_ps or DEFAULT_QUANTUM_PS) * 10))
                     if self._fault is not None:
                         fault, self._fault = self._fault, None
                         raise fault

@@ -6,6 +6,7 @@ import logging
 import struct
 from pathlib import Path
 
+from metersim._engine.clock import Clock
 from metersim._engine.cpu import CortexM
 from metersim._engine.firmware import Firmware
 from metersim._engine.loader import find_unmask_sites, load_elf
@@ -25,7 +26,11 @@ class Machine:
                  freq_hz: int = 16_000_000):
         self.emulation = emulation
         self.name = name
-        self.clock = emulation.clock
+        # The machine's own event queue and local time (Emulation: time model). It starts at
+        # the emulation's time, so a machine added later does not begin in the past.
+        self.clock = Clock()
+        self.clock._now = emulation.clock._now
+        self._horizon = 0
         self.clocks = ClockTree({"SYSCLK": freq_hz, "HCLK": freq_hz})
         self.cpu = CortexM(self, core, freq_hz)
         self.sysbus = SysBus(self)
@@ -215,6 +220,53 @@ class Machine:
                 hook()
         self.reset_pending = "por"
         self.perform_reset()
+
+    # -- running ----------------------------------------------------------------------------
+    def run_to(self, bound: int) -> bool:
+        """Run this machine alone, its core and its own events, up to local time `bound` (the
+        end of the emulation's quantum); slices end only at this machine's events. Returns
+        False when a stop or a fault ended the run early (local time is where it stopped)."""
+        clock = self.clock
+        if bound < clock._now:
+            return True          # ahead already (it ran to an earlier bound before a pause)
+        cpu = self.cpu
+        emu = self.emulation
+        while True:
+            bound = emu._bound       # an emulation event scheduled meanwhile may lower it
+            now = clock._now
+            nxt = clock.next_event_ps()
+            t = bound if nxt is None or nxt > bound else nxt
+            if t > now:
+                self._horizon = t
+                if self.powered:
+                    if cpu.fault is None:
+                        cpu.run_until(t, self._get_horizon)
+                else:
+                    cpu.idle_to(t)
+                if self._horizon < t:
+                    t = self._horizon        # an event scheduled meanwhile came earlier
+                if emu._stop_requested or emu._fault is not None:
+                    # pause exactly where the core stopped
+                    clock.advance_to(max(now, min(t, cpu.now_ps())))
+                    return False
+            clock.advance_to(t)
+            if emu._stop_requested or emu._fault is not None:
+                return False
+            if t >= bound:
+                return True
+
+    def _get_horizon(self) -> int:
+        return self._horizon
+
+    def _on_earlier_event(self, t_ps: int) -> None:
+        """An event of this machine was scheduled before the running slice's end."""
+        if t_ps < self._horizon:
+            self._horizon = t_ps
+        emu = self.emulation
+        if emu._lockstep and t_ps < emu._bound:
+            emu._bound = t_ps
+        if self.cpu.in_slice:
+            self.cpu.on_earlier_event(t_ps)
 
     # -- events from the core ---------------------------------------------------------------
     def on_fault(self, fault: FirmwareFault) -> None:

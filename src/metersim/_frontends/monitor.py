@@ -293,8 +293,9 @@ class Monitor:
     def clear(self) -> None:
         """Drop every machine, hub and analyzer and start a new emulation (Renode's `Clear`)."""
         self.close()
+        q = self.emulation.quantum_ps
         self.emulation = Emulation(seed=self.emulation.seed,
-                                   quantum=f"{self.emulation.quantum_ps}ps")
+                                   quantum=None if q is None else f"{q}ps")
         self.slots.clear()
         self._current = None
         self.hubs.clear()

@@ -352,7 +352,8 @@ def time_source_info(mon):
         f"Cumulative load: {load:.3f}",
         f"State: {'Started' if mon.started else 'Paused'}",
         f"Advance immediately: {mon.advance_immediately}",
-        f"Quantum: {format_hms(emu.quantum_ps)}",
+        f"Quantum: {format_hms(emu.sync_quantum_ps())}"
+        + ("" if emu.quantum_ps else " (the links' lookahead)"),
         f"Seed: {emu.seed}",
     ])
 

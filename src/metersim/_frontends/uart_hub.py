@@ -7,8 +7,11 @@ would (a baud mismatch gives framing errors, not clean bytes). UARTs with only t
 (`on_byte` + `write_bytes`, e.g. metersim.ConsoleUART) send and take plain bytes; a byte from
 such a UART reaches a framed receiver as a frame at the receiver's own settings.
 
-Not modelled: Renode's hub delivers at synchronisation points (quantum ends); here a frame
-reaches the others at its start time on the shared virtual clock, as a direct link does.
+A frame reaches a UART of the same machine at its start, as a direct wire does, and a UART of
+another machine where that UART first looks at it (`uart_cable.arrival_ps`, an event on the
+emulation's clock); the hub is a link whose lookahead bounds the machines' quantum
+(metersim._engine.emulation, time model). Renode's hub delivers at synchronisation points
+(quantum ends) instead.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Callable
 
 from metersim._frontends.monitor_syntax import MonitorError
 from metersim.peripherals.base import UartFrame
+from metersim.peripherals.uart_cable import arrival_ps, check_arrival, lookahead_ps, machine_of
 
 
 @dataclass
@@ -41,6 +45,9 @@ class UartHub:
             raise MonitorError(f"{label} ({type(uart).__name__}) is not a UART: it has neither a "
                                "frame port (tx) nor an on_byte callback list")
         member = _Member(label, uart)
+        machine = machine_of(uart)
+        if machine is not None:
+            machine.emulation.add_link(self)
         if framed:
             def on_frame(frame: UartFrame, src=member) -> None:
                 self._forward(src, frame=frame)
@@ -61,29 +68,50 @@ class UartHub:
                 return True
         return False
 
+    def lookahead_ps(self) -> int | None:
+        return lookahead_ps(m.uart for m in self.members
+                            if hasattr(m.uart, "tx") and hasattr(m.uart, "frame_format"))
+
     def _forward(self, src: _Member, frame: UartFrame | None = None, byte: int | None = None) -> None:
         self.frames += 1
+        here = machine_of(src.uart)
         for m in list(self.members):
             if m is src:
                 continue
-            rx = m.uart
-            receive = getattr(rx, "receive_frame", None)
-            if receive is not None:
+            there = machine_of(m.uart)
+            if here is not None and there is not None and there.clock is not here.clock:
+                # another machine: at the character's arrival, on the emulation's clock
+                f = frame if frame is not None else _frame_for(m.uart, byte, here.clock.now_ps)
+                if f is not None:
+                    here.emulation.clock.schedule_at(arrival_ps(f), self._arrive, m, f, byte)
+                continue
+            self._deliver(m, frame, byte)
+
+    def _arrive(self, m: _Member, frame: UartFrame, byte: int | None) -> None:
+        check_arrival(m.uart, arrival_ps(frame))
+        self._deliver(m, frame, byte)
+
+    def _deliver(self, m: _Member, frame: UartFrame | None, byte: int | None) -> None:
+        if m not in self.members:
+            return          # detached meanwhile
+        rx = m.uart
+        receive = getattr(rx, "receive_frame", None)
+        if receive is not None:
+            if frame is None:
+                frame = _frame_for(rx, byte)
                 if frame is None:
-                    frame = _frame_for(rx, byte)
-                    if frame is None:
-                        continue   # the receiver has no baud rate yet: the line is not listened to
-                receive(frame)
-            elif hasattr(rx, "write_bytes"):
-                rx.write_bytes(bytes([(frame.value if frame is not None else byte) & 0xFF]))
+                    return   # the receiver has no baud rate yet: the line is not listened to
+            receive(frame)
+        elif hasattr(rx, "write_bytes"):
+            rx.write_bytes(bytes([(frame.value if frame is not None else byte) & 0xFF]))
 
     def describe(self) -> str:
         names = ", ".join(m.label for m in self.members) or "nothing"
         return f"{self.name}: {names} ({self.frames} characters forwarded)"
 
 
-def _frame_for(rx: Any, byte: int) -> UartFrame | None:
-    """A frame carrying `byte` at the receiver's own settings, starting now."""
+def _frame_for(rx: Any, byte: int, start_ps: int | None = None) -> UartFrame | None:
+    """A frame carrying `byte` at the receiver's own settings, starting now (or `start_ps`)."""
     try:
         baud = float(rx.baud)
         data_bits, parity, stop = rx.frame_format()
@@ -92,4 +120,4 @@ def _frame_for(rx: Any, byte: int) -> UartFrame | None:
     if baud <= 0:
         return None
     return UartFrame(byte & ((1 << data_bits) - 1), data_bits, parity, stop, baud,
-                     rx.ctx.clock.now_ps)
+                     rx.ctx.clock.now_ps if start_ps is None else start_ps)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metersim._errors import SetupError
+from metersim.peripherals.uart_cable import UartCable
 
 SYNC = 0xA5
 COMMANDS = {0x01: "STATUS", 0x02: "INTERVALS", 0x03: "CLEAR", 0xFF: "ERROR"}
@@ -96,7 +97,7 @@ class MetrologyUnit:
     def __init__(self, machine, link, voltage_V: float = 230.0, current_A: float = 0.0,
                  power_W: float = 0.0, frequency_Hz: float = 50.0):
         self.machine = machine
-        self.link = link                    # the _Cable between the units
+        self.link = link                    # the UartCable between the units
         self.requests: list[str] = []       # commands the management unit sent, in order
         self._decoder = LinkDecoder()
         self._history: list[tuple[int, float]] = []   # (time_ps, power_W) of every load change
@@ -225,16 +226,6 @@ class MetrologyUnit:
             self.requests.append(COMMANDS.get(got[0], f"0x{got[0]:02X}"))
 
 
-class _Cable:
-    """The cable between the management unit's UART5 and the metrology unit's USART2: frames
-    pass both ways while `plugged`."""
-
-    def __init__(self, a, b):
-        self.plugged = True
-        a.tx.connect(lambda f: self.plugged and b.receive_frame(f))
-        b.tx.connect(lambda f: self.plugged and a.receive_frame(f))
-
-
 @dataclass
 class Meter:
     """Both units of a meter on one emulation."""
@@ -263,7 +254,7 @@ def build_meter(emu, image: str | os.PathLike, unit_firmware: str | os.PathLike 
     mu = create_machine(emu, find_platform("meter_management_unit"), name="mu")
     mt = create_machine(emu, find_platform("meter_metrology_unit"), name="metrology")
     mu["metrology"].connected = False   # the connector's test endpoint: the cable goes to the unit
-    cable = _Cable(mu["uart5"], mt["usart2"])
+    cable = UartCable(mu["uart5"], mt["usart2"])
     unit = MetrologyUnit(mt, cable, voltage_V, current_A, power_W, frequency_Hz)
     mu["uart5"].tx.connect(lambda f: cable.plugged and unit._from_mu(f.value))
     if energy_kWh or reverse_kWh:

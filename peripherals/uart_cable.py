@@ -1,0 +1,97 @@
+"""UART wiring between machines: a null-modem cable, and what every link between machines obeys.
+
+Machines run ahead of each other within a quantum (metersim._engine.emulation, time model), so
+a character cannot reach another machine's USART the instant it starts: the receiving machine
+may be elsewhere in time. A character reaches another machine's USART where that USART first
+looks at it, at `arrival_ps(frame)`, the middle of its first stop bit (where an STM32 receiver
+sets RXNE, `uart_line.rx_complete_ps`), as an event on the emulation's clock; a receiver at the
+same settings sees it at exactly the instant a direct wire gives. That delay is the link's
+lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
+lands at or after the end of the quantum it was sent in, whatever order the machines run in.
+
+`UartCable(a, b)` crosses two USARTs (the STM32 model, or anything with a `tx` UartPort,
+`receive_frame` and `baud` / `frame_format()`); `plugged = False` lets nothing through. Both ends
+on one clock (one machine, or models under test on a bare Clock): frames pass directly, at
+their start.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from metersim.peripherals.base import UartFrame
+from metersim.peripherals.uart_line import rx_complete_ps
+
+
+def machine_of(dev: Any):
+    """The machine a model belongs to (None for host-side objects)."""
+    return getattr(getattr(dev, "ctx", None), "machine", None)
+
+
+def arrival_ps(frame: UartFrame) -> int:
+    """When another machine's receiver gets `frame`: its start plus start and data (and
+    parity) bits and half a stop bit, at the sender's settings."""
+    return frame.start_ps + rx_complete_ps(frame.baud, frame.data_bits, frame.parity)
+
+
+def uart_lookahead_ps(uart: Any) -> int:
+    """The shortest time a character from `uart` takes to reach another machine at its current
+    settings; 0 while it has no baud rate yet."""
+    baud = float(getattr(uart, "baud", 0.0) or 0.0)
+    if baud <= 0:
+        return 0
+    data_bits, parity, _stop = uart.frame_format()
+    return rx_complete_ps(baud, data_bits, parity)
+
+
+def lookahead_ps(uarts: Iterable[Any]) -> int | None:
+    """A link's lookahead over its UARTs: the shortest among those on powered machines, None
+    while fewer than two powered machines are on it (nothing to keep in step)."""
+    machines, shortest = set(), None
+    for u in uarts:
+        m = machine_of(u)
+        if m is None or not getattr(m, "powered", True):
+            continue
+        machines.add(id(m))
+        la = uart_lookahead_ps(u)
+        if shortest is None or la < shortest:
+            shortest = la
+    return shortest if len(machines) > 1 else None
+
+
+def check_arrival(receiver: Any, due_ps: int) -> None:
+    """A link hands a character due at `due_ps` to `receiver`: if the receiver's machine is
+    already past that instant (only when a link got faster than its lookahead inside a
+    quantum), the emulation counts a late delivery."""
+    m = machine_of(receiver)
+    emu = getattr(m, "emulation", None)
+    if emu is not None and m.powered and m.clock._now > due_ps:
+        emu.note_late(m, due_ps)
+
+
+class UartCable:
+    """Two USARTs crossed (TX to RX both ways), on one machine or two."""
+
+    def __init__(self, a: Any, b: Any):
+        self.ends = (a, b)
+        self.plugged = True
+        if a.ctx.clock is not b.ctx.clock:      # two machines, each with its own time
+            emu = machine_of(a).emulation
+            self._clock = emu.clock
+            a.tx.connect(lambda f: self._carry(f, b))
+            b.tx.connect(lambda f: self._carry(f, a))
+            emu.add_link(self)
+        else:
+            a.tx.connect(lambda f: self.plugged and b.receive_frame(f))
+            b.tx.connect(lambda f: self.plugged and a.receive_frame(f))
+
+    def _carry(self, frame: UartFrame, to: Any) -> None:
+        if self.plugged:
+            self._clock.schedule_at(arrival_ps(frame), self._arrive, frame, to)
+
+    def _arrive(self, frame: UartFrame, to: Any) -> None:
+        check_arrival(to, arrival_ps(frame))
+        to.receive_frame(frame)
+
+    def lookahead_ps(self) -> int | None:
+        return lookahead_ps(self.ends)

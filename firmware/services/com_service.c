@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "ms_rtos.h"
+#include "crc16.h"
 #include "drv_io.h"
 #include "services.h"
 #include "svc_util.h"
@@ -115,17 +116,6 @@ struct com {
     dlt_frame_t r, in;
     uint8_t raw[4 + DLT_FRAME_MAX];
 };
-
-static uint16_t crc16_ccitt(const uint8_t *p, unsigned n)
-{
-    uint16_t crc = 0xFFFFu;
-    while (n--) {
-        crc ^= (uint16_t)(*p++ << 8);
-        for (unsigned b = 0; b < 8u; b++)
-            crc = (uint16_t)(crc & 0x8000u ? ((unsigned)crc << 1) ^ 0x1021u : (unsigned)crc << 1);
-    }
-    return crc;
-}
 
 static int copy_io(struct com *c, unsigned copy, settings_t *s, int write)
 {

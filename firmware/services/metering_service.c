@@ -6,10 +6,11 @@
  * The metrology unit (firmware/targets/metrology_unit) measures and keeps the legal data; this
  * service only asks it, in the binary frames of metrology_link.h (docs/meter_metrology_unit.md):
  * STATUS (energy, V, I, P, PF, f, its clock, how many 15-minute interval freezes it made),
- * INTERVALS (those records), CLEAR. Every read of a metering identifier asks the unit afresh;
- * when it does not answer, the last values are served. Whenever the link comes back (and at
- * start) the service re-synchronises: one STATUS, then the interval records it has not seen
- * yet (the newest CACHE of them are kept here and served while the unit is away).
+ * INTERVALS (those records), CLEAR. Reads are served from the last STATUS while it is younger
+ * than SNAPSHOT_MS, else the unit is asked again; when it does not answer, the last values are
+ * served (and it is asked again at the next read). Whenever the link comes back (and at start)
+ * the service re-synchronises: one STATUS, then the interval records it has not seen yet (the
+ * newest CACHE of them are kept here and served while the unit is away).
  */
 #include <string.h>
 #include "bsp_date.h"
@@ -22,6 +23,12 @@
 #define LINK_TIMEOUT_MS 150u            /* for the answer's first byte */
 #define LINK_CHAR_MS 3u                 /* then per byte (one is 1.15 ms at 9600 8E1) */
 #define RETRY_MS 250u                   /* until the unit first answered */
+#define CHAR_US 1146u                   /* one 11-bit character at 9600 baud */
+/* A STATUS serves the reads of the next second: the display, the apps and the control module
+ * each read every second, the unit's energy moves once per 2 s window and its V, I, P are
+ * read from the ADE7753 when asked, so a fresher answer would not tell more than once a
+ * second. A freeze asks afresh. */
+#define SNAPSHOT_MS 1000u
 #define CACHE 8u                        /* interval records kept here: 2 hours */
 
 /* Identifiers of metersim's own beyond DL/T645-2007's tables (docs/meter_metrology_unit.md) */
@@ -36,6 +43,8 @@ struct mtr {
     vbus_rx_t rx;
     struct mt_status now;
     uint8_t have, lost, have_frozen, seq;
+    uint8_t fresh;                      /* now came from the unit less than SNAPSHOT_MS ago */
+    ms_tick_t asked;                    /* when the STATUS in now was asked */
     uint32_t frozen_mWh;                /* 0.01 kWh of the last instantaneous freeze */
     uint32_t seen;                      /* newest interval record fetched */
     struct mt_interval cache[CACHE];    /* newest first */
@@ -46,12 +55,23 @@ struct mtr {
     dlt_frame_t r;
 };
 
+/* Characters of the frame being received still to come (of the shortest frame while its
+ * length is unknown). */
+static unsigned frame_rest(const struct mt_rx *in)
+{
+    unsigned whole = in->len >= 2u ? in->buf[1] + 4u : 6u;
+    return whole > in->len ? whole - in->len : 0u;
+}
+
 /* One request and its answer; the answer's payload length, or <0 (no answer, bad frame, the
- * unit's error reply). The answer is in t->in. */
+ * unit's error reply). The answer is in t->in. The service wakes for the answer's first
+ * characters, then sleeps for the time the rest of the frame needs on the wire and reads it
+ * in one go (the UART's receive ring holds a whole frame): a few wake-ups per answer, not one
+ * per character. */
 static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
 {
-    uint8_t junk[16];
-    while (ms_io_read(t->link, junk, sizeof junk) > 0)
+    uint8_t buf[64];
+    while (ms_io_read(t->link, buf, sizeof buf) > 0)
         ;                                   /* nothing stale in front of the answer */
     mt_rx_reset(&t->in);
     uint8_t seq = ++t->seq;
@@ -67,18 +87,27 @@ static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
         MS_FD_SET(t->link, &rd);
         if (ms_io_select(t->link + 1, &rd, 0, (ms_tick_t)left) <= 0)
             return MS_ERR_TIMEOUT;
-        uint8_t b;
-        while (ms_io_read(t->link, &b, 1) == 1) {
-            if (t->in.len == 2)             /* the length is known: time for the rest */
-                deadline = ms_tick_get() + ms_ms_to_ticks((t->in.buf[1] + 3u) * LINK_CHAR_MS + 20u);
-            if (!mt_rx_byte(&t->in, b))
-                continue;
-            if (mt_rx_seq(&t->in) != seq)
-                continue;                   /* a late answer to an earlier request */
-            if (mt_rx_cmd(&t->in) != (cmd | MT_REPLY))
-                return MS_ERR_IO;
-            return (int)mt_rx_payload_len(&t->in);
+        int got;
+        while ((got = ms_io_read(t->link, buf, sizeof buf)) > 0) {
+            for (int i = 0; i < got; i++) {
+                if (!mt_rx_byte(&t->in, buf[i])) {
+                    if (t->in.len == 2)     /* the length is known: time for the rest */
+                        deadline = ms_tick_get() +
+                                   ms_ms_to_ticks((t->in.buf[1] + 3u) * LINK_CHAR_MS + 20u);
+                    continue;
+                }
+                if (mt_rx_seq(&t->in) != seq)
+                    continue;               /* a late answer to an earlier request */
+                if (mt_rx_cmd(&t->in) != (cmd | MT_REPLY))
+                    return MS_ERR_IO;
+                return (int)mt_rx_payload_len(&t->in);
+            }
+            if (got < (int)sizeof buf)
+                break;
         }
+        unsigned rest = frame_rest(&t->in);
+        if (t->in.len && rest)              /* + 1: the last character's interrupt is in */
+            ms_thread_sleep(ms_ms_to_ticks((rest * CHAR_US + 999u) / 1000u) + 1u);
     }
 }
 
@@ -134,16 +163,23 @@ static unsigned fetch_intervals(struct mtr *t)
     return got;
 }
 
-/* Fresh values from the unit, or the last ones; 0 when there are none at all. */
-static int refresh(struct mtr *t)
+/* Values from the unit at most SNAPSHOT_MS old (asked afresh with `now_please`), or, when it
+ * does not answer, the last ones (t->lost says so); 0 when there are none at all. */
+static int refresh(struct mtr *t, int now_please)
 {
     struct mt_status s;
+    ms_tick_t at = ms_tick_get();
+    if (t->fresh && !now_please && at - t->asked < ms_ms_to_ticks(SNAPSHOT_MS))
+        return 1;
+    t->fresh = 0;
     if (ask(t, MT_CMD_STATUS, 0, 0) == (int)MT_STATUS_BYTES) {
         mt_status_get(mt_rx_payload(&t->in), &s);
         int first = !t->have, back = t->lost;
         t->now = s;
         t->have = 1;
         t->lost = 0;
+        t->fresh = 1;
+        t->asked = at;
         unsigned got = t->now.intervals != t->seen ? fetch_intervals(t) : 0;
         if (first || back) {
             ms_printk("metering: metrology unit %s: forward %u.%02u kWh, clock ",
@@ -167,15 +203,6 @@ static int refresh(struct mtr *t)
 }
 
 static uint32_t cwh(uint64_t mWh) { return (uint32_t)(mWh / 10000u); }   /* 0.01 kWh, floored */
-
-static void put_time(uint8_t *out, uint32_t s, int with_seconds)
-{
-    struct bsp_datetime dt;
-    bsp_date_from_secs(s, &dt);
-    uint8_t v[6] = {dt.sec, dt.min, dt.hour, dt.day, dt.month, (uint8_t)(dt.year % 100u)};
-    for (unsigned i = with_seconds ? 0u : 1u, k = 0; i < 6u; i++, k++)
-        dlt_bcd_put(out + k, 1, v[i]);
-}
 
 /* mWh as 12 BCD digits (6 bytes, least significant first) */
 static void put_mwh(uint8_t *out, uint64_t mWh)
@@ -240,13 +267,13 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
             return -1;
         unsigned n = 0;
         if (item == ITEM_PRECISE) {
-            put_time(out, r.time_s, 0);
+            svc_put_time(out, r.time_s, 0);
             put_mwh(out + 5, r.fwd_mWh);
             put_mwh(out + 11, r.rev_mWh);
             return 17;
         }
         if (item == 0u || item == 0xFFu) {
-            put_time(out, r.time_s, 0);
+            svc_put_time(out, r.time_s, 0);
             n += 5;
         }
         if (item == 1u || item == 0xFFu) {
@@ -271,11 +298,11 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
     case 0x02030000u: svc_bcd_signed(out, 3, v->p_dW); return 3;
     case 0x02060000u: svc_bcd_signed(out, 2, v->pf_m); return 2;
     case 0x02800002u: dlt_bcd_put(out, 2, v->f_cHz); return 2;
-    case DI_METROLOGY_CLOCK: put_time(out, v->clock_s, 1); return 6;
+    case DI_METROLOGY_CLOCK: svc_put_time(out, v->clock_s, 1); return 6;
     case DI_PRECISE:
         put_mwh(out, v->fwd_mWh);
         put_mwh(out + 6, v->rev_mWh);
-        put_time(out + 12, v->clock_s, 1);
+        svc_put_time(out + 12, v->clock_s, 1);
         dlt_bcd_put(out + 18, 4, v->intervals);
         return 22;
     case 0x05010101u:                                      /* last instantaneous freeze */
@@ -295,7 +322,7 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
     case DLT_READ: {
         uint32_t di = dlt_di(q->data);
         int n = -1, k = known(di);
-        if (k && refresh(t))
+        if (k && refresh(t, 0))
             n = value(t, di, d + 4);
         if (n < 0)
             dlt_abnormal(&t->r, q, k && !t->have ? DLT_SERR_OTHER : DLT_SERR_NO_DATA);
@@ -306,7 +333,7 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
         break;
     }
     case DLT_FREEZE:
-        if (refresh(t) && !t->lost) {
+        if (refresh(t, 1) && !t->lost) {
             t->frozen_mWh = cwh(t->now.fwd_mWh);
             t->have_frozen = 1;
             ms_printk("metering: instantaneous freeze, forward energy %u.%02u kWh\n",
@@ -321,6 +348,7 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
     case DLT_CLEAR_METER:
         if (ask(t, MT_CMD_CLEAR, 0, 0) == 0) {
             memset(&t->now, 0, sizeof t->now);
+            t->fresh = 0;
             t->have_frozen = 0;
             t->seen = 0;
             t->cached = 0;
@@ -346,7 +374,7 @@ void metering_service_main(void *arg)
         ms_process_exit(1);
     }
     ms_printk("metering: metrology link on %s\n", DEV_METROLOGY);
-    refresh(t);
+    refresh(t, 1);
     for (;;) {
         ms_fdset_t rd = 0;
         MS_FD_SET(t->from_bus, &rd);
@@ -354,7 +382,7 @@ void metering_service_main(void *arg)
         int r = ms_io_select(t->from_bus + 1, &rd, 0,
                              t->have ? MS_WAIT_FOREVER : ms_ms_to_ticks(RETRY_MS));
         if (r == 0 && !t->have)
-            refresh(t);
+            refresh(t, 1);
         if (r <= 0)
             continue;
         if (vbus_rx_fill(&t->rx, t->from_bus) < 0)

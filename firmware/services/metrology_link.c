@@ -2,17 +2,6 @@
 #include <string.h>
 #include "metrology_link.h"
 
-uint16_t mt_crc16(const uint8_t *p, size_t n)
-{
-    uint16_t crc = 0xFFFFu;
-    while (n--) {
-        crc ^= (uint16_t)(*p++ << 8);
-        for (unsigned i = 0; i < 8u; i++)
-            crc = (uint16_t)(crc & 0x8000u ? ((unsigned)crc << 1) ^ 0x1021u : (unsigned)crc << 1);
-    }
-    return crc;
-}
-
 void mt_put32(uint8_t *p, uint32_t v)
 {
     for (unsigned i = 0; i < 4u; i++)
@@ -50,7 +39,7 @@ unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload
     out[3] = seq;
     if (n)
         memcpy(out + 4, payload, n);
-    put16(out + 4 + n, mt_crc16(out + 1, n + 3u));
+    put16(out + 4 + n, crc16_ccitt(out + 1, n + 3u));
     return n + 6u;
 }
 
@@ -67,7 +56,7 @@ int mt_rx_byte(struct mt_rx *rx, uint8_t b)
     if (rx->len < 2 || rx->len < rx->buf[1] + 4u)
         return 0;
     unsigned n = rx->buf[1] + 1u;               /* LEN..payload */
-    int ok = get16(rx->buf + 1 + n) == mt_crc16(rx->buf + 1, n);
+    int ok = get16(rx->buf + 1 + n) == crc16_ccitt(rx->buf + 1, n);
     if (!ok) {
         rx->bad++;
         /* re-synchronise at the next A5 inside what came */
@@ -137,12 +126,12 @@ void mt_energy_put(uint8_t *p, const struct mt_energy *e)
     mt_put64(p + 8, e->fwd_mWh);
     mt_put64(p + 16, e->rev_mWh);
     mt_put32(p + 24, e->intervals);
-    put16(p + 28, mt_crc16(p, 28));
+    put16(p + 28, crc16_ccitt(p, 28));
 }
 
 int mt_energy_get(const uint8_t *p, struct mt_energy *e)
 {
-    if (memcmp(p, "MTEN", 4) != 0 || get16(p + 28) != mt_crc16(p, 28))
+    if (memcmp(p, "MTEN", 4) != 0 || get16(p + 28) != crc16_ccitt(p, 28))
         return -1;
     e->seq = mt_get32(p + 4);
     e->fwd_mWh = mt_get64(p + 8);

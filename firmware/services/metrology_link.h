@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "crc16.h"
 
 #define MT_SYNC 0xA5u
 #define MT_PAYLOAD_MAX 248u
@@ -67,7 +68,6 @@ struct mt_energy {              /* the record of both copies, 30 bytes */
 };
 #define MT_ENERGY_BYTES 30u     /* "MTEN", seq, fwd, rev, intervals, CRC */
 
-uint16_t mt_crc16(const uint8_t *p, size_t n);
 void mt_put32(uint8_t *p, uint32_t v);
 void mt_put64(uint8_t *p, uint64_t v);
 uint32_t mt_get32(const uint8_t *p);

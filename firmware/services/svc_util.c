@@ -1,5 +1,6 @@
 #include <string.h>
 #include "ms_rtos.h"
+#include "bsp_date.h"
 #include "svc_util.h"
 
 void svc_bcd_signed(uint8_t *out, unsigned bytes, int32_t value)
@@ -60,4 +61,15 @@ int svc_read_line(int fd, char *buf, unsigned size, uint32_t timeout_ms)
                 buf[n++] = c;
         }
     }
+}
+
+unsigned svc_put_time(uint8_t *out, uint32_t s, int with_seconds)
+{
+    struct bsp_datetime dt;
+    bsp_date_from_secs(s, &dt);
+    uint8_t v[6] = {dt.sec, dt.min, dt.hour, dt.day, dt.month, (uint8_t)(dt.year % 100u)};
+    unsigned k = 0;
+    for (unsigned i = with_seconds ? 0u : 1u; i < 6u; i++, k++)
+        dlt_bcd_put(out + k, 1, v[i]);
+    return k;
 }

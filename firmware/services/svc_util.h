@@ -16,5 +16,8 @@ int svc_next(vbus_rx_t *rx, vbus_msg_t *m);
 /* Read one '\n'-terminated line from fd within timeout_ms (select, no polling); its length
  * without the newline, or <0 on timeout. */
 int svc_read_line(int fd, char *buf, unsigned size, uint32_t timeout_ms);
+/* A time (seconds since 2000) as DL/T645 BCD: ssmmhhDDMMYY, or mmhhDDMMYY without seconds;
+ * the bytes written (6 or 5). */
+unsigned svc_put_time(uint8_t *out, uint32_t s, int with_seconds);
 
 #endif

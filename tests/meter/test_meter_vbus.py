@@ -42,8 +42,16 @@ def test_reads_energy_voltage_current_clock_and_the_apps_identifier(meter):
     assert timedelta(0) <= clock - START < timedelta(seconds=5) and weekday == 0   # a Sunday
     # the extended app's identifier, answered by the app through the bus: nothing seen yet
     assert m.master.read(0x04A10001) == bytes.fromhex("0000") + bytes([0]) + bytes(3)
-    # the unit was asked afresh for each metering value
-    assert m.unit.requests.count("STATUS") >= 6
+    # the reads share the unit's answers: one STATUS serves a second (display, apps, masters)
+    n, t0 = m.unit.requests.count("STATUS"), m.emu.now_ps
+    volts = [m.master.read_value(0x02010100) for _ in range(10)]
+    elapsed_s = (m.emu.now_ps - t0) / 1e12
+    asked = m.unit.requests.count("STATUS") - n
+    assert volts == [Decimal("220.1")] * 10 and 1 <= asked <= int(elapsed_s) + 1, (asked, elapsed_s)
+    # and a value is never older than that second: a load step shows in the next one
+    m.unit.power_W = 2345.6
+    m.emu.run_for("1s")
+    assert m.master.read_value(0x02030000) == Decimal("2.3456")
 
 
 def test_unknown_identifier_and_function_get_the_abnormal_reply(meter):
@@ -184,7 +192,8 @@ def test_metrology_unit_unplugged_and_back(meter):
     assert m.master.read_value(0x00010000) == Decimal("1234.56")
     m.unit.plugged = False                          # the cable between the units pulled
     assert m.master.read_value(0x00010000) == Decimal("1234.56")   # the last values
-    m.con.expect("metering: metrology unit not answering", timeout="100ms")
+    # noticed at the first read after the last answer's second (SNAPSHOT_MS): the display's
+    m.con.expect("metering: metrology unit not answering", timeout="1.2s")
     m.emu.run_for("9s")                             # the unit meters on alone
     m.unit.plugged = True
     assert m.master.read_value(0x00010000) >= Decimal("1234.58")

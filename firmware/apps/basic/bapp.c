@@ -94,17 +94,6 @@ int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write)
     return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
 }
 
-uint16_t bapp_crc16(const uint8_t *p, unsigned n)
-{
-    uint16_t crc = 0xFFFFu;
-    while (n--) {
-        crc ^= (uint16_t)(*p++ << 8);
-        for (unsigned b = 0; b < 8u; b++)
-            crc = (uint16_t)(crc & 0x8000u ? ((unsigned)crc << 1) ^ 0x1021u : (unsigned)crc << 1);
-    }
-    return crc;
-}
-
 void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsigned n)
 {
     uint8_t d[DLT_MAX_DATA];

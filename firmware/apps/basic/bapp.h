@@ -26,7 +26,9 @@
 #define BAPP_H
 
 #include <stdint.h>
+#include "crc16.h"
 #include "dlt645.h"
+#include "svc_util.h"
 #include "ms_rtos.h"
 #include "vbus.h"
 
@@ -76,7 +78,6 @@ int bapp_device(const char *dev, void *buf, unsigned n, int write);
 int bapp_device_io(const char *dev, void *buf, unsigned n, int write);
 int bapp_relay(int close);                  /* 1 close, 0 open: pulses; -1: feedback (1 closed) */
 int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write);
-uint16_t bapp_crc16(const uint8_t *p, unsigned n);
 unsigned bapp_bcd2(uint8_t b);
 /* "data" reply of di with n bytes v */
 void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsigned n);

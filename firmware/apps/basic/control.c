@@ -41,7 +41,7 @@ static int64_t g_used_uY;
 static void rec_save(void)
 {
     C.seq++;
-    C.crc = bapp_crc16((const uint8_t *)&C, (unsigned)offsetof(struct ctl_rec, crc));
+    C.crc = crc16_ccitt((const uint8_t *)&C, (unsigned)offsetof(struct ctl_rec, crc));
     if (bapp_eeprom(BAPP_EE_CONTROL + (C.seq & 1u) * 0x40u, &C, sizeof C, 1) < 0)
         ms_printk("control: record not saved\n");
 }
@@ -53,7 +53,7 @@ static void rec_load(void)
     for (unsigned k = 0; k < 2u; k++)
         if (bapp_eeprom(BAPP_EE_CONTROL + k * 0x40u, &c[k], sizeof c[k], 0) == MS_OK &&
             c[k].magic == REC_MAGIC &&
-            c[k].crc == bapp_crc16((const uint8_t *)&c[k], (unsigned)offsetof(struct ctl_rec, crc)) &&
+            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct ctl_rec, crc)) &&
             (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
             best = (int)k;
     if (best >= 0) {

@@ -62,7 +62,7 @@ static uint32_t g_shown_di;
 static void rec_save(void)
 {
     D.seq++;
-    D.crc = bapp_crc16((const uint8_t *)&D, (unsigned)offsetof(struct disp_rec, crc));
+    D.crc = crc16_ccitt((const uint8_t *)&D, (unsigned)offsetof(struct disp_rec, crc));
     if (bapp_eeprom(BAPP_EE_DISPLAY + (D.seq & 1u) * 0x80u, &D, sizeof D, 1) < 0)
         ms_printk("display: lists not saved\n");
 }
@@ -74,7 +74,7 @@ static void rec_load(void)
     for (unsigned k = 0; k < 2u; k++)
         if (bapp_eeprom(BAPP_EE_DISPLAY + k * 0x80u, &c[k], sizeof c[k], 0) == MS_OK &&
             c[k].magic == REC_MAGIC &&
-            c[k].crc == bapp_crc16((const uint8_t *)&c[k], (unsigned)offsetof(struct disp_rec, crc)) &&
+            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct disp_rec, crc)) &&
             (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
             best = (int)k;
     if (best >= 0) {

@@ -68,12 +68,12 @@ static uint32_t rec_addr(unsigned k, uint32_t n)
 
 static uint16_t rec_crc(const struct erec *r)
 {
-    return bapp_crc16((const uint8_t *)r, (unsigned)offsetof(struct erec, crc));
+    return crc16_ccitt((const uint8_t *)r, (unsigned)offsetof(struct erec, crc));
 }
 
 static void hdr_save(unsigned k)
 {
-    H[k].crc = bapp_crc16((const uint8_t *)&H[k], 4);
+    H[k].crc = crc16_ccitt((const uint8_t *)&H[k], 4);
     bapp_eeprom(hdr_addr(k), &H[k], sizeof H[k], 1);
 }
 
@@ -259,11 +259,7 @@ static int owns(const dlt_frame_t *q)
 
 static unsigned put_time6(uint8_t *out, uint32_t s)
 {
-    struct bsp_datetime dt;
-    bsp_date_from_secs(s, &dt);
-    uint8_t v[6] = {dt.sec, dt.min, dt.hour, dt.day, dt.month, (uint8_t)(dt.year % 100u)};
-    for (unsigned i = 0; i < 6u; i++)
-        dlt_bcd_put(out + i, 1, v[i]);
+    svc_put_time(out, s, 1);
     if (!s)
         memset(out, 0, 6);                  /* not yet (an event still going on) */
     return 6;
@@ -414,7 +410,7 @@ static void init(void)
 {
     for (unsigned k = 0; k < EVENTS; k++)
         if (bapp_eeprom(hdr_addr(k), &H[k], sizeof H[k], 0) < 0 ||
-            H[k].crc != bapp_crc16((const uint8_t *)&H[k], 4))
+            H[k].crc != crc16_ccitt((const uint8_t *)&H[k], 4))
             H[k].count = 0;
     g_relay = 0xFFu;
     uint8_t cb;

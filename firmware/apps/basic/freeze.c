@@ -75,13 +75,13 @@ static uint16_t g_pd_n;                     /* number of the newest power-down f
 
 static uint16_t crc_of(const void *p, unsigned n)
 {
-    return bapp_crc16((const uint8_t *)p + 4, n - 4u);      /* n, crc first */
+    return crc16_ccitt((const uint8_t *)p + 4, n - 4u);      /* n, crc first */
 }
 
 static void idx_save(void)
 {
     X.seq++;
-    X.crc = bapp_crc16((const uint8_t *)&X, (unsigned)offsetof(struct fidx, crc));
+    X.crc = crc16_ccitt((const uint8_t *)&X, (unsigned)offsetof(struct fidx, crc));
     if (bapp_eeprom(BAPP_EE_FREEZE_IDX + (X.seq & 1u) * 0x40u, &X, sizeof X, 1) < 0)
         ms_printk("freeze: index not saved\n");
 }
@@ -93,7 +93,7 @@ static void idx_load(void)
     for (unsigned k = 0; k < 2u; k++)
         if (bapp_eeprom(BAPP_EE_FREEZE_IDX + k * 0x40u, &c[k], sizeof c[k], 0) == MS_OK &&
             c[k].magic == IDX_MAGIC &&
-            c[k].crc == bapp_crc16((const uint8_t *)&c[k], (unsigned)offsetof(struct fidx, crc)) &&
+            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct fidx, crc)) &&
             (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
             best = (int)k;
     if (best >= 0) {
@@ -126,15 +126,6 @@ static int rec_get(unsigned kind, unsigned nn, void *rec)
             return 0;
     }
     return -1;
-}
-
-static void put_time(uint8_t *out, uint32_t s, int with_seconds)
-{
-    struct bsp_datetime dt;
-    bsp_date_from_secs(s, &dt);
-    uint8_t v[6] = {dt.sec, dt.min, dt.hour, dt.day, dt.month, (uint8_t)(dt.year % 100u)};
-    for (unsigned i = with_seconds ? 0u : 1u, k = 0; i < 6u; i++, k++)
-        dlt_bcd_put(out + k, 1, v[i]);
 }
 
 static void log_time(uint32_t s)
@@ -447,7 +438,7 @@ static int read_value(uint32_t di, uint8_t *v)
         if (rec_get(kind, ss, &h) < 0)
             return -1;
         if (rr == 0u || rr == 0xFFu)
-            put_time(v, h.t, 0), n = 5;
+            svc_put_time(v, h.t, 0), n = 5;
         if (rr == 1u || rr == 0xFFu)
             dlt_bcd_put(v + n, 4, h.fwd), n += 4;
         if (rr == 2u || rr == 0xFFu)
@@ -457,7 +448,7 @@ static int read_value(uint32_t di, uint8_t *v)
     if (rec_get(kind, ss, &f) < 0)
         return -1;
     if (rr == 0u || rr == 0xFFu)
-        put_time(v, f.t, 0), n = 5;
+        svc_put_time(v, f.t, 0), n = 5;
     if (rr == 1u || rr == 0xFFu)
         n += put_energy(v + n, f.e.fwd, 0xFFu);
     if (rr == 2u || rr == 0xFFu)

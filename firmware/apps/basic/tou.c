@@ -99,7 +99,7 @@ static void params_factory(void)
 
 static void params_save(void)
 {
-    P.crc = bapp_crc16((const uint8_t *)&P, (unsigned)offsetof(struct tou_params, crc));
+    P.crc = crc16_ccitt((const uint8_t *)&P, (unsigned)offsetof(struct tou_params, crc));
     if (bapp_eeprom(BAPP_EE_TOU_TABLES, &P, sizeof P, 1) < 0)
         ms_printk("tou: parameters not saved\n");
 }
@@ -266,7 +266,7 @@ static void charge(void)
 static void rec_save(void)
 {
     R.seq++;
-    R.crc = bapp_crc16((const uint8_t *)&R, (unsigned)offsetof(struct tou_rec, crc));
+    R.crc = crc16_ccitt((const uint8_t *)&R, (unsigned)offsetof(struct tou_rec, crc));
     if (bapp_eeprom(BAPP_EE_TOU + (R.seq & 1u) * 0x80u, &R, sizeof R, 1) < 0)
         ms_printk("tou: energy record not saved\n");
     g_dirty = 0;
@@ -279,7 +279,7 @@ static int rec_load(void)
     for (unsigned k = 0; k < 2u; k++)
         if (bapp_eeprom(BAPP_EE_TOU + k * 0x80u, &c[k], sizeof c[k], 0) == MS_OK &&
             c[k].magic == REC_MAGIC &&
-            c[k].crc == bapp_crc16((const uint8_t *)&c[k], (unsigned)offsetof(struct tou_rec, crc)) &&
+            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct tou_rec, crc)) &&
             (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
             best = (int)k;
     if (best >= 0)
@@ -702,7 +702,7 @@ static int find_edge(void)
 static void init(void)
 {
     if (bapp_eeprom(BAPP_EE_TOU_TABLES, &P, sizeof P, 0) < 0 || P.magic != PARAMS_MAGIC ||
-        P.crc != bapp_crc16((const uint8_t *)&P, (unsigned)offsetof(struct tou_params, crc))) {
+        P.crc != crc16_ccitt((const uint8_t *)&P, (unsigned)offsetof(struct tou_params, crc))) {
         params_factory();
         params_save();
         ms_printk("tou: factory time-of-use tables\n");

@@ -31,7 +31,7 @@
 #else
 #define MS_KHEAP_SIZE 8192u
 #define MS_MAX_KOBJ 96u
-#define MS_MAX_FILES 32u
+#define MS_MAX_FILES 40u           /* meter_mu's services, pipes and apps went past 32 */
 #define MS_MAX_NODES 24u
 #define MS_NAME_MAX 16u
 #define MS_PATH_MAX 32u

@@ -145,12 +145,20 @@ int ms_io_open(const char *path, int flags, int mode)
         ms_unlock(s);
         return MS_ERR_LIMIT;
     }
+    /* select() sets are 32 bits (ms_fdset_t): a file that can be polled takes the lowest free
+     * descriptor and must get one below 32; a device that cannot (a clock, a relay, an EEPROM
+     * opened for one transfer) takes the highest free one, so those never crowd the pollable. */
     int fd = -1;
-    for (unsigned i = 0; i < MS_MAX_FILES; i++)
+    int pollable = n->kind != MS_NODE_DEVICE || ((const ms_io_dev_ops_t *)n->ops)->poll != 0;
+    for (unsigned k = 0; k < MS_MAX_FILES; k++) {
+        unsigned i = pollable ? k : MS_MAX_FILES - 1u - k;
         if (!g_files[i].used) {
             fd = (int)i;
             break;
         }
+    }
+    if (pollable && fd >= 32)
+        fd = -1;
     if (fd < 0) {
         ms_unlock(s);
         return MS_ERR_LIMIT;

@@ -18,12 +18,13 @@ MMU_TARGETS := $(filter f413rg,$(TARGETS))
 MMU_EXTRA   := $(wildcard services/*.c) drivers/at24c.c drivers/ht1621.c drivers/meter_lcd.c \
                rtos/loader/ms_loader.c \
                image/ms_image.c image/ms_flashfs.c image/ms_header_space.S
-MMU_APP_LIB := services/vbus.c services/dlt645.c services/svc_util.c
+MMU_APP_LIB := services/vbus.c services/dlt645.c services/svc_util.c services/crc16.c \
+               bsp/stm32/date.c
 MMU_APP_COMMON := apps/common/app_crt0.c apps/common/app_sys.c rtos/src/ms_format.c \
                   image/ms_header_space.S
 MMU_LOADID  := apps/loadid/loadid.c apps/loadid/main.c $(MMU_APP_LIB) $(MMU_APP_COMMON)
 MMU_SHMPEEK := apps/shmpeek/main.c $(MMU_APP_COMMON)
-MMU_BASIC   := $(wildcard apps/basic/*.c) bsp/stm32/date.c $(MMU_APP_LIB) $(MMU_APP_COMMON)
+MMU_BASIC   := $(wildcard apps/basic/*.c) $(MMU_APP_LIB) $(MMU_APP_COMMON)
 
 $(eval _mmu_progdir_before = $(value progdir))
 progdir = $(if $(filter meter_mu,$(1)),$(MMU_DIR),$(call _mmu_progdir_before,$(1)))

@@ -257,7 +257,7 @@ static int write_interval(const struct mt_interval *r)
 {
     uint8_t b[MT_INTERVAL_BYTES + 2u];
     mt_interval_put(b, r);
-    uint16_t crc = mt_crc16(b, MT_INTERVAL_BYTES);
+    uint16_t crc = crc16_ccitt(b, MT_INTERVAL_BYTES);
     b[MT_INTERVAL_BYTES] = (uint8_t)crc;
     b[MT_INTERVAL_BYTES + 1u] = (uint8_t)(crc >> 8);
     return at24c_write(&g_ee, MT_EE_RING + MT_EE_SLOT * ((r->number - 1u) % MT_RING), b, sizeof b);
@@ -270,7 +270,7 @@ static int read_interval(uint32_t number, struct mt_interval *r)
     if (!g.ee_ok || number == 0 || number > g.st.intervals || g.st.intervals - number >= MT_RING ||
         at24c_read(&g_ee, MT_EE_RING + MT_EE_SLOT * ((number - 1u) % MT_RING), b, sizeof b) < 0)
         return -1;
-    if (mt_crc16(b, MT_INTERVAL_BYTES) != (uint16_t)(b[MT_INTERVAL_BYTES] | b[MT_INTERVAL_BYTES + 1u] << 8))
+    if (crc16_ccitt(b, MT_INTERVAL_BYTES) != (uint16_t)(b[MT_INTERVAL_BYTES] | b[MT_INTERVAL_BYTES + 1u] << 8))
         return -1;
     mt_interval_get(b, r);
     return r->number == number ? 0 : -1;

@@ -6,7 +6,7 @@
 
 MTU_DIR     := targets/metrology_unit
 MTU_TARGETS := $(filter f103rb,$(TARGETS))
-MTU_EXTRA   := drivers/ade7753.c drivers/at24c.c services/metrology_link.c
+MTU_EXTRA   := drivers/ade7753.c drivers/at24c.c services/metrology_link.c services/crc16.c
 
 $(eval _mtu_progdir_before = $(value progdir))
 progdir = $(if $(filter metrology_unit,$(1)),$(MTU_DIR),$(call _mtu_progdir_before,$(1)))

@@ -101,6 +101,39 @@ MSTEST(pipe, bytes_through_a_named_pipe)
     MST_EQ(ms_io_close(r), MS_ERR_BADF);
 }
 
+static int ut_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    (void)ctx; (void)f; (void)buf;
+    return (int)len;
+}
+static int ut_poll(void *ctx, ms_file_t *f, int events)
+{
+    (void)ctx; (void)f;
+    return events & MS_POLLIN;
+}
+
+/* select() sets are 32 bits: a pollable file gets the lowest descriptor (and none at 32 or
+ * above), a device without poll (opened for one transfer) the highest, so those never take a
+ * descriptor a select() would need. */
+MSTEST(io, pollable_files_low_one_transfer_devices_high)
+{
+    static const ms_io_dev_ops_t plain = {.read = ut_read}, polled = {.read = ut_read, .poll = ut_poll};
+    int fds[MS_MAX_FILES], n = 0, fd;
+    MST_EQ(ms_io_device_register("/dev/ut_plain", &plain, 0), MS_OK);
+    MST_EQ(ms_io_device_register("/dev/ut_polled", &polled, 0), MS_OK);
+    int top = ms_io_open("/dev/ut_plain", O_RDONLY, 0);
+    MST_EQ(top, (int)MS_MAX_FILES - 1);
+    while ((fd = ms_io_open("/dev/ut_polled", O_RDONLY, 0)) >= 0) {
+        MST_LT(fd, 32);
+        fds[n++] = fd;
+    }
+    MST_EQ(fd, MS_ERR_LIMIT);
+    MST_GE(n, 1);
+    MST_EQ(ms_io_close(top), MS_OK);
+    while (n)
+        MST_EQ(ms_io_close(fds[--n]), MS_OK);
+}
+
 MSTEST(handle, stale_after_delete)
 {
     ms_handle_t s = ms_sem_create("gone", 0, 1);

@@ -143,7 +143,7 @@ static int save_ring(void)
     b[1] = (uint8_t)(seq >> 8);
     put48(b + 2, g.st.fwd_mWh);
     put48(b + 8, g.st.rev_mWh);
-    uint16_t crc = mt_crc16(b, EE_REC_BYTES - 2u);
+    uint16_t crc = crc16_ccitt(b, EE_REC_BYTES - 2u);
     b[14] = (uint8_t)crc;
     b[15] = (uint8_t)(crc >> 8);
     int r = at24c_write(&g_ee, EE_RING_BASE + EE_REC_BYTES * slot, b, sizeof b);
@@ -189,7 +189,7 @@ static int find_ring(uint64_t *fwd, uint64_t *rev)
             return found;
         for (uint32_t k = 0; k < sizeof chunk; k += EE_REC_BYTES) {
             const uint8_t *p = chunk + k;
-            if (mt_crc16(p, EE_REC_BYTES - 2u) != (uint16_t)(p[14] | p[15] << 8))
+            if (crc16_ccitt(p, EE_REC_BYTES - 2u) != (uint16_t)(p[14] | p[15] << 8))
                 continue;                   /* erased, or torn by a cut */
             uint16_t seq = (uint16_t)(p[0] | p[1] << 8);
             /* the ring holds 512 consecutive numbers at most: the 16-bit difference orders */

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 import metersim
-from metersim._campaign.meter_system import factory_image, metrology_records
+from metersim._campaign.meter_system import factory_image, metrology_records, newest_ring_record
 from metersim._engine.debug import Debugger
 from metersim._engine.firmware import Firmware
 from metersim._errors import MetersimError
@@ -58,23 +58,24 @@ def test_a_hung_metering_thread_of_the_metrology_unit_is_reset_and_metering_resu
     emu, unit = m.emu, m.unit
     mt_con.expect("metrology: reset cause power-on, 0 watchdog resets so far", timeout="1ms")
     emu.run_for("5s")
-    stored, bad = metrology_records(unit.eeprom)
-    assert bad == [] and stored is not None
-    ring = bytes(unit.eeprom.read_image(0x100, 0x2000))
     dbg = Debugger.of(unit.machine)
     entry = unit.machine.symbol("ade7753_line_energy") & ~1
     original = dbg.read_memory(entry, 2)
     dbg.write_memory(entry, BRANCH_TO_SELF)      # the meter thread hangs at its next window
     hung_at = emu.now_ps
     waited_s = (reset_ps(emu, unit.machine["iwdg"], "12s") - hung_at) / PS_PER_S
+    stored, bad = metrology_records(unit.eeprom)     # as the hung unit left it
+    assert bad == [] and stored is not None
+    newest = newest_ring_record(bytes(unit.eeprom.read_image(0, 0x8000)))
+    ring = bytes(unit.eeprom.read_image(0x100, 0x2000))
     mt_con.expect("metrology: reset cause watchdog, 1 watchdog reset so far", timeout="1s")
     dbg.write_memory(entry, original)
     # fed at the end of every window (2 s): the window under way at the patch ends with a last
     # feed, the next call spins, and the reset comes 8 s after that feed
     assert METROLOGY_WATCHDOG_S <= waited_s <= METROLOGY_WATCHDOG_S + 2.0 + LSI_SLACK_S, waited_s
     # nothing stored is lost: the newest record is the one before the hang, the ring the same
-    line = mt_con.expect("metrology: energy from EEPROM copy", timeout="100ms")
-    assert f"(seq {stored[0]})" in line.line
+    line = mt_con.expect("metrology: energy from EEPROM copy", timeout="500ms")
+    assert f"(seq {stored[0]}) and ring record {newest[1]} (seq {newest[0]})" in line.line
     assert metrology_records(unit.eeprom)[0] == stored
     assert bytes(unit.eeprom.read_image(0x100, 0x2000)) == ring
     # metering resumes: the management unit reads it again, the energy grows at 3 kW

@@ -79,7 +79,7 @@ def test_an_hour_without_the_management_unit_loses_no_energy(meter):
     m.con.expect("metering: metrology unit not answering", timeout="1.2s")
     assert m.master.read(0x05F0FF01) == newest
     m.unit.plugged = True
-    # the unit kept it in its own EEPROM too (saved every 0.1 kWh and at each freeze)
+    # the unit kept it in its own EEPROM too (its copies are written at each freeze)
     stored_kWh, _, records = m.unit.stored_energy()
     stored = Decimal(stored_kWh).quantize(Decimal("0.000001"))
     assert records == 4 and stored >= freezes[-1][1]

@@ -25,9 +25,9 @@ never goes backwards; its interval ring holds valid records in order; the manage
 EEPROM holds the communication service's settings it wrote at its first start; LOADID runs in the old or the new version and its
 extent passes every image check on the host; the RTOS image too. Each cut loses at most
 `max_loss_Wh_per_cut` against the reference (the load it was given, none while the mains is
-off), read from the unit's RAM at the cut and at the next one; `max_loss_Wh_torn_save` when
-the power went while the metrology unit's EEPROM was programming (its save torn: the copy
-before it stands).
+off), read from the unit's RAM at the cut and at the next one, whether or not the power went
+while the metrology unit's EEPROM was programming (a torn record of its energy ring leaves the
+one before it, at most 5 Wh older).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ RTOS_ADDR, RTOS_SIZE = 0x08008000, 0x38000
 MU_EE_COM = (0x0000, 0x0100)             # services.h EEPROM_COM_START, _SIZE: address, passwords
 # firmware/services/metrology_link.h
 EE_COPY_A, EE_COPY_B, EE_RING, EE_SLOT, RING = 0x0000, 0x0040, 0x0100, 32, 256
+# firmware/targets/metrology_unit/main.c: the energy ring (seq u16, forward u48, reverse u48 mWh, CRC)
+EE_ENERGY_RING, EE_REC_BYTES, EE_RING_SLOTS = 0x4000, 16, 512
 INTERVAL_S = 15 * 60
 UPGRADE_CUT_P = 0.7                      # a restart with upgrade work is cut inside it
 NOR_AIM_P = 0.5                          # and then inside a NOR erase or program
@@ -95,11 +97,9 @@ def validate(src: Source, path: tuple, t, firmware_names: list[str]) -> dict:
                    "off_ms": F.number(src, cp + ("off_ms",), c.get("off_ms", 300.0), 0, 60000, lo_open=True),
                    "kinds": weights}
     kp = path + ("checks",)
-    k = F.mapping(src, kp, t.get("checks", {}), {"max_loss_Wh_per_cut": "", "max_loss_Wh_torn_save": ""})
+    k = F.mapping(src, kp, t.get("checks", {}), {"max_loss_Wh_per_cut": ""})
     out["checks"] = {"max_loss_Wh_per_cut": F.number(src, kp + ("max_loss_Wh_per_cut",),
-                                                     k.get("max_loss_Wh_per_cut", 10.0), 0, 1e6),
-                     "max_loss_Wh_torn_save": F.number(src, kp + ("max_loss_Wh_torn_save",),
-                                                       k.get("max_loss_Wh_torn_save", 110.0), 0, 1e6)}
+                                                     k.get("max_loss_Wh_per_cut", 10.0), 0, 1e6)}
     if "repeat" in t:
         out["repeat"] = t["repeat"]
     return out
@@ -173,9 +173,26 @@ def journal_state(nor) -> int:
 
 # ---- the metrology unit's EEPROM ----------------------------------------------------------------
 
+def newest_ring_record(img: bytes) -> tuple | None:
+    """(seq, slot, forward mWh, reverse mWh) of the newest valid record of the metrology unit's
+    energy ring, or None with none."""
+    from metersim._meter.metrology_unit import crc16
+
+    best = None
+    for slot in range(EE_RING_SLOTS):
+        raw = img[EE_ENERGY_RING + EE_REC_BYTES * slot:][:EE_REC_BYTES]
+        if int.from_bytes(raw[14:16], "little") != crc16(raw[:14]):
+            continue
+        seq = int.from_bytes(raw[0:2], "little")
+        if best is None or 0 < (seq - best[0]) % (1 << 16) < (1 << 15):
+            best = (seq, slot, int.from_bytes(raw[2:8], "little"), int.from_bytes(raw[8:14], "little"))
+    return best
+
+
 def metrology_records(eeprom) -> tuple[tuple | None, list[str]]:
-    """(newest valid energy record (seq, fwd_mWh, rev_mWh, intervals) or None, problems in the
-    interval ring)."""
+    """(what the unit starts from: (seq of the newest valid copy, fwd_mWh, rev_mWh, intervals),
+    the totals from the newest ring record when there is one, or None without a valid copy;
+    problems in the interval ring)."""
     from metersim._meter.metrology_unit import crc16, parse_energy_record
 
     img = bytes(eeprom.read_image(0, 0x8000))
@@ -184,6 +201,9 @@ def metrology_records(eeprom) -> tuple[tuple | None, list[str]]:
         rec = parse_energy_record(img[addr:addr + 30])
         if rec is not None and (best is None or (rec[0] - best[0]) % (1 << 32) < (1 << 31)):
             best = rec
+    ring = newest_ring_record(img)
+    if best is not None and ring is not None:
+        best = (best[0], ring[2], ring[3], best[3])
     bad = []
     if best is not None:
         n_int = best[3]
@@ -400,17 +420,17 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     # a cut's loss: how much further the unit fell behind the reference from the read at it
     # to the read at the next measured one (a cut inside a start that had not metered yet is
     # taken together with the one before it)
-    # A save torn by a hold-up that ended inside it leaves the other copy: the energy since the
-    # save before (at most the unit's 0.1 kWh save step and a window) is lost; that bound is
-    # checked for those cuts, the 0.01 kWh one for all others.
+    # A save torn by a hold-up that ended inside it leaves the ring record before it (at most
+    # the unit's 5 Wh step older): the same limit holds for every cut; the torn ones' worst is
+    # reported apart.
     known = [(k, e) for k, e in enumerate(errors) if e is not None]
     losses = [(k, a - b, any(torn[k:k2])) for (k, a), (k2, b) in zip(known, known[1:])]
     figures["cuts_measured"] = len(losses)
-    figures["max_loss_Wh_per_cut"] = round(max([0.0] + [w for _, w, t in losses if not t]), 3)
+    figures["max_loss_Wh_per_cut"] = round(max([0.0] + [w for _, w, t in losses]), 3)
     figures["max_loss_Wh_torn_save"] = round(max([0.0] + [w for _, w, t in losses if t]), 3)
     figures["end_error_Wh"] = round(errors[-1], 3)
     for k, w, t in losses:
-        limit = sc["checks"]["max_loss_Wh_torn_save" if t else "max_loss_Wh_per_cut"]
+        limit = sc["checks"]["max_loss_Wh_per_cut"]
         if w > limit:
             failures.append(f"energy: cut {k + 1}{' (save torn)' if t else ''} lost {w:.2f} Wh "
                             f"(limit {limit} Wh)")

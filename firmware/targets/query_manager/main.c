@@ -70,6 +70,9 @@ static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem, g_cmd_lock;
 static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST, qm_tft_bulk};
 static uint32_t g_rounds;
 static uint32_t g_sync_ms = CLOCK_SYNC_MS;
+/* Our RTC minus the server's clock, in ms, as set by the last TIME (-500..500): the F1 RTC
+ * takes whole seconds only, so the broadcast is timed by the server's second, not ours. */
+static int32_t g_rtc_ahead_ms;
 static volatile uint8_t g_sync_now;     /* the server set the clock: broadcast it now */
 static uint32_t g_snap_at;              /* tick of the next reading snapshot */
 
@@ -244,17 +247,24 @@ static int rtc_wait_tick(struct bsp_datetime *dt)
     return -1;
 }
 
-/* Broadcast the RTC to every controller. A controller's RTC takes the whole seconds without
- * its sub-second phase (the F1 prescaler keeps counting through a counter write), so the
- * frame is timed to end half a second after our tick: whatever its phase, a controller is
- * then within half a second of us. */
+/* Broadcast the server's time to every controller. A controller's RTC takes the whole
+ * seconds without its sub-second phase (the F1 prescaler keeps counting through a counter
+ * write), so the frame is timed to end half a second after the server's second began (our
+ * tick corrected by how far our own RTC is from the server's, g_rtc_ahead_ms): whatever its
+ * phase, a controller is then within half a second of the server, not of us. */
 #define SYNC_FRAME_MS 26u               /* 21 bytes at 9600 baud and the t3.5 silence */
 static void clock_sync(void)
 {
     struct bsp_datetime dt;
     if (rtc_wait_tick(&dt) != 0)
         return;
-    ms_thread_sleep_ms(500u - SYNC_FRAME_MS);
+    /* our tick showing dt.sec was the server's dt.sec - ahead: its dt.sec comes `ahead` later */
+    int32_t wait_ms = 500 - (int32_t)SYNC_FRAME_MS + g_rtc_ahead_ms;
+    if (wait_ms < 0) {                  /* too late for this second: the next one */
+        bsp_date_from_secs(bsp_date_to_secs(&dt) + 1u, &dt);
+        wait_ms += 1000;
+    }
+    ms_thread_sleep_ms((uint32_t)wait_ms);
     uint16_t v[6] = {dt.year, dt.month, dt.day, dt.hour, dt.min, dt.sec};
     uint8_t req[QM_ADU_MAX];
     unsigned n = qm_build_write(req, 0, 0x0002, 6, v);
@@ -937,7 +947,9 @@ static void net_command(const char *cmd)
             net_send("ERR TIME\n");
             return;
         }
-        bsp_date_from_secs((uint32_t)t - UNIX_2000 + (now_ms() - got_ms + 500u) / 1000u, &dt);
+        uint32_t late_ms = now_ms() - got_ms;     /* the server's second began this long ago */
+        bsp_date_from_secs((uint32_t)t - UNIX_2000 + (late_ms + 500u) / 1000u, &dt);
+        g_rtc_ahead_ms = (int32_t)((late_ms + 500u) / 1000u * 1000u) - (int32_t)late_ms;
         if (bsp_rtc_set(&dt) != 0) {
             net_send("ERR TIME\n");
             return;

@@ -33,7 +33,9 @@ def test_the_record_set_comes_whole_across_follow_up_frames(meter):
     for step_W in (600, 2000):                      # two appliances, a second apart
         m.unit.power_W += step_W
         m.emu.run_for("1s")
-    m.con.expect("count 2", timeout="100ms")
+    # LOADID reads the power each second from the metering service's snapshot, itself at most
+    # a second old: a step is counted within 2 s
+    m.con.expect("count 2", timeout="1.2s")
     m.trace_on()
     first = request(m, 0x11)
     assert first.control == 0xB1 and len(first.data) == 4 + 16 * RECORD       # more follow

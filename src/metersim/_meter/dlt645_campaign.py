@@ -35,7 +35,6 @@ KEYS = {"firmware": "firmware name (the RTOS image meter_mu.elf)", "mode": "fuzz
         "frames": "frames per scenario, both ports", "ir_share": "share of the frames sent on IR",
         "baud": "RS-485 rate during the campaign", "check_every": "frames between two plain reads",
         "repeat": "a label"}
-MANIFEST = "platforms/images/meter_mu.yaml"
 VOLTAGE_V, ENERGY_KWH, POWER_W = 220.1, 1234.56, 1123.4
 READ_VOLTAGE, READ_ENERGY = 0x02010100, 0x00010000      # DL/T645 data identifiers
 CRASH_MARKS = ("killed:", "KERNEL PANIC")
@@ -54,37 +53,16 @@ def validate(src: Source, path: tuple, t, firmware_names: list[str]) -> dict:
             "repeat": t.get("repeat", 0)}
 
 
-def factory_image(rtos_elf: str | Path, out: Path) -> Path:
-    """The management unit's factory image with `rtos_elf` as its RTOS, the rest as the
-    checkout's manifest builds it."""
-    import yaml
-
-    from metersim._image.pack import pack
-
-    manifest = Path(__file__).resolve().parents[3] / MANIFEST
-    if not manifest.is_file():     # installed from a wheel: the manifest is not there
-        from metersim._errors import SetupError
-        raise SetupError(f"{manifest}: the meter's image manifest (run the campaign from a checkout)")
-    m = yaml.safe_load(manifest.read_text())
-    base = manifest.parent
-    for entry in [m["bootloader"], *m.get("apps", [])]:
-        entry["elf"] = str((base / entry["elf"]).resolve())
-    m["rtos"]["elf"] = str(Path(rtos_elf).resolve())
-    spec = out.with_suffix(".yaml")
-    spec.write_text(yaml.safe_dump(m))
-    out.write_bytes(pack(spec))
-    return out
-
-
 def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     import metersim
+    from metersim._campaign.meter_system import factory_image
     from metersim._errors import MetersimError
     from metersim._meter.dlt645_fuzz import malformed_frames, run_fuzz
 
     digest = hashlib.sha1()
     emu = metersim.Emulation(seed=seed, wall_guard_s=600.0)
     with tempfile.TemporaryDirectory(prefix="metersim-meter-") as tmp:
-        image = factory_image(elf_paths[sc["firmware"]], Path(tmp) / "meter_mu.bin")
+        image = factory_image(str(elf_paths[sc["firmware"]]), Path(tmp))
         meter = metersim.build_meter(emu, image, voltage_V=VOLTAGE_V, current_A=POWER_W / VOLTAGE_V,
                                      power_W=POWER_W, energy_kWh=ENERGY_KWH)
     board = meter.mu

@@ -88,3 +88,25 @@ def sequence(src: Source, path: tuple, value, what: str = "a list") -> list:
     if not isinstance(value, list):
         src.fail(path, what, value)
     return value
+
+
+def power_cuts(src: Source, cp: tuple, raw, kinds: tuple, default_gap: list) -> dict:
+    """A power-cut system's `cuts` block: how many, the gap between two (drawn from [from, to]),
+    the hold-up and the time off, and the weight of each kind of cut (`kinds`)."""
+    c = mapping(src, cp, raw, {"count": "", "gap": "", "holdup_ms": "", "off_ms": "", "kinds": ""})
+    gap = sequence(src, cp + ("gap",), c.get("gap", default_gap), "[from, to], two durations")
+    if len(gap) != 2:
+        src.fail(cp + ("gap",), "[from, to], two durations", gap)
+    lo, hi = (duration_ps(src, cp + ("gap", k), gap[k]) for k in (0, 1))
+    if lo >= hi:
+        src.fail(cp + ("gap",), "from < to", gap)
+    kp = cp + ("kinds",)
+    given = mapping(src, kp, c.get("kinds", {"plain": 1}), {k: "" for k in kinds})
+    weights = {k: number(src, kp + (k,), given.get(k, 0), 0, 1000) for k in kinds}
+    if not any(weights.values()):
+        src.fail(kp, "at least one kind with a weight > 0", given)
+    return {"count": number(src, cp + ("count",), get(src, c, cp, "count"), 1, 1000, integer=True),
+            "gap_ps": [lo, hi],
+            "holdup_ms": number(src, cp + ("holdup_ms",), c.get("holdup_ms", 20.0), 0, 1000, lo_open=True),
+            "off_ms": number(src, cp + ("off_ms",), c.get("off_ms", 300.0), 0, 60000, lo_open=True),
+            "kinds": weights}

@@ -77,25 +77,7 @@ def validate(src: Source, path: tuple, t, firmware_names: list[str]) -> dict:
     out["voltage_V"] = F.number(src, path + ("voltage_V",), t.get("voltage_V", 230.0), 100, 300)
     out["power_W"] = F.number(src, path + ("power_W",), t.get("power_W", 3000.0), 0, 13800)
     out["energy_kWh"] = F.number(src, path + ("energy_kWh",), t.get("energy_kWh", 1234.5), 0, 1e9)
-    cp = path + ("cuts",)
-    c = F.mapping(src, cp, F.get(src, t, path, "cuts"),
-                  {"count": "", "gap": "", "holdup_ms": "", "off_ms": "", "kinds": ""})
-    gap = F.sequence(src, cp + ("gap",), c.get("gap", ["0.5s", "3s"]), "[from, to], two durations")
-    if len(gap) != 2:
-        src.fail(cp + ("gap",), "[from, to], two durations", gap)
-    lo, hi = (F.duration_ps(src, cp + ("gap", k), gap[k]) for k in (0, 1))
-    if lo >= hi:
-        src.fail(cp + ("gap",), "from < to", gap)
-    kp = cp + ("kinds",)
-    kinds = F.mapping(src, kp, c.get("kinds", {"plain": 1}), {k: "" for k in KINDS})
-    weights = {k: F.number(src, kp + (k,), kinds.get(k, 0), 0, 1000) for k in KINDS}
-    if not any(weights.values()):
-        src.fail(kp, "at least one kind with a weight > 0", kinds)
-    out["cuts"] = {"count": F.number(src, cp + ("count",), F.get(src, c, cp, "count"), 1, 1000, integer=True),
-                   "gap_ps": [lo, hi],
-                   "holdup_ms": F.number(src, cp + ("holdup_ms",), c.get("holdup_ms", 20.0), 0, 1000, lo_open=True),
-                   "off_ms": F.number(src, cp + ("off_ms",), c.get("off_ms", 300.0), 0, 60000, lo_open=True),
-                   "kinds": weights}
+    out["cuts"] = F.power_cuts(src, path + ("cuts",), F.get(src, t, path, "cuts"), KINDS, ["0.5s", "3s"])
     kp = path + ("checks",)
     k = F.mapping(src, kp, t.get("checks", {}), {"max_loss_Wh_per_cut": ""})
     out["checks"] = {"max_loss_Wh_per_cut": F.number(src, kp + ("max_loss_Wh_per_cut",),

@@ -42,25 +42,7 @@ def validate(src: Source, path: tuple, t, firmware_names: list[str]) -> dict:
     out = {"firmware": F.choice(src, path + ("firmware",), F.get(src, t, path, "firmware", fw_default),
                                 firmware_names)}
     out["period_s"] = F.number(src, path + ("period_s",), t.get("period_s", 1), 1, 86400, integer=True)
-    cp = path + ("cuts",)
-    c = F.mapping(src, cp, F.get(src, t, path, "cuts"),
-                  {"count": "", "gap": "", "holdup_ms": "", "off_ms": "", "kinds": ""})
-    gap = F.sequence(src, cp + ("gap",), c.get("gap", ["0.2s", "3s"]), "[from, to], two durations")
-    if len(gap) != 2:
-        src.fail(cp + ("gap",), "[from, to], two durations", gap)
-    lo, hi = (F.duration_ps(src, cp + ("gap", k), gap[k]) for k in (0, 1))
-    if lo >= hi:
-        src.fail(cp + ("gap",), "from < to", gap)
-    kp = cp + ("kinds",)
-    kinds = F.mapping(src, kp, c.get("kinds", {"plain": 1}), {k: "" for k in KINDS})
-    weights = {k: F.number(src, kp + (k,), kinds.get(k, 0), 0, 1000) for k in KINDS}
-    if not any(weights.values()):
-        src.fail(kp, "at least one kind with a weight > 0", kinds)
-    out["cuts"] = {"count": F.number(src, cp + ("count",), F.get(src, c, cp, "count"), 1, 1000, integer=True),
-                   "gap_ps": [lo, hi],
-                   "holdup_ms": F.number(src, cp + ("holdup_ms",), c.get("holdup_ms", 20.0), 0, 1000, lo_open=True),
-                   "off_ms": F.number(src, cp + ("off_ms",), c.get("off_ms", 300.0), 0, 60000, lo_open=True),
-                   "kinds": weights}
+    out["cuts"] = F.power_cuts(src, path + ("cuts",), F.get(src, t, path, "cuts"), KINDS, ["0.2s", "3s"])
     if "repeat" in t:
         out["repeat"] = t["repeat"]
     return out

@@ -64,8 +64,8 @@ def run(image: Path, hours: float) -> dict:
     master = metersim.dlt645.Master(emu, meter.mu["rs485Bus"].attach_host("master", baud=2400,
                                                                              parity="E"))
     c0, w0 = time.process_time(), time.perf_counter()
-    con.expect("metering: metrology unit synchronised", timeout="5s")
-    con.expect("display: ", timeout="3s")
+    con.expect("display: ", timeout="5s")          # the display starts before the sync
+    con.expect("metering: metrology unit synchronised", timeout="3s")
     boot = {"cpu_s": round(time.process_time() - c0, 2),
             "wall_s": round(time.perf_counter() - w0, 2)}
     mu0 = meter.mu.stats()["instructions"]

@@ -164,3 +164,20 @@ def test_bad_cut_settings_are_refused_naming_the_field(firmware):
     with pytest.raises(MetersimError) as e:
         parse_spec(head.replace("system: meter", "system: query-manager") + "  cuts: {count: 0}\nseeds: [1]\n")
     assert "scenario.cuts.count: expected an integer in 1..1000" in str(e.value)
+
+
+# ---- determinism: reruns of one seed give one trace (determinism_meter.yaml, determinism_qm.yaml)
+
+def test_reruns_of_a_meter_and_a_query_manager_scenario_give_one_trace_each(firmware):
+    """Two runs of the same cut scenario per system give the same trace hash (consoles, stores and
+    the campaign's checks after every start). About 16 s of CPU per system pair."""
+    runs = {
+        ("meter", 5): "system: meter\nscenario:\n  cuts: {count: 1, kinds: {plain: 1}}\nseeds: [5]\n",
+        ("query-manager", 5): "system: query-manager\nscenario:\n  cuts: {count: 2, gap: [0.2s, 1s], "
+                              "kinds: {plain: 1, eeprom_write: 1}}\nseeds: [5]\n",
+    }
+    elf = {"meter": firmware("f413rg", "meter_mu"), "query-manager": firmware("f103rc", "query_manager")}
+    for (system, _seed), text in runs.items():
+        first, again = (_run(text, elf[system]) for _ in range(2))
+        assert first["passed"] and again["passed"], (first["failures"], again["failures"])
+        assert first["trace_sha1"] and first["trace_sha1"] == again["trace_sha1"], system

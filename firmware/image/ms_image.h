@@ -102,4 +102,14 @@ _Static_assert(sizeof(ms_start_rec_t) == 64, "start-parameter record is 64 bytes
  * MS_IMAGE_BAD_LENGTH when its payload is not a whole number of records. */
 int ms_start_params(const ms_image_hdr_t *h, const ms_start_rec_t **recs, uint32_t *count);
 
+/* The reset cause, from the bootloader to the RTOS image. The bootloader reads RCC_CSR's
+ * reset flags and clears them (RMVF), so that the next reset shows only its own flags; it
+ * hands them on in a backup-domain word (bsp_backup_write(MS_BOOT_CAUSE_WORD): RTC_BKP9R on
+ * the F413, kept across resets): MS_BOOT_CAUSE_MAGIC | the flags RCC_CSR[31:24] (BSP_RESET_*
+ * >> 24). The RTOS image takes the word and writes it 0, so a value is used once; without the
+ * magic (the image started by a debugger, not the bootloader) it reads RCC_CSR itself. */
+#define MS_BOOT_CAUSE_WORD 8u
+#define MS_BOOT_CAUSE_MAGIC 0xBC00u
+#define MS_BOOT_CAUSE_MAGIC_MASK 0xFF00u
+
 #endif

@@ -9,21 +9,57 @@
  *   "vbus send <hex>"    put raw bytes on this service's pipe to the bus (a test hook that
  *                        shows the bus checking what it receives)
  * Identifiers: 04000101 date, 04000102 time (read, write), 04000503 status word 3, 04800001
- * software version, 04A00001 status of extended app 1 (LOADID). Control codes: 08H broadcast
+ * software version, 04A00001 status of extended app 1 (LOADID), 04A00010 this boot's reset
+ * cause, 04A00011..04A00017 the resets so far by cause. Control codes: 08H broadcast
  * time (within 5 minutes of the meter's clock), 1BH event clear, 1CH relay control.
+ *
+ * Reset counts: at start the service reads this boot's cause (/dev/reset, as the bootloader
+ * read RCC_CSR) and adds one to its cause's count in the EEPROM (its window 0x0100..0x017F:
+ * two copies of one record, each in a 64-byte page of its own, with a sequence number and a
+ * CRC; the new count goes over the older copy, so a power cut during the write leaves the
+ * other whole and costs at most that one count).
  */
+#include <stddef.h>
 #include <string.h>
 #include "ms_rtos.h"
 #include "bsp.h"
 #include "bsp_date.h"
+#include "crc16.h"
+#include "drv_io.h"
 #include "services.h"
 #include "svc_util.h"
 #include "vbus.h"
 
 #define BROADCAST_MAX_S 300u                /* broadcast time corrects at most 5 minutes */
 
+/* Reset causes in the order of their identifiers 04A00011.. and of the record's counts; a
+ * reset with several flags (every internal one pulses NRST, so PINRSTF comes along; a
+ * power-on sets BORRSTF too) counts under the first that matches, as bsp_reset_cause_name()
+ * names it. */
+#define RESET_CAUSES 7u
+static const uint32_t k_cause_bit[RESET_CAUSES] = {
+    BSP_RESET_IWDG, BSP_RESET_WWDG, BSP_RESET_SOFT, BSP_RESET_POR, BSP_RESET_BOR,
+    BSP_RESET_PIN, BSP_RESET_LPWR};
+static const uint8_t k_cause_rank[RESET_CAUSES] = {6, 1, 0, 2, 3, 4, 5};  /* checked in order */
+#define DI_RESET_CAUSE 0x04A00010u          /* 1 byte: RCC_CSR[31:24] of this boot */
+#define DI_RESET_COUNT 0x04A00011u          /* .. + 6: XXXXXX resets by cause (BCD) */
+#define RESETS_MAGIC 0x43545352u            /* "RSTC" */
+#define RESETS_COPY_ADDR(n) (EEPROM_PLAT_START + 0x40u * (n))
+
+typedef struct {
+    uint32_t magic;
+    uint32_t seq;                           /* the newer copy has the higher number */
+    uint32_t count[RESET_CAUSES];
+    uint8_t cause;                          /* RCC_CSR[31:24] of the last counted boot */
+    uint8_t reserved;
+    uint16_t crc;                           /* CRC-16/CCITT of the bytes before it */
+} resets_t;
+_Static_assert(sizeof(resets_t) <= 0x40u, "a copy fits one EEPROM page");
+
 struct plat {
-    int from_bus, to_bus, rtc, relay, con;
+    int from_bus, to_bus, rtc, relay, con, eeprom, reset;
+    uint32_t cause;                         /* this boot's reset cause (BSP_RESET_*) */
+    resets_t resets;                        /* the counts as in the EEPROM */
     vbus_rx_t rx;
     uint8_t keep_power, alarm, close_allowed, trip_cmd;
     vbus_msg_t m, out;
@@ -126,7 +162,17 @@ static void read_di(struct plat *p, const dlt_frame_t *q)
         d[4] = ms_process_find("LOADID") >= 0 ? 1u : 0u;   /* 1 running, 0 not */
         n = 1;
         break;
+    case DI_RESET_CAUSE:
+        d[4] = (uint8_t)(p->cause >> 24);
+        n = 1;
+        break;
     default:
+        if (di - DI_RESET_COUNT < RESET_CAUSES) {
+            uint32_t c = p->resets.count[di - DI_RESET_COUNT];
+            dlt_bcd_put(d + 4, 3, c > 999999u ? 999999u : c);
+            n = 3;
+            break;
+        }
         dlt_abnormal(&p->r, q, DLT_SERR_NO_DATA);
         return;
     }
@@ -318,6 +364,60 @@ static void console(struct plat *p)
     }
 }
 
+static int resets_io(struct plat *p, unsigned copy, resets_t *r, int write)
+{
+    drv_seek_t at = {.offset = (int32_t)RESETS_COPY_ADDR(copy), .whence = DRV_SEEK_SET};
+    if (ms_io_ioctl(p->eeprom, DRV_IOCTL_SEEK, &at) < 0)
+        return MS_ERR_IO;
+    int n = write ? ms_io_write(p->eeprom, r, sizeof *r) : ms_io_read(p->eeprom, r, sizeof *r);
+    return n == (int)sizeof *r ? MS_OK : MS_ERR_IO;
+}
+
+static int resets_valid(const resets_t *r)
+{
+    return r->magic == RESETS_MAGIC &&
+           r->crc == crc16_ccitt((const uint8_t *)r, offsetof(resets_t, crc));
+}
+
+/* This boot's reset cause on the console and counted in the EEPROM (once per boot: the
+ * service starts once). */
+static void count_reset(struct plat *p)
+{
+    if (p->reset < 0 || ms_io_read(p->reset, &p->cause, 4) != 4)
+        p->cause = 0;
+    resets_t c[2];
+    int ok[2] = {0, 0};
+    if (p->eeprom >= 0)
+        for (unsigned i = 0; i < 2u; i++)
+            ok[i] = resets_io(p, i, &c[i], 0) == MS_OK && resets_valid(&c[i]);
+    unsigned newer = ok[0] && ok[1] ? ((int32_t)(c[1].seq - c[0].seq) > 0 ? 1u : 0u)
+                                    : ok[1] ? 1u : 0u;
+    if (ok[newer])
+        p->resets = c[newer];
+    else
+        memset(&p->resets, 0, sizeof p->resets);    /* first start: no resets counted yet */
+    unsigned k = RESET_CAUSES;
+    for (unsigned r = 0; r < RESET_CAUSES && k == RESET_CAUSES; r++)
+        if (p->cause & k_cause_bit[k_cause_rank[r]])
+            k = k_cause_rank[r];
+    if (k < RESET_CAUSES && p->resets.count[k] < 0xFFFFFFFFu)
+        p->resets.count[k]++;
+    p->resets.magic = RESETS_MAGIC;
+    p->resets.seq++;
+    p->resets.cause = (uint8_t)(p->cause >> 24);
+    p->resets.reserved = 0;
+    p->resets.crc = crc16_ccitt((const uint8_t *)&p->resets, offsetof(resets_t, crc));
+    unsigned older = ok[0] && ok[1] ? 1u - newer : ok[0] ? 1u : 0u;
+    int w = p->eeprom < 0 ? MS_ERR_IO : resets_io(p, older, &p->resets, 1);
+    const uint32_t *n = p->resets.count;
+    ms_printk("platform: reset cause %s, %s\n", bsp_reset_cause_name(p->cause),
+              w == MS_OK ? "counted in the EEPROM" : "count not kept (EEPROM)");
+    ms_printk("platform: resets so far: watchdog %u, window-watchdog %u, software %u, "
+              "power-on %u, brown-out %u, pin %u, low-power %u\n", (unsigned)n[0],
+              (unsigned)n[1], (unsigned)n[2], (unsigned)n[3], (unsigned)n[4], (unsigned)n[5],
+              (unsigned)n[6]);
+}
+
 void platform_service_main(void *arg)
 {
     (void)arg;
@@ -325,11 +425,14 @@ void platform_service_main(void *arg)
     p->rtc = ms_io_open(DEV_RTC, O_RDWR, 0);
     p->relay = ms_io_open(DEV_RELAY, O_RDWR, 0);
     p->con = ms_io_open(DEV_CONSOLE, O_RDONLY | O_NONBLOCK, 0);
+    p->reset = ms_io_open(DEV_RESET, O_RDONLY, 0);
+    p->eeprom = ms_io_open(DEV_EEPROM, O_RDWR, 0);
     if (p->rtc < 0 || p->relay < 0 || p->con < 0 ||
         vbus_connect(VBUS_NAME_PLATFORM, &p->from_bus, &p->to_bus) < 0) {
         ms_printk("platform: cannot open its devices or the bus\n");
         ms_process_exit(1);
     }
+    count_reset(p);
     ms_printk("platform: clock, relay and console ready\n");
     for (;;) {
         ms_fdset_t rd = 0;

@@ -26,6 +26,11 @@
 /* The EEPROM window of the communication service: its address and passwords (two copies). */
 #define EEPROM_COM_START 0x0000u
 #define EEPROM_COM_SIZE 0x0100u
+#define DEV_RESET "/dev/reset"    /* read 4 bytes: this boot's reset cause, RCC_CSR flags
+                                     (BSP_RESET_*) as the bootloader read them */
+/* The EEPROM window of the platform service: the reset counts by cause (two copies). */
+#define EEPROM_PLAT_START 0x0100u
+#define EEPROM_PLAT_SIZE 0x0080u
 /* ioctl on a tty: change its baud rate (arg: uint32_t baud), after the transmitter drained */
 #define TTY_IOCTL_SET_BAUD 0x5401
 

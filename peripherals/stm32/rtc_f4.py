@@ -26,7 +26,11 @@ Renode's `wakeupTimerFrequency` property sets the RTCCLK rate while the RCC cloc
 The calendar is computed in closed form from the time base; events are scheduled only for the
 next alarm match and wake-up, never per second.
 
-Not modelled: PWR_CR.DBP write protection (the PWR model's concern), timestamp and tamper
+- Backup-domain write protection (RM0430 §5.1.2): with a `pwr` (the PWR model), writes to any
+  RTC register, backup registers included, are ignored while PWR_CR.DBP is clear (logged once);
+  reads are not affected.
+
+Not modelled: timestamp and tamper
 (TSTR/TSDR/TSSSR/TAFCR stored), smooth/coarse calibration (CALR/CALIBR stored), SHIFTR, the
 sub-second alarm comparison (ALRMxSSR stored, MASKSS treated as 0), reference clock detection,
 calibration/alarm outputs, the 4-RTCCLK restart delay after INIT, years beyond 2099 (wrap).
@@ -87,8 +91,10 @@ class STM32F4Rtc(Peripheral):
     size = 0x400
 
     def __init__(self, ctx: Context, backup_registers: int = 20, frequency: int = 32768,
-                 clock: str = "RTCCLK", wakeup_timer_frequency: int | None = None, **_ignored):
+                 clock: str = "RTCCLK", wakeup_timer_frequency: int | None = None, pwr=None,
+                 **_ignored):
         super().__init__(ctx)
+        self.pwr = pwr                # PWR model: DBP gates every write (None: always writable)
         self.AlarmIRQ = GPIO("AlarmIRQ")
         self.WakeupIRQ = GPIO("WakeupIRQ")
         self.n_bkp = int(backup_registers)
@@ -398,6 +404,11 @@ class STM32F4Rtc(Peripheral):
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFFFFFF
+        if self.pwr is not None and not getattr(self.pwr, "backup_writable", True):
+            self.ctx.log_once("rtc-dbp", logging.WARNING,
+                              "write to 0x%02X ignored: backup domain is write-protected "
+                              "(set PWR_CR.DBP first)", offset)
+            return
         if BKP0R <= offset < BKP0R + 4 * self.n_bkp:
             self.bkp[(offset - BKP0R) // 4] = value
             return

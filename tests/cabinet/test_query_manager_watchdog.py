@@ -1,6 +1,7 @@
 """The query manager's watchdog (docs/firmware_query_manager.md, "Watchdog"): the IWDG is
 refreshed only while every thread is healthy, so a hung thread is reset within the documented
-time; the boot after it logs the cause and counts the resets; polling resumes.
+time; the boot after it logs the cause and counts the resets (shown on the TFT's home screen);
+polling resumes; a power cut is no watchdog reset.
 
 The hang is injected the way a debug probe would: the first instruction of a function the poll
 thread runs is overwritten in flash with `b .` (a branch to itself), so that thread spins there
@@ -34,3 +35,14 @@ def test_a_hung_poll_thread_is_reset_by_the_watchdog_and_polling_resumes(firmwar
     # polling resumes (no controller answers on this bus: a round of absent addresses)
     qm.console.expect("poll: first round done", timeout="3s")
     qm.console.expect_no("reset cause", timeout="10s")    # and no second reset
+    # on the home screen too: one reset counted (the backup domain started at 0)
+    assert qm.tft.text_lines()[4 * 2] == "Watchdog resets 1"
+    # a power cut: a power-on reset, not counted; the count is kept (backup domain, battery)
+    qm.machine.power_off()
+    emu.run_for("100ms")
+    qm.machine.power_on()
+    qm.console.expect("query manager v1.1, reset cause: power-on", timeout="1s")
+    qm.console.expect("poll: first round done", timeout="3s")
+    emu.run_for("1s")                                       # the home screen's next refresh
+    assert qm.tft.text_lines()[4 * 2] == "Watchdog resets 1"
+    assert qm.console.text.count("the IWDG reset") == 1

@@ -1,6 +1,8 @@
 """The meter's watchdogs (issue 17): a hang injected into a thread of either unit is reset by
-its independent watchdog within the configured time, the reset cause is logged (and counted
-by the metrology unit), metering resumes and nothing stored is lost. The cabinet's are in
+its independent watchdog within the configured time, the reset cause is logged and counted
+(the metrology unit in its backup domain; the management unit's bootloader hands RCC_CSR on
+to the RTOS image, whose platform service counts the resets by cause in the EEPROM and serves
+the counts as 04A00010..04A00017), metering resumes and nothing stored is lost. The cabinet's are in
 tests/cabinet/test_watchdog.py and test_query_manager_watchdog.py.
 
 The hang is injected the way a debug probe would: the first instruction of a function the
@@ -26,6 +28,12 @@ METROLOGY_WATCHDOG_S = 8.0      # firmware/targets/metrology_unit/main.c WATCHDO
 MU_WATCHDOG_S = 2.0             # firmware/targets/meter_mu/main.c WATCHDOG_MS
 MU_KICK_S = 0.5                 # its WATCHDOG_KICK_MS
 LSI_SLACK_S = 0.1               # the LSI and the start of the hang
+# firmware/services/platform_service.c: this boot's RCC_CSR[31:24], resets so far by cause
+DI_RESET_CAUSE = 0x04A00010
+DI_RESETS = {"watchdog": 0x04A00011, "window-watchdog": 0x04A00012, "software": 0x04A00013,
+             "power-on": 0x04A00014, "brown-out": 0x04A00015, "pin": 0x04A00016,
+             "low-power": 0x04A00017}
+PORRSTF_BORRSTF_PINRSTF, IWDGRSTF_PINRSTF, PINRSTF = 0x0E, 0x24, 0x04   # RM0430 6.3.23
 
 
 def reset_ps(emu, iwdg, timeout: str) -> int:
@@ -51,6 +59,16 @@ def meter(firmware, tmp_path):
     started(mu_con, "metering: metrology unit synchronised", timeout="3s")
     rs485 = meter.mu["rs485Bus"].attach_host("reader", baud=2400, parity="E")
     return meter, mu_con, mt_con, metersim.dlt645.Master(emu, rs485)
+
+
+def resets(master) -> dict[str, int]:
+    """The management unit's reset counts by cause, as a reader gets them (3 BCD bytes each)."""
+    return {cause: int(master.read(di)[::-1].hex()) for cause, di in DI_RESETS.items()}
+
+
+def counts_line(**n) -> str:
+    causes = ", ".join(f"{c} {n.get(c.replace('-', '_'), 0)}" for c in DI_RESETS)
+    return f"resets so far: {causes}"
 
 
 def test_a_hung_metering_thread_of_the_metrology_unit_is_reset_and_metering_resumes(meter):
@@ -100,6 +118,13 @@ def test_a_hung_service_of_the_management_unit_is_reset_and_serves_again(meter, 
     ee = [bytes(m.mu["eeprom"].read_image(a, n)) for a, n in settings]
     iwdg = m.mu["iwdg"]
     assert iwdg.running and iwdg.expiries == 0
+    # the factory-fresh meter's first boot: a power-on, counted in the EEPROM
+    assert "meter: reset cause: power-on" in mu_con.text
+    assert "platform: reset cause power-on, counted in the EEPROM" in mu_con.text
+    assert f"platform: {counts_line(power_on=1)}" in mu_con.text
+    assert master.read(DI_RESET_CAUSE) == bytes([PORRSTF_BORRSTF_PINRSTF])
+    assert resets(master) == {**dict.fromkeys(DI_RESETS, 0), "power-on": 1}
+    stored = bytes(m.mu["eeprom"].read_image(0x0100, 0x80))
     # the metering service (a process of the RTOS image) hangs in the next status it decodes:
     # its snapshot is at most a second old, so the basic app's readers fetch one within 1 s
     entry = Firmware(firmware("f413rg", "meter_mu")).symbols.lookup("mt_status_get") & ~1
@@ -112,16 +137,35 @@ def test_a_hung_service_of_the_management_unit_is_reset_and_serves_again(meter, 
         master.read_value(0x02030000)       # the power: the service no longer answers
     waited_s = (reset_ps(emu, iwdg, "3s") - hung_at) / PS_PER_S
     mu_con.expect("boot: metersim bootloader 1.0.0, reset watchdog", timeout="100ms")
-    dbg.write_memory(entry, original)
+    dbg.write_memory(entry, original)           # before the bootloader checks the image's CRC
     # the start thread feeds every 0.5 s and is starved by the spinning process: the reset
     # comes 1.5 to 2 s after the hang began
     assert MU_WATCHDOG_S - MU_KICK_S <= waited_s <= MU_WATCHDOG_S + LSI_SLACK_S, waited_s
     # serves again, with the stored settings and the energy the metrology unit kept counting
-    started(mu_con, "metering: metrology unit synchronised", timeout="3s")
+    started(mu_con, "metering: metrology unit synchronised", "meter: reset cause: watchdog",
+            "platform: reset cause watchdog, counted in the EEPROM",
+            f"platform: {counts_line(watchdog=1, power_on=1)}", timeout="3s")
     assert [bytes(m.mu["eeprom"].read_image(a, n)) for a, n in settings] == ee
     assert "factory settings written" not in mu_con.text.split("reset watchdog")[1]
     assert master.read_value(0x02030000) == Decimal("3.0000")
     assert master.read_value(0x00010000) >= before
     assert mt_con.text.count("reset cause") == 1                # the metrology unit went on
+    # counted once, readable from outside; the other counts kept
+    assert master.read(DI_RESET_CAUSE) == bytes([IWDGRSTF_PINRSTF])
+    assert resets(master) == {**dict.fromkeys(DI_RESETS, 0), "power-on": 1, "watchdog": 1}
+    assert bytes(m.mu["eeprom"].read_image(0x0100, 0x80)) != stored
     mu_con.expect_no("reset", timeout="3s")
+
+
+def test_a_power_cut_and_a_pin_reset_are_not_counted_as_watchdog_resets(meter):
+    m, mu_con, mt_con, master = meter
+    metersim.power_cut(m.mu, holdup="10ms", off="200ms")
+    started(mu_con, f"platform: {counts_line(power_on=2)}", timeout="3s")
+    assert master.read(DI_RESET_CAUSE) == bytes([PORRSTF_BORRSTF_PINRSTF])
+    m.mu.reset()                                # NRST
+    started(mu_con, "platform: reset cause pin, counted", f"platform: {counts_line(power_on=2, pin=1)}",
+            timeout="3s")
+    assert master.read(DI_RESET_CAUSE) == bytes([PINRSTF])
+    assert resets(master) == {**dict.fromkeys(DI_RESETS, 0), "power-on": 2, "pin": 1}
+    assert m.mu["iwdg"].expiries == 0
 

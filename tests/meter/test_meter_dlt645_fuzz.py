@@ -31,7 +31,8 @@ def test_malformed_frames_on_rs485_and_ir(meter):
     assert r485.replies_due == r485.abnormal_ok > 3 * RS485_FRAMES // len(KINDS) - 3
     assert ir.replies_due == ir.abnormal_ok > 3 * IR_FRAMES // len(KINDS) - 3
     # alive and well: one boot, no watchdog reset, both ports still serve the services
-    assert m.con.text.count("meter management unit on") == 1 and "watchdog" not in m.con.text
+    assert m.con.text.count("meter management unit on") == 1 and "watchdog:" not in m.con.text
+    assert m.master.read(0x04A00011) == bytes(3)         # its watchdog-reset count (BCD)
     assert m.board["iwdg"].running and m.board["iwdg"].expiries == 0
     assert m.master.read_value(0x02010100) == Decimal("220.1")
     # the metrology unit metered the fixture's 1123.4 W all along (in 0.01 kWh steps)

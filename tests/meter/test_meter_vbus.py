@@ -315,7 +315,7 @@ def test_a_stopped_app_is_unregistered_and_the_meter_runs_on(meter):
     assert iwdg.running and 1.9e12 < iwdg.timeout_ps() <= 2.1e12  # the 2 s watchdog runs
     m.emu.run_for("3s")                                 # longer than the watchdog's 2 s
     assert iwdg.expiries == 0                           # the services are all there
-    assert m.con.text.count("meter management unit on") == 1 and "watchdog" not in m.con.text
+    assert m.con.text.count("meter management unit on") == 1 and "watchdog:" not in m.con.text
     assert m.master.read_value(0x02010100) == Decimal("220.1")
 
 

@@ -8,6 +8,8 @@
  *   2. checks the RTOS image header at 0x08008000 (ms_image_check: magic .. sha256) and that
  *      its entry is the reset vector of the table at +0x200;
  *   3. starts it: interrupts off, VTOR and MSP from its table, jump to its reset vector.
+ * First of all it reads the reset cause (RCC_CSR, then cleared) and hands it to the RTOS image
+ * in a backup-domain word (ms_image.h, MS_BOOT_CAUSE_*), which counts it.
  * When the RTOS image is refused it says which check failed and waits for a new RTOS image
  * over YMODEM on the console (safe state: nothing runs that did not verify).
  */
@@ -18,6 +20,18 @@
 
 #define BOOT_VERSION "1.0.0"
 
+
+/* Backup-domain writes need the PWR clock and PWR_CR.DBP (RM0430 §5.1.2); DBP is set back as
+ * it was, the RTOS's RTC driver opens the domain for itself. */
+static void hand_over_cause(uint32_t cause)
+{
+    RCC->APB1ENR |= RCC_APB1ENR_PWREN;
+    (void)RCC->APB1ENR;                     /* the clock is on before PWR is written */
+    uint32_t cr = PWR->CR;
+    PWR->CR = cr | PWR_CR_DBP;
+    bsp_backup_write(MS_BOOT_CAUSE_WORD, (uint16_t)(MS_BOOT_CAUSE_MAGIC | (cause >> 24 & 0xFFu)));
+    PWR->CR = cr;
+}
 
 static void say_step(const ms_upg_rec_t *r, const char *what)
 {
@@ -203,9 +217,11 @@ static __attribute__((noreturn)) void start(const ms_image_hdr_t *h)
 
 int main(void)
 {
+    uint32_t cause = bsp_reset_cause();     /* RCC_CSR's flags, then cleared (RMVF) */
+    hand_over_cause(cause);
     int nor = ms_port_init();
     con_printf("boot: metersim bootloader %s, reset %s\n", BOOT_VERSION,
-               bsp_reset_cause_name(bsp_reset_cause()));
+               bsp_reset_cause_name(cause));
     if (nor)
         con_printf("boot: no NOR flash (%d): upgrades unavailable\n", nor);
     else

@@ -7,7 +7,8 @@
  * The kernel side (this file) brings up the board, opens the serial ports (which registers
  * /dev/ttyS1/2/3/5), registers the clock (/dev/rtc) and the load switch (/dev/relay) as
  * device files, makes the AT24C256 /dev/eeprom (each process reaches only its start-parameter
- * window of it), the segment LCD /dev/lcd and the keys /dev/keys, then starts the services: the virtual bus first and at the most urgent
+ * window of it), the segment LCD /dev/lcd, the keys /dev/keys and this boot's reset cause
+ * /dev/reset (handed over by the bootloader; the platform service counts it), then starts the services: the virtual bus first and at the most urgent
  * priority, so its pipes exist before any other process looks for them; then the
  * communication, metering and platform services. Then the RTOS's loader starts every app
  * start.par lists from flashfs (LOADID: firmware/apps/loadid, linked for its slot), each an
@@ -187,6 +188,34 @@ static int cover_read(void *ctx, ms_file_t *f, void *buf, size_t len)
 }
 static const ms_io_dev_ops_t g_cover_ops = {.read = cover_read};
 
+/* ---- /dev/reset: read 4 bytes = this boot's reset cause (RCC_CSR flags, BSP_RESET_*) ---- */
+static uint32_t g_reset_cause;
+
+static int reset_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+{
+    (void)ctx; (void)f;
+    if (len < 4u)
+        return MS_ERR_INVAL;
+    memcpy(buf, &g_reset_cause, 4);
+    return 4;
+}
+static const ms_io_dev_ops_t g_reset_ops = {.read = reset_read};
+
+/* The cause the bootloader read from RCC_CSR and handed over (ms_image.h), taken once; an
+ * image started without the bootloader (by a debugger) finds the flags still in RCC_CSR.
+ * The backup domain is open: bsp_rtc_init() set PWR_CR.DBP. */
+static void take_reset_cause(void)
+{
+    int w = bsp_backup_read(MS_BOOT_CAUSE_WORD);
+    if (w >= 0 && ((unsigned)w & MS_BOOT_CAUSE_MAGIC_MASK) == MS_BOOT_CAUSE_MAGIC) {
+        g_reset_cause = ((uint32_t)w & 0xFFu) << 24;
+        bsp_backup_write(MS_BOOT_CAUSE_WORD, 0);
+    } else {
+        g_reset_cause = bsp_reset_cause();
+    }
+    ms_printk("meter: reset cause: %s\n", bsp_reset_cause_name(g_reset_cause));
+}
+
 static void board_init(void)
 {
     static const struct bsp_uart_cfg rs485 = {2400, 8, 'E', 1, PIN_RS485_DE};
@@ -197,6 +226,7 @@ static void board_init(void)
         bsp_uart_open(5, &metrology) < 0)
         ms_panic("cannot open the serial ports");
     bsp_rtc_init();
+    take_reset_cause();
     bsp_rtc_get(&dt);
     if (dt.year < 2020) {
         static const struct bsp_datetime start = {2026, 12, 6, 10, 0, 0};
@@ -215,8 +245,9 @@ static void board_init(void)
         ms_printk("meter: no EEPROM (%d): settings are not kept\n", r);
     if (ms_io_device_register(DEV_RTC, &g_rtc_ops, 0) < 0 ||
         ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0 ||
-        ms_io_device_register(DEV_COVER, &g_cover_ops, 0) < 0)
-        ms_panic("cannot register /dev/rtc, /dev/relay and /dev/cover");
+        ms_io_device_register(DEV_COVER, &g_cover_ops, 0) < 0 ||
+        ms_io_device_register(DEV_RESET, &g_reset_ops, 0) < 0)
+        ms_panic("cannot register /dev/rtc, /dev/relay, /dev/cover and /dev/reset");
     /* the LCD: SYS EN, BIAS, a cleared RAM, LCD ON; blank until the basic app's display */
     g_lcd_lock = ms_mutex_create("lcd");
     bsp_pin_config(PIN_KEY_PAGE, BSP_PIN_INPUT_PULLUP, 0);
@@ -242,8 +273,9 @@ static const ms_process_desc_t k_procs[] = {
     {.name = "MTR_SRV", .entry = metering_service_main, .prio = 7, .mem_order = 3,
      .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 4},
     {.name = "PLAT_SRV", .entry = platform_service_main, .prio = 8, .mem_order = 3,
-     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 6,
-     .perms = MS_PERM_PRIV},                /* app lifecycle: stops apps */
+     .stack_size = 2048, .max_threads = 1, .max_kobjs = 2, .max_files = 8,
+     .perms = MS_PERM_PRIV | MS_PERM_EEPROM_RD | MS_PERM_EEPROM_WR,  /* app lifecycle: stops apps */
+     .eeprom = {{EEPROM_PLAT_START, EEPROM_PLAT_SIZE}}},              /* reset counts */
 };
 
 /* Starts the processes, then keeps the independent watchdog fed for as long as every service
@@ -283,7 +315,6 @@ int main(void)
         ms_panic("cannot open USART1");
     bsp_console_select(1);
     const volatile ms_image_hdr_t *h = &ms_header;
-    /* the reset cause is the bootloader's to report: it reads and clears the flags */
     ms_printk("\nmeter management unit on %s, HCLK %u Hz%s, RTOS image %u.%u.%u\n",
               SOC_PART_NAME, (unsigned)bsp_hclk_hz(), clk < 0 ? " (HSE failed: HSI)" : "",
               (unsigned)(h->version >> 16), (unsigned)(h->version >> 8 & 0xFFu),

@@ -582,6 +582,10 @@ static void home(void)
     p = cat(buf, "Rooms ");
     fixed(p, (int32_t)rooms, 0);
     line(3, buf, FG);
+    int wd = bsp_backup_read(BK_WD_RESETS);     /* counted at boot (main) */
+    p = cat(buf, "Watchdog resets ");
+    fixed(p, wd < 0 ? 0 : wd, 0);
+    line(4, buf, FG);
     line(5, "QUERY  room query", FG);
     line(6, "PAY    top-up", FG);
     clear_lines(7, 16);

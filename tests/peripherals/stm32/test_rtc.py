@@ -180,6 +180,23 @@ def test_f4_calendar_stops_without_rtcclk_and_survives_system_reset():
     assert rtc.read(r4.BKP0R + 4 * 19, 4) == 0 and rtc.datetime() == dt.datetime(2000, 1, 1)
 
 
+def test_f4_writes_need_pwr_dbp_backup_registers_included():
+    from metersim.peripherals.stm32.pwr import STM32_PWR
+    c = ctx("rtc")
+    pwr = STM32_PWR(Context(c.clock, name="pwr"))
+    rtc = r4.STM32F4Rtc(c, pwr=pwr)
+    bkp9 = r4.BKP0R + 4 * 9
+    rtc.write(bkp9, 4, 0xBC24)                # after reset DBP is clear: ignored
+    rtc.write(r4.WPR, 4, 0xCA)
+    rtc.write(r4.WPR, 4, 0x53)
+    rtc.write(r4.ISR, 4, r4.INIT)
+    assert rtc.read(bkp9, 4) == 0 and not rtc.read(r4.ISR, 4) & r4.INIT
+    pwr.write(0, 4, pwr.read(0, 4) | 1 << 8)  # PWR_CR.DBP
+    rtc.write(bkp9, 4, 0xBC24)
+    f4_init(rtc, 0x123456, 0x262207)
+    assert rtc.read(bkp9, 4) == 0xBC24 and f4_read(rtc) == (0x123456, 0x262207)
+
+
 def test_f4_subseconds_and_12_hour_format():
     clock = Clock()
     rtc = r4.STM32F4Rtc(ctx("rtc", clock))

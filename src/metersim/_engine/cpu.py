@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import struct
 
 from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNMAPPED,
@@ -43,7 +44,7 @@ from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FE
 from unicorn import arm_const as A
 
 from metersim._engine.cores import ARCHITECTURES
-from metersim._engine.mpu_guard import MpuGuard
+from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
 from metersim._engine.traps import Traps
 from metersim._engine.uc_native import BlockClock, NativeCore
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
@@ -196,6 +197,10 @@ class CortexM:
         self.bind_memory_hooks([])
         self.mpu_guard = MpuGuard(self)
         self.traps = Traps(self)
+        # SVC entries and plain exception returns in C during fast slices (_block_clock.c's
+        # exc_fast); False (or METERSIM_NATIVE_EXC=0) keeps every one in Python.
+        self.native_exc = os.environ.get("METERSIM_NATIVE_EXC", "1") != "0"
+        self._exc = None             # the C exception path's parameters (_arm_native_exc)
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
@@ -530,6 +535,8 @@ class CortexM:
             if self.bc is not None:
                 self.bc.begin((1 << 64) - 1)
         nat._limit.value = n
+        if fast and self.native_exc and not self.v6m:
+            self._arm_native_exc()
         self.in_slice = True
         clock.begin_slice(self.now_ps, end_ps, self.machine._on_earlier_event)
         self.uc._hook_exception = None
@@ -568,6 +575,7 @@ class CortexM:
         finally:
             if fast:
                 st = self.bc.state
+                st.exc = None
                 stopped_by_limit = bool(st.stopped)
                 done = st.base if stopped_by_limit else self.bc.executed()
                 self._fast_slice = False
@@ -614,6 +622,25 @@ class CortexM:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
             if is_wfi:
                 self.halted = True
+
+    def _arm_native_exc(self) -> None:
+        """Let the C interrupt hook do this slice's SVC entries and plain exception returns
+        (see _block_clock.c, exc_fast): only with the MPU fill in C, which it checks frames
+        with."""
+        x = self._exc
+        if x is None:
+            fast = self.mpu_guard._fast
+            check = mpu_frame_check()
+            if fast is None or check is None:
+                return
+            x = self._exc = self.bc.exc_params(self, self.has_fpu, check)
+            x.mpu = ctypes.addressof(fast)
+        self._bc_state.exc = ctypes.addressof(x)
+
+    def native_exceptions(self) -> tuple[int, int]:
+        """(SVC entries, exception returns) the C path did (statistics)."""
+        x = self._exc
+        return (x.entries, x.returns) if x is not None else (0, 0)
 
     # ================================================================ idle ticks in C
     def idle_ticks(self, t_end_ps: int, qcap_ps: int, max_ticks: int = 4096):

@@ -812,16 +812,13 @@ static bool ex_frame_allowed(bc_exc *x, uint32_t start, uint32_t len, uint32_t r
     return !x->mpu || x->frame_allowed(x->mpu, start, len, right, priv, negative);
 }
 
-/* SVC (CortexM._svc then _enter(SVCALL)): PC is already past the svc instruction. */
-static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
+/* Exception entry (CortexM._enter) of `exc` (> UsageFault: no dead-end check), returning to PC,
+ * where it needs no fault: the frame allowed by the MPU and written, a vector. */
+static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, uint32_t fm)
 {
     const int32_t *r = x->regs;
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), fm = ex_rd(s, x, r[RG_FAULTMASK]);
-    uint32_t bp = ex_rd(s, x, r[RG_BASEPRI]);
-    long prio, raw;
-    if (!nv_exec_priority(v, pm, fm, bp, -1, &prio) || !nv_prio(v, EXC_SVCALL, &raw)
-        || nv_group(v, raw) >= prio)
-        return false;                       /* escalation to HardFault: Python */
+    if (exc <= 6 || exc >= v->n)
+        return false;
     uint32_t xpsr = ex_rd(s, x, r[RG_XPSR]), control = ex_rd(s, x, r[RG_CONTROL]);
     uint32_t sp = ex_rd(s, x, r[RG_SP]), pc = ex_rd(s, x, r[RG_PC]);
     bool thread = ipsr == 0, use_psp = thread && (control & 2);
@@ -840,24 +837,24 @@ static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
     if (!ex_frame_allowed(x, frame_sp, size, RIGHT_W, !thread || !(control & 1), negative))
         return false;                       /* MemManage stacking fault: Python */
     uint32_t vector = 0;
-    if (s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * EXC_SVCALL), &vector, 4) != 0 || !vector)
+    if (s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
         return false;
     if (x->mem_write(s->uc, frame_sp, frame, size) != 0)
         return false;
     uint32_t exc_return = thread ? (use_psp ? 0xFFFFFFFDu : 0xFFFFFFF9u) : 0xFFFFFFF1u;
     if (fpca) {
         exc_return &= ~0x10u;
-        ex_wr(s, x, r[RG_XPSR], (1u << 24) | EXC_SVCALL);
+        ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
         ex_wr(s, x, r[RG_CONTROL], control & ~4u);
     }
-    ex_wr(s, x, r[RG_XPSR], (1u << 24) | EXC_SVCALL);
+    ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
     ex_wr(s, x, r[RG_APSR_NZCV], 0);
     ex_wr(s, x, r[use_psp ? RG_PSP : RG_MSP], frame_sp);
     ex_wr(s, x, r[RG_LR], exc_return);
     ex_wr(s, x, r[RG_PC], vector | 1);
-    /* pended, then acknowledged (NVIC.acknowledge) */
-    PyByteArray_AS_STRING(v->pending)[EXC_SVCALL] = 0;
-    PyObject *k = PyLong_FromLong(EXC_SVCALL);
+    /* NVIC.acknowledge: pending -> active */
+    PyByteArray_AS_STRING(v->pending)[exc] = 0;
+    PyObject *k = PyLong_FromLong(exc);
     if (k) {
         if (PySet_Discard(v->pending_set, k) < 0)
             PyErr_Clear();
@@ -865,12 +862,25 @@ static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
             PyErr_Clear();
         Py_DECREF(k);
     }
-    PyByteArray_AS_STRING(v->active)[EXC_SVCALL] = 1;
-    nv_shcsr_active(v, EXC_SVCALL, true);
-    set_long(x->cpu, S_ipsr, EXC_SVCALL);
+    PyByteArray_AS_STRING(v->active)[exc] = 1;
+    nv_shcsr_active(v, exc, true);
+    set_long(x->cpu, S_ipsr, exc);
     cpu_count_exception(x->cpu);
     x->entries++;
     return true;
+}
+
+/* SVC (CortexM._svc then _enter(SVCALL)): PC is already past the svc instruction. */
+static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
+{
+    const int32_t *r = x->regs;
+    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    uint32_t bp = ex_rd(s, x, r[RG_BASEPRI]);
+    long prio, raw;
+    if (!nv_exec_priority(v, pm, fm, bp, -1, &prio) || !nv_prio(v, EXC_SVCALL, &raw)
+        || nv_group(v, raw) >= prio)
+        return false;                       /* escalation to HardFault: Python */
+    return exc_entry(s, x, EXC_SVCALL, ipsr, v, fm);
 }
 
 /* EXC_RETURN (CortexM._exception_return) without a tail chain. */
@@ -988,6 +998,23 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
     return done;
 }
 
+/* From Python between slices (CortexM._take_interrupts): enter `exc`, the exception to take,
+ * if it needs nothing exc_entry leaves to Python; 1 if done. */
+static int bc_exc_enter(bc_state *s, bc_exc *x, uint32_t exc)
+{
+    bool done = false, ok = true;
+    PyGILState_STATE g = PyGILState_Ensure();
+    long ipsr = attr_long(x->cpu, S_ipsr, &ok);
+    nv_view v;
+    if (ok && nv_load(x->cpu, &v)) {
+        done = exc_entry(s, x, (long)exc, ipsr, &v, ex_rd(s, x, x->regs[RG_FAULTMASK]));
+        nv_release(&v);
+    }
+    PyErr_Clear();
+    PyGILState_Release(g);
+    return done;
+}
+
 /* The core's interrupt hook goes through here: the plain return of an idle tick is done in
  * C, and so are SVC entries and plain returns in a fast slice (exc_fast); anything else, after
  * a sync, by Python. */
@@ -1096,7 +1123,7 @@ static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
                          "block_hook", PyLong_FromVoidPtr((void *)bc_block),
                          "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
                          "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
@@ -1109,6 +1136,7 @@ static PyObject *addresses(PyObject *self, PyObject *args)
                          "idle_sync", PyLong_FromVoidPtr((void *)bc_idle_sync_from_python),
                          "idle_size", PyLong_FromSize_t(sizeof(bc_idle)),
                          "exc_size", PyLong_FromSize_t(sizeof(bc_exc)),
+                         "exc_enter", PyLong_FromVoidPtr((void *)bc_exc_enter),
                          "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
                                                           + IO_CACHE * sizeof(bc_io_entry)));
 }

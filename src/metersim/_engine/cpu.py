@@ -23,6 +23,16 @@ Python path would run it; the Python objects get the state the moment anything e
 them (an MMIO access, an unmask site, another interrupt). `Emulation.native_idle = False` (or
 METERSIM_NATIVE_IDLE=0) keeps every tick in Python.
 
+Exceptions in C: in a fast slice the C interrupt hook (_block_clock.c, exc_fast) does SVC
+entries and exception returns that need no fault, escalation, tail chain, re-pended IRQ or
+closer MPU look (a frame in pages the C fill's regions allow uniformly), with the same
+register and memory writes as `_svc`/`_enter`/`_exception_return`; `_take_interrupts` enters
+interrupts through the same C code between slices. The NVIC model's bookkeeping (pending and
+active bits, the active list, SHCSR, `ipsr`, `exceptions_taken`) is written into the Python
+objects at once, so whatever looks sees the exact state. Anything else, the v6-M cores, the
+debug API's exact mode and block observers stay in Python; `native_exc = False` (or
+METERSIM_NATIVE_EXC=0) keeps every exception there.
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.
@@ -942,6 +952,10 @@ class CortexM:
                 self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
             return
         self.halted = False
+        x = self._exc
+        if x is not None and self.native_exc and not self.exact_users \
+                and self.bc.exc_enter(x, exc):
+            return
         self._enter(exc, self.nat.rd(A.UC_ARM_REG_PC))
 
     def _svc(self) -> None:

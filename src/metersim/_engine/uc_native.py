@@ -347,6 +347,9 @@ class BlockClock:
         self.intr_hook = addr["intr_hook"]
         self._idle_ticks = proto(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["idle_ticks"])
         self._idle_sync = proto(None, ctypes.c_void_p)(addr["idle_sync"])
+        # called with the GIL held (the C side takes it anyway to update the NVIC model)
+        self._exc_enter = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                            ctypes.c_uint32)(addr["exc_enter"])
         self._ref = ctypes.addressof(s)
         self.mmio_read = addr["mmio_read"]
         self.mmio_write = addr["mmio_write"]
@@ -415,6 +418,11 @@ class BlockClock:
         x.fp_regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in FP_REGS]
         x.has_fpu = int(has_fpu)
         return x
+
+    def exc_enter(self, params: NativeExc, exc: int) -> bool:
+        """Between slices: enter exception `exc` in C (CortexM._enter's work, NVIC model
+        included) if it needs no fault; False, with nothing changed, otherwise."""
+        return bool(self._exc_enter(self._ref, ctypes.addressof(params), exc))
 
     def idle_ticks(self, params: IdleTicks) -> int:
         """Run idle ticks in C: 0 halted between ticks, 1 a wrap's exception still to take,

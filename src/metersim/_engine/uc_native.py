@@ -373,6 +373,7 @@ class BlockClock:
         s.stop_at = 0
         s.stop_after_access = s.stopped_at_access = s.replay = 0
         s.limit = limit
+        s.exc = None        # exceptions in C only once the core arms them for a fast slice
 
     def executed(self) -> int:
         """Instructions executed in this slice so far (exact inside MMIO callbacks)."""

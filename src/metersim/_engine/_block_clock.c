@@ -37,6 +37,7 @@ typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void 
 typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value, void *ud);
 
 struct bc_idle;
+struct bc_exc;
 
 typedef struct {
     uint32_t addr;
@@ -79,6 +80,7 @@ typedef struct {
     bc_entry *cache;
     struct bc_idle *idle;   /* set while idle_ticks runs ticks natively (see below) */
     void (*intr_py)(void *uc, uint32_t intno, void *ud);  /* the core's interrupt hook */
+    struct bc_exc *exc;     /* set for a fast slice: SVC entries and plain returns in C */
 } bc_state;
 
 static void idle_sync(bc_state *s);
@@ -546,8 +548,476 @@ static bool idle_return(bc_state *s, bc_idle *d)
 
 static void bc_settle(bc_state *s);
 
+/* ======================================================================== exceptions
+ * SVC entry and plain exception return in C (CortexM._svc/_enter, CortexM._exception_return),
+ * during fast slices. Each is done here only where the Python path would make exactly the same
+ * register and memory writes with no fault, escalation, tail chain, MPU refusal or re-pended
+ * IRQ; all checks come before any change, so everything else goes to Python untouched. The
+ * NVIC's bookkeeping (pending and active bits, the active list, SHCSR, the core's IPSR and
+ * exception count) goes straight into the Python objects, under the GIL: whoever looks next
+ * (an MMIO access, a hook, the debug API, the end of the slice) sees the exact state. */
+
+typedef bool (*frame_allowed_fn)(const void *mf, uint32_t start, uint32_t len, uint32_t right,
+                                 bool priv, bool negative);
+
+enum { FP_N = 17 };
+#define EXC_NMI 2
+#define EXC_HARDFAULT 3
+#define EXC_SVCALL 11
+#define EXCP_PREFETCH_ABORT 3u
+#define EXCP_SWI 2u
+#define RIGHT_R 1u
+#define RIGHT_W 2u
+
+/* Shared with Python (uc_native.NativeExc mirrors this layout). */
+typedef struct bc_exc {
+    reg_write_fn reg_write;
+    mem_write_fn mem_write;
+    frame_allowed_fn frame_allowed; /* _mpu_fill's check of a frame against the MPU */
+    void *mpu;              /* _mpu_fill's state (regions, MPU_CTRL), or NULL: no MPU checks */
+    PyObject *cpu;          /* the CortexM (borrowed: it owns this block) */
+    int32_t regs[RG_N];
+    int32_t fp_regs[FP_N];  /* S0..S15, FPSCR */
+    uint32_t has_fpu;
+    uint64_t entries, returns;  /* done here (statistics) */
+} bc_exc;
+
+static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
+    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_prigroup, *S_pmask;
+
+/* What of the NVIC model the checks read (new references). */
+typedef struct {
+    PyObject *nv, *act, *prio, *active, *pending, *pending_set, *enabled, *level;
+    long prigroup, pmask, shcsr, ccr, vtor;
+    Py_ssize_t n;
+} nv_view;
+
+static long attr_long(PyObject *o, PyObject *name, bool *ok)
+{
+    PyObject *v = PyObject_GetAttr(o, name);
+    long x = -1;
+    if (v) {
+        x = PyLong_AsLong(v);
+        Py_DECREF(v);
+    }
+    if (!v || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        *ok = false;
+    }
+    return x;
+}
+
+static void nv_release(nv_view *v)
+{
+    Py_XDECREF(v->nv);
+    Py_XDECREF(v->act);
+    Py_XDECREF(v->prio);
+    Py_XDECREF(v->active);
+    Py_XDECREF(v->pending);
+    Py_XDECREF(v->pending_set);
+    Py_XDECREF(v->enabled);
+    Py_XDECREF(v->level);
+}
+
+static bool nv_load(PyObject *cpu, nv_view *v)
+{
+    memset(v, 0, sizeof *v);
+    bool ok = true;
+    PyObject *nv = v->nv = PyObject_GetAttr(cpu, S_nvic);
+    if (!nv || nv == Py_None)
+        goto bad;
+    v->act = PyObject_GetAttr(nv, S_act);
+    v->prio = PyObject_GetAttr(nv, S_prio);
+    v->active = PyObject_GetAttr(nv, S_active);
+    v->pending = PyObject_GetAttr(nv, S_pending);
+    v->pending_set = PyObject_GetAttr(nv, S_pending_set);
+    v->enabled = PyObject_GetAttr(nv, S_enabled);
+    v->level = PyObject_GetAttr(nv, S_level);
+    if (!v->act || !PyList_Check(v->act) || !v->prio || !PyList_Check(v->prio) || !v->active
+        || !PyByteArray_Check(v->active) || !v->pending || !PyByteArray_Check(v->pending)
+        || !v->pending_set || !PySet_Check(v->pending_set) || !v->enabled
+        || !PyByteArray_Check(v->enabled) || !v->level || !PyByteArray_Check(v->level))
+        goto bad;
+    v->n = PyList_GET_SIZE(v->prio);
+    if (PyByteArray_GET_SIZE(v->active) < v->n || PyByteArray_GET_SIZE(v->pending) < v->n
+        || PyByteArray_GET_SIZE(v->enabled) < v->n || PyByteArray_GET_SIZE(v->level) < v->n
+        || v->n < 16)
+        goto bad;
+    v->prigroup = attr_long(nv, S_prigroup, &ok);
+    v->pmask = attr_long(nv, S_pmask, &ok);
+    v->shcsr = attr_long(nv, S_shcsr, &ok);
+    v->ccr = attr_long(nv, S_ccr, &ok);
+    v->vtor = attr_long(nv, S_vtor, &ok);
+    if (ok)
+        return true;
+bad:
+    PyErr_Clear();
+    nv_release(v);
+    memset(v, 0, sizeof *v);
+    return false;
+}
+
+static inline long nv_group(const nv_view *v, long raw)   /* NVIC.group_priority */
+{
+    return raw < 0 ? raw : raw & ((0xFFL << (v->prigroup + 1)) & 0xFF);
+}
+
+static bool nv_prio(const nv_view *v, long exc, long *raw)
+{
+    if (exc < 0 || exc >= v->n)
+        return false;
+    long x = PyLong_AsLong(PyList_GET_ITEM(v->prio, exc));
+    if (x == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return false;
+    }
+    *raw = x;
+    return true;
+}
+
+/* NVIC.execution_priority, with the first `skip` of the active list left out (the exception
+ * being returned from: NVIC.complete removes it first); false if the model looks odd. */
+static bool nv_exec_priority(const nv_view *v, uint32_t pm, uint32_t fm, uint32_t bp, long skip,
+                             long *out)
+{
+    long p = 256, raw;
+    bool skipped = skip < 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v->act); i++) {
+        long exc = PyLong_AsLong(PyList_GET_ITEM(v->act, i));
+        if (!skipped && exc == skip) {
+            skipped = true;
+            continue;
+        }
+        if (!nv_prio(v, exc, &raw))
+            return false;
+        long g = nv_group(v, raw);
+        if (g < p)
+            p = g;
+    }
+    if (bp & v->pmask) {
+        long g = nv_group(v, (long)(bp & v->pmask));
+        if (g < p)
+            p = g;
+    }
+    if ((pm & 1) && p > 0)
+        p = 0;
+    if ((fm & 1) && p > -1)
+        p = -1;
+    *out = p;
+    return true;
+}
+
+static bool nv_enabled(const nv_view *v, long exc)                 /* exception_enabled */
+{
+    if (exc >= 16)
+        return PyByteArray_AS_STRING(v->enabled)[exc] != 0;
+    if (exc == 4)
+        return v->shcsr & (1L << 16);
+    if (exc == 5)
+        return v->shcsr & (1L << 17);
+    if (exc == 6)
+        return v->shcsr & (1L << 18);
+    return true;
+}
+
+/* NVIC.pending_to_take(prio) is not None; *odd on anything unexpected. */
+static bool nv_would_take(const nv_view *v, long prio, bool *odd)
+{
+    PyObject *it = PyObject_GetIter(v->pending_set), *key;
+    bool have = false;
+    long bg = 0, braw = 0, bexc = 0;
+    if (!it) {
+        *odd = true;
+        PyErr_Clear();
+        return false;
+    }
+    while ((key = PyIter_Next(it)) != NULL) {
+        long exc = PyLong_AsLong(key), raw;
+        Py_DECREF(key);
+        if (exc < 0 || exc >= v->n || !nv_prio(v, exc, &raw)) {
+            *odd = true;
+            break;
+        }
+        if (!nv_enabled(v, exc))
+            continue;
+        long g = nv_group(v, raw);
+        if (!have || g < bg || (g == bg && (raw < braw || (raw == braw && exc < bexc)))) {
+            have = true;
+            bg = g;
+            braw = raw;
+            bexc = exc;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        *odd = true;
+    }
+    return have && bg < prio;
+}
+
+static int shcsr_bit(long exc)                                     /* NVIC._SHCSR_ACT */
+{
+    switch (exc) {
+    case 4: return 0;
+    case 5: return 1;
+    case 6: return 3;
+    case 11: return 7;
+    case 12: return 8;
+    case 14: return 10;
+    case 15: return 11;
+    default: return -1;
+    }
+}
+
+static void set_long(PyObject *o, PyObject *name, long value)
+{
+    PyObject *v = PyLong_FromLong(value);
+    if (!v || PyObject_SetAttr(o, name, v) < 0)
+        PyErr_Clear();
+    Py_XDECREF(v);
+}
+
+static void nv_shcsr_active(nv_view *v, long exc, bool on)          /* _shcsr_active */
+{
+    int bit = shcsr_bit(exc);
+    if (bit >= 0)
+        set_long(v->nv, S_shcsr, on ? (v->shcsr | (1L << bit)) : (v->shcsr & ~(1L << bit)));
+}
+
+static void cpu_count_exception(PyObject *cpu)
+{
+    bool ok = true;
+    long n = attr_long(cpu, S_taken, &ok);
+    if (ok)
+        set_long(cpu, S_taken, n + 1);
+}
+
+static inline uint32_t ex_rd(bc_state *s, bc_exc *x, int32_t reg)
+{
+    uint32_t v = 0;
+    (void)x;
+    s->reg_read(s->uc, reg, &v);
+    return v;
+}
+
+static inline void ex_wr(bc_state *s, bc_exc *x, int32_t reg, uint32_t v)
+{
+    x->reg_write(s->uc, reg, &v);
+}
+
+static bool ex_frame_allowed(bc_exc *x, uint32_t start, uint32_t len, uint32_t right, bool priv,
+                             bool negative)
+{
+    return !x->mpu || x->frame_allowed(x->mpu, start, len, right, priv, negative);
+}
+
+/* Exception entry (CortexM._enter) of `exc` (> UsageFault: no dead-end check), returning to PC,
+ * where it needs no fault: the frame allowed by the MPU and written, a vector. */
+static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, uint32_t fm)
+{
+    const int32_t *r = x->regs;
+    if (exc <= 6 || exc >= v->n)
+        return false;
+    uint32_t xpsr = ex_rd(s, x, r[RG_XPSR]), control = ex_rd(s, x, r[RG_CONTROL]);
+    uint32_t sp = ex_rd(s, x, r[RG_SP]), pc = ex_rd(s, x, r[RG_PC]);
+    bool thread = ipsr == 0, use_psp = thread && (control & 2);
+    bool fpca = x->has_fpu && (control & 4);
+    uint32_t size = fpca ? 0x68 : 0x20;
+    uint32_t pad = ((v->ccr & 0x200) && (sp & 4)) ? 4 : 0;
+    uint32_t frame_sp = sp - size - pad;
+    uint32_t frame[26] = {ex_rd(s, x, r[RG_R0]), ex_rd(s, x, r[RG_R1]), ex_rd(s, x, r[RG_R2]),
+                          ex_rd(s, x, r[RG_R3]), ex_rd(s, x, r[RG_R12]), ex_rd(s, x, r[RG_LR]),
+                          pc & ~1u, (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
+    if (fpca)
+        for (int i = 0; i < FP_N; i++)
+            frame[8 + i] = ex_rd(s, x, x->fp_regs[i]);
+    const char *active = PyByteArray_AS_STRING(v->active);
+    bool negative = active[EXC_HARDFAULT] || active[EXC_NMI] || (fm & 1);
+    if (!ex_frame_allowed(x, frame_sp, size, RIGHT_W, !thread || !(control & 1), negative))
+        return false;                       /* MemManage stacking fault: Python */
+    uint32_t vector = 0;
+    if (s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+        return false;
+    if (x->mem_write(s->uc, frame_sp, frame, size) != 0)
+        return false;
+    uint32_t exc_return = thread ? (use_psp ? 0xFFFFFFFDu : 0xFFFFFFF9u) : 0xFFFFFFF1u;
+    if (fpca) {
+        exc_return &= ~0x10u;
+        ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
+        ex_wr(s, x, r[RG_CONTROL], control & ~4u);
+    }
+    ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
+    ex_wr(s, x, r[RG_APSR_NZCV], 0);
+    ex_wr(s, x, r[use_psp ? RG_PSP : RG_MSP], frame_sp);
+    ex_wr(s, x, r[RG_LR], exc_return);
+    ex_wr(s, x, r[RG_PC], vector | 1);
+    /* NVIC.acknowledge: pending -> active */
+    PyByteArray_AS_STRING(v->pending)[exc] = 0;
+    PyObject *k = PyLong_FromLong(exc);
+    if (k) {
+        if (PySet_Discard(v->pending_set, k) < 0)
+            PyErr_Clear();
+        if (PyList_Append(v->act, k) < 0)
+            PyErr_Clear();
+        Py_DECREF(k);
+    }
+    PyByteArray_AS_STRING(v->active)[exc] = 1;
+    nv_shcsr_active(v, exc, true);
+    set_long(x->cpu, S_ipsr, exc);
+    cpu_count_exception(x->cpu);
+    x->entries++;
+    return true;
+}
+
+/* SVC (CortexM._svc then _enter(SVCALL)): PC is already past the svc instruction. */
+static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
+{
+    const int32_t *r = x->regs;
+    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    uint32_t bp = ex_rd(s, x, r[RG_BASEPRI]);
+    long prio, raw;
+    if (!nv_exec_priority(v, pm, fm, bp, -1, &prio) || !nv_prio(v, EXC_SVCALL, &raw)
+        || nv_group(v, raw) >= prio)
+        return false;                       /* escalation to HardFault: Python */
+    return exc_entry(s, x, EXC_SVCALL, ipsr, v, fm);
+}
+
+/* EXC_RETURN (CortexM._exception_return) without a tail chain. */
+static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_return)
+{
+    const int32_t *r = x->regs;
+    uint32_t kind = exc_return & 0xF;
+    if (ipsr == 0 || (kind != 0x1 && kind != 0x9 && kind != 0xD)
+        || (!(exc_return & 0x10) && !x->has_fpu) || ipsr == EXC_NMI || ipsr == EXC_HARDFAULT
+        || ipsr >= v->n)
+        return false;
+    uint32_t fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    if (fm)
+        return false;                       /* FAULTMASK to clear, MPU flush: Python */
+    if (ipsr >= 16 && PyByteArray_AS_STRING(v->level)[ipsr])
+        return false;                       /* the line still high pends it again */
+    bool nothing_pending = PySet_GET_SIZE(v->pending_set) == 0;
+    if (!nothing_pending) {
+        long prio;
+        bool odd = false;
+        uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
+        if (!nv_exec_priority(v, pm, 0, bp, ipsr, &prio) || nv_would_take(v, prio, &odd) || odd)
+            return false;                   /* tail chain: Python */
+    }
+    bool to_thread = exc_return & 0x8, use_psp = exc_return & 0x4;
+    bool extended = !(exc_return & 0x10);
+    uint32_t msp = ex_rd(s, x, r[RG_MSP]), psp = ex_rd(s, x, r[RG_PSP]);
+    uint32_t control = ex_rd(s, x, r[RG_CONTROL]);
+    uint32_t sp = use_psp ? psp : msp, size = extended ? 0x68 : 0x20;
+    const char *active = PyByteArray_AS_STRING(v->active);
+    bool negative = active[EXC_HARDFAULT] || active[EXC_NMI];
+    if (!ex_frame_allowed(x, sp, size, RIGHT_R, !to_thread || !(control & 1), negative))
+        return false;                       /* MemManage unstacking fault: Python */
+    uint32_t f[26];
+    if (s->mem_read(s->uc, sp, f, size) != 0)
+        return false;
+    uint32_t xpsr = f[7];
+    uint32_t new_sp = sp + size + (((xpsr & (1u << 9)) && (v->ccr & 0x200)) ? 4 : 0);
+    uint32_t xpsr_out = (xpsr & ~(1u << 9)) | (1u << 24);
+    long new_ipsr = 0;
+    if (nothing_pending)
+        ex_wr(s, x, r[RG_FAULTMASK], 0);
+    if (extended)
+        for (int i = 0; i < FP_N; i++)
+            ex_wr(s, x, x->fp_regs[i], f[8 + i]);
+    static const int order[6] = {RG_R0, RG_R1, RG_R2, RG_R3, RG_R12, RG_LR};
+    if (to_thread) {
+        uint32_t want = (control & ~0x6u) | (use_psp ? 0x2u : 0) | (extended ? 0x4u : 0);
+        for (int i = 0; i < 6; i++)
+            ex_wr(s, x, r[order[i]], f[i]);
+        ex_wr(s, x, r[RG_CONTROL], control & ~0x1u);
+        ex_wr(s, x, r[RG_XPSR_NZCVQG], xpsr_out & ~0x1FFu);
+        ex_wr(s, x, r[use_psp ? RG_PSP : RG_MSP], new_sp);
+        ex_wr(s, x, r[RG_CONTROL], want);
+        ex_wr(s, x, r[RG_APSR_NZCV], xpsr & 0xF0000000u);
+        ex_wr(s, x, r[RG_PC], f[6] | 1);
+    } else {
+        if (extended)
+            ex_wr(s, x, r[RG_CONTROL], control | 0x4u);
+        for (int i = 0; i < 6; i++)
+            ex_wr(s, x, r[order[i]], f[i]);
+        ex_wr(s, x, r[RG_MSP], new_sp);
+        ex_wr(s, x, r[RG_XPSR_NZCVQG], xpsr_out);
+        ex_wr(s, x, r[RG_APSR_NZCV], xpsr & 0xF0000000u);
+        ex_wr(s, x, r[RG_PC], f[6] | 1);
+        new_ipsr = xpsr & 0x1FF;
+    }
+    /* NVIC.complete */
+    PyByteArray_AS_STRING(v->active)[ipsr] = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v->act); i++) {
+        long e = PyLong_AsLong(PyList_GET_ITEM(v->act, i));
+        if (e == ipsr) {
+            if (PySequence_DelItem(v->act, i) < 0)
+                PyErr_Clear();
+            break;
+        }
+    }
+    PyErr_Clear();
+    nv_shcsr_active(v, ipsr, false);
+    set_long(x->cpu, S_ipsr, new_ipsr);
+    x->returns++;
+    return true;
+}
+
+/* An SVC or an exception return during a fast slice: true if done here. */
+static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
+{
+    uint32_t pc = 0;
+    bool is_return = intno == EXCP_EXCEPTION_EXIT;
+    if (intno == EXCP_PREFETCH_ABORT) {
+        s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+        is_return = (pc & 0xFFFFFFE0u) == 0xFFFFFFE0u;
+        if (!is_return)
+            return false;
+    } else if (!is_return && intno != EXCP_SWI) {
+        return false;
+    }
+    bc_settle(s);            /* the block ran up to here (as CortexM._on_intr does) */
+    bool done = false;
+    PyGILState_STATE g = PyGILState_Ensure();
+    bool ok = true;
+    long ipsr = attr_long(x->cpu, S_ipsr, &ok);
+    nv_view v;
+    if (ok && nv_load(x->cpu, &v)) {
+        if (is_return) {
+            s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+            done = exc_ret(s, x, ipsr, &v, pc | 1);
+        } else {
+            done = exc_svc(s, x, ipsr, &v);
+        }
+        nv_release(&v);
+    }
+    PyErr_Clear();
+    PyGILState_Release(g);
+    return done;
+}
+
+/* From Python between slices (CortexM._take_interrupts): enter `exc`, the exception to take,
+ * if it needs nothing exc_entry leaves to Python; 1 if done. */
+static int bc_exc_enter(bc_state *s, bc_exc *x, uint32_t exc)
+{
+    bool done = false, ok = true;
+    PyGILState_STATE g = PyGILState_Ensure();
+    long ipsr = attr_long(x->cpu, S_ipsr, &ok);
+    nv_view v;
+    if (ok && nv_load(x->cpu, &v)) {
+        done = exc_entry(s, x, (long)exc, ipsr, &v, ex_rd(s, x, x->regs[RG_FAULTMASK]));
+        nv_release(&v);
+    }
+    PyErr_Clear();
+    PyGILState_Release(g);
+    return done;
+}
+
 /* The core's interrupt hook goes through here: the plain return of an idle tick is done in
- * C; anything else, after a sync, by Python. */
+ * C, and so are SVC entries and plain returns in a fast slice (exc_fast); anything else, after
+ * a sync, by Python. */
 static void bc_intr(void *uc, uint32_t intno, void *ud)
 {
     bc_state *s = (bc_state *)ud;
@@ -556,6 +1026,8 @@ static void bc_intr(void *uc, uint32_t intno, void *ud)
         if (intno == EXCP_EXCEPTION_EXIT && idle_return(s, s->idle))
             return;
         idle_sync(s);
+    } else if (s->exc && !s->observer && exc_fast(s, s->exc, intno)) {
+        return;
     }
     if (s->intr_py)
         s->intr_py(uc, intno, NULL);
@@ -651,7 +1123,7 @@ static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
                          "block_hook", PyLong_FromVoidPtr((void *)bc_block),
                          "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
                          "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
@@ -663,6 +1135,8 @@ static PyObject *addresses(PyObject *self, PyObject *args)
                          "idle_ticks", PyLong_FromVoidPtr((void *)bc_idle_ticks),
                          "idle_sync", PyLong_FromVoidPtr((void *)bc_idle_sync_from_python),
                          "idle_size", PyLong_FromSize_t(sizeof(bc_idle)),
+                         "exc_size", PyLong_FromSize_t(sizeof(bc_exc)),
+                         "exc_enter", PyLong_FromVoidPtr((void *)bc_exc_enter),
                          "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
                                                           + IO_CACHE * sizeof(bc_io_entry)));
 }
@@ -684,4 +1158,16 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_block_clock",
                                     "Per-block instruction counting for unicorn, in C.", -1,
                                     methods};
 
-PyMODINIT_FUNC PyInit__block_clock(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__block_clock(void)
+{
+    static const char *names[] = {"ipsr", "exceptions_taken", "nvic", "_act", "prio", "active",
+                                  "pending", "pending_set", "enabled", "level", "shcsr", "ccr",
+                                  "vtor", "prigroup", "priority_mask"};
+    PyObject **slots[] = {&S_ipsr, &S_taken, &S_nvic, &S_act, &S_prio, &S_active, &S_pending,
+                          &S_pending_set, &S_enabled, &S_level, &S_shcsr, &S_ccr, &S_vtor,
+                          &S_prigroup, &S_pmask};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
+            return NULL;
+    return PyModule_Create(&module);
+}

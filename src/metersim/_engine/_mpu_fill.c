@@ -159,11 +159,36 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
     return it_cleared(s, uc, type, true);
 }
 
+/* Exception (un)stacking (_block_clock.c): true if the MPU gives `right` on every byte of
+ * [start, start + len) at this privilege, each page uniformly (MPU.refused_offsets would find
+ * nothing refused); false if not, or if a page has an edge inside it (Python looks closer).
+ * The MPU off: no check, as CortexM does it. */
+static bool mf_frame_allowed(const mf_state *s, uint32_t start, uint32_t len, uint32_t right,
+                             bool priv, bool negative)
+{
+    if (!(s->ctrl & 1u))
+        return true;
+    uint32_t first = start & ~(PAGE - 1u), last = (uint32_t)(start + len - 1u) & ~(PAGE - 1u);
+    for (uint64_t page = first; page <= last; page += PAGE) {
+        int64_t rights = page_rights(s, (uint32_t)page, priv, negative);
+        if (rights < 0 || !(rights & right))
+            return false;
+    }
+    return true;
+}
+
 static PyObject *fill_address(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
     return PyLong_FromVoidPtr((void *)mf_fill);
+}
+
+static PyObject *frame_check_address(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromVoidPtr((void *)mf_frame_allowed);
 }
 
 static PyObject *state_size(PyObject *self, PyObject *args)
@@ -175,6 +200,8 @@ static PyObject *state_size(PyObject *self, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"fill_address", fill_address, METH_NOARGS, "Address of the C TLB fill callback."},
+    {"frame_check_address", frame_check_address, METH_NOARGS,
+     "Address of the C check of an exception frame against the MPU."},
     {"state_size", state_size, METH_NOARGS, "sizeof the shared state (layout check)."},
     {NULL, NULL, 0, NULL},
 };

@@ -23,6 +23,16 @@ Python path would run it; the Python objects get the state the moment anything e
 them (an MMIO access, an unmask site, another interrupt). `Emulation.native_idle = False` (or
 METERSIM_NATIVE_IDLE=0) keeps every tick in Python.
 
+Exceptions in C: in a fast slice the C interrupt hook (_block_clock.c, exc_fast) does SVC
+entries and exception returns that need no fault, escalation, tail chain, re-pended IRQ or
+closer MPU look (a frame in pages the C fill's regions allow uniformly), with the same
+register and memory writes as `_svc`/`_enter`/`_exception_return`; `_take_interrupts` enters
+interrupts through the same C code between slices. The NVIC model's bookkeeping (pending and
+active bits, the active list, SHCSR, `ipsr`, `exceptions_taken`) is written into the Python
+objects at once, so whatever looks sees the exact state. Anything else, the v6-M cores, the
+debug API's exact mode and block observers stay in Python; `native_exc = False` (or
+METERSIM_NATIVE_EXC=0) keeps every exception there.
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import struct
 
 from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FETCH_UNMAPPED,
@@ -43,7 +54,7 @@ from unicorn import (UC_ARCH_ARM, UC_ERR_EXCEPTION, UC_ERR_FETCH_PROT, UC_ERR_FE
 from unicorn import arm_const as A
 
 from metersim._engine.cores import ARCHITECTURES
-from metersim._engine.mpu_guard import MpuGuard
+from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
 from metersim._engine.traps import Traps
 from metersim._engine.uc_native import BlockClock, NativeCore
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
@@ -196,6 +207,10 @@ class CortexM:
         self.bind_memory_hooks([])
         self.mpu_guard = MpuGuard(self)
         self.traps = Traps(self)
+        # SVC entries and plain exception returns in C during fast slices (_block_clock.c's
+        # exc_fast); False (or METERSIM_NATIVE_EXC=0) keeps every one in Python.
+        self.native_exc = os.environ.get("METERSIM_NATIVE_EXC", "1") != "0"
+        self._exc = None             # the C exception path's parameters (_arm_native_exc)
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
@@ -530,6 +545,8 @@ class CortexM:
             if self.bc is not None:
                 self.bc.begin((1 << 64) - 1)
         nat._limit.value = n
+        if fast and self.native_exc and not self.v6m:
+            self._arm_native_exc()
         self.in_slice = True
         clock.begin_slice(self.now_ps, end_ps, self.machine._on_earlier_event)
         self.uc._hook_exception = None
@@ -568,6 +585,7 @@ class CortexM:
         finally:
             if fast:
                 st = self.bc.state
+                st.exc = None
                 stopped_by_limit = bool(st.stopped)
                 done = st.base if stopped_by_limit else self.bc.executed()
                 self._fast_slice = False
@@ -614,6 +632,25 @@ class CortexM:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
             if is_wfi:
                 self.halted = True
+
+    def _arm_native_exc(self) -> None:
+        """Let the C interrupt hook do this slice's SVC entries and plain exception returns
+        (see _block_clock.c, exc_fast): only with the MPU fill in C, which it checks frames
+        with."""
+        x = self._exc
+        if x is None:
+            fast = self.mpu_guard._fast
+            check = mpu_frame_check()
+            if fast is None or check is None:
+                return
+            x = self._exc = self.bc.exc_params(self, self.has_fpu, check)
+            x.mpu = ctypes.addressof(fast)
+        self._bc_state.exc = ctypes.addressof(x)
+
+    def native_exceptions(self) -> tuple[int, int]:
+        """(SVC entries, exception returns) the C path did (statistics)."""
+        x = self._exc
+        return (x.entries, x.returns) if x is not None else (0, 0)
 
     # ================================================================ idle ticks in C
     def idle_ticks(self, t_end_ps: int, qcap_ps: int, max_ticks: int = 4096):
@@ -915,6 +952,10 @@ class CortexM:
                 self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
             return
         self.halted = False
+        x = self._exc
+        if x is not None and self.native_exc and not self.exact_users \
+                and self.bc.exc_enter(x, exc):
+            return
         self._enter(exc, self.nat.rd(A.UC_ARM_REG_PC))
 
     def _svc(self) -> None:

@@ -21,8 +21,9 @@ register write that changes a region, if a page filled since the last flush over
 old or new extent (rewriting a region with the same values changes nothing and costs nothing),
 and at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
 HFNMIENA is clear.
-Exception stacking and unstacking are done by the core in Python, which checks each frame with
-`MPU.refused_offsets`.
+Exception stacking and unstacking are done by the core, which checks each frame with
+`MPU.refused_offsets` in Python, or, for the SVC entries and plain returns it does in C, with
+the C fill's regions (`mpu_frame_check`: uniform pages only, anything else goes to Python).
 
 The fill runs in C (`_mpu_fill`, built at install) for pages with uniform rights and calls the
 Python fill below for the rest; without the extension everything runs in Python, slower.
@@ -61,6 +62,14 @@ except ImportError:            # not built: the Python fill does everything
 
 MAX_REGIONS, MAX_HANDED = 16, 128
 XPSR_IT_BITS = 0x0600FC00      # IT[1:0] at 26:25, IT[7:2] at 15:10
+
+
+def mpu_frame_check() -> int | None:
+    """Address of the C check of an exception frame against the MPU (_mpu_fill.c,
+    mf_frame_allowed), for the core's exception path in C; None without the extension."""
+    if _mpu_fill is None or _mpu_fill.state_size() != ctypes.sizeof(FastFillState):
+        return None
+    return _mpu_fill.frame_check_address()
 
 
 class FastFillState(ctypes.Structure):

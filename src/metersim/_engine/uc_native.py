@@ -246,7 +246,7 @@ class BlockClockState(ctypes.Structure):
                 ("rec_value", ctypes.c_uint64), ("rec_size", ctypes.c_uint32),
                 ("rec_write", ctypes.c_uint32),
                 ("cache", ctypes.c_void_p), ("idle", ctypes.c_void_p),
-                ("intr_py", ctypes.c_void_p)]
+                ("intr_py", ctypes.c_void_p), ("exc", ctypes.c_void_p)]
 
 
 IDLE_REGS = ["R0", "R1", "R2", "R3", "R12", "LR", "XPSR", "CONTROL", "SP", "PC", "MSP", "PSP",
@@ -277,6 +277,20 @@ class IdleTicks(ctypes.Structure):
                 ("status", ctypes.c_uint32), ("start_pending", ctypes.c_uint32)]
 
 
+FP_REGS = [f"S{i}" for i in range(16)] + ["FPSCR"]
+
+
+class NativeExc(ctypes.Structure):
+    """SVC entries and plain exception returns in C (the layout of bc_exc)."""
+    _fields_ = [("reg_write", ctypes.c_void_p), ("mem_write", ctypes.c_void_p),
+                ("frame_allowed", ctypes.c_void_p), ("mpu", ctypes.c_void_p),
+                ("cpu", ctypes.c_void_p),
+                ("regs", ctypes.c_int32 * len(IDLE_REGS)),
+                ("fp_regs", ctypes.c_int32 * len(FP_REGS)),
+                ("has_fpu", ctypes.c_uint32),
+                ("entries", ctypes.c_uint64), ("returns", ctypes.c_uint64)]
+
+
 class MmioTrampoline(ctypes.Structure):
     _fields_ = [("s", ctypes.c_void_p), ("read", ctypes.c_void_p), ("write", ctypes.c_void_p),
                 ("user", ctypes.c_void_p)]
@@ -299,7 +313,8 @@ class BlockClock:
     def make(uc: Uc) -> "BlockClock | None":
         if _block_clock is None or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
                                                             ctypes.sizeof(MmioTrampoline)) \
-                or _block_clock.addresses().get("idle_size") != ctypes.sizeof(IdleTicks):
+                or _block_clock.addresses().get("idle_size") != ctypes.sizeof(IdleTicks) \
+                or _block_clock.addresses().get("exc_size") != ctypes.sizeof(NativeExc):
             return None
         offsets = private_offsets()
         if offsets[0] < 0:
@@ -332,6 +347,9 @@ class BlockClock:
         self.intr_hook = addr["intr_hook"]
         self._idle_ticks = proto(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["idle_ticks"])
         self._idle_sync = proto(None, ctypes.c_void_p)(addr["idle_sync"])
+        # called with the GIL held (the C side takes it anyway to update the NVIC model)
+        self._exc_enter = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                            ctypes.c_uint32)(addr["exc_enter"])
         self._ref = ctypes.addressof(s)
         self.mmio_read = addr["mmio_read"]
         self.mmio_write = addr["mmio_write"]
@@ -355,6 +373,7 @@ class BlockClock:
         s.stop_at = 0
         s.stop_after_access = s.stopped_at_access = s.replay = 0
         s.limit = limit
+        s.exc = None        # exceptions in C only once the core arms them for a fast slice
 
     def executed(self) -> int:
         """Instructions executed in this slice so far (exact inside MMIO callbacks)."""
@@ -383,6 +402,28 @@ class BlockClock:
         self._idle_sync_cfn = ctypes.CFUNCTYPE(None)(sync_fn)
         d.sync = ctypes.cast(self._idle_sync_cfn, ctypes.c_void_p).value
         return d
+
+    # -- SVC entries and plain exception returns in C (CortexM.native_exc) ------------------
+    def exc_params(self, cpu, has_fpu: bool, frame_check: int | None) -> NativeExc:
+        """The parameter block of the C exception path for `cpu` (the block must not outlive
+        it: it holds the core as a borrowed reference). `frame_check`: _mpu_fill's frame check,
+        used with the MPU fill's state set in `mpu`."""
+        from unicorn import arm_const as A
+
+        x = NativeExc()
+        x.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
+        x.mem_write = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
+        x.frame_allowed = frame_check
+        x.cpu = id(cpu)
+        x.regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in IDLE_REGS]
+        x.fp_regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in FP_REGS]
+        x.has_fpu = int(has_fpu)
+        return x
+
+    def exc_enter(self, params: NativeExc, exc: int) -> bool:
+        """Between slices: enter exception `exc` in C (CortexM._enter's work, NVIC model
+        included) if it needs no fault; False, with nothing changed, otherwise."""
+        return bool(self._exc_enter(self._ref, ctypes.addressof(params), exc))
 
     def idle_ticks(self, params: IdleTicks) -> int:
         """Run idle ticks in C: 0 halted between ticks, 1 a wrap's exception still to take,

@@ -10,7 +10,8 @@ from pathlib import Path
 from metersim._engine.emulation import Emulation
 from metersim._engine.platform_builder import create_machine
 from metersim._orchestration.testers import capture_uart
-from metersim.peripherals.uart_cable import UartCable, arrival_ps, uart_lookahead_ps
+from metersim.peripherals.uart_cable import UartCable, arrival_ps, lookahead_ps, uart_lookahead_ps
+from metersim.peripherals.uart_line import rx_complete_ps
 from metersim._units import PS_PER_MS, PS_PER_US
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,3 +94,32 @@ def test_sleepers_jump_and_their_characters_arrive_as_in_lockstep(firmware):
     assert max(t1 - t0 for t0, t1 in steps) >= 5 * PS_PER_MS > 50 * lookahead
     assert max(t1 - t0 for t0, t1 in lock_steps) <= 20 * PS_PER_US
     assert len(steps) * 50 < len(lock_steps)
+
+
+def test_a_link_keeps_its_lookahead_until_a_usart_its_clock_or_power_changes():
+    """The emulation asks every link at each step; the answer is kept, and follows BRR, the
+    frame format, the APB clock, a reset and the machines' power."""
+    emu = Emulation()
+    a = create_machine(emu, F103, name="a")
+    b = create_machine(emu, F103, name="b")
+    cable = UartCable(a["usart2"], b["usart2"])
+
+    def fresh():
+        return lookahead_ps(cable.ends)
+    assert cable.lookahead_ps() == 0                      # BRR 0: no speed yet
+    for m in (a, b):
+        m["usart2"].write(0x08, 4, 833)                   # BRR: 8 MHz / 833, 9604 baud
+    nine_six = cable.lookahead_ps()
+    assert nine_six == fresh() == rx_complete_ps(a["usart2"].baud, 8, "N")
+    a["usart2"].write(0x0C, 4, (1 << 12) | (1 << 10))     # CR1: M and PCE, 8 data bits + parity
+    assert cable.lookahead_ps() == fresh() == nine_six    # the shorter side's (B's) counts
+    b["usart2"].write(0x0C, 4, (1 << 12) | (1 << 10))
+    assert cable.lookahead_ps() == fresh() > nine_six
+    b["usart2"].write(0x08, 4, 416)                       # B twice as fast: B's time counts
+    assert cable.lookahead_ps() == fresh() < nine_six
+    b.clocks.set_rate("PCLK1", 16_000_000)                # B's APB1 doubled
+    assert cable.lookahead_ps() == fresh() < rx_complete_ps(19_200, 8, "N")
+    b.power_off()                                          # one powered machine: nothing to keep
+    assert cable.lookahead_ps() is None
+    b.power_on()                                           # B's USART reset: BRR 0
+    assert cable.lookahead_ps() == fresh() == 0

@@ -44,7 +44,7 @@ from metersim._errors import SetupError
 from metersim._units import PS_PER_S
 from metersim.peripherals.base import Context, UartFrame, UartPort
 from metersim.peripherals.registry import model
-from metersim.peripherals.uart_cable import check_arrival
+from metersim.peripherals.uart_cable import cached_lookahead, check_arrival, settings_changed
 from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, receive_byte,
                                              sample_frame, take_bytes)
 
@@ -117,11 +117,13 @@ class Rs485Bus:
         if node in self.nodes:
             raise SetupError(f"{_node_name(node)} is already on bus {self.name}")
         self.nodes.append(node)
+        settings_changed()
 
     def detach(self, node) -> None:
         """Unplug a node (its frames in flight still finish, as the line is already driven)."""
         if node in self.nodes:
             self.nodes.remove(node)
+            settings_changed()
 
     def attach_host(self, name: str, baud: float = 9600, data_bits: int = 8, parity: str = "N",
                     stop_half_bits: int = 2, echo: bool = False) -> "HostEndpoint":
@@ -132,7 +134,11 @@ class Rs485Bus:
     def lookahead_ps(self) -> int | None:
         """The bus as a link between machines (Emulation.add_link): the shortest character
         time of the powered machines' USARTs on it (a frame leaving one reaches the others no
-        sooner), 0 while one has no baud rate yet, None below two powered machines."""
+        sooner), 0 while one has no baud rate yet, None below two powered machines. Kept
+        until `uart_cable.settings_changed()`."""
+        return cached_lookahead(self, self._lookahead_now)
+
+    def _lookahead_now(self) -> int | None:
         machines, shortest = set(), None
         for node in self.nodes:
             char = getattr(node, "char_ps", None)        # transceivers (hosts run in step)
@@ -307,6 +313,7 @@ class Rs485Transceiver:
         if rx_listener is not None:
             self.ro.connect(rx_listener)
         self.uart = getattr(rx_listener, "__self__", None)
+        settings_changed()
 
     def char_ps(self) -> int:
         """One character at the USART's current settings (0 while unknown)."""

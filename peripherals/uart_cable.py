@@ -8,6 +8,8 @@ sets RXNE, `uart_line.rx_complete_ps`), as an event on the emulation's clock; a 
 same settings sees it at exactly the instant a direct wire gives. That delay is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
+The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's
+speed, format, clock or reset, a machine's power, a link's membership).
 
 `UartCable(a, b)` crosses two USARTs (the STM32 model, or anything with a `tx` UartPort,
 `receive_frame` and `baud` / `frame_format()`); `plugged = False` lets nothing through. Both ends
@@ -21,6 +23,27 @@ from typing import Any, Iterable
 
 from metersim.peripherals.base import UartFrame
 from metersim.peripherals.uart_line import rx_complete_ps
+
+
+# Links keep their lookahead until something it depends on changes (a USART's baud rate, frame
+# format or kernel clock, a USART reset, a machine's power, who is on a link): that bumps this
+# count, and the emulation asks every link at each step without recomputing from registers.
+_settings_epoch = 0
+
+
+def settings_changed(*_args: Any) -> None:
+    """Something a link's lookahead depends on changed: links recompute it when next asked."""
+    global _settings_epoch
+    _settings_epoch += 1
+
+
+def cached_lookahead(link: Any, compute) -> int | None:
+    """`compute()`, kept on `link` until `settings_changed()` is next called."""
+    epoch = _settings_epoch
+    if getattr(link, "_lookahead_epoch", None) != epoch:
+        link._lookahead = compute()
+        link._lookahead_epoch = epoch
+    return link._lookahead
 
 
 def machine_of(dev: Any):
@@ -94,4 +117,4 @@ class UartCable:
         to.receive_frame(frame)
 
     def lookahead_ps(self) -> int | None:
-        return lookahead_ps(self.ends)
+        return cached_lookahead(self, lambda: lookahead_ps(self.ends))

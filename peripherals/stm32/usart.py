@@ -55,6 +55,7 @@ from metersim.peripherals.base import GPIO, Context, Peripheral, UartFrame, Uart
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
+from metersim.peripherals.uart_cable import settings_changed
 from metersim.peripherals.uart_line import frame_duration_ps, parity_bit, rx_complete_ps, sample_frame
 from metersim._units import PS_PER_S
 
@@ -123,6 +124,8 @@ NACK, SCEN, CLKEN = 1 << 4, 1 << 5, 1 << 11
 # STOP[13:12]: 00 = 1, 01 = 0.5, 10 = 2, 11 = 1.5 stop bits, in half bits.
 _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
 _RX_ERRORS = PE | FE | NF | ORE | IDLE
+_FORMAT_CR1 = M | PCE | PS | OVER8     # the CR1 bits a character's duration depends on
+_STOP_CR2 = 3 << 12
 
 
 @model("UART.STM32_UART", "metersim.STM32_USART")
@@ -142,7 +145,9 @@ class STM32Usart(Peripheral):
         self.nack_port: list[Callable[[int], None]] = []  # smartcard: fn(t_ps) on each NACK sent
         self._nacked: set[int] = set()                   # start_ps of our frames a card NACKed
         # Renode's `frequency` (8 MHz default there) is only a fallback: the real PCLK rules.
-        self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
+        # (a new PCLK changes the baud rate: links between machines recompute their lookahead)
+        self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000,
+                             on_change=settings_changed)
         self._host_next_ps = 0
         self._tx_ev = None
         self._rx_events: list = []
@@ -169,6 +174,7 @@ class STM32Usart(Peripheral):
         self._idle_armed = False
         self.IRQ.unset()
         self.TC_EVENT.set(True)      # TC is set after reset
+        settings_changed()           # BRR 0: no speed (links between machines: uart_cable)
 
     @property
     def sr(self) -> int:
@@ -258,10 +264,16 @@ class STM32Usart(Peripheral):
         elif offset == DR:
             self._write_dr(value)
         elif offset == BRR:
+            if value != self.regs["BRR"]:
+                settings_changed()
             self.regs["BRR"] = value
         elif offset == CR1:
+            if (value ^ self.regs["CR1"]) & _FORMAT_CR1:
+                settings_changed()
             self._write_cr1(value)
         elif offset in (CR2, CR3):
+            if offset == CR2 and (value ^ self.regs["CR2"]) & _STOP_CR2:
+                settings_changed()
             self.regs[REGS[offset].name] = value
             self._update_irq()
         elif offset == GTPR:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from metersim.peripherals.base import GPIO
 from metersim.peripherals.registry import model
-from metersim.peripherals.stm32.usart import (FE, IDLE, NF, ORE, PE, RXNE, STM32Usart, TC, TXE,
-                                              SBK, UE as V1_UE)
+from metersim.peripherals.stm32.usart import (FE, IDLE, NF, ORE, PE, PCE, PS, RXNE, STM32Usart,
+                                              TC, TXE, SBK, UE as V1_UE)
+from metersim.peripherals.uart_cable import settings_changed
 
 CR1, CR2, CR3, BRR, GTPR, RTOR, RQR, ISR, ICR, RDR, TDR, PRESC = range(0, 0x30, 4)
 UE, RE, TE = 1 << 0, 1 << 2, 1 << 3
@@ -102,6 +103,11 @@ class STM32Usart2(STM32Usart):
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFFFFFF
+        if offset in (CR1, CR2, BRR, PRESC):
+            # speed or format: links between machines recompute their lookahead (uart_cable)
+            old = {CR1: self._cr1, CR2: self._cr2, BRR: self.regs["BRR"], PRESC: self._presc}[offset]
+            if (value ^ old) & {CR1: M0 | M1 | OVER8 | PCE | PS, CR2: 3 << 12}.get(offset, ~0):
+                settings_changed()
         if offset == CR1:
             self._cr1 = value
             # The v1 view: UE at bit 13, bit 0 (SBK) kept for a break in progress.

@@ -18,15 +18,59 @@ delivery lands at or after the end of the quantum it was sent in: results are ex
 same whatever the order the machines run in and whatever quantum below the lookahead (a
 polling loop's skip-ahead, CortexM.poll_hint, stops at slice ends, so a quantum shorter than a
 few loop turns can move where it sees a flag). `quantum` caps it; machines that nothing links
-use `quantum`, or 10 ms (100 µs while an `until` condition is watched). A link that gets faster inside a quantum (firmware raising the baud
+use `quantum`, or 10 ms (100 µs while an `until` condition is watched). Links keep their
+lookahead until a USART's speed or format, a machine's power or a link's membership changes
+(uart_cable.settings_changed). A link that gets faster inside a quantum (firmware raising the baud
 rate) can deliver a character after its receiver passed it: it arrives then, counted in
 `late_deliveries` and logged once. An emulation event scheduled from inside a machine before
 the bound (a character reaching a host endpoint) lowers the bound for that machine and the
 ones after it. While a machine runs, `emulation.clock.now_ps` reads its local time.
 
+Sleeping machines. A machine asleep (core halted in WFI/WFE with no enabled exception pending
+and no reset due, or stopped on a fault, or unpowered) does nothing before its own next event:
+its code does not run, its models change only in their events, and what could reach it from
+outside (a link's delivery, a host endpoint, a power cut, a tester) is an emulation event. So
+a step of several machines first finds `wake`, the earliest instant any machine can act (the
+step's start if one runs or can wake; else the first of their own next events), capped by the
+emulation's next event, the run's end and the step cap (`quantum`, at least 10 ms: Ctrl-C,
+pollers); when every machine sleeps, all of them and the emulation jump to it at once
+(`_sleep_to`: cores idle, no event runs; idle cycles are counted up to where a core stops, so
+one jump or many quanta give the same counts), and the quantum runs from there. A step's
+bound is then at most min over machines m of (earliest activity of m) + lookahead, without a
+quantum longer than the lookahead: 963 quanta per virtual second of the sleeping meter become
+about 120 (benchmarks/README.md). Why nothing reaches a machine already past it:
+- The jump itself: no emulation event lies before `wake` (it is capped there), no machine
+  acts before it (its definition), so the state at `wake` is the one that running every
+  machine to it would give: no character is sent inside the jump, none arrives (every
+  delivery is an event, of the emulation or of the machine whose bus it is, hence >= `wake`).
+- The quantum [wake, bound], bound <= wake + lookahead: every machine is at `wake` or ahead
+  of it (only after a pause, see below), so a character leaves at s >= wake and arrives at
+  >= s + lookahead >= bound, where every receiver still is, whatever the order machines run
+  in. Characters already on the wire arrive at their delivery events, which cap the quantum
+  like any emulation event scheduled before it; a transmitter's next character starts in its
+  own machine's event (TXE/TC, a transceiver's delayed drive), which counts as that machine's
+  next event. A machine powered on inside a quantum (power comes from host code or emulation
+  events, so only at a quantum's end) resets its USARTs: it joins the lookahead from the next
+  step. A link made faster inside a quantum (a baud change, a machine powered on by its own
+  event) is the one exception, counted in `late_deliveries`.
+- Host endpoints send through emulation events (at or after the emulation's time when they
+  are scheduled, so they cap the quantum) and receive at delivery events; a host answering
+  from a machine's callback schedules at that machine's local time, which lowers the bound
+  for it and the machines after it (above).
+- Pollers run between steps, with every machine at the emulation's time or ahead; what they
+  change (a host send, a pin, a power switch, a debugger's write) is seen by the next step's
+  `wake`, computed after them. Realtime pacing limits a step to 1 ms of virtual time, so a
+  jump is no longer than that there.
+- `until` conditions are checked after each step; nothing changes inside a jump, so a
+  condition on the machines or the host becomes true inside a quantum, and is seen at its
+  end, at most one quantum after the change, as before (a condition on time itself belongs
+  in `run_until_time`).
+- A stop inside a machine pauses at its local time, >= `wake`; the machines that ran before
+  it are at most one quantum ahead, so what the others send later still reaches them in time.
+
 A lone machine steps to its next event, as before: a core asleep whose only due event is its
 SysTick runs those ticks in C (CortexM.idle_ticks) while no `until` condition is watched.
-`until` conditions are checked at each quantum's end; a stop (tester match, breakpoint,
+`until` conditions are checked at each step's end; a stop (tester match, breakpoint,
 Ctrl-C, `request_stop`) or a fault inside a machine pauses the emulation at that machine's
 local time, at an instruction boundary; machines that had run further stay ahead until the
 emulation's time passes them. Waits are in virtual time; a wall-clock guard reports a hung
@@ -219,11 +263,58 @@ class Emulation:
             if nxt is not None and nxt < target:
                 target = nxt
         else:
+            nxt = clock.next_event_ps()
+            # Every machine asleep: nothing anywhere can happen before the first of them can
+            # act, so all of them jump there first (time model: sleeping machines).
+            stop = min(limit_ps, now + max(self.quantum_ps or 0, UNLINKED_QUANTUM_PS))
+            if nxt is not None and nxt < stop:
+                stop = nxt
+            wake = self._first_activity_ps(now, stop)
+            if wake > now:
+                self._sleep_to(wake)
+                if wake == stop and wake != nxt and wake != limit_ps:
+                    return           # the cap: a step of sleep only (Ctrl-C, pollers)
+                now = wake
             target = min(limit_ps, now + self.sync_quantum_ps(self._watching))
+            if nxt is not None and nxt < target:
+                target = nxt
+            self._run_quantum(now, target)
+            return
         nxt = clock.next_event_ps()
         if nxt is not None and nxt < target:
             target = nxt
         self._run_quantum(now, target)
+
+    def _first_activity_ps(self, now: int, stop: int) -> int:
+        """The earliest instant, at most `stop`, at which some machine can act: execute an
+        instruction, run an event of its own or send a character. `now` while one is running
+        or has an exception that can wake its core (pending and enabled) or a reset due; a
+        machine asleep in WFI (or stopped on a fault, or unpowered) does nothing before its
+        own next event."""
+        first = stop
+        for m in self.machines:
+            cpu = m.cpu
+            if m.powered and (not cpu.halted or m.reset_pending is not None
+                              or cpu.nvic.pending_set and cpu.nvic.highest_pending() is not None):
+                return now
+            t = m.clock.next_event_ps()
+            if t is not None and t < first:
+                if t <= now:
+                    return now
+                first = t
+        return first
+
+    def _sleep_to(self, t_ps: int) -> None:
+        """Every machine (asleep, nothing of its own before `t_ps`) and the emulation (no
+        event before `t_ps`) to `t_ps`, as Machine.run_to would take them there: cores idle,
+        no event runs (those at `t_ps` run in the quantum from there)."""
+        for m in self.machines:
+            c = m.clock
+            if c._now < t_ps:
+                if not m.powered or m.cpu.fault is None:
+                    m.cpu.idle_to(t_ps)
+                c._now = t_ps
+        self.clock._now = t_ps
 
     def _run_quantum(self, now: int, bound: int) -> None:
         """Each machine runs alone to `bound` (its own events only), then the emulation's own

@@ -15,6 +15,7 @@ from metersim._errors import FirmwareFault, MetersimError, PlatformError, SetupE
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.console_uart import ConsoleUART
+from metersim.peripherals.uart_cable import settings_changed
 from metersim.peripherals.cortexm.nvic import DWT, NVIC
 from metersim._units import format_time
 
@@ -196,6 +197,7 @@ class Machine:
         if not self.powered:
             return
         self.powered = False
+        settings_changed()       # links between machines count only powered ones
         log.info("[%s] %s: power off", format_time(self.clock.now_ps), self.name)
         for p in self.peripherals.values():
             hook = getattr(p, "power_off", None)
@@ -213,6 +215,7 @@ class Machine:
         if self.powered:
             return
         self.powered = True
+        settings_changed()
         log.info("[%s] %s: power on", format_time(self.clock.now_ps), self.name)
         for p in self.peripherals.values():
             hook = getattr(p, "power_on", None)

@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from metersim._frontends.monitor_syntax import MonitorError
 from metersim.peripherals.base import UartFrame
-from metersim.peripherals.uart_cable import arrival_ps, check_arrival, lookahead_ps, machine_of
+from metersim.peripherals.uart_cable import (arrival_ps, cached_lookahead, check_arrival,
+                                             lookahead_ps, machine_of, settings_changed)
 
 
 @dataclass
@@ -59,18 +60,20 @@ class UartHub:
             uart.on_byte.append(on_byte)
             member.unhook = lambda: uart.on_byte.remove(on_byte)
         self.members.append(member)
+        settings_changed()
 
     def detach(self, uart: Any) -> bool:
         for m in self.members:
             if m.uart is uart:
                 m.unhook()
                 self.members.remove(m)
+                settings_changed()
                 return True
         return False
 
     def lookahead_ps(self) -> int | None:
-        return lookahead_ps(m.uart for m in self.members
-                            if hasattr(m.uart, "tx") and hasattr(m.uart, "frame_format"))
+        return cached_lookahead(self, lambda: lookahead_ps(
+            m.uart for m in self.members if hasattr(m.uart, "tx") and hasattr(m.uart, "frame_format")))
 
     def _forward(self, src: _Member, frame: UartFrame | None = None, byte: int | None = None) -> None:
         self.frames += 1

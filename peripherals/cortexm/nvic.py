@@ -528,14 +528,19 @@ class NVIC(Peripheral):
         return True
 
     def execution_priority(self, primask: int, faultmask: int, basepri: int) -> int:
-        """Current execution priority (ARMv7-M B1.5.4); 256 = thread mode, nothing masked."""
+        """Current execution priority (ARMv7-M B1.5.4); 256 = thread mode, nothing masked.
+        Asked at every unmask site and exception boundary: group_priority is inlined."""
         p = 256
-        for exc in self.active_list():
-            g = self.group_priority(self.prio[exc])
-            if g < p:
-                p = g
+        gmask = (0xFF << (self.prigroup + 1)) & 0xFF
+        if self._act:
+            prio = self.prio
+            for exc in self._act:
+                raw = prio[exc]
+                g = raw if raw < 0 else raw & gmask
+                if g < p:
+                    p = g
         if basepri & self.priority_mask:
-            g = self.group_priority(basepri & self.priority_mask)
+            g = basepri & self.priority_mask & gmask
             if g < p:
                 p = g
         if primask & 1 and p > 0:
@@ -549,13 +554,19 @@ class NVIC(Peripheral):
 
     def highest_pending(self) -> int | None:
         """The pending, enabled exception that would be taken first, or None."""
+        pending_set = self.pending_set
+        if len(pending_set) == 1:        # the usual case: no ordering to do
+            for exc in pending_set:
+                return exc if self.exception_enabled(exc) else None
         best = None
         best_key = None
-        for exc in self.pending_set:
+        gmask = (0xFF << (self.prigroup + 1)) & 0xFF
+        prio = self.prio
+        for exc in pending_set:
             if not self.exception_enabled(exc):
                 continue
-            raw = self.prio[exc]
-            key = (self.group_priority(raw), raw, exc)
+            raw = prio[exc]
+            key = (raw if raw < 0 else raw & gmask, raw, exc)
             if best_key is None or key < best_key:
                 best, best_key = exc, key
         return best
@@ -567,7 +578,8 @@ class NVIC(Peripheral):
         exc = self.highest_pending()
         if exc is None:
             return None
-        if self.group_priority(self.prio[exc]) < exec_priority:
+        raw = self.prio[exc]
+        if (raw if raw < 0 else raw & ((0xFF << (self.prigroup + 1)) & 0xFF)) < exec_priority:
             return exc
         return None
 

@@ -4,13 +4,16 @@ link to a PC server (a thread here that acknowledges every reading), run for `--
 virtual time after start-up.
 
     .venv/bin/python benchmarks/cabinet_day.py [--hours 0.1] [--day] [--profile N] [--json]
+    .venv/bin/python benchmarks/cabinet_day.py --hours 0.001 --mmio 12   # MMIO accesses counted
 
 Prints, for the timed run: wall (and this process's CPU) seconds per virtual hour, a virtual day at that rate (or the
 day itself with `--day`), the RS-485 characters on the bus and the wall µs per character
 (the whole cabinet's wall time over the characters: the query manager polls back to back, so
 the bus is busy all the time), and the boot of the query manager alone (its one full-screen
 TFT clear). `--profile N` prints the N hottest functions (cProfile, internal time) of the
-timed run to stderr. Numbers are never asserted in tests (/work/shared/DESIGN.md).
+timed run to stderr. `--mmio N` counts the firmware's MMIO accesses instead (every page of
+every machine's bus behind a counting wrapper, so the run is not timed) and prints the accesses
+per virtual second of each machine and the N most frequent registers. Numbers are never asserted in tests (/work/shared/DESIGN.md).
 """
 
 from __future__ import annotations
@@ -80,6 +83,41 @@ def bus_chars(machines) -> int:
     return sum(m["rs485"].sent_frames for m in machines)
 
 
+class _Counted:
+    """A bus page's model behind a counter of its accesses (register address, r/w)."""
+
+    def __init__(self, model, page_base: int, counts: dict):
+        self.model, self.page_base, self.counts = model, page_base, counts
+
+    def read(self, off: int, size: int) -> int:
+        key = (self.page_base + off, "r")
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.model.read(off, size)
+
+    def write(self, off: int, size: int, value: int) -> None:
+        key = (self.page_base + off, "w")
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.model.write(off, size, value)
+
+
+def count_mmio(machines) -> dict:
+    """Wrap every MMIO page of each machine; returns {machine name: {(address, r/w): n}}."""
+    out = {}
+    for m in machines:
+        counts = out[m.name] = {}
+        pages = m.sysbus._pages
+        for page, (model, base) in list(pages.items()):
+            pages[page] = (_Counted(model, base, counts), base)
+    return out
+
+
+def register_name(machine, addr: int) -> str:
+    for mp in machine.sysbus.mappings:
+        if mp.base <= addr < mp.base + mp.size:
+            return f"{mp.name}+0x{addr - mp.base:x}"
+    return f"0x{addr:08x}"
+
+
 def boot_alone() -> float:
     """CPU seconds of the query manager's first 1.5 virtual s alone (boot, TFT clear)."""
     emu = Emulation(seed=1)
@@ -97,10 +135,12 @@ def main() -> None:
     ap.add_argument("--day", action="store_true", help="run a whole virtual day")
     ap.add_argument("--profile", type=int, default=0, metavar="N")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mmio", type=int, default=0, metavar="N",
+                    help="count MMIO accesses (untimed run), print the N most frequent registers")
     args = ap.parse_args()
     hours = 24.0 if args.day else args.hours
 
-    boot_s = boot_alone()
+    boot_s = 0.0 if args.mmio else boot_alone()
     emu = Emulation(seed=1, wall_guard_s=7 * 86400.0)
     bus = new_bus(emu)
     qm = build_query_manager(emu, bus)
@@ -118,6 +158,7 @@ def main() -> None:
 
     machines = [qm.machine] + [c.machine for c in ctrls.values()]
     chars0, t_virt0 = bus_chars(machines), emu.clock.now_ps
+    mmio = count_mmio(machines) if args.mmio else None
     prof = cProfile.Profile() if args.profile else None
     t0, c0 = time.perf_counter(), time.process_time()
     if prof:
@@ -146,6 +187,19 @@ def main() -> None:
         "qm_boot_cpu_s_per_1_5_virtual_s": round(boot_s, 2),
         "instructions": {m.name: m.cpu.instructions for m in machines},
     }
+    if mmio is not None:
+        virt_s = virt_h * 3600
+        out = {"virtual_s": round(virt_s, 3), "rs485_chars": chars,
+               "readings_acked_by_server": server.readings,
+               "mmio_per_virtual_s": {m.name: round(sum(mmio[m.name].values()) / virt_s)
+                                      for m in machines},
+               "mmio_per_uart_char_all_machines": round(
+                   sum(sum(c.values()) for c in mmio.values()) / chars, 1) if chars else None,
+               "top_registers_per_virtual_s": {
+                   m.name: {f"{register_name(m, a)} {rw}": round(n / virt_s) for (a, rw), n in
+                            sorted(mmio[m.name].items(), key=lambda kv: -kv[1])[:args.mmio]}
+                   for m in machines},
+               "instructions": {m.name: m.cpu.instructions for m in machines}}
     if args.json:
         print(json.dumps(out, indent=1))
     else:

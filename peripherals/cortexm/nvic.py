@@ -391,6 +391,7 @@ class NVIC(Peripheral):
         self.IRQ = GPIO("IRQ")  # Renode's `-> cpu@0`; the core link itself is direct
         self.systick = SysTick(ctx.clock, self._hclk, lambda: self.set_pending(SYSTICK),
                                ctx.log)
+        self._bind_hot_paths()
         clocks = getattr(ctx.machine, "clocks", None)
         if clocks is not None:
             clocks.subscribe("HCLK", lambda _hz: self.systick.on_clock_change())
@@ -423,6 +424,23 @@ class NVIC(Peripheral):
             self._replace_slots("SHPR2", lambda s, a: self._word_only(s, a, 0xFF000000))
             self._replace_slots("SHPR3", lambda s, a: self._word_only(s, a, 0xFFFF0000))
         self._word_readers = {off: slot[0] for off, slot in self._slots.items() if not slot[2]}
+        self._bind_hot_paths()
+
+    def _bind_hot_paths(self) -> None:
+        """Word accesses to the registers an RTOS touches at every tick, wake-up and switch
+        (SysTick RVR/CVR, ICSR) go straight to their handlers, past the register table's
+        generic reader and writer wrappers; same values and effects (the handlers return
+        only readable bits and look only at defined ones)."""
+        systick = getattr(self, "systick", None)
+        if systick is None:
+            self._word_writers = {}
+            return                       # __init__ binds them once SysTick exists
+        self._word_readers[SYST_CSR + 0x4] = systick.read_rvr
+        self._word_readers[SYST_CSR + 0x8] = systick.current
+        self._word_readers[ICSR] = self._icsr
+        self._word_writers = {SYST_CSR + 0x4: systick.write_rvr,
+                              SYST_CSR + 0x8: systick.write_cvr,
+                              ICSR: self._icsr_set}
 
     def _replace_slots(self, name: str, make) -> None:
         reg = self.registers[name]
@@ -510,14 +528,19 @@ class NVIC(Peripheral):
         return True
 
     def execution_priority(self, primask: int, faultmask: int, basepri: int) -> int:
-        """Current execution priority (ARMv7-M B1.5.4); 256 = thread mode, nothing masked."""
+        """Current execution priority (ARMv7-M B1.5.4); 256 = thread mode, nothing masked.
+        Asked at every unmask site and exception boundary: group_priority is inlined."""
         p = 256
-        for exc in self.active_list():
-            g = self.group_priority(self.prio[exc])
-            if g < p:
-                p = g
+        gmask = (0xFF << (self.prigroup + 1)) & 0xFF
+        if self._act:
+            prio = self.prio
+            for exc in self._act:
+                raw = prio[exc]
+                g = raw if raw < 0 else raw & gmask
+                if g < p:
+                    p = g
         if basepri & self.priority_mask:
-            g = self.group_priority(basepri & self.priority_mask)
+            g = basepri & self.priority_mask & gmask
             if g < p:
                 p = g
         if primask & 1 and p > 0:
@@ -531,13 +554,19 @@ class NVIC(Peripheral):
 
     def highest_pending(self) -> int | None:
         """The pending, enabled exception that would be taken first, or None."""
+        pending_set = self.pending_set
+        if len(pending_set) == 1:        # the usual case: no ordering to do
+            for exc in pending_set:
+                return exc if self.exception_enabled(exc) else None
         best = None
         best_key = None
-        for exc in self.pending_set:
+        gmask = (0xFF << (self.prigroup + 1)) & 0xFF
+        prio = self.prio
+        for exc in pending_set:
             if not self.exception_enabled(exc):
                 continue
-            raw = self.prio[exc]
-            key = (self.group_priority(raw), raw, exc)
+            raw = prio[exc]
+            key = (raw if raw < 0 else raw & gmask, raw, exc)
             if best_key is None or key < best_key:
                 best, best_key = exc, key
         return best
@@ -549,7 +578,8 @@ class NVIC(Peripheral):
         exc = self.highest_pending()
         if exc is None:
             return None
-        if self.group_priority(self.prio[exc]) < exec_priority:
+        raw = self.prio[exc]
+        if (raw if raw < 0 else raw & ((0xFF << (self.prigroup + 1)) & 0xFF)) < exec_priority:
             return exc
         return None
 
@@ -635,9 +665,14 @@ class NVIC(Peripheral):
                 offset == 0xF00 and self.ccr & CCR_USERSETMPEND):     # STIR
             cpu.bus_error_from_mmio(SCS_BASE + offset, True)
             return
-        if 0xD90 <= offset < 0xD90 + MPU_BLOCK and size == 4:   # MPU_TYPE .. MPU_RASR_A3
-            self.mpu.write(offset - 0xD90, value)   # an RTOS writes these at every switch
-            return
+        if size == 4:
+            writer = self._word_writers.get(offset)
+            if writer is not None:
+                writer(value)
+                return
+            if 0xD90 <= offset < 0xD90 + MPU_BLOCK:   # MPU_TYPE .. MPU_RASR_A3
+                self.mpu.write(offset - 0xD90, value)   # an RTOS writes these at every switch
+                return
         slot = self._slots.get(offset)           # Peripheral.write, inlined: a hot path
         if slot is None:
             self.log_unhandled(offset, size, value)
@@ -749,23 +784,30 @@ class NVIC(Peripheral):
         return CPUID_BY_CORE.get(self.cpu_type, 0x410FC241)
 
     def _icsr(self) -> int:
-        v = 0
-        vectactive = self.cpu.current_exception() if self.cpu is not None else 0
-        v |= vectactive & 0x1FF
+        v = (self.cpu.current_exception() & 0x1FF) if self.cpu is not None else 0
         if len(self._act) <= 1:
             v |= ICSR_RETTOBASE
+        pending_set = self.pending_set
+        if not pending_set:
+            return v                     # the usual case: nothing pending
         hp = self.highest_pending()
         if hp is not None:
             v |= (hp & 0x1FF) << 12
-        if any(e >= 16 for e in self.pending_set):
-            v |= ICSR_ISRPENDING
-        if self.pending[SYSTICK]:
+        for e in pending_set:
+            if e >= 16:
+                v |= ICSR_ISRPENDING
+                break
+        pending = self.pending
+        if pending[SYSTICK]:
             v |= ICSR_PENDSTSET
-        if self.pending[PENDSV]:
+        if pending[PENDSV]:
             v |= ICSR_PENDSVSET
-        if self.pending[NMI]:
+        if pending[NMI]:
             v |= ICSR_NMIPENDSET
         return v
+
+    def _icsr_set(self, value: int) -> None:
+        self._icsr_written(0, value)
 
     def _icsr_written(self, _old: int, value: int) -> None:
         if value & ICSR_NMIPENDSET:

@@ -97,9 +97,11 @@ class SysTick:
             self._schedule_wrap(ticks + self.rvr + 1)
 
     def current(self) -> int:
-        if not self.running or self._hz <= 0:
+        hz = self._hz
+        if not self.csr & CSR_ENABLE or hz <= 0:
             return self._cvr_at_start
-        elapsed = self._ticks_since_start(self._clock.now_ps)
+        # _ticks_since_start, inlined: CVR is read at every RTOS wake-up
+        elapsed = -(-(self._clock.now_ps - self._anchor_ps) * hz // PS_PER_S) - self._start_edge
         if self._last_wrap is None:
             if elapsed <= self._cvr_at_start:
                 return self._cvr_at_start - elapsed
@@ -121,6 +123,20 @@ class SysTick:
             self._restart(cvr)
 
     # -- registers --------------------------------------------------------------------------
+    def read_rvr(self) -> int:
+        return self.rvr
+
+    def write_rvr(self, value: int) -> None:
+        self.rvr = value & 0xFFFFFF
+
+    def write_cvr(self, _value: int = 0) -> None:
+        # Any write clears CVR and COUNTFLAG.
+        self.csr &= ~CSR_COUNTFLAG
+        if self.running:
+            self._restart(0)
+        else:
+            self._cvr_at_start = 0
+
     def read(self, offset: int) -> int:
         if offset == 0x0:
             value = self.csr
@@ -150,11 +166,6 @@ class SysTick:
             elif self.running:
                 self._restart(current)  # CLKSOURCE may have changed
         elif offset == 0x4:
-            self.rvr = value & 0xFFFFFF
+            self.write_rvr(value)
         elif offset == 0x8:
-            # Any write clears CVR and COUNTFLAG.
-            self.csr &= ~CSR_COUNTFLAG
-            if self.running:
-                self._restart(0)
-            else:
-                self._cvr_at_start = 0
+            self.write_cvr(value)

@@ -26,7 +26,10 @@ Time model: the counter state is (start cycle, count, prescaler phase, direction
 current segment of counting; CNT is computed on read. One clock event is scheduled for the
 next update or compare that anything listens to (an enabled interrupt or a connected output);
 flags nobody listens to are brought up to date when the firmware reads the timer, with whole
-periods skipped in one step.
+periods skipped in one step. The cycle of the segment's next compare or update is kept
+(`_quiet_until`), so an access before it (a Modbus silence timer restarted at every character)
+costs one comparison; starting, stopping or re-basing the segment and a preload transfer
+forget it.
 
 - "Slave mode: Reset mode" (SMS=100): a trigger edge on TI1F_ED, TI1FP1 or TI2FP2 (TS=100,
   101, 110) sets TIF and re-initialises the counter as UG does, after the edge's captures:
@@ -89,6 +92,9 @@ _ADVANCED = {0x40010000, 0x40010400, 0x40012C00, 0x40013400}
 _BASIC = {0x40001000, 0x40001400}
 
 
+_NEVER = float("inf")
+
+
 def _ccif(ch: int) -> int:
     return 1 << (ch + 1)
 
@@ -143,6 +149,7 @@ class STM32Timer(Peripheral):
         self._f = self._clk.hz
         self._stopped = (0, 0, 1)         # (cnt, prescaler phase, dir) while not counting
         self._seg = None                  # [cycle, cnt, phase, dir, fired tick] while counting
+        self._quiet_until = 0             # no compare or update before this cycle (0: unknown)
         self._update_irq()
         for ch in sorted(getattr(self, "_input_channels", ())):
             self._release_pins(ch, False)
@@ -238,14 +245,18 @@ class STM32Timer(Peripheral):
         if not self._running:
             return
         now_c = self._now_cycles()
-        self._skip_whole_periods(now_c)
+        if now_c < self._quiet_until:
+            return                        # nothing due yet: the common case, O(1)
+        self._skip_whole_periods(now_c)   # needs two periods past, so never before the next event
         while self._running:
             nxt = self._next()
             if nxt is None:
+                self._quiet_until = _NEVER  # blocked (ARR = 0) until something changes
                 break
             k, chans, is_end = nxt
             cycle = self._tick_cycle(k)
             if cycle > now_c:
+                self._quiet_until = cycle
                 break
             self._seg[4] = k
             for ch in chans:
@@ -312,6 +323,7 @@ class STM32Timer(Peripheral):
         self._update_irq()
 
     def _transfer_preloads(self) -> None:
+        self._quiet_until = 0
         self._psc = self.regs["PSC"]
         self._arr = self.regs["ARR"]
         for ch in range(4):
@@ -382,10 +394,12 @@ class STM32Timer(Peripheral):
 
     def _start(self, cnt: int, phase: int, d: int) -> None:
         self._running = True
+        self._quiet_until = 0
         self._seg = [self._now_cycles(), cnt, phase, d, 0]
 
     def _stop(self, cnt: int, phase: int, d: int) -> None:
         self._running = False
+        self._quiet_until = 0
         self._seg = None
         self._stopped = (cnt, phase, d)
 
@@ -400,6 +414,7 @@ class STM32Timer(Peripheral):
 
     def _rate_changed(self, hz: int) -> None:
         self._advance()
+        self._quiet_until = 0
         state = self._state_now()
         self._t0 = self.ctx.clock.now_ps
         self._f = self._clk.hz
@@ -447,6 +462,8 @@ class STM32Timer(Peripheral):
     # -- register access ------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
         self._advance()
+        if offset == SR:
+            return self.regs["SR"]
         if offset == CNT:
             return self._state_now()[0]
         if offset == CR1:

@@ -3,6 +3,7 @@ round-robin slices and sleeps measured in virtual time, priority inheritance, pr
 limits and permissions, process faults, stack-overflow panics, tickless idle, and the kernel's
 RAM budget."""
 
+import logging
 import re
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from metersim._engine.emulation import Emulation
 from metersim._engine.machine import Machine
 from metersim._engine.platform_builder import create_machine
+from metersim._engine.runtime_hooks import log_peripheral_access
 from metersim._orchestration.testers import capture_uart
 from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
@@ -193,17 +195,48 @@ def edge_times_ps(t0_ps: int, until_ps: int) -> list[int]:
         k += 1
 
 
+class SysTickAccesses(logging.Handler):
+    """Counts the firmware's SysTick (SYST_CSR..CALIB) and ICSR accesses, from the bus's access
+    log (`sysbus LogPeripheralAccess nvic`), into the phase named by `phase`."""
+
+    PATTERN = re.compile(r": nvic: (?:read|write)32 \+0x(1[0-9a-c]|d04) ")
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.phase, self.counts = None, {}
+
+    def emit(self, record):
+        if self.phase and self.PATTERN.search(record.getMessage()):
+            self.counts[self.phase] = self.counts.get(self.phase, 0) + 1
+
+
+@pytest.fixture
+def systick_accesses():
+    logger = logging.getLogger("metersim.access")
+    counter, level, propagate = SysTickAccesses(), logger.level, logger.propagate
+    logger.addHandler(counter)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    yield counter
+    logger.removeHandler(counter)
+    logger.setLevel(level)
+    logger.propagate = propagate
+
+
 @pytest.mark.parametrize("target", CORES)
-def test_tick_keeps_virtual_time_through_many_early_wakes_from_a_pin_interrupt(firmware, target):
+def test_tick_keeps_virtual_time_through_many_early_wakes_from_a_pin_interrupt(firmware, target,
+                                                                               systick_accesses):
     emu = Emulation()
     m = create_machine(emu, PLATFORMS[target], elf=firmware(target, "rtos_wake"), name=target)
     cap = capture_uart(m, "usart1")
     emu.run_until(lambda: "ready" in cap.line_texts(), timeout="1s", what="rtos_wake to set up PA0")
+    log_peripheral_access(m, "nvic", True)
     port = m["gpioPortA"]
     edges = {}
     for name in ("quiet", "thread"):
         emu.run_until(lambda: any(t.startswith(f"{name} sleep from tick") for t in cap.line_texts()),
                       timeout="1s", what=f"the {name} sleep")
+        systick_accesses.phase = name
         start = lines(cap, f"{name} sleep from tick ")[0]
         # Pulses of 20 us on PA0 (pulled down) during the 1000-tick sleep; the last ones come
         # close to its end, when a wake has a whole sleep's worth of ticks to account.
@@ -215,6 +248,7 @@ def test_tick_keeps_virtual_time_through_many_early_wakes_from_a_pin_interrupt(f
         emu.run_until(lambda: f"{name} edges " in cap.text and cap.text.endswith("\n")
                       and cap.text.count(f"{name} ticks") == -(-len(times) // 16) or "FAIL" in cap.text,
                       timeout="3s", what=f"the {name} phase to finish")
+        systick_accesses.phase = None
     emu.run_until(lambda: "PASS" in cap.text or "FAIL" in cap.text, timeout="1s", what="PASS")
     assert "FAIL" not in cap.text, cap.text
     for name, (start, times) in edges.items():
@@ -232,6 +266,11 @@ def test_tick_keeps_virtual_time_through_many_early_wakes_from_a_pin_interrupt(f
         for k, (t, tick) in enumerate(zip(times, seen), start=1):
             expected = (t - start.start_ps) // TICK_PS
             assert expected <= tick <= expected + 1, (name, k, tick, expected)
+    # An early wake leaves the sleep's SysTick wrap where it is: per edge, the tick read
+    # (one CVR read) and, with a thread woken, the two context switches' PendSV (ICSR
+    # writes); not the 12-14 SysTick/ICSR accesses of reprogramming the wrap twice per wake.
+    assert systick_accesses.counts["quiet"] <= 1.2 * len(edges["quiet"][1]) + 20
+    assert systick_accesses.counts["thread"] <= 3.2 * len(edges["thread"][1]) + 20
 
 
 def test_kernel_ram_on_f103rb_stays_under_4_kib(firmware):

@@ -71,11 +71,13 @@ static unsigned rx_count(const struct uart *u) { return (uint16_t)(u->rx_head - 
 static unsigned tx_count(const struct uart *u) { return (uint16_t)(u->tx_head - u->tx_tail); }
 
 /* Has the line been silent long enough to end the frame? (framing on, interrupts locked;
- * the timer's flags count even before its handler has run) */
+ * the timer's flags count even before its handler has run). The one-pulse timer stops
+ * (CEN = 0) only at its update, which sets UIF, and UIF is cleared only by a restart or by
+ * the update handler, which sets rx_idle when the timer stopped: a stopped timer is always
+ * seen in rx_idle or UIF, so CR1 need not be read. */
 static int frame_over(struct uart *u)
 {
-    tim_regs_t *t = u->ftim;
-    if (u->rx_idle || (t->SR & TIM_SR_UIF) || !(t->CR1 & TIM_CR1_CEN)) {
+    if (u->rx_idle || (u->ftim->SR & TIM_SR_UIF)) {
         u->rx_idle = 1;
         return 1;
     }
@@ -101,15 +103,22 @@ static void uart_isr(struct uart *u)
         }
         tim_regs_t *t = u->ftim;
         if (t) {
-            if (frame_over(u))
-                f |= RXF_START;
-            else if (t->SR & TIM_SR_CC1IF)
-                f |= RXF_BROKEN;
-            u->rx_idle = 0;
-            t->CR1 = TIM_CR1_URS | TIM_CR1_OPM;   /* restart from 0 */
+            /* Restart the silence count: within a frame the timer is running and a CNT
+             * write alone restarts it (no update or compare can come for CCR1 counts after
+             * it). The flags read after it are those of the silence before this byte; an
+             * update (end of frame) that came before the write stopped the timer, which
+             * then needs CEN again. */
             t->CNT = 0;
-            t->SR = 0;
-            t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
+            uint32_t sr = t->SR;
+            if (u->rx_idle || (sr & TIM_SR_UIF)) {
+                f |= RXF_START;
+                t->SR = 0;
+                t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
+            } else if (sr & TIM_SR_CC1IF) {
+                f |= RXF_BROKEN;
+                t->SR = 0;
+            }
+            u->rx_idle = 0;
         }
         if (rx_count(u) < RX_SIZE) {
             u->rx[u->rx_head % RX_SIZE] = b;

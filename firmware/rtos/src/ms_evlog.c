@@ -15,7 +15,7 @@ void ms_evlog_add(int kind, int code, const char *name, uint32_t a, uint32_t b)
     uint32_t s = ms_lock();
     ms_evlog_rec_t *r = &g_log[g_seq % MS_EVLOG_SIZE];
     r->seq = ++g_seq;
-    r->tick = ms_ticks;
+    r->tick = ms_tick_now();
     r->kind = (uint16_t)kind;
     r->code = (uint16_t)code;
     r->a = a;

@@ -368,7 +368,7 @@ int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
         if (((want_rd | want_wr) >> fd) & 1u)
             if (!file_get(fd))
                 return MS_ERR_BADF;
-    ms_tick_t deadline = ms_ticks + timeout;
+    ms_tick_t deadline = ms_tick_now() + timeout;
     for (;;) {
         uint32_t gen = g_poll_gen;
         ms_fdset_t got_rd = 0, got_wr = 0;

@@ -29,6 +29,14 @@ static ms_thread_t *g_zombies;
 static ms_thread_t *g_idle;
 static uint32_t g_tick_cycles;
 static uint8_t g_started;
+/* the armed tickless sleep (see "tick and tickless idle") */
+static struct {
+    uint8_t armed;
+    ms_tick_t base;  /* ms_ticks when armed: the grid's origin */
+    ms_tick_t wrap;  /* the handler of the armed wrap counts this tick */
+} g_st;
+static void st_regrid(void);
+static void st_deadline_set(ms_tick_t deadline);
 
 typedef struct {
     void *ptr;
@@ -55,6 +63,8 @@ void ms_ready(ms_thread_t *t)
         t->rq_prev = h->rq_prev;
         h->rq_prev->rq_next = t;
         h->rq_prev = t;
+        if (g_st.armed)
+            st_regrid(); /* two ready at one priority: round robin needs the tick */
     }
 }
 
@@ -168,8 +178,11 @@ int ms_block_current(ms_waitq_t *wq, ms_tick_t timeout, uint32_t s, int state)
     t->wait_result = 0;
     if (wq)
         waitq_insert(wq, t);
-    if (timeout != MS_WAIT_FOREVER)
-        ms_tlist_insert(&g_timeouts, &t->tnode, ms_ticks + timeout);
+    if (timeout != MS_WAIT_FOREVER) {
+        ms_tick_t deadline = ms_tick_now() + timeout;
+        ms_tlist_insert(&g_timeouts, &t->tnode, deadline);
+        st_deadline_set(deadline);
+    }
     SCB->ICSR = SCB_ICSR_PENDSVSET;
     ms_unlock(s); /* the switch happens here */
     return t->wait_result;
@@ -206,7 +219,7 @@ ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout)
 {
     if (timeout == MS_WAIT_FOREVER || timeout == MS_NO_WAIT)
         return timeout;
-    int32_t left = (int32_t)(deadline - ms_ticks);
+    int32_t left = (int32_t)(deadline - ms_tick_now());
     return left > 0 ? (ms_tick_t)left : MS_NO_WAIT;
 }
 
@@ -292,13 +305,23 @@ static void tick_announce(void)
  * Instead the counter keeps counting and its next wrap is moved with
  * systick_retarget(), which accounts for every cycle up to the CVR write.
  * Tick boundaries stay on the grid of the last tick counted (`ticks` * P
- * cycles after it), so an early wake counts the boundaries that passed and
- * the next interrupt falls on the next boundary of the same grid.
+ * cycles after it), so the counter always tells how many boundaries passed.
  *
  * RVR only takes effect when the counter reloads (ARMv7-M B3.3.1): a
  * retarget writes the one-off period to RVR, clears CVR (the counter reloads
  * on its next clock) and then puts the tick period back in RVR for every wrap
- * after that one, so the SysTick handler never touches the counter. */
+ * after that one, so the SysTick handler never touches the counter.
+ *
+ * Armed sleep (g_st): once the idle has moved the wrap to the tick `wrap`
+ * (the earliest deadline), the wrap stays there until it comes, whatever
+ * wakes the core in between. An interrupt that ends the WFI early costs no
+ * SysTick access: ms_ticks is brought up to date from CVR only when someone
+ * reads the tick (ms_tick_now), and the idle goes back to sleep on the same
+ * wrap when nothing earlier is due. The periodic tick comes back (regrid)
+ * only when something needs it: a timeout earlier than the wrap, or two
+ * ready threads of one priority (round robin). A deadline later than the
+ * wrap (a timeout pushed back) keeps the armed wrap: it comes, counts its
+ * tick, and the idle arms the next one. */
 
 /* Cycles the code between reading CVR in C and the retarget's own CVR sample
  * may take (lock held, so nothing interrupts it); a boundary closer than that
@@ -333,36 +356,48 @@ static void systick_retarget(uint32_t cvr_then, uint32_t cycles)
     SYSTICK->RVR = g_tick_cycles - 1u; /* every later period: one tick */
 }
 
-/* Idle with nothing due for `ticks` ticks (lock held): move the next SysTick
- * wrap to the tick of the earliest deadline, WFI, then account the ticks
- * that passed and, after an early wake, move the wrap back to the next tick
- * boundary. The wrap that ends the sleep counts the last tick in the
- * handler, like any other. */
-static void tickless_sleep(uint32_t ticks)
+/* Armed (lock held), CVR read `c`: the ticks counted by now, i.e. the grid
+ * boundaries passed since `base`. Also right after the armed wrap while its
+ * handler waits for the lock (c then counts the period after it): that tick
+ * is the handler's, as in periodic mode. */
+static ms_tick_t st_ticks_at(uint32_t c, uint32_t *since)
 {
     const uint32_t P = g_tick_cycles;
-    uint32_t max_ticks = 0xFFFFFFu / P; /* the one-off period must fit RVR */
-    if (ticks > max_ticks)
-        ticks = max_ticks;
-    uint32_t c = SYSTICK->CVR; /* the next boundary is c clocks away */
-    if ((SCB->ICSR & SCB_ICSR_PENDSTSET) || c < ST_MARGIN_CYCLES) {
-        cm_wfi(); /* the tick is (about to be) pending anyway */
+    *since = (g_st.wrap - g_st.base) * P - c; /* clocks since `base` */
+    return g_st.base + *since / P;
+}
+
+ms_tick_t ms_tick_now(void)
+{
+    if (!g_st.armed)
+        return ms_ticks;
+    uint32_t s = ms_lock();
+    if (g_st.armed) {
+        uint32_t since;
+        ms_tick_t t = st_ticks_at(SYSTICK->CVR, &since);
+        if ((int32_t)(t - ms_ticks) > 0)
+            ms_ticks = t;
+    }
+    ms_unlock(s);
+    return ms_ticks;
+}
+
+/* Armed: back to one wrap per tick, on the same grid. */
+static void st_regrid(void)
+{
+    const uint32_t P = g_tick_cycles;
+    uint32_t s = ms_lock(); /* the retarget's timing must not be interrupted */
+    uint32_t c = SYSTICK->CVR;
+    if (!g_st.armed || c < ST_MARGIN_CYCLES) {
+        ms_unlock(s); /* the armed wrap is about to come: its handler disarms */
         return;
     }
-    systick_retarget(c, c + (ticks - 1u) * P);
-    cm_dsb();
-    cm_wfi();
-    /* The wrap is `ticks` * P clocks after the last tick counted, c clocks
-     * after the sample below. */
-    c = SYSTICK->CVR;
-    if ((SCB->ICSR & SCB_ICSR_PENDSTSET) || c < ST_MARGIN_CYCLES) {
-        ms_ticks += ticks - 1u; /* slept to the end: the SysTick handler adds the last tick */
-        return;
-    }
-    /* Woken early by another interrupt: count the boundaries passed. */
-    uint32_t since = ticks * P - c; /* clocks since the last tick counted */
-    ms_ticks += since / P;
-    uint32_t next = P - since % P;  /* clocks to the next boundary */
+    uint32_t since;
+    ms_tick_t t = st_ticks_at(c, &since);
+    if ((int32_t)(t - ms_ticks) > 0)
+        ms_ticks = t;
+    uint32_t next = P - since % P; /* clocks to the next boundary */
+    g_st.armed = 0;
     if (next < ST_MARGIN_CYCLES) {
         /* Too close to move the wrap onto it: count that tick now (the
          * handler runs as soon as the lock drops) and aim at the one after. */
@@ -370,11 +405,68 @@ static void tickless_sleep(uint32_t ticks)
         SCB->ICSR = SCB_ICSR_PENDSTSET;
     }
     systick_retarget(c, next);
+    ms_unlock(s);
+}
+
+/* Lock held: a timeout at tick `deadline` was set. Earlier than the armed
+ * wrap, it needs the tick back (a thread of higher priority than the one
+ * running may wait on it). */
+static void st_deadline_set(ms_tick_t deadline)
+{
+    if (g_st.armed && (int32_t)(deadline - g_st.wrap) < 0)
+        st_regrid();
+}
+
+/* The idle thread, lock held, nothing due before tick `deadline` (`forever`:
+ * no timeout pending) and at least two ticks away as of ms_ticks: arm the
+ * wrap on that tick's boundary (or keep the armed one if it comes no later)
+ * and WFI. The wrap that ends the sleep counts its tick in the handler, like
+ * any other. */
+static void tickless_sleep(ms_tick_t deadline, int forever)
+{
+    const uint32_t P = g_tick_cycles;
+    if (g_st.armed && (forever || (int32_t)(deadline - g_st.wrap) >= 0)) {
+        cm_wfi(); /* the armed wrap comes first: nothing to reprogram */
+        return;
+    }
+    uint32_t c = SYSTICK->CVR; /* clocks to the next wrap */
+    if ((SCB->ICSR & SCB_ICSR_PENDSTSET) || c < ST_MARGIN_CYCLES) {
+        cm_wfi(); /* the tick is (about to be) pending anyway */
+        return;
+    }
+    uint32_t next = c; /* clocks to the next tick boundary */
+    if (g_st.armed) {  /* an earlier deadline than the armed wrap */
+        uint32_t since;
+        ms_tick_t t = st_ticks_at(c, &since);
+        if ((int32_t)(t - ms_ticks) > 0)
+            ms_ticks = t;
+        next = P - since % P;
+    }
+    uint32_t max_ticks = 0xFFFFFFu / P; /* the one-off period must fit RVR */
+    int32_t left = forever ? (int32_t)max_ticks : (int32_t)(deadline - ms_ticks);
+    uint32_t ticks = left > (int32_t)max_ticks ? max_ticks : (uint32_t)left;
+    if (left < 2 || next < ST_MARGIN_CYCLES) {
+        if (g_st.armed)
+            st_regrid(); /* the next tick (or the one after) is due: tick on */
+        else
+            cm_wfi();
+        return;
+    }
+    systick_retarget(c, next + (ticks - 1u) * P);
+    g_st.base = ms_ticks;
+    g_st.wrap = ms_ticks + ticks;
+    g_st.armed = 1;
+    cm_dsb();
+    cm_wfi();
 }
 
 void SysTick_Handler(void)
 {
     uint32_t s = ms_lock();
+    if (g_st.armed) { /* the armed wrap: the ticks since `base` are counted here */
+        g_st.armed = 0;
+        ms_ticks = g_st.wrap - 1u;
+    }
     ms_ticks++;
     ms_thread_t *c = ms_current;
     if (c && c->state == MS_STATE_RUNNING)
@@ -425,11 +517,8 @@ static void idle_entry(void *arg)
         uint32_t s = ms_lock();
         if (ms_bitmap_highest(&g_bitmap) == (int)MS_IDLE_PRIO && !g_zombies) {
             ms_tnode_t *n = ms_tlist_first(&g_timeouts);
-            uint32_t ticks = n ? n->deadline - ms_ticks : 0xFFFFFFFFu;
-            if (n && (int32_t)(n->deadline - ms_ticks) <= 0)
-                ticks = 0;
-            if (ticks >= 2)
-                tickless_sleep(ticks);
+            if (!n || g_st.armed || (int32_t)(n->deadline - ms_ticks) >= 2)
+                tickless_sleep(n ? n->deadline : 0u, !n);
             else
                 cm_wfi();
         }
@@ -440,7 +529,7 @@ static void idle_entry(void *arg)
 ms_tick_t ms_tick_get(void)
 {
     MS_SYSCALL(ms_tick_t, SYS_TICK_GET, 0, 0, 0, 0); /* a process cannot read kernel memory */
-    return ms_ticks;
+    return ms_tick_now();
 }
 
 uint32_t ms_ms_to_ticks(uint32_t ms)

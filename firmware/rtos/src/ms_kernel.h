@@ -66,6 +66,9 @@ enum { MS_KOBJ_FREE, MS_KOBJ_THREAD, MS_KOBJ_PROCESS, MS_KOBJ_SEM, MS_KOBJ_MUTEX
 
 extern ms_thread_t *volatile ms_current;
 extern volatile ms_tick_t ms_ticks;
+/* The tick count now: ms_ticks, brought up to date first while the tickless
+ * idle's armed wrap is pending (read the tick through this, not ms_ticks). */
+ms_tick_t ms_tick_now(void);
 extern ms_heap_t ms_kheap, ms_pool;
 extern ms_process_t *ms_procs[MS_MAX_PROCS];
 

@@ -29,6 +29,7 @@ void ms_panic(const char *fmt, ...)
 {
     char line[160];
     cm_disable_irq();
+    (void)ms_tick_now(); /* the tickless idle's ticks counted before the counter stops */
     SYSTICK->CSR = 0;
     va_list ap;
     va_start(ap, fmt);

@@ -472,7 +472,7 @@ ms_handle_t ms_mq_create(const char *name, uint32_t msg_size, uint32_t count)
 static int mq_transfer(ms_mq_t *q, void *msg, int send, ms_tick_t timeout)
 {
     ms_waitq_t *wait = send ? &q->tx_wq : &q->rx_wq, *peer = send ? &q->rx_wq : &q->tx_wq;
-    ms_tick_t deadline = ms_ticks + timeout;
+    ms_tick_t deadline = ms_tick_now() + timeout;
     for (;;) {
         uint32_t s = ms_lock();
         if ((send ? ms_msgring_push(&q->ring, msg) : ms_msgring_pop(&q->ring, msg)) == 0) {

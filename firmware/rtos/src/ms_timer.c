@@ -21,7 +21,7 @@ static void timer_thread(void *arg)
     (void)arg;
     for (;;) {
         uint32_t s = ms_lock();
-        ms_tnode_t *n = ms_tlist_pop_expired(&g_timers, ms_ticks);
+        ms_tnode_t *n = ms_tlist_pop_expired(&g_timers, ms_tick_now());
         if (n) {
             ms_timer_t *t = MS_CONTAINER_OF(n, ms_timer_t, node);
             if (t->period)
@@ -33,7 +33,7 @@ static void timer_thread(void *arg)
             continue;
         }
         n = ms_tlist_first(&g_timers);
-        ms_tick_t wait = n ? n->deadline - ms_ticks : MS_WAIT_FOREVER;
+        ms_tick_t wait = n ? n->deadline - ms_tick_now() : MS_WAIT_FOREVER;
         ms_waitq_block(&g_timer_wq, wait, s);
     }
 }
@@ -83,7 +83,7 @@ int ms_timer_start(ms_handle_t h, ms_tick_t delay, ms_tick_t period)
     uint32_t s = ms_lock();
     ms_tlist_remove(&t->node);
     t->period = period;
-    ms_tlist_insert(&g_timers, &t->node, ms_ticks + delay);
+    ms_tlist_insert(&g_timers, &t->node, ms_tick_now() + delay);
     if (g_timer_wq.head)
         ms_wake(g_timer_wq.head, MS_OK); /* re-evaluate the earliest deadline */
     ms_unlock(s);

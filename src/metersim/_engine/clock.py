@@ -10,8 +10,8 @@ an event scheduled before the slice's planned end shortens the slice.
 
 from __future__ import annotations
 
-import heapq
 import itertools
+from heapq import heappop, heappush
 from typing import Any, Callable
 
 
@@ -65,11 +65,12 @@ class Clock:
     def schedule_at(self, time_ps: int, fn: Callable[..., Any], *args: Any) -> Event:
         """Run `fn(*args)` at absolute virtual time `time_ps` (clamped to now)."""
         time_ps = int(time_ps)
-        now = self.now_ps
+        src = self._time_source            # self.now_ps, inlined
+        now = src() if src is not None else self._now
         if time_ps < now:
             time_ps = now
         ev = Event(time_ps, fn, args)
-        heapq.heappush(self._heap, (time_ps, next(self._seq), ev))
+        heappush(self._heap, (time_ps, next(self._seq), ev))
         hz = self._horizon_ps
         if hz is not None and time_ps < hz:
             self._horizon_ps = time_ps
@@ -105,7 +106,7 @@ class Clock:
         """Time of the earliest live event, or None when the queue is empty."""
         heap = self._heap
         while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
+            heappop(heap)
         return heap[0][0] if heap else None
 
     def pending(self) -> int:
@@ -123,7 +124,7 @@ class Clock:
         heap = self._heap
         ran = 0
         while heap and heap[0][0] <= time_ps:
-            t, _, ev = heapq.heappop(heap)
+            t, _, ev = heappop(heap)
             if ev.cancelled:
                 continue
             self._now = t

@@ -211,6 +211,7 @@ class CortexM:
         # exc_fast); False (or METERSIM_NATIVE_EXC=0) keeps every one in Python.
         self.native_exc = os.environ.get("METERSIM_NATIVE_EXC", "1") != "0"
         self._exc = None             # the C exception path's parameters (_arm_native_exc)
+        self._exc_addr = None        # ... and their address
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
@@ -502,22 +503,29 @@ class CortexM:
     # ================================================================ running
     def run_until(self, target_ps: int, horizon) -> None:
         """Execute until local time reaches `target_ps` (or `horizon()` if earlier)."""
+        # Hot path (a few hundred calls per virtual second per machine): attributes that do
+        # not change inside the loop are read once.
+        machine = self.machine
+        nvic = self.nvic
         while self.fault is None:
             if self._break_requested:
                 self._break_requested = False
                 return
-            machine = self.machine
             if machine.reset_pending is not None:
                 machine.perform_reset()
-            end_ps = min(target_ps, horizon())
-            if self.nvic.pending_set:
+            end_ps = horizon()
+            if target_ps < end_ps:
+                end_ps = target_ps
+            if nvic.pending_set:
                 self._take_interrupts()
                 if self.fault is not None:
                     return
             if self.halted:
                 self.idle_to(end_ps)
                 return
-            n = self.cycles_at_time(end_ps) - self.cycles
+            # cycles_at_time(end_ps), inlined (a slice can change the frequency: re-read it)
+            freq = self.freq_hz
+            n = self._base_cycles + (end_ps - self._base_ps) * freq // PS_PER_S - self.cycles
             if n <= 0:
                 return
             self._run_slice(n, end_ps)
@@ -531,29 +539,37 @@ class CortexM:
 
     def _run_slice(self, n: int, end_ps: int) -> None:
         nat = self.nat
-        clock = self.machine.clock
+        machine = self.machine
+        clock = machine.clock
         self._slice_target_ps = end_ps
-        fast = self._fast_slice = self.bc is not None and not self.exact_users
-        if fast and not self._vtlb_tried:
-            self._vtlb_tried = True
-            self.mpu_guard.use_virtual_tlb()
+        bc = self.bc
+        fast = self._fast_slice = bc is not None and not self.exact_users
         if fast:
-            self.bc.begin(n)
+            if not self._vtlb_tried:
+                self._vtlb_tried = True
+                self.mpu_guard.use_virtual_tlb()
+            bc.begin(n)
             self._tbs_count = False
         else:
             self._use_counting_tbs()
-            if self.bc is not None:
-                self.bc.begin((1 << 64) - 1)
-        nat._limit.value = n
+            if bc is not None:
+                bc.begin((1 << 64) - 1)
+        self._limit.value = n
         if fast and self.native_exc and not self.v6m:
-            self._arm_native_exc()
+            if self._exc is not None:
+                self._bc_state.exc = self._exc_addr      # _arm_native_exc, done already
+            else:
+                self._arm_native_exc()
         self.in_slice = True
-        clock.begin_slice(self.now_ps, end_ps, self.machine._on_earlier_event)
-        self.uc._hook_exception = None
+        # clock.begin_slice, inlined
+        clock._time_source = self.now_ps
+        clock._horizon_ps = end_ps
+        clock._on_earlier = machine._on_earlier_event
+        uc = self.uc
+        uc._hook_exception = None
         # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
         # Python exception raised in a hook is re-raised the way the binding does.
-        status = _uc_emu_start(self.nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0,
-                               0 if fast else n)
+        status = _uc_emu_start(nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 0 if fast else n)
         self._complete_slice(status, fast)
 
     def _complete_slice(self, status: int, fast: bool) -> None:
@@ -584,7 +600,7 @@ class CortexM:
             err = e
         finally:
             if fast:
-                st = self.bc.state
+                st = self._bc_state
                 st.exc = None
                 stopped_by_limit = bool(st.stopped)
                 done = st.base if stopped_by_limit else self.bc.executed()
@@ -592,26 +608,37 @@ class CortexM:
             else:
                 done = self._executed_in_slice()
                 stopped_by_limit = nat.executed > nat._limit.value
-            if self.mpu_guard.data_fault is not None or self.traps.align_fault is not None:
+            mpu_guard = self.mpu_guard
+            traps = self.traps
+            faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
+            if faulted:
                 done -= 1   # stopped inside the faulting instruction: it did not complete
             self.in_slice = False
-            clock.end_slice()
-            self.cycles += done + self._stall
-            self.stall_cycles += self._stall
-            self._stall = 0
+            # clock.end_slice, inlined
+            clock._time_source = None
+            clock._horizon_ps = None
+            clock._on_earlier = None
+            stall = self._stall
+            if stall:
+                self.cycles += done + stall
+                self.stall_cycles += stall
+                self._stall = 0
+            else:
+                self.cycles += done
             self.instructions += done
         if err is not None:
             self._on_stop_error(err)
             return
-        if self.mpu_guard.data_fault is not None:
-            addr, is_write, pc = self.mpu_guard.data_fault
-            self.mpu_guard.data_fault = None
-            self._fault(N.MEMMANAGE, N.MMFSR_DACCVIOL | N.MMFSR_MMARVALID, return_pc=pc, mmfar=addr)
-            return
-        if self.traps.align_fault is not None:
-            _addr, pc = self.traps.align_fault
-            self.traps.align_fault = None
-            self.traps.undo_faulted_store()
+        if faulted:
+            if mpu_guard.data_fault is not None:
+                addr, is_write, pc = mpu_guard.data_fault
+                mpu_guard.data_fault = None
+                self._fault(N.MEMMANAGE, N.MMFSR_DACCVIOL | N.MMFSR_MMARVALID, return_pc=pc,
+                            mmfar=addr)
+                return
+            _addr, pc = traps.align_fault
+            traps.align_fault = None
+            traps.undo_faulted_store()
             self._fault(N.USAGEFAULT, N.UFSR_UNALIGNED, return_pc=pc)
             return
         if self._mmio_fault is not None:
@@ -619,10 +646,11 @@ class CortexM:
             self._mmio_fault = None
             self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
             return
-        if self.traps.armed and not stopped_by_limit and \
-                self.traps.at_exit(nat.rd(A.UC_ARM_REG_PC)):
+        if stopped_by_limit:
+            return
+        if traps.armed and traps.at_exit(nat.rd(A.UC_ARM_REG_PC)):
             return  # stopped in front of a trap site (divide, FP): handled
-        if done and not stopped_by_limit:
+        if done:
             # unicorn returned without reaching the slice limit and without an error: the last
             # instruction was a WFI that halted the core. (A stop by the limit leaves the
             # counter one past it, so a breakpoint right after a WFI is not mistaken for one.)
@@ -645,7 +673,8 @@ class CortexM:
                 return
             x = self._exc = self.bc.exc_params(self, self.has_fpu, check)
             x.mpu = ctypes.addressof(fast)
-        self._bc_state.exc = ctypes.addressof(x)
+            self._exc_addr = ctypes.addressof(x)
+        self._bc_state.exc = self._exc_addr
 
     def native_exceptions(self) -> tuple[int, int]:
         """(SVC entries, exception returns) the C path did (statistics)."""

@@ -89,6 +89,7 @@ import logging
 import os
 import re
 import time
+from heapq import heappop
 from typing import Callable
 
 from metersim._engine import interrupts
@@ -297,11 +298,16 @@ class Emulation:
             if m.powered and (not cpu.halted or m.reset_pending is not None
                               or cpu.nvic.pending_set and cpu.nvic.highest_pending() is not None):
                 return now
-            t = m.clock.next_event_ps()
-            if t is not None and t < first:
-                if t <= now:
-                    return now
-                first = t
+            # m.clock.next_event_ps(), inlined
+            heap = m.clock._heap
+            while heap and heap[0][2].cancelled:
+                heappop(heap)
+            if heap:
+                t = heap[0][0]
+                if t < first:
+                    if t <= now:
+                        return now
+                    first = t
         return first
 
     def _sleep_to(self, t_ps: int) -> None:
@@ -330,13 +336,13 @@ class Emulation:
             for m in self.machines:
                 # Code that reads the emulation's time while this machine runs (testers, log
                 # capture, a link sending) reads this machine's local time.
-                clock._time_source = m.clock.now
+                mclock = m.clock
+                clock._time_source = mclock.now
                 self._running = m
-                done = m.run_to(self._bound)
-                if not done:
+                if not m.run_to(self._bound):
                     clock._time_source = None
                     clock._horizon_ps = None
-                    clock.advance_to(max(now, min(self._bound, m.clock._now)))
+                    clock.advance_to(max(now, min(self._bound, mclock._now)))
                     return
         finally:
             self._running = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from heapq import heappop
 from pathlib import Path
 
 from metersim._engine.clock import Clock
@@ -235,16 +236,20 @@ class Machine:
             return True          # ahead already (it ran to an earlier bound before a pause)
         cpu = self.cpu
         emu = self.emulation
+        heap = clock._heap
+        get_horizon = self._get_horizon
         while True:
             bound = emu._bound       # an emulation event scheduled meanwhile may lower it
             now = clock._now
-            nxt = clock.next_event_ps()
-            t = bound if nxt is None or nxt > bound else nxt
+            # clock.next_event_ps(), inlined
+            while heap and heap[0][2].cancelled:
+                heappop(heap)
+            t = heap[0][0] if heap and heap[0][0] <= bound else bound
             if t > now:
                 self._horizon = t
                 if self.powered:
                     if cpu.fault is None:
-                        cpu.run_until(t, self._get_horizon)
+                        cpu.run_until(t, get_horizon)
                 else:
                     cpu.idle_to(t)
                 if self._horizon < t:

@@ -251,10 +251,14 @@ class SysBus:
                 uc._hook_exception = e
             _uclib.uc_emu_stop(uc._uch)
 
+        # Lean on purpose (one call per register access): locals only, no global lookups.
+        shift = PAGE_SHIFT
+        masks = tuple((1 << (8 * n)) - 1 for n in range(9))    # access size (bytes) -> mask
+
         def read(_handle, offset, size, range_base):
             try:
-                addr = (range_base or 0) + offset
-                model, base = pages[addr >> PAGE_SHIFT]
+                addr = range_base + offset if range_base else offset
+                model, base = pages[addr >> shift]
                 return model.read(addr - base, size) & 0xFFFFFFFF
             except BaseException as e:  # noqa: BLE001 - handed back to the run loop
                 fail(e)
@@ -262,9 +266,9 @@ class SysBus:
 
         def write(_handle, offset, size, value, range_base):
             try:
-                addr = (range_base or 0) + offset
-                model, base = pages[addr >> PAGE_SHIFT]
-                model.write(addr - base, size, value & ((1 << (8 * size)) - 1))
+                addr = range_base + offset if range_base else offset
+                model, base = pages[addr >> shift]
+                model.write(addr - base, size, value & masks[size])
             except BaseException as e:  # noqa: BLE001
                 fail(e)
 

@@ -8,6 +8,7 @@
 #include "ms_driver.h"
 
 #define MAX_PAGE 128u
+#define WRITE_CYCLE_MS 5u              /* tWR max, every part in the table */
 #define DEFAULT_WRITE_TIMEOUT_MS 10u   /* twice tWR max */
 
 static const struct { const char *name; uint32_t size; uint16_t page; uint8_t abytes; } g_parts[] = {
@@ -25,13 +26,26 @@ static int str_same(const char *a, const char *b)
     return *a == *b;
 }
 
+/* Wait about `ms` without touching the bus: a thread sleeps (the core may idle); before the
+ * scheduler runs, a spin that reads no register (bsp_delay_us up to 100 us spins a loop). */
+static void pause_ms(uint32_t ms)
+{
+    if (ms_thread_sleep(ms_ms_to_ticks(ms)) != MS_ERR_ISR)
+        return;
+    for (uint32_t i = 0; i < ms * 10u; i++)
+        bsp_delay_us(100);
+}
+
 /* ACK polling: a busy device NACKs its address. Each poll is a dummy write (word address
  * 0, no data): it starts no write cycle, and it works with I2C masters that cannot send an
- * address-only frame. */
-static int wait_ready(at24c_t *dev)
+ * address-only frame. After a page write of ours the cycle's length is known: `first_ms`
+ * (tWR) passes without bus traffic, then the device is polled once a millisecond. */
+static int wait_ready(at24c_t *dev, uint32_t first_ms)
 {
     static const uint8_t zero[2] = {0, 0};
-    ms_tick_t t0 = ms_tick_get(), limit = ms_ms_to_ticks(dev->write_timeout_ms);
+    uint32_t waited_ms = first_ms;
+    if (first_ms)
+        pause_ms(first_ms);
     for (;;) {
         dev->ack_polls++;
         int r = bsp_i2c_write(dev->bus, dev->addr7, zero, dev->addr_bytes);
@@ -39,9 +53,10 @@ static int wait_ready(at24c_t *dev)
             return MS_OK;
         if (r != BSP_ERR_IO)
             return r;                        /* bus trouble, not a busy device */
-        if (ms_tick_get() - t0 > limit)
+        if (waited_ms >= dev->write_timeout_ms)
             return MS_ERR_TIMEOUT;
-        ms_thread_sleep(1);                  /* tWR is milliseconds: let others run */
+        pause_ms(1);
+        waited_ms++;
     }
 }
 
@@ -64,7 +79,7 @@ int at24c_init(at24c_t *dev, int bus, uint8_t addr7, const char *part)
     if (dev->lock < 0)
         return dev->lock;
     /* A write cycle may still run from before a reset: wait for it like after a write. */
-    int r = wait_ready(dev);
+    int r = wait_ready(dev, 0);
     return r == MS_ERR_TIMEOUT ? MS_ERR_NODEV : r;
 }
 
@@ -116,14 +131,14 @@ int at24c_write(at24c_t *dev, uint32_t addr, const void *buf, uint32_t len)
         memcpy(frame + h, src + done, n);
         r = bsp_i2c_write(dev->bus, dev->addr7, frame, h + n);
         if (r == BSP_ERR_IO) {               /* NACK: still busy from someone's cycle */
-            r = wait_ready(dev);
+            r = wait_ready(dev, 0);
             if (r == 0)
                 r = bsp_i2c_write(dev->bus, dev->addr7, frame, h + n);
         }
         if (r < 0)
             break;
         dev->page_writes++;
-        r = wait_ready(dev);                 /* the write cycle started at STOP */
+        r = wait_ready(dev, WRITE_CYCLE_MS); /* the write cycle started at STOP */
         if (r < 0)
             break;
         done += n;

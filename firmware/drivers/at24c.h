@@ -5,8 +5,9 @@
  * - writes never cross a page: the device's address counter wraps inside the page, so a write
  *   is split at page boundaries into page writes (2-byte word address + up to one page);
  * - after each page write the device runs its self-timed write cycle (tWR <= 5 ms) and NACKs
- *   its address meanwhile: the driver polls with dummy writes (ACK polling) until the
- *   device answers, failing with MS_ERR_TIMEOUT after `write_timeout_ms`;
+ *   its address meanwhile: the driver waits tWR off the bus (the thread sleeps), then polls
+ *   with dummy writes (ACK polling) once a millisecond until the device answers, failing
+ *   with MS_ERR_TIMEOUT after `write_timeout_ms`;
  * - reads are random reads (dummy write of the word address + repeated START + sequential
  *   read of any length; the counter rolls over at the end of the array, the driver refuses
  *   ranges past the end instead).

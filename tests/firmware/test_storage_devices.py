@@ -36,8 +36,9 @@ def test_eeprom_write_is_split_at_pages_and_lands_in_the_chip(storage_run):
     assert int(stats.group(1)) == 3
     cycles = [(t, a, n) for t, a, n in eeprom.write_cycles if 0x1F0 <= a < 0x254]
     assert [(a, n) for _, a, n in cycles] == [(0x1F0, 16), (0x200, 64), (0x240, 20)]
-    # ACK polling waited out each 5 ms cycle: more than one poll per page write
-    assert int(stats.group(2)) > 3
+    # each 5 ms cycle waited out off the bus, then ACK-polled once a millisecond: one or two
+    # polls per page write, not a poll loop spinning through the cycle
+    assert 3 <= int(stats.group(2)) <= 6
     starts = [t for t, _, _ in cycles]
     assert all(b - a >= 5_000_000_000 for a, b in zip(starts, starts[1:]))  # >= tWR apart
     assert f"eeprom readback ok crc {zlib.crc32(data):08x}" in cap.line_texts()

@@ -44,6 +44,11 @@ uint32_t bsp_cycles(void);
 int bsp_os_can_block(void);
 /* Give the CPU away for about a tick when a thread can, else spin briefly. */
 void bsp_os_pause(void);
+/* Busy waits that touch no bus: bsp_spin_loops_for(cycles) converts HCLK cycles into
+ * iterations of bsp_spin()'s two-instruction loop (calibrated once with CYCCNT); interrupts
+ * taken meanwhile make the wait longer, never shorter. */
+uint32_t bsp_spin_loops_for(uint32_t cycles);
+void bsp_spin(uint32_t loops);
 /* Wait until (*reg & mask) == want, at most timeout_us. 0 or BSP_ERR_TIMEOUT. `sleepy`
  * lets a thread sleep between polls (long waits: oscillators, flash erase). */
 int bsp_wait_bits(volatile uint32_t *reg, uint32_t mask, uint32_t want, uint32_t timeout_us,

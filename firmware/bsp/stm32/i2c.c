@@ -12,12 +12,22 @@
  * The steps the manual marks as time-critical (ADDR clear/STOP) run with interrupts masked.
  * Clock: CR2.FREQ = PCLK1 in MHz; standard mode CCR = PCLK1 / (2 x f), TRISE = FREQ + 1;
  * fast mode (f > 100 kHz, DUTY=0) CCR = PCLK1 / (3 x f), TRISE = FREQ x 300 ns + 1.
+ * Waiting for a flag: SR1 changes only at SCL edges, and each step's length is known (a START
+ * about one SCL period, an address or data byte nine), so the wait first spins (no bus
+ * access) for the step's known length less one period, then reads SR1 once per SCL period:
+ * about two SR1 reads per byte instead of a CYCCNT + SR1 read pair every few cycles. A late
+ * look only stretches SCL (the master holds it low while TxE/BTF wait for the CPU).
  */
 #include "bsp_priv.h"
 
 #define I2C_MAX 2
 static i2c_regs_t *g_i2c[I2C_MAX + 1];
 static uint32_t g_timeout_us[I2C_MAX + 1];
+static uint32_t g_scl_loops[I2C_MAX + 1];        /* bsp_spin() iterations per SCL period */
+static uint32_t g_timeout_scl[I2C_MAX + 1];      /* a step's timeout in SCL periods */
+
+/* SCL periods before a step's flag can be set: looked at one period before. */
+#define BYTE_SCL 8u
 
 int bsp_i2c_init(int n, uint32_t hz)
 {
@@ -51,6 +61,8 @@ int bsp_i2c_init(int n, uint32_t hz)
     /* A byte is 9 SCL periods; allow 20 bytes' worth per step, at least 5 ms. */
     uint32_t t = 9u * 20u * 1000000u / hz;
     g_timeout_us[n] = t < 5000u ? 5000u : t;
+    g_timeout_scl[n] = (uint32_t)((uint64_t)g_timeout_us[n] * hz / 1000000u);
+    g_scl_loops[n] = bsp_spin_loops_for(bsp_hclk_hz() / hz);
     return 0;
 }
 
@@ -62,25 +74,23 @@ static int fail(i2c_regs_t *r, int err)
     return err;
 }
 
-/* Wait for a SR1 flag; AF (NACK) ends the wait with -EIO. */
-static int wait_sr1(i2c_regs_t *r, uint32_t flag, uint32_t timeout_us)
+/* Wait for a SR1 flag, looking first after `skip_scl` SCL periods, then once per period; AF
+ * (NACK) ends the wait with -EIO. The timeout counts spun periods: time spent in interrupts
+ * or other threads makes it longer, never shorter. */
+static int wait_sr1(int n, uint32_t flag, uint32_t skip_scl)
 {
-    bsp_cycles_start();
-    uint32_t per_us = bsp_hclk_hz() / 1000000u;
-    uint32_t t0 = bsp_cycles(), us = 0;
-    for (;;) {
+    i2c_regs_t *r = g_i2c[n];
+    uint32_t loops = g_scl_loops[n];
+    bsp_spin(loops * skip_scl);
+    for (uint32_t i = 0;; i++) {
         uint32_t sr1 = r->SR1;
         if (sr1 & flag)
             return 0;
         if (sr1 & (I2C_SR1_AF | I2C_SR1_BERR | I2C_SR1_ARLO))
             return BSP_ERR_IO;
-        uint32_t d = (bsp_cycles() - t0) / per_us;
-        if (d) {
-            us += d;
-            t0 += d * per_us;
-        }
-        if (us >= timeout_us)
+        if (i >= g_timeout_scl[n])
             return BSP_ERR_TIMEOUT;
+        bsp_spin(loops);
     }
 }
 
@@ -88,11 +98,11 @@ static int start_addr(int n, uint8_t addr7, int read)
 {
     i2c_regs_t *r = g_i2c[n];
     r->CR1 |= I2C_CR1_START;
-    int e = wait_sr1(r, I2C_SR1_SB, g_timeout_us[n]);
+    int e = wait_sr1(n, I2C_SR1_SB, 0);
     if (e)
         return e;
     r->DR = (uint32_t)(addr7 << 1) | (read ? 1u : 0u);   /* SR1 read above + DR write clear SB */
-    return wait_sr1(r, I2C_SR1_ADDR, g_timeout_us[n]);
+    return wait_sr1(n, I2C_SR1_ADDR, BYTE_SCL);
 }
 
 static int do_write(int n, uint8_t addr7, const uint8_t *buf, unsigned len, int stop)
@@ -104,12 +114,14 @@ static int do_write(int n, uint8_t addr7, const uint8_t *buf, unsigned len, int 
     (void)r->SR1;
     (void)r->SR2;                              /* clears ADDR */
     for (unsigned i = 0; i < len; i++) {
-        e = wait_sr1(r, I2C_SR1_TXE, g_timeout_us[n]);
+        /* DR is empty after ADDR and takes a second byte at once (the first goes straight
+         * into the shift register); later bytes wait for one to go out */
+        e = wait_sr1(n, I2C_SR1_TXE, i < 2 ? 0 : BYTE_SCL);
         if (e)
             return fail(r, e);
         r->DR = buf[i];
     }
-    e = wait_sr1(r, I2C_SR1_BTF, g_timeout_us[n]);
+    e = wait_sr1(n, I2C_SR1_BTF, len ? BYTE_SCL : 0);
     if (e)
         return fail(r, e);
     if (stop)
@@ -120,7 +132,6 @@ static int do_write(int n, uint8_t addr7, const uint8_t *buf, unsigned len, int 
 static int do_read(int n, uint8_t addr7, uint8_t *buf, unsigned len)
 {
     i2c_regs_t *r = g_i2c[n];
-    uint32_t to = g_timeout_us[n];
     int e;
     if (len == 2)
         r->CR1 |= I2C_CR1_POS | I2C_CR1_ACK;
@@ -136,7 +147,7 @@ static int do_read(int n, uint8_t addr7, uint8_t *buf, unsigned len)
         (void)r->SR2;
         r->CR1 |= I2C_CR1_STOP;
         bsp_irq_unlock(s);
-        if ((e = wait_sr1(r, I2C_SR1_RXNE, to)))
+        if ((e = wait_sr1(n, I2C_SR1_RXNE, BYTE_SCL)))
             return fail(r, e);
         buf[0] = (uint8_t)r->DR;
         return 0;
@@ -147,7 +158,7 @@ static int do_read(int n, uint8_t addr7, uint8_t *buf, unsigned len)
         (void)r->SR2;
         r->CR1 &= ~I2C_CR1_ACK;
         bsp_irq_unlock(s);
-        if ((e = wait_sr1(r, I2C_SR1_BTF, to)))
+        if ((e = wait_sr1(n, I2C_SR1_BTF, BYTE_SCL)))
             return fail(r, e);
         s = bsp_irq_lock();
         r->CR1 |= I2C_CR1_STOP;
@@ -161,23 +172,23 @@ static int do_read(int n, uint8_t addr7, uint8_t *buf, unsigned len)
     (void)r->SR2;
     unsigned i = 0;
     while (len - i > 3) {
-        if ((e = wait_sr1(r, I2C_SR1_RXNE, to)))
+        if ((e = wait_sr1(n, I2C_SR1_RXNE, BYTE_SCL)))
             return fail(r, e);
         buf[i++] = (uint8_t)r->DR;
     }
-    if ((e = wait_sr1(r, I2C_SR1_BTF, to)))  /* N-2 in DR, N-1 in the shift register */
+    if ((e = wait_sr1(n, I2C_SR1_BTF, BYTE_SCL)))  /* N-2 in DR, N-1 in the shift register */
         return fail(r, e);
     r->CR1 &= ~I2C_CR1_ACK;
     uint32_t s = bsp_irq_lock();
     buf[i++] = (uint8_t)r->DR;                 /* N-2; N is received and NACKed */
     bsp_irq_unlock(s);
-    if ((e = wait_sr1(r, I2C_SR1_BTF, to)))
+    if ((e = wait_sr1(n, I2C_SR1_BTF, BYTE_SCL)))
         return fail(r, e);
     s = bsp_irq_lock();
     r->CR1 |= I2C_CR1_STOP;
     buf[i++] = (uint8_t)r->DR;                 /* N-1 */
     bsp_irq_unlock(s);
-    if ((e = wait_sr1(r, I2C_SR1_RXNE, to)))
+    if ((e = wait_sr1(n, I2C_SR1_RXNE, 0)))   /* N was in the shift register: in DR now */
         return fail(r, e);
     buf[i++] = (uint8_t)r->DR;                 /* N */
     return 0;

@@ -80,6 +80,14 @@ static uint32_t loop_cycles_x256(void)
     return g_loop_cycles_x256;
 }
 
+uint32_t bsp_spin_loops_for(uint32_t cycles)
+{
+    uint32_t x = loop_cycles_x256();
+    return (uint32_t)(((uint64_t)cycles * 256u + x - 1u) / x);
+}
+
+void bsp_spin(uint32_t loops) { spin_loops(loops); }
+
 void bsp_delay_us(uint32_t us)
 {
     if (us <= 100u) {

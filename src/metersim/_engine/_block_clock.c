@@ -407,6 +407,7 @@ static void bc_clear_cache(bc_state *s)
  * progress); the tick then goes on as an ordinary slice. */
 
 typedef int (*reg_write_fn)(void *uc, int regid, const void *value);
+typedef int (*reg_write_batch_fn)(void *uc, int const *regs, void *const *vals, int count);
 typedef int (*mem_write_fn)(void *uc, uint64_t addr, const void *buf, uint64_t size);
 typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
                             size_t count);
@@ -580,6 +581,7 @@ typedef struct bc_exc {
     int32_t fp_regs[FP_N];  /* S0..S15, FPSCR */
     uint32_t has_fpu;
     uint64_t entries, returns;  /* done here (statistics) */
+    reg_write_batch_fn reg_write_batch;
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
@@ -806,6 +808,22 @@ static inline void ex_wr(bc_state *s, bc_exc *x, int32_t reg, uint32_t v)
     x->reg_write(s->uc, reg, &v);
 }
 
+/* Several registers in one uc_reg_write_batch, in order, as the Python path writes them: one
+ * call per register differs inside unicorn (a later ROM store's stop then reported the PC of
+ * the block's start, and the store was skipped at the wrong instruction). */
+static void ex_wr_batch(bc_state *s, bc_exc *x, const int32_t *regs, const uint32_t *vals, int n)
+{
+    int ids[16];
+    void *ptrs[16];
+    uint32_t v[16];
+    for (int i = 0; i < n; i++) {
+        ids[i] = regs[i];
+        v[i] = vals[i];
+        ptrs[i] = &v[i];
+    }
+    x->reg_write_batch(s->uc, ids, ptrs, n);
+}
+
 static bool ex_frame_allowed(bc_exc *x, uint32_t start, uint32_t len, uint32_t right, bool priv,
                              bool negative)
 {
@@ -847,11 +865,10 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
         ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
         ex_wr(s, x, r[RG_CONTROL], control & ~4u);
     }
-    ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
-    ex_wr(s, x, r[RG_APSR_NZCV], 0);
-    ex_wr(s, x, r[use_psp ? RG_PSP : RG_MSP], frame_sp);
-    ex_wr(s, x, r[RG_LR], exc_return);
-    ex_wr(s, x, r[RG_PC], vector | 1);
+    const int32_t ids[5] = {r[RG_XPSR], r[RG_APSR_NZCV], r[use_psp ? RG_PSP : RG_MSP], r[RG_LR],
+                            r[RG_PC]};
+    const uint32_t vals[5] = {(1u << 24) | (uint32_t)exc, 0, frame_sp, exc_return, vector | 1};
+    ex_wr_batch(s, x, ids, vals, 5);
     /* NVIC.acknowledge: pending -> active */
     PyByteArray_AS_STRING(v->pending)[exc] = 0;
     PyObject *k = PyLong_FromLong(exc);
@@ -926,26 +943,22 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
     if (extended)
         for (int i = 0; i < FP_N; i++)
             ex_wr(s, x, x->fp_regs[i], f[8 + i]);
-    static const int order[6] = {RG_R0, RG_R1, RG_R2, RG_R3, RG_R12, RG_LR};
     if (to_thread) {
         uint32_t want = (control & ~0x6u) | (use_psp ? 0x2u : 0) | (extended ? 0x4u : 0);
-        for (int i = 0; i < 6; i++)
-            ex_wr(s, x, r[order[i]], f[i]);
-        ex_wr(s, x, r[RG_CONTROL], control & ~0x1u);
-        ex_wr(s, x, r[RG_XPSR_NZCVQG], xpsr_out & ~0x1FFu);
-        ex_wr(s, x, r[use_psp ? RG_PSP : RG_MSP], new_sp);
-        ex_wr(s, x, r[RG_CONTROL], want);
-        ex_wr(s, x, r[RG_APSR_NZCV], xpsr & 0xF0000000u);
-        ex_wr(s, x, r[RG_PC], f[6] | 1);
+        const int32_t ids[12] = {r[RG_R0], r[RG_R1], r[RG_R2], r[RG_R3], r[RG_R12], r[RG_LR],
+                                 r[RG_CONTROL], r[RG_XPSR_NZCVQG], r[use_psp ? RG_PSP : RG_MSP],
+                                 r[RG_CONTROL], r[RG_APSR_NZCV], r[RG_PC]};
+        const uint32_t vals[12] = {f[0], f[1], f[2], f[3], f[4], f[5], control & ~0x1u,
+                                   xpsr_out & ~0x1FFu, new_sp, want, xpsr & 0xF0000000u, f[6] | 1};
+        ex_wr_batch(s, x, ids, vals, 12);
     } else {
         if (extended)
             ex_wr(s, x, r[RG_CONTROL], control | 0x4u);
-        for (int i = 0; i < 6; i++)
-            ex_wr(s, x, r[order[i]], f[i]);
-        ex_wr(s, x, r[RG_MSP], new_sp);
-        ex_wr(s, x, r[RG_XPSR_NZCVQG], xpsr_out);
-        ex_wr(s, x, r[RG_APSR_NZCV], xpsr & 0xF0000000u);
-        ex_wr(s, x, r[RG_PC], f[6] | 1);
+        const int32_t ids[10] = {r[RG_R0], r[RG_R1], r[RG_R2], r[RG_R3], r[RG_R12], r[RG_LR],
+                                 r[RG_MSP], r[RG_XPSR_NZCVQG], r[RG_APSR_NZCV], r[RG_PC]};
+        const uint32_t vals[10] = {f[0], f[1], f[2], f[3], f[4], f[5], new_sp, xpsr_out,
+                                   xpsr & 0xF0000000u, f[6] | 1};
+        ex_wr_batch(s, x, ids, vals, 10);
         new_ipsr = xpsr & 0x1FF;
     }
     /* NVIC.complete */

@@ -288,7 +288,8 @@ class NativeExc(ctypes.Structure):
                 ("regs", ctypes.c_int32 * len(IDLE_REGS)),
                 ("fp_regs", ctypes.c_int32 * len(FP_REGS)),
                 ("has_fpu", ctypes.c_uint32),
-                ("entries", ctypes.c_uint64), ("returns", ctypes.c_uint64)]
+                ("entries", ctypes.c_uint64), ("returns", ctypes.c_uint64),
+                ("reg_write_batch", ctypes.c_void_p)]
 
 
 class MmioTrampoline(ctypes.Structure):
@@ -412,6 +413,7 @@ class BlockClock:
 
         x = NativeExc()
         x.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
+        x.reg_write_batch = ctypes.cast(uclib.uc_reg_write_batch, ctypes.c_void_p).value
         x.mem_write = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
         x.frame_allowed = frame_check
         x.cpu = id(cpu)

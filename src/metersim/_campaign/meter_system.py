@@ -232,7 +232,8 @@ def nor_files(nor_image: bytes) -> dict[str, bytes]:
     from littlefs.context import UserContext
 
     buf = bytearray(nor_image[NOR_LFS_OFFSET:NOR_LFS_OFFSET + NOR_LFS_BLOCKS * 4096])
-    fs = LittleFS(context=UserContext(buffer=buf), **NOR_LFS_GEOMETRY)
+    fs = LittleFS(context=UserContext(buffer=buf), mount=False, **NOR_LFS_GEOMETRY)
+    fs.mount()                            # (LittleFS(mount=True) would format what fails)
     out = {}
     for root, _dirs, files in fs.walk("/"):
         for name in files:

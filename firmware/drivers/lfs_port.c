@@ -345,3 +345,5 @@ int lfs_port_register(lfs_port_t *p, const char *path)
 {
     return ms_io_mount(path, &g_fs_ops, p);
 }
+
+const ms_io_fs_ops_t *lfs_port_ops(void) { return &g_fs_ops; }

@@ -72,6 +72,9 @@ int lfs_port_mount(lfs_port_t *p, int format_if_needed);
 int lfs_port_unmount(lfs_port_t *p);
 /* Make the mounted file system visible at `path` (e.g. "/nor") in the IO system. */
 int lfs_port_register(lfs_port_t *p, const char *path);
+/* The port's IO-system file system operations (ctx: the lfs_port_t), for a mount of its own
+ * (the meter's /nor calls them from a kernel thread with a stack big enough for littlefs). */
+const ms_io_fs_ops_t *lfs_port_ops(void);
 /* Path relative to the file system root ("dir/name"). */
 int lfs_port_stat(lfs_port_t *p, const char *path, drv_dirent_t *out);
 /* Blocks in use (littlefs traversal), or < 0. */

@@ -11,7 +11,9 @@ import pytest
 
 from metersim._campaign.local_pool import job_of
 from metersim._campaign.matrix import expand
-from metersim._campaign.meter_system import metrology_records, newest_ring_record
+from metersim._campaign.meter_system import (NOR_LFS_GEOMETRY, NOR_LFS_OFFSET, closed_files,
+                                             lost_closed_files, metrology_records, newest_ring_record,
+                                             nor_files)
 from metersim._campaign.query_manager_system import BASE, CAP, REC_BYTES, modbus_crc16, read_ring
 from metersim._campaign.spec import load_spec, parse_spec
 from metersim._campaign.task import run_scenario
@@ -36,22 +38,25 @@ def test_documented_campaigns_ask_for_seven_hundred_cuts(firmware):
     assert cuts == {"meter_power_cuts": 400, "qm_power_cuts": 300}
 
 
-def test_meter_power_cuts_in_saves_freezes_and_upgrades_keep_records_and_energy(firmware):
+def test_meter_power_cuts_in_saves_freezes_files_and_upgrades_keep_records_and_energy(firmware):
     res = _run("""\
 system: meter
 scenario:
-  cuts: {count: 14, kinds: {plain: 1, eeprom_write: 2, freeze: 1, upgrade: 2}}
-seeds: [2]
+  cuts: {count: 14, kinds: {plain: 1, eeprom_write: 2, freeze: 1, file_write: 2, upgrade: 2}}
+seeds: [5]
 """, firmware("f413rg", "meter_mu"))
     fig = res["figures"]
     assert res["passed"], res["failures"]
     assert fig["cuts"] == 14 and fig["corrupted_records"] == 0
+    # the freezes' littlefs files: cuts inside their NOR writes, none closed lost
+    assert fig["cuts_file_write"] >= 2 and fig["cuts_in_file_write"] >= 1
+    assert fig["files_closed"] >= 3 and fig["lost_closed_files"] == 0
     assert fig["cuts_eeprom_write"] >= 2 and fig["cuts_in_eeprom_write"] >= 2
     assert fig["cuts_freeze"] >= 1 and fig["upgrades_staged"] >= 1
     assert fig["cuts_in_nor_erase"] + fig["cuts_in_nor_program"] >= 1
     # every cut, a torn save of the metrology unit's included, loses at most 0.01 kWh
     assert fig["max_loss_Wh_per_cut"] <= 10 and fig["max_loss_Wh_torn_save"] <= fig["max_loss_Wh_per_cut"]
-    assert fig["starts_checked"] >= 7 and fig["starts_factory_app"] >= 1
+    assert fig["starts_checked"] >= 8 and fig["starts_factory_app"] >= 1
     assert sum(v for k, v in fig.items() if k.startswith("cuts_upgrade_")) == fig["cuts_upgrade"]
     console = res["artefacts"]["metrology_console.txt"].decode()
     assert console.count("metrology: reset cause power-on") == 15      # every start
@@ -74,6 +79,47 @@ seeds: [3]
 
 
 # ---- the checkers on stores a faulty firmware could leave ------------------------------------
+
+def _freeze_record(n: int, t_s: int, fwd: int) -> bytes:
+    body = struct.pack("<I5I5I", t_s, fwd, 0, 0, fwd, 0, 0, 0, 0, 0, 0)   # apps/basic/freeze.c frec
+    return struct.pack("<HH", n, crc16(body)) + body
+
+
+def _nor_with(files: dict[str, bytes]) -> bytes:
+    from littlefs import LittleFS
+    from littlefs.context import UserContext
+
+    buf = bytearray(b"\xff" * NOR_LFS_GEOMETRY["block_count"] * NOR_LFS_GEOMETRY["block_size"])
+    fs = LittleFS(context=UserContext(buffer=buf), **NOR_LFS_GEOMETRY)
+    fs.makedirs("/freeze/daily", exist_ok=True)
+    for path, data in files.items():
+        with fs.open(path, "wb") as fh:
+            fh.write(data)
+    return b"\xff" * NOR_LFS_OFFSET + bytes(buf)
+
+
+def test_file_checker_sees_missing_torn_and_older_closed_files():
+    r1, r2 = _freeze_record(1, 86400, 123_450), _freeze_record(2, 2 * 86400, 124_000)
+    console = "".join(f"freeze: file /nor/freeze/daily/0{n} closed, freeze {n}, crc {r[2:4][::-1].hex()}\n"
+                      for n, r in ((1, r1), (2, r2)))
+    closed = closed_files(console)
+    assert closed == {"/freeze/daily/01": (1, int.from_bytes(r1[2:4], "little")),
+                      "/freeze/daily/02": (2, int.from_bytes(r2[2:4], "little"))}
+    whole = {"/freeze/daily/01": r1, "/freeze/daily/02": r2}
+    assert lost_closed_files(closed, nor_files(_nor_with(whole))) == []
+    # the slot's next lap, made after the report: not lost
+    assert lost_closed_files(closed, {**whole, "/freeze/daily/02": _freeze_record(64, 64 * 86400, 1)}) == []
+    torn = bytearray(r2)
+    torn[20] ^= 4
+    assert lost_closed_files(closed, {"/freeze/daily/01": r1[:40], "/freeze/daily/02": bytes(torn)}) == [
+        "/freeze/daily/01: closed (freeze 1), 40 bytes", "/freeze/daily/02: closed (freeze 2), bad CRC"]
+    older = {"/freeze/daily/02": r2}
+    assert lost_closed_files({**closed, "/freeze/daily/02": (64, 0)}, older) == [
+        "/freeze/daily/01: closed (freeze 1), missing", "/freeze/daily/02: closed with freeze 64, holds freeze 2"]
+    from littlefs import LittleFSError
+    with pytest.raises(LittleFSError):
+        nor_files(b"\xff" * 0x800000)                # no file system: it is not formatted here
+
 
 class _Eeprom:
     def __init__(self, mem: bytearray):

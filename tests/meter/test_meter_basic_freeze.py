@@ -15,6 +15,7 @@ what it has, and its rates to add up to the metered energy. About 30 s of wall t
 machine)."""
 
 import random
+import struct
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -125,3 +126,33 @@ def test_power_down_records_hold_each_outage(days):
         assert start.second == 0
         # end: when the management unit came back
         assert back <= end <= back + timedelta(seconds=3), (nn, end, back)
+
+
+def test_daily_and_monthly_freezes_are_backed_up_as_nor_files(days):
+    """Each daily and monthly freeze is also a closed littlefs file on the NOR
+    (/nor/freeze/<kind>/NN, NN its ring slot): mounted on the host, the files hold the records
+    the meter reported closed, and a freeze whose two EEPROM copies are both bad is read from
+    its file over DL/T645."""
+    from metersim._campaign.meter_system import closed_files, lost_closed_files, nor_files
+
+    d = days
+    files = nor_files(bytes(d.mu["nor"].mem))
+    assert sorted(files) == [f"/freeze/daily/0{k}" for k in range(1, 6)] + ["/freeze/monthly/01"]
+    closed = closed_files(d.con.text)
+    assert sorted(closed) == sorted(files) and lost_closed_files(closed, files) == []
+    # a record: freeze number, CRC, instant (s since 2000), forward then reverse energy
+    for k, nn in enumerate((5, 4, 3, 2, 1)):
+        n, _crc, t = struct.unpack_from("<HHI", files[f"/freeze/daily/0{k + 1}"])
+        assert n == k + 1 and datetime(2000, 1, 1) + timedelta(seconds=t) == M[k]
+    # both EEPROM copies of the second-last daily freeze (number 4, ring slot 4) torn
+    want = d.read(0x05060102)
+    ee = d.mu["eeprom"]
+    saved = ee.read_image()
+    for base in (0x2000, 0x4100):                  # bapp.h BAPP_EE_FREEZE_A, _B; daily at +720
+        ee.mem[base + 720 + 3 * 48 + 9] ^= 0x01
+    try:
+        mark = len(d.con.text)
+        assert d.read(0x05060102) == want
+        assert "freeze: daily freeze 4 from /nor/freeze/daily/04 (both EEPROM copies bad)" in d.con.text[mark:]
+    finally:
+        ee.mem[:] = list(saved)

@@ -65,6 +65,18 @@ int bapp_device(const char *dev, void *buf, unsigned n, int write)
     return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
 }
 
+int bapp_file(const char *path, void *buf, unsigned n, int write)
+{
+    int fd = ms_io_open(path, write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY, 0), r = fd;
+    if (fd < 0)
+        return r;
+    r = write ? ms_io_write(fd, buf, n) : ms_io_read(fd, buf, n);
+    int c = ms_io_close(fd);                /* littlefs commits a written file here */
+    if (r >= 0 && c < 0)
+        r = c;
+    return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
+}
+
 uint32_t bapp_clock(void)
 {
     uint32_t s = 0;

@@ -76,6 +76,10 @@ uint32_t bapp_clock(void);                  /* the meter's clock, s since 2000 (
 int bapp_device(const char *dev, void *buf, unsigned n, int write);
 /* the same, giving the byte count (a read may give fewer than n) or the error */
 int bapp_device_io(const char *dev, void *buf, unsigned n, int write);
+/* A whole file of n bytes under a mount (/nor): written (created or truncated, then closed:
+ * littlefs makes it the old or the new one, never part of either) or read; MS_OK only for
+ * exactly n bytes and a clean close. */
+int bapp_file(const char *path, void *buf, unsigned n, int write);
 int bapp_relay(int close);                  /* 1 close, 0 open: pulses; -1: feedback (1 closed) */
 int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write);
 unsigned bapp_bcd2(uint8_t b);
@@ -106,5 +110,8 @@ void bapp_display_track(const dlt_frame_t *q);
 #define BAPP_EE_POWERDOWN 0x6280u           /* 16 x 48: power-down freezes (once a minute) */
 #define BAPP_EE_EVENTS 0x6600u              /* 10 x 0x100: event counts and records */
 #define BAPP_DI_POWER_DOWN 0x04A2FF10u      /* freeze -> events: last power-down, start (u32 s) */
+/* Freeze backups on the NOR's littlefs (the RTOS image's /nor): /nor/freeze/daily/NN (NN = ring
+ * slot 01..62) and /nor/freeze/monthly/NN (01..12), each one record as in EEPROM */
+#define BAPP_FREEZE_DIR "/nor/freeze"
 
 #endif

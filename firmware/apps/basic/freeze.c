@@ -8,6 +8,12 @@
  * twice (copy A and copy B, each record with its number and a CRC): a cut while one copy is
  * written tears that copy only, and a read takes the other. An index (two alternating copies,
  * CRC, sequence number) counts the freezes made of each kind and holds the freeze settings.
+ * Daily and monthly freezes are also backed up as files on the NOR's littlefs,
+ * /nor/freeze/daily/NN and /nor/freeze/monthly/NN (NN the ring slot, the same 48-byte record):
+ * written and closed after the EEPROM copies and before the index counts the freeze. littlefs
+ * commits a file only at its close and keeps the old one until then, so a cut leaves the old
+ * record or the new one, never a part (the atomicity a temporary name and a rename would
+ * give, without a second commit). A read whose EEPROM copies are both bad takes the file.
  *
  * Once a minute, on the minute, the module takes the energy (the power-down freeze: a ring of
  * 16 records, so each EEPROM page is written every 16 minutes) and makes the freezes due in
@@ -61,6 +67,7 @@ static const struct { uint8_t kk; uint16_t depth, size, off; } K[KINDS] = {
 };
 
 static struct fidx X;
+static const char *const k_names[KINDS] = {"timed", "instantaneous", "daily", "monthly", "hourly"};
 static struct energy g_e;                   /* scratch: the energy being frozen */
 static uint32_t g_last_min;                 /* the last minute whose freezes were made */
 static uint32_t g_boot_s, g_pd_s;           /* start; the power-down freeze before it (0 none) */
@@ -114,16 +121,62 @@ static uint32_t slot_addr(unsigned kind, unsigned copy, uint32_t n)
 }
 
 /* The nn-th last record of kind (1 = newest) into rec (K[kind].size bytes); 0 or -1. */
+static int has_file(unsigned kind)
+{
+    return kind == K_DAILY || kind == K_MONTHLY;
+}
+
+/* The backup file of freeze number n of kind: /nor/freeze/<daily|monthly>/NN, NN its slot. */
+static void file_path(char *p, unsigned kind, uint32_t n)
+{
+    static const char d[] = BAPP_FREEZE_DIR "/daily/", m[] = BAPP_FREEZE_DIR "/monthly/";
+    const char *dir = kind == K_DAILY ? d : m;
+    unsigned slot = (n - 1u) % K[kind].depth + 1u, i = 0;
+    while (dir[i])
+        p[i] = dir[i], i++;
+    p[i++] = (char)('0' + slot / 10u);
+    p[i++] = (char)('0' + slot % 10u);
+    p[i] = 0;
+}
+
+/* The file system's directories, once at start (MS_ERR_EXIST after the first). */
+static void files_init(void)
+{
+    static const char *const dirs[] = {BAPP_FREEZE_DIR, BAPP_FREEZE_DIR "/daily",
+                                       BAPP_FREEZE_DIR "/monthly"};
+    for (unsigned i = 0; i < 3u; i++) {
+        int r = ms_io_mkdir(dirs[i], 0);
+        if (r < 0 && r != MS_ERR_EXIST) {
+            ms_printk("freeze: no %s (%d): freezes in EEPROM only\n", dirs[i], r);
+            return;
+        }
+    }
+}
+
+static int rec_ok(const void *rec, unsigned kind, uint32_t n)
+{
+    const uint16_t *h = rec;
+    return h[0] == (uint16_t)n && h[1] == crc_of(rec, K[kind].size);
+}
+
+/* The nn-th last record of kind (1 = newest) into rec (K[kind].size bytes): copy A, copy B,
+ * then the NOR file (daily, monthly); 0 or -1. */
 static int rec_get(unsigned kind, unsigned nn, void *rec)
 {
     if (nn < 1u || nn > K[kind].depth || nn > X.made[kind])
         return -1;
     uint32_t n = X.made[kind] - nn + 1u;
-    for (unsigned copy = 0; copy < 2u; copy++) {
-        uint16_t *h = rec;
-        if (bapp_eeprom(slot_addr(kind, copy, n), rec, K[kind].size, 0) == MS_OK &&
-            h[0] == (uint16_t)n && h[1] == crc_of(rec, K[kind].size))
+    for (unsigned copy = 0; copy < 2u; copy++)
+        if (bapp_eeprom(slot_addr(kind, copy, n), rec, K[kind].size, 0) == MS_OK && rec_ok(rec, kind, n))
             return 0;
+    char path[32];
+    if (!has_file(kind))
+        return -1;
+    file_path(path, kind, n);
+    if (bapp_file(path, rec, K[kind].size, 0) == MS_OK && rec_ok(rec, kind, n)) {
+        ms_printk("freeze: %s freeze %u from %s (both EEPROM copies bad)\n", k_names[kind],
+                  (unsigned)n, path);
+        return 0;
     }
     return -1;
 }
@@ -135,7 +188,6 @@ static void log_time(uint32_t s)
     ms_printk("%04u-%02u-%02u %02u:%02u", dt.year, dt.month, dt.day, dt.hour, dt.min);
 }
 
-static const char *const k_names[KINDS] = {"timed", "instantaneous", "daily", "monthly", "hourly"};
 
 /* Freeze e at instant t as the next record of kind; `why` is printed. */
 static void freeze(unsigned kind, uint32_t t, const struct energy *e, const char *why)
@@ -158,6 +210,16 @@ static void freeze(unsigned kind, uint32_t t, const struct energy *e, const char
     for (unsigned copy = 0; copy < 2u; copy++)
         if (bapp_eeprom(slot_addr(kind, copy, n), &r, K[kind].size, 1) < 0)
             ms_printk("freeze: copy %c of a %s freeze not written\n", 'A' + copy, k_names[kind]);
+    if (has_file(kind)) {
+        char path[32];
+        file_path(path, kind, n);
+        int e = bapp_file(path, &r, K[kind].size, 1);
+        if (e == MS_OK)                     /* the campaign's record of closed files */
+            ms_printk("freeze: file %s closed, freeze %u, crc %04x\n", path, (unsigned)n,
+                      (unsigned)r.f.crc);
+        else
+            ms_printk("freeze: file %s not written (%d)\n", path, e);
+    }
     X.made[kind] = n;
     idx_save();
     ms_printk("freeze: %s %s freeze ", why, k_names[kind]);
@@ -534,6 +596,7 @@ static void serve(const dlt_frame_t *q, dlt_frame_t *r, uint8_t from)
 static void init(void)
 {
     g_boot_s = bapp_clock();
+    files_init();
     idx_load();
     pd_load();
     ms_printk("freeze: %u daily, %u monthly, %u hourly freezes kept\n",

@@ -52,6 +52,7 @@ int ms_io_open(const char *path, int flags, int mode) { return (int)sys(SYS_IO_O
 int ms_io_close(int fd) { return (int)sys(SYS_IO_CLOSE, (uint32_t)fd, 0, 0, 0); }
 int ms_io_read(int fd, void *buf, size_t len) { return (int)sys(SYS_IO_READ, (uint32_t)fd, P(buf), len, 0); }
 int ms_io_write(int fd, const void *buf, size_t len) { return (int)sys(SYS_IO_WRITE, (uint32_t)fd, P(buf), len, 0); }
+int ms_io_mkdir(const char *path, int mode) { return (int)sys(SYS_IO_MKDIR, P(path), (uint32_t)mode, 0, 0); }
 void *ms_malloc(size_t size) { return (void *)(uintptr_t)sys(SYS_MALLOC, size, 0, 0, 0); }
 int ms_free(void *ptr) { return (int)sys(SYS_FREE, P(ptr), 0, 0, 0); }
 int ms_thread_kill(ms_handle_t tid) { return (int)sys(SYS_THREAD_KILL, (uint32_t)tid, 0, 0, 0); }

@@ -8,7 +8,9 @@
  * /dev/ttyS1/2/3/5), registers the clock (/dev/rtc) and the load switch (/dev/relay) as
  * device files, makes the AT24C256 /dev/eeprom (each process reaches only its start-parameter
  * window of it), the segment LCD /dev/lcd, the keys /dev/keys and this boot's reset cause
- * /dev/reset (handed over by the bootloader; the platform service counts it), then starts the services: the virtual bus first and at the most urgent
+ * /dev/reset (handed over by the bootloader; the platform service counts it), mounts littlefs
+ * on the NOR as /nor (nor_fs.c: the basic app's freeze backups), then starts the services: the
+ * virtual bus first and at the most urgent
  * priority, so its pipes exist before any other process looks for them; then the
  * communication, metering and platform services. Then the RTOS's loader starts every app
  * start.par lists from flashfs (LOADID: firmware/apps/loadid, linked for its slot), each an
@@ -27,6 +29,7 @@
 #include "services.h"
 #include "ms_image.h"
 #include "ms_loader.h"
+#include "nor_fs.h"
 
 #define PIN_RS485_DE BSP_PIN(0, 1)
 #define PIN_RELAY_FB BSP_PIN(1, 5)
@@ -42,6 +45,7 @@
 #define RELAY_PULSE_MS 50u
 #define WATCHDOG_MS 2000u
 #define WATCHDOG_KICK_MS 500u
+#define NOR_FS_PRIO 9u           /* /nor's worker: as urgent as the basic app, its user */
 #define WATCHDOG_PRIO 30u        /* less urgent than every process: starved by a hung one */
 
 #define EEPROM_I2C 1
@@ -284,6 +288,8 @@ static const ms_process_desc_t k_procs[] = {
 static void start(void *arg)
 {
     (void)arg;
+    if (nor_fs_start(NOR_FS_PRIO) < 0)
+        ms_printk("meter: no /nor: freezes are kept in EEPROM only\n");
     for (unsigned i = 0; i < sizeof k_procs / sizeof k_procs[0]; i++) {
         int r = ms_process_create(&k_procs[i]);
         if (r < 0)

@@ -16,6 +16,7 @@
 MMU_DIR     := targets/meter_mu
 MMU_TARGETS := $(filter f413rg,$(TARGETS))
 MMU_EXTRA   := $(wildcard services/*.c) drivers/at24c.c drivers/ht1621.c drivers/meter_lcd.c \
+               drivers/w25q.c drivers/lfs_port.c \
                rtos/loader/ms_loader.c \
                image/ms_image.c image/ms_flashfs.c image/ms_header_space.S
 MMU_APP_LIB := services/vbus.c services/dlt645.c services/svc_util.c services/crc16.c \
@@ -44,7 +45,9 @@ endef
 # $(1) = target
 define MMU_RULES
 CFLAGS_$(1) += -Iservices -Iapps -Idrivers -Irtos/loader -Iapps/common -Iimage -Ibsp/stm32
-MMU_EXTRA_OBJS_$(1) := $$(patsubst %,$(OUT)/$(1)/obj/%.o,$(MMU_EXTRA))
+MMU_EXTRA_OBJS_$(1) := $$(patsubst %,$(OUT)/$(1)/obj/%.o,$(MMU_EXTRA)) \
+    $(OUT)/$(1)/obj/littlefs/lfs.c.o $(OUT)/$(1)/obj/littlefs/lfs_util.c.o
+$(OUT)/$(1)/obj/$(MMU_DIR)/nor_fs.c.o: | $(LFS_STAMP)
 $$(eval $$(call PROGRAM_RULES,$(1),meter_mu))
 OBJS_$(1)_meter_mu += $$(BSP_OBJS_$(1)) $$(MMU_EXTRA_OBJS_$(1))
 ALL_OBJS += $$(MMU_EXTRA_OBJS_$(1))

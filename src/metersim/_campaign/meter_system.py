@@ -12,6 +12,12 @@ of a seeded kind:
   freeze        the metrology unit's clock is put 2 s before a 15-minute boundary and the
                 PVD comes inside the write cycle of the interval record or of the energy save
                 of the freeze that follows (then the usual hold-up);
+  file_write    while the power is off, the management unit's clock is put a seeded 0-2 days
+                past the next midnight, so at its start the basic app makes the daily (and on
+                the 1st the monthly) freezes it missed and writes their littlefs backup files
+                on the NOR (/nor/freeze/...); the cut falls inside a seeded one of the NOR page
+                programs or sector erases of that start (restarts cut this way are checked at
+                the next start that is not);
   upgrade       an app upgrade is in the NOR journal (staged by the host as the RTOS's
                 `ms_upg_stage` would: meter_mu has no receive path) and the cut falls at a
                 seeded instant of the bootloader's work after the restart, or (half of them)
@@ -23,7 +29,11 @@ of a seeded kind:
 After every start both units must be up and: the metrology unit's newest valid energy record
 never goes backwards; its interval ring holds valid records in order; the management unit's
 EEPROM holds the communication service's settings it wrote at its first start; LOADID runs in the old or the new version and its
-extent passes every image check on the host; the RTOS image too. Each cut loses at most
+extent passes every image check on the host; the RTOS image too. After every cut the NOR's
+littlefs (0x200000..0x7FFFFF) is mounted on the host with littlefs-python and every file the
+management unit reported closed on its console ("freeze: file ... closed, freeze N, crc C")
+must read back whole: 48 bytes, its CRC valid, freeze N or a newer one of its slot (a lost
+closed file otherwise). Each cut loses at most
 `max_loss_Wh_per_cut` against the reference (the load it was given, none while the mains is
 off), read from the unit's RAM at the cut and at the next one, whether or not the power went
 while the metrology unit's EEPROM was programming (a torn record of its energy ring leaves the
@@ -34,8 +44,10 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import struct
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from metersim._campaign import fields as F
@@ -43,7 +55,7 @@ from metersim._campaign.spec_source import Source
 from metersim._units import PS_PER_MS, PS_PER_S
 
 NAME = "meter"
-KINDS = ("plain", "eeprom_write", "freeze", "upgrade")
+KINDS = ("plain", "eeprom_write", "freeze", "file_write", "upgrade")
 KEYS = {"firmware": "the management unit's RTOS ELF (meter_mu)", "boot": "boot time",
         "voltage_V": "mains voltage", "power_W": "the load", "energy_kWh": "stored energy at start",
         "cuts": "power cuts", "checks": "checks", "repeat": "a label"}
@@ -56,6 +68,13 @@ EE_COPY_A, EE_COPY_B, EE_RING, EE_SLOT, RING = 0x0000, 0x0040, 0x0100, 32, 256
 # firmware/targets/metrology_unit/main.c: the energy ring (seq u16, forward u48, reverse u48 mWh, CRC)
 EE_ENERGY_RING, EE_REC_BYTES, EE_RING_SLOTS = 0x4000, 16, 512
 INTERVAL_S = 15 * 60
+# the management unit's littlefs (firmware/targets/meter_mu/nor_fs.c, drivers/lfs_port.h)
+NOR_LFS_OFFSET, NOR_LFS_BLOCKS = 0x200000, 1536
+NOR_LFS_GEOMETRY = dict(block_size=4096, block_count=NOR_LFS_BLOCKS, read_size=16, prog_size=16,
+                        cache_size=128, lookahead_size=16)
+FREEZE_FILE_BYTES = 48                   # apps/basic/freeze.c struct frec
+CLOSED_RE = re.compile(r"freeze: file /nor(/freeze/\w+/\d+) closed, freeze (\d+), crc ([0-9a-f]{4})")
+FILE_OPS_AIMED = 6                       # the cut falls in one of the first NOR operations
 UPGRADE_CUT_P = 0.7                      # a restart with upgrade work is cut inside it
 NOR_AIM_P = 0.5                          # and then inside a NOR erase or program
 SETTLED = (0, 5, 7, 8)                   # idle, confirmed, rolled back, aborted: nothing to do
@@ -204,6 +223,56 @@ def metrology_records(eeprom) -> tuple[tuple | None, list[str]]:
     return best, bad
 
 
+# ---- the management unit's littlefs ----------------------------------------------------------
+
+def nor_files(nor_image: bytes) -> dict[str, bytes]:
+    """Every file of the littlefs on a NOR image, path (from its root) -> content; raises when
+    it does not mount."""
+    from littlefs import LittleFS
+    from littlefs.context import UserContext
+
+    buf = bytearray(nor_image[NOR_LFS_OFFSET:NOR_LFS_OFFSET + NOR_LFS_BLOCKS * 4096])
+    fs = LittleFS(context=UserContext(buffer=buf), mount=False, **NOR_LFS_GEOMETRY)
+    fs.mount()                            # (LittleFS(mount=True) would format what fails)
+    out = {}
+    for root, _dirs, files in fs.walk("/"):
+        for name in files:
+            path = f"{root.rstrip('/')}/{name}"
+            with fs.open(path, "rb") as fh:
+                out[path] = fh.read()
+    return out
+
+
+def closed_files(console: str) -> dict[str, tuple[int, int]]:
+    """The files the management unit reported closed: path -> (freeze number, record CRC) of
+    the last report."""
+    return {m[1]: (int(m[2]), int(m[3], 16)) for m in CLOSED_RE.finditer(console)}
+
+
+def lost_closed_files(closed: dict[str, tuple[int, int]], files: dict[str, bytes]) -> list[str]:
+    """What is wrong with the closed files: missing, torn (length, CRC), or older than the
+    version reported closed (a newer one of the same slot is fine: made after the report)."""
+    from metersim._meter.metrology_unit import crc16
+
+    bad = []
+    for path, (n, crc) in sorted(closed.items()):
+        data = files.get(path)
+        if data is None:
+            bad.append(f"{path}: closed (freeze {n}), missing")
+            continue
+        if len(data) != FREEZE_FILE_BYTES:
+            bad.append(f"{path}: closed (freeze {n}), {len(data)} bytes")
+            continue
+        n16, c16 = struct.unpack_from("<HH", data)
+        if c16 != crc16(data[4:]):
+            bad.append(f"{path}: closed (freeze {n}), bad CRC")
+        elif (n16 - n) % (1 << 16) >= 1 << 15:
+            bad.append(f"{path}: closed with freeze {n}, holds freeze {n16}")
+        elif n16 == n % (1 << 16) and c16 != crc:
+            bad.append(f"{path}: freeze {n} closed with CRC {crc:04x}, holds {c16:04x}")
+    return bad
+
+
 # ---- the run ----------------------------------------------------------------------------------
 
 class _Run:
@@ -285,7 +354,8 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
                "cuts_in_nor_erase": 0, "cuts_in_eeprom_write": 0, "upgrades_staged": 0,
                **{f"cuts_upgrade_{name}": 0 for _, name in PHASES + [("", "start")]},
                "starts_checked": 0, "starts_factory_app": 0, "starts_new_app": 0,
-               "corrupted_records": 0, "max_loss_Wh_per_cut": 0.0}
+               "corrupted_records": 0, "max_loss_Wh_per_cut": 0.0, "cuts_in_file_write": 0,
+               "files_closed": 0, "closed_files_checked": 0, "lost_closed_files": 0}
     loadid_elf = firmware_path("f413rg", "app_loadid")
     names = list(KINDS)
     weights = [pc["kinds"][k] for k in names]
@@ -296,6 +366,15 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
         if pc["kinds"]["upgrade"] and pending and (not restarting or rng.random() < UPGRADE_CUT_P):
             return "upgrade" if restarting else "plain"   # cut into the bootloader's work
         kind = rng.choices(names, weights)[0]
+        if kind == "file_write":
+            if not restarting or pending:
+                return "plain"        # no start to write files in / the bootloader's work first
+            # the start that follows makes the daily freezes of the midnights passed
+            clock = r.mu["rtc"].datetime()
+            midnight = clock.replace(hour=0, minute=0, second=0, microsecond=0)
+            r.mu["rtc"].set_datetime(midnight + timedelta(days=1 + rng.randrange(3),
+                                                          seconds=rng.randrange(1, 50)))
+            return kind
         if kind == "upgrade" and pending:
             return "plain"            # the work runs to its end this time; checked after it
         if kind == "upgrade":
@@ -316,12 +395,31 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
     errors: list[float | None] = []
     torn: list[bool] = []             # the hold-up ended inside the power-fail save
     restart_mark = (0, 0)
+    nor_mark = 0
+    lost: set[str] = set()
     kind = draw(False)
     for i in range(pc["count"]):
         holdup = round(pc["holdup_ms"] * PS_PER_MS)
         ee = r.unit.eeprom
         aim = None
-        if kind == "upgrade":
+        if kind == "file_write":
+            # inside a seeded one of the littlefs's NOR operations of the freezes' file writes
+            nth = rng.randrange(FILE_OPS_AIMED)
+            nor = r.nor
+
+            def in_nth_file_op() -> bool:
+                ops = [o for o in nor.operations[nor_mark:] if o[2] >= NOR_LFS_OFFSET]
+                return len(ops) > nth and nor._op is not None and nor._op["addr"] >= NOR_LFS_OFFSET
+            mark = restart_mark[0]
+            if emu.run_until_time(emu.now_ps + START_TIMEOUT_PS, until=lambda: in_nth_file_op()
+                                  or "freeze: running at" in r.mu_con.text[mark:]) and nor._op:
+                op = nor._op
+                r.supply_low()
+                emu.run_until_time(op["start_ps"] + rng.randrange(1, op["end_ps"] - op["start_ps"]))
+            else:
+                r.supply_low()        # the writes ended first: a cut just after them
+                emu.run_until_time(emu.now_ps + rng.randrange(1, holdup))
+        elif kind == "upgrade":
             # the restart began the bootloader's work: a seeded instant of it, hold-up
             # included, or inside one of its NOR erases or page programs
             if rng.random() < NOR_AIM_P:
@@ -367,7 +465,7 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
             text = r.mu_con.text[restart_mark[0]:]
             phase = next((name for key, name in reversed(PHASES) if key in text), "start")
             figures[f"cuts_upgrade_{phase}"] += 1
-        else:
+        elif kind != "file_write":            # (that one is cut already: above)
             r.supply_low()
             emu.run_until_time(emu.now_ps + holdup)
         torn.append(ee.busy)          # a save (or another write) of the metrology unit torn
@@ -375,15 +473,29 @@ def run(sc: dict, seed: int, elf_paths: dict) -> dict:
         op = r.nor._op
         if op is not None:
             figures["cuts_in_nor_erase" if "erase" in op["kind"] else "cuts_in_nor_program"] += 1
+            figures["cuts_in_file_write"] += int(op["addr"] >= NOR_LFS_OFFSET)
         r.power_off()
         figures["cuts"] += 1
         figures[f"cuts_{kind}"] += 1
         where = f"cut {i + 1} ({kind}) at {emu.now_ps / PS_PER_S:.3f} s"
+        # every file closed before the cut reads back whole
+        closed = closed_files(r.mu_con.text)
+        try:
+            bad = lost_closed_files(closed, nor_files(bytes(r.nor.mem)))
+        except Exception as e:            # littlefs-python's mount errors
+            bad = [f"{p}: closed (freeze {n}), littlefs does not mount ({e})" for p, (n, _) in closed.items()]
+        figures["files_closed"] = len(closed)
+        figures["closed_files_checked"] += len(closed)
+        new = [b for b in bad if b.split(":")[0] not in lost]
+        lost |= {b.split(":")[0] for b in bad}
+        figures["lost_closed_files"] = len(lost)
+        failures += [f"{where}: {b}" for b in new]
         r.restore()
         restart_mark = (len(r.mu_con.text), len(r.mt_con.text))
+        nor_mark = len(r.nor.operations)
         kind = draw(True) if i + 1 < pc["count"] else "end"
-        if kind == "upgrade":
-            continue                  # the next cut falls inside this restart's upgrade work
+        if kind in ("upgrade", "file_write"):
+            continue                  # the next cut falls inside this restart's work
         # both units back, their records intact
         version = r.wait_started(*restart_mark)
         if version is None:

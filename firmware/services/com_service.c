@@ -119,11 +119,7 @@ struct com {
 
 static int copy_io(struct com *c, unsigned copy, settings_t *s, int write)
 {
-    drv_seek_t at = {.offset = (int32_t)SET_COPY_ADDR(copy), .whence = DRV_SEEK_SET};
-    if (ms_io_ioctl(c->eeprom, DRV_IOCTL_SEEK, &at) < 0)
-        return MS_ERR_IO;
-    int n = write ? ms_io_write(c->eeprom, s, sizeof *s) : ms_io_read(c->eeprom, s, sizeof *s);
-    return n == (int)sizeof *s ? MS_OK : MS_ERR_IO;
+    return svc_eeprom_rw(c->eeprom, SET_COPY_ADDR(copy), s, sizeof *s, write);
 }
 
 static int copy_valid(const settings_t *s)

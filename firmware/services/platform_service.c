@@ -366,11 +366,7 @@ static void console(struct plat *p)
 
 static int resets_io(struct plat *p, unsigned copy, resets_t *r, int write)
 {
-    drv_seek_t at = {.offset = (int32_t)RESETS_COPY_ADDR(copy), .whence = DRV_SEEK_SET};
-    if (ms_io_ioctl(p->eeprom, DRV_IOCTL_SEEK, &at) < 0)
-        return MS_ERR_IO;
-    int n = write ? ms_io_write(p->eeprom, r, sizeof *r) : ms_io_read(p->eeprom, r, sizeof *r);
-    return n == (int)sizeof *r ? MS_OK : MS_ERR_IO;
+    return svc_eeprom_rw(p->eeprom, RESETS_COPY_ADDR(copy), r, sizeof *r, write);
 }
 
 static int resets_valid(const resets_t *r)

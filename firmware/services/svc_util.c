@@ -1,6 +1,7 @@
 #include <string.h>
 #include "ms_rtos.h"
 #include "bsp_date.h"
+#include "drv_io.h"
 #include "svc_util.h"
 
 void svc_bcd_signed(uint8_t *out, unsigned bytes, int32_t value)
@@ -72,4 +73,13 @@ unsigned svc_put_time(uint8_t *out, uint32_t s, int with_seconds)
     for (unsigned i = with_seconds ? 0u : 1u; i < 6u; i++, k++)
         dlt_bcd_put(out + k, 1, v[i]);
     return k;
+}
+
+int svc_eeprom_rw(int fd, uint32_t addr, void *buf, unsigned len, int write)
+{
+    drv_seek_t at = {.offset = (int32_t)addr, .whence = DRV_SEEK_SET};
+    if (ms_io_ioctl(fd, DRV_IOCTL_SEEK, &at) < 0)
+        return MS_ERR_IO;
+    int n = write ? ms_io_write(fd, buf, len) : ms_io_read(fd, buf, len);
+    return n == (int)len ? MS_OK : MS_ERR_IO;
 }

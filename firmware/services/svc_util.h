@@ -19,5 +19,8 @@ int svc_read_line(int fd, char *buf, unsigned size, uint32_t timeout_ms);
 /* A time (seconds since 2000) as DL/T645 BCD: ssmmhhDDMMYY, or mmhhDDMMYY without seconds;
  * the bytes written (6 or 5). */
 unsigned svc_put_time(uint8_t *out, uint32_t s, int with_seconds);
+/* Read (write = 0) or write `len` bytes at `addr` of the EEPROM file `fd` (its window): MS_OK
+ * when all of them went, else MS_ERR_IO. */
+int svc_eeprom_rw(int fd, uint32_t addr, void *buf, unsigned len, int write);
 
 #endif

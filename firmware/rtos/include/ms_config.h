@@ -32,7 +32,8 @@
 #define MS_KHEAP_SIZE 8192u
 #define MS_MAX_KOBJ 96u
 #define MS_MAX_FILES 40u           /* meter_mu's services, pipes and apps went past 32 */
-#define MS_MAX_NODES 24u
+#define MS_MAX_NODES 32u           /* meter_mu: its devices, /nor, /dev/reset and the vbus
+                                      shared memories went past 24 */
 #define MS_NAME_MAX 16u
 #define MS_PATH_MAX 32u
 #define MS_IDLE_STACK 512u

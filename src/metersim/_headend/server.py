@@ -60,6 +60,10 @@ class Headend:
             await self.links.close()
             raise SetupError(f"the API cannot listen on {self.host}:{self.api_port}: {e}") from None
         self.api_port = sock.getsockname()[1]
+        # listening before `start` returns: a client that connects at once waits in the
+        # backlog until uvicorn accepts, instead of being refused (uvicorn listens only once
+        # its server has started)
+        sock.listen(128)
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._ready.set()

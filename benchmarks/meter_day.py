@@ -11,11 +11,17 @@ and this process's CPU seconds per virtual hour, a virtual day and 40 virtual da
 rate, each unit's instructions per virtual second, and the energy read at the end beside the
 load's reference integral. Targets (issue 13): a day in <= 3 min, 40 days in <= 1 h of wall
 time. Numbers are never asserted in tests (/work/shared/DESIGN.md).
+
+`--repeat N` runs the same scenario N times and prints each run's `trace_sha1` (the management
+unit's console lines with their instants, every DL/T645 answer, both units' EEPROMs, the NOR,
+the instructions of both cores) and how many distinct ones there were: the determinism of the
+meter's day scenario (issue 17), 1 when every rerun is identical.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -74,6 +80,7 @@ def run(image: Path, hours: float) -> dict:
     kwh0 = master.read_value(0x00010000)
     c0, w0 = time.process_time(), time.perf_counter()
     total_s, t, reads = int(hours * 3600), 0, 0
+    answers = []
     hour0 = 10.0                                   # the meter's clock starts at 10:00
     while t < total_s:
         if t % STEP_S == 0:
@@ -81,7 +88,7 @@ def run(image: Path, hours: float) -> dict:
             meter.unit.power_W = w
         if t % READ_EVERY_S == 0:
             for di in READS:
-                master.read(di)
+                answers.append(repr(master.read(di)))
                 reads += 1
         nxt = min(total_s, (t // STEP_S + 1) * STEP_S)
         emu.run_for(f"{nxt - t}s")
@@ -89,6 +96,15 @@ def run(image: Path, hours: float) -> dict:
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     kwh1 = master.read_value(0x00010000)
     virt_h = total_s / 3600.0
+    digest = hashlib.sha1()
+    for ln in con.lines:
+        digest.update(f"{ln.start_ps} {ln.end_ps} {ln.text}\n".encode())
+    digest.update("\n".join(answers).encode())
+    digest.update(bytes(meter.mu["eeprom"].read_image(0, 0x8000)))
+    digest.update(bytes(meter.unit.eeprom.read_image(0, 0x8000)))
+    digest.update(bytes(meter.mu["nor"].mem))
+    digest.update(repr((meter.mu.stats()["instructions"],
+                        meter.unit.machine.stats()["instructions"])).encode())
     out = {
         "machine": machine_name(),
         "virtual_hours": virt_h,
@@ -107,6 +123,7 @@ def run(image: Path, hours: float) -> dict:
         "dlt645_reads": reads,
         "energy_read_kWh": float(kwh1 - kwh0),
         "reference_kWh": round((meter.unit.reference_Wh() - ref0) / 1000.0, 4),
+        "trace_sha1": digest.hexdigest(),
     }
     return out
 
@@ -115,13 +132,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=0.25)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of the same scenario (determinism)")
     args = ap.parse_args()
     from metersim._image.pack import pack
 
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "meter_mu.bin"
         image.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
-        out = run(image, args.hours)
+        runs = [run(image, args.hours) for _ in range(max(1, args.repeat))]
+    out = runs[0]
+    if args.repeat > 1:
+        hashes = [r["trace_sha1"] for r in runs]
+        out["reruns"] = {"runs": len(hashes), "distinct_trace_sha1": len(set(hashes)),
+                         "trace_sha1": hashes}
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -135,6 +158,10 @@ def main() -> int:
           f"metrology unit {out['unit_instructions_per_virtual_s']}")
     print(f"  {out['dlt645_reads']} DL/T645 reads; energy read {out['energy_read_kWh']:.2f} kWh, "
           f"reference {out['reference_kWh']:.4f} kWh")
+    print(f"  trace_sha1 {out['trace_sha1']}")
+    if "reruns" in out:
+        print(f"  {out['reruns']['runs']} runs, distinct trace hashes: "
+              f"{out['reruns']['distinct_trace_sha1']}")
     return 0
 
 

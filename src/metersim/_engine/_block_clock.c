@@ -443,7 +443,26 @@ typedef struct bc_idle {
     uint64_t slice_end_ps, slice_cycles0;
     uint32_t ipsr, phase, synced, status;
     uint32_t start_pending;  /* SysTick is pending already (the wrap ran at now_ps) */
+    reg_write_batch_fn reg_write_batch;
 } bc_idle;
+
+/* Several registers in one uc_reg_write_batch, in order, as the Python path writes them: inside
+ * a slice, one uc_reg_write per register differs in unicorn (after such an exception return a
+ * later ROM store's stop reported the PC of its block's start, so the store was skipped at the
+ * wrong instruction and ran twice). */
+static void wr_batch(void *uc, reg_write_batch_fn fn, const int32_t *regs, const uint32_t *vals,
+                     int n)
+{
+    int ids[16];
+    void *ptrs[16];
+    uint32_t v[16];
+    for (int i = 0; i < n; i++) {
+        ids[i] = regs[i];
+        v[i] = vals[i];
+        ptrs[i] = &v[i];
+    }
+    fn(uc, ids, ptrs, n);
+}
 
 static uint64_t idle_tick_time(const bc_idle *d, uint64_t ticks)
 {
@@ -534,15 +553,14 @@ static bool idle_return(bc_state *s, bc_idle *d)
     uint32_t new_sp = sp + 0x20 + (((xpsr & (1u << 9)) && (d->ccr & 0x200)) ? 4 : 0);
     uint32_t xpsr_out = (xpsr & ~(1u << 9)) | (1u << 24);
     idle_wr(s, d, RG_FAULTMASK, 0);
-    static const int order[6] = {RG_R0, RG_R1, RG_R2, RG_R3, RG_R12, RG_LR};
-    for (int i = 0; i < 6; i++)
-        idle_wr(s, d, order[i], f[i]);
-    idle_wr(s, d, RG_CONTROL, control & ~1u);
-    idle_wr(s, d, RG_XPSR_NZCVQG, xpsr_out & ~0x1FFu);
-    idle_wr(s, d, psp ? RG_PSP : RG_MSP, new_sp);
-    idle_wr(s, d, RG_CONTROL, (control & ~0x6u) | (psp ? 0x2u : 0));
-    idle_wr(s, d, RG_APSR_NZCV, xpsr & 0xF0000000u);
-    idle_wr(s, d, RG_PC, f[6] | 1);
+    const int32_t *r = d->regs;
+    const int32_t ids[12] = {r[RG_R0], r[RG_R1], r[RG_R2], r[RG_R3], r[RG_R12], r[RG_LR],
+                             r[RG_CONTROL], r[RG_XPSR_NZCVQG], r[psp ? RG_PSP : RG_MSP],
+                             r[RG_CONTROL], r[RG_APSR_NZCV], r[RG_PC]};
+    const uint32_t vals[12] = {f[0], f[1], f[2], f[3], f[4], f[5], control & ~1u,
+                               xpsr_out & ~0x1FFu, new_sp, (control & ~0x6u) | (psp ? 0x2u : 0),
+                               xpsr & 0xF0000000u, f[6] | 1};
+    wr_batch(s->uc, d->reg_write_batch, ids, vals, 12);
     d->ipsr = 0;
     return true;
 }
@@ -808,20 +826,9 @@ static inline void ex_wr(bc_state *s, bc_exc *x, int32_t reg, uint32_t v)
     x->reg_write(s->uc, reg, &v);
 }
 
-/* Several registers in one uc_reg_write_batch, in order, as the Python path writes them: one
- * call per register differs inside unicorn (a later ROM store's stop then reported the PC of
- * the block's start, and the store was skipped at the wrong instruction). */
 static void ex_wr_batch(bc_state *s, bc_exc *x, const int32_t *regs, const uint32_t *vals, int n)
 {
-    int ids[16];
-    void *ptrs[16];
-    uint32_t v[16];
-    for (int i = 0; i < n; i++) {
-        ids[i] = regs[i];
-        v[i] = vals[i];
-        ptrs[i] = &v[i];
-    }
-    x->reg_write_batch(s->uc, ids, ptrs, n);
+    wr_batch(s->uc, x->reg_write_batch, regs, vals, n);
 }
 
 static bool ex_frame_allowed(bc_exc *x, uint32_t start, uint32_t len, uint32_t right, bool priv,

@@ -274,7 +274,8 @@ class IdleTicks(ctypes.Structure):
                 ("exceptions", ctypes.c_uint64), ("slice_end_ps", ctypes.c_uint64),
                 ("slice_cycles0", ctypes.c_uint64), ("ipsr", ctypes.c_uint32),
                 ("phase", ctypes.c_uint32), ("synced", ctypes.c_uint32),
-                ("status", ctypes.c_uint32), ("start_pending", ctypes.c_uint32)]
+                ("status", ctypes.c_uint32), ("start_pending", ctypes.c_uint32),
+                ("reg_write_batch", ctypes.c_void_p)]
 
 
 FP_REGS = [f"S{i}" for i in range(16)] + ["FPSCR"]
@@ -397,6 +398,7 @@ class BlockClock:
 
         d = IdleTicks()
         d.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
+        d.reg_write_batch = ctypes.cast(uclib.uc_reg_write_batch, ctypes.c_void_p).value
         d.mem_write = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
         d.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
         d.regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in IDLE_REGS]

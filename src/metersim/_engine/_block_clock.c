@@ -826,11 +826,6 @@ static inline void ex_wr(bc_state *s, bc_exc *x, int32_t reg, uint32_t v)
     x->reg_write(s->uc, reg, &v);
 }
 
-static void ex_wr_batch(bc_state *s, bc_exc *x, const int32_t *regs, const uint32_t *vals, int n)
-{
-    wr_batch(s->uc, x->reg_write_batch, regs, vals, n);
-}
-
 static bool ex_frame_allowed(bc_exc *x, uint32_t start, uint32_t len, uint32_t right, bool priv,
                              bool negative)
 {
@@ -875,7 +870,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     const int32_t ids[5] = {r[RG_XPSR], r[RG_APSR_NZCV], r[use_psp ? RG_PSP : RG_MSP], r[RG_LR],
                             r[RG_PC]};
     const uint32_t vals[5] = {(1u << 24) | (uint32_t)exc, 0, frame_sp, exc_return, vector | 1};
-    ex_wr_batch(s, x, ids, vals, 5);
+    wr_batch(s->uc, x->reg_write_batch, ids, vals, 5);
     /* NVIC.acknowledge: pending -> active */
     PyByteArray_AS_STRING(v->pending)[exc] = 0;
     PyObject *k = PyLong_FromLong(exc);
@@ -957,7 +952,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
                                  r[RG_CONTROL], r[RG_APSR_NZCV], r[RG_PC]};
         const uint32_t vals[12] = {f[0], f[1], f[2], f[3], f[4], f[5], control & ~0x1u,
                                    xpsr_out & ~0x1FFu, new_sp, want, xpsr & 0xF0000000u, f[6] | 1};
-        ex_wr_batch(s, x, ids, vals, 12);
+        wr_batch(s->uc, x->reg_write_batch, ids, vals, 12);
     } else {
         if (extended)
             ex_wr(s, x, r[RG_CONTROL], control | 0x4u);
@@ -965,7 +960,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
                                  r[RG_MSP], r[RG_XPSR_NZCVQG], r[RG_APSR_NZCV], r[RG_PC]};
         const uint32_t vals[10] = {f[0], f[1], f[2], f[3], f[4], f[5], new_sp, xpsr_out,
                                    xpsr & 0xF0000000u, f[6] | 1};
-        ex_wr_batch(s, x, ids, vals, 10);
+        wr_batch(s->uc, x->reg_write_batch, ids, vals, 10);
         new_ipsr = xpsr & 0x1FF;
     }
     /* NVIC.complete */

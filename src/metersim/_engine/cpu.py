@@ -142,7 +142,7 @@ class CortexM:
         self._poll_repeats = 0
         self._poll_done = 0
         self._base_cycles = 0
-        self._base_ps = 0
+        self._base_ps = machine.clock._now   # cycle 0 is the instant the core is made
         self.ipsr = 0                # current exception number (0 = thread mode)
         self.halted = False          # sleeping in WFI/WFE
         self.in_slice = False

@@ -35,7 +35,6 @@ class Machine:
         self._horizon = 0
         self.clocks = ClockTree({"SYSCLK": freq_hz, "HCLK": freq_hz})
         self.cpu = CortexM(self, core, freq_hz)
-        self.cpu._base_ps = self.clock._now     # its cycle 0 is now, not the emulation's start
         self.sysbus = SysBus(self)
         self.peripherals: dict[str, object] = {}
         self.firmware: Firmware | None = None

@@ -707,9 +707,15 @@ class W5500(ActiveLowReset, SPIDevice):
                 self._refused(s)
                 return
             try:
-                s.host.getpeername()
+                peer = s.host.getpeername()
             except OSError:
                 return                # still connecting
+            if peer == s.host.getsockname():
+                # Loopback TCP connects a socket to itself when the kernel hands it the
+                # destination port as its own and nothing listens there: on a real network
+                # the SYN would meet a RST, so that is what the firmware sees.
+                self._refused(s)
+                return
             if s.timer is not None:
                 s.timer.cancel()
                 s.timer = None

@@ -238,6 +238,28 @@ def test_connection_refused_ends_in_timeout_and_closed(chip):
     assert spi.irq(0) & IR_TIMEOUT
 
 
+def test_connect_to_a_dead_port_that_the_host_connects_to_itself_is_refused(chip):
+    """On loopback, a connect whose source port is the destination port with nobody listening
+    joins the socket to itself (TCP simultaneous open); the chip must see a refusal, not a
+    server that echoes whatever the firmware sends."""
+    ctx, dev, spi = chip
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()                                          # nobody listens there now
+    dev.map_port(40001, port)                              # source and destination: one port
+    dev.map_port(5020, port)
+    spi.sw(0, 0x00, 0x01)
+    spi.sw(0, 0x04, 40001, 2)
+    spi.cmd(0, OPEN)
+    spi.write(1, 0x0C, bytes([192, 168, 1, 2]))
+    spi.sw(0, 0x10, 5020, 2)
+    spi.cmd(0, CONNECT)
+    wait_until(ctx, lambda: spi.status(0) != SR_SYNSENT)
+    assert spi.status(0) == SR_CLOSED
+    assert spi.irq(0) & IR_TIMEOUT and not spi.irq(0) & IR_CON
+
+
 def test_link_down_connect_times_out_after_the_arp_time(chip, server):
     ctx, dev, spi = chip
     dev.set_link(False)

@@ -432,8 +432,10 @@ class W5500(ActiveLowReset, SPIDevice):
         s.timer = self.ctx.clock.schedule(delay_ps, fn, s.n)
 
     def _timeout(self, n: int) -> None:
+        # Called as the socket's timer event, and directly for a refusal, while the timer the
+        # CONNECT armed is still pending: _release cancels it (a no-op on the running event),
+        # or it would close whatever connection the firmware has made when it ran out.
         s = self.sockets[n]
-        s.timer = None
         s.send_busy = False
         self._release(s)
         self._set_state(n, SOCK_CLOSED)

@@ -238,6 +238,29 @@ def test_connection_refused_ends_in_timeout_and_closed(chip):
     assert spi.irq(0) & IR_TIMEOUT
 
 
+def test_a_refused_connect_leaves_no_timer_to_end_the_next_connection(chip, server):
+    """A refusal closes the socket at once; the retransmission time the CONNECT armed must
+    not run out later and close a connection the firmware made since (RTR 200 ms x RCR 8:
+    31.8 s)."""
+    ctx, dev, spi = chip
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    dead = probe.getsockname()[1]
+    probe.close()
+    spi.sw(0, 0x00, 0x01)
+    spi.cmd(0, OPEN)
+    spi.write(1, 0x0C, bytes([127, 0, 0, 1]))
+    spi.sw(0, 0x10, dead, 2)
+    spi.cmd(0, CONNECT)
+    wait_until(ctx, lambda: spi.status(0) == SR_CLOSED)
+    spi.clear_irq(0, 0xFF)
+    tcp_connect(ctx, spi, server.getsockname()[1])
+    conn, _ = server.accept()
+    run_ms(ctx, dev.tcp_timeout_ps() // PS_PER_MS + 100)
+    assert spi.status(0) == SR_ESTABLISHED and not spi.irq(0) & IR_TIMEOUT
+    conn.close()
+
+
 def test_connect_to_a_dead_port_that_the_host_connects_to_itself_is_refused(chip):
     """On loopback, a connect whose source port is the destination port with nobody listening
     joins the socket to itself (TCP simultaneous open); the chip must see a refusal, not a

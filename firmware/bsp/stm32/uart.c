@@ -28,7 +28,8 @@
  *   update was overtaken by the next frame: its handler finds UIF cleared), and by the ring
  *   reaching half full, so it empties the ring long before a byte could be dropped; the bytes
  *   in between only go into the ring, flagged, and the reader splits them by their flags when
- *   it runs. Its guard timeout (start_us + 2 ms) still bounds the wait if an update is missed;
+ *   it runs. A guard timeout (half a ring of characters + start_us + 2 ms: no legitimate
+ *   sleep within a frame is longer) still bounds the wait should a wake-up ever be missed;
  * - select()/poll() on the tty: readiness changes only when the RX ring becomes non-empty
  *   (POLLIN) or the TX ring stops being full (POLLOUT), and only then is the IO system told
  *   (ms_io_poll_notify re-polls every thread in select);
@@ -581,8 +582,11 @@ int bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, uns
     uint8_t *p = buf;
     uint32_t s = bsp_irq_lock();
     int r = wait_rx(u, timeout_ms, can_block, &s);
-    /* a frame's end is at most start_us after its last byte; wake up at least that often */
-    uint32_t guard_ms = (u->ftim->ARR + 1u) / 1000u + 2u;
+    /* Guard against a missed wake-up: a thread holding part of a frame is woken at least
+     * every half ring of characters (the half-full rule) and start_us after the last byte
+     * (the timer's update); if neither came in that time plus 2 ms, look anyway. (Guarding
+     * at start_us alone would wake it several times within every long frame.) */
+    uint32_t guard_ms = (u->char_us * (RX_SIZE / 2u) + u->ftim->ARR + 1u) / 1000u + 2u;
     while (r >= 0) {
         while (rx_count(u)) {
             unsigned i = u->rx_tail % RX_SIZE;

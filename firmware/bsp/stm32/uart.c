@@ -161,7 +161,10 @@ static void uart_isr(struct uart *u)
             (u->rx_wait_frame && ((f & RXF_START) || had + 1u >= RX_SIZE / 2u)))
             wake_rx = 1;
     }
-    uint32_t cr1 = r->CR1;
+    /* TXEIE and TCIE are only ever set while tx_active (bsp_uart_write sets it first; TC and
+     * write_polled clear both before clearing it): a received byte with no burst under way
+     * costs no CR1 read. */
+    uint32_t cr1 = u->tx_active ? r->CR1 : 0u;
     if ((cr1 & USART_CR1_TXEIE) && (r->SR & USART_SR_TXE)) {
         unsigned had = tx_count(u);
         if (had) {

@@ -21,8 +21,8 @@
  * Who is woken, and when (a wake-up costs a context switch and a tick reading in the thread,
  * and every byte of an RS-485 bus reaches every node on it, most of them for another node):
  * - a thread blocked for any byte (bsp_uart_read, or bsp_uart_read_frame before a frame's
- *   first byte) waits only while the RX ring is empty: it is woken by the byte that makes the
- *   ring non-empty (each byte while such a thread is counted in rx_wait_byte);
+ *   first byte) sleeps only on an empty RX ring and is counted in rx_wait_byte: while that
+ *   count is non-zero every byte wakes, i.e. the byte that makes the ring non-empty;
  * - a thread holding part of a frame (bsp_uart_read_frame, counted in rx_wait_frame) is woken
  *   by the silence timer's update (end of the frame), by a byte flagged RXF_START (the timer's
  *   update was overtaken by the next frame: its handler finds UIF cleared), and by the ring

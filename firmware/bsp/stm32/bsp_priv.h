@@ -57,7 +57,12 @@ int bsp_wait_bits(volatile uint32_t *reg, uint32_t mask, uint32_t want, uint32_t
 /* ---- RTOS glue (weak: the BSP also links without the RTOS) ---- */
 struct bsp_waitq { void *head; };        /* layout of ms_waitq_t */
 int bsp_os_block(struct bsp_waitq *wq, uint32_t timeout_ms, uint32_t primask);
+/* bsp_os_wake = bsp_os_wake_waiters (the threads blocked on wq) + bsp_os_poll_notify (the
+ * threads in select(), whose descriptors' readiness may have changed). A driver whose event
+ * changes no readiness, or wakes no one, calls only the half it needs. */
 void bsp_os_wake(struct bsp_waitq *wq);
+void bsp_os_wake_waiters(struct bsp_waitq *wq);
+void bsp_os_poll_notify(void);
 uint32_t bsp_irq_lock(void);
 void bsp_irq_unlock(uint32_t s);
 

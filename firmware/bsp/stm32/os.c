@@ -48,12 +48,22 @@ int bsp_os_block(struct bsp_waitq *wq, uint32_t timeout_ms, uint32_t primask)
     return ms_waitq_block((ms_waitq_t *)wq, t, primask);
 }
 
-void bsp_os_wake(struct bsp_waitq *wq)
+void bsp_os_wake_waiters(struct bsp_waitq *wq)
 {
     if (ms_waitq_wake_all && wq->head)
         ms_waitq_wake_all((ms_waitq_t *)wq, 0);
+}
+
+void bsp_os_poll_notify(void)
+{
     if (ms_io_poll_notify)
         ms_io_poll_notify();
+}
+
+void bsp_os_wake(struct bsp_waitq *wq)
+{
+    bsp_os_wake_waiters(wq);
+    bsp_os_poll_notify();
 }
 
 /* Short delays spin a two-instruction loop instead of reading DWT CYCCNT: no bus access per

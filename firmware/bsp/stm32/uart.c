@@ -17,6 +17,27 @@
  * ring at those flags, so a frame is ended by the next one exactly even when the reading thread
  * wakes late; the timer's update interrupt wakes it to end the last frame of a burst. The timer
  * keeps counting while the core sleeps (unlike the DWT cycle counter).
+ *
+ * Who is woken, and when (a wake-up costs a context switch and a tick reading in the thread,
+ * and every byte of an RS-485 bus reaches every node on it, most of them for another node):
+ * - a thread blocked for any byte (bsp_uart_read, or bsp_uart_read_frame before a frame's
+ *   first byte) sleeps only on an empty RX ring and is counted in rx_wait_byte: while that
+ *   count is non-zero every byte wakes, i.e. the byte that makes the ring non-empty;
+ * - a thread holding part of a frame (bsp_uart_read_frame, counted in rx_wait_frame) is woken
+ *   by the silence timer's update (end of the frame), by a byte flagged RXF_START (the timer's
+ *   update was overtaken by the next frame: its handler finds UIF cleared), and by the ring
+ *   reaching half full, so it empties the ring long before a byte could be dropped; the bytes
+ *   in between only go into the ring, flagged, and the reader splits them by their flags when
+ *   it runs. A guard timeout (half a ring of characters + start_us + 2 ms: no legitimate
+ *   sleep within a frame is longer) still bounds the wait should a wake-up ever be missed;
+ * - select()/poll() on the tty: readiness changes only when the RX ring becomes non-empty
+ *   (POLLIN) or the TX ring stops being full (POLLOUT), and only then is the IO system told
+ *   (ms_io_poll_notify re-polls every thread in select);
+ * - transmit: a writer blocks only on a full TX ring and is woken when half of it is free
+ *   (it then refills it in one go, instead of one byte per TXE interrupt); bsp_uart_drain is
+ *   woken at TC, the end of the burst.
+ * A thread that blocks bumps its counter with interrupts locked and blocks atomically, so no
+ * wake-up it needs can fall between its last look at the ring and its sleep.
  */
 #include <string.h>
 #include "bsp_priv.h"
@@ -48,6 +69,8 @@ struct uart {
     tim_regs_t *ftim;               /* framing: the silence timer (NULL = off) */
     volatile uint8_t rx_idle;           /* the line went quiet: the next byte starts a frame */
     uint8_t rx_carry;                   /* flags of a dropped byte, passed to the next one */
+    volatile uint8_t rx_wait_byte;      /* threads blocked until any byte is in the ring */
+    volatile uint8_t rx_wait_frame;     /* threads blocked holding part of a frame */
     uint8_t rxf[RX_SIZE];               /* per received byte: RXF_* */
     char path[12];
 };
@@ -89,7 +112,7 @@ static void uart_isr(struct uart *u)
 {
     usart_regs_t *r = u->r;
     uint32_t sr = r->SR;
-    int wake_rx = 0, wake_tx = 0;
+    int wake_rx = 0, wake_tx = 0, poll = 0;
     if (sr & (USART_SR_RXNE | USART_SR_ORE)) {
         uint8_t b = (uint8_t)r->DR;             /* SR then DR: clears RXNE, ORE, FE, NF, PE */
         uint8_t f = u->rx_carry;
@@ -120,7 +143,8 @@ static void uart_isr(struct uart *u)
             }
             u->rx_idle = 0;
         }
-        if (rx_count(u) < RX_SIZE) {
+        unsigned had = rx_count(u);
+        if (had < RX_SIZE) {
             u->rx[u->rx_head % RX_SIZE] = b;
             u->rxf[u->rx_head % RX_SIZE] = f;
             u->rx_head++;
@@ -129,14 +153,27 @@ static void uart_isr(struct uart *u)
             u->dropped++;
             u->rx_carry = (uint8_t)(f | RXF_LOST);
         }
-        wake_rx = 1;
+        if (!had)
+            poll = 1;                           /* the tty became readable */
+        /* the wake rule (header comment): any byte for a byte waiter; a new frame or a
+         * half-full ring for a frame holder */
+        if (u->rx_wait_byte ||
+            (u->rx_wait_frame && ((f & RXF_START) || had + 1u >= RX_SIZE / 2u)))
+            wake_rx = 1;
     }
-    uint32_t cr1 = r->CR1;
+    /* TXEIE and TCIE are only ever set while tx_active (bsp_uart_write sets it first; TC and
+     * write_polled clear both before clearing it): a received byte with no burst under way
+     * costs no CR1 read. */
+    uint32_t cr1 = u->tx_active ? r->CR1 : 0u;
     if ((cr1 & USART_CR1_TXEIE) && (r->SR & USART_SR_TXE)) {
-        if (tx_count(u)) {
+        unsigned had = tx_count(u);
+        if (had) {
             r->DR = u->tx[u->tx_tail % TX_SIZE];
             u->tx_tail++;
-            wake_tx = 1;
+            if (had == TX_SIZE)
+                poll = 1;                       /* writable again */
+            if (had == TX_SIZE / 2u + 1u)
+                wake_tx = 1;                    /* half free: room for a blocked writer */
         }
         if (!tx_count(u))
             r->CR1 = (cr1 & ~USART_CR1_TXEIE) | USART_CR1_TCIE;
@@ -154,9 +191,11 @@ static void uart_isr(struct uart *u)
         }
     }
     if (wake_rx)
-        bsp_os_wake(&u->rx_wq);
+        bsp_os_wake_waiters(&u->rx_wq);
     if (wake_tx)
-        bsp_os_wake(&u->tx_wq);
+        bsp_os_wake_waiters(&u->tx_wq);
+    if (poll)
+        bsp_os_poll_notify();
 }
 
 #define UART_HANDLER(name, num)                 \
@@ -272,7 +311,15 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
         u->ftim->DIER = 0;
         u->ftim->CR1 = 0;
     }
+    /* a reopen (new baud rate) keeps the threads blocked on the port and their counts, so
+     * they are still woken, and counted right when they leave */
+    struct bsp_waitq rx_wq = u->rx_wq, tx_wq = u->tx_wq;
+    uint8_t wait_byte = u->rx_wait_byte, wait_frame = u->rx_wait_frame;
     memset(u, 0, sizeof *u);
+    u->rx_wq = rx_wq;
+    u->tx_wq = tx_wq;
+    u->rx_wait_byte = wait_byte;
+    u->rx_wait_frame = wait_frame;
     u->n = n;
     u->irqn = irqn;
     u->de = cfg->rs485_de;
@@ -420,8 +467,10 @@ static int wait_rx(struct uart *u, uint32_t timeout_ms, int can_block, uint32_t 
             uint32_t waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
             if (timeout_ms != 0xFFFFFFFFu && waited >= timeout_ms)
                 break;
+            u->rx_wait_byte++;
             int r = bsp_os_block(&u->rx_wq, timeout_ms == 0xFFFFFFFFu ? timeout_ms : timeout_ms - waited, *s);
             *s = bsp_irq_lock();
+            u->rx_wait_byte--;
             if (r < 0 && r != MS_ERR_TIMEOUT)
                 return r;
         }
@@ -471,8 +520,8 @@ uint32_t bsp_uart_char_us(int n)
 }
 
 /* The silence timer: the compare (broken silence) needs no action, the reader and the RXNE
- * handler read its flag; the update (end of frame) stops the one-pulse timer and wakes the
- * reader. */
+ * handler read its flag; the update (end of frame) stops the one-pulse timer and wakes a
+ * reader holding part of a frame (one waiting for a first byte has nothing to do yet). */
 static void frame_timer_isr(void *arg)
 {
     struct uart *u = arg;
@@ -484,9 +533,10 @@ static void frame_timer_isr(void *arg)
     t->SR = ~TIM_SR_UIF;
     if (over)
         u->rx_idle = 1;
+    int wake = over && u->rx_wait_frame;
     bsp_irq_unlock(s);
-    if (over)
-        bsp_os_wake(&u->rx_wq);
+    if (wake)
+        bsp_os_wake_waiters(&u->rx_wq);
 }
 
 int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t end_silence_us)
@@ -535,8 +585,11 @@ int bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, uns
     uint8_t *p = buf;
     uint32_t s = bsp_irq_lock();
     int r = wait_rx(u, timeout_ms, can_block, &s);
-    /* a frame's end is at most start_us after its last byte; wake up at least that often */
-    uint32_t guard_ms = (u->ftim->ARR + 1u) / 1000u + 2u;
+    /* Guard against a missed wake-up: a thread holding part of a frame is woken at least
+     * every half ring of characters (the half-full rule) and start_us after the last byte
+     * (the timer's update); if neither came in that time plus 2 ms, look anyway. (Guarding
+     * at start_us alone would wake it several times within every long frame.) */
+    uint32_t guard_ms = (u->char_us * (RX_SIZE / 2u) + u->ftim->ARR + 1u) / 1000u + 2u;
     while (r >= 0) {
         while (rx_count(u)) {
             unsigned i = u->rx_tail % RX_SIZE;
@@ -557,8 +610,10 @@ int bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, uns
         if (!got || frame_over(u))
             break;                              /* no first byte in time / silent: complete */
         if (can_block) {
-            r = bsp_os_block(&u->rx_wq, guard_ms, s);   /* a byte or the timer's update */
+            u->rx_wait_frame++;
+            r = bsp_os_block(&u->rx_wq, guard_ms, s);   /* the frame's end (header comment) */
             s = bsp_irq_lock();
+            u->rx_wait_frame--;
             if (r == MS_ERR_TIMEOUT)
                 r = 0;
         } else {

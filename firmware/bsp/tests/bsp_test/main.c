@@ -7,6 +7,11 @@
  * Commands (numbers in hex where noted, results as "ok ..." or "err <code>"):
  *   rx N                read N bytes from ttyS2; prints count, CRC-32 and overruns/drops
  *   tx TEXT             send TEXT on ttyS2 (RS-485: DE high, released after the last stop bit)
+ *   txn N               send N bytes 0, 1, 2 ... (mod 251) on ttyS2: more than the TX ring
+ *   frames N [LEN [MS]] Modbus RTU framing on ttyS2 (TIM3 silence timer, t1.5 750 us, t3.5
+ *                       1750 us, as at 115200 baud): sleep MS, then read N frames into a
+ *                       LEN-byte buffer (at most 64; 2 s for each first byte); prints
+ *                       "frame <bytes> flags <hex> crc <CRC-32>" each, then the port's counts
  *   i2c w ADDR HEX..    write bytes; i2c r ADDR N; i2c wr ADDR N HEX.. (write then read N)
  *   spi HEX..           one transfer with /CS low; prints what came back
  *   flash e ADDR | flash p ADDR HEX.. | flash r ADDR N
@@ -110,6 +115,58 @@ static void cmd_rx(struct shell *sh, int argc, char **argv)
     bsp_uart_stats(2, &ore, &drop, &err);
     shell_printf(sh, "rx %u crc %08x overruns %u dropped %u errors %u\n", got, (unsigned)crc,
                  (unsigned)ore, (unsigned)drop, (unsigned)err);
+}
+
+static void cmd_frames(struct shell *sh, int argc, char **argv)
+{
+    unsigned n = argc > 1 ? decval(argv[1]) : 1, len = argc > 2 ? decval(argv[2]) : 64u;
+    unsigned ms = argc > 3 ? decval(argv[3]) : 0;
+    uint8_t buf[64];
+    if (!len || len > sizeof buf)
+        len = sizeof buf;
+    int e = bsp_uart_set_framing(2, 3, 750, 1750);
+    if (e) {
+        shell_printf(sh, "err %d\n", e);
+        return;
+    }
+    if (ms)
+        ms_thread_sleep_ms(ms);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned flags = 0;
+        int got = bsp_uart_read_frame(2, buf, len, 2000, &flags);
+        if (got <= 0) {
+            shell_printf(sh, "no frame (%d)\n", got);
+            break;
+        }
+        shell_printf(sh, "frame %d flags %x crc %08x\n", got, flags,
+                     (unsigned)crc32(0, buf, (unsigned)got));
+    }
+    bsp_uart_set_framing(2, 3, 0, 0);
+    uint32_t ore = 0, drop = 0, err = 0;
+    bsp_uart_stats(2, &ore, &drop, &err);
+    shell_printf(sh, "overruns %u dropped %u errors %u\n", (unsigned)ore, (unsigned)drop,
+                 (unsigned)err);
+}
+
+static void cmd_txn(struct shell *sh, int argc, char **argv)
+{
+    unsigned n = argc > 1 ? decval(argv[1]) : 0, total = 0;
+    uint8_t chunk[100];
+    while (total < n) {
+        unsigned k = n - total < sizeof chunk ? n - total : sizeof chunk;
+        for (unsigned i = 0; i < k; i++)
+            chunk[i] = (uint8_t)((total + i) % 251u);
+        int r = bsp_uart_write(2, chunk, k, 1000);
+        if (r <= 0) {
+            shell_printf(sh, "err %d\n", r);
+            return;
+        }
+        total += (unsigned)r;
+        if ((unsigned)r < k)
+            break;
+    }
+    int r = bsp_uart_drain(2, 1000);
+    shell_printf(sh, "sent %u drain %d\n", total, r);
 }
 
 static void cmd_tx(struct shell *sh, int argc, char **argv)
@@ -272,6 +329,8 @@ static void cmd_pin(struct shell *sh, int argc, char **argv)
 static const struct shell_cmd k_cmds[] = {
     {"rx", "N read N bytes from ttyS2", cmd_rx},
     {"tx", "TEXT send on ttyS2 (RS-485)", cmd_tx},
+    {"txn", "N send N counting bytes on ttyS2", cmd_txn},
+    {"frames", "N [LEN [MS]] read framed ttyS2", cmd_frames},
     {"i2c", "w|r|wr ADDR ... I2C1 transfers", cmd_i2c},
     {"spi", "HEX.. SPI1 transfer with /CS", cmd_spi},
     {"flash", "e|p|r ADDR ... internal flash", cmd_flash},

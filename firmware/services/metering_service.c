@@ -195,10 +195,13 @@ static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
             if (want & MT_PART_TOTALS) {
                 t->gen = m.gen;
                 t->have_totals = 1;
-                /* as current as a STATUS of the same instant: for SNAPSHOT_MS, and for as
-                 * long as the unit said they hold */
-                t->totals_until = at + ms_ms_to_ticks(m.hold_ms > SNAPSHOT_MS ? m.hold_ms
-                                                                               : SNAPSHOT_MS);
+                /* the unit's own for as long as it said they hold: a sample of the energy
+                 * is the unit's latest window, not a second older; without a hold (no mains:
+                 * nothing moves) a STATUS's second */
+                uint32_t ms = m.hold_ms;
+                if (!ms && !(t->now.flags & MT_ST_MEASURING))
+                    ms = SNAPSHOT_MS;
+                t->totals_until = at + ms_ms_to_ticks(ms);
             }
             if (want & MT_PART_NOW)
                 t->asked = at;

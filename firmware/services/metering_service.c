@@ -29,6 +29,10 @@
  * read from the ADE7753 when asked, so a fresher answer would not tell more than once a
  * second. A freeze asks afresh. */
 #define SNAPSHOT_MS 1000u
+/* A reader every second finds the answer asked at its last read a few ms less than a second
+ * old (its own period jitters): it is asked again all the same, so every second brings one
+ * answer and a unit gone is noticed within a second. */
+#define SNAPSHOT_JITTER_MS 50u
 #define CACHE 8u                        /* interval records kept here: 2 hours */
 /* A part read within RECENT_MS (a reader of it every second) is asked along with the parts a
  * read needs when it is stale: one answer a second serves every reader. */
@@ -195,12 +199,13 @@ static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
             if (want & MT_PART_TOTALS) {
                 t->gen = m.gen;
                 t->have_totals = 1;
-                /* the unit's own for as long as it said they hold: a sample of the energy
-                 * is the unit's latest window, not a second older; without a hold (no mains:
-                 * nothing moves) a STATUS's second */
-                uint32_t ms = m.hold_ms;
-                if (!ms && !(t->now.flags & MT_ST_MEASURING))
-                    ms = SNAPSHOT_MS;
+                /* the unit's own for as long as it said they hold (a sample of the energy is
+                 * the unit's latest window, not a second older), a second at most like the
+                 * rest (a unit gone is noticed as soon); without a hold (no mains: nothing
+                 * moves) a STATUS's second */
+                uint32_t ms = SNAPSHOT_MS - SNAPSHOT_JITTER_MS;
+                if (m.hold_ms < ms && (m.hold_ms || (t->now.flags & MT_ST_MEASURING)))
+                    ms = m.hold_ms;
                 t->totals_until = at + ms_ms_to_ticks(ms);
             }
             if (want & MT_PART_NOW)
@@ -239,9 +244,10 @@ static uint32_t unit_clock(const struct mtr *t)
 static uint8_t stale_parts(const struct mtr *t, uint8_t parts, ms_tick_t at)
 {
     uint8_t stale = (uint8_t)(parts & ~t->fresh);
-    if (at - t->asked >= ms_ms_to_ticks(SNAPSHOT_MS))
+    ms_tick_t old = ms_ms_to_ticks(SNAPSHOT_MS - SNAPSHOT_JITTER_MS);
+    if (at - t->asked >= old)
         stale |= parts & MT_PART_NOW;
-    if (at - t->p_asked >= ms_ms_to_ticks(SNAPSHOT_MS))
+    if (at - t->p_asked >= old)
         stale |= parts & MT_PART_POWER;
     if ((int32_t)(at - t->totals_until) >= 0)
         stale |= parts & MT_PART_TOTALS;

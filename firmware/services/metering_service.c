@@ -78,11 +78,12 @@ static unsigned frame_rest(const struct mt_rx *in)
 }
 
 /* One request and its answer; the answer's payload length, or <0 (no answer, bad frame, the
- * unit's error reply). The answer is in t->in. The service wakes for the answer's first
- * characters, then sleeps for the time the rest of the frame needs on the wire and reads it
- * in one go (the UART's receive ring holds a whole frame): a few wake-ups per answer, not one
- * per character. */
-static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
+ * unit's error reply). The answer is in t->in. The service first sleeps for the time the
+ * request and the shortest answer it expects (`expect` payload bytes) need on the wire, then
+ * reads what came; while the frame is incomplete it sleeps for the time the rest needs and
+ * reads it in one go (the UART's receive ring holds a whole frame): one or two wake-ups per
+ * answer, not one per character. */
+static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n, unsigned expect)
 {
     uint8_t buf[64];
     while (ms_io_read(t->link, buf, sizeof buf) > 0)
@@ -93,6 +94,7 @@ static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
     ms_io_write(t->link, t->out, len);
     /* the request leaves at 1.15 ms a byte before the unit can start answering */
     ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(LINK_TIMEOUT_MS + len * LINK_CHAR_MS);
+    ms_thread_sleep(ms_ms_to_ticks(((len + expect + 6u) * CHAR_US + 999u) / 1000u) + 1u);
     for (;;) {
         int32_t left = (int32_t)(deadline - ms_tick_get());
         if (left <= 0)
@@ -158,7 +160,7 @@ static unsigned fetch_intervals(struct mtr *t)
         mt_put32(q, first);
         unsigned want = newest - first + 1u;
         q[4] = (uint8_t)(want < MT_INTERVALS_PER_READ ? want : MT_INTERVALS_PER_READ);
-        int n = ask(t, MT_CMD_INTERVALS, q, 5);
+        int n = ask(t, MT_CMD_INTERVALS, q, 5, 1u + q[4] * MT_INTERVAL_BYTES);
         if (n < 1)
             break;
         const uint8_t *p = mt_rx_payload(&t->in);
@@ -186,7 +188,10 @@ static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
     if (!t->legacy) {
         struct mt_measure m;
         uint8_t q[MT_MEASURE_ASK_BYTES] = {want, (uint8_t)t->gen, (uint8_t)(t->gen >> 8)};
-        int n = ask(t, MT_CMD_MEASURE, q, sizeof q);
+        unsigned expect = MT_MEASURE_HEAD_BYTES +
+                          (want & MT_PART_NOW ? MT_PART_NOW_BYTES
+                                              : want & MT_PART_POWER ? MT_PART_POWER_BYTES : 0u);
+        int n = ask(t, MT_CMD_MEASURE, q, sizeof q, expect);
         if (n >= 0) {
             if (mt_measure_get(mt_rx_payload(&t->in), (unsigned)n, &m, &s) < 0)
                 return 0;
@@ -224,7 +229,7 @@ static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
         t->legacy = 1;                          /* an older unit: STATUS from now on */
         ms_printk("metering: the metrology unit does not know MEASURE, asking STATUS\n");
     }
-    if (ask(t, MT_CMD_STATUS, 0, 0) != (int)MT_STATUS_BYTES)
+    if (ask(t, MT_CMD_STATUS, 0, 0, MT_STATUS_BYTES) != (int)MT_STATUS_BYTES)
         return 0;
     mt_status_get(mt_rx_payload(&t->in), &t->now);
     t->fresh = PARTS;
@@ -337,7 +342,7 @@ static int interval(struct mtr *t, unsigned nn, struct mt_interval *r)
     uint8_t q[5];
     mt_put32(q, number);
     q[4] = 1;
-    int n = ask(t, MT_CMD_INTERVALS, q, 5);
+    int n = ask(t, MT_CMD_INTERVALS, q, 5, 1u + MT_INTERVAL_BYTES);
     const uint8_t *p = mt_rx_payload(&t->in);
     if (n < 1 + (int)MT_INTERVAL_BYTES || p[0] != 1)
         return -1;
@@ -471,7 +476,7 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
         dlt_reply(&t->r, q, 0, 0);          /* no demand registers kept yet */
         break;
     case DLT_CLEAR_METER:
-        if (ask(t, MT_CMD_CLEAR, 0, 0) == 0) {
+        if (ask(t, MT_CMD_CLEAR, 0, 0, 0) == 0) {
             memset(&t->now, 0, sizeof t->now);
             t->fresh = 0;
             t->have_totals = 0;

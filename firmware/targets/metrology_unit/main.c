@@ -361,13 +361,13 @@ static void freeze_if_due(void)
 }
 
 /* How long the totals stay as they are (MEASURE's hold): until the next window ends, as long
- * as the last one took, less an eighth (a line up to 14 % faster, and the thread's own
+ * as the last one took, less a sixteenth (a line up to 6 % faster, and the thread's own
  * latency, still end it later); 0 without mains or before two windows were seen. */
 static uint16_t totals_hold_ms(void)
 {
     if (!(g.st.flags & MT_ST_MEASURING) || !g.win_ticks)
         return 0;
-    int32_t left = (int32_t)(g.win_at + g.win_ticks - g.win_ticks / 8u - ms_tick_get());
+    int32_t left = (int32_t)(g.win_at + g.win_ticks - g.win_ticks / 16u - ms_tick_get());
     if (left <= 0)
         return 0;
     uint32_t ms = (uint32_t)left * 1000u / MS_TICK_HZ;

@@ -5,12 +5,14 @@
  *
  * The metrology unit (firmware/targets/metrology_unit) measures and keeps the legal data; this
  * service only asks it, in the binary frames of metrology_link.h (docs/meter_metrology_unit.md):
- * STATUS (energy, V, I, P, PF, f, its clock, how many 15-minute interval freezes it made),
- * INTERVALS (those records), CLEAR. Reads are served from the last STATUS while it is younger
- * than SNAPSHOT_MS, else the unit is asked again; when it does not answer, the last values are
- * served (and it is asked again at the next read). Whenever the link comes back (and at start)
- * the service re-synchronises: one STATUS, then the interval records it has not seen yet (the
- * newest CACHE of them are kept here and served while the unit is away).
+ * MEASURE (the parts a read needs: V, I, PF, f and its clock; P alone; energy and how many
+ * 15-minute interval freezes it made, only when they changed), STATUS (all of it, for a unit
+ * without MEASURE), INTERVALS (those records), CLEAR. Reads are served from the last answer
+ * while the part they need is current (V, I, P younger than SNAPSHOT_MS, the energy while the
+ * unit said it holds), else the unit is asked again; when it does not answer, the last values
+ * are served (and it is asked again at the next read). Whenever the link comes back (and at
+ * start) the service re-synchronises: every part, then the interval records it has not seen
+ * yet (the newest CACHE of them are kept here and served while the unit is away).
  */
 #include <string.h>
 #include "bsp_date.h"

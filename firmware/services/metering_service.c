@@ -26,10 +26,10 @@
 #define LINK_CHAR_MS 3u                 /* then per byte (one is 1.15 ms at 9600 8E1) */
 #define RETRY_MS 250u                   /* until the unit first answered */
 #define CHAR_US 1146u                   /* one 11-bit character at 9600 baud */
-/* A STATUS serves the reads of the next second: the display, the apps and the control module
- * each read every second, the unit's energy moves once per 2 s window and its V, I, P are
- * read from the ADE7753 when asked, so a fresher answer would not tell more than once a
- * second. A freeze asks afresh. */
+/* An answer serves the reads of the next second: the display and LOADID read every second,
+ * the unit's energy moves once per 2 s window (its answer says how long the totals hold) and
+ * its V, I, P are read from the ADE7753 when asked, so a fresher answer would not tell more
+ * than once a second. A freeze asks afresh. */
 #define SNAPSHOT_MS 1000u
 /* A reader every second finds the answer asked at its last read a few ms less than a second
  * old (its own period jitters): it is asked again all the same, so every second brings one

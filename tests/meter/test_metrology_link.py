@@ -4,6 +4,7 @@ values, a damaged frame ignored, an unknown command refused), its energy record 
 (two copies with CRC, the newer one taken), and a power cut that loses less than 0.01 kWh."""
 
 import struct
+from decimal import Decimal
 
 import pytest
 
@@ -143,3 +144,36 @@ def test_measure_carries_the_parts_asked_and_the_energy_only_when_it_changed(fir
         last_hold = hold
     assert kinds == {0x08, 0x0A} and held >= 3
     assert b.ask(frame(0x04, 30, b"\x01")) == [(0xFF, 30, bytes([0x04, 2]))]   # bad length
+
+
+def test_a_unit_without_measure_is_asked_status_and_served_the_same(meter_image):
+    # a metrology unit of an older firmware (STATUS only) at the end of the management unit's
+    # link, played by the test: "unknown command" to MEASURE, then STATUS answers
+    emu = metersim.Emulation(seed=1)
+    m = metersim.build_meter(emu, meter_image, voltage_V=230.0, power_W=1000.0,
+                             current_A=1000.0 / 230.0, energy_kWh=10.0)
+    m.unit.plugged = False                                  # the emulated unit is not on it
+    end = m.mu["metrology"]
+    end.connected = True
+    dec, asked = LinkDecoder(), []
+    status = struct.pack("<IQQIHiihHH", 850_000_000, 1_234_560_000, 7_000, 0, 2301, 4321,
+                         9876, 990, 5001, 3)
+
+    def answer(b):
+        got = dec.feed(b)
+        if got is None:
+            return
+        cmd, seq, _ = got
+        asked.append(cmd)
+        end.send(frame(0x81, seq, status) if cmd == 0x01 else frame(0xFF, seq, bytes([cmd, 1])))
+    end.on_receive(answer)
+    con = metersim.capture_uart(m.mu)
+    con.expect("metering: the metrology unit does not know MEASURE, asking STATUS", timeout="8s")
+    con.expect("metering: metrology unit synchronised: forward 1234.56 kWh", timeout="1s")
+    master = metersim.dlt645.Master(emu, m.mu["rs485Bus"].attach_host("pc", baud=2400, parity="E"))
+    n = len(asked)
+    assert master.read_value(0x02030000) == Decimal("0.9876")          # kW
+    assert master.read_value(0x02010100) == Decimal("230.1")
+    assert master.read_value(0x00020000) == Decimal("0.00")            # 7 Wh reverse
+    emu.run_for("3s")
+    assert asked.count(0x04) == 1 and set(asked[n:]) == {0x01}          # STATUS from then on

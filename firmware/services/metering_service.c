@@ -5,12 +5,14 @@
  *
  * The metrology unit (firmware/targets/metrology_unit) measures and keeps the legal data; this
  * service only asks it, in the binary frames of metrology_link.h (docs/meter_metrology_unit.md):
- * STATUS (energy, V, I, P, PF, f, its clock, how many 15-minute interval freezes it made),
- * INTERVALS (those records), CLEAR. Reads are served from the last STATUS while it is younger
- * than SNAPSHOT_MS, else the unit is asked again; when it does not answer, the last values are
- * served (and it is asked again at the next read). Whenever the link comes back (and at start)
- * the service re-synchronises: one STATUS, then the interval records it has not seen yet (the
- * newest CACHE of them are kept here and served while the unit is away).
+ * MEASURE (the parts a read needs: V, I, PF, f and its clock; P alone; energy and how many
+ * 15-minute interval freezes it made, only when they changed), STATUS (all of it, for a unit
+ * without MEASURE), INTERVALS (those records), CLEAR. Reads are served from the last answer
+ * while the part they need is current (V, I, P younger than SNAPSHOT_MS, the energy while the
+ * unit said it holds), else the unit is asked again; when it does not answer, the last values
+ * are served (and it is asked again at the next read). Whenever the link comes back (and at
+ * start) the service re-synchronises: every part, then the interval records it has not seen
+ * yet (the newest CACHE of them are kept here and served while the unit is away).
  */
 #include <string.h>
 #include "bsp_date.h"
@@ -24,12 +26,20 @@
 #define LINK_CHAR_MS 3u                 /* then per byte (one is 1.15 ms at 9600 8E1) */
 #define RETRY_MS 250u                   /* until the unit first answered */
 #define CHAR_US 1146u                   /* one 11-bit character at 9600 baud */
-/* A STATUS serves the reads of the next second: the display, the apps and the control module
- * each read every second, the unit's energy moves once per 2 s window and its V, I, P are
- * read from the ADE7753 when asked, so a fresher answer would not tell more than once a
- * second. A freeze asks afresh. */
+/* An answer serves the reads of the next second: the display and LOADID read every second,
+ * the unit's energy moves once per 2 s window (its answer says how long the totals hold) and
+ * its V, I, P are read from the ADE7753 when asked, so a fresher answer would not tell more
+ * than once a second. A freeze asks afresh. */
 #define SNAPSHOT_MS 1000u
+/* A reader every second finds the answer asked at its last read a few ms less than a second
+ * old (its own period jitters): it is asked again all the same, so every second brings one
+ * answer and a unit gone is noticed within a second. */
+#define SNAPSHOT_JITTER_MS 50u
 #define CACHE 8u                        /* interval records kept here: 2 hours */
+/* A part read within RECENT_MS (a reader of it every second) is asked along with the parts a
+ * read needs when it is stale: one answer a second serves every reader. */
+#define RECENT_MS 2000u
+#define PARTS (MT_PART_NOW | MT_PART_POWER | MT_PART_TOTALS)
 
 /* Identifiers of metersim's own beyond DL/T645-2007's tables (docs/meter_metrology_unit.md) */
 #define DI_METROLOGY_CLOCK 0x028000F0u  /* YYMMDDhhmmss, 6 BCD bytes ss first */
@@ -43,8 +53,14 @@ struct mtr {
     vbus_rx_t rx;
     struct mt_status now;
     uint8_t have, lost, have_frozen, seq;
-    uint8_t fresh;                      /* now came from the unit less than SNAPSHOT_MS ago */
-    ms_tick_t asked;                    /* when the STATUS in now was asked */
+    uint8_t fresh;                      /* MT_PART_ bits: parts of now that are current */
+    uint8_t legacy;                     /* the unit does not know MEASURE: STATUS only */
+    uint8_t have_totals;                /* the totals in now are of generation gen */
+    uint16_t gen;                       /* generation of the totals in now (MEASURE) */
+    ms_tick_t asked;                    /* when the NOW part in now was asked */
+    ms_tick_t p_asked;                  /* when P (NOW or POWER part) was asked */
+    ms_tick_t totals_until;             /* the totals in now are the unit's until then */
+    ms_tick_t read_at[3];               /* when NOW, POWER, TOTALS were last read (RECENT_MS) */
     uint32_t frozen_mWh;                /* 0.01 kWh of the last instantaneous freeze */
     uint32_t seen;                      /* newest interval record fetched */
     struct mt_interval cache[CACHE];    /* newest first */
@@ -64,11 +80,12 @@ static unsigned frame_rest(const struct mt_rx *in)
 }
 
 /* One request and its answer; the answer's payload length, or <0 (no answer, bad frame, the
- * unit's error reply). The answer is in t->in. The service wakes for the answer's first
- * characters, then sleeps for the time the rest of the frame needs on the wire and reads it
- * in one go (the UART's receive ring holds a whole frame): a few wake-ups per answer, not one
- * per character. */
-static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
+ * unit's error reply). The answer is in t->in. The service first sleeps for the time the
+ * request and the shortest answer it expects (`expect` payload bytes) need on the wire, then
+ * reads what came; while the frame is incomplete it sleeps for the time the rest needs and
+ * reads it in one go (the UART's receive ring holds a whole frame): one or two wake-ups per
+ * answer, not one per character. */
+static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n, unsigned expect)
 {
     uint8_t buf[64];
     while (ms_io_read(t->link, buf, sizeof buf) > 0)
@@ -79,6 +96,7 @@ static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
     ms_io_write(t->link, t->out, len);
     /* the request leaves at 1.15 ms a byte before the unit can start answering */
     ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(LINK_TIMEOUT_MS + len * LINK_CHAR_MS);
+    ms_thread_sleep(ms_ms_to_ticks(((len + expect + 6u) * CHAR_US + 999u) / 1000u) + 1u);
     for (;;) {
         int32_t left = (int32_t)(deadline - ms_tick_get());
         if (left <= 0)
@@ -144,7 +162,7 @@ static unsigned fetch_intervals(struct mtr *t)
         mt_put32(q, first);
         unsigned want = newest - first + 1u;
         q[4] = (uint8_t)(want < MT_INTERVALS_PER_READ ? want : MT_INTERVALS_PER_READ);
-        int n = ask(t, MT_CMD_INTERVALS, q, 5);
+        int n = ask(t, MT_CMD_INTERVALS, q, 5, 1u + q[4] * MT_INTERVAL_BYTES);
         if (n < 1)
             break;
         const uint8_t *p = mt_rx_payload(&t->in);
@@ -163,24 +181,123 @@ static unsigned fetch_intervals(struct mtr *t)
     return got;
 }
 
-/* Values from the unit at most SNAPSHOT_MS old (asked afresh with `now_please`), or, when it
- * does not answer, the last ones (t->lost says so); 0 when there are none at all. */
-static int refresh(struct mtr *t, int now_please)
+/* The parts in `want` asked of the unit (MEASURE; with MT_PART_HELD the totals come only
+ * when they changed since the ones held), or all of it with STATUS from a unit that does not
+ * know MEASURE. 1 when they came into t->now. */
+static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
 {
-    struct mt_status s;
+    struct mt_status s = t->now;
+    if (!t->legacy) {
+        struct mt_measure m;
+        uint8_t q[MT_MEASURE_ASK_BYTES] = {want, (uint8_t)t->gen, (uint8_t)(t->gen >> 8)};
+        unsigned expect = MT_MEASURE_HEAD_BYTES +
+                          (want & MT_PART_NOW ? MT_PART_NOW_BYTES
+                                              : want & MT_PART_POWER ? MT_PART_POWER_BYTES : 0u);
+        int n = ask(t, MT_CMD_MEASURE, q, sizeof q, expect);
+        if (n >= 0) {
+            if (mt_measure_get(mt_rx_payload(&t->in), (unsigned)n, &m, &s) < 0)
+                return 0;
+            /* every part asked came: the totals too, unless the ones held are the unit's */
+            if (((want & MT_PART_NOW) && !(m.parts & MT_PART_NOW)) ||
+                ((want & MT_PART_TOTALS) && !(m.parts & MT_PART_TOTALS) &&
+                 !((want & MT_PART_HELD) && m.gen == t->gen)))
+                return 0;
+            t->now = s;
+            if (want & MT_PART_TOTALS) {
+                t->gen = m.gen;
+                t->have_totals = 1;
+                /* the unit's own for as long as it said they hold (a sample of the energy is
+                 * the unit's latest window, not a second older), a second at most like the
+                 * rest (a unit gone is noticed as soon); without a hold (no mains: nothing
+                 * moves) a STATUS's second */
+                uint32_t ms = SNAPSHOT_MS - SNAPSHOT_JITTER_MS;
+                if (m.hold_ms < ms && (m.hold_ms || (t->now.flags & MT_ST_MEASURING)))
+                    ms = m.hold_ms;
+                t->totals_until = at + ms_ms_to_ticks(ms);
+            }
+            if (want & MT_PART_NOW)
+                t->asked = at;
+            if (want & (MT_PART_NOW | MT_PART_POWER)) {
+                t->p_asked = at;
+                want |= MT_PART_POWER;              /* NOW holds P */
+            }
+            t->fresh |= want & PARTS;
+            return 1;
+        }
+        const uint8_t *e = mt_rx_payload(&t->in);
+        if (n != MS_ERR_IO || mt_rx_cmd(&t->in) != MT_CMD_ERROR || e[0] != MT_CMD_MEASURE ||
+            e[1] != MT_ERR_COMMAND)
+            return 0;
+        t->legacy = 1;                          /* an older unit: STATUS from now on */
+        ms_printk("metering: the metrology unit does not know MEASURE, asking STATUS\n");
+    }
+    if (ask(t, MT_CMD_STATUS, 0, 0, MT_STATUS_BYTES) != (int)MT_STATUS_BYTES)
+        return 0;
+    mt_status_get(mt_rx_payload(&t->in), &t->now);
+    t->fresh = PARTS;
+    t->have_totals = 0;                         /* no generation: never held */
+    t->asked = t->p_asked = at;
+    t->totals_until = at + ms_ms_to_ticks(SNAPSHOT_MS);   /* no hold in a STATUS */
+    return 1;
+}
+
+/* The unit's clock now: the NOW part's, and the seconds since it was asked. */
+static uint32_t unit_clock(const struct mtr *t)
+{
+    return t->now.clock_s + (uint32_t)((ms_tick_get() - t->asked) / ms_ms_to_ticks(1000u));
+}
+
+/* The parts of now in `parts` that are not current at `at`. */
+static uint8_t stale_parts(const struct mtr *t, uint8_t parts, ms_tick_t at)
+{
+    uint8_t stale = (uint8_t)(parts & ~t->fresh);
+    ms_tick_t old = ms_ms_to_ticks(SNAPSHOT_MS - SNAPSHOT_JITTER_MS);
+    if (at - t->asked >= old)
+        stale |= parts & MT_PART_NOW;
+    if (at - t->p_asked >= old)
+        stale |= parts & MT_PART_POWER;
+    if ((int32_t)(at - t->totals_until) >= 0)
+        stale |= parts & MT_PART_TOTALS;
+    return stale;
+}
+
+/* The parts in `need` (MT_PART_NOW: V, I, P, PF, f, the unit's clock; MT_PART_POWER: P; both
+ * at most SNAPSHOT_MS old; MT_PART_TOTALS: energy and freezes made, the unit's as long as its
+ * answer said they hold) from the unit, asked afresh with `now_please`, or, when it does not
+ * answer, the last ones (t->lost says so); 0 when there are none at all. */
+static int refresh(struct mtr *t, uint8_t need, int now_please)
+{
     ms_tick_t at = ms_tick_get();
-    if (t->fresh && !now_please && at - t->asked < ms_ms_to_ticks(SNAPSHOT_MS))
+    uint8_t recent = 0;
+    static const uint8_t k_parts[3] = {MT_PART_NOW, MT_PART_POWER, MT_PART_TOTALS};
+    for (unsigned k = 0; k < 3u; k++) {
+        uint8_t part = k_parts[k];
+        if (need & part)
+            t->read_at[k] = at;
+        else if (at - t->read_at[k] < ms_ms_to_ticks(RECENT_MS))
+            recent |= part;
+    }
+    uint8_t stale = now_please ? need : stale_parts(t, need, at);
+    if (!stale && t->have && !t->lost)
         return 1;
-    t->fresh = 0;
-    if (ask(t, MT_CMD_STATUS, 0, 0) == (int)MT_STATUS_BYTES) {
-        mt_status_get(mt_rx_payload(&t->in), &s);
-        int first = !t->have, back = t->lost;
-        t->now = s;
+    /* what was read recently comes along: P or V when stale, the totals always (nothing on
+     * the wire while they are the ones held, and their second starts again) */
+    stale |= stale_parts(t, recent, at) | (recent & MT_PART_TOTALS);
+    int first = !t->have, back = t->lost;
+    if (first || back)
+        stale = MT_PART_NOW | MT_PART_TOTALS;   /* a (re-)synchronisation: all of it */
+    if (stale & MT_PART_NOW)
+        stale &= (uint8_t)~MT_PART_POWER;       /* NOW holds P */
+    uint8_t want = stale;
+    if ((stale & MT_PART_TOTALS) && t->have_totals && !first && !back)
+        want |= MT_PART_HELD;                   /* unchanged totals need not come again */
+    t->fresh &= (uint8_t)~stale;
+    if (ask_parts(t, want, at)) {
+        struct mt_status s = t->now;
         t->have = 1;
         t->lost = 0;
-        t->fresh = 1;
-        t->asked = at;
-        unsigned got = t->now.intervals != t->seen ? fetch_intervals(t) : 0;
+        unsigned got = (stale & MT_PART_TOTALS) && t->now.intervals != t->seen ?
+                       fetch_intervals(t) : 0;
         if (first || back) {
             ms_printk("metering: metrology unit %s: forward %u.%02u kWh, clock ",
                       first ? "synchronised" : "answers again, re-synchronised",
@@ -227,7 +344,7 @@ static int interval(struct mtr *t, unsigned nn, struct mt_interval *r)
     uint8_t q[5];
     mt_put32(q, number);
     q[4] = 1;
-    int n = ask(t, MT_CMD_INTERVALS, q, 5);
+    int n = ask(t, MT_CMD_INTERVALS, q, 5, 1u + MT_INTERVAL_BYTES);
     const uint8_t *p = mt_rx_payload(&t->in);
     if (n < 1 + (int)MT_INTERVAL_BYTES || p[0] != 1)
         return -1;
@@ -249,6 +366,20 @@ static int known(uint32_t di)
         return 1;
     default:
         return 0;
+    }
+}
+
+/* The parts of the unit's answer di needs (MT_PART_), 0 when it is not this service's. */
+static uint8_t parts_of(uint32_t di)
+{
+    switch (di) {
+    case 0x02030000u:
+        return MT_PART_POWER;
+    case 0x02010100u: case 0x02020100u: case 0x02060000u: case 0x02800002u:
+    case DI_METROLOGY_CLOCK:
+        return MT_PART_NOW;
+    default:
+        return known(di) ? MT_PART_TOTALS : 0u;
     }
 }
 
@@ -299,10 +430,10 @@ static int value(struct mtr *t, uint32_t di, uint8_t *out)
     case 0x02060000u: svc_bcd_signed(out, 2, v->pf_m); return 2;
     case 0x02800002u: dlt_bcd_put(out, 2, v->f_cHz); return 2;
     case DI_METROLOGY_CLOCK: svc_put_time(out, v->clock_s, 1); return 6;
-    case DI_PRECISE:
+    case DI_PRECISE:                                       /* the totals, with the clock now */
         put_mwh(out, v->fwd_mWh);
         put_mwh(out + 6, v->rev_mWh);
-        svc_put_time(out + 12, v->clock_s, 1);
+        svc_put_time(out + 12, unit_clock(t), 1);
         dlt_bcd_put(out + 18, 4, v->intervals);
         return 22;
     case 0x05010101u:                                      /* last instantaneous freeze */
@@ -321,8 +452,9 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
     switch (DLT_FN(q->ctrl)) {
     case DLT_READ: {
         uint32_t di = dlt_di(q->data);
-        int n = -1, k = known(di);
-        if (k && refresh(t, 0))
+        uint8_t need = parts_of(di);
+        int n = -1, k = need != 0;
+        if (k && refresh(t, need, 0))
             n = value(t, di, d + 4);
         if (n < 0)
             dlt_abnormal(&t->r, q, k && !t->have ? DLT_SERR_OTHER : DLT_SERR_NO_DATA);
@@ -333,7 +465,7 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
         break;
     }
     case DLT_FREEZE:
-        if (refresh(t, 1) && !t->lost) {
+        if (refresh(t, MT_PART_TOTALS, 1) && !t->lost) {
             t->frozen_mWh = cwh(t->now.fwd_mWh);
             t->have_frozen = 1;
             ms_printk("metering: instantaneous freeze, forward energy %u.%02u kWh\n",
@@ -346,9 +478,10 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
         dlt_reply(&t->r, q, 0, 0);          /* no demand registers kept yet */
         break;
     case DLT_CLEAR_METER:
-        if (ask(t, MT_CMD_CLEAR, 0, 0) == 0) {
+        if (ask(t, MT_CMD_CLEAR, 0, 0, 0) == 0) {
             memset(&t->now, 0, sizeof t->now);
             t->fresh = 0;
+            t->have_totals = 0;
             t->have_frozen = 0;
             t->seen = 0;
             t->cached = 0;
@@ -374,7 +507,7 @@ void metering_service_main(void *arg)
         ms_process_exit(1);
     }
     ms_printk("metering: metrology link on %s\n", DEV_METROLOGY);
-    refresh(t, 1);
+    refresh(t, MT_PART_NOW | MT_PART_TOTALS, 1);
     for (;;) {
         ms_fdset_t rd = 0;
         MS_FD_SET(t->from_bus, &rd);
@@ -382,7 +515,7 @@ void metering_service_main(void *arg)
         int r = ms_io_select(t->from_bus + 1, &rd, 0,
                              t->have ? MS_WAIT_FOREVER : ms_ms_to_ticks(RETRY_MS));
         if (r == 0 && !t->have)
-            refresh(t, 1);
+            refresh(t, MT_PART_NOW | MT_PART_TOTALS, 1);
         if (r <= 0)
             continue;
         if (vbus_rx_fill(&t->rx, t->from_bus) < 0)

@@ -103,6 +103,71 @@ void mt_status_get(const uint8_t *p, struct mt_status *s)
     s->flags = get16(p + 38);
 }
 
+unsigned mt_measure_put(uint8_t *p, const struct mt_measure *m, const struct mt_status *s)
+{
+    unsigned n = MT_MEASURE_HEAD_BYTES;
+    p[0] = m->parts;
+    put16(p + 1, m->gen);
+    put16(p + 3, m->hold_ms);
+    if (m->parts & MT_PART_NOW) {
+        mt_put32(p + n, s->clock_s);
+        put16(p + n + 4, s->v_dV);
+        mt_put32(p + n + 6, (uint32_t)s->i_mA);
+        mt_put32(p + n + 10, (uint32_t)s->p_dW);
+        put16(p + n + 14, (uint16_t)s->pf_m);
+        put16(p + n + 16, s->f_cHz);
+        put16(p + n + 18, s->flags);
+        n += MT_PART_NOW_BYTES;
+    } else if (m->parts & MT_PART_POWER) {
+        mt_put32(p + n, (uint32_t)s->p_dW);
+        n += MT_PART_POWER_BYTES;
+    }
+    if (m->parts & MT_PART_TOTALS) {
+        mt_put64(p + n, s->fwd_mWh);
+        mt_put64(p + n + 8, s->rev_mWh);
+        mt_put32(p + n + 16, s->intervals);
+        n += MT_PART_TOTALS_BYTES;
+    }
+    return n;
+}
+
+int mt_measure_get(const uint8_t *p, unsigned n, struct mt_measure *m, struct mt_status *s)
+{
+    if (n < MT_MEASURE_HEAD_BYTES)
+        return -1;
+    uint8_t parts = p[0];
+    if (parts & MT_PART_NOW)
+        parts &= (uint8_t)~MT_PART_POWER;       /* NOW holds P */
+    unsigned want = MT_MEASURE_HEAD_BYTES + (parts & MT_PART_NOW ? MT_PART_NOW_BYTES : 0u) +
+                    (parts & MT_PART_POWER ? MT_PART_POWER_BYTES : 0u) +
+                    (parts & MT_PART_TOTALS ? MT_PART_TOTALS_BYTES : 0u);
+    if (n != want || (parts & ~(MT_PART_NOW | MT_PART_POWER | MT_PART_TOTALS)))
+        return -1;
+    m->parts = parts;
+    m->gen = get16(p + 1);
+    m->hold_ms = get16(p + 3);
+    p += MT_MEASURE_HEAD_BYTES;
+    if (parts & MT_PART_NOW) {
+        s->clock_s = mt_get32(p);
+        s->v_dV = get16(p + 4);
+        s->i_mA = (int32_t)mt_get32(p + 6);
+        s->p_dW = (int32_t)mt_get32(p + 10);
+        s->pf_m = (int16_t)get16(p + 14);
+        s->f_cHz = get16(p + 16);
+        s->flags = get16(p + 18);
+        p += MT_PART_NOW_BYTES;
+    } else if (parts & MT_PART_POWER) {
+        s->p_dW = (int32_t)mt_get32(p);
+        p += MT_PART_POWER_BYTES;
+    }
+    if (parts & MT_PART_TOTALS) {
+        s->fwd_mWh = mt_get64(p);
+        s->rev_mWh = mt_get64(p + 8);
+        s->intervals = mt_get32(p + 16);
+    }
+    return 0;
+}
+
 void mt_interval_put(uint8_t *p, const struct mt_interval *r)
 {
     mt_put32(p, r->number);

@@ -125,9 +125,9 @@ def test_a_hung_service_of_the_management_unit_is_reset_and_serves_again(meter, 
     assert master.read(DI_RESET_CAUSE) == bytes([PORRSTF_BORRSTF_PINRSTF])
     assert resets(master) == {**dict.fromkeys(DI_RESETS, 0), "power-on": 1}
     stored = bytes(m.mu["eeprom"].read_image(0x0100, 0x80))
-    # the metering service (a process of the RTOS image) hangs in the next status it decodes:
+    # the metering service (a process of the RTOS image) hangs in the next answer it decodes:
     # its snapshot is at most a second old, so the basic app's readers fetch one within 1 s
-    entry = Firmware(firmware("f413rg", "meter_mu")).symbols.lookup("mt_status_get") & ~1
+    entry = Firmware(firmware("f413rg", "meter_mu")).symbols.lookup("mt_measure_get") & ~1
     dbg = Debugger.of(m.mu)
     original = dbg.read_memory(entry, 2)
     dbg.write_memory(entry, BRANCH_TO_SELF)

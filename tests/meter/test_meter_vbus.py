@@ -42,11 +42,12 @@ def test_reads_energy_voltage_current_clock_and_the_apps_identifier(meter):
     assert timedelta(0) <= clock - START < timedelta(seconds=5) and weekday == 0   # a Sunday
     # the extended app's identifier, answered by the app through the bus: nothing seen yet
     assert m.master.read(0x04A10001) == bytes.fromhex("0000") + bytes([0]) + bytes(3)
-    # the reads share the unit's answers: one STATUS serves a second (display, apps, masters)
-    n, t0 = m.unit.requests.count("STATUS"), m.emu.now_ps
+    # the reads share the unit's answers: one MEASURE serves a second (display, apps, masters)
+    n, t0 = len(m.unit.requests), m.emu.now_ps
     volts = [m.master.read_value(0x02010100) for _ in range(10)]
     elapsed_s = (m.emu.now_ps - t0) / 1e12
-    asked = m.unit.requests.count("STATUS") - n
+    asked = len(m.unit.requests) - n
+    assert set(m.unit.requests[n:]) == {"MEASURE"}
     assert volts == [Decimal("220.1")] * 10 and 1 <= asked <= int(elapsed_s) + 1, (asked, elapsed_s)
     # and a value is never older than that second: a load step shows in the next one
     m.unit.power_W = 2345.6

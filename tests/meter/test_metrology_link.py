@@ -4,6 +4,7 @@ values, a damaged frame ignored, an unknown command refused), its energy record 
 (two copies with CRC, the newer one taken), and a power cut that loses less than 0.01 kWh."""
 
 import struct
+from decimal import Decimal
 
 import pytest
 
@@ -104,3 +105,75 @@ def test_reverse_power_goes_to_the_reverse_register(firmware):
     assert fwd == 10_000_000                                            # forward untouched
     ref_mWh = -b.unit.reference_Wh() * 1000
     assert ref_mWh - 900 <= rev <= ref_mWh                             # within one 2 s window
+
+
+def test_measure_carries_the_parts_asked_and_the_energy_only_when_it_changed(firmware):
+    # docs/meter_metrology_unit.md, MEASURE: want (1 NOW, 2 TOTALS, 4 HELD, 8 POWER), the
+    # generation of the totals held; the answer: parts, generation, hold ms, the parts
+    b = _Bench(firmware, power_W=2000.0, stored_kWh=10.0)
+    b.emu.run_for("5s")                                         # two windows seen: a hold
+    [(cmd, seq, p)] = b.ask(frame(0x04, 1, bytes([0x03, 0, 0])))
+    assert cmd == 0x84 and seq == 1 and len(p) == 5 + 20 + 20
+    parts, gen, hold = struct.unpack("<BHH", p[:5])
+    clock, v, i, pw, pf, f, flags = struct.unpack("<IHiihHH", p[5:25])
+    fwd, rev, n = struct.unpack("<QQI", p[25:])
+    assert parts == 3 and v == 2300 and pw == 20000 and pf == 800 and f == 5000
+    assert flags & 7 == 6 and rev == 0 and n == 0 and 0 <= hold < 2000
+    ref_mWh = b.unit.reference_Wh() * 1000
+    assert 10_000_000 + ref_mWh - 1200 <= fwd <= 10_000_000 + ref_mWh
+    # P alone, and the totals only when they are not the ones held: over 6 s of asking every
+    # 300 ms both kinds of answer come, the energy grows window by window, and an answer
+    # within the hold of the one before has the same generation
+    kinds, last_hold, held = set(), hold, 0
+    for k in range(20):
+        [(cmd, _, p)] = b.ask(frame(0x04, 2 + k, bytes([0x0E]) + gen.to_bytes(2, "little")),
+                              wait="300ms")
+        parts, g, hold = struct.unpack("<BHH", p[:5])
+        assert cmd == 0x84 and struct.unpack("<i", p[5:9])[0] == 20000      # P, 0.1 W
+        if 300 + 50 < last_hold:                   # the answers are 300 ms apart
+            assert g == gen, (k, last_hold)
+            held += 1
+        if g == gen:
+            assert parts == 0x08 and len(p) == 9                            # no totals
+        else:
+            assert parts == 0x0A and len(p) == 29
+            now_fwd = struct.unpack("<Q", p[9:17])[0]
+            assert now_fwd > fwd
+            fwd, gen = now_fwd, g
+        kinds.add(parts)
+        last_hold = hold
+    assert kinds == {0x08, 0x0A} and held >= 3
+    assert b.ask(frame(0x04, 30, b"\x01")) == [(0xFF, 30, bytes([0x04, 2]))]   # bad length
+
+
+def test_a_unit_without_measure_is_asked_status_and_served_the_same(meter_image):
+    # a metrology unit of an older firmware (STATUS only) at the end of the management unit's
+    # link, played by the test: "unknown command" to MEASURE, then STATUS answers
+    emu = metersim.Emulation(seed=1)
+    m = metersim.build_meter(emu, meter_image, voltage_V=230.0, power_W=1000.0,
+                             current_A=1000.0 / 230.0, energy_kWh=10.0)
+    m.unit.plugged = False                                  # the emulated unit is not on it
+    end = m.mu["metrology"]
+    end.connected = True
+    dec, asked = LinkDecoder(), []
+    status = struct.pack("<IQQIHiihHH", 850_000_000, 1_234_560_000, 7_000, 0, 2301, 4321,
+                         9876, 990, 5001, 3)
+
+    def answer(b):
+        got = dec.feed(b)
+        if got is None:
+            return
+        cmd, seq, _ = got
+        asked.append(cmd)
+        end.send(frame(0x81, seq, status) if cmd == 0x01 else frame(0xFF, seq, bytes([cmd, 1])))
+    end.on_receive(answer)
+    con = metersim.capture_uart(m.mu)
+    con.expect("metering: the metrology unit does not know MEASURE, asking STATUS", timeout="8s")
+    con.expect("metering: metrology unit synchronised: forward 1234.56 kWh", timeout="1s")
+    master = metersim.dlt645.Master(emu, m.mu["rs485Bus"].attach_host("pc", baud=2400, parity="E"))
+    n = len(asked)
+    assert master.read_value(0x02030000) == Decimal("0.9876")          # kW
+    assert master.read_value(0x02010100) == Decimal("230.1")
+    assert master.read_value(0x00020000) == Decimal("0.00")            # 7 Wh reverse
+    emu.run_for("3s")
+    assert asked.count(0x04) == 1 and set(asked[n:]) == {0x01}          # STATUS from then on

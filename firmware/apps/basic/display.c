@@ -55,6 +55,7 @@ static const uint32_t k_default_key[] = {
 static struct disp_rec D;
 static uint8_t g_mode, g_auto, g_key;
 static ms_tick_t g_next_refresh, g_screen_until, g_auto_next;
+static ms_tick_t g_scan_at;                 /* this scan's instant on the SCAN_MS grid */
 static volatile uint32_t g_track_di;
 static volatile uint8_t g_track_new;
 static uint32_t g_shown_di;
@@ -288,40 +289,47 @@ static int due(ms_tick_t now, ms_tick_t at) { return (int32_t)(now - at) >= 0; }
 
 /* ---- the module ---- */
 
+/* The scans keep a steady SCAN_MS grid (not SCAN_MS after the last one's work, which drifts by
+ * the fetches of the refresh), and every instant is set from a scan's instant in whole seconds:
+ * a refresh, a rotation step or the end of a held screen falls on a scan, not up to one late. */
 static uint32_t tick(void)
 {
-    ms_tick_t now = ms_tick_get();
+    ms_tick_t now = ms_tick_get(), at = g_scan_at;
     uint8_t page = 0;
     int now_refresh = due(now, g_next_refresh);
     if (keys_pressed(&page) && page) {
         g_key = g_mode == KEYED ? (uint8_t)((g_key + page) % D.key_n) : (uint8_t)((page - 1u) % D.key_n);
         g_mode = KEYED;
-        g_screen_until = now + ms_ms_to_ticks(KEY_HOLD_MS);
+        g_screen_until = at + ms_ms_to_ticks(KEY_HOLD_MS);
         now_refresh = 1;
     }
     if (g_track_new) {
         g_track_new = 0;
         g_mode = TRACKING;
-        g_screen_until = now + ms_ms_to_ticks(TRACK_HOLD_MS);
+        g_screen_until = at + ms_ms_to_ticks(TRACK_HOLD_MS);
         now_refresh = 1;
     }
     if (g_mode != ROTATING && due(now, g_screen_until)) {
         g_mode = ROTATING;
-        g_auto_next = now + ms_ms_to_ticks(D.auto_s * 1000u);
+        g_auto_next = g_screen_until + ms_ms_to_ticks(D.auto_s * 1000u);
         now_refresh = 1;
     }
     if (g_mode == ROTATING && due(now, g_auto_next)) {
         g_auto = (uint8_t)((g_auto + 1u) % D.auto_n);
         g_auto_next += ms_ms_to_ticks(D.auto_s * 1000u);
         if (due(now, g_auto_next))          /* fell behind (a long request): start afresh */
-            g_auto_next = now + ms_ms_to_ticks(D.auto_s * 1000u);
+            g_auto_next = at + ms_ms_to_ticks(D.auto_s * 1000u);
         now_refresh = 1;
     }
     if (now_refresh) {
         show(g_mode == TRACKING ? g_track_di : g_mode == KEYED ? D.key_di[g_key] : D.auto_di[g_auto]);
-        g_next_refresh = now + ms_ms_to_ticks(REFRESH_MS);
+        g_next_refresh = at + ms_ms_to_ticks(REFRESH_MS);
     }
-    return SCAN_MS;
+    g_scan_at += ms_ms_to_ticks(SCAN_MS);
+    now = ms_tick_get();
+    if (due(now, g_scan_at))                /* fell behind (a long fetch): from now on */
+        g_scan_at = now + ms_ms_to_ticks(SCAN_MS);
+    return (uint32_t)(g_scan_at - now) * 1000u / MS_TICK_HZ;
 }
 
 void bapp_display_track(const dlt_frame_t *q)
@@ -418,6 +426,7 @@ static void init(void)
     rec_load();
     ms_tick_t now = ms_tick_get();
     g_mode = ROTATING;
+    g_scan_at = now;
     g_next_refresh = now;
     g_auto_next = now + ms_ms_to_ticks(D.auto_s * 1000u);
     ms_printk("display: %u screens rotating, %u s each, %u on the page key\n", D.auto_n,

@@ -30,7 +30,7 @@ from metersim._errors import SetupError
 from metersim.peripherals.uart_cable import UartCable
 
 SYNC = 0xA5
-COMMANDS = {0x01: "STATUS", 0x02: "INTERVALS", 0x03: "CLEAR", 0xFF: "ERROR"}
+COMMANDS = {0x01: "STATUS", 0x02: "INTERVALS", 0x03: "CLEAR", 0x04: "MEASURE", 0xFF: "ERROR"}
 EE_COPY_A, EE_COPY_B = 0x0000, 0x0040
 
 

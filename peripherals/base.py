@@ -117,6 +117,7 @@ class Peripheral:
 
     size = 0x400
     registers: RegisterMap | None = None
+    _poll_hint_fn = None   # the machine's poll_hint, once looked up (False: it has none)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -156,9 +157,11 @@ class Peripheral:
         before this machine's next scheduled event — right for registers that only change in
         events). Firmware spinning on it then skips ahead instead of costing one host call
         per poll. Returns `value`, so `return self.poll_hint(sr)` reads naturally."""
-        machine = self.ctx.machine
-        hint = getattr(machine, "poll_hint", None)
-        if hint is not None:
+        hint = self._poll_hint_fn
+        if hint is None:
+            # The machine is fixed for the model's life: look its hook up once (False: none).
+            hint = self._poll_hint_fn = getattr(self.ctx.machine, "poll_hint", None) or False
+        if hint:
             hint(value, ready_ps)
         return value
 

@@ -256,13 +256,19 @@ class UartPort:
 
     def __init__(self) -> None:
         self._listeners: list[UartListener] = []
+        # What send() walks: a snapshot taken on (dis)connection rather than a copy per frame
+        # (a listener that connects or disconnects others during a send does not change who
+        # gets that frame).
+        self._send_to: tuple[UartListener, ...] = ()
 
     def connect(self, listener: UartListener) -> None:
         self._listeners.append(listener)
+        self._send_to = tuple(self._listeners)
 
     def disconnect(self, listener: UartListener) -> None:
         self._listeners.remove(listener)
+        self._send_to = tuple(self._listeners)
 
     def send(self, frame: UartFrame) -> None:
-        for fn in list(self._listeners):
+        for fn in self._send_to:
             fn(frame)

@@ -170,6 +170,7 @@ class RegisterMap:
         self.title = title
         self.by_offset = {r.offset: r for r in regs}
         self.by_name = {r.name: r for r in regs}
+        self.name_at = {r.offset: r.name for r in regs}   # offset -> name, for hot dispatch
         if len(self.by_offset) != len(regs) or len(self.by_name) != len(regs):
             raise ValueError("duplicate register offset or name in map")
 

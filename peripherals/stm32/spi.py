@@ -97,6 +97,8 @@ RXDMAEN, TXDMAEN, SSOE, ERRIE, RXNEIE, TXEIE = 1, 2, 4, 1 << 5, 1 << 6, 1 << 7
 RXNE, TXE, CHSIDE, UDR, CRCERR, MODF, OVR, BSY = (1 << i for i in range(8))
 # Anything that lets the outside see a flag change at its own instant.
 _WATCHERS = TXEIE | RXNEIE | ERRIE | TXDMAEN | RXDMAEN
+_IRQ_ENABLES = TXEIE | RXNEIE | ERRIE
+_DMA_ENABLES = TXDMAEN | RXDMAEN
 
 
 def _reverse(value: int, bits: int) -> int:
@@ -221,9 +223,15 @@ class STM32Spi(Peripheral):
 
     # -- flags ----------------------------------------------------------------------------
     def _set_sr(self, bits: int, on: bool = True) -> None:
-        self.regs["SR"] = (self.regs["SR"] | bits) if on else (self.regs["SR"] & ~bits)
-        self._update_irq()
-        self._update_dma()
+        regs = self.regs
+        regs["SR"] = (regs["SR"] | bits) if on else (regs["SR"] & ~bits)
+        # Polled firmware (no interrupt or DMA enable, lines low) needs neither update: the
+        # same early outs as _update_irq / _update_dma, without the two calls per flag.
+        cr2 = regs["CR2"]
+        if cr2 & _IRQ_ENABLES or self.IRQ.level:
+            self._update_irq()
+        if cr2 & _DMA_ENABLES or self.DMATransmit.level or self.DMAReceive.level:
+            self._update_dma()
 
     def _update_dma(self) -> None:
         sr, cr2 = self.regs["SR"], self.regs["CR2"]
@@ -271,10 +279,10 @@ class STM32Spi(Peripheral):
             if self.regs["SR"] & OVR:
                 self._ovr_dr_read = True
             return self._rx
-        reg = REGS.get(offset)
-        if reg is None:
+        name = REGS.name_at.get(offset)
+        if name is None:
             return super().read(offset, size)
-        return self.regs[reg.name]
+        return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
         if self._st is not None:

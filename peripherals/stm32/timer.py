@@ -493,10 +493,10 @@ class STM32Timer(Peripheral):
             return self.regs[_CCR_NAMES[ch]]
         if offset == RCR and not self.advanced:
             return super().read(offset, size)
-        reg = REGS.get(offset)
-        if reg is None:
+        name = REGS.name_at.get(offset)
+        if name is None:
             return super().read(offset, size)
-        return self.regs[reg.name]
+        return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
         self._advance()

@@ -269,10 +269,10 @@ class STM32Usart(Peripheral):
             self._sr_snapshot = 0
             self._set_sr(clear | RXNE, False)
             return value
-        reg = REGS.get(offset)
-        if reg is None:
+        name = REGS.name_at.get(offset)
+        if name is None:
             return super().read(offset, size)
-        return self.regs[reg.name]
+        return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFF

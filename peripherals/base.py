@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from metersim._engine.clock import Clock
@@ -241,11 +242,19 @@ class UartFrame:
 
     @property
     def duration_ps(self) -> int:
-        return round(self.bits * PS_PER_S / self.baud)
+        return _duration_ps(self.data_bits, self.parity, self.stop_half_bits, self.baud)
 
     @property
     def end_ps(self) -> int:
         return self.start_ps + self.duration_ps
+
+
+@lru_cache(maxsize=1024)
+def _duration_ps(data_bits: int, parity: str, stop_half_bits: int, baud: float) -> int:
+    """UartFrame.duration_ps, the same float arithmetic as `bits`; cached because a line
+    carries a few settings only and buses ask for every frame's end several times."""
+    bits = 1 + data_bits + (parity != "N") + stop_half_bits / 2
+    return round(bits * PS_PER_S / baud)
 
 
 UartListener = Callable[[UartFrame], None]

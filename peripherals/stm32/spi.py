@@ -65,6 +65,8 @@ bidirectional clocking, TI frame format and FRE, I2S (I2SCFGR/I2SPR stored), UDR
 from __future__ import annotations
 
 import logging
+import sys
+from array import array
 from typing import Any
 
 from metersim.peripherals.base import GPIO, Context, Peripheral
@@ -599,7 +601,10 @@ class STM32Spi(Peripheral):
         frames, st.wire = st.wire[:n], st.wire[n:]
         st.delivered += n
         if st.bits == 16:
-            data = bytes(b for v in frames for b in (v >> 8 & 0xFF, v & 0xFF))
+            words = array("H", [v & 0xFFFF for v in frames])   # MSB first on the wire
+            if sys.byteorder == "little":
+                words.byteswap()
+            data = words.tobytes()
         else:
             data = bytes(frames)
         end_ps = st.start_ps + st.delivered * st.frame_ps

@@ -182,7 +182,7 @@ class STM32Timer(Peripheral):
         arr = self._arr
         if arr == 0:
             return None                   # the counter is blocked while ARR = 0
-        if self._center():
+        if self.regs["CR1"] & 0x60:       # _center(): CMS != 0
             return (arr - cnt) if d > 0 else cnt
         if d > 0:
             return (self.max_count if cnt > arr else arr) - cnt + 1
@@ -191,8 +191,8 @@ class STM32Timer(Peripheral):
     def _compare_tick(self, ch: int) -> int | None:
         _, cnt, _, d, _ = self._seg
         ccr, arr = self._ccr[ch], self._arr
-        if self._center():
-            cms = self._center()
+        cms = (self.regs["CR1"] >> 5) & 3     # _center()
+        if cms:
             if (d > 0 and cms == 1) or (d < 0 and cms == 2):
                 return None               # flags only in the selected counting direction
             if d > 0 and cnt < ccr <= arr:

@@ -101,6 +101,9 @@ def _ccif(ch: int) -> int:
     return 1 << (ch + 1)
 
 
+_CCIF = tuple(_ccif(ch) for ch in range(4))   # CCxIF (and CCxIE) bit of each channel
+
+
 @model("Timers.STM32_Timer", "metersim.STM32_GeneralTimer")
 class STM32Timer(Peripheral):
     size = 0x400
@@ -154,6 +157,7 @@ class STM32Timer(Peripheral):
         self._seg = None                  # [cycle, cnt, phase, dir, fired tick] while counting
         self._quiet_until = 0             # no compare or update before this cycle (0: unknown)
         self._mode_changed()
+        self._irq_active = None           # enabled flags the lines show (None: drive them all)
         self._update_irq()
         for ch in sorted(getattr(self, "_input_channels", ())):
             self._release_pins(ch, False)
@@ -234,9 +238,11 @@ class STM32Timer(Peripheral):
             return None
         fired = seg[4]
         best, chans = end, []
-        dier = self.regs["DIER"]
+        dier, ccer = self.regs["DIER"], self.regs["CCER"]
         for ch in self._out_chans:
-            if interesting_only and not (dier & _ccif(ch) or self._drives_output(ch)):
+            # interesting: its interrupt is enabled or it drives a pin (_drives_output)
+            if interesting_only and not (dier & _CCIF[ch] or (
+                    ccer >> (4 * ch) & 1 and self.connections[ch].connected)):
                 continue
             k = self._compare_tick(ch)
             if k is None or k <= fired or k > end:
@@ -465,6 +471,9 @@ class STM32Timer(Peripheral):
     # -- interrupts -----------------------------------------------------------------------
     def _update_irq(self) -> None:
         active = self.regs["SR"] & self.regs["DIER"] & 0xFF
+        if active == self._irq_active:
+            return                        # the six lines already show it
+        self._irq_active = active
         self.IRQ.set(bool(active))
         self.UpdateInterrupt.set(bool(active & UIF))
         self.CaptureCompareInterrupt.set(bool(active & 0x1E))

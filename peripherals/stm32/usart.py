@@ -191,8 +191,11 @@ class STM32Usart(Peripheral):
             regs["SR"] = new
             if (old ^ new) & TC:
                 self.TC_EVENT.set(bool(new & TC))
-            # The enables only change in register writes, which refresh _irq_mask.
-            self.IRQ.set(bool(new & self._irq_mask))
+            # The enables only change in register writes, which refresh _irq_mask; most flag
+            # changes leave the line as it is (the level test spares the call).
+            level = bool(new & self._irq_mask)
+            if level != self.IRQ.level:
+                self.IRQ.set(level)
 
     def _update_irq(self) -> None:
         """CR1/CR2/CR3 changed: refresh the SR bits that raise the IRQ, and the IRQ."""

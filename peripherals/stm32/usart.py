@@ -352,10 +352,11 @@ class STM32Usart(Peripheral):
         """Move the next thing to send into the (idle) shift register."""
         if self._tx_ev is not None or not self._tx_enabled():
             return
+        if not (self._tdr_full or self.regs["CR1"] & SBK):
+            return                        # nothing to send (the end of a burst)
         div = self._divisor()
         if not div:
-            if self._tdr_full or self.regs["CR1"] & SBK:
-                self.ctx.log_once("brr0", logging.WARNING, "transmit with BRR = 0: nothing is sent")
+            self.ctx.log_once("brr0", logging.WARNING, "transmit with BRR = 0: nothing is sent")
             return
         data_bits, parity, stop = self.frame_format()
         now = self.ctx.clock.now_ps

@@ -403,8 +403,9 @@ class STM32Usart(Peripheral):
         elif kind == "data" and frame is not None:
             now = self.ctx.clock.now_ps
             self.sent.append((now, frame.value))
-            for fn in list(self.on_byte):
-                fn(frame.value)
+            if self.on_byte:              # (a copy: a callback may add or remove callbacks)
+                for fn in list(self.on_byte):
+                    fn(frame.value)
         self._try_load()
         if self._tx_ev is None and kind == "data" and self.regs["SR"] & TXE:
             gt = (self.regs["GTPR"] >> 8) & 0xFF

@@ -373,7 +373,7 @@ class Ade7753(SPIDevice):
 
     def _command(self, byte: int) -> int:
         addr = byte & 0x3F
-        reg = self.regmap.get(addr)
+        reg = self.regmap.by_offset.get(addr)
         if byte & 0x40:
             self.ctx.log_once(("bit6", byte), logging.WARNING,
                               "communications byte 0x%02x has bit 6 set (must be 0)", byte)
@@ -464,7 +464,7 @@ class Ade7753(SPIDevice):
     def _read_reg(self, reg) -> int:
         value = self._value(reg, consume=True)
         if reg.name != "CHKSUM":
-            self.regs["CHKSUM"] = bin(value).count("1")
+            self.regs["CHKSUM"] = value.bit_count()   # ones in the last value read
         return value
 
     def _value(self, reg, consume: bool) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from metersim._engine.clock import Clock
@@ -117,6 +118,7 @@ class Peripheral:
 
     size = 0x400
     registers: RegisterMap | None = None
+    _poll_hint_fn = None   # the machine's poll_hint, once looked up (False: it has none)
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
@@ -156,9 +158,11 @@ class Peripheral:
         before this machine's next scheduled event — right for registers that only change in
         events). Firmware spinning on it then skips ahead instead of costing one host call
         per poll. Returns `value`, so `return self.poll_hint(sr)` reads naturally."""
-        machine = self.ctx.machine
-        hint = getattr(machine, "poll_hint", None)
-        if hint is not None:
+        hint = self._poll_hint_fn
+        if hint is None:
+            # The machine is fixed for the model's life: look its hook up once (False: none).
+            hint = self._poll_hint_fn = getattr(self.ctx.machine, "poll_hint", None) or False
+        if hint:
             hint(value, ready_ps)
         return value
 
@@ -238,11 +242,19 @@ class UartFrame:
 
     @property
     def duration_ps(self) -> int:
-        return round(self.bits * PS_PER_S / self.baud)
+        return _duration_ps(self.data_bits, self.parity, self.stop_half_bits, self.baud)
 
     @property
     def end_ps(self) -> int:
         return self.start_ps + self.duration_ps
+
+
+@lru_cache(maxsize=1024)
+def _duration_ps(data_bits: int, parity: str, stop_half_bits: int, baud: float) -> int:
+    """UartFrame.duration_ps, the same float arithmetic as `bits`; cached because a line
+    carries a few settings only and buses ask for every frame's end several times."""
+    bits = 1 + data_bits + (parity != "N") + stop_half_bits / 2
+    return round(bits * PS_PER_S / baud)
 
 
 UartListener = Callable[[UartFrame], None]
@@ -253,13 +265,19 @@ class UartPort:
 
     def __init__(self) -> None:
         self._listeners: list[UartListener] = []
+        # What send() walks: a snapshot taken on (dis)connection rather than a copy per frame
+        # (a listener that connects or disconnects others during a send does not change who
+        # gets that frame).
+        self._send_to: tuple[UartListener, ...] = ()
 
     def connect(self, listener: UartListener) -> None:
         self._listeners.append(listener)
+        self._send_to = tuple(self._listeners)
 
     def disconnect(self, listener: UartListener) -> None:
         self._listeners.remove(listener)
+        self._send_to = tuple(self._listeners)
 
     def send(self, frame: UartFrame) -> None:
-        for fn in list(self._listeners):
+        for fn in self._send_to:
             fn(frame)

@@ -170,6 +170,7 @@ class RegisterMap:
         self.title = title
         self.by_offset = {r.offset: r for r in regs}
         self.by_name = {r.name: r for r in regs}
+        self.name_at = {r.offset: r.name for r in regs}   # offset -> name, for hot dispatch
         if len(self.by_offset) != len(regs) or len(self.by_name) != len(regs):
             raise ValueError("duplicate register offset or name in map")
 
@@ -194,9 +195,10 @@ class RegisterMap:
             if reg.width % 8:
                 raise ValueError(f"{reg.name}: a memory-mapped register is whole bytes wide")
             reader, writer = _reader(reg, model), _writer(reg, model)
+            mask = reg.mask
             for byte in range(reg.width // 8):
                 shift = 8 * byte
-                masks = tuple((SIZE_MASK.get(size, 0) << shift) & reg.mask for size in range(9))
+                masks = tuple((SIZE_MASK.get(size, 0) << shift) & mask for size in range(9))
                 slots[reg.offset + byte] = (reader, writer, shift, masks)
         return slots
 

@@ -195,19 +195,23 @@ class Rs485Bus:
         self.ctx.clock.schedule_at(probe.end_ps, self._complete, entry)
 
     def _in_burst(self, lo: int, hi: int) -> bool:
-        return any(s < hi and lo < e for s, e in self._bursts)
+        for s, e in self._bursts:
+            if s < hi and lo < e:
+                return True
+        return False
 
     def _complete(self, entry: _OnBus) -> None:
         self._active.remove(entry)
         frame, rng = entry.frame, self._rng
-        bits = list(entry.bits)
         reasons: list[str] = []
         spurious = entry.node is None
         # A lone frame on a clean line (no partner, burst, DE drop or bit errors) arrives as
         # sent: the bit loop below would change nothing and draw no random numbers.
         clean = not (spurious or entry.partners or entry.de_drop_ps is not None
                      or self.bit_error_rate
-                     or self._in_burst(frame.start_ps, entry.bit_start_ps(len(bits))))
+                     or (self._bursts and self._in_burst(
+                         frame.start_ps, entry.bit_start_ps(len(entry.bits)))))
+        bits = entry.bits if clean else list(entry.bits)    # the loop changes only a copy
         for i in range(0 if clean else len(bits)):
             t = entry.bit_centre_ps(i)
             level = bits[i]
@@ -233,7 +237,7 @@ class Rs485Bus:
                 level ^= 1
                 _add(reasons, "bit error")
             bits[i] = level
-        changed = bits != entry.bits
+        changed = not clean and bits != entry.bits
         if changed or entry.partners or spurious:
             line = LineFrame(value=frame.value, data_bits=frame.data_bits, parity=frame.parity,
                              stop_half_bits=frame.stop_half_bits, baud=frame.baud,
@@ -257,6 +261,8 @@ class Rs485Bus:
             node.deliver(delivered, driver)
 
     def _prune_bursts(self) -> None:
+        if not self._bursts:
+            return
         horizon = min((e.frame.start_ps for e in self._active), default=self.ctx.clock.now_ps)
         self._bursts = [(s, e) for s, e in self._bursts if e > horizon]
 

@@ -117,4 +117,7 @@ class UartCable:
         to.receive_frame(frame)
 
     def lookahead_ps(self) -> int | None:
-        return cached_lookahead(self, lambda: lookahead_ps(self.ends))
+        return cached_lookahead(self, self._lookahead_now)   # asked at every step: no lambda
+
+    def _lookahead_now(self) -> int | None:
+        return lookahead_ps(self.ends)

@@ -267,7 +267,7 @@ class DmaChannel:
                     vals = [int.from_bytes(raw[i:i + size], "little") for i in range(0, len(raw), size)]
             else:
                 vals = [int.from_bytes(bus.read_memory(self.mptr, size), "little")] * step
-            out.extend(v & pmask for v in vals)
+            out.extend([v & pmask for v in vals])
             self._advance(step)
             n -= step
         return out

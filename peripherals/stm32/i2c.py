@@ -117,11 +117,15 @@ class STM32I2c(Peripheral):
 
     # -- flags ----------------------------------------------------------------------------
     def _sr1(self, bits: int, on: bool = True) -> None:
-        self.regs["SR1"] = (self.regs["SR1"] | bits) if on else (self.regs["SR1"] & ~bits)
+        regs = self.regs
+        regs["SR1"] = (regs["SR1"] | bits) if on else (regs["SR1"] & ~bits)
         self._update_irq()
 
     def _update_irq(self) -> None:
         sr1, cr2 = self.regs["SR1"], self.regs["CR2"]
+        if not cr2 & (ITEVTEN | ITERREN) and not (self.EventInterrupt.level
+                                                  or self.ErrorInterrupt.level):
+            return                        # interrupts off and both lines low: polled firmware
         events = sr1 & _EVENTS or (cr2 & ITBUFEN and sr1 & (TXE | RXNE))
         self.EventInterrupt.set(bool(cr2 & ITEVTEN and events))
         self.ErrorInterrupt.set(bool(cr2 & ITERREN and sr1 & SR1_W0C))
@@ -157,10 +161,10 @@ class STM32I2c(Peripheral):
             return value
         if offset == DR:
             return self._read_dr()
-        reg = REGS.get(offset)
-        if reg is None:
+        name = REGS.name_at.get(offset)
+        if name is None:
             return super().read(offset, size)
-        return self.regs[reg.name]
+        return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFF

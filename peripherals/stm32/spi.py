@@ -65,6 +65,8 @@ bidirectional clocking, TI frame format and FRE, I2S (I2SCFGR/I2SPR stored), UDR
 from __future__ import annotations
 
 import logging
+import sys
+from array import array
 from typing import Any
 
 from metersim.peripherals.base import GPIO, Context, Peripheral
@@ -97,6 +99,8 @@ RXDMAEN, TXDMAEN, SSOE, ERRIE, RXNEIE, TXEIE = 1, 2, 4, 1 << 5, 1 << 6, 1 << 7
 RXNE, TXE, CHSIDE, UDR, CRCERR, MODF, OVR, BSY = (1 << i for i in range(8))
 # Anything that lets the outside see a flag change at its own instant.
 _WATCHERS = TXEIE | RXNEIE | ERRIE | TXDMAEN | RXDMAEN
+_IRQ_ENABLES = TXEIE | RXNEIE | ERRIE
+_DMA_ENABLES = TXDMAEN | RXDMAEN
 
 
 def _reverse(value: int, bits: int) -> int:
@@ -221,9 +225,15 @@ class STM32Spi(Peripheral):
 
     # -- flags ----------------------------------------------------------------------------
     def _set_sr(self, bits: int, on: bool = True) -> None:
-        self.regs["SR"] = (self.regs["SR"] | bits) if on else (self.regs["SR"] & ~bits)
-        self._update_irq()
-        self._update_dma()
+        regs = self.regs
+        regs["SR"] = (regs["SR"] | bits) if on else (regs["SR"] & ~bits)
+        # Polled firmware (no interrupt or DMA enable, lines low) needs neither update: the
+        # same early outs as _update_irq / _update_dma, without the two calls per flag.
+        cr2 = regs["CR2"]
+        if cr2 & _IRQ_ENABLES or self.IRQ.level:
+            self._update_irq()
+        if cr2 & _DMA_ENABLES or self.DMATransmit.level or self.DMAReceive.level:
+            self._update_dma()
 
     def _update_dma(self) -> None:
         sr, cr2 = self.regs["SR"], self.regs["CR2"]
@@ -271,10 +281,10 @@ class STM32Spi(Peripheral):
             if self.regs["SR"] & OVR:
                 self._ovr_dr_read = True
             return self._rx
-        reg = REGS.get(offset)
-        if reg is None:
+        name = REGS.name_at.get(offset)
+        if name is None:
             return super().read(offset, size)
-        return self.regs[reg.name]
+        return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
         if self._st is not None:
@@ -591,7 +601,10 @@ class STM32Spi(Peripheral):
         frames, st.wire = st.wire[:n], st.wire[n:]
         st.delivered += n
         if st.bits == 16:
-            data = bytes(b for v in frames for b in (v >> 8 & 0xFF, v & 0xFF))
+            words = array("H", [v & 0xFFFF for v in frames])   # MSB first on the wire
+            if sys.byteorder == "little":
+                words.byteswap()
+            data = words.tobytes()
         else:
             data = bytes(frames)
         end_ps = st.start_ps + st.delivered * st.frame_ps

@@ -61,6 +61,8 @@ from metersim._units import PS_PER_S
 (CR1, CR2, SMCR, DIER, SR, EGR, CCMR1, CCMR2, CCER, CNT, PSC, ARR, RCR,
  CCR1, CCR2, CCR3, CCR4, BDTR, DCR, DMAR, OR) = range(0, 0x54, 4)
 CCR_OFFSETS = (CCR1, CCR2, CCR3, CCR4)
+_CCR_NAMES = ("CCR1", "CCR2", "CCR3", "CCR4")
+_CCR_CHANNEL = {off: ch for ch, off in enumerate(CCR_OFFSETS)}
 REGS = RegisterMap([
     Reg("CR1", CR1, 16, 0, doc="CEN UDIS URS OPM DIR CMS[6:5] ARPE CKD[9:8]"),
     Reg("CR2", CR2, 16, 0, doc="CCDS MMS TI1S OISx (stored)"),
@@ -99,6 +101,9 @@ def _ccif(ch: int) -> int:
     return 1 << (ch + 1)
 
 
+_CCIF = tuple(_ccif(ch) for ch in range(4))   # CCxIF (and CCxIE) bit of each channel
+
+
 @model("Timers.STM32_Timer", "metersim.STM32_GeneralTimer")
 class STM32Timer(Peripheral):
     size = 0x400
@@ -129,6 +134,7 @@ class STM32Timer(Peripheral):
         self._clk = ApbClock(ctx, "TIMCLK", clock, fallback_hz=int(frequency) or 10_000_000,
                              on_change=self._rate_changed)
         self._ev = None
+        self._clock = ctx.clock
         self._inputs = [False] * 4
         self.reset()
 
@@ -150,6 +156,8 @@ class STM32Timer(Peripheral):
         self._stopped = (0, 0, 1)         # (cnt, prescaler phase, dir) while not counting
         self._seg = None                  # [cycle, cnt, phase, dir, fired tick] while counting
         self._quiet_until = 0             # no compare or update before this cycle (0: unknown)
+        self._mode_changed()
+        self._irq_active = None           # enabled flags the lines show (None: drive them all)
         self._update_irq()
         for ch in sorted(getattr(self, "_input_channels", ())):
             self._release_pins(ch, False)
@@ -159,7 +167,7 @@ class STM32Timer(Peripheral):
 
     # -- clock arithmetic -----------------------------------------------------------------
     def _now_cycles(self) -> int:
-        return (self.ctx.clock.now_ps - self._t0) * self._f // PS_PER_S
+        return (self._clock.now_ps - self._t0) * self._f // PS_PER_S
 
     def _cycle_ps(self, cycle: int) -> int:
         return self._t0 + -(-cycle * PS_PER_S // self._f)
@@ -178,7 +186,7 @@ class STM32Timer(Peripheral):
         arr = self._arr
         if arr == 0:
             return None                   # the counter is blocked while ARR = 0
-        if self._center():
+        if self.regs["CR1"] & 0x60:       # _center(): CMS != 0
             return (arr - cnt) if d > 0 else cnt
         if d > 0:
             return (self.max_count if cnt > arr else arr) - cnt + 1
@@ -187,8 +195,8 @@ class STM32Timer(Peripheral):
     def _compare_tick(self, ch: int) -> int | None:
         _, cnt, _, d, _ = self._seg
         ccr, arr = self._ccr[ch], self._arr
-        if self._center():
-            cms = self._center()
+        cms = (self.regs["CR1"] >> 5) & 3     # _center()
+        if cms:
             if (d > 0 and cms == 1) or (d < 0 and cms == 2):
                 return None               # flags only in the selected counting direction
             if d > 0 and cnt < ccr <= arr:
@@ -202,7 +210,13 @@ class STM32Timer(Peripheral):
         return cnt - ccr if ccr < cnt else None
 
     def _is_output(self, ch: int) -> bool:
-        return ch < self.channels and self._ccs(ch) == 0
+        return self._output[ch]
+
+    def _mode_changed(self) -> None:
+        """CCMR1/CCMR2 written (or reset): which channels compare (CCxS = 00), kept as data
+        because every event and access walks them."""
+        self._output = [ch < self.channels and self._ccs(ch) == 0 for ch in range(4)]
+        self._out_chans = tuple(ch for ch in range(4) if self._output[ch])
 
     def _ccs(self, ch: int) -> int:
         reg = self.regs["CCMR1" if ch < 2 else "CCMR2"]
@@ -224,11 +238,11 @@ class STM32Timer(Peripheral):
             return None
         fired = seg[4]
         best, chans = end, []
-        dier = self.regs["DIER"]
-        for ch in range(self.channels):
-            if not self._is_output(ch):
-                continue
-            if interesting_only and not (dier & _ccif(ch) or self._drives_output(ch)):
+        dier, ccer = self.regs["DIER"], self.regs["CCER"]
+        for ch in self._out_chans:
+            # interesting: its interrupt is enabled or it drives a pin (_drives_output)
+            if interesting_only and not (dier & _CCIF[ch] or (
+                    ccer >> (4 * ch) & 1 and self.connections[ch].connected)):
                 continue
             k = self._compare_tick(ch)
             if k is None or k <= fired or k > end:
@@ -244,7 +258,7 @@ class STM32Timer(Peripheral):
         """Process every compare and update due up to now, in order."""
         if not self._running:
             return
-        now_c = self._now_cycles()
+        now_c = (self._clock.now_ps - self._t0) * self._f // PS_PER_S   # _now_cycles()
         if now_c < self._quiet_until:
             return                        # nothing due yet: the common case, O(1)
         self._skip_whole_periods(now_c)   # needs two periods past, so never before the next event
@@ -275,7 +289,7 @@ class STM32Timer(Peripheral):
         if seg[1] != (0 if seg[3] > 0 else self._arr):
             return
         for ch in range(self.channels):
-            if self._is_output(ch) and self._ocpe(ch) and self._ccr[ch] != self.regs[f"CCR{ch + 1}"]:
+            if self._is_output(ch) and self._ocpe(ch) and self._ccr[ch] != self.regs[_CCR_NAMES[ch]]:
                 return
         period = (self._arr + 1) * (self._psc + 1)
         n = (now_c - seg[0]) // period
@@ -326,8 +340,8 @@ class STM32Timer(Peripheral):
         self._quiet_until = 0
         self._psc = self.regs["PSC"]
         self._arr = self.regs["ARR"]
-        for ch in range(4):
-            self._ccr[ch] = self.regs[f"CCR{ch + 1}"]
+        regs = self.regs
+        self._ccr[:] = (regs["CCR1"], regs["CCR2"], regs["CCR3"], regs["CCR4"])
 
     def _compare_match(self, ch: int, cnt: int) -> None:
         self.regs["SR"] |= _ccif(ch)
@@ -428,15 +442,20 @@ class STM32Timer(Peripheral):
             self._ev = None
         if not self._running:
             return
-        dier = self.regs["DIER"]
-        wants_update = dier & UIF or any(self._drives_output(ch) for ch in range(self.channels))
         nxt = self._next(interesting_only=True)
         if nxt is None:
             return
         k, chans, is_end = nxt
-        if not chans and not (is_end and (wants_update or self._listened())):
+        if not chans and not (is_end and (self.regs["DIER"] & UIF or self._drives_any()
+                                          or self._listened())):
             return
         self._ev = self.ctx.clock.schedule_at(self._cycle_ps(self._tick_cycle(k)), self._on_event)
+
+    def _drives_any(self) -> bool:
+        for ch in range(self.channels):
+            if self._drives_output(ch):
+                return True
+        return False
 
     def _listened(self) -> bool:
         """Something needs the next update even without UIE: compare interrupts in later
@@ -452,6 +471,9 @@ class STM32Timer(Peripheral):
     # -- interrupts -----------------------------------------------------------------------
     def _update_irq(self) -> None:
         active = self.regs["SR"] & self.regs["DIER"] & 0xFF
+        if active == self._irq_active:
+            return                        # the six lines already show it
+        self._irq_active = active
         self.IRQ.set(bool(active))
         self.UpdateInterrupt.set(bool(active & UIF))
         self.CaptureCompareInterrupt.set(bool(active & 0x1E))
@@ -471,19 +493,19 @@ class STM32Timer(Peripheral):
             if self._state_now()[2] < 0:
                 value |= DIR
             return value
-        if offset in CCR_OFFSETS:
-            ch = CCR_OFFSETS.index(offset)
+        ch = _CCR_CHANNEL.get(offset)
+        if ch is not None:
             if ch < self.channels and not self._is_output(ch):
                 self.regs["SR"] &= ~_ccif(ch)       # reading a capture clears CCxIF
                 self._update_irq()
                 self._reschedule()
-            return self.regs[f"CCR{ch + 1}"]
+            return self.regs[_CCR_NAMES[ch]]
         if offset == RCR and not self.advanced:
             return super().read(offset, size)
-        reg = REGS.get(offset)
-        if reg is None:
+        name = REGS.name_at.get(offset)
+        if name is None:
             return super().read(offset, size)
-        return self.regs[reg.name]
+        return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
         self._advance()
@@ -501,12 +523,12 @@ class STM32Timer(Peripheral):
                 state = self._state_now()
                 self._arr = self.regs["ARR"]
                 self._rebase(*state)
-        elif offset in CCR_OFFSETS:
-            ch = CCR_OFFSETS.index(offset)
-            self.regs[f"CCR{ch + 1}"] = value & self.max_count
+        elif offset in _CCR_CHANNEL:
+            ch = _CCR_CHANNEL[offset]
+            self.regs[_CCR_NAMES[ch]] = value & self.max_count
             if ch < self.channels and self._is_output(ch) and not self._ocpe(ch):
                 state = self._state_now()
-                self._ccr[ch] = self.regs[f"CCR{ch + 1}"]
+                self._ccr[ch] = self.regs[_CCR_NAMES[ch]]
                 self._rebase(*state)
         elif offset == SR:
             self.regs["SR"] &= value | ~0x1EFF          # rc_w0
@@ -521,6 +543,8 @@ class STM32Timer(Peripheral):
         elif offset in (CCMR1, CCMR2, CCER, BDTR):
             state = self._state_now()
             self.regs[REGS[offset].name] = value & 0xFFFF
+            if offset in (CCMR1, CCMR2):
+                self._mode_changed()
             self._refresh_pwm(state[0], state[2])
             for ch in range(self.channels):
                 self._drive(ch)
@@ -645,7 +669,7 @@ class STM32Timer(Peripheral):
         return False
 
     def _capture(self, ch: int) -> None:
-        self.regs[f"CCR{ch + 1}"] = self._state_now()[0]
+        self.regs[_CCR_NAMES[ch]] = self._state_now()[0]
         if self.regs["SR"] & _ccif(ch):
             self.regs["SR"] |= 1 << (ch + 9)            # CCxOF
         self.regs["SR"] |= _ccif(ch)

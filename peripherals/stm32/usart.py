@@ -126,6 +126,8 @@ _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
 _RX_ERRORS = PE | FE | NF | ORE | IDLE
 _FORMAT_CR1 = M | PCE | PS | OVER8     # the CR1 bits a character's duration depends on
 _STOP_CR2 = 3 << 12
+# CR1 interrupt enables and the SR flags each lets through to IRQ (RM §27.4 / §26.4).
+_IRQ_CR1 = ((TXEIE, TXE), (TCIE, TC), (RXNEIE, RXNE | ORE), (IDLEIE, IDLE), (PEIE, PE))
 
 
 @model("UART.STM32_UART", "metersim.STM32_USART")
@@ -172,6 +174,7 @@ class STM32Usart(Peripheral):
         self._rx_seq = 0
         self._idle_ev = None
         self._idle_armed = False
+        self._irq_mask = 0           # SR flags that raise IRQ (CR1-3 at reset enable none)
         self.IRQ.unset()
         self.TC_EVENT.set(True)      # TC is set after reset
         settings_changed()           # BRR 0: no speed (links between machines: uart_cable)
@@ -181,21 +184,40 @@ class STM32Usart(Peripheral):
         return self.regs["SR"]
 
     def _set_sr(self, bits: int, on: bool = True) -> None:
-        old = self.regs["SR"]
+        regs = self.regs
+        old = regs["SR"]
         new = (old | bits) if on else (old & ~bits)
         if new != old:
-            self.regs["SR"] = new
+            regs["SR"] = new
             if (old ^ new) & TC:
                 self.TC_EVENT.set(bool(new & TC))
-            self._update_irq()
+            # The enables only change in register writes, which refresh _irq_mask; most flag
+            # changes leave the line as it is (the level test spares the call).
+            level = bool(new & self._irq_mask)
+            if level != self.IRQ.level:
+                self.IRQ.set(level)
 
     def _update_irq(self) -> None:
-        sr, cr1, cr2, cr3 = (self.regs[n] for n in ("SR", "CR1", "CR2", "CR3"))
-        level = ((cr1 & TXEIE and sr & TXE) or (cr1 & TCIE and sr & TC)
-                 or (cr1 & RXNEIE and sr & (RXNE | ORE)) or (cr1 & IDLEIE and sr & IDLE)
-                 or (cr1 & PEIE and sr & PE) or (cr3 & EIE and cr3 & DMAR and sr & (FE | NF | ORE))
-                 or (cr2 & LBDIE and sr & LBD) or (cr3 & CTSIE and sr & CTS))
-        self.IRQ.set(bool(level))
+        """CR1/CR2/CR3 changed: refresh the SR bits that raise the IRQ, and the IRQ."""
+        self._irq_mask = mask = self._irq_enabled_sr()
+        self.IRQ.set(bool(self.regs["SR"] & mask))
+
+    def _irq_enabled_sr(self) -> int:
+        """The SR flags that raise IRQ under the current enables (RM §27.4 / §26.4 mapping):
+        the IRQ line is then one AND away on every flag change."""
+        regs = self.regs
+        cr1, cr2, cr3 = regs["CR1"], regs["CR2"], regs["CR3"]
+        mask = 0
+        for enable, flags in _IRQ_CR1:
+            if cr1 & enable:
+                mask |= flags
+        if cr3 & EIE and cr3 & DMAR:
+            mask |= FE | NF | ORE     # error interrupt only in multibuffer (DMA) reception
+        if cr2 & LBDIE:
+            mask |= LBD
+        if cr3 & CTSIE:
+            mask |= CTS
+        return mask
 
     # -- configuration --------------------------------------------------------------------
     def frame_format(self) -> tuple[int, str, int]:
@@ -241,19 +263,19 @@ class STM32Usart(Peripheral):
     # -- register access ------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
         if offset == SR:
-            self._sr_snapshot = self.regs["SR"]
+            sr = self._sr_snapshot = self.regs["SR"]
             # SR only changes in this model's events: a polling loop may skip to the next.
-            return self.poll_hint(self.regs["SR"])
+            return self.poll_hint(sr)
         if offset == DR:
             value = self._rdr
             clear = self._sr_snapshot & _RX_ERRORS
             self._sr_snapshot = 0
             self._set_sr(clear | RXNE, False)
             return value
-        reg = REGS.get(offset)
-        if reg is None:
+        name = REGS.name_at.get(offset)
+        if name is None:
             return super().read(offset, size)
-        return self.regs[reg.name]
+        return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFF
@@ -284,6 +306,7 @@ class STM32Usart(Peripheral):
     def _write_cr1(self, value: int) -> None:
         old = self.regs["CR1"]
         self.regs["CR1"] = value
+        self._irq_mask = self._irq_enabled_sr()   # flags set below already see the new enables
         if old & UE and not value & UE:
             self._abort_tx("UE cleared")
             for ev in self._rx_events:
@@ -329,14 +352,16 @@ class STM32Usart(Peripheral):
         """Move the next thing to send into the (idle) shift register."""
         if self._tx_ev is not None or not self._tx_enabled():
             return
+        if not (self._tdr_full or self.regs["CR1"] & SBK):
+            return                        # nothing to send (the end of a burst)
         div = self._divisor()
         if not div:
-            if self._tdr_full or self.regs["CR1"] & SBK:
-                self.ctx.log_once("brr0", logging.WARNING, "transmit with BRR = 0: nothing is sent")
+            self.ctx.log_once("brr0", logging.WARNING, "transmit with BRR = 0: nothing is sent")
             return
         data_bits, parity, stop = self.frame_format()
         now = self.ctx.clock.now_ps
-        baud = self._clk.hz / div
+        hz = self._clk.hz
+        baud = hz / div
         if self.regs["CR1"] & SBK:
             # Break: 10 (M=0) or 11 (M=1) low bits then one high bit (RM "Break characters").
             frame = UartFrame(0, data_bits, parity, stop, baud, now, is_break=True)
@@ -344,22 +369,22 @@ class STM32Usart(Peripheral):
             self._tx_kind = "break"
         elif self._tdr_full:
             frame = UartFrame(self._tdr & ((1 << data_bits) - 1), data_bits, parity, stop, baud, now)
-            half_bits = self._frame_half_bits()
+            half_bits = 2 * (1 + data_bits + (parity != "N")) + stop   # _frame_half_bits()
             self._tdr_full = False
             self._tx_kind = "data"
             self._set_sr(TXE, True)       # TDR moved to the shift register
         else:
             return
-        self._tx_ev = self.ctx.clock.schedule_at(self._chain_end_ps(now, half_bits, div),
+        self._tx_ev = self.ctx.clock.schedule_at(self._chain_end_ps(now, half_bits, div, hz),
                                                  self._tx_done, frame)
         self.tx.send(frame)
         if self.regs["CR3"] & (HDSEL | SCEN):
             self.receive_frame(frame)     # single wire: the receiver hears the transmitter
 
-    def _chain_end_ps(self, now: int, half_bits: int, div: int) -> int:
-        """End of a character starting now. Back-to-back characters are timed from the first
-        one's start so that picosecond rounding does not accumulate over long bursts."""
-        hz = self._clk.hz
+    def _chain_end_ps(self, now: int, half_bits: int, div: int, hz: int) -> int:
+        """End of a character starting now at `div` fCK cycles per bit with fCK = `hz`.
+        Back-to-back characters are timed from the first one's start so that picosecond
+        rounding does not accumulate over long bursts."""
         base, total, cdiv, chz, cend = self._chain
         if cend == now and cdiv == div and chz == hz:
             total += half_bits
@@ -378,8 +403,9 @@ class STM32Usart(Peripheral):
         elif kind == "data" and frame is not None:
             now = self.ctx.clock.now_ps
             self.sent.append((now, frame.value))
-            for fn in list(self.on_byte):
-                fn(frame.value)
+            if self.on_byte:              # (a copy: a callback may add or remove callbacks)
+                for fn in list(self.on_byte):
+                    fn(frame.value)
         self._try_load()
         if self._tx_ev is None and kind == "data" and self.regs["SR"] & TXE:
             gt = (self.regs["GTPR"] >> 8) & 0xFF

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from metersim.peripherals.base import GPIO
 from metersim.peripherals.registry import model
-from metersim.peripherals.stm32.usart import (FE, IDLE, NF, ORE, PE, PCE, PS, RXNE, STM32Usart,
-                                              TC, TXE, SBK, UE as V1_UE)
+from metersim.peripherals.stm32.usart import (_IRQ_CR1, FE, IDLE, NF, ORE, PE, PCE, PS, RXNE,
+                                              STM32Usart, TC, TXE, SBK, UE as V1_UE)
 from metersim.peripherals.uart_cable import settings_changed
 
 CR1, CR2, CR3, BRR, GTPR, RTOR, RQR, ISR, ICR, RDR, TDR, PRESC = range(0, 0x30, 4)
@@ -148,9 +148,13 @@ class STM32Usart2(STM32Usart):
         else:
             super().write(offset, size, value)
 
-    def _update_irq(self) -> None:
-        sr, cr1, cr3 = self.regs["SR"], self._cr1, self._cr3
-        level = ((cr1 & (1 << 7) and sr & TXE) or (cr1 & (1 << 6) and sr & TC)
-                 or (cr1 & (1 << 5) and sr & (RXNE | ORE)) or (cr1 & (1 << 4) and sr & IDLE)
-                 or (cr1 & (1 << 8) and sr & PE) or (cr3 & EIE and sr & (FE | NF | ORE)))
-        self.IRQ.set(bool(level))
+    def _irq_enabled_sr(self) -> int:
+        """As v1 for the CR1 enables (same bit positions); EIE lets FE/NF/ORE through without
+        the v1 multibuffer (DMAR) condition; no LBD/CTS interrupts."""
+        cr1, mask = self._cr1, 0
+        for enable, flags in _IRQ_CR1:
+            if cr1 & enable:
+                mask |= flags
+        if self._cr3 & EIE:
+            mask |= FE | NF | ORE
+        return mask

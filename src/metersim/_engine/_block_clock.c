@@ -1134,6 +1134,63 @@ static void bc_idle_sync_from_python(bc_state *s)
         idle_sync(s);
 }
 
+/* ======================================================================== a fast slice
+ * One fast slice in a single call from Python (CortexM._run_slice): what BlockClock.begin,
+ * the PC read and uc_emu_start did in three, and, when the run ended plainly (no error, no
+ * stop inside a block or inside an access: the common case), the count that
+ * CortexM._complete_slice would read, and the PC it looks at. Anything else is left exactly
+ * as a plain uc_emu_start leaves it, for Python to finish. */
+
+/* Shared with Python (uc_native.SliceRun mirrors this layout). */
+typedef struct bc_run {
+    emu_start_fn emu_start;
+    uint64_t *limit_word;   /* unicorn's emu_count (NativeCore._limit): the slice limit */
+    void *exc;              /* the bc_exc to arm for this slice (NULL: exceptions in Python) */
+    uint64_t n;             /* in: the slice's limit in instructions */
+    uint64_t done;          /* out (plain end): instructions executed */
+    uint32_t status;        /* out: unicorn's status */
+    uint32_t plain;         /* out: 1 the run ended plainly (done, stopped, pc valid) */
+    uint32_t stopped;       /* out (plain end): stopped by the limit */
+    uint32_t pc;            /* out (plain end): the PC the run stopped at */
+} bc_run;
+
+static int bc_run_slice(bc_state *s, bc_run *r)
+{
+    s->base = 0;
+    s->cur_n = 0;
+    s->cur_start = s->cur_size = 0;
+    s->stopped = 0;
+    s->stop_at = 0;
+    s->stop_after_access = s->stopped_at_access = s->replay = 0;
+    s->limit = r->n;
+    *r->limit_word = r->n;
+    s->exc = (struct bc_exc *)r->exc;
+    uint32_t pc = 0;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    int status = r->emu_start(s->uc, pc | 1, 0, 0, 0);
+    r->status = (uint32_t)status;
+    if (status || s->stop_at || s->stopped_at_access) {
+        r->plain = 0;          /* Python finishes it (CortexM._complete_slice) */
+        return status;
+    }
+    r->plain = 1;
+    r->stopped = s->stopped ? 1u : 0u;
+    r->done = s->stopped ? s->base : bc_executed(s);
+    s->exc = NULL;
+    pc = 0;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    r->pc = pc;
+    return 0;
+}
+
+static PyObject *slice_addresses(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("{s:N,s:N}", "run_slice", PyLong_FromVoidPtr((void *)bc_run_slice),
+                         "run_size", PyLong_FromSize_t(sizeof(bc_run)));
+}
+
 static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -1166,6 +1223,8 @@ static PyObject *sizes(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"addresses", addresses, METH_NOARGS, "Addresses of the C callbacks and helpers."},
     {"sizes", sizes, METH_NOARGS, "sizeof the shared state and of a trampoline (layout check)."},
+    {"slice_addresses", slice_addresses, METH_NOARGS,
+     "Address of the one-call fast slice and sizeof its parameters (layout check)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -56,7 +56,7 @@ from unicorn import arm_const as A
 from metersim._engine.cores import ARCHITECTURES
 from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
 from metersim._engine.traps import Traps
-from metersim._engine.uc_native import BlockClock, NativeCore
+from metersim._engine.uc_native import BlockClock, NativeCore, slice_runner
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
@@ -126,6 +126,9 @@ class CortexM:
         # while the debug API has code hooks or watchpoints, or without the C extension.
         self.bc = BlockClock.make(self.uc)
         self._bc_state = self.bc.state if self.bc is not None else None
+        # A fast slice in one C call (_block_clock.c, bc_run_slice): None without it
+        self._slice_c = (slice_runner(self.bc, ctypes.addressof(self.nat._limit))
+                         if self.bc is not None else None)
         self.exact_users = 0
         self._tbs_count = True       # translated code carries unicorn's per-instruction count
         self._fast_slice = False     # the running slice counts per block
@@ -215,6 +218,7 @@ class CortexM:
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
+        self._now_ps_fn = self.now_ps   # the clock's time source while a slice runs
 
     def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
         """Hook unmapped accesses and stores into read-only memory everywhere but in the
@@ -501,8 +505,9 @@ class CortexM:
             self.nvic.clear_all_active()
 
     # ================================================================ running
-    def run_until(self, target_ps: int, horizon) -> None:
-        """Execute until local time reaches `target_ps` (or `horizon()` if earlier)."""
+    def run_until(self, target_ps: int, horizon=None) -> None:
+        """Execute until local time reaches `target_ps` (or `horizon()` if earlier; without
+        `horizon`, the machine's `_horizon`, which Machine.run_to keeps)."""
         # Hot path (a few hundred calls per virtual second per machine): attributes that do
         # not change inside the loop are read once.
         machine = self.machine
@@ -513,7 +518,7 @@ class CortexM:
                 return
             if machine.reset_pending is not None:
                 machine.perform_reset()
-            end_ps = horizon()
+            end_ps = machine._horizon if horizon is None else horizon()
             if target_ps < end_ps:
                 end_ps = target_ps
             if nvic.pending_set:
@@ -524,8 +529,8 @@ class CortexM:
                 self.idle_to(end_ps)
                 return
             # cycles_at_time(end_ps), inlined (a slice can change the frequency: re-read it)
-            freq = self.freq_hz
-            n = self._base_cycles + (end_ps - self._base_ps) * freq // PS_PER_S - self.cycles
+            n = self._base_cycles + (end_ps - self._base_ps) * self.freq_hz // PS_PER_S \
+                - self.cycles
             if n <= 0:
                 return
             self._run_slice(n, end_ps)
@@ -533,12 +538,12 @@ class CortexM:
     def idle_to(self, t_ps: int) -> None:
         """Let time pass without executing (core asleep or unpowered)."""
         c = -(-(t_ps - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles
-        if c > self.cycles:
-            self.idle_cycles += c - self.cycles
+        cycles = self.cycles
+        if c > cycles:
+            self.idle_cycles += c - cycles
             self.cycles = c
 
     def _run_slice(self, n: int, end_ps: int) -> None:
-        nat = self.nat
         machine = self.machine
         clock = machine.clock
         self._slice_target_ps = end_ps
@@ -548,35 +553,96 @@ class CortexM:
             if not self._vtlb_tried:
                 self._vtlb_tried = True
                 self.mpu_guard.use_virtual_tlb()
-            bc.begin(n)
             self._tbs_count = False
+            if self.native_exc and not self.v6m:
+                if self._exc is None:
+                    self._arm_native_exc()
+                exc = self._exc_addr
+            else:
+                exc = None
+            c = self._slice_c
+            if c is not None:
+                # begin, PC, emu_start (and the count of a plain end) in one C call
+                fn, state, params_addr, params = c
+                params.n = n
+                params.exc = exc
+                self.in_slice = True
+                # clock.begin_slice, inlined
+                clock._time_source = self._now_ps_fn
+                clock._horizon_ps = end_ps
+                clock._on_earlier = machine._on_earlier_event
+                uc = self.uc
+                uc._hook_exception = None
+                status = fn(state, params_addr)
+                if params.plain and uc._hook_exception is None:
+                    self._complete_slice(0, True, params)
+                else:
+                    self._complete_slice(status, True)
+                return
+            bc.begin(n)
+            if exc is not None:
+                self._bc_state.exc = exc
         else:
             self._use_counting_tbs()
             if bc is not None:
                 bc.begin((1 << 64) - 1)
         self._limit.value = n
-        if fast and self.native_exc and not self.v6m:
-            if self._exc is not None:
-                self._bc_state.exc = self._exc_addr      # _arm_native_exc, done already
-            else:
-                self._arm_native_exc()
         self.in_slice = True
         # clock.begin_slice, inlined
-        clock._time_source = self.now_ps
+        clock._time_source = self._now_ps_fn
         clock._horizon_ps = end_ps
         clock._on_earlier = machine._on_earlier_event
         uc = self.uc
         uc._hook_exception = None
+        nat = self.nat
         # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
         # Python exception raised in a hook is re-raised the way the binding does.
         status = _uc_emu_start(nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 0 if fast else n)
         self._complete_slice(status, fast)
 
-    def _complete_slice(self, status: int, fast: bool) -> None:
+    def _complete_slice(self, status: int, fast: bool, plain=None) -> None:
         """After unicorn returned from a slice: finish a stop inside a block or an access,
-        count, and turn what stopped it into faults or a halt."""
-        nat = self.nat
+        count, and turn what stopped it into faults or a halt. `plain`: the C slice's results
+        (uc_native.SliceRun) when it ended plainly, with nothing left to finish."""
         clock = self.machine.clock
+        if plain is not None:
+            # what the general path below does for a plain end, with the C slice's count
+            stopped_by_limit = plain.stopped
+            done = plain.done
+            self._fast_slice = False
+            mpu_guard = self.mpu_guard
+            traps = self.traps
+            faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
+            if faulted:
+                done -= 1
+            self.in_slice = False
+            clock._time_source = None
+            clock._horizon_ps = None
+            clock._on_earlier = None
+            stall = self._stall
+            if stall:
+                self.cycles += done + stall
+                self.stall_cycles += stall
+                self._stall = 0
+            else:
+                self.cycles += done
+            self.instructions += done
+            if not faulted and self._mmio_fault is None:
+                if stopped_by_limit:
+                    return
+                pc = plain.pc
+                if traps.armed and traps.at_exit(pc):
+                    return  # stopped in front of a trap site (divide, FP): handled
+                if done:
+                    is_wfi = self._wfi_at.get(pc)
+                    if is_wfi is None:
+                        is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
+                    if is_wfi:
+                        self.halted = True
+                return
+            self._slice_faults(faulted)
+            return
+        nat = self.nat
         err = None
         uc = self.uc
         try:
@@ -629,22 +695,8 @@ class CortexM:
         if err is not None:
             self._on_stop_error(err)
             return
-        if faulted:
-            if mpu_guard.data_fault is not None:
-                addr, is_write, pc = mpu_guard.data_fault
-                mpu_guard.data_fault = None
-                self._fault(N.MEMMANAGE, N.MMFSR_DACCVIOL | N.MMFSR_MMARVALID, return_pc=pc,
-                            mmfar=addr)
-                return
-            _addr, pc = traps.align_fault
-            traps.align_fault = None
-            traps.undo_faulted_store()
-            self._fault(N.USAGEFAULT, N.UFSR_UNALIGNED, return_pc=pc)
-            return
-        if self._mmio_fault is not None:
-            addr, is_write, pc = self._mmio_fault
-            self._mmio_fault = None
-            self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
+        if faulted or self._mmio_fault is not None:
+            self._slice_faults(faulted)
             return
         if stopped_by_limit:
             return
@@ -660,6 +712,27 @@ class CortexM:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
             if is_wfi:
                 self.halted = True
+
+    def _slice_faults(self, faulted: bool) -> None:
+        """The slice stopped on a data fault (MPU, alignment trap) or a refused MMIO access:
+        raise it (the count excludes the faulting instruction already)."""
+        if faulted:
+            mpu_guard = self.mpu_guard
+            if mpu_guard.data_fault is not None:
+                addr, is_write, pc = mpu_guard.data_fault
+                mpu_guard.data_fault = None
+                self._fault(N.MEMMANAGE, N.MMFSR_DACCVIOL | N.MMFSR_MMARVALID, return_pc=pc,
+                            mmfar=addr)
+                return
+            traps = self.traps
+            _addr, pc = traps.align_fault
+            traps.align_fault = None
+            traps.undo_faulted_store()
+            self._fault(N.USAGEFAULT, N.UFSR_UNALIGNED, return_pc=pc)
+            return
+        addr, is_write, pc = self._mmio_fault
+        self._mmio_fault = None
+        self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
 
     def _arm_native_exc(self) -> None:
         """Let the C interrupt hook do this slice's SVC entries and plain exception returns

@@ -487,3 +487,31 @@ class BlockClock:
             self._observers.remove(fn)
         if not self._observers:
             self.state.observer = None
+
+
+# ================================================================ a fast slice in one call (C)
+class SliceRun(ctypes.Structure):
+    """Parameters and results of one fast slice run from C (the layout of bc_run)."""
+    _fields_ = [("emu_start", ctypes.c_void_p), ("limit_word", ctypes.c_void_p),
+                ("exc", ctypes.c_void_p), ("n", ctypes.c_uint64), ("done", ctypes.c_uint64),
+                ("status", ctypes.c_uint32), ("plain", ctypes.c_uint32),
+                ("stopped", ctypes.c_uint32), ("pc", ctypes.c_uint32)]
+
+
+def slice_runner(bc: BlockClock, limit_word: int):
+    """(fn, state, params_addr, params) for CortexM._run_slice, or None where the extension
+    predates it: `fn(state, params_addr)` resets the block clock for a fast slice of
+    `params.n` instructions, arms `params.exc`, runs it from the PC (returns unicorn's status)
+    and, when it ended plainly (`params.plain`), leaves its count, whether the limit stopped
+    it and the PC in `params`; otherwise Python finishes it as after uc_emu_start."""
+    get = getattr(_block_clock, "slice_addresses", None)
+    if get is None:
+        return None
+    addr = get()
+    if addr.get("run_size") != ctypes.sizeof(SliceRun):
+        return None
+    r = SliceRun()
+    r.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
+    r.limit_word = limit_word
+    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["run_slice"])
+    return fn, ctypes.addressof(bc.state), ctypes.addressof(r), r

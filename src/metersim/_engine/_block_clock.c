@@ -1183,12 +1183,36 @@ static int bc_run_slice(bc_state *s, bc_run *r)
     return 0;
 }
 
+/* CortexM._run_to without trap exits, in one call: drop the translations of [lo, hi) (so
+ * the exit `stop` is seen), run from `start` to `stop`, drop them again (so the shortened
+ * block does not stay). The removal code is uc_ctl's UC_CTL_TB_REMOVE_CACHE for writing
+ * with two arguments (`remove_code`, from the binding's constants). */
+typedef int (*uc_ctl_fn)(void *uc, int control, ...);
+
+typedef struct bc_run_to_args {
+    uc_ctl_fn ctl;
+    emu_start_fn emu_start;
+    int64_t remove_code;
+} bc_run_to_args;
+
+static int bc_run_to(bc_state *s, bc_run_to_args *a, uint32_t start, uint32_t stop,
+                     uint32_t lo, uint32_t hi)
+{
+    a->ctl(s->uc, (int)a->remove_code, (uint64_t)lo, (uint64_t)hi);
+    int status = a->emu_start(s->uc, (uint64_t)(start | 1u), (uint64_t)stop, 0, 0);
+    a->ctl(s->uc, (int)a->remove_code, (uint64_t)lo, (uint64_t)hi);
+    return status;
+}
+
 static PyObject *slice_addresses(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    return Py_BuildValue("{s:N,s:N}", "run_slice", PyLong_FromVoidPtr((void *)bc_run_slice),
-                         "run_size", PyLong_FromSize_t(sizeof(bc_run)));
+    return Py_BuildValue("{s:N,s:N,s:N,s:N}",
+                         "run_slice", PyLong_FromVoidPtr((void *)bc_run_slice),
+                         "run_size", PyLong_FromSize_t(sizeof(bc_run)),
+                         "run_to", PyLong_FromVoidPtr((void *)bc_run_to),
+                         "run_to_size", PyLong_FromSize_t(sizeof(bc_run_to_args)));
 }
 
 static PyObject *addresses(PyObject *self, PyObject *args)

@@ -56,7 +56,7 @@ from unicorn import arm_const as A
 from metersim._engine.cores import ARCHITECTURES
 from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
 from metersim._engine.traps import Traps
-from metersim._engine.uc_native import BlockClock, NativeCore, slice_runner
+from metersim._engine.uc_native import BlockClock, NativeCore, run_to_runner, slice_runner
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
@@ -129,6 +129,7 @@ class CortexM:
         # A fast slice in one C call (_block_clock.c, bc_run_slice): None without it
         self._slice_c = (slice_runner(self.bc, ctypes.addressof(self.nat._limit))
                          if self.bc is not None else None)
+        self._run_to_c = run_to_runner(self.bc) if self.bc is not None else None
         self.exact_users = 0
         self._tbs_count = True       # translated code carries unicorn's per-instruction count
         self._fast_slice = False     # the running slice counts per block
@@ -899,8 +900,11 @@ class CortexM:
     def _run_to(self, start: int, stop: int, lo: int, hi: int) -> int:
         """Run from `start` to the exit `stop`, with the translations of [lo, hi) dropped
         before (so the exit is seen) and after (so it does not stay)."""
-        uc = self.uc
         trap_exits = self.traps._exits
+        c = self._run_to_c
+        if c is not None and not trap_exits:
+            return c[0](c[1], c[2], start, stop, lo, hi)      # the same three calls, in C
+        uc = self.uc
         uc.ctl_remove_cache(lo, hi)
         if trap_exits:
             uc.ctl_set_exits(sorted(trap_exits | {0, stop}))

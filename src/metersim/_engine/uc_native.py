@@ -515,3 +515,32 @@ def slice_runner(bc: BlockClock, limit_word: int):
     r.limit_word = limit_word
     fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["run_slice"])
     return fn, ctypes.addressof(bc.state), ctypes.addressof(r), r
+
+
+class RunTo(ctypes.Structure):
+    """unicorn's entry points for bc_run_to (the layout of bc_run_to_args)."""
+    _fields_ = [("ctl", ctypes.c_void_p), ("emu_start", ctypes.c_void_p),
+                ("remove_code", ctypes.c_int64)]
+
+
+def run_to_runner(bc: BlockClock):
+    """(fn, state, params_addr, params) for CortexM._run_to without trap exits, or None
+    where the extension predates it: `fn(state, params_addr, start, stop, lo, hi)` drops
+    the translations of [lo, hi), runs from `start` to the exit `stop`, drops them again,
+    and returns unicorn's status (what the binding's ctl_remove_cache, uc_emu_start,
+    ctl_remove_cache do)."""
+    from unicorn import unicorn_const as uc_const
+
+    get = getattr(_block_clock, "slice_addresses", None)
+    if get is None:
+        return None
+    addr = get()
+    if addr.get("run_to_size") != ctypes.sizeof(RunTo):
+        return None
+    a = RunTo()
+    a.ctl = ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value
+    a.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
+    a.remove_code = (uc_const.UC_CTL_IO_WRITE << 30) | (2 << 26) | uc_const.UC_CTL_TB_REMOVE_CACHE
+    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
+                          ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32)(addr["run_to"])
+    return fn, ctypes.addressof(bc.state), ctypes.addressof(a), a

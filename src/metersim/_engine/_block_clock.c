@@ -1139,7 +1139,8 @@ static void bc_idle_sync_from_python(bc_state *s)
  * the PC read and uc_emu_start did in three, and, when the run ended plainly (no error, no
  * stop inside a block or inside an access: the common case), the count that
  * CortexM._complete_slice would read, and the PC it looks at. Anything else is left exactly
- * as a plain uc_emu_start leaves it, for Python to finish. */
+ * as a plain uc_emu_start leaves it, for Python to finish. Returns (done << 1) | stopped for
+ * a plain end, -1 - unicorn's status otherwise. */
 
 /* Shared with Python (uc_native.SliceRun mirrors this layout). */
 typedef struct bc_run {
@@ -1154,7 +1155,7 @@ typedef struct bc_run {
     uint32_t pc;            /* out (plain end): the PC the run stopped at */
 } bc_run;
 
-static int bc_run_slice(bc_state *s, bc_run *r)
+static int64_t bc_run_slice(bc_state *s, bc_run *r)
 {
     s->base = 0;
     s->cur_n = 0;
@@ -1171,7 +1172,7 @@ static int bc_run_slice(bc_state *s, bc_run *r)
     r->status = (uint32_t)status;
     if (status || s->stop_at || s->stopped_at_access) {
         r->plain = 0;          /* Python finishes it (CortexM._complete_slice) */
-        return status;
+        return -1 - (int64_t)status;
     }
     r->plain = 1;
     r->stopped = s->stopped ? 1u : 0u;
@@ -1180,7 +1181,8 @@ static int bc_run_slice(bc_state *s, bc_run *r)
     pc = 0;
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
     r->pc = pc;
-    return 0;
+    /* the count and the stop in the return value: no field reads on the common path */
+    return (int64_t)(r->done << 1) | (int64_t)r->stopped;
 }
 
 /* CortexM._run_to without trap exits, in one call: drop the translations of [lo, hi) (so

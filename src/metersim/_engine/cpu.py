@@ -220,6 +220,7 @@ class CortexM:
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
         self._now_ps_fn = self.now_ps   # the clock's time source while a slice runs
+        self._slice_exc = None          # the exception parameters armed in _slice_c's block
 
     def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
         """Hook unmapped accesses and stores into read-only memory everywhere but in the
@@ -563,10 +564,11 @@ class CortexM:
                 exc = None
             c = self._slice_c
             if c is not None:
-                # begin, PC, emu_start (and the count of a plain end) in one C call
+                # begin, PC, emu_start and a plain end's count in one C call (bc_run_slice)
                 fn, state, params_addr, params = c
                 params.n = n
-                params.exc = exc
+                if exc != self._slice_exc:
+                    params.exc = self._slice_exc = exc
                 self.in_slice = True
                 # clock.begin_slice, inlined
                 clock._time_source = self._now_ps_fn
@@ -574,11 +576,35 @@ class CortexM:
                 clock._on_earlier = machine._on_earlier_event
                 uc = self.uc
                 uc._hook_exception = None
-                status = fn(state, params_addr)
-                if params.plain and uc._hook_exception is None:
-                    self._complete_slice(0, True, params)
+                r = fn(state, params_addr)
+                if r < 0 or uc._hook_exception is not None:
+                    self._complete_slice(-1 - r if r < 0 else 0, True)
+                    return
+                # a plain end: what _complete_slice does for one, with the C count
+                done = r >> 1
+                self._fast_slice = False
+                mpu_guard = self.mpu_guard
+                traps = self.traps
+                faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
+                if faulted:
+                    done -= 1   # stopped inside the faulting instruction
+                self.in_slice = False
+                # clock.end_slice, inlined
+                clock._time_source = None
+                clock._horizon_ps = None
+                clock._on_earlier = None
+                stall = self._stall
+                if stall:
+                    self.cycles += done + stall
+                    self.stall_cycles += stall
+                    self._stall = 0
                 else:
-                    self._complete_slice(status, True)
+                    self.cycles += done
+                self.instructions += done
+                if faulted or self._mmio_fault is not None:
+                    self._slice_faults(faulted)
+                elif not r & 1:          # not stopped by the limit
+                    self._after_early_end(done, params.pc)
                 return
             bc.begin(n)
             if exc is not None:
@@ -601,48 +627,10 @@ class CortexM:
         status = _uc_emu_start(nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 0 if fast else n)
         self._complete_slice(status, fast)
 
-    def _complete_slice(self, status: int, fast: bool, plain=None) -> None:
+    def _complete_slice(self, status: int, fast: bool) -> None:
         """After unicorn returned from a slice: finish a stop inside a block or an access,
-        count, and turn what stopped it into faults or a halt. `plain`: the C slice's results
-        (uc_native.SliceRun) when it ended plainly, with nothing left to finish."""
+        count, and turn what stopped it into faults or a halt."""
         clock = self.machine.clock
-        if plain is not None:
-            # what the general path below does for a plain end, with the C slice's count
-            stopped_by_limit = plain.stopped
-            done = plain.done
-            self._fast_slice = False
-            mpu_guard = self.mpu_guard
-            traps = self.traps
-            faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
-            if faulted:
-                done -= 1
-            self.in_slice = False
-            clock._time_source = None
-            clock._horizon_ps = None
-            clock._on_earlier = None
-            stall = self._stall
-            if stall:
-                self.cycles += done + stall
-                self.stall_cycles += stall
-                self._stall = 0
-            else:
-                self.cycles += done
-            self.instructions += done
-            if not faulted and self._mmio_fault is None:
-                if stopped_by_limit:
-                    return
-                pc = plain.pc
-                if traps.armed and traps.at_exit(pc):
-                    return  # stopped in front of a trap site (divide, FP): handled
-                if done:
-                    is_wfi = self._wfi_at.get(pc)
-                    if is_wfi is None:
-                        is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
-                    if is_wfi:
-                        self.halted = True
-                return
-            self._slice_faults(faulted)
-            return
         nat = self.nat
         err = None
         uc = self.uc
@@ -701,13 +689,18 @@ class CortexM:
             return
         if stopped_by_limit:
             return
-        if traps.armed and traps.at_exit(nat.rd(A.UC_ARM_REG_PC)):
+        self._after_early_end(done, nat.rd(A.UC_ARM_REG_PC))
+
+    def _after_early_end(self, done: int, pc: int) -> None:
+        """The slice ended before its limit without an error, at `pc`, after `done`
+        instructions: a trap site, or a WFI that halted the core."""
+        traps = self.traps
+        if traps.armed and traps.at_exit(pc):
             return  # stopped in front of a trap site (divide, FP): handled
         if done:
             # unicorn returned without reaching the slice limit and without an error: the last
             # instruction was a WFI that halted the core. (A stop by the limit leaves the
             # counter one past it, so a breakpoint right after a WFI is not mistaken for one.)
-            pc = nat.rd(A.UC_ARM_REG_PC)
             is_wfi = self._wfi_at.get(pc)
             if is_wfi is None:
                 is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI

@@ -501,9 +501,10 @@ class SliceRun(ctypes.Structure):
 def slice_runner(bc: BlockClock, limit_word: int):
     """(fn, state, params_addr, params) for CortexM._run_slice, or None where the extension
     predates it: `fn(state, params_addr)` resets the block clock for a fast slice of
-    `params.n` instructions, arms `params.exc`, runs it from the PC (returns unicorn's status)
-    and, when it ended plainly (`params.plain`), leaves its count, whether the limit stopped
-    it and the PC in `params`; otherwise Python finishes it as after uc_emu_start."""
+    `params.n` instructions, arms `params.exc` and runs it from the PC. A plain end (no
+    error, no stop inside a block or an access) returns (done << 1) | stopped by the limit
+    >= 0, with the PC in `params.pc`; anything else returns -1 - unicorn's status, for
+    Python to finish as after uc_emu_start."""
     get = getattr(_block_clock, "slice_addresses", None)
     if get is None:
         return None
@@ -513,7 +514,7 @@ def slice_runner(bc: BlockClock, limit_word: int):
     r = SliceRun()
     r.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
     r.limit_word = limit_word
-    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["run_slice"])
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(addr["run_slice"])
     return fn, ctypes.addressof(bc.state), ctypes.addressof(r), r
 
 

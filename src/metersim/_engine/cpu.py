@@ -221,6 +221,11 @@ class CortexM:
         self._idle_emu = None
         self._now_ps_fn = self.now_ps   # the clock's time source while a slice runs
         self._slice_exc = None          # the exception parameters armed in _slice_c's block
+        if self._slice_c is not None and self._run_to_c is not None:
+            # the C slice finishes stops inside a block or an access too (see slice_runner)
+            params = self._slice_c[3]
+            params.py_uc, params.py_traps = id(self.uc), id(self.traps)
+            params.run_to = self._run_to_c[2]
 
     def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
         """Hook unmapped accesses and stores into read-only memory everywhere but in the

@@ -495,16 +495,20 @@ class SliceRun(ctypes.Structure):
     _fields_ = [("emu_start", ctypes.c_void_p), ("limit_word", ctypes.c_void_p),
                 ("exc", ctypes.c_void_p), ("n", ctypes.c_uint64), ("done", ctypes.c_uint64),
                 ("status", ctypes.c_uint32), ("plain", ctypes.c_uint32),
-                ("stopped", ctypes.c_uint32), ("pc", ctypes.c_uint32)]
+                ("stopped", ctypes.c_uint32), ("pc", ctypes.c_uint32),
+                ("py_uc", ctypes.c_void_p), ("py_traps", ctypes.c_void_p),
+                ("run_to", ctypes.c_void_p)]
 
 
 def slice_runner(bc: BlockClock, limit_word: int):
     """(fn, state, params_addr, params) for CortexM._run_slice, or None where the extension
     predates it: `fn(state, params_addr)` resets the block clock for a fast slice of
-    `params.n` instructions, arms `params.exc` and runs it from the PC. A plain end (no
-    error, no stop inside a block or an access) returns (done << 1) | stopped by the limit
-    >= 0, with the PC in `params.pc`; anything else returns -1 - unicorn's status, for
-    Python to finish as after uc_emu_start."""
+    `params.n` instructions, arms `params.exc` and runs it from the PC; a stop inside a block
+    or an access it finishes as CortexM._complete_slice would, when `params.run_to` (a RunTo
+    block) is set, the Uc `params.py_uc` has no hook exception waiting and the Traps
+    `params.py_traps` no exits (both borrowed: the core keeps them). An end without error
+    then returns (done << 1) | stopped by the limit >= 0, with the PC in `params.pc`;
+    anything else returns -1 - unicorn's status, for Python to finish as after uc_emu_start."""
     get = getattr(_block_clock, "slice_addresses", None)
     if get is None:
         return None

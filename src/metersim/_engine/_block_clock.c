@@ -1134,6 +1134,157 @@ static void bc_idle_sync_from_python(bc_state *s)
         idle_sync(s);
 }
 
+/* ======================================================================== a fast slice
+ * One fast slice in a single call from Python (CortexM._run_slice): what BlockClock.begin,
+ * the PC read and uc_emu_start did in three, then what CortexM._complete_slice does for the
+ * common ends: a plain end (no error), and a stop inside a block or an access finished by
+ * running up to it again (_finish_in_block, _finish_access), when no Python hook raised and
+ * no trap exits are set. Anything else is left exactly as uc_emu_start leaves it, for Python
+ * to finish. */
+
+/* CortexM._run_to without trap exits: drop the translations of [lo, hi) (so the exit `stop`
+ * is seen), run from `start` to `stop`, drop them again (so the shortened block does not
+ * stay). The removal code is uc_ctl's UC_CTL_TB_REMOVE_CACHE for writing with two
+ * arguments (`remove_code`, from the binding's constants). */
+typedef int (*uc_ctl_fn)(void *uc, int control, ...);
+
+typedef struct bc_run_to_args {
+    uc_ctl_fn ctl;
+    emu_start_fn emu_start;
+    int64_t remove_code;
+} bc_run_to_args;
+
+static int bc_run_to(bc_state *s, bc_run_to_args *a, uint32_t start, uint32_t stop,
+                     uint32_t lo, uint32_t hi)
+{
+    a->ctl(s->uc, (int)a->remove_code, (uint64_t)lo, (uint64_t)hi);
+    int status = a->emu_start(s->uc, (uint64_t)(start | 1u), (uint64_t)stop, 0, 0);
+    a->ctl(s->uc, (int)a->remove_code, (uint64_t)lo, (uint64_t)hi);
+    return status;
+}
+
+/* Shared with Python (uc_native.SliceRun mirrors this layout). */
+typedef struct bc_run {
+    emu_start_fn emu_start;
+    uint64_t *limit_word;   /* unicorn's emu_count (NativeCore._limit): the slice limit */
+    void *exc;              /* the bc_exc to arm for this slice (NULL: exceptions in Python) */
+    uint64_t n;             /* in: the slice's limit in instructions */
+    uint64_t done;          /* out (plain end): instructions executed */
+    uint32_t status;        /* out: unicorn's status */
+    uint32_t plain;         /* out: 1 the run ended plainly (done, stopped, pc valid) */
+    uint32_t stopped;       /* out (plain end): stopped by the limit */
+    uint32_t pc;            /* out (plain end): the PC the run stopped at */
+    PyObject *py_uc;        /* the core's Uc (borrowed): its _hook_exception */
+    PyObject *py_traps;     /* the core's Traps (borrowed): its _exits */
+    bc_run_to_args *run_to; /* NULL: stops inside a block or an access go back to Python */
+} bc_run;
+
+static PyObject *S_hook_exception, *S_exits;
+
+/* May C finish the stop (CortexM._complete_slice's conditions): no exception from a Python
+ * hook waiting to be raised, and no trap exits (CortexM._run_to takes them into account). */
+static bool may_finish(const bc_run *r)
+{
+    if (!r->run_to || !r->py_uc || !r->py_traps)
+        return false;
+    PyGILState_STATE g = PyGILState_Ensure();
+    bool ok = false;
+    PyObject *e = PyObject_GetAttr(r->py_uc, S_hook_exception);
+    if (e) {
+        ok = e == Py_None;
+        Py_DECREF(e);
+        if (ok) {
+            PyObject *x = PyObject_GetAttr(r->py_traps, S_exits);
+            ok = x && PyObject_IsTrue(x) == 0;
+            Py_XDECREF(x);
+        }
+    }
+    if (PyErr_Occurred())
+        PyErr_Clear();   /* (Python looks again on its own path) */
+    PyGILState_Release(g);
+    return ok;
+}
+
+/* CortexM._finish_access: run the instruction of the access again alone, answered from
+ * the record, so the slice ends right after it. */
+static int finish_access(bc_state *s, bc_run *r)
+{
+    s->stopped_at_access = 0;
+    uint32_t pc = s->access_pc, size = s->access_len;
+    s->base = s->mmio_exec - 1;
+    s->cur_n = 0;
+    s->stopped = 1;
+    s->limit = UINT64_MAX;
+    s->replay = 1;
+    int status = bc_run_to(s, r->run_to, pc, pc + size, pc, pc + size);
+    s->replay = 0;
+    return status;
+}
+
+static int64_t bc_run_slice(bc_state *s, bc_run *r)
+{
+    s->base = 0;
+    s->cur_n = 0;
+    s->cur_start = s->cur_size = 0;
+    s->stopped = 0;
+    s->stop_at = 0;
+    s->stop_after_access = s->stopped_at_access = s->replay = 0;
+    s->limit = r->n;
+    *r->limit_word = r->n;
+    s->exc = (struct bc_exc *)r->exc;
+    uint32_t pc = 0;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    int status = r->emu_start(s->uc, pc | 1, 0, 0, 0);
+    bool to_python = false;
+    if (!status && (s->stop_at || s->stopped_at_access)) {
+        /* CortexM._complete_slice's finishing, in the same order */
+        if (!may_finish(r)) {
+            to_python = true;
+        } else if (s->stop_at) {
+            uint32_t start = s->cur_start, size = s->cur_size, stop = s->stop_at;
+            s->stop_at = 0;
+            s->stopped = 0;
+            s->limit = UINT64_MAX;    /* the exit ends this run (past an IT block if need be) */
+            status = bc_run_to(s, r->run_to, start, stop, start, start + size);
+            /* an access in the re-run block may have asked for a stop, which leaves the core
+             * inside that instruction (run again, it would repeat the access) */
+            if (!status && s->stopped_at_access && start <= s->access_pc && s->access_pc < stop) {
+                if (!may_finish(r))
+                    to_python = true;      /* (Python's own path takes it from here) */
+                else
+                    status = finish_access(s, r);
+            }
+        } else {
+            status = finish_access(s, r);
+        }
+    }
+    r->status = (uint32_t)status;
+    if (status || to_python) {
+        r->plain = 0;          /* Python finishes it (CortexM._complete_slice) */
+        return -1 - (int64_t)status;
+    }
+    r->plain = 1;
+    r->stopped = s->stopped ? 1u : 0u;
+    r->done = s->stopped ? s->base : bc_executed(s);
+    s->exc = NULL;
+    pc = 0;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+    r->pc = pc;
+    /* the count and the stop in the return value: no field reads on the common path */
+    return (int64_t)(r->done << 1) | (int64_t)r->stopped;
+}
+
+static PyObject *slice_addresses(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("{s:N,s:N,s:N,s:N}",
+                         "run_slice", PyLong_FromVoidPtr((void *)bc_run_slice),
+                         "run_size", PyLong_FromSize_t(sizeof(bc_run)),
+                         "run_to", PyLong_FromVoidPtr((void *)bc_run_to),
+                         "run_to_size", PyLong_FromSize_t(sizeof(bc_run_to_args)));
+}
+
 static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -1166,6 +1317,8 @@ static PyObject *sizes(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"addresses", addresses, METH_NOARGS, "Addresses of the C callbacks and helpers."},
     {"sizes", sizes, METH_NOARGS, "sizeof the shared state and of a trampoline (layout check)."},
+    {"slice_addresses", slice_addresses, METH_NOARGS,
+     "Address of the one-call fast slice and sizeof its parameters (layout check)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1184,5 +1337,8 @@ PyMODINIT_FUNC PyInit__block_clock(void)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
             return NULL;
+    if (!(S_hook_exception = PyUnicode_InternFromString("_hook_exception"))
+        || !(S_exits = PyUnicode_InternFromString("_exits")))
+        return NULL;
     return PyModule_Create(&module);
 }

@@ -56,7 +56,7 @@ from unicorn import arm_const as A
 from metersim._engine.cores import ARCHITECTURES
 from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
 from metersim._engine.traps import Traps
-from metersim._engine.uc_native import BlockClock, NativeCore
+from metersim._engine.uc_native import BlockClock, NativeCore, run_to_runner, slice_runner
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
@@ -126,6 +126,10 @@ class CortexM:
         # while the debug API has code hooks or watchpoints, or without the C extension.
         self.bc = BlockClock.make(self.uc)
         self._bc_state = self.bc.state if self.bc is not None else None
+        # A fast slice in one C call (_block_clock.c, bc_run_slice): None without it
+        self._slice_c = (slice_runner(self.bc, ctypes.addressof(self.nat._limit))
+                         if self.bc is not None else None)
+        self._run_to_c = run_to_runner(self.bc) if self.bc is not None else None
         self.exact_users = 0
         self._tbs_count = True       # translated code carries unicorn's per-instruction count
         self._fast_slice = False     # the running slice counts per block
@@ -215,6 +219,13 @@ class CortexM:
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
+        self._now_ps_fn = self.now_ps   # the clock's time source while a slice runs
+        self._slice_exc = None          # the exception parameters armed in _slice_c's block
+        if self._slice_c is not None and self._run_to_c is not None:
+            # the C slice finishes stops inside a block or an access too (see slice_runner)
+            params = self._slice_c[3]
+            params.py_uc, params.py_traps = id(self.uc), id(self.traps)
+            params.run_to = self._run_to_c[2]
 
     def bind_memory_hooks(self, ram: list[tuple[int, int]]) -> None:
         """Hook unmapped accesses and stores into read-only memory everywhere but in the
@@ -501,8 +512,9 @@ class CortexM:
             self.nvic.clear_all_active()
 
     # ================================================================ running
-    def run_until(self, target_ps: int, horizon) -> None:
-        """Execute until local time reaches `target_ps` (or `horizon()` if earlier)."""
+    def run_until(self, target_ps: int, horizon=None) -> None:
+        """Execute until local time reaches `target_ps` (or `horizon()` if earlier; without
+        `horizon`, the machine's `_horizon`, which Machine.run_to keeps)."""
         # Hot path (a few hundred calls per virtual second per machine): attributes that do
         # not change inside the loop are read once.
         machine = self.machine
@@ -513,7 +525,7 @@ class CortexM:
                 return
             if machine.reset_pending is not None:
                 machine.perform_reset()
-            end_ps = horizon()
+            end_ps = machine._horizon if horizon is None else horizon()
             if target_ps < end_ps:
                 end_ps = target_ps
             if nvic.pending_set:
@@ -524,8 +536,8 @@ class CortexM:
                 self.idle_to(end_ps)
                 return
             # cycles_at_time(end_ps), inlined (a slice can change the frequency: re-read it)
-            freq = self.freq_hz
-            n = self._base_cycles + (end_ps - self._base_ps) * freq // PS_PER_S - self.cycles
+            n = self._base_cycles + (end_ps - self._base_ps) * self.freq_hz // PS_PER_S \
+                - self.cycles
             if n <= 0:
                 return
             self._run_slice(n, end_ps)
@@ -533,12 +545,12 @@ class CortexM:
     def idle_to(self, t_ps: int) -> None:
         """Let time pass without executing (core asleep or unpowered)."""
         c = -(-(t_ps - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles
-        if c > self.cycles:
-            self.idle_cycles += c - self.cycles
+        cycles = self.cycles
+        if c > cycles:
+            self.idle_cycles += c - cycles
             self.cycles = c
 
     def _run_slice(self, n: int, end_ps: int) -> None:
-        nat = self.nat
         machine = self.machine
         clock = machine.clock
         self._slice_target_ps = end_ps
@@ -548,25 +560,73 @@ class CortexM:
             if not self._vtlb_tried:
                 self._vtlb_tried = True
                 self.mpu_guard.use_virtual_tlb()
-            bc.begin(n)
             self._tbs_count = False
+            if self.native_exc and not self.v6m:
+                if self._exc is None:
+                    self._arm_native_exc()
+                exc = self._exc_addr
+            else:
+                exc = None
+            c = self._slice_c
+            if c is not None:
+                # begin, PC, emu_start and a plain end's count in one C call (bc_run_slice)
+                fn, state, params_addr, params = c
+                params.n = n
+                if exc != self._slice_exc:
+                    params.exc = self._slice_exc = exc
+                self.in_slice = True
+                # clock.begin_slice, inlined
+                clock._time_source = self._now_ps_fn
+                clock._horizon_ps = end_ps
+                clock._on_earlier = machine._on_earlier_event
+                uc = self.uc
+                uc._hook_exception = None
+                r = fn(state, params_addr)
+                if r < 0 or uc._hook_exception is not None:
+                    self._complete_slice(-1 - r if r < 0 else 0, True)
+                    return
+                # a plain end: what _complete_slice does for one, with the C count
+                done = r >> 1
+                self._fast_slice = False
+                mpu_guard = self.mpu_guard
+                traps = self.traps
+                faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
+                if faulted:
+                    done -= 1   # stopped inside the faulting instruction
+                self.in_slice = False
+                # clock.end_slice, inlined
+                clock._time_source = None
+                clock._horizon_ps = None
+                clock._on_earlier = None
+                stall = self._stall
+                if stall:
+                    self.cycles += done + stall
+                    self.stall_cycles += stall
+                    self._stall = 0
+                else:
+                    self.cycles += done
+                self.instructions += done
+                if faulted or self._mmio_fault is not None:
+                    self._slice_faults(faulted)
+                elif not r & 1:          # not stopped by the limit
+                    self._after_early_end(done, params.pc)
+                return
+            bc.begin(n)
+            if exc is not None:
+                self._bc_state.exc = exc
         else:
             self._use_counting_tbs()
             if bc is not None:
                 bc.begin((1 << 64) - 1)
         self._limit.value = n
-        if fast and self.native_exc and not self.v6m:
-            if self._exc is not None:
-                self._bc_state.exc = self._exc_addr      # _arm_native_exc, done already
-            else:
-                self._arm_native_exc()
         self.in_slice = True
         # clock.begin_slice, inlined
-        clock._time_source = self.now_ps
+        clock._time_source = self._now_ps_fn
         clock._horizon_ps = end_ps
         clock._on_earlier = machine._on_earlier_event
         uc = self.uc
         uc._hook_exception = None
+        nat = self.nat
         # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
         # Python exception raised in a hook is re-raised the way the binding does.
         status = _uc_emu_start(nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 0 if fast else n)
@@ -575,8 +635,8 @@ class CortexM:
     def _complete_slice(self, status: int, fast: bool) -> None:
         """After unicorn returned from a slice: finish a stop inside a block or an access,
         count, and turn what stopped it into faults or a halt."""
-        nat = self.nat
         clock = self.machine.clock
+        nat = self.nat
         err = None
         uc = self.uc
         try:
@@ -629,37 +689,49 @@ class CortexM:
         if err is not None:
             self._on_stop_error(err)
             return
+        if faulted or self._mmio_fault is not None:
+            self._slice_faults(faulted)
+            return
+        if stopped_by_limit:
+            return
+        self._after_early_end(done, nat.rd(A.UC_ARM_REG_PC))
+
+    def _after_early_end(self, done: int, pc: int) -> None:
+        """The slice ended before its limit without an error, at `pc`, after `done`
+        instructions: a trap site, or a WFI that halted the core."""
+        traps = self.traps
+        if traps.armed and traps.at_exit(pc):
+            return  # stopped in front of a trap site (divide, FP): handled
+        if done:
+            # unicorn returned without reaching the slice limit and without an error: the last
+            # instruction was a WFI that halted the core. (A stop by the limit leaves the
+            # counter one past it, so a breakpoint right after a WFI is not mistaken for one.)
+            is_wfi = self._wfi_at.get(pc)
+            if is_wfi is None:
+                is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
+            if is_wfi:
+                self.halted = True
+
+    def _slice_faults(self, faulted: bool) -> None:
+        """The slice stopped on a data fault (MPU, alignment trap) or a refused MMIO access:
+        raise it (the count excludes the faulting instruction already)."""
         if faulted:
+            mpu_guard = self.mpu_guard
             if mpu_guard.data_fault is not None:
                 addr, is_write, pc = mpu_guard.data_fault
                 mpu_guard.data_fault = None
                 self._fault(N.MEMMANAGE, N.MMFSR_DACCVIOL | N.MMFSR_MMARVALID, return_pc=pc,
                             mmfar=addr)
                 return
+            traps = self.traps
             _addr, pc = traps.align_fault
             traps.align_fault = None
             traps.undo_faulted_store()
             self._fault(N.USAGEFAULT, N.UFSR_UNALIGNED, return_pc=pc)
             return
-        if self._mmio_fault is not None:
-            addr, is_write, pc = self._mmio_fault
-            self._mmio_fault = None
-            self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
-            return
-        if stopped_by_limit:
-            return
-        if traps.armed and traps.at_exit(nat.rd(A.UC_ARM_REG_PC)):
-            return  # stopped in front of a trap site (divide, FP): handled
-        if done:
-            # unicorn returned without reaching the slice limit and without an error: the last
-            # instruction was a WFI that halted the core. (A stop by the limit leaves the
-            # counter one past it, so a breakpoint right after a WFI is not mistaken for one.)
-            pc = nat.rd(A.UC_ARM_REG_PC)
-            is_wfi = self._wfi_at.get(pc)
-            if is_wfi is None:
-                is_wfi = self._wfi_at[pc] = self._halfword(pc - 2) == OP_WFI
-            if is_wfi:
-                self.halted = True
+        addr, is_write, pc = self._mmio_fault
+        self._mmio_fault = None
+        self._fault(N.BUSFAULT, N.BFSR_PRECISERR | N.BFSR_BFARVALID, return_pc=pc, bfar=addr)
 
     def _arm_native_exc(self) -> None:
         """Let the C interrupt hook do this slice's SVC entries and plain exception returns
@@ -826,8 +898,11 @@ class CortexM:
     def _run_to(self, start: int, stop: int, lo: int, hi: int) -> int:
         """Run from `start` to the exit `stop`, with the translations of [lo, hi) dropped
         before (so the exit is seen) and after (so it does not stay)."""
-        uc = self.uc
         trap_exits = self.traps._exits
+        c = self._run_to_c
+        if c is not None and not trap_exits:
+            return c[0](c[1], c[2], start, stop, lo, hi)      # the same three calls, in C
+        uc = self.uc
         uc.ctl_remove_cache(lo, hi)
         if trap_exits:
             uc.ctl_set_exits(sorted(trap_exits | {0, stop}))

@@ -379,7 +379,8 @@ class Emulation:
         try:
             with interrupts.running(self):
                 while self.clock._now < t_end_ps:
-                    self._raise_if_interrupted()
+                    if interrupts._requested:        # (a module flag: no call per step)
+                        self._raise_if_interrupted()
                     for poll in self.pollers:
                         poll()
                     if self.realtime:
@@ -393,7 +394,8 @@ class Emulation:
                     if self._fault is not None:
                         fault, self._fault = self._fault, None
                         raise fault
-                    self._raise_if_interrupted()
+                    if interrupts._requested:
+                        self._raise_if_interrupted()
                     if until is not None and until():
                         return True
                     if self._stop_requested:

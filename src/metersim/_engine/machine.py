@@ -236,7 +236,6 @@ class Machine:
         cpu = self.cpu
         emu = self.emulation
         heap = clock._heap
-        get_horizon = self._get_horizon
         while True:
             bound = emu._bound       # an emulation event scheduled meanwhile may lower it
             now = clock._now
@@ -248,7 +247,7 @@ class Machine:
                 self._horizon = t
                 if self.powered:
                     if cpu.fault is None:
-                        cpu.run_until(t, get_horizon)
+                        cpu.run_until(t)     # up to self._horizon, which may come down
                 else:
                     cpu.idle_to(t)
                 if self._horizon < t:

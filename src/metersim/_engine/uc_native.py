@@ -487,3 +487,65 @@ class BlockClock:
             self._observers.remove(fn)
         if not self._observers:
             self.state.observer = None
+
+
+# ================================================================ a fast slice in one call (C)
+class SliceRun(ctypes.Structure):
+    """Parameters and results of one fast slice run from C (the layout of bc_run)."""
+    _fields_ = [("emu_start", ctypes.c_void_p), ("limit_word", ctypes.c_void_p),
+                ("exc", ctypes.c_void_p), ("n", ctypes.c_uint64), ("done", ctypes.c_uint64),
+                ("status", ctypes.c_uint32), ("plain", ctypes.c_uint32),
+                ("stopped", ctypes.c_uint32), ("pc", ctypes.c_uint32),
+                ("py_uc", ctypes.c_void_p), ("py_traps", ctypes.c_void_p),
+                ("run_to", ctypes.c_void_p)]
+
+
+def slice_runner(bc: BlockClock, limit_word: int):
+    """(fn, state, params_addr, params) for CortexM._run_slice, or None where the extension
+    predates it: `fn(state, params_addr)` resets the block clock for a fast slice of
+    `params.n` instructions, arms `params.exc` and runs it from the PC; a stop inside a block
+    or an access it finishes as CortexM._complete_slice would, when `params.run_to` (a RunTo
+    block) is set, the Uc `params.py_uc` has no hook exception waiting and the Traps
+    `params.py_traps` no exits (both borrowed: the core keeps them). An end without error
+    then returns (done << 1) | stopped by the limit >= 0, with the PC in `params.pc`;
+    anything else returns -1 - unicorn's status, for Python to finish as after uc_emu_start."""
+    get = getattr(_block_clock, "slice_addresses", None)
+    if get is None:
+        return None
+    addr = get()
+    if addr.get("run_size") != ctypes.sizeof(SliceRun):
+        return None
+    r = SliceRun()
+    r.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
+    r.limit_word = limit_word
+    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(addr["run_slice"])
+    return fn, ctypes.addressof(bc.state), ctypes.addressof(r), r
+
+
+class RunTo(ctypes.Structure):
+    """unicorn's entry points for bc_run_to (the layout of bc_run_to_args)."""
+    _fields_ = [("ctl", ctypes.c_void_p), ("emu_start", ctypes.c_void_p),
+                ("remove_code", ctypes.c_int64)]
+
+
+def run_to_runner(bc: BlockClock):
+    """(fn, state, params_addr, params) for CortexM._run_to without trap exits, or None
+    where the extension predates it: `fn(state, params_addr, start, stop, lo, hi)` drops
+    the translations of [lo, hi), runs from `start` to the exit `stop`, drops them again,
+    and returns unicorn's status (what the binding's ctl_remove_cache, uc_emu_start,
+    ctl_remove_cache do)."""
+    from unicorn import unicorn_const as uc_const
+
+    get = getattr(_block_clock, "slice_addresses", None)
+    if get is None:
+        return None
+    addr = get()
+    if addr.get("run_to_size") != ctypes.sizeof(RunTo):
+        return None
+    a = RunTo()
+    a.ctl = ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value
+    a.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
+    a.remove_code = (uc_const.UC_CTL_IO_WRITE << 30) | (2 << 26) | uc_const.UC_CTL_TB_REMOVE_CACHE
+    fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
+                          ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32)(addr["run_to"])
+    return fn, ctypes.addressof(bc.state), ctypes.addressof(a), a

@@ -1025,6 +1025,23 @@ static void net_tick(int connected)
     }
 }
 
+/* Not connected: wait until `until` (ms tick), taking the snapshots due meanwhile. The thread
+ * sleeps to whichever comes first, the next snapshot or `until`, and at most a second (its
+ * watchdog check-in), rather than waking every 100 ms to find nothing due. */
+static void net_wait_until(uint32_t until)
+{
+    for (;;) {
+        net_tick(0);
+        int32_t left = (int32_t)(until - now_ms());
+        if (left <= 0)
+            return;
+        int32_t snap = (int32_t)(g_snap_at - now_ms());
+        if (g_rounds && snap > 0 && snap < left)
+            left = snap;
+        ms_thread_sleep_ms(left > 1000 ? 1000u : (uint32_t)left);
+    }
+}
+
 static void net_thread(void *arg)
 {
     (void)arg;
@@ -1058,13 +1075,14 @@ static void net_thread(void *arg)
         }
         if (st != W5500_SOCK_ESTABLISHED) {
             w5500_close(&g_eth, NET_SOCKET);
-            for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
-                net_tick(0);
-                ms_thread_sleep_ms(100);
-            }
+            net_wait_until(now_ms() + NET_RETRY_MS);
             continue;
         }
         ms_printk("net: connected to the server\n");
+        /* a server that comes back gets a fresh snapshot within the connected period, not
+         * at the next one of the outage's slower pace */
+        if ((int32_t)(g_snap_at - (now_ms() + g_report_ms)) > 0)
+            g_snap_at = now_ms() + g_report_ms;
         ms_printk("net: %u readings to send\n", (unsigned)(qm_store_next() - qm_store_first()));
         net_send("HELLO query-manager 1.1\n");
         g_send = qm_store_first();      /* what the last connection did not get acknowledged */
@@ -1090,10 +1108,7 @@ static void net_thread(void *arg)
         ms_printk("net: %u readings not acknowledged\n",
                   (unsigned)(qm_store_next() - qm_store_first()));
         w5500_close(&g_eth, NET_SOCKET);
-        for (uint32_t until = now_ms() + NET_RETRY_MS; (int32_t)(until - now_ms()) > 0;) {
-            net_tick(0);
-            ms_thread_sleep_ms(100);
-        }
+        net_wait_until(now_ms() + NET_RETRY_MS);
     }
 }
 

@@ -990,14 +990,20 @@ class CortexM:
 
     # ================================================================ exceptions
     def _take_interrupts(self) -> None:
-        sm = self.nvic.summary
-        if sm.best >= sm.active:
+        nv = self.nvic
+        sm = nv.summary
+        best = sm.best
+        if best >= sm.active:
             return  # nothing preempts, nor wakes WFI: the masks only lower the priority
-        prio = self._exec_priority()
-        exc = self.nvic.pending_to_take(prio)
+        pm, fm, bp = self._rd_masks()
+        prio = nv.execution_priority(0, fm, bp)     # without PRIMASK: what wakes WFI
+        if best >= prio:
+            return
+        if pm & 1 and prio > 0:
+            prio = 0                                # PRIMASK (as execution_priority)
+        exc = nv.pending_to_take(prio)
         if exc is None:
-            if self.halted and self.nvic.pending_to_take(self._exec_priority(True)) is not None:
-                self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
+            self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
             return
         self.halted = False
         x = self._exc

@@ -7,6 +7,10 @@ group priority follows AIRCR.PRIGROUP. This model keeps pending/active state and
 CPU core's questions (which exception to take, the execution priority); the core does the
 stacking (metersim._engine.cpu).
 
+`summary` (InterruptSummary) condenses the state into what decides whether anything can be
+taken: kept exact at every change here, and by the core's C exception path, so the core's C
+block hook can answer unmask sites without calling Python.
+
 External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, and a line that is
 still high when its handler returns pends again, as on the hardware.
 

@@ -33,6 +33,13 @@ objects at once, so whatever looks sees the exact state. Anything else, the v6-M
 debug API's exact mode and block observers stay in Python; `native_exc = False` (or
 METERSIM_NATIVE_EXC=0) keeps every exception there.
 
+Interrupt checks: the NVIC model keeps a summary (`NVIC.summary`, an InterruptSummary that C
+reads in place): the best group priority pending and enabled, and the priority of the active
+exceptions. An interrupt can be taken exactly when the best is below the execution priority
+(the active part lowered by PRIMASK, FAULTMASK, BASEPRI). The C block hook answers unmask sites
+with it and calls `_on_unmask_site` only when one can; `_take_interrupts` and
+`interrupt_pending_changed` return at once when nothing is above the active exceptions.
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.

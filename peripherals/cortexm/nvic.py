@@ -661,7 +661,14 @@ class NVIC(Peripheral):
 
     # -- transitions driven by the core -------------------------------------------------------
     def set_pending(self, exc: int) -> None:
-        self.pend(exc)
+        if not self.pending[exc]:                  # pend(exc), inlined: a hot path
+            self.pending[exc] = 1
+            self.pending_set.add(exc)
+            if self.exception_enabled(exc):
+                raw = self.prio[exc]
+                g = raw if raw < 0 else raw & self.summary.gmask
+                if g < self.summary.best:
+                    self.summary.best = g
         if self.cpu is not None:
             self.cpu.interrupt_pending_changed()
 

@@ -669,7 +669,9 @@ class NVIC(Peripheral):
                 g = raw if raw < 0 else raw & self.summary.gmask
                 if g < self.summary.best:
                     self.summary.best = g
-        if self.cpu is not None:
+        # the core looks only if something can preempt the active exceptions (what else
+        # holds it back, the masks, the core checks; an unmask site or WFI looks again)
+        if self.cpu is not None and self.summary.best < self.summary.active:
             self.cpu.interrupt_pending_changed()
 
     def pend(self, exc: int) -> None:

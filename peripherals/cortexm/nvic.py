@@ -595,17 +595,6 @@ class NVIC(Peripheral):
                 best, best_key = exc, key
         return best
 
-    def can_preempt(self, exec_priority: int) -> bool:
-        """Whether a pending, enabled exception preempts at `exec_priority` (the summary's
-        answer: `pending_to_take(exec_priority) is not None`, without looking at the set)."""
-        return self.summary.best < exec_priority
-
-    def nothing_can_preempt(self) -> bool:
-        """No pending, enabled exception is above the active ones: none can be taken, nor
-        wake WFI, whatever the masks (they only lower the execution priority)."""
-        sm = self.summary
-        return sm.best >= sm.active
-
     # -- the summary (InterruptSummary): recomputed wherever its inputs change ----------------
     def _summarise_pending(self) -> None:
         """`summary.best` from the pending set, the enables and the priorities."""

@@ -191,3 +191,57 @@ def test_sites_with_nothing_to_take_call_no_python():
     assert cpu.current_exception() == 0 and cpu.nvic.pending[16]
     assert cpu.unmask_site_skips() > 1000     # 16 MHz, a few instructions per pass
     assert calls == []
+
+
+SYST_CSR, SYST_RVR, SYST_CVR, SHPR3 = 0xE000E010, 0xE000E014, 0xE000E018, 0xE000ED20
+
+
+def wfi_program(basepri: int) -> tuple[bytes, list[int], dict[int, int]]:
+    """SysTick (priority 0x80) fires while the core sleeps in WFI with PRIMASK set and
+    BASEPRI at `basepri`; r2 = 1 once WFI returned, the handler logs r2 and stops SysTick."""
+    a = Asm()
+    a.mov32(5, LOG)
+    a.movs(2, 0)
+    a.store(SHPR3, 0x80 << 24)
+    a.cps(CPSID_I)
+    a.movs(0, basepri)
+    a.msr(BASEPRI, 0)
+    a.store(SYST_RVR, 1599)                     # 100 µs at 16 MHz
+    a.store(SYST_CVR, 0)
+    a.store(SYST_CSR, 7)
+    a.hw.append(0xBF30)                         # wfi
+    a.step(1)
+    a.cps(CPSIE_I)                              # SysTick taken here, if it woke the core
+    a.after(1)
+    a.hw.append(0xE7FE)                         # b .
+    handler = {15: a.here()}
+    a.store(SYST_CSR, 0)
+    a.hw += [0x0093, 0x2400 | 15, 0x50EC, 0x4770]
+    return struct.pack(f"<{len(a.hw)}H", *a.hw), a.sites, handler
+
+
+@pytest.mark.parametrize("mode", ["c", "python-exceptions", "exact", "no-extension"])
+@pytest.mark.parametrize("basepri, wakes", [(0, True), (0x40, False)])
+def test_wfi_wakes_on_an_interrupt_masked_only_by_primask(mode, basepri, wakes, monkeypatch):
+    """ARMv7-M B1.5.19: WFI wakes on an interrupt that would preempt if PRIMASK were clear;
+    one that BASEPRI holds back leaves the core asleep."""
+    if mode == "no-extension":
+        monkeypatch.setattr(uc_native, "_block_clock", None)
+    if mode == "python-exceptions":
+        monkeypatch.setenv("METERSIM_NATIVE_EXC", "0")
+    code, sites, handler = wfi_program(basepri)
+    emu, m = boot(code, handler)
+    cpu = m.cpu
+    cpu.add_unmask_hooks(sites)
+    if mode == "exact":
+        cpu.exact_users += 1
+        cpu.uc.ctl_flush_tb()
+    emu.run_for("1ms")
+    log = struct.unpack("<200I", m.sysbus.read_memory(LOG, 800))
+    taken = {step: exc for step, exc in enumerate(log) if exc}
+    if wakes:
+        assert taken == {1: 15}, "SysTick not taken right at the cpsie after WFI woke"
+        assert not cpu.halted
+    else:
+        assert taken == {} and cpu.reg(A.UC_ARM_REG_R2) == 0 and cpu.halted
+        assert cpu.nvic.pending[15]

@@ -7,6 +7,10 @@ group priority follows AIRCR.PRIGROUP. This model keeps pending/active state and
 CPU core's questions (which exception to take, the execution priority); the core does the
 stacking (metersim._engine.cpu).
 
+`summary` (InterruptSummary) condenses the state into what decides whether anything can be
+taken: kept exact at every change here, and by the core's C exception path, so the core's C
+block hook can answer unmask sites without calling Python.
+
 External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, and a line that is
 still high when its handler returns pends again, as on the hardware.
 
@@ -34,6 +38,7 @@ DHCSR/DCRSR/DCRDR.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 from functools import lru_cache, partialmethod
 
@@ -101,6 +106,27 @@ MVFR_M4F = (0x10110021, 0x11000011)
 _SHPR_EXC = {MEMMANAGE: "MemManage", BUSFAULT: "BusFault", USAGEFAULT: "UsageFault",
              SVCALL: "SVCall", DEBUGMON: "DebugMonitor", PENDSV: "PendSV", SYSTICK: "SysTick"}
 _BINARY = bytes.maketrans(b"\0\1", b"01")
+
+
+#: `InterruptSummary.best` when no exception is both pending and enabled: above any execution
+#: priority (256 at most), so "best < execution priority" is false.
+NO_PENDING = 0x7FFF
+
+
+class InterruptSummary(ctypes.Structure):
+    """What the core needs to know whether an interrupt can be taken, without asking Python:
+    the C block hook reads it at every unmask site (the layout of nv_summary in
+    metersim/_engine/_block_clock.c). An exception can be taken now exactly when `best` is
+    below the execution priority, which is `active` lowered by the masks (BASEPRI with
+    `pmask` and `gmask`, PRIMASK, FAULTMASK; only PRIMASK on ARMv6-M). The NVIC keeps it
+    exact: every change of pending, enabled, priority, PRIGROUP or active state ends in
+    `NVIC._summarise_pending` / `_summarise_active` (or their incremental forms in
+    `set_pending` and `acknowledge`), and the C exception path recomputes it as these do."""
+    _fields_ = [("best", ctypes.c_int32),     # lowest group priority pending and enabled
+                ("active", ctypes.c_int32),   # lowest group priority active; 256 if none
+                ("gmask", ctypes.c_int32),    # group-priority bits (AIRCR.PRIGROUP)
+                ("pmask", ctypes.c_int32),    # implemented priority bits (BASEPRI's)
+                ("v6m", ctypes.c_int32)]      # ARMv6-M: no BASEPRI, no FAULTMASK
 
 
 def exception_name(exc: int) -> str:
@@ -371,7 +397,8 @@ class NVIC(Peripheral):
                  mpu_regions: int | None = None):
         self.registers = nvic_registers(number_of_interrupts)
         _define_indexed(type(self), self.registers)
-        super().__init__(ctx)
+        self.summary = InterruptSummary(NO_PENDING, 256, 0xFE, 0xF0, 0)  # one per NVIC: C
+        super().__init__(ctx)                                           # keeps its address
         # Aligned word reads, the usual kind, skip the shift and mask of sub-word ones.
         self._word_readers = {off: slot[0] for off, slot in self._slots.items() if not slot[2]}
         # The STM32F1's Cortex-M3 has no MPU, the STM32F4's Cortex-M4F has 8 regions; a
@@ -481,6 +508,9 @@ class NVIC(Peripheral):
         if regions != self.mpu.num_regions:
             self.mpu = MPU(regions, log=self.ctx.log)
         self.mpu.on_change = cpu.mpu_changed
+        bind = getattr(cpu, "bind_interrupt_summary", None)    # (test doubles have none)
+        if bind is not None:
+            bind(self.summary)
 
     def _hclk(self) -> int:
         clocks = getattr(self.ctx.machine, "clocks", None)
@@ -505,6 +535,7 @@ class NVIC(Peripheral):
         self.mpu.reset()
         # After the MPU's reset: its registers are already 0, so writing 0 changes nothing.
         self.reset_registers()
+        self._summarise_priorities()
         if self.cpu is not None:
             self.cpu.traps_changed()     # CCR and CPACR are back at their reset values
 
@@ -529,18 +560,11 @@ class NVIC(Peripheral):
 
     def execution_priority(self, primask: int, faultmask: int, basepri: int) -> int:
         """Current execution priority (ARMv7-M B1.5.4); 256 = thread mode, nothing masked.
-        Asked at every unmask site and exception boundary: group_priority is inlined."""
-        p = 256
-        gmask = (0xFF << (self.prigroup + 1)) & 0xFF
-        if self._act:
-            prio = self.prio
-            for exc in self._act:
-                raw = prio[exc]
-                g = raw if raw < 0 else raw & gmask
-                if g < p:
-                    p = g
+        The active exceptions' part is the summary's."""
+        sm = self.summary
+        p = sm.active
         if basepri & self.priority_mask:
-            g = basepri & self.priority_mask & gmask
+            g = basepri & self.priority_mask & sm.gmask
             if g < p:
                 p = g
         if primask & 1 and p > 0:
@@ -571,9 +595,50 @@ class NVIC(Peripheral):
                 best, best_key = exc, key
         return best
 
+    # -- the summary (InterruptSummary): recomputed wherever its inputs change ----------------
+    def _summarise_pending(self) -> None:
+        """`summary.best` from the pending set, the enables and the priorities."""
+        best = NO_PENDING
+        if self.pending_set:
+            gmask = self.summary.gmask
+            prio = self.prio
+            for exc in self.pending_set:
+                if self.exception_enabled(exc):
+                    raw = prio[exc]
+                    g = raw if raw < 0 else raw & gmask
+                    if g < best:
+                        best = g
+        self.summary.best = best
+
+    def _summarise_active(self) -> None:
+        """`summary.active` from the active list and the priorities."""
+        p = 256
+        gmask = self.summary.gmask
+        prio = self.prio
+        for exc in self._act:
+            raw = prio[exc]
+            g = raw if raw < 0 else raw & gmask
+            if g < p:
+                p = g
+        self.summary.active = p
+
+    def _summarise_priorities(self) -> None:
+        """Priorities, PRIGROUP, the priority mask or the architecture changed: all of it."""
+        sm = self.summary
+        sm.gmask = (0xFF << (self.prigroup + 1)) & 0xFF
+        sm.pmask = self.priority_mask
+        sm.v6m = 1 if self.v6m else 0
+        self._summarise_pending()
+        self._summarise_active()
+
+    def refresh_summary(self) -> None:
+        """For code that replaces `pending_set` or the arrays wholesale (the debugger's step
+        without interrupts): recompute the summary from them."""
+        self._summarise_priorities()
+
     def pending_to_take(self, exec_priority: int) -> int | None:
         """The exception that preempts at `exec_priority`, or None."""
-        if not self.pending_set:
+        if self.summary.best >= exec_priority:
             return None
         exc = self.highest_pending()
         if exc is None:
@@ -585,22 +650,46 @@ class NVIC(Peripheral):
 
     # -- transitions driven by the core -------------------------------------------------------
     def set_pending(self, exc: int) -> None:
+        if not self.pending[exc]:                  # pend(exc), inlined: a hot path
+            self.pending[exc] = 1
+            self.pending_set.add(exc)
+            if self.exception_enabled(exc):
+                raw = self.prio[exc]
+                g = raw if raw < 0 else raw & self.summary.gmask
+                if g < self.summary.best:
+                    self.summary.best = g
+        # the core looks only if something can preempt the active exceptions (what else
+        # holds it back, the masks, the core checks; an unmask site or WFI looks again)
+        if self.cpu is not None and self.summary.best < self.summary.active:
+            self.cpu.interrupt_pending_changed()
+
+    def pend(self, exc: int) -> None:
+        """Make `exc` pending without telling the core (it is about to take it, or looks
+        itself): SVC and faults."""
         if not self.pending[exc]:
             self.pending[exc] = 1
             self.pending_set.add(exc)
-        if self.cpu is not None:
-            self.cpu.interrupt_pending_changed()
+            if self.exception_enabled(exc):        # the summary: one more candidate
+                raw = self.prio[exc]
+                g = raw if raw < 0 else raw & self.summary.gmask
+                if g < self.summary.best:
+                    self.summary.best = g
 
     def clear_pending(self, exc: int) -> None:
         if self.pending[exc]:
             self.pending[exc] = 0
             self.pending_set.discard(exc)
+            self._summarise_pending()
 
     def acknowledge(self, exc: int) -> None:
         """Exception entry: pending -> active."""
         self.clear_pending(exc)
         self.active[exc] = 1
         self._act.append(exc)
+        raw = self.prio[exc]                       # the summary: one more active
+        g = raw if raw < 0 else raw & self.summary.gmask
+        if g < self.summary.active:
+            self.summary.active = g
         if MEMMANAGE <= exc <= SYSTICK:
             self._shcsr_active(exc, True)
 
@@ -611,6 +700,7 @@ class NVIC(Peripheral):
             self._act.remove(exc)
         except ValueError:
             pass
+        self._summarise_active()
         if MEMMANAGE <= exc <= SYSTICK:
             self._shcsr_active(exc, False)
         if exc >= 16 and self.level[exc]:
@@ -630,6 +720,7 @@ class NVIC(Peripheral):
         for exc in list(self._act):
             self.active[exc] = 0
         self._act.clear()
+        self._summarise_active()
 
     # -- IRQ inputs (GPIO receiver) -----------------------------------------------------------
     def on_gpio(self, irq: int, level: bool) -> None:
@@ -735,8 +826,10 @@ class NVIC(Peripheral):
                 enabled[exc] = 1
             value >>= 1
             exc += 1
-        if self.cpu is not None and self.pending_set:
-            self.cpu.interrupt_pending_changed()
+        if self.pending_set:
+            self._summarise_pending()
+            if self.cpu is not None:
+                self.cpu.interrupt_pending_changed()
 
     def _clear_enable(self, n: int, _old: int, value: int) -> None:
         enabled, exc = self.enabled, 16 + 32 * n
@@ -745,6 +838,8 @@ class NVIC(Peripheral):
                 enabled[exc] = 0
             value >>= 1
             exc += 1
+        if self.pending_set:
+            self._summarise_pending()
 
     def _set_pending_word(self, n: int, _old: int, value: int) -> None:
         exc = 16 + 32 * n
@@ -772,8 +867,11 @@ class NVIC(Peripheral):
 
     def _set_priority(self, exc: int, byte: int) -> None:
         self.prio[exc] = byte & self.priority_mask
-        if self.cpu is not None and self.pending_set:
-            self.cpu.interrupt_pending_changed()
+        if self.pending_set or self.active[exc]:
+            self._summarise_pending()
+            self._summarise_active()
+            if self.cpu is not None and self.pending_set:
+                self.cpu.interrupt_pending_changed()
 
     def _stir_written(self, _old: int, value: int) -> None:
         if 16 + value < self.num_exc:
@@ -835,6 +933,7 @@ class NVIC(Peripheral):
                 machine.request_reset("software")
         if value & 0x2:  # VECTCLRACTIVE (debug use)
             self.clear_all_active()
+        self._summarise_priorities()             # PRIGROUP may have changed
         if self.cpu is not None and self.pending_set:
             self.cpu.interrupt_pending_changed()
 
@@ -845,6 +944,7 @@ class NVIC(Peripheral):
     def _shcsr_written(self, _old: int, _value: int) -> None:
         if self.v6m:
             self.shcsr = 0               # no fault enables or active bits to keep
+        self._summarise_pending()        # MEMFAULTENA, BUSFAULTENA, USGFAULTENA
         if self.cpu is not None and self.pending_set:
             self.cpu.interrupt_pending_changed()
 

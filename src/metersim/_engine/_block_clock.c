@@ -39,6 +39,20 @@ typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t
 struct bc_idle;
 struct bc_exc;
 
+/* The NVIC model's interrupt summary (peripherals/cortexm/nvic.py, InterruptSummary mirrors
+ * this layout): an exception can be taken exactly when `best` is below the execution
+ * priority, `active` lowered by BASEPRI (with pmask, gmask), PRIMASK and FAULTMASK. */
+typedef struct {
+    int32_t best;    /* lowest group priority pending and enabled; NV_NO_PENDING if none */
+    int32_t active;  /* lowest group priority active; 256 if none */
+    int32_t gmask;   /* group-priority bits (AIRCR.PRIGROUP) */
+    int32_t pmask;   /* implemented priority bits */
+    int32_t v6m;     /* ARMv6-M: PRIMASK only */
+} nv_summary;
+
+#define NV_NO_PENDING 0x7FFF
+#define NV_ASK -1000  /* `best` when the C path could not recompute it: Python decides */
+
 typedef struct {
     uint32_t addr;
     uint16_t size;   /* 0: empty */
@@ -81,6 +95,11 @@ typedef struct {
     struct bc_idle *idle;   /* set while idle_ticks runs ticks natively (see below) */
     void (*intr_py)(void *uc, uint32_t intno, void *ud);  /* the core's interrupt hook */
     struct bc_exc *exc;     /* set for a fast slice: SVC entries and plain returns in C */
+    /* Unmask sites are checked here against the NVIC's summary: site_cb runs only when an
+     * interrupt can be taken now (NULL summary: always). */
+    nv_summary *nv_sum;
+    int32_t reg_primask, reg_faultmask, reg_basepri;
+    uint64_t site_skips;    /* unmask sites passed without a Python call (statistics) */
 } bc_state;
 
 static void idle_sync(bc_state *s);
@@ -230,6 +249,34 @@ static bool is_site(const bc_state *s, uint32_t addr)
     return lo < s->n_sites && s->sites[lo] == addr;
 }
 
+/* CortexM._on_unmask's question, from the NVIC's summary and the mask registers: can an
+ * interrupt be taken now? (NVIC.execution_priority, then pending_to_take.) */
+static bool site_can_take(bc_state *s)
+{
+    const nv_summary *m = s->nv_sum;
+    if (!m)
+        return true;
+    int32_t best = m->best, p = m->active;
+    if (best >= p)
+        return false;               /* the masks only lower the execution priority */
+    uint32_t pm = 0, fm = 0, bp = 0;
+    s->reg_read(s->uc, s->reg_primask, &pm);
+    if (!m->v6m) {
+        s->reg_read(s->uc, s->reg_faultmask, &fm);
+        s->reg_read(s->uc, s->reg_basepri, &bp);
+    }
+    if (bp & (uint32_t)m->pmask) {
+        int32_t g = (int32_t)(bp & (uint32_t)m->pmask & (uint32_t)m->gmask);
+        if (g < p)
+            p = g;
+    }
+    if ((pm & 1) && p > 0)
+        p = 0;
+    if ((fm & 1) && p > -1)
+        p = -1;
+    return best < p;
+}
+
 /* The rest of the block hook: a block not decoded yet, a limit inside it, an observer. */
 static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uint32_t size,
                                                  bc_state *s, bc_entry *e)
@@ -239,12 +286,17 @@ static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uin
     if (s->base + n > s->limit && stop_in_block(s, uc, addr, size))
         return;
     s->cur_n = n;
-    if (s->idle && (s->observer || (s->site_cb && is_site(s, addr))))
-        idle_sync(s);
+    bool site = s->site_cb && is_site(s, addr);
+    if (s->idle && (s->observer || site))
+        idle_sync(s);               /* after it, the NVIC model (and its summary) is current */
     if (s->observer)
         s->observer(address, size);
-    if (s->site_cb && is_site(s, addr))
-        s->site_cb(address);
+    if (site) {
+        if (site_can_take(s))
+            s->site_cb(address);
+        else
+            s->site_skips++;
+    }
 }
 
 static void bc_block(void *uc, uint64_t address, uint32_t size, void *user_data)
@@ -603,13 +655,15 @@ typedef struct bc_exc {
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
-    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_prigroup, *S_pmask;
+    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_prigroup, *S_pmask,
+    *S_summary, *S_refresh;
 
 /* What of the NVIC model the checks read (new references). */
 typedef struct {
     PyObject *nv, *act, *prio, *active, *pending, *pending_set, *enabled, *level;
     long prigroup, pmask, shcsr, ccr, vtor;
     Py_ssize_t n;
+    nv_summary *sum;    /* the model's InterruptSummary (NULL: it has none) */
 } nv_view;
 
 static long attr_long(PyObject *o, PyObject *name, bool *ok)
@@ -668,6 +722,15 @@ static bool nv_load(PyObject *cpu, nv_view *v)
     v->shcsr = attr_long(nv, S_shcsr, &ok);
     v->ccr = attr_long(nv, S_ccr, &ok);
     v->vtor = attr_long(nv, S_vtor, &ok);
+    PyObject *sum = PyObject_GetAttr(nv, S_summary);
+    Py_buffer b;
+    if (sum && PyObject_GetBuffer(sum, &b, PyBUF_SIMPLE | PyBUF_WRITABLE) == 0) {
+        if (b.len == (Py_ssize_t)sizeof(nv_summary))
+            v->sum = (nv_summary *)b.buf;   /* the model keeps it (and nv keeps the model) */
+        PyBuffer_Release(&b);
+    }
+    Py_XDECREF(sum);
+    PyErr_Clear();
     if (ok)
         return true;
 bad:
@@ -774,6 +837,57 @@ static bool nv_would_take(const nv_view *v, long prio, bool *odd)
         *odd = true;
     }
     return have && bg < prio;
+}
+
+/* NVIC._summarise_pending and _summarise_active, after the C path changed pending or active
+ * state; a model it cannot read leaves `best` at NV_ASK (Python then decides every time). */
+static void nv_summarise(const nv_view *v)
+{
+    nv_summary *m = v->sum;
+    if (!m)
+        return;
+    long best = NV_NO_PENDING, act = 256, raw;
+    bool odd = false;
+    PyObject *it = PyObject_GetIter(v->pending_set), *key;
+    if (!it) {
+        odd = true;
+    } else {
+        while ((key = PyIter_Next(it)) != NULL) {
+            long exc = PyLong_AsLong(key);
+            Py_DECREF(key);
+            if (exc < 0 || exc >= v->n || !nv_prio(v, exc, &raw)) {
+                odd = true;
+                break;
+            }
+            if (nv_enabled(v, exc) && nv_group(v, raw) < best)
+                best = nv_group(v, raw);
+        }
+        Py_DECREF(it);
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v->act); i++) {
+        long exc = PyLong_AsLong(PyList_GET_ITEM(v->act, i));
+        if (!nv_prio(v, exc, &raw)) {
+            odd = true;
+            break;
+        }
+        if (nv_group(v, raw) < act)
+            act = nv_group(v, raw);
+    }
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        odd = true;
+    }
+    if (odd) {                      /* not expected: let the model do it */
+        PyObject *r = PyObject_CallMethodObjArgs(v->nv, S_refresh, NULL);
+        Py_XDECREF(r);
+        if (!r) {
+            PyErr_Clear();
+            m->best = NV_ASK;
+        }
+        return;
+    }
+    m->best = (int32_t)best;
+    m->active = (int32_t)act;
 }
 
 static int shcsr_bit(long exc)                                     /* NVIC._SHCSR_ACT */
@@ -883,6 +997,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     }
     PyByteArray_AS_STRING(v->active)[exc] = 1;
     nv_shcsr_active(v, exc, true);
+    nv_summarise(v);
     set_long(x->cpu, S_ipsr, exc);
     cpu_count_exception(x->cpu);
     x->entries++;
@@ -975,6 +1090,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
     }
     PyErr_Clear();
     nv_shcsr_active(v, ipsr, false);
+    nv_summarise(v);
     set_long(x->cpu, S_ipsr, new_ipsr);
     x->returns++;
     return true;
@@ -1289,7 +1405,7 @@ static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
                          "block_hook", PyLong_FromVoidPtr((void *)bc_block),
                          "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
                          "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
@@ -1303,6 +1419,7 @@ static PyObject *addresses(PyObject *self, PyObject *args)
                          "idle_size", PyLong_FromSize_t(sizeof(bc_idle)),
                          "exc_size", PyLong_FromSize_t(sizeof(bc_exc)),
                          "exc_enter", PyLong_FromVoidPtr((void *)bc_exc_enter),
+                         "summary_size", PyLong_FromSize_t(sizeof(nv_summary)),
                          "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
                                                           + IO_CACHE * sizeof(bc_io_entry)));
 }
@@ -1330,10 +1447,11 @@ PyMODINIT_FUNC PyInit__block_clock(void)
 {
     static const char *names[] = {"ipsr", "exceptions_taken", "nvic", "_act", "prio", "active",
                                   "pending", "pending_set", "enabled", "level", "shcsr", "ccr",
-                                  "vtor", "prigroup", "priority_mask"};
+                                  "vtor", "prigroup", "priority_mask", "summary",
+                                  "refresh_summary"};
     PyObject **slots[] = {&S_ipsr, &S_taken, &S_nvic, &S_act, &S_prio, &S_active, &S_pending,
                           &S_pending_set, &S_enabled, &S_level, &S_shcsr, &S_ccr, &S_vtor,
-                          &S_prigroup, &S_pmask};
+                          &S_prigroup, &S_pmask, &S_summary, &S_refresh};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
             return NULL;

@@ -33,6 +33,13 @@ objects at once, so whatever looks sees the exact state. Anything else, the v6-M
 debug API's exact mode and block observers stay in Python; `native_exc = False` (or
 METERSIM_NATIVE_EXC=0) keeps every exception there.
 
+Interrupt checks: the NVIC model keeps a summary (`NVIC.summary`, an InterruptSummary that C
+reads in place): the best group priority pending and enabled, and the priority of the active
+exceptions. An interrupt can be taken exactly when the best is below the execution priority
+(the active part lowered by PRIMASK, FAULTMASK, BASEPRI). The C block hook answers unmask sites
+with it and calls `_on_unmask_site` only when one can; `_take_interrupts` and
+`interrupt_pending_changed` return at once when nothing is above the active exceptions.
+
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
 core frequency changes, so rounding never accumulates.
@@ -371,8 +378,12 @@ class CortexM:
         instruction if it preempts now. One that cannot (masked, or not above the running
         handler) needs no stop: what later lets it in (an unmask site, an exception return,
         an enable or priority write, WFI) looks at the pending set again."""
-        if self.in_slice and self.nvic.pending_to_take(self._exec_priority()) is not None:
-            self._limit_slice(0)
+        if self.in_slice:
+            sm = self.nvic.summary
+            # best >= active: nothing preempts whatever the masks (they only lower the
+            # execution priority); else the masks decide (NVIC.pending_to_take, summarised)
+            if sm.best < sm.active and sm.best < self._exec_priority():
+                self._limit_slice(0)
 
     def break_run(self) -> None:
         """Ask the core to return from run_until at the next instruction boundary."""
@@ -1010,6 +1021,17 @@ class CortexM:
         self._mmio_fault = (address, is_write, pc)
         self.request_boundary()
 
+    def bind_interrupt_summary(self, summary) -> None:
+        """The NVIC's InterruptSummary (its attach_cpu calls this): the C block hook checks
+        unmask sites against it and calls `_on_unmask_site` only when an interrupt can be
+        taken there."""
+        if self.bc is not None:
+            self.bc.bind_summary(summary)
+
+    def unmask_site_skips(self) -> int:
+        """Unmask sites the C hook passed without calling Python (statistics)."""
+        return self.bc.site_skips if self.bc is not None else 0
+
     def add_unmask_hooks(self, addresses: list[int]) -> None:
         """Block hooks on the instructions right after `cpsie` / `msr primask|basepri|faultmask`,
         so a pending interrupt is taken as soon as the firmware unmasks it.
@@ -1041,7 +1063,8 @@ class CortexM:
         # Runs before the block's first instruction: stop there only if an interrupt can be
         # taken now (a block can also start at a site for other reasons, with masks still set;
         # stopping then would make no progress).
-        if self.nvic.pending_set and self.nvic.pending_to_take(self._exec_priority()) is not None:
+        sm = self.nvic.summary          # (the C block hook asks the same before calling)
+        if sm.best < sm.active and sm.best < self._exec_priority():
             if self._fast_slice:
                 self.bc.stop_before_block()
             else:
@@ -1049,11 +1072,20 @@ class CortexM:
 
     # ================================================================ exceptions
     def _take_interrupts(self) -> None:
-        prio = self._exec_priority()
-        exc = self.nvic.pending_to_take(prio)
+        nv = self.nvic
+        sm = nv.summary
+        best = sm.best
+        if best >= sm.active:
+            return  # nothing preempts, nor wakes WFI: the masks only lower the priority
+        pm, fm, bp = self._rd_masks()
+        prio = nv.execution_priority(0, fm, bp)     # without PRIMASK: what wakes WFI
+        if best >= prio:
+            return
+        if pm & 1 and prio > 0:
+            prio = 0                                # PRIMASK (as execution_priority)
+        exc = nv.pending_to_take(prio)
         if exc is None:
-            if self.halted and self.nvic.pending_to_take(self._exec_priority(True)) is not None:
-                self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
+            self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
             return
         self.halted = False
         x = self._exc
@@ -1069,8 +1101,7 @@ class CortexM:
             # SVC where it cannot be taken escalates (ARMv7-M B1.5.17).
             self._fault(N.HARDFAULT, 0, return_pc=pc, in_hook=True, forced=True)
             return
-        nv.pending[N.SVCALL] = 1
-        nv.pending_set.add(N.SVCALL)
+        nv.pend(N.SVCALL)
         self._enter(N.SVCALL, pc)
 
     def _enter(self, exc: int, return_pc: int, exc_return_override: int | None = None) -> bool:
@@ -1277,8 +1308,7 @@ class CortexM:
                                       return_pc)
                 return
         self.halted = False
-        nv.pending[exc] = 1
-        nv.pending_set.add(exc)
+        nv.pend(exc)
         # Inside a hook the PC write makes unicorn restart at the handler; at a slice
         # boundary the next slice starts there.
         self._enter(exc, return_pc)

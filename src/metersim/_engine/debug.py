@@ -371,12 +371,14 @@ class Debugger:
         hidden = None
         if not irqs:
             hidden, nvic.pending_set = nvic.pending_set, set()
+            nvic.refresh_summary()
         try:
             emu.run_until_time(self._one_cycle_ps(), lambda: self._stop is not None)
         finally:
             if hidden is not None:
                 # Interrupts that became pending (or were cleared) meanwhile are in `pending`.
                 nvic.pending_set = {e for e in hidden | nvic.pending_set if nvic.pending[e]}
+                nvic.refresh_summary()
 
     def _step_asleep(self) -> None:
         """Let virtual time run to the wake-up (at most max_sleep_ps) and stop before the

@@ -246,7 +246,11 @@ class BlockClockState(ctypes.Structure):
                 ("rec_value", ctypes.c_uint64), ("rec_size", ctypes.c_uint32),
                 ("rec_write", ctypes.c_uint32),
                 ("cache", ctypes.c_void_p), ("idle", ctypes.c_void_p),
-                ("intr_py", ctypes.c_void_p), ("exc", ctypes.c_void_p)]
+                ("intr_py", ctypes.c_void_p), ("exc", ctypes.c_void_p),
+                # the NVIC's InterruptSummary, checked at unmask sites (bind_summary)
+                ("nv_sum", ctypes.c_void_p), ("reg_primask", ctypes.c_int32),
+                ("reg_faultmask", ctypes.c_int32), ("reg_basepri", ctypes.c_int32),
+                ("site_skips", ctypes.c_uint64)]
 
 
 IDLE_REGS = ["R0", "R1", "R2", "R3", "R12", "LR", "XPSR", "CONTROL", "SP", "PC", "MSP", "PSP",
@@ -307,6 +311,12 @@ def private_offsets() -> tuple[int, int, int, int]:
     return _OFFSETS
 
 
+def _summary_size() -> int:
+    from metersim.peripherals.cortexm.nvic import InterruptSummary   # the model owns it
+
+    return ctypes.sizeof(InterruptSummary)
+
+
 class BlockClock:
     """Per-block instruction counting for one `Uc` (see _block_clock.c); None-safe: `make`
     returns None where the extension or the calibration is missing."""
@@ -316,7 +326,8 @@ class BlockClock:
         if _block_clock is None or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
                                                             ctypes.sizeof(MmioTrampoline)) \
                 or _block_clock.addresses().get("idle_size") != ctypes.sizeof(IdleTicks) \
-                or _block_clock.addresses().get("exc_size") != ctypes.sizeof(NativeExc):
+                or _block_clock.addresses().get("exc_size") != ctypes.sizeof(NativeExc) \
+                or _block_clock.addresses().get("summary_size") != _summary_size():
             return None
         offsets = private_offsets()
         if offsets[0] < 0:
@@ -466,6 +477,23 @@ class BlockClock:
         s.site_bits[:] = bits
         self._site_cfn = ctypes.CFUNCTYPE(None, ctypes.c_uint64)(fn)
         s.site_cb = ctypes.cast(self._site_cfn, ctypes.c_void_p).value if sites else None
+
+    def bind_summary(self, summary) -> None:
+        """Check unmask sites in C against `summary` (the NVIC's InterruptSummary, kept alive
+        by its NVIC): the site callback then runs only when an interrupt can be taken now."""
+        from unicorn import arm_const as A
+
+        s = self.state
+        s.reg_primask = A.UC_ARM_REG_PRIMASK
+        s.reg_faultmask = A.UC_ARM_REG_FAULTMASK
+        s.reg_basepri = A.UC_ARM_REG_BASEPRI
+        self._summary = summary
+        s.nv_sum = ctypes.addressof(summary) if summary is not None else None
+
+    @property
+    def site_skips(self) -> int:
+        """Unmask sites passed in C, without a Python call (nothing could be taken)."""
+        return self.state.site_skips
 
     # -- observers of every block that runs (debug API) ----------------------------------------
     def add_observer(self, fn) -> None:

@@ -33,33 +33,20 @@ struct ctl_rec {                            /* BAPP_EE_CONTROL, copies at +0 and
     uint16_t crc;
 };
 #define REC_MAGIC 0x4C544E43u               /* "CNTL" */
+BAPP_REC_FITS(struct ctl_rec, 0x40u);
+static const bapp_rec_t k_rec = BAPP_REC(BAPP_EE_CONTROL, 0x40u, struct ctl_rec, REC_MAGIC,
+                                         "control: record");
 
 static struct ctl_rec C;
 static uint8_t g_have_used, g_level, g_deferred;
 static int64_t g_used_uY;
 
-static void rec_save(void)
-{
-    C.seq++;
-    C.crc = crc16_ccitt((const uint8_t *)&C, (unsigned)offsetof(struct ctl_rec, crc));
-    if (bapp_eeprom(BAPP_EE_CONTROL + (C.seq & 1u) * 0x40u, &C, sizeof C, 1) < 0)
-        ms_printk("control: record not saved\n");
-}
+static void rec_save(void) { bapp_rec_save(&k_rec, &C); }
 
 static void rec_load(void)
 {
-    struct ctl_rec c[2];
-    int best = -1;
-    for (unsigned k = 0; k < 2u; k++)
-        if (bapp_eeprom(BAPP_EE_CONTROL + k * 0x40u, &c[k], sizeof c[k], 0) == MS_OK &&
-            c[k].magic == REC_MAGIC &&
-            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct ctl_rec, crc)) &&
-            (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
-            best = (int)k;
-    if (best >= 0) {
-        C = c[best];
+    if (bapp_rec_load(&k_rec, &C) >= 0)
         return;
-    }
     memset(&C, 0, sizeof C);
     C.magic = REC_MAGIC;
 }

@@ -41,6 +41,9 @@ struct disp_rec {                           /* BAPP_EE_DISPLAY, copies at +0 and
     uint16_t crc;
 };
 #define REC_MAGIC 0x50534944u               /* "DISP" */
+BAPP_REC_FITS(struct disp_rec, 0x80u);
+static const bapp_rec_t k_rec = BAPP_REC(BAPP_EE_DISPLAY, 0x80u, struct disp_rec, REC_MAGIC,
+                                         "display: lists");
 
 static const uint32_t k_default_auto[] = {
     0x00010000u, 0x00010100u, 0x00010200u, 0x00010300u, 0x00010400u,   /* energy: total, rates */
@@ -60,28 +63,12 @@ static volatile uint32_t g_track_di;
 static volatile uint8_t g_track_new;
 static uint32_t g_shown_di;
 
-static void rec_save(void)
-{
-    D.seq++;
-    D.crc = crc16_ccitt((const uint8_t *)&D, (unsigned)offsetof(struct disp_rec, crc));
-    if (bapp_eeprom(BAPP_EE_DISPLAY + (D.seq & 1u) * 0x80u, &D, sizeof D, 1) < 0)
-        ms_printk("display: lists not saved\n");
-}
+static void rec_save(void) { bapp_rec_save(&k_rec, &D); }
 
 static void rec_load(void)
 {
-    struct disp_rec c[2];
-    int best = -1;
-    for (unsigned k = 0; k < 2u; k++)
-        if (bapp_eeprom(BAPP_EE_DISPLAY + k * 0x80u, &c[k], sizeof c[k], 0) == MS_OK &&
-            c[k].magic == REC_MAGIC &&
-            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct disp_rec, crc)) &&
-            (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
-            best = (int)k;
-    if (best >= 0) {
-        D = c[best];
+    if (bapp_rec_load(&k_rec, &D) >= 0)
         return;
-    }
     memset(&D, 0, sizeof D);
     D.magic = REC_MAGIC;
     D.auto_n = sizeof k_default_auto / sizeof k_default_auto[0];
@@ -165,6 +152,17 @@ static uint32_t bcd(const uint8_t *v, unsigned n, int *negative)
 
 static const char k_hex[] = "0123456789AbCdEF";
 
+/* Three BCD bytes, the highest (v[2]) first, as "xx" sep "xx" sep "xx" into p (9 chars). */
+static void put_bcd3(char *p, const uint8_t *v, char sep)
+{
+    for (unsigned i = 0; i < 3u; i++, p += 3) {
+        uint8_t b = v[2u - i];
+        p[0] = k_hex[b >> 4 & 0xFu];
+        p[1] = k_hex[b & 0xFu];
+        p[2] = i < 2u ? sep : 0;
+    }
+}
+
 /* The screen of `di` into fr; 0, or < 0 when its value could not be fetched. */
 static int render(uint32_t di, meter_lcd_frame_t *fr)
 {
@@ -210,26 +208,14 @@ static int render(uint32_t di, meter_lcd_frame_t *fr)
             break;
         fr->text[0] = '2';
         fr->text[1] = '0';
-        for (unsigned i = 0; i < 3u; i++) {
-            uint8_t b = v[3u - i];
-            char *p = fr->text + 2u + 3u * i;
-            p[0] = k_hex[b >> 4 & 0xFu];
-            p[1] = k_hex[b & 0xFu];
-            p[2] = i < 2u ? '.' : 0;
-        }
+        put_bcd3(fr->text + 2, v + 1, '.');
         fr->icons = LCD_ICON(LCD_DATE) | LCD_ICON(LCD_NOW);
         return 0;
     case K_TIME:                            /* ss mm hh -> "  hh:mm:ss" */
         if (n != 3)
             break;
         memcpy(fr->text, "  ", 2);
-        for (unsigned i = 0; i < 3u; i++) {
-            uint8_t b = v[2u - i];
-            char *p = fr->text + 2u + 3u * i;
-            p[0] = k_hex[b >> 4 & 0xFu];
-            p[1] = k_hex[b & 0xFu];
-            p[2] = i < 2u ? ':' : 0;
-        }
+        put_bcd3(fr->text + 2, v, ':');
         fr->icons = LCD_ICON(LCD_TIME) | LCD_ICON(LCD_NOW);
         return 0;
     case K_VOLT:                            /* XXX.X V */

@@ -61,6 +61,10 @@ struct fidx {                               /* BAPP_EE_FREEZE_IDX, copies at +0 
     uint16_t crc;
 };
 
+BAPP_REC_FITS(struct fidx, 0x40u);
+static const bapp_rec_t k_idx = BAPP_REC(BAPP_EE_FREEZE_IDX, 0x40u, struct fidx, IDX_MAGIC,
+                                         "freeze: index");
+
 static const struct { uint8_t kk; uint16_t depth, size, off; } K[KINDS] = {
     {0x00, 12, 48, 0}, {0x01, 3, 48, 576}, {0x06, 62, 48, 720}, {0xFF, 12, 48, 3696},
     {0x04, 254, 16, 4272},
@@ -85,28 +89,12 @@ static uint16_t crc_of(const void *p, unsigned n)
     return crc16_ccitt((const uint8_t *)p + 4, n - 4u);      /* n, crc first */
 }
 
-static void idx_save(void)
-{
-    X.seq++;
-    X.crc = crc16_ccitt((const uint8_t *)&X, (unsigned)offsetof(struct fidx, crc));
-    if (bapp_eeprom(BAPP_EE_FREEZE_IDX + (X.seq & 1u) * 0x40u, &X, sizeof X, 1) < 0)
-        ms_printk("freeze: index not saved\n");
-}
+static void idx_save(void) { bapp_rec_save(&k_idx, &X); }
 
 static void idx_load(void)
 {
-    struct fidx c[2];
-    int best = -1;
-    for (unsigned k = 0; k < 2u; k++)
-        if (bapp_eeprom(BAPP_EE_FREEZE_IDX + k * 0x40u, &c[k], sizeof c[k], 0) == MS_OK &&
-            c[k].magic == IDX_MAGIC &&
-            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct fidx, crc)) &&
-            (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
-            best = (int)k;
-    if (best >= 0) {
-        X = c[best];
+    if (bapp_rec_load(&k_idx, &X) >= 0)
         return;
-    }
     memset(&X, 0, sizeof X);
     X.magic = IDX_MAGIC;
     memset(X.timed, 0x99, sizeof X.timed);  /* no timed freeze until 16H sets one ... */

@@ -66,6 +66,9 @@ struct tou_rec {                            /* BAPP_EE_TOU, copies at +0 and +0x
     uint16_t crc;
 };
 #define REC_MAGIC 0x4E454F54u               /* "TOEN" */
+BAPP_REC_FITS(struct tou_rec, 0x80u);
+static const bapp_rec_t k_rec = BAPP_REC(BAPP_EE_TOU, 0x80u, struct tou_rec, REC_MAGIC,
+                                         "tou: energy record");
 
 static struct tou_params P;
 static struct tou_rec R;
@@ -265,27 +268,11 @@ static void charge(void)
 
 static void rec_save(void)
 {
-    R.seq++;
-    R.crc = crc16_ccitt((const uint8_t *)&R, (unsigned)offsetof(struct tou_rec, crc));
-    if (bapp_eeprom(BAPP_EE_TOU + (R.seq & 1u) * 0x80u, &R, sizeof R, 1) < 0)
-        ms_printk("tou: energy record not saved\n");
+    bapp_rec_save(&k_rec, &R);
     g_dirty = 0;
 }
 
-static int rec_load(void)
-{
-    struct tou_rec c[2];
-    int best = -1;
-    for (unsigned k = 0; k < 2u; k++)
-        if (bapp_eeprom(BAPP_EE_TOU + k * 0x80u, &c[k], sizeof c[k], 0) == MS_OK &&
-            c[k].magic == REC_MAGIC &&
-            c[k].crc == crc16_ccitt((const uint8_t *)&c[k], (unsigned)offsetof(struct tou_rec, crc)) &&
-            (best < 0 || (int32_t)(c[k].seq - c[best].seq) > 0))
-            best = (int)k;
-    if (best >= 0)
-        R = c[best];
-    return best;
-}
+static int rec_load(void) { return bapp_rec_load(&k_rec, &R); }
 
 /* ---- the metrology unit's energy ---- */
 

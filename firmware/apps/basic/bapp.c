@@ -91,19 +91,18 @@ int bapp_relay(int close)
     return r == MS_OK ? b : r;
 }
 
+/* The seek and transfer are the services' (svc_util.c, linked into the app too); the app adds
+ * opening /dev/eeprom for this one use under its device lock. */
 int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write)
 {
     ms_mutex_lock(g_ee_lock, MS_WAIT_FOREVER);
     int fd = ms_io_open(DEV_EEPROM, O_RDWR, 0), r = fd;
-    drv_seek_t at = {.offset = (int32_t)addr, .whence = DRV_SEEK_SET};
     if (fd >= 0) {
-        r = ms_io_ioctl(fd, DRV_IOCTL_SEEK, &at);
-        if (r >= 0)
-            r = write ? ms_io_write(fd, buf, n) : ms_io_read(fd, buf, n);
+        r = svc_eeprom_rw(fd, addr, buf, n, write);
         ms_io_close(fd);
     }
     ms_mutex_unlock(g_ee_lock);
-    return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
+    return r;
 }
 
 /* bapp.h has the contract; the layout and write order are the ones each module had. */

@@ -25,6 +25,29 @@ from metersim._units import PS_PER_S, format_time
 _log = logging.getLogger("metersim")
 
 
+class History(list):
+    """A record of what a model did (frames on a bus, bytes sent) that keeps only its newest
+    `limit` entries, so a run of virtual days or weeks does not grow without bound. It is a
+    list: index, slice and iterate it as one (index 0 is the oldest entry kept). It trims in
+    halves, so `append` stays O(1) amortised; `dropped` counts the entries let go."""
+
+    DEFAULT_LIMIT = 100_000
+
+    def __init__(self, limit: int = DEFAULT_LIMIT):
+        super().__init__()
+        if limit < 1:
+            raise ValueError(f"History limit must be at least 1, got {limit!r}")
+        self.limit = limit
+        self.dropped = 0
+
+    def append(self, item) -> None:
+        super().append(item)
+        if len(self) > 2 * self.limit:
+            n = len(self) - self.limit
+            del self[:n]
+            self.dropped += n
+
+
 class Context:
     """What a model may use of its surroundings."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Callable
 
-from metersim.peripherals.base import GPIO, Context, Peripheral
+from metersim.peripherals.base import GPIO, Context, History, Peripheral
 from metersim.peripherals.registry import model
 
 SR_RXNE, SR_TC, SR_TXE = 1 << 5, 1 << 6, 1 << 7
@@ -27,7 +27,7 @@ class ConsoleUART(Peripheral):
         self.output = bytearray()
         # Same host-side API as the full USART model: callbacks and (time_ps, value) records.
         self.on_byte: list[Callable[[int], None]] = []
-        self.sent: list[tuple[int, int]] = []
+        self.sent = History()
         self._rx: deque[int] = deque()
         self.reset()
 

@@ -22,8 +22,9 @@ Bus (`Rs485Bus`): any number of nodes. Timing and damage:
 - Frames reach receivers at their END time (only then is the damage known), with their original
   `start_ps`; damaged frames are `LineFrame`s whose line levels decode, through
   `uart_line.sample_frame`, to the wrong value / framing / parity errors a receiver would see.
-- `bus.tap` records every frame that reached the line (start, end, driver, sent value, value on
-  the line, corrupted and why); `bus.on_tap(fn)` adds a callback.
+- `bus.tap` records the frames that reached the line (start, end, driver, sent value, value on
+  the line, corrupted and why), the newest `History.DEFAULT_LIMIT` of them (100 000: hours of a
+  busy 9600-baud bus; a run of days keeps bounded memory); `bus.on_tap(fn)` sees every one.
 
 Host endpoints (`bus.attach_host(...)`) let Python take part: `send(bytes)` paces characters at
 the endpoint's baud (back to back, queued behind its earlier ones), received characters are
@@ -42,7 +43,7 @@ from typing import Callable
 
 from metersim._errors import SetupError
 from metersim._units import PS_PER_S
-from metersim.peripherals.base import Context, UartFrame, UartPort
+from metersim.peripherals.base import Context, History, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.uart_cable import cached_lookahead, check_arrival, settings_changed
 from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, receive_byte,
@@ -98,7 +99,7 @@ class Rs485Bus:
         self.bit_error_rate = bit_error_rate
         self.noise_baud = noise_baud
         self.nodes: list = []
-        self.tap: list[TapRecord] = []
+        self.tap: History = History()   # the newest frames (History.limit), oldest first
         self._tap_fns: list[Callable[[TapRecord], None]] = []
         self._active: list[_OnBus] = []
         self._bursts: list[tuple[int, int]] = []

@@ -51,7 +51,7 @@ import logging
 from typing import Callable
 
 from metersim._errors import SetupError
-from metersim.peripherals.base import GPIO, Context, Peripheral, UartFrame, UartPort
+from metersim.peripherals.base import GPIO, Context, History, Peripheral, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
@@ -143,7 +143,7 @@ class STM32Usart(Peripheral):
         self.DMARequest = GPIO("DMARequest")   # Renode's output name; not driven (DMA not modelled)
         self.tx = UartPort()
         self.on_byte: list[Callable[[int], None]] = []   # called with each byte sent, at its end
-        self.sent: list[tuple[int, int]] = []            # (end_ps, value) of each byte sent
+        self.sent = History()          # (end_ps, value) of each byte sent, the newest kept
         self.nack_port: list[Callable[[int], None]] = []  # smartcard: fn(t_ps) on each NACK sent
         self._nacked: set[int] = set()                   # start_ps of our frames a card NACKed
         # Renode's `frequency` (8 MHz default there) is only a fallback: the real PCLK rules.

@@ -197,7 +197,7 @@ def test_a_schedule_holds_the_relay_open_over_its_off_period(cabinet):
     sched = {"off_min": (minute - 1) % 1440, "on_min": (minute + 3) % 1440}
     command(run, "put", f"/api/rooms/{room_id}/schedule", sched, api="admin")
     run["emu"].run_until(lambda: not ctrl.relay_closed(2), "3s", "the schedule opening the relay")
-    next_report(run)
+    settled_report(run)       # a snapshot taken after the open relay was polled (not the next)
     room = run["op"].get(f"/api/rooms/{room_id}").json()
     assert room["schedule"] == sched and room["schedule_off"] and room["reason"] == 6
     assert (f"poll: schedule {sched['off_min']} {sched['on_min']} controller 1 room 2: ok"

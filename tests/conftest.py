@@ -21,7 +21,6 @@ def firmware():
 # Files that take minutes start first, so that with several workers (make test: pytest-xdist,
 # a file per worker at a time) none of them is left running alone at the end.
 SLOW_FILES_FIRST = (
-    "tests/headend/test_cabinet_outage_2h.py",
     "tests/cabinet/test_query_manager_outage_2h.py",
     "tests/image/test_upgrade_powercut.py",
     "tests/meter/test_meter_dlt645_fuzz.py",

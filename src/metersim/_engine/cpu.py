@@ -539,7 +539,10 @@ class CortexM:
             end_ps = machine._horizon if horizon is None else horizon()
             if target_ps < end_ps:
                 end_ps = target_ps
-            if nvic.pending_set:
+            # _take_interrupts returns at once unless a pending interrupt beats the active
+            # priority (its first test, read here from the NVIC's summary without a call)
+            sm = nvic.summary
+            if nvic.pending_set and sm.best < sm.active:
                 self._take_interrupts()
                 if self.fault is not None:
                     return

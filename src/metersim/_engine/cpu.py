@@ -352,8 +352,15 @@ class CortexM:
         host-side register access."""
         if not self.in_slice:
             return
-        pc = self.nat.rd(A.UC_ARM_REG_PC)
-        done = self._slice_done()
+        st = self._bc_state
+        if self._fast_slice and st.in_mmio:
+            # inside the block clock's MMIO trampoline: it has located the accessing
+            # instruction (the PC unicorn reports) and its count already
+            pc = st.access_pc
+            done = st.mmio_exec
+        else:
+            pc = self.nat.rd(A.UC_ARM_REG_PC)
+            done = self._slice_done()
         if pc == self._poll_pc and value == self._poll_value and 0 < done - self._poll_done < 64:
             self._poll_repeats += 1
         else:
@@ -1056,6 +1063,14 @@ class CortexM:
 
     def _on_unmask_site(self, address) -> None:
         try:
+            if self.bc._summary is not None:
+                # the C hook has just asked _on_unmask's question (site_can_take) against
+                # the same summary and masks, and calls only when the answer is yes
+                if self._fast_slice:
+                    self.bc.stop_before_block()
+                else:
+                    self.nat.limit_slice(0)
+                return
             self._on_unmask(None, address, 0, None)
         except BaseException as e:  # noqa: BLE001 - handed back to the run loop
             if self.uc._hook_exception is None:

@@ -367,6 +367,7 @@ class BlockClock:
         self.mmio_read = addr["mmio_read"]
         self.mmio_write = addr["mmio_write"]
         self._tramps: list = []
+        self._summary = None            # the NVIC's InterruptSummary once bound (bind_summary)
         self._observers: list = []
         self._observer_cfn = None
         self._hook = uc_hook_h()

@@ -113,6 +113,7 @@ class MPU:
         self.rnr = 0
         self.regions = [Region() for _ in range(self.num_regions)]
         self._configs: dict[tuple, dict[tuple[int, bool, bool], tuple[int, int]]] = {}
+        self._keys: dict[tuple[int, int], tuple | None] = {}   # (RBAR, RASR) -> as_tuple()
         self._changed()
 
     @property
@@ -162,7 +163,16 @@ class MPU:
             region.rasr = value & 0x173FFF3F   # XN, AP, TEX/S/C/B, SRD, SIZE, ENABLE
         else:
             return
-        key = region.as_tuple()
+        # as_tuple depends on RBAR and RASR only, and an RTOS writes the same few pairs at
+        # every context switch: decode each pair once
+        pair = (region.rbar, region.rasr)
+        keys = self._keys
+        try:
+            key = keys[pair]
+        except KeyError:
+            if len(keys) >= MAX_CONFIGS:
+                keys.clear()
+            key = keys[pair] = region.as_tuple()
         if key == region.key:
             return                      # the same effective region: no permission changed
         spans = [(k[0], k[0] + k[1]) for k in (region.key, key) if k is not None]

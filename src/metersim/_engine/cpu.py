@@ -577,6 +577,8 @@ class CortexM:
         self._slice_target_ps = end_ps
         bc = self.bc
         fast = self._fast_slice = bc is not None and not self.exact_users
+        if bc is not None:
+            self._bc_state.site_stop = fast   # mirrors _fast_slice: C reads it at unmask sites
         if fast:
             if not self._vtlb_tried:
                 self._vtlb_tried = True
@@ -609,6 +611,7 @@ class CortexM:
                 # a plain end: what _complete_slice does for one, with the C count
                 done = r >> 1
                 self._fast_slice = False
+                self._bc_state.site_stop = 0
                 mpu_guard = self.mpu_guard
                 traps = self.traps
                 faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
@@ -686,6 +689,7 @@ class CortexM:
                 stopped_by_limit = bool(st.stopped)
                 done = st.base if stopped_by_limit else self.bc.executed()
                 self._fast_slice = False
+                st.site_stop = 0
             else:
                 done = self._executed_in_slice()
                 stopped_by_limit = nat.executed > nat._limit.value
@@ -881,6 +885,7 @@ class CortexM:
         self.halted = False
         self._slice_target_ps = d.slice_end_ps
         self._fast_slice = True
+        self._bc_state.site_stop = 1
         self._stall = 0
         self.cycles = d.slice_cycles0
         self.in_slice = True

@@ -34,6 +34,7 @@ CTRL_ENABLE, CTRL_HFNMIENA, CTRL_PRIVDEFENA = 1, 2, 4
 PPB_START, PPB_END = 0xE0000000, 0xE0100000
 PAGE = 1 << 10          # the engine's access-table granularity (unicorn's target page)
 MIN_REGION = 32
+MAX_CONFIGS = 64     # region configurations whose page answers are kept
 
 # Register offsets inside the MPU block (the block starts at SCS + 0xD90)
 TYPE, CTRL, RNR, RBAR, RASR = 0x00, 0x04, 0x08, 0x0C, 0x10
@@ -111,6 +112,8 @@ class MPU:
         self.ctrl = 0
         self.rnr = 0
         self.regions = [Region() for _ in range(self.num_regions)]
+        self._configs: dict[tuple, dict[tuple[int, bool, bool], tuple[int, int]]] = {}
+        self._keys: dict[tuple[int, int], tuple | None] = {}   # (RBAR, RASR) -> as_tuple()
         self._changed()
 
     @property
@@ -160,7 +163,16 @@ class MPU:
             region.rasr = value & 0x173FFF3F   # XN, AP, TEX/S/C/B, SRD, SIZE, ENABLE
         else:
             return
-        key = region.as_tuple()
+        # as_tuple depends on RBAR and RASR only, and an RTOS writes the same few pairs at
+        # every context switch: decode each pair once
+        pair = (region.rbar, region.rasr)
+        keys = self._keys
+        try:
+            key = keys[pair]
+        except KeyError:
+            if len(keys) >= MAX_CONFIGS:
+                keys.clear()
+            key = keys[pair] = region.as_tuple()
         if key == region.key:
             return                      # the same effective region: no permission changed
         spans = [(k[0], k[0] + k[1]) for k in (region.key, key) if k is not None]
@@ -174,11 +186,16 @@ class MPU:
         # for the hot path: (base, size, sub-region size or 0, SRD, priv rights, user rights).
         self._active = [r.key for r in reversed(self.regions)
                         if r.key is not None] if self.ctrl & CTRL_ENABLE else []
-        if spans is None:
-            self._pages: dict[tuple[int, bool, bool], tuple[int, int]] = {}
-        else:
-            for key in [k for k in self._pages if touches(k[0], spans)]:
-                del self._pages[key]
+        # The page answers depend on CTRL and the active regions only, and an RTOS switches
+        # between the same few configurations at every context switch: each configuration
+        # keeps its own answers, so returning to one finds them again.
+        config = (self.ctrl, tuple(self._active))
+        pages = self._configs.get(config)
+        if pages is None:
+            if len(self._configs) >= MAX_CONFIGS:
+                self._configs.clear()       # a firmware that never repeats itself
+            pages = self._configs[config] = {}
+        self._pages: dict[tuple[int, bool, bool], tuple[int, int]] = pages
         if self.on_change is not None:
             self.on_change(spans)
 

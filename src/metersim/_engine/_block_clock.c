@@ -100,9 +100,14 @@ typedef struct {
     nv_summary *nv_sum;
     int32_t reg_primask, reg_faultmask, reg_basepri;
     uint64_t site_skips;    /* unmask sites passed without a Python call (statistics) */
+    /* Set by the core while a fast slice runs (CortexM._fast_slice): an unmask site where an
+     * interrupt can be taken then stops before its block here, as the site callback would
+     * (bc_stop_before_block), without calling Python. */
+    uint32_t site_stop;
 } bc_state;
 
 static void idle_sync(bc_state *s);
+static void bc_stop_before_block(bc_state *s);
 
 /* An MMIO access site: the host code address of the access, in the block (start, size). */
 typedef struct {
@@ -292,9 +297,12 @@ static __attribute__((noinline)) void block_slow(void *uc, uint64_t address, uin
     if (s->observer)
         s->observer(address, size);
     if (site) {
-        if (site_can_take(s))
-            s->site_cb(address);
-        else
+        if (site_can_take(s)) {
+            if (s->site_stop && s->nv_sum)
+                bc_stop_before_block(s);
+            else
+                s->site_cb(address);
+        } else
             s->site_skips++;
     }
 }

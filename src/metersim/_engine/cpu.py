@@ -352,8 +352,15 @@ class CortexM:
         host-side register access."""
         if not self.in_slice:
             return
-        pc = self.nat.rd(A.UC_ARM_REG_PC)
-        done = self._slice_done()
+        st = self._bc_state
+        if self._fast_slice and st.in_mmio:
+            # inside the block clock's MMIO trampoline: it has located the accessing
+            # instruction (the PC unicorn reports) and its count already
+            pc = st.access_pc
+            done = st.mmio_exec
+        else:
+            pc = self.nat.rd(A.UC_ARM_REG_PC)
+            done = self._slice_done()
         if pc == self._poll_pc and value == self._poll_value and 0 < done - self._poll_done < 64:
             self._poll_repeats += 1
         else:
@@ -539,7 +546,10 @@ class CortexM:
             end_ps = machine._horizon if horizon is None else horizon()
             if target_ps < end_ps:
                 end_ps = target_ps
-            if nvic.pending_set:
+            # _take_interrupts returns at once unless a pending interrupt beats the active
+            # priority (its first test, read here from the NVIC's summary without a call)
+            sm = nvic.summary
+            if nvic.pending_set and sm.best < sm.active:
                 self._take_interrupts()
                 if self.fault is not None:
                     return
@@ -567,6 +577,8 @@ class CortexM:
         self._slice_target_ps = end_ps
         bc = self.bc
         fast = self._fast_slice = bc is not None and not self.exact_users
+        if bc is not None:
+            self._bc_state.site_stop = fast   # mirrors _fast_slice: C reads it at unmask sites
         if fast:
             if not self._vtlb_tried:
                 self._vtlb_tried = True
@@ -599,6 +611,7 @@ class CortexM:
                 # a plain end: what _complete_slice does for one, with the C count
                 done = r >> 1
                 self._fast_slice = False
+                self._bc_state.site_stop = 0
                 mpu_guard = self.mpu_guard
                 traps = self.traps
                 faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
@@ -676,6 +689,7 @@ class CortexM:
                 stopped_by_limit = bool(st.stopped)
                 done = st.base if stopped_by_limit else self.bc.executed()
                 self._fast_slice = False
+                st.site_stop = 0
             else:
                 done = self._executed_in_slice()
                 stopped_by_limit = nat.executed > nat._limit.value
@@ -871,6 +885,7 @@ class CortexM:
         self.halted = False
         self._slice_target_ps = d.slice_end_ps
         self._fast_slice = True
+        self._bc_state.site_stop = 1
         self._stall = 0
         self.cycles = d.slice_cycles0
         self.in_slice = True
@@ -1053,6 +1068,14 @@ class CortexM:
 
     def _on_unmask_site(self, address) -> None:
         try:
+            if self.bc._summary is not None:
+                # the C hook has just asked _on_unmask's question (site_can_take) against
+                # the same summary and masks, and calls only when the answer is yes
+                if self._fast_slice:
+                    self.bc.stop_before_block()
+                else:
+                    self.nat.limit_slice(0)
+                return
             self._on_unmask(None, address, 0, None)
         except BaseException as e:  # noqa: BLE001 - handed back to the run loop
             if self.uc._hook_exception is None:

@@ -250,7 +250,8 @@ class BlockClockState(ctypes.Structure):
                 # the NVIC's InterruptSummary, checked at unmask sites (bind_summary)
                 ("nv_sum", ctypes.c_void_p), ("reg_primask", ctypes.c_int32),
                 ("reg_faultmask", ctypes.c_int32), ("reg_basepri", ctypes.c_int32),
-                ("site_skips", ctypes.c_uint64)]
+                ("site_skips", ctypes.c_uint64),
+                ("site_stop", ctypes.c_uint32)]   # a fast slice runs (CortexM._fast_slice)
 
 
 IDLE_REGS = ["R0", "R1", "R2", "R3", "R12", "LR", "XPSR", "CONTROL", "SP", "PC", "MSP", "PSP",
@@ -367,6 +368,7 @@ class BlockClock:
         self.mmio_read = addr["mmio_read"]
         self.mmio_write = addr["mmio_write"]
         self._tramps: list = []
+        self._summary = None            # the NVIC's InterruptSummary once bound (bind_summary)
         self._observers: list = []
         self._observer_cfn = None
         self._hook = uc_hook_h()

@@ -87,6 +87,10 @@ RESET_PS = 18 * PS_PER_US
 TEMP_CONVERSION_PS = 26_800_000  # 26.8 us [R]
 CF_PULSE_PS = 90 * 1_000_000_000  # 90 ms [R]
 _M24 = 1 << 24
+# Registers whose read value is computed (or has read side effects) in Ade7753._value.
+_COMPUTED = frozenset({
+    "WAVEFORM", "AENERGY", "RAENERGY", "VAENERGY", "RVAENERGY", "STATUS", "RSTSTATUS", "IRMS",
+    "VRMS", "IPEAK", "RSTIPEAK", "VPEAK", "RSTVPEAK", "PERIOD"})
 
 
 class Ade7753Error(SetupError):
@@ -471,6 +475,8 @@ class Ade7753(SPIDevice):
         self._sync()
         n = reg.name
         r = self.regs
+        if n not in _COMPUTED:
+            return reg.to_raw(r[n])     # a stored register (most reads): no name tests below
         if n == "WAVEFORM":
             v = self._waveform()
         elif n == "AENERGY":
@@ -603,8 +609,10 @@ class Ade7753(SPIDevice):
         b = min(self._pt(t1_s), p.end_s)
         return (a, b) if b > a else None
 
-    def _increments(self, t0_s: float, t1_s: float) -> tuple[float, float, float, float]:
-        """Accumulator units added over [t0, t1]: active, apparent, reactive, CF pulses."""
+    def _increments(self, t0_s: float, t1_s: float, iv=False,
+                    seg: "_Segment | None" = None) -> tuple[float, float, float, float]:
+        """Accumulator units added over [t0, t1]: active, apparent, reactive, CF pulses.
+        `iv`, `seg`: self._clip(t0, t1) and its _segment_of when the caller has them."""
         mode = self.regs["MODE"]
         if mode & MODE_ASUSPEND or t1_s <= t0_s:
             return 0.0, 0.0, 0.0, 0.0
@@ -613,9 +621,11 @@ class Ade7753(SPIDevice):
         kp = _active_units_per_J(k1, k2, self.clkin_hz)
         apos = _signed(self.regs["APOS"], 16) / 256.0 * (self.clkin_hz / 4.0)
         p_J = q_J = s_J = 0.0
-        iv = self._clip(t0_s, t1_s)
+        if iv is False:
+            iv = self._clip(t0_s, t1_s)
+            if iv is not None and kp != 0.0:
+                seg = self._segment_of(iv[0], iv[1])
         if iv is not None and kp != 0.0:
-            seg = self._segment_of(iv[0], iv[1])
             if seg is not None:
                 # np.dot over the one overlapping segment is this product (overlap = b - a)
                 ov = iv[1] - iv[0]
@@ -679,14 +689,18 @@ class Ade7753(SPIDevice):
         iv = self._clip(t0, t1)
         if iv is not None:
             zc, rising = p.zero_crossings(iv[0], iv[1])
-            zc = zc + origin
+            if len(zc):                  # (most syncs span no crossing: no array arithmetic)
+                zc = zc + origin
+            # One segment lookup for the energy, peak and sign updates of this interval.
+            seg = self._segment_of(iv[0], iv[1])
         else:
             zc, rising = (), ()
+            seg = None
         # Line-cycle accumulation latches at zero crossings.
         if mode & MODE_CYCMODE and len(zc):
             flags |= self._line_cycles(t0, list(zc))
         # Energy accumulators.
-        d_a, d_va, d_var, d_cf = self._increments(t0, t1)
+        d_a, d_va, d_var, d_cf = self._increments(t0, t1, iv, seg)
         flags |= self._add_active(d_a)
         flags |= self._add_va(d_va)
         tot = self._frac_var + d_var
@@ -719,8 +733,8 @@ class Ade7753(SPIDevice):
             self._last_zx_s = float(zc[-1])
         # Peaks, SAG and the sign of active power.
         if iv is not None:
-            flags |= self._peaks_and_sag(iv[0], iv[1])
-            flags |= self._power_sign(iv[0], iv[1])
+            flags |= self._peaks_and_sag(iv[0], iv[1], seg)
+            flags |= self._power_sign(iv[0], iv[1], seg)
         # New waveform samples.
         per = (128 << ((mode >> MODE_DTRT_SHIFT) & 3)) / self.clkin_hz
         if math.floor(t1 / per) > math.floor(t0 / per):
@@ -786,9 +800,9 @@ class Ade7753(SPIDevice):
         self._lc_count = len(zc) - (last + 1)
         return ST_CYCEND
 
-    def _peaks_and_sag(self, a: float, b: float) -> int:
+    def _peaks_and_sag(self, a: float, b: float, seg: "_Segment | None") -> int:
+        """`seg`: self._segment_of(a, b), looked up once by the caller."""
         k1, k2 = self._k()
-        seg = self._segment_of(a, b)
         if seg is not None:
             edges, vpk, ipk = (a, b), (seg.vpk,), (seg.ipk,)
         else:
@@ -823,8 +837,8 @@ class Ade7753(SPIDevice):
         f = float(self._profile.frequency_hz(max(self._pt(self._sag_run_start), self._profile.start_s)))
         return self._sag_run_start + self.regs["SAGCYC"] / (2.0 * f)
 
-    def _power_sign(self, a: float, b: float) -> int:
-        seg = self._segment_of(a, b)
+    def _power_sign(self, a: float, b: float, seg: "_Segment | None") -> int:
+        """`seg`: self._segment_of(a, b), looked up once by the caller."""
         if seg is not None:
             pw = (seg.p_W,)                        # no segment start in (a, b]
         else:

@@ -56,6 +56,7 @@ CH1OS / CH2OS offsets (stored only), the di/dt integrator, SWAP, DISLPF2, WAVEFO
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ RESET_PS = 18 * PS_PER_US
 TEMP_CONVERSION_PS = 26_800_000  # 26.8 us [R]
 CF_PULSE_PS = 90 * 1_000_000_000  # 90 ms [R]
 _M24 = 1 << 24
+ZC_WINDOW_S = 0.05            # zero crossings are looked up this far ahead (see _crossings)
 # Registers whose read value is computed (or has read side effects) in Ade7753._value.
 _COMPUTED = frozenset({
     "WAVEFORM", "AENERGY", "RAENERGY", "VAENERGY", "RVAENERGY", "STATUS", "RSTSTATUS", "IRMS",
@@ -249,6 +251,7 @@ class Ade7753(SPIDevice):
         self._v_scale = self.front_end.v_scale
         self._i_scale = self.front_end.i_scale
         self._segment = None   # (profile, segment end, v delay, _Segment) of the last lookup
+        self._zc_cache = None  # (profile, a, b, crossing times, rising) of (a, b], see _crossings
         self._event = None
         self._reset_event = None
         self._temp_event = None
@@ -688,9 +691,9 @@ class Ade7753(SPIDevice):
         origin = self._origin_ps / PS_PER_S
         iv = self._clip(t0, t1)
         if iv is not None:
-            zc, rising = p.zero_crossings(iv[0], iv[1])
-            if len(zc):                  # (most syncs span no crossing: no array arithmetic)
-                zc = zc + origin
+            zc, rising = self._crossings(iv[0], iv[1])
+            if zc:                       # (most syncs span no crossing)
+                zc = [z + origin for z in zc]
             # One segment lookup for the energy, peak and sign updates of this interval.
             seg = self._segment_of(iv[0], iv[1])
         else:
@@ -717,8 +720,8 @@ class Ade7753(SPIDevice):
         last = self._last_zx_s
         fired = self._zxto_fired
         if len(zc):
-            if (zc[0] - last > timeout and not fired) or (
-                    len(zc) > 1 and bool(np.any(np.diff(zc) > timeout))):
+            if (zc[0] - last > timeout and not fired) or any(
+                    b - a > timeout for a, b in zip(zc, zc[1:])):
                 flags |= ST_ZXTO
             fired = False
             last = zc[-1]
@@ -727,7 +730,7 @@ class Ade7753(SPIDevice):
             fired = True
         self._zxto_fired = fired
         if len(zc):
-            if bool(rising.any()):
+            if any(rising):
                 flags |= ST_ZX
             self._zx_level = bool(rising[-1])
             self._last_zx_s = float(zc[-1])
@@ -742,6 +745,24 @@ class Ade7753(SPIDevice):
         if flags:
             self.regs["STATUS"] |= flags
             self._update_irq()
+
+    def _crossings(self, a: float, b: float) -> tuple[list[float], list[bool]]:
+        """The profile's voltage zero crossings in profile-time (a, b]: (times, rising).
+
+        Syncs come every few microseconds (a register read each) and most span no crossing, so
+        the profile is asked once per ZC_WINDOW_S and the crossings in (a, b] are picked from
+        that answer: the profile computes each crossing's time from its own index whatever the
+        window asked, so these are the values (and float64s) it would return for (a, b]."""
+        p = self._profile
+        c = self._zc_cache
+        if c is None or c[0] is not p or a < c[1] or b > c[2]:
+            hi = max(b, min(a + ZC_WINDOW_S, p.end_s))
+            times, rising = p.zero_crossings(a, hi)
+            c = self._zc_cache = (p, a, hi, times.tolist(), [bool(r) for r in rising])
+        times = c[3]
+        lo = bisect.bisect_right(times, a)
+        hi = bisect.bisect_right(times, b, lo)
+        return times[lo:hi], c[4][lo:hi]
 
     def _add_active(self, d: float) -> int:
         tot = self._frac_a + d

@@ -420,12 +420,15 @@ class STM32Spi(Peripheral):
         pin change (see the module docstring)."""
         if self._st is not None:
             self._stream_settle()
-        if self._due_ps is None or not self._quiet or self._settling:
+        if self._due_ps is None or not self._quiet or self._settling or not self._frame_past():
             return                       # (an ordinary event runs on time by itself)
-        self._settling = True
+        self._settling = True            # (most accesses in a polling loop come before the end)
         try:
-            while self._due_ps is not None and self._quiet and self._frame_past():
-                self.ctx.clock.call_as_of(self._due_ps, self._frame_done)
+            call_as_of = self.ctx.clock.call_as_of
+            while True:
+                call_as_of(self._due_ps, self._frame_done)
+                if self._due_ps is None or not self._quiet or not self._frame_past():
+                    break
         finally:
             self._settling = False
 

@@ -180,6 +180,7 @@ class STM32Spi(Peripheral):
         self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
         self.children: list[tuple[Any, Any]] = []
         self._devices: tuple[Any, ...] = ()     # the children's devices, in order (per byte)
+        self._all_have_cs = True
         self.nss_pin_high = True                 # NSS input (pin 0); pulled up when unwired
         self._pins_watched = True                # every device's pin changes settle frames first
         self._ev = None
@@ -194,6 +195,9 @@ class STM32Spi(Peripheral):
             raise TypeError(f"{device!r} has no transmit(byte): it cannot sit on an SPI bus")
         self.children.append((address, device))
         self._devices = tuple(dev for _, dev in self.children)
+        # A device without `cs_active` is always selected; when every device has one (SPIDevice
+        # gives it), the per-byte selection reads the attribute directly.
+        self._all_have_cs = all(hasattr(dev, "cs_active") for dev in self._devices)
         if not watch_device_pins(device, self._settle):
             self._pins_watched = False
             self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per SPI frame", device)
@@ -468,7 +472,10 @@ class STM32Spi(Peripheral):
         self._schedule_end()
 
     def _exchange_byte(self, byte: int) -> int:
-        selected = [dev for dev in self._devices if getattr(dev, "cs_active", True)]
+        if self._all_have_cs:
+            selected = [dev for dev in self._devices if dev.cs_active]
+        else:
+            selected = [dev for dev in self._devices if getattr(dev, "cs_active", True)]
         if len(selected) == 1:
             return int(selected[0].transmit(byte)) & 0xFF   # (0xFF & x: the one device's byte)
         if not selected:

@@ -88,7 +88,8 @@ RESET_PS = 18 * PS_PER_US
 TEMP_CONVERSION_PS = 26_800_000  # 26.8 us [R]
 CF_PULSE_PS = 90 * 1_000_000_000  # 90 ms [R]
 _M24 = 1 << 24
-ZC_WINDOW_S = 0.05            # zero crossings are looked up this far ahead (see _crossings)
+ZC_WINDOW_S = 2.0             # zero crossings are looked up this far ahead (see _crossings);
+                              # cabinet controllers come back to each chip about once a second
 # Registers whose read value is computed (or has read side effects) in Ade7753._value.
 _COMPUTED = frozenset({
     "WAVEFORM", "AENERGY", "RAENERGY", "VAENERGY", "RVAENERGY", "STATUS", "RSTSTATUS", "IRMS",
@@ -749,9 +750,9 @@ class Ade7753(SPIDevice):
     def _crossings(self, a: float, b: float) -> tuple[list[float], list[bool]]:
         """The profile's voltage zero crossings in profile-time (a, b]: (times, rising).
 
-        Syncs come every few microseconds (a register read each) and most span no crossing, so
-        the profile is asked once per ZC_WINDOW_S and the crossings in (a, b] are picked from
-        that answer: the profile computes each crossing's time from its own index whatever the
+        Syncs come every few microseconds (a register read each) or about once a second (a
+        cabinet controller polling 32 chips), so the profile is asked once per ZC_WINDOW_S
+        (about 200 crossings at 50 Hz) and the crossings in (a, b] are picked from that answer: the profile computes each crossing's time from its own index whatever the
         window asked, so these are the values (and float64s) it would return for (a, b]."""
         p = self._profile
         c = self._zc_cache

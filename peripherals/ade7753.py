@@ -752,8 +752,9 @@ class Ade7753(SPIDevice):
 
         Syncs come every few microseconds (a register read each) or about once a second (a
         cabinet controller polling 32 chips), so the profile is asked once per ZC_WINDOW_S
-        (about 200 crossings at 50 Hz) and the crossings in (a, b] are picked from that answer: the profile computes each crossing's time from its own index whatever the
-        window asked, so these are the values (and float64s) it would return for (a, b]."""
+        (about 200 crossings at 50 Hz) and the crossings in (a, b] are picked from that answer:
+        the profile computes each crossing's time from its own index whatever the window asked,
+        so these are the values (and float64s) it would return for (a, b]."""
         p = self._profile
         c = self._zc_cache
         if c is None or c[0] is not p or a < c[1] or b > c[2]:

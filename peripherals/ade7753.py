@@ -56,6 +56,7 @@ CH1OS / CH2OS offsets (stored only), the di/dt integrator, SWAP, DISLPF2, WAVEFO
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ RESET_PS = 18 * PS_PER_US
 TEMP_CONVERSION_PS = 26_800_000  # 26.8 us [R]
 CF_PULSE_PS = 90 * 1_000_000_000  # 90 ms [R]
 _M24 = 1 << 24
+ZC_WINDOW_S = 2.0             # zero crossings are looked up this far ahead (see _crossings);
+                              # cabinet controllers come back to each chip about once a second
+# Registers whose read value is computed (or has read side effects) in Ade7753._value.
+_COMPUTED = frozenset({
+    "WAVEFORM", "AENERGY", "RAENERGY", "VAENERGY", "RVAENERGY", "STATUS", "RSTSTATUS", "IRMS",
+    "VRMS", "IPEAK", "RSTIPEAK", "VPEAK", "RSTVPEAK", "PERIOD"})
 
 
 class Ade7753Error(SetupError):
@@ -245,6 +252,7 @@ class Ade7753(SPIDevice):
         self._v_scale = self.front_end.v_scale
         self._i_scale = self.front_end.i_scale
         self._segment = None   # (profile, segment end, v delay, _Segment) of the last lookup
+        self._zc_cache = None  # (profile, a, b, crossing times, rising) of (a, b], see _crossings
         self._event = None
         self._reset_event = None
         self._temp_event = None
@@ -471,6 +479,8 @@ class Ade7753(SPIDevice):
         self._sync()
         n = reg.name
         r = self.regs
+        if n not in _COMPUTED:
+            return reg.to_raw(r[n])     # a stored register (most reads): no name tests below
         if n == "WAVEFORM":
             v = self._waveform()
         elif n == "AENERGY":
@@ -603,8 +613,10 @@ class Ade7753(SPIDevice):
         b = min(self._pt(t1_s), p.end_s)
         return (a, b) if b > a else None
 
-    def _increments(self, t0_s: float, t1_s: float) -> tuple[float, float, float, float]:
-        """Accumulator units added over [t0, t1]: active, apparent, reactive, CF pulses."""
+    def _increments(self, t0_s: float, t1_s: float, iv=False,
+                    seg: "_Segment | None" = None) -> tuple[float, float, float, float]:
+        """Accumulator units added over [t0, t1]: active, apparent, reactive, CF pulses.
+        `iv`, `seg`: self._clip(t0, t1) and its _segment_of when the caller has them."""
         mode = self.regs["MODE"]
         if mode & MODE_ASUSPEND or t1_s <= t0_s:
             return 0.0, 0.0, 0.0, 0.0
@@ -613,9 +625,11 @@ class Ade7753(SPIDevice):
         kp = _active_units_per_J(k1, k2, self.clkin_hz)
         apos = _signed(self.regs["APOS"], 16) / 256.0 * (self.clkin_hz / 4.0)
         p_J = q_J = s_J = 0.0
-        iv = self._clip(t0_s, t1_s)
+        if iv is False:
+            iv = self._clip(t0_s, t1_s)
+            if iv is not None and kp != 0.0:
+                seg = self._segment_of(iv[0], iv[1])
         if iv is not None and kp != 0.0:
-            seg = self._segment_of(iv[0], iv[1])
             if seg is not None:
                 # np.dot over the one overlapping segment is this product (overlap = b - a)
                 ov = iv[1] - iv[0]
@@ -678,15 +692,19 @@ class Ade7753(SPIDevice):
         origin = self._origin_ps / PS_PER_S
         iv = self._clip(t0, t1)
         if iv is not None:
-            zc, rising = p.zero_crossings(iv[0], iv[1])
-            zc = zc + origin
+            zc, rising = self._crossings(iv[0], iv[1])
+            if zc:                       # (most syncs span no crossing)
+                zc = [z + origin for z in zc]
+            # One segment lookup for the energy, peak and sign updates of this interval.
+            seg = self._segment_of(iv[0], iv[1])
         else:
             zc, rising = (), ()
+            seg = None
         # Line-cycle accumulation latches at zero crossings.
         if mode & MODE_CYCMODE and len(zc):
             flags |= self._line_cycles(t0, list(zc))
         # Energy accumulators.
-        d_a, d_va, d_var, d_cf = self._increments(t0, t1)
+        d_a, d_va, d_var, d_cf = self._increments(t0, t1, iv, seg)
         flags |= self._add_active(d_a)
         flags |= self._add_va(d_va)
         tot = self._frac_var + d_var
@@ -703,8 +721,8 @@ class Ade7753(SPIDevice):
         last = self._last_zx_s
         fired = self._zxto_fired
         if len(zc):
-            if (zc[0] - last > timeout and not fired) or (
-                    len(zc) > 1 and bool(np.any(np.diff(zc) > timeout))):
+            if (zc[0] - last > timeout and not fired) or any(
+                    b - a > timeout for a, b in zip(zc, zc[1:])):
                 flags |= ST_ZXTO
             fired = False
             last = zc[-1]
@@ -713,14 +731,14 @@ class Ade7753(SPIDevice):
             fired = True
         self._zxto_fired = fired
         if len(zc):
-            if bool(rising.any()):
+            if any(rising):
                 flags |= ST_ZX
             self._zx_level = bool(rising[-1])
             self._last_zx_s = float(zc[-1])
         # Peaks, SAG and the sign of active power.
         if iv is not None:
-            flags |= self._peaks_and_sag(iv[0], iv[1])
-            flags |= self._power_sign(iv[0], iv[1])
+            flags |= self._peaks_and_sag(iv[0], iv[1], seg)
+            flags |= self._power_sign(iv[0], iv[1], seg)
         # New waveform samples.
         per = (128 << ((mode >> MODE_DTRT_SHIFT) & 3)) / self.clkin_hz
         if math.floor(t1 / per) > math.floor(t0 / per):
@@ -728,6 +746,25 @@ class Ade7753(SPIDevice):
         if flags:
             self.regs["STATUS"] |= flags
             self._update_irq()
+
+    def _crossings(self, a: float, b: float) -> tuple[list[float], list[bool]]:
+        """The profile's voltage zero crossings in profile-time (a, b]: (times, rising).
+
+        Syncs come every few microseconds (a register read each) or about once a second (a
+        cabinet controller polling 32 chips), so the profile is asked once per ZC_WINDOW_S
+        (about 200 crossings at 50 Hz) and the crossings in (a, b] are picked from that answer:
+        the profile computes each crossing's time from its own index whatever the window asked,
+        so these are the values (and float64s) it would return for (a, b]."""
+        p = self._profile
+        c = self._zc_cache
+        if c is None or c[0] is not p or a < c[1] or b > c[2]:
+            hi = max(b, min(a + ZC_WINDOW_S, p.end_s))
+            times, rising = p.zero_crossings(a, hi)
+            c = self._zc_cache = (p, a, hi, times.tolist(), [bool(r) for r in rising])
+        times = c[3]
+        lo = bisect.bisect_right(times, a)
+        hi = bisect.bisect_right(times, b, lo)
+        return times[lo:hi], c[4][lo:hi]
 
     def _add_active(self, d: float) -> int:
         tot = self._frac_a + d
@@ -786,9 +823,9 @@ class Ade7753(SPIDevice):
         self._lc_count = len(zc) - (last + 1)
         return ST_CYCEND
 
-    def _peaks_and_sag(self, a: float, b: float) -> int:
+    def _peaks_and_sag(self, a: float, b: float, seg: "_Segment | None") -> int:
+        """`seg`: self._segment_of(a, b), looked up once by the caller."""
         k1, k2 = self._k()
-        seg = self._segment_of(a, b)
         if seg is not None:
             edges, vpk, ipk = (a, b), (seg.vpk,), (seg.ipk,)
         else:
@@ -823,8 +860,8 @@ class Ade7753(SPIDevice):
         f = float(self._profile.frequency_hz(max(self._pt(self._sag_run_start), self._profile.start_s)))
         return self._sag_run_start + self.regs["SAGCYC"] / (2.0 * f)
 
-    def _power_sign(self, a: float, b: float) -> int:
-        seg = self._segment_of(a, b)
+    def _power_sign(self, a: float, b: float, seg: "_Segment | None") -> int:
+        """`seg`: self._segment_of(a, b), looked up once by the caller."""
         if seg is not None:
             pw = (seg.p_W,)                        # no segment start in (a, b]
         else:

@@ -179,6 +179,8 @@ class STM32Spi(Peripheral):
         self.DMASend = self.DMATransmit         # the name Renode's STM32SPI gives it
         self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000)
         self.children: list[tuple[Any, Any]] = []
+        self._devices: tuple[Any, ...] = ()     # the children's devices, in order (per byte)
+        self._all_have_cs = True
         self.nss_pin_high = True                 # NSS input (pin 0); pulled up when unwired
         self._pins_watched = True                # every device's pin changes settle frames first
         self._ev = None
@@ -192,6 +194,10 @@ class STM32Spi(Peripheral):
         if not hasattr(device, "transmit"):
             raise TypeError(f"{device!r} has no transmit(byte): it cannot sit on an SPI bus")
         self.children.append((address, device))
+        self._devices = tuple(dev for _, dev in self.children)
+        # A device without `cs_active` is always selected; when every device has one (SPIDevice
+        # gives it), the per-byte selection reads the attribute directly.
+        self._all_have_cs = all(hasattr(dev, "cs_active") for dev in self._devices)
         if not watch_device_pins(device, self._settle):
             self._pins_watched = False
             self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per SPI frame", device)
@@ -418,12 +424,15 @@ class STM32Spi(Peripheral):
         pin change (see the module docstring)."""
         if self._st is not None:
             self._stream_settle()
-        if self._due_ps is None or not self._quiet or self._settling:
+        if self._due_ps is None or not self._quiet or self._settling or not self._frame_past():
             return                       # (an ordinary event runs on time by itself)
-        self._settling = True
+        self._settling = True            # (most accesses in a polling loop come before the end)
         try:
-            while self._due_ps is not None and self._quiet and self._frame_past():
-                self.ctx.clock.call_as_of(self._due_ps, self._frame_done)
+            call_as_of = self.ctx.clock.call_as_of
+            while True:
+                call_as_of(self._due_ps, self._frame_done)
+                if self._due_ps is None or not self._quiet or not self._frame_past():
+                    break
         finally:
             self._settling = False
 
@@ -463,7 +472,12 @@ class STM32Spi(Peripheral):
         self._schedule_end()
 
     def _exchange_byte(self, byte: int) -> int:
-        selected = [dev for _, dev in self.children if getattr(dev, "cs_active", True)]
+        if self._all_have_cs:
+            selected = [dev for dev in self._devices if dev.cs_active]
+        else:
+            selected = [dev for dev in self._devices if getattr(dev, "cs_active", True)]
+        if len(selected) == 1:
+            return int(selected[0].transmit(byte)) & 0xFF   # (0xFF & x: the one device's byte)
         if not selected:
             return 0xFF
         if len(selected) > 1:
@@ -481,9 +495,12 @@ class STM32Spi(Peripheral):
         self._shifting = None
         lsb = bool(self.regs["CR1"] & LSBFIRST)
         wire = _reverse(data, bits) if lsb else data
-        got = 0
-        for shift in range(bits - 8, -1, -8):
-            got = (got << 8) | self._exchange_byte((wire >> shift) & 0xFF)
+        if bits == 8:
+            got = self._exchange_byte(wire & 0xFF)
+        else:
+            got = 0
+            for shift in range(bits - 8, -1, -8):
+                got = (got << 8) | self._exchange_byte((wire >> shift) & 0xFF)
         rx = _reverse(got, bits) if lsb else got
         cr1 = self.regs["CR1"]
         if kind == "data":

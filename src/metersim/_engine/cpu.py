@@ -612,24 +612,7 @@ class CortexM:
                 done = r >> 1
                 self._fast_slice = False
                 self._bc_state.site_stop = 0
-                mpu_guard = self.mpu_guard
-                traps = self.traps
-                faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
-                if faulted:
-                    done -= 1   # stopped inside the faulting instruction
-                self.in_slice = False
-                # clock.end_slice, inlined
-                clock._time_source = None
-                clock._horizon_ps = None
-                clock._on_earlier = None
-                stall = self._stall
-                if stall:
-                    self.cycles += done + stall
-                    self.stall_cycles += stall
-                    self._stall = 0
-                else:
-                    self.cycles += done
-                self.instructions += done
+                faulted, done = self._end_slice(done, clock)
                 if faulted or self._mmio_fault is not None:
                     self._slice_faults(faulted)
                 elif not r & 1:          # not stopped by the limit
@@ -693,24 +676,7 @@ class CortexM:
             else:
                 done = self._executed_in_slice()
                 stopped_by_limit = nat.executed > nat._limit.value
-            mpu_guard = self.mpu_guard
-            traps = self.traps
-            faulted = mpu_guard.data_fault is not None or traps.align_fault is not None
-            if faulted:
-                done -= 1   # stopped inside the faulting instruction: it did not complete
-            self.in_slice = False
-            # clock.end_slice, inlined
-            clock._time_source = None
-            clock._horizon_ps = None
-            clock._on_earlier = None
-            stall = self._stall
-            if stall:
-                self.cycles += done + stall
-                self.stall_cycles += stall
-                self._stall = 0
-            else:
-                self.cycles += done
-            self.instructions += done
+            faulted, done = self._end_slice(done, clock)
         if err is not None:
             self._on_stop_error(err)
             return
@@ -720,6 +686,27 @@ class CortexM:
         if stopped_by_limit:
             return
         self._after_early_end(done, nat.rd(A.UC_ARM_REG_PC))
+
+    def _end_slice(self, done: int, clock) -> tuple[bool, int]:
+        """Leave the slice (clock.end_slice, inlined) and count it: `done` instructions, less
+        the one a data fault stopped inside (it did not complete), plus the cycles skipped in
+        polling loops. Returns (stopped on a data fault, instructions counted)."""
+        faulted = self.mpu_guard.data_fault is not None or self.traps.align_fault is not None
+        if faulted:
+            done -= 1
+        self.in_slice = False
+        clock._time_source = None
+        clock._horizon_ps = None
+        clock._on_earlier = None
+        stall = self._stall
+        if stall:
+            self.cycles += done + stall
+            self.stall_cycles += stall
+            self._stall = 0
+        else:
+            self.cycles += done
+        self.instructions += done
+        return faulted, done
 
     def _after_early_end(self, done: int, pc: int) -> None:
         """The slice ended before its limit without an error, at `pc`, after `done`

@@ -18,7 +18,7 @@ from metersim._cabinet.scenario import RoomLoad, attach_rooms
 from metersim._engine.emulation import Emulation
 from metersim._orchestration.appliances import ResistiveHeater
 
-from tests.cabinet.link_peer import LinkPeer
+from tests.cabinet import test_query_manager_link as link
 from tests.cabinet.test_query_manager_link import r_lines
 
 OUTAGE_S = 2 * 3600
@@ -27,14 +27,14 @@ HEATER_W = {0: 1000.0, 2: 2000.0}
 ROOMS = 4
 
 
-class Server:
+class Server(link.Server):
     """The PC server's end of the link on one host port, kept across the outage: while the
     server is down the port is bound but not listening, so a connect is refused (as by a
     stopped server's host) and no other program on this machine can take the port."""
 
     def __init__(self, qm):
-        self.sock = self._bound(0)
-        self.port = self.sock.getsockname()[1]
+        self.listener = self._bound(0)
+        self.port = self.listener.getsockname()[1]
         qm.eth.map_port(5020, self.port)
         self.peer = None
         self.start()
@@ -47,33 +47,14 @@ class Server:
         return s
 
     def start(self):
-        self.sock.listen(1)
-        self.sock.setblocking(False)
+        self.listener.listen(1)
 
     def stop(self):
         """Down: the connection and the listener go; the port stays bound, not listening."""
         self.peer.close()
         self.peer = None
-        self.sock.close()
-        self.sock = self._bound(self.port)
-
-    def try_accept(self):
-        try:
-            self.peer = LinkPeer(self.sock.accept()[0])
-            return True
-        except BlockingIOError:
-            return False
-
-    def lines(self):
-        return self.peer.lines()
-
-    def send(self, line):
-        self.peer.send(line)
-
-    def close(self):
-        if self.peer is not None:
-            self.peer.close()
-        self.sock.close()
+        self.listener.close()
+        self.listener = self._bound(self.port)
 
 
 @pytest.fixture(scope="module")

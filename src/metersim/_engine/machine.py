@@ -262,9 +262,6 @@ class Machine:
             if t >= bound:
                 return True
 
-    def _get_horizon(self) -> int:
-        return self._horizon
-
     def _on_earlier_event(self, t_ps: int) -> None:
         """An event of this machine was scheduled before the running slice's end."""
         if t_ps < self._horizon:

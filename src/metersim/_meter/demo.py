@@ -70,8 +70,8 @@ def run_meter_demo(out=sys.stdout, picture: Path | None = None, seed: int = 1) -
     reader = board["rs485Bus"].attach_host("reader", baud=2400, parity="E")
     con = metersim.capture_uart(board)
     master = metersim.dlt645.Master(emu, reader)
-    con.expect("metering: metrology unit synchronised", timeout="5s")
-    con.expect("display: ", timeout="2s")
+    con.expect("display: ", timeout="5s")          # the display starts before the sync
+    con.expect("metering: metrology unit synchronised", timeout="3s")
 
     def load(power_W: float) -> None:
         unit.set_load(VOLTAGE_V, power_W / VOLTAGE_V, power_W)

@@ -35,8 +35,8 @@ def run(image: Path, screens, seconds: float) -> dict:
     meter = metersim.build_meter(emu, image, voltage_V=230.0, current_A=10.0, power_W=2300.0)
     reader = meter.mu["rs485Bus"].attach_host("reader", baud=2400, parity="E")
     con = metersim.capture_uart(meter.mu)
-    con.expect("metering: metrology unit synchronised", timeout="5s")
-    con.expect("display: ", timeout="2s")
+    con.expect("display: ", timeout="5s")          # the display starts before the sync
+    con.expect("metering: metrology unit synchronised", timeout="3s")
     if screens is not None:
         master = metersim.dlt645.Master(emu, reader)
         for n, di in enumerate(screens, 1):

@@ -597,13 +597,7 @@ class CortexM:
                 params.n = n
                 if exc != self._slice_exc:
                     params.exc = self._slice_exc = exc
-                self.in_slice = True
-                # clock.begin_slice, inlined
-                clock._time_source = self._now_ps_fn
-                clock._horizon_ps = end_ps
-                clock._on_earlier = machine._on_earlier_event
-                uc = self.uc
-                uc._hook_exception = None
+                uc = self._begin_slice(clock, end_ps)
                 r = fn(state, params_addr)
                 if r < 0 or uc._hook_exception is not None:
                     self._complete_slice(-1 - r if r < 0 else 0, True)
@@ -626,13 +620,7 @@ class CortexM:
             if bc is not None:
                 bc.begin((1 << 64) - 1)
         self._limit.value = n
-        self.in_slice = True
-        # clock.begin_slice, inlined
-        clock._time_source = self._now_ps_fn
-        clock._horizon_ps = end_ps
-        clock._on_earlier = machine._on_earlier_event
-        uc = self.uc
-        uc._hook_exception = None
+        self._begin_slice(clock, end_ps)
         nat = self.nat
         # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
         # Python exception raised in a hook is re-raised the way the binding does.
@@ -686,6 +674,18 @@ class CortexM:
         if stopped_by_limit:
             return
         self._after_early_end(done, nat.rd(A.UC_ARM_REG_PC))
+
+    def _begin_slice(self, clock, end_ps: int):
+        """Enter the slice (clock.begin_slice, inlined): the clock reads the core's time and
+        an event scheduled before `end_ps` shortens the slice. Returns the unicorn handle,
+        its hook exception cleared."""
+        self.in_slice = True
+        clock._time_source = self._now_ps_fn
+        clock._horizon_ps = end_ps
+        clock._on_earlier = self.machine._on_earlier_event
+        uc = self.uc
+        uc._hook_exception = None
+        return uc
 
     def _end_slice(self, done: int, clock) -> tuple[bool, int]:
         """Leave the slice (clock.end_slice, inlined) and count it: `done` instructions, less

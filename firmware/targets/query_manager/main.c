@@ -66,7 +66,10 @@ static uint64_t g_pool[POOL_SIZE / 8u];
 
 /* The readings table, read by the UI (and by tests through the debug port). */
 struct qm_ctrl g_ctrl[QM_MAX_CTRL];
-static ms_handle_t g_lock, g_kp_sem, g_cmd_sem, g_done_sem, g_cmd_lock;
+static ms_handle_t g_lock, g_kp_sem, g_done_sem, g_cmd_lock;
+/* Wakes the poll thread between polls: a command is pending (g_cmd.pending) or the server
+ * set the clock (g_sync_now); both are checked on every wake. */
+static ms_handle_t g_work_sem;
 static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST, qm_tft_bulk};
 static uint32_t g_rounds;
 static uint32_t g_sync_ms = CLOCK_SYNC_MS;
@@ -86,6 +89,7 @@ static struct {
     uint16_t start;
     uint16_t v[CMD_REGS_MAX];
     int result;
+    volatile uint8_t pending;           /* set by ctrl_write, cleared by the poll thread */
 } g_cmd;
 
 void ms_kputc(char c) { bsp_console_putc(c); }
@@ -273,6 +277,9 @@ static void clock_sync(void)
 
 static void run_command(void)
 {
+    if (!g_cmd.pending)
+        return;
+    g_cmd.pending = 0;
     uint8_t req[QM_ADU_MAX];
     unsigned n = qm_build_write(req, g_cmd.addr, g_cmd.start, g_cmd.count, g_cmd.v);
     g_cmd.result = transact(req, n, 0, 1u + RETRIES);
@@ -287,6 +294,16 @@ static void run_command(void)
         ms_printk("poll: schedule %u %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.v[1],
                   g_cmd.addr, g_cmd.room, res);
     ms_sem_post(g_done_sem);            /* a tariff's two writes are logged by tariff() */
+}
+
+/* Broadcast the clock when its period is up or the server just set it. */
+static void sync_if_due(uint32_t *sync_at)
+{
+    if ((int32_t)(now_ms() - *sync_at) >= 0 || g_sync_now) {
+        g_sync_now = 0;
+        clock_sync();
+        *sync_at = now_ms() + g_sync_ms;
+    }
 }
 
 static void poll_thread(void *arg)
@@ -307,13 +324,9 @@ static void poll_thread(void *arg)
             busy = 1;
             for (;;) {
                 wd_checkin(WD_POLL, 0);
-                if (ms_sem_wait(g_cmd_sem, 0) == 0)
+                if (ms_sem_wait(g_work_sem, 0) == 0)
                     run_command();
-                if ((int32_t)(now_ms() - sync_at) >= 0 || g_sync_now) {
-                    g_sync_now = 0;
-                    clock_sync();
-                    sync_at = now_ms() + g_sync_ms;
-                }
+                sync_if_due(&sync_at);
                 if (poll_ctrl(c))
                     break;
             }
@@ -323,8 +336,10 @@ static void poll_thread(void *arg)
         uint32_t next = round_start + ROUND_MIN_MS;
         while ((int32_t)(next - now_ms()) > 0) {   /* the rest of the second: commands only */
             wd_checkin(WD_POLL, 0);
-            if (ms_sem_wait(g_cmd_sem, ms_ms_to_ticks(next - now_ms())) == 0)
+            if (ms_sem_wait(g_work_sem, ms_ms_to_ticks(next - now_ms())) == 0) {
                 run_command();
+                sync_if_due(&sync_at);  /* a clock set by the server goes out now */
+            }
         }
         wd_checkin(WD_POLL, 0);
         round_start = now_ms();
@@ -663,7 +678,8 @@ static int ctrl_write(uint8_t kind, uint8_t addr, uint8_t room, uint16_t start, 
     g_cmd.start = start;
     g_cmd.count = count;
     memcpy(g_cmd.v, v, count * sizeof v[0]);
-    ms_sem_post(g_cmd_sem);
+    g_cmd.pending = 1;
+    ms_sem_post(g_work_sem);
     int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
     ms_mutex_unlock(g_cmd_lock);
     wd_checkin(wd, 0);
@@ -959,6 +975,7 @@ static void net_command(const char *cmd)
             return;
         }
         g_sync_now = 1;
+        ms_sem_post(g_work_sem);
         net_send("OK TIME\n");
     } else if (!strncmp(cmd, "PERIOD ", 7)) {
         p = cmd + 7;
@@ -980,6 +997,7 @@ static void net_command(const char *cmd)
         }
         g_sync_ms = (uint32_t)a * 1000u;
         g_sync_now = 1;
+        ms_sem_post(g_work_sem);
         net_send("OK SYNC\n");
     } else if (!strncmp(cmd, "TOPUP ", 6)) {
         p = cmd + 6;
@@ -1159,7 +1177,7 @@ int main(void)
     }
     g_lock = ms_mutex_create("table");
     g_kp_sem = ms_sem_create("keypad", 0, 1);
-    g_cmd_sem = ms_sem_create("cmd", 0, 1);
+    g_work_sem = ms_sem_create("work", 0, 1);
     g_done_sem = ms_sem_create("done", 0, 1);
     g_cmd_lock = ms_mutex_create("cmd");
     ms_handle_t wd = ms_timer_create("watchdog", watchdog_check, 0);

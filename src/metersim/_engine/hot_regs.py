@@ -131,7 +131,7 @@ class RangeHotRegs:
         r.reg_control = A.UC_ARM_REG_CONTROL
         r.verify = int(verify)
         self.registered = lib.hr_register(ctypes.addressof(r)) == 0
-        self.checked = 0                   # verify mode: values compared
+        self.verified: dict[str, int] = {}  # verify mode: values compared, per kind
         self.mismatches: list[tuple[int, str, int, int]] = []
 
     def close(self) -> None:
@@ -149,10 +149,14 @@ class RangeHotRegs:
         k = r.pending
         if k:
             r.pending = 0
-            self.checked += 1
+            addr, reg, _owner = self.regs[k - 1]
+            self.verified[reg.kind] = self.verified.get(reg.kind, 0) + 1
             if r.value != value & 0xFFFFFFFF:
-                addr, reg, _owner = self.regs[k - 1]
                 self.mismatches.append((addr, reg.kind, r.value, value & 0xFFFFFFFF))
+
+    @property
+    def checked(self) -> int:
+        return sum(self.verified.values())
 
     def stats(self) -> dict[tuple[int, str], tuple[int, int]]:
         """{(address, kind): (reads answered in C, reads left to Python)}"""

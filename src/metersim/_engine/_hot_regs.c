@@ -305,6 +305,29 @@ static bool dwt_cyccnt(PyObject *dwt, PyObject *cpu, const hr_access *a, long lo
     return true;
 }
 
+/* Peripheral.poll_hint(value) -> Machine.poll_hint -> CortexM.poll_hint, for a status read
+ * of `value` by `model`: the core's poll bookkeeping (the same instruction reading the same
+ * value again, a few instructions later), made unless `dry`; false, with nothing changed,
+ * where the hint would skip ahead (a polling loop: Python does it) or cannot be followed. */
+static bool poll_plain(PyObject *model, PyObject *cpu, const hr_access *a, long long value,
+                       bool dry)
+{
+    if (get_truth(model, S_poll_hint_fn) != 1)
+        return false;     /* (looked up by the first read, in Python) */
+    long long ppc, pval, prep, pdone;
+    if (get_truth(cpu, S_in_slice) != 1 || !get_ll(cpu, S_poll_pc, &ppc)
+        || !get_ll(cpu, S_poll_value, &pval) || !get_ll(cpu, S_poll_repeats, &prep)
+        || !get_ll(cpu, S_poll_done, &pdone))
+        return false;
+    long long done = (long long)a->exec, since = done - pdone;
+    long long repeats = (ppc == (long long)a->pc && pval == value && 0 < since && since < 64)
+        ? prep + 1 : 0;
+    if (repeats >= 2)
+        return false;
+    return dry || (set_ll(cpu, S_poll_repeats, repeats) && set_ll(cpu, S_poll_pc, a->pc)
+                   && set_ll(cpu, S_poll_value, value) && set_ll(cpu, S_poll_done, done));
+}
+
 #define SPI_RXNE 0x01
 #define SPI_MODF 0x20
 #define SPI_OVR 0x40
@@ -367,26 +390,11 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
         if (dr_read != 0)
             return false;
     }
-    /* Peripheral.poll_hint -> Machine.poll_hint -> CortexM.poll_hint (in_slice: checked) */
-    if (get_truth(spi, S_poll_hint_fn) != 1)
+    if (!poll_plain(spi, cpu, a, sr, dry))
         return false;
-    long long ppc, pval, prep, pdone;
-    if (!get_ll(cpu, S_poll_pc, &ppc) || !get_ll(cpu, S_poll_value, &pval)
-        || !get_ll(cpu, S_poll_repeats, &prep) || !get_ll(cpu, S_poll_done, &pdone))
+    if (!dry && store_due && (!set_ll(spi, S_due_cycles, due_cycles)
+                              || !set_ll(spi, S_due_hz, due_hz)))
         return false;
-    long long done = (long long)a->exec, since = done - pdone;
-    long long repeats = (ppc == (long long)a->pc && pval == sr && 0 < since && since < 64)
-        ? prep + 1 : 0;
-    if (repeats >= 2)
-        return false;                 /* a polling loop: Python skips ahead */
-    if (!dry) {
-        if (!set_ll(cpu, S_poll_repeats, repeats) || !set_ll(cpu, S_poll_pc, a->pc)
-            || !set_ll(cpu, S_poll_value, sr) || !set_ll(cpu, S_poll_done, done))
-            return false;
-        if (store_due && (!set_ll(spi, S_due_cycles, due_cycles)
-                          || !set_ll(spi, S_due_hz, due_hz)))
-            return false;
-    }
     *out = sr;
     return true;
 }

@@ -122,3 +122,19 @@ def test_a_csr_read_answered_in_c_clears_countflag(monkeypatch):
     assert hits(m)["systick_csr"] == 2
     assert first & (1 << 16) and not second & (1 << 16)
     assert (first, second) == countflag_run(monkeypatch, "0")[1:]
+
+
+def test_a_read_replaced_on_the_model_sees_every_read(monkeypatch, firmware):
+    s = session(monkeypatch, firmware, "f103rb", "1")
+    dwt = s.m["dwt"]
+    before = hits(s.m)["dwt_cyccnt"]
+    seen = []
+    read = dwt.read
+
+    def counted(offset, size):
+        seen.append(offset)
+        return read(offset, size)
+
+    dwt.read = counted
+    s.run(COMMANDS[0])
+    assert hits(s.m)["dwt_cyccnt"] == before and seen.count(4) > 10

@@ -16,8 +16,9 @@
  * anyway; reading the model's attributes then costs tens of nanoseconds each and can never
  * drift from the Python view (SysTick's state is also written by the core's idle-tick path).
  *
- * A declared register stays hot only while the bus's page still holds the declaring model:
- * a wrapper put in its place (access logging, access counting) sees every access again.
+ * A declared register stays hot only while the bus's page still holds the declaring model
+ * and the model's `read` is its class's: a wrapper put in its place (access logging, access
+ * counting) or a read replaced on the instance sees every access again.
  *
  * Verify mode (per range): the value is computed without state changes and left in the
  * range for the bus's Python read to compare with the model's answer (tests).
@@ -50,6 +51,7 @@ typedef struct hr_entry {
     PyObject *owner;     /* the model the bus's page must still hold (borrowed) */
     PyObject *page;      /* that page's number, a Python int (borrowed) */
     PyObject *state;     /* the object whose attributes hold the register's state (borrowed) */
+    PyObject *read_fn;   /* the owner class's `read`: an instance's own (patched) read wins */
     uint64_t hits;       /* reads answered here */
     uint64_t declined;   /* reads left to Python */
 } hr_entry;
@@ -120,7 +122,8 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_idle_cycles, *S_ipsr, *S_poll_pc, *S_poll_value, *S_poll_repeats, *S_poll_done, *S_csr,
     *S_rvr, *S_hz, *S_anchor_ps, *S_start_edge, *S_cvr_at_start, *S_last_wrap, *S_reload,
     *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_quiet, *S_due_ps, *S_settling,
-    *S_spi_cpu, *S_due_cycles, *S_due_hz, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn;
+    *S_spi_cpu, *S_due_cycles, *S_due_hz, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn,
+    *S_read;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -130,14 +133,14 @@ int hr_init(void)
         "ipsr", "_poll_pc", "_poll_value", "_poll_repeats", "_poll_done", "csr", "rvr", "_hz",
         "_anchor_ps", "_start_edge", "_cvr_at_start", "_last_wrap", "_reload", "ctrl",
         "_cyc_base", "_anchor", "cpu", "_st", "_quiet", "_due_ps", "_settling", "_cpu",
-        "_due_cycles", "_due_hz", "regs", "SR", "_ovr_dr_read", "_poll_hint_fn"};
+        "_due_cycles", "_due_hz", "regs", "SR", "_ovr_dr_read", "_poll_hint_fn", "read"};
     PyObject **slots[] = {
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
         &S_csr, &S_rvr, &S_hz, &S_anchor_ps, &S_start_edge, &S_cvr_at_start, &S_last_wrap,
         &S_reload, &S_ctrl, &S_cyc_base, &S_anchor, &S_cpu, &S_st, &S_quiet, &S_due_ps,
         &S_settling, &S_spi_cpu, &S_due_cycles, &S_due_hz, &S_regs, &S_SR, &S_ovr_dr_read,
-        &S_poll_hint_fn};
+        &S_poll_hint_fn, &S_read};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!*slots[i] && !(*slots[i] = PyUnicode_InternFromString(names[i])))
             return -1;
@@ -399,11 +402,17 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
     return true;
 }
 
-/* The bus's page still holds the declaring model (no wrapper put in its place). */
+/* The bus's page still holds the declaring model (no wrapper put in its place), and its
+ * `read` is still its class's (not replaced on the instance, as a test or a tool may do). */
 static bool page_owned(hr_range *r, hr_entry *e)
 {
     PyObject *x = PyDict_GetItemWithError(r->pages, e->page);
-    return x && PyTuple_Check(x) && PyTuple_GET_SIZE(x) >= 1 && PyTuple_GET_ITEM(x, 0) == e->owner;
+    if (!x || !PyTuple_Check(x) || PyTuple_GET_SIZE(x) < 1 || PyTuple_GET_ITEM(x, 0) != e->owner)
+        return false;
+    PyObject *m = PyObject_GetAttr(e->owner, S_read);
+    bool same = m && PyMethod_Check(m) && PyMethod_GET_FUNCTION(m) == e->read_fn;
+    Py_XDECREF(m);
+    return same;
 }
 
 static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long long *out)

@@ -49,12 +49,18 @@ def mode() -> str:
 
 def declared(model) -> list[HotRegister]:
     """The hot registers `model` declares; the NVIC's SysTick declares its own (its registers
-    lie in the System Control Space the NVIC maps)."""
+    lie in the System Control Space the NVIC maps). A subclass that replaces `read` but not
+    `hot_registers` declares none: C would answer for the parent's read."""
     regs: list[HotRegister] = []
     for obj in (model, getattr(model, "systick", None)):
         fn = getattr(obj, "hot_registers", None)
-        if callable(fn):
-            regs.extend(fn())
+        if not callable(fn):
+            continue
+        cls = type(obj)
+        owner = next(c for c in cls.__mro__ if "hot_registers" in vars(c))
+        if any("read" in vars(c) for c in cls.__mro__[:cls.__mro__.index(owner)]):
+            continue
+        regs.extend(fn())
     return regs
 
 
@@ -63,7 +69,8 @@ class HotEntry(ctypes.Structure):
     _fields_ = [("offset", ctypes.c_uint32), ("kind", ctypes.c_uint32),
                 ("sizes", ctypes.c_uint32), ("privileged", ctypes.c_uint32),
                 ("owner", ctypes.c_void_p), ("page", ctypes.c_void_p),
-                ("state", ctypes.c_void_p), ("hits", ctypes.c_uint64),
+                ("state", ctypes.c_void_p), ("read_fn", ctypes.c_void_p),
+                ("hits", ctypes.c_uint64),
                 ("declined", ctypes.c_uint64)]
 
 
@@ -116,12 +123,13 @@ class RangeHotRegs:
         self._entries = (HotEntry * len(regs))()
         for e, (addr, reg, owner) in zip(self._entries, regs):
             page = addr >> 10
-            self._keep += [owner, page, reg.state]
+            read_fn = type(owner).read
+            self._keep += [owner, page, reg.state, read_fn]
             e.offset = addr - start
             e.kind = KINDS[reg.kind]
             e.sizes = sum(1 << n for n in reg.sizes)
             e.privileged = int(reg.privileged)
-            e.owner, e.page, e.state = id(owner), id(self._keep[-2]), id(reg.state)
+            e.owner, e.page, e.state, e.read_fn = id(owner), id(page), id(reg.state), id(read_fn)
         r = self.range = HotRange()
         r.tramp = ctypes.addressof(tramp)
         r.cpu = id(cpu)

@@ -5,6 +5,7 @@ meter's and the cabinet's benchmark scenarios; or the host CPU per read (--micro
     .venv/bin/python benchmarks/hot_regs.py [--meter-hours 0.1] [--cabinet-hours 0.001]
     METERSIM_HOT_REGS=verify .venv/bin/python benchmarks/hot_regs.py   # C vs Python, each read
     .venv/bin/python benchmarks/hot_regs.py --micro   # host CPU per read, C vs Python
+    .venv/bin/python benchmarks/hot_regs.py --timed 3  # CPU, without/with alternated 3 times
 
 Counts are deterministic (they do not depend on machine load): each scenario runs with every
 read in Python ("python"), then with hot registers ("hot"); the Python calls are counted at
@@ -27,7 +28,7 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 
-def _recording() -> list:
+def _recording(count: bool = True) -> list:
     """Record every Emulation made from now on (the scenarios keep theirs to themselves) and
     count each machine's Python MMIO calls (`sysbus.python_mmio`: [reads, writes]) by wrapping
     the bus's callbacks: the hot registers still answer in C, and nothing else changes."""
@@ -60,7 +61,8 @@ def _recording() -> list:
 
         bus._read_cfn, bus._write_cfn = MMIO_READ_CFUNC(counted_read), MMIO_WRITE_CFUNC(counted_write)
 
-    sysbus.SysBus._make_mmio_callbacks = counting
+    if count:
+        sysbus.SysBus._make_mmio_callbacks = counting
     return made
 
 
@@ -75,7 +77,7 @@ def hot_report(machines, virt_s: float) -> dict:
                                                     "python_per_s": round(declined / virt_s)}
             checked += hot.checked
             bad += hot.mismatches
-        reads, writes = m.sysbus.python_mmio
+        reads, writes = getattr(m.sysbus, "python_mmio", (0, 0))
         out[m.name] = {"python_mmio_calls_per_virtual_s": round((reads + writes) / virt_s),
                        "c_reads_per_virtual_s": round(sum(v["c_per_s"] for v in regs.values())),
                        "registers": regs}
@@ -88,7 +90,8 @@ def hot_report(machines, virt_s: float) -> dict:
 
 def _zero(machines) -> None:
     for m in machines:
-        m.sysbus.python_mmio[:] = [0, 0]
+        if hasattr(m.sysbus, "python_mmio"):
+            m.sysbus.python_mmio[:] = [0, 0]
         for hot in m.sysbus.hot_ranges.values():
             for e in hot._entries:
                 e.hits = e.declined = 0
@@ -106,7 +109,8 @@ def meter(made: list, hours: float) -> dict:
         image.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
         res = meter_day.run(image, hours)
     emu = made[-1]
-    return {"trace_sha1": res["trace_sha1"], **hot_report(emu.machines, emu.clock.now_ps / 1e12)}
+    return {"trace_sha1": res["trace_sha1"], "cpu_s_per_virtual_hour": res["cpu_s_per_virtual_hour"],
+            **hot_report(emu.machines, emu.clock.now_ps / 1e12)}
 
 
 def cabinet(hours: float) -> dict:
@@ -133,8 +137,9 @@ def cabinet(hours: float) -> dict:
     machines = [qm.machine] + [c.machine for c in ctrls.values()]
     chars0 = cd.bus_chars(machines)
     _zero(machines)
-    t0 = emu.clock.now_ps
+    t0, c0 = emu.clock.now_ps, time.process_time()
     emu.run_for(f"{round(hours * 3600 * 1000)}ms")
+    cpu_s = time.process_time() - c0
     virt_s = (emu.clock.now_ps - t0) / 1e12
     chars = cd.bus_chars(machines) - chars0
     server.stop = True
@@ -142,6 +147,7 @@ def cabinet(hours: float) -> dict:
     out = hot_report(machines, virt_s)
     calls = sum(v["python_mmio_calls_per_virtual_s"] for v in out.values()) * virt_s
     return {"instructions": {m.name: m.cpu.instructions for m in machines},
+            "cpu_us_per_uart_char": round(cpu_s / chars * 1e6, 1),
             "python_mmio_calls_per_uart_char": round(calls / chars, 1), **out}
 
 
@@ -189,9 +195,26 @@ def main() -> None:
     ap.add_argument("--cabinet-hours", type=float, default=0.001)
     ap.add_argument("--micro", action="store_true",
                     help="only the host CPU per read of CVR and CYCCNT in a tight loop")
+    ap.add_argument("--timed", type=int, default=0, metavar="N",
+                    help="CPU time only: N alternations of the scenarios without and with")
     args = ap.parse_args()
     if args.micro:
         print(json.dumps(micro(), indent=2))
+        return
+    if args.timed:
+        # CPU only (no counting wrapper): python, hot, python, hot ... in one process
+        made = _recording(count=False)
+        times: dict[str, dict[str, list]] = {"python": {}, "hot": {}}
+        for _ in range(args.timed):
+            for how, name in (("0", "python"), ("1", "hot")):
+                os.environ["METERSIM_HOT_REGS"] = how
+                if args.meter_hours:
+                    times[name].setdefault("meter_cpu_s_per_virtual_hour", []).append(
+                        meter(made, args.meter_hours)["cpu_s_per_virtual_hour"])
+                if args.cabinet_hours:
+                    times[name].setdefault("cabinet_cpu_us_per_uart_char", []).append(
+                        cabinet(args.cabinet_hours)["cpu_us_per_uart_char"])
+        print(json.dumps(times, indent=2))
         return
     made = _recording()
     out = {}

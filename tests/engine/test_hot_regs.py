@@ -10,6 +10,7 @@ from unicorn import arm_const as A
 from metersim._engine.emulation import Emulation
 from metersim._engine.machine import Machine
 from metersim._engine.runtime_hooks import log_peripheral_access
+from metersim._errors import FirmwareFault
 from metersim._units import PS_PER_MS
 
 from tests.firmware.msh_session import TEST_BOARD, Msh
@@ -99,20 +100,29 @@ def test_logging_a_peripheral_takes_its_reads_back_to_python(monkeypatch, firmwa
 # A CSR read clears COUNTFLAG: with RVR = 50 the counter wraps while the program spins, then
 # it reads CSR twice.
 #   ldr r1, =0xE000E010; movs r3, #200; 1: subs r3, #1; bne 1b; ldr r0, [r1]; ldr r2, [r1]; b .
+# at 0x08000040; every exception's vector leads to the final `b .`.
 PROGRAM = struct.pack("<7H", 0x4903, 0x23C8, 0x3B01, 0xD1FD, 0x6808, 0x680A, 0xE7FE) \
     + b"\0\0" + struct.pack("<I", 0xE000E010)
+VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800004D] * 14)
 
 
-def countflag_run(monkeypatch, how):
+def countflag_machine(monkeypatch, how, unprivileged=False):
     monkeypatch.setenv("METERSIM_HOT_REGS", how)
     emu = Emulation()
     m = Machine.bare(emu, "m", "cortex-m4f")
-    m.sysbus.write_memory(0x08000000, struct.pack("<II", 0x20001000, 0x08000009) + PROGRAM)
+    m.sysbus.write_memory(0x08000000, VECTORS + PROGRAM)
     m.finalize()
     m.reset_cpu_only()
+    if unprivileged:
+        m.cpu.set_reg(A.UC_ARM_REG_CONTROL, 1)
     m.sysbus.write_word(0xE000E014, 50)     # RVR
     m.sysbus.write_word(0xE000E018, 0)      # CVR
     m.sysbus.write_word(0xE000E010, 0b101)  # ENABLE, core clock, no interrupt
+    return emu, m
+
+
+def countflag_run(monkeypatch, how):
+    emu, m = countflag_machine(monkeypatch, how)
     emu.run_until_time(emu.now_ps + PS_PER_MS)
     return m, m.cpu.reg(A.UC_ARM_REG_R0), m.cpu.reg(A.UC_ARM_REG_R2)
 
@@ -138,3 +148,16 @@ def test_a_read_replaced_on_the_model_sees_every_read(monkeypatch, firmware):
     dwt.read = counted
     s.run(COMMANDS[0])
     assert hits(s.m)["dwt_cyccnt"] == before and seen.count(4) > 10
+
+
+def test_an_unprivileged_systick_read_is_still_a_busfault(monkeypatch):
+    reports = []
+    for how in ("1", "0"):
+        emu, m = countflag_machine(monkeypatch, how, unprivileged=True)
+        with pytest.raises(FirmwareFault) as fault:
+            emu.run_until_time(emu.now_ps + PS_PER_MS)
+        assert hits(m).get("systick_csr", 0) == 0
+        assert m.sysbus.read_word(0xE000ED38) == 0xE000E010       # BFAR: SYST_CSR
+        assert "PRECISERR" in str(fault.value)
+        reports.append(str(fault.value))
+    assert reports[0] == reports[1]

@@ -59,7 +59,8 @@ def _recording(count: bool = True) -> list:
             n[1] += 1
             write(h, offset, size, value, base)
 
-        bus._read_cfn, bus._write_cfn = MMIO_READ_CFUNC(counted_read), MMIO_WRITE_CFUNC(counted_write)
+        bus._read_cfn = MMIO_READ_CFUNC(counted_read)
+        bus._write_cfn = MMIO_WRITE_CFUNC(counted_write)
 
     if count:
         sysbus.SysBus._make_mmio_callbacks = counting
@@ -109,7 +110,8 @@ def meter(made: list, hours: float) -> dict:
         image.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
         res = meter_day.run(image, hours)
     emu = made[-1]
-    return {"trace_sha1": res["trace_sha1"], "cpu_s_per_virtual_hour": res["cpu_s_per_virtual_hour"],
+    return {"trace_sha1": res["trace_sha1"],
+            "cpu_s_per_virtual_hour": res["cpu_s_per_virtual_hour"],
             **hot_report(emu.machines, emu.clock.now_ps / 1e12)}
 
 

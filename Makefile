@@ -46,7 +46,8 @@ tools:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py src/metersim/_engine/_mpu_fill.c src/metersim/_engine/_block_clock.c
+$(STAMP): pyproject.toml setup.py src/metersim/_engine/_mpu_fill.c src/metersim/_engine/_block_clock.c \
+		src/metersim/_engine/_hot_regs.c src/metersim/_engine/_hot_regs.h
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .

@@ -993,6 +993,14 @@ class DWT(Peripheral):
     def _cycles(self) -> int:
         return self.cpu.active_cycles() if self.cpu is not None else 0
 
+    def hot_registers(self) -> list:
+        """CTRL and CYCCNT (firmware time-stamps with CYCCNT) are answered in C by the engine
+        (metersim._engine.hot_regs), from ctrl, _cyc_base, _anchor and the core's active
+        cycles, as `read` computes them."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(0x0, "dwt_ctrl", self), HotRegister(0x4, "dwt_cyccnt", self)]
+
     def read(self, offset: int, size: int) -> int:
         if offset == 0x0:
             return self.ctrl

@@ -123,6 +123,18 @@ class SysTick:
             self._restart(cvr)
 
     # -- registers --------------------------------------------------------------------------
+    def hot_registers(self) -> list:
+        """CSR, RVR and CVR, read at every RTOS tick and wake-up, are answered in C by the
+        engine (metersim._engine.hot_regs: word reads, privileged only, as the NVIC allows),
+        from these attributes: `current()` and `read(0)` computed the same way, from csr,
+        rvr, _hz, _anchor_ps, _start_edge, _cvr_at_start, _last_wrap and _reload. Offsets are
+        in the System Control Space (SYST_CSR at 0xE000E010)."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(0x10 + off, kind, self, (4,), privileged=True)
+                for off, kind in ((0x0, "systick_csr"), (0x4, "systick_rvr"),
+                                  (0x8, "systick_cvr"))]
+
     def read_rvr(self) -> int:
         return self.rvr
 

@@ -265,6 +265,17 @@ class STM32Spi(Peripheral):
         return 16 if self.regs["CR1"] & DFF else 8
 
     # -- register access ------------------------------------------------------------------
+    def hot_registers(self) -> list:
+        """SR, which polled firmware spins on, is answered in C by the engine
+        (metersim._engine.hot_regs) when its read changes nothing but the poll hint's
+        bookkeeping: no DMA stream, no quiet frame end passed (`_settle` would finish it),
+        MODF clear, OVR not being cleared, and no polling loop to skip ahead. It reads
+        _st, _quiet, _due_ps, _settling, _cpu, _due_cycles/_due_hz (the cached end cycle,
+        stored as `_frame_past` stores it), regs["SR"], _ovr_dr_read and _poll_hint_fn."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(SR, "spi_sr", self)]
+
     def read(self, offset: int, size: int) -> int:
         if self._st is not None:
             self._stream_settle()

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_hot_regs.h"
+
 #define UC_ARM_REG_PC 11
 #define CACHE_SIZE 8192u /* decoded blocks, direct-mapped */
 #define MAX_BLOCK 1024u  /* a block never crosses a 1 KiB page */
@@ -400,6 +402,10 @@ static uint64_t bc_mmio_read(void *uc, uint64_t offset, unsigned size, void *ud)
     bc_state *s = t->s;
     if (mmio_enter(s, t, offset, size, 0))
         return s->rec_value;
+    uint64_t hot;   /* a register the model lets C answer (_hot_regs.c), in a fast slice */
+    if (s->site_stop && hr_read(t, s->uc, s->reg_read, s->mmio_exec, s->access_pc, offset, size,
+                                &hot))
+        return hot;
     s->in_mmio++;
     uint64_t v = t->read(uc, offset, size, t->user);
     s->in_mmio--;

@@ -8,6 +8,8 @@
   page table (1 KiB pages, a dict) finds the model in O(1), whatever the number of peripherals.
 - Tagged regions (types without a model, `Tag` statements) read a constant and log each
   address once.
+- Hot registers: the status and time registers firmware reads most (SysTick CVR, DWT CYCCNT,
+  SPI SR) are answered in C from the models' state, without a Python call (hot_regs).
 - Bit-band aliases (0x22000000 -> SRAM, 0x42000000 -> peripherals) turn word accesses into
   single-bit read-modify-writes (ARMv7-M B3.5.3 / PM0214 2.2.5).
 """
@@ -24,6 +26,8 @@ from unicorn import UC_PROT_ALL, UC_PROT_EXEC, UC_PROT_READ, UcError
 from unicorn.unicorn_py3.unicorn import MMIO_READ_CFUNC, MMIO_WRITE_CFUNC
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
+from metersim._engine.hot_regs import RangeHotRegs, attach_range
+from metersim._engine.hot_regs import mode as hot_regs_mode
 from metersim._errors import PlatformError
 
 PAGE_SHIFT = 10
@@ -99,6 +103,7 @@ class SysBus:
         self.mappings: list[Mapping] = []
         self._pages: dict[int, tuple[object, int]] = {}  # page index -> (model, base)
         self._mmio_ranges: list[tuple[int, int]] = []
+        self.hot_ranges: dict[int, RangeHotRegs] = {}   # range start -> its hot registers
         self._make_mmio_callbacks()
 
     # -- memory -----------------------------------------------------------------------------
@@ -236,6 +241,11 @@ class SysBus:
                 if status:
                     raise PlatformError(f"cannot map MMIO <0x{start:08x}, +0x{size:x}>: "
                                         f"{UcError(status)}")
+                if bc is not None:
+                    # the registers its models let C answer (SysTick CVR, DWT CYCCNT, SPI SR)
+                    hot = attach_range(self, start, size, ud)
+                    if hot is not None:
+                        self.hot_ranges[start] = hot
                 self._mmio_ranges.append((start, size))
             i = j + 1
 
@@ -271,6 +281,17 @@ class SysBus:
                 model.write(addr - base, size, value & masks[size])
             except BaseException as e:  # noqa: BLE001
                 fail(e)
+
+        if hot_regs_mode() == "verify":
+            hot_ranges = self.hot_ranges
+            plain_read = read
+
+            def read(_handle, offset, size, range_base):   # noqa: F811 - the checking one
+                value = plain_read(_handle, offset, size, range_base)
+                hot = hot_ranges.get(range_base)
+                if hot is not None:
+                    hot.check(value)     # the value C computed for this access, if any
+                return value
 
         self._read_cfn = MMIO_READ_CFUNC(read)
         self._write_cfn = MMIO_WRITE_CFUNC(write)

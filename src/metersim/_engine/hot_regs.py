@@ -1,0 +1,204 @@
+"""Hot registers: MMIO reads answered in C, without a Python call (see _hot_regs.c).
+
+Every firmware register access costs a ctypes callback into the model's Python `read` (4-6
+µs); the few status and time registers firmware reads most (SysTick CVR, DWT CYCCNT, SPI SR)
+account for a large share of them. A model declares such registers with `hot_registers()`, a
+list of `HotRegister`: its offset, a kind the C side knows (`KINDS`) and the object whose
+attributes hold the register's state. The bus registers them per MMIO range
+(`attach_range`), and the block clock's MMIO trampoline asks the C side first during a fast
+slice; the C side answers exactly as the model's `read` would, from the same attributes and
+the core's time, with the same state changes, or leaves the read to Python (a side effect it
+does not do, a state it does not handle). The model's Python state stays the only copy.
+
+`METERSIM_HOT_REGS=0` keeps every read in Python; `METERSIM_HOT_REGS=verify` computes each
+hot value in C without answering, and the bus compares it with the model's answer (tests).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from dataclasses import dataclass
+
+log = logging.getLogger("metersim._engine")
+
+#: Register kinds computed in C (the HR_* numbers of _hot_regs.c).
+KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "dwt_cyccnt": 5,
+         "spi_sr": 6}
+
+
+@dataclass(frozen=True)
+class HotRegister:
+    """A register a model lets C answer: at `offset` from the model's base, of kind `kind`
+    (see KINDS), its state in the attributes of `state`, for accesses of `sizes` bytes;
+    `privileged`: unprivileged accesses fault (the System Control Space), so they go to
+    Python."""
+    offset: int
+    kind: str
+    state: object
+    sizes: tuple[int, ...] = (1, 2, 4)
+    privileged: bool = False
+
+
+def mode() -> str:
+    """"on" (default), "off" or "verify", from METERSIM_HOT_REGS."""
+    v = os.environ.get("METERSIM_HOT_REGS", "1").strip().lower()
+    return {"0": "off", "off": "off", "verify": "verify"}.get(v, "on")
+
+
+def declared(model) -> list[HotRegister]:
+    """The hot registers `model` declares; the NVIC's SysTick declares its own (its registers
+    lie in the System Control Space the NVIC maps). A subclass that replaces `read` but not
+    `hot_registers` declares none: C would answer for the parent's read."""
+    regs: list[HotRegister] = []
+    for obj in (model, getattr(model, "systick", None)):
+        fn = getattr(obj, "hot_registers", None)
+        if not callable(fn):
+            continue
+        cls = type(obj)
+        owner = next(c for c in cls.__mro__ if "hot_registers" in vars(c))
+        if any("read" in vars(c) for c in cls.__mro__[:cls.__mro__.index(owner)]):
+            continue
+        regs.extend(fn())
+    return regs
+
+
+class HotEntry(ctypes.Structure):
+    """The layout of hr_entry in _hot_regs.c."""
+    _fields_ = [("offset", ctypes.c_uint32), ("kind", ctypes.c_uint32),
+                ("sizes", ctypes.c_uint32), ("privileged", ctypes.c_uint32),
+                ("owner", ctypes.c_void_p), ("page", ctypes.c_void_p),
+                ("state", ctypes.c_void_p), ("read_fn", ctypes.c_void_p),
+                ("hits", ctypes.c_uint64),
+                ("declined", ctypes.c_uint64)]
+
+
+class HotRange(ctypes.Structure):
+    """The layout of hr_range in _hot_regs.c."""
+    _fields_ = [("tramp", ctypes.c_void_p), ("cpu", ctypes.c_void_p),
+                ("pages", ctypes.c_void_p), ("entries", ctypes.c_void_p),
+                ("n", ctypes.c_uint32), ("reg_control", ctypes.c_int32),
+                ("verify", ctypes.c_uint32), ("pending", ctypes.c_uint32),
+                ("value", ctypes.c_uint64)]
+
+
+_lib = None
+
+
+def _library():
+    """The C side (in the _block_clock extension), or None where it is not built."""
+    global _lib
+    if _lib is None:
+        try:
+            from metersim._engine import _block_clock
+            lib = ctypes.PyDLL(_block_clock.__file__)     # the GIL stays held: quick calls
+            lib.hr_init.restype = ctypes.c_int
+            lib.hr_register.restype = ctypes.c_int
+            lib.hr_register.argtypes = [ctypes.c_void_p]
+            lib.hr_unregister.restype = None
+            lib.hr_unregister.argtypes = [ctypes.c_void_p]
+            if lib.hr_init() != 0:
+                raise OSError("hr_init failed")
+        except (ImportError, OSError, AttributeError) as e:
+            log.debug("hot registers unavailable: %s", e)
+            lib = False
+        _lib = lib
+    return _lib or None
+
+
+class RangeHotRegs:
+    """The hot registers of one MMIO range, registered with the C side for as long as this
+    object lives. It holds every object the C side points at (the trampoline included, so
+    its address, the registry's key, cannot be reused while registered)."""
+
+    def __init__(self, lib, tramp, cpu, pages: dict, start: int,
+                 regs: list[tuple[int, HotRegister, object]], verify: bool):
+        from unicorn import arm_const as A
+
+        self._lib = lib
+        self.start = start
+        self.regs = regs                    # (address, HotRegister, owner)
+        self._keep = [tramp, cpu, pages]
+        self._entries = (HotEntry * len(regs))()
+        for e, (addr, reg, owner) in zip(self._entries, regs):
+            page = addr >> 10
+            read_fn = type(owner).read
+            self._keep += [owner, page, reg.state, read_fn]
+            e.offset = addr - start
+            e.kind = KINDS[reg.kind]
+            e.sizes = sum(1 << n for n in reg.sizes)
+            e.privileged = int(reg.privileged)
+            e.owner, e.page, e.state, e.read_fn = id(owner), id(page), id(reg.state), id(read_fn)
+        r = self.range = HotRange()
+        r.tramp = ctypes.addressof(tramp)
+        r.cpu = id(cpu)
+        r.pages = id(pages)
+        r.entries = ctypes.addressof(self._entries)
+        r.n = len(regs)
+        r.reg_control = A.UC_ARM_REG_CONTROL
+        r.verify = int(verify)
+        self.registered = lib.hr_register(ctypes.addressof(r)) == 0
+        self.verified: dict[str, int] = {}  # verify mode: values compared, per kind
+        self.mismatches: list[tuple[int, str, int, int]] = []
+
+    def close(self) -> None:
+        if self.registered:
+            self.registered = False
+            self._lib.hr_unregister(ctypes.addressof(self.range))
+
+    def __del__(self) -> None:
+        self.close()
+
+    def check(self, value: int) -> None:
+        """Verify mode, from the bus's Python read: compare the value C computed for this
+        access (if it would have answered it) with the model's `value`."""
+        r = self.range
+        k = r.pending
+        if k:
+            r.pending = 0
+            addr, reg, _owner = self.regs[k - 1]
+            self.verified[reg.kind] = self.verified.get(reg.kind, 0) + 1
+            if r.value != value & 0xFFFFFFFF:
+                self.mismatches.append((addr, reg.kind, r.value, value & 0xFFFFFFFF))
+
+    @property
+    def checked(self) -> int:
+        return sum(self.verified.values())
+
+    def stats(self) -> dict[tuple[int, str], tuple[int, int]]:
+        """{(address, kind): (reads answered in C, reads left to Python)}"""
+        return {(addr, reg.kind): (e.hits, e.declined)
+                for e, (addr, reg, _o) in zip(self._entries, self.regs)}
+
+
+def attach_range(bus, start: int, size: int, ud: int) -> RangeHotRegs | None:
+    """Register the hot registers of the models mapped in the MMIO range [start, start+size),
+    whose trampoline is at `ud` (BlockClock.trampoline); None if there are none, the C side
+    is missing or hot registers are off."""
+    how = mode()
+    if how == "off":
+        return None
+    lib = _library()
+    bc = bus.machine.cpu.bc
+    if lib is None or bc is None:
+        return None
+    regs = []
+    for m in bus.mappings:
+        if m.kind != "model" or not start <= m.base < start + size:
+            continue
+        for reg in declared(m.model):
+            addr = m.base + reg.offset
+            owner, base = bus._pages.get(addr >> 10, (None, None))
+            if owner is m.model and base == m.base and start <= addr < start + size:
+                regs.append((addr, reg, m.model))
+    if not regs:
+        return None
+    tramp = next((t for t in bc._tramps if ctypes.addressof(t) == ud), None)
+    if tramp is None:
+        return None
+    hot = RangeHotRegs(lib, tramp, bus.machine.cpu, bus._pages, start, regs, how == "verify")
+    if not hot.registered:
+        log.debug("hot registers of <0x%08x, +0x%x> stay in Python (registry full)", start, size)
+        return None
+    return hot

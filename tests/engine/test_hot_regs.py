@@ -1,0 +1,163 @@
+"""Hot registers (engine/_hot_regs.c): SysTick, DWT and SPI status reads answered in C must be
+exactly the values the models' Python reads give at the same instant, with the same effects,
+or firmware would see a wrong CVR, time-stamp or flag."""
+
+import struct
+
+import pytest
+from unicorn import arm_const as A
+
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._engine.runtime_hooks import log_peripheral_access
+from metersim._errors import FirmwareFault
+from metersim._units import PS_PER_MS
+
+from tests.firmware.msh_session import TEST_BOARD, Msh
+
+pytestmark = pytest.mark.skipif(
+    Machine.bare(Emulation(), "probe", "cortex-m4f").cpu.bc is None,
+    reason="the block clock extension is not built (setup.py build_ext)")
+
+TARGETS = ["f413rg", "f103rb"]
+# SPI to the NOR, I2C to the EEPROM, an EEPROM write cycle: SysTick, DWT (bsp_cycles) and
+# SPI SR reads in polling loops.
+COMMANDS = ["spi 9f 00 00 00", "i2c w 50 01 00 11 22 33", "i2c wr 50 1 01 00", "spi 9f 00 00 00"]
+SCS_REGS = {"systick_cvr", "dwt_cyccnt", "dwt_ctrl", "spi_sr"}
+
+
+def session(monkeypatch, firmware, target, how):
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    return Msh(TEST_BOARD[target], firmware(target, "bsp_test"), target)
+
+
+def run_commands(s):
+    out = [s.run(c) for c in COMMANDS]
+    s.emu.run_for("10ms")                 # the EEPROM's write cycle ends
+    out.append(s.run("i2c wr 50 3 01 00"))
+    return out
+
+
+def hits(m) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for hot in m.sysbus.hot_ranges.values():
+        for (_addr, kind), (n, _declined) in hot.stats().items():
+            out[kind] = out.get(kind, 0) + n
+    return out
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_value_c_computes_is_the_models_python_read(monkeypatch, firmware, target):
+    # verify mode: at each hot read C computes its answer, then the model's Python read
+    # answers at the same instant and the two are compared
+    s = session(monkeypatch, firmware, target, "verify")
+    out = run_commands(s)
+    assert out[-1] == ["ok 11 22 33"]
+    verified: dict[str, int] = {}
+    for hot in s.m.sysbus.hot_ranges.values():
+        assert hot.mismatches == []
+        for kind, n in hot.verified.items():
+            verified[kind] = verified.get(kind, 0) + n
+    assert set(verified) >= SCS_REGS
+    assert verified["systick_cvr"] > 100 and verified["dwt_cyccnt"] > 100
+    assert verified["spi_sr"] >= 16
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_firmware_runs_the_same_with_its_reads_answered_in_c(monkeypatch, firmware, target):
+    runs = {}
+    for how in ("0", "1"):
+        s = session(monkeypatch, firmware, target, how)
+        out = run_commands(s)
+        m = s.m
+        runs[how] = (out, s.cap.text, m.cpu.instructions, m.cpu.cycles, m.cpu.idle_cycles,
+                     bytes(m["eeprom"].mem[0x100:0x104]),
+                     # a Python read now sees the state the C reads left
+                     m.sysbus.read_word(0xE000E018), m.sysbus.read_word(0xE0001004),
+                     m.sysbus.read_word(0x40013008))
+        if how == "1":
+            n = hits(m)
+            assert n["systick_cvr"] > 100 and n["dwt_cyccnt"] > 100 and n["spi_sr"] >= 10
+        else:
+            assert m.sysbus.hot_ranges == {}
+    assert runs["1"] == runs["0"]
+
+
+def test_logging_a_peripheral_takes_its_reads_back_to_python(monkeypatch, firmware, caplog):
+    s = session(monkeypatch, firmware, "f103rb", "1")
+    s.run(COMMANDS[0])
+    before = hits(s.m)["dwt_cyccnt"]
+    log_peripheral_access(s.m, "dwt", True)
+    with caplog.at_level("INFO", logger="metersim.access"):
+        s.run(COMMANDS[0])
+    assert hits(s.m)["dwt_cyccnt"] == before      # every read went through the log
+    assert any("dwt: read32 +0x4" in r.getMessage() for r in caplog.records)
+    log_peripheral_access(s.m, "dwt", False)
+    s.run(COMMANDS[0])
+    assert hits(s.m)["dwt_cyccnt"] > before       # answered in C again
+
+
+# A CSR read clears COUNTFLAG: with RVR = 50 the counter wraps while the program spins, then
+# it reads CSR twice.
+#   ldr r1, =0xE000E010; movs r3, #200; 1: subs r3, #1; bne 1b; ldr r0, [r1]; ldr r2, [r1]; b .
+# at 0x08000040; every exception's vector leads to the final `b .`.
+PROGRAM = struct.pack("<7H", 0x4903, 0x23C8, 0x3B01, 0xD1FD, 0x6808, 0x680A, 0xE7FE) \
+    + b"\0\0" + struct.pack("<I", 0xE000E010)
+VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800004D] * 14)
+
+
+def countflag_machine(monkeypatch, how, unprivileged=False):
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    emu = Emulation()
+    m = Machine.bare(emu, "m", "cortex-m4f")
+    m.sysbus.write_memory(0x08000000, VECTORS + PROGRAM)
+    m.finalize()
+    m.reset_cpu_only()
+    if unprivileged:
+        m.cpu.set_reg(A.UC_ARM_REG_CONTROL, 1)
+    m.sysbus.write_word(0xE000E014, 50)     # RVR
+    m.sysbus.write_word(0xE000E018, 0)      # CVR
+    m.sysbus.write_word(0xE000E010, 0b101)  # ENABLE, core clock, no interrupt
+    return emu, m
+
+
+def countflag_run(monkeypatch, how):
+    emu, m = countflag_machine(monkeypatch, how)
+    emu.run_until_time(emu.now_ps + PS_PER_MS)
+    return m, m.cpu.reg(A.UC_ARM_REG_R0), m.cpu.reg(A.UC_ARM_REG_R2)
+
+
+def test_a_csr_read_answered_in_c_clears_countflag(monkeypatch):
+    m, first, second = countflag_run(monkeypatch, "1")
+    assert hits(m)["systick_csr"] == 2
+    assert first & (1 << 16) and not second & (1 << 16)
+    assert (first, second) == countflag_run(monkeypatch, "0")[1:]
+
+
+def test_a_read_replaced_on_the_model_sees_every_read(monkeypatch, firmware):
+    s = session(monkeypatch, firmware, "f103rb", "1")
+    dwt = s.m["dwt"]
+    before = hits(s.m)["dwt_cyccnt"]
+    seen = []
+    read = dwt.read
+
+    def counted(offset, size):
+        seen.append(offset)
+        return read(offset, size)
+
+    dwt.read = counted
+    s.run(COMMANDS[0])
+    assert hits(s.m)["dwt_cyccnt"] == before and seen.count(4) > 10
+
+
+def test_an_unprivileged_systick_read_is_still_a_busfault(monkeypatch):
+    reports = []
+    for how in ("1", "0"):
+        emu, m = countflag_machine(monkeypatch, how, unprivileged=True)
+        with pytest.raises(FirmwareFault) as fault:
+            emu.run_until_time(emu.now_ps + PS_PER_MS)
+        assert hits(m).get("systick_csr", 0) == 0
+        assert m.sysbus.read_word(0xE000ED38) == 0xE000E010       # BFAR: SYST_CSR
+        assert "PRECISERR" in str(fault.value)
+        reports.append(str(fault.value))
+    assert reports[0] == reports[1]

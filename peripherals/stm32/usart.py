@@ -479,12 +479,13 @@ class STM32Usart(Peripheral):
         if self.regs["CR3"] & SCEN:
             done += line.bit_ps           # 1.5 stop bits: sampled one baud into the stop bit
         clock = self.ctx.clock
-        if done <= clock.now_ps:
+        now = clock.now_ps
+        if done <= now:
             # Already due (a link delivers at the frame's end): an event now would run first
             # thing unless this clock has another one due by now, so run it now when it has
             # none (the same order, one event fewer per character and receiver).
             nxt = clock.next_event_ps()
-            if nxt is None or nxt > clock.now_ps:
+            if nxt is None or nxt > now:
                 self._rx_done(frame, seq, line)
                 return
         self._rx_events.append(clock.schedule_at(done, self._rx_event, frame, seq, line))

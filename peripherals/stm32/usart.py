@@ -33,7 +33,10 @@ Followed: RM0008 §27 (STM32F10x USART) and RM0430 §26 (STM32F413 USART), in pa
 Timing: a character occupies (1 start + M-word + stop) bit times, computed exactly in integer
 picoseconds from BRR and the real PCLK. Received frames are sampled with
 `uart_line.sample_frame` at this USART's own settings, so a baud or format mismatch yields the
-wrong bytes and FE/PE/NF the hardware would report.
+wrong bytes and FE/PE/NF the hardware would report. The format, divisor and these durations are
+worked out once per configuration (`LineSettings`). A character a link hands over after its
+RXNE point (an RS-485 bus delivers at the frame's end) is received at that instant: at once
+when nothing else on this machine's clock is due by then, else as an event behind what is.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.

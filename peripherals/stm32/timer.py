@@ -258,13 +258,14 @@ class STM32Timer(Peripheral):
         return best, chans, best == end
 
     # -- advancing ------------------------------------------------------------------------
-    def _advance(self) -> None:
-        """Process every compare and update due up to now, in order."""
+    def _advance(self) -> int | None:
+        """Process every compare and update due up to now, in order. Returns the counter's
+        cycle now (None when stopped), for the rest of the same register access."""
         if not self._running:
-            return
+            return None
         now_c = (self._clock.now_ps - self._t0) * self._f // PS_PER_S   # _now_cycles()
         if now_c < self._quiet_until:
-            return                        # nothing due yet: the common case, O(1)
+            return now_c                  # nothing due yet: the common case, O(1)
         self._skip_whole_periods(now_c)   # needs two periods past, so never before the next event
         while self._running:
             nxt = self._next()
@@ -281,6 +282,7 @@ class STM32Timer(Peripheral):
                 self._compare_match(ch, self._seg[1] + self._seg[3] * k)
             if is_end:
                 self._overflow(cycle)
+        return now_c if self._running else None
 
     def _skip_whole_periods(self, now_c: int) -> None:
         """Steady edge-aligned counting nobody watched: account for many periods at once."""
@@ -399,21 +401,26 @@ class STM32Timer(Peripheral):
                 rx.on_gpio(pin, None if released else line.level)
 
     # -- start / stop / rebase ------------------------------------------------------------
-    def _state_now(self) -> tuple[int, int, int]:
-        """(count, prescaler phase, direction) now; call after _advance()."""
+    def _state_now(self, now_c: int | None = None) -> tuple[int, int, int]:
+        """(count, prescaler phase, direction) now; call after _advance() (`now_c`: the cycle
+        it returned, saving a second look at the clock)."""
         if not self._running:
             return self._stopped
         cycle, cnt, phase, d, _ = self._seg
         if self._end_tick() is None:
             return cnt, 0, d
-        elapsed = (self._clock.now_ps - self._t0) * self._f // PS_PER_S - cycle + phase
+        if now_c is None:
+            now_c = (self._clock.now_ps - self._t0) * self._f // PS_PER_S   # _now_cycles()
+        elapsed = now_c - cycle + phase
         ticks, phase_now = divmod(elapsed, self._psc + 1)
         return (cnt + d * ticks) & self.max_count, phase_now, d
 
-    def _start(self, cnt: int, phase: int, d: int) -> None:
+    def _start(self, cnt: int, phase: int, d: int, now_c: int | None = None) -> None:
+        if now_c is None:
+            now_c = (self._clock.now_ps - self._t0) * self._f // PS_PER_S   # _now_cycles()
         self._running = True
         self._quiet_until = 0
-        self._seg = [(self._clock.now_ps - self._t0) * self._f // PS_PER_S, cnt, phase, d, 0]
+        self._seg = [now_c, cnt, phase, d, 0]
 
     def _stop(self, cnt: int, phase: int, d: int) -> None:
         self._running = False
@@ -421,11 +428,12 @@ class STM32Timer(Peripheral):
         self._seg = None
         self._stopped = (cnt, phase, d)
 
-    def _rebase(self, cnt: int, phase: int, d: int) -> None:
+    def _rebase(self, cnt: int, phase: int, d: int, now_c: int | None = None) -> None:
         """Restart counting from (cnt, phase, d) now, according to CEN (in encoder mode the
-        counter holds still between input edges: on_gpio counts them)."""
+        counter holds still between input edges: on_gpio counts them); `now_c` as for
+        _state_now."""
         if self.regs["CR1"] & CEN and not 1 <= self.regs["SMCR"] & 7 <= 3:   # not encoder mode
-            self._start(cnt, phase, d)
+            self._start(cnt, phase, d, now_c)
         else:
             self._stop(cnt, phase, d)
         self._reschedule()
@@ -512,12 +520,13 @@ class STM32Timer(Peripheral):
         return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
-        self._advance()
+        now_c = self._advance()
         if offset == CR1:
             self._write_cr1(value & 0x3FF)
         elif offset == CNT:
-            _, phase, d = self._state_now()
-            self._rebase(value & self.max_count, phase, d)
+            # (a Modbus silence timer is restarted so at every received character)
+            _, phase, d = self._state_now(now_c)
+            self._rebase(value & self.max_count, phase, d, now_c)
         elif offset == PSC:
             self.regs["PSC"] = value & 0xFFFF          # preload: applies at the next UEV
             self._reschedule()

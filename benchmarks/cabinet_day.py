@@ -14,6 +14,12 @@ TFT clear). `--profile N` prints the N hottest functions (cProfile, internal tim
 timed run to stderr. `--mmio N` counts the firmware's MMIO accesses instead (every page of
 every machine's bus behind a counting wrapper, so the run is not timed) and prints the accesses
 per virtual second of each machine and the N most frequent registers. Numbers are never asserted in tests (/work/shared/DESIGN.md).
+
+The Python Modbus master that gives the controllers their addresses (as an installer would)
+stays on the bus and hears every character: taking it off (`ModbusMaster.close()`) removes its
+end-of-frame timer events, which end quanta, and so moves where polling loops skip ahead
+(emulation.py, time model): over 0.01 virtual hours a controller's instruction count then
+differs by about a hundred, so the figures here keep it on.
 """
 
 from __future__ import annotations

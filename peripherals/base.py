@@ -241,6 +241,23 @@ class I2CDevice:
         pass
 
 
+class _kept:
+    """A read-only attribute worked out on first use and then kept in the instance (a
+    non-data descriptor: the instance's own value wins from then on). For values of frozen
+    frames that every receiver on a bus asks for."""
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, cls: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
 @dataclass(frozen=True)
 class UartFrame:
     """One character on a UART line, with its timing.
@@ -263,11 +280,11 @@ class UartFrame:
         """Bit times from the start bit to the end of the stop bits."""
         return 1 + self.data_bits + (self.parity != "N") + self.stop_half_bits / 2
 
-    @property
+    @_kept
     def duration_ps(self) -> int:
         return _duration_ps(self.data_bits, self.parity, self.stop_half_bits, self.baud)
 
-    @property
+    @_kept
     def end_ps(self) -> int:
         return self.start_ps + self.duration_ps
 

@@ -64,14 +64,23 @@ class TapRecord:
 
 
 class _OnBus:
-    __slots__ = ("node", "frame", "bits", "partners", "de_drop_ps")
+    __slots__ = ("node", "frame", "_bits", "partners", "de_drop_ps")
 
     def __init__(self, node, frame: UartFrame):
         self.node = node
         self.frame = frame
-        self.bits = encode_frame_bits(frame)
+        self._bits: tuple[int, ...] | None = None
         self.partners: list[_OnBus] = []
         self.de_drop_ps: int | None = None
+
+    @property
+    def bits(self) -> tuple[int, ...]:
+        """The line level of each bit time as sent; only a damaged or overlapped frame needs
+        them, so they are worked out on first use."""
+        bits = self._bits
+        if bits is None:
+            bits = self._bits = tuple(encode_frame_bits(self.frame))
+        return bits
 
     def bit_start_ps(self, i: int) -> int:
         return self.frame.start_ps + i * PS_PER_S // round(self.frame.baud)
@@ -101,6 +110,11 @@ class Rs485Bus:
         self.nodes: list = []
         self.tap: History = History()   # the newest frames (History.limit), oldest first
         self._tap_fns: list[Callable[[TapRecord], None]] = []
+        # What a frame's end walks: snapshots taken when nodes or taps come and go rather than
+        # a copy per frame (one that joins or leaves during a delivery does not change who
+        # gets that frame, as with a copy).
+        self._deliver_to: tuple = ()
+        self._tap_to: tuple[Callable[[TapRecord], None], ...] = ()
         self._active: list[_OnBus] = []
         self._bursts: list[tuple[int, int]] = []
         self._rng = ctx.rng("rs485-line")
@@ -118,12 +132,14 @@ class Rs485Bus:
         if node in self.nodes:
             raise SetupError(f"{_node_name(node)} is already on bus {self.name}")
         self.nodes.append(node)
+        self._deliver_to = tuple(self.nodes)
         settings_changed()
 
     def detach(self, node) -> None:
         """Unplug a node (its frames in flight still finish, as the line is already driven)."""
         if node in self.nodes:
             self.nodes.remove(node)
+            self._deliver_to = tuple(self.nodes)
             settings_changed()
 
     def attach_host(self, name: str, baud: float = 9600, data_bits: int = 8, parity: str = "N",
@@ -154,6 +170,7 @@ class Rs485Bus:
 
     def on_tap(self, fn: Callable[[TapRecord], None]) -> None:
         self._tap_fns.append(fn)
+        self._tap_to = tuple(self._tap_fns)
 
     @property
     def busy(self) -> bool:
@@ -212,8 +229,8 @@ class Rs485Bus:
                      or self.bit_error_rate
                      or (self._bursts and self._in_burst(
                          frame.start_ps, entry.bit_start_ps(len(entry.bits)))))
-        bits = entry.bits if clean else list(entry.bits)    # the loop changes only a copy
-        for i in range(0 if clean else len(bits)):
+        bits = () if clean else list(entry.bits)    # the loop changes only a copy
+        for i in range(len(bits)):
             t = entry.bit_centre_ps(i)
             level = bits[i]
             in_burst = self._in_burst(entry.bit_start_ps(i), entry.bit_start_ps(i + 1))
@@ -238,7 +255,7 @@ class Rs485Bus:
                 level ^= 1
                 _add(reasons, "bit error")
             bits[i] = level
-        changed = not clean and bits != entry.bits
+        changed = not clean and tuple(bits) != entry.bits
         if changed or entry.partners or spurious:
             line = LineFrame(value=frame.value, data_bits=frame.data_bits, parity=frame.parity,
                              stop_half_bits=frame.stop_half_bits, baud=frame.baud,
@@ -255,15 +272,14 @@ class Rs485Bus:
         if reasons or entry.partners:
             self.ctx.log(logging.DEBUG, "frame from %s damaged (%s): %02x -> %02x",
                          driver, ", ".join(reasons), frame.value, value)
-        for fn in list(self._tap_fns):
+        for fn in self._tap_to:
             fn(rec)
-        self._prune_bursts()
-        for node in list(self.nodes):
+        if self._bursts:
+            self._prune_bursts()
+        for node in self._deliver_to:
             node.deliver(delivered, driver)
 
     def _prune_bursts(self) -> None:
-        if not self._bursts:
-            return
         horizon = min((e.frame.start_ps for e in self._active), default=self.ctx.clock.now_ps)
         self._bursts = [(s, e) for s, e in self._bursts if e > horizon]
 
@@ -279,6 +295,8 @@ class Rs485Transceiver:
 
     def __init__(self, ctx: Context, bus: Rs485Bus | None = None):
         self.ctx = ctx
+        # the driver's name in bus taps, every frame: made once (a model's context is fixed)
+        self.name = f"{ctx.machine_name}/{ctx.name}" if ctx.machine_name else ctx.name
         self.de = False
         self.re_n = False        # MCU pins come up low: receiver on, driver off
         self.ro = UartPort()
@@ -288,10 +306,6 @@ class Rs485Transceiver:
         self.uart = None         # the USART behind DI/RO (connect_usart), for the link's lookahead
         if bus is not None:
             self.attach(bus)
-
-    @property
-    def name(self) -> str:
-        return f"{self.ctx.machine_name}/{self.ctx.name}" if self.ctx.machine_name else self.ctx.name
 
     def reset(self) -> None:
         """A machine reset changes nothing here: DE and /RE follow the MCU's pins."""
@@ -375,6 +389,7 @@ class HostEndpoint:
         self.rx = bytearray()
         self.errors: list[tuple[int, str]] = []   # (end_ps, "framing"/"parity"/"noise")
         self._fns: list[Callable[[int, UartFrame], None]] = []
+        self._call: tuple[Callable[[int, UartFrame], None], ...] = ()   # snapshot of _fns
         self._tx_free_ps = 0
 
     @property
@@ -408,6 +423,7 @@ class HostEndpoint:
     def on_receive(self, fn: Callable[[int, UartFrame], None]) -> None:
         """`fn(byte, frame)` for every character received (errors included, as a UART would)."""
         self._fns.append(fn)
+        self._call = tuple(self._fns)
 
     def deliver(self, frame: UartFrame, driver: str) -> None:
         if driver == self.name and not self.echo:
@@ -415,7 +431,7 @@ class HostEndpoint:
         value = receive_byte(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits,
                              self.errors)
         self.rx.append(value)
-        for fn in list(self._fns):
+        for fn in self._call:
             fn(value, frame)
 
     def read(self, n: int | None = None) -> bytes:

@@ -86,7 +86,7 @@ def check_arrival(receiver: Any, due_ps: int) -> None:
     """A link hands a character due at `due_ps` to `receiver`: if the receiver's machine is
     already past that instant (only when a link got faster than its lookahead inside a
     quantum), the emulation counts a late delivery."""
-    m = machine_of(receiver)
+    m = getattr(getattr(receiver, "ctx", None), "machine", None)   # machine_of, every character
     emu = getattr(m, "emulation", None)
     if emu is not None and m.powered and m.clock._now > due_ps:
         emu.note_late(m, due_ps)
@@ -110,10 +110,11 @@ class UartCable:
 
     def _carry(self, frame: UartFrame, to: Any) -> None:
         if self.plugged:
-            self._clock.schedule_at(arrival_ps(frame), self._arrive, frame, to)
+            due = arrival_ps(frame)
+            self._clock.schedule_at(due, self._arrive, frame, to, due)
 
-    def _arrive(self, frame: UartFrame, to: Any) -> None:
-        check_arrival(to, arrival_ps(frame))
+    def _arrive(self, frame: UartFrame, to: Any, due_ps: int) -> None:
+        check_arrival(to, due_ps)
         to.receive_frame(frame)
 
     def lookahead_ps(self) -> int | None:

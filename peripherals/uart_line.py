@@ -149,12 +149,27 @@ def sample_frame(frame: UartFrame, rx_baud: float, rx_data_bits: int = 8, rx_par
     Returns (value, framing_error, parity_error, noise). `rx_data_bits` excludes the parity bit
     (an STM32 with M=1 and PCE=1 receives 8 data bits + parity: pass 8 and "E"/"O").
     """
-    _check_format(rx_data_bits, rx_parity, rx_stop_half_bits)
     line_bits = getattr(frame, "line_bits", ())
-    bits = tuple(line_bits) if line_bits else _plain_bits(
-        frame.value, frame.data_bits, frame.parity, frame.stop_half_bits, frame.is_break)
+    if not line_bits:
+        return _sample_plain(frame.value, frame.data_bits, frame.parity, frame.stop_half_bits,
+                             frame.is_break, frame.baud, rx_baud, rx_data_bits, rx_parity,
+                             rx_stop_half_bits)
+    _check_format(rx_data_bits, rx_parity, rx_stop_half_bits)
     num, den = _ratio(frame.baud, rx_baud)
-    return _decode(bits, num, den, rx_data_bits, rx_parity)
+    return _decode(tuple(line_bits), num, den, rx_data_bits, rx_parity)
+
+
+@lru_cache(maxsize=8192)
+def _sample_plain(value: int, data_bits: int, parity: str, stop_half_bits: int, is_break: bool,
+                  tx_baud: float, rx_baud: float, rx_data_bits: int, rx_parity: str,
+                  rx_stop_half_bits: int) -> tuple[int, bool, bool, bool]:
+    """sample_frame of a frame sent as is: one cached look-up per character received (a line
+    carries the same few characters between the same few settings over and over). Settings
+    that are refused raise every time (an exception is not cached)."""
+    _check_format(rx_data_bits, rx_parity, rx_stop_half_bits)
+    num, den = _ratio(tx_baud, rx_baud)
+    return _decode(_plain_bits(value, data_bits, parity, stop_half_bits, is_break), num, den,
+                   rx_data_bits, rx_parity)
 
 
 @lru_cache(maxsize=1024)
@@ -187,7 +202,8 @@ def receive_byte(frame: UartFrame, baud: float, data_bits: int, parity: str, sto
     """What a host-side receiver gets from `frame`: the byte, with its framing / parity / noise
     errors appended to `errors` as (end_ps, kind)."""
     value, fe, pe, nf = sample_frame(frame, baud, data_bits, parity, stop_half_bits)
-    for flag, what in ((fe, "framing"), (pe, "parity"), (nf, "noise")):
-        if flag:
-            errors.append((frame.end_ps, what))
+    if fe or pe or nf:
+        for flag, what in ((fe, "framing"), (pe, "parity"), (nf, "noise")):
+            if flag:
+                errors.append((frame.end_ps, what))
     return value & 0xFF

@@ -192,23 +192,6 @@ class STM32Timer(Peripheral):
             return (self.max_count if cnt > arr else arr) - cnt + 1
         return cnt + 1
 
-    def _compare_tick(self, ch: int) -> int | None:
-        _, cnt, _, d, _ = self._seg
-        ccr, arr = self._ccr[ch], self._arr
-        cms = (self.regs["CR1"] >> 5) & 3     # _center()
-        if cms:
-            if (d > 0 and cms == 1) or (d < 0 and cms == 2):
-                return None               # flags only in the selected counting direction
-            if d > 0 and cnt < ccr <= arr:
-                return ccr - cnt
-            if d < 0 and ccr < cnt:
-                return cnt - ccr
-            return None
-        if d > 0:
-            top = self.max_count if cnt > arr else arr
-            return ccr - cnt if cnt < ccr <= top else None
-        return cnt - ccr if ccr < cnt else None
-
     def _is_output(self, ch: int) -> bool:
         return self._output[ch]
 
@@ -232,20 +215,41 @@ class STM32Timer(Peripheral):
 
     def _next(self, interesting_only: bool = False):
         """(tick, [channels], is_end) of the next event in the segment, or None."""
-        seg = self._seg
         end = self._end_tick()
         if end is None:
             return None
-        fired = seg[4]
+        _, cnt, _, d, fired = self._seg
         best, chans = end, []
-        dier, ccer = self.regs["DIER"], self.regs["CCER"]
+        regs = self.regs
+        dier, ccer = regs["DIER"], regs["CCER"]
+        arr, ccrs = self._arr, self._ccr
+        cms = (regs["CR1"] >> 5) & 3      # _center()
+        top = self.max_count if cnt > arr else arr
         for ch in self._out_chans:
             # interesting: its interrupt is enabled or it drives a pin (_drives_output)
             if interesting_only and not (dier & _CCIF[ch] or (
                     ccer >> (4 * ch) & 1 and self.connections[ch].connected)):
                 continue
-            k = self._compare_tick(ch)
-            if k is None or k <= fired or k > end:
+            # the tick at which the counter meets CCRx in this segment (none: skip it)
+            ccr = ccrs[ch]
+            if cms:
+                if (d > 0 and cms == 1) or (d < 0 and cms == 2):
+                    continue              # flags only in the selected counting direction
+                if d > 0 and cnt < ccr <= arr:
+                    k = ccr - cnt
+                elif d < 0 and ccr < cnt:
+                    k = cnt - ccr
+                else:
+                    continue
+            elif d > 0:
+                if not cnt < ccr <= top:
+                    continue
+                k = ccr - cnt
+            elif ccr < cnt:
+                k = cnt - ccr
+            else:
+                continue
+            if k <= fired or k > end:
                 continue
             if k < best:
                 best, chans = k, [ch]
@@ -254,13 +258,14 @@ class STM32Timer(Peripheral):
         return best, chans, best == end
 
     # -- advancing ------------------------------------------------------------------------
-    def _advance(self) -> None:
-        """Process every compare and update due up to now, in order."""
+    def _advance(self) -> int | None:
+        """Process every compare and update due up to now, in order. Returns the counter's
+        cycle now (None when stopped), for the rest of the same register access."""
         if not self._running:
-            return
+            return None
         now_c = (self._clock.now_ps - self._t0) * self._f // PS_PER_S   # _now_cycles()
         if now_c < self._quiet_until:
-            return                        # nothing due yet: the common case, O(1)
+            return now_c                  # nothing due yet: the common case, O(1)
         self._skip_whole_periods(now_c)   # needs two periods past, so never before the next event
         while self._running:
             nxt = self._next()
@@ -277,10 +282,14 @@ class STM32Timer(Peripheral):
                 self._compare_match(ch, self._seg[1] + self._seg[3] * k)
             if is_end:
                 self._overflow(cycle)
+        return now_c if self._running else None
 
     def _skip_whole_periods(self, now_c: int) -> None:
         """Steady edge-aligned counting nobody watched: account for many periods at once."""
         seg = self._seg
+        period = (self._arr + 1) * (self._psc + 1)
+        if now_c - seg[0] < 2 * period:
+            return                        # less than two periods: nothing to skip (n < 2 below)
         cr1 = self.regs["CR1"]
         if (self._center() or cr1 & (OPM | UDIS) or self._arr == 0 or seg[2] != 0 or seg[4] != 0
                 or self.regs["PSC"] != self._psc or (self.advanced and (self.regs["RCR"] or self._rep))
@@ -291,10 +300,7 @@ class STM32Timer(Peripheral):
         for ch in range(self.channels):
             if self._is_output(ch) and self._ocpe(ch) and self._ccr[ch] != self.regs[_CCR_NAMES[ch]]:
                 return
-        period = (self._arr + 1) * (self._psc + 1)
         n = (now_c - seg[0]) // period
-        if n < 2:
-            return
         flags = UIF
         for ch in range(self.channels):
             if self._is_output(ch) and self._ccr[ch] <= self._arr:
@@ -395,21 +401,26 @@ class STM32Timer(Peripheral):
                 rx.on_gpio(pin, None if released else line.level)
 
     # -- start / stop / rebase ------------------------------------------------------------
-    def _state_now(self) -> tuple[int, int, int]:
-        """(count, prescaler phase, direction) now; call after _advance()."""
+    def _state_now(self, now_c: int | None = None) -> tuple[int, int, int]:
+        """(count, prescaler phase, direction) now; call after _advance() (`now_c`: the cycle
+        it returned, saving a second look at the clock)."""
         if not self._running:
             return self._stopped
         cycle, cnt, phase, d, _ = self._seg
         if self._end_tick() is None:
             return cnt, 0, d
-        elapsed = self._now_cycles() - cycle + phase
+        if now_c is None:
+            now_c = (self._clock.now_ps - self._t0) * self._f // PS_PER_S   # _now_cycles()
+        elapsed = now_c - cycle + phase
         ticks, phase_now = divmod(elapsed, self._psc + 1)
         return (cnt + d * ticks) & self.max_count, phase_now, d
 
-    def _start(self, cnt: int, phase: int, d: int) -> None:
+    def _start(self, cnt: int, phase: int, d: int, now_c: int | None = None) -> None:
+        if now_c is None:
+            now_c = (self._clock.now_ps - self._t0) * self._f // PS_PER_S   # _now_cycles()
         self._running = True
         self._quiet_until = 0
-        self._seg = [self._now_cycles(), cnt, phase, d, 0]
+        self._seg = [now_c, cnt, phase, d, 0]
 
     def _stop(self, cnt: int, phase: int, d: int) -> None:
         self._running = False
@@ -417,11 +428,12 @@ class STM32Timer(Peripheral):
         self._seg = None
         self._stopped = (cnt, phase, d)
 
-    def _rebase(self, cnt: int, phase: int, d: int) -> None:
+    def _rebase(self, cnt: int, phase: int, d: int, now_c: int | None = None) -> None:
         """Restart counting from (cnt, phase, d) now, according to CEN (in encoder mode the
-        counter holds still between input edges: on_gpio counts them)."""
-        if self.regs["CR1"] & CEN and not self._encoder_mode():
-            self._start(cnt, phase, d)
+        counter holds still between input edges: on_gpio counts them); `now_c` as for
+        _state_now."""
+        if self.regs["CR1"] & CEN and not 1 <= self.regs["SMCR"] & 7 <= 3:   # not encoder mode
+            self._start(cnt, phase, d, now_c)
         else:
             self._stop(cnt, phase, d)
         self._reschedule()
@@ -508,12 +520,13 @@ class STM32Timer(Peripheral):
         return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
-        self._advance()
+        now_c = self._advance()
         if offset == CR1:
             self._write_cr1(value & 0x3FF)
         elif offset == CNT:
-            _, phase, d = self._state_now()
-            self._rebase(value & self.max_count, phase, d)
+            # (a Modbus silence timer is restarted so at every received character)
+            _, phase, d = self._state_now(now_c)
+            self._rebase(value & self.max_count, phase, d, now_c)
         elif offset == PSC:
             self.regs["PSC"] = value & 0xFFFF          # preload: applies at the next UEV
             self._reschedule()

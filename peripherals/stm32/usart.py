@@ -33,7 +33,10 @@ Followed: RM0008 §27 (STM32F10x USART) and RM0430 §26 (STM32F413 USART), in pa
 Timing: a character occupies (1 start + M-word + stop) bit times, computed exactly in integer
 picoseconds from BRR and the real PCLK. Received frames are sampled with
 `uart_line.sample_frame` at this USART's own settings, so a baud or format mismatch yields the
-wrong bytes and FE/PE/NF the hardware would report.
+wrong bytes and FE/PE/NF the hardware would report. The format, divisor and these durations are
+worked out once per configuration (`LineSettings`). A character a link hands over after its
+RXNE point (an RS-485 bus delivers at the frame's end) is received at that instant: at once
+when nothing else on this machine's clock is due by then, else as an event behind what is.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
@@ -55,6 +58,7 @@ from metersim.peripherals.base import GPIO, Context, History, Peripheral, UartFr
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
+from metersim.peripherals import uart_cable
 from metersim.peripherals.uart_cable import settings_changed
 from metersim.peripherals.uart_line import frame_duration_ps, parity_bit, rx_complete_ps, sample_frame
 from metersim._units import PS_PER_S
@@ -130,6 +134,36 @@ _STOP_CR2 = 3 << 12
 _IRQ_CR1 = ((TXEIE, TXE), (TCIE, TC), (RXNEIE, RXNE | ORE), (IDLEIE, IDLE), (PEIE, PE))
 
 
+class LineSettings:
+    """What a USART's characters look like at one configuration (BRR, kernel clock, CR1
+    format bits, CR2 STOP): the divisor and clock, the format and every duration the
+    transmitter and receiver need per character, worked out once. A USART keeps its current
+    one until `uart_cable.settings_changed()` (which every change of these bumps), so a
+    character costs no register decoding or duration arithmetic."""
+
+    __slots__ = ("div", "hz", "baud", "data_bits", "parity", "stop_half_bits", "data_mask",
+                 "half_bits", "break_half_bits", "rx_done_ps", "idle_ps", "bit_ps", "char_ps")
+
+    def __init__(self, div: int, hz: int, data_bits: int, parity: str, stop_half_bits: int):
+        self.div, self.hz = div, hz
+        self.data_bits, self.parity, self.stop_half_bits = data_bits, parity, stop_half_bits
+        self.data_mask = (1 << data_bits) - 1
+        n_par = parity != "N"
+        self.half_bits = 2 * (1 + data_bits + n_par) + stop_half_bits
+        # a break: 10 (M=0) or 11 (M=1) low bits then one high bit (RM "Break characters")
+        self.break_half_bits = 2 * (2 + data_bits + n_par) + 2
+        self.baud = baud = hz / div if div else 0.0
+        self.char_ps = self.half_bits * div * PS_PER_S // (2 * hz) if div and hz else 0
+        if div:
+            # RXNE at the middle of the first stop bit; IDLE one whole idle frame after a
+            # character's stop bits; the smartcard receiver samples one baud into the stop bit
+            self.rx_done_ps = rx_complete_ps(baud, data_bits, parity)
+            self.idle_ps = 2 * frame_duration_ps(baud, data_bits, parity, stop_half_bits)
+            self.bit_ps = round(PS_PER_S / baud)
+        else:
+            self.rx_done_ps = self.idle_ps = self.bit_ps = 0
+
+
 @model("UART.STM32_UART", "metersim.STM32_USART")
 class STM32Usart(Peripheral):
     """One USART. `tx` is the line it drives; `receive_frame` is where the line arrives."""
@@ -151,6 +185,8 @@ class STM32Usart(Peripheral):
         self._clk = ApbClock(ctx, "PCLK", clock, fallback_hz=int(frequency) or 8_000_000,
                              on_change=settings_changed)
         self._host_next_ps = 0
+        self._line_settings: LineSettings | None = None
+        self._line_epoch = -1        # uart_cable's settings count _line_settings was made at
         self._tx_ev = None
         self._rx_events: list = []
         self._idle_ev = None
@@ -250,15 +286,21 @@ class STM32Usart(Peripheral):
     def char_ps(self) -> int:
         """One character at the current BRR, PCLK and format, 0 while BRR is 0 (an RS-485
         bus's lookahead between machines, Rs485Bus.lookahead_ps)."""
-        return self._char_ps(self._frame_half_bits()) if self._divisor() and self._clk.hz else 0
+        return self._line().char_ps
+
+    def _line(self) -> LineSettings:
+        """The current LineSettings, made again only after `uart_cable.settings_changed()`
+        (BRR, PCLK, CR1 format bits, CR2 STOP and reset all bump it)."""
+        epoch = uart_cable._settings_epoch
+        if self._line_epoch != epoch:
+            div = self._divisor()
+            self._line_settings = LineSettings(div, self._clk.hz if div else 0, *self.frame_format())
+            self._line_epoch = epoch
+        return self._line_settings
 
     def _char_ps(self, half_bits: int) -> int:
         """Exact duration of `half_bits` half bit times at the current BRR and PCLK."""
         return half_bits * self._divisor() * PS_PER_S // (2 * self._clk.hz)
-
-    def _frame_half_bits(self) -> int:
-        data_bits, parity, stop = self.frame_format()
-        return 2 * (1 + data_bits + (parity != "N")) + stop
 
     # -- register access ------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
@@ -343,10 +385,11 @@ class STM32Usart(Peripheral):
 
     def _start_preamble(self) -> None:
         """TE set: the transmitter first sends one idle frame (RM: 'idle preamble')."""
-        if self._tx_ev is not None or not self._divisor():
+        line = self._line()
+        if self._tx_ev is not None or not line.div:
             return
         self._tx_kind = "preamble"
-        self._tx_ev = self.ctx.clock.schedule(self._char_ps(self._frame_half_bits()), self._tx_done)
+        self._tx_ev = self.ctx.clock.schedule(line.char_ps, self._tx_done)
 
     def _try_load(self) -> None:
         """Move the next thing to send into the (idle) shift register."""
@@ -354,29 +397,26 @@ class STM32Usart(Peripheral):
             return
         if not (self._tdr_full or self.regs["CR1"] & SBK):
             return                        # nothing to send (the end of a burst)
-        div = self._divisor()
-        if not div:
+        line = self._line()
+        if not line.div:
             self.ctx.log_once("brr0", logging.WARNING, "transmit with BRR = 0: nothing is sent")
             return
-        data_bits, parity, stop = self.frame_format()
-        now = self.ctx.clock.now_ps
-        hz = self._clk.hz
-        baud = hz / div
+        clock = self.ctx.clock
+        now = clock.now_ps
         if self.regs["CR1"] & SBK:
-            # Break: 10 (M=0) or 11 (M=1) low bits then one high bit (RM "Break characters").
-            frame = UartFrame(0, data_bits, parity, stop, baud, now, is_break=True)
-            half_bits = 2 * (2 + data_bits + (parity != "N")) + 2
+            frame = UartFrame(0, line.data_bits, line.parity, line.stop_half_bits, line.baud, now,
+                              is_break=True)
+            half_bits = line.break_half_bits
             self._tx_kind = "break"
-        elif self._tdr_full:
-            frame = UartFrame(self._tdr & ((1 << data_bits) - 1), data_bits, parity, stop, baud, now)
-            half_bits = 2 * (1 + data_bits + (parity != "N")) + stop   # _frame_half_bits()
+        else:
+            frame = UartFrame(self._tdr & line.data_mask, line.data_bits, line.parity,
+                              line.stop_half_bits, line.baud, now)
+            half_bits = line.half_bits
             self._tdr_full = False
             self._tx_kind = "data"
             self._set_sr(TXE, True)       # TDR moved to the shift register
-        else:
-            return
-        self._tx_ev = self.ctx.clock.schedule_at(self._chain_end_ps(now, half_bits, div, hz),
-                                                 self._tx_done, frame)
+        self._tx_ev = clock.schedule_at(self._chain_end_ps(now, half_bits, line.div, line.hz),
+                                        self._tx_done, frame)
         self.tx.send(frame)
         if self.regs["CR3"] & (HDSEL | SCEN):
             self.receive_frame(frame)     # single wire: the receiver hears the transmitter
@@ -425,31 +465,43 @@ class STM32Usart(Peripheral):
 
     # -- receiver -------------------------------------------------------------------------
     def receive_frame(self, frame: UartFrame) -> None:
-        """A character starts on the RX line now (called at `frame.start_ps`)."""
+        """A character starts on the RX line now (called at `frame.start_ps`), or is handed
+        over late, by a link between machines (at the end of the frame on RS-485)."""
         cr1 = self.regs["CR1"]
         if not (cr1 & UE and cr1 & RE):
             return
-        div = self._divisor()
-        if not div:
+        line = self._line()
+        if not line.div:
             self.ctx.log_once("rx-brr0", logging.WARNING, "character received with BRR = 0: ignored")
             return
-        self._rx_seq += 1
+        self._rx_seq = seq = self._rx_seq + 1
         if self._idle_ev is not None:
             self._idle_ev.cancel()
             self._idle_ev = None
-        fmt = self.frame_format()
-        baud = self._clk.hz / div
-        done = frame.start_ps + rx_complete_ps(baud, fmt[0], fmt[1])
+        done = frame.start_ps + line.rx_done_ps
         if self.regs["CR3"] & SCEN:
-            done += round(PS_PER_S / baud)   # 1.5 stop bits: sampled one baud into the stop bit
-        ev = self.ctx.clock.schedule_at(done, self._rx_done, frame, self._rx_seq, fmt, baud)
-        self._rx_events.append(ev)
+            done += line.bit_ps           # 1.5 stop bits: sampled one baud into the stop bit
+        clock = self.ctx.clock
+        now = clock.now_ps
+        if done <= now:
+            # Already due (a link delivers at the frame's end): an event now would run first
+            # thing unless this clock has another one due by now, so run it now when it has
+            # none (the same order, one event fewer per character and receiver).
+            nxt = clock.next_event_ps()
+            if nxt is None or nxt > now:
+                self._rx_done(frame, seq, line)
+                return
+        self._rx_events.append(clock.schedule_at(done, self._rx_event, frame, seq, line))
 
-    def _rx_done(self, frame: UartFrame, seq: int, fmt: tuple[int, str, int], baud: float) -> None:
+    def _rx_event(self, frame: UartFrame, seq: int, line: LineSettings) -> None:
         now = self.ctx.clock.now_ps
         self._rx_events = [ev for ev in self._rx_events if not ev.cancelled and ev.time_ps > now]
-        data_bits, parity, stop = fmt
-        value, fe, pe, nf = sample_frame(frame, baud, data_bits, parity, stop)
+        self._rx_done(frame, seq, line)
+
+    def _rx_done(self, frame: UartFrame, seq: int, line: LineSettings) -> None:
+        """The character reaches DR (RXNE) at this USART's settings when it started."""
+        data_bits, parity = line.data_bits, line.parity
+        value, fe, pe, nf = sample_frame(frame, line.baud, data_bits, parity, line.stop_half_bits)
         if frame.corrupted and not getattr(frame, "line_bits", ()):
             nf = True
         if self.regs["CR3"] & SCEN:
@@ -457,6 +509,7 @@ class STM32Usart(Peripheral):
                 self._nacked.discard(frame.start_ps)
                 fe = True                 # the card pulled the line low in our stop bit
             elif pe and self.regs["CR3"] & NACK:
+                now = self.ctx.clock.now_ps
                 for fn in list(self.nack_port):
                     fn(now)               # line low for one baud period from now
         if self.regs["SR"] & RXNE:
@@ -470,8 +523,7 @@ class STM32Usart(Peripheral):
             self._set_sr(RXNE | (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0), True)
         if seq == self._rx_seq:
             # IDLE: one whole idle frame after this character's stop bits.
-            frame_ps = frame_duration_ps(baud, data_bits, parity, stop)
-            self._idle_ev = self.ctx.clock.schedule_at(frame.start_ps + 2 * frame_ps, self._idle)
+            self._idle_ev = self.ctx.clock.schedule_at(frame.start_ps + line.idle_ps, self._idle)
 
     def _idle(self) -> None:
         self._idle_ev = None
@@ -519,16 +571,15 @@ class STM32Usart(Peripheral):
         """Send `data` from the host to this USART's RX at its current settings, characters
         back to back (plus `gap_ps` between them), after any bytes queued before.
         Returns the virtual time at which the last character has fully arrived."""
-        div = self._divisor()
-        if not div:
+        line = self._line()
+        if not line.div:
             raise SetupError(f"{self.name}: BRR is 0, the USART has no baud rate to send at yet")
         if gap_ps < 0:
             raise SetupError(f"{self.name}: gap_ps must not be negative, got {gap_ps}")
-        data_bits, parity, stop = self.frame_format()
-        baud = self._clk.hz / div
         t = max(self.ctx.clock.now_ps, self._host_next_ps)
         for b in bytes(data):
-            frame = UartFrame(b & ((1 << data_bits) - 1), data_bits, parity, stop, baud, t)
+            frame = UartFrame(b & line.data_mask, line.data_bits, line.parity, line.stop_half_bits,
+                              line.baud, t)
             self.ctx.clock.schedule_at(t, self.receive_frame, frame)
             t = frame.end_ps + gap_ps
         self._host_next_ps = t

@@ -66,6 +66,18 @@ def test_master_leaves_three_and_a_half_characters_between_frames():
     assert starts[8] - ends[6] >= m.timing.t35_ps              # second request after the first reply
 
 
+def test_a_closed_master_is_off_the_bus_and_hears_nothing_more():
+    m, s, emu = master_and_slave()
+    assert m.read_input(0x10, 1) == [0x1234]
+    heard = len(m.frames)
+    m.close()
+    assert m.link.endpoint not in m.link.bus.nodes
+    s.ep.send(encode_adu(1, bytes([4, 2, 0x12, 0x34])))      # a reply nobody asked for
+    emu.run_for("50ms")
+    assert len(m.frames) == heard and m.gap_errors == 0
+    assert [r.driver for r in m.link.bus.tap][-6:] == ["slave"] * 6   # it was on the line
+
+
 def test_reference_counts_only_while_relay_closed_and_mains_up():
     emu = Emulation()
     board = build_controller(emu)

@@ -87,6 +87,14 @@ class ModbusMaster:
         self._rx_end_ps = -1
         self.link.on_char(self._char)
 
+    def close(self) -> None:
+        """Take the master off the bus (a setup master once the scenario's own master takes
+        over): it no longer hears, splits or times every character on the line."""
+        self.link.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     # -- reception ------------------------------------------------------------------------------
     def _char(self, ch) -> None:
         self._rx_end_ps = ch.end_ps

@@ -112,6 +112,44 @@ def test_two_crossed_usarts_exchange_bytes_with_correct_arrival_time():
     assert a.read(u.SR, 4) & u.RXNE and a.read(u.DR, 4) == 0x81
 
 
+def on_rs485(dev):
+    """`dev` behind a transceiver (receiver on) on an RS-485 bus sharing its clock, and a
+    host endpoint at 9600 8N1 to send from."""
+    from metersim.peripherals.rs485 import Rs485Bus, Rs485Transceiver
+
+    bus = Rs485Bus(Context(dev.ctx.clock, name="bus"))
+    xcvr = Rs485Transceiver(Context(dev.ctx.clock, name="xcvr"), bus)
+    xcvr.connect_usart(dev.tx, dev.receive_frame)
+    return bus.attach_host("host")
+
+
+def test_a_character_the_bus_hands_over_at_its_end_is_in_dr_at_that_instant():
+    dev = make()
+    setup(dev, 9600)
+    host = on_rs485(dev)
+    end = host.send(b"\xa5")
+    dev.ctx.clock.advance_to(end - 1)
+    assert not dev.read(u.SR, 4) & u.RXNE             # still on the wire
+    dev.ctx.clock.advance_to(end)
+    assert dev.read(u.SR, 4) & u.RXNE and dev.read(u.DR, 4) == 0xA5
+    dev.ctx.clock.advance_to(end + 3 * PS_PER_MS)      # IDLE one idle frame after the stop bit
+    assert dev.read(u.SR, 4) & u.IDLE
+
+
+def test_what_is_due_at_that_instant_before_the_character_still_runs_first():
+    dev = make()
+    setup(dev, 9600)
+    host = on_rs485(dev)
+    clock = dev.ctx.clock
+    end = host.send(b"\x3c")
+    seen = []
+    clock.advance_to(end - 1)          # the frame is on the bus: its end is already scheduled
+    clock.schedule_at(end, lambda: seen.append(dev.regs["SR"] & u.RXNE))
+    clock.advance_to(end)
+    assert seen == [0]                 # scheduled before RXNE's own event would have been
+    assert dev.read(u.SR, 4) & u.RXNE and dev.read(u.DR, 4) == 0x3C
+
+
 def test_baud_mismatch_gives_framing_errors_and_wrong_bytes():
     clock = Clock()
     a, b = make(clock=clock), make(clock=clock)

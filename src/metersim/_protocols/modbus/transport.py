@@ -65,6 +65,7 @@ class BusLink:
         self.endpoint = bus.attach_host(name, baud=fmt.baud, parity=fmt.parity,
                                         stop_half_bits=2 * fmt.stop_bits)
         self._fns: list[Callable[[Char], None]] = []
+        self._call: tuple[Callable[[Char], None], ...] = ()    # snapshot of _fns
         self.endpoint.on_receive(self._receive)
 
     @property
@@ -73,11 +74,17 @@ class BusLink:
 
     def on_char(self, fn: Callable[[Char], None]) -> None:
         self._fns.append(fn)
+        self._call = tuple(self._fns)
 
     def _receive(self, value: int, frame) -> None:
         ch = Char(value, frame.start_ps, frame.end_ps, frame.baud, corrupted=frame.corrupted)
-        for fn in list(self._fns):
+        for fn in self._call:
             fn(ch)
+
+    def close(self) -> None:
+        """Unplug from the bus: nothing more is received (characters already queued to send
+        still go out, as from a converter pulled with its buffer full)."""
+        self.endpoint.bus.detach(self.endpoint)
 
     def send(self, data: bytes, at_ps: int | None = None) -> int:
         """Queue `data`; returns the virtual time at which its last character ends."""

@@ -32,10 +32,11 @@ its code does not run, its models change only in their events, and what could re
 outside (a link's delivery, a host endpoint, a power cut, a tester) is an emulation event. So
 a step of several machines first finds `wake`, the earliest instant any machine can act (the
 step's start if one runs or can wake; else the first of their own next events), capped by the
-emulation's next event, the run's end and the step cap (`quantum`, at least 10 ms: Ctrl-C,
-pollers); when every machine sleeps, all of them and the emulation jump to it at once
-(`_sleep_to`: cores idle, no event runs; idle cycles are counted up to where a core stops, so
-one jump or many quanta give the same counts), and the quantum runs from there. A step's
+emulation's next event, the run's end and, while pollers or an `until` condition look between
+steps, the step cap (`quantum`, at least 10 ms); when every machine sleeps, all of them and the
+emulation jump to it at once (`_sleep_to`: cores idle, no event runs; idle cycles are counted
+up to where a core stops, so one jump or many quanta give the same counts: with nobody looking
+between steps a jump is not cut into steps of 10 ms), and the quantum runs from there. A step's
 bound is then at most min over machines m of (earliest activity of m) + lookahead, without a
 quantum longer than the lookahead: 963 quanta per virtual second of the sleeping meter become
 about 120 (benchmarks/README.md). Why nothing reaches a machine already past it:
@@ -267,14 +268,19 @@ class Emulation:
             nxt = clock.next_event_ps()
             # Every machine asleep: nothing anywhere can happen before the first of them can
             # act, so all of them jump there first (time model: sleeping machines).
-            stop = min(limit_ps, now + max(self.quantum_ps or 0, UNLINKED_QUANTUM_PS))
+            stop = limit_ps
+            if self._watching or self.pollers:
+                # they look between steps: a step of sleep only every 10 ms at least
+                cap = now + max(self.quantum_ps or 0, UNLINKED_QUANTUM_PS)
+                if cap < stop:
+                    stop = cap
             if nxt is not None and nxt < stop:
                 stop = nxt
             wake = self._first_activity_ps(now, stop)
             if wake > now:
                 self._sleep_to(wake)
                 if wake == stop and wake != nxt and wake != limit_ps:
-                    return           # the cap: a step of sleep only (Ctrl-C, pollers)
+                    return           # the cap: a step of sleep only (pollers, `until`)
                 now = wake
             target = min(limit_ps, now + self.sync_quantum_ps(self._watching))
             if nxt is not None and nxt < target:

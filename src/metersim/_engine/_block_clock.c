@@ -1259,11 +1259,11 @@ static void bc_idle_sync_from_python(bc_state *s)
 }
 
 /* ======================================================================== a fast slice
- * One fast slice in a single call from Python (CortexM._run_slice): what BlockClock.begin,
- * the PC read and uc_emu_start did in three, then what CortexM._complete_slice does for the
- * common ends: a plain end (no error), and a stop inside a block or an access finished by
- * running up to it again (_finish_in_block, _finish_access), when no Python hook raised and
- * no trap exits are set. Anything else is left exactly as uc_emu_start leaves it, for Python
+ * One fast slice in a single call from Python (CortexM._run_slice): what BlockClock.begin
+ * (with site_stop, CortexM._fast_slice's mirror), the PC read and uc_emu_start did in three,
+ * then what CortexM._complete_slice does for the common ends: a plain end (no error), and a
+ * stop inside a block or an access finished by running up to it again (_finish_in_block,
+ * _finish_access), when no Python hook raised and no trap exits are set. Anything else is left exactly as uc_emu_start leaves it, for Python
  * to finish. */
 
 /* CortexM._run_to without trap exits: drop the translations of [lo, hi) (so the exit `stop`
@@ -1356,6 +1356,7 @@ static int64_t bc_run_slice(bc_state *s, bc_run *r)
     s->limit = r->n;
     *r->limit_word = r->n;
     s->exc = (struct bc_exc *)r->exc;
+    s->site_stop = 1;       /* a fast slice runs (CortexM._fast_slice) */
     uint32_t pc = 0;
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
     int status = r->emu_start(s->uc, pc | 1, 0, 0, 0);
@@ -1391,6 +1392,7 @@ static int64_t bc_run_slice(bc_state *s, bc_run *r)
     r->stopped = s->stopped ? 1u : 0u;
     r->done = s->stopped ? s->base : bc_executed(s);
     s->exc = NULL;
+    s->site_stop = 0;       /* (after any other end Python clears it: _complete_slice) */
     pc = 0;
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
     r->pc = pc;

@@ -572,13 +572,10 @@ class CortexM:
             self.cycles = c
 
     def _run_slice(self, n: int, end_ps: int) -> None:
-        machine = self.machine
-        clock = machine.clock
+        clock = self.machine.clock
         self._slice_target_ps = end_ps
         bc = self.bc
         fast = self._fast_slice = bc is not None and not self.exact_users
-        if bc is not None:
-            self._bc_state.site_stop = fast   # mirrors _fast_slice: C reads it at unmask sites
         if fast:
             if not self._vtlb_tried:
                 self._vtlb_tried = True
@@ -592,7 +589,8 @@ class CortexM:
                 exc = None
             c = self._slice_c
             if c is not None:
-                # begin, PC, emu_start and a plain end's count in one C call (bc_run_slice)
+                # begin (site_stop included), PC, emu_start and a plain end's count in one C
+                # call (bc_run_slice)
                 fn, state, params_addr, params = c
                 params.n = n
                 if exc != self._slice_exc:
@@ -602,22 +600,23 @@ class CortexM:
                 if r < 0 or uc._hook_exception is not None:
                     self._complete_slice(-1 - r if r < 0 else 0, True)
                     return
-                # a plain end: what _complete_slice does for one, with the C count
-                done = r >> 1
+                # a plain end (C has cleared site_stop): what _complete_slice does for one,
+                # with the C count
                 self._fast_slice = False
-                self._bc_state.site_stop = 0
-                faulted, done = self._end_slice(done, clock)
+                faulted, done = self._end_slice(r >> 1, clock)
                 if faulted or self._mmio_fault is not None:
                     self._slice_faults(faulted)
                 elif not r & 1:          # not stopped by the limit
                     self._after_early_end(done, params.pc)
                 return
+            self._bc_state.site_stop = 1   # mirrors _fast_slice: C reads it at unmask sites
             bc.begin(n)
             if exc is not None:
                 self._bc_state.exc = exc
         else:
             self._use_counting_tbs()
             if bc is not None:
+                self._bc_state.site_stop = 0
                 bc.begin((1 << 64) - 1)
         self._limit.value = n
         self._begin_slice(clock, end_ps)
@@ -712,7 +711,7 @@ class CortexM:
         """The slice ended before its limit without an error, at `pc`, after `done`
         instructions: a trap site, or a WFI that halted the core."""
         traps = self.traps
-        if traps.armed and traps.at_exit(pc):
+        if traps._exits and traps.at_exit(pc):   # (traps.armed without a property call)
             return  # stopped in front of a trap site (divide, FP): handled
         if done:
             # unicorn returned without reaching the slice limit and without an error: the last

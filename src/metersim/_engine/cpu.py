@@ -592,11 +592,10 @@ class CortexM:
                 # begin (site_stop included), PC, emu_start and a plain end's count in one C
                 # call (bc_run_slice)
                 fn, state, params_addr, params = c
-                params.n = n
                 if exc != self._slice_exc:
                     params.exc = self._slice_exc = exc
                 uc = self._begin_slice(clock, end_ps)
-                r = fn(state, params_addr)
+                r = fn(state, params_addr, n)
                 if r < 0 or uc._hook_exception is not None:
                     self._complete_slice(-1 - r if r < 0 else 0, True)
                     return

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import os
 import struct
 
@@ -106,6 +107,14 @@ _ENTRY_REGS = _FRAME_REGS + [A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL, A.UC_ARM_R
                              A.UC_ARM_REG_PC]
 
 OP_WFI, OP_WFE, OP_YIELD, OP_SEV, OP_B_SELF = 0xBF30, 0xBF20, 0xBF10, 0xBF40, 0xE7FE
+
+
+def cycles_per_ps(freq_hz: int) -> tuple[int, int]:
+    """`freq_hz / PS_PER_S` as a reduced fraction (num, den): `dt_ps * num // den` is exactly
+    `dt_ps * freq_hz // PS_PER_S`, with small operands (72 MHz: 9 / 125000), so the run loop's
+    time-to-cycles conversions stay on Python's fast single-digit division."""
+    g = math.gcd(freq_hz, PS_PER_S)
+    return freq_hz // g, PS_PER_S // g
 XPSR_T = 1 << 24
 EXC_RETURN_BASE = 0xFFFFFFE0
 
@@ -143,6 +152,7 @@ class CortexM:
         self._vtlb_tried = False
         self.nvic: N.NVIC | None = None
         self.freq_hz = freq_hz
+        self._cyc_num, self._cyc_den = cycles_per_ps(freq_hz)   # freq_hz / PS_PER_S, reduced
         self.cycles = 0              # executed + idle cycles since power-on
         self.instructions = 0        # executed instructions since power-on
         self.idle_cycles = 0
@@ -322,6 +332,7 @@ class CortexM:
         self._base_ps = self.time_at_cycles(now_c)
         self._base_cycles = now_c
         self.freq_hz = hz
+        self._cyc_num, self._cyc_den = cycles_per_ps(hz)
         if self.in_slice:
             self._retarget(self._slice_target_ps)
 
@@ -557,7 +568,7 @@ class CortexM:
                 self.idle_to(end_ps)
                 return
             # cycles_at_time(end_ps), inlined (a slice can change the frequency: re-read it)
-            n = self._base_cycles + (end_ps - self._base_ps) * self.freq_hz // PS_PER_S \
+            n = self._base_cycles + (end_ps - self._base_ps) * self._cyc_num // self._cyc_den \
                 - self.cycles
             if n <= 0:
                 return
@@ -565,7 +576,8 @@ class CortexM:
 
     def idle_to(self, t_ps: int) -> None:
         """Let time pass without executing (core asleep or unpowered)."""
-        c = -(-(t_ps - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles
+        # the first whole cycle at or after t_ps (time_at_cycles(c) >= t_ps)
+        c = -(-(t_ps - self._base_ps) * self._cyc_num // self._cyc_den) + self._base_cycles
         cycles = self.cycles
         if c > cycles:
             self.idle_cycles += c - cycles

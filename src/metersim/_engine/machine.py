@@ -236,6 +236,16 @@ class Machine:
         cpu = self.cpu
         emu = self.emulation
         heap = clock._heap
+        while heap and heap[0][2].cancelled:
+            heappop(heap)
+        if (not heap or heap[0][0] > bound) and self.powered and cpu.halted \
+                and cpu.fault is None and not cpu._break_requested \
+                and self.reset_pending is None and not cpu.nvic.pending_set:
+            # Asleep, nothing can wake the core, no event of its own by the bound (most
+            # machines in most quanta): idle to the bound as the loop below would, without it.
+            cpu.idle_to(bound)
+            clock._now = bound
+            return not (emu._stop_requested or emu._fault is not None)
         while True:
             bound = emu._bound       # an emulation event scheduled meanwhile may lower it
             now = clock._now

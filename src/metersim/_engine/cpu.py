@@ -107,6 +107,8 @@ _ENTRY_REGS = _FRAME_REGS + [A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL, A.UC_ARM_R
                              A.UC_ARM_REG_PC]
 
 OP_WFI, OP_WFE, OP_YIELD, OP_SEV, OP_B_SELF = 0xBF30, 0xBF20, 0xBF10, 0xBF40, 0xE7FE
+XPSR_T = 1 << 24
+EXC_RETURN_BASE = 0xFFFFFFE0
 
 
 def cycles_per_ps(freq_hz: int) -> tuple[int, int]:
@@ -115,8 +117,6 @@ def cycles_per_ps(freq_hz: int) -> tuple[int, int]:
     time-to-cycles conversions stay on Python's fast single-digit division."""
     g = math.gcd(freq_hz, PS_PER_S)
     return freq_hz // g, PS_PER_S // g
-XPSR_T = 1 << 24
-EXC_RETURN_BASE = 0xFFFFFFE0
 
 
 class CortexM:

@@ -123,3 +123,22 @@ def test_a_link_keeps_its_lookahead_until_a_usart_its_clock_or_power_changes():
     assert cable.lookahead_ps() is None
     b.power_on()                                           # B's USART reset: BRR 0
     assert cable.lookahead_ps() == fresh() == 0
+
+
+def test_a_long_sleep_is_one_jump_and_ends_as_steps_of_10_ms_do(firmware):
+    """Both boards asleep for good (SysTick stopped after PASS): with nothing looking between
+    steps, the emulation jumps to the run's end at once; a poller, which runs between steps,
+    gets a step every 10 ms of sleep instead. Cycles, idle cycles, instructions and time end
+    the same either way."""
+    ends = []
+    for poller in (None, lambda: None):
+        emu, _, steps, _ = sleepers(firmware)
+        if poller is not None:
+            emu.pollers.append(poller)
+        before = len(steps)
+        emu.run_for("200ms")
+        ends.append(([m.stats() for m in emu.machines], emu.clock.now_ps, len(steps) - before))
+    (jumped, t_jumped, n_jumped), (polled, t_polled, n_polled) = ends
+    assert jumped == polled and t_jumped == t_polled
+    assert all(s["idle_cycles"] > 0 for s in jumped)
+    assert n_jumped == 1 and n_polled == 20

@@ -1265,11 +1265,11 @@ static void bc_idle_sync_from_python(bc_state *s)
 }
 
 /* ======================================================================== a fast slice
- * One fast slice in a single call from Python (CortexM._run_slice): what BlockClock.begin,
- * the PC read and uc_emu_start did in three, then what CortexM._complete_slice does for the
- * common ends: a plain end (no error), and a stop inside a block or an access finished by
- * running up to it again (_finish_in_block, _finish_access), when no Python hook raised and
- * no trap exits are set. Anything else is left exactly as uc_emu_start leaves it, for Python
+ * One fast slice in a single call from Python (CortexM._run_slice): what BlockClock.begin
+ * (with site_stop, CortexM._fast_slice's mirror), the PC read and uc_emu_start did in three,
+ * then what CortexM._complete_slice does for the common ends: a plain end (no error), and a
+ * stop inside a block or an access finished by running up to it again (_finish_in_block,
+ * _finish_access), when no Python hook raised and no trap exits are set. Anything else is left exactly as uc_emu_start leaves it, for Python
  * to finish. */
 
 /* CortexM._run_to without trap exits: drop the translations of [lo, hi) (so the exit `stop`
@@ -1362,6 +1362,7 @@ static int64_t bc_run_slice(bc_state *s, bc_run *r)
     s->limit = r->n;
     *r->limit_word = r->n;
     s->exc = (struct bc_exc *)r->exc;
+    s->site_stop = 1;       /* a fast slice runs (CortexM._fast_slice) */
     uint32_t pc = 0;
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
     int status = r->emu_start(s->uc, pc | 1, 0, 0, 0);
@@ -1397,11 +1398,39 @@ static int64_t bc_run_slice(bc_state *s, bc_run *r)
     r->stopped = s->stopped ? 1u : 0u;
     r->done = s->stopped ? s->base : bc_executed(s);
     s->exc = NULL;
+    s->site_stop = 0;       /* (after any other end Python clears it: _complete_slice) */
     pc = 0;
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
     r->pc = pc;
     /* the count and the stop in the return value: no field reads on the common path */
     return (int64_t)(r->done << 1) | (int64_t)r->stopped;
+}
+
+/* run_slice(state, run, n) from Python (CortexM._run_slice): bc_run_slice for a slice of `n`
+ * instructions, without ctypes' call machinery (a few hundred ns a slice); it lets other
+ * threads run meanwhile, as a ctypes call does. */
+static PyObject *py_run_slice(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "run_slice(state_address, run_address, n)");
+        return NULL;
+    }
+    bc_state *s = (bc_state *)PyLong_AsVoidPtr(args[0]);
+    bc_run *r = (bc_run *)PyLong_AsVoidPtr(args[1]);
+    uint64_t n = PyLong_AsUnsignedLongLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!s || !r) {
+        PyErr_SetString(PyExc_ValueError, "run_slice: null address");
+        return NULL;
+    }
+    r->n = n;
+    int64_t v;
+    Py_BEGIN_ALLOW_THREADS
+    v = bc_run_slice(s, r);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLongLong(v);
 }
 
 static PyObject *slice_addresses(PyObject *self, PyObject *args)
@@ -1450,6 +1479,8 @@ static PyMethodDef methods[] = {
     {"sizes", sizes, METH_NOARGS, "sizeof the shared state and of a trampoline (layout check)."},
     {"slice_addresses", slice_addresses, METH_NOARGS,
      "Address of the one-call fast slice and sizeof its parameters (layout check)."},
+    {"run_slice", (PyCFunction)(void (*)(void))py_run_slice, METH_FASTCALL,
+     "run_slice(state_address, run_address, n): one fast slice of n instructions."},
     {NULL, NULL, 0, NULL},
 };
 

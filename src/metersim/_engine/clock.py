@@ -124,6 +124,9 @@ class Clock:
         if time_ps < self._now:
             raise ValueError(f"time cannot go backwards ({time_ps} < {self._now})")
         heap = self._heap
+        if not heap or heap[0][0] > time_ps:
+            self._now = time_ps      # nothing due (most calls from the run loop)
+            return 0
         ran = 0
         while heap and heap[0][0] <= time_ps:
             t, _, ev = heappop(heap)

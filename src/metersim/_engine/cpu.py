@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import os
 import struct
 
@@ -110,6 +111,14 @@ XPSR_T = 1 << 24
 EXC_RETURN_BASE = 0xFFFFFFE0
 
 
+def cycles_per_ps(freq_hz: int) -> tuple[int, int]:
+    """`freq_hz / PS_PER_S` as a reduced fraction (num, den): `dt_ps * num // den` is exactly
+    `dt_ps * freq_hz // PS_PER_S`, with small operands (72 MHz: 9 / 125000), so the run loop's
+    time-to-cycles conversions stay on Python's fast single-digit division."""
+    g = math.gcd(freq_hz, PS_PER_S)
+    return freq_hz // g, PS_PER_S // g
+
+
 class CortexM:
     """One Cortex-M core. Built by `Machine`; runs through `run_until(target_ps)`."""
 
@@ -143,6 +152,7 @@ class CortexM:
         self._vtlb_tried = False
         self.nvic: N.NVIC | None = None
         self.freq_hz = freq_hz
+        self._cyc_num, self._cyc_den = cycles_per_ps(freq_hz)   # freq_hz / PS_PER_S, reduced
         self.cycles = 0              # executed + idle cycles since power-on
         self.instructions = 0        # executed instructions since power-on
         self.idle_cycles = 0
@@ -322,6 +332,7 @@ class CortexM:
         self._base_ps = self.time_at_cycles(now_c)
         self._base_cycles = now_c
         self.freq_hz = hz
+        self._cyc_num, self._cyc_den = cycles_per_ps(hz)
         if self.in_slice:
             self._retarget(self._slice_target_ps)
 
@@ -557,7 +568,7 @@ class CortexM:
                 self.idle_to(end_ps)
                 return
             # cycles_at_time(end_ps), inlined (a slice can change the frequency: re-read it)
-            n = self._base_cycles + (end_ps - self._base_ps) * self.freq_hz // PS_PER_S \
+            n = self._base_cycles + (end_ps - self._base_ps) * self._cyc_num // self._cyc_den \
                 - self.cycles
             if n <= 0:
                 return
@@ -565,20 +576,18 @@ class CortexM:
 
     def idle_to(self, t_ps: int) -> None:
         """Let time pass without executing (core asleep or unpowered)."""
-        c = -(-(t_ps - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles
+        # the first whole cycle at or after t_ps (time_at_cycles(c) >= t_ps)
+        c = -(-(t_ps - self._base_ps) * self._cyc_num // self._cyc_den) + self._base_cycles
         cycles = self.cycles
         if c > cycles:
             self.idle_cycles += c - cycles
             self.cycles = c
 
     def _run_slice(self, n: int, end_ps: int) -> None:
-        machine = self.machine
-        clock = machine.clock
+        clock = self.machine.clock
         self._slice_target_ps = end_ps
         bc = self.bc
         fast = self._fast_slice = bc is not None and not self.exact_users
-        if bc is not None:
-            self._bc_state.site_stop = fast   # mirrors _fast_slice: C reads it at unmask sites
         if fast:
             if not self._vtlb_tried:
                 self._vtlb_tried = True
@@ -592,32 +601,33 @@ class CortexM:
                 exc = None
             c = self._slice_c
             if c is not None:
-                # begin, PC, emu_start and a plain end's count in one C call (bc_run_slice)
+                # begin (site_stop included), PC, emu_start and a plain end's count in one C
+                # call (bc_run_slice)
                 fn, state, params_addr, params = c
-                params.n = n
                 if exc != self._slice_exc:
                     params.exc = self._slice_exc = exc
                 uc = self._begin_slice(clock, end_ps)
-                r = fn(state, params_addr)
+                r = fn(state, params_addr, n)
                 if r < 0 or uc._hook_exception is not None:
                     self._complete_slice(-1 - r if r < 0 else 0, True)
                     return
-                # a plain end: what _complete_slice does for one, with the C count
-                done = r >> 1
+                # a plain end (C has cleared site_stop): what _complete_slice does for one,
+                # with the C count
                 self._fast_slice = False
-                self._bc_state.site_stop = 0
-                faulted, done = self._end_slice(done, clock)
+                faulted, done = self._end_slice(r >> 1, clock)
                 if faulted or self._mmio_fault is not None:
                     self._slice_faults(faulted)
                 elif not r & 1:          # not stopped by the limit
                     self._after_early_end(done, params.pc)
                 return
+            self._bc_state.site_stop = 1   # mirrors _fast_slice: C reads it at unmask sites
             bc.begin(n)
             if exc is not None:
                 self._bc_state.exc = exc
         else:
             self._use_counting_tbs()
             if bc is not None:
+                self._bc_state.site_stop = 0
                 bc.begin((1 << 64) - 1)
         self._limit.value = n
         self._begin_slice(clock, end_ps)
@@ -712,7 +722,7 @@ class CortexM:
         """The slice ended before its limit without an error, at `pc`, after `done`
         instructions: a trap site, or a WFI that halted the core."""
         traps = self.traps
-        if traps.armed and traps.at_exit(pc):
+        if traps._exits and traps.at_exit(pc):   # (traps.armed without a property call)
             return  # stopped in front of a trap site (divide, FP): handled
         if done:
             # unicorn returned without reaching the slice limit and without an error: the last

@@ -32,10 +32,11 @@ its code does not run, its models change only in their events, and what could re
 outside (a link's delivery, a host endpoint, a power cut, a tester) is an emulation event. So
 a step of several machines first finds `wake`, the earliest instant any machine can act (the
 step's start if one runs or can wake; else the first of their own next events), capped by the
-emulation's next event, the run's end and the step cap (`quantum`, at least 10 ms: Ctrl-C,
-pollers); when every machine sleeps, all of them and the emulation jump to it at once
-(`_sleep_to`: cores idle, no event runs; idle cycles are counted up to where a core stops, so
-one jump or many quanta give the same counts), and the quantum runs from there. A step's
+emulation's next event, the run's end and, while pollers or an `until` condition look between
+steps, the step cap (`quantum`, at least 10 ms); when every machine sleeps, all of them and the
+emulation jump to it at once (`_sleep_to`: cores idle, no event runs; idle cycles are counted
+up to where a core stops, so one jump or many quanta give the same counts: with nobody looking
+between steps a jump is not cut into steps of 10 ms), and the quantum runs from there. A step's
 bound is then at most min over machines m of (earliest activity of m) + lookahead, without a
 quantum longer than the lookahead: 963 quanta per virtual second of the sleeping meter become
 about 120 (benchmarks/README.md). Why nothing reaches a machine already past it:
@@ -94,6 +95,7 @@ from typing import Callable
 
 from metersim._engine import interrupts
 from metersim._engine.clock import Clock
+from metersim.peripherals import uart_cable
 from metersim._errors import EmulationTimeout, FirmwareFault, HungEngine, Interrupted, SetupError
 from metersim._units import PS_PER_MS, PS_PER_US, format_time, parse_time_ps
 
@@ -168,6 +170,8 @@ class Emulation:
         # every tick in Python, for comparison.
         self.native_idle = os.environ.get("METERSIM_NATIVE_IDLE", "1") != "0"
         self._native_ok = False     # this run allows it (no `until` to check after each step)
+        self._quantum_key = None    # what the last sync_quantum_ps answer depends on
+        self._quantum = 0           # ... and that answer
 
     # -- machines ---------------------------------------------------------------------------
     def add_machine(self, machine) -> None:
@@ -191,14 +195,24 @@ class Emulation:
         """Register something that carries characters between machines (an RS-485 bus, a UART
         cable): `link.lookahead_ps()` gives the shortest time from a character leaving one
         machine to it reaching another (its character time at the configured baud), 0 while
-        unknown, None while it joins fewer than two powered machines."""
+        unknown, None while it joins fewer than two powered machines; it changes only with
+        `uart_cable.settings_changed()` (see there)."""
         if not any(x is link for x in self.links):
             self.links.append(link)
 
     def sync_quantum_ps(self, watching: bool = False) -> int:
         """The next quantum: the smallest lookahead of the links (capped by `quantum`), or
         `quantum` between machines that nothing links (when not set: 10 ms, 100 us while an
-        `until` condition is watched, `watching`)."""
+        `until` condition is watched, `watching`). Kept until a link's lookahead may change
+        (uart_cable.settings_changed), a link is added or `quantum` is set: asked every step."""
+        key = (uart_cable._settings_epoch, len(self.links), self.quantum_ps, watching)
+        if key == self._quantum_key:
+            return self._quantum
+        self._quantum = self._sync_quantum_now(watching)
+        self._quantum_key = key
+        return self._quantum
+
+    def _sync_quantum_now(self, watching: bool) -> int:
         q = None
         for link in self.links:
             la = link.lookahead_ps()
@@ -267,14 +281,19 @@ class Emulation:
             nxt = clock.next_event_ps()
             # Every machine asleep: nothing anywhere can happen before the first of them can
             # act, so all of them jump there first (time model: sleeping machines).
-            stop = min(limit_ps, now + max(self.quantum_ps or 0, UNLINKED_QUANTUM_PS))
+            stop = limit_ps
+            if self._watching or self.pollers:
+                # they look between steps: a step of sleep only every 10 ms at least
+                cap = now + max(self.quantum_ps or 0, UNLINKED_QUANTUM_PS)
+                if cap < stop:
+                    stop = cap
             if nxt is not None and nxt < stop:
                 stop = nxt
             wake = self._first_activity_ps(now, stop)
             if wake > now:
                 self._sleep_to(wake)
                 if wake == stop and wake != nxt and wake != limit_ps:
-                    return           # the cap: a step of sleep only (Ctrl-C, pollers)
+                    return           # the cap: a step of sleep only (pollers, `until`)
                 now = wake
             target = min(limit_ps, now + self.sync_quantum_ps(self._watching))
             if nxt is not None and nxt < target:
@@ -367,7 +386,7 @@ class Emulation:
         """Run until virtual time `t_end_ps`, or until `until()` becomes true (checked after
         every step). Returns True if `until` stopped the run."""
         start_wall = time.perf_counter()
-        last_progress_wall = start_wall
+        stuck_since_wall = None      # wall time of the first step that left time unchanged
         last_now = self.clock._now
         pace_wall0, pace_virt0 = start_wall, self.clock._now
         self._stop_requested = False
@@ -387,7 +406,7 @@ class Emulation:
                         ahead_s = (self.clock._now - pace_virt0) / 1e12 - (time.perf_counter() - pace_wall0)
                         if ahead_s > 0.001:
                             time.sleep(min(ahead_s, 0.01))
-                            last_progress_wall = time.perf_counter()
+                            stuck_since_wall = None
                             continue
                     self._step(t_end_ps if not self.realtime else min(
                         t_end_ps, self.clock._now + (self.quantum_ps or DEFAULT_QUANTUM_PS) * 10))
@@ -402,11 +421,12 @@ class Emulation:
                         self._stop_requested = False
                         if until is None:
                             return True
-                    now_wall = time.perf_counter()
                     if self.clock._now != last_now:
                         last_now = self.clock._now
-                        last_progress_wall = now_wall
-                    elif now_wall - last_progress_wall > self.wall_guard_s:
+                        stuck_since_wall = None
+                    elif stuck_since_wall is None:
+                        stuck_since_wall = time.perf_counter()   # (no clock read per step)
+                    elif time.perf_counter() - stuck_since_wall > self.wall_guard_s:
                         raise HungEngine(
                             f"virtual time stuck at {format_time(last_now)} for "
                             f"{self.wall_guard_s:.0f} s of wall time; machines: "

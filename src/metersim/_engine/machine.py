@@ -236,6 +236,7 @@ class Machine:
         cpu = self.cpu
         emu = self.emulation
         heap = clock._heap
+        nvic = cpu.nvic
         while True:
             bound = emu._bound       # an emulation event scheduled meanwhile may lower it
             now = clock._now
@@ -245,18 +246,26 @@ class Machine:
             t = heap[0][0] if heap and heap[0][0] <= bound else bound
             if t > now:
                 self._horizon = t
-                if self.powered:
-                    if cpu.fault is None:
-                        cpu.run_until(t)     # up to self._horizon, which may come down
-                else:
+                if not self.powered:
                     cpu.idle_to(t)
+                elif cpu.fault is None:
+                    if cpu.halted and not nvic.pending_set and self.reset_pending is None \
+                            and not cpu._break_requested:
+                        # asleep and nothing pending to wake it (most machines in most
+                        # quanta): what run_until would do, without entering it
+                        cpu.idle_to(t)
+                    else:
+                        cpu.run_until(t)     # up to self._horizon, which may come down
                 if self._horizon < t:
                     t = self._horizon        # an event scheduled meanwhile came earlier
                 if emu._stop_requested or emu._fault is not None:
                     # pause exactly where the core stopped
                     clock.advance_to(max(now, min(t, cpu.now_ps())))
                     return False
-            clock.advance_to(t)
+            if heap and heap[0][0] <= t:
+                clock.advance_to(t)
+            else:
+                clock._now = t               # nothing due by t: only time moves
             if emu._stop_requested or emu._fault is not None:
                 return False
             if t >= bound:

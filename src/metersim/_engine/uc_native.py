@@ -532,15 +532,17 @@ class SliceRun(ctypes.Structure):
 
 def slice_runner(bc: BlockClock, limit_word: int):
     """(fn, state, params_addr, params) for CortexM._run_slice, or None where the extension
-    predates it: `fn(state, params_addr)` resets the block clock for a fast slice of
-    `params.n` instructions, arms `params.exc` and runs it from the PC; a stop inside a block
+    predates it: `fn(state, params_addr, n)` (_block_clock.run_slice, a plain C function:
+    no ctypes call per slice) resets the block clock for a fast slice of `n` instructions
+    (kept in `params.n`), arms `params.exc` and runs it from the PC; a stop inside a block
     or an access it finishes as CortexM._complete_slice would, when `params.run_to` (a RunTo
     block) is set, the Uc `params.py_uc` has no hook exception waiting and the Traps
     `params.py_traps` no exits (both borrowed: the core keeps them). An end without error
     then returns (done << 1) | stopped by the limit >= 0, with the PC in `params.pc`;
     anything else returns -1 - unicorn's status, for Python to finish as after uc_emu_start."""
     get = getattr(_block_clock, "slice_addresses", None)
-    if get is None:
+    fn = getattr(_block_clock, "run_slice", None)
+    if get is None or fn is None:
         return None
     addr = get()
     if addr.get("run_size") != ctypes.sizeof(SliceRun):
@@ -548,7 +550,6 @@ def slice_runner(bc: BlockClock, limit_word: int):
     r = SliceRun()
     r.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
     r.limit_word = limit_word
-    fn = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p)(addr["run_slice"])
     return fn, ctypes.addressof(bc.state), ctypes.addressof(r), r
 
 

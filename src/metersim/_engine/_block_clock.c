@@ -811,8 +811,10 @@ static bool nv_enabled(const nv_view *v, long exc)                 /* exception_
     return true;
 }
 
-/* NVIC.pending_to_take(prio) is not None; *odd on anything unexpected. */
-static bool nv_would_take(const nv_view *v, long prio, bool *odd)
+/* NVIC.highest_pending, then pending_to_take's test of it against `prio`: the exception that
+ * preempts at execution priority `prio`, or -1; *odd on anything unexpected. The order is the
+ * model's: lowest group priority, then lowest raw priority, then lowest number. */
+static long nv_pick(const nv_view *v, long prio, bool *odd)
 {
     PyObject *it = PyObject_GetIter(v->pending_set), *key;
     bool have = false;
@@ -820,7 +822,7 @@ static bool nv_would_take(const nv_view *v, long prio, bool *odd)
     if (!it) {
         *odd = true;
         PyErr_Clear();
-        return false;
+        return -1;
     }
     while ((key = PyIter_Next(it)) != NULL) {
         long exc = PyLong_AsLong(key), raw;
@@ -844,7 +846,7 @@ static bool nv_would_take(const nv_view *v, long prio, bool *odd)
         PyErr_Clear();
         *odd = true;
     }
-    return have && bg < prio;
+    return (have && bg < prio) ? bexc : -1;
 }
 
 /* NVIC._summarise_pending and _summarise_active, after the C path changed pending or active
@@ -923,8 +925,45 @@ static void set_long(PyObject *o, PyObject *name, long value)
 static void nv_shcsr_active(nv_view *v, long exc, bool on)          /* _shcsr_active */
 {
     int bit = shcsr_bit(exc);
-    if (bit >= 0)
-        set_long(v->nv, S_shcsr, on ? (v->shcsr | (1L << bit)) : (v->shcsr & ~(1L << bit)));
+    if (bit >= 0) {
+        v->shcsr = on ? (v->shcsr | (1L << bit)) : (v->shcsr & ~(1L << bit));
+        set_long(v->nv, S_shcsr, v->shcsr);
+    }
+}
+
+/* NVIC.acknowledge's state changes (pending -> active), without the summary: the caller
+ * recomputes it (nv_summarise) once its changes are all made. */
+static void nv_acknowledge(nv_view *v, long exc)
+{
+    PyByteArray_AS_STRING(v->pending)[exc] = 0;
+    PyObject *k = PyLong_FromLong(exc);
+    if (k) {
+        if (PySet_Discard(v->pending_set, k) < 0)
+            PyErr_Clear();
+        if (PyList_Append(v->act, k) < 0)
+            PyErr_Clear();
+        Py_DECREF(k);
+    }
+    PyErr_Clear();
+    PyByteArray_AS_STRING(v->active)[exc] = 1;
+    nv_shcsr_active(v, exc, true);
+}
+
+/* NVIC.complete's state changes for an exception whose IRQ line is low (no re-pend), without
+ * the summary (as nv_acknowledge). */
+static void nv_complete(nv_view *v, long exc)
+{
+    PyByteArray_AS_STRING(v->active)[exc] = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v->act); i++) {
+        long e = PyLong_AsLong(PyList_GET_ITEM(v->act, i));
+        if (e == exc) {
+            if (PySequence_DelItem(v->act, i) < 0)
+                PyErr_Clear();
+            break;
+        }
+    }
+    PyErr_Clear();
+    nv_shcsr_active(v, exc, false);
 }
 
 static void cpu_count_exception(PyObject *cpu)
@@ -993,18 +1032,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
                             r[RG_PC]};
     const uint32_t vals[5] = {(1u << 24) | (uint32_t)exc, 0, frame_sp, exc_return, vector | 1};
     wr_batch(s->uc, x->reg_write_batch, ids, vals, 5);
-    /* NVIC.acknowledge: pending -> active */
-    PyByteArray_AS_STRING(v->pending)[exc] = 0;
-    PyObject *k = PyLong_FromLong(exc);
-    if (k) {
-        if (PySet_Discard(v->pending_set, k) < 0)
-            PyErr_Clear();
-        if (PyList_Append(v->act, k) < 0)
-            PyErr_Clear();
-        Py_DECREF(k);
-    }
-    PyByteArray_AS_STRING(v->active)[exc] = 1;
-    nv_shcsr_active(v, exc, true);
+    nv_acknowledge(v, exc);
     nv_summarise(v);
     set_long(x->cpu, S_ipsr, exc);
     cpu_count_exception(x->cpu);
@@ -1025,7 +1053,33 @@ static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
     return exc_entry(s, x, EXC_SVCALL, ipsr, v, fm);
 }
 
-/* EXC_RETURN (CortexM._exception_return) without a tail chain. */
+/* The tail chain of an exception return (CortexM._exception_return, then _tail_chain): from
+ * `ipsr` straight into `exc`, the pending exception that preempts the context returned to,
+ * where it needs no fault (a configurable exception with a vector). The registers are written
+ * one by one, in _tail_chain's order. */
+static bool exc_chain(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_return,
+                      long exc)
+{
+    const int32_t *r = x->regs;
+    uint32_t vector = 0;
+    if (exc <= 6 || exc >= v->n
+        || s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+        return false;
+    ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
+    ex_wr(s, x, r[RG_APSR_NZCV], 0);
+    ex_wr(s, x, r[RG_LR], exc_return);
+    ex_wr(s, x, r[RG_PC], vector | 1);
+    nv_complete(v, ipsr);
+    nv_acknowledge(v, exc);
+    nv_summarise(v);
+    set_long(x->cpu, S_ipsr, exc);
+    cpu_count_exception(x->cpu);
+    x->returns++;
+    x->entries++;
+    return true;
+}
+
+/* EXC_RETURN (CortexM._exception_return): a plain return or a tail chain (exc_chain). */
 static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_return)
 {
     const int32_t *r = x->regs;
@@ -1044,8 +1098,16 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
         long prio;
         bool odd = false;
         uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
-        if (!nv_exec_priority(v, pm, 0, bp, ipsr, &prio) || nv_would_take(v, prio, &odd) || odd)
-            return false;                   /* tail chain: Python */
+        if (!nv_exec_priority(v, pm, 0, bp, ipsr, &prio))
+            return false;
+        /* NVIC.pending_to_take: the summary first, as the model asks it */
+        if (!v->sum || v->sum->best < prio) {
+            long chain = nv_pick(v, prio, &odd);
+            if (odd)
+                return false;
+            if (chain >= 0)
+                return exc_chain(s, x, ipsr, v, exc_return, chain);
+        }
     }
     bool to_thread = exc_return & 0x8, use_psp = exc_return & 0x4;
     bool extended = !(exc_return & 0x10);
@@ -1086,18 +1148,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
         wr_batch(s->uc, x->reg_write_batch, ids, vals, 10);
         new_ipsr = xpsr & 0x1FF;
     }
-    /* NVIC.complete */
-    PyByteArray_AS_STRING(v->active)[ipsr] = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v->act); i++) {
-        long e = PyLong_AsLong(PyList_GET_ITEM(v->act, i));
-        if (e == ipsr) {
-            if (PySequence_DelItem(v->act, i) < 0)
-                PyErr_Clear();
-            break;
-        }
-    }
-    PyErr_Clear();
-    nv_shcsr_active(v, ipsr, false);
+    nv_complete(v, ipsr);
     nv_summarise(v);
     set_long(x->cpu, S_ipsr, new_ipsr);
     x->returns++;
@@ -1137,21 +1188,76 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
     return done;
 }
 
-/* From Python between slices (CortexM._take_interrupts): enter `exc`, the exception to take,
- * if it needs nothing exc_entry leaves to Python; 1 if done. */
-static int bc_exc_enter(bc_state *s, bc_exc *x, uint32_t exc)
+/* CortexM._take_interrupts between slices, in one call from Python: what it returns. */
+enum { TAKE_NONE = -1,    /* nothing can be taken now: nothing changed */
+       TAKE_WAKE = -2,    /* nothing to take, but WFI wakes (masked by PRIMASK only) */
+       TAKE_DONE = -3,    /* an exception entered here */
+       TAKE_PYTHON = -4   /* the model looks odd: Python decides (nothing changed) */
+       /* >= 0: the exception to take, for Python to enter (CortexM._enter) */ };
+
+/* _take_interrupts' questions as the model answers them (NVIC.execution_priority without
+ * PRIMASK: what wakes WFI; with it: what is taken; NVIC.pending_to_take), then the entry in
+ * C where exc_entry can do it. */
+static long take_with(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
 {
-    bool done = false, ok = true;
-    PyGILState_STATE g = PyGILState_Ensure();
+    const nv_summary *m = v->sum;
+    const int32_t *r = x->regs;
+    if (!m)
+        return TAKE_PYTHON;
+    long best = m->best, prio = m->active;
+    if (best >= prio)
+        return TAKE_NONE;          /* the masks only lower the execution priority */
+    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    uint32_t bp = ex_rd(s, x, r[RG_BASEPRI]);
+    if (bp & (uint32_t)v->pmask) {
+        long g = (long)(bp & (uint32_t)v->pmask & (uint32_t)m->gmask);
+        if (g < prio)
+            prio = g;
+    }
+    if ((fm & 1) && prio > -1)
+        prio = -1;
+    if (best >= prio)
+        return TAKE_NONE;
+    if ((pm & 1) && prio > 0)
+        prio = 0;
+    if (best >= prio)
+        return TAKE_WAKE;
+    bool odd = false;
+    long exc = nv_pick(v, prio, &odd);
+    if (odd)
+        return TAKE_PYTHON;
+    if (exc < 0)
+        return TAKE_WAKE;
+    return exc_entry(s, x, exc, ipsr, v, fm) ? TAKE_DONE : exc;
+}
+
+/* take_interrupt(state, exc): the module function CortexM._take_interrupts calls, with the
+ * addresses of the block clock's state and the core's exception parameters (bc_exc). */
+static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "take_interrupt(state_address, exc_address)");
+        return NULL;
+    }
+    bc_state *s = (bc_state *)PyLong_AsVoidPtr(args[0]);
+    bc_exc *x = (bc_exc *)PyLong_AsVoidPtr(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!s || !x) {
+        PyErr_SetString(PyExc_ValueError, "take_interrupt: null address");
+        return NULL;
+    }
+    long result = TAKE_PYTHON;
+    bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
     nv_view v;
     if (ok && nv_load(x->cpu, &v)) {
-        done = exc_entry(s, x, (long)exc, ipsr, &v, ex_rd(s, x, x->regs[RG_FAULTMASK]));
+        result = take_with(s, x, ipsr, &v);
         nv_release(&v);
     }
     PyErr_Clear();
-    PyGILState_Release(g);
-    return done;
+    return PyLong_FromLong(result);
 }
 
 /* The core's interrupt hook goes through here: the plain return of an idle tick is done in
@@ -1413,7 +1519,7 @@ static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
                          "block_hook", PyLong_FromVoidPtr((void *)bc_block),
                          "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
                          "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
@@ -1426,7 +1532,6 @@ static PyObject *addresses(PyObject *self, PyObject *args)
                          "idle_sync", PyLong_FromVoidPtr((void *)bc_idle_sync_from_python),
                          "idle_size", PyLong_FromSize_t(sizeof(bc_idle)),
                          "exc_size", PyLong_FromSize_t(sizeof(bc_exc)),
-                         "exc_enter", PyLong_FromVoidPtr((void *)bc_exc_enter),
                          "summary_size", PyLong_FromSize_t(sizeof(nv_summary)),
                          "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
                                                           + IO_CACHE * sizeof(bc_io_entry)));
@@ -1444,6 +1549,10 @@ static PyMethodDef methods[] = {
     {"sizes", sizes, METH_NOARGS, "sizeof the shared state and of a trampoline (layout check)."},
     {"slice_addresses", slice_addresses, METH_NOARGS,
      "Address of the one-call fast slice and sizeof its parameters (layout check)."},
+    {"take_interrupt", (PyCFunction)(void (*)(void))take_interrupt, METH_FASTCALL,
+     "take_interrupt(state_address, exc_address): CortexM._take_interrupts in C; -1 nothing "
+     "to take, -2 WFI wakes only, -3 entered, -4 Python decides, else the exception for "
+     "Python to enter."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -63,7 +63,9 @@ from unicorn import arm_const as A
 from metersim._engine.cores import ARCHITECTURES
 from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
 from metersim._engine.traps import Traps
-from metersim._engine.uc_native import BlockClock, NativeCore, run_to_runner, slice_runner
+from metersim._engine.uc_native import (TAKE_NONE, TAKE_PYTHON, BlockClock, NativeCore,
+                                        run_to_runner, slice_runner)
+from metersim._engine.uc_native import take_interrupt as _take_interrupt
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
@@ -1087,6 +1089,17 @@ class CortexM:
         best = sm.best
         if best >= sm.active:
             return  # nothing preempts, nor wakes WFI: the masks only lower the priority
+        x = self._exc_addr
+        if x is not None and self.native_exc and not self.exact_users:
+            # the same questions, and the entry where it needs no fault, in one C call
+            r = _take_interrupt(self.bc._ref, x)
+            if r == TAKE_NONE:
+                return
+            if r != TAKE_PYTHON:
+                self.halted = False
+                if r >= 0:       # an entry C leaves to Python (a fault on the way)
+                    self._enter(r, self.nat.rd(A.UC_ARM_REG_PC))
+                return
         pm, fm, bp = self._rd_masks()
         prio = nv.execution_priority(0, fm, bp)     # without PRIMASK: what wakes WFI
         if best >= prio:
@@ -1098,10 +1111,6 @@ class CortexM:
             self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
             return
         self.halted = False
-        x = self._exc
-        if x is not None and self.native_exc and not self.exact_users \
-                and self.bc.exc_enter(x, exc):
-            return
         self._enter(exc, self.nat.rd(A.UC_ARM_REG_PC))
 
     def _svc(self) -> None:

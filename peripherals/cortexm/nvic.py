@@ -650,17 +650,19 @@ class NVIC(Peripheral):
 
     # -- transitions driven by the core -------------------------------------------------------
     def set_pending(self, exc: int) -> None:
+        sm = self.summary
         if not self.pending[exc]:                  # pend(exc), inlined: a hot path
             self.pending[exc] = 1
             self.pending_set.add(exc)
-            if self.exception_enabled(exc):
+            # exception_enabled, inlined for the IRQs (the peripherals' calls)
+            if self.enabled[exc] if exc >= 16 else self.exception_enabled(exc):
                 raw = self.prio[exc]
-                g = raw if raw < 0 else raw & self.summary.gmask
-                if g < self.summary.best:
-                    self.summary.best = g
+                g = raw if raw < 0 else raw & sm.gmask
+                if g < sm.best:
+                    sm.best = g
         # the core looks only if something can preempt the active exceptions (what else
         # holds it back, the masks, the core checks; an unmask site or WFI looks again)
-        if self.cpu is not None and self.summary.best < self.summary.active:
+        if sm.best < sm.active and self.cpu is not None:
             self.cpu.interrupt_pending_changed()
 
     def pend(self, exc: int) -> None:

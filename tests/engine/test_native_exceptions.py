@@ -131,3 +131,33 @@ def meter_image(firmware, tmp_path_factory):
     out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
     out.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
     return out
+
+
+@pytest.mark.parametrize("target", ["f413rg", "f103rb"])
+def test_interrupt_entries_and_tail_chains_stay_in_c(firmware, monkeypatch, target):
+    """The NVIC priority program (preemption, PRIMASK and BASEPRI releases, PRIGROUP, tail
+    chains) takes every interrupt between slices and every tail chain on an exception return
+    in C: none reaches Python's entry or tail chain, and the order the firmware logs is the
+    one the Python path gives, which the program checks against the architecture's rules."""
+    from metersim._engine.cpu import CortexM
+
+    calls = {"_enter": 0, "_tail_chain": 0}
+    for name in calls:
+        original = getattr(CortexM, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(CortexM, name, counted)
+    python, _ = run(firmware, target, "nvic_priority", "1s", False)
+    in_python = dict(calls)
+    calls.update(_enter=0, _tail_chain=0)
+    native, n_native = run(firmware, target, "nvic_priority", "1s", True)
+    assert in_python["_enter"] >= 5 and in_python["_tail_chain"] >= 3, in_python
+    assert calls == {"_enter": 0, "_tail_chain": 0}
+    assert n_native[0] >= in_python["_enter"]
+    assert native == python
+    lines = [text for text, _ in native["console"]]
+    assert "order B: M 2 0 3 1 E" in lines and "order C: 1+ 2 1- 0" in lines, lines
+    assert not any("expected" in text for text in lines), lines

@@ -1195,44 +1195,38 @@ enum { TAKE_NONE = -1,    /* nothing can be taken now: nothing changed */
        TAKE_PYTHON = -4   /* the model looks odd: Python decides (nothing changed) */
        /* >= 0: the exception to take, for Python to enter (CortexM._enter) */ };
 
-/* _take_interrupts' questions as the model answers them (NVIC.execution_priority without
- * PRIMASK: what wakes WFI; with it: what is taken; NVIC.pending_to_take), then the entry in
- * C where exc_entry can do it. */
-static long take_with(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
+/* _take_interrupts' first questions, from the NVIC's summary and the mask registers alone
+ * (NVIC.execution_priority without PRIMASK: what wakes WFI; with it: what is taken): TAKE_NONE,
+ * TAKE_WAKE, or 0 when an exception may be taken at *prio (the model decides which). */
+static long take_precheck(bc_state *s, bc_exc *x, const nv_summary *m, long *prio, uint32_t *fm)
 {
-    const nv_summary *m = v->sum;
     const int32_t *r = x->regs;
-    if (!m)
-        return TAKE_PYTHON;
-    long best = m->best, prio = m->active;
-    if (best >= prio)
+    long best = m->best, p = m->active;
+    if (best >= p)
         return TAKE_NONE;          /* the masks only lower the execution priority */
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), fm = ex_rd(s, x, r[RG_FAULTMASK]);
-    uint32_t bp = ex_rd(s, x, r[RG_BASEPRI]);
-    if (bp & (uint32_t)v->pmask) {
-        long g = (long)(bp & (uint32_t)v->pmask & (uint32_t)m->gmask);
-        if (g < prio)
-            prio = g;
+    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
+    *fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    if (bp & (uint32_t)m->pmask) {
+        long g = (long)(bp & (uint32_t)m->pmask & (uint32_t)m->gmask);
+        if (g < p)
+            p = g;
     }
-    if ((fm & 1) && prio > -1)
-        prio = -1;
-    if (best >= prio)
+    if ((*fm & 1) && p > -1)
+        p = -1;
+    if (best >= p)
         return TAKE_NONE;
-    if ((pm & 1) && prio > 0)
-        prio = 0;
-    if (best >= prio)
-        return TAKE_WAKE;
-    bool odd = false;
-    long exc = nv_pick(v, prio, &odd);
-    if (odd)
-        return TAKE_PYTHON;
-    if (exc < 0)
-        return TAKE_WAKE;
-    return exc_entry(s, x, exc, ipsr, v, fm) ? TAKE_DONE : exc;
+    if ((pm & 1) && p > 0)
+        p = 0;
+    if (best >= p)
+        return TAKE_WAKE;          /* NVIC.pending_to_take's first test */
+    *prio = p;
+    return 0;
 }
 
 /* take_interrupt(state, exc): the module function CortexM._take_interrupts calls, with the
- * addresses of the block clock's state and the core's exception parameters (bc_exc). */
+ * addresses of the block clock's state and the core's exception parameters (bc_exc): the
+ * questions above, then NVIC.pending_to_take's choice and the entry (exc_entry) where C can
+ * do it. The model is read only when something is to be taken. */
 static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
@@ -1248,12 +1242,28 @@ static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_ValueError, "take_interrupt: null address");
         return NULL;
     }
-    long result = TAKE_PYTHON;
+    if (!s->nv_sum)
+        return PyLong_FromLong(TAKE_PYTHON);
+    long prio = 0;
+    uint32_t fm = 0;
+    long result = take_precheck(s, x, s->nv_sum, &prio, &fm);
+    if (result != 0)
+        return PyLong_FromLong(result);
+    result = TAKE_PYTHON;
     bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
     nv_view v;
     if (ok && nv_load(x->cpu, &v)) {
-        result = take_with(s, x, ipsr, &v);
+        if (v.sum == s->nv_sum) {          /* (the summary the precheck read) */
+            bool odd = false;
+            long exc = nv_pick(&v, prio, &odd);
+            if (odd)
+                result = TAKE_PYTHON;
+            else if (exc < 0)
+                result = TAKE_WAKE;
+            else
+                result = exc_entry(s, x, exc, ipsr, &v, fm) ? TAKE_DONE : exc;
+        }
         nv_release(&v);
     }
     PyErr_Clear();

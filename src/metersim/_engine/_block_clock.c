@@ -628,10 +628,12 @@ static bool idle_return(bc_state *s, bc_idle *d)
 static void bc_settle(bc_state *s);
 
 /* ======================================================================== exceptions
- * SVC entry and plain exception return in C (CortexM._svc/_enter, CortexM._exception_return),
- * during fast slices. Each is done here only where the Python path would make exactly the same
- * register and memory writes with no fault, escalation, tail chain, MPU refusal or re-pended
- * IRQ; all checks come before any change, so everything else goes to Python untouched. The
+ * SVC entry, exception return and its tail chain in C (CortexM._svc/_enter,
+ * CortexM._exception_return/_tail_chain) during fast slices, and the interrupt entries between
+ * slices (CortexM._take_interrupts, take_interrupt). Each is done here only where the Python
+ * path would make exactly the same register and memory writes with no fault, escalation, MPU
+ * refusal or re-pended IRQ (nor a tail chain into a fault or NMI); all checks come before any
+ * change, so everything else goes to Python untouched. The
  * NVIC's bookkeeping (pending and active bits, the active list, SHCSR, the core's IPSR and
  * exception count) goes straight into the Python objects, under the GIL: whoever looks next
  * (an MMIO access, a hook, the debug API, the end of the slice) sees the exact state. */

@@ -48,6 +48,7 @@ typedef struct {
     int32_t gmask;   /* group-priority bits (AIRCR.PRIGROUP) */
     int32_t pmask;   /* implemented priority bits */
     int32_t v6m;     /* ARMv6-M: PRIMASK only */
+    int32_t gen;     /* changes whenever the model may have replaced its containers */
 } nv_summary;
 
 #define NV_NO_PENDING 0x7FFF
@@ -662,18 +663,24 @@ typedef struct bc_exc {
     uint32_t has_fpu;
     uint64_t entries, returns;  /* done here (statistics) */
     reg_write_batch_fn reg_write_batch;
+    /* The NVIC model's containers (strong references, see nv_load), valid while c_sum is
+     * the bound summary and its generation is c_gen; exc_release drops them. */
+    PyObject *c_act, *c_prio, *c_active, *c_pending, *c_pending_set, *c_enabled, *c_level;
+    nv_summary *c_sum;
+    int64_t c_gen;
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
-    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_prigroup, *S_pmask,
-    *S_summary, *S_refresh;
+    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_summary,
+    *S_refresh;
 
-/* What of the NVIC model the checks read (new references). */
+/* What of the NVIC model the checks read: the model (a new reference), its containers
+ * (borrowed from the exception block's cache), its registers and summary. */
 typedef struct {
     PyObject *nv, *act, *prio, *active, *pending, *pending_set, *enabled, *level;
-    long prigroup, pmask, shcsr, ccr, vtor;
+    long gmask, pmask, shcsr, ccr, vtor;
     Py_ssize_t n;
-    nv_summary *sum;    /* the model's InterruptSummary (NULL: it has none) */
+    nv_summary *sum;    /* the model's InterruptSummary, the one the block clock has bound */
 } nv_view;
 
 static long attr_long(PyObject *o, PyObject *name, bool *ok)
@@ -694,52 +701,90 @@ static long attr_long(PyObject *o, PyObject *name, bool *ok)
 static void nv_release(nv_view *v)
 {
     Py_XDECREF(v->nv);
-    Py_XDECREF(v->act);
-    Py_XDECREF(v->prio);
-    Py_XDECREF(v->active);
-    Py_XDECREF(v->pending);
-    Py_XDECREF(v->pending_set);
-    Py_XDECREF(v->enabled);
-    Py_XDECREF(v->level);
 }
 
-static bool nv_load(PyObject *cpu, nv_view *v)
+/* Drop the cached containers (the core is gone, or the model has new ones). */
+static void exc_forget(bc_exc *x)
+{
+    Py_CLEAR(x->c_act);
+    Py_CLEAR(x->c_prio);
+    Py_CLEAR(x->c_active);
+    Py_CLEAR(x->c_pending);
+    Py_CLEAR(x->c_pending_set);
+    Py_CLEAR(x->c_enabled);
+    Py_CLEAR(x->c_level);
+    x->c_sum = NULL;
+}
+
+/* Fetch the model's containers into the cache, for its summary `sum` at its generation now:
+ * NVIC.reset and refresh_summary (whatever replaces a container calls one of them) end in
+ * _summarise_priorities, which moves the generation on. */
+static bool exc_cache(bc_exc *x, PyObject *nv, nv_summary *sum)
+{
+    exc_forget(x);
+    PyObject *summary = PyObject_GetAttr(nv, S_summary);
+    Py_buffer b;
+    bool same = false;
+    if (summary && PyObject_GetBuffer(summary, &b, PyBUF_SIMPLE | PyBUF_WRITABLE) == 0) {
+        same = b.buf == (void *)sum && b.len == (Py_ssize_t)sizeof(nv_summary);
+        PyBuffer_Release(&b);
+    }
+    Py_XDECREF(summary);
+    PyErr_Clear();
+    if (!same)
+        return false;       /* not the summary the block clock has bound: Python decides */
+    x->c_act = PyObject_GetAttr(nv, S_act);
+    x->c_prio = PyObject_GetAttr(nv, S_prio);
+    x->c_active = PyObject_GetAttr(nv, S_active);
+    x->c_pending = PyObject_GetAttr(nv, S_pending);
+    x->c_pending_set = PyObject_GetAttr(nv, S_pending_set);
+    x->c_enabled = PyObject_GetAttr(nv, S_enabled);
+    x->c_level = PyObject_GetAttr(nv, S_level);
+    PyErr_Clear();
+    if (!x->c_act || !PyList_CheckExact(x->c_act) || !x->c_prio || !PyList_CheckExact(x->c_prio)
+        || !x->c_active || !PyByteArray_CheckExact(x->c_active) || !x->c_pending
+        || !PyByteArray_CheckExact(x->c_pending) || !x->c_pending_set
+        || !PySet_CheckExact(x->c_pending_set) || !x->c_enabled
+        || !PyByteArray_CheckExact(x->c_enabled) || !x->c_level
+        || !PyByteArray_CheckExact(x->c_level)) {
+        exc_forget(x);
+        return false;
+    }
+    x->c_sum = sum;
+    x->c_gen = sum->gen;
+    return true;
+}
+
+static bool nv_load(bc_state *s, bc_exc *x, nv_view *v)
 {
     memset(v, 0, sizeof *v);
     bool ok = true;
-    PyObject *nv = v->nv = PyObject_GetAttr(cpu, S_nvic);
-    if (!nv || nv == Py_None)
+    nv_summary *sum = s->nv_sum;
+    PyObject *nv = v->nv = PyObject_GetAttr(x->cpu, S_nvic);
+    if (!nv || nv == Py_None || !sum)
         goto bad;
-    v->act = PyObject_GetAttr(nv, S_act);
-    v->prio = PyObject_GetAttr(nv, S_prio);
-    v->active = PyObject_GetAttr(nv, S_active);
-    v->pending = PyObject_GetAttr(nv, S_pending);
-    v->pending_set = PyObject_GetAttr(nv, S_pending_set);
-    v->enabled = PyObject_GetAttr(nv, S_enabled);
-    v->level = PyObject_GetAttr(nv, S_level);
-    if (!v->act || !PyList_Check(v->act) || !v->prio || !PyList_Check(v->prio) || !v->active
-        || !PyByteArray_Check(v->active) || !v->pending || !PyByteArray_Check(v->pending)
-        || !v->pending_set || !PySet_Check(v->pending_set) || !v->enabled
-        || !PyByteArray_Check(v->enabled) || !v->level || !PyByteArray_Check(v->level))
+    if ((x->c_sum != sum || x->c_gen != sum->gen) && !exc_cache(x, nv, sum))
         goto bad;
+    v->act = x->c_act;
+    v->prio = x->c_prio;
+    v->active = x->c_active;
+    v->pending = x->c_pending;
+    v->pending_set = x->c_pending_set;
+    v->enabled = x->c_enabled;
+    v->level = x->c_level;
+    v->sum = sum;
     v->n = PyList_GET_SIZE(v->prio);
     if (PyByteArray_GET_SIZE(v->active) < v->n || PyByteArray_GET_SIZE(v->pending) < v->n
         || PyByteArray_GET_SIZE(v->enabled) < v->n || PyByteArray_GET_SIZE(v->level) < v->n
         || v->n < 16)
         goto bad;
-    v->prigroup = attr_long(nv, S_prigroup, &ok);
-    v->pmask = attr_long(nv, S_pmask, &ok);
+    /* PRIGROUP's group mask and the implemented priority bits: the summary keeps them as
+     * the model has them (NVIC._summarise_priorities) */
+    v->gmask = sum->gmask;
+    v->pmask = sum->pmask;
     v->shcsr = attr_long(nv, S_shcsr, &ok);
     v->ccr = attr_long(nv, S_ccr, &ok);
     v->vtor = attr_long(nv, S_vtor, &ok);
-    PyObject *sum = PyObject_GetAttr(nv, S_summary);
-    Py_buffer b;
-    if (sum && PyObject_GetBuffer(sum, &b, PyBUF_SIMPLE | PyBUF_WRITABLE) == 0) {
-        if (b.len == (Py_ssize_t)sizeof(nv_summary))
-            v->sum = (nv_summary *)b.buf;   /* the model keeps it (and nv keeps the model) */
-        PyBuffer_Release(&b);
-    }
-    Py_XDECREF(sum);
     PyErr_Clear();
     if (ok)
         return true;
@@ -752,7 +797,7 @@ bad:
 
 static inline long nv_group(const nv_view *v, long raw)   /* NVIC.group_priority */
 {
-    return raw < 0 ? raw : raw & ((0xFFL << (v->prigroup + 1)) & 0xFF);
+    return raw < 0 ? raw : raw & v->gmask;
 }
 
 static bool nv_prio(const nv_view *v, long exc, long *raw)
@@ -1176,7 +1221,7 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
     bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
     nv_view v;
-    if (ok && nv_load(x->cpu, &v)) {
+    if (ok && nv_load(s, x, &v)) {
         if (is_return) {
             s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
             done = exc_ret(s, x, ipsr, &v, pc | 1);
@@ -1255,21 +1300,32 @@ static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_
     bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
     nv_view v;
-    if (ok && nv_load(x->cpu, &v)) {
-        if (v.sum == s->nv_sum) {          /* (the summary the precheck read) */
-            bool odd = false;
-            long exc = nv_pick(&v, prio, &odd);
-            if (odd)
-                result = TAKE_PYTHON;
-            else if (exc < 0)
-                result = TAKE_WAKE;
-            else
-                result = exc_entry(s, x, exc, ipsr, &v, fm) ? TAKE_DONE : exc;
-        }
+    if (ok && nv_load(s, x, &v)) {       /* (with the summary the precheck read) */
+        bool odd = false;
+        long exc = nv_pick(&v, prio, &odd);
+        if (odd)
+            result = TAKE_PYTHON;
+        else if (exc < 0)
+            result = TAKE_WAKE;
+        else
+            result = exc_entry(s, x, exc, ipsr, &v, fm) ? TAKE_DONE : exc;
         nv_release(&v);
     }
     PyErr_Clear();
     return PyLong_FromLong(result);
+}
+
+/* exc_release(exc_address): drop what the exception block holds of the NVIC model (the core
+ * that owns the block is being collected). */
+static PyObject *exc_release(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    bc_exc *x = (bc_exc *)PyLong_AsVoidPtr(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (x)
+        exc_forget(x);
+    Py_RETURN_NONE;
 }
 
 /* The core's interrupt hook goes through here: the plain return of an idle tick is done in
@@ -1561,6 +1617,8 @@ static PyMethodDef methods[] = {
     {"sizes", sizes, METH_NOARGS, "sizeof the shared state and of a trampoline (layout check)."},
     {"slice_addresses", slice_addresses, METH_NOARGS,
      "Address of the one-call fast slice and sizeof its parameters (layout check)."},
+    {"exc_release", exc_release, METH_O,
+     "exc_release(exc_address): drop the exception block's references to the NVIC model."},
     {"take_interrupt", (PyCFunction)(void (*)(void))take_interrupt, METH_FASTCALL,
      "take_interrupt(state_address, exc_address): CortexM._take_interrupts in C; -1 nothing "
      "to take, -2 WFI wakes only, -3 entered, -4 Python decides, else the exception for "
@@ -1576,11 +1634,11 @@ PyMODINIT_FUNC PyInit__block_clock(void)
 {
     static const char *names[] = {"ipsr", "exceptions_taken", "nvic", "_act", "prio", "active",
                                   "pending", "pending_set", "enabled", "level", "shcsr", "ccr",
-                                  "vtor", "prigroup", "priority_mask", "summary",
+                                  "vtor", "summary",
                                   "refresh_summary"};
     PyObject **slots[] = {&S_ipsr, &S_taken, &S_nvic, &S_act, &S_prio, &S_active, &S_pending,
                           &S_pending_set, &S_enabled, &S_level, &S_shcsr, &S_ccr, &S_vtor,
-                          &S_prigroup, &S_pmask, &S_summary, &S_refresh};
+                          &S_summary, &S_refresh};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
             return NULL;

@@ -25,6 +25,7 @@ import os
 import platform
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import unicorn
@@ -304,7 +305,17 @@ class NativeExc(ctypes.Structure):
                 ("fp_regs", ctypes.c_int32 * len(FP_REGS)),
                 ("has_fpu", ctypes.c_uint32),
                 ("entries", ctypes.c_uint64), ("returns", ctypes.c_uint64),
-                ("reg_write_batch", ctypes.c_void_p)]
+                ("reg_write_batch", ctypes.c_void_p),
+                # the NVIC model's containers the C side holds (see exc_params)
+                ("c_act", ctypes.c_void_p), ("c_prio", ctypes.c_void_p),
+                ("c_active", ctypes.c_void_p), ("c_pending", ctypes.c_void_p),
+                ("c_pending_set", ctypes.c_void_p), ("c_enabled", ctypes.c_void_p),
+                ("c_level", ctypes.c_void_p), ("c_sum", ctypes.c_void_p),
+                ("c_gen", ctypes.c_int64)]
+
+
+def _release_exc(release, x: NativeExc) -> None:
+    release(ctypes.addressof(x))
 
 
 class MmioTrampoline(ctypes.Structure):
@@ -442,6 +453,9 @@ class BlockClock:
         x.regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in IDLE_REGS]
         x.fp_regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in FP_REGS]
         x.has_fpu = int(has_fpu)
+        # The C side keeps references to the NVIC model's containers (lists, sets and byte
+        # arrays: none refers back to the core); they go when the core does.
+        weakref.finalize(cpu, _release_exc, _block_clock.exc_release, x).atexit = False
         return x
 
     def idle_ticks(self, params: IdleTicks) -> int:

@@ -632,9 +632,9 @@ static void bc_settle(bc_state *s);
  * SVC entry, exception return and its tail chain in C (CortexM._svc/_enter,
  * CortexM._exception_return/_tail_chain) during fast slices, and the interrupt entries between
  * slices (CortexM._take_interrupts, take_interrupt). Each is done here only where the Python
- * path would make exactly the same register and memory writes with no fault, escalation, MPU
- * refusal or re-pended IRQ (nor a tail chain into a fault or NMI); all checks come before any
- * change, so everything else goes to Python untouched. The
+ * path would make exactly the same register and memory writes, and the same slice stop, with
+ * no fault, escalation or MPU refusal (nor a tail chain into a fault or NMI); all checks come
+ * before any change, so everything else goes to Python untouched. The
  * NVIC's bookkeeping (pending and active bits, the active list, SHCSR, the core's IPSR and
  * exception count) goes straight into the Python objects, under the GIL: whoever looks next
  * (an MMIO access, a hook, the debug API, the end of the slice) sees the exact state. */
@@ -858,10 +858,29 @@ static bool nv_enabled(const nv_view *v, long exc)                 /* exception_
     return true;
 }
 
+/* One candidate of nv_pick: keep it if it comes first in the model's order (lowest group
+ * priority, then lowest raw priority, then lowest number); false if the model looks odd. */
+static bool nv_pick_one(const nv_view *v, long exc, bool *have, long *bg, long *braw, long *bexc)
+{
+    long raw;
+    if (exc < 0 || exc >= v->n || !nv_prio(v, exc, &raw))
+        return false;
+    if (!nv_enabled(v, exc))
+        return true;
+    long g = nv_group(v, raw);
+    if (!*have || g < *bg || (g == *bg && (raw < *braw || (raw == *braw && exc < *bexc)))) {
+        *have = true;
+        *bg = g;
+        *braw = raw;
+        *bexc = exc;
+    }
+    return true;
+}
+
 /* NVIC.highest_pending, then pending_to_take's test of it against `prio`: the exception that
- * preempts at execution priority `prio`, or -1; *odd on anything unexpected. The order is the
- * model's: lowest group priority, then lowest raw priority, then lowest number. */
-static long nv_pick(const nv_view *v, long prio, bool *odd)
+ * preempts at execution priority `prio`, or -1; *odd on anything unexpected. `extra` (>= 0)
+ * counts as pending too (an IRQ the return is about to pend again). */
+static long nv_pick(const nv_view *v, long prio, long extra, bool *odd)
 {
     PyObject *it = PyObject_GetIter(v->pending_set), *key;
     bool have = false;
@@ -872,20 +891,11 @@ static long nv_pick(const nv_view *v, long prio, bool *odd)
         return -1;
     }
     while ((key = PyIter_Next(it)) != NULL) {
-        long exc = PyLong_AsLong(key), raw;
+        long exc = PyLong_AsLong(key);
         Py_DECREF(key);
-        if (exc < 0 || exc >= v->n || !nv_prio(v, exc, &raw)) {
+        if (!nv_pick_one(v, exc, &have, &bg, &braw, &bexc)) {
             *odd = true;
             break;
-        }
-        if (!nv_enabled(v, exc))
-            continue;
-        long g = nv_group(v, raw);
-        if (!have || g < bg || (g == bg && (raw < braw || (raw == braw && exc < bexc)))) {
-            have = true;
-            bg = g;
-            braw = raw;
-            bexc = exc;
         }
     }
     Py_DECREF(it);
@@ -893,6 +903,8 @@ static long nv_pick(const nv_view *v, long prio, bool *odd)
         PyErr_Clear();
         *odd = true;
     }
+    if (extra >= 0 && !*odd && !nv_pick_one(v, extra, &have, &bg, &braw, &bexc))
+        *odd = true;
     return (have && bg < prio) ? bexc : -1;
 }
 
@@ -1100,12 +1112,38 @@ static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
     return exc_entry(s, x, EXC_SVCALL, ipsr, v, fm);
 }
 
+/* What NVIC.complete does when the returning IRQ's line is still high: set_pending pends
+ * it again and, where it could preempt now (CortexM.interrupt_pending_changed), ends the
+ * slice after this instruction (CortexM._limit_slice(0)). Worked out before any change. */
+typedef struct {
+    bool add;           /* pend it (it was not pending) */
+    bool limit;         /* lower the slice limit to limit_to */
+    uint64_t limit_to;
+} exc_repend;
+
+/* The re-pend's changes, after NVIC.complete's (the summary is recomputed after). */
+static void exc_repend_apply(bc_state *s, nv_view *v, long ipsr, const exc_repend *rp)
+{
+    if (rp->add) {
+        PyByteArray_AS_STRING(v->pending)[ipsr] = 1;
+        PyObject *k = PyLong_FromLong(ipsr);
+        if (!k || PySet_Add(v->pending_set, k) < 0)
+            PyErr_Clear();
+        Py_XDECREF(k);
+    }
+    if (rp->limit) {
+        s->limit = rp->limit_to;
+        if (s->in_mmio)
+            s->stop_after_access = 1;
+    }
+}
+
 /* The tail chain of an exception return (CortexM._exception_return, then _tail_chain): from
  * `ipsr` straight into `exc`, the pending exception that preempts the context returned to,
  * where it needs no fault (a configurable exception with a vector). The registers are written
  * one by one, in _tail_chain's order. */
 static bool exc_chain(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_return,
-                      long exc)
+                      long exc, const exc_repend *rp)
 {
     const int32_t *r = x->regs;
     uint32_t vector = 0;
@@ -1117,6 +1155,7 @@ static bool exc_chain(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t ex
     ex_wr(s, x, r[RG_LR], exc_return);
     ex_wr(s, x, r[RG_PC], vector | 1);
     nv_complete(v, ipsr);
+    exc_repend_apply(s, v, ipsr, rp);
     nv_acknowledge(v, exc);
     nv_summarise(v);
     set_long(x->cpu, S_ipsr, exc);
@@ -1133,27 +1172,44 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
     uint32_t kind = exc_return & 0xF;
     if (ipsr == 0 || (kind != 0x1 && kind != 0x9 && kind != 0xD)
         || (!(exc_return & 0x10) && !x->has_fpu) || ipsr == EXC_NMI || ipsr == EXC_HARDFAULT
-        || ipsr >= v->n)
+        || ipsr >= v->n || !v->sum)
         return false;
     uint32_t fm = ex_rd(s, x, r[RG_FAULTMASK]);
     if (fm)
         return false;                       /* FAULTMASK to clear, MPU flush: Python */
-    if (ipsr >= 16 && PyByteArray_AS_STRING(v->level)[ipsr])
-        return false;                       /* the line still high pends it again */
-    bool nothing_pending = PySet_GET_SIZE(v->pending_set) == 0;
+    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
+    exc_repend rp = {false, false, 0};
+    long best = v->sum->best;               /* the summary's, as NVIC.complete leaves it */
+    long extra = -1;
+    if (ipsr >= 16 && PyByteArray_AS_STRING(v->level)[ipsr]) {
+        long raw, act, prio;
+        if (!nv_prio(v, ipsr, &raw) || !nv_exec_priority(v, 0, 0, 0, ipsr, &act)
+            || !nv_exec_priority(v, pm, 0, bp, ipsr, &prio))
+            return false;
+        if (!PyByteArray_AS_STRING(v->pending)[ipsr]) {
+            rp.add = true;
+            extra = ipsr;
+            if (PyByteArray_AS_STRING(v->enabled)[ipsr] && nv_group(v, raw) < best)
+                best = nv_group(v, raw);
+        }
+        if (best < act && best < prio) {
+            rp.limit = true;
+            rp.limit_to = bc_executed(s);   /* (the PC is still EXC_RETURN's) */
+        }
+    }
+    bool nothing_pending = PySet_GET_SIZE(v->pending_set) == 0 && !rp.add;
     if (!nothing_pending) {
         long prio;
         bool odd = false;
-        uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
         if (!nv_exec_priority(v, pm, 0, bp, ipsr, &prio))
             return false;
         /* NVIC.pending_to_take: the summary first, as the model asks it */
-        if (!v->sum || v->sum->best < prio) {
-            long chain = nv_pick(v, prio, &odd);
+        if (best < prio) {
+            long chain = nv_pick(v, prio, extra, &odd);
             if (odd)
                 return false;
             if (chain >= 0)
-                return exc_chain(s, x, ipsr, v, exc_return, chain);
+                return exc_chain(s, x, ipsr, v, exc_return, chain, &rp);
         }
     }
     bool to_thread = exc_return & 0x8, use_psp = exc_return & 0x4;
@@ -1196,6 +1252,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
         new_ipsr = xpsr & 0x1FF;
     }
     nv_complete(v, ipsr);
+    exc_repend_apply(s, v, ipsr, &rp);
     nv_summarise(v);
     set_long(x->cpu, S_ipsr, new_ipsr);
     x->returns++;
@@ -1302,7 +1359,7 @@ static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_
     nv_view v;
     if (ok && nv_load(s, x, &v)) {       /* (with the summary the precheck read) */
         bool odd = false;
-        long exc = nv_pick(&v, prio, &odd);
+        long exc = nv_pick(&v, prio, -1, &odd);
         if (odd)
             result = TAKE_PYTHON;
         else if (exc < 0)

@@ -26,9 +26,10 @@ METERSIM_NATIVE_IDLE=0) keeps every tick in Python.
 Exceptions in C: in a fast slice the C interrupt hook (_block_clock.c, exc_fast) does SVC
 entries and exception returns, tail chains and IRQs pended again by a line still high
 included, that need no fault, escalation or closer MPU look (a frame in pages the C fill's
-regions allow uniformly), with the same register and memory writes as `_svc`/`_enter`/`_exception_return`/`_tail_chain`;
-between slices `_take_interrupts` is one C call (take_interrupt: the masks, the NVIC's choice,
-the entry), Python entering only what would fault. The NVIC model's bookkeeping (pending and
+regions allow uniformly), with the same register and memory writes (and slice stops) as
+`_svc`/`_enter`/`_exception_return`/`_tail_chain`; between slices `_take_interrupts` is one C
+call (take_interrupt: the masks, the NVIC's choice, the entry), Python entering only what
+would fault. The NVIC model's bookkeeping (pending and
 active bits, the active list, SHCSR, `ipsr`, `exceptions_taken`) is written into the Python
 objects at once, so whatever looks sees the exact state. Anything else, the v6-M cores, the
 debug API's exact mode and block observers stay in Python; `native_exc = False` (or

@@ -126,7 +126,10 @@ class InterruptSummary(ctypes.Structure):
                 ("active", ctypes.c_int32),   # lowest group priority active; 256 if none
                 ("gmask", ctypes.c_int32),    # group-priority bits (AIRCR.PRIGROUP)
                 ("pmask", ctypes.c_int32),    # implemented priority bits (BASEPRI's)
-                ("v6m", ctypes.c_int32)]      # ARMv6-M: no BASEPRI, no FAULTMASK
+                ("v6m", ctypes.c_int32),      # ARMv6-M: no BASEPRI, no FAULTMASK
+                # moves on at every _summarise_priorities (reset, refresh_summary): the C
+                # exception path holds the model's containers while it stays the same
+                ("gen", ctypes.c_int32)]
 
 
 def exception_name(exc: int) -> str:
@@ -397,7 +400,7 @@ class NVIC(Peripheral):
                  mpu_regions: int | None = None):
         self.registers = nvic_registers(number_of_interrupts)
         _define_indexed(type(self), self.registers)
-        self.summary = InterruptSummary(NO_PENDING, 256, 0xFE, 0xF0, 0)  # one per NVIC: C
+        self.summary = InterruptSummary(NO_PENDING, 256, 0xFE, 0xF0, 0, 0)  # one per NVIC: C
         super().__init__(ctx)                                           # keeps its address
         # Aligned word reads, the usual kind, skip the shift and mask of sub-word ones.
         self._word_readers = {off: slot[0] for off, slot in self._slots.items() if not slot[2]}
@@ -628,12 +631,14 @@ class NVIC(Peripheral):
         sm.gmask = (0xFF << (self.prigroup + 1)) & 0xFF
         sm.pmask = self.priority_mask
         sm.v6m = 1 if self.v6m else 0
+        sm.gen = (sm.gen + 1) & 0x7FFFFFFF
         self._summarise_pending()
         self._summarise_active()
 
     def refresh_summary(self) -> None:
         """For code that replaces `pending_set` or the arrays wholesale (the debugger's step
-        without interrupts): recompute the summary from them."""
+        without interrupts): recompute the summary from them. It also tells the core's C
+        exception path, which holds on to the containers, to fetch them again."""
         self._summarise_priorities()
 
     def pending_to_take(self, exec_priority: int) -> int | None:
@@ -650,17 +655,19 @@ class NVIC(Peripheral):
 
     # -- transitions driven by the core -------------------------------------------------------
     def set_pending(self, exc: int) -> None:
+        sm = self.summary
         if not self.pending[exc]:                  # pend(exc), inlined: a hot path
             self.pending[exc] = 1
             self.pending_set.add(exc)
-            if self.exception_enabled(exc):
+            # exception_enabled, inlined for the IRQs (the peripherals' calls)
+            if self.enabled[exc] if exc >= 16 else self.exception_enabled(exc):
                 raw = self.prio[exc]
-                g = raw if raw < 0 else raw & self.summary.gmask
-                if g < self.summary.best:
-                    self.summary.best = g
+                g = raw if raw < 0 else raw & sm.gmask
+                if g < sm.best:
+                    sm.best = g
         # the core looks only if something can preempt the active exceptions (what else
         # holds it back, the masks, the core checks; an unmask site or WFI looks again)
-        if self.cpu is not None and self.summary.best < self.summary.active:
+        if sm.best < sm.active and self.cpu is not None:
             self.cpu.interrupt_pending_changed()
 
     def pend(self, exc: int) -> None:

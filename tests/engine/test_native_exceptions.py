@@ -131,3 +131,79 @@ def meter_image(firmware, tmp_path_factory):
     out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
     out.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
     return out
+
+
+@pytest.mark.parametrize("target", ["f413rg", "f103rb"])
+def test_interrupt_entries_and_tail_chains_stay_in_c(firmware, monkeypatch, target):
+    """The NVIC priority program (preemption, PRIMASK and BASEPRI releases, PRIGROUP, tail
+    chains) takes every interrupt between slices and every tail chain on an exception return
+    in C: none reaches Python's entry or tail chain, and the order the firmware logs is the
+    one the Python path gives, which the program checks against the architecture's rules."""
+    from metersim._engine.cpu import CortexM
+
+    calls = {"_enter": 0, "_tail_chain": 0}
+    for name in calls:
+        original = getattr(CortexM, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(CortexM, name, counted)
+    python, _ = run(firmware, target, "nvic_priority", "1s", False)
+    in_python = dict(calls)
+    calls.update(_enter=0, _tail_chain=0)
+    native, n_native = run(firmware, target, "nvic_priority", "1s", True)
+    assert in_python["_enter"] >= 5 and in_python["_tail_chain"] >= 3, in_python
+    assert calls == {"_enter": 0, "_tail_chain": 0}
+    assert n_native[0] >= in_python["_enter"]
+    assert native == python
+    lines = [text for text, _ in native["console"]]
+    assert "order B: M 2 0 3 1 E" in lines and "order C: 1+ 2 1- 0" in lines, lines
+    assert not any("expected" in text for text in lines), lines
+
+
+def test_a_line_held_high_is_taken_again_at_each_return_as_in_python(firmware, monkeypatch):
+    """A level-sensitive IRQ whose line is still high when its handler returns pends again
+    and is chained into at once, the slice ending right there as Python ends it: in C the
+    same instructions, exceptions, registers, RAM, instants and number of slices, and no
+    exception return left to Python."""
+    from metersim._engine.cpu import CortexM
+
+    calls = {"_run_slice": 0, "_exception_return": 0}
+    for name in calls:
+        original = getattr(CortexM, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(CortexM, name, counted)
+
+    def one(native):
+        calls.update(_run_slice=0, _exception_return=0)
+        core, hz, sram = CORES["f413rg"]
+        emu = Emulation()
+        m = Machine.bare(emu, "f413rg", core, hz)
+        m.cpu.native_exc = native
+        m.load_elf(firmware("f413rg", "nvic_priority"))
+        console = capture_uart(m)
+        emu.run_for("300ms")          # the program has checked its cases; asleep in WFI
+        taken = m.cpu.exceptions_taken
+        nv = m.cpu.nvic
+        nv.write(0x100, 4, 1)         # ISER0: IRQ0 (WWDG) enabled again
+        nv.on_gpio(0, True)           # its line goes high and stays high for 2 ms
+        emu.run_for("2ms")
+        nv.on_gpio(0, False)
+        emu.run_for("2ms")
+        snap = snapshot(m, console, sram)
+        snap["now_ps"] = emu.now_ps
+        snap["slices"] = calls["_run_slice"]
+        return snap, m.cpu.exceptions_taken - taken, calls["_exception_return"]
+
+    python, taken_python, returns_python = one(False)
+    native, taken_native, returns_native = one(True)
+    assert taken_python > 100 and returns_python >= taken_python - 1
+    assert returns_native == 0
+    assert native == python
+    assert taken_native == taken_python

@@ -50,6 +50,7 @@ typedef struct {
     int32_t gmask;   /* group-priority bits (AIRCR.PRIGROUP) */
     int32_t pmask;   /* implemented priority bits */
     int32_t v6m;     /* ARMv6-M: PRIMASK only */
+    int32_t gen;     /* changes whenever the model may have replaced its containers */
 } nv_summary;
 
 #define NV_NO_PENDING 0x7FFF
@@ -634,10 +635,12 @@ static bool idle_return(bc_state *s, bc_idle *d)
 static void bc_settle(bc_state *s);
 
 /* ======================================================================== exceptions
- * SVC entry and plain exception return in C (CortexM._svc/_enter, CortexM._exception_return),
- * during fast slices. Each is done here only where the Python path would make exactly the same
- * register and memory writes with no fault, escalation, tail chain, MPU refusal or re-pended
- * IRQ; all checks come before any change, so everything else goes to Python untouched. The
+ * SVC entry, exception return and its tail chain in C (CortexM._svc/_enter,
+ * CortexM._exception_return/_tail_chain) during fast slices, and the interrupt entries between
+ * slices (CortexM._take_interrupts, take_interrupt). Each is done here only where the Python
+ * path would make exactly the same register and memory writes, and the same slice stop, with
+ * no fault, escalation or MPU refusal (nor a tail chain into a fault or NMI); all checks come
+ * before any change, so everything else goes to Python untouched. The
  * NVIC's bookkeeping (pending and active bits, the active list, SHCSR, the core's IPSR and
  * exception count) goes straight into the Python objects, under the GIL: whoever looks next
  * (an MMIO access, a hook, the debug API, the end of the slice) sees the exact state. */
@@ -666,18 +669,24 @@ typedef struct bc_exc {
     uint32_t has_fpu;
     uint64_t entries, returns;  /* done here (statistics) */
     reg_write_batch_fn reg_write_batch;
+    /* The NVIC model's containers (strong references, see nv_load), valid while c_sum is
+     * the bound summary and its generation is c_gen; exc_release drops them. */
+    PyObject *c_act, *c_prio, *c_active, *c_pending, *c_pending_set, *c_enabled, *c_level;
+    nv_summary *c_sum;
+    int64_t c_gen;
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
-    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_prigroup, *S_pmask,
-    *S_summary, *S_refresh;
+    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_summary,
+    *S_refresh;
 
-/* What of the NVIC model the checks read (new references). */
+/* What of the NVIC model the checks read: the model (a new reference), its containers
+ * (borrowed from the exception block's cache), its registers and summary. */
 typedef struct {
     PyObject *nv, *act, *prio, *active, *pending, *pending_set, *enabled, *level;
-    long prigroup, pmask, shcsr, ccr, vtor;
+    long gmask, pmask, shcsr, ccr, vtor;
     Py_ssize_t n;
-    nv_summary *sum;    /* the model's InterruptSummary (NULL: it has none) */
+    nv_summary *sum;    /* the model's InterruptSummary, the one the block clock has bound */
 } nv_view;
 
 static long attr_long(PyObject *o, PyObject *name, bool *ok)
@@ -698,52 +707,90 @@ static long attr_long(PyObject *o, PyObject *name, bool *ok)
 static void nv_release(nv_view *v)
 {
     Py_XDECREF(v->nv);
-    Py_XDECREF(v->act);
-    Py_XDECREF(v->prio);
-    Py_XDECREF(v->active);
-    Py_XDECREF(v->pending);
-    Py_XDECREF(v->pending_set);
-    Py_XDECREF(v->enabled);
-    Py_XDECREF(v->level);
 }
 
-static bool nv_load(PyObject *cpu, nv_view *v)
+/* Drop the cached containers (the core is gone, or the model has new ones). */
+static void exc_forget(bc_exc *x)
+{
+    Py_CLEAR(x->c_act);
+    Py_CLEAR(x->c_prio);
+    Py_CLEAR(x->c_active);
+    Py_CLEAR(x->c_pending);
+    Py_CLEAR(x->c_pending_set);
+    Py_CLEAR(x->c_enabled);
+    Py_CLEAR(x->c_level);
+    x->c_sum = NULL;
+}
+
+/* Fetch the model's containers into the cache, for its summary `sum` at its generation now:
+ * NVIC.reset and refresh_summary (whatever replaces a container calls one of them) end in
+ * _summarise_priorities, which moves the generation on. */
+static bool exc_cache(bc_exc *x, PyObject *nv, nv_summary *sum)
+{
+    exc_forget(x);
+    PyObject *summary = PyObject_GetAttr(nv, S_summary);
+    Py_buffer b;
+    bool same = false;
+    if (summary && PyObject_GetBuffer(summary, &b, PyBUF_SIMPLE | PyBUF_WRITABLE) == 0) {
+        same = b.buf == (void *)sum && b.len == (Py_ssize_t)sizeof(nv_summary);
+        PyBuffer_Release(&b);
+    }
+    Py_XDECREF(summary);
+    PyErr_Clear();
+    if (!same)
+        return false;       /* not the summary the block clock has bound: Python decides */
+    x->c_act = PyObject_GetAttr(nv, S_act);
+    x->c_prio = PyObject_GetAttr(nv, S_prio);
+    x->c_active = PyObject_GetAttr(nv, S_active);
+    x->c_pending = PyObject_GetAttr(nv, S_pending);
+    x->c_pending_set = PyObject_GetAttr(nv, S_pending_set);
+    x->c_enabled = PyObject_GetAttr(nv, S_enabled);
+    x->c_level = PyObject_GetAttr(nv, S_level);
+    PyErr_Clear();
+    if (!x->c_act || !PyList_CheckExact(x->c_act) || !x->c_prio || !PyList_CheckExact(x->c_prio)
+        || !x->c_active || !PyByteArray_CheckExact(x->c_active) || !x->c_pending
+        || !PyByteArray_CheckExact(x->c_pending) || !x->c_pending_set
+        || !PySet_CheckExact(x->c_pending_set) || !x->c_enabled
+        || !PyByteArray_CheckExact(x->c_enabled) || !x->c_level
+        || !PyByteArray_CheckExact(x->c_level)) {
+        exc_forget(x);
+        return false;
+    }
+    x->c_sum = sum;
+    x->c_gen = sum->gen;
+    return true;
+}
+
+static bool nv_load(bc_state *s, bc_exc *x, nv_view *v)
 {
     memset(v, 0, sizeof *v);
     bool ok = true;
-    PyObject *nv = v->nv = PyObject_GetAttr(cpu, S_nvic);
-    if (!nv || nv == Py_None)
+    nv_summary *sum = s->nv_sum;
+    PyObject *nv = v->nv = PyObject_GetAttr(x->cpu, S_nvic);
+    if (!nv || nv == Py_None || !sum)
         goto bad;
-    v->act = PyObject_GetAttr(nv, S_act);
-    v->prio = PyObject_GetAttr(nv, S_prio);
-    v->active = PyObject_GetAttr(nv, S_active);
-    v->pending = PyObject_GetAttr(nv, S_pending);
-    v->pending_set = PyObject_GetAttr(nv, S_pending_set);
-    v->enabled = PyObject_GetAttr(nv, S_enabled);
-    v->level = PyObject_GetAttr(nv, S_level);
-    if (!v->act || !PyList_Check(v->act) || !v->prio || !PyList_Check(v->prio) || !v->active
-        || !PyByteArray_Check(v->active) || !v->pending || !PyByteArray_Check(v->pending)
-        || !v->pending_set || !PySet_Check(v->pending_set) || !v->enabled
-        || !PyByteArray_Check(v->enabled) || !v->level || !PyByteArray_Check(v->level))
+    if ((x->c_sum != sum || x->c_gen != sum->gen) && !exc_cache(x, nv, sum))
         goto bad;
+    v->act = x->c_act;
+    v->prio = x->c_prio;
+    v->active = x->c_active;
+    v->pending = x->c_pending;
+    v->pending_set = x->c_pending_set;
+    v->enabled = x->c_enabled;
+    v->level = x->c_level;
+    v->sum = sum;
     v->n = PyList_GET_SIZE(v->prio);
     if (PyByteArray_GET_SIZE(v->active) < v->n || PyByteArray_GET_SIZE(v->pending) < v->n
         || PyByteArray_GET_SIZE(v->enabled) < v->n || PyByteArray_GET_SIZE(v->level) < v->n
         || v->n < 16)
         goto bad;
-    v->prigroup = attr_long(nv, S_prigroup, &ok);
-    v->pmask = attr_long(nv, S_pmask, &ok);
+    /* PRIGROUP's group mask and the implemented priority bits: the summary keeps them as
+     * the model has them (NVIC._summarise_priorities) */
+    v->gmask = sum->gmask;
+    v->pmask = sum->pmask;
     v->shcsr = attr_long(nv, S_shcsr, &ok);
     v->ccr = attr_long(nv, S_ccr, &ok);
     v->vtor = attr_long(nv, S_vtor, &ok);
-    PyObject *sum = PyObject_GetAttr(nv, S_summary);
-    Py_buffer b;
-    if (sum && PyObject_GetBuffer(sum, &b, PyBUF_SIMPLE | PyBUF_WRITABLE) == 0) {
-        if (b.len == (Py_ssize_t)sizeof(nv_summary))
-            v->sum = (nv_summary *)b.buf;   /* the model keeps it (and nv keeps the model) */
-        PyBuffer_Release(&b);
-    }
-    Py_XDECREF(sum);
     PyErr_Clear();
     if (ok)
         return true;
@@ -756,7 +803,7 @@ bad:
 
 static inline long nv_group(const nv_view *v, long raw)   /* NVIC.group_priority */
 {
-    return raw < 0 ? raw : raw & ((0xFFL << (v->prigroup + 1)) & 0xFF);
+    return raw < 0 ? raw : raw & v->gmask;
 }
 
 static bool nv_prio(const nv_view *v, long exc, long *raw)
@@ -817,8 +864,29 @@ static bool nv_enabled(const nv_view *v, long exc)                 /* exception_
     return true;
 }
 
-/* NVIC.pending_to_take(prio) is not None; *odd on anything unexpected. */
-static bool nv_would_take(const nv_view *v, long prio, bool *odd)
+/* One candidate of nv_pick: keep it if it comes first in the model's order (lowest group
+ * priority, then lowest raw priority, then lowest number); false if the model looks odd. */
+static bool nv_pick_one(const nv_view *v, long exc, bool *have, long *bg, long *braw, long *bexc)
+{
+    long raw;
+    if (exc < 0 || exc >= v->n || !nv_prio(v, exc, &raw))
+        return false;
+    if (!nv_enabled(v, exc))
+        return true;
+    long g = nv_group(v, raw);
+    if (!*have || g < *bg || (g == *bg && (raw < *braw || (raw == *braw && exc < *bexc)))) {
+        *have = true;
+        *bg = g;
+        *braw = raw;
+        *bexc = exc;
+    }
+    return true;
+}
+
+/* NVIC.highest_pending, then pending_to_take's test of it against `prio`: the exception that
+ * preempts at execution priority `prio`, or -1; *odd on anything unexpected. `extra` (>= 0)
+ * counts as pending too (an IRQ the return is about to pend again). */
+static long nv_pick(const nv_view *v, long prio, long extra, bool *odd)
 {
     PyObject *it = PyObject_GetIter(v->pending_set), *key;
     bool have = false;
@@ -826,23 +894,14 @@ static bool nv_would_take(const nv_view *v, long prio, bool *odd)
     if (!it) {
         *odd = true;
         PyErr_Clear();
-        return false;
+        return -1;
     }
     while ((key = PyIter_Next(it)) != NULL) {
-        long exc = PyLong_AsLong(key), raw;
+        long exc = PyLong_AsLong(key);
         Py_DECREF(key);
-        if (exc < 0 || exc >= v->n || !nv_prio(v, exc, &raw)) {
+        if (!nv_pick_one(v, exc, &have, &bg, &braw, &bexc)) {
             *odd = true;
             break;
-        }
-        if (!nv_enabled(v, exc))
-            continue;
-        long g = nv_group(v, raw);
-        if (!have || g < bg || (g == bg && (raw < braw || (raw == braw && exc < bexc)))) {
-            have = true;
-            bg = g;
-            braw = raw;
-            bexc = exc;
         }
     }
     Py_DECREF(it);
@@ -850,7 +909,9 @@ static bool nv_would_take(const nv_view *v, long prio, bool *odd)
         PyErr_Clear();
         *odd = true;
     }
-    return have && bg < prio;
+    if (extra >= 0 && !*odd && !nv_pick_one(v, extra, &have, &bg, &braw, &bexc))
+        *odd = true;
+    return (have && bg < prio) ? bexc : -1;
 }
 
 /* NVIC._summarise_pending and _summarise_active, after the C path changed pending or active
@@ -929,8 +990,45 @@ static void set_long(PyObject *o, PyObject *name, long value)
 static void nv_shcsr_active(nv_view *v, long exc, bool on)          /* _shcsr_active */
 {
     int bit = shcsr_bit(exc);
-    if (bit >= 0)
-        set_long(v->nv, S_shcsr, on ? (v->shcsr | (1L << bit)) : (v->shcsr & ~(1L << bit)));
+    if (bit >= 0) {
+        v->shcsr = on ? (v->shcsr | (1L << bit)) : (v->shcsr & ~(1L << bit));
+        set_long(v->nv, S_shcsr, v->shcsr);
+    }
+}
+
+/* NVIC.acknowledge's state changes (pending -> active), without the summary: the caller
+ * recomputes it (nv_summarise) once its changes are all made. */
+static void nv_acknowledge(nv_view *v, long exc)
+{
+    PyByteArray_AS_STRING(v->pending)[exc] = 0;
+    PyObject *k = PyLong_FromLong(exc);
+    if (k) {
+        if (PySet_Discard(v->pending_set, k) < 0)
+            PyErr_Clear();
+        if (PyList_Append(v->act, k) < 0)
+            PyErr_Clear();
+        Py_DECREF(k);
+    }
+    PyErr_Clear();
+    PyByteArray_AS_STRING(v->active)[exc] = 1;
+    nv_shcsr_active(v, exc, true);
+}
+
+/* NVIC.complete's state changes for an exception whose IRQ line is low (no re-pend), without
+ * the summary (as nv_acknowledge). */
+static void nv_complete(nv_view *v, long exc)
+{
+    PyByteArray_AS_STRING(v->active)[exc] = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v->act); i++) {
+        long e = PyLong_AsLong(PyList_GET_ITEM(v->act, i));
+        if (e == exc) {
+            if (PySequence_DelItem(v->act, i) < 0)
+                PyErr_Clear();
+            break;
+        }
+    }
+    PyErr_Clear();
+    nv_shcsr_active(v, exc, false);
 }
 
 static void cpu_count_exception(PyObject *cpu)
@@ -999,18 +1097,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
                             r[RG_PC]};
     const uint32_t vals[5] = {(1u << 24) | (uint32_t)exc, 0, frame_sp, exc_return, vector | 1};
     wr_batch(s->uc, x->reg_write_batch, ids, vals, 5);
-    /* NVIC.acknowledge: pending -> active */
-    PyByteArray_AS_STRING(v->pending)[exc] = 0;
-    PyObject *k = PyLong_FromLong(exc);
-    if (k) {
-        if (PySet_Discard(v->pending_set, k) < 0)
-            PyErr_Clear();
-        if (PyList_Append(v->act, k) < 0)
-            PyErr_Clear();
-        Py_DECREF(k);
-    }
-    PyByteArray_AS_STRING(v->active)[exc] = 1;
-    nv_shcsr_active(v, exc, true);
+    nv_acknowledge(v, exc);
     nv_summarise(v);
     set_long(x->cpu, S_ipsr, exc);
     cpu_count_exception(x->cpu);
@@ -1031,27 +1118,105 @@ static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
     return exc_entry(s, x, EXC_SVCALL, ipsr, v, fm);
 }
 
-/* EXC_RETURN (CortexM._exception_return) without a tail chain. */
+/* What NVIC.complete does when the returning IRQ's line is still high: set_pending pends
+ * it again and, where it could preempt now (CortexM.interrupt_pending_changed), ends the
+ * slice after this instruction (CortexM._limit_slice(0)). Worked out before any change. */
+typedef struct {
+    bool add;           /* pend it (it was not pending) */
+    bool limit;         /* lower the slice limit to limit_to */
+    uint64_t limit_to;
+} exc_repend;
+
+/* The re-pend's changes, after NVIC.complete's (the summary is recomputed after). */
+static void exc_repend_apply(bc_state *s, nv_view *v, long ipsr, const exc_repend *rp)
+{
+    if (rp->add) {
+        PyByteArray_AS_STRING(v->pending)[ipsr] = 1;
+        PyObject *k = PyLong_FromLong(ipsr);
+        if (!k || PySet_Add(v->pending_set, k) < 0)
+            PyErr_Clear();
+        Py_XDECREF(k);
+    }
+    if (rp->limit) {
+        s->limit = rp->limit_to;
+        if (s->in_mmio)
+            s->stop_after_access = 1;
+    }
+}
+
+/* The tail chain of an exception return (CortexM._exception_return, then _tail_chain): from
+ * `ipsr` straight into `exc`, the pending exception that preempts the context returned to,
+ * where it needs no fault (a configurable exception with a vector). The registers are written
+ * one by one, in _tail_chain's order. */
+static bool exc_chain(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_return,
+                      long exc, const exc_repend *rp)
+{
+    const int32_t *r = x->regs;
+    uint32_t vector = 0;
+    if (exc <= 6 || exc >= v->n
+        || s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+        return false;
+    ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
+    ex_wr(s, x, r[RG_APSR_NZCV], 0);
+    ex_wr(s, x, r[RG_LR], exc_return);
+    ex_wr(s, x, r[RG_PC], vector | 1);
+    nv_complete(v, ipsr);
+    exc_repend_apply(s, v, ipsr, rp);
+    nv_acknowledge(v, exc);
+    nv_summarise(v);
+    set_long(x->cpu, S_ipsr, exc);
+    cpu_count_exception(x->cpu);
+    x->returns++;
+    x->entries++;
+    return true;
+}
+
+/* EXC_RETURN (CortexM._exception_return): a plain return or a tail chain (exc_chain). */
 static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_return)
 {
     const int32_t *r = x->regs;
     uint32_t kind = exc_return & 0xF;
     if (ipsr == 0 || (kind != 0x1 && kind != 0x9 && kind != 0xD)
         || (!(exc_return & 0x10) && !x->has_fpu) || ipsr == EXC_NMI || ipsr == EXC_HARDFAULT
-        || ipsr >= v->n)
+        || ipsr >= v->n || !v->sum)
         return false;
     uint32_t fm = ex_rd(s, x, r[RG_FAULTMASK]);
     if (fm)
         return false;                       /* FAULTMASK to clear, MPU flush: Python */
-    if (ipsr >= 16 && PyByteArray_AS_STRING(v->level)[ipsr])
-        return false;                       /* the line still high pends it again */
-    bool nothing_pending = PySet_GET_SIZE(v->pending_set) == 0;
+    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
+    exc_repend rp = {false, false, 0};
+    long best = v->sum->best;               /* the summary's, as NVIC.complete leaves it */
+    long extra = -1;
+    if (ipsr >= 16 && PyByteArray_AS_STRING(v->level)[ipsr]) {
+        long raw, act, prio;
+        if (!nv_prio(v, ipsr, &raw) || !nv_exec_priority(v, 0, 0, 0, ipsr, &act)
+            || !nv_exec_priority(v, pm, 0, bp, ipsr, &prio))
+            return false;
+        if (!PyByteArray_AS_STRING(v->pending)[ipsr]) {
+            rp.add = true;
+            extra = ipsr;
+            if (PyByteArray_AS_STRING(v->enabled)[ipsr] && nv_group(v, raw) < best)
+                best = nv_group(v, raw);
+        }
+        if (best < act && best < prio) {
+            rp.limit = true;
+            rp.limit_to = bc_executed(s);   /* (the PC is still EXC_RETURN's) */
+        }
+    }
+    bool nothing_pending = PySet_GET_SIZE(v->pending_set) == 0 && !rp.add;
     if (!nothing_pending) {
         long prio;
         bool odd = false;
-        uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
-        if (!nv_exec_priority(v, pm, 0, bp, ipsr, &prio) || nv_would_take(v, prio, &odd) || odd)
-            return false;                   /* tail chain: Python */
+        if (!nv_exec_priority(v, pm, 0, bp, ipsr, &prio))
+            return false;
+        /* NVIC.pending_to_take: the summary first, as the model asks it */
+        if (best < prio) {
+            long chain = nv_pick(v, prio, extra, &odd);
+            if (odd)
+                return false;
+            if (chain >= 0)
+                return exc_chain(s, x, ipsr, v, exc_return, chain, &rp);
+        }
     }
     bool to_thread = exc_return & 0x8, use_psp = exc_return & 0x4;
     bool extended = !(exc_return & 0x10);
@@ -1092,18 +1257,8 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
         wr_batch(s->uc, x->reg_write_batch, ids, vals, 10);
         new_ipsr = xpsr & 0x1FF;
     }
-    /* NVIC.complete */
-    PyByteArray_AS_STRING(v->active)[ipsr] = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v->act); i++) {
-        long e = PyLong_AsLong(PyList_GET_ITEM(v->act, i));
-        if (e == ipsr) {
-            if (PySequence_DelItem(v->act, i) < 0)
-                PyErr_Clear();
-            break;
-        }
-    }
-    PyErr_Clear();
-    nv_shcsr_active(v, ipsr, false);
+    nv_complete(v, ipsr);
+    exc_repend_apply(s, v, ipsr, &rp);
     nv_summarise(v);
     set_long(x->cpu, S_ipsr, new_ipsr);
     x->returns++;
@@ -1129,7 +1284,7 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
     bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
     nv_view v;
-    if (ok && nv_load(x->cpu, &v)) {
+    if (ok && nv_load(s, x, &v)) {
         if (is_return) {
             s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
             done = exc_ret(s, x, ipsr, &v, pc | 1);
@@ -1143,21 +1298,97 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
     return done;
 }
 
-/* From Python between slices (CortexM._take_interrupts): enter `exc`, the exception to take,
- * if it needs nothing exc_entry leaves to Python; 1 if done. */
-static int bc_exc_enter(bc_state *s, bc_exc *x, uint32_t exc)
+/* CortexM._take_interrupts between slices, in one call from Python: what it returns. */
+enum { TAKE_NONE = -1,    /* nothing can be taken now: nothing changed */
+       TAKE_WAKE = -2,    /* nothing to take, but WFI wakes (masked by PRIMASK only) */
+       TAKE_DONE = -3,    /* an exception entered here */
+       TAKE_PYTHON = -4   /* the model looks odd: Python decides (nothing changed) */
+       /* >= 0: the exception to take, for Python to enter (CortexM._enter) */ };
+
+/* _take_interrupts' first questions, from the NVIC's summary and the mask registers alone
+ * (NVIC.execution_priority without PRIMASK: what wakes WFI; with it: what is taken): TAKE_NONE,
+ * TAKE_WAKE, or 0 when an exception may be taken at *prio (the model decides which). */
+static long take_precheck(bc_state *s, bc_exc *x, const nv_summary *m, long *prio, uint32_t *fm)
 {
-    bool done = false, ok = true;
-    PyGILState_STATE g = PyGILState_Ensure();
+    const int32_t *r = x->regs;
+    long best = m->best, p = m->active;
+    if (best >= p)
+        return TAKE_NONE;          /* the masks only lower the execution priority */
+    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
+    *fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    if (bp & (uint32_t)m->pmask) {
+        long g = (long)(bp & (uint32_t)m->pmask & (uint32_t)m->gmask);
+        if (g < p)
+            p = g;
+    }
+    if ((*fm & 1) && p > -1)
+        p = -1;
+    if (best >= p)
+        return TAKE_NONE;
+    if ((pm & 1) && p > 0)
+        p = 0;
+    if (best >= p)
+        return TAKE_WAKE;          /* NVIC.pending_to_take's first test */
+    *prio = p;
+    return 0;
+}
+
+/* take_interrupt(state, exc): the module function CortexM._take_interrupts calls, with the
+ * addresses of the block clock's state and the core's exception parameters (bc_exc): the
+ * questions above, then NVIC.pending_to_take's choice and the entry (exc_entry) where C can
+ * do it. The model is read only when something is to be taken. */
+static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "take_interrupt(state_address, exc_address)");
+        return NULL;
+    }
+    bc_state *s = (bc_state *)PyLong_AsVoidPtr(args[0]);
+    bc_exc *x = (bc_exc *)PyLong_AsVoidPtr(args[1]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!s || !x) {
+        PyErr_SetString(PyExc_ValueError, "take_interrupt: null address");
+        return NULL;
+    }
+    if (!s->nv_sum)
+        return PyLong_FromLong(TAKE_PYTHON);
+    long prio = 0;
+    uint32_t fm = 0;
+    long result = take_precheck(s, x, s->nv_sum, &prio, &fm);
+    if (result != 0)
+        return PyLong_FromLong(result);
+    result = TAKE_PYTHON;
+    bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
     nv_view v;
-    if (ok && nv_load(x->cpu, &v)) {
-        done = exc_entry(s, x, (long)exc, ipsr, &v, ex_rd(s, x, x->regs[RG_FAULTMASK]));
+    if (ok && nv_load(s, x, &v)) {       /* (with the summary the precheck read) */
+        bool odd = false;
+        long exc = nv_pick(&v, prio, -1, &odd);
+        if (odd)
+            result = TAKE_PYTHON;
+        else if (exc < 0)
+            result = TAKE_WAKE;
+        else
+            result = exc_entry(s, x, exc, ipsr, &v, fm) ? TAKE_DONE : exc;
         nv_release(&v);
     }
     PyErr_Clear();
-    PyGILState_Release(g);
-    return done;
+    return PyLong_FromLong(result);
+}
+
+/* exc_release(exc_address): drop what the exception block holds of the NVIC model (the core
+ * that owns the block is being collected). */
+static PyObject *exc_release(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    bc_exc *x = (bc_exc *)PyLong_AsVoidPtr(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (x)
+        exc_forget(x);
+    Py_RETURN_NONE;
 }
 
 /* The core's interrupt hook goes through here: the plain return of an idle tick is done in
@@ -1448,7 +1679,7 @@ static PyObject *addresses(PyObject *self, PyObject *args)
 {
     (void)self;
     (void)args;
-    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N,s:N}",
                          "block_hook", PyLong_FromVoidPtr((void *)bc_block),
                          "mmio_read", PyLong_FromVoidPtr((void *)bc_mmio_read),
                          "mmio_write", PyLong_FromVoidPtr((void *)bc_mmio_write),
@@ -1461,7 +1692,6 @@ static PyObject *addresses(PyObject *self, PyObject *args)
                          "idle_sync", PyLong_FromVoidPtr((void *)bc_idle_sync_from_python),
                          "idle_size", PyLong_FromSize_t(sizeof(bc_idle)),
                          "exc_size", PyLong_FromSize_t(sizeof(bc_exc)),
-                         "exc_enter", PyLong_FromVoidPtr((void *)bc_exc_enter),
                          "summary_size", PyLong_FromSize_t(sizeof(nv_summary)),
                          "cache_bytes", PyLong_FromSize_t(CACHE_SIZE * sizeof(bc_entry)
                                                           + IO_CACHE * sizeof(bc_io_entry)));
@@ -1481,6 +1711,12 @@ static PyMethodDef methods[] = {
      "Address of the one-call fast slice and sizeof its parameters (layout check)."},
     {"run_slice", (PyCFunction)(void (*)(void))py_run_slice, METH_FASTCALL,
      "run_slice(state_address, run_address, n): one fast slice of n instructions."},
+    {"exc_release", exc_release, METH_O,
+     "exc_release(exc_address): drop the exception block's references to the NVIC model."},
+    {"take_interrupt", (PyCFunction)(void (*)(void))take_interrupt, METH_FASTCALL,
+     "take_interrupt(state_address, exc_address): CortexM._take_interrupts in C; -1 nothing "
+     "to take, -2 WFI wakes only, -3 entered, -4 Python decides, else the exception for "
+     "Python to enter."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1492,11 +1728,11 @@ PyMODINIT_FUNC PyInit__block_clock(void)
 {
     static const char *names[] = {"ipsr", "exceptions_taken", "nvic", "_act", "prio", "active",
                                   "pending", "pending_set", "enabled", "level", "shcsr", "ccr",
-                                  "vtor", "prigroup", "priority_mask", "summary",
+                                  "vtor", "summary",
                                   "refresh_summary"};
     PyObject **slots[] = {&S_ipsr, &S_taken, &S_nvic, &S_act, &S_prio, &S_active, &S_pending,
                           &S_pending_set, &S_enabled, &S_level, &S_shcsr, &S_ccr, &S_vtor,
-                          &S_prigroup, &S_pmask, &S_summary, &S_refresh};
+                          &S_summary, &S_refresh};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
             return NULL;

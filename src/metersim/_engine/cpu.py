@@ -24,10 +24,12 @@ them (an MMIO access, an unmask site, another interrupt). `Emulation.native_idle
 METERSIM_NATIVE_IDLE=0) keeps every tick in Python.
 
 Exceptions in C: in a fast slice the C interrupt hook (_block_clock.c, exc_fast) does SVC
-entries and exception returns that need no fault, escalation, tail chain, re-pended IRQ or
-closer MPU look (a frame in pages the C fill's regions allow uniformly), with the same
-register and memory writes as `_svc`/`_enter`/`_exception_return`; `_take_interrupts` enters
-interrupts through the same C code between slices. The NVIC model's bookkeeping (pending and
+entries and exception returns, tail chains and IRQs pended again by a line still high
+included, that need no fault, escalation or closer MPU look (a frame in pages the C fill's
+regions allow uniformly), with the same register and memory writes (and slice stops) as
+`_svc`/`_enter`/`_exception_return`/`_tail_chain`; between slices `_take_interrupts` is one C
+call (take_interrupt: the masks, the NVIC's choice, the entry), Python entering only what
+would fault. The NVIC model's bookkeeping (pending and
 active bits, the active list, SHCSR, `ipsr`, `exceptions_taken`) is written into the Python
 objects at once, so whatever looks sees the exact state. Anything else, the v6-M cores, the
 debug API's exact mode and block observers stay in Python; `native_exc = False` (or
@@ -64,7 +66,9 @@ from unicorn import arm_const as A
 from metersim._engine.cores import ARCHITECTURES
 from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
 from metersim._engine.traps import Traps
-from metersim._engine.uc_native import BlockClock, NativeCore, run_to_runner, slice_runner
+from metersim._engine.uc_native import (TAKE_NONE, TAKE_PYTHON, BlockClock, NativeCore,
+                                        run_to_runner, slice_runner)
+from metersim._engine.uc_native import take_interrupt as _take_interrupt
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
@@ -1097,6 +1101,17 @@ class CortexM:
         best = sm.best
         if best >= sm.active:
             return  # nothing preempts, nor wakes WFI: the masks only lower the priority
+        x = self._exc_addr
+        if x is not None and self.native_exc and not self.exact_users:
+            # the same questions, and the entry where it needs no fault, in one C call
+            r = _take_interrupt(self.bc._ref, x)
+            if r == TAKE_NONE:
+                return
+            if r != TAKE_PYTHON:
+                self.halted = False
+                if r >= 0:       # an entry C leaves to Python (a fault on the way)
+                    self._enter(r, self.nat.rd(A.UC_ARM_REG_PC))
+                return
         pm, fm, bp = self._rd_masks()
         prio = nv.execution_priority(0, fm, bp)     # without PRIMASK: what wakes WFI
         if best >= prio:
@@ -1108,10 +1123,6 @@ class CortexM:
             self.halted = False  # WFI wakes on an interrupt masked only by PRIMASK
             return
         self.halted = False
-        x = self._exc
-        if x is not None and self.native_exc and not self.exact_users \
-                and self.bc.exc_enter(x, exc):
-            return
         self._enter(exc, self.nat.rd(A.UC_ARM_REG_PC))
 
     def _svc(self) -> None:

@@ -25,6 +25,7 @@ import os
 import platform
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import unicorn
@@ -224,6 +225,15 @@ except ImportError:            # not built: unicorn counts every instruction (sl
 
 _OFFSETS: tuple[int, int, int, int] | None = None   # see calibration()
 
+# take_interrupt(state_address, exc_address): CortexM._take_interrupts in C, between slices
+# (_block_clock.c); it returns one of the TAKE_* answers below or, >= 0, the exception for
+# Python to enter (CortexM._enter: the C entry cannot do it without a fault).
+take_interrupt = getattr(_block_clock, "take_interrupt", None)
+TAKE_NONE = -1      # nothing can be taken now; nothing changed
+TAKE_WAKE = -2      # nothing to take, but WFI wakes (an interrupt masked only by PRIMASK)
+TAKE_DONE = -3      # the exception was entered in C
+TAKE_PYTHON = -4    # the NVIC model looks unusual: Python decides; nothing changed
+
 
 class BlockClockState(ctypes.Structure):
     """The C counter's shared state (the layout of bc_state in _block_clock.c)."""
@@ -295,7 +305,17 @@ class NativeExc(ctypes.Structure):
                 ("fp_regs", ctypes.c_int32 * len(FP_REGS)),
                 ("has_fpu", ctypes.c_uint32),
                 ("entries", ctypes.c_uint64), ("returns", ctypes.c_uint64),
-                ("reg_write_batch", ctypes.c_void_p)]
+                ("reg_write_batch", ctypes.c_void_p),
+                # the NVIC model's containers the C side holds (see exc_params)
+                ("c_act", ctypes.c_void_p), ("c_prio", ctypes.c_void_p),
+                ("c_active", ctypes.c_void_p), ("c_pending", ctypes.c_void_p),
+                ("c_pending_set", ctypes.c_void_p), ("c_enabled", ctypes.c_void_p),
+                ("c_level", ctypes.c_void_p), ("c_sum", ctypes.c_void_p),
+                ("c_gen", ctypes.c_int64)]
+
+
+def _release_exc(release, x: NativeExc) -> None:
+    release(ctypes.addressof(x))
 
 
 class MmioTrampoline(ctypes.Structure):
@@ -324,8 +344,9 @@ class BlockClock:
 
     @staticmethod
     def make(uc: Uc) -> "BlockClock | None":
-        if _block_clock is None or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
-                                                            ctypes.sizeof(MmioTrampoline)) \
+        if _block_clock is None or take_interrupt is None \
+                or _block_clock.sizes() != (ctypes.sizeof(BlockClockState),
+                                            ctypes.sizeof(MmioTrampoline)) \
                 or _block_clock.addresses().get("idle_size") != ctypes.sizeof(IdleTicks) \
                 or _block_clock.addresses().get("exc_size") != ctypes.sizeof(NativeExc) \
                 or _block_clock.addresses().get("summary_size") != _summary_size():
@@ -361,9 +382,6 @@ class BlockClock:
         self.intr_hook = addr["intr_hook"]
         self._idle_ticks = proto(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(addr["idle_ticks"])
         self._idle_sync = proto(None, ctypes.c_void_p)(addr["idle_sync"])
-        # called with the GIL held (the C side takes it anyway to update the NVIC model)
-        self._exc_enter = ctypes.PYFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                                            ctypes.c_uint32)(addr["exc_enter"])
         self._ref = ctypes.addressof(s)
         self.mmio_read = addr["mmio_read"]
         self.mmio_write = addr["mmio_write"]
@@ -435,12 +453,10 @@ class BlockClock:
         x.regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in IDLE_REGS]
         x.fp_regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in FP_REGS]
         x.has_fpu = int(has_fpu)
+        # The C side keeps references to the NVIC model's containers (lists, sets and byte
+        # arrays: none refers back to the core); they go when the core does.
+        weakref.finalize(cpu, _release_exc, _block_clock.exc_release, x).atexit = False
         return x
-
-    def exc_enter(self, params: NativeExc, exc: int) -> bool:
-        """Between slices: enter exception `exc` in C (CortexM._enter's work, NVIC model
-        included) if it needs no fault; False, with nothing changed, otherwise."""
-        return bool(self._exc_enter(self._ref, ctypes.addressof(params), exc))
 
     def idle_ticks(self, params: IdleTicks) -> int:
         """Run idle ticks in C: 0 halted between ticks, 1 a wrap's exception still to take,

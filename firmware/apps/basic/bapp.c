@@ -280,21 +280,32 @@ int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
 
 /* ---- module threads ---- */
 
+/* The module's loop: its queue, with the tick's deadline as the timeout. The tick count is
+ * a system call for a process: it is read once per wake-up (after a tick, to set the next
+ * deadline from; after a request, to see whether the tick is due), and a wait that timed out
+ * needs none (the kernel ends it at the deadline, not before). */
 static void module_thread(void *arg)
 {
     struct mod *me = arg;
     me->tid = ms_thread_self();
     if (me->d->init)
         me->d->init();
-    uint32_t wait_ms = me->d->tick ? me->d->tick() : BAPP_NEVER;
-    ms_tick_t next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+    uint32_t wait_ms = BAPP_NEVER;
+    ms_tick_t now = 0, next = 0;
+    int tick_due = me->d->tick != 0;
     for (;;) {
+        if (tick_due) {
+            wait_ms = me->d->tick();
+            now = ms_tick_get();
+            next = now + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+        }
         ms_tick_t timeout = MS_WAIT_FOREVER;
         if (wait_ms != BAPP_NEVER) {
-            int32_t left = (int32_t)(next - ms_tick_get());
+            int32_t left = (int32_t)(next - now);
             timeout = left > 0 ? (ms_tick_t)left : 0;
         }
-        if (ms_mq_recv(me->req, &me->in, timeout) >= 0) {
+        int got = ms_mq_recv(me->req, &me->in, timeout);
+        if (got >= 0) {
             bapp_msg_t *m = &me->in;
             me->d->serve(&m->m.f, &me->r, m->from);
             if (m->from == BAPP_FROM_BUS) {
@@ -308,16 +319,20 @@ static void module_thread(void *arg)
                 me->out.m.f = me->r;
                 ms_mq_send(m->reply_mq, &me->out, ms_ms_to_ticks(BAPP_TIMEOUT_MS));
             }
-            if (wait_ms == BAPP_NEVER && me->d->tick) {     /* serving may want a tick */
-                wait_ms = me->d->tick();
-                next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+            if (wait_ms == BAPP_NEVER) {
+                tick_due = me->d->tick != 0;        /* serving may want a tick */
                 continue;
             }
+        } else if (got == MS_ERR_TIMEOUT && wait_ms != BAPP_NEVER) {
+            tick_due = 1;                           /* the deadline passed */
+            continue;
         }
-        if (wait_ms != BAPP_NEVER && (int32_t)(ms_tick_get() - next) >= 0) {
-            wait_ms = me->d->tick();
-            next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+        if (wait_ms == BAPP_NEVER) {
+            tick_due = 0;
+            continue;
         }
+        now = ms_tick_get();
+        tick_due = (int32_t)(now - next) >= 0;
     }
 }
 

@@ -45,15 +45,32 @@ static bapp_msg_t g_post;
 unsigned bapp_bcd2(uint8_t b) { return (b >> 4) * 10u + (b & 0xFu); }
 
 /* Devices are opened for each use, one at a time in the whole app (the device lock): the
- * kernel's file table is shared by every process and nearly full (ms_config.h MS_MAX_FILES:
- * the services and LOADID hold 30 of its 32), the app keeps only its two pipes open. */
+ * kernel's file table is shared by every process (ms_config.h MS_MAX_FILES) and the app's own
+ * share is max_files in its start parameters. Two are kept open once opened: the clock and the
+ * relay, which the modules read every second (the open and close of a device cost a path
+ * lookup and four more system calls than its read); the display keeps its own two (the glass
+ * and the keys). That leaves the app's two pipes, these four and one file at a time for the
+ * EEPROM under the device lock and one for a freeze backup on the NOR: its eight. */
+static const char *const k_kept_dev[] = {DEV_RTC, DEV_RELAY};
+static int g_kept_fd[] = {-1, -1};
+
 int bapp_device_io(const char *dev, void *buf, unsigned n, int write)
 {
+    int *kept = 0;
+    for (unsigned i = 0; i < sizeof k_kept_dev / sizeof k_kept_dev[0]; i++)
+        if (!strcmp(dev, k_kept_dev[i]))
+            kept = &g_kept_fd[i];
     ms_mutex_lock(g_ee_lock, MS_WAIT_FOREVER);
-    int fd = ms_io_open(dev, write ? O_RDWR : O_RDONLY, 0), r = fd;
+    int fd = kept ? *kept : -1;
+    if (fd < 0)
+        fd = ms_io_open(dev, kept || write ? O_RDWR : O_RDONLY, 0);
+    int r = fd;
     if (fd >= 0) {
         r = write ? ms_io_write(fd, buf, n) : ms_io_read(fd, buf, n);
-        ms_io_close(fd);
+        if (kept)
+            *kept = fd;
+        else
+            ms_io_close(fd);
     }
     ms_mutex_unlock(g_ee_lock);
     return r;

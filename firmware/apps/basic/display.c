@@ -251,19 +251,34 @@ static uint32_t status_icons(void)
     return (w[0] & 0x10u ? LCD_ICON(LCD_RELAY_OPEN) : 0u) | (w[0] & 0x80u ? LCD_ICON(LCD_ALARM) : 0u);
 }
 
+/* The display is the only user of the glass and the keys: it keeps both open (opened at the
+ * first use, again at the next one if that failed), so a key scan is one read, not the open,
+ * read and close (and the app's device lock) of a device opened for each use. */
+static int g_lcd_fd = -1, g_keys_fd = -1;
+
+static int own_device(int *fd, const char *dev, int flags)
+{
+    if (*fd < 0)
+        *fd = ms_io_open(dev, flags, 0);
+    return *fd;
+}
+
 static void show(uint32_t di)
 {
     static meter_lcd_frame_t fr;
     render(di, &fr);
     fr.icons |= status_icons();
-    bapp_device(DEV_LCD, &fr, sizeof fr, 1);
+    if (own_device(&g_lcd_fd, DEV_LCD, O_RDWR) >= 0)
+        ms_io_write(g_lcd_fd, &fr, sizeof fr);
     g_shown_di = di;
 }
 
 static int keys_pressed(uint8_t *page)
 {
     uint8_t k[8];
-    int n = bapp_device_io(DEV_KEYS, k, sizeof k, 0);
+    int n = -1;
+    if (own_device(&g_keys_fd, DEV_KEYS, O_RDONLY) >= 0)
+        n = ms_io_read(g_keys_fd, k, sizeof k);
     *page = 0;
     for (int i = 0; i < n; i++)
         if (k[i] == KEY_PAGE)

@@ -537,7 +537,8 @@ static int open_ep(struct ep *e, int create)
         int r = create ? ms_pipe_dev_create(path, VBUS_PIPE_SIZE) : 0;
         if (r < 0 && r != MS_ERR_EXIST)
             return r;
-        int fd = ms_io_open(path, to_bus ? O_RDONLY : O_WRONLY, 0);
+        /* the bus reads its ends without blocking (vbus_rx_fill) */
+        int fd = ms_io_open(path, to_bus ? O_RDONLY | O_NONBLOCK : O_WRONLY, 0);
         if (fd < 0)
             return fd;
         *(to_bus ? &e->in_fd : &e->out_fd) = fd;

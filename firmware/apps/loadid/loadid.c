@@ -48,7 +48,7 @@ struct app {
 static int do_register(struct app *a)
 {
     int reg_out = ms_io_open(VBUS_PIPE_REG_IN, O_WRONLY, 0);
-    int reg_in = ms_io_open(VBUS_PIPE_REG_OUT, O_RDONLY, 0);
+    int reg_in = ms_io_open(VBUS_PIPE_REG_OUT, O_RDONLY | O_NONBLOCK, 0);     /* vbus_rx_fill */
     if (reg_out < 0 || reg_in < 0)
         return MS_ERR_NOENT;
     vbus_hdr(&a->m.h, VBUS_ADDR(VBUS_P_INITIAL, 0), VBUS_ADDR_BUS, VBUS_CMD_REGISTER,

@@ -693,12 +693,21 @@ static void receive(struct bus *b, unsigned ep)
     }
 }
 
+/* Both read the tick (a system call) only when a transaction waits for its answer: between
+ * requests the bus looks at no clock. */
 static void expire(struct bus *b)
 {
-    ms_tick_t now = ms_tick_get();
+    ms_tick_t now = 0;
+    int have_now = 0;
     for (unsigned i = 0; i < TXN_MAX; i++) {
         struct txn *t = &b->txn[i];
-        if (!t->used || t->nparts || (int32_t)(now - t->deadline) < 0)
+        if (!t->used || t->nparts)
+            continue;
+        if (!have_now) {
+            now = ms_tick_get();
+            have_now = 1;
+        }
+        if ((int32_t)(now - t->deadline) < 0)
             continue;
         b->timeouts++;
         ms_printk("vbus: no answer from process %u for c %02x\n", t->target_proc, t->q.ctrl);
@@ -712,11 +721,16 @@ static void expire(struct bus *b)
 
 static ms_tick_t next_timeout(struct bus *b)
 {
-    ms_tick_t now = ms_tick_get(), best = MS_WAIT_FOREVER;
+    ms_tick_t now = 0, best = MS_WAIT_FOREVER;
+    int have_now = 0;
     for (unsigned i = 0; i < TXN_MAX; i++) {
         struct txn *t = &b->txn[i];
         if (!t->used || t->nparts)
             continue;
+        if (!have_now) {
+            now = ms_tick_get();
+            have_now = 1;
+        }
         int32_t left = (int32_t)(t->deadline - now);
         ms_tick_t w = left > 0 ? (ms_tick_t)left : 0;
         if (w < best)

@@ -51,24 +51,30 @@ unsigned bapp_bcd2(uint8_t b) { return (b >> 4) * 10u + (b & 0xFu); }
  * lookup and four more system calls than its read); the display keeps its own two (the glass
  * and the keys). That leaves the app's two pipes, these four and one file at a time for the
  * EEPROM under the device lock and one for a freeze backup on the NOR: its eight. */
-static const char *const k_kept_dev[] = {DEV_RTC, DEV_RELAY};
+static const struct {
+    const char *dev;
+    uint8_t locked;     /* the relay's write pulses its coil for 55 ms: a read meanwhile would
+                         * see the contact moving; the clock's read takes one kernel call */
+} k_kept[] = {{DEV_RTC, 0}, {DEV_RELAY, 1}};
 static int g_kept_fd[] = {-1, -1};
 
 int bapp_device_io(const char *dev, void *buf, unsigned n, int write)
 {
-    int *kept = 0;
-    for (unsigned i = 0; i < sizeof k_kept_dev / sizeof k_kept_dev[0]; i++)
-        if (!strcmp(dev, k_kept_dev[i]))
-            kept = &g_kept_fd[i];
+    int k = -1;
+    for (unsigned i = 0; i < sizeof k_kept / sizeof k_kept[0]; i++)
+        if (!strcmp(dev, k_kept[i].dev))
+            k = (int)i;
+    if (k >= 0 && !k_kept[k].locked && g_kept_fd[k] >= 0)
+        return write ? ms_io_write(g_kept_fd[k], buf, n) : ms_io_read(g_kept_fd[k], buf, n);
     ms_mutex_lock(g_ee_lock, MS_WAIT_FOREVER);
-    int fd = kept ? *kept : -1;
+    int fd = k >= 0 ? g_kept_fd[k] : -1;
     if (fd < 0)
-        fd = ms_io_open(dev, kept || write ? O_RDWR : O_RDONLY, 0);
+        fd = ms_io_open(dev, k >= 0 || write ? O_RDWR : O_RDONLY, 0);
     int r = fd;
     if (fd >= 0) {
         r = write ? ms_io_write(fd, buf, n) : ms_io_read(fd, buf, n);
-        if (kept)
-            *kept = fd;
+        if (k >= 0)
+            g_kept_fd[k] = fd;
         else
             ms_io_close(fd);
     }
@@ -197,11 +203,10 @@ static void to_bus(const vbus_msg_t *m)
     ms_mutex_unlock(g_pipe_lock);
 }
 
-int bapp_request(const dlt_frame_t *q, dlt_frame_t *r)
+/* A request of module `me` (its thread's own: self() is a system call, asked once per get,
+ * set or action). */
+static int request(struct mod *me, const dlt_frame_t *q, dlt_frame_t *r)
 {
-    struct mod *me = self();
-    if (!me)
-        return MS_ERR_DEADLK;               /* the bus module dispatches, it never waits */
     struct mod *o = owner_of(q);
     bapp_msg_t *s = &me->scratch;
     uint8_t tag = ++me->seq;
@@ -219,19 +224,30 @@ int bapp_request(const dlt_frame_t *q, dlt_frame_t *r)
         } else {
             to_bus(&s->m);                  /* external data: out through the app's pipe */
         }
-        ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(BAPP_TIMEOUT_MS);
+        /* the whole timeout for the first wait; the tick is read again only after a late
+         * answer to an earlier request */
+        int32_t left = (int32_t)ms_ms_to_ticks(BAPP_TIMEOUT_MS);
+        ms_tick_t deadline = ms_tick_get() + (ms_tick_t)left;
         for (;;) {
-            int32_t left = (int32_t)(deadline - ms_tick_get());
             if (left <= 0 || ms_mq_recv(me->reply, s, (ms_tick_t)left) < 0)
                 return MS_ERR_TIMEOUT;
             if (s->m.h.tag == tag)
-                break;                      /* else a late answer to an earlier request */
+                break;
+            left = (int32_t)(deadline - ms_tick_get());
         }
         *r = s->m.f;
     }
     if (r->ctrl & DLT_ABNORMAL)
         return -(int)(r->len ? r->data[0] : DLT_SERR_OTHER);
     return 0;
+}
+
+int bapp_request(const dlt_frame_t *q, dlt_frame_t *r)
+{
+    struct mod *me = self();
+    if (!me)
+        return MS_ERR_DEADLK;               /* the bus module dispatches, it never waits */
+    return request(me, q, r);
 }
 
 static int frame(dlt_frame_t *q, uint8_t ctrl, uint32_t di, int with_di, const uint8_t *v,
@@ -256,7 +272,7 @@ int bapp_get(uint32_t di, uint8_t *out, unsigned max)
         return MS_ERR_DEADLK;
     dlt_frame_t q;
     frame(&q, DLT_READ, di, 1, 0, 0);
-    int r = bapp_request(&q, &me->r);
+    int r = request(me, &q, &me->r);
     if (r < 0)
         return r;
     if (me->r.len < 4u || dlt_di(me->r.data) != di)
@@ -283,7 +299,7 @@ int bapp_set(uint32_t di, const uint8_t *v, unsigned n)
         return MS_ERR_INVAL;
     memcpy(d + 8, v, n);
     frame(&q, DLT_WRITE, di, 1, d, 8u + n);
-    return bapp_request(&q, &me->r);
+    return request(me, &q, &me->r);
 }
 
 int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
@@ -292,7 +308,7 @@ int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
     dlt_frame_t q;
     if (!me || frame(&q, code, 0, 0, v, n) < 0)
         return MS_ERR_INVAL;
-    return bapp_request(&q, &me->r);
+    return request(me, &q, &me->r);
 }
 
 /* ---- module threads ---- */

@@ -30,6 +30,7 @@ struct mod {
     uint8_t seq;
     bapp_msg_t in, out, scratch;            /* this thread's own buffers */
     dlt_frame_t r;
+    volatile uint8_t woken;                 /* bapp_wake: tick at once */
 };
 
 static struct mod g_mod[MODULES_MAX];
@@ -38,7 +39,7 @@ static ms_handle_t g_pipe_lock, g_ee_lock, g_bus_tid;
 static vbus_rx_t g_rx;
 static vbus_msg_t g_m;
 static dlt_frame_t g_r;
-static bapp_msg_t g_post;
+static bapp_msg_t g_post, g_wake_msg;
 
 /* ---- helpers the modules share ---- */
 
@@ -313,10 +314,11 @@ int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
 
 /* ---- module threads ---- */
 
-/* The module's loop: its queue, with the tick's deadline as the timeout. The tick count is
- * a system call for a process: it is read once per wake-up (after a tick, to set the next
- * deadline from; after a request, to see whether the tick is due), and a wait that timed out
- * needs none (the kernel ends it at the deadline, not before). */
+/* The module's loop: its queue, with the tick's deadline as the timeout; bapp_wake puts a
+ * wake-up in the queue for a tick at once. The tick count is a system call for a process: it
+ * is read once per wake-up (after a tick, to set the next deadline from; after a request, to
+ * see whether the tick is due), and a wait that timed out needs none (the kernel ends it at
+ * the deadline, not before). */
 static void module_thread(void *arg)
 {
     struct mod *me = arg;
@@ -338,7 +340,10 @@ static void module_thread(void *arg)
             timeout = left > 0 ? (ms_tick_t)left : 0;
         }
         int got = ms_mq_recv(me->req, &me->in, timeout);
-        if (got >= 0) {
+        int woken = got >= 0 && me->woken && me->d->tick;
+        if (woken)
+            me->woken = 0;                          /* before the tick looks at what changed */
+        if (got >= 0 && me->in.from != BAPP_FROM_WAKE) {
             bapp_msg_t *m = &me->in;
             me->d->serve(&m->m.f, &me->r, m->from);
             if (m->from == BAPP_FROM_BUS) {
@@ -352,10 +357,10 @@ static void module_thread(void *arg)
                 me->out.m.f = me->r;
                 ms_mq_send(m->reply_mq, &me->out, ms_ms_to_ticks(BAPP_TIMEOUT_MS));
             }
-            if (wait_ms == BAPP_NEVER) {
-                tick_due = me->d->tick != 0;        /* serving may want a tick */
-                continue;
-            }
+        }
+        if (woken || (got >= 0 && wait_ms == BAPP_NEVER)) {
+            tick_due = me->d->tick != 0;            /* woken, or serving may want a tick */
+            continue;
         } else if (got == MS_ERR_TIMEOUT && wait_ms != BAPP_NEVER) {
             tick_due = 1;                           /* the deadline passed */
             continue;
@@ -367,6 +372,20 @@ static void module_thread(void *arg)
         now = ms_tick_get();
         tick_due = (int32_t)(now - next) >= 0;
     }
+}
+
+/* The flag first, then the wake-up (dropped when the queue is full: the module wakes for
+ * what fills it and sees the flag then). */
+void bapp_wake(uint8_t thread)
+{
+    for (unsigned i = 0; i < bapp_module_count; i++)
+        if (g_mod[i].d->thread == thread) {
+            g_mod[i].woken = 1;
+            g_wake_msg.reply_mq = -1;
+            g_wake_msg.from = BAPP_FROM_WAKE;
+            ms_mq_send(g_mod[i].req, &g_wake_msg, MS_NO_WAIT);
+            return;
+        }
 }
 
 /* A request from the bus: to its owner's queue (the owner replies), else answered here. */
@@ -432,11 +451,18 @@ void basic_app_main(void)
     }
     ms_printk("basic: %u modules, listening on the bus\n", bapp_module_count);
     for (;;) {
+        /* the pipe, and the page key for the display (it wakes for a press, not every scan) */
+        int keys = bapp_display_keys_fd();
         ms_fdset_t rd = 0;
         MS_FD_SET(g_from_bus, &rd);
-        if (ms_io_select(g_from_bus + 1, &rd, 0, MS_WAIT_FOREVER) <= 0)
+        if (keys >= 0)
+            MS_FD_SET(keys, &rd);
+        int nfds = (keys > g_from_bus ? keys : g_from_bus) + 1;
+        if (ms_io_select(nfds, &rd, 0, MS_WAIT_FOREVER) <= 0)
             continue;
-        if (vbus_rx_fill(&g_rx, g_from_bus) < 0)
+        if (keys >= 0 && MS_FD_ISSET(keys, &rd))
+            bapp_display_keys();
+        if (!MS_FD_ISSET(g_from_bus, &rd) || vbus_rx_fill(&g_rx, g_from_bus) < 0)
             continue;
         while (svc_next(&g_rx, &g_m)) {
             if (g_m.h.cmd == VBUS_CMD_REQUEST)

@@ -532,15 +532,9 @@ ms_tick_t ms_tick_get(void)
     return ms_tick_now();
 }
 
-/* Rounded up to a whole tick; at a whole number of ticks per ms (1 kHz) that is a 32-bit
- * multiply (the same result): no 64-bit division in every deadline the services compute. */
 uint32_t ms_ms_to_ticks(uint32_t ms)
 {
-#if MS_TICK_HZ % 1000u == 0u
-    return ms * (MS_TICK_HZ / 1000u);
-#else
     return (uint32_t)(((uint64_t)ms * MS_TICK_HZ + 999u) / 1000u);
-#endif
 }
 
 /* ====================================================================== */

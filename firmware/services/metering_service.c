@@ -26,6 +26,10 @@
 #define LINK_CHAR_MS 3u                 /* then per byte (one is 1.15 ms at 9600 8E1) */
 #define RETRY_MS 250u                   /* until the unit first answered */
 #define CHAR_US 1146u                   /* one 11-bit character at 9600 baud */
+/* The unit starts answering within this of the request's last character: it sleeps through a
+ * request's characters on its 1 ms tick and wakes at most two ticks after the last one. The
+ * first sleep of an ask covers it, so a whole answer is read at one wake-up. */
+#define UNIT_TURN_US 3000u
 /* An answer serves the reads of the next second: the display and LOADID read every second,
  * the unit's energy moves once per 2 s window (its answer says how long the totals hold) and
  * its V, I, P are read from the ADE7753 when asked, so a fresher answer would not tell more
@@ -82,9 +86,9 @@ static unsigned frame_rest(const struct mt_rx *in)
 /* One request and its answer; the answer's payload length, or <0 (no answer, bad frame, the
  * unit's error reply). The answer is in t->in. The service first sleeps for the time the
  * request and the shortest answer it expects (`expect` payload bytes) need on the wire, then
- * reads what came; while the frame is incomplete it sleeps for the time the rest needs and
- * reads it in one go (the UART's receive ring holds a whole frame): one or two wake-ups per
- * answer, not one per character. */
+ * reads what came (the unit's turnaround included); while the frame is incomplete it sleeps for
+ * the time the rest needs and reads it in one go (the UART's receive ring holds a whole frame):
+ * one wake-up per answer (two when the totals came unexpected), not one per character. */
 static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n, unsigned expect)
 {
     uint8_t buf[64];
@@ -96,7 +100,8 @@ static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n, u
     ms_io_write(t->link, t->out, len);
     /* the request leaves at 1.15 ms a byte before the unit can start answering */
     ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(LINK_TIMEOUT_MS + len * LINK_CHAR_MS);
-    ms_thread_sleep(ms_ms_to_ticks(((len + expect + 6u) * CHAR_US + 999u) / 1000u) + 1u);
+    ms_thread_sleep(ms_ms_to_ticks(((len + expect + 6u) * CHAR_US + UNIT_TURN_US + 999u) / 1000u) +
+                    1u);
     for (;;) {
         int32_t left = (int32_t)(deadline - ms_tick_get());
         if (left <= 0)
@@ -193,6 +198,12 @@ static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
         unsigned expect = MT_MEASURE_HEAD_BYTES +
                           (want & MT_PART_NOW ? MT_PART_NOW_BYTES
                                               : want & MT_PART_POWER ? MT_PART_POWER_BYTES : 0u);
+        /* the totals come along unless the ones held are still the unit's: once their hold is
+         * over a window has (nearly always) ended and they changed, so the answer is waited
+         * for whole, one wake-up, not its first part and then the rest */
+        if ((want & MT_PART_TOTALS) &&
+            (!(want & MT_PART_HELD) || (int32_t)(at - t->totals_until) >= 0))
+            expect += MT_PART_TOTALS_BYTES;
         int n = ask(t, MT_CMD_MEASURE, q, sizeof q, expect);
         if (n >= 0) {
             if (mt_measure_get(mt_rx_payload(&t->in), (unsigned)n, &m, &s) < 0)

@@ -34,17 +34,16 @@ const char *vbus_strerror(int err)
     }
 }
 
+/* The bus's pipes are read without blocking (vbus_connect, the bus's own ends): one read takes
+ * what came, up to the room left, and an empty pipe answers at once; no FIONREAD first. */
 int vbus_rx_fill(vbus_rx_t *rx, int fd)
 {
-    int avail = 0;
-    if (ms_io_ioctl(fd, MS_IOCTL_FIONREAD, &avail) < 0)
-        return MS_ERR_IO;
     unsigned room = (unsigned)sizeof rx->buf - rx->n;
-    if ((unsigned)avail > room)
-        avail = (int)room;
-    if (avail <= 0)
+    if (!room)
         return 0;
-    int r = ms_io_read(fd, rx->buf + rx->n, (size_t)avail);
+    int r = ms_io_read(fd, rx->buf + rx->n, room);
+    if (r == MS_ERR_AGAIN)
+        return 0;
     if (r > 0)
         rx->n += (unsigned)r;
     return r;
@@ -156,7 +155,7 @@ int vbus_connect(const char *name, int *from_bus, int *to_bus)
 {
     char path[MS_PATH_MAX];
     vbus_pipe_path(path, sizeof path, name, 0);
-    *from_bus = ms_io_open(path, O_RDONLY, 0);
+    *from_bus = ms_io_open(path, O_RDONLY | O_NONBLOCK, 0);
     if (*from_bus < 0)
         return *from_bus;
     vbus_pipe_path(path, sizeof path, name, 1);

@@ -93,7 +93,8 @@ typedef struct {
     uint8_t buf[VBUS_MSG_MAX];
     unsigned n;
 } vbus_rx_t;
-/* Read what the descriptor has now (never blocks when select said readable); <0 on error. */
+/* Read what the descriptor has now (a descriptor opened O_NONBLOCK: never blocks); 0 when
+ * nothing came, <0 on error. */
 int vbus_rx_fill(vbus_rx_t *rx, int fd);
 /* 1: a whole message in *m (checked); 0: need more; <0: a bad message was dropped
  * (VBUS_BAD_*; the stream re-synchronises at the next 0x68). */
@@ -122,6 +123,6 @@ void vbus_shm_path(char *out, unsigned size, const char *name);
 #define VBUS_PIPE_REG_IN "/pipe/REG_TO_V_BUS"
 #define VBUS_PIPE_REG_OUT "/pipe/V_BUS_TO_REG"
 void vbus_pipe_path(char *out, unsigned size, const char *name, int to_bus);
-/* A service's end of its two pipes (opened read-only / write-only). */
+/* A service's end of its two pipes (opened read-only without blocking / write-only). */
 int vbus_connect(const char *name, int *from_bus, int *to_bus);
 #endif

@@ -537,7 +537,8 @@ static int open_ep(struct ep *e, int create)
         int r = create ? ms_pipe_dev_create(path, VBUS_PIPE_SIZE) : 0;
         if (r < 0 && r != MS_ERR_EXIST)
             return r;
-        int fd = ms_io_open(path, to_bus ? O_RDONLY : O_WRONLY, 0);
+        /* the bus reads its ends without blocking (vbus_rx_fill) */
+        int fd = ms_io_open(path, to_bus ? O_RDONLY | O_NONBLOCK : O_WRONLY, 0);
         if (fd < 0)
             return fd;
         *(to_bus ? &e->in_fd : &e->out_fd) = fd;
@@ -692,12 +693,21 @@ static void receive(struct bus *b, unsigned ep)
     }
 }
 
+/* Both read the tick (a system call) only when a transaction waits for its answer: between
+ * requests the bus looks at no clock. */
 static void expire(struct bus *b)
 {
-    ms_tick_t now = ms_tick_get();
+    ms_tick_t now = 0;
+    int have_now = 0;
     for (unsigned i = 0; i < TXN_MAX; i++) {
         struct txn *t = &b->txn[i];
-        if (!t->used || t->nparts || (int32_t)(now - t->deadline) < 0)
+        if (!t->used || t->nparts)
+            continue;
+        if (!have_now) {
+            now = ms_tick_get();
+            have_now = 1;
+        }
+        if ((int32_t)(now - t->deadline) < 0)
             continue;
         b->timeouts++;
         ms_printk("vbus: no answer from process %u for c %02x\n", t->target_proc, t->q.ctrl);
@@ -711,11 +721,16 @@ static void expire(struct bus *b)
 
 static ms_tick_t next_timeout(struct bus *b)
 {
-    ms_tick_t now = ms_tick_get(), best = MS_WAIT_FOREVER;
+    ms_tick_t now = 0, best = MS_WAIT_FOREVER;
+    int have_now = 0;
     for (unsigned i = 0; i < TXN_MAX; i++) {
         struct txn *t = &b->txn[i];
         if (!t->used || t->nparts)
             continue;
+        if (!have_now) {
+            now = ms_tick_get();
+            have_now = 1;
+        }
         int32_t left = (int32_t)(t->deadline - now);
         ms_tick_t w = left > 0 ? (ms_tick_t)left : 0;
         if (w < best)

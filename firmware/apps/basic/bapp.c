@@ -30,6 +30,7 @@ struct mod {
     uint8_t seq;
     bapp_msg_t in, out, scratch;            /* this thread's own buffers */
     dlt_frame_t r;
+    volatile uint8_t woken;                 /* bapp_wake: tick at once */
 };
 
 static struct mod g_mod[MODULES_MAX];
@@ -38,22 +39,45 @@ static ms_handle_t g_pipe_lock, g_ee_lock, g_bus_tid;
 static vbus_rx_t g_rx;
 static vbus_msg_t g_m;
 static dlt_frame_t g_r;
-static bapp_msg_t g_post;
+static bapp_msg_t g_post, g_wake_msg;
 
 /* ---- helpers the modules share ---- */
 
 unsigned bapp_bcd2(uint8_t b) { return (b >> 4) * 10u + (b & 0xFu); }
 
 /* Devices are opened for each use, one at a time in the whole app (the device lock): the
- * kernel's file table is shared by every process and nearly full (ms_config.h MS_MAX_FILES:
- * the services and LOADID hold 30 of its 32), the app keeps only its two pipes open. */
+ * kernel's file table is shared by every process (ms_config.h MS_MAX_FILES) and the app's own
+ * share is max_files in its start parameters. Two are kept open once opened: the clock and the
+ * relay, which the modules read every second (the open and close of a device cost a path
+ * lookup and four more system calls than its read); the display keeps its own two (the glass
+ * and the keys). That leaves the app's two pipes, these four and one file at a time for the
+ * EEPROM under the device lock and one for a freeze backup on the NOR: its eight. */
+static const struct {
+    const char *dev;
+    uint8_t locked;     /* the relay's write pulses its coil for 55 ms: a read meanwhile would
+                         * see the contact moving; the clock's read takes one kernel call */
+} k_kept[] = {{DEV_RTC, 0}, {DEV_RELAY, 1}};
+static int g_kept_fd[] = {-1, -1};
+
 int bapp_device_io(const char *dev, void *buf, unsigned n, int write)
 {
+    int k = -1;
+    for (unsigned i = 0; i < sizeof k_kept / sizeof k_kept[0]; i++)
+        if (!strcmp(dev, k_kept[i].dev))
+            k = (int)i;
+    if (k >= 0 && !k_kept[k].locked && g_kept_fd[k] >= 0)
+        return write ? ms_io_write(g_kept_fd[k], buf, n) : ms_io_read(g_kept_fd[k], buf, n);
     ms_mutex_lock(g_ee_lock, MS_WAIT_FOREVER);
-    int fd = ms_io_open(dev, write ? O_RDWR : O_RDONLY, 0), r = fd;
+    int fd = k >= 0 ? g_kept_fd[k] : -1;
+    if (fd < 0)
+        fd = ms_io_open(dev, k >= 0 || write ? O_RDWR : O_RDONLY, 0);
+    int r = fd;
     if (fd >= 0) {
         r = write ? ms_io_write(fd, buf, n) : ms_io_read(fd, buf, n);
-        ms_io_close(fd);
+        if (k >= 0)
+            g_kept_fd[k] = fd;
+        else
+            ms_io_close(fd);
     }
     ms_mutex_unlock(g_ee_lock);
     return r;
@@ -180,11 +204,10 @@ static void to_bus(const vbus_msg_t *m)
     ms_mutex_unlock(g_pipe_lock);
 }
 
-int bapp_request(const dlt_frame_t *q, dlt_frame_t *r)
+/* A request of module `me` (its thread's own: self() is a system call, asked once per get,
+ * set or action). */
+static int request(struct mod *me, const dlt_frame_t *q, dlt_frame_t *r)
 {
-    struct mod *me = self();
-    if (!me)
-        return MS_ERR_DEADLK;               /* the bus module dispatches, it never waits */
     struct mod *o = owner_of(q);
     bapp_msg_t *s = &me->scratch;
     uint8_t tag = ++me->seq;
@@ -202,19 +225,30 @@ int bapp_request(const dlt_frame_t *q, dlt_frame_t *r)
         } else {
             to_bus(&s->m);                  /* external data: out through the app's pipe */
         }
-        ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(BAPP_TIMEOUT_MS);
+        /* the whole timeout for the first wait; the tick is read again only after a late
+         * answer to an earlier request */
+        int32_t left = (int32_t)ms_ms_to_ticks(BAPP_TIMEOUT_MS);
+        ms_tick_t deadline = ms_tick_get() + (ms_tick_t)left;
         for (;;) {
-            int32_t left = (int32_t)(deadline - ms_tick_get());
             if (left <= 0 || ms_mq_recv(me->reply, s, (ms_tick_t)left) < 0)
                 return MS_ERR_TIMEOUT;
             if (s->m.h.tag == tag)
-                break;                      /* else a late answer to an earlier request */
+                break;
+            left = (int32_t)(deadline - ms_tick_get());
         }
         *r = s->m.f;
     }
     if (r->ctrl & DLT_ABNORMAL)
         return -(int)(r->len ? r->data[0] : DLT_SERR_OTHER);
     return 0;
+}
+
+int bapp_request(const dlt_frame_t *q, dlt_frame_t *r)
+{
+    struct mod *me = self();
+    if (!me)
+        return MS_ERR_DEADLK;               /* the bus module dispatches, it never waits */
+    return request(me, q, r);
 }
 
 static int frame(dlt_frame_t *q, uint8_t ctrl, uint32_t di, int with_di, const uint8_t *v,
@@ -239,7 +273,7 @@ int bapp_get(uint32_t di, uint8_t *out, unsigned max)
         return MS_ERR_DEADLK;
     dlt_frame_t q;
     frame(&q, DLT_READ, di, 1, 0, 0);
-    int r = bapp_request(&q, &me->r);
+    int r = request(me, &q, &me->r);
     if (r < 0)
         return r;
     if (me->r.len < 4u || dlt_di(me->r.data) != di)
@@ -266,7 +300,7 @@ int bapp_set(uint32_t di, const uint8_t *v, unsigned n)
         return MS_ERR_INVAL;
     memcpy(d + 8, v, n);
     frame(&q, DLT_WRITE, di, 1, d, 8u + n);
-    return bapp_request(&q, &me->r);
+    return request(me, &q, &me->r);
 }
 
 int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
@@ -275,26 +309,41 @@ int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
     dlt_frame_t q;
     if (!me || frame(&q, code, 0, 0, v, n) < 0)
         return MS_ERR_INVAL;
-    return bapp_request(&q, &me->r);
+    return request(me, &q, &me->r);
 }
 
 /* ---- module threads ---- */
 
+/* The module's loop: its queue, with the tick's deadline as the timeout; bapp_wake puts a
+ * wake-up in the queue for a tick at once. The tick count is a system call for a process: it
+ * is read once per wake-up (after a tick, to set the next deadline from; after a request, to
+ * see whether the tick is due), and a wait that timed out needs none (the kernel ends it at
+ * the deadline, not before). */
 static void module_thread(void *arg)
 {
     struct mod *me = arg;
     me->tid = ms_thread_self();
     if (me->d->init)
         me->d->init();
-    uint32_t wait_ms = me->d->tick ? me->d->tick() : BAPP_NEVER;
-    ms_tick_t next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+    uint32_t wait_ms = BAPP_NEVER;
+    ms_tick_t now = 0, next = 0;
+    int tick_due = me->d->tick != 0;
     for (;;) {
+        if (tick_due) {
+            wait_ms = me->d->tick();
+            now = ms_tick_get();
+            next = now + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+        }
         ms_tick_t timeout = MS_WAIT_FOREVER;
         if (wait_ms != BAPP_NEVER) {
-            int32_t left = (int32_t)(next - ms_tick_get());
+            int32_t left = (int32_t)(next - now);
             timeout = left > 0 ? (ms_tick_t)left : 0;
         }
-        if (ms_mq_recv(me->req, &me->in, timeout) >= 0) {
+        int got = ms_mq_recv(me->req, &me->in, timeout);
+        int woken = got >= 0 && me->woken && me->d->tick;
+        if (woken)
+            me->woken = 0;                          /* before the tick looks at what changed */
+        if (got >= 0 && me->in.from != BAPP_FROM_WAKE) {
             bapp_msg_t *m = &me->in;
             me->d->serve(&m->m.f, &me->r, m->from);
             if (m->from == BAPP_FROM_BUS) {
@@ -308,17 +357,35 @@ static void module_thread(void *arg)
                 me->out.m.f = me->r;
                 ms_mq_send(m->reply_mq, &me->out, ms_ms_to_ticks(BAPP_TIMEOUT_MS));
             }
-            if (wait_ms == BAPP_NEVER && me->d->tick) {     /* serving may want a tick */
-                wait_ms = me->d->tick();
-                next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
-                continue;
-            }
         }
-        if (wait_ms != BAPP_NEVER && (int32_t)(ms_tick_get() - next) >= 0) {
-            wait_ms = me->d->tick();
-            next = ms_tick_get() + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+        if (woken || (got >= 0 && wait_ms == BAPP_NEVER)) {
+            tick_due = me->d->tick != 0;            /* woken, or serving may want a tick */
+            continue;
+        } else if (got == MS_ERR_TIMEOUT && wait_ms != BAPP_NEVER) {
+            tick_due = 1;                           /* the deadline passed */
+            continue;
         }
+        if (wait_ms == BAPP_NEVER) {
+            tick_due = 0;
+            continue;
+        }
+        now = ms_tick_get();
+        tick_due = (int32_t)(now - next) >= 0;
     }
+}
+
+/* The flag first, then the wake-up (dropped when the queue is full: the module wakes for
+ * what fills it and sees the flag then). */
+void bapp_wake(uint8_t thread)
+{
+    for (unsigned i = 0; i < bapp_module_count; i++)
+        if (g_mod[i].d->thread == thread) {
+            g_mod[i].woken = 1;
+            g_wake_msg.reply_mq = -1;
+            g_wake_msg.from = BAPP_FROM_WAKE;
+            ms_mq_send(g_mod[i].req, &g_wake_msg, MS_NO_WAIT);
+            return;
+        }
 }
 
 /* A request from the bus: to its owner's queue (the owner replies), else answered here. */
@@ -384,11 +451,18 @@ void basic_app_main(void)
     }
     ms_printk("basic: %u modules, listening on the bus\n", bapp_module_count);
     for (;;) {
+        /* the pipe, and the page key for the display (it wakes for a press, not every scan) */
+        int keys = bapp_display_keys_fd();
         ms_fdset_t rd = 0;
         MS_FD_SET(g_from_bus, &rd);
-        if (ms_io_select(g_from_bus + 1, &rd, 0, MS_WAIT_FOREVER) <= 0)
+        if (keys >= 0)
+            MS_FD_SET(keys, &rd);
+        int nfds = (keys > g_from_bus ? keys : g_from_bus) + 1;
+        if (ms_io_select(nfds, &rd, 0, MS_WAIT_FOREVER) <= 0)
             continue;
-        if (vbus_rx_fill(&g_rx, g_from_bus) < 0)
+        if (keys >= 0 && MS_FD_ISSET(keys, &rd))
+            bapp_display_keys();
+        if (!MS_FD_ISSET(g_from_bus, &rd) || vbus_rx_fill(&g_rx, g_from_bus) < 0)
             continue;
         while (svc_next(&g_rx, &g_m)) {
             if (g_m.h.cmd == VBUS_CMD_REQUEST)

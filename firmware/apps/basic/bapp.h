@@ -36,6 +36,7 @@
 #define BASIC_NAME "BASIC"
 #define BAPP_NEVER 0xFFFFFFFFu
 #define BAPP_FROM_BUS 0xFFu
+#define BAPP_FROM_WAKE 0xFEu                /* a wake-up (bapp_wake), not a request */
 #define BAPP_TIMEOUT_MS 800u                /* the bus's 500 ms and a metrology round trip */
 
 /* Table 3 threads of the basic app */
@@ -127,6 +128,14 @@ void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsig
  * what the bus module tells it of every request from outside (the tracking display). */
 #define BAPP_EE_DISPLAY (BAPP_EE_BASE + 0x600u)     /* 0x100: display lists, two copies */
 void bapp_display_track(const dlt_frame_t *q);
+/* The page key, in the bus module: the descriptor its select waits on beside the pipe (-1:
+ * none), and what it does when that is readable (reads the presses, wakes the display). */
+int bapp_display_keys_fd(void);
+void bapp_display_keys(void);
+
+/* Wake module `thread` (Table 3 number) for a tick now, from another thread of the app: its
+ * tick sees what changed (the display: a press, a tracked read). */
+void bapp_wake(uint8_t thread);
 
 /* Internal identifiers (vendor range 04A2FFxx): between modules only, refused from the bus */
 #define BAPP_DI_CHARGE 0x04A2FF01u          /* TOU -> control: money used, u32 micro-yuan */

@@ -11,8 +11,11 @@
  *             first screen, each further press the next; 30 s without a press: rotating again
  *   tracking  a value read or written from outside (DL/T645 on RS-485 or IR) is shown for
  *             10 s: its value when it is a displayable item, else its identifier
- * The keys are scanned every 250 ms (the kernel latches presses in its EXTI handler, so none
- * is lost between scans). The lists live in EEPROM (BAPP_EE_DISPLAY, two copies).
+ * The keys are scanned on a 250 ms grid: a press (latched by the kernel's EXTI handler and
+ * read by the app's bus module, which waits on /dev/keys beside its pipe) and a tracked read
+ * show at the first scan instant after them. The module wakes only for the scans with
+ * something to do (a press, a tracked read, a refresh, a rotation step, the end of a held
+ * screen), not four times a second. The lists live in EEPROM (BAPP_EE_DISPLAY, two copies).
  */
 #include <string.h>
 #include "bapp.h"
@@ -58,9 +61,11 @@ static const uint32_t k_default_key[] = {
 static struct disp_rec D;
 static uint8_t g_mode, g_auto, g_key;
 static ms_tick_t g_next_refresh, g_screen_until, g_auto_next;
-static ms_tick_t g_scan_at;                 /* this scan's instant on the SCAN_MS grid */
+static ms_tick_t g_scan_at;                 /* the next instant on the SCAN_MS grid */
+static ms_tick_t g_wake_at;                 /* the grid instant of the next scan with work */
 static volatile uint32_t g_track_di;
 static volatile uint8_t g_track_new;
+static volatile uint8_t g_page_in, g_page_done;    /* page-key presses read, and shown */
 static uint32_t g_shown_di;
 
 static void rec_save(void) { bapp_rec_save(&k_rec, &D); }
@@ -251,39 +256,77 @@ static uint32_t status_icons(void)
     return (w[0] & 0x10u ? LCD_ICON(LCD_RELAY_OPEN) : 0u) | (w[0] & 0x80u ? LCD_ICON(LCD_ALARM) : 0u);
 }
 
+/* The display is the only user of the glass: it keeps it open (opened at the first use, again
+ * at the next one if that failed). The keys are the bus module's to wait on (below). */
+static int g_lcd_fd = -1, g_keys_fd = -1;
+
+static int own_device(int *fd, const char *dev, int flags)
+{
+    if (*fd < 0)
+        *fd = ms_io_open(dev, flags, 0);
+    return *fd;
+}
+
 static void show(uint32_t di)
 {
     static meter_lcd_frame_t fr;
     render(di, &fr);
     fr.icons |= status_icons();
-    bapp_device(DEV_LCD, &fr, sizeof fr, 1);
+    if (own_device(&g_lcd_fd, DEV_LCD, O_RDWR) >= 0)
+        ms_io_write(g_lcd_fd, &fr, sizeof fr);
     g_shown_di = di;
 }
 
-static int keys_pressed(uint8_t *page)
+/* In the bus module's thread: /dev/keys for its select (-1 while it cannot be opened), and,
+ * when it is readable, the presses counted (the prog key is not the display's) and the
+ * display woken for its next scan instant. */
+int bapp_display_keys_fd(void) { return own_device(&g_keys_fd, DEV_KEYS, O_RDONLY); }
+
+void bapp_display_keys(void)
 {
     uint8_t k[8];
-    int n = bapp_device_io(DEV_KEYS, k, sizeof k, 0);
-    *page = 0;
+    int n = ms_io_read(g_keys_fd, k, sizeof k);
     for (int i = 0; i < n; i++)
         if (k[i] == KEY_PAGE)
-            (*page)++;                      /* the prog key is not the display's */
-    return n > 0;
+            g_page_in++;
+    if (n > 0)
+        bapp_wake(BAPP_T_DISPLAY);
 }
 
 static int due(ms_tick_t now, ms_tick_t at) { return (int32_t)(now - at) >= 0; }
 
 /* ---- the module ---- */
 
+static ms_tick_t earlier(ms_tick_t a, ms_tick_t b) { return (int32_t)(a - b) < 0 ? a : b; }
+
+/* The first scan instant at or after t (the grid runs on from g_scan_at). */
+static ms_tick_t scan_at_or_after(ms_tick_t t)
+{
+    const ms_tick_t p = ms_ms_to_ticks(SCAN_MS);
+    if (!due(t, g_scan_at))
+        return g_scan_at;
+    return g_scan_at + (t - g_scan_at + p - 1u) / p * p;
+}
+
 /* The scans keep a steady SCAN_MS grid (not SCAN_MS after the last one's work, which drifts by
  * the fetches of the refresh), and every instant is set from a scan's instant in whole seconds:
- * a refresh, a rotation step or the end of a held screen falls on a scan, not up to one late. */
+ * a refresh, a rotation step or the end of a held screen falls on a scan, not up to one late.
+ * A scan with nothing to do (no press, no tracked read, nothing due) changes nothing: the
+ * module sleeps through those to the grid instant of the next one with work. */
 static uint32_t tick(void)
 {
-    ms_tick_t now = ms_tick_get(), at = g_scan_at;
-    uint8_t page = 0;
+    ms_tick_t now = ms_tick_get();
+    if (!due(now, g_wake_at)) {
+        /* woken early: a press or a tracked read shows at the next scan instant */
+        if (g_page_in != g_page_done || g_track_new)
+            g_wake_at = scan_at_or_after(now);
+        return (uint32_t)(g_wake_at - now) * 1000u / MS_TICK_HZ;
+    }
+    ms_tick_t at = g_scan_at = g_wake_at;
+    uint8_t page = (uint8_t)(g_page_in - g_page_done);
+    g_page_done = (uint8_t)(g_page_done + page);
     int now_refresh = due(now, g_next_refresh);
-    if (keys_pressed(&page) && page) {
+    if (page) {
         g_key = g_mode == KEYED ? (uint8_t)((g_key + page) % D.key_n) : (uint8_t)((page - 1u) % D.key_n);
         g_mode = KEYED;
         g_screen_until = at + ms_ms_to_ticks(KEY_HOLD_MS);
@@ -315,7 +358,11 @@ static uint32_t tick(void)
     now = ms_tick_get();
     if (due(now, g_scan_at))                /* fell behind (a long fetch): from now on */
         g_scan_at = now + ms_ms_to_ticks(SCAN_MS);
-    return (uint32_t)(g_scan_at - now) * 1000u / MS_TICK_HZ;
+    ms_tick_t work = earlier(g_next_refresh, g_mode == ROTATING ? g_auto_next : g_screen_until);
+    g_wake_at = scan_at_or_after(work);
+    if (g_page_in != g_page_done || g_track_new)        /* came during this scan */
+        g_wake_at = g_scan_at;
+    return (uint32_t)(g_wake_at - now) * 1000u / MS_TICK_HZ;
 }
 
 void bapp_display_track(const dlt_frame_t *q)
@@ -326,6 +373,7 @@ void bapp_display_track(const dlt_frame_t *q)
         return;
     g_track_di = dlt_di(q->data);
     g_track_new = 1;
+    bapp_wake(BAPP_T_DISPLAY);
 }
 
 static int list_index(uint32_t di, uint32_t base)
@@ -412,7 +460,7 @@ static void init(void)
     rec_load();
     ms_tick_t now = ms_tick_get();
     g_mode = ROTATING;
-    g_scan_at = now;
+    g_scan_at = g_wake_at = now;
     g_next_refresh = now;
     g_auto_next = now + ms_ms_to_ticks(D.auto_s * 1000u);
     ms_printk("display: %u screens rotating, %u s each, %u on the page key\n", D.auto_n,

@@ -48,7 +48,7 @@ struct app {
 static int do_register(struct app *a)
 {
     int reg_out = ms_io_open(VBUS_PIPE_REG_IN, O_WRONLY, 0);
-    int reg_in = ms_io_open(VBUS_PIPE_REG_OUT, O_RDONLY, 0);
+    int reg_in = ms_io_open(VBUS_PIPE_REG_OUT, O_RDONLY | O_NONBLOCK, 0);     /* vbus_rx_fill */
     if (reg_out < 0 || reg_in < 0)
         return MS_ERR_NOENT;
     vbus_hdr(&a->m.h, VBUS_ADDR(VBUS_P_INITIAL, 0), VBUS_ADDR_BUS, VBUS_CMD_REGISTER,
@@ -200,9 +200,11 @@ void loadid_app_main(void *arg)
     a->shm = base;
     a->t0 = ms_tick_get();
     ms_printk("loadid: registered as %02x, identifier %08x\n", a->self, (unsigned)LOADID_DI);
-    ms_tick_t next = ms_tick_get() + ms_ms_to_ticks(PERIOD_MS);
+    /* the tick (a system call) is read once per wake-up, after its work: not after asking
+     * (the period's next instant is known) nor after a wait that timed out (it has come) */
+    ms_tick_t now = ms_tick_get(), next = now + ms_ms_to_ticks(PERIOD_MS);
     for (;;) {
-        int32_t left = (int32_t)(next - ms_tick_get());
+        int32_t left = (int32_t)(next - now);
         if (left <= 0) {
             ask_power(a);
             next += ms_ms_to_ticks(PERIOD_MS);
@@ -210,15 +212,18 @@ void loadid_app_main(void *arg)
         }
         ms_fdset_t rd = 0;
         MS_FD_SET(a->from_bus, &rd);
-        if (ms_io_select(a->from_bus + 1, &rd, 0, (ms_tick_t)left) <= 0)
+        int r = ms_io_select(a->from_bus + 1, &rd, 0, (ms_tick_t)left);
+        if (r == 0) {
+            now = next;
             continue;
-        if (vbus_rx_fill(&a->rx, a->from_bus) < 0)
-            continue;
-        while (svc_next(&a->rx, &a->m)) {
-            if (a->m.h.cmd == VBUS_CMD_REQUEST)
-                serve(a, &a->m);
-            else
-                power(a, &a->m.f);
         }
+        if (r > 0 && vbus_rx_fill(&a->rx, a->from_bus) >= 0)
+            while (svc_next(&a->rx, &a->m)) {
+                if (a->m.h.cmd == VBUS_CMD_REQUEST)
+                    serve(a, &a->m);
+                else
+                    power(a, &a->m.f);
+            }
+        now = ms_tick_get();
     }
 }

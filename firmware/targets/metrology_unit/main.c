@@ -24,6 +24,7 @@
 /* ---- board (platforms/boards/meter_metrology_unit.repl) ---- */
 #define CONSOLE_UART 1
 #define LINK_UART 2
+#define LINK_CHAR_US 1146u              /* one 11-bit character at 9600 8E1 */
 #define ADE_SPI 1
 #define ADE_CS BSP_PIN(0, 4)
 #define ADE_IRQ BSP_PIN(0, 8)
@@ -522,6 +523,16 @@ static void answer(const struct mt_rx *rx)
     bsp_uart_write(LINK_UART, out, m, 1000);
 }
 
+/* Characters of the request being received still to come (of the shortest frame while its
+ * length is unknown): a frame's bytes come back to back, so the thread sleeps through them
+ * and reads them in one go (the UART's receive ring holds a whole frame), one or two
+ * wake-ups per request, not one per character. */
+static unsigned frame_rest(const struct mt_rx *rx)
+{
+    unsigned whole = rx->len >= 2u ? rx->buf[1] + 4u : 6u;
+    return whole > rx->len ? whole - rx->len : 0u;
+}
+
 static void link_thread(void *arg)
 {
     (void)arg;
@@ -542,6 +553,9 @@ static void link_thread(void *arg)
                 answer(&rx);
             }
         g.link_bad = rx.bad;
+        unsigned rest = frame_rest(&rx);
+        if (rx.len && rest)                 /* + 1: the last character's interrupt is in */
+            ms_thread_sleep(ms_ms_to_ticks((rest * LINK_CHAR_US + 999u) / 1000u) + 1u);
     }
 }
 

@@ -243,9 +243,12 @@ struct wd_state {
 };
 static struct wd_state g_wd[WD_THREADS] = {[WD_MODBUS] = {0, 1}, [WD_POWER] = {0, 1}};
 
+/* A waiting thread's beat is never looked at (watchdog_check), so only a busy check-in
+ * reads the tick (a SysTick access). */
 static void wd_checkin(unsigned t, int waiting)
 {
-    g_wd[t].beat = ms_tick_get();
+    if (!waiting)
+        g_wd[t].beat = ms_tick_get();
     g_wd[t].waiting = (uint8_t)waiting;
 }
 

@@ -361,11 +361,13 @@ static void modbus_thread(void *arg)
         int comm = g_app.apply_comm;
         g_app.apply_comm = 0;
         ms_mutex_unlock(g_lock);
-        if (rlen > 0) {
+        /* The reply goes out from the ring by interrupt (DE released at its last stop bit):
+         * the thread waits for the next frame at once, and for the end of the reply only
+         * before new settings */
+        if (rlen > 0)
             bsp_uart_write(RS485_UART, reply, (unsigned)rlen, 1000);
-            bsp_uart_drain(RS485_UART, 1000);
-        }
         if (comm) {                     /* new address / baud: after the reply went out */
+            bsp_uart_drain(RS485_UART, 1000);
             ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
             g_app.mb.addr = g_app.dev.addr;
             bsp_uart_open(RS485_UART, rs485_cfg(g_app.dev.baud_code));

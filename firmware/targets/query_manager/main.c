@@ -166,12 +166,15 @@ static int transact(const uint8_t *req, unsigned len, uint16_t *out, unsigned tr
         while (bsp_uart_read_frame(RS485_UART, rep, sizeof rep, 0, &flags) > 0)
             ;                           /* stale frames (a late reply to an earlier try) */
         bsp_uart_write(RS485_UART, req, len, 100);
-        bsp_uart_drain(RS485_UART, 100);
         if (req[0] == 0) {              /* broadcast: no reply; leave the slaves time to act */
+            bsp_uart_drain(RS485_UART, 100);
             ms_thread_sleep_ms(20);
             return 0;
         }
-        int n = bsp_uart_read_frame(RS485_UART, rep, sizeof rep, REPLY_TIMEOUT_MS, &flags);
+        /* The request goes out by interrupt; the thread sleeps once, until the reply has
+         * ended, its timeout counted from the request's last stop bit as before. */
+        uint32_t tx_ms = (len * bsp_uart_char_us(RS485_UART) + 999u) / 1000u;
+        int n = bsp_uart_read_frame(RS485_UART, rep, sizeof rep, REPLY_TIMEOUT_MS + tx_ms, &flags);
         if (n <= 0) {
             err = MS_ERR_TIMEOUT;
             continue;

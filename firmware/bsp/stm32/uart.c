@@ -416,7 +416,9 @@ int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)
         return (int)len;
     }
     unsigned done = 0;
-    uint32_t start = ms_tick_get();
+    uint32_t start = 0;                 /* the tick when the ring first was full: most
+                                         * writes fit, and read no SysTick */
+    int timing = 0;
     while (done < len) {
         uint32_t s = bsp_irq_lock();
         if (!u->tx_active) {
@@ -435,10 +437,18 @@ int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)
             bsp_irq_unlock(s);
             break;
         }
-        uint32_t waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
-        if (timeout_ms != 0xFFFFFFFFu && waited >= timeout_ms) {
-            bsp_irq_unlock(s);
-            break;
+        uint32_t waited = 0;
+        if (timeout_ms != 0xFFFFFFFFu) {
+            if (!timing) {
+                start = ms_tick_get();
+                timing = 1;
+            } else {
+                waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
+            }
+            if (waited >= timeout_ms) {
+                bsp_irq_unlock(s);
+                break;
+            }
         }
         int r = bsp_os_block(&u->tx_wq, timeout_ms == 0xFFFFFFFFu ? timeout_ms : timeout_ms - waited, s);
         if (r < 0 && r != MS_ERR_TIMEOUT)

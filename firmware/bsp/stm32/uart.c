@@ -550,8 +550,8 @@ uint32_t bsp_uart_char_us(int n)
 }
 
 /* The silence timer's compare (broken silence) and update (end of frame: the one-pulse timer
- * stopped), noted for the RXNE handler (header comment); the update also wakes a reader
- * holding part of a frame (one waiting for a first byte has nothing to do yet). */
+ * stopped), noted for the RXNE handler (header comment); the update also wakes the threads
+ * waiting for a frame. */
 static void frame_timer_isr(void *arg)
 {
     struct uart *u = arg;

@@ -9,6 +9,8 @@
 #define SN_MR 0x00
 #define SN_CR 0x01
 #define SN_IR 0x02
+#define SN_IMR 0x2C
+#define SIMR 0x0018
 #define SN_SR 0x03
 #define SN_PORT 0x04
 #define SN_DIPR 0x0C
@@ -104,6 +106,12 @@ int w5500_irq(w5500_t *d, int s, uint8_t clear)
     if (ir & clear)
         wr8(d, SN_IR, BSB_SREG(s), ir & clear);
     return ir;
+}
+
+void w5500_irq_enable(w5500_t *d, int s, uint8_t mask)
+{
+    wr8(d, SN_IMR, BSB_SREG(s), mask);
+    wr8(d, SIMR, 0, (uint8_t)(rd8(d, SIMR, 0) | (1u << s)));
 }
 
 void w5500_close(w5500_t *d, int s)

@@ -23,6 +23,13 @@ typedef struct {
 #define W5500_SOCK_ESTABLISHED 0x17
 #define W5500_SOCK_CLOSE_WAIT 0x1C
 
+/* Sn_IR / Sn_IMR bits */
+#define W5500_IR_CON 0x01u
+#define W5500_IR_DISCON 0x02u
+#define W5500_IR_RECV 0x04u
+#define W5500_IR_TIMEOUT 0x08u
+#define W5500_IR_SENDOK 0x10u
+
 /* Reset (pin, else MR.RST), check VERSIONR = 0x04, set the addresses. MS_ERR_NODEV if absent. */
 int w5500_init(w5500_t *d, const uint8_t mac[6], const uint8_t ip[4], const uint8_t mask[4],
                const uint8_t gw[4]);
@@ -31,6 +38,9 @@ int w5500_link_up(w5500_t *d);                                 /* PHYCFGR.LNK */
 int w5500_tcp_connect(w5500_t *d, int s, const uint8_t ip[4], uint16_t port, uint16_t sport);
 int w5500_status(w5500_t *d, int s);                           /* Sn_SR */
 int w5500_irq(w5500_t *d, int s, uint8_t clear);               /* Sn_IR, clearing `clear` bits */
+/* INTn (active low) while socket s has a Sn_IR bit of `mask` set (Sn_IMR, SIMR bit s); the
+ * bits stay set, and INTn low, until w5500_irq clears them. */
+void w5500_irq_enable(w5500_t *d, int s, uint8_t mask);
 /* Queue len bytes and SEND; waits for SEND_OK (or TIMEOUT / close) up to timeout_ms.
  * Returns len, MS_ERR_NOMEM when the TX buffer has less room, < 0 on failure. */
 int w5500_send(w5500_t *d, int s, const void *buf, unsigned len, uint32_t timeout_ms);

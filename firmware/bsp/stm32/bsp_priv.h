@@ -25,7 +25,7 @@ void bsp_fam_pwr_clock(void);                          /* RCC PWREN (and BKPEN o
 /* Take TIMn (2..4) for a driver of its own: the interrupt handler calls isr(arg), which reads
  * and clears the flags itself. Counting at 1 MHz (PSC loaded), stopped, interrupt enabled in
  * the NVIC, DIER left 0. BSP_ERR_INVAL for another n. */
-int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, tim_regs_t **regs);
+int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, uint32_t prio, tim_regs_t **regs);
 
 /* ---- flash interface (flash.c): what both families' erase and program share ---- */
 /* Unlock (the keys only while LOCK is set: a key written while unlocked locks the interface
@@ -70,6 +70,9 @@ void bsp_irq_unlock(uint32_t s);
 #define BSP_IRQ_PRIO_UART 6u
 #define BSP_IRQ_PRIO_EXTI 8u
 #define BSP_IRQ_PRIO_TIM 9u
+/* The USART's Modbus silence timer, above the USART itself: its flags are noted in RAM before
+ * the next received byte's handler looks (uart.c) */
+#define BSP_IRQ_PRIO_FRAME_TIM 5u
 #define BSP_IRQ_PRIO_PVD 2u
 
 #endif

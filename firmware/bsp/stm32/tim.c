@@ -3,8 +3,8 @@
  * CK_CNT = TIMCLK / (PSC + 1) with PSC chosen for a 1 MHz count (TIMCLK is 2 x PCLK1 when
  * APB1 is divided), ARR = period - 1 (preloaded, ARPE), UG loads both, URS keeps UG from
  * raising UIF; each update event runs the callback from the interrupt handler. A driver can
- * also claim a timer whole (bsp_tim_claim: 1 MHz count, its own handler), as the USART frame
- * receiver does for its silence timer.
+ * also claim a timer whole (bsp_tim_claim: 1 MHz count, its own handler at its own priority),
+ * as the USART frame receiver does for its silence timer.
  */
 #include "bsp_priv.h"
 
@@ -60,7 +60,7 @@ void bsp_timer_stop(int n)
     g_tim[n].fn = 0;
 }
 
-int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, tim_regs_t **regs)
+int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, uint32_t prio, tim_regs_t **regs)
 {
     if (n < 2 || n > 4 || !isr)
         return BSP_ERR_INVAL;
@@ -82,7 +82,7 @@ int bsp_tim_claim(int n, void (*isr)(void *arg), void *arg, tim_regs_t **regs)
     r->CR1 = TIM_CR1_URS;
     r->EGR = TIM_EGR_UG;                /* load PSC; URS: no UIF for it */
     r->SR = 0;
-    nvic_set_priority(irqn, BSP_IRQ_PRIO_TIM);
+    nvic_set_priority(irqn, prio);
     nvic_clear_pending(irqn);
     nvic_enable(irqn);
     *regs = r;

@@ -11,25 +11,35 @@
  * polled so console output before the scheduler starts and in panics still appears.
  *
  * Framing (bsp_uart_set_framing, for Modbus RTU): a one-pulse timer restarts at each received
- * byte; its compare flag marks the "broken" silence, its update (which stops it) the end of
- * the frame. The RXNE handler reads the timer's state and flags the byte in a parallel ring:
- * first byte of a frame, or a byte after a silence that breaks its frame. The reader splits the
- * ring at those flags, so a frame is ended by the next one exactly even when the reading thread
- * wakes late; the timer's update interrupt wakes it to end the last frame of a burst. The timer
- * keeps counting while the core sleeps (unlike the DWT cycle counter).
+ * byte (a CNT write); its compare marks the "broken" silence, its update (which stops it)
+ * the end of the frame. Both interrupt, and the timer's handler, above the USART's in
+ * priority, notes them in RAM: once the RXNE handler has restarted the count, any compare
+ * or update before the restart has been noted (a pending timer interrupt is taken first,
+ * one that comes during the handler preempts it), so a received byte costs SR, DR and the
+ * CNT write, not a timer flag read as well (frames on the cabinet bus are 20 characters on
+ * average; the compare costs one interrupt per frame). The handler flags the byte in a
+ * parallel ring: first byte of a frame, or a byte after a silence that breaks its frame.
+ * The reader splits the ring at those flags, so a frame is ended by the next one exactly
+ * even when the reading thread wakes late; the timer's update interrupt wakes it to end the
+ * last frame of a burst. The timer keeps counting while the core sleeps (unlike the DWT
+ * cycle counter).
  *
  * Who is woken, and when (a wake-up costs a context switch and a tick reading in the thread,
  * and every byte of an RS-485 bus reaches every node on it, most of them for another node):
- * - a thread blocked for any byte (bsp_uart_read, or bsp_uart_read_frame before a frame's
- *   first byte) sleeps only on an empty RX ring and is counted in rx_wait_byte: while that
- *   count is non-zero every byte wakes, i.e. the byte that makes the ring non-empty;
- * - a thread holding part of a frame (bsp_uart_read_frame, counted in rx_wait_frame) is woken
- *   by the silence timer's update (end of the frame), by a byte flagged RXF_START (the timer's
- *   update was overtaken by the next frame: its handler finds UIF cleared), and by the ring
- *   reaching half full, so it empties the ring long before a byte could be dropped; the bytes
- *   in between only go into the ring, flagged, and the reader splits them by their flags when
- *   it runs. A guard timeout (half a ring of characters + start_us + 2 ms: no legitimate
- *   sleep within a frame is longer) still bounds the wait should a wake-up ever be missed;
+ * - a thread blocked for any byte (bsp_uart_read) sleeps only on an empty RX ring and is
+ *   counted in rx_wait_byte: while that count is non-zero every byte wakes, i.e. the byte
+ *   that makes the ring non-empty;
+ * - a thread waiting for a frame (bsp_uart_read_frame, counted in rx_wait_frame), whether it
+ *   holds part of one or nothing yet, is woken by the silence timer's update (end of the
+ *   frame) and by the ring reaching half full, so it empties the ring long before a byte
+ *   could be dropped; the bytes in between only go into the ring, flagged, and the reader
+ *   splits them by their flags when it runs: one wake-up per frame, not one more for its
+ *   first byte. The update's handler runs before any byte after it is flagged RXF_START,
+ *   so that byte need not wake anyone. A guard timeout while holding part of a frame (half a
+ *   ring of characters + start_us + 2 ms: no legitimate sleep within a frame is longer)
+ *   still bounds the wait should a wake-up ever be missed; a first byte that comes late in
+ *   the caller's timeout is seen when the timeout wakes the thread, which then waits for
+ *   the end of that frame;
  * - select()/poll() on the tty: readiness changes only when the RX ring becomes non-empty
  *   (POLLIN) or the TX ring stops being full (POLLOUT), and only then is the IO system told
  *   (ms_io_poll_notify re-polls every thread in select);
@@ -65,12 +75,15 @@ struct uart {
     uint8_t tx[TX_SIZE];
     struct bsp_waitq rx_wq, tx_wq;
     volatile uint32_t overruns, dropped, rx_errors;
+    uint32_t cr1;                       /* what CR1 holds: only this driver writes it */
     uint32_t char_us;                   /* one character on the wire */
     tim_regs_t *ftim;               /* framing: the silence timer (NULL = off) */
+    uint32_t start_us;                  /* framing: RXNE to RXNE across a frame's end */
     volatile uint8_t rx_idle;           /* the line went quiet: the next byte starts a frame */
+    volatile uint8_t rx_broken;         /* the silence since the last byte breaks its frame */
     uint8_t rx_carry;                   /* flags of a dropped byte, passed to the next one */
     volatile uint8_t rx_wait_byte;      /* threads blocked until any byte is in the ring */
-    volatile uint8_t rx_wait_frame;     /* threads blocked holding part of a frame */
+    volatile uint8_t rx_wait_frame;     /* threads blocked until a frame ends */
     uint8_t rxf[RX_SIZE];               /* per received byte: RXF_* */
     char path[12];
 };
@@ -93,14 +106,15 @@ static struct uart *find(int n)
 static unsigned rx_count(const struct uart *u) { return (uint16_t)(u->rx_head - u->rx_tail); }
 static unsigned tx_count(const struct uart *u) { return (uint16_t)(u->tx_head - u->tx_tail); }
 
-/* Has the line been silent long enough to end the frame? (framing on, interrupts locked;
- * the timer's flags count even before its handler has run). The one-pulse timer stops
- * (CEN = 0) only at its update, which sets UIF, and UIF is cleared only by a restart or by
- * the update handler, which sets rx_idle when the timer stopped: a stopped timer is always
- * seen in rx_idle or UIF, so CR1 need not be read. */
-static int frame_over(struct uart *u)
+/* Has the line been silent long enough to end the frame? (framing on, interrupts locked.)
+ * A thread that can block trusts rx_idle alone: the timer's handler runs above any thread,
+ * and one held back by this thread's lock runs as soon as the thread blocks, counted in
+ * rx_wait_frame by then, so it wakes the thread. Without blocking (interrupts masked by the
+ * caller, say) the update flag is read: the one-pulse timer stops (CEN = 0) only at its
+ * update, which sets UIF, and UIF is cleared only by that handler, which sets rx_idle. */
+static int frame_over(struct uart *u, int can_block)
 {
-    if (u->rx_idle || (u->ftim->SR & TIM_SR_UIF)) {
+    if (u->rx_idle || (!can_block && (u->ftim->SR & TIM_SR_UIF))) {
         u->rx_idle = 1;
         return 1;
     }
@@ -128,20 +142,19 @@ static void uart_isr(struct uart *u)
         if (t) {
             /* Restart the silence count: within a frame the timer is running and a CNT
              * write alone restarts it (no update or compare can come for CCR1 counts after
-             * it). The flags read after it are those of the silence before this byte; an
-             * update (end of frame) that came before the write stopped the timer, which
-             * then needs CEN again. */
+             * it). By the next instruction the timer's handler has noted every compare and
+             * update before the write (header comment): rx_broken and rx_idle are those of
+             * the silence before this byte. An update (end of frame) stopped the timer,
+             * which then needs CEN again (it stopped at 0). */
             t->CNT = 0;
-            uint32_t sr = t->SR;
-            if (u->rx_idle || (sr & TIM_SR_UIF)) {
+            if (u->rx_idle) {
                 f |= RXF_START;
-                t->SR = 0;
                 t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
-            } else if (sr & TIM_SR_CC1IF) {
+            } else if (u->rx_broken) {
                 f |= RXF_BROKEN;
-                t->SR = 0;
             }
             u->rx_idle = 0;
+            u->rx_broken = 0;
         }
         unsigned had = rx_count(u);
         if (had < RX_SIZE) {
@@ -155,39 +168,45 @@ static void uart_isr(struct uart *u)
         }
         if (!had)
             poll = 1;                           /* the tty became readable */
-        /* the wake rule (header comment): any byte for a byte waiter; a new frame or a
-         * half-full ring for a frame holder */
-        if (u->rx_wait_byte ||
-            (u->rx_wait_frame && ((f & RXF_START) || had + 1u >= RX_SIZE / 2u)))
+        /* the wake rule (header comment): any byte for a byte waiter; a half-full ring for
+         * a frame waiter */
+        if (u->rx_wait_byte || (u->rx_wait_frame && had + 1u >= RX_SIZE / 2u))
             wake_rx = 1;
     }
     /* TXEIE and TCIE are only ever set while tx_active (bsp_uart_write sets it first; TC and
-     * write_polled clear both before clearing it): a received byte with no burst under way
-     * costs no CR1 read. */
-    uint32_t cr1 = u->tx_active ? r->CR1 : 0u;
-    if ((cr1 & USART_CR1_TXEIE) && (r->SR & USART_SR_TXE)) {
+     * write_polled clear both before clearing it). CR1 is this driver's own (u->cr1), and the
+     * SR read above serves the transmitter too: TXE does not clear by itself, TC cannot be
+     * set after a DR write in this handler, and a flag set since raises the (level)
+     * interrupt again. So a transmitted byte costs SR and DR; only after a DR read here (a
+     * received byte in the same call) is SR read again, as SR then DR is also what clears
+     * a stale TC (an underrun) when the next byte is written. */
+    uint32_t cr1 = u->cr1;
+    int wrote = 0;
+    if ((cr1 & USART_CR1_TXEIE) && (sr & (USART_SR_RXNE | USART_SR_ORE)))
+        sr = r->SR;
+    if ((cr1 & USART_CR1_TXEIE) && (sr & USART_SR_TXE)) {
         unsigned had = tx_count(u);
         if (had) {
             r->DR = u->tx[u->tx_tail % TX_SIZE];
             u->tx_tail++;
+            wrote = 1;
             if (had == TX_SIZE)
                 poll = 1;                       /* writable again */
             if (had == TX_SIZE / 2u + 1u)
                 wake_tx = 1;                    /* half free: room for a blocked writer */
         }
         if (!tx_count(u))
-            r->CR1 = (cr1 & ~USART_CR1_TXEIE) | USART_CR1_TCIE;
-        cr1 = r->CR1;
+            r->CR1 = u->cr1 = cr1 = (cr1 & ~USART_CR1_TXEIE) | USART_CR1_TCIE;
     }
-    if ((cr1 & USART_CR1_TCIE) && (r->SR & USART_SR_TC)) {
-        r->CR1 = cr1 & ~USART_CR1_TCIE;
+    if (!wrote && (cr1 & USART_CR1_TCIE) && (sr & USART_SR_TC)) {
         if (!tx_count(u)) {
+            r->CR1 = u->cr1 = cr1 & ~USART_CR1_TCIE;
             if (u->de != BSP_PIN_NONE)
                 bsp_pin_write(u->de, 0);       /* after the last stop bit */
             u->tx_active = 0;
             wake_tx = 1;
         } else {
-            r->CR1 |= USART_CR1_TXEIE;
+            r->CR1 = u->cr1 = (cr1 & ~USART_CR1_TCIE) | USART_CR1_TXEIE;
         }
     }
     if (wake_rx)
@@ -240,7 +259,7 @@ static int tty_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
         return 0;
     }
     if (cmd == BSP_IOCTL_UART_BAUD && arg) {   /* same format, new rate, after TX drained */
-        uint32_t cr1 = u->r->CR1, stop = (u->r->CR2 >> USART_CR2_STOP_POS) & 3u;
+        uint32_t cr1 = u->cr1, stop = (u->r->CR2 >> USART_CR2_STOP_POS) & 3u;
         struct bsp_uart_cfg cfg = {*(const uint32_t *)arg, 8, 'N', stop == 2u ? 2 : 1, u->de};
         if (cr1 & USART_CR1_PCE) {
             cfg.parity = (cr1 & USART_CR1_PS) ? 'O' : 'E';
@@ -337,7 +356,7 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
     (void)r->SR;
     (void)r->DR;
     u->r = r;
-    r->CR1 = cr1;
+    r->CR1 = u->cr1 = cr1;
     nvic_set_priority(irqn, BSP_IRQ_PRIO_UART);
     nvic_clear_pending(irqn);
     nvic_enable(irqn);
@@ -364,7 +383,7 @@ static void write_polled(struct uart *u, const uint8_t *p, unsigned len)
 {
     usart_regs_t *r = u->r;
     uint32_t s = bsp_irq_lock();
-    r->CR1 &= ~(USART_CR1_TXEIE | USART_CR1_TCIE);
+    r->CR1 = u->cr1 &= ~(USART_CR1_TXEIE | USART_CR1_TCIE);
     if (u->de != BSP_PIN_NONE)
         bsp_pin_write(u->de, 1);
     while (tx_count(u)) {
@@ -397,7 +416,9 @@ int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)
         return (int)len;
     }
     unsigned done = 0;
-    uint32_t start = ms_tick_get();
+    uint32_t start = 0;                 /* the tick when the ring first was full: most
+                                         * writes fit, and read no SysTick */
+    int timing = 0;
     while (done < len) {
         uint32_t s = bsp_irq_lock();
         if (!u->tx_active) {
@@ -410,15 +431,24 @@ int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)
             u->tx[u->tx_head % TX_SIZE] = p[done++];
             u->tx_head++;
         }
-        u->r->CR1 |= USART_CR1_TXEIE;
+        if (!(u->cr1 & USART_CR1_TXEIE))
+            u->r->CR1 = u->cr1 |= USART_CR1_TXEIE;
         if (done == len) {
             bsp_irq_unlock(s);
             break;
         }
-        uint32_t waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
-        if (timeout_ms != 0xFFFFFFFFu && waited >= timeout_ms) {
-            bsp_irq_unlock(s);
-            break;
+        uint32_t waited = 0;
+        if (timeout_ms != 0xFFFFFFFFu) {
+            if (!timing) {
+                start = ms_tick_get();
+                timing = 1;
+            } else {
+                waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
+            }
+            if (waited >= timeout_ms) {
+                bsp_irq_unlock(s);
+                break;
+            }
         }
         int r = bsp_os_block(&u->tx_wq, timeout_ms == 0xFFFFFFFFu ? timeout_ms : timeout_ms - waited, s);
         if (r < 0 && r != MS_ERR_TIMEOUT)
@@ -519,23 +549,25 @@ uint32_t bsp_uart_char_us(int n)
     return u ? u->char_us : 0u;
 }
 
-/* The silence timer: the compare (broken silence) needs no action, the reader and the RXNE
- * handler read its flag; the update (end of frame) stops the one-pulse timer and wakes a
- * reader holding part of a frame (one waiting for a first byte has nothing to do yet). */
+/* The silence timer's compare (broken silence) and update (end of frame: the one-pulse timer
+ * stopped), noted for the RXNE handler (header comment); the update also wakes the threads
+ * waiting for a frame. */
 static void frame_timer_isr(void *arg)
 {
     struct uart *u = arg;
     tim_regs_t *t = u->ftim;
     if (!t)
         return;
-    uint32_t s = bsp_irq_lock();            /* a byte's restart in between clears UIF first */
-    int over = (t->SR & TIM_SR_UIF) && !(t->CR1 & TIM_CR1_CEN);
-    t->SR = ~TIM_SR_UIF;
-    if (over)
-        u->rx_idle = 1;
-    int wake = over && u->rx_wait_frame;
-    bsp_irq_unlock(s);
-    if (wake)
+    uint32_t sr = t->SR & (TIM_SR_UIF | TIM_SR_CC1IF);
+    if (!sr)
+        return;
+    t->SR = ~sr;                            /* rc_w0: clears what was seen, nothing else */
+    if (sr & TIM_SR_CC1IF)
+        u->rx_broken = 1;
+    if (!(sr & TIM_SR_UIF))
+        return;
+    u->rx_idle = 1;
+    if (u->rx_wait_frame)
         bsp_os_wake_waiters(&u->rx_wq);
 }
 
@@ -557,16 +589,18 @@ int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t en
     if (broken_silence_us >= end_silence_us || start_us > 0x10000u)
         return BSP_ERR_INVAL;
     tim_regs_t *t;
-    int e = bsp_tim_claim(tim, frame_timer_isr, u, &t);
+    int e = bsp_tim_claim(tim, frame_timer_isr, u, BSP_IRQ_PRIO_FRAME_TIM, &t);
     if (e)
         return e;
     uint32_t s = bsp_irq_lock();
     t->ARR = start_us - 1u;                 /* update (and stop) start_us after the restart */
     t->CCR1 = broken_us;                    /* CC1IF once broken_us have passed */
     t->SR = 0;
-    t->DIER = TIM_DIER_UIE;
+    t->DIER = TIM_DIER_UIE | TIM_DIER_CC1IE;
     u->ftim = t;
+    u->start_us = start_us;
     u->rx_idle = 1;
+    u->rx_broken = 0;
     bsp_irq_unlock(s);
     return 0;
 }
@@ -584,12 +618,16 @@ int bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, uns
     int can_block = bsp_os_can_block();
     uint8_t *p = buf;
     uint32_t s = bsp_irq_lock();
-    int r = wait_rx(u, timeout_ms, can_block, &s);
+    int r = 0;
+    /* Without a thread to block, spin for a first byte (wait_rx), then as below. */
+    if (!can_block)
+        r = wait_rx(u, timeout_ms, 0, &s);
     /* Guard against a missed wake-up: a thread holding part of a frame is woken at least
      * every half ring of characters (the half-full rule) and start_us after the last byte
      * (the timer's update); if neither came in that time plus 2 ms, look anyway. (Guarding
      * at start_us alone would wake it several times within every long frame.) */
-    uint32_t guard_ms = (u->char_us * (RX_SIZE / 2u) + u->ftim->ARR + 1u) / 1000u + 2u;
+    uint32_t guard_ms = (u->char_us * (RX_SIZE / 2u) + u->start_us) / 1000u + 2u;
+    uint32_t start = can_block && timeout_ms && timeout_ms != 0xFFFFFFFFu ? ms_tick_get() : 0u;
     while (r >= 0) {
         while (rx_count(u)) {
             unsigned i = u->rx_tail % RX_SIZE;
@@ -607,11 +645,23 @@ int bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, uns
             got++;
             u->rx_tail++;
         }
-        if (!got || frame_over(u))
-            break;                              /* no first byte in time / silent: complete */
+        if (got && frame_over(u, can_block))
+            break;                              /* silent: complete */
+        uint32_t wait_ms = guard_ms;
+        if (!got) {                             /* no first byte yet: the caller's timeout */
+            if (!can_block || !timeout_ms)
+                break;
+            wait_ms = timeout_ms;
+            if (timeout_ms != 0xFFFFFFFFu) {
+                uint32_t waited = (ms_tick_get() - start) * 1000u / MS_TICK_HZ;
+                if (waited >= timeout_ms)
+                    break;
+                wait_ms = timeout_ms - waited;
+            }
+        }
         if (can_block) {
             u->rx_wait_frame++;
-            r = bsp_os_block(&u->rx_wq, guard_ms, s);   /* the frame's end (header comment) */
+            r = bsp_os_block(&u->rx_wq, wait_ms, s);    /* the frame's end (header comment) */
             s = bsp_irq_lock();
             u->rx_wait_frame--;
             if (r == MS_ERR_TIMEOUT)

@@ -243,9 +243,12 @@ struct wd_state {
 };
 static struct wd_state g_wd[WD_THREADS] = {[WD_MODBUS] = {0, 1}, [WD_POWER] = {0, 1}};
 
+/* A waiting thread's beat is never looked at (watchdog_check), so only a busy check-in
+ * reads the tick (a SysTick access). */
 static void wd_checkin(unsigned t, int waiting)
 {
-    g_wd[t].beat = ms_tick_get();
+    if (!waiting)
+        g_wd[t].beat = ms_tick_get();
     g_wd[t].waiting = (uint8_t)waiting;
 }
 
@@ -358,11 +361,13 @@ static void modbus_thread(void *arg)
         int comm = g_app.apply_comm;
         g_app.apply_comm = 0;
         ms_mutex_unlock(g_lock);
-        if (rlen > 0) {
+        /* The reply goes out from the ring by interrupt (DE released at its last stop bit):
+         * the thread waits for the next frame at once, and for the end of the reply only
+         * before new settings */
+        if (rlen > 0)
             bsp_uart_write(RS485_UART, reply, (unsigned)rlen, 1000);
-            bsp_uart_drain(RS485_UART, 1000);
-        }
         if (comm) {                     /* new address / baud: after the reply went out */
+            bsp_uart_drain(RS485_UART, 1000);
             ms_mutex_lock(g_lock, MS_WAIT_FOREVER);
             g_app.mb.addr = g_app.dev.addr;
             bsp_uart_open(RS485_UART, rs485_cfg(g_app.dev.baud_code));

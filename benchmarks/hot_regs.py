@@ -70,7 +70,7 @@ def _recording(count: bool = True) -> list:
 def hot_report(machines, virt_s: float) -> dict:
     out = {}
     for m in machines:
-        regs, checked, bad = {}, 0, []
+        regs, checked, bad, by_kind = {}, 0, [], {}
         for hot in m.sysbus.hot_ranges.values():
             for (addr, kind), (hits, declined) in hot.stats().items():
                 if hits or declined:
@@ -78,12 +78,15 @@ def hot_report(machines, virt_s: float) -> dict:
                                                     "python_per_s": round(declined / virt_s)}
             checked += hot.checked
             bad += hot.mismatches
+            for kind, n in hot.verified.items():
+                by_kind[kind] = by_kind.get(kind, 0) + n
         reads, writes = getattr(m.sysbus, "python_mmio", (0, 0))
         out[m.name] = {"python_mmio_calls_per_virtual_s": round((reads + writes) / virt_s),
                        "c_reads_per_virtual_s": round(sum(v["c_per_s"] for v in regs.values())),
                        "registers": regs}
         if checked or bad:
             out[m.name]["verified_reads"] = checked
+            out[m.name]["verified_reads_by_kind"] = by_kind
             out[m.name]["mismatches"] = [f"0x{a:08x} {k}: C 0x{c:x}, Python 0x{p:x}"
                                          for a, k, c, p in bad[:10]]
     return out

@@ -6,6 +6,8 @@ meter's and the cabinet's benchmark scenarios; or the host CPU per read (--micro
     METERSIM_HOT_REGS=verify .venv/bin/python benchmarks/hot_regs.py   # C vs Python, each read
     .venv/bin/python benchmarks/hot_regs.py --micro   # host CPU per read, C vs Python
     .venv/bin/python benchmarks/hot_regs.py --timed 3  # CPU, without/with alternated 3 times
+    .venv/bin/python benchmarks/hot_regs.py --timed 3 --only usart_sr,usart_isr
+        # the same, "without" holding back only those kinds (the others answered in C)
 
 Counts are deterministic (they do not depend on machine load): each scenario runs with every
 read in Python ("python"), then with hot registers ("hot"); the Python calls are counted at
@@ -70,7 +72,7 @@ def _recording(count: bool = True) -> list:
 def hot_report(machines, virt_s: float) -> dict:
     out = {}
     for m in machines:
-        regs, checked, bad = {}, 0, []
+        regs, checked, bad, by_kind = {}, 0, [], {}
         for hot in m.sysbus.hot_ranges.values():
             for (addr, kind), (hits, declined) in hot.stats().items():
                 if hits or declined:
@@ -78,12 +80,15 @@ def hot_report(machines, virt_s: float) -> dict:
                                                     "python_per_s": round(declined / virt_s)}
             checked += hot.checked
             bad += hot.mismatches
+            for kind, n in hot.verified.items():
+                by_kind[kind] = by_kind.get(kind, 0) + n
         reads, writes = getattr(m.sysbus, "python_mmio", (0, 0))
         out[m.name] = {"python_mmio_calls_per_virtual_s": round((reads + writes) / virt_s),
                        "c_reads_per_virtual_s": round(sum(v["c_per_s"] for v in regs.values())),
                        "registers": regs}
         if checked or bad:
             out[m.name]["verified_reads"] = checked
+            out[m.name]["verified_reads_by_kind"] = by_kind
             out[m.name]["mismatches"] = [f"0x{a:08x} {k}: C 0x{c:x}, Python 0x{p:x}"
                                          for a, k, c, p in bad[:10]]
     return out
@@ -96,6 +101,20 @@ def _zero(machines) -> None:
         for hot in m.sysbus.hot_ranges.values():
             for e in hot._entries:
                 e.hits = e.declined = 0
+
+
+def _hold_back(kinds: set) -> None:
+    """Machines made from now on declare no hot register of these kinds (the others still
+    answer in C): the "without" of one kind's figures."""
+    from metersim._engine import hot_regs
+
+    declared = getattr(hot_regs.declared, "__wrapped__", hot_regs.declared)
+
+    def some(model):
+        return [r for r in declared(model) if r.kind not in kinds]
+
+    some.__wrapped__ = declared
+    hot_regs.declared = some if kinds else declared
 
 
 def meter(made: list, hours: float) -> dict:
@@ -179,13 +198,39 @@ def per_read_us(address: int, how: str, reads: int = 200_000) -> float:
     return (time.process_time() - t0) / reads * 1e6
 
 
+# ldr r1, =ADDR; 1: ldr r0, [r1]; ldr r2, [r1]; b 1b  -- two reads per three instructions, by
+# two instructions in turn: a status register that keeps its value is not a polling loop
+_LOOP2 = struct.pack("<6H", 0x4902, 0x6808, 0x680A, 0xE7FC, 0, 0)
+
+
+def usart_sr_per_read_us(how: str, reads: int = 200_000) -> float:
+    """Host CPU µs per firmware read of USART2 SR (F103, USART idle) in a tight loop."""
+    os.environ["METERSIM_HOT_REGS"] = how
+    from metersim._engine.emulation import Emulation
+    from metersim._engine.platform_builder import create_machine
+    from metersim._units import PS_PER_S
+
+    emu = Emulation()
+    m = create_machine(emu, REPO / "platforms/cpus/stm32f103rb.repl", name=f"usart{how}")
+    m.sysbus.write_memory(0x08000000, struct.pack("<II", 0x20001000, 0x08000009) + _LOOP2
+                          + struct.pack("<I", 0x40004400))
+    m.finalize()
+    m.reset_cpu_only()
+    t0 = time.process_time()
+    emu.run_until_time(emu.now_ps + 3 * reads // 2 * PS_PER_S // m.cpu.freq_hz)
+    return (time.process_time() - t0) / reads * 1e6
+
+
 def micro() -> dict:
     out = {}
-    for name, addr in (("systick_cvr", 0xE000E018), ("dwt_cyccnt", 0xE0001004)):
+    reads = {"systick_cvr": lambda how: per_read_us(0xE000E018, how),
+             "dwt_cyccnt": lambda how: per_read_us(0xE0001004, how),
+             "usart_sr": usart_sr_per_read_us}
+    for name, per_read in reads.items():
         runs = {how: [] for how in ("0", "1")}
         for _ in range(3):                          # alternated
             for how in ("0", "1"):
-                runs[how].append(round(per_read_us(addr, how), 2))
+                runs[how].append(round(per_read(how), 2))
         out[name] = {"python_us_per_read": runs["0"], "c_us_per_read": runs["1"]}
     os.environ.pop("METERSIM_HOT_REGS", None)
     return out
@@ -196,9 +241,11 @@ def main() -> None:
     ap.add_argument("--meter-hours", type=float, default=0.1)
     ap.add_argument("--cabinet-hours", type=float, default=0.001)
     ap.add_argument("--micro", action="store_true",
-                    help="only the host CPU per read of CVR and CYCCNT in a tight loop")
+                    help="only the host CPU per read of CVR, CYCCNT and USART SR in a tight loop")
     ap.add_argument("--timed", type=int, default=0, metavar="N",
                     help="CPU time only: N alternations of the scenarios without and with")
+    ap.add_argument("--only", default="", metavar="KINDS",
+                    help="with --timed: 'without' holds back only these kinds (comma-separated)")
     args = ap.parse_args()
     if args.micro:
         print(json.dumps(micro(), indent=2))
@@ -206,10 +253,13 @@ def main() -> None:
     if args.timed:
         # CPU only (no counting wrapper): python, hot, python, hot ... in one process
         made = _recording(count=False)
-        times: dict[str, dict[str, list]] = {"python": {}, "hot": {}}
+        held = set(args.only.split(",")) if args.only else set()
+        names = ("without " + args.only, "with") if held else ("python", "hot")
+        times: dict[str, dict[str, list]] = {name: {} for name in names}
         for _ in range(args.timed):
-            for how, name in (("0", "python"), ("1", "hot")):
-                os.environ["METERSIM_HOT_REGS"] = how
+            for how, name in zip(("0", "1"), names):
+                os.environ["METERSIM_HOT_REGS"] = "1" if held else how
+                _hold_back(held if how == "0" else set())
                 if args.meter_hours:
                     times[name].setdefault("meter_cpu_s_per_virtual_hour", []).append(
                         meter(made, args.meter_hours)["cpu_s_per_virtual_hour"])

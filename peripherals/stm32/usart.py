@@ -303,6 +303,14 @@ class STM32Usart(Peripheral):
         return half_bits * self._divisor() * PS_PER_S // (2 * self._clk.hz)
 
     # -- register access ------------------------------------------------------------------
+    def hot_registers(self) -> list:
+        """SR, which firmware polls, is answered in C by the engine (metersim._engine.hot_regs)
+        as `read(SR)` does: regs["SR"], stored as _sr_snapshot, and the poll hint's bookkeeping
+        (read through _poll_hint_fn); a read whose poll hint skips ahead stays in Python."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(SR, "usart_sr", self)]
+
     def read(self, offset: int, size: int) -> int:
         if offset == SR:
             sr = self._sr_snapshot = self.regs["SR"]

@@ -91,6 +91,14 @@ class STM32Usart2(STM32Usart):
             isr |= (TEACK if self._cr1 & TE else 0) | (REACK if self._cr1 & RE else 0)
         return isr
 
+    def hot_registers(self) -> list:
+        """ISR is answered in C by the engine (metersim._engine.hot_regs) as `read(ISR)` does:
+        `_isr()` from regs["SR"] and _cr1, and the poll hint's bookkeeping; a read whose poll
+        hint skips ahead stays in Python."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(ISR, "usart_isr", self)]
+
     def read(self, offset: int, size: int) -> int:
         if offset == ISR:
             return self.poll_hint(self._isr())

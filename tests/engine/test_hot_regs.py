@@ -1,6 +1,6 @@
-"""Hot registers (engine/_hot_regs.c): SysTick, DWT and SPI status reads answered in C must be
-exactly the values the models' Python reads give at the same instant, with the same effects,
-or firmware would see a wrong CVR, time-stamp or flag."""
+"""Hot registers (engine/_hot_regs.c): SysTick, DWT, SPI and USART status reads answered in C
+must be exactly the values the models' Python reads give at the same instant, with the same
+effects, or firmware would see a wrong CVR, time-stamp or flag."""
 
 import struct
 
@@ -12,7 +12,9 @@ from metersim._engine.machine import Machine
 from metersim._engine.runtime_hooks import log_peripheral_access
 from metersim._errors import FirmwareFault
 from metersim._units import PS_PER_MS
+from metersim.peripherals.base import UartFrame
 
+from tests.engine.test_hello_families import needs_upstream, run_hello
 from tests.firmware.msh_session import TEST_BOARD, Msh
 
 pytestmark = pytest.mark.skipif(
@@ -23,7 +25,7 @@ TARGETS = ["f413rg", "f103rb"]
 # SPI to the NOR, I2C to the EEPROM, an EEPROM write cycle: SysTick, DWT (bsp_cycles) and
 # SPI SR reads in polling loops.
 COMMANDS = ["spi 9f 00 00 00", "i2c w 50 01 00 11 22 33", "i2c wr 50 1 01 00", "spi 9f 00 00 00"]
-SCS_REGS = {"systick_cvr", "dwt_cyccnt", "dwt_ctrl", "spi_sr"}
+SCS_REGS = {"systick_cvr", "dwt_cyccnt", "dwt_ctrl", "spi_sr", "usart_sr"}
 
 
 def session(monkeypatch, firmware, target, how):
@@ -61,6 +63,7 @@ def test_every_value_c_computes_is_the_models_python_read(monkeypatch, firmware,
     assert set(verified) >= SCS_REGS
     assert verified["systick_cvr"] > 100 and verified["dwt_cyccnt"] > 100
     assert verified["spi_sr"] >= 16
+    assert verified["usart_sr"] >= 100      # the console's receive and transmit interrupts
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -74,10 +77,12 @@ def test_the_firmware_runs_the_same_with_its_reads_answered_in_c(monkeypatch, fi
                      bytes(m["eeprom"].mem[0x100:0x104]),
                      # a Python read now sees the state the C reads left
                      m.sysbus.read_word(0xE000E018), m.sysbus.read_word(0xE0001004),
-                     m.sysbus.read_word(0x40013008))
+                     m.sysbus.read_word(0x40013008), m["usart1"].regs["SR"],
+                     m["usart1"]._sr_snapshot)
         if how == "1":
             n = hits(m)
             assert n["systick_cvr"] > 100 and n["dwt_cyccnt"] > 100 and n["spi_sr"] >= 10
+            assert n["usart_sr"] >= 100
         else:
             assert m.sysbus.hot_ranges == {}
     assert runs["1"] == runs["0"]
@@ -161,3 +166,81 @@ def test_an_unprivileged_systick_read_is_still_a_busfault(monkeypatch):
         assert "PRECISERR" in str(fault.value)
         reports.append(str(fault.value))
     assert reports[0] == reports[1]
+
+
+# ---- USART SR: the receive interrupt reads SR, then DR, which clears the error flags SR
+# showed (RM0008 §27.6.1). The read of SR answered in C must leave the same snapshot for the
+# DR read: a stale one would leave FE set, and every later character would count as an error.
+RX_BEFORE, RX_AFTER = b"metersim", b"after the break"
+
+
+def rx_with_a_break(monkeypatch, firmware, target, how):
+    """`rx` of the bsp_test firmware on USART2: characters, a break (a character with FE),
+    characters; returns what the command printed, USART2's SR and the C side's figures for
+    that SR: (answered in C, compared in verify mode)."""
+    s = session(monkeypatch, firmware, target, how)
+    usart2 = s.m["usart2"]
+    start = s.type(f"rx {len(RX_BEFORE) + 1 + len(RX_AFTER)}\r")
+    s.emu.run_for("5ms")                  # the shell thread is now blocked in the read
+    before = sr_figures(s.m, usart2)
+    end_ps = usart2.write_bytes(RX_BEFORE)
+    brk = UartFrame(0, 8, "N", 2, usart2.baud, end_ps, is_break=True)
+    s.m.clock.schedule_at(end_ps, usart2.receive_frame, brk)
+    s.m.clock.schedule_at(brk.end_ps, usart2.write_bytes, RX_AFTER)
+    out = s.wait_prompt(start, timeout="2s")
+    after = sr_figures(s.m, usart2)
+    line = next(ln for ln in out.split("\n") if ln.startswith("rx ") and "crc" in ln)
+    return line.strip(), usart2.regs["SR"], tuple(b - a for a, b in zip(before, after)), s.m
+
+
+def sr_figures(m, usart) -> tuple[int, int]:
+    for hot in m.sysbus.hot_ranges.values():
+        for (addr, kind), (n, _declined) in hot.stats().items():
+            if kind == "usart_sr" and addr == usart.ctx.address:
+                return n, hot.verified.get("usart_sr", 0)
+    return 0, 0
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_sr_then_dr_clears_the_error_when_sr_was_read_in_c(monkeypatch, firmware, target):
+    line, sr, (in_c, _), _m = rx_with_a_break(monkeypatch, firmware, target, "1")
+    # one character with an error: the break's FE was cleared by its own SR-then-DR
+    assert line.endswith("overruns 0 dropped 0 errors 1")
+    assert line.startswith(f"rx {len(RX_BEFORE) + 1 + len(RX_AFTER)} crc")
+    assert not sr & 0x0F                  # PE, FE, NE, ORE all clear at the end
+    # the receive interrupt's SR reads (one per character at least) were answered in C
+    assert in_c >= len(RX_BEFORE) + 1 + len(RX_AFTER)
+    assert (line, sr) == rx_with_a_break(monkeypatch, firmware, target, "0")[:2]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_usart_sr_values_with_error_flags_are_the_python_reads(monkeypatch, firmware, target):
+    line, _sr, (_, compared), m = rx_with_a_break(monkeypatch, firmware, target, "verify")
+    assert line.endswith("errors 1")
+    assert compared >= len(RX_BEFORE) + 1 + len(RX_AFTER)
+    for hot in m.sysbus.hot_ranges.values():
+        assert hot.mismatches == []
+
+
+# ---- the "v2" USART's ISR (F0/F7/L0 ...): a polled hello spins on TXE
+def hello_v2(monkeypatch, firmware, fam, how):
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    m, uart = run_hello(firmware, fam)
+    figures = {}
+    for hot in m.sysbus.hot_ranges.values():
+        for (addr, kind), (n, _declined) in hot.stats().items():
+            if kind == "usart_isr" and addr == uart.ctx.address + 0x1C:
+                figures = {"in_c": n, "compared": hot.verified.get("usart_isr", 0),
+                           "mismatches": hot.mismatches}
+    return list(uart.sent), m.cpu.instructions, figures
+
+
+@needs_upstream
+@pytest.mark.parametrize("fam", ["l0", "f7"])
+def test_a_v2_usart_isr_read_in_c_is_the_python_read(monkeypatch, firmware, fam):
+    sent, instructions, _ = hello_v2(monkeypatch, firmware, fam, "0")
+    hot_sent, hot_instructions, hot = hello_v2(monkeypatch, firmware, fam, "1")
+    assert sent and (hot_sent, hot_instructions) == (sent, instructions)
+    assert hot["in_c"] >= len(sent)       # the first two reads of each TXE wait
+    verified = hello_v2(monkeypatch, firmware, fam, "verify")[2]
+    assert verified["compared"] >= len(sent) and verified["mismatches"] == []

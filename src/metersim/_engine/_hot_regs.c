@@ -40,6 +40,8 @@ enum {
     HR_DWT_CTRL = 4,   /* DWT CTRL (DWT.ctrl) */
     HR_DWT_CYCCNT = 5, /* DWT CYCCNT, the core's active cycles (DWT.read(4)) */
     HR_SPI_SR = 6,     /* STM32 SPI SR while no frame end is due (STM32Spi.read(SR)) */
+    HR_USART_SR = 7,   /* STM32 F1/F4 USART SR (STM32Usart.read(SR)) */
+    HR_USART_ISR = 8,  /* STM32 "v2" USART ISR (STM32Usart2.read(ISR)) */
 };
 
 /* One hot register (the layout of hot_regs.HotEntry). */
@@ -123,7 +125,7 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_rvr, *S_hz, *S_anchor_ps, *S_start_edge, *S_cvr_at_start, *S_last_wrap, *S_reload,
     *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_quiet, *S_due_ps, *S_settling,
     *S_spi_cpu, *S_due_cycles, *S_due_hz, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn,
-    *S_read;
+    *S_read, *S_sr_snapshot, *S_cr1;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -133,14 +135,15 @@ int hr_init(void)
         "ipsr", "_poll_pc", "_poll_value", "_poll_repeats", "_poll_done", "csr", "rvr", "_hz",
         "_anchor_ps", "_start_edge", "_cvr_at_start", "_last_wrap", "_reload", "ctrl",
         "_cyc_base", "_anchor", "cpu", "_st", "_quiet", "_due_ps", "_settling", "_cpu",
-        "_due_cycles", "_due_hz", "regs", "SR", "_ovr_dr_read", "_poll_hint_fn", "read"};
+        "_due_cycles", "_due_hz", "regs", "SR", "_ovr_dr_read", "_poll_hint_fn", "read",
+        "_sr_snapshot", "_cr1"};
     PyObject **slots[] = {
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
         &S_csr, &S_rvr, &S_hz, &S_anchor_ps, &S_start_edge, &S_cvr_at_start, &S_last_wrap,
         &S_reload, &S_ctrl, &S_cyc_base, &S_anchor, &S_cpu, &S_st, &S_quiet, &S_due_ps,
         &S_settling, &S_spi_cpu, &S_due_cycles, &S_due_hz, &S_regs, &S_SR, &S_ovr_dr_read,
-        &S_poll_hint_fn, &S_read};
+        &S_poll_hint_fn, &S_read, &S_sr_snapshot, &S_cr1};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!*slots[i] && !(*slots[i] = PyUnicode_InternFromString(names[i])))
             return -1;
@@ -331,6 +334,20 @@ static bool poll_plain(PyObject *model, PyObject *cpu, const hr_access *a, long 
                    && set_ll(cpu, S_poll_value, value) && set_ll(cpu, S_poll_done, done));
 }
 
+/* model.regs["SR"], a new reference (NULL if it is not an int in a dict). */
+static PyObject *regs_sr(PyObject *model, long long *sr)
+{
+    PyObject *x = PyObject_GetAttr(model, S_regs);
+    if (!x)
+        return NULL;
+    PyObject *v = PyDict_Check(x) ? PyDict_GetItemWithError(x, S_SR) : NULL;
+    Py_XINCREF(v);
+    Py_DECREF(x);
+    if (v && !as_ll(v, sr))
+        Py_CLEAR(v);
+    return v;
+}
+
 #define SPI_RXNE 0x01
 #define SPI_MODF 0x20
 #define SPI_OVR 0x40
@@ -379,14 +396,12 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
         if (t.c > due_cycles)
             return false;             /* the frame ends first: Python settles it */
     }
-    x = PyObject_GetAttr(spi, S_regs);
-    if (!x)
-        return false;
-    PyObject *v = PyDict_Check(x) ? PyDict_GetItemWithError(x, S_SR) : NULL;
     long long sr = 0;
-    bool ok = v && as_ll(v, &sr);
-    Py_DECREF(x);
-    if (!ok || sr & SPI_MODF)
+    PyObject *v = regs_sr(spi, &sr);
+    if (!v)
+        return false;
+    Py_DECREF(v);
+    if (sr & SPI_MODF)
         return false;
     if (sr & SPI_OVR) {
         int dr_read = get_truth(spi, S_ovr_dr_read);
@@ -399,6 +414,49 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
                               || !set_ll(spi, S_due_hz, due_hz)))
         return false;
     *out = sr;
+    return true;
+}
+
+/* STM32Usart.read(SR): regs["SR"], kept as `_sr_snapshot` (the flags a following DR read or
+ * write may clear), and its poll hint with no ready time (SR changes only in the model's
+ * events), unless that hint skips ahead. The snapshot is stored first: if the hint then
+ * declines, the Python read stores the same object again. */
+static bool usart_sr(PyObject *usart, PyObject *cpu, const hr_access *a, bool dry,
+                     long long *out)
+{
+    PyObject *v = regs_sr(usart, out);
+    if (!v)
+        return false;
+    bool ok = (dry || PyObject_SetAttr(usart, S_sr_snapshot, v) == 0)
+        && poll_plain(usart, cpu, a, *out, dry);
+    Py_DECREF(v);
+    return ok;
+}
+
+#define USART2_UE 0x01      /* CR1 (v2 layout) */
+#define USART2_RE 0x04
+#define USART2_TE 0x08
+#define USART2_TEACK (1 << 21)
+#define USART2_REACK (1 << 22)
+
+/* STM32Usart2.read(ISR): STM32Usart2._isr() (SR's low byte, TEACK/REACK following TE/RE
+ * while UE is set) and its poll hint with no ready time, unless that hint skips ahead. */
+static bool usart_isr(PyObject *usart, PyObject *cpu, const hr_access *a, bool dry,
+                      long long *out)
+{
+    long long sr, cr1;
+    PyObject *v = regs_sr(usart, &sr);
+    if (!v)
+        return false;
+    Py_DECREF(v);
+    if (!get_ll(usart, S_cr1, &cr1))
+        return false;
+    long long isr = sr & 0xFF;
+    if (cr1 & USART2_UE)
+        isr |= (cr1 & USART2_TE ? USART2_TEACK : 0) | (cr1 & USART2_RE ? USART2_REACK : 0);
+    if (!poll_plain(usart, cpu, a, isr, dry))
+        return false;
+    *out = isr;
     return true;
 }
 
@@ -460,6 +518,14 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
     }
     case HR_SPI_SR:
         if (!spi_sr(st, cpu, a, dry, &v))
+            return false;
+        break;
+    case HR_USART_SR:
+        if (!usart_sr(st, cpu, a, dry, &v))
+            return false;
+        break;
+    case HR_USART_ISR:
+        if (!usart_isr(st, cpu, a, dry, &v))
             return false;
         break;
     default:

@@ -1,10 +1,10 @@
 """Hot registers: MMIO reads answered in C, without a Python call (see _hot_regs.c).
 
 Every firmware register access costs a ctypes callback into the model's Python `read` (4-6
-µs); the few status and time registers firmware reads most (SysTick CVR, DWT CYCCNT, SPI SR)
-account for a large share of them. A model declares such registers with `hot_registers()`, a
-list of `HotRegister`: its offset, a kind the C side knows (`KINDS`) and the object whose
-attributes hold the register's state. The bus registers them per MMIO range
+µs); the few status and time registers firmware reads most (SysTick CVR, DWT CYCCNT, SPI and
+USART SR) account for a large share of them. A model declares such registers with
+`hot_registers()`, a list of `HotRegister`: its offset, a kind the C side knows (`KINDS`) and
+the object whose attributes hold the register's state. The bus registers them per MMIO range
 (`attach_range`), and the block clock's MMIO trampoline asks the C side first during a fast
 slice; the C side answers exactly as the model's `read` would, from the same attributes and
 the core's time, with the same state changes, or leaves the read to Python (a side effect it
@@ -25,7 +25,7 @@ log = logging.getLogger("metersim._engine")
 
 #: Register kinds computed in C (the HR_* numbers of _hot_regs.c).
 KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "dwt_cyccnt": 5,
-         "spi_sr": 6}
+         "spi_sr": 6, "usart_sr": 7, "usart_isr": 8}
 
 
 @dataclass(frozen=True)

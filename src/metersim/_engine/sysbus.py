@@ -242,7 +242,7 @@ class SysBus:
                     raise PlatformError(f"cannot map MMIO <0x{start:08x}, +0x{size:x}>: "
                                         f"{UcError(status)}")
                 if bc is not None:
-                    # the registers its models let C answer (SysTick CVR, DWT CYCCNT, SPI SR)
+                    # the registers its models let C answer (SysTick, DWT, SPI SR, USART SR/ISR)
                     hot = attach_range(self, start, size, ud)
                     if hot is not None:
                         self.hot_ranges[start] = hot

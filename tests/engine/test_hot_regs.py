@@ -91,13 +91,14 @@ def test_the_firmware_runs_the_same_with_its_reads_answered_in_c(monkeypatch, fi
 def test_logging_a_peripheral_takes_its_reads_back_to_python(monkeypatch, firmware, caplog):
     s = session(monkeypatch, firmware, "f103rb", "1")
     s.run(COMMANDS[0])
-    before = hits(s.m)["dwt_cyccnt"]
-    log_peripheral_access(s.m, "dwt", True)
+    before = hits(s.m)["systick_cvr"]
+    assert before > 0                             # the C side answered them until now
+    log_peripheral_access(s.m, "nvic", True)      # the SCS page: NVIC, SCB, SysTick
     with caplog.at_level("INFO", logger="metersim.access"):
         s.run(COMMANDS[0])
-    assert hits(s.m)["dwt_cyccnt"] == before      # every read went through the log
-    assert any("dwt: read32 +0x4" in r.getMessage() for r in caplog.records)
-    log_peripheral_access(s.m, "dwt", False)
+    assert hits(s.m)["systick_cvr"] == before     # every read went through the log
+    assert any("nvic: read32 +0x18" in r.getMessage() for r in caplog.records)
+    log_peripheral_access(s.m, "nvic", False)
     s.run(COMMANDS[0])
     assert hits(s.m)["dwt_cyccnt"] > before       # answered in C again
 
@@ -141,18 +142,18 @@ def test_a_csr_read_answered_in_c_clears_countflag(monkeypatch):
 
 def test_a_read_replaced_on_the_model_sees_every_read(monkeypatch, firmware):
     s = session(monkeypatch, firmware, "f103rb", "1")
-    dwt = s.m["dwt"]
-    before = hits(s.m)["dwt_cyccnt"]
+    scs = s.m["nvic"]                             # the SCS page, SysTick's CVR at +0x18
+    before = hits(s.m)["systick_cvr"]
     seen = []
-    read = dwt.read
+    read = scs.read
 
     def counted(offset, size):
         seen.append(offset)
         return read(offset, size)
 
-    dwt.read = counted
+    scs.read = counted
     s.run(COMMANDS[0])
-    assert hits(s.m)["dwt_cyccnt"] == before and seen.count(4) > 10
+    assert hits(s.m)["systick_cvr"] == before and seen.count(0x18) > 10
 
 
 def test_an_unprivileged_systick_read_is_still_a_busfault(monkeypatch):

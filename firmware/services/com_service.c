@@ -57,7 +57,6 @@
 /* The settings record in EEPROM (little endian), one copy per 64-byte page. */
 #define SET_MAGIC 0x54455343u               /* "CSET" */
 #define SET_COPIES 2u
-#define SET_COPY_ADDR(i) ((uint32_t)(i) * 64u)
 /* The password lock, in its own record after the two copies: a wrong password costs one
  * small write, not a settings copy. A damaged record reads as unlocked. */
 #define LOCK_MAGIC 0x4B434C43u              /* "CLCK" */
@@ -117,15 +116,12 @@ struct com {
     uint8_t raw[4 + DLT_FRAME_MAX];
 };
 
+static const svc_rec_t k_settings = SVC_REC(0x0000u, 64u, settings_t, SET_MAGIC, "com: settings");
+
 static int copy_io(struct com *c, unsigned copy, settings_t *s, int write)
 {
-    return svc_eeprom_rw(c->eeprom, SET_COPY_ADDR(copy), s, sizeof *s, write);
-}
-
-static int copy_valid(const settings_t *s)
-{
-    return s->magic == SET_MAGIC &&
-           s->crc == crc16_ccitt((const uint8_t *)s, offsetof(settings_t, crc));
+    return svc_eeprom_rw(c->eeprom, k_settings.addr + copy * k_settings.stride, s, sizeof *s,
+                         write);
 }
 
 /* Writes the settings in use over the older copy; MS_OK once they are in the EEPROM. */
@@ -139,7 +135,7 @@ static int settings_save(struct com *c)
     s.seq = c->set_seq + 1u;
     memcpy(s.addr, c->addr, 6);
     memcpy(s.pw, c->pw, sizeof s.pw);
-    s.crc = crc16_ccitt((const uint8_t *)&s, offsetof(settings_t, crc));
+    svc_rec_seal(&k_settings, &s);
     unsigned copy = (c->set_copy + 1u) % SET_COPIES;
     int r = copy_io(c, copy, &s, 1);
     if (r < 0) {
@@ -164,16 +160,16 @@ static void settings_load(struct com *c)
         return;
     }
     for (unsigned i = 0; i < SET_COPIES; i++)
-        ok[i] = copy_io(c, i, &s[i], 0) == MS_OK && copy_valid(&s[i]);
-    if (!ok[0] && !ok[1]) {
+        ok[i] = copy_io(c, i, &s[i], 0) == MS_OK && svc_rec_valid(&k_settings, &s[i]);
+    int newer = svc_rec_newer(&s[0], &s[1], ok);
+    if (newer < 0) {
         ms_printk("com: no valid settings in EEPROM, factory settings written\n");
         c->set_copy = 1;
         settings_save(c);                   /* copy A, then B */
         settings_save(c);
         return;
     }
-    unsigned best = ok[0] && ok[1] ? ((int32_t)(s[1].seq - s[0].seq) > 0 ? 1u : 0u)
-                                   : ok[0] ? 0u : 1u;
+    unsigned best = (unsigned)newer;
     memcpy(c->addr, s[best].addr, 6);
     memcpy(c->pw, s[best].pw, sizeof c->pw);
     c->set_seq = s[best].seq;

@@ -67,7 +67,7 @@ struct tou_rec {                            /* BAPP_EE_TOU, copies at +0 and +0x
 };
 #define REC_MAGIC 0x4E454F54u               /* "TOEN" */
 BAPP_REC_FITS(struct tou_rec, 0x80u);
-static const bapp_rec_t k_rec = BAPP_REC(BAPP_EE_TOU, 0x80u, struct tou_rec, REC_MAGIC,
+static const svc_rec_t k_rec = SVC_REC(BAPP_EE_TOU, 0x80u, struct tou_rec, REC_MAGIC,
                                          "tou: energy record");
 
 static struct tou_params P;

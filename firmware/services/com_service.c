@@ -57,6 +57,7 @@
 /* The settings record in EEPROM (little endian), one copy per 64-byte page. */
 #define SET_MAGIC 0x54455343u               /* "CSET" */
 #define SET_COPIES 2u
+#define SET_COPY_ADDR(i) ((uint32_t)(i) * 64u)
 /* The password lock, in its own record after the two copies: a wrong password costs one
  * small write, not a settings copy. A damaged record reads as unlocked. */
 #define LOCK_MAGIC 0x4B434C43u              /* "CLCK" */
@@ -116,12 +117,9 @@ struct com {
     uint8_t raw[4 + DLT_FRAME_MAX];
 };
 
-static const svc_rec_t k_settings = SVC_REC(0x0000u, 64u, settings_t, SET_MAGIC, "com: settings");
-
 static int copy_io(struct com *c, unsigned copy, settings_t *s, int write)
 {
-    return svc_eeprom_rw(c->eeprom, k_settings.addr + copy * k_settings.stride, s, sizeof *s,
-                         write);
+    return svc_eeprom_rw(c->eeprom, SET_COPY_ADDR(copy), s, sizeof *s, write);
 }
 
 /* Writes the settings in use over the older copy; MS_OK once they are in the EEPROM. */
@@ -135,7 +133,7 @@ static int settings_save(struct com *c)
     s.seq = c->set_seq + 1u;
     memcpy(s.addr, c->addr, 6);
     memcpy(s.pw, c->pw, sizeof s.pw);
-    svc_rec_seal(&k_settings, &s);
+    svc_rec_seal(&s, offsetof(settings_t, crc));
     unsigned copy = (c->set_copy + 1u) % SET_COPIES;
     int r = copy_io(c, copy, &s, 1);
     if (r < 0) {
@@ -160,7 +158,8 @@ static void settings_load(struct com *c)
         return;
     }
     for (unsigned i = 0; i < SET_COPIES; i++)
-        ok[i] = copy_io(c, i, &s[i], 0) == MS_OK && svc_rec_valid(&k_settings, &s[i]);
+        ok[i] = copy_io(c, i, &s[i], 0) == MS_OK &&
+                svc_rec_valid(&s[i], SET_MAGIC, offsetof(settings_t, crc));
     int newer = svc_rec_newer(&s[0], &s[1], ok);
     if (newer < 0) {
         ms_printk("com: no valid settings in EEPROM, factory settings written\n");

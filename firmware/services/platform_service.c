@@ -43,6 +43,7 @@ static const uint8_t k_cause_rank[RESET_CAUSES] = {6, 1, 0, 2, 3, 4, 5};  /* che
 #define DI_RESET_CAUSE 0x04A00010u          /* 1 byte: RCC_CSR[31:24] of this boot */
 #define DI_RESET_COUNT 0x04A00011u          /* .. + 6: XXXXXX resets by cause (BCD) */
 #define RESETS_MAGIC 0x43545352u            /* "RSTC" */
+#define RESETS_COPY_ADDR(n) (EEPROM_PLAT_START + 0x40u * (n))
 
 typedef struct {
     uint32_t magic;
@@ -362,12 +363,9 @@ static void console(struct plat *p)
     }
 }
 
-static const svc_rec_t k_resets = SVC_REC(EEPROM_PLAT_START, 0x40u, resets_t, RESETS_MAGIC,
-                                         "platform: resets");
-
 static int resets_io(struct plat *p, unsigned copy, resets_t *r, int write)
 {
-    return svc_eeprom_rw(p->eeprom, k_resets.addr + copy * k_resets.stride, r, sizeof *r, write);
+    return svc_eeprom_rw(p->eeprom, RESETS_COPY_ADDR(copy), r, sizeof *r, write);
 }
 
 /* This boot's reset cause on the console and counted in the EEPROM (once per boot: the
@@ -380,7 +378,8 @@ static void count_reset(struct plat *p)
     int ok[2] = {0, 0};
     if (p->eeprom >= 0)
         for (unsigned i = 0; i < 2u; i++)
-            ok[i] = resets_io(p, i, &c[i], 0) == MS_OK && svc_rec_valid(&k_resets, &c[i]);
+            ok[i] = resets_io(p, i, &c[i], 0) == MS_OK &&
+                    svc_rec_valid(&c[i], RESETS_MAGIC, offsetof(resets_t, crc));
     int newer = svc_rec_newer(&c[0], &c[1], ok);
     if (newer >= 0)
         p->resets = c[newer];
@@ -396,7 +395,7 @@ static void count_reset(struct plat *p)
     p->resets.seq++;
     p->resets.cause = (uint8_t)(p->cause >> 24);
     p->resets.reserved = 0;
-    svc_rec_seal(&k_resets, &p->resets);
+    svc_rec_seal(&p->resets, offsetof(resets_t, crc));
     unsigned older = newer < 0 ? 0u : 1u - (unsigned)newer;    /* the one not taken */
     int w = p->eeprom < 0 ? MS_ERR_IO : resets_io(p, older, &p->resets, 1);
     const uint32_t *n = p->resets.count;

@@ -85,30 +85,17 @@ int svc_eeprom_rw(int fd, uint32_t addr, void *buf, unsigned len, int write)
     return n == (int)len ? MS_OK : MS_ERR_IO;
 }
 
-/* The record's magic (at 0) or seq (at 4), read without assuming rec is aligned. */
-static uint32_t rec_word(const void *rec, unsigned at)
+void svc_rec_seal(void *rec, unsigned crc_at)
 {
-    uint32_t v;
-    memcpy(&v, (const uint8_t *)rec + at, 4);
-    return v;
+    uint16_t crc = crc16_ccitt(rec, crc_at);
+    memcpy((uint8_t *)rec + crc_at, &crc, 2);
 }
 
-void svc_rec_seal(const svc_rec_t *d, void *rec)
+int svc_rec_valid(const void *rec, uint32_t magic, unsigned crc_at)
 {
-    uint16_t crc = crc16_ccitt(rec, d->crc_at);
-    memcpy((uint8_t *)rec + d->crc_at, &crc, 2);
-}
-
-int svc_rec_valid(const svc_rec_t *d, const void *rec)
-{
+    uint32_t m;                             /* rec needs no alignment */
     uint16_t crc;
-    memcpy(&crc, (const uint8_t *)rec + d->crc_at, 2);
-    return rec_word(rec, 0) == d->magic && crc == crc16_ccitt(rec, d->crc_at);
-}
-
-int svc_rec_newer(const void *copy0, const void *copy1, const int ok[2])
-{
-    if (!ok[0])
-        return ok[1] ? 1 : -1;
-    return ok[1] && (int32_t)(rec_word(copy1, 4) - rec_word(copy0, 4)) > 0 ? 1 : 0;
+    memcpy(&m, rec, 4);
+    memcpy(&crc, (const uint8_t *)rec + crc_at, 2);
+    return m == magic && crc == crc16_ccitt(rec, crc_at);
 }

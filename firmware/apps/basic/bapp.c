@@ -130,14 +130,14 @@ int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write)
 }
 
 /* bapp.h has the contract; the layout and write order are the ones each module had. */
-int bapp_rec_save(const svc_rec_t *d, void *rec)
+int bapp_rec_save(const bapp_rec_t *d, void *rec)
 {
     uint8_t *b = rec;
     uint32_t seq;
     memcpy(&seq, b + 4, 4);
     seq++;
     memcpy(b + 4, &seq, 4);
-    svc_rec_seal(d, rec);
+    svc_rec_seal(rec, d->crc_at);
     int r = bapp_eeprom(d->addr + (seq & 1u) * d->stride, rec, d->size, 1);
     if (r < 0)
         ms_printk("%s not saved\n", d->what);
@@ -146,7 +146,7 @@ int bapp_rec_save(const svc_rec_t *d, void *rec)
 
 /* One copy read at a time, held against the best so far in rec: a second buffer of
  * BAPP_REC_MAX bytes would cost every module's stack. */
-int bapp_rec_load(const svc_rec_t *d, void *rec)
+int bapp_rec_load(const bapp_rec_t *d, void *rec)
 {
     uint8_t c[BAPP_REC_MAX] __attribute__((aligned(8)));
     int best = -1;
@@ -155,7 +155,7 @@ int bapp_rec_load(const svc_rec_t *d, void *rec)
     for (unsigned k = 0; k < 2u; k++) {
         int ok[2] = {best == 0, 0};
         ok[1] = bapp_eeprom(d->addr + k * d->stride, c, d->size, 0) == MS_OK &&
-                svc_rec_valid(d, c);
+                svc_rec_valid(c, d->magic, d->crc_at);
         if (svc_rec_newer(rec, c, ok) != 1)
             continue;
         memcpy(rec, c, d->size);

@@ -86,8 +86,8 @@ int bapp_relay(int close);                  /* 1 close, 0 open: pulses; -1: feed
 int bapp_eeprom(uint32_t addr, void *buf, unsigned n, int write);
 unsigned bapp_bcd2(uint8_t b);
 
-/* A record kept twice in the app's EEPROM (svc_util.h svc_rec_t; tou's energy, control's
- * money, freeze's index, display's lists). Contract of bapp_rec_load / bapp_rec_save, which fix its EEPROM layout:
+/* A record kept twice in the app's EEPROM (tou's energy, control's money, freeze's index,
+ * display's lists). Contract of bapp_rec_load / bapp_rec_save, which fix its EEPROM layout:
  *  - the record (a struct of `size` bytes) starts with uint32_t magic, seq and has a uint16_t
  *    crc at `crc_at`: the CRC-16/CCITT (crc16.h) of the bytes before it;
  *  - copy 0 is at addr, copy 1 at addr + stride; each is the whole struct, `size` bytes;
@@ -100,12 +100,20 @@ unsigned bapp_bcd2(uint8_t b);
  *    equal: copy 0). It is copied into rec and its number (0, 1) given; none: -1 and rec is
  *    left as it was (the caller sets its defaults). */
 #define BAPP_REC_MAX 0x80u                  /* the largest record (its size <= stride too) */
+typedef struct {
+    uint32_t addr, stride, magic;
+    uint16_t size, crc_at;
+    const char *what;                       /* "module: record", for the log */
+} bapp_rec_t;
+#define BAPP_REC(addr_, stride_, type_, magic_, what_)                                       \
+    {.addr = (addr_), .stride = (stride_), .magic = (magic_), .size = sizeof(type_),         \
+     .crc_at = offsetof(type_, crc), .what = (what_)}
 /* In each module, next to its record: the record fits the helper and its copy's slot. */
 #define BAPP_REC_FITS(type_, stride_)                                                         \
     _Static_assert(sizeof(type_) <= BAPP_REC_MAX && sizeof(type_) <= (stride_),             \
                    #type_ " does not fit its EEPROM copy")
-int bapp_rec_load(const svc_rec_t *d, void *rec);
-int bapp_rec_save(const svc_rec_t *d, void *rec);
+int bapp_rec_load(const bapp_rec_t *d, void *rec);
+int bapp_rec_save(const bapp_rec_t *d, void *rec);
 /* "data" reply of di with n bytes v */
 void bapp_reply_di(dlt_frame_t *r, const dlt_frame_t *q, const uint8_t *v, unsigned n);
 

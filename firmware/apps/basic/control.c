@@ -34,7 +34,7 @@ struct ctl_rec {                            /* BAPP_EE_CONTROL, copies at +0 and
 };
 #define REC_MAGIC 0x4C544E43u               /* "CNTL" */
 BAPP_REC_FITS(struct ctl_rec, 0x40u);
-static const svc_rec_t k_rec = SVC_REC(BAPP_EE_CONTROL, 0x40u, struct ctl_rec, REC_MAGIC,
+static const bapp_rec_t k_rec = BAPP_REC(BAPP_EE_CONTROL, 0x40u, struct ctl_rec, REC_MAGIC,
                                          "control: record");
 
 static struct ctl_rec C;

@@ -45,7 +45,7 @@ struct disp_rec {                           /* BAPP_EE_DISPLAY, copies at +0 and
 };
 #define REC_MAGIC 0x50534944u               /* "DISP" */
 BAPP_REC_FITS(struct disp_rec, 0x80u);
-static const svc_rec_t k_rec = SVC_REC(BAPP_EE_DISPLAY, 0x80u, struct disp_rec, REC_MAGIC,
+static const bapp_rec_t k_rec = BAPP_REC(BAPP_EE_DISPLAY, 0x80u, struct disp_rec, REC_MAGIC,
                                          "display: lists");
 
 static const uint32_t k_default_auto[] = {

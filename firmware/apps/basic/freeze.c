@@ -62,7 +62,7 @@ struct fidx {                               /* BAPP_EE_FREEZE_IDX, copies at +0 
 };
 
 BAPP_REC_FITS(struct fidx, 0x40u);
-static const svc_rec_t k_idx = SVC_REC(BAPP_EE_FREEZE_IDX, 0x40u, struct fidx, IDX_MAGIC,
+static const bapp_rec_t k_idx = BAPP_REC(BAPP_EE_FREEZE_IDX, 0x40u, struct fidx, IDX_MAGIC,
                                          "freeze: index");
 
 static const struct { uint8_t kk; uint16_t depth, size, off; } K[KINDS] = {

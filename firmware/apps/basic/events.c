@@ -106,6 +106,7 @@ static void log_time(uint32_t s)
 
 /* The log line of kind k's newest record, when it began or ended: "<kind> <count> <what>
  * <t1>[ .. <t2>]" (t2 = 0: none). */
+__attribute__((noinline)) /* two callers: one copy in flash */
 static void log_record(unsigned k, const char *what, uint32_t t1, uint32_t t2)
 {
     ms_printk("events: %s %u %s ", E[k].name, (unsigned)H[k].count, what);

@@ -29,6 +29,10 @@ static void put16(uint8_t *p, uint16_t v)
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
+void mt_crc_append(uint8_t *p, unsigned n) { put16(p + n, crc16_ccitt(p, n)); }
+
+int mt_crc_holds(const uint8_t *p, unsigned n) { return get16(p + n) == crc16_ccitt(p, n); }
+
 unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload, unsigned n)
 {
     if (n > MT_PAYLOAD_MAX)
@@ -39,7 +43,7 @@ unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload
     out[3] = seq;
     if (n)
         memcpy(out + 4, payload, n);
-    put16(out + 4 + n, crc16_ccitt(out + 1, n + 3u));
+    mt_crc_append(out + 1, n + 3u);
     return n + 6u;
 }
 
@@ -56,8 +60,7 @@ int mt_rx_byte(struct mt_rx *rx, uint8_t b)
     if (rx->len < 2 || rx->len < rx->buf[1] + 4u)
         return 0;
     unsigned n = rx->buf[1] + 1u;               /* LEN..payload */
-    int ok = get16(rx->buf + 1 + n) == crc16_ccitt(rx->buf + 1, n);
-    if (!ok) {
+    if (!mt_crc_holds(rx->buf + 1, n)) {
         rx->bad++;
         /* re-synchronise at the next A5 inside what came */
         unsigned k = 1;
@@ -199,12 +202,12 @@ void mt_energy_put(uint8_t *p, const struct mt_energy *e)
     mt_put64(p + 8, e->fwd_mWh);
     mt_put64(p + 16, e->rev_mWh);
     mt_put32(p + 24, e->intervals);
-    put16(p + 28, crc16_ccitt(p, 28));
+    mt_crc_append(p, 28);
 }
 
 int mt_energy_get(const uint8_t *p, struct mt_energy *e)
 {
-    if (memcmp(p, "MTEN", 4) != 0 || get16(p + 28) != crc16_ccitt(p, 28))
+    if (memcmp(p, "MTEN", 4) != 0 || !mt_crc_holds(p, 28))
         return -1;
     e->seq = mt_get32(p + 4);
     e->fwd_mWh = mt_get64(p + 8);

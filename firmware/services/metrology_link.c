@@ -29,9 +29,16 @@ static void put16(uint8_t *p, uint16_t v)
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-void mt_crc_append(uint8_t *p, unsigned n) { put16(p + n, crc16_ccitt(p, n)); }
+/* Inlined here, where a frame is made or read and the totals go on it (every second or two
+ * on both units): a call there would cost more instructions than the flash it saves. */
+#define EVERY_FRAME __attribute__((always_inline)) inline
 
-int mt_crc_holds(const uint8_t *p, unsigned n) { return get16(p + n) == crc16_ccitt(p, n); }
+EVERY_FRAME void mt_crc_append(uint8_t *p, unsigned n) { put16(p + n, crc16_ccitt(p, n)); }
+
+EVERY_FRAME int mt_crc_holds(const uint8_t *p, unsigned n)
+{
+    return get16(p + n) == crc16_ccitt(p, n);
+}
 
 unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload, unsigned n)
 {
@@ -101,14 +108,14 @@ static void readings_get(const uint8_t *p, struct mt_status *s)
     s->flags = get16(p + 14);
 }
 
-static void totals_put(uint8_t *p, const struct mt_status *s)
+static EVERY_FRAME void totals_put(uint8_t *p, const struct mt_status *s)
 {
     mt_put64(p, s->fwd_mWh);
     mt_put64(p + 8, s->rev_mWh);
     mt_put32(p + 16, s->intervals);
 }
 
-static void totals_get(const uint8_t *p, struct mt_status *s)
+static EVERY_FRAME void totals_get(const uint8_t *p, struct mt_status *s)
 {
     s->fwd_mWh = mt_get64(p);
     s->rev_mWh = mt_get64(p + 8);

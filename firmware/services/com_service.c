@@ -122,12 +122,6 @@ static int copy_io(struct com *c, unsigned copy, settings_t *s, int write)
     return svc_eeprom_rw(c->eeprom, SET_COPY_ADDR(copy), s, sizeof *s, write);
 }
 
-static int copy_valid(const settings_t *s)
-{
-    return s->magic == SET_MAGIC &&
-           s->crc == crc16_ccitt((const uint8_t *)s, offsetof(settings_t, crc));
-}
-
 /* Writes the settings in use over the older copy; MS_OK once they are in the EEPROM. */
 static int settings_save(struct com *c)
 {
@@ -139,7 +133,7 @@ static int settings_save(struct com *c)
     s.seq = c->set_seq + 1u;
     memcpy(s.addr, c->addr, 6);
     memcpy(s.pw, c->pw, sizeof s.pw);
-    s.crc = crc16_ccitt((const uint8_t *)&s, offsetof(settings_t, crc));
+    svc_rec_seal(&s, offsetof(settings_t, crc));
     unsigned copy = (c->set_copy + 1u) % SET_COPIES;
     int r = copy_io(c, copy, &s, 1);
     if (r < 0) {
@@ -164,16 +158,17 @@ static void settings_load(struct com *c)
         return;
     }
     for (unsigned i = 0; i < SET_COPIES; i++)
-        ok[i] = copy_io(c, i, &s[i], 0) == MS_OK && copy_valid(&s[i]);
-    if (!ok[0] && !ok[1]) {
+        ok[i] = copy_io(c, i, &s[i], 0) == MS_OK &&
+                svc_rec_valid(&s[i], SET_MAGIC, offsetof(settings_t, crc));
+    int newer = svc_rec_newer(&s[0], &s[1], ok);
+    if (newer < 0) {
         ms_printk("com: no valid settings in EEPROM, factory settings written\n");
         c->set_copy = 1;
         settings_save(c);                   /* copy A, then B */
         settings_save(c);
         return;
     }
-    unsigned best = ok[0] && ok[1] ? ((int32_t)(s[1].seq - s[0].seq) > 0 ? 1u : 0u)
-                                   : ok[0] ? 0u : 1u;
+    unsigned best = (unsigned)newer;
     memcpy(c->addr, s[best].addr, 6);
     memcpy(c->pw, s[best].pw, sizeof c->pw);
     c->set_seq = s[best].seq;

@@ -29,6 +29,17 @@ static void put16(uint8_t *p, uint16_t v)
 
 static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
+/* Inlined here, where a frame is made or read and the totals go on it (every second or two
+ * on both units): a call there would cost more instructions than the flash it saves. */
+#define EVERY_FRAME __attribute__((always_inline)) inline
+
+EVERY_FRAME void mt_crc_append(uint8_t *p, unsigned n) { put16(p + n, crc16_ccitt(p, n)); }
+
+EVERY_FRAME int mt_crc_holds(const uint8_t *p, unsigned n)
+{
+    return get16(p + n) == crc16_ccitt(p, n);
+}
+
 unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload, unsigned n)
 {
     if (n > MT_PAYLOAD_MAX)
@@ -39,7 +50,7 @@ unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload
     out[3] = seq;
     if (n)
         memcpy(out + 4, payload, n);
-    put16(out + 4 + n, crc16_ccitt(out + 1, n + 3u));
+    mt_crc_append(out + 1, n + 3u);
     return n + 6u;
 }
 
@@ -56,8 +67,7 @@ int mt_rx_byte(struct mt_rx *rx, uint8_t b)
     if (rx->len < 2 || rx->len < rx->buf[1] + 4u)
         return 0;
     unsigned n = rx->buf[1] + 1u;               /* LEN..payload */
-    int ok = get16(rx->buf + 1 + n) == crc16_ccitt(rx->buf + 1, n);
-    if (!ok) {
+    if (!mt_crc_holds(rx->buf + 1, n)) {
         rx->bad++;
         /* re-synchronise at the next A5 inside what came */
         unsigned k = 1;
@@ -75,32 +85,55 @@ int mt_rx_byte(struct mt_rx *rx, uint8_t b)
     return 1;
 }
 
+/* STATUS and MEASURE carry the same fields in the same order, grouped as MEASURE's parts:
+ * the readings (V, I, P, PF, f, flags: NOW's 16 bytes after its clock) and the totals
+ * (TOTALS' 20 bytes); one writer and one reader of each group serves both answers. */
+static void readings_put(uint8_t *p, const struct mt_status *s)
+{
+    put16(p, s->v_dV);
+    mt_put32(p + 2, (uint32_t)s->i_mA);
+    mt_put32(p + 6, (uint32_t)s->p_dW);
+    put16(p + 10, (uint16_t)s->pf_m);
+    put16(p + 12, s->f_cHz);
+    put16(p + 14, s->flags);
+}
+
+static void readings_get(const uint8_t *p, struct mt_status *s)
+{
+    s->v_dV = get16(p);
+    s->i_mA = (int32_t)mt_get32(p + 2);
+    s->p_dW = (int32_t)mt_get32(p + 6);
+    s->pf_m = (int16_t)get16(p + 10);
+    s->f_cHz = get16(p + 12);
+    s->flags = get16(p + 14);
+}
+
+static EVERY_FRAME void totals_put(uint8_t *p, const struct mt_status *s)
+{
+    mt_put64(p, s->fwd_mWh);
+    mt_put64(p + 8, s->rev_mWh);
+    mt_put32(p + 16, s->intervals);
+}
+
+static EVERY_FRAME void totals_get(const uint8_t *p, struct mt_status *s)
+{
+    s->fwd_mWh = mt_get64(p);
+    s->rev_mWh = mt_get64(p + 8);
+    s->intervals = mt_get32(p + 16);
+}
+
 void mt_status_put(uint8_t *p, const struct mt_status *s)
 {
     mt_put32(p, s->clock_s);
-    mt_put64(p + 4, s->fwd_mWh);
-    mt_put64(p + 12, s->rev_mWh);
-    mt_put32(p + 20, s->intervals);
-    put16(p + 24, s->v_dV);
-    mt_put32(p + 26, (uint32_t)s->i_mA);
-    mt_put32(p + 30, (uint32_t)s->p_dW);
-    put16(p + 34, (uint16_t)s->pf_m);
-    put16(p + 36, s->f_cHz);
-    put16(p + 38, s->flags);
+    totals_put(p + 4, s);
+    readings_put(p + 4 + MT_PART_TOTALS_BYTES, s);
 }
 
 void mt_status_get(const uint8_t *p, struct mt_status *s)
 {
     s->clock_s = mt_get32(p);
-    s->fwd_mWh = mt_get64(p + 4);
-    s->rev_mWh = mt_get64(p + 12);
-    s->intervals = mt_get32(p + 20);
-    s->v_dV = get16(p + 24);
-    s->i_mA = (int32_t)mt_get32(p + 26);
-    s->p_dW = (int32_t)mt_get32(p + 30);
-    s->pf_m = (int16_t)get16(p + 34);
-    s->f_cHz = get16(p + 36);
-    s->flags = get16(p + 38);
+    totals_get(p + 4, s);
+    readings_get(p + 4 + MT_PART_TOTALS_BYTES, s);
 }
 
 unsigned mt_measure_put(uint8_t *p, const struct mt_measure *m, const struct mt_status *s)
@@ -111,21 +144,14 @@ unsigned mt_measure_put(uint8_t *p, const struct mt_measure *m, const struct mt_
     put16(p + 3, m->hold_ms);
     if (m->parts & MT_PART_NOW) {
         mt_put32(p + n, s->clock_s);
-        put16(p + n + 4, s->v_dV);
-        mt_put32(p + n + 6, (uint32_t)s->i_mA);
-        mt_put32(p + n + 10, (uint32_t)s->p_dW);
-        put16(p + n + 14, (uint16_t)s->pf_m);
-        put16(p + n + 16, s->f_cHz);
-        put16(p + n + 18, s->flags);
+        readings_put(p + n + 4, s);
         n += MT_PART_NOW_BYTES;
     } else if (m->parts & MT_PART_POWER) {
         mt_put32(p + n, (uint32_t)s->p_dW);
         n += MT_PART_POWER_BYTES;
     }
     if (m->parts & MT_PART_TOTALS) {
-        mt_put64(p + n, s->fwd_mWh);
-        mt_put64(p + n + 8, s->rev_mWh);
-        mt_put32(p + n + 16, s->intervals);
+        totals_put(p + n, s);
         n += MT_PART_TOTALS_BYTES;
     }
     return n;
@@ -149,22 +175,14 @@ int mt_measure_get(const uint8_t *p, unsigned n, struct mt_measure *m, struct mt
     p += MT_MEASURE_HEAD_BYTES;
     if (parts & MT_PART_NOW) {
         s->clock_s = mt_get32(p);
-        s->v_dV = get16(p + 4);
-        s->i_mA = (int32_t)mt_get32(p + 6);
-        s->p_dW = (int32_t)mt_get32(p + 10);
-        s->pf_m = (int16_t)get16(p + 14);
-        s->f_cHz = get16(p + 16);
-        s->flags = get16(p + 18);
+        readings_get(p + 4, s);
         p += MT_PART_NOW_BYTES;
     } else if (parts & MT_PART_POWER) {
         s->p_dW = (int32_t)mt_get32(p);
         p += MT_PART_POWER_BYTES;
     }
-    if (parts & MT_PART_TOTALS) {
-        s->fwd_mWh = mt_get64(p);
-        s->rev_mWh = mt_get64(p + 8);
-        s->intervals = mt_get32(p + 16);
-    }
+    if (parts & MT_PART_TOTALS)
+        totals_get(p, s);
     return 0;
 }
 
@@ -191,12 +209,12 @@ void mt_energy_put(uint8_t *p, const struct mt_energy *e)
     mt_put64(p + 8, e->fwd_mWh);
     mt_put64(p + 16, e->rev_mWh);
     mt_put32(p + 24, e->intervals);
-    put16(p + 28, crc16_ccitt(p, 28));
+    mt_crc_append(p, 28);
 }
 
 int mt_energy_get(const uint8_t *p, struct mt_energy *e)
 {
-    if (memcmp(p, "MTEN", 4) != 0 || get16(p + 28) != crc16_ccitt(p, 28))
+    if (memcmp(p, "MTEN", 4) != 0 || !mt_crc_holds(p, 28))
         return -1;
     e->seq = mt_get32(p + 4);
     e->fwd_mWh = mt_get64(p + 8);

@@ -100,6 +100,11 @@ void mt_put64(uint8_t *p, uint64_t v);
 uint32_t mt_get32(const uint8_t *p);
 uint64_t mt_get64(const uint8_t *p);
 
+/* The CRC-16/CCITT of p's first n bytes, little endian right after them (the frame, every
+ * EEPROM record): written there, or 1 when the one there holds. */
+void mt_crc_append(uint8_t *p, unsigned n);
+int mt_crc_holds(const uint8_t *p, unsigned n);
+
 /* A frame into out (MT_FRAME_MAX); its length. */
 unsigned mt_frame(uint8_t *out, uint8_t cmd, uint8_t seq, const uint8_t *payload, unsigned n);
 

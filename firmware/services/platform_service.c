@@ -24,7 +24,6 @@
 #include "ms_rtos.h"
 #include "bsp.h"
 #include "bsp_date.h"
-#include "crc16.h"
 #include "drv_io.h"
 #include "services.h"
 #include "svc_util.h"
@@ -369,12 +368,6 @@ static int resets_io(struct plat *p, unsigned copy, resets_t *r, int write)
     return svc_eeprom_rw(p->eeprom, RESETS_COPY_ADDR(copy), r, sizeof *r, write);
 }
 
-static int resets_valid(const resets_t *r)
-{
-    return r->magic == RESETS_MAGIC &&
-           r->crc == crc16_ccitt((const uint8_t *)r, offsetof(resets_t, crc));
-}
-
 /* This boot's reset cause on the console and counted in the EEPROM (once per boot: the
  * service starts once). */
 static void count_reset(struct plat *p)
@@ -385,10 +378,10 @@ static void count_reset(struct plat *p)
     int ok[2] = {0, 0};
     if (p->eeprom >= 0)
         for (unsigned i = 0; i < 2u; i++)
-            ok[i] = resets_io(p, i, &c[i], 0) == MS_OK && resets_valid(&c[i]);
-    unsigned newer = ok[0] && ok[1] ? ((int32_t)(c[1].seq - c[0].seq) > 0 ? 1u : 0u)
-                                    : ok[1] ? 1u : 0u;
-    if (ok[newer])
+            ok[i] = resets_io(p, i, &c[i], 0) == MS_OK &&
+                    svc_rec_valid(&c[i], RESETS_MAGIC, offsetof(resets_t, crc));
+    int newer = svc_rec_newer(&c[0], &c[1], ok);
+    if (newer >= 0)
         p->resets = c[newer];
     else
         memset(&p->resets, 0, sizeof p->resets);    /* first start: no resets counted yet */
@@ -402,8 +395,8 @@ static void count_reset(struct plat *p)
     p->resets.seq++;
     p->resets.cause = (uint8_t)(p->cause >> 24);
     p->resets.reserved = 0;
-    p->resets.crc = crc16_ccitt((const uint8_t *)&p->resets, offsetof(resets_t, crc));
-    unsigned older = ok[0] && ok[1] ? 1u - newer : ok[0] ? 1u : 0u;
+    svc_rec_seal(&p->resets, offsetof(resets_t, crc));
+    unsigned older = newer < 0 ? 0u : 1u - (unsigned)newer;    /* the one not taken */
     int w = p->eeprom < 0 ? MS_ERR_IO : resets_io(p, older, &p->resets, 1);
     const uint32_t *n = p->resets.count;
     ms_printk("platform: reset cause %s, %s\n", bsp_reset_cause_name(p->cause),

@@ -1,6 +1,7 @@
 #include <string.h>
 #include "ms_rtos.h"
 #include "bsp_date.h"
+#include "crc16.h"
 #include "drv_io.h"
 #include "svc_util.h"
 
@@ -82,4 +83,19 @@ int svc_eeprom_rw(int fd, uint32_t addr, void *buf, unsigned len, int write)
         return MS_ERR_IO;
     int n = write ? ms_io_write(fd, buf, len) : ms_io_read(fd, buf, len);
     return n == (int)len ? MS_OK : MS_ERR_IO;
+}
+
+void svc_rec_seal(void *rec, unsigned crc_at)
+{
+    uint16_t crc = crc16_ccitt(rec, crc_at);
+    memcpy((uint8_t *)rec + crc_at, &crc, 2);
+}
+
+int svc_rec_valid(const void *rec, uint32_t magic, unsigned crc_at)
+{
+    uint32_t m;                             /* rec needs no alignment */
+    uint16_t crc;
+    memcpy(&m, rec, 4);
+    memcpy(&crc, (const uint8_t *)rec + crc_at, 2);
+    return m == magic && crc == crc16_ccitt(rec, crc_at);
 }

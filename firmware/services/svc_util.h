@@ -3,6 +3,7 @@
 #define SVC_UTIL_H
 
 #include <stdint.h>
+#include <string.h>
 #include "vbus.h"
 
 /* Signed compressed BCD (top bit of the last byte = minus). */
@@ -22,5 +23,28 @@ unsigned svc_put_time(uint8_t *out, uint32_t s, int with_seconds);
 /* Read (write = 0) or write `len` bytes at `addr` of the EEPROM file `fd` (its window): MS_OK
  * when all of them went, else MS_ERR_IO. */
 int svc_eeprom_rw(int fd, uint32_t addr, void *buf, unsigned len, int write);
+
+/* A record kept in an EEPROM (the meter's settings, its reset counts, the basic app's records
+ * and tables) starts with uint32_t magic and has a uint16_t crc at crc_at: the CRC-16/CCITT of
+ * the bytes before it. One kept as two copies has uint32_t seq after its magic (the newer copy
+ * has the later number, modulo 2^32): a write goes over one copy, so a power cut during it
+ * tears that copy only. Where the copies lie and which one a save goes over is the owner's. */
+void svc_rec_seal(void *rec, unsigned crc_at);                          /* sets the crc */
+int svc_rec_valid(const void *rec, uint32_t magic, unsigned crc_at);    /* 1: magic, crc hold */
+/* The seq of a record kept as two copies (rec needs no alignment). */
+static inline uint32_t svc_rec_seq(const void *rec)
+{
+    uint32_t seq;
+    memcpy(&seq, (const uint8_t *)rec + 4, 4);
+    return seq;
+}
+/* Which copy to take, ok[k] saying copy k read whole and valid: of two, the later seq (equal:
+ * copy 0); -1 when neither. Inline: a few instructions where each owner picks. */
+static inline int svc_rec_newer(const void *copy0, const void *copy1, const int ok[2])
+{
+    if (!ok[0])
+        return ok[1] ? 1 : -1;
+    return ok[1] && (int32_t)(svc_rec_seq(copy1) - svc_rec_seq(copy0)) > 0 ? 1 : 0;
+}
 
 #endif

@@ -137,35 +137,29 @@ int bapp_rec_save(const bapp_rec_t *d, void *rec)
     memcpy(&seq, b + 4, 4);
     seq++;
     memcpy(b + 4, &seq, 4);
-    uint16_t crc = crc16_ccitt(b, d->crc_at);
-    memcpy(b + d->crc_at, &crc, 2);
+    svc_rec_seal(rec, d->crc_at);
     int r = bapp_eeprom(d->addr + (seq & 1u) * d->stride, rec, d->size, 1);
     if (r < 0)
         ms_printk("%s not saved\n", d->what);
     return r;
 }
 
+/* One copy read at a time, held against the best so far in rec: a second buffer of
+ * BAPP_REC_MAX bytes would cost every module's stack. */
 int bapp_rec_load(const bapp_rec_t *d, void *rec)
 {
     uint8_t c[BAPP_REC_MAX] __attribute__((aligned(8)));
-    uint32_t best_seq = 0;
     int best = -1;
     if (d->size > BAPP_REC_MAX)
         return -1;
     for (unsigned k = 0; k < 2u; k++) {
-        uint32_t magic, seq;
-        uint16_t crc;
-        if (bapp_eeprom(d->addr + k * d->stride, c, d->size, 0) != MS_OK)
-            continue;
-        memcpy(&magic, c, 4);
-        memcpy(&seq, c + 4, 4);
-        memcpy(&crc, c + d->crc_at, 2);
-        if (magic != d->magic || crc != crc16_ccitt(c, d->crc_at) ||
-            (best >= 0 && (int32_t)(seq - best_seq) <= 0))
+        int ok[2] = {best == 0, 0};
+        ok[1] = bapp_eeprom(d->addr + k * d->stride, c, d->size, 0) == MS_OK &&
+                svc_rec_valid(c, d->magic, d->crc_at);
+        if (svc_rec_newer(rec, c, ok) != 1)
             continue;
         memcpy(rec, c, d->size);
         best = (int)k;
-        best_seq = seq;
     }
     return best;
 }

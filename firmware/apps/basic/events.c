@@ -104,17 +104,25 @@ static void log_time(uint32_t s)
     ms_printk("%04u-%02u-%02u %02u:%02u:%02u", dt.year, dt.month, dt.day, dt.hour, dt.min, dt.sec);
 }
 
+/* The log line of kind k's newest record, when it began or ended: "<kind> <count> <what>
+ * <t1>[ .. <t2>]" (t2 = 0: none). */
+__attribute__((noinline)) /* two callers: one copy in flash */
+static void log_record(unsigned k, const char *what, uint32_t t1, uint32_t t2)
+{
+    ms_printk("events: %s %u %s ", E[k].name, (unsigned)H[k].count, what);
+    log_time(t1);
+    if (t2)
+        ms_printk(" .. "), log_time(t2);
+    ms_printk("\n");
+}
+
 /* A new event of kind k; its record r (t1 = when). */
 static void record(unsigned k, struct erec *r)
 {
     rec_put(k, r, H[k].count + 1u);
     H[k].count++;
     hdr_save(k);
-    ms_printk("events: %s %u at ", E[k].name, (unsigned)H[k].count);
-    log_time(r->t1);
-    if (r->t2 && k != EV_COVER)
-        ms_printk(" .. "), log_time(r->t2);
-    ms_printk("\n");
+    log_record(k, "at", r->t1, k != EV_COVER ? r->t2 : 0u);
 }
 
 /* The newest record of an event that lasts (cover, voltage) ends now. */
@@ -126,9 +134,7 @@ static void finish(unsigned k, uint32_t t, uint32_t c)
     r.t2 = t;
     r.c = c;
     rec_put(k, &r, H[k].count);
-    ms_printk("events: %s %u ended at ", E[k].name, (unsigned)H[k].count);
-    log_time(t);
-    ms_printk("\n");
+    log_record(k, "ended at", t, 0u);
 }
 
 static uint32_t energy_cWh(uint32_t di)
@@ -292,23 +298,20 @@ static int read_value(uint32_t di, uint8_t *v)
         unsigned n = 0;
         switch (k) {
         case EV_POWER: n += put_time6(v, r.t1); n += put_time6(v + n, r.t2); break;
-        case EV_PROG:
-            n += put_time6(v, r.t1);
-            n += put_u32(v + n, r.a);
-            n += put_u32(v + n, r.b);
-            memset(v + n, 0xFF, 36);        /* one DI per write: the other nine unused */
-            n += 36;
-            break;
         case EV_CLEAR_METER: case EV_TRIP: case EV_CLOSE:
             n += put_time6(v, r.t1);
             n += put_u32(v + n, r.a);
             n += put_bcd4(v + n, r.b);
             n += put_bcd4(v + n, r.c);
             break;
-        case EV_CLEAR_EVENTS:
+        case EV_PROG: case EV_CLEAR_EVENTS:      /* when, operator, the DI */
             n += put_time6(v, r.t1);
             n += put_u32(v + n, r.a);
             n += put_u32(v + n, r.b);
+            if (k == EV_PROG) {
+                memset(v + n, 0xFF, 36);    /* one DI per write: the other nine unused */
+                n += 36;
+            }
             break;
         case EV_CLOCK:
             n += put_u32(v, r.a);

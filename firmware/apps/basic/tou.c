@@ -102,7 +102,7 @@ static void params_factory(void)
 
 static void params_save(void)
 {
-    P.crc = crc16_ccitt((const uint8_t *)&P, (unsigned)offsetof(struct tou_params, crc));
+    svc_rec_seal(&P, offsetof(struct tou_params, crc));
     if (bapp_eeprom(BAPP_EE_TOU_TABLES, &P, sizeof P, 1) < 0)
         ms_printk("tou: parameters not saved\n");
 }
@@ -688,8 +688,8 @@ static int find_edge(void)
 
 static void init(void)
 {
-    if (bapp_eeprom(BAPP_EE_TOU_TABLES, &P, sizeof P, 0) < 0 || P.magic != PARAMS_MAGIC ||
-        P.crc != crc16_ccitt((const uint8_t *)&P, (unsigned)offsetof(struct tou_params, crc))) {
+    if (bapp_eeprom(BAPP_EE_TOU_TABLES, &P, sizeof P, 0) < 0 ||
+        !svc_rec_valid(&P, PARAMS_MAGIC, offsetof(struct tou_params, crc))) {
         params_factory();
         params_save();
         ms_printk("tou: factory time-of-use tables\n");

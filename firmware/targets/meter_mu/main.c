@@ -84,15 +84,18 @@ static int rtc_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 }
 static const ms_io_dev_ops_t g_rtc_ops = {.read = rtc_read, .write = rtc_write};
 
-/* ---- /dev/relay: write 1 byte (1 close, 0 open) pulses a coil; read 1 byte = feedback ---- */
-static int relay_read(void *ctx, ms_file_t *f, void *buf, size_t len)
+/* Read 1 byte = the level of the input pin registered as the device's context (the relay's
+ * feedback, the cover switch). */
+static int pin_read(void *ctx, ms_file_t *f, void *buf, size_t len)
 {
-    (void)ctx; (void)f;
+    (void)f;
     if (!len)
         return 0;
-    *(uint8_t *)buf = (uint8_t)bsp_pin_read(PIN_RELAY_FB);
+    *(uint8_t *)buf = (uint8_t)bsp_pin_read((bsp_pin_t)(uintptr_t)ctx);
     return 1;
 }
+
+/* ---- /dev/relay: write 1 byte (1 close, 0 open) pulses a coil; read 1 byte = feedback ---- */
 static int relay_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 {
     (void)ctx; (void)f;
@@ -105,7 +108,7 @@ static int relay_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
     ms_thread_sleep_ms(5);                  /* the auxiliary contact settles */
     return 1;
 }
-static const ms_io_dev_ops_t g_relay_ops = {.read = relay_read, .write = relay_write};
+static const ms_io_dev_ops_t g_relay_ops = {.read = pin_read, .write = relay_write};
 
 /* ---- /dev/lcd: write one meter_lcd_frame_t (drivers/meter_lcd.h); the driver sends the
  * HT1621 only the RAM nibbles that changed (one successive write from the first to the last):
@@ -182,15 +185,7 @@ static int keys_poll(void *ctx, ms_file_t *f, int events)
 static const ms_io_dev_ops_t g_keys_ops = {.read = keys_read, .poll = keys_poll};
 
 /* ---- /dev/cover: read 1 byte = the terminal-cover switch (1 open); the basic app's events ---- */
-static int cover_read(void *ctx, ms_file_t *f, void *buf, size_t len)
-{
-    (void)ctx; (void)f;
-    if (!len)
-        return 0;
-    *(uint8_t *)buf = (uint8_t)bsp_pin_read(PIN_COVER);
-    return 1;
-}
-static const ms_io_dev_ops_t g_cover_ops = {.read = cover_read};
+static const ms_io_dev_ops_t g_cover_ops = {.read = pin_read};
 
 /* ---- /dev/reset: read 4 bytes = this boot's reset cause (RCC_CSR flags, BSP_RESET_*) ---- */
 static uint32_t g_reset_cause;
@@ -248,8 +243,8 @@ static void board_init(void)
     if (r < 0)
         ms_printk("meter: no EEPROM (%d): settings are not kept\n", r);
     if (ms_io_device_register(DEV_RTC, &g_rtc_ops, 0) < 0 ||
-        ms_io_device_register(DEV_RELAY, &g_relay_ops, 0) < 0 ||
-        ms_io_device_register(DEV_COVER, &g_cover_ops, 0) < 0 ||
+        ms_io_device_register(DEV_RELAY, &g_relay_ops, (void *)(uintptr_t)PIN_RELAY_FB) < 0 ||
+        ms_io_device_register(DEV_COVER, &g_cover_ops, (void *)(uintptr_t)PIN_COVER) < 0 ||
         ms_io_device_register(DEV_RESET, &g_reset_ops, 0) < 0)
         ms_panic("cannot register /dev/rtc, /dev/relay, /dev/cover and /dev/reset");
     /* the LCD: SYS EN, BIAS, a cleared RAM, LCD ON; blank until the basic app's display */

@@ -147,9 +147,7 @@ static int save_ring(void)
     b[1] = (uint8_t)(seq >> 8);
     put48(b + 2, g.st.fwd_mWh);
     put48(b + 8, g.st.rev_mWh);
-    uint16_t crc = crc16_ccitt(b, EE_REC_BYTES - 2u);
-    b[14] = (uint8_t)crc;
-    b[15] = (uint8_t)(crc >> 8);
+    mt_crc_append(b, EE_REC_BYTES - 2u);
     int r = at24c_write(&g_ee, EE_RING_BASE + EE_REC_BYTES * slot, b, sizeof b);
     if (r < 0)
         return r;
@@ -193,7 +191,7 @@ static int find_ring(uint64_t *fwd, uint64_t *rev)
             return found;
         for (uint32_t k = 0; k < sizeof chunk; k += EE_REC_BYTES) {
             const uint8_t *p = chunk + k;
-            if (crc16_ccitt(p, EE_REC_BYTES - 2u) != (uint16_t)(p[14] | p[15] << 8))
+            if (!mt_crc_holds(p, EE_REC_BYTES - 2u))
                 continue;                   /* erased, or torn by a cut */
             uint16_t seq = (uint16_t)(p[0] | p[1] << 8);
             /* the ring holds 512 consecutive numbers at most: the 16-bit difference orders */
@@ -261,9 +259,7 @@ static int write_interval(const struct mt_interval *r)
 {
     uint8_t b[MT_INTERVAL_BYTES + 2u];
     mt_interval_put(b, r);
-    uint16_t crc = crc16_ccitt(b, MT_INTERVAL_BYTES);
-    b[MT_INTERVAL_BYTES] = (uint8_t)crc;
-    b[MT_INTERVAL_BYTES + 1u] = (uint8_t)(crc >> 8);
+    mt_crc_append(b, MT_INTERVAL_BYTES);
     return at24c_write(&g_ee, MT_EE_RING + MT_EE_SLOT * ((r->number - 1u) % MT_RING), b, sizeof b);
 }
 
@@ -274,7 +270,7 @@ static int read_interval(uint32_t number, struct mt_interval *r)
     if (!g.ee_ok || number == 0 || number > g.st.intervals || g.st.intervals - number >= MT_RING ||
         at24c_read(&g_ee, MT_EE_RING + MT_EE_SLOT * ((number - 1u) % MT_RING), b, sizeof b) < 0)
         return -1;
-    if (crc16_ccitt(b, MT_INTERVAL_BYTES) != (uint16_t)(b[MT_INTERVAL_BYTES] | b[MT_INTERVAL_BYTES + 1u] << 8))
+    if (!mt_crc_holds(b, MT_INTERVAL_BYTES))
         return -1;
     mt_interval_get(b, r);
     return r->number == number ? 0 : -1;

@@ -5,7 +5,8 @@ a character cannot reach another machine's USART the instant it starts: the rece
 may be elsewhere in time. A character reaches another machine's USART where that USART first
 looks at it, at `arrival_ps(frame)`, the middle of its first stop bit (where an STM32 receiver
 sets RXNE, `uart_line.rx_complete_ps`), as an event on the emulation's clock; a receiver at the
-same settings sees it at exactly the instant a direct wire gives. That delay is the link's
+same settings sees it at exactly the instant a direct wire gives; it is told at the start, at the
+sender's time, that a character has started (`rx_start`: the line is no longer idle). That delay is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
 The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's
@@ -92,6 +93,10 @@ def check_arrival(receiver: Any, due_ps: int) -> None:
         emu.note_late(m, due_ps)
 
 
+def _no_start(_start_ps: int) -> None:
+    """rx_start of a receiver that has none."""
+
+
 class UartCable:
     """Two USARTs crossed (TX to RX both ways), on one machine or two."""
 
@@ -99,17 +104,19 @@ class UartCable:
         self.ends = (a, b)
         self.plugged = True
         if a.ctx.clock is not b.ctx.clock:      # two machines, each with its own time
+            a_start, b_start = (getattr(x, "rx_start", None) or _no_start for x in (a, b))
             emu = machine_of(a).emulation
             self._clock = emu.clock
-            a.tx.connect(lambda f: self._carry(f, b))
-            b.tx.connect(lambda f: self._carry(f, a))
+            a.tx.connect(lambda f: self._carry(f, b, b_start))
+            b.tx.connect(lambda f: self._carry(f, a, a_start))
             emu.add_link(self)
         else:
             a.tx.connect(lambda f: self.plugged and b.receive_frame(f))
             b.tx.connect(lambda f: self.plugged and a.receive_frame(f))
 
-    def _carry(self, frame: UartFrame, to: Any) -> None:
+    def _carry(self, frame: UartFrame, to: Any, to_start) -> None:
         if self.plugged:
+            to_start(frame.start_ps)      # the line is busy from now (the receiver's IDLE)
             due = arrival_ps(frame)
             self._clock.schedule_at(due, self._arrive, frame, to, due)
 

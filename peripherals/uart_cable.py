@@ -93,8 +93,9 @@ def check_arrival(receiver: Any, due_ps: int) -> None:
         emu.note_late(m, due_ps)
 
 
-def _no_start(_start_ps: int) -> None:
-    """rx_start of a receiver that has none."""
+def _no_start(start_ps: int) -> int:
+    """rx_start of a receiver that has none: it looks at the character at its arrival."""
+    return start_ps
 
 
 class UartCable:
@@ -116,8 +117,14 @@ class UartCable:
 
     def _carry(self, frame: UartFrame, to: Any, to_start) -> None:
         if self.plugged:
-            to_start(frame.start_ps)      # the line is busy from now (the receiver's IDLE)
+            # The line is busy from now on (the receiver's IDLE). The character is handed over
+            # where the receiver first looks at it, at its own settings: no sooner than the
+            # sender's RXNE point (the lookahead), and no sooner than the receiver's, so that
+            # it goes to DR at once rather than in one more event a few ps later.
             due = arrival_ps(frame)
+            rx_due = to_start(frame.start_ps)
+            if rx_due > due:
+                due = rx_due
             self._clock.schedule_at(due, self._arrive, frame, to, due)
 
     def _arrive(self, frame: UartFrame, to: Any, due_ps: int) -> None:

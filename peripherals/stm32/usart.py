@@ -485,17 +485,23 @@ class STM32Usart(Peripheral):
             self._set_sr(TC, True)
 
     # -- receiver -------------------------------------------------------------------------
-    def rx_start(self, start_ps: int) -> None:
+    def rx_start(self, start_ps: int) -> int:
         """A character starts on the RX line at `start_ps`: told by a link that hands it over
         later (RS-485 bus, cable between machines), at the sender's time, which may lie ahead
         of or behind this machine's. The line is not idle from then on: an IDLE due after it
-        is off (the character's own RXNE sets the next one). Costs no event."""
+        is off (the character's own RXNE sets the next one). Costs no event. Returns where
+        this receiver's RXNE point lies at its current settings (the start while it has no
+        baud rate): a cable delivers there, so the character goes to DR at once."""
         if start_ps > self._rx_heard_ps:
             self._rx_heard_ps = start_ps
             ev = self._idle_ev
             if ev is not None and ev.time_ps > start_ps and start_ps > self._idle_after_ps:
                 ev.cancel()
                 self._idle_ev = None
+        line = self._line()
+        if self.regs["CR3"] & SCEN:
+            return start_ps + line.rx_done_ps + line.bit_ps
+        return start_ps + line.rx_done_ps
 
     def receive_frame(self, frame: UartFrame) -> None:
         """A character starts on the RX line now (called at `frame.start_ps`), or is handed

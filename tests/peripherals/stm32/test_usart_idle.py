@@ -19,6 +19,7 @@ from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.rs485 import Rs485Bus, Rs485Transceiver
 from metersim.peripherals.stm32 import usart as u
 from metersim.peripherals.uart_cable import UartCable
+from metersim.peripherals.uart_line import frame_duration_ps, rx_complete_ps
 
 REPO = Path(__file__).resolve().parents[3]
 F103 = REPO / "platforms/cpus/stm32f103rb.repl"
@@ -206,3 +207,21 @@ def test_idle_is_not_set_again_until_a_character_is_received(line):
     ends = send_paced(line, b"Z", 0)
     line.run_to(ends[-1] + 20 * char_ps)
     assert fw.idle_ps == at([ends[-1] + char_ps])
+
+
+def test_between_machines_a_slower_receiver_takes_each_character_at_its_own_rxne_point(firmware):
+    """The cable hands a character over at the later of the two ends' RXNE points: a receiver
+    whose bit clock runs slower than the sender's (BRR one step longer) sets RXNE where its
+    own sampling reaches the first stop bit, and IDLE a character time of its own later."""
+    line = TwoMachines(firmware, "cable")
+    rx = line.rx
+    rx.write(u.BRR, 4, rx.read(u.BRR, 4) + 1)
+    fw = Firmware(rx)
+    seen = []
+    rx.IRQ.connect(SimpleNamespace(on_gpio=lambda _p, lv: lv and seen.append(rx.ctx.clock.now_ps)))
+    starts = []
+    line.tx.tx.connect(lambda f: starts.append(f.start_ps))
+    send_paced(line, b"Q", 0)
+    line.run_to(line.clock.now_ps + 5 * rx.char_ps())
+    assert fw.rx == [ord("Q")]
+    assert seen == [starts[0] + rx_complete_ps(rx.baud), starts[0] + 2 * frame_duration_ps(rx.baud)]

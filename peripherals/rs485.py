@@ -20,9 +20,10 @@ Bus (`Rs485Bus`): any number of nodes. Timing and damage:
 - `bit_error_rate` flips single bits; `noise_burst()` randomises every bit it overlaps and, on an
   idle line, produces a spurious character (as a noise spike on a real bus wakes the receivers).
 - Frames reach receivers at their END time (only then is the damage known), with their original
-  `start_ps`; at their start the receivers are told that one has started (`rx_start`), so a
-  USART does not take the gap before a frame that is still on the line for an idle line; damaged frames are `LineFrame`s whose line levels decode, through
+  `start_ps`; damaged frames are `LineFrame`s whose line levels decode, through
   `uart_line.sample_frame`, to the wrong value / framing / parity errors a receiver would see.
+  At a frame's start the receivers are told that one has started (`rx_start`, no event), so a
+  USART does not take the line for idle while a frame is still on it (its IDLE).
 - `bus.tap` records the frames that reached the line (start, end, driver, sent value, value on
   the line, corrupted and why), the newest `History.DEFAULT_LIMIT` of them (100 000: hours of a
   busy 9600-baud bus; a run of days keeps bounded memory); `bus.on_tap(fn)` sees every one.

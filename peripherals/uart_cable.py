@@ -5,8 +5,10 @@ a character cannot reach another machine's USART the instant it starts: the rece
 may be elsewhere in time. A character reaches another machine's USART where that USART first
 looks at it, at `arrival_ps(frame)`, the middle of its first stop bit (where an STM32 receiver
 sets RXNE, `uart_line.rx_complete_ps`), as an event on the emulation's clock; a receiver at the
-same settings sees it at exactly the instant a direct wire gives; it is told at the start, at the
-sender's time, that a character has started (`rx_start`: the line is no longer idle). That delay is the link's
+same settings sees it at exactly the instant a direct wire gives, one whose bit clock is slower
+at its own RXNE point (`rx_start`'s answer), so the character goes to DR in the delivery. The
+receiver is told at the start, at the sender's time, that a character has started (`rx_start`:
+the line is no longer idle, for its IDLE). The sender's RXNE point is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
 The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's

@@ -492,16 +492,20 @@ class STM32Usart(Peripheral):
         is off (the character's own RXNE sets the next one). Costs no event. Returns where
         this receiver's RXNE point lies at its current settings (the start while it has no
         baud rate): a cable delivers there, so the character goes to DR at once."""
+        self._hear(start_ps)
+        line = self._line()
+        if self.regs["CR3"] & SCEN:
+            return start_ps + line.rx_done_ps + line.bit_ps
+        return start_ps + line.rx_done_ps
+
+    def _hear(self, start_ps: int) -> None:
+        """A character starts on the line at `start_ps`: an IDLE due after that is off."""
         if start_ps > self._rx_heard_ps:
             self._rx_heard_ps = start_ps
             ev = self._idle_ev
             if ev is not None and ev.time_ps > start_ps and start_ps > self._idle_after_ps:
                 ev.cancel()
                 self._idle_ev = None
-        line = self._line()
-        if self.regs["CR3"] & SCEN:
-            return start_ps + line.rx_done_ps + line.bit_ps
-        return start_ps + line.rx_done_ps
 
     def receive_frame(self, frame: UartFrame) -> None:
         """A character starts on the RX line now (called at `frame.start_ps`), or is handed
@@ -515,12 +519,7 @@ class STM32Usart(Peripheral):
             return
         self._rx_seq = seq = self._rx_seq + 1
         start = frame.start_ps
-        if start > self._rx_heard_ps:     # rx_start, inlined (a direct wire calls here first)
-            self._rx_heard_ps = start
-            ev = self._idle_ev
-            if ev is not None and ev.time_ps > start and start > self._idle_after_ps:
-                ev.cancel()
-                self._idle_ev = None
+        self._hear(start)                 # (a direct wire calls here at the start)
         done = start + line.rx_done_ps
         if self.regs["CR3"] & SCEN:
             done += line.bit_ps           # 1.5 stop bits: sampled one baud into the stop bit

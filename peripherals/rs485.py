@@ -448,9 +448,6 @@ class HostEndpoint:
         self._fns.append(fn)
         self._call = tuple(self._fns)
 
-    def rx_start(self, start_ps: int) -> None:
-        """A frame starts on the bus (a host endpoint decodes whole frames only)."""
-
     def deliver(self, frame: UartFrame, driver: str) -> None:
         if driver == self.name and not self.echo:
             return

@@ -22,6 +22,8 @@ Bus (`Rs485Bus`): any number of nodes. Timing and damage:
 - Frames reach receivers at their END time (only then is the damage known), with their original
   `start_ps`; damaged frames are `LineFrame`s whose line levels decode, through
   `uart_line.sample_frame`, to the wrong value / framing / parity errors a receiver would see.
+  At a frame's start the receivers are told that one has started (`rx_start`, no event), so a
+  USART does not take the line for idle while a frame is still on it (its IDLE).
 - `bus.tap` records the frames that reached the line (start, end, driver, sent value, value on
   the line, corrupted and why), the newest `History.DEFAULT_LIMIT` of them (100 000: hours of a
   busy 9600-baud bus; a run of days keeps bounded memory); `bus.on_tap(fn)` sees every one.
@@ -114,6 +116,7 @@ class Rs485Bus:
         # a copy per frame (one that joins or leaves during a delivery does not change who
         # gets that frame, as with a copy).
         self._deliver_to: tuple = ()
+        self._starts_to: tuple = ()     # the nodes' rx_start, likewise
         self._tap_to: tuple[Callable[[TapRecord], None], ...] = ()
         self._active: list[_OnBus] = []
         self._bursts: list[tuple[int, int]] = []
@@ -128,11 +131,13 @@ class Rs485Bus:
 
     # -- membership ------------------------------------------------------------------------------
     def attach(self, node) -> None:
-        """Add a node: anything with `name` and `deliver(frame, driver_name)`."""
+        """Add a node: anything with `name` and `deliver(frame, driver_name)` (at the frame's
+        end), and optionally `rx_start(start_ps)` (at its start)."""
         if node in self.nodes:
             raise SetupError(f"{_node_name(node)} is already on bus {self.name}")
         self.nodes.append(node)
         self._deliver_to = tuple(self.nodes)
+        self._starts_to = _rx_starts(self.nodes)
         settings_changed()
 
     def detach(self, node) -> None:
@@ -140,6 +145,7 @@ class Rs485Bus:
         if node in self.nodes:
             self.nodes.remove(node)
             self._deliver_to = tuple(self.nodes)
+            self._starts_to = _rx_starts(self.nodes)
             settings_changed()
 
     def attach_host(self, name: str, baud: float = 9600, data_bits: int = 8, parity: str = "N",
@@ -190,6 +196,11 @@ class Rs485Bus:
                 entry.partners.append(other)
         self._active.append(entry)
         self.ctx.clock.schedule_at(frame.end_ps, self._complete, entry)
+        # The receivers learn now that the line is busy from the frame's start (no event:
+        # a USART's IDLE point may come before the frame's end, when it is delivered).
+        start = frame.start_ps
+        for rx_start in self._starts_to:
+            rx_start(start)
 
     def release(self, node, t_ps: int) -> None:
         """`node`'s driver switched off at `t_ps`: the rest of its frame in flight is lost."""
@@ -284,6 +295,11 @@ class Rs485Bus:
         self._bursts = [(s, e) for s, e in self._bursts if e > horizon]
 
 
+def _rx_starts(nodes) -> tuple:
+    """The `rx_start` of each node that has one."""
+    return tuple(fn for fn in (getattr(n, "rx_start", None) for n in nodes) if fn is not None)
+
+
 def _add(reasons: list[str], why: str) -> None:
     if why not in reasons:
         reasons.append(why)
@@ -304,6 +320,7 @@ class Rs485Transceiver:
         self.dropped_frames = 0
         self.sent_frames = 0
         self.uart = None         # the USART behind DI/RO (connect_usart), for the link's lookahead
+        self._uart_rx_start = None   # its rx_start: told when a frame starts on the bus
         if bus is not None:
             self.attach(bus)
 
@@ -334,6 +351,7 @@ class Rs485Transceiver:
         if rx_listener is not None:
             self.ro.connect(rx_listener)
         self.uart = getattr(rx_listener, "__self__", None)
+        self._uart_rx_start = getattr(self.uart, "rx_start", None)
         settings_changed()
 
     def char_ps(self) -> int:
@@ -369,6 +387,11 @@ class Rs485Transceiver:
             return
         self.sent_frames += 1
         self.bus.launch(self, frame)
+
+    def rx_start(self, start_ps: int) -> None:
+        """A frame starts on the bus: the USART behind RO hears its start (its IDLE)."""
+        if not self.re_n and self._uart_rx_start is not None:
+            self._uart_rx_start(start_ps)
 
     def deliver(self, frame: UartFrame, driver: str) -> None:
         if not self.re_n:

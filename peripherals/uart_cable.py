@@ -5,7 +5,10 @@ a character cannot reach another machine's USART the instant it starts: the rece
 may be elsewhere in time. A character reaches another machine's USART where that USART first
 looks at it, at `arrival_ps(frame)`, the middle of its first stop bit (where an STM32 receiver
 sets RXNE, `uart_line.rx_complete_ps`), as an event on the emulation's clock; a receiver at the
-same settings sees it at exactly the instant a direct wire gives. That delay is the link's
+same settings sees it at exactly the instant a direct wire gives, one whose bit clock is slower
+at its own RXNE point (`rx_start`'s answer), so the character goes to DR in the delivery. The
+receiver is told at the start, at the sender's time, that a character has started (`rx_start`:
+the line is no longer idle, for its IDLE). The sender's RXNE point is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
 The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's
@@ -92,6 +95,11 @@ def check_arrival(receiver: Any, due_ps: int) -> None:
         emu.note_late(m, due_ps)
 
 
+def _no_start(start_ps: int) -> int:
+    """rx_start of a receiver that has none: it looks at the character at its arrival."""
+    return start_ps
+
+
 class UartCable:
     """Two USARTs crossed (TX to RX both ways), on one machine or two."""
 
@@ -99,18 +107,26 @@ class UartCable:
         self.ends = (a, b)
         self.plugged = True
         if a.ctx.clock is not b.ctx.clock:      # two machines, each with its own time
+            a_start, b_start = (getattr(x, "rx_start", None) or _no_start for x in (a, b))
             emu = machine_of(a).emulation
             self._clock = emu.clock
-            a.tx.connect(lambda f: self._carry(f, b))
-            b.tx.connect(lambda f: self._carry(f, a))
+            a.tx.connect(lambda f: self._carry(f, b, b_start))
+            b.tx.connect(lambda f: self._carry(f, a, a_start))
             emu.add_link(self)
         else:
             a.tx.connect(lambda f: self.plugged and b.receive_frame(f))
             b.tx.connect(lambda f: self.plugged and a.receive_frame(f))
 
-    def _carry(self, frame: UartFrame, to: Any) -> None:
+    def _carry(self, frame: UartFrame, to: Any, to_start) -> None:
         if self.plugged:
+            # The line is busy from now on (the receiver's IDLE). The character is handed over
+            # where the receiver first looks at it, at its own settings: no sooner than the
+            # sender's RXNE point (the lookahead), and no sooner than the receiver's, so that
+            # it goes to DR at once rather than in one more event a few ps later.
             due = arrival_ps(frame)
+            rx_due = to_start(frame.start_ps)
+            if rx_due > due:
+                due = rx_due
             self._clock.schedule_at(due, self._arrive, frame, to, due)
 
     def _arrive(self, frame: UartFrame, to: Any, due_ps: int) -> None:

@@ -38,6 +38,17 @@ worked out once per configuration (`LineSettings`). A character a link hands ove
 RXNE point (an RS-485 bus delivers at the frame's end) is received at that instant: at once
 when nothing else on this machine's clock is due by then, else as an event behind what is.
 
+IDLE: one character time of mark after a received character's stop bits, i.e. at its start
+plus two character times, unless another character starts on the line before then. A link
+that hands characters over late (an RS-485 bus at the frame's end, a cable between machines at
+the RXNE point) tells the receiver when each one starts (`rx_start`, called by the sending end
+at its own time, no event): the next character of a burst then reaches DR at or after the
+previous one's idle point, yet IDLE is not set in between. Machines run ahead of each other
+inside a quantum (metersim._engine.emulation), so the sender of a character that starts just
+before the idle point may not have run there yet: the IDLE event then waits for every machine
+at that instant (an event on the emulation's clock, which runs once all machines are there),
+where any such start has been told.
+
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
 
@@ -208,7 +219,9 @@ class STM32Usart(Peripheral):
         self._rdr = 0
         self._sr_snapshot = 0        # SR as last read (clearing sequences need SR read first)
         self._rx_seq = 0
+        self._rx_heard_ps = -1       # start of the latest character heard on the RX line
         self._idle_ev = None
+        self._idle_after_ps = -1     # start of the character the pending IDLE event follows
         self._idle_armed = False
         self._irq_mask = 0           # SR flags that raise IRQ (CR1-3 at reset enable none)
         self.IRQ.unset()
@@ -472,6 +485,28 @@ class STM32Usart(Peripheral):
             self._set_sr(TC, True)
 
     # -- receiver -------------------------------------------------------------------------
+    def rx_start(self, start_ps: int) -> int:
+        """A character starts on the RX line at `start_ps`: told by a link that hands it over
+        later (RS-485 bus, cable between machines), at the sender's time, which may lie ahead
+        of or behind this machine's. The line is not idle from then on: an IDLE due after it
+        is off (the character's own RXNE sets the next one). Costs no event. Returns where
+        this receiver's RXNE point lies at its current settings (the start while it has no
+        baud rate): a cable delivers there, so the character goes to DR at once."""
+        self._hear(start_ps)
+        line = self._line()
+        if self.regs["CR3"] & SCEN:
+            return start_ps + line.rx_done_ps + line.bit_ps
+        return start_ps + line.rx_done_ps
+
+    def _hear(self, start_ps: int) -> None:
+        """A character starts on the line at `start_ps`: an IDLE due after that is off."""
+        if start_ps > self._rx_heard_ps:
+            self._rx_heard_ps = start_ps
+            ev = self._idle_ev
+            if ev is not None and ev.time_ps > start_ps and start_ps > self._idle_after_ps:
+                ev.cancel()
+                self._idle_ev = None
+
     def receive_frame(self, frame: UartFrame) -> None:
         """A character starts on the RX line now (called at `frame.start_ps`), or is handed
         over late, by a link between machines (at the end of the frame on RS-485)."""
@@ -483,10 +518,9 @@ class STM32Usart(Peripheral):
             self.ctx.log_once("rx-brr0", logging.WARNING, "character received with BRR = 0: ignored")
             return
         self._rx_seq = seq = self._rx_seq + 1
-        if self._idle_ev is not None:
-            self._idle_ev.cancel()
-            self._idle_ev = None
-        done = frame.start_ps + line.rx_done_ps
+        start = frame.start_ps
+        self._hear(start)                 # (a direct wire calls here at the start)
+        done = start + line.rx_done_ps
         if self.regs["CR3"] & SCEN:
             done += line.bit_ps           # 1.5 stop bits: sampled one baud into the stop bit
         clock = self.ctx.clock
@@ -530,15 +564,34 @@ class STM32Usart(Peripheral):
             self._idle_armed = True
             self._set_sr(RXNE | (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0), True)
         if seq == self._rx_seq:
-            # IDLE: one whole idle frame after this character's stop bits.
-            self._idle_ev = self.ctx.clock.schedule_at(frame.start_ps + line.idle_ps, self._idle)
+            # IDLE: one whole idle frame after this character's stop bits, unless the next
+            # character has already been heard starting before then (a burst).
+            start = frame.start_ps
+            idle_at = start + line.idle_ps
+            if not start < self._rx_heard_ps < idle_at:
+                if self._idle_ev is not None:
+                    self._idle_ev.cancel()
+                self._idle_after_ps = start
+                self._idle_ev = self.ctx.clock.schedule_at(idle_at, self._idle)
 
-    def _idle(self) -> None:
+    def _idle(self, waited: bool = False) -> None:
+        """The idle point of the last character received. Another machine that has not run to
+        this instant yet may still start a character before it (time model: machines run
+        ahead of each other inside a quantum): then IDLE waits for all of them here, on the
+        emulation's clock (`waited`), and is off if one did (rx_start)."""
         self._idle_ev = None
         cr1 = self.regs["CR1"]
-        if self._idle_armed and cr1 & UE and cr1 & RE:
-            self._idle_armed = False      # not set again until RXNE sets
-            self._set_sr(IDLE, True)
+        if not (self._idle_armed and cr1 & UE and cr1 & RE):
+            return
+        if not waited:
+            emu = getattr(self.ctx.machine, "emulation", None)
+            if emu is not None and len(emu.machines) > 1:
+                me, now = self.ctx.machine, self.ctx.clock.now_ps
+                if any(m is not me and m.clock._now < now for m in emu.machines):
+                    self._idle_ev = emu.clock.schedule_at(now, self._idle, True)
+                    return
+        self._idle_armed = False          # not set again until RXNE sets
+        self._set_sr(IDLE, True)
 
     # -- smartcard ------------------------------------------------------------------------
     @property

@@ -86,6 +86,11 @@ class UartHub:
                 # another machine: at the character's arrival, on the emulation's clock
                 f = frame if frame is not None else _frame_for(m.uart, byte, here.clock.now_ps)
                 if f is not None:
+                    # the receiver hears the start now (its line is not idle from then on),
+                    # as on a cable between machines
+                    rx_start = getattr(m.uart, "rx_start", None)
+                    if rx_start is not None:
+                        rx_start(f.start_ps)
                     here.emulation.clock.schedule_at(arrival_ps(f), self._arrive, m, f, byte)
                 continue
             self._deliver(m, frame, byte)

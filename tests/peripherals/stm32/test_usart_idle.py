@@ -2,7 +2,8 @@
 mark follows a received character's stop bits, not again until RXNE sets; never in the middle
 of a burst, whatever line the characters come over: a wire on one clock, an RS-485 bus (which
 hands a character over at its end), a cable or a bus between two machines that run ahead of
-each other inside a quantum (metersim._engine.emulation)."""
+each other inside a quantum (metersim._engine.emulation), or the monitor's UART hub between
+them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from metersim._engine.clock import Clock
 from metersim._engine.emulation import Emulation
+from metersim._frontends.uart_hub import UartHub
 from metersim._engine.platform_builder import create_machine
 from metersim.peripherals.base import Context
 from metersim.peripherals.clock_tree import ClockTree
@@ -120,7 +122,8 @@ class OneClockRs485:
 class TwoMachines:
     """Two F103s asleep in WFI (wfi_idle), their USART2s driven from here; the receiver's
     machine runs first in each quantum, so it reaches the idle point before the sender has run
-    there. `kind`: "cable" (UartCable) or "rs485" (transceivers on a bus)."""
+    there. `kind`: "cable" (UartCable), "hub" (the monitor's UART hub) or "rs485"
+    (transceivers on a bus)."""
 
     def __init__(self, firmware, kind):
         self.emu = Emulation()
@@ -131,6 +134,10 @@ class TwoMachines:
         self.emu.run_for("2ms")                       # clocks set up by the firmware
         if kind == "cable":
             UartCable(self.tx, self.rx)
+        elif kind == "hub":
+            hub = UartHub("hub")
+            hub.attach("sender:usart2", self.tx)
+            hub.attach("receiver:usart2", self.rx)
         else:
             bus = Rs485Bus(Context(self.emu.clock, name="bus"))
             for m in (rx_m, tx_m):
@@ -159,6 +166,7 @@ class TwoMachines:
 
 LINES = {"one clock cable": lambda fw: OneClockCable(), "one clock rs485": lambda fw: OneClockRs485(),
          "cable between machines": lambda fw: TwoMachines(fw, "cable"),
+         "hub between machines": lambda fw: TwoMachines(fw, "hub"),
          "rs485 between machines": lambda fw: TwoMachines(fw, "rs485")}
 
 

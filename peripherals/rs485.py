@@ -149,8 +149,9 @@ class Rs485Bus:
             settings_changed()
 
     def attach_host(self, name: str, baud: float = 9600, data_bits: int = 8, parity: str = "N",
-                    stop_half_bits: int = 2, echo: bool = False) -> "HostEndpoint":
-        ep = HostEndpoint(self, name, baud, data_bits, parity, stop_half_bits, echo)
+                    stop_half_bits: int = 2, echo: bool = False,
+                    keep_rx: bool = True) -> "HostEndpoint":
+        ep = HostEndpoint(self, name, baud, data_bits, parity, stop_half_bits, echo, keep_rx)
         self.attach(ep)
         return ep
 
@@ -400,15 +401,20 @@ class Rs485Transceiver:
 
 
 class HostEndpoint:
-    """Python on the bus: paced transmission and decoded reception at its own settings."""
+    """Python on the bus: paced transmission and decoded reception at its own settings.
+    Received bytes gather in `rx` for `read`, unless `keep_rx` is False: an owner that takes
+    every character from its `on_receive` callback (a Modbus master's link) would otherwise
+    leave them to pile up there for as long as the bus runs."""
 
     def __init__(self, bus: Rs485Bus, name: str, baud: float = 9600, data_bits: int = 8,
-                 parity: str = "N", stop_half_bits: int = 2, echo: bool = False):
+                 parity: str = "N", stop_half_bits: int = 2, echo: bool = False,
+                 keep_rx: bool = True):
         self.bus = bus
         self.name = name
         self.baud, self.data_bits, self.parity, self.stop_half_bits = baud, data_bits, parity, stop_half_bits
         sample_frame(UartFrame(0), baud, data_bits, parity, stop_half_bits)  # validates the settings
         self.echo = echo
+        self.keep_rx = keep_rx
         self.rx = bytearray()
         self.errors: list[tuple[int, str]] = []   # (end_ps, "framing"/"parity"/"noise")
         self._fns: list[Callable[[int, UartFrame], None]] = []
@@ -453,7 +459,8 @@ class HostEndpoint:
             return
         value = receive_byte(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits,
                              self.errors)
-        self.rx.append(value)
+        if self.keep_rx:
+            self.rx.append(value)
         for fn in self._call:
             fn(value, frame)
 

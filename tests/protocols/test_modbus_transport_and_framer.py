@@ -3,12 +3,14 @@ and the frame splitter shared by the master and the pcap writer."""
 
 import pytest
 
-from metersim.peripherals.base import UartFrame
+from metersim._engine.clock import Clock
+from metersim.peripherals.base import Context, UartFrame
 from metersim._protocols.modbus.errors import ModbusError, ModbusFrameError
 from metersim._protocols.modbus.framer import (
     RtuSplitter, crc16, crc_ok, decode_adu, encode_adu, rtu_timing,
 )
-from metersim._protocols.modbus.transport import Char, SerialFormat, char_time_ps
+from metersim._protocols.modbus.transport import BusLink, Char, SerialFormat, char_time_ps
+from metersim.peripherals.rs485 import Rs485Bus
 from metersim._units import PS_PER_US
 
 
@@ -126,3 +128,22 @@ def test_a_live_receiver_may_close_a_frame_only_once_a_late_character_could_have
     assert frames == []
     s.flush_if_idle(deadline)
     assert [f.data for f in frames] == [b"\x01\x04"]
+
+
+def test_a_link_hands_every_character_on_and_keeps_none_of_them_behind():
+    """A master's link takes each character from its callback: its host endpoint must not
+    also pile them up (a cabinet's day is ~70 million characters)."""
+    clock = Clock()
+    bus = Rs485Bus(Context(clock, name="bus"))
+    link = BusLink(bus, "master", SerialFormat(9600))
+    other = bus.attach_host("slave", baud=9600)
+    got = []
+    link.on_char(got.append)
+    end = other.send(b"\x01\x04\x00\x00")
+    clock.advance_to(end + char_time_ps(9600))
+    assert bytes(c.value for c in got) == b"\x01\x04\x00\x00"
+    assert link.endpoint.rx == bytearray()
+    other.read()                                   # a plain endpoint still keeps what it hears
+    link.send(b"\x05")
+    clock.advance_to(clock.now_ps + 3 * char_time_ps(9600))
+    assert other.read() == b"\x05"

@@ -63,7 +63,7 @@ class BusLink:
     def __init__(self, bus, name: str, fmt: SerialFormat):
         self.fmt = fmt
         self.endpoint = bus.attach_host(name, baud=fmt.baud, parity=fmt.parity,
-                                        stop_half_bits=2 * fmt.stop_bits)
+                                        stop_half_bits=2 * fmt.stop_bits, keep_rx=False)
         self._fns: list[Callable[[Char], None]] = []
         self._call: tuple[Callable[[Char], None], ...] = ()    # snapshot of _fns
         self.endpoint.on_receive(self._receive)

@@ -514,6 +514,16 @@ class NVIC(Peripheral):
         bind = getattr(cpu, "bind_interrupt_summary", None)    # (test doubles have none)
         if bind is not None:
             bind(self.summary)
+        # the core's C versions of set_pending and on_gpio (the same steps, the check that
+        # follows a pend included), where it has them: peripherals raise IRQ lines, SysTick
+        # and ICSR pend, often, and then reach no Python frame
+        native = getattr(cpu, "nvic_native_paths", None)
+        paths = native(self) if native is not None else None
+        if paths is not None:
+            self.set_pending, self.on_gpio = paths
+        else:
+            self.__dict__.pop("set_pending", None)
+            self.__dict__.pop("on_gpio", None)
 
     def _hclk(self) -> int:
         clocks = getattr(self.ctx.machine, "clocks", None)
@@ -733,13 +743,16 @@ class NVIC(Peripheral):
     def on_gpio(self, irq: int, level: bool) -> None:
         exc = 16 + irq
         if exc >= self.num_exc:
-            self.ctx.log_once(("irq-range", irq), logging.WARNING,
-                              "IRQ %d is beyond the %d lines of this NVIC", irq, self.num_irqs)
+            self._irq_beyond(irq)
             return
         was = self.level[exc]
         self.level[exc] = 1 if level else 0
         if level and not was:
             self.set_pending(exc)
+
+    def _irq_beyond(self, irq: int) -> None:
+        self.ctx.log_once(("irq-range", irq), logging.WARNING,
+                          "IRQ %d is beyond the %d lines of this NVIC", irq, self.num_irqs)
 
     # -- bus: privilege, the MPU's fast path, then the table --------------------------------------
     def read(self, offset: int, size: int) -> int:

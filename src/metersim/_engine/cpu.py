@@ -214,6 +214,7 @@ class CortexM:
         self._word_buf = ctypes.create_string_buffer(4)
         self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
         self._unmask_hooks: set[int] = set()
+        self._pending_stop = None    # interrupt_pending_changed in C (bind_interrupt_summary)
         # Straight from unicorn (no binding wrapper): every SVC and exception return lands here.
         self._intr_cfn = HOOK_INTR_CFUNC(self._on_intr_raw)
         self._intr_hook = uc_hook_h()
@@ -401,6 +402,10 @@ class CortexM:
         handler) needs no stop: what later lets it in (an unmask site, an exception return,
         an enable or priority write, WFI) looks at the pending set again."""
         if self.in_slice:
+            stop = self._pending_stop
+            if stop is not None and self._fast_slice:
+                stop()           # C: the unmask sites' rule, then _limit_slice(0)'s stop
+                return
             sm = self.nvic.summary
             # best >= active: nothing preempts whatever the masks (they only lower the
             # execution priority); else the masks decide (NVIC.pending_to_take, summarised)
@@ -1043,6 +1048,15 @@ class CortexM:
         taken there."""
         if self.bc is not None:
             self.bc.bind_summary(summary)
+            self._pending_stop = self.bc.pending_stop()
+
+    def nvic_native_paths(self, nvic):
+        """(set_pending, on_gpio) in C for `nvic` once its summary is bound (NVIC.attach_cpu
+        installs them: a peripheral raising an IRQ line then costs no Python frame), or None
+        without the C extension."""
+        if self.bc is None:
+            return None
+        return self.bc.nvic_paths(nvic)
 
     def unmask_site_skips(self) -> int:
         """Unmask sites the C hook passed without calling Python (statistics)."""

@@ -924,10 +924,12 @@ class NVIC(Peripheral):
             v |= ICSR_NMIPENDSET
         return v
 
-    def _icsr_set(self, value: int) -> None:
-        self._icsr_written(0, value)
-
     def _icsr_written(self, _old: int, value: int) -> None:
+        self._icsr_set(value)
+
+    def _icsr_set(self, value: int) -> None:
+        """ICSR's set and clear bits (a word write comes here straight: an RTOS pends
+        PendSV through it at every switch)."""
         if value & ICSR_NMIPENDSET:
             self.set_pending(NMI)
         if value & ICSR_PENDSVSET:

@@ -1576,6 +1576,37 @@ static PyObject *py_nv_on_gpio(PyObject *self, PyObject *const *args, Py_ssize_t
     Py_RETURN_NONE;
 }
 
+/* privileged(cpu, state_address, control_reg): CortexM.is_privileged (handler mode, or
+ * CONTROL.nPRIV clear), which the NVIC model asks at every register access. */
+static PyObject *py_privileged(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "privileged(cpu, state_address, control_reg)");
+        return NULL;
+    }
+    bc_state *s = (bc_state *)PyLong_AsVoidPtr(args[1]);
+    long reg = PyLong_AsLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!s) {
+        PyErr_SetString(PyExc_ValueError, "privileged: null address");
+        return NULL;
+    }
+    PyObject *ipsr = PyObject_GetAttr(args[0], S_ipsr);
+    if (!ipsr)
+        return NULL;
+    int handler = PyObject_IsTrue(ipsr);
+    Py_DECREF(ipsr);
+    if (handler < 0)
+        return NULL;
+    if (handler)
+        Py_RETURN_TRUE;
+    uint32_t control = 0;
+    s->reg_read(s->uc, (int)reg, &control);
+    return PyBool_FromLong(!(control & 1));
+}
+
 /* exc_release(exc_address): drop what the exception block holds of the NVIC model (the core
  * that owns the block is being collected). */
 static PyObject *exc_release(PyObject *self, PyObject *arg)
@@ -1921,6 +1952,8 @@ static PyMethodDef methods[] = {
      "nv_set_pending(nvic, state_address, exc): NVIC.set_pending in C."},
     {"nv_on_gpio", (PyCFunction)(void (*)(void))py_nv_on_gpio, METH_FASTCALL,
      "nv_on_gpio(nvic, state_address, irq, level): NVIC.on_gpio in C."},
+    {"privileged", (PyCFunction)(void (*)(void))py_privileged, METH_FASTCALL,
+     "privileged(cpu, state_address, control_reg): CortexM.is_privileged in C."},
     {NULL, NULL, 0, NULL},
 };
 

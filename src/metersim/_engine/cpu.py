@@ -50,6 +50,7 @@ core frequency changes, so rounding never accumulates.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import math
 import os
@@ -215,6 +216,10 @@ class CortexM:
         self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
         self._unmask_hooks: set[int] = set()
         self._pending_stop = None    # interrupt_pending_changed in C (bind_interrupt_summary)
+        # the NVIC model asks at every register access: the same answer in one C call
+        privileged = self.bc.privileged(self) if self.bc is not None else None
+        if privileged is not None:
+            self.is_privileged = privileged
         # Straight from unicorn (no binding wrapper): every SVC and exception return lands here.
         self._intr_cfn = HOOK_INTR_CFUNC(self._on_intr_raw)
         self._intr_hook = uc_hook_h()
@@ -238,6 +243,7 @@ class CortexM:
         self.native_exc = os.environ.get("METERSIM_NATIVE_EXC", "1") != "0"
         self._exc = None             # the C exception path's parameters (_arm_native_exc)
         self._exc_addr = None        # ... and their address
+        self._take_c = None          # _take_interrupts' C call, with both addresses bound
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
@@ -451,6 +457,8 @@ class CortexM:
         return self.ipsr
 
     def is_privileged(self) -> bool:
+        """Handler mode, or CONTROL.nPRIV clear (with the C extension, an instance attribute
+        does this in C: BlockClock.privileged)."""
         if self.ipsr:
             return True
         return not (self.nat.rd(A.UC_ARM_REG_CONTROL) & 1)
@@ -777,6 +785,7 @@ class CortexM:
             x = self._exc = self.bc.exc_params(self, self.has_fpu, check)
             x.mpu = ctypes.addressof(fast)
             self._exc_addr = ctypes.addressof(x)
+            self._take_c = functools.partial(_take_interrupt, self.bc._ref, self._exc_addr)
         self._bc_state.exc = self._exc_addr
 
     def native_exceptions(self) -> tuple[int, int]:
@@ -1110,15 +1119,11 @@ class CortexM:
 
     # ================================================================ exceptions
     def _take_interrupts(self) -> None:
-        nv = self.nvic
-        sm = nv.summary
-        best = sm.best
-        if best >= sm.active:
-            return  # nothing preempts, nor wakes WFI: the masks only lower the priority
-        x = self._exc_addr
-        if x is not None and self.native_exc and not self.exact_users:
-            # the same questions, and the entry where it needs no fault, in one C call
-            r = _take_interrupt(self.bc._ref, x)
+        take = self._take_c
+        if take is not None and self.native_exc and not self.exact_users:
+            # the questions below (the summary's first), and the entry where it needs no
+            # fault, in one C call
+            r = take()
             if r == TAKE_NONE:
                 return
             if r != TAKE_PYTHON:
@@ -1126,6 +1131,11 @@ class CortexM:
                 if r >= 0:       # an entry C leaves to Python (a fault on the way)
                     self._enter(r, self.nat.rd(A.UC_ARM_REG_PC))
                 return
+        nv = self.nvic
+        sm = nv.summary
+        best = sm.best
+        if best >= sm.active:
+            return  # nothing preempts, nor wakes WFI: the masks only lower the priority
         pm, fm, bp = self._rd_masks()
         prio = nv.execution_priority(0, fm, bp)     # without PRIMASK: what wakes WFI
         if best >= prio:

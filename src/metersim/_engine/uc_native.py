@@ -518,6 +518,17 @@ class BlockClock:
             return None
         return functools.partial(fn, self._ref)
 
+    def privileged(self, cpu):
+        """CortexM.is_privileged for `cpu` (whose unicorn this block clock counts) as one C
+        call (_block_clock.c, privileged: `cpu.ipsr`, else CONTROL.nPRIV); None where the
+        extension predates it."""
+        from unicorn import arm_const as A
+
+        fn = getattr(_block_clock, "privileged", None)
+        if fn is None:
+            return None
+        return functools.partial(fn, cpu, self._ref, A.UC_ARM_REG_CONTROL)
+
     def nvic_paths(self, nvic):
         """(set_pending, on_gpio) for `nvic`, the NVIC whose summary is bound: NVIC.set_pending
         and NVIC.on_gpio in C (_block_clock.c, nv_set_pending and nv_on_gpio), with the check

@@ -9,7 +9,10 @@ stacking (metersim._engine.cpu).
 
 `summary` (InterruptSummary) condenses the state into what decides whether anything can be
 taken: kept exact at every change here, and by the core's C exception path, so the core's C
-block hook can answer unmask sites without calling Python.
+block hook can answer unmask sites without calling Python. Where the core has its C
+extension, `attach_cpu` replaces `set_pending` and `on_gpio` on the instance with the core's C
+versions of the same steps (metersim/_engine/_block_clock.c, nv_set_pending, nv_on_gpio):
+the methods below stay the definition, and the path of test doubles and cores without it.
 
 External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, and a line that is
 still high when its handler returns pends again, as on the hardware.
@@ -121,7 +124,8 @@ class InterruptSummary(ctypes.Structure):
     `pmask` and `gmask`, PRIMASK, FAULTMASK; only PRIMASK on ARMv6-M). The NVIC keeps it
     exact: every change of pending, enabled, priority, PRIGROUP or active state ends in
     `NVIC._summarise_pending` / `_summarise_active` (or their incremental forms in
-    `set_pending` and `acknowledge`), and the C exception path recomputes it as these do."""
+    `set_pending` and `acknowledge`), and the C exception path recomputes it as these do
+    (the C set_pending as set_pending does)."""
     _fields_ = [("best", ctypes.c_int32),     # lowest group priority pending and enabled
                 ("active", ctypes.c_int32),   # lowest group priority active; 256 if none
                 ("gmask", ctypes.c_int32),    # group-priority bits (AIRCR.PRIGROUP)
@@ -665,6 +669,8 @@ class NVIC(Peripheral):
 
     # -- transitions driven by the core -------------------------------------------------------
     def set_pending(self, exc: int) -> None:
+        """Pend `exc` and tell the core if it may preempt (with the core's C extension the
+        instance's set_pending is its C version of these steps: see attach_cpu)."""
         sm = self.summary
         if not self.pending[exc]:                  # pend(exc), inlined: a hot path
             self.pending[exc] = 1

@@ -1333,32 +1333,19 @@ static long take_precheck(bc_state *s, bc_exc *x, const nv_summary *m, long *pri
     return 0;
 }
 
-/* take_interrupt(state, exc): the module function CortexM._take_interrupts calls, with the
- * addresses of the block clock's state and the core's exception parameters (bc_exc): the
- * questions above, then NVIC.pending_to_take's choice and the entry (exc_entry) where C can
- * do it. The model is read only when something is to be taken. */
-static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* CortexM._take_interrupts' questions and the entry, between slices: one of the TAKE_*
+ * answers, or the exception for Python to enter. The questions above, then
+ * NVIC.pending_to_take's choice and the entry (exc_entry) where C can do it; the model is
+ * read only when something is to be taken. */
+static long take_run(bc_state *s, bc_exc *x)
 {
-    (void)self;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "take_interrupt(state_address, exc_address)");
-        return NULL;
-    }
-    bc_state *s = (bc_state *)PyLong_AsVoidPtr(args[0]);
-    bc_exc *x = (bc_exc *)PyLong_AsVoidPtr(args[1]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (!s || !x) {
-        PyErr_SetString(PyExc_ValueError, "take_interrupt: null address");
-        return NULL;
-    }
     if (!s->nv_sum)
-        return PyLong_FromLong(TAKE_PYTHON);
+        return TAKE_PYTHON;
     long prio = 0;
     uint32_t fm = 0;
     long result = take_precheck(s, x, s->nv_sum, &prio, &fm);
     if (result != 0)
-        return PyLong_FromLong(result);
+        return result;
     result = TAKE_PYTHON;
     bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
@@ -1375,7 +1362,90 @@ static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_
         nv_release(&v);
     }
     PyErr_Clear();
-    return PyLong_FromLong(result);
+    return result;
+}
+
+static bool take_addresses(PyObject *const *args, bc_state **s, bc_exc **x)
+{
+    *s = (bc_state *)PyLong_AsVoidPtr(args[0]);
+    *x = (bc_exc *)PyLong_AsVoidPtr(args[1]);
+    if (PyErr_Occurred())
+        return false;
+    if (!*s || !*x) {
+        PyErr_SetString(PyExc_ValueError, "take_interrupt: null address");
+        return false;
+    }
+    return true;
+}
+
+/* take_interrupt(state, exc): take_run, with the addresses of the block clock's state and
+ * the core's exception parameters (bc_exc). */
+static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    bc_state *s;
+    bc_exc *x;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "take_interrupt(state_address, exc_address)");
+        return NULL;
+    }
+    if (!take_addresses(args, &s, &x))
+        return NULL;
+    return PyLong_FromLong(take_run(s, x));
+}
+
+static PyObject *S_native_exc, *S_exact_users, *S_halted, *S_take_py, *S_enter;
+
+/* take_interrupts(state, exc, cpu): the whole of CortexM._take_interrupts where the C path
+ * answers (the core installs it in place of the method): nothing to take, WFI woken, or the
+ * entry done here. An entry left to Python (a fault on the way) goes to CortexM._enter; the
+ * model looking odd, exceptions in Python or the debugger's exact mode, to the method. */
+static PyObject *take_interrupts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    bc_state *s;
+    bc_exc *x;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "take_interrupts(state_address, exc_address, cpu)");
+        return NULL;
+    }
+    if (!take_addresses(args, &s, &x))
+        return NULL;
+    PyObject *cpu = args[2];
+    PyObject *native = PyObject_GetAttr(cpu, S_native_exc);
+    PyObject *exact = native ? PyObject_GetAttr(cpu, S_exact_users) : NULL;
+    int use_c = exact ? PyObject_IsTrue(native) : -1;
+    if (use_c > 0) {
+        int ex = PyObject_IsTrue(exact);
+        use_c = ex < 0 ? -1 : !ex;
+    }
+    Py_XDECREF(native);
+    Py_XDECREF(exact);
+    if (use_c < 0)
+        return NULL;
+    long r = use_c ? take_run(s, x) : TAKE_PYTHON;
+    if (r == TAKE_NONE)
+        Py_RETURN_NONE;
+    if (r == TAKE_PYTHON) {            /* the method itself (the class's, under the instance's) */
+        PyObject *fn = PyObject_GetAttr((PyObject *)Py_TYPE(cpu), S_take_py);
+        PyObject *res = fn ? PyObject_CallOneArg(fn, cpu) : NULL;
+        Py_XDECREF(fn);
+        return res;
+    }
+    if (PyObject_SetAttr(cpu, S_halted, Py_False) < 0)
+        return NULL;
+    if (r >= 0) {                      /* an entry C leaves to Python */
+        uint32_t pc = 0;
+        s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+        PyObject *e = PyLong_FromLong(r), *p = PyLong_FromUnsignedLong(pc);
+        PyObject *res = (e && p) ? PyObject_CallMethodObjArgs(cpu, S_enter, e, p, NULL) : NULL;
+        Py_XDECREF(e);
+        Py_XDECREF(p);
+        if (!res)
+            return NULL;
+        Py_DECREF(res);
+    }
+    Py_RETURN_NONE;
 }
 
 /* ======================================================================== pending IRQs
@@ -1954,6 +2024,8 @@ static PyMethodDef methods[] = {
      "nv_on_gpio(nvic, state_address, irq, level): NVIC.on_gpio in C."},
     {"privileged", (PyCFunction)(void (*)(void))py_privileged, METH_FASTCALL,
      "privileged(cpu, state_address, control_reg): CortexM.is_privileged in C."},
+    {"take_interrupts", (PyCFunction)(void (*)(void))take_interrupts, METH_FASTCALL,
+     "take_interrupts(state_address, exc_address, cpu): CortexM._take_interrupts in C."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1978,7 +2050,12 @@ PyMODINIT_FUNC PyInit__block_clock(void)
         || !(S_in_slice = PyUnicode_InternFromString("in_slice"))
         || !(S_cpu = PyUnicode_InternFromString("cpu"))
         || !(S_ipc = PyUnicode_InternFromString("interrupt_pending_changed"))
-        || !(S_beyond = PyUnicode_InternFromString("_irq_beyond")))
+        || !(S_beyond = PyUnicode_InternFromString("_irq_beyond"))
+        || !(S_native_exc = PyUnicode_InternFromString("native_exc"))
+        || !(S_exact_users = PyUnicode_InternFromString("exact_users"))
+        || !(S_halted = PyUnicode_InternFromString("halted"))
+        || !(S_take_py = PyUnicode_InternFromString("_take_interrupts"))
+        || !(S_enter = PyUnicode_InternFromString("_enter")))
         return NULL;
     return PyModule_Create(&module);
 }

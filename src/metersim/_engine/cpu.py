@@ -41,6 +41,10 @@ exceptions. An interrupt can be taken exactly when the best is below the executi
 (the active part lowered by PRIMASK, FAULTMASK, BASEPRI). The C block hook answers unmask sites
 with it and calls `_on_unmask_site` only when one can; `_take_interrupts` and
 `interrupt_pending_changed` return at once when nothing is above the active exceptions.
+A pend while a fast slice runs is checked by the same C rule (`pending_stop`), and the NVIC's
+`set_pending` and `on_gpio` themselves are C functions where the extension is built
+(NVIC.attach_cpu installs them; _block_clock.c, nv_set_pending and nv_on_gpio): a peripheral
+raising an IRQ line, SysTick's wrap or a PendSV request through ICSR costs no Python frame.
 
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
@@ -70,6 +74,7 @@ from metersim._engine.traps import Traps
 from metersim._engine.uc_native import (TAKE_NONE, TAKE_PYTHON, BlockClock, NativeCore,
                                         run_to_runner, slice_runner)
 from metersim._engine.uc_native import take_interrupt as _take_interrupt
+from metersim._engine.uc_native import take_interrupts as _take_interrupts_c
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
@@ -786,6 +791,11 @@ class CortexM:
             x.mpu = ctypes.addressof(fast)
             self._exc_addr = ctypes.addressof(x)
             self._take_c = functools.partial(_take_interrupt, self.bc._ref, self._exc_addr)
+            if _take_interrupts_c is not None:
+                # run_until's call then reaches C without a Python frame; the method below
+                # stays the definition (and what C falls back to)
+                self._take_interrupts = functools.partial(_take_interrupts_c, self.bc._ref,
+                                                          self._exc_addr, self)
         self._bc_state.exc = self._exc_addr
 
     def native_exceptions(self) -> tuple[int, int]:
@@ -1119,6 +1129,10 @@ class CortexM:
 
     # ================================================================ exceptions
     def _take_interrupts(self) -> None:
+        """Enter the pending exception that preempts now, between slices; wake WFI on one
+        that PRIMASK alone holds back. Once the C exception path is armed the instance's
+        `_take_interrupts` is C's version of this method (_block_clock.c, take_interrupts),
+        which comes back here where the C path does not answer."""
         take = self._take_c
         if take is not None and self.native_exc and not self.exact_users:
             # the questions below (the summary's first), and the entry where it needs no

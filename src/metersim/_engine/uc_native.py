@@ -230,6 +230,9 @@ _OFFSETS: tuple[int, int, int, int] | None = None   # see calibration()
 # (_block_clock.c); it returns one of the TAKE_* answers below or, >= 0, the exception for
 # Python to enter (CortexM._enter: the C entry cannot do it without a fault).
 take_interrupt = getattr(_block_clock, "take_interrupt", None)
+# take_interrupts(state_address, exc_address, cpu): all of CortexM._take_interrupts where C
+# answers, the core's method otherwise (the core installs it on itself, bound to the three)
+take_interrupts = getattr(_block_clock, "take_interrupts", None)
 TAKE_NONE = -1      # nothing can be taken now; nothing changed
 TAKE_WAKE = -2      # nothing to take, but WFI wakes (an interrupt masked only by PRIMASK)
 TAKE_DONE = -3      # the exception was entered in C

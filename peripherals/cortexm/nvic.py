@@ -9,7 +9,10 @@ stacking (metersim._engine.cpu).
 
 `summary` (InterruptSummary) condenses the state into what decides whether anything can be
 taken: kept exact at every change here, and by the core's C exception path, so the core's C
-block hook can answer unmask sites without calling Python.
+block hook can answer unmask sites without calling Python. Where the core has its C
+extension, `attach_cpu` replaces `set_pending` and `on_gpio` on the instance with the core's C
+versions of the same steps (metersim/_engine/_block_clock.c, nv_set_pending, nv_on_gpio):
+the methods below stay the definition, and the path of test doubles and cores without it.
 
 External interrupt inputs are level-sensitive: `on_gpio(n, True)` pends IRQn, and a line that is
 still high when its handler returns pends again, as on the hardware.
@@ -121,7 +124,8 @@ class InterruptSummary(ctypes.Structure):
     `pmask` and `gmask`, PRIMASK, FAULTMASK; only PRIMASK on ARMv6-M). The NVIC keeps it
     exact: every change of pending, enabled, priority, PRIGROUP or active state ends in
     `NVIC._summarise_pending` / `_summarise_active` (or their incremental forms in
-    `set_pending` and `acknowledge`), and the C exception path recomputes it as these do."""
+    `set_pending` and `acknowledge`), and the C exception path recomputes it as these do
+    (the C set_pending as set_pending does)."""
     _fields_ = [("best", ctypes.c_int32),     # lowest group priority pending and enabled
                 ("active", ctypes.c_int32),   # lowest group priority active; 256 if none
                 ("gmask", ctypes.c_int32),    # group-priority bits (AIRCR.PRIGROUP)
@@ -514,6 +518,16 @@ class NVIC(Peripheral):
         bind = getattr(cpu, "bind_interrupt_summary", None)    # (test doubles have none)
         if bind is not None:
             bind(self.summary)
+        # the core's C versions of set_pending and on_gpio (the same steps, the check that
+        # follows a pend included), where it has them: peripherals raise IRQ lines, SysTick
+        # and ICSR pend, often, and then reach no Python frame
+        native = getattr(cpu, "nvic_native_paths", None)
+        paths = native(self) if native is not None else None
+        if paths is not None:
+            self.set_pending, self.on_gpio = paths
+        else:
+            self.__dict__.pop("set_pending", None)
+            self.__dict__.pop("on_gpio", None)
 
     def _hclk(self) -> int:
         clocks = getattr(self.ctx.machine, "clocks", None)
@@ -655,6 +669,8 @@ class NVIC(Peripheral):
 
     # -- transitions driven by the core -------------------------------------------------------
     def set_pending(self, exc: int) -> None:
+        """Pend `exc` and tell the core if it may preempt (with the core's C extension the
+        instance's set_pending is its C version of these steps: see attach_cpu)."""
         sm = self.summary
         if not self.pending[exc]:                  # pend(exc), inlined: a hot path
             self.pending[exc] = 1
@@ -733,13 +749,16 @@ class NVIC(Peripheral):
     def on_gpio(self, irq: int, level: bool) -> None:
         exc = 16 + irq
         if exc >= self.num_exc:
-            self.ctx.log_once(("irq-range", irq), logging.WARNING,
-                              "IRQ %d is beyond the %d lines of this NVIC", irq, self.num_irqs)
+            self._irq_beyond(irq)
             return
         was = self.level[exc]
         self.level[exc] = 1 if level else 0
         if level and not was:
             self.set_pending(exc)
+
+    def _irq_beyond(self, irq: int) -> None:
+        self.ctx.log_once(("irq-range", irq), logging.WARNING,
+                          "IRQ %d is beyond the %d lines of this NVIC", irq, self.num_irqs)
 
     # -- bus: privilege, the MPU's fast path, then the table --------------------------------------
     def read(self, offset: int, size: int) -> int:
@@ -911,10 +930,12 @@ class NVIC(Peripheral):
             v |= ICSR_NMIPENDSET
         return v
 
-    def _icsr_set(self, value: int) -> None:
-        self._icsr_written(0, value)
-
     def _icsr_written(self, _old: int, value: int) -> None:
+        self._icsr_set(value)
+
+    def _icsr_set(self, value: int) -> None:
+        """ICSR's set and clear bits (a word write comes here straight: an RTOS pends
+        PendSV through it at every switch)."""
         if value & ICSR_NMIPENDSET:
             self.set_pending(NMI)
         if value & ICSR_PENDSVSET:

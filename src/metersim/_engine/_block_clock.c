@@ -1333,32 +1333,19 @@ static long take_precheck(bc_state *s, bc_exc *x, const nv_summary *m, long *pri
     return 0;
 }
 
-/* take_interrupt(state, exc): the module function CortexM._take_interrupts calls, with the
- * addresses of the block clock's state and the core's exception parameters (bc_exc): the
- * questions above, then NVIC.pending_to_take's choice and the entry (exc_entry) where C can
- * do it. The model is read only when something is to be taken. */
-static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* CortexM._take_interrupts' questions and the entry, between slices: one of the TAKE_*
+ * answers, or the exception for Python to enter. The questions above, then
+ * NVIC.pending_to_take's choice and the entry (exc_entry) where C can do it; the model is
+ * read only when something is to be taken. */
+static long take_run(bc_state *s, bc_exc *x)
 {
-    (void)self;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "take_interrupt(state_address, exc_address)");
-        return NULL;
-    }
-    bc_state *s = (bc_state *)PyLong_AsVoidPtr(args[0]);
-    bc_exc *x = (bc_exc *)PyLong_AsVoidPtr(args[1]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (!s || !x) {
-        PyErr_SetString(PyExc_ValueError, "take_interrupt: null address");
-        return NULL;
-    }
     if (!s->nv_sum)
-        return PyLong_FromLong(TAKE_PYTHON);
+        return TAKE_PYTHON;
     long prio = 0;
     uint32_t fm = 0;
     long result = take_precheck(s, x, s->nv_sum, &prio, &fm);
     if (result != 0)
-        return PyLong_FromLong(result);
+        return result;
     result = TAKE_PYTHON;
     bool ok = true;
     long ipsr = attr_long(x->cpu, S_ipsr, &ok);
@@ -1375,7 +1362,319 @@ static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_
         nv_release(&v);
     }
     PyErr_Clear();
-    return PyLong_FromLong(result);
+    return result;
+}
+
+static bool take_addresses(PyObject *const *args, bc_state **s, bc_exc **x)
+{
+    *s = (bc_state *)PyLong_AsVoidPtr(args[0]);
+    *x = (bc_exc *)PyLong_AsVoidPtr(args[1]);
+    if (PyErr_Occurred())
+        return false;
+    if (!*s || !*x) {
+        PyErr_SetString(PyExc_ValueError, "take_interrupt: null address");
+        return false;
+    }
+    return true;
+}
+
+/* take_interrupt(state, exc): take_run, with the addresses of the block clock's state and
+ * the core's exception parameters (bc_exc). */
+static PyObject *take_interrupt(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    bc_state *s;
+    bc_exc *x;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "take_interrupt(state_address, exc_address)");
+        return NULL;
+    }
+    if (!take_addresses(args, &s, &x))
+        return NULL;
+    return PyLong_FromLong(take_run(s, x));
+}
+
+static PyObject *S_native_exc, *S_exact_users, *S_halted, *S_take_py, *S_enter;
+
+/* take_interrupts(state, exc, cpu): the whole of CortexM._take_interrupts where the C path
+ * answers (the core installs it in place of the method): nothing to take, WFI woken, or the
+ * entry done here. An entry left to Python (a fault on the way) goes to CortexM._enter; the
+ * model looking odd, exceptions in Python or the debugger's exact mode, to the method. */
+static PyObject *take_interrupts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    bc_state *s;
+    bc_exc *x;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "take_interrupts(state_address, exc_address, cpu)");
+        return NULL;
+    }
+    if (!take_addresses(args, &s, &x))
+        return NULL;
+    PyObject *cpu = args[2];
+    PyObject *native = PyObject_GetAttr(cpu, S_native_exc);
+    PyObject *exact = native ? PyObject_GetAttr(cpu, S_exact_users) : NULL;
+    int use_c = exact ? PyObject_IsTrue(native) : -1;
+    if (use_c > 0) {
+        int ex = PyObject_IsTrue(exact);
+        use_c = ex < 0 ? -1 : !ex;
+    }
+    Py_XDECREF(native);
+    Py_XDECREF(exact);
+    if (use_c < 0)
+        return NULL;
+    long r = use_c ? take_run(s, x) : TAKE_PYTHON;
+    if (r == TAKE_NONE)
+        Py_RETURN_NONE;
+    if (r == TAKE_PYTHON) {            /* the method itself (the class's, under the instance's) */
+        PyObject *fn = PyObject_GetAttr((PyObject *)Py_TYPE(cpu), S_take_py);
+        PyObject *res = fn ? PyObject_CallOneArg(fn, cpu) : NULL;
+        Py_XDECREF(fn);
+        return res;
+    }
+    if (PyObject_SetAttr(cpu, S_halted, Py_False) < 0)
+        return NULL;
+    if (r >= 0) {                      /* an entry C leaves to Python */
+        uint32_t pc = 0;
+        s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
+        PyObject *e = PyLong_FromLong(r), *p = PyLong_FromUnsignedLong(pc);
+        PyObject *res = (e && p) ? PyObject_CallMethodObjArgs(cpu, S_enter, e, p, NULL) : NULL;
+        Py_XDECREF(e);
+        Py_XDECREF(p);
+        if (!res)
+            return NULL;
+        Py_DECREF(res);
+    }
+    Py_RETURN_NONE;
+}
+
+/* ======================================================================== pending IRQs
+ * A peripheral model raising an IRQ line (NVIC.on_gpio), SysTick or ICSR pending an exception
+ * (NVIC.set_pending), and the core's check that follows (CortexM.interrupt_pending_changed):
+ * the common cases here, in one call from Python. The model's containers are read by name at
+ * each call (the debugger replaces pending_set wholesale); the summary is the one the block
+ * clock has bound (NVIC.attach_cpu). */
+
+static PyObject *S_in_slice, *S_cpu, *S_ipc, *S_beyond;
+
+/* CortexM._limit_slice(0) in a fast slice: end after the current instruction (after this
+ * access's instruction, inside an MMIO callback). */
+static void fast_limit_now(bc_state *s)
+{
+    s->limit = bc_executed(s);
+    if (s->in_mmio)
+        s->stop_after_access = 1;
+}
+
+/* CortexM.interrupt_pending_changed in a fast slice: stop after this instruction if an
+ * interrupt can be taken now (site_can_take: the unmask sites' rule). */
+static PyObject *pending_stop(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    bc_state *s = (bc_state *)PyLong_AsVoidPtr(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!s || !s->nv_sum) {
+        PyErr_SetString(PyExc_ValueError, "pending_stop: no summary bound");
+        return NULL;
+    }
+    if (site_can_take(s))
+        fast_limit_now(s);
+    Py_RETURN_NONE;
+}
+
+/* What NVIC.set_pending's last line asks of the core (`cpu`, not None): nothing between
+ * slices; in a fast slice pending_stop's work; in an exact one the core's own method. */
+static int core_pending_changed(bc_state *s, PyObject *cpu)
+{
+    PyObject *v = PyObject_GetAttr(cpu, S_in_slice);
+    if (!v)
+        return -1;
+    int in = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    if (in <= 0)
+        return in;
+    if (s->site_stop) {
+        if (site_can_take(s))
+            fast_limit_now(s);
+        return 0;
+    }
+    PyObject *r = PyObject_CallMethodObjArgs(cpu, S_ipc, NULL);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+/* A byte array attribute of the model with room for `exc`; NULL (an exception set) if not. */
+static PyObject *nv_bytes(PyObject *nv, PyObject *name, long exc)
+{
+    PyObject *b = PyObject_GetAttr(nv, name);
+    if (b && (!PyByteArray_CheckExact(b) || exc < 0 || exc >= PyByteArray_GET_SIZE(b))) {
+        Py_DECREF(b);
+        PyErr_Format(PyExc_IndexError, "exception %ld is beyond the NVIC's", exc);
+        return NULL;
+    }
+    return b;
+}
+
+/* NVIC.exception_enabled */
+static int nv_exc_enabled(PyObject *nv, const nv_summary *m, long exc)
+{
+    if (exc >= 16) {
+        PyObject *en = nv_bytes(nv, S_enabled, exc);
+        if (!en)
+            return -1;
+        int on = PyByteArray_AS_STRING(en)[exc] != 0;
+        Py_DECREF(en);
+        return on;
+    }
+    if (m->v6m && exc <= 6)
+        return exc <= EXC_HARDFAULT;     /* ARMv6-M has no configurable faults */
+    if (exc >= 4 && exc <= 6) {
+        bool ok = true;
+        long shcsr = attr_long(nv, S_shcsr, &ok);
+        if (!ok) {
+            PyErr_SetString(PyExc_TypeError, "NVIC.shcsr is not an int");
+            return -1;
+        }
+        return (shcsr >> (12 + exc)) & 1;    /* MEMFAULTENA 16, BUSFAULTENA 17, USGFAULTENA 18 */
+    }
+    return 1;
+}
+
+/* NVIC.set_pending(exc) for the model `nv` whose summary the block clock `s` has bound. */
+static int nv_set_pending(PyObject *nv, bc_state *s, long exc)
+{
+    nv_summary *m = s->nv_sum;
+    PyObject *pending = nv_bytes(nv, S_pending, exc);
+    if (!pending)
+        return -1;
+    char *p = PyByteArray_AS_STRING(pending);
+    int rc = 0;
+    if (!p[exc]) {                   /* NVIC.pend */
+        PyObject *set = PyObject_GetAttr(nv, S_pending_set), *k = NULL, *prio = NULL;
+        int on = -1;
+        if (!set || !(k = PyLong_FromLong(exc)) || PySet_Add(set, k) < 0
+            || (on = nv_exc_enabled(nv, m, exc)) < 0)
+            rc = -1;
+        else
+            p[exc] = 1;
+        if (on > 0) {                /* the summary: one more candidate */
+            prio = PyObject_GetAttr(nv, S_prio);
+            PyObject *item = prio ? PySequence_GetItem(prio, exc) : NULL;
+            long raw = item ? PyLong_AsLong(item) : -1;
+            Py_XDECREF(item);
+            if (!item || (raw == -1 && PyErr_Occurred())) {
+                rc = -1;
+            } else {
+                long g = raw < 0 ? raw : raw & m->gmask;
+                if (g < m->best)
+                    m->best = (int32_t)g;
+            }
+        }
+        Py_XDECREF(prio);
+        Py_XDECREF(k);
+        Py_XDECREF(set);
+    }
+    Py_DECREF(pending);
+    if (rc == 0 && m->best < m->active) {
+        PyObject *cpu = PyObject_GetAttr(nv, S_cpu);
+        if (!cpu)
+            return -1;
+        if (cpu != Py_None)
+            rc = core_pending_changed(s, cpu);
+        Py_DECREF(cpu);
+    }
+    return rc;
+}
+
+static bc_state *nv_state(PyObject *addr)
+{
+    bc_state *s = (bc_state *)PyLong_AsVoidPtr(addr);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!s || !s->nv_sum) {
+        PyErr_SetString(PyExc_ValueError, "NVIC path: no summary bound");
+        return NULL;
+    }
+    return s;
+}
+
+/* nv_set_pending(nvic, state_address, exc): NVIC.set_pending in C. */
+static PyObject *py_nv_set_pending(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "nv_set_pending(nvic, state_address, exc)");
+        return NULL;
+    }
+    bc_state *s = nv_state(args[1]);
+    long exc = PyLong_AsLong(args[2]);
+    if (!s || (exc == -1 && PyErr_Occurred()) || nv_set_pending(args[0], s, exc) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* nv_on_gpio(nvic, state_address, irq, level): NVIC.on_gpio in C (an IRQ input is
+ * level-sensitive: a rising edge pends it). */
+static PyObject *py_nv_on_gpio(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "nv_on_gpio(nvic, state_address, irq, level)");
+        return NULL;
+    }
+    bc_state *s = nv_state(args[1]);
+    long irq = PyLong_AsLong(args[2]);
+    int high = PyObject_IsTrue(args[3]);
+    if (!s || (irq == -1 && PyErr_Occurred()) || high < 0)
+        return NULL;
+    PyObject *nv = args[0];
+    long exc = 16 + irq;
+    PyObject *level = PyObject_GetAttr(nv, S_level);
+    if (!level)
+        return NULL;
+    if (!PyByteArray_CheckExact(level) || irq < 0 || exc >= PyByteArray_GET_SIZE(level)) {
+        Py_DECREF(level);              /* beyond the lines: the model says so */
+        return PyObject_CallMethodObjArgs(nv, S_beyond, args[2], NULL);
+    }
+    char *l = PyByteArray_AS_STRING(level);
+    bool was = l[exc] != 0;
+    l[exc] = high ? 1 : 0;
+    Py_DECREF(level);
+    if (high && !was && nv_set_pending(nv, s, exc) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* privileged(cpu, state_address, control_reg): CortexM.is_privileged (handler mode, or
+ * CONTROL.nPRIV clear), which the NVIC model asks at every register access. */
+static PyObject *py_privileged(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "privileged(cpu, state_address, control_reg)");
+        return NULL;
+    }
+    bc_state *s = (bc_state *)PyLong_AsVoidPtr(args[1]);
+    long reg = PyLong_AsLong(args[2]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (!s) {
+        PyErr_SetString(PyExc_ValueError, "privileged: null address");
+        return NULL;
+    }
+    PyObject *ipsr = PyObject_GetAttr(args[0], S_ipsr);
+    if (!ipsr)
+        return NULL;
+    int handler = PyObject_IsTrue(ipsr);
+    Py_DECREF(ipsr);
+    if (handler < 0)
+        return NULL;
+    if (handler)
+        Py_RETURN_TRUE;
+    uint32_t control = 0;
+    s->reg_read(s->uc, (int)reg, &control);
+    return PyBool_FromLong(!(control & 1));
 }
 
 /* exc_release(exc_address): drop what the exception block holds of the NVIC model (the core
@@ -1717,6 +2016,16 @@ static PyMethodDef methods[] = {
      "take_interrupt(state_address, exc_address): CortexM._take_interrupts in C; -1 nothing "
      "to take, -2 WFI wakes only, -3 entered, -4 Python decides, else the exception for "
      "Python to enter."},
+    {"pending_stop", pending_stop, METH_O,
+     "pending_stop(state_address): CortexM.interrupt_pending_changed in a fast slice."},
+    {"nv_set_pending", (PyCFunction)(void (*)(void))py_nv_set_pending, METH_FASTCALL,
+     "nv_set_pending(nvic, state_address, exc): NVIC.set_pending in C."},
+    {"nv_on_gpio", (PyCFunction)(void (*)(void))py_nv_on_gpio, METH_FASTCALL,
+     "nv_on_gpio(nvic, state_address, irq, level): NVIC.on_gpio in C."},
+    {"privileged", (PyCFunction)(void (*)(void))py_privileged, METH_FASTCALL,
+     "privileged(cpu, state_address, control_reg): CortexM.is_privileged in C."},
+    {"take_interrupts", (PyCFunction)(void (*)(void))take_interrupts, METH_FASTCALL,
+     "take_interrupts(state_address, exc_address, cpu): CortexM._take_interrupts in C."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1737,7 +2046,16 @@ PyMODINIT_FUNC PyInit__block_clock(void)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
             return NULL;
     if (!(S_hook_exception = PyUnicode_InternFromString("_hook_exception"))
-        || !(S_exits = PyUnicode_InternFromString("_exits")))
+        || !(S_exits = PyUnicode_InternFromString("_exits"))
+        || !(S_in_slice = PyUnicode_InternFromString("in_slice"))
+        || !(S_cpu = PyUnicode_InternFromString("cpu"))
+        || !(S_ipc = PyUnicode_InternFromString("interrupt_pending_changed"))
+        || !(S_beyond = PyUnicode_InternFromString("_irq_beyond"))
+        || !(S_native_exc = PyUnicode_InternFromString("native_exc"))
+        || !(S_exact_users = PyUnicode_InternFromString("exact_users"))
+        || !(S_halted = PyUnicode_InternFromString("halted"))
+        || !(S_take_py = PyUnicode_InternFromString("_take_interrupts"))
+        || !(S_enter = PyUnicode_InternFromString("_enter")))
         return NULL;
     return PyModule_Create(&module);
 }

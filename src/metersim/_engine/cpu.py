@@ -41,6 +41,10 @@ exceptions. An interrupt can be taken exactly when the best is below the executi
 (the active part lowered by PRIMASK, FAULTMASK, BASEPRI). The C block hook answers unmask sites
 with it and calls `_on_unmask_site` only when one can; `_take_interrupts` and
 `interrupt_pending_changed` return at once when nothing is above the active exceptions.
+A pend while a fast slice runs is checked by the same C rule (`pending_stop`), and the NVIC's
+`set_pending` and `on_gpio` themselves are C functions where the extension is built
+(NVIC.attach_cpu installs them; _block_clock.c, nv_set_pending and nv_on_gpio): a peripheral
+raising an IRQ line, SysTick's wrap or a PendSV request through ICSR costs no Python frame.
 
 Time: CPI 1 at the core clock. `cycles` counts executed instructions plus idle cycles; virtual
 time is derived from it through an anchor (base cycles, base time) that moves only when the
@@ -50,6 +54,7 @@ core frequency changes, so rounding never accumulates.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import math
 import os
@@ -69,6 +74,7 @@ from metersim._engine.traps import Traps
 from metersim._engine.uc_native import (TAKE_NONE, TAKE_PYTHON, BlockClock, NativeCore,
                                         run_to_runner, slice_runner)
 from metersim._engine.uc_native import take_interrupt as _take_interrupt
+from metersim._engine.uc_native import take_interrupts as _take_interrupts_c
 from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
@@ -214,6 +220,11 @@ class CortexM:
         self._word_buf = ctypes.create_string_buffer(4)
         self._vector_cache: dict[tuple[int, int], int] = {}  # (VTOR, exc) -> vector, ROM only
         self._unmask_hooks: set[int] = set()
+        self._pending_stop = None    # interrupt_pending_changed in C (bind_interrupt_summary)
+        # the NVIC model asks at every register access: the same answer in one C call
+        privileged = self.bc.privileged(self) if self.bc is not None else None
+        if privileged is not None:
+            self.is_privileged = privileged
         # Straight from unicorn (no binding wrapper): every SVC and exception return lands here.
         self._intr_cfn = HOOK_INTR_CFUNC(self._on_intr_raw)
         self._intr_hook = uc_hook_h()
@@ -237,6 +248,7 @@ class CortexM:
         self.native_exc = os.environ.get("METERSIM_NATIVE_EXC", "1") != "0"
         self._exc = None             # the C exception path's parameters (_arm_native_exc)
         self._exc_addr = None        # ... and their address
+        self._take_c = None          # _take_interrupts' C call, with both addresses bound
         self._idle = None            # the C idle-tick loop's parameters (idle_ticks)
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
@@ -401,6 +413,10 @@ class CortexM:
         handler) needs no stop: what later lets it in (an unmask site, an exception return,
         an enable or priority write, WFI) looks at the pending set again."""
         if self.in_slice:
+            stop = self._pending_stop
+            if stop is not None and self._fast_slice:
+                stop()           # C: the unmask sites' rule, then _limit_slice(0)'s stop
+                return
             sm = self.nvic.summary
             # best >= active: nothing preempts whatever the masks (they only lower the
             # execution priority); else the masks decide (NVIC.pending_to_take, summarised)
@@ -446,6 +462,8 @@ class CortexM:
         return self.ipsr
 
     def is_privileged(self) -> bool:
+        """Handler mode, or CONTROL.nPRIV clear (with the C extension, an instance attribute
+        does this in C: BlockClock.privileged)."""
         if self.ipsr:
             return True
         return not (self.nat.rd(A.UC_ARM_REG_CONTROL) & 1)
@@ -772,6 +790,12 @@ class CortexM:
             x = self._exc = self.bc.exc_params(self, self.has_fpu, check)
             x.mpu = ctypes.addressof(fast)
             self._exc_addr = ctypes.addressof(x)
+            self._take_c = functools.partial(_take_interrupt, self.bc._ref, self._exc_addr)
+            if _take_interrupts_c is not None:
+                # run_until's call then reaches C without a Python frame; the method below
+                # stays the definition (and what C falls back to)
+                self._take_interrupts = functools.partial(_take_interrupts_c, self.bc._ref,
+                                                          self._exc_addr, self)
         self._bc_state.exc = self._exc_addr
 
     def native_exceptions(self) -> tuple[int, int]:
@@ -1043,6 +1067,15 @@ class CortexM:
         taken there."""
         if self.bc is not None:
             self.bc.bind_summary(summary)
+            self._pending_stop = self.bc.pending_stop()
+
+    def nvic_native_paths(self, nvic):
+        """(set_pending, on_gpio) in C for `nvic` once its summary is bound (NVIC.attach_cpu
+        installs them: a peripheral raising an IRQ line then costs no Python frame), or None
+        without the C extension."""
+        if self.bc is None:
+            return None
+        return self.bc.nvic_paths(nvic)
 
     def unmask_site_skips(self) -> int:
         """Unmask sites the C hook passed without calling Python (statistics)."""
@@ -1096,15 +1129,15 @@ class CortexM:
 
     # ================================================================ exceptions
     def _take_interrupts(self) -> None:
-        nv = self.nvic
-        sm = nv.summary
-        best = sm.best
-        if best >= sm.active:
-            return  # nothing preempts, nor wakes WFI: the masks only lower the priority
-        x = self._exc_addr
-        if x is not None and self.native_exc and not self.exact_users:
-            # the same questions, and the entry where it needs no fault, in one C call
-            r = _take_interrupt(self.bc._ref, x)
+        """Enter the pending exception that preempts now, between slices; wake WFI on one
+        that PRIMASK alone holds back. Once the C exception path is armed the instance's
+        `_take_interrupts` is C's version of this method (_block_clock.c, take_interrupts),
+        which comes back here where the C path does not answer."""
+        take = self._take_c
+        if take is not None and self.native_exc and not self.exact_users:
+            # the questions below (the summary's first), and the entry where it needs no
+            # fault, in one C call
+            r = take()
             if r == TAKE_NONE:
                 return
             if r != TAKE_PYTHON:
@@ -1112,6 +1145,11 @@ class CortexM:
                 if r >= 0:       # an entry C leaves to Python (a fault on the way)
                     self._enter(r, self.nat.rd(A.UC_ARM_REG_PC))
                 return
+        nv = self.nvic
+        sm = nv.summary
+        best = sm.best
+        if best >= sm.active:
+            return  # nothing preempts, nor wakes WFI: the masks only lower the priority
         pm, fm, bp = self._rd_masks()
         prio = nv.execution_priority(0, fm, bp)     # without PRIMASK: what wakes WFI
         if best >= prio:

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import logging
@@ -229,6 +230,9 @@ _OFFSETS: tuple[int, int, int, int] | None = None   # see calibration()
 # (_block_clock.c); it returns one of the TAKE_* answers below or, >= 0, the exception for
 # Python to enter (CortexM._enter: the C entry cannot do it without a fault).
 take_interrupt = getattr(_block_clock, "take_interrupt", None)
+# take_interrupts(state_address, exc_address, cpu): all of CortexM._take_interrupts where C
+# answers, the core's method otherwise (the core installs it on itself, bound to the three)
+take_interrupts = getattr(_block_clock, "take_interrupts", None)
 TAKE_NONE = -1      # nothing can be taken now; nothing changed
 TAKE_WAKE = -2      # nothing to take, but WFI wakes (an interrupt masked only by PRIMASK)
 TAKE_DONE = -3      # the exception was entered in C
@@ -507,6 +511,37 @@ class BlockClock:
         s.reg_basepri = A.UC_ARM_REG_BASEPRI
         self._summary = summary
         s.nv_sum = ctypes.addressof(summary) if summary is not None else None
+
+    def pending_stop(self):
+        """CortexM.interrupt_pending_changed in a fast slice, as a C call without arguments
+        (_block_clock.c, pending_stop): the unmask sites' rule against the bound summary, then
+        the stop after the current instruction; None before `bind_summary`."""
+        fn = getattr(_block_clock, "pending_stop", None)
+        if fn is None or self._summary is None:
+            return None
+        return functools.partial(fn, self._ref)
+
+    def privileged(self, cpu):
+        """CortexM.is_privileged for `cpu` (whose unicorn this block clock counts) as one C
+        call (_block_clock.c, privileged: `cpu.ipsr`, else CONTROL.nPRIV); None where the
+        extension predates it."""
+        from unicorn import arm_const as A
+
+        fn = getattr(_block_clock, "privileged", None)
+        if fn is None:
+            return None
+        return functools.partial(fn, cpu, self._ref, A.UC_ARM_REG_CONTROL)
+
+    def nvic_paths(self, nvic):
+        """(set_pending, on_gpio) for `nvic`, the NVIC whose summary is bound: NVIC.set_pending
+        and NVIC.on_gpio in C (_block_clock.c, nv_set_pending and nv_on_gpio), with the check
+        that follows a pend in a fast slice; None where the extension predates them."""
+        pend = getattr(_block_clock, "nv_set_pending", None)
+        gpio = getattr(_block_clock, "nv_on_gpio", None)
+        if pend is None or gpio is None or self._summary is None \
+                or self._summary is not getattr(nvic, "summary", None):
+            return None
+        return functools.partial(pend, nvic, self._ref), functools.partial(gpio, nvic, self._ref)
 
     @property
     def site_skips(self) -> int:

@@ -133,16 +133,12 @@ def meter_image(firmware, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("target", ["f413rg", "f103rb"])
-def test_interrupt_entries_and_tail_chains_stay_in_c(firmware, monkeypatch, target):
-    """The NVIC priority program (preemption, PRIMASK and BASEPRI releases, PRIGROUP, tail
-    chains) takes every interrupt between slices and every tail chain on an exception return
-    in C: none reaches Python's entry or tail chain, and the order the firmware logs is the
-    one the Python path gives, which the program checks against the architecture's rules."""
+def count_core_calls(monkeypatch, *names: str) -> dict[str, int]:
+    """Count the calls of these CortexM methods (the dict fills as the emulation runs)."""
     from metersim._engine.cpu import CortexM
 
-    calls = {"_enter": 0, "_tail_chain": 0}
-    for name in calls:
+    calls = dict.fromkeys(names, 0)
+    for name in names:
         original = getattr(CortexM, name)
 
         def counted(self, *args, _name=name, _original=original, **kwargs):
@@ -150,6 +146,16 @@ def test_interrupt_entries_and_tail_chains_stay_in_c(firmware, monkeypatch, targ
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(CortexM, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("target", ["f413rg", "f103rb"])
+def test_interrupt_entries_and_tail_chains_stay_in_c(firmware, monkeypatch, target):
+    """The NVIC priority program (preemption, PRIMASK and BASEPRI releases, PRIGROUP, tail
+    chains) takes every interrupt between slices and every tail chain on an exception return
+    in C: none reaches Python's entry or tail chain, and the order the firmware logs is the
+    one the Python path gives, which the program checks against the architecture's rules."""
+    calls = count_core_calls(monkeypatch, "_enter", "_tail_chain")
     python, _ = run(firmware, target, "nvic_priority", "1s", False)
     in_python = dict(calls)
     calls.update(_enter=0, _tail_chain=0)
@@ -168,17 +174,7 @@ def test_a_line_held_high_is_taken_again_at_each_return_as_in_python(firmware, m
     and is chained into at once, the slice ending right there as Python ends it: in C the
     same instructions, exceptions, registers, RAM, instants and number of slices, and no
     exception return left to Python."""
-    from metersim._engine.cpu import CortexM
-
-    calls = {"_run_slice": 0, "_exception_return": 0}
-    for name in calls:
-        original = getattr(CortexM, name)
-
-        def counted(self, *args, _name=name, _original=original, **kwargs):
-            calls[_name] += 1
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(CortexM, name, counted)
+    calls = count_core_calls(monkeypatch, "_run_slice", "_exception_return")
 
     def one(native):
         calls.update(_run_slice=0, _exception_return=0)

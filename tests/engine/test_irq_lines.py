@@ -9,9 +9,9 @@ import struct
 import pytest
 from unicorn import arm_const as A
 
-from metersim._engine import uc_native
 from metersim.peripherals.base import GPIO
-from tests.engine.test_unmask_summary import (CPSID_I, CPSIE_I, IPR0, ISER0, LOG, Asm, boot)
+from tests.engine.test_unmask_summary import (CPSID_I, CPSIE_I, IPR0, ISER0, LOG, MODES, Asm, boot,
+                                             engine_after_boot, engine_before_boot)
 
 DOOR = 0x50000000               # the doorbell's register: bit 0 is its IRQ line's level
 IRQ = 3                         # the doorbell's NVIC input (exception 19)
@@ -64,12 +64,9 @@ def program() -> tuple[bytes, list[int], dict[int, int]]:
     return struct.pack(f"<{len(a.hw)}H", *a.hw), a.sites, handler
 
 
-@pytest.mark.parametrize("mode", ["c", "python-exceptions", "exact", "no-extension"])
+@pytest.mark.parametrize("mode", MODES)
 def test_a_raised_irq_line_is_taken_after_the_access_that_raised_it(mode, monkeypatch):
-    if mode == "no-extension":
-        monkeypatch.setattr(uc_native, "_block_clock", None)
-    if mode == "python-exceptions":
-        monkeypatch.setenv("METERSIM_NATIVE_EXC", "0")
+    engine_before_boot(mode, monkeypatch)
     code, sites, handler = program()
     emu, m = boot(code, handler)
     door = m.add("door", Doorbell(), DOOR)
@@ -77,9 +74,7 @@ def test_a_raised_irq_line_is_taken_after_the_access_that_raised_it(mode, monkey
     m.sysbus.finalize()
     cpu = m.cpu
     cpu.add_unmask_hooks(sites)
-    if mode == "exact":
-        cpu.exact_users += 1
-        cpu.uc.ctl_flush_tb()
+    engine_after_boot(mode, cpu)
     emu.run_for("1ms")
     log = struct.unpack("<200I", m.sysbus.read_memory(LOG, 800))
     taken = {step: n for step, n in enumerate(log) if n}

@@ -144,20 +144,33 @@ def boot(code, handler):
     return emu, m
 
 
-@pytest.mark.parametrize("mode", ["c", "python-exceptions", "exact", "no-extension"])
-def test_interrupts_are_taken_exactly_where_they_are_let_in(mode, monkeypatch):
+MODES = ["c", "python-exceptions", "exact", "no-extension"]
+
+
+def engine_before_boot(mode: str, monkeypatch) -> None:
+    """The engine of `mode` (MODES): without its C extension, or with exceptions in Python."""
     if mode == "no-extension":
         monkeypatch.setattr(uc_native, "_block_clock", None)
     if mode == "python-exceptions":
         monkeypatch.setenv("METERSIM_NATIVE_EXC", "0")
+
+
+def engine_after_boot(mode: str, cpu) -> None:
+    """An exact user on the core (as a debugger is) in mode "exact"."""
+    if mode == "exact":
+        cpu.exact_users += 1
+        cpu.uc.ctl_flush_tb()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_interrupts_are_taken_exactly_where_they_are_let_in(mode, monkeypatch):
+    engine_before_boot(mode, monkeypatch)
     code, sites, expect, handler = program()
     emu, m = boot(code, handler)
     cpu = m.cpu
     assert (cpu.bc is None) == (mode == "no-extension")
     cpu.add_unmask_hooks(sites)
-    if mode == "exact":
-        cpu.exact_users += 1
-        cpu.uc.ctl_flush_tb()
+    engine_after_boot(mode, cpu)
     emu.run_for("1ms")
     log = struct.unpack("<200I", m.sysbus.read_memory(LOG, 800))
     taken = {step: exc for step, exc in enumerate(log) if exc}
@@ -220,22 +233,17 @@ def wfi_program(basepri: int) -> tuple[bytes, list[int], dict[int, int]]:
     return struct.pack(f"<{len(a.hw)}H", *a.hw), a.sites, handler
 
 
-@pytest.mark.parametrize("mode", ["c", "python-exceptions", "exact", "no-extension"])
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("basepri, wakes", [(0, True), (0x40, False)])
 def test_wfi_wakes_on_an_interrupt_masked_only_by_primask(mode, basepri, wakes, monkeypatch):
     """ARMv7-M B1.5.19: WFI wakes on an interrupt that would preempt if PRIMASK were clear;
     one that BASEPRI holds back leaves the core asleep."""
-    if mode == "no-extension":
-        monkeypatch.setattr(uc_native, "_block_clock", None)
-    if mode == "python-exceptions":
-        monkeypatch.setenv("METERSIM_NATIVE_EXC", "0")
+    engine_before_boot(mode, monkeypatch)
     code, sites, handler = wfi_program(basepri)
     emu, m = boot(code, handler)
     cpu = m.cpu
     cpu.add_unmask_hooks(sites)
-    if mode == "exact":
-        cpu.exact_users += 1
-        cpu.uc.ctl_flush_tb()
+    engine_after_boot(mode, cpu)
     emu.run_for("1ms")
     log = struct.unpack("<200I", m.sysbus.read_memory(LOG, 800))
     taken = {step: exc for step, exc in enumerate(log) if exc}

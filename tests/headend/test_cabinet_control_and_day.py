@@ -241,20 +241,24 @@ def push(run, method, url, body) -> None:
     assert run["op"].get(f"/api/commands/{cmds[0]['id']}").json()["state"] == "done"
 
 
-def billed_rate(run, room: int, seconds: str) -> tuple[int, int]:
-    """(Wh, cents) the room's controller counted and took off its balance between two reports
-    `seconds` apart, whose readings were both polled after the last push: the query manager
-    polls each room once a second, so a snapshot 1.5 s after the push holds a later poll."""
+def billed_rate(run, room: int, min_s: int) -> tuple[int, int]:
+    """(Wh, cents) the room's controller counted and took off its balance between two of its
+    readings at least `min_s` seconds apart by the cabinet's clock, both polled after the last
+    push: the query manager polls each room once a second, so a report 1.5 s after the push
+    holds a later poll. A report's readings are a few seconds old, by how the link's wall-time
+    latency falls against virtual time, so the window is measured, not assumed."""
     def last():
         [r] = run["op"].get(f"/api/rooms/{run['rooms'][room]}/readings", params={"limit": 1}).json()
-        return r["energy_Wh"], r["balance_cents"]
+        return dt.datetime.fromisoformat(r["measured_at"]), r["energy_Wh"], r["balance_cents"]
     run["emu"].run_for("1.5s")
     next_report(run)
-    e0, b0 = last()
-    run["emu"].run_for(seconds)
-    next_report(run)
-    e1, b1 = last()
-    return e1 - e0, b0 - b1
+    t0, e0, b0 = last()
+    for _ in range(2 * min_s):                  # a report every 2 s: bounded well past the window
+        next_report(run)
+        t1, e1, b1 = last()
+        if (t1 - t0).total_seconds() >= min_s:
+            return e1 - e0, b0 - b1
+    raise AssertionError(f"no reading {min_s} s after the one of {t0} (last {t1})")
 
 
 def test_a_pushed_tariff_bills_the_room_at_its_new_price(cabinet):
@@ -271,11 +275,11 @@ def test_a_pushed_tariff_bills_the_room_at_its_new_price(cabinet):
     flat = run["admin"].post("/api/tariffs", json={"name": "flat 30", "kind": "flat",
                                                    "rules": {"cents_per_kWh": 3000}}).json()
     push(run, "patch", f"/api/cabinets/{cab_id}", {"tariff_id": flat["id"]})
-    wh, cents = billed_rate(run, room, "6s")
+    wh, cents = billed_rate(run, room, 6)
     assert wh >= 8 and abs(cents - wh * 3000 / 1000) < 1, (wh, cents)
     tou = {"periods": [[0, 1, 1500], [1, 8, 100], [8, 23, 700], [23, 24, 1500]]}
     push(run, "put", f"/api/tariffs/{flat['id']}", {"name": "tou", "kind": "tou", "rules": tou})
-    wh, cents = billed_rate(run, room, "6s")
+    wh, cents = billed_rate(run, room, 6)
     assert wh >= 8 and abs(cents - wh * 1500 / 1000) < 1, (wh, cents)
     relays(run, (room,), "open")
     console = run["qm"].console.line_texts()

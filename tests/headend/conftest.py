@@ -2,6 +2,7 @@
 server started here from Debian's binaries (initdb + pg_ctl in a temporary directory; as the
 unprivileged user `nobody` when the tests run as root, because PostgreSQL refuses root)."""
 
+import datetime as dt
 import glob
 import os
 import shutil
@@ -20,6 +21,19 @@ from metersim._headend import domain
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
 ADMIN, OPERATOR, PASSWORD = "admin1", "operator1", "correct horse 1"
+
+
+class VirtualClock:
+    """A head end's clock in a test with emulated cabinets: `base` plus the emulation's virtual
+    time, so the head end's times (and the clock it pushes to the cabinets) run with the
+    cabinets' and not with the wall clock."""
+
+    def __init__(self, emu, base: dt.datetime):
+        self.emu = emu
+        self.base = base
+
+    def __call__(self) -> dt.datetime:
+        return self.base + dt.timedelta(microseconds=self.emu.clock.now_ps // 1_000_000)
 
 
 def _free_port() -> int:

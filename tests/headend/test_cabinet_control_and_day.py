@@ -34,7 +34,7 @@ from metersim._engine.emulation import Emulation
 from metersim._headend import Headend, domain
 from metersim._orchestration.appliances import ResistiveHeater
 
-from .conftest import ADMIN, OPERATOR, PASSWORD, Api, wait_for
+from .conftest import ADMIN, OPERATOR, PASSWORD, Api, VirtualClock, wait_for
 
 UTC = dt.timezone.utc
 ROOMS = 4
@@ -43,18 +43,6 @@ MIDNIGHT_S = 20            # virtual second at which the head end's clock (and t
 DAY1 = dt.date(2026, 6, 30)
 DAY2 = DAY1 + dt.timedelta(days=1)
 UNIX_2000 = 946684800
-
-
-class VirtualClock:
-    """The head end's clock: DAY1's end minus MIDNIGHT_S plus the emulation's virtual time."""
-
-    def __init__(self, emu):
-        self.emu = emu
-        self.base = dt.datetime(DAY2.year, DAY2.month, DAY2.day, tzinfo=UTC) - dt.timedelta(
-            seconds=MIDNIGHT_S)
-
-    def __call__(self):
-        return self.base + dt.timedelta(microseconds=self.emu.clock.now_ps // 1_000_000)
 
 
 def rtc_unix_s(machine) -> float:
@@ -70,7 +58,9 @@ def cabinet(request, firmware, tmp_path_factory):
     else:
         url = request.getfixturevalue("postgres_url")()
     emu = Emulation(seed=11)
-    clock = VirtualClock(emu)
+    # DAY1's end minus MIDNIGHT_S plus virtual time
+    clock = VirtualClock(emu, dt.datetime(DAY2.year, DAY2.month, DAY2.day, tzinfo=UTC)
+                         - dt.timedelta(seconds=MIDNIGHT_S))
     hs = Headend(url, cabinets={"block-C": 0}, api_port=0, clock=clock, report_period_s=2)
     with hs.sessions.begin() as s:
         domain.add_user(s, ADMIN, PASSWORD, "admin", clock())

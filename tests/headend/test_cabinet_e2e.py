@@ -2,9 +2,12 @@
 controller, their firmware on RS-485) connected over the emulated W5500 to the head end's TCP
 service, with PostgreSQL behind it: the readings land in the database under the right cabinet,
 and a top-up made through the REST API travels head end -> query manager -> controller and
-closes that room's relay (and no other); with the head end stopped the cabinets keep metering,
-and once it is back the query managers reconnect and the database holds every reading it got
-once, in order."""
+closes that room's relay (and no other); with the head end stopped for 2 virtual hours the
+cabinets keep metering, billing and protecting on their own (a room whose credit runs out
+during the outage trips), and once it is back the query managers reconnect and the database
+holds every reading, those buffered in the outage included, once, in order."""
+
+import datetime as dt
 
 import pytest
 from sqlalchemy import select
@@ -18,11 +21,19 @@ from metersim._headend import Headend, domain
 from metersim._headend.models import Cabinet, Reading, Room
 from metersim._orchestration.appliances import ResistiveHeater
 
-from .conftest import OPERATOR, PASSWORD, Api, wait_for
+from .conftest import OPERATOR, PASSWORD, Api, VirtualClock, wait_for
 
 ROOMS = 4                      # each cabinet: one controller with 4 rooms
 HEATED, UNPAID = 0, 1          # room 0 draws a heater's power; room 1 never paid: held open
+SHORT = 3                      # draws SHORT_W on SHORT_CENTS of credit: trips about 50 min in
 HEATER_W = {"block-A": 2000.0, "block-B": 1200.0}
+SHORT_W, SHORT_CENTS = 3000.0, 150
+PRICE = 60                     # cents per kWh
+OUTAGE_S = 2 * 3600
+UNIX_2000 = 946684800
+# the head end's clock: virtual time from a weekday morning (the outage stays within the day);
+# it pushes it to the cabinets, so their T lines run with it
+START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc)
 ADDR = {"block-A": 1, "block-B": 2}     # the controllers' Modbus addresses (names differ too)
 
 
@@ -33,11 +44,12 @@ def u32(regs, i):
 @pytest.fixture(scope="module")
 def cabinets(firmware, postgres_url):
     url = postgres_url()
-    hs = Headend(url, cabinets={name: 0 for name in HEATER_W}, api_port=0)
-    with hs.sessions.begin() as s:
-        domain.add_user(s, OPERATOR, PASSWORD, "operator", domain.now_utc())
-    hs.start()
     emu = Emulation(seed=5)
+    clock = VirtualClock(emu, START)
+    hs = Headend(url, cabinets={name: 0 for name in HEATER_W}, api_port=0, clock=clock)
+    with hs.sessions.begin() as s:
+        domain.add_user(s, OPERATOR, PASSWORD, "operator", clock())
+    hs.start()
     mc_elf = firmware("f103rb", "metering_controller")
     cabs = {}
     for n, name in enumerate(HEATER_W):   # every machine is made before the clock first runs
@@ -57,21 +69,23 @@ def cabinets(firmware, postgres_url):
             master.set_slave_address(ADDR[name], address=1)
             emu.run_for("100ms")
         attach_rooms(ctrl, [RoomLoad("heated", [ResistiveHeater(HEATER_W[name],
-                                                                schedule=[(0.5, 1e6)])])]
-                     + [RoomLoad(f"r{r}", []) for r in range(1, ROOMS)])
+                                                                schedule=[(0.5, 1e6)])]),
+                            RoomLoad("unpaid", []), RoomLoad("idle", []),
+                            RoomLoad("short", [ResistiveHeater(SHORT_W, schedule=[(0.5, 1e6)])])])
     emu.run_for("1s")
     for name, (qm, ctrl, master) in cabs.items():
         a = ADDR[name]
-        master.set_flat_price(60, address=a)
+        master.set_flat_price(PRICE, address=a)
         for r in range(ROOMS):
             if r != UNPAID:
-                master.top_up(r, 3000, address=a)
-        master.set_room(HEATED, malicious_detect=False, address=a)   # a heater is resistive
+                master.top_up(r, SHORT_CENTS if r == SHORT else 3000, address=a)
+        for r in (HEATED, SHORT):                 # a heater is a resistive load
+            master.set_room(r, malicious_detect=False, address=a)
     qm_elf = firmware("f103rc", "query_manager")
     for qm, _, _ in cabs.values():
         qm.load_firmware(qm_elf)
         qm.machine.power_on()
-    run = {"emu": emu, "cabs": cabs, "hs": hs, "url": url}
+    run = {"emu": emu, "cabs": cabs, "hs": hs, "url": url, "clock": clock}
     yield run
     for qm, _, _ in cabs.values():
         qm.eth.close()
@@ -102,8 +116,9 @@ def test_readings_land_in_the_database_and_a_web_top_up_closes_the_relay(cabinet
         unpaid = rooms[UNPAID]
         assert not unpaid["relay_closed"] and unpaid["tripped"] and unpaid["balance_cents"] <= 0
         assert not ctrl.relay_closed(UNPAID)
-        for r in (2, 3):      # idle rooms: the stored registers are the controller's own
-            assert rooms[r]["balance_cents"] == u32(table[r].regs, 12) == 3000
+        idle = rooms[2]       # the stored registers are the controller's own
+        assert idle["balance_cents"] == u32(table[2].regs, 12) == 3000
+        assert rooms[SHORT]["relay_closed"] and 0 < rooms[SHORT]["balance_cents"] <= SHORT_CENTS
         readings = op.get(f"/api/rooms/{heated['id']}/readings").json()
         assert readings[-1]["energy_Wh"] == heated["energy_Wh"]
 
@@ -120,7 +135,50 @@ def test_readings_land_in_the_database_and_a_web_top_up_closes_the_relay(cabinet
     assert not ctrl_a.relay_closed(UNPAID)      # the other cabinet's same room: untouched
 
 
-def test_cabinets_meter_alone_while_the_head_end_is_down_and_reconnect(cabinets):
+def cabinet_clock(qm) -> dt.datetime:
+    """The query manager's RTC (the BSP counts seconds from 2000), as its T lines give it."""
+    return dt.datetime.fromtimestamp(UNIX_2000 + qm.machine["rtc"].counter, dt.timezone.utc)
+
+
+def room_readings(s, name, room):
+    """The database's readings of a cabinet's room, in the cabinet's order."""
+    cab = s.scalar(select(Cabinet).where(Cabinet.name == name))
+    rid = s.scalar(select(Room.id).where(Room.cabinet_id == cab.id, Room.room == room))
+    return list(s.scalars(select(Reading).where(Reading.room_id == rid)
+                          .order_by(Reading.epoch, Reading.seq)))
+
+
+def outage_pairs(readings, t0, t1):
+    """Consecutive pairs of readings both taken (cabinet's clock) between t0 and t1."""
+    inside = [r for r in readings if t0 <= domain.aware(r.measured_at) <= t1]
+    return list(zip(inside, inside[1:]))
+
+
+def caught_up(hs, energy_Wh):
+    """A condition: every cabinet's heated room has at least `energy_Wh[cabinet]` in the
+    database (the buffered readings replayed, then a snapshot from after the outage). The
+    database is asked again only when a report has come in."""
+    last = {"reports": None, "ok": False}
+
+    def check():
+        n = sum(hs.links.reports_from.values())
+        if n != last["reports"]:
+            last["reports"] = n
+            with hs.sessions() as s:
+                last["ok"] = all(s.scalar(select(Room.energy_Wh).join(Cabinet).where(
+                    Cabinet.name == name, Room.room == HEATED)) >= e
+                    for name, e in energy_Wh.items())
+        return last["ok"]
+    return check
+
+
+def test_cabinets_meter_bill_and_protect_alone_for_two_hours_while_the_head_end_is_down(cabinets):
+    """The head end stopped for 2 virtual hours: the query managers buffer a snapshot every
+    30 min (docs/firmware_query_manager.md, "Server link") while the controllers go on metering,
+    billing and protecting; once the head end is back every reading arrives once, in order, and
+    the outage's readings show it: the heated room's energy rose by its power over each
+    interval and its balance fell by that energy's price, and the short-credit room tripped on
+    its balance (reason 1) and drew nothing more."""
     run = cabinets
     emu, cabs, hs = run["emu"], run["cabs"], run["hs"]
     ports = dict(hs.link_ports)
@@ -129,21 +187,41 @@ def test_cabinets_meter_alone_while_the_head_end_is_down_and_reconnect(cabinets)
                   s.scalars(select(Reading).order_by(Reading.id))]
     energy0 = {n: u32(qm.readings(ADDR[n])[1][HEATED].regs, 8) for n, (qm, _, _) in cabs.items()}
     hs.stop()
-    emu.run_for("6s")                     # no server: the cabinets go on metering
+    down_at = {n: cabinet_clock(qm) for n, (qm, _, _) in cabs.items()}
+    emu.run_for(f"{OUTAGE_S}s")                # no server: the cabinets go on alone
     energy1 = {}
     for name, (qm, ctrl, _) in cabs.items():
         assert "net: connection lost" in qm.console.line_texts()
         energy1[name] = u32(qm.readings(ADDR[name])[1][HEATED].regs, 8)
         assert energy1[name] > energy0[name] and ctrl.relay_closed(HEATED)
-    hs = run["hs"] = Headend(run["url"], cabinets=ports, api_port=0).start()
+        assert not ctrl.relay_closed(SHORT)
+    up_at = {n: cabinet_clock(qm) for n, (qm, _, _) in cabs.items()}
+    hs = run["hs"] = Headend(run["url"], cabinets=ports, api_port=0, clock=run["clock"]).start()
     emu.run_until(lambda: reported(hs), "12s", "reports after the query managers reconnected")
+    emu.run_until(caught_up(hs, energy1), "30s", "the buffered readings and a fresh snapshot")
     with hs.sessions() as s:
         after = [(r.cabinet_id, r.epoch, r.seq) for r in
                  s.scalars(select(Reading).order_by(Reading.id))]
         for name in cabs:
-            cab = s.scalar(select(Cabinet).where(Cabinet.name == name))
-            heated = s.scalar(select(Room).where(Room.cabinet_id == cab.id, Room.room == HEATED))
-            assert heated.energy_Wh >= energy1[name]
+            # metering and billing: each outage interval, from the buffered readings
+            pairs = outage_pairs(room_readings(s, name, HEATED), down_at[name], up_at[name])
+            assert len(pairs) >= 3, f"{name}: {len(pairs)} intervals buffered in 2 h"
+            for a, b in pairs:
+                dt_s = (b.measured_at - a.measured_at).total_seconds()
+                want_Wh = HEATER_W[name] * dt_s / 3600
+                assert abs(b.energy_Wh - a.energy_Wh - want_Wh) <= 3 + 0.002 * want_Wh, \
+                    (name, a.measured_at, b.measured_at, b.energy_Wh - a.energy_Wh, want_Wh)
+                cost = b.cost_cents - a.cost_cents
+                assert abs(cost - (b.energy_Wh - a.energy_Wh) * PRICE / 1000) <= 1
+                assert a.balance_cents - b.balance_cents == cost
+            # protecting: the short-credit room tripped on its balance during the outage
+            short = room_readings(s, name, SHORT)
+            tripped = [r for r in short if r.reason == 1 and not r.status & 1
+                       and down_at[name] <= domain.aware(r.measured_at) <= up_at[name]]
+            assert tripped, f"{name}: no reading of the short-credit room's trip"
+            first = tripped[0]
+            assert first.balance_cents <= 0 and first.trips >= 1
+            assert short[-1].energy_Wh - first.energy_Wh <= 1     # nothing drawn after the trip
     assert after[:len(before)] == before
     for cab_id in {c for c, _, _ in after}:           # per cabinet: once each, in order
         seqs = [(e, q) for c, e, q in after if c == cab_id]

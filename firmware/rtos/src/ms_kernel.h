@@ -118,6 +118,8 @@ int ms_event_wait_packed(const uint32_t *args);   /* SYS_EVENT_WAIT: arguments p
 
 /* processes / io */
 void ms_io_close_all(ms_process_t *p);
+struct ms_io_node;
+void ms_io_poll_notify_node(const struct ms_io_node *n); /* only node n's readiness changed */
 void ms_shm_process_gone(ms_handle_t pid);   /* pid's grants on every shared memory end */
 void ms_ipc_device_removed(const void *ops, void *ctx);  /* a pipe's buffer is freed */
 void ms_process_thread_gone(ms_process_t *p);

@@ -330,7 +330,7 @@ int ms_io_mkdir(const char *path, int mode)
     return ops->mkdir ? ops->mkdir(n->ctx, rest, mode) : MS_ERR_NOSYS;
 }
 
-static inline int file_poll(const ms_file_t *f, int events)
+static inline __attribute__((always_inline)) int file_poll(const ms_file_t *f, int events)
 {
     const struct ms_io_node *n = f->node;
     if (n->kind == MS_NODE_DEVICE) {

@@ -74,13 +74,13 @@ extern ms_process_t *ms_procs[MS_MAX_PROCS];
 
 static inline uint32_t ms_lock(void) { return ms_irq_lock(); }
 static inline void ms_unlock(uint32_t s) { ms_irq_unlock(s); }
-static inline int ms_in_isr(void)
+static inline __attribute__((always_inline)) int ms_in_isr(void)
 {
     uint32_t v;
     __asm__ volatile("mrs %0, ipsr" : "=r"(v));
     return v != 0;
 }
-static inline int ms_user_mode(void)
+static inline __attribute__((always_inline)) int ms_user_mode(void)
 {
     uint32_t c, i;
     __asm__ volatile("mrs %0, control\n\tmrs %1, ipsr" : "=r"(c), "=r"(i));

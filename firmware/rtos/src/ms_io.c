@@ -21,7 +21,6 @@ static ms_fdset_t g_node_fds[MS_MAX_NODES];
 
 static inline unsigned node_index(const struct ms_io_node *n) { return (unsigned)(n - g_nodes); }
 static inline ms_fdset_t fd_bit(unsigned fd) { return fd < 32u ? 1u << fd : 0u; }
-static void notify_fds(ms_fdset_t changed);
 
 #define FS_PATH_MAX 64u
 
@@ -245,10 +244,8 @@ static int file_close(ms_file_t *f)
     if (f->owner && ms_procs[f->owner - 1u] && ms_procs[f->owner - 1u]->nfiles)
         ms_procs[f->owner - 1u]->nfiles--;
     f->used = 0;
-    ms_fdset_t bit = fd_bit((unsigned)(f - g_files));
-    g_node_fds[node_index(n)] &= ~bit;
+    g_node_fds[node_index(n)] &= ~fd_bit((unsigned)(f - g_files));
     ms_unlock(s);
-    notify_fds(bit); /* a closed descriptor counts as ready: its waiters see it now */
     return r;
 }
 
@@ -375,26 +372,22 @@ static void wake_selecting(ms_fdset_t changed)
     }
 }
 
-static void notify_fds(ms_fdset_t changed)
+/* Readiness changed somewhere (a driver that does not say where: the BSP's tty, a board's
+ * keys): every waiter is checked on all its descriptors. */
+void ms_io_poll_notify(void)
 {
-    if (!changed)
-        return; /* no descriptor select can watch */
     g_poll_gen++;
     if (!g_select_wq.head)
         return;
     uint32_t s = ms_lock();
-    wake_selecting(changed);
+    wake_selecting(0xFFFFFFFFu);
     ms_unlock(s);
 }
 
-/* Readiness changed somewhere (a driver that does not say where): every waiter is checked on
- * all its descriptors. */
-void ms_io_poll_notify(void) { notify_fds(0xFFFFFFFFu); }
-
 /* The readiness of the files open on node `n` changed (a pipe got data or room): only the
- * descriptors open on it are polled, and only for the threads that wait on one of them. A
- * thread in select waits for nothing else that changes without a notify of its own, so the
- * others need no look. */
+ * descriptors open on it are polled, and only for the threads that wait on one of them. Every
+ * readiness change of a pollable device comes with a notify of its own, so a thread whose
+ * descriptors are all elsewhere has nothing new to see. */
 void ms_io_poll_notify_node(const struct ms_io_node *n)
 {
     g_poll_gen++;

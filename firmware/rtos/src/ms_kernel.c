@@ -1222,6 +1222,7 @@ uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return)
         cm_set_control(cm_get_control() & ~CONTROL_NPRIV);
         if (t->kstack) {
             uint32_t *k = t->kstack + MS_KSTACK_SIZE / 4u - 8u;
+#pragma GCC unroll 4
             for (int i = 0; i < 4; i++)
                 k[i] = frame[i];
             k[4] = (uint32_t)(uintptr_t)fn;

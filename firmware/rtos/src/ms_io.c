@@ -18,6 +18,7 @@ static volatile uint32_t g_poll_gen;
  * readiness changed (ms_io_poll_notify_node), only the waiters with one of these in their sets
  * are polled, and only on these descriptors. Changed with the lock held. */
 static ms_fdset_t g_node_fds[MS_MAX_NODES];
+static ms_fdset_t g_open_fds;   /* the descriptors below 32 in use, on any node */
 
 static inline unsigned node_index(const struct ms_io_node *n) { return (unsigned)(n - g_nodes); }
 static inline ms_fdset_t fd_bit(unsigned fd) { return fd < 32u ? 1u << fd : 0u; }
@@ -29,6 +30,7 @@ void ms_io_init(void)
     memset(g_nodes, 0, sizeof g_nodes);
     memset(g_files, 0, sizeof g_files);
     memset(g_node_fds, 0, sizeof g_node_fds);
+    g_open_fds = 0;
     ms_waitq_init(&g_select_wq);
 }
 
@@ -181,6 +183,7 @@ int ms_io_open(const char *path, int flags, int mode)
     if (p)
         p->nfiles++;
     g_node_fds[node_index(n)] |= fd_bit((unsigned)fd);
+    g_open_fds |= fd_bit((unsigned)fd);
     ms_unlock(s);
     int r;
     if (n->kind == MS_NODE_DEVICE) {
@@ -194,6 +197,7 @@ int ms_io_open(const char *path, int flags, int mode)
         s = ms_lock();
         f->used = 0;
         g_node_fds[node_index(n)] &= ~fd_bit((unsigned)fd);
+        g_open_fds &= ~fd_bit((unsigned)fd);
         if (p && p->nfiles)
             p->nfiles--;
         ms_unlock(s);
@@ -245,6 +249,7 @@ static int file_close(ms_file_t *f)
         ms_procs[f->owner - 1u]->nfiles--;
     f->used = 0;
     g_node_fds[node_index(n)] &= ~fd_bit((unsigned)(f - g_files));
+    g_open_fds &= ~fd_bit((unsigned)(f - g_files));
     ms_unlock(s);
     return r;
 }
@@ -361,9 +366,11 @@ static int sets_ready(ms_fdset_t want_rd, ms_fdset_t want_wr)
 /* Lock held. The readiness of descriptors `changed` may have changed: wake the threads in
  * select whose own descriptors among them are now ready (each keeps its sets in wait_arg /
  * wait_arg2), not every one of them: a byte on one port must not make every service re-poll
- * its own descriptors (a context switch each). */
+ * its own descriptors (a context switch each). A descriptor closed under a waiter counts as
+ * ready at any notify, as it always has. */
 static void wake_selecting(ms_fdset_t changed)
 {
+    changed |= ~g_open_fds;
     for (ms_thread_t *t = g_select_wq.head, *next; t; t = next) {
         next = t->wq_next;
         ms_fdset_t rd = t->wait_arg & changed, wr = t->wait_arg2 & changed;
@@ -394,9 +401,7 @@ void ms_io_poll_notify_node(const struct ms_io_node *n)
     if (!g_select_wq.head)
         return;
     uint32_t s = ms_lock();
-    ms_fdset_t changed = g_node_fds[node_index(n)];
-    if (changed)
-        wake_selecting(changed);
+    wake_selecting(g_node_fds[node_index(n)]);
     ms_unlock(s);
 }
 

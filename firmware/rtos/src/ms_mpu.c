@@ -191,7 +191,7 @@ int ms_ustr_proc(const ms_process_t *p, const char *s)
         return MS_OK;
     }
     for (uintptr_t a = (uintptr_t)s;;) {
-        uintptr_t end = a + 1u ? readable_end(p, a) : 0;
+        uintptr_t end = a == UINTPTR_MAX ? 0 : readable_end(p, a); /* no byte past the top */
         if (!end)
             return MS_ERR_FAULT; /* runs off the end of what the caller may read */
         for (; a < end; a++)

@@ -18,7 +18,7 @@ static inline void ms_bitmap_clear(ms_bitmap_t *b, unsigned p) { b->w[p >> 5] &=
 static inline int ms_bitmap_test(const ms_bitmap_t *b, unsigned p) { return (b->w[p >> 5] >> (31u - (p & 31u))) & 1u; }
 
 /* Most urgent set priority, or -1 when empty. */
-static inline int ms_bitmap_highest(const ms_bitmap_t *b)
+static inline __attribute__((always_inline)) int ms_bitmap_highest(const ms_bitmap_t *b)
 {
     if (b->w[0])
         return __builtin_clz(b->w[0]);

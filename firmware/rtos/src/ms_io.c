@@ -14,6 +14,14 @@ static struct ms_io_node g_nodes[MS_MAX_NODES];
 static ms_file_t g_files[MS_MAX_FILES];
 static ms_waitq_t g_select_wq;
 static volatile uint32_t g_poll_gen;
+/* The select()-able descriptors (below 32) open on each node: when a device says which node's
+ * readiness changed (ms_io_poll_notify_node), only the waiters with one of these in their sets
+ * are polled, and only on these descriptors. Changed with the lock held. */
+static ms_fdset_t g_node_fds[MS_MAX_NODES];
+static ms_fdset_t g_open_fds;   /* the descriptors below 32 in use, on any node */
+
+static inline unsigned node_index(const struct ms_io_node *n) { return (unsigned)(n - g_nodes); }
+static inline ms_fdset_t fd_bit(unsigned fd) { return fd < 32u ? 1u << fd : 0u; }
 
 #define FS_PATH_MAX 64u
 
@@ -21,6 +29,8 @@ void ms_io_init(void)
 {
     memset(g_nodes, 0, sizeof g_nodes);
     memset(g_files, 0, sizeof g_files);
+    memset(g_node_fds, 0, sizeof g_node_fds);
+    g_open_fds = 0;
     ms_waitq_init(&g_select_wq);
 }
 
@@ -116,17 +126,18 @@ static uint8_t owner_tag(void)
     return p ? p->slot : 0;
 }
 
+/* Open and the caller's (`me`: owner_tag()) */
+static inline int file_mine(const ms_file_t *f, uint8_t me)
+{
+    return f->used && !(me && f->owner != me); /* not another process's descriptor */
+}
+
 static ms_file_t *file_get(int fd)
 {
     if (fd < 0 || fd >= (int)MS_MAX_FILES)
         return 0;
     ms_file_t *f = &g_files[fd];
-    if (!f->used)
-        return 0;
-    uint8_t me = owner_tag();
-    if (me && f->owner != me)
-        return 0; /* another process's descriptor */
-    return f;
+    return file_mine(f, owner_tag()) ? f : 0;
 }
 
 int ms_io_open(const char *path, int flags, int mode)
@@ -171,6 +182,8 @@ int ms_io_open(const char *path, int flags, int mode)
     f->owner = p ? p->slot : 0;
     if (p)
         p->nfiles++;
+    g_node_fds[node_index(n)] |= fd_bit((unsigned)fd);
+    g_open_fds |= fd_bit((unsigned)fd);
     ms_unlock(s);
     int r;
     if (n->kind == MS_NODE_DEVICE) {
@@ -183,6 +196,8 @@ int ms_io_open(const char *path, int flags, int mode)
     if (r < 0) {
         s = ms_lock();
         f->used = 0;
+        g_node_fds[node_index(n)] &= ~fd_bit((unsigned)fd);
+        g_open_fds &= ~fd_bit((unsigned)fd);
         if (p && p->nfiles)
             p->nfiles--;
         ms_unlock(s);
@@ -233,6 +248,8 @@ static int file_close(ms_file_t *f)
     if (f->owner && ms_procs[f->owner - 1u] && ms_procs[f->owner - 1u]->nfiles)
         ms_procs[f->owner - 1u]->nfiles--;
     f->used = 0;
+    g_node_fds[node_index(n)] &= ~fd_bit((unsigned)(f - g_files));
+    g_open_fds &= ~fd_bit((unsigned)(f - g_files));
     ms_unlock(s);
     return r;
 }
@@ -315,46 +332,76 @@ int ms_io_mkdir(const char *path, int mode)
     return ops->mkdir ? ops->mkdir(n->ctx, rest, mode) : MS_ERR_NOSYS;
 }
 
-static int file_poll(ms_file_t *f, int events)
+static inline __attribute__((always_inline)) int file_poll(const ms_file_t *f, int events)
 {
     const struct ms_io_node *n = f->node;
     if (n->kind == MS_NODE_DEVICE) {
         const ms_io_dev_ops_t *ops = n->ops;
-        return ops->poll ? ops->poll(n->ctx, f, events) : events; /* no poll: always ready */
+        return ops->poll ? ops->poll(n->ctx, (ms_file_t *)f, events) : events; /* no poll: always ready */
     }
     return events; /* regular files never block */
 }
 
-/* Would select return for these sets now? A closed descriptor counts (select reports it). */
+/* The events select waits for on descriptor `fd` of the sets. */
+static inline int fd_events(ms_fdset_t rd, ms_fdset_t wr, unsigned fd)
+{
+    return (int)((((rd >> fd) & 1u) ? MS_POLLIN : 0) | (((wr >> fd) & 1u) ? MS_POLLOUT : 0));
+}
+
+/* Would select return for these sets now? A closed descriptor counts (select reports it).
+ * Visits the set bits only (count trailing zeros), not every descriptor below the highest. */
 static int sets_ready(ms_fdset_t want_rd, ms_fdset_t want_wr)
 {
-    ms_fdset_t want = want_rd | want_wr;
-    for (int fd = 0; want >> fd; fd++) {
-        if (!((want >> fd) & 1u))
-            continue;
+    for (ms_fdset_t want = want_rd | want_wr; want; want &= want - 1u) {
+        unsigned fd = (unsigned)__builtin_ctz(want);
         if (!g_files[fd].used)
             return 1;
-        int ev = (int)((((want_rd >> fd) & 1u) ? MS_POLLIN : 0) | (((want_wr >> fd) & 1u) ? MS_POLLOUT : 0));
+        int ev = fd_events(want_rd, want_wr, fd);
         if (file_poll(&g_files[fd], ev) & (ev | MS_POLLERR | MS_POLLHUP))
             return 1;
     }
     return 0;
 }
 
-/* Readiness changed somewhere: wake only the threads in select whose descriptors are now
- * ready (each keeps its sets in wait_arg / wait_arg2), not every one of them: a byte on one
- * port must not make every service re-poll its own descriptors (a context switch each). */
+/* Lock held. The readiness of descriptors `changed` may have changed: wake the threads in
+ * select whose own descriptors among them are now ready (each keeps its sets in wait_arg /
+ * wait_arg2), not every one of them: a byte on one port must not make every service re-poll
+ * its own descriptors (a context switch each). A descriptor closed under a waiter counts as
+ * ready at any notify, as it always has. */
+static void wake_selecting(ms_fdset_t changed)
+{
+    changed |= ~g_open_fds;
+    for (ms_thread_t *t = g_select_wq.head, *next; t; t = next) {
+        next = t->wq_next;
+        ms_fdset_t rd = t->wait_arg & changed, wr = t->wait_arg2 & changed;
+        if ((rd | wr) && sets_ready(rd, wr))
+            ms_wake(t, MS_OK);
+    }
+}
+
+/* Readiness changed somewhere (a driver that does not say where: the BSP's tty, a board's
+ * keys): every waiter is checked on all its descriptors. */
 void ms_io_poll_notify(void)
 {
     g_poll_gen++;
     if (!g_select_wq.head)
         return;
     uint32_t s = ms_lock();
-    for (ms_thread_t *t = g_select_wq.head, *next; t; t = next) {
-        next = t->wq_next;
-        if (sets_ready(t->wait_arg, t->wait_arg2))
-            ms_wake(t, MS_OK);
-    }
+    wake_selecting(0xFFFFFFFFu);
+    ms_unlock(s);
+}
+
+/* The readiness of the files open on node `n` changed (a pipe got data or room): only the
+ * descriptors open on it are polled, and only for the threads that wait on one of them. Every
+ * readiness change of a pollable device comes with a notify of its own, so a thread whose
+ * descriptors are all elsewhere has nothing new to see. */
+void ms_io_poll_notify_node(const struct ms_io_node *n)
+{
+    g_poll_gen++;
+    if (!g_select_wq.head)
+        return;
+    uint32_t s = ms_lock();
+    wake_selecting(g_node_fds[node_index(n)]);
     ms_unlock(s);
 }
 
@@ -363,26 +410,27 @@ int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
     MS_SYSCALL(int, SYS_IO_SELECT, nfds, rd, wr, timeout);
     if (nfds < 0 || nfds > (int)MS_MAX_FILES || nfds > 32)
         return MS_ERR_INVAL;
-    ms_fdset_t want_rd = rd ? *rd : 0, want_wr = wr ? *wr : 0;
-    for (int fd = 0; fd < nfds; fd++)
-        if (((want_rd | want_wr) >> fd) & 1u)
-            if (!file_get(fd))
-                return MS_ERR_BADF;
+    ms_fdset_t in_range = nfds < 32 ? (1u << nfds) - 1u : 0xFFFFFFFFu;
+    ms_fdset_t want_rd = (rd ? *rd : 0) & in_range, want_wr = (wr ? *wr : 0) & in_range;
+    uint8_t me = owner_tag();
+    for (ms_fdset_t want = want_rd | want_wr; want; want &= want - 1u)
+        if (!file_mine(&g_files[__builtin_ctz(want)], me))
+            return MS_ERR_BADF;
     ms_tick_t deadline = ms_tick_now() + timeout;
     for (;;) {
         uint32_t gen = g_poll_gen;
         ms_fdset_t got_rd = 0, got_wr = 0;
         int ready = 0;
-        for (int fd = 0; fd < nfds; fd++) {
-            int ev = (int)((((want_rd >> fd) & 1u) ? MS_POLLIN : 0) | (((want_wr >> fd) & 1u) ? MS_POLLOUT : 0));
-            if (!ev)
-                continue;
+        for (ms_fdset_t want = want_rd | want_wr; want; want &= want - 1u) {
+            unsigned fd = (unsigned)__builtin_ctz(want);
+            ms_fdset_t bit = 1u << fd;
+            int ev = fd_events(want_rd, want_wr, fd);
             int r = file_poll(&g_files[fd], ev);
             if (r & (MS_POLLIN | MS_POLLERR | MS_POLLHUP) & (ev | MS_POLLERR | MS_POLLHUP) && (ev & MS_POLLIN))
-                got_rd |= 1u << fd;
+                got_rd |= bit;
             if (r & MS_POLLOUT & ev)
-                got_wr |= 1u << fd;
-            if (((got_rd | got_wr) >> fd) & 1u)
+                got_wr |= bit;
+            if ((got_rd | got_wr) & bit)
                 ready++;
         }
         ms_tick_t left = ms_remaining(deadline, timeout);
@@ -398,11 +446,10 @@ int ms_io_select(int nfds, ms_fdset_t *rd, ms_fdset_t *wr, ms_tick_t timeout)
             ms_unlock(s);
             continue;
         }
-        ms_thread_t *me = ms_current;
-        if (me) {                               /* what ms_io_poll_notify checks */
-            ms_fdset_t in_range = nfds < 32 ? (1u << nfds) - 1u : 0xFFFFFFFFu;
-            me->wait_arg = want_rd & in_range;
-            me->wait_arg2 = want_wr & in_range;
+        ms_thread_t *me_t = ms_current;
+        if (me_t) {                             /* what the notifies check */
+            me_t->wait_arg = want_rd;
+            me_t->wait_arg2 = want_wr;
         }
         int r = ms_waitq_block(&g_select_wq, left, s);
         if (r < 0 && r != MS_ERR_TIMEOUT && r != MS_ERR_AGAIN)

@@ -30,7 +30,7 @@ static int pipe_read(void *ctx, ms_file_t *f, void *buf, size_t len)
             while (p->wr_wq.head)
                 ms_wake(p->wr_wq.head, MS_OK);
             ms_unlock(s);
-            ms_io_poll_notify();
+            ms_io_poll_notify_node(f->node);
             return (int)n;
         }
         int r = ms_waitq_block(&p->rd_wq, (f->flags & O_NONBLOCK) ? MS_NO_WAIT : MS_WAIT_FOREVER, s);
@@ -52,7 +52,7 @@ static int pipe_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
             while (p->rd_wq.head)
                 ms_wake(p->rd_wq.head, MS_OK);
             ms_unlock(s);
-            ms_io_poll_notify();
+            ms_io_poll_notify_node(f->node);
             continue;
         }
         if (f->flags & O_NONBLOCK) {
@@ -175,7 +175,7 @@ static int shm_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
     uint32_t n = m->size - f->pos < len ? m->size - f->pos : (uint32_t)len;
     memcpy(shm_mem(m) + f->pos, buf, n);
     f->pos += n;
-    ms_io_poll_notify();
+    ms_io_poll_notify_node(f->node);
     return (int)n;
 }
 

@@ -224,25 +224,34 @@ ms_tick_t ms_remaining(ms_tick_t deadline, ms_tick_t timeout)
 }
 
 /* Stack overflow: the saved/live sp below the canary, or a canary word
- * overwritten. Checked at every switch and on every tick. A process thread's own
- * stack under MPU isolation could only have overrun memory of its own process:
- * that process ends (report, event) and the system runs on; anything else is a
- * kernel panic. */
-static int canary_bad(const uint32_t *base)
+ * overwritten. Checked at every switch, on every tick and as a system call
+ * enters. A process thread's own stack under MPU isolation could only have
+ * overrun memory of its own process: that process ends (report, event) and the
+ * system runs on; anything else is a kernel panic.
+ *
+ * The check runs a few hundred times a second, so it is inline and straight
+ * (the canary words compared in one unrolled pass); what follows a failed
+ * check is out of line. */
+static inline __attribute__((always_inline)) int canary_ok(const uint32_t *base)
 {
-    int bad = 0;
+    uint32_t diff = 0;
+#pragma GCC unroll 8
     for (unsigned i = 0; i < MS_STACK_CANARY_WORDS; i++)
-        bad |= base[i] != MS_STACK_CANARY;
-    return bad;
+        diff |= base[i] ^ MS_STACK_CANARY;
+    return diff == 0;
 }
 
-static void stack_check(ms_thread_t *t, uint32_t sp)
+static inline __attribute__((always_inline)) int sp_ok(const uint32_t *base, uint32_t sp)
 {
-    int kernel_stack = t->in_syscall && t->kstack; /* in a system call, on its kernel stack */
-    uint32_t *base = t->stack_base, size = t->stack_size;
-    int bad = canary_bad(base) ||
-              (!kernel_stack && sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS));
-    if (bad && t->proc && ms_isolation_enabled()) {
+    return sp >= (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
+}
+
+/* The check failed on the thread's own stack (`own`) or on its system-call stack. */
+static __attribute__((noinline, cold)) void stack_overflow(ms_thread_t *t, uint32_t sp, int own)
+{
+    uint32_t *base = own ? t->stack_base : t->kstack;
+    uint32_t size = own ? t->stack_size : MS_KSTACK_SIZE;
+    if (own && t->proc && ms_isolation_enabled()) {
         ms_printk("process '%s' killed: stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)\n",
                   t->proc->name, t->name, (unsigned)sp, (unsigned)(uintptr_t)base,
                   (unsigned)((uintptr_t)base + size));
@@ -251,14 +260,17 @@ static void stack_check(ms_thread_t *t, uint32_t sp)
         ms_console_flush_isr();
         return;
     }
-    if (!bad && kernel_stack) {
-        base = t->kstack;
-        size = MS_KSTACK_SIZE;
-        bad = canary_bad(base) || sp < (uint32_t)(uintptr_t)(base + MS_STACK_CANARY_WORDS);
-    }
-    if (bad)
-        ms_panic("stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)", t->name, (unsigned)sp,
-                 (unsigned)(uintptr_t)base, (unsigned)((uintptr_t)base + size));
+    ms_panic("stack overflow in thread '%s' (sp 0x%08x, stack 0x%08x-0x%08x)", t->name, (unsigned)sp,
+             (unsigned)(uintptr_t)base, (unsigned)((uintptr_t)base + size));
+}
+
+static inline __attribute__((always_inline)) void stack_check(ms_thread_t *t, uint32_t sp)
+{
+    int kernel_stack = t->in_syscall && t->kstack; /* in a system call, on its kernel stack */
+    if (!canary_ok(t->stack_base) || (!kernel_stack && !sp_ok(t->stack_base, sp)))
+        stack_overflow(t, sp, 1);
+    else if (kernel_stack && (!canary_ok(t->kstack) || !sp_ok(t->kstack, sp)))
+        stack_overflow(t, sp, 0);
 }
 
 /* Called by PendSV (interrupts masked) with the outgoing thread's PSP. */
@@ -1126,7 +1138,7 @@ static const uint8_t g_sys_kernel_code[SYS_COUNT] = {
 #define U_IN 0x8000u
 #define U_OUT 0xC000u
 #define U_LEN_ARG(n) (0x2000u | (n))   /* length in argument n; else a fixed size */
-static const uint16_t g_sys_args[SYS_COUNT][4] = {
+static const uint16_t g_sys_args[SYS_COUNT][4] __attribute__((aligned(8))) = {
     [SYS_THREAD_CREATE] = {U_IN | sizeof(ms_thread_attr_t)},
     [SYS_PROCESS_CREATE] = {U_IN | sizeof(ms_process_desc_t)},
     [SYS_PROCESS_FIND] = {U_STR},
@@ -1142,6 +1154,10 @@ static const uint16_t g_sys_args[SYS_COUNT][4] = {
 
 static int sys_args_ok(const ms_process_t *p, unsigned nr, const uint32_t *frame)
 {
+    uint64_t row; /* the four specs at once: most calls take no pointer */
+    memcpy(&row, g_sys_args[nr], sizeof row);
+    if (!row)
+        return 1;
     for (unsigned i = 0; i < 4; i++) {
         unsigned spec = g_sys_args[nr][i], kind = spec & 0xC000u;
         const void *ptr = (const void *)(uintptr_t)frame[i];
@@ -1188,7 +1204,7 @@ uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return)
             err = MS_ERR_NOSYS;
         else if (g_sys_priv[nr] && !(t->proc && (t->proc->desc->perms & MS_PERM_PRIV)))
             err = MS_ERR_PERM;
-        else if (ms_isolation_enabled() && g_sys_kernel_code[nr])
+        else if (g_sys_kernel_code[nr] && ms_isolation_enabled())
             err = MS_ERR_PERM;
         else if (!sys_args_ok(t->proc, nr, frame))
             err = MS_ERR_FAULT;
@@ -1206,6 +1222,7 @@ uint32_t ms_svc_c(uint32_t *frame, uint32_t exc_return)
         cm_set_control(cm_get_control() & ~CONTROL_NPRIV);
         if (t->kstack) {
             uint32_t *k = t->kstack + MS_KSTACK_SIZE / 4u - 8u;
+#pragma GCC unroll 4
             for (int i = 0; i < 4; i++)
                 k[i] = frame[i];
             k[4] = (uint32_t)(uintptr_t)fn;

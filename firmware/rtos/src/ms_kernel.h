@@ -74,13 +74,13 @@ extern ms_process_t *ms_procs[MS_MAX_PROCS];
 
 static inline uint32_t ms_lock(void) { return ms_irq_lock(); }
 static inline void ms_unlock(uint32_t s) { ms_irq_unlock(s); }
-static inline int ms_in_isr(void)
+static inline __attribute__((always_inline)) int ms_in_isr(void)
 {
     uint32_t v;
     __asm__ volatile("mrs %0, ipsr" : "=r"(v));
     return v != 0;
 }
-static inline int ms_user_mode(void)
+static inline __attribute__((always_inline)) int ms_user_mode(void)
 {
     uint32_t c, i;
     __asm__ volatile("mrs %0, control\n\tmrs %1, ipsr" : "=r"(c), "=r"(i));
@@ -118,6 +118,8 @@ int ms_event_wait_packed(const uint32_t *args);   /* SYS_EVENT_WAIT: arguments p
 
 /* processes / io */
 void ms_io_close_all(ms_process_t *p);
+struct ms_io_node;
+void ms_io_poll_notify_node(const struct ms_io_node *n); /* only node n's readiness changed */
 void ms_shm_process_gone(ms_handle_t pid);   /* pid's grants on every shared memory end */
 void ms_ipc_device_removed(const void *ops, void *ctx);  /* a pipe's buffer is freed */
 void ms_process_thread_gone(ms_process_t *p);

@@ -27,12 +27,11 @@ static const ms_process_t *g_mapped;
 #define RASR_READ_ONLY(log2) (MPU_RASR_AP(MPU_AP_PRIV_RW_USER_RO) | MPU_RASR_XN | MPU_RASR_SIZE(log2) | \
                               MPU_RASR_ENABLE)
 
-static unsigned log2u(uint32_t v)
+/* The smallest n with 2^n >= v (v <= 2^31): one CLZ, not a loop over the bits (PendSV
+ * computes a region size per process switch). */
+static inline unsigned log2u(uint32_t v)
 {
-    unsigned n = 0;
-    while ((1u << n) < v)
-        n++;
-    return n;
+    return v <= 1u ? 0u : 32u - (unsigned)__builtin_clz(v - 1u);
 }
 
 void ms_mpu_init(void)
@@ -168,13 +167,36 @@ int ms_uaccess_proc(const ms_process_t *p, const void *ptr, size_t len, int writ
     return MS_ERR_FAULT;
 }
 
+/* The end of the memory p may read that holds address a (its window, a shared memory it
+ * maps, the flash), 0 if none does. */
+static uintptr_t readable_end(const ms_process_t *p, uintptr_t a)
+{
+    if (inside(a, a + 1u, p->win_base, p->win_size))
+        return (uintptr_t)p->win_base + p->win_size;
+    for (unsigned i = 0; i < p->nmaps; i++)
+        if (inside(a, a + 1u, p->maps[i].start, p->maps[i].size))
+            return (uintptr_t)p->maps[i].start + p->maps[i].size;
+    if (inside(a, a + 1u, MS_MPU_FLASH_BASE, 1u << MS_MPU_FLASH_LOG2))
+        return (uintptr_t)MS_MPU_FLASH_BASE + (1u << MS_MPU_FLASH_LOG2);
+    return 0;
+}
+
+/* Every byte up to the NUL readable: the string is scanned a readable range at a time, not
+ * checked byte by byte against every range. */
 int ms_ustr_proc(const ms_process_t *p, const char *s)
 {
-    for (size_t n = 0;; n++) {
-        if (ms_uaccess_proc(p, s + n, 1, 0) != MS_OK)
+    if (!g_mpu_on || !p) {
+        while (*s)
+            s++;
+        return MS_OK;
+    }
+    for (uintptr_t a = (uintptr_t)s;;) {
+        uintptr_t end = a == UINTPTR_MAX ? 0 : readable_end(p, a); /* no byte past the top */
+        if (!end)
             return MS_ERR_FAULT; /* runs off the end of what the caller may read */
-        if (!s[n])
-            return MS_OK;
+        for (; a < end; a++)
+            if (!*(const char *)a)
+                return MS_OK;
     }
 }
 

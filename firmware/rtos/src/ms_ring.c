@@ -21,7 +21,8 @@ uint32_t ms_ring_put(ms_ring_t *r, const void *data, uint32_t len)
     if (first > n)
         first = n;
     memcpy(r->buf + tail, src, first);
-    memcpy(r->buf, src + first, n - first);
+    if (n > first) /* the part after the wrap */
+        memcpy(r->buf, src + first, n - first);
     r->count += n;
     return n;
 }
@@ -34,7 +35,8 @@ uint32_t ms_ring_get(ms_ring_t *r, void *out, uint32_t len)
     if (first > n)
         first = n;
     memcpy(dst, r->buf + r->head, first);
-    memcpy(dst + first, r->buf, n - first);
+    if (n > first) /* the part after the wrap */
+        memcpy(dst + first, r->buf, n - first);
     r->head += n;
     if (r->head >= r->size)
         r->head -= r->size;

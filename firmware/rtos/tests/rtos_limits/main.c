@@ -53,8 +53,14 @@ static void idle_thread(void *arg)
     ms_thread_sleep(MS_WAIT_FOREVER);
 }
 
+/* A path in kernel RAM: a process under isolation may not have the kernel read it for it. */
+static char g_kernel_path[] = "/dev/nothing";
+#define ARG_ISOLATED 0x40000000u   /* in small's argument, beside the semaphore's handle */
+
 static void small_main(void *arg)
 {
+    int isolated = ((uintptr_t)arg & ARG_ISOLATED) != 0;
+    arg = (void *)((uintptr_t)arg & ~ARG_ISOLATED);
     void *big = ms_malloc(8192);
     ms_printk("malloc 8192 -> %s\n", big ? "ok" : "null");
     void *ok = ms_malloc(1024);
@@ -71,6 +77,10 @@ static void small_main(void *arg)
     ms_printk("open 1 -> %d\n", fd >= 0 ? 0 : fd);
     ms_printk("open 2 -> %d\n", ms_io_open("/dev/eeprom", O_RDWR, 0));
     ms_printk("open missing -> %d\n", ms_io_open("/dev/nothing", O_RDONLY, 0));
+    char own_path[16] = "/dev/nothing";                  /* in its window (its stack) */
+    int own = ms_io_open(own_path, O_RDONLY, 0), kernel = ms_io_open(g_kernel_path, O_RDONLY, 0);
+    if (own != MS_ERR_NOENT || kernel != (isolated ? MS_ERR_FAULT : MS_ERR_NOENT))
+        rtos_fail("paths: own window %d, kernel RAM %d", own, kernel);
     char buf[16];
     ms_io_ioctl(fd, 1, (void *)0x100);
     ms_printk("eeprom read 0x100 -> %d\n", ms_io_read(fd, buf, 16));
@@ -110,7 +120,7 @@ static void body(void *arg)
 {
     (void)arg;
     ms_handle_t done = ms_sem_create("done", 0, 1);
-    small.arg = (void *)(uintptr_t)done;
+    small.arg = (void *)((uintptr_t)done | (ms_isolation_enabled() ? ARG_ISOLATED : 0u));
     CHECK(ms_io_device_register("/dev/eeprom", &g_eeprom_ops, 0) == MS_OK, "eeprom register");
     ms_heap_stats_t before, after;
     ms_kheap_stats(0, &before);

@@ -134,6 +134,105 @@ MSTEST(io, pollable_files_low_one_transfer_devices_high)
         MST_EQ(ms_io_close(fds[--n]), MS_OK);
 }
 
+/* A thread in select() (priority 3, below the cases' thread) runs one select per post of
+ * g_sel_go on the sets in g_sel_want_*, leaving what it returned in g_sel_*. */
+static ms_handle_t g_sel_go;
+static ms_fdset_t g_sel_want_rd, g_sel_want_wr;
+static volatile int g_sel_n;
+static volatile ms_fdset_t g_sel_rd, g_sel_wr;
+static volatile int g_flag_ready;
+
+static void selector(void *arg)
+{
+    (void)arg;
+    while (ms_sem_wait(g_sel_go, MS_WAIT_FOREVER) == MS_OK) {
+        ms_fdset_t rd = g_sel_want_rd, wr = g_sel_want_wr;
+        int n = ms_io_select(MS_MAX_FILES < 32u ? (int)MS_MAX_FILES : 32, &rd, &wr, 300);
+        g_sel_rd = rd;
+        g_sel_wr = wr;
+        g_sel_n = n;
+    }
+}
+
+/* Starts one select and lets the selector block in it. */
+static void select_in_thread(ms_fdset_t rd, ms_fdset_t wr)
+{
+    g_sel_n = -100;
+    g_sel_want_rd = rd;
+    g_sel_want_wr = wr;
+    ms_sem_post(g_sel_go);
+    ms_thread_sleep(2);
+}
+
+static int flag_poll(void *ctx, ms_file_t *f, int events)
+{
+    (void)ctx; (void)f;
+    return g_flag_ready ? events & MS_POLLIN : 0;
+}
+
+/* A select() sleeps through readiness changes of descriptors it does not watch, returns when
+ * one of its own becomes ready (a pipe written or read, a driver's general notify) and then
+ * reports every ready descriptor of its sets, not only the one that woke it. */
+MSTEST(io, select_wakes_for_its_own_descriptors_and_reports_all_ready)
+{
+    static const ms_io_dev_ops_t flag_ops = {.read = ut_read, .poll = flag_poll};
+    char buf[16];
+    g_flag_ready = 0;
+    MST_EQ(ms_pipe_dev_create("/dev/ut_pa", 16), MS_OK);
+    MST_EQ(ms_pipe_dev_create("/dev/ut_pb", 16), MS_OK);
+    MST_EQ(ms_io_device_register("/dev/ut_flag", &flag_ops, 0), MS_OK);
+    int ra = ms_io_open("/dev/ut_pa", O_RDONLY | O_NONBLOCK, 0);
+    int wb = ms_io_open("/dev/ut_pb", O_WRONLY, 0);
+    int flag = ms_io_open("/dev/ut_flag", O_RDONLY, 0);
+    int rb = ms_io_open("/dev/ut_pb", O_RDONLY | O_NONBLOCK, 0);
+    int wa = ms_io_open("/dev/ut_pa", O_WRONLY | O_NONBLOCK, 0);
+    MST_GE(ra, 0); MST_GE(wb, 0); MST_GE(flag, 0); MST_GE(rb, 0); MST_GE(wa, 0);
+    g_sel_go = ms_sem_create("sel_go", 0, 1);
+    MST_GT(g_sel_go, 0);
+    MST_GT(ms_thread_create("selector", selector, 0, 768, 3, 0), 0);
+
+    /* watching pipe a and the flag device: pipe b's data does not end it, the flag does */
+    select_in_thread((1u << ra) | (1u << flag), 0);
+    MST_EQ(ms_io_write(wb, "b", 1), 1);
+    ms_thread_sleep(2);
+    MST_EQ(g_sel_n, -100);
+    g_flag_ready = 1;
+    ms_io_poll_notify();
+    ms_thread_sleep(2);
+    MST_EQ(g_sel_n, 1);
+    MST_EQ(g_sel_rd, 1u << flag);
+    g_flag_ready = 0;
+    MST_EQ(ms_io_read(rb, buf, sizeof buf), 1);
+
+    /* both pipes written before it runs: both reported */
+    select_in_thread((1u << ra) | (1u << rb), 0);
+    MST_EQ(ms_io_write(wa, "a", 1), 1);
+    MST_EQ(ms_io_write(wb, "b", 1), 1);
+    ms_thread_sleep(2);
+    MST_EQ(g_sel_n, 2);
+    MST_EQ(g_sel_rd, (1u << ra) | (1u << rb));
+    MST_EQ(ms_io_read(ra, buf, sizeof buf), 1);
+    MST_EQ(ms_io_read(rb, buf, sizeof buf), 1);
+
+    /* writable: a full pipe becomes writable when its reader takes a byte */
+    MST_EQ(ms_io_write(wa, "0123456789abcdef", 16), 16);
+    select_in_thread(1u << rb, 1u << wa);
+    MST_EQ(g_sel_n, -100);
+    MST_EQ(ms_io_read(ra, buf, 1), 1);
+    ms_thread_sleep(2);
+    MST_EQ(g_sel_n, 1);
+    MST_EQ(g_sel_rd, 0u);
+    MST_EQ(g_sel_wr, 1u << wa);
+
+    MST_EQ(ms_object_delete(g_sel_go), MS_OK);               /* the selector ends */
+    MST_EQ(ms_io_close(ra), MS_OK); MST_EQ(ms_io_close(wa), MS_OK);
+    MST_EQ(ms_io_close(rb), MS_OK); MST_EQ(ms_io_close(wb), MS_OK);
+    MST_EQ(ms_io_close(flag), MS_OK);
+    MST_EQ(ms_io_device_unregister("/dev/ut_pa"), MS_OK);
+    MST_EQ(ms_io_device_unregister("/dev/ut_pb"), MS_OK);
+    MST_EQ(ms_io_device_unregister("/dev/ut_flag"), MS_OK);
+}
+
 MSTEST(handle, stale_after_delete)
 {
     ms_handle_t s = ms_sem_create("gone", 0, 1);

@@ -94,13 +94,15 @@ struct uart {
 
 static struct uart g_uarts[UART_SLOTS];
 static int g_console = -1;
+/* The slot last opened for each USART number: every interrupt and every read or write looks
+ * its port up, so by index, not by a walk over the slots. */
+#define UART_NUMBERS 8
+static struct uart *g_by_number[UART_NUMBERS];
 
 static struct uart *find(int n)
 {
-    for (int i = 0; i < UART_SLOTS; i++)
-        if (g_uarts[i].r && g_uarts[i].n == n)
-            return &g_uarts[i];
-    return 0;
+    struct uart *u = (unsigned)n < UART_NUMBERS ? g_by_number[n] : 0;
+    return u && u->r && u->n == n ? u : 0;   /* a slot opened since for another: not n's */
 }
 
 static unsigned rx_count(const struct uart *u) { return (uint16_t)(u->rx_head - u->rx_tail); }
@@ -356,6 +358,7 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
     (void)r->SR;
     (void)r->DR;
     u->r = r;
+    g_by_number[n] = u;                    /* n < UART_NUMBERS: bsp_fam_uart knows it */
     r->CR1 = u->cr1 = cr1;
     nvic_set_priority(irqn, BSP_IRQ_PRIO_UART);
     nvic_clear_pending(irqn);

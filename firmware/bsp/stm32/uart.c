@@ -94,15 +94,16 @@ struct uart {
 
 static struct uart g_uarts[UART_SLOTS];
 static int g_console = -1;
-/* The slot last opened for each USART number: every interrupt and every read or write looks
- * its port up, so by index, not by a walk over the slots. */
+/* The slot opened for each USART number: every interrupt and every read or write looks its
+ * port up, so by index, inlined, not by a call that walks the slots. A slot keeps its number
+ * once opened (a reopen finds the same slot); while a reopen is under way it is not found. */
 #define UART_NUMBERS 8
 static struct uart *g_by_number[UART_NUMBERS];
 
-static struct uart *find(int n)
+static inline __attribute__((always_inline)) struct uart *find(int n)
 {
     struct uart *u = (unsigned)n < UART_NUMBERS ? g_by_number[n] : 0;
-    return u && u->r && u->n == n ? u : 0;   /* a slot opened since for another: not n's */
+    return u && u->r ? u : 0;
 }
 
 static unsigned rx_count(const struct uart *u) { return (uint16_t)(u->rx_head - u->rx_tail); }

@@ -20,13 +20,13 @@ static void store32(uint8_t *p, uint32_t w) { memcpy(p, &w, 4); }
 static void add_to_bytes(uint8_t *out, const uint8_t *in, unsigned n, uint8_t b)
 {
     uint32_t k = 0x01010101u * b;
-    unsigned i = 0;
-    for (; i + 4u <= n; i += 4u) {
-        uint32_t w = load32(in + i);
-        store32(out + i, ((w & 0x7F7F7F7Fu) + (k & 0x7F7F7F7Fu)) ^ ((w ^ k) & 0x80808080u));
+    const uint8_t *words_end = in + (n & ~3u), *end = in + n;
+    for (; in < words_end; in += 4, out += 4) {
+        uint32_t w = load32(in);
+        store32(out, ((w & 0x7F7F7F7Fu) + (k & 0x7F7F7F7Fu)) ^ ((w ^ k) & 0x80808080u));
     }
-    for (; i < n; i++)
-        out[i] = (uint8_t)(in[i] + b);
+    while (in < end)
+        *out++ = (uint8_t)(*in++ + b);
 }
 
 /* The sum of p[0..n) modulo 256 (the frame's CS): the even and the odd bytes of each word go
@@ -34,14 +34,14 @@ static void add_to_bytes(uint8_t *out, const uint8_t *in, unsigned n, uint8_t b)
 static uint8_t sum_bytes(const uint8_t *p, unsigned n)
 {
     uint32_t halves = 0;
-    unsigned i = 0;
-    for (; i + 4u <= n; i += 4u) {
-        uint32_t w = load32(p + i);
+    const uint8_t *words_end = p + (n & ~3u), *end = p + n;
+    for (; p < words_end; p += 4) {
+        uint32_t w = load32(p);
         halves += (w & 0x00FF00FFu) + (w >> 8 & 0x00FF00FFu);
     }
     uint32_t sum = halves + (halves >> 16);
-    for (; i < n; i++)
-        sum += p[i];
+    while (p < end)
+        sum += *p++;
     return (uint8_t)sum;
 }
 

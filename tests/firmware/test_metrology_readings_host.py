@@ -3,7 +3,7 @@ readings.c): V, I, P, PF and f as the management unit shows and answers them ove
 (0.1 V, mA, 0.1 W, 0.001, 0.01 Hz), computed in integers on the unit (no FPU), must be the
 values of the real-number formulas in double precision, rounded half up: over every 24-bit
 VRMS, IRMS and WAVEFORM code, every PERIOD, and the power factor over a sweep of loads and
-phase angles. readings.c is compiled with the host `cc` under ASan/UBSan with the harness
+phase angles and over random codes. readings.c is compiled with the host `cc` under ASan/UBSan with the harness
 below, whose `reference` is the formula in doubles."""
 
 import shutil
@@ -78,6 +78,23 @@ int main(void)
                 if (w.pf_m != r.pf_m) report("PF (WAVEFORM)", pcode, w.pf_m, r.pf_m);
                 if (w.i_mA != r.i_mA) report("I sign (WAVEFORM)", pcode, w.i_mA, r.i_mA);
             }
+    /* PF: random codes over their whole ranges (a fixed sequence) */
+    uint64_t seed = 0x9E3779B97F4A7C15u;
+    for (unsigned k = 0; k < 3000000u; k++, checked++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        uint32_t vcode = (uint32_t)(seed >> 40), icode = (uint32_t)(seed >> 16) & 0xFFFFFFu;
+        int32_t pcode = (int32_t)((seed >> 8) & 0xFFFFFFu) - (1 << 23);
+        if (k & 1u) {       /* half of them at realistic ratios, |P| <= V I, in 24 bits */
+            double p = (double)pcode / (1 << 23) * vcode / V_CODE_PER_V * icode / I_CODE_PER_A *
+                       P_CODE_PER_W;
+            if (p < -(1 << 23) || p >= (1 << 23))
+                continue;
+            pcode = (int32_t)p;
+        }
+        reference(pcode, vcode, icode, 0, &w);
+        mtu_readings(pcode, vcode, icode, 0, &r);
+        if (w.pf_m != r.pf_m) report("PF (random WAVEFORM)", pcode, w.pf_m, r.pf_m);
+    }
     printf("checked %lu, differ %lu\n", checked, bad);
     return bad != 0;
 }

@@ -6,7 +6,7 @@
  * rounding unless the value lies within 1/256 of a thousandth's half, where the doubles
  * decide as they always did (under 1 % of readings). tests/firmware/
  * test_metrology_readings_host.py compares them with the doubles over every 24-bit code, every
- * period and a sweep of loads and phase angles. */
+ * period, a sweep of loads and phase angles and random codes. */
 #include "readings.h"
 
 /* x in Q0.64, rounded: exact to 2^-64 of x, far below the spacing of the results' ties */
@@ -43,9 +43,9 @@ static int16_t power_factor_m(int32_t pcode, uint32_t vcode, uint32_t icode)
     if (va_codes <= k_va_1_codes)
         return 1000;
     uint32_t mag = pcode < 0 ? (uint32_t)-pcode : (uint32_t)pcode;
-    /* 256 (1000 |PF| + 1/2), floored: its integer part less at most 1e-7 (the constant's
-     * rounding), so unless it ends within one of a multiple of 256 (a tie of the rounding),
-     * the thousandths come out as the exact value's, as the doubles' (1e-12 off) did */
+    /* 256 (1000 |PF| + 1/2), floored: the exact value's within 2e-7 up to |PF| = 1 (the
+     * constant's rounding), so unless it ends within one of a multiple of 256 (near a tie of
+     * the rounding) the thousandths are the exact value's, as the doubles' (1e-12 off) were */
     uint64_t x = (uint64_t)mag * k_pf_m_x256_per_codes / va_codes + 128u;
     if ((uint8_t)(x + 1u) > 1u) {
         uint32_t m = x >> 8 > 1000u ? 1000u : (uint32_t)(x >> 8);

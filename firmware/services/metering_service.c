@@ -278,14 +278,14 @@ static uint8_t stale_parts(const struct mtr *t, uint8_t parts, ms_tick_t at)
  * answer, the last ones (t->lost says so); 0 when there are none at all. */
 static int refresh(struct mtr *t, uint8_t need, int now_please)
 {
-    ms_tick_t at = ms_tick_get();
+    ms_tick_t at = ms_tick_get(), recent_ticks = ms_ms_to_ticks(RECENT_MS);
     uint8_t recent = 0;
     static const uint8_t k_parts[3] = {MT_PART_NOW, MT_PART_POWER, MT_PART_TOTALS};
     for (unsigned k = 0; k < 3u; k++) {
         uint8_t part = k_parts[k];
         if (need & part)
             t->read_at[k] = at;
-        else if (at - t->read_at[k] < ms_ms_to_ticks(RECENT_MS))
+        else if (at - t->read_at[k] < recent_ticks)
             recent |= part;
     }
     uint8_t stale = now_please ? need : stale_parts(t, need, at);

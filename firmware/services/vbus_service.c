@@ -62,6 +62,9 @@ struct bus {
     struct ep ep[EP_MAX];
     struct txn txn[TXN_MAX];
     uint8_t next_tag, trace;
+    uint8_t pipes_pending;                  /* some endpoint has pipes_left */
+    uint8_t waiting;                        /* a transaction waits for its answer (expire) */
+    ms_tick_t first_deadline;               /* the earliest of their deadlines */
     uint32_t routed, bad_integrity, bad_source, timeouts, no_route, lost;
     vbus_msg_t in, out;
 };
@@ -144,7 +147,7 @@ static struct ep *ep_by_proc(struct bus *b, uint8_t proc)
 static int remove_pipes(struct bus *b)
 {
     int left = 0;
-    for (unsigned i = 0; i < EP_MAX; i++) {
+    for (unsigned i = 0; b->pipes_pending && i < EP_MAX; i++) {
         struct ep *e = &b->ep[i];
         if (!e->pipes_left)
             continue;
@@ -162,6 +165,7 @@ static int remove_pipes(struct bus *b)
             left = 1;
         }
     }
+    b->pipes_pending = (uint8_t)left;
     return left;
 }
 
@@ -187,6 +191,7 @@ static int app_gone(struct bus *b, struct ep *e)
     e->granted = 0;
     e->shm_fd = -1;
     e->pipes_left = 1;
+    b->pipes_pending = 1;
     ms_printk("vbus: app %s ended, unregistered; read grants withdrawn: %u\n", e->name, withdrawn);
     remove_pipes(b);
     return 1;
@@ -693,12 +698,15 @@ static void receive(struct bus *b, unsigned ep)
     }
 }
 
-/* Both read the tick (a system call) only when a transaction waits for its answer: between
+/* Expires the transactions whose answer is overdue and notes the earliest deadline of those
+ * still waiting, for the next select (nothing between this and that starts a transaction).
+ * Both read the tick (a system call) only when a transaction waits for its answer: between
  * requests the bus looks at no clock. */
 static void expire(struct bus *b)
 {
     ms_tick_t now = 0;
     int have_now = 0;
+    b->waiting = 0;
     for (unsigned i = 0; i < TXN_MAX; i++) {
         struct txn *t = &b->txn[i];
         if (!t->used || t->nparts)
@@ -707,8 +715,12 @@ static void expire(struct bus *b)
             now = ms_tick_get();
             have_now = 1;
         }
-        if ((int32_t)(now - t->deadline) < 0)
+        if ((int32_t)(now - t->deadline) < 0) {
+            if (!b->waiting || (int32_t)(t->deadline - b->first_deadline) < 0)
+                b->first_deadline = t->deadline;
+            b->waiting = 1;
             continue;
+        }
         b->timeouts++;
         ms_printk("vbus: no answer from process %u for c %02x\n", t->target_proc, t->q.ctrl);
         app_gone(b, ep_by_proc(b, t->target_proc));
@@ -721,22 +733,10 @@ static void expire(struct bus *b)
 
 static ms_tick_t next_timeout(struct bus *b)
 {
-    ms_tick_t now = 0, best = MS_WAIT_FOREVER;
-    int have_now = 0;
-    for (unsigned i = 0; i < TXN_MAX; i++) {
-        struct txn *t = &b->txn[i];
-        if (!t->used || t->nparts)
-            continue;
-        if (!have_now) {
-            now = ms_tick_get();
-            have_now = 1;
-        }
-        int32_t left = (int32_t)(t->deadline - now);
-        ms_tick_t w = left > 0 ? (ms_tick_t)left : 0;
-        if (w < best)
-            best = w;
-    }
-    return best;
+    if (!b->waiting)
+        return MS_WAIT_FOREVER;
+    int32_t left = (int32_t)(b->first_deadline - ms_tick_get());
+    return left > 0 ? (ms_tick_t)left : 0;
 }
 
 void vbus_service_main(void *arg)
@@ -774,8 +774,10 @@ void vbus_service_main(void *arg)
             timeout = ms_ms_to_ticks(PIPES_RETRY_MS);
         int r = ms_io_select(nfds, &rd, 0, timeout);
         for (unsigned i = 0; r > 0 && i < EP_MAX; i++)
-            if (b->ep[i].used && MS_FD_ISSET(b->ep[i].in_fd, &rd))
+            if (b->ep[i].used && MS_FD_ISSET(b->ep[i].in_fd, &rd)) {
                 receive(b, i);
+                r--;                        /* select counted the pipes ready: no more */
+            }
         expire(b);
     }
 }

@@ -19,12 +19,12 @@ from tests.image.meter_board import PROMPT, boot_image, factory_image
 
 SEED = 0x0B0071
 CUTS = 50
-# Where the cuts fall (ms after the `upgrade` command). An upgrade of app counter takes: YMODEM
-# transfer 0-418 (the download slot erased ahead of the data), staging in NOR until PENDING is
-# recorded ~421, restart, backup ~440-618, on-chip sector erase and programming ~618-1637,
-# trial start and confirmation ~1637-1689. Each cut picks one of these windows, then an instant
-# in it: the short steps get their share.
-WINDOWS_MS = [(0, 430), (410, 640), (1630, 1695), (0, 1720)]
+# Where the cuts fall (ms after the `upgrade` command). An upgrade of app counter (1 844 bytes)
+# takes: YMODEM transfer 0-344 (the download slot erased ahead of the data), staging in NOR
+# until PENDING is recorded ~347, restart, backup ~362-503, on-chip sector erase and
+# programming ~503-1523, trial start and confirmation ~1523-1576. Each cut picks one of these
+# windows, then an instant in it: the short steps get their share.
+WINDOWS_MS = [(0, 355), (335, 530), (1518, 1582), (0, 1605)]
 APP_ADDR = 0x08060000
 SETTLED = {UpgradeState.CONFIRMED, UpgradeState.ROLLED_BACK, UpgradeState.ABORTED}
 PHASES = [("upgrade: send the image", "transfer"), ("upgrade: received", "staging"),

@@ -57,14 +57,12 @@ static const struct {
     uint8_t locked;     /* the relay's write pulses its coil for 55 ms: a read meanwhile would
                          * see the contact moving; the clock's read takes one kernel call */
 } k_kept[] = {{DEV_RTC, 0}, {DEV_RELAY, 1}};
+enum { KEPT_RTC, KEPT_RELAY, KEPT_NONE = -1 };
 static int g_kept_fd[] = {-1, -1};
 
-int bapp_device_io(const char *dev, void *buf, unsigned n, int write)
+/* Device dev, kept open when it is k_kept[k] (KEPT_NONE: opened for this use alone). */
+static int device_io(int k, const char *dev, void *buf, unsigned n, int write)
 {
-    int k = -1;
-    for (unsigned i = 0; i < sizeof k_kept / sizeof k_kept[0]; i++)
-        if (!strcmp(dev, k_kept[i].dev))
-            k = (int)i;
     if (k >= 0 && !k_kept[k].locked && g_kept_fd[k] >= 0)
         return write ? ms_io_write(g_kept_fd[k], buf, n) : ms_io_read(g_kept_fd[k], buf, n);
     ms_mutex_lock(g_ee_lock, MS_WAIT_FOREVER);
@@ -83,10 +81,20 @@ int bapp_device_io(const char *dev, void *buf, unsigned n, int write)
     return r;
 }
 
+static int device_result(int r, unsigned n) { return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO); }
+
+int bapp_device_io(const char *dev, void *buf, unsigned n, int write)
+{
+    int k = KEPT_NONE;
+    for (unsigned i = 0; i < sizeof k_kept / sizeof k_kept[0]; i++)
+        if (!strcmp(dev, k_kept[i].dev))
+            k = (int)i;
+    return device_io(k, dev, buf, n, write);
+}
+
 int bapp_device(const char *dev, void *buf, unsigned n, int write)
 {
-    int r = bapp_device_io(dev, buf, n, write);
-    return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
+    return device_result(bapp_device_io(dev, buf, n, write), n);
 }
 
 int bapp_file(const char *path, void *buf, unsigned n, int write)
@@ -101,17 +109,19 @@ int bapp_file(const char *path, void *buf, unsigned n, int write)
     return r == (int)n ? MS_OK : (r < 0 ? r : MS_ERR_IO);
 }
 
+/* The clock and the relay, read by the modules every second: straight to their kept files,
+ * no look-up of the device's name. */
 uint32_t bapp_clock(void)
 {
     uint32_t s = 0;
-    bapp_device(DEV_RTC, &s, 4, 0);
+    device_io(KEPT_RTC, DEV_RTC, &s, 4, 0);
     return s;
 }
 
 int bapp_relay(int close)
 {
     uint8_t b = (uint8_t)close;
-    int r = bapp_device(DEV_RELAY, &b, 1, close >= 0);
+    int r = device_result(device_io(KEPT_RELAY, DEV_RELAY, &b, 1, close >= 0), 1);
     return r == MS_OK ? b : r;
 }
 

@@ -20,7 +20,17 @@ ms_handle_t ms_thread_create(const char *name, ms_thread_entry_t entry, void *ar
 }
 
 int ms_thread_sleep(ms_tick_t ticks) { return (int)sys(SYS_THREAD_SLEEP, ticks, 0, 0, 0); }
-uint32_t ms_ms_to_ticks(uint32_t ms) { return (uint32_t)(((uint64_t)ms * MS_TICK_HZ + 999u) / 1000u); }
+/* The kernel's conversion, without its 64-bit division (a library call of some 40 instructions,
+ * made for every wait an app's module sets up) when the tick is a whole number of kHz: the
+ * result, ms x ticks per ms, is the same to the bit, wrapping included. */
+uint32_t ms_ms_to_ticks(uint32_t ms)
+{
+#if MS_TICK_HZ % 1000u == 0
+    return ms * (MS_TICK_HZ / 1000u);
+#else
+    return (uint32_t)(((uint64_t)ms * MS_TICK_HZ + 999u) / 1000u);
+#endif
+}
 int ms_thread_sleep_ms(uint32_t ms) { return ms_thread_sleep(ms_ms_to_ticks(ms)); }
 ms_tick_t ms_tick_get(void) { return sys(SYS_TICK_GET, 0, 0, 0, 0); }
 ms_handle_t ms_process_self(void) { return (ms_handle_t)sys(SYS_PROCESS_SELF, 0, 0, 0, 0); }

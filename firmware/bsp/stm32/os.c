@@ -101,8 +101,11 @@ void bsp_spin(uint32_t loops) { spin_loops(loops); }
 void bsp_delay_us(uint32_t us)
 {
     if (us <= 100u) {
-        uint64_t cycles = (uint64_t)us * bsp_hclk_hz() / 1000000u;
-        spin_loops((uint32_t)((cycles * 256u + loop_cycles_x256() - 1u) / loop_cycles_x256()));
+        /* us x HCLK / 10^6 cycles in 32 bits (no 64-bit division in a 4 us wait): the whole
+         * MHz times us, then the rest's share; at most 430 000 cycles */
+        uint32_t hz = bsp_hclk_hz(), x = loop_cycles_x256();
+        uint32_t cycles = us * (hz / 1000000u) + us * (hz % 1000000u) / 1000000u;
+        spin_loops((cycles * 256u + x - 1u) / x);
         return;
     }
     bsp_cycles_start();

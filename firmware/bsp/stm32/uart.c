@@ -94,17 +94,37 @@ struct uart {
 
 static struct uart g_uarts[UART_SLOTS];
 static int g_console = -1;
+/* The slot opened for each USART number: every interrupt and every read or write looks its
+ * port up, so by index, inlined, not by a call that walks the slots. A slot keeps its number
+ * once opened (a reopen finds the same slot); while a reopen is under way it is not found. */
+#define UART_NUMBERS 8
+static struct uart *g_by_number[UART_NUMBERS];
 
-static struct uart *find(int n)
+static inline __attribute__((always_inline)) struct uart *find(int n)
 {
-    for (int i = 0; i < UART_SLOTS; i++)
-        if (g_uarts[i].r && g_uarts[i].n == n)
-            return &g_uarts[i];
-    return 0;
+    struct uart *u = (unsigned)n < UART_NUMBERS ? g_by_number[n] : 0;
+    return u && u->r ? u : 0;
 }
 
 static unsigned rx_count(const struct uart *u) { return (uint16_t)(u->rx_head - u->rx_tail); }
 static unsigned tx_count(const struct uart *u) { return (uint16_t)(u->tx_head - u->tx_tail); }
+
+/* n bytes into or out of a ring of `size` (a power of two) from index `at`, in at most two
+ * copies (up to the ring's end, then from its start), not a byte and an index update at a
+ * time: a frame goes into or out of a ring in one go. */
+static void ring_put(uint8_t *ring, unsigned size, uint16_t at, const uint8_t *src, unsigned n)
+{
+    unsigned i = at % size, first = size - i < n ? size - i : n;
+    memcpy(ring + i, src, first);
+    memcpy(ring, src + first, n - first);
+}
+
+static void ring_get(uint8_t *dst, const uint8_t *ring, unsigned size, uint16_t at, unsigned n)
+{
+    unsigned i = at % size, first = size - i < n ? size - i : n;
+    memcpy(dst, ring + i, first);
+    memcpy(dst + first, ring, n - first);
+}
 
 /* Has the line been silent long enough to end the frame? (framing on, interrupts locked.)
  * A thread that can block trusts rx_idle alone: the timer's handler runs above any thread,
@@ -356,6 +376,7 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
     (void)r->SR;
     (void)r->DR;
     u->r = r;
+    g_by_number[n] = u;                    /* n < UART_NUMBERS: bsp_fam_uart knows it */
     r->CR1 = u->cr1 = cr1;
     nvic_set_priority(irqn, BSP_IRQ_PRIO_UART);
     nvic_clear_pending(irqn);
@@ -427,10 +448,10 @@ int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)
             u->r->SR = ~USART_SR_TC;       /* rc_w0: a fresh TC marks this burst's end */
             u->tx_active = 1;
         }
-        while (done < len && tx_count(u) < TX_SIZE) {
-            u->tx[u->tx_head % TX_SIZE] = p[done++];
-            u->tx_head++;
-        }
+        unsigned room = TX_SIZE - tx_count(u), k = len - done < room ? len - done : room;
+        ring_put(u->tx, TX_SIZE, u->tx_head, p + done, k);
+        u->tx_head = (uint16_t)(u->tx_head + k);
+        done += k;
         if (!(u->cr1 & USART_CR1_TXEIE))
             u->r->CR1 = u->cr1 |= USART_CR1_TXEIE;
         if (done == len) {
@@ -533,12 +554,9 @@ int bsp_uart_read(int n, void *buf, unsigned len, uint32_t timeout_ms)
         bsp_irq_unlock(s);
         return r;
     }
-    unsigned got = 0;
-    uint8_t *p = buf;
-    while (got < len && rx_count(u)) {
-        p[got++] = u->rx[u->rx_tail % RX_SIZE];
-        u->rx_tail++;
-    }
+    unsigned got = rx_count(u) < len ? rx_count(u) : len;
+    ring_get(buf, u->rx, RX_SIZE, u->rx_tail, got);
+    u->rx_tail = (uint16_t)(u->rx_tail + got);
     bsp_irq_unlock(s);
     return (int)got;
 }

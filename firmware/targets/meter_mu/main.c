@@ -116,6 +116,10 @@ static const ms_io_dev_ops_t g_relay_ops = {.read = pin_read, .write = relay_wri
 static ht1621_t g_lcd;
 static uint8_t g_lcd_ram[METER_LCD_NIBBLES];
 static ms_handle_t g_lcd_lock = -1;
+/* The frame g_lcd_ram shows: the display refreshes its screen every second, mostly with the
+ * same text, which then needs no encoding (the RAM image would come out the same). */
+static meter_lcd_frame_t g_lcd_shown;
+static uint8_t g_lcd_have_shown;
 
 static int lcd_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
 {
@@ -126,8 +130,12 @@ static int lcd_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
         return MS_ERR_INVAL;
     memcpy(&fr, buf, sizeof fr);
     fr.text[sizeof fr.text - 1u] = 0;
-    meter_lcd_encode(fr.text, fr.icons, ram);
     ms_mutex_lock(g_lcd_lock, MS_WAIT_FOREVER);
+    if (g_lcd_have_shown && fr.icons == g_lcd_shown.icons && !strcmp(fr.text, g_lcd_shown.text)) {
+        ms_mutex_unlock(g_lcd_lock);
+        return (int)len;
+    }
+    meter_lcd_encode(fr.text, fr.icons, ram);
     unsigned first = 0, last = METER_LCD_NIBBLES;
     while (first < METER_LCD_NIBBLES && ram[first] == g_lcd_ram[first])
         first++;
@@ -137,6 +145,8 @@ static int lcd_write(void *ctx, ms_file_t *f, const void *buf, size_t len)
         ht1621_write(&g_lcd, first, ram + first, last - first);
         memcpy(g_lcd_ram, ram, sizeof ram);
     }
+    g_lcd_shown = fr;
+    g_lcd_have_shown = 1;
     ms_mutex_unlock(g_lcd_lock);
     return (int)len;
 }

@@ -19,6 +19,7 @@
 #include "bsp_date.h"
 #include "ms_rtos.h"
 #include "metrology_link.h"
+#include "readings.h"
 
 #define FW_VERSION "1.0"
 /* ---- board (platforms/boards/meter_metrology_unit.repl) ---- */
@@ -35,24 +36,13 @@
 #define BK_CLOCK_MAGIC 0x4D54u
 #define BK_WATCHDOG_RESETS 2u           /* backup word: resets by the IWDG so far */
 
-/* ---- the front end and its scales ----
- * Voltage divider 1000:1, CT 2500:1 with a 10 ohm burden (a 5(60) A meter), GAIN 0, WGAIN 0,
- * WDIV 0. The ADE7753 data sheet's full-scale codes (0.5 V peak at the pins): LPF2 0xCCCCD
- * per 4/CLKIN for in-phase sinusoids, VRMS 1 561 400, IRMS 1 868 467. The constants fold at
- * compile time; the energy scale is kept as mWh per LSB in Q32, so adding energy is integer
- * arithmetic with the remainder carried: no drift however long it runs. */
-#define CLKIN_HZ 3579545.0
-#define K_V (0.001 / 0.5)               /* full-scale fraction (peak) per line volt */
-#define K_I (10.0 / 2500.0 / 0.5)       /* per line amp */
+/* ---- the front end and its scales (readings.h) ----
+ * The energy scale is kept as mWh per LSB in Q32, so adding energy is integer arithmetic with
+ * the remainder carried: no drift however long it runs. The power comes from WAVEFORM, not
+ * from the window's energy: it resolves 0.04 W and a load step shows in the next reading
+ * whole, where a window that straddles the step would show a part of it. */
 #define LSB_MWH (33554432.0 / (2.0 * 838861.0 * (CLKIN_HZ / 4.0) * K_V * K_I) / 3.6)
 static const uint64_t k_mwh_per_lsb_q32 = (uint64_t)(LSB_MWH * 4294967296.0 + 0.5);
-#define V_CODE_PER_V (1561400.0 * 1.4142135623730951 * K_V)
-#define I_CODE_PER_A (1868467.0 * 1.4142135623730951 * K_I)
-/* WAVEFORM with MODE.WAVSEL = 00 is the active power signal (LPF2's output): 0xCCCCD for
- * full-scale in-phase sinusoids, whose mean power is half the full-scale product. The power
- * comes from it, not from the window's energy: it resolves 0.04 W and a load step shows in the
- * next reading whole, where a window that straddles the step would show a part of it. */
-#define P_CODE_PER_W (2.0 * 838861.0 * K_V * K_I)
 #define LINECYC 200u                    /* half line cycles per window: 2 s at 50 Hz */
 #define WINDOW_TIMEOUT_MS 3000u         /* no mains: no crossings, the loop still runs */
 /* Save policy. The totals go to a ring of small records (sequence number, forward and reverse
@@ -289,19 +279,13 @@ static void add_energy(int32_t lsb)
 
 static void instantaneous(int32_t pcode, uint32_t vcode, uint32_t icode, uint32_t period)
 {
-    double v = vcode / V_CODE_PER_V, i = icode / I_CODE_PER_A;
-    double p = pcode / P_CODE_PER_W;
-    double s = v * i;
-    g.st.v_dV = (uint16_t)(v * 10.0 + 0.5);
-    g.st.i_mA = (int32_t)(i * 1000.0 + 0.5) * (p < 0 ? -1 : 1);
-    g.st.p_dW = (int32_t)(p * 10.0 + (p < 0 ? -0.5 : 0.5));
-    double pf = s > 1.0 ? p / s : 1.0;
-    if (pf > 1.0)
-        pf = 1.0;
-    if (pf < -1.0)
-        pf = -1.0;
-    g.st.pf_m = (int16_t)(pf * 1000.0 + (pf < 0 ? -0.5 : 0.5));
-    g.st.f_cHz = period ? (uint16_t)(CLKIN_HZ * 100.0 / (8.0 * period) + 0.5) : 0;
+    struct mtu_readings r;
+    mtu_readings(pcode, vcode, icode, period, &r);
+    g.st.v_dV = r.v_dV;
+    g.st.i_mA = r.i_mA;
+    g.st.p_dW = r.p_dW;
+    g.st.pf_m = r.pf_m;
+    g.st.f_cHz = r.f_cHz;
 }
 
 /* V, I, P, PF and f from the chip now (under its lock: the link thread asks too); 0 when it
@@ -330,8 +314,7 @@ static void read_power(void)
     ms_mutex_lock(g_ade.lock, MS_WAIT_FOREVER);
     int r = ade7753_link_read(&g_ade.link, &k_reg, 1, &v);
     ms_mutex_unlock(g_ade.lock);
-    double p = r < 0 ? 0.0 : ade7753_value_signed(ADE_WAVEFORM, v) / P_CODE_PER_W;
-    g.st.p_dW = (int32_t)(p * 10.0 + (p < 0 ? -0.5 : 0.5));
+    g.st.p_dW = r < 0 ? 0 : mtu_power_dW(ade7753_value_signed(ADE_WAVEFORM, v));
 }
 
 static void freeze_if_due(void)

@@ -25,6 +25,14 @@ as upstream Renode's stm32f103.repl wires `DMARequest -> dma1@4 | dma1@5` for US
 A request is a level: while it is high and the channel has transfers left, a transfer happens
 every `TRANSFER_CYCLES` HCLK cycles (arbitration, a read and a write on the AHB/APB bridges);
 the peripheral drops it when the write served it (an SPI drops TXE when DR is written).
+Several peripherals may be wired to one channel (RM0008 Table 78 ORs them: SPI1_RX and
+USART3_TX on channel 2): the channel's request is high while any of them is.
+
+Reception from a USART: a peripheral-to-memory channel reading a USART's DR is served by the
+USART itself when a character arrives and the channel is idle and ready (`take`: the USART's
+DR read and this channel's write, CNDTR, HT/TC at the transfer's instant, in the character's
+own call, no event); see peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one
+request at a time (TXE), an event per character.
 
 Bulk transfers to SPI: a memory-to-peripheral channel whose peripheral address is an SPI's DR
 hands its transfers to that SPI (`STM32Spi.dma_stream`), which shifts them out at its own
@@ -117,6 +125,7 @@ class DmaChannel:
         self.number = number                 # 1-based, as RM0008 numbers them
         self.irq = GPIO(f"channel{number}")
         self.request = False
+        self._high = 0                       # request inputs high (wired sources OR-ed)
         self.stream = None                   # the SPI serving this channel in bulk, if any
         self._ev = None
         self.reset()
@@ -184,7 +193,9 @@ class DmaChannel:
 
     # -- requests and transfers -------------------------------------------------------------
     def on_request(self, level: bool) -> None:
-        self.request = level
+        # each source's line changes only between levels (GPIO.set): count the high ones
+        self._high = self._high + 1 if level else max(self._high - 1, 0)
+        self.request = self._high > 0
         if level and self.ccr & EN and self.stream is None:
             self._plan()
 
@@ -216,6 +227,17 @@ class DmaChannel:
         src, ssize, dst, dsize = self._addresses()
         bus = self.dma.bus
         value = bus.cpu_read(src, ssize) if bus is not None else None
+        self._store(value, src, dst, dsize)
+
+    def take(self, value: int) -> None:
+        """A peripheral-to-memory transfer whose read the peripheral made itself (a USART
+        serving its receive channel at once, usart.py "DMA"): `value` is what a read of the
+        peripheral register gives; it goes to memory as transfer_one would put it there."""
+        self._store(value & ((1 << (8 * self.psize)) - 1), self.pptr, self.mptr, self.msize)
+
+    def _store(self, value: int | None, src: int, dst: int, dsize: int) -> None:
+        """The write half of a transfer (`value` read from `src`; None: nothing answered)."""
+        bus = self.dma.bus
         ok = value is not None and bus.cpu_write(dst, dsize, value & ((1 << (8 * dsize)) - 1))
         if not ok:
             self.dma.ctx.log(logging.WARNING, "channel %d: transfer error at 0x%08x -> 0x%08x",

@@ -49,12 +49,41 @@ before the idle point may not have run there yet: the IDLE event then waits for 
 at that instant (an event on the emulation's clock, which runs once all machines are there),
 where any such start has been told.
 
+DMA (§27.3.13 "Continuous communication using DMA"): the request outputs are levels,
+DMATransmit = TXE & DMAT and DMAReceive = RXNE & DMAR, wired to a DMA channel's request input
+(RM0008 Table 78/79: `DMATransmit -> dma1@4`, `DMAReceive -> dma1@5` for USART1); the DMA
+(peripherals/stm32/dma.py) serves them one transfer at a time, TRANSFER_CYCLES HCLK cycles
+(L) after the request: a write of DR (TXE falls, the character goes out when the shift
+register is free; TC sets at the end of the last stop bit once the channel has no more to
+give) or a read of DR (RXNE falls, as a DR read by firmware clears it, and with it whatever
+error flags the last SR read showed). Renode's STM32_UART has one output, `DMARequest`,
+which upstream's stm32f103.repl fans out to both channels (`DMARequest -> dma1@4 | dma1@5`);
+on the F1 the two requests go to different channels, and one line for both would have the
+receive channel read DR on every TXE, so this model drives two lines under the names Renode's
+STM32SPI gives its requests, and keeps `DMARequest` as another name of DMAReceive (a
+received character asks for a transfer). A channel's request input is the OR of what is
+wired to it (SPI1_RX and USART3_TX share channel 2, say).
+Reception by DMA without an event per character: when a character is received (its link
+hands it over, `receive_frame`) while DMAR is set, RXNEIE is clear, RXNE is clear and the
+channel wired to DMAReceive is enabled, peripheral-to-memory from this USART's DR with
+transfers left and nothing pending, the character's RXNE point is taken L later and the
+channel's transfer is done there in the same call (`DmaChannel.take`): memory, CNDTR, HT/TC
+and their interrupt show at the instant the request would have been served, and the RXNE that
+the DMA clears at once is not set for those L cycles (a firmware receiving by DMA does not
+look at RXNE; FE/NF/PE and the error interrupt they raise with EIE show at the transfer too).
+A character a link hands over after that instant (an RS-485 bus, at the frame's end) is
+transferred at the hand-over, as RXNE is set then without DMA (one request at a time would
+serve it L after the hand-over, farther from the hardware's instant, which lies before it).
+Anything else (the channel off or busy, RXNE still set: then ORE as without DMA) goes through
+the request line. Transmission has no such shortcut: each TXE is a request served by an event
+of the channel, L later (no CPU either way).
+
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
 
 Not modelled: synchronous mode (CPOL/CPHA/LBCL; CLKEN only gives the smartcard clock), IrDA, LIN
 break detection (a break gives FE with data 0), mute mode / wake-up (RWU/WAKE/ADD), hardware
-flow control RTS/CTS, DMA requests (DMAT/DMAR stored, DMARequest output not driven), ONEBIT,
+flow control RTS/CTS, ONEBIT,
 noise from the start-bit validation. Clearing TE or UE in the middle of a character aborts it in
 the model, but listeners have already received the whole frame.
 """
@@ -141,6 +170,9 @@ _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
 _RX_ERRORS = PE | FE | NF | ORE | IDLE
 _FORMAT_CR1 = M | PCE | PS | OVER8     # the CR1 bits a character's duration depends on
 _STOP_CR2 = 3 << 12
+# DMA channel CCR bits a receive channel served at once needs (EN, DIR=0: read the peripheral,
+# MEM2MEM=0): the values of metersim.peripherals.stm32.dma (which imports this module)
+_CH_EN, _CH_MODE = 1 << 0, (1 << 0) | (1 << 4) | (1 << 14)
 # CR1 interrupt enables and the SR flags each lets through to IRQ (RM §27.4 / §26.4).
 _IRQ_CR1 = ((TXEIE, TXE), (TCIE, TC), (RXNEIE, RXNE | ORE), (IDLEIE, IDLE), (PEIE, PE))
 
@@ -185,7 +217,9 @@ class STM32Usart(Peripheral):
         super().__init__(ctx)
         self.IRQ = GPIO("IRQ")
         self.TC_EVENT = GPIO("TC_EVENT")       # follows TC: RS-485 DE release hook
-        self.DMARequest = GPIO("DMARequest")   # Renode's output name; not driven (DMA not modelled)
+        self.DMAReceive = GPIO("DMAReceive")     # request levels (module docstring, "DMA")
+        self.DMATransmit = GPIO("DMATransmit")
+        self.DMARequest = self.DMAReceive       # Renode's one request line: the receive one
         self.tx = UartPort()
         self.on_byte: list[Callable[[int], None]] = []   # called with each byte sent, at its end
         self.sent = History()          # (end_ps, value) of each byte sent, the newest kept
@@ -201,6 +235,8 @@ class STM32Usart(Peripheral):
         self._tx_ev = None
         self._rx_events: list = []
         self._idle_ev = None
+        # DR on the system bus, where a receive channel's CPAR points (None: not on a bus)
+        self._dr_addr = None if ctx.address is None else ctx.address + DR
         self.reset()
 
     # -- state ----------------------------------------------------------------------------
@@ -224,7 +260,11 @@ class STM32Usart(Peripheral):
         self._idle_after_ps = -1     # start of the character the pending IDLE event follows
         self._idle_armed = False
         self._irq_mask = 0           # SR flags that raise IRQ (CR1-3 at reset enable none)
+        self._dma_cr3 = 0            # CR3's DMAR | DMAT: request lines to follow
+        self._rx_dma = None          # the channel DMAReceive drives, while DMAR is set
         self.IRQ.unset()
+        self.DMAReceive.unset()
+        self.DMATransmit.unset()
         self.TC_EVENT.set(True)      # TC is set after reset
         settings_changed()           # BRR 0: no speed (links between machines: uart_cable)
 
@@ -245,6 +285,31 @@ class STM32Usart(Peripheral):
             level = bool(new & self._irq_mask)
             if level != self.IRQ.level:
                 self.IRQ.set(level)
+            if self._dma_cr3 and (old ^ new) & (RXNE | TXE):
+                self._update_dma()
+
+    def _update_dma(self) -> None:
+        """The request lines: DMAReceive = RXNE & DMAR, DMATransmit = TXE & DMAT."""
+        sr, cr3 = self.regs["SR"], self.regs["CR3"]
+        self.DMAReceive.set(bool(cr3 & DMAR and sr & RXNE))
+        self.DMATransmit.set(bool(cr3 & DMAT and sr & TXE))
+
+    def _rx_channel(self):
+        """The DMA channel DMAReceive is wired to (its one target with `channels`), if any."""
+        found = None
+        for target, pin in self.DMAReceive._targets:
+            chans = getattr(target, "channels", None)
+            if chans is not None and 1 <= pin <= len(chans):
+                if found is not None:
+                    return None       # several: each is served through its request line
+                found = chans[pin - 1]
+        return found
+
+    def _rx_dma_ready(self, ch) -> bool:
+        """Would `ch` serve a character received now at once (module docstring, "DMA")?"""
+        return ((ch.ccr & _CH_MODE) == _CH_EN and ch.left > 0 and ch._ev is None
+                and not ch.request and ch.pptr == self._dr_addr
+                and not self.regs["CR1"] & RXNEIE and not self.regs["SR"] & RXNE)
 
     def _update_irq(self) -> None:
         """CR1/CR2/CR3 changed: refresh the SR bits that raise the IRQ, and the IRQ."""
@@ -356,11 +421,17 @@ class STM32Usart(Peripheral):
             if (value ^ self.regs["CR1"]) & _FORMAT_CR1:
                 settings_changed()
             self._write_cr1(value)
-        elif offset in (CR2, CR3):
-            if offset == CR2 and (value ^ self.regs["CR2"]) & _STOP_CR2:
+        elif offset == CR2:
+            if (value ^ self.regs["CR2"]) & _STOP_CR2:
                 settings_changed()
-            self.regs[REGS[offset].name] = value
+            self.regs["CR2"] = value
             self._update_irq()
+        elif offset == CR3:
+            self.regs["CR3"] = value
+            self._dma_cr3 = value & (DMAR | DMAT)
+            self._rx_dma = self._rx_channel() if value & DMAR and self._dr_addr is not None else None
+            self._update_irq()
+            self._update_dma()
         elif offset == GTPR:
             self.regs["GTPR"] = value
         else:
@@ -523,6 +594,10 @@ class STM32Usart(Peripheral):
         done = start + line.rx_done_ps
         if self.regs["CR3"] & SCEN:
             done += line.bit_ps           # 1.5 stop bits: sampled one baud into the stop bit
+        ch = self._rx_dma
+        dma = ch is not None and self._rx_dma_ready(ch)
+        if dma:
+            done += ch.dma.transfer_ps()  # served at once by the DMA: its transfer's instant
         clock = self.ctx.clock
         now = clock.now_ps
         if done <= now:
@@ -531,17 +606,18 @@ class STM32Usart(Peripheral):
             # none (the same order, one event fewer per character and receiver).
             nxt = clock.next_event_ps()
             if nxt is None or nxt > now:
-                self._rx_done(frame, seq, line)
+                self._rx_done(frame, seq, line, dma)
                 return
-        self._rx_events.append(clock.schedule_at(done, self._rx_event, frame, seq, line))
+        self._rx_events.append(clock.schedule_at(done, self._rx_event, frame, seq, line, dma))
 
-    def _rx_event(self, frame: UartFrame, seq: int, line: LineSettings) -> None:
+    def _rx_event(self, frame: UartFrame, seq: int, line: LineSettings, dma: bool) -> None:
         now = self.ctx.clock.now_ps
         self._rx_events = [ev for ev in self._rx_events if not ev.cancelled and ev.time_ps > now]
-        self._rx_done(frame, seq, line)
+        self._rx_done(frame, seq, line, dma)
 
-    def _rx_done(self, frame: UartFrame, seq: int, line: LineSettings) -> None:
-        """The character reaches DR (RXNE) at this USART's settings when it started."""
+    def _rx_done(self, frame: UartFrame, seq: int, line: LineSettings, dma: bool = False) -> None:
+        """The character reaches DR (RXNE) at this USART's settings when it started; with
+        `dma`, at the DMA transfer that takes it from DR (module docstring, "DMA")."""
         data_bits, parity = line.data_bits, line.parity
         value, fe, pe, nf = sample_frame(frame, line.baud, data_bits, parity, line.stop_half_bits)
         if frame.corrupted and not getattr(frame, "line_bits", ()):
@@ -554,6 +630,7 @@ class STM32Usart(Peripheral):
                 now = self.ctx.clock.now_ps
                 for fn in list(self.nack_port):
                     fn(now)               # line low for one baud period from now
+        ch = self._rx_dma if dma else None
         if self.regs["SR"] & RXNE:
             self._set_sr(ORE, True)       # RDR still full: the new character is lost
         else:
@@ -562,7 +639,18 @@ class STM32Usart(Peripheral):
                 value |= pbit << data_bits
             self._rdr = value
             self._idle_armed = True
-            self._set_sr(RXNE | (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0), True)
+            errors = (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0)
+            if ch is not None and self._rx_dma_ready(ch):
+                # RXNE and the DMA's DR read in one: the read clears what the last SR read
+                # showed (read(DR)), the channel stores the value
+                clear = self._sr_snapshot & _RX_ERRORS
+                self._sr_snapshot = 0
+                self._set_sr(errors, True)
+                if clear:
+                    self._set_sr(clear, False)
+                ch.take(value)
+            else:
+                self._set_sr(RXNE | errors, True)
         if seq == self._rx_seq:
             # IDLE: one whole idle frame after this character's stop bits, unless the next
             # character has already been heard starting before then (a burst).

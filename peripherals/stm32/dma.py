@@ -127,6 +127,7 @@ class DmaChannel:
         self.request = False
         self._high = 0                       # request inputs high (wired sources OR-ed)
         self.stream = None                   # the SPI serving this channel in bulk, if any
+        self.feeder = None                   # the USART receiving into it (usart.py "DMA")
         self._ev = None
         self.reset()
 
@@ -357,10 +358,13 @@ class STM32F1Dma(Peripheral):
             ch.reset()
 
     def _sync(self) -> None:
-        """Bring streaming channels up to now (flags, CNDTR) before firmware looks."""
+        """Bring streaming channels up to now (flags, CNDTR) before firmware looks, and
+        receiving ones up to the characters their USART has been told of."""
         for ch in self.channels:
             if ch.stream is not None:
                 ch.stream.dma_stream_sync()
+            elif ch.feeder is not None:
+                ch.feeder.dma_catch_up()
 
     def on_gpio(self, pin: int, level: bool) -> None:
         if 1 <= pin <= len(self.channels):

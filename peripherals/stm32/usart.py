@@ -71,9 +71,16 @@ channel's transfer is done there in the same call (`DmaChannel.take`): memory, C
 and their interrupt show at the instant the request would have been served, and the RXNE that
 the DMA clears at once is not set for those L cycles (a firmware receiving by DMA does not
 look at RXNE; FE/NF/PE and the error interrupt they raise with EIE show at the transfer too).
-A character a link hands over after that instant (an RS-485 bus, at the frame's end) is
-transferred at the hand-over, as RXNE is set then without DMA (one request at a time would
-serve it L after the hand-over, farther from the hardware's instant, which lies before it).
+A character a link hands over after that instant is still taken there as far as the DMA's
+registers show: an RS-485 bus hands a character over at the frame's end (only then is the
+line's damage known), half a stop bit after the RXNE point, but tells the receiver at the
+frame's start what was sent (`rx_start(start, frame)`); any access to the receiving DMA from
+the transfer's instant on (`dma_catch_up`: CNDTR, ISR, a flag clear) first takes the
+character as sent, with CNDTR, memory, HT/TC and its interrupt (raised at that access), and
+the hand-over then only corrects the memory and the error flags if the line changed it. A
+firmware timing silences from IDLE by CNDTR (the Modbus receivers) thus sees each character
+at its RXNE point plus L, as on the chip. Unlooked at, the character is transferred at the
+hand-over, as RXNE is set then without DMA.
 Anything else (the channel off or busy, RXNE still set: then ORE as without DMA) goes through
 the request line. Transmission has no such shortcut: each TXE is a request served by an event
 of the channel, L later (no CPU either way).
@@ -246,6 +253,8 @@ class STM32Usart(Peripheral):
                 ev.cancel()
         self._rx_events = []
         self._nacked = set()
+        self._ahead: list = []       # (RXNE point, frame) told by rx_start, not handed over yet
+        self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA
         self.regs = REGS.resets()
         self._tdr = 0
         self._tdr_full = False
@@ -429,7 +438,12 @@ class STM32Usart(Peripheral):
         elif offset == CR3:
             self.regs["CR3"] = value
             self._dma_cr3 = value & (DMAR | DMAT)
+            ch = self._rx_dma
             self._rx_dma = self._rx_channel() if value & DMAR and self._dr_addr is not None else None
+            if ch is not None and ch.feeder is self:
+                ch.feeder = None
+            if self._rx_dma is not None:
+                self._rx_dma.feeder = self        # its DMA catches up before being looked at
             self._update_irq()
             self._update_dma()
         elif offset == GTPR:
@@ -556,18 +570,49 @@ class STM32Usart(Peripheral):
             self._set_sr(TC, True)
 
     # -- receiver -------------------------------------------------------------------------
-    def rx_start(self, start_ps: int) -> int:
+    def rx_start(self, start_ps: int, frame: UartFrame | None = None) -> int:
         """A character starts on the RX line at `start_ps`: told by a link that hands it over
         later (RS-485 bus, cable between machines), at the sender's time, which may lie ahead
         of or behind this machine's. The line is not idle from then on: an IDLE due after it
         is off (the character's own RXNE sets the next one). Costs no event. Returns where
         this receiver's RXNE point lies at its current settings (the start while it has no
-        baud rate): a cable delivers there, so the character goes to DR at once."""
+        baud rate): a cable delivers there, so the character goes to DR at once. A link that
+        hands the character over after that point (RS-485) gives `frame` as well: a receive
+        channel may take it at its own instant (`dma_catch_up`)."""
         self._hear(start_ps)
         line = self._line()
         if self.regs["CR3"] & SCEN:
             return start_ps + line.rx_done_ps + line.bit_ps
-        return start_ps + line.rx_done_ps
+        done = start_ps + line.rx_done_ps
+        if frame is not None and self._rx_dma is not None and line.div:
+            self._ahead.append((done, frame))     # for the DMA before its hand-over
+        return done
+
+    def dma_catch_up(self) -> None:
+        """Before the DMA's registers are looked at: a character a link told of (`rx_start`
+        with the frame) but hands over only later (RS-485: at its end, half a stop bit after
+        this USART's RXNE point) is taken by the receive channel at its RXNE point plus the
+        DMA's time, as sent (module docstring, "DMA"); the hand-over then corrects what the
+        line damaged."""
+        ahead = self._ahead
+        ch = self._rx_dma
+        if ch is None:
+            ahead.clear()
+            return
+        now = self.ctx.clock.now_ps
+        due = now - ch.dma.transfer_ps()
+        while ahead and ahead[0][0] <= due:
+            _done, frame = ahead.pop(0)
+            cr1 = self.regs["CR1"]
+            if frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE):
+                continue
+            if self._rx_dma_ready(ch):
+                addr = ch.mptr
+                value, errors = self._rx_value(frame, self._line())
+                self._rdr = value
+                self._idle_armed = True
+                self._dma_store(ch, errors, value)
+                self._taken[frame.start_ps] = (addr, value, errors)
 
     def _hear(self, start_ps: int) -> None:
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
@@ -591,6 +636,12 @@ class STM32Usart(Peripheral):
         self._rx_seq = seq = self._rx_seq + 1
         start = frame.start_ps
         self._hear(start)                 # (a direct wire calls here at the start)
+        ahead = self._ahead
+        while ahead and ahead[0][1].start_ps <= start:
+            ahead.pop(0)                  # handed over now: no longer taken ahead
+        if self._taken and min(self._taken) < start:
+            for k in [k for k in self._taken if k < start]:
+                del self._taken[k]        # taken ahead, never handed over (receiver off)
         done = start + line.rx_done_ps
         if self.regs["CR3"] & SCEN:
             done += line.bit_ps           # 1.5 stop bits: sampled one baud into the stop bit
@@ -618,37 +669,27 @@ class STM32Usart(Peripheral):
     def _rx_done(self, frame: UartFrame, seq: int, line: LineSettings, dma: bool = False) -> None:
         """The character reaches DR (RXNE) at this USART's settings when it started; with
         `dma`, at the DMA transfer that takes it from DR (module docstring, "DMA")."""
-        data_bits, parity = line.data_bits, line.parity
-        value, fe, pe, nf = sample_frame(frame, line.baud, data_bits, parity, line.stop_half_bits)
-        if frame.corrupted and not getattr(frame, "line_bits", ()):
-            nf = True
-        if self.regs["CR3"] & SCEN:
-            if frame.start_ps in self._nacked:
-                self._nacked.discard(frame.start_ps)
-                fe = True                 # the card pulled the line low in our stop bit
-            elif pe and self.regs["CR3"] & NACK:
-                now = self.ctx.clock.now_ps
-                for fn in list(self.nack_port):
-                    fn(now)               # line low for one baud period from now
-        ch = self._rx_dma if dma else None
-        if self.regs["SR"] & RXNE:
+        taken = self._taken.pop(frame.start_ps, None) if self._taken else None
+        if taken is not None:
+            # taken by the DMA ahead of this hand-over, as sent: the line may have changed it
+            addr, sent, sent_errors = taken
+            value, errors = self._rx_value(frame, line)
+            if (value, errors) != (sent, sent_errors):
+                self._rdr = value
+                ch = self._rx_dma
+                if ch is not None and value != sent:
+                    ch.dma.bus.cpu_write(addr, ch.msize, value & ((1 << (8 * ch.psize)) - 1))
+                self._set_sr(errors, True)
+        elif self.regs["SR"] & RXNE:
+            self._rx_value(frame, line)   # (a smartcard NACK still goes out)
             self._set_sr(ORE, True)       # RDR still full: the new character is lost
         else:
-            if parity != "N":             # the received parity bit reads in the word's MSB
-                pbit = parity_bit(value, data_bits, parity) ^ int(pe)
-                value |= pbit << data_bits
+            value, errors = self._rx_value(frame, line)
             self._rdr = value
             self._idle_armed = True
-            errors = (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0)
+            ch = self._rx_dma if dma else None
             if ch is not None and self._rx_dma_ready(ch):
-                # RXNE and the DMA's DR read in one: the read clears what the last SR read
-                # showed (read(DR)), the channel stores the value
-                clear = self._sr_snapshot & _RX_ERRORS
-                self._sr_snapshot = 0
-                self._set_sr(errors, True)
-                if clear:
-                    self._set_sr(clear, False)
-                ch.take(value)
+                self._dma_store(ch, errors, value)
             else:
                 self._set_sr(RXNE | errors, True)
         if seq == self._rx_seq:
@@ -661,6 +702,36 @@ class STM32Usart(Peripheral):
                     self._idle_ev.cancel()
                 self._idle_after_ps = start
                 self._idle_ev = self.ctx.clock.schedule_at(idle_at, self._idle)
+
+    def _rx_value(self, frame: UartFrame, line: LineSettings) -> tuple[int, int]:
+        """What DR gets from `frame` at these settings (the received parity bit in the word's
+        MSB) and the error flags it sets; a smartcard NACK goes out here."""
+        data_bits, parity = line.data_bits, line.parity
+        value, fe, pe, nf = sample_frame(frame, line.baud, data_bits, parity, line.stop_half_bits)
+        if frame.corrupted and not getattr(frame, "line_bits", ()):
+            nf = True
+        if self.regs["CR3"] & SCEN:
+            if frame.start_ps in self._nacked:
+                self._nacked.discard(frame.start_ps)
+                fe = True                 # the card pulled the line low in our stop bit
+            elif pe and self.regs["CR3"] & NACK:
+                now = self.ctx.clock.now_ps
+                for fn in list(self.nack_port):
+                    fn(now)               # line low for one baud period from now
+        if parity != "N":                 # the received parity bit reads in the word's MSB
+            pbit = parity_bit(value, data_bits, parity) ^ int(pe)
+            value |= pbit << data_bits
+        return value, (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0)
+
+    def _dma_store(self, ch, errors: int, value: int) -> None:
+        """RXNE and the receive channel's DR read in one (module docstring, "DMA"): the read
+        clears what the last SR read showed (as read(DR) does), the channel stores the value."""
+        clear = self._sr_snapshot & _RX_ERRORS
+        self._sr_snapshot = 0
+        self._set_sr(errors, True)
+        if clear:
+            self._set_sr(clear, False)
+        ch.take(value)
 
     def _idle(self, waited: bool = False) -> None:
         """The idle point of the last character received. Another machine that has not run to

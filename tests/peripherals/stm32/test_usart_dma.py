@@ -19,6 +19,7 @@ from metersim.peripherals.clock_tree import ClockTree
 from metersim.peripherals.rs485 import Rs485Bus, Rs485Transceiver
 from metersim.peripherals.stm32 import dma as d
 from metersim.peripherals.stm32 import usart as u
+from metersim.peripherals.uart_line import sample_frame
 from metersim._units import PS_PER_S
 
 REPO = Path(__file__).resolve().parents[3]
@@ -89,16 +90,21 @@ class Board:
         self.handed: list[int] = []                    # when the line handed it over
         receive = self.usart.receive_frame
 
-        def heard(frame):
+        def note(frame):
             self.starts.append(frame.start_ps)
             self.handed.append(self.clock.now_ps)
+
+        def heard(frame):
+            note(frame)
             receive(frame)
 
-        self.usart.receive_frame = heard
-        if not wire:
-            bus = Rs485Bus(Context(self.clock, name="bus"))
+        if wire:
+            self.usart.receive_frame = heard          # write_bytes hands its frames there
+        else:
+            bus = self.bus = Rs485Bus(Context(self.clock, name="bus"))
             xcvr = Rs485Transceiver(Context(self.clock, name="xcvr"), bus)
-            xcvr.connect_usart(self.usart.tx, heard)
+            xcvr.ro.connect(note)
+            xcvr.connect_usart(self.usart.tx, receive)
             self.host = bus.attach_host("host", baud=BAUD)
         self.run_to(self.clock.now_ps + 5 * 10**9)     # the idle preamble goes by
 
@@ -181,6 +187,47 @@ def test_received_characters_land_in_memory_at_the_transfer_instants_of_one_requ
     assert events + len(DATA) <= slow[1]
     if not wire:
         assert all(t == b.handed[i] > b.rx_point(i) + L_PS for i, (t, _) in enumerate(cndtr))
+
+
+def test_on_rs485_a_dma_reader_sees_the_character_at_its_rxne_point_not_at_the_hand_over():
+    """The bus hands a character over at its end, half a stop bit after the receiver's RXNE
+    point; a firmware reading CNDTR in between (a silence timer's interrupt, say) sees the
+    character there all the same, as it would on the chip, and the hand-over adds nothing."""
+    b = Board()
+    b.rx_dma(8)
+    t0 = b.clock.now_ps + 10**9
+    end = b.send(b"\x5A", at_ps=t0)
+    due = t0 + b.usart._line().rx_done_ps + L_PS
+    seen = []
+    for t in (due - 1, due, end - 1):
+        b.clock.schedule_at(t, lambda: seen.append((b.dma.read(CH6 + d.CNDTR, 4), b.ram[0])))
+    b.run_to(end + 10**9)
+    assert due < end
+    assert seen == [(8, 0), (7, 0x5A), (7, 0x5A)]
+    assert b.dma.read(CH6 + d.CNDTR, 4) == 7 and bytes(b.ram[:2]) == b"\x5A\x00"
+    assert not b.usart.read(u.SR, 4) & (u.RXNE | u.ORE | u.FE | u.NF)
+
+
+def test_a_character_the_line_damages_after_the_dma_took_it_is_corrected_at_the_hand_over():
+    b = Board()
+    b.rx_dma(8)
+    t0 = b.clock.now_ps + 10**9
+    end = b.send(b"\x00", at_ps=t0)
+    due = t0 + b.usart._line().rx_done_ps + L_PS
+    # noise over the data bits, but only known to the bus at the frame's end; read at `due`
+    b.bus.noise_burst(8 * 10**12 // BAUD, at_ps=t0 + 10**12 // BAUD)
+    b.ram[0] = 0xEE
+    at_due = []
+    b.clock.schedule_at(due, lambda: at_due.append((b.dma.read(CH6 + d.CNDTR, 4), b.ram[0])))
+    b.run_to(end + 10**9)
+    assert at_due == [(7, 0x00)]                         # taken as sent
+    line = b.bus.tap[-1]
+    assert line.corrupted and line.value != 0
+    assert b.ram[0] == line.value & 0xFF                 # what the line delivered, not what was sent
+    assert b.dma.read(CH6 + d.CNDTR, 4) == 7             # one transfer, not two
+    _, fe, pe, nf = sample_frame(line.frame, BAUD, 8, "N", 2)
+    want = (u.FE if fe else 0) | (u.PE if pe else 0) | (u.NF if nf else 0)
+    assert b.usart.read(u.SR, 4) & (u.FE | u.PE | u.NF) == want   # and its error flags
 
 
 def test_half_and_complete_interrupts_are_seen_by_an_isr_that_clears_them():

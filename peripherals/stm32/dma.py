@@ -234,7 +234,16 @@ class DmaChannel:
         """A peripheral-to-memory transfer whose read the peripheral made itself (a USART
         serving its receive channel at once, usart.py "DMA"): `value` is what a read of the
         peripheral register gives; it goes to memory as transfer_one would put it there."""
-        self._store(value & ((1 << (8 * self.psize)) - 1), self.pptr, self.mptr, self.msize)
+        dst, size = self.mptr, self.msize
+        value &= (1 << (8 * self.psize)) - 1
+        lo, hi = self.dma._ram
+        if not lo <= dst < hi - size + 1:
+            lo, hi = self.dma._ram = self.dma.ram_range(dst)
+        if lo <= dst < hi - size + 1:            # RAM: straight in, as cpu_write would store it
+            self.dma.bus.uc.mem_write(dst, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+            self._advance(1)
+        else:
+            self._store(value, self.pptr, dst, size)
 
     def _store(self, value: int | None, src: int, dst: int, dsize: int) -> None:
         """The write half of a transfer (`value` read from `src`; None: nothing answered)."""
@@ -330,8 +339,11 @@ class STM32F1Dma(Peripheral):
             raise ValueError(f"{ctx.name}: numberOfChannels must be 1..{MAX_CHANNELS}, got {n}")
         self.channels = [DmaChannel(self, i + 1) for i in range(n)]
         self.connections = {i: ch.irq for i, ch in enumerate(self.channels)}
-        self._hclk = ApbClock(ctx, "HCLK", "HCLK", fallback_hz=8_000_000)
+        self._transfer_ps = None            # kept until HCLK changes
+        self._hclk = ApbClock(ctx, "HCLK", "HCLK", fallback_hz=8_000_000,
+                              on_change=self._hclk_changed)
         self._bus = None
+        self._ram = (0, 0)                   # a writable memory range: transfers go straight in
 
     @property
     def bus(self) -> Any:
@@ -340,7 +352,24 @@ class STM32F1Dma(Peripheral):
         return self._bus
 
     def transfer_ps(self) -> int:
-        return TRANSFER_CYCLES * PS_PER_S // self._hclk.hz
+        """A transfer's time from its request: TRANSFER_CYCLES of HCLK."""
+        tp = self._transfer_ps
+        if tp is None:
+            tp = self._transfer_ps = TRANSFER_CYCLES * PS_PER_S // self._hclk.hz
+        return tp
+
+    def _hclk_changed(self, _hz: int) -> None:
+        self._transfer_ps = None
+
+    def ram_range(self, addr: int) -> tuple[int, int]:
+        """The writable memory region around `addr` as (first, end), or (0, 0): a receive
+        channel's stores there go to the core's memory directly (through unicorn, so code
+        translated from those bytes is dropped, as sysbus.cpu_write does)."""
+        bus = self.bus
+        region = bus.region_at(addr) if hasattr(bus, "region_at") else None
+        if region is None or not region.writable or not region.base <= addr < region.base + region.size:
+            return (0, 0)
+        return (region.base, region.base + region.size)
 
     def spi_at(self, addr: int) -> Any:
         """The SPI model whose DR is at `addr`, if it can take a bulk stream."""

@@ -31,7 +31,9 @@ USART3_TX on channel 2): the channel's request is high while any of them is.
 Reception from a USART: a peripheral-to-memory channel reading a USART's DR is served by the
 USART itself when a character arrives and the channel is idle and ready (`take`: the USART's
 DR read and this channel's write, CNDTR, HT/TC at the transfer's instant, in the character's
-own call, no event); see peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one
+own call, no event); any access to this DMA first lets such a USART (the channel's `feeder`)
+take the characters an RS-485 bus has told it of and whose transfer instant has passed
+(`dma_catch_up`); see peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one
 request at a time (TXE), an event per character.
 
 Bulk transfers to SPI: a memory-to-peripheral channel whose peripheral address is an SPI's DR

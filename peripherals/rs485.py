@@ -132,7 +132,7 @@ class Rs485Bus:
     # -- membership ------------------------------------------------------------------------------
     def attach(self, node) -> None:
         """Add a node: anything with `name` and `deliver(frame, driver_name)` (at the frame's
-        end), and optionally `rx_start(start_ps)` (at its start)."""
+        end), and optionally `rx_start(start_ps, frame)` (at its start)."""
         if node in self.nodes:
             raise SetupError(f"{_node_name(node)} is already on bus {self.name}")
         self.nodes.append(node)
@@ -201,7 +201,7 @@ class Rs485Bus:
         # a USART's IDLE point may come before the frame's end, when it is delivered).
         start = frame.start_ps
         for rx_start in self._starts_to:
-            rx_start(start)
+            rx_start(start, frame)
 
     def release(self, node, t_ps: int) -> None:
         """`node`'s driver switched off at `t_ps`: the rest of its frame in flight is lost."""
@@ -389,10 +389,11 @@ class Rs485Transceiver:
         self.sent_frames += 1
         self.bus.launch(self, frame)
 
-    def rx_start(self, start_ps: int) -> None:
-        """A frame starts on the bus: the USART behind RO hears its start (its IDLE)."""
+    def rx_start(self, start_ps: int, frame: UartFrame | None = None) -> None:
+        """A frame starts on the bus: the USART behind RO hears its start (its IDLE) and what
+        was sent (a receive DMA takes it at its RXNE point, before the frame's end)."""
         if not self.re_n and self._uart_rx_start is not None:
-            self._uart_rx_start(start_ps)
+            self._uart_rx_start(start_ps, frame)
 
     def deliver(self, frame: UartFrame, driver: str) -> None:
         if not self.re_n:

@@ -25,6 +25,16 @@ as upstream Renode's stm32f103.repl wires `DMARequest -> dma1@4 | dma1@5` for US
 A request is a level: while it is high and the channel has transfers left, a transfer happens
 every `TRANSFER_CYCLES` HCLK cycles (arbitration, a read and a write on the AHB/APB bridges);
 the peripheral drops it when the write served it (an SPI drops TXE when DR is written).
+Several peripherals may be wired to one channel (RM0008 Table 78 ORs them: SPI1_RX and
+USART3_TX on channel 2): the channel's request is high while any of them is.
+
+Reception from a USART: a peripheral-to-memory channel reading a USART's DR is served by the
+USART itself when a character arrives and the channel is idle and ready (`take`: the USART's
+DR read and this channel's write, CNDTR, HT/TC at the transfer's instant, in the character's
+own call, no event); any access to this DMA first lets such a USART (the channel's `feeder`)
+take the characters an RS-485 bus has told it of and whose transfer instant has passed
+(`dma_catch_up`); see peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one
+request at a time (TXE), an event per character.
 
 Bulk transfers to SPI: a memory-to-peripheral channel whose peripheral address is an SPI's DR
 hands its transfers to that SPI (`STM32Spi.dma_stream`), which shifts them out at its own
@@ -117,7 +127,9 @@ class DmaChannel:
         self.number = number                 # 1-based, as RM0008 numbers them
         self.irq = GPIO(f"channel{number}")
         self.request = False
+        self._high = 0                       # request inputs high (wired sources OR-ed)
         self.stream = None                   # the SPI serving this channel in bulk, if any
+        self.feeder = None                   # the USART receiving into it (usart.py "DMA")
         self._ev = None
         self.reset()
 
@@ -184,7 +196,9 @@ class DmaChannel:
 
     # -- requests and transfers -------------------------------------------------------------
     def on_request(self, level: bool) -> None:
-        self.request = level
+        # each source's line changes only between levels (GPIO.set): count the high ones
+        self._high = self._high + 1 if level else max(self._high - 1, 0)
+        self.request = self._high > 0
         if level and self.ccr & EN and self.stream is None:
             self._plan()
 
@@ -216,6 +230,26 @@ class DmaChannel:
         src, ssize, dst, dsize = self._addresses()
         bus = self.dma.bus
         value = bus.cpu_read(src, ssize) if bus is not None else None
+        self._store(value, src, dst, dsize)
+
+    def take(self, value: int) -> None:
+        """A peripheral-to-memory transfer whose read the peripheral made itself (a USART
+        serving its receive channel at once, usart.py "DMA"): `value` is what a read of the
+        peripheral register gives; it goes to memory as transfer_one would put it there."""
+        dst, size = self.mptr, self.msize
+        value &= (1 << (8 * self.psize)) - 1
+        lo, hi = self.dma._ram
+        if not lo <= dst < hi - size + 1:
+            lo, hi = self.dma._ram = self.dma.ram_range(dst)
+        if lo <= dst < hi - size + 1:            # RAM: straight in, as cpu_write would store it
+            self.dma.bus.uc.mem_write(dst, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+            self._advance(1)
+        else:
+            self._store(value, self.pptr, dst, size)
+
+    def _store(self, value: int | None, src: int, dst: int, dsize: int) -> None:
+        """The write half of a transfer (`value` read from `src`; None: nothing answered)."""
+        bus = self.dma.bus
         ok = value is not None and bus.cpu_write(dst, dsize, value & ((1 << (8 * dsize)) - 1))
         if not ok:
             self.dma.ctx.log(logging.WARNING, "channel %d: transfer error at 0x%08x -> 0x%08x",
@@ -307,8 +341,11 @@ class STM32F1Dma(Peripheral):
             raise ValueError(f"{ctx.name}: numberOfChannels must be 1..{MAX_CHANNELS}, got {n}")
         self.channels = [DmaChannel(self, i + 1) for i in range(n)]
         self.connections = {i: ch.irq for i, ch in enumerate(self.channels)}
-        self._hclk = ApbClock(ctx, "HCLK", "HCLK", fallback_hz=8_000_000)
+        self._transfer_ps = None            # kept until HCLK changes
+        self._hclk = ApbClock(ctx, "HCLK", "HCLK", fallback_hz=8_000_000,
+                              on_change=self._hclk_changed)
         self._bus = None
+        self._ram = (0, 0)                   # a writable memory range: transfers go straight in
 
     @property
     def bus(self) -> Any:
@@ -317,7 +354,24 @@ class STM32F1Dma(Peripheral):
         return self._bus
 
     def transfer_ps(self) -> int:
-        return TRANSFER_CYCLES * PS_PER_S // self._hclk.hz
+        """A transfer's time from its request: TRANSFER_CYCLES of HCLK."""
+        tp = self._transfer_ps
+        if tp is None:
+            tp = self._transfer_ps = TRANSFER_CYCLES * PS_PER_S // self._hclk.hz
+        return tp
+
+    def _hclk_changed(self, _hz: int) -> None:
+        self._transfer_ps = None
+
+    def ram_range(self, addr: int) -> tuple[int, int]:
+        """The writable memory region around `addr` as (first, end), or (0, 0): a receive
+        channel's stores there go to the core's memory directly (through unicorn, so code
+        translated from those bytes is dropped, as sysbus.cpu_write does)."""
+        bus = self.bus
+        region = bus.region_at(addr) if hasattr(bus, "region_at") else None
+        if region is None or not region.writable or not region.base <= addr < region.base + region.size:
+            return (0, 0)
+        return (region.base, region.base + region.size)
 
     def spi_at(self, addr: int) -> Any:
         """The SPI model whose DR is at `addr`, if it can take a bulk stream."""
@@ -335,10 +389,13 @@ class STM32F1Dma(Peripheral):
             ch.reset()
 
     def _sync(self) -> None:
-        """Bring streaming channels up to now (flags, CNDTR) before firmware looks."""
+        """Bring streaming channels up to now (flags, CNDTR) before firmware looks, and
+        receiving ones up to the characters their USART has been told of."""
         for ch in self.channels:
             if ch.stream is not None:
                 ch.stream.dma_stream_sync()
+            elif ch.feeder is not None:
+                ch.feeder.dma_catch_up()
 
     def on_gpio(self, pin: int, level: bool) -> None:
         if 1 <= pin <= len(self.channels):

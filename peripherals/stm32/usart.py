@@ -49,12 +49,48 @@ before the idle point may not have run there yet: the IDLE event then waits for 
 at that instant (an event on the emulation's clock, which runs once all machines are there),
 where any such start has been told.
 
+DMA (§27.3.13 "Continuous communication using DMA"): the request outputs are levels,
+DMATransmit = TXE & DMAT and DMAReceive = RXNE & DMAR, wired to a DMA channel's request input
+(RM0008 Table 78/79: `DMATransmit -> dma1@4`, `DMAReceive -> dma1@5` for USART1); the DMA
+(peripherals/stm32/dma.py) serves them one transfer at a time, TRANSFER_CYCLES HCLK cycles
+(L) after the request: a write of DR (TXE falls, the character goes out when the shift
+register is free; TC sets at the end of the last stop bit once the channel has no more to
+give) or a read of DR (RXNE falls, as a DR read by firmware clears it, and with it whatever
+error flags the last SR read showed). Renode's STM32_UART has one output, `DMARequest`,
+which upstream's stm32f103.repl fans out to both channels (`DMARequest -> dma1@4 | dma1@5`);
+on the F1 the two requests go to different channels, and one line for both would have the
+receive channel read DR on every TXE, so this model drives two lines under the names Renode's
+STM32SPI gives its requests, and keeps `DMARequest` as another name of DMAReceive (a
+received character asks for a transfer). A channel's request input is the OR of what is
+wired to it (SPI1_RX and USART3_TX share channel 2, say).
+Reception by DMA without an event per character: when a character is received (its link
+hands it over, `receive_frame`) while DMAR is set, RXNEIE is clear, RXNE is clear and the
+channel wired to DMAReceive is enabled, peripheral-to-memory from this USART's DR with
+transfers left and nothing pending, the character's RXNE point is taken L later and the
+channel's transfer is done there in the same call (`DmaChannel.take`): memory, CNDTR, HT/TC
+and their interrupt show at the instant the request would have been served, and the RXNE that
+the DMA clears at once is not set for those L cycles (a firmware receiving by DMA does not
+look at RXNE; FE/NF/PE and the error interrupt they raise with EIE show at the transfer too).
+A character a link hands over after that instant is still taken there as far as the DMA's
+registers show: an RS-485 bus hands a character over at the frame's end (only then is the
+line's damage known), half a stop bit after the RXNE point, but tells the receiver at the
+frame's start what was sent (`rx_start(start, frame)`); any access to the receiving DMA from
+the transfer's instant on (`dma_catch_up`: CNDTR, ISR, a flag clear) first takes the
+character as sent, with CNDTR, memory, HT/TC and its interrupt (raised at that access), and
+the hand-over then only corrects the memory and the error flags if the line changed it. A
+firmware timing silences from IDLE by CNDTR (the Modbus receivers) thus sees each character
+at its RXNE point plus L, as on the chip. Unlooked at, the character is transferred at the
+hand-over, as RXNE is set then without DMA.
+Anything else (the channel off or busy, RXNE still set: then ORE as without DMA) goes through
+the request line. Transmission has no such shortcut: each TXE is a request served by an event
+of the channel, L later (no CPU either way).
+
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
 
 Not modelled: synchronous mode (CPOL/CPHA/LBCL; CLKEN only gives the smartcard clock), IrDA, LIN
 break detection (a break gives FE with data 0), mute mode / wake-up (RWU/WAKE/ADD), hardware
-flow control RTS/CTS, DMA requests (DMAT/DMAR stored, DMARequest output not driven), ONEBIT,
+flow control RTS/CTS, ONEBIT,
 noise from the start-bit validation. Clearing TE or UE in the middle of a character aborts it in
 the model, but listeners have already received the whole frame.
 """
@@ -141,6 +177,9 @@ _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
 _RX_ERRORS = PE | FE | NF | ORE | IDLE
 _FORMAT_CR1 = M | PCE | PS | OVER8     # the CR1 bits a character's duration depends on
 _STOP_CR2 = 3 << 12
+# DMA channel CCR bits a receive channel served at once needs (EN, DIR=0: read the peripheral,
+# MEM2MEM=0): the values of metersim.peripherals.stm32.dma (which imports this module)
+_CH_EN, _CH_MODE = 1 << 0, (1 << 0) | (1 << 4) | (1 << 14)
 # CR1 interrupt enables and the SR flags each lets through to IRQ (RM §27.4 / §26.4).
 _IRQ_CR1 = ((TXEIE, TXE), (TCIE, TC), (RXNEIE, RXNE | ORE), (IDLEIE, IDLE), (PEIE, PE))
 
@@ -185,7 +224,9 @@ class STM32Usart(Peripheral):
         super().__init__(ctx)
         self.IRQ = GPIO("IRQ")
         self.TC_EVENT = GPIO("TC_EVENT")       # follows TC: RS-485 DE release hook
-        self.DMARequest = GPIO("DMARequest")   # Renode's output name; not driven (DMA not modelled)
+        self.DMAReceive = GPIO("DMAReceive")     # request levels (module docstring, "DMA")
+        self.DMATransmit = GPIO("DMATransmit")
+        self.DMARequest = self.DMAReceive       # Renode's one request line: the receive one
         self.tx = UartPort()
         self.on_byte: list[Callable[[int], None]] = []   # called with each byte sent, at its end
         self.sent = History()          # (end_ps, value) of each byte sent, the newest kept
@@ -201,6 +242,8 @@ class STM32Usart(Peripheral):
         self._tx_ev = None
         self._rx_events: list = []
         self._idle_ev = None
+        # DR on the system bus, where a receive channel's CPAR points (None: not on a bus)
+        self._dr_addr = None if ctx.address is None else ctx.address + DR
         self.reset()
 
     # -- state ----------------------------------------------------------------------------
@@ -210,6 +253,8 @@ class STM32Usart(Peripheral):
                 ev.cancel()
         self._rx_events = []
         self._nacked = set()
+        self._ahead: list = []       # (RXNE point, frame) told by rx_start, not handed over yet
+        self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA
         self.regs = REGS.resets()
         self._tdr = 0
         self._tdr_full = False
@@ -224,7 +269,11 @@ class STM32Usart(Peripheral):
         self._idle_after_ps = -1     # start of the character the pending IDLE event follows
         self._idle_armed = False
         self._irq_mask = 0           # SR flags that raise IRQ (CR1-3 at reset enable none)
+        self._dma_cr3 = 0            # CR3's DMAR | DMAT: request lines to follow
+        self._rx_dma = None          # the channel DMAReceive drives, while DMAR is set
         self.IRQ.unset()
+        self.DMAReceive.unset()
+        self.DMATransmit.unset()
         self.TC_EVENT.set(True)      # TC is set after reset
         settings_changed()           # BRR 0: no speed (links between machines: uart_cable)
 
@@ -245,6 +294,31 @@ class STM32Usart(Peripheral):
             level = bool(new & self._irq_mask)
             if level != self.IRQ.level:
                 self.IRQ.set(level)
+            if self._dma_cr3 and (old ^ new) & (RXNE | TXE):
+                self._update_dma()
+
+    def _update_dma(self) -> None:
+        """The request lines: DMAReceive = RXNE & DMAR, DMATransmit = TXE & DMAT."""
+        sr, cr3 = self.regs["SR"], self.regs["CR3"]
+        self.DMAReceive.set(bool(cr3 & DMAR and sr & RXNE))
+        self.DMATransmit.set(bool(cr3 & DMAT and sr & TXE))
+
+    def _rx_channel(self):
+        """The DMA channel DMAReceive is wired to (its one target with `channels`), if any."""
+        found = None
+        for target, pin in self.DMAReceive._targets:
+            chans = getattr(target, "channels", None)
+            if chans is not None and 1 <= pin <= len(chans):
+                if found is not None:
+                    return None       # several: each is served through its request line
+                found = chans[pin - 1]
+        return found
+
+    def _rx_dma_ready(self, ch) -> bool:
+        """Would `ch` serve a character received now at once (module docstring, "DMA")?"""
+        return ((ch.ccr & _CH_MODE) == _CH_EN and ch.left > 0 and ch._ev is None
+                and not ch.request and ch.pptr == self._dr_addr
+                and not self.regs["CR1"] & RXNEIE and not self.regs["SR"] & RXNE)
 
     def _update_irq(self) -> None:
         """CR1/CR2/CR3 changed: refresh the SR bits that raise the IRQ, and the IRQ."""
@@ -356,11 +430,22 @@ class STM32Usart(Peripheral):
             if (value ^ self.regs["CR1"]) & _FORMAT_CR1:
                 settings_changed()
             self._write_cr1(value)
-        elif offset in (CR2, CR3):
-            if offset == CR2 and (value ^ self.regs["CR2"]) & _STOP_CR2:
+        elif offset == CR2:
+            if (value ^ self.regs["CR2"]) & _STOP_CR2:
                 settings_changed()
-            self.regs[REGS[offset].name] = value
+            self.regs["CR2"] = value
             self._update_irq()
+        elif offset == CR3:
+            self.regs["CR3"] = value
+            self._dma_cr3 = value & (DMAR | DMAT)
+            ch = self._rx_dma
+            self._rx_dma = self._rx_channel() if value & DMAR and self._dr_addr is not None else None
+            if ch is not None and ch.feeder is self:
+                ch.feeder = None
+            if self._rx_dma is not None:
+                self._rx_dma.feeder = self        # its DMA catches up before being looked at
+            self._update_irq()
+            self._update_dma()
         elif offset == GTPR:
             self.regs["GTPR"] = value
         else:
@@ -485,18 +570,49 @@ class STM32Usart(Peripheral):
             self._set_sr(TC, True)
 
     # -- receiver -------------------------------------------------------------------------
-    def rx_start(self, start_ps: int) -> int:
+    def rx_start(self, start_ps: int, frame: UartFrame | None = None) -> int:
         """A character starts on the RX line at `start_ps`: told by a link that hands it over
         later (RS-485 bus, cable between machines), at the sender's time, which may lie ahead
         of or behind this machine's. The line is not idle from then on: an IDLE due after it
         is off (the character's own RXNE sets the next one). Costs no event. Returns where
         this receiver's RXNE point lies at its current settings (the start while it has no
-        baud rate): a cable delivers there, so the character goes to DR at once."""
+        baud rate): a cable delivers there, so the character goes to DR at once. A link that
+        hands the character over after that point (RS-485) gives `frame` as well: a receive
+        channel may take it at its own instant (`dma_catch_up`)."""
         self._hear(start_ps)
         line = self._line()
         if self.regs["CR3"] & SCEN:
             return start_ps + line.rx_done_ps + line.bit_ps
-        return start_ps + line.rx_done_ps
+        done = start_ps + line.rx_done_ps
+        if frame is not None and self._rx_dma is not None and line.div:
+            self._ahead.append((done, frame))     # for the DMA before its hand-over
+        return done
+
+    def dma_catch_up(self) -> None:
+        """Before the DMA's registers are looked at: a character a link told of (`rx_start`
+        with the frame) but hands over only later (RS-485: at its end, half a stop bit after
+        this USART's RXNE point) is taken by the receive channel at its RXNE point plus the
+        DMA's time, as sent (module docstring, "DMA"); the hand-over then corrects what the
+        line damaged."""
+        ahead = self._ahead
+        ch = self._rx_dma
+        if ch is None:
+            ahead.clear()
+            return
+        now = self.ctx.clock.now_ps
+        due = now - ch.dma.transfer_ps()
+        while ahead and ahead[0][0] <= due:
+            _done, frame = ahead.pop(0)
+            cr1 = self.regs["CR1"]
+            if frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE):
+                continue
+            if self._rx_dma_ready(ch):
+                addr = ch.mptr
+                value, errors = self._rx_value(frame, self._line())
+                self._rdr = value
+                self._idle_armed = True
+                self._dma_store(ch, errors, value)
+                self._taken[frame.start_ps] = (addr, value, errors)
 
     def _hear(self, start_ps: int) -> None:
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
@@ -520,9 +636,19 @@ class STM32Usart(Peripheral):
         self._rx_seq = seq = self._rx_seq + 1
         start = frame.start_ps
         self._hear(start)                 # (a direct wire calls here at the start)
+        ahead = self._ahead
+        while ahead and ahead[0][1].start_ps <= start:
+            ahead.pop(0)                  # handed over now: no longer taken ahead
+        if self._taken and min(self._taken) < start:
+            for k in [k for k in self._taken if k < start]:
+                del self._taken[k]        # taken ahead, never handed over (receiver off)
         done = start + line.rx_done_ps
         if self.regs["CR3"] & SCEN:
             done += line.bit_ps           # 1.5 stop bits: sampled one baud into the stop bit
+        ch = self._rx_dma
+        dma = ch is not None and self._rx_dma_ready(ch)
+        if dma:
+            done += ch.dma.transfer_ps()  # served at once by the DMA: its transfer's instant
         clock = self.ctx.clock
         now = clock.now_ps
         if done <= now:
@@ -531,17 +657,55 @@ class STM32Usart(Peripheral):
             # none (the same order, one event fewer per character and receiver).
             nxt = clock.next_event_ps()
             if nxt is None or nxt > now:
-                self._rx_done(frame, seq, line)
+                self._rx_done(frame, seq, line, dma)
                 return
-        self._rx_events.append(clock.schedule_at(done, self._rx_event, frame, seq, line))
+        self._rx_events.append(clock.schedule_at(done, self._rx_event, frame, seq, line, dma))
 
-    def _rx_event(self, frame: UartFrame, seq: int, line: LineSettings) -> None:
+    def _rx_event(self, frame: UartFrame, seq: int, line: LineSettings, dma: bool) -> None:
         now = self.ctx.clock.now_ps
         self._rx_events = [ev for ev in self._rx_events if not ev.cancelled and ev.time_ps > now]
-        self._rx_done(frame, seq, line)
+        self._rx_done(frame, seq, line, dma)
 
-    def _rx_done(self, frame: UartFrame, seq: int, line: LineSettings) -> None:
-        """The character reaches DR (RXNE) at this USART's settings when it started."""
+    def _rx_done(self, frame: UartFrame, seq: int, line: LineSettings, dma: bool = False) -> None:
+        """The character reaches DR (RXNE) at this USART's settings when it started; with
+        `dma`, at the DMA transfer that takes it from DR (module docstring, "DMA")."""
+        taken = self._taken.pop(frame.start_ps, None) if self._taken else None
+        if taken is not None:
+            # taken by the DMA ahead of this hand-over, as sent: the line may have changed it
+            addr, sent, sent_errors = taken
+            value, errors = self._rx_value(frame, line)
+            if (value, errors) != (sent, sent_errors):
+                self._rdr = value
+                ch = self._rx_dma
+                if ch is not None and value != sent:
+                    ch.dma.bus.cpu_write(addr, ch.msize, value & ((1 << (8 * ch.psize)) - 1))
+                self._set_sr(errors, True)
+        elif self.regs["SR"] & RXNE:
+            self._rx_value(frame, line)   # (a smartcard NACK still goes out)
+            self._set_sr(ORE, True)       # RDR still full: the new character is lost
+        else:
+            value, errors = self._rx_value(frame, line)
+            self._rdr = value
+            self._idle_armed = True
+            ch = self._rx_dma if dma else None
+            if ch is not None and self._rx_dma_ready(ch):
+                self._dma_store(ch, errors, value)
+            else:
+                self._set_sr(RXNE | errors, True)
+        if seq == self._rx_seq:
+            # IDLE: one whole idle frame after this character's stop bits, unless the next
+            # character has already been heard starting before then (a burst).
+            start = frame.start_ps
+            idle_at = start + line.idle_ps
+            if not start < self._rx_heard_ps < idle_at:
+                if self._idle_ev is not None:
+                    self._idle_ev.cancel()
+                self._idle_after_ps = start
+                self._idle_ev = self.ctx.clock.schedule_at(idle_at, self._idle)
+
+    def _rx_value(self, frame: UartFrame, line: LineSettings) -> tuple[int, int]:
+        """What DR gets from `frame` at these settings (the received parity bit in the word's
+        MSB) and the error flags it sets; a smartcard NACK goes out here."""
         data_bits, parity = line.data_bits, line.parity
         value, fe, pe, nf = sample_frame(frame, line.baud, data_bits, parity, line.stop_half_bits)
         if frame.corrupted and not getattr(frame, "line_bits", ()):
@@ -554,25 +718,20 @@ class STM32Usart(Peripheral):
                 now = self.ctx.clock.now_ps
                 for fn in list(self.nack_port):
                     fn(now)               # line low for one baud period from now
-        if self.regs["SR"] & RXNE:
-            self._set_sr(ORE, True)       # RDR still full: the new character is lost
-        else:
-            if parity != "N":             # the received parity bit reads in the word's MSB
-                pbit = parity_bit(value, data_bits, parity) ^ int(pe)
-                value |= pbit << data_bits
-            self._rdr = value
-            self._idle_armed = True
-            self._set_sr(RXNE | (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0), True)
-        if seq == self._rx_seq:
-            # IDLE: one whole idle frame after this character's stop bits, unless the next
-            # character has already been heard starting before then (a burst).
-            start = frame.start_ps
-            idle_at = start + line.idle_ps
-            if not start < self._rx_heard_ps < idle_at:
-                if self._idle_ev is not None:
-                    self._idle_ev.cancel()
-                self._idle_after_ps = start
-                self._idle_ev = self.ctx.clock.schedule_at(idle_at, self._idle)
+        if parity != "N":                 # the received parity bit reads in the word's MSB
+            pbit = parity_bit(value, data_bits, parity) ^ int(pe)
+            value |= pbit << data_bits
+        return value, (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0)
+
+    def _dma_store(self, ch, errors: int, value: int) -> None:
+        """RXNE and the receive channel's DR read in one (module docstring, "DMA"): the read
+        clears what the last SR read showed (as read(DR) does), the channel stores the value."""
+        clear = self._sr_snapshot & _RX_ERRORS
+        self._sr_snapshot = 0
+        self._set_sr(errors, True)
+        if clear:
+            self._set_sr(clear, False)
+        ch.take(value)
 
     def _idle(self, waited: bool = False) -> None:
         """The idle point of the last character received. Another machine that has not run to

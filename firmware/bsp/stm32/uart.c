@@ -10,8 +10,8 @@
  * Without a running RTOS thread (start-up, interrupt handlers, interrupts masked) writes are
  * polled so console output before the scheduler starts and in panics still appears.
  *
- * Framing (bsp_uart_set_framing, for Modbus RTU): a one-pulse timer restarts at each received
- * byte (a CNT write); its compare marks the "broken" silence, its update (which stops it)
+ * Framing (bsp_uart_set_framing, for Modbus RTU; on the F1's USART2/3 by DMA instead, see
+ * "Framing by DMA" below): a one-pulse timer restarts at each received byte (a CNT write); its compare marks the "broken" silence, its update (which stops it)
  * the end of the frame. Both interrupt, and the timer's handler, above the USART's in
  * priority, notes them in RAM: once the RXNE handler has restarted the count, any compare
  * or update before the restart has been noted (a pending timer interrupt is taken first,
@@ -55,6 +55,13 @@
 
 #pragma weak ms_io_device_register
 
+/* Framing by DMA on the F1 (RM0008 Table 78: USART1-3 on DMA1) */
+#if defined(SOC_FAMILY_STM32F1)
+#define UART_DMA 1
+#else
+#define UART_DMA 0
+#endif
+
 #if defined(STM32F103xB)
 #define UART_SLOTS 2
 #define RX_SIZE 128u
@@ -86,6 +93,16 @@ struct uart {
     volatile uint8_t rx_wait_frame;     /* threads blocked until a frame ends */
     uint8_t rxf[RX_SIZE];               /* per received byte: RXF_* */
     char path[12];
+#if UART_DMA
+    /* DMA mode (framing on, see "Framing by DMA"); rxc = 0: interrupt mode */
+    dma_ch_t *rxc, *txc;                /* the receive (circular over rx[]) and send channels */
+    uint8_t rx_ch, tx_ch;               /* their numbers (flag shifts) */
+    uint16_t rx_dma_pos;                /* the receive channel's index in rx[] at the last sync */
+    uint16_t rx_mark;                   /* rx_head when the silence timer started */
+    uint16_t rx_ended;                  /* rx_head at the last end of frame */
+    uint16_t tx_run, tx_run_done;       /* the send channel's run, and how much of it is in tx_tail */
+    uint32_t idle_us;                   /* from a byte's RXNE to the IDLE after it */
+#endif
 };
 
 #define RXF_START 1u
@@ -134,11 +151,265 @@ static void ring_get(uint8_t *dst, const uint8_t *ring, unsigned size, uint16_t 
  * update, which sets UIF, and UIF is cleared only by that handler, which sets rx_idle. */
 static int frame_over(struct uart *u, int can_block)
 {
+#if UART_DMA
+    if (u->rxc)                                 /* no byte since the frame's end (t3.5) */
+        return u->rx_head == u->rx_ended;
+#endif
     if (u->rx_idle || (!can_block && (u->ftim->SR & TIM_SR_UIF))) {
         u->rx_idle = 1;
         return 1;
     }
     return 0;
+}
+
+#if UART_DMA
+/* ---- Framing by DMA (F1) ----
+ * With framing on, USART2 and USART3 receive into rx[] by a circular DMA channel and send from tx[] by
+ * another (RM0008 §27.3.13, Table 78): no interrupt per character. The ring's head is where
+ * the receive channel has written to (rx_sync, from CNDTR; the channel's half and complete
+ * interrupts keep it from lapping unseen, and wake a frame reader once half the ring is
+ * full). The silences are timed as without DMA, from each byte's RXNE, but the timer starts
+ * only once the line is idle: the IDLE interrupt (one character of mark after the last byte)
+ * starts it with its count preset to the time from that byte's RXNE to the IDLE (idle_us),
+ * so its compare (t1.5) and update (t3.5) fall where they would have. At the compare, a byte
+ * since the IDLE means a short pause inside the frame (the timer stops; the next IDLE starts
+ * it again); none means that a byte before the update breaks the frame (rx_broken). At the
+ * update, bytes since the IDLE are flagged RXF_BROKEN at the first of them; none ends the
+ * frame: the next byte is flagged RXF_START and the frame reader is woken. A frame costs the
+ * IDLE, the compare and the update interrupts, against one interrupt per byte without DMA.
+ * Sending: a run of the TX ring goes out by the send channel (its transfer-complete interrupt
+ * starts the next run: a ring that wraps, or bytes written meanwhile); TC (TCIE), at the last
+ * stop bit, ends the burst and releases DE. Receive errors (FE, NE, ORE; PE) interrupt
+ * through EIE / PEIE and flag the byte RXF_LOST. */
+
+static const uint8_t k_dma_ch[4][2] = {{0, 0}, {0, 0}, {6, 7}, {3, 2}};   /* USARTn: RX, TX */
+
+/* Move rx_head to where the receive channel has written (any context: locks itself). */
+static void rx_sync(struct uart *u)
+{
+    uint32_t s = bsp_irq_lock();
+    uint16_t pos = (uint16_t)((RX_SIZE - u->rxc->CNDTR) % RX_SIZE);
+    u->rx_head = (uint16_t)(u->rx_head + (uint16_t)((pos - u->rx_dma_pos + RX_SIZE) % RX_SIZE));
+    u->rx_dma_pos = pos;
+    if (rx_count(u) > RX_SIZE) {                /* the channel lapped the reader: lost bytes */
+        u->dropped += rx_count(u) - RX_SIZE;
+        u->rx_tail = (uint16_t)(u->rx_head - RX_SIZE);
+        u->rxf[u->rx_tail % RX_SIZE] |= RXF_LOST;
+    }
+    bsp_irq_unlock(s);
+}
+
+/* Account what the send channel has taken from the ring into tx_tail; the channel is off
+ * once its run is done, or at once with `halt` (off first: no transfer after the count). */
+static void tx_account(struct uart *u, int halt)
+{
+    dma_ch_t *c = u->txc;
+    if (!u->tx_run)
+        return;
+    if (halt)
+        c->CCR = 0;
+    uint16_t done = (uint16_t)(u->tx_run - c->CNDTR);
+    u->tx_tail = (uint16_t)(u->tx_tail + (uint16_t)(done - u->tx_run_done));
+    u->tx_run_done = done;
+    if (done == u->tx_run || halt) {
+        c->CCR = 0;
+        u->tx_run = 0;
+    }
+}
+
+/* Account the send channel, and start its next run if it is idle and the ring holds more
+ * (interrupts locked, or in a handler of this port). */
+static void tx_sync(struct uart *u)
+{
+    tx_account(u, 0);
+    unsigned n = tx_count(u), i = u->tx_tail % TX_SIZE;
+    if (u->tx_run || !n)
+        return;
+    if (n > TX_SIZE - i)
+        n = TX_SIZE - i;                        /* up to the ring's end; the rest next run */
+    dma_ch_t *c = u->txc;
+    c->CMAR = (uint32_t)(uintptr_t)&u->tx[i];
+    c->CNDTR = n;
+    u->tx_run = (uint16_t)n;
+    u->tx_run_done = 0;
+    c->CCR = DMA_CCR_DIR | DMA_CCR_MINC | DMA_CCR_TCIE | DMA_CCR_EN;
+}
+
+/* The USART's interrupt in DMA mode: IDLE (start the silence timer), receive errors, TC. */
+static void uart_isr_dma(struct uart *u)
+{
+    usart_regs_t *r = u->r;
+    uint32_t sr = r->SR;
+    int wake_rx = 0, wake_tx = 0;
+    if (sr & (USART_SR_IDLE | USART_SR_FE | USART_SR_NE | USART_SR_ORE | USART_SR_PE)) {
+        (void)r->DR;                            /* SR then DR: clears them (the data is the DMA's) */
+        rx_sync(u);
+        if (sr & (USART_SR_FE | USART_SR_NE | USART_SR_ORE | USART_SR_PE)) {
+            if (sr & USART_SR_ORE)
+                u->overruns++;
+            else
+                u->rx_errors++;
+            /* the byte that has the error, if still unread; else the next one, same frame */
+            u->rxf[(uint16_t)(u->rx_head - (rx_count(u) ? 1u : 0u)) % RX_SIZE] |= RXF_LOST;
+        }
+        if (sr & USART_SR_IDLE) {
+            tim_regs_t *t = u->ftim;
+            if (u->rx_broken && u->rx_head != u->rx_mark)
+                u->rxf[u->rx_mark % RX_SIZE] |= RXF_BROKEN;   /* came after t1.5 */
+            t->CR1 = 0;
+            t->SR = 0;
+            t->CNT = u->idle_us;                /* the silence counts from the last RXNE */
+            u->rx_mark = u->rx_head;
+            u->rx_broken = 0;
+            t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
+            if (u->rx_wait_byte && rx_count(u))
+                wake_rx = 1;                    /* a byte reader: at the end of each burst */
+            if (rx_count(u))
+                bsp_os_poll_notify();
+        }
+    }
+    uint32_t cr1 = u->cr1;
+    if ((cr1 & USART_CR1_TCIE) && (sr & USART_SR_TC)) {
+        tx_sync(u);
+        if (!u->tx_run) {                       /* the last stop bit of the burst */
+            r->CR1 = u->cr1 = cr1 & ~USART_CR1_TCIE;
+            if (u->de != BSP_PIN_NONE)
+                bsp_pin_write(u->de, 0);
+            u->tx_active = 0;
+            wake_tx = 1;
+        } else {
+            r->SR = ~USART_SR_TC;               /* a late run: TC again at its end */
+        }
+    }
+    if (wake_rx)
+        bsp_os_wake_waiters(&u->rx_wq);
+    if (wake_tx)
+        bsp_os_wake_waiters(&u->tx_wq);
+}
+
+/* The silence timer in DMA mode (header of this section). */
+static void frame_timer_dma(struct uart *u, uint32_t sr)
+{
+    tim_regs_t *t = u->ftim;
+    rx_sync(u);
+    if (u->rx_head != u->rx_mark) {             /* bytes after the silence began */
+        if (u->rx_broken || (sr & TIM_SR_UIF))
+            u->rxf[u->rx_mark % RX_SIZE] |= RXF_BROKEN;
+        u->rx_broken = 0;
+        t->CR1 = 0;                             /* the next IDLE starts it again */
+        return;
+    }
+    if (!(sr & TIM_SR_UIF)) {
+        u->rx_broken = 1;                       /* t1.5 passed: a byte now breaks the frame */
+        return;
+    }
+    u->rx_broken = 0;
+    u->rx_ended = u->rx_head;                   /* t3.5: the frame is over */
+    u->rxf[u->rx_head % RX_SIZE] |= RXF_START;
+    if (u->rx_wait_frame)
+        bsp_os_wake_waiters(&u->rx_wq);
+}
+
+static void dma_isr(unsigned ch)
+{
+    uint32_t f = (DMA1->ISR >> DMA_ISR_SHIFT(ch)) & 0xFu;
+    DMA1->IFCR = 0xFu << DMA_ISR_SHIFT(ch);
+    for (int i = 0; i < UART_SLOTS; i++) {
+        struct uart *u = &g_uarts[i];
+        if (!u->r || !u->rxc)
+            continue;
+        if (ch == u->rx_ch) {                   /* half or whole ring written */
+            rx_sync(u);
+            if ((u->rx_wait_frame && rx_count(u) >= RX_SIZE / 2u) || (u->rx_wait_byte && rx_count(u)))
+                bsp_os_wake_waiters(&u->rx_wq);
+        } else if (ch == u->tx_ch && (f & (DMA_ISR_TCIF | DMA_ISR_TEIF))) {
+            unsigned had = tx_count(u);
+            tx_sync(u);                         /* the run's bytes are in DR: the next run */
+            if (tx_count(u) < had && u->tx_wq.head)
+                bsp_os_wake_waiters(&u->tx_wq); /* room for a blocked writer */
+            if (had == TX_SIZE)
+                bsp_os_poll_notify();           /* writable again */
+        }
+    }
+}
+
+/* USART2 and USART3 only: USART1's channels 4 and 5 are SPI2's too (RM0008 Table 78), which
+ * the query manager's TFT uses; a USART1 with framing stays with an interrupt per byte. */
+void DMA1_Channel2_IRQHandler(void);
+void DMA1_Channel3_IRQHandler(void);
+void DMA1_Channel6_IRQHandler(void);
+void DMA1_Channel7_IRQHandler(void);
+void DMA1_Channel2_IRQHandler(void) { dma_isr(2); }
+void DMA1_Channel3_IRQHandler(void) { dma_isr(3); }
+void DMA1_Channel6_IRQHandler(void) { dma_isr(6); }
+void DMA1_Channel7_IRQHandler(void) { dma_isr(7); }
+
+/* Framing on: receive and send by DMA from now (interrupts locked by the caller). Bytes
+ * still unread are dropped: the channel fills the ring from its start. */
+static void dma_start(struct uart *u)
+{
+    usart_regs_t *r = u->r;
+    unsigned rx = k_dma_ch[u->n][0], tx = k_dma_ch[u->n][1];
+    RCC->AHBENR |= RCC_AHBENR_DMA1EN;
+    u->rxc = &DMA1->CH[rx - 1u];
+    u->txc = &DMA1->CH[tx - 1u];
+    u->rx_ch = (uint8_t)rx;
+    u->tx_ch = (uint8_t)tx;
+    r->CR1 = u->cr1 &= ~(USART_CR1_RXNEIE | USART_CR1_TXEIE);
+    u->rxc->CCR = 0;
+    u->txc->CCR = 0;
+    DMA1->IFCR = 0xFu << DMA_ISR_SHIFT(rx) | 0xFu << DMA_ISR_SHIFT(tx);
+    u->rx_head = u->rx_tail = 0;
+    u->rx_dma_pos = u->rx_mark = u->rx_ended = 0;
+    memset(u->rxf, 0, sizeof u->rxf);
+    u->rxf[0] = RXF_START;
+    u->rxc->CPAR = (uint32_t)(uintptr_t)&r->DR;
+    u->rxc->CMAR = (uint32_t)(uintptr_t)u->rx;
+    u->rxc->CNDTR = RX_SIZE;
+    u->rxc->CCR = DMA_CCR_MINC | DMA_CCR_CIRC | DMA_CCR_HTIE | DMA_CCR_TCIE | DMA_CCR_EN;
+    u->txc->CPAR = (uint32_t)(uintptr_t)&r->DR;
+    u->tx_run = u->tx_run_done = 0;
+    (void)r->SR;
+    (void)r->DR;                                /* a byte from before: not the channel's */
+    r->CR3 = USART_CR3_DMAR | USART_CR3_DMAT | USART_CR3_EIE;
+    uint32_t cr1 = u->cr1 | USART_CR1_IDLEIE | USART_CR1_PEIE;
+    if (u->tx_active)
+        cr1 |= USART_CR1_TCIE;                  /* a burst under way goes on by DMA */
+    r->CR1 = u->cr1 = cr1;
+    tx_sync(u);
+    for (unsigned i = 0; i < 2; i++) {
+        int irqn = DMA1_Channel1_IRQn + (int)(i ? tx : rx) - 1;
+        nvic_set_priority(irqn, BSP_IRQ_PRIO_UART);
+        nvic_clear_pending(irqn);
+        nvic_enable(irqn);
+    }
+}
+
+/* Framing off: back to the interrupt per character (interrupts locked by the caller). */
+static void dma_stop(struct uart *u)
+{
+    usart_regs_t *r = u->r;
+    tx_account(u, 1);                           /* what it has not sent goes by interrupt */
+    rx_sync(u);
+    u->rxc->CCR = 0;
+    u->txc->CCR = 0;
+    u->rxc = u->txc = 0;
+    r->CR3 = 0;
+    uint32_t cr1 = (u->cr1 & ~(USART_CR1_IDLEIE | USART_CR1_PEIE)) | USART_CR1_RXNEIE;
+    if (u->tx_active)
+        cr1 = (cr1 & ~USART_CR1_TCIE) | USART_CR1_TXEIE;
+    r->CR1 = u->cr1 = cr1;
+}
+#endif
+
+/* Bytes in the ring; in DMA mode as far as the receive channel has written them. */
+static unsigned rx_avail(struct uart *u)
+{
+#if UART_DMA
+    if (u->rxc)
+        rx_sync(u);
+#endif
+    return rx_count(u);
 }
 
 /* ---- interrupt handler ---- */
@@ -237,13 +508,18 @@ static void uart_isr(struct uart *u)
         bsp_os_poll_notify();
 }
 
+#if UART_DMA
+#define UART_ISR(u) ((u)->rxc ? uart_isr_dma(u) : uart_isr(u))
+#else
+#define UART_ISR(u) uart_isr(u)
+#endif
 #define UART_HANDLER(name, num)                 \
     void name##_IRQHandler(void);               \
     void name##_IRQHandler(void)                \
     {                                           \
         struct uart *u = find(num);             \
         if (u)                                  \
-            uart_isr(u);                        \
+            UART_ISR(u);                        \
         else                                    \
             nvic_disable(name##_IRQn);          \
     }
@@ -275,7 +551,7 @@ static int tty_ioctl(void *ctx, ms_file_t *f, int cmd, void *arg)
     struct uart *u = ctx;
     (void)f;
     if (cmd == MS_IOCTL_FIONREAD && arg) {
-        *(int *)arg = (int)rx_count(u);
+        *(int *)arg = (int)rx_avail(u);
         return 0;
     }
     if (cmd == BSP_IOCTL_UART_BAUD && arg) {   /* same format, new rate, after TX drained */
@@ -295,7 +571,7 @@ static int tty_poll(void *ctx, ms_file_t *f, int events)
     struct uart *u = ctx;
     (void)f;
     int ready = 0;
-    if (rx_count(u))
+    if (rx_avail(u))
         ready |= MS_POLLIN;
     if (tx_count(u) < TX_SIZE)
         ready |= MS_POLLOUT;
@@ -346,6 +622,12 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
         return err;
     nvic_disable(irqn);
     r->CR1 = 0;
+#if UART_DMA
+    if (u->rxc) {                           /* DMA mode off: its channels stop */
+        u->rxc->CCR = 0;
+        u->txc->CCR = 0;
+    }
+#endif
     if (u->ftim) {                          /* framing off: stop the silence timer */
         u->ftim->DIER = 0;
         u->ftim->CR1 = 0;
@@ -370,6 +652,11 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
     {
         uint32_t bits = 1u + cfg->data_bits + (cr1 & USART_CR1_PCE ? 1u : 0u) + cfg->stop_bits;
         u->char_us = (bits * 1000000u + cfg->baud - 1u) / cfg->baud;
+#if UART_DMA
+        /* RXNE at the middle of the first stop bit, IDLE a whole frame after the stop bits */
+        uint32_t half_bits = 2u * (bits - cfg->stop_bits) + 4u * cfg->stop_bits - 1u;
+        u->idle_us = (uint32_t)((uint64_t)half_bits * 1000000u / (2u * cfg->baud));
+#endif
     }
     r->CR2 = stop << USART_CR2_STOP_POS;
     r->CR3 = 0;
@@ -404,6 +691,10 @@ static void write_polled(struct uart *u, const uint8_t *p, unsigned len)
 {
     usart_regs_t *r = u->r;
     uint32_t s = bsp_irq_lock();
+#if UART_DMA
+    if (u->rxc)
+        tx_account(u, 1);                   /* what the channel has not sent goes below */
+#endif
     r->CR1 = u->cr1 &= ~(USART_CR1_TXEIE | USART_CR1_TCIE);
     if (u->de != BSP_PIN_NONE)
         bsp_pin_write(u->de, 1);
@@ -452,6 +743,13 @@ int bsp_uart_write(int n, const void *buf, unsigned len, uint32_t timeout_ms)
         ring_put(u->tx, TX_SIZE, u->tx_head, p + done, k);
         u->tx_head = (uint16_t)(u->tx_head + k);
         done += k;
+#if UART_DMA
+        if (u->rxc) {                           /* by DMA; TC ends the burst */
+            if (!(u->cr1 & USART_CR1_TCIE))
+                u->r->CR1 = u->cr1 |= USART_CR1_TCIE;
+            tx_sync(u);
+        } else
+#endif
         if (!(u->cr1 & USART_CR1_TXEIE))
             u->r->CR1 = u->cr1 |= USART_CR1_TXEIE;
         if (done == len) {
@@ -549,11 +847,29 @@ int bsp_uart_read(int n, void *buf, unsigned len, uint32_t timeout_ms)
         return 0;
     int can_block = bsp_os_can_block();       /* before masking interrupts */
     uint32_t s = bsp_irq_lock();
+#if UART_DMA
+    if (u->rxc)
+        rx_sync(u);                             /* the ISRs keep the head between bursts */
+#endif
     int r = wait_rx(u, timeout_ms, can_block, &s);
     if (r < 0) {
         bsp_irq_unlock(s);
         return r;
     }
+#if UART_DMA
+    if (u->rxc) {
+        unsigned got = 0;
+        uint8_t *p = buf;
+        rx_sync(u);
+        while (got < len && rx_count(u)) {
+            u->rxf[u->rx_tail % RX_SIZE] = 0;   /* flags are set ahead of the bytes: cleared here */
+            p[got++] = u->rx[u->rx_tail % RX_SIZE];
+            u->rx_tail++;
+        }
+        bsp_irq_unlock(s);
+        return (int)got;
+    }
+#endif
     unsigned got = rx_count(u) < len ? rx_count(u) : len;
     ring_get(buf, u->rx, RX_SIZE, u->rx_tail, got);
     u->rx_tail = (uint16_t)(u->rx_tail + got);
@@ -580,6 +896,12 @@ static void frame_timer_isr(void *arg)
     if (!sr)
         return;
     t->SR = ~sr;                            /* rc_w0: clears what was seen, nothing else */
+#if UART_DMA
+    if (u->rxc) {
+        frame_timer_dma(u, sr);
+        return;
+    }
+#endif
     if (sr & TIM_SR_CC1IF)
         u->rx_broken = 1;
     if (!(sr & TIM_SR_UIF))
@@ -595,11 +917,17 @@ int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t en
     if (!u)
         return BSP_ERR_NODEV;
     if (!end_silence_us) {
+        uint32_t s = bsp_irq_lock();
+#if UART_DMA
+        if (u->rxc)
+            dma_stop(u);
+#endif
         if (u->ftim) {
             u->ftim->DIER = 0;
             u->ftim->CR1 = 0;
         }
         u->ftim = 0;
+        bsp_irq_unlock(s);
         return 0;
     }
     /* from one byte's RXNE to the next is one character more than the silence between */
@@ -619,6 +947,12 @@ int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t en
     u->start_us = start_us;
     u->rx_idle = 1;
     u->rx_broken = 0;
+#if UART_DMA
+    if (!u->rxc && u->n >= 1 && u->n <= 3 && k_dma_ch[u->n][0])
+        dma_start(u);
+    else if (u->rxc)
+        t->CR1 = 0;                         /* new thresholds: from the next IDLE */
+#endif
     bsp_irq_unlock(s);
     return 0;
 }
@@ -647,11 +981,18 @@ int bsp_uart_read_frame(int n, void *buf, unsigned len, uint32_t timeout_ms, uns
     uint32_t guard_ms = (u->char_us * (RX_SIZE / 2u) + u->start_us) / 1000u + 2u;
     uint32_t start = can_block && timeout_ms && timeout_ms != 0xFFFFFFFFu ? ms_tick_get() : 0u;
     while (r >= 0) {
+#if UART_DMA
+        if (u->rxc)
+            rx_sync(u);
+#endif
         while (rx_count(u)) {
             unsigned i = u->rx_tail % RX_SIZE;
             uint8_t f = u->rxf[i];
             if (got && (f & RXF_START))
                 goto done;                      /* the next frame begins here */
+#if UART_DMA
+            u->rxf[i] = 0;                      /* DMA mode: flags are set ahead, cleared here */
+#endif
             if (got && (f & RXF_BROKEN))
                 fl |= BSP_UART_FRAME_BROKEN;
             if (f & RXF_LOST)

@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 #include "../stm32/regs/afio_f1.h"
+#include "../stm32/regs/dma_f1.h"
 #include "../stm32/regs/exti.h"
 #include "../stm32/regs/flash_f1.h"
 #include "../stm32/regs/gpio_f1.h"
@@ -48,6 +49,7 @@
 #define SPI1 ((spi_regs_t *)0x40013000u)
 #define USART1 ((usart_regs_t *)0x40013800u)
 /* AHB */
+#define DMA1 ((dma_regs_t *)0x40020000u)
 #define RCC ((rcc_regs_t *)0x40021000u)
 #define FLASHIF ((flashif_regs_t *)0x40022000u)
 

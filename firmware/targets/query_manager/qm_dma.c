@@ -3,25 +3,17 @@
 #include "ms_rtos.h"
 #include "qm_dma.h"
 
-typedef struct {
-    volatile uint32_t CCR, CNDTR, CPAR, CMAR, reserved;
-} dma_ch_t;
-typedef struct {
-    volatile uint32_t ISR, IFCR;
-    dma_ch_t CH[7];
-} dma_regs_t;
-#define DMA1_REGS ((dma_regs_t *)0x40020000u)
+#define DMA1_REGS DMA1                           /* registers: bsp regs/dma_f1.h */
 #define TFT_CH 5u                               /* SPI2_TX: RM0008 Table 78 */
-#define CH_SHIFT (4u * (TFT_CH - 1u))
-#define RCC_AHBENR_DMA1EN (1u << 0)
-#define CCR_EN (1u << 0)
-#define CCR_TCIE (1u << 1)
-#define CCR_TEIE (1u << 3)
-#define CCR_DIR (1u << 4)                       /* read from memory */
-#define CCR_MINC (1u << 7)
-#define CCR_16BIT ((1u << 8) | (1u << 10))      /* PSIZE = MSIZE = 16 bits */
-#define ISR_TCIF 2u
-#define ISR_TEIF 8u
+#define CH_SHIFT DMA_ISR_SHIFT(TFT_CH)
+#define CCR_EN DMA_CCR_EN
+#define CCR_TCIE DMA_CCR_TCIE
+#define CCR_TEIE DMA_CCR_TEIE
+#define CCR_DIR DMA_CCR_DIR                     /* read from memory */
+#define CCR_MINC DMA_CCR_MINC
+#define CCR_16BIT (DMA_CCR_PSIZE_16 | DMA_CCR_MSIZE_16)
+#define ISR_TCIF DMA_ISR_TCIF
+#define ISR_TEIF DMA_ISR_TEIF
 #define SPI_CR1_DFF (1u << 11)
 #define SPI_CR2_TXDMAEN (1u << 1)
 #define SPI_DONE_TIMEOUT_US 1000u

@@ -21,14 +21,17 @@ typedef struct {
 #define USART_SR_FE (1u << 1)
 #define USART_SR_NE (1u << 2)   /* noise (NF in RM0430) */
 #define USART_SR_ORE (1u << 3)
+#define USART_SR_IDLE (1u << 4)
 #define USART_SR_RXNE (1u << 5)
 #define USART_SR_TC (1u << 6)
 #define USART_SR_TXE (1u << 7)
 #define USART_CR1_RE (1u << 2)
 #define USART_CR1_TE (1u << 3)
+#define USART_CR1_IDLEIE (1u << 4)
 #define USART_CR1_RXNEIE (1u << 5)
 #define USART_CR1_TCIE (1u << 6)
 #define USART_CR1_TXEIE (1u << 7)
+#define USART_CR1_PEIE (1u << 8)
 #define USART_CR1_PS (1u << 9)
 #define USART_CR1_PCE (1u << 10)
 #define USART_CR1_M (1u << 12)
@@ -36,6 +39,9 @@ typedef struct {
 #define USART_CR2_STOP_POS 12u
 /* Smartcard mode (RM0430 §26.3.11): CK output, SCEN, parity NACK, GTPR guard time/prescaler */
 #define USART_CR2_CLKEN (1u << 11)
+#define USART_CR3_EIE (1u << 0)
+#define USART_CR3_DMAR (1u << 6)       /* receive by DMA (RM0008 §27.3.13) */
+#define USART_CR3_DMAT (1u << 7)       /* transmit by DMA */
 #define USART_CR3_NACK (1u << 4)
 #define USART_CR3_SCEN (1u << 5)
 #define USART_GTPR_PSC_POS 0u         /* smartcard: CK = fCK / (2 x PSC[4:0]) */

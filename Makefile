@@ -46,11 +46,17 @@ tools:
 
 venv: $(STAMP)
 
+# The engine's C extensions are optional for pip (a machine with no compiler still installs),
+# not here: a failed build must not leave an older .so quietly in use.
 $(STAMP): pyproject.toml setup.py src/metersim/_engine/_mpu_fill.c src/metersim/_engine/_block_clock.c \
 		src/metersim/_engine/_hot_regs.c src/metersim/_engine/_hot_regs.h
 	@[ -x $(PY) ] || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	rm -f src/metersim/_engine/_block_clock.*.so src/metersim/_engine/_mpu_fill.*.so
 	$(PY) -m pip install -q -e .
+	@$(PY) -c "import metersim._engine._block_clock, metersim._engine._mpu_fill" || { \
+	    echo "the engine's C extensions did not build (see: $(PY) -m pip install -v -e .)" >&2; \
+	    exit 1; }
 	@touch $@
 
 firmware: setup

@@ -54,7 +54,7 @@ def schedule(room: int, span_s: float, start_s: float) -> list[tuple[float, floa
     """A room's heater on-intervals, as fractions of the day spread by room (seconds since the
     load's origin, which is `start_s` before the day's start)."""
     fr = [(0.02 + 0.05 * room, 0.30 + 0.04 * room), (0.45, 0.55 + 0.03 * room),
-          (0.70 - 0.02 * room, 0.98)]
+          (0.70 - 0.01 * room, 0.98)]
     return [(start_s + a * span_s, start_s + b * span_s) for a, b in fr]
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -23,6 +24,12 @@ from metersim._frontends.monitor import Monitor
 from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
 
 GDB = "gdb-multiarch"
+
+
+def sigint_default() -> None:
+    """A child stopped by SIGINT gets it as from Ctrl-C in a terminal, even when this suite
+    runs with SIGINT ignored (a background job of a shell without job control)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
@@ -402,7 +409,6 @@ def test_cortex_m3_target_and_gdb_load_into_flash(gdb, serve):
 
 
 def test_metersim_gdb_entry_point_serves_until_interrupted(gdb, firmware):
-    import signal
     import sys
     from pathlib import Path
 
@@ -412,16 +418,20 @@ def test_metersim_gdb_entry_point_serves_until_interrupted(gdb, firmware):
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from metersim._frontends.gdb_stub import main_gdb; "
          "sys.exit(main_gdb(sys.argv[1:]))", str(elf), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        preexec_fn=sigint_default)
     try:
         first = proc.stdout.readline()
         port = int(re.search(r"GDB server on 127.0.0.1:(\d+)", first).group(1))
         proc.stdout.readline()  # the connect hint
         out = run_gdb(gdb, elf, port, "break main", "continue", "monitor time")
         assert "Breakpoint 1, main ()" in out and monitor_times(out)[0][0] > 0
-    finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:       # a failure above: no server left running
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0
     assert "virtual time" in rest  # the run summary on exit
 

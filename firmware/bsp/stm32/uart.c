@@ -114,12 +114,18 @@ static int g_console = -1;
 /* The slot opened for each USART number: every interrupt and every read or write looks its
  * port up, so by index, inlined, not by a call that walks the slots. A slot keeps its number
  * once opened (a reopen finds the same slot); while a reopen is under way it is not found. */
-#define UART_NUMBERS 8
-static struct uart *g_by_number[UART_NUMBERS];
+#if defined(SOC_FAMILY_STM32F1)
+#define UART_NUMBERS 4                  /* USART1..3 (bsp_fam_uart) */
+#else
+#define UART_NUMBERS 8                  /* up to USART6 on the F4 */
+#endif
+static uint8_t g_slot_of[UART_NUMBERS]; /* port n's slot + 1; 0: not open (bytes: RAM is tight
+                                         * on the F103RB) */
 
 static inline __attribute__((always_inline)) struct uart *find(int n)
 {
-    struct uart *u = (unsigned)n < UART_NUMBERS ? g_by_number[n] : 0;
+    unsigned k = (unsigned)n < UART_NUMBERS ? g_slot_of[n] : 0u;
+    struct uart *u = k ? &g_uarts[k - 1u] : 0;
     return u && u->r ? u : 0;
 }
 
@@ -663,7 +669,7 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
     (void)r->SR;
     (void)r->DR;
     u->r = r;
-    g_by_number[n] = u;                    /* n < UART_NUMBERS: bsp_fam_uart knows it */
+    g_slot_of[n] = (uint8_t)(u - g_uarts + 1);   /* n < UART_NUMBERS: bsp_fam_uart knows it */
     r->CR1 = u->cr1 = cr1;
     nvic_set_priority(irqn, BSP_IRQ_PRIO_UART);
     nvic_clear_pending(irqn);

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 from metersim._errors import SetupError
 from metersim._units import PS_PER_MS
-from metersim.peripherals.base import Context, I2CDevice
+from metersim.peripherals.base import Context, History, I2CDevice
 from metersim.peripherals.nvm_image import NvmImage
 from metersim.peripherals.registry import model
 
@@ -105,7 +105,7 @@ class At24cEeprom(I2CDevice):
         self.powered = True
         self._cycle: dict | None = None
         self._end_transaction()
-        self.write_cycles: list[tuple[int, int, int]] = []  # (start_ps, first address, bytes)
+        self.write_cycles: History = History()  # (start_ps, first address, bytes)
 
     # -- state -----------------------------------------------------------------------------------
     def _end_transaction(self) -> None:

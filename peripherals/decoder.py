@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from metersim.peripherals.base import GPIO, Context
+from metersim.peripherals.base import GPIO, Context, History
 from metersim.peripherals.registry import model
 
 
@@ -31,7 +31,7 @@ class Decoder74HC154:
         self.connections = {i: GPIO(f"Y{i}", True) for i in range(16)}
         self._event = None
         self._low: int | None = -1       # output driven low (None: none; -1: not updated yet)
-        self.selections: list[tuple[int, int | None]] = []   # (time_ps, selected output or None)
+        self.selections: History = History()   # (time_ps, selected output or None)
         self._update()
 
     def outputs(self) -> dict[str, GPIO]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 
 from metersim._errors import SetupError
-from metersim.peripherals.base import Context, UartFrame, UartPort
+from metersim.peripherals.base import Context, History, UartFrame, UartPort
 from metersim.peripherals.registry import model
 from metersim.peripherals.uart_line import LineFrame, encode_frame_bits, sample_frame
 from metersim._units import PS_PER_S
@@ -57,7 +57,7 @@ class Esam:
         self.usart = None
         self.rst = False
         self.powered = True
-        self.apdus: list[tuple[bytes, bytes]] = []    # (header, everything answered)
+        self.apdus: History = History()    # (header, everything answered)
         self.challenges: list[bytes] = []
         self.atr_count = 0
         self.nacks_sent = 0

@@ -34,7 +34,7 @@ import logging
 from typing import Callable
 
 from metersim._errors import SetupError
-from metersim.peripherals.base import Context
+from metersim.peripherals.base import Context, History
 from metersim.peripherals.registry import model
 
 RAM_NIBBLES = 32
@@ -114,7 +114,7 @@ class HT1621:
         self.segments = dict(GLASS)
         rng = ctx.rng("ram")
         self.ram = [rng.getrandbits(4) for _ in range(RAM_NIBBLES)]   # undefined at power-on
-        self.commands: list[tuple[int, str]] = []     # (time_ps, name) of every command
+        self.commands: History = History()     # (time_ps, name) of every command
         self._fns: list[Callable[[], None]] = []
         self._cs_n = self._wr_n = True
         self._data = False

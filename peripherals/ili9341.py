@@ -39,7 +39,7 @@ import os
 
 import numpy as np
 
-from metersim.peripherals.base import Context, SPIDevice
+from metersim.peripherals.base import Context, History, SPIDevice
 from metersim.peripherals.font5x7 import BITMAP_TO_CHAR, CELL_H, CELL_W
 from metersim.peripherals.registry import model
 from metersim.peripherals.reset_pin import ActiveLowReset
@@ -57,7 +57,7 @@ class ILI9341(ActiveLowReset, SPIDevice):
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.frame = np.zeros((HEIGHT, WIDTH), dtype=np.uint16)   # RGB565, [row, column]
-        self.commands: list[int] = []            # every command byte, in order
+        self.commands: History = History()            # every command byte, in order
         self.params: dict[int, bytes] = {}       # last parameters of each command
         self._dc = False
         self.reset()

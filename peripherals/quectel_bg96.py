@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metersim._units import PS_PER_MS
-from metersim.peripherals.base import GPIO, Context
+from metersim.peripherals.base import GPIO, Context, History
 from metersim.peripherals.registry import model
 from metersim.peripherals.uart_endpoint import UartEndpoint
 
@@ -153,7 +153,7 @@ class QuectelBG96(UartEndpoint):
         self.VDD_EXT = GPIO("VDD_EXT")
         self.NETLIGHT = GPIO("NETLIGHT")
         self.connections = {0: self.VDD_EXT, 1: self.NETLIGHT}
-        self.commands: list[str] = []   # command lines received, for tests and logs
+        self.commands: History = History()   # command lines received, for tests and logs
         self._overrides: dict[str, tuple[str, str, bool]] = {}
         self.on_receive(self._on_char)
         self.powered = False

@@ -31,7 +31,7 @@ from typing import Callable
 
 from metersim._errors import SetupError
 from metersim._units import PS_PER_MS
-from metersim.peripherals.base import GPIO, Context
+from metersim.peripherals.base import GPIO, Context, History
 from metersim.peripherals.registry import model
 
 
@@ -56,10 +56,10 @@ class LatchingRelay:
         self._drive_since = 0
         self._pending = None
         self.history: list[tuple[int, bool]] = []
-        self.pulses: list[tuple[int, int, bool, bool]] = []  # (start_ps, length_ps, close?, long enough?)
+        self.pulses: History = History()  # (start_ps, length_ps, close?, long enough?)
         self.operations = 0
         self.fault: str | None = None          # None, "welded" or "stuck"
-        self.refused: list[tuple[int, bool]] = []   # (time_ps, close?) of operations a fault blocked
+        self.refused: History = History()   # (time_ps, close?) of operations a fault blocked
         self._fns: list[Callable[[bool], None]] = []
 
     def on_change(self, fn: Callable[[bool], None]) -> None:

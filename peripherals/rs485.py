@@ -417,7 +417,7 @@ class HostEndpoint:
         self.echo = echo
         self.keep_rx = keep_rx
         self.rx = bytearray()
-        self.errors: list[tuple[int, str]] = []   # (end_ps, "framing"/"parity"/"noise")
+        self.errors: History = History()   # (end_ps, "framing"/"parity"/"noise")
         self._fns: list[Callable[[int, UartFrame], None]] = []
         self._call: tuple[Callable[[int, UartFrame], None], ...] = ()   # snapshot of _fns
         self._tx_free_ps = 0

@@ -38,7 +38,7 @@ import logging
 from typing import Any, Callable
 
 from metersim._errors import SetupError
-from metersim.peripherals.base import GPIO, Context, SPIDevice
+from metersim.peripherals.base import GPIO, Context, History, SPIDevice
 from metersim.peripherals.registry import model
 
 
@@ -73,7 +73,7 @@ class HC595Chain(SPIDevice):
         self.storage = 0               # storage register (what the outputs show when enabled)
         self._pins = {self.RCLK: False, self.OE_N: False, self.MR_N: True}
         self.connections = {k: GPIO(f"Q{k}") for k in range(self.nbits)}
-        self.latches: list[tuple[int, int]] = []   # (time_ps, storage) of every RCLK edge
+        self.latches: History = History()   # (time_ps, storage) of every RCLK edge
         self._fns: list[Callable[[int], None]] = []
 
     def outputs(self) -> dict[str, GPIO]:

@@ -50,7 +50,7 @@ import numpy as np
 
 from metersim._errors import SetupError
 from metersim._units import PS_PER_MS, PS_PER_S, PS_PER_US
-from metersim.peripherals.base import Context, SPIDevice
+from metersim.peripherals.base import Context, History, SPIDevice
 from metersim.peripherals.nvm_image import NvmImage
 from metersim.peripherals.registry import model
 
@@ -149,7 +149,7 @@ class SpiNorFlash(SPIDevice):
         self._reset_enabled = False
         self._op: dict | None = None
         self._clear_transaction()
-        self.operations: list[tuple[int, str, int, int]] = []  # (start_ps, kind, addr, length)
+        self.operations: History = History()  # (start_ps, kind, addr, length)
 
     # -- GPIO ----------------------------------------------------------------------------------
     def on_gpio(self, pin: int, level: bool) -> None:

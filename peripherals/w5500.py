@@ -61,7 +61,7 @@ import socket as _socket
 from typing import Any
 
 from metersim._errors import SetupError
-from metersim.peripherals.base import GPIO, Context, SPIDevice
+from metersim.peripherals.base import GPIO, Context, History, SPIDevice
 from metersim.peripherals.registry import model
 from metersim.peripherals.reset_pin import ActiveLowReset
 from metersim.peripherals.w5500_regs import (
@@ -130,7 +130,7 @@ class W5500(ActiveLowReset, SPIDevice):
         self._link = bool(link_up)
         self._poll_event: Any = None
         self.sockets = [_Socket(n) for n in range(SOCKETS)]
-        self.commands: list[tuple[int, int, int]] = []     # (time_ps, socket, command) log
+        self.commands: History = History()     # (time_ps, socket, command) log
         self.reset()
 
     # -- host-side configuration -------------------------------------------------------------

@@ -129,6 +129,14 @@ def cycles_per_ps(freq_hz: int) -> tuple[int, int]:
     return freq_hz // g, PS_PER_S // g
 
 
+# Unicorn's translated-code buffer per core (its default is 1 GiB). A slice whose limit falls
+# inside a block re-runs that block translated to end at the limit, then drops the translation;
+# the buffer's space comes back only when it is full and unicorn flushes it. With 1 GiB that
+# is about 100 KB of RSS per virtual second of a busy machine, gigabytes over a virtual day;
+# 32 MiB holds every translation a firmware's hot code needs, and a flush costs one
+# re-translation of that code.
+TCG_BUFFER_BYTES = 32 << 20
+
 class CortexM:
     """One Cortex-M core. Built by `Machine`; runs through `run_until(target_ps)`."""
 
@@ -144,6 +152,7 @@ class CortexM:
         self.v6m = self.architecture == "v6-M"
         self.v6m_fault_cause = 0
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
+        self.uc.ctl_set_tcg_buffer_size(TCG_BUFFER_BYTES)
         self.uc.ctl_set_cpu_model(CORE_MODELS[core])
         self.nat = NativeCore(self.uc)
         self._counter = self.nat._counter   # executed instructions of the running slice

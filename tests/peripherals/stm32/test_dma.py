@@ -16,7 +16,8 @@ CH5 = d.CH_BASE + 4 * d.CH_STRIDE      # DMA1 channel 5: SPI2_TX
 
 
 class Bus:
-    """RAM at 0x20000000 and the SPI's page, as the machine's sysbus offers them."""
+    """RAM at 0x20000000 and the peripherals' pages (`_pages`), as the machine's sysbus offers
+    them (test_usart_dma.py uses it too)."""
 
     def __init__(self):
         self.ram = bytearray(0x1000)
@@ -28,8 +29,8 @@ class Bus:
     def cpu_read(self, addr, size):
         if RAM <= addr < RAM + len(self.ram):
             return int.from_bytes(self.read_memory(addr, size), "little")
-        entry = self._pages.get(addr >> 10)
-        return None if entry is None else entry[0].read(addr - entry[1], size)
+        entry = self._pages.get(addr >> 10)        # None: nothing there (a DMA error)
+        return None if entry is None else entry[0].read(addr - entry[1], size) & ((1 << (8 * size)) - 1)
 
     def cpu_write(self, addr, size, value):
         if RAM <= addr < RAM + len(self.ram):

@@ -22,6 +22,8 @@ from metersim.peripherals.stm32 import usart as u
 from metersim.peripherals.uart_line import sample_frame
 from metersim._units import PS_PER_S
 
+from tests.peripherals.stm32.test_dma import Bus
+
 REPO = Path(__file__).resolve().parents[3]
 RAM, USART2 = 0x20000000, 0x40004400
 HCLK = 72_000_000
@@ -29,31 +31,6 @@ L_PS = d.TRANSFER_CYCLES * PS_PER_S // HCLK       # request to transfer
 BAUD = 9600
 CH6 = d.CH_BASE + 5 * d.CH_STRIDE                  # DMA1 channel 6: USART2_RX (Table 78)
 CH7 = d.CH_BASE + 6 * d.CH_STRIDE                  # DMA1 channel 7: USART2_TX
-
-
-class Bus:
-    """RAM at 0x20000000 and the peripherals' pages, as the machine's sysbus offers them."""
-
-    def __init__(self):
-        self.ram = bytearray(0x400)
-        self._pages = {}
-
-    def read_memory(self, addr, n):
-        return bytes(self.ram[addr - RAM:addr - RAM + n])
-
-    def cpu_read(self, addr, size):
-        if RAM <= addr < RAM + len(self.ram):
-            return int.from_bytes(self.read_memory(addr, size), "little")
-        model, base = self._pages[addr >> 10]
-        return model.read(addr - base, size) & ((1 << (8 * size)) - 1)
-
-    def cpu_write(self, addr, size, value):
-        if RAM <= addr < RAM + len(self.ram):
-            self.ram[addr - RAM:addr - RAM + size] = value.to_bytes(size, "little")
-            return True
-        model, base = self._pages[addr >> 10]
-        model.write(addr - base, size, value)
-        return True
 
 
 class Board:

@@ -5,7 +5,9 @@ and a top-up made through the REST API travels head end -> query manager -> cont
 closes that room's relay (and no other); with the head end stopped for 2 virtual hours the
 cabinets keep metering, billing and protecting on their own (a room whose credit runs out
 during the outage trips), and once it is back the query managers reconnect and the database
-holds every reading, those buffered in the outage included, once, in order."""
+holds every reading, those buffered in the outage included, once, in order; the day's
+statistics (the cabinets pass midnight a minute in) equal the reference energies of the rooms'
+loads within 0.2 %, per room and per cabinet."""
 
 import datetime as dt
 
@@ -13,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from metersim._cabinet.board import build_controller, new_bus
+from metersim._cabinet.checks import reference_energy_Wh
 from metersim._cabinet.modbus_master import ModbusMaster
 from metersim._cabinet.query_manager import build_query_manager
 from metersim._cabinet.scenario import RoomLoad, attach_rooms
@@ -20,6 +23,7 @@ from metersim._engine.emulation import Emulation
 from metersim._headend import Headend, domain
 from metersim._headend.models import Cabinet, Reading, Room
 from metersim._orchestration.appliances import ResistiveHeater
+from metersim._units import PS_PER_S
 
 from .conftest import OPERATOR, PASSWORD, Api, VirtualClock, wait_for
 
@@ -31,9 +35,16 @@ SHORT_W, SHORT_CENTS = 3000.0, 150
 PRICE = 60                     # cents per kWh
 OUTAGE_S = 2 * 3600
 UNIX_2000 = 946684800
-# the head end's clock: virtual time from a weekday morning (the outage stays within the day);
-# it pushes it to the cabinets, so their T lines run with it
-START = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.timezone.utc)
+# the head end's clock: virtual time from a minute before DAY's midnight, so the cabinets have
+# the head end's clock (pushed at connection) before the day begins, and the outage falls in it;
+# their T lines run with it
+DAY = dt.date(2026, 3, 2)
+START = dt.datetime.combine(DAY, dt.time(), dt.timezone.utc) - dt.timedelta(seconds=60)
+
+
+def virtual_ps(at: dt.datetime) -> int:
+    """The virtual instant of a head-end (or cabinet) clock reading."""
+    return round((domain.aware(at) - START).total_seconds() * PS_PER_S)
 ADDR = {"block-A": 1, "block-B": 2}     # the controllers' Modbus addresses (names differ too)
 
 
@@ -229,16 +240,32 @@ def test_cabinets_meter_bill_and_protect_alone_for_two_hours_while_the_head_end_
     assert len(after) >= len(before) + 2 * ROOMS
     op = Api(hs.url(), OPERATOR)
     assert all(c["online"] for c in op.get("/api/cabinets").json())
-    # the day's statistics: each cabinet's energy is its rooms' counter rise over the readings
+    # the day's statistics (the cabinets passed midnight a minute in): each room's energy is
+    # the rise of its counter from its last reading before the day (or its first inside) to
+    # its last, and equals the reference energy of its loads between those two readings'
+    # instants (cabinet clock = head end clock: pushed at connection, before the day began)
+    day_start = dt.datetime.combine(DAY, dt.time(), dt.timezone.utc)
+    ref_room, ref_cab = {}, {}
     with hs.sessions() as s:
-        day = domain.aware(s.scalars(select(Reading.received_at).order_by(Reading.id)).first())
-        rises = {}
-        for name in cabs:
+        for name, (_, ctrl, _) in cabs.items():
             cab = s.scalar(select(Cabinet).where(Cabinet.name == name))
-            for room in s.scalars(select(Room).where(Room.cabinet_id == cab.id)):
-                e = [r.energy_Wh for r in s.scalars(select(Reading).where(
-                    Reading.room_id == room.id).order_by(Reading.epoch, Reading.seq))]
-                rises[cab.id] = rises.get(cab.id, 0) + e[-1] - e[0]
-    stats = op.get("/api/statistics", params={"day": day.date().isoformat()}).json()
-    assert {c["cabinet_id"]: c["energy_Wh"] for c in stats["cabinets"]} == rises
-    assert all(v > 0 for v in rises.values())
+            for room in range(ROOMS):
+                rows = sorted(room_readings(s, name, room), key=lambda r: domain.aware(r.measured_at))
+                before = [r for r in rows if domain.aware(r.measured_at) < day_start]
+                inside = [r for r in rows if domain.aware(r.measured_at) >= day_start]
+                assert before and domain.aware(before[-1].measured_at) >= START, \
+                    f"{name} room {room}: no reading by the head end's clock before the day"
+                since, until = (virtual_ps(before[-1].measured_at), virtual_ps(inside[-1].measured_at))
+                ref = reference_energy_Wh(ctrl, room, since, until)
+                rid = s.scalar(select(Room.id).where(Room.cabinet_id == cab.id, Room.room == room))
+                ref_room[rid] = ref
+                ref_cab[cab.id] = ref_cab.get(cab.id, 0.0) + ref
+    stats = op.get("/api/statistics", params={"day": DAY.isoformat()}).json()
+    got_room = {r["room_id"]: r["energy_Wh"] for r in stats["rooms"]}
+    for rid, ref in ref_room.items():
+        assert abs(got_room[rid] - ref) <= 0.002 * ref + 1, (rid, got_room[rid], ref)
+    got_cab = {c["cabinet_id"]: c["energy_Wh"] for c in stats["cabinets"]}
+    assert got_cab.keys() == ref_cab.keys()
+    for cid, ref in ref_cab.items():
+        assert abs(got_cab[cid] - ref) <= 0.002 * ref + ROOMS, (cid, got_cab[cid], ref)
+        assert ref > 4000                      # two hours of heating in each cabinet

@@ -18,6 +18,7 @@ import pytest
 
 from metersim._headend import Headend
 from metersim._headend import domain
+from metersim._headend.screenshot import chromium_available, headless_chromium
 
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
 ADMIN, OPERATOR, PASSWORD = "admin1", "operator1", "correct horse 1"
@@ -187,3 +188,31 @@ def headend(db_url):
     hs.start()
     yield hs, Api(hs.url(), ADMIN), Api(hs.url(), OPERATOR)
     hs.stop()
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, driven by Selenium through Debian's chromedriver."""
+    if not chromium_available():
+        pytest.skip("Debian's chromium and chromium-driver are absent (make setup installs them)")
+    with headless_chromium() as driver:
+        driver.implicitly_wait(0)
+        yield driver
+
+
+def log_in_page(b, url: str, name: str) -> None:
+    """Open the dashboard at `url` in browser `b` and log in as `name` through its form."""
+    from selenium.webdriver.common.by import By
+
+    b.get(url + "/")
+    b.find_element(By.ID, "login-name").send_keys(name)
+    b.find_element(By.ID, "login-password").send_keys(PASSWORD)
+    b.find_element(By.ID, "login-button").click()
+
+
+def page_cell(b, row_id: str, cls: str):
+    """The text of the cell of class `cls` in the dashboard's table row `row_id`, read in one
+    script (the table is redrawn each second, so element handles go stale); None while absent."""
+    return b.execute_script(
+        "const c = document.querySelector('#' + arguments[0] + ' .' + arguments[1]);"
+        "return c && c.textContent;", row_id, cls)

@@ -1,8 +1,9 @@
 """End to end: two real emulated cabinets (each a query manager and a 4-room metering
 controller, their firmware on RS-485) connected over the emulated W5500 to the head end's TCP
-service, with PostgreSQL behind it: the readings land in the database under the right cabinet,
-and a top-up made through the REST API travels head end -> query manager -> controller and
-closes that room's relay (and no other); with the head end stopped for 2 virtual hours the
+service, with PostgreSQL behind it: the readings land in the database under the right cabinet;
+the dashboard in Chromium follows them live, and a top-up typed in its form travels head end ->
+query manager -> controller and closes that room's relay (and no other), its relay button opens
+a real relay; with the head end stopped for 2 virtual hours the
 cabinets keep metering, billing and protecting on their own (a room whose credit runs out
 during the outage trips), and once it is back the query managers reconnect and the database
 holds every reading, those buffered in the outage included, once, in order; the day's
@@ -25,10 +26,10 @@ from metersim._headend.models import Cabinet, Reading, Room
 from metersim._orchestration.appliances import ResistiveHeater
 from metersim._units import PS_PER_S
 
-from .conftest import OPERATOR, PASSWORD, Api, VirtualClock, wait_for
+from .conftest import OPERATOR, PASSWORD, Api, VirtualClock, log_in_page, page_cell, wait_for
 
 ROOMS = 4                      # each cabinet: one controller with 4 rooms
-HEATED, UNPAID = 0, 1          # room 0 draws a heater's power; room 1 never paid: held open
+HEATED, UNPAID, IDLE = 0, 1, 2  # room 0 draws a heater's power; room 1 never paid: held open
 SHORT = 3                      # draws SHORT_W on SHORT_CENTS of credit: trips about 50 min in
 HEATER_W = {"block-A": 2000.0, "block-B": 1200.0}
 SHORT_W, SHORT_CENTS = 3000.0, 150
@@ -107,7 +108,7 @@ def reported(hs, count=1):
     return all(hs.links.reports_from.get(name, 0) >= count for name in HEATER_W)
 
 
-def test_readings_land_in_the_database_and_a_web_top_up_closes_the_relay(cabinets):
+def test_readings_land_in_the_database_under_their_cabinets(cabinets):
     emu, cabs, hs = cabinets["emu"], cabinets["cabs"], cabinets["hs"]
     op = Api(hs.url(), OPERATOR)
     emu.run_until(lambda: reported(hs), "25s", "a report with readings from each cabinet")
@@ -127,23 +128,77 @@ def test_readings_land_in_the_database_and_a_web_top_up_closes_the_relay(cabinet
         unpaid = rooms[UNPAID]
         assert not unpaid["relay_closed"] and unpaid["tripped"] and unpaid["balance_cents"] <= 0
         assert not ctrl.relay_closed(UNPAID)
-        idle = rooms[2]       # the stored registers are the controller's own
-        assert idle["balance_cents"] == u32(table[2].regs, 12) == 3000
+        idle = rooms[IDLE]    # the stored registers are the controller's own
+        assert idle["balance_cents"] == u32(table[IDLE].regs, 12) == 3000
         assert rooms[SHORT]["relay_closed"] and 0 < rooms[SHORT]["balance_cents"] <= SHORT_CENTS
         readings = op.get(f"/api/rooms/{heated['id']}/readings").json()
         assert readings[-1]["energy_Wh"] == heated["energy_Wh"]
 
-    unpaid_b = next(r for r in listed["block-B"]["rooms"] if r["room"] == UNPAID)
-    t = op.post("/api/topups", json={"request_id": "web-1", "room_id": unpaid_b["id"],
-                                     "cents": 800})
-    assert t.status_code == 201
+
+def test_the_dashboard_in_chromium_follows_the_cabinets_and_its_top_up_closes_a_relay(
+        cabinets, browser):
+    """The web page, in a real browser, against the emulated cabinets: it shows their readings
+    as they come in; a top-up typed in its form travels head end -> query manager ->
+    controller and closes that room's relay (and no other cabinet's), and the page shows it
+    done; a room's relay button opens a real relay."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    emu, cabs, hs = cabinets["emu"], cabinets["cabs"], cabinets["hs"]
+    op = Api(hs.url(), OPERATOR)
+    rooms = {(c["name"], r["room"]): r for c in op.get("/api/cabinets").json() for r in c["rooms"]}
+    row = {k: f"room-{r['id']}" for k, r in rooms.items()}
+    b = browser
+    log_in_page(b, hs.url(), OPERATOR)
+    heated_a = row["block-A", HEATED]
+    wait_for(lambda: page_cell(b, heated_a, "energy"), what="block-A's heated room on the page")
+    # live values: the cabinets report as the emulation runs; the page follows without a reload
+    shown = page_cell(b, heated_a, "energy")
+    n = hs.links.reports_from["block-A"]
+    emu.run_until(lambda: hs.links.reports_from["block-A"] >= n + 2, "30s", "two more reports")
+
+    def shows_the_database():
+        with hs.sessions() as s:
+            kWh = s.scalar(select(Room.energy_Wh).join(Cabinet).where(
+                Cabinet.name == "block-A", Room.room == HEATED)) / 1000
+        return page_cell(b, heated_a, "energy") == f"{kWh:.3f}" != shown
+    wait_for(shows_the_database, what="the heated room's new energy on the page")
+
+    # a top-up of block-B's unpaid room (held open) typed in the form
+    unpaid_b = rooms["block-B", UNPAID]
+    assert page_cell(b, row["block-B", UNPAID], "open") == "open"
+    Select(b.find_element(By.ID, "topup-room")).select_by_value(str(unpaid_b["id"]))
+    b.find_element(By.ID, "topup-amount").send_keys("8.00")
+    b.find_element(By.ID, "topup-button").click()
+    topup = wait_for(lambda: next((t for t in op.get("/api/topups").json()
+                                   if t["room_id"] == unpaid_b["id"]), None),
+                     what="the page's top-up at the head end")
+    assert topup["cents"] == 800 and topup["request_id"].startswith("web-")
     ctrl_a, ctrl_b = cabs["block-A"][1], cabs["block-B"][1]
     emu.run_until(lambda: ctrl_b.relay_closed(UNPAID), "5s", "block-B's unpaid room's relay")
     assert any(ln == f"event top-up room {UNPAID} value 800" for ln in ctrl_b.console.line_texts())
     emu.run_until(lambda: hs.links.answers_in >= 1, "2s", "the query manager's OK TOPUP")
-    wait_for(lambda: op.get(f"/api/topups/{t.json()['id']}").json()["state"] == "done",
-             what="the top-up confirmed")
+    wait_for(lambda: "8.00 done" in b.find_element(By.ID, "topup-result").text,
+             what="the top-up confirmed on the page")
     assert not ctrl_a.relay_closed(UNPAID)      # the other cabinet's same room: untouched
+    n = hs.links.reports_from["block-B"]
+    emu.run_until(lambda: hs.links.reports_from["block-B"] >= n + 1, "15s", "a report after it")
+    wait_for(lambda: page_cell(b, row["block-B", UNPAID], "closed") == "closed",
+             what="the room's relay shown closed")
+
+    # the relay button of block-A's idle room: the operator opens it from the page
+    idle_a = row["block-A", IDLE]
+    assert ctrl_a.relay_closed(IDLE) and page_cell(b, idle_a, "relay-btn") == "open"
+    b.execute_script("document.querySelector('#' + arguments[0] + ' .relay-btn').click()", idle_a)
+    wait_for(lambda: any(c["room_id"] == rooms["block-A", IDLE]["id"] and c["kind"] == "relay"
+                         for c in op.get("/api/commands").json()),
+             what="the page's relay command at the head end")
+    emu.run_until(lambda: not ctrl_a.relay_closed(IDLE), "5s", "block-A's idle room's relay")
+    answers = hs.links.answers_in
+    emu.run_until(lambda: hs.links.answers_in > answers, "2s", "the query manager's OK RELAY")
+    wait_for(lambda: b.find_element(By.ID, "relay-result").text.endswith(": done"),
+             what="the relay command confirmed on the page")
+    assert ctrl_b.relay_closed(IDLE)            # the other cabinet's same room: untouched
 
 
 def cabinet_clock(qm) -> dt.datetime:

@@ -6,21 +6,9 @@ the cabinet's link."""
 import os
 import shutil
 
-import pytest
-
 from metersim._headend import Headend, domain
-from metersim._headend.screenshot import chromium_available, headless_chromium
 
-from .conftest import OPERATOR, PASSWORD, FakeQueryManager, r_line, wait_for
-
-
-@pytest.fixture
-def browser():
-    if not chromium_available():
-        pytest.skip("Debian's chromium and chromium-driver are absent (make setup installs them)")
-    with headless_chromium() as driver:
-        driver.implicitly_wait(0)
-        yield driver
+from .conftest import OPERATOR, PASSWORD, FakeQueryManager, log_in_page, r_line, wait_for
 
 
 def hs_rooms(b):
@@ -59,10 +47,7 @@ def test_dashboard_shows_live_values_and_takes_a_top_up(browser, tmp_path):
                              (9000, 300, 2500, True), (0, 0, 0, False)])
         wait_for(lambda: hs.links.readings_in == 4, what="4 readings")
         b = browser
-        b.get(hs.url() + "/")
-        b.find_element(By.ID, "login-name").send_keys(OPERATOR)
-        b.find_element(By.ID, "login-password").send_keys(PASSWORD)
-        b.find_element(By.ID, "login-button").click()
+        log_in_page(b, hs.url(), OPERATOR)
 
         def cell(room_label, cls):
             """The text of a room row's cell, read in one script (the table is redrawn each

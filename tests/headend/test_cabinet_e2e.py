@@ -1,6 +1,6 @@
 """End to end: two real emulated cabinets (each a query manager and a 4-room metering
 controller, their firmware on RS-485) connected over the emulated W5500 to the head end's TCP
-service, with PostgreSQL behind it: the readings land in the database under the right cabinet;
+service, with SQLite and then PostgreSQL behind it: the readings land in the database under the right cabinet;
 the dashboard in Chromium follows them live, and a top-up typed in its form travels head end ->
 query manager -> controller and closes that room's relay (and no other), its relay button opens
 a real relay; with the head end stopped for 2 virtual hours the
@@ -53,9 +53,12 @@ def u32(regs, i):
     return regs[i] << 16 | regs[i + 1]
 
 
-@pytest.fixture(scope="module")
-def cabinets(firmware, postgres_url):
-    url = postgres_url()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def cabinets(request, firmware, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'headend.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")()
     emu = Emulation(seed=5)
     clock = VirtualClock(emu, START)
     hs = Headend(url, cabinets={name: 0 for name in HEATER_W}, api_port=0, clock=clock)

@@ -102,6 +102,15 @@ def db_url(request, tmp_path):
     return request.getfixturevalue("postgres_url")()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_db_url(request, tmp_path_factory):
+    """`db_url` for a module whose tests share one head end (emulated cabinets, expensive to
+    start): a database per module and backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('headend') / 'headend.db'}"
+    return request.getfixturevalue("postgres_url")()
+
+
 class Api:
     """An HTTP client of the running head end, logged in as `name`."""
 

@@ -51,12 +51,9 @@ def rtc_unix_s(machine) -> float:
     return UNIX_2000 + rtc.counter + (32767 - rtc.divider) / 32768
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def cabinet(request, firmware, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('hs') / 'headend.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")()
+@pytest.fixture(scope="module")
+def cabinet(firmware, module_db_url):
+    url = module_db_url
     emu = Emulation(seed=11)
     # DAY1's end minus MIDNIGHT_S plus virtual time
     clock = VirtualClock(emu, dt.datetime(DAY2.year, DAY2.month, DAY2.day, tzinfo=UTC)

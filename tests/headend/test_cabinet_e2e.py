@@ -53,12 +53,9 @@ def u32(regs, i):
     return regs[i] << 16 | regs[i + 1]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def cabinets(request, firmware, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'headend.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")()
+@pytest.fixture(scope="module")
+def cabinets(firmware, module_db_url):
+    url = module_db_url
     emu = Emulation(seed=5)
     clock = VirtualClock(emu, START)
     hs = Headend(url, cabinets={name: 0 for name in HEATER_W}, api_port=0, clock=clock)

@@ -28,8 +28,10 @@ tables in `w5500_regs.py`):
   a UDP SEND with the link down after the ARP time RTR * (RCR + 1) (1.8 s).
 
 The network: every destination address is routed to the host's loopback (127.0.0.1); guest
-ports are host ports unless `map_port(guest, host)` says otherwise (host port 0 = any free port,
-see `host_port(n)` for the one bound). A LISTEN socket binds 127.0.0.1:port; the host listener
+ports are host ports unless `map_port(guest, host_port)` says otherwise (host port 0 = any free
+port, see `host_port(n)` for the one bound), and `map_port(guest, host_port, host=...)` sends
+the connections and datagrams the firmware addresses to that guest port to another host (a
+server on another machine). A LISTEN socket binds 127.0.0.1:port; the host listener
 stays open per guest port until CLOSE of every socket using it or a reset, so the port stays the
 same across the re-LISTEN a W5500 server does after each connection (a real W5500 would refuse a
 SYN between two LISTENs; here the kernel keeps it in the backlog). Peers appear to the firmware
@@ -126,6 +128,7 @@ class W5500(ActiveLowReset, SPIDevice):
         self.INT = GPIO("INT", True)
         self.connections = {0: self.INT}
         self._port_map: dict[int, int] = {}
+        self._port_host: dict[int, str] = {}      # guest port -> IPv4 address its peers are at
         self._listeners: dict[int, _socket.socket] = {}   # guest port -> host listening socket
         self._link = bool(link_up)
         self._poll_event: Any = None
@@ -134,12 +137,19 @@ class W5500(ActiveLowReset, SPIDevice):
         self.reset()
 
     # -- host-side configuration -------------------------------------------------------------
-    def map_port(self, guest_port: int, host_port: int) -> None:
-        """Connections to / listeners on `guest_port` use `host_port` on 127.0.0.1 (0 = any)."""
+    def map_port(self, guest_port: int, host_port: int, host: str = LOOPBACK) -> None:
+        """Connections to / listeners on `guest_port` use `host_port` on 127.0.0.1 (0 = any).
+        With `host` (a name or IPv4 address), the connections and datagrams the firmware sends
+        to `guest_port` go to `host`:`host_port` instead; listeners stay on 127.0.0.1."""
         for p, what in ((guest_port, "guest_port"), (host_port, "host_port")):
             if not isinstance(p, int) or not 0 <= p <= 0xFFFF:
                 raise W5500Error(f"{what} must be 0..65535, got {p!r}")
+        try:   # resolved once, here: the firmware's connects never wait on a name lookup
+            address = _socket.gethostbyname(host)
+        except (OSError, UnicodeError, TypeError) as exc:
+            raise W5500Error(f"host {host!r} has no IPv4 address: {exc}") from None
         self._port_map[guest_port] = host_port
+        self._port_host[guest_port] = address
 
     def host_port(self, n: int) -> int | None:
         """The 127.0.0.1 port socket `n` is bound to or listens on (None when none)."""
@@ -546,7 +556,7 @@ class W5500(ActiveLowReset, SPIDevice):
                 h.bind((LOOPBACK, self._guest_to_host(sport) if sport in self._port_map else 0))
             except OSError:
                 pass
-        rc = h.connect_ex((LOOPBACK, self._guest_to_host(dport)))
+        rc = h.connect_ex((self._port_host.get(dport, LOOPBACK), self._guest_to_host(dport)))
         s.host = h
         self._set_state(n, SOCK_SYNSENT)
         if rc not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
@@ -596,7 +606,8 @@ class W5500(ActiveLowReset, SPIDevice):
                 self._start_timer(s, self.arp_timeout_ps(), self._timeout)
                 return
             try:
-                s.host.sendto(data, (LOOPBACK, self._guest_to_host(dport)))
+                s.host.sendto(data, (self._port_host.get(dport, LOOPBACK),
+                                     self._guest_to_host(dport)))
             except OSError as exc:
                 self.ctx.log(logging.WARNING, "socket %d: UDP datagram to %s:%d lost on the host "
                              "(%s)", n, dip, dport, exc)

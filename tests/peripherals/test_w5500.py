@@ -211,6 +211,38 @@ def test_tcp_client_exchanges_data_with_a_host_server(chip, server):
     assert spi.status(0) == SR_CLOSED
 
 
+def test_a_port_mapped_to_another_host_connects_there(chip):
+    """map_port(..., host=): the firmware's connection to the guest port reaches a server on
+    that host (127.0.0.2 stands for another machine), not one on 127.0.0.1 at the same port."""
+    ctx, dev, spi = chip
+    far = socket.socket()
+    far.bind(("127.0.0.2", 0))
+    far.listen(1)
+    far.settimeout(2)
+    port = far.getsockname()[1]
+    near = socket.socket()          # same port on 127.0.0.1: must not get the connection
+    near.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    near.bind(("127.0.0.1", port))
+    near.listen(1)
+    near.setblocking(False)
+    try:
+        dev.map_port(5020, port, host="127.0.0.2")
+        tcp_connect(ctx, spi, 5020)
+        conn, _ = far.accept()
+        spi.send(0, b"HELLO")
+        run_ms(ctx, 1)
+        assert conn.recv(100) == b"HELLO"
+        with pytest.raises(BlockingIOError):
+            near.accept()
+        conn.close()
+    finally:
+        far.close()
+        near.close()
+    with pytest.raises(W5500Error, match="no IPv4 address"):   # a label over 63 characters:
+        dev.map_port(5021, 1, host="x" * 64 + ".example")       # refused without a DNS query
+    assert 5021 not in dev._port_map          # a refused mapping changes nothing
+
+
 def test_active_close_goes_through_fin_wait(chip, server):
     ctx, dev, spi = chip
     tcp_connect(ctx, spi, server.getsockname()[1])

@@ -1,8 +1,8 @@
 """A virtual day (or `hours`) of a prepaid-cabinet metering controller: four rooms (heater,
 motor, computer, mixed with harmonics) behind their relays, credit topped up over Modbus, a
 plain-text progress bar, and at the end the per-room table beside the reference energy. With
-`server_port`, a query manager joins the controller's RS-485 bus and reports to a PC server (the
-head end's link, `metersim headend serve`) on that port of 127.0.0.1.
+`server` (host, port), a query manager joins the controller's RS-485 bus and reports to a PC
+server (the head end's link, `metersim headend serve`) there.
 
     metersim cabinet --hours 24          (the command line; `make demo` runs a day after the shells)
 """
@@ -19,6 +19,8 @@ from metersim._cabinet.query_manager import build_query_manager
 from metersim._cabinet.report import format_table, room_rows
 from metersim._cabinet.scenario import attach_rooms, prepare_rooms, run_hours, standard_rooms
 from metersim._engine.emulation import Emulation
+from metersim._errors import SetupError
+from metersim.peripherals.w5500 import W5500Error
 
 
 def progress_bar(out=sys.stdout, width: int = 40):
@@ -49,15 +51,19 @@ QM_SERVER_PORT = 5020
 
 def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int = 1,
              out=sys.stdout, credit_cents: int = 2000, price: int = 60,
-             server_port: int | None = None) -> list[dict]:
+             server: tuple[str, int] | None = None) -> list[dict]:
     wall0 = time.perf_counter()
     emu = Emulation(seed=seed)
     board = build_controller(emu, channels=channels, elf=elf)
     qm = None
-    if server_port is not None:        # every machine is made before the clock first runs
+    if server is not None:             # every machine is made before the clock first runs
         qm = build_query_manager(emu, board.bus, name="qm")
         qm.machine.power_off()         # on once the rooms are set up: one Modbus master at a time
-        qm.eth.map_port(QM_SERVER_PORT, server_port)
+        host, port = server
+        try:
+            qm.eth.map_port(QM_SERVER_PORT, port, host=host)
+        except W5500Error as e:
+            raise SetupError(f"--server: {e}") from None
     rooms = standard_rooms(channels, hours=hours)
     attach_rooms(board, rooms)
     emu.run_for("1.5s")                                  # boot
@@ -69,7 +75,7 @@ def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int 
     if qm is not None:
         qm.load_firmware(QM_ELF)
         qm.machine.power_on()
-        out.write(f"query manager reporting to 127.0.0.1:{server_port}\n")
+        out.write(f"query manager reporting to {server[0]}:{server[1]}\n")
     try:
         run_hours(board, hours, progress_bar(out), step_s=max(1.0, hours * 3600 / 200))
     finally:

@@ -108,6 +108,24 @@ def cmd_demo(args) -> int:
     return demo_main(args)
 
 
+def server_address(url: str) -> tuple[str, int]:
+    """`--server`'s (host, port): tcp://HOST:PORT, HOST:PORT, or a bare PORT on 127.0.0.1."""
+    text = url.strip()
+    if "://" in text:
+        scheme, _, text = text.partition("://")
+        if scheme.lower() != "tcp":
+            raise SetupError(f"--server takes tcp://HOST:PORT, HOST:PORT or PORT, got {url!r} "
+                             f"(the query manager's link is TCP)")
+        text = text.rstrip("/")
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) <= 0xFFFF or (sep and not host):
+        raise SetupError(f"--server takes tcp://HOST:PORT, HOST:PORT or PORT with a TCP port "
+                         f"1..65535, got {url!r}")
+    return host, int(port)
+
+
 def cmd_cabinet(args) -> int:
     from metersim._cabinet.board import DEFAULT_ELF
     from metersim._cabinet.checks import check_against_references
@@ -120,11 +138,10 @@ def cmd_cabinet(args) -> int:
     elf = Path(args.elf) if args.elf else DEFAULT_ELF
     if not elf.is_file():
         raise SetupError(f"{elf} is missing: build the firmware with `metersim build`")
-    if args.server is not None and not 0 < args.server <= 0xFFFF:
-        raise SetupError(f"--server takes a TCP port 1..65535, got {args.server}")
+    server = None if args.server is None else server_address(args.server)
     rows = run_demo(args.hours, args.channels, elf, args.seed,
                     out=sys.stderr if args.json else sys.stdout,
-                    credit_cents=args.credit_cents, price=args.price, server_port=args.server)
+                    credit_cents=args.credit_cents, price=args.price, server=server)
     if args.json:   # NaN (a room without a reference) is not JSON: null
         print(json.dumps([{k: None if v != v else v for k, v in r.items()} for r in rows], indent=2))
     if args.check is not None:   # whole-Wh registers: 2 Wh of slack on top of the relative bound

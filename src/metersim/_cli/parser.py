@@ -73,6 +73,7 @@ examples:
   metersim cabinet --hours 2 --check 0.2   2 virtual hours, exit 1 if a room's energy is off
   metersim cabinet --hours 0.5 --json      the per-room rows as JSON (progress on stderr)
   metersim cabinet --hours 1 --server 5020 with a query manager reporting to a head end
+  metersim cabinet --server tcp://pc.example:5020   ... to a head end on another machine
 """,
     "completion": """examples:
   eval "$(metersim completion bash)"                     this shell
@@ -191,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--json", action="store_true", help="the rows as JSON on stdout (progress on stderr)")
     ca.add_argument("--check", type=float, metavar="PERCENT",
                     help="exit 1 if a room's energy is off the reference by more than PERCENT %% + 2 Wh")
-    ca.add_argument("--server", type=int, metavar="PORT",
-                    help="add a query manager reporting to the PC server's link on 127.0.0.1:PORT "
+    ca.add_argument("--server", metavar="URL",
+                    help="add a query manager reporting to the PC server's link at URL: "
+                    "tcp://HOST:PORT, HOST:PORT, or PORT on 127.0.0.1 "
                     "(`metersim headend serve --cabinet NAME=PORT`)")
 
     co = command("completion", "print the shell completion script", C.cmd_completion)

@@ -177,9 +177,6 @@ _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
 _RX_ERRORS = PE | FE | NF | ORE | IDLE
 _FORMAT_CR1 = M | PCE | PS | OVER8     # the CR1 bits a character's duration depends on
 _STOP_CR2 = 3 << 12
-# DMA channel CCR bits a receive channel served at once needs (EN, DIR=0: read the peripheral,
-# MEM2MEM=0): the values of metersim.peripherals.stm32.dma (which imports this module)
-_CH_EN, _CH_MODE = 1 << 0, (1 << 0) | (1 << 4) | (1 << 14)
 # CR1 interrupt enables and the SR flags each lets through to IRQ (RM §27.4 / §26.4).
 _IRQ_CR1 = ((TXEIE, TXE), (TCIE, TC), (RXNEIE, RXNE | ORE), (IDLEIE, IDLE), (PEIE, PE))
 
@@ -271,6 +268,7 @@ class STM32Usart(Peripheral):
         self._irq_mask = 0           # SR flags that raise IRQ (CR1-3 at reset enable none)
         self._dma_cr3 = 0            # CR3's DMAR | DMAT: request lines to follow
         self._rx_dma = None          # the channel DMAReceive drives, while DMAR is set
+        self._rx_pin = 0             # the DMA request input DMAReceive is wired to
         self.IRQ.unset()
         self.DMAReceive.unset()
         self.DMATransmit.unset()
@@ -304,20 +302,22 @@ class STM32Usart(Peripheral):
         self.DMATransmit.set(bool(cr3 & DMAT and sr & TXE))
 
     def _rx_channel(self):
-        """The DMA channel DMAReceive is wired to (its one target with `channels`), if any."""
+        """The DMA channel (F1) or stream (F4) DMAReceive is wired to (its one target with
+        `request_channel`), if any; the request input it is wired to goes to `_rx_pin`."""
         found = None
         for target, pin in self.DMAReceive._targets:
-            chans = getattr(target, "channels", None)
-            if chans is not None and 1 <= pin <= len(chans):
+            lookup = getattr(target, "request_channel", None)
+            ch = lookup(pin) if lookup is not None else None
+            if ch is not None:
                 if found is not None:
                     return None       # several: each is served through its request line
-                found = chans[pin - 1]
+                found = ch
+                self._rx_pin = pin
         return found
 
     def _rx_dma_ready(self, ch) -> bool:
         """Would `ch` serve a character received now at once (module docstring, "DMA")?"""
-        return ((ch.ccr & _CH_MODE) == _CH_EN and ch.left > 0 and ch._ev is None
-                and not ch.request and ch.pptr == self._dr_addr
+        return (ch.can_take(self._dr_addr, self._rx_pin)
                 and not self.regs["CR1"] & RXNEIE and not self.regs["SR"] & RXNE)
 
     def _update_irq(self) -> None:

@@ -8,7 +8,10 @@ sets RXNE, `uart_line.rx_complete_ps`), as an event on the emulation's clock; a 
 same settings sees it at exactly the instant a direct wire gives, one whose bit clock is slower
 at its own RXNE point (`rx_start`'s answer), so the character goes to DR in the delivery. The
 receiver is told at the start, at the sender's time, that a character has started (`rx_start`:
-the line is no longer idle, for its IDLE). The sender's RXNE point is the link's
+the line is no longer idle, for its IDLE); an STM32 USART is told the whole character
+(`rx_frame_start`), and when its receive DMA channel will take it at its instant it keeps it
+and takes it itself (peripherals/stm32/usart.py, "DMA"): no hand-over event at all, so a frame
+received by DMA costs no event per character. The sender's RXNE point is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
 The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's
@@ -95,9 +98,18 @@ def check_arrival(receiver: Any, due_ps: int) -> None:
         emu.note_late(m, due_ps)
 
 
-def _no_start(start_ps: int) -> int:
-    """rx_start of a receiver that has none: it looks at the character at its arrival."""
-    return start_ps
+def _teller(receiver: Any):
+    """fn(frame) telling `receiver` at a character's start that it has started: its
+    `rx_frame_start` (the whole character: None back when it takes it itself, by DMA), else
+    its `rx_start` (start only), else nothing (it looks at the character at its arrival).
+    Answers where the receiver first looks at the character."""
+    whole = getattr(receiver, "rx_frame_start", None)
+    if whole is not None:
+        return whole
+    start = getattr(receiver, "rx_start", None)
+    if start is not None:
+        return lambda frame: start(frame.start_ps)
+    return lambda frame: frame.start_ps
 
 
 class UartCable:
@@ -107,7 +119,7 @@ class UartCable:
         self.ends = (a, b)
         self.plugged = True
         if a.ctx.clock is not b.ctx.clock:      # two machines, each with its own time
-            a_start, b_start = (getattr(x, "rx_start", None) or _no_start for x in (a, b))
+            a_start, b_start = (_teller(x) for x in (a, b))
             emu = machine_of(a).emulation
             self._clock = emu.clock
             a.tx.connect(lambda f: self._carry(f, b, b_start))
@@ -122,9 +134,12 @@ class UartCable:
             # The line is busy from now on (the receiver's IDLE). The character is handed over
             # where the receiver first looks at it, at its own settings: no sooner than the
             # sender's RXNE point (the lookahead), and no sooner than the receiver's, so that
-            # it goes to DR at once rather than in one more event a few ps later.
+            # it goes to DR at once rather than in one more event a few ps later; not at all
+            # when the receiver takes it by DMA at that instant itself (None).
+            rx_due = to_start(frame)
+            if rx_due is None:
+                return
             due = arrival_ps(frame)
-            rx_due = to_start(frame.start_ps)
             if rx_due > due:
                 due = rx_due
             self._clock.schedule_at(due, self._arrive, frame, to, due)

@@ -216,6 +216,22 @@ class DmaChannel:
         return ((self.ccr & (EN | DIR | MEM2MEM)) == EN and self.left > 0 and self._ev is None
                 and not self.request and self.pptr == dr_addr)
 
+    def takes_left(self, n: int) -> bool:
+        """Can n more transfers be made before the channel stops (normal mode)?"""
+        return self.left >= n or bool(self.ccr & CIRC and self.count)
+
+    def take_raises_irq(self, k: int) -> bool:
+        """Would the transfer after the next k set HT or TC with its interrupt enabled (a
+        USART told of a character ahead asks, to take it at that instant: usart.py "DMA")?"""
+        count, left = self.count, self.left - k
+        if left <= 0:
+            if not (self.ccr & CIRC and count):
+                return False
+            left = (left - 1) % count + 1
+        half = count // 2
+        return bool((self.ccr & HTIE and left > half >= left - 1)
+                    or (self.ccr & TCIE and left == 1))
+
     def _plan(self) -> None:
         """The next transfer, TRANSFER_CYCLES from now (arbitration and the two bus accesses)."""
         if self._ev is None and self.left:
@@ -407,6 +423,16 @@ class DmaController(Peripheral):
         """The channel (stream) request input `pin` goes to, or None (usart.py "DMA")."""
         raise NotImplementedError
 
+    def _written(self, ch: DmaChannel | None, control: bool) -> None:
+        """After a register write: a USART holding characters for a receive channel to take
+        at their instants (usart.py "DMA", a cable's characters) checks that the channel
+        still takes them; a write of that channel's control register hands them back to the
+        ordinary path (its interrupt enables or mode may have changed)."""
+        for c in self.channels:
+            feeder = c.feeder
+            if feeder is not None and feeder._lazy:
+                feeder.dma_changed(control and c is ch)
+
     def reset(self) -> None:
         for ch in self.channels:
             ch.reset()
@@ -482,6 +508,7 @@ class STM32F1Dma(DmaController):
                     if ch.flags & (TCIF | HTIF | TEIF) == 0:
                         ch.flags = 0
                     ch._update_irq()
+            self._written(None, False)
             return
         if offset == ISR:
             return                                  # read-only
@@ -492,6 +519,7 @@ class STM32F1Dma(DmaController):
             ch.write_ccr(value)
         else:
             ch.write_reg(reg, value)
+        self._written(ch, reg == CCR)
 
     def _channel(self, offset: int) -> tuple[DmaChannel | None, int]:
         i, reg = divmod(offset - CH_BASE, CH_STRIDE)

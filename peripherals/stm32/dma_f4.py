@@ -338,6 +338,7 @@ class STM32F4Dma(f1.DmaController):
                 bits = (value >> flag_shift(s.number)) & FLAG_BITS
                 if bits:
                     s.clear_flags(bits)
+            self._written(None, False)
             return
         if offset in (LISR, HISR):
             return                                  # read-only
@@ -354,3 +355,4 @@ class STM32F4Dma(f1.DmaController):
             s._update_irq()
         else:
             s.write_address(reg, value)
+        self._written(s, reg in (SCR, SFCR))

@@ -177,6 +177,10 @@ _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
 _RX_ERRORS = PE | FE | NF | ORE | IDLE
 _FORMAT_CR1 = M | PCE | PS | OVER8     # the CR1 bits a character's duration depends on
 _STOP_CR2 = 3 << 12
+# Register bits whose change alters how a character is received: characters a cable told of
+# ahead for the DMA (module docstring, "DMA") go back to the ordinary path when one changes.
+_RX_CONFIG = {BRR: 0xFFFF, CR1: UE | RE | RXNEIE | _FORMAT_CR1, CR2: _STOP_CR2,
+              CR3: DMAR | HDSEL | SCEN}
 # CR1 interrupt enables and the SR flags each lets through to IRQ (RM §27.4 / §26.4).
 _IRQ_CR1 = ((TXEIE, TXE), (TCIE, TC), (RXNEIE, RXNE | ORE), (IDLEIE, IDLE), (PEIE, PE))
 
@@ -238,6 +242,7 @@ class STM32Usart(Peripheral):
         self._line_epoch = -1        # uart_cable's settings count _line_settings was made at
         self._tx_ev = None
         self._rx_events: list = []
+        self._lazy_events: list = []
         self._idle_ev = None
         # DR on the system bus, where a receive channel's CPAR points (None: not on a bus)
         self._dr_addr = None if ctx.address is None else ctx.address + DR
@@ -245,10 +250,15 @@ class STM32Usart(Peripheral):
 
     # -- state ----------------------------------------------------------------------------
     def reset(self) -> None:
-        for ev in (self._tx_ev, self._idle_ev, *self._rx_events):
+        for ev in (self._tx_ev, self._idle_ev, *self._rx_events, *self._lazy_events):
             if ev is not None:
                 ev.cancel()
         self._rx_events = []
+        self._lazy: list = []        # (take_ps, due_ps, frame, value) a cable told of, for the
+                                     # receive channel to take at take_ps ("DMA", cables)
+        self._lazy_events: list = []  # their HT/TC instants and hand-backs
+        self._lazy_idle_ps = -1      # the idle point of the newest of them
+        self._handovers = 0          # characters a cable will still hand over
         self._nacked = set()
         self._ahead: list = []       # (RXNE point, frame) told by rx_start, not handed over yet
         self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA
@@ -404,6 +414,8 @@ class STM32Usart(Peripheral):
             # SR only changes in this model's events: a polling loop may skip to the next.
             return self.poll_hint(sr)
         if offset == DR:
+            if self._lazy:
+                self.dma_catch_up()
             value = self._rdr
             clear = self._sr_snapshot & _RX_ERRORS
             self._sr_snapshot = 0
@@ -416,6 +428,11 @@ class STM32Usart(Peripheral):
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFF
+        if self._lazy and offset in _RX_CONFIG:
+            self.dma_catch_up()
+            reg = self.regs[REGS.name_at[offset]]
+            if (reg ^ value) & _RX_CONFIG[offset]:
+                self._lazy_hand_back()    # received as it would be after this write
         if offset == SR:
             # rc_w0: RXNE, TC, LBD, CTS clear when written 0; the other bits are read-only.
             w0c = RXNE | TC | LBD | CTS
@@ -600,6 +617,15 @@ class STM32Usart(Peripheral):
             ahead.clear()
             return
         now = self.ctx.clock.now_ps
+        lazy = self._lazy
+        if lazy:
+            while lazy and lazy[0][0] <= now:
+                value = lazy.pop(0)[3]
+                self._rdr = value
+                self._idle_armed = True
+                self._dma_store(ch, 0, value)
+            if not lazy:
+                self._lazy_events = []
         due = now - ch.dma.transfer_ps()
         while ahead and ahead[0][0] <= due:
             _done, frame = ahead.pop(0)
@@ -614,18 +640,110 @@ class STM32Usart(Peripheral):
                 self._dma_store(ch, errors, value)
                 self._taken[frame.start_ps] = (addr, value, errors)
 
+    def rx_frame_start(self, frame: UartFrame) -> int | None:
+        """A cable between machines tells of a whole character at its start, at the sender's
+        time (module docstring, "DMA"): None when the receive channel will take it at its
+        instant with no hand-over (the cable then schedules nothing), else as rx_start (the
+        cable hands it over where that says)."""
+        if self._rx_dma is not None and self._take_ahead(frame):
+            return None
+        self._handovers += 1
+        return self.rx_start(frame.start_ps)
+
+    def _take_ahead(self, frame: UartFrame) -> bool:
+        """Keep `frame` for the receive channel to take at its instant, if nothing can come
+        between: DMA reception ready for it (and for those kept before it), no character
+        being handed over or received the ordinary way, no flag in SR that a DMA read of DR
+        would clear (what the take does to SR is then nothing), a clean character at this
+        USART's settings, the receiver not yet past the take's instant, and no idle point
+        between the previous character and this one still to come."""
+        regs = self.regs
+        cr1 = regs["CR1"]
+        if (self._handovers or self._rx_events or self._ahead or not (cr1 & UE and cr1 & RE)
+                or regs["CR3"] & (HDSEL | SCEN) or regs["SR"] & (_RX_ERRORS | RXNE)):
+            return False
+        line = self._line()
+        if not line.div:
+            return False
+        start = frame.start_ps
+        rxne = start + line.rx_done_ps
+        due = uart_cable.arrival_ps(frame)          # where the cable would hand it over
+        if rxne > due:
+            due = rxne
+        ch, lazy = self._rx_dma, self._lazy
+        take = rxne + ch.dma.transfer_ps()
+        if take < due:
+            take = due                              # (a slower sender: taken at hand-over)
+        clock = self.ctx.clock
+        ev = self._idle_ev
+        if clock.now_ps > take or (ev is not None and start >= max(ev.time_ps, self._lazy_idle_ps)):
+            return False
+        if not (self._rx_dma_ready(ch) and ch.takes_left(len(lazy) + 1)):
+            return False
+        value, errors = self._rx_value(frame, line)
+        if errors:
+            return False
+        if ch.take_raises_irq(len(lazy)):
+            self._lazy_events.append(clock.schedule_at(take, self.dma_catch_up))
+        lazy.append((take, due, frame, value))
+        if start > self._rx_heard_ps:
+            self._rx_heard_ps = start
+        idle_at = start + line.idle_ps
+        if ev is None:
+            self._idle_ev = clock.schedule_at(idle_at, self._idle)
+        self._idle_after_ps = start
+        self._lazy_idle_ps = idle_at
+        return True
+
+    def dma_changed(self, control: bool) -> None:
+        """The receive channel's DMA was written (dma.py `_written`): characters kept for it
+        go back to the ordinary path if it no longer takes them all, or its control register
+        was written."""
+        self.dma_catch_up()
+        ch = self._rx_dma
+        if self._lazy and (control or ch is None or not self._rx_dma_ready(ch)
+                           or not ch.takes_left(len(self._lazy))):
+            self._lazy_hand_back()
+
+    def _lazy_hand_back(self) -> None:
+        """The characters kept for the receive channel are handed over as a cable would
+        have (receive_frame at their hand-over point, on this machine's clock), and the IDLE
+        follows them the ordinary way."""
+        pending, self._lazy = self._lazy, []
+        for ev in self._lazy_events:
+            ev.cancel()
+        self._lazy_events = []
+        self._lazy_idle_ps = -1
+        if not pending:
+            return
+        ev = self._idle_ev
+        if ev is not None and ev.time_ps > pending[0][2].start_ps:
+            ev.cancel()                   # inside the burst: the hand-overs set it again
+            self._idle_ev = None
+        clock = self.ctx.clock
+        now = clock.now_ps
+        for _take, due, frame, _value in pending:
+            self._handovers += 1
+            self._lazy_events.append(clock.schedule_at(max(due, now), self.receive_frame, frame))
+
     def _hear(self, start_ps: int) -> None:
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
         if start_ps > self._rx_heard_ps:
             self._rx_heard_ps = start_ps
             ev = self._idle_ev
-            if ev is not None and ev.time_ps > start_ps and start_ps > self._idle_after_ps:
+            if (ev is not None and start_ps > self._idle_after_ps
+                    and (ev.time_ps > start_ps or self._lazy_idle_ps > start_ps)):
                 ev.cancel()
                 self._idle_ev = None
+                self._lazy_idle_ps = -1
 
     def receive_frame(self, frame: UartFrame) -> None:
         """A character starts on the RX line now (called at `frame.start_ps`), or is handed
         over late, by a link between machines (at the end of the frame on RS-485)."""
+        if self._handovers:
+            self._handovers -= 1
+        if self._lazy:
+            self.dma_catch_up()           # the characters before this one, taken ahead
         cr1 = self.regs["CR1"]
         if not (cr1 & UE and cr1 & RE):
             return
@@ -701,6 +819,7 @@ class STM32Usart(Peripheral):
                 if self._idle_ev is not None:
                     self._idle_ev.cancel()
                 self._idle_after_ps = start
+                self._lazy_idle_ps = -1
                 self._idle_ev = self.ctx.clock.schedule_at(idle_at, self._idle)
 
     def _rx_value(self, frame: UartFrame, line: LineSettings) -> tuple[int, int]:
@@ -739,6 +858,14 @@ class STM32Usart(Peripheral):
         ahead of each other inside a quantum): then IDLE waits for all of them here, on the
         emulation's clock (`waited`), and is off if one did (rx_start)."""
         self._idle_ev = None
+        if self._lazy:
+            self.dma_catch_up()
+        now = self.ctx.clock.now_ps
+        if self._lazy_idle_ps > now:
+            # characters taken ahead started before this idle point: the line goes idle
+            # after the newest of them (rx_frame_start); one event per burst, not per character
+            self._idle_ev = self.ctx.clock.schedule_at(self._lazy_idle_ps, self._idle)
+            return
         cr1 = self.regs["CR1"]
         if not (self._idle_armed and cr1 & UE and cr1 & RE):
             return

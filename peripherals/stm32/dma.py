@@ -216,6 +216,14 @@ class DmaChannel:
         return ((self.ccr & (EN | DIR | MEM2MEM)) == EN and self.left > 0 and self._ev is None
                 and not self.request and self.pptr == dr_addr)
 
+    def plain_run(self, n: int) -> bool:
+        """Is this a normal-mode run of n bytes read from RAM, one byte a transfer (what a
+        peripheral may take in bulk: usart.py "DMA")?"""
+        if self.ccr & (CIRC | MEM2MEM) or not self.ccr & MINC or self.msize != 1 or self.psize != 1:
+            return False
+        lo, hi = self.dma.ram_range(self.mptr)
+        return lo <= self.mptr and self.mptr + n <= hi
+
     def takes_left(self, n: int) -> bool:
         """Can n more transfers be made before the channel stops (normal mode)?"""
         return self.left >= n or bool(self.ccr & CIRC and self.count)
@@ -242,9 +250,9 @@ class DmaChannel:
         if not (self.ccr & EN and self.left) or not (self.request or self.ccr & MEM2MEM):
             return
         if self.ccr & DIR and not self.ccr & MEM2MEM:
-            spi = self.dma.spi_at(self.pptr)
-            if spi is not None and spi.dma_stream(self):
-                self.stream = spi
+            dev = self.dma.stream_at(self.pptr)
+            if dev is not None and dev.dma_stream(self):
+                self.stream = dev
                 return
         self.transfer_one()
         if self.ccr & EN and self.left and (self.request or self.ccr & MEM2MEM):
@@ -408,14 +416,16 @@ class DmaController(Peripheral):
             return (0, 0)
         return (region.base, region.base + region.size)
 
-    def spi_at(self, addr: int) -> Any:
-        """The SPI model whose DR is at `addr`, if it can take a bulk stream."""
+    def stream_at(self, addr: int) -> Any:
+        """The peripheral whose data register is at `addr`, if it can take a memory-to-
+        peripheral channel's transfers in bulk (`dma_stream`: an SPI's DR at 0x0C, a USART's
+        at 0x04; spi.py and usart.py, "DMA")."""
         bus = self.bus
         entry = getattr(bus, "_pages", {}).get(addr >> 10) if bus is not None else None
         if entry is None:
             return None
         dev, base = entry
-        if hasattr(dev, "dma_stream") and addr - base == 0x0C:
+        if addr - base == getattr(dev, "DMA_STREAM_DR", None):
             return dev
         return None
 

@@ -215,11 +215,23 @@ class LineSettings:
             self.rx_done_ps = self.idle_ps = self.bit_ps = 0
 
 
+class _TxRun:
+    """A send channel's run taken by the transmitter (STM32Usart.dma_stream): its characters,
+    their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
+
+    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent")
+
+    def __init__(self, ch, frames, ends, xfers, marks):
+        self.ch, self.frames, self.ends, self.xfers, self.marks = ch, frames, ends, xfers, marks
+        self.done = self.sent = 0
+
+
 @model("UART.STM32_UART", "metersim.STM32_USART")
 class STM32Usart(Peripheral):
     """One USART. `tx` is the line it drives; `receive_frame` is where the line arrives."""
 
     size = 0x400
+    DMA_STREAM_DR = DR           # a send channel writing here may hand its run over (dma_stream)
 
     def __init__(self, ctx: Context, frequency: int = 0, clock: str | None = None, **_ignored):
         super().__init__(ctx)
@@ -241,6 +253,7 @@ class STM32Usart(Peripheral):
         self._line_settings: LineSettings | None = None
         self._line_epoch = -1        # uart_cable's settings count _line_settings was made at
         self._tx_ev = None
+        self._txrun = None
         self._rx_events: list = []
         self._lazy_events: list = []
         self._idle_ev = None
@@ -250,6 +263,7 @@ class STM32Usart(Peripheral):
 
     # -- state ----------------------------------------------------------------------------
     def reset(self) -> None:
+        self._tx_stream_drop()
         for ev in (self._tx_ev, self._idle_ev, *self._rx_events, *self._lazy_events):
             if ev is not None:
                 ev.cancel()
@@ -409,6 +423,8 @@ class STM32Usart(Peripheral):
         return [HotRegister(SR, "usart_sr", self)]
 
     def read(self, offset: int, size: int) -> int:
+        if self._txrun is not None:
+            self._tx_stream_sync()
         if offset == SR:
             sr = self._sr_snapshot = self.regs["SR"]
             # SR only changes in this model's events: a polling loop may skip to the next.
@@ -428,6 +444,8 @@ class STM32Usart(Peripheral):
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFF
+        if self._txrun is not None:
+            self._tx_stream_sync()
         if self._lazy and offset in _RX_CONFIG:
             self.dma_catch_up()
             reg = self.regs[REGS.name_at[offset]]
@@ -499,6 +517,12 @@ class STM32Usart(Peripheral):
         return bool(cr1 & UE and cr1 & TE)
 
     def _abort_tx(self, why: str) -> None:
+        if self._txrun is not None:
+            self._tx_stream_drop()
+            self._tx_ev = None            # (cancelled: listeners have the whole run already)
+            self._tx_kind = None
+            self.ctx.log(logging.WARNING, "%s during a DMA run: it is cut short", why)
+            return
         if self._tx_ev is not None:
             self._tx_ev.cancel()
             self._tx_ev = None
@@ -585,6 +609,112 @@ class STM32Usart(Peripheral):
         self._try_load()
         if self._tx_ev is None and self.regs["SR"] & TXE:
             self._set_sr(TC, True)
+
+    # -- transmission of a DMA run ----------------------------------------------------------
+    def dma_stream(self, ch) -> bool:
+        """A send channel's transfer to DR is due now with this transmitter idle: take the
+        channel's whole run from here (module docstring, "DMA"), or False (then it goes one
+        request at a time). The characters go to the listeners now, each with its own start."""
+        regs = self.regs
+        cr1, cr3 = regs["CR1"], regs["CR3"]
+        if (self._tx_ev is not None or self._tdr_full or self._txrun is not None or self.on_byte
+                or not (cr1 & UE and cr1 & TE) or cr1 & SBK or not cr3 & DMAT
+                or cr3 & (HDSEL | SCEN) or not regs["SR"] & TXE):
+            return False
+        if not all(getattr(fn, "tells_ahead", False) for fn in self.tx._send_to):
+            return False
+        n = ch.left
+        if n < 2 or not ch.plain_run(n):
+            return False
+        line = self._line()
+        if not line.div:
+            return False
+        clock = self.ctx.clock
+        now = clock.now_ps
+        data = ch.dma.bus.read_memory(ch.mptr, n)
+        lat = ch.dma.transfer_ps()
+        frames, ends, xfers = [], [], [now]
+        t = now
+        for k in range(n):
+            frames.append(UartFrame(data[k] & line.data_mask, line.data_bits, line.parity,
+                                    line.stop_half_bits, line.baud, t))
+            if k:       # TXE at the previous character's load: the DMA writes DR L later
+                xfers.append(frames[k - 1].start_ps + lat)
+            t = self._chain_end_ps(t, line.half_bits, line.div, line.hz)
+            ends.append(t)
+        marks = [clock.schedule_at(xfers[k], self._tx_stream_sync)
+                 for k in range(1, n) if ch.take_raises_irq(k)]
+        clear = self._sr_snapshot & (TC | PE)      # transfer 0 writes DR now (as _write_dr)
+        self._sr_snapshot = 0
+        self._set_sr(clear | TXE, False)           # TDR full until the last character loads
+        self._txrun = _TxRun(ch, frames, ends, xfers, marks)
+        self._tx_kind = "stream"
+        self._tx_ev = clock.schedule_at(ends[-1], self._tx_stream_end)
+        ch._advance(1)
+        self._txrun.done = 1
+        send = self.tx.send
+        for f in frames:
+            send(f)
+        return True
+
+    def _tx_stream_sync(self) -> None:
+        """Bring the run up to now: the channel's transfers (CNDTR, HT/TC and their
+        interrupt at their instants' events), the characters sent (`sent`)."""
+        run = self._txrun
+        if run is None:
+            return
+        now = self.ctx.clock.now_ps
+        n = len(run.frames)
+        ch = run.ch
+        while run.done < n and run.xfers[run.done] <= now:
+            run.done += 1
+            if ch is not None:
+                ch._advance(1)
+        while run.sent < n and run.ends[run.sent] <= now:
+            self.sent.append((run.ends[run.sent], run.frames[run.sent].value))
+            run.sent += 1
+
+    def _tx_stream_end(self) -> None:
+        """The last stop bit of the run: TXE (set since the last character loaded), TC."""
+        self._tx_stream_sync()
+        self._tx_stream_drop()
+        self._tx_ev = None
+        self._tx_kind = None
+        self._set_sr(TXE, True)
+        self._try_load()
+        if self._tx_ev is None and self.regs["SR"] & TXE:
+            self._set_sr(TC, True)
+
+    def _tx_stream_drop(self) -> None:
+        run = getattr(self, "_txrun", None)
+        if run is None:
+            return
+        self._txrun = None
+        for ev in run.marks:
+            ev.cancel()
+        if run.ch is not None and run.ch.stream is self:
+            run.ch.stream = None
+
+    # the channel's side (dma.py: `stream`)
+    def dma_stream_sync(self) -> None:
+        self._tx_stream_sync()
+
+    def dma_stream_next_ps(self, what: str = "sr") -> int | None:
+        """The next transfer of the run (CNDTR and maybe HT/TC change then): a poll hint."""
+        run = self._txrun
+        if run is None or run.done >= len(run.frames):
+            return None
+        return run.xfers[run.done]
+
+    def dma_stream_stop(self) -> None:
+        """The channel's control register is written: its transfers end here; the characters
+        already given to the listeners still go out (their ends, TC) as planned."""
+        self._tx_stream_sync()
+        run = self._txrun
+        if run is not None:
+            if run.ch is not None and run.ch.stream is self:
+                run.ch.stream = None
+            run.ch = None
 
     # -- receiver -------------------------------------------------------------------------
     def rx_start(self, start_ps: int, frame: UartFrame | None = None) -> int:
@@ -683,9 +813,12 @@ class STM32Usart(Peripheral):
         value, errors = self._rx_value(frame, line)
         if errors:
             return False
+        mark = None
         if ch.take_raises_irq(len(lazy)):
-            self._lazy_events.append(clock.schedule_at(take, self.dma_catch_up))
-        lazy.append((take, due, frame, value))
+            mark = clock.schedule_at(take, self.dma_catch_up)
+            self._lazy_events.append(mark)
+        before = (self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps, ev is None)
+        lazy.append((take, due, frame, value, mark, before))
         if start > self._rx_heard_ps:
             self._rx_heard_ps = start
         idle_at = start + line.idle_ps
@@ -694,6 +827,34 @@ class STM32Usart(Peripheral):
         self._idle_after_ps = start
         self._lazy_idle_ps = idle_at
         return True
+
+    def rx_forget(self, from_ps: int) -> None:
+        """A cable was pulled at `from_ps`: the characters it told of that start then or
+        later never come; this receiver is as it was before it was told of them."""
+        lazy = self._lazy
+        for i, entry in enumerate(lazy):
+            if entry[2].start_ps >= from_ps:
+                break
+        else:
+            return
+        dropped, self._lazy = lazy[i:], lazy[:i]
+        for entry in dropped:
+            if entry[4] is not None:
+                entry[4].cancel()
+        heard, after, lazy_idle, made_idle = dropped[0][5]
+        self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps = heard, after, lazy_idle
+        ev = self._idle_ev
+        if ev is not None and (made_idle or ev.time_ps > lazy_idle):
+            ev.cancel()                   # made for them, or chained behind them
+            self._idle_ev = None
+            if not made_idle:
+                clock = self.ctx.clock
+                self._idle_ev = clock.schedule_at(max(lazy_idle, clock.now_ps), self._idle)
+
+    def rx_dropped(self) -> None:
+        """A character a cable would have handed over is not coming (pulled)."""
+        if self._handovers:
+            self._handovers -= 1
 
     def dma_changed(self, control: bool) -> None:
         """The receive channel's DMA was written (dma.py `_written`): characters kept for it
@@ -722,7 +883,7 @@ class STM32Usart(Peripheral):
             self._idle_ev = None
         clock = self.ctx.clock
         now = clock.now_ps
-        for _take, due, frame, _value in pending:
+        for _take, due, frame, *_rest in pending:
             self._handovers += 1
             self._lazy_events.append(clock.schedule_at(max(due, now), self.receive_frame, frame))
 

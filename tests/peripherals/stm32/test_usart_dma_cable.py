@@ -142,3 +142,103 @@ def test_a_channel_stopped_mid_frame_gives_back_the_rest_to_the_ordinary_path(fi
     assert fast.rx.read(u.SR, 4) == ref.rx.read(u.SR, 4)
     assert any(flags & u.ORE for _, k, flags, _ in fast.seen if k == "usart")
     assert 0 < fast.handed < ref.handed == 12
+
+
+CH7 = d.CH_BASE + 6 * d.CH_STRIDE                  # USART2_TX
+
+
+class DmaSender:
+    """The sender's side by DMA, as a firmware would do it: a frame in RAM, channel 7 (normal
+    mode, TCIE) started towards USART2's DR; its TC interrupt and the USART's TC (TCIE) noted
+    at the instant the line rises, with CNDTR. `whole`: the sender may hand its run to the
+    USART (a listener that is not `tells_ahead` keeps it to one request at a time)."""
+
+    def __init__(self, link, whole: bool):
+        self.link, self.m = link, link.tx_m
+        self.dma, self.usart = self.m["dma1"], link.tx
+        self.seen: list = []
+        if not whole:
+            self.usart.tx.connect(lambda f: None)   # not told ahead: per request
+        self.dma.connections[6].connect(self._line("dma"))
+        self.usart.IRQ.connect(self._line("usart"))
+
+    def _line(self, which):
+        clock = self.m.clock
+
+        class Line:
+            def on_gpio(_self, _pin, level):
+                if level:
+                    clock.schedule(0, self._isr, which)
+        return Line()
+
+    def _isr(self, which):
+        now = self.m.clock.now_ps
+        if which == "dma":
+            self.dma.write(d.IFCR, 4, 0xF << 24)
+            self.seen.append((now, "dma", self.dma.read(CH7 + d.CNDTR, 4)))
+        else:
+            self.usart.read(u.SR, 4)
+            self.usart.write(u.SR, 4, ~u.TC & 0xFFFF)
+            self.usart.write(u.CR1, 4, u.UE | u.TE)
+            self.seen.append((now, "usart-tc", self.dma.read(CH7 + d.CNDTR, 4)))
+
+    def send(self, data: bytes, at_ps: int) -> None:
+        self.m.clock.schedule_at(at_ps, self._start, data)
+
+    def _start(self, data):
+        self.m.sysbus.write_memory(0x20003800, data)
+        self.dma.write(CH7 + d.CCR, 4, 0)
+        self.dma.write(CH7 + d.CPAR, 4, 0x40004400 + u.DR)
+        self.dma.write(CH7 + d.CMAR, 4, 0x20003800)
+        self.dma.write(CH7 + d.CNDTR, 4, len(data))
+        self.usart.write(u.CR3, 4, u.DMAT)
+        self.usart.write(u.CR1, 4, u.UE | u.TE | u.TCIE)
+        self.dma.write(CH7 + d.CCR, 4, d.DIR | d.MINC | d.TCIE | d.EN)
+
+
+def run_dma_pair(firmware, script):
+    out = []
+    for whole in (True, False):
+        link = Link(firmware, whole, ring=16)
+        sender = DmaSender(link, whole)
+        script(link, sender)
+        out.append((link, sender))
+    return out
+
+
+def test_a_run_sent_by_dma_goes_out_as_one_request_at_a_time_would(firmware):
+    frame = bytes([0xA5, 9, 0x81, 7]) + b"readings" + bytes([0x12, 0x34])
+
+    def script(link, sender):
+        t0 = link.emu.clock.now_ps + 10**9
+        sender.send(frame, t0)
+        sender.send(frame[::-1], t0 + 20 * link.tx.char_ps())
+        link.emu.run_for("60ms")
+
+    (fast, fs), (ref, rs) = run_dma_pair(firmware, script)
+    assert fs.seen == rs.seen and len(fs.seen) == 4        # channel TC, then USART TC, twice
+    assert list(fast.tx.sent) == list(ref.tx.sent)
+    assert bytes(v for _, v in fast.tx.sent) == frame + frame[::-1]
+    assert fast.seen == ref.seen
+    assert fast.ram(16) == ref.ram(16)
+    assert fast.handed == 0 and ref.handed == 2 * len(frame)
+
+
+@pytest.mark.parametrize("cut_at_char", [3, 9])
+def test_pulling_the_cable_mid_run_cuts_what_was_told_ahead(firmware, cut_at_char):
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        t0 = link.emu.clock.now_ps + 10**9
+        sender.send(frame, t0)
+        link.emu.run_until_time(t0 + cut_at_char * link.tx.char_ps() + link.tx.char_ps() // 2)
+        link.cable.plugged = False
+        link.emu.run_for("30ms")
+        link.cable.plugged = True
+        sender.send(b"ok", link.emu.clock.now_ps + 10**9)
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert fast.ram(16) == ref.ram(16)
+    assert fast.ram(cut_at_char + 3) == frame[:cut_at_char + 1] + b"ok"

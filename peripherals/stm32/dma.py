@@ -45,6 +45,16 @@ and the HT / TC instants that an enabled interrupt can see are ordinary events. 
 read when the transfer happens, as far as anything outside can tell (a buffer refilled after
 HT is read after HT). Conditions and fallbacks: peripherals/stm32/spi.py, "DMA".
 
+Bulk transfers to a USART: a memory-to-peripheral channel whose peripheral address is a
+USART's DR hands a normal-mode run from RAM to that USART when its transmitter is idle
+(`STM32Usart.dma_stream`, usart.py "DMA"): the same one-event-per-run scheme. The peripheral
+is found by the offset of its data register (`DMA_STREAM_DR`).
+
+Shared with the F4's stream controller (dma_f4.py): `DmaChannel` (the transfers, sizes,
+increments, HT/TC, errors, the USART's reception at once, bulk streams) and `DmaController`
+(HCLK, the bus, RAM, the streaming peripherals, catching up before a look); a stream keeps its
+own register layout and hands the engine `ccr` in this one's.
+
 Not modelled: channel priorities between simultaneous requests (requests are served in time
 order, each transfer taking TRANSFER_CYCLES), bus contention with the CPU, DMA2 on connectivity
 line parts.

@@ -336,21 +336,22 @@ static void uart_isr_dma(struct uart *u)
             /* the byte that has the error, if still unread; else the next one, same frame */
             u->rxf[(uint16_t)(u->rx_head - (rx_count(u) ? 1u : 0u)) % RX_SIZE] |= RXF_LOST;
         }
-        tim_regs_t *t = u->ftim;
-        if ((sr & USART_SR_IDLE) && t) {
-            if (u->rx_broken && u->rx_head != u->rx_mark)
-                u->rxf[u->rx_mark % RX_SIZE] |= RXF_BROKEN;   /* came after t1.5 */
-            t->CR1 = 0;
-            t->SR = 0;
-            t->CNT = u->idle_us;                /* the silence counts from the last RXNE */
-            u->rx_mark = u->rx_head;
-            u->rx_broken = 0;
-            t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
-        }
-        if ((sr & USART_SR_IDLE) && rx_count(u)) {
-            if (u->rx_wait_byte)
+        if (sr & USART_SR_IDLE) {
+            tim_regs_t *t = u->ftim;
+            if (t) {                            /* framing: time the silence */
+                if (u->rx_broken && u->rx_head != u->rx_mark)
+                    u->rxf[u->rx_mark % RX_SIZE] |= RXF_BROKEN;   /* came after t1.5 */
+                t->CR1 = 0;
+                t->SR = 0;
+                t->CNT = u->idle_us;            /* the silence counts from the last RXNE */
+                u->rx_mark = u->rx_head;
+                u->rx_broken = 0;
+                t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
+            }
+            if (u->rx_wait_byte && rx_count(u))
                 wake_rx = 1;                    /* a byte reader: at the end of each burst */
-            bsp_os_poll_notify();
+            if (rx_count(u))
+                bsp_os_poll_notify();
         }
     }
     uint32_t cr1 = u->cr1;

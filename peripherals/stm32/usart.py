@@ -529,7 +529,7 @@ class STM32Usart(Peripheral):
             for ev in self._rx_events:
                 ev.cancel()
             self._rx_events = []
-        elif old & TE and not value & TE and self._tx_kind in ("data", "break"):
+        elif old & TE and not value & TE and self._tx_kind in ("data", "break", "stream"):
             self._abort_tx("TE cleared")
         if value & UE and value & TE and (not old & TE or not old & UE):
             self._start_preamble()
@@ -552,8 +552,11 @@ class STM32Usart(Peripheral):
 
     def _abort_tx(self, why: str) -> None:
         if self._txrun is not None:
+            self._tx_stream_sync()
             self._tx_stream_drop()
-            self._tx_ev = None            # (cancelled: listeners have the whole run already)
+            if self._tx_ev is not None:
+                self._tx_ev.cancel()      # (listeners have had the whole run already)
+            self._tx_ev = None
             self._tx_kind = None
             self.ctx.log(logging.WARNING, "%s during a DMA run: it is cut short", why)
             return

@@ -37,13 +37,30 @@ def cr(chsel=0, dir_=0, circ=False, minc=True, ie=0, en=False) -> int:
             | (d.MINC if minc else 0) | ie | (d.EN if en else 0))
 
 
+class RamBus(Bus):
+    """Bus with its RAM as a machine's sysbus shows it (`region_at`, the core's `uc`): a
+    receive channel stores there directly and a send run to a USART is taken whole."""
+
+    def __init__(self):
+        super().__init__()
+        self.uc = SimpleNamespace(mem_write=self._mem_write)
+
+    def region_at(self, addr):
+        if RAM <= addr < RAM + len(self.ram):
+            return SimpleNamespace(base=RAM, size=len(self.ram), writable=True)
+        return None
+
+    def _mem_write(self, addr, data):
+        self.ram[addr - RAM:addr - RAM + len(data)] = data
+
+
 class Board:
     """UART5 and DMA1 on one clock, wired as stm32f413.repl wires them (RX: stream 0
     channel 4, TX: stream 7 channel 4); a host sends onto UART5's RX pin."""
 
     def __init__(self):
         self.clock = Clock()
-        machine = SimpleNamespace(name="m", sysbus=Bus(),
+        machine = SimpleNamespace(name="m", sysbus=RamBus(),
                                   clocks=ClockTree({"PCLK1": 50_000_000, "HCLK": HCLK}))
         self.ram = machine.sysbus.ram
         self.usart = u.STM32Usart(Context(self.clock, name="uart5", machine=machine,
@@ -61,6 +78,7 @@ class Board:
         self.usart.write(u.CR1, 4, u.UE | u.TE | u.RE | u.M | u.PCE)     # 8E1
         self.char_ps = self.usart.char_ps()
         self.rx_done_ps = self.usart._line().rx_done_ps
+        self.run_to(2 * self.char_ps)                   # the idle preamble goes by
 
     def w(self, off, value):
         self.dma.write(off, 4, value)
@@ -113,7 +131,7 @@ def test_flags_sit_at_each_streams_place_and_clear_by_ifcr():
         b.w(s + d.SM0AR, RAM + 0x200 + 4 * x)
         b.w(s + d.SNDTR, 4)
         b.w(s + d.SCR, cr(dir_=2, ie=d.TCIE) | d.PINC | d.EN)
-    b.run_to(100 * L_PS)
+    b.run_to(b.clock.now_ps + 100 * L_PS)
     both = d.TCIF | d.HTIF
     assert b.r(d.LISR) == both | both << 6 | both << 16 | both << 22
     assert b.r(d.HISR) == b.r(d.LISR)
@@ -134,7 +152,7 @@ def test_transfer_error_clears_en_and_sets_teif():
     b.w(s + d.SM0AR, RAM)
     b.w(s + d.SNDTR, 2)
     b.w(s + d.SCR, cr(dir_=2, ie=d.TEIE, en=True))
-    b.run_to(10 * L_PS)
+    b.run_to(b.clock.now_ps + 10 * L_PS)
     assert b.r(d.HISR) == d.TEIF << 6
     assert b.r(s + d.SCR) & d.EN == 0
     assert b.r(s + d.SNDTR) == 2
@@ -149,7 +167,7 @@ def test_only_the_selected_channels_request_is_served():
     b.w(s + d.SM0AR, RAM)
     b.w(s + d.SNDTR, 3)
     b.w(s + d.SCR, cr(chsel=5, dir_=1, en=True))        # another channel: nothing moves
-    b.run_to(5 * b.char_ps)
+    b.run_to(b.clock.now_ps + 5 * b.char_ps)
     assert b.r(s + d.SNDTR) == 3 and b.usart.sent_bytes() == b""
 
 
@@ -164,7 +182,7 @@ def test_normal_stream_sends_a_frame_and_ends_with_en_clear_and_tc():
     b.w(s + d.SNDTR, len(frame))
     b.usart.write(u.CR3, 4, u.DMAT)
     b.w(s + d.SCR, cr(chsel=4, dir_=1, ie=d.TCIE, en=True))
-    b.run_to(20 * b.char_ps)
+    b.run_to(b.clock.now_ps + 20 * b.char_ps)
     assert b.usart.sent_bytes() == frame
     assert b.r(d.HISR) == (d.TCIF | d.HTIF) << 22
     assert b.r(s + d.SCR) & d.EN == 0 and b.r(s + d.SNDTR) == 0
@@ -184,13 +202,14 @@ def test_circular_stream_receives_into_ram_with_ht_and_tc_at_each_characters_ins
     b.usart.write(u.CR3, 4, u.DMAR)
     b.w(s + d.SCR, cr(chsel=4, circ=True, ie=d.TCIE | d.HTIE, en=True))
     data = bytes(range(0x30, 0x3A))                     # ten: the ring wraps
+    t0 = b.clock.now_ps
     end = b.usart.write_bytes(data)
     b.run_to(end + 3 * b.char_ps)
     assert bytes(b.ram[:8]) == bytes(range(0x38, 0x3A)) + bytes(range(0x32, 0x38))
     assert b.r(s + d.SNDTR) == 6
     rises = [t for lv, t in b.irqs[0] if lv]
     # HT at the 4th character, TC at the 8th: its RXNE point plus the transfer's time
-    assert rises[0] == 3 * b.char_ps + b.rx_done_ps + L_PS
+    assert rises[0] == t0 + 3 * b.char_ps + b.rx_done_ps + L_PS
     assert b.r(d.LISR) == d.TCIF | d.HTIF
     b.w(d.LIFCR, d.TCIF | d.HTIF)
     assert b.r(d.LISR) == 0 and not b.irqs[0][-1][0]
@@ -231,3 +250,23 @@ def test_f413_platform_wires_usarts_and_stream_interrupts():
     assert lines == {0: [11], 1: [12], 2: [13], 3: [14], 4: [15], 5: [16], 6: [17], 7: [47]}
     lines2 = [[p for t, p in dma2.connections[x]._targets if t is nvic] for x in range(8)]
     assert lines2 == [[56], [57], [58], [59], [60], [68], [69], [70]]
+
+
+def test_te_cleared_during_a_dma_run_stops_the_transmitter_without_tc(caplog):
+    b = Board()
+    b.ram[:6] = b"abcdef"
+    s = stream_reg(7, 0)
+    b.w(s + d.SPAR, UART5 + u.DR)
+    b.w(s + d.SM0AR, RAM)
+    b.w(s + d.SNDTR, 6)
+    b.usart.write(u.SR, 4, ~u.TC & 0xFFFF)              # a fresh TC marks the burst's end
+    b.usart.write(u.CR3, 4, u.DMAT)
+    b.w(s + d.SCR, cr(chsel=4, dir_=1, en=True))
+    b.run_to(b.clock.now_ps + 2 * b.char_ps + b.char_ps // 2)   # in the third character
+    assert b.usart._txrun is not None                   # the run went to the USART whole
+    b.usart.write(u.CR1, 4, u.UE | u.RE | u.M | u.PCE)  # TE off
+    b.run_to(b.clock.now_ps + 10 * b.char_ps)
+    assert b.usart.sent_bytes() == b"ab"
+    assert not b.usart.read(u.SR, 4) & u.TC
+    assert b.r(s + d.SNDTR) == 2                        # written up to the cut: 4 (TDR one ahead)
+    assert "during a DMA run" in caplog.text

@@ -8,7 +8,10 @@ sets RXNE, `uart_line.rx_complete_ps`), as an event on the emulation's clock; a 
 same settings sees it at exactly the instant a direct wire gives, one whose bit clock is slower
 at its own RXNE point (`rx_start`'s answer), so the character goes to DR in the delivery. The
 receiver is told at the start, at the sender's time, that a character has started (`rx_start`:
-the line is no longer idle, for its IDLE). The sender's RXNE point is the link's
+the line is no longer idle, for its IDLE); an STM32 USART is told the whole character
+(`rx_frame_start`), and when its receive DMA channel will take it at its instant it keeps it
+and takes it itself (peripherals/stm32/usart.py, "DMA"): no hand-over event at all, so a frame
+received by DMA costs no event per character. The sender's RXNE point is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
 The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's
@@ -95,9 +98,26 @@ def check_arrival(receiver: Any, due_ps: int) -> None:
         emu.note_late(m, due_ps)
 
 
-def _no_start(start_ps: int) -> int:
-    """rx_start of a receiver that has none: it looks at the character at its arrival."""
-    return start_ps
+def tells_ahead(listener):
+    """Mark a UART listener that may be given a character before it starts (a USART sending a
+    DMA run gives the run's characters at its start, each with its own start_ps: usart.py
+    "DMA"): it looks at the frame and its times, not at the time it is called."""
+    listener.tells_ahead = True
+    return listener
+
+
+def _teller(receiver: Any):
+    """fn(frame) telling `receiver` at a character's start that it has started: its
+    `rx_frame_start` (the whole character: None back when it takes it itself, by DMA), else
+    its `rx_start` (start only), else nothing (it looks at the character at its arrival).
+    Answers where the receiver first looks at the character."""
+    whole = getattr(receiver, "rx_frame_start", None)
+    if whole is not None:
+        return whole
+    start = getattr(receiver, "rx_start", None)
+    if start is not None:
+        return lambda frame: start(frame.start_ps)
+    return lambda frame: frame.start_ps
 
 
 class UartCable:
@@ -105,31 +125,68 @@ class UartCable:
 
     def __init__(self, a: Any, b: Any):
         self.ends = (a, b)
-        self.plugged = True
+        self._plugged = True
+        self._told: list = []           # (receiver, frame) told ahead of their start
+        self._cut: set = set()          # id() of those whose start came after an unplug
         if a.ctx.clock is not b.ctx.clock:      # two machines, each with its own time
-            a_start, b_start = (getattr(x, "rx_start", None) or _no_start for x in (a, b))
+            a_start, b_start = (_teller(x) for x in (a, b))
             emu = machine_of(a).emulation
             self._clock = emu.clock
-            a.tx.connect(lambda f: self._carry(f, b, b_start))
-            b.tx.connect(lambda f: self._carry(f, a, a_start))
+            a.tx.connect(tells_ahead(lambda f: self._carry(f, b, b_start)))
+            b.tx.connect(tells_ahead(lambda f: self._carry(f, a, a_start)))
             emu.add_link(self)
         else:
-            a.tx.connect(lambda f: self.plugged and b.receive_frame(f))
-            b.tx.connect(lambda f: self.plugged and a.receive_frame(f))
+            self._clock = a.ctx.clock
+            a.tx.connect(lambda f: self._plugged and b.receive_frame(f))
+            b.tx.connect(lambda f: self._plugged and a.receive_frame(f))
+
+    @property
+    def plugged(self) -> bool:
+        return self._plugged
+
+    @plugged.setter
+    def plugged(self, value: bool) -> None:
+        """Unplugging cuts what a sender told ahead (a DMA run) from this instant on: a
+        receiver keeping such characters forgets them, and their hand-overs are dropped."""
+        value = bool(value)
+        if self._plugged and not value:
+            now = self._clock.now_ps
+            for to, frame in self._told:
+                if frame.start_ps >= now:
+                    self._cut.add(id(frame))
+                    forget = getattr(to, "rx_forget", None)
+                    if forget is not None:
+                        forget(now)
+            self._told = []
+        self._plugged = value
 
     def _carry(self, frame: UartFrame, to: Any, to_start) -> None:
-        if self.plugged:
+        if self._plugged:
+            if frame.start_ps > self._clock.now_ps:
+                told = self._told           # ahead of its start: kept until it has started
+                if told and told[0][1].start_ps <= self._clock.now_ps:
+                    self._told = told = [x for x in told if x[1].start_ps > self._clock.now_ps]
+                told.append((to, frame))
             # The line is busy from now on (the receiver's IDLE). The character is handed over
             # where the receiver first looks at it, at its own settings: no sooner than the
             # sender's RXNE point (the lookahead), and no sooner than the receiver's, so that
-            # it goes to DR at once rather than in one more event a few ps later.
+            # it goes to DR at once rather than in one more event a few ps later; not at all
+            # when the receiver takes it by DMA at that instant itself (None).
+            rx_due = to_start(frame)
+            if rx_due is None:
+                return
             due = arrival_ps(frame)
-            rx_due = to_start(frame.start_ps)
             if rx_due > due:
                 due = rx_due
             self._clock.schedule_at(due, self._arrive, frame, to, due)
 
     def _arrive(self, frame: UartFrame, to: Any, due_ps: int) -> None:
+        if self._cut and id(frame) in self._cut:
+            self._cut.discard(id(frame))    # told ahead, started after the cable was pulled
+            dropped = getattr(to, "rx_dropped", None)
+            if dropped is not None:
+                dropped()
+            return
         check_arrival(to, due_ps)
         to.receive_frame(frame)
 

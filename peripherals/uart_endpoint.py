@@ -68,6 +68,10 @@ class UartEndpoint:
             return
         self.ctx.clock.schedule_at(frame.end_ps, self._decode, frame)
 
+    # A USART sending a DMA run may give its characters at the run's start (each with its own
+    # start_ps): decoding goes by the frame's times (uart_cable.tells_ahead).
+    on_frame.tells_ahead = True
+
     def _decode(self, frame: UartFrame) -> None:
         value = receive_byte(frame, self.baud, self.data_bits, self.parity, self.stop_half_bits,
                              self.errors)

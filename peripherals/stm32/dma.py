@@ -45,6 +45,16 @@ and the HT / TC instants that an enabled interrupt can see are ordinary events. 
 read when the transfer happens, as far as anything outside can tell (a buffer refilled after
 HT is read after HT). Conditions and fallbacks: peripherals/stm32/spi.py, "DMA".
 
+Bulk transfers to a USART: a memory-to-peripheral channel whose peripheral address is a
+USART's DR hands a normal-mode run from RAM to that USART when its transmitter is idle
+(`STM32Usart.dma_stream`, usart.py "DMA"): the same one-event-per-run scheme. The peripheral
+is found by the offset of its data register (`DMA_STREAM_DR`).
+
+Shared with the F4's stream controller (dma_f4.py): `DmaChannel` (the transfers, sizes,
+increments, HT/TC, errors, the USART's reception at once, bulk streams) and `DmaController`
+(HCLK, the bus, RAM, the streaming peripherals, catching up before a look); a stream keeps its
+own register layout and hands the engine `ccr` in this one's.
+
 Not modelled: channel priorities between simultaneous requests (requests are served in time
 order, each transfer taking TRANSFER_CYCLES), bus contention with the CPU, DMA2 on connectivity
 line parts.
@@ -120,9 +130,12 @@ _SIZES = {0: 1, 1: 2, 2: 4, 3: 4}       # PSIZE/MSIZE 11 is reserved: taken as 3
 
 
 class DmaChannel:
-    """One channel: its registers, its request line and its transfers."""
+    """One channel: its registers, its request line and its transfers. This is the transfer
+    engine of both STM32 DMA controllers: the F4's streams (dma_f4.py) keep their own register
+    layout and hand this engine `ccr` in the F1's layout (EN TCIE HTIE TEIE DIR CIRC PINC MINC
+    PSIZE MSIZE MEM2MEM) and read its `flags` (GIF TCIF HTIF TEIF) back."""
 
-    def __init__(self, dma: "STM32F1Dma", number: int):
+    def __init__(self, dma: "DmaController", number: int):
         self.dma = dma
         self.number = number                 # 1-based, as RM0008 numbers them
         self.irq = GPIO(f"channel{number}")
@@ -184,8 +197,8 @@ class DmaChannel:
     def write_reg(self, reg: int, value: int) -> None:
         if self.ccr & EN:
             self.dma.ctx.log_once(("locked", self.number, reg), logging.WARNING,
-                                  "channel %d: CNDTR/CPAR/CMAR written while enabled: ignored "
-                                  "(RM0008 §13.4)", self.number)
+                                  "%s %d: count/address register written while enabled: "
+                                  "ignored (%s)", self.dma.UNIT, self.number, self.dma.MANUAL)
             return
         if reg == CNDTR:
             self.count = self.left = value & 0xFFFF
@@ -198,9 +211,44 @@ class DmaChannel:
     def on_request(self, level: bool) -> None:
         # each source's line changes only between levels (GPIO.set): count the high ones
         self._high = self._high + 1 if level else max(self._high - 1, 0)
+        self._requested(level)
+
+    def _requested(self, level: bool) -> None:
+        """The (selected) request input changed to `level`; self._high is up to date."""
         self.request = self._high > 0
         if level and self.ccr & EN and self.stream is None:
             self._plan()
+
+    def can_take(self, dr_addr: int | None, selector: int) -> bool:
+        """Would this channel take a character from the USART whose DR is at `dr_addr`, wired
+        to its request input `selector`, at once (usart.py "DMA")? Enabled, peripheral to
+        memory from that DR, transfers left, no transfer under way or requested."""
+        return ((self.ccr & (EN | DIR | MEM2MEM)) == EN and self.left > 0 and self._ev is None
+                and not self.request and self.pptr == dr_addr)
+
+    def plain_run(self, n: int) -> bool:
+        """Is this a normal-mode run of n bytes read from RAM, one byte a transfer (what a
+        peripheral may take in bulk: usart.py "DMA")?"""
+        if self.ccr & (CIRC | MEM2MEM) or not self.ccr & MINC or self.msize != 1 or self.psize != 1:
+            return False
+        lo, hi = self.dma.ram_range(self.mptr)
+        return lo <= self.mptr and self.mptr + n <= hi
+
+    def takes_left(self, n: int) -> bool:
+        """Can n more transfers be made before the channel stops (normal mode)?"""
+        return self.left >= n or bool(self.ccr & CIRC and self.count)
+
+    def take_raises_irq(self, k: int) -> bool:
+        """Would the transfer after the next k set HT or TC with its interrupt enabled (a
+        USART told of a character ahead asks, to take it at that instant: usart.py "DMA")?"""
+        count, left = self.count, self.left - k
+        if left <= 0:
+            if not (self.ccr & CIRC and count):
+                return False
+            left = (left - 1) % count + 1
+        half = count // 2
+        return bool((self.ccr & HTIE and left > half >= left - 1)
+                    or (self.ccr & TCIE and left == 1))
 
     def _plan(self) -> None:
         """The next transfer, TRANSFER_CYCLES from now (arbitration and the two bus accesses)."""
@@ -212,9 +260,9 @@ class DmaChannel:
         if not (self.ccr & EN and self.left) or not (self.request or self.ccr & MEM2MEM):
             return
         if self.ccr & DIR and not self.ccr & MEM2MEM:
-            spi = self.dma.spi_at(self.pptr)
-            if spi is not None and spi.dma_stream(self):
-                self.stream = spi
+            dev = self.dma.stream_at(self.pptr)
+            if dev is not None and dev.dma_stream(self):
+                self.stream = dev
                 return
         self.transfer_one()
         if self.ccr & EN and self.left and (self.request or self.ccr & MEM2MEM):
@@ -277,11 +325,20 @@ class DmaChannel:
             if self.left == 0:
                 self.flags |= TCIF | GIF
                 if self.ccr & CIRC and self.count:
-                    self.left = self.count
-                    self.pptr, self.mptr = self.par, self.mar
+                    self._reload()
                 else:
+                    self._finished()
                     n = 0
         self._update_irq()
+
+    def _reload(self) -> None:
+        """Circular mode at the end of a run: CNDTR and both addresses start again."""
+        self.left = self.count
+        self.pptr, self.mptr = self.par, self.mar
+
+    def _finished(self) -> None:
+        """The last transfer of a normal-mode run: the F1 channel keeps EN set (RM0008 §13.3.3:
+        it stays enabled until software disables it); the F4 stream clears it."""
 
     # -- bulk (stream) side: used by the peripheral serving the channel ----------------------
     def stream_take(self, n: int) -> list[int]:
@@ -325,22 +382,18 @@ class DmaChannel:
                           or (f & TEIF and c & TEIE)))
 
 
-@model("DMA.STM32G0DMA", "metersim.STM32F1_DMA")
-class STM32F1Dma(Peripheral):
-    """The STM32F1 DMA controller, under Renode's name for this channel-based block
-    (upstream stm32f103.repl: `dma1: DMA.STM32G0DMA`, `numberOfChannels: 7`). Renode's
-    `DMA.STM32DMA` is the F2/F4 stream controller, a different register map."""
+class DmaController(Peripheral):
+    """What the STM32 DMA controllers share around their channels (F1) or streams (F4):
+    the transfer time from HCLK, the system bus, the memory a receive channel stores to
+    directly, the SPI a transmit channel hands a bulk stream to, and bringing channels up to
+    date before firmware looks at them. Subclasses set `channels` and decode registers."""
 
     size = 0x400
-    registers = REGS
+    UNIT, MANUAL = "channel", "RM0008 §13.4"      # for log messages
+    channels: list
 
-    def __init__(self, ctx: Context, numberOfChannels: int = MAX_CHANNELS, **_ignored: Any):
+    def __init__(self, ctx: Context):
         super().__init__(ctx)
-        n = int(numberOfChannels)
-        if not 1 <= n <= MAX_CHANNELS:
-            raise ValueError(f"{ctx.name}: numberOfChannels must be 1..{MAX_CHANNELS}, got {n}")
-        self.channels = [DmaChannel(self, i + 1) for i in range(n)]
-        self.connections = {i: ch.irq for i, ch in enumerate(self.channels)}
         self._transfer_ps = None            # kept until HCLK changes
         self._hclk = ApbClock(ctx, "HCLK", "HCLK", fallback_hz=8_000_000,
                               on_change=self._hclk_changed)
@@ -373,16 +426,32 @@ class STM32F1Dma(Peripheral):
             return (0, 0)
         return (region.base, region.base + region.size)
 
-    def spi_at(self, addr: int) -> Any:
-        """The SPI model whose DR is at `addr`, if it can take a bulk stream."""
+    def stream_at(self, addr: int) -> Any:
+        """The peripheral whose data register is at `addr`, if it can take a memory-to-
+        peripheral channel's transfers in bulk (`dma_stream`: an SPI's DR at 0x0C, a USART's
+        at 0x04; spi.py and usart.py, "DMA")."""
         bus = self.bus
         entry = getattr(bus, "_pages", {}).get(addr >> 10) if bus is not None else None
         if entry is None:
             return None
         dev, base = entry
-        if hasattr(dev, "dma_stream") and addr - base == 0x0C:
+        if addr - base == getattr(dev, "DMA_STREAM_DR", None):
             return dev
         return None
+
+    def request_channel(self, pin: int) -> DmaChannel | None:
+        """The channel (stream) request input `pin` goes to, or None (usart.py "DMA")."""
+        raise NotImplementedError
+
+    def _written(self, ch: DmaChannel | None, control: bool) -> None:
+        """After a register write: a USART holding characters for a receive channel to take
+        at their instants (usart.py "DMA", a cable's characters) checks that the channel
+        still takes them; a write of that channel's control register hands them back to the
+        ordinary path (its interrupt enables or mode may have changed)."""
+        for c in self.channels:
+            feeder = c.feeder
+            if feeder is not None and feeder._lazy:
+                feeder.dma_changed(control and c is ch)
 
     def reset(self) -> None:
         for ch in self.channels:
@@ -396,6 +465,26 @@ class STM32F1Dma(Peripheral):
                 ch.stream.dma_stream_sync()
             elif ch.feeder is not None:
                 ch.feeder.dma_catch_up()
+
+
+@model("DMA.STM32G0DMA", "metersim.STM32F1_DMA")
+class STM32F1Dma(DmaController):
+    """The STM32F1 DMA controller, under Renode's name for this channel-based block
+    (upstream stm32f103.repl: `dma1: DMA.STM32G0DMA`, `numberOfChannels: 7`). Renode's
+    `DMA.STM32DMA` is the F2/F4 stream controller (dma_f4.py)."""
+
+    registers = REGS
+
+    def __init__(self, ctx: Context, numberOfChannels: int = MAX_CHANNELS, **_ignored: Any):
+        super().__init__(ctx)
+        n = int(numberOfChannels)
+        if not 1 <= n <= MAX_CHANNELS:
+            raise ValueError(f"{ctx.name}: numberOfChannels must be 1..{MAX_CHANNELS}, got {n}")
+        self.channels = [DmaChannel(self, i + 1) for i in range(n)]
+        self.connections = {i: ch.irq for i, ch in enumerate(self.channels)}
+
+    def request_channel(self, pin: int) -> DmaChannel | None:
+        return self.channels[pin - 1] if 1 <= pin <= len(self.channels) else None
 
     def on_gpio(self, pin: int, level: bool) -> None:
         if 1 <= pin <= len(self.channels):
@@ -439,6 +528,7 @@ class STM32F1Dma(Peripheral):
                     if ch.flags & (TCIF | HTIF | TEIF) == 0:
                         ch.flags = 0
                     ch._update_irq()
+            self._written(None, False)
             return
         if offset == ISR:
             return                                  # read-only
@@ -449,6 +539,7 @@ class STM32F1Dma(Peripheral):
             ch.write_ccr(value)
         else:
             ch.write_reg(reg, value)
+        self._written(ch, reg == CCR)
 
     def _channel(self, offset: int) -> tuple[DmaChannel | None, int]:
         i, reg = divmod(offset - CH_BASE, CH_STRIDE)

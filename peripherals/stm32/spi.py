@@ -167,6 +167,7 @@ def crc_update(crc: int, data: int, bits: int, poly: int) -> int:
 @model("SPI.STM32SPI", "metersim.STM32_SPI")
 class STM32Spi(Peripheral):
     size = 0x400
+    DMA_STREAM_DR = 0x0C         # a DMA channel writing here may hand its run over (dma_stream)
     polled_fast_path = True      # quiet frame ends for polled firmware (see docstring)
 
     def __init__(self, ctx: Context, series: Any = None, frequency: int = 0,

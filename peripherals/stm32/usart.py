@@ -81,9 +81,43 @@ the hand-over then only corrects the memory and the error flags if the line chan
 firmware timing silences from IDLE by CNDTR (the Modbus receivers) thus sees each character
 at its RXNE point plus L, as on the chip. Unlooked at, the character is transferred at the
 hand-over, as RXNE is set then without DMA.
+A cable between machines (uart_cable.py) tells the receiver the whole character at its start
+(`rx_frame_start`): when the receive channel will take it (the conditions above, the channels'
+transfers left counting those already kept, a clean character at this USART's settings, no
+SR flag a DR read would clear, no character being handed over the ordinary way, no idle
+point still to come before it) the USART keeps it and the cable hands nothing over. A kept
+character is taken at its instant (its RXNE point plus L, or the cable's hand-over point if
+later), as seen from outside: at any access to the DMA or to this USART's DR, at the
+instants where its transfer sets HT or TC with that interrupt enabled (an event each), and at
+the IDLE point (one event per burst, moved behind the characters kept). A write that changes
+how characters are received (BRR, CR1 UE/RE/RXNEIE/format, CR2 STOP, CR3 DMAR/HDSEL/SCEN; the
+channel's control register; a DMA no longer ready for them) first takes those due and hands
+the others back to the ordinary path at their hand-over points. SR (answered in C) shows
+nothing of a kept character, as on the chip (the DMA clears RXNE at once; a clean character
+sets no flag). Pulling the cable (`plugged = False`) forgets the characters that start from
+then on (`rx_forget`: the receiver is rolled back to before it was told of them). Only a host
+reading the ring's RAM directly, without looking at the DMA, sees a kept character later than
+its instant (at the next look).
 Anything else (the channel off or busy, RXNE still set: then ORE as without DMA) goes through
-the request line. Transmission has no such shortcut: each TXE is a request served by an event
-of the channel, L later (no CPU either way).
+the request line.
+
+Transmission by DMA: each TXE is a request served by an event of the channel, L later (no CPU
+either way), unless the channel's transfer to DR finds the transmitter idle (nothing shifting,
+TDR empty, DMAT set, no smartcard / half duplex / break, no `on_byte` callback) and the
+channel holds a normal-mode run of at least two bytes from RAM, one a transfer: the USART then
+takes the run (`dma_stream`, as the SPI takes bulk streams): transfer k (k >= 1) falls at the
+start of character k-1 plus L (its TXE), the characters go back to back, and the listeners get
+every character at the run's start, each with its own start time (only listeners marked
+`uart_cable.tells_ahead`, which go by the frame's times, allow this: a cable between machines,
+a UartEndpoint). CNDTR, HT/TC (and their interrupt: an event at each enabled instant) and
+`sent` are brought up to date at any look at the DMA or the USART; TXE and TC set at the last
+stop bit (an event), where the ordinary path sets TC. Differences, for firmware that does what
+a DMA-fed transmitter does not need: SR (answered in C) reads TXE = 0 during the run, also in
+the L-long windows where TDR waits for the DMA and after the last character has loaded; data
+written to the run's memory after its start but before its transfer is not sent (the run is
+read at its start); a channel stopped mid-run (its control register written) stops counting,
+but the characters already given to the listeners still go out; clearing TE or UE mid-run
+stops the transmitter, as for one character, after the listeners have had the whole run.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
@@ -177,9 +211,10 @@ _STOP_HALF_BITS = {0: 2, 1: 1, 2: 4, 3: 3}
 _RX_ERRORS = PE | FE | NF | ORE | IDLE
 _FORMAT_CR1 = M | PCE | PS | OVER8     # the CR1 bits a character's duration depends on
 _STOP_CR2 = 3 << 12
-# DMA channel CCR bits a receive channel served at once needs (EN, DIR=0: read the peripheral,
-# MEM2MEM=0): the values of metersim.peripherals.stm32.dma (which imports this module)
-_CH_EN, _CH_MODE = 1 << 0, (1 << 0) | (1 << 4) | (1 << 14)
+# Register bits whose change alters how a character is received: characters a cable told of
+# ahead for the DMA (module docstring, "DMA") go back to the ordinary path when one changes.
+_RX_CONFIG = {BRR: 0xFFFF, CR1: UE | RE | RXNEIE | _FORMAT_CR1, CR2: _STOP_CR2,
+              CR3: DMAR | HDSEL | SCEN}
 # CR1 interrupt enables and the SR flags each lets through to IRQ (RM §27.4 / §26.4).
 _IRQ_CR1 = ((TXEIE, TXE), (TCIE, TC), (RXNEIE, RXNE | ORE), (IDLEIE, IDLE), (PEIE, PE))
 
@@ -214,11 +249,23 @@ class LineSettings:
             self.rx_done_ps = self.idle_ps = self.bit_ps = 0
 
 
+class _TxRun:
+    """A send channel's run taken by the transmitter (STM32Usart.dma_stream): its characters,
+    their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
+
+    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent")
+
+    def __init__(self, ch, frames, ends, xfers, marks):
+        self.ch, self.frames, self.ends, self.xfers, self.marks = ch, frames, ends, xfers, marks
+        self.done = self.sent = 0
+
+
 @model("UART.STM32_UART", "metersim.STM32_USART")
 class STM32Usart(Peripheral):
     """One USART. `tx` is the line it drives; `receive_frame` is where the line arrives."""
 
     size = 0x400
+    DMA_STREAM_DR = DR           # a send channel writing here may hand its run over (dma_stream)
 
     def __init__(self, ctx: Context, frequency: int = 0, clock: str | None = None, **_ignored):
         super().__init__(ctx)
@@ -240,7 +287,9 @@ class STM32Usart(Peripheral):
         self._line_settings: LineSettings | None = None
         self._line_epoch = -1        # uart_cable's settings count _line_settings was made at
         self._tx_ev = None
+        self._txrun = None
         self._rx_events: list = []
+        self._lazy_events: list = []
         self._idle_ev = None
         # DR on the system bus, where a receive channel's CPAR points (None: not on a bus)
         self._dr_addr = None if ctx.address is None else ctx.address + DR
@@ -248,10 +297,16 @@ class STM32Usart(Peripheral):
 
     # -- state ----------------------------------------------------------------------------
     def reset(self) -> None:
-        for ev in (self._tx_ev, self._idle_ev, *self._rx_events):
+        self._tx_stream_drop()
+        for ev in (self._tx_ev, self._idle_ev, *self._rx_events, *self._lazy_events):
             if ev is not None:
                 ev.cancel()
         self._rx_events = []
+        self._lazy: list = []        # (take_ps, due_ps, frame, value) a cable told of, for the
+                                     # receive channel to take at take_ps ("DMA", cables)
+        self._lazy_events: list = []  # their HT/TC instants and hand-backs
+        self._lazy_idle_ps = -1      # the idle point of the newest of them
+        self._handovers = 0          # characters a cable will still hand over
         self._nacked = set()
         self._ahead: list = []       # (RXNE point, frame) told by rx_start, not handed over yet
         self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA
@@ -271,6 +326,7 @@ class STM32Usart(Peripheral):
         self._irq_mask = 0           # SR flags that raise IRQ (CR1-3 at reset enable none)
         self._dma_cr3 = 0            # CR3's DMAR | DMAT: request lines to follow
         self._rx_dma = None          # the channel DMAReceive drives, while DMAR is set
+        self._rx_pin = 0             # the DMA request input DMAReceive is wired to
         self.IRQ.unset()
         self.DMAReceive.unset()
         self.DMATransmit.unset()
@@ -304,20 +360,22 @@ class STM32Usart(Peripheral):
         self.DMATransmit.set(bool(cr3 & DMAT and sr & TXE))
 
     def _rx_channel(self):
-        """The DMA channel DMAReceive is wired to (its one target with `channels`), if any."""
+        """The DMA channel (F1) or stream (F4) DMAReceive is wired to (its one target with
+        `request_channel`), if any; the request input it is wired to goes to `_rx_pin`."""
         found = None
         for target, pin in self.DMAReceive._targets:
-            chans = getattr(target, "channels", None)
-            if chans is not None and 1 <= pin <= len(chans):
+            lookup = getattr(target, "request_channel", None)
+            ch = lookup(pin) if lookup is not None else None
+            if ch is not None:
                 if found is not None:
                     return None       # several: each is served through its request line
-                found = chans[pin - 1]
+                found = ch
+                self._rx_pin = pin
         return found
 
     def _rx_dma_ready(self, ch) -> bool:
         """Would `ch` serve a character received now at once (module docstring, "DMA")?"""
-        return ((ch.ccr & _CH_MODE) == _CH_EN and ch.left > 0 and ch._ev is None
-                and not ch.request and ch.pptr == self._dr_addr
+        return (ch.can_take(self._dr_addr, self._rx_pin)
                 and not self.regs["CR1"] & RXNEIE and not self.regs["SR"] & RXNE)
 
     def _update_irq(self) -> None:
@@ -399,11 +457,15 @@ class STM32Usart(Peripheral):
         return [HotRegister(SR, "usart_sr", self)]
 
     def read(self, offset: int, size: int) -> int:
+        if self._txrun is not None:
+            self._tx_stream_sync()
         if offset == SR:
             sr = self._sr_snapshot = self.regs["SR"]
             # SR only changes in this model's events: a polling loop may skip to the next.
             return self.poll_hint(sr)
         if offset == DR:
+            if self._lazy:
+                self.dma_catch_up()
             value = self._rdr
             clear = self._sr_snapshot & _RX_ERRORS
             self._sr_snapshot = 0
@@ -416,6 +478,13 @@ class STM32Usart(Peripheral):
 
     def write(self, offset: int, size: int, value: int) -> None:
         value &= 0xFFFF
+        if self._txrun is not None:
+            self._tx_stream_sync()
+        if self._lazy and offset in _RX_CONFIG:
+            self.dma_catch_up()
+            reg = self.regs[REGS.name_at[offset]]
+            if (reg ^ value) & _RX_CONFIG[offset]:
+                self._lazy_hand_back()    # received as it would be after this write
         if offset == SR:
             # rc_w0: RXNE, TC, LBD, CTS clear when written 0; the other bits are read-only.
             w0c = RXNE | TC | LBD | CTS
@@ -460,7 +529,7 @@ class STM32Usart(Peripheral):
             for ev in self._rx_events:
                 ev.cancel()
             self._rx_events = []
-        elif old & TE and not value & TE and self._tx_kind in ("data", "break"):
+        elif old & TE and not value & TE and self._tx_kind in ("data", "break", "stream"):
             self._abort_tx("TE cleared")
         if value & UE and value & TE and (not old & TE or not old & UE):
             self._start_preamble()
@@ -482,6 +551,15 @@ class STM32Usart(Peripheral):
         return bool(cr1 & UE and cr1 & TE)
 
     def _abort_tx(self, why: str) -> None:
+        if self._txrun is not None:
+            self._tx_stream_sync()
+            self._tx_stream_drop()
+            if self._tx_ev is not None:
+                self._tx_ev.cancel()      # (listeners have had the whole run already)
+            self._tx_ev = None
+            self._tx_kind = None
+            self.ctx.log(logging.WARNING, "%s during a DMA run: it is cut short", why)
+            return
         if self._tx_ev is not None:
             self._tx_ev.cancel()
             self._tx_ev = None
@@ -569,6 +647,112 @@ class STM32Usart(Peripheral):
         if self._tx_ev is None and self.regs["SR"] & TXE:
             self._set_sr(TC, True)
 
+    # -- transmission of a DMA run ----------------------------------------------------------
+    def dma_stream(self, ch) -> bool:
+        """A send channel's transfer to DR is due now with this transmitter idle: take the
+        channel's whole run from here (module docstring, "DMA"), or False (then it goes one
+        request at a time). The characters go to the listeners now, each with its own start."""
+        regs = self.regs
+        cr1, cr3 = regs["CR1"], regs["CR3"]
+        if (self._tx_ev is not None or self._tdr_full or self._txrun is not None or self.on_byte
+                or not (cr1 & UE and cr1 & TE) or cr1 & SBK or not cr3 & DMAT
+                or cr3 & (HDSEL | SCEN) or not regs["SR"] & TXE):
+            return False
+        if not all(getattr(fn, "tells_ahead", False) for fn in self.tx._send_to):
+            return False
+        n = ch.left
+        if n < 2 or not ch.plain_run(n):
+            return False
+        line = self._line()
+        if not line.div:
+            return False
+        clock = self.ctx.clock
+        now = clock.now_ps
+        data = ch.dma.bus.read_memory(ch.mptr, n)
+        lat = ch.dma.transfer_ps()
+        frames, ends, xfers = [], [], [now]
+        t = now
+        for k in range(n):
+            frames.append(UartFrame(data[k] & line.data_mask, line.data_bits, line.parity,
+                                    line.stop_half_bits, line.baud, t))
+            if k:       # TXE at the previous character's load: the DMA writes DR L later
+                xfers.append(frames[k - 1].start_ps + lat)
+            t = self._chain_end_ps(t, line.half_bits, line.div, line.hz)
+            ends.append(t)
+        marks = [clock.schedule_at(xfers[k], self._tx_stream_sync)
+                 for k in range(1, n) if ch.take_raises_irq(k)]
+        clear = self._sr_snapshot & (TC | PE)      # transfer 0 writes DR now (as _write_dr)
+        self._sr_snapshot = 0
+        self._set_sr(clear | TXE, False)           # TDR full until the last character loads
+        self._txrun = _TxRun(ch, frames, ends, xfers, marks)
+        self._tx_kind = "stream"
+        self._tx_ev = clock.schedule_at(ends[-1], self._tx_stream_end)
+        ch._advance(1)
+        self._txrun.done = 1
+        send = self.tx.send
+        for f in frames:
+            send(f)
+        return True
+
+    def _tx_stream_sync(self) -> None:
+        """Bring the run up to now: the channel's transfers (CNDTR, HT/TC and their
+        interrupt at their instants' events), the characters sent (`sent`)."""
+        run = self._txrun
+        if run is None:
+            return
+        now = self.ctx.clock.now_ps
+        n = len(run.frames)
+        ch = run.ch
+        while run.done < n and run.xfers[run.done] <= now:
+            run.done += 1
+            if ch is not None:
+                ch._advance(1)
+        while run.sent < n and run.ends[run.sent] <= now:
+            self.sent.append((run.ends[run.sent], run.frames[run.sent].value))
+            run.sent += 1
+
+    def _tx_stream_end(self) -> None:
+        """The last stop bit of the run: TXE (set since the last character loaded), TC."""
+        self._tx_stream_sync()
+        self._tx_stream_drop()
+        self._tx_ev = None
+        self._tx_kind = None
+        self._set_sr(TXE, True)
+        self._try_load()
+        if self._tx_ev is None and self.regs["SR"] & TXE:
+            self._set_sr(TC, True)
+
+    def _tx_stream_drop(self) -> None:
+        run = getattr(self, "_txrun", None)
+        if run is None:
+            return
+        self._txrun = None
+        for ev in run.marks:
+            ev.cancel()
+        if run.ch is not None and run.ch.stream is self:
+            run.ch.stream = None
+
+    # the channel's side (dma.py: `stream`)
+    def dma_stream_sync(self) -> None:
+        self._tx_stream_sync()
+
+    def dma_stream_next_ps(self, what: str = "sr") -> int | None:
+        """The next transfer of the run (CNDTR and maybe HT/TC change then): a poll hint."""
+        run = self._txrun
+        if run is None or run.done >= len(run.frames):
+            return None
+        return run.xfers[run.done]
+
+    def dma_stream_stop(self) -> None:
+        """The channel's control register is written: its transfers end here; the characters
+        already given to the listeners still go out (their ends, TC) as planned."""
+        self._tx_stream_sync()
+        run = self._txrun
+        if run is not None:
+            if run.ch is not None and run.ch.stream is self:
+                run.ch.stream = None
+            run.ch = None
+
     # -- receiver -------------------------------------------------------------------------
     def rx_start(self, start_ps: int, frame: UartFrame | None = None) -> int:
         """A character starts on the RX line at `start_ps`: told by a link that hands it over
@@ -600,6 +784,15 @@ class STM32Usart(Peripheral):
             ahead.clear()
             return
         now = self.ctx.clock.now_ps
+        lazy = self._lazy
+        if lazy:
+            while lazy and lazy[0][0] <= now:
+                value = lazy.pop(0)[3]
+                self._rdr = value
+                self._idle_armed = True
+                self._dma_store(ch, 0, value)
+            if not lazy:
+                self._lazy_events = []
         due = now - ch.dma.transfer_ps()
         while ahead and ahead[0][0] <= due:
             _done, frame = ahead.pop(0)
@@ -614,18 +807,141 @@ class STM32Usart(Peripheral):
                 self._dma_store(ch, errors, value)
                 self._taken[frame.start_ps] = (addr, value, errors)
 
+    def rx_frame_start(self, frame: UartFrame) -> int | None:
+        """A cable between machines tells of a whole character at its start, at the sender's
+        time (module docstring, "DMA"): None when the receive channel will take it at its
+        instant with no hand-over (the cable then schedules nothing), else as rx_start (the
+        cable hands it over where that says)."""
+        if self._rx_dma is not None and self._take_ahead(frame):
+            return None
+        self._handovers += 1
+        return self.rx_start(frame.start_ps)
+
+    def _take_ahead(self, frame: UartFrame) -> bool:
+        """Keep `frame` for the receive channel to take at its instant, if nothing can come
+        between: DMA reception ready for it (and for those kept before it), no character
+        being handed over or received the ordinary way, no flag in SR that a DMA read of DR
+        would clear (what the take does to SR is then nothing), a clean character at this
+        USART's settings, the receiver not yet past the take's instant, and no idle point
+        between the previous character and this one still to come."""
+        regs = self.regs
+        cr1 = regs["CR1"]
+        if (self._handovers or self._rx_events or self._ahead or not (cr1 & UE and cr1 & RE)
+                or regs["CR3"] & (HDSEL | SCEN) or regs["SR"] & (_RX_ERRORS | RXNE)):
+            return False
+        line = self._line()
+        if not line.div:
+            return False
+        start = frame.start_ps
+        rxne = start + line.rx_done_ps
+        due = uart_cable.arrival_ps(frame)          # where the cable would hand it over
+        if rxne > due:
+            due = rxne
+        ch, lazy = self._rx_dma, self._lazy
+        take = rxne + ch.dma.transfer_ps()
+        if take < due:
+            take = due                              # (a slower sender: taken at hand-over)
+        clock = self.ctx.clock
+        ev = self._idle_ev
+        if clock.now_ps > take or (ev is not None and start >= max(ev.time_ps, self._lazy_idle_ps)):
+            return False
+        if not (self._rx_dma_ready(ch) and ch.takes_left(len(lazy) + 1)):
+            return False
+        value, errors = self._rx_value(frame, line)
+        if errors:
+            return False
+        mark = None
+        if ch.take_raises_irq(len(lazy)):
+            mark = clock.schedule_at(take, self.dma_catch_up)
+            self._lazy_events.append(mark)
+        before = (self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps, ev is None)
+        lazy.append((take, due, frame, value, mark, before))
+        if start > self._rx_heard_ps:
+            self._rx_heard_ps = start
+        idle_at = start + line.idle_ps
+        if ev is None:
+            self._idle_ev = clock.schedule_at(idle_at, self._idle)
+        self._idle_after_ps = start
+        self._lazy_idle_ps = idle_at
+        return True
+
+    def rx_forget(self, from_ps: int) -> None:
+        """A cable was pulled at `from_ps`: the characters it told of that start then or
+        later never come; this receiver is as it was before it was told of them."""
+        lazy = self._lazy
+        for i, entry in enumerate(lazy):
+            if entry[2].start_ps >= from_ps:
+                break
+        else:
+            return
+        dropped, self._lazy = lazy[i:], lazy[:i]
+        for entry in dropped:
+            if entry[4] is not None:
+                entry[4].cancel()
+        heard, after, lazy_idle, made_idle = dropped[0][5]
+        self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps = heard, after, lazy_idle
+        ev = self._idle_ev
+        if ev is not None and (made_idle or ev.time_ps > lazy_idle):
+            ev.cancel()                   # made for them, or chained behind them
+            self._idle_ev = None
+            if not made_idle:
+                clock = self.ctx.clock
+                self._idle_ev = clock.schedule_at(max(lazy_idle, clock.now_ps), self._idle)
+
+    def rx_dropped(self) -> None:
+        """A character a cable would have handed over is not coming (pulled)."""
+        if self._handovers:
+            self._handovers -= 1
+
+    def dma_changed(self, control: bool) -> None:
+        """The receive channel's DMA was written (dma.py `_written`): characters kept for it
+        go back to the ordinary path if it no longer takes them all, or its control register
+        was written."""
+        self.dma_catch_up()
+        ch = self._rx_dma
+        if self._lazy and (control or ch is None or not self._rx_dma_ready(ch)
+                           or not ch.takes_left(len(self._lazy))):
+            self._lazy_hand_back()
+
+    def _lazy_hand_back(self) -> None:
+        """The characters kept for the receive channel are handed over as a cable would
+        have (receive_frame at their hand-over point, on this machine's clock), and the IDLE
+        follows them the ordinary way."""
+        pending, self._lazy = self._lazy, []
+        for ev in self._lazy_events:
+            ev.cancel()
+        self._lazy_events = []
+        self._lazy_idle_ps = -1
+        if not pending:
+            return
+        ev = self._idle_ev
+        if ev is not None and ev.time_ps > pending[0][2].start_ps:
+            ev.cancel()                   # inside the burst: the hand-overs set it again
+            self._idle_ev = None
+        clock = self.ctx.clock
+        now = clock.now_ps
+        for _take, due, frame, *_rest in pending:
+            self._handovers += 1
+            self._lazy_events.append(clock.schedule_at(max(due, now), self.receive_frame, frame))
+
     def _hear(self, start_ps: int) -> None:
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
         if start_ps > self._rx_heard_ps:
             self._rx_heard_ps = start_ps
             ev = self._idle_ev
-            if ev is not None and ev.time_ps > start_ps and start_ps > self._idle_after_ps:
+            if (ev is not None and start_ps > self._idle_after_ps
+                    and (ev.time_ps > start_ps or self._lazy_idle_ps > start_ps)):
                 ev.cancel()
                 self._idle_ev = None
+                self._lazy_idle_ps = -1
 
     def receive_frame(self, frame: UartFrame) -> None:
         """A character starts on the RX line now (called at `frame.start_ps`), or is handed
         over late, by a link between machines (at the end of the frame on RS-485)."""
+        if self._handovers:
+            self._handovers -= 1
+        if self._lazy:
+            self.dma_catch_up()           # the characters before this one, taken ahead
         cr1 = self.regs["CR1"]
         if not (cr1 & UE and cr1 & RE):
             return
@@ -701,6 +1017,7 @@ class STM32Usart(Peripheral):
                 if self._idle_ev is not None:
                     self._idle_ev.cancel()
                 self._idle_after_ps = start
+                self._lazy_idle_ps = -1
                 self._idle_ev = self.ctx.clock.schedule_at(idle_at, self._idle)
 
     def _rx_value(self, frame: UartFrame, line: LineSettings) -> tuple[int, int]:
@@ -739,6 +1056,14 @@ class STM32Usart(Peripheral):
         ahead of each other inside a quantum): then IDLE waits for all of them here, on the
         emulation's clock (`waited`), and is off if one did (rx_start)."""
         self._idle_ev = None
+        if self._lazy:
+            self.dma_catch_up()
+        now = self.ctx.clock.now_ps
+        if self._lazy_idle_ps > now:
+            # characters taken ahead started before this idle point: the line goes idle
+            # after the newest of them (rx_frame_start); one event per burst, not per character
+            self._idle_ev = self.ctx.clock.schedule_at(self._lazy_idle_ps, self._idle)
+            return
         cr1 = self.regs["CR1"]
         if not (self._idle_armed and cr1 & UE and cr1 & RE):
             return

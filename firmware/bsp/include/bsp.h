@@ -121,10 +121,15 @@ int  bsp_uart_stats(int n, uint32_t *overruns, uint32_t *dropped, uint32_t *erro
  * broken_silence_us (but less than end_silence_us) marks its frame broken. Reads return one
  * frame each, ended by the next frame's first byte or by end_silence_us of silence. Silences
  * count from the end of a character to the start of the next. end_silence_us = 0: off.
- * bsp_uart_open() turns framing off. On the STM32F1, USART2 and USART3 then receive and send
- * by DMA (no interrupt per byte; the timer started at IDLE: uart.c, "Framing by DMA"); bytes
- * not yet read when framing starts are dropped. */
+ * bsp_uart_open() turns framing off. USART2 and USART3 (and the F4's UART5) then receive and
+ * send by DMA (no interrupt per byte; the timer started at IDLE: uart.c, "Framing by DMA");
+ * bytes not yet read when framing starts are dropped. */
 int  bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t end_silence_us);
+/* Receive by a circular DMA channel and send by DMA from now on, without framing (no
+ * interrupt per byte: readers are woken at the end of each burst, IDLE, or when the ring is
+ * half full), until bsp_uart_open(). USART2, USART3, and the F4's UART5; BSP_ERR_INVAL on
+ * another port. Bytes not yet read are dropped. */
+int  bsp_uart_dma(int n);
 /* One character's time on the wire in microseconds (start, data, parity, stop bits). */
 uint32_t bsp_uart_char_us(int n);
 #define BSP_UART_FRAME_BROKEN   1u   /* a silence longer than broken_silence_us inside it */

@@ -10,8 +10,8 @@
  * Without a running RTOS thread (start-up, interrupt handlers, interrupts masked) writes are
  * polled so console output before the scheduler starts and in panics still appears.
  *
- * Framing (bsp_uart_set_framing, for Modbus RTU; on the F1's USART2/3 by DMA instead, see
- * "Framing by DMA" below): a one-pulse timer restarts at each received byte (a CNT write); its compare marks the "broken" silence, its update (which stops it)
+ * Framing (bsp_uart_set_framing, for Modbus RTU; on USART2/3 and the F4's UART5 by DMA
+ * instead, see "Framing by DMA" below): a one-pulse timer restarts at each received byte (a CNT write); its compare marks the "broken" silence, its update (which stops it)
  * the end of the frame. Both interrupt, and the timer's handler, above the USART's in
  * priority, notes them in RAM: once the RXNE handler has restarted the count, any compare
  * or update before the restart has been noted (a pending timer interrupt is taken first,
@@ -55,12 +55,9 @@
 
 #pragma weak ms_io_device_register
 
-/* Framing by DMA on the F1 (RM0008 Table 78: USART1-3 on DMA1) */
-#if defined(SOC_FAMILY_STM32F1)
+/* DMA (framing by DMA, or the DMA mode of bsp_uart_dma): the F1's channel DMA (RM0008 §13)
+ * and the F4's stream DMA (RM0430 §9), both DMA1; see "Framing by DMA" below. */
 #define UART_DMA 1
-#else
-#define UART_DMA 0
-#endif
 
 #if defined(STM32F103xB)
 #define UART_SLOTS 2
@@ -70,6 +67,65 @@
 #define UART_SLOTS 4
 #define RX_SIZE 256u
 #define TX_SIZE 256u
+#endif
+
+#if UART_DMA
+/* The two DMA controllers as this driver uses them: a circular receive channel over rx[] with
+ * half and complete interrupts, and a normal send channel with its complete interrupt. A
+ * channel is numbered from 1: the F1's channel x (RM0008 Table 78), the F4's stream x - 1
+ * (RM0430 Table 30, the request channel in dma_sel). 0: the USART has no DMA here. */
+#if defined(SOC_FAMILY_STM32F1)
+typedef dma_ch_t dma_chan_t;
+#define CH_CTRL CCR
+#define CH_COUNT CNDTR
+#define CH_PER CPAR
+#define CH_MEM CMAR
+#define CH_EN DMA_CCR_EN
+#define CH_TCIF DMA_ISR_TCIF
+#define CH_TEIF DMA_ISR_TEIF
+#define CH_RX_MODE (DMA_CCR_MINC | DMA_CCR_CIRC | DMA_CCR_HTIE | DMA_CCR_TCIE | DMA_CCR_EN)
+#define CH_TX_MODE (DMA_CCR_DIR | DMA_CCR_MINC | DMA_CCR_TCIE | DMA_CCR_EN)
+static const uint8_t k_dma_ch[4][3] = {{0, 0, 0}, {0, 0, 0}, {6, 7, 0}, {3, 2, 0}};   /* RX, TX, - */
+#define DMA_EN_CLOCK() (RCC->AHBENR |= RCC_AHBENR_DMA1EN)
+static inline dma_chan_t *dma_chan(unsigned k) { return &DMA1->CH[k - 1u]; }
+static inline int dma_irqn(unsigned k) { return DMA1_Channel1_IRQn + (int)k - 1; }
+/* The channel's flags (TCIF, HTIF, TEIF), cleared */
+static inline uint32_t dma_flags_take(unsigned k)
+{
+    uint32_t f = (DMA1->ISR >> DMA_ISR_SHIFT(k)) & 0xFu;
+    DMA1->IFCR = 0xFu << DMA_ISR_SHIFT(k);
+    return f;
+}
+#else
+typedef dma_stream_t dma_chan_t;
+#define CH_CTRL CR
+#define CH_COUNT NDTR
+#define CH_PER PAR
+#define CH_MEM M0AR
+#define CH_EN DMA_SCR_EN
+#define CH_TCIF DMA_SISR_TCIF
+#define CH_TEIF DMA_SISR_TEIF
+#define CH_RX_MODE (DMA_SCR_MINC | DMA_SCR_CIRC | DMA_SCR_HTIE | DMA_SCR_TCIE | DMA_SCR_EN)
+#define CH_TX_MODE (DMA_SCR_DIR_M2P | DMA_SCR_MINC | DMA_SCR_TCIE | DMA_SCR_EN)
+/* USART2 S5/S6, USART3 S1/S3, UART5 S0/S7, all on channel 4 */
+static const uint8_t k_dma_ch[6][3] = {{0, 0, 0}, {0, 0, 0}, {6, 7, 4}, {2, 4, 4}, {0, 0, 0}, {1, 8, 4}};
+#define DMA_EN_CLOCK() (RCC->AHB1ENR |= RCC_AHB1ENR_DMA1EN)
+static inline dma_chan_t *dma_chan(unsigned k) { return &DMA1->S[k - 1u]; }
+static inline int dma_irqn(unsigned k) { return k < 8u ? DMA1_Stream0_IRQn + (int)k - 1 : DMA1_Stream7_IRQn; }
+static inline uint32_t dma_flags_take(unsigned k)
+{
+    unsigned x = k - 1u, at = DMA_SISR_SHIFT(x);
+    uint32_t f = (DMA1->ISR[x >> 2] >> at) & DMA_SISR_ALL;
+    DMA1->IFCR[x >> 2] = DMA_SISR_ALL << at;
+    return f;
+}
+#endif
+#define DMA_PORTS (sizeof k_dma_ch / sizeof k_dma_ch[0])
+/* Port n's DMA channels (RX, TX) and request channel, or 0 */
+static inline const uint8_t *dma_port(int n)
+{
+    return (unsigned)n < DMA_PORTS && k_dma_ch[n][0] ? k_dma_ch[n] : 0;
+}
 #endif
 
 struct uart {
@@ -95,13 +151,19 @@ struct uart {
     char path[12];
 #if UART_DMA
     /* DMA mode (framing on, see "Framing by DMA"); rxc = 0: interrupt mode */
-    dma_ch_t *rxc, *txc;                /* the receive (circular over rx[]) and send channels */
-    uint8_t rx_ch, tx_ch;               /* their numbers (flag shifts) */
+    dma_chan_t *rxc, *txc;              /* the receive (circular over rx[]) and send channels */
+    uint8_t rx_ch, tx_ch;               /* their numbers, from 1 (F1 channel, F4 stream + 1) */
     uint16_t rx_dma_pos;                /* the receive channel's index in rx[] at the last sync */
     uint16_t rx_mark;                   /* rx_head when the silence timer started */
     uint16_t rx_ended;                  /* rx_head at the last end of frame */
     uint16_t tx_run, tx_run_done;       /* the send channel's run, and how much of it is in tx_tail */
     uint32_t idle_us;                   /* from a byte's RXNE to the IDLE after it */
+#if defined(SOC_FAMILY_STM32F4)
+    uint32_t dma_sel;                   /* SxCR's CHSEL for this USART's requests */
+#define DMA_SEL(u) ((u)->dma_sel)
+#else
+#define DMA_SEL(u) 0u
+#endif
 #endif
 };
 
@@ -169,9 +231,13 @@ static int frame_over(struct uart *u, int can_block)
 }
 
 #if UART_DMA
-/* ---- Framing by DMA (F1) ----
- * With framing on, USART2 and USART3 receive into rx[] by a circular DMA channel and send from tx[] by
- * another (RM0008 §27.3.13, Table 78): no interrupt per character. The ring's head is where
+/* ---- Framing by DMA; DMA mode ----
+ * With framing on, USART2 and USART3 (and UART5 on the F4) receive into rx[] by a circular
+ * DMA channel (F4: stream) and send from tx[] by another (RM0008 §27.3.13, Table 78; RM0430
+ * §26.3.13, Table 30): no interrupt per character. bsp_uart_dma() turns the same on without
+ * framing (the metrology link): then the IDLE interrupt alone ends a burst for the readers
+ * (it syncs the ring, wakes a byte reader, tells select()), and HT/TC keep the ring from
+ * lapping unseen. The ring's head is where
  * the receive channel has written to (rx_sync, from CNDTR; the channel's half and complete
  * interrupts keep it from lapping unseen, and wake a frame reader once half the ring is
  * full). The silences are timed as without DMA, from each byte's RXNE, but the timer starts
@@ -188,13 +254,12 @@ static int frame_over(struct uart *u, int can_block)
  * stop bit, ends the burst and releases DE. Receive errors (FE, NE, ORE; PE) interrupt
  * through EIE / PEIE and flag the byte RXF_LOST. */
 
-static const uint8_t k_dma_ch[4][2] = {{0, 0}, {0, 0}, {6, 7}, {3, 2}};   /* USARTn: RX, TX */
 
 /* Move rx_head to where the receive channel has written (any context: locks itself). */
 static void rx_sync(struct uart *u)
 {
     uint32_t s = bsp_irq_lock();
-    uint16_t pos = (uint16_t)((RX_SIZE - u->rxc->CNDTR) % RX_SIZE);
+    uint16_t pos = (uint16_t)((RX_SIZE - u->rxc->CH_COUNT) % RX_SIZE);
     u->rx_head = (uint16_t)(u->rx_head + (uint16_t)((pos - u->rx_dma_pos + RX_SIZE) % RX_SIZE));
     u->rx_dma_pos = pos;
     if (rx_count(u) > RX_SIZE) {                /* the channel lapped the reader: lost bytes */
@@ -205,20 +270,30 @@ static void rx_sync(struct uart *u)
     bsp_irq_unlock(s);
 }
 
+/* A channel off (the F4 stream stops at the end of its current transfer: EN reads 0 then),
+ * its flags cleared (stopping an F4 stream sets TCIF, RM0430 §9.3.17) */
+static void dma_off(dma_chan_t *c, unsigned k)
+{
+    c->CH_CTRL = 0;
+    while (c->CH_CTRL & CH_EN)
+        ;
+    (void)dma_flags_take(k);
+}
+
 /* Account what the send channel has taken from the ring into tx_tail; the channel is off
  * once its run is done, or at once with `halt` (off first: no transfer after the count). */
 static void tx_account(struct uart *u, int halt)
 {
-    dma_ch_t *c = u->txc;
+    dma_chan_t *c = u->txc;
     if (!u->tx_run)
         return;
     if (halt)
-        c->CCR = 0;
-    uint16_t done = (uint16_t)(u->tx_run - c->CNDTR);
+        dma_off(c, u->tx_ch);
+    uint16_t done = (uint16_t)(u->tx_run - c->CH_COUNT);
     u->tx_tail = (uint16_t)(u->tx_tail + (uint16_t)(done - u->tx_run_done));
     u->tx_run_done = done;
     if (done == u->tx_run || halt) {
-        c->CCR = 0;
+        c->CH_CTRL = 0;                         /* (the F4 stream has stopped by itself) */
         u->tx_run = 0;
     }
 }
@@ -233,12 +308,15 @@ static void tx_sync(struct uart *u)
         return;
     if (n > TX_SIZE - i)
         n = TX_SIZE - i;                        /* up to the ring's end; the rest next run */
-    dma_ch_t *c = u->txc;
-    c->CMAR = (uint32_t)(uintptr_t)&u->tx[i];
-    c->CNDTR = n;
+    dma_chan_t *c = u->txc;
+    c->CH_MEM = (uint32_t)(uintptr_t)&u->tx[i];
+    c->CH_COUNT = n;
     u->tx_run = (uint16_t)n;
     u->tx_run_done = 0;
-    c->CCR = DMA_CCR_DIR | DMA_CCR_MINC | DMA_CCR_TCIE | DMA_CCR_EN;
+#if defined(SOC_FAMILY_STM32F4)
+    (void)dma_flags_take(u->tx_ch);             /* cleared before a stream is enabled (§9.3.17) */
+#endif
+    c->CH_CTRL = CH_TX_MODE | DMA_SEL(u);
 }
 
 /* The USART's interrupt in DMA mode: IDLE (start the silence timer), receive errors, TC. */
@@ -260,14 +338,16 @@ static void uart_isr_dma(struct uart *u)
         }
         if (sr & USART_SR_IDLE) {
             tim_regs_t *t = u->ftim;
-            if (u->rx_broken && u->rx_head != u->rx_mark)
-                u->rxf[u->rx_mark % RX_SIZE] |= RXF_BROKEN;   /* came after t1.5 */
-            t->CR1 = 0;
-            t->SR = 0;
-            t->CNT = u->idle_us;                /* the silence counts from the last RXNE */
-            u->rx_mark = u->rx_head;
-            u->rx_broken = 0;
-            t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
+            if (t) {                            /* framing: time the silence */
+                if (u->rx_broken && u->rx_head != u->rx_mark)
+                    u->rxf[u->rx_mark % RX_SIZE] |= RXF_BROKEN;   /* came after t1.5 */
+                t->CR1 = 0;
+                t->SR = 0;
+                t->CNT = u->idle_us;            /* the silence counts from the last RXNE */
+                u->rx_mark = u->rx_head;
+                u->rx_broken = 0;
+                t->CR1 = TIM_CR1_URS | TIM_CR1_OPM | TIM_CR1_CEN;
+            }
             if (u->rx_wait_byte && rx_count(u))
                 wake_rx = 1;                    /* a byte reader: at the end of each burst */
             if (rx_count(u))
@@ -318,8 +398,7 @@ static void frame_timer_dma(struct uart *u, uint32_t sr)
 
 static void dma_isr(unsigned ch)
 {
-    uint32_t f = (DMA1->ISR >> DMA_ISR_SHIFT(ch)) & 0xFu;
-    DMA1->IFCR = 0xFu << DMA_ISR_SHIFT(ch);
+    uint32_t f = dma_flags_take(ch);
     for (int i = 0; i < UART_SLOTS; i++) {
         struct uart *u = &g_uarts[i];
         if (!u->r || !u->rxc)
@@ -328,7 +407,7 @@ static void dma_isr(unsigned ch)
             rx_sync(u);
             if ((u->rx_wait_frame && rx_count(u) >= RX_SIZE / 2u) || (u->rx_wait_byte && rx_count(u)))
                 bsp_os_wake_waiters(&u->rx_wq);
-        } else if (ch == u->tx_ch && (f & (DMA_ISR_TCIF | DMA_ISR_TEIF))) {
+        } else if (ch == u->tx_ch && (f & (CH_TCIF | CH_TEIF))) {
             unsigned had = tx_count(u);
             tx_sync(u);                         /* the run's bytes are in DR: the next run */
             if (tx_count(u) < had && u->tx_wq.head)
@@ -339,41 +418,53 @@ static void dma_isr(unsigned ch)
     }
 }
 
+#define DMA_HANDLER(name, k)                    \
+    void name##_IRQHandler(void);               \
+    void name##_IRQHandler(void) { dma_isr(k); }
+#if defined(SOC_FAMILY_STM32F1)
 /* USART2 and USART3 only: USART1's channels 4 and 5 are SPI2's too (RM0008 Table 78), which
  * the query manager's TFT uses; a USART1 with framing stays with an interrupt per byte. */
-void DMA1_Channel2_IRQHandler(void);
-void DMA1_Channel3_IRQHandler(void);
-void DMA1_Channel6_IRQHandler(void);
-void DMA1_Channel7_IRQHandler(void);
-void DMA1_Channel2_IRQHandler(void) { dma_isr(2); }
-void DMA1_Channel3_IRQHandler(void) { dma_isr(3); }
-void DMA1_Channel6_IRQHandler(void) { dma_isr(6); }
-void DMA1_Channel7_IRQHandler(void) { dma_isr(7); }
+DMA_HANDLER(DMA1_Channel2, 2)
+DMA_HANDLER(DMA1_Channel3, 3)
+DMA_HANDLER(DMA1_Channel6, 6)
+DMA_HANDLER(DMA1_Channel7, 7)
+#else
+/* USART2, USART3 and UART5 (USART1 and USART6 are on DMA2: not used) */
+DMA_HANDLER(DMA1_Stream0, 1)
+DMA_HANDLER(DMA1_Stream1, 2)
+DMA_HANDLER(DMA1_Stream3, 4)
+DMA_HANDLER(DMA1_Stream5, 6)
+DMA_HANDLER(DMA1_Stream6, 7)
+DMA_HANDLER(DMA1_Stream7, 8)
+#endif
 
 /* Framing on: receive and send by DMA from now (interrupts locked by the caller). Bytes
  * still unread are dropped: the channel fills the ring from its start. */
 static void dma_start(struct uart *u)
 {
     usart_regs_t *r = u->r;
-    unsigned rx = k_dma_ch[u->n][0], tx = k_dma_ch[u->n][1];
-    RCC->AHBENR |= RCC_AHBENR_DMA1EN;
-    u->rxc = &DMA1->CH[rx - 1u];
-    u->txc = &DMA1->CH[tx - 1u];
+    const uint8_t *port = dma_port(u->n);
+    unsigned rx = port[0], tx = port[1];
+    DMA_EN_CLOCK();
+    u->rxc = dma_chan(rx);
+    u->txc = dma_chan(tx);
     u->rx_ch = (uint8_t)rx;
     u->tx_ch = (uint8_t)tx;
+#if defined(SOC_FAMILY_STM32F4)
+    u->dma_sel = DMA_SCR_CHSEL(port[2]);
+#endif
     r->CR1 = u->cr1 &= ~(USART_CR1_RXNEIE | USART_CR1_TXEIE);
-    u->rxc->CCR = 0;
-    u->txc->CCR = 0;
-    DMA1->IFCR = 0xFu << DMA_ISR_SHIFT(rx) | 0xFu << DMA_ISR_SHIFT(tx);
+    dma_off(u->rxc, rx);
+    dma_off(u->txc, tx);
     u->rx_head = u->rx_tail = 0;
     u->rx_dma_pos = u->rx_mark = u->rx_ended = 0;
     memset(u->rxf, 0, sizeof u->rxf);
     u->rxf[0] = RXF_START;
-    u->rxc->CPAR = (uint32_t)(uintptr_t)&r->DR;
-    u->rxc->CMAR = (uint32_t)(uintptr_t)u->rx;
-    u->rxc->CNDTR = RX_SIZE;
-    u->rxc->CCR = DMA_CCR_MINC | DMA_CCR_CIRC | DMA_CCR_HTIE | DMA_CCR_TCIE | DMA_CCR_EN;
-    u->txc->CPAR = (uint32_t)(uintptr_t)&r->DR;
+    u->rxc->CH_PER = (uint32_t)(uintptr_t)&r->DR;
+    u->rxc->CH_MEM = (uint32_t)(uintptr_t)u->rx;
+    u->rxc->CH_COUNT = RX_SIZE;
+    u->rxc->CH_CTRL = CH_RX_MODE | DMA_SEL(u);
+    u->txc->CH_PER = (uint32_t)(uintptr_t)&r->DR;
     u->tx_run = u->tx_run_done = 0;
     (void)r->SR;
     (void)r->DR;                                /* a byte from before: not the channel's */
@@ -384,7 +475,7 @@ static void dma_start(struct uart *u)
     r->CR1 = u->cr1 = cr1;
     tx_sync(u);
     for (unsigned i = 0; i < 2; i++) {
-        int irqn = DMA1_Channel1_IRQn + (int)(i ? tx : rx) - 1;
+        int irqn = dma_irqn(i ? tx : rx);
         nvic_set_priority(irqn, BSP_IRQ_PRIO_UART);
         nvic_clear_pending(irqn);
         nvic_enable(irqn);
@@ -397,8 +488,8 @@ static void dma_stop(struct uart *u)
     usart_regs_t *r = u->r;
     tx_account(u, 1);                           /* what it has not sent goes by interrupt */
     rx_sync(u);
-    u->rxc->CCR = 0;
-    u->txc->CCR = 0;
+    dma_off(u->rxc, u->rx_ch);
+    dma_off(u->txc, u->tx_ch);
     u->rxc = u->txc = 0;
     r->CR3 = 0;
     uint32_t cr1 = (u->cr1 & ~(USART_CR1_IDLEIE | USART_CR1_PEIE)) | USART_CR1_RXNEIE;
@@ -630,8 +721,8 @@ int bsp_uart_open(int n, const struct bsp_uart_cfg *cfg)
     r->CR1 = 0;
 #if UART_DMA
     if (u->rxc) {                           /* DMA mode off: its channels stop */
-        u->rxc->CCR = 0;
-        u->txc->CCR = 0;
+        dma_off(u->rxc, u->rx_ch);
+        dma_off(u->txc, u->tx_ch);
     }
 #endif
     if (u->ftim) {                          /* framing off: stop the silence timer */
@@ -954,11 +1045,25 @@ int bsp_uart_set_framing(int n, int tim, uint32_t broken_silence_us, uint32_t en
     u->rx_idle = 1;
     u->rx_broken = 0;
 #if UART_DMA
-    if (!u->rxc && u->n >= 1 && u->n <= 3 && k_dma_ch[u->n][0])
+    if (!u->rxc && dma_port(u->n))
         dma_start(u);
     else if (u->rxc)
         t->CR1 = 0;                         /* new thresholds: from the next IDLE */
 #endif
+    bsp_irq_unlock(s);
+    return 0;
+}
+
+int bsp_uart_dma(int n)
+{
+    struct uart *u = find(n);
+    if (!u)
+        return BSP_ERR_NODEV;
+    if (!dma_port(n))
+        return BSP_ERR_INVAL;
+    uint32_t s = bsp_irq_lock();
+    if (!u->rxc)
+        dma_start(u);
     bsp_irq_unlock(s);
     return 0;
 }

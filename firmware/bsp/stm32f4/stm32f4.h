@@ -14,6 +14,7 @@
 #define STM32F4_H
 
 #include <stdint.h>
+#include "../stm32/regs/dma_f4.h"
 #include "../stm32/regs/exti.h"
 #include "../stm32/regs/flash_f4.h"
 #include "../stm32/regs/gpio_f4.h"
@@ -50,6 +51,7 @@
 #define GPIOB GPIO_PORT(1)
 #define GPIOC GPIO_PORT(2)
 #define RCC ((rcc_regs_t *)0x40023800u)
+#define DMA1 ((dma_regs_t *)0x40026000u)
 #define FLASHIF ((flashif_regs_t *)0x40023C00u)
 
 /* I2C v1 on the F4 has one register more than on the F1 (regs/i2c.h): FLTR, noise filters. */

@@ -231,8 +231,9 @@ static void board_init(void)
     static const struct bsp_uart_cfg ir = {1200, 8, 'E', 1, BSP_PIN_NONE};
     static const struct bsp_uart_cfg metrology = {9600, 8, 'E', 1, BSP_PIN_NONE};
     struct bsp_datetime dt;
+    /* the metrology link by DMA: a frame costs the IDLE interrupt, not one per byte */
     if (bsp_uart_open(2, &rs485) < 0 || bsp_uart_open(3, &ir) < 0 ||
-        bsp_uart_open(5, &metrology) < 0)
+        bsp_uart_open(5, &metrology) < 0 || bsp_uart_dma(5) < 0)
         ms_panic("cannot open the serial ports");
     bsp_rtc_init();
     take_reset_cause();

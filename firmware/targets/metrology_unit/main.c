@@ -595,7 +595,7 @@ static void start_thread(void *arg)
     reset_cause();
     load_energy();
     static const struct bsp_uart_cfg lcfg = {9600, 8, 'E', 1, BSP_PIN_NONE};
-    if (bsp_uart_open(LINK_UART, &lcfg) < 0 ||
+    if (bsp_uart_open(LINK_UART, &lcfg) < 0 || bsp_uart_dma(LINK_UART) < 0 ||
         ms_thread_create("link", link_thread, 0, 1024, 3, 0) < 0 ||
         ms_thread_create("meter", meter_thread, 0, 1280, 5, 0) < 0 ||
         ms_thread_create("power", power_thread, 0, 768, 1, 0) < 0)

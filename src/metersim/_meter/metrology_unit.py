@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metersim._errors import SetupError
-from metersim.peripherals.uart_cable import UartCable
+from metersim.peripherals.uart_cable import UartCable, tells_ahead
 
 SYNC = 0xA5
 COMMANDS = {0x01: "STATUS", 0x02: "INTERVALS", 0x03: "CLEAR", 0x04: "MEASURE", 0xFF: "ERROR"}
@@ -256,7 +256,7 @@ def build_meter(emu, image: str | os.PathLike, unit_firmware: str | os.PathLike 
     mu["metrology"].connected = False   # the connector's test endpoint: the cable goes to the unit
     cable = UartCable(mu["uart5"], mt["usart2"])
     unit = MetrologyUnit(mt, cable, voltage_V, current_A, power_W, frequency_Hz)
-    mu["uart5"].tx.connect(lambda f: cable.plugged and unit._from_mu(f.value))
+    mu["uart5"].tx.connect(tells_ahead(lambda f: cable.plugged and unit._from_mu(f.value)))
     if energy_kWh or reverse_kWh:
         unit.store_energy(energy_kWh, reverse_kWh)
     load_binary(mu, image)

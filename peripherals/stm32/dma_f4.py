@@ -29,7 +29,7 @@ Followed: RM0430 rev 8 §9 (STM32F413/423) and RM0090 §10 (F405/F407, the same 
 
 Request inputs: GPIO input 100 * stream + channel is request channel `channel` of stream
 `stream` (RM0430 Tables 30-31, DMA1/DMA2 request mapping; `DMAReceive -> dma1@4` is UART5_RX
-on stream 0 channel 4, `DMATransmit -> dma1@704` UART5_TX on stream 7 channel 4). A stream
+on stream 0 channel 4, `DMATransmit -> dma1@708` UART5_TX on stream 7 channel 8). A stream
 sees only the request of the channel CHSEL selects.
 
 The transfers (one per request, TRANSFER_CYCLES HCLK cycles after it, sizes, increments,

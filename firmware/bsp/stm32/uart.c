@@ -73,7 +73,7 @@
 /* The two DMA controllers as this driver uses them: a circular receive channel over rx[] with
  * half and complete interrupts, and a normal send channel with its complete interrupt. A
  * channel is numbered from 1: the F1's channel x (RM0008 Table 78), the F4's stream x - 1
- * (RM0430 Table 30, the request channel in dma_sel). 0: the USART has no DMA here. */
+ * (RM0430 Table 30, the request channels in rx_sel/tx_sel). 0: the USART has no DMA here. */
 #if defined(SOC_FAMILY_STM32F1)
 typedef dma_ch_t dma_chan_t;
 #define CH_CTRL CCR
@@ -107,8 +107,11 @@ typedef dma_stream_t dma_chan_t;
 #define CH_TEIF DMA_SISR_TEIF
 #define CH_RX_MODE (DMA_SCR_MINC | DMA_SCR_CIRC | DMA_SCR_HTIE | DMA_SCR_TCIE | DMA_SCR_EN)
 #define CH_TX_MODE (DMA_SCR_DIR_M2P | DMA_SCR_MINC | DMA_SCR_TCIE | DMA_SCR_EN)
-/* USART2 S5/S6, USART3 S1/S3, UART5 S0/S7, all on channel 4 */
-static const uint8_t k_dma_ch[6][3] = {{0, 0, 0}, {0, 0, 0}, {6, 7, 4}, {2, 4, 4}, {0, 0, 0}, {1, 8, 4}};
+/* RX stream + 1, TX stream + 1, RX channel, TX channel (RM0430 Table 30, the F413's DMA1):
+ * USART2 S5 C4 / S6 C4, USART3 S1 C4 / S3 C4, UART5 S0 C4 / S7 C8 (the F413 moved UART5_TX
+ * to channel 8; RM0090's F405 has it on channel 4) */
+static const uint8_t k_dma_ch[6][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}, {6, 7, 4, 4}, {2, 4, 4, 4},
+                                       {0, 0, 0, 0}, {1, 8, 4, 8}};
 #define DMA_EN_CLOCK() (RCC->AHB1ENR |= RCC_AHB1ENR_DMA1EN)
 static inline dma_chan_t *dma_chan(unsigned k) { return &DMA1->S[k - 1u]; }
 static inline int dma_irqn(unsigned k) { return k < 8u ? DMA1_Stream0_IRQn + (int)k - 1 : DMA1_Stream7_IRQn; }
@@ -159,10 +162,12 @@ struct uart {
     uint16_t tx_run, tx_run_done;       /* the send channel's run, and how much of it is in tx_tail */
     uint32_t idle_us;                   /* from a byte's RXNE to the IDLE after it */
 #if defined(SOC_FAMILY_STM32F4)
-    uint32_t dma_sel;                   /* SxCR's CHSEL for this USART's requests */
-#define DMA_SEL(u) ((u)->dma_sel)
+    uint8_t rx_sel, tx_sel;             /* the request channels (SxCR's CHSEL) of RX and TX */
+#define DMA_RX_SEL(u) DMA_SCR_CHSEL((u)->rx_sel)
+#define DMA_TX_SEL(u) DMA_SCR_CHSEL((u)->tx_sel)
 #else
-#define DMA_SEL(u) 0u
+#define DMA_RX_SEL(u) 0u
+#define DMA_TX_SEL(u) 0u
 #endif
 #endif
 };
@@ -316,7 +321,7 @@ static void tx_sync(struct uart *u)
 #if defined(SOC_FAMILY_STM32F4)
     (void)dma_flags_take(u->tx_ch);             /* cleared before a stream is enabled (§9.3.17) */
 #endif
-    c->CH_CTRL = CH_TX_MODE | DMA_SEL(u);
+    c->CH_CTRL = CH_TX_MODE | DMA_TX_SEL(u);
 }
 
 /* The USART's interrupt in DMA mode: IDLE (start the silence timer), receive errors, TC. */
@@ -451,7 +456,8 @@ static void dma_start(struct uart *u)
     u->rx_ch = (uint8_t)rx;
     u->tx_ch = (uint8_t)tx;
 #if defined(SOC_FAMILY_STM32F4)
-    u->dma_sel = DMA_SCR_CHSEL(port[2]);
+    u->rx_sel = port[2];
+    u->tx_sel = port[3];
 #endif
     r->CR1 = u->cr1 &= ~(USART_CR1_RXNEIE | USART_CR1_TXEIE);
     dma_off(u->rxc, rx);
@@ -463,7 +469,7 @@ static void dma_start(struct uart *u)
     u->rxc->CH_PER = (uint32_t)(uintptr_t)&r->DR;
     u->rxc->CH_MEM = (uint32_t)(uintptr_t)u->rx;
     u->rxc->CH_COUNT = RX_SIZE;
-    u->rxc->CH_CTRL = CH_RX_MODE | DMA_SEL(u);
+    u->rxc->CH_CTRL = CH_RX_MODE | DMA_RX_SEL(u);
     u->txc->CH_PER = (uint32_t)(uintptr_t)&r->DR;
     u->tx_run = u->tx_run_done = 0;
     (void)r->SR;

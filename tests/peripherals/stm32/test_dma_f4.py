@@ -69,7 +69,7 @@ class Board:
                                         address=0x40026000))
         machine.sysbus._pages[UART5 >> 10] = (self.usart, UART5)
         self.usart.DMAReceive.connect(self.dma, 4)
-        self.usart.DMATransmit.connect(self.dma, 704)
+        self.usart.DMATransmit.connect(self.dma, 708)   # UART5_TX: S7 C8
         self.irqs = {0: [], 7: []}
         for x in (0, 7):
             self.dma.connections[x].connect(SimpleNamespace(
@@ -160,7 +160,7 @@ def test_transfer_error_clears_en_and_sets_teif():
 
 def test_only_the_selected_channels_request_is_served():
     b = Board()
-    b.usart.write(u.CR3, 4, u.DMAT)                     # TXE: a request on stream 7 channel 4
+    b.usart.write(u.CR3, 4, u.DMAT)                     # TXE: a request on stream 7 channel 8
     s = stream_reg(7, 0)
     b.ram[:3] = b"abc"
     b.w(s + d.SPAR, UART5 + u.DR)
@@ -181,7 +181,7 @@ def test_normal_stream_sends_a_frame_and_ends_with_en_clear_and_tc():
     b.w(s + d.SM0AR, RAM)
     b.w(s + d.SNDTR, len(frame))
     b.usart.write(u.CR3, 4, u.DMAT)
-    b.w(s + d.SCR, cr(chsel=4, dir_=1, ie=d.TCIE, en=True))
+    b.w(s + d.SCR, cr(chsel=8, dir_=1, ie=d.TCIE, en=True))
     b.run_to(b.clock.now_ps + 20 * b.char_ps)
     assert b.usart.sent_bytes() == frame
     assert b.r(d.HISR) == (d.TCIF | d.HTIF) << 22
@@ -243,7 +243,7 @@ def test_f413_platform_wires_usarts_and_stream_interrupts():
                       "usart2": ([(dma1, 504)], [(dma1, 604)]),
                       "usart3": ([(dma1, 104)], [(dma1, 304)]),
                       "uart4": ([(dma1, 204)], [(dma1, 404)]),
-                      "uart5": ([(dma1, 4)], [(dma1, 704)]),
+                      "uart5": ([(dma1, 4)], [(dma1, 708)]),
                       "usart6": ([(dma2, 105)], [(dma2, 605)])}
     nvic = m["nvic"]
     lines = {x: [p for t, p in dma1.connections[x]._targets if t is nvic] for x in range(8)}
@@ -261,7 +261,7 @@ def test_te_cleared_during_a_dma_run_stops_the_transmitter_without_tc(caplog):
     b.w(s + d.SNDTR, 6)
     b.usart.write(u.SR, 4, ~u.TC & 0xFFFF)              # a fresh TC marks the burst's end
     b.usart.write(u.CR3, 4, u.DMAT)
-    b.w(s + d.SCR, cr(chsel=4, dir_=1, en=True))
+    b.w(s + d.SCR, cr(chsel=8, dir_=1, en=True))
     b.run_to(b.clock.now_ps + 2 * b.char_ps + b.char_ps // 2)   # in the third character
     assert b.usart._txrun is not None                   # the run went to the USART whole
     b.usart.write(u.CR1, 4, u.UE | u.RE | u.M | u.PCE)  # TE off

@@ -6,15 +6,14 @@ the end of the 32-bit count (2136), the last second of each of those days, and t
 check at month ends (leap years 2000, 2024, 2096; 2100 is not)."""
 
 import datetime
-import shutil
 import subprocess
 
 import pytest
 
 from tests.conftest import REPO
+from tests.firmware.host_c import build_host_c
 
 BSP = REPO / "firmware" / "bsp"
-OUT = REPO / "build" / "host"
 EPOCH = datetime.datetime(2000, 1, 1)
 
 HARNESS = r"""
@@ -43,20 +42,8 @@ int main(void)
 
 @pytest.fixture(scope="module")
 def date_exe():
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.fail("no host C compiler (cc) on PATH")
-    OUT.mkdir(parents=True, exist_ok=True)
-    src = OUT / "bsp_date_test.c"
-    src.write_text(HARNESS)
-    exe = OUT / "bsp_date_test"
-    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g",
-           f"-I{BSP / 'include'}", f"-I{BSP / 'stm32'}",
-           "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-o", str(exe),
-           str(src), str(BSP / "stm32" / "date.c")]
-    build = subprocess.run(cmd, capture_output=True, text=True)
-    assert build.returncode == 0, f"host build failed:\n{' '.join(cmd)}\n{build.stderr}"
-    return exe
+    return build_host_c("bsp_date_test", [BSP / "stm32" / "date.c"], harness=HARNESS,
+                        include_dirs=[BSP / "include", BSP / "stm32"])
 
 
 def run(exe, lines: list[str]) -> list[str]:

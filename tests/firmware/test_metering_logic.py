@@ -4,15 +4,14 @@ machine, protection with reclose and lock-out, malicious-load classifier, EEPROM
 power-fail restore) are compiled with the host `cc` under ASan/UBSan together with
 host/test_logic.c into build/host/ and run; each block reports `ok <name>`."""
 
-import shutil
 import subprocess
 
 import pytest
 
 from tests.conftest import REPO
+from tests.firmware.host_c import PROTOTYPES, build_host_c
 
 MC = REPO / "firmware" / "targets" / "metering_controller"
-OUT = REPO / "build" / "host"
 DRIVERS = REPO / "firmware" / "drivers"
 SOURCES = ["host/test_logic.c", "mc_app.c", "mc_crc.c", "mc_logic.c", "mc_modbus.c", "mc_store.c",
            "../../drivers/modbus_rtu_timing.c"]
@@ -23,17 +22,8 @@ BLOCKS = ["crc16", "framing", "calendar", "modbus", "tariff", "convert", "balanc
 
 @pytest.fixture(scope="module")
 def unit_run():
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.fail("no host C compiler (cc) on PATH")
-    OUT.mkdir(parents=True, exist_ok=True)
-    exe = OUT / "metering_logic"
-    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wmissing-prototypes", "-Wmissing-declarations",
-           "-O1", "-g", f"-I{DRIVERS}",
-           "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-o", str(exe)] + \
-          [str(MC / s) for s in SOURCES] + ["-lm"]
-    build = subprocess.run(cmd, capture_output=True, text=True)
-    assert build.returncode == 0, f"host build failed:\n{' '.join(cmd)}\n{build.stderr}"
+    exe = build_host_c("metering_logic", [MC / s for s in SOURCES], flags=PROTOTYPES,
+                       include_dirs=[DRIVERS], libs=["-lm"])
     return subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
 
 

@@ -6,15 +6,12 @@ VRMS, IRMS and WAVEFORM code, every PERIOD, and the power factor over a sweep of
 phase angles and over random codes. readings.c is compiled with the host `cc` under ASan/UBSan with the harness
 below, whose `reference` is the formula in doubles."""
 
-import shutil
 import subprocess
 
-import pytest
-
 from tests.conftest import REPO
+from tests.firmware.host_c import build_host_c
 
 MTU = REPO / "firmware" / "targets" / "metrology_unit"
-OUT = REPO / "build" / "host"
 
 HARNESS = r"""
 #include <math.h>
@@ -101,18 +98,8 @@ int main(void)
 """
 
 
-def test_readings_are_the_double_formulas_rounded(tmp_path):
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.fail("no host C compiler (cc) on PATH")
-    OUT.mkdir(parents=True, exist_ok=True)
-    src = OUT / "metrology_readings_test.c"
-    src.write_text(HARNESS)
-    exe = OUT / "metrology_readings_test"
-    cmd = [cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-g", f"-I{MTU}",
-           "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-o", str(exe),
-           str(src), str(MTU / "readings.c"), "-lm"]
-    build = subprocess.run(cmd, capture_output=True, text=True)
-    assert build.returncode == 0, f"host build failed:\n{' '.join(cmd)}\n{build.stderr}"
+def test_readings_are_the_double_formulas_rounded():
+    exe = build_host_c("metrology_readings_test", [MTU / "readings.c"], harness=HARNESS,
+                       include_dirs=[MTU], libs=["-lm"])
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and ", differ 0" in run.stdout, run.stdout + run.stderr

@@ -13,6 +13,7 @@
 #include "bsp_date.h"
 #include "ili9341.h"
 #include "modbus_rtu_timing.h"
+#include "ms_driver.h"
 #include "ms_rtos.h"
 #include "qm_dma.h"
 #include "qm_master.h"
@@ -70,7 +71,7 @@ static uint64_t g_pool[POOL_SIZE / 8u];
 /* The readings table, read by the UI (and by tests through the debug port). */
 struct qm_ctrl g_ctrl[QM_MAX_CTRL];
 static ms_handle_t g_lock, g_kp_sem, g_done_sem, g_cmd_lock, g_net_sem;
-/* Wakes the poll thread between polls: a command is pending (g_cmd.pending) or the server
+/* Wakes the poll thread between polls: a command is pending (g_cmd.state) or the server
  * set the clock (g_sync_now); both are checked on every wake. */
 static ms_handle_t g_work_sem;
 static ili9341_t g_tft = {TFT_SPI, TFT_CS, TFT_DC, TFT_RST, qm_tft_bulk};
@@ -84,15 +85,21 @@ static uint32_t g_snap_at;              /* tick of the next reading snapshot */
 
 /* A write of holding registers for the poll thread (one at a time), from the keypad or the
  * server link: a room's top-up, relay command or schedule (docs/modbus_map.md, "Room
- * settings"), or a controller's tariff registers ("Device settings"). */
+ * settings"), or a controller's tariff registers ("Device settings").
+ * Its life: IDLE -> PENDING (ctrl_write) -> RUNNING (the poll thread took it) -> IDLE (result
+ * posted), or PENDING -> IDLE when ctrl_write withdraws it at CMD_START_MS: failed, and never
+ * sent, so nothing the keypad or the server was told "failed" is carried out later. The
+ * state moves under the kernel lock, so the command has exactly one owner. */
 enum cmd_kind { CMD_TOPUP, CMD_RELAY, CMD_SCHED, CMD_TARIFF };
+enum cmd_state { CMD_IDLE, CMD_PENDING, CMD_RUNNING };
 #define CMD_REGS_MAX 16u                /* the 16 TOU period registers are the longest write */
+#define CMD_START_MS 10000u             /* not begun on the bus by then: withdrawn, failed */
 static struct {
     uint8_t kind, addr, room, count;    /* enum cmd_kind; room: for the log */
     uint16_t start;
     uint16_t v[CMD_REGS_MAX];
     int result;
-    volatile uint8_t pending;           /* set by ctrl_write, cleared by the poll thread */
+    volatile uint8_t state;             /* enum cmd_state */
 } g_cmd;
 
 void ms_kputc(char c) { bsp_console_putc(c); }
@@ -284,15 +291,10 @@ static void clock_sync(void)
     transact(req, n, 0, 1);
 }
 
-static void run_command(void)
+/* The console line of a room command's outcome (a tariff's two writes are logged by
+ * tariff()). */
+static void cmd_log(const char *res)
 {
-    if (!g_cmd.pending)
-        return;
-    g_cmd.pending = 0;
-    uint8_t req[QM_ADU_MAX];
-    unsigned n = qm_build_write(req, g_cmd.addr, g_cmd.start, g_cmd.count, g_cmd.v);
-    g_cmd.result = transact(req, n, 0, 1u + RETRIES);
-    const char *res = g_cmd.result == 0 ? "ok" : "failed";
     if (g_cmd.kind == CMD_TOPUP)
         ms_printk("poll: top-up %u cents controller %u room %u: %s\n",
                   (unsigned)((uint32_t)g_cmd.v[0] << 16 | g_cmd.v[1]), g_cmd.addr, g_cmd.room, res);
@@ -302,7 +304,24 @@ static void run_command(void)
     else if (g_cmd.kind == CMD_SCHED)
         ms_printk("poll: schedule %u %u controller %u room %u: %s\n", g_cmd.v[0], g_cmd.v[1],
                   g_cmd.addr, g_cmd.room, res);
-    ms_sem_post(g_done_sem);            /* a tariff's two writes are logged by tariff() */
+}
+
+/* Carry out the pending command, if ctrl_write has not withdrawn it meanwhile. */
+static void run_command(void)
+{
+    uint32_t s = ms_irq_lock();
+    int mine = g_cmd.state == CMD_PENDING;
+    if (mine)
+        g_cmd.state = CMD_RUNNING;
+    ms_irq_unlock(s);
+    if (!mine)
+        return;
+    uint8_t req[QM_ADU_MAX];
+    unsigned n = qm_build_write(req, g_cmd.addr, g_cmd.start, g_cmd.count, g_cmd.v);
+    g_cmd.result = transact(req, n, 0, 1u + RETRIES);
+    cmd_log(g_cmd.result == 0 ? "ok" : "failed");
+    g_cmd.state = CMD_IDLE;
+    ms_sem_post(g_done_sem);            /* its caller always waits for a command begun */
 }
 
 /* Broadcast the clock when its period is up or the server just set it. */
@@ -674,7 +693,9 @@ static void room_query(void)
 }
 
 /* A write of `count` holding registers from `start` of controller `addr` through the poll
- * thread (the bus owner, which logs room writes); 0 when the controller took it. */
+ * thread (the bus owner, which logs room writes); 0 when the controller took it, an error
+ * when it did not or when the poll thread could not begin it within CMD_START_MS: then it is
+ * dropped, never sent later (docs/firmware_query_manager.md, "Commands"). */
 static int ctrl_write(uint8_t kind, uint8_t addr, uint8_t room, uint16_t start, uint8_t count,
                       const uint16_t *v)
 {
@@ -687,9 +708,30 @@ static int ctrl_write(uint8_t kind, uint8_t addr, uint8_t room, uint16_t start, 
     g_cmd.start = start;
     g_cmd.count = count;
     memcpy(g_cmd.v, v, count * sizeof v[0]);
-    g_cmd.pending = 1;
+    uint32_t s = ms_irq_lock();         /* the fields above are in place before it is seen */
+    g_cmd.state = CMD_PENDING;
+    ms_irq_unlock(s);
     ms_sem_post(g_work_sem);
-    int r = ms_sem_wait(g_done_sem, ms_ms_to_ticks(10000)) == 0 ? g_cmd.result : MS_ERR_TIMEOUT;
+    int r;
+    if (ms_sem_wait(g_done_sem, ms_ms_to_ticks(CMD_START_MS)) == 0) {
+        r = g_cmd.result;
+    } else {
+        /* Not done in time: withdrawn if the poll thread has not begun it, so it is never
+         * sent later. Begun, it is on the bus now and its answer is the truth (one write's
+         * tries, under half a second; the poll thread is watched by the IWDG). */
+        s = ms_irq_lock();
+        int withdrawn = g_cmd.state == CMD_PENDING;
+        if (withdrawn)
+            g_cmd.state = CMD_IDLE;
+        ms_irq_unlock(s);
+        if (withdrawn) {
+            cmd_log("failed, not sent in 10 s");
+            r = MS_ERR_TIMEOUT;
+        } else {
+            ms_sem_wait(g_done_sem, MS_WAIT_FOREVER);
+            r = g_cmd.result;
+        }
+    }
     ms_mutex_unlock(g_cmd_lock);
     wd_checkin(wd, 0);
     return r;

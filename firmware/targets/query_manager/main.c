@@ -759,7 +759,8 @@ static int ctrl_write(uint8_t kind, uint8_t addr, uint8_t room, uint16_t start, 
     } else {
         /* Not done in time: withdrawn if the poll thread has not begun it, so it is never
          * sent later. Begun, it is on the bus now and its answer is the truth (one write's
-         * tries, under half a second; the poll thread is watched by the IWDG). */
+         * tries, under half a second; a top-up's token read, write and read back about
+         * 1.1 s; the poll thread is watched by the IWDG). */
         s = ms_irq_lock();
         int withdrawn = g_cmd.state == CMD_PENDING;
         if (withdrawn)

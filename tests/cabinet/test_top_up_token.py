@@ -20,14 +20,15 @@ from metersim._cabinet.modbus_master import ModbusMaster
 from metersim._cabinet.query_manager import build_controllers, build_query_manager
 from metersim._engine.emulation import Emulation
 from metersim._protocols.modbus import pdu as codec
+from metersim._protocols.modbus.errors import ModbusException
 from metersim._protocols.modbus.framer import encode_adu
 from metersim._protocols.modbus.registers import ROOM_SETTINGS
 from metersim._units import PS_PER_MS
 
-from tests.cabinet.test_query_manager_command_failure import (ADDR, ROOM, answers, balance_cents,
-                                                              cabinet, top_up_events)
-
-assert cabinet                          # the query manager + controller fixture, used below
+# `cabinet`: that module's fixture (a query manager and a 4-room controller, the test as the
+# server's end of the link), used here as it is
+from tests.cabinet.test_query_manager_command_failure import (  # noqa: F401
+    ADDR, ROOM, answers, balance_cents, cabinet, top_up_events)
 
 CHAR_PS = 10 * 10**12 // 9600           # one RS-485 character at 9600 8N1
 
@@ -122,6 +123,10 @@ def test_the_same_token_twice_credits_once_and_a_new_token_again(controller):
     assert [(e.room, e.value) for e in read_records(board).events if e.type == "top-up"] == [
         (2, 700), (2, 300), (3, 50)]
     assert credit_and_token(board, 2) == (1000, 4243)
+    # the top-up without a token is gone: refused as an illegal address, nothing credited
+    with pytest.raises(ModbusException) as e:
+        master.write_multiple(0x2001 + 0x20 * 2, [0, 500])
+    assert e.value.code == 2 and master.room_balance_cents(2) == 1000
 
 
 def test_a_power_cut_while_a_top_up_is_applied_keeps_credit_and_token_together(controller):

@@ -24,6 +24,16 @@ Heater Energy Over Modbus Matches The Reference
     Should Be True                ${wh} > 30
     Room Energy Should Match Reference    0
 
+A Top Up Written Again With Its Token Is Credited Once
+    Create Metering Controller
+    ${token}=    Top Up Room              2    700
+    Top Up Room                   2    700    token=${token}
+    ${balance}=    Read Room Balance Over Modbus    2
+    Should Be Equal As Integers   ${balance}    700
+    Top Up Room                   2    300
+    ${balance}=    Read Room Balance Over Modbus    2
+    Should Be Equal As Integers   ${balance}    1000
+
 Zero Balance Trips And A Top Up Closes
     Create Metering Controller
     Inject Load                   0    motor    1500

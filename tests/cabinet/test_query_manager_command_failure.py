@@ -186,6 +186,10 @@ def test_the_head_end_marks_the_failed_top_up_failed_and_a_repeat_does_not_send_
         again = op.post("/api/topups", json={"request_id": "pay-1", "room_id": room_id,
                                              "cents": 250})
         assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+        # how much virtual time passed before the head end read the answer depends on the
+        # machine's load: let the query manager see the controller gone before it is back
+        emu.run_until(lambda: f"poll: controller {ADDR} offline" in qm.console.line_texts(),
+                      "3s", "the controller offline")
         ctrl.machine.power_on()
         back_online(emu, qm, "the controller back after its power cut")
         assert hs.links.answers_in == 1           # the repeat was not sent

@@ -54,7 +54,8 @@ def test_a_room_block_decodes_into_units_with_signs_and_high_words_first():
 
 def test_addresses_and_encodings_of_room_and_channel_fields():
     assert ROOM_MEASUREMENTS.address(3, "energy_Wh") == 0x1000 + 0x60 + 8
-    assert ROOM_SETTINGS.address(2, "top_up_cents") == 0x2041
+    assert ROOM_SETTINGS.address(2, "top_up_cents") == 0x2052
+    assert ROOM_SETTINGS.address(2, "top_up_token") == 0x2054
     assert CALIBRATION.address(1, "current_scale") == 0x300F
     assert ROOM_SETTINGS.field("top_up_cents").encode(70000) == [1, 4464]
     assert CALIBRATION.field("apos").encode(-2) == [0xFFFE]

@@ -11,8 +11,8 @@ from tests.traces.modbus_decode import rtu_frames, tshark_fields, udp_records
 
 
 def poll(master):
-    """A query manager's round: device info, every room, settings, a top-up, a bad register,
-    a broadcast price. Returns the number of requests sent to slave 1 (each gets a reply)."""
+    """A query manager's round: device info, every room, settings, a top-up (the room's last
+    token read, then amount and the next token written), a bad register, a broadcast price. Returns the number of requests sent to slave 1 (each gets a reply)."""
     master.device_info()
     for room in range(4):
         master.room(room)
@@ -24,7 +24,7 @@ def poll(master):
     except ModbusException as e:
         assert e.code == 2
     master.transact(bytes([6, 0, 8, 0, 60]), address=0)          # broadcast: no reply
-    return 9
+    return 10
 
 
 def test_every_record_of_a_polled_controller_is_one_valid_rtu_frame(firmware, tmp_path):
@@ -59,7 +59,8 @@ def test_every_record_of_a_polled_controller_is_one_valid_rtu_frame(firmware, tm
                                                  "modbus.exception_code"])
     if rows is not None:                                      # tshark installed
         assert len(rows) == len(frames)
-        assert [r[1] for r in rows] == ["4", "4"] * 5 + ["3", "3", "6", "6", "16", "16", "4", "4", "6"]
+        assert [r[1] for r in rows] == ["4", "4"] * 5 + ["3", "3", "6", "6", "3", "3", "16", "16", "4", "4",
+                                          "6"]
         replies = rows[1:-1:2]
         assert [r[3] for r in replies[:-1]] == [str(2 * i + 1) for i in range(answered - 1)]
         assert replies[-1][4] == "2"                          # tshark shows the exception code

@@ -307,6 +307,13 @@ void mc_app_watchdog(struct mc_app *a, uint16_t resets, int by_watchdog)
 #define HR_TOU_PERIODS 0x0010u
 #define HR_ROOM 0x2000u
 #define HR_CAL 0x3000u
+/* Room settings offsets (0x2000 + 0x20 room) of the top-up: amount u32 at +0x12..+0x13 and its
+ * token u16 at +0x14, one function-16 write (docs/modbus_map.md, "Top-up tokens"). +0x01..+0x02,
+ * the top-up before tokens, read 0 and are no longer writable: a write without a token could
+ * be applied twice by a master's retries. */
+#define RS_TOPUP 0x12u
+#define RS_TOPUP_TOKEN 0x14u
+#define RS_LAST 0x14u                   /* the block's last register */
 #define HR_WE 0x0120u                   /* write enable: key (2 registers) */
 #define HR_WE_LEFT 0x0122u              /* seconds the writes stay open; write 0 to close */
 #define HR_WE_KEY 0x0123u               /* a new key (2 registers) */
@@ -453,7 +460,7 @@ static int holding_reg(struct mc_app *a, uint16_t addr, uint16_t *v)
            : addr == HR_WE_SCOPE ? a->access.scope : 0u;
         return 0;
     }
-    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u) {
+    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= RS_LAST) {
         unsigned r = (addr - HR_ROOM) >> 5;
         const struct mc_room_cfg *c = &a->cfg[r];
         switch (addr & 0x1Fu) {
@@ -473,7 +480,9 @@ static int holding_reg(struct mc_app *a, uint16_t addr, uint16_t *v)
         case 0x0E: *v = c->reclose_attempts; break;
         case 0x0F: *v = c->sched_off; break;
         case 0x10: *v = c->sched_on; break;
-        default: *v = c->malicious; break;
+        case 0x11: *v = c->malicious; break;
+        case RS_TOPUP_TOKEN: *v = a->room[r].topup_token; break;   /* the last applied */
+        default: *v = 0; break;                                      /* the amount */
         }
         return 0;
     }
@@ -588,7 +597,8 @@ static enum wreg wreg_of(const struct mc_app *a, uint16_t addr)
         return WR_WE_LEFT;
     if (addr >= HR_WE_KEY && addr <= HR_WE_SCOPE)
         return WR_ACCESS;
-    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= 0x11u)
+    if (addr >= HR_ROOM && addr < HR_ROOM + 0x20u * a->rooms && (addr & 0x1Fu) <= RS_LAST &&
+        (addr & 0x1Fu) != 0x01u && (addr & 0x1Fu) != 0x02u)
         return WR_ROOM;
     if (addr >= HR_CAL && addr < HR_CAL + 8u * a->rooms)
         return WR_CAL;
@@ -700,7 +710,7 @@ static int write_one(struct mc_app *a, struct wstate *w, struct wscratch *sc, ui
     }
     if (kind == WR_ROOM) {
         unsigned r = (addr - HR_ROOM) >> 5;
-        if ((addr & 0x1Fu) <= 0x02u) {                                  /* applied in commit */
+        if ((addr & 0x1Fu) == 0x00u || (addr & 0x1Fu) >= RS_TOPUP) {    /* applied in commit */
             if ((addr & 0x1Fu) == 0x00u && v > 2)
                 return MB_EX_ILLEGAL_VALUE;
             return 0;
@@ -807,12 +817,11 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
         a->we_until_s = a->uptime_s + WE_OPEN_S;
         return 0;
     }
-    for (unsigned r = 0; r < a->rooms; r++) {
-        uint16_t top = (uint16_t)(HR_ROOM + 0x20u * r + 1u);
-        int hi = covers(addr, count, top), lo = covers(addr, count, (uint16_t)(top + 1u));
-        if (hi != lo)
-            return MB_EX_ILLEGAL_VALUE;
-        if (hi && !(((uint32_t)vals[top - addr] << 16) | vals[top + 1u - addr]))
+    for (unsigned r = 0; r < a->rooms; r++) {     /* a top-up: amount and token, both not 0 */
+        uint16_t top = (uint16_t)(HR_ROOM + 0x20u * r + RS_TOPUP);
+        unsigned n = (unsigned)covers(addr, count, top) + (unsigned)covers(addr, count, (uint16_t)(top + 1u)) +
+                     (unsigned)covers(addr, count, (uint16_t)(top + 2u));
+        if (n != 0u && (n != 3u || !(vals[top - addr] | vals[top + 1u - addr]) || !vals[top + 2u - addr]))
             return MB_EX_ILLEGAL_VALUE;
     }
 
@@ -864,9 +873,15 @@ static int regs_write(void *ctx, uint16_t addr, uint16_t count, const uint16_t *
     for (unsigned r = 0; r < a->rooms; r++) {
         uint16_t base = (uint16_t)(HR_ROOM + 0x20u * r);
         int ch = 0;
-        if (covers(addr, count, (uint16_t)(base + 1u))) {
-            uint32_t amount = ((uint32_t)vals[base + 1u - addr] << 16) | vals[base + 2u - addr];
+        uint16_t top = (uint16_t)(base + RS_TOPUP);
+        /* the room's last token again: a master's retry of a top-up this controller applied
+         * (its reply lost). Answered like the first time, and nothing changes: no credit, no
+         * event, no record write. A new token adds the credit and is kept with it in the same
+         * room record (one A/B write), so after a power cut both or neither are there. */
+        if (covers(addr, count, top) && vals[top + 2u - addr] != a->room[r].topup_token) {
+            uint32_t amount = ((uint32_t)vals[top - addr] << 16) | vals[top + 1u - addr];
             mc_room_topup(&a->room[r], r, amount, &env);
+            a->room[r].topup_token = vals[top + 2u - addr];
             a->room_dirty |= 1u << r;
             ch = 1;
         }

@@ -109,6 +109,9 @@ struct mc_room {
     uint32_t energy_Wh, cost_c;
     uint16_t trips;
     uint8_t flags, prot_reason, reclose_left, last_reason;
+    /* the token of the last top-up applied (0 none yet), kept in the room record with the
+     * credit it added: a retried write carrying it again is answered but not applied twice */
+    uint16_t topup_token;
     /* runtime */
     uint64_t rem_nWh;
     uint32_t cost_rem;                /* 0.001 cent */

@@ -138,6 +138,7 @@ int mc_enc_room(uint8_t *b, uint32_t seq, unsigned room, const struct mc_room *r
     p32(b + 52, cal->e_nWh);
     p16(b + 56, cal->v_scale);
     p16(b + 58, cal->i_scale);
+    p16(b + 60, r->topup_token);       /* with the credit: one record, one A/B write */
     return seal(b, 62);
 }
 
@@ -171,6 +172,7 @@ int mc_dec_room(const uint8_t *b, uint32_t *seq, unsigned room, struct mc_room *
     cal->e_nWh = g32(b + 52);
     cal->v_scale = g16(b + 56);
     cal->i_scale = g16(b + 58);
+    r->topup_token = g16(b + 60);      /* 0 in records written before top-up tokens */
     return 64;
 }
 

@@ -306,6 +306,43 @@ static void cmd_log(const char *res)
                   g_cmd.addr, g_cmd.room, res);
 }
 
+/* No valid answer came (silence, a broken or foreign frame), as opposed to an exception
+ * reply, which is the controller's answer. */
+static int no_answer(int e)
+{
+    return e == MS_ERR_TIMEOUT || e == MS_ERR_IO || (e < 0 && e > QM_EXCEPTION);
+}
+
+/* Read the room's last applied top-up token (room settings +0x14) into *token. */
+static int read_topup_token(uint16_t token_reg, uint16_t *token)
+{
+    uint8_t req[QM_ADU_MAX];
+    unsigned n = qm_build_read(req, g_cmd.addr, 0x03, token_reg, 1);
+    return transact(req, n, token, 1u + RETRIES);
+}
+
+/* A top-up (g_cmd: amount at v[0..1], the write at +0x12..+0x14 with its token in v[2]).
+ * The token is the one after the room's last applied, read from the controller now: it
+ * differs from every token the room took before, needs no state of ours that a restart or a
+ * replaced query manager could lose, and every retry of the write carries it, so a retry
+ * after a lost reply is answered "done" without crediting twice (docs/modbus_map.md, "Top-up
+ * tokens"). When no try got an answer, the token read back tells whether the write was
+ * applied: a top-up that was is never reported failed. */
+static int run_top_up(void)
+{
+    uint16_t token_reg = (uint16_t)(g_cmd.start + 2u), last;
+    int e = read_topup_token(token_reg, &last);
+    if (e != 0)
+        return e;                       /* never written: failed, and nothing applied */
+    g_cmd.v[2] = (uint16_t)(last % 0xFFFFu + 1u);       /* 1..65535: 0 is no token */
+    uint8_t req[QM_ADU_MAX];
+    unsigned n = qm_build_write(req, g_cmd.addr, g_cmd.start, g_cmd.count, g_cmd.v);
+    e = transact(req, n, 0, 1u + RETRIES);
+    if (no_answer(e) && read_topup_token(token_reg, &last) == 0 && last == g_cmd.v[2])
+        e = 0;                          /* applied, every reply lost */
+    return e;
+}
+
 /* Carry out the pending command, if ctrl_write has not withdrawn it meanwhile. */
 static void run_command(void)
 {
@@ -316,9 +353,13 @@ static void run_command(void)
     ms_irq_unlock(s);
     if (!mine)
         return;
-    uint8_t req[QM_ADU_MAX];
-    unsigned n = qm_build_write(req, g_cmd.addr, g_cmd.start, g_cmd.count, g_cmd.v);
-    g_cmd.result = transact(req, n, 0, 1u + RETRIES);
+    if (g_cmd.kind == CMD_TOPUP) {
+        g_cmd.result = run_top_up();
+    } else {
+        uint8_t req[QM_ADU_MAX];
+        unsigned n = qm_build_write(req, g_cmd.addr, g_cmd.start, g_cmd.count, g_cmd.v);
+        g_cmd.result = transact(req, n, 0, 1u + RETRIES);
+    }
     cmd_log(g_cmd.result == 0 ? "ok" : "failed");
     g_cmd.state = CMD_IDLE;
     ms_sem_post(g_done_sem);            /* its caller always waits for a command begun */
@@ -718,7 +759,8 @@ static int ctrl_write(uint8_t kind, uint8_t addr, uint8_t room, uint16_t start, 
     } else {
         /* Not done in time: withdrawn if the poll thread has not begun it, so it is never
          * sent later. Begun, it is on the bus now and its answer is the truth (one write's
-         * tries, under half a second; the poll thread is watched by the IWDG). */
+         * tries, under half a second; a top-up's token read, write and read back about
+         * 1.1 s; the poll thread is watched by the IWDG). */
         s = ms_irq_lock();
         int withdrawn = g_cmd.state == CMD_PENDING;
         if (withdrawn)
@@ -745,10 +787,12 @@ static int room_write(uint8_t kind, uint8_t addr, uint8_t room, uint8_t reg, uin
     return ctrl_write(kind, addr, room, (uint16_t)(0x2000u + 0x20u * room + reg), count, v);
 }
 
-/* A top-up (room settings +0x01, u32 cents); from the UI or the server link. */
+/* A top-up (room settings +0x12..+0x14: u32 cents and the token run_top_up sets); from the
+ * UI or the server link. */
 static int top_up(uint8_t addr, uint8_t room, uint32_t cents)
 {
-    return room_write(CMD_TOPUP, addr, room, 0x01u, 2u, (uint16_t)(cents >> 16), (uint16_t)cents);
+    const uint16_t v[3] = {(uint16_t)(cents >> 16), (uint16_t)cents, 0};
+    return ctrl_write(CMD_TOPUP, addr, room, (uint16_t)(0x2000u + 0x20u * room + 0x12u), 3u, v);
 }
 
 /* Relay command (+0x00: 0 open, 1 close if allowed, 2 reset lock-out) from the server link. */

@@ -237,7 +237,7 @@ _ROOM_FIELDS = ("<IBBBBIHBBIIIIHHHHHHhhhhIHHH",
                  "last_trip_reason", "malicious_detect", "alarm1_cents", "alarm2_cents", "overdraft_cents",
                  "load_limit_W", "overload_delay_s", "overcurrent_cA", "reclose_delay_s", "reclose_attempts",
                  "schedule_off", "schedule_on", "wgain", "apos", "vrmsos", "irmsos", "e_nWh", "v_scale",
-                 "i_scale", "pad"))
+                 "i_scale", "top_up_token"))
 
 
 def parse_eeprom(image: bytes) -> EepromRecords:

@@ -2,7 +2,7 @@
 
     master = ModbusMaster(emu, board.bus)
     master.room(0).energy_Wh                 # one 04 request, decoded by the register table
-    master.top_up(2, 500)                    # 16 to the room's top-up registers
+    master.top_up(2, 500)                    # 16 to the room's top-up amount and token
     master.raw(b"\\x01\\x03...")              # any bytes, replies collected (malformed-frame tests)
 
 Built on the layers of `metersim._protocols.modbus`: the transport link sends and receives
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from metersim._errors import EmulationTimeout
 from metersim._protocols.modbus import pdu as codec
-from metersim._protocols.modbus.errors import ModbusTimeout
+from metersim._protocols.modbus.errors import ModbusError, ModbusTimeout
 from metersim._protocols.modbus.framer import RtuFrame, RtuSplitter, encode_adu, rtu_timing
 from metersim._protocols.modbus.registers import (DEVICE_INFO, DEVICE_SETTINGS, ROOM_MEASUREMENTS,
                                                  ROOM_SETTINGS, STATUS_BITS, TRIP_REASONS)
@@ -217,8 +217,28 @@ class ModbusMaster:
         version = v.pop("version")
         return {"version": (version >> 8, version & 0xFF), **v, "rtc": rtc}
 
-    def top_up(self, room: int, cents: int, address: int | None = None) -> None:
-        self._write_field(ROOM_SETTINGS, room, "top_up_cents", cents, address)
+    def top_up_token(self, room: int, address: int | None = None) -> int:
+        """The token of the room's last applied top-up (0: none yet)."""
+        b = ROOM_SETTINGS
+        return b.field("top_up_token").decode(self.read_holding(b.address(room, "top_up_token"), 1,
+                                                                address))
+
+    def top_up(self, room: int, cents: int, address: int | None = None,
+               token: int | None = None) -> int:
+        """Add `cents` of credit to the room: amount and token with one function 16 (room
+        settings +0x12..+0x14, docs/modbus_map.md, "Top-up tokens"). Without `token` the room's
+        last applied token is read first and the next one is used, so every call is a new
+        top-up, as the query manager does; pass a token to repeat a write (the controller
+        answers it again but applies it once). Returns the token written."""
+        b = ROOM_SETTINGS
+        if token is None:
+            if address == 0:
+                raise ModbusError("a broadcast top-up cannot read the rooms' last tokens: give "
+                                  "token=")
+            token = self.top_up_token(room, address) % 0xFFFF + 1     # 1..65535, never 0
+        regs = b.field("top_up_cents").encode(cents) + b.field("top_up_token").encode(token)
+        self.write_multiple(b.address(room, "top_up_cents"), regs, address)
+        return token
 
     def relay_command(self, room: int, command: int, address: int | None = None) -> None:
         """0 open, 1 close (if allowed), 2 reset lock-out."""

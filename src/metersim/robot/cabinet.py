@@ -168,9 +168,13 @@ class cabinet:                     # noqa: N801 - Robot imports the module's cla
                                                       pf=float(pf)))
 
     @keyword
-    def top_up_room(self, room: int, cents: int) -> None:
-        """Add ``cents`` of credit to the room over Modbus (function 16)."""
-        self.master.top_up(self._room(room), int(cents))
+    def top_up_room(self, room: int, cents: int, token: int | None = None) -> int:
+        """Add ``cents`` of credit to the room over Modbus: amount and top-up token with one
+        function 16. Without ``token`` the room's next token is used (a new top-up); give the
+        token a keyword returned to repeat that write: the controller answers it and credits
+        it once (docs/modbus_map.md, "Top-up tokens"). Returns the token."""
+        return self.master.top_up(self._room(room), int(cents),
+                                  token=None if token is None else int(token))
 
     @keyword
     def set_malicious_load_detection(self, room: int, on: bool) -> None:
@@ -223,6 +227,11 @@ class cabinet:                     # noqa: N801 - Robot imports the module's cla
     def read_room_energy_over_modbus(self, room: int) -> int:
         """Energy total of the room in Wh, read with function 04."""
         return self.master.room_energy_Wh(self._room(room))
+
+    @keyword
+    def read_room_balance_over_modbus(self, room: int) -> int:
+        """Balance of the room in cents (credit - cost, signed), read with function 04."""
+        return self.master.room_balance_cents(self._room(room))
 
     @keyword
     def room_energy_should_match_reference(self, room: int, percent: float = 0.2, slack_Wh: float = 2.0) -> None:

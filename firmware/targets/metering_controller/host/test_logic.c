@@ -140,6 +140,19 @@ static int wr32(struct mc_app *a, uint16_t addr, uint32_t v)
     return wr(a, addr, 2, w);
 }
 
+/* A top-up of room r: amount and token with one function 16 (room settings +0x12..+0x14). */
+static int topup_tok(struct mc_app *a, unsigned room, uint32_t cents, uint16_t token)
+{
+    uint16_t w[3] = {(uint16_t)(cents >> 16), (uint16_t)cents, token};
+    return wr(a, (uint16_t)(0x2012u + 0x20u * room), 3, w);
+}
+/* ... with a token never used before in this run */
+static int topup(struct mc_app *a, unsigned room, uint32_t cents)
+{
+    static uint16_t token;
+    return topup_tok(a, room, cents, ++token);
+}
+
 static struct mc_app g_app;
 static const struct mc_time k_t0 = {2024, 3, 10, 12, 0, 0};
 
@@ -363,7 +376,7 @@ static void test_tariff(void)
     CHECK_EQ(wr(a, 0x0010, 4, per), 0);
     CHECK_EQ(wr1(a, 0x2011, 0), 0);                     /* a resistive test load */
     CHECK_EQ(wr1(a, 0x0009, 1), 0);
-    CHECK_EQ(wr32(a, 0x2001, 100000), 0);
+    CHECK_EQ(topup(a, 0, 100000), 0);
     uint32_t t0 = mc_unix_from_time(&(struct mc_time){2024, 3, 10, 8, 30, 0}), up = 10;
     double p[1] = {3600.0}, pf[1] = {1.0};              /* 1 Wh per second */
     run(a, &t0, &up, 1000, p, pf);
@@ -422,13 +435,25 @@ static void test_balance(void)
     CHECK_EQ(wr1(a, 0x2011, 0), 0);                     /* a resistive test load */
     CHECK_EQ(wr32(a, 0x2003, 1000), 0);                 /* alarm 1 at 10.00 */
     CHECK_EQ(wr32(a, 0x2005, 300), 0);                  /* alarm 2 at 3.00 */
-    CHECK_EQ(wr1(a, 0x2001, 1), -3);                    /* half a top-up */
-    CHECK_EQ(wr32(a, 0x2001, 0), -3);                   /* nothing */
-    CHECK_EQ(wr32(a, 0x2001, 2000), 0);                 /* 20.00 */
+    CHECK_EQ(wr32(a, 0x2012, 2000), -3);                /* a top-up without its token */
+    CHECK_EQ(wr1(a, 0x2014, 7), -3);                    /* a token without its amount */
+    CHECK_EQ(topup_tok(a, 0, 0, 7), -3);                /* nothing */
+    CHECK_EQ(topup_tok(a, 0, 2000, 0), -3);             /* token 0: none */
+    CHECK_EQ(wr32(a, 0x2001, 2000), -2);              /* the old form, without a token */
+    CHECK_EQ(rd1(a, 0, 0x2014), 0);                     /* no top-up applied yet */
+    CHECK_EQ(topup_tok(a, 0, 2000, 7), 0);              /* 20.00 */
     CHECK_EQ(count_ev(MC_EV_TOPUP, 0), 1);
     CHECK_EQ((int32_t)rd32(a, 1, 0x100C), 2000);
     CHECK(rd1(a, 1, 0x1000) & MC_ST_CLOSED);            /* top-up closed the relay */
-    CHECK_EQ(rd32(a, 0, 0x2001), 0);                    /* top-up reads 0 */
+    CHECK_EQ(rd32(a, 0, 0x2012), 0);                    /* the amount reads 0 */
+    CHECK_EQ(rd32(a, 0, 0x2001), 0);                    /* so does the old top-up */
+    CHECK_EQ(rd1(a, 0, 0x2014), 7);                     /* the token applied last */
+    uint32_t seq = a->room_seq[0];
+    CHECK_EQ(topup_tok(a, 0, 2000, 7), 0);              /* a retry: answered, not applied */
+    CHECK_EQ(topup_tok(a, 0, 9999, 7), 0);              /* whatever amount it claims */
+    CHECK_EQ(count_ev(MC_EV_TOPUP, 0), 1);
+    CHECK_EQ((int32_t)rd32(a, 1, 0x100C), 2000);
+    CHECK_EQ(a->room_seq[0], seq);                      /* no record written */
     /* 60 cents/kWh, 3.6 kW: 1 Wh/s -> 0.06 cent/s; 20.00 lasts 33 333 s */
     double p[2] = {3600.0, 0.0}, pf[2] = {1.0, 1.0};
     run(a, &t, &up, 16000, p, pf);                      /* 9.60 spent: 10.40 left */
@@ -449,7 +474,7 @@ static void test_balance(void)
     uint32_t e = rd32(a, 1, 0x1008);
     run(a, &t, &up, 100, p, pf);                        /* open: nothing more is metered */
     CHECK_EQ(rd32(a, 1, 0x1008), e);
-    CHECK_EQ(wr32(a, 0x2001, 500), 0);
+    CHECK_EQ(topup(a, 0, 500), 0);
     CHECK(rd1(a, 1, 0x1000) & MC_ST_CLOSED);
     CHECK_EQ(rd1(a, 1, 0x1000) & MC_ST_ALARM1, MC_ST_ALARM1);   /* 5.00 <= 10.00 */
     CHECK_EQ(rd1(a, 1, 0x1000) & MC_ST_ALARM2, 0);
@@ -464,7 +489,7 @@ static void test_balance(void)
     CHECK_EQ(rd32(a, 1, 0x1028), 0);
     CHECK(rd1(a, 1, 0x1020) & MC_ST_TRIPPED);
     /* remote open / close */
-    CHECK_EQ(wr32(a, 0x2001, 10000), 0);
+    CHECK_EQ(topup(a, 0, 10000), 0);
     CHECK(rd1(a, 1, 0x1000) & MC_ST_CLOSED);
     CHECK_EQ(wr1(a, 0x2000, 0), 0);
     CHECK_EQ(rd1(a, 1, 0x1001), MC_R_REMOTE);
@@ -472,6 +497,11 @@ static void test_balance(void)
     CHECK_EQ(wr1(a, 0x2000, 3), -3);
     CHECK_EQ(wr1(a, 0x2000, 1), 0);
     CHECK(rd1(a, 1, 0x1000) & MC_ST_CLOSED);
+    /* each room keeps its own token: room 0's 7 is new to room 1 */
+    CHECK_EQ(topup_tok(a, 1, 100, 7), 0);
+    CHECK_EQ((int32_t)rd32(a, 1, 0x102C), 100);
+    CHECK_EQ(topup_tok(a, 1, 100, 7), 0);
+    CHECK_EQ((int32_t)rd32(a, 1, 0x102C), 100);
     puts("ok balance");
 }
 
@@ -479,7 +509,7 @@ static void test_protection(void)
 {
     struct mc_app *a = fresh(1);
     uint32_t t = mc_unix_from_time(&k_t0), up = 0;
-    CHECK_EQ(wr32(a, 0x2001, 1000000), 0);
+    CHECK_EQ(topup(a, 0, 1000000), 0);
     CHECK_EQ(wr1(a, 0x2011, 0), 0);                     /* malicious detection off here */
     CHECK_EQ(wr32(a, 0x2009, 1000), 0);                 /* load limit 1 kW */
     uint16_t pr[4] = {3, 1000, 10, 2};                  /* delay 3 s, OC 10 A, reclose 10 s x2 */
@@ -540,7 +570,7 @@ static void test_protection(void)
 static void test_schedule(void)
 {
     struct mc_app *a = fresh(1);
-    CHECK_EQ(wr32(a, 0x2001, 100000), 0);
+    CHECK_EQ(topup(a, 0, 100000), 0);
     CHECK_EQ(wr1(a, 0x200F, 1440), -3);
     uint16_t sch[2] = {23 * 60, 6 * 60 + 30};           /* lights out 23:00 - 06:30 */
     CHECK_EQ(wr(a, 0x200F, 2, sch), 0);
@@ -623,7 +653,7 @@ static void test_classifier(void)
     struct mc_app *a = fresh(3);
     uint32_t t = mc_unix_from_time(&k_t0), up = 0;
     for (unsigned r = 0; r < 3; r++) {
-        CHECK_EQ(wr32(a, (uint16_t)(0x2001 + 0x20 * r), 1000000), 0);
+        CHECK_EQ(topup(a, r, 1000000), 0);
         uint16_t rc[2] = {30, 1};                      /* reclose after 30 s, once */
         CHECK_EQ(wr(a, (uint16_t)(0x200D + 0x20 * r), 2, rc), 0);
     }
@@ -719,7 +749,7 @@ static void test_records(void)
     CHECK_EQ(mc_event_get(&k_ee, &er, 2, &e), 0);
 
     /* room record A/B: a torn write of the newer copy leaves the older one */
-    CHECK_EQ(wr32(a, 0x2041, 12345), 0);                 /* room 2 top-up, record saved */
+    CHECK_EQ(topup(a, 2, 12345), 0);                 /* room 2 top-up, record saved */
     uint32_t seq_before = a->room_seq[2];
     struct mc_room rr;
     struct mc_room_cfg rc;
@@ -728,12 +758,16 @@ static void test_records(void)
     memset(&rr, 0, sizeof rr);
     CHECK(mc_ab_load_room(&k_ee, 2, &rr, &rc, &rcal, &s) > 0);
     CHECK_EQ(rr.credit_c, 12345);
+    uint16_t token = rd1(a, 0, 0x2054);                  /* its token, kept with the credit */
+    CHECK(token != 0);
+    CHECK_EQ(rr.topup_token, token);
     CHECK_EQ(s, seq_before);
     g_cut_after = 30;
-    CHECK_EQ(wr32(a, 0x2041, 100), -4);                  /* EEPROM failed: device failure */
+    CHECK_EQ(topup(a, 2, 100), -4);                  /* EEPROM failed: device failure */
     g_cut_after = -1;
     CHECK(mc_ab_load_room(&k_ee, 2, &rr, &rc, &rcal, &s) > 0);
-    CHECK_EQ(rr.credit_c, 12345);
+    CHECK_EQ(rr.credit_c, 12345);                        /* neither the credit nor the token */
+    CHECK_EQ(rr.topup_token, token);
     CHECK_EQ(s, seq_before);
     (void)t;
     puts("ok records");
@@ -749,8 +783,8 @@ static uint32_t day_Wh(double p_W)
 static void test_days(void)
 {
     struct mc_app *a = fresh(2);
-    CHECK_EQ(wr32(a, 0x2001, 10000000), 0);
-    CHECK_EQ(wr32(a, 0x2021, 10000000), 0);
+    CHECK_EQ(topup(a, 0, 10000000), 0);
+    CHECK_EQ(topup(a, 1, 10000000), 0);
     CHECK_EQ(wr1(a, 0x2011, 0), 0);
     CHECK_EQ(wr1(a, 0x2031, 0), 0);
     uint32_t t = mc_unix_from_time(&(struct mc_time){2024, 3, 10, 23, 0, 0}), up = 0;
@@ -794,7 +828,7 @@ static void test_days(void)
 static void test_power_fail(void)
 {
     struct mc_app *a = fresh(4);
-    CHECK_EQ(wr32(a, 0x2021, 500000), 0);
+    CHECK_EQ(topup(a, 1, 500000), 0);
     CHECK_EQ(wr1(a, 0x2031, 0), 0);
     uint32_t t = mc_unix_from_time(&k_t0), up = 0;
     double p[4] = {0, 2000.0, 0, 0}, pf[4] = {1, 1, 1, 1};
@@ -895,7 +929,7 @@ static void test_boot_energy(void)
 
     /* boot energy is billed at the price in force, with its remainder */
     struct mc_app *a = fresh(2);
-    CHECK_EQ(wr32(a, 0x2001, 100000), 0);
+    CHECK_EQ(topup(a, 0, 100000), 0);
     CHECK_EQ(wr1(a, 0x0008, 100), 0);                   /* 1.00 per kWh */
     mc_app_add_energy(a, 1, 10000, 0);                  /* 3.88007 Wh */
     CHECK_EQ(a->room[1].energy_Wh, 3);
@@ -910,7 +944,7 @@ static void test_boot_energy(void)
     /* 40 power cuts, each after 1..3 s of 1.7 kW and the PVD save: totals + remainders are
      * restored, so the room loses < 1/512 Wh per cut (old layout: 0.5 Wh per cut) */
     a = fresh(1);
-    CHECK_EQ(wr32(a, 0x2001, 10000000), 0);
+    CHECK_EQ(topup(a, 0, 10000000), 0);
     CHECK_EQ(wr1(a, 0x2011, 0), 0);
     uint32_t t = mc_unix_from_time(&k_t0), up = 0;
     double p[1] = {1700.0}, pf[1] = {1.0};
@@ -1025,11 +1059,11 @@ static void test_write_checks(void)
     uint32_t before = a->cfg[1].alarm1_c;
     CHECK_EQ(wr(a, 0x2023, 0x0F, v), -3);
     CHECK_EQ(a->cfg[1].alarm1_c, before);
-    uint16_t w[0x10];                                   /* one register into the gap */
+    uint16_t w[0x13];                                   /* one register into the gap */
+    memset(w, 0, sizeof w);                             /* after the top-up (+0x12..+0x14) */
     memcpy(w, v, sizeof v);
     w[0x0E] = 0;
-    w[0x0F] = 0;
-    CHECK_EQ(wr(a, 0x2023, 0x10, w), -2);
+    CHECK_EQ(wr(a, 0x2023, 0x13, w), -2);
     CHECK_EQ(a->cfg[1].alarm1_c, before);
     v[0x11 - 3] = 0;
     CHECK_EQ(wr(a, 0x2023, 0x0F, v), 0);

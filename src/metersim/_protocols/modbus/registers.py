@@ -169,7 +169,8 @@ DEVICE_SETTINGS = Block("device_settings", "holding", "Device settings", 0x0000,
     F(0x125, "write_protect_scope", "write-protection scope", "0 installer settings, 1 every setting; while open")))
 ROOM_SETTINGS = Block("room_settings", "holding", "Room settings", 0x2000, (
     F(0x00, "relay_command", "relay command", "write 0 open, 1 close (if allowed), 2 reset lock-out"),
-    F(0x01, "top_up_cents", "top-up", "cents, write whole with 16; reads 0", words=2),
+    F(0x01, "reserved_top_up", "reserved", "the top-up before tokens (+0x12): reads 0, a write is "
+      "exception 02", words=2),
     F(0x03, "alarm1_cents", "alarm threshold 1", "cents", words=2),
     F(0x05, "alarm2_cents", "alarm threshold 2", "cents (lower than 1)", words=2),
     F(0x07, "overdraft_cents", "overdraft limit", "cents (trip when balance < -limit)", words=2),
@@ -180,7 +181,12 @@ ROOM_SETTINGS = Block("room_settings", "holding", "Room settings", 0x2000, (
     F(0x0E, "reclose_attempts", "reclose attempts", "count before lock-out"),
     F(0x0F, "schedule_off_min", "schedule off", "minute of day, 0xFFFF = none"),
     F(0x10, "schedule_on_min", "schedule on", "minute of day, 0xFFFF = none"),
-    F(0x11, "malicious_detect", "malicious-load detection", "0 off, 1 on")), stride=0x20, per="room")
+    F(0x11, "malicious_detect", "malicious-load detection", "0 off, 1 on"),
+    F(0x12, "top_up_cents", "top-up amount", "cents (not 0); with its token, one 16 of 3 registers; "
+      "reads 0", words=2),
+    F(0x14, "top_up_token", "top-up token", "1..65535; the room's last applied token again is "
+      "answered but not applied (\"Top-up tokens\"); reads the last applied, 0 none")),
+    stride=0x20, per="room")
 CALIBRATION = Block("calibration", "holding", "Calibration", 0x3000, (
     F(0x00, "wgain", "WGAIN", "ADE7753, 12-bit signed", signed=True),
     F(0x01, "apos", "APOS", "ADE7753", signed=True),

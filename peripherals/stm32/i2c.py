@@ -101,8 +101,9 @@ class STM32I2c(Peripheral):
         self.RxDMARequest = GPIO("RxDMARequest")
         self._clk = ApbClock(ctx, "PCLK", clock or "PCLK1", fallback_hz=int(frequency) or 8_000_000)
         self.children: dict[int, Any] = {}
-        self._ev = None
+        self._ev = None          # the step's end while an interrupt could see it
         self._step = None        # the quiet step on the bus: (end_ps, fn, args), or None
+        self._backstop = None    # a quiet event at or before that step's end
         self.reset()
 
     def register_child(self, device: Any, address: int | None = None) -> None:
@@ -129,6 +130,7 @@ class STM32I2c(Peripheral):
             self._ev.cancel()
         self._ev = None
         self._step = None
+        self._drop_backstop()
         self.regs = REGS.resets()
         self._phase = "idle"     # idle, start, sb, addr, addr_done, tx, rx, nack, stop
         self._device = None
@@ -177,7 +179,10 @@ class STM32I2c(Peripheral):
         end_ps = clock.now_ps + scl_periods * self.scl_period_ps()
         if self._may_be_quiet():
             self._step = (end_ps, fn, args)
-            self._ev = clock.schedule_quiet_at(end_ps, self._quiet_step_event)
+            # one backstop serves the steps that follow it (it re-arms when it finds one
+            # still on the bus): not an event per byte
+            if self._backstop is None:
+                self._backstop = clock.schedule_quiet_at(end_ps, self._backstop_event)
         else:
             self._ev = clock.schedule_at(end_ps, fn, *args)
 
@@ -189,7 +194,6 @@ class STM32I2c(Peripheral):
         """End the quiet step now, at its own end time (the clock reads that time)."""
         end_ps, fn, args = self._step
         self._step = None
-        self._ev.cancel()
         self.ctx.clock.call_as_of(end_ps, fn, *args)
 
     def _settle(self) -> None:
@@ -199,9 +203,22 @@ class STM32I2c(Peripheral):
         while self._step is not None and is_past(ctx, self._step[0], ctx.clock.now_ps):
             self._finish_step()
 
-    def _quiet_step_event(self) -> None:
-        """No access came after the quiet step's end: it ends now, in time order."""
-        self._finish_step()
+    def _backstop_event(self) -> None:
+        """No access came after the quiet steps that ended by now: they end, in time order;
+        the backstop moves on to the step still on the bus, if any. (It is never later than
+        that step's end: a step is only finished by an access or here, both after the end
+        of the step the backstop was set for.)"""
+        self._backstop = None
+        now = self.ctx.clock.now_ps
+        while self._step is not None and self._step[0] <= now:
+            self._finish_step()
+        if self._step is not None and self._backstop is None:
+            self._backstop = self.ctx.clock.schedule_quiet_at(self._step[0], self._backstop_event)
+
+    def _drop_backstop(self) -> None:
+        if self._backstop is not None:
+            self._backstop.cancel()
+            self._backstop = None
 
     # -- register access ------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
@@ -242,7 +259,7 @@ class STM32I2c(Peripheral):
                 # event at the same instant
                 end_ps, fn, args = self._step
                 self._step = None
-                self._ev.cancel()
+                self._drop_backstop()
                 self._ev = self.ctx.clock.schedule_at(end_ps, fn, *args)
         elif offset == DR:
             self._write_dr(value & 0xFF)
@@ -270,6 +287,7 @@ class STM32I2c(Peripheral):
                 self._ev.cancel()
                 self._ev = None
             self._step = None
+            self._drop_backstop()
             self._finish_device()
             keep = {n: self.regs[n] for n in ("CR2", "OAR1", "OAR2", "CCR", "TRISE", "FLTR")}
             self.reset()

@@ -34,8 +34,11 @@ costs the engine tens of microseconds of host time, and an EEPROM page write is 
 any register access at a time after the step's end first finishes it "at" its end time (the
 clock reads that time while the device takes or gives its byte, so an EEPROM's write cycle
 starts where it did), and the event only runs, in time order before any later event, if nothing
-came first. Firmware sees the same flags and data at the same instruction as with an event per
-step (the same rule as the SPI model's polled frames, `spi.is_past`). Enabling an interrupt
+came first. A pin change of a device on the bus (an EEPROM's WP, say) first finishes the steps
+that ended before it too, as their events would have come first. Firmware sees the same flags
+and data at the same instruction as with an event per step, and each device sees the same calls
+at the same instants (the same rules as the SPI model's polled frames: `spi.is_past`,
+`spi.watch_device_pins`). Enabling an interrupt
 while a step is on the bus turns its end back into an ordinary event at the same instant.
 `STM32I2c.polled_fast_path = False` (per class or instance) keeps an ordinary event per step.
 
@@ -54,7 +57,7 @@ from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
-from metersim.peripherals.stm32.spi import is_past
+from metersim.peripherals.stm32.spi import is_past, watch_device_pins
 from metersim.peripherals.stm32.usart import ApbClock
 from metersim._units import PS_PER_S
 
@@ -101,6 +104,7 @@ class STM32I2c(Peripheral):
         self.RxDMARequest = GPIO("RxDMARequest")
         self._clk = ApbClock(ctx, "PCLK", clock or "PCLK1", fallback_hz=int(frequency) or 8_000_000)
         self.children: dict[int, Any] = {}
+        self._pins_watched = True  # every device's pin changes finish the ended steps first
         self._ev = None          # the step's end while an interrupt could see it
         self._step = None        # the quiet step on the bus: (end_ps, fn, args), or None
         self._backstop = None    # a quiet event at or before that step's end
@@ -115,6 +119,9 @@ class STM32I2c(Peripheral):
         if int(address) in self.children:
             raise SetupError(f"{self.name}: two devices at I2C address 0x{int(address):02x}")
         self.children[int(address)] = device
+        if not watch_device_pins(device, self._before_device_pin):
+            self._pins_watched = False
+            self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per I2C step", device)
 
     def reset(self) -> None:
         if self._step is not None:
@@ -187,7 +194,8 @@ class STM32I2c(Peripheral):
             self._ev = clock.schedule_at(end_ps, fn, *args)
 
     def _may_be_quiet(self) -> bool:
-        return (self.polled_fast_path and not self.regs["CR2"] & (ITEVTEN | ITERREN)
+        return (self.polled_fast_path and self._pins_watched
+                and not self.regs["CR2"] & (ITEVTEN | ITERREN)
                 and not (self.EventInterrupt.level or self.ErrorInterrupt.level))
 
     def _finish_step(self) -> None:
@@ -202,6 +210,10 @@ class STM32I2c(Peripheral):
         ctx = self.ctx
         while self._step is not None and is_past(ctx, self._step[0], ctx.clock.now_ps):
             self._finish_step()
+
+    def _before_device_pin(self) -> None:
+        if self._step is not None:
+            self._settle()
 
     def _backstop_event(self) -> None:
         """No access came after the quiet steps that ended by now: they end, in time order;

@@ -343,3 +343,50 @@ def test_enabling_itevten_while_the_address_is_sent_interrupts_at_its_end():
     ev_seen, _, ev_irq, _ = polled_eeprom_session(False, itevten_at=100)
     assert fast_seen == ev_seen and fast_irq == ev_irq
     assert fast_irq and fast_irq[0][0] is True
+
+
+@pytest.mark.parametrize("wp_after_stop_us", [5, 15])
+def test_write_protect_raised_around_the_stop_sees_the_stop_where_it_ended(wp_after_stop_us):
+    """Firmware requests STOP, then raises the EEPROM's WP pin without looking at I2C again:
+    the write cycle starts if the STOP (one SCL period, 10 us) ended before WP rose, as with
+    an event per step."""
+    from tests.peripherals.stm32.test_spi import Core
+
+    def run(fast):
+        clock = Clock()
+        dev = make(clock=clock)
+        dev.polled_fast_path = fast
+        ee = At24cEeprom(Context(clock, name="eeprom"), part="AT24C256")
+        dev.register_child(ee, ee.address)
+        seen = []
+
+        def wait(mask):
+            while True:
+                yield lambda: seen.append(dev.read(i.SR1, 4))
+                if seen[-1] & mask:
+                    return
+
+        def program():
+            yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.START)
+            yield from wait(i.SB)
+            yield lambda: dev.write(i.DR, 4, 0xA0)
+            yield from wait(i.ADDR)
+            yield lambda: dev.read(i.SR2, 4)
+            for b in (0x00, 0x40, 0x5A):
+                yield from wait(i.TXE)
+                yield lambda b=b: dev.write(i.DR, 4, b)
+            yield from wait(i.BTF)
+            yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.STOP)
+            for _ in range(wp_after_stop_us * 10):
+                yield lambda: None
+            yield lambda: ee.on_gpio(0, True)
+            for _ in range(100):
+                yield lambda: None
+
+        Core(clock, step_ps=100_000).run(program())
+        clock.run_for(10 * PS_PER_MS)
+        return list(ee.write_cycles), ee.read_image(0x40, 1)
+
+    fast, slow = run(True), run(False)
+    assert fast == slow
+    assert fast[1] == (b"\x5A" if wp_after_stop_us > 10 else b"\xFF")

@@ -30,7 +30,7 @@ Polled firmware (why no event per byte): with neither interrupt enabled (ITEVTEN
 both interrupt lines low, nothing outside the peripheral sees a step of the bus (START, address,
 data byte, STOP) end at its exact instant except through the I2C registers. Such a step's end is
 then a clock event that does not cut the running CPU slice short (`schedule_quiet_at`: a cut
-costs the engine tens of microseconds of host time, and an EEPROM page write is some 35 steps);
+costs the engine tens of microseconds of host time, and an EEPROM write is a step per byte);
 any register access at a time after the step's end first finishes it "at" its end time (the
 clock reads that time while the device takes or gives its byte, so an EEPROM's write cycle
 starts where it did), and the event only runs, in time order before any later event, if nothing
@@ -38,8 +38,8 @@ came first. A pin change of a device on the bus (an EEPROM's WP, say) first fini
 that ended before it too, as their events would have come first. Firmware sees the same flags
 and data at the same instruction as with an event per step, and each device sees the same calls
 at the same instants (the same rules as the SPI model's polled frames: `spi.is_past`,
-`spi.watch_device_pins`). Enabling an interrupt
-while a step is on the bus turns its end back into an ordinary event at the same instant.
+`spi.watch_device_pins`). Enabling an interrupt while a step is on the bus turns its end back
+into an ordinary event at the same instant.
 `STM32I2c.polled_fast_path = False` (per class or instance) keeps an ordinary event per step.
 
 Not modelled: slave mode (OAR1/OAR2 stored), 10-bit addressing, multi-master arbitration
@@ -131,8 +131,10 @@ class STM32I2c(Peripheral):
             cpu = getattr(self.ctx.machine, "cpu", None)
             if cpu is None or cpu.in_slice:
                 self._settle()
-            elif self._step[0] <= cpu.now_ps():
-                self._finish_step()
+            else:
+                t_ps = cpu.now_ps()
+                while self._step is not None and self._step[0] <= t_ps:
+                    self._finish_step()
         if self._ev is not None:
             self._ev.cancel()
         self._ev = None

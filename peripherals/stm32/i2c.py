@@ -26,6 +26,22 @@ contract is peripherals/at24c.py's: `start(read) -> bool` (optional), `write(byt
 one call per data byte, `read(n) -> bytes` with one call per byte, `finish_transmission()` at
 STOP. An address no device answers is NACKed (AF).
 
+Polled firmware (why no event per byte): with neither interrupt enabled (ITEVTEN, ITERREN) and
+both interrupt lines low, nothing outside the peripheral sees a step of the bus (START, address,
+data byte, STOP) end at its exact instant except through the I2C registers. Such a step's end is
+then a clock event that does not cut the running CPU slice short (`schedule_quiet_at`: a cut
+costs the engine tens of microseconds of host time, and an EEPROM write is a step per byte);
+any register access at a time after the step's end first finishes it "at" its end time (the
+clock reads that time while the device takes or gives its byte, so an EEPROM's write cycle
+starts where it did), and the event only runs, in time order before any later event, if nothing
+came first. A pin change of a device on the bus (an EEPROM's WP, say) first finishes the steps
+that ended before it too, as their events would have come first. Firmware sees the same flags
+and data at the same instruction as with an event per step, and each device sees the same calls
+at the same instants (the same rules as the SPI model's polled frames: `spi.is_past`,
+`spi.watch_device_pins`). Enabling an interrupt while a step is on the bus turns its end back
+into an ordinary event at the same instant.
+`STM32I2c.polled_fast_path = False` (per class or instance) keeps an ordinary event per step.
+
 Not modelled: slave mode (OAR1/OAR2 stored), 10-bit addressing, multi-master arbitration
 (ARLO never set), bus errors (BERR never set), SMBus/PEC, general call, clock stretching by the
 device, the SCL rise time that TRISE compensates for, analog/digital filters (FLTR stored),
@@ -41,6 +57,7 @@ from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
+from metersim.peripherals.stm32.spi import is_past, watch_device_pins
 from metersim.peripherals.stm32.usart import ApbClock
 from metersim._units import PS_PER_S
 
@@ -77,6 +94,7 @@ _EVENTS = SB | ADDR | ADD10 | STOPF | BTF
 @model("I2C.STM32F1_I2C", "I2C.STM32F4_I2C", "metersim.STM32_I2C")
 class STM32I2c(Peripheral):
     size = 0x400
+    polled_fast_path = True      # steps of polled firmware end in quiet events (docstring)
 
     def __init__(self, ctx: Context, frequency: int = 0, clock: str | None = None, **_ignored):
         super().__init__(ctx)
@@ -86,7 +104,10 @@ class STM32I2c(Peripheral):
         self.RxDMARequest = GPIO("RxDMARequest")
         self._clk = ApbClock(ctx, "PCLK", clock or "PCLK1", fallback_hz=int(frequency) or 8_000_000)
         self.children: dict[int, Any] = {}
-        self._ev = None
+        self._pins_watched = True  # every device's pin changes finish the ended steps first
+        self._ev = None          # the step's end while an interrupt could see it
+        self._step = None        # the quiet step on the bus: (end_ps, fn, args), or None
+        self._backstop = None    # a quiet event at or before that step's end
         self.reset()
 
     def register_child(self, device: Any, address: int | None = None) -> None:
@@ -98,11 +119,27 @@ class STM32I2c(Peripheral):
         if int(address) in self.children:
             raise SetupError(f"{self.name}: two devices at I2C address 0x{int(address):02x}")
         self.children[int(address)] = device
+        if not watch_device_pins(device, self._before_device_pin):
+            self._pins_watched = False
+            self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per I2C step", device)
 
     def reset(self) -> None:
+        if self._step is not None:
+            # A reset comes after every step that ended before it, as those steps' events
+            # would have ended the core's slice there: one from a register write (SWRST) is
+            # an access like any other; one between slices (SYSRESETREQ) is at the core's time.
+            cpu = getattr(self.ctx.machine, "cpu", None)
+            if cpu is None or cpu.in_slice:
+                self._settle()
+            else:
+                t_ps = cpu.now_ps()
+                while self._step is not None and self._step[0] <= t_ps:
+                    self._finish_step()
         if self._ev is not None:
             self._ev.cancel()
         self._ev = None
+        self._step = None
+        self._drop_backstop()
         self.regs = REGS.resets()
         self._phase = "idle"     # idle, start, sb, addr, addr_done, tx, rx, nack, stop
         self._device = None
@@ -145,10 +182,62 @@ class STM32I2c(Peripheral):
         return cycles * PS_PER_S // self._clk.hz
 
     def _schedule(self, scl_periods: int, fn, *args) -> None:
-        self._ev = self.ctx.clock.schedule(scl_periods * self.scl_period_ps(), fn, *args)
+        """The current step ends in `scl_periods` SCL periods with `fn(*args)`: an ordinary
+        event while an interrupt could see it, otherwise a quiet one (module docstring)."""
+        clock = self.ctx.clock
+        end_ps = clock.now_ps + scl_periods * self.scl_period_ps()
+        if self._may_be_quiet():
+            self._step = (end_ps, fn, args)
+            # one backstop serves the steps that follow it (it re-arms when it finds one
+            # still on the bus): not an event per byte
+            if self._backstop is None:
+                self._backstop = clock.schedule_quiet_at(end_ps, self._backstop_event)
+        else:
+            self._ev = clock.schedule_at(end_ps, fn, *args)
+
+    def _may_be_quiet(self) -> bool:
+        return (self.polled_fast_path and self._pins_watched
+                and not self.regs["CR2"] & (ITEVTEN | ITERREN)
+                and not (self.EventInterrupt.level or self.ErrorInterrupt.level))
+
+    def _finish_step(self) -> None:
+        """End the quiet step now, at its own end time (the clock reads that time)."""
+        end_ps, fn, args = self._step
+        self._step = None
+        self.ctx.clock.call_as_of(end_ps, fn, *args)
+
+    def _settle(self) -> None:
+        """Before a register access: end the quiet steps that ended before it (a step's end
+        may start the next one, which may have ended too)."""
+        ctx = self.ctx
+        while self._step is not None and is_past(ctx, self._step[0], ctx.clock.now_ps):
+            self._finish_step()
+
+    def _before_device_pin(self) -> None:
+        if self._step is not None:
+            self._settle()
+
+    def _backstop_event(self) -> None:
+        """No access came after the quiet steps that ended by now: they end, in time order;
+        the backstop moves on to the step still on the bus, if any. (It is never later than
+        that step's end: a step is only finished by an access or here, both after the end
+        of the step the backstop was set for.)"""
+        self._backstop = None
+        now = self.ctx.clock.now_ps
+        while self._step is not None and self._step[0] <= now:
+            self._finish_step()
+        if self._step is not None and self._backstop is None:
+            self._backstop = self.ctx.clock.schedule_quiet_at(self._step[0], self._backstop_event)
+
+    def _drop_backstop(self) -> None:
+        if self._backstop is not None:
+            self._backstop.cancel()
+            self._backstop = None
 
     # -- register access ------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
+        if self._step is not None:
+            self._settle()
         if offset == SR1:
             self._sr1_snapshot = self.regs["SR1"]
             return self.regs["SR1"]
@@ -167,6 +256,8 @@ class STM32I2c(Peripheral):
         return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
+        if self._step is not None:
+            self._settle()
         value &= 0xFFFF
         if offset == CR1:
             self._write_cr1(value)
@@ -177,6 +268,13 @@ class STM32I2c(Peripheral):
                 self.ctx.log_once(("freq", freq), logging.WARNING,
                                   "CR2.FREQ = %d MHz but PCLK1 is %d Hz", freq, self._clk.hz)
             self._update_irq()
+            if self._step is not None and not self._may_be_quiet():
+                # an interrupt now watches the step on the bus: its end becomes an ordinary
+                # event at the same instant
+                end_ps, fn, args = self._step
+                self._step = None
+                self._drop_backstop()
+                self._ev = self.ctx.clock.schedule_at(end_ps, fn, *args)
         elif offset == DR:
             self._write_dr(value & 0xFF)
         elif offset == SR1:
@@ -202,6 +300,8 @@ class STM32I2c(Peripheral):
             if self._ev is not None:
                 self._ev.cancel()
                 self._ev = None
+            self._step = None
+            self._drop_backstop()
             self._finish_device()
             keep = {n: self.regs[n] for n in ("CR2", "OAR1", "OAR2", "CCR", "TRISE", "FLTR")}
             self.reset()

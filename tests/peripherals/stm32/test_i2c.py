@@ -241,3 +241,152 @@ def test_two_devices_at_one_address_are_refused():
     dev.register_child(FakeEeprom(), 0x50)
     with pytest.raises(Exception, match="0x50"):
         dev.register_child(FakeEeprom(), 0x50)
+
+
+def polled_eeprom_session(fast, itevten_at=None):
+    """Firmware polling SR1 (a read every 2 us, as the BSP's wait loop does) through an
+    AT24C256 page write, ACK polling over its write cycle and a random read, run in CPU slices
+    the way the engine runs them (test_spi.Core). Returns what the firmware read (time,
+    register, value), the EEPROM's write cycles, the event line's changes and the slices."""
+    from tests.peripherals.stm32.test_spi import Core
+
+    clock = Clock()
+    dev = make(clock=clock)
+    dev.polled_fast_path = fast
+    ee = At24cEeprom(Context(clock, name="eeprom"), part="AT24C256")
+    dev.register_child(ee, ee.address)
+    irq = []
+    dev.EventInterrupt.connect(SimpleNamespace(on_gpio=lambda p, lv: irq.append((lv, clock.now_ps))))
+    seen = []
+
+    def rd(reg):
+        seen.append((clock.now_ps, reg, dev.read(reg, 4)))
+        return seen[-1][2]
+
+    def wait(mask):
+        while True:
+            yield lambda: rd(i.SR1)
+            if seen[-1][2] & mask:
+                return
+            for _ in range(20):                      # 2 us of other instructions
+                yield lambda: None
+
+    def start(a7, read):
+        yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.START)
+        yield from wait(i.SB)
+        yield lambda: dev.write(i.DR, 4, (a7 << 1) | int(read))
+        if itevten_at is not None:
+            for _ in range(itevten_at):
+                yield lambda: None
+            yield lambda: dev.write(i.CR2, 4, 36 | i.ITEVTEN)
+        yield from wait(i.ADDR | i.AF)
+
+    def program():
+        yield from start(0x50, False)
+        yield lambda: rd(i.SR2)
+        for b in (0x01, 0x00, 0xDE, 0xAD, 0xBE, 0xEF):
+            yield from wait(i.TXE)
+            yield lambda b=b: dev.write(i.DR, 4, b)
+        yield from wait(i.BTF)
+        yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.STOP)
+        while True:                                   # ACK polling
+            yield from start(0x50, False)
+            if not seen[-1][2] & i.AF:
+                break
+            yield lambda: dev.write(i.SR1, 4, ~i.AF & 0xFFFF)
+            yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.STOP)
+            for _ in range(500):                      # 50 us between polls
+                yield lambda: None
+        yield lambda: rd(i.SR2)
+        for b in (0x01, 0x00):
+            yield from wait(i.TXE)
+            yield lambda b=b: dev.write(i.DR, 4, b)
+        yield from wait(i.BTF)
+        yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.START | i.ACK)
+        yield from wait(i.SB)
+        yield lambda: dev.write(i.DR, 4, 0xA1)
+        yield from wait(i.ADDR)
+        yield lambda: rd(i.SR2)
+        yield from wait(i.RXNE)
+        yield lambda: rd(i.DR)
+        yield from wait(i.BTF)                       # byte 2 in DR, byte 3 in the shift register
+        yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) & ~i.ACK)
+        yield lambda: rd(i.DR)
+        yield from wait(i.BTF)
+        yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.STOP)
+        yield lambda: rd(i.DR)
+        yield lambda: rd(i.DR)
+        for _ in range(1000):
+            yield lambda: None
+        yield lambda: rd(i.SR2)
+
+    core = Core(clock, step_ps=100_000)               # one "instruction" every 100 ns
+    core.run(program())
+    return seen, list(ee.write_cycles), irq, core.slices
+
+
+def test_polled_transfers_read_the_same_flags_at_the_same_times_without_an_event_per_step():
+    """With no I2C interrupt enabled a step's end does not cut the CPU slice: the firmware
+    reads the same SR1/SR2/DR values at the same instants, the EEPROM's write cycle starts at
+    the same STOP and the data read back is the same, in a fraction of the slices."""
+    fast_seen, fast_ee, fast_irq, fast_slices = polled_eeprom_session(True)
+    ev_seen, ev_ee, ev_irq, ev_slices = polled_eeprom_session(False)
+    assert fast_seen == ev_seen and fast_ee == ev_ee and fast_irq == ev_irq == []
+    assert [v for _, reg, v in fast_seen if reg == i.DR] == [0xDE, 0xAD, 0xBE, 0xEF]
+    assert any(v & i.AF for _, reg, v in fast_seen if reg == i.SR1)    # ACK polls NACKed
+    assert fast_ee and not fast_seen[-1][2] & i.BUSY
+    assert ev_slices > 30 and fast_slices < ev_slices // 4
+
+
+def test_enabling_itevten_while_the_address_is_sent_interrupts_at_its_end():
+    fast_seen, _, fast_irq, _ = polled_eeprom_session(True, itevten_at=100)
+    ev_seen, _, ev_irq, _ = polled_eeprom_session(False, itevten_at=100)
+    assert fast_seen == ev_seen and fast_irq == ev_irq
+    assert fast_irq and fast_irq[0][0] is True
+
+
+@pytest.mark.parametrize("wp_after_stop_us", [5, 15])
+def test_write_protect_raised_around_the_stop_sees_the_stop_where_it_ended(wp_after_stop_us):
+    """Firmware requests STOP, then raises the EEPROM's WP pin without looking at I2C again:
+    the write cycle starts if the STOP (one SCL period, 10 us) ended before WP rose, as with
+    an event per step."""
+    from tests.peripherals.stm32.test_spi import Core
+
+    def run(fast):
+        clock = Clock()
+        dev = make(clock=clock)
+        dev.polled_fast_path = fast
+        ee = At24cEeprom(Context(clock, name="eeprom"), part="AT24C256")
+        dev.register_child(ee, ee.address)
+        seen = []
+
+        def wait(mask):
+            while True:
+                yield lambda: seen.append(dev.read(i.SR1, 4))
+                if seen[-1] & mask:
+                    return
+
+        def program():
+            yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.START)
+            yield from wait(i.SB)
+            yield lambda: dev.write(i.DR, 4, 0xA0)
+            yield from wait(i.ADDR)
+            yield lambda: dev.read(i.SR2, 4)
+            for b in (0x00, 0x40, 0x5A):
+                yield from wait(i.TXE)
+                yield lambda b=b: dev.write(i.DR, 4, b)
+            yield from wait(i.BTF)
+            yield lambda: dev.write(i.CR1, 4, dev.read(i.CR1, 4) | i.STOP)
+            for _ in range(wp_after_stop_us * 10):
+                yield lambda: None
+            yield lambda: ee.on_gpio(0, True)
+            for _ in range(100):
+                yield lambda: None
+
+        Core(clock, step_ps=100_000).run(program())
+        clock.run_for(10 * PS_PER_MS)
+        return list(ee.write_cycles), ee.read_image(0x40, 1)
+
+    fast, slow = run(True), run(False)
+    assert fast == slow
+    assert fast[1] == (b"\x5A" if wp_after_stop_us > 10 else b"\xFF")

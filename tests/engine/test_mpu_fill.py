@@ -142,3 +142,64 @@ def test_a_fill_inside_an_it_block_leaves_no_it_state_behind():
         ok = fill(None, page, access, ctypes.byref(entry), ctypes.addressof(st))
         assert ok == allowed
         assert core.regs[UC_ARM_REG_XPSR] == (stale & ~IT_STATE if cleared else stale)
+
+
+FLUSH_PAGE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_region_rewrite_drops_exactly_the_pages_whose_rights_changed(seed):
+    """An RTOS reprogramming a process region at every switch: the TLB keeps the entry of
+    every page whose rights the model still gives unchanged (at the privilege it was filled
+    at) and drops each one that changed, or has a region edge now."""
+    rng = random.Random(1000 + seed)
+    mpu = random_mpu(rng)
+    mpu.write(0x04, 5)                             # enabled, PRIVDEFENA
+    core = FakeCore()
+    st = make_state(mpu, core)
+    dropped = []
+    flush_page = FLUSH_PAGE(lambda _cpu, page: dropped.append(page))
+    cpu = ctypes.create_string_buffer(64)           # a CPUState, its IT bits at offset 0
+    uc = (ctypes.c_void_p * 2)(None, ctypes.addressof(cpu))   # uc_struct: the CPU at offset 8
+    st.uc, st.off_cpu, st.off_condexec = ctypes.addressof(uc), 8, 0
+    st.flush_page = ctypes.cast(flush_page, ctypes.c_void_p).value
+    fill = FILL(G._mpu_fill.fill_address())
+    handed = set()
+    for _ in range(80):
+        page = 0x20000000 + rng.randrange(0, 0x14000) & ~0x3FF
+        core.regs[UC_ARM_REG_IPSR] = rng.choice([0, 0, 11])
+        core.regs[UC_ARM_REG_CONTROL] = rng.choice([0, 1])
+        privileged = core.regs[UC_ARM_REG_IPSR] != 0 or not core.regs[UC_ARM_REG_CONTROL] & 1
+        before = core.slow_calls
+        fill(st.uc, page, rng.choice([16, 17]), ctypes.byref(uc_tlb_entry()),
+             ctypes.addressof(st))
+        if core.slow_calls == before:
+            handed.add((page, privileged))
+    assert st.n_handed == len(handed)              # each page and privilege noted once
+    old_ctrl, old_regions = mpu.ctrl, list(mpu._active)
+    old_rights = {key: mpu.page_rights(key[0], key[1], False) for key in handed}
+    # rewrite one region (RBAR with VALID, then RASR), as a context switch does
+    n = rng.randrange(8)
+    size_log2 = rng.choice([10, 11, 12, 13, 14])
+    base = 0x20000000 + rng.randrange(0, 0x10000) & ~((1 << size_log2) - 1)
+    spans = []
+    mpu.on_change = spans.append
+    mpu.write(0x0C, base | 0x10 | n)
+    mpu.write(0x10, rng.randrange(8) << 24 | (size_log2 - 1) << 1 | 1)
+    changed = [s for s in spans if s]
+    st.ctrl, st.n_regions = mpu.ctrl, len(mpu._active)
+    for i, region in enumerate(mpu._active):
+        st.regions[i][:] = region
+    got = sum(G._mpu_fill.flush_changed(ctypes.addressof(st), s, old_ctrl, old_regions)
+              for s in changed[-1:])
+    span = changed[-1] if changed else []
+    stale = set()
+    for page, privileged in handed:
+        new = mpu.page_rights(page, privileged, False)
+        meets = any(page + 1024 > lo and page < hi for lo, hi in span)
+        if meets and (new != old_rights[(page, privileged)] or new[0] != new[1]):
+            stale.add(page)
+    assert set(dropped) == stale
+    assert got == len(dropped)
+    kept = {h & ~0x3FF for h in st.handed[:st.n_handed]}
+    assert not kept & stale                        # a dropped page is filled again, and noted

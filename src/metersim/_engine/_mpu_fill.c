@@ -59,7 +59,7 @@ typedef struct {
     uint32_t n_regions;
     uint32_t fetch_denied;      /* set on a refused instruction fetch */
     uint32_t n_handed;          /* fills since the last flush; > MAX_HANDED: too many */
-    uint32_t handed[MAX_HANDED];/* page | 1 (privileged) | 2 (negative priority) */
+    uint32_t handed[MAX_HANDED];/* page | KEY_PRIV | KEY_NEGATIVE | KEY_WRITE | KEY_FETCH */
     mf_region regions[MAX_REGIONS]; /* enabled regions, highest number first */
     uc_reg_write_fn reg_write;
     int32_t reg_xpsr;
@@ -125,6 +125,13 @@ static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool neg
     return 0;
 }
 
+/* A handed-out page's key: the page, the privilege and priority it was filled at, and the
+ * kind of access that filled it (read: neither KEY_WRITE nor KEY_FETCH). */
+#define KEY_PRIV 1u
+#define KEY_NEGATIVE 2u
+#define KEY_WRITE 4u
+#define KEY_FETCH 8u
+
 /* Remember a page handed out since the last flush, once: pages stay in the TLB across the
  * page-wise flushes of flush_changed, and one evicted and filled again must not fill the
  * list with copies of itself. */
@@ -157,7 +164,12 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
     int64_t rights = page_rights(s, page, priv, negative);
     if (rights < 0)
         return it_cleared(s, uc, type, s->slow_fill(uc, vaddr, type, e, NULL));
-    note_handed(s, page | (priv ? 1u : 0u) | (negative ? 2u : 0u));
+    /* With the MPU off nothing needs the list: enabling it flushes the whole TLB (and its
+     * rights are the default map's, which no region write changes) */
+    if (s->ctrl & 1u)
+        note_handed(s, page | (priv ? KEY_PRIV : 0u) | (negative ? KEY_NEGATIVE : 0u)
+                           | (type == UC_MEM_FETCH ? KEY_FETCH
+                              : type == UC_MEM_WRITE ? KEY_WRITE : 0u));
     uint32_t need = type == UC_MEM_FETCH ? X : type == UC_MEM_WRITE ? W : R;
     if (type == UC_MEM_FETCH) {
         if (!(rights & X)) {
@@ -221,12 +233,26 @@ static int parse_regions(PyObject *list, mf_region *out, uint32_t *n_out)
     return 0;
 }
 
+/* What a fill of the kind recorded in `key` makes of a page with `rights` (mf_fill's rules):
+ * a fetch maps the page with all its rights, or is refused; a data access maps it without
+ * execute, or into the shadow window when it lacks the access's right. Two configurations
+ * that give a key the same outcome leave its TLB entry exactly as a new fill would make it. */
+static uint32_t fill_outcome(int64_t rights, uint32_t key)
+{
+    if (key & KEY_FETCH)
+        return (rights & X) ? 0x100u | (uint32_t)rights : 0u;
+    uint32_t need = (key & KEY_WRITE) ? W : R;
+    if (rights & need)
+        return 0x200u | ((uint32_t)rights & ~X);
+    return 0x400u;
+}
+
 /* flush_changed(state_address, spans, old_ctrl, old_regions): the MPU changed within `spans`
  * ((lo, hi) address pairs) from (old_ctrl, old_regions) to the state's current configuration.
  * Drops from unicorn's TLB every page this fill handed out since the last flush that meets a
- * span and whose rights differ between the two configurations (at the privilege and priority
- * it was handed at), and forgets it; every other page would be filled again exactly as it is,
- * so its entry stays. Returns the number of pages dropped, or -1 when the list overflowed or
+ * span and that a fill of the same kind (privilege, priority, access) would now map
+ * differently (fill_outcome), and forgets it; every other page would be filled again exactly
+ * as it is, so its entry stays (a privileged data page losing only its execute right, say). Returns the number of pages dropped, or -1 when the list overflowed or
  * no page flush is available: the caller then flushes the whole TLB. */
 static PyObject *flush_changed(PyObject *self, PyObject *args)
 {
@@ -274,10 +300,10 @@ static PyObject *flush_changed(PyObject *self, PyObject *args)
             meets = (int64_t)page + PAGE > lo[j] && (int64_t)page < hi[j];
         if (!meets)
             continue;
-        bool priv = key & 1u, negative = key & 2u;
+        bool priv = key & KEY_PRIV, negative = key & KEY_NEGATIVE;
         int64_t was = page_rights(&old, page, priv, negative);
         int64_t now = page_rights(s, page, priv, negative);
-        if (was >= 0 && now >= 0 && was == now)
+        if (was >= 0 && now >= 0 && fill_outcome(was, key) == fill_outcome(now, key))
             continue;
         bool seen = false;
         for (uint32_t k = 0; k < n_gone && !seen; k++)

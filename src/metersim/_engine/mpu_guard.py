@@ -16,10 +16,14 @@ rights (with the MPU off: the default memory map; execute only for instruction f
   and becomes a MemManage fault with DACCVIOL and the exact MMFAR;
 - an instruction fetch from a page without execute rights is refused: MemManage IACCVIOL.
 
-The TLB is flushed when a right handed out since the last flush may have changed: after an MPU
-register write that changes a region, if a page filled since the last flush overlaps the region's
-old or new extent (rewriting a region with the same values changes nothing and costs nothing),
-and at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
+A right handed out since the last flush is taken back when it may have changed. After an MPU
+register write that changes a region (rewriting a region with the same values changes nothing
+and costs nothing), the C fill drops, one page at a time, the pages it handed out that meet the
+region's old or new extent and that a new fill of the same kind would map differently
+(`_mpu_fill.flush_changed`: an RTOS reprogramming a process region at every switch then costs
+the refill of those few pages, not of every page in use); the whole TLB is flushed where that
+does not apply (CTRL writes, pages the Python fill handed out, more than 1024 pages noted) and
+at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
 HFNMIENA is clear.
 Exception stacking and unstacking are done by the core, which checks each frame with
 `MPU.refused_offsets` in Python, or, for the SVC entries and plain returns it does in C, with
@@ -140,8 +144,8 @@ class MpuGuard:
             if fast is not None and fast.flush_page and spans is not None \
                     and not (self._handed and self._touched(spans, python_only=True)):
                 # an RTOS reprogramming a process region: only the pages the C fill handed
-                # out whose rights differ between the old and the new regions go (their
-                # refill is what a whole flush would cost for every page in use)
+                # out that a new fill would map differently go (a whole flush would make
+                # every page in use be filled again)
                 old_ctrl, old_regions = fast.ctrl, self._synced
                 self._sync_fast()
                 if _mpu_fill.flush_changed(self._fast_addr, spans, old_ctrl, old_regions) < 0:
@@ -241,7 +245,7 @@ class MpuGuard:
             fast.off_cpu = offsets[0]
             fast.off_condexec = offsets[2] + offsets[3]
             fast.uc = ctypes.cast(self.uc._uch, ctypes.c_void_p).value
-            # one page at a time where unicorn exports it (flush_spans)
+            # one page at a time where unicorn exports it (flush_changed)
             flush_page = getattr(_uclib, "tlb_flush_page_arm", None)
             if flush_page is not None and offsets[0] > 0:
                 fast.flush_page = ctypes.cast(flush_page, ctypes.c_void_p).value

@@ -142,3 +142,83 @@ def test_a_fill_inside_an_it_block_leaves_no_it_state_behind():
         ok = fill(None, page, access, ctypes.byref(entry), ctypes.addressof(st))
         assert ok == allowed
         assert core.regs[UC_ARM_REG_XPSR] == (stale & ~IT_STATE if cleared else stale)
+
+
+FLUSH_PAGE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
+
+
+def fill_outcome(rights: tuple[int, int], access: int):
+    """What the fill maps for an access of kind `access` to a page with uniform `rights`
+    (the rules test_c_fill_agrees_with_the_model checks): None for a refused fetch."""
+    every = rights[0]
+    if access == 18:
+        return ("page", every) if every & X else None
+    need = W if access == 17 else R
+    return ("page", every & ~X) if every & need else ("shadow", R | W)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_region_rewrite_drops_exactly_the_pages_a_fill_would_now_map_differently(seed):
+    """An RTOS reprogramming a process region at every switch: the TLB keeps the entry of
+    every page that a new fill of the same kind (privilege, access) would map exactly as
+    before, and drops each one it would map otherwise (other rights, the shadow window, a
+    region edge in the page), whatever kind of access filled it."""
+    rng = random.Random(1000 + seed)
+    mpu = random_mpu(rng)
+    mpu.write(0x04, 5)                             # enabled, PRIVDEFENA
+    core = FakeCore()
+    st = make_state(mpu, core)
+    dropped = []
+    flush_page = FLUSH_PAGE(lambda _cpu, page: dropped.append(page))
+    cpu = ctypes.create_string_buffer(64)           # a CPUState, its IT bits at offset 0
+    uc = (ctypes.c_void_p * 2)(None, ctypes.addressof(cpu))   # uc_struct: the CPU at offset 8
+    st.uc, st.off_cpu, st.off_condexec = ctypes.addressof(uc), 8, 0
+    st.flush_page = ctypes.cast(flush_page, ctypes.c_void_p).value
+    fill = FILL(G._mpu_fill.fill_address())
+    handed = set()
+    for _ in range(80):
+        page = 0x20000000 + rng.randrange(0, 0x14000) & ~0x3FF
+        core.regs[UC_ARM_REG_IPSR] = rng.choice([0, 0, 11])
+        core.regs[UC_ARM_REG_CONTROL] = rng.choice([0, 1])
+        privileged = core.regs[UC_ARM_REG_IPSR] != 0 or not core.regs[UC_ARM_REG_CONTROL] & 1
+        access = rng.choice([16, 17, 18])
+        before = core.slow_calls
+        st.fetch_denied = 0
+        fill(st.uc, page, access, ctypes.byref(uc_tlb_entry()), ctypes.addressof(st))
+        if core.slow_calls == before:
+            handed.add((page, privileged, access))
+    assert st.n_handed == len(handed)              # each page, privilege and access once
+    old_ctrl, old_regions = mpu.ctrl, list(mpu._active)
+    old = {key: mpu.page_rights(key[0], key[1], False) for key in handed}
+    # rewrite one region (RBAR with VALID, then RASR), as a context switch does
+    n = rng.randrange(8)
+    size_log2 = rng.choice([10, 11, 12, 13, 14])
+    base = 0x20000000 + rng.randrange(0, 0x10000) & ~((1 << size_log2) - 1)
+    spans = []
+    mpu.on_change = spans.append
+    mpu.write(0x0C, base | 0x10 | n)
+    mpu.write(0x10, rng.randrange(8) << 24 | (size_log2 - 1) << 1 | 1)
+    st.ctrl, st.n_regions = mpu.ctrl, len(mpu._active)
+    for i, region in enumerate(mpu._active):
+        st.regions[i][:] = region
+    span = spans[-1] if spans and spans[-1] else []
+    got = G._mpu_fill.flush_changed(ctypes.addressof(st), span, old_ctrl, old_regions)
+    stale = set()
+    for page, privileged, access in handed:
+        new = mpu.page_rights(page, privileged, False)
+        meets = any(page + 1024 > lo and page < hi for lo, hi in span)
+        if meets and (new[0] != new[1]
+                      or fill_outcome(new, access) != fill_outcome(old[(page, privileged,
+                                                                            access)], access)):
+            stale.add(page)
+    kept = {h & ~0x3FF for h in st.handed[:st.n_handed]}
+    assert kept == {page for page, _, _ in handed} - set(dropped)
+    assert len(dropped) == len(set(dropped)) == got    # each page dropped once
+    assert stale <= set(dropped)
+    for page in set(dropped) - stale:
+        # dropped though its rights look the same: the C fill leaves the page to Python now
+        # (a region or sub-region edge inside it), as it would when filling it again
+        core.regs[UC_ARM_REG_IPSR], core.regs[UC_ARM_REG_CONTROL] = 0, 0
+        before = core.slow_calls
+        fill(st.uc, page, 16, ctypes.byref(uc_tlb_entry()), ctypes.addressof(st))
+        assert core.slow_calls == before + 1

@@ -29,7 +29,7 @@
 #define X 4u
 #define PAGE 1024u
 #define MAX_REGIONS 16
-#define MAX_HANDED 128
+#define MAX_HANDED 1024
 
 /* unicorn 2.1.4 public API */
 typedef struct {
@@ -40,6 +40,9 @@ enum { UC_MEM_READ = 16, UC_MEM_WRITE = 17, UC_MEM_FETCH = 18 };
 typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
 typedef int (*uc_reg_write_fn)(void *uc, int regid, const void *value);
 typedef bool (*fill_fn)(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data);
+/* unicorn 2.1.4's tlb_flush_page_arm(CPUState *, target_ulong): drops one page from every
+ * MMU index's TLB (and its victim TLB) and the jump cache entries that may lead into it */
+typedef void (*flush_page_fn)(void *cpu, uint32_t addr);
 
 typedef struct {
     uint32_t base, size, sub, srd, priv, user;
@@ -56,12 +59,15 @@ typedef struct {
     uint32_t n_regions;
     uint32_t fetch_denied;      /* set on a refused instruction fetch */
     uint32_t n_handed;          /* fills since the last flush; > MAX_HANDED: too many */
-    uint32_t handed[MAX_HANDED];/* page | 1 (privileged) | 2 (negative priority) */
+    uint32_t handed[MAX_HANDED];/* page | KEY_PRIV | KEY_NEGATIVE | KEY_WRITE | KEY_FETCH */
     mf_region regions[MAX_REGIONS]; /* enabled regions, highest number first */
     uc_reg_write_fn reg_write;
     int32_t reg_xpsr;
     int64_t off_cpu;            /* uc_struct.cpu, or -1 (see uc_native._calibrate_offsets) */
     int64_t off_condexec;       /* env->condexec_bits from the CPUState */
+    void *uc;                   /* the engine, for its CPUState (off_cpu) */
+    flush_page_fn flush_page;   /* NULL: only whole-TLB flushes (Python) */
+    uint64_t page_flushes;      /* pages dropped one by one (statistics) */
 } mf_state;
 
 /* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
@@ -119,6 +125,29 @@ static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool neg
     return 0;
 }
 
+/* A handed-out page's key: the page, the privilege and priority it was filled at, and the
+ * kind of access that filled it (read: neither KEY_WRITE nor KEY_FETCH). */
+#define KEY_PRIV 1u
+#define KEY_NEGATIVE 2u
+#define KEY_WRITE 4u
+#define KEY_FETCH 8u
+
+/* Remember a page handed out since the last flush, once: pages stay in the TLB across the
+ * page-wise flushes of flush_changed, and one evicted and filled again must not fill the
+ * list with copies of itself. */
+static void note_handed(mf_state *s, uint32_t key)
+{
+    uint32_t n = s->n_handed;
+    if (n > MAX_HANDED)
+        return;                         /* too many already: the next flush is a whole one */
+    for (uint32_t i = 0; i < n; i++)
+        if (s->handed[i] == key)
+            return;
+    if (n < MAX_HANDED)
+        s->handed[n] = key;
+    s->n_handed = n + 1;
+}
+
 static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data)
 {
     mf_state *s = (mf_state *)user_data;
@@ -135,10 +164,12 @@ static bool mf_fill(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *u
     int64_t rights = page_rights(s, page, priv, negative);
     if (rights < 0)
         return it_cleared(s, uc, type, s->slow_fill(uc, vaddr, type, e, NULL));
-    if (s->n_handed < MAX_HANDED)
-        s->handed[s->n_handed] = page | (priv ? 1u : 0u) | (negative ? 2u : 0u);
-    if (s->n_handed <= MAX_HANDED)
-        s->n_handed++;
+    /* With the MPU off nothing needs the list: enabling it flushes the whole TLB (and its
+     * rights are the default map's, which no region write changes) */
+    if (s->ctrl & 1u)
+        note_handed(s, page | (priv ? KEY_PRIV : 0u) | (negative ? KEY_NEGATIVE : 0u)
+                           | (type == UC_MEM_FETCH ? KEY_FETCH
+                              : type == UC_MEM_WRITE ? KEY_WRITE : 0u));
     uint32_t need = type == UC_MEM_FETCH ? X : type == UC_MEM_WRITE ? W : R;
     if (type == UC_MEM_FETCH) {
         if (!(rights & X)) {
@@ -177,6 +208,128 @@ static bool mf_frame_allowed(const mf_state *s, uint32_t start, uint32_t len, ui
     return true;
 }
 
+/* Parse up to MAX_REGIONS region tuples (base, size, sub, srd, priv, user) into `out`. */
+static int parse_regions(PyObject *list, mf_region *out, uint32_t *n_out)
+{
+    PyObject *seq = PySequence_Fast(list, "regions must be a sequence");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > MAX_REGIONS) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "too many MPU regions");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        mf_region *r = &out[i];
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "IIIIII", &r->base, &r->size,
+                              &r->sub, &r->srd, &r->priv, &r->user)) {
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    *n_out = (uint32_t)n;
+    return 0;
+}
+
+/* What a fill of the kind recorded in `key` makes of a page with `rights` (mf_fill's rules):
+ * a fetch maps the page with all its rights, or is refused; a data access maps it without
+ * execute, or into the shadow window when it lacks the access's right. Two configurations
+ * that give a key the same outcome leave its TLB entry exactly as a new fill would make it. */
+static uint32_t fill_outcome(int64_t rights, uint32_t key)
+{
+    if (key & KEY_FETCH)
+        return (rights & X) ? 0x100u | (uint32_t)rights : 0u;
+    uint32_t need = (key & KEY_WRITE) ? W : R;
+    if (rights & need)
+        return 0x200u | ((uint32_t)rights & ~X);
+    return 0x400u;
+}
+
+/* flush_changed(state_address, spans, old_ctrl, old_regions): the MPU changed within `spans`
+ * ((lo, hi) address pairs) from (old_ctrl, old_regions) to the state's current configuration.
+ * Drops from unicorn's TLB every page this fill handed out since the last flush that meets a
+ * span and that a fill of the same kind (privilege, priority, access) would now map
+ * differently (fill_outcome), and forgets it; every other page would be filled again exactly
+ * as it is, so its entry stays (a privileged data page losing only its execute right, say). Returns the number of pages dropped, or -1 when the list overflowed or
+ * no page flush is available: the caller then flushes the whole TLB. */
+static PyObject *flush_changed(PyObject *self, PyObject *args)
+{
+    (void)self;
+    unsigned long long addr;
+    unsigned int old_ctrl;
+    PyObject *spans, *old_list;
+    if (!PyArg_ParseTuple(args, "KOIO", &addr, &spans, &old_ctrl, &old_list))
+        return NULL;
+    mf_state *s = (mf_state *)(uintptr_t)addr;
+    if (s->n_handed > MAX_HANDED || !s->flush_page || !s->uc || s->off_cpu <= 0)
+        return PyLong_FromLong(-1);
+    int64_t lo[16], hi[16];
+    PyObject *seq = PySequence_Fast(spans, "spans must be a sequence");
+    if (!seq)
+        return NULL;
+    Py_ssize_t n_spans = PySequence_Fast_GET_SIZE(seq);
+    if (n_spans > 16) {
+        Py_DECREF(seq);
+        return PyLong_FromLong(-1);
+    }
+    for (Py_ssize_t i = 0; i < n_spans; i++) {
+        long long a, b;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "LL", &a, &b)) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        lo[i] = a;
+        hi[i] = b;
+    }
+    Py_DECREF(seq);
+    /* the old configuration, as a state page_rights can read */
+    static mf_state old;
+    old.ctrl = old_ctrl;
+    if (parse_regions(old_list, old.regions, &old.n_regions) < 0)
+        return NULL;
+    void *cpu = *(void **)((char *)s->uc + s->off_cpu);
+    static uint32_t gone[MAX_HANDED];   /* the pages dropped */
+    uint32_t n_gone = 0;
+    for (uint32_t i = 0; i < s->n_handed; i++) {
+        uint32_t key = s->handed[i];
+        uint32_t page = key & ~(PAGE - 1u);
+        bool meets = false;
+        for (Py_ssize_t j = 0; j < n_spans && !meets; j++)
+            meets = (int64_t)page + PAGE > lo[j] && (int64_t)page < hi[j];
+        if (!meets)
+            continue;
+        bool priv = key & KEY_PRIV, negative = key & KEY_NEGATIVE;
+        int64_t was = page_rights(&old, page, priv, negative);
+        int64_t now = page_rights(s, page, priv, negative);
+        if (was >= 0 && now >= 0 && fill_outcome(was, key) == fill_outcome(now, key))
+            continue;
+        bool seen = false;
+        for (uint32_t k = 0; k < n_gone && !seen; k++)
+            seen = gone[k] == page;
+        if (!seen) {
+            s->flush_page(cpu, page);   /* every MMU index: the page's other keys go too */
+            gone[n_gone++] = page;
+        }
+    }
+    /* forget every key of a dropped page */
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s->n_handed && n_gone; i++) {
+        uint32_t key = s->handed[i], page = key & ~(PAGE - 1u);
+        bool dropped_page = false;
+        for (uint32_t k = 0; k < n_gone && !dropped_page; k++)
+            dropped_page = gone[k] == page;
+        if (!dropped_page)
+            s->handed[kept++] = key;
+    }
+    if (n_gone)
+        s->n_handed = kept;
+    long dropped = (long)n_gone;
+    s->page_flushes += (uint64_t)dropped;
+    return PyLong_FromLong(dropped);
+}
+
 static PyObject *fill_address(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -202,6 +355,8 @@ static PyMethodDef methods[] = {
     {"fill_address", fill_address, METH_NOARGS, "Address of the C TLB fill callback."},
     {"frame_check_address", frame_check_address, METH_NOARGS,
      "Address of the C check of an exception frame against the MPU."},
+    {"flush_changed", flush_changed, METH_VARARGS,
+     "Drop the handed-out pages whose rights a change within the spans altered."},
     {"state_size", state_size, METH_NOARGS, "sizeof the shared state (layout check)."},
     {NULL, NULL, 0, NULL},
 };

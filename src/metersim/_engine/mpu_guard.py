@@ -16,10 +16,14 @@ rights (with the MPU off: the default memory map; execute only for instruction f
   and becomes a MemManage fault with DACCVIOL and the exact MMFAR;
 - an instruction fetch from a page without execute rights is refused: MemManage IACCVIOL.
 
-The TLB is flushed when a right handed out since the last flush may have changed: after an MPU
-register write that changes a region, if a page filled since the last flush overlaps the region's
-old or new extent (rewriting a region with the same values changes nothing and costs nothing),
-and at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
+A right handed out since the last flush is taken back when it may have changed. After an MPU
+register write that changes a region (rewriting a region with the same values changes nothing
+and costs nothing), the C fill drops, one page at a time, the pages it handed out that meet the
+region's old or new extent and that a new fill of the same kind would map differently
+(`_mpu_fill.flush_changed`: an RTOS reprogramming a process region at every switch then costs
+the refill of those few pages, not of every page in use); the whole TLB is flushed where that
+does not apply (CTRL writes, pages the Python fill handed out, more than 1024 pages noted) and
+at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
 HFNMIENA is clear.
 Exception stacking and unstacking are done by the core, which checks each frame with
 `MPU.refused_offsets` in Python, or, for the SVC entries and plain returns it does in C, with
@@ -60,7 +64,7 @@ try:
 except ImportError:            # not built: the Python fill does everything
     _mpu_fill = None
 
-MAX_REGIONS, MAX_HANDED = 16, 128
+MAX_REGIONS, MAX_HANDED = 16, 1024
 XPSR_IT_BITS = 0x0600FC00      # IT[1:0] at 26:25, IT[7:2] at 15:10
 
 
@@ -83,7 +87,9 @@ class FastFillState(ctypes.Structure):
                 ("n_handed", ctypes.c_uint32), ("handed", ctypes.c_uint32 * MAX_HANDED),
                 ("regions", (ctypes.c_uint32 * 6) * MAX_REGIONS),
                 ("reg_write", ctypes.c_void_p), ("reg_xpsr", ctypes.c_int32),
-                ("off_cpu", ctypes.c_int64), ("off_condexec", ctypes.c_int64)]
+                ("off_cpu", ctypes.c_int64), ("off_condexec", ctypes.c_int64),
+                ("uc", ctypes.c_void_p), ("flush_page", ctypes.c_void_p),
+                ("page_flushes", ctypes.c_uint64)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -124,18 +130,30 @@ class MpuGuard:
     # -- switching ---------------------------------------------------------------------------
     def update(self, spans: list[tuple[int, int]] | None = None) -> None:
         """The MPU's registers changed (within the address `spans`, or anywhere if None):
-        follow CTRL.ENABLE, and flush if a page handed out since the last flush is touched."""
+        follow CTRL.ENABLE, and drop the TLB entries whose rights may have changed."""
         want = self.mpu.enabled
         if want and not self._installed:
             self._install()
+        fast = self._fast
         if want != self.active:
             if not self.always_virtual:
                 self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL if want else UC_TLB_CPU)
             self.active = want
             self.flush()
-        elif self.active and self._touched(spans):
-            self.flush()
-        if self._fast is not None:
+        elif self.active:
+            if fast is not None and fast.flush_page and spans is not None \
+                    and not (self._handed and self._touched(spans, python_only=True)):
+                # an RTOS reprogramming a process region: only the pages the C fill handed
+                # out that a new fill would map differently go (a whole flush would make
+                # every page in use be filled again)
+                old_ctrl, old_regions = fast.ctrl, self._synced
+                self._sync_fast()
+                if _mpu_fill.flush_changed(self._fast_addr, spans, old_ctrl, old_regions) < 0:
+                    self.flush()
+                return
+            if self._touched(spans):
+                self.flush()
+        if fast is not None:
             self._sync_fast()
 
     def use_virtual_tlb(self) -> bool:
@@ -157,10 +175,11 @@ class MpuGuard:
         self.flush()
         return True
 
-    def _touched(self, spans) -> bool:
-        """Was a page inside `spans` (None: anywhere) handed out since the last flush?"""
+    def _touched(self, spans, python_only: bool = False) -> bool:
+        """Was a page inside `spans` (None: anywhere) handed out since the last flush (by
+        the Python fill only, `python_only`)?"""
         fast = self._fast
-        n_fast = fast.n_handed if fast is not None else 0
+        n_fast = fast.n_handed if fast is not None and not python_only else 0
         if not self._handed and not n_fast:
             return False
         if spans is None or n_fast > MAX_HANDED:
@@ -225,8 +244,13 @@ class MpuGuard:
             offsets = uc_native.private_offsets()
             fast.off_cpu = offsets[0]
             fast.off_condexec = offsets[2] + offsets[3]
+            fast.uc = ctypes.cast(self.uc._uch, ctypes.c_void_p).value
+            # one page at a time where unicorn exports it (flush_changed)
+            flush_page = getattr(_uclib, "tlb_flush_page_arm", None)
+            if flush_page is not None and offsets[0] > 0:
+                fast.flush_page = ctypes.cast(flush_page, ctypes.c_void_p).value
             callback = ctypes.c_void_p(_mpu_fill.fill_address())
-            user_data = ctypes.addressof(fast)
+            user_data = self._fast_addr = ctypes.addressof(fast)
         self._fill_hook = uc_hook_h()
         status = _uclib.uc_hook_add(self.uc._uch, ctypes.byref(self._fill_hook), UC_HOOK_TLB_FILL,
                                     callback, user_data, ctypes.c_uint64(1), ctypes.c_uint64(0))

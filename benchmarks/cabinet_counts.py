@@ -29,8 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cabinet_day as cd  # noqa: E402
 from metersim._cabinet.board import new_bus  # noqa: E402
 from metersim._cabinet.modbus_master import ModbusMaster  # noqa: E402
-from metersim._cabinet.query_manager import DEFAULT_ELF, build_controllers, build_query_manager  # noqa: E402
-from metersim._cabinet.scenario import attach_rooms, standard_rooms  # noqa: E402
+from metersim._cabinet.query_manager import build_controllers, build_query_manager  # noqa: E402
 from metersim._engine import clock as clk, cpu as C, emulation as E, machine as M  # noqa: E402
 from metersim._engine.emulation import Emulation  # noqa: E402
 from metersim._resources import firmware_path  # noqa: E402
@@ -143,19 +142,7 @@ def main() -> None:
     count_python_registers(n)
     install(n)
 
-    emu = Emulation(seed=1, wall_guard_s=7 * 86400.0)
-    bus = new_bus(emu)
-    qm = build_query_manager(emu, bus)
-    qm.machine.power_off()
-    ctrls = build_controllers(emu, bus, cd.CABINET, CONTROLLER_ELF, ModbusMaster(emu, bus))
-    for c in ctrls.values():
-        attach_rooms(c, standard_rooms(c.channels, hours=24 + args.seconds / 3600))
-    server = cd.AckServer()
-    server.start()
-    qm.eth.map_port(5020, server.port)
-    qm.load_firmware(DEFAULT_ELF)
-    qm.machine.power_on()
-    emu.run_until(lambda: "poll: first round done" in qm.console.line_texts(), "10s", "first round")
+    emu, qm, ctrls = cd.build_cabinet(args.seconds / 3600)
     machines = [qm.machine] + [c.machine for c in ctrls.values()]
     for m in machines:
         n.clock_names[id(m.clock)] = m.name

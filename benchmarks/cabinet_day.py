@@ -135,18 +135,10 @@ def boot_alone() -> float:
     return cpu
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--hours", type=float, default=0.1, help="virtual hours timed (default 0.1)")
-    ap.add_argument("--day", action="store_true", help="run a whole virtual day")
-    ap.add_argument("--profile", type=int, default=0, metavar="N")
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--mmio", type=int, default=0, metavar="N",
-                    help="count MMIO accesses (untimed run), print the N most frequent registers")
-    args = ap.parse_args()
-    hours = 24.0 if args.day else args.hours
-
-    boot_s = 0.0 if args.mmio else boot_alone()
+def build_cabinet(hours: float):
+    """The benchmark's cabinet (a query manager and CABINET's controllers with their standard
+    rooms' loads for `hours` past a day), its query manager acknowledged by an AckServer, run
+    until the first polling round is done; returns (emulation, query manager, controllers)."""
     emu = Emulation(seed=1, wall_guard_s=7 * 86400.0)
     bus = new_bus(emu)
     qm = build_query_manager(emu, bus)
@@ -161,6 +153,22 @@ def main() -> None:
     qm.load_firmware(DEFAULT_ELF)
     qm.machine.power_on()
     emu.run_until(lambda: "poll: first round done" in qm.console.line_texts(), "10s", "first round")
+    return emu, qm, ctrls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--hours", type=float, default=0.1, help="virtual hours timed (default 0.1)")
+    ap.add_argument("--day", action="store_true", help="run a whole virtual day")
+    ap.add_argument("--profile", type=int, default=0, metavar="N")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--mmio", type=int, default=0, metavar="N",
+                    help="count MMIO accesses (untimed run), print the N most frequent registers")
+    args = ap.parse_args()
+    hours = 24.0 if args.day else args.hours
+
+    boot_s = 0.0 if args.mmio else boot_alone()
+    emu, qm, ctrls = build_cabinet(hours)
 
     machines = [qm.machine] + [c.machine for c in ctrls.values()]
     chars0, t_virt0 = bus_chars(machines), emu.clock.now_ps

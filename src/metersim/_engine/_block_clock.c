@@ -1866,7 +1866,10 @@ static bool may_finish(const bc_run *r)
 }
 
 /* CortexM._finish_access: run the instruction of the access again alone, answered from
- * the record, so the slice ends right after it. */
+ * the record, so the slice ends right after it. The exit is the next instruction, which
+ * may start a block of its own (the access was the last of its block: a 1 KiB page ends
+ * there): that block's translation is dropped too, or the run would go on through it past
+ * the exit, without limit. */
 static int finish_access(bc_state *s, bc_run *r)
 {
     s->stopped_at_access = 0;
@@ -1876,7 +1879,7 @@ static int finish_access(bc_state *s, bc_run *r)
     s->stopped = 1;
     s->limit = UINT64_MAX;
     s->replay = 1;
-    int status = bc_run_to(s, r->run_to, pc, pc + size, pc, pc + size);
+    int status = bc_run_to(s, r->run_to, pc, pc + size, pc, pc + size + 2);
     s->replay = 0;
     return status;
 }

@@ -930,7 +930,13 @@ class CortexM:
         """The run stopped inside the instruction of an MMIO access, after the access (a
         stop was asked for from the access's callback): run that instruction alone again,
         the access answered from the record (a read gets the same value, a write is not
-        repeated), so the slice ends right after it."""
+        repeated), so the slice ends right after it.
+
+        The exit is the next instruction. When the access was the last instruction of its
+        translated block (unicorn ends blocks at each 1 KiB page of code), the exit starts
+        another block, whose translation may be cached from before, without the exit: so the
+        translations overlapping the exit's first halfword are dropped as well, or the run
+        would go on past the exit with no limit (virtual time frozen for the peripherals)."""
         st = self._bc_state
         st.stopped_at_access = 0
         pc, size = st.access_pc, st.access_len
@@ -940,7 +946,7 @@ class CortexM:
         st.limit = (1 << 64) - 1
         st.replay = 1
         try:
-            return self._run_to(pc, pc + size, pc, pc + size)
+            return self._run_to(pc, pc + size, pc, pc + size + 2)
         finally:
             st.replay = 0
 

@@ -142,7 +142,7 @@ def main() -> None:
     count_python_registers(n)
     install(n)
 
-    emu, qm, ctrls = cd.build_cabinet(args.seconds / 3600)
+    emu, qm, ctrls, server = cd.build_cabinet(args.seconds / 3600)
     machines = [qm.machine] + [c.machine for c in ctrls.values()]
     for m in machines:
         n.clock_names[id(m.clock)] = m.name

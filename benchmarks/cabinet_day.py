@@ -138,7 +138,8 @@ def boot_alone() -> float:
 def build_cabinet(hours: float):
     """The benchmark's cabinet (a query manager and CABINET's controllers with their standard
     rooms' loads for `hours` past a day), its query manager acknowledged by an AckServer, run
-    until the first polling round is done; returns (emulation, query manager, controllers)."""
+    until the first polling round is done; returns (emulation, query manager, controllers,
+    server)."""
     emu = Emulation(seed=1, wall_guard_s=7 * 86400.0)
     bus = new_bus(emu)
     qm = build_query_manager(emu, bus)
@@ -153,7 +154,7 @@ def build_cabinet(hours: float):
     qm.load_firmware(DEFAULT_ELF)
     qm.machine.power_on()
     emu.run_until(lambda: "poll: first round done" in qm.console.line_texts(), "10s", "first round")
-    return emu, qm, ctrls
+    return emu, qm, ctrls, server
 
 
 def main() -> None:
@@ -168,7 +169,7 @@ def main() -> None:
     hours = 24.0 if args.day else args.hours
 
     boot_s = 0.0 if args.mmio else boot_alone()
-    emu, qm, ctrls = build_cabinet(hours)
+    emu, qm, ctrls, server = build_cabinet(hours)
 
     machines = [qm.machine] + [c.machine for c in ctrls.values()]
     chars0, t_virt0 = bus_chars(machines), emu.clock.now_ps

@@ -24,6 +24,16 @@ BUF = 0x20003000
 CH6 = d.CH_BASE + 5 * d.CH_STRIDE                  # USART2_RX (RM0008 Table 78)
 
 
+def isr_line(clock, isr, which):
+    """An interrupt line's receiver that runs `isr(which)` at the instant the line rises, as
+    a firmware's handler would (an event at that instant on the machine's clock)."""
+    class Line:
+        def on_gpio(_self, _pin, level):
+            if level:
+                clock.schedule(0, isr, which)
+    return Line()
+
+
 class Link:
     """Two F103s asleep in WFI, USART2 to USART2 by a cable; the receiver's USART2 receives
     by DMA1 channel 6 into a circular ring of `ring` bytes with HT/TC and IDLE interrupts,
@@ -60,18 +70,9 @@ class Link:
         self.rx.write(u.CR3, 4, u.DMAR)
         self.rx.write(u.CR1, 4, u.UE | u.RE | u.IDLEIE)
         self.seen: list = []
-        self.dma.connections[5].connect(self._line("dma"))
-        self.rx.IRQ.connect(self._line("usart"))
+        self.dma.connections[5].connect(isr_line(self.rx_m.clock, self._isr, "dma"))
+        self.rx.IRQ.connect(isr_line(self.rx_m.clock, self._isr, "usart"))
         self.emu.run_for("5ms")
-
-    def _line(self, which):
-        clock = self.rx_m.clock
-
-        class Line:
-            def on_gpio(_self, _pin, level):
-                if level:
-                    clock.schedule(0, self._isr, which)
-        return Line()
 
     def _isr(self, which):
         now = self.rx_m.clock.now_ps
@@ -159,17 +160,8 @@ class DmaSender:
         self.seen: list = []
         if not whole:
             self.usart.tx.connect(lambda f: None)   # not told ahead: per request
-        self.dma.connections[6].connect(self._line("dma"))
-        self.usart.IRQ.connect(self._line("usart"))
-
-    def _line(self, which):
-        clock = self.m.clock
-
-        class Line:
-            def on_gpio(_self, _pin, level):
-                if level:
-                    clock.schedule(0, self._isr, which)
-        return Line()
+        self.dma.connections[6].connect(isr_line(self.m.clock, self._isr, "dma"))
+        self.usart.IRQ.connect(isr_line(self.m.clock, self._isr, "usart"))
 
     def _isr(self, which):
         now = self.m.clock.now_ps

@@ -73,6 +73,9 @@ def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int 
     out.write(f"metersim cabinet demo: {channels} rooms, {hours:g} virtual hours, "
               f"credit {credit_cents / 100:.2f} each at {price} cents/kWh\n")
     if qm is not None:
+        # the query manager is the bus's master while it runs; ours, left on, would hear,
+        # split and keep its every frame (a new one reads the table afterwards)
+        master.close()
         qm.load_firmware(QM_ELF)
         qm.machine.power_on()
         out.write(f"query manager reporting to {server[0]}:{server[1]}\n")
@@ -85,6 +88,7 @@ def run_demo(hours: float = 24.0, channels: int = 4, elf=DEFAULT_ELF, seed: int 
             # a request it sent just before going off is still answered: let that reply pass
             # before our own first request, or the two collide on the bus
             emu.run_for("200ms")
+            master = ModbusMaster(emu, board.bus)
     rows = room_rows(board, master, [r.name for r in rooms])
     out.write(format_table(rows) + "\n")
     out.write(f"{emu.summary()}\nwall time {time.perf_counter() - wall0:.1f} s\n")

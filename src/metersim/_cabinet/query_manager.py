@@ -108,7 +108,9 @@ def build_controllers(emu, bus, cabinet, elf: str | os.PathLike, master=None) ->
     """Metering controllers on `bus` for `cabinet` = [(Modbus address, rooms), ...], each
     answering at its address: every controller leaves the factory at address 1, so they are
     switched on one at a time and given their address over the bus (holding register 0x0000,
-    kept in their EEPROM) by `master` (a `ModbusMaster`, made if None), as an installer would.
+    kept in their EEPROM) by `master` (a `ModbusMaster`), as an installer would. Without
+    `master`, one is made and taken off the bus once the addresses are set: the installer
+    leaves, and a master left on the bus would hear, split and keep every frame of the run.
     Returns {address: Controller}; the virtual time used is about 1 s per controller."""
     from metersim._cabinet.board import build_controller
     from metersim._cabinet.modbus_master import ModbusMaster
@@ -116,7 +118,7 @@ def build_controllers(emu, bus, cabinet, elf: str | os.PathLike, master=None) ->
     addrs = [a for a, _ in cabinet]
     if len(set(addrs)) != len(addrs):
         raise CabinetError(f"controller addresses must differ, got {addrs}")
-    master = master or ModbusMaster(emu, bus)
+    installer = ModbusMaster(emu, bus) if master is None else master
     ctrls = {}
     for a, rooms in cabinet:
         ctrls[a] = build_controller(emu, channels=rooms, bus=bus, address=a, elf=elf,
@@ -128,6 +130,8 @@ def build_controllers(emu, bus, cabinet, elf: str | os.PathLike, master=None) ->
         emu.run_until(lambda: any("rs485" in ln for ln in console.line_texts()), "5s",
                       f"controller {a}'s start-up banner")
         if a != 1:
-            master.set_slave_address(a, address=1)
+            installer.set_slave_address(a, address=1)
             emu.run_for("100ms")
+    if master is None:
+        installer.close()
     return ctrls

@@ -84,6 +84,7 @@ def run_headend_demo(out=sys.stdout, virtual_s: float = 30.0, screenshot: Path |
             master.set_room(r, malicious_detect=False)
             if r != 3:                       # the fourth room never paid: held open, in arrears
                 master.top_up(r, 2000)
+        master.close()                       # the query manager is the bus's master from now on
         qm.load_firmware(QM_ELF)
         qm.machine.power_on()
         out.write(f"head end on {hs.url()}, its link on 127.0.0.1:{hs.link_ports[CABINET]}; "

@@ -7,7 +7,6 @@ import sys
 import time
 
 from metersim._cabinet.board import new_bus
-from metersim._cabinet.modbus_master import ModbusMaster
 from metersim._cabinet.query_manager import DEFAULT_ELF, build_controllers, build_query_manager
 from metersim._engine.emulation import Emulation
 from metersim._resources import firmware_path
@@ -21,7 +20,7 @@ def main() -> None:
     qm = build_query_manager(emu, bus)
     qm.machine.power_off()
     build_controllers(emu, bus, [(1, 4), (2, 4), (3, 32)],
-                      firmware_path("f103rb", "metering_controller"), ModbusMaster(emu, bus))
+                      firmware_path("f103rb", "metering_controller"))
     emu.run_for("2s")
     t0 = time.perf_counter()
     emu.run_for(f"{SECONDS}s")

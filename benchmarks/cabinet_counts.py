@@ -28,7 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cabinet_day as cd  # noqa: E402
 from metersim._cabinet.board import new_bus  # noqa: E402
-from metersim._cabinet.modbus_master import ModbusMaster  # noqa: E402
 from metersim._cabinet.query_manager import build_controllers, build_query_manager  # noqa: E402
 from metersim._engine import clock as clk, cpu as C, emulation as E, machine as M  # noqa: E402
 from metersim._engine.emulation import Emulation  # noqa: E402
@@ -98,7 +97,7 @@ def count_python_registers(n: Counters) -> None:
     bus = new_bus(emu)
     qm = build_query_manager(emu, bus)
     qm.machine.power_off()
-    ctrls = build_controllers(emu, bus, cd.CABINET[:1], CONTROLLER_ELF, ModbusMaster(emu, bus))
+    ctrls = build_controllers(emu, bus, cd.CABINET[:1], CONTROLLER_ELF)
     classes = {type(model) for m in [qm.machine] + [c.machine for c in ctrls.values()]
                for model, _ in m.sysbus._pages.values()}
     qm.eth.close()

@@ -15,11 +15,10 @@ timed run to stderr. `--mmio N` counts the firmware's MMIO accesses instead (eve
 every machine's bus behind a counting wrapper, so the run is not timed) and prints the accesses
 per virtual second of each machine and the N most frequent registers. Numbers are never asserted in tests (/work/shared/DESIGN.md).
 
-The Python Modbus master that gives the controllers their addresses (as an installer would)
-stays on the bus and hears every character: taking it off (`ModbusMaster.close()`) removes its
-end-of-frame timer events, which end quanta, and so moves where polling loops skip ahead
-(emulation.py, time model): over 0.01 virtual hours a controller's instruction count then
-differs by about a hundred, so the figures here keep it on.
+The controllers are given their addresses by a Python Modbus master (as an installer would),
+which then leaves the bus: the query manager is its only master. (Figures before 2026-12-07
+kept that master on the bus, hearing every character with an end-of-frame timer each: about
+one event in five per character.)
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ import threading
 import time
 
 from metersim._cabinet.board import new_bus
-from metersim._cabinet.modbus_master import ModbusMaster
 from metersim._cabinet.query_manager import DEFAULT_ELF, build_controllers, build_query_manager
 from metersim._cabinet.scenario import attach_rooms, standard_rooms
 from metersim._engine.emulation import Emulation
@@ -144,8 +142,7 @@ def build_cabinet(hours: float):
     bus = new_bus(emu)
     qm = build_query_manager(emu, bus)
     qm.machine.power_off()
-    ctrls = build_controllers(emu, bus, CABINET, firmware_path("f103rb", "metering_controller"),
-                              ModbusMaster(emu, bus))
+    ctrls = build_controllers(emu, bus, CABINET, firmware_path("f103rb", "metering_controller"))
     for c in ctrls.values():
         attach_rooms(c, standard_rooms(c.channels, hours=24 + hours))
     server = AckServer()

@@ -144,8 +144,7 @@ def cabinet(hours: float) -> dict:
     qm = cd.build_query_manager(emu, bus)
     qm.machine.power_off()
     ctrls = cd.build_controllers(emu, bus, cd.CABINET,
-                                 cd.firmware_path("f103rb", "metering_controller"),
-                                 cd.ModbusMaster(emu, bus))
+                                 cd.firmware_path("f103rb", "metering_controller"))
     for c in ctrls.values():
         cd.attach_rooms(c, cd.standard_rooms(c.channels, hours=24 + hours))
     server = cd.AckServer()

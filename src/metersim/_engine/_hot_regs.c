@@ -44,6 +44,7 @@ enum {
     HR_USART_ISR = 8,  /* STM32 "v2" USART ISR (STM32Usart2.read(ISR)) */
     HR_I2C_SR1 = 9,    /* STM32 I2C SR1 while no quiet step has ended (STM32I2c.read(SR1)) */
     HR_I2C_SR2 = 10,   /* STM32 I2C SR2 when it clears no ADDR (STM32I2c.read(SR2)) */
+    HR_TIMER_SR = 11,  /* STM32 timer SR while nothing is due (STM32Timer.read(SR)) */
 };
 
 /* One hot register (the layout of hot_regs.HotEntry). */
@@ -128,7 +129,7 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_quiet, *S_due_ps, *S_settling,
     *S_end, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn, *S_read, *S_sr_snapshot, *S_cr1,
     *S_tx_full, *S_shifting, *S_data, *S_CR1, *S_IRQ, *S_DMATransmit, *S_DMAReceive, *S_level,
-    *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot;
+    *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot, *S_running, *S_t0, *S_f, *S_quiet_until, *S_CR2;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -140,7 +141,7 @@ int hr_init(void)
         "_cyc_base", "_anchor", "cpu", "_st", "_quiet", "due_ps", "settling", "_end", "regs",
         "SR", "_ovr_dr_read", "_poll_hint_fn", "read", "_sr_snapshot", "_cr1", "_tx_full",
         "_shifting", "data", "CR1", "IRQ", "DMATransmit", "DMAReceive", "level", "_seen_end",
-        "SR1", "SR2", "_sr1_snapshot"};
+        "SR1", "SR2", "_sr1_snapshot", "_running", "_t0", "_f", "_quiet_until", "CR2"};
     PyObject **slots[] = {
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
@@ -148,7 +149,8 @@ int hr_init(void)
         &S_reload, &S_ctrl, &S_cyc_base, &S_anchor, &S_cpu, &S_st, &S_quiet, &S_due_ps,
         &S_settling, &S_end, &S_regs, &S_SR, &S_ovr_dr_read, &S_poll_hint_fn, &S_read,
         &S_sr_snapshot, &S_cr1, &S_tx_full, &S_shifting, &S_data, &S_CR1, &S_IRQ,
-        &S_DMATransmit, &S_DMAReceive, &S_level, &S_seen_end, &S_SR1, &S_SR2, &S_sr1_snapshot};
+        &S_DMATransmit, &S_DMAReceive, &S_level, &S_seen_end, &S_SR1, &S_SR2, &S_sr1_snapshot,
+        &S_running, &S_t0, &S_f, &S_quiet_until, &S_CR2};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0],
                    "one name per slot");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -360,6 +362,19 @@ static PyObject *regs_sr(PyObject *model, long long *sr)
     return regs_item(model, S_SR, sr);
 }
 
+/* model.regs[key] = v */
+static bool regs_set(PyObject *model, PyObject *key, long long v)
+{
+    PyObject *x = PyObject_GetAttr(model, S_regs);
+    if (!x)
+        return false;
+    PyObject *n = PyDict_Check(x) ? PyLong_FromLongLong(v) : NULL;
+    bool ok = n && PyDict_SetItem(x, key, n) == 0;
+    Py_XDECREF(n);
+    Py_DECREF(x);
+    return ok;
+}
+
 /* CortexM.cycles_at_time(t_ps): whole cycles that complete by then. */
 static long long cycles_at(const hr_time *t, long long t_ps)
 {
@@ -393,6 +408,7 @@ static int polled_end(PyObject *model, PyObject *cpu, const hr_access *a)
 #define SPI_OVR 0x40
 #define SPI_BSY 0x80
 #define SPI_CRCEN (1 << 13)
+#define SPI_LINE_ENABLES 0xE3   /* CR2: TXEIE RXNEIE ERRIE, TXDMAEN RXDMAEN */
 
 /* A GPIO output of `model` (its attribute `name`) is low: 1, high: 0, unknown: -1. */
 static int line_low(PyObject *model, PyObject *name)
@@ -403,6 +419,13 @@ static int line_low(PyObject *model, PyObject *name)
     int high = get_truth(x, S_level);
     Py_DECREF(x);
     return high < 0 ? -1 : !high;
+}
+
+/* The SPI's IRQ and DMA request lines are low. */
+static bool spi_lines_low(PyObject *spi)
+{
+    return line_low(spi, S_IRQ) == 1 && line_low(spi, S_DMATransmit) == 1
+        && line_low(spi, S_DMAReceive) == 1;
 }
 
 /* SR as STM32Spi._frame_done leaves it for a polled data frame whose end has passed, seen
@@ -425,8 +448,7 @@ static bool spi_end_view(PyObject *spi, long long *sr)
     if (!v)
         return false;
     Py_DECREF(v);
-    if (cr1 & SPI_CRCEN || line_low(spi, S_IRQ) != 1 || line_low(spi, S_DMATransmit) != 1
-        || line_low(spi, S_DMAReceive) != 1)
+    if (cr1 & SPI_CRCEN || !spi_lines_low(spi))
         return false;
     *sr = ((*sr & SPI_RXNE) ? *sr | SPI_OVR : *sr | SPI_RXNE) & ~SPI_BSY;
     return true;
@@ -457,15 +479,34 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
         return false;
     if (sr & SPI_MODF)
         return false;
+    bool clear_ovr = false;
     if (sr & SPI_OVR) {
         int dr_read = get_truth(spi, S_ovr_dr_read);
-        if (dr_read != 0)
+        if (dr_read < 0)
             return false;
+        if (dr_read) {
+            /* DR read then SR read clears OVR (this read still shows it), where _set_sr has
+             * no interrupt or DMA line to update; not before a frame end seen here (that
+             * end comes first) */
+            long long cr2 = 0;
+            PyObject *c = regs_item(spi, S_CR2, &cr2);
+            if (!c)
+                return false;
+            Py_DECREF(c);
+            if (ended || cr2 & SPI_LINE_ENABLES || !spi_lines_low(spi))
+                return false;
+            clear_ovr = true;
+        }
     }
     if (!poll_plain(spi, cpu, a, sr, dry))
         return false;
-    if (ended && !dry && PyObject_SetAttr(spi, S_seen_end, Py_True) != 0)
-        return false;
+    if (!dry) {
+        if (ended && PyObject_SetAttr(spi, S_seen_end, Py_True) != 0)
+            return false;
+        if (clear_ovr && (!regs_set(spi, S_SR, sr & ~SPI_OVR)
+                          || PyObject_SetAttr(spi, S_ovr_dr_read, Py_False) != 0))
+            return false;
+    }
     *out = sr;
     return true;
 }
@@ -542,6 +583,39 @@ static bool usart_isr(PyObject *usart, PyObject *cpu, const hr_access *a, bool d
     return true;
 }
 
+/* STM32Timer.read(SR) when its `_advance` has nothing to do: the counter stopped, or its
+ * cycle now ((now - _t0) * _f // 1 s) before `_quiet_until` (no compare or update due; a
+ * float infinity while the counter is blocked). Then SR is regs["SR"], nothing changes. */
+static bool timer_sr(PyObject *tim, PyObject *cpu, const hr_access *a, long long *out)
+{
+    int running = get_truth(tim, S_running);
+    if (running < 0)
+        return false;
+    if (running) {
+        long long t0, f, quiet = 0;
+        if (!get_ll(tim, S_t0, &t0) || !get_ll(tim, S_f, &f))
+            return false;
+        PyObject *q = PyObject_GetAttr(tim, S_quiet_until);
+        if (!q)
+            return false;
+        bool never = PyFloat_Check(q) && isinf(PyFloat_AS_DOUBLE(q)) && PyFloat_AS_DOUBLE(q) > 0;
+        bool ok = never || as_ll(q, &quiet);
+        Py_DECREF(q);
+        if (!ok)
+            return false;
+        if (!never) {
+            hr_time t;
+            if (!core_now(cpu, a, &t))
+                return false;
+            if (floor_div((now_ps(&t) - t0) * (i128)f, PS_PER_S) >= quiet)
+                return false;             /* something is due: Python's _advance runs it */
+        }
+    }
+    PyObject *v = regs_sr(tim, out);
+    Py_XDECREF(v);
+    return v != NULL;
+}
+
 /* The bus's page still holds the declaring model (no wrapper put in its place), and its
  * `read` is still its class's (not replaced on the instance, as a test or a tool may do). */
 static bool page_owned(hr_range *r, hr_entry *e)
@@ -608,6 +682,10 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
         break;
     case HR_USART_ISR:
         if (!usart_isr(st, cpu, a, dry, &v))
+            return false;
+        break;
+    case HR_TIMER_SR:
+        if (!timer_sr(st, cpu, a, &v))
             return false;
         break;
     case HR_I2C_SR1:

@@ -200,13 +200,15 @@ class STM32I2c(Peripheral):
 
     # -- register access ------------------------------------------------------------------
     def hot_registers(self) -> list:
-        """SR1, which polled firmware spins on, and SR2 are answered in C by the engine
-        (metersim._engine.hot_regs) while no polled step's end has passed (finishing it needs
-        the device) and, for SR2, when the read clears no ADDR. It reads _end (due_ps,
-        settling), regs["SR1"], regs["SR2"] and _sr1_snapshot, and stores SR1 there."""
+        """SR1, which polled firmware spins on, SR2 and CR1 (polled for START/STOP to clear)
+        are answered in C by the engine (metersim._engine.hot_regs) while no polled step's
+        end has passed (finishing it needs the device) and, for SR2, when the read clears no
+        ADDR. It reads _end (due_ps, settling), regs["SR1"/"SR2"/"CR1"] and _sr1_snapshot,
+        and stores SR1 there."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(SR1, "i2c_sr1", self), HotRegister(SR2, "i2c_sr2", self)]
+        return [HotRegister(SR1, "i2c_sr1", self), HotRegister(SR2, "i2c_sr2", self),
+                HotRegister(CR1, "i2c_cr1", self)]
 
     def read(self, offset: int, size: int) -> int:
         if self._end.due_ps is not None:

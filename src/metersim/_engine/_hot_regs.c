@@ -45,6 +45,7 @@ enum {
     HR_I2C_SR1 = 9,    /* STM32 I2C SR1 while no quiet step has ended (STM32I2c.read(SR1)) */
     HR_I2C_SR2 = 10,   /* STM32 I2C SR2 when it clears no ADDR (STM32I2c.read(SR2)) */
     HR_TIMER_SR = 11,  /* STM32 timer SR while nothing is due (STM32Timer.read(SR)) */
+    HR_I2C_CR1 = 12,   /* STM32 I2C CR1 while no polled step's end has passed */
 };
 
 /* One hot register (the layout of hot_regs.HotEntry). */
@@ -513,23 +514,24 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
 
 #define I2C_ADDR 0x02
 
-/* STM32I2c.read(SR1) / read(SR2) while no polled step's end has passed (the Python read would
- * finish it, with the device's answer): SR1 is kept as `_sr1_snapshot` (for the DR access or
- * SR2 read that follows); an SR2 read after an SR1 read showing ADDR clears ADDR and goes on
- * with the transfer, which only Python does. */
-static bool i2c_sr(PyObject *i2c, PyObject *cpu, const hr_access *a, bool sr1, bool dry,
-                   long long *out)
+/* STM32I2c.read of SR1, SR2 or CR1 while no polled step's end has passed (the Python read
+ * would finish it, with the device's answer): SR1 is kept as `_sr1_snapshot` (for the DR
+ * access or SR2 read that follows); an SR2 read after an SR1 read showing ADDR clears ADDR and
+ * goes on with the transfer, which only Python does; CR1 is read as it is. */
+static bool i2c_reg(PyObject *i2c, PyObject *cpu, const hr_access *a, uint32_t kind, bool dry,
+                    long long *out)
 {
     if (polled_end(i2c, cpu, a) != 0)
         return false;
     long long v = 0;
-    PyObject *item = regs_item(i2c, sr1 ? S_SR1 : S_SR2, &v);
+    bool sr1 = kind == HR_I2C_SR1;
+    PyObject *item = regs_item(i2c, sr1 ? S_SR1 : kind == HR_I2C_SR2 ? S_SR2 : S_CR1, &v);
     if (!item)
         return false;
     bool ok = true;
     if (sr1) {
         ok = dry || PyObject_SetAttr(i2c, S_sr1_snapshot, item) == 0;
-    } else {
+    } else if (kind == HR_I2C_SR2) {
         long long snap = 0, now1 = 0;
         PyObject *r1 = regs_item(i2c, S_SR1, &now1);
         ok = r1 && get_ll(i2c, S_sr1_snapshot, &snap) && !(snap & I2C_ADDR && now1 & I2C_ADDR);
@@ -690,7 +692,8 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
         break;
     case HR_I2C_SR1:
     case HR_I2C_SR2:
-        if (!i2c_sr(st, cpu, a, e->kind == HR_I2C_SR1, dry, &v))
+    case HR_I2C_CR1:
+        if (!i2c_reg(st, cpu, a, e->kind, dry, &v))
             return false;
         break;
     default:

@@ -27,7 +27,7 @@ log = logging.getLogger("metersim._engine")
 #: Register kinds computed in C (the HR_* numbers of _hot_regs.c).
 KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "dwt_cyccnt": 5,
          "spi_sr": 6, "usart_sr": 7, "usart_isr": 8, "i2c_sr1": 9, "i2c_sr2": 10,
-         "timer_sr": 11}
+         "timer_sr": 11, "i2c_cr1": 12}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,16 @@ same flags and data at the same instruction as with an event per frame; a device
 that change because of a byte (an IRQ pin after an IRQEN write, say) change at the first such
 access instead of at the frame's end, a few core cycles later in a polling loop. Enabling an
 interrupt or DMA request while a frame is on the wire turns its end back into a slice-cutting
-event at the original instant. benchmarks/bench_spi_polled.py compares the two paths.
+event at the original instant. benchmarks/bench_spi_polled.py compares the two paths. The end
+and its backstop are a `polled.PolledEnd`, as the I2C model's polled steps are.
+
+SR reads are mostly answered in C by the engine (`hot_registers`), from this model's state.
+A read after a polled frame's end with nothing behind it (Tx buffer empty, CRC off, IRQ and
+DMA lines low) sees SR as the end leaves it (RXNE or OVR set, BSY clear) without finishing the
+frame, which sets `_seen_end`: the frame then finishes, still as of its end time, at the next
+access this model answers in Python (the DR read or write that follows, or the poll that skips
+ahead), a device pin change, a reset, a DMA stream's start or the backstop. Only the devices'
+own side effects of the byte come those few polls later, as above.
 
 The quiet path is on by default (`STM32Spi.polled_fast_path`, per class or per instance; set it
 False to compare): both paths make every register access of a firmware run at the same cycle

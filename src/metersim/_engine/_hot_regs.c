@@ -42,7 +42,7 @@ enum {
     HR_SPI_SR = 6,     /* STM32 SPI SR, a polled frame end seen (STM32Spi.read(SR)) */
     HR_USART_SR = 7,   /* STM32 F1/F4 USART SR (STM32Usart.read(SR)) */
     HR_USART_ISR = 8,  /* STM32 "v2" USART ISR (STM32Usart2.read(ISR)) */
-    HR_I2C_SR1 = 9,    /* STM32 I2C SR1 while no quiet step has ended (STM32I2c.read(SR1)) */
+    HR_I2C_SR1 = 9,    /* STM32 I2C SR1 while no polled step's end has passed */
     HR_I2C_SR2 = 10,   /* STM32 I2C SR2 when it clears no ADDR (STM32I2c.read(SR2)) */
     HR_TIMER_SR = 11,  /* STM32 timer SR while nothing is due (STM32Timer.read(SR)) */
     HR_I2C_CR1 = 12,   /* STM32 I2C CR1 while no polled step's end has passed */
@@ -127,7 +127,7 @@ void hr_unregister(hr_range *r)
 static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S_freq_hz,
     *S_idle_cycles, *S_ipsr, *S_poll_pc, *S_poll_value, *S_poll_repeats, *S_poll_done, *S_csr,
     *S_rvr, *S_hz, *S_anchor_ps, *S_start_edge, *S_cvr_at_start, *S_last_wrap, *S_reload,
-    *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_quiet, *S_due_ps, *S_settling,
+    *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_due_ps, *S_settling,
     *S_end, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn, *S_read, *S_sr_snapshot, *S_cr1,
     *S_tx_full, *S_shifting, *S_data, *S_CR1, *S_IRQ, *S_DMATransmit, *S_DMAReceive, *S_level,
     *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot, *S_running, *S_t0, *S_f, *S_quiet_until, *S_CR2;
@@ -139,7 +139,7 @@ int hr_init(void)
         "in_slice", "cycles", "_stall", "_base_ps", "_base_cycles", "freq_hz", "idle_cycles",
         "ipsr", "_poll_pc", "_poll_value", "_poll_repeats", "_poll_done", "csr", "rvr", "_hz",
         "_anchor_ps", "_start_edge", "_cvr_at_start", "_last_wrap", "_reload", "ctrl",
-        "_cyc_base", "_anchor", "cpu", "_st", "_quiet", "due_ps", "settling", "_end", "regs",
+        "_cyc_base", "_anchor", "cpu", "_st", "due_ps", "settling", "_end", "regs",
         "SR", "_ovr_dr_read", "_poll_hint_fn", "read", "_sr_snapshot", "_cr1", "_tx_full",
         "_shifting", "data", "CR1", "IRQ", "DMATransmit", "DMAReceive", "level", "_seen_end",
         "SR1", "SR2", "_sr1_snapshot", "_running", "_t0", "_f", "_quiet_until", "CR2"};
@@ -147,7 +147,7 @@ int hr_init(void)
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
         &S_csr, &S_rvr, &S_hz, &S_anchor_ps, &S_start_edge, &S_cvr_at_start, &S_last_wrap,
-        &S_reload, &S_ctrl, &S_cyc_base, &S_anchor, &S_cpu, &S_st, &S_quiet, &S_due_ps,
+        &S_reload, &S_ctrl, &S_cyc_base, &S_anchor, &S_cpu, &S_st, &S_due_ps,
         &S_settling, &S_end, &S_regs, &S_SR, &S_ovr_dr_read, &S_poll_hint_fn, &S_read,
         &S_sr_snapshot, &S_cr1, &S_tx_full, &S_shifting, &S_data, &S_CR1, &S_IRQ,
         &S_DMATransmit, &S_DMAReceive, &S_level, &S_seen_end, &S_SR1, &S_SR2, &S_sr1_snapshot,

@@ -82,7 +82,7 @@ from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import series_of
-from metersim.peripherals.stm32.polled import PolledEnd, is_past, watch_device_pins  # noqa: F401
+from metersim.peripherals.stm32.polled import PolledEnd, watch_device_pins
 from metersim.peripherals.stm32.usart import ApbClock
 from metersim._units import PS_PER_S
 

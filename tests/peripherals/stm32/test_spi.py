@@ -7,7 +7,7 @@ import pytest
 from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context, SPIDevice
 from metersim.peripherals.clock_tree import ClockTree
-from metersim.peripherals.stm32 import spi as s
+from metersim.peripherals.stm32 import polled, spi as s
 from metersim._units import PS_PER_US
 
 SPI1 = 0x40013000   # APB2
@@ -441,12 +441,12 @@ def test_an_access_at_the_frame_end_instant_is_ordered_by_the_core_cycle_count()
     cpu = SimpleNamespace(in_slice=True, cycles=100, cycles_now=lambda: cpu.cycles,
                           cycles_at_time=lambda t_ps: 100)
     ctx = Context(Clock(), name="spi", machine=SimpleNamespace(cpu=cpu))
-    assert not s.is_past(ctx, 5_000, 4_999) and s.is_past(ctx, 5_000, 5_001)
-    assert not s.is_past(ctx, 5_000, 5_000)       # instruction 100: before the event
+    assert not polled.is_past(ctx, 5_000, 4_999) and polled.is_past(ctx, 5_000, 5_001)
+    assert not polled.is_past(ctx, 5_000, 5_000)       # instruction 100: before the event
     cpu.cycles = 101
-    assert s.is_past(ctx, 5_000, 5_000)           # instruction 101: after it
+    assert polled.is_past(ctx, 5_000, 5_000)           # instruction 101: after it
     cpu.in_slice = False
-    assert not s.is_past(ctx, 5_000, 5_000)       # outside a slice the event queue decides
+    assert not polled.is_past(ctx, 5_000, 5_000)       # outside a slice the event queue decides
 
 
 @pytest.mark.parametrize("then", ["reset", "dr read"])

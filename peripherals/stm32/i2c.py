@@ -37,9 +37,10 @@ starts where it did), and the event only runs, in time order before any later ev
 came first. A pin change of a device on the bus (an EEPROM's WP, say) first finishes the steps
 that ended before it too, as their events would have come first. Firmware sees the same flags
 and data at the same instruction as with an event per step, and each device sees the same calls
-at the same instants (the same rules as the SPI model's polled frames: `spi.is_past`,
-`spi.watch_device_pins`). Enabling an interrupt while a step is on the bus turns its end back
-into an ordinary event at the same instant.
+at the same instants. The SPI model's polled frames follow the same rules: both keep the end
+in a `polled.PolledEnd` and watch the devices' pins with `polled.watch_device_pins`.
+Enabling an interrupt while a step is on the bus turns its end back into an ordinary event at
+the same instant.
 `STM32I2c.polled_fast_path = False` (per class or instance) keeps an ordinary event per step.
 
 Not modelled: slave mode (OAR1/OAR2 stored), 10-bit addressing, multi-master arbitration
@@ -57,7 +58,7 @@ from metersim._errors import SetupError
 from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
-from metersim.peripherals.stm32.spi import is_past, watch_device_pins
+from metersim.peripherals.stm32.polled import PolledEnd, watch_device_pins
 from metersim.peripherals.stm32.usart import ApbClock
 from metersim._units import PS_PER_S
 
@@ -106,8 +107,7 @@ class STM32I2c(Peripheral):
         self.children: dict[int, Any] = {}
         self._pins_watched = True  # every device's pin changes finish the ended steps first
         self._ev = None          # the step's end while an interrupt could see it
-        self._step = None        # the quiet step on the bus: (end_ps, fn, args), or None
-        self._backstop = None    # a quiet event at or before that step's end
+        self._end = PolledEnd(ctx)   # the quiet step on the bus and its backstop (polled.py)
         self.reset()
 
     def register_child(self, device: Any, address: int | None = None) -> None:
@@ -124,22 +124,20 @@ class STM32I2c(Peripheral):
             self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per I2C step", device)
 
     def reset(self) -> None:
-        if self._step is not None:
+        end = self._end
+        if end.due_ps is not None:
             # A reset comes after every step that ended before it, as those steps' events
             # would have ended the core's slice there: one from a register write (SWRST) is
             # an access like any other; one between slices (SYSRESETREQ) is at the core's time.
             cpu = getattr(self.ctx.machine, "cpu", None)
             if cpu is None or cpu.in_slice:
-                self._settle()
+                end.settle()
             else:
-                t_ps = cpu.now_ps()
-                while self._step is not None and self._step[0] <= t_ps:
-                    self._finish_step()
+                end.finish_until(cpu.now_ps())
         if self._ev is not None:
             self._ev.cancel()
         self._ev = None
-        self._step = None
-        self._drop_backstop()
+        end.drop()
         self.regs = REGS.resets()
         self._phase = "idle"     # idle, start, sb, addr, addr_done, tx, rx, nack, stop
         self._device = None
@@ -187,11 +185,7 @@ class STM32I2c(Peripheral):
         clock = self.ctx.clock
         end_ps = clock.now_ps + scl_periods * self.scl_period_ps()
         if self._may_be_quiet():
-            self._step = (end_ps, fn, args)
-            # one backstop serves the steps that follow it (it re-arms when it finds one
-            # still on the bus): not an event per byte
-            if self._backstop is None:
-                self._backstop = clock.schedule_quiet_at(end_ps, self._backstop_event)
+            self._end.start(end_ps, fn, *args)
         else:
             self._ev = clock.schedule_at(end_ps, fn, *args)
 
@@ -200,44 +194,25 @@ class STM32I2c(Peripheral):
                 and not self.regs["CR2"] & (ITEVTEN | ITERREN)
                 and not (self.EventInterrupt.level or self.ErrorInterrupt.level))
 
-    def _finish_step(self) -> None:
-        """End the quiet step now, at its own end time (the clock reads that time)."""
-        end_ps, fn, args = self._step
-        self._step = None
-        self.ctx.clock.call_as_of(end_ps, fn, *args)
-
-    def _settle(self) -> None:
-        """Before a register access: end the quiet steps that ended before it (a step's end
-        may start the next one, which may have ended too)."""
-        ctx = self.ctx
-        while self._step is not None and is_past(ctx, self._step[0], ctx.clock.now_ps):
-            self._finish_step()
-
     def _before_device_pin(self) -> None:
-        if self._step is not None:
-            self._settle()
-
-    def _backstop_event(self) -> None:
-        """No access came after the quiet steps that ended by now: they end, in time order;
-        the backstop moves on to the step still on the bus, if any. (It is never later than
-        that step's end: a step is only finished by an access or here, both after the end
-        of the step the backstop was set for.)"""
-        self._backstop = None
-        now = self.ctx.clock.now_ps
-        while self._step is not None and self._step[0] <= now:
-            self._finish_step()
-        if self._step is not None and self._backstop is None:
-            self._backstop = self.ctx.clock.schedule_quiet_at(self._step[0], self._backstop_event)
-
-    def _drop_backstop(self) -> None:
-        if self._backstop is not None:
-            self._backstop.cancel()
-            self._backstop = None
+        if self._end.due_ps is not None:
+            self._end.settle()
 
     # -- register access ------------------------------------------------------------------
+    def hot_registers(self) -> list:
+        """SR1, which polled firmware spins on, SR2 and CR1 (polled for START/STOP to clear)
+        are answered in C by the engine (metersim._engine.hot_regs) while no polled step's
+        end has passed (finishing it needs the device) and, for SR2, when the read clears no
+        ADDR. It reads _end (due_ps, settling), regs["SR1"/"SR2"/"CR1"] and _sr1_snapshot,
+        and stores SR1 there."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(SR1, "i2c_sr1", self), HotRegister(SR2, "i2c_sr2", self),
+                HotRegister(CR1, "i2c_cr1", self)]
+
     def read(self, offset: int, size: int) -> int:
-        if self._step is not None:
-            self._settle()
+        if self._end.due_ps is not None:
+            self._end.settle()
         if offset == SR1:
             self._sr1_snapshot = self.regs["SR1"]
             return self.regs["SR1"]
@@ -256,8 +231,8 @@ class STM32I2c(Peripheral):
         return self.regs[name]
 
     def write(self, offset: int, size: int, value: int) -> None:
-        if self._step is not None:
-            self._settle()
+        if self._end.due_ps is not None:
+            self._end.settle()
         value &= 0xFFFF
         if offset == CR1:
             self._write_cr1(value)
@@ -268,12 +243,11 @@ class STM32I2c(Peripheral):
                 self.ctx.log_once(("freq", freq), logging.WARNING,
                                   "CR2.FREQ = %d MHz but PCLK1 is %d Hz", freq, self._clk.hz)
             self._update_irq()
-            if self._step is not None and not self._may_be_quiet():
+            if self._end.due_ps is not None and not self._may_be_quiet():
                 # an interrupt now watches the step on the bus: its end becomes an ordinary
                 # event at the same instant
-                end_ps, fn, args = self._step
-                self._step = None
-                self._drop_backstop()
+                end_ps, fn, args = self._end.take()
+                self._end.drop()
                 self._ev = self.ctx.clock.schedule_at(end_ps, fn, *args)
         elif offset == DR:
             self._write_dr(value & 0xFF)
@@ -300,8 +274,7 @@ class STM32I2c(Peripheral):
             if self._ev is not None:
                 self._ev.cancel()
                 self._ev = None
-            self._step = None
-            self._drop_backstop()
+            self._end.drop()
             self._finish_device()
             keep = {n: self.regs[n] for n in ("CR2", "OAR1", "OAR2", "CCR", "TRISE", "FLTR")}
             self.reset()

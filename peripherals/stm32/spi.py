@@ -34,7 +34,16 @@ same flags and data at the same instruction as with an event per frame; a device
 that change because of a byte (an IRQ pin after an IRQEN write, say) change at the first such
 access instead of at the frame's end, a few core cycles later in a polling loop. Enabling an
 interrupt or DMA request while a frame is on the wire turns its end back into a slice-cutting
-event at the original instant. benchmarks/bench_spi_polled.py compares the two paths.
+event at the original instant. benchmarks/bench_spi_polled.py compares the two paths. The end
+and its backstop are a `polled.PolledEnd`, as the I2C model's polled steps are.
+
+SR reads are mostly answered in C by the engine (`hot_registers`), from this model's state.
+A read after a polled frame's end with nothing behind it (Tx buffer empty, CRC off, IRQ and
+DMA lines low) sees SR as the end leaves it (RXNE or OVR set, BSY clear) without finishing the
+frame, which sets `_seen_end`: the frame then finishes, still as of its end time, at the next
+access this model answers in Python (the DR read or write that follows, or the poll that skips
+ahead), a device pin change, a reset, a DMA stream's start or the backstop. Only the devices'
+own side effects of the byte come those few polls later, as above.
 
 The quiet path is on by default (`STM32Spi.polled_fast_path`, per class or per instance; set it
 False to compare): both paths make every register access of a firmware run at the same cycle
@@ -73,6 +82,7 @@ from metersim.peripherals.base import GPIO, Context, Peripheral
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import series_of
+from metersim.peripherals.stm32.polled import PolledEnd, watch_device_pins
 from metersim.peripherals.stm32.usart import ApbClock
 from metersim._units import PS_PER_S
 
@@ -107,52 +117,6 @@ def _reverse(value: int, bits: int) -> int:
     return int(f"{value:0{bits}b}"[::-1], 2)
 
 
-def is_past(ctx: Context, due_ps: int, now_ps: int) -> bool:
-    """Has an event due at `due_ps` happened, seen from an access at `now_ps` in a CPU slice?
-
-    With an event, the slice stops after the last instruction whose cycle count is not past
-    the event's time (`cycles_at_time`, floor), so an access in an instruction ending exactly
-    at `due_ps` precedes it while one rounded down onto `due_ps` follows it: at equality the
-    core's cycle count decides. Outside a slice, the event queue's order decides (False)."""
-    if now_ps != due_ps:
-        return now_ps > due_ps
-    cpu = getattr(ctx.machine, "cpu", None)
-    return bool(cpu is not None and cpu.in_slice and cpu.cycles_now() > cpu.cycles_at_time(due_ps))
-
-
-def watch_device_pins(device: Any, before: Any) -> bool:
-    """Call `before()` ahead of every pin change of `device` (its `on_gpio` / `set_chip_select`),
-    and of devices later attached below it (`register_child`, e.g. shared SPI lines).
-    Returns False when the device's methods cannot be wrapped."""
-    if getattr(device, "_metersim_pin_watch", None) == before:
-        return True
-    try:
-        for name in ("on_gpio", "set_chip_select"):
-            inner = getattr(device, name, None)
-            if callable(inner):
-                setattr(device, name, _before(before, inner))
-        inner_reg = getattr(device, "register_child", None)
-        if callable(inner_reg):
-            def register_child(child: Any, *args: Any, _inner=inner_reg, **kw: Any) -> Any:
-                _inner(child, *args, **kw)
-                watch_device_pins(child, before)
-            device.register_child = register_child
-        device._metersim_pin_watch = before
-    except (AttributeError, TypeError):
-        return False
-    ok = True
-    for child in list(getattr(device, "members", ())):
-        ok = watch_device_pins(child, before) and ok
-    return ok
-
-
-def _before(hook: Any, inner: Any) -> Any:
-    def wrapped(*args: Any, **kw: Any) -> Any:
-        hook()
-        return inner(*args, **kw)
-    return wrapped
-
-
 def crc_update(crc: int, data: int, bits: int, poly: int) -> int:
     """One frame into the SPI CRC (MSB first, no reflection, as the SPI CRC unit does)."""
     mask = (1 << bits) - 1
@@ -185,8 +149,8 @@ class STM32Spi(Peripheral):
         self.nss_pin_high = True                 # NSS input (pin 0); pulled up when unwired
         self._pins_watched = True                # every device's pin changes settle frames first
         self._ev = None
-        self._backstop = None
-        self._cpu = None
+        self._end = PolledEnd(ctx)               # a quiet frame's end (polled.py)
+        self._seen_end = False
         self._st = None
         self.reset()
 
@@ -204,21 +168,21 @@ class STM32Spi(Peripheral):
             self.ctx.log(logging.INFO, "cannot watch the pins of %r: an event per SPI frame", device)
 
     def reset(self) -> None:
+        if self._seen_end:
+            self._settle()           # a frame firmware saw end (in C) ended before the reset
         if self._st is not None:
             if self._st.ev is not None:
                 self._st.ev.cancel()
             self._st.chan.stream = None
             self._st = None
-        for ev in (self._ev, self._backstop):
-            if ev is not None:
-                ev.cancel()
+        if self._ev is not None:
+            self._ev.cancel()
+        self._end.drop()
         self._ev = None              # ordinary event at the frame's end (an interrupt may watch)
-        self._backstop = None        # quiet event no later than the frame's end (see docstring)
         self._due_ps = None          # end of the frame on the wire (None: bus idle)
-        self._due_cycles = None      # the core's cycle count after which that end has passed
         self._frame = None           # (kind, data, bits) of that frame
-        self._quiet = False          # its end does not cut CPU slices (see docstring)
-        self._settling = False
+        self._quiet = False          # its end does not cut CPU slices: self._end has it
+        self._seen_end = False       # an SR read answered in C saw that end (hot_registers)
         self.regs = REGS.resets()
         self._txbuf = 0
         self._tx_full = False
@@ -269,10 +233,12 @@ class STM32Spi(Peripheral):
     def hot_registers(self) -> list:
         """SR, which polled firmware spins on, is answered in C by the engine
         (metersim._engine.hot_regs) when its read changes nothing but the poll hint's
-        bookkeeping: no DMA stream, no quiet frame end passed (`_settle` would finish it),
-        MODF clear, OVR not being cleared, and no polling loop to skip ahead. It reads
-        _st, _quiet, _due_ps, _settling, _cpu, _due_cycles/_due_hz (the cached end cycle,
-        stored as `_frame_past` stores it), regs["SR"], _ovr_dr_read and _poll_hint_fn."""
+        bookkeeping: no DMA stream, MODF clear, OVR not being cleared, and no polling loop to
+        skip ahead. A polled frame whose end has passed is seen as its end leaves SR when that
+        end changes nothing else firmware sees (Tx buffer empty, CRC off, IRQ and DMA lines
+        low); C then sets `_seen_end` and the frame finishes, as of its end, at this model's
+        next Python access. It reads _st, _end (due_ps, settling), regs["SR"], regs["CR1"],
+        _tx_full, _shifting, the IRQ/DMA lines' levels, _ovr_dr_read and _poll_hint_fn."""
         from metersim._engine.hot_regs import HotRegister
 
         return [HotRegister(SR, "spi_sr", self)]
@@ -399,65 +365,29 @@ class STM32Spi(Peripheral):
 
     def _schedule_end(self) -> None:
         """Plan the frame's end: an ordinary event when an interrupt or DMA request could see
-        it; otherwise a quiet backstop no later than it (one serves many frames: it re-arms
-        itself when it finds a frame still on the wire)."""
+        it; otherwise a polled end (polled.PolledEnd: a quiet backstop no later than it)."""
         self._quiet = self._may_be_quiet()
-        self._due_cycles = None
-        if not self._quiet:
+        if self._quiet:
+            self._end.start(self._due_ps, self._frame_done)
+        else:
+            self._end.take()
             self._ev = self.ctx.clock.schedule_at(self._due_ps, self._frame_end_event)
-        elif self._backstop is None or self._backstop.time_ps > self._due_ps:
-            if self._backstop is not None:
-                self._backstop.cancel()
-            self._backstop = self.ctx.clock.schedule_quiet_at(self._due_ps, self._backstop_event)
 
     def _abort_frame(self) -> None:
         if self._ev is not None:
             self._ev.cancel()
         self._ev = None
+        self._end.take()
         self._due_ps = None
         self._frame = None
         self._shifting = None
-
-    def _frame_past(self) -> bool:
-        """Has the quiet frame's end passed, seen from the current access? (`is_past`, with
-        the cycle count the end falls after computed once per frame.)"""
-        cpu = self._cpu
-        if cpu is None:
-            cpu = self._cpu = getattr(self.ctx.machine, "cpu", False)
-        if cpu and cpu.in_slice:
-            if self._due_cycles is None or self._due_hz != cpu.freq_hz:
-                self._due_cycles = cpu.cycles_at_time(self._due_ps)
-                self._due_hz = cpu.freq_hz
-            return cpu.cycles_now() > self._due_cycles
-        return is_past(self.ctx, self._due_ps, self.ctx.clock.now_ps)
 
     def _settle(self) -> None:
         """Finish, at their own end times, the quiet frames that ended before this access or
         pin change (see the module docstring)."""
         if self._st is not None:
             self._stream_settle()
-        if self._due_ps is None or not self._quiet or self._settling or not self._frame_past():
-            return                       # (an ordinary event runs on time by itself)
-        self._settling = True            # (most accesses in a polling loop come before the end)
-        try:
-            call_as_of = self.ctx.clock.call_as_of
-            while True:
-                call_as_of(self._due_ps, self._frame_done)
-                if self._due_ps is None or not self._quiet or not self._frame_past():
-                    break
-        finally:
-            self._settling = False
-
-    def _backstop_event(self) -> None:
-        """Nothing finished the quiet frame before the clock got here: the frame ends now
-        (the event is due at or before its end), or the backstop moves on to the frame now on
-        the wire."""
-        self._backstop = None
-        now = self.ctx.clock.now_ps
-        while self._due_ps is not None and self._quiet and self._due_ps <= now:
-            self.ctx.clock.call_as_of(self._due_ps, self._frame_done)
-        if self._due_ps is not None and self._quiet and self._backstop is None:
-            self._backstop = self.ctx.clock.schedule_quiet_at(self._due_ps, self._backstop_event)
+        self._end.settle()               # (an ordinary event runs on time by itself)
 
     def _frame_end_event(self) -> None:
         self._ev = None
@@ -502,6 +432,7 @@ class STM32Spi(Peripheral):
 
     def _frame_done(self) -> None:
         kind, data, bits = self._frame
+        self._seen_end = False
         self._due_ps = None
         self._frame = None
         self._shifting = None
@@ -537,8 +468,11 @@ class STM32Spi(Peripheral):
     def dma_stream(self, chan: Any) -> bool:
         """Take channel `chan`'s memory-to-DR transfers in bulk from now; False when this SPI
         cannot (then the channel does them one request at a time)."""
+        if self._seen_end:
+            self._settle()               # firmware saw the frame end (an SR read in C)
         cr1, cr2 = self.regs["CR1"], self.regs["CR2"]
-        if (self._st is not None or self._due_ps is not None or self._tx_full or self._settling
+        if (self._st is not None or self._due_ps is not None or self._tx_full
+                or self._end.settling
                 or not self._pins_watched or not (cr1 & SPE and cr1 & MSTR)
                 or cr1 & (CRCEN | LSBFIRST) or not cr2 & TXDMAEN
                 or cr2 & (RXDMAEN | TXEIE | RXNEIE | ERRIE)):

@@ -494,6 +494,15 @@ class STM32Timer(Peripheral):
         self.BreakInterrupt.set(bool(active & BIF))
 
     # -- register access ------------------------------------------------------------------
+    def hot_registers(self) -> list:
+        """SR, which firmware polls for an update or a compare, is answered in C by the engine
+        (metersim._engine.hot_regs) when `_advance` has nothing to process: the counter
+        stopped or its cycle now before `_quiet_until`. It reads _running, _t0, _f,
+        _quiet_until and regs["SR"]."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(SR, "timer_sr", self)]
+
     def read(self, offset: int, size: int) -> int:
         self._advance()
         if offset == SR:

@@ -1,4 +1,4 @@
-"""Hot registers (engine/_hot_regs.c): SysTick, DWT, SPI and USART status reads answered in C
+"""Hot registers (engine/_hot_regs.c): SysTick, DWT, SPI, I2C and USART status reads answered in C
 must be exactly the values the models' Python reads give at the same instant, with the same
 effects, or firmware would see a wrong CVR, time-stamp or flag."""
 
@@ -26,6 +26,8 @@ TARGETS = ["f413rg", "f103rb"]
 # SPI SR reads in polling loops.
 COMMANDS = ["spi 9f 00 00 00", "i2c w 50 01 00 11 22 33", "i2c wr 50 1 01 00", "spi 9f 00 00 00"]
 SCS_REGS = {"systick_cvr", "dwt_cyccnt", "dwt_ctrl", "spi_sr", "usart_sr"}
+# the EEPROM's polling loops: SR1 for SB/ADDR/TXE/BTF/RXNE, SR2 after ADDR, CR1 for STOP
+I2C_REGS = {"i2c_sr1", "i2c_sr2", "i2c_cr1"}
 
 
 def session(monkeypatch, firmware, target, how):
@@ -60,9 +62,12 @@ def test_every_value_c_computes_is_the_models_python_read(monkeypatch, firmware,
         assert hot.mismatches == []
         for kind, n in hot.verified.items():
             verified[kind] = verified.get(kind, 0) + n
-    assert set(verified) >= SCS_REGS
+    assert set(verified) >= SCS_REGS | I2C_REGS
     assert verified["systick_cvr"] > 100 and verified["dwt_cyccnt"] > 100
-    assert verified["spi_sr"] >= 16
+    # SR reads while each frame shifts and the first one after its end (seen as the end
+    # leaves SR, the devices' byte still to come)
+    assert verified["spi_sr"] >= 25
+    assert verified["i2c_sr1"] >= 40 and verified["i2c_cr1"] >= 10
     assert verified["usart_sr"] >= 100      # the console's receive and transmit interrupts
 
 
@@ -78,11 +83,11 @@ def test_the_firmware_runs_the_same_with_its_reads_answered_in_c(monkeypatch, fi
                      # a Python read now sees the state the C reads left
                      m.sysbus.read_word(0xE000E018), m.sysbus.read_word(0xE0001004),
                      m.sysbus.read_word(0x40013008), m["usart1"].regs["SR"],
-                     m["usart1"]._sr_snapshot)
+                     m["usart1"]._sr_snapshot, m["i2c1"]._sr1_snapshot, m["i2c1"].regs["SR1"])
         if how == "1":
             n = hits(m)
-            assert n["systick_cvr"] > 100 and n["dwt_cyccnt"] > 100 and n["spi_sr"] >= 10
-            assert n["usart_sr"] >= 100
+            assert n["systick_cvr"] > 100 and n["dwt_cyccnt"] > 100 and n["spi_sr"] >= 25
+            assert n["usart_sr"] >= 100 and n["i2c_sr1"] >= 40 and n["i2c_cr1"] >= 10
         else:
             assert m.sysbus.hot_ranges == {}
     assert runs["1"] == runs["0"]
@@ -245,3 +250,41 @@ def test_a_v2_usart_isr_read_in_c_is_the_python_read(monkeypatch, firmware, fam)
     assert hot["in_c"] >= len(sent)       # the first two reads of each TXE wait
     verified = hello_v2(monkeypatch, firmware, fam, "verify")[2]
     assert verified["compared"] >= len(sent) and verified["mismatches"] == []
+
+
+# ---- the metering controller: its EEPROM read at boot over polled I2C, ADE7753 frames polled
+# on SPI1 (the SR read after each frame's end included), TIM2's SR around the Modbus timer
+def controller_run(monkeypatch, firmware, how):
+    from metersim._cabinet.board import build_controller
+    from metersim._cabinet.modbus_master import ModbusMaster
+    from metersim._cabinet.scenario import attach_rooms, prepare_rooms, standard_rooms
+
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    emu = Emulation(seed=1)
+    board = build_controller(emu, channels=4, elf=firmware("f103rb", "metering_controller"))
+    master = ModbusMaster(emu, board.bus)
+    attach_rooms(board, standard_rooms(4, hours=0.01))
+    emu.run_for("1.5s")
+    prepare_rooms(master, 4)                       # credit: the relays close
+    emu.run_for("1.5s")
+    room = master.room(0)
+    m = board.machine
+    return m, (room.voltage_V, room.power_W, m.cpu.instructions, m.cpu.cycles)
+
+
+def test_the_controllers_bus_and_timer_reads_in_c_are_the_python_reads(monkeypatch, firmware):
+    m, plain = controller_run(monkeypatch, firmware, "0")
+    assert plain[0] > 200                          # the ADE7753 of room 0 measured the mains
+    m, hot = controller_run(monkeypatch, firmware, "1")
+    assert hot == plain
+    n = hits(m)
+    assert n["spi_sr"] > 900 and n["timer_sr"] >= 20 and n["i2c_sr1"] > 10_000
+    m, verified = controller_run(monkeypatch, firmware, "verify")
+    assert verified == plain
+    compared: dict[str, int] = {}
+    for hot_range in m.sysbus.hot_ranges.values():
+        assert hot_range.mismatches == []
+        for kind, k in hot_range.verified.items():
+            compared[kind] = compared.get(kind, 0) + k
+    assert compared["spi_sr"] > 900 and compared["timer_sr"] >= 20
+    assert compared["i2c_sr1"] > 10_000 and compared["i2c_cr1"] > 1000

@@ -39,9 +39,13 @@ enum {
     HR_SYST_CVR = 3,   /* SysTick CVR, a function of time (SysTick.current) */
     HR_DWT_CTRL = 4,   /* DWT CTRL (DWT.ctrl) */
     HR_DWT_CYCCNT = 5, /* DWT CYCCNT, the core's active cycles (DWT.read(4)) */
-    HR_SPI_SR = 6,     /* STM32 SPI SR while no frame end is due (STM32Spi.read(SR)) */
+    HR_SPI_SR = 6,     /* STM32 SPI SR, a polled frame end seen (STM32Spi.read(SR)) */
     HR_USART_SR = 7,   /* STM32 F1/F4 USART SR (STM32Usart.read(SR)) */
     HR_USART_ISR = 8,  /* STM32 "v2" USART ISR (STM32Usart2.read(ISR)) */
+    HR_I2C_SR1 = 9,    /* STM32 I2C SR1 while no polled step's end has passed */
+    HR_I2C_SR2 = 10,   /* STM32 I2C SR2 when it clears no ADDR (STM32I2c.read(SR2)) */
+    HR_TIMER_SR = 11,  /* STM32 timer SR while nothing is due (STM32Timer.read(SR)) */
+    HR_I2C_CR1 = 12,   /* STM32 I2C CR1 while no polled step's end has passed */
 };
 
 /* One hot register (the layout of hot_regs.HotEntry). */
@@ -123,9 +127,10 @@ void hr_unregister(hr_range *r)
 static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S_freq_hz,
     *S_idle_cycles, *S_ipsr, *S_poll_pc, *S_poll_value, *S_poll_repeats, *S_poll_done, *S_csr,
     *S_rvr, *S_hz, *S_anchor_ps, *S_start_edge, *S_cvr_at_start, *S_last_wrap, *S_reload,
-    *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_quiet, *S_due_ps, *S_settling,
-    *S_spi_cpu, *S_due_cycles, *S_due_hz, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn,
-    *S_read, *S_sr_snapshot, *S_cr1;
+    *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_due_ps, *S_settling,
+    *S_end, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn, *S_read, *S_sr_snapshot, *S_cr1,
+    *S_tx_full, *S_shifting, *S_data, *S_CR1, *S_IRQ, *S_DMATransmit, *S_DMAReceive, *S_level,
+    *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot, *S_running, *S_t0, *S_f, *S_quiet_until, *S_CR2;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -134,16 +139,21 @@ int hr_init(void)
         "in_slice", "cycles", "_stall", "_base_ps", "_base_cycles", "freq_hz", "idle_cycles",
         "ipsr", "_poll_pc", "_poll_value", "_poll_repeats", "_poll_done", "csr", "rvr", "_hz",
         "_anchor_ps", "_start_edge", "_cvr_at_start", "_last_wrap", "_reload", "ctrl",
-        "_cyc_base", "_anchor", "cpu", "_st", "_quiet", "_due_ps", "_settling", "_cpu",
-        "_due_cycles", "_due_hz", "regs", "SR", "_ovr_dr_read", "_poll_hint_fn", "read",
-        "_sr_snapshot", "_cr1"};
+        "_cyc_base", "_anchor", "cpu", "_st", "due_ps", "settling", "_end", "regs",
+        "SR", "_ovr_dr_read", "_poll_hint_fn", "read", "_sr_snapshot", "_cr1", "_tx_full",
+        "_shifting", "data", "CR1", "IRQ", "DMATransmit", "DMAReceive", "level", "_seen_end",
+        "SR1", "SR2", "_sr1_snapshot", "_running", "_t0", "_f", "_quiet_until", "CR2"};
     PyObject **slots[] = {
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
         &S_csr, &S_rvr, &S_hz, &S_anchor_ps, &S_start_edge, &S_cvr_at_start, &S_last_wrap,
-        &S_reload, &S_ctrl, &S_cyc_base, &S_anchor, &S_cpu, &S_st, &S_quiet, &S_due_ps,
-        &S_settling, &S_spi_cpu, &S_due_cycles, &S_due_hz, &S_regs, &S_SR, &S_ovr_dr_read,
-        &S_poll_hint_fn, &S_read, &S_sr_snapshot, &S_cr1};
+        &S_reload, &S_ctrl, &S_cyc_base, &S_anchor, &S_cpu, &S_st, &S_due_ps,
+        &S_settling, &S_end, &S_regs, &S_SR, &S_ovr_dr_read, &S_poll_hint_fn, &S_read,
+        &S_sr_snapshot, &S_cr1, &S_tx_full, &S_shifting, &S_data, &S_CR1, &S_IRQ,
+        &S_DMATransmit, &S_DMAReceive, &S_level, &S_seen_end, &S_SR1, &S_SR2, &S_sr1_snapshot,
+        &S_running, &S_t0, &S_f, &S_quiet_until, &S_CR2};
+    _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0],
+                   "one name per slot");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!*slots[i] && !(*slots[i] = PyUnicode_InternFromString(names[i])))
             return -1;
@@ -334,28 +344,121 @@ static bool poll_plain(PyObject *model, PyObject *cpu, const hr_access *a, long 
                    && set_ll(cpu, S_poll_value, value) && set_ll(cpu, S_poll_done, done));
 }
 
-/* model.regs["SR"], a new reference (NULL if it is not an int in a dict). */
-static PyObject *regs_sr(PyObject *model, long long *sr)
+/* model.regs[key], a new reference (NULL if it is not an int in a dict). */
+static PyObject *regs_item(PyObject *model, PyObject *key, long long *v)
 {
     PyObject *x = PyObject_GetAttr(model, S_regs);
     if (!x)
         return NULL;
-    PyObject *v = PyDict_Check(x) ? PyDict_GetItemWithError(x, S_SR) : NULL;
-    Py_XINCREF(v);
+    PyObject *item = PyDict_Check(x) ? PyDict_GetItemWithError(x, key) : NULL;
+    Py_XINCREF(item);
     Py_DECREF(x);
-    if (v && !as_ll(v, sr))
-        Py_CLEAR(v);
-    return v;
+    if (item && !as_ll(item, v))
+        Py_CLEAR(item);
+    return item;
+}
+
+static PyObject *regs_sr(PyObject *model, long long *sr)
+{
+    return regs_item(model, S_SR, sr);
+}
+
+/* model.regs[key] = v */
+static bool regs_set(PyObject *model, PyObject *key, long long v)
+{
+    PyObject *x = PyObject_GetAttr(model, S_regs);
+    if (!x)
+        return false;
+    PyObject *n = PyDict_Check(x) ? PyLong_FromLongLong(v) : NULL;
+    bool ok = n && PyDict_SetItem(x, key, n) == 0;
+    Py_XDECREF(n);
+    Py_DECREF(x);
+    return ok;
+}
+
+/* CortexM.cycles_at_time(t_ps): whole cycles that complete by then. */
+static long long cycles_at(const hr_time *t, long long t_ps)
+{
+    return (long long)(t->base_cycles + floor_div((i128)(t_ps - t->base_ps) * t->freq, PS_PER_S));
+}
+
+/* The model's polled step (a polled.PolledEnd in `_end`), seen from this access, as
+ * PolledEnd.past sees it: 0 none on the bus or its end not passed, 1 passed (the Python read
+ * would finish it first), -1 unknown (an end being finished, an odd attribute). */
+static int polled_end(PyObject *model, PyObject *cpu, const hr_access *a)
+{
+    PyObject *end = PyObject_GetAttr(model, S_end);
+    if (!end)
+        return -1;
+    long long due = 0;
+    int has = get_opt(end, S_due_ps, &due);
+    int settling = has > 0 ? get_truth(end, S_settling) : 0;
+    Py_DECREF(end);
+    if (has <= 0)
+        return has;
+    if (settling != 0)
+        return -1;
+    hr_time t;
+    if (!core_now(cpu, a, &t))
+        return -1;
+    return t.c > cycles_at(&t, due);
 }
 
 #define SPI_RXNE 0x01
 #define SPI_MODF 0x20
 #define SPI_OVR 0x40
+#define SPI_BSY 0x80
+#define SPI_CRCEN (1 << 13)
+#define SPI_LINE_ENABLES 0xE3   /* CR2: TXEIE RXNEIE ERRIE, TXDMAEN RXDMAEN */
 
-/* STM32Spi.read(SR) with its poll hint (Machine.poll_hint -> CortexM.poll_hint), when it
- * settles nothing (no DMA stream, no quiet frame end passed), changes no flag (MODF, OVR
- * after a DR read) and the poll hint does not skip ahead: then the only state changes are
- * the core's poll bookkeeping and the SPI's cached cycle count of the frame's end. */
+/* A GPIO output of `model` (its attribute `name`) is low: 1, high: 0, unknown: -1. */
+static int line_low(PyObject *model, PyObject *name)
+{
+    PyObject *x = PyObject_GetAttr(model, name);
+    if (!x)
+        return -1;
+    int high = get_truth(x, S_level);
+    Py_DECREF(x);
+    return high < 0 ? -1 : !high;
+}
+
+/* The SPI's IRQ and DMA request lines are low. */
+static bool spi_lines_low(PyObject *spi)
+{
+    return line_low(spi, S_IRQ) == 1 && line_low(spi, S_DMATransmit) == 1
+        && line_low(spi, S_DMAReceive) == 1;
+}
+
+/* SR as STM32Spi._frame_done leaves it for a polled data frame whose end has passed, seen
+ * without running it: RXNE set (OVR instead when RXNE was still set), BSY clear. Only where
+ * the frame's end changes nothing else firmware can see before the model's next Python
+ * access: nothing in the Tx buffer (no next frame starts), CRC off, the IRQ and DMA request
+ * lines low (they stay low). The devices' byte (DR, their own state) waits for that access,
+ * which finishes the frame as of its end time (STM32Spi._seen_end). */
+static bool spi_end_view(PyObject *spi, long long *sr)
+{
+    if (get_truth(spi, S_tx_full) != 0)
+        return false;
+    PyObject *x = PyObject_GetAttr(spi, S_shifting);
+    if (!x)
+        return false;
+    bool data = PyUnicode_Check(x) && PyUnicode_Compare(x, S_data) == 0;
+    Py_DECREF(x);
+    long long cr1 = 0;
+    PyObject *v = data ? regs_item(spi, S_CR1, &cr1) : NULL;
+    if (!v)
+        return false;
+    Py_DECREF(v);
+    if (cr1 & SPI_CRCEN || !spi_lines_low(spi))
+        return false;
+    *sr = ((*sr & SPI_RXNE) ? *sr | SPI_OVR : *sr | SPI_RXNE) & ~SPI_BSY;
+    return true;
+}
+
+/* STM32Spi.read(SR) with its poll hint (Machine.poll_hint -> CortexM.poll_hint), when no DMA
+ * stream runs, the read changes no flag (MODF, OVR after a DR read) and the poll hint does
+ * not skip ahead; a polled frame on the wire whose end has passed is seen as its end leaves
+ * SR (spi_end_view). The state changes: the core's poll bookkeeping, and `_seen_end`. */
 static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, long long *out)
 {
     PyObject *x = PyObject_GetAttr(spi, S_st);
@@ -365,56 +468,78 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
     Py_DECREF(x);
     if (streaming)
         return false;
-    long long due = 0, due_cycles = 0, due_hz = 0;
-    bool store_due = false;
-    int quiet = get_truth(spi, S_quiet), has_due = get_opt(spi, S_due_ps, &due);
-    if (quiet < 0 || has_due < 0)
+    int ended = polled_end(spi, cpu, a);
+    if (ended < 0)
         return false;
-    hr_time t;
-    if (quiet && has_due) {
-        /* STM32Spi._settle: settles only once the frame's end has passed (_frame_past) */
-        if (get_truth(spi, S_settling) != 0)
-            return false;
-        x = PyObject_GetAttr(spi, S_spi_cpu);
-        if (!x)
-            return false;
-        bool same_cpu = x == cpu;
-        Py_DECREF(x);
-        if (!same_cpu || !core_now(cpu, a, &t))
-            return false;             /* (the first access looks the core up in Python) */
-        int cached = get_opt(spi, S_due_cycles, &due_cycles);
-        if (cached < 0)
-            return false;
-        if (cached && !get_ll(spi, S_due_hz, &due_hz))
-            return false;
-        if (!cached || due_hz != t.freq) {    /* CortexM.cycles_at_time(due) */
-            due_cycles = (long long)(t.base_cycles + floor_div((i128)(due - t.base_ps) * t.freq,
-                                                          PS_PER_S));
-            due_hz = t.freq;
-            store_due = true;
-        }
-        if (t.c > due_cycles)
-            return false;             /* the frame ends first: Python settles it */
-    }
     long long sr = 0;
     PyObject *v = regs_sr(spi, &sr);
     if (!v)
         return false;
     Py_DECREF(v);
+    if (ended && !spi_end_view(spi, &sr))
+        return false;
     if (sr & SPI_MODF)
         return false;
+    bool clear_ovr = false;
     if (sr & SPI_OVR) {
         int dr_read = get_truth(spi, S_ovr_dr_read);
-        if (dr_read != 0)
+        if (dr_read < 0)
             return false;
+        if (dr_read) {
+            /* DR read then SR read clears OVR (this read still shows it), where _set_sr has
+             * no interrupt or DMA line to update; not before a frame end seen here (that
+             * end comes first) */
+            long long cr2 = 0;
+            PyObject *c = regs_item(spi, S_CR2, &cr2);
+            if (!c)
+                return false;
+            Py_DECREF(c);
+            if (ended || cr2 & SPI_LINE_ENABLES || !spi_lines_low(spi))
+                return false;
+            clear_ovr = true;
+        }
     }
     if (!poll_plain(spi, cpu, a, sr, dry))
         return false;
-    if (!dry && store_due && (!set_ll(spi, S_due_cycles, due_cycles)
-                              || !set_ll(spi, S_due_hz, due_hz)))
-        return false;
+    if (!dry) {
+        if (ended && PyObject_SetAttr(spi, S_seen_end, Py_True) != 0)
+            return false;
+        if (clear_ovr && (!regs_set(spi, S_SR, sr & ~SPI_OVR)
+                          || PyObject_SetAttr(spi, S_ovr_dr_read, Py_False) != 0))
+            return false;
+    }
     *out = sr;
     return true;
+}
+
+#define I2C_ADDR 0x02
+
+/* STM32I2c.read of SR1, SR2 or CR1 while no polled step's end has passed (the Python read
+ * would finish it, with the device's answer): SR1 is kept as `_sr1_snapshot` (for the DR
+ * access or SR2 read that follows); an SR2 read after an SR1 read showing ADDR clears ADDR and
+ * goes on with the transfer, which only Python does; CR1 is read as it is. */
+static bool i2c_reg(PyObject *i2c, PyObject *cpu, const hr_access *a, uint32_t kind, bool dry,
+                    long long *out)
+{
+    if (polled_end(i2c, cpu, a) != 0)
+        return false;
+    long long v = 0;
+    bool sr1 = kind == HR_I2C_SR1;
+    PyObject *item = regs_item(i2c, sr1 ? S_SR1 : kind == HR_I2C_SR2 ? S_SR2 : S_CR1, &v);
+    if (!item)
+        return false;
+    bool ok = true;
+    if (sr1) {
+        ok = dry || PyObject_SetAttr(i2c, S_sr1_snapshot, item) == 0;
+    } else if (kind == HR_I2C_SR2) {
+        long long snap = 0, now1 = 0;
+        PyObject *r1 = regs_item(i2c, S_SR1, &now1);
+        ok = r1 && get_ll(i2c, S_sr1_snapshot, &snap) && !(snap & I2C_ADDR && now1 & I2C_ADDR);
+        Py_XDECREF(r1);
+    }
+    Py_DECREF(item);
+    *out = v;
+    return ok;
 }
 
 /* STM32Usart.read(SR): regs["SR"], kept as `_sr_snapshot` (the flags a following DR read or
@@ -458,6 +583,39 @@ static bool usart_isr(PyObject *usart, PyObject *cpu, const hr_access *a, bool d
         return false;
     *out = isr;
     return true;
+}
+
+/* STM32Timer.read(SR) when its `_advance` has nothing to do: the counter stopped, or its
+ * cycle now ((now - _t0) * _f // 1 s) before `_quiet_until` (no compare or update due; a
+ * float infinity while the counter is blocked). Then SR is regs["SR"], nothing changes. */
+static bool timer_sr(PyObject *tim, PyObject *cpu, const hr_access *a, long long *out)
+{
+    int running = get_truth(tim, S_running);
+    if (running < 0)
+        return false;
+    if (running) {
+        long long t0, f, quiet = 0;
+        if (!get_ll(tim, S_t0, &t0) || !get_ll(tim, S_f, &f))
+            return false;
+        PyObject *q = PyObject_GetAttr(tim, S_quiet_until);
+        if (!q)
+            return false;
+        bool never = PyFloat_Check(q) && isinf(PyFloat_AS_DOUBLE(q)) && PyFloat_AS_DOUBLE(q) > 0;
+        bool ok = never || as_ll(q, &quiet);
+        Py_DECREF(q);
+        if (!ok)
+            return false;
+        if (!never) {
+            hr_time t;
+            if (!core_now(cpu, a, &t))
+                return false;
+            if (floor_div((now_ps(&t) - t0) * (i128)f, PS_PER_S) >= quiet)
+                return false;             /* something is due: Python's _advance runs it */
+        }
+    }
+    PyObject *v = regs_sr(tim, out);
+    Py_XDECREF(v);
+    return v != NULL;
 }
 
 /* The bus's page still holds the declaring model (no wrapper put in its place), and its
@@ -526,6 +684,16 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
         break;
     case HR_USART_ISR:
         if (!usart_isr(st, cpu, a, dry, &v))
+            return false;
+        break;
+    case HR_TIMER_SR:
+        if (!timer_sr(st, cpu, a, &v))
+            return false;
+        break;
+    case HR_I2C_SR1:
+    case HR_I2C_SR2:
+    case HR_I2C_CR1:
+        if (!i2c_reg(st, cpu, a, e->kind, dry, &v))
             return false;
         break;
     default:

@@ -2,7 +2,7 @@
 
 Every firmware register access costs a ctypes callback into the model's Python `read` (about
 1-2 µs for a plain status register, more for a model with work to do, against 0.3-0.4 µs
-answered in C); the few status and time registers firmware reads most (SysTick CVR, DWT CYCCNT, SPI and
+answered in C); the few status and time registers firmware reads most (SysTick CVR, DWT CYCCNT, SPI, I2C and
 USART SR) account for a large share of them. A model declares such registers with
 `hot_registers()`, a list of `HotRegister`: its offset, a kind the C side knows (`KINDS`) and
 the object whose attributes hold the register's state. The bus registers them per MMIO range
@@ -26,7 +26,8 @@ log = logging.getLogger("metersim._engine")
 
 #: Register kinds computed in C (the HR_* numbers of _hot_regs.c).
 KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "dwt_cyccnt": 5,
-         "spi_sr": 6, "usart_sr": 7, "usart_isr": 8}
+         "spi_sr": 6, "usart_sr": 7, "usart_isr": 8, "i2c_sr1": 9, "i2c_sr2": 10,
+         "timer_sr": 11, "i2c_cr1": 12}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from metersim._engine.clock import Clock
 from metersim.peripherals.base import Context, SPIDevice
 from metersim.peripherals.clock_tree import ClockTree
-from metersim.peripherals.stm32 import spi as s
+from metersim.peripherals.stm32 import polled, spi as s
 from metersim._units import PS_PER_US
 
 SPI1 = 0x40013000   # APB2
@@ -441,9 +441,37 @@ def test_an_access_at_the_frame_end_instant_is_ordered_by_the_core_cycle_count()
     cpu = SimpleNamespace(in_slice=True, cycles=100, cycles_now=lambda: cpu.cycles,
                           cycles_at_time=lambda t_ps: 100)
     ctx = Context(Clock(), name="spi", machine=SimpleNamespace(cpu=cpu))
-    assert not s.is_past(ctx, 5_000, 4_999) and s.is_past(ctx, 5_000, 5_001)
-    assert not s.is_past(ctx, 5_000, 5_000)       # instruction 100: before the event
+    assert not polled.is_past(ctx, 5_000, 4_999) and polled.is_past(ctx, 5_000, 5_001)
+    assert not polled.is_past(ctx, 5_000, 5_000)       # instruction 100: before the event
     cpu.cycles = 101
-    assert s.is_past(ctx, 5_000, 5_000)           # instruction 101: after it
+    assert polled.is_past(ctx, 5_000, 5_000)           # instruction 101: after it
     cpu.in_slice = False
-    assert not s.is_past(ctx, 5_000, 5_000)       # outside a slice the event queue decides
+    assert not polled.is_past(ctx, 5_000, 5_000)       # outside a slice the event queue decides
+
+
+@pytest.mark.parametrize("then", ["reset", "dr read"])
+def test_a_frame_end_seen_by_an_sr_read_in_c_reaches_the_device_at_its_end_time(
+        fast_polling, then):
+    """The engine answers an SR read after a polled frame's end in C (STM32Spi.hot_registers)
+    and leaves the frame itself, marked `_seen_end`, to the model's next Python access: a
+    reset right after must not lose the byte firmware saw go out, and a DR read gets the
+    device's reply; either way the device takes the byte at the frame's end time."""
+    dev = make()
+    clock = dev.ctx.clock
+    loop = TimedLoopback(clock)
+    dev.register_child(loop)
+    loop.set_chip_select(True)
+    master(dev, 2)                                 # 8 bits at 9 MHz: 889 ns
+    dev.write(s.DR, 4, 0x5A)
+    end_ps = dev._due_ps
+    clock.begin_slice(lambda: end_ps + 5_000, end_ps + 10**6, lambda t: None)
+    try:
+        dev._seen_end = True                       # what the C side's SR read leaves
+        if then == "reset":
+            dev.reset()
+            assert dev.regs["SR"] == s.REGS.resets()["SR"]
+        else:
+            assert dev.read(s.DR, 4) == 0x00        # the Loopback's reply to the first byte
+    finally:
+        clock.end_slice()
+    assert loop.log == [("byte", 0x5A, end_ps)] and not dev._seen_end

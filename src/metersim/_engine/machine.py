@@ -241,11 +241,16 @@ class Machine:
         heap = clock._heap
         nvic = cpu.nvic
         while True:
-            bound = emu._bound       # an emulation event scheduled meanwhile may lower it
-            # clock.next_event_ps(), inlined
-            while heap and heap[0][2].cancelled:
-                heappop(heap)
-            t = heap[0][0] if heap and heap[0][0] <= bound else bound
+            t = bound = emu._bound   # an emulation event scheduled meanwhile may lower it
+            # this machine's next event if it is due by then (clock.next_event_ps(), inlined)
+            while heap:
+                first = heap[0]
+                if first[2].cancelled:
+                    heappop(heap)
+                    continue
+                if first[0] < t:
+                    t = first[0]
+                break
             if t > clock._now:
                 if not self.powered or cpu.halted and cpu.fault is None \
                         and not nvic.pending_set and self.reset_pending is None \

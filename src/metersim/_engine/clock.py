@@ -150,6 +150,7 @@ class Clock:
         self._on_earlier = on_earlier
 
     def end_slice(self) -> None:
+        # `_on_earlier` stays: it is called only while a horizon is set, and a machine's clock
+        # keeps its machine's for good (Machine.__init__)
         self._time_source = None
         self._horizon_ps = None
-        self._on_earlier = None

@@ -262,6 +262,7 @@ class CortexM:
         self.native_idle_ticks = 0   # SysTick exceptions the C loop took (statistics)
         self._idle_emu = None
         self._now_ps_fn = self.now_ps   # the clock's time source while a slice runs
+        self._clock = machine.clock     # the machine's clock (slices enter and leave it)
         self._slice_exc = None          # the exception parameters armed in _slice_c's block
         if self._slice_c is not None and self._run_to_c is not None:
             # the C slice finishes stops inside a block or an access too (see slice_runner)
@@ -576,9 +577,11 @@ class CortexM:
         """Execute until local time reaches `target_ps` (or `horizon()` if earlier; without
         `horizon`, the machine's `_horizon`, which Machine.run_to keeps)."""
         # Hot path (a few hundred calls per virtual second per machine): attributes that do
-        # not change inside the loop are read once.
+        # not change inside the loop are read once (the NVIC keeps one summary: C reads it
+        # in place).
         machine = self.machine
         nvic = self.nvic
+        sm = nvic.summary
         while self.fault is None:
             if self._break_requested:
                 self._break_requested = False
@@ -590,7 +593,6 @@ class CortexM:
                 end_ps = target_ps
             # _take_interrupts returns at once unless a pending interrupt beats the active
             # priority (its first test, read here from the NVIC's summary without a call)
-            sm = nvic.summary
             if nvic.pending_set and sm.best < sm.active:
                 self._take_interrupts()
                 if self.fault is not None:
@@ -608,49 +610,84 @@ class CortexM:
     def idle_to(self, t_ps: int) -> None:
         """Let time pass without executing (core asleep or unpowered)."""
         # the first whole cycle at or after t_ps (time_at_cycles(c) >= t_ps)
-        c = -(-(t_ps - self._base_ps) * self._cyc_num // self._cyc_den) + self._base_cycles
+        c = self._base_cycles - (self._base_ps - t_ps) * self._cyc_num // self._cyc_den
         cycles = self.cycles
         if c > cycles:
             self.idle_cycles += c - cycles
             self.cycles = c
 
     def _run_slice(self, n: int, end_ps: int) -> None:
-        clock = self.machine.clock
+        """Run at most `n` instructions, to local time `end_ps`. The common slice (counted per
+        block, the whole run in one C call: bc_run_slice) is entered, run and left here
+        without another Python call when it ends plainly; unicorn's exact count, a build
+        without that C call and every other end go through the helpers."""
+        c = self._slice_c
+        if c is None or self.exact_users:
+            self._run_slice_uc(n, end_ps)
+            return
+        self._slice_target_ps = end_ps
+        self._fast_slice = True
+        self._tbs_count = False
+        exc = self._exc_addr
+        if exc is None or not self.native_exc:
+            exc = self._fast_slice_exc()
+        fn, state, params_addr, params = c
+        if exc != self._slice_exc:
+            params.exc = self._slice_exc = exc
+        # enter the slice (clock.begin_slice, inlined): the clock reads the core's time and an
+        # event scheduled before end_ps shortens the slice (its _on_earlier stays set: Machine)
+        self.in_slice = True
+        clock = self._clock
+        clock._time_source = self._now_ps_fn
+        clock._horizon_ps = end_ps
+        uc = self.uc
+        uc._hook_exception = None
+        r = fn(state, params_addr, n)
+        if r < 0 or uc._hook_exception is not None:
+            self._complete_slice(-1 - r if r < 0 else 0, True)
+            return
+        # a plain end (C has cleared site_stop): what _complete_slice does for one, with the
+        # C count
+        self._fast_slice = False
+        if self._mmio_fault is not None or self.mpu_guard.data_fault is not None \
+                or self.traps.align_fault is not None:
+            self._slice_faults(self._end_slice(r >> 1, clock)[0])
+            return
+        # leave the slice and count it (_end_slice without a fault, inlined)
+        self.in_slice = False
+        clock._time_source = None
+        clock._horizon_ps = None
+        done = r >> 1
+        if self._stall:
+            self._count_stall()
+        self.cycles += done
+        self.instructions += done
+        if not r & 1:            # not stopped by the limit
+            self._after_early_end(done, params.pc)
+
+    def _fast_slice_exc(self):
+        """A slice counted per block is about to run: the first one switches the MPU guard to
+        its virtual TLB; the exception parameters to arm (None: exceptions in Python)."""
+        if not self._vtlb_tried:
+            self._vtlb_tried = True
+            self.mpu_guard.use_virtual_tlb()
+        if self.native_exc and not self.v6m:
+            if self._exc is None:
+                self._arm_native_exc()
+            return self._exc_addr
+        return None
+
+    def _run_slice_uc(self, n: int, end_ps: int) -> None:
+        """A slice started with uc_emu_start from Python: unicorn's per-instruction count
+        (the debug API's exact mode, or no C extension), or block counting where the
+        extension predates the one-call slice."""
+        clock = self._clock
         self._slice_target_ps = end_ps
         bc = self.bc
         fast = self._fast_slice = bc is not None and not self.exact_users
         if fast:
-            if not self._vtlb_tried:
-                self._vtlb_tried = True
-                self.mpu_guard.use_virtual_tlb()
             self._tbs_count = False
-            if self.native_exc and not self.v6m:
-                if self._exc is None:
-                    self._arm_native_exc()
-                exc = self._exc_addr
-            else:
-                exc = None
-            c = self._slice_c
-            if c is not None:
-                # begin (site_stop included), PC, emu_start and a plain end's count in one C
-                # call (bc_run_slice)
-                fn, state, params_addr, params = c
-                if exc != self._slice_exc:
-                    params.exc = self._slice_exc = exc
-                uc = self._begin_slice(clock, end_ps)
-                r = fn(state, params_addr, n)
-                if r < 0 or uc._hook_exception is not None:
-                    self._complete_slice(-1 - r if r < 0 else 0, True)
-                    return
-                # a plain end (C has cleared site_stop): what _complete_slice does for one,
-                # with the C count
-                self._fast_slice = False
-                faulted, done = self._end_slice(r >> 1, clock)
-                if faulted or self._mmio_fault is not None:
-                    self._slice_faults(faulted)
-                elif not r & 1:          # not stopped by the limit
-                    self._after_early_end(done, params.pc)
-                return
+            exc = self._fast_slice_exc()
             self._bc_state.site_stop = 1   # mirrors _fast_slice: C reads it at unmask sites
             bc.begin(n)
             if exc is not None:
@@ -663,8 +700,8 @@ class CortexM:
         self._limit.value = n
         self._begin_slice(clock, end_ps)
         nat = self.nat
-        # uc.emu_start without the binding's wrapper (hot path: one call per wake-up); a
-        # Python exception raised in a hook is re-raised the way the binding does.
+        # uc.emu_start without the binding's wrapper; a Python exception raised in a hook is
+        # re-raised the way the binding does (_complete_slice).
         status = _uc_emu_start(nat.uch, nat.rd(A.UC_ARM_REG_PC) | 1, 0, 0, 0 if fast else n)
         self._complete_slice(status, fast)
 
@@ -718,12 +755,11 @@ class CortexM:
 
     def _begin_slice(self, clock, end_ps: int):
         """Enter the slice (clock.begin_slice, inlined): the clock reads the core's time and
-        an event scheduled before `end_ps` shortens the slice. Returns the unicorn handle,
-        its hook exception cleared."""
+        an event scheduled before `end_ps` shortens the slice (the machine's clock keeps its
+        `_on_earlier`). Returns the unicorn handle, its hook exception cleared."""
         self.in_slice = True
         clock._time_source = self._now_ps_fn
         clock._horizon_ps = end_ps
-        clock._on_earlier = self.machine._on_earlier_event
         uc = self.uc
         uc._hook_exception = None
         return uc
@@ -738,16 +774,19 @@ class CortexM:
         self.in_slice = False
         clock._time_source = None
         clock._horizon_ps = None
-        clock._on_earlier = None
-        stall = self._stall
-        if stall:
-            self.cycles += done + stall
-            self.stall_cycles += stall
-            self._stall = 0
-        else:
-            self.cycles += done
+        if self._stall:
+            self._count_stall()
+        self.cycles += done
         self.instructions += done
         return faulted, done
+
+    def _count_stall(self) -> None:
+        """The cycles a slice skipped in polling loops (poll_hint) pass, as idle time does not:
+        they count as the core's (DWT CYCCNT, timers)."""
+        stall = self._stall
+        self.cycles += stall
+        self.stall_cycles += stall
+        self._stall = 0
 
     def _after_early_end(self, done: int, pc: int) -> None:
         """The slice ended before its limit without an error, at `pc`, after `done`

@@ -147,6 +147,9 @@ class _EmulationClock(Clock):
 class Emulation:
     def __init__(self, seed: int = 0, quantum: str | None = None, wall_guard_s: float = 120.0):
         self.clock = _EmulationClock(self)
+        # An emulation event scheduled before the running quantum's bound lowers it: the
+        # clock calls this only while a quantum runs (its horizon is set only then).
+        self.clock._on_earlier = self._on_earlier_event
         self.seed = seed
         self.machines: list = []
         self.links: list = []
@@ -350,7 +353,6 @@ class Emulation:
         clock = self.clock
         self._bound = bound
         clock._horizon_ps = bound
-        clock._on_earlier = self._on_earlier_event
         try:
             for m in self.machines:
                 # Code that reads the emulation's time while this machine runs (testers, log
@@ -367,7 +369,6 @@ class Emulation:
             self._running = None
             clock._time_source = None
             clock._horizon_ps = None
-            clock._on_earlier = None
         clock.advance_to(self._bound)
 
     def _on_earlier_event(self, t_ps: int) -> None:

@@ -32,6 +32,9 @@ class Machine:
         # the emulation's time, so a machine added later does not begin in the past.
         self.clock = Clock()
         self.clock._now = emulation.clock._now
+        # An event scheduled before the running slice's end ends it early: the clock calls
+        # this only while a slice runs (its horizon is set only then), so it stays set.
+        self.clock._on_earlier = self._on_earlier_event
         self._horizon = 0
         self.clocks = ClockTree({"SYSCLK": freq_hz, "HCLK": freq_hz})
         self.cpu = CortexM(self, core, freq_hz)
@@ -238,30 +241,35 @@ class Machine:
         heap = clock._heap
         nvic = cpu.nvic
         while True:
-            bound = emu._bound       # an emulation event scheduled meanwhile may lower it
-            now = clock._now
-            # clock.next_event_ps(), inlined
-            while heap and heap[0][2].cancelled:
-                heappop(heap)
-            t = heap[0][0] if heap and heap[0][0] <= bound else bound
-            if t > now:
-                self._horizon = t
-                if not self.powered:
+            t = bound = emu._bound   # an emulation event scheduled meanwhile may lower it
+            # this machine's next event if it is due by then (clock.next_event_ps(), inlined)
+            while heap:
+                first = heap[0]
+                if first[2].cancelled:
+                    heappop(heap)
+                    continue
+                if first[0] < t:
+                    t = first[0]
+                break
+            if t > clock._now:
+                if not self.powered or cpu.halted and cpu.fault is None \
+                        and not nvic.pending_set and self.reset_pending is None \
+                        and not cpu._break_requested:
+                    # unpowered, or asleep with nothing pending to wake it (most machines in
+                    # most quanta: what run_until would do, without entering it): the core
+                    # reaches t, where a stop asked for before would pause it too
                     cpu.idle_to(t)
-                elif cpu.fault is None:
-                    if cpu.halted and not nvic.pending_set and self.reset_pending is None \
-                            and not cpu._break_requested:
-                        # asleep and nothing pending to wake it (most machines in most
-                        # quanta): what run_until would do, without entering it
-                        cpu.idle_to(t)
-                    else:
+                else:
+                    now = clock._now
+                    if cpu.fault is None:
+                        self._horizon = t
                         cpu.run_until(t)     # up to self._horizon, which may come down
-                if self._horizon < t:
-                    t = self._horizon        # an event scheduled meanwhile came earlier
-                if emu._stop_requested or emu._fault is not None:
-                    # pause exactly where the core stopped
-                    clock.advance_to(max(now, min(t, cpu.now_ps())))
-                    return False
+                        if self._horizon < t:
+                            t = self._horizon    # an event scheduled meanwhile came earlier
+                    if emu._stop_requested or emu._fault is not None:
+                        # pause exactly where the core stopped
+                        clock.advance_to(max(now, min(t, cpu.now_ps())))
+                        return False
             if heap and heap[0][0] <= t:
                 clock.advance_to(t)
             else:

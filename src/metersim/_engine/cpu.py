@@ -965,7 +965,17 @@ class CortexM:
         count-limited translation block, cached beside the whole block (uc_native,
         run_to_runner). Trap exits need nothing more: they stay set in unicorn."""
         c = self._run_to_c
-        return c[0](c[1], c[2], start, count)
+        if c is not None:
+            return c[0](c[1], c[2], start, count)      # (_block_clock.c, bc_run_count)
+        # the same, from Python: cflags_next_tb in unicorn's CPUState, -1 again afterwards
+        st = self._bc_state
+        cpu = ctypes.c_void_p.from_address(st.uc + st.off_cpu).value
+        cflags = ctypes.c_uint32.from_address(cpu + st.off_cflags)
+        cflags.value = count
+        try:
+            return _uc_emu_start(self.nat.uch, start | 1, 0, 0, 0)
+        finally:
+            cflags.value = 0xFFFFFFFF
 
     def _halfword(self, addr: int) -> int:
         try:

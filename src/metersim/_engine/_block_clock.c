@@ -1820,7 +1820,10 @@ static void bc_idle_sync_from_python(bc_state *s)
  * alone. The short block ends with a jump to the next instruction, whose block starts with
  * the block hook (unicorn emits the hook inside the translated code, in front of the exit
  * check, so a chained jump reaches it too): with the limit reached, stop_in_block stops the
- * run there (k == 0), before that block runs. The field is set back to -1 afterwards, in case
+ * run there (k == 0), before that block runs. No jump is ever chained into the short block:
+ * it is only looked up as the first block of a run (no previous block to patch), and the
+ * other lookups (cpu_exec's, tb_jmp_cache, helper_lookup_tb_ptr for indirect jumps) ask for
+ * the normal flags, which do not match it. The field is set back to -1 afterwards, in case
  * the run ended before its first lookup. Its offset comes from the calibration probe
  * (_uc_probe.calibrate_tb_cflags). A translation buffer that fills up while the short block
  * is translated is flushed and the lookup is made again without the limit: the whole block's

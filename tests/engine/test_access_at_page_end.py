@@ -2,12 +2,12 @@
 
 unicorn ends a translated block at each 1 KiB page of code, so such a load is the last
 instruction of its block. When the model's read ends the slice right after it (the polling
-loop's skip-ahead, CortexM.poll_hint), the core runs that one instruction again up to an exit
-at the next instruction: the start of another block, whose translation must not be an old one
-without the exit. If it were, that run would go on with no limit, virtual time frozen for the
-peripherals (no event runs), and the flag the firmware waits for would never come, as in the
-HSE start-up wait of a clock setup. (A load inside the page, its exit inside the same
-block, is the case that always worked: the control.)"""
+loop's skip-ahead, CortexM.poll_hint), the core runs that one instruction again, as a block
+of one instruction, and the slice must end in front of the next instruction: the start of
+another block, already translated. If the run went on there, it would go on with no limit,
+virtual time frozen for the peripherals (no event runs), and the flag the firmware waits for
+would never come, as in the HSE start-up wait of a clock setup. (A load inside the page, the
+next instruction inside the same block, is the control.)"""
 
 import struct
 

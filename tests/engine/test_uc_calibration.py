@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from metersim._engine import uc_native
 from metersim._engine.emulation import Emulation
 from metersim._engine.machine import Machine
+from metersim._errors import SetupError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,3 +81,26 @@ def test_failing_probe_falls_back_to_unicorns_count(tmp_path, monkeypatch, firmw
     # still exact time: 12345 cycles of a CPU-bound program are 12345 instructions
     emu.run_until_time(12345 * 10**12 // m.cpu.freq_hz)
     assert m.cpu.instructions == 12345
+
+
+def test_calibration_finds_the_field_that_limits_a_translation_block(tmp_path, monkeypatch):
+    """cflags_next_tb, which ends slices inside blocks, is found with the other offsets; a
+    cache written before it was probed for is probed again."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    good = uc_native.calibration()
+    assert good["tb_cflags"] >= 0
+    path = uc_native.cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({k: v for k, v in good.items() if k != "tb_cflags"}))
+    monkeypatch.setattr(uc_native, "_calibration", None)
+    assert uc_native.calibration() == good
+    assert json.loads(path.read_text()) == good
+
+
+def test_a_unicorn_without_the_field_is_refused_with_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    good = uc_native.calibration()
+    monkeypatch.setattr(uc_native, "_calibration", None)
+    monkeypatch.setattr(uc_native, "_run_probe", lambda: dict(good, tb_cflags=-1))
+    with pytest.raises(SetupError, match="cflags_next_tb"):
+        uc_native.calibration()

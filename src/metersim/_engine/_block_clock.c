@@ -5,8 +5,9 @@
  * Instead, one UC_HOOK_BLOCK callback (this file) adds each block's instruction count, from a
  * small cache of decoded blocks, and counts exactly only where it must:
  *  - the block in which the slice limit falls: the hook stops before that block and records
- *    where inside it the limit lies; the core then runs the block again up to that address
- *    (an exit), so the slice ends at its exact instruction;
+ *    where inside it the limit lies; the core then runs the block again as a count-limited
+ *    translation of just the instructions before that address (run_count, below), so the
+ *    slice ends at its exact instruction;
  *  - MMIO accesses: a trampoline around each MMIO callback recovers the accessing
  *    instruction's PC from the host return address (cpu_restore_state, as QEMU does when it
  *    needs the guest PC) and stores the exact count of the access for the Python clock.
@@ -107,6 +108,8 @@ typedef struct {
      * interrupt can be taken then stops before its block here, as the site callback would
      * (bc_stop_before_block), without calling Python. */
     uint32_t site_stop;
+    uint32_t stop_k;        /* with stop_at: the instructions of the block before stop_at */
+    int64_t off_cflags;     /* offset of `cflags_next_tb` in CPUState (see run_count) */
 } bc_state;
 
 static void idle_sync(bc_state *s);
@@ -186,14 +189,16 @@ static uint64_t in_block(bc_state *s, uint32_t pc)
 }
 
 /* Offset inside the block of the first instruction boundary at or after instruction `k` that
- * is not inside an IT block; `size` if there is none. */
-static uint32_t stop_offset(const uint8_t *buf, uint32_t size, uint32_t k)
+ * is not inside an IT block, and in `*n` the instructions before it; `size` if there is none. */
+static uint32_t stop_offset(const uint8_t *buf, uint32_t size, uint32_t k, uint32_t *n)
 {
     uint32_t off = 0, i = 0, it_left = 0;
     while (off + 1 < size) {
         uint16_t hw = (uint16_t)(buf[off] | buf[off + 1] << 8);
-        if (i >= k && it_left == 0)
+        if (i >= k && it_left == 0) {
+            *n = i;
             return off;
+        }
         if (it_left)
             it_left--;
         else if ((hw & 0xFF00) == 0xBF00 && (hw & 0xF)) {
@@ -211,19 +216,21 @@ static uint32_t stop_offset(const uint8_t *buf, uint32_t size, uint32_t k)
 }
 
 /* The slice limit falls in the block at `addr`: stop in front of it and note where inside it
- * the slice must end; false if the block has to run whole (the limit lies in an IT block). */
+ * the slice must end (and how many instructions lie before that); false if the block has to
+ * run whole (the limit lies in an IT block). With the limit reached (k == 0) it stops in
+ * front of the block: how the count-limited re-run of a block ends (bc_run_count). */
 static __attribute__((noinline)) bool stop_in_block(bc_state *s, void *uc, uint32_t addr,
                                                     uint32_t size)
 {
     uint64_t k = s->limit > s->base ? s->limit - s->base : 0;
-    uint32_t off = 0;
+    uint32_t off = 0, n = 0;
     if (k) {
         uint8_t buf[MAX_BLOCK + 2];
         void *cpu = *(void **)((char *)s->uc + s->off_cpu);
         if (*(uint32_t *)((char *)cpu + s->off_env + s->off_condexec))
             off = size;                 /* entered inside an IT block: run the block */
         else if (read_block(s, addr, size, buf))
-            off = stop_offset(buf, size, (uint32_t)k);
+            off = stop_offset(buf, size, (uint32_t)k, &n);
         else
             off = size;
     }
@@ -232,6 +239,7 @@ static __attribute__((noinline)) bool stop_in_block(bc_state *s, void *uc, uint3
     s->cur_n = 0;
     s->stopped = 1;
     s->stop_at = off ? addr + off : 0;
+    s->stop_k = n;
     s->emu_stop(uc);
     return true;
 }
@@ -1799,27 +1807,66 @@ static void bc_idle_sync_from_python(bc_state *s)
  * (with site_stop, CortexM._fast_slice's mirror), the PC read and uc_emu_start did in three,
  * then what CortexM._complete_slice does for the common ends: a plain end (no error), and a
  * stop inside a block or an access finished by running up to it again (_finish_in_block,
- * _finish_access), when no Python hook raised and no trap exits are set. Anything else is left exactly as uc_emu_start leaves it, for Python
- * to finish. */
+ * _finish_access), when no Python hook raised and no trap exits are set. Anything else is
+ * left exactly as uc_emu_start leaves it, for Python to finish. */
 
-/* CortexM._run_to without trap exits: drop the translations of [lo, hi) (so the exit `stop`
- * is seen), run from `start` to `stop`, drop them again (so the shortened block does not
- * stay). The removal code is uc_ctl's UC_CTL_TB_REMOVE_CACHE for writing with two
- * arguments (`remove_code`, from the binding's constants). */
-typedef int (*uc_ctl_fn)(void *uc, int control, ...);
-
+/* Count-limited translation blocks (CortexM._run_to): QEMU's cpu_exec takes
+ * `cpu->cflags_next_tb`, when it is not -1, as the compile flags of the next block it looks
+ * up or translates, and sets it back to -1. Its CF_COUNT_MASK bits (the low 15) limit that
+ * block to `count` instructions; the flags are part of the key under which translations are
+ * cached (tb_lookup_cmp, tb_htable_lookup), so the short block is kept beside the whole one,
+ * not instead of it, and the next stop at the same instruction finds it translated. unicorn
+ * 2.1.4 never sets the field itself (curr_cflags() is 0 there), and uc_emu_start leaves it
+ * alone. The short block ends with a jump to the next instruction, whose block starts with
+ * the block hook (unicorn emits the hook inside the translated code, in front of the exit
+ * check, so a chained jump reaches it too): with the limit reached, stop_in_block stops the
+ * run there (k == 0), before that block runs. No jump is ever chained into the short block:
+ * it is only looked up as the first block of a run (no previous block to patch), and the
+ * other lookups (cpu_exec's, tb_jmp_cache, helper_lookup_tb_ptr for indirect jumps) ask for
+ * the normal flags, which do not match it. The field is set back to -1 afterwards, in case
+ * the run ended before its first lookup. Its offset comes from the calibration probe
+ * (_uc_probe.calibrate_tb_cflags). A translation buffer that fills up while the short block
+ * is translated is flushed and the lookup is made again without the limit: the whole block's
+ * hook then stops in front of it again, and the caller runs it again (finish_stops). */
 typedef struct bc_run_to_args {
-    uc_ctl_fn ctl;
     emu_start_fn emu_start;
-    int64_t remove_code;
 } bc_run_to_args;
 
-static int bc_run_to(bc_state *s, bc_run_to_args *a, uint32_t start, uint32_t stop,
-                     uint32_t lo, uint32_t hi)
+static int bc_run_count(bc_state *s, bc_run_to_args *a, uint32_t start, uint32_t count)
 {
-    a->ctl(s->uc, (int)a->remove_code, (uint64_t)lo, (uint64_t)hi);
-    int status = a->emu_start(s->uc, (uint64_t)(start | 1u), (uint64_t)stop, 0, 0);
-    a->ctl(s->uc, (int)a->remove_code, (uint64_t)lo, (uint64_t)hi);
+    char *cpu = *(char **)((char *)s->uc + s->off_cpu);
+    uint32_t *cflags = (uint32_t *)(cpu + s->off_cflags);
+    *cflags = count;    /* CF_COUNT_MASK: a block translated with this flag only */
+    int status = a->emu_start(s->uc, (uint64_t)(start | 1u), 0, 0, 0);
+    *cflags = UINT32_MAX;
+    return status;
+}
+
+/* CortexM._finish_in_block: run the block the hook stopped in front of again, limited to
+ * the instructions before the slice's end (stop_k; past an IT block if need be). The limit
+ * stays: the next block's hook ends the slice. */
+static int finish_in_block(bc_state *s, bc_run_to_args *a)
+{
+    uint32_t start = s->cur_start, count = s->stop_k;
+    s->stop_at = 0;
+    s->stopped = 0;
+    return bc_run_count(s, a, start, count);
+}
+
+/* CortexM._finish_access: run the instruction of the access again alone (a block of one
+ * instruction), answered from the record, so the slice ends right after it: at the next
+ * block's hook, the limit being this access's count. */
+static int finish_access(bc_state *s, bc_run_to_args *a)
+{
+    s->stopped_at_access = 0;
+    uint32_t pc = s->access_pc;
+    s->base = s->mmio_exec - 1;
+    s->cur_n = 0;
+    s->stopped = 1;
+    s->limit = s->mmio_exec;
+    s->replay = 1;
+    int status = bc_run_count(s, a, pc, 1);
+    s->replay = 0;
     return status;
 }
 
@@ -1842,7 +1889,8 @@ typedef struct bc_run {
 static PyObject *S_hook_exception, *S_exits;
 
 /* May C finish the stop (CortexM._complete_slice's conditions): no exception from a Python
- * hook waiting to be raised, and no trap exits (CortexM._run_to takes them into account). */
+ * hook waiting to be raised, and no trap exits (slices with armed traps, rare, are finished
+ * in Python, with the same count-limited runs). */
 static bool may_finish(const bc_run *r)
 {
     if (!r->run_to || !r->py_uc || !r->py_traps)
@@ -1865,22 +1913,22 @@ static bool may_finish(const bc_run *r)
     return ok;
 }
 
-/* CortexM._finish_access: run the instruction of the access again alone, answered from
- * the record, so the slice ends right after it. The exit is the next instruction, which
- * may start a block of its own (the access was the last of its block: a 1 KiB page ends
- * there): that block's translation is dropped too, or the run would go on through it past
- * the exit, without limit. */
-static int finish_access(bc_state *s, bc_run *r)
+/* Finishing runs one stop may take (CortexM._complete_slice's loop): one, an access stop in
+ * the re-run block a second, a translation buffer flushed under the short block a third. */
+#define MAX_FINISH_RUNS 8
+
+/* CortexM._complete_slice's finishing, in the same order: a stop inside a block, then an
+ * access the re-run block asked to stop after; `*to_python` set where Python must go on. */
+static int finish_stops(bc_state *s, bc_run *r, bool *to_python)
 {
-    s->stopped_at_access = 0;
-    uint32_t pc = s->access_pc, size = s->access_len;
-    s->base = s->mmio_exec - 1;
-    s->cur_n = 0;
-    s->stopped = 1;
-    s->limit = UINT64_MAX;
-    s->replay = 1;
-    int status = bc_run_to(s, r->run_to, pc, pc + size, pc, pc + size + 2);
-    s->replay = 0;
+    int status = 0;
+    for (int runs = 0; !status && (s->stop_at || s->stopped_at_access); runs++) {
+        if (runs == MAX_FINISH_RUNS || !may_finish(r)) {
+            *to_python = true;          /* (Python's own path takes it from here) */
+            break;
+        }
+        status = s->stop_at ? finish_in_block(s, r->run_to) : finish_access(s, r->run_to);
+    }
     return status;
 }
 
@@ -1900,28 +1948,8 @@ static int64_t bc_run_slice(bc_state *s, bc_run *r)
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
     int status = r->emu_start(s->uc, pc | 1, 0, 0, 0);
     bool to_python = false;
-    if (!status && (s->stop_at || s->stopped_at_access)) {
-        /* CortexM._complete_slice's finishing, in the same order */
-        if (!may_finish(r)) {
-            to_python = true;
-        } else if (s->stop_at) {
-            uint32_t start = s->cur_start, size = s->cur_size, stop = s->stop_at;
-            s->stop_at = 0;
-            s->stopped = 0;
-            s->limit = UINT64_MAX;    /* the exit ends this run (past an IT block if need be) */
-            status = bc_run_to(s, r->run_to, start, stop, start, start + size);
-            /* an access in the re-run block may have asked for a stop, which leaves the core
-             * inside that instruction (run again, it would repeat the access) */
-            if (!status && s->stopped_at_access && start <= s->access_pc && s->access_pc < stop) {
-                if (!may_finish(r))
-                    to_python = true;      /* (Python's own path takes it from here) */
-                else
-                    status = finish_access(s, r);
-            }
-        } else {
-            status = finish_access(s, r);
-        }
-    }
+    if (!status)
+        status = finish_stops(s, r, &to_python);
     r->status = (uint32_t)status;
     if (status || to_python) {
         r->plain = 0;          /* Python finishes it (CortexM._complete_slice) */
@@ -1973,7 +2001,7 @@ static PyObject *slice_addresses(PyObject *self, PyObject *args)
     return Py_BuildValue("{s:N,s:N,s:N,s:N}",
                          "run_slice", PyLong_FromVoidPtr((void *)bc_run_slice),
                          "run_size", PyLong_FromSize_t(sizeof(bc_run)),
-                         "run_to", PyLong_FromVoidPtr((void *)bc_run_to),
+                         "run_to", PyLong_FromVoidPtr((void *)bc_run_count),
                          "run_to_size", PyLong_FromSize_t(sizeof(bc_run_to_args)));
 }
 

@@ -5,7 +5,8 @@ unicorn's memory around a live handle and calls `cpu_restore_state_arm` with can
 pointers, which can crash the interpreter where the heap is laid out differently (it did,
 from some working directories). A crash here costs a retry, not the user's process.
 Imports only unicorn and the standard library, so it runs without metersim on the path.
-Prints one JSON object: {"counter_index": int, "offsets": [cpu, io_pc, env, condexec]}.
+Prints one JSON object: {"counter_index": int, "offsets": [cpu, io_pc, env, condexec],
+"tb_cflags": int}.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import os
 import struct
 
-from unicorn import UC_ARCH_ARM, UC_MODE_THUMB, Uc
+from unicorn import UC_ARCH_ARM, UC_HOOK_BLOCK, UC_MODE_THUMB, Uc
 from unicorn.arm_const import UC_CPU_ARM_CORTEX_M4
 from unicorn.unicorn_py3.unicorn import uclib
 
@@ -150,8 +151,66 @@ def calibrate_offsets() -> tuple[int, int, int, int]:
     return found["cpu"][0], io.pop(), found["env"] - found["cpu"][1], cx.pop()
 
 
+CFLAGS_SCAN_BYTES = 0x40       # CPUState's head: cflags_next_tb lies before its jmp_buf
+CFLAGS_NONE = 0xFFFFFFFF       # -1: no request for the next translation block
+
+
+def calibrate_tb_cflags(off_cpu: int) -> int:
+    """Offset of `cflags_next_tb` in CPUState (uc->cpu at `off_cpu` in uc_struct): QEMU's
+    cpu_exec takes it, when not -1, as the compile flags of the next translation block, whose
+    low 15 bits (CF_COUNT_MASK) limit that block's instructions, and sets it back to -1.
+
+    The candidates are the -1 words at the head of CPUState. Each is tried on seven 2-byte
+    instructions and a WFI in one block: with 2 written there, a block hook must see a first
+    block of 2 instructions (4 bytes) and the rest as the next block, the field must
+    read -1 again, all six must run (r0 = 6), and a second run without it must see the whole
+    block again (the short block is cached beside it, not instead). Exactly one candidate
+    must pass. Returns -1 if none or several do, or `off_cpu` < 0."""
+    if off_cpu < 0:
+        return -1
+    uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
+    uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
+    # movs r0,#0; adds r0,#1 (x6); wfi: one block of 16 bytes (the wfi ends it)
+    code = bytes.fromhex("0020" + "0130" * 6 + "30bf")
+    uc.mem_map(0x08000000, 0x1000)
+    uc.mem_write(0x08000000, code)
+    blocks: list[tuple[int, int]] = []
+    uc.hook_add(UC_HOOK_BLOCK, lambda _uc, addr, size, _ud: blocks.append((addr, size)))
+    uc.emu_start(0x08000001, 0, count=0)       # creates the CPU, and the whole block
+    base = ctypes.cast(uc._uch, ctypes.c_void_p).value
+    fd = os.open("/proc/self/mem", os.O_RDONLY)
+    try:
+        cpu = (_words(fd, base + off_cpu, 1) or (0,))[0]
+        head = _readable(fd, cpu, CFLAGS_SCAN_BYTES) if cpu >= 0x10000 else None
+    finally:
+        os.close(fd)
+    if head is None:
+        return -1
+    whole = [(0x08000000, len(code))]
+    passed = []
+    for off in range(0, CFLAGS_SCAN_BYTES, 4):
+        if struct.unpack_from("<I", head, off)[0] != CFLAGS_NONE:
+            continue
+        field = ctypes.c_uint32.from_address(cpu + off)
+        field.value = 2
+        blocks.clear()
+        uc.reg_write(66, 0)                        # UC_ARM_REG_R0
+        uc.emu_start(0x08000001, 0, count=0)
+        limited = blocks[:2] == [(0x08000000, 4), (0x08000004, len(code) - 4)]
+        consumed = field.value == CFLAGS_NONE
+        field.value = CFLAGS_NONE
+        ran = uc.reg_read(66) == 6
+        blocks.clear()
+        uc.emu_start(0x08000001, 0, count=0)
+        if limited and consumed and ran and blocks[:1] == whole:
+            passed.append(off)
+    return passed[0] if len(passed) == 1 else -1
+
+
 def main() -> None:
-    print(json.dumps({"counter_index": calibrate_counter(), "offsets": list(calibrate_offsets())}))
+    offsets = calibrate_offsets()
+    print(json.dumps({"counter_index": calibrate_counter(), "offsets": list(offsets),
+                      "tb_cflags": calibrate_tb_cflags(offsets[0])}))
 
 
 if __name__ == "__main__":

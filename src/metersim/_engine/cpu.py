@@ -713,18 +713,21 @@ class CortexM:
         err = None
         uc = self.uc
         try:
-            if fast and not status and uc._hook_exception is None:
+            if fast:
+                # a stop inside a block, then an access in the re-run block that asked for a
+                # stop, which leaves the core inside that instruction (run again, it would
+                # repeat the access); a third run where the translation buffer was flushed
+                # under the shortened block (see _block_clock.c, finish_stops)
                 st = self._bc_state
-                if st.stop_at:
-                    start, stop = st.cur_start, st.stop_at
-                    status = self._finish_in_block()
-                    # an access in the re-run block may have asked for a stop, which leaves
-                    # the core inside that instruction (run again, it would repeat the access)
-                    if not status and uc._hook_exception is None and st.stopped_at_access \
-                            and start <= st.access_pc < stop:
-                        status = self._finish_access()
-                elif st.stopped_at_access:
-                    status = self._finish_access()
+                runs = 0
+                while not status and uc._hook_exception is None \
+                        and (st.stop_at or st.stopped_at_access):
+                    if runs == 8:       # (more: the count limit was not applied)
+                        raise SetupError("a count-limited translation block did not end the "
+                                         f"slice at 0x{st.cur_start:08x} (unicorn's "
+                                         "cflags_next_tb: is this unicorn 2.1.4?)")
+                    status = self._finish_in_block() if st.stop_at else self._finish_access()
+                    runs += 1
             if status:
                 err = UcError(status)
             if uc._hook_exception is not None:
@@ -968,55 +971,50 @@ class CortexM:
     def _finish_access(self) -> int:
         """The run stopped inside the instruction of an MMIO access, after the access (a
         stop was asked for from the access's callback): run that instruction alone again,
-        the access answered from the record (a read gets the same value, a write is not
-        repeated), so the slice ends right after it.
-
-        The exit is the next instruction. When the access was the last instruction of its
-        translated block (unicorn ends blocks at each 1 KiB page of code), the exit starts
-        another block, whose translation may be cached from before, without the exit: so the
-        translations overlapping the exit's first halfword are dropped as well, or the run
-        would go on past the exit with no limit (virtual time frozen for the peripherals)."""
+        as a block of one instruction, the access answered from the record (a read gets the
+        same value, a write is not repeated), so the slice ends right after it: at the next
+        block's hook, the limit being the access's count. (The next instruction may start
+        another block, when the access ends its page of code: that block's hook ends the run
+        all the same.)"""
         st = self._bc_state
         st.stopped_at_access = 0
-        pc, size = st.access_pc, st.access_len
         st.base = st.mmio_exec - 1      # instructions before this one
         st.cur_n = 0
         st.stopped = 1
-        st.limit = (1 << 64) - 1
+        st.limit = st.mmio_exec
         st.replay = 1
         try:
-            return self._run_to(pc, pc + size, pc, pc + size + 2)
+            return self._run_to(st.access_pc, 1)
         finally:
             st.replay = 0
 
     def _finish_in_block(self) -> int:
         """The slice limit falls inside the block the C hook stopped in front of: run that
-        block again, translated to end at the limit's address (an exit), then drop that
-        shortened translation. Returns unicorn's status."""
-        st = self.bc.state
-        start, size, stop = st.cur_start, st.cur_size, st.stop_at
+        block again, translated for the instructions before the limit's address only (past
+        an IT block if need be); the limit stays, so the next block's hook ends the slice.
+        Returns unicorn's status."""
+        st = self._bc_state
+        start, count = st.cur_start, st.stop_k
         st.stop_at = 0
         st.stopped = 0
-        st.limit = (1 << 64) - 1     # the exit ends this run (past an IT block if need be)
-        return self._run_to(start, stop, start, start + size)
+        return self._run_to(start, count)
 
-    def _run_to(self, start: int, stop: int, lo: int, hi: int) -> int:
-        """Run from `start` to the exit `stop`, with the translations of [lo, hi) dropped
-        before (so the exit is seen) and after (so it does not stay)."""
-        trap_exits = self.traps._exits
+    def _run_to(self, start: int, count: int) -> int:
+        """Run from `start`, the first block translated for `count` instructions only: a
+        count-limited translation block, cached beside the whole block (uc_native,
+        run_to_runner). Trap exits need nothing more: they stay set in unicorn."""
         c = self._run_to_c
-        if c is not None and not trap_exits:
-            return c[0](c[1], c[2], start, stop, lo, hi)      # the same three calls, in C
-        uc = self.uc
-        uc.ctl_remove_cache(lo, hi)
-        if trap_exits:
-            uc.ctl_set_exits(sorted(trap_exits | {0, stop}))
+        if c is not None:
+            return c[0](c[1], c[2], start, count)      # (_block_clock.c, bc_run_count)
+        # the same, from Python: cflags_next_tb in unicorn's CPUState, -1 again afterwards
+        st = self._bc_state
+        cpu = ctypes.c_void_p.from_address(st.uc + st.off_cpu).value
+        cflags = ctypes.c_uint32.from_address(cpu + st.off_cflags)
+        cflags.value = count
         try:
-            return _uc_emu_start(self.nat.uch, start | 1, 0 if trap_exits else stop, 0, 0)
+            return _uc_emu_start(self.nat.uch, start | 1, 0, 0, 0)
         finally:
-            if trap_exits:
-                uc.ctl_set_exits(sorted(trap_exits | {0}))
-            uc.ctl_remove_cache(lo, hi)
+            cflags.value = 0xFFFFFFFF
 
     def _halfword(self, addr: int) -> int:
         try:

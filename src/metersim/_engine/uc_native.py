@@ -13,6 +13,8 @@
 - `BlockClock`: the per-block instruction count in C (_block_clock.c), with MMIO trampolines
   that give each access its exact count. It needs four private offsets of unicorn 2.1.4
   (`private_offsets`), found by the same probe; without them, or without the extension, the core falls back to unicorn's per-instruction count.
+  A fifth, CPUState's `cflags_next_tb` (`tb_cflags_offset`), lets it translate a block
+  limited to a count of instructions, to end a slice inside a block (see run_to_runner).
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def cache_path() -> Path:
 def _valid(data) -> bool:
     return (isinstance(data, dict) and isinstance(data.get("counter_index"), int)
             and isinstance(data.get("offsets"), list) and len(data["offsets"]) == 4
-            and all(isinstance(v, int) for v in data["offsets"]))
+            and all(isinstance(v, int) for v in data["offsets"])
+            and isinstance(data.get("tb_cflags"), int))
 
 
 def _run_probe() -> dict | None:
@@ -109,7 +112,8 @@ def _run_probe() -> dict | None:
 
 
 def calibration() -> dict:
-    """{"counter_index": int, "offsets": [4 ints]} for this unicorn build: from the cache,
+    """{"counter_index": int, "offsets": [4 ints], "tb_cflags": int} for this unicorn build:
+    from the cache,
     else from the probe (then cached). Where the probe fails, the counter comes from the
     in-process probe that reads memory only through /proc/self/mem, and the offsets are -1:
     the core then counts with unicorn's own per-instruction count (slower, same results)."""
@@ -138,10 +142,16 @@ def calibration() -> dict:
         else:
             log.warning("unicorn calibration probe failed %d times: per-instruction counting "
                         "(slower)", _PROBE_TRIES)
-            data = {"counter_index": _uc_probe.calibrate_counter(), "offsets": [-1] * 4}
+            data = {"counter_index": _uc_probe.calibrate_counter(), "offsets": [-1] * 4,
+                    "tb_cflags": -1}
     if data["counter_index"] < 0:
         raise SetupError("cannot locate unicorn's instruction counter; is unicorn 2.1.4 "
                          "installed?")
+    if data["offsets"][0] >= 0 and data["tb_cflags"] < 0:
+        # the probe ran and found the CPU but not the field QEMU's cpu_exec reads: this
+        # unicorn is not laid out as 2.1.4 is, and ending slices inside blocks needs it
+        raise SetupError("cannot locate cflags_next_tb in unicorn's CPUState (the calibration "
+                         f"in {cache_path()}); is this unicorn 2.1.4 as released on PyPI?")
     _calibration = data
     return data
 
@@ -265,7 +275,9 @@ class BlockClockState(ctypes.Structure):
                 ("nv_sum", ctypes.c_void_p), ("reg_primask", ctypes.c_int32),
                 ("reg_faultmask", ctypes.c_int32), ("reg_basepri", ctypes.c_int32),
                 ("site_skips", ctypes.c_uint64),
-                ("site_stop", ctypes.c_uint32)]   # a fast slice runs (CortexM._fast_slice)
+                ("site_stop", ctypes.c_uint32),   # a fast slice runs (CortexM._fast_slice)
+                ("stop_k", ctypes.c_uint32),      # with stop_at: instructions before it
+                ("off_cflags", ctypes.c_int64)]   # cflags_next_tb in CPUState
 
 
 IDLE_REGS = ["R0", "R1", "R2", "R3", "R12", "LR", "XPSR", "CONTROL", "SP", "PC", "MSP", "PSP",
@@ -336,6 +348,12 @@ def private_offsets() -> tuple[int, int, int, int]:
     return _OFFSETS
 
 
+def tb_cflags_offset() -> int:
+    """Offset of `cflags_next_tb` in unicorn 2.1.4's CPUState (see run_to_runner), from the
+    calibration (which fails loudly where the other offsets are found and this one not)."""
+    return calibration()["tb_cflags"]
+
+
 def _summary_size() -> int:
     from metersim.peripherals.cortexm.nvic import InterruptSummary   # the model owns it
 
@@ -358,9 +376,10 @@ class BlockClock:
         offsets = private_offsets()
         if offsets[0] < 0:
             return None
-        return BlockClock(uc, *offsets)
+        return BlockClock(uc, *offsets, tb_cflags_offset())
 
-    def __init__(self, uc: Uc, off_cpu: int, off_io_pc: int, off_env: int, off_condexec: int):
+    def __init__(self, uc: Uc, off_cpu: int, off_io_pc: int, off_env: int, off_condexec: int,
+                 off_cflags: int):
         from unicorn import UC_HOOK_BLOCK
         from unicorn.unicorn_py3.unicorn import uc_hook_h
 
@@ -375,6 +394,7 @@ class BlockClock:
         s.restore = ctypes.cast(uclib.cpu_restore_state_arm, ctypes.c_void_p).value
         s.off_cpu, s.off_io_pc = off_cpu, off_io_pc
         s.off_env, s.off_condexec = off_env, off_condexec
+        s.off_cflags = off_cflags
         s.cache = ctypes.addressof(self._cache)
         s.limit = (1 << 64) - 1
         ref = ctypes.byref(s)
@@ -605,19 +625,17 @@ def slice_runner(bc: BlockClock, limit_word: int):
 
 
 class RunTo(ctypes.Structure):
-    """unicorn's entry points for bc_run_to (the layout of bc_run_to_args)."""
-    _fields_ = [("ctl", ctypes.c_void_p), ("emu_start", ctypes.c_void_p),
-                ("remove_code", ctypes.c_int64)]
+    """unicorn's entry point for bc_run_count (the layout of bc_run_to_args)."""
+    _fields_ = [("emu_start", ctypes.c_void_p)]
 
 
 def run_to_runner(bc: BlockClock):
-    """(fn, state, params_addr, params) for CortexM._run_to without trap exits, or None
-    where the extension predates it: `fn(state, params_addr, start, stop, lo, hi)` drops
-    the translations of [lo, hi), runs from `start` to the exit `stop`, drops them again,
-    and returns unicorn's status (what the binding's ctl_remove_cache, uc_emu_start,
-    ctl_remove_cache do)."""
-    from unicorn import unicorn_const as uc_const
-
+    """(fn, state, params_addr, params) for CortexM._run_to, or None where the extension
+    predates it: `fn(state, params_addr, start, count)` runs from `start` with the first
+    block translated for `count` instructions only (cached beside the whole block, so each
+    stop at the same instruction reuses it), and returns unicorn's status. The block hook
+    stops the run in front of the next block once the slice's limit is reached
+    (_block_clock.c, bc_run_count)."""
     get = getattr(_block_clock, "slice_addresses", None)
     if get is None:
         return None
@@ -625,9 +643,7 @@ def run_to_runner(bc: BlockClock):
     if addr.get("run_to_size") != ctypes.sizeof(RunTo):
         return None
     a = RunTo()
-    a.ctl = ctypes.cast(uclib.uc_ctl, ctypes.c_void_p).value
     a.emu_start = ctypes.cast(uclib.uc_emu_start, ctypes.c_void_p).value
-    a.remove_code = (uc_const.UC_CTL_IO_WRITE << 30) | (2 << 26) | uc_const.UC_CTL_TB_REMOVE_CACHE
     fn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32,
-                          ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32)(addr["run_to"])
+                          ctypes.c_uint32)(addr["run_to"])
     return fn, ctypes.addressof(bc.state), ctypes.addressof(a), a

@@ -295,6 +295,28 @@ class DmaChannel:
         else:
             self._store(value, self.pptr, dst, size)
 
+    def take_many(self, values) -> None:
+        """`take` for several values in a row (a USART's characters kept for this channel,
+        taken at one look): byte transfers into RAM go in one write per stretch up to the
+        channel's reload, with the same addresses, CNDTR and flags as one take each."""
+        if self.msize != 1 or not self.ccr & MINC:
+            for v in values:
+                self.take(v)
+            return
+        i, n = 0, len(values)
+        while i < n:
+            dst, step = self.mptr, min(n - i, self.left)
+            lo, hi = self.dma._ram
+            if not lo <= dst < hi - step + 1:
+                lo, hi = self.dma._ram = self.dma.ram_range(dst)
+            if step <= 0 or not lo <= dst < hi - step + 1:
+                for v in values[i:]:
+                    self.take(v)
+                return
+            self.dma.bus.uc.mem_write(dst, bytes([v & 0xFF for v in values[i:i + step]]))
+            self._advance(step)
+            i += step
+
     def _store(self, value: int | None, src: int, dst: int, dsize: int) -> None:
         """The write half of a transfer (`value` read from `src`; None: nothing answered)."""
         bus = self.dma.bus
@@ -450,7 +472,7 @@ class DmaController(Peripheral):
         ordinary path (its interrupt enables or mode may have changed)."""
         for c in self.channels:
             feeder = c.feeder
-            if feeder is not None and feeder._lazy:
+            if feeder is not None and feeder._kept:
                 feeder.dma_changed(control and c is ch)
 
     def reset(self) -> None:

@@ -249,6 +249,28 @@ class LineSettings:
             self.rx_done_ps = self.idle_ps = self.bit_ps = 0
 
 
+class _Told:
+    """A character a link told the receiver of ahead of its hand-over, for the receive DMA
+    channel to take at `take_ps` (its RXNE point plus the DMA's time; module docstring, "DMA").
+    One mechanism, the hand-over optional:
+    - `handover` (an RS-485 bus: told at the frame's start, handed over at its end): taken at
+      `take_ps` as sent if the channel takes it then, and the hand-over corrects what the line
+      changed (`_taken`);
+    - without (a cable: `due_ps` is where it would have handed it over): kept only when
+      nothing can come between (STM32Usart.rx_frames_start), so it is taken for certain, as
+      `value`; `mark` is its HT/TC event if it has one, `before` the receiver's idle state
+      before it was told (rx_forget), and it goes back to the hand-over path when a write
+      changes how characters are received."""
+
+    __slots__ = ("take_ps", "frame", "handover", "due_ps", "value", "mark", "before")
+
+    def __init__(self, take_ps: int, frame: UartFrame, due_ps: int | None = None,
+                 value: int = 0, mark=None, before: tuple | None = None):
+        self.take_ps, self.frame, self.due_ps = take_ps, frame, due_ps
+        self.handover = due_ps is None
+        self.value, self.mark, self.before = value, mark, before
+
+
 class _TxRun:
     """A send channel's run taken by the transmitter (STM32Usart.dma_stream): its characters,
     their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
@@ -302,14 +324,14 @@ class STM32Usart(Peripheral):
             if ev is not None:
                 ev.cancel()
         self._rx_events = []
-        self._lazy: list = []        # (take_ps, due_ps, frame, value) a cable told of, for the
-                                     # receive channel to take at take_ps ("DMA", cables)
-        self._lazy_events: list = []  # their HT/TC instants and hand-backs
-        self._lazy_idle_ps = -1      # the idle point of the newest of them
+        self._told: list = []        # characters told ahead for the receive channel (_Told)
+        self._kept = 0               # how many of them have no hand-over (a cable's, kept)
+        self._lazy_events: list = []  # the kept ones' HT/TC instants, and hand-backs
+        self._lazy_idle_ps = -1      # the idle point of the newest kept one
         self._handovers = 0          # characters a cable will still hand over
         self._nacked = set()
-        self._ahead: list = []       # (RXNE point, frame) told by rx_start, not handed over yet
-        self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA
+        self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA,
+                                     # for the hand-over's correction
         self.regs = REGS.resets()
         self._tdr = 0
         self._tdr_full = False
@@ -464,7 +486,7 @@ class STM32Usart(Peripheral):
             # SR only changes in this model's events: a polling loop may skip to the next.
             return self.poll_hint(sr)
         if offset == DR:
-            if self._lazy:
+            if self._kept:
                 self.dma_catch_up()
             value = self._rdr
             clear = self._sr_snapshot & _RX_ERRORS
@@ -480,11 +502,11 @@ class STM32Usart(Peripheral):
         value &= 0xFFFF
         if self._txrun is not None:
             self._tx_stream_sync()
-        if self._lazy and offset in _RX_CONFIG:
+        if self._kept and offset in _RX_CONFIG:
             self.dma_catch_up()
             reg = self.regs[REGS.name_at[offset]]
             if (reg ^ value) & _RX_CONFIG[offset]:
-                self._lazy_hand_back()    # received as it would be after this write
+                self._hand_back()         # received as it would be after this write
         if offset == SR:
             # rc_w0: RXNE, TC, LBD, CTS clear when written 0; the other bits are read-only.
             w0c = RXNE | TC | LBD | CTS
@@ -762,123 +784,155 @@ class STM32Usart(Peripheral):
         this receiver's RXNE point lies at its current settings (the start while it has no
         baud rate): a cable delivers there, so the character goes to DR at once. A link that
         hands the character over after that point (RS-485) gives `frame` as well: a receive
-        channel may take it at its own instant (`dma_catch_up`)."""
+        channel may take it at its own instant, before the hand-over (`_Told`)."""
         self._hear(start_ps)
         line = self._line()
         if self.regs["CR3"] & SCEN:
             return start_ps + line.rx_done_ps + line.bit_ps
         done = start_ps + line.rx_done_ps
-        if frame is not None and self._rx_dma is not None and line.div:
-            self._ahead.append((done, frame))     # for the DMA before its hand-over
+        ch = self._rx_dma
+        if frame is not None and ch is not None and line.div:
+            self._told.append(_Told(done + ch.dma.transfer_ps(), frame))
         return done
 
     def dma_catch_up(self) -> None:
-        """Before the DMA's registers are looked at: a character a link told of (`rx_start`
-        with the frame) but hands over only later (RS-485: at its end, half a stop bit after
-        this USART's RXNE point) is taken by the receive channel at its RXNE point plus the
-        DMA's time, as sent (module docstring, "DMA"); the hand-over then corrects what the
-        line damaged."""
-        ahead = self._ahead
+        """Before the DMA's registers or DR are looked at, at a kept character's HT/TC
+        instant and at the IDLE point: the characters told ahead (`_Told`) whose instant has
+        come are taken by the receive channel, in order (module docstring, "DMA")."""
+        told = self._told
+        if not told:
+            return
         ch = self._rx_dma
         if ch is None:
-            ahead.clear()
+            # (kept characters were handed back when DMAR went: only hand-overs are left)
+            self._told = [t for t in told if not t.handover]
             return
         now = self.ctx.clock.now_ps
-        lazy = self._lazy
-        if lazy:
-            while lazy and lazy[0][0] <= now:
-                value = lazy.pop(0)[3]
-                self._rdr = value
-                self._idle_armed = True
-                self._dma_store(ch, 0, value)
-            if not lazy:
-                self._lazy_events = []
-        due = now - ch.dma.transfer_ps()
-        while ahead and ahead[0][0] <= due:
-            _done, frame = ahead.pop(0)
-            cr1 = self.regs["CR1"]
-            if frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE):
+        i, n = 0, len(told)
+        kept_taken = False
+        while i < n and told[i].take_ps <= now:
+            t = told[i]
+            if t.handover:
+                i += 1
+                self._take_told(ch, t.frame)
                 continue
-            if self._rx_dma_ready(ch):
-                addr = ch.mptr
-                value, errors = self._rx_value(frame, self._line())
-                self._rdr = value
-                self._idle_armed = True
-                self._dma_store(ch, errors, value)
-                self._taken[frame.start_ps] = (addr, value, errors)
+            j = i + 1                     # a row of kept characters: one store
+            while j < n and told[j].take_ps <= now and not told[j].handover:
+                j += 1
+            values = [told[k].value for k in range(i, j)]
+            self._kept -= j - i
+            self._rdr = values[-1]
+            self._idle_armed = True
+            self._dma_store(ch, 0, values)
+            kept_taken = True
+            i = j
+        if i:
+            del told[:i]
+            if kept_taken and not self._kept:
+                self._lazy_events = []    # (their HT/TC instants, all passed)
+
+    def _take_told(self, ch, frame: UartFrame) -> None:
+        """A character told ahead of its hand-over, at its instant: taken as sent if the
+        receive channel takes it now (`_taken` keeps it for the hand-over's correction)."""
+        cr1 = self.regs["CR1"]
+        if frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE):
+            return
+        if self._rx_dma_ready(ch):
+            addr = ch.mptr
+            value, errors = self._rx_value(frame, self._line())
+            self._rdr = value
+            self._idle_armed = True
+            self._dma_store(ch, errors, (value,))
+            self._taken[frame.start_ps] = (addr, value, errors)
 
     def rx_frame_start(self, frame: UartFrame) -> int | None:
         """A cable between machines tells of a whole character at its start, at the sender's
         time (module docstring, "DMA"): None when the receive channel will take it at its
         instant with no hand-over (the cable then schedules nothing), else as rx_start (the
         cable hands it over where that says)."""
-        if self._rx_dma is not None and self._take_ahead(frame):
+        if self._rx_dma is not None and self.rx_frames_start((frame,)):
             return None
         self._handovers += 1
         return self.rx_start(frame.start_ps)
 
-    def _take_ahead(self, frame: UartFrame) -> bool:
-        """Keep `frame` for the receive channel to take at its instant, if nothing can come
-        between: DMA reception ready for it (and for those kept before it), no character
+    def rx_frames_start(self, frames) -> int:
+        """Keep for the receive channel to take at their instants as many of `frames` (a
+        run told at once, in order) as nothing can come between, from the first: returns how
+        many. Kept: DMA reception ready for them (and for those kept before), no character
         being handed over or received the ordinary way, no flag in SR that a DMA read of DR
         would clear (what the take does to SR is then nothing), a clean character at this
         USART's settings, the receiver not yet past the take's instant, and no idle point
-        between the previous character and this one still to come."""
+        between the previous character and this one still to come. The others the link hands
+        over (rx_frame_start)."""
         regs = self.regs
         cr1 = regs["CR1"]
-        if (self._handovers or self._rx_events or self._ahead or not (cr1 & UE and cr1 & RE)
-                or regs["CR3"] & (HDSEL | SCEN) or regs["SR"] & (_RX_ERRORS | RXNE)):
-            return False
+        ch = self._rx_dma
+        if (ch is None or self._handovers or self._rx_events or len(self._told) != self._kept
+                or not (cr1 & UE and cr1 & RE) or regs["CR3"] & (HDSEL | SCEN)
+                or regs["SR"] & (_RX_ERRORS | RXNE)):
+            return 0
         line = self._line()
-        if not line.div:
-            return False
-        start = frame.start_ps
-        rxne = start + line.rx_done_ps
-        due = uart_cable.arrival_ps(frame)          # where the cable would hand it over
-        if rxne > due:
-            due = rxne
-        ch, lazy = self._rx_dma, self._lazy
-        take = rxne + ch.dma.transfer_ps()
-        if take < due:
-            take = due                              # (a slower sender: taken at hand-over)
+        if not line.div or not self._rx_dma_ready(ch):
+            return 0
+        told, kept = self._told, self._kept
+        lat = ch.dma.transfer_ps()
         clock = self.ctx.clock
+        now = clock.now_ps
         ev = self._idle_ev
-        if clock.now_ps > take or (ev is not None and start >= max(ev.time_ps, self._lazy_idle_ps)):
-            return False
-        if not (self._rx_dma_ready(ch) and ch.takes_left(len(lazy) + 1)):
-            return False
-        value, errors = self._rx_value(frame, line)
-        if errors:
-            return False
-        mark = None
-        if ch.take_raises_irq(len(lazy)):
-            mark = clock.schedule_at(take, self.dma_catch_up)
-            self._lazy_events.append(mark)
-        before = (self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps, ev is None)
-        lazy.append((take, due, frame, value, mark, before))
-        if start > self._rx_heard_ps:
-            self._rx_heard_ps = start
-        idle_at = start + line.idle_ps
-        if ev is None:
-            self._idle_ev = clock.schedule_at(idle_at, self._idle)
-        self._idle_after_ps = start
-        self._lazy_idle_ps = idle_at
-        return True
+        heard, after, idle_ps = self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps
+        rx_done, idle_len = line.rx_done_ps, line.idle_ps
+        marks = self._lazy_events
+        made = 0
+        for frame in frames:
+            start = frame.start_ps
+            rxne = start + rx_done
+            due = uart_cable.arrival_ps(frame)      # where the cable would hand it over
+            if rxne > due:
+                due = rxne
+            take = rxne + lat
+            if take < due:
+                take = due                          # (a slower sender: taken at hand-over)
+            if now > take or (ev is not None and start >= max(ev.time_ps, idle_ps)):
+                break
+            if not ch.takes_left(kept + 1):
+                break
+            value, errors = self._rx_value(frame, line)
+            if errors:
+                break
+            mark = None
+            if ch.take_raises_irq(kept):
+                mark = clock.schedule_at(take, self.dma_catch_up)
+                marks.append(mark)
+            told.append(_Told(take, frame, due, value, mark, (heard, after, idle_ps, ev is None)))
+            kept += 1
+            if start > heard:
+                heard = start
+            idle_at = start + idle_len
+            if ev is None:
+                ev = self._idle_ev = clock.schedule_at(idle_at, self._idle)
+            after, idle_ps = start, idle_at
+            made += 1
+        if made:
+            self._kept = kept
+            self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps = heard, after, idle_ps
+        return made
 
     def rx_forget(self, from_ps: int) -> None:
         """A cable was pulled at `from_ps`: the characters it told of that start then or
         later never come; this receiver is as it was before it was told of them."""
-        lazy = self._lazy
-        for i, entry in enumerate(lazy):
-            if entry[2].start_ps >= from_ps:
+        told = self._told
+        for i, entry in enumerate(told):
+            if not entry.handover and entry.frame.start_ps >= from_ps:
                 break
         else:
             return
-        dropped, self._lazy = lazy[i:], lazy[:i]
+        dropped = [t for t in told[i:] if not t.handover]
+        self._told = told[:i] + [t for t in told[i:] if t.handover]
+        self._kept -= len(dropped)
         for entry in dropped:
-            if entry[4] is not None:
-                entry[4].cancel()
-        heard, after, lazy_idle, made_idle = dropped[0][5]
+            if entry.mark is not None:
+                entry.mark.cancel()
+        heard, after, lazy_idle, made_idle = dropped[0].before
         self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps = heard, after, lazy_idle
         ev = self._idle_ev
         if ev is not None and (made_idle or ev.time_ps > lazy_idle):
@@ -899,15 +953,17 @@ class STM32Usart(Peripheral):
         was written."""
         self.dma_catch_up()
         ch = self._rx_dma
-        if self._lazy and (control or ch is None or not self._rx_dma_ready(ch)
-                           or not ch.takes_left(len(self._lazy))):
-            self._lazy_hand_back()
+        if self._kept and (control or ch is None or not self._rx_dma_ready(ch)
+                           or not ch.takes_left(self._kept)):
+            self._hand_back()
 
-    def _lazy_hand_back(self) -> None:
+    def _hand_back(self) -> None:
         """The characters kept for the receive channel are handed over as a cable would
         have (receive_frame at their hand-over point, on this machine's clock), and the IDLE
         follows them the ordinary way."""
-        pending, self._lazy = self._lazy, []
+        pending = [t for t in self._told if not t.handover]
+        self._told = [t for t in self._told if t.handover]
+        self._kept = 0
         for ev in self._lazy_events:
             ev.cancel()
         self._lazy_events = []
@@ -915,14 +971,15 @@ class STM32Usart(Peripheral):
         if not pending:
             return
         ev = self._idle_ev
-        if ev is not None and ev.time_ps > pending[0][2].start_ps:
+        if ev is not None and ev.time_ps > pending[0].frame.start_ps:
             ev.cancel()                   # inside the burst: the hand-overs set it again
             self._idle_ev = None
         clock = self.ctx.clock
         now = clock.now_ps
-        for _take, due, frame, *_rest in pending:
+        for t in pending:
             self._handovers += 1
-            self._lazy_events.append(clock.schedule_at(max(due, now), self.receive_frame, frame))
+            self._lazy_events.append(clock.schedule_at(max(t.due_ps, now), self.receive_frame,
+                                                       t.frame))
 
     def _hear(self, start_ps: int) -> None:
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
@@ -940,7 +997,7 @@ class STM32Usart(Peripheral):
         over late, by a link between machines (at the end of the frame on RS-485)."""
         if self._handovers:
             self._handovers -= 1
-        if self._lazy:
+        if self._kept:
             self.dma_catch_up()           # the characters before this one, taken ahead
         cr1 = self.regs["CR1"]
         if not (cr1 & UE and cr1 & RE):
@@ -952,9 +1009,9 @@ class STM32Usart(Peripheral):
         self._rx_seq = seq = self._rx_seq + 1
         start = frame.start_ps
         self._hear(start)                 # (a direct wire calls here at the start)
-        ahead = self._ahead
-        while ahead and ahead[0][1].start_ps <= start:
-            ahead.pop(0)                  # handed over now: no longer taken ahead
+        told = self._told
+        while told and told[0].handover and told[0].frame.start_ps <= start:
+            told.pop(0)                   # handed over now: no longer taken ahead
         if self._taken and min(self._taken) < start:
             for k in [k for k in self._taken if k < start]:
                 del self._taken[k]        # taken ahead, never handed over (receiver off)
@@ -1005,7 +1062,7 @@ class STM32Usart(Peripheral):
             self._idle_armed = True
             ch = self._rx_dma if dma else None
             if ch is not None and self._rx_dma_ready(ch):
-                self._dma_store(ch, errors, value)
+                self._dma_store(ch, errors, (value,))
             else:
                 self._set_sr(RXNE | errors, True)
         if seq == self._rx_seq:
@@ -1040,15 +1097,20 @@ class STM32Usart(Peripheral):
             value |= pbit << data_bits
         return value, (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0)
 
-    def _dma_store(self, ch, errors: int, value: int) -> None:
+    def _dma_store(self, ch, errors: int, values) -> None:
         """RXNE and the receive channel's DR read in one (module docstring, "DMA"): the read
-        clears what the last SR read showed (as read(DR) does), the channel stores the value."""
+        clears what the last SR read showed (as read(DR) does), the channel stores the value;
+        several `values` in a row are kept characters (clean), taken at one look."""
         clear = self._sr_snapshot & _RX_ERRORS
         self._sr_snapshot = 0
-        self._set_sr(errors, True)
+        if errors:
+            self._set_sr(errors, True)
         if clear:
             self._set_sr(clear, False)
-        ch.take(value)
+        if len(values) == 1:
+            ch.take(values[0])
+        else:
+            ch.take_many(values)
 
     def _idle(self, waited: bool = False) -> None:
         """The idle point of the last character received. Another machine that has not run to
@@ -1056,7 +1118,7 @@ class STM32Usart(Peripheral):
         ahead of each other inside a quantum): then IDLE waits for all of them here, on the
         emulation's clock (`waited`), and is off if one did (rx_start)."""
         self._idle_ev = None
-        if self._lazy:
+        if self._kept:
             self.dma_catch_up()
         now = self.ctx.clock.now_ps
         if self._lazy_idle_ps > now:

@@ -372,12 +372,15 @@ class Rs485Transceiver:
             self.ctx.log_once(("pin", pin), logging.WARNING, "no GPIO input %d (0 = DE, 1 = /RE)", pin)
 
     def on_di(self, frame: UartFrame) -> None:
-        """A character from the USART TX; it starts at `frame.start_ps`."""
+        """A character from the USART TX; it starts at `frame.start_ps`, which may lie
+        ahead (a DMA run is told at its start): it goes on the bus then, if DE is high then."""
         now = self.ctx.clock.now_ps
         if frame.start_ps > now:
             self.ctx.clock.schedule_at(frame.start_ps, self._drive, frame)
         else:
             self._drive(frame)
+
+    on_di.tells_ahead = True
 
     def _drive(self, frame: UartFrame) -> None:
         if self.bus is None:

@@ -253,6 +253,36 @@ class LineSettings:
             self.rx_done_ps = self.idle_ps = self.bit_ps = 0
 
 
+class _HotSr:
+    """The attributes the engine answers SR from in C (hot_regs "usart_sr"): the USART's
+    own, except while a DMA run is sent as one: SR's TXE then changes between events, worked
+    out from the time at each look (`_tx_stream_sync`), so `regs` reads empty and the engine
+    leaves the read to Python (read(SR))."""
+
+    __slots__ = ("_usart",)
+    _NONE: dict = {}
+
+    def __init__(self, usart: "STM32Usart"):
+        self._usart = usart
+
+    @property
+    def regs(self) -> dict:
+        u = self._usart
+        return u.regs if u._txrun is None else self._NONE
+
+    @property
+    def _poll_hint_fn(self):
+        return self._usart._poll_hint_fn
+
+    @property
+    def _sr_snapshot(self) -> int:
+        return self._usart._sr_snapshot
+
+    @_sr_snapshot.setter
+    def _sr_snapshot(self, value: int) -> None:
+        self._usart._sr_snapshot = value
+
+
 class _Told:
     """A character a link told the receiver of ahead of its hand-over, for the receive DMA
     channel to take at `take_ps` (its RXNE point plus the DMA's time; module docstring, "DMA").
@@ -477,18 +507,20 @@ class STM32Usart(Peripheral):
     def hot_registers(self) -> list:
         """SR, which firmware polls, is answered in C by the engine (metersim._engine.hot_regs)
         as `read(SR)` does: regs["SR"], stored as _sr_snapshot, and the poll hint's bookkeeping
-        (read through _poll_hint_fn); a read whose poll hint skips ahead stays in Python."""
+        (read through _poll_hint_fn); a read whose poll hint skips ahead stays in Python, and
+        so does every read during a DMA run sent as one (`_HotSr`)."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(SR, "usart_sr", self)]
+        return [HotRegister(SR, "usart_sr", _HotSr(self))]
 
     def read(self, offset: int, size: int) -> int:
         if self._txrun is not None:
             self._tx_stream_sync()
         if offset == SR:
             sr = self._sr_snapshot = self.regs["SR"]
-            # SR only changes in this model's events: a polling loop may skip to the next.
-            return self.poll_hint(sr)
+            # SR only changes in this model's events (or, during a DMA run, at the instants
+            # _tx_stream_sync follows): a polling loop may skip to the next.
+            return self.poll_hint(sr, self._tx_stream_next_ps() if self._txrun else None)
         if offset == DR:
             if self._kept:
                 self.dma_catch_up()
@@ -675,14 +707,23 @@ class STM32Usart(Peripheral):
 
     # -- transmission of a DMA run ----------------------------------------------------------
     def dma_stream(self, ch) -> bool:
-        """A send channel's transfer to DR is due now with this transmitter idle: take the
-        channel's whole run from here (module docstring, "DMA"), or False (then it goes one
-        request at a time). The characters go to the listeners now, each with its own start."""
+        """A send channel's transfer to DR is due now with this transmitter idle, or with
+        the last character of a run taken before loaded and that run's channel stopped: take
+        the channel's whole run from here (module docstring, "DMA"), after that run's end in
+        the second case, or False (then it goes one request at a time). The characters go to
+        the listeners now, each with its own start."""
         regs = self.regs
         cr1, cr3 = regs["CR1"], regs["CR3"]
-        if (self._tx_ev is not None or self._tdr_full or self._txrun is not None or self.on_byte
-                or not (cr1 & UE and cr1 & TE) or cr1 & SBK or not cr3 & DMAT
+        if (self._tdr_full or self.on_byte
+                or not (cr1 & UE and cr1 & TE) or cr1 & (SBK | TXEIE) or not cr3 & DMAT
                 or cr3 & (HDSEL | SCEN) or not regs["SR"] & TXE):
+            return False
+        run = self._txrun
+        if run is not None:
+            last = len(run.frames) - 1
+            if run.ch is not None or run.done <= last or run.sent != last:
+                return False              # (its last character is not shifting yet)
+        elif self._tx_ev is not None:
             return False
         if not all(getattr(fn, "tells_ahead", False) for fn in self.tx._send_to):
             return False
@@ -694,15 +735,17 @@ class STM32Usart(Peripheral):
             return False
         clock = self.ctx.clock
         now = clock.now_ps
+        # the first character loads now, or where the run before ends (then DR waits in TDR)
+        t0 = now if run is None else run.ends[-1]
         data = ch.dma.bus.read_memory(ch.mptr, n)
         lat = ch.dma.transfer_ps()
         mask, bits, parity, stop, baud = (line.data_mask, line.data_bits, line.parity,
                                           line.stop_half_bits, line.baud)
         # back to back from the first character's start, as _chain_end_ps times a burst
         half, div, hz = line.half_bits, line.div, line.hz
-        end = self._chain_end_ps(now, half, div, hz)
+        end = self._chain_end_ps(t0, half, div, hz)
         base, total = self._chain[0], self._chain[1]
-        frames = [UartFrame(data[0] & mask, bits, parity, stop, baud, now)]
+        frames = [UartFrame(data[0] & mask, bits, parity, stop, baud, t0)]
         ends, xfers = [end], [now]
         for k in range(1, n):
             xfers.append(frames[k - 1].start_ps + lat)   # TXE at its load: DR written L later
@@ -715,12 +758,25 @@ class STM32Usart(Peripheral):
                  for k in range(1, n) if ch.take_raises_irq(k)]
         clear = self._sr_snapshot & (TC | PE)      # transfer 0 writes DR now (as _write_dr)
         self._sr_snapshot = 0
-        self._set_sr(clear | TXE, False)           # TDR full until the last character loads
-        self._txrun = _TxRun(ch, frames, ends, xfers, marks)
-        self._tx_kind = "stream"
+        if run is None:
+            if clear:
+                self._set_sr(clear, False)
+            # (TXE stays set: character 0 loads at once; _tx_stream_sync follows it from here)
+            self._txrun = run = _TxRun(ch, frames, ends, xfers, marks)
+            self._tx_kind = "stream"
+        else:
+            # DR written while the run before ends: TDR full, TXE clear, until its end
+            self._set_sr(clear | TXE, False)
+            done = len(run.frames)
+            run.frames += frames
+            run.ends += ends
+            run.xfers += xfers
+            run.marks += marks
+            run.ch, run.done = ch, done
+            self._tx_ev.cancel()
         self._tx_ev = clock.schedule_at(ends[-1], self._tx_stream_end)
         ch._advance(1)
-        self._txrun.done = 1
+        run.done += 1
         self.tx.send_run(frames)
         return True
 
@@ -733,13 +789,28 @@ class STM32Usart(Peripheral):
         now = self.ctx.clock.now_ps
         n = len(run.frames)
         ch = run.ch
-        while run.done < n and run.xfers[run.done] <= now:
+        while ch is not None and run.done < n and run.xfers[run.done] <= now:
             run.done += 1
-            if ch is not None:
-                ch._advance(1)
+            ch._advance(1)
         while run.sent < n and run.ends[run.sent] <= now:
             self.sent.append((run.ends[run.sent], run.frames[run.sent].value))
             run.sent += 1
+        # TXE: set when a character loads (character `sent` is shifting), cleared L later by
+        # the transfer of the next one; set for good once the last one has loaded
+        regs = self.regs
+        if run.sent >= n - 1 or run.done <= run.sent + 1:
+            regs["SR"] |= TXE
+        else:
+            regs["SR"] &= ~TXE
+
+    def _tx_stream_next_ps(self) -> int | None:
+        """The next instant the run changes SR (TXE) or the channel (CNDTR, HT/TC)."""
+        run = self._txrun
+        n = len(run.frames)
+        nxt = run.xfers[run.done] if run.done < n else None
+        if run.sent < n and (nxt is None or run.ends[run.sent] < nxt):
+            nxt = run.ends[run.sent]
+        return nxt
 
     def _tx_stream_end(self) -> None:
         """The last stop bit of the run: TXE (set since the last character loaded), TC."""
@@ -748,6 +819,8 @@ class STM32Usart(Peripheral):
         self._tx_ev = None
         self._tx_kind = None
         self._set_sr(TXE, True)
+        if self._dma_cr3:
+            self._update_dma()            # (TXE followed the run without the request line)
         self._try_load()
         if self._tx_ev is None and self.regs["SR"] & TXE:
             self._set_sr(TC, True)
@@ -778,10 +851,23 @@ class STM32Usart(Peripheral):
         already given to the listeners still go out (their ends, TC) as planned."""
         self._tx_stream_sync()
         run = self._txrun
-        if run is not None:
-            if run.ch is not None and run.ch.stream is self:
+        if run is not None and run.ch is not None:
+            if self._dma_cr3:
+                self._update_dma()        # the request as TXE has it now (the channel's `request`)
+            if run.ch.stream is self:
                 run.ch.stream = None
             run.ch = None
+            # No transfer comes any more: TXE sets for good at the next load, and the request
+            # line rises with it (a channel enabled again starts then, as on the chip).
+            if run.sent < len(run.frames) - 1:
+                run.marks.append(self.ctx.clock.schedule_at(run.ends[run.sent],
+                                                            self._tx_stream_load))
+
+    def _tx_stream_load(self) -> None:
+        """A character of a run whose channel has stopped loads: TXE, and the request line."""
+        self._tx_stream_sync()
+        if self._dma_cr3:
+            self._update_dma()
 
     # -- receiver -------------------------------------------------------------------------
     def rx_start(self, start_ps: int, frame: UartFrame | None = None) -> int:

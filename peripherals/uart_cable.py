@@ -9,7 +9,8 @@ same settings sees it at exactly the instant a direct wire gives, one whose bit 
 at its own RXNE point (`rx_start`'s answer), so the character goes to DR in the delivery. The
 receiver is told at the start, at the sender's time, that a character has started (`rx_start`:
 the line is no longer idle, for its IDLE); an STM32 USART is told the whole character
-(`rx_frame_start`), and when its receive DMA channel will take it at its instant it keeps it
+(`rx_frame_start`; a DMA run's characters, told at the run's start, in one call:
+`rx_frames_start`), and when its receive DMA channel will take it at its instant it keeps it
 and takes it itself (peripherals/stm32/usart.py, "DMA"): no hand-over event at all, so a frame
 received by DMA costs no event per character. The sender's RXNE point is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery

@@ -32,9 +32,10 @@ Reception from a USART: a peripheral-to-memory channel reading a USART's DR is s
 USART itself when a character arrives and the channel is idle and ready (`take`: the USART's
 DR read and this channel's write, CNDTR, HT/TC at the transfer's instant, in the character's
 own call, no event); any access to this DMA first lets such a USART (the channel's `feeder`)
-take the characters an RS-485 bus has told it of and whose transfer instant has passed
-(`dma_catch_up`); see peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one
-request at a time (TXE), an event per character.
+take the characters a link has told it of ahead and whose transfer instant has passed
+(`dma_catch_up`; several in a row go to RAM in one write, `take_many`); see
+peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one request at a time (TXE),
+an event per character, unless the USART takes the run in bulk (below).
 
 Bulk transfers to SPI: a memory-to-peripheral channel whose peripheral address is an SPI's DR
 hands its transfers to that SPI (`STM32Spi.dma_stream`), which shifts them out at its own
@@ -46,9 +47,10 @@ read when the transfer happens, as far as anything outside can tell (a buffer re
 HT is read after HT). Conditions and fallbacks: peripherals/stm32/spi.py, "DMA".
 
 Bulk transfers to a USART: a memory-to-peripheral channel whose peripheral address is a
-USART's DR hands a normal-mode run from RAM to that USART when its transmitter is idle
-(`STM32Usart.dma_stream`, usart.py "DMA"): the same one-event-per-run scheme. The peripheral
-is found by the offset of its data register (`DMA_STREAM_DR`).
+USART's DR hands a normal-mode run from RAM to that USART when its transmitter is idle, or
+ends a run whose channel has stopped (`STM32Usart.dma_stream`, usart.py "DMA"): the same
+one-event-per-run scheme, what firmware sees exact at each look. The peripheral is found by
+the offset of its data register (`DMA_STREAM_DR`).
 
 Shared with the F4's stream controller (dma_f4.py): `DmaChannel` (the transfers, sizes,
 increments, HT/TC, errors, the USART's reception at once, bulk streams) and `DmaController`

@@ -71,53 +71,65 @@ channel's transfer is done there in the same call (`DmaChannel.take`): memory, C
 and their interrupt show at the instant the request would have been served, and the RXNE that
 the DMA clears at once is not set for those L cycles (a firmware receiving by DMA does not
 look at RXNE; FE/NF/PE and the error interrupt they raise with EIE show at the transfer too).
-A character a link hands over after that instant is still taken there as far as the DMA's
-registers show: an RS-485 bus hands a character over at the frame's end (only then is the
-line's damage known), half a stop bit after the RXNE point, but tells the receiver at the
-frame's start what was sent (`rx_start(start, frame)`); any access to the receiving DMA from
-the transfer's instant on (`dma_catch_up`: CNDTR, ISR, a flag clear) first takes the
-character as sent, with CNDTR, memory, HT/TC and its interrupt (raised at that access), and
-the hand-over then only corrects the memory and the error flags if the line changed it. A
-firmware timing silences from IDLE by CNDTR (the Modbus receivers) thus sees each character
-at its RXNE point plus L, as on the chip. Unlooked at, the character is transferred at the
-hand-over, as RXNE is set then without DMA.
-A cable between machines (uart_cable.py) tells the receiver the whole character at its start
-(`rx_frame_start`): when the receive channel will take it (the conditions above, the channels'
-transfers left counting those already kept, a clean character at this USART's settings, no
-SR flag a DR read would clear, no character being handed over the ordinary way, no idle
-point still to come before it) the USART keeps it and the cable hands nothing over. A kept
-character is taken at its instant (its RXNE point plus L, or the cable's hand-over point if
-later), as seen from outside: at any access to the DMA or to this USART's DR, at the
-instants where its transfer sets HT or TC with that interrupt enabled (an event each), and at
-the IDLE point (one event per burst, moved behind the characters kept). A write that changes
-how characters are received (BRR, CR1 UE/RE/RXNEIE/format, CR2 STOP, CR3 DMAR/HDSEL/SCEN; the
-channel's control register; a DMA no longer ready for them) first takes those due and hands
-the others back to the ordinary path at their hand-over points. SR (answered in C) shows
-nothing of a kept character, as on the chip (the DMA clears RXNE at once; a clean character
-sets no flag). Pulling the cable (`plugged = False`) forgets the characters that start from
-then on (`rx_forget`: the receiver is rolled back to before it was told of them). Only a host
-reading the ring's RAM directly, without looking at the DMA, sees a kept character later than
-its instant (at the next look).
+Characters told ahead of their hand-over (`_Told`, one mechanism, the hand-over optional)
+are taken by the receive channel at their instant (the RXNE point plus L, or a cable's
+hand-over point if later) as far as the DMA's registers show: any access to the receiving DMA
+from that instant on (`dma_catch_up`: CNDTR, ISR, a flag clear) first takes those due, with
+CNDTR, memory, HT/TC and its interrupt; several due at one look go to RAM in one write.
+- With a hand-over: an RS-485 bus hands a character over at the frame's end (only then is
+  the line's damage known), half a stop bit after the RXNE point, but tells the receiver at
+  the frame's start what was sent (`rx_start(start, frame)`): the character is taken at its
+  instant, as sent, if the channel takes it then, and the hand-over only corrects the memory
+  and the error flags if the line changed it. A firmware timing silences from IDLE by CNDTR
+  (the Modbus receivers) thus sees each character at its RXNE point plus L, as on the chip.
+  Unlooked at, the character is transferred at the hand-over, as RXNE is set then without
+  DMA.
+- Without: a cable between machines (uart_cable.py) tells the receiver the whole character
+  at its start (`rx_frame_start`, or a DMA run's characters in one call, `rx_frames_start`):
+  when the receive channel will take it (the conditions above, the channels' transfers left
+  counting those already kept, a clean character at this USART's settings, no SR flag a DR
+  read would clear, no character being handed over the ordinary way, no idle point still to
+  come before it) the USART keeps it and the cable hands nothing over. A kept character is
+  also taken at any access to this USART's DR, at the instants where its transfer sets HT or
+  TC with that interrupt enabled (an event each), and at the IDLE point (one event per burst,
+  moved behind the characters kept). A write that changes how characters are received (BRR,
+  CR1 UE/RE/RXNEIE/format, CR2 STOP, CR3 DMAR/HDSEL/SCEN; the channel's control register; a
+  DMA no longer ready for them) first takes those due and hands the others back to the
+  ordinary path at their hand-over points. SR (answered in C) shows nothing of a kept
+  character, as on the chip (the DMA clears RXNE at once; a clean character sets no flag).
+  Pulling the cable (`plugged = False`) forgets the characters that start from then on
+  (`rx_forget`: the receiver is rolled back to before it was told of them). Only a host
+  reading the ring's RAM directly, without looking at the DMA, sees a kept character later
+  than its instant (at the next look).
 Anything else (the channel off or busy, RXNE still set: then ORE as without DMA) goes through
 the request line.
 
 Transmission by DMA: each TXE is a request served by an event of the channel, L later (no CPU
 either way), unless the channel's transfer to DR finds the transmitter idle (nothing shifting,
-TDR empty, DMAT set, no smartcard / half duplex / break, no `on_byte` callback) and the
-channel holds a normal-mode run of at least two bytes from RAM, one a transfer: the USART then
-takes the run (`dma_stream`, as the SPI takes bulk streams): transfer k (k >= 1) falls at the
-start of character k-1 plus L (its TXE), the characters go back to back, and the listeners get
-every character at the run's start, each with its own start time (only listeners marked
-`uart_cable.tells_ahead`, which go by the frame's times, allow this: a cable between machines,
-a UartEndpoint). CNDTR, HT/TC (and their interrupt: an event at each enabled instant) and
-`sent` are brought up to date at any look at the DMA or the USART; TXE and TC set at the last
-stop bit (an event), where the ordinary path sets TC. Differences, for firmware that does what
-a DMA-fed transmitter does not need: SR (answered in C) reads TXE = 0 during the run, also in
-the L-long windows where TDR waits for the DMA and after the last character has loaded; data
-written to the run's memory after its start but before its transfer is not sent (the run is
-read at its start); a channel stopped mid-run (its control register written) stops counting,
-but the characters already given to the listeners still go out; clearing TE or UE mid-run
-stops the transmitter, as for one character, after the listeners have had the whole run.
+TDR empty, DMAT set, no smartcard / half duplex / break, no TXEIE, no `on_byte` callback), or
+shifting the last character of a run taken before whose channel has stopped, and the channel
+holds a normal-mode run of at least two bytes from RAM, one a transfer: the USART then takes
+the run (`dma_stream`, as the SPI takes bulk streams), after the run before in the second case
+(that run's last character is in the shift register, this transfer fills TDR): transfer k
+(k >= 1) falls at the start of character k-1 plus L (its TXE), the characters go back to back,
+and the listeners get every character at the run's start, each with its own start time (only
+listeners marked `uart_cable.tells_ahead`, which go by the frame's times, allow this: a cable
+between machines, a UartEndpoint, an RS-485 transceiver, which puts each on the bus at its
+start if DE is high then). What firmware can see is what one character at a time gives, at
+every instant it looks: CNDTR, HT/TC, `sent` and SR are brought up to date at any look at the
+DMA or the USART (`_tx_stream_sync`); TXE sets as each character loads and clears L later at
+the next transfer, so SR is read in Python during a run (the engine's C answer declines:
+`_HotSr`), with a poll hint to the next change; HT/TC interrupts are an event at each enabled
+instant; TC (and TXE, if not set already) at the last stop bit, an event. The request line
+(DMATransmit) is left high through the run, which its own channel serves without it; once
+the firmware writes the channel's control register (a stop, usually from its TC interrupt
+after the last transfer) it follows TXE again: an event at the next load raises it there, so
+a channel enabled again meanwhile starts its run as it would on the chip. Differences, for
+firmware that does what a DMA-fed transmitter does not need: data written to the run's memory
+after its start but before its transfer is not sent (the run is read at its start); a channel
+stopped before its last transfer stops counting, but the characters already given to the
+listeners still go out; clearing TE or UE mid-run stops the transmitter, as for one
+character, after the listeners have had the whole run.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.

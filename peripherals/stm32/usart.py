@@ -990,6 +990,7 @@ class STM32Usart(Peripheral):
         marks = self._lazy_events
         clean = line.rx_clean
         made = 0
+        idle_due = ev is not None       # an IDLE event is on for the characters before
         for frame in frames:
             # what DR gets, its errors, and where the cable would hand it over (the sender's
             # RXNE point, uart_cable.arrival_ps), worked out once per character and settings
@@ -1011,7 +1012,10 @@ class STM32Usart(Peripheral):
             take = rxne + lat
             if take < due:
                 take = due                          # (a slower sender: taken at hand-over)
-            if now > take or (ev is not None and start >= max(ev.time_ps, idle_ps)):
+            # (an IDLE due before this one starts: the characters before it are a burst of
+            # their own, which the line goes idle after)
+            if now > take or (idle_due and start >= (idle_ps if ev is None
+                                                      else max(ev.time_ps, idle_ps))):
                 break
             if errors or not ch.takes_left(kept + 1):
                 break
@@ -1019,18 +1023,20 @@ class STM32Usart(Peripheral):
             if ch.take_raises_irq(kept):
                 mark = clock.schedule_at(take, self.dma_catch_up)
                 marks.append(mark)
-            told.append(_Told(take, frame, due, value, mark, (heard, after, idle_ps, ev is None)))
+            told.append(_Told(take, frame, due, value, mark,
+                              (heard, after, idle_ps, not idle_due)))
             kept += 1
             if start > heard:
                 heard = start
-            idle_at = start + idle_len
-            if ev is None:
-                ev = self._idle_ev = clock.schedule_at(idle_at, self._idle)
-            after, idle_ps = start, idle_at
+            after, idle_ps = start, start + idle_len
+            idle_due = True
             made += 1
         if made:
             self._kept = kept
             self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps = heard, after, idle_ps
+            if ev is None:
+                # the IDLE point of the run's last character: one event for the burst
+                self._idle_ev = clock.schedule_at(idle_ps, self._idle)
         return made
 
     def rx_forget(self, from_ps: int) -> None:

@@ -145,6 +145,7 @@ class DmaChannel:
         self._high = 0                       # request inputs high (wired sources OR-ed)
         self.stream = None                   # the SPI serving this channel in bulk, if any
         self.feeder = None                   # the USART receiving into it (usart.py "DMA")
+        self.tx_waiter = None                # a USART to ask when this channel is enabled
         self._ev = None
         self.reset()
 
@@ -189,6 +190,12 @@ class DmaChannel:
         if value & EN and not was & EN:
             self.left = self.count
             self.pptr, self.mptr = self.par, self.mar
+            waiter = self.tx_waiter
+            if waiter is not None:
+                # a USART whose run went on after its channel stopped brings its request
+                # line up to now first (usart.py "DMA", transmission)
+                self.tx_waiter = None
+                waiter.dma_tx_enabled()
             if value & MEM2MEM or self.request:
                 self._plan()
         elif not value & EN and self._ev is not None:

@@ -321,11 +321,12 @@ class _TxRun:
     """A send channel's run taken by the transmitter (STM32Usart.dma_stream): its characters,
     their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
 
-    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent")
+    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent", "load_ev")
 
     def __init__(self, ch, frames, ends, xfers, marks):
         self.ch, self.frames, self.ends, self.xfers, self.marks = ch, frames, ends, xfers, marks
         self.done = self.sent = 0
+        self.load_ev = False       # the event at the next load is on (dma_tx_enabled)
 
 
 @model("UART.STM32_UART", "metersim.STM32_USART")
@@ -784,7 +785,10 @@ class STM32Usart(Peripheral):
             run.ends += ends
             run.xfers += xfers
             run.marks += marks
-            run.ch, run.done = ch, done
+            run.ch, run.done, run.load_ev = ch, done, False
+            for c in self._tx_channels():
+                if c.tx_waiter is self:
+                    c.tx_waiter = None
             self._tx_ev.cancel()
         self._tx_ev = clock.schedule_at(ends[-1], self._tx_stream_end)
         ch._advance(1)
@@ -844,6 +848,10 @@ class STM32Usart(Peripheral):
         self._txrun = None
         for ev in run.marks:
             ev.cancel()
+        if run.ch is None:
+            for ch in self._tx_channels():
+                if ch.tx_waiter is self:
+                    ch.tx_waiter = None
         if run.ch is not None and run.ch.stream is self:
             run.ch.stream = None
 
@@ -870,10 +878,36 @@ class STM32Usart(Peripheral):
                 run.ch.stream = None
             run.ch = None
             # No transfer comes any more: TXE sets for good at the next load, and the request
-            # line rises with it (a channel enabled again starts then, as on the chip).
+            # line rises with it. Only a channel enabled before the run ends can act on it
+            # (as on the chip, it starts its transfers then): such an enable asks here
+            # (`dma_tx_enabled`), and the rise is an event from then on.
             if run.sent < len(run.frames) - 1:
-                run.marks.append(self.ctx.clock.schedule_at(run.ends[run.sent],
-                                                            self._tx_stream_load))
+                for ch in self._tx_channels():
+                    ch.tx_waiter = self
+
+    def _tx_channels(self) -> list:
+        """The DMA channels (streams) DMATransmit is wired to."""
+        out = []
+        for target, pin in self.DMATransmit._targets:
+            lookup = getattr(target, "request_channel", None)
+            ch = lookup(pin) if lookup is not None else None
+            if ch is not None:
+                out.append(ch)
+        return out
+
+    def dma_tx_enabled(self) -> None:
+        """A channel DMATransmit is wired to is being enabled while a run whose channel has
+        stopped is still going out: the request line as TXE has it now, and an event at the
+        next load, where TXE sets for good and the line rises."""
+        run = self._txrun
+        if run is None:
+            return
+        self._tx_stream_sync()
+        if self._dma_cr3:
+            self._update_dma()
+        if run.ch is None and run.sent < len(run.frames) - 1 and not run.load_ev:
+            run.load_ev = True
+            run.marks.append(self.ctx.clock.schedule_at(run.ends[run.sent], self._tx_stream_load))
 
     def _tx_stream_load(self) -> None:
         """A character of a run whose channel has stopped loads: TXE, and the request line."""

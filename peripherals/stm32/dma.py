@@ -247,17 +247,33 @@ class DmaChannel:
         """Can n more transfers be made before the channel stops (normal mode)?"""
         return self.left >= n or bool(self.ccr & CIRC and self.count)
 
-    def take_raises_irq(self, k: int) -> bool:
-        """Would the transfer after the next k set HT or TC with its interrupt enabled (a
-        USART told of a character ahead asks, to take it at that instant: usart.py "DMA")?"""
-        count, left = self.count, self.left - k
-        if left <= 0:
-            if not (self.ccr & CIRC and count):
-                return False
-            left = (left - 1) % count + 1
-        half = count // 2
-        return bool((self.ccr & HTIE and left > half >= left - 1)
-                    or (self.ccr & TCIE and left == 1))
+    def irq_transfers(self, first: int, end: int) -> list[int]:
+        """The k in [first, end) for which the transfer after the next k sets HT or TC with
+        its interrupt enabled, in order (a USART taking transfers ahead makes an event at
+        each: usart.py "DMA"). The transfer after the next k leaves CNDTR at left - k - 1
+        (modulo the count in circular mode): TC where that is 0, HT where it is count // 2."""
+        ccr, left, count = self.ccr, self.left, self.count
+        wanted = []                     # CNDTR before the transfer, for each enabled flag
+        if ccr & TCIE:
+            wanted.append(1)
+        if ccr & HTIE:
+            wanted.append(count // 2 + 1)
+        if not wanted or first >= end:
+            return []
+        circular = bool(ccr & CIRC and count)
+        out = set()
+        for before in wanted:
+            k = left - before           # the k whose transfer starts from CNDTR = before
+            if circular:
+                if not 1 <= before <= count:
+                    continue
+                k = first + (k - first) % count
+                while k < end:
+                    out.add(k)
+                    k += count
+            elif first <= k < end and before <= left:
+                out.add(k)
+        return sorted(out)
 
     def _plan(self) -> None:
         """The next transfer, TRANSFER_CYCLES from now (arbitration and the two bus accesses)."""

@@ -768,7 +768,7 @@ class STM32Usart(Peripheral):
             ends.append(end)
         self._chain = (base, total, div, hz, end)
         marks = [clock.schedule_at(xfers[k], self._tx_stream_sync)
-                 for k in range(1, n) if ch.take_raises_irq(k)]
+                 for k in ch.irq_transfers(1, n)]
         clear = self._sr_snapshot & (TC | PE)      # transfer 0 writes DR now (as _write_dr)
         self._sr_snapshot = 0
         if run is None:
@@ -1025,6 +1025,7 @@ class STM32Usart(Peripheral):
         clean = line.rx_clean
         made = 0
         idle_due = ev is not None       # an IDLE event is on for the characters before
+        irq_at = set(ch.irq_transfers(kept, kept + len(frames)))   # their HT/TC instants
         for frame in frames:
             # what DR gets, its errors, and where the cable would hand it over (the sender's
             # RXNE point, uart_cable.arrival_ps), worked out once per character and settings
@@ -1054,7 +1055,7 @@ class STM32Usart(Peripheral):
             if errors or not ch.takes_left(kept + 1):
                 break
             mark = None
-            if ch.take_raises_irq(kept):
+            if kept in irq_at:
                 mark = clock.schedule_at(take, self.dma_catch_up)
                 marks.append(mark)
             told.append(_Told(take, frame, due, value, mark,

@@ -625,6 +625,8 @@ class STM32Usart(Peripheral):
         if self._txrun is not None:
             self._tx_stream_sync()
             self._tx_stream_drop()
+            if self._dma_cr3:
+                self._update_dma()        # (TXE followed the run without the request line)
             if self._tx_ev is not None:
                 self._tx_ev.cancel()      # (listeners have had the whole run already)
             self._tx_ev = None

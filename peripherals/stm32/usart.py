@@ -123,8 +123,9 @@ the next transfer, so SR is read in Python during a run (the engine's C answer d
 instant; TC (and TXE, if not set already) at the last stop bit, an event. The request line
 (DMATransmit) is left high through the run, which its own channel serves without it; once
 the firmware writes the channel's control register (a stop, usually from its TC interrupt
-after the last transfer) it follows TXE again: an event at the next load raises it there, so
-a channel enabled again meanwhile starts its run as it would on the chip. Differences, for
+after the last transfer) it follows TXE again: a channel wired to it that is enabled before
+the run ends (`DmaChannel.tx_waiter`) gets an event at the next load, where the line rises,
+so it starts its run as it would on the chip (chained behind the run, see above). Differences, for
 firmware that does what a DMA-fed transmitter does not need: data written to the run's memory
 after its start but before its transfer is not sent (the run is read at its start); a channel
 stopped before its last transfer stops counting, but the characters already given to the

@@ -321,3 +321,17 @@ class UartPort:
     def send(self, frame: UartFrame) -> None:
         for fn in self._send_to:
             fn(frame)
+
+    def send_run(self, frames: list[UartFrame]) -> None:
+        """Several frames at once, each with its own start (a DMA run told ahead: only for
+        listeners marked `uart_cable.tells_ahead`). A lone listener with `tell_run` takes
+        them in one call; otherwise each listener gets each frame in turn, as `send` does."""
+        to = self._send_to
+        if len(to) == 1:
+            run = getattr(to[0], "tell_run", None)
+            if run is not None:
+                run(frames)
+                return
+        for frame in frames:
+            for fn in to:
+                fn(frame)

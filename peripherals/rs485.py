@@ -1,7 +1,8 @@
 """RS-485: half-duplex transceivers (MAX485 / SP3485 class) on a multi-drop bus, plus host endpoints.
 
 Transceiver (`Rs485Transceiver`, MAX485-style pins): DI takes the frames of a USART TX
-(`usart_tx.connect(xcvr.on_di)`), RO hands bus frames to the USART RX (`xcvr.ro`, a `UartPort`:
+(`usart_tx.connect(xcvr.on_di)`; a USART sending a DMA run tells its characters at the run's
+start, and each goes on the bus at its own start, as DE is then), RO hands bus frames to the USART RX (`xcvr.ro`, a `UartPort`:
 `xcvr.ro.connect(usart_rx_listener)`), GPIO input 0 = DE (high: driver on), GPIO input 1 = /RE
 (low: receiver on). Followed (MAX481/483/485 data sheet, function tables): with DE low the driver
 outputs are high impedance, so a USART sending then is not heard by anyone; with /RE high RO is
@@ -372,12 +373,15 @@ class Rs485Transceiver:
             self.ctx.log_once(("pin", pin), logging.WARNING, "no GPIO input %d (0 = DE, 1 = /RE)", pin)
 
     def on_di(self, frame: UartFrame) -> None:
-        """A character from the USART TX; it starts at `frame.start_ps`."""
+        """A character from the USART TX; it starts at `frame.start_ps`, which may lie
+        ahead (a DMA run is told at its start): it goes on the bus then, if DE is high then."""
         now = self.ctx.clock.now_ps
         if frame.start_ps > now:
             self.ctx.clock.schedule_at(frame.start_ps, self._drive, frame)
         else:
             self._drive(frame)
+
+    on_di.tells_ahead = True
 
     def _drive(self, frame: UartFrame) -> None:
         if self.bus is None:

@@ -9,7 +9,8 @@ same settings sees it at exactly the instant a direct wire gives, one whose bit 
 at its own RXNE point (`rx_start`'s answer), so the character goes to DR in the delivery. The
 receiver is told at the start, at the sender's time, that a character has started (`rx_start`:
 the line is no longer idle, for its IDLE); an STM32 USART is told the whole character
-(`rx_frame_start`), and when its receive DMA channel will take it at its instant it keeps it
+(`rx_frame_start`; a DMA run's characters, told at the run's start, in one call:
+`rx_frames_start`), and when its receive DMA channel will take it at its instant it keeps it
 and takes it itself (peripherals/stm32/usart.py, "DMA"): no hand-over event at all, so a frame
 received by DMA costs no event per character. The sender's RXNE point is the link's
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
@@ -120,6 +121,27 @@ def _teller(receiver: Any):
     return lambda frame: frame.start_ps
 
 
+class _Carrier:
+    """One direction of a cable between machines, listening on the sender's TX: each
+    character as it is sent, or a run told at once (`tell_run`, UartPort.send_run)."""
+
+    __slots__ = ("cable", "to", "to_start", "to_run")
+    tells_ahead = True          # goes by the frame's times (a DMA run is told at its start)
+
+    def __init__(self, cable: "UartCable", to: Any):
+        self.cable, self.to = cable, to
+        self.to_start = _teller(to)
+        # a receiver told the whole character (rx_frame_start) may keep several in one call
+        whole = getattr(to, "rx_frame_start", None)
+        self.to_run = getattr(to, "rx_frames_start", None) if whole is not None else None
+
+    def __call__(self, frame: UartFrame) -> None:
+        self.cable._carry(frame, self.to, self.to_start)
+
+    def tell_run(self, frames: list[UartFrame]) -> None:
+        self.cable._carry_run(frames, self)
+
+
 class UartCable:
     """Two USARTs crossed (TX to RX both ways), on one machine or two."""
 
@@ -129,11 +151,10 @@ class UartCable:
         self._told: list = []           # (receiver, frame) told ahead of their start
         self._cut: set = set()          # id() of those whose start came after an unplug
         if a.ctx.clock is not b.ctx.clock:      # two machines, each with its own time
-            a_start, b_start = (_teller(x) for x in (a, b))
             emu = machine_of(a).emulation
             self._clock = emu.clock
-            a.tx.connect(tells_ahead(lambda f: self._carry(f, b, b_start)))
-            b.tx.connect(tells_ahead(lambda f: self._carry(f, a, a_start)))
+            a.tx.connect(_Carrier(self, b))
+            b.tx.connect(_Carrier(self, a))
             emu.add_link(self)
         else:
             self._clock = a.ctx.clock
@@ -163,22 +184,44 @@ class UartCable:
     def _carry(self, frame: UartFrame, to: Any, to_start) -> None:
         if self._plugged:
             if frame.start_ps > self._clock.now_ps:
-                told = self._told           # ahead of its start: kept until it has started
-                if told and told[0][1].start_ps <= self._clock.now_ps:
-                    self._told = told = [x for x in told if x[1].start_ps > self._clock.now_ps]
+                self._keep_told(to, (frame,))
+            self._hand(frame, to, to_start)
+
+    def _carry_run(self, frames: list[UartFrame], carrier: "_Carrier") -> None:
+        """A run told at once (UartPort.send_run): a receiver that takes characters by DMA
+        keeps what it can of it in one call (`rx_frames_start`); the rest go one by one."""
+        if not self._plugged:
+            return
+        to, run = carrier.to, carrier.to_run
+        self._keep_told(to, frames)
+        kept = run(frames) if run is not None else 0
+        for frame in frames[kept:] if kept else frames:
+            self._hand(frame, to, carrier.to_start)
+
+    def _keep_told(self, to: Any, frames) -> None:
+        """Frames told ahead of their start are kept until they have started (an unplug
+        cuts them)."""
+        now = self._clock.now_ps
+        told = self._told
+        if told and told[0][1].start_ps <= now:
+            self._told = told = [x for x in told if x[1].start_ps > now]
+        for frame in frames:
+            if frame.start_ps > now:
                 told.append((to, frame))
-            # The line is busy from now on (the receiver's IDLE). The character is handed over
-            # where the receiver first looks at it, at its own settings: no sooner than the
-            # sender's RXNE point (the lookahead), and no sooner than the receiver's, so that
-            # it goes to DR at once rather than in one more event a few ps later; not at all
-            # when the receiver takes it by DMA at that instant itself (None).
-            rx_due = to_start(frame)
-            if rx_due is None:
-                return
-            due = arrival_ps(frame)
-            if rx_due > due:
-                due = rx_due
-            self._clock.schedule_at(due, self._arrive, frame, to, due)
+
+    def _hand(self, frame: UartFrame, to: Any, to_start) -> None:
+        # The line is busy from now on (the receiver's IDLE). The character is handed over
+        # where the receiver first looks at it, at its own settings: no sooner than the
+        # sender's RXNE point (the lookahead), and no sooner than the receiver's, so that
+        # it goes to DR at once rather than in one more event a few ps later; not at all
+        # when the receiver takes it by DMA at that instant itself (None).
+        rx_due = to_start(frame)
+        if rx_due is None:
+            return
+        due = arrival_ps(frame)
+        if rx_due > due:
+            due = rx_due
+        self._clock.schedule_at(due, self._arrive, frame, to, due)
 
     def _arrive(self, frame: UartFrame, to: Any, due_ps: int) -> None:
         if self._cut and id(frame) in self._cut:

@@ -32,9 +32,10 @@ Reception from a USART: a peripheral-to-memory channel reading a USART's DR is s
 USART itself when a character arrives and the channel is idle and ready (`take`: the USART's
 DR read and this channel's write, CNDTR, HT/TC at the transfer's instant, in the character's
 own call, no event); any access to this DMA first lets such a USART (the channel's `feeder`)
-take the characters an RS-485 bus has told it of and whose transfer instant has passed
-(`dma_catch_up`); see peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one
-request at a time (TXE), an event per character.
+take the characters a link has told it of ahead and whose transfer instant has passed
+(`dma_catch_up`; several in a row go to RAM in one write, `take_many`); see
+peripherals/stm32/usart.py, "DMA". Transmission to a USART goes one request at a time (TXE),
+an event per character, unless the USART takes the run in bulk (below).
 
 Bulk transfers to SPI: a memory-to-peripheral channel whose peripheral address is an SPI's DR
 hands its transfers to that SPI (`STM32Spi.dma_stream`), which shifts them out at its own
@@ -46,9 +47,10 @@ read when the transfer happens, as far as anything outside can tell (a buffer re
 HT is read after HT). Conditions and fallbacks: peripherals/stm32/spi.py, "DMA".
 
 Bulk transfers to a USART: a memory-to-peripheral channel whose peripheral address is a
-USART's DR hands a normal-mode run from RAM to that USART when its transmitter is idle
-(`STM32Usart.dma_stream`, usart.py "DMA"): the same one-event-per-run scheme. The peripheral
-is found by the offset of its data register (`DMA_STREAM_DR`).
+USART's DR hands a normal-mode run from RAM to that USART when its transmitter is idle, or
+ends a run whose channel has stopped (`STM32Usart.dma_stream`, usart.py "DMA"): the same
+one-event-per-run scheme, what firmware sees exact at each look. The peripheral is found by
+the offset of its data register (`DMA_STREAM_DR`).
 
 Shared with the F4's stream controller (dma_f4.py): `DmaChannel` (the transfers, sizes,
 increments, HT/TC, errors, the USART's reception at once, bulk streams) and `DmaController`
@@ -143,6 +145,7 @@ class DmaChannel:
         self._high = 0                       # request inputs high (wired sources OR-ed)
         self.stream = None                   # the SPI serving this channel in bulk, if any
         self.feeder = None                   # the USART receiving into it (usart.py "DMA")
+        self.tx_waiter = None                # a USART to ask when this channel is enabled
         self._ev = None
         self.reset()
 
@@ -187,6 +190,12 @@ class DmaChannel:
         if value & EN and not was & EN:
             self.left = self.count
             self.pptr, self.mptr = self.par, self.mar
+            waiter = self.tx_waiter
+            if waiter is not None:
+                # a USART whose run went on after its channel stopped brings its request
+                # line up to now first (usart.py "DMA", transmission)
+                self.tx_waiter = None
+                waiter.dma_tx_enabled()
             if value & MEM2MEM or self.request:
                 self._plan()
         elif not value & EN and self._ev is not None:
@@ -238,17 +247,33 @@ class DmaChannel:
         """Can n more transfers be made before the channel stops (normal mode)?"""
         return self.left >= n or bool(self.ccr & CIRC and self.count)
 
-    def take_raises_irq(self, k: int) -> bool:
-        """Would the transfer after the next k set HT or TC with its interrupt enabled (a
-        USART told of a character ahead asks, to take it at that instant: usart.py "DMA")?"""
-        count, left = self.count, self.left - k
-        if left <= 0:
-            if not (self.ccr & CIRC and count):
-                return False
-            left = (left - 1) % count + 1
-        half = count // 2
-        return bool((self.ccr & HTIE and left > half >= left - 1)
-                    or (self.ccr & TCIE and left == 1))
+    def irq_transfers(self, first: int, end: int) -> list[int]:
+        """The k in [first, end) for which the transfer after the next k sets HT or TC with
+        its interrupt enabled, in order (a USART taking transfers ahead makes an event at
+        each: usart.py "DMA"). The transfer after the next k leaves CNDTR at left - k - 1
+        (modulo the count in circular mode): TC where that is 0, HT where it is count // 2."""
+        ccr, left, count = self.ccr, self.left, self.count
+        wanted = []                     # CNDTR before the transfer, for each enabled flag
+        if ccr & TCIE:
+            wanted.append(1)
+        if ccr & HTIE:
+            wanted.append(count // 2 + 1)
+        if not wanted or first >= end:
+            return []
+        circular = bool(ccr & CIRC and count)
+        out = set()
+        for before in wanted:
+            k = left - before           # the k whose transfer starts from CNDTR = before
+            if circular:
+                if not 1 <= before <= count:
+                    continue
+                k = first + (k - first) % count
+                while k < end:
+                    out.add(k)
+                    k += count
+            elif first <= k < end and before <= left:
+                out.add(k)
+        return sorted(out)
 
     def _plan(self) -> None:
         """The next transfer, TRANSFER_CYCLES from now (arbitration and the two bus accesses)."""
@@ -295,6 +320,28 @@ class DmaChannel:
         else:
             self._store(value, self.pptr, dst, size)
 
+    def take_many(self, values) -> None:
+        """`take` for several values in a row (a USART's characters kept for this channel,
+        taken at one look): byte transfers into RAM go in one write per stretch up to the
+        channel's reload, with the same addresses, CNDTR and flags as one take each."""
+        if self.msize != 1 or not self.ccr & MINC:
+            for v in values:
+                self.take(v)
+            return
+        i, n = 0, len(values)
+        while i < n:
+            dst, step = self.mptr, min(n - i, self.left)
+            lo, hi = self.dma._ram
+            if not lo <= dst < hi - step + 1:
+                lo, hi = self.dma._ram = self.dma.ram_range(dst)
+            if step <= 0 or not lo <= dst < hi - step + 1:
+                for v in values[i:]:
+                    self.take(v)
+                return
+            self.dma.bus.uc.mem_write(dst, bytes([v & 0xFF for v in values[i:i + step]]))
+            self._advance(step)
+            i += step
+
     def _store(self, value: int | None, src: int, dst: int, dsize: int) -> None:
         """The write half of a transfer (`value` read from `src`; None: nothing answered)."""
         bus = self.dma.bus
@@ -310,6 +357,18 @@ class DmaChannel:
 
     def _advance(self, n: int) -> None:
         """Count n transfers as done: addresses, CNDTR, HT/TC flags, circular reload."""
+        left = self.left
+        if n == 1 and left > 1:           # one transfer, not the run's last: most calls
+            ccr = self.ccr
+            self.left = left - 1
+            if ccr & MINC:
+                self.mptr += _SIZES[(ccr >> 10) & 3]
+            if ccr & PINC:
+                self.pptr += _SIZES[(ccr >> 8) & 3]
+            if left - 1 == self.count // 2:
+                self.flags |= HTIF | GIF
+            self._update_irq()
+            return
         while n > 0:
             step = min(n, self.left)
             before = self.left
@@ -450,7 +509,7 @@ class DmaController(Peripheral):
         ordinary path (its interrupt enables or mode may have changed)."""
         for c in self.channels:
             feeder = c.feeder
-            if feeder is not None and feeder._lazy:
+            if feeder is not None and feeder._kept:
                 feeder.dma_changed(control and c is ch)
 
     def reset(self) -> None:

@@ -71,53 +71,66 @@ channel's transfer is done there in the same call (`DmaChannel.take`): memory, C
 and their interrupt show at the instant the request would have been served, and the RXNE that
 the DMA clears at once is not set for those L cycles (a firmware receiving by DMA does not
 look at RXNE; FE/NF/PE and the error interrupt they raise with EIE show at the transfer too).
-A character a link hands over after that instant is still taken there as far as the DMA's
-registers show: an RS-485 bus hands a character over at the frame's end (only then is the
-line's damage known), half a stop bit after the RXNE point, but tells the receiver at the
-frame's start what was sent (`rx_start(start, frame)`); any access to the receiving DMA from
-the transfer's instant on (`dma_catch_up`: CNDTR, ISR, a flag clear) first takes the
-character as sent, with CNDTR, memory, HT/TC and its interrupt (raised at that access), and
-the hand-over then only corrects the memory and the error flags if the line changed it. A
-firmware timing silences from IDLE by CNDTR (the Modbus receivers) thus sees each character
-at its RXNE point plus L, as on the chip. Unlooked at, the character is transferred at the
-hand-over, as RXNE is set then without DMA.
-A cable between machines (uart_cable.py) tells the receiver the whole character at its start
-(`rx_frame_start`): when the receive channel will take it (the conditions above, the channels'
-transfers left counting those already kept, a clean character at this USART's settings, no
-SR flag a DR read would clear, no character being handed over the ordinary way, no idle
-point still to come before it) the USART keeps it and the cable hands nothing over. A kept
-character is taken at its instant (its RXNE point plus L, or the cable's hand-over point if
-later), as seen from outside: at any access to the DMA or to this USART's DR, at the
-instants where its transfer sets HT or TC with that interrupt enabled (an event each), and at
-the IDLE point (one event per burst, moved behind the characters kept). A write that changes
-how characters are received (BRR, CR1 UE/RE/RXNEIE/format, CR2 STOP, CR3 DMAR/HDSEL/SCEN; the
-channel's control register; a DMA no longer ready for them) first takes those due and hands
-the others back to the ordinary path at their hand-over points. SR (answered in C) shows
-nothing of a kept character, as on the chip (the DMA clears RXNE at once; a clean character
-sets no flag). Pulling the cable (`plugged = False`) forgets the characters that start from
-then on (`rx_forget`: the receiver is rolled back to before it was told of them). Only a host
-reading the ring's RAM directly, without looking at the DMA, sees a kept character later than
-its instant (at the next look).
+Characters told ahead of their hand-over (`_Told`, one mechanism, the hand-over optional)
+are taken by the receive channel at their instant (the RXNE point plus L, or a cable's
+hand-over point if later) as far as the DMA's registers show: any access to the receiving DMA
+from that instant on (`dma_catch_up`: CNDTR, ISR, a flag clear) first takes those due, with
+CNDTR, memory, HT/TC and its interrupt; several due at one look go to RAM in one write.
+- With a hand-over: an RS-485 bus hands a character over at the frame's end (only then is
+  the line's damage known), half a stop bit after the RXNE point, but tells the receiver at
+  the frame's start what was sent (`rx_start(start, frame)`): the character is taken at its
+  instant, as sent, if the channel takes it then, and the hand-over only corrects the memory
+  and the error flags if the line changed it. A firmware timing silences from IDLE by CNDTR
+  (the Modbus receivers) thus sees each character at its RXNE point plus L, as on the chip.
+  Unlooked at, the character is transferred at the hand-over, as RXNE is set then without
+  DMA.
+- Without: a cable between machines (uart_cable.py) tells the receiver the whole character
+  at its start (`rx_frame_start`, or a DMA run's characters in one call, `rx_frames_start`):
+  when the receive channel will take it (the conditions above, the channels' transfers left
+  counting those already kept, a clean character at this USART's settings, no SR flag a DR
+  read would clear, no character being handed over the ordinary way, no idle point still to
+  come before it) the USART keeps it and the cable hands nothing over. A kept character is
+  also taken at any access to this USART's DR, at the instants where its transfer sets HT or
+  TC with that interrupt enabled (an event each), and at the IDLE point (one event per burst,
+  moved behind the characters kept). A write that changes how characters are received (BRR,
+  CR1 UE/RE/RXNEIE/format, CR2 STOP, CR3 DMAR/HDSEL/SCEN; the channel's control register; a
+  DMA no longer ready for them) first takes those due and hands the others back to the
+  ordinary path at their hand-over points. SR (answered in C) shows nothing of a kept
+  character, as on the chip (the DMA clears RXNE at once; a clean character sets no flag).
+  Pulling the cable (`plugged = False`) forgets the characters that start from then on
+  (`rx_forget`: the receiver is rolled back to before it was told of them). Only a host
+  reading the ring's RAM directly, without looking at the DMA, sees a kept character later
+  than its instant (at the next look).
 Anything else (the channel off or busy, RXNE still set: then ORE as without DMA) goes through
 the request line.
 
 Transmission by DMA: each TXE is a request served by an event of the channel, L later (no CPU
 either way), unless the channel's transfer to DR finds the transmitter idle (nothing shifting,
-TDR empty, DMAT set, no smartcard / half duplex / break, no `on_byte` callback) and the
-channel holds a normal-mode run of at least two bytes from RAM, one a transfer: the USART then
-takes the run (`dma_stream`, as the SPI takes bulk streams): transfer k (k >= 1) falls at the
-start of character k-1 plus L (its TXE), the characters go back to back, and the listeners get
-every character at the run's start, each with its own start time (only listeners marked
-`uart_cable.tells_ahead`, which go by the frame's times, allow this: a cable between machines,
-a UartEndpoint). CNDTR, HT/TC (and their interrupt: an event at each enabled instant) and
-`sent` are brought up to date at any look at the DMA or the USART; TXE and TC set at the last
-stop bit (an event), where the ordinary path sets TC. Differences, for firmware that does what
-a DMA-fed transmitter does not need: SR (answered in C) reads TXE = 0 during the run, also in
-the L-long windows where TDR waits for the DMA and after the last character has loaded; data
-written to the run's memory after its start but before its transfer is not sent (the run is
-read at its start); a channel stopped mid-run (its control register written) stops counting,
-but the characters already given to the listeners still go out; clearing TE or UE mid-run
-stops the transmitter, as for one character, after the listeners have had the whole run.
+TDR empty, DMAT set, no smartcard / half duplex / break, no TXEIE, no `on_byte` callback), or
+shifting the last character of a run taken before whose channel has stopped, and the channel
+holds a normal-mode run of at least two bytes from RAM, one a transfer: the USART then takes
+the run (`dma_stream`, as the SPI takes bulk streams), after the run before in the second case
+(that run's last character is in the shift register, this transfer fills TDR): transfer k
+(k >= 1) falls at the start of character k-1 plus L (its TXE), the characters go back to back,
+and the listeners get every character at the run's start, each with its own start time (only
+listeners marked `uart_cable.tells_ahead`, which go by the frame's times, allow this: a cable
+between machines, a UartEndpoint, an RS-485 transceiver, which puts each on the bus at its
+start if DE is high then). What firmware can see is what one character at a time gives, at
+every instant it looks: CNDTR, HT/TC, `sent` and SR are brought up to date at any look at the
+DMA or the USART (`_tx_stream_sync`); TXE sets as each character loads and clears L later at
+the next transfer, so SR is read in Python during a run (the engine's C answer declines:
+`_HotSr`), with a poll hint to the next change; HT/TC interrupts are an event at each enabled
+instant; TC (and TXE, if not set already) at the last stop bit, an event. The request line
+(DMATransmit) is left high through the run, which its own channel serves without it; once
+the firmware writes the channel's control register (a stop, usually from its TC interrupt
+after the last transfer) it follows TXE again: a channel wired to it that is enabled before
+the run ends (`DmaChannel.tx_waiter`) gets an event at the next load, where the line rises,
+so it starts its run as it would on the chip (chained behind the run, see above). Differences, for
+firmware that does what a DMA-fed transmitter does not need: data written to the run's memory
+after its start but before its transfer is not sent (the run is read at its start); a channel
+stopped before its last transfer stops counting, but the characters already given to the
+listeners still go out; clearing TE or UE mid-run stops the transmitter, as for one
+character, after the listeners have had the whole run.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
@@ -227,12 +240,16 @@ class LineSettings:
     character costs no register decoding or duration arithmetic."""
 
     __slots__ = ("div", "hz", "baud", "data_bits", "parity", "stop_half_bits", "data_mask",
-                 "half_bits", "break_half_bits", "rx_done_ps", "idle_ps", "bit_ps", "char_ps")
+                 "half_bits", "break_half_bits", "rx_done_ps", "idle_ps", "bit_ps", "char_ps",
+                 "rx_clean")
 
     def __init__(self, div: int, hz: int, data_bits: int, parity: str, stop_half_bits: int):
         self.div, self.hz = div, hz
         self.data_bits, self.parity, self.stop_half_bits = data_bits, parity, stop_half_bits
         self.data_mask = (1 << data_bits) - 1
+        # (value, start-free sender settings) of a frame sent as is -> (DR value, error flags)
+        # as received at these settings (STM32Usart._rx_value outside smartcard mode)
+        self.rx_clean: dict = {}
         n_par = parity != "N"
         self.half_bits = 2 * (1 + data_bits + n_par) + stop_half_bits
         # a break: 10 (M=0) or 11 (M=1) low bits then one high bit (RM "Break characters")
@@ -249,15 +266,68 @@ class LineSettings:
             self.rx_done_ps = self.idle_ps = self.bit_ps = 0
 
 
+class _HotSr:
+    """The attributes the engine answers SR from in C (hot_regs "usart_sr"): the USART's
+    own, except while a DMA run is sent as one: SR's TXE then changes between events, worked
+    out from the time at each look (`_tx_stream_sync`), so `regs` reads empty and the engine
+    leaves the read to Python (read(SR))."""
+
+    __slots__ = ("_usart",)
+    _NONE: dict = {}
+
+    def __init__(self, usart: "STM32Usart"):
+        self._usart = usart
+
+    @property
+    def regs(self) -> dict:
+        u = self._usart
+        return u.regs if u._txrun is None else self._NONE
+
+    @property
+    def _poll_hint_fn(self):
+        return self._usart._poll_hint_fn
+
+    @property
+    def _sr_snapshot(self) -> int:
+        return self._usart._sr_snapshot
+
+    @_sr_snapshot.setter
+    def _sr_snapshot(self, value: int) -> None:
+        self._usart._sr_snapshot = value
+
+
+class _Told:
+    """A character a link told the receiver of ahead of its hand-over, for the receive DMA
+    channel to take at `take_ps` (its RXNE point plus the DMA's time; module docstring, "DMA").
+    One mechanism, the hand-over optional:
+    - `handover` (an RS-485 bus: told at the frame's start, handed over at its end): taken at
+      `take_ps` as sent if the channel takes it then, and the hand-over corrects what the line
+      changed (`_taken`);
+    - without (a cable: `due_ps` is where it would have handed it over): kept only when
+      nothing can come between (STM32Usart.rx_frames_start), so it is taken for certain, as
+      `value`; `mark` is its HT/TC event if it has one, `before` the receiver's idle state
+      before it was told (rx_forget), and it goes back to the hand-over path when a write
+      changes how characters are received."""
+
+    __slots__ = ("take_ps", "frame", "handover", "due_ps", "value", "mark", "before")
+
+    def __init__(self, take_ps: int, frame: UartFrame, due_ps: int | None = None,
+                 value: int = 0, mark=None, before: tuple | None = None):
+        self.take_ps, self.frame, self.due_ps = take_ps, frame, due_ps
+        self.handover = due_ps is None
+        self.value, self.mark, self.before = value, mark, before
+
+
 class _TxRun:
     """A send channel's run taken by the transmitter (STM32Usart.dma_stream): its characters,
     their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
 
-    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent")
+    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent", "load_ev")
 
     def __init__(self, ch, frames, ends, xfers, marks):
         self.ch, self.frames, self.ends, self.xfers, self.marks = ch, frames, ends, xfers, marks
         self.done = self.sent = 0
+        self.load_ev = False       # the event at the next load is on (dma_tx_enabled)
 
 
 @model("UART.STM32_UART", "metersim.STM32_USART")
@@ -302,14 +372,14 @@ class STM32Usart(Peripheral):
             if ev is not None:
                 ev.cancel()
         self._rx_events = []
-        self._lazy: list = []        # (take_ps, due_ps, frame, value) a cable told of, for the
-                                     # receive channel to take at take_ps ("DMA", cables)
-        self._lazy_events: list = []  # their HT/TC instants and hand-backs
-        self._lazy_idle_ps = -1      # the idle point of the newest of them
+        self._told: list = []        # characters told ahead for the receive channel (_Told)
+        self._kept = 0               # how many of them have no hand-over (a cable's, kept)
+        self._lazy_events: list = []  # the kept ones' HT/TC instants, and hand-backs
+        self._lazy_idle_ps = -1      # the idle point of the newest kept one
         self._handovers = 0          # characters a cable will still hand over
         self._nacked = set()
-        self._ahead: list = []       # (RXNE point, frame) told by rx_start, not handed over yet
-        self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA
+        self._taken: dict = {}       # start_ps -> (address, value, errors) taken ahead by DMA,
+                                     # for the hand-over's correction
         self.regs = REGS.resets()
         self._tdr = 0
         self._tdr_full = False
@@ -451,20 +521,22 @@ class STM32Usart(Peripheral):
     def hot_registers(self) -> list:
         """SR, which firmware polls, is answered in C by the engine (metersim._engine.hot_regs)
         as `read(SR)` does: regs["SR"], stored as _sr_snapshot, and the poll hint's bookkeeping
-        (read through _poll_hint_fn); a read whose poll hint skips ahead stays in Python."""
+        (read through _poll_hint_fn); a read whose poll hint skips ahead stays in Python, and
+        so does every read during a DMA run sent as one (`_HotSr`)."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(SR, "usart_sr", self)]
+        return [HotRegister(SR, "usart_sr", _HotSr(self))]
 
     def read(self, offset: int, size: int) -> int:
         if self._txrun is not None:
             self._tx_stream_sync()
         if offset == SR:
             sr = self._sr_snapshot = self.regs["SR"]
-            # SR only changes in this model's events: a polling loop may skip to the next.
-            return self.poll_hint(sr)
+            # SR only changes in this model's events (or, during a DMA run, at the instants
+            # _tx_stream_sync follows): a polling loop may skip to the next.
+            return self.poll_hint(sr, self._tx_stream_next_ps() if self._txrun else None)
         if offset == DR:
-            if self._lazy:
+            if self._kept:
                 self.dma_catch_up()
             value = self._rdr
             clear = self._sr_snapshot & _RX_ERRORS
@@ -480,11 +552,11 @@ class STM32Usart(Peripheral):
         value &= 0xFFFF
         if self._txrun is not None:
             self._tx_stream_sync()
-        if self._lazy and offset in _RX_CONFIG:
+        if self._kept and offset in _RX_CONFIG:
             self.dma_catch_up()
             reg = self.regs[REGS.name_at[offset]]
             if (reg ^ value) & _RX_CONFIG[offset]:
-                self._lazy_hand_back()    # received as it would be after this write
+                self._hand_back()         # received as it would be after this write
         if offset == SR:
             # rc_w0: RXNE, TC, LBD, CTS clear when written 0; the other bits are read-only.
             w0c = RXNE | TC | LBD | CTS
@@ -554,6 +626,8 @@ class STM32Usart(Peripheral):
         if self._txrun is not None:
             self._tx_stream_sync()
             self._tx_stream_drop()
+            if self._dma_cr3:
+                self._update_dma()        # (TXE followed the run without the request line)
             if self._tx_ev is not None:
                 self._tx_ev.cancel()      # (listeners have had the whole run already)
             self._tx_ev = None
@@ -649,14 +723,23 @@ class STM32Usart(Peripheral):
 
     # -- transmission of a DMA run ----------------------------------------------------------
     def dma_stream(self, ch) -> bool:
-        """A send channel's transfer to DR is due now with this transmitter idle: take the
-        channel's whole run from here (module docstring, "DMA"), or False (then it goes one
-        request at a time). The characters go to the listeners now, each with its own start."""
+        """A send channel's transfer to DR is due now with this transmitter idle, or with
+        the last character of a run taken before loaded and that run's channel stopped: take
+        the channel's whole run from here (module docstring, "DMA"), after that run's end in
+        the second case, or False (then it goes one request at a time). The characters go to
+        the listeners now, each with its own start."""
         regs = self.regs
         cr1, cr3 = regs["CR1"], regs["CR3"]
-        if (self._tx_ev is not None or self._tdr_full or self._txrun is not None or self.on_byte
-                or not (cr1 & UE and cr1 & TE) or cr1 & SBK or not cr3 & DMAT
+        if (self._tdr_full or self.on_byte
+                or not (cr1 & UE and cr1 & TE) or cr1 & (SBK | TXEIE) or not cr3 & DMAT
                 or cr3 & (HDSEL | SCEN) or not regs["SR"] & TXE):
+            return False
+        run = self._txrun
+        if run is not None:
+            last = len(run.frames) - 1
+            if run.ch is not None or run.done <= last or run.sent != last:
+                return False              # (its last character is not shifting yet)
+        elif self._tx_ev is not None:
             return False
         if not all(getattr(fn, "tells_ahead", False) for fn in self.tx._send_to):
             return False
@@ -668,30 +751,52 @@ class STM32Usart(Peripheral):
             return False
         clock = self.ctx.clock
         now = clock.now_ps
+        # the first character loads now, or where the run before ends (then DR waits in TDR)
+        t0 = now if run is None else run.ends[-1]
         data = ch.dma.bus.read_memory(ch.mptr, n)
         lat = ch.dma.transfer_ps()
-        frames, ends, xfers = [], [], [now]
-        t = now
-        for k in range(n):
-            frames.append(UartFrame(data[k] & line.data_mask, line.data_bits, line.parity,
-                                    line.stop_half_bits, line.baud, t))
-            if k:       # TXE at the previous character's load: the DMA writes DR L later
-                xfers.append(frames[k - 1].start_ps + lat)
-            t = self._chain_end_ps(t, line.half_bits, line.div, line.hz)
-            ends.append(t)
+        mask, bits, parity, stop, baud = (line.data_mask, line.data_bits, line.parity,
+                                          line.stop_half_bits, line.baud)
+        # back to back from the first character's start, as _chain_end_ps times a burst
+        half, div, hz = line.half_bits, line.div, line.hz
+        end = self._chain_end_ps(t0, half, div, hz)
+        base, total = self._chain[0], self._chain[1]
+        frames = [UartFrame(data[0] & mask, bits, parity, stop, baud, t0)]
+        ends, xfers = [end], [now]
+        for k in range(1, n):
+            xfers.append(frames[k - 1].start_ps + lat)   # TXE at its load: DR written L later
+            frames.append(UartFrame(data[k] & mask, bits, parity, stop, baud, end))
+            total += half
+            end = base + total * div * PS_PER_S // (2 * hz)
+            ends.append(end)
+        self._chain = (base, total, div, hz, end)
         marks = [clock.schedule_at(xfers[k], self._tx_stream_sync)
-                 for k in range(1, n) if ch.take_raises_irq(k)]
+                 for k in ch.irq_transfers(1, n)]
         clear = self._sr_snapshot & (TC | PE)      # transfer 0 writes DR now (as _write_dr)
         self._sr_snapshot = 0
-        self._set_sr(clear | TXE, False)           # TDR full until the last character loads
-        self._txrun = _TxRun(ch, frames, ends, xfers, marks)
-        self._tx_kind = "stream"
+        if run is None:
+            if clear:
+                self._set_sr(clear, False)
+            # (TXE stays set: character 0 loads at once; _tx_stream_sync follows it from here)
+            self._txrun = run = _TxRun(ch, frames, ends, xfers, marks)
+            self._tx_kind = "stream"
+        else:
+            # DR written while the run before ends: TDR full, TXE clear, until its end
+            self._set_sr(clear | TXE, False)
+            done = len(run.frames)
+            run.frames += frames
+            run.ends += ends
+            run.xfers += xfers
+            run.marks += marks
+            run.ch, run.done, run.load_ev = ch, done, False
+            for c in self._tx_channels():
+                if c.tx_waiter is self:
+                    c.tx_waiter = None
+            self._tx_ev.cancel()
         self._tx_ev = clock.schedule_at(ends[-1], self._tx_stream_end)
         ch._advance(1)
-        self._txrun.done = 1
-        send = self.tx.send
-        for f in frames:
-            send(f)
+        run.done += 1
+        self.tx.send_run(frames)
         return True
 
     def _tx_stream_sync(self) -> None:
@@ -703,13 +808,28 @@ class STM32Usart(Peripheral):
         now = self.ctx.clock.now_ps
         n = len(run.frames)
         ch = run.ch
-        while run.done < n and run.xfers[run.done] <= now:
+        while ch is not None and run.done < n and run.xfers[run.done] <= now:
             run.done += 1
-            if ch is not None:
-                ch._advance(1)
+            ch._advance(1)
         while run.sent < n and run.ends[run.sent] <= now:
             self.sent.append((run.ends[run.sent], run.frames[run.sent].value))
             run.sent += 1
+        # TXE: set when a character loads (character `sent` is shifting), cleared L later by
+        # the transfer of the next one; set for good once the last one has loaded
+        regs = self.regs
+        if run.sent >= n - 1 or run.done <= run.sent + 1:
+            regs["SR"] |= TXE
+        else:
+            regs["SR"] &= ~TXE
+
+    def _tx_stream_next_ps(self) -> int | None:
+        """The next instant the run changes SR (TXE) or the channel (CNDTR, HT/TC)."""
+        run = self._txrun
+        n = len(run.frames)
+        nxt = run.xfers[run.done] if run.done < n else None
+        if run.sent < n and (nxt is None or run.ends[run.sent] < nxt):
+            nxt = run.ends[run.sent]
+        return nxt
 
     def _tx_stream_end(self) -> None:
         """The last stop bit of the run: TXE (set since the last character loaded), TC."""
@@ -718,6 +838,8 @@ class STM32Usart(Peripheral):
         self._tx_ev = None
         self._tx_kind = None
         self._set_sr(TXE, True)
+        if self._dma_cr3:
+            self._update_dma()            # (TXE followed the run without the request line)
         self._try_load()
         if self._tx_ev is None and self.regs["SR"] & TXE:
             self._set_sr(TC, True)
@@ -729,6 +851,10 @@ class STM32Usart(Peripheral):
         self._txrun = None
         for ev in run.marks:
             ev.cancel()
+        if run.ch is None:
+            for ch in self._tx_channels():
+                if ch.tx_waiter is self:
+                    ch.tx_waiter = None
         if run.ch is not None and run.ch.stream is self:
             run.ch.stream = None
 
@@ -748,10 +874,49 @@ class STM32Usart(Peripheral):
         already given to the listeners still go out (their ends, TC) as planned."""
         self._tx_stream_sync()
         run = self._txrun
-        if run is not None:
-            if run.ch is not None and run.ch.stream is self:
+        if run is not None and run.ch is not None:
+            if self._dma_cr3:
+                self._update_dma()        # the request as TXE has it now (the channel's `request`)
+            if run.ch.stream is self:
                 run.ch.stream = None
             run.ch = None
+            # No transfer comes any more: TXE sets for good at the next load, and the request
+            # line rises with it. Only a channel enabled before the run ends can act on it
+            # (as on the chip, it starts its transfers then): such an enable asks here
+            # (`dma_tx_enabled`), and the rise is an event from then on.
+            if run.sent < len(run.frames) - 1:
+                for ch in self._tx_channels():
+                    ch.tx_waiter = self
+
+    def _tx_channels(self) -> list:
+        """The DMA channels (streams) DMATransmit is wired to."""
+        out = []
+        for target, pin in self.DMATransmit._targets:
+            lookup = getattr(target, "request_channel", None)
+            ch = lookup(pin) if lookup is not None else None
+            if ch is not None:
+                out.append(ch)
+        return out
+
+    def dma_tx_enabled(self) -> None:
+        """A channel DMATransmit is wired to is being enabled while a run whose channel has
+        stopped is still going out: the request line as TXE has it now, and an event at the
+        next load, where TXE sets for good and the line rises."""
+        run = self._txrun
+        if run is None:
+            return
+        self._tx_stream_sync()
+        if self._dma_cr3:
+            self._update_dma()
+        if run.ch is None and run.sent < len(run.frames) - 1 and not run.load_ev:
+            run.load_ev = True
+            run.marks.append(self.ctx.clock.schedule_at(run.ends[run.sent], self._tx_stream_load))
+
+    def _tx_stream_load(self) -> None:
+        """A character of a run whose channel has stopped loads: TXE, and the request line."""
+        self._tx_stream_sync()
+        if self._dma_cr3:
+            self._update_dma()
 
     # -- receiver -------------------------------------------------------------------------
     def rx_start(self, start_ps: int, frame: UartFrame | None = None) -> int:
@@ -762,123 +927,172 @@ class STM32Usart(Peripheral):
         this receiver's RXNE point lies at its current settings (the start while it has no
         baud rate): a cable delivers there, so the character goes to DR at once. A link that
         hands the character over after that point (RS-485) gives `frame` as well: a receive
-        channel may take it at its own instant (`dma_catch_up`)."""
+        channel may take it at its own instant, before the hand-over (`_Told`)."""
         self._hear(start_ps)
         line = self._line()
         if self.regs["CR3"] & SCEN:
             return start_ps + line.rx_done_ps + line.bit_ps
         done = start_ps + line.rx_done_ps
-        if frame is not None and self._rx_dma is not None and line.div:
-            self._ahead.append((done, frame))     # for the DMA before its hand-over
+        ch = self._rx_dma
+        if frame is not None and ch is not None and line.div:
+            self._told.append(_Told(done + ch.dma.transfer_ps(), frame))
         return done
 
     def dma_catch_up(self) -> None:
-        """Before the DMA's registers are looked at: a character a link told of (`rx_start`
-        with the frame) but hands over only later (RS-485: at its end, half a stop bit after
-        this USART's RXNE point) is taken by the receive channel at its RXNE point plus the
-        DMA's time, as sent (module docstring, "DMA"); the hand-over then corrects what the
-        line damaged."""
-        ahead = self._ahead
+        """Before the DMA's registers or DR are looked at, at a kept character's HT/TC
+        instant and at the IDLE point: the characters told ahead (`_Told`) whose instant has
+        come are taken by the receive channel, in order (module docstring, "DMA")."""
+        told = self._told
+        if not told:
+            return
         ch = self._rx_dma
         if ch is None:
-            ahead.clear()
+            # (kept characters were handed back when DMAR went: only hand-overs are left)
+            self._told = [t for t in told if not t.handover]
             return
         now = self.ctx.clock.now_ps
-        lazy = self._lazy
-        if lazy:
-            while lazy and lazy[0][0] <= now:
-                value = lazy.pop(0)[3]
-                self._rdr = value
-                self._idle_armed = True
-                self._dma_store(ch, 0, value)
-            if not lazy:
-                self._lazy_events = []
-        due = now - ch.dma.transfer_ps()
-        while ahead and ahead[0][0] <= due:
-            _done, frame = ahead.pop(0)
-            cr1 = self.regs["CR1"]
-            if frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE):
+        i, n = 0, len(told)
+        kept_taken = False
+        while i < n and told[i].take_ps <= now:
+            t = told[i]
+            if t.handover:
+                i += 1
+                self._take_told(ch, t.frame)
                 continue
-            if self._rx_dma_ready(ch):
-                addr = ch.mptr
-                value, errors = self._rx_value(frame, self._line())
-                self._rdr = value
-                self._idle_armed = True
-                self._dma_store(ch, errors, value)
-                self._taken[frame.start_ps] = (addr, value, errors)
+            j = i + 1                     # a row of kept characters: one store
+            while j < n and told[j].take_ps <= now and not told[j].handover:
+                j += 1
+            values = [told[k].value for k in range(i, j)]
+            self._kept -= j - i
+            self._rdr = values[-1]
+            self._idle_armed = True
+            self._dma_store(ch, 0, values)
+            kept_taken = True
+            i = j
+        if i:
+            del told[:i]
+            if kept_taken and not self._kept:
+                self._lazy_events = []    # (their HT/TC instants, all passed)
+
+    def _take_told(self, ch, frame: UartFrame) -> None:
+        """A character told ahead of its hand-over, at its instant: taken as sent if the
+        receive channel takes it now (`_taken` keeps it for the hand-over's correction)."""
+        cr1 = self.regs["CR1"]
+        if frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE):
+            return
+        if self._rx_dma_ready(ch):
+            addr = ch.mptr
+            value, errors = self._rx_value(frame, self._line())
+            self._rdr = value
+            self._idle_armed = True
+            self._dma_store(ch, errors, (value,))
+            self._taken[frame.start_ps] = (addr, value, errors)
 
     def rx_frame_start(self, frame: UartFrame) -> int | None:
         """A cable between machines tells of a whole character at its start, at the sender's
         time (module docstring, "DMA"): None when the receive channel will take it at its
         instant with no hand-over (the cable then schedules nothing), else as rx_start (the
         cable hands it over where that says)."""
-        if self._rx_dma is not None and self._take_ahead(frame):
+        if self._rx_dma is not None and self.rx_frames_start((frame,)):
             return None
         self._handovers += 1
         return self.rx_start(frame.start_ps)
 
-    def _take_ahead(self, frame: UartFrame) -> bool:
-        """Keep `frame` for the receive channel to take at its instant, if nothing can come
-        between: DMA reception ready for it (and for those kept before it), no character
+    def rx_frames_start(self, frames) -> int:
+        """Keep for the receive channel to take at their instants as many of `frames` (a
+        run told at once, in order) as nothing can come between, from the first: returns how
+        many. Kept: DMA reception ready for them (and for those kept before), no character
         being handed over or received the ordinary way, no flag in SR that a DMA read of DR
         would clear (what the take does to SR is then nothing), a clean character at this
         USART's settings, the receiver not yet past the take's instant, and no idle point
-        between the previous character and this one still to come."""
+        between the previous character and this one still to come. The others the link hands
+        over (rx_frame_start)."""
         regs = self.regs
         cr1 = regs["CR1"]
-        if (self._handovers or self._rx_events or self._ahead or not (cr1 & UE and cr1 & RE)
-                or regs["CR3"] & (HDSEL | SCEN) or regs["SR"] & (_RX_ERRORS | RXNE)):
-            return False
+        ch = self._rx_dma
+        if (ch is None or self._handovers or self._rx_events or len(self._told) != self._kept
+                or not (cr1 & UE and cr1 & RE) or regs["CR3"] & (HDSEL | SCEN)
+                or regs["SR"] & (_RX_ERRORS | RXNE)):
+            return 0
         line = self._line()
-        if not line.div:
-            return False
-        start = frame.start_ps
-        rxne = start + line.rx_done_ps
-        due = uart_cable.arrival_ps(frame)          # where the cable would hand it over
-        if rxne > due:
-            due = rxne
-        ch, lazy = self._rx_dma, self._lazy
-        take = rxne + ch.dma.transfer_ps()
-        if take < due:
-            take = due                              # (a slower sender: taken at hand-over)
+        if not line.div or not self._rx_dma_ready(ch):
+            return 0
+        told, kept = self._told, self._kept
+        lat = ch.dma.transfer_ps()
         clock = self.ctx.clock
+        now = clock.now_ps
         ev = self._idle_ev
-        if clock.now_ps > take or (ev is not None and start >= max(ev.time_ps, self._lazy_idle_ps)):
-            return False
-        if not (self._rx_dma_ready(ch) and ch.takes_left(len(lazy) + 1)):
-            return False
-        value, errors = self._rx_value(frame, line)
-        if errors:
-            return False
-        mark = None
-        if ch.take_raises_irq(len(lazy)):
-            mark = clock.schedule_at(take, self.dma_catch_up)
-            self._lazy_events.append(mark)
-        before = (self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps, ev is None)
-        lazy.append((take, due, frame, value, mark, before))
-        if start > self._rx_heard_ps:
-            self._rx_heard_ps = start
-        idle_at = start + line.idle_ps
-        if ev is None:
-            self._idle_ev = clock.schedule_at(idle_at, self._idle)
-        self._idle_after_ps = start
-        self._lazy_idle_ps = idle_at
-        return True
+        heard, after, idle_ps = self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps
+        rx_done, idle_len = line.rx_done_ps, line.idle_ps
+        marks = self._lazy_events
+        clean = line.rx_clean
+        made = 0
+        idle_due = ev is not None       # an IDLE event is on for the characters before
+        irq_at = set(ch.irq_transfers(kept, kept + len(frames)))   # their HT/TC instants
+        for frame in frames:
+            # what DR gets, its errors, and where the cable would hand it over (the sender's
+            # RXNE point, uart_cable.arrival_ps), worked out once per character and settings
+            key = (frame.value, frame.baud, frame.data_bits, frame.parity,
+                   frame.stop_half_bits, frame.is_break)
+            plain = type(frame) is UartFrame and not frame.corrupted
+            got = clean.get(key) if plain else None
+            if got is None:
+                got = (*self._rx_value(frame, line),
+                       rx_complete_ps(frame.baud, frame.data_bits, frame.parity))
+                if plain:
+                    clean[key] = got
+            value, errors, arrival = got
+            start = frame.start_ps
+            rxne = start + rx_done
+            due = start + arrival
+            if rxne > due:
+                due = rxne
+            take = rxne + lat
+            if take < due:
+                take = due                          # (a slower sender: taken at hand-over)
+            # (an IDLE due before this one starts: the characters before it are a burst of
+            # their own, which the line goes idle after)
+            if now > take or (idle_due and start >= (idle_ps if ev is None
+                                                      else max(ev.time_ps, idle_ps))):
+                break
+            if errors or not ch.takes_left(kept + 1):
+                break
+            mark = None
+            if kept in irq_at:
+                mark = clock.schedule_at(take, self.dma_catch_up)
+                marks.append(mark)
+            told.append(_Told(take, frame, due, value, mark,
+                              (heard, after, idle_ps, not idle_due)))
+            kept += 1
+            if start > heard:
+                heard = start
+            after, idle_ps = start, start + idle_len
+            idle_due = True
+            made += 1
+        if made:
+            self._kept = kept
+            self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps = heard, after, idle_ps
+            if ev is None:
+                # the IDLE point of the run's last character: one event for the burst
+                self._idle_ev = clock.schedule_at(idle_ps, self._idle)
+        return made
 
     def rx_forget(self, from_ps: int) -> None:
         """A cable was pulled at `from_ps`: the characters it told of that start then or
         later never come; this receiver is as it was before it was told of them."""
-        lazy = self._lazy
-        for i, entry in enumerate(lazy):
-            if entry[2].start_ps >= from_ps:
+        told = self._told
+        for i, entry in enumerate(told):
+            if not entry.handover and entry.frame.start_ps >= from_ps:
                 break
         else:
             return
-        dropped, self._lazy = lazy[i:], lazy[:i]
+        dropped = [t for t in told[i:] if not t.handover]
+        self._told = told[:i] + [t for t in told[i:] if t.handover]
+        self._kept -= len(dropped)
         for entry in dropped:
-            if entry[4] is not None:
-                entry[4].cancel()
-        heard, after, lazy_idle, made_idle = dropped[0][5]
+            if entry.mark is not None:
+                entry.mark.cancel()
+        heard, after, lazy_idle, made_idle = dropped[0].before
         self._rx_heard_ps, self._idle_after_ps, self._lazy_idle_ps = heard, after, lazy_idle
         ev = self._idle_ev
         if ev is not None and (made_idle or ev.time_ps > lazy_idle):
@@ -899,15 +1113,17 @@ class STM32Usart(Peripheral):
         was written."""
         self.dma_catch_up()
         ch = self._rx_dma
-        if self._lazy and (control or ch is None or not self._rx_dma_ready(ch)
-                           or not ch.takes_left(len(self._lazy))):
-            self._lazy_hand_back()
+        if self._kept and (control or ch is None or not self._rx_dma_ready(ch)
+                           or not ch.takes_left(self._kept)):
+            self._hand_back()
 
-    def _lazy_hand_back(self) -> None:
+    def _hand_back(self) -> None:
         """The characters kept for the receive channel are handed over as a cable would
         have (receive_frame at their hand-over point, on this machine's clock), and the IDLE
         follows them the ordinary way."""
-        pending, self._lazy = self._lazy, []
+        pending = [t for t in self._told if not t.handover]
+        self._told = [t for t in self._told if t.handover]
+        self._kept = 0
         for ev in self._lazy_events:
             ev.cancel()
         self._lazy_events = []
@@ -915,14 +1131,15 @@ class STM32Usart(Peripheral):
         if not pending:
             return
         ev = self._idle_ev
-        if ev is not None and ev.time_ps > pending[0][2].start_ps:
+        if ev is not None and ev.time_ps > pending[0].frame.start_ps:
             ev.cancel()                   # inside the burst: the hand-overs set it again
             self._idle_ev = None
         clock = self.ctx.clock
         now = clock.now_ps
-        for _take, due, frame, *_rest in pending:
+        for t in pending:
             self._handovers += 1
-            self._lazy_events.append(clock.schedule_at(max(due, now), self.receive_frame, frame))
+            self._lazy_events.append(clock.schedule_at(max(t.due_ps, now), self.receive_frame,
+                                                       t.frame))
 
     def _hear(self, start_ps: int) -> None:
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
@@ -940,7 +1157,7 @@ class STM32Usart(Peripheral):
         over late, by a link between machines (at the end of the frame on RS-485)."""
         if self._handovers:
             self._handovers -= 1
-        if self._lazy:
+        if self._kept:
             self.dma_catch_up()           # the characters before this one, taken ahead
         cr1 = self.regs["CR1"]
         if not (cr1 & UE and cr1 & RE):
@@ -952,9 +1169,9 @@ class STM32Usart(Peripheral):
         self._rx_seq = seq = self._rx_seq + 1
         start = frame.start_ps
         self._hear(start)                 # (a direct wire calls here at the start)
-        ahead = self._ahead
-        while ahead and ahead[0][1].start_ps <= start:
-            ahead.pop(0)                  # handed over now: no longer taken ahead
+        told = self._told
+        while told and told[0].handover and told[0].frame.start_ps <= start:
+            told.pop(0)                   # handed over now: no longer taken ahead
         if self._taken and min(self._taken) < start:
             for k in [k for k in self._taken if k < start]:
                 del self._taken[k]        # taken ahead, never handed over (receiver off)
@@ -1005,7 +1222,7 @@ class STM32Usart(Peripheral):
             self._idle_armed = True
             ch = self._rx_dma if dma else None
             if ch is not None and self._rx_dma_ready(ch):
-                self._dma_store(ch, errors, value)
+                self._dma_store(ch, errors, (value,))
             else:
                 self._set_sr(RXNE | errors, True)
         if seq == self._rx_seq:
@@ -1040,15 +1257,20 @@ class STM32Usart(Peripheral):
             value |= pbit << data_bits
         return value, (FE if fe else 0) | (PE if pe else 0) | (NF if nf else 0)
 
-    def _dma_store(self, ch, errors: int, value: int) -> None:
+    def _dma_store(self, ch, errors: int, values) -> None:
         """RXNE and the receive channel's DR read in one (module docstring, "DMA"): the read
-        clears what the last SR read showed (as read(DR) does), the channel stores the value."""
+        clears what the last SR read showed (as read(DR) does), the channel stores the value;
+        several `values` in a row are kept characters (clean), taken at one look."""
         clear = self._sr_snapshot & _RX_ERRORS
         self._sr_snapshot = 0
-        self._set_sr(errors, True)
+        if errors:
+            self._set_sr(errors, True)
         if clear:
             self._set_sr(clear, False)
-        ch.take(value)
+        if len(values) == 1:
+            ch.take(values[0])
+        else:
+            ch.take_many(values)
 
     def _idle(self, waited: bool = False) -> None:
         """The idle point of the last character received. Another machine that has not run to
@@ -1056,7 +1278,7 @@ class STM32Usart(Peripheral):
         ahead of each other inside a quantum): then IDLE waits for all of them here, on the
         emulation's clock (`waited`), and is off if one did (rx_start)."""
         self._idle_ev = None
-        if self._lazy:
+        if self._kept:
             self.dma_catch_up()
         now = self.ctx.clock.now_ps
         if self._lazy_idle_ps > now:

@@ -55,6 +55,7 @@ class _KernelClock:
 @model("UART.STM32F7_USART", "metersim.STM32_USART_V2")
 class STM32Usart2(STM32Usart):
     size = 0x400
+    DMA_STREAM_DR = None     # DMA not modelled here: no send channel hands its run over
 
     def __init__(self, ctx, frequency: int = 0, clock: str | None = None,
                  low_power_mode: bool = False, **_ignored):

@@ -255,3 +255,24 @@ def test_poll_hints_during_a_stream_never_skip_a_change(what):
         clock.advance_to(ready)
         checked += 1
     assert checked >= 2                             # isr: HT, then TC
+
+
+@pytest.mark.parametrize("ccr, count, left", [
+    (d.CIRC | d.HTIE | d.TCIE, 8, 5), (d.CIRC | d.TCIE, 6, 6), (d.CIRC | d.HTIE, 7, 2),
+    (d.HTIE | d.TCIE, 9, 9), (d.TCIE, 4, 3), (d.HTIE, 1, 1)])
+def test_the_transfers_marked_ahead_are_those_that_raise_an_enabled_ht_or_tc(ccr, count, left):
+    """A USART taking transfers ahead makes an event at each transfer whose HT or TC an
+    enabled interrupt sees (irq_transfers): those are the transfers that raise them."""
+    ch = d.DmaChannel(SimpleNamespace(ctx=None), 1)
+    ch.ccr, ch.count, ch.left = ccr | d.MINC | d.EN, count, left
+    marked, window = ch.irq_transfers(0, 3 * count), ch.irq_transfers(2, 4)
+    raised = []
+    for k in range(3 * count):
+        if not ch.left:
+            break                                      # a normal-mode run is over
+        ch.flags = 0
+        ch._advance(1)
+        if ch.flags & ((d.HTIF if ccr & d.HTIE else 0) | (d.TCIF if ccr & d.TCIE else 0)):
+            raised.append(k)
+    assert marked == raised and raised
+    assert window == [k for k in raised if 2 <= k < 4]

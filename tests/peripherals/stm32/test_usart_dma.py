@@ -79,7 +79,7 @@ class Board:
             self.usart.receive_frame = heard          # write_bytes hands its frames there
         else:
             bus = self.bus = Rs485Bus(Context(self.clock, name="bus"))
-            xcvr = Rs485Transceiver(Context(self.clock, name="xcvr"), bus)
+            xcvr = self.xcvr = Rs485Transceiver(Context(self.clock, name="xcvr"), bus)
             xcvr.ro.connect(note)
             xcvr.connect_usart(self.usart.tx, receive)
             self.host = bus.attach_host("host", baud=BAUD)
@@ -270,6 +270,66 @@ def test_transmission_by_dma_goes_back_to_back_and_tc_rises_at_the_last_stop_bit
     assert tc_edges == [(False, t0), (True, ends[-1])] or tc_edges == [(True, ends[-1])]
     assert b.usart.read(u.SR, 4) & (u.TC | u.TXE) == u.TC | u.TXE
     assert not b.irqs["usart"]                        # no USART interrupt on the way
+
+
+@pytest.mark.parametrize("de_low_at_char", [None, 4], ids=["de-held", "de-dropped"])
+def test_a_dma_run_onto_rs485_shows_what_one_request_at_a_time_shows_at_every_instant(de_low_at_char):
+    """A run the USART takes whole (its transceiver is told each character ahead) and the same
+    run served one request at a time: SR, CNDTR and the channel's flags read the same at every
+    look, the bus carries the same characters at the same instants (DE dropped mid-run cuts
+    the same ones), the interrupts rise at the same instants; the whole run costs fewer
+    events. During the run the engine leaves SR reads to Python (TXE changes between events)."""
+    msg = bytes([0x01, 0x04, 0x10, 0x00, 0x02, 0x71, 0xCB, 0x55, 0xAA, 0x0F])
+    out, events = [], []
+    for whole in (True, False):
+        b = Board()
+        ram = b.ram                                   # RAM as a machine's sysbus shows it
+        b.dma.bus.region_at = lambda a: SimpleNamespace(base=RAM, size=len(ram), writable=True)
+        b.dma.bus.uc = SimpleNamespace(
+            mem_write=lambda a, data: ram.__setitem__(slice(a - RAM, a - RAM + len(data)), data))
+        if not whole:
+            b.usart.tx.connect(lambda f: None)        # not told ahead: one request at a time
+        b.xcvr.on_gpio(0, True)                       # DE high: the driver is on
+        b.ram[0x100:0x100 + len(msg)] = msg
+        b.usart.write(u.SR, 4, ~u.TC & 0xFFFF)
+        b.usart.write(u.CR3, 4, u.DMAT)
+        b.dma.write(CH7 + d.CPAR, 4, USART2 + u.DR)
+        b.dma.write(CH7 + d.CMAR, 4, RAM + 0x100)
+        b.dma.write(CH7 + d.CNDTR, 4, len(msg))
+        line = b.usart._line()
+        t0 = b.clock.now_ps
+        if de_low_at_char is not None:
+            b.clock.schedule_at(t0 + de_low_at_char * line.char_ps + line.char_ps // 3,
+                                b.xcvr.on_gpio, 0, False)
+        hot = b.usart.hot_registers()[0].state
+        looks, c_side = [], []
+        step = line.char_ps // 7 + 1                  # several looks per character
+
+        def look():
+            looks.append((b.clock.now_ps, b.usart.read(u.SR, 4) & (u.TXE | u.TC),
+                          b.dma.read(CH7 + d.CNDTR, 4), b.dma.read(d.ISR, 4) >> 24 & 0xF))
+            c_side.append("SR" in hot.regs)
+        for k in range(1, 7 * (len(msg) + 2)):
+            b.clock.schedule_at(t0 + k * step, look)
+        b.dma.write(CH7 + d.CCR, 4, d.DIR | d.MINC | d.TCIE | d.EN)
+        n = 0
+        while (t := b.clock.next_event_ps()) is not None and t <= t0 + 20 * line.char_ps:
+            b.clock.advance_to(t)
+            n += 1
+        bus = [(r.start_ps, r.end_ps, r.sent, r.reasons) for r in b.bus.tap]
+        out.append((looks, bus, list(b.usart.sent), b.irqs[7], b.xcvr.dropped_frames))
+        events.append(n)
+        if whole:
+            assert not all(c_side) and c_side[-1]     # in Python during the run only
+    assert out[0] == out[1]
+    looks, bus, sent, _irq, dropped = out[0]
+    assert {txe for _, txe, _, _ in looks} == {0, u.TXE, u.TXE | u.TC}
+    if de_low_at_char is None:
+        assert [v for _, _, v, _ in bus] == list(msg) and dropped == 0
+    else:
+        assert len(bus) == de_low_at_char + 1 and "DE dropped" in bus[-1][3]
+        assert dropped == len(msg) - de_low_at_char - 1
+    assert events[1] - events[0] >= len(msg) - 3      # about one event fewer per character
 
 
 def test_without_the_channel_a_second_character_overruns_and_the_first_waits_for_the_dma():

@@ -234,3 +234,55 @@ def test_pulling_the_cable_mid_run_cuts_what_was_told_ahead(firmware, cut_at_cha
     assert fast.seen == ref.seen
     assert fast.ram(16) == ref.ram(16)
     assert fast.ram(cut_at_char + 3) == frame[:cut_at_char + 1] + b"ok"
+
+
+class RingSender(DmaSender):
+    """The sender as a firmware sending from a ring does it (bsp uart.c `tx_sync`): the next
+    part of the message is started from the channel's TC interrupt (the ring wrapped, or bytes
+    were written meanwhile), while the run before is still on the line: the channel off, its
+    count and address set, on again. Its TXE-fed request then starts the part when the last
+    character of the run before loads, so the two go out back to back."""
+
+    def __init__(self, link, whole: bool, parts: list[bytes]):
+        super().__init__(link, whole)
+        self.parts = parts
+
+    def _isr(self, which):
+        super()._isr(which)
+        if which == "dma" and self.parts:
+            part = self.parts.pop(0)
+            addr = 0x20003900 + 0x40 * len(self.parts)
+            self.m.sysbus.write_memory(addr, part)
+            self.dma.write(CH7 + d.CCR, 4, 0)
+            self.dma.write(CH7 + d.CMAR, 4, addr)
+            self.dma.write(CH7 + d.CNDTR, 4, len(part))
+            self.dma.write(CH7 + d.CCR, 4, d.DIR | d.MINC | d.TCIE | d.EN)
+
+
+def test_a_run_started_from_the_channels_tc_interrupt_follows_the_one_before_back_to_back(firmware):
+    """Parts of a message started one from the other's channel TC interrupt: what the sender's
+    and the receiver's firmware see (interrupts with CNDTR, the characters' ends, the ring) is
+    what one request at a time gives, and the characters follow each other with no gap."""
+    parts = [b"\x68\x11\x22\x33", b"\x44\x55\x66\x68\x91", b"\x08\x33\x34\x16"]
+
+    def script(link, sender):
+        t0 = link.emu.clock.now_ps + 10**9
+        sender.send(parts[0], t0)
+        link.emu.run_for("60ms")
+
+    out = []
+    for whole in (True, False):
+        link = Link(firmware, whole, ring=16)
+        sender = RingSender(link, whole, list(parts[1:]))
+        script(link, sender)
+        out.append((link, sender))
+    (fast, fs), (ref, rs) = out
+    assert fs.seen == rs.seen
+    assert list(fast.tx.sent) == list(ref.tx.sent)
+    assert fast.seen == ref.seen and fast.ram(16) == ref.ram(16)
+    message = b"".join(parts)
+    assert fast.tx.sent_bytes() == message and fast.ram(len(message)) == message[:16]
+    ends = [t for t, _ in fast.tx.sent]
+    char = fast.tx.char_ps()
+    assert all(abs(b - a - char) <= 1 for a, b in zip(ends, ends[1:]))   # back to back
+    assert fast.handed == 0 and ref.handed == len(message)

@@ -40,9 +40,17 @@ enum { UC_MEM_READ = 16, UC_MEM_WRITE = 17, UC_MEM_FETCH = 18 };
 typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
 typedef int (*uc_reg_write_fn)(void *uc, int regid, const void *value);
 typedef bool (*fill_fn)(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data);
-/* unicorn 2.1.4's tlb_flush_page_arm(CPUState *, target_ulong): drops one page from every
- * MMU index's TLB (and its victim TLB) and the jump cache entries that may lead into it */
-typedef void (*flush_page_fn)(void *cpu, uint32_t addr);
+/* unicorn 2.1.4's tlb_flush_page_by_mmuidx_arm(CPUState *, target_ulong, uint16_t idxmap):
+ * drops one page from the TLBs (and victim TLBs) of the MMU indexes in `idxmap`, and the jump
+ * cache entries that may lead into the page */
+typedef void (*flush_page_fn)(void *cpu, uint32_t addr, uint16_t idxmap);
+
+/* QEMU's M-profile MMU indexes (target/arm/cpu.h, ARMMMUIdx_M*): bit 0 privileged, bit 1
+ * negative priority, bit 2 secure. A privilege's entries live in the four indexes with its
+ * bit 0; flushing all four leaves no entry of that privilege behind, whatever priority or
+ * security state the fill saw, and keeps every entry of the other privilege. */
+#define IDX_PRIV_MAP 0xAAu      /* MPriv, MPrivNegPri, MSPriv, MSPrivNegPri */
+#define IDX_USER_MAP 0x55u      /* MUser, MUserNegPri, MSUser, MSUserNegPri */
 
 typedef struct {
     uint32_t base, size, sub, srd, priv, user;
@@ -252,8 +260,10 @@ static uint32_t fill_outcome(int64_t rights, uint32_t key)
  * Drops from unicorn's TLB every page this fill handed out since the last flush that meets a
  * span and that a fill of the same kind (privilege, priority, access) would now map
  * differently (fill_outcome), and forgets it; every other page would be filled again exactly
- * as it is, so its entry stays (a privileged data page losing only its execute right, say). Returns the number of pages dropped, or -1 when the list overflowed or
- * no page flush is available: the caller then flushes the whole TLB. */
+ * as it is, so its entry stays (a privileged data page losing only its execute right, say).
+ * A page is dropped for one privilege at a time (its MMU indexes). Returns the number of
+ * (page, privilege) pairs dropped, or -1 when the list overflowed or no page flush is
+ * available: the caller then flushes the whole TLB. */
 static PyObject *flush_changed(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -290,7 +300,10 @@ static PyObject *flush_changed(PyObject *self, PyObject *args)
     if (parse_regions(old_list, old.regions, &old.n_regions) < 0)
         return NULL;
     void *cpu = *(void **)((char *)s->uc + s->off_cpu);
-    static uint32_t gone[MAX_HANDED];   /* the pages dropped */
+    /* the (page, privilege) pairs dropped: a page's entries of one privilege go together
+     * (they share MMU indexes), the other privilege's stay when their outcome did not change
+     * (the kernel's entries on a process stack it saves and restores contexts on) */
+    static uint32_t gone[MAX_HANDED];   /* page | KEY_PRIV */
     uint32_t n_gone = 0;
     for (uint32_t i = 0; i < s->n_handed; i++) {
         uint32_t key = s->handed[i];
@@ -305,22 +318,23 @@ static PyObject *flush_changed(PyObject *self, PyObject *args)
         int64_t now = page_rights(s, page, priv, negative);
         if (was >= 0 && now >= 0 && fill_outcome(was, key) == fill_outcome(now, key))
             continue;
+        uint32_t which = page | (key & KEY_PRIV);
         bool seen = false;
         for (uint32_t k = 0; k < n_gone && !seen; k++)
-            seen = gone[k] == page;
+            seen = gone[k] == which;
         if (!seen) {
-            s->flush_page(cpu, page);   /* every MMU index: the page's other keys go too */
-            gone[n_gone++] = page;
+            s->flush_page(cpu, page, priv ? IDX_PRIV_MAP : IDX_USER_MAP);
+            gone[n_gone++] = which;
         }
     }
-    /* forget every key of a dropped page */
+    /* forget every key of a dropped (page, privilege) */
     uint32_t kept = 0;
     for (uint32_t i = 0; i < s->n_handed && n_gone; i++) {
-        uint32_t key = s->handed[i], page = key & ~(PAGE - 1u);
-        bool dropped_page = false;
-        for (uint32_t k = 0; k < n_gone && !dropped_page; k++)
-            dropped_page = gone[k] == page;
-        if (!dropped_page)
+        uint32_t key = s->handed[i], which = (key & ~(PAGE - 1u)) | (key & KEY_PRIV);
+        bool dropped_pair = false;
+        for (uint32_t k = 0; k < n_gone && !dropped_pair; k++)
+            dropped_pair = gone[k] == which;
+        if (!dropped_pair)
             s->handed[kept++] = key;
     }
     if (n_gone)

@@ -19,9 +19,10 @@ rights (with the MPU off: the default memory map; execute only for instruction f
 A right handed out since the last flush is taken back when it may have changed. After an MPU
 register write that changes a region (rewriting a region with the same values changes nothing
 and costs nothing), the C fill drops, one page at a time, the pages it handed out that meet the
-region's old or new extent and that a new fill of the same kind would map differently
-(`_mpu_fill.flush_changed`: an RTOS reprogramming a process region at every switch then costs
-the refill of those few pages, not of every page in use); the whole TLB is flushed where that
+region's old or new extent and that a new fill of the same kind would map differently, for
+that privilege only (`_mpu_fill.flush_changed`: an RTOS reprogramming a process region at every
+switch then costs the refill of those few pages, not of every page in use, and the kernel's
+entries on the process's stack stay); the whole TLB is flushed where that
 does not apply (CTRL writes, pages the Python fill handed out, more than 1024 pages noted) and
 at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
 HFNMIENA is clear.
@@ -245,8 +246,8 @@ class MpuGuard:
             fast.off_cpu = offsets[0]
             fast.off_condexec = offsets[2] + offsets[3]
             fast.uc = ctypes.cast(self.uc._uch, ctypes.c_void_p).value
-            # one page at a time where unicorn exports it (flush_changed)
-            flush_page = getattr(_uclib, "tlb_flush_page_arm", None)
+            # one page and one privilege at a time where unicorn exports it (flush_changed)
+            flush_page = getattr(_uclib, "tlb_flush_page_by_mmuidx_arm", None)
             if flush_page is not None and offsets[0] > 0:
                 fast.flush_page = ctypes.cast(flush_page, ctypes.c_void_p).value
             callback = ctypes.c_void_p(_mpu_fill.fill_address())

@@ -23,6 +23,7 @@
 #include <Python.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define R 1u
 #define W 2u
@@ -56,6 +57,18 @@ typedef struct {
     uint32_t base, size, sub, srd, priv, user;
 } mf_region;
 
+/* A region as the model decodes it (Region.as_tuple); `on` 0: off, or too small to exist.
+ * `size` holds 4 GiB (SIZE=31); mf_region keeps its low 32 bits, as the Python sync does. */
+typedef struct {
+    uint64_t base, size;
+    uint32_t on, sub, srd, priv, user, pad;
+} mf_key;
+
+typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void *user);
+typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value,
+                              void *user);
+typedef int (*uc_ctl_fn)(void *uc, int control, ...);
+
 /* Shared with Python (mpu_guard.FastFillState mirrors this layout). */
 typedef struct {
     uc_reg_read_fn reg_read;
@@ -76,6 +89,23 @@ typedef struct {
     void *uc;                   /* the engine, for its CPUState (off_cpu) */
     flush_page_fn flush_page;   /* NULL: only whole-TLB flushes (Python) */
     uint64_t page_flushes;      /* pages dropped one by one (statistics) */
+    /* MPU_RNR/RBAR/RASR word writes done here (mf_scs_write) instead of in Python; the model
+     * (peripherals/cortexm/mpu.py) loads rnr, rbar and rasr before it is next asked anything */
+    uint32_t regs_on;           /* 1: the SCS range's writes come through mf_scs_write */
+    uint32_t guard_active;      /* MpuGuard.active: the core checks rights */
+    uint32_t py_handed;         /* the Python fill handed out pages since the last flush */
+    uint32_t num_regions;       /* MPU_TYPE.DREGION (8 or 16) */
+    uint32_t rnr;
+    uint32_t rbar[MAX_REGIONS], rasr[MAX_REGIONS];
+    mf_key keys[MAX_REGIONS];   /* each region decoded (MPU's Region.as_tuple) */
+    uint32_t dirty;             /* 1: registers written here that the model has not loaded */
+    mmio_read_fn py_read;       /* the range's own callbacks and user data (sysbus) */
+    mmio_write_fn py_write;
+    void *py_user;
+    uint64_t mpu_off;           /* MPU_TYPE's offset in the mapped range */
+    uc_ctl_fn uc_ctl;           /* unicorn's uc_ctl, for a whole-TLB flush */
+    int64_t ctl_flush;          /* its UC_CTL_TLB_FLUSH code */
+    uint64_t c_writes;          /* writes done here (statistics) */
 } mf_state;
 
 /* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
@@ -110,14 +140,16 @@ static uint32_t default_rights(uint32_t addr)
     return (area == 0 || area == 1 || area == 3 || area == 4) ? (R | W | X) : (R | W);
 }
 
-/* Rights of the whole page at `page`, or -1 if they are not uniform. */
-static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool negative)
+/* Rights of the whole page at `page` under MPU_CTRL `ctrl` and the enabled `regions` (highest
+ * number first), or -1 if they are not uniform. */
+static int64_t config_page_rights(uint32_t ctrl, uint32_t n_regions, const mf_region *regions,
+                                  uint32_t page, bool priv, bool negative)
 {
-    if (!(s->ctrl & 1u) || (negative && !(s->ctrl & 2u)) ||
+    if (!(ctrl & 1u) || (negative && !(ctrl & 2u)) ||
         (page >= 0xE0000000u && page < 0xE0100000u))
         return default_rights(page);
-    for (uint32_t i = 0; i < s->n_regions; i++) {
-        const mf_region *r = &s->regions[i];
+    for (uint32_t i = 0; i < n_regions; i++) {
+        const mf_region *r = &regions[i];
         uint64_t end = (uint64_t)r->base + r->size;
         if ((uint64_t)page + PAGE <= r->base || page >= end)
             continue;                   /* no overlap */
@@ -128,9 +160,14 @@ static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool neg
             continue;                   /* disabled sub-region: look further down */
         return priv ? r->priv : r->user;
     }
-    if (priv && (s->ctrl & 4u))
+    if (priv && (ctrl & 4u))
         return default_rights(page);
     return 0;
+}
+
+static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool negative)
+{
+    return config_page_rights(s->ctrl, s->n_regions, s->regions, page, priv, negative);
 }
 
 /* A handed-out page's key: the page, the privilege and priority it was filled at, and the
@@ -255,6 +292,59 @@ static uint32_t fill_outcome(int64_t rights, uint32_t key)
     return 0x400u;
 }
 
+/* The core of flush_changed: the configuration was (old_ctrl, old_regions) and is now the
+ * state's; `n_spans` address ranges [lo, hi) changed. Returns the (page, privilege) pairs
+ * dropped, or -1: the caller flushes the whole TLB. */
+static long flush_core(mf_state *s, const int64_t *lo, const int64_t *hi, uint32_t n_spans,
+                       uint32_t old_ctrl, uint32_t old_n, const mf_region *old_regions)
+{
+    if (s->n_handed > MAX_HANDED || !s->flush_page || !s->uc || s->off_cpu <= 0)
+        return -1;
+    void *cpu = *(void **)((char *)s->uc + s->off_cpu);
+    /* the (page, privilege) pairs dropped: a page's entries of one privilege go together
+     * (they share MMU indexes), the other privilege's stay when their outcome did not change
+     * (the kernel's entries on a process stack it saves and restores contexts on) */
+    uint32_t gone[MAX_HANDED];          /* page | KEY_PRIV */
+    uint32_t n_gone = 0;
+    for (uint32_t i = 0; i < s->n_handed; i++) {
+        uint32_t key = s->handed[i];
+        uint32_t page = key & ~(PAGE - 1u);
+        bool meets = false;
+        for (uint32_t j = 0; j < n_spans && !meets; j++)
+            meets = (int64_t)page + PAGE > lo[j] && (int64_t)page < hi[j];
+        if (!meets)
+            continue;
+        bool priv = key & KEY_PRIV, negative = key & KEY_NEGATIVE;
+        int64_t was = config_page_rights(old_ctrl, old_n, old_regions, page, priv, negative);
+        int64_t now = page_rights(s, page, priv, negative);
+        if (was >= 0 && now >= 0 && fill_outcome(was, key) == fill_outcome(now, key))
+            continue;
+        uint32_t which = page | (key & KEY_PRIV);
+        bool seen = false;
+        for (uint32_t k = 0; k < n_gone && !seen; k++)
+            seen = gone[k] == which;
+        if (!seen) {
+            s->flush_page(cpu, page, priv ? IDX_PRIV_MAP : IDX_USER_MAP);
+            gone[n_gone++] = which;
+        }
+    }
+    /* forget every key of a dropped (page, privilege) */
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s->n_handed && n_gone; i++) {
+        uint32_t key = s->handed[i], which = (key & ~(PAGE - 1u)) | (key & KEY_PRIV);
+        bool dropped_pair = false;
+        for (uint32_t k = 0; k < n_gone && !dropped_pair; k++)
+            dropped_pair = gone[k] == which;
+        if (!dropped_pair)
+            s->handed[kept++] = key;
+    }
+    if (n_gone)
+        s->n_handed = kept;
+    long dropped = (long)n_gone;
+    s->page_flushes += (uint64_t)dropped;
+    return dropped;
+}
+
 /* flush_changed(state_address, spans, old_ctrl, old_regions): the MPU changed within `spans`
  * ((lo, hi) address pairs) from (old_ctrl, old_regions) to the state's current configuration.
  * Drops from unicorn's TLB every page this fill handed out since the last flush that meets a
@@ -294,54 +384,189 @@ static PyObject *flush_changed(PyObject *self, PyObject *args)
         hi[i] = b;
     }
     Py_DECREF(seq);
-    /* the old configuration, as a state page_rights can read */
-    static mf_state old;
-    old.ctrl = old_ctrl;
-    if (parse_regions(old_list, old.regions, &old.n_regions) < 0)
+    mf_region old_regions[MAX_REGIONS];
+    uint32_t old_n = 0;
+    if (parse_regions(old_list, old_regions, &old_n) < 0)
         return NULL;
-    void *cpu = *(void **)((char *)s->uc + s->off_cpu);
-    /* the (page, privilege) pairs dropped: a page's entries of one privilege go together
-     * (they share MMU indexes), the other privilege's stay when their outcome did not change
-     * (the kernel's entries on a process stack it saves and restores contexts on) */
-    static uint32_t gone[MAX_HANDED];   /* page | KEY_PRIV */
-    uint32_t n_gone = 0;
-    for (uint32_t i = 0; i < s->n_handed; i++) {
-        uint32_t key = s->handed[i];
-        uint32_t page = key & ~(PAGE - 1u);
-        bool meets = false;
-        for (Py_ssize_t j = 0; j < n_spans && !meets; j++)
-            meets = (int64_t)page + PAGE > lo[j] && (int64_t)page < hi[j];
-        if (!meets)
+    return PyLong_FromLong(flush_core(s, lo, hi, (uint32_t)n_spans, old_ctrl, old_n,
+                                      old_regions));
+}
+
+/* ------------------------------------------------------------------ register writes
+ * An RTOS rewrites a process region (MPU_RBAR, MPU_RASR) at every context switch. Done in
+ * Python, each write costs a callback into the model, its bookkeeping and the guard's; done
+ * here, it costs the rights check of the pages concerned. mf_scs_write takes over the System
+ * Control Space range's write callback: MPU_RNR/RBAR/RASR (and the aliases) word writes from
+ * privileged code, while the guard checks rights and only the C fill handed pages out, are
+ * done here exactly as MPU.write and MpuGuard.update do them (the same registers, region
+ * decoding, spans and page drops); every other access, and any write these conditions do not
+ * cover, goes to the range's Python callback as before. The model loads the registers
+ * written here (`dirty`) before anything asks it (MpuGuard._catch_up): it stays the
+ * reference, and only the last value of each register matters to it. */
+
+static const uint32_t AP_RIGHTS[8][2] = {{0, 0}, {R | W, 0}, {R | W, R}, {R | W, R | W},
+                                          {0, 0}, {R, 0}, {R, R}, {R, R}};
+
+static uint32_t region_rights(uint32_t rasr, int priv)
+{
+    uint32_t data = AP_RIGHTS[(rasr >> 24) & 7u][priv ? 0 : 1];
+    if ((data & R) && !((rasr >> 28) & 1u))
+        data |= X;
+    return data;
+}
+
+/* Region.as_tuple */
+static mf_key decode_region(uint32_t rbar, uint32_t rasr)
+{
+    mf_key k = {0, 0, 0, 0, 0, 0, 0, 0};
+    uint32_t size_field = (rasr >> 1) & 0x1Fu;
+    if (!(rasr & 1u) || size_field < 4)
+        return k;
+    uint64_t size = 1ull << (size_field + 1);
+    uint32_t srd = size >= 256 ? (rasr >> 8) & 0xFFu : 0;
+    k.on = 1;
+    k.base = (uint64_t)rbar & ~(size - 1) & 0xFFFFFFE0ull;
+    k.size = size;
+    k.sub = srd ? (uint32_t)(size >> 3) : 0;
+    k.srd = srd;
+    k.priv = region_rights(rasr, 1);
+    k.user = region_rights(rasr, 0);
+    return k;
+}
+
+static bool same_key(const mf_key *a, const mf_key *b)
+{
+    if (!a->on || !b->on)
+        return a->on == b->on;
+    return a->base == b->base && a->size == b->size && a->sub == b->sub && a->srd == b->srd
+           && a->priv == b->priv && a->user == b->user;
+}
+
+/* MPU._changed's active list (enabled regions, highest number first) into the fill's regions,
+ * as MpuGuard._sync_fast writes them (the size's low 32 bits) */
+static void rebuild_regions(mf_state *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = s->num_regions; i-- > 0;) {
+        const mf_key *k = &s->keys[i];
+        if (!k->on)
             continue;
-        bool priv = key & KEY_PRIV, negative = key & KEY_NEGATIVE;
-        int64_t was = page_rights(&old, page, priv, negative);
-        int64_t now = page_rights(s, page, priv, negative);
-        if (was >= 0 && now >= 0 && fill_outcome(was, key) == fill_outcome(now, key))
-            continue;
-        uint32_t which = page | (key & KEY_PRIV);
-        bool seen = false;
-        for (uint32_t k = 0; k < n_gone && !seen; k++)
-            seen = gone[k] == which;
-        if (!seen) {
-            s->flush_page(cpu, page, priv ? IDX_PRIV_MAP : IDX_USER_MAP);
-            gone[n_gone++] = which;
+        mf_region *r = &s->regions[n++];
+        r->base = (uint32_t)k->base;
+        r->size = (uint32_t)k->size;
+        r->sub = k->sub;
+        r->srd = k->srd;
+        r->priv = k->priv;
+        r->user = k->user;
+    }
+    s->n_regions = (s->ctrl & 1u) ? n : 0;
+}
+
+/* One word write at `off` from MPU_TYPE; false: Python does it (nothing changed here). */
+static bool regs_write(mf_state *s, void *uc, uint32_t off, uint32_t value)
+{
+    if (!s->regs_on || !s->guard_active || s->py_handed || !(s->ctrl & 1u)
+        || !s->flush_page || !s->uc || s->off_cpu <= 0
+        || !s->num_regions)
+        return false;
+    uint32_t ipsr = 0, control = 0;
+    s->reg_read(uc, s->reg_ipsr, &ipsr);
+    s->reg_read(uc, s->reg_control, &control);
+    if (!(ipsr & 0x1FFu) && (control & 1u))
+        return false;                   /* unprivileged: the SCS answers with a BusFault */
+    uint32_t rnr = s->rnr, rbar, rasr;
+    switch (off) {
+    case 0x08:                          /* MPU_RNR */
+        s->rnr = value % s->num_regions;
+        goto done;
+    case 0x0C: case 0x14: case 0x1C: case 0x24:   /* MPU_RBAR and its aliases */
+        if (value & 0x10u) {            /* VALID: REGION selects the region */
+            if ((value & 0xFu) >= s->num_regions)
+                return false;           /* the model logs it */
+            rnr = value & 0xFu;
+        }
+        rbar = value & 0xFFFFFFE0u;
+        rasr = s->rasr[rnr];
+        break;
+    case 0x10: case 0x18: case 0x20: case 0x28:   /* MPU_RASR and its aliases */
+        rbar = s->rbar[rnr];
+        rasr = value & 0x173FFF3Fu;
+        break;
+    default:
+        return false;
+    }
+    mf_key key = decode_region(rbar, rasr), was = s->keys[rnr];
+    if (!same_key(&key, &was)) {
+        int64_t lo[2], hi[2];
+        uint32_t n_spans = 0;
+        if (was.on) {
+            lo[n_spans] = (int64_t)was.base;
+            hi[n_spans++] = (int64_t)(was.base + was.size);
+        }
+        if (key.on) {
+            lo[n_spans] = (int64_t)key.base;
+            hi[n_spans++] = (int64_t)(key.base + key.size);
+        }
+        mf_region old_regions[MAX_REGIONS];
+        uint32_t old_n = s->n_regions, old_ctrl = s->ctrl;
+        memcpy(old_regions, s->regions, sizeof(old_regions));
+        s->keys[rnr] = key;
+        rebuild_regions(s);
+        if (flush_core(s, lo, hi, n_spans, old_ctrl, old_n, old_regions) < 0) {
+            s->n_handed = 0;            /* MpuGuard.flush */
+            s->uc_ctl(uc, (int)s->ctl_flush);
         }
     }
-    /* forget every key of a dropped (page, privilege) */
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < s->n_handed && n_gone; i++) {
-        uint32_t key = s->handed[i], which = (key & ~(PAGE - 1u)) | (key & KEY_PRIV);
-        bool dropped_pair = false;
-        for (uint32_t k = 0; k < n_gone && !dropped_pair; k++)
-            dropped_pair = gone[k] == which;
-        if (!dropped_pair)
-            s->handed[kept++] = key;
+    s->rnr = rnr;
+    s->rbar[rnr] = rbar;
+    s->rasr[rnr] = rasr;
+done:
+    s->dirty = 1;
+    s->c_writes++;
+    return true;
+}
+
+/* The System Control Space range's callbacks while the writes above are on (user data: the
+ * state); everything else goes on to the range's own. */
+static void mf_scs_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
+{
+    mf_state *s = (mf_state *)user;
+    uint64_t off = offset - s->mpu_off;
+    if (size == 4 && offset >= s->mpu_off && off < 0x2C
+        && regs_write(s, uc, (uint32_t)off, (uint32_t)value))
+        return;
+    s->py_write(uc, offset, size, value, s->py_user);
+}
+
+static uint64_t mf_scs_read(void *uc, uint64_t offset, unsigned size, void *user)
+{
+    mf_state *s = (mf_state *)user;
+    return s->py_read(uc, offset, size, s->py_user);
+}
+
+/* mirror_refresh(state_address): decode every region from rbar/rasr (after the model changed
+ * them in Python) and resync the fill's regions. */
+static PyObject *mirror_refresh(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    mf_state *s = (mf_state *)PyLong_AsVoidPtr(arg);
+    if (!s)
+        return NULL;
+    if (s->num_regions > MAX_REGIONS) {
+        PyErr_SetString(PyExc_ValueError, "too many MPU regions");
+        return NULL;
     }
-    if (n_gone)
-        s->n_handed = kept;
-    long dropped = (long)n_gone;
-    s->page_flushes += (uint64_t)dropped;
-    return PyLong_FromLong(dropped);
+    for (uint32_t i = 0; i < s->num_regions; i++)
+        s->keys[i] = decode_region(s->rbar[i], s->rasr[i]);
+    Py_RETURN_NONE;
+}
+
+static PyObject *scs_callbacks(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("(NN)", PyLong_FromVoidPtr((void *)mf_scs_read),
+                         PyLong_FromVoidPtr((void *)mf_scs_write));
 }
 
 static PyObject *fill_address(PyObject *self, PyObject *args)
@@ -372,6 +597,10 @@ static PyMethodDef methods[] = {
     {"flush_changed", flush_changed, METH_VARARGS,
      "Drop the handed-out pages whose rights a change within the spans altered."},
     {"state_size", state_size, METH_NOARGS, "sizeof the shared state (layout check)."},
+    {"mirror_refresh", mirror_refresh, METH_O,
+     "mirror_refresh(state_address): decode the regions from the register mirror."},
+    {"scs_callbacks", scs_callbacks, METH_NOARGS,
+     "(read, write) addresses of the System Control Space callbacks that do MPU writes."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -66,6 +66,7 @@ except ImportError:            # not built: the Python fill does everything
     _mpu_fill = None
 
 MAX_REGIONS, MAX_HANDED = 16, 1024
+MPU_TYPE_ADDR = 0xE000ED90
 XPSR_IT_BITS = 0x0600FC00      # IT[1:0] at 26:25, IT[7:2] at 15:10
 
 
@@ -75,6 +76,13 @@ def mpu_frame_check() -> int | None:
     if _mpu_fill is None or _mpu_fill.state_size() != ctypes.sizeof(FastFillState):
         return None
     return _mpu_fill.frame_check_address()
+
+
+class RegionKey(ctypes.Structure):
+    """A decoded region (mf_key in _mpu_fill.c: Region.as_tuple, `on` 0 for None)."""
+    _fields_ = [("base", ctypes.c_uint64), ("size", ctypes.c_uint64), ("on", ctypes.c_uint32),
+                ("sub", ctypes.c_uint32), ("srd", ctypes.c_uint32), ("priv", ctypes.c_uint32),
+                ("user", ctypes.c_uint32), ("pad", ctypes.c_uint32)]
 
 
 class FastFillState(ctypes.Structure):
@@ -90,7 +98,18 @@ class FastFillState(ctypes.Structure):
                 ("reg_write", ctypes.c_void_p), ("reg_xpsr", ctypes.c_int32),
                 ("off_cpu", ctypes.c_int64), ("off_condexec", ctypes.c_int64),
                 ("uc", ctypes.c_void_p), ("flush_page", ctypes.c_void_p),
-                ("page_flushes", ctypes.c_uint64)]
+                ("page_flushes", ctypes.c_uint64),
+                # MPU register writes in C (_mpu_fill.c, mf_scs_write)
+                ("regs_on", ctypes.c_uint32), ("guard_active", ctypes.c_uint32),
+                ("py_handed", ctypes.c_uint32), ("num_regions", ctypes.c_uint32),
+                ("rnr", ctypes.c_uint32),
+                ("rbar", ctypes.c_uint32 * MAX_REGIONS), ("rasr", ctypes.c_uint32 * MAX_REGIONS),
+                ("keys", RegionKey * MAX_REGIONS),
+                ("dirty", ctypes.c_uint32),
+                ("py_read", ctypes.c_void_p), ("py_write", ctypes.c_void_p),
+                ("py_user", ctypes.c_void_p), ("mpu_off", ctypes.c_uint64),
+                ("uc_ctl", ctypes.c_void_p), ("ctl_flush", ctypes.c_int64),
+                ("c_writes", ctypes.c_uint64)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -132,6 +151,7 @@ class MpuGuard:
     def update(self, spans: list[tuple[int, int]] | None = None) -> None:
         """The MPU's registers changed (within the address `spans`, or anywhere if None):
         follow CTRL.ENABLE, and drop the TLB entries whose rights may have changed."""
+        self._catch_up()
         want = self.mpu.enabled
         if want and not self._installed:
             self._install()
@@ -140,6 +160,8 @@ class MpuGuard:
             if not self.always_virtual:
                 self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL if want else UC_TLB_CPU)
             self.active = want
+            if fast is not None:
+                fast.guard_active = int(want)
             self.flush()
         elif self.active:
             if fast is not None and fast.flush_page and spans is not None \
@@ -199,10 +221,12 @@ class MpuGuard:
         self._handed.clear()
         if self._fast is not None:
             self._fast.n_handed = 0
+            self._fast.py_handed = 0
         _uc_ctl(self.uc._uch, _TLB_FLUSH)
 
     def _sync_fast(self) -> None:
         """Hand the MPU's current regions to the C fill."""
+        self._catch_up()
         fast = self._fast
         mpu = self._mpu
         active = mpu._active
@@ -259,6 +283,56 @@ class MpuGuard:
             raise PlatformError(f"cannot hook unicorn's TLB fill (unicorn error {status})")
         self._mpu = self.mpu
         self._installed = True
+        if self._fast is not None:
+            self._take_register_writes()
+
+    # -- MPU register writes in C -----------------------------------------------------------------
+    def _take_register_writes(self) -> None:
+        """Let the C side do the MPU's RNR/RBAR/RASR word writes (`_mpu_fill.c`, mf_scs_write:
+        an RTOS rewrites a process region at every switch): the System Control Space range's
+        callbacks in the block clock's trampoline become the C ones, which hand every other
+        access to the range's own. The model loads the registers written there before it
+        answers anything (`_catch_up`) and reports its own changes back (`_mirror_refresh`)."""
+        fast, mpu, bc = self._fast, self._mpu, self.cpu.bc
+        if bc is None or not mpu.num_regions or not fast.flush_page:
+            return
+        ranges = [start for start, size in self.cpu.machine.sysbus._mmio_ranges
+                  if start <= MPU_TYPE_ADDR < start + size]
+        tramp = next((t for t in bc._tramps if ranges and t.user == ranges[0]), None)
+        if tramp is None:
+            return
+        fast.py_read, fast.py_write, fast.py_user = tramp.read, tramp.write, tramp.user
+        fast.mpu_off = MPU_TYPE_ADDR - ranges[0]
+        fast.uc_ctl = ctypes.cast(_uc_ctl, ctypes.c_void_p).value
+        fast.ctl_flush = _TLB_FLUSH
+        fast.num_regions = mpu.num_regions
+        fast.guard_active = int(self.active)
+        mpu.catch_up = self._catch_up
+        mpu.on_write = self._mirror_refresh
+        self._mirror_refresh()
+        tramp.read, tramp.write = _mpu_fill.scs_callbacks()
+        tramp.user = self._fast_addr
+        fast.regs_on = 1
+
+    def _catch_up(self) -> None:
+        """Load into the model the registers the C side wrote since the model last looked (it
+        did their effects on the TLB and the fill already)."""
+        fast = self._fast
+        if fast is None or not fast.dirty:
+            return
+        fast.dirty = 0
+        n = self._mpu.num_regions
+        self._mpu.load(fast.rnr, zip(fast.rbar[:n], fast.rasr[:n]))
+        self._synced = list(self._mpu._active)
+
+    def _mirror_refresh(self) -> None:
+        """The model's registers changed in Python: copy them to the C side's mirror."""
+        fast, mpu = self._fast, self._mpu
+        n = mpu.num_regions
+        fast.rnr = mpu.rnr
+        fast.rbar[:n] = [r.rbar for r in mpu.regions]
+        fast.rasr[:n] = [r.rasr for r in mpu.regions]
+        _mpu_fill.mirror_refresh(self._fast_addr)
 
     def _fill_raw(self, _handle, page, access, entry_ptr, _ud) -> bool:
         """unicorn's TLB miss for `page`: its mapping and rights for the current privilege."""
@@ -274,6 +348,8 @@ class MpuGuard:
             key = (page, privileged, negative)
             every, some = mpu.page_rights(*key)
             self._handed.add(key)
+            if self._fast is not None:
+                self._fast.py_handed = 1        # region writes go through Python again
             entry = entry_ptr[0]
             if access == UC_MEM_FETCH:
                 if not every & X and some & X and mpu.rights(cpu.pc, privileged, negative) & X:

@@ -1,0 +1,59 @@
+"""An RTOS rewrites a process's MPU region at every context switch; the engine does those
+MPU_RBAR/MPU_RASR writes in C (`_mpu_fill.c`, mf_scs_write) instead of calling the Python
+model. What the firmware and a debugger see must not change: the same run, instruction for
+instruction, and the same registers read back."""
+
+import pytest
+
+from metersim._engine.emulation import Emulation
+from metersim._engine.machine import Machine
+from metersim._resources import find_firmware
+
+MPU_TYPE = 0xE000ED90
+
+
+def switch_run(c_writes: bool, stop_after_on: int | None = None):
+    """bench_mpu_switch: two unprivileged threads yielding to each other, the process region
+    rewritten at every switch once the MPU is on. Returns (console, instructions, MPU
+    registers as a debugger reads them, writes done in C)."""
+    emu = Emulation()
+    m = Machine.bare(emu, "f413", core="cortex-m4f")
+    m.load_elf(find_firmware("f413rg", "bench_mpu_switch"))
+    uart = m["usart1"]
+    guard = m.cpu.mpu_guard
+    emu.run_until(lambda: "phase off" in uart.text, timeout="100s", what="'phase off'")
+    fast = guard._fast
+    assert fast is not None and fast.regs_on == 1     # taken over at the first slice
+    fast.regs_on = int(c_writes)
+    before = fast.c_writes
+    if stop_after_on is None:
+        emu.run_until(lambda: "PASS" in uart.text or "FAIL" in uart.text, timeout="100s",
+                      what="'PASS'")
+    else:
+        emu.run_for(stop_after_on)                    # stopped in the middle of phase 2
+    nvic = m["nvic"]
+    regs = []
+    for n in range(8):
+        nvic.write(0xD98, 4, n)                       # MPU_RNR, as a debugger would
+        regs.append((nvic.read(0xD9C, 4), nvic.read(0xDA0, 4)))
+    regs.append(nvic.read(0xD94, 4))                  # MPU_CTRL
+    base = regs[1][0] & ~0x1F                         # region 1: the running thread's memory
+    rights = [m.cpu.nvic.mpu.rights(a, privileged) for a in (base - 4, base, base + 0xFFC,
+                                                             base + 0x1000)
+              for privileged in (False, True)]
+    return uart.text, m.cpu.instructions_now(), regs, rights, fast.c_writes - before
+
+
+@pytest.mark.parametrize("stop", ["2ms", None])
+def test_region_rewrites_in_c_run_exactly_as_in_python(stop):
+    """Stopped while the threads switch (MPU on) or at the end: the console, the instruction
+    count, every region register read back and the rights the model answers are those of the
+    run whose writes all went through the Python model; and the writes were done in C."""
+    c = switch_run(True, stop)
+    py = switch_run(False, stop)
+    assert c[:4] == py[:4]
+    assert py[4] == 0
+    assert c[4] >= (1000 if stop is None else 50)      # two writes per switch, in C
+    if stop is not None:                               # mid-run: MPU on with PRIVDEFENA, the
+        assert c[2][8] == 0b101                        # thread's 4 KiB window RW for it only
+        assert c[3] == [0, 7, 3, 3, 3, 3, 0, 7]

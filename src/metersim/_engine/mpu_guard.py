@@ -33,6 +33,12 @@ the C fill's regions (`mpu_frame_check`: uniform pages only, anything else goes 
 The fill runs in C (`_mpu_fill`, built at install) for pages with uniform rights and calls the
 Python fill below for the rest; without the extension everything runs in Python, slower.
 
+Region rewrites themselves run in C too: the guard takes over the System Control Space range's
+MMIO callbacks (`_take_register_writes`), and _mpu_fill.c does the privileged MPU_RNR/RBAR/RASR
+word writes (the register values, the region's decoding, the page drops above) while the guard
+checks rights and only the C fill handed pages out; everything else reaches the NVIC model as
+before. The `MPU` model loads the registers written there before it answers anything.
+
 Limits: execute rights inside a page with a region edge are decided per translated block (from
 its first instruction); `cpsid f`/`cpsie f` outside exception boundaries take effect for the
 MPU at the next exception entry or return.

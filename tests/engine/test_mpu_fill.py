@@ -225,3 +225,31 @@ def test_a_region_rewrite_drops_exactly_the_pages_a_fill_would_now_map_different
         before = core.slow_calls
         fill(st.uc, page, 16, ctypes.byref(uc_tlb_entry()), ctypes.addressof(st))
         assert core.slow_calls == before + 1
+
+
+def test_the_c_register_writes_decode_every_region_as_the_model_does():
+    """The C side decodes MPU_RBAR/MPU_RASR pairs itself when it does a region rewrite: every
+    size (32 B to 4 GiB), AP, XN, SRD and ENABLE gives the model's region (or none)."""
+    from metersim.peripherals.cortexm.mpu import Region
+
+    rng = random.Random(7)
+    st = G.FastFillState()
+    st.num_regions = 16
+    pairs = []
+    for i in range(2000):
+        rbar = rng.getrandbits(32) & ~0x1F
+        rasr = rng.getrandbits(32) & 0x173FFF3F
+        if i % 4 == 0:
+            rasr |= 1                                   # enabled more often than not
+        pairs.append((rbar, rasr))
+    for chunk in range(0, len(pairs), 16):
+        batch = pairs[chunk:chunk + 16]
+        st.rbar[:] = [p[0] for p in batch]
+        st.rasr[:] = [p[1] for p in batch]
+        G._mpu_fill.mirror_refresh(ctypes.addressof(st))
+        for (rbar, rasr), key in zip(batch, st.keys):
+            region = Region()
+            region.rbar, region.rasr = rbar, rasr
+            want = region.as_tuple()
+            got = (key.base, key.size, key.sub, key.srd, key.priv, key.user) if key.on else None
+            assert got == want, (hex(rbar), hex(rasr))

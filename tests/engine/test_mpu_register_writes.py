@@ -1,6 +1,7 @@
-"""An RTOS rewrites a process's MPU region at every context switch; the engine does those
-MPU_RBAR/MPU_RASR writes in C (`_mpu_fill.c`, mf_scs_write) instead of calling the Python
-model. What the firmware and a debugger see must not change: the same run, instruction for
+"""An RTOS rewrites a process's MPU region at every context switch and pends PendSV through
+ICSR; the engine does those MPU_RBAR/MPU_RASR writes in C (`_mpu_fill.c`, mf_scs_write) instead
+of calling the Python model, and calls the NVIC's word writers (ICSR, SysTick RVR/CVR) from C.
+What the firmware and a debugger see must not change: the same run, instruction for
 instruction, and the same registers read back."""
 
 import pytest
@@ -25,7 +26,10 @@ def switch_run(c_writes: bool, stop_after_on: int | None = None):
     fast = guard._fast
     assert fast is not None and fast.regs_on == 1     # taken over at the first slice
     fast.regs_on = int(c_writes)
-    before = fast.c_writes
+    nvic = fast.nvic
+    if not c_writes:
+        fast.nvic = None                              # ICSR through NVIC.write as well
+    before, words_before = fast.c_writes, fast.word_writes
     if stop_after_on is None:
         emu.run_until(lambda: "PASS" in uart.text or "FAIL" in uart.text, timeout="100s",
                       what="'PASS'")
@@ -41,7 +45,9 @@ def switch_run(c_writes: bool, stop_after_on: int | None = None):
     rights = [m.cpu.nvic.mpu.rights(a, privileged) for a in (base - 4, base, base + 0xFFC,
                                                              base + 0x1000)
               for privileged in (False, True)]
-    return uart.text, m.cpu.instructions_now(), regs, rights, fast.c_writes - before
+    fast.nvic = nvic
+    return (uart.text, m.cpu.instructions_now(), regs, rights, fast.c_writes - before,
+            fast.word_writes - words_before)
 
 
 @pytest.mark.parametrize("stop", ["2ms", None])
@@ -52,8 +58,9 @@ def test_region_rewrites_in_c_run_exactly_as_in_python(stop):
     c = switch_run(True, stop)
     py = switch_run(False, stop)
     assert c[:4] == py[:4]
-    assert py[4] == 0
+    assert py[4] == py[5] == 0
     assert c[4] >= (1000 if stop is None else 50)      # two writes per switch, in C
+    assert c[5] >= (500 if stop is None else 25)       # ICSR.PENDSVSET, once per switch
     if stop is not None:                               # mid-run: MPU on with PRIVDEFENA, the
         assert c[2][8] == 0b101                        # thread's 4 KiB window RW for it only
         assert c[3] == [0, 7, 3, 3, 3, 3, 0, 7]

@@ -106,6 +106,12 @@ typedef struct {
     uc_ctl_fn uc_ctl;           /* unicorn's uc_ctl, for a whole-TLB flush */
     int64_t ctl_flush;          /* its UC_CTL_TLB_FLUSH code */
     uint64_t c_writes;          /* writes done here (statistics) */
+    /* The NVIC model's word writers (NVIC._word_writers: SysTick RVR/CVR, ICSR), called from
+     * here as NVIC.write calls them, without its MMIO callback in between */
+    PyObject *nvic;             /* the NVIC model, or NULL: every other write to Python */
+    PyObject *fail;             /* fail(exception): what sysbus does with a model's error */
+    uint64_t nvic_off;          /* the NVIC's base - the range's start */
+    uint64_t word_writes;       /* writes handed to a word writer here (statistics) */
 } mf_state;
 
 /* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
@@ -526,6 +532,56 @@ done:
     return true;
 }
 
+/* NVIC.write's word path for the registers an RTOS writes at every tick, sleep and switch
+ * (SysTick RVR and CVR, ICSR's PENDSVSET): privileged, the offset in NVIC._word_writers, call
+ * the writer with the value, as NVIC.write does; a model's error goes where sysbus sends it.
+ * False: not such a write (nothing done). */
+static bool word_writer(mf_state *s, void *uc, uint64_t offset, uint32_t value)
+{
+    if (!s->nvic || s->nvic == Py_None || offset < s->nvic_off)
+        return false;
+    uint32_t ipsr = 0, control = 0;
+    s->reg_read(uc, s->reg_ipsr, &ipsr);
+    s->reg_read(uc, s->reg_control, &control);
+    if (!(ipsr & 0x1FFu) && (control & 1u))
+        return false;                   /* unprivileged: NVIC.write decides (a BusFault) */
+    bool done = false;
+    PyGILState_STATE g = PyGILState_Ensure();
+    PyObject *writers = PyObject_GetAttrString(s->nvic, "_word_writers");
+    PyObject *key = writers ? PyLong_FromUnsignedLongLong(offset - s->nvic_off) : NULL;
+    PyObject *writer = key && PyDict_Check(writers) ? PyDict_GetItemWithError(writers, key)
+                                                    : NULL;
+    if (writer) {
+        done = true;
+        s->word_writes++;
+        PyObject *v = PyLong_FromUnsignedLong(value);
+        PyObject *r = v ? PyObject_CallOneArg(writer, v) : NULL;
+        Py_XDECREF(v);
+        if (r) {
+            Py_DECREF(r);
+        } else {
+            PyObject *type, *exc, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyErr_NormalizeException(&type, &exc, &tb);
+            if (exc && tb)
+                PyException_SetTraceback(exc, tb);
+            PyObject *f = exc ? PyObject_CallOneArg(s->fail, exc) : NULL;
+            if (!f)
+                PyErr_WriteUnraisable(s->fail);
+            Py_XDECREF(f);
+            Py_XDECREF(type);
+            Py_XDECREF(exc);
+            Py_XDECREF(tb);
+        }
+    }
+    if (PyErr_Occurred())               /* a lookup failed: Python's path says why */
+        PyErr_Clear();
+    Py_XDECREF(key);
+    Py_XDECREF(writers);
+    PyGILState_Release(g);
+    return done;
+}
+
 /* The System Control Space range's callbacks while the writes above are on (user data: the
  * state); everything else goes on to the range's own. */
 static void mf_scs_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
@@ -534,6 +590,9 @@ static void mf_scs_write(void *uc, uint64_t offset, unsigned size, uint64_t valu
     uint64_t off = offset - s->mpu_off;
     if (size == 4 && offset >= s->mpu_off && off < 0x2C
         && regs_write(s, uc, (uint32_t)off, (uint32_t)value))
+        return;
+    if (size == 4 && (offset < s->mpu_off || off >= 0x2C)
+        && word_writer(s, uc, offset, (uint32_t)value))
         return;
     s->py_write(uc, offset, size, value, s->py_user);
 }

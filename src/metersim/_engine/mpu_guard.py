@@ -36,8 +36,10 @@ Python fill below for the rest; without the extension everything runs in Python,
 Region rewrites themselves run in C too: the guard takes over the System Control Space range's
 MMIO callbacks (`_take_register_writes`), and _mpu_fill.c does the privileged MPU_RNR/RBAR/RASR
 word writes (the register values, the region's decoding, the page drops above) while the guard
-checks rights and only the C fill handed pages out; everything else reaches the NVIC model as
-before. The `MPU` model loads the registers written there before it answers anything.
+checks rights and only the C fill handed pages out; the NVIC's word writers (ICSR, SysTick
+RVR/CVR: PendSV at every switch, the tickless idle's retarget) are called from there as
+NVIC.write calls them; everything else reaches the NVIC model as before. The `MPU` model loads
+the registers written there before it answers anything.
 
 Limits: execute rights inside a page with a region edge are decided per translated block (from
 its first instruction); `cpsid f`/`cpsie f` outside exception boundaries take effect for the
@@ -57,6 +59,7 @@ from unicorn.unicorn_py3.unicorn import (HOOK_TLB_FILL_CFUNC, MMIO_READ_CFUNC, M
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 from metersim._engine import uc_native
+from metersim._engine.sysbus import PAGE_SHIFT
 from metersim._engine.traps import scan_sites
 from metersim._errors import PlatformError
 from metersim.peripherals.cortexm.mpu import PAGE, R, W, X
@@ -115,7 +118,9 @@ class FastFillState(ctypes.Structure):
                 ("py_read", ctypes.c_void_p), ("py_write", ctypes.c_void_p),
                 ("py_user", ctypes.c_void_p), ("mpu_off", ctypes.c_uint64),
                 ("uc_ctl", ctypes.c_void_p), ("ctl_flush", ctypes.c_int64),
-                ("c_writes", ctypes.c_uint64)]
+                ("c_writes", ctypes.c_uint64),
+                ("nvic", ctypes.py_object), ("fail", ctypes.py_object),
+                ("nvic_off", ctypes.c_uint64), ("word_writes", ctypes.c_uint64)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -295,10 +300,11 @@ class MpuGuard:
     # -- MPU register writes in C -----------------------------------------------------------------
     def _take_register_writes(self) -> None:
         """Let the C side do the MPU's RNR/RBAR/RASR word writes (`_mpu_fill.c`, mf_scs_write:
-        an RTOS rewrites a process region at every switch): the System Control Space range's
-        callbacks in the block clock's trampoline become the C ones, which hand every other
-        access to the range's own. The model loads the registers written there before it
-        answers anything (`_catch_up`) and reports its own changes back (`_mirror_refresh`)."""
+        an RTOS rewrites a process region at every switch) and call the NVIC's word writers:
+        the System Control Space range's callbacks in the block clock's trampoline become the
+        C ones, which hand every other access to the range's own. The model loads the
+        registers written there before it answers anything (`_catch_up`) and reports its own
+        changes back (`_mirror_refresh`)."""
         fast, mpu, bc = self._fast, self._mpu, self.cpu.bc
         if bc is None or not mpu.num_regions or not fast.flush_page:
             return
@@ -316,6 +322,15 @@ class MpuGuard:
         mpu.catch_up = self._catch_up
         mpu.on_write = self._mirror_refresh
         self._mirror_refresh()
+        # the NVIC's word writers (SysTick RVR/CVR, ICSR: an RTOS writes them at every tick,
+        # sleep and switch) are called from C too, as NVIC.write calls them
+        from metersim.peripherals.cortexm.nvic import NVIC
+
+        nvic = self.cpu.nvic
+        model, base = self.cpu.machine.sysbus._pages.get(MPU_TYPE_ADDR >> PAGE_SHIFT,
+                                                          (None, 0))
+        if model is nvic and type(nvic).write is NVIC.write and base >= ranges[0]:
+            fast.nvic, fast.fail, fast.nvic_off = nvic, self._fail, base - ranges[0]
         tramp.read, tramp.write = _mpu_fill.scs_callbacks()
         tramp.user = self._fast_addr
         fast.regs_on = 1

@@ -64,3 +64,29 @@ def test_region_rewrites_in_c_run_exactly_as_in_python(stop):
     if stop is not None:                               # mid-run: MPU on with PRIVDEFENA, the
         assert c[2][8] == 0b101                        # thread's 4 KiB window RW for it only
         assert c[3] == [0, 7, 3, 3, 3, 3, 0, 7]
+
+
+def test_logging_the_nvic_still_shows_every_mpu_and_icsr_write(caplog):
+    """A user who logs the NVIC's accesses (`sysbus LogPeripheralAccess nvic`) sees the
+    firmware's region rewrites and PendSV requests: with a wrapper on the bus's page, the
+    writes go through the model, not the C path."""
+    from metersim._engine.runtime_hooks import log_peripheral_access
+
+    emu = Emulation()
+    m = Machine.bare(emu, "f413", core="cortex-m4f")
+    m.load_elf(find_firmware("f413rg", "bench_mpu_switch"))
+    uart = m["usart1"]
+    emu.run_until(lambda: "phase off" in uart.text, timeout="100s", what="'phase off'")
+    fast = m.cpu.mpu_guard._fast
+    c_writes, word_writes = fast.c_writes, fast.word_writes
+    assert log_peripheral_access(m, "nvic", True) == ["nvic"]
+    with caplog.at_level("INFO", logger="metersim.access"):
+        emu.run_for("200us")
+    text = caplog.text
+    assert "nvic: write32 +0xd9c" in text             # MPU_RBAR: the incoming process's region
+    assert "nvic: write32 +0xda0" in text             # MPU_RASR
+    assert "nvic: write32 +0xd04 <- 0x10000000" in text   # ICSR.PENDSVSET
+    assert (fast.c_writes, fast.word_writes) == (c_writes, word_writes)
+    log_peripheral_access(m, "nvic", False)           # unwrapped: the C path again
+    emu.run_for("200us")
+    assert fast.c_writes > c_writes and fast.word_writes > word_writes

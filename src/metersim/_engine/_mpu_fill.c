@@ -25,6 +25,8 @@
 #include <stdint.h>
 #include <string.h>
 
+static PyObject *S_write, *S_cpu, *S_mpu, *S_word_writers;   /* interned at import */
+
 #define R 1u
 #define W 2u
 #define X 4u
@@ -112,6 +114,16 @@ typedef struct {
     PyObject *fail;             /* fail(exception): what sysbus does with a model's error */
     uint64_t nvic_off;          /* the NVIC's base - the range's start */
     uint64_t word_writes;       /* writes handed to a word writer here (statistics) */
+    /* what must still hold for a write to be done here (else the NVIC model gets it): the
+     * bus's page still holds the NVIC (no wrapper: a tool logging or counting its accesses),
+     * whose `write`, core and MPU are still the ones found at install, nor the MPU's `write`
+     * replaced on the instance */
+    PyObject *pages;            /* SysBus._pages */
+    PyObject *page_key;         /* the page index of the MPU's registers */
+    PyObject *nvic_write;       /* NVIC.write (the function) */
+    PyObject *cpu_obj;          /* the core (NVIC.cpu) */
+    PyObject *mpu_obj;          /* NVIC.mpu */
+    PyObject *mpu_write;        /* MPU.write (the function) */
 } mf_state;
 
 /* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
@@ -545,9 +557,8 @@ static bool word_writer(mf_state *s, void *uc, uint64_t offset, uint32_t value)
     s->reg_read(uc, s->reg_control, &control);
     if (!(ipsr & 0x1FFu) && (control & 1u))
         return false;                   /* unprivileged: NVIC.write decides (a BusFault) */
-    bool done = false;
-    PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *writers = PyObject_GetAttrString(s->nvic, "_word_writers");
+    bool done = false;                  /* (the caller holds the GIL) */
+    PyObject *writers = PyObject_GetAttr(s->nvic, S_word_writers);
     PyObject *key = writers ? PyLong_FromUnsignedLongLong(offset - s->nvic_off) : NULL;
     PyObject *writer = key && PyDict_Check(writers) ? PyDict_GetItemWithError(writers, key)
                                                     : NULL;
@@ -578,8 +589,40 @@ static bool word_writer(mf_state *s, void *uc, uint64_t offset, uint32_t value)
         PyErr_Clear();
     Py_XDECREF(key);
     Py_XDECREF(writers);
-    PyGILState_Release(g);
     return done;
+}
+
+/* `obj.name` is a bound method of the function `fn` (not replaced on the instance). */
+static bool method_is(PyObject *obj, PyObject *name, PyObject *fn)
+{
+    PyObject *m = PyObject_GetAttr(obj, name);
+    bool same = m && PyMethod_Check(m) && PyMethod_GET_FUNCTION(m) == fn;
+    Py_XDECREF(m);
+    return same;
+}
+
+static bool attr_is(PyObject *obj, PyObject *name, PyObject *want)
+{
+    PyObject *x = PyObject_GetAttr(obj, name);
+    bool same = x && x == want;
+    Py_XDECREF(x);
+    return same;
+}
+
+/* GIL held: the NVIC model still answers the page as it did at install (see mf_state). */
+static bool scs_owned(mf_state *s)
+{
+    if (!s->nvic || s->nvic == Py_None || !s->pages || s->pages == Py_None)
+        return false;
+    PyObject *x = PyDict_GetItemWithError(s->pages, s->page_key);
+    bool owned = x && PyTuple_Check(x) && PyTuple_GET_SIZE(x) >= 1
+                 && PyTuple_GET_ITEM(x, 0) == s->nvic
+                 && method_is(s->nvic, S_write, s->nvic_write)
+                 && attr_is(s->nvic, S_cpu, s->cpu_obj) && attr_is(s->nvic, S_mpu, s->mpu_obj)
+                 && method_is(s->mpu_obj, S_write, s->mpu_write);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    return owned;
 }
 
 /* The System Control Space range's callbacks while the writes above are on (user data: the
@@ -588,12 +631,15 @@ static void mf_scs_write(void *uc, uint64_t offset, unsigned size, uint64_t valu
 {
     mf_state *s = (mf_state *)user;
     uint64_t off = offset - s->mpu_off;
-    if (size == 4 && offset >= s->mpu_off && off < 0x2C
-        && regs_write(s, uc, (uint32_t)off, (uint32_t)value))
-        return;
-    if (size == 4 && (offset < s->mpu_off || off >= 0x2C)
-        && word_writer(s, uc, offset, (uint32_t)value))
-        return;
+    bool in_mpu = offset >= s->mpu_off && off < 0x2C;
+    if (size == 4 && (in_mpu ? s->regs_on != 0 : s->nvic && s->nvic != Py_None)) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        bool done = scs_owned(s) && (in_mpu ? regs_write(s, uc, (uint32_t)off, (uint32_t)value)
+                                            : word_writer(s, uc, offset, (uint32_t)value));
+        PyGILState_Release(g);
+        if (done)
+            return;
+    }
     s->py_write(uc, offset, size, value, s->py_user);
 }
 
@@ -666,4 +712,13 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_mpu_fill",
                                     "The MPU's TLB fill for unicorn, in C.", -1, methods};
 
-PyMODINIT_FUNC PyInit__mpu_fill(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__mpu_fill(void)
+{
+    S_write = PyUnicode_InternFromString("write");
+    S_cpu = PyUnicode_InternFromString("cpu");
+    S_mpu = PyUnicode_InternFromString("mpu");
+    S_word_writers = PyUnicode_InternFromString("_word_writers");
+    if (!S_write || !S_cpu || !S_mpu || !S_word_writers)
+        return NULL;
+    return PyModule_Create(&module);
+}

@@ -120,7 +120,10 @@ class FastFillState(ctypes.Structure):
                 ("uc_ctl", ctypes.c_void_p), ("ctl_flush", ctypes.c_int64),
                 ("c_writes", ctypes.c_uint64),
                 ("nvic", ctypes.py_object), ("fail", ctypes.py_object),
-                ("nvic_off", ctypes.c_uint64), ("word_writes", ctypes.c_uint64)]
+                ("nvic_off", ctypes.c_uint64), ("word_writes", ctypes.c_uint64),
+                ("pages", ctypes.py_object), ("page_key", ctypes.py_object),
+                ("nvic_write", ctypes.py_object), ("cpu_obj", ctypes.py_object),
+                ("mpu_obj", ctypes.py_object), ("mpu_write", ctypes.py_object)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -313,24 +316,32 @@ class MpuGuard:
         tramp = next((t for t in bc._tramps if ranges and t.user == ranges[0]), None)
         if tramp is None:
             return
+        # Only while the bus's page still holds this NVIC, with its class's `write`, this core
+        # and MPU, and the MPU's class's `write` (_mpu_fill.c, scs_owned): a tool that wraps
+        # or patches them to log or count accesses sees every write, as before.
+        from metersim.peripherals.cortexm.mpu import MPU
+        from metersim.peripherals.cortexm.nvic import NVIC
+
+        nvic = self.cpu.nvic
+        pages = self.cpu.machine.sysbus._pages
+        model, base = pages.get(MPU_TYPE_ADDR >> PAGE_SHIFT, (None, 0))
+        if model is not nvic or base < ranges[0]:
+            return
         fast.py_read, fast.py_write, fast.py_user = tramp.read, tramp.write, tramp.user
         fast.mpu_off = MPU_TYPE_ADDR - ranges[0]
         fast.uc_ctl = ctypes.cast(_uc_ctl, ctypes.c_void_p).value
         fast.ctl_flush = _TLB_FLUSH
         fast.num_regions = mpu.num_regions
         fast.guard_active = int(self.active)
+        fast.pages, fast.page_key = pages, MPU_TYPE_ADDR >> PAGE_SHIFT
+        fast.nvic_write, fast.cpu_obj = NVIC.write, self.cpu
+        fast.mpu_obj, fast.mpu_write = mpu, MPU.write
+        # the NVIC's word writers (SysTick RVR/CVR, ICSR: an RTOS writes them at every tick,
+        # sleep and switch) are called from C too, as NVIC.write calls them
+        fast.nvic, fast.fail, fast.nvic_off = nvic, self._fail, base - ranges[0]
         mpu.catch_up = self._catch_up
         mpu.on_write = self._mirror_refresh
         self._mirror_refresh()
-        # the NVIC's word writers (SysTick RVR/CVR, ICSR: an RTOS writes them at every tick,
-        # sleep and switch) are called from C too, as NVIC.write calls them
-        from metersim.peripherals.cortexm.nvic import NVIC
-
-        nvic = self.cpu.nvic
-        model, base = self.cpu.machine.sysbus._pages.get(MPU_TYPE_ADDR >> PAGE_SHIFT,
-                                                          (None, 0))
-        if model is nvic and type(nvic).write is NVIC.write and base >= ranges[0]:
-            fast.nvic, fast.fail, fast.nvic_off = nvic, self._fail, base - ranges[0]
         tramp.read, tramp.write = _mpu_fill.scs_callbacks()
         tramp.user = self._fast_addr
         fast.regs_on = 1

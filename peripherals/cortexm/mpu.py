@@ -106,9 +106,21 @@ class MPU:
         self.num_regions = regions
         self._log = log
         self.on_change = on_change    # on_change(spans) after a write that changes permissions
+        # The engine may do RNR/RBAR/RASR writes itself (metersim._engine.mpu_guard, in C):
+        # `catch_up()` then hands them to this model before it answers anything, and
+        # `on_write()` tells the engine after each change made here.
+        self.catch_up = None
+        self.on_write = None
         self.reset()
 
     def reset(self) -> None:
+        if self.catch_up is not None:
+            self.catch_up()
+        self._reset()
+        if self.on_write is not None:
+            self.on_write()
+
+    def _reset(self) -> None:
         self.ctrl = 0
         self.rnr = 0
         self.regions = [Region() for _ in range(self.num_regions)]
@@ -122,6 +134,8 @@ class MPU:
 
     # -- registers (offsets from 0xE000ED90) ----------------------------------------------
     def read(self, offset: int) -> int:
+        if self.catch_up is not None:
+            self.catch_up()
         if not self.num_regions:
             return 0
         if offset == TYPE:
@@ -137,6 +151,13 @@ class MPU:
         return 0
 
     def write(self, offset: int, value: int) -> None:
+        if self.catch_up is not None:
+            self.catch_up()
+        self._write(offset, value)
+        if self.on_write is not None:
+            self.on_write()
+
+    def _write(self, offset: int, value: int) -> None:
         if not self.num_regions:
             return                                # no MPU: RAZ/WI
         if offset == CTRL:
@@ -163,25 +184,44 @@ class MPU:
             region.rasr = value & 0x173FFF3F   # XN, AP, TEX/S/C/B, SRD, SIZE, ENABLE
         else:
             return
-        # as_tuple depends on RBAR and RASR only, and an RTOS writes the same few pairs at
-        # every context switch: decode each pair once
-        pair = (region.rbar, region.rasr)
-        keys = self._keys
-        try:
-            key = keys[pair]
-        except KeyError:
-            if len(keys) >= MAX_CONFIGS:
-                keys.clear()
-            key = keys[pair] = region.as_tuple()
+        key = self._key(region)
         if key == region.key:
             return                      # the same effective region: no permission changed
         spans = [(k[0], k[0] + k[1]) for k in (region.key, key) if k is not None]
         region.key = key
         self._changed(spans)
 
+    def _key(self, region: Region):
+        """region.as_tuple(): it depends on RBAR and RASR only, and an RTOS writes the same few
+        pairs at every context switch, so each pair is decoded once."""
+        pair = (region.rbar, region.rasr)
+        keys = self._keys
+        try:
+            return keys[pair]
+        except KeyError:
+            if len(keys) >= MAX_CONFIGS:
+                keys.clear()
+            key = keys[pair] = region.as_tuple()
+            return key
+
+    def load(self, rnr: int, pairs) -> None:
+        """Take register values written elsewhere: RNR and each region's (RBAR, RASR), as
+        written (the engine's writes in C, which did their effects on the core already; the
+        values follow the rules of `write`). No `on_change`."""
+        self.rnr = rnr
+        for region, (rbar, rasr) in zip(self.regions, pairs):
+            region.rbar, region.rasr = rbar, rasr
+            region.key = self._key(region)
+        self._rebuild()
+
     def _changed(self, spans: list[tuple[int, int]] | None = None) -> None:
         """Rebuild the lookup after a write. `spans` (address ranges) limit what changed;
         None means anything may have (CTRL, reset)."""
+        self._rebuild()
+        if self.on_change is not None:
+            self.on_change(spans)
+
+    def _rebuild(self) -> None:
         # The enabled regions, highest number first (the first match wins), as plain tuples
         # for the hot path: (base, size, sub-region size or 0, SRD, priv rights, user rights).
         self._active = [r.key for r in reversed(self.regions)
@@ -196,8 +236,6 @@ class MPU:
                 self._configs.clear()       # a firmware that never repeats itself
             pages = self._configs[config] = {}
         self._pages: dict[tuple[int, bool, bool], tuple[int, int]] = pages
-        if self.on_change is not None:
-            self.on_change(spans)
 
     # -- the permission check ---------------------------------------------------------------
     def bypassed(self, negative_priority: bool) -> bool:
@@ -206,6 +244,11 @@ class MPU:
 
     def rights(self, addr: int, privileged: bool, negative_priority: bool = False) -> int:
         """R/W/X rights at `addr` for an access at the given privilege."""
+        if self.catch_up is not None:
+            self.catch_up()
+        return self._rights(addr, privileged, negative_priority)
+
+    def _rights(self, addr: int, privileged: bool, negative_priority: bool = False) -> int:
         if self.bypassed(negative_priority) or PPB_START <= addr < PPB_END:
             return default_rights(addr)
         for base, size, sub, srd, priv, user in self._active:
@@ -222,6 +265,12 @@ class MPU:
 
         Equal values mean the page is uniform and can be mapped whole; otherwise accesses to it
         must be checked one by one. Answers are kept until the next register write."""
+        if self.catch_up is not None:
+            self.catch_up()
+        return self._page_rights(page, privileged, negative_priority)
+
+    def _page_rights(self, page: int, privileged: bool, negative_priority: bool = False
+                     ) -> tuple[int, int]:
         key = (page, privileged, negative_priority)
         known = self._pages.get(key)
         if known is not None:
@@ -229,12 +278,12 @@ class MPU:
         if self.bypassed(negative_priority) or PPB_START <= page < PPB_END or not any(
                 (sub or size) < PAGE and base < page + PAGE and page < base + size
                 for base, size, sub, _srd, _p, _u in self._active):
-            rights = self.rights(page, privileged, negative_priority)
+            rights = self._rights(page, privileged, negative_priority)
             known = (rights, rights)
         else:
             every, some = RWX, 0
             for off in range(0, PAGE, MIN_REGION):
-                rights = self.rights(page + off, privileged, negative_priority)
+                rights = self._rights(page + off, privileged, negative_priority)
                 every &= rights
                 some |= rights
             known = (every, some)
@@ -244,22 +293,26 @@ class MPU:
     def refused_offsets(self, start: int, length: int, right: int, privileged: bool,
                         negative_priority: bool = False) -> list[int]:
         """Offsets (multiples of 4) in [start, start+length) where `right` is refused."""
+        if self.catch_up is not None:
+            self.catch_up()
         pages = self._pages
         first = start & ~(PAGE - 1)
         known = pages.get((first, privileged, negative_priority))
         if known is None:
-            known = self.page_rights(first, privileged, negative_priority)
+            known = self._page_rights(first, privileged, negative_priority)
         if known[0] & right and (start + length - 1) & ~(PAGE - 1) == first:
             return []                           # the usual case: one page, uniformly allowed
         last = (start + length - 1) & ~(PAGE - 1)
-        if all(self.page_rights(p, privileged, negative_priority)[0] & right
+        if all(self._page_rights(p, privileged, negative_priority)[0] & right
                for p in range(first, last + PAGE, PAGE)):
             return []
         return [off for off in range(0, length, 4)
-                if not self.rights(start + off, privileged, negative_priority) & right]
+                if not self._rights(start + off, privileged, negative_priority) & right]
 
     def describe(self) -> list[str]:
         """One line per enabled region, for the fault report and `platform show`."""
+        if self.catch_up is not None:
+            self.catch_up()
         lines = []
         for n, r in enumerate(self.regions):
             if not r.enabled:

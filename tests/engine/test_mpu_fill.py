@@ -144,7 +144,8 @@ def test_a_fill_inside_an_it_block_leaves_no_it_state_behind():
         assert core.regs[UC_ARM_REG_XPSR] == (stale & ~IT_STATE if cleared else stale)
 
 
-FLUSH_PAGE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
+FLUSH_PAGE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint16)
+PRIV_INDEXES, USER_INDEXES = 0xAA, 0x55     # QEMU's M-profile MMU indexes of each privilege
 
 
 def fill_outcome(rights: tuple[int, int], access: int):
@@ -162,14 +163,16 @@ def test_a_region_rewrite_drops_exactly_the_pages_a_fill_would_now_map_different
     """An RTOS reprogramming a process region at every switch: the TLB keeps the entry of
     every page that a new fill of the same kind (privilege, access) would map exactly as
     before, and drops each one it would map otherwise (other rights, the shadow window, a
-    region edge in the page), whatever kind of access filled it."""
+    region edge in the page), whatever kind of access filled it; a page is dropped only for
+    the privilege whose entries changed (the kernel keeps its entries on a process stack)."""
     rng = random.Random(1000 + seed)
     mpu = random_mpu(rng)
     mpu.write(0x04, 5)                             # enabled, PRIVDEFENA
     core = FakeCore()
     st = make_state(mpu, core)
     dropped = []
-    flush_page = FLUSH_PAGE(lambda _cpu, page: dropped.append(page))
+    flush_page = FLUSH_PAGE(lambda _cpu, page, idxmap: dropped.append(
+        (page, {PRIV_INDEXES: True, USER_INDEXES: False}[idxmap])))
     cpu = ctypes.create_string_buffer(64)           # a CPUState, its IT bits at offset 0
     uc = (ctypes.c_void_p * 2)(None, ctypes.addressof(cpu))   # uc_struct: the CPU at offset 8
     st.uc, st.off_cpu, st.off_condexec = ctypes.addressof(uc), 8, 0
@@ -210,15 +213,43 @@ def test_a_region_rewrite_drops_exactly_the_pages_a_fill_would_now_map_different
         if meets and (new[0] != new[1]
                       or fill_outcome(new, access) != fill_outcome(old[(page, privileged,
                                                                             access)], access)):
-            stale.add(page)
-    kept = {h & ~0x3FF for h in st.handed[:st.n_handed]}
-    assert kept == {page for page, _, _ in handed} - set(dropped)
-    assert len(dropped) == len(set(dropped)) == got    # each page dropped once
+            stale.add((page, privileged))
+    kept = {(h & ~0x3FF, bool(h & 1)) for h in st.handed[:st.n_handed]}   # KEY_PRIV = 1
+    assert kept == {(page, privileged) for page, privileged, _ in handed} - set(dropped)
+    assert len(dropped) == len(set(dropped)) == got    # each page and privilege dropped once
     assert stale <= set(dropped)
-    for page in set(dropped) - stale:
+    for page, privileged in set(dropped) - stale:
         # dropped though its rights look the same: the C fill leaves the page to Python now
         # (a region or sub-region edge inside it), as it would when filling it again
-        core.regs[UC_ARM_REG_IPSR], core.regs[UC_ARM_REG_CONTROL] = 0, 0
+        core.regs[UC_ARM_REG_IPSR], core.regs[UC_ARM_REG_CONTROL] = 0, 0 if privileged else 1
         before = core.slow_calls
         fill(st.uc, page, 16, ctypes.byref(uc_tlb_entry()), ctypes.addressof(st))
         assert core.slow_calls == before + 1
+
+
+def test_the_c_register_writes_decode_every_region_as_the_model_does():
+    """The C side decodes MPU_RBAR/MPU_RASR pairs itself when it does a region rewrite: every
+    size (32 B to 4 GiB), AP, XN, SRD and ENABLE gives the model's region (or none)."""
+    from metersim.peripherals.cortexm.mpu import Region
+
+    rng = random.Random(7)
+    st = G.FastFillState()
+    st.num_regions = 16
+    pairs = []
+    for i in range(2000):
+        rbar = rng.getrandbits(32) & ~0x1F
+        rasr = rng.getrandbits(32) & 0x173FFF3F
+        if i % 4 == 0:
+            rasr |= 1                                   # enabled more often than not
+        pairs.append((rbar, rasr))
+    for chunk in range(0, len(pairs), 16):
+        batch = pairs[chunk:chunk + 16]
+        st.rbar[:] = [p[0] for p in batch]
+        st.rasr[:] = [p[1] for p in batch]
+        G._mpu_fill.mirror_refresh(ctypes.addressof(st))
+        for (rbar, rasr), key in zip(batch, st.keys):
+            region = Region()
+            region.rbar, region.rasr = rbar, rasr
+            want = region.as_tuple()
+            got = (key.base, key.size, key.sub, key.srd, key.priv, key.user) if key.on else None
+            assert got == want, (hex(rbar), hex(rasr))

@@ -23,6 +23,9 @@
 #include <Python.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+
+static PyObject *S_write, *S_cpu, *S_mpu, *S_word_writers;   /* interned at import */
 
 #define R 1u
 #define W 2u
@@ -40,13 +43,33 @@ enum { UC_MEM_READ = 16, UC_MEM_WRITE = 17, UC_MEM_FETCH = 18 };
 typedef int (*uc_reg_read_fn)(void *uc, int regid, void *value);
 typedef int (*uc_reg_write_fn)(void *uc, int regid, const void *value);
 typedef bool (*fill_fn)(void *uc, uint64_t vaddr, int type, uc_tlb_entry *e, void *user_data);
-/* unicorn 2.1.4's tlb_flush_page_arm(CPUState *, target_ulong): drops one page from every
- * MMU index's TLB (and its victim TLB) and the jump cache entries that may lead into it */
-typedef void (*flush_page_fn)(void *cpu, uint32_t addr);
+/* unicorn 2.1.4's tlb_flush_page_by_mmuidx_arm(CPUState *, target_ulong, uint16_t idxmap):
+ * drops one page from the TLBs (and victim TLBs) of the MMU indexes in `idxmap`, and the jump
+ * cache entries that may lead into the page */
+typedef void (*flush_page_fn)(void *cpu, uint32_t addr, uint16_t idxmap);
+
+/* QEMU's M-profile MMU indexes (target/arm/cpu.h, ARMMMUIdx_M*): bit 0 privileged, bit 1
+ * negative priority, bit 2 secure. A privilege's entries live in the four indexes with its
+ * bit 0; flushing all four leaves no entry of that privilege behind, whatever priority or
+ * security state the fill saw, and keeps every entry of the other privilege. */
+#define IDX_PRIV_MAP 0xAAu      /* MPriv, MPrivNegPri, MSPriv, MSPrivNegPri */
+#define IDX_USER_MAP 0x55u      /* MUser, MUserNegPri, MSUser, MSUserNegPri */
 
 typedef struct {
     uint32_t base, size, sub, srd, priv, user;
 } mf_region;
+
+/* A region as the model decodes it (Region.as_tuple); `on` 0: off, or too small to exist.
+ * `size` holds 4 GiB (SIZE=31); mf_region keeps its low 32 bits, as the Python sync does. */
+typedef struct {
+    uint64_t base, size;
+    uint32_t on, sub, srd, priv, user, pad;
+} mf_key;
+
+typedef uint64_t (*mmio_read_fn)(void *uc, uint64_t offset, unsigned size, void *user);
+typedef void (*mmio_write_fn)(void *uc, uint64_t offset, unsigned size, uint64_t value,
+                              void *user);
+typedef int (*uc_ctl_fn)(void *uc, int control, ...);
 
 /* Shared with Python (mpu_guard.FastFillState mirrors this layout). */
 typedef struct {
@@ -68,6 +91,39 @@ typedef struct {
     void *uc;                   /* the engine, for its CPUState (off_cpu) */
     flush_page_fn flush_page;   /* NULL: only whole-TLB flushes (Python) */
     uint64_t page_flushes;      /* pages dropped one by one (statistics) */
+    /* MPU_RNR/RBAR/RASR word writes done here (mf_scs_write) instead of in Python; the model
+     * (peripherals/cortexm/mpu.py) loads rnr, rbar and rasr before it is next asked anything */
+    uint32_t regs_on;           /* 1: the SCS range's writes come through mf_scs_write */
+    uint32_t guard_active;      /* MpuGuard.active: the core checks rights */
+    uint32_t py_handed;         /* the Python fill handed out pages since the last flush */
+    uint32_t num_regions;       /* MPU_TYPE.DREGION (8 or 16) */
+    uint32_t rnr;
+    uint32_t rbar[MAX_REGIONS], rasr[MAX_REGIONS];
+    mf_key keys[MAX_REGIONS];   /* each region decoded (MPU's Region.as_tuple) */
+    uint32_t dirty;             /* 1: registers written here that the model has not loaded */
+    mmio_read_fn py_read;       /* the range's own callbacks and user data (sysbus) */
+    mmio_write_fn py_write;
+    void *py_user;
+    uint64_t mpu_off;           /* MPU_TYPE's offset in the mapped range */
+    uc_ctl_fn uc_ctl;           /* unicorn's uc_ctl, for a whole-TLB flush */
+    int64_t ctl_flush;          /* its UC_CTL_TLB_FLUSH code */
+    uint64_t c_writes;          /* writes done here (statistics) */
+    /* The NVIC model's word writers (NVIC._word_writers: SysTick RVR/CVR, ICSR), called from
+     * here as NVIC.write calls them, without its MMIO callback in between */
+    PyObject *nvic;             /* the NVIC model, or NULL: every other write to Python */
+    PyObject *fail;             /* fail(exception): what sysbus does with a model's error */
+    uint64_t nvic_off;          /* the NVIC's base - the range's start */
+    uint64_t word_writes;       /* writes handed to a word writer here (statistics) */
+    /* what must still hold for a write to be done here (else the NVIC model gets it): the
+     * bus's page still holds the NVIC (no wrapper: a tool logging or counting its accesses),
+     * whose `write`, core and MPU are still the ones found at install, nor the MPU's `write`
+     * replaced on the instance */
+    PyObject *pages;            /* SysBus._pages */
+    PyObject *page_key;         /* the page index of the MPU's registers */
+    PyObject *nvic_write;       /* NVIC.write (the function) */
+    PyObject *cpu_obj;          /* the core (NVIC.cpu) */
+    PyObject *mpu_obj;          /* NVIC.mpu */
+    PyObject *mpu_write;        /* MPU.write (the function) */
 } mf_state;
 
 /* unicorn 2.1.4 rolls the CPU back to the faulting instruction before calling the fill
@@ -102,14 +158,16 @@ static uint32_t default_rights(uint32_t addr)
     return (area == 0 || area == 1 || area == 3 || area == 4) ? (R | W | X) : (R | W);
 }
 
-/* Rights of the whole page at `page`, or -1 if they are not uniform. */
-static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool negative)
+/* Rights of the whole page at `page` under MPU_CTRL `ctrl` and the enabled `regions` (highest
+ * number first), or -1 if they are not uniform. */
+static int64_t config_page_rights(uint32_t ctrl, uint32_t n_regions, const mf_region *regions,
+                                  uint32_t page, bool priv, bool negative)
 {
-    if (!(s->ctrl & 1u) || (negative && !(s->ctrl & 2u)) ||
+    if (!(ctrl & 1u) || (negative && !(ctrl & 2u)) ||
         (page >= 0xE0000000u && page < 0xE0100000u))
         return default_rights(page);
-    for (uint32_t i = 0; i < s->n_regions; i++) {
-        const mf_region *r = &s->regions[i];
+    for (uint32_t i = 0; i < n_regions; i++) {
+        const mf_region *r = &regions[i];
         uint64_t end = (uint64_t)r->base + r->size;
         if ((uint64_t)page + PAGE <= r->base || page >= end)
             continue;                   /* no overlap */
@@ -120,9 +178,14 @@ static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool neg
             continue;                   /* disabled sub-region: look further down */
         return priv ? r->priv : r->user;
     }
-    if (priv && (s->ctrl & 4u))
+    if (priv && (ctrl & 4u))
         return default_rights(page);
     return 0;
+}
+
+static int64_t page_rights(const mf_state *s, uint32_t page, bool priv, bool negative)
+{
+    return config_page_rights(s->ctrl, s->n_regions, s->regions, page, priv, negative);
 }
 
 /* A handed-out page's key: the page, the privilege and priority it was filled at, and the
@@ -247,13 +310,68 @@ static uint32_t fill_outcome(int64_t rights, uint32_t key)
     return 0x400u;
 }
 
+/* The core of flush_changed: the configuration was (old_ctrl, old_regions) and is now the
+ * state's; `n_spans` address ranges [lo, hi) changed. Returns the (page, privilege) pairs
+ * dropped, or -1: the caller flushes the whole TLB. */
+static long flush_core(mf_state *s, const int64_t *lo, const int64_t *hi, uint32_t n_spans,
+                       uint32_t old_ctrl, uint32_t old_n, const mf_region *old_regions)
+{
+    if (s->n_handed > MAX_HANDED || !s->flush_page || !s->uc || s->off_cpu <= 0)
+        return -1;
+    void *cpu = *(void **)((char *)s->uc + s->off_cpu);
+    /* the (page, privilege) pairs dropped: a page's entries of one privilege go together
+     * (they share MMU indexes), the other privilege's stay when their outcome did not change
+     * (the kernel's entries on a process stack it saves and restores contexts on) */
+    uint32_t gone[MAX_HANDED];          /* page | KEY_PRIV */
+    uint32_t n_gone = 0;
+    for (uint32_t i = 0; i < s->n_handed; i++) {
+        uint32_t key = s->handed[i];
+        uint32_t page = key & ~(PAGE - 1u);
+        bool meets = false;
+        for (uint32_t j = 0; j < n_spans && !meets; j++)
+            meets = (int64_t)page + PAGE > lo[j] && (int64_t)page < hi[j];
+        if (!meets)
+            continue;
+        bool priv = key & KEY_PRIV, negative = key & KEY_NEGATIVE;
+        int64_t was = config_page_rights(old_ctrl, old_n, old_regions, page, priv, negative);
+        int64_t now = page_rights(s, page, priv, negative);
+        if (was >= 0 && now >= 0 && fill_outcome(was, key) == fill_outcome(now, key))
+            continue;
+        uint32_t which = page | (key & KEY_PRIV);
+        bool seen = false;
+        for (uint32_t k = 0; k < n_gone && !seen; k++)
+            seen = gone[k] == which;
+        if (!seen) {
+            s->flush_page(cpu, page, priv ? IDX_PRIV_MAP : IDX_USER_MAP);
+            gone[n_gone++] = which;
+        }
+    }
+    /* forget every key of a dropped (page, privilege) */
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < s->n_handed && n_gone; i++) {
+        uint32_t key = s->handed[i], which = (key & ~(PAGE - 1u)) | (key & KEY_PRIV);
+        bool dropped_pair = false;
+        for (uint32_t k = 0; k < n_gone && !dropped_pair; k++)
+            dropped_pair = gone[k] == which;
+        if (!dropped_pair)
+            s->handed[kept++] = key;
+    }
+    if (n_gone)
+        s->n_handed = kept;
+    long dropped = (long)n_gone;
+    s->page_flushes += (uint64_t)dropped;
+    return dropped;
+}
+
 /* flush_changed(state_address, spans, old_ctrl, old_regions): the MPU changed within `spans`
  * ((lo, hi) address pairs) from (old_ctrl, old_regions) to the state's current configuration.
  * Drops from unicorn's TLB every page this fill handed out since the last flush that meets a
  * span and that a fill of the same kind (privilege, priority, access) would now map
  * differently (fill_outcome), and forgets it; every other page would be filled again exactly
- * as it is, so its entry stays (a privileged data page losing only its execute right, say). Returns the number of pages dropped, or -1 when the list overflowed or
- * no page flush is available: the caller then flushes the whole TLB. */
+ * as it is, so its entry stays (a privileged data page losing only its execute right, say).
+ * A page is dropped for one privilege at a time (its MMU indexes). Returns the number of
+ * (page, privilege) pairs dropped, or -1 when the list overflowed or no page flush is
+ * available: the caller then flushes the whole TLB. */
 static PyObject *flush_changed(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -284,50 +402,276 @@ static PyObject *flush_changed(PyObject *self, PyObject *args)
         hi[i] = b;
     }
     Py_DECREF(seq);
-    /* the old configuration, as a state page_rights can read */
-    static mf_state old;
-    old.ctrl = old_ctrl;
-    if (parse_regions(old_list, old.regions, &old.n_regions) < 0)
+    mf_region old_regions[MAX_REGIONS];
+    uint32_t old_n = 0;
+    if (parse_regions(old_list, old_regions, &old_n) < 0)
         return NULL;
-    void *cpu = *(void **)((char *)s->uc + s->off_cpu);
-    static uint32_t gone[MAX_HANDED];   /* the pages dropped */
-    uint32_t n_gone = 0;
-    for (uint32_t i = 0; i < s->n_handed; i++) {
-        uint32_t key = s->handed[i];
-        uint32_t page = key & ~(PAGE - 1u);
-        bool meets = false;
-        for (Py_ssize_t j = 0; j < n_spans && !meets; j++)
-            meets = (int64_t)page + PAGE > lo[j] && (int64_t)page < hi[j];
-        if (!meets)
+    return PyLong_FromLong(flush_core(s, lo, hi, (uint32_t)n_spans, old_ctrl, old_n,
+                                      old_regions));
+}
+
+/* ------------------------------------------------------------------ register writes
+ * An RTOS rewrites a process region (MPU_RBAR, MPU_RASR) at every context switch. Done in
+ * Python, each write costs a callback into the model, its bookkeeping and the guard's; done
+ * here, it costs the rights check of the pages concerned. mf_scs_write takes over the System
+ * Control Space range's write callback: MPU_RNR/RBAR/RASR (and the aliases) word writes from
+ * privileged code, while the guard checks rights and only the C fill handed pages out, are
+ * done here exactly as MPU.write and MpuGuard.update do them (the same registers, region
+ * decoding, spans and page drops); every other access, and any write these conditions do not
+ * cover, goes to the range's Python callback as before. The model loads the registers
+ * written here (`dirty`) before anything asks it (MpuGuard._catch_up): it stays the
+ * reference, and only the last value of each register matters to it. */
+
+static const uint32_t AP_RIGHTS[8][2] = {{0, 0}, {R | W, 0}, {R | W, R}, {R | W, R | W},
+                                          {0, 0}, {R, 0}, {R, R}, {R, R}};
+
+static uint32_t region_rights(uint32_t rasr, int priv)
+{
+    uint32_t data = AP_RIGHTS[(rasr >> 24) & 7u][priv ? 0 : 1];
+    if ((data & R) && !((rasr >> 28) & 1u))
+        data |= X;
+    return data;
+}
+
+/* Region.as_tuple */
+static mf_key decode_region(uint32_t rbar, uint32_t rasr)
+{
+    mf_key k = {0, 0, 0, 0, 0, 0, 0, 0};
+    uint32_t size_field = (rasr >> 1) & 0x1Fu;
+    if (!(rasr & 1u) || size_field < 4)
+        return k;
+    uint64_t size = 1ull << (size_field + 1);
+    uint32_t srd = size >= 256 ? (rasr >> 8) & 0xFFu : 0;
+    k.on = 1;
+    k.base = (uint64_t)rbar & ~(size - 1) & 0xFFFFFFE0ull;
+    k.size = size;
+    k.sub = srd ? (uint32_t)(size >> 3) : 0;
+    k.srd = srd;
+    k.priv = region_rights(rasr, 1);
+    k.user = region_rights(rasr, 0);
+    return k;
+}
+
+static bool same_key(const mf_key *a, const mf_key *b)
+{
+    if (!a->on || !b->on)
+        return a->on == b->on;
+    return a->base == b->base && a->size == b->size && a->sub == b->sub && a->srd == b->srd
+           && a->priv == b->priv && a->user == b->user;
+}
+
+/* MPU._changed's active list (enabled regions, highest number first) into the fill's regions,
+ * as MpuGuard._sync_fast writes them (the size's low 32 bits) */
+static void rebuild_regions(mf_state *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = s->num_regions; i-- > 0;) {
+        const mf_key *k = &s->keys[i];
+        if (!k->on)
             continue;
-        bool priv = key & KEY_PRIV, negative = key & KEY_NEGATIVE;
-        int64_t was = page_rights(&old, page, priv, negative);
-        int64_t now = page_rights(s, page, priv, negative);
-        if (was >= 0 && now >= 0 && fill_outcome(was, key) == fill_outcome(now, key))
-            continue;
-        bool seen = false;
-        for (uint32_t k = 0; k < n_gone && !seen; k++)
-            seen = gone[k] == page;
-        if (!seen) {
-            s->flush_page(cpu, page);   /* every MMU index: the page's other keys go too */
-            gone[n_gone++] = page;
+        mf_region *r = &s->regions[n++];
+        r->base = (uint32_t)k->base;
+        r->size = (uint32_t)k->size;
+        r->sub = k->sub;
+        r->srd = k->srd;
+        r->priv = k->priv;
+        r->user = k->user;
+    }
+    s->n_regions = (s->ctrl & 1u) ? n : 0;
+}
+
+/* One word write at `off` from MPU_TYPE; false: Python does it (nothing changed here). */
+static bool regs_write(mf_state *s, void *uc, uint32_t off, uint32_t value)
+{
+    if (!s->regs_on || !s->guard_active || s->py_handed || !(s->ctrl & 1u)
+        || !s->flush_page || !s->uc || s->off_cpu <= 0
+        || !s->num_regions)
+        return false;
+    uint32_t ipsr = 0, control = 0;
+    s->reg_read(uc, s->reg_ipsr, &ipsr);
+    s->reg_read(uc, s->reg_control, &control);
+    if (!(ipsr & 0x1FFu) && (control & 1u))
+        return false;                   /* unprivileged: the SCS answers with a BusFault */
+    uint32_t rnr = s->rnr, rbar, rasr;
+    switch (off) {
+    case 0x08:                          /* MPU_RNR */
+        s->rnr = value % s->num_regions;
+        goto done;
+    case 0x0C: case 0x14: case 0x1C: case 0x24:   /* MPU_RBAR and its aliases */
+        if (value & 0x10u) {            /* VALID: REGION selects the region */
+            if ((value & 0xFu) >= s->num_regions)
+                return false;           /* the model logs it */
+            rnr = value & 0xFu;
+        }
+        rbar = value & 0xFFFFFFE0u;
+        rasr = s->rasr[rnr];
+        break;
+    case 0x10: case 0x18: case 0x20: case 0x28:   /* MPU_RASR and its aliases */
+        rbar = s->rbar[rnr];
+        rasr = value & 0x173FFF3Fu;
+        break;
+    default:
+        return false;
+    }
+    mf_key key = decode_region(rbar, rasr), was = s->keys[rnr];
+    if (!same_key(&key, &was)) {
+        int64_t lo[2], hi[2];
+        uint32_t n_spans = 0;
+        if (was.on) {
+            lo[n_spans] = (int64_t)was.base;
+            hi[n_spans++] = (int64_t)(was.base + was.size);
+        }
+        if (key.on) {
+            lo[n_spans] = (int64_t)key.base;
+            hi[n_spans++] = (int64_t)(key.base + key.size);
+        }
+        mf_region old_regions[MAX_REGIONS];
+        uint32_t old_n = s->n_regions, old_ctrl = s->ctrl;
+        memcpy(old_regions, s->regions, sizeof(old_regions));
+        s->keys[rnr] = key;
+        rebuild_regions(s);
+        if (flush_core(s, lo, hi, n_spans, old_ctrl, old_n, old_regions) < 0) {
+            s->n_handed = 0;            /* MpuGuard.flush */
+            s->uc_ctl(uc, (int)s->ctl_flush);
         }
     }
-    /* forget every key of a dropped page */
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < s->n_handed && n_gone; i++) {
-        uint32_t key = s->handed[i], page = key & ~(PAGE - 1u);
-        bool dropped_page = false;
-        for (uint32_t k = 0; k < n_gone && !dropped_page; k++)
-            dropped_page = gone[k] == page;
-        if (!dropped_page)
-            s->handed[kept++] = key;
+    s->rnr = rnr;
+    s->rbar[rnr] = rbar;
+    s->rasr[rnr] = rasr;
+done:
+    s->dirty = 1;
+    s->c_writes++;
+    return true;
+}
+
+/* NVIC.write's word path for the registers an RTOS writes at every tick, sleep and switch
+ * (SysTick RVR and CVR, ICSR's PENDSVSET): privileged, the offset in NVIC._word_writers, call
+ * the writer with the value, as NVIC.write does; a model's error goes where sysbus sends it.
+ * False: not such a write (nothing done). */
+static bool word_writer(mf_state *s, void *uc, uint64_t offset, uint32_t value)
+{
+    if (!s->nvic || s->nvic == Py_None || offset < s->nvic_off)
+        return false;
+    uint32_t ipsr = 0, control = 0;
+    s->reg_read(uc, s->reg_ipsr, &ipsr);
+    s->reg_read(uc, s->reg_control, &control);
+    if (!(ipsr & 0x1FFu) && (control & 1u))
+        return false;                   /* unprivileged: NVIC.write decides (a BusFault) */
+    bool done = false;                  /* (the caller holds the GIL) */
+    PyObject *writers = PyObject_GetAttr(s->nvic, S_word_writers);
+    PyObject *key = writers ? PyLong_FromUnsignedLongLong(offset - s->nvic_off) : NULL;
+    PyObject *writer = key && PyDict_Check(writers) ? PyDict_GetItemWithError(writers, key)
+                                                    : NULL;
+    if (writer) {
+        done = true;
+        s->word_writes++;
+        PyObject *v = PyLong_FromUnsignedLong(value);
+        PyObject *r = v ? PyObject_CallOneArg(writer, v) : NULL;
+        Py_XDECREF(v);
+        if (r) {
+            Py_DECREF(r);
+        } else {
+            PyObject *type, *exc, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyErr_NormalizeException(&type, &exc, &tb);
+            if (exc && tb)
+                PyException_SetTraceback(exc, tb);
+            PyObject *f = exc ? PyObject_CallOneArg(s->fail, exc) : NULL;
+            if (!f)
+                PyErr_WriteUnraisable(s->fail);
+            Py_XDECREF(f);
+            Py_XDECREF(type);
+            Py_XDECREF(exc);
+            Py_XDECREF(tb);
+        }
     }
-    if (n_gone)
-        s->n_handed = kept;
-    long dropped = (long)n_gone;
-    s->page_flushes += (uint64_t)dropped;
-    return PyLong_FromLong(dropped);
+    if (PyErr_Occurred())               /* a lookup failed: Python's path says why */
+        PyErr_Clear();
+    Py_XDECREF(key);
+    Py_XDECREF(writers);
+    return done;
+}
+
+/* `obj.name` is a bound method of the function `fn` (not replaced on the instance). */
+static bool method_is(PyObject *obj, PyObject *name, PyObject *fn)
+{
+    PyObject *m = PyObject_GetAttr(obj, name);
+    bool same = m && PyMethod_Check(m) && PyMethod_GET_FUNCTION(m) == fn;
+    Py_XDECREF(m);
+    return same;
+}
+
+static bool attr_is(PyObject *obj, PyObject *name, PyObject *want)
+{
+    PyObject *x = PyObject_GetAttr(obj, name);
+    bool same = x && x == want;
+    Py_XDECREF(x);
+    return same;
+}
+
+/* GIL held: the NVIC model still answers the page as it did at install (see mf_state). */
+static bool scs_owned(mf_state *s)
+{
+    if (!s->nvic || s->nvic == Py_None || !s->pages || s->pages == Py_None)
+        return false;
+    PyObject *x = PyDict_GetItemWithError(s->pages, s->page_key);
+    bool owned = x && PyTuple_Check(x) && PyTuple_GET_SIZE(x) >= 1
+                 && PyTuple_GET_ITEM(x, 0) == s->nvic
+                 && method_is(s->nvic, S_write, s->nvic_write)
+                 && attr_is(s->nvic, S_cpu, s->cpu_obj) && attr_is(s->nvic, S_mpu, s->mpu_obj)
+                 && method_is(s->mpu_obj, S_write, s->mpu_write);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    return owned;
+}
+
+/* The System Control Space range's callbacks while the writes above are on (user data: the
+ * state); everything else goes on to the range's own. */
+static void mf_scs_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
+{
+    mf_state *s = (mf_state *)user;
+    uint64_t off = offset - s->mpu_off;
+    bool in_mpu = offset >= s->mpu_off && off < 0x2C;
+    if (size == 4 && (in_mpu ? s->regs_on != 0 : s->nvic && s->nvic != Py_None)) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        bool done = scs_owned(s) && (in_mpu ? regs_write(s, uc, (uint32_t)off, (uint32_t)value)
+                                            : word_writer(s, uc, offset, (uint32_t)value));
+        PyGILState_Release(g);
+        if (done)
+            return;
+    }
+    s->py_write(uc, offset, size, value, s->py_user);
+}
+
+static uint64_t mf_scs_read(void *uc, uint64_t offset, unsigned size, void *user)
+{
+    mf_state *s = (mf_state *)user;
+    return s->py_read(uc, offset, size, s->py_user);
+}
+
+/* mirror_refresh(state_address): decode every region from rbar/rasr (after the model changed
+ * them in Python) and resync the fill's regions. */
+static PyObject *mirror_refresh(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    mf_state *s = (mf_state *)PyLong_AsVoidPtr(arg);
+    if (!s)
+        return NULL;
+    if (s->num_regions > MAX_REGIONS) {
+        PyErr_SetString(PyExc_ValueError, "too many MPU regions");
+        return NULL;
+    }
+    for (uint32_t i = 0; i < s->num_regions; i++)
+        s->keys[i] = decode_region(s->rbar[i], s->rasr[i]);
+    Py_RETURN_NONE;
+}
+
+static PyObject *scs_callbacks(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return Py_BuildValue("(NN)", PyLong_FromVoidPtr((void *)mf_scs_read),
+                         PyLong_FromVoidPtr((void *)mf_scs_write));
 }
 
 static PyObject *fill_address(PyObject *self, PyObject *args)
@@ -358,10 +702,23 @@ static PyMethodDef methods[] = {
     {"flush_changed", flush_changed, METH_VARARGS,
      "Drop the handed-out pages whose rights a change within the spans altered."},
     {"state_size", state_size, METH_NOARGS, "sizeof the shared state (layout check)."},
+    {"mirror_refresh", mirror_refresh, METH_O,
+     "mirror_refresh(state_address): decode the regions from the register mirror."},
+    {"scs_callbacks", scs_callbacks, METH_NOARGS,
+     "(read, write) addresses of the System Control Space callbacks that do MPU writes."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_mpu_fill",
                                     "The MPU's TLB fill for unicorn, in C.", -1, methods};
 
-PyMODINIT_FUNC PyInit__mpu_fill(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__mpu_fill(void)
+{
+    S_write = PyUnicode_InternFromString("write");
+    S_cpu = PyUnicode_InternFromString("cpu");
+    S_mpu = PyUnicode_InternFromString("mpu");
+    S_word_writers = PyUnicode_InternFromString("_word_writers");
+    if (!S_write || !S_cpu || !S_mpu || !S_word_writers)
+        return NULL;
+    return PyModule_Create(&module);
+}

@@ -19,9 +19,10 @@ rights (with the MPU off: the default memory map; execute only for instruction f
 A right handed out since the last flush is taken back when it may have changed. After an MPU
 register write that changes a region (rewriting a region with the same values changes nothing
 and costs nothing), the C fill drops, one page at a time, the pages it handed out that meet the
-region's old or new extent and that a new fill of the same kind would map differently
-(`_mpu_fill.flush_changed`: an RTOS reprogramming a process region at every switch then costs
-the refill of those few pages, not of every page in use); the whole TLB is flushed where that
+region's old or new extent and that a new fill of the same kind would map differently, for
+that privilege only (`_mpu_fill.flush_changed`: an RTOS reprogramming a process region at every
+switch then costs the refill of those few pages, not of every page in use, and the kernel's
+entries on the process's stack stay); the whole TLB is flushed where that
 does not apply (CTRL writes, pages the Python fill handed out, more than 1024 pages noted) and
 at an exception return that leaves a negative priority (HardFault, NMI, FAULTMASK) while
 HFNMIENA is clear.
@@ -31,6 +32,14 @@ the C fill's regions (`mpu_frame_check`: uniform pages only, anything else goes 
 
 The fill runs in C (`_mpu_fill`, built at install) for pages with uniform rights and calls the
 Python fill below for the rest; without the extension everything runs in Python, slower.
+
+Region rewrites themselves run in C too: the guard takes over the System Control Space range's
+MMIO callbacks (`_take_register_writes`), and _mpu_fill.c does the privileged MPU_RNR/RBAR/RASR
+word writes (the register values, the region's decoding, the page drops above) while the guard
+checks rights and only the C fill handed pages out; the NVIC's word writers (ICSR, SysTick
+RVR/CVR: PendSV at every switch, the tickless idle's retarget) are called from there as
+NVIC.write calls them; everything else reaches the NVIC model as before. The `MPU` model loads
+the registers written there before it answers anything.
 
 Limits: execute rights inside a page with a region edge are decided per translated block (from
 its first instruction); `cpsid f`/`cpsie f` outside exception boundaries take effect for the
@@ -50,6 +59,7 @@ from unicorn.unicorn_py3.unicorn import (HOOK_TLB_FILL_CFUNC, MMIO_READ_CFUNC, M
 from unicorn.unicorn_py3.unicorn import uclib as _uclib
 
 from metersim._engine import uc_native
+from metersim._engine.sysbus import PAGE_SHIFT
 from metersim._engine.traps import scan_sites
 from metersim._errors import PlatformError
 from metersim.peripherals.cortexm.mpu import PAGE, R, W, X
@@ -65,6 +75,7 @@ except ImportError:            # not built: the Python fill does everything
     _mpu_fill = None
 
 MAX_REGIONS, MAX_HANDED = 16, 1024
+MPU_TYPE_ADDR = 0xE000ED90
 XPSR_IT_BITS = 0x0600FC00      # IT[1:0] at 26:25, IT[7:2] at 15:10
 
 
@@ -74,6 +85,13 @@ def mpu_frame_check() -> int | None:
     if _mpu_fill is None or _mpu_fill.state_size() != ctypes.sizeof(FastFillState):
         return None
     return _mpu_fill.frame_check_address()
+
+
+class RegionKey(ctypes.Structure):
+    """A decoded region (mf_key in _mpu_fill.c: Region.as_tuple, `on` 0 for None)."""
+    _fields_ = [("base", ctypes.c_uint64), ("size", ctypes.c_uint64), ("on", ctypes.c_uint32),
+                ("sub", ctypes.c_uint32), ("srd", ctypes.c_uint32), ("priv", ctypes.c_uint32),
+                ("user", ctypes.c_uint32), ("pad", ctypes.c_uint32)]
 
 
 class FastFillState(ctypes.Structure):
@@ -89,7 +107,23 @@ class FastFillState(ctypes.Structure):
                 ("reg_write", ctypes.c_void_p), ("reg_xpsr", ctypes.c_int32),
                 ("off_cpu", ctypes.c_int64), ("off_condexec", ctypes.c_int64),
                 ("uc", ctypes.c_void_p), ("flush_page", ctypes.c_void_p),
-                ("page_flushes", ctypes.c_uint64)]
+                ("page_flushes", ctypes.c_uint64),
+                # MPU register writes in C (_mpu_fill.c, mf_scs_write)
+                ("regs_on", ctypes.c_uint32), ("guard_active", ctypes.c_uint32),
+                ("py_handed", ctypes.c_uint32), ("num_regions", ctypes.c_uint32),
+                ("rnr", ctypes.c_uint32),
+                ("rbar", ctypes.c_uint32 * MAX_REGIONS), ("rasr", ctypes.c_uint32 * MAX_REGIONS),
+                ("keys", RegionKey * MAX_REGIONS),
+                ("dirty", ctypes.c_uint32),
+                ("py_read", ctypes.c_void_p), ("py_write", ctypes.c_void_p),
+                ("py_user", ctypes.c_void_p), ("mpu_off", ctypes.c_uint64),
+                ("uc_ctl", ctypes.c_void_p), ("ctl_flush", ctypes.c_int64),
+                ("c_writes", ctypes.c_uint64),
+                ("nvic", ctypes.py_object), ("fail", ctypes.py_object),
+                ("nvic_off", ctypes.c_uint64), ("word_writes", ctypes.c_uint64),
+                ("pages", ctypes.py_object), ("page_key", ctypes.py_object),
+                ("nvic_write", ctypes.py_object), ("cpu_obj", ctypes.py_object),
+                ("mpu_obj", ctypes.py_object), ("mpu_write", ctypes.py_object)]
 
 
 def is_unprivileged_load_store(hw1: int, hw2: int) -> bool:
@@ -131,6 +165,7 @@ class MpuGuard:
     def update(self, spans: list[tuple[int, int]] | None = None) -> None:
         """The MPU's registers changed (within the address `spans`, or anywhere if None):
         follow CTRL.ENABLE, and drop the TLB entries whose rights may have changed."""
+        self._catch_up()
         want = self.mpu.enabled
         if want and not self._installed:
             self._install()
@@ -139,6 +174,8 @@ class MpuGuard:
             if not self.always_virtual:
                 self.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL if want else UC_TLB_CPU)
             self.active = want
+            if fast is not None:
+                fast.guard_active = int(want)
             self.flush()
         elif self.active:
             if fast is not None and fast.flush_page and spans is not None \
@@ -198,10 +235,12 @@ class MpuGuard:
         self._handed.clear()
         if self._fast is not None:
             self._fast.n_handed = 0
+            self._fast.py_handed = 0
         _uc_ctl(self.uc._uch, _TLB_FLUSH)
 
     def _sync_fast(self) -> None:
         """Hand the MPU's current regions to the C fill."""
+        self._catch_up()
         fast = self._fast
         mpu = self._mpu
         active = mpu._active
@@ -245,8 +284,8 @@ class MpuGuard:
             fast.off_cpu = offsets[0]
             fast.off_condexec = offsets[2] + offsets[3]
             fast.uc = ctypes.cast(self.uc._uch, ctypes.c_void_p).value
-            # one page at a time where unicorn exports it (flush_changed)
-            flush_page = getattr(_uclib, "tlb_flush_page_arm", None)
+            # one page and one privilege at a time where unicorn exports it (flush_changed)
+            flush_page = getattr(_uclib, "tlb_flush_page_by_mmuidx_arm", None)
             if flush_page is not None and offsets[0] > 0:
                 fast.flush_page = ctypes.cast(flush_page, ctypes.c_void_p).value
             callback = ctypes.c_void_p(_mpu_fill.fill_address())
@@ -258,6 +297,74 @@ class MpuGuard:
             raise PlatformError(f"cannot hook unicorn's TLB fill (unicorn error {status})")
         self._mpu = self.mpu
         self._installed = True
+        if self._fast is not None:
+            self._take_register_writes()
+
+    # -- MPU register writes in C -----------------------------------------------------------------
+    def _take_register_writes(self) -> None:
+        """Let the C side do the MPU's RNR/RBAR/RASR word writes (`_mpu_fill.c`, mf_scs_write:
+        an RTOS rewrites a process region at every switch) and call the NVIC's word writers:
+        the System Control Space range's callbacks in the block clock's trampoline become the
+        C ones, which hand every other access to the range's own. The model loads the
+        registers written there before it answers anything (`_catch_up`) and reports its own
+        changes back (`_mirror_refresh`)."""
+        fast, mpu, bc = self._fast, self._mpu, self.cpu.bc
+        if bc is None or not mpu.num_regions or not fast.flush_page:
+            return
+        ranges = [start for start, size in self.cpu.machine.sysbus._mmio_ranges
+                  if start <= MPU_TYPE_ADDR < start + size]
+        tramp = next((t for t in bc._tramps if ranges and t.user == ranges[0]), None)
+        if tramp is None:
+            return
+        # Only while the bus's page still holds this NVIC, with its class's `write`, this core
+        # and MPU, and the MPU's class's `write` (_mpu_fill.c, scs_owned): a tool that wraps
+        # or patches them to log or count accesses sees every write, as before.
+        from metersim.peripherals.cortexm.mpu import MPU
+        from metersim.peripherals.cortexm.nvic import NVIC
+
+        nvic = self.cpu.nvic
+        pages = self.cpu.machine.sysbus._pages
+        model, base = pages.get(MPU_TYPE_ADDR >> PAGE_SHIFT, (None, 0))
+        if model is not nvic or base < ranges[0]:
+            return
+        fast.py_read, fast.py_write, fast.py_user = tramp.read, tramp.write, tramp.user
+        fast.mpu_off = MPU_TYPE_ADDR - ranges[0]
+        fast.uc_ctl = ctypes.cast(_uc_ctl, ctypes.c_void_p).value
+        fast.ctl_flush = _TLB_FLUSH
+        fast.num_regions = mpu.num_regions
+        fast.guard_active = int(self.active)
+        fast.pages, fast.page_key = pages, MPU_TYPE_ADDR >> PAGE_SHIFT
+        fast.nvic_write, fast.cpu_obj = NVIC.write, self.cpu
+        fast.mpu_obj, fast.mpu_write = mpu, MPU.write
+        # the NVIC's word writers (SysTick RVR/CVR, ICSR: an RTOS writes them at every tick,
+        # sleep and switch) are called from C too, as NVIC.write calls them
+        fast.nvic, fast.fail, fast.nvic_off = nvic, self._fail, base - ranges[0]
+        mpu.catch_up = self._catch_up
+        mpu.on_write = self._mirror_refresh
+        self._mirror_refresh()
+        tramp.read, tramp.write = _mpu_fill.scs_callbacks()
+        tramp.user = self._fast_addr
+        fast.regs_on = 1
+
+    def _catch_up(self) -> None:
+        """Load into the model the registers the C side wrote since the model last looked (it
+        did their effects on the TLB and the fill already)."""
+        fast = self._fast
+        if fast is None or not fast.dirty:
+            return
+        fast.dirty = 0
+        n = self._mpu.num_regions
+        self._mpu.load(fast.rnr, zip(fast.rbar[:n], fast.rasr[:n]))
+        self._synced = list(self._mpu._active)
+
+    def _mirror_refresh(self) -> None:
+        """The model's registers changed in Python: copy them to the C side's mirror."""
+        fast, mpu = self._fast, self._mpu
+        n = mpu.num_regions
+        fast.rnr = mpu.rnr
+        fast.rbar[:n] = [r.rbar for r in mpu.regions]
+        fast.rasr[:n] = [r.rasr for r in mpu.regions]
+        _mpu_fill.mirror_refresh(self._fast_addr)
 
     def _fill_raw(self, _handle, page, access, entry_ptr, _ud) -> bool:
         """unicorn's TLB miss for `page`: its mapping and rights for the current privilege."""
@@ -273,6 +380,8 @@ class MpuGuard:
             key = (page, privileged, negative)
             every, some = mpu.page_rights(*key)
             self._handed.add(key)
+            if self._fast is not None:
+                self._fast.py_handed = 1        # region writes go through Python again
             entry = entry_ptr[0]
             if access == UC_MEM_FETCH:
                 if not every & X and some & X and mpu.rights(cpu.pc, privileged, negative) & X:

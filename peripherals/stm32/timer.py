@@ -498,10 +498,15 @@ class STM32Timer(Peripheral):
         """SR, which firmware polls for an update or a compare, is answered in C by the engine
         (metersim._engine.hot_regs) when `_advance` has nothing to process: the counter
         stopped or its cycle now before `_quiet_until`. It reads _running, _t0, _f,
-        _quiet_until and regs["SR"]."""
+        _quiet_until and regs["SR"].
+
+        An SR write (clearing flags) is made in C while the counter is stopped with no event
+        scheduled and the flags left enabled are the ones the lines show (`_irq_active`):
+        then `_advance`, `_update_irq` and `_reschedule` have nothing to do. It reads
+        _running, _ev, _irq_active, regs["DIER"] and sets regs["SR"]."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(SR, "timer_sr", self)]
+        return [HotRegister(SR, "timer_sr", self), HotRegister(SR, "timer_sr_write", self)]
 
     def read(self, offset: int, size: int) -> int:
         self._advance()

@@ -8,6 +8,7 @@ import pytest
 from unicorn import arm_const as A
 
 from metersim._engine.emulation import Emulation
+from metersim._engine.hot_regs import WRITE_KINDS
 from metersim._engine.machine import Machine
 from metersim._engine.runtime_hooks import log_peripheral_access
 from metersim._errors import FirmwareFault
@@ -293,7 +294,6 @@ def test_the_controllers_bus_and_timer_reads_in_c_are_the_python_reads(monkeypat
 # ---- writes made in C (hr_write): an I2C DR byte queued behind the one shifting, PendSV
 # pended through ICSR, a stopped timer's SR flags cleared. Verify mode: Python makes each
 # such write and C checks that Python changed what C would have changed, and nothing else.
-WRITE_KINDS = {"i2c_dr_write", "icsr_write", "timer_sr_write"}
 
 
 def write_figures(m) -> tuple[dict[str, int], dict[str, tuple[int, int]], list]:
@@ -393,3 +393,59 @@ def test_verify_mode_notices_a_python_write_that_does_more_than_c(monkeypatch, f
     _made, checked, wrong = write_figures(s.m)
     assert checked["i2c_dr_write"][1] >= 4
     assert {key for _off, _kind, key, _c, _py in wrong} == {"bytes_written"}
+
+
+# ---- GPIO BSRR: a port at 0x50000000 (F4 layout); pin 0 made an output, then set and reset
+# through BSRR 100 times, IDR read after each: r0 after a set, r6 after a reset.
+#   mov.w r1, #0x50000000; movs r4, #1; str r4, [r1]; movs r2, #1; lsls r3, r2, #16;
+#   movs r5, #100; 1: str r2, [r1, #0x18]; ldr r0, [r1, #0x10]; str r3, [r1, #0x18];
+#   ldr r6, [r1, #0x10]; subs r5, #1; bne 1b; b .
+BSRR_PROGRAM = struct.pack("<14H", 0xF04F, 0x41A0, 0x2401, 0x600C, 0x2201, 0x0413, 0x2564,
+                           0x618A, 0x6908, 0x618B, 0x690E, 0x3D01, 0xD1F9, 0xE7FE)
+BSRR_VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800005B] * 14)
+
+
+class PinRecorder:
+    """A device on the pin: it sees every level change."""
+
+    def __init__(self):
+        self.levels = []
+
+    def on_gpio(self, _pin, level):
+        self.levels.append(level)
+
+
+def bsrr_run(monkeypatch, how, device=False):
+    from metersim.peripherals.stm32.gpio_f4 import STM32_GPIOPort
+
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    emu = Emulation()
+    m = Machine.bare(emu, "m", "cortex-m4f")
+    port = m.add("gpioPortX", STM32_GPIOPort(m.context("gpioPortX", 0x50000000)), 0x50000000)
+    rec = PinRecorder()
+    if device:
+        port.connections[0].connect(rec)
+    m.sysbus.write_memory(0x08000000, BSRR_VECTORS + BSRR_PROGRAM)
+    m.finalize()
+    m.reset_cpu_only()
+    emu.run_until_time(emu.now_ps + PS_PER_MS)
+    made, checked, wrong = write_figures(m)
+    return ((m.cpu.reg(A.UC_ARM_REG_R0), m.cpu.reg(A.UC_ARM_REG_R6), port.odr, port._levels,
+             port.connections[0].level, m.cpu.instructions, rec.levels),
+            made.get("gpio_f4_bsrr_write", 0), checked.get("gpio_f4_bsrr_write"), wrong)
+
+
+def test_a_bsrr_write_to_a_pin_nobody_watches_is_made_in_c(monkeypatch):
+    plain, _, _, _ = bsrr_run(monkeypatch, "0")
+    assert plain[:5] == (1, 0, 0, 0, False)     # IDR followed each write; pin 0 low at the end
+    hot, made, _, _ = bsrr_run(monkeypatch, "1")
+    assert hot == plain and made == 200
+    verified, made, checked, wrong = bsrr_run(monkeypatch, "verify")
+    assert verified == plain and made == 0 and checked == (200, 0) and wrong == []
+
+
+def test_a_bsrr_write_moving_a_device_pin_goes_to_python(monkeypatch):
+    plain, _, _, _ = bsrr_run(monkeypatch, "0", device=True)
+    assert plain[-1] == [True, False] * 100     # the device saw every edge
+    hot, made, _, _ = bsrr_run(monkeypatch, "1", device=True)
+    assert hot == plain and made == 0

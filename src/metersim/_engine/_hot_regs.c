@@ -58,6 +58,8 @@ enum {
     HR_I2C_DR_W = 32,  /* STM32 I2C DR write that only stores or queues a byte */
     HR_ICSR_W = 33,    /* SCB ICSR write: PENDSVSET through the NVIC's C set_pending */
     HR_TIMER_SR_W = 34, /* STM32 timer SR write (rc_w0) while stopped, no line moving */
+    HR_GPIO_F1_BSRR_W = 35, /* STM32F1 GPIO BSRR write moving no watched pin */
+    HR_GPIO_F4_BSRR_W = 36, /* STM32F4 GPIO BSRR write moving no watched pin */
 };
 
 /* One hot register (the layout of hot_regs.HotEntry). */
@@ -148,7 +150,8 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_tx_full, *S_shifting, *S_data, *S_CR1, *S_IRQ, *S_DMATransmit, *S_DMAReceive, *S_level,
     *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot, *S_running, *S_t0, *S_f, *S_quiet_until, *S_CR2, *S_write, *S_DR, *S_phase, *S_dr_full,
     *S_EventInterrupt, *S_ErrorInterrupt, *S_ev, *S_irq_active, *S_DIER, *S_set_pending,
-    *S_pending, *S_func, *S_args, *S_dict;
+    *S_pending, *S_func, *S_args, *S_dict, *S_odr, *S_levels, *S_ext, *S_connections,
+    *S_targets, *S_watchers, *S_cr_f1, *S_moder, *S_otyper;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -162,7 +165,8 @@ int hr_init(void)
         "_shifting", "data", "CR1", "IRQ", "DMATransmit", "DMAReceive", "level", "_seen_end",
         "SR1", "SR2", "_sr1_snapshot", "_running", "_t0", "_f", "_quiet_until", "CR2", "write",
         "DR", "_phase", "_dr_full", "EventInterrupt", "ErrorInterrupt", "_ev", "_irq_active",
-        "DIER", "set_pending", "pending", "func", "args", "__dict__"};
+        "DIER", "set_pending", "pending", "func", "args", "__dict__", "odr", "_levels", "_ext",
+        "connections", "_targets", "_watchers", "_cr", "moder", "otyper"};
     PyObject **slots[] = {
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
@@ -173,7 +177,8 @@ int hr_init(void)
         &S_DMATransmit, &S_DMAReceive, &S_level, &S_seen_end, &S_SR1, &S_SR2, &S_sr1_snapshot,
         &S_running, &S_t0, &S_f, &S_quiet_until, &S_CR2, &S_write, &S_DR, &S_phase,
         &S_dr_full, &S_EventInterrupt, &S_ErrorInterrupt, &S_ev, &S_irq_active, &S_DIER,
-        &S_set_pending, &S_pending, &S_func, &S_args, &S_dict};
+        &S_set_pending, &S_pending, &S_func, &S_args, &S_dict, &S_odr, &S_levels, &S_ext,
+        &S_connections, &S_targets, &S_watchers, &S_cr_f1, &S_moder, &S_otyper};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0],
                    "one name per slot");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -778,7 +783,7 @@ int hr_read(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec,
 /* ======================================================================== hot writes */
 /* The effects of one write: made at once, or (verify mode, `dry`) recorded for
  * hr_write_check to find after the model's Python write. */
-#define HR_MAX_EFFECTS 6
+#define HR_MAX_EFFECTS 20     /* a BSRR write: ODR, the levels, 16 lines */
 typedef struct {
     PyObject *obj;       /* the model (an attribute), or a container (an item) */
     PyObject *key;       /* attribute name or item key */
@@ -976,6 +981,102 @@ void hr_natives(PyObject *pend)
     Py_XSETREF(native_pend, pend);
 }
 
+/* Is the pin's ODR bit its level (a push-pull output: 1), or does ODR not decide its level
+ * (0)? -1: it does some other way (an F1 input's pull, an open-drain output): Python. */
+static int gpio_odr_drives(PyObject *port, bool f1, int pin)
+{
+    long long cfg, ot = 0;
+    if (f1) {
+        if (!get_ll(port, S_cr_f1, &cfg))
+            return -1;
+        long long nib = (cfg >> (4 * pin)) & 0xF, mode = nib & 3, cnf = nib >> 2;
+        if (mode == 0)                     /* input: analog, floating, pull (ODR picks it) */
+            return cnf == 2 ? -1 : 0;
+        if (cnf & 2)
+            return 0;                      /* alternate function: its source's level */
+        return cnf & 1 ? -1 : 1;           /* open-drain : push-pull */
+    }
+    if (!get_ll(port, S_moder, &cfg) || !get_ll(port, S_otyper, &ot))
+        return -1;
+    if (((cfg >> (2 * pin)) & 3) != 1)
+        return 0;                          /* input, AF, analog: ODR is not the level */
+    return (ot >> pin) & 1 ? -1 : 1;
+}
+
+/* The pin's output line has no receiver: GPIO.set only stores its level. */
+static PyObject *gpio_quiet_line(PyObject *port, int pin)
+{
+    PyObject *conns = PyObject_GetAttr(port, S_connections);
+    PyObject *k = conns ? PyLong_FromLong(pin) : NULL;
+    PyObject *line = k && PyDict_CheckExact(conns) ? PyDict_GetItemWithError(conns, k) : NULL;
+    Py_XINCREF(line);
+    Py_XDECREF(k);
+    Py_XDECREF(conns);
+    PyObject *targets = line ? PyObject_GetAttr(line, S_targets) : NULL;
+    bool quiet = targets && PyList_CheckExact(targets) && PyList_GET_SIZE(targets) == 0;
+    Py_XDECREF(targets);
+    if (!quiet)
+        Py_CLEAR(line);
+    return line;
+}
+
+/* GpioPortBase._bsrr_written (Peripheral.write's word path to it): ODR takes the set and
+ * reset bits (set wins); each pin whose ODR bit changed is re-resolved, and one that changes
+ * level is announced on its line and to the port's watchers. Made here where every such pin
+ * is a push-pull output with no external drive (its level is its ODR bit), and a pin that
+ * changes level is watched by nobody: no receiver on its line (a device, the EXTI, another
+ * machine), no watcher of the port (AFIO/EXTI routing, a trace). */
+static bool gpio_bsrr_write(PyObject *port, bool f1, long long value, hr_effects *fx)
+{
+    long long odr, levels;
+    if (!get_ll(port, S_odr, &odr) || !get_ll(port, S_levels, &levels))
+        return false;
+    long long set = value & 0xFFFF, reset = (value >> 16) & 0xFFFF;
+    long long nodr = ((odr & ~reset) | set) & 0xFFFF, nlevels = levels;
+    PyObject *lines[16] = {0};
+    int line_pin[16], n_lines = 0;
+    bool ok = true;
+    for (int pin = 0; ok && pin < 16; pin++) {
+        if (!((odr ^ nodr) >> pin & 1))
+            continue;
+        int drives = gpio_odr_drives(port, f1, pin);
+        if (drives <= 0) {
+            ok = drives == 0;
+            continue;
+        }
+        PyObject *ext = PyObject_GetAttr(port, S_ext);
+        PyObject *x = ext && PyList_CheckExact(ext) && PyList_GET_SIZE(ext) > pin
+            ? PyList_GET_ITEM(ext, pin) : NULL;
+        ok = x == Py_None;                 /* (an external drive: contention, logged) */
+        Py_XDECREF(ext);
+        long long bit = 1LL << pin, level = (nodr >> pin) & 1;
+        if (!ok || level == ((levels >> pin) & 1))
+            continue;
+        nlevels ^= bit;
+        ok = (lines[n_lines] = gpio_quiet_line(port, pin)) != NULL;
+        line_pin[n_lines] = pin;
+        n_lines += ok;
+    }
+    if (ok && n_lines) {
+        PyObject *w = PyObject_GetAttr(port, S_watchers);
+        ok = w && PyList_CheckExact(w) && PyList_GET_SIZE(w) == 0;
+        Py_XDECREF(w);
+    }
+    /* every check made: the effects (a line takes the pin's new level, as GPIO.set) */
+    ok = ok && effect(fx, port, S_odr, PyLong_FromLongLong(nodr), false);
+    if (ok && nlevels != levels)
+        ok = effect(fx, port, S_levels, PyLong_FromLongLong(nlevels), false);
+    for (int i = 0; i < n_lines; i++) {
+        PyObject *lv = PyBool_FromLong((long)((nlevels >> line_pin[i]) & 1));
+        if (ok)
+            ok = effect(fx, lines[i], S_level, lv, false);     /* (takes lv) */
+        else
+            Py_XDECREF(lv);
+        Py_DECREF(lines[i]);
+    }
+    return ok;
+}
+
 static bool apply_write(hr_range *r, hr_entry *e, const hr_access *a, long long value,
                         hr_effects *fx)
 {
@@ -988,6 +1089,9 @@ static bool apply_write(hr_range *r, hr_entry *e, const hr_access *a, long long 
         return timer_sr_write(e->state, value, fx);
     case HR_ICSR_W:
         return icsr_write(e->state, value, fx);
+    case HR_GPIO_F1_BSRR_W:
+    case HR_GPIO_F4_BSRR_W:
+        return gpio_bsrr_write(e->state, e->kind == HR_GPIO_F1_BSRR_W, value, fx);
     default:
         return false;
     }

@@ -501,9 +501,11 @@ class STM32Timer(Peripheral):
         _quiet_until and regs["SR"].
 
         An SR write (clearing flags) is made in C while the counter is stopped with no event
-        scheduled and the flags left enabled are the ones the lines show (`_irq_active`):
-        then `_advance`, `_update_irq` and `_reschedule` have nothing to do. It reads
-        _running, _ev, _irq_active, regs["DIER"] and sets regs["SR"]."""
+        scheduled (`_advance` and `_reschedule` have nothing to do), where every line
+        `_update_irq` moves has only NVICs' C on_gpio as receivers (an ISR clearing UIF
+        lowers the IRQ line). It reads _running, _ev, _irq_active, regs["DIER"], the lines
+        and their receivers, and sets regs["SR"], _irq_active, the lines' levels and calls
+        the NVIC's on_gpio."""
         from metersim._engine.hot_regs import HotRegister
 
         return [HotRegister(SR, "timer_sr", self), HotRegister(SR, "timer_sr_write", self)]

@@ -151,7 +151,9 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot, *S_running, *S_t0, *S_f, *S_quiet_until, *S_CR2, *S_write, *S_DR, *S_phase, *S_dr_full,
     *S_EventInterrupt, *S_ErrorInterrupt, *S_ev, *S_irq_active, *S_DIER, *S_set_pending,
     *S_pending, *S_func, *S_args, *S_dict, *S_odr, *S_levels, *S_ext, *S_connections,
-    *S_targets, *S_watchers, *S_cr_f1, *S_moder, *S_otyper;
+    *S_targets, *S_watchers, *S_cr_f1, *S_moder, *S_otyper, *S_on_gpio, *S_set,
+    *S_UpdateInterrupt, *S_CaptureCompareInterrupt, *S_CommutationInterrupt,
+    *S_TriggerInterrupt, *S_BreakInterrupt;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -166,7 +168,9 @@ int hr_init(void)
         "SR1", "SR2", "_sr1_snapshot", "_running", "_t0", "_f", "_quiet_until", "CR2", "write",
         "DR", "_phase", "_dr_full", "EventInterrupt", "ErrorInterrupt", "_ev", "_irq_active",
         "DIER", "set_pending", "pending", "func", "args", "__dict__", "odr", "_levels", "_ext",
-        "connections", "_targets", "_watchers", "_cr", "moder", "otyper"};
+        "connections", "_targets", "_watchers", "_cr", "moder", "otyper", "on_gpio", "set",
+        "UpdateInterrupt", "CaptureCompareInterrupt", "CommutationInterrupt",
+        "TriggerInterrupt", "BreakInterrupt"};
     PyObject **slots[] = {
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
@@ -178,7 +182,9 @@ int hr_init(void)
         &S_running, &S_t0, &S_f, &S_quiet_until, &S_CR2, &S_write, &S_DR, &S_phase,
         &S_dr_full, &S_EventInterrupt, &S_ErrorInterrupt, &S_ev, &S_irq_active, &S_DIER,
         &S_set_pending, &S_pending, &S_func, &S_args, &S_dict, &S_odr, &S_levels, &S_ext,
-        &S_connections, &S_targets, &S_watchers, &S_cr_f1, &S_moder, &S_otyper};
+        &S_connections, &S_targets, &S_watchers, &S_cr_f1, &S_moder, &S_otyper, &S_on_gpio,
+        &S_set, &S_UpdateInterrupt, &S_CaptureCompareInterrupt, &S_CommutationInterrupt,
+        &S_TriggerInterrupt, &S_BreakInterrupt};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0],
                    "one name per slot");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -903,9 +909,81 @@ static bool i2c_dr_write(PyObject *i2c, PyObject *cpu, const hr_access *a, long 
 
 #define TIMER_SR_RC_W0 0x1EFF
 
+static PyObject *native_pend;   /* _block_clock.nv_set_pending (hr_natives) */
+static PyObject *native_gpio;   /* _block_clock.nv_on_gpio */
+static PyObject *gpio_set;      /* GPIO.set, as the models' lines have it */
+
+/* `fn` is the C path `native` (a partial of it) bound to `model` (NVIC.attach_cpu). */
+static bool is_native(PyObject *fn, PyObject *native, PyObject *model)
+{
+    if (!fn || !native)
+        return false;
+    PyObject *f = PyObject_GetAttr(fn, S_func);
+    PyObject *args = f ? PyObject_GetAttr(fn, S_args) : NULL;
+    bool ok = f == native && args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) >= 1
+        && PyTuple_GET_ITEM(args, 0) == model;
+    Py_XDECREF(args);
+    Py_XDECREF(f);
+    PyErr_Clear();                        /* (a Python method has no func: not native) */
+    return ok;
+}
+
+/* GPIO.set(level) on `line` where the level moves, when each receiver is an NVIC's own C
+ * on_gpio: the line's level, then each receiver's call (recorded, in verify mode, as the
+ * NVIC's input level it leaves). `check` only looks. */
+static bool line_set(PyObject *line, bool high, bool check, hr_effects *fx)
+{
+    if (!gpio_set)
+        return false;
+    PyObject *cls_set = PyObject_GetAttr((PyObject *)Py_TYPE(line), S_set);
+    bool plain = cls_set == gpio_set;     /* (a GPIO class with another set: Python) */
+    Py_XDECREF(cls_set);
+    PyErr_Clear();
+    PyObject *targets = plain ? PyObject_GetAttr(line, S_targets) : NULL;
+    if (!targets || !PyList_CheckExact(targets)) {
+        Py_XDECREF(targets);
+        return false;
+    }
+    bool ok = true;
+    Py_ssize_t n = PyList_GET_SIZE(targets);
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(targets, i);
+        ok = PyTuple_Check(t) && PyTuple_GET_SIZE(t) == 2 && PyLong_Check(PyTuple_GET_ITEM(t, 1));
+        PyObject *rx = ok ? PyTuple_GET_ITEM(t, 0) : NULL;
+        PyObject *fn = rx ? PyObject_GetAttr(rx, S_on_gpio) : NULL;
+        ok = ok && is_native(fn, native_gpio, rx);
+        if (ok && !check) {
+            PyObject *pin = PyTuple_GET_ITEM(t, 1);
+            if (fx->dry) {
+                long irq = PyLong_AsLong(pin);
+                PyObject *lv = PyObject_GetAttr(rx, S_level), *k = PyLong_FromLong(16 + irq);
+                ok = lv && k && effect(fx, lv, k, PyLong_FromLong(high), true);
+                Py_XDECREF(lv);
+                Py_XDECREF(k);
+            } else {
+                PyObject *res = PyObject_CallFunctionObjArgs(fn, pin, high ? Py_True : Py_False,
+                                                             NULL);
+                ok = res != NULL;
+                Py_XDECREF(res);
+            }
+        }
+        Py_XDECREF(fn);
+    }
+    Py_DECREF(targets);
+    if (ok && !check) {
+        PyObject *v = high ? Py_True : Py_False;
+        Py_INCREF(v);
+        /* before the receivers, as GPIO.set: in verify mode only its end state counts */
+        ok = effect(fx, line, S_level, v, false);
+    }
+    return ok;
+}
+
 /* STM32Timer.write(SR) while the counter is stopped (_advance does nothing) with no event
- * scheduled (_reschedule does nothing) and the flags cleared leaving the enabled ones as the
- * lines show them (_update_irq does nothing): SR &= value (its rc_w0 bits). */
+ * scheduled (_reschedule does nothing): SR &= value (its rc_w0 bits), then _update_irq: the
+ * enabled flags left (`_irq_active`) and the six lines, where a line that moves has only
+ * NVICs' C on_gpio as receivers (a timer's IRQ to the NVIC; lowering it only lowers the
+ * NVIC's input level). */
 static bool timer_sr_write(PyObject *tim, long long value, hr_effects *fx)
 {
     if (get_truth(tim, S_running) != 0)
@@ -919,10 +997,32 @@ static bool timer_sr_write(PyObject *tim, long long value, hr_effects *fx)
     if (!idle || !reg_ll(tim, S_SR, &sr) || !reg_ll(tim, S_DIER, &dier)
         || get_opt(tim, S_irq_active, &shown) != 1)
         return false;
-    long long nsr = sr & (value | ~(long long)TIMER_SR_RC_W0);
-    if ((nsr & dier & 0xFF) != shown)
-        return false;
-    return effect_reg(fx, tim, S_SR, nsr);
+    long long nsr = sr & (value | ~(long long)TIMER_SR_RC_W0), active = nsr & dier & 0xFF;
+    if (active == shown)
+        return effect_reg(fx, tim, S_SR, nsr);
+    /* _update_irq's lines, in its order, and the flags each shows */
+    PyObject *names[6] = {S_IRQ, S_UpdateInterrupt, S_CaptureCompareInterrupt,
+                          S_CommutationInterrupt, S_TriggerInterrupt, S_BreakInterrupt};
+    const long long masks[6] = {0xFF, 0x01, 0x1E, 0x20, 0x40, 0x80};
+    PyObject *lines[6] = {0};
+    bool moves[6] = {0}, ok = true;
+    for (int i = 0; ok && i < 6; i++) {
+        lines[i] = PyObject_GetAttr(tim, names[i]);
+        PyObject *lv = lines[i] ? PyObject_GetAttr(lines[i], S_level) : NULL;
+        int was = lv ? PyObject_IsTrue(lv) : -1;
+        Py_XDECREF(lv);
+        moves[i] = was != ((active & masks[i]) != 0);
+        ok = was >= 0 && (!moves[i] || line_set(lines[i], active & masks[i], true, fx));
+    }
+    if (ok)
+        ok = effect_reg(fx, tim, S_SR, nsr)
+            && effect(fx, tim, S_irq_active, PyLong_FromLongLong(active), false);
+    for (int i = 0; ok && i < 6; i++)
+        if (moves[i])
+            ok = line_set(lines[i], active & masks[i], false, fx);
+    for (int i = 0; i < 6; i++)
+        Py_XDECREF(lines[i]);
+    return ok;
 }
 
 #define ICSR_NMIPENDSET (1LL << 31)
@@ -931,8 +1031,6 @@ static bool timer_sr_write(PyObject *tim, long long value, hr_effects *fx)
 #define ICSR_PENDSTSET (1LL << 26)
 #define ICSR_PENDSTCLR (1LL << 25)
 #define EXC_PENDSV 14
-
-static PyObject *native_pend;   /* _block_clock.nv_set_pending (hr_natives) */
 
 /* NVIC._icsr_set for a word that pends PendSV (or sets nothing), through the NVIC's own
  * set_pending when it is the core's C path (NVIC.attach_cpu: a partial of nv_set_pending for
@@ -943,16 +1041,8 @@ static bool icsr_write(PyObject *nv, long long value, hr_effects *fx)
         return false;
     if (!(value & ICSR_PENDSVSET))
         return !(value & ICSR_PENDSVCLR);   /* no set or clear bit: nothing happens */
-    if (!native_pend)
-        return false;
     PyObject *fn = PyObject_GetAttr(nv, S_set_pending);
-    PyObject *f = fn ? PyObject_GetAttr(fn, S_func) : NULL;
-    PyObject *args = f ? PyObject_GetAttr(fn, S_args) : NULL;
-    bool native = f == native_pend && args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) >= 1
-        && PyTuple_GET_ITEM(args, 0) == nv;
-    Py_XDECREF(args);
-    Py_XDECREF(f);
-    PyErr_Clear();                        /* (a Python set_pending has no func: not native) */
+    bool native = is_native(fn, native_pend, nv);
     bool ok = false;
     if (native) {
         if (fx->dry) {
@@ -972,13 +1062,15 @@ static bool icsr_write(PyObject *nv, long long value, hr_effects *fx)
     return ok;
 }
 
-/* From Python once, where the extension has the NVIC's C path (GIL held). */
-void hr_natives(PyObject *pend)
+/* From Python once (GIL held): the NVIC's C paths and GPIO.set (None where missing). */
+void hr_natives(PyObject *pend, PyObject *on_gpio, PyObject *set)
 {
-    if (pend == Py_None)
-        pend = NULL;
-    Py_XINCREF(pend);
-    Py_XSETREF(native_pend, pend);
+    PyObject **slots[3] = {&native_pend, &native_gpio, &gpio_set}, *objs[3] = {pend, on_gpio, set};
+    for (int i = 0; i < 3; i++) {
+        PyObject *o = objs[i] == Py_None ? NULL : objs[i];
+        Py_XINCREF(o);
+        Py_XSETREF(*slots[i], o);
+    }
 }
 
 /* Is the pin's ODR bit its level (a push-pull output: 1), or does ODR not decide its level

@@ -116,10 +116,14 @@ def _library():
             lib.hr_unregister.argtypes = [ctypes.c_void_p]
             if lib.hr_init() != 0:
                 raise OSError("hr_init failed")
-            # the NVIC's C set_pending, which a PendSV pended through ICSR in C calls
+            # the NVIC's C set_pending and on_gpio, which writes made in C call (a PendSV
+            # pended through ICSR, a timer's IRQ line lowered), and the lines' GPIO.set
+            from metersim.peripherals.base import GPIO
+
             lib.hr_natives.restype = None
-            lib.hr_natives.argtypes = [ctypes.py_object]
-            lib.hr_natives(getattr(_block_clock, "nv_set_pending", None))
+            lib.hr_natives.argtypes = [ctypes.py_object] * 3
+            lib.hr_natives(getattr(_block_clock, "nv_set_pending", None),
+                           getattr(_block_clock, "nv_on_gpio", None), GPIO.set)
         except (ImportError, OSError, AttributeError) as e:
             log.debug("hot registers unavailable: %s", e)
             lib = False

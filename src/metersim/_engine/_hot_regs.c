@@ -91,6 +91,7 @@ typedef struct hr_range {
     uint32_t pending;    /* verify: entry index + 1 of the value computed for this access */
     uint64_t value;      /* verify: that value */
     PyObject *wlog;      /* verify: a list, write mismatches appended (borrowed) */
+    void *wv;            /* verify: the write C would have made, until hr_write_check */
 } hr_range;
 
 /* ---------------------------------------------------------------- registry (by trampoline) */
@@ -132,8 +133,11 @@ int hr_register(hr_range *r)
     return 0;
 }
 
+static void wv_free(hr_range *r);
+
 void hr_unregister(hr_range *r)
 {
+    wv_free(r);     /* (GIL held: from Python) */
     for (unsigned i = 0; i < HR_SLOTS; i++)
         if (registry[i] == r) {
             registry[i] = HR_GONE;
@@ -1189,24 +1193,27 @@ static bool apply_write(hr_range *r, hr_entry *e, const hr_access *a, long long 
     }
 }
 
-/* Verify mode: the write C would have made, waiting for the Python write to finish. */
-static struct {
-    hr_range *r;
+/* Verify mode: the write C would have made, waiting for the Python write to finish (one per
+ * range: the Python write runs no firmware, so no other access of the range comes between). */
+typedef struct {
     hr_entry *e;
     PyObject *model;       /* the model, its attributes and its register dict before */
     PyObject *attrs;
     PyObject *regs;
     hr_effects fx;
-} wv;
+} hr_wv;
 
-static void wv_clear(void)
+static void wv_free(hr_range *r)
 {
-    effects_clear(&wv.fx);
-    Py_CLEAR(wv.model);
-    Py_CLEAR(wv.attrs);
-    Py_CLEAR(wv.regs);
-    wv.r = NULL;
-    wv.e = NULL;
+    hr_wv *w = r->wv;
+    if (!w)
+        return;
+    r->wv = NULL;
+    effects_clear(&w->fx);
+    Py_XDECREF(w->model);
+    Py_XDECREF(w->attrs);
+    Py_XDECREF(w->regs);
+    PyMem_Free(w);
 }
 
 /* A copy of a dict attribute of `o` (NULL, no error, if it has none). */
@@ -1248,16 +1255,17 @@ int hr_write(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec
     int rc = ok;
     if (dry) {
         rc = 0;
-        if (ok) {
-            wv_clear();
-            wv.r = r;
-            wv.e = e;
-            wv.fx = fx;
+        wv_free(r);
+        hr_wv *w = ok ? PyMem_Malloc(sizeof *w) : NULL;
+        if (w) {
+            w->e = e;
+            w->fx = fx;
             fx.n = 0;
             Py_INCREF(e->owner);
-            wv.model = e->owner;
-            wv.attrs = dict_copy(e->owner, S_dict);
-            wv.regs = dict_copy(e->owner, S_regs);
+            w->model = e->owner;
+            w->attrs = dict_copy(e->owner, S_dict);
+            w->regs = dict_copy(e->owner, S_regs);
+            r->wv = w;
             rc = -1;
         }
         effects_clear(&fx);
@@ -1271,32 +1279,34 @@ int hr_write(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec
 }
 
 /* Verify mode: note a difference between C's write and Python's. */
-static void wv_mismatch(PyObject *key, PyObject *c_value, PyObject *py_value)
+static void wv_mismatch(hr_range *r, hr_wv *w, PyObject *key, PyObject *c_value,
+                        PyObject *py_value)
 {
-    hr_entry *e = wv.e;
+    hr_entry *e = w->e;
     e->mismatched++;
-    if (wv.r->wlog && PyList_Check(wv.r->wlog)) {
+    if (r->wlog && PyList_Check(r->wlog)) {
         PyObject *t = Py_BuildValue("(IIOOO)", e->offset, e->kind, key,
                                     c_value ? c_value : Py_None, py_value ? py_value : Py_None);
         if (t)
-            PyList_Append(wv.r->wlog, t);
+            PyList_Append(r->wlog, t);
         Py_XDECREF(t);
     }
     PyErr_Clear();
 }
 
 /* Is `key` one C sets in `obj` (as an attribute or an item)? */
-static bool is_effect(PyObject *obj, PyObject *key, bool item)
+static bool is_effect(const hr_effects *fx, PyObject *obj, PyObject *key, bool item)
 {
-    for (int i = 0; i < wv.fx.n; i++)
-        if (wv.fx.e[i].obj == obj && wv.fx.e[i].item == item
-            && PyObject_RichCompareBool(wv.fx.e[i].key, key, Py_EQ) == 1)
+    for (int i = 0; i < fx->n; i++)
+        if (fx->e[i].obj == obj && fx->e[i].item == item
+            && PyObject_RichCompareBool(fx->e[i].key, key, Py_EQ) == 1)
             return true;
     return false;
 }
 
 /* `before` and `now` differ only at keys C sets in `obj`. */
-static bool same_but_effects(PyObject *before, PyObject *now, PyObject *obj, bool item)
+static bool same_but_effects(hr_range *r, hr_wv *w, PyObject *before, PyObject *now,
+                             PyObject *obj, bool item)
 {
     if (!before || !now || !PyDict_Check(now))
         return true;
@@ -1304,19 +1314,19 @@ static bool same_but_effects(PyObject *before, PyObject *now, PyObject *obj, boo
     PyObject *k, *v;
     Py_ssize_t pos = 0;
     while (PyDict_Next(before, &pos, &k, &v)) {
-        if (is_effect(obj, k, item))
+        if (is_effect(&w->fx, obj, k, item))
             continue;
         PyObject *other = PyDict_GetItemWithError(now, k);
         if (!other || PyObject_RichCompareBool(v, other, Py_EQ) != 1) {
             same = false;
-            wv_mismatch(k, v, other);   /* (C leaves it as it was) */
+            wv_mismatch(r, w, k, v, other);   /* (C leaves it as it was) */
         }
     }
     pos = 0;
     while (PyDict_Next(now, &pos, &k, &v))
-        if (!is_effect(obj, k, item) && !PyDict_GetItemWithError(before, k)) {
+        if (!is_effect(&w->fx, obj, k, item) && !PyDict_GetItemWithError(before, k)) {
             same = false;
-            wv_mismatch(k, NULL, v);    /* Python added it */
+            wv_mismatch(r, w, k, NULL, v);    /* Python added it */
         }
     PyErr_Clear();
     return same;
@@ -1324,31 +1334,33 @@ static bool same_but_effects(PyObject *before, PyObject *now, PyObject *obj, boo
 
 void hr_write_check(const void *tramp)
 {
-    if (!wv.r || wv.r->tramp != tramp)
+    hr_range *r = lookup(tramp);
+    if (!r || !r->wv)
         return;
     PyGILState_STATE g = PyGILState_Ensure();
+    hr_wv *w = r->wv;
     bool same = true;
-    for (int i = 0; i < wv.fx.n; i++) {
-        hr_effect *x = &wv.fx.e[i];
+    for (int i = 0; i < w->fx.n; i++) {
+        hr_effect *x = &w->fx.e[i];
         PyObject *now = x->item ? PyObject_GetItem(x->obj, x->key)
                                 : PyObject_GetAttr(x->obj, x->key);
         if (!now || PyObject_RichCompareBool(now, x->value, Py_EQ) != 1) {
             same = false;
-            wv_mismatch(x->key, x->value, now);
+            wv_mismatch(r, w, x->key, x->value, now);
         }
         Py_XDECREF(now);
         PyErr_Clear();
     }
     /* nothing else changed: the model's attributes (by value) and its register dict */
-    PyObject *attrs = PyObject_GetAttr(wv.model, S_dict);
-    PyObject *regs = PyObject_GetAttr(wv.model, S_regs);
+    PyObject *attrs = PyObject_GetAttr(w->model, S_dict);
+    PyObject *regs = PyObject_GetAttr(w->model, S_regs);
     PyErr_Clear();
-    same = same_but_effects(wv.attrs, attrs, wv.model, false) && same;
-    same = same_but_effects(wv.regs, regs, regs, true) && same;
+    same = same_but_effects(r, w, w->attrs, attrs, w->model, false) && same;
+    same = same_but_effects(r, w, w->regs, regs, regs, true) && same;
     Py_XDECREF(attrs);
     Py_XDECREF(regs);
     if (same)
-        wv.e->verified++;
-    wv_clear();
+        w->e->verified++;
+    wv_free(r);
     PyGILState_Release(g);
 }

@@ -96,7 +96,8 @@ class HotRange(ctypes.Structure):
                 ("pages", ctypes.c_void_p), ("entries", ctypes.c_void_p),
                 ("n", ctypes.c_uint32), ("reg_control", ctypes.c_int32),
                 ("verify", ctypes.c_uint32), ("pending", ctypes.c_uint32),
-                ("value", ctypes.c_uint64), ("wlog", ctypes.c_void_p)]
+                ("value", ctypes.c_uint64), ("wlog", ctypes.c_void_p),
+                ("wv", ctypes.c_void_p)]
 
 
 _lib = None

@@ -1149,14 +1149,17 @@ static bool gpio_bsrr_write(PyObject *port, bool f1, long long value, hr_effects
         if (!ok || level == ((levels >> pin) & 1))
             continue;
         nlevels ^= bit;
-        ok = (lines[n_lines] = gpio_quiet_line(port, pin)) != NULL;
-        line_pin[n_lines] = pin;
-        n_lines += ok;
-    }
-    if (ok && n_lines) {
-        PyObject *w = PyObject_GetAttr(port, S_watchers);
-        ok = w && PyList_CheckExact(w) && PyList_GET_SIZE(w) == 0;
-        Py_XDECREF(w);
+        if (!n_lines) {                    /* a level moves: the port's watchers first (an F1's
+                                              AFIO watches every port: Python, at once) */
+            PyObject *w = PyObject_GetAttr(port, S_watchers);
+            ok = w && PyList_CheckExact(w) && PyList_GET_SIZE(w) == 0;
+            Py_XDECREF(w);
+        }
+        if (ok) {
+            ok = (lines[n_lines] = gpio_quiet_line(port, pin)) != NULL;
+            line_pin[n_lines] = pin;
+            n_lines += ok;
+        }
     }
     /* every check made: the effects (a line takes the pin's new level, as GPIO.set) */
     ok = ok && effect(fx, port, S_odr, PyLong_FromLongLong(nodr), false);

@@ -189,7 +189,8 @@ def main() -> None:
             print(f"   py {k / chars:7.3f}  {cd.register_name(m, addr)} {rw}")
         for (addr, kind), k in sorted(c.items(), key=lambda kv: -kv[1]):
             if k:
-                print(f"   C  {k / chars:7.3f}  {cd.register_name(m, addr)} r ({kind})")
+                print(f"   C  {k / chars:7.3f}  {cd.register_name(m, addr)} "
+                      f"{'w' if kind.endswith('_write') else 'r'} ({kind})")
     print(f"all four: py {tot_py / chars:.3f}, C {tot_c / chars:.3f}")
 
 

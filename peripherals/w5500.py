@@ -692,15 +692,44 @@ class W5500(ActiveLowReset, SPIDevice):
                 select.select(waiting, [], [], self.reply_wait_s)
                 for s in self.sockets:
                     s.awaiting = False
+            quiet = self._quiet_host_sockets()
             for s in self.sockets:
-                self._poll_socket(s)
+                if s.host is not None or s.listen_port is not None:    # (else nothing to do)
+                    self._poll_socket(s, quiet)
         self._ensure_poll()
 
-    def _poll_socket(self, s: _Socket) -> None:
+    def _quiet_host_sockets(self) -> set:
+        """The host sockets a poll would read from (listeners of LISTEN sockets, connections
+        and UDP sockets) that have nothing to read now: one select over them all instead of
+        an accept or recv per socket that would find nothing (a poll runs every millisecond
+        of virtual time while the link is open; a host socket with data, EOF or an error is
+        read as before, at the same poll)."""
+        watched = []
+        for s in self.sockets:
+            state = self._state(s.n)
+            if state == SOCK_LISTEN:
+                lst = self._listeners.get(s.listen_port)
+                if lst is not None:
+                    watched.append(lst)
+            elif s.host is not None and state in (SOCK_ESTABLISHED, SOCK_FIN_WAIT, SOCK_UDP):
+                watched.append(s.host)
+        if not watched:
+            return set()
+        try:
+            readable = select.select(watched, [], [], 0)[0]
+        except (OSError, ValueError):     # (a descriptor select cannot take: read them all)
+            return set()
+        return set(watched).difference(readable)
+
+    def _poll_socket(self, s: _Socket, quiet: set | frozenset = frozenset()) -> None:
+        """Take what the host has for socket `s`; `quiet`: host sockets known to have nothing
+        to read (a connection accepted here is read at once, as its data may be there)."""
         n = s.n
         state = self._state(n)
         if state == SOCK_LISTEN:
             lst = self._listeners.get(s.listen_port)
+            if lst in quiet:
+                return
             try:
                 conn, peer = lst.accept()
             except (BlockingIOError, InterruptedError, AttributeError):
@@ -736,6 +765,8 @@ class W5500(ActiveLowReset, SPIDevice):
             self._raise(n, SIR_CON)
         elif state in (SOCK_ESTABLISHED, SOCK_FIN_WAIT):
             self._flush(s)
+            if s.host in quiet:
+                return                # nothing to read (BlockingIOError below)
             space = self._rx_space(n)
             if space <= 0:
                 return
@@ -751,6 +782,8 @@ class W5500(ActiveLowReset, SPIDevice):
             else:
                 self._peer_gone(s, reset=False)
         elif state == SOCK_UDP:
+            if s.host in quiet:
+                return
             while True:
                 try:
                     data, peer = s.host.recvfrom(65536, _socket.MSG_PEEK)

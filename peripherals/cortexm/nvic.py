@@ -764,6 +764,14 @@ class NVIC(Peripheral):
                           "IRQ %d is beyond the %d lines of this NVIC", irq, self.num_irqs)
 
     # -- bus: privilege, the MPU's fast path, then the table --------------------------------------
+    def hot_registers(self) -> list:
+        """An ICSR word write that pends PendSV (an RTOS switching threads) is made in C by the
+        engine (metersim._engine.hot_regs) through this NVIC's C set_pending (attach_cpu),
+        when it is the core's; other set or clear bits go to `write`."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(ICSR, "icsr_write", self, sizes=(4,), privileged=True)]
+
     def read(self, offset: int, size: int) -> int:
         cpu = self.cpu
         if cpu is not None and not cpu.is_privileged():

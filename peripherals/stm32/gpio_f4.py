@@ -62,6 +62,17 @@ class STM32_GPIOPort(GpioPortBase):
         """AFRH:AFRL as one value, 4 bits per pin: pin_config is on the ODR/BSRR hot path."""
         self._afr = self.afrl | (self.afrh << 32)
 
+    def hot_registers(self) -> list:
+        """A BSRR word write is made in C by the engine (metersim._engine.hot_regs) when every
+        pin whose ODR bit it changes is a push-pull output with no external drive, or a pin
+        whose level ODR does not decide, and a pin that changes level is watched by nobody:
+        no receiver on its line (a device, the EXTI, another machine) and no watcher of the
+        port (`watch`: AFIO, a trace). It reads odr, _levels, _ext, moder, otyper,
+        connections, _watchers and sets odr, _levels and the lines' levels."""
+        from metersim._engine.hot_regs import HotRegister
+
+        return [HotRegister(BSRR, "gpio_f4_bsrr_write", self, sizes=(4,))]
+
     def pin_config(self, pin: int):
         kind = _KINDS[(self.moder >> (2 * pin)) & 3]
         pull = {1: "up", 2: "down"}.get((self.pupdr >> (2 * pin)) & 3)

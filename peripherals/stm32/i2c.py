@@ -204,11 +204,16 @@ class STM32I2c(Peripheral):
         are answered in C by the engine (metersim._engine.hot_regs) while no polled step's
         end has passed (finishing it needs the device) and, for SR2, when the read clears no
         ADDR. It reads _end (due_ps, settling), regs["SR1"/"SR2"/"CR1"] and _sr1_snapshot,
-        and stores SR1 there."""
+        and stores SR1 there.
+
+        A DR write is made in C too when it starts nothing (`_write_dr` with the byte queued
+        behind the one shifting, or only stored) in polled firmware (CR2's interrupts off,
+        both lines low, no polled end passed): it reads _phase, _shifting, regs["CR2"/"SR2"],
+        the lines' levels, and sets regs["DR"/"SR1"], _sr1_snapshot and _dr_full."""
         from metersim._engine.hot_regs import HotRegister
 
         return [HotRegister(SR1, "i2c_sr1", self), HotRegister(SR2, "i2c_sr2", self),
-                HotRegister(CR1, "i2c_cr1", self)]
+                HotRegister(CR1, "i2c_cr1", self), HotRegister(DR, "i2c_dr_write", self)]
 
     def read(self, offset: int, size: int) -> int:
         if self._end.due_ps is not None:

@@ -498,10 +498,17 @@ class STM32Timer(Peripheral):
         """SR, which firmware polls for an update or a compare, is answered in C by the engine
         (metersim._engine.hot_regs) when `_advance` has nothing to process: the counter
         stopped or its cycle now before `_quiet_until`. It reads _running, _t0, _f,
-        _quiet_until and regs["SR"]."""
+        _quiet_until and regs["SR"].
+
+        An SR write (clearing flags) is made in C while the counter is stopped with no event
+        scheduled (`_advance` and `_reschedule` have nothing to do), where every line
+        `_update_irq` moves has only NVICs' C on_gpio as receivers (an ISR clearing UIF
+        lowers the IRQ line). It reads _running, _ev, _irq_active, regs["DIER"], the lines
+        and their receivers, and sets regs["SR"], _irq_active, the lines' levels and calls
+        the NVIC's on_gpio."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(SR, "timer_sr", self)]
+        return [HotRegister(SR, "timer_sr", self), HotRegister(SR, "timer_sr_write", self)]
 
     def read(self, offset: int, size: int) -> int:
         self._advance()

@@ -8,6 +8,7 @@ import pytest
 from unicorn import arm_const as A
 
 from metersim._engine.emulation import Emulation
+from metersim._engine.hot_regs import WRITE_KINDS
 from metersim._engine.machine import Machine
 from metersim._engine.runtime_hooks import log_peripheral_access
 from metersim._errors import FirmwareFault
@@ -288,3 +289,163 @@ def test_the_controllers_bus_and_timer_reads_in_c_are_the_python_reads(monkeypat
             compared[kind] = compared.get(kind, 0) + k
     assert compared["spi_sr"] > 900 and compared["timer_sr"] >= 20
     assert compared["i2c_sr1"] > 10_000 and compared["i2c_cr1"] > 1000
+
+
+# ---- writes made in C (hr_write): an I2C DR byte queued behind the one shifting, PendSV
+# pended through ICSR, a stopped timer's SR flags cleared. Verify mode: Python makes each
+# such write and C checks that Python changed what C would have changed, and nothing else.
+
+
+def write_figures(m) -> tuple[dict[str, int], dict[str, tuple[int, int]], list]:
+    """({write kind: writes made in C}, {write kind: (verified, mismatched)}, mismatches)"""
+    made: dict[str, int] = {}
+    checked: dict[str, tuple[int, int]] = {}
+    wrong: list = []
+    for hot in m.sysbus.hot_ranges.values():
+        for (_addr, kind), (n, _declined) in hot.stats().items():
+            if kind in WRITE_KINDS:
+                made[kind] = made.get(kind, 0) + n
+        for kind, (ok, bad) in hot.writes_verified().items():
+            a, b = checked.get(kind, (0, 0))
+            checked[kind] = (a + ok, b + bad)
+        wrong += hot.write_mismatches
+    return made, checked, wrong
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_writes_c_makes_are_the_models_python_writes(monkeypatch, firmware, target):
+    # the EEPROM write queues its data bytes behind the one shifting; the shell's threads
+    # switch through PendSV
+    s = session(monkeypatch, firmware, target, "verify")
+    out = run_commands(s)
+    assert out[-1] == ["ok 11 22 33"]
+    made, checked, wrong = write_figures(s.m)
+    assert wrong == [] and not any(made.values())      # verify mode: Python made them all
+    assert checked["i2c_dr_write"][0] >= 4 and checked["i2c_dr_write"][1] == 0
+    assert checked["icsr_write"][0] >= 10 and checked["icsr_write"][1] == 0
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_writes_made_in_c_leave_the_firmware_where_python_would(monkeypatch, firmware, target):
+    runs = {}
+    for how in ("0", "1"):
+        s = session(monkeypatch, firmware, target, how)
+        out = run_commands(s)
+        m = s.m
+        i2c = m["i2c1"]
+        runs[how] = (out, s.cap.text, m.cpu.instructions, m.cpu.cycles, m.cpu.idle_cycles,
+                     m.stats()["exceptions"], bytes(m["eeprom"].mem[0x100:0x104]),
+                     dict(i2c.regs), i2c._sr1_snapshot, i2c._dr_full, bytes(m["nvic"].pending))
+        if how == "1":
+            made = write_figures(m)[0]
+            assert made["i2c_dr_write"] >= 4 and made["icsr_write"] >= 10
+    assert runs["1"] == runs["0"]
+
+
+def test_the_controllers_writes_in_c_are_the_python_writes(monkeypatch, firmware):
+    # the Modbus timer's SR cleared while stopped, PendSV at every thread switch, the EEPROM's
+    # address bytes at boot
+    m, plain = controller_run(monkeypatch, firmware, "0")
+    m, hot = controller_run(monkeypatch, firmware, "1")
+    assert hot == plain
+    made = write_figures(m)[0]
+    assert made["timer_sr_write"] >= 10 and made["icsr_write"] >= 100
+    m, verified = controller_run(monkeypatch, firmware, "verify")
+    assert verified == plain
+    _made, checked, wrong = write_figures(m)
+    assert wrong == []
+    assert checked["timer_sr_write"][0] >= 10 and checked["icsr_write"][0] >= 100
+    assert all(bad == 0 for _ok, bad in checked.values())
+
+
+def test_a_write_replaced_on_the_model_sees_every_write(monkeypatch, firmware):
+    s = session(monkeypatch, firmware, "f103rb", "1")
+    nvic = s.m["nvic"]
+    s.run(COMMANDS[0])
+    before = write_figures(s.m)[0]["icsr_write"]
+    assert before > 0
+    seen = []
+    write = nvic.write
+
+    def counted(offset, size, value):
+        seen.append(offset)
+        write(offset, size, value)
+
+    nvic.write = counted
+    s.run(COMMANDS[0])
+    assert write_figures(s.m)[0]["icsr_write"] == before and seen.count(0xD04) > 0
+
+
+def test_verify_mode_notices_a_python_write_that_does_more_than_c(monkeypatch, firmware):
+    # a model change C does not know of (here: DR writes also count themselves) is reported
+    # with the attribute that differs, instead of passing as "the same"
+    from metersim.peripherals.stm32.i2c import STM32I2c
+
+    plain = STM32I2c._write_dr
+
+    def counting(self, value):
+        self.bytes_written = getattr(self, "bytes_written", 0) + 1
+        plain(self, value)
+
+    monkeypatch.setattr(STM32I2c, "_write_dr", counting)
+    s = session(monkeypatch, firmware, "f103rb", "verify")
+    assert s.run(COMMANDS[1]) == ["ok"]
+    _made, checked, wrong = write_figures(s.m)
+    assert checked["i2c_dr_write"][1] >= 4
+    assert {key for _off, _kind, key, _c, _py in wrong} == {"bytes_written"}
+
+
+# ---- GPIO BSRR: a port at 0x50000000 (F4 layout); pin 0 made an output, then set and reset
+# through BSRR 100 times, IDR read after each: r0 after a set, r6 after a reset.
+#   mov.w r1, #0x50000000; movs r4, #1; str r4, [r1]; movs r2, #1; lsls r3, r2, #16;
+#   movs r5, #100; 1: str r2, [r1, #0x18]; ldr r0, [r1, #0x10]; str r3, [r1, #0x18];
+#   ldr r6, [r1, #0x10]; subs r5, #1; bne 1b; b .
+BSRR_PROGRAM = struct.pack("<14H", 0xF04F, 0x41A0, 0x2401, 0x600C, 0x2201, 0x0413, 0x2564,
+                           0x618A, 0x6908, 0x618B, 0x690E, 0x3D01, 0xD1F9, 0xE7FE)
+BSRR_VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800005B] * 14)
+
+
+class PinRecorder:
+    """A device on the pin: it sees every level change."""
+
+    def __init__(self):
+        self.levels = []
+
+    def on_gpio(self, _pin, level):
+        self.levels.append(level)
+
+
+def bsrr_run(monkeypatch, how, device=False):
+    from metersim.peripherals.stm32.gpio_f4 import STM32_GPIOPort
+
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    emu = Emulation()
+    m = Machine.bare(emu, "m", "cortex-m4f")
+    port = m.add("gpioPortX", STM32_GPIOPort(m.context("gpioPortX", 0x50000000)), 0x50000000)
+    rec = PinRecorder()
+    if device:
+        port.connections[0].connect(rec)
+    m.sysbus.write_memory(0x08000000, BSRR_VECTORS + BSRR_PROGRAM)
+    m.finalize()
+    m.reset_cpu_only()
+    emu.run_until_time(emu.now_ps + PS_PER_MS)
+    made, checked, wrong = write_figures(m)
+    return ((m.cpu.reg(A.UC_ARM_REG_R0), m.cpu.reg(A.UC_ARM_REG_R6), port.odr, port._levels,
+             port.connections[0].level, m.cpu.instructions, rec.levels),
+            made.get("gpio_f4_bsrr_write", 0), checked.get("gpio_f4_bsrr_write"), wrong)
+
+
+def test_a_bsrr_write_to_a_pin_nobody_watches_is_made_in_c(monkeypatch):
+    plain, _, _, _ = bsrr_run(monkeypatch, "0")
+    assert plain[:5] == (1, 0, 0, 0, False)     # IDR followed each write; pin 0 low at the end
+    hot, made, _, _ = bsrr_run(monkeypatch, "1")
+    assert hot == plain and made == 200
+    verified, made, checked, wrong = bsrr_run(monkeypatch, "verify")
+    assert verified == plain and made == 0 and checked == (200, 0) and wrong == []
+
+
+def test_a_bsrr_write_moving_a_device_pin_goes_to_python(monkeypatch):
+    plain, _, _, _ = bsrr_run(monkeypatch, "0", device=True)
+    assert plain[-1] == [True, False] * 100     # the device saw every edge
+    hot, made, _, _ = bsrr_run(monkeypatch, "1", device=True)
+    assert hot == plain and made == 0

@@ -441,3 +441,54 @@ def test_virtual_seconds_pass_without_host_traffic(chip, server):
     tcp_connect(ctx, spi, server.getsockname()[1])
     ctx.clock.run_for(2 * PS_PER_S)                        # an established idle link stays up
     assert spi.status(0) == SR_ESTABLISHED
+
+
+class _IntProbe:
+    """Records the virtual time of every INTn change."""
+
+    def __init__(self, ctx):
+        self.ctx, self.changes = ctx, []
+
+    def on_gpio(self, _pin, level):
+        self.changes.append((self.ctx.clock.now_ps, level))
+
+
+def test_host_data_raises_int_at_the_first_poll_after_it(chip, server):
+    # the poll looks at every host socket with one select: data that arrived in wall time
+    # still lands at the poll instant (a multiple of the poll interval), not before or after
+    ctx, dev, spi = chip
+    spi.write(COMMON, 0x0018, b"\x01")                     # SIMR: socket 0
+    spi.sw(0, 0x2C, IR_RECV)                               # Sn_IMR
+    tcp_connect(ctx, spi, server.getsockname()[1])
+    conn, _ = server.accept()
+    probe = _IntProbe(ctx)
+    dev.INT.connect(probe)
+    run_ms(ctx, 3.5)                                       # idle polls: nothing to read
+    assert probe.changes == [] and spi.sr(0, 0x26, 2) == 0
+    conn.sendall(b"reading 42")
+    time.sleep(0.05)                                       # on the host's socket by now
+    t0 = ctx.clock.now_ps
+    run_ms(ctx, 2)
+    first_poll = (t0 // PS_PER_MS + 1) * PS_PER_MS
+    assert probe.changes == [(first_poll, False)]          # INTn asserted at that poll
+    assert spi.recv(0) == b"reading 42"
+    conn.close()
+
+
+def test_a_client_that_sends_as_it_connects_is_read_at_the_accepting_poll(chip):
+    # a connection accepted by a poll is read by the same poll (it was not in that poll's
+    # select), so a request sent with the connection lands with CON
+    ctx, dev, spi = chip
+    dev.map_port(502, 0)
+    spi.sw(1, 0x00, 0x01)
+    spi.sw(1, 0x04, 502, 2)
+    spi.cmd(1, OPEN)
+    spi.cmd(1, LISTEN)
+    cli = socket.create_connection(("127.0.0.1", dev.host_port(1)), timeout=2)
+    cli.sendall(b"\x00\x01\x00\x00\x00\x06\x01\x03\x00\x00\x00\x02")
+    time.sleep(0.05)
+    run_ms(ctx, 1)                                         # one poll
+    assert spi.status(1) == SR_ESTABLISHED
+    assert spi.irq(1) & (IR_CON | IR_RECV) == IR_CON | IR_RECV
+    assert spi.sr(1, 0x26, 2) == 12
+    cli.close()

@@ -430,7 +430,15 @@ static void bc_mmio_write(void *uc, uint64_t offset, unsigned size, uint64_t val
     if (mmio_enter(s, t, offset, size, 1))
         return;
     s->in_mmio++;
-    t->write(uc, offset, size, value, t->user);
+    /* a write the model lets C make (_hot_regs.c), in a fast slice; inside the access, as
+     * the Python write is: a pend it makes may end the slice after this instruction */
+    int hot = s->site_stop ? hr_write(t, s->uc, s->reg_read, s->mmio_exec, s->access_pc,
+                                      offset, size, value) : 0;
+    if (hot <= 0) {
+        t->write(uc, offset, size, value, t->user);
+        if (hot < 0)
+            hr_write_check(t);      /* verify mode: C's effects against the model's */
+    }
     s->in_mmio--;
     if (s->stop_after_access)
         stop_in_access(s, uc, t, offset, size, value, 1);

@@ -22,6 +22,14 @@
  *
  * Verify mode (per range): the value is computed without state changes and left in the
  * range for the bus's Python read to compare with the model's answer (tests).
+ *
+ * Hot writes (kinds from HR_FIRST_WRITE on) are the same idea for register writes: `hr_write`
+ * applies a write whose whole effect C can make exactly (the model's attributes and register
+ * dict it sets, an exception pended through the NVIC's C path) and leaves every other write
+ * to the model's Python `write` (one that starts a transfer, schedules or cancels an event,
+ * moves an interrupt line). In verify mode C records the effects it would make and snapshots
+ * the model's attributes and register dict; after the Python write, `hr_write_check` compares:
+ * every recorded effect must be what Python left, and nothing else may have changed.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -46,6 +54,12 @@ enum {
     HR_I2C_SR2 = 10,   /* STM32 I2C SR2 when it clears no ADDR (STM32I2c.read(SR2)) */
     HR_TIMER_SR = 11,  /* STM32 timer SR while nothing is due (STM32Timer.read(SR)) */
     HR_I2C_CR1 = 12,   /* STM32 I2C CR1 while no polled step's end has passed */
+    HR_FIRST_WRITE = 32,
+    HR_I2C_DR_W = 32,  /* STM32 I2C DR write that only stores or queues a byte */
+    HR_ICSR_W = 33,    /* SCB ICSR write: PENDSVSET through the NVIC's C set_pending */
+    HR_TIMER_SR_W = 34, /* STM32 timer SR write (rc_w0) while stopped, no line moving */
+    HR_GPIO_F1_BSRR_W = 35, /* STM32F1 GPIO BSRR write moving no watched pin */
+    HR_GPIO_F4_BSRR_W = 36, /* STM32F4 GPIO BSRR write moving no watched pin */
 };
 
 /* One hot register (the layout of hot_regs.HotEntry). */
@@ -57,9 +71,12 @@ typedef struct hr_entry {
     PyObject *owner;     /* the model the bus's page must still hold (borrowed) */
     PyObject *page;      /* that page's number, a Python int (borrowed) */
     PyObject *state;     /* the object whose attributes hold the register's state (borrowed) */
-    PyObject *read_fn;   /* the owner class's `read`: an instance's own (patched) read wins */
-    uint64_t hits;       /* reads answered here */
-    uint64_t declined;   /* reads left to Python */
+    PyObject *method;    /* the owner class's `read` (`write` for a write kind): an
+                            instance's own (patched) method wins */
+    uint64_t hits;       /* accesses answered here */
+    uint64_t declined;   /* accesses left to Python */
+    uint64_t verified;   /* verify mode, writes: C's effects were Python's */
+    uint64_t mismatched; /* verify mode, writes: they were not (details in the range's wlog) */
 } hr_entry;
 
 /* The hot registers of one MMIO range (the layout of hot_regs.HotRange). */
@@ -73,6 +90,8 @@ typedef struct hr_range {
     uint32_t verify;     /* compute only, for the bus's Python read to compare */
     uint32_t pending;    /* verify: entry index + 1 of the value computed for this access */
     uint64_t value;      /* verify: that value */
+    PyObject *wlog;      /* verify: a list, write mismatches appended (borrowed) */
+    void *wv;            /* verify: the write C would have made, until hr_write_check */
 } hr_range;
 
 /* ---------------------------------------------------------------- registry (by trampoline) */
@@ -114,8 +133,11 @@ int hr_register(hr_range *r)
     return 0;
 }
 
+static void wv_free(hr_range *r);
+
 void hr_unregister(hr_range *r)
 {
+    wv_free(r);     /* (GIL held: from Python) */
     for (unsigned i = 0; i < HR_SLOTS; i++)
         if (registry[i] == r) {
             registry[i] = HR_GONE;
@@ -130,7 +152,12 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_ctrl, *S_cyc_base, *S_anchor, *S_cpu, *S_st, *S_due_ps, *S_settling,
     *S_end, *S_regs, *S_SR, *S_ovr_dr_read, *S_poll_hint_fn, *S_read, *S_sr_snapshot, *S_cr1,
     *S_tx_full, *S_shifting, *S_data, *S_CR1, *S_IRQ, *S_DMATransmit, *S_DMAReceive, *S_level,
-    *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot, *S_running, *S_t0, *S_f, *S_quiet_until, *S_CR2;
+    *S_seen_end, *S_SR1, *S_SR2, *S_sr1_snapshot, *S_running, *S_t0, *S_f, *S_quiet_until, *S_CR2, *S_write, *S_DR, *S_phase, *S_dr_full,
+    *S_EventInterrupt, *S_ErrorInterrupt, *S_ev, *S_irq_active, *S_DIER, *S_set_pending,
+    *S_pending, *S_func, *S_args, *S_dict, *S_odr, *S_levels, *S_ext, *S_connections,
+    *S_targets, *S_watchers, *S_cr_f1, *S_moder, *S_otyper, *S_on_gpio, *S_set,
+    *S_UpdateInterrupt, *S_CaptureCompareInterrupt, *S_CommutationInterrupt,
+    *S_TriggerInterrupt, *S_BreakInterrupt;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -142,7 +169,12 @@ int hr_init(void)
         "_cyc_base", "_anchor", "cpu", "_st", "due_ps", "settling", "_end", "regs",
         "SR", "_ovr_dr_read", "_poll_hint_fn", "read", "_sr_snapshot", "_cr1", "_tx_full",
         "_shifting", "data", "CR1", "IRQ", "DMATransmit", "DMAReceive", "level", "_seen_end",
-        "SR1", "SR2", "_sr1_snapshot", "_running", "_t0", "_f", "_quiet_until", "CR2"};
+        "SR1", "SR2", "_sr1_snapshot", "_running", "_t0", "_f", "_quiet_until", "CR2", "write",
+        "DR", "_phase", "_dr_full", "EventInterrupt", "ErrorInterrupt", "_ev", "_irq_active",
+        "DIER", "set_pending", "pending", "func", "args", "__dict__", "odr", "_levels", "_ext",
+        "connections", "_targets", "_watchers", "_cr", "moder", "otyper", "on_gpio", "set",
+        "UpdateInterrupt", "CaptureCompareInterrupt", "CommutationInterrupt",
+        "TriggerInterrupt", "BreakInterrupt"};
     PyObject **slots[] = {
         &S_in_slice, &S_cycles, &S_stall, &S_base_ps, &S_base_cycles, &S_freq_hz,
         &S_idle_cycles, &S_ipsr, &S_poll_pc, &S_poll_value, &S_poll_repeats, &S_poll_done,
@@ -151,7 +183,12 @@ int hr_init(void)
         &S_settling, &S_end, &S_regs, &S_SR, &S_ovr_dr_read, &S_poll_hint_fn, &S_read,
         &S_sr_snapshot, &S_cr1, &S_tx_full, &S_shifting, &S_data, &S_CR1, &S_IRQ,
         &S_DMATransmit, &S_DMAReceive, &S_level, &S_seen_end, &S_SR1, &S_SR2, &S_sr1_snapshot,
-        &S_running, &S_t0, &S_f, &S_quiet_until, &S_CR2};
+        &S_running, &S_t0, &S_f, &S_quiet_until, &S_CR2, &S_write, &S_DR, &S_phase,
+        &S_dr_full, &S_EventInterrupt, &S_ErrorInterrupt, &S_ev, &S_irq_active, &S_DIER,
+        &S_set_pending, &S_pending, &S_func, &S_args, &S_dict, &S_odr, &S_levels, &S_ext,
+        &S_connections, &S_targets, &S_watchers, &S_cr_f1, &S_moder, &S_otyper, &S_on_gpio,
+        &S_set, &S_UpdateInterrupt, &S_CaptureCompareInterrupt, &S_CommutationInterrupt,
+        &S_TriggerInterrupt, &S_BreakInterrupt};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0],
                    "one name per slot");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -619,32 +656,42 @@ static bool timer_sr(PyObject *tim, PyObject *cpu, const hr_access *a, long long
 }
 
 /* The bus's page still holds the declaring model (no wrapper put in its place), and its
- * `read` is still its class's (not replaced on the instance, as a test or a tool may do). */
+ * `read` (or `write`) is still its class's (not replaced on the instance, as a test or a
+ * tool may do). */
 static bool page_owned(hr_range *r, hr_entry *e)
 {
     PyObject *x = PyDict_GetItemWithError(r->pages, e->page);
     if (!x || !PyTuple_Check(x) || PyTuple_GET_SIZE(x) < 1 || PyTuple_GET_ITEM(x, 0) != e->owner)
         return false;
-    PyObject *m = PyObject_GetAttr(e->owner, S_read);
-    bool same = m && PyMethod_Check(m) && PyMethod_GET_FUNCTION(m) == e->read_fn;
+    PyObject *m = PyObject_GetAttr(e->owner, e->kind >= HR_FIRST_WRITE ? S_write : S_read);
+    bool same = m && PyMethod_Check(m) && PyMethod_GET_FUNCTION(m) == e->method;
     Py_XDECREF(m);
     return same;
 }
 
-static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long long *out)
+/* The entry's model is still the bus's, and for the System Control Space the access is
+ * privileged (else Python raises the BusFault). */
+static bool may_answer(hr_range *r, hr_entry *e, const hr_access *a)
 {
     if (!page_owned(r, e))
         return false;
-    PyObject *st = e->state, *cpu = r->cpu;
     if (e->privileged) {
         PyObject *x = PyObject_GetAttr(e->owner, S_cpu);    /* NVIC.cpu: the core it checks */
         if (!x)
             return false;
-        bool same = x == cpu;
+        bool same = x == r->cpu;
         Py_DECREF(x);
-        if (!same || !privileged(cpu, a, r->reg_control))
+        if (!same || !privileged(r->cpu, a, r->reg_control))
             return false;
     }
+    return true;
+}
+
+static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long long *out)
+{
+    if (!may_answer(r, e, a))
+        return false;
+    PyObject *st = e->state, *cpu = r->cpu;
     long long v;
     switch (e->kind) {
     case HR_SYST_CSR:
@@ -713,7 +760,7 @@ int hr_read(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec,
         return 0;
     hr_entry *e = NULL;
     for (uint32_t i = 0; i < r->n; i++)
-        if (r->entries[i].offset == offset) {
+        if (r->entries[i].offset == offset && r->entries[i].kind < HR_FIRST_WRITE) {
             e = &r->entries[i];
             break;
         }
@@ -741,4 +788,582 @@ int hr_read(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec,
     e->hits++;
     *value = (uint64_t)v & 0xFFFFFFFFu;
     return 1;
+}
+
+/* ======================================================================== hot writes */
+/* The effects of one write: made at once, or (verify mode, `dry`) recorded for
+ * hr_write_check to find after the model's Python write. */
+#define HR_MAX_EFFECTS 20     /* a BSRR write: ODR, the levels, 16 lines */
+typedef struct {
+    PyObject *obj;       /* the model (an attribute), or a container (an item) */
+    PyObject *key;       /* attribute name or item key */
+    PyObject *value;     /* what C sets there */
+    bool item;
+} hr_effect;
+
+typedef struct {
+    bool dry;
+    int n;
+    hr_effect e[HR_MAX_EFFECTS];
+} hr_effects;
+
+static bool effect(hr_effects *fx, PyObject *obj, PyObject *key, PyObject *value, bool item)
+{
+    if (!value)
+        return false;
+    if (!fx->dry) {
+        int rc = item ? PyObject_SetItem(obj, key, value) : PyObject_SetAttr(obj, key, value);
+        Py_DECREF(value);
+        return rc == 0;
+    }
+    if (fx->n >= HR_MAX_EFFECTS) {
+        Py_DECREF(value);
+        return false;
+    }
+    Py_INCREF(obj);
+    Py_INCREF(key);
+    fx->e[fx->n++] = (hr_effect){obj, key, value, item};
+    return true;
+}
+
+static void effects_clear(hr_effects *fx)
+{
+    for (int i = 0; i < fx->n; i++) {
+        Py_DECREF(fx->e[i].obj);
+        Py_DECREF(fx->e[i].key);
+        Py_DECREF(fx->e[i].value);
+    }
+    fx->n = 0;
+}
+
+/* model.regs[key] = v (the model's register dict) */
+static bool effect_reg(hr_effects *fx, PyObject *model, PyObject *key, long long v)
+{
+    PyObject *regs = PyObject_GetAttr(model, S_regs);
+    if (!regs)
+        return false;
+    bool ok = PyDict_CheckExact(regs) && effect(fx, regs, key, PyLong_FromLongLong(v), true);
+    Py_DECREF(regs);
+    return ok;
+}
+
+/* model.regs[key] as an int, without a reference kept. */
+static bool reg_ll(PyObject *model, PyObject *key, long long *v)
+{
+    PyObject *x = regs_item(model, key, v);
+    Py_XDECREF(x);
+    return x != NULL;
+}
+
+/* An attribute is this ASCII string. */
+static int attr_is(PyObject *o, PyObject *name, const char *want)
+{
+    PyObject *x = PyObject_GetAttr(o, name);
+    if (!x)
+        return -1;
+    int r = PyUnicode_Check(x) ? PyUnicode_CompareWithASCIIString(x, want) == 0 : 0;
+    Py_DECREF(x);
+    return r;
+}
+
+#define I2C_BTF 0x04
+#define I2C_TXE 0x80
+#define I2C_TRA 0x04            /* SR2 */
+#define I2C_IT_LINES 0x300      /* CR2: ITEVTEN ITERREN */
+
+/* STM32I2c.write(DR) -> _write_dr, where no polled step's end has passed (no settle), the
+ * interrupts are off with both lines low (_update_irq does nothing: polled firmware), and
+ * the byte starts nothing: not the address after START (phase "sb"), not a transmitter's
+ * byte with nothing shifting (_tx_next would start it). Then DR takes the byte, a BTF seen by
+ * the last SR1 read clears, and a transmitter queues it behind the byte shifting (TXE clear,
+ * _dr_full); the SR1 snapshot is consumed. */
+static bool i2c_dr_write(PyObject *i2c, PyObject *cpu, const hr_access *a, long long value,
+                         hr_effects *fx)
+{
+    if (polled_end(i2c, cpu, a) != 0)
+        return false;
+    long long cr2, sr1, sr2, snap;
+    if (!reg_ll(i2c, S_CR2, &cr2) || !reg_ll(i2c, S_SR1, &sr1) || !reg_ll(i2c, S_SR2, &sr2)
+        || !get_ll(i2c, S_sr1_snapshot, &snap))
+        return false;
+    if (cr2 & I2C_IT_LINES || line_low(i2c, S_EventInterrupt) != 1
+        || line_low(i2c, S_ErrorInterrupt) != 1)
+        return false;
+    int sb = attr_is(i2c, S_phase, "sb"), tx = attr_is(i2c, S_phase, "tx");
+    int addr_done = attr_is(i2c, S_phase, "addr_done");
+    if (sb != 0 || tx < 0 || addr_done < 0)
+        return false;
+    bool queue = (tx || addr_done) && (sr2 & I2C_TRA);
+    if (queue && tx && get_truth(i2c, S_shifting) != 1)
+        return false;                     /* the byte would start at once: Python */
+    bool clear = snap & I2C_BTF;
+    long long new_sr1 = sr1 & ~(clear ? I2C_BTF : 0) & ~(queue ? I2C_TXE : 0);
+    if (!effect(fx, i2c, S_sr1_snapshot, PyLong_FromLong(0), false)
+        || !effect_reg(fx, i2c, S_DR, value & 0xFF))
+        return false;
+    if ((clear || queue) && !effect_reg(fx, i2c, S_SR1, new_sr1))
+        return false;
+    if (queue) {
+        Py_INCREF(Py_True);
+        if (!effect(fx, i2c, S_dr_full, Py_True, false))
+            return false;
+    }
+    return true;
+}
+
+#define TIMER_SR_RC_W0 0x1EFF
+
+static PyObject *native_pend;   /* _block_clock.nv_set_pending (hr_natives) */
+static PyObject *native_gpio;   /* _block_clock.nv_on_gpio */
+static PyObject *gpio_set;      /* GPIO.set, as the models' lines have it */
+
+/* `fn` is the C path `native` (a partial of it) bound to `model` (NVIC.attach_cpu). */
+static bool is_native(PyObject *fn, PyObject *native, PyObject *model)
+{
+    if (!fn || !native)
+        return false;
+    PyObject *f = PyObject_GetAttr(fn, S_func);
+    PyObject *args = f ? PyObject_GetAttr(fn, S_args) : NULL;
+    bool ok = f == native && args && PyTuple_Check(args) && PyTuple_GET_SIZE(args) >= 1
+        && PyTuple_GET_ITEM(args, 0) == model;
+    Py_XDECREF(args);
+    Py_XDECREF(f);
+    PyErr_Clear();                        /* (a Python method has no func: not native) */
+    return ok;
+}
+
+/* GPIO.set(level) on `line` where the level moves, when each receiver is an NVIC's own C
+ * on_gpio: the line's level, then each receiver's call (recorded, in verify mode, as the
+ * NVIC's input level it leaves). `check` only looks. */
+static bool line_set(PyObject *line, bool high, bool check, hr_effects *fx)
+{
+    if (!gpio_set)
+        return false;
+    PyObject *cls_set = PyObject_GetAttr((PyObject *)Py_TYPE(line), S_set);
+    bool plain = cls_set == gpio_set;     /* (a GPIO class with another set: Python) */
+    Py_XDECREF(cls_set);
+    PyErr_Clear();
+    PyObject *targets = plain ? PyObject_GetAttr(line, S_targets) : NULL;
+    if (!targets || !PyList_CheckExact(targets)) {
+        Py_XDECREF(targets);
+        return false;
+    }
+    bool ok = true;
+    Py_ssize_t n = PyList_GET_SIZE(targets);
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        PyObject *t = PyList_GET_ITEM(targets, i);
+        ok = PyTuple_Check(t) && PyTuple_GET_SIZE(t) == 2 && PyLong_Check(PyTuple_GET_ITEM(t, 1));
+        PyObject *rx = ok ? PyTuple_GET_ITEM(t, 0) : NULL;
+        PyObject *fn = rx ? PyObject_GetAttr(rx, S_on_gpio) : NULL;
+        ok = ok && is_native(fn, native_gpio, rx);
+        if (ok && !check) {
+            PyObject *pin = PyTuple_GET_ITEM(t, 1);
+            if (fx->dry) {
+                long irq = PyLong_AsLong(pin);
+                PyObject *lv = PyObject_GetAttr(rx, S_level), *k = PyLong_FromLong(16 + irq);
+                ok = lv && k && effect(fx, lv, k, PyLong_FromLong(high), true);
+                Py_XDECREF(lv);
+                Py_XDECREF(k);
+            } else {
+                PyObject *res = PyObject_CallFunctionObjArgs(fn, pin, high ? Py_True : Py_False,
+                                                             NULL);
+                ok = res != NULL;
+                Py_XDECREF(res);
+            }
+        }
+        Py_XDECREF(fn);
+    }
+    Py_DECREF(targets);
+    if (ok && !check) {
+        PyObject *v = high ? Py_True : Py_False;
+        Py_INCREF(v);
+        /* before the receivers, as GPIO.set: in verify mode only its end state counts */
+        ok = effect(fx, line, S_level, v, false);
+    }
+    return ok;
+}
+
+/* STM32Timer.write(SR) while the counter is stopped (_advance does nothing) with no event
+ * scheduled (_reschedule does nothing): SR &= value (its rc_w0 bits), then _update_irq: the
+ * enabled flags left (`_irq_active`) and the six lines, where a line that moves has only
+ * NVICs' C on_gpio as receivers (a timer's IRQ to the NVIC; lowering it only lowers the
+ * NVIC's input level). */
+static bool timer_sr_write(PyObject *tim, long long value, hr_effects *fx)
+{
+    if (get_truth(tim, S_running) != 0)
+        return false;
+    PyObject *ev = PyObject_GetAttr(tim, S_ev);
+    if (!ev)
+        return false;
+    bool idle = ev == Py_None;
+    Py_DECREF(ev);
+    long long sr, dier, shown = 0;
+    if (!idle || !reg_ll(tim, S_SR, &sr) || !reg_ll(tim, S_DIER, &dier)
+        || get_opt(tim, S_irq_active, &shown) != 1)
+        return false;
+    long long nsr = sr & (value | ~(long long)TIMER_SR_RC_W0), active = nsr & dier & 0xFF;
+    if (active == shown)
+        return effect_reg(fx, tim, S_SR, nsr);
+    /* _update_irq's lines, in its order, and the flags each shows */
+    PyObject *names[6] = {S_IRQ, S_UpdateInterrupt, S_CaptureCompareInterrupt,
+                          S_CommutationInterrupt, S_TriggerInterrupt, S_BreakInterrupt};
+    const long long masks[6] = {0xFF, 0x01, 0x1E, 0x20, 0x40, 0x80};
+    PyObject *lines[6] = {0};
+    bool moves[6] = {0}, ok = true;
+    for (int i = 0; ok && i < 6; i++) {
+        lines[i] = PyObject_GetAttr(tim, names[i]);
+        PyObject *lv = lines[i] ? PyObject_GetAttr(lines[i], S_level) : NULL;
+        int was = lv ? PyObject_IsTrue(lv) : -1;
+        Py_XDECREF(lv);
+        moves[i] = was != ((active & masks[i]) != 0);
+        ok = was >= 0 && (!moves[i] || line_set(lines[i], active & masks[i], true, fx));
+    }
+    if (ok)
+        ok = effect_reg(fx, tim, S_SR, nsr)
+            && effect(fx, tim, S_irq_active, PyLong_FromLongLong(active), false);
+    for (int i = 0; ok && i < 6; i++)
+        if (moves[i])
+            ok = line_set(lines[i], active & masks[i], false, fx);
+    for (int i = 0; i < 6; i++)
+        Py_XDECREF(lines[i]);
+    return ok;
+}
+
+#define ICSR_NMIPENDSET (1LL << 31)
+#define ICSR_PENDSVSET (1LL << 28)
+#define ICSR_PENDSVCLR (1LL << 27)
+#define ICSR_PENDSTSET (1LL << 26)
+#define ICSR_PENDSTCLR (1LL << 25)
+#define EXC_PENDSV 14
+
+/* NVIC._icsr_set for a word that pends PendSV (or sets nothing), through the NVIC's own
+ * set_pending when it is the core's C path (NVIC.attach_cpu: a partial of nv_set_pending for
+ * this NVIC), which also ends the slice after this access if PendSV can be taken now. */
+static bool icsr_write(PyObject *nv, long long value, hr_effects *fx)
+{
+    if (value & (ICSR_NMIPENDSET | ICSR_PENDSTSET | ICSR_PENDSTCLR))
+        return false;
+    if (!(value & ICSR_PENDSVSET))
+        return !(value & ICSR_PENDSVCLR);   /* no set or clear bit: nothing happens */
+    PyObject *fn = PyObject_GetAttr(nv, S_set_pending);
+    bool native = is_native(fn, native_pend, nv);
+    bool ok = false;
+    if (native) {
+        if (fx->dry) {
+            PyObject *pending = PyObject_GetAttr(nv, S_pending), *k = PyLong_FromLong(EXC_PENDSV);
+            ok = pending && k && effect(fx, pending, k, PyLong_FromLong(1), true);
+            Py_XDECREF(pending);
+            Py_XDECREF(k);
+        } else {
+            PyObject *k = PyLong_FromLong(EXC_PENDSV);
+            PyObject *res = k ? PyObject_CallOneArg(fn, k) : NULL;
+            ok = res != NULL;
+            Py_XDECREF(res);
+            Py_XDECREF(k);
+        }
+    }
+    Py_XDECREF(fn);
+    return ok;
+}
+
+/* From Python once (GIL held): the NVIC's C paths and GPIO.set (None where missing). */
+void hr_natives(PyObject *pend, PyObject *on_gpio, PyObject *set)
+{
+    PyObject **slots[3] = {&native_pend, &native_gpio, &gpio_set}, *objs[3] = {pend, on_gpio, set};
+    for (int i = 0; i < 3; i++) {
+        PyObject *o = objs[i] == Py_None ? NULL : objs[i];
+        Py_XINCREF(o);
+        Py_XSETREF(*slots[i], o);
+    }
+}
+
+/* Is the pin's ODR bit its level (a push-pull output: 1), or does ODR not decide its level
+ * (0)? -1: it does some other way (an F1 input's pull, an open-drain output): Python. */
+static int gpio_odr_drives(PyObject *port, bool f1, int pin)
+{
+    long long cfg, ot = 0;
+    if (f1) {
+        if (!get_ll(port, S_cr_f1, &cfg))
+            return -1;
+        long long nib = (cfg >> (4 * pin)) & 0xF, mode = nib & 3, cnf = nib >> 2;
+        if (mode == 0)                     /* input: analog, floating, pull (ODR picks it) */
+            return cnf == 2 ? -1 : 0;
+        if (cnf & 2)
+            return 0;                      /* alternate function: its source's level */
+        return cnf & 1 ? -1 : 1;           /* open-drain : push-pull */
+    }
+    if (!get_ll(port, S_moder, &cfg) || !get_ll(port, S_otyper, &ot))
+        return -1;
+    if (((cfg >> (2 * pin)) & 3) != 1)
+        return 0;                          /* input, AF, analog: ODR is not the level */
+    return (ot >> pin) & 1 ? -1 : 1;
+}
+
+/* The pin's output line has no receiver: GPIO.set only stores its level. */
+static PyObject *gpio_quiet_line(PyObject *port, int pin)
+{
+    PyObject *conns = PyObject_GetAttr(port, S_connections);
+    PyObject *k = conns ? PyLong_FromLong(pin) : NULL;
+    PyObject *line = k && PyDict_CheckExact(conns) ? PyDict_GetItemWithError(conns, k) : NULL;
+    Py_XINCREF(line);
+    Py_XDECREF(k);
+    Py_XDECREF(conns);
+    PyObject *targets = line ? PyObject_GetAttr(line, S_targets) : NULL;
+    bool quiet = targets && PyList_CheckExact(targets) && PyList_GET_SIZE(targets) == 0;
+    Py_XDECREF(targets);
+    if (!quiet)
+        Py_CLEAR(line);
+    return line;
+}
+
+/* GpioPortBase._bsrr_written (Peripheral.write's word path to it): ODR takes the set and
+ * reset bits (set wins); each pin whose ODR bit changed is re-resolved, and one that changes
+ * level is announced on its line and to the port's watchers. Made here where every such pin
+ * is a push-pull output with no external drive (its level is its ODR bit), and a pin that
+ * changes level is watched by nobody: no receiver on its line (a device, the EXTI, another
+ * machine), no watcher of the port (AFIO/EXTI routing, a trace). */
+static bool gpio_bsrr_write(PyObject *port, bool f1, long long value, hr_effects *fx)
+{
+    long long odr, levels;
+    if (!get_ll(port, S_odr, &odr) || !get_ll(port, S_levels, &levels))
+        return false;
+    long long set = value & 0xFFFF, reset = (value >> 16) & 0xFFFF;
+    long long nodr = ((odr & ~reset) | set) & 0xFFFF, nlevels = levels;
+    PyObject *lines[16] = {0};
+    int line_pin[16], n_lines = 0;
+    bool ok = true;
+    for (int pin = 0; ok && pin < 16; pin++) {
+        if (!((odr ^ nodr) >> pin & 1))
+            continue;
+        int drives = gpio_odr_drives(port, f1, pin);
+        if (drives <= 0) {
+            ok = drives == 0;
+            continue;
+        }
+        PyObject *ext = PyObject_GetAttr(port, S_ext);
+        PyObject *x = ext && PyList_CheckExact(ext) && PyList_GET_SIZE(ext) > pin
+            ? PyList_GET_ITEM(ext, pin) : NULL;
+        ok = x == Py_None;                 /* (an external drive: contention, logged) */
+        Py_XDECREF(ext);
+        long long bit = 1LL << pin, level = (nodr >> pin) & 1;
+        if (!ok || level == ((levels >> pin) & 1))
+            continue;
+        nlevels ^= bit;
+        if (!n_lines) {                    /* a level moves: the port's watchers first (an F1's
+                                              AFIO watches every port: Python, at once) */
+            PyObject *w = PyObject_GetAttr(port, S_watchers);
+            ok = w && PyList_CheckExact(w) && PyList_GET_SIZE(w) == 0;
+            Py_XDECREF(w);
+        }
+        if (ok) {
+            ok = (lines[n_lines] = gpio_quiet_line(port, pin)) != NULL;
+            line_pin[n_lines] = pin;
+            n_lines += ok;
+        }
+    }
+    /* every check made: the effects (a line takes the pin's new level, as GPIO.set) */
+    ok = ok && effect(fx, port, S_odr, PyLong_FromLongLong(nodr), false);
+    if (ok && nlevels != levels)
+        ok = effect(fx, port, S_levels, PyLong_FromLongLong(nlevels), false);
+    for (int i = 0; i < n_lines; i++) {
+        PyObject *lv = PyBool_FromLong((long)((nlevels >> line_pin[i]) & 1));
+        if (ok)
+            ok = effect(fx, lines[i], S_level, lv, false);     /* (takes lv) */
+        else
+            Py_XDECREF(lv);
+        Py_DECREF(lines[i]);
+    }
+    return ok;
+}
+
+static bool apply_write(hr_range *r, hr_entry *e, const hr_access *a, long long value,
+                        hr_effects *fx)
+{
+    if (!may_answer(r, e, a))
+        return false;
+    switch (e->kind) {
+    case HR_I2C_DR_W:
+        return i2c_dr_write(e->state, r->cpu, a, value, fx);
+    case HR_TIMER_SR_W:
+        return timer_sr_write(e->state, value, fx);
+    case HR_ICSR_W:
+        return icsr_write(e->state, value, fx);
+    case HR_GPIO_F1_BSRR_W:
+    case HR_GPIO_F4_BSRR_W:
+        return gpio_bsrr_write(e->state, e->kind == HR_GPIO_F1_BSRR_W, value, fx);
+    default:
+        return false;
+    }
+}
+
+/* Verify mode: the write C would have made, waiting for the Python write to finish (one per
+ * range: the Python write runs no firmware, so no other access of the range comes between). */
+typedef struct {
+    hr_entry *e;
+    PyObject *model;       /* the model, its attributes and its register dict before */
+    PyObject *attrs;
+    PyObject *regs;
+    hr_effects fx;
+} hr_wv;
+
+static void wv_free(hr_range *r)
+{
+    hr_wv *w = r->wv;
+    if (!w)
+        return;
+    r->wv = NULL;
+    effects_clear(&w->fx);
+    Py_XDECREF(w->model);
+    Py_XDECREF(w->attrs);
+    Py_XDECREF(w->regs);
+    PyMem_Free(w);
+}
+
+/* A copy of a dict attribute of `o` (NULL, no error, if it has none). */
+static PyObject *dict_copy(PyObject *o, PyObject *name)
+{
+    PyObject *d = PyObject_GetAttr(o, name);
+    PyObject *c = d && PyDict_Check(d) ? PyDict_Copy(d) : NULL;
+    Py_XDECREF(d);
+    PyErr_Clear();
+    return c;
+}
+
+int hr_write(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec, uint32_t pc,
+             uint64_t offset, unsigned size, uint64_t value)
+{
+    if (!n_registered)
+        return 0;
+    hr_range *r = lookup(tramp);
+    if (!r)
+        return 0;
+    hr_entry *e = NULL;
+    for (uint32_t i = 0; i < r->n; i++)
+        if (r->entries[i].offset == offset && r->entries[i].kind >= HR_FIRST_WRITE) {
+            e = &r->entries[i];
+            break;
+        }
+    if (!e || size > 8 || !(e->sizes & (1u << size)))
+        return 0;
+    hr_access a = {uc, reg_read, exec, pc};
+    long long v = (long long)(size >= 8 ? value : value & ((1ull << (8 * size)) - 1));
+    PyGILState_STATE g = PyGILState_Ensure();
+    bool dry = r->verify != 0;
+    hr_effects fx = {.dry = dry, .n = 0};
+    bool ok = apply_write(r, e, &a, v, &fx);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();          /* (Python's own write meets the same state and says why) */
+        ok = false;
+    }
+    int rc = ok;
+    if (dry) {
+        rc = 0;
+        wv_free(r);
+        hr_wv *w = ok ? PyMem_Malloc(sizeof *w) : NULL;
+        if (w) {
+            w->e = e;
+            w->fx = fx;
+            fx.n = 0;
+            Py_INCREF(e->owner);
+            w->model = e->owner;
+            w->attrs = dict_copy(e->owner, S_dict);
+            w->regs = dict_copy(e->owner, S_regs);
+            r->wv = w;
+            rc = -1;
+        }
+        effects_clear(&fx);
+    } else if (ok) {
+        e->hits++;
+    } else {
+        e->declined++;
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* Verify mode: note a difference between C's write and Python's. */
+static void wv_mismatch(hr_range *r, hr_wv *w, PyObject *key, PyObject *c_value,
+                        PyObject *py_value)
+{
+    hr_entry *e = w->e;
+    e->mismatched++;
+    if (r->wlog && PyList_Check(r->wlog)) {
+        PyObject *t = Py_BuildValue("(IIOOO)", e->offset, e->kind, key,
+                                    c_value ? c_value : Py_None, py_value ? py_value : Py_None);
+        if (t)
+            PyList_Append(r->wlog, t);
+        Py_XDECREF(t);
+    }
+    PyErr_Clear();
+}
+
+/* Is `key` one C sets in `obj` (as an attribute or an item)? */
+static bool is_effect(const hr_effects *fx, PyObject *obj, PyObject *key, bool item)
+{
+    for (int i = 0; i < fx->n; i++)
+        if (fx->e[i].obj == obj && fx->e[i].item == item
+            && PyObject_RichCompareBool(fx->e[i].key, key, Py_EQ) == 1)
+            return true;
+    return false;
+}
+
+/* `before` and `now` differ only at keys C sets in `obj`. */
+static bool same_but_effects(hr_range *r, hr_wv *w, PyObject *before, PyObject *now,
+                             PyObject *obj, bool item)
+{
+    if (!before || !now || !PyDict_Check(now))
+        return true;
+    bool same = true;
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(before, &pos, &k, &v)) {
+        if (is_effect(&w->fx, obj, k, item))
+            continue;
+        PyObject *other = PyDict_GetItemWithError(now, k);
+        if (!other || PyObject_RichCompareBool(v, other, Py_EQ) != 1) {
+            same = false;
+            wv_mismatch(r, w, k, v, other);   /* (C leaves it as it was) */
+        }
+    }
+    pos = 0;
+    while (PyDict_Next(now, &pos, &k, &v))
+        if (!is_effect(&w->fx, obj, k, item) && !PyDict_GetItemWithError(before, k)) {
+            same = false;
+            wv_mismatch(r, w, k, NULL, v);    /* Python added it */
+        }
+    PyErr_Clear();
+    return same;
+}
+
+void hr_write_check(const void *tramp)
+{
+    hr_range *r = lookup(tramp);
+    if (!r || !r->wv)
+        return;
+    PyGILState_STATE g = PyGILState_Ensure();
+    hr_wv *w = r->wv;
+    bool same = true;
+    for (int i = 0; i < w->fx.n; i++) {
+        hr_effect *x = &w->fx.e[i];
+        PyObject *now = x->item ? PyObject_GetItem(x->obj, x->key)
+                                : PyObject_GetAttr(x->obj, x->key);
+        if (!now || PyObject_RichCompareBool(now, x->value, Py_EQ) != 1) {
+            same = false;
+            wv_mismatch(r, w, x->key, x->value, now);
+        }
+        Py_XDECREF(now);
+        PyErr_Clear();
+    }
+    /* nothing else changed: the model's attributes (by value) and its register dict */
+    PyObject *attrs = PyObject_GetAttr(w->model, S_dict);
+    PyObject *regs = PyObject_GetAttr(w->model, S_regs);
+    PyErr_Clear();
+    same = same_but_effects(r, w, w->attrs, attrs, w->model, false) && same;
+    same = same_but_effects(r, w, w->regs, regs, regs, true) && same;
+    Py_XDECREF(attrs);
+    Py_XDECREF(regs);
+    if (same)
+        w->e->verified++;
+    wv_free(r);
+    PyGILState_Release(g);
 }

@@ -11,8 +11,16 @@ slice; the C side answers exactly as the model's `read` would, from the same att
 the core's time, with the same state changes, or leaves the read to Python (a side effect it
 does not do, a state it does not handle). The model's Python state stays the only copy.
 
-`METERSIM_HOT_REGS=0` keeps every read in Python; `METERSIM_HOT_REGS=verify` computes each
-hot value in C without answering, and the bus compares it with the model's answer (tests).
+Writes work the same way (`hr_write` in _hot_regs.c): a model declares a register with a write
+kind (`WRITE_KINDS`), and C makes a write to it whose whole effect it can make exactly (an I2C
+DR byte queued behind the one shifting, a PendSV pended through ICSR, a stopped timer's SR
+flags cleared, a GPIO BSRR write moving no pin anybody watches); any other write goes to the
+model's Python `write`.
+
+`METERSIM_HOT_REGS=0` keeps every access in Python; `METERSIM_HOT_REGS=verify` computes each
+hot value in C without answering, and the bus compares it with the model's answer; a write C
+would make is made by Python, then C checks that Python changed what C would have changed and
+nothing else (the model's attributes and register dict) (tests).
 """
 
 from __future__ import annotations
@@ -27,7 +35,12 @@ log = logging.getLogger("metersim._engine")
 #: Register kinds computed in C (the HR_* numbers of _hot_regs.c).
 KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "dwt_cyccnt": 5,
          "spi_sr": 6, "usart_sr": 7, "usart_isr": 8, "i2c_sr1": 9, "i2c_sr2": 10,
-         "timer_sr": 11, "i2c_cr1": 12}
+         "timer_sr": 11, "i2c_cr1": 12,
+         # writes (HR_FIRST_WRITE on)
+         "i2c_dr_write": 32, "icsr_write": 33, "timer_sr_write": 34,
+         "gpio_f1_bsrr_write": 35, "gpio_f4_bsrr_write": 36}
+#: The kinds that are writes.
+WRITE_KINDS = frozenset(k for k, n in KINDS.items() if n >= 32)
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,8 @@ def mode() -> str:
 
 def declared(model) -> list[HotRegister]:
     """The hot registers `model` declares; the NVIC's SysTick declares its own (its registers
-    lie in the System Control Space the NVIC maps). A subclass that replaces `read` but not
-    `hot_registers` declares none: C would answer for the parent's read."""
+    lie in the System Control Space the NVIC maps). A subclass that replaces `read` (`write`)
+    but not `hot_registers` declares no read (write) kinds: C would answer for the parent's."""
     regs: list[HotRegister] = []
     for obj in (model, getattr(model, "systick", None)):
         fn = getattr(obj, "hot_registers", None)
@@ -60,9 +73,10 @@ def declared(model) -> list[HotRegister]:
             continue
         cls = type(obj)
         owner = next(c for c in cls.__mro__ if "hot_registers" in vars(c))
-        if any("read" in vars(c) for c in cls.__mro__[:cls.__mro__.index(owner)]):
-            continue
-        regs.extend(fn())
+        below = cls.__mro__[:cls.__mro__.index(owner)]
+        replaced = {m for m in ("read", "write") if any(m in vars(c) for c in below)}
+        regs.extend(r for r in fn()
+                    if ("write" if r.kind in WRITE_KINDS else "read") not in replaced)
     return regs
 
 
@@ -71,9 +85,9 @@ class HotEntry(ctypes.Structure):
     _fields_ = [("offset", ctypes.c_uint32), ("kind", ctypes.c_uint32),
                 ("sizes", ctypes.c_uint32), ("privileged", ctypes.c_uint32),
                 ("owner", ctypes.c_void_p), ("page", ctypes.c_void_p),
-                ("state", ctypes.c_void_p), ("read_fn", ctypes.c_void_p),
-                ("hits", ctypes.c_uint64),
-                ("declined", ctypes.c_uint64)]
+                ("state", ctypes.c_void_p), ("method", ctypes.c_void_p),
+                ("hits", ctypes.c_uint64), ("declined", ctypes.c_uint64),
+                ("verified", ctypes.c_uint64), ("mismatched", ctypes.c_uint64)]
 
 
 class HotRange(ctypes.Structure):
@@ -82,7 +96,8 @@ class HotRange(ctypes.Structure):
                 ("pages", ctypes.c_void_p), ("entries", ctypes.c_void_p),
                 ("n", ctypes.c_uint32), ("reg_control", ctypes.c_int32),
                 ("verify", ctypes.c_uint32), ("pending", ctypes.c_uint32),
-                ("value", ctypes.c_uint64)]
+                ("value", ctypes.c_uint64), ("wlog", ctypes.c_void_p),
+                ("wv", ctypes.c_void_p)]
 
 
 _lib = None
@@ -102,6 +117,14 @@ def _library():
             lib.hr_unregister.argtypes = [ctypes.c_void_p]
             if lib.hr_init() != 0:
                 raise OSError("hr_init failed")
+            # the NVIC's C set_pending and on_gpio, which writes made in C call (a PendSV
+            # pended through ICSR, a timer's IRQ line lowered), and the lines' GPIO.set
+            from metersim.peripherals.base import GPIO
+
+            lib.hr_natives.restype = None
+            lib.hr_natives.argtypes = [ctypes.py_object] * 3
+            lib.hr_natives(getattr(_block_clock, "nv_set_pending", None),
+                           getattr(_block_clock, "nv_on_gpio", None), GPIO.set)
         except (ImportError, OSError, AttributeError) as e:
             log.debug("hot registers unavailable: %s", e)
             lib = False
@@ -121,17 +144,18 @@ class RangeHotRegs:
         self._lib = lib
         self.start = start
         self.regs = regs                    # (address, HotRegister, owner)
-        self._keep = [tramp, cpu, pages]
+        self.write_mismatches: list[tuple[int, int, object, object, object]] = []
+        self._keep = [tramp, cpu, pages, self.write_mismatches]
         self._entries = (HotEntry * len(regs))()
         for e, (addr, reg, owner) in zip(self._entries, regs):
             page = addr >> 10
-            read_fn = type(owner).read
-            self._keep += [owner, page, reg.state, read_fn]
+            method = type(owner).write if reg.kind in WRITE_KINDS else type(owner).read
+            self._keep += [owner, page, reg.state, method]
             e.offset = addr - start
             e.kind = KINDS[reg.kind]
             e.sizes = sum(1 << n for n in reg.sizes)
             e.privileged = int(reg.privileged)
-            e.owner, e.page, e.state, e.read_fn = id(owner), id(page), id(reg.state), id(read_fn)
+            e.owner, e.page, e.state, e.method = id(owner), id(page), id(reg.state), id(method)
         r = self.range = HotRange()
         r.tramp = ctypes.addressof(tramp)
         r.cpu = id(cpu)
@@ -140,6 +164,7 @@ class RangeHotRegs:
         r.n = len(regs)
         r.reg_control = A.UC_ARM_REG_CONTROL
         r.verify = int(verify)
+        r.wlog = id(self.write_mismatches)    # verify: (offset, kind, key, C's, Python's)
         self.registered = lib.hr_register(ctypes.addressof(r)) == 0
         self.verified: dict[str, int] = {}  # verify mode: values compared, per kind
         self.mismatches: list[tuple[int, str, int, int]] = []
@@ -168,8 +193,18 @@ class RangeHotRegs:
     def checked(self) -> int:
         return sum(self.verified.values())
 
+    def writes_verified(self) -> dict[str, tuple[int, int]]:
+        """Verify mode: {write kind: (writes whose effects C and Python made alike, writes
+        where they differed)}; `write_mismatches` says where."""
+        out: dict[str, tuple[int, int]] = {}
+        for e, (_addr, reg, _o) in zip(self._entries, self.regs):
+            if reg.kind in WRITE_KINDS:
+                ok, bad = out.get(reg.kind, (0, 0))
+                out[reg.kind] = (ok + e.verified, bad + e.mismatched)
+        return out
+
     def stats(self) -> dict[tuple[int, str], tuple[int, int]]:
-        """{(address, kind): (reads answered in C, reads left to Python)}"""
+        """{(address, kind): (accesses answered in C, accesses left to Python)}"""
         return {(addr, reg.kind): (e.hits, e.declined)
                 for e, (addr, reg, _o) in zip(self._entries, self.regs)}
 

@@ -52,6 +52,9 @@ typedef struct {
     int32_t pmask;   /* implemented priority bits */
     int32_t v6m;     /* ARMv6-M: PRIMASK only */
     int32_t gen;     /* changes whenever the model may have replaced its containers */
+    uint32_t shcsr;  /* the model's SHCSR, CCR and VTOR (NVIC.shcsr, .ccr, .vtor live here) */
+    uint32_t ccr;
+    uint32_t vtor;
 } nv_summary;
 
 #define NV_NO_PENDING 0x7FFF
@@ -685,14 +688,13 @@ typedef struct bc_exc {
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
-    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_summary,
-    *S_refresh;
+    *S_pending_set, *S_enabled, *S_level, *S_summary, *S_refresh;
 
 /* What of the NVIC model the checks read: the model (a new reference), its containers
  * (borrowed from the exception block's cache), its registers and summary. */
 typedef struct {
     PyObject *nv, *act, *prio, *active, *pending, *pending_set, *enabled, *level;
-    long gmask, pmask, shcsr, ccr, vtor;
+    long gmask, pmask;
     Py_ssize_t n;
     nv_summary *sum;    /* the model's InterruptSummary, the one the block clock has bound */
 } nv_view;
@@ -772,7 +774,6 @@ static bool exc_cache(bc_exc *x, PyObject *nv, nv_summary *sum)
 static bool nv_load(bc_state *s, bc_exc *x, nv_view *v)
 {
     memset(v, 0, sizeof *v);
-    bool ok = true;
     nv_summary *sum = s->nv_sum;
     PyObject *nv = v->nv = PyObject_GetAttr(x->cpu, S_nvic);
     if (!nv || nv == Py_None || !sum)
@@ -796,12 +797,7 @@ static bool nv_load(bc_state *s, bc_exc *x, nv_view *v)
      * the model has them (NVIC._summarise_priorities) */
     v->gmask = sum->gmask;
     v->pmask = sum->pmask;
-    v->shcsr = attr_long(nv, S_shcsr, &ok);
-    v->ccr = attr_long(nv, S_ccr, &ok);
-    v->vtor = attr_long(nv, S_vtor, &ok);
-    PyErr_Clear();
-    if (ok)
-        return true;
+    return true;
 bad:
     PyErr_Clear();
     nv_release(v);
@@ -864,11 +860,11 @@ static bool nv_enabled(const nv_view *v, long exc)                 /* exception_
     if (exc >= 16)
         return PyByteArray_AS_STRING(v->enabled)[exc] != 0;
     if (exc == 4)
-        return v->shcsr & (1L << 16);
+        return v->sum->shcsr & (1u << 16);
     if (exc == 5)
-        return v->shcsr & (1L << 17);
+        return v->sum->shcsr & (1u << 17);
     if (exc == 6)
-        return v->shcsr & (1L << 18);
+        return v->sum->shcsr & (1u << 18);
     return true;
 }
 
@@ -998,10 +994,8 @@ static void set_long(PyObject *o, PyObject *name, long value)
 static void nv_shcsr_active(nv_view *v, long exc, bool on)          /* _shcsr_active */
 {
     int bit = shcsr_bit(exc);
-    if (bit >= 0) {
-        v->shcsr = on ? (v->shcsr | (1L << bit)) : (v->shcsr & ~(1L << bit));
-        set_long(v->nv, S_shcsr, v->shcsr);
-    }
+    if (bit >= 0)
+        v->sum->shcsr = on ? (v->sum->shcsr | (1u << bit)) : (v->sum->shcsr & ~(1u << bit));
 }
 
 /* NVIC.acknowledge's state changes (pending -> active), without the summary: the caller
@@ -1078,7 +1072,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     bool thread = ipsr == 0, use_psp = thread && (control & 2);
     bool fpca = x->has_fpu && (control & 4);
     uint32_t size = fpca ? 0x68 : 0x20;
-    uint32_t pad = ((v->ccr & 0x200) && (sp & 4)) ? 4 : 0;
+    uint32_t pad = ((v->sum->ccr & 0x200) && (sp & 4)) ? 4 : 0;
     uint32_t frame_sp = sp - size - pad;
     uint32_t frame[26] = {ex_rd(s, x, r[RG_R0]), ex_rd(s, x, r[RG_R1]), ex_rd(s, x, r[RG_R2]),
                           ex_rd(s, x, r[RG_R3]), ex_rd(s, x, r[RG_R12]), ex_rd(s, x, r[RG_LR]),
@@ -1091,7 +1085,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     if (!ex_frame_allowed(x, frame_sp, size, RIGHT_W, !thread || !(control & 1), negative))
         return false;                       /* MemManage stacking fault: Python */
     uint32_t vector = 0;
-    if (s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+    if (s->mem_read(s->uc, (uint32_t)(v->sum->vtor + 4 * exc), &vector, 4) != 0 || !vector)
         return false;
     if (x->mem_write(s->uc, frame_sp, frame, size) != 0)
         return false;
@@ -1162,7 +1156,7 @@ static bool exc_chain(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t ex
     const int32_t *r = x->regs;
     uint32_t vector = 0;
     if (exc <= 6 || exc >= v->n
-        || s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+        || s->mem_read(s->uc, (uint32_t)(v->sum->vtor + 4 * exc), &vector, 4) != 0 || !vector)
         return false;
     ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
     ex_wr(s, x, r[RG_APSR_NZCV], 0);
@@ -1239,7 +1233,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
     if (s->mem_read(s->uc, sp, f, size) != 0)
         return false;
     uint32_t xpsr = f[7];
-    uint32_t new_sp = sp + size + (((xpsr & (1u << 9)) && (v->ccr & 0x200)) ? 4 : 0);
+    uint32_t new_sp = sp + size + (((xpsr & (1u << 9)) && (v->sum->ccr & 0x200)) ? 4 : 0);
     uint32_t xpsr_out = (xpsr & ~(1u << 9)) | (1u << 24);
     long new_ipsr = 0;
     if (nothing_pending)
@@ -1538,13 +1532,7 @@ static int nv_exc_enabled(PyObject *nv, const nv_summary *m, long exc)
     if (m->v6m && exc <= 6)
         return exc <= EXC_HARDFAULT;     /* ARMv6-M has no configurable faults */
     if (exc >= 4 && exc <= 6) {
-        bool ok = true;
-        long shcsr = attr_long(nv, S_shcsr, &ok);
-        if (!ok) {
-            PyErr_SetString(PyExc_TypeError, "NVIC.shcsr is not an int");
-            return -1;
-        }
-        return (shcsr >> (12 + exc)) & 1;    /* MEMFAULTENA 16, BUSFAULTENA 17, USGFAULTENA 18 */
+        return (m->shcsr >> (12 + exc)) & 1;    /* MEMFAULTENA 16, BUSFAULTENA 17, USGFAULTENA 18 */
     }
     return 1;
 }
@@ -2067,12 +2055,11 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_block_clock",
 PyMODINIT_FUNC PyInit__block_clock(void)
 {
     static const char *names[] = {"ipsr", "exceptions_taken", "nvic", "_act", "prio", "active",
-                                  "pending", "pending_set", "enabled", "level", "shcsr", "ccr",
-                                  "vtor", "summary",
+                                  "pending", "pending_set", "enabled", "level", "summary",
                                   "refresh_summary"};
     PyObject **slots[] = {&S_ipsr, &S_taken, &S_nvic, &S_act, &S_prio, &S_active, &S_pending,
-                          &S_pending_set, &S_enabled, &S_level, &S_shcsr, &S_ccr, &S_vtor,
-                          &S_summary, &S_refresh};
+                          &S_pending_set, &S_enabled, &S_level, &S_summary,
+                          &S_refresh};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
             return NULL;

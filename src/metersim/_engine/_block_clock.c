@@ -449,12 +449,17 @@ static uint64_t bc_executed(bc_state *s)
     return s->base + in_block(s, pc);
 }
 
-/* An interrupt hook left the current block at PC: only what ran of it counts. */
+/* An interrupt hook left the current block at `pc`: only what ran of it counts. */
+static void bc_settle_at(bc_state *s, uint32_t pc)
+{
+    s->cur_n = (uint32_t)in_block(s, pc);
+}
+
 static void bc_settle(bc_state *s)
 {
     uint32_t pc = 0;
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
-    s->cur_n = (uint32_t)in_block(s, pc);
+    bc_settle_at(s, pc);
 }
 
 /* From another block hook: the current block must not run. */
@@ -486,6 +491,7 @@ static void bc_clear_cache(bc_state *s)
 
 typedef int (*reg_write_fn)(void *uc, int regid, const void *value);
 typedef int (*reg_write_batch_fn)(void *uc, int const *regs, void *const *vals, int count);
+typedef int (*reg_read_batch_fn)(void *uc, int const *regs, void *const *vals, int count);
 typedef int (*mem_write_fn)(void *uc, uint64_t addr, const void *buf, uint64_t size);
 typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
                             size_t count);
@@ -685,6 +691,7 @@ typedef struct bc_exc {
     PyObject *c_act, *c_prio, *c_active, *c_pending, *c_pending_set, *c_enabled, *c_level;
     nv_summary *c_sum;
     int64_t c_gen;
+    reg_read_batch_fn reg_read_batch;   /* the registers an entry or return reads, at once */
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
@@ -1049,6 +1056,24 @@ static inline uint32_t ex_rd(bc_state *s, bc_exc *x, int32_t reg)
     return v;
 }
 
+/* The registers x->regs[which[i]] into out[i], in one call where unicorn has the batch form
+ * (reads have no side effects: the same values as one uc_reg_read each). */
+static void ex_rd_n(bc_state *s, bc_exc *x, const int *which, uint32_t *out, int n)
+{
+    int ids[16];
+    void *ptrs[16];
+    for (int i = 0; i < n; i++) {
+        ids[i] = x->regs[which[i]];
+        out[i] = 0;
+        ptrs[i] = &out[i];
+    }
+    if (x->reg_read_batch)
+        x->reg_read_batch(s->uc, ids, ptrs, n);
+    else
+        for (int i = 0; i < n; i++)
+            s->reg_read(s->uc, ids[i], &out[i]);
+}
+
 static inline void ex_wr(bc_state *s, bc_exc *x, int32_t reg, uint32_t v)
 {
     x->reg_write(s->uc, reg, &v);
@@ -1067,16 +1092,17 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     const int32_t *r = x->regs;
     if (exc <= 6 || exc >= v->n)
         return false;
-    uint32_t xpsr = ex_rd(s, x, r[RG_XPSR]), control = ex_rd(s, x, r[RG_CONTROL]);
-    uint32_t sp = ex_rd(s, x, r[RG_SP]), pc = ex_rd(s, x, r[RG_PC]);
+    static const int which[10] = {RG_XPSR, RG_CONTROL, RG_SP, RG_PC, RG_R0, RG_R1, RG_R2,
+                                  RG_R3, RG_R12, RG_LR};
+    uint32_t g[10];
+    ex_rd_n(s, x, which, g, 10);
+    uint32_t xpsr = g[0], control = g[1], sp = g[2], pc = g[3];
     bool thread = ipsr == 0, use_psp = thread && (control & 2);
     bool fpca = x->has_fpu && (control & 4);
     uint32_t size = fpca ? 0x68 : 0x20;
     uint32_t pad = ((v->sum->ccr & 0x200) && (sp & 4)) ? 4 : 0;
     uint32_t frame_sp = sp - size - pad;
-    uint32_t frame[26] = {ex_rd(s, x, r[RG_R0]), ex_rd(s, x, r[RG_R1]), ex_rd(s, x, r[RG_R2]),
-                          ex_rd(s, x, r[RG_R3]), ex_rd(s, x, r[RG_R12]), ex_rd(s, x, r[RG_LR]),
-                          pc & ~1u, (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
+    uint32_t frame[26] = {g[4], g[5], g[6], g[7], g[8], g[9], pc & ~1u, (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
     if (fpca)
         for (int i = 0; i < FP_N; i++)
             frame[8 + i] = ex_rd(s, x, x->fp_regs[i]);
@@ -1110,9 +1136,10 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
 /* SVC (CortexM._svc then _enter(SVCALL)): PC is already past the svc instruction. */
 static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
 {
-    const int32_t *r = x->regs;
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), fm = ex_rd(s, x, r[RG_FAULTMASK]);
-    uint32_t bp = ex_rd(s, x, r[RG_BASEPRI]);
+    static const int which[3] = {RG_PRIMASK, RG_FAULTMASK, RG_BASEPRI};
+    uint32_t g[3];
+    ex_rd_n(s, x, which, g, 3);
+    uint32_t pm = g[0], fm = g[1], bp = g[2];
     long prio, raw;
     if (!nv_exec_priority(v, pm, fm, bp, -1, &prio) || !nv_prio(v, EXC_SVCALL, &raw)
         || nv_group(v, raw) >= prio)
@@ -1182,10 +1209,13 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
         || (!(exc_return & 0x10) && !x->has_fpu) || ipsr == EXC_NMI || ipsr == EXC_HARDFAULT
         || ipsr >= v->n || !v->sum)
         return false;
-    uint32_t fm = ex_rd(s, x, r[RG_FAULTMASK]);
-    if (fm)
+    static const int which[6] = {RG_FAULTMASK, RG_PRIMASK, RG_BASEPRI, RG_MSP, RG_PSP,
+                                 RG_CONTROL};
+    uint32_t g[6];
+    ex_rd_n(s, x, which, g, 6);
+    if (g[0])
         return false;                       /* FAULTMASK to clear, MPU flush: Python */
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
+    uint32_t pm = g[1], bp = g[2];
     exc_repend rp = {false, false, 0};
     long best = v->sum->best;               /* the summary's, as NVIC.complete leaves it */
     long extra = -1;
@@ -1222,8 +1252,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
     }
     bool to_thread = exc_return & 0x8, use_psp = exc_return & 0x4;
     bool extended = !(exc_return & 0x10);
-    uint32_t msp = ex_rd(s, x, r[RG_MSP]), psp = ex_rd(s, x, r[RG_PSP]);
-    uint32_t control = ex_rd(s, x, r[RG_CONTROL]);
+    uint32_t msp = g[3], psp = g[4], control = g[5];
     uint32_t sp = use_psp ? psp : msp, size = extended ? 0x68 : 0x20;
     const char *active = PyByteArray_AS_STRING(v->active);
     bool negative = active[EXC_HARDFAULT] || active[EXC_NMI];
@@ -1272,15 +1301,15 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
 {
     uint32_t pc = 0;
     bool is_return = intno == EXCP_EXCEPTION_EXIT;
+    if (!is_return && intno != EXCP_SWI && intno != EXCP_PREFETCH_ABORT)
+        return false;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);     /* (read once: nothing below moves it) */
     if (intno == EXCP_PREFETCH_ABORT) {
-        s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
         is_return = (pc & 0xFFFFFFE0u) == 0xFFFFFFE0u;
         if (!is_return)
             return false;
-    } else if (!is_return && intno != EXCP_SWI) {
-        return false;
     }
-    bc_settle(s);            /* the block ran up to here (as CortexM._on_intr does) */
+    bc_settle_at(s, pc);     /* the block ran up to here (as CortexM._on_intr does) */
     bool done = false;
     PyGILState_STATE g = PyGILState_Ensure();
     bool ok = true;
@@ -1288,7 +1317,6 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
     nv_view v;
     if (ok && nv_load(s, x, &v)) {
         if (is_return) {
-            s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
             done = exc_ret(s, x, ipsr, &v, pc | 1);
         } else {
             done = exc_svc(s, x, ipsr, &v);
@@ -1312,12 +1340,14 @@ enum { TAKE_NONE = -1,    /* nothing can be taken now: nothing changed */
  * TAKE_WAKE, or 0 when an exception may be taken at *prio (the model decides which). */
 static long take_precheck(bc_state *s, bc_exc *x, const nv_summary *m, long *prio, uint32_t *fm)
 {
-    const int32_t *r = x->regs;
     long best = m->best, p = m->active;
     if (best >= p)
         return TAKE_NONE;          /* the masks only lower the execution priority */
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
-    *fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    static const int which[3] = {RG_PRIMASK, RG_BASEPRI, RG_FAULTMASK};
+    uint32_t g[3];
+    ex_rd_n(s, x, which, g, 3);
+    uint32_t pm = g[0], bp = g[1];
+    *fm = g[2];
     if (bp & (uint32_t)m->pmask) {
         long g = (long)(bp & (uint32_t)m->pmask & (uint32_t)m->gmask);
         if (g < p)

@@ -327,7 +327,8 @@ class NativeExc(ctypes.Structure):
                 ("c_active", ctypes.c_void_p), ("c_pending", ctypes.c_void_p),
                 ("c_pending_set", ctypes.c_void_p), ("c_enabled", ctypes.c_void_p),
                 ("c_level", ctypes.c_void_p), ("c_sum", ctypes.c_void_p),
-                ("c_gen", ctypes.c_int64)]
+                ("c_gen", ctypes.c_int64),
+                ("reg_read_batch", ctypes.c_void_p)]
 
 
 def _release_exc(release, x: NativeExc) -> None:
@@ -471,6 +472,7 @@ class BlockClock:
         x = NativeExc()
         x.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
         x.reg_write_batch = ctypes.cast(uclib.uc_reg_write_batch, ctypes.c_void_p).value
+        x.reg_read_batch = ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value
         x.mem_write = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
         x.frame_allowed = frame_check
         x.cpu = id(cpu)

@@ -113,6 +113,7 @@ typedef struct {
     uint32_t site_stop;
     uint32_t stop_k;        /* with stop_at: the instructions of the block before stop_at */
     int64_t off_cflags;     /* offset of `cflags_next_tb` in CPUState (see run_count) */
+    uint64_t code_gen;      /* moves on at every bc_clear_cache (flash content changed) */
 } bc_state;
 
 static void idle_sync(bc_state *s);
@@ -476,6 +477,7 @@ static void bc_stop_before_block(bc_state *s)
 static void bc_clear_cache(bc_state *s)
 {
     memset(s->cache, 0, CACHE_SIZE * sizeof(bc_entry) + IO_CACHE * sizeof(bc_io_entry));
+    s->code_gen++;          /* and the exception path's cached vectors (ex_vector) */
 }
 
 /* ======================================================================== idle ticks
@@ -665,7 +667,7 @@ static void bc_settle(bc_state *s);
 typedef bool (*frame_allowed_fn)(const void *mf, uint32_t start, uint32_t len, uint32_t right,
                                  bool priv, bool negative);
 
-enum { FP_N = 17 };
+enum { FP_N = 17, EXC_RO_N = 8, EXC_VC_N = 256 };
 #define EXC_NMI 2
 #define EXC_HARDFAULT 3
 #define EXC_SVCALL 11
@@ -692,6 +694,14 @@ typedef struct bc_exc {
     nv_summary *c_sum;
     int64_t c_gen;
     reg_read_batch_fn reg_read_batch;   /* the registers an entry or return reads, at once */
+    /* Vectors of tables in read-only memory, as CortexM._vector caches them: the read-only
+     * ranges (memory mapped without write permission, aliases included), and the vectors of
+     * table vc_vtor read while the block clock's code_gen was vc_gen (0: not read yet). */
+    uint32_t ro_n;
+    uint32_t ro_base[EXC_RO_N], ro_size[EXC_RO_N];
+    uint32_t vc_vtor;
+    uint64_t vc_gen;
+    uint32_t vc[EXC_VC_N];
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
@@ -1085,6 +1095,39 @@ static bool ex_frame_allowed(bc_exc *x, uint32_t start, uint32_t len, uint32_t r
     return !x->mpu || x->frame_allowed(x->mpu, start, len, right, priv, negative);
 }
 
+static bool ex_read_only(const bc_exc *x, uint32_t addr)
+{
+    for (uint32_t i = 0; i < x->ro_n && i < EXC_RO_N; i++)
+        if (addr - x->ro_base[i] < x->ro_size[i])
+            return true;
+    return false;
+}
+
+/* The vector of `exc` in the table at `vtor` (0: none there), false if unreadable. A table in
+ * read-only memory changes only with the flash (CortexM.invalidate_code_caches, which clears
+ * the block clock's cache): its vectors are read once per content, as CortexM._vector does. */
+static bool ex_vector(bc_state *s, bc_exc *x, uint32_t vtor, long exc, uint32_t *vector)
+{
+    uint32_t addr = vtor + 4u * (uint32_t)exc;
+    bool cached = exc >= 0 && exc < EXC_VC_N;
+    if (cached && x->vc_vtor == vtor && x->vc_gen == s->code_gen && x->vc[exc]) {
+        *vector = x->vc[exc];
+        return true;
+    }
+    *vector = 0;
+    if (s->mem_read(s->uc, addr, vector, 4) != 0)
+        return false;
+    if (cached && *vector && ex_read_only(x, vtor) && ex_read_only(x, addr)) {
+        if (x->vc_vtor != vtor || x->vc_gen != s->code_gen) {
+            memset(x->vc, 0, sizeof x->vc);
+            x->vc_vtor = vtor;
+            x->vc_gen = s->code_gen;
+        }
+        x->vc[exc] = *vector;
+    }
+    return true;
+}
+
 /* Exception entry (CortexM._enter) of `exc` (> UsageFault: no dead-end check), returning to PC,
  * where it needs no fault: the frame allowed by the MPU and written, a vector. */
 static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, uint32_t fm)
@@ -1111,7 +1154,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     if (!ex_frame_allowed(x, frame_sp, size, RIGHT_W, !thread || !(control & 1), negative))
         return false;                       /* MemManage stacking fault: Python */
     uint32_t vector = 0;
-    if (s->mem_read(s->uc, (uint32_t)(v->sum->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+    if (!ex_vector(s, x, v->sum->vtor, exc, &vector) || !vector)
         return false;
     if (x->mem_write(s->uc, frame_sp, frame, size) != 0)
         return false;
@@ -1182,8 +1225,7 @@ static bool exc_chain(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t ex
 {
     const int32_t *r = x->regs;
     uint32_t vector = 0;
-    if (exc <= 6 || exc >= v->n
-        || s->mem_read(s->uc, (uint32_t)(v->sum->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+    if (exc <= 6 || exc >= v->n || !ex_vector(s, x, v->sum->vtor, exc, &vector) || !vector)
         return false;
     ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
     ex_wr(s, x, r[RG_APSR_NZCV], 0);

@@ -660,8 +660,9 @@ static void bc_settle(bc_state *s);
  * path would make exactly the same register and memory writes, and the same slice stop, with
  * no fault, escalation or MPU refusal (nor a tail chain into a fault or NMI); all checks come
  * before any change, so everything else goes to Python untouched. The
- * NVIC's bookkeeping (pending and active bits, the active list, SHCSR, the core's IPSR and
- * exception count) goes straight into the Python objects, under the GIL: whoever looks next
+ * NVIC's bookkeeping (pending and active bits, the active list, the core's IPSR and
+ * exception count) goes straight into the Python objects, under the GIL, and SHCSR into the
+ * summary, where the model keeps it (as CCR and VTOR, which C reads there): whoever looks next
  * (an MMIO access, a hook, the debug API, the end of the slice) sees the exact state. */
 
 typedef bool (*frame_allowed_fn)(const void *mf, uint32_t start, uint32_t len, uint32_t right,

@@ -135,7 +135,22 @@ class InterruptSummary(ctypes.Structure):
                 ("v6m", ctypes.c_int32),      # ARMv6-M: no BASEPRI, no FAULTMASK
                 # moves on at every _summarise_priorities (reset, refresh_summary): the C
                 # exception path holds the model's containers while it stays the same
-                ("gen", ctypes.c_int32)]
+                ("gen", ctypes.c_int32),
+                # the registers the C exception path reads at every entry and return (the
+                # model's `shcsr`, `ccr`, `vtor` live here, so C needs no attribute lookups)
+                ("shcsr", ctypes.c_uint32),
+                ("ccr", ctypes.c_uint32),
+                ("vtor", ctypes.c_uint32)]
+
+
+def _summary_register(name: str) -> property:
+    """NVIC.<name>: a 32-bit register kept in the summary (read and written there by C)."""
+    def get(self) -> int:
+        return getattr(self.summary, name)
+
+    def put(self, value: int) -> None:
+        setattr(self.summary, name, value)
+    return property(get, put, doc=f"{name.upper()} (kept in `summary.{name}`)")
 
 
 def exception_name(exc: int) -> str:
@@ -400,6 +415,9 @@ def _define_indexed(cls: type, regs: RegisterMap) -> None:
 class NVIC(Peripheral):
     size = 0x1000
     registers = nvic_registers()         # numberOfInterrupts decides, per instance
+    shcsr = _summary_register("shcsr")
+    ccr = _summary_register("ccr")
+    vtor = _summary_register("vtor")
 
     def __init__(self, ctx: Context, priority_mask: int = 0xF0, systick_frequency: int = 0,
                  number_of_interrupts: int = 240, cpu_type: str = "cortex-m4f",

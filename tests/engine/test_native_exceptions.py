@@ -13,6 +13,7 @@ import pytest
 
 from metersim._engine.emulation import Emulation
 from metersim._engine.machine import Machine
+from metersim._errors import FirmwareFault
 from metersim._orchestration.testers import capture_uart
 from unicorn import arm_const as A
 
@@ -203,3 +204,32 @@ def test_a_line_held_high_is_taken_again_at_each_return_as_in_python(firmware, m
     assert returns_native == 0
     assert native == python
     assert taken_native == taken_python
+
+
+def test_a_vector_rewritten_in_flash_is_the_one_the_next_entry_reads(firmware):
+    """The C path reads a vector from a table in flash once per flash content, as the Python
+    path does: once the flash is written (here PendSV's vector programmed to 0, through the
+    bus as flash programming writes), the next PendSV entry reads the new vector and stops
+    with the Python path's fault, at the same instruction, with the same state."""
+    def one(native):
+        core, hz, sram = CORES["f413rg"]
+        emu = Emulation()
+        m = Machine.bare(emu, "f413rg", core, hz)
+        m.cpu.native_exc = native
+        m.load_elf(firmware("f413rg", "context_switch"))
+        console = capture_uart(m)
+        emu.run_for("10ms")                       # PendSV switches: its vector read already
+        entries = m.cpu.native_exceptions()[0]
+        taken = m.cpu.exceptions_taken
+        m.sysbus.write_memory(m.cpu.nvic.vtor + 4 * 14, bytes(4))   # (VTOR 0: flash's alias)
+        with pytest.raises(FirmwareFault, match="no vector for PendSV"):
+            emu.run_for("100ms")
+        snap = snapshot(m, console, sram)
+        snap["now_ps"] = emu.now_ps
+        return snap, entries, taken
+
+    python, _, taken_python = one(False)
+    native, entries_native, taken_native = one(True)
+    assert taken_native == taken_python and entries_native >= 10, entries_native
+    assert "no vector for PendSV" in native["fault"]
+    assert native == python

@@ -193,3 +193,22 @@ def test_debugger_hiding_the_pending_set_refreshes_the_summary():
     nv.pending_set = hidden
     nv.refresh_summary()
     assert nv.pending_to_take(256) == 16
+
+
+def test_shcsr_ccr_and_vtor_written_on_the_bus_are_what_the_c_exception_path_reads():
+    # The C exception path reads SHCSR's fault enables and active bits, CCR.STKALIGN and VTOR
+    # from the summary: a write through the bus, the model's attributes and a read back must
+    # all agree with it, and a reset restores the architectural values.
+    nv = make("cortex-m4f")
+    assert nv.summary.ccr == nv.ccr == nv.read(N.CCR, 4) and nv.ccr & 0x200  # STKALIGN
+    nv.write(N.VTOR, 4, 0x08004000)
+    nv.write(N.SHCSR, 4, 1 << 16 | 1 << 18)      # MEMFAULTENA, USGFAULTENA
+    assert (nv.summary.vtor, nv.vtor, nv.read(N.VTOR, 4)) == (0x08004000,) * 3
+    assert nv.summary.shcsr == nv.shcsr == nv.read(N.SHCSR, 4) == 1 << 16 | 1 << 18
+    assert nv.exception_enabled(N.MEMMANAGE) and not nv.exception_enabled(N.BUSFAULT)
+    nv.acknowledge(N.SVCALL)                      # SVCall active: SHCSR.SVCALLACT (bit 7)
+    assert nv.summary.shcsr & 1 << 7 and nv.read(N.SHCSR, 4) & 1 << 7
+    nv.complete(N.SVCALL)
+    assert not nv.summary.shcsr & 1 << 7
+    nv.reset()
+    assert (nv.summary.vtor, nv.summary.shcsr) == (0, 0) and nv.summary.ccr & 0x200

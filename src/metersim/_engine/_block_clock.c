@@ -52,6 +52,9 @@ typedef struct {
     int32_t pmask;   /* implemented priority bits */
     int32_t v6m;     /* ARMv6-M: PRIMASK only */
     int32_t gen;     /* changes whenever the model may have replaced its containers */
+    uint32_t shcsr;  /* the model's SHCSR, CCR and VTOR (NVIC.shcsr, .ccr, .vtor live here) */
+    uint32_t ccr;
+    uint32_t vtor;
 } nv_summary;
 
 #define NV_NO_PENDING 0x7FFF
@@ -110,6 +113,7 @@ typedef struct {
     uint32_t site_stop;
     uint32_t stop_k;        /* with stop_at: the instructions of the block before stop_at */
     int64_t off_cflags;     /* offset of `cflags_next_tb` in CPUState (see run_count) */
+    uint64_t code_gen;      /* moves on at every bc_clear_cache (flash content changed) */
 } bc_state;
 
 static void idle_sync(bc_state *s);
@@ -454,12 +458,17 @@ static uint64_t bc_executed(bc_state *s)
     return s->base + in_block(s, pc);
 }
 
-/* An interrupt hook left the current block at PC: only what ran of it counts. */
+/* An interrupt hook left the current block at `pc`: only what ran of it counts. */
+static void bc_settle_at(bc_state *s, uint32_t pc)
+{
+    s->cur_n = (uint32_t)in_block(s, pc);
+}
+
 static void bc_settle(bc_state *s)
 {
     uint32_t pc = 0;
     s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
-    s->cur_n = (uint32_t)in_block(s, pc);
+    bc_settle_at(s, pc);
 }
 
 /* From another block hook: the current block must not run. */
@@ -476,6 +485,7 @@ static void bc_stop_before_block(bc_state *s)
 static void bc_clear_cache(bc_state *s)
 {
     memset(s->cache, 0, CACHE_SIZE * sizeof(bc_entry) + IO_CACHE * sizeof(bc_io_entry));
+    s->code_gen++;          /* and the exception path's cached vectors (ex_vector) */
 }
 
 /* ======================================================================== idle ticks
@@ -491,6 +501,7 @@ static void bc_clear_cache(bc_state *s)
 
 typedef int (*reg_write_fn)(void *uc, int regid, const void *value);
 typedef int (*reg_write_batch_fn)(void *uc, int const *regs, void *const *vals, int count);
+typedef int (*reg_read_batch_fn)(void *uc, int const *regs, void *const *vals, int count);
 typedef int (*mem_write_fn)(void *uc, uint64_t addr, const void *buf, uint64_t size);
 typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
                             size_t count);
@@ -657,14 +668,15 @@ static void bc_settle(bc_state *s);
  * path would make exactly the same register and memory writes, and the same slice stop, with
  * no fault, escalation or MPU refusal (nor a tail chain into a fault or NMI); all checks come
  * before any change, so everything else goes to Python untouched. The
- * NVIC's bookkeeping (pending and active bits, the active list, SHCSR, the core's IPSR and
- * exception count) goes straight into the Python objects, under the GIL: whoever looks next
+ * NVIC's bookkeeping (pending and active bits, the active list, the core's IPSR and
+ * exception count) goes straight into the Python objects, under the GIL, and SHCSR into the
+ * summary, where the model keeps it (as CCR and VTOR, which C reads there): whoever looks next
  * (an MMIO access, a hook, the debug API, the end of the slice) sees the exact state. */
 
 typedef bool (*frame_allowed_fn)(const void *mf, uint32_t start, uint32_t len, uint32_t right,
                                  bool priv, bool negative);
 
-enum { FP_N = 17 };
+enum { FP_N = 17, EXC_RO_N = 8, EXC_VC_N = 256 };
 #define EXC_NMI 2
 #define EXC_HARDFAULT 3
 #define EXC_SVCALL 11
@@ -690,17 +702,25 @@ typedef struct bc_exc {
     PyObject *c_act, *c_prio, *c_active, *c_pending, *c_pending_set, *c_enabled, *c_level;
     nv_summary *c_sum;
     int64_t c_gen;
+    reg_read_batch_fn reg_read_batch;   /* the registers an entry or return reads, at once */
+    /* Vectors of tables in read-only memory, as CortexM._vector caches them: the read-only
+     * ranges (memory mapped without write permission, aliases included), and the vectors of
+     * table vc_vtor read while the block clock's code_gen was vc_gen (0: not read yet). */
+    uint32_t ro_n;
+    uint32_t ro_base[EXC_RO_N], ro_size[EXC_RO_N];
+    uint32_t vc_vtor;
+    uint64_t vc_gen;
+    uint32_t vc[EXC_VC_N];
 } bc_exc;
 
 static PyObject *S_ipsr, *S_taken, *S_nvic, *S_act, *S_prio, *S_active, *S_pending,
-    *S_pending_set, *S_enabled, *S_level, *S_shcsr, *S_ccr, *S_vtor, *S_summary,
-    *S_refresh;
+    *S_pending_set, *S_enabled, *S_level, *S_summary, *S_refresh;
 
 /* What of the NVIC model the checks read: the model (a new reference), its containers
  * (borrowed from the exception block's cache), its registers and summary. */
 typedef struct {
     PyObject *nv, *act, *prio, *active, *pending, *pending_set, *enabled, *level;
-    long gmask, pmask, shcsr, ccr, vtor;
+    long gmask, pmask;
     Py_ssize_t n;
     nv_summary *sum;    /* the model's InterruptSummary, the one the block clock has bound */
 } nv_view;
@@ -780,7 +800,6 @@ static bool exc_cache(bc_exc *x, PyObject *nv, nv_summary *sum)
 static bool nv_load(bc_state *s, bc_exc *x, nv_view *v)
 {
     memset(v, 0, sizeof *v);
-    bool ok = true;
     nv_summary *sum = s->nv_sum;
     PyObject *nv = v->nv = PyObject_GetAttr(x->cpu, S_nvic);
     if (!nv || nv == Py_None || !sum)
@@ -804,12 +823,7 @@ static bool nv_load(bc_state *s, bc_exc *x, nv_view *v)
      * the model has them (NVIC._summarise_priorities) */
     v->gmask = sum->gmask;
     v->pmask = sum->pmask;
-    v->shcsr = attr_long(nv, S_shcsr, &ok);
-    v->ccr = attr_long(nv, S_ccr, &ok);
-    v->vtor = attr_long(nv, S_vtor, &ok);
-    PyErr_Clear();
-    if (ok)
-        return true;
+    return true;
 bad:
     PyErr_Clear();
     nv_release(v);
@@ -872,11 +886,11 @@ static bool nv_enabled(const nv_view *v, long exc)                 /* exception_
     if (exc >= 16)
         return PyByteArray_AS_STRING(v->enabled)[exc] != 0;
     if (exc == 4)
-        return v->shcsr & (1L << 16);
+        return v->sum->shcsr & (1u << 16);
     if (exc == 5)
-        return v->shcsr & (1L << 17);
+        return v->sum->shcsr & (1u << 17);
     if (exc == 6)
-        return v->shcsr & (1L << 18);
+        return v->sum->shcsr & (1u << 18);
     return true;
 }
 
@@ -1006,10 +1020,8 @@ static void set_long(PyObject *o, PyObject *name, long value)
 static void nv_shcsr_active(nv_view *v, long exc, bool on)          /* _shcsr_active */
 {
     int bit = shcsr_bit(exc);
-    if (bit >= 0) {
-        v->shcsr = on ? (v->shcsr | (1L << bit)) : (v->shcsr & ~(1L << bit));
-        set_long(v->nv, S_shcsr, v->shcsr);
-    }
+    if (bit >= 0)
+        v->sum->shcsr = on ? (v->sum->shcsr | (1u << bit)) : (v->sum->shcsr & ~(1u << bit));
 }
 
 /* NVIC.acknowledge's state changes (pending -> active), without the summary: the caller
@@ -1063,6 +1075,24 @@ static inline uint32_t ex_rd(bc_state *s, bc_exc *x, int32_t reg)
     return v;
 }
 
+/* The registers x->regs[which[i]] into out[i], in one call where unicorn has the batch form
+ * (reads have no side effects: the same values as one uc_reg_read each). */
+static void ex_rd_n(bc_state *s, bc_exc *x, const int *which, uint32_t *out, int n)
+{
+    int ids[16];
+    void *ptrs[16];
+    for (int i = 0; i < n; i++) {
+        ids[i] = x->regs[which[i]];
+        out[i] = 0;
+        ptrs[i] = &out[i];
+    }
+    if (x->reg_read_batch)
+        x->reg_read_batch(s->uc, ids, ptrs, n);
+    else
+        for (int i = 0; i < n; i++)
+            s->reg_read(s->uc, ids[i], &out[i]);
+}
+
 static inline void ex_wr(bc_state *s, bc_exc *x, int32_t reg, uint32_t v)
 {
     x->reg_write(s->uc, reg, &v);
@@ -1074,6 +1104,39 @@ static bool ex_frame_allowed(bc_exc *x, uint32_t start, uint32_t len, uint32_t r
     return !x->mpu || x->frame_allowed(x->mpu, start, len, right, priv, negative);
 }
 
+static bool ex_read_only(const bc_exc *x, uint32_t addr)
+{
+    for (uint32_t i = 0; i < x->ro_n && i < EXC_RO_N; i++)
+        if (addr - x->ro_base[i] < x->ro_size[i])
+            return true;
+    return false;
+}
+
+/* The vector of `exc` in the table at `vtor` (0: none there), false if unreadable. A table in
+ * read-only memory changes only with the flash (CortexM.invalidate_code_caches, which clears
+ * the block clock's cache): its vectors are read once per content, as CortexM._vector does. */
+static bool ex_vector(bc_state *s, bc_exc *x, uint32_t vtor, long exc, uint32_t *vector)
+{
+    uint32_t addr = vtor + 4u * (uint32_t)exc;
+    bool cached = exc >= 0 && exc < EXC_VC_N;
+    if (cached && x->vc_vtor == vtor && x->vc_gen == s->code_gen && x->vc[exc]) {
+        *vector = x->vc[exc];
+        return true;
+    }
+    *vector = 0;
+    if (s->mem_read(s->uc, addr, vector, 4) != 0)
+        return false;
+    if (cached && *vector && ex_read_only(x, vtor) && ex_read_only(x, addr)) {
+        if (x->vc_vtor != vtor || x->vc_gen != s->code_gen) {
+            memset(x->vc, 0, sizeof x->vc);
+            x->vc_vtor = vtor;
+            x->vc_gen = s->code_gen;
+        }
+        x->vc[exc] = *vector;
+    }
+    return true;
+}
+
 /* Exception entry (CortexM._enter) of `exc` (> UsageFault: no dead-end check), returning to PC,
  * where it needs no fault: the frame allowed by the MPU and written, a vector. */
 static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, uint32_t fm)
@@ -1081,16 +1144,17 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     const int32_t *r = x->regs;
     if (exc <= 6 || exc >= v->n)
         return false;
-    uint32_t xpsr = ex_rd(s, x, r[RG_XPSR]), control = ex_rd(s, x, r[RG_CONTROL]);
-    uint32_t sp = ex_rd(s, x, r[RG_SP]), pc = ex_rd(s, x, r[RG_PC]);
+    static const int which[10] = {RG_XPSR, RG_CONTROL, RG_SP, RG_PC, RG_R0, RG_R1, RG_R2,
+                                  RG_R3, RG_R12, RG_LR};
+    uint32_t g[10];
+    ex_rd_n(s, x, which, g, 10);
+    uint32_t xpsr = g[0], control = g[1], sp = g[2], pc = g[3];
     bool thread = ipsr == 0, use_psp = thread && (control & 2);
     bool fpca = x->has_fpu && (control & 4);
     uint32_t size = fpca ? 0x68 : 0x20;
-    uint32_t pad = ((v->ccr & 0x200) && (sp & 4)) ? 4 : 0;
+    uint32_t pad = ((v->sum->ccr & 0x200) && (sp & 4)) ? 4 : 0;
     uint32_t frame_sp = sp - size - pad;
-    uint32_t frame[26] = {ex_rd(s, x, r[RG_R0]), ex_rd(s, x, r[RG_R1]), ex_rd(s, x, r[RG_R2]),
-                          ex_rd(s, x, r[RG_R3]), ex_rd(s, x, r[RG_R12]), ex_rd(s, x, r[RG_LR]),
-                          pc & ~1u, (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
+    uint32_t frame[26] = {g[4], g[5], g[6], g[7], g[8], g[9], pc & ~1u, (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
     if (fpca)
         for (int i = 0; i < FP_N; i++)
             frame[8 + i] = ex_rd(s, x, x->fp_regs[i]);
@@ -1099,7 +1163,7 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     if (!ex_frame_allowed(x, frame_sp, size, RIGHT_W, !thread || !(control & 1), negative))
         return false;                       /* MemManage stacking fault: Python */
     uint32_t vector = 0;
-    if (s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+    if (!ex_vector(s, x, v->sum->vtor, exc, &vector) || !vector)
         return false;
     if (x->mem_write(s->uc, frame_sp, frame, size) != 0)
         return false;
@@ -1124,9 +1188,10 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
 /* SVC (CortexM._svc then _enter(SVCALL)): PC is already past the svc instruction. */
 static bool exc_svc(bc_state *s, bc_exc *x, long ipsr, nv_view *v)
 {
-    const int32_t *r = x->regs;
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), fm = ex_rd(s, x, r[RG_FAULTMASK]);
-    uint32_t bp = ex_rd(s, x, r[RG_BASEPRI]);
+    static const int which[3] = {RG_PRIMASK, RG_FAULTMASK, RG_BASEPRI};
+    uint32_t g[3];
+    ex_rd_n(s, x, which, g, 3);
+    uint32_t pm = g[0], fm = g[1], bp = g[2];
     long prio, raw;
     if (!nv_exec_priority(v, pm, fm, bp, -1, &prio) || !nv_prio(v, EXC_SVCALL, &raw)
         || nv_group(v, raw) >= prio)
@@ -1169,8 +1234,7 @@ static bool exc_chain(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t ex
 {
     const int32_t *r = x->regs;
     uint32_t vector = 0;
-    if (exc <= 6 || exc >= v->n
-        || s->mem_read(s->uc, (uint32_t)(v->vtor + 4 * exc), &vector, 4) != 0 || !vector)
+    if (exc <= 6 || exc >= v->n || !ex_vector(s, x, v->sum->vtor, exc, &vector) || !vector)
         return false;
     ex_wr(s, x, r[RG_XPSR], (1u << 24) | (uint32_t)exc);
     ex_wr(s, x, r[RG_APSR_NZCV], 0);
@@ -1196,10 +1260,13 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
         || (!(exc_return & 0x10) && !x->has_fpu) || ipsr == EXC_NMI || ipsr == EXC_HARDFAULT
         || ipsr >= v->n || !v->sum)
         return false;
-    uint32_t fm = ex_rd(s, x, r[RG_FAULTMASK]);
-    if (fm)
+    static const int which[6] = {RG_FAULTMASK, RG_PRIMASK, RG_BASEPRI, RG_MSP, RG_PSP,
+                                 RG_CONTROL};
+    uint32_t g[6];
+    ex_rd_n(s, x, which, g, 6);
+    if (g[0])
         return false;                       /* FAULTMASK to clear, MPU flush: Python */
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
+    uint32_t pm = g[1], bp = g[2];
     exc_repend rp = {false, false, 0};
     long best = v->sum->best;               /* the summary's, as NVIC.complete leaves it */
     long extra = -1;
@@ -1236,8 +1303,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
     }
     bool to_thread = exc_return & 0x8, use_psp = exc_return & 0x4;
     bool extended = !(exc_return & 0x10);
-    uint32_t msp = ex_rd(s, x, r[RG_MSP]), psp = ex_rd(s, x, r[RG_PSP]);
-    uint32_t control = ex_rd(s, x, r[RG_CONTROL]);
+    uint32_t msp = g[3], psp = g[4], control = g[5];
     uint32_t sp = use_psp ? psp : msp, size = extended ? 0x68 : 0x20;
     const char *active = PyByteArray_AS_STRING(v->active);
     bool negative = active[EXC_HARDFAULT] || active[EXC_NMI];
@@ -1247,7 +1313,7 @@ static bool exc_ret(bc_state *s, bc_exc *x, long ipsr, nv_view *v, uint32_t exc_
     if (s->mem_read(s->uc, sp, f, size) != 0)
         return false;
     uint32_t xpsr = f[7];
-    uint32_t new_sp = sp + size + (((xpsr & (1u << 9)) && (v->ccr & 0x200)) ? 4 : 0);
+    uint32_t new_sp = sp + size + (((xpsr & (1u << 9)) && (v->sum->ccr & 0x200)) ? 4 : 0);
     uint32_t xpsr_out = (xpsr & ~(1u << 9)) | (1u << 24);
     long new_ipsr = 0;
     if (nothing_pending)
@@ -1286,15 +1352,15 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
 {
     uint32_t pc = 0;
     bool is_return = intno == EXCP_EXCEPTION_EXIT;
+    if (!is_return && intno != EXCP_SWI && intno != EXCP_PREFETCH_ABORT)
+        return false;
+    s->reg_read(s->uc, UC_ARM_REG_PC, &pc);     /* (read once: nothing below moves it) */
     if (intno == EXCP_PREFETCH_ABORT) {
-        s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
         is_return = (pc & 0xFFFFFFE0u) == 0xFFFFFFE0u;
         if (!is_return)
             return false;
-    } else if (!is_return && intno != EXCP_SWI) {
-        return false;
     }
-    bc_settle(s);            /* the block ran up to here (as CortexM._on_intr does) */
+    bc_settle_at(s, pc);     /* the block ran up to here (as CortexM._on_intr does) */
     bool done = false;
     PyGILState_STATE g = PyGILState_Ensure();
     bool ok = true;
@@ -1302,7 +1368,6 @@ static bool exc_fast(bc_state *s, bc_exc *x, uint32_t intno)
     nv_view v;
     if (ok && nv_load(s, x, &v)) {
         if (is_return) {
-            s->reg_read(s->uc, UC_ARM_REG_PC, &pc);
             done = exc_ret(s, x, ipsr, &v, pc | 1);
         } else {
             done = exc_svc(s, x, ipsr, &v);
@@ -1326,12 +1391,14 @@ enum { TAKE_NONE = -1,    /* nothing can be taken now: nothing changed */
  * TAKE_WAKE, or 0 when an exception may be taken at *prio (the model decides which). */
 static long take_precheck(bc_state *s, bc_exc *x, const nv_summary *m, long *prio, uint32_t *fm)
 {
-    const int32_t *r = x->regs;
     long best = m->best, p = m->active;
     if (best >= p)
         return TAKE_NONE;          /* the masks only lower the execution priority */
-    uint32_t pm = ex_rd(s, x, r[RG_PRIMASK]), bp = ex_rd(s, x, r[RG_BASEPRI]);
-    *fm = ex_rd(s, x, r[RG_FAULTMASK]);
+    static const int which[3] = {RG_PRIMASK, RG_BASEPRI, RG_FAULTMASK};
+    uint32_t g[3];
+    ex_rd_n(s, x, which, g, 3);
+    uint32_t pm = g[0], bp = g[1];
+    *fm = g[2];
     if (bp & (uint32_t)m->pmask) {
         long g = (long)(bp & (uint32_t)m->pmask & (uint32_t)m->gmask);
         if (g < p)
@@ -1546,13 +1613,7 @@ static int nv_exc_enabled(PyObject *nv, const nv_summary *m, long exc)
     if (m->v6m && exc <= 6)
         return exc <= EXC_HARDFAULT;     /* ARMv6-M has no configurable faults */
     if (exc >= 4 && exc <= 6) {
-        bool ok = true;
-        long shcsr = attr_long(nv, S_shcsr, &ok);
-        if (!ok) {
-            PyErr_SetString(PyExc_TypeError, "NVIC.shcsr is not an int");
-            return -1;
-        }
-        return (shcsr >> (12 + exc)) & 1;    /* MEMFAULTENA 16, BUSFAULTENA 17, USGFAULTENA 18 */
+        return (m->shcsr >> (12 + exc)) & 1;    /* MEMFAULTENA 16, BUSFAULTENA 17, USGFAULTENA 18 */
     }
     return 1;
 }
@@ -2075,12 +2136,11 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_block_clock",
 PyMODINIT_FUNC PyInit__block_clock(void)
 {
     static const char *names[] = {"ipsr", "exceptions_taken", "nvic", "_act", "prio", "active",
-                                  "pending", "pending_set", "enabled", "level", "shcsr", "ccr",
-                                  "vtor", "summary",
+                                  "pending", "pending_set", "enabled", "level", "summary",
                                   "refresh_summary"};
     PyObject **slots[] = {&S_ipsr, &S_taken, &S_nvic, &S_act, &S_prio, &S_active, &S_pending,
-                          &S_pending_set, &S_enabled, &S_level, &S_shcsr, &S_ccr, &S_vtor,
-                          &S_summary, &S_refresh};
+                          &S_pending_set, &S_enabled, &S_level, &S_summary,
+                          &S_refresh};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
             return NULL;

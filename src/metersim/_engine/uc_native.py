@@ -277,7 +277,8 @@ class BlockClockState(ctypes.Structure):
                 ("site_skips", ctypes.c_uint64),
                 ("site_stop", ctypes.c_uint32),   # a fast slice runs (CortexM._fast_slice)
                 ("stop_k", ctypes.c_uint32),      # with stop_at: instructions before it
-                ("off_cflags", ctypes.c_int64)]   # cflags_next_tb in CPUState
+                ("off_cflags", ctypes.c_int64),   # cflags_next_tb in CPUState
+                ("code_gen", ctypes.c_uint64)]    # moves on at every clear_cache
 
 
 IDLE_REGS = ["R0", "R1", "R2", "R3", "R12", "LR", "XPSR", "CONTROL", "SP", "PC", "MSP", "PSP",
@@ -312,6 +313,9 @@ class IdleTicks(ctypes.Structure):
 FP_REGS = [f"S{i}" for i in range(16)] + ["FPSCR"]
 
 
+EXC_RO_N, EXC_VC_N = 8, 256    # read-only ranges and cached vectors of bc_exc
+
+
 class NativeExc(ctypes.Structure):
     """SVC entries and plain exception returns in C (the layout of bc_exc)."""
     _fields_ = [("reg_write", ctypes.c_void_p), ("mem_write", ctypes.c_void_p),
@@ -327,7 +331,13 @@ class NativeExc(ctypes.Structure):
                 ("c_active", ctypes.c_void_p), ("c_pending", ctypes.c_void_p),
                 ("c_pending_set", ctypes.c_void_p), ("c_enabled", ctypes.c_void_p),
                 ("c_level", ctypes.c_void_p), ("c_sum", ctypes.c_void_p),
-                ("c_gen", ctypes.c_int64)]
+                ("c_gen", ctypes.c_int64),
+                ("reg_read_batch", ctypes.c_void_p),
+                # vectors of tables in read-only memory, cached (see exc_params)
+                ("ro_n", ctypes.c_uint32),
+                ("ro_base", ctypes.c_uint32 * EXC_RO_N), ("ro_size", ctypes.c_uint32 * EXC_RO_N),
+                ("vc_vtor", ctypes.c_uint32), ("vc_gen", ctypes.c_uint64),
+                ("vc", ctypes.c_uint32 * EXC_VC_N)]
 
 
 def _release_exc(release, x: NativeExc) -> None:
@@ -471,12 +481,23 @@ class BlockClock:
         x = NativeExc()
         x.reg_write = ctypes.cast(uclib.uc_reg_write, ctypes.c_void_p).value
         x.reg_write_batch = ctypes.cast(uclib.uc_reg_write_batch, ctypes.c_void_p).value
+        x.reg_read_batch = ctypes.cast(uclib.uc_reg_read_batch, ctypes.c_void_p).value
         x.mem_write = ctypes.cast(uclib.uc_mem_write, ctypes.c_void_p).value
         x.frame_allowed = frame_check
         x.cpu = id(cpu)
         x.regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in IDLE_REGS]
         x.fp_regs[:] = [getattr(A, f"UC_ARM_REG_{r}") for r in FP_REGS]
         x.has_fpu = int(has_fpu)
+        # Memory without write permission (flash, ROM, their aliases): its content changes
+        # only through SysBus.write_memory, which ends in clear_cache, so the C path reads a
+        # vector from a table there once, as CortexM._vector does. Memory mapped later is
+        # not listed: its vectors are read at every entry.
+        bus = getattr(getattr(cpu, "machine", None), "sysbus", None)
+        ro = [(start, r.size) for r in getattr(bus, "regions", ()) if not r.writable
+              for start in [r.base] + list(r.aliases)][:EXC_RO_N]
+        x.ro_n = len(ro)
+        for i, (start, size) in enumerate(ro):
+            x.ro_base[i], x.ro_size[i] = start, size
         # The C side keeps references to the NVIC model's containers (lists, sets and byte
         # arrays: none refers back to the core); they go when the core does.
         weakref.finalize(cpu, _release_exc, _block_clock.exc_release, x).atexit = False

@@ -14,6 +14,7 @@ from metersim._engine.emulation import Emulation
 from metersim._engine.platform_builder import create_machine
 from metersim._errors import FirmwareFault
 from metersim._orchestration.testers import capture_uart
+from metersim.peripherals.uart_line import rx_complete_ps
 from metersim._units import PS_PER_MS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -121,3 +122,34 @@ def test_reset_after_a_fault_restarts_the_core_at_its_machine_time(firmware):
     banner = [ln for ln in cap.lines if ln.text.startswith("test bad_access")]
     assert banner and banner[0].start_ps >= t_reset
     assert b.cpu.now_ps() >= t_reset
+
+
+@pytest.mark.parametrize("before_us", [1, 5, 10])
+def test_a_machine_powered_on_without_a_speed_yet_gets_the_others_characters_in_time(
+        firmware, before_us):
+    """A prints its banner across a 115200-baud cable (a character every 86.8 µs); B, first
+    in the run order, is powered on a few µs before one of them starts. B's USART has no
+    baud rate yet: the quantum stays at A's lookahead (82.5 µs to the middle of the stop
+    bit), not the default 100 µs for a link of unknown speed, so the character does not
+    reach B after B has run past it."""
+    def run(on_ps):
+        emu = Emulation()
+        b = create_machine(emu, F103, elf=firmware("f103rb", "wfi_idle"), name="b")
+        a = create_machine(emu, F103, elf=firmware("f103rb", "wfi_idle"), name="a")
+        a["usart1"].connect(b["usart1"])
+        emu.clock.schedule_at(1, b.power_off)
+        emu.clock.schedule_at(on_ps, b.power_on)
+        quanta = []
+        run_quantum = emu._run_quantum
+        emu._run_quantum = lambda now, bound: (quanta.append((now, bound)),
+                                               run_quantum(now, bound))
+        emu.run_for("3ms")
+        return emu, a, quanta
+    _, a, _ = run(PS_PER_MS)
+    start_ps = [s for s, _ in a["usart1"].sent][15]      # a banner character after 1 ms
+    on_ps = start_ps - before_us * 1_000_000
+    emu, a, quanta = run(on_ps)
+    assert [s for s, _ in a["usart1"].sent][15] == start_ps
+    assert emu.late_deliveries == 0
+    lookahead = rx_complete_ps(115_200, 8, "N")
+    assert max(b - n for n, b in quanta if n >= on_ps) <= lookahead

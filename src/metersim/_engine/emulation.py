@@ -101,7 +101,8 @@ from metersim._units import PS_PER_MS, PS_PER_US, format_time, parse_time_ps
 
 log = logging.getLogger("metersim.emulation")
 
-DEFAULT_QUANTUM_PS = 100 * PS_PER_US     # while a link's speed is not known yet; unlinked, watched
+DEFAULT_QUANTUM_PS = uart_cable.UNKNOWN_SPEED_PS   # while a link's speed is not known yet;
+                                                   # unlinked, watched
 UNLINKED_QUANTUM_PS = 10 * PS_PER_MS     # machines nothing links (and a lone machine's step cap)
 
 
@@ -197,8 +198,10 @@ class Emulation:
     def add_link(self, link) -> None:
         """Register something that carries characters between machines (an RS-485 bus, a UART
         cable): `link.lookahead_ps()` gives the shortest time from a character leaving one
-        machine to it reaching another (its character time at the configured baud), 0 while
-        unknown, None while it joins fewer than two powered machines; it changes only with
+        machine to it reaching another (its character time at the configured baud; an end
+        with no baud rate yet counts as DEFAULT_QUANTUM_PS, uart_cable.shortest_known_ps),
+        0 while no end has one, None while it joins fewer than two powered machines; it
+        changes only with
         `uart_cable.settings_changed()` (see there)."""
         if not any(x is link for x in self.links):
             self.links.append(link)

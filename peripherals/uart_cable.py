@@ -16,7 +16,9 @@ received by DMA costs no event per character. The sender's RXNE point is the lin
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
 The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's
-speed, format, clock or reset, a machine's power, a link's membership).
+speed, format, clock or reset, a machine's power, a link's membership). A USART with no speed
+yet (BRR 0, after a reset or a power-on) sends nothing but may get a speed inside a quantum:
+it counts as `UNKNOWN_SPEED_PS`, and never hides a faster end's time (`shortest_known_ps`).
 
 `UartCable(a, b)` crosses two USARTs (the STM32 model, or anything with a `tx` UartPort,
 `receive_frame` and `baud` / `frame_format()`); `plugged = False` lets nothing through. Both ends

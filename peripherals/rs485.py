@@ -48,7 +48,8 @@ from metersim._errors import SetupError
 from metersim._units import PS_PER_S
 from metersim.peripherals.base import Context, History, UartFrame, UartPort
 from metersim.peripherals.registry import model
-from metersim.peripherals.uart_cable import cached_lookahead, check_arrival, settings_changed
+from metersim.peripherals.uart_cable import (cached_lookahead, check_arrival, settings_changed,
+                                             shortest_known_ps)
 from metersim.peripherals.uart_line import (LineFrame, encode_frame_bits, receive_byte,
                                              sample_frame, take_bytes)
 
@@ -159,22 +160,21 @@ class Rs485Bus:
     def lookahead_ps(self) -> int | None:
         """The bus as a link between machines (Emulation.add_link): the shortest character
         time of the powered machines' USARTs on it (a frame leaving one reaches the others no
-        sooner), 0 while one has no baud rate yet, None below two powered machines. Kept
+        sooner; one with no baud rate yet counts as uart_cable.UNKNOWN_SPEED_PS:
+        shortest_known_ps), 0 while none has one, None below two powered machines. Kept
         until `uart_cable.settings_changed()`."""
         return cached_lookahead(self, self._lookahead_now)
 
     def _lookahead_now(self) -> int | None:
-        machines, shortest = set(), None
+        machines, times = set(), []
         for node in self.nodes:
             char = getattr(node, "char_ps", None)        # transceivers (hosts run in step)
             machine = getattr(node.ctx, "machine", None) if char is not None else None
             if machine is None or not machine.powered:
                 continue
             machines.add(id(machine))
-            char_ps = char()
-            if shortest is None or char_ps < shortest:
-                shortest = char_ps
-        return shortest if len(machines) > 1 else None
+            times.append(char())
+        return shortest_known_ps(times) if len(machines) > 1 else None
 
     def on_tap(self, fn: Callable[[TapRecord], None]) -> None:
         self._tap_fns.append(fn)

@@ -16,7 +16,9 @@ received by DMA costs no event per character. The sender's RXNE point is the lin
 lookahead (`lookahead_ps`): the emulation keeps its quantum at or below it, so every delivery
 lands at or after the end of the quantum it was sent in, whatever order the machines run in.
 The emulation asks at every step; links keep the answer until `settings_changed()` (a USART's
-speed, format, clock or reset, a machine's power, a link's membership).
+speed, format, clock or reset, a machine's power, a link's membership). A USART with no speed
+yet (BRR 0, after a reset or a power-on) sends nothing but may get a speed inside a quantum:
+it counts as `UNKNOWN_SPEED_PS`, and never hides a faster end's time (`shortest_known_ps`).
 
 `UartCable(a, b)` crosses two USARTs (the STM32 model, or anything with a `tx` UartPort,
 `receive_frame` and `baud` / `frame_format()`); `plugged = False` lets nothing through. Both ends
@@ -30,6 +32,7 @@ from typing import Any, Iterable
 
 from metersim.peripherals.base import UartFrame
 from metersim.peripherals.uart_line import rx_complete_ps
+from metersim._units import PS_PER_US
 
 
 # Links keep their lookahead until something it depends on changes (a USART's baud rate, frame
@@ -74,19 +77,38 @@ def uart_lookahead_ps(uart: Any) -> int:
     return rx_complete_ps(baud, data_bits, parity)
 
 
+# An end with no speed yet (BRR 0: after a reset or a power-on) may get one inside a quantum:
+# it counts as this much (the emulation's quantum while a link's speed is unknown).
+UNKNOWN_SPEED_PS = 100 * PS_PER_US
+
+
+def shortest_known_ps(times_ps: Iterable[int]) -> int:
+    """A link's lookahead from its ends' character times (0: no speed yet): the shortest,
+    an end with no speed counting as UNKNOWN_SPEED_PS, so that it does not hide a faster
+    end's time; 0 while no end has a speed (the emulation's quantum for "unknown")."""
+    shortest, unknown = 0, False
+    for t in times_ps:
+        if t <= 0:
+            unknown = True
+        elif shortest == 0 or t < shortest:
+            shortest = t
+    if unknown and shortest > UNKNOWN_SPEED_PS:
+        shortest = UNKNOWN_SPEED_PS
+    return shortest
+
+
 def lookahead_ps(uarts: Iterable[Any]) -> int | None:
-    """A link's lookahead over its UARTs: the shortest among those on powered machines, None
-    while fewer than two powered machines are on it (nothing to keep in step)."""
-    machines, shortest = set(), None
+    """A link's lookahead over its UARTs: the shortest among those on powered machines (one
+    with no speed yet counting as UNKNOWN_SPEED_PS: `shortest_known_ps`), None while fewer
+    than two powered machines are on it (nothing to keep in step)."""
+    machines, times = set(), []
     for u in uarts:
         m = machine_of(u)
         if m is None or not getattr(m, "powered", True):
             continue
         machines.add(id(m))
-        la = uart_lookahead_ps(u)
-        if shortest is None or la < shortest:
-            shortest = la
-    return shortest if len(machines) > 1 else None
+        times.append(uart_lookahead_ps(u))
+    return shortest_known_ps(times) if len(machines) > 1 else None
 
 
 def check_arrival(receiver: Any, due_ps: int) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 from metersim._engine.emulation import Emulation
 from metersim._engine.platform_builder import create_machine
 from metersim._orchestration.testers import capture_uart
-from metersim.peripherals.uart_cable import UartCable, arrival_ps, lookahead_ps, uart_lookahead_ps
+from metersim.peripherals.uart_cable import (UNKNOWN_SPEED_PS, UartCable, arrival_ps, lookahead_ps,
+                                             uart_lookahead_ps)
 from metersim.peripherals.uart_line import rx_complete_ps
 from metersim._units import PS_PER_MS, PS_PER_US
 
@@ -122,6 +123,13 @@ def test_a_link_keeps_its_lookahead_until_a_usart_its_clock_or_power_changes():
     b.power_off()                                          # one powered machine: nothing to keep
     assert cable.lookahead_ps() is None
     b.power_on()                                           # B's USART reset: BRR 0
+    # B's speed is unknown: it counts as the quantum for an unknown speed (100 µs), shorter
+    # than A's characters at 9600 baud
+    assert cable.lookahead_ps() == fresh() == UNKNOWN_SPEED_PS < nine_six
+    a["usart2"].write(0x08, 4, 69)                         # A at 8 MHz / 69: 115942 baud
+    # ... and does not hide A's, shorter than that (82 µs to the middle of a stop bit)
+    assert cable.lookahead_ps() == fresh() == uart_lookahead_ps(a["usart2"]) < UNKNOWN_SPEED_PS
+    a.reset()                                              # no speed on either side
     assert cable.lookahead_ps() == fresh() == 0
 
 

@@ -52,7 +52,8 @@ about 120 (benchmarks/README.md). Why nothing reaches a machine already past it:
   own machine's event (TXE/TC, a transceiver's delayed drive), which counts as that machine's
   next event. A machine powered on inside a quantum (power comes from host code or emulation
   events, so only at a quantum's end) resets its USARTs: it joins the lookahead from the next
-  step. A link made faster inside a quantum (a baud change, a machine powered on by its own
+  step, each of its USARTs counting as DEFAULT_QUANTUM_PS until it has a speed again, and
+  its core starts at its machine's time (Machine.power_on, perform_reset). A link made faster inside a quantum (a baud change, a machine powered on by its own
   event) is the one exception, counted in `late_deliveries`.
 - Host endpoints send through emulation events (at or after the emulation's time when they
   are scheduled, so they cap the quantum) and receive at delivery events; a host answering
@@ -101,7 +102,8 @@ from metersim._units import PS_PER_MS, PS_PER_US, format_time, parse_time_ps
 
 log = logging.getLogger("metersim.emulation")
 
-DEFAULT_QUANTUM_PS = 100 * PS_PER_US     # while a link's speed is not known yet; unlinked, watched
+DEFAULT_QUANTUM_PS = uart_cable.UNKNOWN_SPEED_PS   # while a link's speed is not known yet;
+                                                   # unlinked, watched
 UNLINKED_QUANTUM_PS = 10 * PS_PER_MS     # machines nothing links (and a lone machine's step cap)
 
 
@@ -197,8 +199,10 @@ class Emulation:
     def add_link(self, link) -> None:
         """Register something that carries characters between machines (an RS-485 bus, a UART
         cable): `link.lookahead_ps()` gives the shortest time from a character leaving one
-        machine to it reaching another (its character time at the configured baud), 0 while
-        unknown, None while it joins fewer than two powered machines; it changes only with
+        machine to it reaching another (its character time at the configured baud; an end
+        with no baud rate yet counts as DEFAULT_QUANTUM_PS, uart_cable.shortest_known_ps),
+        0 while no end has one, None while it joins fewer than two powered machines; it
+        changes only with
         `uart_cable.settings_changed()` (see there)."""
         if not any(x is link for x in self.links):
             self.links.append(link)

@@ -181,6 +181,11 @@ class Machine:
         self.reset_count += 1
         self.last_reset_cause = cause
         log.info("[%s] %s: reset (%s)", format_time(self.clock.now_ps), self.name, cause)
+        if self.cpu.fault is not None:
+            # A core stopped on a fault stands still while the machine's time goes on: it
+            # restarts at the machine's time, not in its past (where its models would
+            # schedule events the machine has passed).
+            self.cpu.idle_to(self.clock._now)
         for p in self.peripherals.values():
             p.reset()
         for p in self.peripherals.values():
@@ -212,7 +217,12 @@ class Machine:
                 # stop. reset() cancels its pending events; the backup domain (RTC, BKP, RCC
                 # BDCR) keeps its state through reset(), as it does on its battery.
                 p.reset()
-        self.cpu.break_run()
+        # Inside this machine's slice (a model's own event or register write cut the power)
+        # the core stops after the current instruction. Outside one it is not running: a break
+        # asked for then would outlive the cut and end the core's first slice after power-on
+        # at once, leaving the machine's time ahead of its core's.
+        if self.cpu.in_slice:
+            self.cpu.break_run()
 
     def power_on(self) -> None:
         """Restore the supply: models with `power_on()` recover, then a power-on reset."""

@@ -276,7 +276,7 @@ class Ade7753(SPIDevice):
         v_scale / i_scale: volts at the chip's inputs per line volt / line amp (default: from
         `front_end`). Energy up to now stays accumulated from the previous load.
         """
-        for n in ("integrals", "zero_crossings", "peak_track", "power_W"):
+        for n in ("integrals", "zero_crossing_lists", "peak_track", "power_W"):
             if profile is not None and not hasattr(profile, n):
                 raise Ade7753Error(f"{profile!r} is not a LoadProfile (no {n})")
         if v_scale is not None and not v_scale > 0 or i_scale is not None and not i_scale > 0:
@@ -759,8 +759,8 @@ class Ade7753(SPIDevice):
         c = self._zc_cache
         if c is None or c[0] is not p or a < c[1] or b > c[2]:
             hi = max(b, min(a + ZC_WINDOW_S, p.end_s))
-            times, rising = p.zero_crossings(a, hi)
-            c = self._zc_cache = (p, a, hi, times.tolist(), [bool(r) for r in rising])
+            times, rising = p.zero_crossing_lists(a, hi)
+            c = self._zc_cache = (p, a, hi, times, rising)
         times = c[3]
         lo = bisect.bisect_right(times, a)
         hi = bisect.bisect_right(times, b, lo)

@@ -377,6 +377,32 @@ class HarmonicProfile(LoadProfile):
         times, rising = self.zero_crossing_lists(t0_s, t1_s)
         return np.array(times, dtype=float), np.array(rising, dtype=bool)
 
+    def _crossing_indices(self, s: int, t0_s: float, t1_s: float):
+        """(k0, k1, start, psi0, w): segment s's crossings in (t0, t1] are k = k0..k1 (none when
+        k1 < k0) at start + (k pi - psi0) / w, or None when the segment has none there.
+
+        psi(t) = psi0 + w (t - start) is the fundamental's voltage phase; it crosses zero at k pi.
+        The candidates come from the phase at the interval's ends; a candidate whose float64 time
+        rounds outside (t0, t1] is dropped. Times never decrease with k, so only the ends can be
+        dropped and the kept crossings are one run of k."""
+        ph = self._zc_phase[s]
+        if ph is None:
+            return None   # no fundamental (outage): the detector sees no crossings
+        psi0, w = ph
+        start = self._starts_list[s]
+        a = max(t0_s, start)
+        b = min(t1_s, self._ends_list[s])
+        if b <= a:
+            return None
+        pi = math.pi
+        k0 = math.floor((psi0 + w * (a - start)) / pi) + 1
+        k1 = math.floor((psi0 + w * (b - start)) / pi)
+        while k0 <= k1 and not start + (k0 * pi - psi0) / w > t0_s:
+            k0 += 1
+        while k1 >= k0 and not start + (k1 * pi - psi0) / w <= t1_s:
+            k1 -= 1
+        return k0, k1, start, psi0, w
+
     def zero_crossing_lists(self, t0_s: float, t1_s: float) -> tuple[list[float], list[bool]]:
         """`zero_crossings` as Python lists (the chip model's form; no small-array overhead).
 
@@ -388,23 +414,40 @@ class HarmonicProfile(LoadProfile):
         rising: list[bool] = []
         pi = math.pi
         for s in range(lo, hi):
-            ph = self._zc_phase[s]
-            if ph is None:
-                continue  # no fundamental (outage): the detector sees no crossings
-            psi0, w = ph   # psi(t) = psi0 + w (t - start); crossing at k*pi
-            start = self._starts_list[s]
-            a = max(t0_s, start)
-            b = min(t1_s, self._ends_list[s])
-            if b <= a:
+            r = self._crossing_indices(s, t0_s, t1_s)
+            if r is None:
                 continue
-            ka = math.floor((psi0 + w * (a - start)) / pi) + 1
-            kb = math.floor((psi0 + w * (b - start)) / pi)
-            for k in range(ka, kb + 1):
-                tk = start + (k * pi - psi0) / w
-                if t0_s < tk <= t1_s:
-                    times.append(tk)
-                    rising.append(k % 2 == 0)
+            k0, k1, start, psi0, w = r
+            times.extend([start + (k * pi - psi0) / w for k in range(k0, k1 + 1)])
+            rising.extend([k % 2 == 0 for k in range(k0, k1 + 1)])
         return times, rising
+
+    def nth_zero_crossing_after(self, t_s: float, n: int) -> float:
+        """As LoadProfile's (the same windows, so the same crossing), counting each segment's
+        crossings from their index range instead of listing them."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        found = 0
+        lo = t_s
+        f = self.frequency_hz(t_s)
+        span = (n + 1) / (2.0 * f) if f and math.isfinite(f) and f > 0 else 0.1
+        while lo < self.end_s:
+            hi = min(lo + span, self.end_s)
+            self._check_interval(lo, hi)
+            s0, s1 = self._span(lo, hi)
+            for s in range(s0, s1):
+                r = self._crossing_indices(s, lo, hi)
+                if r is None or r[1] < r[0]:
+                    continue
+                k0, k1, start, psi0, w = r
+                if found + (k1 - k0 + 1) >= n:
+                    return start + ((k0 + n - found - 1) * math.pi - psi0) / w
+                found += k1 - k0 + 1
+            lo = hi
+            span *= 2.0
+            if span > 1e7:
+                break
+        return math.inf
 
     def peak_track(self, t0_s: float, t1_s: float):
         self._check_interval(t0_s, t1_s)

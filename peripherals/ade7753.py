@@ -59,6 +59,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import operator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -253,6 +254,8 @@ class Ade7753(SPIDevice):
         self._i_scale = self.front_end.i_scale
         self._segment = None   # (profile, segment end, v delay, _Segment) of the last lookup
         self._zc_cache = None  # (profile, a, b, crossing times, rising) of (a, b], see _crossings
+        self._k_memo = None    # (inputs, (k1, k2)) of the last _k
+        self._va_memo = None   # (inputs, units) of the last _va_units_per_J
         self._event = None
         self._reset_event = None
         self._temp_event = None
@@ -561,12 +564,19 @@ class Ade7753(SPIDevice):
         return self.ctx.clock.now_ps / PS_PER_S
 
     def _k(self) -> tuple[float, float]:
-        mode = self.regs["MODE"]
+        """Channel 1 / 2 full-scale fractions per line amp / volt (0 for a disabled channel).
+        Asked several times per register read; recomputed only when its inputs change."""
+        mode = self.regs["MODE"] & (MODE_DISCH1 | MODE_DISCH2)
+        key = (mode, self.regs["GAIN"], self._v_scale, self._i_scale)
+        memo = self._k_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
         k1, k2 = _norm_scales(self._v_scale, self._i_scale, self.regs["GAIN"])
         if mode & MODE_DISCH1:
             k1 = 0.0
         if mode & MODE_DISCH2:
             k2 = 0.0
+        self._k_memo = (key, (k1, k2))
         return k1, k2
 
     def _wg(self) -> float:
@@ -577,9 +587,16 @@ class Ade7753(SPIDevice):
         return _active_units_per_J(k1, k2, self.clkin_hz) * self._wg() / (self.regs["WDIV"] or 1)
 
     def _va_units_per_J(self) -> float:
+        r = self.regs
+        key = (r["GAIN"], r["VAGAIN"], r["VADIV"], self._v_scale, self._i_scale)
+        memo = self._va_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
         k1, k2 = _norm_scales(self._v_scale, self._i_scale, self.regs["GAIN"])
         vag = 1.0 + _signed(self.regs["VAGAIN"], 12) / 4096.0
-        return 2.0 * VA_FULL_SCALE * (self.clkin_hz / 4.0) * k1 * k2 * vag / (self.regs["VADIV"] or 1)
+        units = 2.0 * VA_FULL_SCALE * (self.clkin_hz / 4.0) * k1 * k2 * vag / (self.regs["VADIV"] or 1)
+        self._va_memo = (key, units)
+        return units
 
     def _v_delay_s(self) -> float:
         return (_signed(self.regs["PHCAL"], 6) - 0x0D) * 8.0 / self.clkin_hz
@@ -721,8 +738,8 @@ class Ade7753(SPIDevice):
         last = self._last_zx_s
         fired = self._zxto_fired
         if len(zc):
-            if (zc[0] - last > timeout and not fired) or any(
-                    b - a > timeout for a, b in zip(zc, zc[1:])):
+            if (zc[0] - last > timeout and not fired) or (
+                    len(zc) > 1 and max(map(operator.sub, zc[1:], zc)) > timeout):
                 flags |= ST_ZXTO
             fired = False
             last = zc[-1]

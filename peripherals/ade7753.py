@@ -844,9 +844,9 @@ class Ade7753(SPIDevice):
         """`seg`: self._segment_of(a, b), looked up once by the caller."""
         k1, k2 = self._k()
         if seg is not None:
-            edges, vpk, ipk = (a, b), (seg.vpk,), (seg.ipk,)
-        else:
-            edges, vpk, ipk = self._profile.peak_track(a, b)
+            return self._segment_peaks_and_sag(a, b, int(seg.ipk * k1 * CH1_WAVE_FULL_SCALE),
+                                               int(seg.vpk * k2 * CH2_WAVE_FULL_SCALE))
+        edges, vpk, ipk = self._profile.peak_track(a, b)
         icode = [int(x * k1 * CH1_WAVE_FULL_SCALE) for x in ipk]
         vcode = [int(x * k2 * CH2_WAVE_FULL_SCALE) for x in vpk]
         flags = 0
@@ -871,6 +871,32 @@ class Ade7753(SPIDevice):
             else:
                 self._sag_run_start = None
                 self._sag_done = False
+        return flags
+
+    def _segment_peaks_and_sag(self, a: float, b: float, icode: int, vcode: int) -> int:
+        """_peaks_and_sag over one profile segment (the general case's loop with one peak)."""
+        r = self.regs
+        flags = 0
+        if icode > self._ipeak:
+            self._ipeak = icode
+        if vcode > self._vpeak:
+            self._vpeak = vcode
+        if (icode >> 16) > r["IPKLVL"]:
+            flags |= ST_PKI
+        if (vcode >> 8) > r["VPKLVL"]:
+            flags |= ST_PKV
+        if r["MODE"] & MODE_DISSAG:
+            return flags
+        if (vcode >> 8) < r["SAGLVL"]:
+            origin = self._origin_ps / PS_PER_S
+            if self._sag_run_start is None:
+                self._sag_run_start = float(a) + origin
+            if not self._sag_done and self._sag_due() <= float(b) + origin:
+                flags |= ST_SAG
+                self._sag_done = True
+        else:
+            self._sag_run_start = None
+            self._sag_done = False
         return flags
 
     def _sag_due(self) -> float:

@@ -404,22 +404,23 @@ class HarmonicProfile(LoadProfile):
         return k0, k1, start, psi0, w
 
     def zero_crossing_lists(self, t0_s: float, t1_s: float) -> tuple[list[float], list[bool]]:
-        """`zero_crossings` as Python lists (the chip model's form; no small-array overhead).
+        """`zero_crossings` as Python lists (the chip model's form).
 
-        Each crossing is start + (k pi - psi0) / w in float64, one crossing at a time, which is
-        what the elementwise array expression gives for each k (k exact as a float)."""
+        Crossing k is start + (k pi - psi0) / w in float64 (elementwise over the index range:
+        the same value the scalar expression in nth_zero_crossing_after gives, k exact as a
+        float); rising when k is even."""
         self._check_interval(t0_s, t1_s)
         lo, hi = self._span(t0_s, t1_s)
         times: list[float] = []
         rising: list[bool] = []
-        pi = math.pi
         for s in range(lo, hi):
             r = self._crossing_indices(s, t0_s, t1_s)
-            if r is None:
+            if r is None or r[1] < r[0]:
                 continue
             k0, k1, start, psi0, w = r
-            times.extend([start + (k * pi - psi0) / w for k in range(k0, k1 + 1)])
-            rising.extend([k % 2 == 0 for k in range(k0, k1 + 1)])
+            k = np.arange(k0, k1 + 1)
+            times.extend((start + (k * math.pi - psi0) / w).tolist())
+            rising.extend((k % 2 == 0).tolist())
         return times, rising
 
     def nth_zero_crossing_after(self, t_s: float, n: int) -> float:

@@ -5,7 +5,8 @@ A `LoadProfile` answers what a metering chip and a reference meter need to know:
 - `sample(t0_s, t1_s, rate_hz) -> (t, v_V, i_A)`: waveforms on a uniform grid over [t0, t1)
 - `energy(t0_s, t1_s) -> Energy(active_Wh, reactive_varh, apparent_VAh)`: the reference integrator
 - `vrms_V(t)`, `irms_A(t)`, `power_W(t)`, `reactive_var(t)`, `apparent_VA(t)`, `frequency_hz(t)`
-- chip-facing helpers: `integrals`, `zero_crossings`, `peak_track`, `breakpoints`, `next_change_s`
+- chip-facing helpers: `integrals`, `zero_crossings` (and `zero_crossing_lists`), `peak_track`,
+  `breakpoints`, `next_change_s`, `nth_zero_crossing_after`
 
 Time: float seconds from the start of the profile (t = 0). A float second keeps ~15 significant
 digits, i.e. better than 0.1 ns after a day, which is ample for the physics; models that run on

@@ -59,6 +59,7 @@ from __future__ import annotations
 import bisect
 import logging
 import math
+import operator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -253,6 +254,8 @@ class Ade7753(SPIDevice):
         self._i_scale = self.front_end.i_scale
         self._segment = None   # (profile, segment end, v delay, _Segment) of the last lookup
         self._zc_cache = None  # (profile, a, b, crossing times, rising) of (a, b], see _crossings
+        self._k_memo = None    # (inputs, (k1, k2)) of the last _k
+        self._va_memo = None   # (inputs, units) of the last _va_units_per_J
         self._event = None
         self._reset_event = None
         self._temp_event = None
@@ -276,7 +279,7 @@ class Ade7753(SPIDevice):
         v_scale / i_scale: volts at the chip's inputs per line volt / line amp (default: from
         `front_end`). Energy up to now stays accumulated from the previous load.
         """
-        for n in ("integrals", "zero_crossings", "peak_track", "power_W"):
+        for n in ("integrals", "zero_crossing_lists", "peak_track", "power_W"):
             if profile is not None and not hasattr(profile, n):
                 raise Ade7753Error(f"{profile!r} is not a LoadProfile (no {n})")
         if v_scale is not None and not v_scale > 0 or i_scale is not None and not i_scale > 0:
@@ -561,12 +564,19 @@ class Ade7753(SPIDevice):
         return self.ctx.clock.now_ps / PS_PER_S
 
     def _k(self) -> tuple[float, float]:
-        mode = self.regs["MODE"]
+        """Channel 1 / 2 full-scale fractions per line amp / volt (0 for a disabled channel).
+        Asked several times per register read; recomputed only when its inputs change."""
+        mode = self.regs["MODE"] & (MODE_DISCH1 | MODE_DISCH2)
+        key = (mode, self.regs["GAIN"], self._v_scale, self._i_scale)
+        memo = self._k_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
         k1, k2 = _norm_scales(self._v_scale, self._i_scale, self.regs["GAIN"])
         if mode & MODE_DISCH1:
             k1 = 0.0
         if mode & MODE_DISCH2:
             k2 = 0.0
+        self._k_memo = (key, (k1, k2))
         return k1, k2
 
     def _wg(self) -> float:
@@ -577,9 +587,16 @@ class Ade7753(SPIDevice):
         return _active_units_per_J(k1, k2, self.clkin_hz) * self._wg() / (self.regs["WDIV"] or 1)
 
     def _va_units_per_J(self) -> float:
+        r = self.regs
+        key = (r["GAIN"], r["VAGAIN"], r["VADIV"], self._v_scale, self._i_scale)
+        memo = self._va_memo
+        if memo is not None and memo[0] == key:
+            return memo[1]
         k1, k2 = _norm_scales(self._v_scale, self._i_scale, self.regs["GAIN"])
         vag = 1.0 + _signed(self.regs["VAGAIN"], 12) / 4096.0
-        return 2.0 * VA_FULL_SCALE * (self.clkin_hz / 4.0) * k1 * k2 * vag / (self.regs["VADIV"] or 1)
+        units = 2.0 * VA_FULL_SCALE * (self.clkin_hz / 4.0) * k1 * k2 * vag / (self.regs["VADIV"] or 1)
+        self._va_memo = (key, units)
+        return units
 
     def _v_delay_s(self) -> float:
         return (_signed(self.regs["PHCAL"], 6) - 0x0D) * 8.0 / self.clkin_hz
@@ -721,8 +738,8 @@ class Ade7753(SPIDevice):
         last = self._last_zx_s
         fired = self._zxto_fired
         if len(zc):
-            if (zc[0] - last > timeout and not fired) or any(
-                    b - a > timeout for a, b in zip(zc, zc[1:])):
+            if (zc[0] - last > timeout and not fired) or (
+                    len(zc) > 1 and max(map(operator.sub, zc[1:], zc)) > timeout):
                 flags |= ST_ZXTO
             fired = False
             last = zc[-1]
@@ -759,8 +776,8 @@ class Ade7753(SPIDevice):
         c = self._zc_cache
         if c is None or c[0] is not p or a < c[1] or b > c[2]:
             hi = max(b, min(a + ZC_WINDOW_S, p.end_s))
-            times, rising = p.zero_crossings(a, hi)
-            c = self._zc_cache = (p, a, hi, times.tolist(), [bool(r) for r in rising])
+            times, rising = p.zero_crossing_lists(a, hi)
+            c = self._zc_cache = (p, a, hi, times, rising)
         times = c[3]
         lo = bisect.bisect_right(times, a)
         hi = bisect.bisect_right(times, b, lo)
@@ -827,9 +844,9 @@ class Ade7753(SPIDevice):
         """`seg`: self._segment_of(a, b), looked up once by the caller."""
         k1, k2 = self._k()
         if seg is not None:
-            edges, vpk, ipk = (a, b), (seg.vpk,), (seg.ipk,)
-        else:
-            edges, vpk, ipk = self._profile.peak_track(a, b)
+            return self._segment_peaks_and_sag(a, b, int(seg.ipk * k1 * CH1_WAVE_FULL_SCALE),
+                                               int(seg.vpk * k2 * CH2_WAVE_FULL_SCALE))
+        edges, vpk, ipk = self._profile.peak_track(a, b)
         icode = [int(x * k1 * CH1_WAVE_FULL_SCALE) for x in ipk]
         vcode = [int(x * k2 * CH2_WAVE_FULL_SCALE) for x in vpk]
         flags = 0
@@ -854,6 +871,32 @@ class Ade7753(SPIDevice):
             else:
                 self._sag_run_start = None
                 self._sag_done = False
+        return flags
+
+    def _segment_peaks_and_sag(self, a: float, b: float, icode: int, vcode: int) -> int:
+        """_peaks_and_sag over one profile segment (the general case's loop with one peak)."""
+        r = self.regs
+        flags = 0
+        if icode > self._ipeak:
+            self._ipeak = icode
+        if vcode > self._vpeak:
+            self._vpeak = vcode
+        if (icode >> 16) > r["IPKLVL"]:
+            flags |= ST_PKI
+        if (vcode >> 8) > r["VPKLVL"]:
+            flags |= ST_PKV
+        if r["MODE"] & MODE_DISSAG:
+            return flags
+        if (vcode >> 8) < r["SAGLVL"]:
+            origin = self._origin_ps / PS_PER_S
+            if self._sag_run_start is None:
+                self._sag_run_start = float(a) + origin
+            if not self._sag_done and self._sag_due() <= float(b) + origin:
+                flags |= ST_SAG
+                self._sag_done = True
+        else:
+            self._sag_run_start = None
+            self._sag_done = False
         return flags
 
     def _sag_due(self) -> float:

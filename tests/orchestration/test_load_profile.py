@@ -7,7 +7,7 @@ import pytest
 
 from metersim._errors import MetersimError
 from metersim._orchestration import (
-    HarmonicProfile, Kettle, LoadProfileError, Motor, ResistiveHeater, SampledProfile, Supply,
+    HarmonicProfile, Kettle, LoadProfile, LoadProfileError, Motor, ResistiveHeater, SampledProfile, Supply,
     SwitchModeSupply, load_csv, load_npz,
 )
 
@@ -117,6 +117,25 @@ def test_frequency_step_keeps_the_waveform_continuous():
     assert len(zc) == 120 and rising.sum() == 60
     assert p.frequency_hz(1.5) == 60.0 and p.frequency_hz(0.5) == 50.0
 
+
+
+def test_nth_zero_crossing_is_the_nth_listed_crossing_across_steps_and_outages():
+    # A chip's LINECYC-th crossing (found by index) must be the very crossing a listing gives,
+    # through a frequency step, an outage (no crossings) and back.
+    sup = Supply(230.0, 50.0).set_frequency(1.0, 60.0).outage(2.0, 0.5)
+    p = sup.profile(ResistiveHeater(1000.0), end_s=10.0)
+    for t in (0.0, 0.9873, 1.0, 1.7, 1.999, 2.25, 2.5, 9.0):
+        if t in (0.0, 0.9873, 1.7):     # well inside a segment: simply the n-th listed one
+            zc_here, _ = p.zero_crossings(t, t + 0.1)
+            assert p.nth_zero_crossing_after(t, 3) == zc_here[2]
+        zc, rising = p.zero_crossings(t, 10.0)
+        times, rises = p.zero_crossing_lists(t, 10.0)
+        assert times == zc.tolist() and rises == rising.tolist()
+        for n in (1, 2, 3, 50, 200):
+            # the generic search over listed crossings, window by window
+            assert p.nth_zero_crossing_after(t, n) == LoadProfile.nth_zero_crossing_after(p, t, n)
+        if len(zc) > 1:     # from a crossing itself: the next one, never the same
+            assert p.nth_zero_crossing_after(float(zc[0]), 1) == zc[1]
 
 def _waveform(rate, seconds, vrms, irms, phi):
     t = np.arange(int(rate * seconds)) / rate

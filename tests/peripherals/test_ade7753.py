@@ -528,3 +528,23 @@ def test_linecyc_lowered_during_a_line_cycle_period_ends_it_at_the_next_crossing
     assert signed(bus.read(LAENERGY), 24) == pytest.approx(expected, abs=1)
     clock.run_for(100 * MS)                 # then every 10 half cycles
     assert chip.IRQ.level is False
+
+
+def test_gain_divider_and_channel_writes_take_effect_from_the_write_on():
+    # The chip keeps its channel scales between reads: each write must still change the rate.
+    p = HarmonicProfile.constant(230.0, 2.0)
+    clock, chip, bus = make(p)
+    clock.run_for(5 * S)
+    a1, va1 = bus.read(AENERGY), bus.read(VAENERGY)
+    assert a1 > 0 and va1 > 0
+    bus.write(GAIN, 0x01)                       # PGA1 x2: twice the active and apparent rate
+    clock.run_for(5 * S)
+    a2, va2 = bus.read(AENERGY), bus.read(VAENERGY)
+    assert a2 - a1 == pytest.approx(2 * a1, abs=2) and va2 - va1 == pytest.approx(2 * va1, abs=2)
+    bus.write(0x1B, 2)                          # VADIV 2: apparent back to the x1 rate
+    clock.run_for(5 * S)
+    a3, va3 = bus.read(AENERGY), bus.read(VAENERGY)
+    assert a3 - a2 == pytest.approx(2 * a1, abs=2) and va3 - va2 == pytest.approx(va1, abs=2)
+    bus.write(MODE, 0x000C | (1 << 8))          # DISCH1: channel 1 off, no more energy
+    clock.run_for(5 * S)
+    assert bus.read(AENERGY) == a3 and bus.read(VAENERGY) == va3

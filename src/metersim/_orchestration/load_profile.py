@@ -5,7 +5,8 @@ A `LoadProfile` answers what a metering chip and a reference meter need to know:
 - `sample(t0_s, t1_s, rate_hz) -> (t, v_V, i_A)`: waveforms on a uniform grid over [t0, t1)
 - `energy(t0_s, t1_s) -> Energy(active_Wh, reactive_varh, apparent_VAh)`: the reference integrator
 - `vrms_V(t)`, `irms_A(t)`, `power_W(t)`, `reactive_var(t)`, `apparent_VA(t)`, `frequency_hz(t)`
-- chip-facing helpers: `integrals`, `zero_crossings`, `peak_track`, `breakpoints`, `next_change_s`
+- chip-facing helpers: `integrals`, `zero_crossings` (and `zero_crossing_lists`), `peak_track`,
+  `breakpoints`, `next_change_s`, `nth_zero_crossing_after`
 
 Time: float seconds from the start of the profile (t = 0). A float second keeps ~15 significant
 digits, i.e. better than 0.1 ns after a day, which is ample for the physics; models that run on
@@ -181,6 +182,11 @@ class LoadProfile:
         """Voltage zero crossings in (t0, t1]: (times, rising) where rising means - to +."""
         raise NotImplementedError
 
+    def zero_crossing_lists(self, t0_s: float, t1_s: float) -> tuple[list[float], list[bool]]:
+        """`zero_crossings` as Python lists of floats and bools (what a chip model iterates)."""
+        times, rising = self.zero_crossings(t0_s, t1_s)
+        return times.tolist(), rising.tolist()
+
     def peak_track(self, t0_s: float, t1_s: float):
         """Piecewise-constant peaks over [t0, t1]: (edges[n+1], vpeak_V[n], ipeak_A[n])."""
         raise NotImplementedError
@@ -203,7 +209,7 @@ class LoadProfile:
         span = (n + 1) / (2.0 * f) if f and math.isfinite(f) and f > 0 else 0.1
         while lo < self.end_s:
             hi = min(lo + span, self.end_s)
-            zc, _ = self.zero_crossings(lo, hi)
+            zc, _ = self.zero_crossing_lists(lo, hi)
             if found + len(zc) >= n:
                 return float(zc[n - found - 1])
             found += len(zc)
@@ -256,6 +262,19 @@ class HarmonicProfile(LoadProfile):
         self._q = np.imag(vi).sum(axis=1)
         self._vpk = self._peaks(self._V)
         self._ipk = self._peaks(self._I)
+        # Scalar copies for the chip's per-register-read lookups (a numpy scalar index or a 1-element
+        # array costs microseconds each): the same float64 values, as Python floats.
+        self._freq_list = self._freq.tolist()
+        self._vrms_list = self._vrms.tolist()
+        self._irms_list = self._irms.tolist()
+        self._q_list = self._q.tolist()
+        self._ends_list = self._ends.tolist()
+        # Per segment: (voltage phase at its start, angular frequency) of the fundamental, or None
+        # for an outage (no fundamental: no crossings); the operations zero_crossings always did.
+        self._zc_phase = [None if abs(self._V[s, 0]) == 0.0 else
+                          (float(self._theta0[s] + np.angle(self._V[s, 0])), float(TWO_PI * self._freq[s]))
+                          for s in range(n)]
+        self._p_delayed_cache: dict[tuple[int, float], float] = {}   # (segment, v delay) -> W
 
     def _peaks(self, X: np.ndarray) -> np.ndarray:
         """Peak |x| over a fundamental cycle per segment (exact for a single sinusoid)."""
@@ -304,23 +323,24 @@ class HarmonicProfile(LoadProfile):
             i += SQRT2 * np.imag(self._I[s, k] * e)
         return v, i
 
-    def _per_seg(self, values: np.ndarray, t):
-        if np.ndim(t) == 0:
-            return float(values[self._idx(float(t))])
+    def _per_seg(self, values: np.ndarray, scalars: list, t):
+        """`values[segment of t]`; `scalars` is values.tolist() (the same floats) for a scalar t."""
+        if type(t) is float or np.ndim(t) == 0:
+            return scalars[self._idx(float(t))]
         arr, scalar = _as_array(t)
         return _ret(values[self._seg(arr)], scalar)
 
     def vrms_V(self, t):
-        return self._per_seg(self._vrms, t)
+        return self._per_seg(self._vrms, self._vrms_list, t)
 
     def irms_A(self, t):
-        return self._per_seg(self._irms, t)
+        return self._per_seg(self._irms, self._irms_list, t)
 
     def reactive_var(self, t):
-        return self._per_seg(self._q, t)
+        return self._per_seg(self._q, self._q_list, t)
 
     def frequency_hz(self, t):
-        return self._per_seg(self._freq, t)
+        return self._per_seg(self._freq, self._freq_list, t)
 
     def _p_delayed(self, sl, v_delay_s: float) -> np.ndarray:
         if v_delay_s == 0.0:
@@ -329,9 +349,13 @@ class HarmonicProfile(LoadProfile):
         return np.real(self._V[sl] * rot * np.conj(self._I[sl])).sum(axis=1)
 
     def power_W(self, t, v_delay_s: float = 0.0):
-        if np.ndim(t) == 0:
+        if type(t) is float or np.ndim(t) == 0:
             k = self._idx(float(t))
-            return float(self._p_delayed(slice(k, k + 1), v_delay_s)[0])
+            key = (k, v_delay_s)
+            p = self._p_delayed_cache.get(key)
+            if p is None:   # a segment's delayed power never changes: computed once per delay
+                p = self._p_delayed_cache[key] = float(self._p_delayed(slice(k, k + 1), v_delay_s)[0])
+            return p
         arr, scalar = _as_array(t)
         s = self._seg(arr)
         if v_delay_s == 0.0:
@@ -351,31 +375,81 @@ class HarmonicProfile(LoadProfile):
         )
 
     def zero_crossings(self, t0_s: float, t1_s: float):
+        times, rising = self.zero_crossing_lists(t0_s, t1_s)
+        return np.array(times, dtype=float), np.array(rising, dtype=bool)
+
+    def _crossing_indices(self, s: int, t0_s: float, t1_s: float):
+        """(k0, k1, start, psi0, w): segment s's crossings in (t0, t1] are k = k0..k1 (none when
+        k1 < k0) at start + (k pi - psi0) / w, or None when the segment has none there.
+
+        psi(t) = psi0 + w (t - start) is the fundamental's voltage phase; it crosses zero at k pi.
+        The candidates come from the phase at the interval's ends; a candidate whose float64 time
+        rounds outside (t0, t1] is dropped. Times never decrease with k, so only the ends can be
+        dropped and the kept crossings are one run of k."""
+        ph = self._zc_phase[s]
+        if ph is None:
+            return None   # no fundamental (outage): the detector sees no crossings
+        psi0, w = ph
+        start = self._starts_list[s]
+        a = max(t0_s, start)
+        b = min(t1_s, self._ends_list[s])
+        if b <= a:
+            return None
+        pi = math.pi
+        k0 = math.floor((psi0 + w * (a - start)) / pi) + 1
+        k1 = math.floor((psi0 + w * (b - start)) / pi)
+        while k0 <= k1 and not start + (k0 * pi - psi0) / w > t0_s:
+            k0 += 1
+        while k1 >= k0 and not start + (k1 * pi - psi0) / w <= t1_s:
+            k1 -= 1
+        return k0, k1, start, psi0, w
+
+    def zero_crossing_lists(self, t0_s: float, t1_s: float) -> tuple[list[float], list[bool]]:
+        """`zero_crossings` as Python lists (the chip model's form).
+
+        Crossing k is start + (k pi - psi0) / w in float64 (elementwise over the index range:
+        the same value the scalar expression in nth_zero_crossing_after gives, k exact as a
+        float); rising when k is even."""
         self._check_interval(t0_s, t1_s)
         lo, hi = self._span(t0_s, t1_s)
-        times, rising = [], []
+        times: list[float] = []
+        rising: list[bool] = []
         for s in range(lo, hi):
-            v1 = self._V[s, 0]
-            if abs(v1) == 0.0:
-                continue  # no fundamental (outage): the detector sees no crossings
-            a = max(t0_s, self._starts[s])
-            b = min(t1_s, self._ends[s])
-            if b <= a:
+            r = self._crossing_indices(s, t0_s, t1_s)
+            if r is None or r[1] < r[0]:
                 continue
-            w = TWO_PI * self._freq[s]
-            psi0 = self._theta0[s] + np.angle(v1)  # psi(t) = psi0 + w (t - start); crossing at k*pi
-            ka = math.floor((psi0 + w * (a - self._starts[s])) / math.pi) + 1
-            kb = math.floor((psi0 + w * (b - self._starts[s])) / math.pi)
-            if kb < ka:
-                continue
-            k = np.arange(ka, kb + 1)
-            tk = self._starts[s] + (k * math.pi - psi0) / w
-            keep = (tk > t0_s) & (tk <= t1_s)
-            times.append(tk[keep])
-            rising.append((k[keep] % 2) == 0)
-        if not times:
-            return np.empty(0), np.empty(0, dtype=bool)
-        return np.concatenate(times), np.concatenate(rising)
+            k0, k1, start, psi0, w = r
+            k = np.arange(k0, k1 + 1)
+            times.extend((start + (k * math.pi - psi0) / w).tolist())
+            rising.extend((k % 2 == 0).tolist())
+        return times, rising
+
+    def nth_zero_crossing_after(self, t_s: float, n: int) -> float:
+        """As LoadProfile's (the same windows, so the same crossing), counting each segment's
+        crossings from their index range instead of listing them."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        found = 0
+        lo = t_s
+        f = self.frequency_hz(t_s)
+        span = (n + 1) / (2.0 * f) if f and math.isfinite(f) and f > 0 else 0.1
+        while lo < self.end_s:
+            hi = min(lo + span, self.end_s)
+            self._check_interval(lo, hi)
+            s0, s1 = self._span(lo, hi)
+            for s in range(s0, s1):
+                r = self._crossing_indices(s, lo, hi)
+                if r is None or r[1] < r[0]:
+                    continue
+                k0, k1, start, psi0, w = r
+                if found + (k1 - k0 + 1) >= n:
+                    return start + ((k0 + n - found - 1) * math.pi - psi0) / w
+                found += k1 - k0 + 1
+            lo = hi
+            span *= 2.0
+            if span > 1e7:
+                break
+        return math.inf
 
     def peak_track(self, t0_s: float, t1_s: float):
         self._check_interval(t0_s, t1_s)

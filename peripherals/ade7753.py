@@ -860,17 +860,7 @@ class Ade7753(SPIDevice):
             return flags
         origin = self._origin_ps / PS_PER_S
         for k, code in enumerate(vcode):
-            start, end = float(edges[k]), float(edges[k + 1])
-            if (code >> 8) < self.regs["SAGLVL"]:
-                if self._sag_run_start is None:
-                    self._sag_run_start = start + origin
-                due = self._sag_due()
-                if not self._sag_done and due <= end + origin:
-                    flags |= ST_SAG
-                    self._sag_done = True
-            else:
-                self._sag_run_start = None
-                self._sag_done = False
+            flags |= self._sag_step(code, float(edges[k]) + origin, float(edges[k + 1]) + origin)
         return flags
 
     def _segment_peaks_and_sag(self, a: float, b: float, icode: int, vcode: int) -> int:
@@ -887,17 +877,22 @@ class Ade7753(SPIDevice):
             flags |= ST_PKV
         if r["MODE"] & MODE_DISSAG:
             return flags
-        if (vcode >> 8) < r["SAGLVL"]:
-            origin = self._origin_ps / PS_PER_S
-            if self._sag_run_start is None:
-                self._sag_run_start = float(a) + origin
-            if not self._sag_done and self._sag_due() <= float(b) + origin:
-                flags |= ST_SAG
-                self._sag_done = True
-        else:
+        origin = self._origin_ps / PS_PER_S
+        return flags | self._sag_step(vcode, float(a) + origin, float(b) + origin)
+
+    def _sag_step(self, vcode: int, start_s: float, end_s: float) -> int:
+        """The SAG detector over [start_s, end_s] (absolute s) with the voltage peak code
+        `vcode`: a run below SAGLVL raises ST_SAG once SAGCYC half-cycles have passed."""
+        if (vcode >> 8) >= self.regs["SAGLVL"]:
             self._sag_run_start = None
             self._sag_done = False
-        return flags
+            return 0
+        if self._sag_run_start is None:
+            self._sag_run_start = start_s
+        if not self._sag_done and self._sag_due() <= end_s:
+            self._sag_done = True
+            return ST_SAG
+        return 0
 
     def _sag_due(self) -> float:
         f = float(self._profile.frequency_hz(max(self._pt(self._sag_run_start), self._profile.start_s)))

@@ -750,21 +750,34 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
     return true;
 }
 
+/* The hot register of the range behind `tramp` at `offset` for a read (write: false) or a
+ * write of `size` bytes; NULL if there is none. */
+static hr_entry *find_entry(const void *tramp, uint64_t offset, unsigned size, bool write,
+                            hr_range **range)
+{
+    if (!n_registered || size > 8)
+        return NULL;
+    hr_range *r = lookup(tramp);
+    if (!r)
+        return NULL;
+    for (uint32_t i = 0; i < r->n; i++) {
+        hr_entry *e = &r->entries[i];
+        if (e->offset == offset && (e->kind >= HR_FIRST_WRITE) == write) {
+            if (!(e->sizes & (1u << size)))
+                return NULL;
+            *range = r;
+            return e;
+        }
+    }
+    return NULL;
+}
+
 int hr_read(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec, uint32_t pc,
             uint64_t offset, unsigned size, uint64_t *value)
 {
-    if (!n_registered)
-        return 0;
-    hr_range *r = lookup(tramp);
-    if (!r)
-        return 0;
-    hr_entry *e = NULL;
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->entries[i].offset == offset && r->entries[i].kind < HR_FIRST_WRITE) {
-            e = &r->entries[i];
-            break;
-        }
-    if (!e || size > 8 || !(e->sizes & (1u << size)))
+    hr_range *r = NULL;
+    hr_entry *e = find_entry(tramp, offset, size, false, &r);
+    if (!e)
         return 0;
     hr_access a = {uc, reg_read, exec, pc};
     long long v = 0;
@@ -1232,18 +1245,9 @@ static PyObject *dict_copy(PyObject *o, PyObject *name)
 int hr_write(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec, uint32_t pc,
              uint64_t offset, unsigned size, uint64_t value)
 {
-    if (!n_registered)
-        return 0;
-    hr_range *r = lookup(tramp);
-    if (!r)
-        return 0;
-    hr_entry *e = NULL;
-    for (uint32_t i = 0; i < r->n; i++)
-        if (r->entries[i].offset == offset && r->entries[i].kind >= HR_FIRST_WRITE) {
-            e = &r->entries[i];
-            break;
-        }
-    if (!e || size > 8 || !(e->sizes & (1u << size)))
+    hr_range *r = NULL;
+    hr_entry *e = find_entry(tramp, offset, size, true, &r);
+    if (!e)
         return 0;
     hr_access a = {uc, reg_read, exec, pc};
     long long v = (long long)(size >= 8 ? value : value & ((1ull << (8 * size)) - 1));

@@ -209,15 +209,282 @@ class LoadProfile:
         span = (n + 1) / (2.0 * f) if f and math.isfinite(f) and f > 0 else 0.1
         while lo < self.end_s:
             hi = min(lo + span, self.end_s)
-            zc, _ = self.zero_crossing_lists(lo, hi)
-            if found + len(zc) >= n:
-                return float(zc[n - found - 1])
-            found += len(zc)
+            t, count = self._nth_crossing_in(lo, hi, n - found)
+            if t is not None:
+                return t
+            found += count
             lo = hi
             span *= 2.0
             if span > 1e7:
                 break
         return math.inf
+
+    def _nth_crossing_in(self, lo: float, hi: float, k: int) -> tuple[float | None, int]:
+        """(the k-th crossing in (lo, hi], 0), or (None, how many crossings it holds)."""
+        zc, _ = self.zero_crossing_lists(lo, hi)
+        if len(zc) >= k:
+            return float(zc[k - 1]), 0
+        return None, len(zc)
+
+
+# ------------------------------------------------------------------------------------------
+class HarmonicProfile(LoadProfile):
+    """Piecewise-constant harmonic segments; see the module docstring."""
+
+    def __init__(self, segments: Sequence[Segment], end_s: float = math.inf):
+        if not segments:
+            raise LoadProfileError("a harmonic profile needs at least one segment")
+        segs = sorted(segments, key=lambda s: s.start_s)
+        starts = np.array([s.start_s for s in segs], dtype=float)
+        if np.any(np.diff(starts) <= 0):
+            raise LoadProfileError("segments must start at distinct times")
+        if starts[-1] >= end_s:
+            raise LoadProfileError(f"last segment starts at {starts[-1]} s, after the end {end_s} s")
+        self.segments = tuple(segs)
+        self.start_s = float(starts[0])
+        self.end_s = float(end_s)
+        self._starts = starts
+        self._starts_list = starts.tolist()  # bisect on a list: fast scalar lookups for the chip
+        self._ends = np.append(starts[1:], end_s)
+        self._freq = np.array([s.freq_hz for s in segs], dtype=float)
+        orders = sorted({h.order for s in segs for h in s.v + s.i} | {1})
+        self._orders = np.array(orders, dtype=float)
+        col = {o: k for k, o in enumerate(orders)}
+        n, m = len(segs), len(orders)
+        self._V = np.zeros((n, m), dtype=complex)
+        self._I = np.zeros((n, m), dtype=complex)
+        for r, s in enumerate(segs):
+            for h in s.v:
+                self._V[r, col[h.order]] += h.rms * np.exp(1j * h.phase_rad)
+            for h in s.i:
+                self._I[r, col[h.order]] += h.rms * np.exp(1j * h.phase_rad)
+        # Fundamental phase at each segment start, accumulated so the waveform is continuous.
+        dur = np.diff(starts)
+        theta = np.concatenate(([0.0], np.cumsum(TWO_PI * self._freq[:-1] * dur)))
+        self._theta0 = np.mod(theta, TWO_PI)
+        self._vrms = np.sqrt(np.sum(np.abs(self._V) ** 2, axis=1))
+        self._irms = np.sqrt(np.sum(np.abs(self._I) ** 2, axis=1))
+        vi = self._V * np.conj(self._I)
+        self._p = np.real(vi).sum(axis=1)
+        self._q = np.imag(vi).sum(axis=1)
+        self._vpk = self._peaks(self._V)
+        self._ipk = self._peaks(self._I)
+        # Scalar copies for the chip's per-register-read lookups (a numpy scalar index or a 1-element
+        # array costs microseconds each): the same float64 values, as Python floats.
+        self._freq_list = self._freq.tolist()
+        self._vrms_list = self._vrms.tolist()
+        self._irms_list = self._irms.tolist()
+        self._q_list = self._q.tolist()
+        self._ends_list = self._ends.tolist()
+        # Per segment: (voltage phase at its start, angular frequency) of the fundamental, or None
+        # for an outage (no fundamental: no crossings); the operations zero_crossings always did.
+        self._zc_phase = [None if abs(self._V[s, 0]) == 0.0 else
+                          (float(self._theta0[s] + np.angle(self._V[s, 0])), float(TWO_PI * self._freq[s]))
+                          for s in range(n)]
+        self._p_delayed_cache: dict[tuple[int, float], float] = {}   # (segment, v delay) -> W
+
+    def _peaks(self, X: np.ndarray) -> np.ndarray:
+        """Peak |x| over a fundamental cycle per segment (exact for a single sinusoid)."""
+        out = np.empty(len(X))
+        nz = np.abs(X) > 0
+        single = nz.sum(axis=1) <= 1
+        out[single] = SQRT2 * np.abs(X[single]).sum(axis=1)
+        if np.any(~single):
+            npts = int(max(256, 64 * self._orders.max()))
+            th = np.linspace(0.0, TWO_PI, npts, endpoint=False)
+            basis = np.exp(1j * np.outer(self._orders, th))      # (m, npts)
+            wav = SQRT2 * np.imag(X[~single] @ basis)             # (k, npts)
+            out[~single] = np.abs(wav).max(axis=1)
+        return out
+
+    # -- lookups --------------------------------------------------------------------------
+    def _seg(self, t: np.ndarray) -> np.ndarray:
+        if np.any(t < self.start_s - 1e-12) or np.any(t > self.end_s + 1e-12):
+            raise LoadProfileError(
+                f"time outside the profile [{self.start_s}, {self.end_s}] s: "
+                f"{float(np.min(t))}..{float(np.max(t))} s")
+        return np.clip(np.searchsorted(self._starts, t, side="right") - 1, 0, len(self._starts) - 1)
+
+    def _idx(self, t: float) -> int:
+        if t < self.start_s - 1e-12 or t > self.end_s + 1e-12:
+            raise LoadProfileError(f"time {t} s is outside the profile [{self.start_s}, {self.end_s}] s")
+        return max(0, bisect.bisect_right(self._starts_list, t) - 1)
+
+    def _span(self, t0_s: float, t1_s: float) -> tuple[int, int]:
+        """Indices [lo, hi) of the segments overlapping [t0, t1]."""
+        lo = self._idx(t0_s)
+        return lo, max(bisect.bisect_left(self._starts_list, t1_s), lo + 1)
+
+    def _theta(self, t: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return self._theta0[s] + TWO_PI * self._freq[s] * (t - self._starts[s])
+
+    def waveforms(self, t):
+        t = np.asarray(t, dtype=float)
+        s = self._seg(t)
+        th = self._theta(t, s)
+        v = np.zeros_like(t)
+        i = np.zeros_like(t)
+        for k, order in enumerate(self._orders):
+            e = np.exp(1j * order * th)
+            v += SQRT2 * np.imag(self._V[s, k] * e)
+            i += SQRT2 * np.imag(self._I[s, k] * e)
+        return v, i
+
+    def _per_seg(self, values: np.ndarray, scalars: list, t):
+        """`values[segment of t]`; `scalars` is values.tolist() (the same floats) for a scalar t."""
+        if type(t) is float or np.ndim(t) == 0:
+            return scalars[self._idx(float(t))]
+        arr, scalar = _as_array(t)
+        return _ret(values[self._seg(arr)], scalar)
+
+    def vrms_V(self, t):
+        return self._per_seg(self._vrms, self._vrms_list, t)
+
+    def irms_A(self, t):
+        return self._per_seg(self._irms, self._irms_list, t)
+
+    def reactive_var(self, t):
+        return self._per_seg(self._q, self._q_list, t)
+
+    def frequency_hz(self, t):
+        return self._per_seg(self._freq, self._freq_list, t)
+
+    def _p_delayed(self, sl, v_delay_s: float) -> np.ndarray:
+        if v_delay_s == 0.0:
+            return self._p[sl]
+        rot = np.exp(-1j * np.outer(self._freq[sl] * TWO_PI * v_delay_s, self._orders))
+        return np.real(self._V[sl] * rot * np.conj(self._I[sl])).sum(axis=1)
+
+    def power_W(self, t, v_delay_s: float = 0.0):
+        if type(t) is float or np.ndim(t) == 0:
+            k = self._idx(float(t))
+            key = (k, v_delay_s)
+            p = self._p_delayed_cache.get(key)
+            if p is None:   # a segment's delayed power never changes: computed once per delay
+                p = self._p_delayed_cache[key] = float(self._p_delayed(slice(k, k + 1), v_delay_s)[0])
+            return p
+        arr, scalar = _as_array(t)
+        s = self._seg(arr)
+        if v_delay_s == 0.0:
+            return _ret(self._p[s], scalar)
+        return _ret(self._p_delayed(s, v_delay_s), scalar)
+
+    def integrals(self, t0_s: float, t1_s: float, v_delay_s: float = 0.0) -> Integrals:
+        self._check_interval(t0_s, t1_s)
+        sl = slice(*self._span(t0_s, t1_s))
+        ov = np.clip(np.minimum(self._ends[sl], t1_s) - np.maximum(self._starts[sl], t0_s), 0.0, None)
+        p = self._p_delayed(sl, v_delay_s)
+        return Integrals(
+            active_J=float(np.dot(p, ov)),
+            reactive_J=float(np.dot(self._q[sl], ov)),
+            apparent_J=float(np.dot(self._vrms[sl] * self._irms[sl], ov)),
+            active_positive_J=float(np.dot(np.clip(p, 0.0, None), ov)),
+        )
+
+    def zero_crossings(self, t0_s: float, t1_s: float):
+        times, rising = self.zero_crossing_lists(t0_s, t1_s)
+        return np.array(times, dtype=float), np.array(rising, dtype=bool)
+
+    def _crossing_indices(self, s: int, t0_s: float, t1_s: float):
+        """(k0, k1, start, psi0, w): segment s's crossings in (t0, t1] are k = k0..k1 (none when
+        k1 < k0) at start + (k pi - psi0) / w, or None when the segment has none there.
+
+        psi(t) = psi0 + w (t - start) is the fundamental's voltage phase; it crosses zero at k pi.
+        The candidates come from the phase at the interval's ends; a candidate whose float64 time
+        rounds outside (t0, t1] is dropped. Times never decrease with k, so only the ends can be
+        dropped and the kept crossings are one run of k."""
+        ph = self._zc_phase[s]
+        if ph is None:
+            return None   # no fundamental (outage): the detector sees no crossings
+        psi0, w = ph
+        start = self._starts_list[s]
+        a = max(t0_s, start)
+        b = min(t1_s, self._ends_list[s])
+        if b <= a:
+            return None
+        pi = math.pi
+        k0 = math.floor((psi0 + w * (a - start)) / pi) + 1
+        k1 = math.floor((psi0 + w * (b - start)) / pi)
+        while k0 <= k1 and not start + (k0 * pi - psi0) / w > t0_s:
+            k0 += 1
+        while k1 >= k0 and not start + (k1 * pi - psi0) / w <= t1_s:
+            k1 -= 1
+        return k0, k1, start, psi0, w
+
+    def zero_crossing_lists(self, t0_s: float, t1_s: float) -> tuple[list[float], list[bool]]:
+        """`zero_crossings` as Python lists (the chip model's form).
+
+        Crossing k is start + (k pi - psi0) / w in float64 (elementwise over the index range:
+        the same value the scalar expression in nth_zero_crossing_after gives, k exact as a
+        float); rising when k is even."""
+        self._check_interval(t0_s, t1_s)
+        lo, hi = self._span(t0_s, t1_s)
+        times: list[float] = []
+        rising: list[bool] = []
+        for s in range(lo, hi):
+            r = self._crossing_indices(s, t0_s, t1_s)
+            if r is None or r[1] < r[0]:
+                continue
+            k0, k1, start, psi0, w = r
+            k = np.arange(k0, k1 + 1)
+            times.extend((start + (k * math.pi - psi0) / w).tolist())
+            rising.extend((k % 2 == 0).tolist())
+        return times, rising
+
+    def _nth_crossing_in(self, lo: float, hi: float, k: int) -> tuple[float | None, int]:
+        """As LoadProfile's (so nth_zero_crossing_after finds the same crossing), counting each
+        segment's crossings from their index range instead of listing them."""
+        self._check_interval(lo, hi)
+        s0, s1 = self._span(lo, hi)
+        found = 0
+        for s in range(s0, s1):
+            r = self._crossing_indices(s, lo, hi)
+            if r is None or r[1] < r[0]:
+                continue
+            k0, k1, start, psi0, w = r
+            if found + (k1 - k0 + 1) >= k:
+                return start + ((k0 + k - found - 1) * math.pi - psi0) / w, 0
+            found += k1 - k0 + 1
+        return None, found
+
+    def peak_track(self, t0_s: float, t1_s: float):
+        """Piecewise-constant peaks over [t0, t1]: (edges[n+1], vpeak_V[n], ipeak_A[n])."""
+        raise NotImplementedError
+
+    def breakpoints(self, t0_s: float, t1_s: float) -> np.ndarray:
+        """Times in (t0, t1] where the mean quantities may change."""
+        raise NotImplementedError
+
+    def next_change_s(self, t_s: float) -> float:
+        """The first time after t where the mean quantities may change (inf if never)."""
+        raise NotImplementedError
+
+    def nth_zero_crossing_after(self, t_s: float, n: int) -> float:
+        """Time of the n-th (1-based) voltage zero crossing after t, or inf."""
+        if n < 1:
+            raise ValueError("n must be >= 1")
+        found = 0
+        lo = t_s
+        f = self.frequency_hz(t_s)
+        span = (n + 1) / (2.0 * f) if f and math.isfinite(f) and f > 0 else 0.1
+        while lo < self.end_s:
+            hi = min(lo + span, self.end_s)
+            t, count = self._nth_crossing_in(lo, hi, n - found)
+            if t is not None:
+                return t
+            found += count
+            lo = hi
+            span *= 2.0
+            if span > 1e7:
+                break
+        return math.inf
+
+    def _nth_crossing_in(self, lo: float, hi: float, k: int) -> tuple[float | None, int]:
+        """(the k-th crossing in (lo, hi], 0), or (None, how many crossings it holds)."""
+        zc, _ = self.zero_crossing_lists(lo, hi)
+        if len(zc) >= k:
+            return float(zc[k - 1]), 0
+        return None, len(zc)
 
 
 # ------------------------------------------------------------------------------------------

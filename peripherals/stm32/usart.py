@@ -390,6 +390,11 @@ class STM32Usart(Peripheral):
         self._sr_snapshot = 0        # SR as last read (clearing sequences need SR read first)
         self._rx_seq = 0
         self._rx_heard_ps = -1       # start of the latest character heard on the RX line
+        # The receiver's last time off: from when it went off (reset, UE or RE cleared) to when
+        # it was enabled again (UE and RE set); a character it overlaps is lost (_rx_was_off)
+        now = self.ctx.clock.now_ps
+        self._rx_off_ps = now
+        self._rx_gap = (now, now)
         self._idle_ev = None
         self._idle_after_ps = -1     # start of the character the pending IDLE event follows
         self._idle_armed = False
@@ -605,6 +610,11 @@ class STM32Usart(Peripheral):
             self._abort_tx("TE cleared")
         if value & UE and value & TE and (not old & TE or not old & UE):
             self._start_preamble()
+        was_on, on = old & UE and old & RE, value & UE and value & RE
+        if was_on and not on:
+            self._rx_off_ps = self.ctx.clock.now_ps
+        elif on and not was_on:
+            self._rx_gap = (self._rx_off_ps, self.ctx.clock.now_ps)   # (_rx_was_off)
         if value & SBK:
             self._try_load()
         self._update_irq()
@@ -978,7 +988,8 @@ class STM32Usart(Peripheral):
         """A character told ahead of its hand-over, at its instant: taken as sent if the
         receive channel takes it now (`_taken` keeps it for the hand-over's correction)."""
         cr1 = self.regs["CR1"]
-        if frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE):
+        if (frame.start_ps in self._taken or not (cr1 & UE and cr1 & RE)
+                or self._rx_was_off(frame)):
             return
         if self._rx_dma_ready(ch):
             addr = ch.mptr
@@ -1055,8 +1066,8 @@ class STM32Usart(Peripheral):
             if now > take or (idle_due and start >= (idle_ps if ev is None
                                                       else max(ev.time_ps, idle_ps))):
                 break
-            if errors or not ch.takes_left(kept + 1):
-                break
+            if errors or not ch.takes_left(kept + 1) or start < self._rx_gap[1]:
+                break                   # (the receiver off at its start: the hand-over drops it)
             mark = None
             if kept in irq_at:
                 mark = clock.schedule_at(take, self.dma_catch_up)
@@ -1160,7 +1171,7 @@ class STM32Usart(Peripheral):
         if self._kept:
             self.dma_catch_up()           # the characters before this one, taken ahead
         cr1 = self.regs["CR1"]
-        if not (cr1 & UE and cr1 & RE):
+        if not (cr1 & UE and cr1 & RE) or self._rx_was_off(frame):
             return
         line = self._line()
         if not line.div:
@@ -1194,6 +1205,18 @@ class STM32Usart(Peripheral):
                 return
         self._rx_events.append(clock.schedule_at(done, self._rx_event, frame, seq, line, dma))
 
+    def _rx_was_off(self, frame: UartFrame) -> bool:
+        """Whether the receiver was off (reset, or UE or RE clear) at some instant between
+        `frame`'s start and its RXNE point, its last time off (`_rx_gap`) told. A receiver
+        enabled after the start bit fell never saw it, so it cannot sample that character; at
+        most it may sync on a later falling edge inside it, as a partial character with likely
+        framing errors, which is not modelled: the character is dropped, whichever way it
+        arrives (here at its start, at a link's hand-over, or told ahead: _Told,
+        rx_frames_start). One taken at its RXNE point before the receiver went off stays."""
+        off_ps, on_ps = self._rx_gap
+        start = frame.start_ps
+        return start < on_ps and off_ps < start + self._line().rx_done_ps
+
     def _rx_event(self, frame: UartFrame, seq: int, line: LineSettings, dma: bool) -> None:
         now = self.ctx.clock.now_ps
         self._rx_events = [ev for ev in self._rx_events if not ev.cancelled and ev.time_ps > now]
@@ -1203,6 +1226,9 @@ class STM32Usart(Peripheral):
         """The character reaches DR (RXNE) at this USART's settings when it started; with
         `dma`, at the DMA transfer that takes it from DR (module docstring, "DMA")."""
         taken = self._taken.pop(frame.start_ps, None) if self._taken else None
+        cr1 = self.regs["CR1"]
+        if not (cr1 & UE and cr1 & RE) or self._rx_was_off(frame):
+            return                        # the receiver off since its start bit (_rx_was_off)
         if taken is not None:
             # taken by the DMA ahead of this hand-over, as sent: the line may have changed it
             addr, sent, sent_errors = taken

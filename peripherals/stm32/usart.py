@@ -38,6 +38,12 @@ worked out once per configuration (`LineSettings`). A character a link hands ove
 RXNE point (an RS-485 bus delivers at the frame's end) is received at that instant: at once
 when nothing else on this machine's clock is due by then, else as an event behind what is.
 
+Receiver off: a character whose start bit fell while the receiver was off (reset, UE or RE
+clear), or that it was turned off in before its RXNE point, is not received, even when the
+receiver is enabled again before the character ends (`_rx_was_off`): the receiver never saw
+it start. (The chip may sync on a later falling edge inside it and deliver a partial character,
+likely with FE; that is not modelled.) The next character is received as usual.
+
 IDLE: one character time of mark after a received character's stop bits, i.e. at its start
 plus two character times, unless another character starts on the line before then. A link
 that hands characters over late (an RS-485 bus at the frame's end, a cable between machines at

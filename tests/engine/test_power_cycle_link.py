@@ -16,13 +16,10 @@ from metersim._errors import FirmwareFault
 from metersim._orchestration.testers import capture_uart
 from metersim.peripherals.uart_line import rx_complete_ps
 from metersim._units import PS_PER_MS
+from tests.engine.test_time_domains import finished, linked_boards
 
 REPO = Path(__file__).resolve().parents[2]
 F103 = REPO / "platforms/cpus/stm32f103rb.repl"
-
-
-def finished(cap) -> bool:
-    return any(ln.text == "PASS" or ln.text.startswith("FAIL") for ln in cap.lines)
 
 
 def power_cycled_link(firmware, who, source, off_ms, on_ms, quantum=None, b_first=False):
@@ -32,14 +29,8 @@ def power_cycled_link(firmware, who, source, off_ms, on_ms, quantum=None, b_firs
     (`source`). Returns what each board printed and sent, with their instants, and the
     emulation."""
     emu = Emulation(quantum=quantum)
-    boards = {}
-    for name in ("b", "a") if b_first else ("a", "b"):
-        boards[name] = create_machine(emu, F103, elf=firmware("f103rb", "soc_usart_link"),
-                                      name=name)
+    boards, caps = linked_boards(emu, firmware, b_first)
     a, b = boards["a"], boards["b"]
-    caps = {n: capture_uart(m, "usart1") for n, m in boards.items()}
-    b["gpioPortC"].drive(0, True)                # PC0 high: role B (answers)
-    a["usart2"].connect(b["usart2"])
     target = boards[who]
     clock = emu.clock if source == "emulation" else target.clock
     # (+3 ps: not on a quantum's end, where the first quantum after power-on begins)

@@ -23,20 +23,27 @@ def finished(cap) -> bool:
     return any(ln.text == "PASS" or ln.text.startswith("FAIL") for ln in cap.lines)
 
 
-def usart_link(firmware, quantum=None, b_first=False, b_19200=False):
-    """Two STM32F103s running soc_usart_link with their USART2s crossed (a UartCable between
-    two machines): A sends 16 bytes, B answers each. Returns what a user can observe."""
-    emu = Emulation(quantum=quantum)
+def linked_boards(emu, firmware, b_first=False):
+    """Two STM32F103s "a" and "b" running soc_usart_link with their USART2s crossed (a
+    UartCable between two machines), B answering: (boards, their USART1 consoles)."""
     boards = {}
     for name in ("b", "a") if b_first else ("a", "b"):
         boards[name] = create_machine(emu, F103, elf=firmware("f103rb", "soc_usart_link"),
                                       name=name)
-    a, b = boards["a"], boards["b"]
     caps = {n: capture_uart(m, "usart1") for n, m in boards.items()}
-    b["gpioPortC"].drive(0, True)                # PC0 high: role B (answers)
+    boards["b"]["gpioPortC"].drive(0, True)      # PC0 high: role B (answers)
+    boards["a"]["usart2"].connect(boards["b"]["usart2"])
+    return boards, caps
+
+
+def usart_link(firmware, quantum=None, b_first=False, b_19200=False):
+    """Two STM32F103s running soc_usart_link with their USART2s crossed (a UartCable between
+    two machines): A sends 16 bytes, B answers each. Returns what a user can observe."""
+    emu = Emulation(quantum=quantum)
+    boards, caps = linked_boards(emu, firmware, b_first)
+    a, b = boards["a"], boards["b"]
     if b_19200:
         b["gpioPortC"].drive(1, True)            # PC1 high: 19200 baud
-    a["usart2"].connect(b["usart2"])
     quanta = []
     run_quantum = emu._run_quantum
     emu._run_quantum = lambda now, bound: (quanta.append(bound - now), run_quantum(now, bound))

@@ -765,6 +765,8 @@ class W5500(ActiveLowReset, SPIDevice):
             self._raise(n, SIR_CON)
         elif state in (SOCK_ESTABLISHED, SOCK_FIN_WAIT):
             self._flush(s)
+            if s.host is None:
+                return                # the flush found the peer gone (reset): closed
             if s.host in quiet:
                 return                # nothing to read (BlockingIOError below)
             space = self._rx_space(n)

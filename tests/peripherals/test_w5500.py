@@ -492,3 +492,29 @@ def test_a_client_that_sends_as_it_connects_is_read_at_the_accepting_poll(chip):
     assert spi.irq(1) & (IR_CON | IR_RECV) == IR_CON | IR_RECV
     assert spi.sr(1, 0x26, 2) == 12
     cli.close()
+
+
+def test_a_host_peer_that_resets_while_a_send_waits_for_it_closes_the_socket(chip, server):
+    """The host peer stops reading, so part of a SEND waits for it, then resets the
+    connection: the socket closes with DISCON, as a real chip's would after the RST, and the
+    emulation goes on."""
+    import struct
+
+    ctx, dev, spi = chip
+    tcp_connect(ctx, spi, server.getsockname()[1])
+    conn, _ = server.accept()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    dev.sockets[0].host.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    chunk = bytes(range(256)) * 8
+    for _ in range(400):                                  # until the host holds some back
+        spi.send(0, chunk)
+        run_ms(ctx, 1)
+        if dev.sockets[0].pending:
+            break
+    assert dev.sockets[0].pending, "the host took every byte: no SEND left waiting"
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()                                          # an RST, not a FIN
+    wait_until(ctx, lambda: spi.status(0) == SR_CLOSED)
+    assert spi.irq(0) & IR_DISCON
+    run_ms(ctx, 5)                                        # the polls after it find nothing
+    assert spi.status(0) == SR_CLOSED

@@ -618,9 +618,9 @@ class CortexM:
 
     def _run_slice(self, n: int, end_ps: int) -> None:
         """Run at most `n` instructions, to local time `end_ps`. The common slice (counted per
-        block, the whole run in one C call: bc_run_slice) is entered, run and left here
-        without another Python call when it ends plainly; unicorn's exact count, a build
-        without that C call and every other end go through the helpers."""
+        block, the whole run in one C call: bc_run_slice) is finished here when it ends
+        plainly; unicorn's exact count, a build without that C call and every other end go
+        through the helpers."""
         c = self._slice_c
         if c is None or self.exact_users:
             self._run_slice_uc(n, end_ps)
@@ -634,14 +634,8 @@ class CortexM:
         fn, state, params_addr, params = c
         if exc != self._slice_exc:
             params.exc = self._slice_exc = exc
-        # enter the slice (clock.begin_slice, inlined): the clock reads the core's time and an
-        # event scheduled before end_ps shortens the slice (its _on_earlier stays set: Machine)
-        self.in_slice = True
         clock = self._clock
-        clock._time_source = self._now_ps_fn
-        clock._horizon_ps = end_ps
-        uc = self.uc
-        uc._hook_exception = None
+        uc = self._begin_slice(clock, end_ps)
         r = fn(state, params_addr, n)
         if r < 0 or uc._hook_exception is not None:
             self._complete_slice(-1 - r if r < 0 else 0, True)
@@ -649,20 +643,10 @@ class CortexM:
         # a plain end (C has cleared site_stop): what _complete_slice does for one, with the
         # C count
         self._fast_slice = False
-        if self._mmio_fault is not None or self.mpu_guard.data_fault is not None \
-                or self.traps.align_fault is not None:
-            self._slice_faults(self._end_slice(r >> 1, clock)[0])
-            return
-        # leave the slice and count it (_end_slice without a fault, inlined)
-        self.in_slice = False
-        clock._time_source = None
-        clock._horizon_ps = None
-        done = r >> 1
-        if self._stall:
-            self._count_stall()
-        self.cycles += done
-        self.instructions += done
-        if not r & 1:            # not stopped by the limit
+        faulted, done = self._end_slice(r >> 1, clock)
+        if faulted or self._mmio_fault is not None:
+            self._slice_faults(faulted)
+        elif not r & 1:          # not stopped by the limit
             self._after_early_end(done, params.pc)
 
     def _fast_slice_exc(self):

@@ -1154,7 +1154,8 @@ static bool exc_entry(bc_state *s, bc_exc *x, long exc, long ipsr, nv_view *v, u
     uint32_t size = fpca ? 0x68 : 0x20;
     uint32_t pad = ((v->sum->ccr & 0x200) && (sp & 4)) ? 4 : 0;
     uint32_t frame_sp = sp - size - pad;
-    uint32_t frame[26] = {g[4], g[5], g[6], g[7], g[8], g[9], pc & ~1u, (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
+    uint32_t frame[26] = {g[4], g[5], g[6], g[7], g[8], g[9], pc & ~1u,
+                          (xpsr & ~(1u << 9)) | (pad ? 1u << 9 : 0)};
     if (fpca)
         for (int i = 0; i < FP_N; i++)
             frame[8 + i] = ex_rd(s, x, x->fp_regs[i]);

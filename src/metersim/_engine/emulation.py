@@ -53,8 +53,9 @@ about 120 (benchmarks/README.md). Why nothing reaches a machine already past it:
   next event. A machine powered on inside a quantum (power comes from host code or emulation
   events, so only at a quantum's end) resets its USARTs: it joins the lookahead from the next
   step, each of its USARTs counting as DEFAULT_QUANTUM_PS until it has a speed again, and
-  its core starts at its machine's time (Machine.power_on, perform_reset). A link made faster inside a quantum (a baud change, a machine powered on by its own
-  event) is the one exception, counted in `late_deliveries`.
+  its core starts at its machine's time (Machine.power_on, perform_reset). A link made
+  faster inside a quantum (a baud change, a machine powered on by its own event) is the one
+  exception, counted in `late_deliveries`.
 - Host endpoints send through emulation events (at or after the emulation's time when they
   are scheduled, so they cap the quantum) and receive at delivery events; a host answering
   from a machine's callback schedules at that machine's local time, which lowers the bound

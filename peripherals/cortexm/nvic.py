@@ -786,10 +786,13 @@ class NVIC(Peripheral):
     def hot_registers(self) -> list:
         """An ICSR word write that pends PendSV (an RTOS switching threads) is made in C by the
         engine (metersim._engine.hot_regs) through this NVIC's C set_pending (attach_cpu),
-        when it is the core's; other set or clear bits go to `write`."""
+        when it is the core's; other set or clear bits go to `write`. An ICSR word read while
+        nothing is pending (an RTOS about to sleep checks that) is answered in C as `_icsr`
+        answers it, from the core's IPSR and `_act`."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(ICSR, "icsr_write", self, sizes=(4,), privileged=True)]
+        return [HotRegister(ICSR, "icsr_write", self, sizes=(4,), privileged=True),
+                HotRegister(ICSR, "icsr", self, sizes=(4,), privileged=True)]
 
     def read(self, offset: int, size: int) -> int:
         cpu = self.cpu

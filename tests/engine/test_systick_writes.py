@@ -15,7 +15,7 @@ from metersim._engine.runtime_hooks import log_peripheral_access
 from metersim._errors import FirmwareFault
 from metersim._units import PS_PER_MS
 
-from tests.engine.test_hot_regs import write_figures
+from tests.engine.test_hot_regs import hits, write_figures
 
 pytestmark = pytest.mark.skipif(
     Machine.bare(Emulation(), "probe", "cortex-m4f").cpu.bc is None,
@@ -134,7 +134,8 @@ def meter_run(monkeypatch, meter_image, how):
         st = m["nvic"].systick
         state.append((m.cpu.instructions_now(), m.stats()["exceptions"], st.csr, st.rvr,
                       st.current(), st._event.time_ps))
-        figures.append(write_figures(m))
+        figures.append((*write_figures(m), hits(m),
+                        [x for h in m.sysbus.hot_ranges.values() for x in h.mismatches]))
     return state, figures
 
 
@@ -142,11 +143,13 @@ def test_the_meters_tickless_sleeps_run_as_with_python_writes(monkeypatch, meter
     plain, _ = meter_run(monkeypatch, meter_image, "0")
     hot, figures = meter_run(monkeypatch, meter_image, "1")
     assert hot == plain
-    for made, _checked, _wrong in figures:             # both units: RVR and CVR at each sleep
+    for made, _checked, _wrong, answered, _ in figures:   # both units: RVR and CVR at each sleep,
         assert made["systick_rvr_write"] >= 10 and made["systick_cvr_write"] >= 5
+        assert answered["icsr"] >= 5                   # and ICSR read before it
     verified, figures = meter_run(monkeypatch, meter_image, "verify")
     assert verified == plain
-    for _made, checked, wrong in figures:
+    for _made, checked, wrong, _answered, wrong_reads in figures:
+        assert wrong_reads == []                       # (ICSR and CVR reads compared too)
         assert wrong == [] and checked["systick_rvr_write"][0] >= 10
         assert checked["systick_cvr_write"][0] >= 5
 
@@ -162,3 +165,42 @@ def meter_image(firmware, tmp_path_factory):
     out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
     out.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
     return out
+
+
+# ---- ICSR reads: answered in C while nothing is pending (VECTACTIVE, RETTOBASE), by the
+# model otherwise. At 0x08000040, with interrupts masked: r0 = ICSR; PendSV pended through
+# ICSR; r3 = ICSR; unmasked, PendSV's handler reads r4 = ICSR.
+#   cpsid i; ldr r1, =0xE000ED04; ldr r0, [r1]; ldr r2, =0x10000000; str r2, [r1];
+#   ldr r3, [r1]; cpsie i; b .      PendSV handler at 0x08000050: ldr r4, [r1]; bx lr
+ICSR_PROGRAM = struct.pack("<10H", 0xB672, 0x4904, 0x6808, 0x4A04, 0x600A, 0x680B, 0xB662,
+                           0xE7FE, 0x680C, 0x4770) + struct.pack("<2I", 0xE000ED04, 0x10000000)
+ICSR_VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800004F] * 12, 0x08000051,
+                           0x0800004F)
+
+
+def icsr_run(monkeypatch, how):
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    emu = Emulation()
+    m = Machine.bare(emu, "m", "cortex-m4f")
+    m.sysbus.write_memory(0x08000000, ICSR_VECTORS + ICSR_PROGRAM)
+    m.finalize()
+    m.reset_cpu_only()
+    for _ in range(2):           # (the core looks for PendSV at the next slice at the latest)
+        emu.run_until_time(emu.now_ps + PS_PER_MS)
+    regs = tuple(m.cpu.reg(getattr(A, f"UC_ARM_REG_R{n}")) for n in (0, 3, 4))
+    hot = [h for h in m.sysbus.hot_ranges.values() if (0xE000ED04, "icsr") in h.stats()]
+    if not hot:
+        return regs, (0, 0), 0, []              # hot registers off
+    return (regs, hot[0].stats()[(0xE000ED04, "icsr")], hot[0].verified.get("icsr", 0),
+            hot[0].mismatches)
+
+
+def test_icsr_reads_in_c_are_the_models(monkeypatch):
+    plain, _, _, _ = icsr_run(monkeypatch, "0")
+    # thread mode: RETTOBASE; PendSV pending: VECTPENDING 14, PENDSVSET; in its handler:
+    # VECTACTIVE 14
+    assert plain == (0x800, 0x1000E800, 0x80E)
+    hot, (made, declined), _, _ = icsr_run(monkeypatch, "1")
+    assert hot == plain and (made, declined) == (2, 1)      # pending: the model answered
+    verified, _, compared, wrong = icsr_run(monkeypatch, "verify")
+    assert verified == plain and compared == 2 and wrong == []

@@ -54,6 +54,8 @@ enum {
     HR_I2C_SR2 = 10,   /* STM32 I2C SR2 when it clears no ADDR (STM32I2c.read(SR2)) */
     HR_TIMER_SR = 11,  /* STM32 timer SR while nothing is due (STM32Timer.read(SR)) */
     HR_I2C_CR1 = 12,   /* STM32 I2C CR1 while no polled step's end has passed */
+    /* System Control Space reads */
+    HR_ICSR = 24,      /* SCB ICSR while nothing is pending (NVIC._icsr) */
     HR_FIRST_WRITE = 32,
     HR_I2C_DR_W = 32,  /* STM32 I2C DR write that only stores or queues a byte */
     HR_ICSR_W = 33,    /* SCB ICSR write: PENDSVSET through the NVIC's C set_pending */
@@ -163,9 +165,9 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_targets, *S_watchers, *S_cr_f1, *S_moder, *S_otyper, *S_on_gpio, *S_set,
     *S_UpdateInterrupt, *S_CaptureCompareInterrupt, *S_CommutationInterrupt,
     *S_TriggerInterrupt, *S_BreakInterrupt;
-/* SysTick's writes: its wrap event, clock and rate */
+/* the System Control Space's kinds: SysTick's wrap event, clock and rate; the NVIC's state */
 static PyObject *S_event, *S_clock, *S_rate_fn, *S_schedule_at, *S_on_wrap, *S_cancelled,
-    *S_time_ps, *S_fn;
+    *S_time_ps, *S_fn, *S_pending_set, *S_act;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -203,9 +205,9 @@ int hr_init(void)
         if (!*slots[i] && !(*slots[i] = PyUnicode_InternFromString(names[i])))
             return -1;
     static const char *scs_names[] = {"_event", "_clock", "_rate_fn", "schedule_at", "_on_wrap",
-                                      "cancelled", "time_ps", "fn"};
+                                      "cancelled", "time_ps", "fn", "pending_set", "_act"};
     PyObject **scs_slots[] = {&S_event, &S_clock, &S_rate_fn, &S_schedule_at, &S_on_wrap,
-                              &S_cancelled, &S_time_ps, &S_fn};
+                              &S_cancelled, &S_time_ps, &S_fn, &S_pending_set, &S_act};
     _Static_assert(sizeof scs_names / sizeof scs_names[0]
                    == sizeof scs_slots / sizeof scs_slots[0], "one name per slot");
     for (size_t i = 0; i < sizeof scs_names / sizeof scs_names[0]; i++)
@@ -672,6 +674,23 @@ static bool timer_sr(PyObject *tim, PyObject *cpu, const hr_access *a, long long
     return v != NULL;
 }
 
+/* NVIC._icsr while no exception is pending (an RTOS about to sleep checks that none is):
+ * VECTACTIVE from the core's IPSR, RETTOBASE while at most one exception is active; with
+ * something pending (VECTPENDING, ISRPENDING and the pend bits to work out) Python answers. */
+static bool icsr_read(PyObject *nv, PyObject *cpu, long long *out)
+{
+    long long ipsr;
+    PyObject *pending = PyObject_GetAttr(nv, S_pending_set);
+    PyObject *act = pending ? PyObject_GetAttr(nv, S_act) : NULL;
+    bool ok = act && PyAnySet_CheckExact(pending) && PySet_GET_SIZE(pending) == 0
+        && PyList_CheckExact(act) && get_ll(cpu, S_ipsr, &ipsr);
+    if (ok)
+        *out = (ipsr & 0x1FF) | (PyList_GET_SIZE(act) <= 1 ? 1LL << 11 : 0);   /* RETTOBASE */
+    Py_XDECREF(pending);
+    Py_XDECREF(act);
+    return ok;
+}
+
 /* The bus's page still holds the declaring model (no wrapper put in its place), and its
  * `read` (or `write`) is still its class's (not replaced on the instance, as a test or a
  * tool may do). */
@@ -758,6 +777,10 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
     case HR_I2C_SR2:
     case HR_I2C_CR1:
         if (!i2c_reg(st, cpu, a, e->kind, dry, &v))
+            return false;
+        break;
+    case HR_ICSR:
+        if (!icsr_read(st, cpu, &v))
             return false;
         break;
     default:

@@ -38,6 +38,7 @@ log = logging.getLogger("metersim._engine")
 KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "dwt_cyccnt": 5,
          "spi_sr": 6, "usart_sr": 7, "usart_isr": 8, "i2c_sr1": 9, "i2c_sr2": 10,
          "timer_sr": 11, "i2c_cr1": 12,
+         "icsr": 24,                         # System Control Space reads
          # writes (HR_FIRST_WRITE on)
          "i2c_dr_write": 32, "icsr_write": 33, "timer_sr_write": 34,
          "gpio_f1_bsrr_write": 35, "gpio_f4_bsrr_write": 36,

@@ -32,8 +32,10 @@ through its read/write (a sub-word write reaches it with the bytes not written a
 straight to `MPU.write`, and the halfword accesses MPU_RASR allows merge into the register.
 The core enforces the MPU (metersim._engine.mpu_guard), and while it checks rights it does the
 privileged RNR/RBAR/RASR word writes an RTOS makes at every context switch itself, in C; the
-`MPU` object loads those registers before it answers anything (`MPU.catch_up`). On a core with
-an MPU the engine also calls `_word_writers` (ICSR, SysTick RVR/CVR) from C, as `write` does. CCR.DIV_0_TRP, CCR.UNALIGN_TRP and CPACR are enforced by the core
+`MPU` object loads those registers before it answers anything (`MPU.catch_up`). The ICSR and
+SysTick CSR/RVR/CVR word writes an RTOS makes at every switch and sleep are made in C by the
+engine as `write` makes them (hot-register writes: `hot_registers` here and in SysTick), on
+every core, with or without an MPU. CCR.DIV_0_TRP, CCR.UNALIGN_TRP and CPACR are enforced by the core
 too (metersim._engine.traps): the model tells it when they change.
 
 Not modelled: the NVIC's IABR for system exceptions beyond SHCSR, the debug monitor exception,
@@ -484,8 +486,7 @@ class NVIC(Peripheral):
         """Word accesses to the registers an RTOS touches at every tick, wake-up and switch
         (SysTick RVR/CVR, ICSR) go straight to their handlers, past the register table's
         generic reader and writer wrappers; same values and effects (the handlers return
-        only readable bits and look only at defined ones). The engine may call
-        `_word_writers` itself, as `write` does for a privileged word write (mpu_guard)."""
+        only readable bits and look only at defined ones)."""
         systick = getattr(self, "systick", None)
         if systick is None:
             self._word_writers = {}
@@ -785,10 +786,13 @@ class NVIC(Peripheral):
     def hot_registers(self) -> list:
         """An ICSR word write that pends PendSV (an RTOS switching threads) is made in C by the
         engine (metersim._engine.hot_regs) through this NVIC's C set_pending (attach_cpu),
-        when it is the core's; other set or clear bits go to `write`."""
+        when it is the core's; other set or clear bits go to `write`. An ICSR word read while
+        nothing is pending (an RTOS about to sleep checks that) is answered in C as `_icsr`
+        answers it, from the core's IPSR and `_act`."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(ICSR, "icsr_write", self, sizes=(4,), privileged=True)]
+        return [HotRegister(ICSR, "icsr_write", self, sizes=(4,), privileged=True),
+                HotRegister(ICSR, "icsr", self, sizes=(4,), privileged=True)]
 
     def read(self, offset: int, size: int) -> int:
         cpu = self.cpu

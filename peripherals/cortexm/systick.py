@@ -127,13 +127,17 @@ class SysTick:
         """CSR, RVR and CVR, read at every RTOS tick and wake-up, are answered in C by the
         engine (metersim._engine.hot_regs: word reads, privileged only, as the NVIC allows),
         from these attributes: `current()` and `read(0)` computed the same way, from csr,
-        rvr, _hz, _anchor_ps, _start_edge, _cvr_at_start, _last_wrap and _reload. Offsets are
+        rvr, _hz, _anchor_ps, _start_edge, _cvr_at_start, _last_wrap and _reload. Their word
+        writes (a tickless RTOS rewrites RVR and CVR around every sleep) are made in C the
+        same way as `write`: the same attributes set, the wrap event cancelled and the next
+        one scheduled on the clock (`_restart`, with the rate from `_rate_fn`). Offsets are
         in the System Control Space (SYST_CSR at 0xE000E010)."""
         from metersim._engine.hot_regs import HotRegister
 
         return [HotRegister(0x10 + off, kind, self, (4,), privileged=True)
                 for off, kind in ((0x0, "systick_csr"), (0x4, "systick_rvr"),
-                                  (0x8, "systick_cvr"))]
+                                  (0x8, "systick_cvr"), (0x0, "systick_csr_write"),
+                                  (0x4, "systick_rvr_write"), (0x8, "systick_cvr_write"))]
 
     def read_rvr(self) -> int:
         return self.rvr

@@ -1,7 +1,7 @@
 """An RTOS rewrites a process's MPU region at every context switch and pends PendSV through
 ICSR; the engine does those MPU_RBAR/MPU_RASR writes in C (`_mpu_fill.c`, mf_scs_write) instead
-of calling the Python model, and calls the NVIC's word writers (ICSR, SysTick RVR/CVR) from C;
-an ICSR write that pends PendSV is done in C before it (the NVIC's hot-register write).
+of calling the Python model; an ICSR write that pends PendSV is done in C before it (the NVIC's
+hot-register write, the one C path for ICSR and SysTick writes).
 What the firmware and a debugger see must not change: the same run, instruction for
 instruction, and the same registers read back."""
 
@@ -16,10 +16,9 @@ ICSR = 0xE000ED04
 
 
 def icsr_in_c(m) -> int:
-    """ICSR writes done in C: the hot-register write (PENDSVSET) and the SCS word writer."""
-    hits = sum(hot.stats().get((ICSR, "icsr_write"), (0, 0))[0]
+    """ICSR writes done in C (the NVIC's hot-register write: PENDSVSET)."""
+    return sum(hot.stats().get((ICSR, "icsr_write"), (0, 0))[0]
                for hot in m.sysbus.hot_ranges.values())
-    return hits + m.cpu.mpu_guard._fast.word_writes
 
 
 def switch_run(c_writes: bool, stop_after_on: int | None = None, monkeypatch=None):
@@ -37,9 +36,6 @@ def switch_run(c_writes: bool, stop_after_on: int | None = None, monkeypatch=Non
     fast = guard._fast
     assert fast is not None and fast.regs_on == 1     # taken over at the first slice
     fast.regs_on = int(c_writes)
-    nvic = fast.nvic
-    if not c_writes:
-        fast.nvic = None                              # ICSR through NVIC.write as well
     before, words_before = fast.c_writes, icsr_in_c(m)
     if stop_after_on is None:
         emu.run_until(lambda: "PASS" in uart.text or "FAIL" in uart.text, timeout="100s",
@@ -56,7 +52,6 @@ def switch_run(c_writes: bool, stop_after_on: int | None = None, monkeypatch=Non
     rights = [m.cpu.nvic.mpu.rights(a, privileged) for a in (base - 4, base, base + 0xFFC,
                                                              base + 0x1000)
               for privileged in (False, True)]
-    fast.nvic = nvic
     return (uart.text, m.cpu.instructions_now(), regs, rights, fast.c_writes - before,
             icsr_in_c(m) - words_before)
 
@@ -89,7 +84,7 @@ def test_logging_the_nvic_still_shows_every_mpu_and_icsr_write(caplog):
     uart = m["usart1"]
     emu.run_until(lambda: "phase off" in uart.text, timeout="100s", what="'phase off'")
     fast = m.cpu.mpu_guard._fast
-    c_writes, word_writes = fast.c_writes, icsr_in_c(m)
+    c_writes, icsr_writes = fast.c_writes, icsr_in_c(m)
     assert log_peripheral_access(m, "nvic", True) == ["nvic"]
     with caplog.at_level("INFO", logger="metersim.access"):
         emu.run_for("200us")
@@ -97,7 +92,7 @@ def test_logging_the_nvic_still_shows_every_mpu_and_icsr_write(caplog):
     assert "nvic: write32 +0xd9c" in text             # MPU_RBAR: the incoming process's region
     assert "nvic: write32 +0xda0" in text             # MPU_RASR
     assert "nvic: write32 +0xd04 <- 0x10000000" in text   # ICSR.PENDSVSET
-    assert (fast.c_writes, icsr_in_c(m)) == (c_writes, word_writes)
+    assert (fast.c_writes, icsr_in_c(m)) == (c_writes, icsr_writes)
     log_peripheral_access(m, "nvic", False)           # unwrapped: the C path again
     emu.run_for("200us")
-    assert fast.c_writes > c_writes and icsr_in_c(m) > word_writes
+    assert fast.c_writes > c_writes and icsr_in_c(m) > icsr_writes

@@ -54,12 +54,19 @@ enum {
     HR_I2C_SR2 = 10,   /* STM32 I2C SR2 when it clears no ADDR (STM32I2c.read(SR2)) */
     HR_TIMER_SR = 11,  /* STM32 timer SR while nothing is due (STM32Timer.read(SR)) */
     HR_I2C_CR1 = 12,   /* STM32 I2C CR1 while no polled step's end has passed */
+    /* System Control Space reads */
+    HR_ICSR = 24,      /* SCB ICSR while nothing is pending (NVIC._icsr) */
     HR_FIRST_WRITE = 32,
     HR_I2C_DR_W = 32,  /* STM32 I2C DR write that only stores or queues a byte */
     HR_ICSR_W = 33,    /* SCB ICSR write: PENDSVSET through the NVIC's C set_pending */
     HR_TIMER_SR_W = 34, /* STM32 timer SR write (rc_w0) while stopped, no line moving */
     HR_GPIO_F1_BSRR_W = 35, /* STM32F1 GPIO BSRR write moving no watched pin */
     HR_GPIO_F4_BSRR_W = 36, /* STM32F4 GPIO BSRR write moving no watched pin */
+    /* System Control Space writes (SysTick.write): the one C path for them, with and
+     * without the MPU guard (mf_scs_write hands nothing of these to C itself) */
+    HR_SYST_CSR_W = 48,  /* SysTick CSR: enable, TICKINT, CLKSOURCE; counting restarted */
+    HR_SYST_RVR_W = 49,  /* SysTick RVR: the next reload value */
+    HR_SYST_CVR_W = 50,  /* SysTick CVR: any write clears CVR and COUNTFLAG, restarts */
 };
 
 /* One hot register (the layout of hot_regs.HotEntry). */
@@ -158,6 +165,9 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
     *S_targets, *S_watchers, *S_cr_f1, *S_moder, *S_otyper, *S_on_gpio, *S_set,
     *S_UpdateInterrupt, *S_CaptureCompareInterrupt, *S_CommutationInterrupt,
     *S_TriggerInterrupt, *S_BreakInterrupt;
+/* the System Control Space's kinds: SysTick's wrap event, clock and rate; the NVIC's state */
+static PyObject *S_event, *S_clock, *S_rate_fn, *S_schedule_at, *S_on_wrap, *S_cancelled,
+    *S_time_ps, *S_fn, *S_pending_set, *S_act;
 
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
@@ -193,6 +203,15 @@ int hr_init(void)
                    "one name per slot");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!*slots[i] && !(*slots[i] = PyUnicode_InternFromString(names[i])))
+            return -1;
+    static const char *scs_names[] = {"_event", "_clock", "_rate_fn", "schedule_at", "_on_wrap",
+                                      "cancelled", "time_ps", "fn", "pending_set", "_act"};
+    PyObject **scs_slots[] = {&S_event, &S_clock, &S_rate_fn, &S_schedule_at, &S_on_wrap,
+                              &S_cancelled, &S_time_ps, &S_fn, &S_pending_set, &S_act};
+    _Static_assert(sizeof scs_names / sizeof scs_names[0]
+                   == sizeof scs_slots / sizeof scs_slots[0], "one name per slot");
+    for (size_t i = 0; i < sizeof scs_names / sizeof scs_names[0]; i++)
+        if (!*scs_slots[i] && !(*scs_slots[i] = PyUnicode_InternFromString(scs_names[i])))
             return -1;
     return 0;
 }
@@ -655,6 +674,23 @@ static bool timer_sr(PyObject *tim, PyObject *cpu, const hr_access *a, long long
     return v != NULL;
 }
 
+/* NVIC._icsr while no exception is pending (an RTOS about to sleep checks that none is):
+ * VECTACTIVE from the core's IPSR, RETTOBASE while at most one exception is active; with
+ * something pending (VECTPENDING, ISRPENDING and the pend bits to work out) Python answers. */
+static bool icsr_read(PyObject *nv, PyObject *cpu, long long *out)
+{
+    long long ipsr;
+    PyObject *pending = PyObject_GetAttr(nv, S_pending_set);
+    PyObject *act = pending ? PyObject_GetAttr(nv, S_act) : NULL;
+    bool ok = act && PyAnySet_CheckExact(pending) && PySet_GET_SIZE(pending) == 0
+        && PyList_CheckExact(act) && get_ll(cpu, S_ipsr, &ipsr);
+    if (ok)
+        *out = (ipsr & 0x1FF) | (PyList_GET_SIZE(act) <= 1 ? 1LL << 11 : 0);   /* RETTOBASE */
+    Py_XDECREF(pending);
+    Py_XDECREF(act);
+    return ok;
+}
+
 /* The bus's page still holds the declaring model (no wrapper put in its place), and its
  * `read` (or `write`) is still its class's (not replaced on the instance, as a test or a
  * tool may do). */
@@ -743,6 +779,10 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
         if (!i2c_reg(st, cpu, a, e->kind, dry, &v))
             return false;
         break;
+    case HR_ICSR:
+        if (!icsr_read(st, cpu, &v))
+            return false;
+        break;
     default:
         return false;
     }
@@ -812,6 +852,8 @@ typedef struct {
     PyObject *key;       /* attribute name or item key */
     PyObject *value;     /* what C sets there */
     bool item;
+    bool event;          /* an event scheduled into the attribute: `value` is its
+                            (time_ps, fn, args) (effect_event) */
 } hr_effect;
 
 typedef struct {
@@ -922,6 +964,57 @@ static bool i2c_dr_write(PyObject *i2c, PyObject *cpu, const hr_access *a, long 
             return false;
     }
     return true;
+}
+
+/* obj.key = clock.schedule_at(time_ps, fn, *args) (takes `args`); in verify mode the event
+ * Python's write leaves there must be a live one with this time, callback and arguments. */
+static bool effect_event(hr_effects *fx, PyObject *obj, PyObject *key, PyObject *clock,
+                         long long time_ps, PyObject *fn, PyObject *args)
+{
+    if (!args)
+        return false;
+    if (!fx->dry) {
+        PyObject *t = PyLong_FromLongLong(time_ps);
+        PyObject *call = t ? PyTuple_Pack(2, t, fn) : NULL;
+        PyObject *all = call ? PySequence_Concat(call, args) : NULL;
+        PyObject *at = all ? PyObject_GetAttr(clock, S_schedule_at) : NULL;
+        PyObject *ev = at ? PyObject_Call(at, all, NULL) : NULL;
+        Py_XDECREF(at);
+        Py_XDECREF(all);
+        Py_XDECREF(call);
+        Py_XDECREF(t);
+        Py_DECREF(args);
+        return effect(fx, obj, key, ev, false);
+    }
+    if (fx->n >= HR_MAX_EFFECTS) {
+        Py_DECREF(args);
+        return false;
+    }
+    PyObject *want = Py_BuildValue("(LON)", time_ps, fn, args);
+    if (!want)
+        return false;
+    Py_INCREF(obj);
+    Py_INCREF(key);
+    fx->e[fx->n++] = (hr_effect){obj, key, want, false, true};
+    return true;
+}
+
+/* Verify mode: the event in an attribute is the one C would have scheduled. */
+static bool event_is(PyObject *ev, PyObject *want)
+{
+    if (!ev || ev == Py_None)
+        return false;
+    PyObject *t = PyObject_GetAttr(ev, S_time_ps), *fn = PyObject_GetAttr(ev, S_fn);
+    PyObject *args = PyObject_GetAttr(ev, S_args);
+    int cancelled = get_truth(ev, S_cancelled);
+    PyObject *seen = t && fn && args ? PyTuple_Pack(3, t, fn, args) : NULL;
+    bool same = seen && cancelled == 0 && PyObject_RichCompareBool(seen, want, Py_EQ) == 1;
+    Py_XDECREF(seen);
+    Py_XDECREF(t);
+    Py_XDECREF(fn);
+    Py_XDECREF(args);
+    PyErr_Clear();
+    return same;
 }
 
 #define TIMER_SR_RC_W0 0x1EFF
@@ -1079,6 +1172,145 @@ static bool icsr_write(PyObject *nv, long long value, hr_effects *fx)
     return ok;
 }
 
+/* ---- SysTick writes (SysTick.write; peripherals/cortexm/systick.py) */
+#define SYST_ENABLE 0x1LL
+#define SYST_CLKSOURCE 0x4LL
+#define SYST_COUNTFLAG (1LL << 16)
+
+/* The core's time at this access, fetched once per write (only where counting restarts). */
+typedef struct {
+    PyObject *cpu;
+    const hr_access *a;
+    bool have;
+    hr_time t;
+} hr_lazy_time;
+
+static const hr_time *lazy_time(hr_lazy_time *lt)
+{
+    if (!lt->have && !(lt->have = core_now(lt->cpu, lt->a, &lt->t)))
+        return NULL;
+    return &lt->t;
+}
+
+/* The wrap event goes: `_event.cancel()` (its `cancelled` flag), and `_event = None` unless
+ * `keep` (a restart that schedules the next one sets it once, for verify mode's sake). */
+static bool systick_cancel(PyObject *st, bool keep, hr_effects *fx)
+{
+    PyObject *ev = PyObject_GetAttr(st, S_event);
+    if (!ev)
+        return false;
+    bool ok = true;
+    if (ev != Py_None) {
+        Py_INCREF(Py_True);
+        ok = effect(fx, ev, S_cancelled, Py_True, false);
+        if (!keep) {
+            Py_INCREF(Py_None);
+            ok = ok && effect(fx, st, S_event, Py_None, false);
+        }
+    }
+    Py_DECREF(ev);
+    return ok;
+}
+
+/* SysTick._restart(cvr) once CSR holds `csr`: the wrap event cancelled, counting anchored at
+ * now with CVR = cvr at the rate `csr` selects (HCLK, or HCLK/8 with CLKSOURCE clear, asked
+ * of the model's rate function as _rate does), RVR captured for the first reload, and the next
+ * wrap scheduled on the clock as _schedule_wrap does (cvr ticks, or RVR+1 from CVR = 0; none
+ * while RVR and CVR are 0). */
+static bool systick_restart(PyObject *st, long long csr, long long cvr, hr_lazy_time *lt,
+                            hr_effects *fx)
+{
+    long long rvr, anchor;
+    const hr_time *t = lazy_time(lt);
+    if (!t || !get_ll(st, S_rvr, &rvr) || !get_ll(st, S_anchor_ps, &anchor))
+        return false;
+    PyObject *rate_fn = PyObject_GetAttr(st, S_rate_fn);
+    PyObject *rate = rate_fn ? PyObject_CallNoArgs(rate_fn) : NULL;
+    Py_XDECREF(rate_fn);
+    long long hclk = 0;
+    bool ok = rate && as_ll(rate, &hclk);
+    Py_XDECREF(rate);
+    if (!ok)
+        return false;
+    long long hz = csr & SYST_CLKSOURCE ? hclk : (long long)floor_div(hclk, 8);
+    long long start_edge = hz > 0 ? (long long)ceil_div((now_ps(t) - anchor) * hz, PS_PER_S) : 0;
+    bool wraps = (csr & SYST_ENABLE) && hz > 0 && (cvr || rvr);
+    /* everything read before anything changes: a decline leaves the model as it was */
+    PyObject *clock = PyObject_GetAttr(st, S_clock), *wrap = PyObject_GetAttr(st, S_on_wrap);
+    if (!clock || !wrap) {
+        Py_XDECREF(clock);
+        Py_XDECREF(wrap);
+        return false;
+    }
+    bool set = systick_cancel(st, wraps, fx)
+        && effect(fx, st, S_cvr_at_start, PyLong_FromLongLong(cvr), false)
+        && effect(fx, st, S_hz, PyLong_FromLongLong(hz), false)
+        && effect(fx, st, S_start_edge, PyLong_FromLongLong(start_edge), false)
+        && effect(fx, st, S_last_wrap, Py_NewRef(Py_None), false)
+        && effect(fx, st, S_reload, PyLong_FromLongLong(rvr), false);
+    if (!set || !wraps) {
+        Py_DECREF(clock);
+        Py_DECREF(wrap);
+        return set;
+    }
+    long long ticks = cvr ? cvr : rvr + 1;
+    long long at = anchor + (long long)ceil_div((i128)(start_edge + ticks) * PS_PER_S, hz);
+    ok = effect_event(fx, st, S_event, clock, at, wrap, Py_BuildValue("(L)", ticks));
+    Py_DECREF(clock);
+    Py_DECREF(wrap);
+    return ok;
+}
+
+/* SysTick.write(0x0): CSR takes ENABLE, TICKINT and CLKSOURCE (COUNTFLAG stays); counting
+ * restarts from the current count while enabled (the clock source may have changed), and a
+ * stop keeps the count. */
+static bool systick_csr_write(PyObject *st, long long value, hr_lazy_time *lt, hr_effects *fx)
+{
+    long long csr, current;
+    if (!get_ll(st, S_csr, &csr))
+        return false;
+    bool was = csr & SYST_ENABLE;
+    if (!systick_cvr(st, was ? lazy_time(lt) : NULL, lt->cpu, lt->a, &current))
+        return false;
+    long long ncsr = (csr & SYST_COUNTFLAG) | (value & 0x7);
+    if (!effect(fx, st, S_csr, PyLong_FromLongLong(ncsr), false))
+        return false;
+    if (ncsr & SYST_ENABLE)
+        return systick_restart(st, ncsr, current, lt, fx);
+    if (was)
+        return systick_cancel(st, false, fx)
+            && effect(fx, st, S_cvr_at_start, PyLong_FromLongLong(current), false);
+    return true;
+}
+
+/* SysTick.write_cvr: COUNTFLAG clears; CVR is 0, counting restarts from there if enabled. */
+static bool systick_cvr_write(PyObject *st, hr_lazy_time *lt, hr_effects *fx)
+{
+    long long csr;
+    if (!get_ll(st, S_csr, &csr)
+        || !effect(fx, st, S_csr, PyLong_FromLongLong(csr & ~SYST_COUNTFLAG), false))
+        return false;
+    if (csr & SYST_ENABLE)
+        return systick_restart(st, csr & ~SYST_COUNTFLAG, 0, lt, fx);
+    return effect(fx, st, S_cvr_at_start, PyLong_FromLong(0), false);
+}
+
+static bool systick_write(PyObject *st, PyObject *cpu, const hr_access *a, uint32_t kind,
+                          long long value, hr_effects *fx)
+{
+    hr_lazy_time lt = {cpu, a, false, {0}};
+    switch (kind) {
+    case HR_SYST_CSR_W:
+        return systick_csr_write(st, value, &lt, fx);
+    case HR_SYST_RVR_W:
+        return effect(fx, st, S_rvr, PyLong_FromLongLong(value & 0xFFFFFF), false);
+    case HR_SYST_CVR_W:
+        return systick_cvr_write(st, &lt, fx);
+    default:
+        return false;
+    }
+}
+
 /* From Python once (GIL held): the NVIC's C paths and GPIO.set (None where missing). */
 void hr_natives(PyObject *pend, PyObject *on_gpio, PyObject *set)
 {
@@ -1204,6 +1436,10 @@ static bool apply_write(hr_range *r, hr_entry *e, const hr_access *a, long long 
     case HR_GPIO_F1_BSRR_W:
     case HR_GPIO_F4_BSRR_W:
         return gpio_bsrr_write(e->state, e->kind == HR_GPIO_F1_BSRR_W, value, fx);
+    case HR_SYST_CSR_W:
+    case HR_SYST_RVR_W:
+    case HR_SYST_CVR_W:
+        return systick_write(e->state, r->cpu, a, e->kind, value, fx);
     default:
         return false;
     }
@@ -1216,6 +1452,9 @@ typedef struct {
     PyObject *model;       /* the model, its attributes and its register dict before */
     PyObject *attrs;
     PyObject *regs;
+    PyObject *state;       /* the state object where it is not the model (SysTick in the
+                              NVIC's page), and its attributes before; else NULL */
+    PyObject *sattrs;
     hr_effects fx;
 } hr_wv;
 
@@ -1229,6 +1468,8 @@ static void wv_free(hr_range *r)
     Py_XDECREF(w->model);
     Py_XDECREF(w->attrs);
     Py_XDECREF(w->regs);
+    Py_XDECREF(w->state);
+    Py_XDECREF(w->sattrs);
     PyMem_Free(w);
 }
 
@@ -1272,6 +1513,8 @@ int hr_write(const void *tramp, void *uc, hr_reg_read_fn reg_read, uint64_t exec
             w->model = e->owner;
             w->attrs = dict_copy(e->owner, S_dict);
             w->regs = dict_copy(e->owner, S_regs);
+            w->state = e->state != e->owner ? Py_NewRef(e->state) : NULL;
+            w->sattrs = w->state ? dict_copy(e->state, S_dict) : NULL;
             r->wv = w;
             rc = -1;
         }
@@ -1351,7 +1594,8 @@ void hr_write_check(const void *tramp)
         hr_effect *x = &w->fx.e[i];
         PyObject *now = x->item ? PyObject_GetItem(x->obj, x->key)
                                 : PyObject_GetAttr(x->obj, x->key);
-        if (!now || PyObject_RichCompareBool(now, x->value, Py_EQ) != 1) {
+        if (!now || !(x->event ? event_is(now, x->value)
+                               : PyObject_RichCompareBool(now, x->value, Py_EQ) == 1)) {
             same = false;
             wv_mismatch(r, w, x->key, x->value, now);
         }
@@ -1363,6 +1607,12 @@ void hr_write_check(const void *tramp)
     PyObject *regs = PyObject_GetAttr(w->model, S_regs);
     PyErr_Clear();
     same = same_but_effects(r, w, w->attrs, attrs, w->model, false) && same;
+    if (w->state) {
+        PyObject *sattrs = PyObject_GetAttr(w->state, S_dict);
+        PyErr_Clear();
+        same = same_but_effects(r, w, w->sattrs, sattrs, w->state, false) && same;
+        Py_XDECREF(sattrs);
+    }
     same = same_but_effects(r, w, w->regs, regs, regs, true) && same;
     Py_XDECREF(attrs);
     Py_XDECREF(regs);

@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static PyObject *S_write, *S_cpu, *S_mpu, *S_word_writers;   /* interned at import */
+static PyObject *S_write, *S_cpu, *S_mpu;   /* interned at import */
 
 #define R 1u
 #define W 2u
@@ -108,12 +108,7 @@ typedef struct {
     uc_ctl_fn uc_ctl;           /* unicorn's uc_ctl, for a whole-TLB flush */
     int64_t ctl_flush;          /* its UC_CTL_TLB_FLUSH code */
     uint64_t c_writes;          /* writes done here (statistics) */
-    /* The NVIC model's word writers (NVIC._word_writers: SysTick RVR/CVR, ICSR), called from
-     * here as NVIC.write calls them, without its MMIO callback in between */
-    PyObject *nvic;             /* the NVIC model, or NULL: every other write to Python */
-    PyObject *fail;             /* fail(exception): what sysbus does with a model's error */
-    uint64_t nvic_off;          /* the NVIC's base - the range's start */
-    uint64_t word_writes;       /* writes handed to a word writer here (statistics) */
+    PyObject *nvic;             /* the NVIC model whose page this is, or NULL: no C writes */
     /* what must still hold for a write to be done here (else the NVIC model gets it): the
      * bus's page still holds the NVIC (no wrapper: a tool logging or counting its accesses),
      * whose `write`, core and MPU are still the ones found at install, nor the MPU's `write`
@@ -544,54 +539,6 @@ done:
     return true;
 }
 
-/* NVIC.write's word path for the registers an RTOS writes at every tick, sleep and switch
- * (SysTick RVR and CVR, ICSR's PENDSVSET): privileged, the offset in NVIC._word_writers, call
- * the writer with the value, as NVIC.write does; a model's error goes where sysbus sends it.
- * False: not such a write (nothing done). */
-static bool word_writer(mf_state *s, void *uc, uint64_t offset, uint32_t value)
-{
-    if (!s->nvic || s->nvic == Py_None || offset < s->nvic_off)
-        return false;
-    uint32_t ipsr = 0, control = 0;
-    s->reg_read(uc, s->reg_ipsr, &ipsr);
-    s->reg_read(uc, s->reg_control, &control);
-    if (!(ipsr & 0x1FFu) && (control & 1u))
-        return false;                   /* unprivileged: NVIC.write decides (a BusFault) */
-    bool done = false;                  /* (the caller holds the GIL) */
-    PyObject *writers = PyObject_GetAttr(s->nvic, S_word_writers);
-    PyObject *key = writers ? PyLong_FromUnsignedLongLong(offset - s->nvic_off) : NULL;
-    PyObject *writer = key && PyDict_Check(writers) ? PyDict_GetItemWithError(writers, key)
-                                                    : NULL;
-    if (writer) {
-        done = true;
-        s->word_writes++;
-        PyObject *v = PyLong_FromUnsignedLong(value);
-        PyObject *r = v ? PyObject_CallOneArg(writer, v) : NULL;
-        Py_XDECREF(v);
-        if (r) {
-            Py_DECREF(r);
-        } else {
-            PyObject *type, *exc, *tb;
-            PyErr_Fetch(&type, &exc, &tb);
-            PyErr_NormalizeException(&type, &exc, &tb);
-            if (exc && tb)
-                PyException_SetTraceback(exc, tb);
-            PyObject *f = exc ? PyObject_CallOneArg(s->fail, exc) : NULL;
-            if (!f)
-                PyErr_WriteUnraisable(s->fail);
-            Py_XDECREF(f);
-            Py_XDECREF(type);
-            Py_XDECREF(exc);
-            Py_XDECREF(tb);
-        }
-    }
-    if (PyErr_Occurred())               /* a lookup failed: Python's path says why */
-        PyErr_Clear();
-    Py_XDECREF(key);
-    Py_XDECREF(writers);
-    return done;
-}
-
 /* `obj.name` is a bound method of the function `fn` (not replaced on the instance). */
 static bool method_is(PyObject *obj, PyObject *name, PyObject *fn)
 {
@@ -626,16 +573,17 @@ static bool scs_owned(mf_state *s)
 }
 
 /* The System Control Space range's callbacks while the writes above are on (user data: the
- * state); everything else goes on to the range's own. */
+ * state); everything else goes on to the range's own. The other SCS writes done in C (ICSR's
+ * PENDSVSET, SysTick CSR/RVR/CVR) are the NVIC's hot-register write kinds (_hot_regs.c),
+ * which the block clock's trampoline tries before it calls this callback: one C path for
+ * them, whether the MPU guard is on or not; what they decline reaches the model here. */
 static void mf_scs_write(void *uc, uint64_t offset, unsigned size, uint64_t value, void *user)
 {
     mf_state *s = (mf_state *)user;
     uint64_t off = offset - s->mpu_off;
-    bool in_mpu = offset >= s->mpu_off && off < 0x2C;
-    if (size == 4 && (in_mpu ? s->regs_on != 0 : s->nvic && s->nvic != Py_None)) {
+    if (size == 4 && s->regs_on && offset >= s->mpu_off && off < 0x2C) {
         PyGILState_STATE g = PyGILState_Ensure();
-        bool done = scs_owned(s) && (in_mpu ? regs_write(s, uc, (uint32_t)off, (uint32_t)value)
-                                            : word_writer(s, uc, offset, (uint32_t)value));
+        bool done = scs_owned(s) && regs_write(s, uc, (uint32_t)off, (uint32_t)value);
         PyGILState_Release(g);
         if (done)
             return;
@@ -717,8 +665,7 @@ PyMODINIT_FUNC PyInit__mpu_fill(void)
     S_write = PyUnicode_InternFromString("write");
     S_cpu = PyUnicode_InternFromString("cpu");
     S_mpu = PyUnicode_InternFromString("mpu");
-    S_word_writers = PyUnicode_InternFromString("_word_writers");
-    if (!S_write || !S_cpu || !S_mpu || !S_word_writers)
+    if (!S_write || !S_cpu || !S_mpu)
         return NULL;
     return PyModule_Create(&module);
 }

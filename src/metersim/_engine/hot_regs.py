@@ -14,8 +14,10 @@ does not do, a state it does not handle). The model's Python state stays the onl
 Writes work the same way (`hr_write` in _hot_regs.c): a model declares a register with a write
 kind (`WRITE_KINDS`), and C makes a write to it whose whole effect it can make exactly (an I2C
 DR byte queued behind the one shifting, a PendSV pended through ICSR, a stopped timer's SR
-flags cleared, a GPIO BSRR write moving no pin anybody watches); any other write goes to the
-model's Python `write`.
+flags cleared, a GPIO BSRR write moving no pin anybody watches, a SysTick CSR/RVR/CVR write
+with its restart of counting and its rescheduled wrap); any other write goes to the model's
+Python `write`. These kinds are the one C path for System Control Space writes, with or
+without the MPU guard (whose SCS callback does only the MPU's registers).
 
 `METERSIM_HOT_REGS=0` keeps every access in Python; `METERSIM_HOT_REGS=verify` computes each
 hot value in C without answering, and the bus compares it with the model's answer; a write C
@@ -36,9 +38,12 @@ log = logging.getLogger("metersim._engine")
 KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "dwt_cyccnt": 5,
          "spi_sr": 6, "usart_sr": 7, "usart_isr": 8, "i2c_sr1": 9, "i2c_sr2": 10,
          "timer_sr": 11, "i2c_cr1": 12,
+         "icsr": 24,                         # System Control Space reads
          # writes (HR_FIRST_WRITE on)
          "i2c_dr_write": 32, "icsr_write": 33, "timer_sr_write": 34,
-         "gpio_f1_bsrr_write": 35, "gpio_f4_bsrr_write": 36}
+         "gpio_f1_bsrr_write": 35, "gpio_f4_bsrr_write": 36,
+         # System Control Space writes: SysTick (the NVIC's ICSR is icsr_write above)
+         "systick_csr_write": 48, "systick_rvr_write": 49, "systick_cvr_write": 50}
 #: The kinds that are writes.
 WRITE_KINDS = frozenset(k for k, n in KINDS.items() if n >= 32)
 

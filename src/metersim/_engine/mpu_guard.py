@@ -36,10 +36,10 @@ Python fill below for the rest; without the extension everything runs in Python,
 Region rewrites themselves run in C too: the guard takes over the System Control Space range's
 MMIO callbacks (`_take_register_writes`), and _mpu_fill.c does the privileged MPU_RNR/RBAR/RASR
 word writes (the register values, the region's decoding, the page drops above) while the guard
-checks rights and only the C fill handed pages out; the NVIC's word writers (ICSR, SysTick
-RVR/CVR: PendSV at every switch, the tickless idle's retarget) are called from there as
-NVIC.write calls them; everything else reaches the NVIC model as before. The `MPU` model loads
-the registers written there before it answers anything.
+checks rights and only the C fill handed pages out; everything else reaches the NVIC model as
+before (the ICSR and SysTick writes an RTOS makes at every switch and sleep are the NVIC's
+hot-register writes, tried before). The `MPU` model loads the registers written there before
+it answers anything.
 
 Limits: execute rights inside a page with a region edge are decided per translated block (from
 its first instruction); `cpsid f`/`cpsie f` outside exception boundaries take effect for the
@@ -119,8 +119,7 @@ class FastFillState(ctypes.Structure):
                 ("py_user", ctypes.c_void_p), ("mpu_off", ctypes.c_uint64),
                 ("uc_ctl", ctypes.c_void_p), ("ctl_flush", ctypes.c_int64),
                 ("c_writes", ctypes.c_uint64),
-                ("nvic", ctypes.py_object), ("fail", ctypes.py_object),
-                ("nvic_off", ctypes.c_uint64), ("word_writes", ctypes.c_uint64),
+                ("nvic", ctypes.py_object),
                 ("pages", ctypes.py_object), ("page_key", ctypes.py_object),
                 ("nvic_write", ctypes.py_object), ("cpu_obj", ctypes.py_object),
                 ("mpu_obj", ctypes.py_object), ("mpu_write", ctypes.py_object)]
@@ -303,8 +302,8 @@ class MpuGuard:
     # -- MPU register writes in C -----------------------------------------------------------------
     def _take_register_writes(self) -> None:
         """Let the C side do the MPU's RNR/RBAR/RASR word writes (`_mpu_fill.c`, mf_scs_write:
-        an RTOS rewrites a process region at every switch) and call the NVIC's word writers:
-        the System Control Space range's callbacks in the block clock's trampoline become the
+        an RTOS rewrites a process region at every switch): the System Control Space
+        range's callbacks in the block clock's trampoline become the
         C ones, which hand every other access to the range's own. The model loads the
         registers written there before it answers anything (`_catch_up`) and reports its own
         changes back (`_mirror_refresh`)."""
@@ -336,9 +335,7 @@ class MpuGuard:
         fast.pages, fast.page_key = pages, MPU_TYPE_ADDR >> PAGE_SHIFT
         fast.nvic_write, fast.cpu_obj = NVIC.write, self.cpu
         fast.mpu_obj, fast.mpu_write = mpu, MPU.write
-        # the NVIC's word writers (SysTick RVR/CVR, ICSR: an RTOS writes them at every tick,
-        # sleep and switch) are called from C too, as NVIC.write calls them
-        fast.nvic, fast.fail, fast.nvic_off = nvic, self._fail, base - ranges[0]
+        fast.nvic = nvic
         mpu.catch_up = self._catch_up
         mpu.on_write = self._mirror_refresh
         self._mirror_refresh()

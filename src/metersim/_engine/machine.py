@@ -9,6 +9,7 @@ from pathlib import Path
 
 from metersim._engine.clock import Clock
 from metersim._engine.cpu import CortexM
+from metersim._engine.fault_report import FaultRecord
 from metersim._engine.firmware import Firmware
 from metersim._engine.loader import find_unmask_sites, load_elf
 from metersim._engine.sysbus import SysBus, TaggedRegion
@@ -49,6 +50,8 @@ class Machine:
         self.powered = True
         self._bus_errors_logged: set[int] = set()
         self._fault_reported = False
+        # Every fault the core stopped on, in order, kept through resets (FaultRecord).
+        self.faults: list[FaultRecord] = []
         self.clocks.subscribe("HCLK", self.cpu.set_frequency)
 
     # -- construction -----------------------------------------------------------------------
@@ -271,6 +274,11 @@ class Machine:
                     cpu.idle_to(t)
                 else:
                     now = clock._now
+                    if cpu.fault is not None and self.reset_pending is not None:
+                        # A core stopped on a fault comes back with a reset (its watchdog
+                        # expired, a pin, a software reset asked from Python), at this
+                        # machine's time: the instant of the event that asked for it.
+                        self.perform_reset()
                     if cpu.fault is None:
                         self._horizon = t
                         cpu.run_until(t)     # up to self._horizon, which may come down
@@ -303,12 +311,25 @@ class Machine:
     def on_fault(self, fault: FirmwareFault) -> None:
         """The core stopped on a fault it cannot handle: note it once and stop the core where
         it is. (A fault at a fetch that executes nothing, e.g. stacking onto an invalid SP,
-        would otherwise come back at once inside the same slice, forever.) It stays stopped
-        until a reset. The report travels with the FirmwareFault raised to whoever runs the
-        emulation, which shows it once; the log only notes the stop."""
+        would otherwise come back at once inside the same slice, forever.) The report travels
+        with the FirmwareFault raised to whoever runs the emulation, which shows it once; the
+        log only notes the stop, and `faults` keeps it with its instant.
+
+        Which faults stop the core (CortexM._stop_with_fault): a lockup (a fault while in
+        HardFault or NMI, or with FAULTMASK set), a fault whose handler is a dead end (`b .`
+        or a breakpoint: the default handler of every vector the firmware leaves alone), a
+        fault with no vector, a failed exception stacking or unstacking. An emulation-level
+        error lands there too: an unmapped fetch or data access is a BusFault, and so ends in
+        the dead-end HardFault handler unless the firmware handles it. On the chip such a
+        core spins in its `b .` (or stays locked up) while its clocks run: the stopped core
+        stands still the same way, its peripherals' events go on, and a reset brings it back
+        (the independent or window watchdog expiring, Machine.reset() for the pin, a software
+        reset requested from Python; run_to carries out one asked for meanwhile). Without one
+        it stays stopped."""
         if self._fault_reported:
             return
         self._fault_reported = True
+        self.faults.append(FaultRecord(self.cpu.now_ps(), self.reset_count, fault))
         log.info("[%s] %s", format_time(self.clock.now_ps), str(fault).splitlines()[0])
         if self.cpu.in_slice:
             # An early stop for a fault: the slice's instruction count no longer matters.

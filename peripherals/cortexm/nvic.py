@@ -843,6 +843,8 @@ class NVIC(Peripheral):
         self.systick.write(0x4, value)
 
     def _syst_cvr(self) -> int:
+        if self.cpu is not None:
+            self.cpu.time_register_read()         # a loop timing out on it is not skipped
         return self.systick.current()
 
     def _syst_cvr_written(self, _old: int, value: int) -> None:
@@ -1062,6 +1064,8 @@ class DWT(Peripheral):
         if offset == 0x0:
             return self.ctrl
         if offset == 0x4:
+            if self.cpu is not None:
+                self.cpu.time_register_read()     # a loop timing out on it is not skipped
             if self._anchor is None:
                 return self._cyc_base & 0xFFFFFFFF
             return (self._cyc_base + self._cycles() - self._anchor) & 0xFFFFFFFF

@@ -340,6 +340,10 @@ static bool systick_cvr(PyObject *st, const hr_time *t_now, PyObject *cpu, const
     return true;
 }
 
+/* A read of a register that counts time (CYCCNT, SysTick CVR): a polling loop that reads
+ * one is not skipped ahead (CortexM.time_register_read, poll_hint). */
+static bool time_read(PyObject *cpu) { return set_ll(cpu, S_poll_pc, -1); }
+
 /* DWT.read(4): CYCCNT */
 static bool dwt_cyccnt(PyObject *dwt, PyObject *cpu, const hr_access *a, long long *out)
 {
@@ -705,7 +709,7 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
             return false;
         break;
     case HR_SYST_CVR:
-        if (!systick_cvr(st, NULL, cpu, a, &v))
+        if (!systick_cvr(st, NULL, cpu, a, &v) || (!dry && !time_read(cpu)))
             return false;
         break;
     case HR_DWT_CTRL:
@@ -717,7 +721,8 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
         Py_DECREF(x);
         if (!same)
             return false;
-        if (e->kind == HR_DWT_CTRL ? !get_ll(st, S_ctrl, &v) : !dwt_cyccnt(st, cpu, a, &v))
+        if (e->kind == HR_DWT_CTRL ? !get_ll(st, S_ctrl, &v)
+                                   : !dwt_cyccnt(st, cpu, a, &v) || (!dry && !time_read(cpu)))
             return false;
         break;
     }

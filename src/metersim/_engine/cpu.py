@@ -386,7 +386,14 @@ class CortexM:
         skips ahead to `ready_ps` (or the slice end) as if it had spun until then. The loop
         sees the flag change at the right virtual time, DWT CYCCNT and timers advance as they
         would; only the number of loop iterations differs. Without this each poll costs a
-        host-side register access."""
+        host-side register access.
+
+        A loop that also reads a register counting time (a time-out on DWT CYCCNT, SysTick
+        CVR, a timer's CNT, the WWDG counter) is never skipped: it may leave when that value
+        reaches a limit only its code knows, before `ready_ps`, and a skip would show it the
+        time-out late (up to the slice's end). Such a read calls `time_register_read`, which
+        ends the run of repeats, so the loop runs its iterations and times out on the cycle
+        it would on the part."""
         if not self.in_slice:
             return
         st = self._bc_state
@@ -416,6 +423,12 @@ class CortexM:
             self._stall += stall
             total = self.cycles_at_time(self._slice_target_ps) - self.cycles - self._stall
             self._limit_slice(total if total > done else done)
+
+    def time_register_read(self) -> None:
+        """The firmware read a register whose value moves with time (DWT CYCCNT, SysTick
+        CVR, a timer's CNT): a polling loop that reads it is not skipped (poll_hint). The C
+        answer of the hot time registers (_hot_regs.c) does the same."""
+        self._poll_pc = -1
 
     def interrupt_pending_changed(self) -> None:
         """An exception became pending, enabled or more urgent: end the slice after this

@@ -359,6 +359,12 @@ class Machine:
                     ready_ps = self.cpu._slice_target_ps
             self.cpu.poll_hint(ready_ps, value)
 
+    def time_register_read(self) -> None:
+        """Called by a model when firmware reads a register whose value moves with time (a
+        timer's CNT, the WWDG counter): a polling loop that reads it is not skipped ahead
+        (CortexM.poll_hint)."""
+        self.cpu.time_register_read()
+
     # -- conveniences -----------------------------------------------------------------------
     def symbol(self, name: str) -> int:
         if self.firmware is None:

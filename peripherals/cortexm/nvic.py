@@ -844,7 +844,7 @@ class NVIC(Peripheral):
 
     def _syst_cvr(self) -> int:
         if self.cpu is not None:
-            self.cpu.time_register_read()         # a loop timing out on it is not skipped
+            self.cpu.time_register_read()         # a loop timing out on it: skip bounded
         return self.systick.current()
 
     def _syst_cvr_written(self, _old: int, value: int) -> None:
@@ -1065,7 +1065,7 @@ class DWT(Peripheral):
             return self.ctrl
         if offset == 0x4:
             if self.cpu is not None:
-                self.cpu.time_register_read()     # a loop timing out on it is not skipped
+                self.cpu.time_register_read()     # a loop timing out on it: skip bounded
             if self._anchor is None:
                 return self._cyc_base & 0xFFFFFFFF
             return (self._cyc_base + self._cycles() - self._anchor) & 0xFFFFFFFF

@@ -341,8 +341,16 @@ static bool systick_cvr(PyObject *st, const hr_time *t_now, PyObject *cpu, const
 }
 
 /* A read of a register that counts time (CYCCNT, SysTick CVR): a polling loop that reads
- * one is not skipped ahead (CortexM.time_register_read, poll_hint). */
-static bool time_read(PyObject *cpu) { return set_ll(cpu, S_poll_pc, -1); }
+ * one may time out before its status changes, so its skip is bounded. Marked in
+ * _poll_repeats until the next status read (cpu.POLL_TIMED, CortexM.time_register_read). */
+#define POLL_TIMED (1LL << 32)
+static bool time_read(PyObject *cpu)
+{
+    long long rep;
+    if (!get_ll(cpu, S_poll_repeats, &rep))
+        return false;
+    return rep >= POLL_TIMED || set_ll(cpu, S_poll_repeats, rep + POLL_TIMED);
+}
 
 /* DWT.read(4): CYCCNT */
 static bool dwt_cyccnt(PyObject *dwt, PyObject *cpu, const hr_access *a, long long *out)

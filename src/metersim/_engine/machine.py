@@ -50,6 +50,7 @@ class Machine:
         self.powered = True
         self._bus_errors_logged: set[int] = set()
         self._fault_reported = False
+        self.dwt: DWT | None = None
         # Every fault the core stopped on, in order, kept through resets (FaultRecord).
         self.faults: list[FaultRecord] = []
         self.clocks.subscribe("HCLK", self.cpu.set_frequency)
@@ -73,6 +74,8 @@ class Machine:
             self.cpu.nvic = model
         if isinstance(model, DWT):
             model.cpu = self.cpu
+            self.dwt = model
+            self.cpu.cyccnt_address = address + 4 if address is not None else -1
         return model
 
     def add_tag(self, name: str, address: int, size: int, value: int = 0) -> TaggedRegion:
@@ -359,10 +362,17 @@ class Machine:
                     ready_ps = self.cpu._slice_target_ps
             self.cpu.poll_hint(ready_ps, value)
 
+    def dwt_cyccnt_at(self, cycle: int) -> int:
+        """What DWT CYCCNT reads when the core's cycle count is `cycle` (the core awake)."""
+        d = self.dwt
+        if d is None or d._anchor is None:
+            return d._cyc_base & 0xFFFFFFFF if d is not None else 0
+        return (d._cyc_base + cycle - self.cpu.idle_cycles - d._anchor) & 0xFFFFFFFF
+
     def time_register_read(self) -> None:
         """Called by a model when firmware reads a register whose value moves with time (a
-        timer's CNT, the WWDG counter): a polling loop that reads it is not skipped ahead
-        (CortexM.poll_hint)."""
+        timer's CNT, the WWDG counter): a polling loop that reads it is not skipped past its
+        time-out (CortexM.poll_hint)."""
         self.cpu.time_register_read()
 
     # -- conveniences -----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from unicorn import (UC_ARCH_ARM, UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_UN
 from unicorn import arm_const as A
 
 PAGE = 0x1000
+SCRATCH_TCG_BYTES = 4 << 20     # translated code of a few loops
 # Register space: the peripherals (with their bit-band alias) and the private peripheral bus.
 MMIO_RANGES = ((0x40000000, 0x5FFFFFFF), (0xE0000000, 0xE00FFFFF))
 _REGS = [getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)] + [A.UC_ARM_REG_SP, A.UC_ARM_REG_LR]
@@ -54,6 +55,7 @@ class LoopProbe:
         uc = self.uc
         if uc is None:
             uc = self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
+            uc.ctl_set_tcg_buffer_size(SCRATCH_TCG_BYTES)   # (its default reserves 1 GiB)
             uc.ctl_set_cpu_model(self.core_model)
             uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
             uc.hook_add(UC_HOOK_CODE, self._on_code)

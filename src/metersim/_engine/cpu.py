@@ -422,6 +422,8 @@ class CortexM:
             repeats = (repeats & (POLL_TIMED - 1)) + 1
         else:
             repeats = 0
+            if self._poll_exit[1] < 0:
+                self._poll_exit = (-1, 0)        # a loop the probe could not run has ended
         self._poll_repeats = repeats
         self._poll_pc = pc
         self._poll_value = value
@@ -451,46 +453,53 @@ class CortexM:
         repeats, the same loop goes on; a later call of the same function is a new loop with
         another exit): it still holds if the loop spins at the skip's end and, when that end
         is the exit's margin, leaves at the exit."""
+        if self.cyccnt_address < 0:
+            return now                  # no DWT: the time register is another: no skip
         margin = 2 * turn + 8                    # (CPI 1: a turn's cycles, twice over)
         exit_pc, exit_cycle = self._poll_exit
-        if exit_pc == pc and exit_cycle > now:
-            end = exit_cycle - margin
-            if want < end:
-                if self._loop_spins(pc, value, turn, want):
-                    return want
-            elif end > now and self._loop_spins(pc, value, turn, end) \
-                    and not self._loop_spins(pc, value, turn, exit_cycle):
-                return end
-        exit_cycle = self._find_exit(pc, value, turn, now, want)
-        self._poll_exit = (pc, exit_cycle)
-        end = exit_cycle - margin
-        return want if want < end else (end if end > now else now)
-
-    def _loop_spins(self, pc: int, value: int, turn: int, cycle: int) -> bool:
-        """Whether the loop at `pc` still goes round at core cycle `cycle` (poll_probe)."""
+        if exit_pc == pc and exit_cycle < 0:
+            return now                  # the probe cannot run this loop (in this run of repeats)
         probe = self._probe
         if probe is None:
             probe = self._probe = LoopProbe(self, CORE_MODELS[self.core])
-        return probe.spins(pc, value, turn, self.cyccnt_address,
-                           self.machine.dwt_cyccnt_at(cycle))
+        probe.start(pc, value, turn)
+        if exit_pc == pc and exit_cycle > now:
+            end = exit_cycle - margin
+            if want < end:
+                if self._loop_spins(want):
+                    return want
+            elif end > now and self._loop_spins(end) \
+                    and not self._loop_spins(exit_cycle):
+                return end
+        exit_cycle = self._find_exit(now, want)
+        self._poll_exit = (pc, exit_cycle)
+        if exit_cycle < 0:
+            return now
+        end = exit_cycle - margin
+        return want if want < end else (end if end > now else now)
 
-    def _find_exit(self, pc: int, value: int, turn: int, now: int, want: int) -> int:
+    def _loop_spins(self, cycle: int) -> bool:
+        """Whether the loop made ready on the probe still goes round at core cycle `cycle`."""
+        return self._probe.spins(self.cyccnt_address, self.machine.dwt_cyccnt_at(cycle))
+
+    def _find_exit(self, now: int, want: int) -> int:
         """The first cycle at which the loop at `pc` no longer comes back to its status read
         (its time-out), looked for up to 2^30 cycles ahead (CYCCNT's difference stays far
-        from wrapping); `now` if the loop cannot be run on the probe (never skip it)."""
-        if self.cyccnt_address < 0 or not self._loop_spins(pc, value, turn, now):
-            return now
+        from wrapping); -1 if the loop does not go round on the probe (it reads another
+        register, writes one...): it is not skipped."""
+        if not self._loop_spins(now):
+            return -1
         lo, step = now, max(want - now, 1024)   # spins at lo; look at lo + step, doubling
         while True:
             hi = lo + step
             if hi - now > 1 << 30:
                 return now + (1 << 30)       # no time-out that soon: far enough
-            if not self._loop_spins(pc, value, turn, hi):
+            if not self._loop_spins(hi):
                 break
             lo, step = hi, 2 * step
         while hi - lo > 1:                   # spins at lo, leaves at hi
             mid = (lo + hi) // 2
-            if self._loop_spins(pc, value, turn, mid):
+            if self._loop_spins(mid):
                 lo = mid
             else:
                 hi = mid

@@ -13,13 +13,16 @@ those two registers and written no register; anything else is leaving. A time-ou
 so for the 2^32 cycles CYCCNT takes to wrap), so a bisection over the trial instant finds the
 first cycle at which the loop leaves.
 
-The probe never changes the machine: the scratch core has its own copies of the pages, made
-again for every turn. Anything it cannot answer (another register read, a register write, a
+The probe never changes the machine: the scratch core has its own copies of the pages, mapped
+once and brought back to the machine's content before every turn (a write of the turn's own,
+or of the machine's since, is undone; code is translated again only where it changed). Anything it cannot answer (another register read, a register write, a
 fetch outside memory, an FP instruction) is not coming back, so at worst the skip ends
 early and the loop runs more of its turns on the main core: exact, only slower.
 """
 
 from __future__ import annotations
+
+import ctypes
 
 from unicorn import (UC_ARCH_ARM, UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_UNMAPPED,
                      UC_HOOK_MEM_WRITE, UC_MODE_THUMB, UC_PROT_ALL, Uc, UcError)
@@ -39,7 +42,11 @@ class LoopProbe:
         self.cpu = cpu
         self.core_model = core_model
         self.uc: Uc | None = None
-        self._pages: set[int] = set()
+        self._pages: dict[int, bytes] = {}      # page -> the content copied in (memory only)
+        self._ram: list[int] = []               # ... of those, the writable ones
+        self._regs = None                       # the loop's registers (a saved context)
+        self._hook_pc = -1
+        self._code_hook = None
         self.turns = 0               # turns run (statistics)
         # per turn
         self._status_addr = -1
@@ -58,16 +65,40 @@ class LoopProbe:
             uc.ctl_set_tcg_buffer_size(SCRATCH_TCG_BYTES)   # (its default reserves 1 GiB)
             uc.ctl_set_cpu_model(self.core_model)
             uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
-            uc.hook_add(UC_HOOK_CODE, self._on_code)
             for lo, hi in MMIO_RANGES:
                 uc.hook_add(UC_HOOK_MEM_READ, self._on_read, begin=lo, end=hi)
                 uc.hook_add(UC_HOOK_MEM_WRITE, self._on_write, begin=lo, end=hi)
         return uc
 
-    def _forget_pages(self) -> None:
-        for page in self._pages:
-            self.uc.mem_unmap(page, PAGE)
-        self._pages.clear()
+    def _refresh_pages(self, pages) -> None:
+        """The `pages` copied in hold the machine's content again (an unchanged page is left
+        alone: its translated code stays)."""
+        for page in pages:
+            old = self._pages[page]
+            data = self._memory(page)
+            if data != old:
+                self.uc.mem_write(page, data)
+                self._pages[page] = data
+
+    def _memory(self, page: int) -> bytes:
+        """The machine's memory page at `page` (one memory region holds it whole)."""
+        sysbus = self.cpu.machine.sysbus
+        region = sysbus.region_at(page)
+        start = ctypes.addressof(region.buffer) + sysbus._offset_in(region, page)
+        return ctypes.string_at(start, PAGE)
+
+    def _watch(self, pc: int) -> None:
+        """The code hook on the status read at `pc` only (cheaper than one on every
+        instruction); code translated for another address is dropped so the hook is in it."""
+        if pc == self._hook_pc:
+            return
+        uc = self.uc
+        if self._code_hook is not None:
+            uc.hook_del(self._code_hook)
+            uc.ctl_remove_cache(self._hook_pc & ~1, (self._hook_pc & ~1) + 4)
+        self._code_hook = uc.hook_add(UC_HOOK_CODE, self._on_code, begin=pc, end=pc)
+        uc.ctl_remove_cache(pc, pc + 4)
+        self._hook_pc = pc
 
     # -- hooks -----------------------------------------------------------------------------
     def _on_unmapped(self, uc, _access, address, _size, _value, _ud) -> bool:
@@ -81,11 +112,13 @@ class LoopProbe:
             if sysbus.region_at(page) is None or sysbus.region_at(page + PAGE - 1) is None:
                 self._unknown = True
                 return False
-            data = sysbus.read_memory(page, PAGE)
+            data = self._memory(page)
         uc.mem_map(page, PAGE, UC_PROT_ALL)
-        self._pages.add(page)
         if data is not None:
             uc.mem_write(page, data)
+            self._pages[page] = data
+            if sysbus.region_at(page).writable:
+                self._ram.append(page)
         return True
 
     def _on_read(self, uc, _access, address, size, _value, _ud) -> None:
@@ -116,28 +149,38 @@ class LoopProbe:
         uc.emu_stop()
 
     # -- a turn ----------------------------------------------------------------------------
-    def spins(self, pc: int, status_value: int, turn: int, cyccnt_addr: int,
-              cyccnt_value: int) -> bool:
-        """Run the loop from its status read at `pc` (a turn of `turn` instructions when
-        it last went round) with CYCCNT reading `cyccnt_value`: True if it comes back to
-        `pc` (still spinning), False if it does anything else."""
+    def start(self, pc: int, status_value: int, turn: int) -> None:
+        """Get ready to run turns of the loop whose status read at `pc` just read
+        `status_value` (`turn` instructions between its last two reads): the main core's
+        registers and memory as they are now."""
         uc = self._scratch()
-        self._forget_pages()          # fresh copies: an earlier turn's writes are gone
+        self._refresh_pages(list(self._pages))
+        self._watch(pc)
         nat = self.cpu.nat
         for reg in _REGS:
             uc.reg_write(reg, nat.rd(reg))
         uc.reg_write(A.UC_ARM_REG_APSR_NZCV, nat.rd(A.UC_ARM_REG_APSR_NZCV))
-        self._status_addr = -1
+        self._regs = uc.context_save()
+        self._pc = pc
         self._status_value = status_value
+        self._count = 4 * turn + 32
+
+    def spins(self, cyccnt_addr: int, cyccnt_value: int) -> bool:
+        """Run the loop made ready by `start` from its status read, with CYCCNT reading
+        `cyccnt_value`: True if it comes back to the status read (still spinning), False if
+        it does anything else."""
+        uc = self.uc
+        uc.context_restore(self._regs)
+        self._refresh_pages(self._ram)    # an earlier turn's writes are gone
+        self._status_addr = -1
         self._cyccnt_addr = cyccnt_addr
         self._cyccnt_value = cyccnt_value
         self._unknown = False
-        self._pc = pc
         self._started = False
         self._back = False
         self.turns += 1
         try:
-            uc.emu_start(pc | 1, 0, count=4 * turn + 32)
+            uc.emu_start(self._pc | 1, 0, count=self._count)
         except UcError:
             return False
         return self._back and not self._unknown

@@ -364,10 +364,7 @@ class Machine:
 
     def dwt_cyccnt_at(self, cycle: int) -> int:
         """What DWT CYCCNT reads when the core's cycle count is `cycle` (the core awake)."""
-        d = self.dwt
-        if d is None or d._anchor is None:
-            return d._cyc_base & 0xFFFFFFFF if d is not None else 0
-        return (d._cyc_base + cycle - self.cpu.idle_cycles - d._anchor) & 0xFFFFFFFF
+        return self.dwt.cyccnt_at(cycle - self.cpu.idle_cycles) if self.dwt is not None else 0
 
     def time_register_read(self) -> None:
         """Called by a model when firmware reads a register whose value moves with time (a

@@ -9,15 +9,16 @@ touches, the status register answering the value just read and CYCCNT answering 
 a trial instant. The loop is still spinning at that instant if the turn comes back to the
 status read (within a few turns' worth of instructions: a turn that crosses a microsecond
 boundary of a `(CYCCNT - start) / per_us` count runs a few more), having read nothing but
-those two registers and written no register; anything else is leaving. A time-out is monotonic (once `CYCCNT - t0 >= n`, it stays
-so for the 2^32 cycles CYCCNT takes to wrap), so a bisection over the trial instant finds the
-first cycle at which the loop leaves.
+those two registers and written no register; anything else is leaving. A time-out is
+monotonic (once `CYCCNT - t0 >= n`, it stays so for the 2^32 cycles CYCCNT takes to wrap),
+so a bisection over the trial instant finds the first cycle at which the loop leaves.
 
-The probe never changes the machine: the scratch core has its own copies of the pages, mapped
-once and brought back to the machine's content before every turn (a write of the turn's own,
-or of the machine's since, is undone; code is translated again only where it changed). Anything it cannot answer (another register read, a register write, a
-fetch outside memory, an FP instruction) is not coming back, so at worst the skip ends
-early and the loop runs more of its turns on the main core: exact, only slower.
+The probe never changes the machine: the scratch core has its own copies of the pages,
+mapped once and brought back to the machine's content before every turn (a write of the
+turn's own, or of the machine's since, is undone; code is translated again only where it
+changed). Anything it cannot answer (another register read, a register write, a fetch
+outside memory, an FP instruction) is not coming back, so at worst the skip ends early and
+the loop runs more of its turns on the main core: exact, only slower.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from metersim._engine.emulation import Emulation
+from metersim._engine.poll_probe import LoopProbe
 from metersim._engine.platform_builder import create_machine
 from metersim._orchestration.testers import capture_uart
 from metersim._units import PS_PER_MS, PS_PER_S
@@ -55,6 +56,24 @@ def test_a_dwt_time_out_in_a_polling_loop_is_seen_on_its_cycle(firmware, target,
     # the 15 waits of 5 ms were skipped (up to their last turns), not spun
     wait_cycles = TIMEOUT_PS // cycle_ps
     assert m.cpu.stall_cycles > 15 * (wait_cycles - 4 * SLACK_CYCLES)
+
+
+def test_a_timed_loop_the_probe_cannot_run_is_not_skipped(firmware, monkeypatch):
+    """When the probe cannot tell where the loop leaves (here: it never sees the loop come
+    back), the loop is not skipped: its turns run on the core and it times out on its cycle
+    all the same, only slower."""
+    monkeypatch.setattr(LoopProbe, "spins", lambda self, *a: False)
+    emu = Emulation()
+    m = create_machine(emu, REPO / "platforms/cpus/stm32f103rb.repl",
+                       elf=firmware("f103rb", "soc_usart_link"), name="a")
+    emu.run_for("120ms")
+    starts = [t for t, _ in m["usart2"].sent]
+    cycle_ps = PS_PER_S // m.cpu.freq_hz
+    assert len(starts) == 16
+    for a, b in zip(starts, starts[1:]):
+        assert TIMEOUT_PS <= b - a < TIMEOUT_PS + SLACK_CYCLES * cycle_ps
+    # 15 waits of 40 000 cycles, spun
+    assert m.cpu.instructions > 15 * (TIMEOUT_PS // cycle_ps)
 
 
 def test_a_polling_loop_without_a_time_register_is_still_skipped(firmware):

@@ -190,6 +190,7 @@ class CortexM:
         self._probe: LoopProbe | None = None    # made for the first loop with a time-out
         self._poll_exit = (-1, 0)    # (pc, cycle): where that loop's time-out was found
         self.cyccnt_address = -1     # DWT CYCCNT, once the machine has a DWT (Machine.add)
+        self.code_generation = 0     # moves on when flash content changes
         self._base_cycles = 0
         self._base_ps = machine.clock._now   # cycle 0 is the instant the core is made
         self.ipsr = 0                # current exception number (0 = thread mode)
@@ -1392,6 +1393,7 @@ class CortexM:
 
     def invalidate_code_caches(self) -> None:
         """Flash content changed (programming, loading): forget cached vectors and opcodes."""
+        self.code_generation += 1   # (the poll probe's copies of code pages)
         self._vector_cache.clear()
         self._wfi_at.clear()
         if self.bc is not None:

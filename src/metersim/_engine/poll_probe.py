@@ -29,11 +29,14 @@ from unicorn import (UC_ARCH_ARM, UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_UN
                      UC_HOOK_MEM_WRITE, UC_MODE_THUMB, UC_PROT_ALL, Uc, UcError)
 from unicorn import arm_const as A
 
+from metersim._engine.uc_native import NativeCore
+
 PAGE = 0x1000
 SCRATCH_TCG_BYTES = 4 << 20     # translated code of a few loops
 # Register space: the peripherals (with their bit-band alias) and the private peripheral bus.
 MMIO_RANGES = ((0x40000000, 0x5FFFFFFF), (0xE0000000, 0xE00FFFFF))
-_REGS = [getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)] + [A.UC_ARM_REG_SP, A.UC_ARM_REG_LR]
+_REGS = [getattr(A, f"UC_ARM_REG_R{i}") for i in range(13)] + [
+    A.UC_ARM_REG_SP, A.UC_ARM_REG_LR, A.UC_ARM_REG_APSR_NZCV]
 
 
 class LoopProbe:
@@ -44,7 +47,11 @@ class LoopProbe:
         self.core_model = core_model
         self.uc: Uc | None = None
         self._pages: dict[int, bytes] = {}      # page -> the content copied in (memory only)
+        self._host: dict[int, int] = {}         # page -> its host address in the machine
         self._ram: list[int] = []               # ... of those, the writable ones
+        self._code_generation = -1              # the core's, when the code pages were copied
+        self._read_regs = cpu.nat.batch_reader(_REGS)
+        self._write_regs = None
         self._regs = None                       # the loop's registers (a saved context)
         self._hook_pc = -1
         self._code_hook = None
@@ -65,6 +72,7 @@ class LoopProbe:
             uc = self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB)
             uc.ctl_set_tcg_buffer_size(SCRATCH_TCG_BYTES)   # (its default reserves 1 GiB)
             uc.ctl_set_cpu_model(self.core_model)
+            self._write_regs = NativeCore(uc).batch_writer(_REGS)
             uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
             for lo, hi in MMIO_RANGES:
                 uc.hook_add(UC_HOOK_MEM_READ, self._on_read, begin=lo, end=hi)
@@ -76,17 +84,11 @@ class LoopProbe:
         alone: its translated code stays)."""
         for page in pages:
             old = self._pages[page]
-            data = self._memory(page)
+            data = ctypes.string_at(self._host[page], PAGE)
             if data != old:
                 self.uc.mem_write(page, data)
                 self._pages[page] = data
 
-    def _memory(self, page: int) -> bytes:
-        """The machine's memory page at `page` (one memory region holds it whole)."""
-        sysbus = self.cpu.machine.sysbus
-        region = sysbus.region_at(page)
-        start = ctypes.addressof(region.buffer) + sysbus._offset_in(region, page)
-        return ctypes.string_at(start, PAGE)
 
     def _watch(self, pc: int) -> None:
         """The code hook on the status read at `pc` only (cheaper than one on every
@@ -113,12 +115,15 @@ class LoopProbe:
             if sysbus.region_at(page) is None or sysbus.region_at(page + PAGE - 1) is None:
                 self._unknown = True
                 return False
-            data = self._memory(page)
+            region = sysbus.region_at(page)
+            host = ctypes.addressof(region.buffer) + sysbus._offset_in(region, page)
+            data = ctypes.string_at(host, PAGE)
         uc.mem_map(page, PAGE, UC_PROT_ALL)
         if data is not None:
             uc.mem_write(page, data)
             self._pages[page] = data
-            if sysbus.region_at(page).writable:
+            self._host[page] = host
+            if region.writable:
                 self._ram.append(page)
         return True
 
@@ -155,12 +160,13 @@ class LoopProbe:
         `status_value` (`turn` instructions between its last two reads): the main core's
         registers and memory as they are now."""
         uc = self._scratch()
-        self._refresh_pages(list(self._pages))
+        if self._code_generation != self.cpu.code_generation:
+            self._code_generation = self.cpu.code_generation
+            self._refresh_pages(list(self._pages))     # flash rewritten: code pages too
+        else:
+            self._refresh_pages(self._ram)
         self._watch(pc)
-        nat = self.cpu.nat
-        for reg in _REGS:
-            uc.reg_write(reg, nat.rd(reg))
-        uc.reg_write(A.UC_ARM_REG_APSR_NZCV, nat.rd(A.UC_ARM_REG_APSR_NZCV))
+        self._write_regs(self._read_regs())
         self._regs = uc.context_save()
         self._pc = pc
         self._status_value = status_value

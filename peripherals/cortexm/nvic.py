@@ -847,6 +847,8 @@ class NVIC(Peripheral):
         self.systick.write(0x4, value)
 
     def _syst_cvr(self) -> int:
+        if self.cpu is not None:
+            self.cpu.time_register_read()         # a loop timing out on it: skip bounded
         return self.systick.current()
 
     def _syst_cvr_written(self, _old: int, value: int) -> None:
@@ -1066,10 +1068,17 @@ class DWT(Peripheral):
         if offset == 0x0:
             return self.ctrl
         if offset == 0x4:
-            if self._anchor is None:
-                return self._cyc_base & 0xFFFFFFFF
-            return (self._cyc_base + self._cycles() - self._anchor) & 0xFFFFFFFF
+            if self.cpu is not None:
+                self.cpu.time_register_read()     # a loop timing out on it: skip bounded
+            return self.cyccnt_at(self._cycles())
         return super().read(offset, size)
+
+    def cyccnt_at(self, active_cycles: int) -> int:
+        """CYCCNT when the core has run `active_cycles` cycles awake (now, or at a trial
+        instant: metersim._engine.poll_probe)."""
+        if self._anchor is None:
+            return self._cyc_base & 0xFFFFFFFF
+        return (self._cyc_base + active_cycles - self._anchor) & 0xFFFFFFFF
 
     def write(self, offset: int, size: int, value: int) -> None:
         if offset == 0x0:

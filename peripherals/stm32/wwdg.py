@@ -106,6 +106,9 @@ class STM32_WWDG(Peripheral):
 
     # -- bus -----------------------------------------------------------------------------------------
     def _cr_value(self) -> int:
+        note = getattr(self.ctx.machine, "time_register_read", None)
+        if note is not None:
+            note()                # the counter moves with time: a loop on it is not skipped ahead
         return self.counter() | (WDGA if self.enabled else 0)
 
     def _cr_written(self, _old: int, value: int) -> None:

@@ -69,9 +69,11 @@ def test_power_cycle_before_the_exchange_keeps_the_link_exact(firmware, who, sou
 def test_power_cycle_during_the_exchange_is_exact(firmware, who, source):
     """Off at 24 ms, in the middle of the exchange (characters on the wire both ways), on at
     27 ms: the bytes lost while it was off show as missing replies, and what each board
-    prints and sends is the same whatever the quantum and the order of the machines. (Not
-    when: the boards then wait for replies that never come, and a polling loop with a DWT
-    timeout sees its timeout at a slice's end, CortexM.poll_hint, so with the quantum.)"""
+    prints and sends is the same whatever the quantum and the order of the machines. When
+    it happens moves by less than a turn of the receive loop: the boards then wait for
+    replies that never come, and the loop's skip (CortexM.poll_hint) ends a few turns before
+    its DWT time-out, at a phase of its turns that depends on where the slice began. (It saw
+    its time-out at a slice's end before, so up to a quantum late.)"""
     emu, trace = power_cycled_link(firmware, who, source, 24, 27)
     assert emu.late_deliveries == 0
     assert emu.machine(who).last_reset_cause == "por"
@@ -87,6 +89,18 @@ def test_power_cycle_during_the_exchange_is_exact(firmware, who, source):
     _, reversed_order = power_cycled_link(firmware, who, source, 24, 27, b_first=True)
     assert what_went_through(trace) == what_went_through(lockstep) \
         == what_went_through(reversed_order)
+    assert within_a_turn(trace, lockstep) and within_a_turn(trace, reversed_order)
+
+
+def within_a_turn(trace, other, turn_ps=16 * 125_000):
+    """Every line and every byte at the same instant within one turn of receive() (about
+    ten instructions; 16 cycles at the F103's 8 MHz)."""
+    def instants(t):
+        return [(n, s) for n in ("a", "b") for _, s, _ in t[n][0]] + \
+               [(n, s) for n in ("a", "b") for s, _ in t[n][1]]
+    a, b = instants(trace), instants(other)
+    return len(a) == len(b) and all(n == m and abs(s - u) < turn_ps
+                                    for (n, s), (m, u) in zip(a, b))
 
 
 def what_went_through(trace):

@@ -359,6 +359,18 @@ static bool systick_cvr(PyObject *st, const hr_time *t_now, PyObject *cpu, const
     return true;
 }
 
+/* A read of a register that counts time (CYCCNT, SysTick CVR): a polling loop that reads
+ * one may time out before its status changes, so its skip is bounded. Marked in
+ * _poll_repeats until the next status read (cpu.POLL_TIMED, CortexM.time_register_read). */
+#define POLL_TIMED (1LL << 32)
+static bool time_read(PyObject *cpu)
+{
+    long long rep;
+    if (!get_ll(cpu, S_poll_repeats, &rep))
+        return false;
+    return rep >= POLL_TIMED || set_ll(cpu, S_poll_repeats, rep + POLL_TIMED);
+}
+
 /* DWT.read(4): CYCCNT */
 static bool dwt_cyccnt(PyObject *dwt, PyObject *cpu, const hr_access *a, long long *out)
 {
@@ -741,7 +753,7 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
             return false;
         break;
     case HR_SYST_CVR:
-        if (!systick_cvr(st, NULL, cpu, a, &v))
+        if (!systick_cvr(st, NULL, cpu, a, &v) || (!dry && !time_read(cpu)))
             return false;
         break;
     case HR_DWT_CTRL:
@@ -753,7 +765,8 @@ static bool answer(hr_range *r, hr_entry *e, const hr_access *a, bool dry, long 
         Py_DECREF(x);
         if (!same)
             return false;
-        if (e->kind == HR_DWT_CTRL ? !get_ll(st, S_ctrl, &v) : !dwt_cyccnt(st, cpu, a, &v))
+        if (e->kind == HR_DWT_CTRL ? !get_ll(st, S_ctrl, &v)
+                                   : !dwt_cyccnt(st, cpu, a, &v) || (!dry && !time_read(cpu)))
             return false;
         break;
     }

@@ -70,6 +70,7 @@ from unicorn import arm_const as A
 
 from metersim._engine.cores import ARCHITECTURES
 from metersim._engine.mpu_guard import MpuGuard, mpu_frame_check
+from metersim._engine.poll_probe import LoopProbe
 from metersim._engine.traps import Traps
 from metersim._engine.uc_native import (TAKE_NONE, TAKE_PYTHON, BlockClock, NativeCore,
                                         run_to_runner, slice_runner)
@@ -119,6 +120,11 @@ _ENTRY_REGS = _FRAME_REGS + [A.UC_ARM_REG_XPSR, A.UC_ARM_REG_CONTROL, A.UC_ARM_R
 OP_WFI, OP_WFE, OP_YIELD, OP_SEV, OP_B_SELF = 0xBF30, 0xBF20, 0xBF10, 0xBF40, 0xE7FE
 XPSR_T = 1 << 24
 EXC_RETURN_BASE = 0xFFFFFFE0
+
+
+# In CortexM._poll_repeats: a register counting time was read since the last status read of
+# the polling loop being watched (CortexM.time_register_read; _hot_regs.c's time_read).
+POLL_TIMED = 1 << 32
 
 
 def cycles_per_ps(freq_hz: int) -> tuple[int, int]:
@@ -181,6 +187,10 @@ class CortexM:
         self._poll_value = -1
         self._poll_repeats = 0
         self._poll_done = 0
+        self._probe: LoopProbe | None = None    # made for the first loop with a time-out
+        self._poll_exit = (-1, 0)    # (pc, cycle): where that loop's time-out was found
+        self.cyccnt_address = -1     # DWT CYCCNT, once the machine has a DWT (Machine.add)
+        self.code_generation = 0     # moves on when flash content changes
         self._base_cycles = 0
         self._base_ps = machine.clock._now   # cycle 0 is the instant the core is made
         self.ipsr = 0                # current exception number (0 = thread mode)
@@ -386,7 +396,15 @@ class CortexM:
         skips ahead to `ready_ps` (or the slice end) as if it had spun until then. The loop
         sees the flag change at the right virtual time, DWT CYCCNT and timers advance as they
         would; only the number of loop iterations differs. Without this each poll costs a
-        host-side register access."""
+        host-side register access.
+
+        A loop that also reads a register counting time (time_register_read: a time-out on
+        DWT CYCCNT, SysTick CVR, a timer's CNT) may leave before `ready_ps`, when that value
+        reaches a limit only its code knows; skipped past it, it would see its time-out late
+        (up to the slice's end). For such a loop the skip ends where the loop would leave
+        (_timed_skip_end): with a CYCCNT time-out, a few turns before its exit cycle, found by
+        running turns of the loop on a scratch core (poll_probe); when that cannot be told, the
+        loop is not skipped. Either way it times out on the cycle it would on the part."""
         if not self.in_slice:
             return
         st = self._bc_state
@@ -398,24 +416,104 @@ class CortexM:
         else:
             pc = self.nat.rd(A.UC_ARM_REG_PC)
             done = self._slice_done()
-        if pc == self._poll_pc and value == self._poll_value and 0 < done - self._poll_done < 64:
-            self._poll_repeats += 1
+        repeats = self._poll_repeats
+        timed = repeats >= POLL_TIMED
+        turn = done - self._poll_done
+        if pc == self._poll_pc and value == self._poll_value and 0 < turn < 64:
+            repeats = (repeats & (POLL_TIMED - 1)) + 1
         else:
-            self._poll_repeats = 0
+            repeats = 0
+            if self._poll_exit[1] < 0:
+                self._poll_exit = (-1, 0)        # a loop the probe could not run has ended
+        self._poll_repeats = repeats
         self._poll_pc = pc
         self._poll_value = value
         self._poll_done = done
-        if self._poll_repeats < 2:
+        if repeats < 2:
             return
         t = ready_ps if ready_ps < self._slice_target_ps else self._slice_target_ps
         want = self.cycles_at_time(t)
         if -(-(t - self._base_ps) * self.freq_hz // PS_PER_S) + self._base_cycles > want:
             want += 1                                   # reach t, not just before it
+        if timed:
+            want = self._timed_skip_end(pc, value, turn, self.cycles + self._stall + done, want)
         stall = want - (self.cycles + self._stall + done)
         if stall > 0:
             self._stall += stall
             total = self.cycles_at_time(self._slice_target_ps) - self.cycles - self._stall
             self._limit_slice(total if total > done else done)
+
+    def _timed_skip_end(self, pc: int, value: int, turn: int, now: int, want: int) -> int:
+        """The cycle a skip of a loop that reads a time register may go to, at most `want`
+        (the status register's change): a few turns before the cycle at which the loop leaves
+        on its time-out (the turns left run on the core, which reads CYCCNT each time and
+        leaves on its own cycle), or `now` (no skip) when that cannot be told.
+
+        The exit cycle found for the loop at `pc` is kept (`_poll_exit`) and checked with
+        one or two turns on the probe at the next decision (a slice boundary ends the run of
+        repeats, the same loop goes on; a later call of the same function is a new loop with
+        another exit): it still holds if the loop spins at the skip's end and, when that end
+        is the exit's margin, leaves at the exit."""
+        if self.cyccnt_address < 0:
+            return now                  # no DWT: the time register is another: no skip
+        margin = 2 * turn + 8                    # (CPI 1: a turn's cycles, twice over)
+        exit_pc, exit_cycle = self._poll_exit
+        if exit_pc == pc and exit_cycle < 0:
+            return now                  # the probe cannot run this loop (in this run of repeats)
+        probe = self._probe
+        if probe is None:
+            probe = self._probe = LoopProbe(self, CORE_MODELS[self.core])
+        probe.start(pc, value, turn)
+        if exit_pc == pc and exit_cycle > now:
+            end = exit_cycle - margin
+            if want < end:
+                if self._loop_spins(want):
+                    return want
+            elif end > now and self._loop_spins(end) \
+                    and not self._loop_spins(exit_cycle):
+                return end
+        exit_cycle = self._find_exit(now, want)
+        self._poll_exit = (pc, exit_cycle)
+        if exit_cycle < 0:
+            return now
+        end = exit_cycle - margin
+        return want if want < end else (end if end > now else now)
+
+    def _loop_spins(self, cycle: int) -> bool:
+        """Whether the loop made ready on the probe still goes round at core cycle `cycle`."""
+        return self._probe.spins(self.cyccnt_address, self.machine.dwt_cyccnt_at(cycle))
+
+    def _find_exit(self, now: int, want: int) -> int:
+        """The first cycle at which the loop at `pc` no longer comes back to its status read
+        (its time-out), looked for up to 2^30 cycles ahead (CYCCNT's difference stays far
+        from wrapping); -1 if the loop does not go round on the probe (it reads another
+        register, writes one...): it is not skipped."""
+        if not self._loop_spins(now):
+            return -1
+        lo, step = now, max(want - now, 1024)   # spins at lo; look at lo + step, doubling
+        while True:
+            hi = lo + step
+            if hi - now > 1 << 30:
+                return now + (1 << 30)       # no time-out that soon: far enough
+            if not self._loop_spins(hi):
+                break
+            lo, step = hi, 2 * step
+        while hi - lo > 1:                   # spins at lo, leaves at hi
+            mid = (lo + hi) // 2
+            if self._loop_spins(mid):
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    def time_register_read(self) -> None:
+        """The firmware read a register whose value moves with time (DWT CYCCNT, SysTick
+        CVR, a timer's CNT): a polling loop that reads it may time out before its status
+        register changes, so its skip is bounded (poll_hint). Marked in _poll_repeats until
+        the next status read; the C answer of the hot time registers (_hot_regs.c) does the
+        same."""
+        if self._poll_repeats < POLL_TIMED:
+            self._poll_repeats += POLL_TIMED
 
     def interrupt_pending_changed(self) -> None:
         """An exception became pending, enabled or more urgent: end the slice after this
@@ -1295,6 +1393,7 @@ class CortexM:
 
     def invalidate_code_caches(self) -> None:
         """Flash content changed (programming, loading): forget cached vectors and opcodes."""
+        self.code_generation += 1   # (the poll probe's copies of code pages)
         self._vector_cache.clear()
         self._wfi_at.clear()
         if self.bc is not None:

@@ -4,17 +4,40 @@ PC, LR, xPSR and SP of the faulting context (taken from the exception frame when
 already entered a dead-end handler such as `b .`), CFSR/HFSR decoded bit by bit, BFAR/MMFAR
 when valid, the registers, and a backtrace symbolised from the ELF: the faulting PC, LR, then
 return addresses found on the stack (words that point just after a BL/BLX in code).
+
+A machine keeps every fault its core stopped on (`Machine.faults`, one FaultRecord each, in
+order): a watchdog that brings the core back after a fault (Machine.on_fault) does not lose the
+report, and a run with several crashes shows each.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from unicorn import UcError
 from unicorn import arm_const as A
 
+from metersim._errors import FirmwareFault
 from metersim.peripherals.cortexm import nvic as N
 from metersim._units import format_time
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """One fault a core stopped on: when (the core's time, ps), after how many resets of its
+    machine (0: in the run from power-on), and the FirmwareFault with its report."""
+
+    at_ps: int
+    resets_before: int
+    fault: FirmwareFault
+
+    @property
+    def report(self) -> str:
+        return self.fault.report
+
+    def __str__(self) -> str:
+        return f"[{format_time(self.at_ps)}] {str(self.fault).splitlines()[0]}"
 
 CFSR_BITS = [
     (0, "IACCVIOL", "instruction access violation (MPU)"),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from metersim._engine.clock import Clock
 from metersim._engine.cpu import CortexM
+from metersim._engine.fault_report import FaultRecord
 from metersim._engine.firmware import Firmware
 from metersim._engine.loader import find_unmask_sites, load_elf
 from metersim._engine.sysbus import SysBus, TaggedRegion
@@ -49,6 +50,9 @@ class Machine:
         self.powered = True
         self._bus_errors_logged: set[int] = set()
         self._fault_reported = False
+        self.dwt: DWT | None = None
+        # Every fault the core stopped on, in order, kept through resets (FaultRecord).
+        self.faults: list[FaultRecord] = []
         self.clocks.subscribe("HCLK", self.cpu.set_frequency)
 
     # -- construction -----------------------------------------------------------------------
@@ -70,6 +74,8 @@ class Machine:
             self.cpu.nvic = model
         if isinstance(model, DWT):
             model.cpu = self.cpu
+            self.dwt = model
+            self.cpu.cyccnt_address = address + 4 if address is not None else -1
         return model
 
     def add_tag(self, name: str, address: int, size: int, value: int = 0) -> TaggedRegion:
@@ -271,6 +277,11 @@ class Machine:
                     cpu.idle_to(t)
                 else:
                     now = clock._now
+                    if cpu.fault is not None and self.reset_pending is not None:
+                        # A core stopped on a fault comes back with a reset (its watchdog
+                        # expired, a pin, a software reset asked from Python), at this
+                        # machine's time: the instant of the event that asked for it.
+                        self.perform_reset()
                     if cpu.fault is None:
                         self._horizon = t
                         cpu.run_until(t)     # up to self._horizon, which may come down
@@ -303,12 +314,25 @@ class Machine:
     def on_fault(self, fault: FirmwareFault) -> None:
         """The core stopped on a fault it cannot handle: note it once and stop the core where
         it is. (A fault at a fetch that executes nothing, e.g. stacking onto an invalid SP,
-        would otherwise come back at once inside the same slice, forever.) It stays stopped
-        until a reset. The report travels with the FirmwareFault raised to whoever runs the
-        emulation, which shows it once; the log only notes the stop."""
+        would otherwise come back at once inside the same slice, forever.) The report travels
+        with the FirmwareFault raised to whoever runs the emulation, which shows it once; the
+        log only notes the stop, and `faults` keeps it with its instant.
+
+        Which faults stop the core (CortexM._stop_with_fault): a lockup (a fault while in
+        HardFault or NMI, or with FAULTMASK set), a fault whose handler is a dead end (`b .`
+        or a breakpoint: the default handler of every vector the firmware leaves alone), a
+        fault with no vector, a failed exception stacking or unstacking. An emulation-level
+        error lands there too: an unmapped fetch or data access is a BusFault, and so ends in
+        the dead-end HardFault handler unless the firmware handles it. On the chip such a
+        core spins in its `b .` (or stays locked up) while its clocks run: the stopped core
+        stands still the same way, its peripherals' events go on, and a reset brings it back
+        (the independent or window watchdog expiring, Machine.reset() for the pin, a software
+        reset requested from Python; run_to carries out one asked for meanwhile). Without one
+        it stays stopped."""
         if self._fault_reported:
             return
         self._fault_reported = True
+        self.faults.append(FaultRecord(self.cpu.now_ps(), self.reset_count, fault))
         log.info("[%s] %s", format_time(self.clock.now_ps), str(fault).splitlines()[0])
         if self.cpu.in_slice:
             # An early stop for a fault: the slice's instruction count no longer matters.
@@ -337,6 +361,16 @@ class Machine:
                 if ready_ps is None:
                     ready_ps = self.cpu._slice_target_ps
             self.cpu.poll_hint(ready_ps, value)
+
+    def dwt_cyccnt_at(self, cycle: int) -> int:
+        """What DWT CYCCNT reads when the core's cycle count is `cycle` (the core awake)."""
+        return self.dwt.cyccnt_at(cycle - self.cpu.idle_cycles) if self.dwt is not None else 0
+
+    def time_register_read(self) -> None:
+        """Called by a model when firmware reads a register whose value moves with time (a
+        timer's CNT, the WWDG counter): a polling loop that reads it is not skipped past its
+        time-out (CortexM.poll_hint)."""
+        self.cpu.time_register_read()
 
     # -- conveniences -----------------------------------------------------------------------
     def symbol(self, name: str) -> int:

@@ -323,6 +323,8 @@ def test_writes_c_makes_are_the_models_python_writes(monkeypatch, firmware, targ
     assert wrong == [] and not any(made.values())      # verify mode: Python made them all
     assert checked["i2c_dr_write"][0] >= 4 and checked["i2c_dr_write"][1] == 0
     assert checked["icsr_write"][0] >= 10 and checked["icsr_write"][1] == 0
+    # the NOR's ID command: each byte starts a polled frame on the idle bus
+    assert checked["spi_dr_write"][0] >= 6 and checked["spi_dr_write"][1] == 0
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -335,10 +337,12 @@ def test_writes_made_in_c_leave_the_firmware_where_python_would(monkeypatch, fir
         i2c = m["i2c1"]
         runs[how] = (out, s.cap.text, m.cpu.instructions, m.cpu.cycles, m.cpu.idle_cycles,
                      m.stats()["exceptions"], bytes(m["eeprom"].mem[0x100:0x104]),
-                     dict(i2c.regs), i2c._sr1_snapshot, i2c._dr_full, bytes(m["nvic"].pending))
+                     dict(i2c.regs), i2c._sr1_snapshot, i2c._dr_full, bytes(m["nvic"].pending),
+                     dict(m["spi1"].regs), m["spi1"]._rx, m["spi1"]._end.due_ps)
         if how == "1":
             made = write_figures(m)[0]
             assert made["i2c_dr_write"] >= 4 and made["icsr_write"] >= 10
+            assert made["spi_dr_write"] >= 6
     assert runs["1"] == runs["0"]
 
 
@@ -350,11 +354,13 @@ def test_the_controllers_writes_in_c_are_the_python_writes(monkeypatch, firmware
     assert hot == plain
     made = write_figures(m)[0]
     assert made["timer_sr_write"] >= 10 and made["icsr_write"] >= 100
+    assert made["spi_dr_write"] >= 200           # the ADE7753s' command and register bytes
     m, verified = controller_run(monkeypatch, firmware, "verify")
     assert verified == plain
     _made, checked, wrong = write_figures(m)
     assert wrong == []
     assert checked["timer_sr_write"][0] >= 10 and checked["icsr_write"][0] >= 100
+    assert checked["spi_dr_write"][0] >= 200
     assert all(bad == 0 for _ok, bad in checked.values())
 
 

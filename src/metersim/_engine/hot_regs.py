@@ -13,9 +13,9 @@ does not do, a state it does not handle). The model's Python state stays the onl
 
 Writes work the same way (`hr_write` in _hot_regs.c): a model declares a register with a write
 kind (`WRITE_KINDS`), and C makes a write to it whose whole effect it can make exactly (an I2C
-DR byte queued behind the one shifting, a PendSV pended through ICSR, a stopped timer's SR
-flags cleared, a GPIO BSRR write moving no pin anybody watches); any other write goes to the
-model's Python `write`.
+DR byte queued behind the one shifting, an SPI DR byte queued or starting a polled frame, a
+PendSV pended through ICSR, a stopped timer's SR flags cleared, a GPIO BSRR write moving no
+pin anybody watches); any other write goes to the model's Python `write`.
 
 `METERSIM_HOT_REGS=0` keeps every access in Python; `METERSIM_HOT_REGS=verify` computes each
 hot value in C without answering, and the bus compares it with the model's answer; a write C
@@ -38,7 +38,8 @@ KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "d
          "timer_sr": 11, "i2c_cr1": 12,
          # writes (HR_FIRST_WRITE on)
          "i2c_dr_write": 32, "icsr_write": 33, "timer_sr_write": 34,
-         "gpio_f1_bsrr_write": 35, "gpio_f4_bsrr_write": 36}
+         "gpio_f1_bsrr_write": 35, "gpio_f4_bsrr_write": 36,
+         "spi_dr_write": 40}
 #: The kinds that are writes.
 WRITE_KINDS = frozenset(k for k, n in KINDS.items() if n >= 32)
 

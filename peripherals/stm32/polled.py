@@ -9,7 +9,8 @@ the end, which runs in time order after the slice if nothing came first. One bac
 many ends: when it runs it finishes the ends passed by then and re-arms itself for the one
 still on the bus. `PolledEnd` is that bookkeeping, shared by the SPI (spi.py) and I2C
 (i2c.py) models; the engine's hot-register C path (_hot_regs.c) reads `due_ps` and
-`settling` to answer a status read while the end has not passed.
+`settling` to answer a status read while the end has not passed, and starts an SPI frame
+(`due_ps`, `fn`, `args`) where `backstop` is already due no later than the new end.
 """
 
 from __future__ import annotations

@@ -43,7 +43,11 @@ DMA lines low) sees SR as the end leaves it (RXNE or OVR set, BSY clear) without
 frame, which sets `_seen_end`: the frame then finishes, still as of its end time, at the next
 access this model answers in Python (the DR read or write that follows, or the poll that skips
 ahead), a device pin change, a reset, a DMA stream's start or the backstop. Only the devices'
-own side effects of the byte come those few polls later, as above.
+own side effects of the byte come those few polls later, as above. DR writes of polled
+firmware are made in C as well while no frame's end has passed: the byte waits behind the
+frame on the wire, or starts a quiet frame on an idle bus when the backstop already armed
+runs no later than its end (see `hot_registers`); each frame's end, with the devices' byte,
+is then finished exactly as for a frame the Python write started.
 
 The quiet path is on by default (`STM32Spi.polled_fast_path`, per class or per instance; set it
 False to compare): both paths make every register access of a firmware run at the same cycle

@@ -455,3 +455,69 @@ def test_a_bsrr_write_moving_a_device_pin_goes_to_python(monkeypatch):
     assert plain[-1] == [True, False] * 100     # the device saw every edge
     hot, made, _, _ = bsrr_run(monkeypatch, "1", device=True)
     assert hot == plain and made == 0
+
+
+# ---- SPI DR writes: an SPI at 0x50001000 in master mode (CR1 = MSTR | SPE), CR2 = r7, then the
+# bytes 1..20, each: DR = i; wait for RXNE; r6 += DR.
+#   ldr r1, =0x50001000; movs r0, #0x44; str r0, [r1]; movs r7, #CR2; str r7, [r1, #4];
+#   movs r5, #20; movs r6, #0; movs r2, #1; 1: str r2, [r1, #12]; 2: ldr r3, [r1, #8];
+#   lsls r3, r3, #31; beq 2b; ldr r3, [r1, #12]; adds r6, r6, r3; adds r2, #1; subs r5, #1;
+#   bne 1b; b .; .word 0x50001000
+def spi_program(cr2: int) -> bytes:
+    return struct.pack("<20H", 0x4908, 0x2044, 0x6008, 0x2700 | cr2, 0x604F, 0x2514, 0x2600,
+                       0x2201, 0x60CA, 0x688B, 0x07DB, 0xD0FC, 0x68CB, 0x18F6, 0x3201, 0x3D01,
+                       0xD1F6, 0xE7FE, 0x1000, 0x5000)
+
+
+SPI_VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x08000063] * 14)
+
+
+class EchoDevice:
+    """An SPI device answering each byte with the byte plus 0x10; it notes when it got each."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.seen = []
+
+    def transmit(self, byte):
+        self.seen.append((self.clock.now_ps, byte))
+        return (byte + 0x10) & 0xFF
+
+
+def spi_run(monkeypatch, how, cr2):
+    from metersim.peripherals.stm32.spi import STM32Spi
+
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    emu = Emulation()
+    m = Machine.bare(emu, "m", "cortex-m3")
+    spi = m.add("spi1", STM32Spi(m.context("spi1", 0x50001000)), 0x50001000)
+    dev = EchoDevice(m.clock)
+    spi.register_child(dev)
+    m.sysbus.write_memory(0x08000000, SPI_VECTORS + spi_program(cr2))
+    m.finalize()
+    m.reset_cpu_only()
+    emu.run_until_time(emu.now_ps + PS_PER_MS)
+    made, checked, wrong = write_figures(m)
+    return ((m.cpu.reg(A.UC_ARM_REG_R6), dev.seen, m.cpu.instructions, m.cpu.cycles,
+             dict(spi.regs), spi.IRQ.level),
+            made.get("spi_dr_write", 0), checked.get("spi_dr_write"), wrong)
+
+
+def test_polled_spi_bytes_written_in_c_reach_the_device_when_python_would_send_them(monkeypatch):
+    plain, _, _, _ = spi_run(monkeypatch, "0", 0)
+    assert plain[0] == sum(range(1, 21)) + 20 * 0x10       # every reply read back
+    assert [b for _t, b in plain[1]] == list(range(1, 21))
+    hot, made, _, _ = spi_run(monkeypatch, "1", 0)
+    # the device had each byte at the same instant; the first write arms the backstop
+    assert hot == plain and made >= 10
+    verified, made, checked, wrong = spi_run(monkeypatch, "verify", 0)
+    assert verified == plain and made == 0 and checked[0] >= 10 and checked[1] == 0
+    assert wrong == []
+
+
+def test_spi_bytes_an_interrupt_watches_are_written_by_python(monkeypatch):
+    # RXNEIE: the IRQ line follows RXNE, so each frame's end is an ordinary event
+    plain, _, _, _ = spi_run(monkeypatch, "0", 0x40)
+    assert plain[0] == sum(range(1, 21)) + 20 * 0x10
+    hot, made, _, _ = spi_run(monkeypatch, "1", 0x40)
+    assert hot == plain and made == 0

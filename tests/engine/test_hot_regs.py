@@ -498,26 +498,31 @@ def spi_run(monkeypatch, how, cr2):
     m.reset_cpu_only()
     emu.run_until_time(emu.now_ps + PS_PER_MS)
     made, checked, wrong = write_figures(m)
+    sr_reads = [n for hot in m.sysbus.hot_ranges.values()
+                for (_a, kind), n in hot.stats().items() if kind == "spi_sr"]
     return ((m.cpu.reg(A.UC_ARM_REG_R6), dev.seen, m.cpu.instructions, m.cpu.cycles,
              dict(spi.regs), spi.IRQ.level),
-            made.get("spi_dr_write", 0), checked.get("spi_dr_write"), wrong)
+            made.get("spi_dr_write", 0), checked.get("spi_dr_write"), wrong, sr_reads)
 
 
 def test_polled_spi_bytes_written_in_c_reach_the_device_when_python_would_send_them(monkeypatch):
-    plain, _, _, _ = spi_run(monkeypatch, "0", 0)
+    plain, _, _, _, _ = spi_run(monkeypatch, "0", 0)
     assert plain[0] == sum(range(1, 21)) + 20 * 0x10       # every reply read back
     assert [b for _t, b in plain[1]] == list(range(1, 21))
-    hot, made, _, _ = spi_run(monkeypatch, "1", 0)
-    # the device had each byte at the same instant; the first write arms the backstop
+    hot, made, _, _, [(sr_in_c, sr_in_python)] = spi_run(monkeypatch, "1", 0)
+    # the device had each byte at the same instant, the core spent the same cycles waiting;
+    # the first write arms the backstop; the RXNE loop skips ahead to each frame's end in C
+    # (only the first SR read, which looks the machine's poll hint up, is Python's)
     assert hot == plain and made >= 10
-    verified, made, checked, wrong = spi_run(monkeypatch, "verify", 0)
+    assert sr_in_python == 1 and 40 <= sr_in_c < 200
+    verified, made, checked, wrong, _ = spi_run(monkeypatch, "verify", 0)
     assert verified == plain and made == 0 and checked[0] >= 10 and checked[1] == 0
     assert wrong == []
 
 
 def test_spi_bytes_an_interrupt_watches_are_written_by_python(monkeypatch):
     # RXNEIE: the IRQ line follows RXNE, so each frame's end is an ordinary event
-    plain, _, _, _ = spi_run(monkeypatch, "0", 0x40)
+    plain, _, _, _, _ = spi_run(monkeypatch, "0", 0x40)
     assert plain[0] == sum(range(1, 21)) + 20 * 0x10
-    hot, made, _, _ = spi_run(monkeypatch, "1", 0x40)
+    hot, made, _, _, _ = spi_run(monkeypatch, "1", 0x40)
     assert hot == plain and made == 0

@@ -162,16 +162,19 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
 
 /* The SPI DR write's attributes (spi_dr_write). */
 static PyObject *S_txbuf, *S_frame, *S_spi_due_ps, *S_quiet, *S_fn, *S_frame_done, *S_clk,
-    *S_clk_hz, *S_backstop, *S_time_ps, *S_cancelled, *S_polled_fast_path, *S_pins_watched;
+    *S_clk_hz, *S_backstop, *S_time_ps, *S_cancelled, *S_polled_fast_path, *S_pins_watched,
+    *S_fast_slice, *S_slice_target_ps, *S_bc_state, *S_limit;
 
 static int hr_init_spi(void)
 {
     static const char *names[] = {"_txbuf", "_frame", "_due_ps", "_quiet", "fn", "_frame_done",
                                   "_clk", "hz", "backstop", "time_ps", "cancelled",
-                                  "polled_fast_path", "_pins_watched"};
+                                  "polled_fast_path", "_pins_watched", "_fast_slice",
+                                  "_slice_target_ps", "_bc_state", "limit"};
     PyObject **slots[] = {&S_txbuf, &S_frame, &S_spi_due_ps, &S_quiet, &S_fn, &S_frame_done,
                           &S_clk, &S_clk_hz, &S_backstop, &S_time_ps, &S_cancelled,
-                          &S_polled_fast_path, &S_pins_watched};
+                          &S_polled_fast_path, &S_pins_watched, &S_fast_slice,
+                          &S_slice_target_ps, &S_bc_state, &S_limit};
     _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0],
                    "one name per slot");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -513,6 +516,56 @@ static bool spi_end_view(PyObject *spi, long long *sr)
     return true;
 }
 
+/* CortexM.poll_hint(ready_ps, value) for a status read by `model` that cannot change before
+ * `ready_ps`, made here: the poll bookkeeping (poll_plain) and, at the third same read in a
+ * row (a polling loop), the skip ahead to `ready_ps` or the slice's end: the cycles stalled
+ * (`_stall`) and the slice's instruction limit lowered to match, as CortexM.poll_hint and
+ * _limit_slice make them in a fast slice's MMIO callback (where the count executed is the
+ * access's). False, with nothing changed, where the skip reaches the slice's end at this
+ * very instruction (Python then stops the slice right after the access). */
+static bool poll_until(PyObject *model, PyObject *cpu, const hr_access *a, long long value,
+                       long long ready_ps, bool dry)
+{
+    if (get_truth(model, S_poll_hint_fn) != 1)
+        return false;     /* (looked up by the first read, in Python) */
+    long long ppc, pval, prep, pdone, cycles, stall_now, target_ps;
+    hr_time t;
+    if (!core_now(cpu, a, &t) || !get_ll(cpu, S_poll_pc, &ppc) || !get_ll(cpu, S_poll_value, &pval)
+        || !get_ll(cpu, S_poll_repeats, &prep) || !get_ll(cpu, S_poll_done, &pdone))
+        return false;
+    long long done = (long long)a->exec, since = done - pdone;
+    long long repeats = (ppc == (long long)a->pc && pval == value && 0 < since && since < 64)
+        ? prep + 1 : 0;
+    long long new_stall = -1, limit = 0;
+    if (repeats >= 2) {
+        if (get_truth(cpu, S_fast_slice) != 1 || !get_ll(cpu, S_cycles, &cycles)
+            || !get_ll(cpu, S_stall, &stall_now) || !get_ll(cpu, S_slice_target_ps, &target_ps))
+            return false;
+        long long to_ps = ready_ps < target_ps ? ready_ps : target_ps;
+        long long want = cycles_at(&t, to_ps);
+        if (ceil_div((i128)(to_ps - t.base_ps) * t.freq, PS_PER_S) + t.base_cycles > want)
+            want += 1;                               /* reach to_ps, not just before it */
+        long long stall = want - (cycles + stall_now + done);
+        if (stall > 0) {
+            new_stall = stall_now + stall;
+            limit = cycles_at(&t, target_ps) - cycles - new_stall;
+            if (limit <= done)
+                return false;
+        }
+    }
+    if (dry)
+        return true;
+    if (!set_ll(cpu, S_poll_repeats, repeats) || !set_ll(cpu, S_poll_pc, a->pc)
+        || !set_ll(cpu, S_poll_value, value) || !set_ll(cpu, S_poll_done, done))
+        return false;
+    if (new_stall < 0)
+        return true;
+    PyObject *st = PyObject_GetAttr(cpu, S_bc_state);
+    bool ok = st && set_ll(st, S_limit, limit) && set_ll(cpu, S_stall, new_stall);
+    Py_XDECREF(st);
+    return ok;
+}
+
 /* STM32Spi.read(SR) with its poll hint (Machine.poll_hint -> CortexM.poll_hint), when no DMA
  * stream runs, the read changes no flag (MODF, OVR after a DR read) and the poll hint does
  * not skip ahead; a polled frame on the wire whose end has passed is seen as its end leaves
@@ -557,7 +610,12 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
             clear_ovr = true;
         }
     }
-    if (!poll_plain(spi, cpu, a, sr, dry))
+    /* the Python read's hint: the end of the frame still on the wire (after an end seen
+     * here, no frame follows: the machine's next event, which only Python finds) */
+    long long due = 0;
+    int on_wire = ended ? 0 : get_opt(spi, S_spi_due_ps, &due);
+    if (on_wire < 0 || !(on_wire ? poll_until(spi, cpu, a, sr, due, dry)
+                                 : poll_plain(spi, cpu, a, sr, dry)))
         return false;
     if (!dry) {
         if (ended && PyObject_SetAttr(spi, S_seen_end, Py_True) != 0)

@@ -9,7 +9,8 @@ the end, which runs in time order after the slice if nothing came first. One bac
 many ends: when it runs it finishes the ends passed by then and re-arms itself for the one
 still on the bus. `PolledEnd` is that bookkeeping, shared by the SPI (spi.py) and I2C
 (i2c.py) models; the engine's hot-register C path (_hot_regs.c) reads `due_ps` and
-`settling` to answer a status read while the end has not passed.
+`settling` to answer a status read while the end has not passed, and starts an SPI frame
+(`due_ps`, `fn`, `args`) where `backstop` is already due no later than the new end.
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ from typing import Any, Callable
 from metersim.peripherals.base import Context
 
 
-def is_past(ctx: Context, due_ps: int, now_ps: int) -> bool:
-    """Has an event due at `due_ps` happened, seen from an access at `now_ps` in a CPU slice?
+def is_past(ctx: Context, due_ps: int) -> bool:
+    """Has an event due at `due_ps` happened, seen from the current access?
 
-    With an event, the slice stops after the last instruction whose cycle count is not past
-    the event's time (`cycles_at_time`, floor), so an access in an instruction ending exactly
-    at `due_ps` precedes it while one rounded down onto `due_ps` follows it: at equality the
-    core's cycle count decides. Outside a slice, the event queue's order decides (False)."""
-    if now_ps != due_ps:
-        return now_ps > due_ps
+    In a CPU slice the core's cycle count decides: with an event, the slice stops after the
+    last instruction whose cycle count is not past the event's time (`cycles_at_time`,
+    floor), so an access has passed it exactly when its cycle count is above that. (Where
+    the access's time differs from `due_ps` this is the same as comparing times, now_ps
+    being the cycle count's time rounded down; at equality, an access in an instruction
+    ending exactly at `due_ps` precedes the event while one rounded down onto it follows.)
+    Outside a slice the event queue's order decides: only a later time has passed it."""
     cpu = getattr(ctx.machine, "cpu", None)
-    return bool(cpu is not None and cpu.in_slice and cpu.cycles_now() > cpu.cycles_at_time(due_ps))
+    if cpu is not None and cpu.in_slice:
+        return cpu.cycles_now() > cpu.cycles_at_time(due_ps)
+    return ctx.clock.now_ps > due_ps
 
 
 def watch_device_pins(device: Any, before: Any) -> bool:
@@ -104,13 +108,6 @@ class PolledEnd:
             self.backstop.cancel()
             self.backstop = None
 
-    def past(self) -> bool:
-        """Has the pending end passed, seen from the current access (`is_past`)?"""
-        cpu = getattr(self.ctx.machine, "cpu", None)
-        if cpu is not None and cpu.in_slice:
-            return cpu.cycles_now() > cpu.cycles_at_time(self.due_ps)
-        return is_past(self.ctx, self.due_ps, self.ctx.clock.now_ps)
-
     def finish(self) -> None:
         """End the pending step now, as of its end time (which may start the next one)."""
         due_ps, fn, args = self.take()
@@ -119,13 +116,13 @@ class PolledEnd:
     def settle(self) -> None:
         """Before a register access or a device pin change: finish the ends passed by now, in
         order (an end may start the next step, which may have ended too)."""
-        if self.due_ps is None or self.settling or not self.past():
+        if self.due_ps is None or self.settling or not is_past(self.ctx, self.due_ps):
             return
         self.settling = True
         try:
             while True:
                 self.finish()
-                if self.due_ps is None or not self.past():
+                if self.due_ps is None or not is_past(self.ctx, self.due_ps):
                     break
         finally:
             self.settling = False

@@ -43,7 +43,11 @@ DMA lines low) sees SR as the end leaves it (RXNE or OVR set, BSY clear) without
 frame, which sets `_seen_end`: the frame then finishes, still as of its end time, at the next
 access this model answers in Python (the DR read or write that follows, or the poll that skips
 ahead), a device pin change, a reset, a DMA stream's start or the backstop. Only the devices'
-own side effects of the byte come those few polls later, as above.
+own side effects of the byte come those few polls later, as above. DR writes of polled
+firmware are made in C as well while no frame's end has passed: the byte waits behind the
+frame on the wire, or starts a quiet frame on an idle bus when the backstop already armed
+runs no later than its end (see `hot_registers`); each frame's end, with the devices' byte,
+is then finished exactly as for a frame the Python write started.
 
 The quiet path is on by default (`STM32Spi.polled_fast_path`, per class or per instance; set it
 False to compare): both paths make every register access of a firmware run at the same cycle
@@ -238,10 +242,18 @@ class STM32Spi(Peripheral):
         end changes nothing else firmware sees (Tx buffer empty, CRC off, IRQ and DMA lines
         low); C then sets `_seen_end` and the frame finishes, as of its end, at this model's
         next Python access. It reads _st, _end (due_ps, settling), regs["SR"], regs["CR1"],
-        _tx_full, _shifting, the IRQ/DMA lines' levels, _ovr_dr_read and _poll_hint_fn."""
+        _tx_full, _shifting, the IRQ/DMA lines' levels, _ovr_dr_read and _poll_hint_fn.
+
+        DR writes of polled firmware (CR2's interrupt and DMA enables clear, lines low, no
+        stream, no polled end passed) are made in C too: behind a quiet frame on the wire the
+        byte waits in the Tx buffer; on an idle bus in master mode it starts a quiet frame
+        (`_try_start`, `_schedule_end`) when the polled end's backstop already runs no later
+        than the new end. It reads _due_ps, _quiet, _tx_full, polled_fast_path,
+        _pins_watched, _clk.hz and _end.backstop, and sets _txbuf, _tx_full, regs["SR"],
+        _shifting, _frame, _due_ps, _quiet and _end's due_ps, fn (`_frame_done`) and args."""
         from metersim._engine.hot_regs import HotRegister
 
-        return [HotRegister(SR, "spi_sr", self)]
+        return [HotRegister(SR, "spi_sr", self), HotRegister(DR, "spi_dr_write", self)]
 
     def read(self, offset: int, size: int) -> int:
         if self._st is not None:

@@ -323,6 +323,8 @@ def test_writes_c_makes_are_the_models_python_writes(monkeypatch, firmware, targ
     assert wrong == [] and not any(made.values())      # verify mode: Python made them all
     assert checked["i2c_dr_write"][0] >= 4 and checked["i2c_dr_write"][1] == 0
     assert checked["icsr_write"][0] >= 10 and checked["icsr_write"][1] == 0
+    # the NOR's ID command: each byte starts a polled frame on the idle bus
+    assert checked["spi_dr_write"][0] >= 6 and checked["spi_dr_write"][1] == 0
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -335,10 +337,12 @@ def test_writes_made_in_c_leave_the_firmware_where_python_would(monkeypatch, fir
         i2c = m["i2c1"]
         runs[how] = (out, s.cap.text, m.cpu.instructions, m.cpu.cycles, m.cpu.idle_cycles,
                      m.stats()["exceptions"], bytes(m["eeprom"].mem[0x100:0x104]),
-                     dict(i2c.regs), i2c._sr1_snapshot, i2c._dr_full, bytes(m["nvic"].pending))
+                     dict(i2c.regs), i2c._sr1_snapshot, i2c._dr_full, bytes(m["nvic"].pending),
+                     dict(m["spi1"].regs), m["spi1"]._rx, m["spi1"]._end.due_ps)
         if how == "1":
             made = write_figures(m)[0]
             assert made["i2c_dr_write"] >= 4 and made["icsr_write"] >= 10
+            assert made["spi_dr_write"] >= 6
     assert runs["1"] == runs["0"]
 
 
@@ -350,11 +354,13 @@ def test_the_controllers_writes_in_c_are_the_python_writes(monkeypatch, firmware
     assert hot == plain
     made = write_figures(m)[0]
     assert made["timer_sr_write"] >= 10 and made["icsr_write"] >= 100
+    assert made["spi_dr_write"] >= 200           # the ADE7753s' command and register bytes
     m, verified = controller_run(monkeypatch, firmware, "verify")
     assert verified == plain
     _made, checked, wrong = write_figures(m)
     assert wrong == []
     assert checked["timer_sr_write"][0] >= 10 and checked["icsr_write"][0] >= 100
+    assert checked["spi_dr_write"][0] >= 200
     assert all(bad == 0 for _ok, bad in checked.values())
 
 
@@ -448,4 +454,75 @@ def test_a_bsrr_write_moving_a_device_pin_goes_to_python(monkeypatch):
     plain, _, _, _ = bsrr_run(monkeypatch, "0", device=True)
     assert plain[-1] == [True, False] * 100     # the device saw every edge
     hot, made, _, _ = bsrr_run(monkeypatch, "1", device=True)
+    assert hot == plain and made == 0
+
+
+# ---- SPI DR writes: an SPI at 0x50001000 in master mode (CR1 = MSTR | SPE), CR2 = r7, then the
+# bytes 1..20, each: DR = i; wait for RXNE; r6 += DR.
+#   ldr r1, =0x50001000; movs r0, #0x44; str r0, [r1]; movs r7, #CR2; str r7, [r1, #4];
+#   movs r5, #20; movs r6, #0; movs r2, #1; 1: str r2, [r1, #12]; 2: ldr r3, [r1, #8];
+#   lsls r3, r3, #31; beq 2b; ldr r3, [r1, #12]; adds r6, r6, r3; adds r2, #1; subs r5, #1;
+#   bne 1b; b .; .word 0x50001000
+def spi_program(cr2: int) -> bytes:
+    return struct.pack("<20H", 0x4908, 0x2044, 0x6008, 0x2700 | cr2, 0x604F, 0x2514, 0x2600,
+                       0x2201, 0x60CA, 0x688B, 0x07DB, 0xD0FC, 0x68CB, 0x18F6, 0x3201, 0x3D01,
+                       0xD1F6, 0xE7FE, 0x1000, 0x5000)
+
+
+SPI_VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x08000063] * 14)
+
+
+class EchoDevice:
+    """An SPI device answering each byte with the byte plus 0x10; it notes when it got each."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.seen = []
+
+    def transmit(self, byte):
+        self.seen.append((self.clock.now_ps, byte))
+        return (byte + 0x10) & 0xFF
+
+
+def spi_run(monkeypatch, how, cr2):
+    from metersim.peripherals.stm32.spi import STM32Spi
+
+    monkeypatch.setenv("METERSIM_HOT_REGS", how)
+    emu = Emulation()
+    m = Machine.bare(emu, "m", "cortex-m3")
+    spi = m.add("spi1", STM32Spi(m.context("spi1", 0x50001000)), 0x50001000)
+    dev = EchoDevice(m.clock)
+    spi.register_child(dev)
+    m.sysbus.write_memory(0x08000000, SPI_VECTORS + spi_program(cr2))
+    m.finalize()
+    m.reset_cpu_only()
+    emu.run_until_time(emu.now_ps + PS_PER_MS)
+    made, checked, wrong = write_figures(m)
+    sr_reads = [n for hot in m.sysbus.hot_ranges.values()
+                for (_a, kind), n in hot.stats().items() if kind == "spi_sr"]
+    return ((m.cpu.reg(A.UC_ARM_REG_R6), dev.seen, m.cpu.instructions, m.cpu.cycles,
+             dict(spi.regs), spi.IRQ.level),
+            made.get("spi_dr_write", 0), checked.get("spi_dr_write"), wrong, sr_reads)
+
+
+def test_polled_spi_bytes_written_in_c_reach_the_device_when_python_would_send_them(monkeypatch):
+    plain, _, _, _, _ = spi_run(monkeypatch, "0", 0)
+    assert plain[0] == sum(range(1, 21)) + 20 * 0x10       # every reply read back
+    assert [b for _t, b in plain[1]] == list(range(1, 21))
+    hot, made, _, _, [(sr_in_c, sr_in_python)] = spi_run(monkeypatch, "1", 0)
+    # the device had each byte at the same instant, the core spent the same cycles waiting;
+    # the first write arms the backstop; the RXNE loop skips ahead to each frame's end in C
+    # (only the first SR read, which looks the machine's poll hint up, is Python's)
+    assert hot == plain and made >= 10
+    assert sr_in_python == 1 and 40 <= sr_in_c < 200
+    verified, made, checked, wrong, _ = spi_run(monkeypatch, "verify", 0)
+    assert verified == plain and made == 0 and checked[0] >= 10 and checked[1] == 0
+    assert wrong == []
+
+
+def test_spi_bytes_an_interrupt_watches_are_written_by_python(monkeypatch):
+    # RXNEIE: the IRQ line follows RXNE, so each frame's end is an ordinary event
+    plain, _, _, _, _ = spi_run(monkeypatch, "0", 0x40)
+    assert plain[0] == sum(range(1, 21)) + 20 * 0x10
+    hot, made, _, _, _ = spi_run(monkeypatch, "1", 0x40)
     assert hot == plain and made == 0

@@ -62,6 +62,7 @@ enum {
     HR_TIMER_SR_W = 34, /* STM32 timer SR write (rc_w0) while stopped, no line moving */
     HR_GPIO_F1_BSRR_W = 35, /* STM32F1 GPIO BSRR write moving no watched pin */
     HR_GPIO_F4_BSRR_W = 36, /* STM32F4 GPIO BSRR write moving no watched pin */
+    HR_SPI_DR_W = 40,  /* STM32 SPI DR write in polled firmware: queued, or a frame started */
     /* System Control Space writes (SysTick.write): the one C path for them, with and
      * without the MPU guard (mf_scs_write hands nothing of these to C itself) */
     HR_SYST_CSR_W = 48,  /* SysTick CSR: enable, TICKINT, CLKSOURCE; counting restarted */
@@ -169,6 +170,29 @@ static PyObject *S_in_slice, *S_cycles, *S_stall, *S_base_ps, *S_base_cycles, *S
 static PyObject *S_event, *S_clock, *S_rate_fn, *S_schedule_at, *S_on_wrap, *S_cancelled,
     *S_time_ps, *S_fn, *S_pending_set, *S_act;
 
+/* The SPI DR write's attributes (spi_dr_write). */
+static PyObject *S_txbuf, *S_frame, *S_spi_due_ps, *S_quiet, *S_fn, *S_frame_done, *S_clk,
+    *S_clk_hz, *S_backstop, *S_time_ps, *S_cancelled, *S_polled_fast_path, *S_pins_watched,
+    *S_fast_slice, *S_slice_target_ps, *S_bc_state, *S_limit;
+
+static int hr_init_spi(void)
+{
+    static const char *names[] = {"_txbuf", "_frame", "_due_ps", "_quiet", "fn", "_frame_done",
+                                  "_clk", "hz", "backstop", "time_ps", "cancelled",
+                                  "polled_fast_path", "_pins_watched", "_fast_slice",
+                                  "_slice_target_ps", "_bc_state", "limit"};
+    PyObject **slots[] = {&S_txbuf, &S_frame, &S_spi_due_ps, &S_quiet, &S_fn, &S_frame_done,
+                          &S_clk, &S_clk_hz, &S_backstop, &S_time_ps, &S_cancelled,
+                          &S_polled_fast_path, &S_pins_watched, &S_fast_slice,
+                          &S_slice_target_ps, &S_bc_state, &S_limit};
+    _Static_assert(sizeof names / sizeof names[0] == sizeof slots / sizeof slots[0],
+                   "one name per slot");
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!*slots[i] && !(*slots[i] = PyUnicode_InternFromString(names[i])))
+            return -1;
+    return 0;
+}
+
 /* From Python once (GIL held): 0 ok. */
 int hr_init(void)
 {
@@ -213,7 +237,7 @@ int hr_init(void)
     for (size_t i = 0; i < sizeof scs_names / sizeof scs_names[0]; i++)
         if (!*scs_slots[i] && !(*scs_slots[i] = PyUnicode_InternFromString(scs_names[i])))
             return -1;
-    return 0;
+    return hr_init_spi();
 }
 
 static bool as_ll(PyObject *x, long long *v)
@@ -451,7 +475,7 @@ static long long cycles_at(const hr_time *t, long long t_ps)
 }
 
 /* The model's polled step (a polled.PolledEnd in `_end`), seen from this access, as
- * PolledEnd.past sees it: 0 none on the bus or its end not passed, 1 passed (the Python read
+ * polled.is_past sees it: 0 none on the bus or its end not passed, 1 passed (the Python read
  * would finish it first), -1 unknown (an end being finished, an odd attribute). */
 static int polled_end(PyObject *model, PyObject *cpu, const hr_access *a)
 {
@@ -523,6 +547,56 @@ static bool spi_end_view(PyObject *spi, long long *sr)
     return true;
 }
 
+/* CortexM.poll_hint(ready_ps, value) for a status read by `model` that cannot change before
+ * `ready_ps`, made here: the poll bookkeeping (poll_plain) and, at the third same read in a
+ * row (a polling loop), the skip ahead to `ready_ps` or the slice's end: the cycles stalled
+ * (`_stall`) and the slice's instruction limit lowered to match, as CortexM.poll_hint and
+ * _limit_slice make them in a fast slice's MMIO callback (where the count executed is the
+ * access's). False, with nothing changed, where the skip reaches the slice's end at this
+ * very instruction (Python then stops the slice right after the access). */
+static bool poll_until(PyObject *model, PyObject *cpu, const hr_access *a, long long value,
+                       long long ready_ps, bool dry)
+{
+    if (get_truth(model, S_poll_hint_fn) != 1)
+        return false;     /* (looked up by the first read, in Python) */
+    long long ppc, pval, prep, pdone, cycles, stall_now, target_ps;
+    hr_time t;
+    if (!core_now(cpu, a, &t) || !get_ll(cpu, S_poll_pc, &ppc) || !get_ll(cpu, S_poll_value, &pval)
+        || !get_ll(cpu, S_poll_repeats, &prep) || !get_ll(cpu, S_poll_done, &pdone))
+        return false;
+    long long done = (long long)a->exec, since = done - pdone;
+    long long repeats = (ppc == (long long)a->pc && pval == value && 0 < since && since < 64)
+        ? prep + 1 : 0;
+    long long new_stall = -1, limit = 0;
+    if (repeats >= 2) {
+        if (get_truth(cpu, S_fast_slice) != 1 || !get_ll(cpu, S_cycles, &cycles)
+            || !get_ll(cpu, S_stall, &stall_now) || !get_ll(cpu, S_slice_target_ps, &target_ps))
+            return false;
+        long long to_ps = ready_ps < target_ps ? ready_ps : target_ps;
+        long long want = cycles_at(&t, to_ps);
+        if (ceil_div((i128)(to_ps - t.base_ps) * t.freq, PS_PER_S) + t.base_cycles > want)
+            want += 1;                               /* reach to_ps, not just before it */
+        long long stall = want - (cycles + stall_now + done);
+        if (stall > 0) {
+            new_stall = stall_now + stall;
+            limit = cycles_at(&t, target_ps) - cycles - new_stall;
+            if (limit <= done)
+                return false;
+        }
+    }
+    if (dry)
+        return true;
+    if (!set_ll(cpu, S_poll_repeats, repeats) || !set_ll(cpu, S_poll_pc, a->pc)
+        || !set_ll(cpu, S_poll_value, value) || !set_ll(cpu, S_poll_done, done))
+        return false;
+    if (new_stall < 0)
+        return true;
+    PyObject *st = PyObject_GetAttr(cpu, S_bc_state);
+    bool ok = st && set_ll(st, S_limit, limit) && set_ll(cpu, S_stall, new_stall);
+    Py_XDECREF(st);
+    return ok;
+}
+
 /* STM32Spi.read(SR) with its poll hint (Machine.poll_hint -> CortexM.poll_hint), when no DMA
  * stream runs, the read changes no flag (MODF, OVR after a DR read) and the poll hint does
  * not skip ahead; a polled frame on the wire whose end has passed is seen as its end leaves
@@ -567,7 +641,12 @@ static bool spi_sr(PyObject *spi, PyObject *cpu, const hr_access *a, bool dry, l
             clear_ovr = true;
         }
     }
-    if (!poll_plain(spi, cpu, a, sr, dry))
+    /* the Python read's hint: the end of the frame still on the wire (after an end seen
+     * here, no frame follows: the machine's next event, which only Python finds) */
+    long long due = 0;
+    int on_wire = ended ? 0 : get_opt(spi, S_spi_due_ps, &due);
+    if (on_wire < 0 || !(on_wire ? poll_until(spi, cpu, a, sr, due, dry)
+                                 : poll_plain(spi, cpu, a, sr, dry)))
         return false;
     if (!dry) {
         if (ended && PyObject_SetAttr(spi, S_seen_end, Py_True) != 0)
@@ -1434,6 +1513,109 @@ static bool gpio_bsrr_write(PyObject *port, bool f1, long long value, hr_effects
     return ok;
 }
 
+#define SPI_TXE 0x02
+#define SPI_MSTR 0x04
+#define SPI_SPE 0x40
+#define SPI_DFF (1 << 11)
+
+/* A new reference to `o`. */
+static PyObject *ref(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+
+/* The polled end's backstop (`spi._end.backstop`) is a live event due at or before `due_ps`:
+ * PolledEnd.start(due_ps, ...) would schedule nothing. 1 yes, 0 no, -1 unknown. */
+static int backstop_covers(PyObject *end, long long due_ps)
+{
+    PyObject *bs = PyObject_GetAttr(end, S_backstop);
+    if (!bs)
+        return -1;
+    long long at = 0;
+    int r = 0;
+    if (bs != Py_None) {
+        int cancelled = get_truth(bs, S_cancelled);
+        r = cancelled < 0 || !get_ll(bs, S_time_ps, &at) ? -1 : !cancelled && at <= due_ps;
+    }
+    Py_DECREF(bs);
+    return r;
+}
+
+/* STM32Spi.write(DR) -> _try_start -> _schedule_end for a frame started from an idle bus in
+ * master mode: the byte goes straight to the shift register (TXE set again, BSY set) and
+ * the frame's end is a polled end (spi._end: due_ps, fn, args) at now + the frame time,
+ * where the backstop already runs no later (PolledEnd.start schedules nothing). */
+static bool spi_start_frame(PyObject *spi, PyObject *cpu, const hr_access *a, long long cr1,
+                            long long sr, long long data, hr_effects *fx)
+{
+    if (!(cr1 & SPI_SPE) || !(cr1 & SPI_MSTR) || get_truth(spi, S_tx_full) != 0
+        || get_truth(spi, S_polled_fast_path) != 1 || get_truth(spi, S_pins_watched) != 1)
+        return false;
+    PyObject *clk = PyObject_GetAttr(spi, S_clk);
+    PyObject *hz_obj = clk ? PyObject_GetAttr(clk, S_clk_hz) : NULL;   /* (a property) */
+    long long hz = 0;
+    bool ok = hz_obj && as_ll(hz_obj, &hz) && hz > 0;
+    Py_XDECREF(hz_obj);
+    Py_XDECREF(clk);
+    hr_time t;
+    if (!ok || !core_now(cpu, a, &t))
+        return false;
+    long long bits = cr1 & SPI_DFF ? 16 : 8;
+    i128 frame_ps = (i128)bits * (2LL << ((cr1 >> 3) & 7)) * PS_PER_S / hz;
+    long long due = (long long)(now_ps(&t) + frame_ps);
+    PyObject *end = PyObject_GetAttr(spi, S_end);
+    if (!end)
+        return false;
+    PyObject *fn = NULL, *frame = NULL;
+    ok = backstop_covers(end, due) == 1 && (fn = PyObject_GetAttr(spi, S_frame_done))
+        && (frame = Py_BuildValue("(OLL)", S_data, data, bits));
+    ok = ok && effect(fx, spi, S_txbuf, PyLong_FromLongLong(data), false)
+        && effect_reg(fx, spi, S_SR, sr | SPI_TXE | SPI_BSY)
+        && effect(fx, spi, S_shifting, ref(S_data), false)
+        && effect(fx, spi, S_frame, ref(frame), false)
+        && effect(fx, spi, S_spi_due_ps, PyLong_FromLongLong(due), false)
+        && effect(fx, spi, S_quiet, ref(Py_True), false)
+        && effect(fx, end, S_due_ps, PyLong_FromLongLong(due), false)
+        && effect(fx, end, S_fn, ref(fn), false)
+        && effect(fx, end, S_args, PyTuple_New(0), false);
+    Py_XDECREF(frame);
+    Py_XDECREF(fn);
+    Py_DECREF(end);
+    return ok;
+}
+
+/* STM32Spi.write(DR) in polled firmware (CR2's interrupt and DMA enables clear and the IRQ
+ * and DMA request lines low: _set_sr moves no line), with no DMA stream and no polled frame
+ * end passed (nothing settles first): behind a quiet frame on the wire the byte waits in the
+ * Tx buffer (TXE clear); on an idle bus it starts a frame (spi_start_frame). The frame's end,
+ * with the devices' byte, then comes as for a frame the Python write started. */
+static bool spi_dr_write(PyObject *spi, PyObject *cpu, const hr_access *a, long long value,
+                         hr_effects *fx)
+{
+    PyObject *x = PyObject_GetAttr(spi, S_st);
+    if (!x)
+        return false;
+    bool streaming = x != Py_None;
+    Py_DECREF(x);
+    if (streaming || polled_end(spi, cpu, a) != 0)
+        return false;
+    long long cr1, cr2, sr, due = 0;
+    if (!reg_ll(spi, S_CR1, &cr1) || !reg_ll(spi, S_CR2, &cr2) || !reg_ll(spi, S_SR, &sr)
+        || cr2 & SPI_LINE_ENABLES || !spi_lines_low(spi))
+        return false;
+    int on_wire = get_opt(spi, S_spi_due_ps, &due);
+    long long data = value & (cr1 & SPI_DFF ? 0xFFFF : 0xFF);
+    if (on_wire < 0)
+        return false;
+    if (!on_wire)
+        return spi_start_frame(spi, cpu, a, cr1, sr, data, fx);
+    return get_truth(spi, S_quiet) == 1
+        && effect(fx, spi, S_txbuf, PyLong_FromLongLong(data), false)
+        && effect(fx, spi, S_tx_full, ref(Py_True), false)
+        && effect_reg(fx, spi, S_SR, sr & ~SPI_TXE);
+}
+
 static bool apply_write(hr_range *r, hr_entry *e, const hr_access *a, long long value,
                         hr_effects *fx)
 {
@@ -1453,6 +1635,8 @@ static bool apply_write(hr_range *r, hr_entry *e, const hr_access *a, long long 
     case HR_SYST_RVR_W:
     case HR_SYST_CVR_W:
         return systick_write(e->state, r->cpu, a, e->kind, value, fx);
+    case HR_SPI_DR_W:
+        return spi_dr_write(e->state, r->cpu, a, value, fx);
     default:
         return false;
     }

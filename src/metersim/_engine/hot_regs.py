@@ -13,9 +13,10 @@ does not do, a state it does not handle). The model's Python state stays the onl
 
 Writes work the same way (`hr_write` in _hot_regs.c): a model declares a register with a write
 kind (`WRITE_KINDS`), and C makes a write to it whose whole effect it can make exactly (an I2C
-DR byte queued behind the one shifting, a PendSV pended through ICSR, a stopped timer's SR
-flags cleared, a GPIO BSRR write moving no pin anybody watches, a SysTick CSR/RVR/CVR write
-with its restart of counting and its rescheduled wrap); any other write goes to the model's
+DR byte queued behind the one shifting, an SPI DR byte queued or starting a polled frame, a
+PendSV pended through ICSR, a stopped timer's SR flags cleared, a GPIO BSRR write moving no pin
+anybody watches, a SysTick CSR/RVR/CVR write with its restart of counting and its rescheduled
+wrap); any other write goes to the model's
 Python `write`. These kinds are the one C path for System Control Space writes, with or
 without the MPU guard (whose SCS callback does only the MPU's registers).
 
@@ -42,6 +43,7 @@ KINDS = {"systick_csr": 1, "systick_rvr": 2, "systick_cvr": 3, "dwt_ctrl": 4, "d
          # writes (HR_FIRST_WRITE on)
          "i2c_dr_write": 32, "icsr_write": 33, "timer_sr_write": 34,
          "gpio_f1_bsrr_write": 35, "gpio_f4_bsrr_write": 36,
+         "spi_dr_write": 40,
          # System Control Space writes: SysTick (the NVIC's ICSR is icsr_write above)
          "systick_csr_write": 48, "systick_rvr_write": 49, "systick_cvr_write": 50}
 #: The kinds that are writes.

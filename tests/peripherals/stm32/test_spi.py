@@ -438,15 +438,20 @@ def test_an_access_at_the_frame_end_instant_is_ordered_by_the_core_cycle_count()
     is not past the event (cycles_at_time rounds down): an access in that instruction comes
     before the frame end, one in the next instruction (whose time may round down onto the
     same picosecond) after it."""
-    cpu = SimpleNamespace(in_slice=True, cycles=100, cycles_now=lambda: cpu.cycles,
-                          cycles_at_time=lambda t_ps: 100)
-    ctx = Context(Clock(), name="spi", machine=SimpleNamespace(cpu=cpu))
-    assert not polled.is_past(ctx, 5_000, 4_999) and polled.is_past(ctx, 5_000, 5_001)
-    assert not polled.is_past(ctx, 5_000, 5_000)       # instruction 100: before the event
+    # a 50 ps cycle from 0 ps: cycle 100 completes exactly at the event's 5000 ps
+    cpu = SimpleNamespace(in_slice=True, cycles=99, cycles_now=lambda: cpu.cycles,
+                          cycles_at_time=lambda t_ps: t_ps // 50)
+    clock = Clock()
+    ctx = Context(clock, name="spi", machine=SimpleNamespace(cpu=cpu))
+    assert not polled.is_past(ctx, 5_000)               # instruction 99: before the event
+    cpu.cycles = 100
+    assert not polled.is_past(ctx, 5_000)               # instruction 100: still before it
     cpu.cycles = 101
-    assert polled.is_past(ctx, 5_000, 5_000)           # instruction 101: after it
-    cpu.in_slice = False
-    assert not polled.is_past(ctx, 5_000, 5_000)       # outside a slice the event queue decides
+    assert polled.is_past(ctx, 5_000)                   # instruction 101: after it
+    assert polled.is_past(ctx, 5_049) and not polled.is_past(ctx, 5_050)
+    cpu.in_slice = False                                # outside a slice the queue decides
+    clock.advance_to(5_000)
+    assert not polled.is_past(ctx, 5_000) and polled.is_past(ctx, 4_999)
 
 
 @pytest.mark.parametrize("then", ["reset", "dr read"])

@@ -346,7 +346,10 @@ static uint32_t tick(void)
     }
     if (g_mode != ROTATING && due(now, g_screen_until)) {
         g_mode = ROTATING;
-        g_auto_next = second_at_or_after(g_screen_until + ms_ms_to_ticks(D.auto_s * 1000u));
+        /* each screen its auto_s from the held one's end, as a user counts them: from then
+         * on a rotation step lies on the scan grid, off the wake grid's seconds (a wake of
+         * its own every auto_s), as pressing the key asked for */
+        g_auto_next = g_screen_until + ms_ms_to_ticks(D.auto_s * 1000u);
         now_refresh = 1;
     }
     if (g_mode == ROTATING && due(now, g_auto_next)) {

@@ -244,14 +244,23 @@ static uint32_t unit_clock(const struct mtr *t)
     return t->now.clock_s + (uint32_t)((ms_tick_get() - t->asked) / ms_ms_to_ticks(1000u));
 }
 
+/* Was `asked` in an earlier second of the wake grid (svc_grid_next) than `at`? V, I and P are
+ * read every second (the display, LOADID) and their snapshot serves only the second it was
+ * asked in: every second brings one answer, and a unit gone is noticed at the first read of
+ * V, I or P in the next second, whichever reader's it is. */
+static int from_a_past_second(ms_tick_t asked, ms_tick_t at)
+{
+    return (int32_t)(at - svc_grid_next(asked, SVC_GRID_S)) >= 0;
+}
+
 /* The parts of now in `parts` that are not current at `at`. */
 static uint8_t stale_parts(const struct mtr *t, uint8_t parts, ms_tick_t at)
 {
     uint8_t stale = (uint8_t)(parts & ~t->fresh);
     ms_tick_t old = ms_ms_to_ticks(SNAPSHOT_MS - SNAPSHOT_JITTER_MS);
-    if (at - t->asked >= old)
+    if (at - t->asked >= old || from_a_past_second(t->asked, at))
         stale |= parts & MT_PART_NOW;
-    if (at - t->p_asked >= old)
+    if (at - t->p_asked >= old || from_a_past_second(t->p_asked, at))
         stale |= parts & MT_PART_POWER;
     if ((int32_t)(at - t->totals_until) >= 0)
         stale |= parts & MT_PART_TOTALS;

@@ -338,7 +338,9 @@ static void tick_announce(void)
 
 /* Cycles the code between reading CVR in C and the retarget's own CVR sample
  * may take (lock held, so nothing interrupts it); a boundary closer than that
- * is not reprogrammed around. Generous for flash wait states. */
+ * is not reprogrammed around. Generous for flash wait states. In SysTick
+ * counter clocks, like every count here: core cycles, or on the reference
+ * clock (g_st_ref) 8 of them each, 2048 core cycles. */
 #define ST_MARGIN_CYCLES 256u
 
 /* SysTick clocks between the CVR sample and the CVR clear in

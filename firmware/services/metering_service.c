@@ -26,10 +26,6 @@
 #define LINK_CHAR_MS 3u                 /* then per byte (one is 1.15 ms at 9600 8E1) */
 #define RETRY_MS 250u                   /* until the unit first answered */
 #define CHAR_US 1146u                   /* one 11-bit character at 9600 baud */
-/* The unit starts answering within this of the request's last character: it sleeps through a
- * request's characters on its 1 ms tick and wakes at most two ticks after the last one. The
- * first sleep of an ask covers it, so a whole answer is read at one wake-up. */
-#define UNIT_TURN_US 3000u
 /* An answer serves the reads of the next second: the display and LOADID read every second,
  * the unit's energy moves once per 2 s window (its answer says how long the totals hold) and
  * its V, I, P are read from the ADE7753 when asked, so a fresher answer would not tell more
@@ -84,12 +80,13 @@ static unsigned frame_rest(const struct mt_rx *in)
 }
 
 /* One request and its answer; the answer's payload length, or <0 (no answer, bad frame, the
- * unit's error reply). The answer is in t->in. The service first sleeps for the time the
- * request and the shortest answer it expects (`expect` payload bytes) need on the wire, then
- * reads what came (the unit's turnaround included); while the frame is incomplete it sleeps for
- * the time the rest needs and reads it in one go (the UART's receive ring holds a whole frame):
- * one wake-up per answer (two when the totals came unexpected), not one per character. */
-static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n, unsigned expect)
+ * unit's error reply). The answer is in t->in. The link's receiver runs by DMA and its tty
+ * becomes readable at the IDLE interrupt that ends a burst (board_init: bsp_uart_dma), so the
+ * service waits in select() for that: it wakes with the whole answer, at the interrupt that
+ * wakes the core anyway, not at a timed guess of the answer's end that would be a wake-up of
+ * its own. Should the answer come in pieces, it sleeps for the time the rest needs and reads it
+ * in one go (the UART's receive ring holds a whole frame). */
+static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n)
 {
     uint8_t buf[64];
     while (ms_io_read(t->link, buf, sizeof buf) > 0)
@@ -100,8 +97,6 @@ static int ask(struct mtr *t, uint8_t cmd, const uint8_t *payload, unsigned n, u
     ms_io_write(t->link, t->out, len);
     /* the request leaves at 1.15 ms a byte before the unit can start answering */
     ms_tick_t deadline = ms_tick_get() + ms_ms_to_ticks(LINK_TIMEOUT_MS + len * LINK_CHAR_MS);
-    ms_thread_sleep(ms_ms_to_ticks(((len + expect + 6u) * CHAR_US + UNIT_TURN_US + 999u) / 1000u) +
-                    1u);
     for (;;) {
         int32_t left = (int32_t)(deadline - ms_tick_get());
         if (left <= 0)
@@ -167,7 +162,7 @@ static unsigned fetch_intervals(struct mtr *t)
         mt_put32(q, first);
         unsigned want = newest - first + 1u;
         q[4] = (uint8_t)(want < MT_INTERVALS_PER_READ ? want : MT_INTERVALS_PER_READ);
-        int n = ask(t, MT_CMD_INTERVALS, q, 5, 1u + q[4] * MT_INTERVAL_BYTES);
+        int n = ask(t, MT_CMD_INTERVALS, q, 5);
         if (n < 1)
             break;
         const uint8_t *p = mt_rx_payload(&t->in);
@@ -195,16 +190,7 @@ static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
     if (!t->legacy) {
         struct mt_measure m;
         uint8_t q[MT_MEASURE_ASK_BYTES] = {want, (uint8_t)t->gen, (uint8_t)(t->gen >> 8)};
-        unsigned expect = MT_MEASURE_HEAD_BYTES +
-                          (want & MT_PART_NOW ? MT_PART_NOW_BYTES
-                                              : want & MT_PART_POWER ? MT_PART_POWER_BYTES : 0u);
-        /* the totals come along unless the ones held are still the unit's: once their hold is
-         * over a window has (nearly always) ended and they changed, so the answer is waited
-         * for whole, one wake-up, not its first part and then the rest */
-        if ((want & MT_PART_TOTALS) &&
-            (!(want & MT_PART_HELD) || (int32_t)(at - t->totals_until) >= 0))
-            expect += MT_PART_TOTALS_BYTES;
-        int n = ask(t, MT_CMD_MEASURE, q, sizeof q, expect);
+        int n = ask(t, MT_CMD_MEASURE, q, sizeof q);
         if (n >= 0) {
             if (mt_measure_get(mt_rx_payload(&t->in), (unsigned)n, &m, &s) < 0)
                 return 0;
@@ -242,7 +228,7 @@ static int ask_parts(struct mtr *t, uint8_t want, ms_tick_t at)
         t->legacy = 1;                          /* an older unit: STATUS from now on */
         ms_printk("metering: the metrology unit does not know MEASURE, asking STATUS\n");
     }
-    if (ask(t, MT_CMD_STATUS, 0, 0, MT_STATUS_BYTES) != (int)MT_STATUS_BYTES)
+    if (ask(t, MT_CMD_STATUS, 0, 0) != (int)MT_STATUS_BYTES)
         return 0;
     mt_status_get(mt_rx_payload(&t->in), &t->now);
     t->fresh = PARTS;
@@ -258,14 +244,23 @@ static uint32_t unit_clock(const struct mtr *t)
     return t->now.clock_s + (uint32_t)((ms_tick_get() - t->asked) / ms_ms_to_ticks(1000u));
 }
 
+/* Was `asked` in an earlier second of the wake grid (svc_grid_next) than `at`? V, I and P are
+ * read every second (the display, LOADID) and their snapshot serves only the second it was
+ * asked in: every second brings one answer, and a unit gone is noticed at the first read of
+ * V, I or P in the next second, whichever reader's it is. */
+static int from_a_past_second(ms_tick_t asked, ms_tick_t at)
+{
+    return (int32_t)(at - svc_grid_next(asked, SVC_GRID_S)) >= 0;
+}
+
 /* The parts of now in `parts` that are not current at `at`. */
 static uint8_t stale_parts(const struct mtr *t, uint8_t parts, ms_tick_t at)
 {
     uint8_t stale = (uint8_t)(parts & ~t->fresh);
     ms_tick_t old = ms_ms_to_ticks(SNAPSHOT_MS - SNAPSHOT_JITTER_MS);
-    if (at - t->asked >= old)
+    if (at - t->asked >= old || from_a_past_second(t->asked, at))
         stale |= parts & MT_PART_NOW;
-    if (at - t->p_asked >= old)
+    if (at - t->p_asked >= old || from_a_past_second(t->p_asked, at))
         stale |= parts & MT_PART_POWER;
     if ((int32_t)(at - t->totals_until) >= 0)
         stale |= parts & MT_PART_TOTALS;
@@ -355,7 +350,7 @@ static int interval(struct mtr *t, unsigned nn, struct mt_interval *r)
     uint8_t q[5];
     mt_put32(q, number);
     q[4] = 1;
-    int n = ask(t, MT_CMD_INTERVALS, q, 5, 1u + MT_INTERVAL_BYTES);
+    int n = ask(t, MT_CMD_INTERVALS, q, 5);
     const uint8_t *p = mt_rx_payload(&t->in);
     if (n < 1 + (int)MT_INTERVAL_BYTES || p[0] != 1)
         return -1;
@@ -489,7 +484,7 @@ static void serve(struct mtr *t, const vbus_msg_t *m)
         dlt_reply(&t->r, q, 0, 0);          /* no demand registers kept yet */
         break;
     case DLT_CLEAR_METER:
-        if (ask(t, MT_CMD_CLEAR, 0, 0, 0) == 0) {
+        if (ask(t, MT_CMD_CLEAR, 0, 0) == 0) {
             memset(&t->now, 0, sizeof t->now);
             t->fresh = 0;
             t->have_totals = 0;

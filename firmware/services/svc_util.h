@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include "ms_rtos.h"
 #include "vbus.h"
 
 /* Signed compressed BCD (top bit of the last byte = minus). */
@@ -23,6 +24,17 @@ unsigned svc_put_time(uint8_t *out, uint32_t s, int with_seconds);
 /* Read (write = 0) or write `len` bytes at `addr` of the EEPROM file `fd` (its window): MS_OK
  * when all of them went, else MS_ERR_IO. */
 int svc_eeprom_rw(int fd, uint32_t addr, void *buf, unsigned len, int write);
+
+/* The wake grid: the meter's periodic work (the watchdog's feed, the basic app's display
+ * refresh and event checks) falls on whole multiples of `period` ticks of the kernel's tick
+ * since it started, so the work of one instant shares one wake-up of the core instead of each
+ * thread waking on its own phase. The first grid instant after `now` (wrap-safe: past the
+ * tick's wrap the grid goes on from 0, for every user alike). */
+static inline ms_tick_t svc_grid_next(ms_tick_t now, ms_tick_t period)
+{
+    return (now / period + 1u) * period;
+}
+#define SVC_GRID_S MS_TICK_HZ               /* the grid of work done every second */
 
 /* A record kept in an EEPROM (the meter's settings, its reset counts, the basic app's records
  * and tables) starts with uint32_t magic and has a uint16_t crc at crc_at: the CRC-16/CCITT of

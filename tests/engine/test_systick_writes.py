@@ -118,8 +118,9 @@ def test_an_unprivileged_systick_write_is_still_a_busfault(monkeypatch):
 
 
 def meter_run(monkeypatch, meter_image, how):
-    """The meter for a virtual second after the units synchronise: both RTOSes sleep
-    tickless (the management unit with its MPU guard, the F103 metrology unit without)."""
+    """The meter for eight virtual seconds after the units synchronise: both RTOSes sleep
+    tickless (the management unit with its MPU guard, the F103 metrology unit without), up to
+    a second per SysTick wrap on their reference clock, so some seconds for enough sleeps."""
     import metersim
 
     monkeypatch.setenv("METERSIM_HOT_REGS", how)
@@ -128,7 +129,7 @@ def meter_run(monkeypatch, meter_image, how):
                                  current_A=300.0 / 230.0, energy_kWh=1234.56)
     con = metersim.capture_uart(meter.mu)
     con.expect("metering: metrology unit synchronised", timeout="8s")
-    emu.run_for("1s")
+    emu.run_for("8s")
     state, figures = [con.text], []
     for m in (meter.mu, meter.unit.machine):
         st = m["nvic"].systick

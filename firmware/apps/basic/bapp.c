@@ -322,7 +322,8 @@ int bapp_action(uint8_t code, const uint8_t *v, unsigned n)
  * wake-up in the queue for a tick at once. The tick count is a system call for a process: it
  * is read once per wake-up (after a tick, to set the next deadline from; after a request, to
  * see whether the tick is due), and a wait that timed out needs none (the kernel ends it at
- * the deadline, not before). */
+ * the deadline, not before). Work done every second is wanted on the wake grid's seconds
+ * (BAPP_NEXT_SECOND), where the display's refresh and the watchdog's feed wake the core too. */
 static void module_thread(void *arg)
 {
     struct mod *me = arg;
@@ -336,7 +337,10 @@ static void module_thread(void *arg)
         if (tick_due) {
             wait_ms = me->d->tick();
             now = ms_tick_get();
-            next = now + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
+            if (wait_ms == BAPP_NEXT_SECOND)
+                next = svc_grid_next(now, SVC_GRID_S);
+            else
+                next = now + (wait_ms == BAPP_NEVER ? 0 : ms_ms_to_ticks(wait_ms));
         }
         ms_tick_t timeout = MS_WAIT_FOREVER;
         if (wait_ms != BAPP_NEVER) {

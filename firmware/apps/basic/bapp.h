@@ -19,7 +19,8 @@
  *   owns(q)      does the module answer request frame q (by control code and DI)?
  *   init()       once, in its own thread, before it serves anything
  *   serve(q, r, from) the reply r to request q; `from` = BAPP_FROM_BUS or the asking module
- *   tick()       periodic work; returns the ms until it is wanted again (BAPP_NEVER: never)
+ *   tick()       periodic work; returns the ms until it is wanted again (BAPP_NEVER: never;
+ *                BAPP_NEXT_SECOND: at the next whole second of the wake grid, svc_grid_next)
  * Its thread waits on its request queue with the tick's deadline as the timeout: no polling.
  */
 #ifndef BAPP_H
@@ -35,6 +36,7 @@
 
 #define BASIC_NAME "BASIC"
 #define BAPP_NEVER 0xFFFFFFFFu
+#define BAPP_NEXT_SECOND 0xFFFFFFFEu        /* work every second that shares the grid's wake */
 #define BAPP_FROM_BUS 0xFFu
 #define BAPP_FROM_WAKE 0xFEu                /* a wake-up (bapp_wake), not a request */
 #define BAPP_TIMEOUT_MS 800u                /* the bus's 500 ms and a metrology round trip */

@@ -299,6 +299,11 @@ static int due(ms_tick_t now, ms_tick_t at) { return (int32_t)(now - at) >= 0; }
 
 static ms_tick_t earlier(ms_tick_t a, ms_tick_t b) { return (int32_t)(a - b) < 0 ? a : b; }
 
+/* The whole second of the wake grid at or after t (svc_grid_next): refreshes and rotation
+ * steps fall there, with the event checks and the watchdog's feed, so one wake-up of the core
+ * serves them all. */
+static ms_tick_t second_at_or_after(ms_tick_t t) { return svc_grid_next(t - 1u, SVC_GRID_S); }
+
 /* The first scan instant at or after t (the grid runs on from g_scan_at). */
 static ms_tick_t scan_at_or_after(ms_tick_t t)
 {
@@ -309,8 +314,9 @@ static ms_tick_t scan_at_or_after(ms_tick_t t)
 }
 
 /* The scans keep a steady SCAN_MS grid (not SCAN_MS after the last one's work, which drifts by
- * the fetches of the refresh), and every instant is set from a scan's instant in whole seconds:
- * a refresh, a rotation step or the end of a held screen falls on a scan, not up to one late.
+ * the fetches of the refresh) within the wake grid's seconds, and every instant is set from a
+ * scan's instant in whole seconds: a refresh, a rotation step or the end of a held screen falls
+ * on a scan, not up to one late; refreshes and rotation steps fall on the wake grid's seconds.
  * A scan with nothing to do (no press, no tracked read, nothing due) changes nothing: the
  * module sleeps through those to the grid instant of the next one with work. */
 static uint32_t tick(void)
@@ -340,6 +346,9 @@ static uint32_t tick(void)
     }
     if (g_mode != ROTATING && due(now, g_screen_until)) {
         g_mode = ROTATING;
+        /* each screen its auto_s from the held one's end, as a user counts them: from then
+         * on a rotation step lies on the scan grid, off the wake grid's seconds (a wake of
+         * its own every auto_s), as pressing the key asked for */
         g_auto_next = g_screen_until + ms_ms_to_ticks(D.auto_s * 1000u);
         now_refresh = 1;
     }
@@ -347,17 +356,17 @@ static uint32_t tick(void)
         g_auto = (uint8_t)((g_auto + 1u) % D.auto_n);
         g_auto_next += ms_ms_to_ticks(D.auto_s * 1000u);
         if (due(now, g_auto_next))          /* fell behind (a long request): start afresh */
-            g_auto_next = at + ms_ms_to_ticks(D.auto_s * 1000u);
+            g_auto_next = second_at_or_after(at + ms_ms_to_ticks(D.auto_s * 1000u));
         now_refresh = 1;
     }
     if (now_refresh) {
         show(g_mode == TRACKING ? g_track_di : g_mode == KEYED ? D.key_di[g_key] : D.auto_di[g_auto]);
-        g_next_refresh = at + ms_ms_to_ticks(REFRESH_MS);
+        g_next_refresh = svc_grid_next(at, ms_ms_to_ticks(REFRESH_MS));
     }
-    g_scan_at += ms_ms_to_ticks(SCAN_MS);
+    g_scan_at = svc_grid_next(at, ms_ms_to_ticks(SCAN_MS));
     now = ms_tick_get();
     if (due(now, g_scan_at))                /* fell behind (a long fetch): from now on */
-        g_scan_at = now + ms_ms_to_ticks(SCAN_MS);
+        g_scan_at = svc_grid_next(now, ms_ms_to_ticks(SCAN_MS));
     ms_tick_t work = earlier(g_next_refresh, g_mode == ROTATING ? g_auto_next : g_screen_until);
     g_wake_at = scan_at_or_after(work);
     if (g_page_in != g_page_done || g_track_new)        /* came during this scan */
@@ -460,9 +469,9 @@ static void init(void)
     rec_load();
     ms_tick_t now = ms_tick_get();
     g_mode = ROTATING;
-    g_scan_at = g_wake_at = now;
+    g_scan_at = g_wake_at = now;            /* the first screen at once, then on the grid */
     g_next_refresh = now;
-    g_auto_next = now + ms_ms_to_ticks(D.auto_s * 1000u);
+    g_auto_next = second_at_or_after(now + ms_ms_to_ticks(D.auto_s * 1000u));
     ms_printk("display: %u screens rotating, %u s each, %u on the page key\n", D.auto_n,
               D.auto_s, D.key_n);
 }

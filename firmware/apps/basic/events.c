@@ -432,7 +432,7 @@ static uint32_t tick(void)
     watch_cover(now);
     watch_relay(now);
     watch_voltage(now);
-    return 1000u;
+    return BAPP_NEXT_SECOND;
 }
 
 const bapp_module_t bapp_events = {

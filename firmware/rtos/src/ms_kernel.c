@@ -27,7 +27,8 @@ static ms_tlist_t g_timeouts;
 static ms_thread_t *g_all;
 static ms_thread_t *g_zombies;
 static ms_thread_t *g_idle;
-static uint32_t g_tick_cycles;
+static uint32_t g_tick_cycles;  /* SysTick counter clocks per tick */
+static uint8_t g_st_ref;        /* SysTick counts the reference clock (HCLK/8), not the core's */
 static uint8_t g_started;
 /* the armed tickless sleep (see "tick and tickless idle") */
 static struct {
@@ -337,7 +338,9 @@ static void tick_announce(void)
 
 /* Cycles the code between reading CVR in C and the retarget's own CVR sample
  * may take (lock held, so nothing interrupts it); a boundary closer than that
- * is not reprogrammed around. Generous for flash wait states. */
+ * is not reprogrammed around. Generous for flash wait states. In SysTick
+ * counter clocks, like every count here: core cycles, or on the reference
+ * clock (g_st_ref) 8 of them each, 2048 core cycles. */
 #define ST_MARGIN_CYCLES 256u
 
 /* SysTick clocks between the CVR sample and the CVR clear in
@@ -350,7 +353,7 @@ static void tick_announce(void)
  * cycles from that read until now are measured by sampling CVR again right
  * before the clear, so the only fixed cost is the three instructions from
  * that sample to the clear. */
-static void systick_retarget(uint32_t cvr_then, uint32_t cycles)
+static void systick_retarget_core(uint32_t cvr_then, uint32_t cycles)
 {
     /* wrap after RVR+1 clocks from the clear, which happens
      * (cvr_then - cvr_now) + ST_RETARGET_CYCLES clocks after `cvr_then` */
@@ -366,6 +369,50 @@ static void systick_retarget(uint32_t cvr_then, uint32_t cycles)
         : "memory");
     (void)SYSTICK->CVR;               /* the reload has happened: now RVR is free */
     SYSTICK->RVR = g_tick_cycles - 1u; /* every later period: one tick */
+}
+
+/* The same on the reference clock (STM32: HCLK/8, a counter clock every 8 core cycles; the
+ * 24-bit counter then holds 1.34 s at 100 MHz instead of 167 ms, so a tickless sleep of up to a
+ * second is one wrap, not six). Which side of a counter clock a CVR write lands on is not known
+ * from one sample, so the clear is put right after a clock: a first loop waits for CVR to
+ * change (it reads it every 3 cycles), which leaves most of a counter clock for writing the
+ * one-off RVR (known then: the clear will land in the clock after, showing one less); a
+ * second loop waits for that clock and the clear follows within 3 cycles, well before the
+ * next one 8 cycles on. The one-off RVR must stay until the reload on the counter clock after
+ * the clear: CVR reads 0 until then. */
+static void systick_retarget_ref(uint32_t cvr_then, uint32_t cycles)
+{
+    /* a clear in the clock showing v makes the wrap come cycles - cvr_then + v - 1 + 1
+     * clocks after cvr_then's: RVR = k + (v + 1), v + 1 being what the first loop saw */
+    uint32_t k = cycles - cvr_then - 2u;
+    uint32_t t, seen;
+    __asm__ volatile(
+        "ldr  %[t], [%[st], #8]\n\t"   /* CVR */
+        "1:\n\t"
+        "ldr  %[s], [%[st], #8]\n\t"
+        "cmp  %[s], %[t]\n\t"
+        "beq  1b\n\t"                  /* a counter clock has just come */
+        "add  %[t], %[s], %[k]\n\t"
+        "str  %[t], [%[st], #4]\n\t"   /* RVR: this one period */
+        "2:\n\t"
+        "ldr  %[t], [%[st], #8]\n\t"
+        "cmp  %[t], %[s]\n\t"
+        "beq  2b\n\t"                  /* the next one has just come */
+        "str  %[z], [%[st], #8]\n\t"   /* clear CVR: reload on the next counter clock */
+        : [t] "=&r"(t), [s] "=&r"(seen)
+        : [st] "r"(SYSTICK), [k] "r"(k), [z] "r"(0u)
+        : "cc", "memory");
+    while (SYSTICK->CVR == 0u)
+        ;                             /* the reload has happened: now RVR is free */
+    SYSTICK->RVR = g_tick_cycles - 1u; /* every later period: one tick */
+}
+
+static void systick_retarget(uint32_t cvr_then, uint32_t cycles)
+{
+    if (g_st_ref)
+        systick_retarget_ref(cvr_then, cycles);
+    else
+        systick_retarget_core(cvr_then, cycles);
 }
 
 /* Armed (lock held), CVR read `c`: the ticks counted by now, i.e. the grid
@@ -1329,7 +1376,10 @@ void ms_rtos_init(uint32_t core_hz, void *pool, size_t pool_size)
     ms_heap_init(&ms_kheap, g_kheap_mem, sizeof g_kheap_mem);
     ms_heap_init(&ms_pool, pool, (uint32_t)pool_size);
     ms_tlist_init(&g_timeouts);
-    g_tick_cycles = core_hz / MS_TICK_HZ;
+    /* SysTick on the reference clock (HCLK/8 on the STM32s) when a tick is a whole number of
+     * its clocks: a tickless sleep then lasts up to 2^24 of them (1.34 s at 100 MHz) */
+    g_st_ref = core_hz % (8u * MS_TICK_HZ) == 0u;
+    g_tick_cycles = g_st_ref ? core_hz / 8u / MS_TICK_HZ : core_hz / MS_TICK_HZ;
     ms_io_init();
     ms_console_init();
     ms_thread_attr_t idle = {"idle", idle_entry, 0, MS_IDLE_STACK, MS_IDLE_PRIO, 0, 1};
@@ -1352,7 +1402,8 @@ void ms_rtos_start(void)
     SYSTICK->CSR = 0;
     SYSTICK->RVR = g_tick_cycles - 1u;
     SYSTICK->CVR = 0;
-    SYSTICK->CSR = SYSTICK_CSR_CLKSOURCE | SYSTICK_CSR_TICKINT | SYSTICK_CSR_ENABLE;
+    SYSTICK->CSR = (g_st_ref ? 0u : SYSTICK_CSR_CLKSOURCE) | SYSTICK_CSR_TICKINT |
+                   SYSTICK_CSR_ENABLE;
     SCB->ICSR = SCB_ICSR_PENDSVSET;
     cm_dsb();
     cm_enable_irq();

@@ -15,8 +15,9 @@
  * communication, metering and platform services. Then the RTOS's loader starts every app
  * start.par lists from flashfs (LOADID: firmware/apps/loadid, linked for its slot), each an
  * unprivileged process in its own window that registers itself on the bus. This thread then
- * feeds the independent watchdog while the services run (2 s). The processes share no
- * memory; they talk through the bus's pipes, device files and system calls.
+ * feeds the independent watchdog while the services run (2 s), once a second on the wake
+ * grid. The processes share no memory; they talk through the bus's pipes, device files and
+ * system calls.
  */
 #include <string.h>
 #include "bsp.h"
@@ -27,6 +28,7 @@
 #include "ms_rtos.h"
 #include "soc.h"
 #include "services.h"
+#include "svc_util.h"
 #include "ms_image.h"
 #include "ms_loader.h"
 #include "nor_fs.h"
@@ -44,7 +46,10 @@
 #define PIN_COVER BSP_PIN(2, 2)         /* terminal-cover switch, high = open */
 #define RELAY_PULSE_MS 50u
 #define WATCHDOG_MS 2000u
-#define WATCHDOG_KICK_MS 500u
+/* The feed comes on the wake grid's whole seconds (svc_grid_next), the instants the basic
+ * app's display and event checks wake the core anyway: at most a second apart, half the
+ * window, so a late second (this thread is the least urgent) still leaves a second in hand. */
+#define WATCHDOG_KICK_TICKS SVC_GRID_S
 #define NOR_FS_PRIO 9u           /* /nor's worker: as urgent as the basic app, its user */
 #define WATCHDOG_PRIO 30u        /* less urgent than every process: starved by a hung one */
 
@@ -314,7 +319,8 @@ static void start(void *arg)
                     ms_thread_sleep_ms(1000);
             }
         bsp_iwdg_refresh();
-        ms_thread_sleep_ms(WATCHDOG_KICK_MS);
+        ms_tick_t now = ms_tick_get();
+        ms_thread_sleep(svc_grid_next(now, WATCHDOG_KICK_TICKS) - now);
     }
 }
 

@@ -328,12 +328,14 @@ class _TxRun:
     """A send channel's run taken by the transmitter (STM32Usart.dma_stream): its characters,
     their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
 
-    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent", "load_ev")
+    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent", "load_ev",
+                 "clear_at")
 
     def __init__(self, ch, frames, ends, xfers, marks):
         self.ch, self.frames, self.ends, self.xfers, self.marks = ch, frames, ends, xfers, marks
         self.done = self.sent = 0
         self.load_ev = False       # the event at the next load is on (dma_tx_enabled)
+        self.clear_at = -1         # the transfer an SR read's TC/PE clear has its event at
 
 
 @model("UART.STM32_UART", "metersim.STM32_USART")
@@ -543,9 +545,13 @@ class STM32Usart(Peripheral):
             self._tx_stream_sync()
         if offset == SR:
             sr = self._sr_snapshot = self.regs["SR"]
+            if self._txrun is None:
+                return self.poll_hint(sr)
             # SR only changes in this model's events (or, during a DMA run, at the instants
             # _tx_stream_sync follows): a polling loop may skip to the next.
-            return self.poll_hint(sr, self._tx_stream_next_ps() if self._txrun else None)
+            if sr & (TC | PE):
+                self._tx_stream_clear_at_next_write()
+            return self.poll_hint(sr, self._tx_stream_next_ps())
         if offset == DR:
             if self._kept:
                 self.dma_catch_up()
@@ -824,9 +830,16 @@ class STM32Usart(Peripheral):
         now = self.ctx.clock.now_ps
         n = len(run.frames)
         ch = run.ch
-        while ch is not None and run.done < n and run.xfers[run.done] <= now:
-            run.done += 1
-            ch._advance(1)
+        if ch is not None and run.done < n and run.xfers[run.done] <= now:
+            while run.done < n and run.xfers[run.done] <= now:
+                run.done += 1
+                ch._advance(1)
+            # each transfer writes DR: the end of a clearing sequence begun by an SR read
+            # (TC, PE: as _write_dr), which a later DR read no longer completes
+            clear = self._sr_snapshot & (TC | PE)
+            self._sr_snapshot = 0
+            if clear:
+                self._set_sr(clear, False)
         while run.sent < n and run.ends[run.sent] <= now:
             self.sent.append((run.ends[run.sent], run.frames[run.sent].value))
             run.sent += 1
@@ -837,6 +850,18 @@ class STM32Usart(Peripheral):
             regs["SR"] |= TXE
         else:
             regs["SR"] &= ~TXE
+
+    def _tx_stream_clear_at_next_write(self) -> None:
+        """SR was read with TC or PE set during a run: the channel's next write of DR clears
+        them (as _write_dr does), an edge of TC_EVENT and the IRQ at that instant, so an
+        event there (one per run and instant)."""
+        run = self._txrun
+        if run.ch is None or run.done >= len(run.frames):
+            return
+        at = run.xfers[run.done]
+        if run.clear_at != at:
+            run.clear_at = at
+            run.marks.append(self.ctx.clock.schedule_at(at, self._tx_stream_sync))
 
     def _tx_stream_next_ps(self) -> int | None:
         """The next instant the run changes SR (TXE) or the channel (CNDTR, HT/TC)."""
@@ -1293,6 +1318,8 @@ class STM32Usart(Peripheral):
         """RXNE and the receive channel's DR read in one (module docstring, "DMA"): the read
         clears what the last SR read showed (as read(DR) does), the channel stores the value;
         several `values` in a row are kept characters (clean), taken at one look."""
+        if self._txrun is not None:
+            self._tx_stream_sync()        # a send run's DR writes before this end SR reads' sequences
         clear = self._sr_snapshot & _RX_ERRORS
         self._sr_snapshot = 0
         if errors:

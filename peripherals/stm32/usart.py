@@ -369,13 +369,24 @@ class STM32Usart(Peripheral):
         self._rx_events: list = []
         self._lazy_events: list = []
         self._idle_ev = None
+        self._told: list = []
+        self._kept = 0
         # DR on the system bus, where a receive channel's CPAR points (None: not on a bus)
         self._dr_addr = None if ctx.address is None else ctx.address + DR
         self.reset()
 
     # -- state ----------------------------------------------------------------------------
     def reset(self) -> None:
+        # What happened before the reset stands: a run's characters sent and its channel's
+        # transfers up to now, the kept characters the receive channel has taken by now.
+        # The kept ones still to come go back to the ordinary path, where the receiver, off
+        # from now on, drops those it was off for (_rx_was_off) and takes the others as it
+        # is set up again by then.
+        self._tx_stream_sync()
         self._tx_stream_drop()
+        if self._kept:
+            self.dma_catch_up()
+        pending = [t for t in self._told if not t.handover]
         for ev in (self._tx_ev, self._idle_ev, *self._rx_events, *self._lazy_events):
             if ev is not None:
                 ev.cancel()
@@ -415,6 +426,8 @@ class STM32Usart(Peripheral):
         self.DMATransmit.unset()
         self.TC_EVENT.set(True)      # TC is set after reset
         settings_changed()           # BRR 0: no speed (links between machines: uart_cable)
+        if pending:
+            self._hand_over(pending)
 
     @property
     def sr(self) -> int:
@@ -1176,6 +1189,11 @@ class STM32Usart(Peripheral):
         if ev is not None and ev.time_ps > pending[0].frame.start_ps:
             ev.cancel()                   # inside the burst: the hand-overs set it again
             self._idle_ev = None
+        self._hand_over(pending)
+
+    def _hand_over(self, pending: list) -> None:
+        """Kept characters (`_Told`) handed over at their hand-over points, as a cable would
+        have, on this machine's clock."""
         clock = self.ctx.clock
         now = clock.now_ps
         for t in pending:

@@ -1189,6 +1189,11 @@ class STM32Usart(Peripheral):
         if ev is not None and ev.time_ps > pending[0].frame.start_ps:
             ev.cancel()                   # inside the burst: the hand-overs set it again
             self._idle_ev = None
+        # The line as heard before they were told: each is heard again at its hand-over, so
+        # that an IDLE the one before it sets is off once it has started, as the ordinary
+        # path has it (heard at their starts, the newest lay a whole run ahead and hid the
+        # characters between from the IDLE rule in _rx_done).
+        self._rx_heard_ps, self._idle_after_ps = pending[0].before[:2]
         self._hand_over(pending)
 
     def _hand_over(self, pending: list) -> None:

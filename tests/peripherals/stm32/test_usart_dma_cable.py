@@ -313,3 +313,20 @@ def test_a_receiver_reset_mid_frame_keeps_what_it_took_and_takes_what_starts_aft
     (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
     assert fast.seen == ref.seen
     assert fast.ram(16) == ref.ram(16) == frame[:5] + frame[6:] + bytes(3)
+
+
+def test_a_channel_disabled_mid_frame_hands_the_rest_over_with_idle_after_the_last(firmware):
+    """The receive channel disabled in the middle of a frame the sender's DMA told at once:
+    the characters still to come are received the ordinary way (RXNE, then ORE) and IDLE
+    rises one character after the frame's last, not inside the frame."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        link.dma.write(CH6 + d.CCR, 4, 0)
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert [(k, flags) for _, k, flags, _ in fast.seen] == [("usart", u.IDLE | u.RXNE | u.ORE)]
+    assert fast.ram(16) == ref.ram(16) == frame[:5] + bytes(11)

@@ -513,8 +513,13 @@ class DmaController(Peripheral):
                 feeder.dma_changed(control and c is ch)
 
     def reset(self) -> None:
+        # What was due before the reset stands (a bulk stream's transfers, the characters a
+        # USART keeps for a receive channel); such a USART then hands the ones still to come
+        # back to the ordinary path, as the channel is off (usart.py "DMA").
+        self._sync()
         for ch in self.channels:
             ch.reset()
+        self._written(None, False)
 
     def _sync(self) -> None:
         """Bring streaming channels up to now (flags, CNDTR) before firmware looks, and

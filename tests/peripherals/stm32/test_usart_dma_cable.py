@@ -330,3 +330,20 @@ def test_a_channel_disabled_mid_frame_hands_the_rest_over_with_idle_after_the_la
     assert fast.seen == ref.seen
     assert [(k, flags) for _, k, flags, _ in fast.seen] == [("usart", u.IDLE | u.RXNE | u.ORE)]
     assert fast.ram(16) == ref.ram(16) == frame[:5] + bytes(11)
+
+
+def test_a_dma_reset_mid_frame_keeps_what_the_channel_took_and_hands_the_rest_over(firmware):
+    """The DMA controller reset (the F4's RCC DMA1RST, a reset of the DMA alone) in the
+    middle of a frame taken by DMA: the characters transferred before are in the ring, the
+    channel is off afterwards, so the rest is received the ordinary way (RXNE, ORE, IDLE)."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        link.dma.reset()
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert fast.ram(16) == ref.ram(16) == frame[:5] + bytes(11)
+    assert fast.dma.read(CH6 + d.CNDTR, 4) == ref.dma.read(CH6 + d.CNDTR, 4) == 0

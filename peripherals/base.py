@@ -335,3 +335,13 @@ class UartPort:
         for frame in frames:
             for fn in to:
                 fn(frame)
+
+    def cut(self, from_ps: int) -> None:
+        """The sender stopped at `from_ps` (disabled or reset in the middle of a run told
+        ahead, `send_run`): the characters that would have started after then never go out.
+        Listeners that can take back what they were told (`cut`) do; the others decide at
+        each character's start (an RS-485 transceiver drives only while DE is high)."""
+        for fn in self._send_to:
+            cut = getattr(fn, "cut", None)
+            if cut is not None:
+                cut(from_ps)

@@ -135,8 +135,11 @@ so it starts its run as it would on the chip (chained behind the run, see above)
 firmware that does what a DMA-fed transmitter does not need: data written to the run's memory
 after its start but before its transfer is not sent (the run is read at its start); a channel
 stopped before its last transfer stops counting, but the characters already given to the
-listeners still go out; clearing TE or UE mid-run stops the transmitter, as for one
-character, after the listeners have had the whole run.
+listeners still go out. Clearing TE or UE mid-run, or a reset (a power cut), stops the
+transmitter as for one character: the characters that would have started after it never go
+out, and listeners that can take back what they were told (a cable: `UartPort.cut`) forget
+them; an RS-485 transceiver drives each at its start only while DE is high (a power cut drops
+it); other listeners (a host endpoint) have had the whole run.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
@@ -383,7 +386,7 @@ class STM32Usart(Peripheral):
         # from now on, drops those it was off for (_rx_was_off) and takes the others as it
         # is set up again by then.
         self._tx_stream_sync()
-        self._tx_stream_drop()
+        self._tx_stream_drop(cut=True)
         if self._kept:
             self.dma_catch_up()
         pending = [t for t in self._told if not t.handover]
@@ -660,7 +663,7 @@ class STM32Usart(Peripheral):
     def _abort_tx(self, why: str) -> None:
         if self._txrun is not None:
             self._tx_stream_sync()
-            self._tx_stream_drop()
+            self._tx_stream_drop(cut=True)
             if self._dma_cr3:
                 self._update_dma()        # (TXE followed the run without the request line)
             if self._tx_ev is not None:
@@ -898,11 +901,16 @@ class STM32Usart(Peripheral):
         if self._tx_ev is None and self.regs["SR"] & TXE:
             self._set_sr(TC, True)
 
-    def _tx_stream_drop(self) -> None:
-        run = getattr(self, "_txrun", None)
+    def _tx_stream_drop(self, cut: bool = False) -> None:
+        """The run is over (its end), or the transmitter stopped in the middle of it (`cut`:
+        disabled or reset): the characters that would have started after now never go out,
+        so the listeners that can take back what they were told (a cable) do."""
+        run = self._txrun
         if run is None:
             return
         self._txrun = None
+        if cut and run.ends[-1] > self.ctx.clock.now_ps:
+            self.tx.cut(self.ctx.clock.now_ps)
         for ev in run.marks:
             ev.cancel()
         if run.ch is None:
@@ -1132,15 +1140,16 @@ class STM32Usart(Peripheral):
                 self._idle_ev = clock.schedule_at(idle_ps, self._idle)
         return made
 
-    def rx_forget(self, from_ps: int) -> None:
-        """A cable was pulled at `from_ps`: the characters it told of that start then or
-        later never come; this receiver is as it was before it was told of them."""
+    def rx_forget(self, from_ps: int) -> list:
+        """A cable was pulled at `from_ps`, or its sender stopped mid-run: the characters it
+        told of that start then or later never come; this receiver is as it was before it
+        was told of them. Returns the frames it had kept (they have no hand-over to drop)."""
         told = self._told
         for i, entry in enumerate(told):
             if not entry.handover and entry.frame.start_ps >= from_ps:
                 break
         else:
-            return
+            return []
         dropped = [t for t in told[i:] if not t.handover]
         self._told = told[:i] + [t for t in told[i:] if t.handover]
         self._kept -= len(dropped)
@@ -1156,6 +1165,7 @@ class STM32Usart(Peripheral):
             if not made_idle:
                 clock = self.ctx.clock
                 self._idle_ev = clock.schedule_at(max(lazy_idle, clock.now_ps), self._idle)
+        return [t.frame for t in dropped]
 
     def rx_dropped(self) -> None:
         """A character a cable would have handed over is not coming (pulled)."""

@@ -347,3 +347,26 @@ def test_a_dma_reset_mid_frame_keeps_what_the_channel_took_and_hands_the_rest_ov
     assert fast.seen == ref.seen
     assert fast.ram(16) == ref.ram(16) == frame[:5] + bytes(11)
     assert fast.dma.read(CH6 + d.CNDTR, 4) == ref.dma.read(CH6 + d.CNDTR, 4) == 0
+
+
+@pytest.mark.parametrize("stop", ["power-off", "te-cleared"])
+def test_a_sender_stopped_mid_run_delivers_only_what_went_out(firmware, stop):
+    """The sender's machine loses power (or its firmware clears TE) in the middle of a run
+    its DMA handed over whole: the receiver, which was told the whole run at its start, gets
+    the characters that started before the stop (the one on the line then included, as a
+    transmitter cut mid-character does in this model) and none after, as one request at a
+    time gives."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        if stop == "power-off":
+            link.tx_m.power_off()
+        else:
+            link.tx.write(u.CR1, 4, u.UE)
+        link.emu.run_for("30ms")
+
+    (fast, fs), (ref, rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert list(fast.tx.sent) == list(ref.tx.sent) and len(fast.tx.sent) == 5
+    assert fast.ram(16) == ref.ram(16) == frame[:6] + bytes(10)

@@ -179,10 +179,19 @@ class DmaChannel:
 
     def write_ccr(self, value: int) -> None:
         value &= CCR_MASK
-        if self.stream is not None:
-            self.stream.dma_stream_stop()     # finishes what happened before this write
-            self.stream = None
         was = self.ccr
+        stream = self.stream
+        if stream is not None:
+            irqs = getattr(stream, "dma_stream_irqs", None)
+            if irqs is not None and value & EN and not (value ^ was) & ~(TCIE | HTIE | TEIE):
+                # only the interrupt enables change (the F4 allows no more while EN is set):
+                # the transfers go on as one request at a time would have them
+                self.ccr = value
+                self._update_irq()
+                irqs()
+                return
+            stream.dma_stream_stop()          # finishes what happened before this write
+            self.stream = None
         if (value >> 8) & 3 == 3 or (value >> 10) & 3 == 3:
             self.dma.ctx.log_once(("size", self.number), logging.WARNING,
                                   "channel %d: PSIZE/MSIZE 11 is reserved", self.number)

@@ -931,6 +931,18 @@ class STM32Usart(Peripheral):
             return None
         return run.xfers[run.done]
 
+    def dma_stream_irqs(self) -> None:
+        """The channel's interrupt enables were written mid-run (its transfers go on): an
+        event at each transfer left whose HT or TC an enabled interrupt now sees."""
+        self._tx_stream_sync()
+        run = self._txrun
+        ch = run.ch if run is not None else None
+        if ch is None:
+            return
+        clock, done, xfers = self.ctx.clock, run.done, run.xfers
+        for k in ch.irq_transfers(0, ch.left):
+            run.marks.append(clock.schedule_at(xfers[done + k], self._tx_stream_sync))
+
     def dma_stream_stop(self) -> None:
         """The channel's control register is written: its transfers end here; the characters
         already given to the listeners still go out (their ends, TC) as planned."""

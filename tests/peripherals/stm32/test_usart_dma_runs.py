@@ -69,3 +69,27 @@ def test_a_firmware_polling_sr_with_tc_left_set_sees_the_run_s_dr_writes_clear_i
     assert [v for _, v in sent] == list(MSG)
     assert [lv for lv, _ in tc_edges] == [False, True]   # cleared mid-run, set at the end
     assert any(not sr & u.TC for _, sr, _ in seen) and seen[-1][1] & u.TC
+
+
+def test_interrupt_enables_written_mid_run_leave_the_transfers_going():
+    """A firmware that enables the channel's TC interrupt after starting the run, EN kept
+    set (the F4 allows only the interrupt enables then): the channel goes on counting, raises
+    TC at its last transfer and the line carries each character once, as one request at a
+    time does."""
+    out = []
+    for whole in (True, False):
+        b = _tx_board(whole)
+        char = b.usart.char_ps()
+        seen = _looks(b, char // 3, 4 * len(MSG))
+        written_at = b.clock.now_ps + 3 * char + char // 2
+        b.clock.schedule_at(written_at, b.dma.write, CH7 + d.CCR, 4,
+                            d.DIR | d.MINC | d.TCIE | d.EN)
+        b.dma.write(CH7 + d.CCR, 4, d.DIR | d.MINC | d.EN)
+        b.run_to(b.clock.now_ps + (len(MSG) + 4) * char)
+        out.append((seen, b.tc_edges, list(b.usart.sent), b.irqs[7],
+                    [(r.start_ps, r.sent) for r in b.bus.tap]))
+    assert out[0] == out[1]
+    seen, _tc, sent, irq7, bus = out[0]
+    assert [v for _, v in sent] == [v for _, v in bus] == list(MSG)
+    assert [lv for lv, _ in irq7] == [True] and irq7[0][1] > written_at   # TC, once
+    assert seen[-1][2] == 0

@@ -337,8 +337,9 @@ class UartPort:
                 fn(frame)
 
     def cut(self, from_ps: int) -> None:
-        """The sender stopped at `from_ps` (disabled or reset in the middle of a run told
-        ahead, `send_run`): the characters that would have started after then never go out.
+        """The sender stopped in the middle of a run told ahead (`send_run`: disabled, reset,
+        its DMA stopped): the characters that would have started at `from_ps` or later never
+        go out.
         Listeners that can take back what they were told (`cut`) do; the others decide at
         each character's start (an RS-485 transceiver drives only while DE is high)."""
         for fn in self._send_to:

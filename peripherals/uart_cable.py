@@ -164,8 +164,8 @@ class _Carrier:
         self.cable._carry_run(frames, self)
 
     def cut(self, from_ps: int) -> None:
-        """The sender stopped at `from_ps` mid-run (UartPort.cut)."""
-        self.cable._cut_told(self.to, from_ps + 1)
+        """The sender's characters from `from_ps` on never go out (UartPort.cut)."""
+        self.cable._cut_told(self.to, from_ps)
 
 
 class UartCable:

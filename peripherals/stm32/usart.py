@@ -133,13 +133,15 @@ after the last transfer) it follows TXE again: a channel wired to it that is ena
 the run ends (`DmaChannel.tx_waiter`) gets an event at the next load, where the line rises,
 so it starts its run as it would on the chip (chained behind the run, see above). Differences, for
 firmware that does what a DMA-fed transmitter does not need: data written to the run's memory
-after its start but before its transfer is not sent (the run is read at its start); a channel
-stopped before its last transfer stops counting, but the characters already given to the
-listeners still go out. Clearing TE or UE mid-run, or a reset (a power cut), stops the
-transmitter as for one character: the characters that would have started after it never go
-out, and listeners that can take back what they were told (a cable: `UartPort.cut`) forget
-them; an RS-485 transceiver drives each at its start only while DE is high (a power cut drops
-it); other listeners (a host endpoint) have had the whole run.
+after its start but before its transfer is not sent (the run is read at its start). A run
+stopped in the middle sends what one request at a time sends: a channel stopped before its
+last transfer (its control register written other than in its interrupt enables, DMAT
+cleared, a DMA reset) ends the run with the last character it wrote to DR; clearing TE or UE,
+or a reset (a power cut), stops the transmitter as for one character. The characters that
+then never go out were told to the listeners at the run's start: those that can take them
+back (a cable: `UartPort.cut`) forget them, an RS-485 transceiver drives each at its start
+only while DE is high (a power cut drops it; a run stopped with DE still high is a
+difference), other listeners (a host endpoint) have had the whole run.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
@@ -332,10 +334,11 @@ class _TxRun:
     their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
 
     __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent", "load_ev",
-                 "clear_at")
+                 "clear_at", "half")
 
-    def __init__(self, ch, frames, ends, xfers, marks):
+    def __init__(self, ch, frames, ends, xfers, marks, half):
         self.ch, self.frames, self.ends, self.xfers, self.marks = ch, frames, ends, xfers, marks
+        self.half = half           # half bits per character of the channel's run (the chain)
         self.done = self.sent = 0
         self.load_ev = False       # the event at the next load is on (dma_tx_enabled)
         self.clear_at = -1         # the transfer an SR read's TC/PE clear has its event at
@@ -610,6 +613,8 @@ class STM32Usart(Peripheral):
             self.regs["CR2"] = value
             self._update_irq()
         elif offset == CR3:
+            if self._txrun is not None and not value & DMAT:
+                self.dma_stream_stop()    # no more requests: the channel's transfers end
             self.regs["CR3"] = value
             self._dma_cr3 = value & (DMAR | DMAT)
             ch = self._rx_dma
@@ -816,7 +821,7 @@ class STM32Usart(Peripheral):
             if clear:
                 self._set_sr(clear, False)
             # (TXE stays set: character 0 loads at once; _tx_stream_sync follows it from here)
-            self._txrun = run = _TxRun(ch, frames, ends, xfers, marks)
+            self._txrun = run = _TxRun(ch, frames, ends, xfers, marks, half)
             self._tx_kind = "stream"
         else:
             # DR written while the run before ends: TDR full, TXE clear, until its end
@@ -826,7 +831,7 @@ class STM32Usart(Peripheral):
             run.ends += ends
             run.xfers += xfers
             run.marks += marks
-            run.ch, run.done, run.load_ev = ch, done, False
+            run.ch, run.done, run.load_ev, run.half = ch, done, False, half
             for c in self._tx_channels():
                 if c.tx_waiter is self:
                     c.tx_waiter = None
@@ -909,8 +914,9 @@ class STM32Usart(Peripheral):
         if run is None:
             return
         self._txrun = None
-        if cut and run.ends[-1] > self.ctx.clock.now_ps:
-            self.tx.cut(self.ctx.clock.now_ps)
+        now = self.ctx.clock.now_ps
+        if cut and run.ends[-1] > now:
+            self.tx.cut(now + 1)          # (the character starting now has gone out)
         for ev in run.marks:
             ev.cancel()
         if run.ch is None:
@@ -944,16 +950,18 @@ class STM32Usart(Peripheral):
             run.marks.append(clock.schedule_at(xfers[done + k], self._tx_stream_sync))
 
     def dma_stream_stop(self) -> None:
-        """The channel's control register is written: its transfers end here; the characters
-        already given to the listeners still go out (their ends, TC) as planned."""
+        """The channel's control register is written (or DMAT cleared, or the channel
+        reset): its transfers end here. The characters it has written to DR go out (their
+        ends, TC) as planned; those it has not never do (`_tx_stream_truncate`)."""
         self._tx_stream_sync()
         run = self._txrun
         if run is not None and run.ch is not None:
-            if self._dma_cr3:
-                self._update_dma()        # the request as TXE has it now (the channel's `request`)
             if run.ch.stream is self:
                 run.ch.stream = None
             run.ch = None
+            self._tx_stream_truncate()
+            if self._dma_cr3:
+                self._update_dma()        # the request as TXE has it now (the channel's `request`)
             # No transfer comes any more: TXE sets for good at the next load, and the request
             # line rises with it. Only a channel enabled before the run ends can act on it
             # (as on the chip, it starts its transfers then): such an enable asks here
@@ -961,6 +969,24 @@ class STM32Usart(Peripheral):
             if run.sent < len(run.frames) - 1:
                 for ch in self._tx_channels():
                     ch.tx_waiter = self
+
+    def _tx_stream_truncate(self) -> None:
+        """The run ends with the last character its channel wrote to DR (a stop before its
+        last transfer): the others never go out, and listeners that can take back what they
+        were told (a cable: UartPort.cut) forget them (they all start after now: each
+        follows a transfer that has not happened)."""
+        run = self._txrun
+        keep = run.done
+        dropped = len(run.frames) - keep
+        if dropped <= 0:
+            return
+        self.tx.cut(run.frames[keep].start_ps)
+        del run.frames[keep:], run.ends[keep:], run.xfers[keep:]
+        base, total, div, hz, _end = self._chain
+        self._chain = (base, total - dropped * run.half, div, hz, run.ends[-1])
+        clock = self.ctx.clock
+        self._tx_ev.cancel()
+        self._tx_ev = clock.schedule_at(run.ends[-1], self._tx_stream_end)
 
     def _tx_channels(self) -> list:
         """The DMA channels (streams) DMATransmit is wired to."""

@@ -370,3 +370,28 @@ def test_a_sender_stopped_mid_run_delivers_only_what_went_out(firmware, stop):
     assert fast.seen == ref.seen
     assert list(fast.tx.sent) == list(ref.tx.sent) and len(fast.tx.sent) == 5
     assert fast.ram(16) == ref.ram(16) == frame[:6] + bytes(10)
+
+
+@pytest.mark.parametrize("abort", ["channel-off", "dmat-then-channel"])
+def test_a_run_whose_channel_stops_mid_frame_ends_with_the_last_character_written_to_dr(firmware, abort):
+    """The sender's firmware aborts its DMA transmission in the middle of a frame (the
+    channel disabled, or DMAT cleared first as ST's HAL abort does): the characters the channel
+    wrote to DR go out (the one shifting and the one waiting in TDR), the others never do, and
+    the next frame follows; the receiver's ring and interrupts and the sender's characters
+    are what one request at a time gives."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        if abort == "dmat-then-channel":
+            link.tx.write(u.CR3, 4, 0)
+        sender.dma.write(CH7 + d.CCR, 4, 0)
+        link.emu.run_for("30ms")
+        sender.send(b"ok", link.emu.clock.now_ps + 10**9)
+        link.emu.run_for("30ms")
+
+    (fast, fs), (ref, rs) = run_dma_pair(firmware, script)
+    assert fs.seen == rs.seen and fast.seen == ref.seen
+    assert list(fast.tx.sent) == list(ref.tx.sent)
+    assert fast.tx.sent_bytes() == frame[:7] + b"ok"
+    assert fast.ram(16) == ref.ram(16) == frame[:7] + b"ok" + bytes(7)

@@ -159,7 +159,8 @@ import logging
 from typing import Callable
 
 from metersim._errors import SetupError
-from metersim.peripherals.base import GPIO, Context, History, Peripheral, UartFrame, UartPort
+from metersim.peripherals.base import (GPIO, Context, History, Peripheral, UartFrame, UartPort,
+                                       uart_frames)
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
@@ -804,15 +805,19 @@ class STM32Usart(Peripheral):
         half, div, hz = line.half_bits, line.div, line.hz
         end = self._chain_end_ps(t0, half, div, hz)
         base, total = self._chain[0], self._chain[1]
-        frames = [UartFrame(data[0] & mask, bits, parity, stop, baud, t0)]
-        ends, xfers = [end], [now]
-        for k in range(1, n):
-            xfers.append(frames[k - 1].start_ps + lat)   # TXE at its load: DR written L later
-            frames.append(UartFrame(data[k] & mask, bits, parity, stop, baud, end))
+        starts, ends = [t0], [end]
+        scale, hz2 = div * PS_PER_S, 2 * hz
+        for _ in range(1, n):
+            starts.append(end)
             total += half
-            end = base + total * div * PS_PER_S // (2 * hz)
+            end = base + total * scale // hz2
             ends.append(end)
         self._chain = (base, total, div, hz, end)
+        # transfer k (k >= 1) at character k-1's load (TXE) plus L; transfer 0 now
+        xfers = [now]
+        xfers += [t + lat for t in starts[:-1]]
+        frames = uart_frames(list(data) if mask == 0xFF else [b & mask for b in data], starts,
+                             bits, parity, stop, baud)
         marks = [clock.schedule_at(xfers[k], self._tx_stream_sync)
                  for k in ch.irq_transfers(1, n)]
         clear = self._sr_snapshot & (TC | PE)      # transfer 0 writes DR now (as _write_dr)

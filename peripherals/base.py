@@ -47,6 +47,15 @@ class History(list):
             del self[:n]
             self.dropped += n
 
+    def extend(self, items) -> None:
+        """Append each of `items` (in one go while no trim falls among them)."""
+        items = list(items)
+        if len(self) + len(items) <= 2 * self.limit:
+            super().extend(items)
+        else:
+            for item in items:
+                self.append(item)
+
 
 class Context:
     """What a model may use of its surroundings."""

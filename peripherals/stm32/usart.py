@@ -459,8 +459,12 @@ class STM32Usart(Peripheral):
     def _update_dma(self) -> None:
         """The request lines: DMAReceive = RXNE & DMAR, DMATransmit = TXE & DMAT."""
         sr, cr3 = self.regs["SR"], self.regs["CR3"]
-        self.DMAReceive.set(bool(cr3 & DMAR and sr & RXNE))
-        self.DMATransmit.set(bool(cr3 & DMAT and sr & TXE))
+        level, line = bool(cr3 & DMAR and sr & RXNE), self.DMAReceive
+        if level != line.level:
+            line.set(level)
+        level, line = bool(cr3 & DMAT and sr & TXE), self.DMATransmit
+        if level != line.level:
+            line.set(level)
 
     def _rx_channel(self):
         """The DMA channel (F1) or stream (F4) DMAReceive is wired to (its one target with
@@ -854,25 +858,39 @@ class STM32Usart(Peripheral):
         if run is None:
             return
         now = self.ctx.clock.now_ps
-        n = len(run.frames)
+        frames = run.frames
+        n = len(frames)
+        done = run.done
         ch = run.ch
-        if ch is not None and run.done < n and run.xfers[run.done] <= now:
-            while run.done < n and run.xfers[run.done] <= now:
-                run.done += 1
-                ch._advance(1)
-            # each transfer writes DR: the end of a clearing sequence begun by an SR read
-            # (TC, PE: as _write_dr), which a later DR read no longer completes
-            clear = self._sr_snapshot & (TC | PE)
-            self._sr_snapshot = 0
-            if clear:
-                self._set_sr(clear, False)
-        while run.sent < n and run.ends[run.sent] <= now:
-            self.sent.append((run.ends[run.sent], run.frames[run.sent].value))
-            run.sent += 1
+        if ch is not None and done < n:
+            xfers = run.xfers
+            k = done
+            while k < n and xfers[k] <= now:
+                k += 1
+            if k > done:
+                # (several at one look: flags and CNDTR as one at a time leaves them; an
+                # interrupt they raise has an event at its own transfer, `marks`)
+                ch._advance(k - done)
+                run.done = done = k
+                # each transfer writes DR: the end of a clearing sequence begun by an SR
+                # read (TC, PE: as _write_dr), which a later DR read no longer completes
+                clear = self._sr_snapshot & (TC | PE)
+                self._sr_snapshot = 0
+                if clear:
+                    self._set_sr(clear, False)
+        sent = run.sent
+        if sent < n:
+            ends = run.ends
+            j = sent
+            while j < n and ends[j] <= now:
+                j += 1
+            if j > sent:
+                self.sent.extend([(ends[i], frames[i].value) for i in range(sent, j)])
+                run.sent = sent = j
         # TXE: set when a character loads (character `sent` is shifting), cleared L later by
         # the transfer of the next one; set for good once the last one has loaded
         regs = self.regs
-        if run.sent >= n - 1 or run.done <= run.sent + 1:
+        if sent >= n - 1 or done <= sent + 1:
             regs["SR"] |= TXE
         else:
             regs["SR"] &= ~TXE
@@ -1134,7 +1152,14 @@ class STM32Usart(Peripheral):
         clean = line.rx_clean
         made = 0
         idle_due = ev is not None       # an IDLE event is on for the characters before
-        irq_at = set(ch.irq_transfers(kept, kept + len(frames)))   # their HT/TC instants
+        # an IDLE due before a character starts makes the characters before it a burst of
+        # their own: the later of the event on and the newest kept character's idle point
+        ev_ps = ev.time_ps if ev is not None else -1
+        idle_at = idle_ps if idle_ps > ev_ps else ev_ps
+        end = kept + len(frames)
+        irq_at = set(ch.irq_transfers(kept, end))   # their HT/TC instants
+        room = end if ch.takes_left(end) else ch.left   # how many the channel can take
+        on_ps = self._rx_gap[1]
         for frame in frames:
             # what DR gets, its errors, and where the cable would hand it over (the sender's
             # RXNE point, uart_cable.arrival_ps), worked out once per character and settings
@@ -1156,12 +1181,9 @@ class STM32Usart(Peripheral):
             take = rxne + lat
             if take < due:
                 take = due                          # (a slower sender: taken at hand-over)
-            # (an IDLE due before this one starts: the characters before it are a burst of
-            # their own, which the line goes idle after)
-            if now > take or (idle_due and start >= (idle_ps if ev is None
-                                                      else max(ev.time_ps, idle_ps))):
+            if now > take or (idle_due and start >= idle_at) or errors or kept >= room:
                 break
-            if errors or not ch.takes_left(kept + 1) or start < self._rx_gap[1]:
+            if start < on_ps:
                 break                   # (the receiver off at its start: the hand-over drops it)
             mark = None
             if kept in irq_at:
@@ -1173,6 +1195,7 @@ class STM32Usart(Peripheral):
             if start > heard:
                 heard = start
             after, idle_ps = start, start + idle_len
+            idle_at = idle_ps if idle_ps > ev_ps else ev_ps
             idle_due = True
             made += 1
         if made:

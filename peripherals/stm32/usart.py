@@ -325,9 +325,13 @@ class _Told:
 
     def __init__(self, take_ps: int, frame: UartFrame, due_ps: int | None = None,
                  value: int = 0, mark=None, before: tuple | None = None):
-        self.take_ps, self.frame, self.due_ps = take_ps, frame, due_ps
+        self.take_ps = take_ps
+        self.frame = frame
+        self.due_ps = due_ps
         self.handover = due_ps is None
-        self.value, self.mark, self.before = value, mark, before
+        self.value = value
+        self.mark = mark
+        self.before = before
 
 
 class _TxRun:
@@ -655,7 +659,9 @@ class STM32Usart(Peripheral):
             self._rx_gap = (self._rx_off_ps, self.ctx.clock.now_ps)   # (_rx_was_off)
         if value & SBK:
             self._try_load()
-        self._update_irq()
+        level = bool(self.regs["SR"] & self._irq_mask)   # (the mask set above still holds)
+        if level != self.IRQ.level:
+            self.IRQ.set(level)
 
     def _write_dr(self, value: int) -> None:
         clear = self._sr_snapshot & (TC | PE)

@@ -156,6 +156,7 @@ the model, but listeners have already received the whole frame.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from typing import Callable
 
 from metersim._errors import SetupError
@@ -420,6 +421,7 @@ class STM32Usart(Peripheral):
         self._sr_snapshot = 0        # SR as last read (clearing sequences need SR read first)
         self._rx_seq = 0
         self._rx_heard_ps = -1       # start of the latest character heard on the RX line
+        self._heard: list = []       # the starts heard, in order, of characters not yet done
         # The receiver's last time off: from when it went off (reset, UE or RE cleared) to when
         # it was enabled again (UE and RE set); a character it overlaps is lost (_rx_was_off)
         now = self.ctx.clock.now_ps
@@ -1271,16 +1273,17 @@ class STM32Usart(Peripheral):
         if ev is not None and ev.time_ps > pending[0].frame.start_ps:
             ev.cancel()                   # inside the burst: the hand-overs set it again
             self._idle_ev = None
-        # The line as heard before they were told: each is heard again at its hand-over, so
-        # that an IDLE the one before it sets is off once it has started, as the ordinary
-        # path has it (heard at their starts, the newest lay a whole run ahead and hid the
-        # characters between from the IDLE rule in _rx_done).
+        # The line as heard before they were told: _hand_over hears each of them again, as
+        # the cable tells a character's start to a receiver it hands the character to.
         self._rx_heard_ps, self._idle_after_ps = pending[0].before[:2]
         self._hand_over(pending)
 
     def _hand_over(self, pending: list) -> None:
         """Kept characters (`_Told`) handed over at their hand-over points, as a cable would
-        have, on this machine's clock."""
+        have, on this machine's clock; their starts heard now, as the cable tells them (an
+        IDLE the one before each sets is then off, whatever the receiver's settings)."""
+        for t in pending:
+            self._hear(t.frame.start_ps)
         clock = self.ctx.clock
         now = clock.now_ps
         for t in pending:
@@ -1292,6 +1295,14 @@ class STM32Usart(Peripheral):
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
         if start_ps > self._rx_heard_ps:
             self._rx_heard_ps = start_ps
+            heard = self._heard
+            heard.append(start_ps)
+            if len(heard) > 64:
+                # starts no character will be done after any more (a receiver off while a
+                # peer talks): a character is done well within a second of its start
+                old = self.ctx.clock.now_ps - PS_PER_S
+                if heard[0] < old:
+                    del heard[:bisect_right(heard, old)]
             ev = self._idle_ev
             if (ev is not None and start_ps > self._idle_after_ps
                     and (ev.time_ps > start_ps or self._lazy_idle_ps > start_ps)):
@@ -1389,10 +1400,15 @@ class STM32Usart(Peripheral):
                 self._set_sr(RXNE | errors, True)
         if seq == self._rx_seq:
             # IDLE: one whole idle frame after this character's stop bits, unless the next
-            # character has already been heard starting before then (a burst).
+            # character has already been heard starting before then (a burst). The next one
+            # heard, not the newest: a link may tell several starts ahead (a DMA run told at
+            # its start whose characters are handed over one by one).
             start = frame.start_ps
             idle_at = start + line.idle_ps
-            if not start < self._rx_heard_ps < idle_at:
+            heard = self._heard
+            if heard and heard[0] <= start:
+                del heard[:bisect_right(heard, start)]    # this one and those before it
+            if not (heard and heard[0] < idle_at):
                 if self._idle_ev is not None:
                     self._idle_ev.cancel()
                 self._idle_after_ps = start

@@ -395,3 +395,26 @@ def test_a_run_whose_channel_stops_mid_frame_ends_with_the_last_character_writte
     assert list(fast.tx.sent) == list(ref.tx.sent)
     assert fast.tx.sent_bytes() == frame[:7] + b"ok"
     assert fast.ram(16) == ref.ram(16) == frame[:7] + b"ok" + bytes(7)
+
+
+@pytest.mark.parametrize("change", ["sender-faster", "receiver-faster-mid-frame"])
+def test_a_speed_mismatch_gives_idle_after_the_frame_not_after_each_character(firmware, change):
+    """A peer that changed its speed (its frames arrive garbled, with framing errors, and go
+    the ordinary way although its DMA told them at once), or a receiver whose BRR changes in
+    the middle of a frame kept for its DMA: the characters are received as one request at a
+    time gives them, and IDLE rises once, after the frame."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        if change == "sender-faster":
+            link.tx.write(u.BRR, 4, round(link.tx.pclk_hz / (2 * BAUD)))
+            _mid_run(link, sender, frame, 0)
+        else:
+            _mid_run(link, sender, frame, 5.5)
+            link.rx.write(u.BRR, 4, round(link.rx.pclk_hz / (2 * BAUD)))
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert fast.ram(16) == ref.ram(16)
+    assert [k for _, k, flags, _ in fast.seen if flags & u.IDLE] == ["usart"]

@@ -661,6 +661,8 @@ class STM32Usart(Peripheral):
             self._rx_gap = (self._rx_off_ps, self.ctx.clock.now_ps)   # (_rx_was_off)
         if value & SBK:
             self._try_load()
+        if value & TXEIE and not old & TXEIE and self._txrun is not None:
+            self._tx_stream_txeie()
         level = bool(self.regs["SR"] & self._irq_mask)   # (the mask set above still holds)
         if level != self.IRQ.level:
             self.IRQ.set(level)
@@ -902,6 +904,21 @@ class STM32Usart(Peripheral):
             regs["SR"] |= TXE
         else:
             regs["SR"] &= ~TXE
+        if self._irq_mask & TXE:          # TXEIE set during the run (_tx_stream_txeie)
+            level = bool(regs["SR"] & self._irq_mask)
+            if level != self.IRQ.level:
+                self.IRQ.set(level)
+
+    def _tx_stream_txeie(self) -> None:
+        """TXEIE was set during a run: IRQ follows TXE from now on, so an event at each
+        instant TXE changes (each load, each transfer) until the run's end."""
+        run = self._txrun
+        clock, n = self.ctx.clock, len(run.frames)
+        times = run.ends[run.sent:n - 1]
+        if run.ch is not None:
+            times += run.xfers[run.done:]
+        sync = self._tx_stream_sync
+        run.marks += [clock.schedule_at(t, sync) for t in sorted(times)]
 
     def _tx_stream_clear_at_next_write(self) -> None:
         """SR was read with TC or PE set during a run: the channel's next write of DR clears

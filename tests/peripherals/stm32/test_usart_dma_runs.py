@@ -93,3 +93,25 @@ def test_interrupt_enables_written_mid_run_leave_the_transfers_going():
     assert [v for _, v in sent] == [v for _, v in bus] == list(MSG)
     assert [lv for lv, _ in irq7] == [True] and irq7[0][1] > written_at   # TC, once
     assert seen[-1][2] == 0
+
+
+def test_txe_interrupt_enabled_mid_run_rises_at_each_load_and_falls_at_each_transfer():
+    """TXEIE set in the middle of a run (and cleared again): the USART's IRQ follows TXE,
+    rising as each character loads and falling as the channel writes the next one L later,
+    as one request at a time gives; the line carries the run unchanged."""
+    out = []
+    for whole in (True, False):
+        b = _tx_board(whole)
+        char = b.usart.char_ps()
+        seen = _looks(b, char // 3, 4 * len(MSG))
+        t0 = b.clock.now_ps
+        b.clock.schedule_at(t0 + 3 * char + char // 2, b.usart.write, u.CR1, 4,
+                            u.UE | u.TE | u.RE | u.TXEIE)
+        b.clock.schedule_at(t0 + 6 * char + char // 3, b.usart.write, u.CR1, 4, u.UE | u.TE | u.RE)
+        b.dma.write(CH7 + d.CCR, 4, d.DIR | d.MINC | d.EN)
+        b.run_to(t0 + (len(MSG) + 4) * char)
+        out.append((seen, b.irqs["usart"], list(b.usart.sent)))
+    assert out[0] == out[1]
+    _seen, irq, sent = out[0]
+    assert [lv for lv, _ in irq] == [True, False] * 3      # three loads while TXEIE was set
+    assert [v for _, v in sent] == list(MSG)

@@ -126,7 +126,8 @@ every instant it looks: CNDTR, HT/TC, `sent` and SR are brought up to date at an
 DMA or the USART (`_tx_stream_sync`); TXE sets as each character loads and clears L later at
 the next transfer, so SR is read in Python during a run (the engine's C answer declines:
 `_HotSr`), with a poll hint to the next change; HT/TC interrupts are an event at each enabled
-instant; TC (and TXE, if not set already) at the last stop bit, an event. The request line
+instant; TC (and TXE, if not set already) at the last stop bit, an event; TXEIE set during
+a run, an event at each instant TXE changes from then on. The request line
 (DMATransmit) is left high through the run, which its own channel serves without it; once
 the firmware writes the channel's control register (a stop, usually from its TC interrupt
 after the last transfer) it follows TXE again: a channel wired to it that is enabled before

@@ -47,6 +47,15 @@ class History(list):
             del self[:n]
             self.dropped += n
 
+    def extend(self, items) -> None:
+        """Append each of `items` (in one go while no trim falls among them)."""
+        items = list(items)
+        if len(self) + len(items) <= 2 * self.limit:
+            super().extend(items)
+        else:
+            for item in items:
+                self.append(item)
+
 
 class Context:
     """What a model may use of its surroundings."""
@@ -289,6 +298,25 @@ class UartFrame:
         return self.start_ps + self.duration_ps
 
 
+def uart_frames(values: list[int], starts: list[int], data_bits: int, parity: str,
+                stop_half_bits: int, baud: float) -> list[UartFrame]:
+    """UartFrame(value, data_bits, parity, stop_half_bits, baud, start) for each value and
+    start, in order (the characters of a DMA run): the same frames, made without the frozen
+    dataclass's __init__, which sets each field through object.__setattr__ in turn."""
+    common = {"data_bits": data_bits, "parity": parity, "stop_half_bits": stop_half_bits,
+              "baud": baud, "is_break": False, "corrupted": False}
+    new = object.__new__
+    out = []
+    for value, start in zip(values, starts):
+        frame = new(UartFrame)
+        fields = frame.__dict__
+        fields["value"] = value
+        fields.update(common)
+        fields["start_ps"] = start
+        out.append(frame)
+    return out
+
+
 @lru_cache(maxsize=1024)
 def _duration_ps(data_bits: int, parity: str, stop_half_bits: int, baud: float) -> int:
     """UartFrame.duration_ps, the same float arithmetic as `bits`; cached because a line
@@ -324,14 +352,24 @@ class UartPort:
 
     def send_run(self, frames: list[UartFrame]) -> None:
         """Several frames at once, each with its own start (a DMA run told ahead: only for
-        listeners marked `uart_cable.tells_ahead`). A lone listener with `tell_run` takes
-        them in one call; otherwise each listener gets each frame in turn, as `send` does."""
-        to = self._send_to
-        if len(to) == 1:
-            run = getattr(to[0], "tell_run", None)
+        listeners marked `uart_cable.tells_ahead`, which go by each frame's times, not by
+        when or in which order they are told): a listener with `tell_run` takes them in one
+        call, the others get each frame in turn, as `send` gives it."""
+        for fn in self._send_to:
+            run = getattr(fn, "tell_run", None)
             if run is not None:
                 run(frames)
-                return
-        for frame in frames:
-            for fn in to:
-                fn(frame)
+            else:
+                for frame in frames:
+                    fn(frame)
+
+    def cut(self, from_ps: int) -> None:
+        """The sender stopped in the middle of a run told ahead (`send_run`: disabled, reset,
+        its DMA stopped): the characters that would have started at `from_ps` or later never
+        go out.
+        Listeners that can take back what they were told (`cut`) do; the others decide at
+        each character's start (an RS-485 transceiver drives only while DE is high)."""
+        for fn in self._send_to:
+            cut = getattr(fn, "cut", None)
+            if cut is not None:
+                cut(from_ps)

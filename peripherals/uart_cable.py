@@ -163,6 +163,10 @@ class _Carrier:
     def tell_run(self, frames: list[UartFrame]) -> None:
         self.cable._carry_run(frames, self)
 
+    def cut(self, from_ps: int) -> None:
+        """The sender's characters from `from_ps` on never go out (UartPort.cut)."""
+        self.cable._cut_told(self.to, from_ps)
+
 
 class UartCable:
     """Two USARTs crossed (TX to RX both ways), on one machine or two."""
@@ -171,7 +175,9 @@ class UartCable:
         self.ends = (a, b)
         self._plugged = True
         self._told: list = []           # (receiver, frame) told ahead of their start
-        self._cut: set = set()          # id() of those whose start came after an unplug
+        # id() -> frame of those told ahead that never go out (an unplug, the sender stopped):
+        # their hand-overs are dropped (the frame is held, so that its id is not reused)
+        self._cut: dict = {}
         if a.ctx.clock is not b.ctx.clock:      # two machines, each with its own time
             emu = machine_of(a).emulation
             self._clock = emu.clock
@@ -194,14 +200,29 @@ class UartCable:
         value = bool(value)
         if self._plugged and not value:
             now = self._clock.now_ps
-            for to, frame in self._told:
-                if frame.start_ps >= now:
-                    self._cut.add(id(frame))
-                    forget = getattr(to, "rx_forget", None)
-                    if forget is not None:
-                        forget(now)
+            for to in {id(to): to for to, _ in self._told}.values():
+                self._cut_told(to, now)
             self._told = []
         self._plugged = value
+
+    def _cut_told(self, to: Any, from_ps: int) -> None:
+        """The characters told to `to` ahead that start at `from_ps` or later never go out:
+        a receiver that kept them forgets them (`rx_forget`), the others' hand-overs are
+        dropped at their arrival."""
+        keep = []
+        for entry in self._told:
+            frame = entry[1]
+            if entry[0] is to and frame.start_ps >= from_ps:
+                self._cut[id(frame)] = frame
+            else:
+                keep.append(entry)
+        if len(keep) == len(self._told):
+            return
+        self._told = keep
+        forget = getattr(to, "rx_forget", None)
+        if forget is not None:
+            for frame in forget(from_ps):
+                self._cut.pop(id(frame), None)    # kept: no hand-over to drop
 
     def _carry(self, frame: UartFrame, to: Any, to_start) -> None:
         if self._plugged:
@@ -246,8 +267,8 @@ class UartCable:
         self._clock.schedule_at(due, self._arrive, frame, to, due)
 
     def _arrive(self, frame: UartFrame, to: Any, due_ps: int) -> None:
-        if self._cut and id(frame) in self._cut:
-            self._cut.discard(id(frame))    # told ahead, started after the cable was pulled
+        if self._cut and self._cut.pop(id(frame), None) is not None:
+            # told ahead, started after the cable was pulled or the sender stopped
             dropped = getattr(to, "rx_dropped", None)
             if dropped is not None:
                 dropped()

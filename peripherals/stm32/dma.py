@@ -143,8 +143,7 @@ class DmaChannel:
         self.irq = GPIO(f"channel{number}")
         self.request = False
         self._high = 0                       # request inputs high (wired sources OR-ed)
-        self.stream = None                   # the SPI serving this channel in bulk, if any
-        self.feeder = None                   # the USART receiving into it (usart.py "DMA")
+        self._stream = self._feeder = None   # (`stream`, `feeder`)
         self.tx_waiter = None                # a USART to ask when this channel is enabled
         self._ev = None
         self.reset()
@@ -164,6 +163,27 @@ class DmaChannel:
         self.flags = 0
         self.irq.unset()
 
+    # -- the peripherals that bring it up to date before a look (DmaController._sync) ---------
+    @property
+    def stream(self):
+        """The peripheral serving this channel in bulk (an SPI, a USART sending a run), if any."""
+        return self._stream
+
+    @stream.setter
+    def stream(self, dev) -> None:
+        self._stream = dev
+        self.dma._watch = None
+
+    @property
+    def feeder(self):
+        """The USART receiving into this channel (usart.py "DMA"), if any."""
+        return self._feeder
+
+    @feeder.setter
+    def feeder(self, usart) -> None:
+        self._feeder = usart
+        self.dma._watch = None
+
     # -- configuration ----------------------------------------------------------------------
     @property
     def enabled(self) -> bool:
@@ -179,10 +199,19 @@ class DmaChannel:
 
     def write_ccr(self, value: int) -> None:
         value &= CCR_MASK
-        if self.stream is not None:
-            self.stream.dma_stream_stop()     # finishes what happened before this write
-            self.stream = None
         was = self.ccr
+        stream = self.stream
+        if stream is not None:
+            irqs = getattr(stream, "dma_stream_irqs", None)
+            if irqs is not None and value & EN and not (value ^ was) & ~(TCIE | HTIE | TEIE):
+                # only the interrupt enables change (the F4 allows no more while EN is set):
+                # the transfers go on as one request at a time would have them
+                self.ccr = value
+                self._update_irq()
+                irqs()
+                return
+            stream.dma_stream_stop()          # finishes what happened before this write
+            self.stream = None
         if (value >> 8) & 3 == 3 or (value >> 10) & 3 == 3:
             self.dma.ctx.log_once(("size", self.number), logging.WARNING,
                                   "channel %d: PSIZE/MSIZE 11 is reserved", self.number)
@@ -437,8 +466,9 @@ class DmaChannel:
 
     def _update_irq(self) -> None:
         f, c = self.flags, self.ccr
-        self.irq.set(bool((f & TCIF and c & TCIE) or (f & HTIF and c & HTIE)
-                          or (f & TEIF and c & TEIE)))
+        level = bool((f & TCIF and c & TCIE) or (f & HTIF and c & HTIE) or (f & TEIF and c & TEIE))
+        if level != self.irq.level:          # (most calls change nothing)
+            self.irq.set(level)
 
 
 class DmaController(Peripheral):
@@ -458,6 +488,7 @@ class DmaController(Peripheral):
                               on_change=self._hclk_changed)
         self._bus = None
         self._ram = (0, 0)                   # a writable memory range: transfers go straight in
+        self._watch = None                   # channels with a stream or feeder (None: look again)
 
     @property
     def bus(self) -> Any:
@@ -507,23 +538,37 @@ class DmaController(Peripheral):
         at their instants (usart.py "DMA", a cable's characters) checks that the channel
         still takes them; a write of that channel's control register hands them back to the
         ordinary path (its interrupt enables or mode may have changed)."""
-        for c in self.channels:
-            feeder = c.feeder
+        for c in self._watched():
+            feeder = c._feeder
             if feeder is not None and feeder._kept:
                 feeder.dma_changed(control and c is ch)
 
     def reset(self) -> None:
+        # What was due before the reset stands (a bulk stream's transfers, the characters a
+        # USART keeps for a receive channel); such a USART then hands the ones still to come
+        # back to the ordinary path, as the channel is off (usart.py "DMA").
+        self._sync()
         for ch in self.channels:
             ch.reset()
+        self._written(None, False)
 
     def _sync(self) -> None:
         """Bring streaming channels up to now (flags, CNDTR) before firmware looks, and
         receiving ones up to the characters their USART has been told of."""
-        for ch in self.channels:
-            if ch.stream is not None:
-                ch.stream.dma_stream_sync()
-            elif ch.feeder is not None:
-                ch.feeder.dma_catch_up()
+        for ch in self._watched():
+            if ch._stream is not None:
+                ch._stream.dma_stream_sync()
+            elif ch._feeder is not None:
+                ch._feeder.dma_catch_up()
+
+    def _watched(self) -> tuple:
+        """The channels with a stream or a feeder, in order (kept until one of them changes:
+        firmware looks at the DMA far more often than those change)."""
+        watch = self._watch
+        if watch is None:
+            watch = self._watch = tuple(ch for ch in self.channels
+                                        if ch._stream is not None or ch._feeder is not None)
+        return watch
 
 
 @model("DMA.STM32G0DMA", "metersim.STM32F1_DMA")

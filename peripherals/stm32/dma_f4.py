@@ -264,9 +264,11 @@ class DmaStream(f1.DmaChannel):
     def _update_irq(self) -> None:
         f, c = self.flags, self.ccr
         x, cr = self.extra, self.cr
-        self.irq.set(bool((f & f1.TCIF and c & f1.TCIE) or (f & f1.HTIF and c & f1.HTIE)
-                          or (f & f1.TEIF and c & f1.TEIE) or (x & DMEIF and cr & DMEIE)
-                          or (x & FEIF and self.fcr & FEIE)))
+        level = bool((f & f1.TCIF and c & f1.TCIE) or (f & f1.HTIF and c & f1.HTIE)
+                     or (f & f1.TEIF and c & f1.TEIE) or (x & DMEIF and cr & DMEIE)
+                     or (x & FEIF and self.fcr & FEIE))
+        if level != self.irq.level:          # (most calls change nothing)
+            self.irq.set(level)
 
 
 @model("DMA.STM32DMA", "metersim.STM32F4_DMA")

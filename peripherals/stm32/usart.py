@@ -126,17 +126,23 @@ every instant it looks: CNDTR, HT/TC, `sent` and SR are brought up to date at an
 DMA or the USART (`_tx_stream_sync`); TXE sets as each character loads and clears L later at
 the next transfer, so SR is read in Python during a run (the engine's C answer declines:
 `_HotSr`), with a poll hint to the next change; HT/TC interrupts are an event at each enabled
-instant; TC (and TXE, if not set already) at the last stop bit, an event. The request line
+instant; TC (and TXE, if not set already) at the last stop bit, an event; TXEIE set during
+a run, an event at each instant TXE changes from then on. The request line
 (DMATransmit) is left high through the run, which its own channel serves without it; once
 the firmware writes the channel's control register (a stop, usually from its TC interrupt
 after the last transfer) it follows TXE again: a channel wired to it that is enabled before
 the run ends (`DmaChannel.tx_waiter`) gets an event at the next load, where the line rises,
 so it starts its run as it would on the chip (chained behind the run, see above). Differences, for
 firmware that does what a DMA-fed transmitter does not need: data written to the run's memory
-after its start but before its transfer is not sent (the run is read at its start); a channel
-stopped before its last transfer stops counting, but the characters already given to the
-listeners still go out; clearing TE or UE mid-run stops the transmitter, as for one
-character, after the listeners have had the whole run.
+after its start but before its transfer is not sent (the run is read at its start). A run
+stopped in the middle sends what one request at a time sends: a channel stopped before its
+last transfer (its control register written other than in its interrupt enables, DMAT
+cleared, a DMA reset) ends the run with the last character it wrote to DR; clearing TE or UE,
+or a reset (a power cut), stops the transmitter as for one character. The characters that
+then never go out were told to the listeners at the run's start: those that can take them
+back (a cable: `UartPort.cut`) forget them, an RS-485 transceiver drives each at its start
+only while DE is high (a power cut drops it; a run stopped with DE still high is a
+difference), other listeners (a host endpoint) have had the whole run.
 
 `TC_EVENT` is an extra output (not on the chip): it follows TC, so an RS-485 board model can
 release DE after the last stop bit exactly as firmware polling TC would.
@@ -151,10 +157,12 @@ the model, but listeners have already received the whole frame.
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from typing import Callable
 
 from metersim._errors import SetupError
-from metersim.peripherals.base import GPIO, Context, History, Peripheral, UartFrame, UartPort
+from metersim.peripherals.base import (GPIO, Context, History, Peripheral, UartFrame, UartPort,
+                                       uart_frames)
 from metersim.peripherals.registry import model
 from metersim.peripherals.regmap import Reg, RegisterMap
 from metersim.peripherals.stm32 import clock_tree
@@ -319,21 +327,28 @@ class _Told:
 
     def __init__(self, take_ps: int, frame: UartFrame, due_ps: int | None = None,
                  value: int = 0, mark=None, before: tuple | None = None):
-        self.take_ps, self.frame, self.due_ps = take_ps, frame, due_ps
+        self.take_ps = take_ps
+        self.frame = frame
+        self.due_ps = due_ps
         self.handover = due_ps is None
-        self.value, self.mark, self.before = value, mark, before
+        self.value = value
+        self.mark = mark
+        self.before = before
 
 
 class _TxRun:
     """A send channel's run taken by the transmitter (STM32Usart.dma_stream): its characters,
     their ends, the channel's transfer instants, how many of each are done, HT/TC events."""
 
-    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent", "load_ev")
+    __slots__ = ("ch", "frames", "ends", "xfers", "marks", "done", "sent", "load_ev",
+                 "clear_at", "half")
 
-    def __init__(self, ch, frames, ends, xfers, marks):
+    def __init__(self, ch, frames, ends, xfers, marks, half):
         self.ch, self.frames, self.ends, self.xfers, self.marks = ch, frames, ends, xfers, marks
+        self.half = half           # half bits per character of the channel's run (the chain)
         self.done = self.sent = 0
         self.load_ev = False       # the event at the next load is on (dma_tx_enabled)
+        self.clear_at = -1         # the transfer an SR read's TC/PE clear has its event at
 
 
 @model("UART.STM32_UART", "metersim.STM32_USART")
@@ -367,13 +382,24 @@ class STM32Usart(Peripheral):
         self._rx_events: list = []
         self._lazy_events: list = []
         self._idle_ev = None
+        self._told: list = []
+        self._kept = 0
         # DR on the system bus, where a receive channel's CPAR points (None: not on a bus)
         self._dr_addr = None if ctx.address is None else ctx.address + DR
         self.reset()
 
     # -- state ----------------------------------------------------------------------------
     def reset(self) -> None:
-        self._tx_stream_drop()
+        # What happened before the reset stands: a run's characters sent and its channel's
+        # transfers up to now, the kept characters the receive channel has taken by now.
+        # The kept ones still to come go back to the ordinary path, where the receiver, off
+        # from now on, drops those it was off for (_rx_was_off) and takes the others as it
+        # is set up again by then.
+        self._tx_stream_sync()
+        self._tx_stream_drop(cut=True)
+        if self._kept:
+            self.dma_catch_up()
+        pending = [t for t in self._told if not t.handover]
         for ev in (self._tx_ev, self._idle_ev, *self._rx_events, *self._lazy_events):
             if ev is not None:
                 ev.cancel()
@@ -396,6 +422,7 @@ class STM32Usart(Peripheral):
         self._sr_snapshot = 0        # SR as last read (clearing sequences need SR read first)
         self._rx_seq = 0
         self._rx_heard_ps = -1       # start of the latest character heard on the RX line
+        self._heard: list = []       # the starts heard, in order, of characters not yet done
         # The receiver's last time off: from when it went off (reset, UE or RE cleared) to when
         # it was enabled again (UE and RE set); a character it overlaps is lost (_rx_was_off)
         now = self.ctx.clock.now_ps
@@ -413,6 +440,8 @@ class STM32Usart(Peripheral):
         self.DMATransmit.unset()
         self.TC_EVENT.set(True)      # TC is set after reset
         settings_changed()           # BRR 0: no speed (links between machines: uart_cable)
+        if pending:
+            self._hand_over(pending)
 
     @property
     def sr(self) -> int:
@@ -437,8 +466,12 @@ class STM32Usart(Peripheral):
     def _update_dma(self) -> None:
         """The request lines: DMAReceive = RXNE & DMAR, DMATransmit = TXE & DMAT."""
         sr, cr3 = self.regs["SR"], self.regs["CR3"]
-        self.DMAReceive.set(bool(cr3 & DMAR and sr & RXNE))
-        self.DMATransmit.set(bool(cr3 & DMAT and sr & TXE))
+        level, line = bool(cr3 & DMAR and sr & RXNE), self.DMAReceive
+        if level != line.level:
+            line.set(level)
+        level, line = bool(cr3 & DMAT and sr & TXE), self.DMATransmit
+        if level != line.level:
+            line.set(level)
 
     def _rx_channel(self):
         """The DMA channel (F1) or stream (F4) DMAReceive is wired to (its one target with
@@ -543,9 +576,13 @@ class STM32Usart(Peripheral):
             self._tx_stream_sync()
         if offset == SR:
             sr = self._sr_snapshot = self.regs["SR"]
+            if self._txrun is None:
+                return self.poll_hint(sr)
             # SR only changes in this model's events (or, during a DMA run, at the instants
             # _tx_stream_sync follows): a polling loop may skip to the next.
-            return self.poll_hint(sr, self._tx_stream_next_ps() if self._txrun else None)
+            if sr & (TC | PE):
+                self._tx_stream_clear_at_next_write()
+            return self.poll_hint(sr, self._tx_stream_next_ps())
         if offset == DR:
             if self._kept:
                 self.dma_catch_up()
@@ -588,6 +625,8 @@ class STM32Usart(Peripheral):
             self.regs["CR2"] = value
             self._update_irq()
         elif offset == CR3:
+            if self._txrun is not None and not value & DMAT:
+                self.dma_stream_stop()    # no more requests: the channel's transfers end
             self.regs["CR3"] = value
             self._dma_cr3 = value & (DMAR | DMAT)
             ch = self._rx_dma
@@ -623,7 +662,11 @@ class STM32Usart(Peripheral):
             self._rx_gap = (self._rx_off_ps, self.ctx.clock.now_ps)   # (_rx_was_off)
         if value & SBK:
             self._try_load()
-        self._update_irq()
+        if value & TXEIE and not old & TXEIE and self._txrun is not None:
+            self._tx_stream_txeie()
+        level = bool(self.regs["SR"] & self._irq_mask)   # (the mask set above still holds)
+        if level != self.IRQ.level:
+            self.IRQ.set(level)
 
     def _write_dr(self, value: int) -> None:
         clear = self._sr_snapshot & (TC | PE)
@@ -641,7 +684,7 @@ class STM32Usart(Peripheral):
     def _abort_tx(self, why: str) -> None:
         if self._txrun is not None:
             self._tx_stream_sync()
-            self._tx_stream_drop()
+            self._tx_stream_drop(cut=True)
             if self._dma_cr3:
                 self._update_dma()        # (TXE followed the run without the request line)
             if self._tx_ev is not None:
@@ -777,15 +820,19 @@ class STM32Usart(Peripheral):
         half, div, hz = line.half_bits, line.div, line.hz
         end = self._chain_end_ps(t0, half, div, hz)
         base, total = self._chain[0], self._chain[1]
-        frames = [UartFrame(data[0] & mask, bits, parity, stop, baud, t0)]
-        ends, xfers = [end], [now]
-        for k in range(1, n):
-            xfers.append(frames[k - 1].start_ps + lat)   # TXE at its load: DR written L later
-            frames.append(UartFrame(data[k] & mask, bits, parity, stop, baud, end))
+        starts, ends = [t0], [end]
+        scale, hz2 = div * PS_PER_S, 2 * hz
+        for _ in range(1, n):
+            starts.append(end)
             total += half
-            end = base + total * div * PS_PER_S // (2 * hz)
+            end = base + total * scale // hz2
             ends.append(end)
         self._chain = (base, total, div, hz, end)
+        # transfer k (k >= 1) at character k-1's load (TXE) plus L; transfer 0 now
+        xfers = [now]
+        xfers += [t + lat for t in starts[:-1]]
+        frames = uart_frames(list(data) if mask == 0xFF else [b & mask for b in data], starts,
+                             bits, parity, stop, baud)
         marks = [clock.schedule_at(xfers[k], self._tx_stream_sync)
                  for k in ch.irq_transfers(1, n)]
         clear = self._sr_snapshot & (TC | PE)      # transfer 0 writes DR now (as _write_dr)
@@ -794,7 +841,7 @@ class STM32Usart(Peripheral):
             if clear:
                 self._set_sr(clear, False)
             # (TXE stays set: character 0 loads at once; _tx_stream_sync follows it from here)
-            self._txrun = run = _TxRun(ch, frames, ends, xfers, marks)
+            self._txrun = run = _TxRun(ch, frames, ends, xfers, marks, half)
             self._tx_kind = "stream"
         else:
             # DR written while the run before ends: TDR full, TXE clear, until its end
@@ -804,7 +851,7 @@ class STM32Usart(Peripheral):
             run.ends += ends
             run.xfers += xfers
             run.marks += marks
-            run.ch, run.done, run.load_ev = ch, done, False
+            run.ch, run.done, run.load_ev, run.half = ch, done, False, half
             for c in self._tx_channels():
                 if c.tx_waiter is self:
                     c.tx_waiter = None
@@ -822,21 +869,69 @@ class STM32Usart(Peripheral):
         if run is None:
             return
         now = self.ctx.clock.now_ps
-        n = len(run.frames)
+        frames = run.frames
+        n = len(frames)
+        done = run.done
         ch = run.ch
-        while ch is not None and run.done < n and run.xfers[run.done] <= now:
-            run.done += 1
-            ch._advance(1)
-        while run.sent < n and run.ends[run.sent] <= now:
-            self.sent.append((run.ends[run.sent], run.frames[run.sent].value))
-            run.sent += 1
+        if ch is not None and done < n:
+            xfers = run.xfers
+            k = done
+            while k < n and xfers[k] <= now:
+                k += 1
+            if k > done:
+                # (several at one look: flags and CNDTR as one at a time leaves them; an
+                # interrupt they raise has an event at its own transfer, `marks`)
+                ch._advance(k - done)
+                run.done = done = k
+                # each transfer writes DR: the end of a clearing sequence begun by an SR
+                # read (TC, PE: as _write_dr), which a later DR read no longer completes
+                clear = self._sr_snapshot & (TC | PE)
+                self._sr_snapshot = 0
+                if clear:
+                    self._set_sr(clear, False)
+        sent = run.sent
+        if sent < n:
+            ends = run.ends
+            j = sent
+            while j < n and ends[j] <= now:
+                j += 1
+            if j > sent:
+                self.sent.extend([(ends[i], frames[i].value) for i in range(sent, j)])
+                run.sent = sent = j
         # TXE: set when a character loads (character `sent` is shifting), cleared L later by
         # the transfer of the next one; set for good once the last one has loaded
         regs = self.regs
-        if run.sent >= n - 1 or run.done <= run.sent + 1:
+        if sent >= n - 1 or done <= sent + 1:
             regs["SR"] |= TXE
         else:
             regs["SR"] &= ~TXE
+        if self._irq_mask & TXE:          # TXEIE set during the run (_tx_stream_txeie)
+            level = bool(regs["SR"] & self._irq_mask)
+            if level != self.IRQ.level:
+                self.IRQ.set(level)
+
+    def _tx_stream_txeie(self) -> None:
+        """TXEIE was set during a run: IRQ follows TXE from now on, so an event at each
+        instant TXE changes (each load, each transfer) until the run's end."""
+        run = self._txrun
+        clock, n = self.ctx.clock, len(run.frames)
+        times = run.ends[run.sent:n - 1]
+        if run.ch is not None:
+            times += run.xfers[run.done:]
+        sync = self._tx_stream_sync
+        run.marks += [clock.schedule_at(t, sync) for t in sorted(times)]
+
+    def _tx_stream_clear_at_next_write(self) -> None:
+        """SR was read with TC or PE set during a run: the channel's next write of DR clears
+        them (as _write_dr does), an edge of TC_EVENT and the IRQ at that instant, so an
+        event there (one per run and instant)."""
+        run = self._txrun
+        if run.ch is None or run.done >= len(run.frames):
+            return
+        at = run.xfers[run.done]
+        if run.clear_at != at:
+            run.clear_at = at
+            run.marks.append(self.ctx.clock.schedule_at(at, self._tx_stream_sync))
 
     def _tx_stream_next_ps(self) -> int | None:
         """The next instant the run changes SR (TXE) or the channel (CNDTR, HT/TC)."""
@@ -860,11 +955,17 @@ class STM32Usart(Peripheral):
         if self._tx_ev is None and self.regs["SR"] & TXE:
             self._set_sr(TC, True)
 
-    def _tx_stream_drop(self) -> None:
-        run = getattr(self, "_txrun", None)
+    def _tx_stream_drop(self, cut: bool = False) -> None:
+        """The run is over (its end), or the transmitter stopped in the middle of it (`cut`:
+        disabled or reset): the characters that would have started after now never go out,
+        so the listeners that can take back what they were told (a cable) do."""
+        run = self._txrun
         if run is None:
             return
         self._txrun = None
+        now = self.ctx.clock.now_ps
+        if cut and run.ends[-1] > now:
+            self.tx.cut(now + 1)          # (the character starting now has gone out)
         for ev in run.marks:
             ev.cancel()
         if run.ch is None:
@@ -885,17 +986,31 @@ class STM32Usart(Peripheral):
             return None
         return run.xfers[run.done]
 
+    def dma_stream_irqs(self) -> None:
+        """The channel's interrupt enables were written mid-run (its transfers go on): an
+        event at each transfer left whose HT or TC an enabled interrupt now sees."""
+        self._tx_stream_sync()
+        run = self._txrun
+        ch = run.ch if run is not None else None
+        if ch is None:
+            return
+        clock, done, xfers = self.ctx.clock, run.done, run.xfers
+        for k in ch.irq_transfers(0, ch.left):
+            run.marks.append(clock.schedule_at(xfers[done + k], self._tx_stream_sync))
+
     def dma_stream_stop(self) -> None:
-        """The channel's control register is written: its transfers end here; the characters
-        already given to the listeners still go out (their ends, TC) as planned."""
+        """The channel's control register is written (or DMAT cleared, or the channel
+        reset): its transfers end here. The characters it has written to DR go out (their
+        ends, TC) as planned; those it has not never do (`_tx_stream_truncate`)."""
         self._tx_stream_sync()
         run = self._txrun
         if run is not None and run.ch is not None:
-            if self._dma_cr3:
-                self._update_dma()        # the request as TXE has it now (the channel's `request`)
             if run.ch.stream is self:
                 run.ch.stream = None
             run.ch = None
+            self._tx_stream_truncate()
+            if self._dma_cr3:
+                self._update_dma()        # the request as TXE has it now (the channel's `request`)
             # No transfer comes any more: TXE sets for good at the next load, and the request
             # line rises with it. Only a channel enabled before the run ends can act on it
             # (as on the chip, it starts its transfers then): such an enable asks here
@@ -903,6 +1018,24 @@ class STM32Usart(Peripheral):
             if run.sent < len(run.frames) - 1:
                 for ch in self._tx_channels():
                     ch.tx_waiter = self
+
+    def _tx_stream_truncate(self) -> None:
+        """The run ends with the last character its channel wrote to DR (a stop before its
+        last transfer): the others never go out, and listeners that can take back what they
+        were told (a cable: UartPort.cut) forget them (they all start after now: each
+        follows a transfer that has not happened)."""
+        run = self._txrun
+        keep = run.done
+        dropped = len(run.frames) - keep
+        if dropped <= 0:
+            return
+        self.tx.cut(run.frames[keep].start_ps)
+        del run.frames[keep:], run.ends[keep:], run.xfers[keep:]
+        base, total, div, hz, _end = self._chain
+        self._chain = (base, total - dropped * run.half, div, hz, run.ends[-1])
+        clock = self.ctx.clock
+        self._tx_ev.cancel()
+        self._tx_ev = clock.schedule_at(run.ends[-1], self._tx_stream_end)
 
     def _tx_channels(self) -> list:
         """The DMA channels (streams) DMATransmit is wired to."""
@@ -1045,7 +1178,14 @@ class STM32Usart(Peripheral):
         clean = line.rx_clean
         made = 0
         idle_due = ev is not None       # an IDLE event is on for the characters before
-        irq_at = set(ch.irq_transfers(kept, kept + len(frames)))   # their HT/TC instants
+        # an IDLE due before a character starts makes the characters before it a burst of
+        # their own: the later of the event on and the newest kept character's idle point
+        ev_ps = ev.time_ps if ev is not None else -1
+        idle_at = idle_ps if idle_ps > ev_ps else ev_ps
+        end = kept + len(frames)
+        irq_at = set(ch.irq_transfers(kept, end))   # their HT/TC instants
+        room = end if ch.takes_left(end) else ch.left   # how many the channel can take
+        on_ps = self._rx_gap[1]
         for frame in frames:
             # what DR gets, its errors, and where the cable would hand it over (the sender's
             # RXNE point, uart_cable.arrival_ps), worked out once per character and settings
@@ -1067,12 +1207,9 @@ class STM32Usart(Peripheral):
             take = rxne + lat
             if take < due:
                 take = due                          # (a slower sender: taken at hand-over)
-            # (an IDLE due before this one starts: the characters before it are a burst of
-            # their own, which the line goes idle after)
-            if now > take or (idle_due and start >= (idle_ps if ev is None
-                                                      else max(ev.time_ps, idle_ps))):
+            if now > take or (idle_due and start >= idle_at) or errors or kept >= room:
                 break
-            if errors or not ch.takes_left(kept + 1) or start < self._rx_gap[1]:
+            if start < on_ps:
                 break                   # (the receiver off at its start: the hand-over drops it)
             mark = None
             if kept in irq_at:
@@ -1084,6 +1221,7 @@ class STM32Usart(Peripheral):
             if start > heard:
                 heard = start
             after, idle_ps = start, start + idle_len
+            idle_at = idle_ps if idle_ps > ev_ps else ev_ps
             idle_due = True
             made += 1
         if made:
@@ -1094,15 +1232,16 @@ class STM32Usart(Peripheral):
                 self._idle_ev = clock.schedule_at(idle_ps, self._idle)
         return made
 
-    def rx_forget(self, from_ps: int) -> None:
-        """A cable was pulled at `from_ps`: the characters it told of that start then or
-        later never come; this receiver is as it was before it was told of them."""
+    def rx_forget(self, from_ps: int) -> list:
+        """A cable was pulled at `from_ps`, or its sender stopped mid-run: the characters it
+        told of that start then or later never come; this receiver is as it was before it
+        was told of them. Returns the frames it had kept (they have no hand-over to drop)."""
         told = self._told
         for i, entry in enumerate(told):
             if not entry.handover and entry.frame.start_ps >= from_ps:
                 break
         else:
-            return
+            return []
         dropped = [t for t in told[i:] if not t.handover]
         self._told = told[:i] + [t for t in told[i:] if t.handover]
         self._kept -= len(dropped)
@@ -1118,6 +1257,7 @@ class STM32Usart(Peripheral):
             if not made_idle:
                 clock = self.ctx.clock
                 self._idle_ev = clock.schedule_at(max(lazy_idle, clock.now_ps), self._idle)
+        return [t.frame for t in dropped]
 
     def rx_dropped(self) -> None:
         """A character a cable would have handed over is not coming (pulled)."""
@@ -1151,6 +1291,17 @@ class STM32Usart(Peripheral):
         if ev is not None and ev.time_ps > pending[0].frame.start_ps:
             ev.cancel()                   # inside the burst: the hand-overs set it again
             self._idle_ev = None
+        # The line as heard before they were told: _hand_over hears each of them again, as
+        # the cable tells a character's start to a receiver it hands the character to.
+        self._rx_heard_ps, self._idle_after_ps = pending[0].before[:2]
+        self._hand_over(pending)
+
+    def _hand_over(self, pending: list) -> None:
+        """Kept characters (`_Told`) handed over at their hand-over points, as a cable would
+        have, on this machine's clock; their starts heard now, as the cable tells them (an
+        IDLE the one before each sets is then off, whatever the receiver's settings)."""
+        for t in pending:
+            self._hear(t.frame.start_ps)
         clock = self.ctx.clock
         now = clock.now_ps
         for t in pending:
@@ -1162,6 +1313,14 @@ class STM32Usart(Peripheral):
         """A character starts on the line at `start_ps`: an IDLE due after that is off."""
         if start_ps > self._rx_heard_ps:
             self._rx_heard_ps = start_ps
+            heard = self._heard
+            heard.append(start_ps)
+            if len(heard) > 64:
+                # starts no character will be done after any more (a receiver off while a
+                # peer talks): a character is done well within a second of its start
+                old = self.ctx.clock.now_ps - PS_PER_S
+                if heard[0] < old:
+                    del heard[:bisect_right(heard, old)]
             ev = self._idle_ev
             if (ev is not None and start_ps > self._idle_after_ps
                     and (ev.time_ps > start_ps or self._lazy_idle_ps > start_ps)):
@@ -1259,10 +1418,15 @@ class STM32Usart(Peripheral):
                 self._set_sr(RXNE | errors, True)
         if seq == self._rx_seq:
             # IDLE: one whole idle frame after this character's stop bits, unless the next
-            # character has already been heard starting before then (a burst).
+            # character has already been heard starting before then (a burst). The next one
+            # heard, not the newest: a link may tell several starts ahead (a DMA run told at
+            # its start whose characters are handed over one by one).
             start = frame.start_ps
             idle_at = start + line.idle_ps
-            if not start < self._rx_heard_ps < idle_at:
+            heard = self._heard
+            if heard and heard[0] <= start:
+                del heard[:bisect_right(heard, start)]    # this one and those before it
+            if not (heard and heard[0] < idle_at):
                 if self._idle_ev is not None:
                     self._idle_ev.cancel()
                 self._idle_after_ps = start
@@ -1293,6 +1457,8 @@ class STM32Usart(Peripheral):
         """RXNE and the receive channel's DR read in one (module docstring, "DMA"): the read
         clears what the last SR read showed (as read(DR) does), the channel stores the value;
         several `values` in a row are kept characters (clean), taken at one look."""
+        if self._txrun is not None:
+            self._tx_stream_sync()        # a send run's DR writes before this end SR reads' sequences
         clear = self._sr_snapshot & _RX_ERRORS
         self._sr_snapshot = 0
         if errors:

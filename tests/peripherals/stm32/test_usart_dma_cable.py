@@ -286,3 +286,135 @@ def test_a_run_started_from_the_channels_tc_interrupt_follows_the_one_before_bac
     char = fast.tx.char_ps()
     assert all(abs(b - a - char) <= 1 for a, b in zip(ends, ends[1:]))   # back to back
     assert fast.handed == 0 and ref.handed == len(message)
+
+
+def _mid_run(link, sender, frame: bytes, at_char: float) -> None:
+    """Start `frame` by DMA from the sender and run to `at_char` characters into it."""
+    t0 = link.emu.clock.now_ps + 10**9
+    sender.send(frame, t0)
+    link.emu.run_until_time(t0 + int(at_char * link.tx.char_ps()))
+
+
+def test_a_receiver_reset_mid_frame_keeps_what_it_took_and_takes_what_starts_after_its_set_up(firmware):
+    """RCC's USART reset (or a power cycle of the USART) in the middle of a frame: the
+    characters the receive channel took before are in the ring, the one the receiver was off
+    for is lost, and those that start after the firmware has set the USART up again are
+    received, as the character-by-character hand-over gives."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        link.rx.reset()
+        link.rx.write(u.BRR, 4, round(link.rx.pclk_hz / BAUD))
+        link.rx.write(u.CR3, 4, u.DMAR)
+        link.rx.write(u.CR1, 4, u.UE | u.RE | u.IDLEIE)
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert fast.ram(16) == ref.ram(16) == frame[:5] + frame[6:] + bytes(3)
+
+
+def test_a_channel_disabled_mid_frame_hands_the_rest_over_with_idle_after_the_last(firmware):
+    """The receive channel disabled in the middle of a frame the sender's DMA told at once:
+    the characters still to come are received the ordinary way (RXNE, then ORE) and IDLE
+    rises one character after the frame's last, not inside the frame."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        link.dma.write(CH6 + d.CCR, 4, 0)
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert [(k, flags) for _, k, flags, _ in fast.seen] == [("usart", u.IDLE | u.RXNE | u.ORE)]
+    assert fast.ram(16) == ref.ram(16) == frame[:5] + bytes(11)
+
+
+def test_a_dma_reset_mid_frame_keeps_what_the_channel_took_and_hands_the_rest_over(firmware):
+    """The DMA controller reset (the F4's RCC DMA1RST, a reset of the DMA alone) in the
+    middle of a frame taken by DMA: the characters transferred before are in the ring, the
+    channel is off afterwards, so the rest is received the ordinary way (RXNE, ORE, IDLE)."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        link.dma.reset()
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert fast.ram(16) == ref.ram(16) == frame[:5] + bytes(11)
+    assert fast.dma.read(CH6 + d.CNDTR, 4) == ref.dma.read(CH6 + d.CNDTR, 4) == 0
+
+
+@pytest.mark.parametrize("stop", ["power-off", "te-cleared"])
+def test_a_sender_stopped_mid_run_delivers_only_what_went_out(firmware, stop):
+    """The sender's machine loses power (or its firmware clears TE) in the middle of a run
+    its DMA handed over whole: the receiver, which was told the whole run at its start, gets
+    the characters that started before the stop (the one on the line then included, as a
+    transmitter cut mid-character does in this model) and none after, as one request at a
+    time gives."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        if stop == "power-off":
+            link.tx_m.power_off()
+        else:
+            link.tx.write(u.CR1, 4, u.UE)
+        link.emu.run_for("30ms")
+
+    (fast, fs), (ref, rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert list(fast.tx.sent) == list(ref.tx.sent) and len(fast.tx.sent) == 5
+    assert fast.ram(16) == ref.ram(16) == frame[:6] + bytes(10)
+
+
+@pytest.mark.parametrize("abort", ["channel-off", "dmat-then-channel"])
+def test_a_run_whose_channel_stops_mid_frame_ends_with_the_last_character_written_to_dr(firmware, abort):
+    """The sender's firmware aborts its DMA transmission in the middle of a frame (the
+    channel disabled, or DMAT cleared first as ST's HAL abort does): the characters the channel
+    wrote to DR go out (the one shifting and the one waiting in TDR), the others never do, and
+    the next frame follows; the receiver's ring and interrupts and the sender's characters
+    are what one request at a time gives."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        _mid_run(link, sender, frame, 5.5)
+        if abort == "dmat-then-channel":
+            link.tx.write(u.CR3, 4, 0)
+        sender.dma.write(CH7 + d.CCR, 4, 0)
+        link.emu.run_for("30ms")
+        sender.send(b"ok", link.emu.clock.now_ps + 10**9)
+        link.emu.run_for("30ms")
+
+    (fast, fs), (ref, rs) = run_dma_pair(firmware, script)
+    assert fs.seen == rs.seen and fast.seen == ref.seen
+    assert list(fast.tx.sent) == list(ref.tx.sent)
+    assert fast.tx.sent_bytes() == frame[:7] + b"ok"
+    assert fast.ram(16) == ref.ram(16) == frame[:7] + b"ok" + bytes(7)
+
+
+@pytest.mark.parametrize("change", ["sender-faster", "receiver-faster-mid-frame"])
+def test_a_speed_mismatch_gives_idle_after_the_frame_not_after_each_character(firmware, change):
+    """A peer that changed its speed (its frames arrive garbled, with framing errors, and go
+    the ordinary way although its DMA told them at once), or a receiver whose BRR changes in
+    the middle of a frame kept for its DMA: the characters are received as one request at a
+    time gives them, and IDLE rises once, after the frame."""
+    frame = bytes(range(0x40, 0x4E))
+
+    def script(link, sender):
+        if change == "sender-faster":
+            link.tx.write(u.BRR, 4, round(link.tx.pclk_hz / (2 * BAUD)))
+            _mid_run(link, sender, frame, 0)
+        else:
+            _mid_run(link, sender, frame, 5.5)
+            link.rx.write(u.BRR, 4, round(link.rx.pclk_hz / (2 * BAUD)))
+        link.emu.run_for("30ms")
+
+    (fast, _fs), (ref, _rs) = run_dma_pair(firmware, script)
+    assert fast.seen == ref.seen
+    assert fast.ram(16) == ref.ram(16)
+    assert [k for _, k, flags, _ in fast.seen if flags & u.IDLE] == ["usart"]

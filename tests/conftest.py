@@ -18,6 +18,20 @@ def firmware():
     return path
 
 
+@pytest.fixture(scope="session")
+def meter_image(firmware, tmp_path_factory):
+    """The meter's factory image (platforms/images/meter_mu.yaml: the bootloader, the RTOS image
+    meter_mu, the extended app LOADID), packed once from the built ELFs."""
+    from metersim._image.pack import pack
+
+    for name in ("meter_boot", "meter_mu", "app_loadid"):
+        firmware("f413rg", name)                  # fails clearly when one is not built
+    firmware("f103rb", "metrology_unit")
+    out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
+    out.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
+    return out
+
+
 # Files that take minutes start first, so that with several workers (make test: pytest-xdist,
 # a file per worker at a time) none of them is left running alone at the end.
 SLOW_FILES_FIRST = (

@@ -121,18 +121,6 @@ def test_exceptions_in_c_match_python_in_the_meter(meter_image, monkeypatch):
     assert "meter: started" in [text for text, _ in native["console"]]
 
 
-@pytest.fixture(scope="module")
-def meter_image(firmware, tmp_path_factory):
-    from metersim._image.pack import pack
-    from tests.conftest import REPO
-
-    for name in ("meter_boot", "meter_mu", "app_loadid"):
-        firmware("f413rg", name)
-    firmware("f103rb", "metrology_unit")
-    out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
-    out.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
-    return out
-
 
 def count_core_calls(monkeypatch, *names: str) -> dict[str, int]:
     """Count the calls of these CortexM methods (the dict fills as the emulation runs)."""

@@ -106,16 +106,3 @@ def test_slices_in_c_match_python_in_the_meter(meter_image):
     assert "meter: started" in [text for text, _ in in_c["console"]]
     assert finished_in_python > 1000
     assert finished_in_python_too < finished_in_python // 10
-
-
-@pytest.fixture(scope="module")
-def meter_image(firmware, tmp_path_factory):
-    from metersim._image.pack import pack
-    from tests.conftest import REPO
-
-    for name in ("meter_boot", "meter_mu", "app_loadid"):
-        firmware("f413rg", name)
-    firmware("f103rb", "metrology_unit")
-    out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
-    out.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
-    return out

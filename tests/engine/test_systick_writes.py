@@ -155,18 +155,6 @@ def test_the_meters_tickless_sleeps_run_as_with_python_writes(monkeypatch, meter
         assert checked["systick_cvr_write"][0] >= 5
 
 
-@pytest.fixture(scope="module")
-def meter_image(firmware, tmp_path_factory):
-    from metersim._image.pack import pack
-    from tests.conftest import REPO
-
-    for name in ("meter_boot", "meter_mu", "app_loadid"):
-        firmware("f413rg", name)
-    firmware("f103rb", "metrology_unit")
-    out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
-    out.write_bytes(pack(REPO / "platforms/images/meter_mu.yaml"))
-    return out
-
 
 # ---- ICSR reads: answered in C while nothing is pending (VECTACTIVE, RETTOBASE), by the
 # model otherwise. At 0x08000040, with interrupts masked: r0 = ICSR; PendSV pended through

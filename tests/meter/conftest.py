@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import pytest
 
 import metersim
-from metersim._image.pack import pack
 
 from tests.conftest import REPO
 
@@ -40,17 +39,6 @@ def started(con, *lines, timeout="2s"):
     while left:
         hit = con.expect(re.compile("|".join(re.escape(x) for x in left)), timeout=timeout)
         left = [x for x in left if x not in hit.line]
-
-
-@pytest.fixture(scope="session")
-def meter_image(firmware, tmp_path_factory):
-    """The factory image, packed once from the built ELFs."""
-    for name in ("meter_boot", "meter_mu", "app_loadid"):
-        firmware("f413rg", name)                  # fails clearly when one is not built
-    firmware("f103rb", "metrology_unit")
-    out = tmp_path_factory.mktemp("meter") / "meter_mu.bin"
-    out.write_bytes(pack(MANIFEST))
-    return out
 
 
 @pytest.fixture

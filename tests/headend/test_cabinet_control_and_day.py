@@ -39,7 +39,11 @@ from .conftest import ADMIN, OPERATOR, PASSWORD, Api, VirtualClock, wait_for
 UTC = dt.timezone.utc
 ROOMS = 4
 HEATER_W = [9000.0, 8000.0, 7000.0, 6000.0]      # room r: 39..26 A at 230 V (CT: 50 A)
-MIDNIGHT_S = 20            # virtual second at which the head end's clock (and the cabinet's) passes midnight
+# Virtual second at which the head end's clock (and the cabinet's) passes midnight: after the
+# start, the first report and day 1's commands. Each command's answer crosses the head end's
+# thread in wall time, during which the emulation runs on: a loaded machine spends more virtual
+# seconds per command (CI once saw 20 s used up).
+MIDNIGHT_S = 40
 DAY1 = dt.date(2026, 6, 30)
 DAY2 = DAY1 + dt.timedelta(days=1)
 UNIX_2000 = 946684800
@@ -208,10 +212,11 @@ def test_the_clock_push_sets_the_cabinets_clocks_to_the_head_ends(cabinet):
     emu.run_until(lambda: abs(rtc_unix_s(run["ctrl"].machine) - server()) < 100, "3s",
                   "the clock broadcast reaching the controller")
     # each within half a second plus the link's latency, which is wall time here (the head end
-    # polls its virtual clock and the W5500 model its socket): up to a second of virtual time
-    # when the emulation runs fast
+    # polls its virtual clock every 10 ms of wall time, the W5500 model its socket): a second or
+    # two of virtual time when the emulation runs fast, about 3 s on a loaded 2-CPU machine;
+    # the clocks stood 450 s apart before the push
     for m in (run["qm"].machine, run["ctrl"].machine):
-        assert abs(rtc_unix_s(m) - server()) < 2.0, (m.name, rtc_unix_s(m) - server())
+        assert abs(rtc_unix_s(m) - server()) < 5.0, (m.name, rtc_unix_s(m) - server())
 
 
 def push(run, method, url, body) -> None:

@@ -118,15 +118,22 @@ PROGRAM = struct.pack("<7H", 0x4903, 0x23C8, 0x3B01, 0xD1FD, 0x6808, 0x680A, 0xE
 VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800004D] * 14)
 
 
-def countflag_machine(monkeypatch, how, unprivileged=False):
+def bare_program(monkeypatch, how, image: bytes, unprivileged=False):
+    """(emu, machine): a bare Cortex-M4F with `image` (vectors, then code) at 0x08000000, out
+    of reset, METERSIM_HOT_REGS=`how`; thread mode unprivileged if asked."""
     monkeypatch.setenv("METERSIM_HOT_REGS", how)
     emu = Emulation()
     m = Machine.bare(emu, "m", "cortex-m4f")
-    m.sysbus.write_memory(0x08000000, VECTORS + PROGRAM)
+    m.sysbus.write_memory(0x08000000, image)
     m.finalize()
     m.reset_cpu_only()
     if unprivileged:
         m.cpu.set_reg(A.UC_ARM_REG_CONTROL, 1)
+    return emu, m
+
+
+def countflag_machine(monkeypatch, how, unprivileged=False):
+    emu, m = bare_program(monkeypatch, how, VECTORS + PROGRAM, unprivileged)
     m.sysbus.write_word(0xE000E014, 50)     # RVR
     m.sysbus.write_word(0xE000E018, 0)      # CVR
     m.sysbus.write_word(0xE000E010, 0b101)  # ENABLE, core clock, no interrupt

@@ -15,7 +15,7 @@ from metersim._engine.runtime_hooks import log_peripheral_access
 from metersim._errors import FirmwareFault
 from metersim._units import PS_PER_MS
 
-from tests.engine.test_hot_regs import hits, write_figures
+from tests.engine.test_hot_regs import bare_program, hits, write_figures
 
 pytestmark = pytest.mark.skipif(
     Machine.bare(Emulation(), "probe", "cortex-m4f").cpu.bc is None,
@@ -39,15 +39,7 @@ VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800006B] * 13, 0x0800
 
 
 def systick_machine(monkeypatch, how, unprivileged=False):
-    monkeypatch.setenv("METERSIM_HOT_REGS", how)
-    emu = Emulation()
-    m = Machine.bare(emu, "m", "cortex-m4f")
-    m.sysbus.write_memory(0x08000000, VECTORS + PROGRAM)
-    m.finalize()
-    m.reset_cpu_only()
-    if unprivileged:
-        m.cpu.set_reg(A.UC_ARM_REG_CONTROL, 1)
-    return emu, m
+    return bare_program(monkeypatch, how, VECTORS + PROGRAM, unprivileged)
 
 
 def systick_run(monkeypatch, how):
@@ -168,12 +160,7 @@ ICSR_VECTORS = struct.pack("<16I", 0x20001000, 0x08000041, *[0x0800004F] * 12, 0
 
 
 def icsr_run(monkeypatch, how):
-    monkeypatch.setenv("METERSIM_HOT_REGS", how)
-    emu = Emulation()
-    m = Machine.bare(emu, "m", "cortex-m4f")
-    m.sysbus.write_memory(0x08000000, ICSR_VECTORS + ICSR_PROGRAM)
-    m.finalize()
-    m.reset_cpu_only()
+    emu, m = bare_program(monkeypatch, how, ICSR_VECTORS + ICSR_PROGRAM)
     for _ in range(2):           # (the core looks for PendSV at the next slice at the latest)
         emu.run_until_time(emu.now_ps + PS_PER_MS)
     regs = tuple(m.cpu.reg(getattr(A, f"UC_ARM_REG_R{n}")) for n in (0, 3, 4))

@@ -46,7 +46,9 @@ def snapshot(m, console, sram):
     }
 
 
-def run(firmware, target, program, duration, native):
+def board(firmware, target, program, native):
+    """(emu, machine, console, sram) of a bare `target` running test firmware `program`,
+    exceptions handled in C (`native`) or in Python."""
     core, hz, sram = CORES[target]
     emu = Emulation()
     if target == "f103rb":
@@ -56,7 +58,11 @@ def run(firmware, target, program, duration, native):
         m = Machine.bare(emu, target, core, hz)
     m.cpu.native_exc = native
     m.load_elf(firmware(target, program))
-    console = capture_uart(m)
+    return emu, m, capture_uart(m), sram
+
+
+def run(firmware, target, program, duration, native):
+    emu, m, console, sram = board(firmware, target, program, native)
     emu.run_for(duration)
     snap = snapshot(m, console, sram)
     snap["now_ps"] = emu.now_ps
@@ -167,12 +173,7 @@ def test_a_line_held_high_is_taken_again_at_each_return_as_in_python(firmware, m
 
     def one(native):
         calls.update(_run_slice=0, _exception_return=0)
-        core, hz, sram = CORES["f413rg"]
-        emu = Emulation()
-        m = Machine.bare(emu, "f413rg", core, hz)
-        m.cpu.native_exc = native
-        m.load_elf(firmware("f413rg", "nvic_priority"))
-        console = capture_uart(m)
+        emu, m, console, sram = board(firmware, "f413rg", "nvic_priority", native)
         emu.run_for("300ms")          # the program has checked its cases; asleep in WFI
         taken = m.cpu.exceptions_taken
         nv = m.cpu.nvic
@@ -200,12 +201,7 @@ def test_a_vector_rewritten_in_flash_is_the_one_the_next_entry_reads(firmware):
     bus as flash programming writes), the next PendSV entry reads the new vector and stops
     with the Python path's fault, at the same instruction, with the same state."""
     def one(native):
-        core, hz, sram = CORES["f413rg"]
-        emu = Emulation()
-        m = Machine.bare(emu, "f413rg", core, hz)
-        m.cpu.native_exc = native
-        m.load_elf(firmware("f413rg", "context_switch"))
-        console = capture_uart(m)
+        emu, m, console, sram = board(firmware, "f413rg", "context_switch", native)
         emu.run_for("10ms")                       # PendSV switches: its vector read already
         entries = m.cpu.native_exceptions()[0]
         taken = m.cpu.exceptions_taken

@@ -413,6 +413,20 @@ static bool dwt_cyccnt(PyObject *dwt, PyObject *cpu, const hr_access *a, long lo
     return true;
 }
 
+/* CortexM.poll_hint's count of the same instruction reading the same status value again a
+ * few instructions later (poll: its _poll_pc, _poll_value, _poll_repeats, _poll_done): the
+ * repeats this read makes, 0 for a new loop, or -1 for a loop that also read a time register
+ * (POLL_TIMED, time_read): its skip is bounded by its time-out, which only Python finds
+ * (CortexM._timed_skip_end). */
+static long long poll_repeats(const hr_access *a, long long value, long long ppc, long long pval,
+                              long long prep, long long pdone)
+{
+    long long since = (long long)a->exec - pdone;
+    if (ppc != (long long)a->pc || pval != value || since <= 0 || since >= 64)
+        return 0;
+    return prep >= POLL_TIMED ? -1 : prep + 1;
+}
+
 /* Peripheral.poll_hint(value) -> Machine.poll_hint -> CortexM.poll_hint, for a status read
  * of `value` by `model`: the core's poll bookkeeping (the same instruction reading the same
  * value again, a few instructions later), made unless `dry`; false, with nothing changed,
@@ -427,10 +441,8 @@ static bool poll_plain(PyObject *model, PyObject *cpu, const hr_access *a, long 
         || !get_ll(cpu, S_poll_value, &pval) || !get_ll(cpu, S_poll_repeats, &prep)
         || !get_ll(cpu, S_poll_done, &pdone))
         return false;
-    long long done = (long long)a->exec, since = done - pdone;
-    long long repeats = (ppc == (long long)a->pc && pval == value && 0 < since && since < 64)
-        ? prep + 1 : 0;
-    if (repeats >= 2)
+    long long done = (long long)a->exec, repeats = poll_repeats(a, value, ppc, pval, prep, pdone);
+    if (repeats < 0 || repeats >= 2)
         return false;
     return dry || (set_ll(cpu, S_poll_repeats, repeats) && set_ll(cpu, S_poll_pc, a->pc)
                    && set_ll(cpu, S_poll_value, value) && set_ll(cpu, S_poll_done, done));
@@ -564,9 +576,9 @@ static bool poll_until(PyObject *model, PyObject *cpu, const hr_access *a, long 
     if (!core_now(cpu, a, &t) || !get_ll(cpu, S_poll_pc, &ppc) || !get_ll(cpu, S_poll_value, &pval)
         || !get_ll(cpu, S_poll_repeats, &prep) || !get_ll(cpu, S_poll_done, &pdone))
         return false;
-    long long done = (long long)a->exec, since = done - pdone;
-    long long repeats = (ppc == (long long)a->pc && pval == value && 0 < since && since < 64)
-        ? prep + 1 : 0;
+    long long done = (long long)a->exec, repeats = poll_repeats(a, value, ppc, pval, prep, pdone);
+    if (repeats < 0)
+        return false;
     long long new_stall = -1, limit = 0;
     if (repeats >= 2) {
         if (get_truth(cpu, S_fast_slice) != 1 || !get_ll(cpu, S_cycles, &cycles)
